@@ -1,0 +1,85 @@
+// swift-tools-version:6.1
+// casevault: an encrypted, versioned, auditable archive for case-management records.
+// Layers (see SECURITY.md and design §2): casevault (CLI) → CaseVault (core) →
+// CaseVaultCrypto / CaseVaultArchive → CSodium / CArchive. Arrows only point down.
+
+import PackageDescription
+
+let strictness: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "casevault",
+    products: [
+        .executable(name: "casevault", targets: ["casevault"]),
+        .library(name: "CaseVault", targets: ["CaseVault"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
+            name: "CArchive",
+            pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]
+        ),
+        .target(
+            name: "CaseVaultCrypto",
+            dependencies: ["CSodium"],
+            swiftSettings: strictness
+        ),
+        .target(
+            name: "CaseVaultArchive",
+            dependencies: ["CArchive"],
+            swiftSettings: strictness
+        ),
+        .target(
+            name: "CaseVault",
+            dependencies: [
+                "CaseVaultCrypto",
+                "CaseVaultArchive",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictness
+        ),
+        .executableTarget(
+            name: "casevault",
+            dependencies: [
+                "CaseVault",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictness
+        ),
+        .testTarget(
+            name: "CaseVaultCryptoTests",
+            dependencies: ["CaseVaultCrypto"],
+            resources: [.copy("Vectors")],
+            swiftSettings: strictness
+        ),
+        .testTarget(
+            name: "CaseVaultArchiveTests",
+            dependencies: ["CaseVaultArchive"],
+            swiftSettings: strictness
+        ),
+        .testTarget(
+            name: "CaseVaultTests",
+            dependencies: ["CaseVault", "CaseVaultCrypto"],
+            swiftSettings: strictness
+        ),
+        .testTarget(
+            name: "casevaultTests",
+            dependencies: ["casevault"],
+            swiftSettings: strictness
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

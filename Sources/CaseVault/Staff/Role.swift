@@ -1,0 +1,21 @@
+/// What a staff member does in the programme; it decides what they may do
+/// in the vault (SECURITY.md §"Threat model").
+public enum Role: String, CaseIterable, Sendable, Codable {
+    case recordsOfficer = "records-officer"
+    case caseManager = "case-manager"
+    case caseSupervisor = "case-supervisor"
+    case projectDirector = "project-director"
+    case auditor
+    case admin
+
+    public var displayName: String {
+        switch self {
+        case .recordsOfficer: "records officer"
+        case .caseManager: "case manager"
+        case .caseSupervisor: "case supervisor"
+        case .projectDirector: "project director"
+        case .auditor: "auditor"
+        case .admin: "admin"
+        }
+    }
+}

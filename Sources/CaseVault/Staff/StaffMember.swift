@@ -1,0 +1,65 @@
+public import Foundation
+internal import CaseVaultCrypto
+internal import GRDB
+
+/// A staff member as the catalog knows them: public facts only.
+public struct StaffMember: Sendable, Equatable {
+    public let id: String
+    public let name: String
+    public let role: Role
+    public let createdAt: Date
+    /// Who added them; nil for the first admin, created with the vault.
+    public let createdBy: String?
+    /// Hex fingerprints of the public keys, for display and audit.
+    public let boxPublicKeyHex: String
+    public let signingPublicKeyHex: String
+
+    /// Staff identifiers: 2–64 characters of a–z, 0–9, '.', '_' and '-',
+    /// starting with a letter or digit. They appear in event logs, exports
+    /// and file names, so they are kept plain.
+    public static func validate(id: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+        guard (2...64).contains(id.count), id.allSatisfy({ allowed.contains($0) }),
+              let first = id.first, first.isLetter || first.isNumber else {
+            throw VaultError.invalidInput("staff id '\(id)' is not valid: use 2 to 64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")
+        }
+    }
+
+    public static func validate(name: String) throws {
+        let trimmed = name.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, trimmed == name, name.count <= 200,
+              !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw VaultError.invalidInput("staff name must be 1 to 200 printable characters without leading or trailing spaces")
+        }
+    }
+}
+
+/// A staff member whose secret keys are unlocked for this process. The keys
+/// live in wiped memory and are dropped with this object.
+public final class StaffIdentity {
+    public let member: StaffMember
+    let boxKeys: BoxKeyPair
+    let signingKeys: SigningKeyPair
+
+    init(member: StaffMember, boxKeys: BoxKeyPair, signingKeys: SigningKeyPair) {
+        self.member = member
+        self.boxKeys = boxKeys
+        self.signingKeys = signingKeys
+    }
+
+    public var id: String { member.id }
+    public var role: Role { member.role }
+
+    /// The secret-key plaintext that gets wrapped: X25519 secret (32 bytes)
+    /// then Ed25519 secret (64 bytes) (SECURITY.md §"Wrapped keys").
+    func secretKeyMaterial() -> SecureBytes {
+        let material = SecureBytes(count: BoxKeyPair.secretKeyLength + SigningKeyPair.secretKeyLength)
+        material.withUnsafeMutableBytes { out in
+            boxKeys.secretKey.withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            signingKeys.secretKey.withUnsafeBytes {
+                (out.baseAddress! + BoxKeyPair.secretKeyLength).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
+            }
+        }
+        return material
+    }
+}

@@ -1,0 +1,203 @@
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// The few POSIX calls the core needs for safe writes (SECURITY.md
+/// §"Durability"): exclusive creation, fsync of files and folders, atomic
+/// rename, no-overwrite link. Each failure becomes `VaultError.io` naming
+/// the path and the system's reason.
+enum FileSystem {
+    static func errorText(_ code: Int32 = errno) -> String {
+        String(cString: strerror(code))
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func isRegularFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    }
+
+    static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws {
+        guard mkdir(path, mode) == 0 else {
+            throw VaultError.io("cannot create folder \(path): \(errorText())")
+        }
+    }
+
+    /// Creates `path` for writing; fails if it exists.
+    static func createExclusive(_ path: String, mode: mode_t = 0o600) throws -> FileDescriptor {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else {
+            if errno == EEXIST { throw VaultError.alreadyExists("\(path) already exists") }
+            throw VaultError.io("cannot create \(path): \(errorText())")
+        }
+        return FileDescriptor(fd, path: path)
+    }
+
+    static func openForReading(_ path: String) throws -> FileDescriptor {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { throw VaultError.notFound("no such file: \(path)") }
+            throw VaultError.io("cannot open \(path): \(errorText())")
+        }
+        return FileDescriptor(fd, path: path)
+    }
+
+    /// fsync on a folder, so a rename or creation inside it is durable.
+    static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw VaultError.io("cannot open folder \(path): \(errorText())") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw VaultError.io("cannot sync folder \(path): \(errorText())") }
+    }
+
+    static func rename(_ from: String, to: String) throws {
+        guard Glibc.rename(from, to) == 0 else {
+            throw VaultError.io("cannot rename \(from) to \(to): \(errorText())")
+        }
+    }
+
+    /// Gives `from` the extra name `to`, failing if `to` exists: the atomic
+    /// "write, then publish without overwriting" step.
+    static func linkNoReplace(_ from: String, to: String) throws {
+        guard link(from, to) == 0 else {
+            if errno == EEXIST { throw VaultError.alreadyExists("\(to) already exists") }
+            throw VaultError.io("cannot create \(to): \(errorText())")
+        }
+    }
+
+    static func remove(_ path: String) {
+        unlink(path)
+    }
+
+    /// Deletes a folder tree we created ourselves (staging folders). Does
+    /// not follow symbolic links.
+    static func removeTree(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in (try? listDirectory(path)) ?? [] {
+                removeTree(path + "/" + name)
+            }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+
+    static func listDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else {
+            throw VaultError.io("cannot list \(path): \(errorText())")
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    static func absolutePath(_ path: String) -> String {
+        if path.hasPrefix("/") { return normalise(path) }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        return normalise(cwd + "/" + path)
+    }
+
+    /// Resolves "." and ".." textually (no symbolic-link lookup).
+    static func normalise(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") {
+            if part == "." { continue }
+            if part == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// Resolved real path (symbolic links followed), or nil when it does not exist.
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}
+
+/// An open file descriptor, closed on release.
+final class FileDescriptor {
+    let raw: Int32
+    let path: String
+    private var isOpen = true
+
+    init(_ raw: Int32, path: String) {
+        self.raw = raw
+        self.path = path
+    }
+
+    deinit {
+        if isOpen { close(raw) }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(raw, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw VaultError.io("cannot write \(path): \(FileSystem.errorText())")
+            }
+            offset += n
+        }
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Reads up to `buffer.count` bytes; 0 at end of file.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard buffer.count > 0 else { return 0 }
+        while true {
+            let n = Glibc.read(raw, buffer.baseAddress!, buffer.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw VaultError.io("cannot read \(path): \(FileSystem.errorText())")
+            }
+            return n
+        }
+    }
+
+    /// Reads the whole file; for small files only (configs).
+    func readAll(limit: Int) throws -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try read(into: $0) }
+            if n == 0 { return result }
+            result.append(contentsOf: chunk[0..<n])
+            guard result.count <= limit else { throw VaultError.invalidInput("\(path) is larger than \(limit) bytes") }
+        }
+    }
+
+    func sync() throws {
+        guard fsync(raw) == 0 else { throw VaultError.io("cannot sync \(path): \(FileSystem.errorText())") }
+    }
+
+    func closeNow() throws {
+        guard isOpen else { return }
+        isOpen = false
+        guard close(raw) == 0 else { throw VaultError.io("cannot close \(path): \(FileSystem.errorText())") }
+    }
+}

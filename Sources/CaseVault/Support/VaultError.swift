@@ -1,0 +1,54 @@
+/// Errors of the core. Each case maps to one documented exit code in the CLI
+/// (README §"Exit codes"). Messages name what is wrong, never a key, a
+/// passphrase or any case content.
+public enum VaultError: Error, Equatable, Sendable {
+    /// The folder exists but holds no casevault vault.
+    case notAVault(path: String)
+    /// The vault was written by a newer casevault.
+    case newerFormat(found: Int, supported: Int)
+    /// A named thing (staff member, file, case) does not exist.
+    case notFound(String)
+    /// Bad input from the user: an identifier, a passphrase that is too
+    /// short, a file that is not what it should be.
+    case invalidInput(String)
+    /// The target already exists and we refuse to overwrite it.
+    case alreadyExists(String)
+    /// The acting member's role or grants do not allow this.
+    case accessDenied(String)
+    /// The passphrase did not unlock the member's keys.
+    case wrongPassphrase(staffID: String)
+    /// Stored data failed authentication or does not match what the catalog
+    /// says: tampering or corruption.
+    case integrityFailure(String)
+    /// The operating system refused a read or write.
+    case io(String)
+}
+
+extension VaultError {
+    /// A one-line explanation for people.
+    public var message: String {
+        switch self {
+        case .notAVault(let path): "\(path) is not a casevault vault"
+        case .newerFormat(let found, let supported):
+            "this vault has format version \(found); this casevault reads up to version \(supported)"
+        case .notFound(let what): what
+        case .invalidInput(let what): what
+        case .alreadyExists(let what): what
+        case .accessDenied(let what): "access denied: \(what)"
+        case .wrongPassphrase(let id): "wrong passphrase for staff member '\(id)'"
+        case .integrityFailure(let what): "integrity check failed: \(what)"
+        case .io(let what): what
+        }
+    }
+
+    /// What the user can do about it, where there is something to say.
+    public var hint: String? {
+        switch self {
+        case .notAVault: "create one with 'casevault init PATH', or point --vault / CASEVAULT_DIR at an existing vault"
+        case .newerFormat: "upgrade casevault before opening this vault"
+        case .wrongPassphrase: "passphrases are case-sensitive; a lost passphrase cannot be recovered, ask an admin to re-issue access"
+        case .integrityFailure: "do not write to this vault; keep a copy of the folder as it is and run 'casevault verify' when available"
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,48 @@
+internal import CArchive
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// Owns one `struct archive *` and frees it in `deinit`.
+final class ArchiveHandle {
+    let raw: OpaquePointer
+
+    init(raw: OpaquePointer) {
+        self.raw = raw
+    }
+
+    /// libarchive's last error string for this handle, copied now.
+    var lastError: String {
+        if let message = archive_error_string(raw) {
+            return String(cString: message)
+        }
+        return "libarchive error \(archive_errno(raw))"
+    }
+
+    /// Hands libarchive a NUL-terminated copy of `passphrase` and wipes our
+    /// copy straight after. libarchive keeps its own internal copy for the
+    /// life of the handle and frees it unwiped (SECURITY.md §"Exports").
+    func withCString<R>(copying passphrase: UnsafeRawBufferPointer, _ body: (UnsafePointer<CChar>) -> R) -> R {
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: passphrase.count + 1)
+        defer {
+            explicit_bzero(buffer, passphrase.count + 1)
+            buffer.deallocate()
+        }
+        if let base = passphrase.baseAddress, passphrase.count > 0 {
+            UnsafeMutableRawPointer(buffer).copyMemory(from: base, byteCount: passphrase.count)
+        }
+        buffer[passphrase.count] = 0
+        return body(buffer)
+    }
+}
+
+enum FileType {
+    // AE_IF* are macros with casts, which Swift does not import.
+    static let regular: UInt32 = 0o100000
+    static let directory: UInt32 = 0o040000
+    static let symbolicLink: UInt32 = 0o120000
+    static let characterDevice: UInt32 = 0o020000
+    static let blockDevice: UInt32 = 0o060000
+    static let fifo: UInt32 = 0o010000
+    static let socket: UInt32 = 0o140000
+}

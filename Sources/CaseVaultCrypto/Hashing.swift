@@ -1,0 +1,108 @@
+internal import CSodium
+
+/// Streaming BLAKE2b (`crypto_generichash`). Objects are named by the
+/// 32-byte BLAKE2b of their bytes (SECURITY.md §"Objects").
+public final class Blake2b {
+    public static let defaultLength = 32
+    // crypto_generichash_state is 64-byte aligned and imported as opaque, so
+    // it lives in memory we allocate with that alignment and free in deinit.
+    private let state: OpaquePointer
+    private let stateMemory: UnsafeMutableRawPointer
+    private let length: Int
+    private var finished = false
+
+    public init(length: Int = Blake2b.defaultLength) {
+        Sodium.ensureInitialized()
+        precondition(length >= Int(crypto_generichash_BYTES_MIN) && length <= Int(crypto_generichash_BYTES_MAX),
+                     "BLAKE2b output length out of range")
+        self.length = length
+        stateMemory = UnsafeMutableRawPointer.allocate(byteCount: crypto_generichash_statebytes(), alignment: 64)
+        state = OpaquePointer(stateMemory)
+        let rc = crypto_generichash_init(state, nil, 0, length)
+        precondition(rc == 0, "crypto_generichash_init failed")
+    }
+
+    deinit {
+        stateMemory.deallocate()
+    }
+
+    public func update(_ bytes: some ContiguousBytes) {
+        precondition(!finished, "BLAKE2b updated after finalize")
+        bytes.withUnsafeBytes { b in
+            guard b.count > 0 else { return }
+            _ = crypto_generichash_update(state, b.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(b.count))
+        }
+    }
+
+    public func finalize() -> [UInt8] {
+        precondition(!finished, "BLAKE2b finalized twice")
+        finished = true
+        var out = [UInt8](repeating: 0, count: length)
+        out.withUnsafeMutableBytes { o in
+            _ = crypto_generichash_final(state, o.baseAddress!.assumingMemoryBound(to: UInt8.self), length)
+        }
+        return out
+    }
+
+    public static func hash(_ bytes: some ContiguousBytes, length: Int = defaultLength) -> [UInt8] {
+        let hasher = Blake2b(length: length)
+        hasher.update(bytes)
+        return hasher.finalize()
+    }
+}
+
+/// SHA-256 (`crypto_hash_sha256`), for the RFC 9162 Merkle log, whose
+/// hashes are defined over SHA-256.
+public enum SHA256 {
+    public static let length = 32
+
+    public static func hash(_ bytes: some ContiguousBytes) -> [UInt8] {
+        Sodium.ensureInitialized()
+        var out = [UInt8](repeating: 0, count: length)
+        out.withUnsafeMutableBytes { o in
+            bytes.withUnsafeBytes { b in
+                _ = crypto_hash_sha256(o.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                       b.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(b.count))
+            }
+        }
+        return out
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Lower-case hexadecimal.
+    public var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(count * 2)
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Parses lower- or upper-case hexadecimal; nil on any other character
+    /// or an odd length.
+    public init?(hexString: some StringProtocol) {
+        let utf8 = Array(hexString.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(utf8.count / 2)
+        var i = 0
+        while i < utf8.count {
+            guard let hi = nibble(utf8[i]), let lo = nibble(utf8[i + 1]) else { return nil }
+            bytes.append(hi << 4 | lo)
+            i += 2
+        }
+        self = bytes
+    }
+}

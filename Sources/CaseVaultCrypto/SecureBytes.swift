@@ -1,0 +1,81 @@
+internal import CSodium
+
+/// Secret bytes held in `sodium_malloc` memory: guard pages on both sides,
+/// locked out of swap where the system allows, and zeroed by `sodium_free`
+/// when the last reference goes away.
+///
+/// The bytes are reachable only inside `withUnsafeBytes` /
+/// `withUnsafeMutableBytes`, so they are never copied into a `String`,
+/// `Data` or `[UInt8]` that outlives a call. The type deliberately has no
+/// `description` and is not `Codable`.
+public final class SecureBytes {
+    private let pointer: UnsafeMutableRawPointer
+    public let count: Int
+
+    /// Zero-filled secret storage of `count` bytes.
+    public init(count: Int) {
+        precondition(count >= 0, "negative SecureBytes size")
+        Sodium.ensureInitialized()
+        // sodium_malloc(0) is legal but returns a pointer we must not touch;
+        // allocate one byte so the pointer is always valid.
+        guard let raw = sodium_malloc(Swift.max(count, 1)) else {
+            fatalError("sodium_malloc could not allocate \(count) bytes")
+        }
+        sodium_memzero(raw, Swift.max(count, 1))
+        pointer = raw
+        self.count = count
+    }
+
+    /// Copies `bytes` into fresh secret storage. The caller remains
+    /// responsible for wiping the source if it was secret.
+    public convenience init(copying bytes: some ContiguousBytes) {
+        let count = bytes.withUnsafeBytes { $0.count }
+        self.init(count: count)
+        bytes.withUnsafeBytes { source in
+            if let base = source.baseAddress, count > 0 {
+                pointer.copyMemory(from: base, byteCount: count)
+            }
+        }
+    }
+
+    /// `count` bytes from libsodium's CSPRNG.
+    public static func random(count: Int) -> SecureBytes {
+        let secret = SecureBytes(count: count)
+        if count > 0 { randombytes_buf(secret.pointer, count) }
+        return secret
+    }
+
+    deinit {
+        sodium_free(pointer)
+    }
+
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+
+    public func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeMutableRawBufferPointer(start: pointer, count: count))
+    }
+
+    /// A new secret holding bytes `range` of this one.
+    public func slice(_ range: Range<Int>) -> SecureBytes {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "slice out of bounds")
+        let part = SecureBytes(count: range.count)
+        if !range.isEmpty {
+            part.pointer.copyMemory(from: pointer + range.lowerBound, byteCount: range.count)
+        }
+        return part
+    }
+
+    /// Constant-time equality.
+    public func isEqual(to other: SecureBytes) -> Bool {
+        constantTimeEquals(self, other)
+    }
+
+    /// Zeroes the bytes now, without waiting for release.
+    public func wipe() {
+        sodium_memzero(pointer, Swift.max(count, 1))
+    }
+}
+
+extension SecureBytes: ContiguousBytes {}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import CaseVault
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct CaseVaultCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "casevault",
+        abstract: "An encrypted, versioned, auditable archive for case-management records.",
+        discussion: """
+            The vault comes from --vault or CASEVAULT_DIR, the acting staff member from --as or \
+            CASEVAULT_STAFF, and their passphrase from --passphrase-file, CASEVAULT_PASSPHRASE_FILE, \
+            or a prompt on the terminal. Passphrases are never taken as command-line arguments.
+
+            Exit codes are listed in the README.
+            """,
+        version: "0.1.0",
+        subcommands: [InitCommand.self, StaffCommand.self]
+    )
+
+    /// Parses, runs, and turns every error into one line on stderr and a
+    /// documented exit code (README §"Exit codes").
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as VaultError {
+            Output.error(error.message, hint: error.hint)
+            Glibc.exit(ExitCode(for: error).rawValue)
+        } catch let error as CommandFailure {
+            Output.error(error.message, hint: error.hint)
+            Glibc.exit(error.code.rawValue)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// A failure the CLI itself detects (no passphrase source, mismatched
+/// confirmation), with its exit code.
+struct CommandFailure: Error {
+    var message: String
+    var hint: String?
+    var code: ExitCode
+}
+
+enum Output {
+    static func error(_ message: String, hint: String? = nil) {
+        var text = "casevault: error: \(message)\n"
+        if let hint { text += "hint: \(hint)\n" }
+        writeToStandardError(text)
+    }
+
+    static func warning(_ message: String) {
+        writeToStandardError("casevault: warning: \(message)\n")
+    }
+
+    static func writeToStandardError(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}

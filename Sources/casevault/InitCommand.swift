@@ -1,0 +1,79 @@
+import ArgumentParser
+import CaseVault
+import Foundation
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create a new vault.",
+        discussion: """
+            PATH must not exist, or be an empty folder. With --admin-id and --admin-name the first \
+            admin is created too; their passphrase comes from --new-passphrase-file or is asked \
+            twice on the terminal. A vault made without an admin gets one with \
+            'casevault staff add --role admin' (no --as needed while the vault has no staff).
+
+            --recovery-key-out writes the offline recovery key, which can open every case: \
+            print it or keep it on removable media, away from the vault. It is never written \
+            over an existing file or inside the vault.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Where to create the vault.", valueName: "path"))
+    var path: String
+
+    @Option(help: ArgumentHelp("Id of the first admin.", valueName: "id"))
+    var adminID: String?
+
+    @Option(help: ArgumentHelp("Full name of the first admin.", valueName: "name"))
+    var adminName: String?
+
+    @Option(help: ArgumentHelp("A file whose first line is the first admin's passphrase.", valueName: "file"))
+    var newPassphraseFile: String?
+
+    @Option(help: ArgumentHelp("Write the offline recovery key to this new file.", valueName: "file"))
+    var recoveryKeyOut: String?
+
+    @Option(help: ArgumentHelp("Cost of passphrase key derivation (Argon2id): interactive, moderate or sensitive.",
+                               valueName: "profile"),
+            transform: { try parseEnum(KeyDerivationProfile.self, $0, option: "--kdf") })
+    var kdf: KeyDerivationProfile = .moderate
+
+    func validate() throws {
+        if (adminID == nil) != (adminName == nil) {
+            throw ValidationError("--admin-id and --admin-name go together")
+        }
+        if newPassphraseFile != nil && adminID == nil {
+            throw ValidationError("--new-passphrase-file is the first admin's passphrase: give --admin-id and --admin-name too")
+        }
+    }
+
+    func run() throws {
+        var options = Vault.CreationOptions()
+        options.profile = kdf
+        options.recoveryKeyPath = recoveryKeyOut
+        // The explicit test hook (SECURITY.md §"Argon2id parameters").
+        if ProcessInfo.processInfo.environment["CASEVAULT_INSECURE_TEST_KDF"] == "1" {
+            options.insecureTestingKDF = true
+            Output.warning("CASEVAULT_INSECURE_TEST_KDF=1: creating a vault with test-only key derivation")
+        }
+        if let adminID, let adminName {
+            options.adminID = adminID
+            options.adminName = adminName
+            options.adminPassphrase = try newPassphrase(file: newPassphraseFile, for: adminID)
+        }
+        let vault = try Vault.create(at: path, options: options)
+        print("Created vault \(vault.path)")
+        print("  vault id:       \(vault.config.vaultId)")
+        let memory = vault.config.kdf.memLimit >= 1 << 20
+            ? "\(vault.config.kdf.memLimit >> 20) MiB" : "\(vault.config.kdf.memLimit >> 10) KiB"
+        print("  key derivation: Argon2id, \(vault.config.kdf.opsLimit) passes, \(memory)")
+        if let adminID, let adminName {
+            print("  admin:          \(adminID) (\(adminName))")
+        } else {
+            print("  admin:          none yet; add one with 'casevault staff add --role admin'")
+        }
+        if let recoveryKeyOut {
+            print("  recovery key:   \(recoveryKeyOut) (move it offline now; it opens every case)")
+        }
+    }
+}

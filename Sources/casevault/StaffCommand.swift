@@ -1,0 +1,9 @@
+import ArgumentParser
+
+struct StaffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "staff",
+        abstract: "Add and list staff members, change your passphrase.",
+        subcommands: [StaffAddCommand.self, StaffListCommand.self, StaffPasswdCommand.self]
+    )
+}

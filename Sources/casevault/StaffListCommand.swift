@@ -1,0 +1,53 @@
+import ArgumentParser
+import CaseVault
+import Foundation
+
+struct StaffListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List staff members and their roles (no passphrase needed)."
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        let members = try vaultOptions.openVault().staff()
+        if json {
+            struct Row: Encodable {
+                var id, name, role, createdAt: String
+                var createdBy: String?
+                var boxPublicKey, signingPublicKey: String
+            }
+            let rows = members.map {
+                Row(id: $0.id, name: $0.name, role: $0.role.rawValue, createdAt: $0.createdAt.formatted(.iso8601),
+                    createdBy: $0.createdBy, boxPublicKey: $0.boxPublicKeyHex, signingPublicKey: $0.signingPublicKeyHex)
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            return
+        }
+        guard !members.isEmpty else {
+            print("No staff yet. Add the first admin with 'casevault staff add --role admin'.")
+            return
+        }
+        print(Table.render(header: ["ID", "NAME", "ROLE", "ADDED"],
+                           rows: members.map { [$0.id, $0.name, $0.role.rawValue, $0.createdAt.formatted(.iso8601)] }))
+    }
+}
+
+/// Left-aligned columns separated by two spaces.
+enum Table {
+    static func render(header: [String], rows: [[String]]) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
