@@ -62,17 +62,22 @@ let package = Package(
         .testTarget(
             name: "CaseVaultCryptoTests",
             dependencies: ["CaseVaultCrypto"],
-            resources: [.copy("Vectors")],
+            exclude: ["Vectors"],
             swiftSettings: strictness
         ),
         .testTarget(
             name: "CaseVaultArchiveTests",
             dependencies: ["CaseVaultArchive"],
+            exclude: ["Fixtures"],
             swiftSettings: strictness
         ),
         .testTarget(
             name: "CaseVaultTests",
-            dependencies: ["CaseVault", "CaseVaultCrypto"],
+            dependencies: [
+                "CaseVault", "CaseVaultCrypto",
+                // Tests tamper with the catalog directly, as an attacker would.
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strictness
         ),
         .testTarget(

@@ -8,8 +8,22 @@ final class ArchiveHandle {
     let raw: OpaquePointer
 
     init(raw: OpaquePointer) {
+        precondition(Self.utf8Locale, "no UTF-8 locale could be set for libarchive")
         self.raw = raw
     }
+
+    /// libarchive converts names between UTF-8 and the locale's charset;
+    /// under the plain C locale that fails for any non-ASCII name, and
+    /// libarchive 3.6's pax writer then dereferences NULL. Case files are
+    /// named in many languages, so when the process's LC_CTYPE is not UTF-8
+    /// we switch it to C.UTF-8, once, before the first handle exists.
+    private static let utf8Locale: Bool = {
+        if let codeset = nl_langinfo(nl_item(CODESET)), String(cString: codeset) == "UTF-8" { return true }
+        for name in ["C.UTF-8", "C.utf8", "en_US.UTF-8"] where setlocale(LC_CTYPE, name) != nil {
+            return true
+        }
+        return false
+    }()
 
     /// libarchive's last error string for this handle, copied now.
     var lastError: String {

@@ -118,6 +118,10 @@ public final class ArchiveWriter {
         guard let entry = archive_entry_new() else { throw ArchiveError.writeFailed("out of memory") }
         defer { archive_entry_free(entry) }
         archive_entry_set_pathname_utf8(entry, path)
+        // A name libarchive cannot represent would reach its writers as NULL.
+        guard archive_entry_pathname(entry) != nil else {
+            throw ArchiveError.writeFailed("cannot encode the entry name \(path)")
+        }
         archive_entry_set_filetype(entry, type)
         archive_entry_set_perm(entry, permissions)
         archive_entry_set_size(entry, size)

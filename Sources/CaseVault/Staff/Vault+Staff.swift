@@ -8,9 +8,10 @@ struct StaffRow: Codable, FetchableRecord, PersistableRecord, Sendable {
     var id: String
     var name: String
     var role: String
-    var box_public_key: [UInt8]
-    var signing_public_key: [UInt8]
-    var wrapped_secret_keys: [UInt8]
+    // Data, not [UInt8]: GRDB stores Data as a BLOB but encodes arrays as JSON text.
+    var box_public_key: Data
+    var signing_public_key: Data
+    var wrapped_secret_keys: Data
     var created_at: String
     var created_by: String?
 
@@ -19,8 +20,8 @@ struct StaffRow: Codable, FetchableRecord, PersistableRecord, Sendable {
             throw VaultError.integrityFailure("staff record '\(id)' is damaged")
         }
         return StaffMember(id: id, name: name, role: role, createdAt: createdAt, createdBy: created_by,
-                           boxPublicKeyHex: box_public_key.hexString,
-                           signingPublicKeyHex: signing_public_key.hexString)
+                           boxPublicKeyHex: Array(box_public_key).hexString,
+                           signingPublicKeyHex: Array(signing_public_key).hexString)
     }
 }
 
@@ -49,7 +50,7 @@ extension Vault {
         let member = try row.member()
         let material: SecureBytes
         do {
-            material = try WrappedSecret.unwrap(row.wrapped_secret_keys, passphrase: passphrase.bytes)
+            material = try WrappedSecret.unwrap(Array(row.wrapped_secret_keys), passphrase: passphrase.bytes)
         } catch CryptoError.authenticationFailed {
             throw VaultError.wrongPassphrase(staffID: staffID)
         } catch CryptoError.outOfMemory {
@@ -63,7 +64,7 @@ extension Vault {
         do {
             let box = try BoxKeyPair(secretKey: material.slice(0..<BoxKeyPair.secretKeyLength))
             let signing = try SigningKeyPair(secretKey: material.slice(BoxKeyPair.secretKeyLength..<material.count))
-            guard box.publicKey.bytes == row.box_public_key, signing.publicKey.bytes == row.signing_public_key else {
+            guard box.publicKey.bytes == Array(row.box_public_key), signing.publicKey.bytes == Array(row.signing_public_key) else {
                 throw VaultError.integrityFailure("the keys of '\(staffID)' do not match their public keys in the catalog")
             }
             return StaffIdentity(member: member, boxKeys: box, signingKeys: signing)
@@ -98,9 +99,9 @@ extension Vault {
             boxKeys: BoxKeyPair(), signingKeys: SigningKeyPair())
         let wrapped = try wrap(identity, passphrase: passphrase)
         let row = StaffRow(id: id, name: name, role: role.rawValue,
-                           box_public_key: identity.boxKeys.publicKey.bytes,
-                           signing_public_key: identity.signingKeys.publicKey.bytes,
-                           wrapped_secret_keys: wrapped,
+                           box_public_key: Data(identity.boxKeys.publicKey.bytes),
+                           signing_public_key: Data(identity.signingKeys.publicKey.bytes),
+                           wrapped_secret_keys: Data(wrapped),
                            created_at: Timestamp.string(from: now), created_by: actor?.id)
         try catalog.write { db in
             if actor == nil {
@@ -130,11 +131,11 @@ extension Vault {
             guard var row = try StaffRow.fetchOne(db, key: identity.id) else {
                 throw VaultError.notFound("no staff member with id '\(identity.id)'")
             }
-            guard row.box_public_key == identity.boxKeys.publicKey.bytes,
-                  row.signing_public_key == identity.signingKeys.publicKey.bytes else {
+            guard Array(row.box_public_key) == identity.boxKeys.publicKey.bytes,
+                  Array(row.signing_public_key) == identity.signingKeys.publicKey.bytes else {
                 throw VaultError.integrityFailure("the keys of '\(identity.id)' changed while the passphrase was being set")
             }
-            row.wrapped_secret_keys = wrapped
+            row.wrapped_secret_keys = Data(wrapped)
             try row.update(db)
         }
     }

@@ -37,12 +37,23 @@ final class Catalog: Sendable {
     }
 
     func read<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try pool.read { try body($0) } } catch let error as DatabaseError { throw Self.map(error) }
+        do { return try pool.read { try body($0) } } catch { throw Self.map(error) }
     }
 
     /// One write transaction; everything in `body` lands or nothing does.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try pool.write { try body($0) } } catch let error as DatabaseError { throw Self.map(error) }
+        do { return try pool.write { try body($0) } } catch { throw Self.map(error) }
+    }
+
+    /// Our own errors pass through; SQLite's are mapped; a row that no longer
+    /// decodes was altered behind our back.
+    static func map(_ error: any Error) -> any Error {
+        switch error {
+        case let error as VaultError: error
+        case let error as DatabaseError: map(error)
+        case is DecodingError, is RowDecodingError: VaultError.integrityFailure("a catalog row is damaged")
+        default: error
+        }
     }
 
     /// Raw SQLite codes stop here (style: map at the boundary).

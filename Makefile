@@ -1,0 +1,21 @@
+# The two commands of the README: `make demo` and `make test`. Each installs
+# what is missing first (scripts/install-deps.sh), so both work on a fresh
+# Debian machine that has only Swift.
+SHELL := /bin/bash
+
+.PHONY: deps build test demo bench clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	swift build -c release --product casevault
+
+test: deps
+	swift test
+
+demo: build
+	scripts/demo.sh "$$(swift build -c release --show-bin-path)/casevault"
+
+clean:
+	rm -rf .build demo-vault

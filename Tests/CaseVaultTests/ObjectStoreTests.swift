@@ -1,0 +1,87 @@
+@testable import CaseVault
+import CaseVaultCrypto
+import Foundation
+import Testing
+
+@Suite struct ObjectStoreTests {
+    private func store(_ scratch: Scratch) throws -> FileObjectStore {
+        try FileManager.default.createDirectory(atPath: scratch.file("objects"), withIntermediateDirectories: false)
+        return FileObjectStore(root: scratch.file("objects"))
+    }
+
+    private func put(_ bytes: [UInt8], in store: FileObjectStore) throws -> (id: ObjectID, size: Int64) {
+        try store.write { sink in
+            var offset = 0
+            repeat {
+                let end = min(bytes.count, offset + 70_000)
+                try bytes[offset..<end].withUnsafeBytes { try sink($0) }
+                offset = end
+            } while offset < bytes.count
+        }
+    }
+
+    private func get(_ id: ObjectID, from store: FileObjectStore) throws -> [UInt8] {
+        let reader = try store.open(id)
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+            if n == 0 { return out }
+            out += buffer[0..<n]
+        }
+    }
+
+    @Test func objectsAreNamedByTheirBlake2bAndReadBack() throws {
+        let scratch = Scratch()
+        let store = try store(scratch)
+        let bytes = (0..<300_000).map { UInt8($0 % 251) }
+        let (id, size) = try put(bytes, in: store)
+        #expect(size == 300_000)
+        #expect(id.hex == Blake2b.hash(bytes).hexString)
+        #expect(store.contains(id))
+        #expect(try get(id, from: store) == bytes)
+        #expect(try store.allObjects() == [id])
+        #expect(scratch.listing() == ["objects", "objects/\(id.hex.prefix(2))", "objects/\(id.hex.prefix(2))/\(id.hex)"])
+    }
+
+    @Test func identicalBytesAreStoredOnce() throws {
+        let scratch = Scratch()
+        let store = try store(scratch)
+        let a = try put([1, 2, 3], in: store)
+        let b = try put([1, 2, 3], in: store)
+        #expect(a.id == b.id)
+        #expect(try store.allObjects().count == 1)
+        #expect(scratch.listing().filter { $0.contains(".tmp-") }.isEmpty)
+    }
+
+    @Test func aFailingProducerLeavesNoFile() throws {
+        let scratch = Scratch()
+        let store = try store(scratch)
+        struct Boom: Error {}
+        #expect(throws: Boom.self) {
+            _ = try store.write { sink in
+                try [UInt8](repeating: 7, count: 1000).withUnsafeBytes { try sink($0) }
+                throw Boom()
+            }
+        }
+        #expect(scratch.listing() == ["objects"])
+    }
+
+    @Test func aMissingObjectIsAnIntegrityFailure() throws {
+        let scratch = Scratch()
+        let store = try store(scratch)
+        let id = ObjectID(hex: String(repeating: "ab", count: 32))!
+        #expect(throws: VaultError.integrityFailure("object \(id.hex) is missing")) { _ = try store.open(id) }
+        #expect(ObjectID(hex: "AB") == nil)
+        #expect(ObjectID(hex: String(repeating: "AB", count: 32)) == nil)
+    }
+
+    @Test func strayFilesAreNotObjects() throws {
+        let scratch = Scratch()
+        let store = try store(scratch)
+        let (id, _) = try put([9], in: store)
+        try "x".write(toFile: scratch.file("objects/.tmp-crashed"), atomically: false, encoding: .utf8)
+        try "x".write(toFile: scratch.file("objects/\(id.hex.prefix(2))/notes"), atomically: false, encoding: .utf8)
+        #expect(try store.allObjects() == [id])
+    }
+}

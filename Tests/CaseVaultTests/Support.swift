@@ -1,0 +1,57 @@
+@testable import CaseVault
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh temp folder per test, removed at the end.
+final class Scratch {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "casevault-core-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func file(_ name: String) -> String { path + "/" + name }
+
+    /// Writes a passphrase file and returns the passphrase read from it.
+    func passphrase(_ text: String) throws -> Passphrase {
+        let path = file(".pw-" + UUID().uuidString)
+        try (text + "\n").write(toFile: path, atomically: false, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try Passphrase(contentsOfFile: path)
+    }
+
+    /// Every name under the folder, relative, sorted.
+    func listing(_ folder: String? = nil) -> [String] {
+        let root = folder ?? path
+        return ((FileManager.default.enumerator(atPath: root)?.allObjects as? [String]) ?? []).sorted()
+    }
+}
+
+let adminPassphrase = "correct horse battery staple"
+
+/// A vault with test-only key derivation and an admin 'amina'.
+func makeVault(in scratch: Scratch, name: String = "vault", recoveryKey: String? = nil) throws -> Vault {
+    var options = Vault.CreationOptions()
+    options.insecureTestingKDF = true
+    options.adminID = "amina"
+    options.adminName = "Amina Yusuf"
+    options.adminPassphrase = try scratch.passphrase(adminPassphrase)
+    options.recoveryKeyPath = recoveryKey
+    return try Vault.create(at: scratch.file(name), options: options)
+}
+
+/// True when `needle` occurs anywhere in the bytes of any regular file under
+/// `root` (SQLite WAL and shared-memory files included).
+func anyFile(under root: String, contains needle: [UInt8]) -> String? {
+    guard let names = FileManager.default.enumerator(atPath: root)?.allObjects as? [String] else { return nil }
+    for name in names {
+        let path = root + "/" + name
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+              let data = FileManager.default.contents(atPath: path) else { continue }
+        if data.range(of: Data(needle)) != nil { return name }
+    }
+    return nil
+}

@@ -1,0 +1,95 @@
+import Foundation
+
+/// Runs the built `casevault` binary as a user would.
+struct CLI {
+    struct Result {
+        var code: Int32
+        var stdout: String
+        var stderr: String
+        /// stderr without the test-only key-derivation warnings.
+        var errors: String {
+            stderr.split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.hasPrefix("casevault: warning:") }.joined(separator: "\n")
+        }
+    }
+
+    static let binary: URL = {
+        if let override = ProcessInfo.processInfo.environment["CASEVAULT_BINARY"] {
+            return URL(fileURLWithPath: override)
+        }
+        // The test runner sits in the same build folder as the product.
+        return Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("casevault")
+    }()
+
+    /// setsid(1) runs the child without a controlling terminal, so a test
+    /// that forgets a passphrase file fails instead of waiting at a prompt.
+    static let setsid = ["/usr/bin/setsid", "/bin/setsid"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    let home: String
+    var environment: [String: String]
+
+    init(scratch: String) {
+        home = scratch
+        environment = [
+            "PATH": "/usr/bin:/bin",
+            "HOME": scratch,
+            "TMPDIR": scratch + "/tmp",
+            "CASEVAULT_INSECURE_TEST_KDF": "1",
+        ]
+        try? FileManager.default.createDirectory(atPath: scratch + "/tmp", withIntermediateDirectories: true)
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        if let setsid = Self.setsid {
+            process.executableURL = URL(fileURLWithPath: setsid)
+            process.arguments = ["--wait", Self.binary.path] + arguments
+        } else {
+            process.executableURL = Self.binary
+            process.arguments = arguments
+        }
+        process.environment = environment.merging(extraEnvironment) { $1 }
+        process.currentDirectoryURL = URL(fileURLWithPath: home)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(code: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+final class Scratch {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "casevault-cli-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func file(_ name: String) -> String { path + "/" + name }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) -> String {
+        try! text.write(toFile: file(name), atomically: false, encoding: .utf8)
+        return file(name)
+    }
+
+    func listing() -> [String] {
+        ((FileManager.default.enumerator(atPath: path)?.allObjects as? [String]) ?? []).sorted()
+    }
+}
+
+/// True when `needle` occurs in any regular file under `root`.
+func anyFile(under root: String, contains needle: String) -> String? {
+    guard let names = FileManager.default.enumerator(atPath: root)?.allObjects as? [String] else { return nil }
+    for name in names {
+        guard let data = FileManager.default.contents(atPath: root + "/" + name) else { continue }
+        if data.range(of: Data(needle.utf8)) != nil { return name }
+    }
+    return nil
+}

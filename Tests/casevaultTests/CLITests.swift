@@ -1,0 +1,210 @@
+import Foundation
+import Testing
+
+/// End-to-end: the built binary, exact output, exit codes, and nothing left
+/// behind by a failed command.
+@Suite struct CLITests {
+    let scratch = Scratch()
+    var cli: CLI { CLI(scratch: scratch.path) }
+
+    /// A vault with admin 'amina' and case manager 'grace'.
+    private func makeVault() throws -> (vault: String, cli: CLI) {
+        var cli = self.cli
+        scratch.write("amina.pw", "amina's long passphrase\n")
+        scratch.write("grace.pw", "grace's long passphrase\n")
+        let created = try cli.run(["init", "vault", "--admin-id", "amina", "--admin-name", "Amina Yusuf",
+                                   "--new-passphrase-file", "amina.pw"])
+        #expect(created.code == 0, "\(created.stderr)")
+        cli.environment["CASEVAULT_DIR"] = scratch.file("vault")
+        let added = try cli.run(["staff", "add", "--as", "amina", "--passphrase-file", "amina.pw",
+                                 "--id", "grace", "--name", "Grace Otieno", "--role", "case-manager",
+                                 "--new-passphrase-file", "grace.pw"])
+        #expect(added.code == 0, "\(added.stderr)")
+        #expect(added.stdout == "Added case manager 'grace' (Grace Otieno).\n")
+        return (scratch.file("vault"), cli)
+    }
+
+    @Test func initPrintsWhatItCreated() throws {
+        scratch.write("amina.pw", "amina's long passphrase\n")
+        let result = try cli.run(["init", "vault", "--admin-id", "amina", "--admin-name", "Amina Yusuf",
+                                  "--new-passphrase-file", "amina.pw", "--recovery-key-out", "recovery.txt"])
+        #expect(result.code == 0)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 5)
+        #expect(lines[0] == "Created vault \(scratch.file("vault"))")
+        #expect(lines[1].hasPrefix("  vault id:       ") && UUID(uuidString: String(lines[1].dropFirst(18))) != nil)
+        #expect(lines[2] == "  key derivation: Argon2id, 1 passes, 8 KiB")
+        #expect(lines[3] == "  admin:          amina (Amina Yusuf)")
+        #expect(lines[4] == "  recovery key:   recovery.txt (move it offline now; it opens every case)")
+        #expect(result.stderr == "casevault: warning: CASEVAULT_INSECURE_TEST_KDF=1: creating a vault with test-only key derivation\n")
+        #expect(FileManager.default.fileExists(atPath: scratch.file("recovery.txt")))
+    }
+
+    @Test func staffListShowsMembersAsATableAndAsJSON() throws {
+        let (_, cli) = try makeVault()
+        let table = try cli.run(["staff", "list"])
+        #expect(table.code == 0)
+        let rows = table.stdout.split(separator: "\n").map(String.init)
+        #expect(rows.count == 3)
+        #expect(rows[0].hasPrefix("ID     NAME          ROLE          ADDED"))
+        #expect(rows[1].hasPrefix("amina  Amina Yusuf   admin         20"))
+        #expect(rows[2].hasPrefix("grace  Grace Otieno  case-manager  20"))
+        let json = try cli.run(["staff", "list", "--json"])
+        let members = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [[String: Any]]
+        #expect(members.map { $0["id"] as? String } == ["amina", "grace"])
+        #expect(members.map { $0["role"] as? String } == ["admin", "case-manager"])
+        #expect(members.allSatisfy { ($0["boxPublicKey"] as? String)?.count == 64 })
+    }
+
+    @Test func aWrongPassphraseExits80AndChangesNothing() throws {
+        let (_, cli) = try makeVault()
+        let before = try cli.run(["staff", "list", "--json"]).stdout
+        scratch.write("wrong.pw", "Amina's long passphrase\n")
+        scratch.write("new.pw", "a new member's passphrase\n")
+        let result = try cli.run(["staff", "add", "--as", "amina", "--passphrase-file", "wrong.pw",
+                                  "--id", "ro", "--name", "Records Officer", "--role", "records-officer",
+                                  "--new-passphrase-file", "new.pw"])
+        #expect(result.code == 80)
+        #expect(result.stdout == "")
+        #expect(result.errors == """
+            casevault: error: wrong passphrase for staff member 'amina'
+            hint: passphrases are case-sensitive; a lost passphrase cannot be recovered, ask an admin to re-issue access
+
+            """)
+        #expect(try cli.run(["staff", "list", "--json"]).stdout == before)
+    }
+
+    @Test func refusalsHaveTheirOwnExitCodes() throws {
+        let (_, cli) = try makeVault()
+        scratch.write("new.pw", "a new member's passphrase\n")
+        let add = ["staff", "add", "--id", "ro", "--name", "Records Officer", "--role", "records-officer",
+                   "--new-passphrase-file", "new.pw"]
+
+        let unknown = try cli.run(add + ["--as", "nobody", "--passphrase-file", "new.pw"])
+        #expect(unknown.code == 66)
+        #expect(unknown.errors == "casevault: error: no staff member with id 'nobody'\n")
+
+        let notAdmin = try cli.run(add + ["--as", "grace", "--passphrase-file", "grace.pw"])
+        #expect(notAdmin.code == 77)
+        #expect(notAdmin.errors == "casevault: error: access denied: only an admin may add staff; 'grace' is a case manager\n")
+
+        let noActor = try cli.run(add)
+        #expect(noActor.code == 64)
+        #expect(noActor.errors == "casevault: error: no acting staff member given\nhint: pass --as ID or set CASEVAULT_STAFF\n")
+
+        scratch.write("short.pw", "too short\n")
+        let weak = try cli.run(["staff", "add", "--as", "amina", "--passphrase-file", "amina.pw", "--id", "ro",
+                                "--name", "Records Officer", "--role", "records-officer", "--new-passphrase-file", "short.pw"])
+        #expect(weak.code == 65)
+        #expect(weak.errors == "casevault: error: a new passphrase must be at least 12 characters long\n")
+
+        let duplicate = try cli.run(["staff", "add", "--as", "amina", "--passphrase-file", "amina.pw", "--id", "grace",
+                                     "--name", "Grace Again", "--role", "auditor", "--new-passphrase-file", "new.pw"])
+        #expect(duplicate.code == 73)
+
+        let badRole = try cli.run(["staff", "add", "--as", "amina", "--passphrase-file", "amina.pw", "--id", "ro",
+                                   "--name", "R", "--role", "boss", "--new-passphrase-file", "new.pw"])
+        #expect(badRole.code == 64)
+        #expect(badRole.stderr.contains("'boss' is not a valid --role; use one of: records-officer, case-manager"))
+
+        #expect(try cli.run(["staff", "list", "--json"]).stdout.components(separatedBy: "\"id\"").count == 3)
+    }
+
+    @Test(.enabled(if: CLI.setsid != nil, "setsid(1) is needed to run without a terminal"))
+    func withoutAPassphraseSourceOrTerminalItSaysWhatToDo() throws {
+        let (_, cli) = try makeVault()
+        let result = try cli.run(["staff", "passwd", "--as", "grace"])
+        #expect(result.code == 64)
+        #expect(result.errors == """
+            casevault: error: no passphrase given and no terminal to ask on
+            hint: pass --passphrase-file FILE (or set CASEVAULT_PASSPHRASE_FILE); new passphrases take --new-passphrase-file FILE
+
+            """)
+    }
+
+    @Test func passwdTakesTheEnvironmentsPassphraseFile() throws {
+        let (_, cli) = try makeVault()
+        scratch.write("grace2.pw", "grace's second passphrase\n")
+        let changed = try cli.run(["staff", "passwd", "--new-passphrase-file", "grace2.pw"],
+                                  extraEnvironment: ["CASEVAULT_STAFF": "grace", "CASEVAULT_PASSPHRASE_FILE": scratch.file("grace.pw")])
+        #expect(changed.code == 0)
+        #expect(changed.stdout == "Passphrase changed for 'grace'.\n")
+        let old = try cli.run(["staff", "passwd", "--as", "grace", "--passphrase-file", "grace.pw", "--new-passphrase-file", "grace2.pw"])
+        #expect(old.code == 80)
+    }
+
+    @Test func vaultsThatAreNotThereOrTooNewAreNamed() throws {
+        let missing = try cli.run(["staff", "list", "--vault", "nowhere"])
+        #expect(missing.code == 66)
+        #expect(missing.errors == "casevault: error: no vault at \(scratch.file("nowhere"))\n")
+
+        let notAVault = try cli.run(["staff", "list", "--vault", "."])
+        #expect(notAVault.code == 66)
+        #expect(notAVault.errors.hasPrefix("casevault: error: \(scratch.path) is not a casevault vault\nhint: create one with"))
+
+        let noVault = try cli.run(["staff", "list"])
+        #expect(noVault.code == 64)
+        #expect(noVault.errors == "casevault: error: no vault given\nhint: pass --vault PATH or set CASEVAULT_DIR\n")
+
+        let (vault, cli) = try makeVault()
+        let config = vault + "/casevault.json"
+        let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "\"formatVersion\" : 1", with: "\"formatVersion\" : 7")
+        try text.write(toFile: config, atomically: false, encoding: .utf8)
+        let newer = try cli.run(["staff", "list"])
+        #expect(newer.code == 78)
+        #expect(newer.errors == """
+            casevault: error: this vault has format version 7; this casevault reads up to version 1
+            hint: upgrade casevault before opening this vault
+
+            """)
+    }
+
+    @Test func initRefusesToOverwriteAndLeavesNothingWhenItFails() throws {
+        scratch.write("amina.pw", "amina's long passphrase\n")
+        scratch.write("recovery.txt", "an older key\n")
+        let result = try cli.run(["init", "vault", "--admin-id", "amina", "--admin-name", "Amina Yusuf",
+                                  "--new-passphrase-file", "amina.pw", "--recovery-key-out", "recovery.txt"])
+        #expect(result.code == 73)
+        #expect(result.errors.hasPrefix("casevault: error: \(scratch.file("recovery.txt")) already exists"))
+        #expect(scratch.listing() == ["amina.pw", "recovery.txt", "tmp"])
+        #expect(try String(contentsOfFile: scratch.file("recovery.txt"), encoding: .utf8) == "an older key\n")
+
+        let halfOptions = try cli.run(["init", "vault", "--admin-id", "amina"])
+        #expect(halfOptions.code == 64)
+        #expect(halfOptions.stderr.contains("--admin-id and --admin-name go together"))
+        #expect(scratch.listing() == ["amina.pw", "recovery.txt", "tmp"])
+    }
+
+    @Test func aVaultMadeWithoutAnAdminTakesItsFirstAdminWithoutActor() throws {
+        var cli = self.cli
+        #expect(try cli.run(["init", "vault"]).code == 0)
+        cli.environment["CASEVAULT_DIR"] = scratch.file("vault")
+        #expect(try cli.run(["staff", "list"]).stdout == "No staff yet. Add the first admin with 'casevault staff add --role admin'.\n")
+        scratch.write("root.pw", "root admin passphrase\n")
+        let first = try cli.run(["staff", "add", "--id", "root", "--name", "Root Admin", "--role", "admin",
+                                 "--new-passphrase-file", "root.pw"])
+        #expect(first.code == 0)
+        let second = try cli.run(["staff", "add", "--id", "other", "--name", "Other", "--role", "admin",
+                                  "--new-passphrase-file", "root.pw"])
+        #expect(second.code == 64)  // now an acting admin is required
+    }
+
+    @Test func helpDescribesTheCommands() throws {
+        let help = try cli.run(["staff", "add", "--help"])
+        #expect(help.code == 0)
+        for option in ["--vault <path>", "--as <id>", "--passphrase-file <file>", "--id <id>", "--name <name>",
+                       "--role <role>", "--new-passphrase-file <file>"] {
+            #expect(help.stdout.contains(option), "help lacks \(option)")
+        }
+        let root = try cli.run(["--help"])
+        #expect(root.stdout.contains("init") && root.stdout.contains("staff"))
+    }
+
+    @Test func passphrasesNeverReachTheVaultOrTheTempFolder() throws {
+        let (vault, _) = try makeVault()
+        for passphrase in ["amina's long passphrase", "grace's long passphrase"] {
+            #expect(anyFile(under: vault, contains: passphrase) == nil)
+            #expect(anyFile(under: scratch.file("tmp"), contains: passphrase) == nil)
+        }
+    }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what casevault needs to build and test on Debian/Ubuntu, and
+# nothing that is already there. Called by `make demo` and `make test`.
+set -euo pipefail
+
+packages=(libsodium-dev libarchive-dev libsqlite3-dev pkg-config 7zip util-linux)
+
+if ! command -v swift >/dev/null 2>&1; then
+    echo "casevault: error: the Swift toolchain (6.1 or newer) is not on PATH" >&2
+    echo "hint: install Swift from swift.org, then run this again" >&2
+    exit 1
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing ${missing[*]}"
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+            echo "casevault: error: missing packages ${missing[*]} and not root" >&2
+            echo "hint: run 'apt-get install -y ${missing[*]}' as root" >&2
+            exit 1
+        fi
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
