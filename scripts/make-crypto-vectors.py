@@ -50,7 +50,8 @@ def secretstream(key, ad, plaintext):
 def main():
     vectors = {"source": "PyNaCl " + __import__("nacl").__version__ + " (libsodium bindings)",
                "secretstream": [], "sealedBox": [], "secretBox": [], "argon2id": [],
-               "ed25519": [], "x25519": [], "blake2b256": [], "sha256": [], "wrappedSecret": []}
+               "ed25519": [], "x25519": [], "blake2b256": [], "sha256": [], "wrappedSecret": [],
+               "foreignTags": []}
 
     key = pattern(32, 7)
     for size in (0, 1, 65535, 65536, 65537, 3 * CHUNK + 5):
@@ -60,6 +61,17 @@ def main():
         vectors["secretstream"].append({"key": key.hex(), "associatedData": ad.hex(), "plaintextLength": size,
                                         "plaintextSHA256": hashlib.sha256(pt).hexdigest(),
                                         "plaintextSeed": size % 13, "ciphertext": b64(ct)})
+
+    # Streams with a tag casevault never writes in the middle: must be refused.
+    for name, tag in (("push", b.crypto_secretstream_xchacha20poly1305_TAG_PUSH),
+                      ("rekey", b.crypto_secretstream_xchacha20poly1305_TAG_REKEY)):
+        state = b.crypto_secretstream_xchacha20poly1305_state()
+        ad = b"foreign " + name.encode()
+        ct = b.crypto_secretstream_xchacha20poly1305_init_push(state, key)
+        ct += b.crypto_secretstream_xchacha20poly1305_push(state, pattern(CHUNK), ad, b.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
+        ct += b.crypto_secretstream_xchacha20poly1305_push(state, pattern(CHUNK, 1), ad, tag)
+        ct += b.crypto_secretstream_xchacha20poly1305_push(state, b"end", ad, b.crypto_secretstream_xchacha20poly1305_TAG_FINAL)
+        vectors["foreignTags"].append({"tag": name, "key": key.hex(), "associatedData": ad.hex(), "ciphertext": b64(ct)})
 
     for i, msg in enumerate((b"", b"file key 32 bytes...............", pattern(100, 3))):
         pk, sk = b.crypto_box_seed_keypair(pattern(32, 40 + i))

@@ -3,13 +3,20 @@ internal import CArchive
 internal import Glibc
 #endif
 
-/// Owns one `struct archive *` and frees it in `deinit`.
+/// Owns one `struct archive *`. The reader and writer that hold it free
+/// it in their `deinit` (each with its own read or write free call).
 final class ArchiveHandle {
     let raw: OpaquePointer
 
     init(raw: OpaquePointer) {
-        precondition(Self.utf8Locale, "no UTF-8 locale could be set for libarchive")
         self.raw = raw
+    }
+
+    /// Throws when no UTF-8 locale can be had (see `utf8Locale`).
+    static func requireUTF8Locale() throws {
+        guard utf8Locale else {
+            throw ArchiveError.malformed("no UTF-8 locale (C.UTF-8) is available for archive entry names")
+        }
     }
 
     /// libarchive converts names between UTF-8 and the locale's charset;
@@ -17,7 +24,7 @@ final class ArchiveHandle {
     /// libarchive 3.6's pax writer then dereferences NULL. Case files are
     /// named in many languages, so when the process's LC_CTYPE is not UTF-8
     /// we switch it to C.UTF-8, once, before the first handle exists.
-    private static let utf8Locale: Bool = {
+    static let utf8Locale: Bool = {
         if let codeset = nl_langinfo(nl_item(CODESET)), String(cString: codeset) == "UTF-8" { return true }
         for name in ["C.UTF-8", "C.utf8", "en_US.UTF-8"] where setlocale(LC_CTYPE, name) != nil {
             return true

@@ -46,24 +46,25 @@ public final class ArchiveReader {
     private var entryCount = 0
     private var totalBytes: Int64 = 0
     private var currentEntryBytes: Int64 = 0
+    private var currentDeclaredSize: Int64?
     private var currentIsFile = false
+    /// Set by any error: a reader that refused an entry hands out nothing more.
+    private var failed = false
 
     /// - Parameter passphrase: for an encrypted zip.
     public init(fileDescriptor: Int32, limits: ArchiveLimits = ArchiveLimits(),
                 passphrase: UnsafeRawBufferPointer? = nil) throws {
+        try ArchiveHandle.requireUTF8Locale()
         guard let raw = archive_read_new() else { throw ArchiveError.malformed("out of memory") }
         handle = ArchiveHandle(raw: raw)
         self.limits = limits
         // Formats and filters are listed one by one: "support all" would
         // also enable formats we never write and filters that run external
         // programs.
-        let setup: [Int32] = [
-            archive_read_support_format_tar(raw),
-            archive_read_support_format_zip(raw),
-            archive_read_support_filter_none(raw),
-            archive_read_support_filter_gzip(raw),
-        ]
-        guard setup.allSatisfy({ $0 == ARCHIVE_OK }) else { throw ArchiveError.malformed(handle.lastError) }
+        for setup in [archive_read_support_format_tar, archive_read_support_format_zip,
+                      archive_read_support_filter_none, archive_read_support_filter_gzip] {
+            guard setup(raw) == ARCHIVE_OK else { throw ArchiveError.malformed(handle.lastError) }
+        }
         if let passphrase {
             let rc = handle.withCString(copying: passphrase) { archive_read_add_passphrase(raw, $0) }
             guard rc == ARCHIVE_OK else { throw ArchiveError.malformed(handle.lastError) }
@@ -81,6 +82,21 @@ public final class ArchiveReader {
     /// unread data of the previous entry is skipped (and still counted
     /// against the limits only as far as it was read).
     public func nextEntry() throws -> ArchiveEntry? {
+        try guarded { try nextEntryUnguarded() }
+    }
+
+    /// Runs `body`; after any error the reader refuses every further call.
+    private func guarded<R>(_ body: () throws -> R) throws -> R {
+        guard !failed else { throw ArchiveError.malformed("the archive reader already refused this archive") }
+        do { return try body() } catch {
+            failed = true
+            throw error
+        }
+    }
+
+    private func nextEntryUnguarded() throws -> ArchiveEntry? {
+        currentIsFile = false
+        currentDeclaredSize = nil
         var entryPointer: OpaquePointer?
         let rc = archive_read_next_header(handle.raw, &entryPointer)
         if rc == ARCHIVE_EOF { return nil }
@@ -134,17 +150,25 @@ public final class ArchiveReader {
             declared = size
         }
         currentEntryBytes = 0
+        currentDeclaredSize = declared
         currentIsFile = kind == .file
         return ArchiveEntry(path: path, kind: kind, declaredSize: declared)
     }
 
     /// Reads the current entry's data into `buffer`; returns 0 at its end.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try guarded { try readUnguarded(into: buffer) }
+    }
+
+    private func readUnguarded(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard currentIsFile, buffer.count > 0 else { return 0 }
         let n = archive_read_data(handle.raw, buffer.baseAddress!, buffer.count)
         guard n >= 0 else { throw ArchiveError.malformed(handle.lastError) }
         currentEntryBytes += Int64(n)
         totalBytes += Int64(n)
+        if let declared = currentDeclaredSize, currentEntryBytes > declared {
+            throw ArchiveError.malformed("an entry produced more bytes than the \(declared) it declared")
+        }
         guard currentEntryBytes <= limits.maxEntrySize else {
             throw ArchiveError.limitExceeded("an entry produced more than \(limits.maxEntrySize) bytes")
         }
@@ -162,7 +186,12 @@ public final class ArchiveReader {
         }
         guard !name.hasPrefix("/") else { throw ArchiveError.unsafeEntry(path: name, reason: "absolute path") }
         guard !name.contains("\\") else { throw ArchiveError.unsafeEntry(path: name, reason: "backslash in name") }
-        guard !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else {
+        // C0 and C1 controls, and the bidirectional overrides that can make
+        // "gpj.exe" display as "exe.jpg".
+        guard !name.unicodeScalars.contains(where: {
+            $0.value < 0x20 || (0x7f...0x9f).contains($0.value) || (0x202a...0x202e).contains($0.value)
+                || (0x2066...0x2069).contains($0.value)
+        }) else {
             throw ArchiveError.unsafeEntry(path: name, reason: "control character in name")
         }
         var parts: [Substring] = []
@@ -174,8 +203,9 @@ public final class ArchiveReader {
             }
         }
         guard !parts.isEmpty else { throw ArchiveError.unsafeEntry(path: name, reason: "empty name") }
-        // A Windows drive prefix such as "C:" is absolute on extraction there.
-        if let first = parts.first, first.count == 2, first.last == ":" {
+        // A Windows drive prefix such as "C:" or "C:foo" is absolute or
+        // drive-relative on extraction there.
+        if let first = parts.first, first.count >= 2, first.dropFirst().first == ":", first.first!.isLetter {
             throw ArchiveError.unsafeEntry(path: name, reason: "absolute path")
         }
         return parts.joined(separator: "/")

@@ -17,12 +17,14 @@ public final class ArchiveWriter {
 
     private let handle: ArchiveHandle
     private var open = true
+    private var failed = false
     private var entryOpen = false
     private var declaredSize: Int64 = 0
     private var writtenSize: Int64 = 0
 
     /// - Parameter passphrase: required for `.zipAES256`, refused otherwise.
     public init(fileDescriptor: Int32, format: Format, passphrase: UnsafeRawBufferPointer? = nil) throws {
+        try ArchiveHandle.requireUTF8Locale()
         guard let raw = archive_write_new() else { throw ArchiveError.writeFailed("out of memory") }
         handle = ArchiveHandle(raw: raw)
         func check(_ rc: Int32) throws {
@@ -53,11 +55,22 @@ public final class ArchiveWriter {
 
     deinit {
         if open {
-            // A writer dropped without `finish()` is abandoned: close quietly;
-            // the caller removes its temp file.
-            archive_write_close(handle.raw)
+            // A writer dropped without `finish()`, or after an error, is
+            // abandoned: archive_write_fail stops libarchive from padding the
+            // open entry and writing a trailer, so the output never looks
+            // like a complete archive. The caller removes its temp file.
+            archive_write_fail(handle.raw)
         }
         archive_write_free(handle.raw)
+    }
+
+    /// Runs `body`; after any error the writer refuses every further call.
+    private func guarded<R>(_ body: () throws -> R) throws -> R {
+        guard !failed else { throw ArchiveError.writeFailed("the archive writer already failed") }
+        do { return try body() } catch {
+            failed = true
+            throw error
+        }
     }
 
     /// Starts a regular file of exactly `size` bytes at `path` (forward
@@ -75,6 +88,10 @@ public final class ArchiveWriter {
 
     /// Appends bytes to the open entry.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try guarded { try writeUnguarded(bytes) }
+    }
+
+    private func writeUnguarded(_ bytes: UnsafeRawBufferPointer) throws {
         guard entryOpen else { throw ArchiveError.writeFailed("write outside an entry") }
         guard writtenSize + Int64(bytes.count) <= declaredSize else {
             throw ArchiveError.writeFailed("entry is longer than the \(declaredSize) bytes it declared")
@@ -91,6 +108,10 @@ public final class ArchiveWriter {
     /// Ends the open entry; throws if fewer bytes came than were declared
     /// (libarchive would otherwise pad with zeros and say nothing).
     public func finishEntry() throws {
+        try guarded { try finishEntryUnguarded() }
+    }
+
+    private func finishEntryUnguarded() throws {
         guard entryOpen else { throw ArchiveError.writeFailed("no entry to finish") }
         entryOpen = false
         guard writtenSize == declaredSize else {
@@ -104,6 +125,10 @@ public final class ArchiveWriter {
     /// Writes the archive's trailer (zip central directory, tar end blocks).
     /// Without it the output is not a valid archive.
     public func finish() throws {
+        try guarded { try finishUnguarded() }
+    }
+
+    private func finishUnguarded() throws {
         guard !entryOpen else { throw ArchiveError.writeFailed("an entry is still open") }
         guard open else { return }
         open = false
@@ -113,6 +138,10 @@ public final class ArchiveWriter {
     }
 
     private func beginEntry(path: String, type: UInt32, size: Int64, modificationTime: Int64, permissions: UInt32) throws {
+        try guarded { try beginEntryUnguarded(path: path, type: type, size: size, modificationTime: modificationTime, permissions: permissions) }
+    }
+
+    private func beginEntryUnguarded(path: String, type: UInt32, size: Int64, modificationTime: Int64, permissions: UInt32) throws {
         guard open, !entryOpen else { throw ArchiveError.writeFailed("previous entry not finished") }
         guard size >= 0 else { throw ArchiveError.writeFailed("negative entry size") }
         guard let entry = archive_entry_new() else { throw ArchiveError.writeFailed("out of memory") }

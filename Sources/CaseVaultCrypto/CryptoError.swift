@@ -10,4 +10,6 @@ public enum CryptoError: Error, Equatable, Sendable {
     case unsupportedParameters(String)
     /// libsodium could not allocate memory (Argon2id with a large memory limit).
     case outOfMemory
+    /// The input a stream was reading from reported an error.
+    case inputFailed
 }

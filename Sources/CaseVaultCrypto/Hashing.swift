@@ -23,14 +23,17 @@ public final class Blake2b {
     }
 
     deinit {
+        // The state can hold secret input (the recovery-key check hashes a key).
+        sodium_memzero(stateMemory, crypto_generichash_statebytes())
         stateMemory.deallocate()
     }
 
-    public func update(_ bytes: some ContiguousBytes) {
+    public func update(_ bytes: some ReadableBytes) {
         precondition(!finished, "BLAKE2b updated after finalize")
         bytes.withUnsafeBytes { b in
             guard b.count > 0 else { return }
-            _ = crypto_generichash_update(state, b.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(b.count))
+            let rc = crypto_generichash_update(state, b.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(b.count))
+            precondition(rc == 0, "crypto_generichash_update failed")
         }
     }
 
@@ -39,12 +42,13 @@ public final class Blake2b {
         finished = true
         var out = [UInt8](repeating: 0, count: length)
         out.withUnsafeMutableBytes { o in
-            _ = crypto_generichash_final(state, o.baseAddress!.assumingMemoryBound(to: UInt8.self), length)
+            let rc = crypto_generichash_final(state, o.baseAddress!.assumingMemoryBound(to: UInt8.self), length)
+            precondition(rc == 0, "crypto_generichash_final failed")
         }
         return out
     }
 
-    public static func hash(_ bytes: some ContiguousBytes, length: Int = defaultLength) -> [UInt8] {
+    public static func hash(_ bytes: some ReadableBytes, length: Int = defaultLength) -> [UInt8] {
         let hasher = Blake2b(length: length)
         hasher.update(bytes)
         return hasher.finalize()
@@ -56,7 +60,7 @@ public final class Blake2b {
 public enum SHA256 {
     public static let length = 32
 
-    public static func hash(_ bytes: some ContiguousBytes) -> [UInt8] {
+    public static func hash(_ bytes: some ReadableBytes) -> [UInt8] {
         Sodium.ensureInitialized()
         var out = [UInt8](repeating: 0, count: length)
         out.withUnsafeMutableBytes { o in

@@ -64,7 +64,7 @@ public struct SigningPublicKey: Hashable, Sendable {
     }
 
     /// Verifies a detached Ed25519 signature.
-    public func isValidSignature(_ signature: [UInt8], for message: some ContiguousBytes) -> Bool {
+    public func isValidSignature(_ signature: [UInt8], for message: some ReadableBytes) -> Bool {
         Sodium.ensureInitialized()
         guard signature.count == Self.signatureLength else { return false }
         return message.withUnsafeBytes { m in
@@ -124,7 +124,7 @@ public final class SigningKeyPair {
     }
 
     /// A detached Ed25519 signature of `message`.
-    public func sign(_ message: some ContiguousBytes) -> [UInt8] {
+    public func sign(_ message: some ReadableBytes) -> [UInt8] {
         var signature = [UInt8](repeating: 0, count: SigningPublicKey.signatureLength)
         let rc = signature.withUnsafeMutableBytes { sig in
             message.withUnsafeBytes { m in
@@ -211,7 +211,7 @@ public enum SecretBox {
         return out
     }
 
-    public static func open(_ sealed: some ContiguousBytes, key: SecureBytes, nonce: [UInt8]) throws -> SecureBytes {
+    public static func open(_ sealed: some ReadableBytes, key: SecureBytes, nonce: [UInt8]) throws -> SecureBytes {
         Sodium.ensureInitialized()
         guard key.count == keyLength else { throw CryptoError.invalidLength("secretbox key") }
         guard nonce.count == nonceLength else { throw CryptoError.authenticationFailed }

@@ -120,11 +120,15 @@ public enum SecretStream {
     }
 
     /// Reads until `buffer` is full or input ends.
-    static func fillRaw(_ buffer: UnsafeMutableRawBufferPointer, using read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> Int {
+    public static func fillRaw(_ buffer: UnsafeMutableRawBufferPointer, using read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> Int {
         var filled = 0
         while filled < buffer.count {
             let n = try read(UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
-            if n <= 0 { break }
+            // A negative count is a read error, not the end of input: taking
+            // it as the end would seal a silently truncated stream.
+            guard n >= 0 else { throw CryptoError.inputFailed }
+            precondition(n <= buffer.count - filled, "read returned more bytes than it was given room for")
+            if n == 0 { break }
             filled += n
         }
         return filled

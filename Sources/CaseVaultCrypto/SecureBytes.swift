@@ -28,7 +28,7 @@ public final class SecureBytes {
 
     /// Copies `bytes` into fresh secret storage. The caller remains
     /// responsible for wiping the source if it was secret.
-    public convenience init(copying bytes: some ContiguousBytes) {
+    public convenience init(copying bytes: some ReadableBytes) {
         let count = bytes.withUnsafeBytes { $0.count }
         self.init(count: count)
         bytes.withUnsafeBytes { source in
@@ -78,4 +78,4 @@ public final class SecureBytes {
     }
 }
 
-extension SecureBytes: ContiguousBytes {}
+extension SecureBytes: ReadableBytes {}

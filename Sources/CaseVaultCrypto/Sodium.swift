@@ -22,7 +22,7 @@ public func randomBytes(count: Int) -> [UInt8] {
 }
 
 /// Compares two byte strings in time that depends only on their length.
-public func constantTimeEquals(_ lhs: some ContiguousBytes, _ rhs: some ContiguousBytes) -> Bool {
+public func constantTimeEquals(_ lhs: some ReadableBytes, _ rhs: some ReadableBytes) -> Bool {
     Sodium.ensureInitialized()
     return lhs.withUnsafeBytes { a in
         rhs.withUnsafeBytes { b in
@@ -35,13 +35,13 @@ public func constantTimeEquals(_ lhs: some ContiguousBytes, _ rhs: some Contiguo
 
 /// A byte container that lends its storage for reading. `[UInt8]`,
 /// `ArraySlice<UInt8>`, `UnsafeRawBufferPointer` and `SecureBytes` conform.
-public protocol ContiguousBytes {
+public protocol ReadableBytes {
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
 }
 
-extension Array: ContiguousBytes where Element == UInt8 {}
-extension ArraySlice: ContiguousBytes where Element == UInt8 {}
-extension UnsafeRawBufferPointer: ContiguousBytes {
+extension Array: ReadableBytes where Element == UInt8 {}
+extension ArraySlice: ReadableBytes where Element == UInt8 {}
+extension UnsafeRawBufferPointer: ReadableBytes {
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(self)
     }

@@ -17,7 +17,8 @@ struct CaseVaultCommand: ParsableCommand {
             Exit codes are listed in the README.
             """,
         version: "0.1.0",
-        subcommands: [InitCommand.self, StaffCommand.self]
+        subcommands: [InitCommand.self, StaffCommand.self, CaseCommand.self, FileCommand.self, GetCommand.self,
+                      HistoryCommand.self]
     )
 
     /// Parses, runs, and turns every error into one line on stderr and a
@@ -33,7 +34,23 @@ struct CaseVaultCommand: ParsableCommand {
             Output.error(error.message, hint: error.hint)
             Glibc.exit(error.code.rawValue)
         } catch {
-            exit(withError: error)
+            let code = exitCode(for: error)
+            let full = fullMessage(for: error)
+            if code == .success {
+                // --help, --version, `casevault help …`
+                print(full)
+                Glibc.exit(0)
+            }
+            // Parse and validation errors: the house format on the first line,
+            // then argument-parser's own help and usage lines.
+            var lines = full.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            if let first = lines.first, first.hasPrefix("Error: ") {
+                lines[0] = "casevault: error: " + first.dropFirst("Error: ".count)
+            } else {
+                lines.insert("casevault: error: \(message(for: error))", at: 0)
+            }
+            Output.writeToStandardError(lines.joined(separator: "\n") + "\n")
+            Glibc.exit(code.rawValue)
         }
     }
 }

@@ -18,7 +18,7 @@ extension ExitCode {
     init(for error: VaultError) {
         switch error {
         case .notAVault, .notFound: self = .notFound
-        case .newerFormat: self = .unsupportedFormat
+        case .newerFormat, .newerCatalog: self = .unsupportedFormat
         case .invalidInput: self = .invalidInput
         case .alreadyExists: self = .alreadyExists
         case .accessDenied: self = .accessDenied

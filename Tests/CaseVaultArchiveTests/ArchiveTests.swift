@@ -1,4 +1,4 @@
-import CaseVaultArchive
+@testable import CaseVaultArchive
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -152,15 +152,36 @@ private let sample: [Item] = [
         #expect(wrong != 0)
     }
 
-    @Test func writerRefusesEntriesOfTheWrongLength() throws {
+    @Test func writerRefusesEntriesOfTheWrongLengthAndThenEverything() throws {
         let scratch = Scratch()
         let fd = open(scratch.file("x.tar"), O_WRONLY | O_CREAT, 0o600)
         defer { close(fd) }
-        let writer = try ArchiveWriter(fileDescriptor: fd, format: .paxTar)
-        try writer.beginFile(path: "a", size: 3, modificationTime: 0)
-        #expect(throws: ArchiveError.self) { try [UInt8]([1, 2, 3, 4]).withUnsafeBytes { try writer.write($0) } }
-        try [UInt8]([1, 2]).withUnsafeBytes { try writer.write($0) }
-        #expect(throws: ArchiveError.self) { try writer.finishEntry() }
+        let long = try ArchiveWriter(fileDescriptor: fd, format: .paxTar)
+        try long.beginFile(path: "a", size: 3, modificationTime: 0)
+        #expect(throws: ArchiveError.writeFailed("entry is longer than the 3 bytes it declared")) {
+            try [UInt8]([1, 2, 3, 4]).withUnsafeBytes { try long.write($0) }
+        }
+        #expect(throws: ArchiveError.writeFailed("the archive writer already failed")) { try long.finish() }
+
+        let short = try ArchiveWriter(fileDescriptor: fd, format: .paxTar)
+        try short.beginFile(path: "a", size: 3, modificationTime: 0)
+        try [UInt8]([1, 2]).withUnsafeBytes { try short.write($0) }
+        #expect(throws: ArchiveError.writeFailed("entry is 2 bytes, declared 3")) { try short.finishEntry() }
+    }
+
+    @Test func anAbandonedWriterLeavesNoValidArchive() throws {
+        let scratch = Scratch()
+        let path = scratch.file("abandoned.tar")
+        let fd = open(path, O_WRONLY | O_CREAT, 0o600)
+        do {
+            let writer = try ArchiveWriter(fileDescriptor: fd, format: .paxTar)
+            try writer.beginFile(path: "a.txt", size: 100_000, modificationTime: 0)
+            try pattern(1_000).withUnsafeBytes { try writer.write($0) }
+            // dropped here, unfinished
+        }
+        close(fd)
+        // No zero-padded entry and no trailer were written for it.
+        #expect(throws: ArchiveError.self) { _ = try readAll(path: path) }
     }
 
     @Test func encryptionNeedsTheAES256ZipFormatAndAPassphrase() throws {
@@ -232,6 +253,39 @@ private let sample: [Item] = [
         #expect(throws: ArchiveError.limitExceeded("an entry produced more than 1048576 bytes")) {
             _ = try readAll(fd: pipe.fileHandleForReading.fileDescriptor, limits: limits)
         }
+    }
+
+    @Test func aReaderThatRefusedAnEntryHandsOutNothingMore() throws {
+        let fd = open(fixtures.appendingPathComponent("dot-dot.tar").path, O_RDONLY)
+        defer { close(fd) }
+        let reader = try ArchiveReader(fileDescriptor: fd)
+        #expect(try reader.nextEntry()?.path == "ok.txt")
+        #expect(throws: ArchiveError.self) { _ = try reader.nextEntry() }
+        var buffer = [UInt8](repeating: 0, count: 16)
+        #expect(throws: ArchiveError.malformed("the archive reader already refused this archive")) {
+            _ = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+        }
+        #expect(throws: ArchiveError.self) { _ = try reader.nextEntry() }
+    }
+
+    @Test(arguments: [
+        ("a/./b//c", "a/b/c"), ("./form.json", "form.json"), ("dir/", "dir"), ("Évaluation ñ.pdf", "Évaluation ñ.pdf"),
+    ])
+    func namesAreNormalised(name: String, expected: String) throws {
+        #expect(try ArchiveReader.normalise(name, maxLength: 1_024) == expected)
+    }
+
+    @Test(arguments: [
+        "", "/", ".", "./", "/etc/passwd", "a/../b", "..", "C:", "C:foo/x", "c:\\x", "a\u{0}b", "a\u{1b}b",
+        "a\u{85}b", "photo\u{202e}gpj.exe", "x\u{2066}y",
+    ])
+    func unsafeNamesAreRefused(name: String) {
+        #expect(throws: ArchiveError.self) { _ = try ArchiveReader.normalise(name, maxLength: 1_024) }
+    }
+
+    @Test func overLongNamesAreRefused() throws {
+        #expect(throws: ArchiveError.self) { _ = try ArchiveReader.normalise(String(repeating: "a", count: 1_025), maxLength: 1_024) }
+        #expect(try ArchiveReader.normalise(String(repeating: "a", count: 1_024), maxLength: 1_024).count == 1_024)
     }
 
     @Test func garbageIsMalformed() throws {

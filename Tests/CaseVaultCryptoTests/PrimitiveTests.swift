@@ -69,17 +69,25 @@ import Testing
         #expect(throws: CryptoError.self) { _ = try WrappedSecret.unwrap(badMagic, passphrase: passphrase) }
     }
 
-    @Test func argon2idParametersOutsideTheBoundsAreRefused() {
+    @Test(arguments: [
+        PasswordHashParameters(opsLimit: 0, memLimit: 8 << 10),    // below the minimum pass count
+        PasswordHashParameters(opsLimit: 1, memLimit: 8 << 10 - 1),  // below the minimum memory
+        PasswordHashParameters(opsLimit: 17, memLimit: 8 << 10),   // just past the pass bound
+        PasswordHashParameters(opsLimit: 1, memLimit: (4 << 30) + 1),  // just past the memory bound
+        PasswordHashParameters(opsLimit: 1, memLimit: 1 << 40),
+    ])
+    func argon2idParametersOutsideTheBoundsAreRefused(parameters: PasswordHashParameters) {
+        #expect {
+            _ = try PasswordHash.deriveKey(length: 32, passphrase: SecureBytes(copying: [1, 2, 3]),
+                                           salt: randomBytes(count: 16), parameters: parameters)
+        } throws: { error in
+            if case CryptoError.unsupportedParameters = error { return true }
+            return false
+        }
+    }
+
+    @Test func argon2idSaltMustBe16Bytes() {
         let passphrase = SecureBytes(copying: [1, 2, 3])
-        let salt = randomBytes(count: 16)
-        #expect(throws: CryptoError.self) {
-            _ = try PasswordHash.deriveKey(length: 32, passphrase: passphrase, salt: salt,
-                                           parameters: PasswordHashParameters(opsLimit: 0, memLimit: 8192))
-        }
-        #expect(throws: CryptoError.self) {
-            _ = try PasswordHash.deriveKey(length: 32, passphrase: passphrase, salt: salt,
-                                           parameters: PasswordHashParameters(opsLimit: 1, memLimit: 1 << 40))
-        }
         #expect(throws: CryptoError.invalidLength("Argon2id salt")) {
             _ = try PasswordHash.deriveKey(length: 32, passphrase: passphrase, salt: [1], parameters: .insecureTestingOnly)
         }

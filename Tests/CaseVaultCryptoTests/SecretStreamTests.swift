@@ -1,4 +1,5 @@
 import CaseVaultCrypto
+import Foundation
 import Testing
 
 /// Round trips at the sizes around the chunk boundary, and every way a
@@ -113,6 +114,29 @@ import Testing
         let b = try threeChunkStream()
         let h = Self.header
         expectAuthenticationFailure(Array(a[0..<h]) + Array(b[h...]))
+    }
+
+    @Test func aFailingReadIsAnErrorNotTheEndOfInput() throws {
+        var calls = 0
+        #expect(throws: CryptoError.inputFailed) {
+            try SecretStream.encrypt(key: key, associatedData: ad, read: { buffer in
+                calls += 1
+                if calls == 1 { buffer[0] = 42; return 1 }
+                return -1
+            }, write: { _ in })
+        }
+    }
+
+    @Test func foreignTagsAreRefused() throws {
+        // PyNaCl streams whose middle chunk carries TAG_PUSH or TAG_REKEY:
+        // authentic, but not something casevault writes.
+        for vector in Vectors.shared.foreignTags {
+            let ciphertext = Array(Data(base64Encoded: vector.ciphertext)!)
+            #expect(throws: CryptoError.authenticationFailed, "\(vector.tag)") {
+                _ = try decryptStream(ciphertext, key: SecureBytes(copying: hex(vector.key)), ad: hex(vector.associatedData))
+            }
+        }
+        #expect(Vectors.shared.foreignTags.map(\.tag) == ["push", "rekey"])
     }
 
     @Test func keysOfTheWrongLengthAreRefused() {

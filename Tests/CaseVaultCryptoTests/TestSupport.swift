@@ -11,6 +11,7 @@ struct Vectors: Decodable {
     struct X: Decodable { var secretKey, publicKey: String }
     struct Digest: Decodable { var length, seed: Int; var digest: String }
     struct Wrapped: Decodable { var passphrase, secret, blob: String }
+    struct Foreign: Decodable { var tag, key, associatedData, ciphertext: String }
 
     var secretstream: [Stream]
     var sealedBox: [Sealed]
@@ -21,6 +22,7 @@ struct Vectors: Decodable {
     var blake2b256: [Digest]
     var sha256: [Digest]
     var wrappedSecret: [Wrapped]
+    var foreignTags: [Foreign]
 
     static let shared: Vectors = {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -122,9 +122,18 @@ import Testing
         try vault.catalog.write { db in
             try db.execute(sql: "UPDATE staff SET wrapped_secret_keys = substr(wrapped_secret_keys, 1, 70) WHERE id = 'amina'")
         }
-        #expect(throws: VaultError.self) {
+        #expect(throws: VaultError.integrityFailure("the wrapped keys of 'amina' are damaged")) {
             _ = try vault.unlock(staffID: "amina", passphrase: try scratch.passphrase(adminPassphrase))
         }
+    }
+
+    @Test func newPassphrasesAreCountedInCharactersNotBytes() throws {
+        let scratch = Scratch()
+        // Six Arabic letters are twelve UTF-8 bytes but six characters.
+        #expect(throws: VaultError.invalidInput("a new passphrase must be at least 12 characters long")) {
+            try scratch.passphrase("كلمةسر").validateAsNew()
+        }
+        try scratch.passphrase("كلمة سر طويلة جدا").validateAsNew()
     }
 
     @Test func passphrasesAreReadFromTheFirstLineOnly() throws {
@@ -132,6 +141,9 @@ import Testing
         try "first line\r\nsecond line\n".write(toFile: scratch.file("pw"), atomically: false, encoding: .utf8)
         let passphrase = try Passphrase(contentsOfFile: scratch.file("pw"))
         #expect(passphrase.count == "first line".utf8.count)
+        // A lone carriage return at the very end, with no newline, is kept.
+        try "ends with cr\r".write(toFile: scratch.file("cr"), atomically: false, encoding: .utf8)
+        #expect(try Passphrase(contentsOfFile: scratch.file("cr")).count == "ends with cr\r".utf8.count)
         try "\n".write(toFile: scratch.file("empty"), atomically: false, encoding: .utf8)
         #expect(throws: VaultError.invalidInput("empty passphrase from \(scratch.file("empty"))")) {
             _ = try Passphrase(contentsOfFile: scratch.file("empty"))
@@ -152,6 +164,7 @@ import Testing
 @Suite struct SecretScanTests {
     @Test func neitherPassphrasesNorSecretKeysReachTheDisk() throws {
         let scratch = Scratch()
+        let tempBefore = temporaryFiles()
         let vault = try makeVault(in: scratch, recoveryKey: scratch.file("offline-recovery.txt"))
         let admin = try vault.unlock(staffID: "amina", passphrase: try scratch.passphrase(adminPassphrase))
         let gracePassphrase = "unique-marker-passphrase-7f3a9c"
@@ -170,7 +183,7 @@ import Testing
         ]
         for (label, bytes) in secrets {
             #expect(anyFile(under: vault.path, contains: bytes) == nil, "\(label) found under the vault")
-            #expect(anyFile(under: NSTemporaryDirectory(), contains: bytes) == nil, "\(label) found in the temp folder")
+            #expect(newTemporaryFiles(since: tempBefore, containing: bytes).isEmpty, "\(label) found in the temp folder")
         }
     }
 }

@@ -55,3 +55,27 @@ func anyFile(under root: String, contains needle: [UInt8]) -> String? {
     }
     return nil
 }
+
+/// Regular files under the temp folder, by path, with their modification
+/// times: taken before and after an operation to find what it wrote there.
+/// Other tests' scratch folders are left out (they run in parallel).
+func temporaryFiles() -> [String: Date] {
+    let root = NSTemporaryDirectory()
+    var files: [String: Date] = [:]
+    guard let enumerator = FileManager.default.enumerator(atPath: root) else { return files }
+    while let name = enumerator.nextObject() as? String {
+        if name.hasPrefix("casevault-") { enumerator.skipDescendants(); continue }
+        let path = root + "/" + name
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              attributes[.type] as? FileAttributeType == .typeRegular else { continue }
+        files[path] = attributes[.modificationDate] as? Date
+    }
+    return files
+}
+
+/// The temp files created or changed since `before` that contain `needle`.
+func newTemporaryFiles(since before: [String: Date], containing needle: [UInt8]) -> [String] {
+    temporaryFiles().filter { path, modified in before[path] != modified }.keys.filter { path in
+        FileManager.default.contents(atPath: path)?.range(of: Data(needle)) != nil
+    }.sorted()
+}

@@ -136,13 +136,41 @@ import Testing
         #expect(throws: VaultError.notAVault(path: vault.path)) { _ = try Vault.open(at: vault.path) }
     }
 
+    private func editConfig(_ vault: Vault, _ edit: (String) -> String) throws {
+        let path = vault.path + "/" + Vault.configFileName
+        try edit(try String(contentsOfFile: path, encoding: .utf8)).write(toFile: path, atomically: false, encoding: .utf8)
+    }
+
+    @Test func anEditedConfigIsCaughtAgainstTheSignedCreationEvent() throws {
+        let scratch = Scratch()
+        let vault = try makeVault(in: scratch, recoveryKey: scratch.file("rk.txt"))
+        let attackerKey = String(repeating: "ab", count: 32)
+        try editConfig(vault) { $0.replacingOccurrences(of: vault.config.recoveryPublicKey!, with: attackerKey) }
+        #expect(throws: VaultError.integrityFailure("casevault.json differs from the settings recorded when the vault was created")) {
+            _ = try Vault.open(at: vault.path)
+        }
+        try editConfig(vault) { $0.replacingOccurrences(of: attackerKey, with: vault.config.recoveryPublicKey!) }
+        _ = try Vault.open(at: vault.path)
+        try editConfig(vault) { $0.replacingOccurrences(of: "\"project-director\"", with: "\"project-director\", \"records-officer\"") }
+        #expect(throws: VaultError.self) { _ = try Vault.open(at: vault.path) }
+    }
+
+    @Test func weakKeyDerivationIsRefusedUnlessTheVaultIsATestVault() throws {
+        let scratch = Scratch()
+        let vault = try makeVault(in: scratch)
+        try editConfig(vault) { $0.replacingOccurrences(of: "\"insecureTestingKDF\" : true", with: "\"insecureTestingKDF\" : false") }
+        #expect(throws: VaultError.integrityFailure("casevault.json asks for key derivation below the interactive minimum")) {
+            _ = try Vault.open(at: vault.path)
+        }
+    }
+
     @Test func aCatalogFromANewerCasevaultIsRefused() throws {
         let scratch = Scratch()
         let vault = try makeVault(in: scratch)
         try vault.catalog.write { db in
             try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
         }
-        #expect(throws: VaultError.newerFormat(found: 2, supported: 1)) { _ = try Vault.open(at: vault.path) }
+        #expect(throws: VaultError.newerCatalog) { _ = try Vault.open(at: vault.path) }
     }
 
     @Test func aCorruptCatalogIsAnIntegrityFailure() throws {

@@ -189,6 +189,14 @@ import Testing
         #expect(second.code == 64)  // now an acting admin is required
     }
 
+    @Test func parseErrorsUseTheHouseFormat() throws {
+        let unknown = try cli.run(["staff", "list", "--colour"])
+        #expect(unknown.code == 64)
+        #expect(unknown.stderr.hasPrefix("casevault: error: Unknown option '--colour'\n"))
+        #expect(unknown.stderr.contains("Usage: casevault staff list"))
+        #expect(try cli.run(["--version"]).stdout == "0.1.0\n")
+    }
+
     @Test func helpDescribesTheCommands() throws {
         let help = try cli.run(["staff", "add", "--help"])
         #expect(help.code == 0)

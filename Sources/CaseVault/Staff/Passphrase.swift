@@ -23,6 +23,7 @@ public final class Passphrase {
     public convenience init(readingLineFrom fd: Int32, source: String) throws {
         let buffer = SecureBytes(count: Self.maximumLength + 1)
         var length = 0
+        var sawNewline = false
         try buffer.withUnsafeMutableBytes { out in
             var byte: UInt8 = 0
             while true {
@@ -31,7 +32,8 @@ public final class Passphrase {
                     if errno == EINTR { continue }
                     throw VaultError.io("cannot read passphrase from \(source): \(FileSystem.errorText())")
                 }
-                if n == 0 || byte == UInt8(ascii: "\n") { break }
+                if n == 0 { break }
+                if byte == UInt8(ascii: "\n") { sawNewline = true; break }
                 guard length < Self.maximumLength else {
                     throw VaultError.invalidInput("passphrase from \(source) is longer than \(Self.maximumLength) bytes")
                 }
@@ -40,8 +42,9 @@ public final class Passphrase {
             }
             byte = 0
         }
-        // Tolerate a Windows line ending in a passphrase file.
-        if length > 0, buffer.withUnsafeBytes({ $0[length - 1] }) == UInt8(ascii: "\r") {
+        // Tolerate a Windows line ending ("\r\n") in a passphrase file; a
+        // lone "\r" at the end without "\n" is part of the passphrase.
+        if sawNewline, length > 0, buffer.withUnsafeBytes({ $0[length - 1] }) == UInt8(ascii: "\r") {
             length -= 1
         }
         guard length > 0 else { throw VaultError.invalidInput("empty passphrase from \(source)") }
@@ -61,6 +64,12 @@ public final class Passphrase {
     /// Length in bytes.
     public var count: Int { bytes.count }
 
+    /// Length in Unicode scalars (what people count as characters), from
+    /// the UTF-8 bytes without decoding them into a String.
+    public var characterCount: Int {
+        bytes.withUnsafeBytes { $0.reduce(0) { $1 & 0xC0 == 0x80 ? $0 : $0 + 1 } }
+    }
+
     /// Constant-time comparison, for "type it again" prompts.
     public func matches(_ other: Passphrase) -> Bool {
         bytes.isEqual(to: other.bytes)
@@ -68,7 +77,7 @@ public final class Passphrase {
 
     /// Checks the rules for a passphrase being set now.
     public func validateAsNew() throws {
-        guard bytes.count >= Self.minimumNewLength else {
+        guard characterCount >= Self.minimumNewLength else {
             throw VaultError.invalidInput("a new passphrase must be at least \(Self.minimumNewLength) characters long")
         }
     }

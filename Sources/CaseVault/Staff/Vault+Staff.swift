@@ -104,6 +104,7 @@ extension Vault {
                            wrapped_secret_keys: Data(wrapped),
                            created_at: Timestamp.string(from: now), created_by: actor?.id)
         try catalog.write { db in
+            let signer = actor ?? identity
             if actor == nil {
                 guard try StaffRow.fetchCount(db) == 0 else {
                     throw VaultError.accessDenied("this vault already has staff; act as an admin (--as ID) to add more")
@@ -117,14 +118,25 @@ extension Vault {
             guard try StaffRow.fetchOne(db, key: id) == nil else {
                 throw VaultError.alreadyExists("staff member '\(id)' already exists")
             }
+            if actor == nil {
+                // The first admin opens the log: the vault's settings, signed.
+                try EventLog.append(.vaultCreated, data: config.eventData, actor: signer,
+                                    vaultID: config.vaultId, at: now, in: db)
+            }
             try row.insert(db)
+            try EventLog.append(.staffAdded, data: [
+                "id": .string(id), "name": .string(name), "role": .string(role.rawValue),
+                "boxPublicKey": hexValue(identity.boxKeys.publicKey.bytes),
+                "signingPublicKey": hexValue(identity.signingKeys.publicKey.bytes),
+                "wrappedKeysHash": blobHash(wrapped),
+            ], actor: signer, vaultID: config.vaultId, at: now, in: db)
         }
         return try row.member()
     }
 
     /// Re-wraps the acting member's keys under a new passphrase, with the
     /// vault's current Argon2id parameters.
-    public func changePassphrase(of identity: StaffIdentity, to newPassphrase: Passphrase) throws {
+    public func changePassphrase(of identity: StaffIdentity, to newPassphrase: Passphrase, now: Date = Date()) throws {
         try newPassphrase.validateAsNew()
         let wrapped = try wrap(identity, passphrase: newPassphrase)
         try catalog.write { db in
@@ -137,6 +149,8 @@ extension Vault {
             }
             row.wrapped_secret_keys = Data(wrapped)
             try row.update(db)
+            try EventLog.append(.passphraseChanged, data: ["id": .string(identity.id), "wrappedKeysHash": blobHash(wrapped)],
+                                actor: identity, vaultID: config.vaultId, at: now, in: db)
         }
     }
 

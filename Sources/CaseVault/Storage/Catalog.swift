@@ -14,7 +14,9 @@ final class Catalog: Sendable {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         // Two processes writing at once wait for each other instead of failing.
-        configuration.busyMode = .timeout(30)
+        // Filing streams a whole document inside its transaction (so versions
+        // and events stay gapless), hence a generous wait.
+        configuration.busyMode = .timeout(600)
         configuration.prepareDatabase { db in
             // Freed pages are overwritten, so a deleted grant or wrapped key
             // does not linger in the file (it may in backups: SECURITY.md).
@@ -23,8 +25,7 @@ final class Catalog: Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             if try pool.read({ try Self.migrator.hasBeenSuperseded($0) }) {
-                throw VaultError.newerFormat(found: VaultConfig.currentFormatVersion + 1,
-                                             supported: VaultConfig.currentFormatVersion)
+                throw VaultError.newerCatalog
             }
             try Self.migrator.migrate(pool)
         } catch let error as DatabaseError {
@@ -41,8 +42,22 @@ final class Catalog: Sendable {
     }
 
     /// One write transaction; everything in `body` lands or nothing does.
+    /// It is IMMEDIATE: the write lock is taken before the first read, so
+    /// two processes never both read the same next sequence number and
+    /// the second waits (busy timeout) instead of failing on upgrade.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try pool.write { try body($0) } } catch { throw Self.map(error) }
+        do {
+            return try pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch {
+            throw Self.map(error)
+        }
     }
 
     /// Our own errors pass through; SQLite's are mapped; a row that no longer
@@ -87,6 +102,64 @@ final class Catalog: Sendable {
                 t.column("wrapped_secret_keys", .blob).notNull()
                 t.column("created_at", .text).notNull()
                 t.column("created_by", .text)
+            }
+        }
+        // v2: the event log, cases, grants, documents and versions. The
+        // catalog's tables are the projection of the events (SECURITY.md
+        // §"Event log"); secret-bearing blobs (wrapped keys, sealed grants,
+        // sealed file keys) live only in their rows, and the events carry
+        // their BLAKE2b-256 hashes.
+        migrator.registerMigration("v2-events-cases-documents") { db in
+            try db.create(table: "events") { t in
+                t.column("seq", .integer).primaryKey()  // 1, 2, 3 … without gaps
+                t.column("type", .text).notNull()
+                t.column("actor", .text).notNull()
+                t.column("at", .text).notNull()
+                t.column("body", .blob).notNull()       // canonical JSON: the signed bytes
+                t.column("signature", .blob).notNull()  // Ed25519 by the actor
+                t.column("leaf_hash", .blob).notNull()  // RFC 9162 leaf hash
+            }
+            try db.create(table: "cases") { t in
+                t.column("number", .text).primaryKey()
+                t.column("category", .text).notNull()
+                t.column("year", .integer).notNull()
+                t.column("client_number", .integer).notNull().unique()
+                t.column("status", .text).notNull()
+                t.column("manager_id", .text).notNull().references("staff")
+                t.column("supervisor_id", .text).notNull().references("staff")
+                t.column("team_public_key", .blob).notNull()
+                t.column("confidential_public_key", .blob).notNull()
+                t.column("opened_at", .text).notNull()
+                t.column("opened_by", .text).notNull().references("staff")
+            }
+            try db.create(table: "grants") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("case_number", .text).notNull().references("cases")
+                t.column("tier", .text).notNull()
+                t.column("holder", .text).notNull()  // "staff:<id>" or "recovery"
+                t.column("holder_public_key", .blob).notNull()
+                t.column("sealed_secret_key", .blob).notNull()  // crypto_box_seal(tier secret, holder key)
+                t.column("event_seq", .integer).notNull().references("events")
+                t.uniqueKey(["case_number", "tier", "holder"])
+            }
+            try db.create(table: "documents") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("case_number", .text).notNull().references("cases")
+                t.column("name", .text).notNull()
+                t.uniqueKey(["case_number", "name"])
+            }
+            try db.create(table: "versions") { t in
+                t.column("document_id", .integer).notNull().references("documents")
+                t.column("version", .integer).notNull()
+                t.column("type", .text).notNull()
+                t.column("tier", .text).notNull()
+                t.column("object_id", .text).notNull()
+                t.column("plaintext_size", .integer).notNull()
+                t.column("ciphertext_size", .integer).notNull()
+                t.column("sealed_file_key", .blob).notNull()  // crypto_box_seal(file key, tier public key)
+                t.column("stamp", .blob).notNull()            // canonical JSON (SECURITY.md §"Stamps")
+                t.column("event_seq", .integer).notNull().references("events")
+                t.primaryKey(["document_id", "version"])
             }
         }
         return migrator

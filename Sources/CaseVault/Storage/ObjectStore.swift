@@ -37,6 +37,8 @@ protocol ObjectStore: Sendable {
     /// Opens an object for reading, front to back.
     func open(_ id: ObjectID) throws -> any ByteReader
     func contains(_ id: ObjectID) -> Bool
+    /// Removes an object that nothing refers to (a filing that failed).
+    func remove(_ id: ObjectID)
     /// Every object present, sorted.
     func allObjects() throws -> [ObjectID]
 }
@@ -68,16 +70,21 @@ struct FileObjectStore: ObjectStore {
                 do { try FileSystem.makeDirectory(folder) } catch where FileSystem.isDirectory(folder) {
                     // Another process created it first.
                 }
-                try FileSystem.syncDirectory(root)
             }
             let final = folder + "/" + id.hex
-            if FileSystem.exists(final) {
-                // Same hash, same bytes: an identical object is already durable.
+            if FileSystem.fileSize(final) == size {
+                // Same name, same size: the same bytes (objects are never
+                // rewritten). Drop ours, but still sync below: the other
+                // writer may not have synced its rename yet.
                 FileSystem.remove(temp)
             } else {
+                // Absent, or a damaged leftover under our name: ours wins.
                 try FileSystem.rename(temp, to: final)
-                try FileSystem.syncDirectory(folder)
             }
+            // Both folders, always: the fan-out folder's entry and the
+            // object's name must be durable before any row refers to it.
+            try FileSystem.syncDirectory(root)
+            try FileSystem.syncDirectory(folder)
             return (id, size)
         } catch {
             FileSystem.remove(temp)
@@ -95,6 +102,10 @@ struct FileObjectStore: ObjectStore {
 
     func contains(_ id: ObjectID) -> Bool {
         FileSystem.isRegularFile(path(of: id))
+    }
+
+    func remove(_ id: ObjectID) {
+        FileSystem.remove(path(of: id))
     }
 
     func allObjects() throws -> [ObjectID] {

@@ -20,8 +20,16 @@ enum AtomicFile {
             if replacing {
                 try FileSystem.rename(temp, to: path)
             } else {
-                try FileSystem.linkNoReplace(temp, to: path)
-                FileSystem.remove(temp)
+                do {
+                    try FileSystem.linkNoReplace(temp, to: path)
+                    FileSystem.remove(temp)
+                } catch VaultError.io where FileSystem.lastErrorMeansNoHardLinks {
+                    // FAT and exFAT (USB sticks, where a recovery key belongs)
+                    // have no hard links. Check, then rename: the window
+                    // between the two is the only difference.
+                    guard !FileSystem.exists(path) else { throw VaultError.alreadyExists("\(path) already exists") }
+                    try FileSystem.rename(temp, to: path)
+                }
             }
             try FileSystem.syncDirectory(folder)
         } catch {

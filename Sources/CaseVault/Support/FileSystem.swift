@@ -26,6 +26,13 @@ enum FileSystem {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
     }
 
+    /// The size of a regular file, or nil.
+    static func fileSize(_ path: String) -> Int64? {
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int64(info.st_size)
+    }
+
     static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws {
         guard mkdir(path, mode) == 0 else {
             throw VaultError.io("cannot create folder \(path): \(errorText())")
@@ -72,6 +79,11 @@ enum FileSystem {
             if errno == EEXIST { throw VaultError.alreadyExists("\(to) already exists") }
             throw VaultError.io("cannot create \(to): \(errorText())")
         }
+    }
+
+    /// Whether the last failed call said the file system has no hard links.
+    static var lastErrorMeansNoHardLinks: Bool {
+        errno == EPERM || errno == EOPNOTSUPP || errno == EMLINK || errno == ENOSYS
     }
 
     static func remove(_ path: String) {
@@ -139,11 +151,13 @@ enum FileSystem {
 final class FileDescriptor {
     let raw: Int32
     let path: String
-    private var isOpen = true
+    private var isOpen: Bool
 
-    init(_ raw: Int32, path: String) {
+    /// - Parameter closesOnRelease: false for descriptors we borrow (stdin, stdout).
+    init(_ raw: Int32, path: String, closesOnRelease: Bool = true) {
         self.raw = raw
         self.path = path
+        self.isOpen = closesOnRelease
     }
 
     deinit {

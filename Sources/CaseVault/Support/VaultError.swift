@@ -6,6 +6,8 @@ public enum VaultError: Error, Equatable, Sendable {
     case notAVault(path: String)
     /// The vault was written by a newer casevault.
     case newerFormat(found: Int, supported: Int)
+    /// The catalog has schema changes this casevault does not know.
+    case newerCatalog
     /// A named thing (staff member, file, case) does not exist.
     case notFound(String)
     /// Bad input from the user: an identifier, a passphrase that is too
@@ -31,6 +33,7 @@ extension VaultError {
         case .notAVault(let path): "\(path) is not a casevault vault"
         case .newerFormat(let found, let supported):
             "this vault has format version \(found); this casevault reads up to version \(supported)"
+        case .newerCatalog: "this vault's catalog was changed by a newer casevault"
         case .notFound(let what): what
         case .invalidInput(let what): what
         case .alreadyExists(let what): what
@@ -45,7 +48,7 @@ extension VaultError {
     public var hint: String? {
         switch self {
         case .notAVault: "create one with 'casevault init PATH', or point --vault / CASEVAULT_DIR at an existing vault"
-        case .newerFormat: "upgrade casevault before opening this vault"
+        case .newerFormat, .newerCatalog: "upgrade casevault before opening this vault"
         case .wrongPassphrase: "passphrases are case-sensitive; a lost passphrase cannot be recovered, ask an admin to re-issue access"
         case .integrityFailure: "do not write to this vault; keep a copy of the folder as it is and run 'casevault verify' when available"
         default: nil

@@ -40,7 +40,28 @@ public final class Vault: Sendable {
         guard FileSystem.isRegularFile(catalogPath), FileSystem.isDirectory(path + "/" + objectsFolderName) else {
             throw VaultError.integrityFailure("\(path) is missing its catalog or objects folder")
         }
-        return Vault(path: path, config: config, catalog: try Catalog(path: catalogPath))
+        let vault = Vault(path: path, config: config, catalog: try Catalog(path: catalogPath))
+        try vault.checkConfigAgainstLog()
+        return vault
+    }
+
+    /// `casevault.json` decides the recovery key, the team-tier roles and the
+    /// cost of new passphrases, so an edited config must not be taken at its
+    /// word (SECURITY.md §"Vault layout"). Two checks on every open:
+    /// key derivation below libsodium's INTERACTIVE cost is refused unless
+    /// the vault is marked as a test vault; and once the first admin exists,
+    /// the config must equal the settings their signed `vault.created`
+    /// event recorded.
+    func checkConfigAgainstLog() throws {
+        if !config.insecureTestingKDF && !config.passwordHashParameters.meetsInteractiveFloor {
+            throw VaultError.integrityFailure("casevault.json asks for key derivation below the interactive minimum")
+        }
+        guard let event = try vaultCreatedEvent() else { return }
+        guard
+              event["vault"]?.stringValue == config.vaultId,
+              event["data"] == .object(config.eventData) else {
+            throw VaultError.integrityFailure("casevault.json differs from the settings recorded when the vault was created")
+        }
     }
 
     /// What `init` should set up besides the empty vault.
@@ -128,12 +149,14 @@ public final class Vault: Sendable {
             // rename(2) replaces an empty folder atomically and refuses a
             // non-empty one, so a folder filled meanwhile is not clobbered.
             try FileSystem.rename(staging, to: path)
-            try FileSystem.syncDirectory(parent)
         } catch {
             FileSystem.removeTree(staging)
             if publishedRecovery, let recoveryPath { FileSystem.remove(recoveryPath) }
             throw error
         }
+        // From here the vault exists and its recovery key matches it: a
+        // failure to sync the parent folder is reported, but nothing is undone.
+        try FileSystem.syncDirectory(parent)
         return try open(at: path)
     }
 

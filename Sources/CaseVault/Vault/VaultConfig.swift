@@ -50,6 +50,21 @@ public struct VaultConfig: Codable, Sendable, Equatable {
         PasswordHashParameters(opsLimit: kdf.opsLimit, memLimit: kdf.memLimit)
     }
 
+    /// The settings a `vault.created` event records, so the log binds the
+    /// config that was in force when the vault got its first admin.
+    var eventData: [String: JSONValue] {
+        [
+            "formatVersion": .integer(Int64(formatVersion)),
+            "createdAt": .string(createdAt),
+            "kdf": .object(["algorithm": .string(kdf.algorithm), "opsLimit": .integer(Int64(kdf.opsLimit)),
+                            "memLimit": .integer(Int64(kdf.memLimit))]),
+            "insecureTestingKDF": .bool(insecureTestingKDF),
+            "recoveryPublicKey": recoveryPublicKey.map(JSONValue.string) ?? .null,
+            "caseCategories": .array(caseCategories.map(JSONValue.string)),
+            "teamTierRoles": .array(teamTierRoles.map(JSONValue.string)),
+        ]
+    }
+
     /// Decodes and checks a config file's bytes.
     static func decode(_ bytes: [UInt8], path: String) throws -> VaultConfig {
         struct Header: Decodable { var format: String?; var formatVersion: Int? }

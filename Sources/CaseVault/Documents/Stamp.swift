@@ -1,0 +1,71 @@
+public import Foundation
+
+/// What every version carries (programme manual §5.5): the full date, the
+/// full case number and status, the name of the report, and the Case
+/// Manager's and Case Supervisor's names; plus the version and the filer.
+/// Stored in the catalog as canonical JSON and bound into the encryption's
+/// associated data (SECURITY.md §"Stamps").
+public struct Stamp: Equatable, Sendable {
+    /// RFC 3339 with the filer's zone offset, e.g. 2026-11-23T20:40:12+03:00.
+    public let date: String
+    public let caseNumber: String
+    public let caseStatus: CaseStatus
+    public let report: String
+    public let caseManager: String
+    public let caseSupervisor: String
+    public let version: Int
+    public let filedBy: String
+    public let filedByName: String
+
+    var json: JSONValue {
+        .object([
+            "date": .string(date), "caseNumber": .string(caseNumber), "caseStatus": .string(caseStatus.rawValue),
+            "report": .string(report), "caseManager": .string(caseManager), "caseSupervisor": .string(caseSupervisor),
+            "version": .integer(Int64(version)), "filedBy": .string(filedBy), "filedByName": .string(filedByName),
+        ])
+    }
+
+    init(date: String, caseNumber: String, caseStatus: CaseStatus, report: String, caseManager: String,
+         caseSupervisor: String, version: Int, filedBy: String, filedByName: String) {
+        self.date = date
+        self.caseNumber = caseNumber
+        self.caseStatus = caseStatus
+        self.report = report
+        self.caseManager = caseManager
+        self.caseSupervisor = caseSupervisor
+        self.version = version
+        self.filedBy = filedBy
+        self.filedByName = filedByName
+    }
+
+    /// Reads a stamp back from its stored canonical JSON. Any damage that
+    /// still parses is caught later by authentication.
+    init(stored bytes: Data) throws {
+        guard let json = try? JSONValue(parsing: Array(bytes)),
+              let date = json["date"]?.stringValue, let number = json["caseNumber"]?.stringValue,
+              let status = json["caseStatus"]?.stringValue.flatMap(CaseStatus.init(rawValue:)),
+              let report = json["report"]?.stringValue, let manager = json["caseManager"]?.stringValue,
+              let supervisor = json["caseSupervisor"]?.stringValue, let version = json["version"]?.integerValue,
+              let filedBy = json["filedBy"]?.stringValue, let filedByName = json["filedByName"]?.stringValue else {
+            throw VaultError.integrityFailure("a stored stamp is damaged")
+        }
+        self.init(date: date, caseNumber: number, caseStatus: status, report: report, caseManager: manager,
+                  caseSupervisor: supervisor, version: Int(version), filedBy: filedBy, filedByName: filedByName)
+    }
+
+    static func dateString(_ date: Date, in zone: TimeZone) -> String {
+        date.formatted(Date.ISO8601FormatStyle(timeZone: zone))
+    }
+}
+
+/// Facts about one stored version, for `history`, `case show` and `get`.
+public struct VersionInfo: Sendable, Equatable {
+    public let caseNumber: String
+    public let document: String
+    public let version: Int
+    public let type: String
+    public let tier: Tier
+    public let stamp: Stamp
+    public let size: Int64
+    public let objectID: String
+}

@@ -1,0 +1,167 @@
+public import Foundation
+internal import CaseVaultCrypto
+internal import GRDB
+
+struct DocumentRow: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    static let databaseTableName = "documents"
+    var id: Int64?
+    var case_number: String
+    var name: String
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+struct VersionRow: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "versions"
+    var document_id: Int64
+    var version: Int
+    var type: String
+    var tier: String
+    var object_id: String
+    var plaintext_size: Int64
+    var ciphertext_size: Int64
+    var sealed_file_key: Data
+    var stamp: Data
+    var event_seq: Int64
+}
+
+/// Where the bytes of a filing come from.
+public enum FilingInput: Sendable {
+    case file(path: String)
+    case standardInput
+}
+
+extension Vault {
+    /// Roles that may file. Auditors change nothing; admins manage staff,
+    /// not case content.
+    static let filingRoles: Set<Role> = [.recordsOfficer, .caseManager, .caseSupervisor, .projectDirector]
+
+    public static func validate(documentName name: String) throws {
+        guard !name.isEmpty, name.count <= 120, name.trimmingCharacters(in: .whitespaces) == name,
+              !name.contains("/"), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw VaultError.invalidInput("document name must be 1 to 120 printable characters, without '/' or leading or trailing spaces")
+        }
+    }
+
+    public static func validate(documentType type: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-")
+        guard (1...32).contains(type.count), type.allSatisfy({ allowed.contains($0) }) else {
+            throw VaultError.invalidInput("document type '\(type)' is not valid: use 1 to 32 characters of a-z, 0-9 and '-'")
+        }
+    }
+
+    /// Files a new immutable version of `name` in a case, streaming the
+    /// input through secretstream into a new object (SECURITY.md §"Objects").
+    ///
+    /// Needs only public keys: the file key is sealed to the tier's public
+    /// key, so the filer cannot read back what they filed. The whole filing
+    /// runs inside one IMMEDIATE transaction — version number, object,
+    /// rows and event — so concurrent filers queue rather than collide; the
+    /// object is durable before the rows that name it are committed, and a
+    /// failure removes the object it had written.
+    @discardableResult
+    public func file(caseNumber: String, name: String, type: String, confidential: Bool = false,
+                     from input: FilingInput, by actor: StaffIdentity,
+                     now: Date = Date(), timeZone: TimeZone = .current) throws -> VersionInfo {
+        guard Self.filingRoles.contains(actor.role) else {
+            throw VaultError.accessDenied("a \(actor.role.displayName) cannot file documents")
+        }
+        try Self.validate(documentName: name)
+        try Self.validate(documentType: type)
+        let number = try CaseNumber.parse(caseNumber).description
+
+        let source: FileDescriptor
+        switch input {
+        case .file(let path):
+            guard FileSystem.exists(path) else { throw VaultError.notFound("no such file: \(path)") }
+            guard FileSystem.isRegularFile(path) else { throw VaultError.invalidInput("\(path) is not a regular file") }
+            source = try FileSystem.openForReading(path)
+        case .standardInput:
+            source = FileDescriptor(0, path: "standard input", closesOnRelease: false)
+        }
+
+        // The first chunk is read before anything else, to recognise images.
+        let head = SecureBytes(count: SecretStream.chunkSize)
+        let headCount = try head.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: source.read(into:)) }
+        let looksLikeImage = head.withUnsafeBytes {
+            ContentKind.isImage(UnsafeRawBufferPointer(rebasing: $0[0..<Swift.min(headCount, ContentKind.sniffLength)]))
+        }
+        var headOffset = 0
+        let read: (UnsafeMutableRawBufferPointer) throws -> Int = { buffer in
+            if headOffset < headCount {
+                let n = Swift.min(buffer.count, headCount - headOffset)
+                head.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + headOffset, byteCount: n) }
+                headOffset += n
+                return n
+            }
+            return try source.read(into: buffer)
+        }
+
+        var written: ObjectID?
+        do {
+            return try catalog.write { db in
+                let row = try caseRow(number, in: db)
+                guard let status = CaseStatus(rawValue: row.status) else {
+                    throw VaultError.integrityFailure("case record \(number) is damaged")
+                }
+                var document = try DocumentRow.filter(Column("case_number") == number && Column("name") == name).fetchOne(db)
+                    ?? DocumentRow(id: nil, case_number: number, name: name)
+                let previous = try document.id.map { id in
+                    try VersionRow.filter(Column("document_id") == id).order(Column("version").desc).fetchAll(db)
+                } ?? []
+                // Confidentiality is sticky: once any version of a document
+                // is confidential, later ones are too.
+                let tier: Tier = confidential || looksLikeImage || ContentKind.photoTypes.contains(type)
+                    || previous.contains { $0.tier == Tier.confidential.rawValue } ? .confidential : .team
+                let version = (previous.first?.version ?? 0) + 1
+                let stamp = Stamp(
+                    date: Stamp.dateString(now, in: timeZone), caseNumber: number, caseStatus: status, report: name,
+                    caseManager: try staffRow(id: row.manager_id).name, caseSupervisor: try staffRow(id: row.supervisor_id).name,
+                    version: version, filedBy: actor.id, filedByName: actor.member.name)
+                let associatedData = objectAssociatedData(caseNumber: number, document: name, version: version,
+                                                          type: type, tier: tier, stamp: stamp)
+                let fileKey = SecretStream.generateKey()
+                var plaintextSize: Int64 = 0
+                let object = try objects.write { sink in
+                    try SecretStream.encrypt(key: fileKey, associatedData: associatedData, read: { buffer in
+                        let n = try read(buffer)
+                        plaintextSize += Int64(n)
+                        return n
+                    }, write: sink)
+                }
+                written = object.id
+                let sealedFileKey = SealedBox.seal(fileKey, to: try row.publicKey(for: tier))
+                if document.id == nil { try document.insert(db) }
+                let seq = try EventLog.append(.versionFiled, data: [
+                    "case": .string(number), "document": .string(name), "version": .integer(Int64(version)),
+                    "type": .string(type), "tier": .string(tier.rawValue), "object": .string(object.id.hex),
+                    "size": .integer(plaintextSize), "ciphertextSize": .integer(object.size),
+                    "sealedFileKeyHash": blobHash(sealedFileKey), "stamp": stamp.json,
+                ], actor: actor, vaultID: config.vaultId, at: now, in: db)
+                try VersionRow(document_id: document.id!, version: version, type: type, tier: tier.rawValue,
+                               object_id: object.id.hex, plaintext_size: plaintextSize, ciphertext_size: object.size,
+                               sealed_file_key: Data(sealedFileKey), stamp: Data(stamp.json.canonicalBytes),
+                               event_seq: seq).insert(db)
+                return VersionInfo(caseNumber: number, document: name, version: version, type: type, tier: tier,
+                                   stamp: stamp, size: plaintextSize, objectID: object.id.hex)
+            }
+        } catch {
+            // Nothing refers to the object we wrote (the transaction rolled
+            // back), and its random file key makes it unique: remove it.
+            if let written { objects.remove(written) }
+            throw error
+        }
+    }
+
+    /// The associated data binding an object to its identity and stamp
+    /// (SECURITY.md §"Stamps"): `"casevault-object-v1\n"` followed by the
+    /// canonical JSON of vault, case, document, version, type, tier, stamp.
+    func objectAssociatedData(caseNumber: String, document: String, version: Int, type: String,
+                              tier: Tier, stamp: Stamp) -> [UInt8] {
+        Array("casevault-object-v1\n".utf8) + JSONValue.object([
+            "vault": .string(config.vaultId), "case": .string(caseNumber), "document": .string(document),
+            "version": .integer(Int64(version)), "type": .string(type), "tier": .string(tier.rawValue),
+            "stamp": stamp.json,
+        ]).canonicalBytes
+    }
+}

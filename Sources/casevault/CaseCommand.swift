@@ -1,0 +1,157 @@
+import ArgumentParser
+import CaseVault
+import Foundation
+
+struct CaseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "case",
+        abstract: "Open, list and show cases (client folders).",
+        subcommands: [CaseOpenCommand.self, CaseListCommand.self, CaseShowCommand.self]
+    )
+}
+
+struct CaseOpenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "open",
+        abstract: "Open a case (case supervisors, project directors, admins).",
+        discussion: """
+            The case number is CATEGORY-YEAR-CLIENT, e.g. CP-2024-0042; the client number is the next \
+            free one unless --client is given, and is unique in the vault. The case starts with status O. \
+            Its team-tier key is sealed to the Case Manager, the Case Supervisor, the recovery key and the \
+            vault's team-tier roles (project directors); its confidential-tier key to the Case Manager, the \
+            Case Supervisor and the recovery key only.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Option(help: ArgumentHelp("Case category, e.g. CP, GBV, PWSN, UASC.", valueName: "category"))
+    var category: String
+
+    @Option(help: ArgumentHelp("Year of admission.", valueName: "year"))
+    var admitted: Int
+
+    @Option(help: ArgumentHelp("Client number (default: the next free one).", valueName: "number"))
+    var client: Int?
+
+    @Option(help: ArgumentHelp("Staff id of the Case Manager.", valueName: "id"))
+    var manager: String
+
+    @Option(help: ArgumentHelp("Staff id of the Case Supervisor.", valueName: "id"))
+    var supervisor: String
+
+    func run() throws {
+        let (vault, actor) = try vaultOptions.unlock()
+        let opened = try vault.openCase(category: category, admitted: admitted, clientNumber: client,
+                                        managerID: manager, supervisorID: supervisor, by: actor)
+        print("Opened case \(opened.label).")
+        print("  case manager:      \(opened.manager.name) (\(opened.manager.id))")
+        print("  case supervisor:   \(opened.supervisor.name) (\(opened.supervisor.id))")
+        printHolders(try vault.holders(of: opened.number.description))
+    }
+}
+
+func printHolders(_ holders: [(tier: Tier, holder: String)]) {
+    for tier in Tier.allCases {
+        let names = holders.filter { $0.tier == tier }.map { $0.holder == "recovery" ? "recovery key" : String($0.holder.dropFirst(6)) }
+        let label = tier == .team ? "team tier:        " : "confidential tier:"
+        print("  \(label) \(names.joined(separator: ", "))")
+    }
+}
+
+struct CaseListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List cases (no passphrase needed: case numbers, statuses and staff names are clear)."
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Option(help: ArgumentHelp("Only cases with this status: O, IA, AO or C.", valueName: "status"),
+            transform: { try parseEnum(CaseStatus.self, $0, option: "--status") })
+    var status: CaseStatus?
+
+    @Option(help: ArgumentHelp("Only this category.", valueName: "category"))
+    var category: String?
+
+    @Option(help: ArgumentHelp("Only cases this Case Manager holds.", valueName: "id"))
+    var manager: String?
+
+    @Option(help: ArgumentHelp("Only cases this Case Supervisor holds.", valueName: "id"))
+    var supervisor: String?
+
+    @Option(help: ArgumentHelp("Only cases admitted this year.", valueName: "year"))
+    var year: Int?
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        var filter = CaseFilter()
+        filter.status = status
+        filter.category = category
+        filter.managerID = manager
+        filter.supervisorID = supervisor
+        filter.year = year
+        let cases = try vaultOptions.openVault().cases(matching: filter)
+        if json {
+            let rows: [[String: Any]] = cases.map {
+                ["number": $0.number.description, "category": $0.number.category, "year": $0.number.year,
+                 "clientNumber": $0.number.clientNumber, "status": $0.status.rawValue,
+                 "manager": $0.manager.id, "supervisor": $0.supervisor.id,
+                 "openedAt": $0.openedAt.formatted(.iso8601), "openedBy": $0.openedBy]
+            }
+            print(try JSONText.render(rows))
+            return
+        }
+        guard !cases.isEmpty else {
+            print("No cases match.")
+            return
+        }
+        print(Table.render(header: ["CASE", "STATUS", "MANAGER", "SUPERVISOR", "OPENED"],
+                           rows: cases.map { [$0.number.description, $0.status.rawValue, $0.manager.id, $0.supervisor.id,
+                                              $0.openedAt.formatted(.iso8601)] }))
+    }
+}
+
+struct CaseShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show a case: its label, staff, key holders, and the latest version of each document."
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    var number: String
+
+    func run() throws {
+        let vault = try vaultOptions.openVault()
+        let file = try vault.caseFile(number)
+        print("Case \(file.label)")
+        print("  category:          \(file.number.category)")
+        print("  year of admission: \(file.number.year)")
+        print("  client number:     \(file.number.clientNumber)")
+        print("  status:            \(file.status.rawValue) (\(file.status.displayName))")
+        print("  case manager:      \(file.manager.name) (\(file.manager.id))")
+        print("  case supervisor:   \(file.supervisor.name) (\(file.supervisor.id))")
+        print("  opened:            \(file.openedAt.formatted(.iso8601)) by \(file.openedBy)")
+        printHolders(try vault.holders(of: number))
+        let documents = try vault.latestVersions(caseNumber: number)
+        guard !documents.isEmpty else {
+            print("No documents yet.")
+            return
+        }
+        print("Documents (latest version):")
+        print(Table.render(header: ["  DOCUMENT", "TYPE", "TIER", "VERSION", "SIZE", "DATE", "STATUS", "FILED BY"],
+                           rows: documents.map { ["  " + $0.document, $0.type, $0.tier.rawValue, "\($0.version)", "\($0.size)",
+                                                  $0.stamp.date, $0.stamp.caseStatus.rawValue, $0.stamp.filedBy] }))
+    }
+}
+
+enum JSONText {
+    static func render(_ object: Any) throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+}

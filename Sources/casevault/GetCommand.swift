@@ -1,0 +1,39 @@
+import ArgumentParser
+import CaseVault
+
+struct GetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract: "Read a document (Case Managers and Supervisors holding a grant; project directors for the team tier).",
+        discussion: """
+            Writes the plaintext to standard output, or to a new file with -o (never over an existing \
+            file; written under a temporary name and renamed only when the whole document has \
+            authenticated, so a damaged document leaves no file). Every read is recorded as a signed \
+            event. A version that fails authentication exits with code 81.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    var number: String
+
+    @Argument(help: ArgumentHelp("The document name.", valueName: "name"))
+    var name: String
+
+    @Option(help: ArgumentHelp("Which version (default: the latest).", valueName: "n"))
+    var version: Int?
+
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write to this new file.", valueName: "path"))
+    var output: String?
+
+    func run() throws {
+        let (vault, actor) = try vaultOptions.unlock()
+        if let output {
+            let info = try vault.retrieve(caseNumber: number, document: name, version: version, by: actor, to: .file(path: output))
+            print("Wrote '\(info.document)' version \(info.version) of \(info.caseNumber) to \(output) (\(info.size) bytes).")
+        } else {
+            try vault.retrieve(caseNumber: number, document: name, version: version, by: actor, to: .standardOutput)
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import CaseVault
+
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "List the versions of a case's documents with their stamps (no passphrase needed)."
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    var number: String
+
+    @Argument(help: ArgumentHelp("Only this document.", valueName: "name"))
+    var name: String?
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        let versions = try vaultOptions.openVault().versions(caseNumber: number, document: name)
+        if json {
+            print(try JSONText.render(versions.map { v -> [String: Any] in
+                ["document": v.document, "version": v.version, "type": v.type, "tier": v.tier.rawValue, "size": v.size,
+                 "object": v.objectID,
+                 "stamp": ["date": v.stamp.date, "caseNumber": v.stamp.caseNumber, "caseStatus": v.stamp.caseStatus.rawValue,
+                           "report": v.stamp.report, "caseManager": v.stamp.caseManager,
+                           "caseSupervisor": v.stamp.caseSupervisor, "version": v.stamp.version,
+                           "filedBy": v.stamp.filedBy, "filedByName": v.stamp.filedByName]]
+            }))
+            return
+        }
+        guard !versions.isEmpty else {
+            print("No documents filed in \(number) yet.")
+            return
+        }
+        print(Table.render(
+            header: ["DOCUMENT", "V", "DATE", "CASE", "STATUS", "CASE MANAGER", "CASE SUPERVISOR", "TYPE", "TIER", "SIZE", "FILED BY"],
+            rows: versions.map { v in
+                [v.document, "\(v.version)", v.stamp.date, v.stamp.caseNumber, v.stamp.caseStatus.rawValue, v.stamp.caseManager,
+                 v.stamp.caseSupervisor, v.type, v.tier.rawValue, "\(v.size)", "\(v.stamp.filedByName) (\(v.stamp.filedBy))"]
+            }))
+    }
+}
