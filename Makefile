@@ -17,5 +17,10 @@ test: deps
 demo: build
 	scripts/demo.sh "$$(swift build -c release --show-bin-path)/casevault"
 
+# Throughput of file and get against raw secretstream, and peak memory.
+bench: build
+	swift build -c release --product casevault-bench
+	"$$(swift build -c release --show-bin-path)/casevault-bench" "$$(swift build -c release --show-bin-path)/casevault"
+
 clean:
 	rm -rf .build demo-vault

@@ -59,6 +59,12 @@ let package = Package(
             ],
             swiftSettings: strictness
         ),
+        // `make bench`: throughput and memory against raw secretstream.
+        .executableTarget(
+            name: "casevault-bench",
+            dependencies: ["CaseVaultCrypto"],
+            swiftSettings: strictness
+        ),
         .testTarget(
             name: "CaseVaultCryptoTests",
             dependencies: ["CaseVaultCrypto"],
@@ -82,7 +88,9 @@ let package = Package(
         ),
         .testTarget(
             name: "casevaultTests",
-            dependencies: ["casevault"],
+            // The core too: crash and concurrency tests check the vault the
+            // binary left behind.
+            dependencies: ["casevault", "CaseVault"],
             swiftSettings: strictness
         ),
     ],

@@ -3,7 +3,7 @@
 # nothing that is already there. Called by `make demo` and `make test`.
 set -euo pipefail
 
-packages=(libsodium-dev libarchive-dev libsqlite3-dev pkg-config 7zip util-linux)
+packages=(libsodium-dev libarchive-dev libsqlite3-dev pkg-config 7zip util-linux sqlite3 python3 python3-pip)
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "casevault: error: the Swift toolchain (6.1 or newer) is not on PATH" >&2
@@ -31,4 +31,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# PyNaCl runs the independent decoder (scripts/decrypt-with-pynacl.py) in
+# the tests, proving SECURITY.md is precise enough to decrypt a document.
+python=python3
+if ! "$python" -c 'import nacl' >/dev/null 2>&1; then
+    echo "==> installing PyNaCl (pip)"
+    "$python" -m pip install --quiet pynacl 2>/dev/null \
+        || "$python" -m pip install --quiet --break-system-packages pynacl \
+        || echo "casevault: warning: could not install PyNaCl; the decoder test will be skipped" >&2
 fi

@@ -39,10 +39,28 @@ struct CLI {
         try? FileManager.default.createDirectory(atPath: scratch + "/tmp", withIntermediateDirectories: true)
     }
 
-    @discardableResult
-    func run(_ arguments: [String], extraEnvironment: [String: String] = [:]) throws -> Result {
+    /// Starts the binary itself (no setsid wrapper, so a signal reaches it)
+    /// and returns the running process.
+    func start(_ arguments: [String], output: FileHandle = FileHandle.nullDevice) throws -> Process {
         let process = Process()
-        if let setsid = Self.setsid {
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.environment = environment
+        process.currentDirectoryURL = URL(fileURLWithPath: home)
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], extraEnvironment: [String: String] = [:], executable: String? = nil) throws -> Result {
+        let process = Process()
+        if let executable {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        } else if let setsid = Self.setsid {
             process.executableURL = URL(fileURLWithPath: setsid)
             process.arguments = ["--wait", Self.binary.path] + arguments
         } else {

@@ -54,7 +54,8 @@ public struct Stamp: Equatable, Sendable {
     }
 
     static func dateString(_ date: Date, in zone: TimeZone) -> String {
-        date.formatted(Date.ISO8601FormatStyle(timeZone: zone))
+        // RFC 3339 wants the offset with a colon: +03:00, not +0300.
+        date.formatted(Date.ISO8601FormatStyle(timeZoneSeparator: .colon, timeZone: zone))
     }
 }
 

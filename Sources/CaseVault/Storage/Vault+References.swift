@@ -1,0 +1,28 @@
+internal import GRDB
+
+/// How the catalog and the object folder relate (design §6 invariant 3).
+public struct ReferenceReport: Sendable, Equatable {
+    /// Objects a version names that are not in the object folder: a broken
+    /// promise. Must always be empty.
+    public var missingObjects: [String]
+    /// Objects nothing names: left by a crash between an object becoming
+    /// durable and its rows committing. Harmless; reported.
+    public var orphanObjects: [String]
+    public var versionCount: Int
+
+    public init(missingObjects: [String], orphanObjects: [String], versionCount: Int) {
+        self.missingObjects = missingObjects
+        self.orphanObjects = orphanObjects
+        self.versionCount = versionCount
+    }
+}
+
+extension Vault {
+    public func checkReferences() throws -> ReferenceReport {
+        let referenced = Set(try catalog.read { db in try String.fetchAll(db, sql: "SELECT object_id FROM versions") })
+        let present = Set(try objects.allObjects().map(\.hex))
+        return ReferenceReport(missingObjects: referenced.subtracting(present).sorted(),
+                               orphanObjects: present.subtracting(referenced).sorted(),
+                               versionCount: try catalog.read { db in try VersionRow.fetchCount(db) })
+    }
+}

@@ -1,0 +1,175 @@
+// casevault-bench: `make bench`. Measures, in one run on this machine:
+//   - raw libsodium secretstream (in memory, 64 KiB chunks): the baseline;
+//   - `casevault file` and `casevault get -o` on a 256 MiB file, end to end
+//     through the release binary (process start, unlock, catalog, fsync);
+//   - peak resident memory of file and get on a 1 GiB file.
+// Prints medians of several runs and the ratios to the baseline. The
+// machine is shared and noisy: compare ratios, not absolute figures.
+import CaseVaultCrypto
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2 else {
+    FileHandle.standardError.write(Data("usage: casevault-bench PATH-TO-CASEVAULT [runs]\n".utf8))
+    exit(64)
+}
+let binary: String = CommandLine.arguments[1]
+let runs = arguments.count > 2 ? Int(arguments[2]) ?? 5 : 5
+let mib: Int = 1 << 20
+let benchSize: Int = 256 * mib
+let bigSize: Int = 1024 * mib
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// Runs the binary, returns (seconds, exit status, peak RSS in MiB).
+func spawn(_ args: [String], environment: [String: String], stdout: String = "/dev/null") -> (Double, Int32, Double) {
+    var pid: pid_t = 0
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    let argv = ([binary] + args).map { strdup($0) } + [nil]
+    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { (argv + envp).forEach { free($0) } }
+    let start = now()
+    guard posix_spawn(&pid, binary, &actions, nil, argv, envp) == 0 else { fatalError("cannot start \(binary)") }
+    var status: Int32 = 0
+    var usage = rusage()
+    wait4(pid, &status, 0, &usage)
+    let elapsed = now() - start
+    posix_spawn_file_actions_destroy(&actions)
+    return (elapsed, (status >> 8) & 0xff, Double(usage.ru_maxrss) / 1024)
+}
+
+func fillFile(_ path: String, size: Int) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    var block = [UInt8](repeating: 0, count: 4 * mib)
+    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+    var written = 0
+    while written < size {
+        for i in stride(from: 0, to: block.count, by: 8) {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            withUnsafeBytes(of: state) { for j in 0..<8 { block[i + j] = $0[j] } }
+        }
+        let n = min(block.count, size - written)
+        _ = block.withUnsafeBytes { write(fd, $0.baseAddress, n) }
+        written += n
+    }
+    close(fd)
+}
+
+// 1. Raw secretstream, in memory: each 64 KiB chunk is pushed into one
+// buffer and pulled out of it again, timing push and pull separately. Two
+// small buffers only: this process must stay small, because Linux keeps
+// ru_maxrss across exec and a spawned child starts inside our memory.
+func rawSecretstream() -> (encrypt: Double, decrypt: Double) {
+    let key = SecretStream.generateKey()
+    let encryptor = try! SecretStreamEncryptor(key: key)
+    let decryptor = try! SecretStreamDecryptor(key: key, header: encryptor.header)
+    let plain = [UInt8](repeating: 0x5a, count: SecretStream.chunkSize)
+    var cipher = [UInt8](repeating: 0, count: SecretStream.cipherChunkSize)
+    var back = [UInt8](repeating: 0, count: SecretStream.chunkSize)
+    let ad = [UInt8](repeating: 1, count: 300)  // about the size of a real stamp binding
+    let chunks = benchSize / SecretStream.chunkSize
+    var pushSeconds = 0.0, pullSeconds = 0.0
+    for index in 0..<chunks {
+        let t0 = now()
+        let n = try! plain.withUnsafeBytes { p in
+            try cipher.withUnsafeMutableBytes { try encryptor.push(p, associatedData: ad, isFinal: index == chunks - 1, into: $0) }
+        }
+        let t1 = now()
+        _ = try! cipher.withUnsafeBytes { c in
+            try back.withUnsafeMutableBytes { try decryptor.pull(UnsafeRawBufferPointer(rebasing: c[0..<n]), associatedData: ad, into: $0) }
+        }
+        pullSeconds += now() - t1
+        pushSeconds += t1 - t0
+    }
+    let size = Double(benchSize) / Double(mib)
+    return (size / pushSeconds, size / pullSeconds)
+}
+
+let scratch = NSTemporaryDirectory() + "casevault-bench-" + UUID().uuidString
+mkdir(scratch, 0o700)
+defer { _ = try? FileManager.default.removeItem(atPath: scratch) }
+for id in ["amina", "grace", "halima"] {
+    FileManager.default.createFile(atPath: "\(scratch)/\(id).pw", contents: Data("\(id) bench passphrase\n".utf8))
+}
+let env: [String: String] = ProcessInfo.processInfo.environment.merging([
+    "CASEVAULT_INSECURE_TEST_KDF": "1",  // measure throughput, not Argon2id
+    "CASEVAULT_DIR": "\(scratch)/vault",
+]) { $1 }
+func must(_ args: [String]) {
+    let (_, status, _) = spawn(args, environment: env)
+    guard status == 0 else { fatalError("casevault \(args.joined(separator: " ")) failed with \(status)") }
+}
+must(["init", "\(scratch)/vault", "--admin-id", "amina", "--admin-name", "Amina", "--new-passphrase-file", "\(scratch)/amina.pw"])
+for (id, role) in [("grace", "case-manager"), ("halima", "case-supervisor")] {
+    must(["staff", "add", "--as", "amina", "--passphrase-file", "\(scratch)/amina.pw", "--id", id, "--name", id,
+          "--role", role, "--new-passphrase-file", "\(scratch)/\(id).pw"])
+}
+must(["case", "open", "--as", "halima", "--passphrase-file", "\(scratch)/halima.pw", "--category", "CP",
+      "--admitted", "2024", "--client", "1", "--manager", "grace", "--supervisor", "halima"])
+
+print("casevault benchmark: \(runs) runs each, medians; \(ProcessInfo.processInfo.activeProcessorCount) cores")
+fillFile("\(scratch)/input.bin", size: benchSize)
+
+var rawEncrypt: [Double] = [], rawDecrypt: [Double] = []
+var fileRates: [Double] = [], getRates: [Double] = [], fileRSS: [Double] = [], getRSS: [Double] = []
+let size = Double(benchSize) / Double(mib)
+for run in 1...runs {
+    // Interleaved, so a noisy neighbour hurts baseline and product alike.
+    let raw = rawSecretstream()
+    rawEncrypt.append(raw.encrypt)
+    rawDecrypt.append(raw.decrypt)
+    let (fileSeconds, fileStatus, fileMemory) = spawn(["file", "CP-2024-0001", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
+                                                        "--name", "Bench", "--type", "document", "\(scratch)/input.bin"], environment: env)
+    guard fileStatus == 0 else { fatalError("file failed") }
+    let out = "\(scratch)/out-\(run).bin"
+    let (getSeconds, getStatus, getMemory) = spawn(["get", "CP-2024-0001", "Bench", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
+                                                     "-o", out], environment: env)
+    guard getStatus == 0 else { fatalError("get failed") }
+    unlink(out)
+    fileRates.append(size / fileSeconds)
+    getRates.append(size / getSeconds)
+    fileRSS.append(fileMemory)
+    getRSS.append(getMemory)
+}
+
+func row(_ name: String, _ value: Double, _ unit: String, _ note: String = "") {
+    print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%9.1f %@", value, unit) + (note.isEmpty ? "" : "   " + note))
+}
+let baseEncrypt = median(rawEncrypt), baseDecrypt = median(rawDecrypt)
+let fileRate = median(fileRates), getRate = median(getRates)
+print("")
+row("raw secretstream encrypt (in memory)", baseEncrypt, "MiB/s", "baseline")
+row("raw secretstream decrypt (in memory)", baseDecrypt, "MiB/s", "baseline")
+row("casevault file, 256 MiB (end to end)", fileRate, "MiB/s", String(format: "%.0f %% of raw encrypt (target ≥ 60 %%)", 100 * fileRate / baseEncrypt))
+row("casevault get -o, 256 MiB (end to end)", getRate, "MiB/s", String(format: "%.0f %% of raw decrypt (target ≥ 60 %%)", 100 * getRate / baseDecrypt))
+row("peak RSS, file 256 MiB", median(fileRSS), "MiB")
+row("peak RSS, get 256 MiB", median(getRSS), "MiB")
+
+fillFile("\(scratch)/big.bin", size: bigSize)
+let (_, bigFileStatus, bigFileRSS) = spawn(["file", "CP-2024-0001", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
+                                             "--name", "Big", "--type", "document", "\(scratch)/big.bin"], environment: env)
+unlink("\(scratch)/big.bin")
+let (_, bigGetStatus, bigGetRSS) = spawn(["get", "CP-2024-0001", "Big", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
+                                           "-o", "\(scratch)/big-out.bin"], environment: env)
+guard bigFileStatus == 0, bigGetStatus == 0 else { fatalError("1 GiB run failed") }
+row("peak RSS, file 1 GiB", bigFileRSS, "MiB", "target < 64 MiB")
+row("peak RSS, get 1 GiB", bigGetRSS, "MiB", "target < 64 MiB")
+
+let met = fileRate >= 0.6 * baseEncrypt && getRate >= 0.6 * baseDecrypt && bigFileRSS < 64 && bigGetRSS < 64
+print("")
+print(met ? "All targets met." : "Some targets missed (see above).")

@@ -1,0 +1,397 @@
+@testable import CaseVault
+import CaseVaultCrypto
+import Foundation
+import GRDB
+import Testing
+
+/// A vault with the programme's roles: admin amina, case managers grace
+/// and joseph, supervisor halima, records officer farah, auditor peter,
+/// project director dora.
+struct Programme {
+    let scratch = Scratch()
+    let vault: Vault
+    let staff: [String: StaffIdentity]
+
+    init(recoveryKey: Bool = true) throws {
+        vault = try makeVault(in: scratch, recoveryKey: recoveryKey ? scratch.file("recovery.txt") : nil)
+        let admin = try vault.unlock(staffID: "amina", passphrase: try scratch.passphrase(adminPassphrase))
+        var staff = ["amina": admin]
+        for (id, name, role) in [("grace", "Grace Otieno", Role.caseManager), ("joseph", "Joseph Mwangi", .caseManager),
+                                 ("halima", "Halima Abdi", .caseSupervisor), ("farah", "Farah Nasser", .recordsOfficer),
+                                 ("peter", "Peter Okello", .auditor), ("dora", "Dora Achieng", .projectDirector)] {
+            try vault.addStaff(id: id, name: name, role: role, passphrase: try scratch.passphrase("\(id) passphrase!"), by: admin)
+            staff[id] = try vault.unlock(staffID: id, passphrase: try scratch.passphrase("\(id) passphrase!"))
+        }
+        self.staff = staff
+    }
+
+    subscript(id: String) -> StaffIdentity { staff[id]! }
+
+    @discardableResult
+    func openCase(client: Int? = 42, manager: String = "grace") throws -> String {
+        try vault.openCase(category: "CP", admitted: 2024, clientNumber: client, managerID: manager,
+                           supervisorID: "halima", by: self["halima"]).number.description
+    }
+
+    @discardableResult
+    func file(_ bytes: [UInt8], into number: String = "CP-2024-0042", name: String = "Intake form", type: String = "form",
+              confidential: Bool = false, by filer: String = "farah", zone: TimeZone = TimeZone(identifier: "Africa/Nairobi")!,
+              now: Date = Date(timeIntervalSince1970: 1_790_000_000)) throws -> VersionInfo {
+        let path = scratch.file("input-" + UUID().uuidString)
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try vault.file(caseNumber: number, name: name, type: type, confidential: confidential,
+                              from: .file(path: path), by: self[filer], now: now, timeZone: zone)
+    }
+
+    func read(_ number: String = "CP-2024-0042", _ name: String = "Intake form", version: Int? = nil, by reader: String = "grace") throws -> [UInt8] {
+        var out: [UInt8] = []
+        try vault.read(caseNumber: number, document: name, version: version, by: self[reader]) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Runs SQL against the catalog as an attacker with write access would.
+    func tamper(_ sql: String) throws {
+        try vault.catalog.pool.write { try $0.execute(sql: sql) }
+    }
+
+    func objectPath(_ hex: String) -> String { vault.objects.path(of: ObjectID(hex: hex)!) }
+}
+
+func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((($0 * 31) + seed) % 251) } }
+
+@Suite struct CaseOpeningTests {
+    @Test func opensWithStatusOAndSealsEachTierToItsHolders() throws {
+        let p = try Programme()
+        let number = try p.openCase()
+        #expect(number == "CP-2024-0042")
+        let file = try p.vault.caseFile(number)
+        #expect(file.status == .open && file.label == "CP-2024-0042 [O]")
+        #expect(file.manager.id == "grace" && file.supervisor.id == "halima")
+        let holders = try p.vault.holders(of: number)
+        #expect(holders.filter { $0.tier == .team }.map(\.holder) == ["staff:grace", "staff:halima", "staff:dora", "recovery"])
+        #expect(holders.filter { $0.tier == .confidential }.map(\.holder) == ["staff:grace", "staff:halima", "recovery"])
+    }
+
+    @Test func theRecoveryKeyHoldsNothingWhenThereIsNone() throws {
+        let p = try Programme(recoveryKey: false)
+        let number = try p.openCase()
+        #expect(!(try p.vault.holders(of: number)).contains { $0.holder == "recovery" })
+    }
+
+    @Test func clientNumbersAreUniqueInTheVaultAndAutoAssigned() throws {
+        let p = try Programme()
+        try p.openCase(client: 42)
+        #expect(try p.vault.openCase(category: "GBV", admitted: 2025, managerID: "joseph", supervisorID: "halima",
+                                     by: p["dora"]).number.description == "GBV-2025-0043")
+        #expect(throws: VaultError.alreadyExists("client number 42 is already case CP-2024-0042")) {
+            try p.vault.openCase(category: "UASC", admitted: 2023, clientNumber: 42, managerID: "grace", supervisorID: "halima", by: p["amina"])
+        }
+        let fresh = try Programme()
+        #expect(try fresh.openCase(client: nil) == "CP-2024-0001")
+    }
+
+    @Test(arguments: ["grace", "farah", "peter"])
+    func onlySupervisorsDirectorsAndAdminsOpenCases(actor: String) throws {
+        let p = try Programme()
+        #expect(throws: VaultError.self) {
+            try p.vault.openCase(category: "CP", admitted: 2024, managerID: "grace", supervisorID: "halima", by: p[actor])
+        }
+        #expect(try p.vault.cases().isEmpty)
+    }
+
+    @Test func managerSupervisorCategoryAndYearAreChecked() throws {
+        let p = try Programme()
+        let open = { (category: String, year: Int, manager: String, supervisor: String) in
+            try p.vault.openCase(category: category, admitted: year, managerID: manager, supervisorID: supervisor, by: p["halima"])
+        }
+        #expect(throws: VaultError.invalidInput("'halima' is a case supervisor, not a case manager")) { try open("CP", 2024, "halima", "halima") }
+        #expect(throws: VaultError.invalidInput("'joseph' is a case manager, not a case supervisor")) { try open("CP", 2024, "grace", "joseph") }
+        #expect(throws: VaultError.notFound("no staff member with id 'nobody'")) { try open("CP", 2024, "nobody", "halima") }
+        #expect(throws: VaultError.invalidInput("unknown case category 'XX'; this vault's categories are CP, GBV, PWSN, UASC")) {
+            try open("XX", 2024, "grace", "halima")
+        }
+        #expect(throws: VaultError.self) { try open("CP", 1989, "grace", "halima") }
+        #expect(throws: VaultError.self) { try open("CP", 2999, "grace", "halima") }
+        #expect(try p.vault.cases().isEmpty)
+    }
+
+    @Test func listFilters() throws {
+        let p = try Programme()
+        try p.openCase(client: 1)
+        try p.vault.openCase(category: "GBV", admitted: 2025, managerID: "joseph", supervisorID: "halima", by: p["halima"])
+        var filter = CaseFilter()
+        filter.managerID = "joseph"
+        #expect(try p.vault.cases(matching: filter).map(\.number.description) == ["GBV-2025-0002"])
+        filter = CaseFilter()
+        filter.year = 2024
+        #expect(try p.vault.cases(matching: filter).map(\.number.description) == ["CP-2024-0001"])
+        filter = CaseFilter()
+        filter.status = .closed
+        #expect(try p.vault.cases(matching: filter).isEmpty)
+        #expect(CaseNumber("CP-2024-42") == nil && CaseNumber("cp-2024-0042") == nil && CaseNumber("CP-2024-0042") != nil)
+    }
+}
+
+@Suite struct FilingTests {
+    @Test(arguments: [0, 1, 65_535, 65_536, 65_537, 3 << 20])
+    func filedBytesReadBackExactly(size: Int) throws {
+        let p = try Programme()
+        try p.openCase()
+        let content = pattern(size, seed: 7)
+        let filed = try p.file(content)
+        #expect(filed.size == Int64(size) && filed.version == 1 && filed.tier == .team)
+        #expect(try p.read() == content)
+        #expect(try p.read(by: "halima") == content)
+        #expect(try p.read(by: "dora") == content)  // the project director holds the team tier
+    }
+
+    @Test func versionsCountUpAndOldOnesStayReadable() throws {
+        let p = try Programme()
+        try p.openCase()
+        for n in 1...3 { #expect(try p.file(Array("version \(n)".utf8)).version == n) }
+        #expect(try p.read(version: 1) == Array("version 1".utf8))
+        #expect(try p.read() == Array("version 3".utf8))
+        #expect(try p.vault.versions(caseNumber: "CP-2024-0042", document: "Intake form").map(\.version) == [1, 2, 3])
+        #expect(throws: VaultError.notFound("'Intake form' of CP-2024-0042 has no version 9")) { _ = try p.read(version: 9) }
+    }
+
+    @Test func theStampCarriesWhatTheManualAsks() throws {
+        let p = try Programme()
+        try p.openCase()
+        let filed = try p.file([1, 2, 3], name: "Care plan", type: "care-plan")
+        let stamp = filed.stamp
+        #expect(stamp.date == "2026-09-21T17:13:20+03:00")  // full date, time and zone
+        #expect(stamp.caseNumber == "CP-2024-0042" && stamp.caseStatus == .open)
+        #expect(stamp.report == "Care plan")
+        #expect(stamp.caseManager == "Grace Otieno" && stamp.caseSupervisor == "Halima Abdi")
+        #expect(stamp.version == 1 && stamp.filedBy == "farah" && stamp.filedByName == "Farah Nasser")
+        #expect(try p.vault.versions(caseNumber: "CP-2024-0042").first?.stamp == stamp)
+    }
+
+    @Test func photosAndConfidentialDocumentsGoToTheConfidentialTier() throws {
+        let p = try Programme()
+        try p.openCase()
+        let jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0] + pattern(100)
+        #expect(try p.file(jpeg, name: "Photo under a wrong type", type: "document").tier == .confidential)
+        #expect(try p.file([1, 2, 3], name: "Photo by type", type: "photo").tier == .confidential)
+        #expect(try p.file([1, 2, 3], name: "Assessment", type: "assessment", confidential: true).tier == .confidential)
+        #expect(try p.file([1, 2, 3], name: "Home visit", type: "report").tier == .team)
+        // Sticky: a later version without the flag stays confidential.
+        #expect(try p.file([4, 5, 6], name: "Assessment", type: "assessment").tier == .confidential)
+        #expect(try p.read("CP-2024-0042", "Photo under a wrong type", by: "halima") == jpeg)
+        #expect(throws: VaultError.accessDenied("'dora' holds no grant for the confidential tier of CP-2024-0042")) {
+            _ = try p.read("CP-2024-0042", "Photo by type", by: "dora")
+        }
+        #expect(try p.read("CP-2024-0042", "Home visit", by: "dora") == [1, 2, 3])
+    }
+
+    @Test func recordsOfficersFileButCannotRead() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file(Array("filed by the records officer".utf8), by: "farah")
+        #expect(throws: VaultError.accessDenied("a records officer cannot read case content")) { _ = try p.read(by: "farah") }
+        #expect(throws: VaultError.accessDenied("a auditor cannot read case content")) { _ = try p.read(by: "peter") }
+        #expect(throws: VaultError.accessDenied("a admin cannot read case content")) { _ = try p.read(by: "amina") }
+        #expect(throws: VaultError.accessDenied("a auditor cannot file documents")) { try p.file([1], by: "peter") }
+        #expect(throws: VaultError.accessDenied("a admin cannot file documents")) { try p.file([1], by: "amina") }
+    }
+
+    @Test func aCaseManagerReadsOnlyTheirOwnCases() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file([1, 2, 3])
+        #expect(throws: VaultError.accessDenied("'joseph' holds no grant for the team tier of CP-2024-0042")) { _ = try p.read(by: "joseph") }
+    }
+
+    @Test func badInputFilesNothing() throws {
+        let p = try Programme()
+        try p.openCase()
+        #expect(throws: VaultError.notFound("no case CP-2024-0099")) { try p.file([1], into: "CP-2024-0099") }
+        #expect(throws: VaultError.invalidInput("'CP-24-1' is not a case number; case numbers look like CP-2024-0042")) {
+            try p.file([1], into: "CP-24-1")
+        }
+        #expect(throws: VaultError.self) { try p.file([1], name: "a/b") }
+        #expect(throws: VaultError.self) { try p.file([1], type: "Not A Type") }
+        #expect(throws: VaultError.notFound("no such file: \(p.scratch.file("missing"))")) {
+            try p.vault.file(caseNumber: "CP-2024-0042", name: "X", type: "form", from: .file(path: p.scratch.file("missing")), by: p["farah"])
+        }
+        #expect(try p.vault.checkReferences() == ReferenceReport(missingObjects: [], orphanObjects: [], versionCount: 0))
+        #expect(try p.vault.objects.allObjects().isEmpty)
+    }
+}
+
+@Suite struct TamperingTests {
+    private func twoVersions() throws -> (Programme, VersionInfo, VersionInfo) {
+        let p = try Programme()
+        try p.openCase()
+        let first = try p.file(Array("first version".utf8))
+        let second = try p.file(Array("second version".utf8))
+        return (p, first, second)
+    }
+
+    private func expectIntegrityFailure(_ p: Programme, version: Int? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(sourceLocation: sourceLocation) { _ = try p.read(version: version) } throws: { error in
+            if case VaultError.integrityFailure = error { return true }
+            return false
+        }
+    }
+
+    @Test func swappedObjectFilesFailAuthentication() throws {
+        let (p, first, second) = try twoVersions()
+        let a = p.objectPath(first.objectID), b = p.objectPath(second.objectID)
+        try FileManager.default.moveItem(atPath: a, toPath: a + ".x")
+        try FileManager.default.moveItem(atPath: b, toPath: a)
+        try FileManager.default.moveItem(atPath: a + ".x", toPath: b)
+        expectIntegrityFailure(p, version: 1)
+        expectIntegrityFailure(p, version: 2)
+    }
+
+    @Test func anObjectPointedAtAnotherVersionFailsAuthentication() throws {
+        let (p, first, _) = try twoVersions()
+        try p.tamper("UPDATE versions SET object_id = '\(first.objectID)', sealed_file_key = (SELECT sealed_file_key FROM versions WHERE version = 1) WHERE version = 2")
+        expectIntegrityFailure(p, version: 2)
+    }
+
+    @Test func anEditedStampFailsAuthentication() throws {
+        let (p, _, _) = try twoVersions()
+        try p.tamper("UPDATE versions SET stamp = CAST(replace(CAST(stamp AS TEXT), 'Grace Otieno', 'Someone Else') AS BLOB) WHERE version = 2")
+        #expect(try p.vault.versions(caseNumber: "CP-2024-0042").last?.stamp.caseManager == "Someone Else")
+        expectIntegrityFailure(p, version: 2)
+        #expect(try p.read(version: 1) == Array("first version".utf8))
+    }
+
+    @Test func aFlippedByteFailsAuthentication() throws {
+        let (p, _, second) = try twoVersions()
+        let path = p.objectPath(second.objectID)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: path))
+        expectIntegrityFailure(p, version: 2)
+    }
+
+    @Test func aTamperedSealedKeyFailsClosed() throws {
+        let (p, _, _) = try twoVersions()
+        try p.tamper("UPDATE versions SET sealed_file_key = randomblob(80) WHERE version = 2")
+        expectIntegrityFailure(p, version: 2)
+        try p.tamper("UPDATE grants SET sealed_secret_key = randomblob(80) WHERE holder = 'staff:grace'")
+        expectIntegrityFailure(p, version: 1)
+    }
+
+    @Test func aMissingObjectIsReported() throws {
+        let (p, _, second) = try twoVersions()
+        try FileManager.default.removeItem(atPath: p.objectPath(second.objectID))
+        expectIntegrityFailure(p, version: 2)
+        #expect(try p.vault.checkReferences().missingObjects == [second.objectID])
+    }
+}
+
+@Suite struct EventLogTests {
+    @Test func everyChangeAndEveryReadIsASignedGaplessEvent() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file([1, 2, 3])
+        _ = try p.read()
+        let events = try p.vault.events()
+        #expect(events.map(\.seq) == Array(1...Int64(events.count)))
+        let types = events.map(\.type)
+        #expect(types.prefix(2) == ["vault.created", "staff.added"])
+        #expect(types.filter { $0 == "staff.added" }.count == 7)
+        #expect(types.suffix(10) == ["case.opened"] + Array(repeating: "grant.given", count: 7) + ["version.filed", "content.read"])
+
+        // Each signature verifies under the actor's key from the catalog.
+        let rows = try p.vault.catalog.read { db in try EventRow.order(Column("seq")).fetchAll(db) }
+        for row in rows {
+            let key = try SigningPublicKey(bytes: [UInt8](hexString: try p.vault.staffMember(id: row.actor).signingPublicKeyHex)!)
+            #expect(key.isValidSignature(Array(row.signature), for: EventLog.signingContext + Array(row.body)), "event \(row.seq)")
+            #expect(Array(row.leaf_hash) == SHA256.hash([0] + Array(row.body) + Array(row.signature)))
+            let body = try JSONValue(parsing: Array(row.body))
+            #expect(body.canonicalBytes == Array(row.body), "event \(row.seq) is not canonical")
+            #expect(body["seq"]?.integerValue == row.seq && body["type"]?.stringValue == row.type)
+            #expect(body["vault"]?.stringValue == p.vault.config.vaultId)
+        }
+        let read = try JSONValue(parsing: Array(rows.last!.body))
+        #expect(read["actor"]?.stringValue == "grace")
+        #expect(read["data"]?["document"]?.stringValue == "Intake form")
+    }
+
+    @Test func sealedBlobsAreBoundByHashAndNotInTheLog() throws {
+        let p = try Programme()
+        try p.openCase()
+        let filed = try p.file([1, 2, 3])
+        let (sealedKey, body) = try p.vault.catalog.read { db -> (Data, Data) in
+            (try Data.fetchOne(db, sql: "SELECT sealed_file_key FROM versions")!,
+             try Data.fetchOne(db, sql: "SELECT body FROM events WHERE type = 'version.filed'")!)
+        }
+        let data = try JSONValue(parsing: Array(body))["data"]!
+        #expect(data["sealedFileKeyHash"]?.stringValue == Blake2b.hash(Array(sealedKey)).hexString)
+        #expect(data["object"]?.stringValue == filed.objectID)
+        #expect(Data(body).range(of: sealedKey) == nil)
+    }
+
+    @Test func aFailedReadOfAnotherTierLogsNothing() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file([1], confidential: true)
+        let before = try p.vault.events().count
+        #expect(throws: VaultError.self) { _ = try p.read(by: "dora") }
+        #expect(try p.vault.events().count == before)
+    }
+
+    /// Schemas/event.schema.json lists, per type, exactly the members the
+    /// core writes (a full validation comes with the schema validator).
+    @Test func eventsHaveTheMembersTheirSchemaLists() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file([1, 2, 3])
+        _ = try p.read()
+        try p.vault.changePassphrase(of: p["grace"], to: try p.scratch.passphrase("grace's new passphrase"))
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Schemas/event.schema.json").standardized
+        let schema = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let definitions = schema["$defs"] as! [String: [String: Any]]
+        #expect(Set(definitions.keys) == Set(EventType.allCases.map(\.rawValue)))
+        #expect(Set(schema["required"] as! [String]) == ["v", "seq", "vault", "at", "actor", "type", "data"])
+        var seen = Set<String>()
+        for event in try p.vault.events() {
+            let body = try JSONSerialization.jsonObject(with: Data(event.body.utf8)) as! [String: Any]
+            #expect(Set(body.keys) == Set(schema["required"] as! [String]))
+            let data = body["data"] as! [String: Any]
+            #expect(Set(data.keys) == Set(definitions[event.type]!["required"] as! [String]), "\(event.type)")
+            seen.insert(event.type)
+        }
+        #expect(seen == Set(EventType.allCases.map(\.rawValue)))
+    }
+
+    /// RFC 6962/9162 reference tree: the eight leaves of the certificate
+    /// transparency test suite and their published root.
+    @Test func merkleTreeHeadMatchesTheReferenceVectors() {
+        let leaves: [[UInt8]] = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+                                 "606162636465666768696a6b6c6d6e6f"].map { [UInt8](hexString: $0)! }
+        let hashes = leaves.map { SHA256.hash([0] + $0) }
+        #expect(EventLog.treeHead(leafHashes: hashes[...]).hexString == "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328")
+        #expect(EventLog.treeHead(leafHashes: hashes.prefix(1)).hexString == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d")
+        #expect(EventLog.treeHead(leafHashes: [][...]).hexString == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    }
+
+    @Test func canonicalJSONFollowsRFC8785ForOurTypes() throws {
+        let value = JSONValue.object(["b": .integer(-3), "a": .array([.bool(true), .null, .string("é\"\\\n\u{1}")]), "A": .string("")])
+        #expect(value.canonicalString == #"{"A":"","a":[true,null,"é\"\\\n\u0001"],"b":-3}"#)
+        #expect(try JSONValue(parsing: value.canonicalBytes) == value)
+        #expect(throws: (any Error).self) { _ = try JSONValue(parsing: Array(#"{"a":1,"a":2}"#.utf8)) }
+        #expect(throws: (any Error).self) { _ = try JSONValue(parsing: Array(#"{"a":1.5}"#.utf8)) }
+    }
+}
+
+@Suite struct ContentSecrecyTests {
+    @Test func aMarkerInADocumentIsNowhereOnDiskButInTheOutput() throws {
+        let p = try Programme()
+        let tempBefore = temporaryFiles()
+        try p.openCase()
+        let marker = "MARKER-\(UUID().uuidString)"
+        try p.file(Array("case notes: \(marker) end".utf8))
+        #expect(String(decoding: try p.read(), as: UTF8.self).contains(marker))
+        #expect(anyFile(under: p.vault.path, contains: Array(marker.utf8)) == nil)
+        #expect(newTemporaryFiles(since: tempBefore, containing: Array(marker.utf8)).isEmpty)
+    }
+}

@@ -1,0 +1,259 @@
+import CaseVault
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A vault made through the binary: admin amina, case manager grace,
+/// supervisor halima, records officer farah, project director dora, and
+/// case CP-2024-0042.
+struct CLIProgramme {
+    let scratch = Scratch()
+    var cli: CLI
+
+    init() throws {
+        cli = CLI(scratch: scratch.path)
+        for id in ["amina", "grace", "halima", "farah", "dora"] { scratch.write("\(id).pw", "\(id) long passphrase\n") }
+        #expect(try cli.run(["init", "vault", "--admin-id", "amina", "--admin-name", "Amina Yusuf",
+                             "--new-passphrase-file", "amina.pw", "--recovery-key-out", "recovery.txt"]).code == 0)
+        cli.environment["CASEVAULT_DIR"] = scratch.file("vault")
+        for (id, name, role) in [("grace", "Grace Otieno", "case-manager"), ("halima", "Halima Abdi", "case-supervisor"),
+                                 ("farah", "Farah Nasser", "records-officer"), ("dora", "Dora Achieng", "project-director")] {
+            let added = try cli.run(["staff", "add", "--as", "amina", "--passphrase-file", "amina.pw", "--id", id,
+                                     "--name", name, "--role", role, "--new-passphrase-file", "\(id).pw"])
+            #expect(added.code == 0, "\(added.stderr)")
+        }
+    }
+
+    func `as`(_ id: String) -> [String] { ["--as", id, "--passphrase-file", scratch.file("\(id).pw")] }
+
+    func openCase() throws -> CLI.Result {
+        try cli.run(["case", "open"] + self.as("halima") + ["--category", "CP", "--admitted", "2024", "--client", "42",
+                                                             "--manager", "grace", "--supervisor", "halima"])
+    }
+
+    func fileArguments(_ path: String, name: String = "Intake form", type: String = "form", by filer: String = "farah") -> [String] {
+        ["file", "CP-2024-0042"] + self.as(filer) + ["--name", name, "--type", type, path]
+    }
+
+    func vault() throws -> Vault { try Vault.open(at: scratch.file("vault")) }
+}
+
+@Suite struct FilingCLITests {
+    @Test func openFileReadAndListWithExactOutput() throws {
+        let p = try CLIProgramme()
+        let opened = try p.openCase()
+        #expect(opened.code == 0)
+        #expect(opened.stdout == """
+            Opened case CP-2024-0042 [O].
+              case manager:      Grace Otieno (grace)
+              case supervisor:   Halima Abdi (halima)
+              team tier:         grace, halima, dora, recovery key
+              confidential tier: grace, halima, recovery key
+
+            """)
+        p.scratch.write("intake.json", #"{"child":"MARKER-7d1e"}"# + "\n")
+        let filed = try p.cli.run(p.fileArguments("intake.json"))
+        #expect(filed.code == 0)
+        #expect(filed.stdout == "Filed 'Intake form' version 1 into CP-2024-0042 [O]: team tier, 24 bytes.\n")
+        let again = try p.cli.run(p.fileArguments("intake.json"))
+        #expect(again.stdout == "Filed 'Intake form' version 2 into CP-2024-0042 [O]: team tier, 24 bytes.\n")
+
+        let read = try p.cli.run(["get", "CP-2024-0042", "Intake form"] + p.as("grace"))
+        #expect(read.code == 0)
+        #expect(read.stdout == #"{"child":"MARKER-7d1e"}"# + "\n")
+
+        let written = try p.cli.run(["get", "CP-2024-0042", "Intake form", "--version", "1", "-o", "out.json"] + p.as("halima"))
+        #expect(written.stdout == "Wrote 'Intake form' version 1 of CP-2024-0042 to out.json (24 bytes).\n")
+        #expect(try String(contentsOfFile: p.scratch.file("out.json"), encoding: .utf8) == #"{"child":"MARKER-7d1e"}"# + "\n")
+        let refused = try p.cli.run(["get", "CP-2024-0042", "Intake form", "-o", "out.json"] + p.as("halima"))
+        #expect(refused.code == 73)
+
+        let history = try p.cli.run(["history", "CP-2024-0042", "--json"])
+        let versions = try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as! [[String: Any]]
+        #expect(versions.map { $0["version"] as? Int } == [1, 2])
+        let stamp = versions[0]["stamp"] as! [String: Any]
+        #expect(stamp["caseNumber"] as? String == "CP-2024-0042" && stamp["caseStatus"] as? String == "O")
+        #expect(stamp["report"] as? String == "Intake form" && stamp["caseManager"] as? String == "Grace Otieno")
+        #expect(stamp["caseSupervisor"] as? String == "Halima Abdi" && stamp["filedBy"] as? String == "farah")
+
+        let list = try p.cli.run(["case", "list", "--manager", "grace"])
+        #expect(list.stdout.hasPrefix("CASE          STATUS  MANAGER  SUPERVISOR  OPENED\nCP-2024-0042  O       grace    halima      20"))
+        let show = try p.cli.run(["case", "show", "CP-2024-0042"])
+        #expect(show.stdout.contains("  Intake form  form  team  2        24    "))
+
+        // The marker is in what was read, and nowhere in the vault or the temp folder.
+        #expect(anyFile(under: p.scratch.file("vault"), contains: "MARKER-7d1e") == nil)
+        #expect(anyFile(under: p.scratch.file("tmp"), contains: "MARKER-7d1e") == nil)
+    }
+
+    @Test func filingFromStandardInput() throws {
+        let p = try CLIProgramme()
+        _ = try p.openCase()
+        p.scratch.write("note.txt", "from a pipe\n")
+        let shell = try p.cli.run(["-c", "\(CLI.binary.path) file CP-2024-0042 --as grace --passphrase-file grace.pw --name Note --type report - < note.txt"],
+                                  executable: "/bin/sh")
+        #expect(shell.code == 0, "\(shell.stderr)")
+        #expect(try p.cli.run(["get", "CP-2024-0042", "Note"] + p.as("grace")).stdout == "from a pipe\n")
+    }
+
+    @Test func theRecordsOfficerIsRefusedWithItsOwnExitCode() throws {
+        let p = try CLIProgramme()
+        _ = try p.openCase()
+        p.scratch.write("form.json", "{}\n")
+        #expect(try p.cli.run(p.fileArguments("form.json")).code == 0)
+        let refused = try p.cli.run(["get", "CP-2024-0042", "Intake form", "-o", "out.json"] + p.as("farah"))
+        #expect(refused.code == 77)
+        #expect(refused.errors == "casevault: error: access denied: a records officer cannot read case content\n")
+        #expect(!FileManager.default.fileExists(atPath: p.scratch.file("out.json")))
+    }
+
+    @Test func aTamperedObjectExits81AndLeavesNoOutputFile() throws {
+        let p = try CLIProgramme()
+        _ = try p.openCase()
+        p.scratch.write("form.json", String(repeating: "case notes ", count: 20_000))
+        #expect(try p.cli.run(p.fileArguments("form.json")).code == 0)
+        let object = try p.vault().versions(caseNumber: "CP-2024-0042").first!.objectID
+        let path = p.scratch.file("vault/objects/\(object.prefix(2))/\(object)")
+        chmod(path, 0o600)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[150_000] ^= 0x20  // in the third chunk: the first two would already be authenticated
+        try bytes.write(to: URL(fileURLWithPath: path))
+        try FileManager.default.createDirectory(atPath: p.scratch.file("out"), withIntermediateDirectories: false)
+        let result = try p.cli.run(["get", "CP-2024-0042", "Intake form", "-o", "out/form.json"] + p.as("grace"))
+        #expect(result.code == 81)
+        #expect(result.errors.hasPrefix("casevault: error: integrity check failed: CP-2024-0042 'Intake form' version 1 failed authentication"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.file("out")).isEmpty)
+    }
+
+    @Test func twoProcessesFilingAtOnceLoseNothing() throws {
+        let p = try CLIProgramme()
+        _ = try p.openCase()
+        let writers = 6
+        for n in 0..<writers { p.scratch.write("in\(n).txt", "writer \(n) " + String(repeating: "x", count: 200_000 * (n + 1))) }
+        // Start them all, then wait: they contend for the same document.
+        let processes = try (0..<writers).map { n in
+            try p.cli.start(p.fileArguments("in\(n).txt", name: n % 2 == 0 ? "Shared form" : "Other form", by: n % 3 == 0 ? "grace" : "farah"))
+        }
+        for process in processes { process.waitUntilExit() }
+        #expect(processes.allSatisfy { $0.terminationStatus == 0 })
+        let vault = try p.vault()
+        #expect(try vault.versions(caseNumber: "CP-2024-0042", document: "Shared form").map(\.version) == [1, 2, 3])
+        #expect(try vault.versions(caseNumber: "CP-2024-0042", document: "Other form").map(\.version) == [1, 2, 3])
+        let events = try vault.events()
+        #expect(events.map(\.seq) == Array(1...Int64(events.count)))
+        #expect(events.filter { $0.type == "version.filed" }.count == writers)
+        #expect(try vault.checkReferences() == ReferenceReport(missingObjects: [], orphanObjects: [], versionCount: writers))
+        for n in 0..<writers {
+            let name = n % 2 == 0 ? "Shared form" : "Other form"
+            let version = try vault.versions(caseNumber: "CP-2024-0042", document: name)
+                .first { $0.size == Int64("writer \(n) ".utf8.count + 200_000 * (n + 1)) }
+            #expect(version != nil, "writer \(n)'s filing is missing")
+        }
+    }
+
+    @Test func aKillAtAnyPointLosesNoAcknowledgedFilingAndLeavesNoDanglingReference() throws {
+        let p = try CLIProgramme()
+        _ = try p.openCase()
+        let size = 24 << 20
+        FileManager.default.createFile(atPath: p.scratch.file("big.bin"), contents: Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }))
+        // One undisturbed filing tells how long a filing takes here.
+        let start = Date()
+        let calibration = try p.cli.start(p.fileArguments("big.bin", name: "Scan", type: "document"))
+        calibration.waitUntilExit()
+        #expect(calibration.terminationStatus == 0)
+        let duration = Date().timeIntervalSince(start)
+
+        var acknowledged = 1
+        for fraction in [0.02, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.95, 1.1] {
+            let process = try p.cli.start(p.fileArguments("big.bin", name: "Scan", type: "document"))
+            usleep(useconds_t(duration * fraction * 1_000_000))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if process.terminationReason == .exit && process.terminationStatus == 0 { acknowledged += 1 }
+            // After every kill the vault opens, refers to no missing object,
+            // and holds every filing that reported success.
+            let vault = try p.vault()
+            let report = try vault.checkReferences()
+            #expect(report.missingObjects.isEmpty, "after a kill at \(fraction)")
+            #expect(report.versionCount == acknowledged, "after a kill at \(fraction)")
+            let events = try vault.events()
+            #expect(events.map(\.seq) == Array(1...Int64(events.count)))
+        }
+        print("kill test: filing took \(duration) s; \(acknowledged) of 10 filings acknowledged; orphans \(try p.vault().checkReferences().orphanObjects.count)")
+        // Some kills must have landed mid-filing, or this test proved nothing.
+        #expect(acknowledged < 10)
+        // Every surviving version still reads back whole.
+        let read = try p.cli.run(["get", "CP-2024-0042", "Scan", "-o", "check.bin"] + p.as("grace"))
+        #expect(read.code == 0)
+        #expect(FileManager.default.contents(atPath: p.scratch.file("check.bin"))?.count == size)
+    }
+}
+
+/// SECURITY.md must be precise enough for an independent decoder: the
+/// PyNaCl script, written from it alone, decrypts what the binary filed.
+@Suite struct IndependentDecoderTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../scripts/decrypt-with-pynacl.py").standardized.path
+    static let python: String? = {
+        // The python3 that `make test` installed PyNaCl for: the first on PATH.
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for folder in path.split(separator: ":") {
+            let candidate = String(folder) + "/python3"
+            guard FileManager.default.isExecutableFile(atPath: candidate) else { continue }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: candidate)
+            process.arguments = ["-c", "import nacl"]
+            process.standardError = FileHandle.nullDevice
+            try? process.run()
+            process.waitUntilExit()
+            return process.terminationStatus == 0 ? candidate : nil
+        }
+        return nil
+    }()
+
+    private func decode(_ p: CLIProgramme, _ staff: String, _ document: String, version: Int? = nil) throws -> CLI.Result {
+        var arguments = [Self.script, p.scratch.file("vault"), staff, p.scratch.file("\(staff).pw"), "CP-2024-0042", document]
+        if let version { arguments.append(String(version)) }
+        return try p.cli.run(arguments, executable: Self.python!)
+    }
+
+    @Test(.enabled(if: python != nil, "python3 with PyNaCl is not installed; `make test` installs it with pip"))
+    func pyNaClDecryptsWhatCasevaultFiled() throws {
+        let p = try CLIProgramme()
+        _ = try p.openCase()
+        let form = #"{"child":"Amani","needs":["school","health"]}"# + "\n"
+        p.scratch.write("form.json", form)
+        let photo = Data([0xFF, 0xD8, 0xFF, 0xE0] + (0..<200_000).map { UInt8($0 % 256) })
+        FileManager.default.createFile(atPath: p.scratch.file("photo.jpg"), contents: photo)
+        #expect(try p.cli.run(p.fileArguments("form.json", name: "Intake form")).code == 0)
+        p.scratch.write("form2.json", "{}\n")
+        #expect(try p.cli.run(p.fileArguments("form2.json", name: "Intake form")).code == 0)
+        #expect(try p.cli.run(p.fileArguments("photo.jpg", name: "Identifying photo", type: "document")).code == 0)
+
+        #expect(try decode(p, "grace", "Intake form", version: 1).stdout == form)
+        #expect(try decode(p, "dora", "Intake form").stdout == "{}\n")
+        let decodedPhoto = try decode(p, "halima", "Identifying photo")
+        #expect(decodedPhoto.code == 0)
+        #expect(Data(decodedPhoto.stdout.utf8).count > 0)
+        let refused = try decode(p, "dora", "Identifying photo")
+        #expect(refused.code == 1)
+        #expect(refused.stderr == "decrypt-with-pynacl: no grant for the confidential tier\n")
+    }
+
+    @Test(.enabled(if: python != nil, "python3 with PyNaCl is not installed; `make test` installs it with pip"))
+    func pyNaClAlsoRefusesAnEditedStamp() throws {
+        let p = try CLIProgramme()
+        _ = try p.openCase()
+        p.scratch.write("form.json", "{}\n")
+        #expect(try p.cli.run(p.fileArguments("form.json")).code == 0)
+        let edit = try p.cli.run([p.scratch.file("vault/catalog.sqlite"),
+                                  "UPDATE versions SET stamp = CAST(replace(CAST(stamp AS TEXT), '\"O\"', '\"C\"') AS BLOB)"],
+                                 executable: "/usr/bin/sqlite3")
+        #expect(edit.code == 0, "sqlite3 (installed by make test) could not edit the catalog")
+        let result = try decode(p, "grace", "Intake form")
+        #expect(result.code == 1)
+        #expect(result.stderr == "decrypt-with-pynacl: object failed authentication\n")
+    }
+}
