@@ -24,7 +24,7 @@ secrets="$(mktemp -d)"
 chmod 700 "$secrets"
 trap 'rm -rf "$secrets"' EXIT
 umask 077
-for who in amina grace joseph halima farah peter; do
+for who in amina grace joseph halima farah peter dora; do
     printf '%s demo passphrase 2024\n' "$who" > "$secrets/$who"
 done
 
@@ -47,7 +47,7 @@ export CASEVAULT_DIR="$vault"
 next "The admin adds the programme's staff"
 for member in "grace|Grace Otieno|case-manager" "joseph|Joseph Mwangi|case-manager" \
               "halima|Halima Abdi|case-supervisor" "farah|Farah Nasser|records-officer" \
-              "peter|Peter Okello|auditor"; do
+              "peter|Peter Okello|auditor" "dora|Dora Achieng|project-director"; do
     IFS='|' read -r id name role <<< "$member"
     run staff add --as amina --passphrase-file "$secrets/amina" \
         --id "$id" --name "$name" --role "$role" --new-passphrase-file "$secrets/$id"
@@ -66,6 +66,51 @@ run staff passwd --as grace --passphrase-file "$secrets/joseph" --new-passphrase
 next "Grace changes her own passphrase"
 printf 'grace new passphrase 2025\n' > "$secrets/grace-new"
 run staff passwd --as grace --passphrase-file "$secrets/grace" --new-passphrase-file "$secrets/grace-new"
+mv "$secrets/grace-new" "$secrets/grace"   # from now on Grace uses the new one
+
+next "A case supervisor opens two client folders"
+echo "Each case gets a team-tier and a confidential-tier key; each tier's secret is sealed to its holders."
+run case open --as halima --passphrase-file "$secrets/halima" --category CP --admitted 2024 --client 42 \
+    --manager grace --supervisor halima
+run case open --as halima --passphrase-file "$secrets/halima" --category UASC --admitted 2025 \
+    --manager joseph --supervisor halima
+
+next "The records officer files a form, a document and a photo (public keys only)"
+cat > "$secrets/intake.json" <<'JSON'
+{"form": "intake", "child": "Amani (demo)", "dateOfIntake": "2024-03-04", "needs": ["school", "health"]}
+JSON
+printf 'Home visit, 12 March 2024: the caregiver was present; the placement is safe.\n' > "$secrets/home-visit.txt"
+# A tiny valid PNG (1x1 pixel): recognised as an image, so it goes to the confidential tier.
+printf '\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82' > "$secrets/photo.png"
+run file CP-2024-0042 --as farah --passphrase-file "$secrets/farah" --name "Intake form" --type form "$secrets/intake.json"
+run file CP-2024-0042 --as farah --passphrase-file "$secrets/farah" --name "Home visit report" --type report "$secrets/home-visit.txt"
+run file CP-2024-0042 --as farah --passphrase-file "$secrets/farah" --name "Identifying photo" --type document "$secrets/photo.png"
+printf 'Arrival interview notes (demo).\n' | "$casevault" file UASC-2025-0043 --as farah --passphrase-file "$secrets/farah" \
+    --name "Arrival interview" --type report --confidential -
+echo "(filed 'Arrival interview' into UASC-2025-0043 from standard input, marked confidential)"
+
+next "A corrected intake form becomes version 2; version 1 is kept"
+sed 's/"health"]/"health", "birth registration"]/' "$secrets/intake.json" > "$secrets/intake-v2.json"
+run file CP-2024-0042 --as farah --passphrase-file "$secrets/farah" --name "Intake form" --type form "$secrets/intake-v2.json"
+
+next "The folder as anyone may see it: labels and stamps, no content"
+run case show CP-2024-0042
+run history CP-2024-0042 "Intake form"
+
+next "The Case Manager reads the form and the photo"
+run get CP-2024-0042 "Intake form" --as grace --passphrase-file "$secrets/grace"
+run get CP-2024-0042 "Identifying photo" --as grace --passphrase-file "$secrets/grace" -o "$secrets/photo-back.png"
+cmp -s "$secrets/photo.png" "$secrets/photo-back.png" && echo "(the photo read back is identical to the one filed)"
+
+next "The records officer filed them but cannot read them (exit 77)"
+run get CP-2024-0042 "Intake form" --as farah --passphrase-file "$secrets/farah"
+
+next "The project director reads team documents, not the confidential photo (exit 77)"
+run get CP-2024-0042 "Home visit report" --as dora --passphrase-file "$secrets/dora"
+run get CP-2024-0042 "Identifying photo" --as dora --passphrase-file "$secrets/dora"
+
+next "Another case's manager holds no grant for this case (exit 77)"
+run get CP-2024-0042 "Intake form" --as joseph --passphrase-file "$secrets/joseph"
 
 next "What is on disk"
 (cd "$vault" && find . -printf '%M  %10s  %p\n' | sort -k3)
@@ -73,15 +118,19 @@ echo
 echo "Config (clear, no secrets):"
 sed 's/^/    /' "$vault/casevault.json"
 
-next "No passphrase appears anywhere in the vault"
+next "No passphrase and no content appears anywhere in the vault"
 found=0
-for file in "$secrets"/*; do
-    [ "$(basename "$file")" = recovery-key.txt ] && continue
-    if grep -rqF -- "$(head -n1 "$file")" "$vault"; then
-        echo "FOUND the passphrase of $(basename "$file") in the vault"; found=1
-    fi
+for who in amina grace joseph halima farah peter dora; do
+    if grep -rqF -- "$(head -n1 "$secrets/$who")" "$vault"; then echo "FOUND the passphrase of $who in the vault"; found=1; fi
 done
-[ $found -eq 0 ] && echo "Searched every file under $vault for each staff passphrase: none found."
+for marker in "Amani (demo)" "the placement is safe" "Arrival interview notes"; do
+    if grep -rqF -- "$marker" "$vault"; then echo "FOUND '$marker' in the vault"; found=1; fi
+done
+[ $found -eq 0 ] && echo "Searched every file under $vault for each passphrase and for words of each document: none found."
+
+next "Every change and every read is a signed event"
+command -v sqlite3 >/dev/null && sqlite3 "$vault/catalog.sqlite" \
+    "SELECT printf('%3d  %-24s %-8s %s', seq, type, actor, at) FROM events ORDER BY seq" | tail -n 14
 
 say "Done. ./demo-vault is left for you to explore, e.g.: casevault staff list --vault demo-vault"
-echo "(Filing, retrieval, handover packages and audit exports are the next issues on the tracker.)"
+echo "(Forms with schemas, handover packages and audit exports are the next issues on the tracker.)"

@@ -100,76 +100,122 @@ func rawSecretstream() -> (encrypt: Double, decrypt: Double) {
     return (size / pushSeconds, size / pullSeconds)
 }
 
-let scratch = NSTemporaryDirectory() + "casevault-bench-" + UUID().uuidString
-mkdir(scratch, 0o700)
-defer { _ = try? FileManager.default.removeItem(atPath: scratch) }
-for id in ["amina", "grace", "halima"] {
-    FileManager.default.createFile(atPath: "\(scratch)/\(id).pw", contents: Data("\(id) bench passphrase\n".utf8))
+/// One full measurement with the vault and files under `folder`.
+func measure(in folder: String, label: String) -> Bool {
+    let scratch = folder + "/casevault-bench-" + UUID().uuidString
+    mkdir(scratch, 0o700)
+    defer { _ = try? FileManager.default.removeItem(atPath: scratch) }
+    print("")
+    print("== \(label): \(folder)")
+    for id in ["amina", "grace", "halima"] {
+        FileManager.default.createFile(atPath: "\(scratch)/\(id).pw", contents: Data("\(id) bench passphrase\n".utf8))
+    }
+    let env: [String: String] = ProcessInfo.processInfo.environment.merging([
+        "CASEVAULT_INSECURE_TEST_KDF": "1",  // measure throughput, not Argon2id
+        "CASEVAULT_DIR": "\(scratch)/vault",
+    ]) { $1 }
+    func must(_ args: [String]) {
+        let (_, status, _) = spawn(args, environment: env)
+        guard status == 0 else { fatalError("casevault \(args.joined(separator: " ")) failed with \(status)") }
+    }
+    must(["init", "\(scratch)/vault", "--admin-id", "amina", "--admin-name", "Amina", "--new-passphrase-file", "\(scratch)/amina.pw"])
+    for (id, role) in [("grace", "case-manager"), ("halima", "case-supervisor")] {
+        must(["staff", "add", "--as", "amina", "--passphrase-file", "\(scratch)/amina.pw", "--id", id, "--name", id,
+              "--role", role, "--new-passphrase-file", "\(scratch)/\(id).pw"])
+    }
+    must(["case", "open", "--as", "halima", "--passphrase-file", "\(scratch)/halima.pw", "--category", "CP",
+          "--admitted", "2024", "--client", "1", "--manager", "grace", "--supervisor", "halima"])
+
+    fillFile("\(scratch)/input.bin", size: benchSize)
+
+    /// The I/O floor: the input copied to a new file with 64 KiB writes and fsync.
+    func rawCopy() -> Double {
+        let input = open("\(scratch)/input.bin", O_RDONLY)
+        let output = open("\(scratch)/copy.bin", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let start = now()
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            _ = buffer.withUnsafeBytes { write(output, $0.baseAddress, n) }
+        }
+        fsync(output)
+        let seconds = now() - start
+        close(input)
+        close(output)
+        unlink("\(scratch)/copy.bin")
+        return Double(benchSize) / Double(mib) / seconds
+    }
+
+    /// BLAKE2b-256 (which names every object) over the same volume, in memory.
+    func rawBlake2b() -> Double {
+        let chunk = [UInt8](repeating: 0x33, count: SecretStream.cipherChunkSize)
+        let hasher = Blake2b()
+        let start = now()
+        for _ in 0..<(benchSize / SecretStream.chunkSize) { hasher.update(chunk) }
+        _ = hasher.finalize()
+        return Double(benchSize) / Double(mib) / (now() - start)
+    }
+
+    var rawEncrypt: [Double] = [], rawDecrypt: [Double] = [], copies: [Double] = [], hashes: [Double] = []
+    var fileRates: [Double] = [], getRates: [Double] = [], fileRSS: [Double] = [], getRSS: [Double] = []
+    let size = Double(benchSize) / Double(mib)
+    for run in 1...runs {
+        // Interleaved, so a noisy neighbour hurts baseline and product alike.
+        let raw = rawSecretstream()
+        rawEncrypt.append(raw.encrypt)
+        rawDecrypt.append(raw.decrypt)
+        copies.append(rawCopy())
+        hashes.append(rawBlake2b())
+        let (fileSeconds, fileStatus, fileMemory) = spawn(["file", "CP-2024-0001", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
+                                                            "--name", "Bench", "--type", "document", "\(scratch)/input.bin"], environment: env)
+        guard fileStatus == 0 else { fatalError("file failed") }
+        let out = "\(scratch)/out-\(run).bin"
+        let (getSeconds, getStatus, getMemory) = spawn(["get", "CP-2024-0001", "Bench", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
+                                                         "-o", out], environment: env)
+        guard getStatus == 0 else { fatalError("get failed") }
+        unlink(out)
+        fileRates.append(size / fileSeconds)
+        getRates.append(size / getSeconds)
+        fileRSS.append(fileMemory)
+        getRSS.append(getMemory)
+    }
+
+    func row(_ name: String, _ value: Double, _ unit: String, _ note: String = "") {
+        print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%9.1f %@", value, unit) + (note.isEmpty ? "" : "   " + note))
+    }
+    let baseEncrypt = median(rawEncrypt), baseDecrypt = median(rawDecrypt)
+    let fileRate = median(fileRates), getRate = median(getRates)
+    print("")
+    row("raw secretstream encrypt (in memory)", baseEncrypt, "MiB/s", "baseline")
+    row("raw secretstream decrypt (in memory)", baseDecrypt, "MiB/s", "baseline")
+    row("raw BLAKE2b-256 (in memory)", median(hashes), "MiB/s", "context: names every object")
+    row("copy 256 MiB to a new file + fsync", median(copies), "MiB/s", "context: this disk, now")
+    row("casevault file, 256 MiB (end to end)", fileRate, "MiB/s", String(format: "%.0f %% of raw encrypt (target ≥ 60 %%)", 100 * fileRate / baseEncrypt))
+    row("casevault get -o, 256 MiB (end to end)", getRate, "MiB/s", String(format: "%.0f %% of raw decrypt (target ≥ 60 %%)", 100 * getRate / baseDecrypt))
+    row("peak RSS, file 256 MiB", median(fileRSS), "MiB")
+    row("peak RSS, get 256 MiB", median(getRSS), "MiB")
+
+    fillFile("\(scratch)/big.bin", size: bigSize)
+    let (_, bigFileStatus, bigFileRSS) = spawn(["file", "CP-2024-0001", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
+                                                 "--name", "Big", "--type", "document", "\(scratch)/big.bin"], environment: env)
+    unlink("\(scratch)/big.bin")
+    let (_, bigGetStatus, bigGetRSS) = spawn(["get", "CP-2024-0001", "Big", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
+                                               "-o", "\(scratch)/big-out.bin"], environment: env)
+    guard bigFileStatus == 0, bigGetStatus == 0 else { fatalError("1 GiB run failed") }
+    row("peak RSS, file 1 GiB", bigFileRSS, "MiB", "target < 64 MiB")
+    row("peak RSS, get 1 GiB", bigGetRSS, "MiB", "target < 64 MiB")
+
+    let met = fileRate >= 0.6 * baseEncrypt && getRate >= 0.6 * baseDecrypt && bigFileRSS < 64 && bigGetRSS < 64
+    print("")
+    print(met ? "All targets met." : "Some targets missed (see above).")
+    return met
 }
-let env: [String: String] = ProcessInfo.processInfo.environment.merging([
-    "CASEVAULT_INSECURE_TEST_KDF": "1",  // measure throughput, not Argon2id
-    "CASEVAULT_DIR": "\(scratch)/vault",
-]) { $1 }
-func must(_ args: [String]) {
-    let (_, status, _) = spawn(args, environment: env)
-    guard status == 0 else { fatalError("casevault \(args.joined(separator: " ")) failed with \(status)") }
-}
-must(["init", "\(scratch)/vault", "--admin-id", "amina", "--admin-name", "Amina", "--new-passphrase-file", "\(scratch)/amina.pw"])
-for (id, role) in [("grace", "case-manager"), ("halima", "case-supervisor")] {
-    must(["staff", "add", "--as", "amina", "--passphrase-file", "\(scratch)/amina.pw", "--id", id, "--name", id,
-          "--role", role, "--new-passphrase-file", "\(scratch)/\(id).pw"])
-}
-must(["case", "open", "--as", "halima", "--passphrase-file", "\(scratch)/halima.pw", "--category", "CP",
-      "--admitted", "2024", "--client", "1", "--manager", "grace", "--supervisor", "halima"])
 
 print("casevault benchmark: \(runs) runs each, medians; \(ProcessInfo.processInfo.activeProcessorCount) cores")
-fillFile("\(scratch)/input.bin", size: benchSize)
-
-var rawEncrypt: [Double] = [], rawDecrypt: [Double] = []
-var fileRates: [Double] = [], getRates: [Double] = [], fileRSS: [Double] = [], getRSS: [Double] = []
-let size = Double(benchSize) / Double(mib)
-for run in 1...runs {
-    // Interleaved, so a noisy neighbour hurts baseline and product alike.
-    let raw = rawSecretstream()
-    rawEncrypt.append(raw.encrypt)
-    rawDecrypt.append(raw.decrypt)
-    let (fileSeconds, fileStatus, fileMemory) = spawn(["file", "CP-2024-0001", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
-                                                        "--name", "Bench", "--type", "document", "\(scratch)/input.bin"], environment: env)
-    guard fileStatus == 0 else { fatalError("file failed") }
-    let out = "\(scratch)/out-\(run).bin"
-    let (getSeconds, getStatus, getMemory) = spawn(["get", "CP-2024-0001", "Bench", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
-                                                     "-o", out], environment: env)
-    guard getStatus == 0 else { fatalError("get failed") }
-    unlink(out)
-    fileRates.append(size / fileSeconds)
-    getRates.append(size / getSeconds)
-    fileRSS.append(fileMemory)
-    getRSS.append(getMemory)
+print("Baselines are measured in the same run, interleaved with the product's runs.")
+var allMet = measure(in: NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory(),
+                     label: "on disk (the temp folder's file system)")
+if FileManager.default.fileExists(atPath: "/dev/shm") {
+    allMet = measure(in: "/dev/shm", label: "in memory (tmpfs): the software without the disk") && allMet
 }
-
-func row(_ name: String, _ value: Double, _ unit: String, _ note: String = "") {
-    print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%9.1f %@", value, unit) + (note.isEmpty ? "" : "   " + note))
-}
-let baseEncrypt = median(rawEncrypt), baseDecrypt = median(rawDecrypt)
-let fileRate = median(fileRates), getRate = median(getRates)
-print("")
-row("raw secretstream encrypt (in memory)", baseEncrypt, "MiB/s", "baseline")
-row("raw secretstream decrypt (in memory)", baseDecrypt, "MiB/s", "baseline")
-row("casevault file, 256 MiB (end to end)", fileRate, "MiB/s", String(format: "%.0f %% of raw encrypt (target ≥ 60 %%)", 100 * fileRate / baseEncrypt))
-row("casevault get -o, 256 MiB (end to end)", getRate, "MiB/s", String(format: "%.0f %% of raw decrypt (target ≥ 60 %%)", 100 * getRate / baseDecrypt))
-row("peak RSS, file 256 MiB", median(fileRSS), "MiB")
-row("peak RSS, get 256 MiB", median(getRSS), "MiB")
-
-fillFile("\(scratch)/big.bin", size: bigSize)
-let (_, bigFileStatus, bigFileRSS) = spawn(["file", "CP-2024-0001", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
-                                             "--name", "Big", "--type", "document", "\(scratch)/big.bin"], environment: env)
-unlink("\(scratch)/big.bin")
-let (_, bigGetStatus, bigGetRSS) = spawn(["get", "CP-2024-0001", "Big", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
-                                           "-o", "\(scratch)/big-out.bin"], environment: env)
-guard bigFileStatus == 0, bigGetStatus == 0 else { fatalError("1 GiB run failed") }
-row("peak RSS, file 1 GiB", bigFileRSS, "MiB", "target < 64 MiB")
-row("peak RSS, get 1 GiB", bigGetRSS, "MiB", "target < 64 MiB")
-
-let met = fileRate >= 0.6 * baseEncrypt && getRate >= 0.6 * baseDecrypt && bigFileRSS < 64 && bigGetRSS < 64
-print("")
-print(met ? "All targets met." : "Some targets missed (see above).")

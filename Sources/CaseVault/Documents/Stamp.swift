@@ -1,4 +1,4 @@
-public import Foundation
+internal import Foundation
 
 /// What every version carries (programme manual §5.5): the full date, the
 /// full case number and status, the name of the report, and the Case

@@ -55,16 +55,20 @@ struct FileObjectStore: ObjectStore {
         let temp = root + "/.tmp-" + randomBytes(count: 12).hexString
         let fd = try FileSystem.createExclusive(temp, mode: 0o400)
         do {
-            let hasher = Blake2b()
-            var size: Int64 = 0
-            try produce { bytes in
-                hasher.update(bytes)
-                try fd.write(bytes)
-                size += Int64(bytes.count)
+            // Hashing and writing run on a second thread (see Pipeline).
+            let writer = HashingWriter(fd: fd)
+            let pipeline = Pipeline(consumer: writer)
+            do {
+                try produce { try pipeline.write($0) }
+                try pipeline.finish()
+            } catch {
+                pipeline.cancel()
+                throw error
             }
+            let size = writer.size
             try fd.sync()
             try fd.closeNow()
-            let id = ObjectID(digest: hasher.finalize())
+            let id = ObjectID(digest: writer.hasher.finalize())
             let folder = root + "/" + String(id.hex.prefix(2))
             if !FileSystem.isDirectory(folder) {
                 do { try FileSystem.makeDirectory(folder) } catch where FileSystem.isDirectory(folder) {
@@ -120,5 +124,24 @@ struct FileObjectStore: ObjectStore {
 
     func path(of id: ObjectID) -> String {
         root + "/" + String(id.hex.prefix(2)) + "/" + id.hex
+    }
+}
+
+/// Names an object while writing it: BLAKE2b of every byte, then the bytes
+/// to the temp file. Used only from the pipeline's worker thread until the
+/// pipeline has finished, hence `@unchecked Sendable`.
+final class HashingWriter: ChunkConsumer, @unchecked Sendable {
+    let hasher = Blake2b()
+    let fd: FileDescriptor
+    private(set) var size: Int64 = 0
+
+    init(fd: FileDescriptor) {
+        self.fd = fd
+    }
+
+    func consume(_ bytes: UnsafeRawBufferPointer) throws {
+        hasher.update(bytes)
+        try fd.write(bytes)
+        size += Int64(bytes.count)
     }
 }
