@@ -84,6 +84,7 @@ let package = Package(
                 // Tests tamper with the catalog directly, as an attacker would.
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: strictness
         ),
         .testTarget(

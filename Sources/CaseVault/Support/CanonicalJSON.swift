@@ -5,6 +5,9 @@
 public enum JSONValue: Equatable, Sendable {
     case string(String)
     case integer(Int64)
+    /// A number with a fraction or an exponent, or outside Int64. Forms may
+    /// hold them; casevault never signs one (events and stamps use integers).
+    case number(Double)
     case bool(Bool)
     case null
     case array([JSONValue])
@@ -24,6 +27,10 @@ public enum JSONValue: Equatable, Sendable {
         switch self {
         case .string(let text): Self.appendString(text, to: &out)
         case .integer(let value): out.append(contentsOf: Array(String(value).utf8))
+        case .number(let value):
+            // Integral doubles print without a fraction, as JavaScript would.
+            let text = value.rounded() == value && abs(value) < 1e21 ? String(Int64(value)) : "\(value)"
+            out.append(contentsOf: Array(text.utf8))
         case .bool(let value): out.append(contentsOf: Array((value ? "true" : "false").utf8))
         case .null: out.append(contentsOf: Array("null".utf8))
         case .array(let items):
@@ -75,18 +82,27 @@ public enum JSONValue: Equatable, Sendable {
     }
     public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
     public var integerValue: Int64? { if case .integer(let i) = self { return i }; return nil }
+    /// Either kind of number, as a Double.
+    public var numberValue: Double? {
+        switch self {
+        case .integer(let i): Double(i)
+        case .number(let d): d
+        default: nil
+        }
+    }
 }
 
 extension JSONValue {
-    /// Parses JSON text that holds no floating-point numbers (what we write).
+    /// Parses any JSON text (RFC 8259). Duplicate member names are refused.
     public init(parsing bytes: [UInt8]) throws {
         var parser = JSONParser(bytes: bytes)
         self = try parser.parseDocument()
     }
 }
 
-/// A small strict JSON parser for canonical event bodies read back from the
-/// catalog: integers only, UTF-8, depth-limited.
+/// A small strict JSON parser (RFC 8259): UTF-8, depth-limited, duplicate
+/// member names refused; integers that fit Int64 become `.integer`, other
+/// numbers `.number`.
 struct JSONParser {
     let bytes: [UInt8]
     var index = 0
@@ -158,12 +174,37 @@ struct JSONParser {
         case UInt8(ascii: "f"): try expect("false"); return .bool(false)
         case UInt8(ascii: "n"): try expect("null"); return .null
         default:
-            let start = index
-            if bytes[index] == UInt8(ascii: "-") { index += 1 }
-            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
-            guard let value = Int64(String(decoding: bytes[start..<index], as: UTF8.self)) else { throw Failure() }
-            return .integer(value)
+            return try parseNumber()
         }
+    }
+
+    mutating func parseNumber() throws -> JSONValue {
+        let start = index
+        func digits() -> Int {
+            let from = index
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            return index - from
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let integerStart = index
+        guard digits() > 0 else { throw Failure() }
+        if bytes[integerStart] == UInt8(ascii: "0") && index - integerStart > 1 { throw Failure() }  // no leading zeros
+        var isInteger = true
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { throw Failure() }
+            isInteger = false
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits() > 0 else { throw Failure() }
+            isInteger = false
+        }
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if isInteger, let value = Int64(text) { return .integer(value) }
+        guard let value = Double(text), value.isFinite else { throw Failure() }
+        return .number(value)
     }
 
     mutating func parseString() throws -> String {
@@ -188,10 +229,15 @@ struct JSONParser {
                 case UInt8(ascii: "r"): out.append(0x0d)
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
-                    guard index + 4 <= bytes.count,
-                          let code = UInt32(String(decoding: bytes[index..<(index + 4)], as: UTF8.self), radix: 16),
-                          let scalar = Unicode.Scalar(code) else { throw Failure() }
-                    index += 4
+                    var code = try parseHex4()
+                    if (0xD800...0xDBFF).contains(code) {
+                        // A high surrogate must be followed by an escaped low one.
+                        try expect("\\u")
+                        let low = try parseHex4()
+                        guard (0xDC00...0xDFFF).contains(low) else { throw Failure() }
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    guard let scalar = Unicode.Scalar(code) else { throw Failure() }
                     out.append(contentsOf: Array(String(Character(scalar)).utf8))
                 default: throw Failure()
                 }
@@ -200,5 +246,12 @@ struct JSONParser {
             }
         }
         throw Failure()
+    }
+
+    mutating func parseHex4() throws -> UInt32 {
+        guard index + 4 <= bytes.count,
+              let code = UInt32(String(decoding: bytes[index..<(index + 4)], as: UTF8.self), radix: 16) else { throw Failure() }
+        index += 4
+        return code
     }
 }

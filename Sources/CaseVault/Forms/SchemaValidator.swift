@@ -1,0 +1,408 @@
+internal import Foundation
+
+/// One reason an instance does not satisfy a schema, located by an RFC 6901
+/// JSON Pointer into the instance.
+public struct SchemaViolation: Equatable, Sendable, CustomStringConvertible {
+    /// RFC 6901 pointer, "" for the whole document.
+    public let pointer: String
+    public let message: String
+
+    /// `/goals/0/dueDate: "2024-13-01" is not a date`
+    public var description: String { (pointer.isEmpty ? "(document)" : pointer) + ": " + message }
+}
+
+/// A JSON Schema (draft 2020-12) validator for the keywords casevault's
+/// form schemas use, proved against the JSON-Schema-Test-Suite (README
+/// lists supported and unsupported keywords).
+///
+/// Supported: type, enum, const; properties, required, additionalProperties,
+/// patternProperties, propertyNames, minProperties, maxProperties,
+/// dependentRequired, dependentSchemas; items, prefixItems, contains,
+/// minContains, maxContains, minItems, maxItems, uniqueItems; minLength,
+/// maxLength, pattern, format (date, date-time, email; asserted when
+/// `assertFormats`); minimum, maximum, exclusiveMinimum, exclusiveMaximum,
+/// multipleOf; allOf, anyOf, oneOf, not, if/then/else; $ref to a JSON
+/// Pointer within the same document ("#", "#/$defs/…"); $defs; boolean
+/// schemas. Annotations (title, description, default, examples, $comment,
+/// content*) are ignored.
+///
+/// Not supported, and refused when a schema uses them: $id-relative and
+/// remote $ref, $anchor, $dynamicRef, $dynamicAnchor, unevaluatedProperties,
+/// unevaluatedItems, $vocabulary.
+public struct SchemaValidator: Sendable {
+    public let schema: JSONValue
+    public let assertFormats: Bool
+
+    /// Keywords whose presence makes a schema unusable here.
+    public static let unsupportedKeywords: Set<String> = [
+        "$anchor", "$dynamicRef", "$dynamicAnchor", "unevaluatedProperties", "unevaluatedItems", "$vocabulary", "$recursiveRef",
+    ]
+
+    public init(schema: JSONValue, assertFormats: Bool = true) throws {
+        self.schema = schema
+        self.assertFormats = assertFormats
+        if let problem = Self.unsupportedFeature(in: schema, isRoot: true) {
+            throw VaultError.invalidInput("the schema uses \(problem), which casevault's validator does not support")
+        }
+    }
+
+    /// The first unsupported feature found, or nil.
+    public static func unsupportedFeature(in schema: JSONValue, isRoot: Bool = true) -> String? {
+        switch schema {
+        case .object(let members):
+            for (key, value) in members {
+                if unsupportedKeywords.contains(key) { return key }
+                if key == "$id", !isRoot { return "a nested $id" }
+                if key == "$ref", let ref = value.stringValue, !ref.hasPrefix("#") { return "a $ref that is not within the document (\(ref))" }
+                if key == "$ref", let ref = value.stringValue, ref.hasPrefix("#"), ref.count > 1, !ref.hasPrefix("#/") {
+                    return "an anchor $ref (\(ref))"
+                }
+                // Values of these keywords are data, not schemas.
+                if ["enum", "const", "default", "examples"].contains(key) { continue }
+                if let problem = unsupportedFeature(in: value, isRoot: false) { return problem }
+            }
+            return nil
+        case .array(let items):
+            for item in items { if let problem = unsupportedFeature(in: item, isRoot: false) { return problem } }
+            return nil
+        default:
+            return nil
+        }
+    }
+
+    /// Every violation, in document order of the instance where it can be.
+    public func validate(_ instance: JSONValue) -> [SchemaViolation] {
+        var context = Context(root: schema, assertFormats: assertFormats)
+        context.check(schema, instance, at: [])
+        return context.violations
+    }
+
+    public func isValid(_ instance: JSONValue) -> Bool {
+        validate(instance).isEmpty
+    }
+}
+
+private struct Context {
+    let root: JSONValue
+    let assertFormats: Bool
+    var violations: [SchemaViolation] = []
+    var depth = 0
+
+    init(root: JSONValue, assertFormats: Bool) {
+        self.root = root
+        self.assertFormats = assertFormats
+    }
+
+    mutating func fail(_ path: [String], _ message: String) {
+        violations.append(SchemaViolation(pointer: path.map { "/" + $0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }.joined(),
+                                          message: message))
+    }
+
+    /// Runs a subschema in a scratch context: for anyOf, oneOf, not, if,
+    /// contains, where a failure is information rather than a violation.
+    func passes(_ schema: JSONValue, _ instance: JSONValue, at path: [String]) -> Bool {
+        var scratch = Context(root: root, assertFormats: assertFormats)
+        scratch.depth = depth
+        scratch.check(schema, instance, at: path)
+        return scratch.violations.isEmpty
+    }
+
+    mutating func check(_ schema: JSONValue, _ instance: JSONValue, at path: [String]) {
+        switch schema {
+        case .bool(true): return
+        case .bool(false):
+            fail(path, "is not allowed here")
+            return
+        case .object: break
+        default: return  // not a schema: nothing to assert
+        }
+        depth += 1
+        defer { depth -= 1 }
+        guard depth < 256 else {
+            fail(path, "the schema refers to itself without end")
+            return
+        }
+
+        if let ref = schema["$ref"]?.stringValue {
+            if let target = resolve(ref) {
+                check(target, instance, at: path)
+            } else {
+                fail(path, "the schema's $ref \(ref) points nowhere")
+            }
+        }
+        checkGeneric(schema, instance, at: path)
+        switch instance {
+        case .object(let members): checkObject(schema, members, at: path)
+        case .array(let items): checkArray(schema, items, at: path)
+        case .string(let text): checkString(schema, text, at: path)
+        case .integer, .number: checkNumber(schema, instance.numberValue!, at: path)
+        default: break
+        }
+        checkCombinators(schema, instance, at: path)
+    }
+
+    func resolve(_ ref: String) -> JSONValue? {
+        guard ref.hasPrefix("#") else { return nil }
+        let pointer = String(ref.dropFirst()).removingPercentEncoding ?? String(ref.dropFirst())
+        if pointer.isEmpty { return root }
+        guard pointer.hasPrefix("/") else { return nil }
+        var node = root
+        for token in pointer.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+            let key = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            switch node {
+            case .object(let members):
+                guard let next = members[key] else { return nil }
+                node = next
+            case .array(let items):
+                guard let index = Int(key), items.indices.contains(index) else { return nil }
+                node = items[index]
+            default:
+                return nil
+            }
+        }
+        return node
+    }
+
+    mutating func checkGeneric(_ schema: JSONValue, _ instance: JSONValue, at path: [String]) {
+        if let type = schema["type"] {
+            let allowed: [String] = switch type {
+            case .string(let one): [one]
+            case .array(let many): many.compactMap(\.stringValue)
+            default: []
+            }
+            if !allowed.contains(where: { Self.instance(instance, isOfType: $0) }) {
+                fail(path, "\(Self.quote(instance)) is \(Self.typeName(instance)), not \(allowed.joined(separator: " or "))")
+            }
+        }
+        if let options = schema["enum"], case .array(let values) = options {
+            if !values.contains(where: { Self.equal($0, instance) }) {
+                fail(path, "\(Self.quote(instance)) is not one of \(values.map(Self.quote).joined(separator: ", "))")
+            }
+        }
+        if let constant = schema["const"], !Self.equal(constant, instance) {
+            fail(path, "\(Self.quote(instance)) is not \(Self.quote(constant))")
+        }
+    }
+
+    mutating func checkObject(_ schema: JSONValue, _ members: [String: JSONValue], at path: [String]) {
+        let keys = members.keys.sorted()
+        if case .array(let required)? = schema["required"] {
+            for name in required.compactMap(\.stringValue) where members[name] == nil {
+                fail(path + [name], "is required but missing")
+            }
+        }
+        if case .object(let dependent)? = schema["dependentRequired"] {
+            for (trigger, needed) in dependent where members[trigger] != nil {
+                if case .array(let names) = needed {
+                    for name in names.compactMap(\.stringValue) where members[name] == nil {
+                        fail(path + [name], "is required when \(trigger) is present")
+                    }
+                }
+            }
+        }
+        if let minimum = schema["minProperties"]?.numberValue, Double(members.count) < minimum {
+            fail(path, "has \(members.count) members, fewer than \(Int(minimum))")
+        }
+        if let maximum = schema["maxProperties"]?.numberValue, Double(members.count) > maximum {
+            fail(path, "has \(members.count) members, more than \(Int(maximum))")
+        }
+        let properties: [String: JSONValue]
+        if case .object(let p)? = schema["properties"] { properties = p } else { properties = [:] }
+        var patterns: [(NSRegularExpression, JSONValue)] = []
+        if case .object(let p)? = schema["patternProperties"] {
+            for (pattern, subschema) in p.sorted(by: { $0.key < $1.key }) {
+                if let regex = Self.regex(pattern) { patterns.append((regex, subschema)) }
+            }
+        }
+        for key in keys {
+            let value = members[key]!
+            var matched = false
+            if let subschema = properties[key] {
+                matched = true
+                check(subschema, value, at: path + [key])
+            }
+            for (regex, subschema) in patterns where Self.matches(regex, key) {
+                matched = true
+                check(subschema, value, at: path + [key])
+            }
+            if !matched, let additional = schema["additionalProperties"] {
+                if additional == .bool(false) {
+                    fail(path + [key], "is not a field of this form")
+                } else {
+                    check(additional, value, at: path + [key])
+                }
+            }
+            if let names = schema["propertyNames"], !passes(names, .string(key), at: path + [key]) {
+                fail(path + [key], "is not an allowed name")
+            }
+        }
+        if case .object(let dependent)? = schema["dependentSchemas"] {
+            for (trigger, subschema) in dependent.sorted(by: { $0.key < $1.key }) where members[trigger] != nil {
+                check(subschema, .object(members), at: path)
+            }
+        }
+    }
+
+    mutating func checkArray(_ schema: JSONValue, _ items: [JSONValue], at path: [String]) {
+        if let minimum = schema["minItems"]?.numberValue, Double(items.count) < minimum {
+            fail(path, "has \(items.count) items, fewer than \(Int(minimum))")
+        }
+        if let maximum = schema["maxItems"]?.numberValue, Double(items.count) > maximum {
+            fail(path, "has \(items.count) items, more than \(Int(maximum))")
+        }
+        if schema["uniqueItems"] == .bool(true) {
+            outer: for i in items.indices {
+                for j in items.indices where j > i && Self.equal(items[i], items[j]) {
+                    fail(path + [String(j)], "repeats item \(i)")
+                    break outer
+                }
+            }
+        }
+        var prefixCount = 0
+        if case .array(let prefix)? = schema["prefixItems"] {
+            prefixCount = prefix.count
+            for (index, subschema) in prefix.enumerated() where index < items.count {
+                check(subschema, items[index], at: path + [String(index)])
+            }
+        }
+        if let itemSchema = schema["items"] {
+            for index in items.indices where index >= prefixCount {
+                check(itemSchema, items[index], at: path + [String(index)])
+            }
+        }
+        if let contains = schema["contains"] {
+            let count = items.indices.filter { passes(contains, items[$0], at: path + [String($0)]) }.count
+            let minimum = schema["minContains"]?.numberValue ?? 1
+            if Double(count) < minimum {
+                fail(path, minimum == 1 ? "contains no item of the required kind" : "contains \(count) items of the required kind, fewer than \(Int(minimum))")
+            }
+            if let maximum = schema["maxContains"]?.numberValue, Double(count) > maximum {
+                fail(path, "contains \(count) items of the kind, more than \(Int(maximum))")
+            }
+        }
+    }
+
+    mutating func checkString(_ schema: JSONValue, _ text: String, at path: [String]) {
+        let length = text.unicodeScalars.count  // JSON Schema counts code points
+        if let minimum = schema["minLength"]?.numberValue, Double(length) < minimum {
+            fail(path, length == 0 ? "is empty" : "\(Self.quote(.string(text))) is shorter than \(Int(minimum)) characters")
+        }
+        if let maximum = schema["maxLength"]?.numberValue, Double(length) > maximum {
+            fail(path, "is longer than \(Int(maximum)) characters")
+        }
+        if let pattern = schema["pattern"]?.stringValue {
+            if let regex = Self.regex(pattern), !Self.matches(regex, text) {
+                fail(path, "\(Self.quote(.string(text))) does not match the pattern \(pattern)")
+            }
+        }
+        if assertFormats, let format = schema["format"]?.stringValue, let valid = Formats.check(format, text), !valid {
+            let article = ["email"].contains(format) ? "an" : "a"
+            fail(path, "\(Self.quote(.string(text))) is not \(article) \(format)")
+        }
+    }
+
+    mutating func checkNumber(_ schema: JSONValue, _ value: Double, at path: [String]) {
+        let shown = Self.quote(value.rounded() == value && abs(value) < 1e15 ? .integer(Int64(value)) : .number(value))
+        if let minimum = schema["minimum"]?.numberValue, value < minimum { fail(path, "\(shown) is less than \(Self.number(minimum))") }
+        if let maximum = schema["maximum"]?.numberValue, value > maximum { fail(path, "\(shown) is more than \(Self.number(maximum))") }
+        if let minimum = schema["exclusiveMinimum"]?.numberValue, value <= minimum { fail(path, "\(shown) is not more than \(Self.number(minimum))") }
+        if let maximum = schema["exclusiveMaximum"]?.numberValue, value >= maximum { fail(path, "\(shown) is not less than \(Self.number(maximum))") }
+        if let divisor = schema["multipleOf"]?.numberValue, divisor > 0 {
+            let quotient = value / divisor
+            // Decimal divisors (0.01) are not exact in binary: accept a
+            // quotient within a relative hair of a whole number.
+            let isMultiple = quotient.isFinite
+                ? abs(quotient - quotient.rounded()) <= max(1e-9, abs(quotient) * 1e-12)
+                : false
+            if !isMultiple { fail(path, "\(shown) is not a multiple of \(Self.number(divisor))") }
+        }
+    }
+
+    mutating func checkCombinators(_ schema: JSONValue, _ instance: JSONValue, at path: [String]) {
+        if case .array(let all)? = schema["allOf"] {
+            for subschema in all { check(subschema, instance, at: path) }
+        }
+        if case .array(let any)? = schema["anyOf"], !any.contains(where: { passes($0, instance, at: path) }) {
+            fail(path, "matches none of the allowed forms")
+        }
+        if case .array(let one)? = schema["oneOf"] {
+            let count = one.filter { passes($0, instance, at: path) }.count
+            if count != 1 {
+                fail(path, count == 0 ? "matches none of the allowed forms" : "matches \(count) of the forms where exactly one is allowed")
+            }
+        }
+        if let not = schema["not"], passes(not, instance, at: path) {
+            fail(path, "matches a form that is not allowed")
+        }
+        if let condition = schema["if"] {
+            if passes(condition, instance, at: path) {
+                if let then = schema["then"] { check(then, instance, at: path) }
+            } else if let otherwise = schema["else"] {
+                check(otherwise, instance, at: path)
+            }
+        }
+    }
+
+    // MARK: helpers
+
+    static func instance(_ value: JSONValue, isOfType type: String) -> Bool {
+        switch (type, value) {
+        case ("null", .null), ("boolean", .bool), ("object", .object), ("array", .array), ("string", .string): true
+        case ("number", .integer), ("number", .number), ("integer", .integer): true
+        case ("integer", .number(let d)): d.rounded() == d
+        default: false
+        }
+    }
+
+    static func typeName(_ value: JSONValue) -> String {
+        switch value {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .object: "an object"
+        case .array: "an array"
+        case .string: "a string"
+        case .integer: "an integer"
+        case .number(let d): d.rounded() == d ? "an integer" : "a number"
+        }
+    }
+
+    /// JSON equality: numbers by value (1 == 1.0), objects unordered.
+    static func equal(_ a: JSONValue, _ b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.object(let x), .object(let y)):
+            x.count == y.count && x.allSatisfy { key, value in y[key].map { equal(value, $0) } ?? false }
+        case (.array(let x), .array(let y)):
+            x.count == y.count && zip(x, y).allSatisfy { equal($0, $1) }
+        case (.string(let x), .string(let y)):
+            // Code points, not Swift's canonical equivalence: "é" and
+            // "e" + U+0301 are different JSON strings.
+            x.unicodeScalars.elementsEqual(y.unicodeScalars)
+        default:
+            if let x = a.numberValue, let y = b.numberValue { x == y } else { a == b }
+        }
+    }
+
+    static func quote(_ value: JSONValue) -> String {
+        switch value {
+        case .object: "an object"
+        case .array: "an array"
+        case .string(let text): "\"" + (text.count > 60 ? String(text.prefix(57)) + "…" : text) + "\""
+        default: String(decoding: value.canonicalBytes, as: UTF8.self)
+        }
+    }
+
+    static func number(_ value: Double) -> String {
+        value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    /// ECMA-262 patterns run through ICU (NSRegularExpression), unanchored
+    /// as JSON Schema requires. Patterns are from schemas, so they are
+    /// compiled each time a validation needs them; the forms' patterns are few.
+    static func regex(_ pattern: String) -> NSRegularExpression? {
+        try? NSRegularExpression(pattern: pattern, options: [])
+    }
+
+    static func matches(_ regex: NSRegularExpression, _ text: String) -> Bool {
+        regex.firstMatch(in: text, options: [], range: NSRange(text.startIndex..., in: text)) != nil
+    }
+}

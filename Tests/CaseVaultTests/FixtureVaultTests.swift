@@ -1,0 +1,41 @@
+@testable import CaseVault
+import Foundation
+import Testing
+
+/// Vaults written by earlier versions must keep opening and reading
+/// (style rule 8). Each fixture is copied first: opening may write.
+@Suite struct FixtureVaultTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    private func open(_ name: String, in scratch: Scratch) throws -> Vault {
+        let copy = scratch.file(name)
+        try FileManager.default.copyItem(atPath: Self.fixtures.appendingPathComponent(name).path, toPath: copy)
+        return try Vault.open(at: copy)
+    }
+
+    @Test func formatOneVaultStillOpensAndReads() throws {
+        let scratch = Scratch()
+        let vault = try open("vault-format-1", in: scratch)
+        #expect(vault.config.formatVersion == 1)
+        #expect(try vault.staff().map(\.id) == ["amina", "farah", "grace", "halima"])
+        #expect(try vault.cases().map(\.label) == ["CP-2024-0042 [O]"])
+        let grace = try vault.unlock(staffID: "grace", passphrase: try scratch.passphrase("grace fixture passphrase"))
+        func read(_ name: String, _ version: Int? = nil) throws -> String {
+            var out: [UInt8] = []
+            try vault.read(caseNumber: "CP-2024-0042", document: name, version: version, by: grace) { out.append(contentsOf: $0) }
+            return String(decoding: out, as: UTF8.self)
+        }
+        #expect(try read("Intake form", 1) == #"{"form":"intake","child":"Fixture Child","v":1}"# + "\n")
+        #expect(try read("Intake form") == #"{"form":"intake","child":"Fixture Child","v":2}"# + "\n")
+        #expect(try read("Scan") == String(repeating: "z", count: 200_000))
+        #expect(try vault.checkReferences().missingObjects.isEmpty)
+        // The log as written (13 events: no recovery key, no director, so
+        // four grants), then the three reads above.
+        let events = try vault.events()
+        #expect(events.map(\.type) == ["vault.created", "staff.added", "staff.added", "staff.added", "staff.added",
+                                       "case.opened"] + Array(repeating: "grant.given", count: 4)
+                                      + ["version.filed", "version.filed", "version.filed"]
+                                      + Array(repeating: "content.read", count: 3))
+        #expect(events.map(\.seq) == Array(1...16))
+    }
+}
