@@ -379,7 +379,13 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         #expect(value.canonicalString == #"{"A":"","a":[true,null,"é\"\\\n\u0001"],"b":-3}"#)
         #expect(try JSONValue(parsing: value.canonicalBytes) == value)
         #expect(throws: (any Error).self) { _ = try JSONValue(parsing: Array(#"{"a":1,"a":2}"#.utf8)) }
-        #expect(throws: (any Error).self) { _ = try JSONValue(parsing: Array(#"{"a":1.5}"#.utf8)) }
+        // Forms may hold real numbers; casevault's own signed data never does.
+        #expect(try JSONValue(parsing: Array(#"{"a":1.5,"b":-2e3,"c":9223372036854775808}"#.utf8))
+                == .object(["a": .number(1.5), "b": .number(-2000), "c": .number(9_223_372_036_854_775_808)]))
+        for malformed in [#"{"a":01}"#, #"{"a":1.}"#, #"{"a":.5}"#, #"{"a":1e}"#, #"["\ud800"]"#, #"[1,]"#, #"{"a" 1}"#] {
+            #expect(throws: (any Error).self, "\(malformed)") { _ = try JSONValue(parsing: Array(malformed.utf8)) }
+        }
+        #expect(try JSONValue(parsing: Array(#"["\ud83d\ude00"]"#.utf8)) == .array([.string("😀")]))
     }
 }
 
