@@ -42,7 +42,7 @@ final class ArchiveHandle {
 
     /// Hands libarchive a NUL-terminated copy of `passphrase` and wipes our
     /// copy straight after. libarchive keeps its own internal copy for the
-    /// life of the handle and frees it unwiped (SECURITY.md §"Exports").
+    /// life of the handle and frees it unwiped (SECURITY.md §7).
     func withCString<R>(copying passphrase: UnsafeRawBufferPointer, _ body: (UnsafePointer<CChar>) -> R) -> R {
         let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: passphrase.count + 1)
         defer {

@@ -1,7 +1,7 @@
 internal import CSodium
 
 /// Streaming BLAKE2b (`crypto_generichash`). Objects are named by the
-/// 32-byte BLAKE2b of their bytes (SECURITY.md §"Objects").
+/// 32-byte BLAKE2b of their bytes (SECURITY.md §9–10).
 public final class Blake2b {
     public static let defaultLength = 32
     // crypto_generichash_state is 64-byte aligned and imported as opaque, so

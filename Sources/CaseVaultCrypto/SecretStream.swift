@@ -1,7 +1,7 @@
 internal import CSodium
 
 /// Chunked authenticated encryption with
-/// `crypto_secretstream_xchacha20poly1305` (SECURITY.md §"Object format").
+/// `crypto_secretstream_xchacha20poly1305` (SECURITY.md §9).
 ///
 /// Layout of a stream: the 24-byte secretstream header, then one ciphertext
 /// chunk per plaintext chunk of `chunkSize` bytes (the last may be shorter,

@@ -1,5 +1,5 @@
 /// A secret wrapped under a passphrase: Argon2id derives a 32-byte key that
-/// seals the secret with `crypto_secretbox` (SECURITY.md §"Wrapped keys").
+/// seals the secret with `crypto_secretbox` (SECURITY.md §4).
 ///
 /// Byte layout, all integers little-endian:
 ///

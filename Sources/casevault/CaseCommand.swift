@@ -15,8 +15,8 @@ struct CaseOpenCommand: ParsableCommand {
         commandName: "open",
         abstract: "Open a case (case supervisors, project directors, admins).",
         discussion: """
-            The case number is CATEGORY-YEAR-CLIENT, e.g. CP-2024-0042; the client number is the next \
-            free one unless --client is given, and is unique in the vault. The case starts with status O. \
+            The case number is CATEGORY-YEAR-CLIENT, e.g. CP-2024-0042; the client number is one more \
+            than the highest in the vault unless --client is given, and is unique in the vault. The case starts with status O. \
             Its team-tier key is sealed to the Case Manager, the Case Supervisor, the recovery key and the \
             vault's team-tier roles (project directors); its confidential-tier key to the Case Manager, the \
             Case Supervisor and the recovery key only.
@@ -31,7 +31,7 @@ struct CaseOpenCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Year of admission.", valueName: "year"))
     var admitted: Int
 
-    @Option(help: ArgumentHelp("Client number (default: the next free one).", valueName: "number"))
+    @Option(help: ArgumentHelp("Client number (default: one more than the highest in the vault).", valueName: "number"))
     var client: Int?
 
     @Option(help: ArgumentHelp("Staff id of the Case Manager.", valueName: "id"))

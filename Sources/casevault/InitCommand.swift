@@ -51,7 +51,7 @@ struct InitCommand: ParsableCommand {
         var options = Vault.CreationOptions()
         options.profile = kdf
         options.recoveryKeyPath = recoveryKeyOut
-        // The explicit test hook (SECURITY.md §"Argon2id parameters").
+        // The explicit test hook (SECURITY.md §5).
         if ProcessInfo.processInfo.environment["CASEVAULT_INSECURE_TEST_KDF"] == "1" {
             options.insecureTestingKDF = true
             Output.warning("CASEVAULT_INSECURE_TEST_KDF=1: creating a vault with test-only key derivation")

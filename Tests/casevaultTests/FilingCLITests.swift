@@ -166,24 +166,30 @@ struct CLIProgramme {
         let duration = Date().timeIntervalSince(start)
 
         var acknowledged = 1
+        var killed = 0
+        var previousCount = 1
         for fraction in [0.02, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.95, 1.1] {
             let process = try p.cli.start(p.fileArguments("big.bin", name: "Scan", type: "document"))
             usleep(useconds_t(duration * fraction * 1_000_000))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            if process.terminationReason == .exit && process.terminationStatus == 0 { acknowledged += 1 }
+            if process.terminationReason == .exit && process.terminationStatus == 0 { acknowledged += 1 } else { killed += 1 }
             // After every kill the vault opens, refers to no missing object,
-            // and holds every filing that reported success.
+            // and holds every filing that reported success. A kill that lands
+            // after the commit but before the process exits leaves a filing
+            // that is durable though never acknowledged: allowed, not required.
             let vault = try p.vault()
             let report = try vault.checkReferences()
             #expect(report.missingObjects.isEmpty, "after a kill at \(fraction)")
-            #expect(report.versionCount == acknowledged, "after a kill at \(fraction)")
+            #expect(report.versionCount >= acknowledged && report.versionCount <= acknowledged + killed, "after a kill at \(fraction)")
+            #expect(report.versionCount >= previousCount, "a filing vanished after a kill at \(fraction)")
+            previousCount = report.versionCount
             let events = try vault.events()
             #expect(events.map(\.seq) == Array(1...Int64(events.count)))
         }
-        print("kill test: filing took \(duration) s; \(acknowledged) of 10 filings acknowledged; orphans \(try p.vault().checkReferences().orphanObjects.count)")
+        print("kill test: filing took \(duration) s; \(acknowledged) of 10 filings acknowledged, \(killed) killed; \(try p.vault().checkReferences().versionCount) versions")
         // Some kills must have landed mid-filing, or this test proved nothing.
-        #expect(acknowledged < 10)
+        #expect(killed > 0)
         // Every surviving version still reads back whole.
         let read = try p.cli.run(["get", "CP-2024-0042", "Scan", "-o", "check.bin"] + p.as("grace"))
         #expect(read.code == 0)

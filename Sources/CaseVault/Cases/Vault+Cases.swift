@@ -41,7 +41,8 @@ extension Vault {
 
     /// Opens a case with status O, a team-tier and a confidential-tier key
     /// pair, and each tier's secret key sealed to its holders (design §3).
-    /// The client number is the next free one when `clientNumber` is nil.
+    /// The client number is one more than the highest in the vault when
+    /// `clientNumber` is nil.
     @discardableResult
     public func openCase(category: String, admitted year: Int, clientNumber: Int? = nil,
                          managerID: String, supervisorID: String,
@@ -83,6 +84,9 @@ extension Vault {
                 client = clientNumber
             } else {
                 client = (try Int.fetchOne(db, sql: "SELECT MAX(client_number) FROM cases") ?? 0) + 1
+                guard client <= 999_999 else {
+                    throw VaultError.invalidInput("client numbers are used up to 999999; give a free one with --client")
+                }
             }
             let number = CaseNumber(category: category, year: year, clientNumber: client)
             let row = CaseRow(number: number.description, category: category, year: year, client_number: client,
@@ -102,15 +106,16 @@ extension Vault {
             // Holders, in a fixed order: CM, CS, the team-tier roles' members, recovery.
             var teamHolders: [(String, BoxPublicKey)] = []
             var confidentialHolders: [(String, BoxPublicKey)] = []
+            // Every holder's key is checked against the signed log first.
             for member in [manager, supervisor] {
-                let key = try BoxPublicKey(bytes: Array(member.box_public_key))
+                let key = try trustedStaff(member.id, in: db).box
                 teamHolders.append((GrantRow.staffHolder(member.id), key))
                 confidentialHolders.append((GrantRow.staffHolder(member.id), key))
             }
             let extraRoles = config.teamTierRoles
             for member in try StaffRow.filter(extraRoles.contains(Column("role"))).order(Column("id")).fetchAll(db)
             where member.id != managerID && member.id != supervisorID {
-                teamHolders.append((GrantRow.staffHolder(member.id), try BoxPublicKey(bytes: Array(member.box_public_key))))
+                teamHolders.append((GrantRow.staffHolder(member.id), try trustedStaff(member.id, in: db).box))
             }
             if let recoveryKey {
                 teamHolders.append((GrantRow.recoveryHolder, recoveryKey))

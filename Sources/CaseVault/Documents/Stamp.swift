@@ -4,7 +4,7 @@ internal import Foundation
 /// full case number and status, the name of the report, and the Case
 /// Manager's and Case Supervisor's names; plus the version and the filer.
 /// Stored in the catalog as canonical JSON and bound into the encryption's
-/// associated data (SECURITY.md §"Stamps").
+/// associated data (SECURITY.md §11).
 public struct Stamp: Equatable, Sendable {
     /// RFC 3339 with the filer's zone offset, e.g. 2026-11-23T20:40:12+03:00.
     public let date: String
@@ -41,7 +41,12 @@ public struct Stamp: Equatable, Sendable {
     /// Reads a stamp back from its stored canonical JSON. Any damage that
     /// still parses is caught later by authentication.
     init(stored bytes: Data) throws {
-        guard let json = try? JSONValue(parsing: Array(bytes)),
+        // The stored bytes must be exactly the canonical encoding of exactly
+        // these members: the associated data is rebuilt from the parsed
+        // stamp, so anything else (reordered, re-escaped, an extra member)
+        // would be an edit that still authenticates.
+        guard let json = try? JSONValue(parsing: Array(bytes)), json.canonicalBytes == Array(bytes),
+              case .object(let members) = json, Set(members.keys) == Self.memberNames,
               let date = json["date"]?.stringValue, let number = json["caseNumber"]?.stringValue,
               let status = json["caseStatus"]?.stringValue.flatMap(CaseStatus.init(rawValue:)),
               let report = json["report"]?.stringValue, let manager = json["caseManager"]?.stringValue,
@@ -52,6 +57,9 @@ public struct Stamp: Equatable, Sendable {
         self.init(date: date, caseNumber: number, caseStatus: status, report: report, caseManager: manager,
                   caseSupervisor: supervisor, version: Int(version), filedBy: filedBy, filedByName: filedByName)
     }
+
+    static let memberNames: Set<String> = ["date", "caseNumber", "caseStatus", "report", "caseManager",
+                                           "caseSupervisor", "version", "filedBy", "filedByName"]
 
     static func dateString(_ date: Date, in zone: TimeZone) -> String {
         // RFC 3339 wants the offset with a colon: +03:00, not +0300.
@@ -69,4 +77,10 @@ public struct VersionInfo: Sendable, Equatable {
     public let stamp: Stamp
     public let size: Int64
     public let objectID: String
+    /// For forms: the `$id` of the schema the form was validated against,
+    /// and its vault version (nil for the built-in schema).
+    public let schemaID: String?
+    public let schemaVersion: Int?
+
+    public var isForm: Bool { schemaID != nil }
 }

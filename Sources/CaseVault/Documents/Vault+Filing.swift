@@ -23,6 +23,8 @@ struct VersionRow: Codable, FetchableRecord, PersistableRecord, Sendable {
     var sealed_file_key: Data
     var stamp: Data
     var event_seq: Int64
+    var schema_id: String?
+    var schema_version: Int?
 }
 
 /// Where the bytes of a filing come from.
@@ -51,7 +53,7 @@ extension Vault {
     }
 
     /// Files a new immutable version of `name` in a case, streaming the
-    /// input through secretstream into a new object (SECURITY.md §"Objects").
+    /// input through secretstream into a new object (SECURITY.md §9–10).
     ///
     /// Needs only public keys: the file key is sealed to the tier's public
     /// key, so the filer cannot read back what they filed. The whole filing
@@ -62,7 +64,7 @@ extension Vault {
     @discardableResult
     public func file(caseNumber: String, name: String, type: String, confidential: Bool = false,
                      from input: FilingInput, by actor: StaffIdentity,
-                     now: Date = Date(), timeZone: TimeZone = .current) throws -> VersionInfo {
+                     now: Date? = nil, timeZone: TimeZone = .current) throws -> VersionInfo {
         guard Self.filingRoles.contains(actor.role) else {
             throw VaultError.accessDenied("a \(actor.role.displayName) cannot file documents")
         }
@@ -70,19 +72,29 @@ extension Vault {
         try Self.validate(documentType: type)
         let number = try CaseNumber.parse(caseNumber).description
 
-        let source: FileDescriptor
+        let source = try Self.open(input)
+        return try fileStream(caseNumber: number, name: name, type: type, confidential: confidential, schema: nil,
+                              by: actor, now: now, timeZone: timeZone, read: source.read(into:))
+    }
+
+    static func open(_ input: FilingInput) throws -> FileDescriptor {
         switch input {
         case .file(let path):
             guard FileSystem.exists(path) else { throw VaultError.notFound("no such file: \(path)") }
             guard FileSystem.isRegularFile(path) else { throw VaultError.invalidInput("\(path) is not a regular file") }
-            source = try FileSystem.openForReading(path)
+            return try FileSystem.openForReading(path)
         case .standardInput:
-            source = FileDescriptor(0, path: "standard input", closesOnRelease: false)
+            return FileDescriptor(0, path: "standard input", closesOnRelease: false)
         }
+    }
 
+    /// The filing itself, from any reader; `schema` is recorded for forms.
+    func fileStream(caseNumber number: String, name: String, type: String, confidential: Bool, schema: FormSchema?,
+                    by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone,
+                    read readSource: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) throws -> VersionInfo {
         // The first chunk is read before anything else, to recognise images.
         let head = SecureBytes(count: SecretStream.chunkSize)
-        let headCount = try head.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: source.read(into:)) }
+        let headCount = try head.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: readSource) }
         let looksLikeImage = head.withUnsafeBytes {
             ContentKind.isImage(UnsafeRawBufferPointer(rebasing: $0[0..<Swift.min(headCount, ContentKind.sniffLength)]))
         }
@@ -94,12 +106,15 @@ extension Vault {
                 headOffset += n
                 return n
             }
-            return try source.read(into: buffer)
+            return try readSource(buffer)
         }
 
         var written: ObjectID?
         do {
             return try catalog.write { db in
+                // The time is read once the write lock is held, so stamp dates
+                // and event times never run backwards against sequence numbers.
+                let now = fixedNow ?? Date()
                 let row = try caseRow(number, in: db)
                 guard let status = CaseStatus(rawValue: row.status) else {
                     throw VaultError.integrityFailure("case record \(number) is damaged")
@@ -116,7 +131,8 @@ extension Vault {
                 let version = (previous.first?.version ?? 0) + 1
                 let stamp = Stamp(
                     date: Stamp.dateString(now, in: timeZone), caseNumber: number, caseStatus: status, report: name,
-                    caseManager: try staffRow(id: row.manager_id).name, caseSupervisor: try staffRow(id: row.supervisor_id).name,
+                    caseManager: try StaffRow.fetchOne(db, key: row.manager_id)?.name ?? row.manager_id,
+                    caseSupervisor: try StaffRow.fetchOne(db, key: row.supervisor_id)?.name ?? row.supervisor_id,
                     version: version, filedBy: actor.id, filedByName: actor.member.name)
                 let associatedData = objectAssociatedData(caseNumber: number, document: name, version: version,
                                                           type: type, tier: tier, stamp: stamp)
@@ -130,31 +146,41 @@ extension Vault {
                     }, write: sink)
                 }
                 written = object.id
-                let sealedFileKey = SealedBox.seal(fileKey, to: try row.publicKey(for: tier))
+                let sealedFileKey = SealedBox.seal(fileKey, to: try trustedCaseKey(row, tier: tier, in: db))
                 if document.id == nil { try document.insert(db) }
-                let seq = try EventLog.append(.versionFiled, data: [
+                var data: [String: JSONValue] = [
                     "case": .string(number), "document": .string(name), "version": .integer(Int64(version)),
                     "type": .string(type), "tier": .string(tier.rawValue), "object": .string(object.id.hex),
                     "size": .integer(plaintextSize), "ciphertextSize": .integer(object.size),
                     "sealedFileKeyHash": blobHash(sealedFileKey), "stamp": stamp.json,
-                ], actor: actor, vaultID: config.vaultId, at: now, in: db)
+                ]
+                if let schema {
+                    data["schema"] = .object(["id": .string(schema.id),
+                                              "version": schema.version.map { .integer(Int64($0)) } ?? .null])
+                }
+                let seq = try EventLog.append(.versionFiled, data: data, actor: actor, vaultID: config.vaultId, at: now, in: db)
                 try VersionRow(document_id: document.id!, version: version, type: type, tier: tier.rawValue,
                                object_id: object.id.hex, plaintext_size: plaintextSize, ciphertext_size: object.size,
                                sealed_file_key: Data(sealedFileKey), stamp: Data(stamp.json.canonicalBytes),
-                               event_seq: seq).insert(db)
+                               event_seq: seq, schema_id: schema?.id, schema_version: schema?.version).insert(db)
                 return VersionInfo(caseNumber: number, document: name, version: version, type: type, tier: tier,
-                                   stamp: stamp, size: plaintextSize, objectID: object.id.hex)
+                                   stamp: stamp, size: plaintextSize, objectID: object.id.hex,
+                                   schemaID: schema?.id, schemaVersion: schema?.version)
             }
         } catch {
             // Nothing refers to the object we wrote (the transaction rolled
             // back), and its random file key makes it unique: remove it.
             if let written { objects.remove(written) }
-            throw error
+            switch error {
+            case CryptoError.inputFailed: throw VaultError.io("cannot read the document being filed")
+            case let error as CryptoError: throw VaultError.integrityFailure("a stored key is damaged (\(error))")
+            default: throw error
+            }
         }
     }
 
     /// The associated data binding an object to its identity and stamp
-    /// (SECURITY.md §"Stamps"): `"casevault-object-v1\n"` followed by the
+    /// (SECURITY.md §11): `"casevault-object-v1\n"` followed by the
     /// canonical JSON of vault, case, document, version, type, tier, stamp.
     func objectAssociatedData(caseNumber: String, document: String, version: Int, type: String,
                               tier: Tier, stamp: Stamp) -> [UInt8] {

@@ -4,7 +4,7 @@ internal import GRDB
 
 extension Vault {
     /// Roles that can hold case keys. Records officers file without reading;
-    /// auditors and admins read no content at all (SECURITY.md §"Threat model").
+    /// auditors and admins read no content at all (SECURITY.md §1).
     static let readingRoles: Set<Role> = [.caseManager, .caseSupervisor, .projectDirector]
 
     /// Versions of one document, or of every document of a case, oldest first.
@@ -40,21 +40,24 @@ extension Vault {
     func versionInfo(number: String, name: String, row: VersionRow) throws -> VersionInfo {
         guard let tier = Tier(rawValue: row.tier) else { throw VaultError.integrityFailure("a version record of \(number) is damaged") }
         return VersionInfo(caseNumber: number, document: name, version: row.version, type: row.type, tier: tier,
-                           stamp: try Stamp(stored: row.stamp), size: row.plaintext_size, objectID: row.object_id)
+                           stamp: try Stamp(stored: row.stamp), size: row.plaintext_size, objectID: row.object_id,
+                           schemaID: row.schema_id, schemaVersion: row.schema_version)
     }
 
-    /// Decrypts one version, handing authenticated plaintext to `write`
-    /// chunk by chunk. The read is logged as a signed `content.read` event
-    /// before any byte is released; a version that fails authentication
-    /// (object moved, swapped or altered; stamp or sealed key edited) throws
-    /// `integrityFailure`. Callers writing a file must publish it only if
-    /// this returns (see `AtomicFile`).
-    @discardableResult
-    public func read(caseNumber: String, document: String, version: Int? = nil, by actor: StaffIdentity,
-                     now: Date = Date(), into write: (UnsafeRawBufferPointer) throws -> Void) throws -> VersionInfo {
-        guard Self.readingRoles.contains(actor.role) else {
-            throw VaultError.accessDenied("a \(actor.role.displayName) cannot read case content")
-        }
+    /// A read that has passed every check and holds its file key, ready to
+    /// stream. Built by `prepareRead`, consumed by `stream`.
+    struct PreparedRead {
+        let info: VersionInfo
+        let fileKey: SecureBytes
+        let objectID: ObjectID
+        let associatedData: [UInt8]
+    }
+
+    /// Checks role and grant and unseals the file key, without releasing
+    /// anything. A refusal by role or grant is itself a signed
+    /// `content.refused` event, so an auditor sees who tried.
+    func prepareRead(caseNumber: String, document: String, version: Int?, by actor: StaffIdentity,
+                     now: Date) throws -> PreparedRead {
         let number = try CaseNumber.parse(caseNumber).description
         let (caseRow, versionRow, grant) = try catalog.read { db -> (CaseRow, VersionRow, GrantRow?) in
             let caseRow = try self.caseRow(number, in: db)
@@ -71,28 +74,62 @@ extension Vault {
             return (caseRow, versionRow, grant)
         }
         let info = try versionInfo(number: number, name: document, row: versionRow)
+        func refuse(_ reason: String, _ message: String) throws -> Never {
+            try catalog.write { db in
+                try EventLog.append(.contentRefused, data: [
+                    "case": .string(number), "document": .string(document), "version": .integer(Int64(info.version)),
+                    "tier": .string(info.tier.rawValue), "reason": .string(reason),
+                ], actor: actor, vaultID: config.vaultId, at: now, in: db)
+            }
+            throw VaultError.accessDenied(message)
+        }
+        guard Self.readingRoles.contains(actor.role) else {
+            try refuse("role", "a \(actor.role.displayName) cannot read case content")
+        }
         guard let grant else {
-            throw VaultError.accessDenied("'\(actor.id)' holds no grant for the \(info.tier.rawValue) tier of \(number)")
+            try refuse("no-grant", "'\(actor.id)' holds no grant for the \(info.tier.rawValue) tier of \(number)")
         }
         let fileKey = try unsealFileKey(case: caseRow, version: versionRow, tier: info.tier, grant: grant, actor: actor)
         guard let objectID = ObjectID(hex: versionRow.object_id) else {
             throw VaultError.integrityFailure("the object name of \(number) '\(document)' v\(info.version) is damaged")
         }
+        return PreparedRead(info: info, fileKey: fileKey, objectID: objectID,
+                            associatedData: objectAssociatedData(caseNumber: number, document: document, version: info.version,
+                                                                 type: info.type, tier: info.tier, stamp: info.stamp))
+    }
+
+    /// Logs the signed `content.read` event, then decrypts, handing each
+    /// authenticated chunk to `write`.
+    func stream(_ prepared: PreparedRead, by actor: StaffIdentity, now: Date,
+                into write: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let info = prepared.info
         try catalog.write { db in
             try EventLog.append(.contentRead, data: [
-                "case": .string(number), "document": .string(document), "version": .integer(Int64(info.version)),
-                "tier": .string(info.tier.rawValue), "object": .string(objectID.hex),
+                "case": .string(info.caseNumber), "document": .string(info.document), "version": .integer(Int64(info.version)),
+                "tier": .string(info.tier.rawValue), "object": .string(prepared.objectID.hex),
             ], actor: actor, vaultID: config.vaultId, at: now, in: db)
         }
-        let associatedData = objectAssociatedData(caseNumber: number, document: document, version: info.version,
-                                                  type: info.type, tier: info.tier, stamp: info.stamp)
-        let reader = try objects.open(objectID)
+        let reader = try objects.open(prepared.objectID)
         do {
-            try SecretStream.decrypt(key: fileKey, associatedData: associatedData, read: reader.read(into:), write: write)
+            try SecretStream.decrypt(key: prepared.fileKey, associatedData: prepared.associatedData,
+                                     read: reader.read(into:), write: write)
         } catch CryptoError.authenticationFailed {
-            throw VaultError.integrityFailure("\(number) '\(document)' version \(info.version) failed authentication: its object, stamp or key was altered")
+            throw VaultError.integrityFailure("\(info.caseNumber) '\(info.document)' version \(info.version) failed authentication: its object, stamp or key was altered")
         }
-        return info
+    }
+
+    /// Decrypts one version, handing authenticated plaintext to `write`
+    /// chunk by chunk. The read is logged as a signed `content.read` event
+    /// before any byte is released; a refusal is logged as `content.refused`;
+    /// a version that fails authentication (object moved, swapped or
+    /// altered; stamp or sealed key edited) throws `integrityFailure`.
+    /// Callers writing a file must publish it only if this returns.
+    @discardableResult
+    public func read(caseNumber: String, document: String, version: Int? = nil, by actor: StaffIdentity,
+                     now: Date = Date(), into write: (UnsafeRawBufferPointer) throws -> Void) throws -> VersionInfo {
+        let prepared = try prepareRead(caseNumber: caseNumber, document: document, version: version, by: actor, now: now)
+        try stream(prepared, by: actor, now: now, into: write)
+        return prepared.info
     }
 
     /// Tier secret key from the holder's grant, checked against the case's
@@ -134,24 +171,29 @@ extension Vault {
             let out = FileDescriptor(1, path: "standard output", closesOnRelease: false)
             return try read(caseNumber: caseNumber, document: document, version: version, by: actor, now: now, into: out.write)
         case .file(let path):
+            // Authorise before touching the destination.
+            let prepared = try prepareRead(caseNumber: caseNumber, document: document, version: version, by: actor, now: now)
             let path = FileSystem.absolutePath(path)
-            guard FileSystem.isDirectory(AtomicFile.parentFolder(of: path)) else {
-                throw VaultError.notFound("folder \(AtomicFile.parentFolder(of: path)) does not exist")
+            let folder = AtomicFile.parentFolder(of: path)
+            guard FileSystem.isDirectory(folder) else { throw VaultError.notFound("folder \(folder) does not exist") }
+            // Plaintext must never land inside the vault (or its backups).
+            let realFolder = FileSystem.realPath(folder) ?? folder
+            let realVault = FileSystem.realPath(self.path) ?? self.path
+            guard !(realFolder + "/").hasPrefix(realVault + "/") else {
+                throw VaultError.invalidInput("refusing to write plaintext inside the vault folder")
             }
-            var info: VersionInfo?
             try AtomicFile.write(to: path, replacing: false, mode: 0o600) { fd in
                 // Decrypting and writing overlap on two cores (see Pipeline).
                 let pipeline = Pipeline(consumer: PlainWriter(fd: fd))
                 do {
-                    info = try read(caseNumber: caseNumber, document: document, version: version, by: actor, now: now,
-                                    into: pipeline.write)
+                    try stream(prepared, by: actor, now: now, into: pipeline.write)
                     try pipeline.finish()
                 } catch {
                     pipeline.cancel()
                     throw error
                 }
             }
-            return info!
+            return prepared.info
         }
     }
 }

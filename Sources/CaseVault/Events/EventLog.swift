@@ -2,7 +2,7 @@ internal import CaseVaultCrypto
 internal import Foundation
 internal import GRDB
 
-/// The kinds of event (SECURITY.md §"Event log"; Schemas/event.schema.json).
+/// The kinds of event (SECURITY.md §12; Schemas/event.schema.json).
 enum EventType: String, CaseIterable, Sendable {
     case vaultCreated = "vault.created"
     case staffAdded = "staff.added"
@@ -11,6 +11,7 @@ enum EventType: String, CaseIterable, Sendable {
     case grantGiven = "grant.given"
     case versionFiled = "version.filed"
     case contentRead = "content.read"
+    case contentRefused = "content.refused"
 }
 
 /// One row of the `events` table.

@@ -1,5 +1,5 @@
 /// What a staff member does in the programme; it decides what they may do
-/// in the vault (SECURITY.md §"Threat model").
+/// in the vault (SECURITY.md §1).
 public enum Role: String, CaseIterable, Sendable, Codable {
     case recordsOfficer = "records-officer"
     case caseManager = "case-manager"

@@ -51,7 +51,7 @@ public final class StaffIdentity {
     public var role: Role { member.role }
 
     /// The secret-key plaintext that gets wrapped: X25519 secret (32 bytes)
-    /// then Ed25519 secret (64 bytes) (SECURITY.md §"Wrapped keys").
+    /// then Ed25519 secret (64 bytes) (SECURITY.md §4).
     func secretKeyMaterial() -> SecureBytes {
         let material = SecureBytes(count: BoxKeyPair.secretKeyLength + SigningKeyPair.secretKeyLength)
         material.withUnsafeMutableBytes { out in

@@ -28,6 +28,11 @@ final class Catalog: Sendable {
                 throw VaultError.newerCatalog
             }
             try Self.migrator.migrate(pool)
+            // GRDB sets synchronous = NORMAL on the writer when it enables
+            // WAL (after prepareDatabase runs). NORMAL does not fsync at
+            // commit: a power cut could lose a filing already acknowledged,
+            // or a read event. FULL syncs the WAL at every commit.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         } catch let error as DatabaseError {
             throw Self.map(error)
         }
@@ -98,7 +103,7 @@ final class Catalog: Sendable {
                 t.column("role", .text).notNull()
                 t.column("box_public_key", .blob).notNull()
                 t.column("signing_public_key", .blob).notNull()
-                // WrappedSecret blob (SECURITY.md §"Wrapped keys").
+                // WrappedSecret blob (SECURITY.md §4).
                 t.column("wrapped_secret_keys", .blob).notNull()
                 t.column("created_at", .text).notNull()
                 t.column("created_by", .text)
@@ -106,7 +111,7 @@ final class Catalog: Sendable {
         }
         // v2: the event log, cases, grants, documents and versions. The
         // catalog's tables are the projection of the events (SECURITY.md
-        // §"Event log"); secret-bearing blobs (wrapped keys, sealed grants,
+        // §12); secret-bearing blobs (wrapped keys, sealed grants,
         // sealed file keys) live only in their rows, and the events carry
         // their BLAKE2b-256 hashes.
         migrator.registerMigration("v2-events-cases-documents") { db in
@@ -157,10 +162,32 @@ final class Catalog: Sendable {
                 t.column("plaintext_size", .integer).notNull()
                 t.column("ciphertext_size", .integer).notNull()
                 t.column("sealed_file_key", .blob).notNull()  // crypto_box_seal(file key, tier public key)
-                t.column("stamp", .blob).notNull()            // canonical JSON (SECURITY.md §"Stamps")
+                t.column("stamp", .blob).notNull()            // canonical JSON (SECURITY.md §11)
                 t.column("event_seq", .integer).notNull().references("events")
                 t.primaryKey(["document_id", "version"])
             }
+        }
+        // v3: organisation form schemas, and the schema each form version was
+        // validated against (NULL for documents filed without --form).
+        migrator.registerMigration("v3-form-schemas") { db in
+            try db.create(table: "schemas") { t in
+                t.column("form_type", .text).notNull()
+                t.column("version", .integer).notNull()
+                t.column("schema_id", .text).notNull()   // the schema's $id
+                t.column("title", .text).notNull()
+                t.column("body", .blob).notNull()        // the schema as added (JSON, clear)
+                t.column("added_at", .text).notNull()
+                t.column("added_by", .text).notNull().references("staff")
+                t.column("event_seq", .integer).notNull().references("events")
+                t.primaryKey(["form_type", "version"])
+            }
+            try db.alter(table: "versions") { t in
+                t.add(column: "schema_id", .text)
+                t.add(column: "schema_version", .integer)  // NULL: the built-in schema
+            }
+            // Public keys are checked against their signed events before each
+            // sealing (Vault+Trust): find those events by type quickly.
+            try db.create(index: "events_by_type", on: "events", columns: ["type"])
         }
         return migrator
     }()

@@ -44,7 +44,7 @@ protocol ObjectStore: Sendable {
 }
 
 /// Objects as files under `objects/`, fanned out by the first two hex
-/// digits: `objects/3f/3fa4…`. Write path (SECURITY.md §"Durability"):
+/// digits: `objects/3f/3fa4…`. Write path (SECURITY.md §10):
 /// temp file in `objects/` → fsync → rename to its final name → fsync the
 /// fan-out folder. A crash leaves at worst a `.tmp-*` file, which
 /// `allObjects` ignores and a later clean-up removes.

@@ -11,6 +11,19 @@ enum AtomicFile {
         if !replacing && FileSystem.exists(path) {
             throw VaultError.alreadyExists("\(path) already exists")
         }
+        // Where the file system allows, a new file is written with no name
+        // at all (O_TMPFILE) and linked in only when complete: a kill or a
+        // power cut mid-write leaves nothing behind, not even a temp name
+        // holding plaintext. Elsewhere (FAT, some network file systems) the
+        // named temp file below is used.
+        if !replacing, let fd = FileSystem.createUnnamed(in: folder, mode: mode) {
+            try body(fd)
+            try fd.sync()
+            try FileSystem.linkUnnamed(fd, to: path)
+            try fd.closeNow()
+            try FileSystem.syncDirectory(folder)
+            return
+        }
         let temp = temporaryPath(in: folder, for: path)
         let fd = try FileSystem.createExclusive(temp, mode: mode)
         do {

@@ -1,7 +1,7 @@
 /// A JSON value with one canonical byte encoding (RFC 8785, JCS, for the
 /// value types we use: no floating-point numbers). Signed events and the
 /// associated data that binds a stamp to its object are canonical JSON, so
-/// the same value always produces the same bytes (SECURITY.md §"Canonical JSON").
+/// the same value always produces the same bytes (SECURITY.md §13).
 public enum JSONValue: Equatable, Sendable {
     case string(String)
     case integer(Int64)

@@ -3,7 +3,7 @@ internal import Glibc
 #endif
 
 /// The few POSIX calls the core needs for safe writes (SECURITY.md
-/// §"Durability"): exclusive creation, fsync of files and folders, atomic
+/// §10): exclusive creation, fsync of files and folders, atomic
 /// rename, no-overwrite link. Each failure becomes `VaultError.io` naming
 /// the path and the system's reason.
 enum FileSystem {
@@ -78,6 +78,24 @@ enum FileSystem {
         guard link(from, to) == 0 else {
             if errno == EEXIST { throw VaultError.alreadyExists("\(to) already exists") }
             throw VaultError.io("cannot create \(to): \(errorText())")
+        }
+    }
+
+    /// An unnamed file in `folder` (Linux O_TMPFILE), or nil when the file
+    /// system does not support them.
+    static func createUnnamed(in folder: String, mode: mode_t) -> FileDescriptor? {
+        // O_TMPFILE is __O_TMPFILE | O_DIRECTORY; Swift does not import the macro.
+        let flags = O_WRONLY | O_CLOEXEC | O_DIRECTORY | 0o20000000
+        let fd = open(folder, flags, mode)
+        guard fd >= 0 else { return nil }
+        return FileDescriptor(fd, path: folder + "/(unnamed)")
+    }
+
+    /// Gives an unnamed file its name; fails if the name exists.
+    static func linkUnnamed(_ fd: FileDescriptor, to path: String) throws {
+        guard linkat(AT_FDCWD, "/proc/self/fd/\(fd.raw)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 else {
+            if errno == EEXIST { throw VaultError.alreadyExists("\(path) already exists") }
+            throw VaultError.io("cannot create \(path): \(errorText())")
         }
     }
 

@@ -5,7 +5,7 @@ internal import CaseVaultCrypto
 /// half is in the vault config and to which every case's tier keys are
 /// also sealed, so cases stay openable when all their holders have left.
 ///
-/// File format (SECURITY.md §"Recovery key"), UTF-8 text:
+/// File format (SECURITY.md §6), UTF-8 text:
 ///
 ///     # casevault recovery key … (comment lines, ignored)
 ///     CASEVAULT-RECOVERY-KEY-1

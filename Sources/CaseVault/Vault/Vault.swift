@@ -3,7 +3,7 @@ internal import CaseVaultCrypto
 
 /// An open vault: its config, its catalog and its object store.
 ///
-/// On disk (SECURITY.md §"Vault layout"):
+/// On disk (SECURITY.md §8):
 ///
 ///     PATH/casevault.json     config, written once at init
 ///     PATH/catalog.sqlite     catalog (plus -wal and -shm while open)
@@ -47,7 +47,7 @@ public final class Vault: Sendable {
 
     /// `casevault.json` decides the recovery key, the team-tier roles and the
     /// cost of new passphrases, so an edited config must not be taken at its
-    /// word (SECURITY.md §"Vault layout"). Two checks on every open:
+    /// word (SECURITY.md §8). Two checks on every open:
     /// key derivation below libsodium's INTERACTIVE cost is refused unless
     /// the vault is marked as a test vault; and once the first admin exists,
     /// the config must equal the settings their signed `vault.created`
@@ -67,7 +67,7 @@ public final class Vault: Sendable {
     /// What `init` should set up besides the empty vault.
     public struct CreationOptions {
         public var profile: KeyDerivationProfile = .moderate
-        /// The explicit test hook (SECURITY.md §"Argon2id parameters"):
+        /// The explicit test hook (SECURITY.md §5):
         /// Argon2id at its minimum cost, recorded in the config.
         public var insecureTestingKDF = false
         public var adminID: String?

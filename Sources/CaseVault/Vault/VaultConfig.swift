@@ -2,7 +2,7 @@ internal import Foundation
 internal import CaseVaultCrypto
 
 /// How costly passphrase derivation is for a new vault (SECURITY.md
-/// §"Argon2id parameters").
+/// §5).
 public enum KeyDerivationProfile: String, CaseIterable, Sendable {
     case interactive, moderate, sensitive
 

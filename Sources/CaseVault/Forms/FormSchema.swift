@@ -1,0 +1,63 @@
+internal import Foundation
+
+/// A form schema: built into casevault (Schemas/forms/) or added to a vault
+/// by the programme (`casevault schema add`), versioned per form type.
+public struct FormSchema: Sendable {
+    /// The form type, e.g. "intake", "care-plan".
+    public let type: String
+    /// The schema's `title`: the report name printed in stamps.
+    public let title: String
+    /// The schema's `$id`.
+    public let id: String
+    /// 1, 2, … for schemas added to the vault; nil for the built-in one.
+    public let version: Int?
+    public let json: JSONValue
+
+    public var source: String { version.map { "vault v\($0)" } ?? "built-in" }
+
+    /// Parses and checks a schema document: JSON, an object with `$id`,
+    /// `title` and `"type": "object"`, only keywords the validator supports.
+    public init(type: String, version: Int?, bytes: [UInt8]) throws {
+        guard let json = try? JSONValue(parsing: bytes) else {
+            throw VaultError.invalidInput("the schema is not valid JSON")
+        }
+        guard let id = json["$id"]?.stringValue, !id.isEmpty else {
+            throw VaultError.invalidInput("the schema has no $id")
+        }
+        guard let title = json["title"]?.stringValue, !title.isEmpty else {
+            throw VaultError.invalidInput("the schema has no title (the report name printed in stamps)")
+        }
+        guard json["type"]?.stringValue == "object" else {
+            throw VaultError.invalidInput("a form schema must describe an object (\"type\": \"object\")")
+        }
+        if let dialect = json["$schema"]?.stringValue, dialect != "https://json-schema.org/draft/2020-12/schema" {
+            throw VaultError.invalidInput("the schema is for \(dialect); casevault validates draft 2020-12")
+        }
+        _ = try SchemaValidator(schema: json)
+        try Vault.validate(documentType: type)
+        try Vault.validate(documentName: title)
+        self.type = type
+        self.title = title
+        self.id = id
+        self.version = version
+        self.json = json
+    }
+
+    public var validator: SchemaValidator { try! SchemaValidator(schema: json) }
+
+    /// The form type a schema's `$id` names: its last path segment without
+    /// ".schema.json" or ".json".
+    public static func type(fromID id: String) -> String? {
+        guard let last = id.split(separator: "/").last else { return nil }
+        var name = String(last)
+        for suffix in [".schema.json", ".json"] where name.hasSuffix(suffix) {
+            name.removeLast(suffix.count)
+        }
+        return (try? Vault.validate(documentType: name)) == nil ? nil : name
+    }
+
+    /// The schemas that ship with casevault, one per form type.
+    public static let builtIn: [FormSchema] = BuiltInSchemas.all.map { type, text in
+        try! FormSchema(type: type, version: nil, bytes: Array(text.utf8))
+    }.sorted { $0.type < $1.type }
+}
