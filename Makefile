@@ -11,7 +11,11 @@ deps:
 build: deps
 	swift build -c release --product casevault
 
+# The schema check (Python jsonschema: every schema valid against the 2020-12
+# meta-schema, every example valid, derived invalid variants refused) runs
+# first, so swift test's own summary stays the last lines.
 test: deps
+	python3 Schemas/check_schemas.py
 	swift test
 
 demo: build

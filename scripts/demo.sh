@@ -75,32 +75,41 @@ run case open --as halima --passphrase-file "$secrets/halima" --category CP --ad
 run case open --as halima --passphrase-file "$secrets/halima" --category UASC --admitted 2025 \
     --manager joseph --supervisor halima
 
-next "The records officer files a form, a document and a photo (public keys only)"
-cat > "$secrets/intake.json" <<'JSON'
-{"form": "intake", "child": "Amani (demo)", "dateOfIntake": "2024-03-04", "needs": ["school", "health"]}
-JSON
+next "The records officer files an intake form, a report and a photo (public keys only)"
+echo "The intake form is JSON, validated against the intake schema before anything is filed."
+examples="$(cd "$(dirname "$0")/../Schemas/examples" && pwd)"
+sed 's/"Amani"/"Amani (demo)"/' "$examples/intake.json" > "$secrets/intake.json"
 printf 'Home visit, 12 March 2024: the caregiver was present; the placement is safe.\n' > "$secrets/home-visit.txt"
 # A tiny valid PNG (1x1 pixel): recognised as an image, so it goes to the confidential tier.
 printf '\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82' > "$secrets/photo.png"
-run file CP-2024-0042 --as farah --passphrase-file "$secrets/farah" --name "Intake form" --type form "$secrets/intake.json"
+run file CP-2024-0042 --as farah --passphrase-file "$secrets/farah" --form intake "$secrets/intake.json"
 run file CP-2024-0042 --as farah --passphrase-file "$secrets/farah" --name "Home visit report" --type report "$secrets/home-visit.txt"
 run file CP-2024-0042 --as farah --passphrase-file "$secrets/farah" --name "Identifying photo" --type document "$secrets/photo.png"
 printf 'Arrival interview notes (demo).\n' | "$casevault" file UASC-2025-0043 --as farah --passphrase-file "$secrets/farah" \
     --name "Arrival interview" --type report --confidential -
 echo "(filed 'Arrival interview' into UASC-2025-0043 from standard input, marked confidential)"
 
-next "A corrected intake form becomes version 2; version 1 is kept"
-sed 's/"health"]/"health", "birth registration"]/' "$secrets/intake.json" > "$secrets/intake-v2.json"
-run file CP-2024-0042 --as farah --passphrase-file "$secrets/farah" --name "Intake form" --type form "$secrets/intake-v2.json"
+next "An invalid care plan is refused, every problem listed, nothing filed (exit 65)"
+sed -e 's/"dueDate": "2024-04-15"/"dueDate": "2024-13-15"/' -e 's/"reviewDate"/"reviewWhen"/' "$examples/care-plan.json" > "$secrets/bad-care-plan.json"
+run file CP-2024-0042 --as grace --passphrase-file "$secrets/grace" --form care-plan "$secrets/bad-care-plan.json"
+
+next "The care plan is filed, then revised: version 2 keeps version 1"
+run file CP-2024-0042 --as grace --passphrase-file "$secrets/grace" --form care-plan "$examples/care-plan.json"
+sed -e 's/"status": "in-progress"/"status": "achieved"/' "$examples/care-plan.json" > "$secrets/care-plan-v2.json"
+run file CP-2024-0042 --as grace --passphrase-file "$secrets/grace" --form care-plan "$secrets/care-plan-v2.json"
 
 next "The folder as anyone may see it: labels and stamps, no content"
 run case show CP-2024-0042
-run history CP-2024-0042 "Intake form"
+run history CP-2024-0042 "Care plan"
 
 next "The Case Manager reads the form and the photo"
 run get CP-2024-0042 "Intake form" --as grace --passphrase-file "$secrets/grace"
 run get CP-2024-0042 "Identifying photo" --as grace --passphrase-file "$secrets/grace" -o "$secrets/photo-back.png"
 cmp -s "$secrets/photo.png" "$secrets/photo-back.png" && echo "(the photo read back is identical to the one filed)"
+
+next "The care plan, printed with its stamped header, and what changed between its versions"
+run get CP-2024-0042 "Care plan" --version 1 --render --as grace --passphrase-file "$secrets/grace"
+run diff CP-2024-0042 "Care plan" --as halima --passphrase-file "$secrets/halima"
 
 next "The records officer filed them but cannot read them (exit 77)"
 run get CP-2024-0042 "Intake form" --as farah --passphrase-file "$secrets/farah"

@@ -34,11 +34,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # PyNaCl runs the independent decoder (scripts/decrypt-with-pynacl.py) in
-# the tests, proving SECURITY.md is precise enough to decrypt a document.
+# the tests, proving SECURITY.md is precise enough to decrypt a document;
+# jsonschema checks every schema in Schemas/ against the 2020-12 meta-schema.
 python=python3
-if ! "$python" -c 'import nacl' >/dev/null 2>&1; then
-    echo "==> installing PyNaCl (pip)"
-    "$python" -m pip install --quiet pynacl 2>/dev/null \
-        || "$python" -m pip install --quiet --break-system-packages pynacl \
-        || echo "casevault: warning: could not install PyNaCl; the decoder test will be skipped" >&2
-fi
+for module in nacl:pynacl jsonschema:jsonschema; do
+    if ! "$python" -c "import ${module%%:*}" >/dev/null 2>&1; then
+        echo "==> installing ${module##*:} (pip)"
+        "$python" -m pip install --quiet "${module##*:}" 2>/dev/null \
+            || "$python" -m pip install --quiet --break-system-packages "${module##*:}" \
+            || { echo "casevault: error: could not install ${module##*:} from PyPI" >&2; exit 1; }
+    fi
+done

@@ -18,17 +18,23 @@ struct CaseVaultCommand: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [InitCommand.self, StaffCommand.self, CaseCommand.self, FileCommand.self, GetCommand.self,
-                      HistoryCommand.self]
+                      HistoryCommand.self, DiffCommand.self, SchemaCommand.self]
     )
 
     /// Parses, runs, and turns every error into one line on stderr and a
     /// documented exit code (README §"Exit codes").
     static func main() {
+        // No core dumps: a crash must not write keys or case content to disk.
+        var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
+        setrlimit(Int32(RLIMIT_CORE.rawValue), &noCore)
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as VaultError {
             Output.error(error.message, hint: error.hint)
+            if case .invalidForm(_, let violations) = error {
+                Output.writeToStandardError(violations.map { "  \($0)\n" }.joined())
+            }
             Glibc.exit(ExitCode(for: error).rawValue)
         } catch let error as CommandFailure {
             Output.error(error.message, hint: error.hint)

@@ -19,7 +19,7 @@ extension ExitCode {
         switch error {
         case .notAVault, .notFound: self = .notFound
         case .newerFormat, .newerCatalog: self = .unsupportedFormat
-        case .invalidInput: self = .invalidInput
+        case .invalidInput, .invalidForm: self = .invalidInput
         case .alreadyExists: self = .alreadyExists
         case .accessDenied: self = .accessDenied
         case .wrongPassphrase: self = .wrongPassphrase

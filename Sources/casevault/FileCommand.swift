@@ -13,6 +13,10 @@ struct FileCommand: ParsableCommand {
             --confidential go to the confidential tier, readable only by the Case Manager and the Case \
             Supervisor; the rest to the team tier. Filing needs no case key: a records officer files into \
             any case and cannot read back what they filed.
+
+            With --form TYPE the input is a JSON form: it is validated against the form type's schema \
+            (the vault's newest version, or the built-in one) and filed only if valid; every problem is \
+            listed by JSON Pointer and nothing is filed (exit 65). The version records the schema's $id.
             """
     )
 
@@ -21,11 +25,18 @@ struct FileCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
     var number: String
 
-    @Option(help: ArgumentHelp("The report name, e.g. \"Intake form\".", valueName: "name"))
-    var name: String
+    @Option(help: ArgumentHelp("The report name, e.g. \"Home visit notes\" (default for --form: the form's title).", valueName: "name"))
+    var name: String?
 
-    @Option(help: ArgumentHelp("What it is, e.g. form, assessment, report, document, photo.", valueName: "type"))
-    var type: String
+    @Option(help: ArgumentHelp("What it is, e.g. report, letter, document, photo (not with --form).", valueName: "type"))
+    var type: String?
+
+    @Option(help: ArgumentHelp("File a JSON form of this type, validated against its schema first (see 'casevault schema list').",
+                               valueName: "form-type"))
+    var form: String?
+
+    @Option(help: ArgumentHelp("With --form: the vault schema version to validate against (default: the newest).", valueName: "n"))
+    var schemaVersion: Int?
 
     @Flag(help: "Confidential: only the Case Manager and the Case Supervisor may read it.")
     var confidential = false
@@ -34,14 +45,29 @@ struct FileCommand: ParsableCommand {
     var path: String
 
     func validate() throws {
-        try Vault.validate(documentName: name)
-        try Vault.validate(documentType: type)
+        switch (type, form) {
+        case (nil, nil): throw ValidationError("give --type for a document, or --form for a JSON form")
+        case (_?, _?): throw ValidationError("--type and --form do not go together: a form's type is its form type")
+        case (let type?, nil):
+            guard let name else { throw ValidationError("a document needs --name") }
+            try Vault.validate(documentName: name)
+            try Vault.validate(documentType: type)
+            if schemaVersion != nil { throw ValidationError("--schema-version goes with --form") }
+        case (nil, _?):
+            if let name { try Vault.validate(documentName: name) }
+        }
     }
 
     func run() throws {
         let (vault, actor) = try vaultOptions.unlock()
-        let filed = try vault.file(caseNumber: number, name: name, type: type, confidential: confidential,
-                                   from: path == "-" ? .standardInput : .file(path: path), by: actor)
+        let input: FilingInput = path == "-" ? .standardInput : .file(path: path)
+        let filed: VersionInfo
+        if let form {
+            filed = try vault.fileForm(caseNumber: number, type: form, name: name, schemaVersion: schemaVersion,
+                                       confidential: confidential, from: input, by: actor)
+        } else {
+            filed = try vault.file(caseNumber: number, name: name!, type: type!, confidential: confidential, from: input, by: actor)
+        }
         print("Filed '\(filed.document)' version \(filed.version) into \(filed.caseNumber) [\(filed.stamp.caseStatus.rawValue)]: \(filed.tier.rawValue) tier, \(filed.size) bytes.")
     }
 }

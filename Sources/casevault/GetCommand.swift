@@ -27,9 +27,18 @@ struct GetCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write to this new file.", valueName: "path"))
     var output: String?
 
+    @Flag(help: "For a form: print it as labelled text under its stamped header (date, case number and status, report, Case Manager and Case Supervisor).")
+    var render = false
+
+    func validate() throws {
+        if render && output != nil { throw ValidationError("--render prints to the screen; it does not go with -o") }
+    }
+
     func run() throws {
         let (vault, actor) = try vaultOptions.unlock()
-        if let output {
+        if render {
+            print(try vault.renderForm(caseNumber: number, document: name, version: version, by: actor), terminator: "")
+        } else if let output {
             let info = try vault.retrieve(caseNumber: number, document: name, version: version, by: actor, to: .file(path: output))
             print("Wrote '\(info.document)' version \(info.version) of \(info.caseNumber) to \(output) (\(info.size) bytes).")
         } else {

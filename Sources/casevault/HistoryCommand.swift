@@ -23,7 +23,7 @@ struct HistoryCommand: ParsableCommand {
         if json {
             print(try JSONText.render(versions.map { v -> [String: Any] in
                 ["document": v.document, "version": v.version, "type": v.type, "tier": v.tier.rawValue, "size": v.size,
-                 "object": v.objectID,
+                 "object": v.objectID, "schema": v.schemaID.map { ["id": $0, "version": v.schemaVersion as Any] } as Any,
                  "stamp": ["date": v.stamp.date, "caseNumber": v.stamp.caseNumber, "caseStatus": v.stamp.caseStatus.rawValue,
                            "report": v.stamp.report, "caseManager": v.stamp.caseManager,
                            "caseSupervisor": v.stamp.caseSupervisor, "version": v.stamp.version,

@@ -356,6 +356,8 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         try p.file([1, 2, 3])
         _ = try p.read()
         #expect(throws: VaultError.self) { _ = try p.read(by: "farah") }  // content.refused
+        try p.vault.addSchema(Array(try Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Schemas/forms/referral.schema.json").standardized)), by: p["dora"])  // schema.added
         try p.vault.changePassphrase(of: p["grace"], to: try p.scratch.passphrase("grace's new passphrase"))
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Schemas/event.schema.json").standardized
         let schema = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]

@@ -263,3 +263,40 @@ struct CLIProgramme {
         #expect(result.stderr == "decrypt-with-pynacl: object failed authentication\n")
     }
 }
+
+@Suite struct FormCLITests {
+    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Schemas/examples").standardized.path
+
+    @Test func anInvalidFormExits65ListingEveryProblemAndFilesNothing() throws {
+        let p = try CLIProgramme()
+        _ = try p.openCase()
+        p.scratch.write("bad.json", #"{"form":"intake","childName":"","dateOfIntake":"2024-02-30","extra":1}"#)
+        let result = try p.cli.run(["file", "CP-2024-0042", "--form", "intake", "bad.json"] + p.as("farah"))
+        #expect(result.code == 65)
+        let lines = result.errors.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("casevault: error: the form is not a valid Intake form: ") == true)
+        #expect(lines.contains("  /dateOfIntake: \"2024-02-30\" is not a date"))
+        #expect(lines.contains("  /extra: is not a field of this form"))
+        #expect(lines.contains("  /childName: is empty"))
+        #expect(try p.cli.run(["history", "CP-2024-0042"]).stdout == "No documents filed in CP-2024-0042 yet.\n")
+    }
+
+    @Test func aValidFormFilesRendersAndDiffs() throws {
+        let p = try CLIProgramme()
+        _ = try p.openCase()
+        let filed = try p.cli.run(["file", "CP-2024-0042", "--form", "intake", Self.examples + "/intake.json"] + p.as("farah"))
+        #expect(filed.stdout == "Filed 'Intake form' version 1 into CP-2024-0042 [O]: team tier, \(try Data(contentsOf: URL(fileURLWithPath: Self.examples + "/intake.json")).count) bytes.\n")
+        let rendered = try p.cli.run(["get", "CP-2024-0042", "Intake form", "--render"] + p.as("grace"))
+        #expect(rendered.code == 0)
+        #expect(rendered.stdout.hasPrefix("Intake form\nCase CP-2024-0042 [O] · version 1\nDate:            "))
+        #expect(rendered.stdout.contains("Case Manager:    Grace Otieno\nCase Supervisor: Halima Abdi\n"))
+        let refused = try p.cli.run(["get", "CP-2024-0042", "Intake form", "--render"] + p.as("farah"))
+        #expect(refused.code == 77)
+        let one = try p.cli.run(["diff", "CP-2024-0042", "Intake form"] + p.as("grace"))
+        #expect(one.code == 65)
+        let list = try p.cli.run(["schema", "list"])
+        #expect(list.stdout.split(separator: "\n").count == 15)
+        #expect(list.stdout.contains("intake                       built-in  Intake form"))
+    }
+}

@@ -12,6 +12,7 @@ enum EventType: String, CaseIterable, Sendable {
     case versionFiled = "version.filed"
     case contentRead = "content.read"
     case contentRefused = "content.refused"
+    case schemaAdded = "schema.added"
 }
 
 /// One row of the `events` table.

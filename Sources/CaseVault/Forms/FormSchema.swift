@@ -12,15 +12,20 @@ public struct FormSchema: Sendable {
     /// 1, 2, … for schemas added to the vault; nil for the built-in one.
     public let version: Int?
     public let json: JSONValue
+    /// The same schema with its members in written order, for rendering.
+    public let ordered: OrderedJSON
+    /// The schema as written.
+    public let text: String
 
     public var source: String { version.map { "vault v\($0)" } ?? "built-in" }
 
     /// Parses and checks a schema document: JSON, an object with `$id`,
     /// `title` and `"type": "object"`, only keywords the validator supports.
     public init(type: String, version: Int?, bytes: [UInt8]) throws {
-        guard let json = try? JSONValue(parsing: bytes) else {
+        guard let ordered = try? OrderedJSON(parsing: bytes) else {
             throw VaultError.invalidInput("the schema is not valid JSON")
         }
+        let json = ordered.value
         guard let id = json["$id"]?.stringValue, !id.isEmpty else {
             throw VaultError.invalidInput("the schema has no $id")
         }
@@ -41,6 +46,8 @@ public struct FormSchema: Sendable {
         self.id = id
         self.version = version
         self.json = json
+        self.ordered = ordered
+        self.text = String(decoding: bytes, as: UTF8.self)
     }
 
     public var validator: SchemaValidator { try! SchemaValidator(schema: json) }

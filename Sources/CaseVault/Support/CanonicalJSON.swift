@@ -92,6 +92,33 @@ public enum JSONValue: Equatable, Sendable {
     }
 }
 
+/// JSON that keeps the order of object members as written, for rendering a
+/// form in the order its schema lists the fields.
+public indirect enum OrderedJSON: Sendable {
+    case object([(String, OrderedJSON)])
+    case array([OrderedJSON])
+    case scalar(JSONValue)
+
+    public init(parsing bytes: [UInt8]) throws {
+        var parser = JSONParser(bytes: bytes)
+        self = try parser.parseOrderedDocument()
+    }
+
+    /// The same value without member order.
+    public var value: JSONValue {
+        switch self {
+        case .object(let members): .object(Dictionary(members.map { ($0.0, $0.1.value) }, uniquingKeysWith: { first, _ in first }))
+        case .array(let items): .array(items.map(\.value))
+        case .scalar(let value): value
+        }
+    }
+
+    public subscript(key: String) -> OrderedJSON? {
+        if case .object(let members) = self { return members.first { $0.0 == key }?.1 }
+        return nil
+    }
+}
+
 extension JSONValue {
     /// Parses any JSON text (RFC 8259). Duplicate member names are refused.
     public init(parsing bytes: [UInt8]) throws {
@@ -117,6 +144,59 @@ struct JSONParser {
         skipWhitespace()
         guard index == bytes.count else { throw Failure() }
         return value
+    }
+
+    mutating func parseOrderedDocument() throws -> OrderedJSON {
+        let value = try parseOrdered()
+        skipWhitespace()
+        guard index == bytes.count else { throw Failure() }
+        return value
+    }
+
+    mutating func parseOrdered() throws -> OrderedJSON {
+        skipWhitespace()
+        guard index < bytes.count else { throw Failure() }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            depth += 1
+            guard depth <= 64 else { throw Failure() }
+            defer { depth -= 1 }
+            index += 1
+            var members: [(String, OrderedJSON)] = []
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            while true {
+                skipWhitespace()
+                let name = try parseString()
+                skipWhitespace()
+                try expect(":")
+                guard !members.contains(where: { $0.0 == name }) else { throw Failure() }
+                members.append((name, try parseOrdered()))
+                skipWhitespace()
+                guard index < bytes.count else { throw Failure() }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                try expect("}")
+                return .object(members)
+            }
+        case UInt8(ascii: "["):
+            depth += 1
+            guard depth <= 64 else { throw Failure() }
+            defer { depth -= 1 }
+            index += 1
+            var items: [OrderedJSON] = []
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            while true {
+                items.append(try parseOrdered())
+                skipWhitespace()
+                guard index < bytes.count else { throw Failure() }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                try expect("]")
+                return .array(items)
+            }
+        default:
+            return .scalar(try parseValue())
+        }
     }
 
     mutating func skipWhitespace() {

@@ -24,6 +24,8 @@ public enum VaultError: Error, Equatable, Sendable {
     case integrityFailure(String)
     /// The operating system refused a read or write.
     case io(String)
+    /// A form that does not satisfy its schema: every violation, by pointer.
+    case invalidForm(report: String, violations: [SchemaViolation])
 }
 
 extension VaultError {
@@ -41,6 +43,8 @@ extension VaultError {
         case .wrongPassphrase(let id): "wrong passphrase for staff member '\(id)'"
         case .integrityFailure(let what): "integrity check failed: \(what)"
         case .io(let what): what
+        case .invalidForm(let report, let violations):
+            "the form is not a valid \(report): \(violations.count) problem\(violations.count == 1 ? "" : "s"); nothing was filed"
         }
     }
 

@@ -1,0 +1,293 @@
+public import Foundation
+internal import CaseVaultCrypto
+internal import GRDB
+
+struct SchemaRow: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "schemas"
+    var form_type: String
+    var version: Int
+    var schema_id: String
+    var title: String
+    var body: Data
+    var added_at: String
+    var added_by: String
+    var event_seq: Int64
+}
+
+/// One field-level change between two versions of a form.
+public struct FormChange: Sendable, Equatable {
+    public enum Kind: String, Sendable { case added, removed, changed }
+    public let kind: Kind
+    /// RFC 6901 pointer into the form.
+    public let pointer: String
+    public let old: JSONValue?
+    public let new: JSONValue?
+}
+
+extension Vault {
+    /// Who may add form schemas to a vault: programme leadership.
+    static let schemaManagingRoles: Set<Role> = [.admin, .projectDirector]
+    /// The largest form casevault parses (forms are small; documents stream).
+    public static let maximumFormSize = 16 << 20
+
+    /// Every schema: the built-in ones, then every version added to the vault.
+    public func formSchemas() throws -> [FormSchema] {
+        let rows = try catalog.read { db in try SchemaRow.order(Column("form_type"), Column("version")).fetchAll(db) }
+        return FormSchema.builtIn + (try rows.map { try FormSchema(type: $0.form_type, version: $0.version, bytes: Array($0.body)) })
+    }
+
+    /// The schema for a form type: a given vault version, or by default the
+    /// newest version added to the vault, else the built-in one.
+    public func formSchema(type: String, version: Int? = nil) throws -> FormSchema {
+        let row = try catalog.read { db -> SchemaRow? in
+            var request = SchemaRow.filter(Column("form_type") == type)
+            if let version { request = request.filter(Column("version") == version) }
+            return try request.order(Column("version").desc).fetchOne(db)
+        }
+        if let row { return try FormSchema(type: row.form_type, version: row.version, bytes: Array(row.body)) }
+        if let version { throw VaultError.notFound("form type '\(type)' has no version \(version) in this vault") }
+        guard let builtIn = FormSchema.builtIn.first(where: { $0.type == type }) else {
+            let known = Set(try formSchemas().map(\.type)).sorted().joined(separator: ", ")
+            throw VaultError.notFound("no form type '\(type)'; known types: \(known)")
+        }
+        return builtIn
+    }
+
+    /// Stores a programme's own form schema as the next version of its form
+    /// type (the type defaults to the last segment of the schema's `$id`).
+    @discardableResult
+    public func addSchema(_ bytes: [UInt8], type: String? = nil, by actor: StaffIdentity, now: Date = Date()) throws -> FormSchema {
+        guard Self.schemaManagingRoles.contains(actor.role) else {
+            throw VaultError.accessDenied("only an admin or a project director adds form schemas; '\(actor.id)' is a \(actor.role.displayName)")
+        }
+        let probe = try FormSchema(type: type ?? "form", version: nil, bytes: bytes)
+        guard let formType = type ?? FormSchema.type(fromID: probe.id) else {
+            throw VaultError.invalidInput("cannot tell the form type from $id \(probe.id); give --type")
+        }
+        return try catalog.write { db in
+            let version = (try Int.fetchOne(db, sql: "SELECT MAX(version) FROM schemas WHERE form_type = ?", arguments: [formType]) ?? 0) + 1
+            let schema = try FormSchema(type: formType, version: version, bytes: bytes)
+            let seq = try EventLog.append(.schemaAdded, data: [
+                "type": .string(formType), "version": .integer(Int64(version)), "id": .string(schema.id),
+                "title": .string(schema.title), "bodyHash": blobHash(bytes),
+            ], actor: actor, vaultID: config.vaultId, at: now, in: db)
+            try SchemaRow(form_type: formType, version: version, schema_id: schema.id, title: schema.title, body: Data(bytes),
+                          added_at: Timestamp.string(from: now), added_by: actor.id, event_seq: seq).insert(db)
+            return schema
+        }
+    }
+
+    /// Validates a form against its schema and files it only when valid.
+    /// The report name defaults to the schema's title and the document type
+    /// is the form type. The form is read whole (at most 16 MiB) into wiped
+    /// memory; while it is parsed and validated its values live in ordinary
+    /// heap memory for the length of the call (SECURITY.md §7).
+    @discardableResult
+    public func fileForm(caseNumber: String, type: String, name: String? = nil, schemaVersion: Int? = nil,
+                         confidential: Bool = false, from input: FilingInput, by actor: StaffIdentity,
+                         now: Date? = nil, timeZone: TimeZone = .current) throws -> VersionInfo {
+        guard Self.filingRoles.contains(actor.role) else {
+            throw VaultError.accessDenied("a \(actor.role.displayName) cannot file documents")
+        }
+        let number = try CaseNumber.parse(caseNumber).description
+        let schema = try formSchema(type: type, version: schemaVersion)
+        let reportName = name ?? schema.title
+        try Self.validate(documentName: reportName)
+        let source = try Self.open(input)
+        let form = SecureBytes(count: Self.maximumFormSize + 1)
+        let size = try form.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: source.read(into:)) }
+        guard size <= Self.maximumFormSize else {
+            throw VaultError.invalidInput("the form is larger than \(Self.maximumFormSize >> 20) MiB; file it as a document instead")
+        }
+        let parsed = try Self.parseForm(form, count: size)
+        let violations = schema.validator.validate(parsed)
+        guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
+        var offset = 0
+        return try fileStream(caseNumber: number, name: reportName, type: schema.type, confidential: confidential, schema: schema,
+                              by: actor, now: now, timeZone: timeZone) { buffer in
+            let n = Swift.min(buffer.count, size - offset)
+            if n > 0 { form.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) } }
+            offset += n
+            return n
+        }
+    }
+
+    static func parseForm(_ bytes: SecureBytes, count: Int) throws -> JSONValue {
+        do {
+            return try bytes.withUnsafeBytes { try JSONValue(parsing: Array($0.prefix(count))) }
+        } catch {
+            throw VaultError.invalidInput("the form is not valid JSON")
+        }
+    }
+
+    /// Reads a form version into memory (a read event like any other).
+    func readForm(caseNumber: String, document: String, version: Int?, by actor: StaffIdentity, now: Date)
+        throws -> (VersionInfo, JSONValue) {
+        let prepared = try prepareRead(caseNumber: caseNumber, document: document, version: version, by: actor, now: now)
+        guard prepared.info.isForm else {
+            throw VaultError.invalidInput("'\(document)' was filed as a document, not a form (no schema); read it with 'casevault get'")
+        }
+        guard prepared.info.size <= Int64(Self.maximumFormSize) else {
+            throw VaultError.invalidInput("'\(document)' is too large to show as a form")
+        }
+        let buffer = SecureBytes(count: Int(prepared.info.size))
+        var offset = 0
+        try stream(prepared, by: actor, now: now) { chunk in
+            guard offset + chunk.count <= buffer.count else { throw VaultError.integrityFailure("'\(document)' is longer than recorded") }
+            buffer.withUnsafeMutableBytes { ($0.baseAddress! + offset).copyMemory(from: chunk.baseAddress!, byteCount: chunk.count) }
+            offset += chunk.count
+        }
+        return (prepared.info, try Self.parseForm(buffer, count: offset))
+    }
+
+    /// The schema a form version was validated against.
+    func schema(of info: VersionInfo) throws -> FormSchema {
+        if let version = info.schemaVersion { return try formSchema(type: info.type, version: version) }
+        if let builtIn = FormSchema.builtIn.first(where: { $0.id == info.schemaID }) { return builtIn }
+        throw VaultError.notFound("the schema \(info.schemaID ?? "?") of this form is not known to this casevault")
+    }
+
+    /// The form as text for printing: the stamped header the manual asks
+    /// for, then every field labelled with its schema title, nested
+    /// sections indented.
+    public func renderForm(caseNumber: String, document: String, version: Int? = nil, by actor: StaffIdentity,
+                           now: Date = Date()) throws -> String {
+        let (info, form) = try readForm(caseNumber: caseNumber, document: document, version: version, by: actor, now: now)
+        let schema = try schema(of: info)
+        let stamp = info.stamp
+        var lines = [
+            stamp.report,
+            "Case \(stamp.caseNumber) [\(stamp.caseStatus.rawValue)] · version \(stamp.version)",
+            "Date:            \(stamp.date)",
+            "Case Manager:    \(stamp.caseManager)",
+            "Case Supervisor: \(stamp.caseSupervisor)",
+            "Filed by:        \(stamp.filedByName) (\(stamp.filedBy)) · form: \(schema.title) (\(schema.source))",
+            String(repeating: "─", count: 60),
+        ]
+        FormRenderer(root: schema.ordered).render(form, schema: schema.ordered, indent: 0, into: &lines)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Field changes between two versions of a form (default: the last two).
+    /// Reading each version is a read event.
+    public func diffForm(caseNumber: String, document: String, from old: Int? = nil, to new: Int? = nil,
+                         by actor: StaffIdentity, now: Date = Date()) throws -> (old: VersionInfo, new: VersionInfo, changes: [FormChange]) {
+        let versions = try versions(caseNumber: caseNumber, document: document).map(\.version)
+        let newVersion = new ?? versions.last!
+        guard let oldVersion = old ?? versions.last(where: { $0 < newVersion }) else {
+            throw VaultError.invalidInput("'\(document)' has only one version; there is nothing to compare")
+        }
+        let (oldInfo, oldForm) = try readForm(caseNumber: caseNumber, document: document, version: oldVersion, by: actor, now: now)
+        let (newInfo, newForm) = try readForm(caseNumber: caseNumber, document: document, version: newVersion, by: actor, now: now)
+        var changes: [FormChange] = []
+        Self.compare(oldForm, newForm, at: "", into: &changes)
+        return (oldInfo, newInfo, changes)
+    }
+
+    static func compare(_ old: JSONValue, _ new: JSONValue, at pointer: String, into changes: inout [FormChange]) {
+        func child(_ key: String) -> String {
+            pointer + "/" + key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        }
+        switch (old, new) {
+        case (.object(let a), .object(let b)):
+            for key in Set(a.keys).union(b.keys).sorted() {
+                switch (a[key], b[key]) {
+                case (let x?, let y?): compare(x, y, at: child(key), into: &changes)
+                case (let x?, nil): changes.append(FormChange(kind: .removed, pointer: child(key), old: x, new: nil))
+                case (nil, let y?): changes.append(FormChange(kind: .added, pointer: child(key), old: nil, new: y))
+                default: break
+                }
+            }
+        case (.array(let a), .array(let b)):
+            for index in 0..<max(a.count, b.count) {
+                if index < a.count && index < b.count {
+                    compare(a[index], b[index], at: child(String(index)), into: &changes)
+                } else if index < a.count {
+                    changes.append(FormChange(kind: .removed, pointer: child(String(index)), old: a[index], new: nil))
+                } else {
+                    changes.append(FormChange(kind: .added, pointer: child(String(index)), old: nil, new: b[index]))
+                }
+            }
+        default:
+            if old != new { changes.append(FormChange(kind: .changed, pointer: pointer, old: old, new: new)) }
+        }
+    }
+}
+
+/// Lays a form out as indented, labelled lines, in the order of its schema.
+struct FormRenderer {
+    let root: OrderedJSON
+
+    /// A subschema with local $refs followed, for its title and properties.
+    func resolve(_ schema: OrderedJSON?) -> OrderedJSON? {
+        var current = schema
+        var hops = 0
+        while let node = current, case .scalar(.string(let ref))? = node["$ref"], ref.hasPrefix("#/"), hops < 16 {
+            var target: OrderedJSON? = root
+            for token in ref.dropFirst(2).split(separator: "/") {
+                target = target?[token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")]
+            }
+            // Keep a title given beside the $ref; take the rest from the target.
+            if case .scalar(.string)? = node["title"], case .object(var members)? = target {
+                members.removeAll { $0.0 == "title" }
+                members.insert(("title", node["title"]!), at: 0)
+                target = .object(members)
+            }
+            current = target
+            hops += 1
+        }
+        return current
+    }
+
+    func title(_ schema: OrderedJSON?, fallback: String) -> String {
+        if case .scalar(.string(let title))? = resolve(schema)?["title"] { return title }
+        // camelCase → "Camel case"
+        var words = ""
+        for character in fallback {
+            if character.isUppercase { words += " " + character.lowercased() } else { words.append(character) }
+        }
+        return words.prefix(1).uppercased() + words.dropFirst()
+    }
+
+    func scalarText(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let text): text
+        case .bool(let flag): flag ? "yes" : "no"
+        case .null: "—"
+        default: String(decoding: value.canonicalBytes, as: UTF8.self)
+        }
+    }
+
+    func render(_ value: JSONValue, schema: OrderedJSON?, indent: Int, into lines: inout [String]) {
+        let pad = String(repeating: "  ", count: indent)
+        let schema = resolve(schema)
+        guard case .object(let members) = value else { return }
+        var order: [String] = []
+        if case .object(let properties)? = schema?["properties"] { order = properties.map(\.0) }
+        order += members.keys.sorted().filter { !order.contains($0) }
+        for key in order {
+            guard let field = members[key], key != "form" else { continue }
+            let fieldSchema = schema?["properties"]?[key]
+            let label = title(fieldSchema, fallback: key)
+            switch field {
+            case .object:
+                lines.append(pad + label + ":")
+                render(field, schema: fieldSchema, indent: indent + 1, into: &lines)
+            case .array(let items):
+                lines.append(pad + label + ":")
+                let itemSchema = resolve(fieldSchema)?["items"]
+                for (index, item) in items.enumerated() {
+                    if case .object = item {
+                        lines.append(pad + "  \(index + 1). " + title(itemSchema, fallback: "item"))
+                        render(item, schema: itemSchema, indent: indent + 2, into: &lines)
+                    } else {
+                        lines.append(pad + "  \(index + 1). " + scalarText(item))
+                    }
+                }
+                if items.isEmpty { lines.append(pad + "  (none)") }
+            default:
+                lines.append(pad + label + ": " + scalarText(field))
+            }
+        }
+    }
+}

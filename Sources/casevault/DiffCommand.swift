@@ -1,0 +1,50 @@
+import ArgumentParser
+import CaseVault
+
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Show the field changes between two versions of a form.",
+        discussion: """
+            Compares versions V1 and V2 of a form (default: the last two) and lists each field that was \
+            added, removed or changed, by JSON Pointer. Reading each version is a read event.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    var number: String
+
+    @Argument(help: ArgumentHelp("The form's name.", valueName: "name"))
+    var name: String
+
+    @Argument(help: ArgumentHelp("The older version.", valueName: "v1"))
+    var from: Int?
+
+    @Argument(help: ArgumentHelp("The newer version.", valueName: "v2"))
+    var to: Int?
+
+    func validate() throws {
+        if (from == nil) != (to == nil) { throw ValidationError("give both versions, or neither for the last two") }
+    }
+
+    func run() throws {
+        let (vault, actor) = try vaultOptions.unlock()
+        let (old, new, changes) = try vault.diffForm(caseNumber: number, document: name, from: from, to: to, by: actor)
+        print("--- \(old.document) version \(old.version) (\(old.stamp.date), \(old.stamp.filedByName))")
+        print("+++ \(new.document) version \(new.version) (\(new.stamp.date), \(new.stamp.filedByName))")
+        if changes.isEmpty { print("No field changed.") }
+        for change in changes {
+            switch change.kind {
+            case .added: print("added   \(change.pointer): \(show(change.new!))")
+            case .removed: print("removed \(change.pointer): \(show(change.old!))")
+            case .changed: print("changed \(change.pointer): \(show(change.old!)) → \(show(change.new!))")
+            }
+        }
+    }
+
+    private func show(_ value: JSONValue) -> String {
+        String(decoding: value.canonicalBytes, as: UTF8.self)
+    }
+}
