@@ -6,6 +6,8 @@ struct CLI {
         var code: Int32
         var stdout: String
         var stderr: String
+        /// stdout as bytes, for binary content.
+        var output: Data = Data()
         /// stderr without the test-only key-derivation warnings.
         var errors: String {
             stderr.split(separator: "\n", omittingEmptySubsequences: false)
@@ -78,7 +80,7 @@ struct CLI {
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Result(code: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+                      stderr: String(decoding: stderr, as: UTF8.self), output: stdout)
     }
 }
 

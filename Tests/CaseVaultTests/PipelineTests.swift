@@ -1,0 +1,104 @@
+@testable import CaseVault
+import Foundation
+import Testing
+
+/// The two-thread pipeline behind filing and get -o.
+@Suite struct PipelineTests {
+    final class Collector: ChunkConsumer, @unchecked Sendable {
+        var bytes: [UInt8] = []
+        var calls = 0
+        let failAt: Int?
+        init(failAt: Int? = nil) { self.failAt = failAt }
+        struct Boom: Error, Equatable {}
+        func consume(_ chunk: UnsafeRawBufferPointer) throws {
+            calls += 1
+            if calls == failAt { throw Boom() }
+            bytes += chunk
+        }
+    }
+
+    @Test(arguments: [1, 2, 8])
+    func everythingArrivesInOrderWhateverThePoolSize(buffers: Int) throws {
+        let collector = Collector()
+        let pipeline = Pipeline(consumer: collector, buffers: buffers, bufferSize: 1_000)
+        let input = pattern(123_457, seed: 3)
+        var offset = 0
+        while offset < input.count {
+            let end = min(input.count, offset + 777)
+            try input[offset..<end].withUnsafeBytes { try pipeline.write($0) }
+            offset = end
+        }
+        try pipeline.finish()
+        #expect(collector.bytes == input)
+    }
+
+    @Test func aConsumerFailureReachesTheProducer() {
+        let collector = Collector(failAt: 3)
+        let pipeline = Pipeline(consumer: collector, buffers: 2, bufferSize: 100)
+        #expect(throws: Collector.Boom.self) {
+            for _ in 0..<1_000 { try pattern(100).withUnsafeBytes { try pipeline.write($0) } }
+            try pipeline.finish()
+        }
+        #expect(collector.calls == 3)
+    }
+
+    @Test func cancelStopsTheWorkerAfterAProducerFailure() {
+        let collector = Collector()
+        let pipeline = Pipeline(consumer: collector, buffers: 4, bufferSize: 100)
+        try? pattern(250).withUnsafeBytes { try pipeline.write($0) }
+        pipeline.cancel()  // returns: the worker has stopped
+        #expect(collector.bytes.count <= 250)
+    }
+}
+
+@Suite struct KeyTrustTests {
+    @Test func filingRefusesACaseKeyThatDiffersFromItsSignedEvent() throws {
+        let p = try Programme()
+        try p.openCase()
+        let attacker = String(repeating: "ab", count: 32)
+        try p.tamper("UPDATE cases SET confidential_public_key = X'\(attacker)'")
+        #expect(throws: VaultError.integrityFailure("the keys of case CP-2024-0042 differ from its signed case.opened event")) {
+            try p.file([1, 2, 3], confidential: true)
+        }
+        #expect(try p.vault.objects.allObjects().isEmpty)
+        #expect(try p.vault.checkReferences().versionCount == 0)
+    }
+
+    @Test func openingACaseRefusesAStaffKeyThatDiffersFromItsSignedEvent() throws {
+        let p = try Programme()
+        try p.tamper("UPDATE staff SET box_public_key = X'\(String(repeating: "cd", count: 32))' WHERE id = 'grace'")
+        #expect(throws: VaultError.integrityFailure("the keys or role of 'grace' differ from their signed staff.added event")) {
+            try p.openCase()
+        }
+        #expect(try p.vault.cases().isEmpty)
+    }
+
+    @Test func aForgedStaffAddedEventIsCaught() throws {
+        let p = try Programme()
+        // Change grace's key in both the row and her event, without re-signing.
+        let forged = String(repeating: "ef", count: 32)
+        try p.tamper("UPDATE staff SET box_public_key = X'\(forged)' WHERE id = 'grace'")
+        try p.tamper("""
+            UPDATE events SET body = CAST(json_set(CAST(body AS TEXT), '$.data.boxPublicKey', '\(forged)') AS BLOB)
+            WHERE type = 'staff.added' AND json_extract(CAST(body AS TEXT), '$.data.id') = 'grace'
+            """)
+        #expect(throws: VaultError.integrityFailure("the staff.added event of 'grace' has a bad signature")) { try p.openCase() }
+    }
+
+    @Test func editedTierOrTypeColumnsFailAuthentication() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file(Array("notes".utf8), type: "report")
+        try p.tamper("UPDATE versions SET type = 'letter'")
+        #expect { _ = try p.read() } throws: { error in
+            if case VaultError.integrityFailure = error { return true }
+            return false
+        }
+        try p.tamper("UPDATE versions SET type = 'report', tier = 'confidential'")
+        // Grace holds both tiers, so the grant is found; the sealed key and AD no longer fit.
+        #expect { _ = try p.read() } throws: { error in
+            if case VaultError.integrityFailure = error { return true }
+            return false
+        }
+    }
+}
