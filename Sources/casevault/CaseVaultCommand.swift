@@ -33,7 +33,7 @@ struct CaseVaultCommand: ParsableCommand {
         } catch let error as VaultError {
             Output.error(error.message, hint: error.hint)
             if case .invalidForm(_, let violations) = error {
-                Output.writeToStandardError(violations.map { "  \($0)\n" }.joined())
+                Output.writeToStandardError(violations.map { "  " + TerminalText.escape($0.description) + "\n" }.joined())
             }
             Glibc.exit(ExitCode(for: error).rawValue)
         } catch let error as CommandFailure {

@@ -80,7 +80,7 @@ extension Programme {
         #expect(throws: VaultError.invalidForm(report: "Care plan", violations: [
             SchemaViolation(pointer: "/reviewDate", message: "is required but missing"),
             SchemaViolation(pointer: "/colour", message: "is not a field of this form"),
-            SchemaViolation(pointer: "/goals/0/dueDate", message: "\"2024-13-01\" is not a date"),
+            SchemaViolation(pointer: "/goals/0/dueDate", message: "is not a date", value: "\"2024-13-01\""),
         ])) {
             try p.fileForm(try JSONSerialization.data(withJSONObject: form), type: "care-plan")
         }

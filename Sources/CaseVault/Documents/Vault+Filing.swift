@@ -124,6 +124,12 @@ extension Vault {
                 let previous = try document.id.map { id in
                     try VersionRow.filter(Column("document_id") == id).order(Column("version").desc).fetchAll(db)
                 } ?? []
+                // A document keeps one type across versions: a form stays a
+                // form of its type, a document never becomes a form.
+                if let last = previous.first, last.type != type || (last.schema_id == nil) != (schema == nil) {
+                    let how = last.schema_id != nil ? "--form \(last.type)" : "--type \(last.type)"
+                    throw VaultError.invalidInput("'\(name)' of \(number) is a \(last.schema_id != nil ? "form" : "document") of type \(last.type); file its next version with \(how)")
+                }
                 // Confidentiality is sticky: once any version of a document
                 // is confidential, later ones are too.
                 let tier: Tier = confidential || looksLikeImage || ContentKind.photoTypes.contains(type)
@@ -155,8 +161,11 @@ extension Vault {
                     "sealedFileKeyHash": blobHash(sealedFileKey), "stamp": stamp.json,
                 ]
                 if let schema {
+                    // The body hash pins the exact schema text, also for a built-in
+                    // schema that a later release might change under the same $id.
                     data["schema"] = .object(["id": .string(schema.id),
-                                              "version": schema.version.map { .integer(Int64($0)) } ?? .null])
+                                              "version": schema.version.map { .integer(Int64($0)) } ?? .null,
+                                              "bodyHash": blobHash(Array(schema.text.utf8))])
                 }
                 let seq = try EventLog.append(.versionFiled, data: data, actor: actor, vaultID: config.vaultId, at: now, in: db)
                 try VersionRow(document_id: document.id!, version: version, type: type, tier: tier.rawValue,

@@ -2,13 +2,28 @@ internal import Foundation
 
 /// One reason an instance does not satisfy a schema, located by an RFC 6901
 /// JSON Pointer into the instance.
+///
+/// `message` never holds form content (errors carry no content: style rule
+/// 4). The offending value, when there is one, is kept apart in `value`,
+/// shortened and with control characters escaped, for showing only to the
+/// person who submitted the form (the CLI prints it to their terminal).
 public struct SchemaViolation: Equatable, Sendable, CustomStringConvertible {
     /// RFC 6901 pointer, "" for the whole document.
     public let pointer: String
     public let message: String
+    /// The offending value as shown to the submitter, e.g. `"2024-13-01"`.
+    public let value: String?
+
+    public init(pointer: String, message: String, value: String? = nil) {
+        self.pointer = pointer
+        self.message = message
+        self.value = value
+    }
 
     /// `/goals/0/dueDate: "2024-13-01" is not a date`
-    public var description: String { (pointer.isEmpty ? "(document)" : pointer) + ": " + message }
+    public var description: String {
+        (pointer.isEmpty ? "(document)" : pointer) + ": " + (value.map { $0 + " " } ?? "") + message
+    }
 }
 
 /// A JSON Schema (draft 2020-12) validator for the keywords casevault's
@@ -44,6 +59,68 @@ public struct SchemaValidator: Sendable {
         if let problem = Self.unsupportedFeature(in: schema, isRoot: true) {
             throw VaultError.invalidInput("the schema uses \(problem), which casevault's validator does not support")
         }
+        try Self.checkStructure(schema)
+    }
+
+    /// Refuses, when the schema is loaded rather than when a form is filed:
+    /// patterns that do not compile, `$ref`s that point nowhere, and `$ref`
+    /// cycles that apply a schema to the same place in the form again
+    /// (which would make validation loop or explode).
+    static func checkStructure(_ root: JSONValue) throws {
+        let context = Context(root: root, assertFormats: false)
+        // Every object in the document that sits where a schema may, by pointer
+        // (values of enum, const, default and examples are data).
+        var schemas: [String: JSONValue] = [:]
+        func collect(_ node: JSONValue, at pointer: String) {
+            switch node {
+            case .object(let members):
+                schemas[pointer] = node
+                for (key, value) in members where !["enum", "const", "default", "examples"].contains(key) {
+                    collect(value, at: pointer + "/" + key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1"))
+                }
+            case .array(let items):
+                for (index, item) in items.enumerated() { collect(item, at: pointer + "/\(index)") }
+            default: break
+            }
+        }
+        collect(root, at: "")
+        // Edges between schemas that apply to the same place in the form.
+        func inPlace(_ pointer: String) -> [String] {
+            guard let node = schemas[pointer] else { return [] }
+            var next: [String] = []
+            for key in ["allOf", "anyOf", "oneOf"] {
+                if case .array(let items)? = node[key] { next += items.indices.map { pointer + "/\(key)/\($0)" } }
+            }
+            for key in ["not", "if", "then", "else"] where node[key] != nil { next.append(pointer + "/" + key) }
+            if case .object(let members)? = node["dependentSchemas"] { next += members.keys.map { pointer + "/dependentSchemas/" + $0 } }
+            if let ref = node["$ref"]?.stringValue, ref.hasPrefix("#") {
+                let target = String(ref.dropFirst()).removingPercentEncoding ?? String(ref.dropFirst())
+                next.append(target)
+            }
+            return next
+        }
+        for (pointer, node) in schemas {
+            if let ref = node["$ref"]?.stringValue, context.resolve(ref) == nil {
+                throw VaultError.invalidInput("the schema's $ref \(ref) points nowhere")
+            }
+            var patterns = [node["pattern"]?.stringValue].compactMap { $0 }
+            if case .object(let p)? = node["patternProperties"] { patterns += p.keys }
+            for pattern in patterns where Context.regex(pattern) == nil {
+                throw VaultError.invalidInput("the schema's pattern \(pattern) at \(pointer.isEmpty ? "#" : pointer) is not a valid regular expression")
+            }
+        }
+        // Depth-first search for a cycle of in-place edges (white/grey/black).
+        var state: [String: Bool] = [:]  // false: on the stack; true: done
+        func visit(_ pointer: String) throws {
+            if let done = state[pointer] {
+                if !done { throw VaultError.invalidInput("the schema's $ref at \(pointer.isEmpty ? "#" : pointer) loops back without going deeper into the form") }
+                return
+            }
+            state[pointer] = false
+            for next in inPlace(pointer) { try visit(next) }
+            state[pointer] = true
+        }
+        for pointer in schemas.keys.sorted() { try visit(pointer) }
     }
 
     /// The first unsupported feature found, or nil.
@@ -93,9 +170,11 @@ private struct Context {
         self.assertFormats = assertFormats
     }
 
-    mutating func fail(_ path: [String], _ message: String) {
+    mutating func fail(_ path: [String], _ message: String, value: JSONValue? = nil) {
+        // A hostile form could produce millions; the first thousand say enough.
+        guard violations.count < 1_000 else { return }
         violations.append(SchemaViolation(pointer: path.map { "/" + $0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }.joined(),
-                                          message: message))
+                                          message: message, value: value.map(Self.quote)))
     }
 
     /// Runs a subschema in a scratch context: for anyOf, oneOf, not, if,
@@ -171,16 +250,16 @@ private struct Context {
             default: []
             }
             if !allowed.contains(where: { Self.instance(instance, isOfType: $0) }) {
-                fail(path, "\(Self.quote(instance)) is \(Self.typeName(instance)), not \(allowed.joined(separator: " or "))")
+                fail(path, "is \(Self.typeName(instance)), not \(allowed.joined(separator: " or "))", value: instance)
             }
         }
         if let options = schema["enum"], case .array(let values) = options {
             if !values.contains(where: { Self.equal($0, instance) }) {
-                fail(path, "\(Self.quote(instance)) is not one of \(values.map(Self.quote).joined(separator: ", "))")
+                fail(path, "is not one of \(values.map(Self.quote).joined(separator: ", "))", value: instance)
             }
         }
         if let constant = schema["const"], !Self.equal(constant, instance) {
-            fail(path, "\(Self.quote(instance)) is not \(Self.quote(constant))")
+            fail(path, "is not \(Self.quote(constant))", value: instance)
         }
     }
 
@@ -251,10 +330,13 @@ private struct Context {
             fail(path, "has \(items.count) items, more than \(Int(maximum))")
         }
         if schema["uniqueItems"] == .bool(true) {
-            outer: for i in items.indices {
-                for j in items.indices where j > i && Self.equal(items[i], items[j]) {
-                    fail(path + [String(j)], "repeats item \(i)")
-                    break outer
+            // Linear, not pairwise: canonical bytes of normalised items in a set.
+            // (Strings compare by code points, numbers by value.)
+            var seen: [[UInt8]: Int] = [:]
+            for (index, item) in items.enumerated() {
+                if let first = seen.updateValue(index, forKey: item.normalized.canonicalBytes) {
+                    fail(path + [String(index)], "repeats item \(first)")
+                    break
                 }
             }
         }
@@ -285,36 +367,42 @@ private struct Context {
     mutating func checkString(_ schema: JSONValue, _ text: String, at path: [String]) {
         let length = text.unicodeScalars.count  // JSON Schema counts code points
         if let minimum = schema["minLength"]?.numberValue, Double(length) < minimum {
-            fail(path, length == 0 ? "is empty" : "\(Self.quote(.string(text))) is shorter than \(Int(minimum)) characters")
+            fail(path, length == 0 ? "is empty" : "is shorter than \(Int(minimum)) characters", value: length == 0 ? nil : .string(text))
         }
         if let maximum = schema["maxLength"]?.numberValue, Double(length) > maximum {
             fail(path, "is longer than \(Int(maximum)) characters")
         }
         if let pattern = schema["pattern"]?.stringValue {
-            if let regex = Self.regex(pattern), !Self.matches(regex, text) {
-                fail(path, "\(Self.quote(.string(text))) does not match the pattern \(pattern)")
+            if let regex = Self.regex(pattern) {
+                if !Self.matches(regex, text) { fail(path, "does not match the pattern \(pattern)", value: .string(text)) }
+            } else {
+                fail(path, "cannot be checked: the schema's pattern \(pattern) is not a valid regular expression")
             }
         }
         if assertFormats, let format = schema["format"]?.stringValue, let valid = Formats.check(format, text), !valid {
             let article = ["email"].contains(format) ? "an" : "a"
-            fail(path, "\(Self.quote(.string(text))) is not \(article) \(format)")
+            fail(path, "is not \(article) \(format)", value: .string(text))
         }
     }
 
     mutating func checkNumber(_ schema: JSONValue, _ value: Double, at path: [String]) {
-        let shown = Self.quote(value.rounded() == value && abs(value) < 1e15 ? .integer(Int64(value)) : .number(value))
-        if let minimum = schema["minimum"]?.numberValue, value < minimum { fail(path, "\(shown) is less than \(Self.number(minimum))") }
-        if let maximum = schema["maximum"]?.numberValue, value > maximum { fail(path, "\(shown) is more than \(Self.number(maximum))") }
-        if let minimum = schema["exclusiveMinimum"]?.numberValue, value <= minimum { fail(path, "\(shown) is not more than \(Self.number(minimum))") }
-        if let maximum = schema["exclusiveMaximum"]?.numberValue, value >= maximum { fail(path, "\(shown) is not less than \(Self.number(maximum))") }
+        let shown = JSONValue.number(value).normalized
+        if let minimum = schema["minimum"]?.numberValue, value < minimum { fail(path, "is less than \(Self.number(minimum))", value: shown) }
+        if let maximum = schema["maximum"]?.numberValue, value > maximum { fail(path, "is more than \(Self.number(maximum))", value: shown) }
+        if let minimum = schema["exclusiveMinimum"]?.numberValue, value <= minimum { fail(path, "is not more than \(Self.number(minimum))", value: shown) }
+        if let maximum = schema["exclusiveMaximum"]?.numberValue, value >= maximum { fail(path, "is not less than \(Self.number(maximum))", value: shown) }
         if let divisor = schema["multipleOf"]?.numberValue, divisor > 0 {
-            let quotient = value / divisor
-            // Decimal divisors (0.01) are not exact in binary: accept a
-            // quotient within a relative hair of a whole number.
-            let isMultiple = quotient.isFinite
-                ? abs(quotient - quotient.rounded()) <= max(1e-9, abs(quotient) * 1e-12)
-                : false
-            if !isMultiple { fail(path, "\(shown) is not a multiple of \(Self.number(divisor))") }
+            let isMultiple: Bool
+            if let a = Int64(exactly: value), let b = Int64(exactly: divisor) {
+                isMultiple = a % b == 0
+            } else {
+                // Decimal divisors (0.01) are not exact in binary: accept a
+                // quotient within a few units in the last place of a whole
+                // number, and nothing looser.
+                let quotient = value / divisor
+                isMultiple = quotient.isFinite && abs(quotient - quotient.rounded()) <= 4 * quotient.ulp
+            }
+            if !isMultiple { fail(path, "is not a multiple of \(Self.number(divisor))", value: shown) }
         }
     }
 
@@ -362,7 +450,7 @@ private struct Context {
         case .array: "an array"
         case .string: "a string"
         case .integer: "an integer"
-        case .number(let d): d.rounded() == d ? "an integer" : "a number"
+        case .number(let d): Int64(exactly: d) != nil ? "an integer" : "a number"
         }
     }
 
@@ -382,24 +470,54 @@ private struct Context {
         }
     }
 
+    /// A value as shown in a message: strings quoted, shortened, and with
+    /// control and bidirectional-override characters escaped so a form
+    /// cannot drive the reader's terminal.
     static func quote(_ value: JSONValue) -> String {
         switch value {
         case .object: "an object"
         case .array: "an array"
-        case .string(let text): "\"" + (text.count > 60 ? String(text.prefix(57)) + "…" : text) + "\""
+        case .string(let text): "\"" + TerminalText.escape(text.count > 60 ? String(text.prefix(57)) + "…" : text) + "\""
         default: String(decoding: value.canonicalBytes, as: UTF8.self)
         }
     }
 
     static func number(_ value: Double) -> String {
-        value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+        JSONValue.numberText(value)
     }
 
     /// ECMA-262 patterns run through ICU (NSRegularExpression), unanchored
-    /// as JSON Schema requires. Patterns are from schemas, so they are
-    /// compiled each time a validation needs them; the forms' patterns are few.
+    /// as JSON Schema requires, after translating where ICU differs: ICU's
+    /// `$` also matches before a final line break and its `\d` and `\w`
+    /// match any script's digits and letters; ECMA-262's do not.
     static func regex(_ pattern: String) -> NSRegularExpression? {
-        try? NSRegularExpression(pattern: pattern, options: [])
+        try? NSRegularExpression(pattern: ecmaToICU(pattern), options: [])
+    }
+
+    static func ecmaToICU(_ pattern: String) -> String {
+        var out = ""
+        var inClass = false
+        var iterator = Array(pattern).makeIterator()
+        while let c = iterator.next() {
+            switch c {
+            case "\\":
+                guard let e = iterator.next() else { out.append("\\"); break }
+                switch (e, inClass) {
+                case ("d", false): out += "[0-9]"
+                case ("d", true): out += "0-9"
+                case ("D", false): out += "[^0-9]"
+                case ("w", false): out += "[A-Za-z0-9_]"
+                case ("w", true): out += "A-Za-z0-9_"
+                case ("W", false): out += "[^A-Za-z0-9_]"
+                default: out.append("\\"); out.append(e)
+                }
+            case "[" where !inClass: inClass = true; out.append(c)
+            case "]" where inClass: inClass = false; out.append(c)
+            case "$" where !inClass: out += "(?![\\s\\S])"
+            default: out.append(c)
+            }
+        }
+        return out
     }
 
     static func matches(_ regex: NSRegularExpression, _ text: String) -> Bool {

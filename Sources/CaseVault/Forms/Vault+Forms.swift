@@ -114,7 +114,7 @@ extension Vault {
 
     static func parseForm(_ bytes: SecureBytes, count: Int) throws -> JSONValue {
         do {
-            return try bytes.withUnsafeBytes { try JSONValue(parsing: Array($0.prefix(count))) }
+            return try bytes.withUnsafeBytes { try JSONValue(parsing: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         } catch {
             throw VaultError.invalidInput("the form is not valid JSON")
         }
@@ -123,7 +123,12 @@ extension Vault {
     /// Reads a form version into memory (a read event like any other).
     func readForm(caseNumber: String, document: String, version: Int?, by actor: StaffIdentity, now: Date)
         throws -> (VersionInfo, JSONValue) {
-        let prepared = try prepareRead(caseNumber: caseNumber, document: document, version: version, by: actor, now: now)
+        try readForm(try prepareRead(caseNumber: caseNumber, document: document, version: version, by: actor, now: now),
+                     by: actor, now: now)
+    }
+
+    func readForm(_ prepared: PreparedRead, by actor: StaffIdentity, now: Date) throws -> (VersionInfo, JSONValue) {
+        let document = prepared.info.document
         guard prepared.info.isForm else {
             throw VaultError.invalidInput("'\(document)' was filed as a document, not a form (no schema); read it with 'casevault get'")
         }
@@ -177,8 +182,14 @@ extension Vault {
         guard let oldVersion = old ?? versions.last(where: { $0 < newVersion }) else {
             throw VaultError.invalidInput("'\(document)' has only one version; there is nothing to compare")
         }
-        let (oldInfo, oldForm) = try readForm(caseNumber: caseNumber, document: document, version: oldVersion, by: actor, now: now)
-        let (newInfo, newForm) = try readForm(caseNumber: caseNumber, document: document, version: newVersion, by: actor, now: now)
+        // Both must be forms the reader may read before either is read.
+        let first = try prepareRead(caseNumber: caseNumber, document: document, version: oldVersion, by: actor, now: now)
+        let second = try prepareRead(caseNumber: caseNumber, document: document, version: newVersion, by: actor, now: now)
+        guard first.info.isForm, second.info.isForm else {
+            throw VaultError.invalidInput("'\(document)' was filed as a document, not a form (no schema); there are no fields to compare")
+        }
+        let (oldInfo, oldForm) = try readForm(first, by: actor, now: now)
+        let (newInfo, newForm) = try readForm(second, by: actor, now: now)
         var changes: [FormChange] = []
         Self.compare(oldForm, newForm, at: "", into: &changes)
         return (oldInfo, newInfo, changes)
@@ -209,7 +220,11 @@ extension Vault {
                 }
             }
         default:
-            if old != new { changes.append(FormChange(kind: .changed, pointer: pointer, old: old, new: new)) }
+            // JSON equality: strings by code point (an NFC→NFD edit is a
+            // change), numbers by value (1 and 1.0 are the same).
+            if old.normalized.canonicalBytes != new.normalized.canonicalBytes {
+                changes.append(FormChange(kind: .changed, pointer: pointer, old: old, new: new))
+            }
         }
     }
 }
@@ -249,9 +264,11 @@ struct FormRenderer {
         return words.prefix(1).uppercased() + words.dropFirst()
     }
 
-    func scalarText(_ value: JSONValue) -> String {
+    func scalarText(_ value: JSONValue, indent: String) -> String {
         switch value {
-        case .string(let text): text
+        // Escaped for the terminal; continuation lines keep the indentation.
+        case .string(let text): TerminalText.escape(text, keepingNewlines: true)
+            .replacingOccurrences(of: "\n", with: "\n" + indent + "  ")
         case .bool(let flag): flag ? "yes" : "no"
         case .null: "—"
         default: String(decoding: value.canonicalBytes, as: UTF8.self)
@@ -281,12 +298,12 @@ struct FormRenderer {
                         lines.append(pad + "  \(index + 1). " + title(itemSchema, fallback: "item"))
                         render(item, schema: itemSchema, indent: indent + 2, into: &lines)
                     } else {
-                        lines.append(pad + "  \(index + 1). " + scalarText(item))
+                        lines.append(pad + "  \(index + 1). " + scalarText(item, indent: pad + "   "))
                     }
                 }
                 if items.isEmpty { lines.append(pad + "  (none)") }
             default:
-                lines.append(pad + label + ": " + scalarText(field))
+                lines.append(pad + label + ": " + scalarText(field, indent: pad))
             }
         }
     }

@@ -23,14 +23,30 @@ public enum JSONValue: Equatable, Sendable {
 
     public var canonicalString: String { String(decoding: canonicalBytes, as: UTF8.self) }
 
+    /// A double as text: integral values that fit Int64 without a fraction
+    /// (as JavaScript prints them), anything else in Swift's shortest form.
+    static func numberText(_ value: Double) -> String {
+        if let integer = Int64(exactly: value) { return String(integer) }
+        return "\(value)"
+    }
+
+    /// The same value with every number that is a whole Int64 as `.integer`,
+    /// so that 1 and 1.0 encode alike (for uniqueness and comparison).
+    var normalized: JSONValue {
+        switch self {
+        case .number(let value): Int64(exactly: value).map(JSONValue.integer) ?? self
+        case .array(let items): .array(items.map(\.normalized))
+        case .object(let members): .object(members.mapValues(\.normalized))
+        default: self
+        }
+    }
+
     private func append(to out: inout [UInt8]) {
         switch self {
         case .string(let text): Self.appendString(text, to: &out)
         case .integer(let value): out.append(contentsOf: Array(String(value).utf8))
         case .number(let value):
-            // Integral doubles print without a fraction, as JavaScript would.
-            let text = value.rounded() == value && abs(value) < 1e21 ? String(Int64(value)) : "\(value)"
-            out.append(contentsOf: Array(text.utf8))
+            out.append(contentsOf: Array(Self.numberText(value).utf8))
         case .bool(let value): out.append(contentsOf: Array((value ? "true" : "false").utf8))
         case .null: out.append(contentsOf: Array("null".utf8))
         case .array(let items):
@@ -100,8 +116,10 @@ public indirect enum OrderedJSON: Sendable {
     case scalar(JSONValue)
 
     public init(parsing bytes: [UInt8]) throws {
-        var parser = JSONParser(bytes: bytes)
-        self = try parser.parseOrderedDocument()
+        self = try bytes.withUnsafeBytes { buffer in
+            var parser = JSONParser(bytes: buffer)
+            return try parser.parseOrderedDocument()
+        }
     }
 
     /// The same value without member order.
@@ -122,7 +140,13 @@ public indirect enum OrderedJSON: Sendable {
 extension JSONValue {
     /// Parses any JSON text (RFC 8259). Duplicate member names are refused.
     public init(parsing bytes: [UInt8]) throws {
-        var parser = JSONParser(bytes: bytes)
+        self = try bytes.withUnsafeBytes { try JSONValue(parsing: $0) }
+    }
+
+    /// Parses straight from a buffer (a form in wiped memory), without
+    /// copying it whole into an ordinary array first.
+    public init(parsing buffer: UnsafeRawBufferPointer) throws {
+        var parser = JSONParser(bytes: buffer)
         self = try parser.parseDocument()
     }
 }
@@ -131,11 +155,12 @@ extension JSONValue {
 /// member names refused; integers that fit Int64 become `.integer`, other
 /// numbers `.number`.
 struct JSONParser {
-    let bytes: [UInt8]
+    /// Valid only while the parser is in use (callers hold the buffer).
+    let bytes: UnsafeRawBufferPointer
     var index = 0
     var depth = 0
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     struct Failure: Error {}
 
@@ -163,6 +188,9 @@ struct JSONParser {
             defer { depth -= 1 }
             index += 1
             var members: [(String, OrderedJSON)] = []
+            // A set, not a search of `members`: a hostile form with many
+            // members must not make duplicate detection quadratic.
+            var names = Set<String>()
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
             while true {
@@ -170,7 +198,7 @@ struct JSONParser {
                 let name = try parseString()
                 skipWhitespace()
                 try expect(":")
-                guard !members.contains(where: { $0.0 == name }) else { throw Failure() }
+                guard names.insert(name).inserted else { throw Failure() }
                 members.append((name, try parseOrdered()))
                 skipWhitespace()
                 guard index < bytes.count else { throw Failure() }
@@ -195,7 +223,7 @@ struct JSONParser {
                 return .array(items)
             }
         default:
-            return .scalar(try parseValue())
+            return .scalar(try parseScalar())
         }
     }
 
@@ -209,52 +237,20 @@ struct JSONParser {
         index += utf8.count
     }
 
+    /// One value, member order dropped.
     mutating func parseValue() throws -> JSONValue {
+        try parseOrdered().value
+    }
+
+    mutating func parseScalar() throws -> JSONValue {
         skipWhitespace()
         guard index < bytes.count else { throw Failure() }
         switch bytes[index] {
-        case UInt8(ascii: "{"):
-            depth += 1
-            guard depth <= 64 else { throw Failure() }
-            defer { depth -= 1 }
-            index += 1
-            var members: [String: JSONValue] = [:]
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
-            while true {
-                skipWhitespace()
-                let name = try parseString()
-                skipWhitespace()
-                try expect(":")
-                guard members.updateValue(try parseValue(), forKey: name) == nil else { throw Failure() }
-                skipWhitespace()
-                guard index < bytes.count else { throw Failure() }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                try expect("}")
-                return .object(members)
-            }
-        case UInt8(ascii: "["):
-            depth += 1
-            guard depth <= 64 else { throw Failure() }
-            defer { depth -= 1 }
-            index += 1
-            var items: [JSONValue] = []
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
-            while true {
-                items.append(try parseValue())
-                skipWhitespace()
-                guard index < bytes.count else { throw Failure() }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                try expect("]")
-                return .array(items)
-            }
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "t"): try expect("true"); return .bool(true)
         case UInt8(ascii: "f"): try expect("false"); return .bool(false)
         case UInt8(ascii: "n"): try expect("null"); return .null
-        default:
-            return try parseNumber()
+        default: return try parseNumber()
         }
     }
 
@@ -294,7 +290,7 @@ struct JSONParser {
             let byte = bytes[index]
             index += 1
             switch byte {
-            case UInt8(ascii: "\""): return String(decoding: out, as: UTF8.self)
+            case UInt8(ascii: "\""): return try Self.validUTF8(out)
             case UInt8(ascii: "\\"):
                 guard index < bytes.count else { throw Failure() }
                 let escape = bytes[index]
@@ -328,10 +324,20 @@ struct JSONParser {
         throw Failure()
     }
 
+    /// Strings must be valid UTF-8: a form whose bytes would be repaired
+    /// into U+FFFD here would validate as text other than what is stored.
+    static func validUTF8(_ bytes: [UInt8]) throws -> String {
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw Failure() }
+        return text
+    }
+
     mutating func parseHex4() throws -> UInt32 {
-        guard index + 4 <= bytes.count,
+        // Exactly four hex digits: UInt32(_:radix:) alone would take "+041".
+        guard index + 4 <= bytes.count, bytes[index..<(index + 4)].allSatisfy({ Self.hexDigits.contains($0) }),
               let code = UInt32(String(decoding: bytes[index..<(index + 4)], as: UTF8.self), radix: 16) else { throw Failure() }
         index += 4
         return code
     }
+
+    static let hexDigits = Set(Array("0123456789abcdefABCDEF".utf8))
 }

@@ -1,0 +1,152 @@
+@testable import CaseVault
+import Foundation
+import Testing
+
+private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+
+private func intake() throws -> [String: Any] {
+    try JSONSerialization.jsonObject(with: Data(contentsOf: repository.appendingPathComponent("Schemas/examples/intake.json"))) as! [String: Any]
+}
+
+private func json(_ text: String) throws -> JSONValue { try JSONValue(parsing: Array(text.utf8)) }
+
+/// What the review of the forms code found, each pinned by a test.
+@Suite struct FormHardeningTests {
+    @Test func hugeNumbersAreRefusedNotACrash() throws {
+        let p = try Programme()
+        try p.openCase()
+        for number in ["1e19", "-9.3e18", "10000000000000000000", "1.5"] {
+            var text = String(data: try JSONSerialization.data(withJSONObject: try intake()), encoding: .utf8)!
+            text = text.replacingOccurrences(of: "\"estimatedAge\":14", with: "\"estimatedAge\":\(number)")
+            #expect(text.contains(number))
+            #expect(throws: VaultError.self, "\(number)") { try p.fileForm(Data(text.utf8), type: "intake") }
+        }
+        #expect(JSONValue.number(1e19).canonicalString == "1e+19")
+        #expect(JSONValue.number(-0.5).canonicalString == "-0.5")
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func uniqueItemsIsLinear() throws {
+        let validator = try SchemaValidator(schema: try json(#"{"uniqueItems": true}"#))
+        let many = JSONValue.array((0..<200_000).map { .integer(Int64($0)) })
+        #expect(validator.isValid(many))
+        #expect(!validator.isValid(.array([.integer(1), .number(1.0)])))
+        #expect(validator.isValid(.array([.string("é"), .string("e\u{301}")])))  // different code points
+    }
+
+    @Test func patternsFollowECMAScriptNotICU() throws {
+        let anchored = try SchemaValidator(schema: try json(#"{"pattern": "^[a-z]+$"}"#))
+        #expect(anchored.isValid(.string("alice")))
+        #expect(!anchored.isValid(.string("alice\n")))
+        let digits = try SchemaValidator(schema: try json(#"{"pattern": "^\\d+$"}"#))
+        #expect(digits.isValid(.string("0791")))
+        #expect(!digits.isValid(.string("٣")))  // Arabic-Indic three is not an ECMA \d
+        let inClass = try SchemaValidator(schema: try json(#"{"pattern": "^[\\d-]+$"}"#))
+        #expect(inClass.isValid(.string("12-34")) && !inClass.isValid(.string("١٢")))
+        let dollarInClass = try SchemaValidator(schema: try json(#"{"pattern": "^[$]+$"}"#))
+        #expect(dollarInClass.isValid(.string("$$")))
+    }
+
+    @Test func brokenSchemasAreRefusedWhenLoaded() throws {
+        #expect(throws: VaultError.invalidInput("the schema's pattern ([a-z at /properties/x is not a valid regular expression")) {
+            _ = try SchemaValidator(schema: try json(#"{"properties": {"x": {"pattern": "([a-z"}}}"#))
+        }
+        #expect(throws: VaultError.invalidInput("the schema's $ref #/$defs/missing points nowhere")) {
+            _ = try SchemaValidator(schema: try json(##"{"$ref": "#/$defs/missing"}"##))
+        }
+        #expect(throws: VaultError.self) {
+            _ = try SchemaValidator(schema: try json(##"{"anyOf": [{"$ref": "#"}, {"$ref": "#"}]}"##))
+        }
+        #expect(throws: VaultError.self) {
+            _ = try SchemaValidator(schema: try json(##"{"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"allOf": [{"$ref": "#/$defs/a"}]}}}"##))
+        }
+        // Recursion that goes deeper into the form is fine.
+        let tree = try SchemaValidator(schema: try json(##"{"properties": {"child": {"$ref": "#"}}, "required": ["name"]}"##))
+        #expect(tree.isValid(try json(#"{"name": "a", "child": {"name": "b"}}"#)))
+        #expect(!tree.isValid(try json(#"{"name": "a", "child": {}}"#)))
+    }
+
+    @Test func multipleOfIsNotLax() throws {
+        let one = try SchemaValidator(schema: try json(#"{"multipleOf": 1}"#))
+        #expect(!one.isValid(.number(1.0000000001)))
+        let two = try SchemaValidator(schema: try json(#"{"multipleOf": 2}"#))
+        #expect(!two.isValid(.integer(1_000_000_000_001)) && two.isValid(.integer(1_000_000_000_002)))
+        let cents = try SchemaValidator(schema: try json(#"{"multipleOf": 0.01}"#))
+        #expect(cents.isValid(.number(19.99)) && !cents.isValid(.number(19.995)))
+    }
+
+    @Test func theParserRefusesWhatItCannotRepresentFaithfully() {
+        let invalidUTF8: [UInt8] = Array(#"{"a":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
+        #expect(throws: (any Error).self) { _ = try JSONValue(parsing: invalidUTF8) }
+        #expect(throws: (any Error).self) { _ = try JSONValue(parsing: Array(#"["\u+041"]"#.utf8)) }
+        let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect(throws: (any Error).self) { _ = try JSONValue(parsing: Array(deep.utf8)) }
+    }
+
+    @Test func violationMessagesCarryNoContent() throws {
+        let p = try Programme()
+        try p.openCase()
+        var form = try intake()
+        form["dateOfIntake"] = "SECRET-2024-99-99"
+        do {
+            try p.fileForm(try JSONSerialization.data(withJSONObject: form), type: "intake")
+            Issue.record("an invalid form was filed")
+        } catch VaultError.invalidForm(_, let violations) {
+            #expect(violations.map(\.message) == ["is not a date"])
+            #expect(violations.first?.value == "\"SECRET-2024-99-99\"")
+            #expect(!VaultError.invalidForm(report: "Intake form", violations: violations).message.contains("SECRET"))
+        }
+    }
+
+    @Test func renderingEscapesTerminalControlsAndKeepsIndentation() throws {
+        let p = try Programme()
+        try p.openCase()
+        var form = try intake()
+        form["childName"] = "Amani\u{1b}[2J\u{202e}evil"
+        form["separationHistory"] = "line one\nline two"
+        try p.fileForm(try JSONSerialization.data(withJSONObject: form), type: "intake")
+        let text = try p.vault.renderForm(caseNumber: "CP-2024-0042", document: "Intake form", by: p["grace"])
+        #expect(!text.unicodeScalars.contains { $0.value == 0x1b || $0.value == 0x202e })
+        #expect(text.contains("Amani\\u{1b}[2J\\u{202e}evil"))
+        #expect(text.contains("line one\n  line two"))
+    }
+
+    @Test func diffComparesAsJSONAndRefusesRecordsOfficers() throws {
+        let p = try Programme()
+        try p.openCase()
+        var form = try intake()
+        form["childName"] = "Amélie"
+        try p.fileForm(try JSONSerialization.data(withJSONObject: form), type: "intake")
+        form["childName"] = "Ame\u{301}lie"  // canonically equal, different code points
+        try p.fileForm(Data(String(data: try JSONSerialization.data(withJSONObject: form), encoding: .utf8)!
+            .replacingOccurrences(of: "\"estimatedAge\":14", with: "\"estimatedAge\":14.0").utf8), type: "intake")
+        let changes = try p.vault.diffForm(caseNumber: "CP-2024-0042", document: "Intake form", by: p["grace"]).changes
+        #expect(changes.map(\.pointer) == ["/childName"])  // 14 → 14.0 is no change
+        let before = try p.vault.events().count
+        #expect(throws: VaultError.accessDenied("a records officer cannot read case content")) {
+            _ = try p.vault.diffForm(caseNumber: "CP-2024-0042", document: "Intake form", by: p["farah"])
+        }
+        #expect(try p.vault.events().suffix(from: before).map(\.type) == ["content.refused"])
+    }
+
+    @Test func aDocumentKeepsItsTypeAcrossVersions() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.fileForm(try JSONSerialization.data(withJSONObject: try intake()), type: "intake")
+        #expect(throws: VaultError.invalidInput("'Intake form' of CP-2024-0042 is a form of type intake; file its next version with --form intake")) {
+            try p.file([1, 2, 3], name: "Intake form", type: "intake")
+        }
+        let carePlan = try Data(contentsOf: repository.appendingPathComponent("Schemas/examples/care-plan.json"))
+        #expect(throws: VaultError.self) { try p.fileForm(carePlan, type: "care-plan", name: "Intake form") }
+        #expect(try p.vault.versions(caseNumber: "CP-2024-0042").count == 1)
+    }
+
+    @Test func aFormOver16MiBIsRefused() throws {
+        let p = try Programme()
+        try p.openCase()
+        let big = Data(("{\"childName\":\"" + String(repeating: "a", count: (16 << 20) + 10) + "\"}").utf8)
+        #expect(throws: VaultError.invalidInput("the form is larger than 16 MiB; file it as a document instead")) {
+            try p.fileForm(big, type: "intake")
+        }
+    }
+}
