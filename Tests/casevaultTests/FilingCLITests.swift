@@ -126,7 +126,7 @@ struct CLIProgramme {
         #expect(result.code == 74, "\(result.stderr)")
         #expect(try p.vault().events().count == before)
         #expect(try p.vault().checkReferences() == ReferenceReport(missingObjects: [], orphanObjects: [], versionCount: 0))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.file("vault/objects")).filter { $0.hasPrefix(".tmp") }.isEmpty)
+        #expect(try p.vault().checkReferences().unfinishedTempFiles.isEmpty)
 
         #expect(try p.cli.run(p.fileArguments("big.bin", name: "Scan", type: "document")).code == 0)
         let reading = "trap '' XFSZ; ulimit -f 1024; exec \(CLI.binary.path) get CP-2024-0042 Scan -o out.bin --as grace --passphrase-file grace.pw"
@@ -224,6 +224,8 @@ struct CLIProgramme {
             let events = try vault.events()
             #expect(events.map(\.seq) == Array(1...Int64(events.count)))
         }
+        let leftovers = try p.vault().checkReferences().unfinishedTempFiles
+        print("kill test: \(leftovers.count) unfinished temp files reported")
         print("kill test: filing took \(duration) s; \(acknowledged) of 10 filings acknowledged, \(killed) killed; \(try p.vault().checkReferences().versionCount) versions")
         // Some kills must have landed mid-filing, or this test proved nothing.
         #expect(killed > 0)

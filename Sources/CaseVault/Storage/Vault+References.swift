@@ -9,11 +9,15 @@ public struct ReferenceReport: Sendable, Equatable {
     /// durable and its rows committing. Harmless; reported.
     public var orphanObjects: [String]
     public var versionCount: Int
+    /// `.tmp-*` files in the object folder: a filing killed before its
+    /// object got its name. Ciphertext only; safe to delete.
+    public var unfinishedTempFiles: [String]
 
-    public init(missingObjects: [String], orphanObjects: [String], versionCount: Int) {
+    public init(missingObjects: [String], orphanObjects: [String], versionCount: Int, unfinishedTempFiles: [String] = []) {
         self.missingObjects = missingObjects
         self.orphanObjects = orphanObjects
         self.versionCount = versionCount
+        self.unfinishedTempFiles = unfinishedTempFiles
     }
 }
 
@@ -23,6 +27,7 @@ extension Vault {
         let present = Set(try objects.allObjects().map(\.hex))
         return ReferenceReport(missingObjects: referenced.subtracting(present).sorted(),
                                orphanObjects: present.subtracting(referenced).sorted(),
-                               versionCount: try catalog.read { db in try VersionRow.fetchCount(db) })
+                               versionCount: try catalog.read { db in try VersionRow.fetchCount(db) },
+                               unfinishedTempFiles: try FileSystem.listDirectory(objects.root).filter { $0.hasPrefix(".tmp-") })
     }
 }
