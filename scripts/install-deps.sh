@@ -3,7 +3,7 @@
 # nothing that is already there. Called by `make demo` and `make test`.
 set -euo pipefail
 
-packages=(libsodium-dev libarchive-dev libsqlite3-dev pkg-config 7zip util-linux sqlite3 python3 python3-pip)
+packages=(libsodium-dev libarchive-dev libsqlite3-dev pkg-config 7zip util-linux sqlite3 python3 python3-pip python3-nacl python3-jsonschema)
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "casevault: error: the Swift toolchain (6.1 or newer) is not on PATH" >&2
@@ -22,20 +22,23 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "==> installing ${missing[*]}"
     sudo=""
     if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+        # -n: fail at once rather than wait at a password prompt with no terminal.
+        if command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; else
             echo "casevault: error: missing packages ${missing[*]} and not root" >&2
             echo "hint: run 'apt-get install -y ${missing[*]}' as root" >&2
             exit 1
         fi
     fi
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # sudo resets the environment, so the frontend is passed through env.
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 # PyNaCl runs the independent decoder (scripts/decrypt-with-pynacl.py) in
 # the tests, proving SECURITY.md is precise enough to decrypt a document;
 # jsonschema checks every schema in Schemas/ against the 2020-12 meta-schema.
+# Debian's python3-nacl and python3-jsonschema serve the system python3; a
+# python3 of its own earlier on PATH (pyenv) gets them from PyPI.
 python=python3
 for module in nacl:pynacl jsonschema:jsonschema; do
     if ! "$python" -c "import ${module%%:*}" >/dev/null 2>&1; then

@@ -92,7 +92,7 @@ struct CLIProgramme {
         let p = try CLIProgramme()
         _ = try p.openCase()
         p.scratch.write("note.txt", "from a pipe\n")
-        let shell = try p.cli.run(["-c", "\(CLI.binary.path) file CP-2024-0042 --as grace --passphrase-file grace.pw --name Note --type report - < note.txt"],
+        let shell = try p.cli.run(["-c", "'\(CLI.binary.path)' file CP-2024-0042 --as grace --passphrase-file grace.pw --name Note --type report - < note.txt"],
                                   executable: "/bin/sh")
         #expect(shell.code == 0, "\(shell.stderr)")
         #expect(try p.cli.run(["get", "CP-2024-0042", "Note"] + p.as("grace")).stdout == "from a pipe\n")
@@ -120,7 +120,7 @@ struct CLIProgramme {
         FileManager.default.createFile(atPath: p.scratch.file("big.bin"), contents: Data(count: 2 << 20))
         let before = try p.vault().events().count
         // A 1 MiB file-size limit stands in for a full disk (EFBIG, like ENOSPC).
-        let filing = "trap '' XFSZ; ulimit -f 1024; exec \(CLI.binary.path) " + p.fileArguments("big.bin", name: "Scan", type: "document")
+        let filing = "trap '' XFSZ; ulimit -f 1024; exec '\(CLI.binary.path)' " + p.fileArguments("big.bin", name: "Scan", type: "document")
             .map { "'\($0)'" }.joined(separator: " ")
         let result = try p.cli.run(["-c", filing], executable: "/bin/sh")
         #expect(result.code == 74, "\(result.stderr)")
@@ -129,7 +129,7 @@ struct CLIProgramme {
         #expect(try p.vault().checkReferences().unfinishedTempFiles.isEmpty)
 
         #expect(try p.cli.run(p.fileArguments("big.bin", name: "Scan", type: "document")).code == 0)
-        let reading = "trap '' XFSZ; ulimit -f 1024; exec \(CLI.binary.path) get CP-2024-0042 Scan -o out.bin --as grace --passphrase-file grace.pw"
+        let reading = "trap '' XFSZ; ulimit -f 1024; exec '\(CLI.binary.path)' get CP-2024-0042 Scan -o out.bin --as grace --passphrase-file grace.pw"
         let read = try p.cli.run(["-c", reading], executable: "/bin/sh")
         #expect(read.code == 74, "\(read.stderr)")
         #expect(!FileManager.default.fileExists(atPath: p.scratch.file("out.bin")))
@@ -261,7 +261,9 @@ struct CLIProgramme {
     private func decode(_ p: CLIProgramme, _ staff: String, _ document: String, version: Int? = nil) throws -> CLI.Result {
         var arguments = [Self.script, p.scratch.file("vault"), staff, p.scratch.file("\(staff).pw"), "CP-2024-0042", document]
         if let version { arguments.append(String(version)) }
-        return try p.cli.run(arguments, executable: Self.python!)
+        // The real HOME: PyNaCl may be installed in the user's site-packages.
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? p.scratch.path
+        return try p.cli.run(arguments, extraEnvironment: ["HOME": home], executable: Self.python!)
     }
 
     @Test(.enabled(if: python != nil, "python3 with PyNaCl is not installed; `make test` installs it with pip"))

@@ -52,7 +52,8 @@ import Testing
         return (process.terminationStatus, text)
     }
 
-    @Test(.enabled(if: python != nil, "python3 is needed to drive a pseudo-terminal"))
+    @Test(.enabled(if: python != nil && FileManager.default.fileExists(atPath: "/dev/ptmx"),
+                   "python3 and pseudo-terminals (/dev/ptmx) are needed to drive a terminal"))
     func passphrasesAreAskedWithoutEchoAndTwiceWhenNew() throws {
         let scratch = Scratch()
         let (code, screen) = try runOnTerminal(scratch, ["init", "vault", "--admin-id", "amina", "--admin-name", "Amina Yusuf"],
