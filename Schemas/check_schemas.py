@@ -475,8 +475,31 @@ def semantic_checks(name, example):
 
 # ---------------------------------------------------------------- main
 
+def format_checker():
+    """jsonschema's format checker, with an RFC 3339 date-time check of our own
+    where jsonschema lacks one (it asserts date-time only when the optional
+    rfc3339-validator module is installed, which Debian does not package)."""
+    import re
+    from jsonschema import FormatChecker
+    checker = FormatChecker()
+    if "date-time" not in checker.checkers:
+        pattern = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+        @checker.checks("date-time", raises=ValueError)
+        def is_date_time(value):
+            if not isinstance(value, str):
+                return True
+            m = pattern.match(value)
+            if not m:
+                return False
+            import datetime
+            datetime.date(int(m[1]), int(m[2]), int(m[3]))  # raises on an impossible date
+            return int(m[4]) <= 23 and int(m[5]) <= 59 and int(m[6]) <= 60
+    return checker
+
+
 def main():
-    fc = Draft202012Validator.FORMAT_CHECKER
+    fc = format_checker()
     schemas = {}
     for path in sorted(HERE.glob("*.schema.json")) + sorted((HERE / "forms").glob("*.schema.json")):
         schema = load(path)
