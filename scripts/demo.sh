@@ -142,4 +142,4 @@ command -v sqlite3 >/dev/null && sqlite3 "$vault/catalog.sqlite" \
     "SELECT printf('%3d  %-24s %-8s %s', seq, type, actor, at) FROM events ORDER BY seq" | tail -n 14
 
 say "Done. ./demo-vault is left for you to explore, e.g.: casevault staff list --vault demo-vault"
-echo "(Forms with schemas, handover packages and audit exports are the next issues on the tracker.)"
+echo "(Handover packages, audit exports, log verification and retention are the next issues on the tracker.)"
