@@ -148,10 +148,3 @@ struct CaseShowCommand: ParsableCommand {
                                                   $0.stamp.date, $0.stamp.caseStatus.rawValue, $0.stamp.filedBy] }))
     }
 }
-
-enum JSONText {
-    static func render(_ object: Any) throws -> String {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self)
-    }
-}

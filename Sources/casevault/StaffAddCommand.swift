@@ -34,8 +34,10 @@ struct StaffAddCommand: ParsableCommand {
             actor = nil
         } else {
             let id = try vaultOptions.actingStaffID()
-            guard try vault.staffMember(id: id).role == .admin else {
-                throw VaultError.accessDenied("only an admin may add staff; '\(id)' is a \(try vault.staffMember(id: id).role.displayName)")
+            // Refuse before asking for a passphrase; the core checks again.
+            let role = try vault.staffMember(id: id).role
+            guard role == .admin else {
+                throw VaultError.accessDenied("only an admin may add staff; '\(id)' is a \(role.displayName)")
             }
             actor = try vault.unlock(staffID: id, passphrase: try vaultOptions.passphrase(for: id))
         }

@@ -38,16 +38,3 @@ struct StaffListCommand: ParsableCommand {
                            rows: members.map { [$0.id, $0.name, $0.role.rawValue, $0.createdAt.formatted(.iso8601)] }))
     }
 }
-
-/// Left-aligned columns separated by two spaces.
-enum Table {
-    static func render(header: [String], rows: [[String]]) -> String {
-        let all = [header] + rows
-        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
-        return all.map { row in
-            row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
-    }
-}

@@ -312,6 +312,11 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
             #expect(body["seq"]?.integerValue == row.seq && body["type"]?.stringValue == row.type)
             #expect(body["vault"]?.stringValue == p.vault.config.vaultId)
         }
+        // The vault's tree head is the RFC 9162 root over these leaves.
+        let head = try p.vault.eventTreeHead()
+        #expect(head.size == rows.count)
+        #expect(head.rootHex == EventLog.treeHead(leafHashes: rows.map { Array($0.leaf_hash) }[...]).hexString)
+        #expect(head.rootHex != EventLog.treeHead(leafHashes: rows.dropLast().map { Array($0.leaf_hash) }[...]).hexString)
         let read = try JSONValue(parsing: Array(rows.last!.body))
         #expect(read["actor"]?.stringValue == "grace")
         #expect(read["data"]?["document"]?.stringValue == "Intake form")

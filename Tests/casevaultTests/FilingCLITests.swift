@@ -341,3 +341,34 @@ struct CLIProgramme {
         #expect(list.stdout.contains("intake                       built-in  Intake form"))
     }
 }
+
+@Suite struct RetrievalKillTests {
+    /// get -o writes into an unnamed file and names it only when complete:
+    /// a kill at any point leaves neither the output nor a temp file.
+    @Test func aKilledGetLeavesNoPlaintextBehind() throws {
+        let p = try CLIProgramme()
+        _ = try p.openCase()
+        FileManager.default.createFile(atPath: p.scratch.file("big.bin"), contents: Data(repeating: 0x61, count: 48 << 20))
+        #expect(try p.cli.run(p.fileArguments("big.bin", name: "Scan", type: "document")).code == 0)
+        try FileManager.default.createDirectory(atPath: p.scratch.file("out"), withIntermediateDirectories: false)
+        let start = Date()
+        let whole = try p.cli.start(["get", "CP-2024-0042", "Scan", "-o", "out/timing.bin"] + p.as("grace"))
+        whole.waitUntilExit()
+        let duration = Date().timeIntervalSince(start)
+        try FileManager.default.removeItem(atPath: p.scratch.file("out/timing.bin"))
+        var killed = 0
+        for fraction in [0.05, 0.2, 0.4, 0.6, 0.8] {
+            let process = try p.cli.start(["get", "CP-2024-0042", "Scan", "-o", "out/scan.bin"] + p.as("grace"))
+            usleep(useconds_t(duration * fraction * 1_000_000))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if process.terminationReason == .uncaughtSignal {
+                killed += 1
+                #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.file("out")).isEmpty, "after a kill at \(fraction)")
+            } else {
+                try? FileManager.default.removeItem(atPath: p.scratch.file("out/scan.bin"))
+            }
+        }
+        #expect(killed > 0)
+    }
+}

@@ -177,9 +177,7 @@ extension Vault {
             let folder = AtomicFile.parentFolder(of: path)
             guard FileSystem.isDirectory(folder) else { throw VaultError.notFound("folder \(folder) does not exist") }
             // Plaintext must never land inside the vault (or its backups).
-            let realFolder = FileSystem.realPath(folder) ?? folder
-            let realVault = FileSystem.realPath(self.path) ?? self.path
-            guard !(realFolder + "/").hasPrefix(realVault + "/") else {
+            guard !FileSystem.isInside(folder, self.path) else {
                 throw VaultError.invalidInput("refusing to write plaintext inside the vault folder")
             }
             try AtomicFile.write(to: path, replacing: false, mode: 0o600) { fd in

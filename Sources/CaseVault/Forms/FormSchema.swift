@@ -16,6 +16,8 @@ public struct FormSchema: Sendable {
     public let ordered: OrderedJSON
     /// The schema as written.
     public let text: String
+    /// Built once, when the schema is loaded (it compiles every pattern).
+    public let validator: SchemaValidator
 
     public var source: String { version.map { "vault v\($0)" } ?? "built-in" }
 
@@ -38,7 +40,7 @@ public struct FormSchema: Sendable {
         if let dialect = json["$schema"]?.stringValue, dialect != "https://json-schema.org/draft/2020-12/schema" {
             throw VaultError.invalidInput("the schema is for \(dialect); casevault validates draft 2020-12")
         }
-        _ = try SchemaValidator(schema: json)
+        let validator = try SchemaValidator(schema: json)
         try Vault.validate(documentType: type)
         try Vault.validate(documentName: title)
         self.type = type
@@ -48,9 +50,8 @@ public struct FormSchema: Sendable {
         self.json = json
         self.ordered = ordered
         self.text = String(decoding: bytes, as: UTF8.self)
+        self.validator = validator
     }
-
-    public var validator: SchemaValidator { try! SchemaValidator(schema: json) }
 
     /// The form type a schema's `$id` names: its last path segment without
     /// ".schema.json" or ".json".

@@ -157,6 +157,14 @@ enum FileSystem {
         return "/" + parts.joined(separator: "/")
     }
 
+    /// Whether `folder` is `root` or lies under it, comparing real paths
+    /// (symbolic links followed) and, as a fallback, the paths as given.
+    static func isInside(_ folder: String, _ root: String) -> Bool {
+        let realFolder = realPath(folder) ?? folder
+        let realRoot = realPath(root) ?? root
+        return (realFolder + "/").hasPrefix(realRoot + "/") || (folder + "/").hasPrefix(root + "/")
+    }
+
     /// Resolved real path (symbolic links followed), or nil when it does not exist.
     static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }

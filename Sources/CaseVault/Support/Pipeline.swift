@@ -37,6 +37,11 @@ final class Pipeline: @unchecked Sendable {
     /// Copies `bytes` into the pipeline; blocks while every buffer is in use.
     /// Throws the consumer's error, if it has failed.
     func write(_ bytes: UnsafeRawBufferPointer) throws {
+        condition.lock()
+        // After finish or cancel nothing would consume the bytes, and the
+        // writer would wait forever once the buffers ran out.
+        precondition(!inputEnded, "Pipeline.write after finish or cancel")
+        condition.unlock()
         var offset = 0
         while offset < bytes.count {
             condition.lock()

@@ -27,9 +27,7 @@ enum RecoveryKey {
         guard FileSystem.isDirectory(folder) else {
             throw VaultError.notFound("folder \(folder) does not exist")
         }
-        let realFolder = FileSystem.realPath(folder) ?? folder
-        let realVault = FileSystem.realPath(vaultPath) ?? vaultPath
-        if (realFolder + "/").hasPrefix(realVault + "/") || (folder + "/").hasPrefix(vaultPath + "/") {
+        if FileSystem.isInside(folder, vaultPath) {
             throw VaultError.invalidInput("the recovery key must not be written inside the vault folder")
         }
     }
