@@ -362,11 +362,15 @@ struct CLIProgramme {
             usleep(useconds_t(duration * fraction * 1_000_000))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            if process.terminationReason == .uncaughtSignal {
-                killed += 1
-                #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.file("out")).isEmpty, "after a kill at \(fraction)")
-            } else {
-                try? FileManager.default.removeItem(atPath: p.scratch.file("out/scan.bin"))
+            if process.terminationReason == .uncaughtSignal { killed += 1 }
+            // Either nothing at all, or the whole, authenticated document (a
+            // kill after it was linked in): never a part, never a temp name.
+            let left = try FileManager.default.contentsOfDirectory(atPath: p.scratch.file("out"))
+            #expect(left.isEmpty || left == ["scan.bin"], "after a kill at \(fraction): \(left)")
+            if left == ["scan.bin"] {
+                #expect(FileManager.default.contents(atPath: p.scratch.file("out/scan.bin")) == Data(repeating: 0x61, count: 48 << 20),
+                        "a partial output after a kill at \(fraction)")
+                try FileManager.default.removeItem(atPath: p.scratch.file("out/scan.bin"))
             }
         }
         #expect(killed > 0)
