@@ -6,6 +6,7 @@ import Testing
 @Suite struct PipelineTests {
     final class Collector: ChunkConsumer, @unchecked Sendable {
         var bytes: [UInt8] = []
+        var sizes: [Int] = []
         var calls = 0
         let failAt: Int?
         init(failAt: Int? = nil) { self.failAt = failAt }
@@ -14,6 +15,7 @@ import Testing
             calls += 1
             if calls == failAt { throw Boom() }
             bytes += chunk
+            sizes.append(chunk.count)
         }
     }
 
@@ -30,6 +32,25 @@ import Testing
         }
         try pipeline.finish()
         #expect(collector.bytes == input)
+        // Small writes are gathered: full buffers, then the remainder once.
+        #expect(collector.sizes == Array(repeating: 1_000, count: 123) + [457])
+    }
+
+    @Test func aWriteLargerThanABufferIsSplitIntoFullBuffers() throws {
+        let collector = Collector()
+        let pipeline = Pipeline(consumer: collector, buffers: 2, bufferSize: 4096)
+        let input = pattern(3 * 4096 + 5)
+        try input.withUnsafeBytes { try pipeline.write($0) }
+        try pipeline.finish()
+        #expect(collector.sizes == [4096, 4096, 4096, 5])
+        #expect(collector.bytes == input)
+    }
+
+    @Test func finishingAnEmptyPipelineConsumesNothing() throws {
+        let collector = Collector()
+        let pipeline = Pipeline(consumer: collector, buffers: 1, bufferSize: 10)
+        try pipeline.finish()
+        #expect(collector.calls == 0)
     }
 
     @Test func aConsumerFailureReachesTheProducer() {

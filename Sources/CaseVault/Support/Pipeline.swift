@@ -1,23 +1,30 @@
 internal import CaseVaultCrypto
 internal import Foundation
 
-/// The second stage of a two-stage pipeline: what the worker thread does
-/// with each piece of bytes, in order.
+/// What a pipeline's worker thread does with each piece of bytes, in order.
 protocol ChunkConsumer: AnyObject, Sendable {
     func consume(_ bytes: UnsafeRawBufferPointer) throws
 }
 
 /// Hands bytes to a consumer running on its own thread, so that producing
-/// (reading + encrypting, or decrypting) and consuming (hashing + writing)
+/// (reading + encrypting, or decrypting) and consuming (hashing, writing)
 /// overlap on two cores. Profiling `casevault file` showed the BLAKE2b of
 /// the ciphertext taking as long as the encryption itself; run one after
-/// the other they halve throughput.
+/// the other they halve throughput. Pipelines chain: filing runs
+/// encrypt → hash → write as three stages (FileObjectStore.write).
 ///
 /// Bytes are copied into a fixed pool of `SecureBytes` buffers (they may be
 /// plaintext), so memory stays flat whatever the size of the stream, and
-/// a producer that gets ahead waits for a free buffer.
+/// a producer that gets ahead waits for a free buffer. Small writes are
+/// gathered: the consumer is handed full buffers, and a shorter one only
+/// at the very end. A buffer whose size is a multiple of the page size
+/// starts on a page boundary (sodium_malloc puts the bytes right before
+/// the trailing guard page), which is what direct I/O needs (FileWriter).
+///
+/// `write`, `finish` and `cancel` are for one producer thread.
 final class Pipeline: @unchecked Sendable {
-    // All mutable state below is guarded by `condition`.
+    // All mutable state below is guarded by `condition`, except `filling`,
+    // which only the producer touches.
     private let condition = NSCondition()
     private var freeBuffers: [SecureBytes]
     private var queue: [(buffer: SecureBytes, count: Int)] = []
@@ -25,8 +32,11 @@ final class Pipeline: @unchecked Sendable {
     private var workerDone = false
     private var failure: (any Error)?
     private let consumer: any ChunkConsumer
+    /// The buffer the producer is filling, not yet handed over.
+    private var filling: (buffer: SecureBytes, count: Int)?
 
     init(consumer: any ChunkConsumer, buffers: Int = 8, bufferSize: Int = SecretStream.cipherChunkSize) {
+        precondition(buffers >= 1 && bufferSize >= 1, "a pipeline needs at least one buffer of at least one byte")
         self.consumer = consumer
         freeBuffers = (0..<buffers).map { _ in SecureBytes(count: bufferSize) }
         let thread = Thread { [self] in work() }
@@ -44,26 +54,40 @@ final class Pipeline: @unchecked Sendable {
         condition.unlock()
         var offset = 0
         while offset < bytes.count {
-            condition.lock()
-            while freeBuffers.isEmpty && failure == nil { condition.wait() }
-            if let failure {
+            if filling == nil {
+                condition.lock()
+                while freeBuffers.isEmpty && failure == nil { condition.wait() }
+                if let failure {
+                    condition.unlock()
+                    throw failure
+                }
+                filling = (freeBuffers.removeLast(), 0)
                 condition.unlock()
-                throw failure
             }
-            let buffer = freeBuffers.removeLast()
-            condition.unlock()
-            let count = min(buffer.count, bytes.count - offset)
-            buffer.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: count) }
+            let (buffer, filled) = filling!
+            let count = min(buffer.count - filled, bytes.count - offset)
+            buffer.withUnsafeMutableBytes {
+                ($0.baseAddress! + filled).copyMemory(from: bytes.baseAddress! + offset, byteCount: count)
+            }
             offset += count
-            condition.lock()
-            queue.append((buffer, count))
-            condition.broadcast()
-            condition.unlock()
+            filling = (buffer, filled + count)
+            if filled + count == buffer.count { handOver() }
         }
+    }
+
+    /// Queues the buffer being filled for the consumer.
+    private func handOver() {
+        guard let (buffer, count) = filling else { return }
+        filling = nil
+        condition.lock()
+        if count > 0 { queue.append((buffer, count)) } else { freeBuffers.append(buffer) }
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// Waits until the consumer has taken everything; rethrows its error.
     func finish() throws {
+        handOver()
         condition.lock()
         inputEnded = true
         condition.broadcast()
@@ -75,6 +99,7 @@ final class Pipeline: @unchecked Sendable {
 
     /// Stops the worker after the producer failed: queued bytes are dropped.
     func cancel() {
+        filling = nil
         condition.lock()
         queue.removeAll()
         inputEnded = true
