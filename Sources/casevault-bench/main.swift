@@ -57,6 +57,8 @@ func spawn(_ args: [String], environment: [String: String], stdout: String = "/d
 let directIOFlag: Int32 = 0o40000  // O_DIRECT; Swift's Glibc module does not import it
 #elseif arch(arm64)
 let directIOFlag: Int32 = 0o200000
+#else
+let directIOFlag: Int32 = 0
 #endif
 
 func fillFile(_ path: String, size: Int) {
@@ -146,14 +148,24 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
         var start = now()
         var output = open(path, O_WRONLY | O_CREAT | O_TRUNC | directIOFlag, 0o600)
         if output < 0 { output = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600) }  // no direct I/O here
-        for _ in 0..<(benchSize / mib) { _ = write(output, block, mib) }
-        fsync(output)
+        guard output >= 0 else { fatalError("cannot create \(path)") }
+        for _ in 0..<(benchSize / mib) {
+            guard write(output, block, mib) == mib else { fatalError("disk floor: write failed (errno \(errno))") }
+        }
+        guard fsync(output) == 0 else { fatalError("disk floor: fsync failed (errno \(errno))") }
         close(output)
         let writeRate = Double(benchSize) / Double(mib) / (now() - start)
         start = now()
         var input = open(path, O_RDONLY | directIOFlag)
         if input < 0 { input = open(path, O_RDONLY) }
-        while read(input, block, mib) > 0 {}
+        var total = 0
+        while true {
+            let n = read(input, block, mib)
+            guard n >= 0 else { fatalError("disk floor: read failed (errno \(errno))") }
+            if n == 0 { break }
+            total += n
+        }
+        guard total == benchSize else { fatalError("disk floor: read \(total) of \(benchSize) bytes") }
         close(input)
         return (writeRate, Double(benchSize) / Double(mib) / (now() - start))
     }
@@ -276,8 +288,16 @@ print("Baselines are measured in the same run, interleaved with the product's ru
 // The judged run uses this checkout's file system (.build, beside the
 // binaries): a real disk, as a vault would be on, where /tmp may be tmpfs.
 let diskFolder = FileManager.default.currentDirectoryPath + "/.build"
-var allMet = measure(in: FileManager.default.fileExists(atPath: diskFolder) ? diskFolder : NSTemporaryDirectory(),
-                     label: "on disk, where vaults live", judged: true)
+guard FileManager.default.fileExists(atPath: diskFolder) else {
+    FileHandle.standardError.write(Data("casevault-bench: run from the checkout (make bench): no .build folder here\n".utf8))
+    exit(64)
+}
+var device = stat()
+if stat(diskFolder, &device) == 0, (UInt64(device.st_dev) >> 8) & 0xfff == 0, UInt64(device.st_dev) >> 32 == 0 {
+    print("note: \(diskFolder) is not on a block device (tmpfs, overlay, btrfs or network): casevault")
+    print("      uses the page cache there, and the judged figures are not a disk's")
+}
+var allMet = measure(in: diskFolder, label: "on disk, where vaults live", judged: true)
 if FileManager.default.fileExists(atPath: "/dev/shm") {
     allMet = measure(in: "/dev/shm", label: "in memory (tmpfs)", judged: false) && allMet
 }

@@ -46,6 +46,31 @@ import Testing
         #expect(collector.bytes == input)
     }
 
+    /// Filing's chain: producer → stage 2 → stage 3. A failure in the last
+    /// stage reaches the producer, through the stage in between.
+    @Test func aFailureInTheLastOfChainedStagesReachesTheProducer() {
+        final class Forwarder: ChunkConsumer, @unchecked Sendable {
+            let next: Pipeline
+            init(next: Pipeline) { self.next = next }
+            func consume(_ bytes: UnsafeRawBufferPointer) throws { try next.write(bytes) }
+        }
+        let last = Collector(failAt: 2)
+        let stage3 = Pipeline(consumer: last, buffers: 2, bufferSize: 300)
+        let stage2 = Pipeline(consumer: Forwarder(next: stage3), buffers: 2, bufferSize: 100)
+        #expect(throws: Collector.Boom.self) {
+            do {
+                for _ in 0..<1_000 { try pattern(100).withUnsafeBytes { try stage2.write($0) } }
+                try stage2.finish()
+                try stage3.finish()
+            } catch {
+                stage2.cancel()
+                stage3.cancel()
+                throw error
+            }
+        }
+        #expect(last.calls == 2)
+    }
+
     @Test func finishingAnEmptyPipelineConsumesNothing() throws {
         let collector = Collector()
         let pipeline = Pipeline(consumer: collector, buffers: 1, bufferSize: 10)

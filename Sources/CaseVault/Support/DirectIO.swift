@@ -31,6 +31,11 @@ final class FileWriter: ChunkConsumer, @unchecked Sendable {
     let fd: FileDescriptor
     private(set) var isDirect: Bool
     private(set) var size: Int64 = 0
+    /// How many bytes went out with O_DIRECT on (tests and diagnostics).
+    private(set) var directBytes: Int64 = 0
+    /// One direct write(2); tests replace it to play a refusing or
+    /// short-writing file system.
+    var writeDirect: (FileDescriptor, UnsafeRawBufferPointer) throws -> Int? = { try $0.writeOnce($1) }
 
     /// - Parameter direct: try O_DIRECT; false writes through the page cache.
     init(fd: FileDescriptor, direct: Bool) {
@@ -42,8 +47,9 @@ final class FileWriter: ChunkConsumer, @unchecked Sendable {
         var rest = bytes
         if isDirect {
             let aligned = Int(bitPattern: bytes.baseAddress) % Self.alignment == 0 && bytes.count % Self.alignment == 0
-            if aligned, let written = try fd.writeOnce(bytes) {
+            if aligned, let written = try writeDirect(fd, bytes) {
                 size += Int64(written)
+                directBytes += Int64(written)
                 if written == bytes.count { return }
                 rest = UnsafeRawBufferPointer(rebasing: bytes[written...])
             }
@@ -64,7 +70,7 @@ private let directIOFlag: Int32 = 0o40000
 #elseif arch(arm64)
 private let directIOFlag: Int32 = 0o200000
 #else
-private let directIOFlag: Int32 = 0
+private let directIOFlag: Int32 = 0  // unknown here: direct I/O is not used
 #endif
 
 extension FileDescriptor {
@@ -137,7 +143,7 @@ extension FileDescriptor {
 final class ReadAhead: ByteReader {
     /// The state the reading thread shares with us. The thread holds it, not
     /// the `ReadAhead`, so that dropping the reader stops the thread.
-    private final class Shared: @unchecked Sendable {
+    final class Shared: @unchecked Sendable {
         // Guarded by `condition`, except the blocks' bytes, which belong to
         // whichever side holds the block.
         let condition = NSCondition()
@@ -146,6 +152,8 @@ final class ReadAhead: ByteReader {
         var atEnd = false
         var failure: (any Error)?
         var stopped = false
+        /// How many bytes were read with O_DIRECT on (tests and diagnostics).
+        var directBytes: Int64 = 0
         let blocks: [UnsafeMutableRawPointer]
         /// Used only by the reading thread.
         let fd: FileDescriptor
@@ -165,6 +173,15 @@ final class ReadAhead: ByteReader {
 
     static let blockSize = 1 << 20
     private let shared: Shared
+    /// For tests: the thread's state, released once the thread has ended
+    /// and the file is closed.
+    var sharedForTesting: AnyObject { shared }
+    /// How many bytes the thread has read with O_DIRECT on so far.
+    var directBytes: Int64 {
+        shared.condition.lock()
+        defer { shared.condition.unlock() }
+        return shared.directBytes
+    }
     /// The block the caller is reading from.
     private var current: (block: UnsafeMutableRawPointer, count: Int, offset: Int)?
 
@@ -185,6 +202,9 @@ final class ReadAhead: ByteReader {
         shared.condition.unlock()
     }
 
+    /// Once the thread has failed, the error is thrown at once, even if
+    /// blocks read before it are still queued: a caller that must stop at
+    /// the first problem (a decryptor) loses nothing it could have used.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard buffer.count > 0 else { return 0 }
         if let (block, count, offset) = current, offset < count {
@@ -233,6 +253,9 @@ final class ReadAhead: ByteReader {
                     if isDirect, count % FileWriter.alignment == 0, let read = try fd.readOnce(
                         UnsafeMutableRawBufferPointer(start: block + count, count: blockSize - count)) {
                         n = read
+                        condition.lock()
+                        shared.directBytes += Int64(n)
+                        condition.unlock()
                         // A short read leaves the offset unaligned; the end
                         // of the file is the usual reason, but be safe.
                         if n % FileWriter.alignment != 0 { isDirect = false; fd.setDirectIO(false) }
