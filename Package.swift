@@ -62,7 +62,7 @@ let package = Package(
         // `make bench`: throughput and memory against raw secretstream.
         .executableTarget(
             name: "casevault-bench",
-            dependencies: ["CaseVaultCrypto"],
+            dependencies: ["CaseVault", "CaseVaultCrypto"],
             swiftSettings: strictness
         ),
         .testTarget(

@@ -5,6 +5,7 @@
 //   - peak resident memory of file and get on a 1 GiB file.
 // Prints medians of several runs and the ratios to the baseline. The
 // machine is shared and noisy: compare ratios, not absolute figures.
+import CaseVault
 import CaseVaultCrypto
 import Foundation
 #if canImport(Glibc)
@@ -52,14 +53,6 @@ func spawn(_ args: [String], environment: [String: String], stdout: String = "/d
     posix_spawn_file_actions_destroy(&actions)
     return (elapsed, (status >> 8) & 0xff, Double(usage.ru_maxrss) / 1024)
 }
-
-#if arch(x86_64)
-let directIOFlag: Int32 = 0o40000  // O_DIRECT; Swift's Glibc module does not import it
-#elseif arch(arm64)
-let directIOFlag: Int32 = 0o200000
-#else
-let directIOFlag: Int32 = 0
-#endif
 
 func fillFile(_ path: String, size: Int) {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
@@ -117,7 +110,9 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
     print("")
     print("== \(label): \(folder)")
     for id in ["amina", "grace", "halima"] {
-        FileManager.default.createFile(atPath: "\(scratch)/\(id).pw", contents: Data("\(id) bench passphrase\n".utf8))
+        guard FileManager.default.createFile(atPath: "\(scratch)/\(id).pw", contents: Data("\(id) bench passphrase\n".utf8)) else {
+            fatalError("cannot write \(scratch)/\(id).pw")
+        }
     }
     let env: [String: String] = ProcessInfo.processInfo.environment.merging([
         "CASEVAULT_INSECURE_TEST_KDF": "1",  // measure throughput, not Argon2id
@@ -142,25 +137,26 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
     /// back. `get -o` must do both on the same device.
     func rawDisk() -> (write: Double, read: Double) {
         let path = "\(scratch)/disk.bin"
-        let block = UnsafeMutableRawPointer.allocate(byteCount: mib, alignment: 4096)
+        let block = UnsafeMutableRawPointer.allocate(byteCount: DirectIO.blockSize, alignment: DirectIO.alignment)
         defer { block.deallocate(); unlink(path) }
-        block.initializeMemory(as: UInt8.self, repeating: 0x5a, count: mib)
+        let blockSize = DirectIO.blockSize
+        block.initializeMemory(as: UInt8.self, repeating: 0x5a, count: blockSize)
         var start = now()
-        var output = open(path, O_WRONLY | O_CREAT | O_TRUNC | directIOFlag, 0o600)
+        var output = open(path, O_WRONLY | O_CREAT | O_TRUNC | DirectIO.openFlag, 0o600)
         if output < 0 { output = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600) }  // no direct I/O here
         guard output >= 0 else { fatalError("cannot create \(path)") }
-        for _ in 0..<(benchSize / mib) {
-            guard write(output, block, mib) == mib else { fatalError("disk floor: write failed (errno \(errno))") }
+        for _ in 0..<(benchSize / blockSize) {
+            guard write(output, block, blockSize) == blockSize else { fatalError("disk floor: write failed (errno \(errno))") }
         }
         guard fsync(output) == 0 else { fatalError("disk floor: fsync failed (errno \(errno))") }
         close(output)
         let writeRate = Double(benchSize) / Double(mib) / (now() - start)
         start = now()
-        var input = open(path, O_RDONLY | directIOFlag)
+        var input = open(path, O_RDONLY | DirectIO.openFlag)
         if input < 0 { input = open(path, O_RDONLY) }
         var total = 0
         while true {
-            let n = read(input, block, mib)
+            let n = read(input, block, blockSize)
             guard n >= 0 else { fatalError("disk floor: read failed (errno \(errno))") }
             if n == 0 { break }
             total += n
@@ -293,7 +289,7 @@ guard FileManager.default.fileExists(atPath: diskFolder) else {
     exit(64)
 }
 var device = stat()
-if stat(diskFolder, &device) == 0, (UInt64(device.st_dev) >> 8) & 0xfff == 0, UInt64(device.st_dev) >> 32 == 0 {
+if stat(diskFolder, &device) == 0, !DirectIO.isBlockDevice(UInt64(device.st_dev)) {
     print("note: \(diskFolder) is not on a block device (tmpfs, overlay, btrfs or network): casevault")
     print("      uses the page cache there, and the judged figures are not a disk's")
 }

@@ -38,7 +38,7 @@ struct Programme {
               confidential: Bool = false, by filer: String = "farah", zone: TimeZone = TimeZone(identifier: "Africa/Nairobi")!,
               now: Date = Date(timeIntervalSince1970: 1_790_000_000)) throws -> VersionInfo {
         let path = scratch.file("input-" + UUID().uuidString)
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        try #require(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
         defer { try? FileManager.default.removeItem(atPath: path) }
         return try vault.file(caseNumber: number, name: name, type: type, confidential: confidential,
                               from: .file(path: path), by: self[filer], now: now, timeZone: zone)

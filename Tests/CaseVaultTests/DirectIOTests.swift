@@ -31,15 +31,15 @@ private func bytes(at path: String) -> [UInt8] {
 @Suite struct DirectIOTests {
     /// Sizes around the 4 KiB alignment and the 1 MiB block, through the
     /// same pipeline `get -o` uses; the file must hold exactly the input.
-    @Test(arguments: [0, 1, 4095, 4096, 4097, FileWriter.blockSize - 1, FileWriter.blockSize,
-                      FileWriter.blockSize + 1, 3 * FileWriter.blockSize + 65_553])
+    @Test(arguments: [0, 1, 4095, 4096, 4097, DirectIO.blockSize - 1, DirectIO.blockSize,
+                      DirectIO.blockSize + 1, 3 * DirectIO.blockSize + 65_553])
     func pipelineToFileWritesExactlyTheInput(size: Int) throws {
         let folder = deviceScratch()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/out"
         let fd = try FileSystem.createExclusive(path)
         let writer = FileWriter(fd: fd, direct: true)
-        let pipeline = Pipeline(consumer: writer, buffers: 3, bufferSize: FileWriter.blockSize)
+        let pipeline = Pipeline(consumer: writer, buffers: 3, bufferSize: DirectIO.blockSize)
         let input = pattern(size, seed: size % 97)
         var offset = 0
         while offset < input.count {
@@ -54,9 +54,9 @@ private func bytes(at path: String) -> [UInt8] {
         #expect(bytes(at: path) == input)
         // Every whole block went direct where the file system allows, and
         // the tail too when its length happens to be a multiple of 4 KiB.
-        let wholeBlocks = size / FileWriter.blockSize * FileWriter.blockSize
+        let wholeBlocks = size / DirectIO.blockSize * DirectIO.blockSize
         let tail = size - wholeBlocks
-        let direct = wholeBlocks + (tail % FileWriter.alignment == 0 ? tail : 0)
+        let direct = wholeBlocks + (tail % DirectIO.alignment == 0 ? tail : 0)
         #expect(writer.directBytes == (checkoutHasDevice ? Int64(direct) : 0))
     }
 
@@ -67,15 +67,15 @@ private func bytes(at path: String) -> [UInt8] {
         let fd = try FileSystem.createExclusive(folder + "/out")
         let writer = FileWriter(fd: fd, direct: true)
         #expect(writer.isDirect)
-        let block = SecureBytes(count: FileWriter.blockSize)
+        let block = SecureBytes(count: DirectIO.blockSize)
         try block.withUnsafeBytes { try writer.consume($0) }
         #expect(writer.isDirect, "a full, page-aligned block goes direct")
         try block.withUnsafeBytes { try writer.consume(UnsafeRawBufferPointer(rebasing: $0[0..<100])) }
         #expect(!writer.isDirect, "the short tail goes through the page cache")
         try fd.sync()
-        #expect(writer.size == Int64(FileWriter.blockSize + 100))
-        #expect(writer.directBytes == Int64(FileWriter.blockSize))
-        #expect(bytes(at: folder + "/out") == [UInt8](repeating: 0, count: FileWriter.blockSize + 100))
+        #expect(writer.size == Int64(DirectIO.blockSize + 100))
+        #expect(writer.directBytes == Int64(DirectIO.blockSize))
+        #expect(bytes(at: folder + "/out") == [UInt8](repeating: 0, count: DirectIO.blockSize + 100))
     }
 
     /// A file system that refuses direct I/O part-way (EINVAL), or writes
@@ -95,8 +95,8 @@ private func bytes(at path: String) -> [UInt8] {
             // Half a block, as a direct write that stopped early would.
             return try fd.writeOnce(UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count / 2)]))
         }
-        let pipeline = Pipeline(consumer: writer, buffers: 2, bufferSize: FileWriter.blockSize)
-        let input = pattern(3 * FileWriter.blockSize + 999, seed: 9)
+        let pipeline = Pipeline(consumer: writer, buffers: 2, bufferSize: DirectIO.blockSize)
+        let input = pattern(3 * DirectIO.blockSize + 999, seed: 9)
         try input.withUnsafeBytes { try pipeline.write($0) }
         try pipeline.finish()
         try fd.sync()
@@ -104,7 +104,7 @@ private func bytes(at path: String) -> [UInt8] {
         #expect(writer.size == Int64(input.count))
         if checkoutHasDevice {
             #expect(!writer.isDirect)
-            #expect(writer.directBytes == Int64(FileWriter.blockSize + (behaviour == "short" ? FileWriter.blockSize / 2 : 0)))
+            #expect(writer.directBytes == Int64(DirectIO.blockSize + (behaviour == "short" ? DirectIO.blockSize / 2 : 0)))
         }
     }
 
@@ -133,14 +133,14 @@ private func bytes(at path: String) -> [UInt8] {
 
     /// Read sizes that straddle blocks in every way, against file sizes
     /// around the block boundaries: the reader hands back the file, in order.
-    @Test(arguments: [0, 1, 4096, ReadAhead.blockSize - 1, ReadAhead.blockSize, ReadAhead.blockSize + 1,
-                      5 * ReadAhead.blockSize + 12_345])
+    @Test(arguments: [0, 1, 4096, DirectIO.blockSize - 1, DirectIO.blockSize, DirectIO.blockSize + 1,
+                      5 * DirectIO.blockSize + 12_345])
     func readAheadReturnsTheWholeFileInOrder(size: Int) throws {
         let folder = deviceScratch()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let input = pattern(size, seed: 11)
-        FileManager.default.createFile(atPath: folder + "/in", contents: Data(input))
-        for (step, direct) in [(65_553, true), (7, true), (3 * ReadAhead.blockSize, true), (65_553, false)] {
+        try #require(FileManager.default.createFile(atPath: folder + "/in", contents: Data(input)))
+        for (step, direct) in [(65_553, true), (7, true), (3 * DirectIO.blockSize, true), (65_553, false)] {
             let reader = ReadAhead(fd: try FileSystem.openForReading(folder + "/in"), direct: direct, blocks: 2)
             var output: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: step)
@@ -171,7 +171,7 @@ private func bytes(at path: String) -> [UInt8] {
     @Test func aDroppedReaderStopsItsThreadAndClosesItsFile() throws {
         let folder = deviceScratch()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        FileManager.default.createFile(atPath: folder + "/in", contents: Data(pattern(8 * ReadAhead.blockSize)))
+        try #require(FileManager.default.createFile(atPath: folder + "/in", contents: Data(pattern(8 * DirectIO.blockSize))))
         weak var shared: AnyObject?
         do {
             let reader = ReadAhead(fd: try FileSystem.openForReading(folder + "/in"), blocks: 2)

@@ -13,7 +13,7 @@ extension Programme {
     @discardableResult
     func fileForm(_ bytes: Data, type: String, name: String? = nil, schemaVersion: Int? = nil, by filer: String = "farah") throws -> VersionInfo {
         let path = scratch.file("form-" + UUID().uuidString + ".json")
-        FileManager.default.createFile(atPath: path, contents: bytes)
+        try #require(FileManager.default.createFile(atPath: path, contents: bytes))
         defer { try? FileManager.default.removeItem(atPath: path) }
         return try vault.fileForm(caseNumber: "CP-2024-0042", type: type, name: name, schemaVersion: schemaVersion,
                                   from: .file(path: path), by: self[filer], now: Date(timeIntervalSince1970: 1_790_000_000),

@@ -117,7 +117,7 @@ struct CLIProgramme {
     @Test func aFullDiskLeavesNoObjectNoOutputAndNoEvent() throws {
         let p = try CLIProgramme()
         _ = try p.openCase()
-        FileManager.default.createFile(atPath: p.scratch.file("big.bin"), contents: Data(count: 2 << 20))
+        try #require(FileManager.default.createFile(atPath: p.scratch.file("big.bin"), contents: Data(count: 2 << 20)))
         let before = try p.vault().events().count
         // A 1 MiB file-size limit stands in for a full disk (EFBIG, like ENOSPC).
         let filing = "trap '' XFSZ; ulimit -f 1024; exec '\(CLI.binary.path)' " + p.fileArguments("big.bin", name: "Scan", type: "document")
@@ -194,7 +194,7 @@ struct CLIProgramme {
         let p = try CLIProgramme()
         _ = try p.openCase()
         let size = 24 << 20
-        FileManager.default.createFile(atPath: p.scratch.file("big.bin"), contents: Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }))
+        try #require(FileManager.default.createFile(atPath: p.scratch.file("big.bin"), contents: Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })))
         // One undisturbed filing tells how long a filing takes here.
         let start = Date()
         let calibration = try p.cli.start(p.fileArguments("big.bin", name: "Scan", type: "document"))
@@ -273,7 +273,7 @@ struct CLIProgramme {
         let form = #"{"child":"Amani","needs":["school","health"]}"# + "\n"
         p.scratch.write("form.json", form)
         let photo = Data([0xFF, 0xD8, 0xFF, 0xE0] + (0..<200_000).map { UInt8($0 % 256) })
-        FileManager.default.createFile(atPath: p.scratch.file("photo.jpg"), contents: photo)
+        try #require(FileManager.default.createFile(atPath: p.scratch.file("photo.jpg"), contents: photo))
         #expect(try p.cli.run(p.fileArguments("form.json", name: "Intake form")).code == 0)
         p.scratch.write("form2.json", "{}\n")
         #expect(try p.cli.run(p.fileArguments("form2.json", name: "Intake form")).code == 0)
@@ -348,7 +348,7 @@ struct CLIProgramme {
     @Test func aKilledGetLeavesNoPlaintextBehind() throws {
         let p = try CLIProgramme()
         _ = try p.openCase()
-        FileManager.default.createFile(atPath: p.scratch.file("big.bin"), contents: Data(repeating: 0x61, count: 48 << 20))
+        try #require(FileManager.default.createFile(atPath: p.scratch.file("big.bin"), contents: Data(repeating: 0x61, count: 48 << 20)))
         #expect(try p.cli.run(p.fileArguments("big.bin", name: "Scan", type: "document")).code == 0)
         try FileManager.default.createDirectory(atPath: p.scratch.file("out"), withIntermediateDirectories: false)
         let start = Date()

@@ -185,7 +185,7 @@ extension Vault {
                 // the writes go straight to the device where the file system
                 // allows (FileWriter).
                 let pipeline = Pipeline(consumer: FileWriter(fd: fd, direct: true), buffers: 4,
-                                        bufferSize: FileWriter.blockSize)
+                                        bufferSize: DirectIO.blockSize)
                 do {
                     try stream(prepared, by: actor, now: now, into: pipeline.write)
                     try pipeline.finish()

@@ -60,7 +60,7 @@ struct FileObjectStore: ObjectStore {
             // pass; the third writes them, directly to the device where the
             // file system allows (FileWriter).
             let file = FileWriter(fd: fd, direct: true)
-            let writing = Pipeline(consumer: file, buffers: 4, bufferSize: FileWriter.blockSize)
+            let writing = Pipeline(consumer: file, buffers: 4, bufferSize: DirectIO.blockSize)
             let hashing = HashingForwarder(next: writing)
             let pipeline = Pipeline(consumer: hashing)
             do {

@@ -3,6 +3,40 @@ internal import Foundation
 internal import Glibc
 #endif
 
+/// What direct I/O needs, in one place; public so that `casevault-bench`
+/// measures the disk exactly as casevault uses it.
+public enum DirectIO {
+    /// 4 KiB: the largest logical block size of common disks, and the page
+    /// size. Direct I/O wants the buffer address, the length and the file
+    /// offset all multiples of it.
+    public static let alignment = 4096
+    /// Each direct read or write moves this much: big enough that the
+    /// system call is cheap next to the data it moves.
+    public static let blockSize = 1 << 20
+
+    #if arch(x86_64)
+    /// O_DIRECT, which Swift's Glibc module does not import (it needs
+    /// _GNU_SOURCE); the value differs between architectures.
+    public static let openFlag: Int32 = 0o40000
+    #elseif arch(arm64)
+    public static let openFlag: Int32 = 0o200000
+    #else
+    public static let openFlag: Int32 = 0  // unknown here: direct I/O is not used
+    #endif
+
+    /// Whether a file system with this `st_dev` sits on a block device (a
+    /// non-zero major number, as glibc's `major()` computes it). Direct I/O
+    /// is used only there: tmpfs and ramfs files are page-cache pages, with
+    /// no device to be direct to (O_DIRECT there, from Linux 6.6, only adds
+    /// work), and network, FUSE, overlay and btrfs file systems, which also
+    /// report an anonymous device, keep the page cache. Direct I/O is a
+    /// speed-up, never needed.
+    public static func isBlockDevice(_ device: UInt64) -> Bool {
+        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
+        return major != 0
+    }
+}
+
 /// The last stage of the filing and `get -o` pipelines: writes the bytes to
 /// a file, bypassing the page cache (O_DIRECT) where the file system allows.
 ///
@@ -15,19 +49,12 @@ internal import Glibc
 /// has the metadata and the tail left to flush, so durability is unchanged
 /// (SECURITY.md §10).
 ///
-/// Direct I/O wants the buffer address, the length and the file offset all
-/// multiples of the logical block size. The pipeline hands over full,
-/// page-aligned buffers whose size is a multiple of `alignment`, so every
+/// The pipeline hands over full, page-aligned buffers whose size is a
+/// multiple of `DirectIO.alignment`, so every
 /// write but the last qualifies; the last (shorter) piece, and every piece
 /// after a file system says no (EINVAL: tmpfs on old kernels, some FUSE and
 /// network file systems), is written through the page cache as before.
 final class FileWriter: ChunkConsumer, @unchecked Sendable {
-    /// 4 KiB: the largest logical block size of common disks, and the page size.
-    static let alignment = 4096
-    /// The pipeline buffer size for direct writes: big enough that each
-    /// write(2) is cheap next to the data it moves.
-    static let blockSize = 1 << 20
-
     let fd: FileDescriptor
     private(set) var isDirect: Bool
     private(set) var size: Int64 = 0
@@ -46,7 +73,8 @@ final class FileWriter: ChunkConsumer, @unchecked Sendable {
     func consume(_ bytes: UnsafeRawBufferPointer) throws {
         var rest = bytes
         if isDirect {
-            let aligned = Int(bitPattern: bytes.baseAddress) % Self.alignment == 0 && bytes.count % Self.alignment == 0
+            let aligned = Int(bitPattern: bytes.baseAddress) % DirectIO.alignment == 0
+                && bytes.count % DirectIO.alignment == 0
             if aligned, let written = try writeDirect(fd, bytes) {
                 size += Int64(written)
                 directBytes += Int64(written)
@@ -63,39 +91,22 @@ final class FileWriter: ChunkConsumer, @unchecked Sendable {
     }
 }
 
-#if arch(x86_64)
-/// Not imported by Swift's Glibc module (it needs _GNU_SOURCE); the value
-/// differs between architectures.
-private let directIOFlag: Int32 = 0o40000
-#elseif arch(arm64)
-private let directIOFlag: Int32 = 0o200000
-#else
-private let directIOFlag: Int32 = 0  // unknown here: direct I/O is not used
-#endif
-
 extension FileDescriptor {
-    /// Whether the file's file system sits on a block device (a non-zero
-    /// major device number). Direct I/O is used only there: tmpfs and ramfs
-    /// files are page-cache pages, with no device to be direct to (O_DIRECT
-    /// there, from Linux 6.6, only adds work), and network, FUSE, overlay
-    /// and btrfs file systems, which also report an anonymous device, keep
-    /// the page cache as before. Direct I/O is a speed-up, never needed.
+    /// Whether the file's file system sits on a block device (see
+    /// `DirectIO.isBlockDevice`).
     var hasDevice: Bool {
         var info = stat()
-        guard fstat(raw, &info) == 0 else { return false }
-        let device = UInt64(info.st_dev)
-        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
-        return major != 0
+        return fstat(raw, &info) == 0 && DirectIO.isBlockDevice(UInt64(info.st_dev))
     }
 
     /// Turns O_DIRECT on or off for this descriptor. Returns false when the
     /// file system refuses it (or this architecture's flag is unknown).
     @discardableResult
     func setDirectIO(_ on: Bool) -> Bool {
-        guard directIOFlag != 0 else { return !on }
+        guard DirectIO.openFlag != 0 else { return !on }
         let flags = fcntl(raw, F_GETFL)
         guard flags >= 0 else { return false }
-        let wanted = on ? flags | directIOFlag : flags & ~directIOFlag
+        let wanted = on ? flags | DirectIO.openFlag : flags & ~DirectIO.openFlag
         return wanted == flags || fcntl(raw, F_SETFL, wanted) == 0
     }
 
@@ -103,13 +114,7 @@ extension FileDescriptor {
     /// end), or nil when the kernel refused this read as it stands (EINVAL,
     /// as for direct I/O the file system cannot do); throws on any other error.
     func readOnce(_ buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
-        while true {
-            let n = Glibc.read(raw, buffer.baseAddress!, buffer.count)
-            if n >= 0 { return n }
-            if errno == EINTR { continue }
-            if errno == EINVAL { return nil }
-            throw VaultError.io("cannot read \(path): \(FileSystem.errorText())")
-        }
+        try refusalAsNil(retryingInterrupts { Glibc.read(raw, buffer.baseAddress!, buffer.count) }, "read")
     }
 
     /// One write(2) of the whole buffer. Returns the bytes written (possibly
@@ -117,12 +122,14 @@ extension FileDescriptor {
     /// (EINVAL, as for direct I/O the file system cannot do); throws on any
     /// other error.
     func writeOnce(_ bytes: UnsafeRawBufferPointer) throws -> Int? {
-        while true {
-            let n = Glibc.write(raw, bytes.baseAddress!, bytes.count)
-            if n >= 0 { return n }
-            if errno == EINTR { continue }
-            if errno == EINVAL { return nil }
-            throw VaultError.io("cannot write \(path): \(FileSystem.errorText())")
+        try refusalAsNil(retryingInterrupts { Glibc.write(raw, bytes.baseAddress!, bytes.count) }, "write")
+    }
+
+    private func refusalAsNil(_ result: Result<Int, SystemCallError>, _ verb: String) throws -> Int? {
+        switch result {
+        case .success(let n): return n
+        case .failure(let error) where error.code == EINVAL: return nil
+        case .failure(let error): throw error.vaultError(verb, path)
         }
     }
 }
@@ -161,7 +168,7 @@ final class ReadAhead: ByteReader {
         init(fd: FileDescriptor, blocks: Int) {
             self.fd = fd
             self.blocks = (0..<blocks).map { _ in
-                UnsafeMutableRawPointer.allocate(byteCount: ReadAhead.blockSize, alignment: FileWriter.alignment)
+                UnsafeMutableRawPointer.allocate(byteCount: DirectIO.blockSize, alignment: DirectIO.alignment)
             }
             free = self.blocks
         }
@@ -171,7 +178,6 @@ final class ReadAhead: ByteReader {
         }
     }
 
-    static let blockSize = 1 << 20
     private let shared: Shared
     /// For tests: the thread's state, released once the thread has ended
     /// and the file is closed.
@@ -237,6 +243,34 @@ final class ReadAhead: ByteReader {
         let fd = shared.fd
         var isDirect = direct && fd.hasDevice && fd.setDirectIO(true)
         let condition = shared.condition
+
+        /// Fills one block; fewer bytes only at the end of the file.
+        func readBlock(into block: UnsafeMutableRawPointer) throws -> Int {
+            var count = 0
+            while count < DirectIO.blockSize {
+                let space = UnsafeMutableRawBufferPointer(start: block + count, count: DirectIO.blockSize - count)
+                var n: Int? = nil
+                if isDirect {
+                    n = try fd.readOnce(space)
+                    if let n {
+                        condition.lock()
+                        shared.directBytes += Int64(n)
+                        condition.unlock()
+                    }
+                    // Refused, or short (the end of the file, usually): the
+                    // offset may no longer be aligned, so the page cache from here on.
+                    if n.map({ $0 % DirectIO.alignment != 0 }) ?? true {
+                        isDirect = false
+                        fd.setDirectIO(false)
+                    }
+                }
+                let got = try n ?? fd.read(into: space)
+                if got == 0 { break }
+                count += got
+            }
+            return count
+        }
+
         while true {
             condition.lock()
             while shared.free.isEmpty && !shared.stopped { condition.wait() }
@@ -246,26 +280,9 @@ final class ReadAhead: ByteReader {
             }
             let block = shared.free.removeLast()
             condition.unlock()
-            var count = 0
+            let count: Int
             do {
-                while count < blockSize {
-                    let n: Int
-                    if isDirect, count % FileWriter.alignment == 0, let read = try fd.readOnce(
-                        UnsafeMutableRawBufferPointer(start: block + count, count: blockSize - count)) {
-                        n = read
-                        condition.lock()
-                        shared.directBytes += Int64(n)
-                        condition.unlock()
-                        // A short read leaves the offset unaligned; the end
-                        // of the file is the usual reason, but be safe.
-                        if n % FileWriter.alignment != 0 { isDirect = false; fd.setDirectIO(false) }
-                    } else {
-                        if isDirect { isDirect = false; fd.setDirectIO(false) }
-                        n = try fd.read(into: UnsafeMutableRawBufferPointer(start: block + count, count: blockSize - count))
-                    }
-                    if n == 0 { break }
-                    count += n
-                }
+                count = try readBlock(into: block)
             } catch {
                 condition.lock()
                 shared.failure = error
@@ -275,7 +292,7 @@ final class ReadAhead: ByteReader {
             }
             condition.lock()
             if count > 0 { shared.filled.append((block, count)) } else { shared.free.append(block) }
-            if count < blockSize { shared.atEnd = true }
+            if count < DirectIO.blockSize { shared.atEnd = true }
             condition.broadcast()
             let done = shared.atEnd
             condition.unlock()

@@ -173,6 +173,25 @@ enum FileSystem {
     }
 }
 
+/// A failed system call's errno, caught before anything else can change it.
+struct SystemCallError: Error {
+    let code: Int32
+
+    func vaultError(_ verb: String, _ path: String) -> VaultError {
+        .io("cannot \(verb) \(path): \(FileSystem.errorText(code))")
+    }
+}
+
+/// Runs a read(2)- or write(2)-like call until it is not interrupted by a
+/// signal (EINTR): the count it returned, or its errno.
+func retryingInterrupts(_ call: () -> Int) -> Result<Int, SystemCallError> {
+    while true {
+        let n = call()
+        if n >= 0 { return .success(n) }
+        if errno != EINTR { return .failure(SystemCallError(code: errno)) }
+    }
+}
+
 /// An open file descriptor, closed on release.
 final class FileDescriptor {
     let raw: Int32
@@ -193,12 +212,8 @@ final class FileDescriptor {
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
-            let n = Glibc.write(raw, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw VaultError.io("cannot write \(path): \(FileSystem.errorText())")
-            }
-            offset += n
+            offset += try retryingInterrupts { Glibc.write(raw, bytes.baseAddress! + offset, bytes.count - offset) }
+                .mapError { $0.vaultError("write", path) }.get()
         }
     }
 
@@ -209,14 +224,8 @@ final class FileDescriptor {
     /// Reads up to `buffer.count` bytes; 0 at end of file.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard buffer.count > 0 else { return 0 }
-        while true {
-            let n = Glibc.read(raw, buffer.baseAddress!, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw VaultError.io("cannot read \(path): \(FileSystem.errorText())")
-            }
-            return n
-        }
+        return try retryingInterrupts { Glibc.read(raw, buffer.baseAddress!, buffer.count) }
+            .mapError { $0.vaultError("read", path) }.get()
     }
 
     /// Reads the whole file; for small files only (configs).
