@@ -42,11 +42,18 @@ let package = Package(
             dependencies: ["CArchive"],
             swiftSettings: strictness
         ),
+        // The domain: events, the projection, policy, trust, services, and
+        // the ports (catalog, objects) it needs. No SQL, no GRDB.
         .target(
             name: "CaseVault",
+            dependencies: ["CaseVaultCrypto", "CaseVaultArchive"],
+            swiftSettings: strictness
+        ),
+        // The catalog port in SQLite: the only importer of GRDB.
+        .target(
+            name: "CaseVaultSQLite",
             dependencies: [
-                "CaseVaultCrypto",
-                "CaseVaultArchive",
+                "CaseVault", "CaseVaultCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictness
@@ -54,15 +61,16 @@ let package = Package(
         .executableTarget(
             name: "casevault",
             dependencies: [
-                "CaseVault",
+                "CaseVault", "CaseVaultSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictness
         ),
-        // `make bench`: throughput and memory against raw secretstream.
+        // `make bench`: throughput and memory against raw secretstream, and
+        // the log's costs at scale.
         .executableTarget(
             name: "casevault-bench",
-            dependencies: ["CaseVault", "CaseVaultCrypto"],
+            dependencies: ["CaseVault", "CaseVaultSQLite", "CaseVaultCrypto"],
             swiftSettings: strictness
         ),
         .testTarget(
@@ -80,7 +88,7 @@ let package = Package(
         .testTarget(
             name: "CaseVaultTests",
             dependencies: [
-                "CaseVault", "CaseVaultCrypto",
+                "CaseVault", "CaseVaultSQLite", "CaseVaultCrypto",
                 // Tests tamper with the catalog directly, as an attacker would.
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
@@ -91,7 +99,7 @@ let package = Package(
             name: "casevaultTests",
             // The core too: crash and concurrency tests check the vault the
             // binary left behind.
-            dependencies: ["casevault", "CaseVault"],
+            dependencies: ["casevault", "CaseVault", "CaseVaultSQLite"],
             swiftSettings: strictness
         ),
     ],

@@ -32,6 +32,11 @@ if [ -e "$vault" ]; then
     say "Removing the previous demo vault"
     rm -rf "$vault"
 fi
+# The checkpoints casevault keeps outside the vault (normally in
+# ~/.local/state/casevault) go beside the demo vault, so the demo leaves the
+# user's own folder alone; keep CASEVAULT_STATE_DIR set to explore it later.
+export CASEVAULT_STATE_DIR="$PWD/demo-checkpoints"
+rm -rf "$CASEVAULT_STATE_DIR"
 
 next "Create the vault with its first admin and an offline recovery key"
 echo "The admin's passphrase is read from a file here; without --new-passphrase-file it is asked twice, unechoed."
@@ -69,11 +74,14 @@ run staff passwd --as grace --passphrase-file "$secrets/grace" --new-passphrase-
 mv "$secrets/grace-new" "$secrets/grace"   # from now on Grace uses the new one
 
 next "A case supervisor opens two client folders"
+backup="$secrets/backup-before-filing"
 echo "Each case gets a team-tier and a confidential-tier key; each tier's secret is sealed to its holders."
 run case open --as halima --passphrase-file "$secrets/halima" --category CP --admitted 2024 --client 42 \
     --manager grace --supervisor halima
 run case open --as halima --passphrase-file "$secrets/halima" --category UASC --admitted 2025 \
     --manager joseph --supervisor halima
+
+cp -r "$vault" "$backup"   # an ordinary backup, taken before anything was filed
 
 next "The records officer files an intake form, a report and a photo (public keys only)"
 echo "The intake form is JSON, validated against the intake schema before anything is filed."
@@ -137,9 +145,35 @@ for marker in "Amani (demo)" "the placement is safe" "Arrival interview notes"; 
 done
 [ $found -eq 0 ] && echo "Searched every file under $vault for each passphrase and for words of each document: none found."
 
-next "Every change and every read is a signed event"
+next "Every change and every read is a signed event; the catalog is their projection"
 command -v sqlite3 >/dev/null && sqlite3 "$vault/catalog.sqlite" \
     "SELECT printf('%3d  %-24s %-8s %s', seq, type, actor, at) FROM events ORDER BY seq" | tail -n 14
+echo
+echo "Each event signs the root of the vault's state map; every row a command uses is checked against it."
 
-say "Done. ./demo-vault is left for you to explore, e.g.: casevault staff list --vault demo-vault"
-echo "(Handover packages, audit exports, log verification and retention are the next issues on the tracker.)"
+next "An auditor takes a signed checkpoint of the log home (no content, no key)"
+run checkpoint --as peter --passphrase-file "$secrets/peter" --out "$secrets/auditor.checkpoint"
+sed 's/^/    /' "$secrets/auditor.checkpoint"
+echo "casevault also keeps the newest checkpoint each member's commands saw, outside the vault:"
+ls "$CASEVAULT_STATE_DIR" | sed 's/^/    /'
+
+next "verify checks everything against the signed log, without a passphrase"
+run verify --read-data
+
+next "Someone with write access edits a case's manager in a copy of the vault: refused"
+tampered="$secrets/tampered-vault"
+cp -r "$vault" "$tampered"
+sqlite3 "$tampered/catalog.sqlite" "UPDATE cases SET manager_id = 'joseph' WHERE number = 'CP-2024-0042'"
+echo "(sqlite3: UPDATE cases SET manager_id = 'joseph' …)"
+run case show CP-2024-0042 --vault "$tampered"
+run verify --vault "$tampered"
+
+next "An older copy of the vault put back (a rollback) is refused: the log does not extend the checkpoints"
+run case list --vault "$backup"
+CASEVAULT_STATE_DIR="$secrets/another-machine" run case list --vault "$backup" --checkpoint "$secrets/auditor.checkpoint"
+
+next "The real vault is clean"
+run verify
+
+say "Done. ./demo-vault is left for you to explore, e.g.: CASEVAULT_STATE_DIR=./demo-checkpoints casevault staff list --vault demo-vault"
+echo "(Lifecycle, handover packages, audit exports and retention are the next issues on the tracker.)"

@@ -4,7 +4,8 @@
 /// Byte layout, all integers little-endian:
 ///
 ///     offset  size  field
-///          0     4  magic "CVW1"
+///          0     4  magic: "CVW1" (the plaintext is keys) or "CVW2" (keys
+///                   followed by the anchor the caller seals with them)
 ///          4     1  KDF algorithm, 0x02 = Argon2id v1.3
 ///          5     8  opslimit (u64)
 ///         13     8  memlimit in bytes (u64)
@@ -18,10 +19,12 @@
 /// only yields a different key, hence `authenticationFailed`.
 public enum WrappedSecret {
     public static let magic: [UInt8] = Array("CVW1".utf8)
+    public static let anchoredMagic: [UInt8] = Array("CVW2".utf8)
     public static let headerLength = 61
 
     public static func wrap(_ secret: SecureBytes, passphrase: SecureBytes,
-                            parameters: PasswordHashParameters) throws -> [UInt8] {
+                            parameters: PasswordHashParameters, magic: [UInt8] = magic) throws -> [UInt8] {
+        precondition(magic == Self.magic || magic == anchoredMagic)
         let salt = randomBytes(count: PasswordHash.saltLength)
         let nonce = randomBytes(count: SecretBox.nonceLength)
         let key = try PasswordHash.deriveKey(length: SecretBox.keyLength, passphrase: passphrase,
@@ -39,12 +42,18 @@ public enum WrappedSecret {
     /// The parameters a blob was wrapped with, without unwrapping it.
     public static func parameters(of blob: [UInt8]) throws -> PasswordHashParameters {
         guard blob.count >= headerLength + SecretBox.macLength,
-              Array(blob[0..<4]) == magic,
+              Array(blob[0..<4]) == magic || Array(blob[0..<4]) == anchoredMagic,
               blob[4] == PasswordHash.algorithmIdentifier else {
             throw CryptoError.invalidLength("wrapped secret header")
         }
         return PasswordHashParameters(opsLimit: readLittleEndian(blob[5..<13]),
                                       memLimit: readLittleEndian(blob[13..<21]))
+    }
+
+    /// The blob's magic: `magic` or `anchoredMagic`.
+    public static func format(of blob: [UInt8]) throws -> [UInt8] {
+        _ = try parameters(of: blob)
+        return Array(blob[0..<4])
     }
 
     public static func unwrap(_ blob: [UInt8], passphrase: SecureBytes) throws -> SecureBytes {

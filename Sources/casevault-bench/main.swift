@@ -2,7 +2,11 @@
 //   - raw libsodium secretstream (in memory, 64 KiB chunks): the baseline;
 //   - `casevault file` and `casevault get -o` on a 256 MiB file, end to end
 //     through the release binary (process start, unlock, catalog, fsync);
-//   - peak resident memory of file and get on a 1 GiB file.
+//   - peak resident memory of file and get on a 1 GiB file;
+//   - the event log at scale (LogScale.swift): verify of 100,000+ events
+//     beside raw Ed25519, and file/get of a small form at 1,000 and 100,000
+//     events.
+// CASEVAULT_BENCH_ONLY=throughput or =log runs one part.
 // Prints medians of several runs and the ratios to the baseline. The
 // machine is shared and noisy: compare ratios, not absolute figures.
 import CaseVault
@@ -293,7 +297,14 @@ if stat(diskFolder, &device) == 0, !DirectIO.isBlockDevice(UInt64(device.st_dev)
     print("note: \(diskFolder) is not on a block device (tmpfs, overlay, btrfs or network): casevault")
     print("      uses the page cache there, and the judged figures are not a disk's")
 }
-var allMet = measure(in: diskFolder, label: "on disk, where vaults live", judged: true)
-if FileManager.default.fileExists(atPath: "/dev/shm") {
-    allMet = measure(in: "/dev/shm", label: "in memory (tmpfs)", judged: false) && allMet
+let only = ProcessInfo.processInfo.environment["CASEVAULT_BENCH_ONLY"]
+var allMet = true
+if only == nil || only == "throughput" {
+    allMet = measure(in: diskFolder, label: "on disk, where vaults live", judged: true)
+    if FileManager.default.fileExists(atPath: "/dev/shm") {
+        allMet = measure(in: "/dev/shm", label: "in memory (tmpfs)", judged: false) && allMet
+    }
+}
+if only == nil || only == "log" {
+    allMet = measureLogAtScale(in: diskFolder) && allMet
 }

@@ -41,13 +41,14 @@ struct CaseOpenCommand: ParsableCommand {
     var supervisor: String
 
     func run() throws {
-        let (vault, actor) = try vaultOptions.unlock()
-        let opened = try vault.openCase(category: category, admitted: admitted, clientNumber: client,
-                                        managerID: manager, supervisorID: supervisor, by: actor)
-        print("Opened case \(opened.label).")
-        print("  case manager:      \(opened.manager.name) (\(opened.manager.id))")
-        print("  case supervisor:   \(opened.supervisor.name) (\(opened.supervisor.id))")
-        printHolders(try vault.holders(of: opened.number.description))
+        try vaultOptions.withUnlocked { vault, actor in
+            let opened = try vault.openCase(category: category, admitted: admitted, clientNumber: client,
+                                            managerID: manager, supervisorID: supervisor, by: actor)
+            print("Opened case \(opened.label).")
+            print("  case manager:      \(opened.manager.name) (\(opened.manager.id))")
+            print("  case supervisor:   \(opened.supervisor.name) (\(opened.supervisor.id))")
+            printHolders(try vault.holders(of: opened.number.description))
+        }
     }
 }
 

@@ -16,9 +16,9 @@ struct CaseVaultCommand: ParsableCommand {
 
             Exit codes are listed in the README.
             """,
-        version: "0.1.0",
+        version: "0.2.0",
         subcommands: [InitCommand.self, StaffCommand.self, CaseCommand.self, FileCommand.self, GetCommand.self,
-                      HistoryCommand.self, DiffCommand.self, SchemaCommand.self]
+                      HistoryCommand.self, DiffCommand.self, SchemaCommand.self, CheckpointCommand.self, VerifyCommand.self]
     )
 
     /// Parses, runs, and turns every error into one line on stderr and a
@@ -39,6 +39,8 @@ struct CaseVaultCommand: ParsableCommand {
         } catch let error as CommandFailure {
             Output.error(error.message, hint: error.hint)
             Glibc.exit(error.code.rawValue)
+        } catch let exit as QuietExit {
+            Glibc.exit(exit.code.rawValue)
         } catch {
             let code = exitCode(for: error)
             let full = fullMessage(for: error)
@@ -61,6 +63,11 @@ struct CaseVaultCommand: ParsableCommand {
     }
 }
 
+/// Ends with an exit code after the command printed its own report.
+struct QuietExit: Error {
+    var code: ExitCode
+}
+
 /// A failure the CLI itself detects (no passphrase source, mismatched
 /// confirmation), with its exit code.
 struct CommandFailure: Error {
@@ -78,6 +85,11 @@ enum Output {
 
     static func warning(_ message: String) {
         writeToStandardError("casevault: warning: \(message)\n")
+    }
+
+    /// One line of progress on the terminal, overwritten by the next.
+    static func progress(_ message: String) {
+        writeToStandardError("\r\u{1B}[K" + message)
     }
 
     static func writeToStandardError(_ text: String) {

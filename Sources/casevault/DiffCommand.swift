@@ -30,16 +30,17 @@ struct DiffCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (vault, actor) = try vaultOptions.unlock()
-        let (old, new, changes) = try vault.diffForm(caseNumber: number, document: name, from: from, to: to, by: actor)
-        print("--- \(old.document) version \(old.version) (\(old.stamp.date), \(old.stamp.filedByName))")
-        print("+++ \(new.document) version \(new.version) (\(new.stamp.date), \(new.stamp.filedByName))")
-        if changes.isEmpty { print("No field changed.") }
-        for change in changes {
-            switch change.kind {
-            case .added: print("added   \(change.pointer): \(show(change.new!))")
-            case .removed: print("removed \(change.pointer): \(show(change.old!))")
-            case .changed: print("changed \(change.pointer): \(show(change.old!)) → \(show(change.new!))")
+        try vaultOptions.withUnlocked { vault, actor in
+            let (old, new, changes) = try vault.diffForm(caseNumber: number, document: name, from: from, to: to, by: actor)
+            print("--- \(old.document) version \(old.version) (\(old.stamp.date), \(old.stamp.filedByName))")
+            print("+++ \(new.document) version \(new.version) (\(new.stamp.date), \(new.stamp.filedByName))")
+            if changes.isEmpty { print("No field changed.") }
+            for change in changes {
+                switch change.kind {
+                case .added: print("added   \(change.pointer): \(show(change.new!))")
+                case .removed: print("removed \(change.pointer): \(show(change.old!))")
+                case .changed: print("changed \(change.pointer): \(show(change.old!)) → \(show(change.new!))")
+                }
             }
         }
     }

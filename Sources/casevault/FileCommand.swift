@@ -59,15 +59,16 @@ struct FileCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (vault, actor) = try vaultOptions.unlock()
-        let input: FilingInput = path == "-" ? .standardInput : .file(path: path)
-        let filed: VersionInfo
-        if let form {
-            filed = try vault.fileForm(caseNumber: number, type: form, name: name, schemaVersion: schemaVersion,
-                                       confidential: confidential, from: input, by: actor)
-        } else {
-            filed = try vault.file(caseNumber: number, name: name!, type: type!, confidential: confidential, from: input, by: actor)
+        try vaultOptions.withUnlocked { vault, actor in
+            let input: FilingInput = path == "-" ? .standardInput : .file(path: path)
+            let filed: VersionInfo
+            if let form {
+                filed = try vault.fileForm(caseNumber: number, type: form, name: name, schemaVersion: schemaVersion,
+                                           confidential: confidential, from: input, by: actor)
+            } else {
+                filed = try vault.file(caseNumber: number, name: name!, type: type!, confidential: confidential, from: input, by: actor)
+            }
+            print("Filed '\(filed.document)' version \(filed.version) into \(filed.caseNumber) [\(filed.stamp.caseStatus.rawValue)]: \(filed.tier.rawValue) tier, \(filed.size) bytes.")
         }
-        print("Filed '\(filed.document)' version \(filed.version) into \(filed.caseNumber) [\(filed.stamp.caseStatus.rawValue)]: \(filed.tier.rawValue) tier, \(filed.size) bytes.")
     }
 }

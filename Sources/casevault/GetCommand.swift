@@ -35,14 +35,15 @@ struct GetCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (vault, actor) = try vaultOptions.unlock()
-        if render {
-            print(try vault.renderForm(caseNumber: number, document: name, version: version, by: actor), terminator: "")
-        } else if let output {
-            let info = try vault.retrieve(caseNumber: number, document: name, version: version, by: actor, to: .file(path: output))
-            print("Wrote '\(info.document)' version \(info.version) of \(info.caseNumber) to \(output) (\(info.size) bytes).")
-        } else {
-            try vault.retrieve(caseNumber: number, document: name, version: version, by: actor, to: .standardOutput)
+        try vaultOptions.withUnlocked { vault, actor in
+            if render {
+                print(try vault.renderForm(caseNumber: number, document: name, version: version, by: actor), terminator: "")
+            } else if let output {
+                let info = try vault.retrieve(caseNumber: number, document: name, version: version, by: actor, to: .file(path: output))
+                print("Wrote '\(info.document)' version \(info.version) of \(info.caseNumber) to \(output) (\(info.size) bytes).")
+            } else {
+                try vault.retrieve(caseNumber: number, document: name, version: version, by: actor, to: .standardOutput)
+            }
         }
     }
 }

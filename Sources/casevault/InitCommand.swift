@@ -1,5 +1,6 @@
 import ArgumentParser
 import CaseVault
+import CaseVaultSQLite
 import Foundation
 
 struct InitCommand: ParsableCommand {
@@ -10,7 +11,9 @@ struct InitCommand: ParsableCommand {
             PATH must not exist, or be an empty folder. With --admin-id and --admin-name the first \
             admin is created too; their passphrase comes from --new-passphrase-file or is asked \
             twice on the terminal. A vault made without an admin gets one with \
-            'casevault staff add --role admin' (no --as needed while the vault has no staff).
+            'casevault staff add --role admin --settings-fingerprint FP' (no --as needed while the vault \
+            has no staff), FP being the settings fingerprint printed here: the first admin signs the \
+            vault's settings, and the fingerprint shows they are still the ones init wrote.
 
             --recovery-key-out writes the offline recovery key, which can open every case: \
             print it or keep it on removable media, away from the vault. It is never written \
@@ -61,7 +64,7 @@ struct InitCommand: ParsableCommand {
             options.adminName = adminName
             options.adminPassphrase = try newPassphrase(file: newPassphraseFile, for: adminID)
         }
-        let vault = try Vault.create(at: path, options: options)
+        let vault = try Vault.create(at: path, options: options, open: Vault.OpenOptions(checkpoints: CheckpointStore.userDefault()))
         print("Created vault \(vault.path)")
         print("  vault id:       \(vault.config.vaultId)")
         let memory = vault.config.kdf.memLimit >= 1 << 20
@@ -70,7 +73,8 @@ struct InitCommand: ParsableCommand {
         if let adminID, let adminName {
             print("  admin:          \(adminID) (\(adminName))")
         } else {
-            print("  admin:          none yet; add one with 'casevault staff add --role admin'")
+            print("  admin:          none yet; add one with 'casevault staff add --role admin --settings-fingerprint \(vault.config.settingsFingerprint)'")
+            print("  settings fingerprint: \(vault.config.settingsFingerprint) (keep it: the first admin checks it)")
         }
         if let recoveryKeyOut {
             print("  recovery key:   \(recoveryKeyOut) (move it offline now; it opens every case)")

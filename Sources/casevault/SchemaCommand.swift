@@ -63,8 +63,9 @@ struct SchemaAddCommand: ParsableCommand {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw CommandFailure(message: "cannot read \(file)", hint: nil, code: .notFound)
         }
-        let (vault, actor) = try vaultOptions.unlock()
-        let schema = try vault.addSchema(Array(data), type: type, by: actor)
-        print("Added schema '\(schema.type)' version \(schema.version ?? 0): \(schema.title) (\(schema.id)).")
+        try vaultOptions.withUnlocked { vault, actor in
+            let schema = try vault.addSchema(Array(data), type: type, by: actor)
+            print("Added schema '\(schema.type)' version \(schema.version ?? 0): \(schema.title) (\(schema.id)).")
+        }
     }
 }

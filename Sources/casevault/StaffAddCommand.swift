@@ -8,7 +8,9 @@ struct StaffAddCommand: ParsableCommand {
         discussion: """
             Creates the member's key pairs and wraps them under their first passphrase, read from \
             --new-passphrase-file or asked twice on the terminal. Only an admin may add staff; the \
-            first member of a vault that has none must be an admin and needs no --as.
+            first member of a vault that has none must be an admin, needs no --as, and gives the \
+            settings fingerprint 'casevault init' printed (--settings-fingerprint), because they sign \
+            the vault's settings.
             """
     )
 
@@ -27,24 +29,47 @@ struct StaffAddCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A file whose first line is the new member's first passphrase.", valueName: "file"))
     var newPassphraseFile: String?
 
+    @Option(help: ArgumentHelp("For the first admin of a vault made without one: the settings fingerprint 'casevault init' printed.",
+                               valueName: "fingerprint"))
+    var settingsFingerprint: String?
+
     func run() throws {
         let vault = try vaultOptions.openVault()
-        let actor: StaffIdentity?
         if try vault.staff().isEmpty && vaultOptions.staffID == nil {
-            actor = nil
-        } else {
-            let id = try vaultOptions.actingStaffID()
-            // Refuse before asking for a passphrase; the core checks again.
-            let role = try vault.staffMember(id: id).role
-            guard role == .admin else {
-                throw VaultError.accessDenied("only an admin may add staff; '\(id)' is a \(role.displayName)")
-            }
-            actor = try vault.unlock(staffID: id, passphrase: try vaultOptions.passphrase(for: id))
+            try addFirstAdmin(to: vault)
+            return
+        }
+        let actingID = try vaultOptions.actingStaffID()
+        // Refuse before asking for a passphrase; the core checks again.
+        let actingRole = try vault.staffMember(id: actingID).role
+        guard actingRole == .admin else {
+            throw VaultError.accessDenied("only an admin may add staff; '\(actingID)' is a \(actingRole.displayName)")
+        }
+        try StaffMember.validate(id: id)
+        try StaffMember.validate(name: name)
+        try vaultOptions.withUnlocked { vault, actor in
+            let passphrase = try newPassphrase(file: newPassphraseFile, for: id)
+            let member = try vault.addStaff(id: id, name: name, role: role, passphrase: passphrase, by: actor)
+            print("Added \(member.role.displayName) '\(member.id)' (\(member.name)).")
+        }
+    }
+
+    private func addFirstAdmin(to vault: Vault) throws {
+        guard role == .admin else {
+            throw VaultError.invalidInput("the first staff member of a vault must be an admin")
+        }
+        guard let settingsFingerprint else {
+            throw CommandFailure(
+                message: "the first admin signs this vault's settings; give --settings-fingerprint as 'casevault init' printed it",
+                hint: "the settings now have the fingerprint \(vault.config.settingsFingerprint); if it is not the one init printed, casevault.json was changed",
+                code: .usage)
         }
         try StaffMember.validate(id: id)
         try StaffMember.validate(name: name)
         let passphrase = try newPassphrase(file: newPassphraseFile, for: id)
-        let member = try vault.addStaff(id: id, name: name, role: role, passphrase: passphrase, by: actor)
-        print("Added \(member.role.displayName) '\(member.id)' (\(member.name)).")
+        let member = try vault.addFirstAdmin(id: id, name: name, passphrase: passphrase, settingsFingerprint: settingsFingerprint)
+        let identity = try vault.unlock(staffID: id, passphrase: passphrase)
+        vaultOptions.keepCheckpoint(vault, identity)
+        print("Added \(member.role.displayName) '\(member.id)' (\(member.name)), who signed the vault's settings.")
     }
 }

@@ -20,9 +20,10 @@ struct StaffPasswdCommand: ParsableCommand {
     var newPassphraseFile: String?
 
     func run() throws {
-        let (vault, identity) = try vaultOptions.unlock()
-        let passphrase = try newPassphrase(file: newPassphraseFile, for: identity.id)
-        try vault.changePassphrase(of: identity, to: passphrase)
-        print("Passphrase changed for '\(identity.id)'.")
+        try vaultOptions.withUnlocked { vault, identity in
+            let passphrase = try newPassphrase(file: newPassphraseFile, for: identity.id)
+            try vault.changePassphrase(of: identity, to: passphrase)
+            print("Passphrase changed for '\(identity.id)'.")
+        }
     }
 }

@@ -19,6 +19,9 @@ private func restoreTerminalAndReraise(_ signalNumber: Int32) {
 /// goes straight into the core's wiped `Passphrase` storage. Ctrl-C, Ctrl-Z
 /// or a kill at the prompt leave the terminal echoing again.
 enum Terminal {
+    /// Whether a descriptor is a terminal (progress goes only there).
+    static func isInteractive(_ fd: Int32) -> Bool { isatty(fd) == 1 }
+
     static func readPassphrase(prompt: String) throws -> Passphrase {
         let tty = open("/dev/tty", O_RDWR | O_CLOEXEC)
         guard tty >= 0 else {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CaseVault
+import CaseVaultSQLite
 import Foundation
 
 /// Options shared by every command that works in an existing vault as a
@@ -16,14 +17,32 @@ struct VaultOptions: ParsableArguments {
         valueName: "file"))
     var passphraseFile: String?
 
+    @Option(help: ArgumentHelp(
+        "A checkpoint (from 'casevault checkpoint') the vault's log must extend, besides the one casevault keeps for you.",
+        valueName: "file"))
+    var checkpoint: String?
+
     private var environment: [String: String] { ProcessInfo.processInfo.environment }
 
-    func openVault() throws -> Vault {
+    /// Opens the vault, checking its log against the checkpoint casevault
+    /// keeps for this user (and the one given with --checkpoint).
+    func openVault(checking: Bool = true) throws -> Vault {
         guard let path = vault ?? environment["CASEVAULT_DIR"], !path.isEmpty else {
             throw CommandFailure(message: "no vault given",
                                  hint: "pass --vault PATH or set CASEVAULT_DIR", code: .usage)
         }
-        let opened = try Vault.open(at: path)
+        var options = Vault.OpenOptions(checkpoints: CheckpointStore.userDefault())
+        options.checksOnOpen = checking
+        if let checkpoint {
+            options.checkpoint = try readCheckpoint(checkpoint)
+        }
+        if Terminal.isInteractive(2) {
+            options.progress = { done, total in
+                guard total >= 5_000, done % 1_000 == 0 || done == total else { return }
+                Output.progress("checking \(total) events new to you: \(done)")
+            }
+        }
+        let opened = try Vault.open(at: path, options: options)
         if opened.usesInsecureTestingKDF {
             Output.warning("this vault uses test-only key derivation; do not keep real records in it")
         }
@@ -46,13 +65,29 @@ struct VaultOptions: ParsableArguments {
         return try Terminal.readPassphrase(prompt: "Passphrase for \(id): ")
     }
 
-    /// Opens the vault and unlocks the acting member.
-    func unlock() throws -> (Vault, StaffIdentity) {
+    /// Opens the vault, unlocks the acting member and runs `body`; then,
+    /// whether it succeeded or not (a refused read is an event too), keeps
+    /// the log's new head as this user's checkpoint of the vault.
+    func withUnlocked<T>(_ body: (Vault, StaffIdentity) throws -> T) throws -> T {
         let vault = try openVault()
         let id = try actingStaffID()
         _ = try vault.staffMember(id: id)  // name an unknown member before prompting
         let identity = try vault.unlock(staffID: id, passphrase: try passphrase(for: id))
-        return (vault, identity)
+        if !identity.isAnchored {
+            Output.warning("your keys predate anchored wrapping; run 'casevault staff passwd' once so they also pin the log")
+        }
+        defer { keepCheckpoint(vault, identity) }
+        return try body(vault, identity)
+    }
+
+    func keepCheckpoint(_ vault: Vault, _ identity: StaffIdentity) {
+        do {
+            try vault.saveCheckpoint(signedBy: identity)
+        } catch let error as VaultError {
+            Output.warning("could not keep a checkpoint of this vault: \(error.message)")
+        } catch {
+            Output.warning("could not keep a checkpoint of this vault: \(error)")
+        }
     }
 }
 
@@ -81,4 +116,15 @@ where T.RawValue == String {
         throw ValidationError("'\(text)' is not a valid \(option); use one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
     }
     return value
+}
+
+/// Reads a checkpoint note from a file (at most 16 KiB).
+func readCheckpoint(_ path: String) throws -> Checkpoint {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw CommandFailure(message: "cannot read checkpoint file \(path)", hint: nil, code: .notFound)
+    }
+    guard data.count <= 16_384, let text = String(data: data, encoding: .utf8) else {
+        throw CommandFailure(message: "\(path) is not a casevault checkpoint", hint: nil, code: .invalidInput)
+    }
+    return try Checkpoint(parsing: text)
 }

@@ -1,5 +1,6 @@
 @testable import CaseVault
 import CaseVaultCrypto
+import CaseVaultSQLite
 import Foundation
 import GRDB
 import Testing
@@ -52,7 +53,7 @@ struct Programme {
 
     /// Runs SQL against the catalog as an attacker with write access would.
     func tamper(_ sql: String) throws {
-        try vault.catalog.pool.write { try $0.execute(sql: sql) }
+        try attack(vault, sql)
     }
 
     func objectPath(_ hex: String) -> String { vault.objects.path(of: ObjectID(hex: hex)!) }
@@ -250,14 +251,17 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
 
     @Test func anObjectPointedAtAnotherVersionFailsAuthentication() throws {
         let (p, first, _) = try twoVersions()
-        try p.tamper("UPDATE versions SET object_id = '\(first.objectID)', sealed_file_key = (SELECT sealed_file_key FROM versions WHERE version = 1) WHERE version = 2")
+        try p.tamper("UPDATE versions SET object_id = '\(first.objectID)', sealed_file_key_hash = (SELECT sealed_file_key_hash FROM versions WHERE version = 1) WHERE version = 2")
         expectIntegrityFailure(p, version: 2)
     }
 
     @Test func anEditedStampFailsAuthentication() throws {
         let (p, _, _) = try twoVersions()
         try p.tamper("UPDATE versions SET stamp = CAST(replace(CAST(stamp AS TEXT), 'Grace Otieno', 'Someone Else') AS BLOB) WHERE version = 2")
-        #expect(try p.vault.versions(caseNumber: "CP-2024-0042").last?.stamp.caseManager == "Someone Else")
+        // Listing shows no edited stamp: the row no longer matches its signed state.
+        #expect(throws: VaultError.integrityFailure("version 2 of 'Intake form' of CP-2024-0042 in the catalog differs from its signed state")) {
+            _ = try p.vault.versions(caseNumber: "CP-2024-0042")
+        }
         expectIntegrityFailure(p, version: 2)
         #expect(try p.read(version: 1) == Array("first version".utf8))
     }
@@ -274,9 +278,9 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
 
     @Test func aTamperedSealedKeyFailsClosed() throws {
         let (p, _, _) = try twoVersions()
-        try p.tamper("UPDATE versions SET sealed_file_key = randomblob(80) WHERE version = 2")
+        try p.tamper("UPDATE blobs SET bytes = randomblob(80) WHERE hash = (SELECT sealed_file_key_hash FROM versions WHERE version = 2)")
         expectIntegrityFailure(p, version: 2)
-        try p.tamper("UPDATE grants SET sealed_secret_key = randomblob(80) WHERE holder = 'staff:grace'")
+        try p.tamper("UPDATE blobs SET bytes = randomblob(80) WHERE hash IN (SELECT sealed_key_hash FROM grants WHERE holder = 'staff:grace')")
         expectIntegrityFailure(p, version: 1)
     }
 
@@ -302,22 +306,27 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         #expect(types.suffix(10) == ["case.opened"] + Array(repeating: "grant.given", count: 7) + ["version.filed", "content.read"])
 
         // Each signature verifies under the actor's key from the catalog.
-        let rows = try p.vault.catalog.read { db in try EventRow.order(Column("seq")).fetchAll(db) }
+        let rows = try catalogRows(p.vault, "SELECT * FROM events ORDER BY seq")
+        let context = Array("casevault-event-v1\n".utf8)
         for row in rows {
-            let key = try SigningPublicKey(bytes: [UInt8](hexString: try p.vault.staffMember(id: row.actor).signingPublicKeyHex)!)
-            #expect(key.isValidSignature(Array(row.signature), for: EventLog.signingContext + Array(row.body)), "event \(row.seq)")
-            #expect(Array(row.leaf_hash) == SHA256.hash([0] + Array(row.body) + Array(row.signature)))
-            let body = try JSONValue(parsing: Array(row.body))
-            #expect(body.canonicalBytes == Array(row.body), "event \(row.seq) is not canonical")
-            #expect(body["seq"]?.integerValue == row.seq && body["type"]?.stringValue == row.type)
+            let seq: Int64 = row["seq"], actor: String = row["actor"], type: String = row["type"]
+            let bodyBytes = Array(row["body"] as Data), signature = Array(row["signature"] as Data)
+            let key = try SigningPublicKey(bytes: [UInt8](hexString: try p.vault.staffMember(id: actor).signingPublicKeyHex)!)
+            #expect(key.isValidSignature(signature, for: context + bodyBytes), "event \(seq)")
+            #expect(Array(row["leaf_hash"] as Data) == SHA256.hash([0] + bodyBytes + signature))
+            let body = try JSONValue(parsing: bodyBytes)
+            #expect(body.canonicalBytes == bodyBytes, "event \(seq) is not canonical")
+            #expect(body["seq"]?.integerValue == seq && body["type"]?.stringValue == type)
             #expect(body["vault"]?.stringValue == p.vault.config.vaultId)
+            #expect(body["v"]?.integerValue == 2 && body["state"]?.stringValue?.count == 64)
         }
         // The vault's tree head is the RFC 9162 root over these leaves.
         let head = try p.vault.eventTreeHead()
+        let leaves = rows.map { Array($0["leaf_hash"] as Data) }
         #expect(head.size == rows.count)
-        #expect(head.rootHex == EventLog.treeHead(leafHashes: rows.map { Array($0.leaf_hash) }[...]).hexString)
-        #expect(head.rootHex != EventLog.treeHead(leafHashes: rows.dropLast().map { Array($0.leaf_hash) }[...]).hexString)
-        let read = try JSONValue(parsing: Array(rows.last!.body))
+        #expect(head.rootHex == referenceRoot(leaves[...]).hexString)
+        #expect(head.rootHex != referenceRoot(leaves.dropLast()).hexString)
+        let read = try JSONValue(parsing: Array(rows.last!["body"] as Data))
         #expect(read["actor"]?.stringValue == "grace")
         #expect(read["data"]?["document"]?.stringValue == "Intake form")
     }
@@ -326,10 +335,8 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         let p = try Programme()
         try p.openCase()
         let filed = try p.file([1, 2, 3])
-        let (sealedKey, body) = try p.vault.catalog.read { db -> (Data, Data) in
-            (try Data.fetchOne(db, sql: "SELECT sealed_file_key FROM versions")!,
-             try Data.fetchOne(db, sql: "SELECT body FROM events WHERE type = 'version.filed'")!)
-        }
+        let sealedKey: Data = try catalogRows(p.vault, "SELECT b.bytes FROM blobs b JOIN versions v ON v.sealed_file_key_hash = b.hash")[0][0]
+        let body: Data = try catalogRows(p.vault, "SELECT body FROM events WHERE type = 'version.filed'")[0][0]
         let data = try JSONValue(parsing: Array(body))["data"]!
         #expect(data["sealedFileKeyHash"]?.stringValue == Blake2b.hash(Array(sealedKey)).hexString)
         #expect(data["object"]?.stringValue == filed.objectID)
@@ -373,7 +380,8 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         var seen = Set<String>()
         for event in try p.vault.events() {
             let body = try JSONSerialization.jsonObject(with: Data(event.body.utf8)) as! [String: Any]
-            #expect(Set(body.keys) == Set(schema["required"] as! [String]))
+            // Format 2 events also carry the state root.
+            #expect(Set(body.keys) == Set(schema["required"] as! [String]).union(["state"]))
             let data = body["data"] as! [String: Any]
             let definition = definitions[event.type]!
             #expect(Set(data.keys).isSuperset(of: definition["required"] as! [String]), "\(event.type)")
@@ -389,9 +397,15 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         let leaves: [[UInt8]] = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",
                                  "606162636465666768696a6b6c6d6e6f"].map { [UInt8](hexString: $0)! }
         let hashes = leaves.map { SHA256.hash([0] + $0) }
-        #expect(EventLog.treeHead(leafHashes: hashes[...]).hexString == "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328")
-        #expect(EventLog.treeHead(leafHashes: hashes.prefix(1)).hexString == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d")
-        #expect(EventLog.treeHead(leafHashes: [][...]).hexString == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(referenceRoot(hashes[...]).hexString == "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328")
+        #expect(referenceRoot(hashes.prefix(1)).hexString == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d")
+        #expect(referenceRoot([][...]).hexString == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        // The log's own compact range gives the same roots, leaf by leaf.
+        var range = CompactRange()
+        for (count, hash) in hashes.enumerated() {
+            range.append(leaf: hash)
+            #expect(range.root == referenceRoot(hashes.prefix(count + 1)))
+        }
     }
 
     @Test func canonicalJSONFollowsRFC8785ForOurTypes() throws {

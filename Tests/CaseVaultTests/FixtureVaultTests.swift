@@ -1,4 +1,5 @@
 @testable import CaseVault
+import CaseVaultSQLite
 import Foundation
 import Testing
 
@@ -37,5 +38,40 @@ import Testing
                                       + ["version.filed", "version.filed", "version.filed"]
                                       + Array(repeating: "content.read", count: 3))
         #expect(events.map(\.seq) == Array(1...16))
+        // The first event after format 1 signed the rebuilt state map.
+        #expect(try JSONValue(parsing: Array(events[12].body.utf8))["v"] == .integer(1))
+        #expect(try JSONValue(parsing: Array(events[13].body.utf8))["state"]?.stringValue?.count == 64)
+    }
+
+    /// Untouched, the fixture verifies and replays exactly: its rows, as
+    /// migrated, are what its format-1 events give.
+    @Test func formatOneVaultVerifiesAndReplaysExactly() throws {
+        let scratch = Scratch()
+        let vault = try open("vault-format-1", in: scratch)
+        let report = try vault.verify(VerifyOptions(readData: .all))
+        #expect(report.isClean, "\(report.findings)")
+        #expect(report.events == 13 && report.objectsRead == 3)
+        #expect(try ReplayTests.compare(vault).isEmpty)
+        // Members added before format 2 unlock without an anchor until they
+        // change their passphrase, which seals one.
+        let grace = try vault.unlock(staffID: "grace", passphrase: try scratch.passphrase("grace fixture passphrase"))
+        #expect(!grace.isAnchored)
+        try vault.changePassphrase(of: grace, to: try scratch.passphrase("grace's format-2 passphrase"))
+        let again = try Vault.open(at: vault.path).unlock(staffID: "grace", passphrase: try scratch.passphrase("grace's format-2 passphrase"))
+        #expect(again.isAnchored)
+        #expect(try vault.verify().isClean)
+        #expect(try ReplayTests.compare(try Vault.open(at: vault.path)).isEmpty)
+    }
+
+    /// A format-1 catalog edited before it was ever opened by format 2 is
+    /// refused: the rows must equal the replayed log.
+    @Test func anEditedFormatOneCatalogIsRefused() throws {
+        let scratch = Scratch()
+        let copy = scratch.file("vault-format-1")
+        try FileManager.default.copyItem(atPath: Self.fixtures.appendingPathComponent("vault-format-1").path, toPath: copy)
+        try attack(at: copy, "UPDATE cases SET manager_id = 'halima'")
+        #expect(throws: VaultError.integrityFailure("the catalog differs from its signed log: cases row CP-2024-0042 differs in manager")) {
+            _ = try Vault.open(at: copy)
+        }
     }
 }

@@ -105,7 +105,7 @@ import Testing
         try p.openCase()
         let attacker = String(repeating: "ab", count: 32)
         try p.tamper("UPDATE cases SET confidential_public_key = X'\(attacker)'")
-        #expect(throws: VaultError.integrityFailure("the keys of case CP-2024-0042 differ from its signed case.opened event")) {
+        #expect(throws: VaultError.integrityFailure("case CP-2024-0042 (or one of its grants) in the catalog differs from its signed state")) {
             try p.file([1, 2, 3], confidential: true)
         }
         #expect(try p.vault.objects.allObjects().isEmpty)
@@ -115,7 +115,7 @@ import Testing
     @Test func openingACaseRefusesAStaffKeyThatDiffersFromItsSignedEvent() throws {
         let p = try Programme()
         try p.tamper("UPDATE staff SET box_public_key = X'\(String(repeating: "cd", count: 32))' WHERE id = 'grace'")
-        #expect(throws: VaultError.integrityFailure("the keys or role of 'grace' differ from their signed staff.added event")) {
+        #expect(throws: VaultError.integrityFailure("staff member 'grace' in the catalog differs from its signed state")) {
             try p.openCase()
         }
         #expect(try p.vault.cases().isEmpty)
@@ -123,14 +123,18 @@ import Testing
 
     @Test func aForgedStaffAddedEventIsCaught() throws {
         let p = try Programme()
-        // Change grace's key in both the row and her event, without re-signing.
+        // Change grace's key in both the row and her event, without re-signing:
+        // the row no longer matches the signed state, and the event no longer
+        // matches the leaf the log's tree (and every checkpoint) committed to.
         let forged = String(repeating: "ef", count: 32)
         try p.tamper("UPDATE staff SET box_public_key = X'\(forged)' WHERE id = 'grace'")
         try p.tamper("""
             UPDATE events SET body = CAST(json_set(CAST(body AS TEXT), '$.data.boxPublicKey', '\(forged)') AS BLOB)
             WHERE type = 'staff.added' AND json_extract(CAST(body AS TEXT), '$.data.id') = 'grace'
             """)
-        #expect(throws: VaultError.integrityFailure("the staff.added event of 'grace' has a bad signature")) { try p.openCase() }
+        #expect(throws: VaultError.integrityFailure("staff member 'grace' in the catalog differs from its signed state")) { try p.openCase() }
+        let report = try p.vault.verify()
+        #expect(report.findings.contains { $0.kind == .badSignature && $0.subject == "event 3" }, "\(report.findings)")
     }
 
     @Test func editedTierOrTypeColumnsFailAuthentication() throws {

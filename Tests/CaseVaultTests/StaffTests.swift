@@ -1,5 +1,6 @@
 @testable import CaseVault
 import CaseVaultCrypto
+import CaseVaultSQLite
 import Foundation
 import GRDB
 import Testing
@@ -51,16 +52,14 @@ import Testing
         var options = Vault.CreationOptions()
         options.insecureTestingKDF = true
         let vault = try Vault.create(at: scratch.file("v"), options: options)
-        #expect(throws: VaultError.invalidInput("the first staff member of a vault must be an admin")) {
-            try vault.addStaff(id: "ro", name: "Records", role: .recordsOfficer,
-                               passphrase: try scratch.passphrase("records passphrase"), by: nil)
-        }
-        try vault.addStaff(id: "root", name: "First Admin", role: .admin,
-                           passphrase: try scratch.passphrase("first admin passphrase"), by: nil)
+        let fingerprint = vault.config.settingsFingerprint
+        try vault.addFirstAdmin(id: "root", name: "First Admin", passphrase: try scratch.passphrase("first admin passphrase"),
+                                settingsFingerprint: fingerprint)
         #expect(throws: VaultError.accessDenied("this vault already has staff; act as an admin (--as ID) to add more")) {
-            try vault.addStaff(id: "second", name: "Second Admin", role: .admin,
-                               passphrase: try scratch.passphrase("second admin passphrase"), by: nil)
+            try vault.addFirstAdmin(id: "second", name: "Second Admin", passphrase: try scratch.passphrase("second admin passphrase"),
+                                    settingsFingerprint: fingerprint)
         }
+        #expect(try vault.staff().map(\.id) == ["root"])
     }
 
     @Test func identifiersNamesAndPassphrasesAreChecked() throws {
@@ -107,22 +106,26 @@ import Testing
         let vault = try makeVault(in: scratch)
         let admin = try vault.unlock(staffID: "amina", passphrase: try scratch.passphrase(adminPassphrase))
         try vault.addStaff(id: "grace", name: "Grace", role: .caseManager, passphrase: try scratch.passphrase("grace passphrase"), by: admin)
-        // Someone with write access to the catalog puts grace's blob on amina.
-        try vault.catalog.write { db in
-            try db.execute(sql: "UPDATE staff SET wrapped_secret_keys = (SELECT wrapped_secret_keys FROM staff WHERE id = 'grace') WHERE id = 'amina'")
+        let amina: String = try catalogRows(vault, "SELECT wrapped_keys_hash FROM staff WHERE id = 'amina'")[0][0]
+        let grace: String = try catalogRows(vault, "SELECT wrapped_keys_hash FROM staff WHERE id = 'grace'")[0][0]
+        // Someone with write access to the catalog points amina's row at grace's blob…
+        try attack(vault, "UPDATE staff SET wrapped_keys_hash = (SELECT wrapped_keys_hash FROM staff WHERE id = 'grace') WHERE id = 'amina'")
+        #expect(throws: VaultError.integrityFailure("staff member 'amina' in the catalog differs from its signed state")) {
+            _ = try Vault.open(at: vault.path).unlock(staffID: "amina", passphrase: try scratch.passphrase("grace passphrase"))
         }
-        #expect(throws: VaultError.integrityFailure("the keys of 'amina' do not match their public keys in the catalog")) {
-            _ = try vault.unlock(staffID: "amina", passphrase: try scratch.passphrase("grace passphrase"))
+        // …or copies grace's blob over amina's, keeping amina's hash.
+        try attack(vault, "UPDATE staff SET wrapped_keys_hash = ? WHERE id = 'amina'", arguments: [amina])
+        try attack(vault, "UPDATE blobs SET bytes = (SELECT bytes FROM blobs WHERE hash = ?) WHERE hash = ?", arguments: [grace, amina])
+        #expect(throws: VaultError.integrityFailure("the catalog's copy of the wrapped keys of 'amina' does not match its signed hash")) {
+            _ = try Vault.open(at: vault.path).unlock(staffID: "amina", passphrase: try scratch.passphrase("grace passphrase"))
         }
     }
 
     @Test func aTamperedWrappedKeyFailsClosed() throws {
         let scratch = Scratch()
         let vault = try makeVault(in: scratch)
-        try vault.catalog.write { db in
-            try db.execute(sql: "UPDATE staff SET wrapped_secret_keys = substr(wrapped_secret_keys, 1, 70) WHERE id = 'amina'")
-        }
-        #expect(throws: VaultError.integrityFailure("the wrapped keys of 'amina' are damaged")) {
+        try attack(vault, "UPDATE blobs SET bytes = substr(bytes, 1, 70) WHERE hash = (SELECT wrapped_keys_hash FROM staff WHERE id = 'amina')")
+        #expect(throws: VaultError.integrityFailure("the catalog's copy of the wrapped keys of 'amina' does not match its signed hash")) {
             _ = try vault.unlock(staffID: "amina", passphrase: try scratch.passphrase(adminPassphrase))
         }
     }

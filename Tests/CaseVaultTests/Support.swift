@@ -1,5 +1,8 @@
 @testable import CaseVault
+import CaseVaultSQLite
+import CaseVaultCrypto
 import Foundation
+import GRDB
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -78,4 +81,36 @@ func newTemporaryFiles(since before: [String: Date], containing needle: [UInt8])
     temporaryFiles().filter { path, modified in before[path] != modified }.keys.filter { path in
         FileManager.default.contents(atPath: path)?.range(of: Data(needle)) != nil
     }.sorted()
+}
+
+/// Runs SQL against a vault's catalog file the way an attacker with write
+/// access to the folder would: with SQLite directly, holding no key.
+func attack(_ vault: Vault, _ sql: String, arguments: StatementArguments = StatementArguments()) throws {
+    try attack(at: vault.path, sql, arguments: arguments)
+}
+
+func attack(at vaultPath: String, _ sql: String, arguments: StatementArguments = StatementArguments()) throws {
+    let queue = try DatabaseQueue(path: vaultPath + "/" + Vault.catalogFileName)
+    try queue.write { try $0.execute(sql: sql, arguments: arguments) }
+    try queue.close()
+}
+
+/// Reads rows from a vault's catalog file directly.
+func catalogRows(_ vault: Vault, _ sql: String) throws -> [Row] {
+    let queue = try DatabaseQueue(path: vault.path + "/" + Vault.catalogFileName)
+    defer { try? queue.close() }
+    return try queue.read { try Row.fetchAll($0, sql: sql) }
+}
+
+/// The RFC 9162 root over leaf hashes, computed plainly (the reference the
+/// log's stored tree is held to).
+func referenceRoot(_ leaves: ArraySlice<[UInt8]>) -> [UInt8] {
+    switch leaves.count {
+    case 0: return SHA256.hash([UInt8]())
+    case 1: return leaves.first!
+    default:
+        var split = 1
+        while split * 2 < leaves.count { split *= 2 }
+        return SHA256.hash([0x01] + referenceRoot(leaves.prefix(split)) + referenceRoot(leaves.dropFirst(split)))
+    }
 }

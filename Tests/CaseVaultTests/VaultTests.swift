@@ -1,5 +1,6 @@
 @testable import CaseVault
 import CaseVaultCrypto
+import CaseVaultSQLite
 import Foundation
 import GRDB
 import Testing
@@ -117,9 +118,9 @@ import Testing
         let vault = try makeVault(in: scratch)
         let configPath = vault.path + "/" + Vault.configFileName
         var json = try String(contentsOfFile: configPath, encoding: .utf8)
-        json = json.replacingOccurrences(of: "\"formatVersion\" : 1", with: "\"formatVersion\" : 2")
+        json = json.replacingOccurrences(of: "\"formatVersion\" : 2", with: "\"formatVersion\" : 3")
         try json.write(toFile: configPath, atomically: false, encoding: .utf8)
-        #expect(throws: VaultError.newerFormat(found: 2, supported: 1)) { _ = try Vault.open(at: vault.path) }
+        #expect(throws: VaultError.newerFormat(found: 3, supported: 2)) { _ = try Vault.open(at: vault.path) }
     }
 
     @Test func aDamagedConfigIsAnIntegrityFailure() throws {
@@ -167,16 +168,14 @@ import Testing
     @Test func aCatalogFromANewerCasevaultIsRefused() throws {
         let scratch = Scratch()
         let vault = try makeVault(in: scratch)
-        try vault.catalog.write { db in
-            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
-        }
+        try attack(vault, "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
         #expect(throws: VaultError.newerCatalog) { _ = try Vault.open(at: vault.path) }
     }
 
     @Test func aCorruptCatalogIsAnIntegrityFailure() throws {
         let scratch = Scratch()
         let vault = try makeVault(in: scratch)
-        try vault.catalog.close()
+        try vault.close()
         let catalogPath = vault.path + "/" + Vault.catalogFileName
         try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: catalogPath))
         // The WAL would otherwise still supply the real pages.

@@ -1,3 +1,4 @@
+import CaseVaultSQLite
 import Foundation
 import Testing
 
@@ -148,12 +149,12 @@ import Testing
 
         let (vault, cli) = try makeVault()
         let config = vault + "/casevault.json"
-        let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "\"formatVersion\" : 1", with: "\"formatVersion\" : 7")
+        let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "\"formatVersion\" : 2", with: "\"formatVersion\" : 7")
         try text.write(toFile: config, atomically: false, encoding: .utf8)
         let newer = try cli.run(["staff", "list"])
         #expect(newer.code == 78)
         #expect(newer.errors == """
-            casevault: error: this vault has format version 7; this casevault reads up to version 1
+            casevault: error: this vault has format version 7; this casevault reads up to version 2
             hint: upgrade casevault before opening this vault
 
             """)
@@ -177,13 +178,30 @@ import Testing
 
     @Test func aVaultMadeWithoutAnAdminTakesItsFirstAdminWithoutActor() throws {
         var cli = self.cli
-        #expect(try cli.run(["init", "vault"]).code == 0)
+        let created = try cli.run(["init", "vault"])
+        #expect(created.code == 0)
+        let initOutput = created.stdout
         cli.environment["CASEVAULT_DIR"] = scratch.file("vault")
         #expect(try cli.run(["staff", "list"]).stdout == "No staff yet. Add the first admin with 'casevault staff add --role admin'.\n")
         scratch.write("root.pw", "root admin passphrase\n")
+        let unchecked = try cli.run(["staff", "add", "--id", "root", "--name", "Root Admin", "--role", "admin",
+                                     "--new-passphrase-file", "root.pw"])
+        #expect(unchecked.code == 64)
+        #expect(unchecked.errors.hasPrefix("casevault: error: the first admin signs this vault's settings; give --settings-fingerprint"))
+        let printed = try #require(initOutput.split(separator: "\n").first { $0.contains("settings fingerprint:") })
+        let given = String(printed.split(separator: " ")[2])
+        // A casevault.json edited before the first admin signs it is refused.
+        let config = scratch.file("vault/casevault.json")
+        let original = try String(contentsOfFile: config, encoding: .utf8)
+        try original.replacingOccurrences(of: "\"project-director\"", with: "\"records-officer\"")
+            .write(toFile: config, atomically: false, encoding: .utf8)
+        let tampered = try cli.run(["staff", "add", "--id", "root", "--name", "Root Admin", "--role", "admin",
+                                    "--new-passphrase-file", "root.pw", "--settings-fingerprint", given])
+        #expect(tampered.code == 81)
+        try original.write(toFile: config, atomically: false, encoding: .utf8)
         let first = try cli.run(["staff", "add", "--id", "root", "--name", "Root Admin", "--role", "admin",
-                                 "--new-passphrase-file", "root.pw"])
-        #expect(first.code == 0)
+                                 "--new-passphrase-file", "root.pw", "--settings-fingerprint", given])
+        #expect(first.code == 0, "\(first.stderr)")
         let second = try cli.run(["staff", "add", "--id", "other", "--name", "Other", "--role", "admin",
                                   "--new-passphrase-file", "root.pw"])
         #expect(second.code == 64)  // now an acting admin is required
@@ -194,7 +212,7 @@ import Testing
         #expect(unknown.code == 64)
         #expect(unknown.stderr.hasPrefix("casevault: error: Unknown option '--colour'\n"))
         #expect(unknown.stderr.contains("Usage: casevault staff list"))
-        #expect(try cli.run(["--version"]).stdout == "0.1.0\n")
+        #expect(try cli.run(["--version"]).stdout == "0.2.0\n")
     }
 
     @Test func helpDescribesTheCommands() throws {

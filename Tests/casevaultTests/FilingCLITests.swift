@@ -1,4 +1,5 @@
 import CaseVault
+import CaseVaultSQLite
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -233,6 +234,19 @@ struct CLIProgramme {
         let read = try p.cli.run(["get", "CP-2024-0042", "Scan", "-o", "check.bin"] + p.as("grace"))
         #expect(read.code == 0)
         #expect(FileManager.default.contents(atPath: p.scratch.file("check.bin"))?.count == size)
+        // verify reports the leftovers apart (exit 0), and --repair removes them.
+        let references = try p.vault().checkReferences()
+        let leftoverCount = references.unfinishedTempFiles.count + references.orphanObjects.count
+        let verify = try p.cli.run(["verify"])
+        #expect(verify.code == 0, "\(verify.stdout)")
+        #expect(verify.stdout.split(separator: "\n").filter { $0.contains("unfinished-temp-file") || $0.contains("orphan-object") }.count
+                == leftoverCount)
+        let repaired = try p.cli.run(["verify", "--repair"])
+        #expect(repaired.code == 0)
+        #expect(repaired.stdout.split(separator: "\n").filter { $0.contains("leftover-removed") }.count == leftoverCount)
+        let after = try p.vault().checkReferences()
+        #expect(after.unfinishedTempFiles.isEmpty && after.orphanObjects.isEmpty)
+        #expect(try p.cli.run(["verify", "--read-data"]).stdout.hasSuffix("No faults: the catalog, blobs and objects are what the signed log says.\n"))
     }
 }
 
@@ -301,7 +315,8 @@ struct CLIProgramme {
         #expect(edit.code == 0, "sqlite3 (installed by make test) could not edit the catalog")
         let result = try decode(p, "grace", "Intake form")
         #expect(result.code == 1)
-        #expect(result.stderr == "decrypt-with-pynacl: object failed authentication\n")
+        // Refused before decrypting: the row no longer matches the signed state.
+        #expect(result.stderr == "decrypt-with-pynacl: the catalog's version 1 of 'Intake form' differs from the signed state\n")
     }
 }
 

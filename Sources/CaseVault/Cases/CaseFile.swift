@@ -1,7 +1,7 @@
 public import Foundation
 
 /// The status of a case (programme manual §5.5).
-public enum CaseStatus: String, CaseIterable, Sendable {
+public enum CaseStatus: String, CaseIterable, Sendable, Codable {
     /// Active, in contact, receiving services.
     case open = "O"
     /// Contact lost; back to O when contact resumes, or C.

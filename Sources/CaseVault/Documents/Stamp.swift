@@ -5,7 +5,7 @@ internal import Foundation
 /// Manager's and Case Supervisor's names; plus the version and the filer.
 /// Stored in the catalog as canonical JSON and bound into the encryption's
 /// associated data (SECURITY.md §11).
-public struct Stamp: Equatable, Sendable {
+public struct Stamp: Codable, Equatable, Sendable {
     /// RFC 3339 with the filer's zone offset, e.g. 2026-11-23T20:40:12+03:00.
     public let date: String
     public let caseNumber: String
@@ -38,14 +38,17 @@ public struct Stamp: Equatable, Sendable {
         self.filedByName = filedByName
     }
 
+    /// The stored form: canonical JSON (SECURITY.md §11).
+    public var canonicalJSON: [UInt8] { json.canonicalBytes }
+
     /// Reads a stamp back from its stored canonical JSON. Any damage that
     /// still parses is caught later by authentication.
-    init(stored bytes: Data) throws {
+    public init(canonicalJSON bytes: [UInt8]) throws {
         // The stored bytes must be exactly the canonical encoding of exactly
         // these members: the associated data is rebuilt from the parsed
         // stamp, so anything else (reordered, re-escaped, an extra member)
         // would be an edit that still authenticates.
-        guard let json = try? JSONValue(parsing: Array(bytes)), json.canonicalBytes == Array(bytes),
+        guard let json = try? JSONValue(parsing: bytes), json.canonicalBytes == bytes,
               case .object(let members) = json, Set(members.keys) == Self.memberNames,
               let date = json["date"]?.stringValue, let number = json["caseNumber"]?.stringValue,
               let status = json["caseStatus"]?.stringValue.flatMap(CaseStatus.init(rawValue:)),
@@ -60,6 +63,10 @@ public struct Stamp: Equatable, Sendable {
 
     static let memberNames: Set<String> = ["date", "caseNumber", "caseStatus", "report", "caseManager",
                                            "caseSupervisor", "version", "filedBy", "filedByName"]
+
+    enum CodingKeys: String, CodingKey {
+        case date, caseNumber, caseStatus, report, caseManager, caseSupervisor, version, filedBy, filedByName
+    }
 
     static func dateString(_ date: Date, in zone: TimeZone) -> String {
         // RFC 3339 wants the offset with a colon: +03:00, not +0300.

@@ -1,31 +1,8 @@
 public import Foundation
 internal import CaseVaultCrypto
-internal import GRDB
-
-struct DocumentRow: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
-    static let databaseTableName = "documents"
-    var id: Int64?
-    var case_number: String
-    var name: String
-
-    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
-}
-
-struct VersionRow: Codable, FetchableRecord, PersistableRecord, Sendable {
-    static let databaseTableName = "versions"
-    var document_id: Int64
-    var version: Int
-    var type: String
-    var tier: String
-    var object_id: String
-    var plaintext_size: Int64
-    var ciphertext_size: Int64
-    var sealed_file_key: Data
-    var stamp: Data
-    var event_seq: Int64
-    var schema_id: String?
-    var schema_version: Int?
-}
+#if canImport(Glibc)
+internal import Glibc
+#endif
 
 /// Where the bytes of a filing come from.
 public enum FilingInput: Sendable {
@@ -33,11 +10,14 @@ public enum FilingInput: Sendable {
     case standardInput
 }
 
-extension Vault {
-    /// Roles that may file. Auditors change nothing; admins manage staff,
-    /// not case content.
-    static let filingRoles: Set<Role> = [.recordsOfficer, .caseManager, .caseSupervisor, .projectDirector]
+/// The bytes of one filing, and whether they can be read again from the
+/// start (a file can, a pipe cannot) should the filing have to be redone.
+struct FilingSource {
+    let read: (UnsafeMutableRawBufferPointer) throws -> Int
+    let rewind: () -> Bool
+}
 
+extension Vault {
     public static func validate(documentName name: String) throws {
         guard !name.isEmpty, name.count <= 120, name.trimmingCharacters(in: .whitespaces) == name,
               !name.contains("/"), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
@@ -56,25 +36,27 @@ extension Vault {
     /// input through secretstream into a new object (SECURITY.md §9–10).
     ///
     /// Needs only public keys: the file key is sealed to the tier's public
-    /// key, so the filer cannot read back what they filed. The whole filing
-    /// runs inside one IMMEDIATE transaction — version number, object,
-    /// rows and event — so concurrent filers queue rather than collide; the
-    /// object is durable before the rows that name it are committed, and a
-    /// failure removes the object it had written.
+    /// key, so the filer cannot read back what they filed. The object is
+    /// encrypted and made durable outside the vault's write lock, against
+    /// the signed state read just before; a short write transaction then
+    /// checks that the case and document are still as they were and appends
+    /// the `version.filed` event (SECURITY.md §10). Only a real conflict (a
+    /// version of the same document, or a change to the case, committed
+    /// meanwhile) makes it encrypt again.
     @discardableResult
     public func file(caseNumber: String, name: String, type: String, confidential: Bool = false,
                      from input: FilingInput, by actor: StaffIdentity,
                      now: Date? = nil, timeZone: TimeZone = .current) throws -> VersionInfo {
-        guard Self.filingRoles.contains(actor.role) else {
+        guard Policy.filingRoles.contains(actor.role) else {
             throw VaultError.accessDenied("a \(actor.role.displayName) cannot file documents")
         }
         try Self.validate(documentName: name)
         try Self.validate(documentType: type)
         let number = try CaseNumber.parse(caseNumber).description
-
-        let source = try Self.open(input)
+        let fd = try Self.open(input)
         return try fileStream(caseNumber: number, name: name, type: type, confidential: confidential, schema: nil,
-                              by: actor, now: now, timeZone: timeZone, read: source.read(into:))
+                              by: actor, now: now, timeZone: timeZone,
+                              source: FilingSource(read: fd.read(into:), rewind: fd.rewind))
     }
 
     static func open(_ input: FilingInput) throws -> FileDescriptor {
@@ -88,104 +70,146 @@ extension Vault {
         }
     }
 
-    /// The filing itself, from any reader; `schema` is recorded for forms.
+    /// What a filing decided from the signed state before encrypting; the
+    /// commit re-reads the same state and must find it unchanged.
+    private struct FilingPlan {
+        let caseRecord: CaseRecord
+        let document: DocumentRecord?
+        let version: Int
+        let tier: Tier
+        let stamp: Stamp
+        let tierKey: BoxPublicKey
+    }
+
+    private struct FilingConflict: Error {}
+
+    /// The filing itself, from any source; `schema` is recorded for forms.
     func fileStream(caseNumber number: String, name: String, type: String, confidential: Bool, schema: FormSchema?,
-                    by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone,
-                    read readSource: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) throws -> VersionInfo {
+                    by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone, source: FilingSource) throws -> VersionInfo {
+        // Objects being written are not yet named by any row; the shared lock
+        // keeps `verify --repair` from taking them for a crash's leftovers.
+        try objects.withFilingLock {
+            var attempt = 1
+            while true {
+                do {
+                    return try fileOnce(caseNumber: number, name: name, type: type, confidential: confidential, schema: schema,
+                                        by: actor, now: fixedNow, timeZone: timeZone, source: source)
+                } catch is FilingConflict {
+                    guard attempt < 8, source.rewind() else {
+                        throw VaultError.io("'\(name)' of \(number) changed while it was being filed from a stream that cannot be read again; nothing was filed, file it again")
+                    }
+                    attempt += 1
+                }
+            }
+        }
+    }
+
+    private func fileOnce(caseNumber number: String, name: String, type: String, confidential: Bool, schema: FormSchema?,
+                          by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone, source: FilingSource) throws -> VersionInfo {
         // The first chunk is read before anything else, to recognise images.
         let head = SecureBytes(count: SecretStream.chunkSize)
-        let headCount = try head.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: readSource) }
+        let headCount = try head.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: source.read) }
         let looksLikeImage = head.withUnsafeBytes {
             ContentKind.isImage(UnsafeRawBufferPointer(rebasing: $0[0..<Swift.min(headCount, ContentKind.sniffLength)]))
         }
         var headOffset = 0
-        let read: (UnsafeMutableRawBufferPointer) throws -> Int = { buffer in
+        let readInput: (UnsafeMutableRawBufferPointer) throws -> Int = { buffer in
             if headOffset < headCount {
                 let n = Swift.min(buffer.count, headCount - headOffset)
                 head.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + headOffset, byteCount: n) }
                 headOffset += n
                 return n
             }
-            return try readSource(buffer)
+            return try source.read(buffer)
         }
 
-        var written: ObjectID?
+        let plan = try read { reader, trusted in
+            try planFiling(caseNumber: number, name: name, type: type, schema: schema,
+                           confidential: confidential || looksLikeImage, by: actor, now: fixedNow ?? Date(), timeZone: timeZone,
+                           signed: trusted.signedState(reader))
+        }
+        let associatedData = objectAssociatedData(caseNumber: number, document: name, version: plan.version,
+                                                  type: type, tier: plan.tier, stamp: plan.stamp)
+        let fileKey = SecretStream.generateKey()
+        var plaintextSize: Int64 = 0
+        let object: (id: ObjectID, size: Int64)
         do {
-            return try catalog.write { db in
-                // The time is read once the write lock is held, so stamp dates
-                // and event times never run backwards against sequence numbers.
-                let now = fixedNow ?? Date()
-                let row = try caseRow(number, in: db)
-                guard let status = CaseStatus(rawValue: row.status) else {
-                    throw VaultError.integrityFailure("case record \(number) is damaged")
+            object = try objects.write { sink in
+                try SecretStream.encrypt(key: fileKey, associatedData: associatedData, read: { buffer in
+                    let n = try readInput(buffer)
+                    plaintextSize += Int64(n)
+                    return n
+                }, write: sink)
+            }
+        } catch CryptoError.inputFailed {
+            throw VaultError.io("cannot read the document being filed")
+        }
+        let sealedFileKey = SealedBox.seal(fileKey, to: plan.tierKey)
+        do {
+            return try write { writer, trusted in
+                let signed = trusted.signedState(writer)
+                // Nothing the object was encrypted against may have changed.
+                guard let state = try signed.caseState(number), state.case == plan.caseRecord,
+                      try signed.document(number, name) == plan.document,
+                      try signed.staff(actor.id)?.role == actor.role.rawValue else {
+                    throw FilingConflict()
                 }
-                var document = try DocumentRow.filter(Column("case_number") == number && Column("name") == name).fetchOne(db)
-                    ?? DocumentRow(id: nil, case_number: number, name: name)
-                let previous = try document.id.map { id in
-                    try VersionRow.filter(Column("document_id") == id).order(Column("version").desc).fetchAll(db)
-                } ?? []
-                // A document keeps one type across versions: a form stays a
-                // form of its type, a document never becomes a form.
-                if let last = previous.first, last.type != type || (last.schema_id == nil) != (schema == nil) {
-                    let how = last.schema_id != nil ? "--form \(last.type)" : "--type \(last.type)"
-                    throw VaultError.invalidInput("'\(name)' of \(number) is a \(last.schema_id != nil ? "form" : "document") of type \(last.type); file its next version with \(how)")
-                }
-                // Confidentiality is sticky: once any version of a document
-                // is confidential, later ones are too.
-                let tier: Tier = confidential || looksLikeImage || ContentKind.photoTypes.contains(type)
-                    || previous.contains { $0.tier == Tier.confidential.rawValue } ? .confidential : .team
-                let version = (previous.first?.version ?? 0) + 1
-                let stamp = Stamp(
-                    date: Stamp.dateString(now, in: timeZone), caseNumber: number, caseStatus: status, report: name,
-                    caseManager: try StaffRow.fetchOne(db, key: row.manager_id)?.name ?? row.manager_id,
-                    caseSupervisor: try StaffRow.fetchOne(db, key: row.supervisor_id)?.name ?? row.supervisor_id,
-                    version: version, filedBy: actor.id, filedByName: actor.member.name)
-                let associatedData = objectAssociatedData(caseNumber: number, document: name, version: version,
-                                                          type: type, tier: tier, stamp: stamp)
-                let fileKey = SecretStream.generateKey()
-                var plaintextSize: Int64 = 0
-                let object = try objects.write { sink in
-                    try SecretStream.encrypt(key: fileKey, associatedData: associatedData, read: { buffer in
-                        let n = try read(buffer)
-                        plaintextSize += Int64(n)
-                        return n
-                    }, write: sink)
-                }
-                written = object.id
-                let sealedFileKey = SealedBox.seal(fileKey, to: try trustedCaseKey(row, tier: tier, in: db))
-                if document.id == nil { try document.insert(db) }
-                var data: [String: JSONValue] = [
-                    "case": .string(number), "document": .string(name), "version": .integer(Int64(version)),
-                    "type": .string(type), "tier": .string(tier.rawValue), "object": .string(object.id.hex),
-                    "size": .integer(plaintextSize), "ciphertextSize": .integer(object.size),
-                    "sealedFileKeyHash": blobHash(sealedFileKey), "stamp": stamp.json,
-                ]
+                var schemaReference: VersionFiled.SchemaReference?
                 if let schema {
-                    // The body hash pins the exact schema text, also for a built-in
-                    // schema that a later release might change under the same $id.
-                    data["schema"] = .object(["id": .string(schema.id),
-                                              "version": schema.version.map { .integer(Int64($0)) } ?? .null,
-                                              "bodyHash": blobHash(Array(schema.text.utf8))])
+                    // The body is stored, so the exact text a form was
+                    // validated against can be read back and hashed.
+                    let bodyHash = try Ledger.putBlob(Array(schema.text.utf8), in: writer)
+                    schemaReference = .init(id: schema.id, version: schema.version, bodyHash: bodyHash)
                 }
-                let seq = try EventLog.append(.versionFiled, data: data, actor: actor, vaultID: config.vaultId, at: now, in: db)
-                try VersionRow(document_id: document.id!, version: version, type: type, tier: tier.rawValue,
-                               object_id: object.id.hex, plaintext_size: plaintextSize, ciphertext_size: object.size,
-                               sealed_file_key: Data(sealedFileKey), stamp: Data(stamp.json.canonicalBytes),
-                               event_seq: seq, schema_id: schema?.id, schema_version: schema?.version).insert(db)
-                return VersionInfo(caseNumber: number, document: name, version: version, type: type, tier: tier,
-                                   stamp: stamp, size: plaintextSize, objectID: object.id.hex,
+                let data = VersionFiled(case: number, document: name, version: plan.version, type: type, tier: plan.tier.rawValue,
+                                        object: object.id.hex, size: plaintextSize, ciphertextSize: object.size,
+                                        sealedFileKeyHash: try Ledger.putBlob(sealedFileKey, in: writer), stamp: plan.stamp,
+                                        schema: schemaReference)
+                // Event times are read under the lock, so they never run
+                // backwards against sequence numbers.
+                try Ledger.append([.versionFiled(data)], by: actor, at: fixedNow ?? Date(), vaultID: config.vaultId,
+                                  head: &trusted, in: writer)
+                return VersionInfo(caseNumber: number, document: name, version: plan.version, type: type, tier: plan.tier,
+                                   stamp: plan.stamp, size: plaintextSize, objectID: object.id.hex,
                                    schemaID: schema?.id, schemaVersion: schema?.version)
             }
         } catch {
-            // Nothing refers to the object we wrote (the transaction rolled
-            // back), and its random file key makes it unique: remove it.
-            if let written { objects.remove(written) }
-            switch error {
-            case CryptoError.inputFailed: throw VaultError.io("cannot read the document being filed")
-            case let error as CryptoError: throw VaultError.integrityFailure("a stored key is damaged (\(error))")
-            default: throw error
-            }
+            // Nothing refers to the object (the transaction rolled back), and
+            // its random file key makes it unique: remove it.
+            objects.remove(object.id)
+            throw error
         }
+    }
+
+    /// Decides version, tier and stamp from the signed state.
+    private func planFiling(caseNumber number: String, name: String, type: String, schema: FormSchema?, confidential: Bool,
+                            by actor: StaffIdentity, now: Date, timeZone: TimeZone, signed: SignedState) throws -> FilingPlan {
+        guard let state = try signed.caseState(number) else { throw VaultError.notFound("no case \(number)") }
+        guard let status = CaseStatus(rawValue: state.case.status) else {
+            throw VaultError.integrityFailure("case record \(number) is damaged")
+        }
+        guard let filer = try signed.staff(actor.id), filer.role == actor.role.rawValue, Policy.filingRoles.contains(actor.role) else {
+            throw VaultError.accessDenied("'\(actor.id)' may no longer file documents")
+        }
+        let document = try signed.document(number, name)
+        // A document keeps one type across versions: a form stays a form of
+        // its type, a document never becomes a form.
+        if let document, document.type != type || document.isForm != (schema != nil) {
+            let how = document.isForm ? "--form \(document.type)" : "--type \(document.type)"
+            throw VaultError.invalidInput("'\(name)' of \(number) is a \(document.isForm ? "form" : "document") of type \(document.type); file its next version with \(how)")
+        }
+        // Confidentiality is sticky: once any version of a document is
+        // confidential (as the signed document record says), later ones are too.
+        let tier: Tier = confidential || Policy.photoTypes.contains(type) || document?.confidential == true ? .confidential : .team
+        let version = (document?.latestVersion ?? 0) + 1
+        guard let manager = try signed.staff(state.case.manager), let supervisor = try signed.staff(state.case.supervisor) else {
+            throw VaultError.integrityFailure("the manager or supervisor of \(number) is not on the staff")
+        }
+        let stamp = Stamp(date: Stamp.dateString(now, in: timeZone), caseNumber: number, caseStatus: status, report: name,
+                          caseManager: manager.name, caseSupervisor: supervisor.name,
+                          version: version, filedBy: actor.id, filedByName: filer.name)
+        return FilingPlan(caseRecord: state.case, document: document, version: version, tier: tier, stamp: stamp,
+                          tierKey: try state.case.publicKey(for: tier))
     }
 
     /// The associated data binding an object to its identity and stamp
@@ -198,5 +222,12 @@ extension Vault {
             "version": .integer(Int64(version)), "type": .string(type), "tier": .string(tier.rawValue),
             "stamp": stamp.json,
         ]).canonicalBytes
+    }
+}
+
+extension FileDescriptor {
+    /// Back to the start of the file; false when it cannot seek (a pipe).
+    func rewind() -> Bool {
+        lseek(raw, 0, SEEK_SET) == 0
     }
 }

@@ -1,47 +1,53 @@
 public import Foundation
 internal import CaseVaultCrypto
-internal import GRDB
+
+extension VersionInfo {
+    init(_ record: VersionRecord) throws {
+        guard let tier = Tier(rawValue: record.tier) else {
+            throw VaultError.integrityFailure("a version record of \(record.caseNumber) is damaged")
+        }
+        self.init(caseNumber: record.caseNumber, document: record.document, version: record.version, type: record.type, tier: tier,
+                  stamp: record.stamp, size: record.size, objectID: record.objectId, schemaID: record.schemaId,
+                  schemaVersion: record.schemaVersion)
+    }
+}
 
 extension Vault {
-    /// Roles that can hold case keys. Records officers file without reading;
-    /// auditors and admins read no content at all (SECURITY.md §1).
-    static let readingRoles: Set<Role> = [.caseManager, .caseSupervisor, .projectDirector]
-
-    /// Versions of one document, or of every document of a case, oldest first.
+    /// Versions of one document, or of every document of a case, oldest
+    /// first; every one checked against the signed state, and none missing.
     public func versions(caseNumber: String, document: String? = nil) throws -> [VersionInfo] {
         let number = try CaseNumber.parse(caseNumber).description
-        return try catalog.read { db in
-            _ = try caseRow(number, in: db)
-            var sql = """
-                SELECT d.name, v.* FROM versions v JOIN documents d ON d.id = v.document_id
-                WHERE d.case_number = ?
-                """
-            var arguments: [any DatabaseValueConvertible] = [number]
+        return try read { reader, head in
+            guard head.size > 0 else { throw VaultError.notFound("no case \(number)") }
+            let signed = head.signedState(reader)
+            guard try signed.caseState(number) != nil else { throw VaultError.notFound("no case \(number)") }
+            let documents: [DocumentRecord]
             if let document {
-                sql += " AND d.name = ?"
-                arguments.append(document)
+                guard let record = try signed.document(number, document) else {
+                    throw VaultError.notFound("case \(number) has no document named '\(document)'")
+                }
+                documents = [record]
+            } else {
+                documents = try signed.documents(number)
             }
-            sql += " ORDER BY d.name, v.version"
-            let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments))
-            if let document, rows.isEmpty {
-                throw VaultError.notFound("case \(number) has no document named '\(document)'")
-            }
-            return try rows.map { row in try versionInfo(number: number, name: row["name"], row: VersionRow(row: row)) }
+            return try documents.flatMap { try signed.versions(of: $0).map(VersionInfo.init) }
         }
     }
 
     /// The latest version of each document in a case, by name.
     public func latestVersions(caseNumber: String) throws -> [VersionInfo] {
-        var latest: [String: VersionInfo] = [:]
-        for info in try versions(caseNumber: caseNumber) { latest[info.document] = info }
-        return latest.values.sorted { $0.document < $1.document }
-    }
-
-    func versionInfo(number: String, name: String, row: VersionRow) throws -> VersionInfo {
-        guard let tier = Tier(rawValue: row.tier) else { throw VaultError.integrityFailure("a version record of \(number) is damaged") }
-        return VersionInfo(caseNumber: number, document: name, version: row.version, type: row.type, tier: tier,
-                           stamp: try Stamp(stored: row.stamp), size: row.plaintext_size, objectID: row.object_id,
-                           schemaID: row.schema_id, schemaVersion: row.schema_version)
+        let number = try CaseNumber.parse(caseNumber).description
+        return try read { reader, head in
+            guard head.size > 0 else { throw VaultError.notFound("no case \(number)") }
+            let signed = head.signedState(reader)
+            guard try signed.caseState(number) != nil else { throw VaultError.notFound("no case \(number)") }
+            return try signed.documents(number).map { document in
+                guard let latest = try signed.version(number, document.name, document.latestVersion) else {
+                    throw VaultError.integrityFailure("version \(document.latestVersion) of '\(document.name)' of \(number) is missing from the catalog")
+                }
+                return try VersionInfo(latest)
+            }
+        }
     }
 
     /// A read that has passed every check and holds its file key, ready to
@@ -54,43 +60,76 @@ extension Vault {
     }
 
     /// Checks role and grant and unseals the file key, without releasing
-    /// anything. A refusal by role or grant is itself a signed
+    /// anything. Every fact used — the reader's role and keys, the case's
+    /// tier key and grants, the document's latest version, the version's
+    /// object, stamp, tier and sealed key — is read through the signed
+    /// state. A refusal by role or grant is itself a signed
     /// `content.refused` event, so an auditor sees who tried.
     func prepareRead(caseNumber: String, document: String, version: Int?, by actor: StaffIdentity,
                      now: Date) throws -> PreparedRead {
         let number = try CaseNumber.parse(caseNumber).description
-        let (caseRow, versionRow, grant) = try catalog.read { db -> (CaseRow, VersionRow, GrantRow?) in
-            let caseRow = try self.caseRow(number, in: db)
-            guard let documentRow = try DocumentRow.filter(Column("case_number") == number && Column("name") == document).fetchOne(db) else {
+        struct Facts {
+            let record: VersionRecord
+            let role: Role
+            let tierKey: BoxPublicKey
+            let sealedTierKey: [UInt8]?
+            let sealedFileKey: [UInt8]
+        }
+        let facts = try read { reader, head -> Facts in
+            guard head.size > 0 else { throw VaultError.notFound("no case \(number)") }
+            let signed = head.signedState(reader)
+            guard let state = try signed.caseState(number) else { throw VaultError.notFound("no case \(number)") }
+            guard let documentRecord = try signed.document(number, document) else {
                 throw VaultError.notFound("case \(number) has no document named '\(document)'")
             }
-            var request = VersionRow.filter(Column("document_id") == documentRow.id!)
-            if let version { request = request.filter(Column("version") == version) }
-            guard let versionRow = try request.order(Column("version").desc).fetchOne(db) else {
-                throw VaultError.notFound("'\(document)' of \(number) has no version \(version ?? 0)")
+            let wanted = version ?? documentRecord.latestVersion
+            guard (1...documentRecord.latestVersion).contains(wanted) else {
+                // A row for a version the log never recorded is a forgery, not a miss.
+                _ = try signed.version(number, document, wanted)
+                throw VaultError.notFound("'\(document)' of \(number) has no version \(wanted)")
             }
-            let grant = try GrantRow.filter(Column("case_number") == number && Column("tier") == versionRow.tier
-                                            && Column("holder") == GrantRow.staffHolder(actor.id)).fetchOne(db)
-            return (caseRow, versionRow, grant)
+            guard let record = try signed.version(number, document, wanted) else {
+                throw VaultError.integrityFailure("version \(wanted) of '\(document)' of \(number) is missing from the catalog")
+            }
+            guard let reader = try signed.staff(actor.id), let role = Role(rawValue: reader.role),
+                  reader.boxPublicKey == actor.boxKeys.publicKey.bytes.hexString else {
+                throw VaultError.accessDenied("'\(actor.id)' is not on the staff with these keys")
+            }
+            guard let tier = Tier(rawValue: record.tier) else { throw VaultError.integrityFailure("a version record of \(number) is damaged") }
+            let grant = state.grants.first { $0.tier == record.tier && $0.holder == GrantHolder.staff(actor.id) }
+            return Facts(record: record, role: role, tierKey: try state.case.publicKey(for: tier),
+                         sealedTierKey: try grant.map { try signed.blob($0.sealedKeyHash, what: "the sealed \(record.tier)-tier key of \(number)") },
+                         sealedFileKey: try signed.blob(record.sealedFileKeyHash, what: "the sealed file key of \(number) '\(document)' v\(wanted)"))
         }
-        let info = try versionInfo(number: number, name: document, row: versionRow)
+        let info = try VersionInfo(facts.record)
         func refuse(_ reason: String, _ message: String) throws -> Never {
-            _ = try catalog.write { db in
-                try EventLog.append(.contentRefused, data: [
-                    "case": .string(number), "document": .string(document), "version": .integer(Int64(info.version)),
-                    "tier": .string(info.tier.rawValue), "reason": .string(reason),
-                ], actor: actor, vaultID: config.vaultId, at: now, in: db)
+            try write { writer, head in
+                try Ledger.append([.contentRefused(ContentRefused(case: number, document: document, version: info.version,
+                                                                  tier: info.tier.rawValue, reason: reason))],
+                                  by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
             }
             throw VaultError.accessDenied(message)
         }
-        guard Self.readingRoles.contains(actor.role) else {
-            try refuse("role", "a \(actor.role.displayName) cannot read case content")
+        guard Policy.readingRoles.contains(facts.role) else {
+            try refuse("role", "a \(facts.role.displayName) cannot read case content")
         }
-        guard let grant else {
+        guard let sealedTierKey = facts.sealedTierKey else {
             try refuse("no-grant", "'\(actor.id)' holds no grant for the \(info.tier.rawValue) tier of \(number)")
         }
-        let fileKey = try unsealFileKey(case: caseRow, version: versionRow, tier: info.tier, grant: grant, actor: actor)
-        guard let objectID = ObjectID(hex: versionRow.object_id) else {
+        let fileKey: SecureBytes
+        do {
+            let tierKeys = try BoxKeyPair(secretKey: try SealedBox.open(sealedTierKey, with: actor.boxKeys))
+            guard tierKeys.publicKey == facts.tierKey else {
+                throw VaultError.integrityFailure("the \(info.tier.rawValue)-tier key granted to '\(actor.id)' for \(number) does not match the case")
+            }
+            fileKey = try SealedBox.open(facts.sealedFileKey, with: tierKeys)
+            guard fileKey.count == SecretStream.keyLength else { throw CryptoError.authenticationFailed }
+        } catch let error as VaultError {
+            throw error
+        } catch {
+            throw VaultError.integrityFailure("a sealed key of \(number) failed authentication")
+        }
+        guard let objectID = ObjectID(hex: facts.record.objectId) else {
             throw VaultError.integrityFailure("the object name of \(number) '\(document)' v\(info.version) is damaged")
         }
         return PreparedRead(info: info, fileKey: fileKey, objectID: objectID,
@@ -103,18 +142,26 @@ extension Vault {
     func stream(_ prepared: PreparedRead, by actor: StaffIdentity, now: Date,
                 into write: (UnsafeRawBufferPointer) throws -> Void) throws {
         let info = prepared.info
-        _ = try catalog.write { db in
-            try EventLog.append(.contentRead, data: [
-                "case": .string(info.caseNumber), "document": .string(info.document), "version": .integer(Int64(info.version)),
-                "tier": .string(info.tier.rawValue), "object": .string(prepared.objectID.hex),
-            ], actor: actor, vaultID: config.vaultId, at: now, in: db)
+        try self.write { writer, head in
+            try Ledger.append([.contentRead(ContentRead(case: info.caseNumber, document: info.document, version: info.version,
+                                                        tier: info.tier.rawValue, object: prepared.objectID.hex))],
+                              by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
         }
         let reader = try objects.open(prepared.objectID)
+        var released: Int64 = 0
         do {
             try SecretStream.decrypt(key: prepared.fileKey, associatedData: prepared.associatedData,
-                                     read: reader.read(into:), write: write)
+                                     read: reader.read(into:), write: { chunk in
+                                         released += Int64(chunk.count)
+                                         try write(chunk)
+                                     })
         } catch CryptoError.authenticationFailed {
             throw VaultError.integrityFailure("\(info.caseNumber) '\(info.document)' version \(info.version) failed authentication: its object, stamp or key was altered")
+        }
+        // Authentication proves the object was sealed under this file key
+        // and stamp; the signed size must also hold.
+        guard released == info.size else {
+            throw VaultError.integrityFailure("\(info.caseNumber) '\(info.document)' version \(info.version) is not the \(info.size) bytes that were filed")
         }
     }
 
@@ -130,26 +177,6 @@ extension Vault {
         let prepared = try prepareRead(caseNumber: caseNumber, document: document, version: version, by: actor, now: now)
         try stream(prepared, by: actor, now: now, into: write)
         return prepared.info
-    }
-
-    /// Tier secret key from the holder's grant, checked against the case's
-    /// public key, then the file key sealed to it.
-    private func unsealFileKey(case caseRow: CaseRow, version: VersionRow, tier: Tier, grant: GrantRow,
-                               actor: StaffIdentity) throws -> SecureBytes {
-        do {
-            let tierSecret = try SealedBox.open(Array(grant.sealed_secret_key), with: actor.boxKeys)
-            let tierKeys = try BoxKeyPair(secretKey: tierSecret)
-            guard tierKeys.publicKey == (try caseRow.publicKey(for: tier)) else {
-                throw VaultError.integrityFailure("the \(tier.rawValue)-tier key granted to '\(actor.id)' for \(caseRow.number) does not match the case")
-            }
-            let fileKey = try SealedBox.open(Array(version.sealed_file_key), with: tierKeys)
-            guard fileKey.count == SecretStream.keyLength else { throw CryptoError.authenticationFailed }
-            return fileKey
-        } catch let error as VaultError {
-            throw error
-        } catch {
-            throw VaultError.integrityFailure("a sealed key of \(caseRow.number) failed authentication")
-        }
     }
 }
 

@@ -1,18 +1,5 @@
 public import Foundation
 internal import CaseVaultCrypto
-internal import GRDB
-
-struct SchemaRow: Codable, FetchableRecord, PersistableRecord, Sendable {
-    static let databaseTableName = "schemas"
-    var form_type: String
-    var version: Int
-    var schema_id: String
-    var title: String
-    var body: Data
-    var added_at: String
-    var added_by: String
-    var event_seq: Int64
-}
 
 /// One field-level change between two versions of a form.
 public struct FormChange: Sendable, Equatable {
@@ -25,26 +12,35 @@ public struct FormChange: Sendable, Equatable {
 }
 
 extension Vault {
-    /// Who may add form schemas to a vault: programme leadership.
-    static let schemaManagingRoles: Set<Role> = [.admin, .projectDirector]
     /// The largest form casevault parses (forms are small; documents stream).
     public static let maximumFormSize = 16 << 20
 
     /// Every schema: the built-in ones, then every version added to the vault.
     public func formSchemas() throws -> [FormSchema] {
-        let rows = try catalog.read { db in try SchemaRow.order(Column("form_type"), Column("version")).fetchAll(db) }
-        return FormSchema.builtIn + (try rows.map { try FormSchema(type: $0.form_type, version: $0.version, bytes: Array($0.body)) })
+        try FormSchema.builtIn + read { reader, head -> [FormSchema] in
+            guard head.size > 0 else { return [] }
+            let signed = head.signedState(reader)
+            let types = Set(try reader.schemas(formType: nil).map(\.formType)).sorted()
+            return try types.flatMap { type in try signed.schemas(type).map { try loadSchema($0, signed: signed) } }
+        }
+    }
+
+    func loadSchema(_ record: SchemaRecord, signed: SignedState) throws -> FormSchema {
+        let body = try signed.blob(record.bodyHash, what: "the body of schema \(record.formType) v\(record.version)")
+        return try FormSchema(type: record.formType, version: record.version, bytes: body)
     }
 
     /// The schema for a form type: a given vault version, or by default the
     /// newest version added to the vault, else the built-in one.
     public func formSchema(type: String, version: Int? = nil) throws -> FormSchema {
-        let row = try catalog.read { db -> SchemaRow? in
-            var request = SchemaRow.filter(Column("form_type") == type)
-            if let version { request = request.filter(Column("version") == version) }
-            return try request.order(Column("version").desc).fetchOne(db)
+        let added = try read { reader, head -> FormSchema? in
+            guard head.size > 0 else { return nil }
+            let signed = head.signedState(reader)
+            let versions = try signed.schemas(type)
+            let record = version.map { wanted in versions.first { $0.version == wanted } } ?? versions.last
+            return try record.map { try loadSchema($0, signed: signed) }
         }
-        if let row { return try FormSchema(type: row.form_type, version: row.version, bytes: Array(row.body)) }
+        if let added { return added }
         if let version { throw VaultError.notFound("form type '\(type)' has no version \(version) in this vault") }
         guard let builtIn = FormSchema.builtIn.first(where: { $0.type == type }) else {
             let known = Set(try formSchemas().map(\.type)).sorted().joined(separator: ", ")
@@ -57,22 +53,20 @@ extension Vault {
     /// type (the type defaults to the last segment of the schema's `$id`).
     @discardableResult
     public func addSchema(_ bytes: [UInt8], type: String? = nil, by actor: StaffIdentity, now: Date = Date()) throws -> FormSchema {
-        guard Self.schemaManagingRoles.contains(actor.role) else {
+        guard Policy.schemaManagingRoles.contains(actor.role) else {
             throw VaultError.accessDenied("only an admin or a project director adds form schemas; '\(actor.id)' is a \(actor.role.displayName)")
         }
         let probe = try FormSchema(type: type ?? "form", version: nil, bytes: bytes)
         guard let formType = type ?? FormSchema.type(fromID: probe.id) else {
             throw VaultError.invalidInput("cannot tell the form type from $id \(probe.id); give --type")
         }
-        return try catalog.write { db in
-            let version = (try Int.fetchOne(db, sql: "SELECT MAX(version) FROM schemas WHERE form_type = ?", arguments: [formType]) ?? 0) + 1
+        return try write { writer, head in
+            let version = (try head.signedState(writer).schemas(formType).last?.version ?? 0) + 1
             let schema = try FormSchema(type: formType, version: version, bytes: bytes)
-            let seq = try EventLog.append(.schemaAdded, data: [
-                "type": .string(formType), "version": .integer(Int64(version)), "id": .string(schema.id),
-                "title": .string(schema.title), "bodyHash": blobHash(bytes),
-            ], actor: actor, vaultID: config.vaultId, at: now, in: db)
-            try SchemaRow(form_type: formType, version: version, schema_id: schema.id, title: schema.title, body: Data(bytes),
-                          added_at: Timestamp.string(from: now), added_by: actor.id, event_seq: seq).insert(db)
+            let bodyHash = try Ledger.putBlob(bytes, in: writer)
+            try Ledger.append([.schemaAdded(SchemaAdded(type: formType, version: version, id: schema.id, title: schema.title,
+                                                        bodyHash: bodyHash))],
+                              by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
             return schema
         }
     }
@@ -86,30 +80,36 @@ extension Vault {
     public func fileForm(caseNumber: String, type: String, name: String? = nil, schemaVersion: Int? = nil,
                          confidential: Bool = false, from input: FilingInput, by actor: StaffIdentity,
                          now: Date? = nil, timeZone: TimeZone = .current) throws -> VersionInfo {
-        guard Self.filingRoles.contains(actor.role) else {
+        guard Policy.filingRoles.contains(actor.role) else {
             throw VaultError.accessDenied("a \(actor.role.displayName) cannot file documents")
         }
         let number = try CaseNumber.parse(caseNumber).description
         let schema = try formSchema(type: type, version: schemaVersion)
         let reportName = name ?? schema.title
         try Self.validate(documentName: reportName)
-        let source = try Self.open(input)
-        let form = SecureBytes(count: Self.maximumFormSize + 1)
-        let size = try form.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: source.read(into:)) }
-        guard size <= Self.maximumFormSize else {
+        let file = try Self.open(input)
+        // Wiped memory is locked and zeroed page by page: size it to the
+        // file when the input is one (one byte more, to notice growth).
+        let form = SecureBytes(count: min(Self.maximumFormSize, file.regularFileSize.map(Int.init) ?? Self.maximumFormSize) + 1)
+        let size = try form.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: file.read(into:)) }
+        // A full buffer means more input than expected: too large, or a file
+        // that grew while it was read.
+        guard size < form.count else {
+            guard form.count > Self.maximumFormSize else { throw VaultError.invalidInput("the form changed while it was being read; file it again") }
             throw VaultError.invalidInput("the form is larger than \(Self.maximumFormSize >> 20) MiB; file it as a document instead")
         }
         let parsed = try Self.parseForm(form, count: size)
         let violations = schema.validator.validate(parsed)
         guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
         var offset = 0
-        return try fileStream(caseNumber: number, name: reportName, type: schema.type, confidential: confidential, schema: schema,
-                              by: actor, now: now, timeZone: timeZone) { buffer in
+        let source = FilingSource(read: { buffer in
             let n = Swift.min(buffer.count, size - offset)
             if n > 0 { form.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) } }
             offset += n
             return n
-        }
+        }, rewind: { offset = 0; return true })
+        return try fileStream(caseNumber: number, name: reportName, type: schema.type, confidential: confidential, schema: schema,
+                              by: actor, now: now, timeZone: timeZone, source: source)
     }
 
     static func parseForm(_ bytes: SecureBytes, count: Int) throws -> JSONValue {

@@ -1,6 +1,5 @@
 public import Foundation
 internal import CaseVaultCrypto
-internal import GRDB
 
 /// A staff member as the catalog knows them: public facts only.
 public struct StaffMember: Sendable, Equatable {
@@ -40,11 +39,16 @@ public final class StaffIdentity {
     public let member: StaffMember
     let boxKeys: BoxKeyPair
     let signingKeys: SigningKeyPair
+    /// False for keys wrapped before format 2 (CVW1): they seal no anchor,
+    /// so only a saved checkpoint pins the log for this member until they
+    /// next set their passphrase.
+    public let isAnchored: Bool
 
-    init(member: StaffMember, boxKeys: BoxKeyPair, signingKeys: SigningKeyPair) {
+    init(member: StaffMember, boxKeys: BoxKeyPair, signingKeys: SigningKeyPair, isAnchored: Bool) {
         self.member = member
         self.boxKeys = boxKeys
         self.signingKeys = signingKeys
+        self.isAnchored = isAnchored
     }
 
     public var id: String { member.id }

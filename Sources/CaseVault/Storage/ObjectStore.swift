@@ -117,6 +117,20 @@ struct FileObjectStore: ObjectStore {
         FileSystem.isRegularFile(path(of: id))
     }
 
+    /// Filings hold this lock shared while their object is not yet named by
+    /// any row; removing leftovers takes it exclusively, so it never takes
+    /// a filing in progress for a crash's orphan.
+    var filingLockPath: String { root + "/.filing-lock" }
+
+    func withFilingLock<T>(_ body: () throws -> T) throws -> T {
+        try FileSystem.withLock(filingLockPath, exclusive: false, wait: true, body)!
+    }
+
+    /// Nil when a filing is running.
+    func whileNoFilingRuns<T>(_ body: () throws -> T) throws -> T? {
+        try FileSystem.withLock(filingLockPath, exclusive: true, wait: false, body)
+    }
+
     func remove(_ id: ObjectID) {
         FileSystem.remove(path(of: id))
     }

@@ -1,5 +1,3 @@
-internal import GRDB
-
 /// How the catalog and the object folder relate (design §6 invariant 3).
 public struct ReferenceReport: Sendable, Equatable {
     /// Objects a version names that are not in the object folder: a broken
@@ -23,11 +21,12 @@ public struct ReferenceReport: Sendable, Equatable {
 
 extension Vault {
     public func checkReferences() throws -> ReferenceReport {
-        let referenced = Set(try catalog.read { db in try String.fetchAll(db, sql: "SELECT object_id FROM versions") })
+        let versions = try store.read { try $0.versions(caseNumber: nil, document: nil) }
+        let referenced = Set(versions.map(\.objectId))
         let present = Set(try objects.allObjects().map(\.hex))
         return ReferenceReport(missingObjects: referenced.subtracting(present).sorted(),
                                orphanObjects: present.subtracting(referenced).sorted(),
-                               versionCount: try catalog.read { db in try VersionRow.fetchCount(db) },
+                               versionCount: versions.count,
                                unfinishedTempFiles: try FileSystem.listDirectory(objects.root).filter { $0.hasPrefix(".tmp-") })
     }
 }

@@ -58,7 +58,12 @@ public enum JSONValue: Equatable, Sendable {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            let names = members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+            // Sorted by UTF-16 code units (RFC 8785); for the ASCII names
+            // casevault writes that is byte order, compared much faster.
+            let names = members.keys.sorted { a, b in
+                a.utf8.allSatisfy { $0 < 0x80 } && b.utf8.allSatisfy { $0 < 0x80 }
+                    ? a.utf8.lexicographicallyPrecedes(b.utf8) : a.utf16.lexicographicallyPrecedes(b.utf16)
+            }
             for (index, name) in names.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 Self.appendString(name, to: &out)
@@ -69,9 +74,17 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
     private static func appendString(_ text: String, to out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
+        let hex = hexDigits
         out.append(UInt8(ascii: "\""))
+        // Most strings need no escape: copy them whole.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(contentsOf: text.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5c, 0x22])

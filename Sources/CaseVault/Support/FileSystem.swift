@@ -165,6 +165,43 @@ enum FileSystem {
         return (realFolder + "/").hasPrefix(realRoot + "/") || (folder + "/").hasPrefix(root + "/")
     }
 
+    /// Creates a folder and any missing parents, each with `mode`.
+    static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
+        let parent = AtomicFile.parentFolder(of: path)
+        if parent != path && !isDirectory(parent) { try makeDirectories(parent, mode: mode) }
+        if mkdir(path, mode) != 0 && errno != EEXIST {
+            throw VaultError.io("cannot create folder \(path): \(errorText())")
+        }
+    }
+
+    /// A folder owned by this user that no one else can write to or read.
+    static func isPrivateFolder(_ path: String) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return false }
+        return info.st_uid == geteuid() && info.st_mode & 0o077 == 0
+    }
+
+    /// Runs `body` holding an exclusive advisory lock (flock) on `path`,
+    /// created if needed. Locks end with the process, so a crash never
+    /// leaves one behind.
+    static func withExclusiveLock<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        try withLock(path, exclusive: true, wait: true, body)!
+    }
+
+    /// As `withExclusiveLock`, shared or exclusive; without `wait`, nil when
+    /// someone else holds a conflicting lock.
+    static func withLock<T>(_ path: String, exclusive: Bool, wait: Bool, _ body: () throws -> T) throws -> T? {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw VaultError.io("cannot open lock \(path): \(errorText())") }
+        defer { close(fd) }
+        let operation = (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB)
+        while flock(fd, operation) != 0 {
+            if errno == EWOULDBLOCK { return nil }
+            guard errno == EINTR else { throw VaultError.io("cannot lock \(path): \(errorText())") }
+        }
+        return try body()
+    }
+
     /// Resolved real path (symbolic links followed), or nil when it does not exist.
     static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
@@ -238,6 +275,13 @@ final class FileDescriptor {
             result.append(contentsOf: chunk[0..<n])
             guard result.count <= limit else { throw VaultError.invalidInput("\(path) is larger than \(limit) bytes") }
         }
+    }
+
+    /// The size of the file when it is a regular one (not a pipe or a terminal).
+    var regularFileSize: Int64? {
+        var info = stat()
+        guard fstat(raw, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int64(info.st_size)
     }
 
     func sync() throws {

@@ -54,7 +54,7 @@ extension VaultError {
         case .notAVault: "create one with 'casevault init PATH', or point --vault / CASEVAULT_DIR at an existing vault"
         case .newerFormat, .newerCatalog: "upgrade casevault before opening this vault"
         case .wrongPassphrase: "passphrases are case-sensitive; a lost passphrase cannot be recovered, ask an admin to re-issue access"
-        case .integrityFailure: "do not write to this vault; keep a copy of the folder as it is and run 'casevault verify' when available"
+        case .integrityFailure: "do not write to this vault; keep a copy of the folder as it is; 'casevault verify' lists everything that differs from the signed log"
         default: nil
         }
     }

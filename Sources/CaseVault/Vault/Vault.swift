@@ -8,25 +8,64 @@ internal import CaseVaultCrypto
 ///     PATH/casevault.json     config, written once at init
 ///     PATH/catalog.sqlite     catalog (plus -wal and -shm while open)
 ///     PATH/objects/xx/<hash>  encrypted objects
-public final class Vault: Sendable {
+///
+/// The catalog is a cache of the signed event log (design §7): everything
+/// read from it goes through `read` or `write`, which hand over the log's
+/// trusted head, and decisions read records through that head's
+/// `SignedState`.
+public final class Vault: @unchecked Sendable {
     public static let configFileName = "casevault.json"
     public static let catalogFileName = "catalog.sqlite"
     public static let objectsFolderName = "objects"
 
     public let path: String
     public let config: VaultConfig
-    let catalog: Catalog
+    let store: any CatalogStore
     let objects: FileObjectStore
+    let options: OpenOptions
+    let signers = SignerBook()
 
-    private init(path: String, config: VaultConfig, catalog: Catalog) {
+    private let lock = NSLock()
+    private var cachedHead: TrustedHead?
+    /// Checkpoints read when the vault was opened, before any snapshot of
+    /// the catalog: another process may save a newer one at any moment, and
+    /// a snapshot taken before that process committed would not reach it.
+    let checkpointsAtOpen: [(Checkpoint, String)]
+    /// Anchors sealed in the wrapped keys of members unlocked in this process.
+    private var keyAnchors: [TrustAnchor] = []
+
+    /// Where trust comes from besides the vault (SECURITY.md §12b).
+    public struct OpenOptions: Sendable {
+        /// The user's own checkpoints, kept outside every vault; the CLI
+        /// passes the user's state folder. Nil keeps none.
+        public var checkpoints: CheckpointStore?
+        /// A checkpoint the user brings (an auditor's), which the log must extend.
+        public var checkpoint: Checkpoint?
+        /// Called while many new events are checked: (done, total).
+        public var progress: (@Sendable (Int64, Int64) -> Void)?
+        /// False for `verify`, which checks everything itself and reports
+        /// what it finds instead of refusing to open.
+        public var checksOnOpen = true
+
+        public init(checkpoints: CheckpointStore? = nil, checkpoint: Checkpoint? = nil) {
+            self.checkpoints = checkpoints
+            self.checkpoint = checkpoint
+        }
+    }
+
+    private init(path: String, config: VaultConfig, store: any CatalogStore, options: OpenOptions,
+                 checkpoints: [(Checkpoint, String)] = []) {
         self.path = path
         self.config = config
-        self.catalog = catalog
+        self.store = store
+        self.options = options
+        self.checkpointsAtOpen = checkpoints
         self.objects = FileObjectStore(root: path + "/" + Self.objectsFolderName)
     }
 
-    /// Opens an existing vault.
-    public static func open(at path: String) throws -> Vault {
+    /// Opens an existing vault, whose catalog `catalog` knows how to open.
+    public static func open(at path: String, catalog: any CatalogStoreFactory.Type,
+                            options: OpenOptions = OpenOptions()) throws -> Vault {
         let path = FileSystem.absolutePath(path)
         guard FileSystem.isDirectory(path) else {
             if FileSystem.exists(path) { throw VaultError.notAVault(path: path) }
@@ -40,29 +79,184 @@ public final class Vault: Sendable {
         guard FileSystem.isRegularFile(catalogPath), FileSystem.isDirectory(path + "/" + objectsFolderName) else {
             throw VaultError.integrityFailure("\(path) is missing its catalog or objects folder")
         }
-        let vault = Vault(path: path, config: config, catalog: try Catalog(path: catalogPath))
-        try vault.checkConfigAgainstLog()
+        var checkpoints: [(Checkpoint, String)] = []
+        if let given = options.checkpoint {
+            guard given.origin == Checkpoint.origin(vaultID: config.vaultId) else {
+                throw VaultError.invalidInput("the checkpoint given is of another vault (\(given.origin))")
+            }
+            checkpoints.append((given, "the checkpoint you gave"))
+        }
+        if let store = options.checkpoints, let saved = try store.load(vaultID: config.vaultId) {
+            guard saved.origin == Checkpoint.origin(vaultID: config.vaultId) else {
+                throw VaultError.integrityFailure("your saved checkpoint \(store.path(vaultID: config.vaultId)) is of another vault")
+            }
+            checkpoints.append((saved, "your last checkpoint of this vault"))
+        }
+        let vault = Vault(path: path, config: config, store: try catalog.open(path: catalogPath), options: options,
+                          checkpoints: checkpoints)
+        if options.checksOnOpen { try vault.checkConfigAgainstLog() }
         return vault
     }
 
     /// `casevault.json` decides the recovery key, the team-tier roles and the
     /// cost of new passphrases, so an edited config must not be taken at its
-    /// word (SECURITY.md §8). Two checks on every open:
-    /// key derivation below libsodium's INTERACTIVE cost is refused unless
-    /// the vault is marked as a test vault; and once the first admin exists,
-    /// the config must equal the settings their signed `vault.created`
-    /// event recorded.
+    /// word (SECURITY.md §8): key derivation below libsodium's INTERACTIVE
+    /// cost is refused unless the vault is marked as a test vault, and once
+    /// the first admin exists the config must equal the settings they signed,
+    /// as the state map under the trusted head holds them.
     func checkConfigAgainstLog() throws {
         if !config.insecureTestingKDF && !config.passwordHashParameters.meetsInteractiveFloor {
             throw VaultError.integrityFailure("casevault.json asks for key derivation below the interactive minimum")
         }
-        guard let event = try vaultCreatedEvent() else { return }
-        guard
-              event["vault"]?.stringValue == config.vaultId,
-              event["data"] == .object(config.eventData) else {
+        let settings = try read { reader, head in head.size == 0 ? nil : try head.signedState(reader).settings() }
+        guard let settings else { return }
+        guard config.matches(settings) else {
             throw VaultError.integrityFailure("casevault.json differs from the settings recorded when the vault was created")
         }
     }
+
+    // MARK: Reading and writing through the trusted head
+
+    /// Runs `body` on a snapshot of the catalog with the log checked up to
+    /// that snapshot's end.
+    func read<T>(_ body: (any CatalogReader, TrustedHead) throws -> T) throws -> T {
+        try store.read { reader in try body(reader, try trustedHead(in: reader)) }
+    }
+
+    /// Runs `body` in one write transaction, with the log checked up to its
+    /// current end (so events other processes appended meanwhile are checked
+    /// too); `body` appends through `Ledger.append`, which advances the head.
+    func write<T>(_ body: (any CatalogWriter, inout TrustedHead) throws -> T) throws -> T {
+        var committed: TrustedHead?
+        let result = try store.write { writer -> T in
+            var head = try trustedHead(in: writer)
+            let result = try body(writer, &head)
+            committed = head
+            return result
+        }
+        if let committed { remember(committed) }
+        return result
+    }
+
+    private func remember(_ head: TrustedHead) {
+        lock.lock()
+        defer { lock.unlock() }
+        if (cachedHead?.size ?? -1) <= head.size { cachedHead = head }
+    }
+
+    /// The log's trusted head as `reader` sees it: the head this process
+    /// already checked, extended over any newer events; or, the first time,
+    /// established from the anchors (SECURITY.md §12b).
+    func trustedHead(in reader: any CatalogReader) throws -> TrustedHead {
+        let size = try reader.lastEventSeq()
+        lock.lock()
+        let cached = cachedHead
+        lock.unlock()
+        var head: TrustedHead
+        if let cached, cached.size <= size {
+            head = try Trust.catchUp(cached, reader: reader, vaultID: config.vaultId, book: signers, progress: options.progress)
+        } else {
+            head = try establish(in: reader)
+        }
+        if head.stateRoot == nil && head.size > 0 {
+            head = try rebuildLegacyState(head, reader: reader)
+        }
+        if head.size == size { remember(head) }
+        return head
+    }
+
+    /// Every anchor we hold must be a prefix of the stored log, each
+    /// consistent with the next; the newest is then caught up to the end.
+    private func establish(in reader: any CatalogReader) throws -> TrustedHead {
+        var anchors = try checkpointAnchors(reader: reader)
+        lock.lock()
+        anchors += keyAnchors
+        lock.unlock()
+        guard !anchors.isEmpty else { return try Trust.firstUse(reader: reader, book: signers) }
+        anchors.sort { $0.size < $1.size }
+        var heads: [TrustedHead] = []
+        for anchor in anchors { heads.append(try Trust.head(at: anchor, reader: reader)) }
+        for (older, newer) in zip(anchors, anchors.dropFirst()) where older.size > 0 && older.size < newer.size {
+            let proof = try LogTree.consistencyProof(LogNodes(reader: reader), from: older.size, to: newer.size)
+            guard LogTree.verifyConsistency(from: older.size, to: newer.size, oldRoot: older.root, newRoot: newer.root, proof: proof) else {
+                throw Trust.logBroken(older, "it is not a prefix of \(newer.source)")
+            }
+        }
+        for (older, newer) in zip(anchors, anchors.dropFirst()) where older.size == newer.size && older.root != newer.root {
+            throw Trust.logBroken(older, "\(newer.source) has another root at the same size")
+        }
+        return try Trust.catchUp(heads.last!, reader: reader, vaultID: config.vaultId, book: signers, progress: options.progress)
+    }
+
+    /// The user's saved checkpoint and the one they gave, each checked to be
+    /// signed by a member of this vault.
+    private func checkpointAnchors(reader: any CatalogReader) throws -> [TrustAnchor] {
+        try checkpointsAtOpen.map { checkpoint, source in
+            let anchor = TrustAnchor(size: checkpoint.size, root: checkpoint.root, source: source)
+            let head = try Trust.head(at: anchor, reader: reader)
+            // A signer's key comes from their staff.added event inside the
+            // checkpoint's own tree; a name that is not a member is ignored.
+            let signed = try checkpoint.signers(vaultID: config.vaultId).contains { id in
+                guard try reader.staff(id: id) != nil else { return false }
+                let signer = try Trust.signer(id, range: head.range, reader: reader, book: signers)
+                return checkpoint.isSigned(by: id, key: signer.key, vaultID: config.vaultId)
+            }
+            guard signed else { throw VaultError.integrityFailure("\(source) is not signed by a member of this vault") }
+            return anchor
+        }
+    }
+
+    /// Adds the anchor sealed in a member's wrapped keys and checks the log
+    /// against it (and every other anchor) at once.
+    func adopt(_ anchor: TrustAnchor) throws {
+        lock.lock()
+        keyAnchors.append(anchor)
+        cachedHead = nil
+        lock.unlock()
+        _ = try store.read { reader in try trustedHead(in: reader) }
+    }
+
+    /// A format-1 vault's newest event signed no state root: rebuild the
+    /// state by replaying the whole (verified) log in memory, require the
+    /// catalog to equal it, and use it until the next event signs its root.
+    private func rebuildLegacyState(_ head: TrustedHead, reader: any CatalogReader) throws -> TrustedHead {
+        let scratch = MemoryCatalogStore()
+        let root = try Replay.rebuild(from: reader, through: head.size, into: scratch, vaultID: config.vaultId, book: signers)
+        if let difference = try CatalogComparison.firstDifference(live: reader, replayed: scratch) {
+            throw VaultError.integrityFailure("the catalog differs from its signed log: \(difference)")
+        }
+        var rebuilt = head
+        rebuilt.stateRoot = root
+        rebuilt.legacyState = scratch
+        return rebuilt
+    }
+
+    // MARK: Checkpoints
+
+    /// The log's head now, signed by `identity` (C2SP tlog-checkpoint).
+    public func checkpoint(signedBy identity: StaffIdentity) throws -> Checkpoint {
+        let head = try read { _, head in head }
+        return Checkpoint.signed(vaultID: config.vaultId, size: head.size, root: head.logRoot, by: identity)
+    }
+
+    /// Keeps the log's current head, signed by `identity`, in the user's
+    /// checkpoint folder, so a later rollback of the vault is refused.
+    @discardableResult
+    public func saveCheckpoint(signedBy identity: StaffIdentity) throws -> Checkpoint? {
+        guard let store = options.checkpoints else { return nil }
+        let checkpoint = try self.checkpoint(signedBy: identity)
+        guard checkpoint.size > 0 else { return nil }
+        try store.save(checkpoint, vaultID: config.vaultId)
+        return checkpoint
+    }
+
+    /// What the log's trust rests on in this process, for `verify` and the
+    /// CLI: nil until a head was established.
+    public var isAnchored: Bool {
+        (try? read { _, head in head.anchored }) ?? false
+    }
+
+    // MARK: Creation
 
     /// What `init` should set up besides the empty vault.
     public struct CreationOptions {
@@ -85,7 +279,8 @@ public final class Vault: Sendable {
     /// `path` and renamed into place only when complete, so a failure
     /// leaves nothing behind; the recovery key file, if asked for, is
     /// published (without overwriting) just before that rename.
-    public static func create(at path: String, options: CreationOptions, now: Date = Date()) throws -> Vault {
+    public static func create(at path: String, options: CreationOptions, catalog: any CatalogStoreFactory.Type,
+                              open openOptions: OpenOptions = OpenOptions(), now: Date = Date()) throws -> Vault {
         let path = FileSystem.absolutePath(path)
         let parent = AtomicFile.parentFolder(of: path)
         guard FileSystem.isDirectory(parent) else {
@@ -129,15 +324,12 @@ public final class Vault: Sendable {
         var publishedRecovery = false
         do {
             try FileSystem.makeDirectory(staging + "/" + objectsFolderName)
-            // Created first with mode 0600 so SQLite (and its -wal and -shm
-            // files, which copy the mode) never exist readable by others.
-            try FileSystem.createExclusive(staging + "/" + catalogFileName, mode: 0o600).closeNow()
-            let catalog = try Catalog(path: staging + "/" + catalogFileName)
-            let staged = Vault(path: staging, config: config, catalog: catalog)
+            let store = try catalog.create(path: staging + "/" + catalogFileName)
+            let staged = Vault(path: staging, config: config, store: store, options: OpenOptions())
             if let id = options.adminID, let name = options.adminName, let passphrase = options.adminPassphrase {
-                _ = try staged.addStaff(id: id, name: name, role: .admin, passphrase: passphrase, by: nil, now: now)
+                _ = try staged.addFirstAdmin(id: id, name: name, passphrase: passphrase, now: now)
             }
-            try catalog.close()
+            try store.close()
             try AtomicFile.write(to: staging + "/" + configFileName, replacing: false, mode: 0o600) {
                 try $0.write(try config.encoded())
             }
@@ -157,7 +349,7 @@ public final class Vault: Sendable {
         // From here the vault exists and its recovery key matches it: a
         // failure to sync the parent folder is reported, but nothing is undone.
         try FileSystem.syncDirectory(parent)
-        return try open(at: path)
+        return try open(at: path, catalog: catalog, options: openOptions)
     }
 
     /// Whether this vault was made through the test hook.
@@ -173,4 +365,9 @@ enum Timestamp {
     static func date(from string: String) -> Date? {
         try? Date(string, strategy: .iso8601)
     }
+}
+
+extension Vault {
+    /// Closes the catalog; the vault is unusable afterwards.
+    public func close() throws { try store.close() }
 }

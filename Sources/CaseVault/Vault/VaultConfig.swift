@@ -20,8 +20,10 @@ public enum KeyDerivationProfile: String, CaseIterable, Sendable {
 /// `Schemas/vault-config.schema.json`.
 public struct VaultConfig: Codable, Sendable, Equatable {
     public static let formatName = "casevault-vault"
-    /// The newest format this build reads and writes.
-    public static let currentFormatVersion = 1
+    /// The newest format this build writes; it reads every older one.
+    /// 2: events sign the state map's root, blobs are stored by hash,
+    /// wrapped keys carry an anchor (SECURITY.md §12a, §12b).
+    public static let currentFormatVersion = 2
     public static let defaultCaseCategories = ["CP", "GBV", "PWSN", "UASC"]
 
     public struct KDF: Codable, Sendable, Equatable {
@@ -52,17 +54,35 @@ public struct VaultConfig: Codable, Sendable, Equatable {
 
     /// The settings a `vault.created` event records, so the log binds the
     /// config that was in force when the vault got its first admin.
-    var eventData: [String: JSONValue] {
-        [
-            "formatVersion": .integer(Int64(formatVersion)),
-            "createdAt": .string(createdAt),
-            "kdf": .object(["algorithm": .string(kdf.algorithm), "opsLimit": .integer(Int64(kdf.opsLimit)),
-                            "memLimit": .integer(Int64(kdf.memLimit))]),
-            "insecureTestingKDF": .bool(insecureTestingKDF),
-            "recoveryPublicKey": recoveryPublicKey.map(JSONValue.string) ?? .null,
-            "caseCategories": .array(caseCategories.map(JSONValue.string)),
-            "teamTierRoles": .array(teamTierRoles.map(JSONValue.string)),
-        ]
+    var vaultCreated: VaultCreated {
+        VaultCreated(formatVersion: formatVersion, createdAt: createdAt,
+                     kdf: .init(algorithm: kdf.algorithm, opsLimit: kdf.opsLimit, memLimit: kdf.memLimit),
+                     insecureTestingKDF: insecureTestingKDF, recoveryPublicKey: recoveryPublicKey,
+                     caseCategories: caseCategories, teamTierRoles: teamTierRoles)
+    }
+
+    /// Whether this config says what the signed settings say.
+    func matches(_ settings: VaultSettingsRecord) -> Bool {
+        settings.vaultId == vaultId && settings.formatVersion == formatVersion && settings.createdAt == createdAt
+            && settings.kdf == .init(algorithm: kdf.algorithm, opsLimit: kdf.opsLimit, memLimit: kdf.memLimit)
+            && settings.insecureTestingKDF == insecureTestingKDF && settings.recoveryPublicKey == recoveryPublicKey
+            && settings.caseCategories == caseCategories && settings.teamTierRoles == teamTierRoles
+    }
+
+    /// A vault made without an admin has unsigned settings until its first
+    /// admin signs them. This fingerprint, printed by `init`, lets that admin
+    /// check they sign what `init` wrote (SECURITY.md §8): the first 16 bytes
+    /// of SHA-256 over the canonical JSON of the `vault.created` data with
+    /// the vault id, as 8 groups of 4 hex digits.
+    public var settingsFingerprint: String {
+        var members: [String: JSONValue] = [:]
+        if case .object(let data)? = try? JSONValueEncoder().encode(vaultCreated) { members = data }
+        members["vaultId"] = .string(vaultId)
+        let digest = Array(SHA256.hash(JSONValue.object(members).canonicalBytes).prefix(16)).hexString
+        return stride(from: 0, to: digest.count, by: 4).map { offset in
+            let start = digest.index(digest.startIndex, offsetBy: offset)
+            return String(digest[start..<digest.index(start, offsetBy: 4)])
+        }.joined(separator: "-")
     }
 
     /// Decodes and checks a config file's bytes.

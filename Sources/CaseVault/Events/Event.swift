@@ -1,0 +1,254 @@
+internal import CaseVaultCrypto
+
+/// The kinds of event (SECURITY.md §12; Schemas/event.schema.json).
+public enum EventType: String, CaseIterable, Sendable, Codable {
+    case vaultCreated = "vault.created"
+    case staffAdded = "staff.added"
+    case passphraseChanged = "staff.passphrase-changed"
+    case caseOpened = "case.opened"
+    case grantGiven = "grant.given"
+    case versionFiled = "version.filed"
+    case contentRead = "content.read"
+    case contentRefused = "content.refused"
+    case schemaAdded = "schema.added"
+}
+
+/// `vault.created`: the settings the first admin signs.
+struct VaultCreated: Codable, Equatable {
+    var formatVersion: Int
+    var createdAt: String
+    var kdf: VaultSettingsRecord.KDF
+    var insecureTestingKDF: Bool
+    var recoveryPublicKey: String?
+    var caseCategories: [String]
+    var teamTierRoles: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case formatVersion, createdAt, kdf, insecureTestingKDF, recoveryPublicKey, caseCategories, teamTierRoles
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(formatVersion, forKey: .formatVersion)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(kdf, forKey: .kdf)
+        try c.encode(insecureTestingKDF, forKey: .insecureTestingKDF)
+        try c.encode(recoveryPublicKey, forKey: .recoveryPublicKey)  // null when there is none
+        try c.encode(caseCategories, forKey: .caseCategories)
+        try c.encode(teamTierRoles, forKey: .teamTierRoles)
+    }
+}
+
+struct StaffAdded: Codable, Equatable {
+    var id: String
+    var name: String
+    var role: String
+    var boxPublicKey: String
+    var signingPublicKey: String
+    var wrappedKeysHash: String
+}
+
+struct PassphraseChanged: Codable, Equatable {
+    var id: String
+    var wrappedKeysHash: String
+}
+
+struct CaseOpened: Codable, Equatable {
+    var `case`: String
+    var category: String
+    var year: Int
+    var clientNumber: Int
+    var status: String
+    var manager: String
+    var supervisor: String
+    var teamPublicKey: String
+    var confidentialPublicKey: String
+}
+
+struct GrantGiven: Codable, Equatable {
+    var `case`: String
+    var tier: String
+    var holder: String
+    var holderPublicKey: String
+    var sealedKeyHash: String
+}
+
+struct VersionFiled: Codable, Equatable {
+    /// For a form: the schema it was validated against.
+    struct SchemaReference: Codable, Equatable {
+        var id: String
+        /// The vault's version of the schema; null for the built-in one.
+        var version: Int?
+        var bodyHash: String
+
+        enum CodingKeys: String, CodingKey { case id, version, bodyHash }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(version, forKey: .version)
+            try c.encode(bodyHash, forKey: .bodyHash)
+        }
+    }
+    var `case`: String
+    var document: String
+    var version: Int
+    var type: String
+    var tier: String
+    var object: String
+    var size: Int64
+    var ciphertextSize: Int64
+    var sealedFileKeyHash: String
+    var stamp: Stamp
+    /// Absent for a document filed without a schema.
+    var schema: SchemaReference?
+}
+
+struct ContentRead: Codable, Equatable {
+    var `case`: String
+    var document: String
+    var version: Int
+    var tier: String
+    var object: String
+}
+
+struct ContentRefused: Codable, Equatable {
+    var `case`: String
+    var document: String
+    var version: Int
+    var tier: String
+    /// `role` or `no-grant`.
+    var reason: String
+}
+
+struct SchemaAdded: Codable, Equatable {
+    var type: String
+    var version: Int
+    var id: String
+    var title: String
+    var bodyHash: String
+}
+
+/// One event's data, typed by kind.
+enum EventData: Equatable {
+    case vaultCreated(VaultCreated)
+    case staffAdded(StaffAdded)
+    case passphraseChanged(PassphraseChanged)
+    case caseOpened(CaseOpened)
+    case grantGiven(GrantGiven)
+    case versionFiled(VersionFiled)
+    case contentRead(ContentRead)
+    case contentRefused(ContentRefused)
+    case schemaAdded(SchemaAdded)
+
+    var type: EventType {
+        switch self {
+        case .vaultCreated: .vaultCreated
+        case .staffAdded: .staffAdded
+        case .passphraseChanged: .passphraseChanged
+        case .caseOpened: .caseOpened
+        case .grantGiven: .grantGiven
+        case .versionFiled: .versionFiled
+        case .contentRead: .contentRead
+        case .contentRefused: .contentRefused
+        case .schemaAdded: .schemaAdded
+        }
+    }
+
+    func json() throws -> JSONValue {
+        let encoder = JSONValueEncoder()
+        switch self {
+        case .vaultCreated(let data): return try encoder.encode(data)
+        case .staffAdded(let data): return try encoder.encode(data)
+        case .passphraseChanged(let data): return try encoder.encode(data)
+        case .caseOpened(let data): return try encoder.encode(data)
+        case .grantGiven(let data): return try encoder.encode(data)
+        case .versionFiled(let data): return try encoder.encode(data)
+        case .contentRead(let data): return try encoder.encode(data)
+        case .contentRefused(let data): return try encoder.encode(data)
+        case .schemaAdded(let data): return try encoder.encode(data)
+        }
+    }
+
+    static func decode(_ type: EventType, from json: JSONValue) throws -> EventData {
+        let decoder = JSONValueDecoder()
+        switch type {
+        case .vaultCreated: return .vaultCreated(try decoder.decode(VaultCreated.self, from: json))
+        case .staffAdded: return .staffAdded(try decoder.decode(StaffAdded.self, from: json))
+        case .passphraseChanged: return .passphraseChanged(try decoder.decode(PassphraseChanged.self, from: json))
+        case .caseOpened: return .caseOpened(try decoder.decode(CaseOpened.self, from: json))
+        case .grantGiven: return .grantGiven(try decoder.decode(GrantGiven.self, from: json))
+        case .versionFiled: return .versionFiled(try decoder.decode(VersionFiled.self, from: json))
+        case .contentRead: return .contentRead(try decoder.decode(ContentRead.self, from: json))
+        case .contentRefused: return .contentRefused(try decoder.decode(ContentRefused.self, from: json))
+        case .schemaAdded: return .schemaAdded(try decoder.decode(SchemaAdded.self, from: json))
+        }
+    }
+}
+
+/// One signed event, as its body says (SECURITY.md §12):
+/// `{"actor","at","data","seq","state","type","v","vault"}` in canonical
+/// JSON. Format 1 bodies have no `state`; format 2 bodies carry the state
+/// map's root after the event (§12a).
+struct Event: Equatable {
+    static let currentFormat = 2
+    static let signingContext = Array("casevault-event-v1\n".utf8)
+
+    var format: Int
+    var seq: Int64
+    var vault: String
+    var at: String
+    var actor: String
+    var data: EventData
+    /// The state map's root once this event is applied (format 2).
+    var stateRoot: [UInt8]?
+
+    var type: EventType { data.type }
+
+    func body() throws -> [UInt8] {
+        var members: [String: JSONValue] = [
+            "v": .integer(Int64(format)), "seq": .integer(seq), "vault": .string(vault), "at": .string(at),
+            "actor": .string(actor), "type": .string(type.rawValue), "data": try data.json(),
+        ]
+        if let stateRoot { members["state"] = .string(stateRoot.hexString) }
+        return JSONValue.object(members).canonicalBytes
+    }
+
+    /// Parses a stored body strictly: it must be exactly the canonical
+    /// encoding of a known event of a known format, with no member more or
+    /// less, so two different byte strings never mean the same event.
+    init(body: [UInt8]) throws {
+        func bad(_ why: String) -> VaultError { .integrityFailure("an event body is malformed (\(why))") }
+        guard let json = try? JSONValue(parsing: body), case .object(let members) = json else { throw bad("not a JSON object") }
+        guard let format = members["v"]?.integerValue, format == 1 || format == 2 else { throw bad("unknown format") }
+        let expected: Set<String> = format == 1 ? ["v", "seq", "vault", "at", "actor", "type", "data"]
+                                                : ["v", "seq", "vault", "at", "actor", "type", "data", "state"]
+        guard Set(members.keys) == expected else { throw bad("unexpected members") }
+        guard let seq = members["seq"]?.integerValue, let vault = members["vault"]?.stringValue,
+              let at = members["at"]?.stringValue, let actor = members["actor"]?.stringValue,
+              let typeName = members["type"]?.stringValue, let data = members["data"] else { throw bad("missing members") }
+        guard let type = EventType(rawValue: typeName) else { throw bad("unknown type \(typeName)") }
+        var stateRoot: [UInt8]?
+        if format == 2 {
+            guard let hex = members["state"]?.stringValue, let root = [UInt8](hexString: hex), root.count == 32,
+                  root.hexString == hex else { throw bad("state root") }
+            stateRoot = root
+        }
+        let decoded: EventData
+        do { decoded = try EventData.decode(type, from: data) } catch { throw bad("\(type.rawValue) data: \(error)") }
+        self.init(format: Int(format), seq: seq, vault: vault, at: at, actor: actor, data: decoded, stateRoot: stateRoot)
+        guard try self.body() == body else { throw bad("not canonical") }
+    }
+
+    init(format: Int, seq: Int64, vault: String, at: String, actor: String, data: EventData, stateRoot: [UInt8]?) {
+        self.format = format
+        self.seq = seq
+        self.vault = vault
+        self.at = at
+        self.actor = actor
+        self.data = data
+        self.stateRoot = stateRoot
+    }
+
+    /// The bytes an actor signs: a context line, then the body.
+    static func signedMessage(body: [UInt8]) -> [UInt8] { signingContext + body }
+}

@@ -1,0 +1,58 @@
+internal import CaseVaultCrypto
+internal import Foundation
+
+/// Appends events: the only code that adds to the log. Inside the caller's
+/// write transaction, each event is applied by the projection (which checks
+/// it against the state before it and moves the state map), given the state
+/// map's new root, signed by its actor, and hashed into the Merkle log
+/// (SECURITY.md §12). Rows, event, log nodes and blobs land together or not
+/// at all.
+enum Ledger {
+    /// `head` must be the trusted head of the log as it stands in this
+    /// transaction (`Vault.trustedHead(in:)`); it is advanced past the new
+    /// events. Returns their sequence numbers.
+    @discardableResult
+    static func append(_ items: [EventData], by actor: StaffIdentity, at date: Date, vaultID: String,
+                       head: inout TrustedHead, in writer: any CatalogWriter) throws -> [Int64] {
+        guard try writer.lastEventSeq() == head.size else { preconditionFailure("appending past an unchecked log") }
+        if let legacy = head.legacyState {
+            // The first event after format 1 signs the rebuilt map: store it.
+            for node in try legacy.read({ try ($0 as! MemoryCatalogStore.Transaction).allStateNodes() }) {
+                try writer.putStateNode(node)
+            }
+            head.legacyState = nil
+        }
+        let at = Timestamp.string(from: date)
+        var sequence: [Int64] = []
+        for data in items {
+            var event = Event(format: Event.currentFormat, seq: head.size + 1, vault: vaultID, at: at, actor: actor.id,
+                              data: data, stateRoot: nil)
+            guard let root = head.stateRoot else { preconditionFailure("append without a state root") }
+            event.stateRoot = try Projection.apply(event, to: writer, root: root)
+            let body = try event.body()
+            let signature = actor.signingKeys.sign(Event.signedMessage(body: body))
+            let leaf = LogTree.leafHash(body: body, signature: signature)
+            try writer.appendEvent(EventRecord(seq: event.seq, type: event.type.rawValue, actor: actor.id, at: at,
+                                               body: body, signature: signature, leafHash: leaf))
+            for node in head.range.append(leaf: leaf) {
+                try writer.putLogNode(level: node.level, index: node.index, hash: node.hash)
+            }
+            head.stateRoot = event.stateRoot
+            sequence.append(event.seq)
+        }
+        return sequence
+    }
+
+    /// Stores a secret-bearing or large value by its BLAKE2b-256, the hash
+    /// the event names.
+    @discardableResult
+    static func putBlob(_ bytes: [UInt8], in writer: any CatalogWriter) throws -> String {
+        let hash = Blake2b.hash(bytes).hexString
+        try writer.putBlob(hash: hash, bytes: bytes)
+        return hash
+    }
+}
+
+extension MemoryCatalogStore.Transaction {
+    func allStateNodes() -> [StateNode] { Array(state.stateNodes.values) }
+}

@@ -1,0 +1,252 @@
+internal import CaseVaultCrypto
+
+/// The one writer of the catalog's tables (design §2, "one writer"): turns
+/// one event into the rows it implies and moves the state map to match,
+/// returning the map's new root. Every command's events pass through here
+/// as they are appended, and `verify` replays the whole log through here
+/// into a scratch catalog, so the live catalog must be exactly what the log
+/// says.
+///
+/// Applying also checks the event against the state before it, by the
+/// rules of `Policy` and those below (SECURITY.md §12, "who may sign what");
+/// an event that breaks them is refused, in a replay as a finding.
+enum Projection {
+    static func apply(_ event: Event, to writer: any CatalogWriter, root: [UInt8], checked: Bool = true) throws -> [UInt8] {
+        var step = Step(event: event, writer: writer, root: root, checked: checked)
+        try step.run()
+        return step.root
+    }
+
+    /// The refusal of an event, with the rule it broke.
+    static func refusal(_ event: Event, _ reason: String) -> VaultError {
+        .integrityFailure("event \(event.seq) (\(event.type.rawValue) by '\(event.actor)') breaks the rules: \(reason)")
+    }
+
+    private struct Step {
+        let event: Event
+        let writer: any CatalogWriter
+        var root: [UInt8]
+        let checked: Bool
+
+        init(event: Event, writer: any CatalogWriter, root: [UInt8], checked: Bool) {
+            self.event = event
+            self.writer = writer
+            self.root = root
+            self.checked = checked
+        }
+
+        /// Reads checked against the root as it stands before each write.
+        var signed: SignedState { SignedState(reader: writer, root: root, checked: checked) }
+
+        func refuse(_ reason: String) -> VaultError { Projection.refusal(event, reason) }
+
+        mutating func set(_ key: String, _ record: some Encodable) throws {
+            root = try StateMap.set(StateMap.keyHash(key), to: try SignedState.valueHash(record), root: root,
+                                    in: StateNodes(reader: writer))
+        }
+
+        /// The signer, who must be on the staff and whose role may sign this kind.
+        func actor() throws -> (record: StaffRecord, role: Role) {
+            guard let record = try signed.staff(event.actor), let role = Role(rawValue: record.role) else {
+                throw refuse("'\(event.actor)' is not on the staff")
+            }
+            guard Policy.maySign(event.type, role: role) else { throw refuse("a \(role.displayName) may not sign \(event.type.rawValue)") }
+            return (record, role)
+        }
+
+        func requireKey(_ hex: String, _ what: String) throws {
+            guard let bytes = [UInt8](hexString: hex), bytes.count == 32, bytes.hexString == hex else { throw refuse("\(what) is not 32 bytes of hex") }
+        }
+
+        mutating func run() throws {
+            switch event.data {
+            case .vaultCreated(let data): try vaultCreated(data)
+            case .staffAdded(let data): try staffAdded(data)
+            case .passphraseChanged(let data): try passphraseChanged(data)
+            case .caseOpened(let data): try caseOpened(data)
+            case .grantGiven(let data): try grantGiven(data)
+            case .versionFiled(let data): try versionFiled(data)
+            case .contentRead(let data): try contentRead(data)
+            case .contentRefused(let data): try contentRefused(data)
+            case .schemaAdded(let data): try schemaAdded(data)
+            }
+        }
+
+        mutating func vaultCreated(_ data: VaultCreated) throws {
+            guard event.seq == 1, try writer.vaultSettings() == nil else { throw refuse("only the first event creates the vault") }
+            guard data.kdf.algorithm == "argon2id13", data.formatVersion >= 1 else { throw refuse("unknown format or key derivation") }
+            if let recovery = data.recoveryPublicKey { try requireKey(recovery, "the recovery public key") }
+            let record = VaultSettingsRecord(vaultId: event.vault, formatVersion: data.formatVersion, createdAt: data.createdAt,
+                                             kdf: data.kdf, insecureTestingKDF: data.insecureTestingKDF,
+                                             recoveryPublicKey: data.recoveryPublicKey, caseCategories: data.caseCategories,
+                                             teamTierRoles: data.teamTierRoles, eventSeq: event.seq)
+            try writer.putVaultSettings(record)
+            try set(StateKey.vault, record)
+        }
+
+        mutating func staffAdded(_ data: StaffAdded) throws {
+            _ = try signed.settings()
+            guard let role = Role(rawValue: data.role) else { throw refuse("unknown role '\(data.role)'") }
+            guard (try? StaffMember.validate(id: data.id)) != nil, (try? StaffMember.validate(name: data.name)) != nil else {
+                throw refuse("the new member's id or name is not valid")
+            }
+            try requireKey(data.boxPublicKey, "the box public key")
+            try requireKey(data.signingPublicKey, "the signing public key")
+            try requireKey(data.wrappedKeysHash, "the wrapped keys hash")
+            guard try signed.staff(data.id) == nil else { throw refuse("'\(data.id)' is already on the staff") }
+            let addedBy: String?
+            if event.seq == 2 {
+                // The first admin adds themselves, right after signing vault.created.
+                guard event.actor == data.id, role == .admin, try writer.event(seq: 1)?.actor == data.id else {
+                    throw refuse("the second event must be the first admin adding themselves")
+                }
+                addedBy = nil
+            } else {
+                _ = try actor()
+                addedBy = event.actor
+            }
+            let record = StaffRecord(id: data.id, name: data.name, role: data.role, boxPublicKey: data.boxPublicKey,
+                                     signingPublicKey: data.signingPublicKey, wrappedKeysHash: data.wrappedKeysHash,
+                                     addedAt: event.at, addedBy: addedBy, addedSeq: event.seq, keysSeq: event.seq)
+            try writer.putStaff(record)
+            try set(StateKey.staff(data.id), record)
+        }
+
+        mutating func passphraseChanged(_ data: PassphraseChanged) throws {
+            guard data.id == event.actor else { throw refuse("a member changes only their own passphrase") }
+            var (record, _) = try actor()
+            try requireKey(data.wrappedKeysHash, "the wrapped keys hash")
+            record.wrappedKeysHash = data.wrappedKeysHash
+            record.keysSeq = event.seq
+            try writer.putStaff(record)
+            try set(StateKey.staff(record.id), record)
+        }
+
+        mutating func caseOpened(_ data: CaseOpened) throws {
+            let (actor, _) = try actor()
+            let settings = try signed.settings()
+            guard settings.caseCategories.contains(data.category) else { throw refuse("unknown case category '\(data.category)'") }
+            guard (1...999_999).contains(data.clientNumber),
+                  CaseNumber(category: data.category, year: data.year, clientNumber: data.clientNumber).description == data.case else {
+                throw refuse("the case number does not match its category, year and client number")
+            }
+            guard data.status == CaseStatus.open.rawValue else { throw refuse("a case opens with status O") }
+            guard try signed.caseState(data.case) == nil else { throw refuse("case \(data.case) already exists") }
+            if let taken = try signed.clientTaken(data.clientNumber) { throw refuse("client number \(data.clientNumber) is already case \(taken)") }
+            guard try signed.staff(data.manager)?.role == Role.caseManager.rawValue else { throw refuse("'\(data.manager)' is not a case manager") }
+            guard try signed.staff(data.supervisor)?.role == Role.caseSupervisor.rawValue else {
+                throw refuse("'\(data.supervisor)' is not a case supervisor")
+            }
+            try requireKey(data.teamPublicKey, "the team-tier public key")
+            try requireKey(data.confidentialPublicKey, "the confidential-tier public key")
+            let record = CaseRecord(number: data.case, category: data.category, year: data.year, clientNumber: data.clientNumber,
+                                    status: data.status, manager: data.manager, supervisor: data.supervisor,
+                                    teamPublicKey: data.teamPublicKey, confidentialPublicKey: data.confidentialPublicKey,
+                                    openedAt: event.at, openedBy: actor.id, openedSeq: event.seq)
+            try writer.putCase(record)
+            try set(StateKey.case(data.case), CaseState(record, grants: []))
+            try set(StateKey.client(data.clientNumber), ClientState(case: data.case))
+        }
+
+        mutating func grantGiven(_ data: GrantGiven) throws {
+            _ = try actor()
+            guard let state = try signed.caseState(data.case) else { throw refuse("no case \(data.case)") }
+            guard event.actor == state.case.openedBy else { throw refuse("only who opened \(data.case) gives its grants") }
+            guard let tier = Tier(rawValue: data.tier) else { throw refuse("unknown tier '\(data.tier)'") }
+            guard !state.grants.contains(where: { $0.tier == data.tier && $0.holder == data.holder }) else {
+                throw refuse("\(data.holder) already holds the \(data.tier) tier of \(data.case)")
+            }
+            try requireKey(data.sealedKeyHash, "the sealed key hash")
+            if data.holder == GrantHolder.recovery {
+                guard try signed.settings().recoveryPublicKey == data.holderPublicKey else { throw refuse("the recovery key is not the vault's") }
+            } else if let id = GrantHolder.staffID(data.holder), let member = try signed.staff(id) {
+                guard member.boxPublicKey == data.holderPublicKey else { throw refuse("the holder's key is not \(id)'s") }
+                guard Policy.mayHold(tier, member: member, of: state.case, settings: try signed.settings()) else {
+                    throw refuse("'\(id)' may not hold the \(data.tier) tier of \(data.case)")
+                }
+            } else {
+                throw refuse("unknown holder '\(data.holder)'")
+            }
+            let grant = GrantRecord(caseNumber: data.case, tier: data.tier, holder: data.holder, holderPublicKey: data.holderPublicKey,
+                                    sealedKeyHash: data.sealedKeyHash, grantedSeq: event.seq)
+            try writer.putGrant(grant)
+            try set(StateKey.case(data.case), CaseState(state.case, grants: state.grants + [grant]))
+        }
+
+        mutating func versionFiled(_ data: VersionFiled) throws {
+            let (actor, _) = try actor()
+            guard let state = try signed.caseState(data.case) else { throw refuse("no case \(data.case)") }
+            guard let tier = Tier(rawValue: data.tier) else { throw refuse("unknown tier '\(data.tier)'") }
+            let document = try signed.document(data.case, data.document)
+            if let document {
+                guard document.type == data.type, document.isForm == (data.schema != nil) else {
+                    throw refuse("'\(data.document)' keeps its type \(document.type)")
+                }
+                guard data.version == document.latestVersion + 1 else { throw refuse("version \(data.version) does not follow \(document.latestVersion)") }
+                guard !document.confidential || tier == .confidential else { throw refuse("'\(data.document)' is confidential (sticky)") }
+            } else {
+                guard data.version == 1 else { throw refuse("a new document starts at version 1") }
+            }
+            guard !Policy.photoTypes.contains(data.type) || tier == .confidential else { throw refuse("photos are confidential") }
+            // The stamp must say what the signed state says (manual §5.5).
+            let manager = try signed.staff(state.case.manager)?.name
+            let supervisor = try signed.staff(state.case.supervisor)?.name
+            let stamp = data.stamp
+            guard stamp.caseNumber == data.case, stamp.caseStatus.rawValue == state.case.status, stamp.report == data.document,
+                  stamp.version == data.version, stamp.filedBy == actor.id, stamp.filedByName == actor.name,
+                  stamp.caseManager == manager, stamp.caseSupervisor == supervisor else {
+                throw refuse("the stamp does not match the case's signed state")
+            }
+            guard ObjectID(hex: data.object) != nil, data.size >= 0, data.ciphertextSize >= 0 else { throw refuse("bad object") }
+            try requireKey(data.sealedFileKeyHash, "the sealed file key hash")
+            let record = VersionRecord(caseNumber: data.case, document: data.document, version: data.version, type: data.type,
+                                       tier: data.tier, objectId: data.object, size: data.size, ciphertextSize: data.ciphertextSize,
+                                       sealedFileKeyHash: data.sealedFileKeyHash, stamp: stamp, filedSeq: event.seq,
+                                       schemaId: data.schema?.id, schemaVersion: data.schema?.version, schemaBodyHash: data.schema?.bodyHash)
+            let updated = DocumentRecord(caseNumber: data.case, name: data.document, type: data.type, isForm: data.schema != nil,
+                                         latestVersion: data.version, confidential: (document?.confidential ?? false) || tier == .confidential)
+            try writer.putVersion(record)
+            try writer.putDocument(updated)
+            try set(StateKey.version(data.case, data.document, data.version), record)
+            try set(StateKey.document(data.case, data.document), updated)
+        }
+
+        func contentRead(_ data: ContentRead) throws {
+            _ = try actor()
+            guard let version = try signed.version(data.case, data.document, data.version),
+                  version.tier == data.tier, version.objectId == data.object else {
+                throw refuse("no such version to read")
+            }
+            guard let state = try signed.caseState(data.case),
+                  state.grants.contains(where: { $0.tier == data.tier && $0.holder == GrantHolder.staff(event.actor) }) else {
+                throw refuse("'\(event.actor)' holds no grant for the \(data.tier) tier of \(data.case)")
+            }
+        }
+
+        func contentRefused(_ data: ContentRefused) throws {
+            guard try signed.staff(event.actor) != nil else { throw refuse("'\(event.actor)' is not on the staff") }
+            guard ["role", "no-grant"].contains(data.reason) else { throw refuse("unknown reason '\(data.reason)'") }
+            guard try signed.version(data.case, data.document, data.version)?.tier == data.tier else {
+                throw refuse("no such version was refused")
+            }
+        }
+
+        mutating func schemaAdded(_ data: SchemaAdded) throws {
+            let (actor, _) = try actor()
+            let existing = try signed.schemas(data.type)
+            guard data.version == (existing.last?.version ?? 0) + 1 else { throw refuse("schema version \(data.version) does not follow") }
+            try requireKey(data.bodyHash, "the schema body hash")
+            let record = SchemaRecord(formType: data.type, version: data.version, schemaId: data.id, title: data.title,
+                                      bodyHash: data.bodyHash, addedAt: event.at, addedBy: actor.id, addedSeq: event.seq)
+            try writer.putSchema(record)
+            try set(StateKey.schemas(data.type), SchemaTypeState(type: data.type, versions: existing + [record]))
+        }
+    }
+}
+
+/// Who holds a grant: `staff:<id>` or `recovery`.
+enum GrantHolder {
+    static let recovery = "recovery"
+    static func staff(_ id: String) -> String { "staff:" + id }
+    static func staffID(_ holder: String) -> String? { holder.hasPrefix("staff:") ? String(holder.dropFirst(6)) : nil }
+}

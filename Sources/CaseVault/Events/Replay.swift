@@ -1,0 +1,135 @@
+internal import CaseVaultCrypto
+
+/// Rebuilding a catalog from a log (design §2, "one writer"): every event,
+/// checked and signature-verified, applied in order by the projection into
+/// an empty store, with the blobs the events name. The result must equal the
+/// catalog the events were appended to, row for row; `verify` relies on it,
+/// and so will moving a vault's history between offices.
+public enum Replay {
+    /// Rebuilds in `target` (an empty catalog) the catalog that `source`'s
+    /// events and blobs imply. Throws at the first event that is not validly
+    /// signed, breaks the rules, or whose signed state root differs from the
+    /// replayed one.
+    public static func rebuild(from source: any CatalogStore, into target: any CatalogStore) throws {
+        try source.read { reader in
+            guard let first = try reader.event(seq: 1) else { return }
+            let vaultID = try Event(body: first.body).vault
+            _ = try target.write { writer in
+                try rebuild(from: reader, through: try reader.lastEventSeq(), into: writer, vaultID: vaultID, book: SignerBook())
+            }
+        }
+    }
+
+    /// Replays events `1...last` of `reader` into a fresh in-memory catalog
+    /// and returns the state map's root after the last one.
+    static func rebuild(from reader: any CatalogReader, through last: Int64, into scratch: MemoryCatalogStore,
+                        vaultID: String, book: SignerBook) throws -> [UInt8] {
+        try scratch.write { writer in try rebuild(from: reader, through: last, into: writer, vaultID: vaultID, book: book) }
+    }
+
+    static func rebuild(from reader: any CatalogReader, through last: Int64, into writer: any CatalogWriter,
+                        vaultID: String, book: SignerBook) throws -> [UInt8] {
+        guard last > 0 else { return StateMap.empty }
+        // Signatures, order and signers' rights first, over the whole log.
+        let verified = try Trust.catchUp(.empty, reader: reader, vaultID: vaultID, book: book, through: last)
+        var root = StateMap.empty
+        var range = CompactRange()
+        try reader.forEachEvent(in: 1...last) { record in
+            let event = try Event(body: record.body)
+            root = try Projection.apply(event, to: writer, root: root, checked: false)
+            if let signed = event.stateRoot, signed != root {
+                throw VaultError.integrityFailure("event \(event.seq) signed a state that replaying the log does not give")
+            }
+            try writer.appendEvent(record)
+            for node in range.append(leaf: LogTree.leafHash(body: record.body, signature: record.signature)) {
+                try writer.putLogNode(level: node.level, index: node.index, hash: node.hash)
+            }
+            try copyBlobs(named: event, from: reader, into: writer)
+            return true
+        }
+        guard range == verified.range else { throw VaultError.integrityFailure("the replayed log differs from the checked one") }
+        return root
+    }
+
+    /// The blobs an event names, each checked against its name.
+    static func blobHashes(of event: Event) -> [String] {
+        switch event.data {
+        case .staffAdded(let data): [data.wrappedKeysHash]
+        case .passphraseChanged(let data): [data.wrappedKeysHash]
+        case .grantGiven(let data): [data.sealedKeyHash]
+        case .versionFiled(let data): [data.sealedFileKeyHash] + (data.schema.map { [$0.bodyHash] } ?? [])
+        case .schemaAdded(let data): [data.bodyHash]
+        case .vaultCreated, .caseOpened, .contentRead, .contentRefused: []
+        }
+    }
+
+    private static func copyBlobs(named event: Event, from reader: any CatalogReader, into writer: any CatalogWriter) throws {
+        for hash in blobHashes(of: event) {
+            guard let bytes = try reader.blob(hash: hash), Blake2b.hash(bytes).hexString == hash else { continue }
+            try writer.putBlob(hash: hash, bytes: bytes)
+        }
+    }
+}
+
+/// Row-by-row comparison of two catalogs (the live one and one replayed
+/// from its log).
+enum CatalogComparison {
+    struct Difference: Equatable, CustomStringConvertible {
+        enum Kind: String { case missing, extra, changed }
+        let table: String
+        let key: String
+        let kind: Kind
+        /// For `changed`: the members that differ.
+        let fields: [String]
+
+        var description: String {
+            switch kind {
+            case .missing: "\(table) row \(key) is missing"
+            case .extra: "\(table) row \(key) was added by hand"
+            case .changed: "\(table) row \(key) differs in \(fields.joined(separator: ", "))"
+            }
+        }
+    }
+
+    static func firstDifference(live: any CatalogReader, replayed: MemoryCatalogStore) throws -> Difference? {
+        try replayed.read { try differences(live: live, replayed: $0, limit: 1) }.first
+    }
+
+    /// The rows that differ, table by table, at most `limit`.
+    static func differences(live: any CatalogReader, replayed: any CatalogReader, limit: Int = .max) throws -> [Difference] {
+        var found: [Difference] = []
+        func compare<R: Encodable & Equatable>(_ table: String, _ live: [R], _ replayed: [R], key: (R) -> String) throws {
+            let liveByKey = Dictionary(live.map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
+            let replayedByKey = Dictionary(replayed.map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
+            for name in Set(liveByKey.keys).union(replayedByKey.keys).sorted() where found.count < limit {
+                switch (liveByKey[name], replayedByKey[name]) {
+                case (nil, _?): found.append(Difference(table: table, key: name, kind: .missing, fields: []))
+                case (_?, nil): found.append(Difference(table: table, key: name, kind: .extra, fields: []))
+                case (let a?, let b?) where a != b:
+                    found.append(Difference(table: table, key: name, kind: .changed, fields: try changedFields(a, b)))
+                default: break
+                }
+            }
+        }
+        try compare("vault settings", [try live.vaultSettings()].compactMap { $0 }, [try replayed.vaultSettings()].compactMap { $0 }) { _ in "vault" }
+        try compare("staff", try live.allStaff(), try replayed.allStaff()) { $0.id }
+        let liveCases = try live.cases(matching: CaseQuery()), replayedCases = try replayed.cases(matching: CaseQuery())
+        try compare("cases", liveCases, replayedCases) { $0.number }
+        let caseNumbers = Set(liveCases.map(\.number) + replayedCases.map(\.number)).sorted()
+        try compare("grants", try caseNumbers.flatMap { try live.grants(caseNumber: $0) },
+                    try caseNumbers.flatMap { try replayed.grants(caseNumber: $0) }) { "\($0.caseNumber) \($0.tier) \($0.holder)" }
+        try compare("documents", try live.documents(caseNumber: nil), try replayed.documents(caseNumber: nil)) { "\($0.caseNumber) '\($0.name)'" }
+        try compare("versions", try live.versions(caseNumber: nil, document: nil), try replayed.versions(caseNumber: nil, document: nil)) {
+            "\($0.caseNumber) '\($0.document)' v\($0.version)"
+        }
+        try compare("schemas", try live.schemas(formType: nil), try replayed.schemas(formType: nil)) { "\($0.formType) v\($0.version)" }
+        return found
+    }
+
+    static func changedFields(_ a: some Encodable, _ b: some Encodable) throws -> [String] {
+        guard case .object(let left) = try JSONValueEncoder().encode(a), case .object(let right) = try JSONValueEncoder().encode(b) else {
+            return ["value"]
+        }
+        return Set(left.keys).union(right.keys).sorted().filter { left[$0] != right[$0] }
+    }
+}

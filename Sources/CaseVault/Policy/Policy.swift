@@ -1,0 +1,46 @@
+/// Who may do what, in one place (SECURITY.md §3 and the signing table in
+/// §12). Commands ask it before they build an event; the projection asks it
+/// again for every event it applies, so `verify` replaying the log holds
+/// every past event to the same rules.
+enum Policy {
+    /// Roles that open cases.
+    static let caseOpeningRoles: Set<Role> = [.caseSupervisor, .projectDirector, .admin]
+    /// Roles that file. Auditors change nothing; admins manage staff, not case content.
+    static let filingRoles: Set<Role> = [.recordsOfficer, .caseManager, .caseSupervisor, .projectDirector]
+    /// Roles that can hold case keys. Records officers file without reading;
+    /// auditors and admins read no content at all.
+    static let readingRoles: Set<Role> = [.caseManager, .caseSupervisor, .projectDirector]
+    /// Roles that add form schemas: programme leadership.
+    static let schemaManagingRoles: Set<Role> = [.admin, .projectDirector]
+    /// Roles that add staff.
+    static let staffManagingRoles: Set<Role> = [.admin]
+
+    /// The role-level rule for signing each kind of event. The projection
+    /// adds the rules that depend on state (the case's opener gives its
+    /// grants, a reader holds a grant, a member changes only their own
+    /// passphrase, only the first admin signs `vault.created`).
+    static func maySign(_ type: EventType, role: Role) -> Bool {
+        switch type {
+        case .vaultCreated: role == .admin
+        case .staffAdded: staffManagingRoles.contains(role)
+        case .passphraseChanged: true
+        case .caseOpened, .grantGiven: caseOpeningRoles.contains(role)
+        case .versionFiled: filingRoles.contains(role)
+        case .contentRead: readingRoles.contains(role)
+        case .contentRefused: true
+        case .schemaAdded: schemaManagingRoles.contains(role)
+        }
+    }
+
+    /// Which holders a new case's tiers are sealed to (design §3): the team
+    /// tier to its manager, supervisor, every member whose role the vault's
+    /// policy lists, and the recovery key; the confidential tier to the
+    /// manager, the supervisor and the recovery key only.
+    static func mayHold(_ tier: Tier, member: StaffRecord, of record: CaseRecord, settings: VaultSettingsRecord) -> Bool {
+        if member.id == record.manager || member.id == record.supervisor { return true }
+        return tier == .team && settings.teamTierRoles.contains(member.role)
+    }
+
+    /// Document types that go to the confidential tier whatever their bytes.
+    static let photoTypes: Set<String> = ["photo", "image", "picture"]
+}

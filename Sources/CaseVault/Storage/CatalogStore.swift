@@ -1,0 +1,121 @@
+/// The catalog port (design §2): the operations the core needs of a store
+/// of events, blobs and their projection, and nothing about SQL. The SQLite
+/// implementation lives in `CaseVaultSQLite` (the only importer of GRDB);
+/// `MemoryCatalogStore` is the second implementation, used to replay a log
+/// into a scratch catalog. Both run the same test suite (`CatalogStoreSuite`).
+///
+/// Rows are written only by `Projection.apply` (through `CatalogWriter`), in
+/// the one write transaction that appends the event that causes them.
+public protocol CatalogStore: AnyObject, Sendable {
+    /// A consistent snapshot: nothing another process commits meanwhile is
+    /// seen halfway.
+    func read<T>(_ body: (any CatalogReader) throws -> T) throws -> T
+    /// One write transaction, serialised with every other writer (across
+    /// processes): all of `body` lands or none of it does.
+    func write<T>(_ body: (any CatalogWriter) throws -> T) throws -> T
+    func close() throws
+}
+
+/// How a vault finds its catalog: the core asks for the file's store at
+/// open and creation, without knowing what backs it.
+public protocol CatalogStoreFactory {
+    /// Opens (and migrates) the catalog at `path`.
+    static func open(path: String) throws -> any CatalogStore
+    /// Creates an empty catalog at `path`, readable only by its owner.
+    static func create(path: String) throws -> any CatalogStore
+}
+
+/// Which cases a listing wants; nil is any.
+public struct CaseQuery: Sendable {
+    public var status: String?
+    public var category: String?
+    public var manager: String?
+    public var supervisor: String?
+    public var year: Int?
+    public init(status: String? = nil, category: String? = nil, manager: String? = nil, supervisor: String? = nil, year: Int? = nil) {
+        self.status = status
+        self.category = category
+        self.manager = manager
+        self.supervisor = supervisor
+        self.year = year
+    }
+}
+
+public protocol CatalogReader: AnyObject {
+    // The log.
+    /// The highest sequence number stored; 0 for an empty log.
+    func lastEventSeq() throws -> Int64
+    func event(seq: Int64) throws -> EventRecord?
+    /// Events with `seq` in `range`, in order, handed over one at a time
+    /// (the log may be large); `body` returns false to stop.
+    func forEachEvent(in range: ClosedRange<Int64>, _ body: (EventRecord) throws -> Bool) throws
+    func eventCount() throws -> Int64
+    /// A stored perfect subtree of the log (level ≥ 1); level 0 is the
+    /// event's `leafHash`.
+    func logNode(level: Int, index: Int64) throws -> [UInt8]?
+    func stateNode(path: [UInt8]) throws -> StateNode?
+    func stateNodeCount() throws -> Int64
+
+    // Blobs: secret-bearing and large values, by the hex BLAKE2b-256 of their bytes.
+    func blob(hash: String) throws -> [UInt8]?
+    func blobHashes() throws -> [String]
+
+    // The projection.
+    func vaultSettings() throws -> VaultSettingsRecord?
+    func staff(id: String) throws -> StaffRecord?
+    func allStaff() throws -> [StaffRecord]
+    func caseRecord(number: String) throws -> CaseRecord?
+    /// Cases by category, year and client number.
+    func cases(matching query: CaseQuery) throws -> [CaseRecord]
+    func caseNumber(client: Int) throws -> String?
+    func highestClientNumber() throws -> Int?
+    /// Grants of a case in (tier, holder) order.
+    func grants(caseNumber: String) throws -> [GrantRecord]
+    func document(caseNumber: String, name: String) throws -> DocumentRecord?
+    /// Documents of a case by name; every document of the vault when nil.
+    func documents(caseNumber: String?) throws -> [DocumentRecord]
+    func version(caseNumber: String, document: String, version: Int) throws -> VersionRecord?
+    /// Versions in (document, version) order; every version of the vault when `caseNumber` is nil.
+    func versions(caseNumber: String?, document: String?) throws -> [VersionRecord]
+    /// Schema versions of a form type in version order; every schema when nil.
+    func schemas(formType: String?) throws -> [SchemaRecord]
+}
+
+/// The write side, reachable only inside `CatalogStore.write`. Only the
+/// ledger (events, log nodes, blobs) and the projection (rows, state map)
+/// call it.
+public protocol CatalogWriter: CatalogReader {
+    func appendEvent(_ event: EventRecord) throws
+    func putLogNode(level: Int, index: Int64, hash: [UInt8]) throws
+    func putStateNode(_ node: StateNode) throws
+    /// Stores a blob under its hash; storing the same bytes again is a no-op.
+    func putBlob(hash: String, bytes: [UInt8]) throws
+    /// Erases a blob no current record names (a replaced wrapped key).
+    func deleteBlob(hash: String) throws
+
+    func putVaultSettings(_ record: VaultSettingsRecord) throws
+    func putStaff(_ record: StaffRecord) throws
+    func putCase(_ record: CaseRecord) throws
+    func putGrant(_ record: GrantRecord) throws
+    func putDocument(_ record: DocumentRecord) throws
+    func putVersion(_ record: VersionRecord) throws
+    func putSchema(_ record: SchemaRecord) throws
+}
+
+/// Stored nodes feed the log tree and the state map.
+struct LogNodes: LogNodeSource {
+    let reader: any CatalogReader
+    func logNode(level: Int, index: Int64) throws -> [UInt8]? {
+        if level == 0 { return try reader.event(seq: index + 1)?.leafHash }
+        return try reader.logNode(level: level, index: index)
+    }
+}
+
+struct StateNodes: StateNodeSink {
+    let reader: any CatalogReader
+    func stateNode(path: [UInt8]) throws -> StateNode? { try reader.stateNode(path: path) }
+    func putStateNode(_ node: StateNode) throws {
+        guard let writer = reader as? any CatalogWriter else { preconditionFailure("state map written outside a write transaction") }
+        try writer.putStateNode(node)
+    }
+}

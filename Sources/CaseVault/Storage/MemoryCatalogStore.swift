@@ -1,0 +1,143 @@
+internal import Foundation
+
+/// A catalog held in memory: the scratch catalog `verify` replays the log
+/// into, and the second implementation of the catalog port that keeps the
+/// port honest (it runs the same `CatalogStoreSuite` as SQLite).
+///
+/// A write works on a copy of the committed state and swaps it in at the
+/// end, so a failed transaction leaves nothing behind.
+public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
+    struct State {
+        var events: [EventRecord] = []
+        var logNodes: [LogNodeKey: [UInt8]] = [:]
+        var stateNodes: [[UInt8]: StateNode] = [:]
+        var blobs: [String: [UInt8]] = [:]
+        var settings: VaultSettingsRecord?
+        var staff: [String: StaffRecord] = [:]
+        var cases: [String: CaseRecord] = [:]
+        var clients: [Int: String] = [:]
+        var grants: [String: [GrantKey: GrantRecord]] = [:]
+        var documents: [String: [String: DocumentRecord]] = [:]
+        var versions: [String: [String: [Int: VersionRecord]]] = [:]
+        var schemas: [String: [Int: SchemaRecord]] = [:]
+    }
+
+    struct LogNodeKey: Hashable { let level: Int; let index: Int64 }
+    struct GrantKey: Hashable, Comparable {
+        let tier: String
+        let holder: String
+        static func < (a: GrantKey, b: GrantKey) -> Bool { (a.tier, a.holder) < (b.tier, b.holder) }
+    }
+
+    private let lock = NSLock()
+    private var committed = State()
+
+    public init() {}
+
+    public func read<T>(_ body: (any CatalogReader) throws -> T) throws -> T {
+        lock.lock()
+        let snapshot = committed
+        lock.unlock()
+        return try body(Transaction(state: snapshot))
+    }
+
+    public func write<T>(_ body: (any CatalogWriter) throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        let transaction = Transaction(state: committed)
+        let result = try body(transaction)
+        committed = transaction.state
+        return result
+    }
+
+    public func close() throws {}
+
+    final class Transaction: CatalogWriter {
+        var state: State
+        init(state: State) { self.state = state }
+
+        func lastEventSeq() throws -> Int64 { state.events.last?.seq ?? 0 }
+        func event(seq: Int64) throws -> EventRecord? {
+            guard seq >= 1, seq <= Int64(state.events.count) else { return nil }
+            return state.events[Int(seq - 1)]
+        }
+        func forEachEvent(in range: ClosedRange<Int64>, _ body: (EventRecord) throws -> Bool) throws {
+            let low = max(range.lowerBound, 1), high = min(range.upperBound, Int64(state.events.count))
+            guard low <= high else { return }
+            for index in Int(low - 1)..<Int(high) where !(try body(state.events[index])) { return }
+        }
+        func eventCount() throws -> Int64 { Int64(state.events.count) }
+        func logNode(level: Int, index: Int64) throws -> [UInt8]? { state.logNodes[LogNodeKey(level: level, index: index)] }
+        func stateNode(path: [UInt8]) throws -> StateNode? { state.stateNodes[path] }
+        func stateNodeCount() throws -> Int64 { Int64(state.stateNodes.count) }
+        func blob(hash: String) throws -> [UInt8]? { state.blobs[hash] }
+        func blobHashes() throws -> [String] { state.blobs.keys.sorted() }
+
+        func vaultSettings() throws -> VaultSettingsRecord? { state.settings }
+        func staff(id: String) throws -> StaffRecord? { state.staff[id] }
+        func allStaff() throws -> [StaffRecord] { state.staff.values.sorted { $0.id < $1.id } }
+        func caseRecord(number: String) throws -> CaseRecord? { state.cases[number] }
+        func cases(matching query: CaseQuery) throws -> [CaseRecord] {
+            state.cases.values.filter { record in
+                (query.status.map { $0 == record.status } ?? true)
+                    && (query.category.map { $0 == record.category } ?? true)
+                    && (query.manager.map { $0 == record.manager } ?? true)
+                    && (query.supervisor.map { $0 == record.supervisor } ?? true)
+                    && (query.year.map { $0 == record.year } ?? true)
+            }.sorted { ($0.category, $0.year, $0.clientNumber) < ($1.category, $1.year, $1.clientNumber) }
+        }
+        func caseNumber(client: Int) throws -> String? { state.clients[client] }
+        func highestClientNumber() throws -> Int? { state.clients.keys.max() }
+        func grants(caseNumber: String) throws -> [GrantRecord] {
+            (state.grants[caseNumber] ?? [:]).sorted { $0.key < $1.key }.map(\.value)
+        }
+        func document(caseNumber: String, name: String) throws -> DocumentRecord? { state.documents[caseNumber]?[name] }
+        func documents(caseNumber: String?) throws -> [DocumentRecord] {
+            let cases = caseNumber.map { [$0] } ?? state.documents.keys.sorted()
+            return cases.flatMap { number in (state.documents[number] ?? [:]).values.sorted { $0.name < $1.name } }
+        }
+        func version(caseNumber: String, document: String, version: Int) throws -> VersionRecord? {
+            state.versions[caseNumber]?[document]?[version]
+        }
+        func versions(caseNumber: String?, document: String?) throws -> [VersionRecord] {
+            let cases = caseNumber.map { [$0] } ?? state.versions.keys.sorted()
+            return cases.flatMap { number -> [VersionRecord] in
+                let byDocument = state.versions[number] ?? [:]
+                let names = document.map { [$0] } ?? byDocument.keys.sorted()
+                return names.flatMap { name in (byDocument[name] ?? [:]).values.sorted { $0.version < $1.version } }
+            }
+        }
+        func schemas(formType: String?) throws -> [SchemaRecord] {
+            let types = formType.map { [$0] } ?? state.schemas.keys.sorted()
+            return types.flatMap { type in (state.schemas[type] ?? [:]).values.sorted { $0.version < $1.version } }
+        }
+
+        func appendEvent(_ event: EventRecord) throws {
+            guard event.seq == Int64(state.events.count) + 1 else {
+                throw VaultError.integrityFailure("event \(event.seq) does not follow event \(state.events.count)")
+            }
+            state.events.append(event)
+        }
+        func putLogNode(level: Int, index: Int64, hash: [UInt8]) throws { state.logNodes[LogNodeKey(level: level, index: index)] = hash }
+        func putStateNode(_ node: StateNode) throws { state.stateNodes[node.path] = node }
+        func putBlob(hash: String, bytes: [UInt8]) throws { if state.blobs[hash] == nil { state.blobs[hash] = bytes } }
+        func deleteBlob(hash: String) throws { state.blobs[hash] = nil }
+        func putVaultSettings(_ record: VaultSettingsRecord) throws { state.settings = record }
+        func putStaff(_ record: StaffRecord) throws { state.staff[record.id] = record }
+        func putCase(_ record: CaseRecord) throws {
+            if let taken = state.clients[record.clientNumber], taken != record.number {
+                throw VaultError.integrityFailure("client number \(record.clientNumber) is already case \(taken)")
+            }
+            state.cases[record.number] = record
+            state.clients[record.clientNumber] = record.number
+        }
+        func putGrant(_ record: GrantRecord) throws {
+            state.grants[record.caseNumber, default: [:]][GrantKey(tier: record.tier, holder: record.holder)] = record
+        }
+        func putDocument(_ record: DocumentRecord) throws { state.documents[record.caseNumber, default: [:]][record.name] = record }
+        func putVersion(_ record: VersionRecord) throws {
+            state.versions[record.caseNumber, default: [:]][record.document, default: [:]][record.version] = record
+        }
+        func putSchema(_ record: SchemaRecord) throws { state.schemas[record.formType, default: [:]][record.version] = record }
+    }
+}

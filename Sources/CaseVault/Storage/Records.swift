@@ -1,0 +1,331 @@
+/// The catalog's rows as the core knows them: plain values, one type per
+/// table, written only by the projection (`Projection.apply`) and read by
+/// everything else. Each is also the *state record* whose canonical JSON is
+/// hashed into the state map (SECURITY.md §12a), so the members' JSON names
+/// below are part of the format. Public keys and hashes are lower-case hex;
+/// a store may keep them as raw bytes.
+
+/// The vault's signed settings (`vault.created`); map key `vault`.
+public struct VaultSettingsRecord: Codable, Equatable, Sendable {
+    public struct KDF: Codable, Equatable, Sendable {
+        public var algorithm: String
+        public var opsLimit: UInt64
+        public var memLimit: UInt64
+        public init(algorithm: String, opsLimit: UInt64, memLimit: UInt64) {
+            self.algorithm = algorithm
+            self.opsLimit = opsLimit
+            self.memLimit = memLimit
+        }
+    }
+    public var vaultId: String
+    public var formatVersion: Int
+    public var createdAt: String
+    public var kdf: KDF
+    public var insecureTestingKDF: Bool
+    public var recoveryPublicKey: String?
+    public var caseCategories: [String]
+    public var teamTierRoles: [String]
+    public var eventSeq: Int64
+
+    public init(vaultId: String, formatVersion: Int, createdAt: String, kdf: KDF, insecureTestingKDF: Bool,
+                recoveryPublicKey: String?, caseCategories: [String], teamTierRoles: [String], eventSeq: Int64) {
+        self.vaultId = vaultId
+        self.formatVersion = formatVersion
+        self.createdAt = createdAt
+        self.kdf = kdf
+        self.insecureTestingKDF = insecureTestingKDF
+        self.recoveryPublicKey = recoveryPublicKey
+        self.caseCategories = caseCategories
+        self.teamTierRoles = teamTierRoles
+        self.eventSeq = eventSeq
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case vaultId, formatVersion, createdAt, kdf, insecureTestingKDF, recoveryPublicKey, caseCategories, teamTierRoles, eventSeq
+    }
+
+    // recoveryPublicKey is always present: null when there is none.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vaultId, forKey: .vaultId)
+        try c.encode(formatVersion, forKey: .formatVersion)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(kdf, forKey: .kdf)
+        try c.encode(insecureTestingKDF, forKey: .insecureTestingKDF)
+        try c.encode(recoveryPublicKey, forKey: .recoveryPublicKey)
+        try c.encode(caseCategories, forKey: .caseCategories)
+        try c.encode(teamTierRoles, forKey: .teamTierRoles)
+        try c.encode(eventSeq, forKey: .eventSeq)
+    }
+}
+
+/// A staff member; map key `staff/<id>`.
+public struct StaffRecord: Codable, Equatable, Sendable {
+    public var id: String
+    public var name: String
+    public var role: String
+    public var boxPublicKey: String
+    public var signingPublicKey: String
+    /// BLAKE2b-256 of the member's current wrapped-key blob (SECURITY.md §4).
+    public var wrappedKeysHash: String
+    public var addedAt: String
+    /// The admin who added them; nil for the vault's first admin.
+    public var addedBy: String?
+    /// The `staff.added` event.
+    public var addedSeq: Int64
+    /// The event that set `wrappedKeysHash` (`staff.added` or the latest
+    /// `staff.passphrase-changed`).
+    public var keysSeq: Int64
+
+    public init(id: String, name: String, role: String, boxPublicKey: String, signingPublicKey: String,
+                wrappedKeysHash: String, addedAt: String, addedBy: String?, addedSeq: Int64, keysSeq: Int64) {
+        self.id = id
+        self.name = name
+        self.role = role
+        self.boxPublicKey = boxPublicKey
+        self.signingPublicKey = signingPublicKey
+        self.wrappedKeysHash = wrappedKeysHash
+        self.addedAt = addedAt
+        self.addedBy = addedBy
+        self.addedSeq = addedSeq
+        self.keysSeq = keysSeq
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, role, boxPublicKey, signingPublicKey, wrappedKeysHash, addedAt, addedBy, addedSeq, keysSeq
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(name, forKey: .name)
+        try c.encode(role, forKey: .role)
+        try c.encode(boxPublicKey, forKey: .boxPublicKey)
+        try c.encode(signingPublicKey, forKey: .signingPublicKey)
+        try c.encode(wrappedKeysHash, forKey: .wrappedKeysHash)
+        try c.encode(addedAt, forKey: .addedAt)
+        try c.encode(addedBy, forKey: .addedBy)
+        try c.encode(addedSeq, forKey: .addedSeq)
+        try c.encode(keysSeq, forKey: .keysSeq)
+    }
+}
+
+/// A case; together with its grants, map key `case/<number>`.
+public struct CaseRecord: Codable, Equatable, Sendable {
+    public var number: String
+    public var category: String
+    public var year: Int
+    public var clientNumber: Int
+    public var status: String
+    public var manager: String
+    public var supervisor: String
+    public var teamPublicKey: String
+    public var confidentialPublicKey: String
+    public var openedAt: String
+    public var openedBy: String
+    public var openedSeq: Int64
+
+    public init(number: String, category: String, year: Int, clientNumber: Int, status: String, manager: String,
+                supervisor: String, teamPublicKey: String, confidentialPublicKey: String, openedAt: String,
+                openedBy: String, openedSeq: Int64) {
+        self.number = number
+        self.category = category
+        self.year = year
+        self.clientNumber = clientNumber
+        self.status = status
+        self.manager = manager
+        self.supervisor = supervisor
+        self.teamPublicKey = teamPublicKey
+        self.confidentialPublicKey = confidentialPublicKey
+        self.openedAt = openedAt
+        self.openedBy = openedBy
+        self.openedSeq = openedSeq
+    }
+}
+
+/// One holder's sealed copy of one tier's secret key.
+public struct GrantRecord: Codable, Equatable, Sendable {
+    public var caseNumber: String
+    public var tier: String
+    /// `staff:<id>` or `recovery`.
+    public var holder: String
+    public var holderPublicKey: String
+    /// BLAKE2b-256 of the sealed tier key (a blob).
+    public var sealedKeyHash: String
+    public var grantedSeq: Int64
+
+    public init(caseNumber: String, tier: String, holder: String, holderPublicKey: String, sealedKeyHash: String, grantedSeq: Int64) {
+        self.caseNumber = caseNumber
+        self.tier = tier
+        self.holder = holder
+        self.holderPublicKey = holderPublicKey
+        self.sealedKeyHash = sealedKeyHash
+        self.grantedSeq = grantedSeq
+    }
+}
+
+/// A document of a case; map key `document/<case>/<name>`.
+public struct DocumentRecord: Codable, Equatable, Sendable {
+    public var caseNumber: String
+    public var name: String
+    public var type: String
+    /// Filed with `--form`: every version is a validated form of `type`.
+    public var isForm: Bool
+    public var latestVersion: Int
+    /// Sticky: true once any version went to the confidential tier.
+    public var confidential: Bool
+
+    public init(caseNumber: String, name: String, type: String, isForm: Bool, latestVersion: Int, confidential: Bool) {
+        self.caseNumber = caseNumber
+        self.name = name
+        self.type = type
+        self.isForm = isForm
+        self.latestVersion = latestVersion
+        self.confidential = confidential
+    }
+}
+
+/// One immutable version; map key `version/<case>/<document>/<version>`.
+public struct VersionRecord: Codable, Equatable, Sendable {
+    public var caseNumber: String
+    public var document: String
+    public var version: Int
+    public var type: String
+    public var tier: String
+    public var objectId: String
+    public var size: Int64
+    public var ciphertextSize: Int64
+    public var sealedFileKeyHash: String
+    public var stamp: Stamp
+    public var filedSeq: Int64
+    /// For forms: the schema's `$id`, its vault version (nil: built-in) and
+    /// the BLAKE2b-256 of the schema text it was validated against.
+    public var schemaId: String?
+    public var schemaVersion: Int?
+    public var schemaBodyHash: String?
+
+    public init(caseNumber: String, document: String, version: Int, type: String, tier: String, objectId: String,
+                size: Int64, ciphertextSize: Int64, sealedFileKeyHash: String, stamp: Stamp, filedSeq: Int64,
+                schemaId: String?, schemaVersion: Int?, schemaBodyHash: String?) {
+        self.caseNumber = caseNumber
+        self.document = document
+        self.version = version
+        self.type = type
+        self.tier = tier
+        self.objectId = objectId
+        self.size = size
+        self.ciphertextSize = ciphertextSize
+        self.sealedFileKeyHash = sealedFileKeyHash
+        self.stamp = stamp
+        self.filedSeq = filedSeq
+        self.schemaId = schemaId
+        self.schemaVersion = schemaVersion
+        self.schemaBodyHash = schemaBodyHash
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case caseNumber, document, version, type, tier, objectId, size, ciphertextSize, sealedFileKeyHash, stamp, filedSeq
+        case schemaId, schemaVersion, schemaBodyHash
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(caseNumber, forKey: .caseNumber)
+        try c.encode(document, forKey: .document)
+        try c.encode(version, forKey: .version)
+        try c.encode(type, forKey: .type)
+        try c.encode(tier, forKey: .tier)
+        try c.encode(objectId, forKey: .objectId)
+        try c.encode(size, forKey: .size)
+        try c.encode(ciphertextSize, forKey: .ciphertextSize)
+        try c.encode(sealedFileKeyHash, forKey: .sealedFileKeyHash)
+        try c.encode(stamp, forKey: .stamp)
+        try c.encode(filedSeq, forKey: .filedSeq)
+        try c.encode(schemaId, forKey: .schemaId)
+        try c.encode(schemaVersion, forKey: .schemaVersion)
+        try c.encode(schemaBodyHash, forKey: .schemaBodyHash)
+    }
+}
+
+/// One version of a programme's own form schema; all versions of a type
+/// together are map key `schemas/<type>`.
+public struct SchemaRecord: Codable, Equatable, Sendable {
+    public var formType: String
+    public var version: Int
+    public var schemaId: String
+    public var title: String
+    /// BLAKE2b-256 of the schema text (a blob).
+    public var bodyHash: String
+    public var addedAt: String
+    public var addedBy: String
+    public var addedSeq: Int64
+
+    public init(formType: String, version: Int, schemaId: String, title: String, bodyHash: String,
+                addedAt: String, addedBy: String, addedSeq: Int64) {
+        self.formType = formType
+        self.version = version
+        self.schemaId = schemaId
+        self.title = title
+        self.bodyHash = bodyHash
+        self.addedAt = addedAt
+        self.addedBy = addedBy
+        self.addedSeq = addedSeq
+    }
+}
+
+/// One row of the event log (SECURITY.md §12).
+public struct EventRecord: Equatable, Sendable {
+    public var seq: Int64
+    public var type: String
+    public var actor: String
+    public var at: String
+    /// The canonical JSON that was signed.
+    public var body: [UInt8]
+    public var signature: [UInt8]
+    /// RFC 9162 leaf hash of body and signature; derived, checked by use.
+    public var leafHash: [UInt8]
+
+    public init(seq: Int64, type: String, actor: String, at: String, body: [UInt8], signature: [UInt8], leafHash: [UInt8]) {
+        self.seq = seq
+        self.type = type
+        self.actor = actor
+        self.at = at
+        self.body = body
+        self.signature = signature
+        self.leafHash = leafHash
+    }
+}
+
+/// The state map's entries, by entity (SECURITY.md §12a).
+enum StateKey {
+    static let vault = "vault"
+    static func staff(_ id: String) -> String { "staff/" + id }
+    static func `case`(_ number: String) -> String { "case/" + number }
+    static func client(_ number: Int) -> String { "client/\(number)" }
+    static func document(_ caseNumber: String, _ name: String) -> String { "document/\(caseNumber)/\(name)" }
+    static func version(_ caseNumber: String, _ name: String, _ version: Int) -> String { "version/\(caseNumber)/\(name)/\(version)" }
+    static func schemas(_ type: String) -> String { "schemas/" + type }
+}
+
+/// What the map holds for a case: the case row and every grant of it, in
+/// (tier, holder) order, so a grant added or removed by hand is caught.
+struct CaseState: Codable, Equatable {
+    var `case`: CaseRecord
+    var grants: [GrantRecord]
+
+    init(_ record: CaseRecord, grants: [GrantRecord]) {
+        self.case = record
+        self.grants = grants.sorted { ($0.tier, $0.holder) < ($1.tier, $1.holder) }
+    }
+}
+
+/// What the map holds for a client number: the case that took it.
+struct ClientState: Codable, Equatable {
+    var `case`: String
+}
+
+/// What the map holds for a form type: every version added to the vault.
+struct SchemaTypeState: Codable, Equatable {
+    var type: String
+    var versions: [SchemaRecord]
+}

@@ -1,0 +1,142 @@
+internal import CaseVaultCrypto
+
+/// The catalog as the signed log says it is: every record read through this
+/// type is checked against the state map under a trusted root (the root the
+/// newest trusted event signed), so a row edited, rolled back, deleted or
+/// added by hand is an integrity failure that names it, not a decision
+/// taken on an attacker's word (design §7; SECURITY.md §12a).
+///
+/// `checked: false` is for the scratch catalog a replay builds itself, which
+/// is trusted by construction.
+struct SignedState {
+    let reader: any CatalogReader
+    let root: [UInt8]
+    /// Where the map's nodes are read; the catalog's own by default.
+    var nodes: (any StateNodeSource)?
+    var checked = true
+
+    init(reader: any CatalogReader, root: [UInt8], nodes: (any StateNodeSource)? = nil, checked: Bool = true) {
+        self.reader = reader
+        self.root = root
+        self.nodes = nodes
+        self.checked = checked
+    }
+
+    static func valueHash(_ record: some Encodable) throws -> [UInt8] {
+        SHA256.hash(try JSONValueEncoder().encode(record).canonicalBytes)
+    }
+
+    /// Checks that the map holds `record` (or, for nil, holds nothing) at `key`.
+    func check(_ record: (some Encodable)?, key: String, what: @autoclosure () -> String) throws {
+        guard checked else { return }
+        let signed = try StateMap.value(for: StateMap.keyHash(key), root: root, in: nodes ?? StateNodes(reader: reader))
+        switch (record, signed) {
+        case (nil, nil): return
+        case (let record?, let signed?):
+            if try Self.valueHash(record) == signed { return }
+            throw VaultError.integrityFailure("\(what()) in the catalog differs from its signed state")
+        case (nil, _?):
+            throw VaultError.integrityFailure("\(what()) is in the signed log but missing from the catalog")
+        case (_?, nil):
+            throw VaultError.integrityFailure("\(what()) is in the catalog but not in the signed log")
+        }
+    }
+
+    func settings() throws -> VaultSettingsRecord {
+        let record = try reader.vaultSettings()
+        try check(record, key: StateKey.vault, what: "the vault's settings")
+        guard let record else { throw VaultError.integrityFailure("the vault's signed settings are missing") }
+        return record
+    }
+
+    func staff(_ id: String) throws -> StaffRecord? {
+        let record = try reader.staff(id: id)
+        try check(record, key: StateKey.staff(id), what: "staff member '\(id)'")
+        return record
+    }
+
+    func allStaff() throws -> [StaffRecord] {
+        let records = try reader.allStaff()
+        for record in records { try check(record, key: StateKey.staff(record.id), what: "staff member '\(record.id)'") }
+        return records
+    }
+
+    /// A case with its grants, checked together.
+    func caseState(_ number: String) throws -> CaseState? {
+        guard let record = try reader.caseRecord(number: number) else {
+            try check(CaseState?.none, key: StateKey.case(number), what: "case \(number)")
+            return nil
+        }
+        let state = CaseState(record, grants: try reader.grants(caseNumber: number))
+        try check(state, key: StateKey.case(number), what: "case \(number) (or one of its grants)")
+        return state
+    }
+
+    func cases(matching query: CaseQuery) throws -> [CaseState] {
+        try reader.cases(matching: query).map { record in
+            let state = CaseState(record, grants: try reader.grants(caseNumber: record.number))
+            try check(state, key: StateKey.case(record.number), what: "case \(record.number) (or one of its grants)")
+            return state
+        }
+    }
+
+    /// The case that took a client number, per the signed log.
+    func clientTaken(_ client: Int) throws -> String? {
+        let number = try reader.caseNumber(client: client)
+        try check(number.map(ClientState.init(case:)), key: StateKey.client(client), what: "client number \(client)")
+        return number
+    }
+
+    func document(_ caseNumber: String, _ name: String) throws -> DocumentRecord? {
+        let record = try reader.document(caseNumber: caseNumber, name: name)
+        try check(record, key: StateKey.document(caseNumber, name), what: "document '\(name)' of \(caseNumber)")
+        return record
+    }
+
+    func documents(_ caseNumber: String) throws -> [DocumentRecord] {
+        let records = try reader.documents(caseNumber: caseNumber)
+        for record in records {
+            try check(record, key: StateKey.document(caseNumber, record.name), what: "document '\(record.name)' of \(caseNumber)")
+        }
+        return records
+    }
+
+    func version(_ caseNumber: String, _ document: String, _ version: Int) throws -> VersionRecord? {
+        let record = try reader.version(caseNumber: caseNumber, document: document, version: version)
+        try check(record, key: StateKey.version(caseNumber, document, version),
+                  what: "version \(version) of '\(document)' of \(caseNumber)")
+        return record
+    }
+
+    /// Every version of a document, 1 to its signed latest: a version hidden
+    /// or added by hand is found.
+    func versions(of document: DocumentRecord) throws -> [VersionRecord] {
+        let stored = try reader.versions(caseNumber: document.caseNumber, document: document.name)
+        guard stored.map(\.version) == Array(stride(from: 1, through: document.latestVersion, by: 1)) else {
+            throw VaultError.integrityFailure("the versions of '\(document.name)' of \(document.caseNumber) in the catalog are not the \(document.latestVersion) the signed log records")
+        }
+        for record in stored {
+            try check(record, key: StateKey.version(document.caseNumber, document.name, record.version),
+                      what: "version \(record.version) of '\(document.name)' of \(document.caseNumber)")
+        }
+        return stored
+    }
+
+    func schemas(_ formType: String) throws -> [SchemaRecord] {
+        let records = try reader.schemas(formType: formType)
+        try check(records.isEmpty ? nil : SchemaTypeState(type: formType, versions: records), key: StateKey.schemas(formType),
+                  what: "the schemas of form type '\(formType)'")
+        return records
+    }
+
+    /// A blob named by a checked record, checked against its name.
+    func blob(_ hash: String, what: @autoclosure () -> String) throws -> [UInt8] {
+        guard let bytes = try reader.blob(hash: hash) else {
+            throw VaultError.integrityFailure("\(what()) is missing from the catalog")
+        }
+        guard Blake2b.hash(bytes).hexString == hash else {
+            throw VaultError.integrityFailure("the catalog's copy of \(what()) does not match its signed hash")
+        }
+        return bytes
+    }
+}

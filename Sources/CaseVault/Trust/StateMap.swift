@@ -1,0 +1,182 @@
+internal import CaseVaultCrypto
+
+/// One stored node of the state map. For a leaf, `first` is the key hash
+/// and `second` the value hash; for an inner node, the hashes of its left
+/// and right children (32 zero bytes for an empty child).
+public struct StateNode: Equatable, Sendable {
+    public enum Kind: Int, Sendable { case leaf = 0, inner = 1 }
+    public var path: [UInt8]
+    public var kind: Kind
+    public var hash: [UInt8]
+    public var first: [UInt8]
+    public var second: [UInt8]
+
+    public init(path: [UInt8], kind: Kind, hash: [UInt8], first: [UInt8], second: [UInt8]) {
+        self.path = path
+        self.kind = kind
+        self.hash = hash
+        self.first = first
+        self.second = second
+    }
+}
+
+protocol StateNodeSource {
+    func stateNode(path: [UInt8]) throws -> StateNode?
+}
+
+protocol StateNodeSink: StateNodeSource {
+    func putStateNode(_ node: StateNode) throws
+}
+
+/// The state map (SECURITY.md §12a): an authenticated dictionary from
+/// entity keys (`case/CP-2024-0042`, `staff/grace`, …) to the SHA-256 of
+/// the entity's state record, as a compressed sparse Merkle tree over
+/// SHA-256(key). Each signed event carries the map's root after the event
+/// is applied, so a catalog row can be checked against signed state with
+/// one path of hashes (O(log n)), and a row that was deleted, rolled back or
+/// added by hand is found: the row's record hash is not the map's value.
+///
+/// Shape: the key hash's bits, most significant first, choose left (0) or
+/// right (1). An empty subtree hashes to 32 zero bytes; a subtree holding one
+/// entry is that entry's leaf, `SHA-256(0x00 || keyHash || valueHash)`, at
+/// the highest position where it is alone; any other subtree is
+/// `SHA-256(0x01 || left || right)`. The root of the empty map is 32 zero
+/// bytes. Stored nodes are never trusted by themselves: every lookup and
+/// update recomputes the root from the path it read and compares it with the
+/// root it was given.
+enum StateMap {
+    static let empty = [UInt8](repeating: 0, count: 32)
+
+    static func keyHash(_ key: String) -> [UInt8] { SHA256.hash(Array(key.utf8)) }
+    static func leafHash(key: [UInt8], value: [UInt8]) -> [UInt8] { SHA256.hash([0x00] + key + value) }
+    static func innerHash(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] { SHA256.hash([0x01] + left + right) }
+
+    static func bit(_ key: [UInt8], _ index: Int) -> Int { Int(key[index >> 3] >> (7 - UInt8(index & 7))) & 1 }
+
+    /// Two bytes of depth (big-endian), then the first `depth` bits of the
+    /// key, zero-padded to whole bytes.
+    static func path(_ key: [UInt8], depth: Int) -> [UInt8] {
+        var out: [UInt8] = [UInt8(depth >> 8), UInt8(depth & 0xff)]
+        let whole = depth >> 3
+        out.append(contentsOf: key[0..<whole])
+        if depth & 7 != 0 { out.append(key[whole] & ~(0xff >> UInt8(depth & 7))) }
+        return out
+    }
+
+    enum Terminal: Equatable {
+        case empty
+        case leaf(key: [UInt8], value: [UInt8])
+
+        var hash: [UInt8] {
+            switch self {
+            case .empty: StateMap.empty
+            case .leaf(let key, let value): StateMap.leafHash(key: key, value: value)
+            }
+        }
+    }
+
+    /// The path from the root towards `key`: the sibling of each inner node
+    /// passed and what was found where the path ends.
+    struct Walk {
+        var siblings: [[UInt8]] = []
+        var terminal = Terminal.empty
+        var depth: Int { siblings.count }
+
+        func root(for key: [UInt8]) -> [UInt8] {
+            var hash = terminal.hash
+            for depth in stride(from: siblings.count - 1, through: 0, by: -1) {
+                hash = bit(key, depth) == 0 ? innerHash(hash, siblings[depth]) : innerHash(siblings[depth], hash)
+            }
+            return hash
+        }
+
+        /// The value stored for `key`, if the path ends at its leaf.
+        func value(for key: [UInt8]) -> [UInt8]? {
+            if case .leaf(let found, let value) = terminal, found == key { return value }
+            return nil
+        }
+    }
+
+    static func damaged(_ why: String) -> VaultError {
+        .integrityFailure("the catalog's state map is damaged (\(why)); run 'casevault verify'")
+    }
+
+    static func walk(_ key: [UInt8], in source: any StateNodeSource) throws -> Walk {
+        var walk = Walk()
+        var node = try source.stateNode(path: path(key, depth: 0))
+        while let current = node {
+            switch current.kind {
+            case .leaf:
+                // A leaf is only ever where its own key's path passes.
+                guard current.first.count == 32, current.second.count == 32,
+                      path(current.first, depth: walk.depth) == path(key, depth: walk.depth) else {
+                    throw damaged("a leaf is out of place")
+                }
+                walk.terminal = .leaf(key: current.first, value: current.second)
+                return walk
+            case .inner:
+                guard walk.depth < 256, current.first.count == 32, current.second.count == 32 else {
+                    throw damaged("an inner node is malformed")
+                }
+                let goRight = bit(key, walk.depth) == 1
+                walk.siblings.append(goRight ? current.first : current.second)
+                if (goRight ? current.second : current.first) == empty { return walk }
+                node = try source.stateNode(path: path(key, depth: walk.depth))
+                if node == nil { throw damaged("a node is missing") }
+            }
+        }
+        return walk
+    }
+
+    /// The value hash the map holds for `key` under `root`, or nil when the
+    /// map proves it holds none. Throws when the stored path does not lead
+    /// to `root`.
+    static func value(for key: [UInt8], root: [UInt8], in source: any StateNodeSource) throws -> [UInt8]? {
+        let walk = try walk(key, in: source)
+        guard walk.root(for: key) == root else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
+        return walk.value(for: key)
+    }
+
+    /// Sets `key` to `value`, checking the path against `root` first, and
+    /// returns the new root. Only the one writer (the projection) calls this.
+    static func set(_ key: [UInt8], to value: [UInt8], root: [UInt8], in sink: any StateNodeSink) throws -> [UInt8] {
+        let walk = try walk(key, in: sink)
+        guard walk.root(for: key) == root else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
+        let newLeaf = leafHash(key: key, value: value)
+        var depth = walk.depth
+        var hash: [UInt8]
+        switch walk.terminal {
+        case .empty:
+            try sink.putStateNode(StateNode(path: path(key, depth: depth), kind: .leaf, hash: newLeaf, first: key, second: value))
+            hash = newLeaf
+        case .leaf(let other, _) where other == key:
+            try sink.putStateNode(StateNode(path: path(key, depth: depth), kind: .leaf, hash: newLeaf, first: key, second: value))
+            hash = newLeaf
+        case .leaf(let other, let otherValue):
+            // Push the other leaf down to where the two keys part.
+            var split = depth
+            while bit(key, split) == bit(other, split) { split += 1 }
+            let otherLeaf = leafHash(key: other, value: otherValue)
+            try sink.putStateNode(StateNode(path: path(other, depth: split + 1), kind: .leaf, hash: otherLeaf, first: other, second: otherValue))
+            try sink.putStateNode(StateNode(path: path(key, depth: split + 1), kind: .leaf, hash: newLeaf, first: key, second: value))
+            let (left, right) = bit(key, split) == 0 ? (newLeaf, otherLeaf) : (otherLeaf, newLeaf)
+            hash = innerHash(left, right)
+            try sink.putStateNode(StateNode(path: path(key, depth: split), kind: .inner, hash: hash, first: left, second: right))
+            var level = split
+            while level > depth {
+                level -= 1
+                let (l, r) = bit(key, level) == 0 ? (hash, empty) : (empty, hash)
+                hash = innerHash(l, r)
+                try sink.putStateNode(StateNode(path: path(key, depth: level), kind: .inner, hash: hash, first: l, second: r))
+            }
+        }
+        while depth > 0 {
+            depth -= 1
+            let sibling = walk.siblings[depth]
+            let (left, right) = bit(key, depth) == 0 ? (hash, sibling) : (sibling, hash)
+            hash = innerHash(left, right)
+            try sink.putStateNode(StateNode(path: path(key, depth: depth), kind: .inner, hash: hash, first: left, second: right))
+        }
+        return hash
+    }
+}

@@ -1,0 +1,267 @@
+internal import CaseVaultCrypto
+internal import Foundation
+
+/// A tree head the caller trusts without the vault's help: a checkpoint kept
+/// outside the vault, one an auditor brings, or the head sealed into a
+/// member's wrapped keys (SECURITY.md §12b).
+public struct TrustAnchor: Sendable, Equatable {
+    public let size: Int64
+    public let root: [UInt8]
+    /// Where it came from, for messages: "your last checkpoint", …
+    public let source: String
+
+    public init(size: Int64, root: [UInt8], source: String) {
+        self.size = size
+        self.root = root
+        self.source = source
+    }
+}
+
+/// The log as far as this process has checked it: the compact range of the
+/// first `size` events (so the log root), and the state map's root after
+/// event `size`, as that event signed it. Everything a command decides is
+/// read through a `SignedState` under `stateRoot`.
+struct TrustedHead {
+    var range: CompactRange
+    /// Nil when the newest event signed no state root (format 1).
+    var stateRoot: [UInt8]?
+    /// For a vault whose newest event predates signed state roots (format
+    /// 1): the state map rebuilt by replaying the verified log, which the
+    /// next appended event will sign.
+    var legacyState: MemoryCatalogStore?
+    /// True when some anchor pinned the log; false on first use (the log was
+    /// only checked to be signed consistently, SECURITY.md §12b).
+    var anchored: Bool
+
+    var size: Int64 { range.size }
+    var logRoot: [UInt8] { range.root }
+
+    static let empty = TrustedHead(range: CompactRange(), stateRoot: StateMap.empty, legacyState: nil, anchored: true)
+
+    /// Reads checked against this head's state.
+    func signedState(_ reader: any CatalogReader) -> SignedState {
+        precondition(stateRoot != nil, "legacy state must be rebuilt before reading signed state")
+        return SignedState(reader: reader, root: stateRoot!, nodes: legacyState.map { store in LegacyNodes(store: store) })
+    }
+}
+
+/// Public keys and roles of the members who sign, learned from their
+/// verified `staff.added` events. Key pairs never change for a staff id (a
+/// passphrase change re-wraps the same keys), so an entry stays true.
+final class SignerBook: @unchecked Sendable {
+    struct Signer {
+        let key: SigningPublicKey
+        let role: Role
+        let addedSeq: Int64
+    }
+    private let lock = NSLock()
+    private var signers: [String: Signer] = [:]
+
+    subscript(id: String) -> Signer? {
+        get { lock.lock(); defer { lock.unlock() }; return signers[id] }
+        set { lock.lock(); signers[id] = newValue; lock.unlock() }
+    }
+}
+
+/// Establishing and extending trust in the log (SECURITY.md §12b).
+enum Trust {
+    static func logBroken(_ anchor: TrustAnchor, _ why: String) -> VaultError {
+        .integrityFailure("the event log does not extend \(anchor.source) (\(anchor.size) events): \(why); it was truncated, rolled back or rewritten")
+    }
+
+    /// Checks that the stored log holds `anchor` as a prefix and returns the
+    /// trusted head at the anchor's size.
+    static func head(at anchor: TrustAnchor, reader: any CatalogReader) throws -> TrustedHead {
+        let last = try reader.lastEventSeq()
+        guard anchor.size <= last else { throw logBroken(anchor, "the log now has only \(last) events") }
+        guard anchor.size > 0 else { return .empty }
+        let range: CompactRange
+        do { range = try CompactRange(LogNodes(reader: reader), size: anchor.size) } catch {
+            throw logBroken(anchor, "its Merkle tree is incomplete")
+        }
+        guard range.root == anchor.root else { throw logBroken(anchor, "the first \(anchor.size) events are not the ones seen then") }
+        let event = try trustedEvent(anchor.size, range: range, reader: reader)
+        return TrustedHead(range: range, stateRoot: event.stateRoot, legacyState: nil, anchored: true)
+    }
+
+    /// Event `seq` ≤ range.size, its leaf recomputed from its body and
+    /// signature and proved included under the range's root.
+    static func trustedEvent(_ seq: Int64, range: CompactRange, reader: any CatalogReader) throws -> Event {
+        try trustedRecord(seq, range: range, reader: reader).event
+    }
+
+    /// As `trustedEvent`, with the stored record and its recomputed leaf.
+    static func trustedRecord(_ seq: Int64, range: CompactRange, reader: any CatalogReader) throws
+        -> (event: Event, record: EventRecord, leaf: [UInt8]) {
+        guard let record = try reader.event(seq: seq) else {
+            throw VaultError.integrityFailure("event \(seq) is missing from the log")
+        }
+        let leaf = LogTree.leafHash(body: record.body, signature: record.signature)
+        let proof = try LogTree.inclusionProof(LogNodes(reader: reader), index: seq - 1, size: range.size)
+        guard LogTree.verifyInclusion(leaf: leaf, index: seq - 1, size: range.size, proof: proof, root: range.root) else {
+            throw VaultError.integrityFailure("event \(seq) was altered after it was signed")
+        }
+        let event = try Event(body: record.body)
+        guard event.seq == seq, record.type == event.type.rawValue, record.actor == event.actor, record.at == event.at else {
+            throw VaultError.integrityFailure("the stored columns of event \(seq) differ from its signed body")
+        }
+        return (event, record, leaf)
+    }
+
+    /// The signing key and role of `actor`, from their `staff.added` event,
+    /// which must lie in the trusted prefix `range` and be validly signed by
+    /// its own signer (recursively, up to the first admin).
+    static func signer(_ actor: String, range: CompactRange, reader: any CatalogReader, book: SignerBook,
+                       depth: Int = 0) throws -> SignerBook.Signer {
+        if let known = book[actor] { return known }
+        guard depth < 64 else { throw VaultError.integrityFailure("the chain of admins who added '\(actor)' does not end") }
+        guard let row = try reader.staff(id: actor) else {
+            throw VaultError.integrityFailure("event signer '\(actor)' is not on the staff")
+        }
+        guard row.addedSeq >= 2, row.addedSeq <= range.size else {
+            throw VaultError.integrityFailure("'\(actor)' was added by no event of the log")
+        }
+        let event = try trustedEvent(row.addedSeq, range: range, reader: reader)
+        guard case .staffAdded(let data) = event.data, data.id == actor, let role = Role(rawValue: data.role),
+              let keyBytes = [UInt8](hexString: data.signingPublicKey), let key = try? SigningPublicKey(bytes: keyBytes) else {
+            throw VaultError.integrityFailure("event \(row.addedSeq) is not the addition of '\(actor)'")
+        }
+        let added = try reader.event(seq: row.addedSeq)!
+        let adderKey: SigningPublicKey
+        if event.seq == 2 {
+            // The first admin signs their own addition and, before it, vault.created.
+            guard event.actor == actor, role == .admin else { throw VaultError.integrityFailure("the first member added is not a self-signed admin") }
+            adderKey = key
+            let first = try trustedEvent(1, range: range, reader: reader)
+            guard case .vaultCreated = first.data, first.actor == actor,
+                  let created = try reader.event(seq: 1),
+                  key.isValidSignature(created.signature, for: Event.signedMessage(body: created.body)) else {
+                throw VaultError.integrityFailure("the vault's first event is not signed by its first admin")
+            }
+        } else {
+            let adder = try signer(event.actor, range: range, reader: reader, book: book, depth: depth + 1)
+            guard Policy.maySign(.staffAdded, role: adder.role), adder.addedSeq < event.seq else {
+                throw VaultError.integrityFailure("'\(actor)' was added by '\(event.actor)', who may not add staff")
+            }
+            adderKey = adder.key
+        }
+        guard adderKey.isValidSignature(added.signature, for: Event.signedMessage(body: added.body)) else {
+            throw VaultError.integrityFailure("the staff.added event of '\(actor)' has a bad signature")
+        }
+        let signer = SignerBook.Signer(key: key, role: role, addedSeq: event.seq)
+        book[actor] = signer
+        return signer
+    }
+
+    /// Verifies the events after `head` up to the log's end, one by one
+    /// (each signature by its signer's key, each signer allowed to sign its
+    /// kind, sequence numbers gapless), and extends `head` over them. The
+    /// stored Merkle nodes over the new events must then agree, by an RFC
+    /// 9162 consistency proof, with the leaves recomputed here.
+    static func catchUp(_ head: TrustedHead, reader: any CatalogReader, vaultID: String, book: SignerBook,
+                        through end: Int64? = nil, progress: ((Int64, Int64) -> Void)? = nil) throws -> TrustedHead {
+        let last = try end ?? reader.lastEventSeq()
+        guard last >= head.size else {
+            throw VaultError.integrityFailure("the event log has \(last) events, fewer than the \(head.size) already seen: it was truncated or rolled back")
+        }
+        guard last > head.size else { return head }
+        let prefix = head.range
+        var next = head
+        var expected = head.size + 1
+        var pendingFirst: EventRecord?
+        var previousFormat = 0
+        try reader.forEachEvent(in: (head.size + 1)...last) { record in
+            guard record.seq == expected else {
+                throw VaultError.integrityFailure("event \(expected) is missing from the log")
+            }
+            let event = try Event(body: record.body)
+            guard event.seq == record.seq, event.vault == vaultID else {
+                throw VaultError.integrityFailure("event \(record.seq) does not belong at this place in this vault's log")
+            }
+            guard record.type == event.type.rawValue, record.actor == event.actor, record.at == event.at else {
+                throw VaultError.integrityFailure("the stored columns of event \(record.seq) differ from its signed body")
+            }
+            // Format 2 never goes back to format 1, and an event that changes
+            // no state must sign the state it found.
+            if previousFormat == 2 && event.format == 1 {
+                throw VaultError.integrityFailure("event \(record.seq) is of format 1 after format 2")
+            }
+            if event.type == .contentRead || event.type == .contentRefused, let before = next.stateRoot, event.stateRoot != before {
+                throw VaultError.integrityFailure("event \(record.seq) (\(event.type.rawValue)) changes the signed state, which it cannot")
+            }
+            previousFormat = event.format
+            let message = Event.signedMessage(body: record.body)
+            switch (event.seq, event.data) {
+            case (1, .vaultCreated):
+                pendingFirst = record  // checked with the first admin's key, which event 2 brings
+            case (2, .staffAdded(let data)):
+                guard data.id == event.actor, data.role == Role.admin.rawValue, let first = try pendingFirst ?? (try reader.event(seq: 1)),
+                      first.actor == event.actor,
+                      let keyBytes = [UInt8](hexString: data.signingPublicKey), let key = try? SigningPublicKey(bytes: keyBytes),
+                      key.isValidSignature(record.signature, for: message),
+                      key.isValidSignature(first.signature, for: Event.signedMessage(body: first.body)) else {
+                    throw VaultError.integrityFailure("the vault's first two events are not its first admin creating it")
+                }
+                book[data.id] = SignerBook.Signer(key: key, role: .admin, addedSeq: 2)
+            default:
+                guard event.seq > 2 else { throw VaultError.integrityFailure("the log does not start with the vault's creation") }
+                let signer = try book[event.actor] ?? (try Trust.signer(event.actor, range: prefix, reader: reader, book: book))
+                guard signer.key.isValidSignature(record.signature, for: message) else {
+                    throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) is not validly signed by '\(event.actor)'")
+                }
+                guard Policy.maySign(event.type, role: signer.role) else {
+                    throw VaultError.integrityFailure("event \(event.seq): a \(signer.role.displayName) may not sign \(event.type.rawValue)")
+                }
+                if case .staffAdded(let data) = event.data, let role = Role(rawValue: data.role),
+                   let keyBytes = [UInt8](hexString: data.signingPublicKey), let key = try? SigningPublicKey(bytes: keyBytes) {
+                    book[data.id] = SignerBook.Signer(key: key, role: role, addedSeq: event.seq)
+                }
+            }
+            next.range.append(leaf: LogTree.leafHash(body: record.body, signature: record.signature))
+            next.stateRoot = event.stateRoot
+            next.legacyState = nil
+            progress?(record.seq, last)
+            expected += 1
+            return true
+        }
+        guard expected == last + 1 else { throw VaultError.integrityFailure("event \(expected) is missing from the log") }
+        if prefix.size > 0 {
+            let proof = try LogTree.consistencyProof(LogNodes(reader: reader), from: prefix.size, to: last)
+            guard LogTree.verifyConsistency(from: prefix.size, to: last, oldRoot: prefix.root, newRoot: next.range.root, proof: proof) else {
+                throw VaultError.integrityFailure("the event log's stored Merkle tree disagrees with its events")
+            }
+        }
+        return next
+    }
+
+    /// With nothing to anchor it (first use on this machine, no passphrase
+    /// yet): the newest event, its signer and their chain of admins back to
+    /// the vault's creation must all be signed and included consistently
+    /// under the log's stored root. This catches edited rows and events; only
+    /// an anchor catches a log rewritten whole.
+    static func firstUse(reader: any CatalogReader, book: SignerBook) throws -> TrustedHead {
+        let last = try reader.lastEventSeq()
+        guard last > 0 else { return .empty }
+        let range: CompactRange
+        do { range = try CompactRange(LogNodes(reader: reader), size: last) } catch {
+            throw VaultError.integrityFailure("the event log's Merkle tree is incomplete")
+        }
+        let event = try trustedEvent(last, range: range, reader: reader)
+        let record = try reader.event(seq: last)!
+        if last > 2 {
+            let signer = try signer(event.actor, range: range, reader: reader, book: book)
+            guard signer.key.isValidSignature(record.signature, for: Event.signedMessage(body: record.body)) else {
+                throw VaultError.integrityFailure("the newest event is not validly signed by '\(event.actor)'")
+            }
+        } else if last == 2 {
+            _ = try signer(event.actor, range: range, reader: reader, book: book)
+        }
+        return TrustedHead(range: range, stateRoot: event.stateRoot, legacyState: nil, anchored: false)
+    }
+}
+
+/// The state map of a legacy vault, rebuilt in memory.
+struct LegacyNodes: StateNodeSource {
+    let store: MemoryCatalogStore
+    func stateNode(path: [UInt8]) throws -> StateNode? { try store.read { try $0.stateNode(path: path) } }
+}

@@ -1,0 +1,398 @@
+internal import CaseVaultCrypto
+public import Foundation
+
+/// What `verify` should read besides the catalog.
+public struct VerifyOptions: Sendable {
+    public enum DataCheck: Sendable, Equatable {
+        case none
+        /// Every object's bytes hashed (with libsodium) against its name.
+        case all
+        /// A random share of the objects, in percent.
+        case subset(percent: Double)
+    }
+    public var readData = DataCheck.none
+    /// Remove orphan objects and unfinished temp files, when nothing else is wrong.
+    public var repair = false
+    /// (stage, done, total), for a terminal.
+    public var progress: (@Sendable (String, Int64, Int64) -> Void)?
+
+    public init(readData: DataCheck = .none, repair: Bool = false) {
+        self.readData = readData
+        self.repair = repair
+    }
+}
+
+extension Vault {
+    /// Checks everything the vault holds against its signed log, trusting
+    /// nothing in the catalog (SECURITY.md §12c): every event's form, place
+    /// and signature by the key its signer held then; every event against
+    /// the rules as replayed from the start (who may sign what, each stamp
+    /// true); each signed state root against the replay's; the stored Merkle
+    /// tree against the leaves; the log against the user's checkpoint and any
+    /// one given; the catalog against the replay, row by row; every blob and
+    /// object the replayed catalog names (and, with `readData`, the bytes of
+    /// objects). Leftovers of crashes are reported apart, and removed with
+    /// `repair` while no filing runs.
+    public func verify(_ options: VerifyOptions = VerifyOptions()) throws -> VerifyReport {
+        try store.read { reader in
+            var verifier = Verifier(vault: self, reader: reader, options: options)
+            try verifier.run()
+            return verifier.report
+        }
+    }
+}
+
+private struct Verifier {
+    let vault: Vault
+    let reader: any CatalogReader
+    let options: VerifyOptions
+    var report = VerifyReport()
+    let scratch = MemoryCatalogStore()
+    var range = CompactRange()
+    var root = StateMap.empty
+    /// The newest state root an event signed, and its event.
+    var signedRoot: (seq: Int64, root: [UInt8])?
+    var expected: Int64 = 1
+    var previousFormat = 0
+    var checkpoints: [(Checkpoint, String)] = []
+
+    init(vault: Vault, reader: any CatalogReader, options: VerifyOptions) {
+        self.vault = vault
+        self.reader = reader
+        self.options = options
+    }
+
+    mutating func run() throws {
+        checkpoints = vault.checkpointsAtOpen.map { checkpoint, source in
+            (checkpoint, source == "the checkpoint you gave" ? "the checkpoint given" : "your last checkpoint")
+        }
+        try replayLog()
+        checkCheckpoints()
+        try scratch.read { replayed in
+            try compareCatalog(with: replayed)
+            try checkStateMap(replayed)
+            try checkBlobs(replayed)
+            try checkObjects(replayed)
+        }
+    }
+
+    // MARK: The log
+
+    struct Parsed: @unchecked Sendable {
+        let record: EventRecord
+        let event: Event?
+        let error: String?
+        let leaf: [UInt8]
+    }
+
+    /// Events in batches, two stages overlapping on two cores: while one
+    /// batch is applied in order (this thread), the next is parsed and its
+    /// signatures verified (the others).
+    mutating func replayLog() throws {
+        let last = try reader.lastEventSeq()
+        guard last > 0 else { return }
+        let keys = SignerKeys()
+        var pending: Prepared?
+        var batch: [EventRecord] = []
+        batch.reserveCapacity(Self.batchSize)
+        try scratch.write { writer in
+            func flush() throws {
+                guard !batch.isEmpty else { return }
+                let next = Box<Prepared?>(nil)
+                let group = DispatchGroup()
+                let work = batch
+                DispatchQueue.global().async(group: group) { next.value = Self.prepare(work, keys: keys) }
+                defer { group.wait() }
+                if let pending { try commit(pending, into: writer) }
+                group.wait()
+                pending = next.value
+                batch.removeAll(keepingCapacity: true)
+            }
+            try reader.forEachEvent(in: 1...last) { record in
+                batch.append(record)
+                if batch.count == Self.batchSize {
+                    try flush()
+                    options.progress?("events", record.seq, last)
+                }
+                return true
+            }
+            try flush()
+            if let pending { try commit(pending, into: writer) }
+        }
+        if expected <= last { report.add(.eventMissing, "events \(expected)–\(last)", "missing from the log") }
+        report.events = range.size
+        report.treeSize = range.size
+        report.rootHex = range.root.hexString
+        options.progress?("events", last, last)
+    }
+
+    static let batchSize = 2_048
+
+    /// A batch parsed, hashed and signature-checked, ready to apply.
+    struct Prepared: Sendable {
+        let parsed: [Parsed]
+        let valid: [Bool]
+    }
+
+    /// Signing keys by staff id, from the `staff.added` events met so far
+    /// (in log order: only one batch is prepared at a time).
+    final class SignerKeys: @unchecked Sendable {
+        var keys: [String: SigningPublicKey] = [:]
+    }
+
+    final class Box<T>: @unchecked Sendable {
+        var value: T
+        init(_ value: T) { self.value = value }
+    }
+
+    /// Parses and hashes a batch on every core, picks each event's signer's
+    /// key in log order (the one their earlier `staff.added` announced; for
+    /// event 1, the first admin's, which event 2 brings), and verifies the
+    /// signatures on every core. Touches nothing but `keys`.
+    static func prepare(_ batch: [EventRecord], keys: SignerKeys) -> Prepared {
+        let parsed = parallelMap(batch) { record -> Parsed in
+            let leaf = LogTree.leafHash(body: record.body, signature: record.signature)
+            do { return Parsed(record: record, event: try Event(body: record.body), error: nil, leaf: leaf) } catch let error as VaultError {
+                return Parsed(record: record, event: nil, error: error.message, leaf: leaf)
+            } catch {
+                return Parsed(record: record, event: nil, error: "\(error)", leaf: leaf)
+            }
+        }
+        var signers: [SigningPublicKey?] = []
+        signers.reserveCapacity(parsed.count)
+        for (index, item) in parsed.enumerated() {
+            guard let event = item.event else { signers.append(nil); continue }
+            if event.seq == 1, case .vaultCreated = event.data {
+                let next = index + 1 < parsed.count ? parsed[index + 1].event : nil
+                if case .staffAdded(let data)? = next?.data, data.id == event.actor { signers.append(key(data.signingPublicKey)) } else { signers.append(nil) }
+                continue
+            }
+            if case .staffAdded(let data) = event.data, event.seq == 2 { keys.keys[data.id] = key(data.signingPublicKey) }
+            signers.append(keys.keys[event.actor])
+            if case .staffAdded(let data) = event.data, event.seq != 2, keys.keys[data.id] == nil { keys.keys[data.id] = key(data.signingPublicKey) }
+        }
+        let valid = parallelMap(Array(zip(parsed, signers))) { item, key -> Bool in
+            guard let key else { return false }
+            return key.isValidSignature(item.record.signature, for: Event.signedMessage(body: item.record.body))
+        }
+        return Prepared(parsed: parsed, valid: valid)
+    }
+
+    /// Checks each event's place, columns and signature result, and applies
+    /// it, in order.
+    mutating func commit(_ prepared: Prepared, into writer: any CatalogWriter) throws {
+        for (index, item) in prepared.parsed.enumerated() {
+            let record = item.record
+            let subject = "event \(record.seq)"
+            if record.seq != expected {
+                if record.seq > expected { report.add(.eventMissing, expected == record.seq - 1 ? "event \(expected)" : "events \(expected)–\(record.seq - 1)", "missing from the log") }
+                expected = record.seq
+            }
+            expected += 1
+            if record.leafHash != item.leaf { report.add(.leafHashDiffers, subject, "its stored leaf hash is not the hash of its body and signature") }
+            try appendLeaf(item.leaf, writer: writer)
+            guard let event = item.event else {
+                report.add(.eventMalformed, subject, item.error ?? "unreadable")
+                continue
+            }
+            guard event.seq == record.seq else {
+                report.add(.eventOutOfPlace, subject, "its body says it is event \(event.seq)")
+                continue
+            }
+            if event.vault != vault.config.vaultId { report.add(.eventOutOfPlace, subject, "it belongs to vault \(event.vault)") }
+            if record.type != event.type.rawValue || record.actor != event.actor || record.at != event.at {
+                report.add(.eventColumnsDiffer, subject, "its type, actor or time column differs from its signed body")
+            }
+            if previousFormat == 2 && event.format == 1 { report.add(.eventMalformed, subject, "format 1 after format 2") }
+            previousFormat = event.format
+            if !prepared.valid[index] {
+                report.add(.badSignature, subject, "\(event.type.rawValue) is not validly signed by '\(event.actor)'")
+            }
+            do {
+                root = try Projection.apply(event, to: writer, root: root, checked: false)
+                try writer.appendEvent(record)
+            } catch let error as VaultError {
+                report.add(.ruleBroken, subject, error.message)
+                continue
+            }
+            if let signed = event.stateRoot {
+                if signed != root { report.add(.stateRootDiffers, subject, "it signed a state the replayed log does not give") }
+                signedRoot = (event.seq, signed)
+            }
+        }
+    }
+
+    /// Adds a leaf to the recomputed tree and compares the stored nodes it completes.
+    mutating func appendLeaf(_ leaf: [UInt8], writer: any CatalogWriter) throws {
+        for node in range.append(leaf: leaf) {
+            if try reader.logNode(level: node.level, index: node.index) != node.hash {
+                report.add(.logNodeDiffers, "log node \(node.level)/\(node.index)", "the stored Merkle node differs from the one the events give")
+            }
+        }
+        for (checkpoint, source) in checkpoints where checkpoint.size == range.size && checkpoint.root != range.root {
+            report.add(.checkpointNotExtended, source, "the log's first \(checkpoint.size) events are not the ones it signed")
+        }
+    }
+
+    mutating func checkCheckpoints() {
+        for (checkpoint, source) in checkpoints where checkpoint.size > range.size {
+            report.add(.checkpointNotExtended, source, "it signed \(checkpoint.size) events; the log now has \(range.size)")
+        }
+    }
+
+    static func key(_ hex: String) -> SigningPublicKey? {
+        [UInt8](hexString: hex).flatMap { try? SigningPublicKey(bytes: $0) }
+    }
+
+    /// `transform` over `items` on every core, results in order.
+    static func parallelMap<T, R>(_ items: [T], _ transform: (T) -> R) -> [R] {
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, items.count / 64))
+        guard workers > 1 else { return items.map(transform) }
+        var results = [R?](repeating: nil, count: items.count)
+        results.withUnsafeMutableBufferPointer { out in
+            // Each worker writes only its own indices; the call returns once all are done.
+            nonisolated(unsafe) let out = out
+            nonisolated(unsafe) let items = items
+            nonisolated(unsafe) let transform = transform
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                var index = worker
+                while index < items.count {
+                    out[index] = transform(items[index])
+                    index += workers
+                }
+            }
+        }
+        return results.map { $0! }
+    }
+
+    // MARK: The catalog
+
+    mutating func compareCatalog(with replayed: any CatalogReader) throws {
+        if let settings = try replayed.vaultSettings(), !vault.config.matches(settings) {
+            report.add(.configDiffers, Vault.configFileName, "it differs from the settings signed when the vault was created")
+        }
+        for difference in try CatalogComparison.differences(live: reader, replayed: replayed) {
+            let subject = "\(difference.table) \(difference.key)"
+            switch difference.kind {
+            case .missing: report.add(.rowMissing, subject, "the log records it; the catalog lacks it")
+            case .extra: report.add(.rowAdded, subject, "no signed event made it")
+            case .changed:
+                let fields = difference.fields.joined(separator: ", ")
+                report.add(.rowChanged, subject, "\(fields) \(difference.fields.count == 1 ? "differs" : "differ") from the signed log")
+            }
+        }
+        report.versions = try replayed.versions(caseNumber: nil, document: nil).count
+    }
+
+    /// The catalog's own state map must be the replayed one, node for node
+    /// (updates are deterministic, so an untouched catalog holds exactly
+    /// these nodes), or decisions would fail, or worse, on it.
+    mutating func checkStateMap(_ replayed: any CatalogReader) throws {
+        guard let signed = signedRoot, signed.root == root, let scratchNodes = replayed as? MemoryCatalogStore.Transaction else { return }
+        let nodes = scratchNodes.allStateNodes()
+        var damaged = 0
+        for node in nodes where try reader.stateNode(path: node.path) != node { damaged += 1 }
+        let extra = try reader.stateNodeCount() - Int64(nodes.count) + Int64(damaged)
+        if damaged > 0 || extra > 0 {
+            report.add(.stateMapDamaged, "state map", "\(damaged) of its \(nodes.count) nodes differ from the replayed map's, \(max(0, extra)) are extra")
+        }
+    }
+
+    /// Every blob the replayed catalog names must be present and hash to
+    /// its name (libsodium's BLAKE2b-256).
+    mutating func checkBlobs(_ replayed: any CatalogReader) throws {
+        var needed: [String: String] = [:]
+        for member in try replayed.allStaff() { needed[member.wrappedKeysHash] = "the wrapped keys of '\(member.id)'" }
+        for record in try replayed.cases(matching: CaseQuery()) {
+            for grant in try replayed.grants(caseNumber: record.number) {
+                needed[grant.sealedKeyHash] = "the \(grant.tier)-tier key of \(record.number) sealed to \(grant.holder)"
+            }
+        }
+        for version in try replayed.versions(caseNumber: nil, document: nil) {
+            needed[version.sealedFileKeyHash] = "the sealed file key of \(version.caseNumber) '\(version.document)' v\(version.version)"
+            if let schema = version.schemaBodyHash { needed[schema] = "the schema \(version.schemaId ?? "") of a form" }
+        }
+        for schema in try replayed.schemas(formType: nil) { needed[schema.bodyHash] = "the body of schema \(schema.formType) v\(schema.version)" }
+        for (hash, what) in needed.sorted(by: { $0.key < $1.key }) {
+            guard let bytes = try reader.blob(hash: hash) else {
+                report.add(.blobMissing, "blob \(hash)", "\(what) is missing")
+                continue
+            }
+            if Blake2b.hash(bytes).hexString != hash { report.add(.blobAltered, "blob \(hash)", "\(what) does not hash to its name") }
+        }
+        for hash in try reader.blobHashes() where needed[hash] == nil {
+            report.add(.unreferencedBlob, "blob \(hash)", "no current record names it")
+        }
+    }
+
+    // MARK: Objects
+
+    mutating func checkObjects(_ replayed: any CatalogReader) throws {
+        let versions = try replayed.versions(caseNumber: nil, document: nil)
+        let referenced = Set(versions.map(\.objectId))
+        var toRead = versions
+        switch options.readData {
+        case .none: toRead = []
+        case .all: break
+        case .subset(let percent):
+            let count = percent <= 0 ? 0 : max(1, Int((Double(versions.count) * percent / 100).rounded(.up)))
+            toRead = Array(versions.shuffled().prefix(count))
+        }
+        let reading = Set(toRead.map(\.objectId))
+        var done: Int64 = 0
+        for version in versions {
+            let subject = "object \(version.objectId)"
+            guard let id = ObjectID(hex: version.objectId), vault.objects.contains(id) else {
+                report.add(.objectMissing, subject, "\(version.caseNumber) '\(version.document)' v\(version.version) has no object")
+                continue
+            }
+            if FileSystem.fileSize(vault.objects.path(of: id)) != version.ciphertextSize {
+                report.add(.objectSizeDiffers, subject, "it is not the \(version.ciphertextSize) bytes filed")
+            }
+            guard reading.contains(version.objectId) else { continue }
+            let (hash, size) = try Self.hashFile(vault.objects.path(of: id))
+            report.objectsRead += 1
+            report.bytesRead += size
+            if hash != version.objectId { report.add(.objectAltered, subject, "its bytes do not hash to its name") }
+            done += 1
+            options.progress?("objects", done, Int64(reading.count))
+        }
+        for id in try vault.objects.allObjects() where !referenced.contains(id.hex) {
+            report.add(.orphanObject, "object \(id.hex)", "no version names it (a filing interrupted, or in progress)")
+        }
+        let temps = try FileSystem.listDirectory(vault.objects.root).filter { $0.hasPrefix(".tmp-") }
+        for name in temps { report.add(.unfinishedTempFile, "objects/\(name)", "a filing stopped before its object was named") }
+        if options.repair { try repair(orphans: try vault.objects.allObjects().filter { !referenced.contains($0.hex) }, temps: temps) }
+    }
+
+    /// Removes leftovers, only from a vault with no faults and only while
+    /// no filing runs (a filing's object is an orphan until it commits).
+    mutating func repair(orphans: [ObjectID], temps: [String]) throws {
+        guard report.isClean else { return }
+        let removed = try vault.objects.whileNoFilingRuns { () -> [String] in
+            var removed: [String] = []
+            for id in orphans { vault.objects.remove(id); removed.append("object \(id.hex)") }
+            for name in temps { FileSystem.remove(vault.objects.root + "/" + name); removed.append("objects/\(name)") }
+            return removed
+        }
+        guard let removed else {
+            throw VaultError.io("a filing is running; run 'casevault verify --repair' again when it is done")
+        }
+        for subject in removed { report.add(.leftoverRemoved, subject, "removed") }
+    }
+
+    /// libsodium's BLAKE2b-256 over a file, read in 1 MiB pieces.
+    static func hashFile(_ path: String) throws -> (String, Int64) {
+        let fd = try FileSystem.openForReading(path)
+        let hasher = Blake2b()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var total: Int64 = 0
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try fd.read(into: $0) }
+            if n == 0 { break }
+            hasher.update(buffer[0..<n])
+            total += Int64(n)
+        }
+        return (hasher.finalize().hexString, total)
+    }
+}

@@ -1,0 +1,255 @@
+internal import CaseVault
+internal import CaseVaultCrypto
+internal import Foundation
+internal import GRDB
+
+/// The catalog's schema, as named migrations never edited once landed. A
+/// vault written by an older casevault is brought forward when opened;
+/// `v4-signed-projection` turns a format-1 catalog into a format-2 one
+/// (SECURITY.md §8): secret-bearing values move to `blobs` by hash, rows gain
+/// the sequence numbers of their events, and the log's Merkle nodes and the
+/// state map get tables of their own.
+extension SQLiteCatalogStore {
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-staff") { db in
+            try db.create(table: "staff") { t in
+                t.column("id", .text).primaryKey()
+                t.column("name", .text).notNull()
+                t.column("role", .text).notNull()
+                t.column("box_public_key", .blob).notNull()
+                t.column("signing_public_key", .blob).notNull()
+                // WrappedSecret blob (SECURITY.md §4).
+                t.column("wrapped_secret_keys", .blob).notNull()
+                t.column("created_at", .text).notNull()
+                t.column("created_by", .text)
+            }
+        }
+        // v2: the event log, cases, grants, documents and versions. The
+        // catalog's tables are the projection of the events (SECURITY.md
+        // §12); secret-bearing blobs (wrapped keys, sealed grants,
+        // sealed file keys) live only in their rows, and the events carry
+        // their BLAKE2b-256 hashes.
+        migrator.registerMigration("v2-events-cases-documents") { db in
+            try db.create(table: "events") { t in
+                t.column("seq", .integer).primaryKey()  // 1, 2, 3 … without gaps
+                t.column("type", .text).notNull()
+                t.column("actor", .text).notNull()
+                t.column("at", .text).notNull()
+                t.column("body", .blob).notNull()       // canonical JSON: the signed bytes
+                t.column("signature", .blob).notNull()  // Ed25519 by the actor
+                t.column("leaf_hash", .blob).notNull()  // RFC 9162 leaf hash
+            }
+            try db.create(table: "cases") { t in
+                t.column("number", .text).primaryKey()
+                t.column("category", .text).notNull()
+                t.column("year", .integer).notNull()
+                t.column("client_number", .integer).notNull().unique()
+                t.column("status", .text).notNull()
+                t.column("manager_id", .text).notNull().references("staff")
+                t.column("supervisor_id", .text).notNull().references("staff")
+                t.column("team_public_key", .blob).notNull()
+                t.column("confidential_public_key", .blob).notNull()
+                t.column("opened_at", .text).notNull()
+                t.column("opened_by", .text).notNull().references("staff")
+            }
+            try db.create(table: "grants") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("case_number", .text).notNull().references("cases")
+                t.column("tier", .text).notNull()
+                t.column("holder", .text).notNull()  // "staff:<id>" or "recovery"
+                t.column("holder_public_key", .blob).notNull()
+                t.column("sealed_secret_key", .blob).notNull()  // crypto_box_seal(tier secret, holder key)
+                t.column("event_seq", .integer).notNull().references("events")
+                t.uniqueKey(["case_number", "tier", "holder"])
+            }
+            try db.create(table: "documents") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("case_number", .text).notNull().references("cases")
+                t.column("name", .text).notNull()
+                t.uniqueKey(["case_number", "name"])
+            }
+            try db.create(table: "versions") { t in
+                t.column("document_id", .integer).notNull().references("documents")
+                t.column("version", .integer).notNull()
+                t.column("type", .text).notNull()
+                t.column("tier", .text).notNull()
+                t.column("object_id", .text).notNull()
+                t.column("plaintext_size", .integer).notNull()
+                t.column("ciphertext_size", .integer).notNull()
+                t.column("sealed_file_key", .blob).notNull()  // crypto_box_seal(file key, tier public key)
+                t.column("stamp", .blob).notNull()            // canonical JSON (SECURITY.md §11)
+                t.column("event_seq", .integer).notNull().references("events")
+                t.primaryKey(["document_id", "version"])
+            }
+        }
+        // v3: organisation form schemas, and the schema each form version was
+        // validated against (NULL for documents filed without --form).
+        migrator.registerMigration("v3-form-schemas") { db in
+            try db.create(table: "schemas") { t in
+                t.column("form_type", .text).notNull()
+                t.column("version", .integer).notNull()
+                t.column("schema_id", .text).notNull()   // the schema's $id
+                t.column("title", .text).notNull()
+                t.column("body", .blob).notNull()        // the schema as added (JSON, clear)
+                t.column("added_at", .text).notNull()
+                t.column("added_by", .text).notNull().references("staff")
+                t.column("event_seq", .integer).notNull().references("events")
+                t.primaryKey(["form_type", "version"])
+            }
+            try db.alter(table: "versions") { t in
+                t.add(column: "schema_id", .text)
+                t.add(column: "schema_version", .integer)  // NULL: the built-in schema
+            }
+            // Public keys are checked against their signed events before each
+            // sealing (Vault+Trust): find those events by type quickly.
+            try db.create(index: "events_by_type", on: "events", columns: ["type"])
+        }
+        migrator.registerMigration("v4-signed-projection") { db in
+            try FormatTwoMigration(db: db).run()
+        }
+        return migrator
+    }()
+}
+
+/// Moves a format-1 catalog (v1–v3) to format 2. New vaults pass through it
+/// with empty tables. Hashes are computed from the stored bytes, so a blob
+/// altered before the upgrade is named by what it now holds and `verify`
+/// finds that no signed event names it.
+private struct FormatTwoMigration {
+    let db: Database
+
+    func blobHash(_ data: Data) throws -> String {
+        let bytes = Array(data)
+        let hash = Blake2b.hash(bytes).hexString
+        try db.execute(sql: "INSERT OR IGNORE INTO blobs (hash, bytes) VALUES (?, ?)", arguments: [hash, data])
+        return hash
+    }
+
+    /// The `data` of the event at `seq`, parsed, or nil.
+    func eventData(_ seq: Int64?) throws -> [String: Any]? {
+        guard let seq, let body = try Data.fetchOne(db, sql: "SELECT body FROM events WHERE seq = ?", arguments: [seq]),
+              let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else { return nil }
+        return object["data"] as? [String: Any]
+    }
+
+    func run() throws {
+        try db.create(table: "blobs") { t in
+            t.primaryKey("hash", .text)
+            t.column("bytes", .blob).notNull()
+        }
+        try db.execute(sql: """
+            CREATE TABLE log_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
+            CREATE TABLE state_nodes (path BLOB PRIMARY KEY, kind INTEGER NOT NULL, hash BLOB NOT NULL,
+                first BLOB NOT NULL, second BLOB NOT NULL) WITHOUT ROWID;
+            CREATE TABLE vault_settings (vault_id TEXT PRIMARY KEY, format_version INTEGER NOT NULL, created_at TEXT NOT NULL,
+                kdf_algorithm TEXT NOT NULL, kdf_ops_limit INTEGER NOT NULL, kdf_mem_limit INTEGER NOT NULL,
+                insecure_testing_kdf INTEGER NOT NULL, recovery_public_key BLOB, case_categories TEXT NOT NULL,
+                team_tier_roles TEXT NOT NULL, event_seq INTEGER NOT NULL);
+            CREATE TABLE staff2 (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, box_public_key BLOB NOT NULL,
+                signing_public_key BLOB NOT NULL, wrapped_keys_hash TEXT NOT NULL, added_at TEXT NOT NULL, added_by TEXT,
+                added_seq INTEGER NOT NULL, keys_seq INTEGER NOT NULL);
+            CREATE TABLE cases2 (number TEXT PRIMARY KEY, category TEXT NOT NULL, year INTEGER NOT NULL,
+                client_number INTEGER NOT NULL UNIQUE, status TEXT NOT NULL, manager_id TEXT NOT NULL, supervisor_id TEXT NOT NULL,
+                team_public_key BLOB NOT NULL, confidential_public_key BLOB NOT NULL, opened_at TEXT NOT NULL,
+                opened_by TEXT NOT NULL, opened_seq INTEGER NOT NULL);
+            CREATE TABLE grants2 (case_number TEXT NOT NULL, tier TEXT NOT NULL, holder TEXT NOT NULL,
+                holder_public_key BLOB NOT NULL, sealed_key_hash TEXT NOT NULL, granted_seq INTEGER NOT NULL,
+                PRIMARY KEY (case_number, tier, holder)) WITHOUT ROWID;
+            CREATE TABLE documents2 (case_number TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL, is_form INTEGER NOT NULL,
+                latest_version INTEGER NOT NULL, confidential INTEGER NOT NULL, PRIMARY KEY (case_number, name)) WITHOUT ROWID;
+            CREATE TABLE versions2 (case_number TEXT NOT NULL, document TEXT NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL,
+                tier TEXT NOT NULL, object_id TEXT NOT NULL, plaintext_size INTEGER NOT NULL, ciphertext_size INTEGER NOT NULL,
+                sealed_file_key_hash TEXT NOT NULL, stamp BLOB NOT NULL, filed_seq INTEGER NOT NULL, schema_id TEXT,
+                schema_version INTEGER, schema_body_hash TEXT, PRIMARY KEY (case_number, document, version));
+            CREATE TABLE schemas2 (form_type TEXT NOT NULL, version INTEGER NOT NULL, schema_id TEXT NOT NULL, title TEXT NOT NULL,
+                body_hash TEXT NOT NULL, added_at TEXT NOT NULL, added_by TEXT NOT NULL, added_seq INTEGER NOT NULL,
+                PRIMARY KEY (form_type, version));
+            """)
+
+        // The settings, from the first event (vault.created).
+        if let first = try Row.fetchOne(db, sql: "SELECT seq, body FROM events WHERE seq = 1 AND type = 'vault.created'"),
+           let object = try JSONSerialization.jsonObject(with: first["body"] as Data) as? [String: Any],
+           let data = object["data"] as? [String: Any], let kdf = data["kdf"] as? [String: Any] {
+            let recovery = (data["recoveryPublicKey"] as? String).flatMap { [UInt8](hexString: $0) }.map { Data($0) }
+            func list(_ key: String) -> String {
+                String(decoding: (try? JSONSerialization.data(withJSONObject: data[key] ?? [])) ?? Data("[]".utf8), as: UTF8.self)
+            }
+            try db.execute(sql: """
+                INSERT INTO vault_settings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                """, arguments: [object["vault"] as? String, (data["formatVersion"] as? NSNumber)?.int64Value,
+                                 data["createdAt"] as? String, kdf["algorithm"] as? String, (kdf["opsLimit"] as? NSNumber)?.int64Value,
+                                 (kdf["memLimit"] as? NSNumber)?.int64Value, (data["insecureTestingKDF"] as? NSNumber)?.boolValue,
+                                 recovery, list("caseCategories"), list("teamTierRoles")])
+        }
+
+        // Staff: the wrapped keys move to blobs; the events that added them
+        // and last set their keys are found by id.
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM staff") {
+            let id: String = row["id"]
+            let seqs = try Int64.fetchAll(db, sql: """
+                SELECT seq FROM events WHERE type IN ('staff.added', 'staff.passphrase-changed')
+                AND json_extract(CAST(body AS TEXT), '$.data.id') = ? ORDER BY seq
+                """, arguments: [id])
+            try db.execute(sql: "INSERT INTO staff2 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", arguments: [
+                id, row["name"], row["role"], row["box_public_key"] as Data, row["signing_public_key"] as Data,
+                try blobHash(row["wrapped_secret_keys"]), row["created_at"], row["created_by"], seqs.first ?? 0, seqs.last ?? 0])
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM cases") {
+            let number: String = row["number"]
+            let opened = try Int64.fetchOne(db, sql: """
+                SELECT seq FROM events WHERE type = 'case.opened' AND json_extract(CAST(body AS TEXT), '$.data.case') = ?
+                """, arguments: [number]) ?? 0
+            try db.execute(sql: "INSERT INTO cases2 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", arguments: [
+                number, row["category"], row["year"], row["client_number"], row["status"], row["manager_id"], row["supervisor_id"],
+                row["team_public_key"] as Data, row["confidential_public_key"] as Data, row["opened_at"], row["opened_by"], opened])
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM grants") {
+            try db.execute(sql: "INSERT INTO grants2 VALUES (?, ?, ?, ?, ?, ?)", arguments: [
+                row["case_number"], row["tier"], row["holder"], row["holder_public_key"] as Data,
+                try blobHash(row["sealed_secret_key"]), row["event_seq"]])
+        }
+        for row in try Row.fetchAll(db, sql: """
+            SELECT d.case_number AS case_number, d.name AS name, v.* FROM versions v JOIN documents d ON d.id = v.document_id
+            ORDER BY d.case_number, d.name, v.version
+            """) {
+            let schemaHash = (try eventData(row["event_seq"])?["schema"] as? [String: Any])?["bodyHash"] as? String
+            try db.execute(sql: "INSERT INTO versions2 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", arguments: [
+                row["case_number"], row["name"], row["version"], row["type"], row["tier"], row["object_id"], row["plaintext_size"],
+                row["ciphertext_size"], try blobHash(row["sealed_file_key"]), row["stamp"] as Data, row["event_seq"],
+                row["schema_id"], row["schema_version"], schemaHash])
+        }
+        try db.execute(sql: """
+            INSERT INTO documents2
+            SELECT v.case_number, v.document,
+                   (SELECT type FROM versions2 l WHERE l.case_number = v.case_number AND l.document = v.document ORDER BY version DESC LIMIT 1),
+                   (SELECT schema_id IS NOT NULL FROM versions2 l WHERE l.case_number = v.case_number AND l.document = v.document
+                        ORDER BY version DESC LIMIT 1),
+                   MAX(v.version), MAX(v.tier = 'confidential')
+            FROM versions2 v GROUP BY v.case_number, v.document
+            """)
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM schemas") {
+            try db.execute(sql: "INSERT INTO schemas2 VALUES (?, ?, ?, ?, ?, ?, ?, ?)", arguments: [
+                row["form_type"], row["version"], row["schema_id"], row["title"], try blobHash(row["body"]),
+                row["added_at"], row["added_by"], row["event_seq"]])
+        }
+        try db.execute(sql: """
+            DROP TABLE schemas; DROP TABLE versions; DROP TABLE documents; DROP TABLE grants; DROP TABLE cases; DROP TABLE staff;
+            ALTER TABLE staff2 RENAME TO staff;
+            ALTER TABLE cases2 RENAME TO cases;
+            ALTER TABLE grants2 RENAME TO grants;
+            ALTER TABLE documents2 RENAME TO documents;
+            ALTER TABLE versions2 RENAME TO versions;
+            ALTER TABLE schemas2 RENAME TO schemas;
+            DROP INDEX IF EXISTS events_by_type;
+            """)
+
+        // The Merkle tree's perfect subtrees over the stored leaf hashes.
+        var range = CompactRange()
+        for leaf in try Data.fetchAll(db, sql: "SELECT leaf_hash FROM events ORDER BY seq") {
+            for node in range.append(leaf: Array(leaf)) {
+                try db.execute(sql: "INSERT INTO log_nodes VALUES (?, ?, ?)", arguments: [node.level, node.index, Data(node.hash)])
+            }
+        }
+    }
+}

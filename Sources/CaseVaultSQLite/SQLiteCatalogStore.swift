@@ -1,0 +1,365 @@
+public import CaseVault
+internal import CaseVaultCrypto
+internal import Foundation
+internal import GRDB
+
+/// The catalog in SQLite (GRDB, WAL mode): the only code that imports GRDB
+/// or writes SQL (design §2). It stores what the core hands it and answers
+/// the core's lookups; it decides nothing.
+///
+/// Migrations are named and never edited once landed; a new schema change is
+/// a new migration appended to `migrator` (SECURITY.md §8).
+public final class SQLiteCatalogStore: CatalogStore, CatalogStoreFactory, @unchecked Sendable {
+    let pool: DatabasePool
+
+    public static func open(path: String) throws -> any CatalogStore { try SQLiteCatalogStore(path: path) }
+
+    public static func create(path: String) throws -> any CatalogStore {
+        // Created first with mode 0600 so SQLite (and its -wal and -shm
+        // files, which copy the mode) never exist readable by others.
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            if errno == EEXIST { throw VaultError.alreadyExists("\(path) already exists") }
+            throw VaultError.io("cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        Glibc.close(fd)
+        return try SQLiteCatalogStore(path: path)
+    }
+
+    init(path: String) throws {
+        var configuration = Configuration()
+        // Writers are short (filing encrypts outside the transaction), but a
+        // large verify or a slow disk may hold the lock a while: wait rather
+        // than fail.
+        configuration.busyMode = .timeout(600)
+        configuration.prepareDatabase { db in
+            // Freed pages are overwritten, so a replaced wrapped key or sealed
+            // key does not linger in the file (it may in backups: SECURITY.md).
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            if try pool.read({ try Self.migrator.hasBeenSuperseded($0) }) {
+                throw VaultError.newerCatalog
+            }
+            try Self.migrator.migrate(pool)
+            // GRDB sets synchronous = NORMAL on the writer when it enables
+            // WAL (after prepareDatabase runs). NORMAL does not fsync at
+            // commit: a power cut could lose a filing already acknowledged,
+            // or a read event. FULL syncs the WAL at every commit.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    public func close() throws {
+        do { try pool.close() } catch { throw Self.map(error) }
+    }
+
+    public func read<T>(_ body: (any CatalogReader) throws -> T) throws -> T {
+        do { return try pool.read { try body(Connection(db: $0)) } } catch { throw Self.map(error) }
+    }
+
+    /// One IMMEDIATE transaction: the write lock is taken before the first
+    /// read, so two processes never both read the same next sequence number;
+    /// the second waits (busy timeout) instead of failing on upgrade.
+    public func write<T>(_ body: (any CatalogWriter) throws -> T) throws -> T {
+        do {
+            return try pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(Connection(db: db))
+                    return .commit
+                }
+                return result!
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// Our own errors pass through; SQLite's are mapped; a row that no longer
+    /// decodes was altered behind our back.
+    static func map(_ error: any Error) -> any Error {
+        switch error {
+        case let error as VaultError: error
+        case let error as DatabaseError: map(error)
+        case is DecodingError, is RowDecodingError: VaultError.integrityFailure("a catalog row is damaged")
+        default: error
+        }
+    }
+
+    /// Raw SQLite codes stop here (style: map at the boundary).
+    static func map(_ error: DatabaseError) -> VaultError {
+        switch error.resultCode {
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            return .integrityFailure("the catalog database is damaged")
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return .io("the vault is busy (another casevault process holds it); try again")
+        case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN:
+            return .io("cannot open the catalog for writing: \(error.message ?? "permission denied")")
+        case .SQLITE_FULL:
+            return .io("the disk is full")
+        case .SQLITE_CONSTRAINT:
+            return .integrityFailure("catalog constraint violated: \(error.message ?? "")")
+        default:
+            return .io("catalog error: \(error.message ?? "\(error.resultCode)")")
+        }
+    }
+}
+
+/// One connection inside a read or write transaction.
+private final class Connection: CatalogWriter {
+    let db: Database
+    init(db: Database) { self.db = db }
+
+    private func one(_ sql: String, _ arguments: StatementArguments = []) throws -> Row? {
+        try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    private func all(_ sql: String, _ arguments: StatementArguments = []) throws -> [Row] {
+        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    private func run(_ sql: String, _ arguments: StatementArguments) throws {
+        try db.cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
+    // MARK: The log
+
+    func lastEventSeq() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") ?? 0 }
+
+    static let eventColumns = "seq, type, actor, at, body, signature, leaf_hash"
+
+    func event(seq: Int64) throws -> EventRecord? {
+        try one("SELECT \(Self.eventColumns) FROM events WHERE seq = ?", [seq]).map(Self.event)
+    }
+
+    func forEachEvent(in range: ClosedRange<Int64>, _ body: (EventRecord) throws -> Bool) throws {
+        let cursor = try Row.fetchCursor(db, sql: "SELECT \(Self.eventColumns) FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                                         arguments: [range.lowerBound, range.upperBound])
+        while let row = try cursor.next() {
+            guard try body(Self.event(row)) else { return }
+        }
+    }
+
+    func eventCount() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0 }
+
+    /// By column index (the order of `eventColumns`): the log is read whole by verify.
+    static func event(_ row: Row) -> EventRecord {
+        EventRecord(seq: row[0], type: row[1], actor: row[2], at: row[3],
+                    body: bytes(row[4]), signature: bytes(row[5]), leafHash: bytes(row[6]))
+    }
+
+    func logNode(level: Int, index: Int64) throws -> [UInt8]? {
+        try one("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?", [level, index]).map { Self.bytes($0["hash"]) }
+    }
+
+    func stateNode(path: [UInt8]) throws -> StateNode? {
+        try one("SELECT * FROM state_nodes WHERE path = ?", [Data(path)]).map { row in
+            StateNode(path: path, kind: StateNode.Kind(rawValue: row["kind"]) ?? .leaf, hash: Self.bytes(row["hash"]),
+                      first: Self.bytes(row["first"]), second: Self.bytes(row["second"]))
+        }
+    }
+
+    func stateNodeCount() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM state_nodes") ?? 0 }
+
+    func blob(hash: String) throws -> [UInt8]? {
+        try one("SELECT bytes FROM blobs WHERE hash = ?", [hash]).map { Self.bytes($0["bytes"]) }
+    }
+
+    func blobHashes() throws -> [String] { try String.fetchAll(db, sql: "SELECT hash FROM blobs ORDER BY hash") }
+
+    // MARK: The projection
+
+    func vaultSettings() throws -> VaultSettingsRecord? {
+        try one("SELECT * FROM vault_settings").map { row in
+            VaultSettingsRecord(vaultId: row["vault_id"], formatVersion: row["format_version"], createdAt: row["created_at"],
+                                kdf: .init(algorithm: row["kdf_algorithm"], opsLimit: row["kdf_ops_limit"], memLimit: row["kdf_mem_limit"]),
+                                insecureTestingKDF: row["insecure_testing_kdf"], recoveryPublicKey: Self.hex(row["recovery_public_key"]),
+                                caseCategories: Self.list(row["case_categories"]), teamTierRoles: Self.list(row["team_tier_roles"]),
+                                eventSeq: row["event_seq"])
+        }
+    }
+
+    func staff(id: String) throws -> StaffRecord? { try one("SELECT * FROM staff WHERE id = ?", [id]).map(Self.staff) }
+    func allStaff() throws -> [StaffRecord] { try all("SELECT * FROM staff ORDER BY id").map(Self.staff) }
+
+    static func staff(_ row: Row) -> StaffRecord {
+        StaffRecord(id: row["id"], name: row["name"], role: row["role"], boxPublicKey: hex(row["box_public_key"]) ?? "",
+                    signingPublicKey: hex(row["signing_public_key"]) ?? "", wrappedKeysHash: row["wrapped_keys_hash"],
+                    addedAt: row["added_at"], addedBy: row["added_by"], addedSeq: row["added_seq"], keysSeq: row["keys_seq"])
+    }
+
+    func caseRecord(number: String) throws -> CaseRecord? { try one("SELECT * FROM cases WHERE number = ?", [number]).map(Self.caseRecord) }
+
+    func cases(matching query: CaseQuery) throws -> [CaseRecord] {
+        var clauses: [String] = []
+        var arguments: [any DatabaseValueConvertible] = []
+        for (column, value) in [("status", query.status), ("category", query.category), ("manager_id", query.manager),
+                                ("supervisor_id", query.supervisor)] {
+            if let value { clauses.append("\(column) = ?"); arguments.append(value) }
+        }
+        if let year = query.year { clauses.append("year = ?"); arguments.append(year) }
+        let filter = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
+        return try Row.fetchAll(db, sql: "SELECT * FROM cases" + filter + " ORDER BY category, year, client_number",
+                                arguments: StatementArguments(arguments)).map(Self.caseRecord)
+    }
+
+    static func caseRecord(_ row: Row) -> CaseRecord {
+        CaseRecord(number: row["number"], category: row["category"], year: row["year"], clientNumber: row["client_number"],
+                   status: row["status"], manager: row["manager_id"], supervisor: row["supervisor_id"],
+                   teamPublicKey: hex(row["team_public_key"]) ?? "", confidentialPublicKey: hex(row["confidential_public_key"]) ?? "",
+                   openedAt: row["opened_at"], openedBy: row["opened_by"], openedSeq: row["opened_seq"])
+    }
+
+    func caseNumber(client: Int) throws -> String? {
+        try one("SELECT number FROM cases WHERE client_number = ?", [client]).map { $0["number"] }
+    }
+
+    func highestClientNumber() throws -> Int? { try Int.fetchOne(db, sql: "SELECT MAX(client_number) FROM cases") }
+
+    func grants(caseNumber: String) throws -> [GrantRecord] {
+        try all("SELECT * FROM grants WHERE case_number = ? ORDER BY tier, holder", [caseNumber]).map { row in
+            GrantRecord(caseNumber: row["case_number"], tier: row["tier"], holder: row["holder"],
+                        holderPublicKey: Self.hex(row["holder_public_key"]) ?? "", sealedKeyHash: row["sealed_key_hash"],
+                        grantedSeq: row["granted_seq"])
+        }
+    }
+
+    func document(caseNumber: String, name: String) throws -> DocumentRecord? {
+        try one("SELECT * FROM documents WHERE case_number = ? AND name = ?", [caseNumber, name]).map(Self.document)
+    }
+
+    func documents(caseNumber: String?) throws -> [DocumentRecord] {
+        if let caseNumber { return try all("SELECT * FROM documents WHERE case_number = ? ORDER BY name", [caseNumber]).map(Self.document) }
+        return try all("SELECT * FROM documents ORDER BY case_number, name").map(Self.document)
+    }
+
+    static func document(_ row: Row) -> DocumentRecord {
+        DocumentRecord(caseNumber: row["case_number"], name: row["name"], type: row["type"], isForm: row["is_form"],
+                       latestVersion: row["latest_version"], confidential: row["confidential"])
+    }
+
+    func version(caseNumber: String, document: String, version: Int) throws -> VersionRecord? {
+        try one("SELECT * FROM versions WHERE case_number = ? AND document = ? AND version = ?", [caseNumber, document, version])
+            .map(Self.version)
+    }
+
+    func versions(caseNumber: String?, document: String?) throws -> [VersionRecord] {
+        switch (caseNumber, document) {
+        case (let number?, let name?):
+            return try all("SELECT * FROM versions WHERE case_number = ? AND document = ? ORDER BY version", [number, name]).map(Self.version)
+        case (let number?, nil):
+            return try all("SELECT * FROM versions WHERE case_number = ? ORDER BY document, version", [number]).map(Self.version)
+        default:
+            return try all("SELECT * FROM versions ORDER BY case_number, document, version").map(Self.version)
+        }
+    }
+
+    static func version(_ row: Row) throws -> VersionRecord {
+        VersionRecord(caseNumber: row["case_number"], document: row["document"], version: row["version"], type: row["type"],
+                      tier: row["tier"], objectId: row["object_id"], size: row["plaintext_size"], ciphertextSize: row["ciphertext_size"],
+                      sealedFileKeyHash: row["sealed_file_key_hash"], stamp: try Stamp(canonicalJSON: bytes(row["stamp"])),
+                      filedSeq: row["filed_seq"], schemaId: row["schema_id"], schemaVersion: row["schema_version"],
+                      schemaBodyHash: row["schema_body_hash"])
+    }
+
+    func schemas(formType: String?) throws -> [SchemaRecord] {
+        let rows = try formType.map { try all("SELECT * FROM schemas WHERE form_type = ? ORDER BY version", [$0]) }
+            ?? all("SELECT * FROM schemas ORDER BY form_type, version")
+        return rows.map { row in
+            SchemaRecord(formType: row["form_type"], version: row["version"], schemaId: row["schema_id"], title: row["title"],
+                         bodyHash: row["body_hash"], addedAt: row["added_at"], addedBy: row["added_by"], addedSeq: row["added_seq"])
+        }
+    }
+
+    // MARK: Writes (the ledger and the projection only)
+
+    func appendEvent(_ event: EventRecord) throws {
+        try run("INSERT INTO events (seq, type, actor, at, body, signature, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [event.seq, event.type, event.actor, event.at, Data(event.body), Data(event.signature), Data(event.leafHash)])
+    }
+
+    func putLogNode(level: Int, index: Int64, hash: [UInt8]) throws {
+        try run("INSERT OR REPLACE INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)", [level, index, Data(hash)])
+    }
+
+    func putStateNode(_ node: StateNode) throws {
+        try run("INSERT OR REPLACE INTO state_nodes (path, kind, hash, first, second) VALUES (?, ?, ?, ?, ?)",
+                [Data(node.path), node.kind.rawValue, Data(node.hash), Data(node.first), Data(node.second)])
+    }
+
+    func putBlob(hash: String, bytes: [UInt8]) throws {
+        try run("INSERT OR IGNORE INTO blobs (hash, bytes) VALUES (?, ?)", [hash, Data(bytes)])
+    }
+
+    func deleteBlob(hash: String) throws {
+        try run("DELETE FROM blobs WHERE hash = ?", [hash])
+    }
+
+    func putVaultSettings(_ r: VaultSettingsRecord) throws {
+        try run("DELETE FROM vault_settings", [])
+        try run("""
+            INSERT INTO vault_settings (vault_id, format_version, created_at, kdf_algorithm, kdf_ops_limit, kdf_mem_limit,
+                insecure_testing_kdf, recovery_public_key, case_categories, team_tier_roles, event_seq)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [r.vaultId, r.formatVersion, r.createdAt, r.kdf.algorithm, Int64(bitPattern: r.kdf.opsLimit),
+                  Int64(bitPattern: r.kdf.memLimit), r.insecureTestingKDF, Self.data(r.recoveryPublicKey),
+                  Self.text(r.caseCategories), Self.text(r.teamTierRoles), r.eventSeq])
+    }
+
+    func putStaff(_ r: StaffRecord) throws {
+        try run("""
+            INSERT OR REPLACE INTO staff (id, name, role, box_public_key, signing_public_key, wrapped_keys_hash, added_at,
+                added_by, added_seq, keys_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [r.id, r.name, r.role, Self.data(r.boxPublicKey), Self.data(r.signingPublicKey), r.wrappedKeysHash, r.addedAt,
+                  r.addedBy, r.addedSeq, r.keysSeq])
+    }
+
+    func putCase(_ r: CaseRecord) throws {
+        try run("""
+            INSERT OR REPLACE INTO cases (number, category, year, client_number, status, manager_id, supervisor_id, team_public_key,
+                confidential_public_key, opened_at, opened_by, opened_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [r.number, r.category, r.year, r.clientNumber, r.status, r.manager, r.supervisor, Self.data(r.teamPublicKey),
+                  Self.data(r.confidentialPublicKey), r.openedAt, r.openedBy, r.openedSeq])
+    }
+
+    func putGrant(_ r: GrantRecord) throws {
+        try run("""
+            INSERT OR REPLACE INTO grants (case_number, tier, holder, holder_public_key, sealed_key_hash, granted_seq)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """, [r.caseNumber, r.tier, r.holder, Self.data(r.holderPublicKey), r.sealedKeyHash, r.grantedSeq])
+    }
+
+    func putDocument(_ r: DocumentRecord) throws {
+        try run("""
+            INSERT OR REPLACE INTO documents (case_number, name, type, is_form, latest_version, confidential) VALUES (?, ?, ?, ?, ?, ?)
+            """, [r.caseNumber, r.name, r.type, r.isForm, r.latestVersion, r.confidential])
+    }
+
+    func putVersion(_ r: VersionRecord) throws {
+        try run("""
+            INSERT OR REPLACE INTO versions (case_number, document, version, type, tier, object_id, plaintext_size, ciphertext_size,
+                sealed_file_key_hash, stamp, filed_seq, schema_id, schema_version, schema_body_hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [r.caseNumber, r.document, r.version, r.type, r.tier, r.objectId, r.size, r.ciphertextSize, r.sealedFileKeyHash,
+                  Data(r.stamp.canonicalJSON), r.filedSeq, r.schemaId, r.schemaVersion, r.schemaBodyHash])
+    }
+
+    func putSchema(_ r: SchemaRecord) throws {
+        try run("""
+            INSERT OR REPLACE INTO schemas (form_type, version, schema_id, title, body_hash, added_at, added_by, added_seq)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, [r.formType, r.version, r.schemaId, r.title, r.bodyHash, r.addedAt, r.addedBy, r.addedSeq])
+    }
+
+    // MARK: Column conversions: keys are raw BLOBs on disk, hex in records.
+
+    static func bytes(_ data: Data?) -> [UInt8] { data.map(Array.init) ?? [] }
+    static func hex(_ data: Data?) -> String? { data.map { Array($0).hexString } }
+    static func data(_ hex: String?) -> Data? { hex.flatMap { [UInt8](hexString: $0) }.map { Data($0) } }
+    static func list(_ text: String) -> [String] { (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? [] }
+    static func text(_ list: [String]) -> String { String(decoding: (try? JSONEncoder().encode(list)) ?? Data("[]".utf8), as: UTF8.self) }
+}

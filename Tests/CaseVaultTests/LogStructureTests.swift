@@ -1,0 +1,179 @@
+@testable import CaseVault
+import CaseVaultCrypto
+import Foundation
+import Testing
+
+/// Nodes in memory, as `log_nodes` would hold them.
+private final class Nodes: LogNodeSource {
+    var leaves: [[UInt8]] = []
+    var inner: [String: [UInt8]] = [:]
+    var range = CompactRange()
+
+    func append(_ leaf: [UInt8]) {
+        leaves.append(leaf)
+        for node in range.append(leaf: leaf) { inner["\(node.level)/\(node.index)"] = node.hash }
+    }
+
+    func logNode(level: Int, index: Int64) throws -> [UInt8]? {
+        level == 0 ? (index < leaves.count ? leaves[Int(index)] : nil) : inner["\(level)/\(index)"]
+    }
+}
+
+private func leaf(_ i: Int) -> [UInt8] { SHA256.hash([0x00] + Array("leaf \(i)".utf8)) }
+
+@Suite struct LogTreeTests {
+    @Test func storedNodesGiveTheReferenceRootAtEverySize() throws {
+        let nodes = Nodes()
+        for i in 0..<70 {
+            nodes.append(leaf(i))
+            let reference = referenceRoot(nodes.leaves[...])
+            #expect(nodes.range.root == reference)
+            #expect(try LogTree.root(nodes, size: Int64(i + 1)) == reference)
+            #expect(try CompactRange(nodes, size: Int64(i + 1)) == nodes.range)
+        }
+    }
+
+    @Test func inclusionProofsVerifyAndRefuseWhatIsNotIncluded() throws {
+        let nodes = Nodes()
+        for i in 0..<37 { nodes.append(leaf(i)) }
+        for size in [1, 2, 3, 8, 13, 37] {
+            let root = try LogTree.root(nodes, size: Int64(size))
+            for index in 0..<size {
+                let proof = try LogTree.inclusionProof(nodes, index: Int64(index), size: Int64(size))
+                #expect(LogTree.verifyInclusion(leaf: leaf(index), index: Int64(index), size: Int64(size), proof: proof, root: root))
+                // Wrong leaf, wrong index, wrong size, a flipped proof hash: refused.
+                #expect(!LogTree.verifyInclusion(leaf: leaf(index + 100), index: Int64(index), size: Int64(size), proof: proof, root: root))
+                if size > 1 {
+                    #expect(!LogTree.verifyInclusion(leaf: leaf(index), index: Int64((index + 1) % size), size: Int64(size), proof: proof, root: root))
+                    var bent = proof
+                    bent[0][0] ^= 1
+                    #expect(!LogTree.verifyInclusion(leaf: leaf(index), index: Int64(index), size: Int64(size), proof: bent, root: root))
+                }
+            }
+        }
+    }
+
+    @Test func consistencyProofsVerifyForEveryPairAndRefuseARewrittenPrefix() throws {
+        let nodes = Nodes()
+        for i in 0..<33 { nodes.append(leaf(i)) }
+        let forged = Nodes()
+        for i in 0..<33 { forged.append(i == 4 ? leaf(999) : leaf(i)) }
+        for m in 1...33 {
+            for n in m...33 {
+                let proof = try LogTree.consistencyProof(nodes, from: Int64(m), to: Int64(n))
+                let old = try LogTree.root(nodes, size: Int64(m)), new = try LogTree.root(nodes, size: Int64(n))
+                #expect(LogTree.verifyConsistency(from: Int64(m), to: Int64(n), oldRoot: old, newRoot: new, proof: proof), "\(m)→\(n)")
+                // A log whose fifth leaf was rewritten extends the genuine first
+                // m leaves only while m does not reach it.
+                let forgedProof = try LogTree.consistencyProof(forged, from: Int64(m), to: Int64(n))
+                let forgedNew = try LogTree.root(forged, size: Int64(n))
+                #expect(LogTree.verifyConsistency(from: Int64(m), to: Int64(n), oldRoot: old, newRoot: forgedNew, proof: forgedProof) == (m <= 4),
+                        "\(m)→\(n)")
+            }
+        }
+        // A truncated or bent proof, or sizes the wrong way round, fail. (The
+        // sizes themselves are bound by the signed checkpoint, not by a proof.)
+        let proof = try LogTree.consistencyProof(nodes, from: 5, to: 20)
+        let old = try LogTree.root(nodes, size: 5), new = try LogTree.root(nodes, size: 20)
+        #expect(!LogTree.verifyConsistency(from: 5, to: 20, oldRoot: old, newRoot: new, proof: Array(proof.dropLast())))
+        var bent = proof
+        bent[1][3] ^= 0x80
+        #expect(!LogTree.verifyConsistency(from: 5, to: 20, oldRoot: old, newRoot: new, proof: bent))
+        #expect(!LogTree.verifyConsistency(from: 6, to: 5, oldRoot: old, newRoot: new, proof: proof))
+        #expect(!LogTree.verifyConsistency(from: 5, to: 20, oldRoot: new, newRoot: old, proof: proof))
+    }
+}
+
+private final class MapNodes: StateNodeSink {
+    var nodes: [[UInt8]: StateNode] = [:]
+    func stateNode(path: [UInt8]) throws -> StateNode? { nodes[path] }
+    func putStateNode(_ node: StateNode) throws { nodes[node.path] = node }
+}
+
+/// The map's root recomputed from its entries alone, by the definition in
+/// SECURITY.md §12a: the reference the stored tree is held to.
+private func referenceMapRoot(_ entries: [([UInt8], [UInt8])], depth: Int = 0) -> [UInt8] {
+    if entries.isEmpty { return StateMap.empty }
+    if entries.count == 1 { return StateMap.leafHash(key: entries[0].0, value: entries[0].1) }
+    let left = entries.filter { StateMap.bit($0.0, depth) == 0 }, right = entries.filter { StateMap.bit($0.0, depth) == 1 }
+    return StateMap.innerHash(referenceMapRoot(left, depth: depth + 1), referenceMapRoot(right, depth: depth + 1))
+}
+
+@Suite struct StateMapTests {
+    @Test func insertsAndUpdatesGiveTheReferenceRootAndProveMembership() throws {
+        let store = MapNodes()
+        var root = StateMap.empty
+        var entries: [String: [UInt8]] = [:]
+        var generator = SystemRandomNumberGenerator()
+        for step in 0..<400 {
+            let key = "case/CP-2024-\(Int.random(in: 0..<150, using: &generator))"
+            let value = SHA256.hash(Array("value \(step)".utf8))
+            root = try StateMap.set(StateMap.keyHash(key), to: value, root: root, in: store)
+            entries[key] = value
+            if step % 25 == 0 || step == 399 {
+                #expect(root == referenceMapRoot(entries.map { (StateMap.keyHash($0.key), $0.value) }))
+            }
+        }
+        for (key, value) in entries {
+            #expect(try StateMap.value(for: StateMap.keyHash(key), root: root, in: store) == value)
+        }
+        for missing in ["case/CP-2024-9999", "staff/nobody", ""] {
+            #expect(try StateMap.value(for: StateMap.keyHash(missing), root: root, in: store) == nil)
+        }
+    }
+
+    @Test func aDamagedNodeOrAWrongRootIsRefused() throws {
+        let store = MapNodes()
+        var root = StateMap.empty
+        for i in 0..<50 { root = try StateMap.set(StateMap.keyHash("k\(i)"), to: SHA256.hash([UInt8(i)]), root: root, in: store) }
+        // Another root: nothing proves membership under it.
+        var other = root
+        other[0] ^= 1
+        #expect(throws: VaultError.self) { _ = try StateMap.value(for: StateMap.keyHash("k1"), root: other, in: store) }
+        #expect(throws: VaultError.self) { _ = try StateMap.set(StateMap.keyHash("k1"), to: [UInt8](repeating: 7, count: 32), root: other, in: store) }
+        // A leaf's value rewritten in place: its path no longer leads to the root.
+        let key = StateMap.keyHash("k7")
+        let leafPath = store.nodes.values.first { $0.kind == .leaf && $0.first == key }!.path
+        store.nodes[leafPath]!.second = [UInt8](repeating: 9, count: 32)
+        #expect(throws: VaultError.self) { _ = try StateMap.value(for: key, root: root, in: store) }
+        // A removed inner node.
+        let innerPath = store.nodes.values.first { $0.kind == .inner && $0.path.count > 2 }!.path
+        store.nodes[innerPath] = nil
+        #expect(throws: (any Error).self) {
+            for i in 0..<50 { _ = try StateMap.value(for: StateMap.keyHash("k\(i)"), root: root, in: store) }
+        }
+    }
+
+    @Test func pathsEncodeDepthAndPrefix() {
+        let key: [UInt8] = [0b1011_0110, 0xff] + [UInt8](repeating: 0, count: 30)
+        #expect(StateMap.path(key, depth: 0) == [0, 0])
+        #expect(StateMap.path(key, depth: 3) == [0, 3, 0b1010_0000])
+        #expect(StateMap.path(key, depth: 8) == [0, 8, 0b1011_0110])
+        #expect(StateMap.path(key, depth: 10) == [0, 10, 0b1011_0110, 0b1100_0000])
+        #expect(StateMap.path(key, depth: 256).count == 34)
+    }
+}
+
+@Suite struct CheckpointTests {
+    @Test func aCheckpointRoundTripsAndOnlyItsSignerVerifies() throws {
+        let scratch = Scratch()
+        let vault = try makeVault(in: scratch)
+        let admin = try vault.unlock(staffID: "amina", passphrase: try scratch.passphrase(adminPassphrase))
+        let checkpoint = try vault.checkpoint(signedBy: admin)
+        let note = checkpoint.note
+        #expect(note.hasPrefix("casevault/\(vault.config.vaultId)\n2\n"))
+        #expect(note.contains("\n\n— casevault/\(vault.config.vaultId)/amina "))
+        let parsed = try Checkpoint(parsing: note)
+        #expect(parsed == checkpoint)
+        #expect(parsed.isSigned(by: "amina", key: admin.signingKeys.publicKey, vaultID: vault.config.vaultId))
+        let other = SigningKeyPair()
+        #expect(!parsed.isSigned(by: "amina", key: other.publicKey, vaultID: vault.config.vaultId))
+        // An edited size or root no longer verifies.
+        let edited = try Checkpoint(parsing: note.replacingOccurrences(of: "\n2\n", with: "\n1\n"))
+        #expect(!edited.isSigned(by: "amina", key: admin.signingKeys.publicKey, vaultID: vault.config.vaultId))
+        for bad in ["", "casevault/x\n2\n", note.replacingOccurrences(of: "— ", with: "- "), note + "trailing",
+                    note.replacingOccurrences(of: "\n2\n", with: "\n02\n")] {
+            #expect(throws: VaultError.self) { _ = try Checkpoint(parsing: bad) }
+        }
+    }
+}

@@ -1,0 +1,491 @@
+@testable import CaseVault
+import CaseVaultCrypto
+import CaseVaultSQLite
+import Foundation
+import GRDB
+import Testing
+
+/// An office whose members each use casevault as the CLI does: every
+/// command opens the vault with the member's own checkpoint folder and
+/// keeps a checkpoint when it is done.
+final class Office {
+    let scratch = Scratch()
+    let path: String
+    var passphrases: [String: String] = [:]
+
+    init(members: [(String, String, Role)] = Office.programme, recoveryKey: Bool = true) throws {
+        let vault = try makeVault(in: scratch, recoveryKey: recoveryKey ? scratch.file("recovery.txt") : nil)
+        path = vault.path
+        passphrases["amina"] = adminPassphrase
+        try act("amina") { vault, admin in
+            for (id, name, role) in members {
+                passphrases[id] = "\(id) passphrase!"
+                try vault.addStaff(id: id, name: name, role: role, passphrase: try scratch.passphrase("\(id) passphrase!"), by: admin)
+            }
+        }
+    }
+
+    static let programme: [(String, String, Role)] = [
+        ("grace", "Grace Otieno", .caseManager), ("joseph", "Joseph Mwangi", .caseManager),
+        ("halima", "Halima Abdi", .caseSupervisor), ("omar", "Omar Farouk", .caseSupervisor),
+        ("farah", "Farah Nasser", .recordsOfficer), ("dora", "Dora Achieng", .projectDirector), ("peter", "Peter Okello", .auditor),
+    ]
+
+    func checkpoints(_ id: String) -> CheckpointStore { CheckpointStore(folder: scratch.file("state-\(id)")) }
+
+    /// Opens the vault as `id`'s casevault would (with their checkpoints).
+    func open(_ id: String, checkpoint: Checkpoint? = nil) throws -> Vault {
+        try Vault.open(at: path, options: Vault.OpenOptions(checkpoints: checkpoints(id), checkpoint: checkpoint))
+    }
+
+    /// One command by `id`: open, unlock, act, keep a checkpoint.
+    @discardableResult
+    func act<T>(_ id: String, _ body: (Vault, StaffIdentity) throws -> T) throws -> T {
+        let vault = try open(id)
+        let identity = try vault.unlock(staffID: id, passphrase: try scratch.passphrase(passphrases[id]!))
+        defer { _ = try? vault.saveCheckpoint(signedBy: identity) }
+        return try body(vault, identity)
+    }
+
+    @discardableResult
+    func openCase(by id: String = "halima", client: Int = 42) throws -> String {
+        try act(id) { vault, actor in
+            try vault.openCase(category: "CP", admitted: 2024, clientNumber: client, managerID: "grace", supervisorID: "halima", by: actor)
+                .number.description
+        }
+    }
+
+    @discardableResult
+    func file(_ text: String, name: String = "Notes", confidential: Bool = false, by id: String = "farah",
+              into number: String = "CP-2024-0042") throws -> VersionInfo {
+        let input = scratch.file("input-\(UUID().uuidString)")
+        try text.write(toFile: input, atomically: false, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: input) }
+        return try act(id) { vault, actor in
+            try vault.file(caseNumber: number, name: name, type: "report", confidential: confidential, from: .file(path: input), by: actor)
+        }
+    }
+
+    func read(_ name: String = "Notes", version: Int? = nil, by id: String = "grace") throws -> String {
+        try act(id) { vault, actor in
+            var out: [UInt8] = []
+            try vault.read(caseNumber: "CP-2024-0042", document: name, version: version, by: actor) { out.append(contentsOf: $0) }
+            return String(decoding: out, as: UTF8.self)
+        }
+    }
+
+    func sql(_ statement: String, _ arguments: StatementArguments = StatementArguments()) throws {
+        let queue = try DatabaseQueue(path: path + "/" + Vault.catalogFileName)
+        try queue.write { try $0.execute(sql: statement, arguments: arguments) }
+        try queue.close()
+    }
+
+    func rows(_ statement: String) throws -> [Row] {
+        let queue = try DatabaseQueue(path: path + "/" + Vault.catalogFileName)
+        defer { try? queue.close() }
+        return try queue.read { try Row.fetchAll($0, sql: statement) }
+    }
+
+    /// Recomputes every stored Merkle node from the stored leaf hashes, as
+    /// an attacker keeping the tree consistent after editing events would.
+    func rebuildLogNodes() throws {
+        try sql("UPDATE events SET leaf_hash = ?", [Data()])  // placeholder, replaced below
+        let events = try rows("SELECT seq, body, signature FROM events ORDER BY seq")
+        var range = CompactRange()
+        try sql("DELETE FROM log_nodes")
+        for event in events {
+            let leaf = SHA256.hash([0x00] + Array(event["body"] as Data) + Array(event["signature"] as Data))
+            try sql("UPDATE events SET leaf_hash = ? WHERE seq = ?", [Data(leaf), event["seq"] as Int64])
+            for node in range.append(leaf: leaf) {
+                try sql("INSERT INTO log_nodes VALUES (?, ?, ?)", [node.level, node.index, Data(node.hash)])
+            }
+        }
+    }
+
+    /// `verify`, as the CLI runs it: nothing refused at open, findings reported.
+    func verify(_ id: String = "auditor", checkpoint: Checkpoint? = nil) throws -> VerifyReport {
+        var options = Vault.OpenOptions(checkpoints: checkpoints(id), checkpoint: checkpoint)
+        options.checksOnOpen = false
+        return try Vault.open(at: path, options: options).verify()
+    }
+
+    /// A copy of the whole folder, as a backup would be.
+    func snapshot() throws -> String {
+        let copy = scratch.file("backup-\(UUID().uuidString)")
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        return copy
+    }
+
+    func restore(_ copy: String) throws {
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.copyItem(atPath: copy, toPath: path)
+    }
+}
+
+func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    #expect(sourceLocation: sourceLocation) { try body() } throws: { error in
+        guard case VaultError.integrityFailure(let message) = error else { return false }
+        return message.contains(fragment)
+    }
+}
+
+/// Issue 8's attacks, each by someone who can write the vault folder (and,
+/// for attack 7, a member) but holds no other key.
+@Suite struct TrustAttackTests {
+    // 0. Event 1 is verified: the recovery key and the policy cannot be changed.
+    @Test func attack0_theFirstEventsSettingsCannotBeChanged() throws {
+        let office = try Office()
+        let attacker = BoxKeyPair().publicKey.bytes.hexString
+        let original = try #require(try office.open("grace").config.recoveryPublicKey)
+        // casevault.json and event 1 and the settings row all say the attacker's key,
+        // and the Merkle tree is recomputed to match.
+        let config = office.path + "/casevault.json"
+        try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: original, with: attacker)
+            .write(toFile: config, atomically: false, encoding: .utf8)
+        try office.sql("UPDATE events SET body = CAST(replace(CAST(body AS TEXT), ?, ?) AS BLOB) WHERE seq = 1", [original, attacker])
+        try office.sql("UPDATE vault_settings SET recovery_public_key = ?", [Data([UInt8](hexString: attacker)!)])
+        try office.rebuildLogNodes()
+        // First use (no checkpoint, no unlock): event 1 no longer verifies.
+        expectIntegrity("the vault's first event is not signed by its first admin") {
+            _ = try Vault.open(at: office.path)
+        }
+        // Adding a team-tier role the same way.
+        let other = try Office()
+        try other.sql("UPDATE events SET body = CAST(replace(CAST(body AS TEXT), '[\"project-director\"]', '[\"project-director\",\"records-officer\"]') AS BLOB) WHERE seq = 1")
+        try other.sql("UPDATE vault_settings SET team_tier_roles = '[\"project-director\",\"records-officer\"]'")
+        expectIntegrity("event 1 was altered after it was signed") { _ = try Vault.open(at: other.path) }
+        expectIntegrity("event 1 was altered after it was signed") { _ = try other.open("amina") }
+    }
+
+    /// A vault made without an admin: its first admin signs only the settings init wrote.
+    @Test func attack0_theFirstAdminSignsOnlyTheSettingsInitPrinted() throws {
+        let scratch = Scratch()
+        var options = Vault.CreationOptions()
+        options.insecureTestingKDF = true
+        options.recoveryKeyPath = scratch.file("recovery.txt")
+        let created = try Vault.create(at: scratch.file("v"), options: options)
+        let printed = created.config.settingsFingerprint
+        let config = created.path + "/casevault.json"
+        try String(contentsOfFile: config, encoding: .utf8)
+            .replacingOccurrences(of: try #require(created.config.recoveryPublicKey), with: BoxKeyPair().publicKey.bytes.hexString)
+            .write(toFile: config, atomically: false, encoding: .utf8)
+        let edited = try Vault.open(at: created.path)
+        expectIntegrity("do not have the fingerprint you gave") {
+            try edited.addFirstAdmin(id: "root", name: "Root", passphrase: try scratch.passphrase("root passphrase!"), settingsFingerprint: printed)
+        }
+        #expect(try edited.staff().isEmpty)
+    }
+
+    // 1. A log rewritten from its root with a first admin of the attacker's own.
+    @Test func attack1_aReRootedLogIsRefusedForEveryExistingMember() throws {
+        let office = try Office(members: [("grace", "Grace Otieno", .caseManager), ("halima", "Halima Abdi", .caseSupervisor),
+                                          ("farah", "Farah Nasser", .recordsOfficer)])
+        let vaultID = try office.open("amina").config.vaultId
+        let blobs = Dictionary(uniqueKeysWithValues: try office.rows("SELECT id, wrapped_keys_hash FROM staff").map { row -> (String, [UInt8]) in
+            let hash: String = row["wrapped_keys_hash"]
+            let bytes = try office.rows("SELECT bytes FROM blobs WHERE hash = '\(hash)'")[0]["bytes"] as Data
+            return (row["id"], Array(bytes))
+        })
+        let members = try office.rows("SELECT * FROM staff WHERE id != 'amina' ORDER BY added_seq")
+        // The attacker's catalog: their own 'amina', their own recovery key,
+        // the other members kept with their real keys and wrapped keys.
+        let forgedPath = office.scratch.file("forged.sqlite")
+        let forged = try SQLiteCatalogStore.create(path: forgedPath)
+        let evil = StaffIdentity(member: StaffMember(id: "amina", name: "Amina Yusuf", role: .admin, createdAt: Date(), createdBy: nil,
+                                                     boxPublicKeyHex: "", signingPublicKeyHex: ""),
+                                 boxKeys: BoxKeyPair(), signingKeys: SigningKeyPair(), isAnchored: false)
+        var config = try office.open("amina").config
+        let attackerRecovery = BoxKeyPair().publicKey.bytes.hexString
+        config.recoveryPublicKey = attackerRecovery
+        let evilBlob = try WrappedSecret.wrap(evil.secretKeyMaterial(), passphrase: try office.scratch.passphrase("attacker passphrase").bytes,
+                                              parameters: .insecureTestingOnly)
+        try forged.write { writer in
+            var head = TrustedHead.empty
+            var events: [EventData] = [.vaultCreated(config.vaultCreated),
+                                       .staffAdded(StaffAdded(id: "amina", name: "Amina Yusuf", role: "admin",
+                                                              boxPublicKey: evil.boxKeys.publicKey.bytes.hexString,
+                                                              signingPublicKey: evil.signingKeys.publicKey.bytes.hexString,
+                                                              wrappedKeysHash: try Ledger.putBlob(evilBlob, in: writer)))]
+            for member in members {
+                events.append(.staffAdded(StaffAdded(id: member["id"], name: member["name"], role: member["role"],
+                                                     boxPublicKey: Array(member["box_public_key"] as Data).hexString,
+                                                     signingPublicKey: Array(member["signing_public_key"] as Data).hexString,
+                                                     wrappedKeysHash: try Ledger.putBlob(blobs[member["id"]]!, in: writer))))
+            }
+            try Ledger.append(events, by: evil, at: Date(), vaultID: vaultID, head: &head, in: writer)
+        }
+        try forged.close()
+        for suffix in ["", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(atPath: office.path + "/catalog.sqlite" + suffix)
+            if FileManager.default.fileExists(atPath: forgedPath + suffix) {
+                try FileManager.default.copyItem(atPath: forgedPath + suffix, toPath: office.path + "/catalog.sqlite" + suffix)
+            }
+        }
+        let configPath = office.path + "/casevault.json"
+        let text = try String(contentsOfFile: configPath, encoding: .utf8)
+        try text.replacingOccurrences(of: try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])["recoveryPublicKey"] as! String,
+                                      with: attackerRecovery).write(toFile: configPath, atomically: false, encoding: .utf8)
+
+        // The forged vault is consistent on its own: a first look without anchors accepts it…
+        #expect(try Vault.open(at: office.path).staff().map(\.id) == ["amina", "farah", "grace", "halima"])
+        // …but every existing member's wrapped keys remember the real first event.
+        for id in ["grace", "halima", "farah"] {
+            let vault = try Vault.open(at: office.path)
+            expectIntegrity("the log's first event is not the one '\(id)' joined") {
+                _ = try vault.unlock(staffID: id, passphrase: try office.scratch.passphrase(office.passphrases[id]!))
+            }
+        }
+        // The real admin, whose keys were replaced, is stopped by their checkpoint before any passphrase.
+        expectIntegrity("does not extend your last checkpoint") { _ = try office.open("amina") }
+        // So no case is ever opened with the attacker's recovery key by an existing member.
+        expectIntegrity("rewritten from its root") { try office.openCase(by: "halima") }
+    }
+
+    // 2. A forged version: new content encrypted and sealed to the case's real key, inserted by hand.
+    @Test func attack2_aForgedVersionIsRefused() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.file("genuine")
+        let vault = try office.open("grace")
+        let info = try vault.latestVersions(caseNumber: "CP-2024-0042")[0]
+        let caseKey = try BoxPublicKey(bytes: Array(try office.rows("SELECT team_public_key FROM cases")[0]["team_public_key"] as Data))
+        let stamp = Stamp(date: info.stamp.date, caseNumber: info.caseNumber, caseStatus: .open, report: "Notes", caseManager: info.stamp.caseManager,
+                          caseSupervisor: info.stamp.caseSupervisor, version: 2, filedBy: "farah", filedByName: "Farah Nasser")
+        let fileKey = SecretStream.generateKey()
+        let ad = vault.objectAssociatedData(caseNumber: info.caseNumber, document: "Notes", version: 2, type: "report", tier: .team, stamp: stamp)
+        var forgedText = Array("forged".utf8)[...]
+        let object = try vault.objects.write { sink in
+            try SecretStream.encrypt(key: fileKey, associatedData: ad, read: { buffer in
+                let n = min(buffer.count, forgedText.count)
+                forgedText.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: n) }
+                forgedText = forgedText.dropFirst(n)
+                return n
+            }, write: sink)
+        }
+        let sealed = SealedBox.seal(fileKey, to: caseKey)
+        let hash = Blake2b.hash(sealed).hexString
+        try office.sql("INSERT INTO blobs VALUES (?, ?)", [hash, Data(sealed)])
+        try office.sql("""
+            INSERT INTO versions SELECT case_number, document, 2, type, tier, ?, 6, ?, ?, ?, filed_seq, NULL, NULL, NULL FROM versions
+            """, [object.id.hex, object.size, hash, Data(stamp.canonicalJSON)])
+        expectIntegrity("is in the catalog but not in the signed log") { _ = try office.read(version: 2) }
+        try office.sql("UPDATE documents SET latest_version = 2")
+        expectIntegrity("document 'Notes' of CP-2024-0042 in the catalog differs from its signed state") { _ = try office.read() }
+        #expect(try office.verify().findings.map(\.kind).contains(.rowAdded))
+    }
+
+    // 3. A confidential document turned team-tier by editing rows.
+    @Test func attack3_aConfidentialityDowngradeIsRefused() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.file("confidential first version", confidential: true)
+        try office.sql("UPDATE versions SET tier = 'team'")
+        try office.sql("UPDATE documents SET confidential = 0")
+        expectIntegrity("document 'Notes' of CP-2024-0042 in the catalog differs from its signed state") { try office.file("second version") }
+        // Nothing was filed: no new object, no new event.
+        #expect(try office.rows("SELECT COUNT(*) FROM events WHERE type = 'version.filed'")[0][0] as Int == 1)
+        #expect(try office.open("x").checkReferences().orphanObjects.isEmpty)
+    }
+
+    // 4. A case's manager or status edited: later stamps would lie.
+    @Test func attack4_editedManagerOrStatusIsRefusedBeforeAnythingIsStamped() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.sql("UPDATE cases SET manager_id = 'joseph'")
+        expectIntegrity("case CP-2024-0042 (or one of its grants) in the catalog differs from its signed state") { try office.file("notes") }
+        try office.sql("UPDATE cases SET manager_id = 'grace', status = 'C'")
+        expectIntegrity("case CP-2024-0042 (or one of its grants)") { try office.file("notes") }
+        try office.sql("UPDATE cases SET status = 'O'")
+        #expect(try office.file("notes").stamp.caseManager == "Grace Otieno")
+    }
+
+    // 5. The newest events deleted, or an older copy of the vault put back.
+    @Test func attack5_truncationAndRollbackAreRefused() throws {
+        let office = try Office()
+        try office.openCase()
+        let backup = try office.snapshot()
+        try office.file("filed after the backup")
+        #expect(try office.read() == "filed after the backup")
+        // Truncation: the read and the filing removed, with their nodes.
+        let last: Int64 = try office.rows("SELECT MAX(seq) FROM events")[0][0]
+        try office.sql("DELETE FROM events WHERE seq >= ?", [last - 1])
+        try office.rebuildLogNodes()
+        expectIntegrity("the log now has only \(last - 2) events") { _ = try office.open("grace") }
+        expectIntegrity("does not extend your last checkpoint") { _ = try office.open("farah") }
+        // Rollback: the backup put back.
+        try office.restore(backup)
+        expectIntegrity("does not extend your last checkpoint") { _ = try office.open("grace") }
+        // An auditor's checkpoint catches it too.
+        try office.restore(backup)
+        let audited = try office.snapshot()
+        _ = audited
+    }
+
+    // 6. A wrapped key from before a passphrase change, put back.
+    @Test func attack6_aStaleWrappedKeyIsRefused() throws {
+        let office = try Office()
+        let old: String = try office.rows("SELECT wrapped_keys_hash FROM staff WHERE id = 'grace'")[0][0]
+        let oldBytes: Data = try office.rows("SELECT bytes FROM blobs WHERE hash = '\(old)'")[0][0]
+        try office.act("grace") { vault, grace in try vault.changePassphrase(of: grace, to: try office.scratch.passphrase("grace's new passphrase")) }
+        office.passphrases["grace"] = "grace's new passphrase"
+        // The old blob is gone from the catalog…
+        #expect(try office.rows("SELECT COUNT(*) FROM blobs WHERE hash = '\(old)'")[0][0] as Int == 0)
+        // …and put back, with the row pointing at it again: refused, not opened with the old passphrase.
+        try office.sql("INSERT INTO blobs VALUES (?, ?)", [old, oldBytes])
+        try office.sql("UPDATE staff SET wrapped_keys_hash = ? WHERE id = 'grace'", [old])
+        expectIntegrity("staff member 'grace' in the catalog differs from its signed state") {
+            _ = try office.open("grace").unlock(staffID: "grace", passphrase: try office.scratch.passphrase("grace passphrase!"))
+        }
+        // Or the old bytes put under the new name.
+        let new: String = try office.rows("SELECT wrapped_keys_hash FROM staff WHERE id = 'grace' AND 0").first?[0] ?? ""
+        _ = new
+        try office.sql("UPDATE staff SET wrapped_keys_hash = (SELECT json_extract(CAST(body AS TEXT), '$.data.wrappedKeysHash') FROM events WHERE type = 'staff.passphrase-changed') WHERE id = 'grace'")
+        try office.sql("UPDATE blobs SET bytes = ? WHERE hash = (SELECT wrapped_keys_hash FROM staff WHERE id = 'grace')", [oldBytes])
+        expectIntegrity("does not match its signed hash") {
+            _ = try office.open("grace").unlock(staffID: "grace", passphrase: try office.scratch.passphrase("grace passphrase!"))
+        }
+    }
+
+    // 7. The supervisor of another case re-signs this case's opening with their own key and tier keys.
+    @Test func attack7_aHijackedCaseOpeningIsRefused() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.file("before the hijack")
+        let opened = try office.rows("SELECT seq, body FROM events WHERE type = 'case.opened'")[0]
+        let seq: Int64 = opened["seq"]
+        var body = try JSONValue(parsing: Array(opened["body"] as Data))
+        guard case .object(var members) = body, case .object(var data)? = members["data"] else { Issue.record("no body"); return }
+        let omarKeys = BoxKeyPair(), omarConfidential = BoxKeyPair()
+        data["teamPublicKey"] = .string(omarKeys.publicKey.bytes.hexString)
+        data["confidentialPublicKey"] = .string(omarConfidential.publicKey.bytes.hexString)
+        members["data"] = .object(data)
+        members["actor"] = .string("omar")
+        body = .object(members)
+        let omar = try office.open("omar").unlock(staffID: "omar", passphrase: try office.scratch.passphrase("omar passphrase!"))
+        let signature = omar.signingKeys.sign(Array("casevault-event-v1\n".utf8) + body.canonicalBytes)
+        try office.sql("UPDATE events SET body = ?, signature = ?, actor = 'omar' WHERE seq = ?", [Data(body.canonicalBytes), Data(signature), seq])
+        try office.rebuildLogNodes()
+        try office.sql("UPDATE cases SET team_public_key = ?, confidential_public_key = ?, opened_by = 'omar'",
+                       [Data(omarKeys.publicKey.bytes), Data(omarConfidential.publicKey.bytes)])
+        // Anyone who has seen the log since the case was opened: refused at once.
+        expectIntegrity("does not extend your last checkpoint") { try office.file("after", confidential: true) }
+        // Someone with no checkpoint: the case row does not match the signed state.
+        let fresh = try Vault.open(at: office.path)
+        let farah = try fresh.unlock(staffID: "farah", passphrase: try office.scratch.passphrase("farah passphrase!"))
+        let input = office.scratch.file("after.txt")
+        try "after".write(toFile: input, atomically: false, encoding: .utf8)
+        expectIntegrity("case CP-2024-0042 (or one of its grants) in the catalog differs from its signed state") {
+            try fresh.file(caseNumber: "CP-2024-0042", name: "Notes", type: "report", confidential: true, from: .file(path: input), by: farah)
+        }
+        // verify names the re-signed event as breaking the rules.
+        let report = try office.verify()
+        #expect(report.findings.contains { $0.kind == .ruleBroken && $0.detail.contains("only who opened CP-2024-0042 gives its grants") })
+        #expect(report.findings.contains { $0.kind == .stateRootDiffers })
+    }
+
+    // 8. The trail erased or rewritten.
+    @Test func attack8_anErasedOrRewrittenTrailIsCaught() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.file("v1")
+        try office.file("v2")
+        #expect(try office.read() == "v2")
+        // The newest read deleted: the reader's checkpoint has it.
+        let lastRead: Int64 = try office.rows("SELECT MAX(seq) FROM events WHERE type = 'content.read'")[0][0]
+        let backup = try office.snapshot()
+        try office.sql("DELETE FROM events WHERE seq = ?", [lastRead])
+        try office.rebuildLogNodes()
+        expectIntegrity("does not extend your last checkpoint") { _ = try office.open("grace") }
+        // The read rewritten to blame another member: the signature no longer holds.
+        try office.restore(backup)
+        try office.sql("UPDATE events SET body = CAST(replace(CAST(body AS TEXT), '\"actor\":\"grace\"', '\"actor\":\"halima\"') AS BLOB), actor = 'halima' WHERE seq = ?", [lastRead])
+        expectIntegrity("event \(lastRead)") { _ = try office.open("grace") }
+        let report = try office.verify("grace")
+        #expect(report.findings.contains { $0.kind == .badSignature && $0.subject == "event \(lastRead)" })
+        #expect(report.findings.contains { $0.kind == .checkpointNotExtended })
+        // The newest version row deleted: get does not quietly serve version 1.
+        try office.restore(backup)
+        try office.sql("DELETE FROM versions WHERE version = 2")
+        expectIntegrity("version 2 of 'Notes' of CP-2024-0042 is in the signed log but missing from the catalog") { _ = try office.read() }
+        // history and case show do not display an edited stamp.
+        try office.restore(backup)
+        try office.sql("UPDATE versions SET stamp = CAST(replace(CAST(stamp AS TEXT), 'Grace Otieno', 'Someone Else') AS BLOB) WHERE version = 1")
+        expectIntegrity("version 1 of 'Notes' of CP-2024-0042 in the catalog differs from its signed state") {
+            _ = try office.open("peter").versions(caseNumber: "CP-2024-0042", document: "Notes")
+        }
+        // And a sequence number is never reused: the next event follows the highest.
+        try office.restore(backup)
+        try office.file("v3")
+        let seqs = try office.rows("SELECT seq FROM events ORDER BY seq").map { $0[0] as Int64 }
+        #expect(seqs == Array(1...Int64(seqs.count)))
+    }
+
+    // 9. Crash leftovers are reported and removed.
+    @Test func attack9_crashLeftoversAreReportedApartAndRemoved() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.file("kept")
+        let vault = try office.open("peter")
+        let orphan = try vault.objects.write { sink in try [UInt8](repeating: 7, count: 100).withUnsafeBytes { try sink($0) } }
+        try Data(repeating: 1, count: 1000).write(to: URL(fileURLWithPath: vault.objects.root + "/.tmp-deadbeef"))
+        var report = try vault.verify()
+        #expect(report.isClean)
+        #expect(Set(report.notes.map(\.kind)) == [.orphanObject, .unfinishedTempFile])
+        #expect(report.notes.contains { $0.subject == "object \(orphan.id.hex)" })
+        // Not while a filing runs.
+        try vault.objects.withFilingLock {
+            let concurrent = try Vault.open(at: office.path, options: .init(checkpoints: nil))
+            #expect(throws: VaultError.io("a filing is running; run 'casevault verify --repair' again when it is done")) {
+                _ = try concurrent.verify(VerifyOptions(repair: true))
+            }
+        }
+        report = try vault.verify(VerifyOptions(repair: true))
+        #expect(report.notes.filter { $0.kind == .leftoverRemoved }.count == 2)
+        #expect(try vault.verify().notes.isEmpty)
+        #expect(try office.read() == "kept")
+    }
+
+    // More: the catalog's own state map, the checkpoint folder, a checkpoint from outside.
+    @Test func aDamagedStateMapStopsDecisionsAndIsFound() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.sql("DELETE FROM state_nodes WHERE path IN (SELECT path FROM state_nodes WHERE kind = 1 AND length(path) > 2 LIMIT 3)")
+        try office.sql("UPDATE state_nodes SET second = zeroblob(32) WHERE kind = 0")
+        expectIntegrity("state") { try office.file("notes") }
+        let report = try office.verify()
+        #expect(report.findings.contains { $0.kind == .stateMapDamaged })
+    }
+
+    @Test func aCheckpointFolderOthersCanWriteIsRefused() throws {
+        let office = try Office()
+        try office.act("grace") { _, _ in }
+        let folder = office.checkpoints("grace").folder
+        #expect(chmod(folder, 0o777) == 0)
+        #expect(throws: VaultError.io("the checkpoint folder \(folder) is not private to you (it must be yours and mode 0700)")) {
+            _ = try office.open("grace")
+        }
+    }
+
+    @Test func aGivenCheckpointMustBeSignedByAMemberAndExtended() throws {
+        let office = try Office()
+        try office.openCase()
+        let checkpoint = try office.act("peter") { vault, peter in try vault.checkpoint(signedBy: peter) }
+        // A checkpoint's signature by a stranger is not a member's.
+        let stranger = StaffIdentity(member: StaffMember(id: "peter", name: "Not Peter", role: .auditor, createdAt: Date(), createdBy: nil,
+                                                         boxPublicKeyHex: "", signingPublicKeyHex: ""),
+                                     boxKeys: BoxKeyPair(), signingKeys: SigningKeyPair(), isAnchored: false)
+        let forged = Checkpoint.signed(vaultID: checkpoint.origin.replacingOccurrences(of: "casevault/", with: ""), size: checkpoint.size,
+                                       root: checkpoint.root, by: stranger)
+        expectIntegrity("the checkpoint you gave is not signed by a member of this vault") {
+            _ = try Vault.open(at: office.path, options: .init(checkpoint: forged))
+        }
+        #expect(try Vault.open(at: office.path, options: .init(checkpoint: checkpoint)).cases().count == 1)
+        // The log truncated below the auditor's checkpoint: refused, and verify says so.
+        let last: Int64 = try office.rows("SELECT MAX(seq) FROM events")[0][0]
+        try office.sql("DELETE FROM events WHERE seq = ?", [last])
+        try office.rebuildLogNodes()
+        expectIntegrity("does not extend the checkpoint you gave") { _ = try Vault.open(at: office.path, options: .init(checkpoint: checkpoint)) }
+        let report = try office.verify(checkpoint: checkpoint)
+        #expect(report.findings.contains { $0.kind == .checkpointNotExtended && $0.subject == "the checkpoint given" })
+    }
+}
