@@ -165,6 +165,19 @@ private final class Connection: CatalogWriter {
 
     func stateNodeCount() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM state_nodes") ?? 0 }
 
+    func forEachStateNode(_ body: (StateNode) throws -> Void) throws {
+        let cursor = try Row.fetchCursor(db, sql: "SELECT path, kind, hash, first, second FROM state_nodes")
+        while let row = try cursor.next() {
+            try body(StateNode(path: Self.bytes(row[0]), kind: StateNode.Kind(rawValue: row[1] as Int) ?? .leaf, hash: Self.bytes(row[2]),
+                               first: Self.bytes(row[3]), second: Self.bytes(row[4])))
+        }
+    }
+
+    func forEachBlob(_ body: (String, [UInt8]) throws -> Void) throws {
+        let cursor = try Row.fetchCursor(db, sql: "SELECT hash, bytes FROM blobs")
+        while let row = try cursor.next() { try body(row[0], Self.bytes(row[1])) }
+    }
+
     func blob(hash: String) throws -> [UInt8]? {
         try one("SELECT bytes FROM blobs WHERE hash = ?", [hash]).map { Self.bytes($0["bytes"]) }
     }

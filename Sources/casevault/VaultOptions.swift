@@ -83,6 +83,9 @@ struct VaultOptions: ParsableArguments {
     func keepCheckpoint(_ vault: Vault, _ identity: StaffIdentity) {
         do {
             try vault.saveCheckpoint(signedBy: identity)
+        } catch VaultError.integrityFailure {
+            // The command's own error already says what is wrong; a damaged
+            // log is never kept as a checkpoint.
         } catch let error as VaultError {
             Output.warning("could not keep a checkpoint of this vault: \(error.message)")
         } catch {

@@ -177,3 +177,98 @@ private func referenceMapRoot(_ entries: [([UInt8], [UInt8])], depth: Int = 0) -
         }
     }
 }
+
+/// The direct writers of state records must give exactly what the Codable
+/// encoding gives (which is the definition, SECURITY.md §12a).
+@Suite struct CanonicalRecordTests {
+    func same(_ record: some CanonicalRecord, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let codable = try JSONValueEncoder().encode(record).canonicalBytes
+        #expect(record.canonicalJSON == codable, "\(String(decoding: record.canonicalJSON, as: UTF8.self))", sourceLocation: sourceLocation)
+    }
+
+    @Test func everyRecordWritesItsCodableEncoding() throws {
+        let odd = "Amani \"Ali\" \\ é 😀 \n\t\u{1}"
+        try same(VaultSettingsRecord(vaultId: "267ef8f8-bb8f-4955-8fbe-b1e63fb3303b", formatVersion: 2, createdAt: "2026-12-03T08:00:00Z",
+                                     kdf: .init(algorithm: "argon2id13", opsLimit: 3, memLimit: 268_435_456), insecureTestingKDF: true,
+                                     recoveryPublicKey: nil, caseCategories: ["CP", odd], teamTierRoles: [], eventSeq: 1))
+        try same(VaultSettingsRecord(vaultId: "v", formatVersion: 1, createdAt: "c", kdf: .init(algorithm: "a", opsLimit: 16, memLimit: 4 << 30),
+                                     insecureTestingKDF: false, recoveryPublicKey: "ab", caseCategories: [], teamTierRoles: ["x", "y"], eventSeq: 9))
+        let staff = StaffRecord(id: "grace", name: odd, role: "case-manager", boxPublicKey: "01", signingPublicKey: "02", wrappedKeysHash: "03",
+                                addedAt: "t", addedBy: nil, addedSeq: 2, keysSeq: 40)
+        try same(staff)
+        var other = staff
+        other.addedBy = "amina"
+        try same(other)
+        let record = CaseRecord(number: "CP-2024-0042", category: "CP", year: 2024, clientNumber: 42, status: "AO", manager: "grace",
+                                supervisor: "halima", teamPublicKey: "aa", confidentialPublicKey: "bb", openedAt: "t", openedBy: "halima", openedSeq: 7)
+        try same(record)
+        let grants = [GrantRecord(caseNumber: "CP-2024-0042", tier: "team", holder: "staff:grace", holderPublicKey: "cc", sealedKeyHash: "dd", grantedSeq: 8),
+                      GrantRecord(caseNumber: "CP-2024-0042", tier: "confidential", holder: "recovery", holderPublicKey: "ee", sealedKeyHash: "ff", grantedSeq: 9)]
+        try same(CaseState(record, grants: grants))
+        try same(CaseState(record, grants: []))
+        try same(ClientState(case: "CP-2024-0042"))
+        try same(DocumentRecord(caseNumber: "CP-2024-0042", name: odd, type: "report", isForm: false, latestVersion: 3, confidential: true))
+        let stamp = Stamp(date: "2026-12-03T11:00:00+03:00", caseNumber: "CP-2024-0042", caseStatus: .inactive, report: odd,
+                          caseManager: "Grace", caseSupervisor: "Halima", version: 3, filedBy: "farah", filedByName: odd)
+        try same(VersionRecord(caseNumber: "CP-2024-0042", document: odd, version: 3, type: "report", tier: "team", objectId: "0f",
+                               size: 0, ciphertextSize: 41, sealedFileKeyHash: "aa", stamp: stamp, filedSeq: 30,
+                               schemaId: nil, schemaVersion: nil, schemaBodyHash: nil))
+        try same(VersionRecord(caseNumber: "C", document: "D", version: 1, type: "intake", tier: "confidential", objectId: "0f",
+                               size: .max, ciphertextSize: 1, sealedFileKeyHash: "aa", stamp: stamp, filedSeq: 1,
+                               schemaId: "https://x/intake", schemaVersion: 2, schemaBodyHash: "bb"))
+        let schema = SchemaRecord(formType: "intake", version: 2, schemaId: "https://x", title: odd, bodyHash: "aa", addedAt: "t", addedBy: "dora", addedSeq: 5)
+        try same(schema)
+        try same(SchemaTypeState(type: "intake", versions: [schema, schema]))
+    }
+}
+
+@Suite struct CanonicalEventTests {
+    @Test func everyEventBodyIsItsCodableEncoding() throws {
+        let stamp = Stamp(date: "2026-12-03T11:00:00+03:00", caseNumber: "CP-2024-0042", caseStatus: .open, report: "Intake \"form\"",
+                          caseManager: "Grace", caseSupervisor: "Halima", version: 2, filedBy: "farah", filedByName: "Farah")
+        let kdf = VaultSettingsRecord.KDF(algorithm: "argon2id13", opsLimit: 3, memLimit: 268_435_456)
+        let data: [EventData] = [
+            .vaultCreated(VaultCreated(formatVersion: 2, createdAt: "t", kdf: kdf, insecureTestingKDF: false, recoveryPublicKey: nil,
+                                       caseCategories: ["CP"], teamTierRoles: ["project-director"])),
+            .vaultCreated(VaultCreated(formatVersion: 2, createdAt: "t", kdf: kdf, insecureTestingKDF: true, recoveryPublicKey: "ab",
+                                       caseCategories: [], teamTierRoles: [])),
+            .staffAdded(StaffAdded(id: "grace", name: "Grace Ötieno", role: "case-manager", boxPublicKey: "01", signingPublicKey: "02", wrappedKeysHash: "03")),
+            .passphraseChanged(PassphraseChanged(id: "grace", wrappedKeysHash: "04")),
+            .caseOpened(CaseOpened(case: "CP-2024-0042", category: "CP", year: 2024, clientNumber: 42, status: "O", manager: "grace",
+                                   supervisor: "halima", teamPublicKey: "05", confidentialPublicKey: "06")),
+            .grantGiven(GrantGiven(case: "CP-2024-0042", tier: "team", holder: "recovery", holderPublicKey: "07", sealedKeyHash: "08")),
+            .versionFiled(VersionFiled(case: "CP-2024-0042", document: "Intake \"form\"", version: 2, type: "intake", tier: "team", object: "09",
+                                       size: 10, ciphertextSize: 51, sealedFileKeyHash: "0a", stamp: stamp, schema: nil)),
+            .versionFiled(VersionFiled(case: "CP-2024-0042", document: "Intake", version: 2, type: "intake", tier: "team", object: "09",
+                                       size: 10, ciphertextSize: 51, sealedFileKeyHash: "0a", stamp: stamp,
+                                       schema: .init(id: "https://x/intake", version: nil, bodyHash: "0b"))),
+            .versionFiled(VersionFiled(case: "CP-2024-0042", document: "Intake", version: 2, type: "intake", tier: "team", object: "09",
+                                       size: 10, ciphertextSize: 51, sealedFileKeyHash: "0a", stamp: stamp,
+                                       schema: .init(id: "https://x/intake", version: 3, bodyHash: "0b"))),
+            .contentRead(ContentRead(case: "CP-2024-0042", document: "Intake", version: 1, tier: "team", object: "0c")),
+            .contentRefused(ContentRefused(case: "CP-2024-0042", document: "Intake", version: 1, tier: "confidential", reason: "no-grant")),
+            .schemaAdded(SchemaAdded(type: "intake", version: 1, id: "https://x/intake", title: "Intake form", bodyHash: "0d")),
+        ]
+        for (index, item) in data.enumerated() {
+            for root in [nil, [UInt8](repeating: 0xab, count: 32)] {
+                let event = Event(format: root == nil ? 1 : 2, seq: Int64(index + 1), vault: "267ef8f8-bb8f-4955-8fbe-b1e63fb3303b",
+                                  at: "2026-12-03T08:00:00Z", actor: "amina", data: item, stateRoot: root)
+                #expect(try event.body() == event.codableBody(), "\(item.type)")
+                #expect(try Event(body: try event.body()) == event)
+            }
+        }
+    }
+
+    @Test func aBodyThatIsNotExactlyCanonicalIsRefused() throws {
+        let event = Event(format: 2, seq: 3, vault: "v", at: "t", actor: "amina",
+                          data: .passphraseChanged(PassphraseChanged(id: "amina", wrappedKeysHash: "aa")), stateRoot: [UInt8](repeating: 1, count: 32))
+        let body = String(decoding: try event.body(), as: UTF8.self)
+        for bad in [body.replacingOccurrences(of: ",", with: ", "),
+                    body.replacingOccurrences(of: "\"id\":\"amina\"", with: "\"id\":\"amina\",\"extra\":1"),
+                    body.replacingOccurrences(of: "\"v\":2", with: "\"v\":3"),
+                    body.replacingOccurrences(of: "\"seq\":3", with: "\"seq\":\"3\""),
+                    body.replacingOccurrences(of: "amina\"", with: "amin\\u0061\"")] {
+            #expect(throws: VaultError.self, "\(bad)") { _ = try Event(body: Array(bad.utf8)) }
+        }
+    }
+}

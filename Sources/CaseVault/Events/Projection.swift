@@ -40,8 +40,8 @@ enum Projection {
 
         func refuse(_ reason: String) -> VaultError { Projection.refusal(event, reason) }
 
-        mutating func set(_ key: String, _ record: some Encodable) throws {
-            root = try StateMap.set(StateMap.keyHash(key), to: try SignedState.valueHash(record), root: root,
+        mutating func set(_ key: String, _ record: some CanonicalRecord) throws {
+            root = try StateMap.set(StateMap.keyHash(key), to: SignedState.valueHash(record), root: root,
                                     in: StateNodes(reader: writer))
         }
 

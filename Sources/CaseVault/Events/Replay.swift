@@ -98,31 +98,36 @@ enum CatalogComparison {
     /// The rows that differ, table by table, at most `limit`.
     static func differences(live: any CatalogReader, replayed: any CatalogReader, limit: Int = .max) throws -> [Difference] {
         var found: [Difference] = []
-        func compare<R: Encodable & Equatable>(_ table: String, _ live: [R], _ replayed: [R], key: (R) -> String) throws {
-            let liveByKey = Dictionary(live.map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
-            let replayedByKey = Dictionary(replayed.map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
-            for name in Set(liveByKey.keys).union(replayedByKey.keys).sorted() where found.count < limit {
-                switch (liveByKey[name], replayedByKey[name]) {
-                case (nil, _?): found.append(Difference(table: table, key: name, kind: .missing, fields: []))
-                case (_?, nil): found.append(Difference(table: table, key: name, kind: .extra, fields: []))
-                case (let a?, let b?) where a != b:
-                    found.append(Difference(table: table, key: name, kind: .changed, fields: try changedFields(a, b)))
-                default: break
+        /// Rows matched by key (live order first, then rows only the replay has).
+        func compare<R: CanonicalRecord & Equatable, K: Hashable>(_ table: String, _ live: [R], _ replayed: [R],
+                                                                   key: (R) -> K, name: (R) -> String) throws {
+            var byKey = Dictionary(replayed.map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
+            for row in live where found.count < limit {
+                guard let other = byKey.removeValue(forKey: key(row)) else {
+                    found.append(Difference(table: table, key: name(row), kind: .extra, fields: []))
+                    continue
                 }
+                if row != other { found.append(Difference(table: table, key: name(row), kind: .changed, fields: try changedFields(row, other))) }
+            }
+            for row in byKey.values.sorted(by: { name($0) < name($1) }) where found.count < limit {
+                found.append(Difference(table: table, key: name(row), kind: .missing, fields: []))
             }
         }
-        try compare("vault settings", [try live.vaultSettings()].compactMap { $0 }, [try replayed.vaultSettings()].compactMap { $0 }) { _ in "vault" }
-        try compare("staff", try live.allStaff(), try replayed.allStaff()) { $0.id }
+        struct Triple: Hashable { let a: String, b: String, c: Int }
+        try compare("vault settings", [try live.vaultSettings()].compactMap { $0 }, [try replayed.vaultSettings()].compactMap { $0 },
+                    key: { _ in 0 }, name: { _ in "vault" })
+        try compare("staff", try live.allStaff(), try replayed.allStaff(), key: \.id, name: \.id)
         let liveCases = try live.cases(matching: CaseQuery()), replayedCases = try replayed.cases(matching: CaseQuery())
-        try compare("cases", liveCases, replayedCases) { $0.number }
+        try compare("cases", liveCases, replayedCases, key: \.number, name: \.number)
         let caseNumbers = Set(liveCases.map(\.number) + replayedCases.map(\.number)).sorted()
-        try compare("grants", try caseNumbers.flatMap { try live.grants(caseNumber: $0) },
-                    try caseNumbers.flatMap { try replayed.grants(caseNumber: $0) }) { "\($0.caseNumber) \($0.tier) \($0.holder)" }
-        try compare("documents", try live.documents(caseNumber: nil), try replayed.documents(caseNumber: nil)) { "\($0.caseNumber) '\($0.name)'" }
-        try compare("versions", try live.versions(caseNumber: nil, document: nil), try replayed.versions(caseNumber: nil, document: nil)) {
-            "\($0.caseNumber) '\($0.document)' v\($0.version)"
-        }
-        try compare("schemas", try live.schemas(formType: nil), try replayed.schemas(formType: nil)) { "\($0.formType) v\($0.version)" }
+        try compare("grants", try caseNumbers.flatMap { try live.grants(caseNumber: $0) }, try caseNumbers.flatMap { try replayed.grants(caseNumber: $0) },
+                    key: { Triple(a: $0.caseNumber, b: $0.tier + " " + $0.holder, c: 0) }, name: { "\($0.caseNumber) \($0.tier) \($0.holder)" })
+        try compare("documents", try live.documents(caseNumber: nil), try replayed.documents(caseNumber: nil),
+                    key: { Triple(a: $0.caseNumber, b: $0.name, c: 0) }, name: { "\($0.caseNumber) '\($0.name)'" })
+        try compare("versions", try live.versions(caseNumber: nil, document: nil), try replayed.versions(caseNumber: nil, document: nil),
+                    key: { Triple(a: $0.caseNumber, b: $0.document, c: $0.version) }, name: { "\($0.caseNumber) '\($0.document)' v\($0.version)" })
+        try compare("schemas", try live.schemas(formType: nil), try replayed.schemas(formType: nil),
+                    key: { Triple(a: $0.formType, b: "", c: $0.version) }, name: { "\($0.formType) v\($0.version)" })
         return found
     }
 

@@ -68,4 +68,17 @@ public struct FormSchema: Sendable {
     public static let builtIn: [FormSchema] = BuiltInSchemas.all.map { type, text in
         try! FormSchema(type: type, version: nil, bytes: Array(text.utf8))
     }.sorted { $0.type < $1.type }
+
+    /// One built-in schema, compiled alone: filing a form need not compile
+    /// every pattern of every other form (most of a small filing's time).
+    public static func builtIn(type: String) -> FormSchema? {
+        BuiltInSchemas.all.first { $0.0 == type }.map { try! FormSchema(type: $0.0, version: nil, bytes: Array($0.1.utf8)) }
+    }
+
+    /// The built-in schema with this `$id`, compiled alone.
+    static func builtIn(id: String) -> FormSchema? {
+        BuiltInSchemas.all.lazy.compactMap { type, text in
+            text.contains("\"\(id)\"") ? try? FormSchema(type: type, version: nil, bytes: Array(text.utf8)) : nil
+        }.first { $0.id == id }
+    }
 }

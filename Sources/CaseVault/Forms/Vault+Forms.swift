@@ -42,7 +42,7 @@ extension Vault {
         }
         if let added { return added }
         if let version { throw VaultError.notFound("form type '\(type)' has no version \(version) in this vault") }
-        guard let builtIn = FormSchema.builtIn.first(where: { $0.type == type }) else {
+        guard let builtIn = FormSchema.builtIn(type: type) else {
             let known = Set(try formSchemas().map(\.type)).sorted().joined(separator: ", ")
             throw VaultError.notFound("no form type '\(type)'; known types: \(known)")
         }
@@ -148,7 +148,7 @@ extension Vault {
     /// The schema a form version was validated against.
     func schema(of info: VersionInfo) throws -> FormSchema {
         if let version = info.schemaVersion { return try formSchema(type: info.type, version: version) }
-        if let builtIn = FormSchema.builtIn.first(where: { $0.id == info.schemaID }) { return builtIn }
+        if let id = info.schemaID, let builtIn = FormSchema.builtIn(id: id) { return builtIn }
         throw VaultError.notFound("the schema \(info.schemaID ?? "?") of this form is not known to this casevault")
     }
 

@@ -55,10 +55,14 @@ public protocol CatalogReader: AnyObject {
     func logNode(level: Int, index: Int64) throws -> [UInt8]?
     func stateNode(path: [UInt8]) throws -> StateNode?
     func stateNodeCount() throws -> Int64
+    /// Every stored state node, in no particular order (for `verify`).
+    func forEachStateNode(_ body: (StateNode) throws -> Void) throws
 
     // Blobs: secret-bearing and large values, by the hex BLAKE2b-256 of their bytes.
     func blob(hash: String) throws -> [UInt8]?
     func blobHashes() throws -> [String]
+    /// Every blob, in no particular order (for `verify`).
+    func forEachBlob(_ body: (String, [UInt8]) throws -> Void) throws
 
     // The projection.
     func vaultSettings() throws -> VaultSettingsRecord?

@@ -70,6 +70,8 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         func logNode(level: Int, index: Int64) throws -> [UInt8]? { state.logNodes[LogNodeKey(level: level, index: index)] }
         func stateNode(path: [UInt8]) throws -> StateNode? { state.stateNodes[path] }
         func stateNodeCount() throws -> Int64 { Int64(state.stateNodes.count) }
+        func forEachStateNode(_ body: (StateNode) throws -> Void) throws { for node in state.stateNodes.values { try body(node) } }
+        func forEachBlob(_ body: (String, [UInt8]) throws -> Void) throws { for (hash, bytes) in state.blobs { try body(hash, bytes) } }
         func blob(hash: String) throws -> [UInt8]? { state.blobs[hash] }
         func blobHashes() throws -> [String] { state.blobs.keys.sorted() }
 

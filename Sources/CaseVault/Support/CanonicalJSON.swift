@@ -43,7 +43,7 @@ public enum JSONValue: Equatable, Sendable {
 
     private func append(to out: inout [UInt8]) {
         switch self {
-        case .string(let text): Self.appendString(text, to: &out)
+        case .string(let text): Self.appendCanonicalString(text, to: &out)
         case .integer(let value): out.append(contentsOf: Array(String(value).utf8))
         case .number(let value):
             out.append(contentsOf: Array(Self.numberText(value).utf8))
@@ -66,7 +66,7 @@ public enum JSONValue: Equatable, Sendable {
             }
             for (index, name) in names.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                Self.appendString(name, to: &out)
+                Self.appendCanonicalString(name, to: &out)
                 out.append(UInt8(ascii: ":"))
                 members[name]!.append(to: &out)
             }
@@ -76,7 +76,7 @@ public enum JSONValue: Equatable, Sendable {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    private static func appendString(_ text: String, to out: inout [UInt8]) {
+    static func appendCanonicalString(_ text: String, to out: inout [UInt8]) {
         let hex = hexDigits
         out.append(UInt8(ascii: "\""))
         // Most strings need no escape: copy them whole.
@@ -250,9 +250,52 @@ struct JSONParser {
         index += utf8.count
     }
 
-    /// One value, member order dropped.
+    /// One value, member order dropped: built directly, without the ordered
+    /// tree (signed events are parsed in bulk by `verify`).
     mutating func parseValue() throws -> JSONValue {
-        try parseOrdered().value
+        skipWhitespace()
+        guard index < bytes.count else { throw Failure() }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            depth += 1
+            guard depth <= 64 else { throw Failure() }
+            defer { depth -= 1 }
+            index += 1
+            var members: [String: JSONValue] = [:]
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            while true {
+                skipWhitespace()
+                let name = try parseString()
+                skipWhitespace()
+                try expect(":")
+                let value = try parseValue()
+                guard members.updateValue(value, forKey: name) == nil else { throw Failure() }  // duplicate name
+                skipWhitespace()
+                guard index < bytes.count else { throw Failure() }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                try expect("}")
+                return .object(members)
+            }
+        case UInt8(ascii: "["):
+            depth += 1
+            guard depth <= 64 else { throw Failure() }
+            defer { depth -= 1 }
+            index += 1
+            var items: [JSONValue] = []
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            while true {
+                items.append(try parseValue())
+                skipWhitespace()
+                guard index < bytes.count else { throw Failure() }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                try expect("]")
+                return .array(items)
+            }
+        default:
+            return try parseScalar()
+        }
     }
 
     mutating func parseScalar() throws -> JSONValue {
@@ -298,6 +341,14 @@ struct JSONParser {
 
     mutating func parseString() throws -> String {
         try expect("\"")
+        // Fast path: a string with no escape is its bytes, checked as UTF-8.
+        var end = index
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self) else { throw Failure() }
+            index = end + 1
+            return text
+        }
         var out: [UInt8] = []
         while index < bytes.count {
             let byte = bytes[index]

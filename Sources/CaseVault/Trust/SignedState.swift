@@ -22,18 +22,18 @@ struct SignedState {
         self.checked = checked
     }
 
-    static func valueHash(_ record: some Encodable) throws -> [UInt8] {
-        SHA256.hash(try JSONValueEncoder().encode(record).canonicalBytes)
+    static func valueHash(_ record: some CanonicalRecord) -> [UInt8] {
+        SHA256.hash(record.canonicalJSON)
     }
 
     /// Checks that the map holds `record` (or, for nil, holds nothing) at `key`.
-    func check(_ record: (some Encodable)?, key: String, what: @autoclosure () -> String) throws {
+    func check(_ record: (some CanonicalRecord)?, key: String, what: @autoclosure () -> String) throws {
         guard checked else { return }
         let signed = try StateMap.value(for: StateMap.keyHash(key), root: root, in: nodes ?? StateNodes(reader: reader))
         switch (record, signed) {
         case (nil, nil): return
         case (let record?, let signed?):
-            if try Self.valueHash(record) == signed { return }
+            if Self.valueHash(record) == signed { return }
             throw VaultError.integrityFailure("\(what()) in the catalog differs from its signed state")
         case (nil, _?):
             throw VaultError.integrityFailure("\(what()) is in the signed log but missing from the catalog")

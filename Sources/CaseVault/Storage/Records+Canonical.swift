@@ -1,0 +1,222 @@
+/// The canonical JSON of state records (SECURITY.md §12a, §13), written
+/// directly: every command hashes several records and `verify` hashes one
+/// or more per event, and going through Codable costs several times more.
+/// Members are written in canonical (byte) order by hand; a test holds each
+/// writer to the Codable encoding, which stays the definition.
+struct CanonicalWriter {
+    private(set) var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(512) }
+
+    /// Writes `{"a":…,"b":…}`; `body` must write the members in order.
+    mutating func object(_ body: (inout Members) -> Void) {
+        bytes.append(UInt8(ascii: "{"))
+        var members = Members(writer: self)
+        body(&members)
+        self = members.writer
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    struct Members {
+        fileprivate var writer: CanonicalWriter
+        private var first = true
+        #if DEBUG
+        private var last = ""
+        #endif
+
+        fileprivate init(writer: CanonicalWriter) { self.writer = writer }
+
+        private mutating func name(_ key: String) {
+            #if DEBUG
+            precondition(first || last.utf8.lexicographicallyPrecedes(key.utf8), "members out of canonical order: \(last), \(key)")
+            last = key
+            #endif
+            if !first { writer.bytes.append(UInt8(ascii: ",")) }
+            first = false
+            writer.string(key)
+            writer.bytes.append(UInt8(ascii: ":"))
+        }
+
+        mutating func string(_ key: String, _ value: String) { name(key); writer.string(value) }
+        mutating func string(_ key: String, _ value: String?) { name(key); if let value { writer.string(value) } else { writer.null() } }
+        mutating func integer(_ key: String, _ value: Int64) { name(key); writer.integer(value) }
+        mutating func integer(_ key: String, _ value: Int) { integer(key, Int64(value)) }
+        mutating func integer(_ key: String, _ value: Int?) { name(key); if let value { writer.integer(Int64(value)) } else { writer.null() } }
+        mutating func integer(_ key: String, _ value: UInt64) { name(key); writer.bytes.append(contentsOf: String(value).utf8) }
+        mutating func bool(_ key: String, _ value: Bool) { name(key); writer.bytes.append(contentsOf: (value ? "true" : "false").utf8) }
+        mutating func strings(_ key: String, _ values: [String]) {
+            name(key)
+            writer.bytes.append(UInt8(ascii: "["))
+            for (index, value) in values.enumerated() {
+                if index > 0 { writer.bytes.append(UInt8(ascii: ",")) }
+                writer.string(value)
+            }
+            writer.bytes.append(UInt8(ascii: "]"))
+        }
+        mutating func object(_ key: String, _ body: (inout Members) -> Void) { name(key); writer.object(body) }
+        mutating func array<T>(_ key: String, _ items: [T], _ body: (T, inout CanonicalWriter) -> Void) {
+            name(key)
+            writer.bytes.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { writer.bytes.append(UInt8(ascii: ",")) }
+                body(item, &writer)
+            }
+            writer.bytes.append(UInt8(ascii: "]"))
+        }
+    }
+
+    mutating func null() { bytes.append(contentsOf: "null".utf8) }
+    mutating func integer(_ value: Int64) { bytes.append(contentsOf: String(value).utf8) }
+    mutating func string(_ text: String) { JSONValue.appendCanonicalString(text, to: &bytes) }
+}
+
+/// A record whose canonical JSON is written directly.
+protocol CanonicalRecord: Encodable {
+    func write(_ members: inout CanonicalWriter.Members)
+}
+
+extension CanonicalRecord {
+    var canonicalJSON: [UInt8] {
+        var writer = CanonicalWriter()
+        writer.object { write(&$0) }
+        return writer.bytes
+    }
+}
+
+extension VaultSettingsRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.strings("caseCategories", caseCategories)
+        m.string("createdAt", createdAt)
+        m.integer("eventSeq", eventSeq)
+        m.integer("formatVersion", formatVersion)
+        m.bool("insecureTestingKDF", insecureTestingKDF)
+        m.object("kdf") { k in
+            k.string("algorithm", kdf.algorithm)
+            k.integer("memLimit", kdf.memLimit)
+            k.integer("opsLimit", kdf.opsLimit)
+        }
+        m.string("recoveryPublicKey", recoveryPublicKey)
+        m.strings("teamTierRoles", teamTierRoles)
+        m.string("vaultId", vaultId)
+    }
+}
+
+extension StaffRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("addedAt", addedAt)
+        m.string("addedBy", addedBy)
+        m.integer("addedSeq", addedSeq)
+        m.string("boxPublicKey", boxPublicKey)
+        m.string("id", id)
+        m.integer("keysSeq", keysSeq)
+        m.string("name", name)
+        m.string("role", role)
+        m.string("signingPublicKey", signingPublicKey)
+        m.string("wrappedKeysHash", wrappedKeysHash)
+    }
+}
+
+extension CaseRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("category", category)
+        m.integer("clientNumber", clientNumber)
+        m.string("confidentialPublicKey", confidentialPublicKey)
+        m.string("manager", manager)
+        m.string("number", number)
+        m.string("openedAt", openedAt)
+        m.string("openedBy", openedBy)
+        m.integer("openedSeq", openedSeq)
+        m.string("status", status)
+        m.string("supervisor", supervisor)
+        m.string("teamPublicKey", teamPublicKey)
+        m.integer("year", year)
+    }
+}
+
+extension GrantRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("caseNumber", caseNumber)
+        m.integer("grantedSeq", grantedSeq)
+        m.string("holder", holder)
+        m.string("holderPublicKey", holderPublicKey)
+        m.string("sealedKeyHash", sealedKeyHash)
+        m.string("tier", tier)
+    }
+}
+
+extension CaseState: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.object("case") { self.case.write(&$0) }
+        m.array("grants", grants) { grant, w in w.object { grant.write(&$0) } }
+    }
+}
+
+extension ClientState: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("case", self.case)
+    }
+}
+
+extension DocumentRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("caseNumber", caseNumber)
+        m.bool("confidential", confidential)
+        m.bool("isForm", isForm)
+        m.integer("latestVersion", latestVersion)
+        m.string("name", name)
+        m.string("type", type)
+    }
+}
+
+extension Stamp {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("caseManager", caseManager)
+        m.string("caseNumber", caseNumber)
+        m.string("caseStatus", caseStatus.rawValue)
+        m.string("caseSupervisor", caseSupervisor)
+        m.string("date", date)
+        m.string("filedBy", filedBy)
+        m.string("filedByName", filedByName)
+        m.string("report", report)
+        m.integer("version", version)
+    }
+}
+
+extension VersionRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("caseNumber", caseNumber)
+        m.integer("ciphertextSize", ciphertextSize)
+        m.string("document", document)
+        m.integer("filedSeq", filedSeq)
+        m.string("objectId", objectId)
+        m.string("schemaBodyHash", schemaBodyHash)
+        m.string("schemaId", schemaId)
+        m.integer("schemaVersion", schemaVersion)
+        m.string("sealedFileKeyHash", sealedFileKeyHash)
+        m.integer("size", size)
+        m.object("stamp") { stamp.write(&$0) }
+        m.string("tier", tier)
+        m.string("type", type)
+        m.integer("version", version)
+    }
+}
+
+extension SchemaRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("addedAt", addedAt)
+        m.string("addedBy", addedBy)
+        m.integer("addedSeq", addedSeq)
+        m.string("bodyHash", bodyHash)
+        m.string("formType", formType)
+        m.string("schemaId", schemaId)
+        m.string("title", title)
+        m.integer("version", version)
+    }
+}
+
+extension SchemaTypeState: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("type", type)
+        m.array("versions", versions) { record, w in w.object { record.write(&$0) } }
+    }
+}
