@@ -489,3 +489,37 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         #expect(report.findings.contains { $0.kind == .checkpointNotExtended && $0.subject == "the checkpoint given" })
     }
 }
+
+/// Filing encrypts outside the write lock: a version of the same document
+/// committed meanwhile makes it encrypt again, against the new state.
+@Suite struct FilingConflictTests {
+    @Test func aFilingOvertakenOnItsDocumentEncryptsAgainAsTheNextVersion() throws {
+        let office = try Office()
+        try office.openCase()
+        let vault = try office.open("farah")
+        let farah = try vault.unlock(staffID: "farah", passphrase: try office.scratch.passphrase("farah passphrase!"))
+        let text = Array(String(repeating: "slow upload ", count: 20_000).utf8)
+        var offset = 0, passes = 0, overtaken = false
+        let source = FilingSource(read: { buffer in
+            if offset == 0 { passes += 1 }
+            if !overtaken && offset > 100_000 {
+                // Someone else files version 1 of the same document meanwhile.
+                overtaken = true
+                try office.file("the quick one")
+            }
+            let n = min(buffer.count, text.count - offset)
+            text.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
+            offset += n
+            return n
+        }, rewind: { offset = 0; return true })
+        let filed = try vault.fileStream(caseNumber: "CP-2024-0042", name: "Notes", type: "report", confidential: false, schema: nil,
+                                         by: farah, now: nil, timeZone: .current, source: source)
+        #expect(passes == 2)
+        #expect(filed.version == 2 && filed.stamp.version == 2)
+        #expect(try office.read(version: 2) == String(decoding: text, as: UTF8.self))
+        #expect(try office.read(version: 1) == "the quick one")
+        // The first attempt's object was removed.
+        #expect(try vault.checkReferences().orphanObjects.isEmpty)
+        #expect(try office.verify().isClean)
+    }
+}

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs the built `casevault` binary as a user would.
 struct CLI {
@@ -56,8 +59,12 @@ struct CLI {
         return process
     }
 
+    /// Runs the command to its end; after `timeout` seconds it is killed
+    /// (and its exit code is then the signal's), so a command that would wait
+    /// for ever fails the test instead of hanging it.
     @discardableResult
-    func run(_ arguments: [String], extraEnvironment: [String: String] = [:], executable: String? = nil) throws -> Result {
+    func run(_ arguments: [String], extraEnvironment: [String: String] = [:], executable: String? = nil,
+             timeout: TimeInterval = 300) throws -> Result {
         let process = Process()
         if let executable {
             process.executableURL = URL(fileURLWithPath: executable)
@@ -76,6 +83,9 @@ struct CLI {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        let watchdog = DispatchWorkItem { [process] in if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        defer { watchdog.cancel() }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

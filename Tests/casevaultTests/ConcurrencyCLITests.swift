@@ -70,7 +70,7 @@ import Glibc
         #expect(Self.waitUntil { Self.uploads(p).values.contains { $0 >= 4 << 20 } }, "the upload never started")
         // The upload is half done and stays so until the read returns: with
         // the write lock held through the upload, this would wait for ever.
-        let read = try p.cli.run(["get", "CP-2024-0042", "Notes"] + p.as("grace"))
+        let read = try p.cli.run(["get", "CP-2024-0042", "Notes"] + p.as("grace"), timeout: 60)
         #expect(read.code == 0, "\(read.stderr)")
         #expect(read.stdout == "read me while someone uploads\n")
         #expect(upload.process.isRunning)
@@ -80,6 +80,26 @@ import Glibc
         let again = try p.cli.run(["get", "CP-2024-0042", "Large scan", "-o", "scan.out"] + p.as("grace"))
         #expect(again.code == 0)
         #expect(FileManager.default.contents(atPath: p.scratch.file("scan.out")) == Data(repeating: 0x41, count: 8 << 20) + Data(repeating: 0x42, count: 2 << 20))
+    }
+
+    /// A filing that finds, at its commit, that another version of the same
+    /// document came first encrypts again from a file; from a pipe, which
+    /// cannot be read again, it fails cleanly and files nothing.
+    @Test func aFilingOvertakenOnItsDocumentRedoesFromAFileAndFailsCleanlyFromAPipe() throws {
+        let p = try CLIProgramme()
+        #expect(try p.openCase().code == 0)
+        let streamed = try StreamingFiling(p, into: "CP-2024-0042", name: "Log")
+        streamed.send(megabytes: 2, byte: 0x41)
+        #expect(Self.waitUntil { Self.uploads(p).values.contains { $0 >= 1 << 20 } })
+        p.scratch.write("quick.txt", "filed while the other was uploading\n")
+        let quick = try p.cli.run(p.fileArguments("quick.txt", name: "Log", type: "report"), timeout: 60)
+        #expect(quick.code == 0, "\(quick.stderr)")
+        let (code, text) = streamed.finish()
+        #expect(code == 74)
+        #expect(text.contains("casevault: error: 'Log' of CP-2024-0042 changed while it was being filed from a stream that cannot be read again; nothing was filed, file it again"))
+        #expect(try p.vault().checkReferences().orphanObjects.isEmpty)
+        let history = try p.cli.run(["history", "CP-2024-0042", "Log", "--json"])
+        #expect((try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [Any])?.count == 1)
     }
 
     @Test func twoUploadsIntoDifferentCasesOverlap() throws {

@@ -7,16 +7,8 @@
 
 /// The vault's signed settings (`vault.created`); map key `vault`.
 public struct VaultSettingsRecord: Codable, Equatable, Sendable {
-    public struct KDF: Codable, Equatable, Sendable {
-        public var algorithm: String
-        public var opsLimit: UInt64
-        public var memLimit: UInt64
-        public init(algorithm: String, opsLimit: UInt64, memLimit: UInt64) {
-            self.algorithm = algorithm
-            self.opsLimit = opsLimit
-            self.memLimit = memLimit
-        }
-    }
+    /// The Argon2id settings, as `casevault.json` holds them.
+    public typealias KDF = VaultConfig.KDF
     public var vaultId: String
     public var formatVersion: Int
     public var createdAt: String

@@ -250,12 +250,6 @@ public final class Vault: @unchecked Sendable {
         return checkpoint
     }
 
-    /// What the log's trust rests on in this process, for `verify` and the
-    /// CLI: nil until a head was established.
-    public var isAnchored: Bool {
-        (try? read { _, head in head.anchored }) ?? false
-    }
-
     // MARK: Creation
 
     /// What `init` should set up besides the empty vault.

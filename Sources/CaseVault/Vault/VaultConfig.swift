@@ -30,6 +30,12 @@ public struct VaultConfig: Codable, Sendable, Equatable {
         public var algorithm: String
         public var opsLimit: UInt64
         public var memLimit: UInt64
+
+        public init(algorithm: String, opsLimit: UInt64, memLimit: UInt64) {
+            self.algorithm = algorithm
+            self.opsLimit = opsLimit
+            self.memLimit = memLimit
+        }
     }
 
     public var format: String
@@ -55,8 +61,7 @@ public struct VaultConfig: Codable, Sendable, Equatable {
     /// The settings a `vault.created` event records, so the log binds the
     /// config that was in force when the vault got its first admin.
     var vaultCreated: VaultCreated {
-        VaultCreated(formatVersion: formatVersion, createdAt: createdAt,
-                     kdf: .init(algorithm: kdf.algorithm, opsLimit: kdf.opsLimit, memLimit: kdf.memLimit),
+        VaultCreated(formatVersion: formatVersion, createdAt: createdAt, kdf: kdf,
                      insecureTestingKDF: insecureTestingKDF, recoveryPublicKey: recoveryPublicKey,
                      caseCategories: caseCategories, teamTierRoles: teamTierRoles)
     }
@@ -64,7 +69,7 @@ public struct VaultConfig: Codable, Sendable, Equatable {
     /// Whether this config says what the signed settings say.
     func matches(_ settings: VaultSettingsRecord) -> Bool {
         settings.vaultId == vaultId && settings.formatVersion == formatVersion && settings.createdAt == createdAt
-            && settings.kdf == .init(algorithm: kdf.algorithm, opsLimit: kdf.opsLimit, memLimit: kdf.memLimit)
+            && settings.kdf == kdf
             && settings.insecureTestingKDF == insecureTestingKDF && settings.recoveryPublicKey == recoveryPublicKey
             && settings.caseCategories == caseCategories && settings.teamTierRoles == teamTierRoles
     }
