@@ -272,9 +272,11 @@ struct CLIProgramme {
         return nil
     }()
 
-    private func decode(_ p: CLIProgramme, _ staff: String, _ document: String, version: Int? = nil) throws -> CLI.Result {
+    private func decode(_ p: CLIProgramme, _ staff: String, _ document: String, version: Int? = nil,
+                        checkpoint: String? = nil) throws -> CLI.Result {
         var arguments = [Self.script, p.scratch.file("vault"), staff, p.scratch.file("\(staff).pw"), "CP-2024-0042", document]
         if let version { arguments.append(String(version)) }
+        if let checkpoint { arguments += ["--checkpoint", p.scratch.file(checkpoint)] }
         // The real HOME: PyNaCl may be installed in the user's site-packages.
         let home = ProcessInfo.processInfo.environment["HOME"] ?? p.scratch.path
         return try p.cli.run(arguments, extraEnvironment: ["HOME": home], executable: Self.python!)
@@ -301,6 +303,34 @@ struct CLIProgramme {
         let refused = try decode(p, "dora", "Identifying photo")
         #expect(refused.code == 1)
         #expect(refused.stderr == "decrypt-with-pynacl: no grant for the confidential tier\n")
+    }
+
+    /// The decoder checks a checkpoint as SECURITY.md §12b says, and the
+    /// signatures of the log it reads: casevault's checkpoint and a
+    /// truncated log, a forged signature.
+    @Test(.enabled(if: python != nil, "python3 with PyNaCl is not installed; `make test` installs it with pip"))
+    func pyNaClChecksACheckpointAndTheSignatures() throws {
+        let p = try CLIProgramme()
+        _ = try p.openCase()
+        p.scratch.write("form.json", "{}\n")
+        #expect(try p.cli.run(p.fileArguments("form.json")).code == 0)
+        #expect(try p.cli.run(p.fileArguments("form.json")).code == 0)
+        #expect(try p.cli.run(["checkpoint", "--out", "audit.checkpoint"] + p.as("dora")).code == 0)
+        let checked = try decode(p, "grace", "Intake form", checkpoint: "audit.checkpoint")
+        #expect(checked.code == 0, "\(checked.stderr)")
+        #expect(checked.stdout == "{}\n")
+        let sqlite = "/usr/bin/sqlite3", catalog = p.scratch.file("vault/catalog.sqlite")
+        try FileManager.default.copyItem(atPath: p.scratch.file("vault"), toPath: p.scratch.file("vault.bak"))
+        #expect(try p.cli.run([catalog, "DELETE FROM events WHERE seq = (SELECT MAX(seq) FROM events)"], executable: sqlite).code == 0)
+        let truncated = try decode(p, "grace", "Intake form", checkpoint: "audit.checkpoint")
+        #expect(truncated.code == 1)
+        #expect(truncated.stderr == "decrypt-with-pynacl: the log does not extend the checkpoint\n")
+        try FileManager.default.removeItem(atPath: p.scratch.file("vault"))
+        try FileManager.default.moveItem(atPath: p.scratch.file("vault.bak"), toPath: p.scratch.file("vault"))
+        #expect(try p.cli.run([catalog, "UPDATE events SET signature = zeroblob(64) WHERE seq = 5"], executable: sqlite).code == 0)
+        let forged = try decode(p, "grace", "Intake form")
+        #expect(forged.code == 1)
+        #expect(forged.stderr.hasPrefix("decrypt-with-pynacl: event 5"))
     }
 
     @Test(.enabled(if: python != nil, "python3 with PyNaCl is not installed; `make test` installs it with pip"))
