@@ -445,6 +445,34 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         #expect(try office.read() == "kept")
     }
 
+    // 9b. A filing that commits while verify --repair reads its snapshot is
+    // not a leftover: its object stays and reads.
+    @Test func repairKeepsAFilingThatCommittedDuringVerify() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.file("first")
+        final class During: @unchecked Sendable {
+            let office: Office
+            var filed = false
+            var failure: (any Error)?
+            init(_ office: Office) { self.office = office }
+        }
+        let during = During(office)
+        var options = VerifyOptions(repair: true)
+        options.progress = { stage, _, _ in
+            guard stage == "events", !during.filed else { return }
+            during.filed = true
+            do { try during.office.file("filed during verify") } catch { during.failure = error }
+        }
+        let report = try office.open("peter").verify(options)
+        #expect(during.filed && during.failure == nil)
+        #expect(report.isClean)
+        // The new object was not in verify's snapshot, yet repair kept it.
+        #expect(!report.notes.contains { $0.kind == .leftoverRemoved })
+        #expect(try office.read() == "filed during verify")
+        #expect(try office.open("peter").verify(VerifyOptions(readData: .all)).notes.isEmpty)
+    }
+
     // More: the catalog's own state map, the checkpoint folder, a checkpoint from outside.
     @Test func aDamagedStateMapStopsDecisionsAndIsFound() throws {
         let office = try Office()

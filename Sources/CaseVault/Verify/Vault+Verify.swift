@@ -34,11 +34,36 @@ extension Vault {
     /// objects). Leftovers of crashes are reported apart, and removed with
     /// `repair` while no filing runs.
     public func verify(_ options: VerifyOptions = VerifyOptions()) throws -> VerifyReport {
-        try store.read { reader in
+        let (found, leftovers) = try store.read { reader in
             var verifier = Verifier(vault: self, reader: reader, options: options)
             try verifier.run()
-            return verifier.report
+            return (verifier.report, verifier.leftovers)
         }
+        var report = found
+        if options.repair, report.isClean { try repair(leftovers, into: &report) }
+        return report
+    }
+
+    /// Removes leftovers, only from a vault with no faults and only while
+    /// no filing runs (a filing's object is an orphan until it commits).
+    /// Runs after verify's snapshot is released: a filing may have committed
+    /// since, so what the catalog names now (read under the lock, when no
+    /// filing can be between writing its object and committing) is kept.
+    private func repair(_ leftovers: (orphans: [ObjectID], temps: [String]), into report: inout VerifyReport) throws {
+        let removed = try objects.whileNoFilingRuns { () -> [String] in
+            let named = Set(try store.read { try $0.versions(caseNumber: nil, document: nil) }.map(\.objectId))
+            var removed: [String] = []
+            for id in leftovers.orphans where !named.contains(id.hex) && objects.contains(id) {
+                objects.remove(id)
+                removed.append("object \(id.hex)")
+            }
+            for name in leftovers.temps { FileSystem.remove(objects.root + "/" + name); removed.append("objects/\(name)") }
+            return removed
+        }
+        guard let removed else {
+            throw VaultError.io("a filing is running; run 'casevault verify --repair' again when it is done")
+        }
+        for subject in removed { report.add(.leftoverRemoved, subject, "removed") }
     }
 }
 
@@ -57,6 +82,8 @@ private struct Verifier {
     /// Events whose signed state root differed from the replay's.
     var divergedAfter = 0
     var checkpoints: [(Checkpoint, String)] = []
+    /// Orphan objects and temp files for `repair`, once the snapshot ends.
+    var leftovers: (orphans: [ObjectID], temps: [String]) = ([], [])
 
     init(vault: Vault, reader: any CatalogReader, options: VerifyOptions) {
         self.vault = vault
@@ -397,23 +424,9 @@ private struct Verifier {
         }
         let temps = try FileSystem.listDirectory(vault.objects.root).filter { $0.hasPrefix(".tmp-") }
         for name in temps { report.add(.unfinishedTempFile, "objects/\(name)", "a filing stopped before its object was named") }
-        if options.repair { try repair(orphans: try vault.objects.allObjects().filter { !referenced.contains($0.hex) }, temps: temps) }
-    }
-
-    /// Removes leftovers, only from a vault with no faults and only while
-    /// no filing runs (a filing's object is an orphan until it commits).
-    mutating func repair(orphans: [ObjectID], temps: [String]) throws {
-        guard report.isClean else { return }
-        let removed = try vault.objects.whileNoFilingRuns { () -> [String] in
-            var removed: [String] = []
-            for id in orphans { vault.objects.remove(id); removed.append("object \(id.hex)") }
-            for name in temps { FileSystem.remove(vault.objects.root + "/" + name); removed.append("objects/\(name)") }
-            return removed
-        }
-        guard let removed else {
-            throw VaultError.io("a filing is running; run 'casevault verify --repair' again when it is done")
-        }
-        for subject in removed { report.add(.leftoverRemoved, subject, "removed") }
+        // Listed again after the report: an object a filing wrote since is
+        // still checked against the live catalog before repair removes it.
+        if options.repair { leftovers = (try vault.objects.allObjects().filter { !referenced.contains($0.hex) }, temps) }
     }
 
     /// libsodium's BLAKE2b-256 over a file, read in 1 MiB pieces.
