@@ -232,6 +232,14 @@ private final class Connection: CatalogWriter {
     }
 
     func highestClientNumber() throws -> Int? { try Int.fetchOne(db, sql: "SELECT MAX(client_number) FROM cases") }
+    func staffCount() throws -> Int { try count("SELECT COUNT(*) FROM staff") }
+    func caseCount() throws -> Int { try count("SELECT COUNT(*) FROM cases") }
+    func documentCount(caseNumber: String) throws -> Int { try count("SELECT COUNT(*) FROM documents WHERE case_number = ?", [caseNumber]) }
+    func formTypeCount() throws -> Int { try count("SELECT COUNT(DISTINCT form_type) FROM schemas") }
+
+    private func count(_ sql: String, _ arguments: StatementArguments = StatementArguments()) throws -> Int {
+        try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
+    }
 
     func grants(caseNumber: String) throws -> [GrantRecord] {
         try all("SELECT * FROM grants WHERE case_number = ? ORDER BY tier, holder", [caseNumber]).map { row in

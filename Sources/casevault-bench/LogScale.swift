@@ -76,17 +76,21 @@ func measureLogAtScale(in folder: String) -> Bool {
     }
     print("")
     print("== the event log at scale: \(folder)")
+    func put(_ path: String, _ bytes: Data) -> Bool {
+        if FileManager.default.createFile(atPath: path, contents: bytes) { return true }
+        print("cannot write \(path)")
+        return false
+    }
     for id in ["amina", "grace", "halima", "farah", "dora"] {
-        FileManager.default.createFile(atPath: "\(build)/\(id).pw", contents: Data("\(id) bench passphrase\n".utf8))
-        FileManager.default.createFile(atPath: "\(scratch)/\(id).pw", contents: Data("\(id) bench passphrase\n".utf8))
+        guard put("\(build)/\(id).pw", Data("\(id) bench passphrase\n".utf8)),
+              put("\(scratch)/\(id).pw", Data("\(id) bench passphrase\n".utf8)) else { return false }
     }
     // A real intake form (the schema's own example), about 1.5 KB.
     guard let form = FileManager.default.contents(atPath: "Schemas/examples/intake.json") else {
         print("run from the checkout (make bench): Schemas/examples/intake.json not found")
         return false
     }
-    FileManager.default.createFile(atPath: "\(build)/form.json", contents: form)
-    FileManager.default.createFile(atPath: "\(scratch)/form.json", contents: form)
+    guard put("\(build)/form.json", form), put("\(scratch)/form.json", form) else { return false }
     let small: Int64, large: Int64
     let started = now()
     do {

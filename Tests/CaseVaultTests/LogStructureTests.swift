@@ -207,6 +207,8 @@ private func referenceMapRoot(_ entries: [([UInt8], [UInt8])], depth: Int = 0) -
         try same(CaseState(record, grants: grants))
         try same(CaseState(record, grants: []))
         try same(ClientState(case: "CP-2024-0042"))
+        try same(CountState(count: 7))
+        try same(CaseCountState(count: 3, highestClient: 42))
         try same(DocumentRecord(caseNumber: "CP-2024-0042", name: odd, type: "report", isForm: false, latestVersion: 3, confidential: true))
         let stamp = Stamp(date: "2026-12-03T11:00:00+03:00", caseNumber: "CP-2024-0042", caseStatus: .inactive, report: odd,
                           caseManager: "Grace", caseSupervisor: "Halima", version: 3, filedBy: "farah", filedByName: odd)

@@ -484,6 +484,106 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         #expect(report.findings.contains { $0.kind == .stateMapDamaged })
     }
 
+    // A row deleted by hand is not quietly left out of a listing or a decision.
+    @Test func aDeletedStaffRowDoesNotDropAGrantFromANewCase() throws {
+        let office = try Office()
+        try office.sql("DELETE FROM staff WHERE id = 'dora'")
+        // The project director would not have been given the team tier.
+        expectIntegrity("the catalog's staff members are not as many as the signed log records") { try office.openCase() }
+        expectIntegrity("staff members are not as many") { _ = try office.open("peter").staff() }
+        #expect(try office.verify().findings.contains { $0.kind == .rowMissing && $0.subject == "staff dora" })
+    }
+
+    @Test func aDeletedCaseRowIsFoundByListingsAndTheNextClientNumber() throws {
+        let office = try Office()
+        try office.openCase(client: 41)
+        try office.openCase(client: 42)
+        let backup = try office.snapshot()
+        // The highest client number removed: the next case would take 42 again.
+        try office.sql("DELETE FROM cases WHERE client_number = 42")
+        expectIntegrity("the catalog's cases (how many, or the highest client number) are not what the signed log records") {
+            try office.act("halima") { vault, halima in
+                _ = try vault.openCase(category: "CP", admitted: 2024, managerID: "grace", supervisorID: "halima", by: halima)
+            }
+        }
+        expectIntegrity("the catalog's cases") { _ = try office.open("peter").cases() }
+        // A lower one removed: the listing still notices.
+        try office.restore(backup)
+        try office.sql("DELETE FROM cases WHERE client_number = 41")
+        expectIntegrity("the catalog's cases") { _ = try office.open("peter").cases() }
+        // With a filter the listing cannot know (documented); verify names the row.
+        var open = CaseFilter()
+        open.status = .open
+        #expect(try office.open("peter").cases(matching: open).count == 1)
+        #expect(try office.verify().findings.contains { $0.kind == .rowMissing && $0.subject == "cases CP-2024-0041" })
+        // Untouched, the next case follows the highest.
+        try office.restore(backup)
+        let next = try office.act("halima") { vault, halima in
+            try vault.openCase(category: "CP", admitted: 2024, managerID: "grace", supervisorID: "halima", by: halima).number.clientNumber
+        }
+        #expect(next == 43)
+    }
+
+    @Test func aDeletedDocumentOrSchemaRowIsNotLeftOutOfAListing() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.file("notes")
+        try office.file("visit", name: "Home visit")
+        try office.act("dora") { vault, dora in
+            let schema = #"{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://programme.example/forms/test.schema.json","title":"Test","type":"object"}"#
+            _ = try vault.addSchema(Array(schema.utf8), type: "casevault-test", by: dora)
+        }
+        #expect(try office.open("peter").formSchemas().contains { $0.type == "casevault-test" })
+        try office.sql("DELETE FROM documents WHERE name = 'Home visit'")
+        try office.sql("DELETE FROM schemas WHERE form_type = 'casevault-test'")
+        expectIntegrity("documents of CP-2024-0042 are not as many as the signed log records") {
+            _ = try office.open("peter").latestVersions(caseNumber: "CP-2024-0042")
+        }
+        expectIntegrity("form types are not as many as the signed log records") { _ = try office.open("peter").formSchemas() }
+    }
+
+    // A member who opens a case can leave a holder out of its grants: each
+    // grant they give is allowed, so only verify's whole replay finds it.
+    @Test func aCaseOpenedWithoutAGrantDueIsFoundByVerify() throws {
+        let office = try Office()
+        try office.act("halima") { vault, halima in
+            let team = BoxKeyPair(), confidential = BoxKeyPair()
+            let number = "CP-2024-0042"
+            _ = try vault.write { writer, head in
+                let signed = head.signedState(writer)
+                var events: [EventData] = [.caseOpened(CaseOpened(
+                    case: number, category: "CP", year: 2024, clientNumber: 42, status: CaseStatus.open.rawValue,
+                    manager: "grace", supervisor: "halima", teamPublicKey: team.publicKey.bytes.hexString,
+                    confidentialPublicKey: confidential.publicKey.bytes.hexString))]
+                // Grace and Halima only: no project director, no recovery key.
+                for id in ["grace", "halima"] {
+                    let key = try signed.staff(id)!.boxKey
+                    for (tier, keys) in [(Tier.team, team), (.confidential, confidential)] {
+                        events.append(.grantGiven(GrantGiven(case: number, tier: tier.rawValue, holder: GrantHolder.staff(id),
+                                                             holderPublicKey: key.bytes.hexString,
+                                                             sealedKeyHash: try Ledger.putBlob(SealedBox.seal(keys.secretKey, to: key), in: writer))))
+                    }
+                }
+                return try Ledger.append(events, by: halima, at: Date(), vaultID: vault.config.vaultId, head: &head, in: writer)
+            }
+        }
+        // Every command accepts it: each event keeps the signing rules.
+        try office.file("notes")
+        #expect(try office.read() == "notes")
+        let report = try office.verify()
+        #expect(report.findings.count == 3)
+        #expect(report.findings.allSatisfy { $0.kind == .grantMissing && $0.subject == "case CP-2024-0042" })
+        #expect(Set(report.findings.map(\.detail)) == [
+            "opened by 'halima' (event 10) without the team-tier grant to staff:dora",
+            "opened by 'halima' (event 10) without the team-tier grant to recovery",
+            "opened by 'halima' (event 10) without the confidential-tier grant to recovery",
+        ])
+        // A case opened by casevault has every grant due.
+        let clean = try Office()
+        try clean.openCase()
+        #expect(try clean.verify().isClean)
+    }
+
     @Test func aCheckpointFolderOthersCanWriteIsRefused() throws {
         let office = try Office()
         try office.act("grace") { _, _ in }

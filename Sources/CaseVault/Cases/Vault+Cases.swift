@@ -65,7 +65,7 @@ extension Vault {
                 }
                 client = clientNumber
             } else {
-                client = (try writer.highestClientNumber() ?? 0) + 1
+                client = try signed.caseCount().highestClient + 1
                 guard client <= 999_999 else {
                     throw VaultError.invalidInput("client numbers are used up to 999999; give a free one with --client")
                 }

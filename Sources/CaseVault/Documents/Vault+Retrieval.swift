@@ -103,7 +103,7 @@ extension Vault {
         }
         let info = try VersionInfo(facts.record)
         func refuse(_ reason: String, _ message: String) throws -> Never {
-            try write { writer, head in
+            _ = try write { writer, head in
                 try Ledger.append([.contentRefused(ContentRefused(case: number, document: document, version: info.version,
                                                                   tier: info.tier.rawValue, reason: reason))],
                                   by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
@@ -142,7 +142,7 @@ extension Vault {
     func stream(_ prepared: PreparedRead, by actor: StaffIdentity, now: Date,
                 into write: (UnsafeRawBufferPointer) throws -> Void) throws {
         let info = prepared.info
-        try self.write { writer, head in
+        _ = try self.write { writer, head in
             try Ledger.append([.contentRead(ContentRead(case: info.caseNumber, document: info.document, version: info.version,
                                                         tier: info.tier.rawValue, object: prepared.objectID.hex))],
                               by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)

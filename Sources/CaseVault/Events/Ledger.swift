@@ -17,7 +17,7 @@ enum Ledger {
         guard try writer.lastEventSeq() == head.size else { preconditionFailure("appending past an unchecked log") }
         if let legacy = head.legacyState {
             // The first event after format 1 signs the rebuilt map: store it.
-            for node in try legacy.read({ try ($0 as! MemoryCatalogStore.Transaction).allStateNodes() }) {
+            for node in try legacy.read({ ($0 as! MemoryCatalogStore.Transaction).allStateNodes() }) {
                 try writer.putStateNode(node)
             }
             head.legacyState = nil

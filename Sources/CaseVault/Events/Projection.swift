@@ -105,11 +105,13 @@ enum Projection {
                 _ = try actor()
                 addedBy = event.actor
             }
+            let count = try signed.staffCount()
             let record = StaffRecord(id: data.id, name: data.name, role: data.role, boxPublicKey: data.boxPublicKey,
                                      signingPublicKey: data.signingPublicKey, wrappedKeysHash: data.wrappedKeysHash,
                                      addedAt: event.at, addedBy: addedBy, addedSeq: event.seq, keysSeq: event.seq)
             try writer.putStaff(record)
             try set(StateKey.staff(data.id), record)
+            try set(StateKey.staffCount, CountState(count: count + 1))
         }
 
         mutating func passphraseChanged(_ data: PassphraseChanged) throws {
@@ -139,6 +141,7 @@ enum Projection {
             }
             try requireKey(data.teamPublicKey, "the team-tier public key")
             try requireKey(data.confidentialPublicKey, "the confidential-tier public key")
+            let cases = try signed.caseCount()
             let record = CaseRecord(number: data.case, category: data.category, year: data.year, clientNumber: data.clientNumber,
                                     status: data.status, manager: data.manager, supervisor: data.supervisor,
                                     teamPublicKey: data.teamPublicKey, confidentialPublicKey: data.confidentialPublicKey,
@@ -146,6 +149,7 @@ enum Projection {
             try writer.putCase(record)
             try set(StateKey.case(data.case), CaseState(record, grants: []))
             try set(StateKey.client(data.clientNumber), ClientState(case: data.case))
+            try set(StateKey.caseCount, CaseCountState(count: cases.count + 1, highestClient: max(cases.highestClient, data.clientNumber)))
         }
 
         mutating func grantGiven(_ data: GrantGiven) throws {
@@ -199,6 +203,7 @@ enum Projection {
             }
             guard ObjectID(hex: data.object) != nil, data.size >= 0, data.ciphertextSize >= 0 else { throw refuse("bad object") }
             try requireKey(data.sealedFileKeyHash, "the sealed file key hash")
+            let documents = document == nil ? try signed.documentCount(data.case) : nil
             let record = VersionRecord(caseNumber: data.case, document: data.document, version: data.version, type: data.type,
                                        tier: data.tier, objectId: data.object, size: data.size, ciphertextSize: data.ciphertextSize,
                                        sealedFileKeyHash: data.sealedFileKeyHash, stamp: stamp, filedSeq: event.seq,
@@ -209,6 +214,7 @@ enum Projection {
             try writer.putDocument(updated)
             try set(StateKey.version(data.case, data.document, data.version), record)
             try set(StateKey.document(data.case, data.document), updated)
+            if let documents { try set(StateKey.documentCount(data.case), CountState(count: documents + 1)) }
         }
 
         func contentRead(_ data: ContentRead) throws {
@@ -236,10 +242,12 @@ enum Projection {
             let existing = try signed.schemas(data.type)
             guard data.version == (existing.last?.version ?? 0) + 1 else { throw refuse("schema version \(data.version) does not follow") }
             try requireKey(data.bodyHash, "the schema body hash")
+            let types = existing.isEmpty ? try signed.formTypeCount() : nil
             let record = SchemaRecord(formType: data.type, version: data.version, schemaId: data.id, title: data.title,
                                       bodyHash: data.bodyHash, addedAt: event.at, addedBy: actor.id, addedSeq: event.seq)
             try writer.putSchema(record)
             try set(StateKey.schemas(data.type), SchemaTypeState(type: data.type, versions: existing + [record]))
+            if let types { try set(StateKey.formTypeCount, CountState(count: types + 1)) }
         }
     }
 }

@@ -20,8 +20,7 @@ extension Vault {
         try FormSchema.builtIn + read { reader, head -> [FormSchema] in
             guard head.size > 0 else { return [] }
             let signed = head.signedState(reader)
-            let types = Set(try reader.schemas(formType: nil).map(\.formType)).sorted()
-            return try types.flatMap { type in try signed.schemas(type).map { try loadSchema($0, signed: signed) } }
+            return try signed.formTypes().flatMap { type in try signed.schemas(type).map { try loadSchema($0, signed: signed) } }
         }
     }
 

@@ -39,6 +39,8 @@ public struct CaseQuery: Sendable {
         self.supervisor = supervisor
         self.year = year
     }
+
+    var isEmpty: Bool { status == nil && category == nil && manager == nil && supervisor == nil && year == nil }
 }
 
 public protocol CatalogReader: AnyObject {
@@ -73,6 +75,12 @@ public protocol CatalogReader: AnyObject {
     func cases(matching query: CaseQuery) throws -> [CaseRecord]
     func caseNumber(client: Int) throws -> String?
     func highestClientNumber() throws -> Int?
+    /// Row counts, for the signed counts listings are checked against.
+    func staffCount() throws -> Int
+    func caseCount() throws -> Int
+    func documentCount(caseNumber: String) throws -> Int
+    /// Form types with at least one schema version.
+    func formTypeCount() throws -> Int
     /// Grants of a case in (tier, holder) order.
     func grants(caseNumber: String) throws -> [GrantRecord]
     func document(caseNumber: String, name: String) throws -> DocumentRecord?

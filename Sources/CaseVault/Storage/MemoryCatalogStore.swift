@@ -16,6 +16,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         var staff: [String: StaffRecord] = [:]
         var cases: [String: CaseRecord] = [:]
         var clients: [Int: String] = [:]
+        var highestClient: Int?
         var grants: [String: [GrantKey: GrantRecord]] = [:]
         var documents: [String: [String: DocumentRecord]] = [:]
         var versions: [String: [String: [Int: VersionRecord]]] = [:]
@@ -89,7 +90,11 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             }.sorted { ($0.category, $0.year, $0.clientNumber) < ($1.category, $1.year, $1.clientNumber) }
         }
         func caseNumber(client: Int) throws -> String? { state.clients[client] }
-        func highestClientNumber() throws -> Int? { state.clients.keys.max() }
+        func highestClientNumber() throws -> Int? { state.highestClient }
+        func staffCount() throws -> Int { state.staff.count }
+        func caseCount() throws -> Int { state.cases.count }
+        func documentCount(caseNumber: String) throws -> Int { state.documents[caseNumber]?.count ?? 0 }
+        func formTypeCount() throws -> Int { state.schemas.count }
         func grants(caseNumber: String) throws -> [GrantRecord] {
             (state.grants[caseNumber] ?? [:]).sorted { $0.key < $1.key }.map(\.value)
         }
@@ -132,6 +137,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             }
             state.cases[record.number] = record
             state.clients[record.clientNumber] = record.number
+            state.highestClient = max(state.highestClient ?? record.clientNumber, record.clientNumber)
         }
         func putGrant(_ record: GrantRecord) throws {
             state.grants[record.caseNumber, default: [:]][GrantKey(tier: record.tier, holder: record.holder)] = record

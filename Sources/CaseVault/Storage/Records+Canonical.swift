@@ -157,6 +157,19 @@ extension ClientState: CanonicalRecord {
     }
 }
 
+extension CountState: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.integer("count", count)
+    }
+}
+
+extension CaseCountState: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.integer("count", count)
+        m.integer("highestClient", highestClient)
+    }
+}
+
 extension DocumentRecord: CanonicalRecord {
     func write(_ m: inout CanonicalWriter.Members) {
         m.string("caseNumber", caseNumber)

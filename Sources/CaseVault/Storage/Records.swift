@@ -297,6 +297,24 @@ enum StateKey {
     static func document(_ caseNumber: String, _ name: String) -> String { "document/\(caseNumber)/\(name)" }
     static func version(_ caseNumber: String, _ name: String, _ version: Int) -> String { "version/\(caseNumber)/\(name)/\(version)" }
     static func schemas(_ type: String) -> String { "schemas/" + type }
+    // How many rows a listing must show, so a row deleted by hand is not
+    // quietly left out (no entry while the count is 0).
+    static let staffCount = "count/staff"
+    static let caseCount = "count/cases"
+    static func documentCount(_ caseNumber: String) -> String { "count/documents/" + caseNumber }
+    static let formTypeCount = "count/form-types"
+}
+
+/// What the map holds for a listing: how many rows it has.
+struct CountState: Codable, Equatable {
+    var count: Int
+}
+
+/// What the map holds for the cases: how many, and the highest client
+/// number taken (the next case's number follows it).
+struct CaseCountState: Codable, Equatable {
+    var count: Int
+    var highestClient: Int
 }
 
 /// What the map holds for a case: the case row and every grant of it, in

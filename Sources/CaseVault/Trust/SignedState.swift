@@ -55,10 +55,52 @@ struct SignedState {
         return record
     }
 
+    /// Every member: each checked, and as many as the signed count, so a
+    /// row deleted by hand is found rather than left out (of a case's
+    /// grants, say).
     func allStaff() throws -> [StaffRecord] {
         let records = try reader.allStaff()
+        try checkCount(records.count, key: StateKey.staffCount, what: "staff members")
         for record in records { try check(record, key: StateKey.staff(record.id), what: "staff member '\(record.id)'") }
         return records
+    }
+
+    func staffCount() throws -> Int {
+        let count = try reader.staffCount()
+        try checkCount(count, key: StateKey.staffCount, what: "staff members")
+        return count
+    }
+
+    /// The number of cases and the highest client number taken, as signed.
+    func caseCount() throws -> CaseCountState {
+        let count = try reader.caseCount()
+        let state = CaseCountState(count: count, highestClient: try reader.highestClientNumber() ?? 0)
+        guard checked else { return state }
+        let signed = try StateMap.value(for: StateMap.keyHash(StateKey.caseCount), root: root, in: nodes ?? StateNodes(reader: reader))
+        guard signed == (count == 0 ? nil : Self.valueHash(state)) else {
+            throw VaultError.integrityFailure("the catalog's cases (how many, or the highest client number) are not what the signed log records (a row was added or removed by hand)")
+        }
+        return state
+    }
+
+    func documentCount(_ caseNumber: String) throws -> Int {
+        let count = try reader.documentCount(caseNumber: caseNumber)
+        try checkCount(count, key: StateKey.documentCount(caseNumber), what: "the documents of \(caseNumber)")
+        return count
+    }
+
+    func formTypeCount() throws -> Int {
+        let count = try reader.formTypeCount()
+        try checkCount(count, key: StateKey.formTypeCount, what: "the form types")
+        return count
+    }
+
+    /// A count is signed as `{"count":n}`, and not at all while it is 0.
+    private func checkCount(_ count: Int, key: String, what: String) throws {
+        guard checked else { return }
+        let signed = try StateMap.value(for: StateMap.keyHash(key), root: root, in: nodes ?? StateNodes(reader: reader))
+        if signed == (count == 0 ? nil : Self.valueHash(CountState(count: count))) { return }
+        throw VaultError.integrityFailure("the catalog's \(what) are not as many as the signed log records (a row was added or removed by hand)")
     }
 
     /// A case with its grants, checked together.
@@ -72,8 +114,15 @@ struct SignedState {
         return state
     }
 
+    /// Cases matching `query`, each checked; an unfiltered listing also
+    /// against the signed count. (A filtered one cannot know what a row
+    /// with an edited column would have matched; `verify` finds that row.)
     func cases(matching query: CaseQuery) throws -> [CaseState] {
-        try reader.cases(matching: query).map { record in
+        let records = try reader.cases(matching: query)
+        if query.isEmpty, try caseCount().count != records.count {
+            throw VaultError.integrityFailure("the catalog's cases are not what the signed log records (a row was added or removed by hand)")
+        }
+        return try records.map { record in
             let state = CaseState(record, grants: try reader.grants(caseNumber: record.number))
             try check(state, key: StateKey.case(record.number), what: "case \(record.number) (or one of its grants)")
             return state
@@ -95,6 +144,7 @@ struct SignedState {
 
     func documents(_ caseNumber: String) throws -> [DocumentRecord] {
         let records = try reader.documents(caseNumber: caseNumber)
+        try checkCount(records.count, key: StateKey.documentCount(caseNumber), what: "documents of \(caseNumber)")
         for record in records {
             try check(record, key: StateKey.document(caseNumber, record.name), what: "document '\(record.name)' of \(caseNumber)")
         }
@@ -120,6 +170,13 @@ struct SignedState {
                       what: "version \(record.version) of '\(document.name)' of \(document.caseNumber)")
         }
         return stored
+    }
+
+    /// The form types with schemas in the vault, as many as signed.
+    func formTypes() throws -> [String] {
+        let types = Set(try reader.schemas(formType: nil).map(\.formType)).sorted()
+        try checkCount(types.count, key: StateKey.formTypeCount, what: "form types")
+        return types
     }
 
     func schemas(_ formType: String) throws -> [SchemaRecord] {

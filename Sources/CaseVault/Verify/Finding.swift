@@ -10,6 +10,7 @@ public struct Finding: Sendable, Equatable, Codable {
         case leafHashDiffers = "leaf-hash-differs"
         case badSignature = "bad-signature"
         case ruleBroken = "rule-broken"
+        case grantMissing = "grant-missing"
         case stateRootDiffers = "state-root-differs"
         case logNodeDiffers = "log-node-differs"
         case checkpointNotExtended = "checkpoint-not-extended"

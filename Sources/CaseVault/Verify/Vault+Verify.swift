@@ -1,5 +1,5 @@
 internal import CaseVaultCrypto
-public import Foundation
+internal import Foundation
 
 /// What `verify` should read besides the catalog.
 public struct VerifyOptions: Sendable {
@@ -99,6 +99,7 @@ private struct Verifier {
         checkCheckpoints()
         try scratch.read { replayed in
             try compareCatalog(with: replayed)
+            try checkGrants(replayed)
             try checkStateMap(replayed)
             try checkBlobs(replayed)
             try checkObjects(replayed)
@@ -322,6 +323,33 @@ private struct Verifier {
             }
         }
         report.versions = try replayed.versions(caseNumber: nil, document: nil).count
+    }
+
+    /// Every case's key is sealed to everyone who must hold it when the case
+    /// is opened (SECURITY.md §3): its manager and supervisor, the vault's
+    /// recovery key, both tiers; every member then on the staff whose role
+    /// holds the team tier, that tier. Who opens a case gives its grants and
+    /// could leave one out; each grant is checked as it is given, but only
+    /// the whole replay knows who was left out.
+    mutating func checkGrants(_ replayed: any CatalogReader) throws {
+        guard let settings = try replayed.vaultSettings() else { return }
+        let staff = try replayed.allStaff()
+        for record in try replayed.cases(matching: CaseQuery()) {
+            var due: [(holder: String, tier: Tier)] = [
+                (GrantHolder.staff(record.manager), .team), (GrantHolder.staff(record.manager), .confidential),
+                (GrantHolder.staff(record.supervisor), .team), (GrantHolder.staff(record.supervisor), .confidential),
+            ]
+            if settings.recoveryPublicKey != nil { due += [(GrantHolder.recovery, .team), (GrantHolder.recovery, .confidential)] }
+            for member in staff where member.addedSeq < record.openedSeq && settings.teamTierRoles.contains(member.role)
+                && member.id != record.manager && member.id != record.supervisor {
+                due.append((GrantHolder.staff(member.id), .team))
+            }
+            let given = Set(try replayed.grants(caseNumber: record.number).map { "\($0.tier) \($0.holder)" })
+            for (holder, tier) in due where !given.contains("\(tier.rawValue) \(holder)") {
+                report.add(.grantMissing, "case \(record.number)",
+                           "opened by '\(record.openedBy)' (event \(record.openedSeq)) without the \(tier.rawValue)-tier grant to \(holder)")
+            }
+        }
     }
 
     /// The catalog's own state map must be the replayed one, node for node
