@@ -11,7 +11,7 @@ It writes nothing itself: it opens the catalog read-only (SQLite mode=ro) and re
 transaction (§8); plaintext reaches stdout only after the object's final chunk authenticated (§9).
 Only the standard library and PyNaCl are used.
 """
-import base64, hashlib, json, os, pathlib, re, sqlite3, struct, sys, uuid
+import base64, hashlib, json, os, pathlib, re, sqlite3, struct, sys, unicodedata, uuid
 import nacl.bindings as nb
 from nacl.exceptions import CryptoError
 
@@ -379,6 +379,7 @@ def run(argv):
     if len(args) not in (5, 6) or (len(args) == 6 and not re.fullmatch(r"[0-9]{1,18}", args[5])):
         fail("usage: decrypt-with-pynacl.py VAULT STAFF_ID PASSPHRASE_FILE CASE DOCUMENT [VERSION] [--checkpoint FILE]")
     vault, sid, pwfile, case, doc = args[:5]
+    doc = unicodedata.normalize("NFC", doc)  # §12: format-2 document names are NFC
     want_version = int(args[5]) if len(args) == 6 else None
 
     # §4: the passphrase is the first line's bytes without its \n or \r\n

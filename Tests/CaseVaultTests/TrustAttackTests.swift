@@ -584,6 +584,48 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         #expect(try clean.verify().isClean)
     }
 
+    // One name, two spellings: "Café" precomposed and "Cafe" + U+0301 are one document.
+    @Test func documentNamesAreOneDocumentWhateverTheirUnicodeForm() throws {
+        let office = try Office()
+        try office.openCase()
+        let composed = "Caf\u{E9} visit", decomposed = "Cafe\u{301} visit"
+        #expect(Array(composed.utf8) != Array(decomposed.utf8))
+        try office.file("one", name: decomposed)
+        try office.file("two", name: composed)
+        #expect(try office.read(decomposed) == "two")
+        #expect(try office.read(composed, version: 1) == "one")
+        let stored = try office.rows("SELECT name FROM documents").map { Array(($0[0] as String).utf8) }
+        #expect(stored == [Array(composed.utf8)])
+        #expect(try office.open("peter").versions(caseNumber: "CP-2024-0042", document: decomposed).count == 2)
+        #expect(try office.verify().isClean)
+    }
+
+    // A member's own code signing a name that is not NFC is refused.
+    @Test func aSignedNameNotInNFCIsRefused() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.file("one")
+        try office.act("farah") { vault, farah in
+            let record = try vault.store.read { try $0.event(seq: try $0.lastEventSeq()) }!
+            guard case .object(let body) = try JSONValue(parsing: record.body), let data = body["data"],
+                  case .versionFiled(var filed) = try EventData.decode(.versionFiled, from: data) else {
+                Issue.record("not a version.filed event"); return
+            }
+            let name = "Cafe\u{301}"
+            let stamp = filed.stamp
+            filed.document = name
+            filed.version = 1
+            filed.stamp = Stamp(date: stamp.date, caseNumber: stamp.caseNumber, caseStatus: stamp.caseStatus, report: name,
+                                caseManager: stamp.caseManager, caseSupervisor: stamp.caseSupervisor, version: 1,
+                                filedBy: stamp.filedBy, filedByName: stamp.filedByName)
+            expectIntegrity("the document name is not in Unicode NFC") {
+                _ = try vault.write { writer, head in
+                    try Ledger.append([.versionFiled(filed)], by: farah, at: Date(), vaultID: vault.config.vaultId, head: &head, in: writer)
+                }
+            }
+        }
+    }
+
     @Test func aCheckpointFolderOthersCanWriteIsRefused() throws {
         let office = try Office()
         try office.act("grace") { _, _ in }

@@ -18,6 +18,18 @@ struct FilingSource {
 }
 
 extension Vault {
+    /// Document names as stored and signed: Unicode NFC, so "Café" typed on
+    /// one keyboard and "Cafe" + U+0301 pasted from another are one
+    /// document (the catalog compares bytes). Every name entering the core
+    /// passes through here; the projection refuses a name that did not.
+    public static func documentName(_ name: String) -> String {
+        name.precomposedStringWithCanonicalMapping
+    }
+
+    static func isNormalized(documentName name: String) -> Bool {
+        name.utf8.elementsEqual(documentName(name).utf8)
+    }
+
     public static func validate(documentName name: String) throws {
         guard !name.isEmpty, name.count <= 120, name.trimmingCharacters(in: .whitespaces) == name,
               !name.contains("/"), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
@@ -50,6 +62,7 @@ extension Vault {
         guard Policy.filingRoles.contains(actor.role) else {
             throw VaultError.accessDenied("a \(actor.role.displayName) cannot file documents")
         }
+        let name = Self.documentName(name)
         try Self.validate(documentName: name)
         try Self.validate(documentType: type)
         let number = try CaseNumber.parse(caseNumber).description

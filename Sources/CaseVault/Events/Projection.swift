@@ -181,6 +181,10 @@ enum Projection {
             let (actor, _) = try actor()
             guard let state = try signed.caseState(data.case) else { throw refuse("no case \(data.case)") }
             guard let tier = Tier(rawValue: data.tier) else { throw refuse("unknown tier '\(data.tier)'") }
+            // Format 1 stored names as typed; from format 2 they are NFC.
+            guard event.format < 2 || Vault.isNormalized(documentName: data.document) else {
+                throw refuse("the document name is not in Unicode NFC")
+            }
             let document = try signed.document(data.case, data.document)
             if let document {
                 guard document.type == data.type, document.isForm == (data.schema != nil) else {

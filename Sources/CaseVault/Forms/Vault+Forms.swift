@@ -84,7 +84,7 @@ extension Vault {
         }
         let number = try CaseNumber.parse(caseNumber).description
         let schema = try formSchema(type: type, version: schemaVersion)
-        let reportName = name ?? schema.title
+        let reportName = Self.documentName(name ?? schema.title)
         try Self.validate(documentName: reportName)
         let file = try Self.open(input)
         // Wiped memory is locked and zeroed page by page: size it to the
