@@ -126,10 +126,10 @@ def ed25519_ok(pk, sig, msg):  # crypto_sign_open on sig || msg is crypto_sign_v
 
 # ---------------------------------------------------------------- §12, §12b step 2, for every event from 1
 def verify_log(db, vault_id):
-    rows = db.execute("SELECT seq, type, actor, body, signature, leaf_hash FROM events ORDER BY seq").fetchall()
+    rows = db.execute("SELECT seq, type, actor, at, body, signature, leaf_hash FROM events ORDER BY seq").fetchall()
     if not rows: fail("the event log is empty (the vault has no admin yet)")
     events = []
-    for i, (seq, typ, actor, body, sig, stored_leaf) in enumerate(rows, 1):
+    for i, (seq, typ, actor, at, body, sig, stored_leaf) in enumerate(rows, 1):
         if seq != i: fail(f"event {i}: missing (the log has a gap; next stored seq is {seq})")
         if isinstance(body, str): body = body.encode("utf-8")
         ev = parse_canonical(body)
@@ -144,8 +144,8 @@ def verify_log(db, vault_id):
             fail(f"event {i}: the body is malformed (actor, at, type or data)")
         if "state" in ev and not HEX(ev["state"]): fail(f"event {i}: the body's state is not a hex SHA-256")
         if events and events[-1][0]["v"] == 2 and ev["v"] == 1: fail(f"event {i}: a format-1 body after format 2")
-        if (typ, actor) != (ev["type"], ev["actor"]):  # (§12b names type and actor; the `at` column is not checked)
-            fail(f"event {i}: the stored type or actor differs from the body")
+        if (typ, actor, at) != (ev["type"], ev["actor"], ev["at"]):  # §12b
+            fail(f"event {i}: the stored type, actor or time differs from the body")
         if not isinstance(sig, bytes) or len(sig) != 64: fail(f"event {i}: the signature is not 64 bytes")
         leaf = leaf_hash(body, sig)
         if stored_leaf != leaf: fail(f"event {i}: the stored leaf hash differs from the body and signature")

@@ -164,6 +164,7 @@ private final class Connection: CatalogWriter {
     }
 
     func stateNodeCount() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM state_nodes") ?? 0 }
+    func logNodeCount() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM log_nodes") ?? 0 }
 
     func forEachStateNode(_ body: (StateNode) throws -> Void) throws {
         let cursor = try Row.fetchCursor(db, sql: "SELECT path, kind, hash, first, second FROM state_nodes")
@@ -313,7 +314,12 @@ private final class Connection: CatalogWriter {
     }
 
     func putBlob(hash: String, bytes: [UInt8]) throws {
-        try run("INSERT OR IGNORE INTO blobs (hash, bytes) VALUES (?, ?)", [hash, Data(bytes)])
+        // Bytes that differ under the same hash were damaged: the caller
+        // hashed its own, so they replace them.
+        try run("""
+            INSERT INTO blobs (hash, bytes) VALUES (?, ?)
+            ON CONFLICT (hash) DO UPDATE SET bytes = excluded.bytes WHERE bytes IS NOT excluded.bytes
+            """, [hash, Data(bytes)])
     }
 
     func deleteBlob(hash: String) throws {

@@ -61,7 +61,7 @@ struct StaffAddCommand: ParsableCommand {
         guard let settingsFingerprint else {
             throw CommandFailure(
                 message: "the first admin signs this vault's settings; give --settings-fingerprint as 'casevault init' printed it",
-                hint: "the settings now have the fingerprint \(vault.config.settingsFingerprint); if it is not the one init printed, casevault.json was changed",
+                hint: "the fingerprint shows casevault.json is still what init wrote (it is not shown here, so it cannot be copied from an edited file); without it, make a new vault with 'casevault init': this one holds nothing yet",
                 code: .usage)
         }
         try StaffMember.validate(id: id)

@@ -88,6 +88,8 @@ import Testing
             try writer.putStateNode(node)
             try writer.putBlob(hash: "bb", bytes: [1])
             try writer.putBlob(hash: "bb", bytes: [1])  // the same again: a no-op
+            try writer.putBlob(hash: "dd", bytes: [6, 6])
+            try writer.putBlob(hash: "dd", bytes: [4])  // other bytes under a hash: a damaged copy, replaced
             try writer.putBlob(hash: "cc", bytes: [2])
             try writer.deleteBlob(hash: "cc")
         }
@@ -98,7 +100,8 @@ import Testing
             #expect(try reader.stateNode(path: [0, 3]) == nil)
             #expect(try reader.stateNodeCount() == 1)
             #expect(try reader.blob(hash: "bb") == [1])
-            #expect(try reader.blobHashes() == ["bb"])
+            #expect(try reader.blob(hash: "dd") == [4])
+            #expect(try reader.blobHashes() == ["bb", "dd"])
         }
     }
 

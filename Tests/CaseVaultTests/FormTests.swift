@@ -1,4 +1,5 @@
 @testable import CaseVault
+import CaseVaultCrypto
 import Foundation
 import GRDB
 import Testing
@@ -33,6 +34,23 @@ extension Programme {
             #expect(schema.text == file.trimmingCharacters(in: .newlines), "run scripts/embed-schemas.py: \(schema.type) differs")
             #expect(schema.id == "https://casevault.example/schemas/forms/\(schema.type).schema.json")
         }
+    }
+
+    /// Only format 1 left a built-in schema's text unstored; a format-2
+    /// form without it is found by verify.
+    @Test func theTextOfABuiltInSchemaAFormUsedIsKept() throws {
+        let p = try Programme()
+        try p.openCase()
+        let filed = try p.fileForm(try example("intake"), type: "intake")
+        #expect(filed.schemaVersion == nil)
+        #expect(try p.vault.verify().isClean)
+        let hash = Blake2b.hash(Array(try p.vault.formSchema(type: "intake").text.utf8)).hexString
+        let queue = try DatabaseQueue(path: p.vault.path + "/" + Vault.catalogFileName)
+        try queue.write { try $0.execute(sql: "DELETE FROM blobs WHERE hash = ?", arguments: [hash]) }
+        try queue.close()
+        let report = try p.vault.verify()
+        #expect(report.findings.map(\.kind) == [.blobMissing])
+        #expect(report.findings.first?.subject == "blob \(hash)")
     }
 
     @Test(arguments: formTypes)

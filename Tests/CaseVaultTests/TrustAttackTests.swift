@@ -306,6 +306,8 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         let backup = try office.snapshot()
         try office.file("filed after the backup")
         #expect(try office.read() == "filed after the backup")
+        let audited = try office.act("peter") { vault, peter in try vault.checkpoint(signedBy: peter) }
+        let current = try office.snapshot()
         // Truncation: the read and the filing removed, with their nodes.
         let last: Int64 = try office.rows("SELECT MAX(seq) FROM events")[0][0]
         try office.sql("DELETE FROM events WHERE seq >= ?", [last - 1])
@@ -315,10 +317,23 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         // Rollback: the backup put back.
         try office.restore(backup)
         expectIntegrity("does not extend your last checkpoint") { _ = try office.open("grace") }
-        // An auditor's checkpoint catches it too.
-        try office.restore(backup)
-        let audited = try office.snapshot()
-        _ = audited
+        // An auditor's checkpoint, given on a machine with none, catches it too.
+        expectIntegrity("does not extend the checkpoint you gave") {
+            _ = try Vault.open(at: office.path, options: .init(checkpoints: nil, checkpoint: audited))
+        }
+        #expect(try office.verify("nobody", checkpoint: audited).findings.contains { $0.kind == .checkpointNotExtended })
+        // Events removed under a process that already checked them: what it
+        // checked stays checked (it does not fall back to older anchors).
+        try office.restore(current)
+        let running = try Vault.open(at: office.path, options: .init(checkpoints: nil))
+        #expect(try running.cases().count == 1)
+        try office.sql("DELETE FROM events WHERE seq >= ?", [last - 1])
+        try office.rebuildLogNodes()
+        expectIntegrity("the log has \(last - 2) events, fewer than the \(last) this process already checked") { _ = try running.cases() }
+        expectIntegrity("fewer than the \(last) this process already checked") {
+            try running.openCase(category: "CP", admitted: 2024, managerID: "grace", supervisorID: "halima",
+                                 by: try running.unlock(staffID: "halima", passphrase: try office.scratch.passphrase("halima passphrase!")))
+        }
     }
 
     // 6. A wrapped key from before a passphrase change, put back.
@@ -337,8 +352,6 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
             _ = try office.open("grace").unlock(staffID: "grace", passphrase: try office.scratch.passphrase("grace passphrase!"))
         }
         // Or the old bytes put under the new name.
-        let new: String = try office.rows("SELECT wrapped_keys_hash FROM staff WHERE id = 'grace' AND 0").first?[0] ?? ""
-        _ = new
         try office.sql("UPDATE staff SET wrapped_keys_hash = (SELECT json_extract(CAST(body AS TEXT), '$.data.wrappedKeysHash') FROM events WHERE type = 'staff.passphrase-changed') WHERE id = 'grace'")
         try office.sql("UPDATE blobs SET bytes = ? WHERE hash = (SELECT wrapped_keys_hash FROM staff WHERE id = 'grace')", [oldBytes])
         expectIntegrity("does not match its signed hash") {
@@ -418,6 +431,22 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         try office.file("v3")
         let seqs = try office.rows("SELECT seq FROM events ORDER BY seq").map { $0[0] as Int64 }
         #expect(seqs == Array(1...Int64(seqs.count)))
+    }
+
+    // 8b. An old event's body edited, its stored leaf hash and tree left as
+    // they were: commands that do not re-read it are unaffected, a listing
+    // of the log refuses it rather than show it.
+    @Test func anEditedOldEventIsNotListed() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.file("v1")
+        #expect(try office.read() == "v1")
+        let read: Int64 = try office.rows("SELECT MAX(seq) FROM events WHERE type = 'content.read'")[0][0]
+        try office.file("v2")
+        #expect(try office.open("peter").events().count == Int(read) + 1)
+        try office.sql("UPDATE events SET body = CAST(replace(CAST(body AS TEXT), '\"actor\":\"grace\"', '\"actor\":\"halima\"') AS BLOB), actor = 'halima' WHERE seq = ?", [read])
+        expectIntegrity("the stored events are not the \(read + 1) of the trusted log") { _ = try office.open("peter").events() }
+        #expect(try office.verify().findings.contains { $0.kind == .leafHashDiffers && $0.subject == "event \(read)" })
     }
 
     // 9. Crash leftovers are reported and removed.
@@ -650,6 +679,11 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
             _ = try Vault.open(at: office.path, options: .init(checkpoint: forged))
         }
         #expect(try Vault.open(at: office.path, options: .init(checkpoint: checkpoint)).cases().count == 1)
+        // verify, which opens without refusing, checks the signature too.
+        #expect(try office.verify(checkpoint: checkpoint).isClean)
+        let report0 = try office.verify(checkpoint: forged)
+        #expect(report0.findings.map(\.kind) == [.checkpointNotSigned])
+        #expect(report0.findings.first?.subject == "the checkpoint given")
         // The log truncated below the auditor's checkpoint: refused, and verify says so.
         let last: Int64 = try office.rows("SELECT MAX(seq) FROM events")[0][0]
         try office.sql("DELETE FROM events WHERE seq = ?", [last])
@@ -657,6 +691,22 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         expectIntegrity("does not extend the checkpoint you gave") { _ = try Vault.open(at: office.path, options: .init(checkpoint: checkpoint)) }
         let report = try office.verify(checkpoint: checkpoint)
         #expect(report.findings.contains { $0.kind == .checkpointNotExtended && $0.subject == "the checkpoint given" })
+    }
+
+    @Test func aMemberAddedLaterCannotSignACheckpointOfEarlierEvents() throws {
+        let office = try Office()
+        try office.openCase()
+        let checkpoint = try office.act("peter") { vault, peter in try vault.checkpoint(signedBy: peter) }
+        let late = try office.act("amina") { vault, amina -> Checkpoint in
+            try vault.addStaff(id: "lena", name: "Lena Late", role: .auditor, passphrase: try office.scratch.passphrase("lena passphrase!"), by: amina)
+            let lena = try vault.unlock(staffID: "lena", passphrase: try office.scratch.passphrase("lena passphrase!"))
+            return Checkpoint.signed(vaultID: vault.config.vaultId, size: checkpoint.size, root: checkpoint.root, by: lena)
+        }
+        expectIntegrity("the checkpoint you gave is not signed by a member of this vault") {
+            _ = try Vault.open(at: office.path, options: .init(checkpoint: late))
+        }
+        #expect(try office.verify(checkpoint: late).findings.map(\.kind) == [.checkpointNotSigned])
+        #expect(try office.verify(checkpoint: checkpoint).isClean)
     }
 }
 

@@ -137,6 +137,20 @@ import Testing
         #expect(throws: VaultError.notAVault(path: vault.path)) { _ = try Vault.open(at: vault.path) }
     }
 
+    /// The vault id names the checkpoint file outside the vault: a path in
+    /// it must not reach another file.
+    @Test(arguments: ["../../../tmp/elsewhere", "267EF8F8-BB8F-4955-8FBE-B1E63FB3303B", ""])
+    func aVaultIDThatIsNotALowerCaseUUIDIsRefused(id: String) throws {
+        let scratch = Scratch()
+        let vault = try makeVault(in: scratch)
+        let configPath = vault.path + "/" + Vault.configFileName
+        let json = try String(contentsOfFile: configPath, encoding: .utf8)
+        try json.replacingOccurrences(of: vault.config.vaultId, with: id).write(toFile: configPath, atomically: false, encoding: .utf8)
+        #expect(throws: VaultError.integrityFailure("\(vault.path)/casevault.json has a vault id that is not a lower-case UUID")) {
+            _ = try Vault.open(at: vault.path)
+        }
+    }
+
     private func editConfig(_ vault: Vault, _ edit: (String) -> String) throws {
         let path = vault.path + "/" + Vault.configFileName
         try edit(try String(contentsOfFile: path, encoding: .utf8)).write(toFile: path, atomically: false, encoding: .utf8)

@@ -42,6 +42,8 @@ private func busyOffice() throws -> Office {
         ("a grant added by hand", .rowAdded),
         ("a blob swapped", .blobAltered),
         ("the log truncated below a checkpoint", .checkpointNotExtended),
+        ("an event row below 1", .eventOutOfPlace),
+        ("a stray log node", .logNodeDiffers),
     ])
     func eachTamperingIsItsOwnFinding(what: String, kind: Finding.Kind) throws {
         let office = try busyOffice()
@@ -81,6 +83,10 @@ private func busyOffice() throws -> Office {
             let last: Int64 = try office.rows("SELECT MAX(seq) FROM events")[0][0]
             try office.sql("DELETE FROM events WHERE seq > ?", [last - 3])
             try office.rebuildLogNodes()
+        case "an event row below 1":
+            try office.sql("INSERT INTO events SELECT 0, type, actor, at, body, signature, leaf_hash FROM events WHERE seq = 5")
+        case "a stray log node":
+            try office.sql("INSERT INTO log_nodes VALUES (9, 0, zeroblob(32))")
         default: Issue.record("unknown tampering \(what)")
         }
         let report = try office.verify(checkpoint: checkpoint)

@@ -190,6 +190,8 @@ import Testing
         #expect(unchecked.errors.hasPrefix("casevault: error: the first admin signs this vault's settings; give --settings-fingerprint"))
         let printed = try #require(initOutput.split(separator: "\n").first { $0.contains("settings fingerprint:") })
         let given = String(printed.split(separator: " ")[2])
+        // The refusal does not hand out the fingerprint of the file as it now is.
+        #expect(!unchecked.errors.contains(given) && !unchecked.stdout.contains(given))
         // A casevault.json edited before the first admin signs it is refused.
         let config = scratch.file("vault/casevault.json")
         let original = try String(contentsOfFile: config, encoding: .utf8)

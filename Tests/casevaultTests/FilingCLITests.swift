@@ -272,6 +272,14 @@ struct CLIProgramme {
         return nil
     }()
 
+    /// `make test` installs PyNaCl and sets CASEVAULT_REQUIRE_DECODER: there
+    /// a missing decoder is a failure, not three skipped tests.
+    @Test func theDecoderIsThereWhenRequired() {
+        if ProcessInfo.processInfo.environment["CASEVAULT_REQUIRE_DECODER"] == "1" {
+            #expect(Self.python != nil, "python3 with PyNaCl is not on PATH, yet make test installed it")
+        }
+    }
+
     private func decode(_ p: CLIProgramme, _ staff: String, _ document: String, version: Int? = nil,
                         checkpoint: String? = nil) throws -> CLI.Result {
         var arguments = [Self.script, p.scratch.file("vault"), staff, p.scratch.file("\(staff).pw"), "CP-2024-0042", document]

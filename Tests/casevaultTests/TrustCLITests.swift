@@ -56,6 +56,7 @@ import Testing
         let list = try p.cli.run(["case", "list"])
         #expect(list.code == 81)
         #expect(list.errors.hasPrefix("casevault: error: integrity check failed: the event log does not extend your last checkpoint of this vault"))
+        #expect(list.errors.contains("hint: if nobody restored this vault from a backup, it was tampered with"))
         #expect(try p.cli.run(["get", "CP-2024-0042", "Notes"] + p.as("grace")).code == 81)
         // On another machine, with no saved checkpoint, the auditor's refuses it.
         var elsewhere = p.cli
@@ -67,6 +68,13 @@ import Testing
         let verify = try elsewhere.run(["verify", "--checkpoint", "auditor.checkpoint"])
         #expect(verify.code == 81)
         #expect(verify.stdout.contains("checkpoint-not-extended  the checkpoint given: it signed "))
+        // Restored on purpose: with the checkpoint moved aside (README), the backup is the vault.
+        let folder = p.scratch.file(".local/state/casevault")
+        let saved = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".checkpoint") }
+        #expect(saved.count == 1)
+        try FileManager.default.moveItem(atPath: folder + "/" + saved[0], toPath: p.scratch.file("old.checkpoint"))
+        #expect(try p.cli.run(["verify"]).code == 0)
+        #expect(try p.cli.run(["case", "list"]).code == 0)
     }
 
     @Test func anEditedRowIsRefusedWithItsName() throws {

@@ -55,6 +55,7 @@ public protocol CatalogReader: AnyObject {
     /// A stored perfect subtree of the log (level ≥ 1); level 0 is the
     /// event's `leafHash`.
     func logNode(level: Int, index: Int64) throws -> [UInt8]?
+    func logNodeCount() throws -> Int64
     func stateNode(path: [UInt8]) throws -> StateNode?
     func stateNodeCount() throws -> Int64
     /// Every stored state node, in no particular order (for `verify`).
@@ -100,7 +101,9 @@ public protocol CatalogWriter: CatalogReader {
     func appendEvent(_ event: EventRecord) throws
     func putLogNode(level: Int, index: Int64, hash: [UInt8]) throws
     func putStateNode(_ node: StateNode) throws
-    /// Stores a blob under its hash; storing the same bytes again is a no-op.
+    /// Stores a blob under its hash (the caller's hash of `bytes`); storing
+    /// the same bytes again is a no-op, and different bytes under the hash
+    /// (a damaged copy) are replaced.
     func putBlob(hash: String, bytes: [UInt8]) throws
     /// Erases a blob no current record names (a replaced wrapped key).
     func deleteBlob(hash: String) throws

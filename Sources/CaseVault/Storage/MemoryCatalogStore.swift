@@ -71,6 +71,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         func logNode(level: Int, index: Int64) throws -> [UInt8]? { state.logNodes[LogNodeKey(level: level, index: index)] }
         func stateNode(path: [UInt8]) throws -> StateNode? { state.stateNodes[path] }
         func stateNodeCount() throws -> Int64 { Int64(state.stateNodes.count) }
+        func logNodeCount() throws -> Int64 { Int64(state.logNodes.count) }
         func forEachStateNode(_ body: (StateNode) throws -> Void) throws { for node in state.stateNodes.values { try body(node) } }
         func forEachBlob(_ body: (String, [UInt8]) throws -> Void) throws { for (hash, bytes) in state.blobs { try body(hash, bytes) } }
         func blob(hash: String) throws -> [UInt8]? { state.blobs[hash] }
@@ -127,7 +128,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         }
         func putLogNode(level: Int, index: Int64, hash: [UInt8]) throws { state.logNodes[LogNodeKey(level: level, index: index)] = hash }
         func putStateNode(_ node: StateNode) throws { state.stateNodes[node.path] = node }
-        func putBlob(hash: String, bytes: [UInt8]) throws { if state.blobs[hash] == nil { state.blobs[hash] = bytes } }
+        func putBlob(hash: String, bytes: [UInt8]) throws { if state.blobs[hash] != bytes { state.blobs[hash] = bytes } }
         func deleteBlob(hash: String) throws { state.blobs[hash] = nil }
         func putVaultSettings(_ record: VaultSettingsRecord) throws { state.settings = record }
         func putStaff(_ record: StaffRecord) throws { state.staff[record.id] = record }

@@ -54,6 +54,10 @@ extension VaultError {
         case .notAVault: "create one with 'casevault init PATH', or point --vault / CASEVAULT_DIR at an existing vault"
         case .newerFormat, .newerCatalog: "upgrade casevault before opening this vault"
         case .wrongPassphrase: "passphrases are case-sensitive; a lost passphrase cannot be recovered, ask an admin to re-issue access"
+        case .integrityFailure(let message) where message.contains("does not extend your last checkpoint"):
+            "if nobody restored this vault from a backup, it was tampered with: do not write to it, keep a copy, run 'casevault verify'. "
+                + "If it was restored on purpose, everything done since that backup is gone from it; to accept it, run 'casevault verify', "
+                + "then move aside <vault id>.checkpoint in your checkpoint folder ($CASEVAULT_STATE_DIR, else ~/.local/state/casevault)"
         case .integrityFailure: "do not write to this vault; keep a copy of the folder as it is; 'casevault verify' lists everything that differs from the signed log"
         default: nil
         }

@@ -120,7 +120,26 @@ public final class Vault: @unchecked Sendable {
     /// Runs `body` on a snapshot of the catalog with the log checked up to
     /// that snapshot's end.
     func read<T>(_ body: (any CatalogReader, TrustedHead) throws -> T) throws -> T {
-        try store.read { reader in try body(reader, try trustedHead(in: reader)) }
+        do {
+            return try store.read { reader in try body(reader, try trustedHead(in: reader)) }
+        } catch is ShorterThanChecked {
+            // A snapshot begun before this process's own newest commit (two
+            // threads): once more, on a fresh one. Shorter again is a removal.
+            do {
+                return try store.read { reader in try body(reader, try trustedHead(in: reader)) }
+            } catch let shorter as ShorterThanChecked {
+                throw shorter.failure
+            }
+        }
+    }
+
+    /// The log is shorter than a head this process already checked.
+    struct ShorterThanChecked: Error {
+        let size: Int64
+        let checked: Int64
+        var failure: VaultError {
+            .integrityFailure("the log has \(size) events, fewer than the \(checked) this process already checked: events were removed")
+        }
     }
 
     /// Runs `body` in one write transaction, with the log checked up to its
@@ -129,7 +148,9 @@ public final class Vault: @unchecked Sendable {
     func write<T>(_ body: (any CatalogWriter, inout TrustedHead) throws -> T) throws -> T {
         var committed: TrustedHead?
         let result = try store.write { writer -> T in
-            var head = try trustedHead(in: writer)
+            // A write sees the newest commit: a shorter log is a removal.
+            var head: TrustedHead
+            do { head = try trustedHead(in: writer) } catch let shorter as ShorterThanChecked { throw shorter.failure }
             let result = try body(writer, &head)
             committed = head
             return result
@@ -153,7 +174,11 @@ public final class Vault: @unchecked Sendable {
         let cached = cachedHead
         lock.unlock()
         var head: TrustedHead
-        if let cached, cached.size <= size {
+        if let cached, cached.size > size {
+            // Not re-established from older anchors: what was checked stays checked.
+            throw ShorterThanChecked(size: size, checked: cached.size)
+        }
+        if let cached {
             head = try Trust.catchUp(cached, reader: reader, vaultID: config.vaultId, book: signers, progress: options.progress)
         } else {
             head = try establish(in: reader)
@@ -195,9 +220,10 @@ public final class Vault: @unchecked Sendable {
             let anchor = TrustAnchor(size: checkpoint.size, root: checkpoint.root, source: source)
             let head = try Trust.head(at: anchor, reader: reader)
             // A signer's key comes from their staff.added event inside the
-            // checkpoint's own tree; a name that is not a member is ignored.
+            // checkpoint's own tree; a name that is not a member by then
+            // (none, or added later) is ignored.
             let signed = try checkpoint.signers(vaultID: config.vaultId).contains { id in
-                guard try reader.staff(id: id) != nil else { return false }
+                guard let row = try reader.staff(id: id), row.addedSeq <= head.range.size else { return false }
                 let signer = try Trust.signer(id, range: head.range, reader: reader, book: signers)
                 return checkpoint.isSigned(by: id, key: signer.key, vaultID: config.vaultId)
             }
@@ -213,7 +239,7 @@ public final class Vault: @unchecked Sendable {
         keyAnchors.append(anchor)
         cachedHead = nil
         lock.unlock()
-        _ = try store.read { reader in try trustedHead(in: reader) }
+        _ = try read { _, head in head }
     }
 
     /// A format-1 vault's newest event signed no state root: rebuild the

@@ -105,6 +105,11 @@ public struct VaultConfig: Codable, Sendable, Equatable {
               config.kdf.algorithm == "argon2id13" else {
             throw VaultError.integrityFailure("\(path)/\(Vault.configFileName) is damaged")
         }
+        // The id names files outside the vault (the checkpoint of §12b):
+        // only a lower-case UUID, never a path.
+        guard let uuid = UUID(uuidString: config.vaultId), uuid.uuidString.lowercased() == config.vaultId else {
+            throw VaultError.integrityFailure("\(path)/\(Vault.configFileName) has a vault id that is not a lower-case UUID")
+        }
         return config
     }
 

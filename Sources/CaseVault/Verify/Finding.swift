@@ -14,6 +14,7 @@ public struct Finding: Sendable, Equatable, Codable {
         case stateRootDiffers = "state-root-differs"
         case logNodeDiffers = "log-node-differs"
         case checkpointNotExtended = "checkpoint-not-extended"
+        case checkpointNotSigned = "checkpoint-not-signed"
         // The catalog against the replayed log.
         case rowMissing = "row-missing"
         case rowAdded = "row-added"

@@ -82,6 +82,8 @@ private struct Verifier {
     /// Events whose signed state root differed from the replay's.
     var divergedAfter = 0
     var checkpoints: [(Checkpoint, String)] = []
+    /// Format-1 `version.filed` events (their built-in schema's text was not stored).
+    var formatOneFilings = Set<Int64>()
     /// Orphan objects and temp files for `repair`, once the snapshot ends.
     var leftovers: (orphans: [ObjectID], temps: [String]) = ([], [])
 
@@ -124,6 +126,7 @@ private struct Verifier {
         let keys = SignerKeys()
         var pending: Prepared?
         var batch: [EventRecord] = []
+        var seen: Int64 = 0
         batch.reserveCapacity(Self.batchSize)
         try scratch.write { writer in
             func flush() throws {
@@ -139,6 +142,7 @@ private struct Verifier {
                 batch.removeAll(keepingCapacity: true)
             }
             try reader.forEachEvent(in: 1...last) { record in
+                seen += 1
                 batch.append(record)
                 if batch.count == Self.batchSize {
                     try flush()
@@ -148,8 +152,16 @@ private struct Verifier {
             }
             try flush()
             if let pending { try commit(pending, into: writer) }
+            try checkCheckpointSignatures(atSize: range.size, replayed: writer)
         }
         if expected <= last { report.add(.eventMissing, "events \(expected)–\(last)", "missing from the log") }
+        // Rows no sequence 1…last reaches (0, negative) are in no log.
+        let stray = try reader.eventCount() - seen
+        if stray > 0 { report.add(.eventOutOfPlace, "\(stray) event rows", "stored with a sequence number below 1") }
+        // The tree of n leaves has n − popcount(n) perfect subtrees above
+        // the leaves; each was compared as the replay completed it.
+        let nodes = try reader.logNodeCount(), due = range.size - Int64(range.size.nonzeroBitCount)
+        if nodes > due { report.add(.logNodeDiffers, "\(nodes - due) log nodes", "no subtree of the \(range.size)-event log is stored there") }
         if divergedAfter > 1 {
             report.add(.stateRootDiffers, "\(divergedAfter - 1) later events", "their signed states differ from the replay's too, following the first")
         }
@@ -215,6 +227,7 @@ private struct Verifier {
     /// it, in order.
     mutating func commit(_ prepared: Prepared, into writer: any CatalogWriter) throws {
         for (index, item) in prepared.parsed.enumerated() {
+            try checkCheckpointSignatures(atSize: range.size, replayed: writer)
             let record = item.record
             let subject = "event \(record.seq)"
             if record.seq != expected {
@@ -238,13 +251,15 @@ private struct Verifier {
             }
             if previousFormat == 2 && event.format == 1 { report.add(.eventMalformed, subject, "format 1 after format 2") }
             previousFormat = event.format
+            if event.format == 1, case .versionFiled = event.data { formatOneFilings.insert(event.seq) }
             if !prepared.valid[index] {
                 report.add(.badSignature, subject, "\(event.type.rawValue) is not validly signed by '\(event.actor)'")
             }
-            // The scratch log keeps the events replayed in order (the
-            // projection looks back at event 1); one missing or refused event
-            // must not make every later one look wrong.
-            if try writer.lastEventSeq() == record.seq - 1 { try writer.appendEvent(record) }
+            // The projection looks back at event 1 (when applying event 2),
+            // so the scratch log keeps events 1 and 2, and nothing more: the
+            // live log is what verify checks, and a copy would double the
+            // memory of a large one.
+            if record.seq <= 2, try writer.lastEventSeq() == record.seq - 1 { try writer.appendEvent(record) }
             do {
                 root = try Projection.apply(event, to: writer, root: root, checked: false)
             } catch let error as VaultError {
@@ -272,6 +287,21 @@ private struct Verifier {
         }
         for (checkpoint, source) in checkpoints where checkpoint.size == range.size && checkpoint.root != range.root {
             report.add(.checkpointNotExtended, source, "the log's first \(checkpoint.size) events are not the ones it signed")
+        }
+    }
+
+    /// A checkpoint of `size` events must be signed by a member the first
+    /// `size` events added, with the key they were added with (as at open,
+    /// SECURITY.md §12b); `replayed` holds those events' state.
+    mutating func checkCheckpointSignatures(atSize size: Int64, replayed: any CatalogReader) throws {
+        for (checkpoint, source) in checkpoints where checkpoint.size == size {
+            let signed = try checkpoint.signers(vaultID: vault.config.vaultId).contains { id in
+                guard let record = try replayed.staff(id: id), let key = Self.key(record.signingPublicKey) else { return false }
+                return checkpoint.isSigned(by: id, key: key, vaultID: vault.config.vaultId)
+            }
+            if !signed {
+                report.add(.checkpointNotSigned, source, "no member of the vault's first \(size) events signed it")
+            }
         }
     }
 
@@ -391,7 +421,8 @@ private struct Verifier {
         // own text counts when it is the one the form was validated against.
         var builtIn: Set<String> = []
         var builtInIDs = Set<String>()
-        for version in try replayed.versions(caseNumber: nil, document: nil) where version.schemaVersion == nil {
+        for version in try replayed.versions(caseNumber: nil, document: nil)
+        where version.schemaVersion == nil && formatOneFilings.contains(version.filedSeq) {
             if let id = version.schemaId { builtInIDs.insert(id) }
         }
         for id in builtInIDs {
