@@ -379,7 +379,9 @@ def run(argv):
     if len(args) not in (5, 6) or (len(args) == 6 and not re.fullmatch(r"[0-9]{1,18}", args[5])):
         fail("usage: decrypt-with-pynacl.py VAULT STAFF_ID PASSPHRASE_FILE CASE DOCUMENT [VERSION] [--checkpoint FILE]")
     vault, sid, pwfile, case, doc = args[:5]
-    doc = unicodedata.normalize("NFC", doc)  # §12: format-2 document names are NFC
+    # §12: document names are stored in NFC, except a format-1 document stored under the
+    # bytes it was typed with: the NFC name first, then the name as given.
+    typed, doc = doc, unicodedata.normalize("NFC", doc)
     want_version = int(args[5]) if len(args) == 6 else None
 
     # §4: the passphrase is the first line's bytes without its \n or \r\n
@@ -441,8 +443,13 @@ def run(argv):
             one(q(db, "SELECT * FROM cases WHERE number = ?", case)),
             q(db, "SELECT * FROM grants WHERE case_number = ?", case)))
         if crec is None: fail(f"no case {case}")
-        drec = check_record(db, root, f"document '{doc}'", f"document/{case}/{doc}", lambda: document_record(
-            one(q(db, "SELECT * FROM documents WHERE case_number = ? AND name = ?", case, doc))))
+        def document(name):
+            return check_record(db, root, f"document '{name}'", f"document/{case}/{name}", lambda: document_record(
+                one(q(db, "SELECT * FROM documents WHERE case_number = ? AND name = ?", case, name))))
+        drec = document(doc)
+        if drec is None and typed != doc:
+            drec = document(typed)
+            if drec is not None: doc = typed
         if drec is None: fail(f"no document '{doc}' in case {case}")
         ver = drec["latestVersion"] if want_version is None else want_version
         if not 1 <= ver <= drec["latestVersion"]:

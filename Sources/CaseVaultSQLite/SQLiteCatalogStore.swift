@@ -140,26 +140,26 @@ private final class Connection: CatalogWriter {
         let cursor = try Row.fetchCursor(db, sql: "SELECT \(Self.eventColumns) FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq",
                                          arguments: [range.lowerBound, range.upperBound])
         while let row = try cursor.next() {
-            guard try body(Self.event(row)) else { return }
+            guard try body(try Self.event(row)) else { return }
         }
     }
 
     func eventCount() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0 }
 
     /// By column index (the order of `eventColumns`): the log is read whole by verify.
-    static func event(_ row: Row) -> EventRecord {
-        EventRecord(seq: row[0], type: row[1], actor: row[2], at: row[3],
-                    body: bytes(row[4]), signature: bytes(row[5]), leafHash: bytes(row[6]))
+    static func event(_ row: Row) throws -> EventRecord {
+        EventRecord(seq: try row.value(at: 0), type: try row.value(at: 1), actor: try row.value(at: 2), at: try row.value(at: 3),
+                    body: bytes(try row.value(at: 4)), signature: bytes(try row.value(at: 5)), leafHash: bytes(try row.value(at: 6)))
     }
 
     func logNode(level: Int, index: Int64) throws -> [UInt8]? {
-        try one("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?", [level, index]).map { Self.bytes($0["hash"]) }
+        try one("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?", [level, index]).map { Self.bytes(try $0.value("hash")) }
     }
 
     func stateNode(path: [UInt8]) throws -> StateNode? {
         try one("SELECT * FROM state_nodes WHERE path = ?", [Data(path)]).map { row in
-            StateNode(path: path, kind: StateNode.Kind(rawValue: row["kind"]) ?? .leaf, hash: Self.bytes(row["hash"]),
-                      first: Self.bytes(row["first"]), second: Self.bytes(row["second"]))
+            StateNode(path: path, kind: StateNode.Kind(rawValue: try row.value("kind")) ?? .leaf, hash: Self.bytes(try row.value("hash")),
+                      first: Self.bytes(try row.value("first")), second: Self.bytes(try row.value("second")))
         }
     }
 
@@ -169,18 +169,18 @@ private final class Connection: CatalogWriter {
     func forEachStateNode(_ body: (StateNode) throws -> Void) throws {
         let cursor = try Row.fetchCursor(db, sql: "SELECT path, kind, hash, first, second FROM state_nodes")
         while let row = try cursor.next() {
-            try body(StateNode(path: Self.bytes(row[0]), kind: StateNode.Kind(rawValue: row[1] as Int) ?? .leaf, hash: Self.bytes(row[2]),
-                               first: Self.bytes(row[3]), second: Self.bytes(row[4])))
+            try body(StateNode(path: Self.bytes(try row.value(at: 0)), kind: StateNode.Kind(rawValue: try row.value(at: 1) as Int) ?? .leaf, hash: Self.bytes(try row.value(at: 2)),
+                               first: Self.bytes(try row.value(at: 3)), second: Self.bytes(try row.value(at: 4))))
         }
     }
 
     func forEachBlob(_ body: (String, [UInt8]) throws -> Void) throws {
         let cursor = try Row.fetchCursor(db, sql: "SELECT hash, bytes FROM blobs")
-        while let row = try cursor.next() { try body(row[0], Self.bytes(row[1])) }
+        while let row = try cursor.next() { try body(try row.value(at: 0), Self.bytes(try row.value(at: 1))) }
     }
 
     func blob(hash: String) throws -> [UInt8]? {
-        try one("SELECT bytes FROM blobs WHERE hash = ?", [hash]).map { Self.bytes($0["bytes"]) }
+        try one("SELECT bytes FROM blobs WHERE hash = ?", [hash]).map { Self.bytes(try $0.value("bytes")) }
     }
 
     func blobHashes() throws -> [String] { try String.fetchAll(db, sql: "SELECT hash FROM blobs ORDER BY hash") }
@@ -189,21 +189,21 @@ private final class Connection: CatalogWriter {
 
     func vaultSettings() throws -> VaultSettingsRecord? {
         try one("SELECT * FROM vault_settings").map { row in
-            VaultSettingsRecord(vaultId: row["vault_id"], formatVersion: row["format_version"], createdAt: row["created_at"],
-                                kdf: .init(algorithm: row["kdf_algorithm"], opsLimit: row["kdf_ops_limit"], memLimit: row["kdf_mem_limit"]),
-                                insecureTestingKDF: row["insecure_testing_kdf"], recoveryPublicKey: Self.hex(row["recovery_public_key"]),
-                                caseCategories: Self.list(row["case_categories"]), teamTierRoles: Self.list(row["team_tier_roles"]),
-                                eventSeq: row["event_seq"])
+            VaultSettingsRecord(vaultId: try row.value("vault_id"), formatVersion: try row.value("format_version"), createdAt: try row.value("created_at"),
+                                kdf: .init(algorithm: try row.value("kdf_algorithm"), opsLimit: try row.value("kdf_ops_limit"), memLimit: try row.value("kdf_mem_limit")),
+                                insecureTestingKDF: try row.value("insecure_testing_kdf"), recoveryPublicKey: Self.hex(try row.value("recovery_public_key")),
+                                caseCategories: Self.list(try row.value("case_categories")), teamTierRoles: Self.list(try row.value("team_tier_roles")),
+                                eventSeq: try row.value("event_seq"))
         }
     }
 
     func staff(id: String) throws -> StaffRecord? { try one("SELECT * FROM staff WHERE id = ?", [id]).map(Self.staff) }
     func allStaff() throws -> [StaffRecord] { try all("SELECT * FROM staff ORDER BY id").map(Self.staff) }
 
-    static func staff(_ row: Row) -> StaffRecord {
-        StaffRecord(id: row["id"], name: row["name"], role: row["role"], boxPublicKey: hex(row["box_public_key"]) ?? "",
-                    signingPublicKey: hex(row["signing_public_key"]) ?? "", wrappedKeysHash: row["wrapped_keys_hash"],
-                    addedAt: row["added_at"], addedBy: row["added_by"], addedSeq: row["added_seq"], keysSeq: row["keys_seq"])
+    static func staff(_ row: Row) throws -> StaffRecord {
+        StaffRecord(id: try row.value("id"), name: try row.value("name"), role: try row.value("role"), boxPublicKey: hex(try row.value("box_public_key")) ?? "",
+                    signingPublicKey: hex(try row.value("signing_public_key")) ?? "", wrappedKeysHash: try row.value("wrapped_keys_hash"),
+                    addedAt: try row.value("added_at"), addedBy: try row.value("added_by"), addedSeq: try row.value("added_seq"), keysSeq: try row.value("keys_seq"))
     }
 
     func caseRecord(number: String) throws -> CaseRecord? { try one("SELECT * FROM cases WHERE number = ?", [number]).map(Self.caseRecord) }
@@ -221,15 +221,15 @@ private final class Connection: CatalogWriter {
                                 arguments: StatementArguments(arguments)).map(Self.caseRecord)
     }
 
-    static func caseRecord(_ row: Row) -> CaseRecord {
-        CaseRecord(number: row["number"], category: row["category"], year: row["year"], clientNumber: row["client_number"],
-                   status: row["status"], manager: row["manager_id"], supervisor: row["supervisor_id"],
-                   teamPublicKey: hex(row["team_public_key"]) ?? "", confidentialPublicKey: hex(row["confidential_public_key"]) ?? "",
-                   openedAt: row["opened_at"], openedBy: row["opened_by"], openedSeq: row["opened_seq"])
+    static func caseRecord(_ row: Row) throws -> CaseRecord {
+        CaseRecord(number: try row.value("number"), category: try row.value("category"), year: try row.value("year"), clientNumber: try row.value("client_number"),
+                   status: try row.value("status"), manager: try row.value("manager_id"), supervisor: try row.value("supervisor_id"),
+                   teamPublicKey: hex(try row.value("team_public_key")) ?? "", confidentialPublicKey: hex(try row.value("confidential_public_key")) ?? "",
+                   openedAt: try row.value("opened_at"), openedBy: try row.value("opened_by"), openedSeq: try row.value("opened_seq"))
     }
 
     func caseNumber(client: Int) throws -> String? {
-        try one("SELECT number FROM cases WHERE client_number = ?", [client]).map { $0["number"] }
+        try one("SELECT number FROM cases WHERE client_number = ?", [client]).map { try $0.value("number") }
     }
 
     func highestClientNumber() throws -> Int? { try Int.fetchOne(db, sql: "SELECT MAX(client_number) FROM cases") }
@@ -244,9 +244,9 @@ private final class Connection: CatalogWriter {
 
     func grants(caseNumber: String) throws -> [GrantRecord] {
         try all("SELECT * FROM grants WHERE case_number = ? ORDER BY tier, holder", [caseNumber]).map { row in
-            GrantRecord(caseNumber: row["case_number"], tier: row["tier"], holder: row["holder"],
-                        holderPublicKey: Self.hex(row["holder_public_key"]) ?? "", sealedKeyHash: row["sealed_key_hash"],
-                        grantedSeq: row["granted_seq"])
+            GrantRecord(caseNumber: try row.value("case_number"), tier: try row.value("tier"), holder: try row.value("holder"),
+                        holderPublicKey: Self.hex(try row.value("holder_public_key")) ?? "", sealedKeyHash: try row.value("sealed_key_hash"),
+                        grantedSeq: try row.value("granted_seq"))
         }
     }
 
@@ -259,9 +259,9 @@ private final class Connection: CatalogWriter {
         return try all("SELECT * FROM documents ORDER BY case_number, name").map(Self.document)
     }
 
-    static func document(_ row: Row) -> DocumentRecord {
-        DocumentRecord(caseNumber: row["case_number"], name: row["name"], type: row["type"], isForm: row["is_form"],
-                       latestVersion: row["latest_version"], confidential: row["confidential"])
+    static func document(_ row: Row) throws -> DocumentRecord {
+        DocumentRecord(caseNumber: try row.value("case_number"), name: try row.value("name"), type: try row.value("type"), isForm: try row.value("is_form"),
+                       latestVersion: try row.value("latest_version"), confidential: try row.value("confidential"))
     }
 
     func version(caseNumber: String, document: String, version: Int) throws -> VersionRecord? {
@@ -281,19 +281,19 @@ private final class Connection: CatalogWriter {
     }
 
     static func version(_ row: Row) throws -> VersionRecord {
-        VersionRecord(caseNumber: row["case_number"], document: row["document"], version: row["version"], type: row["type"],
-                      tier: row["tier"], objectId: row["object_id"], size: row["plaintext_size"], ciphertextSize: row["ciphertext_size"],
-                      sealedFileKeyHash: row["sealed_file_key_hash"], stamp: try Stamp(canonicalJSON: bytes(row["stamp"])),
-                      filedSeq: row["filed_seq"], schemaId: row["schema_id"], schemaVersion: row["schema_version"],
-                      schemaBodyHash: row["schema_body_hash"])
+        VersionRecord(caseNumber: try row.value("case_number"), document: try row.value("document"), version: try row.value("version"), type: try row.value("type"),
+                      tier: try row.value("tier"), objectId: try row.value("object_id"), size: try row.value("plaintext_size"), ciphertextSize: try row.value("ciphertext_size"),
+                      sealedFileKeyHash: try row.value("sealed_file_key_hash"), stamp: try Stamp(canonicalJSON: bytes(try row.value("stamp"))),
+                      filedSeq: try row.value("filed_seq"), schemaId: try row.value("schema_id"), schemaVersion: try row.value("schema_version"),
+                      schemaBodyHash: try row.value("schema_body_hash"))
     }
 
     func schemas(formType: String?) throws -> [SchemaRecord] {
         let rows = try formType.map { try all("SELECT * FROM schemas WHERE form_type = ? ORDER BY version", [$0]) }
             ?? all("SELECT * FROM schemas ORDER BY form_type, version")
-        return rows.map { row in
-            SchemaRecord(formType: row["form_type"], version: row["version"], schemaId: row["schema_id"], title: row["title"],
-                         bodyHash: row["body_hash"], addedAt: row["added_at"], addedBy: row["added_by"], addedSeq: row["added_seq"])
+        return try rows.map { row in
+            SchemaRecord(formType: try row.value("form_type"), version: try row.value("version"), schemaId: try row.value("schema_id"), title: try row.value("title"),
+                         bodyHash: try row.value("body_hash"), addedAt: try row.value("added_at"), addedBy: try row.value("added_by"), addedSeq: try row.value("added_seq"))
         }
     }
 
@@ -389,4 +389,21 @@ private final class Connection: CatalogWriter {
     static func data(_ hex: String?) -> Data? { hex.flatMap { [UInt8](hexString: $0) }.map { Data($0) } }
     static func list(_ text: String) -> [String] { (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? [] }
     static func text(_ list: [String]) -> String { String(decoding: (try? JSONEncoder().encode(list)) ?? Data("[]".utf8), as: UTF8.self) }
+}
+
+extension Row {
+    /// A column's value, or an integrity failure: a catalog edited by hand
+    /// (a NULL, a number where text belongs) is refused (exit 81), where
+    /// GRDB's subscript would stop the process.
+    fileprivate func value<T: DatabaseValueConvertible>(_ column: String) throws -> T {
+        do { return try decode(T.self, forColumn: column) } catch {
+            throw VaultError.integrityFailure("the catalog's column \(column) holds a value of the wrong type (edited by hand?)")
+        }
+    }
+
+    fileprivate func value<T: DatabaseValueConvertible>(at index: Int) throws -> T {
+        do { return try decode(T.self, atIndex: index) } catch {
+            throw VaultError.integrityFailure("the catalog's column \(Array(columnNames)[index]) holds a value of the wrong type (edited by hand?)")
+        }
+    }
 }

@@ -164,4 +164,28 @@ import Testing
         try store.write { try $0.putStaff(updated) }
         #expect(try store.read { try $0.staff(id: "grace") } == updated)
     }
+
+    /// Names are bytes, as SQLite compares them: "Café" precomposed and
+    /// decomposed are two documents, in byte order, each found only by its
+    /// own bytes; the counts agree.
+    @Test(arguments: Kind.allCases)
+    func namesAreComparedAndSortedAsBytes(kind: Kind) throws {
+        let store = try Fixture(kind).store
+        let composed = "Caf\u{E9}", decomposed = "Cafe\u{301}"
+        func document(_ name: String, _ latest: Int) -> DocumentRecord {
+            DocumentRecord(caseNumber: "CP-2024-0042", name: name, type: "report", isForm: false, latestVersion: latest, confidential: false)
+        }
+        try store.write { (writer) throws in
+            try writer.putDocument(document(composed, 1))
+            try writer.putDocument(document(decomposed, 2))
+            try writer.putDocument(document("Zebra", 3))
+        }
+        try store.read { (reader) throws in
+            #expect(try reader.documentCount(caseNumber: "CP-2024-0042") == 3)
+            #expect(try reader.documents(caseNumber: "CP-2024-0042").map { Array($0.name.utf8) }
+                    == [decomposed, composed, "Zebra"].map { Array($0.utf8) }.sorted { $0.lexicographicallyPrecedes($1) })
+            #expect(try reader.document(caseNumber: "CP-2024-0042", name: composed)?.latestVersion == 1)
+            #expect(try reader.document(caseNumber: "CP-2024-0042", name: decomposed)?.latestVersion == 2)
+        }
+    }
 }

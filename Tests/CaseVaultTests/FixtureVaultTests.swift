@@ -63,6 +63,48 @@ import Testing
         #expect(try ReplayTests.compare(try Vault.open(at: vault.path)).isEmpty)
     }
 
+    /// Format 2 as first released (scripts/make-fixture-vault.sh): every
+    /// later casevault opens, reads and verifies it as it is, so its state
+    /// map, records and counts are fixed by it.
+    @Test func formatTwoVaultStillOpensReadsAndVerifies() throws {
+        let scratch = Scratch()
+        let vault = try open("vault-format-2", in: scratch)
+        #expect(vault.config.formatVersion == 2)
+        #expect(try vault.staff().map(\.id) == ["amina", "dora", "farah", "grace", "halima"])
+        #expect(try vault.cases().map(\.label) == ["CP-2024-0042 [O]"])
+        #expect(try vault.holders(of: "CP-2024-0042").map { "\($0.tier.rawValue) \($0.holder)" }.sorted() == [
+            "confidential recovery", "confidential staff:grace", "confidential staff:halima",
+            "team recovery", "team staff:dora", "team staff:grace", "team staff:halima"])
+        let clean = try vault.verify(VerifyOptions(readData: .all))
+        #expect(clean.isClean && clean.notes.isEmpty, "\(clean.findings)")
+        #expect(clean.events == 23 && clean.objectsRead == 5)
+        #expect(try ReplayTests.compare(vault).isEmpty)
+        #expect(try vault.latestVersions(caseNumber: "CP-2024-0042").map(\.document)
+                == ["Caf\u{E9} visit", "Home visit (programme)", "Intake form", "Scan"])
+        #expect(try vault.formSchemas().contains { $0.type == "home-visit" && $0.version == 1 })
+        let grace = try vault.unlock(staffID: "grace", passphrase: try scratch.passphrase("grace fixture passphrase"))
+        #expect(grace.isAnchored)
+        func read(_ name: String, _ version: Int? = nil) throws -> String {
+            var out: [UInt8] = []
+            try vault.read(caseNumber: "CP-2024-0042", document: name, version: version, by: grace) { out.append(contentsOf: $0) }
+            return String(decoding: out, as: UTF8.self)
+        }
+        #expect(try read("Intake form", 1) == #"{"form":"intake","child":"Fixture Child","v":1}"# + "\n")
+        #expect(try read("Scan") == String(repeating: "z", count: 200_000))
+        #expect(try read("Cafe\u{301} visit") == "notes from the visit, caf\u{E9} on the corner\n")
+        #expect(try read("Home visit (programme)").contains("\"form\": \"home-visit\""))
+        // Farah changed her passphrase; the old one no longer opens her keys.
+        #expect(throws: VaultError.wrongPassphrase(staffID: "farah")) {
+            try vault.unlock(staffID: "farah", passphrase: try scratch.passphrase("farah fixture passphrase"))
+        }
+        #expect(try vault.unlock(staffID: "farah", passphrase: try scratch.passphrase("farah format-2 passphrase")).isAnchored)
+        // The trail as written, and this test's reads after it.
+        let events = try vault.events()
+        #expect(events[21].type == "content.read" && events[21].actor == "grace")
+        #expect(events[22].type == "content.refused" && events[22].actor == "dora")
+        #expect(events.count == 23 + 4)
+    }
+
     /// A format-1 catalog edited before it was ever opened by format 2 is
     /// refused: the rows must equal the replayed log.
     @Test func anEditedFormatOneCatalogIsRefused() throws {

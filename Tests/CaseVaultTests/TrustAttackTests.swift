@@ -336,6 +336,43 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         }
     }
 
+    // 5b. Not a removal: a snapshot opened just before another thread of
+    // the same process committed is shorter than the head that thread left.
+    @Test func aSnapshotOlderThanThisProcessesOwnCommitIsNotARemoval() throws {
+        let office = try Office()
+        try office.openCase()
+        let vault = try office.open("farah")
+        let farah = try vault.unlock(staffID: "farah", passphrase: try office.scratch.passphrase("farah passphrase!"))
+        _ = try vault.cases()
+        let input = office.scratch.file("race.txt")
+        try "filed by another thread".write(toFile: input, atomically: false, encoding: .utf8)
+        final class Outcome: @unchecked Sendable {
+            var error: (any Error)?
+            let filer: StaffIdentity
+            init(_ filer: StaffIdentity) { self.filer = filer }
+        }
+        let outcome = Outcome(farah)
+        let checked = vault.cached
+        try vault.store.read { reader in
+            let before = try reader.lastEventSeq()  // the snapshot is open
+            let done = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                do { try vault.file(caseNumber: "CP-2024-0042", name: "Notes", type: "report", from: .file(path: input), by: outcome.filer) } catch { outcome.error = error }
+                done.signal()
+            }
+            done.wait()
+            #expect(outcome.error == nil)
+            #expect(try reader.lastEventSeq() == before && vault.cached!.size == before + 1)
+            // The head taken before the snapshot opened: no false alarm.
+            #expect(try vault.trustedHead(in: reader, checked: checked).size == before)
+            // The head as it is now would call the older snapshot a removal.
+            expectIntegrity("fewer than the \(before + 1) this process already checked") {
+                _ = try vault.trustedHead(in: reader, checked: vault.cached)
+            }
+        }
+        #expect(try vault.versions(caseNumber: "CP-2024-0042", document: "Notes").count == 1)
+    }
+
     // 6. A wrapped key from before a passphrase change, put back.
     @Test func attack6_aStaleWrappedKeyIsRefused() throws {
         let office = try Office()
@@ -521,6 +558,43 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         expectIntegrity("the catalog's staff members are not as many as the signed log records") { try office.openCase() }
         expectIntegrity("staff members are not as many") { _ = try office.open("peter").staff() }
         #expect(try office.verify().findings.contains { $0.kind == .rowMissing && $0.subject == "staff dora" })
+    }
+
+    // A row deleted and another copied in its place, the copy's key stored as
+    // a BLOB (or with a NUL after it): SQLite keeps both, the copy reads back
+    // as the same record and passes that record's check, and the count holds.
+    @Test(arguments: ["CAST(id AS BLOB)", "id || char(0)"])
+    func aCopiedRowCannotStandInForADeletedOne(key: String) throws {
+        let office = try Office()
+        try office.openCase()
+        try office.file("notes")
+        try office.file("visit", name: "Home visit")
+        let backup = try office.snapshot()
+        try office.sql("DELETE FROM staff WHERE id = 'dora'")
+        try office.sql("INSERT INTO staff SELECT \(key), name, role, box_public_key, signing_public_key, wrapped_keys_hash, added_at, added_by, added_seq, keys_seq FROM staff WHERE id = 'farah'")
+        #expect(try office.rows("SELECT COUNT(*) FROM staff")[0][0] as Int == 8)
+        expectIntegrity("the catalog's staff members repeat 'farah' (a row was copied by hand)") { _ = try office.open("peter").staff() }
+        expectIntegrity("the catalog's staff members repeat 'farah'") { try office.openCase(client: 43) }
+        #expect(try office.verify().findings.contains { $0.kind == .rowMissing && $0.subject == "staff dora" })
+        try office.restore(backup)
+        let documentKey = key.replacingOccurrences(of: "id", with: "name")
+        try office.sql("DELETE FROM documents WHERE name = 'Home visit'")
+        try office.sql("INSERT INTO documents SELECT case_number, \(documentKey), type, is_form, latest_version, confidential FROM documents WHERE name = 'Notes'")
+        expectIntegrity("the catalog's documents of CP-2024-0042 repeat 'Notes'") {
+            _ = try office.open("peter").latestVersions(caseNumber: "CP-2024-0042")
+        }
+        #expect(try office.verify().findings.contains { $0.kind == .rowMissing })
+    }
+
+    // A value of the wrong type in a column (SQLite keeps 'abc' in an INTEGER
+    // column) is an integrity failure, not a crash of the process.
+    @Test func aValueOfTheWrongTypeIsRefusedNotACrash() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.sql("UPDATE cases SET year = 'abc'")
+        expectIntegrity("the catalog's column year holds a value of the wrong type") { _ = try office.open("peter").cases() }
+        try office.sql("UPDATE events SET at = X'FF' WHERE seq = 3")
+        expectIntegrity("the catalog's column at holds a value of the wrong type") { _ = try office.verify() }
     }
 
     @Test func aDeletedCaseRowIsFoundByListingsAndTheNextClientNumber() throws {

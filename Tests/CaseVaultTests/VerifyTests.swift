@@ -98,6 +98,20 @@ private func busyOffice() throws -> Office {
         if kind != .objectAltered { #expect(report.findings.contains { $0.kind == kind }, "\(what): \(report.findings)") }
     }
 
+    /// A name respelled in another Unicode form is another name to SQLite
+    /// and to a decoder: verify says so, though Swift calls them equal.
+    @Test func aNameRespelledInAnotherUnicodeFormIsFound() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.file("notes", name: "Caf\u{E9} visit")
+        try office.sql("UPDATE documents SET name = ?", ["Cafe\u{301} visit"])
+        try office.sql("UPDATE versions SET document = ?", ["Cafe\u{301} visit"])
+        let report = try office.verify()
+        #expect(report.findings.contains { $0.kind == .rowAdded && $0.subject.hasPrefix("documents CP-2024-0042") })
+        #expect(report.findings.contains { $0.kind == .rowMissing && $0.subject.hasPrefix("versions CP-2024-0042") })
+        expectIntegrity("is in the signed log but missing from the catalog") { _ = try office.read("Caf\u{E9} visit") }
+    }
+
     @Test func theReportNamesWhatDiffers() throws {
         let office = try busyOffice()
         try office.sql("UPDATE cases SET manager_id = 'joseph', status = 'IA'")

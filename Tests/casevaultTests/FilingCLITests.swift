@@ -341,6 +341,25 @@ struct CLIProgramme {
         #expect(forged.stderr.hasPrefix("decrypt-with-pynacl: event 5"))
     }
 
+    /// Names are looked up in NFC however they are typed; the stored `at`
+    /// of an event must be its body's.
+    @Test(.enabled(if: python != nil, "python3 with PyNaCl is not installed; `make test` installs it with pip"))
+    func pyNaClFindsANameInAnyUnicodeFormAndChecksTheTimeColumn() throws {
+        let p = try CLIProgramme()
+        _ = try p.openCase()
+        p.scratch.write("notes.txt", "caf\u{E9} visit notes\n")
+        #expect(try p.cli.run(p.fileArguments("notes.txt", name: "Caf\u{E9} visit", type: "report")).code == 0)
+        let decomposed = try decode(p, "grace", "Cafe\u{301} visit")
+        #expect(decomposed.code == 0, "\(decomposed.stderr)")
+        #expect(decomposed.stdout == "caf\u{E9} visit notes\n")
+        let edit = try p.cli.run([p.scratch.file("vault/catalog.sqlite"), "UPDATE events SET at = '2020-01-01T00:00:00Z' WHERE seq = 4"],
+                                 executable: "/usr/bin/sqlite3")
+        #expect(edit.code == 0)
+        let edited = try decode(p, "grace", "Caf\u{E9} visit")
+        #expect(edited.code == 1)
+        #expect(edited.stderr == "decrypt-with-pynacl: event 4: the stored type, actor or time differs from the body\n")
+    }
+
     @Test(.enabled(if: python != nil, "python3 with PyNaCl is not installed; `make test` installs it with pip"))
     func pyNaClAlsoRefusesAnEditedStamp() throws {
         let p = try CLIProgramme()

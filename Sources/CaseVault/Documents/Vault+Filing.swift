@@ -30,6 +30,20 @@ extension Vault {
         name.utf8.elementsEqual(documentName(name).utf8)
     }
 
+    /// The name a document of a case is stored under: `given` in NFC,
+    /// unless only a document under `given`'s own bytes exists (a format-1
+    /// vault kept names as typed, and SQLite tells the two apart).
+    func storedDocumentName(_ caseNumber: String, _ given: String) throws -> String {
+        let normalized = Self.documentName(given)
+        guard !Self.isNormalized(documentName: given) else { return normalized }
+        return try read { reader, head in
+            guard head.size > 0 else { return normalized }
+            let signed = head.signedState(reader)
+            if try signed.document(caseNumber, normalized) == nil, try signed.document(caseNumber, given) != nil { return given }
+            return normalized
+        }
+    }
+
     public static func validate(documentName name: String) throws {
         guard !name.isEmpty, name.count <= 120, name.trimmingCharacters(in: .whitespaces) == name,
               !name.contains("/"), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
@@ -62,10 +76,10 @@ extension Vault {
         guard Policy.filingRoles.contains(actor.role) else {
             throw VaultError.accessDenied("a \(actor.role.displayName) cannot file documents")
         }
-        let name = Self.documentName(name)
+        let number = try CaseNumber.parse(caseNumber).description
+        let name = try storedDocumentName(number, name)
         try Self.validate(documentName: name)
         try Self.validate(documentType: type)
-        let number = try CaseNumber.parse(caseNumber).description
         let fd = try Self.open(input)
         return try fileStream(caseNumber: number, name: name, type: type, confidential: confidential, schema: nil,
                               by: actor, now: now, timeZone: timeZone,

@@ -17,7 +17,7 @@ extension Vault {
     /// first; every one checked against the signed state, and none missing.
     public func versions(caseNumber: String, document: String? = nil) throws -> [VersionInfo] {
         let number = try CaseNumber.parse(caseNumber).description
-        let document = document.map(Self.documentName)
+        let document = try document.map { try storedDocumentName(number, $0) }
         return try read { reader, head in
             guard head.size > 0 else { throw VaultError.notFound("no case \(number)") }
             let signed = head.signedState(reader)
@@ -69,7 +69,7 @@ extension Vault {
     func prepareRead(caseNumber: String, document: String, version: Int?, by actor: StaffIdentity,
                      now: Date) throws -> PreparedRead {
         let number = try CaseNumber.parse(caseNumber).description
-        let document = Self.documentName(document)
+        let document = try storedDocumentName(number, document)
         struct Facts {
             let record: VersionRecord
             let role: Role

@@ -42,7 +42,7 @@ enum Projection {
 
         mutating func set(_ key: String, _ record: some CanonicalRecord) throws {
             root = try StateMap.set(StateMap.keyHash(key), to: SignedState.valueHash(record), root: root,
-                                    in: StateNodes(reader: writer))
+                                    in: StateNodes(reader: writer), checkRoot: checked)
         }
 
         /// The signer, who must be on the staff and whose role may sign this kind.
@@ -181,11 +181,16 @@ enum Projection {
             let (actor, _) = try actor()
             guard let state = try signed.caseState(data.case) else { throw refuse("no case \(data.case)") }
             guard let tier = Tier(rawValue: data.tier) else { throw refuse("unknown tier '\(data.tier)'") }
-            // Format 1 stored names as typed; from format 2 they are NFC.
-            guard event.format < 2 || Vault.isNormalized(documentName: data.document) else {
-                throw refuse("the document name is not in Unicode NFC")
-            }
             let document = try signed.document(data.case, data.document)
+            // Format 1 stored names as typed; from format 2 a new document's
+            // name keeps the rules of filing and is in Unicode NFC (a format-1
+            // document with another name goes on under it).
+            if event.format >= 2, document == nil {
+                guard (try? Vault.validate(documentName: data.document)) != nil, (try? Vault.validate(documentType: data.type)) != nil else {
+                    throw refuse("the document name or type breaks the rules of filing")
+                }
+                guard Vault.isNormalized(documentName: data.document) else { throw refuse("the document name is not in Unicode NFC") }
+            }
             if let document {
                 guard document.type == data.type, document.isForm == (data.schema != nil) else {
                     throw refuse("'\(data.document)' keeps its type \(document.type)")
@@ -200,9 +205,12 @@ enum Projection {
             let manager = try signed.staff(state.case.manager)?.name
             let supervisor = try signed.staff(state.case.supervisor)?.name
             let stamp = data.stamp
-            guard stamp.caseNumber == data.case, stamp.caseStatus.rawValue == state.case.status, stamp.report == data.document,
-                  stamp.version == data.version, stamp.filedBy == actor.id, stamp.filedByName == actor.name,
-                  stamp.caseManager == manager, stamp.caseSupervisor == supervisor else {
+            // Compared as bytes, as a decoder would: Swift's == calls canonically
+            // equivalent spellings equal.
+            func same(_ a: String?, _ b: String?) -> Bool { a.map { Array($0.utf8) } == b.map { Array($0.utf8) } }
+            guard same(stamp.caseNumber, data.case), stamp.caseStatus.rawValue == state.case.status, same(stamp.report, data.document),
+                  stamp.version == data.version, same(stamp.filedBy, actor.id), same(stamp.filedByName, actor.name),
+                  same(stamp.caseManager, manager), same(stamp.caseSupervisor, supervisor) else {
                 throw refuse("the stamp does not match the case's signed state")
             }
             guard ObjectID(hex: data.object) != nil, data.size >= 0, data.ciphertextSize >= 0 else { throw refuse("bad object") }
@@ -243,6 +251,9 @@ enum Projection {
 
         mutating func schemaAdded(_ data: SchemaAdded) throws {
             let (actor, _) = try actor()
+            guard event.format < 2 || (try? Vault.validate(documentType: data.type)) != nil else {
+                throw refuse("the form type '\(data.type)' is not a valid document type")
+            }
             let existing = try signed.schemas(data.type)
             guard data.version == (existing.last?.version ?? 0) + 1 else { throw refuse("schema version \(data.version) does not follow") }
             try requireKey(data.bodyHash, "the schema body hash")

@@ -95,46 +95,70 @@ enum CatalogComparison {
         try replayed.read { try differences(live: live, replayed: $0, limit: 1) }.first
     }
 
-    /// The rows that differ, table by table, at most `limit`.
+    /// The rows that differ, table by table, at most `limit`. Rows are
+    /// matched by the bytes of their keys and compared by the bytes of their
+    /// canonical JSON, as SQLite and an independent decoder see them (Swift
+    /// would call "Café" precomposed and decomposed equal); a row repeated
+    /// under the same key (a copy whose key is stored as a BLOB) is extra.
     static func differences(live: any CatalogReader, replayed: any CatalogReader, limit: Int = .max) throws -> [Difference] {
         var found: [Difference] = []
         /// Rows matched by key (live order first, then rows only the replay has).
-        func compare<R: CanonicalRecord & Equatable, K: Hashable>(_ table: String, _ live: [R], _ replayed: [R],
-                                                                   key: (R) -> K, name: (R) -> String) throws {
+        func compare<R: CanonicalRecord>(_ table: String, _ live: [R], _ replayed: [R], key: (R) -> Triple, name: (R) -> String) throws {
             var byKey = Dictionary(replayed.map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
-            for row in live where found.count < limit {
-                guard let other = byKey.removeValue(forKey: key(row)) else {
+            // Pairs first, then their bytes compared on every core (a vault's
+            // rows are many), then the findings in the live order.
+            var pairs: [(R, R?)] = []
+            pairs.reserveCapacity(live.count)
+            for row in live { pairs.append((row, byKey.removeValue(forKey: key(row)))) }
+            let same = Parallel.map(pairs) { row, other in other.map { row.canonicalJSON == $0.canonicalJSON } ?? false }
+            for ((row, other), same) in zip(pairs, same) where !same && found.count < limit {
+                guard let other else {
                     found.append(Difference(table: table, key: name(row), kind: .extra, fields: []))
                     continue
                 }
-                if row != other { found.append(Difference(table: table, key: name(row), kind: .changed, fields: try changedFields(row, other))) }
+                found.append(Difference(table: table, key: name(row), kind: .changed, fields: try changedFields(row, other)))
             }
-            for row in byKey.values.sorted(by: { name($0) < name($1) }) where found.count < limit {
+            for (_, row) in byKey.sorted(by: { $0.key < $1.key }) where found.count < limit {
                 found.append(Difference(table: table, key: name(row), kind: .missing, fields: []))
             }
         }
-        struct Triple: Hashable { let a: String, b: String, c: Int }
         try compare("vault settings", [try live.vaultSettings()].compactMap { $0 }, [try replayed.vaultSettings()].compactMap { $0 },
-                    key: { _ in 0 }, name: { _ in "vault" })
-        try compare("staff", try live.allStaff(), try replayed.allStaff(), key: \.id, name: \.id)
+                    key: { _ in Triple("", "", 0) }, name: { _ in "vault" })
+        try compare("staff", try live.allStaff(), try replayed.allStaff(), key: { Triple($0.id, "", 0) }, name: \.id)
         let liveCases = try live.cases(matching: CaseQuery()), replayedCases = try replayed.cases(matching: CaseQuery())
-        try compare("cases", liveCases, replayedCases, key: \.number, name: \.number)
-        let caseNumbers = Set(liveCases.map(\.number) + replayedCases.map(\.number)).sorted()
+        try compare("cases", liveCases, replayedCases, key: { Triple($0.number, "", 0) }, name: \.number)
+        var seen = Set<[UInt8]>()
+        let caseNumbers = (liveCases + replayedCases).map(\.number).filter { seen.insert(Array($0.utf8)).inserted }
         try compare("grants", try caseNumbers.flatMap { try live.grants(caseNumber: $0) }, try caseNumbers.flatMap { try replayed.grants(caseNumber: $0) },
-                    key: { Triple(a: $0.caseNumber, b: $0.tier + " " + $0.holder, c: 0) }, name: { "\($0.caseNumber) \($0.tier) \($0.holder)" })
+                    key: { Triple($0.caseNumber, $0.tier + " " + $0.holder, 0) }, name: { "\($0.caseNumber) \($0.tier) \($0.holder)" })
         try compare("documents", try live.documents(caseNumber: nil), try replayed.documents(caseNumber: nil),
-                    key: { Triple(a: $0.caseNumber, b: $0.name, c: 0) }, name: { "\($0.caseNumber) '\($0.name)'" })
+                    key: { Triple($0.caseNumber, $0.name, 0) }, name: { "\($0.caseNumber) '\($0.name)'" })
         try compare("versions", try live.versions(caseNumber: nil, document: nil), try replayed.versions(caseNumber: nil, document: nil),
-                    key: { Triple(a: $0.caseNumber, b: $0.document, c: $0.version) }, name: { "\($0.caseNumber) '\($0.document)' v\($0.version)" })
+                    key: { Triple($0.caseNumber, $0.document, $0.version) }, name: { "\($0.caseNumber) '\($0.document)' v\($0.version)" })
         try compare("schemas", try live.schemas(formType: nil), try replayed.schemas(formType: nil),
-                    key: { Triple(a: $0.formType, b: "", c: $0.version) }, name: { "\($0.formType) v\($0.version)" })
+                    key: { Triple($0.formType, "", $0.version) }, name: { "\($0.formType) v\($0.version)" })
         return found
+    }
+
+    /// A row's key: up to two names, as bytes, and a number.
+    struct Triple: Hashable, Comparable {
+        let a: [UInt8], b: [UInt8], c: Int
+        init(_ a: String, _ b: String, _ c: Int) {
+            self.a = Array(a.utf8)
+            self.b = Array(b.utf8)
+            self.c = c
+        }
+        static func < (x: Triple, y: Triple) -> Bool {
+            if x.a != y.a { return x.a.lexicographicallyPrecedes(y.a) }
+            if x.b != y.b { return x.b.lexicographicallyPrecedes(y.b) }
+            return x.c < y.c
+        }
     }
 
     static func changedFields(_ a: some Encodable, _ b: some Encodable) throws -> [String] {
         guard case .object(let left) = try JSONValueEncoder().encode(a), case .object(let right) = try JSONValueEncoder().encode(b) else {
             return ["value"]
         }
-        return Set(left.keys).union(right.keys).sorted().filter { left[$0] != right[$0] }
+        return Set(left.keys).union(right.keys).sorted().filter { left[$0]?.canonicalBytes != right[$0]?.canonicalBytes }
     }
 }

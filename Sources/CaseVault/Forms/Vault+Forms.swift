@@ -59,6 +59,8 @@ extension Vault {
         guard let formType = type ?? FormSchema.type(fromID: probe.id) else {
             throw VaultError.invalidInput("cannot tell the form type from $id \(probe.id); give --type")
         }
+        // A form type is the type of the documents its forms are filed as.
+        try Self.validate(documentType: formType)
         return try write { writer, head in
             let version = (try head.signedState(writer).schemas(formType).last?.version ?? 0) + 1
             let schema = try FormSchema(type: formType, version: version, bytes: bytes)
@@ -84,7 +86,7 @@ extension Vault {
         }
         let number = try CaseNumber.parse(caseNumber).description
         let schema = try formSchema(type: type, version: schemaVersion)
-        let reportName = Self.documentName(name ?? schema.title)
+        let reportName = try storedDocumentName(number, name ?? schema.title)
         try Self.validate(documentName: reportName)
         let file = try Self.open(input)
         // Wiped memory is locked and zeroed page by page: size it to the

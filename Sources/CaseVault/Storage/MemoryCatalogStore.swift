@@ -6,6 +6,10 @@ internal import Foundation
 ///
 /// A write works on a copy of the committed state and swaps it in at the
 /// end, so a failed transaction leaves nothing behind.
+///
+/// Names key the tables by their UTF-8 bytes and sort by them, as SQLite's
+/// BINARY collation does: Swift's `String` equality would make "Café"
+/// precomposed and decomposed one row where SQLite keeps two.
 public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
     struct State {
         var events: [EventRecord] = []
@@ -13,20 +17,34 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         var stateNodes: [[UInt8]: StateNode] = [:]
         var blobs: [String: [UInt8]] = [:]
         var settings: VaultSettingsRecord?
-        var staff: [String: StaffRecord] = [:]
-        var cases: [String: CaseRecord] = [:]
+        var staff: [Name: StaffRecord] = [:]
+        var cases: [Name: CaseRecord] = [:]
         var clients: [Int: String] = [:]
         var highestClient: Int?
-        var grants: [String: [GrantKey: GrantRecord]] = [:]
-        var documents: [String: [String: DocumentRecord]] = [:]
-        var versions: [String: [String: [Int: VersionRecord]]] = [:]
-        var schemas: [String: [Int: SchemaRecord]] = [:]
+        var grants: [Name: [GrantKey: GrantRecord]] = [:]
+        var documents: [Name: [Name: DocumentRecord]] = [:]
+        var versions: [Name: [Name: [Int: VersionRecord]]] = [:]
+        var schemas: [Name: [Int: SchemaRecord]] = [:]
+    }
+
+    /// A name compared, hashed and ordered by its UTF-8 bytes (without
+    /// copying them out: the scratch catalog is looked up several times
+    /// per replayed event).
+    struct Name: Hashable, Comparable {
+        let text: String
+        init(_ text: String) { self.text = text }
+        static func == (a: Name, b: Name) -> Bool { a.text.utf8.elementsEqual(b.text.utf8) }
+        func hash(into hasher: inout Hasher) {
+            var text = self.text
+            text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
+        static func < (a: Name, b: Name) -> Bool { a.text.utf8.lexicographicallyPrecedes(b.text.utf8) }
     }
 
     struct LogNodeKey: Hashable { let level: Int; let index: Int64 }
     struct GrantKey: Hashable, Comparable {
-        let tier: String
-        let holder: String
+        let tier: Name
+        let holder: Name
         static func < (a: GrantKey, b: GrantKey) -> Bool { (a.tier, a.holder) < (b.tier, b.holder) }
     }
 
@@ -78,9 +96,9 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         func blobHashes() throws -> [String] { state.blobs.keys.sorted() }
 
         func vaultSettings() throws -> VaultSettingsRecord? { state.settings }
-        func staff(id: String) throws -> StaffRecord? { state.staff[id] }
-        func allStaff() throws -> [StaffRecord] { state.staff.values.sorted { $0.id < $1.id } }
-        func caseRecord(number: String) throws -> CaseRecord? { state.cases[number] }
+        func staff(id: String) throws -> StaffRecord? { state.staff[Name(id)] }
+        func allStaff() throws -> [StaffRecord] { state.staff.sorted { $0.key < $1.key }.map(\.value) }
+        func caseRecord(number: String) throws -> CaseRecord? { state.cases[Name(number)] }
         func cases(matching query: CaseQuery) throws -> [CaseRecord] {
             state.cases.values.filter { record in
                 (query.status.map { $0 == record.status } ?? true)
@@ -88,35 +106,35 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
                     && (query.manager.map { $0 == record.manager } ?? true)
                     && (query.supervisor.map { $0 == record.supervisor } ?? true)
                     && (query.year.map { $0 == record.year } ?? true)
-            }.sorted { ($0.category, $0.year, $0.clientNumber) < ($1.category, $1.year, $1.clientNumber) }
+            }.sorted { (Name($0.category), $0.year, $0.clientNumber) < (Name($1.category), $1.year, $1.clientNumber) }
         }
         func caseNumber(client: Int) throws -> String? { state.clients[client] }
         func highestClientNumber() throws -> Int? { state.highestClient }
         func staffCount() throws -> Int { state.staff.count }
         func caseCount() throws -> Int { state.cases.count }
-        func documentCount(caseNumber: String) throws -> Int { state.documents[caseNumber]?.count ?? 0 }
+        func documentCount(caseNumber: String) throws -> Int { state.documents[Name(caseNumber)]?.count ?? 0 }
         func formTypeCount() throws -> Int { state.schemas.count }
         func grants(caseNumber: String) throws -> [GrantRecord] {
-            (state.grants[caseNumber] ?? [:]).sorted { $0.key < $1.key }.map(\.value)
+            (state.grants[Name(caseNumber)] ?? [:]).sorted { $0.key < $1.key }.map(\.value)
         }
-        func document(caseNumber: String, name: String) throws -> DocumentRecord? { state.documents[caseNumber]?[name] }
+        func document(caseNumber: String, name: String) throws -> DocumentRecord? { state.documents[Name(caseNumber)]?[Name(name)] }
         func documents(caseNumber: String?) throws -> [DocumentRecord] {
-            let cases = caseNumber.map { [$0] } ?? state.documents.keys.sorted()
-            return cases.flatMap { number in (state.documents[number] ?? [:]).values.sorted { $0.name < $1.name } }
+            let cases = caseNumber.map { [Name($0)] } ?? state.documents.keys.sorted()
+            return cases.flatMap { number in (state.documents[number] ?? [:]).sorted { $0.key < $1.key }.map(\.value) }
         }
         func version(caseNumber: String, document: String, version: Int) throws -> VersionRecord? {
-            state.versions[caseNumber]?[document]?[version]
+            state.versions[Name(caseNumber)]?[Name(document)]?[version]
         }
         func versions(caseNumber: String?, document: String?) throws -> [VersionRecord] {
-            let cases = caseNumber.map { [$0] } ?? state.versions.keys.sorted()
+            let cases = caseNumber.map { [Name($0)] } ?? state.versions.keys.sorted()
             return cases.flatMap { number -> [VersionRecord] in
                 let byDocument = state.versions[number] ?? [:]
-                let names = document.map { [$0] } ?? byDocument.keys.sorted()
+                let names = document.map { [Name($0)] } ?? byDocument.keys.sorted()
                 return names.flatMap { name in (byDocument[name] ?? [:]).values.sorted { $0.version < $1.version } }
             }
         }
         func schemas(formType: String?) throws -> [SchemaRecord] {
-            let types = formType.map { [$0] } ?? state.schemas.keys.sorted()
+            let types = formType.map { [Name($0)] } ?? state.schemas.keys.sorted()
             return types.flatMap { type in (state.schemas[type] ?? [:]).values.sorted { $0.version < $1.version } }
         }
 
@@ -131,22 +149,22 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         func putBlob(hash: String, bytes: [UInt8]) throws { if state.blobs[hash] != bytes { state.blobs[hash] = bytes } }
         func deleteBlob(hash: String) throws { state.blobs[hash] = nil }
         func putVaultSettings(_ record: VaultSettingsRecord) throws { state.settings = record }
-        func putStaff(_ record: StaffRecord) throws { state.staff[record.id] = record }
+        func putStaff(_ record: StaffRecord) throws { state.staff[Name(record.id)] = record }
         func putCase(_ record: CaseRecord) throws {
             if let taken = state.clients[record.clientNumber], taken != record.number {
                 throw VaultError.integrityFailure("client number \(record.clientNumber) is already case \(taken)")
             }
-            state.cases[record.number] = record
+            state.cases[Name(record.number)] = record
             state.clients[record.clientNumber] = record.number
             state.highestClient = max(state.highestClient ?? record.clientNumber, record.clientNumber)
         }
         func putGrant(_ record: GrantRecord) throws {
-            state.grants[record.caseNumber, default: [:]][GrantKey(tier: record.tier, holder: record.holder)] = record
+            state.grants[Name(record.caseNumber), default: [:]][GrantKey(tier: Name(record.tier), holder: Name(record.holder))] = record
         }
-        func putDocument(_ record: DocumentRecord) throws { state.documents[record.caseNumber, default: [:]][record.name] = record }
+        func putDocument(_ record: DocumentRecord) throws { state.documents[Name(record.caseNumber), default: [:]][Name(record.name)] = record }
         func putVersion(_ record: VersionRecord) throws {
-            state.versions[record.caseNumber, default: [:]][record.document, default: [:]][record.version] = record
+            state.versions[Name(record.caseNumber), default: [:]][Name(record.document), default: [:]][record.version] = record
         }
-        func putSchema(_ record: SchemaRecord) throws { state.schemas[record.formType, default: [:]][record.version] = record }
+        func putSchema(_ record: SchemaRecord) throws { state.schemas[Name(record.formType), default: [:]][record.version] = record }
     }
 }

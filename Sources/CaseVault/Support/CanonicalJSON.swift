@@ -177,21 +177,20 @@ struct JSONParser {
 
     struct Failure: Error {}
 
-    mutating func parseDocument() throws -> JSONValue {
-        let value = try parseValue()
+    mutating func parseDocument() throws -> JSONValue { try parseDocument(JSONValue.self) }
+
+    mutating func parseOrderedDocument() throws -> OrderedJSON { try parseDocument(OrderedJSON.self) }
+
+    mutating func parseDocument<Tree: ParsedJSON>(_: Tree.Type) throws -> Tree {
+        let value: Tree = try parseTree()
         skipWhitespace()
         guard index == bytes.count else { throw Failure() }
         return value
     }
 
-    mutating func parseOrderedDocument() throws -> OrderedJSON {
-        let value = try parseOrdered()
-        skipWhitespace()
-        guard index == bytes.count else { throw Failure() }
-        return value
-    }
-
-    mutating func parseOrdered() throws -> OrderedJSON {
+    /// One value, built as `Tree` directly (specialized per tree: signed
+    /// events are parsed in bulk by `verify`, forms keep member order).
+    mutating func parseTree<Tree: ParsedJSON>() throws -> Tree {
         skipWhitespace()
         guard index < bytes.count else { throw Failure() }
         switch bytes[index] {
@@ -200,43 +199,40 @@ struct JSONParser {
             guard depth <= 64 else { throw Failure() }
             defer { depth -= 1 }
             index += 1
-            var members: [(String, OrderedJSON)] = []
-            // A set, not a search of `members`: a hostile form with many
-            // members must not make duplicate detection quadratic.
-            var names = Set<String>()
+            var members = Tree.noMembers
             skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return Tree.makeObject(members) }
             while true {
                 skipWhitespace()
                 let name = try parseString()
                 skipWhitespace()
                 try expect(":")
-                guard names.insert(name).inserted else { throw Failure() }
-                members.append((name, try parseOrdered()))
+                let value: Tree = try parseTree()
+                guard Tree.add(name, value, to: &members) else { throw Failure() }  // duplicate name
                 skipWhitespace()
                 guard index < bytes.count else { throw Failure() }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
                 try expect("}")
-                return .object(members)
+                return Tree.makeObject(members)
             }
         case UInt8(ascii: "["):
             depth += 1
             guard depth <= 64 else { throw Failure() }
             defer { depth -= 1 }
             index += 1
-            var items: [OrderedJSON] = []
+            var items: [Tree] = []
             skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return Tree.makeArray(items) }
             while true {
-                items.append(try parseOrdered())
+                items.append(try parseTree())
                 skipWhitespace()
                 guard index < bytes.count else { throw Failure() }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
                 try expect("]")
-                return .array(items)
+                return Tree.makeArray(items)
             }
         default:
-            return .scalar(try parseScalar())
+            return Tree.makeScalar(try parseScalar())
         }
     }
 
@@ -248,54 +244,6 @@ struct JSONParser {
         let utf8 = Array(literal.utf8)
         guard index + utf8.count <= bytes.count, Array(bytes[index..<(index + utf8.count)]) == utf8 else { throw Failure() }
         index += utf8.count
-    }
-
-    /// One value, member order dropped: built directly, without the ordered
-    /// tree (signed events are parsed in bulk by `verify`).
-    mutating func parseValue() throws -> JSONValue {
-        skipWhitespace()
-        guard index < bytes.count else { throw Failure() }
-        switch bytes[index] {
-        case UInt8(ascii: "{"):
-            depth += 1
-            guard depth <= 64 else { throw Failure() }
-            defer { depth -= 1 }
-            index += 1
-            var members: [String: JSONValue] = [:]
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
-            while true {
-                skipWhitespace()
-                let name = try parseString()
-                skipWhitespace()
-                try expect(":")
-                let value = try parseValue()
-                guard members.updateValue(value, forKey: name) == nil else { throw Failure() }  // duplicate name
-                skipWhitespace()
-                guard index < bytes.count else { throw Failure() }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                try expect("}")
-                return .object(members)
-            }
-        case UInt8(ascii: "["):
-            depth += 1
-            guard depth <= 64 else { throw Failure() }
-            defer { depth -= 1 }
-            index += 1
-            var items: [JSONValue] = []
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
-            while true {
-                items.append(try parseValue())
-                skipWhitespace()
-                guard index < bytes.count else { throw Failure() }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                try expect("]")
-                return .array(items)
-            }
-        default:
-            return try parseScalar()
-        }
     }
 
     mutating func parseScalar() throws -> JSONValue {
@@ -404,4 +352,44 @@ struct JSONParser {
     }
 
     static let hexDigits = Set(Array("0123456789abcdefABCDEF".utf8))
+}
+
+/// What the parser builds: a tree with or without member order.
+protocol ParsedJSON {
+    associatedtype Members
+    static var noMembers: Members { get }
+    static func add(_ name: String, _ value: Self, to members: inout Members) -> Bool
+    static func makeObject(_ members: Members) -> Self
+    static func makeArray(_ items: [Self]) -> Self
+    static func makeScalar(_ value: JSONValue) -> Self
+}
+
+extension JSONValue: ParsedJSON {
+    typealias Members = [String: JSONValue]
+    static var noMembers: Members { [:] }
+    /// False for a name already there.
+    static func add(_ name: String, _ value: JSONValue, to members: inout [String: JSONValue]) -> Bool {
+        members.updateValue(value, forKey: name) == nil
+    }
+    static func makeObject(_ members: [String: JSONValue]) -> JSONValue { .object(members) }
+    static func makeArray(_ items: [JSONValue]) -> JSONValue { .array(items) }
+    static func makeScalar(_ value: JSONValue) -> JSONValue { value }
+}
+
+extension OrderedJSON: ParsedJSON {
+    /// Members in order, with a set of their names: a hostile form with
+    /// many members must not make duplicate detection quadratic.
+    struct Members {
+        var list: [(String, OrderedJSON)] = []
+        var names = Set<String>()
+    }
+    static var noMembers: Members { Members() }
+    static func add(_ name: String, _ value: OrderedJSON, to members: inout Members) -> Bool {
+        guard members.names.insert(name).inserted else { return false }
+        members.list.append((name, value))
+        return true
+    }
+    static func makeObject(_ members: Members) -> OrderedJSON { .object(members.list) }
+    static func makeArray(_ items: [OrderedJSON]) -> OrderedJSON { .array(items) }
+    static func makeScalar(_ value: JSONValue) -> OrderedJSON { .scalar(value) }
 }

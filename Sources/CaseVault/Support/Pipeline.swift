@@ -136,3 +136,27 @@ final class Pipeline: @unchecked Sendable {
         }
     }
 }
+
+/// Work spread over every core, for `verify`'s bulk steps.
+enum Parallel {
+    /// `transform` over `items` on every core, results in order.
+    static func map<T, R>(_ items: [T], _ transform: (T) -> R) -> [R] {
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, items.count / 64))
+        guard workers > 1 else { return items.map(transform) }
+        var results = [R?](repeating: nil, count: items.count)
+        results.withUnsafeMutableBufferPointer { out in
+            // Each worker writes only its own indices; the call returns once all are done.
+            nonisolated(unsafe) let out = out
+            nonisolated(unsafe) let items = items
+            nonisolated(unsafe) let transform = transform
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                var index = worker
+                while index < items.count {
+                    out[index] = transform(items[index])
+                    index += workers
+                }
+            }
+        }
+        return results.map { $0! }
+    }
+}

@@ -60,6 +60,7 @@ struct SignedState {
     /// grants, say).
     func allStaff() throws -> [StaffRecord] {
         let records = try reader.allStaff()
+        try requireDistinct(records.map(\.id), what: "staff members")
         try checkCount(records.count, key: StateKey.staffCount, what: "staff members")
         for record in records { try check(record, key: StateKey.staff(record.id), what: "staff member '\(record.id)'") }
         return records
@@ -95,6 +96,18 @@ struct SignedState {
         return count
     }
 
+    /// The rows of a listing have distinct keys, by their bytes: a copy of
+    /// a row whose key is stored as a BLOB (or with a NUL after it) reads
+    /// back as the same record and passes that record's check, and could
+    /// stand in for a deleted row under the count.
+    private func requireDistinct(_ keys: [String], what: String) throws {
+        guard checked else { return }
+        var seen = Set<[UInt8]>()
+        for key in keys where !seen.insert(Array(key.utf8)).inserted {
+            throw VaultError.integrityFailure("the catalog's \(what) repeat '\(key)' (a row was copied by hand)")
+        }
+    }
+
     /// A count is signed as `{"count":n}`, and not at all while it is 0.
     private func checkCount(_ count: Int, key: String, what: String) throws {
         guard checked else { return }
@@ -119,6 +132,7 @@ struct SignedState {
     /// with an edited column would have matched; `verify` finds that row.)
     func cases(matching query: CaseQuery) throws -> [CaseState] {
         let records = try reader.cases(matching: query)
+        try requireDistinct(records.map(\.number), what: "cases")
         if query.isEmpty, try caseCount().count != records.count {
             throw VaultError.integrityFailure("the catalog's cases are not what the signed log records (a row was added or removed by hand)")
         }
@@ -144,6 +158,7 @@ struct SignedState {
 
     func documents(_ caseNumber: String) throws -> [DocumentRecord] {
         let records = try reader.documents(caseNumber: caseNumber)
+        try requireDistinct(records.map(\.name), what: "documents of \(caseNumber)")
         try checkCount(records.count, key: StateKey.documentCount(caseNumber), what: "documents of \(caseNumber)")
         for record in records {
             try check(record, key: StateKey.document(caseNumber, record.name), what: "document '\(record.name)' of \(caseNumber)")
@@ -174,7 +189,10 @@ struct SignedState {
 
     /// The form types with schemas in the vault, as many as signed.
     func formTypes() throws -> [String] {
-        let types = Set(try reader.schemas(formType: nil).map(\.formType)).sorted()
+        let rows = try reader.schemas(formType: nil)
+        try requireDistinct(rows.map { "\($0.formType) v\($0.version)" }, what: "schemas")
+        var seen = Set<[UInt8]>()
+        let types = rows.map(\.formType).filter { seen.insert(Array($0.utf8)).inserted }
         try checkCount(types.count, key: StateKey.formTypeCount, what: "form types")
         return types
     }

@@ -120,37 +120,20 @@ public final class Vault: @unchecked Sendable {
     /// Runs `body` on a snapshot of the catalog with the log checked up to
     /// that snapshot's end.
     func read<T>(_ body: (any CatalogReader, TrustedHead) throws -> T) throws -> T {
-        do {
-            return try store.read { reader in try body(reader, try trustedHead(in: reader)) }
-        } catch is ShorterThanChecked {
-            // A snapshot begun before this process's own newest commit (two
-            // threads): once more, on a fresh one. Shorter again is a removal.
-            do {
-                return try store.read { reader in try body(reader, try trustedHead(in: reader)) }
-            } catch let shorter as ShorterThanChecked {
-                throw shorter.failure
-            }
-        }
-    }
-
-    /// The log is shorter than a head this process already checked.
-    struct ShorterThanChecked: Error {
-        let size: Int64
-        let checked: Int64
-        var failure: VaultError {
-            .integrityFailure("the log has \(size) events, fewer than the \(checked) this process already checked: events were removed")
-        }
+        // Taken before the snapshot opens, so the snapshot holds every
+        // commit it includes (a newer one, by another thread, may be missed).
+        let checked = cached
+        return try store.read { reader in try body(reader, try trustedHead(in: reader, checked: checked)) }
     }
 
     /// Runs `body` in one write transaction, with the log checked up to its
     /// current end (so events other processes appended meanwhile are checked
     /// too); `body` appends through `Ledger.append`, which advances the head.
     func write<T>(_ body: (any CatalogWriter, inout TrustedHead) throws -> T) throws -> T {
+        let checked = cached
         var committed: TrustedHead?
         let result = try store.write { writer -> T in
-            // A write sees the newest commit: a shorter log is a removal.
-            var head: TrustedHead
-            do { head = try trustedHead(in: writer) } catch let shorter as ShorterThanChecked { throw shorter.failure }
+            var head = try trustedHead(in: writer, checked: checked)
             let result = try body(writer, &head)
             committed = head
             return result
@@ -159,24 +142,28 @@ public final class Vault: @unchecked Sendable {
         return result
     }
 
+    var cached: TrustedHead? {
+        lock.lock()
+        defer { lock.unlock() }
+        return cachedHead
+    }
+
     private func remember(_ head: TrustedHead) {
         lock.lock()
         defer { lock.unlock() }
         if (cachedHead?.size ?? -1) <= head.size { cachedHead = head }
     }
 
-    /// The log's trusted head as `reader` sees it: the head this process
-    /// already checked, extended over any newer events; or, the first time,
-    /// established from the anchors (SECURITY.md §12b).
-    func trustedHead(in reader: any CatalogReader) throws -> TrustedHead {
+    /// The log's trusted head as `reader` sees it: `checked`, the head this
+    /// process already checked (taken before `reader`'s snapshot opened),
+    /// extended over any newer events; or, the first time, established from
+    /// the anchors (SECURITY.md §12b). A log shorter than `checked` lost
+    /// events: it is refused, not re-established from older anchors.
+    func trustedHead(in reader: any CatalogReader, checked cached: TrustedHead?) throws -> TrustedHead {
         let size = try reader.lastEventSeq()
-        lock.lock()
-        let cached = cachedHead
-        lock.unlock()
         var head: TrustedHead
         if let cached, cached.size > size {
-            // Not re-established from older anchors: what was checked stays checked.
-            throw ShorterThanChecked(size: size, checked: cached.size)
+            throw VaultError.integrityFailure("the log has \(size) events, fewer than the \(cached.size) this process already checked: events were removed")
         }
         if let cached {
             head = try Trust.catchUp(cached, reader: reader, vaultID: config.vaultId, book: signers, progress: options.progress)

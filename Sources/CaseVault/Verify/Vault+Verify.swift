@@ -57,7 +57,10 @@ extension Vault {
                 objects.remove(id)
                 removed.append("object \(id.hex)")
             }
-            for name in leftovers.temps { FileSystem.remove(objects.root + "/" + name); removed.append("objects/\(name)") }
+            for name in leftovers.temps where FileSystem.isRegularFile(objects.root + "/" + name) {
+                FileSystem.remove(objects.root + "/" + name)
+                removed.append("objects/\(name)")
+            }
             return removed
         }
         guard let removed else {
@@ -195,7 +198,7 @@ private struct Verifier {
     /// event 1, the first admin's, which event 2 brings), and verifies the
     /// signatures on every core. Touches nothing but `keys`.
     static func prepare(_ batch: [EventRecord], keys: SignerKeys) -> Prepared {
-        let parsed = parallelMap(batch) { record -> Parsed in
+        let parsed = Parallel.map(batch) { record -> Parsed in
             let leaf = LogTree.leafHash(body: record.body, signature: record.signature)
             do { return Parsed(record: record, event: try Event(body: record.body), error: nil, leaf: leaf) } catch let error as VaultError {
                 return Parsed(record: record, event: nil, error: error.message, leaf: leaf)
@@ -216,7 +219,7 @@ private struct Verifier {
             signers.append(keys.keys[event.actor])
             if case .staffAdded(let data) = event.data, event.seq != 2, keys.keys[data.id] == nil { keys.keys[data.id] = key(data.signingPublicKey) }
         }
-        let valid = parallelMap(Array(zip(parsed, signers))) { item, key -> Bool in
+        let valid = Parallel.map(Array(zip(parsed, signers))) { item, key -> Bool in
             guard let key else { return false }
             return key.isValidSignature(item.record.signature, for: Event.signedMessage(body: item.record.body))
         }
@@ -315,27 +318,6 @@ private struct Verifier {
         [UInt8](hexString: hex).flatMap { try? SigningPublicKey(bytes: $0) }
     }
 
-    /// `transform` over `items` on every core, results in order.
-    static func parallelMap<T, R>(_ items: [T], _ transform: (T) -> R) -> [R] {
-        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, items.count / 64))
-        guard workers > 1 else { return items.map(transform) }
-        var results = [R?](repeating: nil, count: items.count)
-        results.withUnsafeMutableBufferPointer { out in
-            // Each worker writes only its own indices; the call returns once all are done.
-            nonisolated(unsafe) let out = out
-            nonisolated(unsafe) let items = items
-            nonisolated(unsafe) let transform = transform
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                var index = worker
-                while index < items.count {
-                    out[index] = transform(items[index])
-                    index += workers
-                }
-            }
-        }
-        return results.map { $0! }
-    }
-
     // MARK: The catalog
 
     mutating func compareCatalog(with replayed: any CatalogReader) throws {
@@ -431,7 +413,7 @@ private struct Verifier {
         // One pass over the stored blobs, each hashed (libsodium) on every core.
         var stored: [(String, [UInt8])] = []
         try reader.forEachBlob { stored.append(($0, $1)) }
-        let intact = Self.parallelMap(stored) { hash, bytes in Blake2b.hash(bytes).hexString == hash }
+        let intact = Parallel.map(stored) { hash, bytes in Blake2b.hash(bytes).hexString == hash }
         var present = Set<String>()
         for ((hash, _), ok) in zip(stored, intact) {
             present.insert(hash)
