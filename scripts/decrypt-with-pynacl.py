@@ -97,6 +97,9 @@ DATA = {
     "content.refused": obj({"case": CASE, "document": string(), "version": integer(1), "tier": TIER,
                             "reason": enum("role", "no-grant")}),
     "schema.added": obj({"type": FTYPE, "version": integer(1), "id": string(1), "title": string(1), "bodyHash": HEX}),
+    "case.status-changed": obj({"case": CASE, "from": STATUS, "to": STATUS, "reason": string(1)}),  # §12 lifecycle
+    "case.closure-requested": obj({"case": CASE, "approver": ID, "reason": string(1)}),
+    "case.closure-approved": obj({"case": CASE, "request": integer(1)}),
 }
 ANY = set(ROLES)
 SUPER = {"case-supervisor", "project-director", "admin"}
@@ -106,6 +109,8 @@ SIGNERS = {  # §12 "Who may sign what", the role column
     "version.filed": {"records-officer", "case-manager", "case-supervisor", "project-director"},
     "content.read": {"case-manager", "case-supervisor", "project-director"},
     "content.refused": ANY, "schema.added": {"admin", "project-director"},
+    "case.status-changed": {"case-manager", "case-supervisor"}, "case.closure-requested": {"case-manager"},
+    "case.closure-approved": {"case-supervisor"},
 }
 READERS = {"case-manager", "case-supervisor", "project-director"}  # §3 table: roles that can read
 EVENT_PREFIX = b"casevault-event-v1\n"
@@ -402,7 +407,8 @@ def run(argv):
     db.execute("BEGIN")
     try:
         migrations = {r[0] for r in db.execute("SELECT identifier FROM grdb_migrations")}
-        known = {"v1-staff", "v2-events-cases-documents", "v3-form-schemas", "v4-signed-projection"}
+        known = {"v1-staff", "v2-events-cases-documents", "v3-form-schemas", "v4-signed-projection",
+                 "v5-case-lifecycle"}
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         if "v4-signed-projection" not in migrations:
             fail("the newest event signs no state root; open the vault once with casevault")

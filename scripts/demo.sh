@@ -129,6 +129,20 @@ run get CP-2024-0042 "Identifying photo" --as dora --passphrase-file "$secrets/d
 next "Another case's manager holds no grant for this case (exit 77)"
 run get CP-2024-0042 "Intake form" --as joseph --passphrase-file "$secrets/joseph"
 
+next "A case moves through its statuses (manual §5.2); every move is a signed event with its reason"
+run case status UASC-2025-0043 IA --as joseph --passphrase-file "$secrets/joseph" --reason "No contact since the family moved"
+echo "A move the manual does not allow is refused, naming the rule (exit 65):"
+run case status UASC-2025-0043 AO --as joseph --passphrase-file "$secrets/joseph" --reason "Turned 18"
+run case status UASC-2025-0043 O --as halima --passphrase-file "$secrets/halima" --reason "Family traced by the partner agency"
+echo "Closing needs a filed closure form; the case manager cannot close alone (exit 77):"
+run file UASC-2025-0043 --as joseph --passphrase-file "$secrets/joseph" --form closure "$examples/closure.json"
+run case status UASC-2025-0043 C --as joseph --passphrase-file "$secrets/joseph" --reason "Durable solution: family reunification"
+run case status UASC-2025-0043 C --as joseph --passphrase-file "$secrets/joseph" --reason "Durable solution: family reunification" \
+    --approved-by halima
+run case approve UASC-2025-0043 --as halima --passphrase-file "$secrets/halima"
+run case reopen UASC-2025-0043 --as halima --passphrase-file "$secrets/halima" --reason "New protection concern reported"
+run case show UASC-2025-0043
+
 next "What is on disk"
 (cd "$vault" && find . -printf '%M  %10s  %p\n' | sort -k3)
 echo
@@ -176,4 +190,4 @@ next "The real vault is clean"
 run verify
 
 say "Done. ./demo-vault is left for you to explore, e.g.: CASEVAULT_STATE_DIR=./demo-checkpoints casevault staff list --vault demo-vault"
-echo "(Lifecycle, handover packages, audit exports and retention are the next issues on the tracker.)"
+echo "(Retention, labels, handover packages and audit exports are the next issues on the tracker.)"

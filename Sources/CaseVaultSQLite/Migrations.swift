@@ -108,6 +108,19 @@ extension SQLiteCatalogStore {
         migrator.registerMigration("v4-signed-projection") { db in
             try FormatTwoMigration(db: db).run()
         }
+        // v5: the case lifecycle (manual §5.2): each status change and the
+        // closure requests awaiting a supervisor's approval, projected from
+        // the `case.status-changed`, `case.closure-requested` and
+        // `case.closure-approved` events.
+        migrator.registerMigration("v5-case-lifecycle") { db in
+            try db.execute(sql: """
+                CREATE TABLE status_changes (case_number TEXT NOT NULL REFERENCES cases, seq INTEGER NOT NULL,
+                    from_status TEXT NOT NULL, to_status TEXT NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL,
+                    reason TEXT NOT NULL, requested_by TEXT, PRIMARY KEY (case_number, seq));
+                CREATE TABLE closure_requests (case_number TEXT PRIMARY KEY REFERENCES cases, seq INTEGER NOT NULL,
+                    at TEXT NOT NULL, requested_by TEXT NOT NULL, approver TEXT NOT NULL, reason TEXT NOT NULL);
+                """)
+        }
         return migrator
     }()
 }

@@ -297,6 +297,29 @@ private final class Connection: CatalogWriter {
         }
     }
 
+    func statusChanges(caseNumber: String?) throws -> [StatusChangeRecord] {
+        let rows = try caseNumber.map { try all("SELECT * FROM status_changes WHERE case_number = ? ORDER BY seq", [$0]) }
+            ?? all("SELECT * FROM status_changes ORDER BY case_number, seq")
+        return try rows.map { row in
+            StatusChangeRecord(caseNumber: try row.value("case_number"), seq: try row.value("seq"), from: try row.value("from_status"),
+                               to: try row.value("to_status"), at: try row.value("at"), by: try row.value("by"),
+                               reason: try row.value("reason"), requestedBy: try row.value("requested_by"))
+        }
+    }
+
+    func closureRequest(caseNumber: String) throws -> ClosureRequestRecord? {
+        try one("SELECT * FROM closure_requests WHERE case_number = ?", [caseNumber]).map(Self.closureRequest)
+    }
+
+    func closureRequests() throws -> [ClosureRequestRecord] {
+        try all("SELECT * FROM closure_requests ORDER BY case_number").map(Self.closureRequest)
+    }
+
+    static func closureRequest(_ row: Row) throws -> ClosureRequestRecord {
+        ClosureRequestRecord(caseNumber: try row.value("case_number"), seq: try row.value("seq"), at: try row.value("at"),
+                             requestedBy: try row.value("requested_by"), approver: try row.value("approver"), reason: try row.value("reason"))
+    }
+
     // MARK: Writes (the ledger and the projection only)
 
     func appendEvent(_ event: EventRecord) throws {
@@ -380,6 +403,23 @@ private final class Connection: CatalogWriter {
             INSERT OR REPLACE INTO schemas (form_type, version, schema_id, title, body_hash, added_at, added_by, added_seq)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, [r.formType, r.version, r.schemaId, r.title, r.bodyHash, r.addedAt, r.addedBy, r.addedSeq])
+    }
+
+    func putStatusChange(_ r: StatusChangeRecord) throws {
+        try run("""
+            INSERT OR REPLACE INTO status_changes (case_number, seq, from_status, to_status, at, by, reason, requested_by)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, [r.caseNumber, r.seq, r.from, r.to, r.at, r.by, r.reason, r.requestedBy])
+    }
+
+    func putClosureRequest(_ r: ClosureRequestRecord) throws {
+        try run("""
+            INSERT OR REPLACE INTO closure_requests (case_number, seq, at, requested_by, approver, reason) VALUES (?, ?, ?, ?, ?, ?)
+            """, [r.caseNumber, r.seq, r.at, r.requestedBy, r.approver, r.reason])
+    }
+
+    func deleteClosureRequest(caseNumber: String) throws {
+        try run("DELETE FROM closure_requests WHERE case_number = ?", [caseNumber])
     }
 
     // MARK: Column conversions: keys are raw BLOBs on disk, hex in records.

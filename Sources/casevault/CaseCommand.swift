@@ -5,8 +5,9 @@ import Foundation
 struct CaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "case",
-        abstract: "Open, list and show cases (client folders).",
-        subcommands: [CaseOpenCommand.self, CaseListCommand.self, CaseShowCommand.self]
+        abstract: "Open, list and show cases (client folders); change their status.",
+        subcommands: [CaseOpenCommand.self, CaseListCommand.self, CaseShowCommand.self, CaseStatusCommand.self,
+                      CaseReopenCommand.self, CaseApproveCommand.self]
     )
 }
 
@@ -138,6 +139,18 @@ struct CaseShowCommand: ParsableCommand {
         print("  case supervisor:   \(file.supervisor.name) (\(file.supervisor.id))")
         print("  opened:            \(file.openedAt.formatted(.iso8601)) by \(file.openedBy)")
         printHolders(try vault.holders(of: number))
+        let history = try vault.statusHistory(of: number)
+        if let pending = history.pending {
+            print("  closure requested: \(pending.at.formatted(.iso8601)) by \(pending.requestedBy), awaiting \(pending.approver): \(pending.reason)")
+        }
+        if !history.changes.isEmpty {
+            print("Status changes:")
+            print(Table.render(header: ["  DATE", "MOVE", "BY", "REASON"], rows: history.changes.map { change in
+                let by = change.requestedBy.map { "\(change.by) (asked by \($0))" } ?? change.by
+                return ["  " + change.at.formatted(.iso8601), "\(change.from.rawValue) → \(change.to.rawValue)", by,
+                        change.reason.replacingOccurrences(of: "\n", with: " ")]
+            }))
+        }
         let documents = try vault.latestVersions(caseNumber: number)
         guard !documents.isEmpty else {
             print("No documents yet.")
@@ -147,5 +160,88 @@ struct CaseShowCommand: ParsableCommand {
         print(Table.render(header: ["  DOCUMENT", "TYPE", "TIER", "VERSION", "SIZE", "DATE", "STATUS", "FILED BY"],
                            rows: documents.map { ["  " + $0.document, $0.type, $0.tier.rawValue, "\($0.version)", "\($0.size)",
                                                   $0.stamp.date, $0.stamp.caseStatus.rawValue, $0.stamp.filedBy] }))
+    }
+}
+
+struct CaseStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Change a case's status (its manager or supervisor).",
+        discussion: """
+            Allowed moves (manual §5.2): O→IA, IA→O, O→AO, and O, IA or AO → C. A closed case is reopened \
+            with 'casevault case reopen'. Closing needs a filed closure form ('casevault file NUMBER --form \
+            closure FILE.json'). The case's supervisor closes it; its manager asks the supervisor with \
+            --approved-by SUPERVISOR, and the case closes when the supervisor runs 'casevault case approve NUMBER'. \
+            Versions filed afterwards are stamped with the new status. Every change is a signed event with its reason.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    var number: String
+
+    @Argument(help: ArgumentHelp("The new status: O, IA, AO or C.", valueName: "status"),
+              transform: { try parseEnum(CaseStatus.self, $0, option: "status") })
+    var status: CaseStatus
+
+    @Option(help: ArgumentHelp("Why (kept in the signed history).", valueName: "text"))
+    var reason: String
+
+    @Option(help: ArgumentHelp("Closing as the case manager: the case supervisor who must approve.", valueName: "id"))
+    var approvedBy: String?
+
+    func run() throws {
+        try vaultOptions.withUnlocked { vault, actor in
+            switch try vault.changeStatus(of: number, to: status, reason: reason, approvedBy: approvedBy, by: actor) {
+            case .changed(let file):
+                print("Case \(file.label): status is now \(file.status.rawValue) (\(file.status.displayName)).")
+            case .awaitingApproval(let request):
+                print("Closure of \(request.caseNumber) requested; it awaits the approval of \(request.approver).")
+                print("  \(request.approver) approves with: casevault case approve \(request.caseNumber)")
+            }
+        }
+    }
+}
+
+struct CaseReopenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reopen",
+        abstract: "Reopen a closed case (C → O; its supervisor)."
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    var number: String
+
+    @Option(help: ArgumentHelp("Why (kept in the signed history).", valueName: "text"))
+    var reason: String
+
+    func run() throws {
+        try vaultOptions.withUnlocked { vault, actor in
+            let file = try vault.reopenCase(number, reason: reason, by: actor)
+            print("Case \(file.label): reopened, status is now O (open).")
+        }
+    }
+}
+
+struct CaseApproveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approve",
+        abstract: "Approve the closure a case's manager asked for (the supervisor it names).",
+        discussion: "The case closes; the signed history keeps who asked, who approved, and why."
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    var number: String
+
+    func run() throws {
+        try vaultOptions.withUnlocked { vault, actor in
+            let file = try vault.approveClosure(of: number, by: actor)
+            print("Case \(file.label): closure approved, status is now C (closed).")
+        }
     }
 }

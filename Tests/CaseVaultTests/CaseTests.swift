@@ -372,6 +372,10 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         try p.vault.addSchema(Array(try Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Schemas/forms/referral.schema.json").standardized)), by: p["dora"])  // schema.added
         try p.vault.changePassphrase(of: p["grace"], to: try p.scratch.passphrase("grace's new passphrase"))
+        try p.fileClosureForm()
+        try p.move(.inactive, by: "halima")                       // case.status-changed
+        try p.move(.closed, by: "grace", approvedBy: "halima")    // case.closure-requested
+        try p.vault.approveClosure(of: "CP-2024-0042", by: p["halima"])  // case.closure-approved
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Schemas/event.schema.json").standardized
         let schema = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         let definitions = schema["$defs"] as! [String: [String: Any]]

@@ -165,6 +165,44 @@ import Testing
         #expect(try store.read { try $0.staff(id: "grace") } == updated)
     }
 
+    /// Status changes list in event order, per case and across cases; a
+    /// case has at most one closure request, replaced by a newer one and
+    /// gone once deleted.
+    @Test(arguments: Kind.allCases)
+    func lifecycleRecordsRoundTrip(kind: Kind) throws {
+        let store = try Fixture(kind).store
+        let changes = [
+            StatusChangeRecord(caseNumber: "CP-2024-0042", seq: 30, from: "IA", to: "C", at: "2026-12-03T09:00:00Z", by: "halima",
+                               reason: "child left the country", requestedBy: "grace"),
+            StatusChangeRecord(caseNumber: "CP-2024-0042", seq: 12, from: "O", to: "IA", at: "2026-12-01T09:00:00Z", by: "grace",
+                               reason: "no contact", requestedBy: nil),
+            StatusChangeRecord(caseNumber: "CP-2023-0044", seq: 20, from: "O", to: "AO", at: "2026-12-02T09:00:00Z", by: "halima",
+                               reason: "turned 18", requestedBy: nil),
+        ]
+        let request = ClosureRequestRecord(caseNumber: "CP-2024-0042", seq: 25, at: "2026-12-02T10:00:00Z", requestedBy: "grace",
+                                           approver: "halima", reason: "durable solution")
+        try store.write { (writer) throws in
+            try writer.putCase(Self.caseRecord("CP-2024-0042", client: 42))
+            try writer.putCase(Self.caseRecord("CP-2023-0044", client: 44))
+            for change in changes { try writer.putStatusChange(change) }
+            try writer.putClosureRequest(request)
+        }
+        try store.read { (reader) throws in
+            #expect(try reader.statusChanges(caseNumber: "CP-2024-0042") == [changes[1], changes[0]])
+            #expect(try reader.statusChanges(caseNumber: nil) == [changes[2], changes[1], changes[0]])
+            #expect(try reader.statusChanges(caseNumber: "UASC-2025-0043") == [])
+            #expect(try reader.closureRequest(caseNumber: "CP-2024-0042") == request)
+            #expect(try reader.closureRequest(caseNumber: "CP-2023-0044") == nil)
+        }
+        var newer = request
+        newer.seq = 28
+        newer.reason = "family reunified"
+        try store.write { try $0.putClosureRequest(newer) }
+        #expect(try store.read { try $0.closureRequests() } == [newer])
+        try store.write { try $0.deleteClosureRequest(caseNumber: "CP-2024-0042") }
+        #expect(try store.read { try $0.closureRequests() } == [])
+    }
+
     /// Names are bytes, as SQLite compares them: "Café" precomposed and
     /// decomposed are two documents, in byte order, each found only by its
     /// own bytes; the counts agree.

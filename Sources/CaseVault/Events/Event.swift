@@ -11,6 +11,9 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case contentRead = "content.read"
     case contentRefused = "content.refused"
     case schemaAdded = "schema.added"
+    case statusChanged = "case.status-changed"
+    case closureRequested = "case.closure-requested"
+    case closureApproved = "case.closure-approved"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -128,6 +131,30 @@ struct SchemaAdded: Codable, Equatable {
     var bodyHash: String
 }
 
+/// `case.status-changed`: a move of the case's status (manual §5.2) by its
+/// manager or supervisor; a closure here is the supervisor's own.
+struct StatusChanged: Codable, Equatable {
+    var `case`: String
+    var from: String
+    var to: String
+    var reason: String
+}
+
+/// `case.closure-requested`: the case's manager asks its supervisor to
+/// approve closing it.
+struct ClosureRequested: Codable, Equatable {
+    var `case`: String
+    var approver: String
+    var reason: String
+}
+
+/// `case.closure-approved`: the named supervisor approves the pending
+/// request (the event that requested it), and the case closes.
+struct ClosureApproved: Codable, Equatable {
+    var `case`: String
+    var request: Int64
+}
+
 /// One event's data, typed by kind.
 enum EventData: Equatable {
     case vaultCreated(VaultCreated)
@@ -139,6 +166,9 @@ enum EventData: Equatable {
     case contentRead(ContentRead)
     case contentRefused(ContentRefused)
     case schemaAdded(SchemaAdded)
+    case statusChanged(StatusChanged)
+    case closureRequested(ClosureRequested)
+    case closureApproved(ClosureApproved)
 
     var type: EventType {
         switch self {
@@ -151,6 +181,9 @@ enum EventData: Equatable {
         case .contentRead: .contentRead
         case .contentRefused: .contentRefused
         case .schemaAdded: .schemaAdded
+        case .statusChanged: .statusChanged
+        case .closureRequested: .closureRequested
+        case .closureApproved: .closureApproved
         }
     }
 
@@ -166,6 +199,9 @@ enum EventData: Equatable {
         case .contentRead(let data): return try encoder.encode(data)
         case .contentRefused(let data): return try encoder.encode(data)
         case .schemaAdded(let data): return try encoder.encode(data)
+        case .statusChanged(let data): return try encoder.encode(data)
+        case .closureRequested(let data): return try encoder.encode(data)
+        case .closureApproved(let data): return try encoder.encode(data)
         }
     }
 
@@ -246,6 +282,18 @@ enum EventData: Equatable {
             m.string("title", d.title)
             m.string("type", d.type)
             m.integer("version", d.version)
+        case .statusChanged(let d):
+            m.string("case", d.case)
+            m.string("from", d.from)
+            m.string("reason", d.reason)
+            m.string("to", d.to)
+        case .closureRequested(let d):
+            m.string("approver", d.approver)
+            m.string("case", d.case)
+            m.string("reason", d.reason)
+        case .closureApproved(let d):
+            m.string("case", d.case)
+            m.integer("request", d.request)
         }
     }
 
@@ -261,6 +309,9 @@ enum EventData: Equatable {
         case .contentRead: return .contentRead(try decoder.decode(ContentRead.self, from: json))
         case .contentRefused: return .contentRefused(try decoder.decode(ContentRefused.self, from: json))
         case .schemaAdded: return .schemaAdded(try decoder.decode(SchemaAdded.self, from: json))
+        case .statusChanged: return .statusChanged(try decoder.decode(StatusChanged.self, from: json))
+        case .closureRequested: return .closureRequested(try decoder.decode(ClosureRequested.self, from: json))
+        case .closureApproved: return .closureApproved(try decoder.decode(ClosureApproved.self, from: json))
         }
     }
 }

@@ -69,6 +69,9 @@ enum Projection {
             case .contentRead(let data): try contentRead(data)
             case .contentRefused(let data): try contentRefused(data)
             case .schemaAdded(let data): try schemaAdded(data)
+            case .statusChanged(let data): try statusChanged(data)
+            case .closureRequested(let data): try closureRequested(data)
+            case .closureApproved(let data): try closureApproved(data)
             }
         }
 
@@ -263,6 +266,67 @@ enum Projection {
             try writer.putSchema(record)
             try set(StateKey.schemas(data.type), SchemaTypeState(type: data.type, versions: existing + [record]))
             if let types { try set(StateKey.formTypeCount, CountState(count: types + 1)) }
+        }
+
+        // MARK: The case lifecycle (`Lifecycle`'s rules)
+
+        /// The case, for a lifecycle event: format 2 on, a known case, a
+        /// reason that keeps the rules.
+        func lifecycleCase(_ number: String, reason: String?) throws -> (state: CaseState, lifecycle: LifecycleState) {
+            guard event.format >= 2 else { throw refuse("\(event.type.rawValue) is a format-2 event") }
+            _ = try actor()
+            guard let state = try signed.caseState(number) else { throw refuse("no case \(number)") }
+            if let reason, let refusal = Lifecycle.refusal(reason: reason) { throw refuse(refusal.message) }
+            return (state, try signed.lifecycle(number))
+        }
+
+        mutating func statusChanged(_ data: StatusChanged) throws {
+            let (state, lifecycle) = try lifecycleCase(data.case, reason: data.reason)
+            guard data.from == state.case.status, let to = CaseStatus(rawValue: data.to) else {
+                throw refuse("the move is from \(data.from), but \(data.case) is \(state.case.status)")
+            }
+            let closureFiled = to == .closed ? try signed.closureFiled(data.case) : false
+            if let refusal = Lifecycle.refusal(moving: state.case, to: to, by: event.actor, closureFiled: closureFiled) {
+                throw refuse(refusal.message)
+            }
+            try changeStatus(state, lifecycle, to: to, reason: data.reason, requestedBy: nil)
+        }
+
+        mutating func closureRequested(_ data: ClosureRequested) throws {
+            let (state, lifecycle) = try lifecycleCase(data.case, reason: data.reason)
+            if let refusal = Lifecycle.refusal(requestingClosureOf: state.case, approver: data.approver, by: event.actor,
+                                               closureFiled: try signed.closureFiled(data.case)) {
+                throw refuse(refusal.message)
+            }
+            let request = ClosureRequestRecord(caseNumber: data.case, seq: event.seq, at: event.at, requestedBy: event.actor,
+                                               approver: data.approver, reason: data.reason)
+            try writer.putClosureRequest(request)
+            try set(StateKey.lifecycle(data.case), LifecycleState(changes: lifecycle.changes, pendingClosure: request))
+        }
+
+        mutating func closureApproved(_ data: ClosureApproved) throws {
+            let (state, lifecycle) = try lifecycleCase(data.case, reason: nil)
+            if let refusal = Lifecycle.refusal(approving: data.request, pending: lifecycle.pendingClosure, of: state.case,
+                                               by: event.actor, closureFiled: try signed.closureFiled(data.case)) {
+                throw refuse(refusal.message)
+            }
+            guard let request = lifecycle.pendingClosure else { throw refuse("no closure awaits approval") }
+            try changeStatus(state, lifecycle, to: .closed, reason: request.reason, requestedBy: request.requestedBy)
+        }
+
+        /// The case row and state take the new status; the change joins the
+        /// history; a pending closure request lapses.
+        mutating func changeStatus(_ state: CaseState, _ lifecycle: LifecycleState, to: CaseStatus, reason: String,
+                                   requestedBy: String?) throws {
+            var record = state.case
+            let change = StatusChangeRecord(caseNumber: record.number, seq: event.seq, from: record.status, to: to.rawValue,
+                                            at: event.at, by: event.actor, reason: reason, requestedBy: requestedBy)
+            record.status = to.rawValue
+            try writer.putCase(record)
+            try writer.putStatusChange(change)
+            if lifecycle.pendingClosure != nil { try writer.deleteClosureRequest(caseNumber: record.number) }
+            try set(StateKey.case(record.number), CaseState(record, grants: state.grants))
+            try set(StateKey.lifecycle(record.number), LifecycleState(changes: lifecycle.changes + [change], pendingClosure: nil))
         }
     }
 }

@@ -59,7 +59,7 @@ public enum Replay {
         case .grantGiven(let data): [data.sealedKeyHash]
         case .versionFiled(let data): [data.sealedFileKeyHash] + (data.schema.map { [$0.bodyHash] } ?? [])
         case .schemaAdded(let data): [data.bodyHash]
-        case .vaultCreated, .caseOpened, .contentRead, .contentRefused: []
+        case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved: []
         }
     }
 
@@ -137,6 +137,10 @@ enum CatalogComparison {
                     key: { Triple($0.caseNumber, $0.document, $0.version) }, name: { "\($0.caseNumber) '\($0.document)' v\($0.version)" })
         try compare("schemas", try live.schemas(formType: nil), try replayed.schemas(formType: nil),
                     key: { Triple($0.formType, "", $0.version) }, name: { "\($0.formType) v\($0.version)" })
+        try compare("status changes", try live.statusChanges(caseNumber: nil), try replayed.statusChanges(caseNumber: nil),
+                    key: { Triple($0.caseNumber, "", Int($0.seq)) }, name: { "\($0.caseNumber) event \($0.seq)" })
+        try compare("closure requests", try live.closureRequests(), try replayed.closureRequests(),
+                    key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
         return found
     }
 

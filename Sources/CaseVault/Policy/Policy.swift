@@ -29,6 +29,9 @@ enum Policy {
         case .contentRead: readingRoles.contains(role)
         case .contentRefused: true
         case .schemaAdded: schemaManagingRoles.contains(role)
+        case .statusChanged: role == .caseManager || role == .caseSupervisor
+        case .closureRequested: role == .caseManager
+        case .closureApproved: role == .caseSupervisor
         }
     }
 

@@ -92,6 +92,12 @@ public protocol CatalogReader: AnyObject {
     func versions(caseNumber: String?, document: String?) throws -> [VersionRecord]
     /// Schema versions of a form type in version order; every schema when nil.
     func schemas(formType: String?) throws -> [SchemaRecord]
+    /// Status changes of a case in event order; every case's, by case, when nil.
+    func statusChanges(caseNumber: String?) throws -> [StatusChangeRecord]
+    /// The closure request awaiting approval for a case.
+    func closureRequest(caseNumber: String) throws -> ClosureRequestRecord?
+    /// Every closure request awaiting approval, by case.
+    func closureRequests() throws -> [ClosureRequestRecord]
 }
 
 /// The write side, reachable only inside `CatalogStore.write`. Only the
@@ -115,6 +121,10 @@ public protocol CatalogWriter: CatalogReader {
     func putDocument(_ record: DocumentRecord) throws
     func putVersion(_ record: VersionRecord) throws
     func putSchema(_ record: SchemaRecord) throws
+    func putStatusChange(_ record: StatusChangeRecord) throws
+    /// Sets a case's pending closure request, replacing any other.
+    func putClosureRequest(_ record: ClosureRequestRecord) throws
+    func deleteClosureRequest(caseNumber: String) throws
 }
 
 /// Stored nodes feed the log tree and the state map.

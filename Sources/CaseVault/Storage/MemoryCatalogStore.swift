@@ -25,6 +25,8 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         var documents: [Name: [Name: DocumentRecord]] = [:]
         var versions: [Name: [Name: [Int: VersionRecord]]] = [:]
         var schemas: [Name: [Int: SchemaRecord]] = [:]
+        var statusChanges: [Name: [Int64: StatusChangeRecord]] = [:]
+        var closureRequests: [Name: ClosureRequestRecord] = [:]
     }
 
     /// A name compared, hashed and ordered by its UTF-8 bytes (without
@@ -137,6 +139,12 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             let types = formType.map { [Name($0)] } ?? state.schemas.keys.sorted()
             return types.flatMap { type in (state.schemas[type] ?? [:]).values.sorted { $0.version < $1.version } }
         }
+        func statusChanges(caseNumber: String?) throws -> [StatusChangeRecord] {
+            let cases = caseNumber.map { [Name($0)] } ?? state.statusChanges.keys.sorted()
+            return cases.flatMap { number in (state.statusChanges[number] ?? [:]).values.sorted { $0.seq < $1.seq } }
+        }
+        func closureRequest(caseNumber: String) throws -> ClosureRequestRecord? { state.closureRequests[Name(caseNumber)] }
+        func closureRequests() throws -> [ClosureRequestRecord] { state.closureRequests.sorted { $0.key < $1.key }.map(\.value) }
 
         func appendEvent(_ event: EventRecord) throws {
             guard event.seq == Int64(state.events.count) + 1 else {
@@ -166,5 +174,10 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             state.versions[Name(record.caseNumber), default: [:]][Name(record.document), default: [:]][record.version] = record
         }
         func putSchema(_ record: SchemaRecord) throws { state.schemas[Name(record.formType), default: [:]][record.version] = record }
+        func putStatusChange(_ record: StatusChangeRecord) throws {
+            state.statusChanges[Name(record.caseNumber), default: [:]][record.seq] = record
+        }
+        func putClosureRequest(_ record: ClosureRequestRecord) throws { state.closureRequests[Name(record.caseNumber)] = record }
+        func deleteClosureRequest(caseNumber: String) throws { state.closureRequests[Name(caseNumber)] = nil }
     }
 }

@@ -43,6 +43,7 @@ struct CanonicalWriter {
         mutating func integer(_ key: String, _ value: Int) { integer(key, Int64(value)) }
         mutating func integer(_ key: String, _ value: Int?) { name(key); if let value { writer.integer(Int64(value)) } else { writer.null() } }
         mutating func integer(_ key: String, _ value: UInt64) { name(key); writer.bytes.append(contentsOf: String(value).utf8) }
+        mutating func null(_ key: String) { name(key); writer.null() }
         mutating func bool(_ key: String, _ value: Bool) { name(key); writer.bytes.append(contentsOf: (value ? "true" : "false").utf8) }
         mutating func strings(_ key: String, _ values: [String]) {
             name(key)
@@ -231,5 +232,36 @@ extension SchemaTypeState: CanonicalRecord {
     func write(_ m: inout CanonicalWriter.Members) {
         m.string("type", type)
         m.array("versions", versions) { record, w in w.object { record.write(&$0) } }
+    }
+}
+
+extension StatusChangeRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("at", at)
+        m.string("by", by)
+        m.string("caseNumber", caseNumber)
+        m.string("from", from)
+        m.string("reason", reason)
+        m.string("requestedBy", requestedBy)
+        m.integer("seq", seq)
+        m.string("to", to)
+    }
+}
+
+extension ClosureRequestRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("approver", approver)
+        m.string("at", at)
+        m.string("caseNumber", caseNumber)
+        m.string("reason", reason)
+        m.string("requestedBy", requestedBy)
+        m.integer("seq", seq)
+    }
+}
+
+extension LifecycleState: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.array("changes", changes) { record, w in w.object { record.write(&$0) } }
+        if let pendingClosure { m.object("pendingClosure") { pendingClosure.write(&$0) } } else { m.null("pendingClosure") }
     }
 }

@@ -265,6 +265,69 @@ public struct SchemaRecord: Codable, Equatable, Sendable {
     }
 }
 
+/// A change of a case's status (manual §5.2), by the event that made it:
+/// `case.status-changed`, or `case.closure-approved` for a closure a case
+/// manager asked for. Rows of table `status_changes`.
+public struct StatusChangeRecord: Codable, Equatable, Sendable {
+    public var caseNumber: String
+    public var seq: Int64
+    public var from: String
+    public var to: String
+    public var at: String
+    /// Who signed the change (for an approved closure, the approver).
+    public var by: String
+    public var reason: String
+    /// For an approved closure: the case manager who asked for it.
+    public var requestedBy: String?
+
+    public init(caseNumber: String, seq: Int64, from: String, to: String, at: String, by: String, reason: String, requestedBy: String?) {
+        self.caseNumber = caseNumber
+        self.seq = seq
+        self.from = from
+        self.to = to
+        self.at = at
+        self.by = by
+        self.reason = reason
+        self.requestedBy = requestedBy
+    }
+
+    enum CodingKeys: String, CodingKey { case caseNumber, seq, from, to, at, by, reason, requestedBy }
+
+    // requestedBy is always present: null when the change was not asked for.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(caseNumber, forKey: .caseNumber)
+        try c.encode(seq, forKey: .seq)
+        try c.encode(from, forKey: .from)
+        try c.encode(to, forKey: .to)
+        try c.encode(at, forKey: .at)
+        try c.encode(by, forKey: .by)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(requestedBy, forKey: .requestedBy)
+    }
+}
+
+/// A case manager's request to close a case, awaiting the approval of the
+/// supervisor it names (`case.closure-requested`); at most one per case,
+/// cleared by any change of status. Rows of table `closure_requests`.
+public struct ClosureRequestRecord: Codable, Equatable, Sendable {
+    public var caseNumber: String
+    public var seq: Int64
+    public var at: String
+    public var requestedBy: String
+    public var approver: String
+    public var reason: String
+
+    public init(caseNumber: String, seq: Int64, at: String, requestedBy: String, approver: String, reason: String) {
+        self.caseNumber = caseNumber
+        self.seq = seq
+        self.at = at
+        self.requestedBy = requestedBy
+        self.approver = approver
+        self.reason = reason
+    }
+}
+
 /// One row of the event log (SECURITY.md §12).
 public struct EventRecord: Equatable, Sendable {
     public var seq: Int64
@@ -297,6 +360,7 @@ enum StateKey {
     static func document(_ caseNumber: String, _ name: String) -> String { "document/\(caseNumber)/\(name)" }
     static func version(_ caseNumber: String, _ name: String, _ version: Int) -> String { "version/\(caseNumber)/\(name)/\(version)" }
     static func schemas(_ type: String) -> String { "schemas/" + type }
+    static func lifecycle(_ caseNumber: String) -> String { "lifecycle/" + caseNumber }
     // How many rows a listing must show, so a row deleted by hand is not
     // quietly left out (no entry while the count is 0).
     static let staffCount = "count/staff"
@@ -326,6 +390,23 @@ struct CaseState: Codable, Equatable {
     init(_ record: CaseRecord, grants: [GrantRecord]) {
         self.case = record
         self.grants = grants.sorted { ($0.tier, $0.holder) < ($1.tier, $1.holder) }
+    }
+}
+
+/// What the map holds for a case's lifecycle once its status first
+/// changes or a closure is asked for: every change in order, and the
+/// closure request awaiting approval, if any.
+struct LifecycleState: Codable, Equatable {
+    var changes: [StatusChangeRecord]
+    var pendingClosure: ClosureRequestRecord?
+
+    var isEmpty: Bool { changes.isEmpty && pendingClosure == nil }
+
+    enum CodingKeys: String, CodingKey { case changes, pendingClosure }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(changes, forKey: .changes)
+        try c.encode(pendingClosure, forKey: .pendingClosure)
     }
 }
 

@@ -204,6 +204,21 @@ struct SignedState {
         return records
     }
 
+    /// A case's status changes and pending closure request, checked
+    /// together (nothing is signed before the first).
+    func lifecycle(_ caseNumber: String) throws -> LifecycleState {
+        let changes = try reader.statusChanges(caseNumber: caseNumber)
+        try requireDistinct(changes.map { "\($0.seq)" }, what: "status changes of \(caseNumber)")
+        let state = LifecycleState(changes: changes, pendingClosure: try reader.closureRequest(caseNumber: caseNumber))
+        try check(state.isEmpty ? nil : state, key: StateKey.lifecycle(caseNumber), what: "the status history of \(caseNumber)")
+        return state
+    }
+
+    /// Whether the case has a filed closure form (closing needs one).
+    func closureFiled(_ caseNumber: String) throws -> Bool {
+        try documents(caseNumber).contains { $0.isForm && $0.type == Lifecycle.closureFormType }
+    }
+
     /// A blob named by a checked record, checked against its name.
     func blob(_ hash: String, what: @autoclosure () -> String) throws -> [UInt8] {
         guard let bytes = try reader.blob(hash: hash) else {

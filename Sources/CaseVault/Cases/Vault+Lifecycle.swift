@@ -1,0 +1,144 @@
+public import Foundation
+
+/// A change of a case's status, as the signed log records it.
+public struct StatusChange: Sendable, Equatable {
+    /// The event that made it.
+    public let seq: Int64
+    public let from: CaseStatus
+    public let to: CaseStatus
+    public let at: Date
+    /// Who signed it (for an approved closure, the approving supervisor).
+    public let by: String
+    public let reason: String
+    /// For an approved closure: the case manager who asked for it.
+    public let requestedBy: String?
+}
+
+/// A case manager's request to close a case, awaiting its supervisor.
+public struct ClosureRequest: Sendable, Equatable {
+    public let caseNumber: String
+    /// The event that asked.
+    public let seq: Int64
+    public let at: Date
+    public let requestedBy: String
+    public let approver: String
+    public let reason: String
+}
+
+/// What `changeStatus` did.
+public enum StatusOutcome: Sendable, Equatable {
+    /// The case moved.
+    case changed(CaseFile)
+    /// A manager's closure now awaits the approver.
+    case awaitingApproval(ClosureRequest)
+}
+
+extension Vault {
+    /// Moves a case's status (manual §5.2; `Lifecycle` holds the rules).
+    /// A case manager closing a case names its supervisor as `approvedBy`:
+    /// the closure then waits for `approveClosure`. Reopening a closed case
+    /// is `reopenCase`. Every check reads the signed state.
+    public func changeStatus(of number: String, to status: CaseStatus, reason: String, approvedBy: String? = nil,
+                             by actor: StaffIdentity, now: Date = Date()) throws -> StatusOutcome {
+        let parsed = try CaseNumber.parse(number).description
+        try Self.check(Lifecycle.refusal(reason: reason))
+        if approvedBy != nil, status != .closed {
+            throw VaultError.invalidInput("--approved-by is for closing a case (status C)")
+        }
+        let pending: ClosureRequest? = try write { writer, head in
+            let signed = head.signedState(writer)
+            guard let state = try signed.caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            let record = state.case
+            if record.status == CaseStatus.closed.rawValue, status == .open {
+                throw VaultError.invalidInput("\(parsed) is closed: reopen it with 'casevault case reopen \(parsed) --reason TEXT'")
+            }
+            let closureFiled = status == .closed ? try signed.closureFiled(parsed) : false
+            let event: EventData
+            if let approvedBy {
+                try Self.check(Lifecycle.refusal(requestingClosureOf: record, approver: approvedBy, by: actor.id, closureFiled: closureFiled))
+                event = .closureRequested(ClosureRequested(case: parsed, approver: approvedBy, reason: reason))
+            } else {
+                try Self.check(Lifecycle.refusal(moving: record, to: status, by: actor.id, closureFiled: closureFiled))
+                event = .statusChanged(StatusChanged(case: parsed, from: record.status, to: status.rawValue, reason: reason))
+            }
+            try Ledger.append([event], by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+            guard approvedBy != nil, let request = try head.signedState(writer).lifecycle(parsed).pendingClosure else { return nil }
+            return try ClosureRequest(request)
+        }
+        if let pending { return .awaitingApproval(pending) }
+        return .changed(try caseFile(parsed))
+    }
+
+    /// Reopens a closed case (C → O), by its supervisor.
+    @discardableResult
+    public func reopenCase(_ number: String, reason: String, by actor: StaffIdentity, now: Date = Date()) throws -> CaseFile {
+        let parsed = try CaseNumber.parse(number).description
+        try Self.check(Lifecycle.refusal(reason: reason))
+        try write { writer, head in
+            guard let state = try head.signedState(writer).caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            guard state.case.status == CaseStatus.closed.rawValue else {
+                throw VaultError.invalidInput("\(parsed) is \(state.case.status), not closed; 'casevault case status' moves an open case")
+            }
+            try Self.check(Lifecycle.refusal(moving: state.case, to: .open, by: actor.id, closureFiled: false))
+            let event = EventData.statusChanged(StatusChanged(case: parsed, from: state.case.status, to: CaseStatus.open.rawValue, reason: reason))
+            try Ledger.append([event], by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+        }
+        return try caseFile(parsed)
+    }
+
+    /// Approves the closure a case's manager asked for, by the supervisor
+    /// it names; the case closes.
+    @discardableResult
+    public func approveClosure(of number: String, by actor: StaffIdentity, now: Date = Date()) throws -> CaseFile {
+        let parsed = try CaseNumber.parse(number).description
+        try write { writer, head in
+            let signed = head.signedState(writer)
+            guard let state = try signed.caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            let pending = try signed.lifecycle(parsed).pendingClosure
+            guard let pending else { throw VaultError.invalidInput("no closure of \(parsed) is awaiting approval") }
+            try Self.check(Lifecycle.refusal(approving: pending.seq, pending: pending, of: state.case, by: actor.id,
+                                             closureFiled: try signed.closureFiled(parsed)))
+            let event = EventData.closureApproved(ClosureApproved(case: parsed, request: pending.seq))
+            try Ledger.append([event], by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+        }
+        return try caseFile(parsed)
+    }
+
+    /// A case's status changes in order, and the closure awaiting approval.
+    public func statusHistory(of number: String) throws -> (changes: [StatusChange], pending: ClosureRequest?) {
+        let parsed = try CaseNumber.parse(number).description
+        return try read { reader, head in
+            let signed = head.signedState(reader)
+            guard head.size > 0, try signed.caseState(parsed) != nil else { throw VaultError.notFound("no case \(parsed)") }
+            let lifecycle = try signed.lifecycle(parsed)
+            return (try lifecycle.changes.map(StatusChange.init), try lifecycle.pendingClosure.map(ClosureRequest.init))
+        }
+    }
+
+    private static func check(_ refusal: Lifecycle.Refusal?) throws {
+        switch refusal {
+        case nil: return
+        case .role(let text)?: throw VaultError.accessDenied(text)
+        case .rule(let text)?: throw VaultError.invalidInput(text)
+        }
+    }
+}
+
+extension StatusChange {
+    init(_ record: StatusChangeRecord) throws {
+        guard let from = CaseStatus(rawValue: record.from), let to = CaseStatus(rawValue: record.to),
+              let at = Timestamp.date(from: record.at) else {
+            throw VaultError.integrityFailure("a status change of \(record.caseNumber) is damaged")
+        }
+        self.init(seq: record.seq, from: from, to: to, at: at, by: record.by, reason: record.reason, requestedBy: record.requestedBy)
+    }
+}
+
+extension ClosureRequest {
+    init(_ record: ClosureRequestRecord) throws {
+        guard let at = Timestamp.date(from: record.at) else {
+            throw VaultError.integrityFailure("the closure request of \(record.caseNumber) is damaged")
+        }
+        self.init(caseNumber: record.caseNumber, seq: record.seq, at: at, requestedBy: record.requestedBy, approver: record.approver, reason: record.reason)
+    }
+}

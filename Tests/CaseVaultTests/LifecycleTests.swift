@@ -1,0 +1,221 @@
+@testable import CaseVault
+import CaseVaultCrypto
+import Foundation
+import Testing
+
+private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+
+extension Programme {
+    func fileClosureForm(into number: String = "CP-2024-0042") throws {
+        let path = scratch.file("closure-" + UUID().uuidString + ".json")
+        try Data(contentsOf: repository.appendingPathComponent("Schemas/examples/closure.json")).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try vault.fileForm(caseNumber: number, type: "closure", from: .file(path: path), by: self["grace"])
+    }
+
+    @discardableResult
+    func move(_ status: CaseStatus, by id: String, approvedBy: String? = nil, reason: String = "as agreed in supervision") throws -> StatusOutcome {
+        try vault.changeStatus(of: "CP-2024-0042", to: status, reason: reason, approvedBy: approvedBy, by: self[id])
+    }
+
+    var status: CaseStatus { get throws { try vault.caseFile("CP-2024-0042").status } }
+}
+
+private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    #expect(sourceLocation: sourceLocation) { try body() } throws: { error in
+        switch error as? VaultError {
+        case .invalidInput(let message)?, .accessDenied(let message)?: return message.contains(fragment)
+        default: return false
+        }
+    }
+}
+
+/// Issue 9, item 1: the status lifecycle of manual §5.2.
+@Suite struct LifecycleTests {
+    @Test func aCaseWalksThroughEveryAllowedMove() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.move(.inactive, by: "grace", reason: "no contact for six weeks")       // O → IA, manager
+        try p.move(.open, by: "halima", reason: "family traced")                      // IA → O, supervisor
+        try p.move(.inactive, by: "halima")                                           // O → IA
+        try p.fileClosureForm()
+        try p.move(.closed, by: "halima", reason: "child left the country")           // IA → C
+        try p.vault.reopenCase("CP-2024-0042", reason: "returned", by: p["halima"])   // C → O
+        try p.move(.closed, by: "halima")                                             // O → C
+        try p.vault.reopenCase("CP-2024-0042", reason: "new concern", by: p["halima"])
+        try p.move(.agedOut, by: "grace", reason: "turned 18; transition plan")       // O → AO
+        try p.move(.closed, by: "halima", reason: "transition complete")              // AO → C
+        #expect(try p.status == .closed)
+
+        let history = try p.vault.statusHistory(of: "CP-2024-0042")
+        #expect(history.changes.map { "\($0.from.rawValue)>\($0.to.rawValue)" }
+                == ["O>IA", "IA>O", "O>IA", "IA>C", "C>O", "O>C", "C>O", "O>AO", "AO>C"])
+        #expect(history.changes.first?.by == "grace")
+        #expect(history.changes.first?.reason == "no contact for six weeks")
+        #expect(history.pending == nil)
+        // The catalog is still exactly what the log says.
+        let report = try p.vault.verify()
+        #expect(report.isClean, "\(report.findings)")
+    }
+
+    /// Every move not in the table is refused, naming the rule.
+    @Test(arguments: [CaseStatus.open, .inactive, .agedOut, .closed])
+    func everyDisallowedMoveIsRefused(from start: CaseStatus) throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.fileClosureForm()
+        switch start {
+        case .open: break
+        case .inactive: try p.move(.inactive, by: "halima")
+        case .agedOut: try p.move(.agedOut, by: "halima")
+        case .closed: try p.move(.closed, by: "halima")
+        }
+        let allowed = Lifecycle.moves[start]!
+        for target in CaseStatus.allCases where !allowed.contains(target) {
+            if target == start {
+                expectRefused("already \(start.rawValue)") { try p.move(target, by: "halima") }
+            } else {
+                expectRefused("\(start.rawValue) → \(target.rawValue) is not an allowed move") { try p.move(target, by: "halima") }
+            }
+        }
+        if start == .closed {
+            expectRefused("casevault case reopen") { try p.move(.open, by: "halima") }
+        } else {
+            expectRefused("not closed") { try p.vault.reopenCase("CP-2024-0042", reason: "x", by: p["halima"]) }
+        }
+        #expect(try p.status == start)
+    }
+
+    @Test func aManagerAloneCannotClose() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.fileClosureForm()
+        expectRefused("does not close a case alone") { try p.move(.closed, by: "grace") }
+        expectRefused("approved by its supervisor (halima), not 'dora'") { try p.move(.closed, by: "grace", approvedBy: "dora") }
+        expectRefused("is for closing") { try p.move(.inactive, by: "grace", approvedBy: "halima") }
+        let outcome = try p.move(.closed, by: "grace", approvedBy: "halima", reason: "durable solution reached")
+        guard case .awaitingApproval(let request) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(request.approver == "halima" && request.requestedBy == "grace")
+        #expect(try p.status == .open)  // not closed until approved
+        #expect(try p.vault.statusHistory(of: "CP-2024-0042").pending == request)
+        // Only the supervisor it names approves: not the manager, another manager, a director, an admin.
+        for id in ["grace", "joseph", "dora", "amina", "farah"] {
+            #expect(throws: VaultError.self, "\(id)") { try p.vault.approveClosure(of: "CP-2024-0042", by: p[id]) }
+        }
+        try p.vault.approveClosure(of: "CP-2024-0042", by: p["halima"])
+        #expect(try p.status == .closed)
+        let change = try #require(try p.vault.statusHistory(of: "CP-2024-0042").changes.last)
+        #expect(change.by == "halima" && change.requestedBy == "grace" && change.reason == "durable solution reached")
+        #expect(try p.vault.statusHistory(of: "CP-2024-0042").pending == nil)
+        expectRefused("no closure") { try p.vault.approveClosure(of: "CP-2024-0042", by: p["halima"]) }
+        #expect(try p.vault.verify().isClean)
+    }
+
+    @Test func closingNeedsAFiledClosureForm() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file(Array("a closure letter, not the form".utf8), name: "Closure", type: "closure")
+        expectRefused("needs a filed closure form") { try p.move(.closed, by: "halima") }
+        expectRefused("needs a filed closure form") { try p.move(.closed, by: "grace", approvedBy: "halima") }
+        try p.fileClosureForm()
+        try p.move(.closed, by: "halima")
+        #expect(try p.status == .closed)
+    }
+
+    @Test func onlyTheCasesManagerOrSupervisorMovesIt() throws {
+        let p = try Programme()
+        try p.openCase()
+        for id in ["joseph", "dora", "amina", "farah", "peter"] {
+            expectRefused("changes the status of CP-2024-0042") { try p.move(.inactive, by: id) }
+        }
+        try p.fileClosureForm()
+        try p.move(.closed, by: "halima")
+        expectRefused("only the case's supervisor (halima) reopens") {
+            try p.vault.reopenCase("CP-2024-0042", reason: "x", by: p["grace"])
+        }
+        expectRefused("give a reason") { try p.vault.reopenCase("CP-2024-0042", reason: "  ", by: p["halima"]) }
+        #expect(try p.status == .closed)
+    }
+
+    @Test func versionsAreStampedWithTheStatusInForceWhenFiled() throws {
+        let p = try Programme()
+        try p.openCase()
+        let first = try p.file(Array("before".utf8))
+        try p.move(.inactive, by: "grace")
+        let second = try p.file(Array("after".utf8))
+        try p.move(.open, by: "grace")
+        try p.move(.agedOut, by: "halima")
+        let third = try p.file(Array("transition".utf8))
+        #expect([first, second, third].map(\.stamp.caseStatus) == [.open, .inactive, .agedOut])
+        #expect(try p.vault.caseFile("CP-2024-0042").label == "CP-2024-0042 [AO]")
+        #expect(try p.vault.cases(matching: { var f = CaseFilter(); f.status = .agedOut; return f }()).count == 1)
+    }
+
+    // MARK: Attacks
+
+    /// A member who signs a move the rules forbid (here a manager closing
+    /// alone, going around the command) is refused by the projection:
+    /// nothing is appended.
+    @Test func aManagerSigningHerOwnClosureIsRefusedByTheProjection() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.fileClosureForm()
+        let before = try p.vault.store.read { try $0.lastEventSeq() }
+        let forged: [(String, EventData)] = [
+            ("grace", .statusChanged(StatusChanged(case: "CP-2024-0042", from: "O", to: "C", reason: "alone"))),
+            ("grace", .closureApproved(ClosureApproved(case: "CP-2024-0042", request: before))),
+            ("joseph", .statusChanged(StatusChanged(case: "CP-2024-0042", from: "O", to: "IA", reason: "not mine"))),
+            ("halima", .statusChanged(StatusChanged(case: "CP-2024-0042", from: "IA", to: "O", reason: "wrong from"))),
+            ("halima", .statusChanged(StatusChanged(case: "CP-2024-0042", from: "O", to: "X", reason: "unknown"))),
+            ("halima", .statusChanged(StatusChanged(case: "CP-2024-0042", from: "O", to: "IA", reason: ""))),
+            ("grace", .closureRequested(ClosureRequested(case: "CP-2024-0042", approver: "grace", reason: "self-approval"))),
+            ("dora", .closureApproved(ClosureApproved(case: "CP-2024-0042", request: 1))),
+        ]
+        for (id, data) in forged {
+            expectIntegrity("breaks the rules") {
+                _ = try p.vault.write { writer, head in
+                    try Ledger.append([data], by: p[id], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+                }
+            }
+        }
+        #expect(try p.vault.store.read { try $0.lastEventSeq() } == before)
+        #expect(try p.status == .open)
+    }
+
+    /// Rows written by hand: a status, a history row, a closure request.
+    @Test func editedLifecycleRowsAreIntegrityFailuresAndVerifyFindings() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.move(.inactive, by: "grace", reason: "no contact")
+        try p.fileClosureForm()
+
+        // The case's status put back to O: stamps would lie.
+        try p.tamper("UPDATE cases SET status = 'O'")
+        expectIntegrity("case CP-2024-0042") { _ = try p.file(Array("x".utf8)) }
+        try p.tamper("UPDATE cases SET status = 'IA'")
+
+        // The reason rewritten.
+        try p.tamper("UPDATE status_changes SET reason = 'child died'")
+        expectIntegrity("status history of CP-2024-0042") { _ = try p.vault.statusHistory(of: "CP-2024-0042") }
+        var report = try p.vault.verify()
+        #expect(report.findings.contains { $0.kind == .rowChanged && $0.subject.hasPrefix("status changes CP-2024-0042") })
+        try p.tamper("UPDATE status_changes SET reason = 'no contact'")
+        #expect(try p.vault.verify().isClean)
+
+        // A closure request forged by hand, for halima to approve unawares.
+        try p.tamper("""
+            INSERT INTO closure_requests (case_number, seq, at, requested_by, approver, reason)
+            VALUES ('CP-2024-0042', 3, '2026-01-01T00:00:00Z', 'grace', 'halima', 'forged')
+            """)
+        expectIntegrity("status history of CP-2024-0042") { try p.vault.approveClosure(of: "CP-2024-0042", by: p["halima"]) }
+        report = try p.vault.verify()
+        #expect(report.findings.contains { $0.kind == .rowAdded && $0.subject == "closure requests CP-2024-0042" })
+        try p.tamper("DELETE FROM closure_requests")
+
+        // The history deleted.
+        try p.tamper("DELETE FROM status_changes")
+        expectIntegrity("status history of CP-2024-0042") { _ = try p.vault.statusHistory(of: "CP-2024-0042") }
+        report = try p.vault.verify()
+        #expect(report.findings.contains { $0.kind == .rowMissing && $0.subject.hasPrefix("status changes CP-2024-0042") })
+    }
+}

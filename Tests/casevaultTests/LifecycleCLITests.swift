@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+
+/// `case status`, `case approve`, `case reopen` as a user runs them.
+@Suite struct LifecycleCLITests {
+    @Test func aCaseIsMovedClosedWithApprovalAndReopened() throws {
+        let p = try CLIProgramme()
+        #expect(try p.openCase().code == 0)
+        let moved = try p.cli.run(["case", "status", "CP-2024-0042", "IA"] + p.as("grace") + ["--reason", "no contact since March"])
+        #expect(moved.code == 0, "\(moved.stderr)")
+        #expect(moved.stdout == "Case CP-2024-0042 [IA]: status is now IA (inactive).\n")
+
+        // A disallowed move names the rule, exit 65; a wrong member, exit 77.
+        let disallowed = try p.cli.run(["case", "status", "CP-2024-0042", "AO"] + p.as("halima") + ["--reason", "x"])
+        #expect(disallowed.code == 65)
+        #expect(disallowed.errors.contains("IA → AO is not an allowed move: from IA a case moves to O (open), C (closed)"))
+        let wrongMember = try p.cli.run(["case", "status", "CP-2024-0042", "O"] + p.as("farah") + ["--reason", "x"])
+        #expect(wrongMember.code == 77)
+        let badStatus = try p.cli.run(["case", "status", "CP-2024-0042", "X"] + p.as("grace") + ["--reason", "x"])
+        #expect(badStatus.code == 64)
+
+        // Closing: first the form, then the manager asks and the supervisor approves.
+        let noForm = try p.cli.run(["case", "status", "CP-2024-0042", "C"] + p.as("grace") + ["--reason", "left", "--approved-by", "halima"])
+        #expect(noForm.code == 65)
+        #expect(noForm.errors.contains("needs a filed closure form first: casevault file CP-2024-0042 --form closure FILE.json"))
+        let form = try p.cli.run(["file", "CP-2024-0042"] + p.as("grace") + ["--form", "closure",
+                                 repository.appendingPathComponent("Schemas/examples/closure.json").path])
+        #expect(form.code == 0, "\(form.stderr)")
+        let alone = try p.cli.run(["case", "status", "CP-2024-0042", "C"] + p.as("grace") + ["--reason", "left"])
+        #expect(alone.code == 77)
+        #expect(alone.errors.contains("a case manager does not close a case alone: add --approved-by halima"))
+        let asked = try p.cli.run(["case", "status", "CP-2024-0042", "C"] + p.as("grace") + ["--reason", "child left the country",
+                                                                                           "--approved-by", "halima"])
+        #expect(asked.code == 0, "\(asked.stderr)")
+        #expect(asked.stdout == """
+            Closure of CP-2024-0042 requested; it awaits the approval of halima.
+              halima approves with: casevault case approve CP-2024-0042
+
+            """)
+        #expect(try p.cli.run(["case", "show", "CP-2024-0042"]).stdout.contains("closure requested: "))
+        #expect(try p.cli.run(["case", "approve", "CP-2024-0042"] + p.as("dora")).code == 77)
+        let approved = try p.cli.run(["case", "approve", "CP-2024-0042"] + p.as("halima"))
+        #expect(approved.code == 0, "\(approved.stderr)")
+        #expect(approved.stdout == "Case CP-2024-0042 [C]: closure approved, status is now C (closed).\n")
+
+        let reopenedByManager = try p.cli.run(["case", "reopen", "CP-2024-0042"] + p.as("grace") + ["--reason", "back"])
+        #expect(reopenedByManager.code == 77)
+        let reopened = try p.cli.run(["case", "reopen", "CP-2024-0042"] + p.as("halima") + ["--reason", "family returned"])
+        #expect(reopened.code == 0)
+        #expect(reopened.stdout == "Case CP-2024-0042 [O]: reopened, status is now O (open).\n")
+
+        let shown = try p.cli.run(["case", "show", "CP-2024-0042"])
+        let lines = shown.stdout.split(separator: "\n").map(String.init)
+        let start = try #require(lines.firstIndex(of: "Status changes:"))
+        #expect(lines[start + 1].hasPrefix("  DATE"))
+        #expect(lines[start + 2].contains("O → IA") && lines[start + 2].contains("grace") && lines[start + 2].hasSuffix("no contact since March"))
+        #expect(lines[start + 3].contains("IA → C") && lines[start + 3].contains("halima (asked by grace)"))
+        #expect(lines[start + 4].contains("C → O") && lines[start + 4].hasSuffix("family returned"))
+        #expect(!shown.stdout.contains("closure requested"))
+        #expect(try p.cli.run(["verify"]).code == 0)
+    }
+}
