@@ -29,4 +29,4 @@ bench: build
 	"$$(swift build -c release --show-bin-path)/casevault-bench" "$$(swift build -c release --show-bin-path)/casevault"
 
 clean:
-	rm -rf .build demo-vault
+	rm -rf .build demo-vault demo-checkpoints demo-labels.svg

@@ -100,6 +100,12 @@ DATA = {
     "case.status-changed": obj({"case": CASE, "from": STATUS, "to": STATUS, "reason": string(1)}),  # §12 lifecycle
     "case.closure-requested": obj({"case": CASE, "approver": ID, "reason": string(1)}),
     "case.closure-approved": obj({"case": CASE, "request": integer(1)}),
+    "version.withdrawn": obj({"case": CASE, "document": string(1, 480), "version": integer(1), "reason": string(1)}),
+    "document.moved": obj({"case": CASE, "document": string(1, 480), "to": CASE, "toDocument": string(1, 480),
+                           "reason": string(1), "versions": lambda x: type(x) is list and all(
+                               obj({"version": integer(1), "sealedFileKeyHash": HEX})(i) for i in x)}),
+    "case.tag-added": obj({"case": CASE, "tag": pat(r"[a-z0-9][a-z0-9-]{0,31}")}),
+    "case.tag-removed": obj({"case": CASE, "tag": pat(r"[a-z0-9][a-z0-9-]{0,31}")}),
 }
 ANY = set(ROLES)
 SUPER = {"case-supervisor", "project-director", "admin"}
@@ -110,7 +116,10 @@ SIGNERS = {  # §12 "Who may sign what", the role column
     "content.read": {"case-manager", "case-supervisor", "project-director"},
     "content.refused": ANY, "schema.added": {"admin", "project-director"},
     "case.status-changed": {"case-manager", "case-supervisor"}, "case.closure-requested": {"case-manager"},
-    "case.closure-approved": {"case-supervisor"},
+    "case.closure-approved": {"case-supervisor"}, "version.withdrawn": {"case-manager", "case-supervisor"},
+    "document.moved": {"case-manager", "case-supervisor"},
+    "case.tag-added": {"case-manager", "case-supervisor", "project-director"},
+    "case.tag-removed": {"case-manager", "case-supervisor", "project-director"},
 }
 READERS = {"case-manager", "case-supervisor", "project-director"}  # §3 table: roles that can read
 EVENT_PREFIX = b"casevault-event-v1\n"
@@ -315,6 +324,13 @@ def document_record(d):
         "caseNumber": d["case_number"], "name": d["name"], "type": d["type"], "isForm": flag(d["is_form"]),
         "latestVersion": d["latest_version"], "confidential": flag(d["confidential"])}
 
+def withdrawal_state(rows):  # §12a withdrawals/<case>/<document>; nothing while there are none
+    if not rows: return None
+    rows = sorted(rows, key=lambda w: w["version"])
+    if len({w["version"] for w in rows}) != len(rows): raise ValueError("duplicate rows")
+    return {"versions": [{"caseNumber": w["case_number"], "document": w["document"], "version": w["version"],
+                          "seq": w["seq"], "at": w["at"], "by": w["by"], "reason": w["reason"]} for w in rows]}
+
 def version_record(v):
     if v is None: return None
     stamp = parse_canonical(v["stamp"])  # §11: exactly the canonical encoding of exactly the stamp members
@@ -323,7 +339,13 @@ def version_record(v):
             "tier": v["tier"], "objectId": v["object_id"], "size": v["plaintext_size"],
             "ciphertextSize": v["ciphertext_size"], "sealedFileKeyHash": v["sealed_file_key_hash"], "stamp": stamp,
             "filedSeq": v["filed_seq"], "schemaId": v["schema_id"], "schemaVersion": v["schema_version"],
-            "schemaBodyHash": v["schema_body_hash"]}
+            "schemaBodyHash": v["schema_body_hash"], **origin_member(v)}
+
+def origin_member(v):  # §12a: "origin" only for a moved version; both columns or neither
+    oc, od = v.get("origin_case"), v.get("origin_document")
+    if oc is None and od is None: return {}
+    if oc is None or od is None: raise ValueError("half an origin")
+    return {"origin": {"case": oc, "document": od}}
 
 # ---------------------------------------------------------------- §8 blobs, §4 wrapped keys
 def get_blob(db, name, what):
@@ -457,7 +479,20 @@ def run(argv):
             drec = document(typed)
             if drec is not None: doc = typed
         if drec is None: fail(f"no document '{doc}' in case {case}")
-        ver = drec["latestVersion"] if want_version is None else want_version
+        # §12a: the document's withdrawals; by default the newest version not withdrawn
+        wrecs = check_record(db, root, f"the withdrawals of '{doc}'", f"withdrawals/{case}/{doc}", lambda: withdrawal_state(
+            q(db, "SELECT * FROM withdrawals WHERE case_number = ? AND document = ?", case, doc)))
+        withdrawn = {w["version"]: w for w in (wrecs or {"versions": []})["versions"]}
+        if want_version is None:
+            current = [v for v in range(drec["latestVersion"], 0, -1) if v not in withdrawn]
+            if not current: fail(f"every version of '{doc}' is withdrawn; give --version N")
+            ver = current[0]
+        else:
+            ver = want_version
+        if ver in withdrawn:
+            w = withdrawn[ver]
+            print(f"decrypt-with-pynacl: warning: version {ver} was withdrawn on {w['at']} by {w['by']}: {w['reason']}",
+                  file=sys.stderr)
         if not 1 <= ver <= drec["latestVersion"]:
             fail(f"'{doc}' has no version {ver} (its latest is {drec['latestVersion']})")
         vrec = check_record(db, root, f"version {ver} of '{doc}'", f"version/{case}/{doc}/{ver}",
@@ -483,8 +518,9 @@ def run(argv):
         db.execute("ROLLBACK")
         db.close()
 
+    origin = vrec.get("origin") or {"case": case, "document": doc}  # a moved version: where it was filed
     ad = b"casevault-object-v1\n" + canon_bytes({  # §11 associated data
-        "case": case, "document": doc, "stamp": vrec["stamp"], "tier": tier, "type": vrec["type"],
+        "case": origin["case"], "document": origin["document"], "stamp": vrec["stamp"], "tier": tier, "type": vrec["type"],
         "vault": vault_id, "version": ver})
     plaintext = decrypt_stream(data, file_key, ad)  # §9; nothing is written before the final chunk authenticates
     if (len(plaintext), len(data)) != (vrec["size"], vrec["ciphertextSize"]):

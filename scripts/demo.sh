@@ -129,6 +129,24 @@ run get CP-2024-0042 "Identifying photo" --as dora --passphrase-file "$secrets/d
 next "Another case's manager holds no grant for this case (exit 77)"
 run get CP-2024-0042 "Intake form" --as joseph --passphrase-file "$secrets/joseph"
 
+next "A report filed in error is withdrawn by the case manager: kept in the history, no longer current"
+printf 'Home visit, 19 March 2024 (notes about another child, filed here by mistake).\n' > "$secrets/wrong-visit.txt"
+run file CP-2024-0042 --as farah --passphrase-file "$secrets/farah" --name "Home visit report" --type report "$secrets/wrong-visit.txt"
+run withdraw CP-2024-0042 "Home visit report" --version 2 --as grace --passphrase-file "$secrets/grace" \
+    --reason "Notes about another child; filed here by mistake"
+run history CP-2024-0042 "Home visit report"
+run get CP-2024-0042 "Home visit report" --as grace --passphrase-file "$secrets/grace"
+
+next "A letter filed into the wrong case is moved where it belongs: new keys, a tombstone left behind"
+printf 'Letter from the school about the unaccompanied child (demo).\n' > "$secrets/school-letter.txt"
+run file CP-2024-0042 --as farah --passphrase-file "$secrets/farah" --name "School letter" --type letter "$secrets/school-letter.txt"
+run move CP-2024-0042 "School letter" --to UASC-2025-0043 --as grace --passphrase-file "$secrets/grace" \
+    --reason "About the UASC client, not this child"
+echo "Joseph (UASC-2025-0043) reads it; Grace (CP-2024-0042 only) no longer can (exit 77):"
+run get UASC-2025-0043 "School letter" --as joseph --passphrase-file "$secrets/joseph"
+run get UASC-2025-0043 "School letter" --as grace --passphrase-file "$secrets/grace"
+run get CP-2024-0042 "School letter" --as grace --passphrase-file "$secrets/grace"
+
 next "A case moves through its statuses (manual §5.2); every move is a signed event with its reason"
 run case status UASC-2025-0043 IA --as joseph --passphrase-file "$secrets/joseph" --reason "No contact since the family moved"
 echo "A move the manual does not allow is refused, naming the rule (exit 65):"
@@ -142,6 +160,14 @@ run case status UASC-2025-0043 C --as joseph --passphrase-file "$secrets/joseph"
 run case approve UASC-2025-0043 --as halima --passphrase-file "$secrets/halima"
 run case reopen UASC-2025-0043 --as halima --passphrase-file "$secrets/halima" --reason "New protection concern reported"
 run case show UASC-2025-0043
+
+next "Folder labels: the four fields of manual §5.5, no names; a sheet for A4 label stock"
+run case tag CP-2024-0042 add case-of-concern --as halima --passphrase-file "$secrets/halima"
+run case list --tag case-of-concern
+run label CP-2024-0042
+rm -f demo-labels.svg
+run label --all --out demo-labels.svg
+echo "(open demo-labels.svg in a browser and print at 100 %)"
 
 next "What is on disk"
 (cd "$vault" && find . -printf '%M  %10s  %p\n' | sort -k3)

@@ -111,7 +111,11 @@ extension SQLiteCatalogStore {
         // v5: the case lifecycle (manual §5.2): each status change and the
         // closure requests awaiting a supervisor's approval, projected from
         // the `case.status-changed`, `case.closure-requested` and
-        // `case.closure-approved` events.
+        // `case.closure-approved` events; versions withdrawn as corrections
+        // (`version.withdrawn`); documents moved to another case
+        // (`document.moved`): the source's tombstones, and the origin of a
+        // moved version (its object's associated data names it); tags on
+        // cases (`case.tag-added`, `case.tag-removed`).
         migrator.registerMigration("v5-case-lifecycle") { db in
             try db.execute(sql: """
                 CREATE TABLE status_changes (case_number TEXT NOT NULL REFERENCES cases, seq INTEGER NOT NULL,
@@ -119,6 +123,16 @@ extension SQLiteCatalogStore {
                     reason TEXT NOT NULL, requested_by TEXT, PRIMARY KEY (case_number, seq));
                 CREATE TABLE closure_requests (case_number TEXT PRIMARY KEY REFERENCES cases, seq INTEGER NOT NULL,
                     at TEXT NOT NULL, requested_by TEXT NOT NULL, approver TEXT NOT NULL, reason TEXT NOT NULL);
+                CREATE TABLE withdrawals (case_number TEXT NOT NULL, document TEXT NOT NULL, version INTEGER NOT NULL,
+                    seq INTEGER NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL, reason TEXT NOT NULL,
+                    PRIMARY KEY (case_number, document, version));
+                CREATE TABLE moves (case_number TEXT NOT NULL, document TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,
+                    by TEXT NOT NULL, to_case TEXT NOT NULL, to_document TEXT NOT NULL, versions INTEGER NOT NULL,
+                    reason TEXT NOT NULL, PRIMARY KEY (case_number, document, seq));
+                CREATE TABLE case_tags (case_number TEXT NOT NULL, tag TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,
+                    by TEXT NOT NULL, PRIMARY KEY (case_number, tag));
+                ALTER TABLE versions ADD COLUMN origin_case TEXT;
+                ALTER TABLE versions ADD COLUMN origin_document TEXT;
                 """)
         }
         return migrator

@@ -285,7 +285,17 @@ private final class Connection: CatalogWriter {
                       tier: try row.value("tier"), objectId: try row.value("object_id"), size: try row.value("plaintext_size"), ciphertextSize: try row.value("ciphertext_size"),
                       sealedFileKeyHash: try row.value("sealed_file_key_hash"), stamp: try Stamp(canonicalJSON: bytes(try row.value("stamp"))),
                       filedSeq: try row.value("filed_seq"), schemaId: try row.value("schema_id"), schemaVersion: try row.value("schema_version"),
-                      schemaBodyHash: try row.value("schema_body_hash"))
+                      schemaBodyHash: try row.value("schema_body_hash"), origin: try origin(row))
+    }
+
+    /// Both origin columns or neither.
+    static func origin(_ row: Row) throws -> VersionOrigin? {
+        let number: String? = try row.value("origin_case"), document: String? = try row.value("origin_document")
+        switch (number, document) {
+        case (nil, nil): return nil
+        case (let number?, let document?): return VersionOrigin(case: number, document: document)
+        default: throw VaultError.integrityFailure("a version row has half an origin")
+        }
     }
 
     func schemas(formType: String?) throws -> [SchemaRecord] {
@@ -313,6 +323,48 @@ private final class Connection: CatalogWriter {
 
     func closureRequests() throws -> [ClosureRequestRecord] {
         try all("SELECT * FROM closure_requests ORDER BY case_number").map(Self.closureRequest)
+    }
+
+    func withdrawals(caseNumber: String?, document: String?) throws -> [WithdrawalRecord] {
+        let rows: [Row]
+        switch (caseNumber, document) {
+        case (let number?, let document?):
+            rows = try all("SELECT * FROM withdrawals WHERE case_number = ? AND document = ? ORDER BY version", [number, document])
+        case (let number?, nil):
+            rows = try all("SELECT * FROM withdrawals WHERE case_number = ? ORDER BY document, version", [number])
+        default:
+            rows = try all("SELECT * FROM withdrawals ORDER BY case_number, document, version")
+        }
+        return try rows.map { row in
+            WithdrawalRecord(caseNumber: try row.value("case_number"), document: try row.value("document"), version: try row.value("version"),
+                             seq: try row.value("seq"), at: try row.value("at"), by: try row.value("by"), reason: try row.value("reason"))
+        }
+    }
+
+    func moves(caseNumber: String?, document: String?) throws -> [MoveRecord] {
+        let rows: [Row]
+        switch (caseNumber, document) {
+        case (let number?, let document?):
+            rows = try all("SELECT * FROM moves WHERE case_number = ? AND document = ? ORDER BY seq", [number, document])
+        case (let number?, nil):
+            rows = try all("SELECT * FROM moves WHERE case_number = ? ORDER BY document, seq", [number])
+        default:
+            rows = try all("SELECT * FROM moves ORDER BY case_number, document, seq")
+        }
+        return try rows.map { row in
+            MoveRecord(caseNumber: try row.value("case_number"), document: try row.value("document"), seq: try row.value("seq"),
+                       at: try row.value("at"), by: try row.value("by"), toCase: try row.value("to_case"),
+                       toDocument: try row.value("to_document"), versions: try row.value("versions"), reason: try row.value("reason"))
+        }
+    }
+
+    func tags(caseNumber: String?) throws -> [CaseTagRecord] {
+        let rows = try caseNumber.map { try all("SELECT * FROM case_tags WHERE case_number = ? ORDER BY tag", [$0]) }
+            ?? all("SELECT * FROM case_tags ORDER BY case_number, tag")
+        return try rows.map { row in
+            CaseTagRecord(caseNumber: try row.value("case_number"), tag: try row.value("tag"), seq: try row.value("seq"),
+                          at: try row.value("at"), by: try row.value("by"))
+        }
     }
 
     static func closureRequest(_ row: Row) throws -> ClosureRequestRecord {
@@ -392,10 +444,10 @@ private final class Connection: CatalogWriter {
     func putVersion(_ r: VersionRecord) throws {
         try run("""
             INSERT OR REPLACE INTO versions (case_number, document, version, type, tier, object_id, plaintext_size, ciphertext_size,
-                sealed_file_key_hash, stamp, filed_seq, schema_id, schema_version, schema_body_hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                sealed_file_key_hash, stamp, filed_seq, schema_id, schema_version, schema_body_hash, origin_case, origin_document)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [r.caseNumber, r.document, r.version, r.type, r.tier, r.objectId, r.size, r.ciphertextSize, r.sealedFileKeyHash,
-                  Data(r.stamp.canonicalJSON), r.filedSeq, r.schemaId, r.schemaVersion, r.schemaBodyHash])
+                  Data(r.stamp.canonicalJSON), r.filedSeq, r.schemaId, r.schemaVersion, r.schemaBodyHash, r.origin?.case, r.origin?.document])
     }
 
     func putSchema(_ r: SchemaRecord) throws {
@@ -420,6 +472,35 @@ private final class Connection: CatalogWriter {
 
     func deleteClosureRequest(caseNumber: String) throws {
         try run("DELETE FROM closure_requests WHERE case_number = ?", [caseNumber])
+    }
+
+    func putTag(_ r: CaseTagRecord) throws {
+        try run("INSERT OR REPLACE INTO case_tags (case_number, tag, seq, at, by) VALUES (?, ?, ?, ?, ?)",
+                [r.caseNumber, r.tag, r.seq, r.at, r.by])
+    }
+
+    func deleteTag(caseNumber: String, tag: String) throws {
+        try run("DELETE FROM case_tags WHERE case_number = ? AND tag = ?", [caseNumber, tag])
+    }
+
+    func putMove(_ r: MoveRecord) throws {
+        try run("""
+            INSERT OR REPLACE INTO moves (case_number, document, seq, at, by, to_case, to_document, versions, reason)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [r.caseNumber, r.document, r.seq, r.at, r.by, r.toCase, r.toDocument, r.versions, r.reason])
+    }
+
+    func deleteDocument(caseNumber: String, name: String) throws {
+        for table in ["documents", "versions", "withdrawals"] {
+            let column = table == "documents" ? "name" : "document"
+            try run("DELETE FROM \(table) WHERE case_number = ? AND \(column) = ?", [caseNumber, name])
+        }
+    }
+
+    func putWithdrawal(_ r: WithdrawalRecord) throws {
+        try run("""
+            INSERT OR REPLACE INTO withdrawals (case_number, document, version, seq, at, by, reason) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, [r.caseNumber, r.document, r.version, r.seq, r.at, r.by, r.reason])
     }
 
     // MARK: Column conversions: keys are raw BLOBs on disk, hex in records.

@@ -7,7 +7,7 @@ struct CaseCommand: ParsableCommand {
         commandName: "case",
         abstract: "Open, list and show cases (client folders); change their status.",
         subcommands: [CaseOpenCommand.self, CaseListCommand.self, CaseShowCommand.self, CaseStatusCommand.self,
-                      CaseReopenCommand.self, CaseApproveCommand.self]
+                      CaseReopenCommand.self, CaseApproveCommand.self, CaseTagCommand.self]
     )
 }
 
@@ -85,6 +85,9 @@ struct CaseListCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only cases admitted this year.", valueName: "year"))
     var year: Int?
 
+    @Option(help: ArgumentHelp("Only cases with this tag, e.g. case-of-concern.", valueName: "tag"))
+    var tag: String?
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -95,6 +98,7 @@ struct CaseListCommand: ParsableCommand {
         filter.managerID = manager
         filter.supervisorID = supervisor
         filter.year = year
+        filter.tag = tag
         let cases = try vaultOptions.openVault().cases(matching: filter)
         if json {
             let rows: [[String: Any]] = cases.map {
@@ -139,6 +143,8 @@ struct CaseShowCommand: ParsableCommand {
         print("  case supervisor:   \(file.supervisor.name) (\(file.supervisor.id))")
         print("  opened:            \(file.openedAt.formatted(.iso8601)) by \(file.openedBy)")
         printHolders(try vault.holders(of: number))
+        let tags = try vault.tags(of: number)
+        if !tags.isEmpty { print("  tags:              \(tags.joined(separator: ", "))") }
         let history = try vault.statusHistory(of: number)
         if let pending = history.pending {
             print("  closure requested: \(pending.at.formatted(.iso8601)) by \(pending.requestedBy), awaiting \(pending.approver): \(pending.reason)")
@@ -151,14 +157,22 @@ struct CaseShowCommand: ParsableCommand {
                         change.reason.replacingOccurrences(of: "\n", with: " ")]
             }))
         }
+        let moved = try vault.movedDocuments(of: number)
+        if !moved.isEmpty {
+            print("Moved to other cases:")
+            for move in moved {
+                print("  '\(move.document)' → \(move.toCase) '\(move.toDocument)' on \(move.at.formatted(.iso8601)) by \(move.by): \(move.reason)")
+            }
+        }
         let documents = try vault.latestVersions(caseNumber: number)
         guard !documents.isEmpty else {
             print("No documents yet.")
             return
         }
-        print("Documents (latest version):")
+        print("Documents (current version):")
         print(Table.render(header: ["  DOCUMENT", "TYPE", "TIER", "VERSION", "SIZE", "DATE", "STATUS", "FILED BY"],
-                           rows: documents.map { ["  " + $0.document, $0.type, $0.tier.rawValue, "\($0.version)", "\($0.size)",
+                           rows: documents.map { ["  " + $0.document, $0.type, $0.tier.rawValue,
+                                                  "\($0.version)" + ($0.withdrawal == nil ? "" : " (withdrawn)"), "\($0.size)",
                                                   $0.stamp.date, $0.stamp.caseStatus.rawValue, $0.stamp.filedBy] }))
     }
 }
@@ -242,6 +256,38 @@ struct CaseApproveCommand: ParsableCommand {
         try vaultOptions.withUnlocked { vault, actor in
             let file = try vault.approveClosure(of: number, by: actor)
             print("Case \(file.label): closure approved, status is now C (closed).")
+        }
+    }
+}
+
+struct CaseTagCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tag",
+        abstract: "Put a tag on a case or take it off (its manager or supervisor, or a project director).",
+        discussion: """
+            Tags flag cases for attention, e.g. case-of-concern, high-risk: 1 to 32 characters of a-z, 0-9 and '-'. \
+            'casevault case list --tag TAG' lists the cases with one. Each change is a signed event.
+            """
+    )
+
+    enum Action: String, ExpressibleByArgument, CaseIterable { case add, remove }
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    var number: String
+
+    @Argument(help: ArgumentHelp("add or remove.", valueName: "action"))
+    var action: Action
+
+    @Argument(help: ArgumentHelp("The tag, e.g. case-of-concern.", valueName: "tag"))
+    var tag: String
+
+    func run() throws {
+        try vaultOptions.withUnlocked { vault, actor in
+            try vault.tagCase(number, tag, adding: action == .add, by: actor)
+            let tags = try vault.tags(of: number)
+            print("\(action == .add ? "Tagged" : "Untagged") \(number) \(tag); its tags: \(tags.isEmpty ? "none" : tags.joined(separator: ", ")).")
         }
     }
 }

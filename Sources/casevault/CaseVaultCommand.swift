@@ -18,7 +18,8 @@ struct CaseVaultCommand: ParsableCommand {
             """,
         version: "0.2.0",
         subcommands: [InitCommand.self, StaffCommand.self, CaseCommand.self, FileCommand.self, GetCommand.self,
-                      HistoryCommand.self, DiffCommand.self, SchemaCommand.self, CheckpointCommand.self, VerifyCommand.self]
+                      HistoryCommand.self, DiffCommand.self, WithdrawCommand.self, MoveCommand.self, LabelCommand.self,
+                      SchemaCommand.self, CheckpointCommand.self, VerifyCommand.self]
     )
 
     /// Parses, runs, and turns every error into one line on stderr and a

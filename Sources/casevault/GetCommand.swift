@@ -1,5 +1,6 @@
 import ArgumentParser
 import CaseVault
+import Foundation
 
 struct GetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,6 +37,11 @@ struct GetCommand: ParsableCommand {
 
     func run() throws {
         try vaultOptions.withUnlocked { vault, actor in
+            // A withdrawn version is read only when asked for by number, and said so first.
+            if let version, let withdrawal = try vault.versions(caseNumber: number, document: name)
+                .first(where: { $0.version == version })?.withdrawal {
+                Output.warning("version \(version) of '\(name)' was withdrawn on \(withdrawal.at.formatted(.iso8601)) by \(withdrawal.by): \(withdrawal.reason)")
+            }
             if render {
                 print(try vault.renderForm(caseNumber: number, document: name, version: version, by: actor), terminator: "")
             } else if let output {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CaseVault
+import Foundation
 
 struct HistoryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +28,8 @@ struct HistoryCommand: ParsableCommand {
                  "stamp": ["date": v.stamp.date, "caseNumber": v.stamp.caseNumber, "caseStatus": v.stamp.caseStatus.rawValue,
                            "report": v.stamp.report, "caseManager": v.stamp.caseManager,
                            "caseSupervisor": v.stamp.caseSupervisor, "version": v.stamp.version,
-                           "filedBy": v.stamp.filedBy, "filedByName": v.stamp.filedByName]]
+                           "filedBy": v.stamp.filedBy, "filedByName": v.stamp.filedByName],
+                 "withdrawn": v.withdrawal.map { ["at": $0.at.formatted(.iso8601), "by": $0.by, "reason": $0.reason] } as Any]
             }))
             return
         }
@@ -35,11 +37,17 @@ struct HistoryCommand: ParsableCommand {
             print("No documents filed in \(number) yet.")
             return
         }
+        let withdrawals = versions.filter { $0.withdrawal != nil }
         print(Table.render(
-            header: ["DOCUMENT", "V", "DATE", "CASE", "STATUS", "CASE MANAGER", "CASE SUPERVISOR", "TYPE", "TIER", "SIZE", "FILED BY"],
+            header: ["DOCUMENT", "V", "DATE", "CASE", "STATUS", "CASE MANAGER", "CASE SUPERVISOR", "TYPE", "TIER", "SIZE", "FILED BY"]
+                + (withdrawals.isEmpty ? [] : ["WITHDRAWN"]),
             rows: versions.map { v in
                 [v.document, "\(v.version)", v.stamp.date, v.stamp.caseNumber, v.stamp.caseStatus.rawValue, v.stamp.caseManager,
                  v.stamp.caseSupervisor, v.type, v.tier.rawValue, "\(v.size)", "\(v.stamp.filedByName) (\(v.stamp.filedBy))"]
+                    + (withdrawals.isEmpty ? [] : [v.withdrawal.map { "\($0.at.formatted(.iso8601)) by \($0.by)" } ?? ""])
             }))
+        for v in withdrawals {
+            print("Version \(v.version) of '\(v.document)' was withdrawn by \(v.withdrawal!.by): \(v.withdrawal!.reason)")
+        }
     }
 }

@@ -376,6 +376,13 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         try p.move(.inactive, by: "halima")                       // case.status-changed
         try p.move(.closed, by: "grace", approvedBy: "halima")    // case.closure-requested
         try p.vault.approveClosure(of: "CP-2024-0042", by: p["halima"])  // case.closure-approved
+        try p.vault.withdraw(caseNumber: "CP-2024-0042", document: "Intake form", version: 1, reason: "duplicate",
+                             by: p["halima"])                      // version.withdrawn
+        try p.openCase(client: 43)
+        try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Intake form", to: "CP-2024-0043", reason: "misfiled",
+                                 by: p["halima"])                  // document.moved
+        try p.vault.tagCase("CP-2024-0042", "high-risk", adding: true, by: p["dora"])   // case.tag-added
+        try p.vault.tagCase("CP-2024-0042", "high-risk", adding: false, by: p["grace"]) // case.tag-removed
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Schemas/event.schema.json").standardized
         let schema = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         let definitions = schema["$defs"] as! [String: [String: Any]]

@@ -203,6 +203,66 @@ import Testing
         #expect(try store.read { try $0.closureRequests() } == [])
     }
 
+    /// Tags list by case and tag; moves by case, document and event; a
+    /// document deleted (moved away) takes its versions and withdrawals.
+    @Test(arguments: Kind.allCases)
+    func tagsMovesAndDeletedDocumentsRoundTrip(kind: Kind) throws {
+        let store = try Fixture(kind).store
+        let tags = [CaseTagRecord(caseNumber: "CP-2024-0042", tag: "high-risk", seq: 5, at: "2026-12-03T09:00:00Z", by: "dora"),
+                    CaseTagRecord(caseNumber: "CP-2024-0042", tag: "case-of-concern", seq: 6, at: "2026-12-03T09:00:00Z", by: "grace")]
+        let move = MoveRecord(caseNumber: "CP-2024-0042", document: "Notes", seq: 9, at: "2026-12-03T09:00:00Z", by: "grace",
+                              toCase: "CP-2024-0043", toDocument: "Notes", versions: 2, reason: "misfiled")
+        var version = VersionRecord(caseNumber: "CP-2024-0042", document: "Notes", version: 1, type: "report", tier: "team",
+                                    objectId: String(repeating: "e", count: 64), size: 1, ciphertextSize: 42, sealedFileKeyHash: "0c",
+                                    stamp: Self.stamp, filedSeq: 7, schemaId: nil, schemaVersion: nil, schemaBodyHash: nil)
+        try store.write { (writer) throws in
+            for tag in tags { try writer.putTag(tag) }
+            try writer.putDocument(DocumentRecord(caseNumber: "CP-2024-0042", name: "Notes", type: "report", isForm: false,
+                                                  latestVersion: 1, confidential: false))
+            try writer.putVersion(version)
+            try writer.putWithdrawal(WithdrawalRecord(caseNumber: "CP-2024-0042", document: "Notes", version: 1, seq: 8,
+                                                      at: "2026-12-03T09:00:00Z", by: "grace", reason: "x"))
+        }
+        #expect(try store.read { try $0.tags(caseNumber: "CP-2024-0042") } == [tags[1], tags[0]])
+        try store.write { (writer) throws in
+            try writer.deleteDocument(caseNumber: "CP-2024-0042", name: "Notes")
+            try writer.putMove(move)
+            try writer.deleteTag(caseNumber: "CP-2024-0042", tag: "high-risk")
+            version.caseNumber = "CP-2024-0043"
+            version.origin = VersionOrigin(case: "CP-2024-0042", document: "Notes")
+            try writer.putVersion(version)
+        }
+        try store.read { (reader) throws in
+            #expect(try reader.document(caseNumber: "CP-2024-0042", name: "Notes") == nil)
+            #expect(try reader.versions(caseNumber: "CP-2024-0042", document: nil) == [])
+            #expect(try reader.withdrawals(caseNumber: "CP-2024-0042", document: nil) == [])
+            #expect(try reader.documentCount(caseNumber: "CP-2024-0042") == 0)
+            #expect(try reader.moves(caseNumber: "CP-2024-0042", document: "Notes") == [move])
+            #expect(try reader.moves(caseNumber: nil, document: nil) == [move])
+            #expect(try reader.tags(caseNumber: nil) == [tags[1]])
+            #expect(try reader.versions(caseNumber: "CP-2024-0043", document: "Notes") == [version])
+        }
+    }
+
+    /// Withdrawals list by case, document (as bytes) and version.
+    @Test(arguments: Kind.allCases)
+    func withdrawalsRoundTripInTheirOrder(kind: Kind) throws {
+        let store = try Fixture(kind).store
+        func withdrawal(_ number: String, _ document: String, _ version: Int) -> WithdrawalRecord {
+            WithdrawalRecord(caseNumber: number, document: document, version: version, seq: Int64(10 + version),
+                             at: "2026-12-03T09:00:00Z", by: "grace", reason: "misfiled")
+        }
+        let rows = [withdrawal("CP-2024-0042", "b", 3), withdrawal("CP-2024-0042", "a", 2), withdrawal("CP-2024-0042", "b", 1),
+                    withdrawal("CP-2023-0044", "z", 1)]
+        try store.write { writer in for row in rows { try writer.putWithdrawal(row) } }
+        try store.read { (reader) throws in
+            #expect(try reader.withdrawals(caseNumber: "CP-2024-0042", document: "b") == [rows[2], rows[0]])
+            #expect(try reader.withdrawals(caseNumber: "CP-2024-0042", document: nil) == [rows[1], rows[2], rows[0]])
+            #expect(try reader.withdrawals(caseNumber: nil, document: nil) == [rows[3], rows[1], rows[2], rows[0]])
+            #expect(try reader.withdrawals(caseNumber: "CP-2024-0042", document: "c") == [])
+        }
+    }
+
     /// Names are bytes, as SQLite compares them: "Café" precomposed and
     /// decomposed are two documents, in byte order, each found only by its
     /// own bytes; the counts agree.

@@ -122,6 +122,43 @@ private func referenceMapRoot(_ entries: [([UInt8], [UInt8])], depth: Int = 0) -
         }
     }
 
+    /// Removal leaves the map the one that never held the key: the
+    /// reference root of what is left, every remaining entry still proved,
+    /// the removed one proved absent, and inserts after it still right.
+    @Test func removalsGiveTheReferenceRootOfWhatIsLeft() throws {
+        let store = MapNodes()
+        var root = StateMap.empty
+        var entries: [String: [UInt8]] = [:]
+        var generator = SystemRandomNumberGenerator()
+        for step in 0..<600 {
+            let key = "document/CP-2024-0042/\(Int.random(in: 0..<120, using: &generator))"
+            if Bool.random(using: &generator), entries[key] != nil {
+                root = try StateMap.remove(StateMap.keyHash(key), root: root, in: store)
+                entries[key] = nil
+                #expect(try StateMap.value(for: StateMap.keyHash(key), root: root, in: store) == nil)
+            } else {
+                let value = SHA256.hash(Array("value \(step)".utf8))
+                root = try StateMap.set(StateMap.keyHash(key), to: value, root: root, in: store)
+                entries[key] = value
+            }
+            #expect(root == referenceMapRoot(entries.map { (StateMap.keyHash($0.key), $0.value) }), "step \(step)")
+        }
+        for (key, value) in entries {
+            #expect(try StateMap.value(for: StateMap.keyHash(key), root: root, in: store) == value)
+        }
+        // Removing what is not there changes nothing; removing everything empties it.
+        #expect(try StateMap.remove(StateMap.keyHash("staff/nobody"), root: root, in: store) == root)
+        for key in entries.keys { root = try StateMap.remove(StateMap.keyHash(key), root: root, in: store) }
+        #expect(root == StateMap.empty)
+        #expect(try StateMap.value(for: StateMap.keyHash("document/CP-2024-0042/1"), root: root, in: store) == nil)
+        root = try StateMap.set(StateMap.keyHash("a"), to: SHA256.hash([1]), root: root, in: store)
+        #expect(root == referenceMapRoot([(StateMap.keyHash("a"), SHA256.hash([1]))]))
+        // A removal under a root the path does not lead to is refused.
+        var other = root
+        other[0] ^= 1
+        #expect(throws: VaultError.self) { _ = try StateMap.remove(StateMap.keyHash("a"), root: other, in: store) }
+    }
+
     @Test func aDamagedNodeOrAWrongRootIsRefused() throws {
         let store = MapNodes()
         var root = StateMap.empty

@@ -62,3 +62,40 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try p.cli.run(["verify"]).code == 0)
     }
 }
+
+/// `withdraw` and `move` as a user runs them.
+@Suite struct CorrectionCLITests {
+    @Test func aVersionIsWithdrawnAndADocumentMoved() throws {
+        let p = try CLIProgramme()
+        #expect(try p.openCase().code == 0)
+        #expect(try p.cli.run(["case", "open"] + p.as("halima") + ["--category", "CP", "--admitted", "2024", "--client", "43",
+                                                                   "--manager", "grace", "--supervisor", "halima"]).code == 0)
+        p.scratch.write("v1.txt", "first visit\n")
+        p.scratch.write("v2.txt", "another child's visit\n")
+        #expect(try p.cli.run(p.fileArguments("v1.txt", name: "Visit", type: "report")).code == 0)
+        #expect(try p.cli.run(p.fileArguments("v2.txt", name: "Visit", type: "report")).code == 0)
+
+        let refused = try p.cli.run(["withdraw", "CP-2024-0042", "Visit", "--version", "2", "--reason", "wrong child"] + p.as("farah"))
+        #expect(refused.code == 77)
+        let withdrawn = try p.cli.run(["withdraw", "CP-2024-0042", "Visit", "--version", "2", "--reason", "wrong child"] + p.as("grace"))
+        #expect(withdrawn.code == 0, "\(withdrawn.stderr)")
+        #expect(withdrawn.stdout == "Withdrew 'Visit' version 2 of CP-2024-0042; it stays in its history.\n")
+        let current = try p.cli.run(["get", "CP-2024-0042", "Visit"] + p.as("grace"))
+        #expect(current.stdout == "first visit\n")
+        let old = try p.cli.run(["get", "CP-2024-0042", "Visit", "--version", "2"] + p.as("grace"))
+        #expect(old.stdout == "another child's visit\n")
+        #expect(old.stderr.contains("warning: version 2 of 'Visit' was withdrawn on ") && old.stderr.contains("by grace: wrong child"))
+        let history = try p.cli.run(["history", "CP-2024-0042", "Visit"])
+        #expect(history.stdout.contains("WITHDRAWN") && history.stdout.contains("Version 2 of 'Visit' was withdrawn by grace: wrong child"))
+
+        let moved = try p.cli.run(["move", "CP-2024-0042", "Visit", "--to", "CP-2024-0043", "--reason", "other child"] + p.as("grace"))
+        #expect(moved.code == 0, "\(moved.stderr)")
+        #expect(moved.stdout.hasPrefix("Moved 'Visit' (2 versions) to CP-2024-0043 as 'Visit'."))
+        let gone = try p.cli.run(["get", "CP-2024-0042", "Visit"] + p.as("grace"))
+        #expect(gone.code == 66)
+        #expect(gone.errors.contains("'Visit' was moved from CP-2024-0042 to CP-2024-0043 as 'Visit'"))
+        #expect(try p.cli.run(["get", "CP-2024-0043", "Visit"] + p.as("grace")).stdout == "first visit\n")
+        #expect(try p.cli.run(["case", "show", "CP-2024-0042"]).stdout.contains("'Visit' → CP-2024-0043 'Visit'"))
+        #expect(try p.cli.run(["verify", "--read-data"]).code == 0)
+    }
+}

@@ -85,5 +85,7 @@ public struct CaseFilter: Sendable {
     public var managerID: String?
     public var supervisorID: String?
     public var year: Int?
+    /// Only cases with this tag.
+    public var tag: String?
     public init() {}
 }

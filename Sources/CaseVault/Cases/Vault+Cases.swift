@@ -131,7 +131,12 @@ extension Vault {
             let signed = head.signedState(reader)
             let query = CaseQuery(status: filter.status?.rawValue, category: filter.category, manager: filter.managerID,
                                   supervisor: filter.supervisorID, year: filter.year)
-            return try signed.cases(matching: query).map { try caseFile(from: $0.case, signed: signed) }
+            var states = try signed.cases(matching: query)
+            if let tag = filter.tag {
+                // Each case's tags checked against its signed state.
+                states = try states.filter { try signed.tags($0.case.number).contains { $0.tag == tag } }
+            }
+            return try states.map { try caseFile(from: $0.case, signed: signed) }
         }
     }
 

@@ -142,3 +142,47 @@ extension ClosureRequest {
         self.init(caseNumber: record.caseNumber, seq: record.seq, at: at, requestedBy: record.requestedBy, approver: record.approver, reason: record.reason)
     }
 }
+
+/// Tags flag cases for attention (`case-of-concern`, `high-risk`, …):
+/// 1 to 32 characters of a-z, 0-9 and '-', starting with a letter or digit.
+public enum CaseTags {
+    public static let suggested = ["case-of-concern", "high-risk", "medical-needs", "legal-proceedings", "separated-child"]
+
+    public static func isValid(_ tag: String) -> Bool {
+        guard (1...32).contains(tag.utf8.count), let first = tag.unicodeScalars.first, first != "-" else { return false }
+        return tag.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+}
+
+extension Vault {
+    /// Puts a tag on a case, or takes it off: the case's manager or
+    /// supervisor, or a project director. A signed event either way.
+    public func tagCase(_ number: String, _ tag: String, adding: Bool, by actor: StaffIdentity, now: Date = Date()) throws {
+        let parsed = try CaseNumber.parse(number).description
+        guard CaseTags.isValid(tag) else {
+            throw VaultError.invalidInput("'\(tag)' is not a tag: use 1 to 32 of a-z, 0-9 and '-', e.g. \(CaseTags.suggested.joined(separator: ", "))")
+        }
+        try write { writer, head in
+            let signed = head.signedState(writer)
+            guard let state = try signed.caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            guard actor.id == state.case.manager || actor.id == state.case.supervisor || actor.role == .projectDirector else {
+                throw VaultError.accessDenied("only the case's manager (\(state.case.manager)) or supervisor (\(state.case.supervisor)), or a project director, tags \(parsed)")
+            }
+            let present = try signed.tags(parsed).contains { $0.tag == tag }
+            if adding, present { throw VaultError.alreadyExists("\(parsed) is already tagged \(tag)") }
+            if !adding, !present { throw VaultError.notFound("\(parsed) is not tagged \(tag)") }
+            let data = CaseTagged(case: parsed, tag: tag)
+            try Ledger.append([adding ? .tagAdded(data) : .tagRemoved(data)], by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+        }
+    }
+
+    /// A case's tags, by tag.
+    public func tags(of number: String) throws -> [String] {
+        let parsed = try CaseNumber.parse(number).description
+        return try read { reader, head in
+            let signed = head.signedState(reader)
+            guard head.size > 0, try signed.caseState(parsed) != nil else { throw VaultError.notFound("no case \(parsed)") }
+            return try signed.tags(parsed).map(\.tag)
+        }
+    }
+}

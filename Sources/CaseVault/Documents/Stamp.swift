@@ -1,4 +1,4 @@
-internal import Foundation
+public import Foundation
 
 /// What every version carries (programme manual §5.5): the full date, the
 /// full case number and status, the name of the report, and the Case
@@ -88,6 +88,17 @@ public struct VersionInfo: Sendable, Equatable {
     /// and its vault version (nil for the built-in schema).
     public let schemaID: String?
     public let schemaVersion: Int?
+    /// Set when the version was withdrawn as a correction.
+    public var withdrawal: Withdrawal? = nil
 
     public var isForm: Bool { schemaID != nil }
+}
+
+/// Why and by whom a version was withdrawn (`casevault withdraw`).
+public struct Withdrawal: Sendable, Equatable {
+    /// The `version.withdrawn` event.
+    public let seq: Int64
+    public let at: Date
+    public let by: String
+    public let reason: String
 }

@@ -2,13 +2,22 @@ public import Foundation
 internal import CaseVaultCrypto
 
 extension VersionInfo {
-    init(_ record: VersionRecord) throws {
+    init(_ record: VersionRecord, withdrawal: WithdrawalRecord? = nil) throws {
         guard let tier = Tier(rawValue: record.tier) else {
             throw VaultError.integrityFailure("a version record of \(record.caseNumber) is damaged")
         }
         self.init(caseNumber: record.caseNumber, document: record.document, version: record.version, type: record.type, tier: tier,
                   stamp: record.stamp, size: record.size, objectID: record.objectId, schemaID: record.schemaId,
-                  schemaVersion: record.schemaVersion)
+                  schemaVersion: record.schemaVersion, withdrawal: try withdrawal.map(Withdrawal.init))
+    }
+}
+
+extension Withdrawal {
+    init(_ record: WithdrawalRecord) throws {
+        guard let at = Timestamp.date(from: record.at) else {
+            throw VaultError.integrityFailure("the withdrawal of \(record.caseNumber) '\(record.document)' v\(record.version) is damaged")
+        }
+        self.init(seq: record.seq, at: at, by: record.by, reason: record.reason)
     }
 }
 
@@ -25,17 +34,24 @@ extension Vault {
             let documents: [DocumentRecord]
             if let document {
                 guard let record = try signed.document(number, document) else {
-                    throw VaultError.notFound("case \(number) has no document named '\(document)'")
+                    throw try Self.missingDocument(number, document, signed: signed)
                 }
                 documents = [record]
             } else {
                 documents = try signed.documents(number)
             }
-            return try documents.flatMap { try signed.versions(of: $0).map(VersionInfo.init) }
+            return try documents.flatMap { document in
+                let withdrawn = try signed.withdrawals(number, document.name)
+                return try signed.versions(of: document).map { record in
+                    try VersionInfo(record, withdrawal: withdrawn.first { $0.version == record.version })
+                }
+            }
         }
     }
 
-    /// The latest version of each document in a case, by name.
+    /// The current version of each document in a case, by name: its newest
+    /// not withdrawn, or, when every version is, its newest (with its
+    /// `withdrawal`).
     public func latestVersions(caseNumber: String) throws -> [VersionInfo] {
         let number = try CaseNumber.parse(caseNumber).description
         return try read { reader, head in
@@ -43,10 +59,12 @@ extension Vault {
             let signed = head.signedState(reader)
             guard try signed.caseState(number) != nil else { throw VaultError.notFound("no case \(number)") }
             return try signed.documents(number).map { document in
-                guard let latest = try signed.version(number, document.name, document.latestVersion) else {
-                    throw VaultError.integrityFailure("version \(document.latestVersion) of '\(document.name)' of \(number) is missing from the catalog")
+                let withdrawn = try signed.withdrawals(number, document.name)
+                let shown = try signed.currentVersion(of: document) ?? document.latestVersion
+                guard let latest = try signed.version(number, document.name, shown) else {
+                    throw VaultError.integrityFailure("version \(shown) of '\(document.name)' of \(number) is missing from the catalog")
                 }
-                return try VersionInfo(latest)
+                return try VersionInfo(latest, withdrawal: withdrawn.first { $0.version == shown })
             }
         }
     }
@@ -72,6 +90,7 @@ extension Vault {
         let document = try storedDocumentName(number, document)
         struct Facts {
             let record: VersionRecord
+            let withdrawal: WithdrawalRecord?
             let role: Role
             let tierKey: BoxPublicKey
             let sealedTierKey: [UInt8]?
@@ -82,9 +101,12 @@ extension Vault {
             let signed = head.signedState(reader)
             guard let state = try signed.caseState(number) else { throw VaultError.notFound("no case \(number)") }
             guard let documentRecord = try signed.document(number, document) else {
-                throw VaultError.notFound("case \(number) has no document named '\(document)'")
+                throw try Self.missingDocument(number, document, signed: signed)
             }
-            let wanted = version ?? documentRecord.latestVersion
+            // By default the current version: a withdrawn one only when asked for.
+            guard let wanted = try version ?? signed.currentVersion(of: documentRecord) else {
+                throw VaultError.notFound("every version of '\(document)' of \(number) is withdrawn; read one with --version N")
+            }
             guard (1...documentRecord.latestVersion).contains(wanted) else {
                 // A row for a version the log never recorded is a forgery, not a miss.
                 _ = try signed.version(number, document, wanted)
@@ -99,11 +121,12 @@ extension Vault {
             }
             guard let tier = Tier(rawValue: record.tier) else { throw VaultError.integrityFailure("a version record of \(number) is damaged") }
             let grant = state.grants.first { $0.tier == record.tier && $0.holder == GrantHolder.staff(actor.id) }
-            return Facts(record: record, role: role, tierKey: try state.case.publicKey(for: tier),
+            let withdrawal = try signed.withdrawals(number, document).first { $0.version == wanted }
+            return Facts(record: record, withdrawal: withdrawal, role: role, tierKey: try state.case.publicKey(for: tier),
                          sealedTierKey: try grant.map { try signed.blob($0.sealedKeyHash, what: "the sealed \(record.tier)-tier key of \(number)") },
                          sealedFileKey: try signed.blob(record.sealedFileKeyHash, what: "the sealed file key of \(number) '\(document)' v\(wanted)"))
         }
-        let info = try VersionInfo(facts.record)
+        let info = try VersionInfo(facts.record, withdrawal: facts.withdrawal)
         func refuse(_ reason: String, _ message: String) throws -> Never {
             _ = try write { writer, head in
                 try Ledger.append([.contentRefused(ContentRefused(case: number, document: document, version: info.version,
@@ -134,9 +157,19 @@ extension Vault {
         guard let objectID = ObjectID(hex: facts.record.objectId) else {
             throw VaultError.integrityFailure("the object name of \(number) '\(document)' v\(info.version) is damaged")
         }
+        // A moved version's object names the case and document it was filed in.
+        let origin = facts.record.origin ?? VersionOrigin(case: number, document: document)
         return PreparedRead(info: info, fileKey: fileKey, objectID: objectID,
-                            associatedData: objectAssociatedData(caseNumber: number, document: document, version: info.version,
+                            associatedData: objectAssociatedData(caseNumber: origin.case, document: origin.document, version: info.version,
                                                                  type: info.type, tier: info.tier, stamp: info.stamp))
+    }
+
+    /// Not found, or moved away: the tombstone says where.
+    static func missingDocument(_ number: String, _ name: String, signed: SignedState) throws -> VaultError {
+        if let move = try signed.moves(number, name).last {
+            return .notFound("'\(name)' was moved from \(number) to \(move.toCase) as '\(move.toDocument)' on \(move.at) by \(move.by): \(move.reason)")
+        }
+        return .notFound("case \(number) has no document named '\(name)'")
     }
 
     /// Logs the signed `content.read` event, then decrypts, handing each

@@ -14,6 +14,10 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case statusChanged = "case.status-changed"
     case closureRequested = "case.closure-requested"
     case closureApproved = "case.closure-approved"
+    case versionWithdrawn = "version.withdrawn"
+    case documentMoved = "document.moved"
+    case tagAdded = "case.tag-added"
+    case tagRemoved = "case.tag-removed"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -155,6 +159,39 @@ struct ClosureApproved: Codable, Equatable {
     var request: Int64
 }
 
+/// `version.withdrawn`: a correction by the case's manager or supervisor;
+/// the version stays in the history, no longer the document's current one.
+struct VersionWithdrawn: Codable, Equatable {
+    var `case`: String
+    var document: String
+    var version: Int
+    var reason: String
+}
+
+/// `document.moved`: a misfiled document goes to another case, every
+/// version's file key sealed anew to the target case's tier key (the old
+/// sealed keys are erased); the source keeps a tombstone.
+struct DocumentMoved: Codable, Equatable {
+    struct Resealed: Codable, Equatable {
+        var version: Int
+        var sealedFileKeyHash: String
+    }
+    var `case`: String
+    var document: String
+    var to: String
+    var toDocument: String
+    var reason: String
+    /// Every version, 1 to the latest, with its file key's new sealed blob.
+    var versions: [Resealed]
+}
+
+/// `case.tag-added`, `case.tag-removed`: a tag (`case-of-concern`,
+/// `high-risk`, …) put on a case or taken off.
+struct CaseTagged: Codable, Equatable {
+    var `case`: String
+    var tag: String
+}
+
 /// One event's data, typed by kind.
 enum EventData: Equatable {
     case vaultCreated(VaultCreated)
@@ -169,6 +206,10 @@ enum EventData: Equatable {
     case statusChanged(StatusChanged)
     case closureRequested(ClosureRequested)
     case closureApproved(ClosureApproved)
+    case versionWithdrawn(VersionWithdrawn)
+    case documentMoved(DocumentMoved)
+    case tagAdded(CaseTagged)
+    case tagRemoved(CaseTagged)
 
     var type: EventType {
         switch self {
@@ -184,6 +225,10 @@ enum EventData: Equatable {
         case .statusChanged: .statusChanged
         case .closureRequested: .closureRequested
         case .closureApproved: .closureApproved
+        case .versionWithdrawn: .versionWithdrawn
+        case .documentMoved: .documentMoved
+        case .tagAdded: .tagAdded
+        case .tagRemoved: .tagRemoved
         }
     }
 
@@ -202,6 +247,9 @@ enum EventData: Equatable {
         case .statusChanged(let data): return try encoder.encode(data)
         case .closureRequested(let data): return try encoder.encode(data)
         case .closureApproved(let data): return try encoder.encode(data)
+        case .versionWithdrawn(let data): return try encoder.encode(data)
+        case .documentMoved(let data): return try encoder.encode(data)
+        case .tagAdded(let data), .tagRemoved(let data): return try encoder.encode(data)
         }
     }
 
@@ -294,6 +342,26 @@ enum EventData: Equatable {
         case .closureApproved(let d):
             m.string("case", d.case)
             m.integer("request", d.request)
+        case .versionWithdrawn(let d):
+            m.string("case", d.case)
+            m.string("document", d.document)
+            m.string("reason", d.reason)
+            m.integer("version", d.version)
+        case .documentMoved(let d):
+            m.string("case", d.case)
+            m.string("document", d.document)
+            m.string("reason", d.reason)
+            m.string("to", d.to)
+            m.string("toDocument", d.toDocument)
+            m.array("versions", d.versions) { item, w in
+                w.object { v in
+                    v.string("sealedFileKeyHash", item.sealedFileKeyHash)
+                    v.integer("version", item.version)
+                }
+            }
+        case .tagAdded(let d), .tagRemoved(let d):
+            m.string("case", d.case)
+            m.string("tag", d.tag)
         }
     }
 
@@ -312,6 +380,10 @@ enum EventData: Equatable {
         case .statusChanged: return .statusChanged(try decoder.decode(StatusChanged.self, from: json))
         case .closureRequested: return .closureRequested(try decoder.decode(ClosureRequested.self, from: json))
         case .closureApproved: return .closureApproved(try decoder.decode(ClosureApproved.self, from: json))
+        case .versionWithdrawn: return .versionWithdrawn(try decoder.decode(VersionWithdrawn.self, from: json))
+        case .documentMoved: return .documentMoved(try decoder.decode(DocumentMoved.self, from: json))
+        case .tagAdded: return .tagAdded(try decoder.decode(CaseTagged.self, from: json))
+        case .tagRemoved: return .tagRemoved(try decoder.decode(CaseTagged.self, from: json))
         }
     }
 }

@@ -45,6 +45,10 @@ enum Projection {
                                     in: StateNodes(reader: writer), checkRoot: checked)
         }
 
+        mutating func remove(_ key: String) throws {
+            root = try StateMap.remove(StateMap.keyHash(key), root: root, in: StateNodes(reader: writer), checkRoot: checked)
+        }
+
         /// The signer, who must be on the staff and whose role may sign this kind.
         func actor() throws -> (record: StaffRecord, role: Role) {
             guard let record = try signed.staff(event.actor), let role = Role(rawValue: record.role) else {
@@ -72,6 +76,10 @@ enum Projection {
             case .statusChanged(let data): try statusChanged(data)
             case .closureRequested(let data): try closureRequested(data)
             case .closureApproved(let data): try closureApproved(data)
+            case .versionWithdrawn(let data): try versionWithdrawn(data)
+            case .documentMoved(let data): try documentMoved(data)
+            case .tagAdded(let data): try tagged(data, adding: true)
+            case .tagRemoved(let data): try tagged(data, adding: false)
             }
         }
 
@@ -312,6 +320,120 @@ enum Projection {
             }
             guard let request = lifecycle.pendingClosure else { throw refuse("no closure awaits approval") }
             try changeStatus(state, lifecycle, to: .closed, reason: request.reason, requestedBy: request.requestedBy)
+        }
+
+        mutating func versionWithdrawn(_ data: VersionWithdrawn) throws {
+            let (state, _) = try lifecycleCase(data.case, reason: data.reason)
+            guard event.actor == state.case.manager || event.actor == state.case.supervisor else {
+                throw refuse("only the case's manager or supervisor withdraws a version of \(data.case)")
+            }
+            guard try signed.version(data.case, data.document, data.version) != nil else {
+                throw refuse("no version \(data.version) of '\(data.document)' of \(data.case)")
+            }
+            let withdrawn = try signed.withdrawals(data.case, data.document)
+            guard !withdrawn.contains(where: { $0.version == data.version }) else {
+                throw refuse("version \(data.version) of '\(data.document)' is already withdrawn")
+            }
+            let record = WithdrawalRecord(caseNumber: data.case, document: data.document, version: data.version, seq: event.seq,
+                                          at: event.at, by: event.actor, reason: data.reason)
+            try writer.putWithdrawal(record)
+            try set(StateKey.withdrawals(data.case, data.document),
+                    WithdrawalState(versions: (withdrawn + [record]).sorted { $0.version < $1.version }))
+        }
+
+        /// Every read first, against the state before the event; then the
+        /// source loses the document (rows, map keys, the old sealed file
+        /// keys) and keeps a tombstone, and the target gains it, each
+        /// version naming its origin and its file key sealed anew.
+        mutating func documentMoved(_ data: DocumentMoved) throws {
+            let (state, _) = try lifecycleCase(data.case, reason: data.reason)
+            guard event.actor == state.case.manager || event.actor == state.case.supervisor else {
+                throw refuse("only the case's manager or supervisor moves a document of \(data.case)")
+            }
+            guard Array(data.to.utf8) != Array(data.case.utf8) else { throw refuse("a document moves to another case") }
+            guard try signed.caseState(data.to) != nil else { throw refuse("no case \(data.to)") }
+            guard let document = try signed.document(data.case, data.document) else {
+                throw refuse("no document '\(data.document)' in \(data.case)")
+            }
+            guard (try? Vault.validate(documentName: data.toDocument)) != nil, Vault.isNormalized(documentName: data.toDocument) else {
+                throw refuse("the new document name breaks the rules of filing or is not in Unicode NFC")
+            }
+            guard try signed.document(data.to, data.toDocument) == nil else {
+                throw refuse("\(data.to) already has a document '\(data.toDocument)'")
+            }
+            guard data.versions.map(\.version) == Array(stride(from: 1, through: document.latestVersion, by: 1)) else {
+                throw refuse("the move names versions other than 1 to \(document.latestVersion)")
+            }
+            for item in data.versions { try requireKey(item.sealedFileKeyHash, "a new sealed file key hash") }
+            let versions = try signed.versions(of: document)
+            let withdrawals = try signed.withdrawals(data.case, data.document)
+            let earlierMoves = try signed.moves(data.case, data.document)
+            let sourceCount = try signed.documentCount(data.case)
+            let targetCount = try signed.documentCount(data.to)
+
+            // The source: the old sealed file keys are erased with the rows.
+            for record in versions { try writer.deleteBlob(hash: record.sealedFileKeyHash) }
+            try writer.deleteDocument(caseNumber: data.case, name: data.document)
+            for record in versions { try remove(StateKey.version(data.case, data.document, record.version)) }
+            try remove(StateKey.document(data.case, data.document))
+            if !withdrawals.isEmpty { try remove(StateKey.withdrawals(data.case, data.document)) }
+            if sourceCount > 1 {
+                try set(StateKey.documentCount(data.case), CountState(count: sourceCount - 1))
+            } else {
+                try remove(StateKey.documentCount(data.case))
+            }
+            let tombstone = MoveRecord(caseNumber: data.case, document: data.document, seq: event.seq, at: event.at, by: event.actor,
+                                       toCase: data.to, toDocument: data.toDocument, versions: versions.count, reason: data.reason)
+            try writer.putMove(tombstone)
+            try set(StateKey.moves(data.case, data.document), MoveState(moves: earlierMoves + [tombstone]))
+
+            // The target.
+            for (record, item) in zip(versions, data.versions) {
+                var moved = record
+                moved.caseNumber = data.to
+                moved.document = data.toDocument
+                moved.sealedFileKeyHash = item.sealedFileKeyHash
+                moved.origin = record.origin ?? VersionOrigin(case: record.caseNumber, document: record.document)
+                try writer.putVersion(moved)
+                try set(StateKey.version(data.to, data.toDocument, moved.version), moved)
+            }
+            var arrived = document
+            arrived.caseNumber = data.to
+            arrived.name = data.toDocument
+            try writer.putDocument(arrived)
+            try set(StateKey.document(data.to, data.toDocument), arrived)
+            try set(StateKey.documentCount(data.to), CountState(count: targetCount + 1))
+            if !withdrawals.isEmpty {
+                let carried = withdrawals.map { w in
+                    WithdrawalRecord(caseNumber: data.to, document: data.toDocument, version: w.version, seq: w.seq, at: w.at, by: w.by,
+                                     reason: w.reason)
+                }
+                for record in carried { try writer.putWithdrawal(record) }
+                try set(StateKey.withdrawals(data.to, data.toDocument), WithdrawalState(versions: carried))
+            }
+        }
+
+        mutating func tagged(_ data: CaseTagged, adding: Bool) throws {
+            let (state, _) = try lifecycleCase(data.case, reason: nil)
+            let (_, role) = try actor()
+            guard event.actor == state.case.manager || event.actor == state.case.supervisor || role == .projectDirector else {
+                throw refuse("only the case's manager or supervisor, or a project director, tags \(data.case)")
+            }
+            guard CaseTags.isValid(data.tag) else { throw refuse("'\(data.tag)' is not a tag") }
+            var tags = try signed.tags(data.case)
+            let present = tags.contains { Array($0.tag.utf8) == Array(data.tag.utf8) }
+            if adding {
+                guard !present else { throw refuse("\(data.case) is already tagged \(data.tag)") }
+                let record = CaseTagRecord(caseNumber: data.case, tag: data.tag, seq: event.seq, at: event.at, by: event.actor)
+                try writer.putTag(record)
+                tags.append(record)
+                tags.sort { $0.tag.utf8.lexicographicallyPrecedes($1.tag.utf8) }
+            } else {
+                guard present else { throw refuse("\(data.case) is not tagged \(data.tag)") }
+                try writer.deleteTag(caseNumber: data.case, tag: data.tag)
+                tags.removeAll { Array($0.tag.utf8) == Array(data.tag.utf8) }
+            }
+            if tags.isEmpty { try remove(StateKey.tags(data.case)) } else { try set(StateKey.tags(data.case), TagState(tags: tags)) }
         }
 
         /// The case row and state take the new status; the change joins the

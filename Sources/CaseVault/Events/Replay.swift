@@ -59,7 +59,9 @@ public enum Replay {
         case .grantGiven(let data): [data.sealedKeyHash]
         case .versionFiled(let data): [data.sealedFileKeyHash] + (data.schema.map { [$0.bodyHash] } ?? [])
         case .schemaAdded(let data): [data.bodyHash]
-        case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved: []
+        case .documentMoved(let data): data.versions.map(\.sealedFileKeyHash)
+        case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
+             .versionWithdrawn, .tagAdded, .tagRemoved: []
         }
     }
 
@@ -141,6 +143,12 @@ enum CatalogComparison {
                     key: { Triple($0.caseNumber, "", Int($0.seq)) }, name: { "\($0.caseNumber) event \($0.seq)" })
         try compare("closure requests", try live.closureRequests(), try replayed.closureRequests(),
                     key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
+        try compare("moves", try live.moves(caseNumber: nil, document: nil), try replayed.moves(caseNumber: nil, document: nil),
+                    key: { Triple($0.caseNumber, $0.document, Int($0.seq)) }, name: { "\($0.caseNumber) '\($0.document)' event \($0.seq)" })
+        try compare("case tags", try live.tags(caseNumber: nil), try replayed.tags(caseNumber: nil),
+                    key: { Triple($0.caseNumber, $0.tag, 0) }, name: { "\($0.caseNumber) \($0.tag)" })
+        try compare("withdrawals", try live.withdrawals(caseNumber: nil, document: nil), try replayed.withdrawals(caseNumber: nil, document: nil),
+                    key: { Triple($0.caseNumber, $0.document, $0.version) }, name: { "\($0.caseNumber) '\($0.document)' v\($0.version)" })
         return found
     }
 

@@ -174,12 +174,14 @@ extension Vault {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Field changes between two versions of a form (default: the last two).
-    /// Reading each version is a read event.
+    /// Field changes between two versions of a form (default: the last two
+    /// not withdrawn). Reading each version is a read event.
     public func diffForm(caseNumber: String, document: String, from old: Int? = nil, to new: Int? = nil,
                          by actor: StaffIdentity, now: Date = Date()) throws -> (old: VersionInfo, new: VersionInfo, changes: [FormChange]) {
-        let versions = try versions(caseNumber: caseNumber, document: document).map(\.version)
-        let newVersion = new ?? versions.last!
+        let versions = try versions(caseNumber: caseNumber, document: document).filter { $0.withdrawal == nil }.map(\.version)
+        guard let newVersion = new ?? versions.last else {
+            throw VaultError.notFound("every version of '\(document)' is withdrawn; give the two versions to compare")
+        }
         guard let oldVersion = old ?? versions.last(where: { $0 < newVersion }) else {
             throw VaultError.invalidInput("'\(document)' has only one version; there is nothing to compare")
         }

@@ -29,7 +29,8 @@ enum Policy {
         case .contentRead: readingRoles.contains(role)
         case .contentRefused: true
         case .schemaAdded: schemaManagingRoles.contains(role)
-        case .statusChanged: role == .caseManager || role == .caseSupervisor
+        case .statusChanged, .versionWithdrawn, .documentMoved: role == .caseManager || role == .caseSupervisor
+        case .tagAdded, .tagRemoved: role == .caseManager || role == .caseSupervisor || role == .projectDirector
         case .closureRequested: role == .caseManager
         case .closureApproved: role == .caseSupervisor
         }

@@ -98,6 +98,14 @@ public protocol CatalogReader: AnyObject {
     func closureRequest(caseNumber: String) throws -> ClosureRequestRecord?
     /// Every closure request awaiting approval, by case.
     func closureRequests() throws -> [ClosureRequestRecord]
+    /// Withdrawn versions of a document by version; of a case's documents,
+    /// or of every case's, by case, document and version when nil.
+    func withdrawals(caseNumber: String?, document: String?) throws -> [WithdrawalRecord]
+    /// Tombstones of documents moved away, in event order; of one name, of
+    /// a case's, or of every case's (by case, document, event) when nil.
+    func moves(caseNumber: String?, document: String?) throws -> [MoveRecord]
+    /// Tags of a case by tag (as bytes); of every case, by case, when nil.
+    func tags(caseNumber: String?) throws -> [CaseTagRecord]
 }
 
 /// The write side, reachable only inside `CatalogStore.write`. Only the
@@ -125,6 +133,12 @@ public protocol CatalogWriter: CatalogReader {
     /// Sets a case's pending closure request, replacing any other.
     func putClosureRequest(_ record: ClosureRequestRecord) throws
     func deleteClosureRequest(caseNumber: String) throws
+    func putWithdrawal(_ record: WithdrawalRecord) throws
+    func putMove(_ record: MoveRecord) throws
+    /// Removes a document with its versions and withdrawals (it moved).
+    func deleteDocument(caseNumber: String, name: String) throws
+    func putTag(_ record: CaseTagRecord) throws
+    func deleteTag(caseNumber: String, tag: String) throws
 }
 
 /// Stored nodes feed the log tree and the state map.

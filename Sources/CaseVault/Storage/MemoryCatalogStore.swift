@@ -27,6 +27,9 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         var schemas: [Name: [Int: SchemaRecord]] = [:]
         var statusChanges: [Name: [Int64: StatusChangeRecord]] = [:]
         var closureRequests: [Name: ClosureRequestRecord] = [:]
+        var withdrawals: [Name: [Name: [Int: WithdrawalRecord]]] = [:]
+        var moves: [Name: [Name: [Int64: MoveRecord]]] = [:]
+        var tags: [Name: [Name: CaseTagRecord]] = [:]
     }
 
     /// A name compared, hashed and ordered by its UTF-8 bytes (without
@@ -143,8 +146,28 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             let cases = caseNumber.map { [Name($0)] } ?? state.statusChanges.keys.sorted()
             return cases.flatMap { number in (state.statusChanges[number] ?? [:]).values.sorted { $0.seq < $1.seq } }
         }
+        func moves(caseNumber: String?, document: String?) throws -> [MoveRecord] {
+            let cases = caseNumber.map { [Name($0)] } ?? state.moves.keys.sorted()
+            return cases.flatMap { number -> [MoveRecord] in
+                let byDocument = state.moves[number] ?? [:]
+                let documents = document.map { [Name($0)] } ?? byDocument.keys.sorted()
+                return documents.flatMap { (byDocument[$0] ?? [:]).values.sorted { $0.seq < $1.seq } }
+            }
+        }
+        func tags(caseNumber: String?) throws -> [CaseTagRecord] {
+            let cases = caseNumber.map { [Name($0)] } ?? state.tags.keys.sorted()
+            return cases.flatMap { (state.tags[$0] ?? [:]).sorted { $0.key < $1.key }.map(\.value) }
+        }
         func closureRequest(caseNumber: String) throws -> ClosureRequestRecord? { state.closureRequests[Name(caseNumber)] }
         func closureRequests() throws -> [ClosureRequestRecord] { state.closureRequests.sorted { $0.key < $1.key }.map(\.value) }
+        func withdrawals(caseNumber: String?, document: String?) throws -> [WithdrawalRecord] {
+            let cases = caseNumber.map { [Name($0)] } ?? state.withdrawals.keys.sorted()
+            return cases.flatMap { number -> [WithdrawalRecord] in
+                let byDocument = state.withdrawals[number] ?? [:]
+                let documents = document.map { [Name($0)] } ?? byDocument.keys.sorted()
+                return documents.flatMap { (byDocument[$0] ?? [:]).values.sorted { $0.version < $1.version } }
+            }
+        }
 
         func appendEvent(_ event: EventRecord) throws {
             guard event.seq == Int64(state.events.count) + 1 else {
@@ -179,5 +202,18 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         }
         func putClosureRequest(_ record: ClosureRequestRecord) throws { state.closureRequests[Name(record.caseNumber)] = record }
         func deleteClosureRequest(caseNumber: String) throws { state.closureRequests[Name(caseNumber)] = nil }
+        func putTag(_ record: CaseTagRecord) throws { state.tags[Name(record.caseNumber), default: [:]][Name(record.tag)] = record }
+        func deleteTag(caseNumber: String, tag: String) throws { state.tags[Name(caseNumber)]?[Name(tag)] = nil }
+        func putMove(_ record: MoveRecord) throws {
+            state.moves[Name(record.caseNumber), default: [:]][Name(record.document), default: [:]][record.seq] = record
+        }
+        func deleteDocument(caseNumber: String, name: String) throws {
+            state.documents[Name(caseNumber)]?[Name(name)] = nil
+            state.versions[Name(caseNumber)]?[Name(name)] = nil
+            state.withdrawals[Name(caseNumber)]?[Name(name)] = nil
+        }
+        func putWithdrawal(_ record: WithdrawalRecord) throws {
+            state.withdrawals[Name(record.caseNumber), default: [:]][Name(record.document), default: [:]][record.version] = record
+        }
     }
 }

@@ -203,6 +203,12 @@ extension VersionRecord: CanonicalRecord {
         m.string("document", document)
         m.integer("filedSeq", filedSeq)
         m.string("objectId", objectId)
+        if let origin {
+            m.object("origin") { o in
+                o.string("case", origin.case)
+                o.string("document", origin.document)
+            }
+        }
         m.string("schemaBodyHash", schemaBodyHash)
         m.string("schemaId", schemaId)
         m.integer("schemaVersion", schemaVersion)
@@ -263,5 +269,59 @@ extension LifecycleState: CanonicalRecord {
     func write(_ m: inout CanonicalWriter.Members) {
         m.array("changes", changes) { record, w in w.object { record.write(&$0) } }
         if let pendingClosure { m.object("pendingClosure") { pendingClosure.write(&$0) } } else { m.null("pendingClosure") }
+    }
+}
+
+extension WithdrawalRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("at", at)
+        m.string("by", by)
+        m.string("caseNumber", caseNumber)
+        m.string("document", document)
+        m.string("reason", reason)
+        m.integer("seq", seq)
+        m.integer("version", version)
+    }
+}
+
+extension WithdrawalState: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.array("versions", versions) { record, w in w.object { record.write(&$0) } }
+    }
+}
+
+extension MoveRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("at", at)
+        m.string("by", by)
+        m.string("caseNumber", caseNumber)
+        m.string("document", document)
+        m.string("reason", reason)
+        m.integer("seq", seq)
+        m.string("toCase", toCase)
+        m.string("toDocument", toDocument)
+        m.integer("versions", versions)
+    }
+}
+
+extension MoveState: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.array("moves", moves) { record, w in w.object { record.write(&$0) } }
+    }
+}
+
+extension CaseTagRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("at", at)
+        m.string("by", by)
+        m.string("caseNumber", caseNumber)
+        m.integer("seq", seq)
+        m.string("tag", tag)
+    }
+}
+
+extension TagState: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.array("tags", tags) { record, w in w.object { record.write(&$0) } }
     }
 }

@@ -195,10 +195,15 @@ public struct VersionRecord: Codable, Equatable, Sendable {
     public var schemaId: String?
     public var schemaVersion: Int?
     public var schemaBodyHash: String?
+    /// For a version moved from another case (`document.moved`): where it
+    /// was filed, which its object's associated data names. Absent (not
+    /// null) otherwise, so records of versions never moved hash as before.
+    public var origin: VersionOrigin?
 
     public init(caseNumber: String, document: String, version: Int, type: String, tier: String, objectId: String,
                 size: Int64, ciphertextSize: Int64, sealedFileKeyHash: String, stamp: Stamp, filedSeq: Int64,
-                schemaId: String?, schemaVersion: Int?, schemaBodyHash: String?) {
+                schemaId: String?, schemaVersion: Int?, schemaBodyHash: String?, origin: VersionOrigin? = nil) {
+        self.origin = origin
         self.caseNumber = caseNumber
         self.document = document
         self.version = version
@@ -217,7 +222,7 @@ public struct VersionRecord: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case caseNumber, document, version, type, tier, objectId, size, ciphertextSize, sealedFileKeyHash, stamp, filedSeq
-        case schemaId, schemaVersion, schemaBodyHash
+        case schemaId, schemaVersion, schemaBodyHash, origin
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -236,6 +241,47 @@ public struct VersionRecord: Codable, Equatable, Sendable {
         try c.encode(schemaId, forKey: .schemaId)
         try c.encode(schemaVersion, forKey: .schemaVersion)
         try c.encode(schemaBodyHash, forKey: .schemaBodyHash)
+        try c.encodeIfPresent(origin, forKey: .origin)
+    }
+}
+
+/// Where a moved version was filed: the case and document its object's
+/// associated data names (SECURITY.md §11).
+public struct VersionOrigin: Codable, Equatable, Sendable {
+    public var `case`: String
+    public var document: String
+
+    public init(case: String, document: String) {
+        self.case = `case`
+        self.document = document
+    }
+}
+
+/// The tombstone a moved document leaves in its case (`document.moved`).
+/// Rows of table `moves`.
+public struct MoveRecord: Codable, Equatable, Sendable {
+    public var caseNumber: String
+    public var document: String
+    public var seq: Int64
+    public var at: String
+    public var by: String
+    public var toCase: String
+    public var toDocument: String
+    /// How many versions went.
+    public var versions: Int
+    public var reason: String
+
+    public init(caseNumber: String, document: String, seq: Int64, at: String, by: String, toCase: String, toDocument: String,
+                versions: Int, reason: String) {
+        self.caseNumber = caseNumber
+        self.document = document
+        self.seq = seq
+        self.at = at
+        self.by = by
+        self.toCase = toCase
+        self.toDocument = toDocument
+        self.versions = versions
+        self.reason = reason
     }
 }
 
@@ -262,6 +308,47 @@ public struct SchemaRecord: Codable, Equatable, Sendable {
         self.addedAt = addedAt
         self.addedBy = addedBy
         self.addedSeq = addedSeq
+    }
+}
+
+/// A version withdrawn as a correction (`version.withdrawn`): no longer a
+/// document's current version, still in its history and readable by its
+/// holders, with this notice. Rows of table `withdrawals`.
+public struct WithdrawalRecord: Codable, Equatable, Sendable {
+    public var caseNumber: String
+    public var document: String
+    public var version: Int
+    public var seq: Int64
+    public var at: String
+    public var by: String
+    public var reason: String
+
+    public init(caseNumber: String, document: String, version: Int, seq: Int64, at: String, by: String, reason: String) {
+        self.caseNumber = caseNumber
+        self.document = document
+        self.version = version
+        self.seq = seq
+        self.at = at
+        self.by = by
+        self.reason = reason
+    }
+}
+
+/// A tag on a case (`case-of-concern`, `high-risk`, …), from its
+/// `case.tag-added`. Rows of table `case_tags`.
+public struct CaseTagRecord: Codable, Equatable, Sendable {
+    public var caseNumber: String
+    public var tag: String
+    public var seq: Int64
+    public var at: String
+    public var by: String
+
+    public init(caseNumber: String, tag: String, seq: Int64, at: String, by: String) {
+        self.caseNumber = caseNumber
+        self.tag = tag
+        self.seq = seq
+        self.at = at
+        self.by = by
     }
 }
 
@@ -361,6 +448,9 @@ enum StateKey {
     static func version(_ caseNumber: String, _ name: String, _ version: Int) -> String { "version/\(caseNumber)/\(name)/\(version)" }
     static func schemas(_ type: String) -> String { "schemas/" + type }
     static func lifecycle(_ caseNumber: String) -> String { "lifecycle/" + caseNumber }
+    static func withdrawals(_ caseNumber: String, _ name: String) -> String { "withdrawals/\(caseNumber)/\(name)" }
+    static func moves(_ caseNumber: String, _ name: String) -> String { "moves/\(caseNumber)/\(name)" }
+    static func tags(_ caseNumber: String) -> String { "tags/" + caseNumber }
     // How many rows a listing must show, so a row deleted by hand is not
     // quietly left out (no entry while the count is 0).
     static let staffCount = "count/staff"
@@ -408,6 +498,23 @@ struct LifecycleState: Codable, Equatable {
         try c.encode(changes, forKey: .changes)
         try c.encode(pendingClosure, forKey: .pendingClosure)
     }
+}
+
+/// What the map holds for a document with withdrawn versions: each
+/// withdrawal, by version.
+struct WithdrawalState: Codable, Equatable {
+    var versions: [WithdrawalRecord]
+}
+
+/// What the map holds for a document name a case has moved away: each
+/// move, in event order.
+struct MoveState: Codable, Equatable {
+    var moves: [MoveRecord]
+}
+
+/// What the map holds for a tagged case: its tags, by tag (as bytes).
+struct TagState: Codable, Equatable {
+    var tags: [CaseTagRecord]
 }
 
 /// What the map holds for a client number: the case that took it.

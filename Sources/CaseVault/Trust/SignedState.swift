@@ -214,9 +214,55 @@ struct SignedState {
         return state
     }
 
-    /// Whether the case has a filed closure form (closing needs one).
+    /// Whether the case has a filed closure form (closing needs one), not
+    /// every version of it withdrawn.
     func closureFiled(_ caseNumber: String) throws -> Bool {
-        try documents(caseNumber).contains { $0.isForm && $0.type == Lifecycle.closureFormType }
+        try documents(caseNumber).contains { document in
+            try document.isForm && document.type == Lifecycle.closureFormType && currentVersion(of: document) != nil
+        }
+    }
+
+    /// The withdrawn versions of a document, checked together (nothing is
+    /// signed before the first).
+    func withdrawals(_ caseNumber: String, _ name: String) throws -> [WithdrawalRecord] {
+        let records = try reader.withdrawals(caseNumber: caseNumber, document: name)
+        try requireDistinct(records.map { "\($0.version)" }, what: "withdrawals of '\(name)' of \(caseNumber)")
+        try check(records.isEmpty ? nil : WithdrawalState(versions: records), key: StateKey.withdrawals(caseNumber, name),
+                  what: "the withdrawals of '\(name)' of \(caseNumber)")
+        return records
+    }
+
+    /// Where a document name of a case went, each move checked together
+    /// (nothing is signed before the first).
+    func moves(_ caseNumber: String, _ name: String) throws -> [MoveRecord] {
+        let records = try reader.moves(caseNumber: caseNumber, document: name)
+        try requireDistinct(records.map { "\($0.seq)" }, what: "moves of '\(name)' of \(caseNumber)")
+        try check(records.isEmpty ? nil : MoveState(moves: records), key: StateKey.moves(caseNumber, name),
+                  what: "the moves of '\(name)' of \(caseNumber)")
+        return records
+    }
+
+    /// The documents a case moved away, each name's moves checked. (No
+    /// count proves the list complete; a name asked for is checked.)
+    func movesOut(_ caseNumber: String) throws -> [MoveRecord] {
+        let names = try reader.moves(caseNumber: caseNumber, document: nil).map(\.document)
+        var seen = Set<[UInt8]>()
+        return try names.filter { seen.insert(Array($0.utf8)).inserted }.flatMap { try moves(caseNumber, $0) }
+    }
+
+    /// A case's tags, checked together (nothing is signed while it has none).
+    func tags(_ caseNumber: String) throws -> [CaseTagRecord] {
+        let records = try reader.tags(caseNumber: caseNumber)
+        try requireDistinct(records.map(\.tag), what: "tags of \(caseNumber)")
+        try check(records.isEmpty ? nil : TagState(tags: records), key: StateKey.tags(caseNumber), what: "the tags of \(caseNumber)")
+        return records
+    }
+
+    /// A document's current version: its newest not withdrawn; nil when
+    /// every version is.
+    func currentVersion(of document: DocumentRecord) throws -> Int? {
+        let withdrawn = Set(try withdrawals(document.caseNumber, document.name).map(\.version))
+        return stride(from: document.latestVersion, through: 1, by: -1).first { !withdrawn.contains($0) }
     }
 
     /// A blob named by a checked record, checked against its name.

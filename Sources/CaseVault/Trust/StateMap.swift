@@ -132,6 +132,8 @@ enum StateMap {
     /// map proves it holds none. Throws when the stored path does not lead
     /// to `root`.
     static func value(for key: [UInt8], root: [UInt8], in source: any StateNodeSource) throws -> [UInt8]? {
+        // The empty map has no nodes to read (a stale root row may linger).
+        if root == empty { return nil }
         let walk = try walk(key, in: source)
         guard walk.root(for: key) == root else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
         return walk.value(for: key)
@@ -143,7 +145,7 @@ enum StateMap {
     /// replay), whose nodes no one else could have written: it saves one
     /// recomputation of the path's hashes per update.
     static func set(_ key: [UInt8], to value: [UInt8], root: [UInt8], in sink: any StateNodeSink, checkRoot: Bool = true) throws -> [UInt8] {
-        let walk = try walk(key, in: sink)
+        let walk = root == empty ? Walk() : try walk(key, in: sink)
         guard !checkRoot || walk.root(for: key) == root else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
         let newLeaf = leafHash(key: key, value: value)
         var depth = walk.depth
@@ -181,5 +183,61 @@ enum StateMap {
             try sink.putStateNode(StateNode(path: path(key, depth: depth), kind: .inner, hash: hash, first: left, second: right))
         }
         return hash
+    }
+
+    /// Removes `key`, checking the path against `root` first, and returns
+    /// the new root; the map is then exactly the one that never held it
+    /// (the shape depends only on the keys). Removing an absent key changes
+    /// nothing. A leaf left alone in its subtree moves up to the highest
+    /// position where it is alone; nodes left off the paths linger, unused.
+    static func remove(_ key: [UInt8], root: [UInt8], in sink: any StateNodeSink, checkRoot: Bool = true) throws -> [UInt8] {
+        if root == empty { return root }
+        let walk = try walk(key, in: sink)
+        guard !checkRoot || walk.root(for: key) == root else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
+        guard walk.value(for: key) != nil else { return root }
+        var depth = walk.depth
+        var hash = empty
+        /// A leaf moving up, alone in the subtree on the key's side.
+        var carried: (key: [UInt8], value: [UInt8])?
+        while depth > 0 {
+            depth -= 1
+            let sibling = walk.siblings[depth]
+            if hash == empty {
+                // Only the sibling's subtree is left under this node.
+                if sibling == empty { continue }
+                let siblingPath = path(key, depth: depth + 1).flippingLastBit(atDepth: depth + 1)
+                if let node = try sink.stateNode(path: siblingPath), node.kind == .leaf,
+                   leafHash(key: node.first, value: node.second) == sibling {
+                    carried = (node.first, node.second)
+                    hash = sibling
+                    continue
+                }
+            } else if carried != nil, sibling == empty {
+                continue  // still alone: the leaf goes on up
+            }
+            if let leaf = carried {
+                try sink.putStateNode(StateNode(path: path(leaf.key, depth: depth + 1), kind: .leaf, hash: hash,
+                                                first: leaf.key, second: leaf.value))
+                carried = nil
+            }
+            let (left, right) = bit(key, depth) == 0 ? (hash, sibling) : (sibling, hash)
+            hash = innerHash(left, right)
+            try sink.putStateNode(StateNode(path: path(key, depth: depth), kind: .inner, hash: hash, first: left, second: right))
+        }
+        if let leaf = carried {
+            try sink.putStateNode(StateNode(path: path(leaf.key, depth: 0), kind: .leaf, hash: hash, first: leaf.key, second: leaf.value))
+        }
+        return hash
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// A state-map path (two bytes of depth, then the bits) with its last
+    /// bit, bit `depth − 1`, flipped: the sibling's position.
+    func flippingLastBit(atDepth depth: Int) -> [UInt8] {
+        var out = self
+        let bit = depth - 1
+        out[2 + (bit >> 3)] ^= 0x80 >> UInt8(bit & 7)
+        return out
     }
 }

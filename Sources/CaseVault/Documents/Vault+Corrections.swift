@@ -1,0 +1,150 @@
+public import Foundation
+internal import CaseVaultCrypto
+
+extension Vault {
+    /// Withdraws a version as a correction (issue 9; manual §5.5 keeps
+    /// every version): it stays in the history and its holders can still
+    /// read it, with the withdrawal shown, but it is no longer the
+    /// document's current version. Only the case's manager or supervisor
+    /// withdraws; the reason is kept in the signed event. Nothing is
+    /// deleted.
+    @discardableResult
+    public func withdraw(caseNumber: String, document: String, version: Int, reason: String,
+                         by actor: StaffIdentity, now: Date = Date()) throws -> VersionInfo {
+        let number = try CaseNumber.parse(caseNumber).description
+        let name = try storedDocumentName(number, document)
+        if let refusal = Lifecycle.refusal(reason: reason) { throw VaultError.invalidInput(refusal.message) }
+        try write { writer, head in
+            let signed = head.signedState(writer)
+            guard let state = try signed.caseState(number) else { throw VaultError.notFound("no case \(number)") }
+            guard actor.id == state.case.manager || actor.id == state.case.supervisor else {
+                throw VaultError.accessDenied("only the case's manager (\(state.case.manager)) or supervisor (\(state.case.supervisor)) withdraws a version of \(number)")
+            }
+            guard try signed.document(number, name) != nil else {
+                throw VaultError.notFound("case \(number) has no document named '\(name)'")
+            }
+            guard try signed.version(number, name, version) != nil else {
+                throw VaultError.notFound("'\(name)' of \(number) has no version \(version)")
+            }
+            if let earlier = try signed.withdrawals(number, name).first(where: { $0.version == version }) {
+                throw VaultError.alreadyExists("version \(version) of '\(name)' was already withdrawn on \(earlier.at) by \(earlier.by)")
+            }
+            try Ledger.append([.versionWithdrawn(VersionWithdrawn(case: number, document: name, version: version, reason: reason))],
+                              by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+        }
+        guard let info = try versions(caseNumber: number, document: name).first(where: { $0.version == version }) else {
+            throw VaultError.integrityFailure("version \(version) of '\(name)' of \(number) vanished")
+        }
+        return info
+    }
+
+    /// Moves a misfiled document, every version, to another case (issue 9):
+    /// each version's file key is unsealed with the actor's tier key of the
+    /// source and sealed to the target case's tier key of the same tier;
+    /// the old sealed keys are erased, so holders of the source who do not
+    /// hold the target can no longer open it (copies taken before, such as
+    /// backups, still can: SECURITY.md). The objects stay as they are; each
+    /// moved version names its origin, which its object's associated data
+    /// binds, and keeps its stamp as filed. The source keeps a signed
+    /// tombstone saying where the document went. Only the source case's
+    /// manager or supervisor moves.
+    @discardableResult
+    public func moveDocument(caseNumber: String, document: String, to target: String, name newName: String? = nil,
+                             reason: String, by actor: StaffIdentity, now: Date = Date()) throws -> [VersionInfo] {
+        let number = try CaseNumber.parse(caseNumber).description
+        let targetNumber = try CaseNumber.parse(target).description
+        let name = try storedDocumentName(number, document)
+        let toName = Self.documentName(newName ?? name)
+        try Self.validate(documentName: toName)
+        if let refusal = Lifecycle.refusal(reason: reason) { throw VaultError.invalidInput(refusal.message) }
+        guard targetNumber != number else { throw VaultError.invalidInput("'\(name)' is already in \(number)") }
+        try write { writer, head in
+            let signed = head.signedState(writer)
+            guard let source = try signed.caseState(number) else { throw VaultError.notFound("no case \(number)") }
+            guard actor.id == source.case.manager || actor.id == source.case.supervisor else {
+                throw VaultError.accessDenied("only the case's manager (\(source.case.manager)) or supervisor (\(source.case.supervisor)) moves a document of \(number)")
+            }
+            guard let destination = try signed.caseState(targetNumber) else { throw VaultError.notFound("no case \(targetNumber)") }
+            guard let record = try signed.document(number, name) else {
+                throw VaultError.notFound("case \(number) has no document named '\(name)'")
+            }
+            guard try signed.document(targetNumber, toName) == nil else {
+                throw VaultError.alreadyExists("\(targetNumber) already has a document named '\(toName)'; give it another name with --name")
+            }
+            // The actor's tier keys of the source, checked against the case's.
+            var tierKeys: [Tier: BoxKeyPair] = [:]
+            func tierKey(_ tier: Tier) throws -> BoxKeyPair {
+                if let keys = tierKeys[tier] { return keys }
+                guard let grant = source.grants.first(where: { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(actor.id) }) else {
+                    throw VaultError.accessDenied("'\(actor.id)' holds no grant for the \(tier.rawValue) tier of \(number)")
+                }
+                let sealed = try signed.blob(grant.sealedKeyHash, what: "the sealed \(tier.rawValue)-tier key of \(number)")
+                let keys: BoxKeyPair
+                do { keys = try BoxKeyPair(secretKey: try SealedBox.open(sealed, with: actor.boxKeys)) } catch {
+                    throw VaultError.integrityFailure("the \(tier.rawValue)-tier key of \(number) sealed to '\(actor.id)' failed authentication")
+                }
+                guard keys.publicKey == (try source.case.publicKey(for: tier)) else {
+                    throw VaultError.integrityFailure("the \(tier.rawValue)-tier key granted to '\(actor.id)' for \(number) does not match the case")
+                }
+                tierKeys[tier] = keys
+                return keys
+            }
+            var resealed: [DocumentMoved.Resealed] = []
+            for version in try signed.versions(of: record) {
+                guard let tier = Tier(rawValue: version.tier) else { throw VaultError.integrityFailure("a version record of \(number) is damaged") }
+                let sealed = try signed.blob(version.sealedFileKeyHash, what: "the sealed file key of \(number) '\(name)' v\(version.version)")
+                let fileKey: SecureBytes
+                do { fileKey = try SealedBox.open(sealed, with: try tierKey(tier)) } catch let error as VaultError { throw error } catch {
+                    throw VaultError.integrityFailure("the sealed file key of \(number) '\(name)' v\(version.version) failed authentication")
+                }
+                guard fileKey.count == SecretStream.keyLength else {
+                    throw VaultError.integrityFailure("the file key of \(number) '\(name)' v\(version.version) is malformed")
+                }
+                let again = SealedBox.seal(fileKey, to: try destination.case.publicKey(for: tier))
+                resealed.append(DocumentMoved.Resealed(version: version.version, sealedFileKeyHash: try Ledger.putBlob(again, in: writer)))
+            }
+            try Ledger.append([.documentMoved(DocumentMoved(case: number, document: name, to: targetNumber, toDocument: toName,
+                                                            reason: reason, versions: resealed))],
+                              by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+        }
+        return try versions(caseNumber: targetNumber, document: toName)
+    }
+
+    /// Where the documents a case moved away went (for `case show`).
+    public func movedDocuments(of caseNumber: String) throws -> [DocumentMove] {
+        let number = try CaseNumber.parse(caseNumber).description
+        return try read { reader, head in
+            guard head.size > 0 else { throw VaultError.notFound("no case \(number)") }
+            return try head.signedState(reader).movesOut(number).map(DocumentMove.init)
+        }
+    }
+}
+
+/// A document a case moved to another (its tombstone).
+public struct DocumentMove: Sendable, Equatable {
+    public let document: String
+    public let toCase: String
+    public let toDocument: String
+    public let at: Date
+    public let by: String
+    public let versions: Int
+    public let reason: String
+
+    init(_ record: MoveRecord) throws {
+        guard let at = Timestamp.date(from: record.at) else {
+            throw VaultError.integrityFailure("the move of \(record.caseNumber) '\(record.document)' is damaged")
+        }
+        self.init(document: record.document, toCase: record.toCase, toDocument: record.toDocument, at: at, by: record.by,
+                  versions: record.versions, reason: record.reason)
+    }
+
+    init(document: String, toCase: String, toDocument: String, at: Date, by: String, versions: Int, reason: String) {
+        self.document = document
+        self.toCase = toCase
+        self.toDocument = toDocument
+        self.at = at
+        self.by = by
+        self.versions = versions
+        self.reason = reason
+    }
+}

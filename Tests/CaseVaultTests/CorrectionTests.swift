@@ -1,0 +1,256 @@
+@testable import CaseVault
+import CaseVaultCrypto
+import Foundation
+import GRDB
+import Testing
+
+private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    #expect(sourceLocation: sourceLocation) { try body() } throws: { error in
+        switch error as? VaultError {
+        case .invalidInput(let message)?, .accessDenied(let message)?, .notFound(let message)?, .alreadyExists(let message)?:
+            return message.contains(fragment)
+        default: return false
+        }
+    }
+}
+
+/// Issue 9, item 3: corrections are signed withdrawals, never deletions.
+@Suite struct WithdrawalTests {
+    @Test func aWithdrawnVersionStaysInTheHistoryAndIsNoLongerCurrent() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file(Array("first".utf8), name: "Home visit")
+        try p.file(Array("filed into the wrong case".utf8), name: "Home visit")
+        let info = try p.vault.withdraw(caseNumber: "CP-2024-0042", document: "Home visit", version: 2,
+                                        reason: "belongs to another child", by: p["grace"])
+        #expect(info.withdrawal?.by == "grace" && info.withdrawal?.reason == "belongs to another child")
+        // The current version is 1 again, for get, case show and history.
+        #expect(try p.read("CP-2024-0042", "Home visit") == Array("first".utf8))
+        #expect(try p.vault.latestVersions(caseNumber: "CP-2024-0042").map { "\($0.document) v\($0.version)" } == ["Home visit v1"])
+        let history = try p.vault.versions(caseNumber: "CP-2024-0042", document: "Home visit")
+        #expect(history.map(\.version) == [1, 2])
+        #expect(history.map { $0.withdrawal != nil } == [false, true])
+        // Still readable when asked for, by its holders.
+        var withdrawn: [UInt8] = []
+        let read = try p.vault.read(caseNumber: "CP-2024-0042", document: "Home visit", version: 2, by: p["halima"]) {
+            withdrawn.append(contentsOf: $0)
+        }
+        #expect(withdrawn == Array("filed into the wrong case".utf8))
+        #expect(read.withdrawal?.reason == "belongs to another child")
+        // The next filing is version 3 and current.
+        try p.file(Array("third".utf8), name: "Home visit")
+        #expect(try p.read("CP-2024-0042", "Home visit") == Array("third".utf8))
+        #expect(try p.vault.verify().isClean)
+    }
+
+    @Test func whenEveryVersionIsWithdrawnNoneIsCurrent() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file(Array("only".utf8), name: "Wrong photo", type: "photo")
+        try p.vault.withdraw(caseNumber: "CP-2024-0042", document: "Wrong photo", version: 1, reason: "misfiled", by: p["halima"])
+        expectRefused("every version of 'Wrong photo' of CP-2024-0042 is withdrawn") { _ = try p.read("CP-2024-0042", "Wrong photo") }
+        #expect(try p.read("CP-2024-0042", "Wrong photo", version: 1) == Array("only".utf8))
+        let shown = try #require(try p.vault.latestVersions(caseNumber: "CP-2024-0042").first)
+        #expect(shown.version == 1 && shown.withdrawal != nil)
+    }
+
+    @Test func onlyTheCasesManagerOrSupervisorWithdrawsOnceWithAReason() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file(Array("x".utf8))
+        for id in ["farah", "joseph", "dora", "amina", "peter"] {
+            expectRefused("withdraws a version of CP-2024-0042") {
+                try p.vault.withdraw(caseNumber: "CP-2024-0042", document: "Intake form", version: 1, reason: "x", by: p[id])
+            }
+        }
+        expectRefused("give a reason") {
+            try p.vault.withdraw(caseNumber: "CP-2024-0042", document: "Intake form", version: 1, reason: " ", by: p["grace"])
+        }
+        expectRefused("has no version 2") {
+            try p.vault.withdraw(caseNumber: "CP-2024-0042", document: "Intake form", version: 2, reason: "x", by: p["grace"])
+        }
+        try p.vault.withdraw(caseNumber: "CP-2024-0042", document: "Intake form", version: 1, reason: "duplicate", by: p["grace"])
+        expectRefused("already withdrawn") {
+            try p.vault.withdraw(caseNumber: "CP-2024-0042", document: "Intake form", version: 1, reason: "again", by: p["halima"])
+        }
+    }
+
+    @Test func aWithdrawnClosureFormDoesNotCloseACase() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.fileClosureForm()
+        let closure = try #require(try p.vault.latestVersions(caseNumber: "CP-2024-0042").first)
+        try p.vault.withdraw(caseNumber: "CP-2024-0042", document: closure.document, version: 1, reason: "premature", by: p["halima"])
+        expectRefused("needs a filed closure form") { try p.move(.closed, by: "halima") }
+    }
+
+    // MARK: Attacks
+
+    @Test func aWithdrawalSignedByTheWrongMemberIsRefusedByTheProjection() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file(Array("x".utf8))
+        let forged = EventData.versionWithdrawn(VersionWithdrawn(case: "CP-2024-0042", document: "Intake form", version: 1, reason: "hide it"))
+        for id in ["farah", "joseph"] {
+            expectIntegrity("breaks the rules") {
+                _ = try p.vault.write { writer, head in
+                    try Ledger.append([forged], by: p[id], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+                }
+            }
+        }
+        #expect(try p.vault.versions(caseNumber: "CP-2024-0042").allSatisfy { $0.withdrawal == nil })
+    }
+
+    /// Someone with write access hides a version by marking it withdrawn,
+    /// or un-withdraws one, with SQLite alone.
+    @Test func withdrawalRowsWrittenByHandAreCaught() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file(Array("v1".utf8))
+        try p.file(Array("v2".utf8))
+        try p.tamper("""
+            INSERT INTO withdrawals (case_number, document, version, seq, at, by, reason)
+            VALUES ('CP-2024-0042', 'Intake form', 2, 20, '2026-01-01T00:00:00Z', 'grace', 'forged')
+            """)
+        expectIntegrity("the withdrawals of 'Intake form' of CP-2024-0042") { _ = try p.read() }
+        var report = try p.vault.verify()
+        #expect(report.findings.contains { $0.kind == .rowAdded && $0.subject == "withdrawals CP-2024-0042 'Intake form' v2" })
+        try p.tamper("DELETE FROM withdrawals")
+        try p.vault.withdraw(caseNumber: "CP-2024-0042", document: "Intake form", version: 2, reason: "wrong child", by: p["grace"])
+        try p.tamper("DELETE FROM withdrawals")
+        expectIntegrity("the withdrawals of 'Intake form' of CP-2024-0042") { _ = try p.read() }
+        report = try p.vault.verify()
+        #expect(report.findings.contains { $0.kind == .rowMissing && $0.subject == "withdrawals CP-2024-0042 'Intake form' v2" })
+    }
+}
+
+/// Issue 9, item 3: a misfiled document moves, keys and all.
+@Suite struct MoveTests {
+    /// CP-2024-0042 (grace, halima) holds "Notes" v1 (team), v2
+    /// (confidential, so the document is), v3 withdrawn; CP-2024-0043
+    /// (joseph, halima) is where it belongs.
+    func programme() throws -> Programme {
+        let p = try Programme()
+        try p.openCase()
+        try p.openCase(client: 43, manager: "joseph")
+        try p.file(Array("notes v1".utf8), name: "Notes")
+        try p.file(Array("notes v2, confidential".utf8), name: "Notes", confidential: true)
+        try p.file(Array("notes v3".utf8), name: "Notes")
+        try p.vault.withdraw(caseNumber: "CP-2024-0042", document: "Notes", version: 3, reason: "duplicate", by: p["grace"])
+        return p
+    }
+
+    @Test func aMovedDocumentOpensInItsNewCaseForThatCasesHoldersOnly() throws {
+        let p = try programme()
+        let before = try p.vault.versions(caseNumber: "CP-2024-0042", document: "Notes")
+        let oldHashes = try p.vault.store.read { try $0.versions(caseNumber: "CP-2024-0042", document: "Notes") }.map(\.sealedFileKeyHash)
+        let moved = try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Notes", to: "CP-2024-0043",
+                                             reason: "about the other child", by: p["grace"])
+        #expect(moved.map(\.version) == [1, 2, 3])
+        #expect(moved.map(\.tier) == [.team, .confidential, .confidential])
+        #expect(moved.map(\.stamp) == before.map(\.stamp))  // stamped as filed
+        #expect(moved.map { $0.withdrawal != nil } == [false, false, true])
+
+        // The target's holders read every version; its current is v2.
+        #expect(try p.read("CP-2024-0043", "Notes", by: "joseph") == Array("notes v2, confidential".utf8))
+        #expect(try p.read("CP-2024-0043", "Notes", version: 1, by: "joseph") == Array("notes v1".utf8))
+        #expect(try p.read("CP-2024-0043", "Notes", version: 3, by: "halima") == Array("notes v3".utf8))
+        #expect(try p.read("CP-2024-0043", "Notes", version: 1, by: "dora") == Array("notes v1".utf8))  // team tier
+        #expect(throws: VaultError.self) { _ = try p.read("CP-2024-0043", "Notes", version: 2, by: "dora") }
+        // The source's manager, who does not hold the target, reads it nowhere.
+        #expect(throws: VaultError.self) { _ = try p.read("CP-2024-0043", "Notes", version: 1, by: "grace") }
+        #expect { _ = try p.read("CP-2024-0042", "Notes", by: "grace") } throws: { error in
+            guard case VaultError.notFound(let message) = error else { return false }
+            return message.contains("'Notes' was moved from CP-2024-0042 to CP-2024-0043 as 'Notes'") && message.contains("about the other child")
+        }
+        // Her tier keys of the source open none of the new sealed file keys,
+        // and the old sealed file keys are gone from the catalog.
+        let blobs = Set(try catalogRows(p.vault, "SELECT hash FROM blobs").map { $0["hash"] as String })
+        let state = try p.vault.store.read { try $0.grants(caseNumber: "CP-2024-0042") }
+        for grant in state where grant.holder == "staff:grace" {
+            let sealedTier = try #require(try p.vault.store.read { try $0.blob(hash: grant.sealedKeyHash) })
+            let tierKeys = try BoxKeyPair(secretKey: try SealedBox.open(sealedTier, with: p["grace"].boxKeys))
+            for version in try p.vault.store.read({ try $0.versions(caseNumber: "CP-2024-0043", document: "Notes") }) {
+                let sealed = try #require(try p.vault.store.read { try $0.blob(hash: version.sealedFileKeyHash) })
+                #expect(throws: (any Error).self) { _ = try SealedBox.open(sealed, with: tierKeys) }
+            }
+        }
+        #expect(oldHashes.count == 3)
+        #expect(Set(oldHashes).isDisjoint(with: blobs))
+
+        // The source keeps a tombstone; the target files on.
+        let moves = try p.vault.movedDocuments(of: "CP-2024-0042")
+        #expect(moves.map { "\($0.document) → \($0.toCase) \($0.toDocument) (\($0.versions))" } == ["Notes → CP-2024-0043 Notes (3)"])
+        #expect(try p.vault.latestVersions(caseNumber: "CP-2024-0042").isEmpty)
+        let v4 = try p.file(Array("notes v4".utf8), into: "CP-2024-0043", name: "Notes", by: "joseph")
+        #expect(v4.version == 4 && v4.stamp.caseNumber == "CP-2024-0043" && v4.tier == .confidential)
+        #expect(try p.read("CP-2024-0043", "Notes", by: "joseph") == Array("notes v4".utf8))
+        // And a new document of that name can be filed in the source again.
+        try p.file(Array("the right notes".utf8), name: "Notes")
+        #expect(try p.read("CP-2024-0042", "Notes") == Array("the right notes".utf8))
+        let report = try p.vault.verify(VerifyOptions(readData: .all))
+        #expect(report.isClean, "\(report.findings)")
+    }
+
+    @Test func onlyTheSourceCasesManagerOrSupervisorMovesAndNamesMustBeFree() throws {
+        let p = try programme()
+        for id in ["joseph", "farah", "dora", "amina"] {
+            expectRefused("moves a document of CP-2024-0042") {
+                try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Notes", to: "CP-2024-0043", reason: "x", by: p[id])
+            }
+        }
+        try p.file(Array("theirs".utf8), into: "CP-2024-0043", name: "Notes", by: "joseph")
+        expectRefused("already has a document named 'Notes'") {
+            try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Notes", to: "CP-2024-0043", reason: "x", by: p["halima"])
+        }
+        expectRefused("already in CP-2024-0042") {
+            try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Notes", to: "CP-2024-0042", reason: "x", by: p["halima"])
+        }
+        expectRefused("no case CP-2024-0099") {
+            try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Notes", to: "CP-2024-0099", reason: "x", by: p["halima"])
+        }
+        let moved = try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Notes", to: "CP-2024-0043", name: "Notes (from 0042)",
+                                             reason: "misfiled", by: p["halima"])
+        #expect(moved.first?.document == "Notes (from 0042)")
+        #expect(try p.read("CP-2024-0043", "Notes (from 0042)", version: 1, by: "joseph") == Array("notes v1".utf8))
+        #expect(try p.vault.verify().isClean)
+    }
+
+    /// Signed around the command: a member who may not, or a move that
+    /// leaves a version behind, is refused by the projection.
+    @Test func aMoveBreakingTheRulesIsRefusedByTheProjection() throws {
+        let p = try programme()
+        let hash = String(repeating: "ab", count: 32)
+        let all = (1...3).map { DocumentMoved.Resealed(version: $0, sealedFileKeyHash: hash) }
+        let forged: [(String, DocumentMoved)] = [
+            ("joseph", DocumentMoved(case: "CP-2024-0042", document: "Notes", to: "CP-2024-0043", toDocument: "Notes", reason: "mine now", versions: all)),
+            ("grace", DocumentMoved(case: "CP-2024-0042", document: "Notes", to: "CP-2024-0043", toDocument: "Notes", reason: "x",
+                                    versions: Array(all.prefix(2)))),
+            ("grace", DocumentMoved(case: "CP-2024-0042", document: "Notes", to: "CP-2024-0042", toDocument: "Notes 2", reason: "x", versions: all)),
+            ("grace", DocumentMoved(case: "CP-2024-0042", document: "Notes", to: "CP-2024-0043", toDocument: "a/b", reason: "x", versions: all)),
+        ]
+        for (id, data) in forged {
+            expectIntegrity("breaks the rules") {
+                _ = try p.vault.write { writer, head in
+                    try Ledger.append([.documentMoved(data)], by: p[id], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+                }
+            }
+        }
+        #expect(try p.read("CP-2024-0042", "Notes", version: 1) == Array("notes v1".utf8))
+    }
+
+    /// After a move, rows put back by hand in the source are caught.
+    @Test func theSourceRowsPutBackByHandAreCaught() throws {
+        let p = try programme()
+        let documents = try catalogRows(p.vault, "SELECT * FROM documents WHERE name = 'Notes'")
+        try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Notes", to: "CP-2024-0043", reason: "misfiled", by: p["grace"])
+        let row = try #require(documents.first)
+        try p.tamper("INSERT INTO documents VALUES ('CP-2024-0042', 'Notes', '\(row["type"] as String)', 0, 3, 1)")
+        expectIntegrity("document 'Notes' of CP-2024-0042") { _ = try p.read("CP-2024-0042", "Notes") }
+        let report = try p.vault.verify()
+        #expect(report.findings.contains { $0.kind == .rowAdded && $0.subject == "documents CP-2024-0042 'Notes'" })
+        try p.tamper("DELETE FROM documents WHERE case_number = 'CP-2024-0042'")
+        try p.tamper("DELETE FROM moves")
+        expectIntegrity("the moves of 'Notes' of CP-2024-0042") { _ = try p.read("CP-2024-0042", "Notes") }
+    }
+}
