@@ -430,7 +430,7 @@ def run(argv):
     try:
         migrations = {r[0] for r in db.execute("SELECT identifier FROM grdb_migrations")}
         known = {"v1-staff", "v2-events-cases-documents", "v3-form-schemas", "v4-signed-projection",
-                 "v5-case-lifecycle"}
+                 "v5-case-lifecycle", "v6-corrections-and-tags"}
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         if "v4-signed-projection" not in migrations:
             fail("the newest event signs no state root; open the vault once with casevault")

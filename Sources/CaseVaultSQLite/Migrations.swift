@@ -111,11 +111,7 @@ extension SQLiteCatalogStore {
         // v5: the case lifecycle (manual §5.2): each status change and the
         // closure requests awaiting a supervisor's approval, projected from
         // the `case.status-changed`, `case.closure-requested` and
-        // `case.closure-approved` events; versions withdrawn as corrections
-        // (`version.withdrawn`); documents moved to another case
-        // (`document.moved`): the source's tombstones, and the origin of a
-        // moved version (its object's associated data names it); tags on
-        // cases (`case.tag-added`, `case.tag-removed`).
+        // `case.closure-approved` events.
         migrator.registerMigration("v5-case-lifecycle") { db in
             try db.execute(sql: """
                 CREATE TABLE status_changes (case_number TEXT NOT NULL REFERENCES cases, seq INTEGER NOT NULL,
@@ -123,6 +119,15 @@ extension SQLiteCatalogStore {
                     reason TEXT NOT NULL, requested_by TEXT, PRIMARY KEY (case_number, seq));
                 CREATE TABLE closure_requests (case_number TEXT PRIMARY KEY REFERENCES cases, seq INTEGER NOT NULL,
                     at TEXT NOT NULL, requested_by TEXT NOT NULL, approver TEXT NOT NULL, reason TEXT NOT NULL);
+                """)
+        }
+        // v6: corrections and tags: versions withdrawn (`version.withdrawn`);
+        // documents moved to another case (`document.moved`): the source's
+        // tombstones, and the origin of a moved version (its object's
+        // associated data names it); tags on cases (`case.tag-added`,
+        // `case.tag-removed`).
+        migrator.registerMigration("v6-corrections-and-tags") { db in
+            try db.execute(sql: """
                 CREATE TABLE withdrawals (case_number TEXT NOT NULL, document TEXT NOT NULL, version INTEGER NOT NULL,
                     seq INTEGER NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL, reason TEXT NOT NULL,
                     PRIMARY KEY (case_number, document, version));
