@@ -106,6 +106,8 @@ DATA = {
                                obj({"version": integer(1), "sealedFileKeyHash": HEX})(i) for i in x)}),
     "case.tag-added": obj({"case": CASE, "tag": pat(r"[a-z0-9][a-z0-9-]{0,31}")}),
     "case.tag-removed": obj({"case": CASE, "tag": pat(r"[a-z0-9][a-z0-9-]{0,31}")}),
+    "case.ao-extended": obj({"case": CASE, "until": pat(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), "reason": string(1)}),
+    "case.ao-closed": obj({"case": CASE, "closedOn": pat(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")}),
 }
 ANY = set(ROLES)
 SUPER = {"case-supervisor", "project-director", "admin"}
@@ -120,6 +122,7 @@ SIGNERS = {  # §12 "Who may sign what", the role column
     "document.moved": {"case-manager", "case-supervisor"},
     "case.tag-added": {"case-manager", "case-supervisor", "project-director"},
     "case.tag-removed": {"case-manager", "case-supervisor", "project-director"},
+    "case.ao-extended": {"case-supervisor"}, "case.ao-closed": set(ROLES) - {"auditor"},
 }
 READERS = {"case-manager", "case-supervisor", "project-director"}  # §3 table: roles that can read
 EVENT_PREFIX = b"casevault-event-v1\n"
@@ -430,7 +433,8 @@ def run(argv):
     try:
         migrations = {r[0] for r in db.execute("SELECT identifier FROM grdb_migrations")}
         known = {"v1-staff", "v2-events-cases-documents", "v3-form-schemas", "v4-signed-projection",
-                 "v5-case-lifecycle", "v6-corrections-and-tags"}
+                 "v5-case-lifecycle", "v6-corrections-and-tags",
+                 "v7-aged-out-extensions"}
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         if "v4-signed-projection" not in migrations:
             fail("the newest event signs no state root; open the vault once with casevault")

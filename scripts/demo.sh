@@ -160,6 +160,9 @@ run case status UASC-2025-0043 C --as joseph --passphrase-file "$secrets/joseph"
 run case approve UASC-2025-0043 --as halima --passphrase-file "$secrets/halima"
 run case reopen UASC-2025-0043 --as halima --passphrase-file "$secrets/halima" --reason "New protection concern reported"
 run case show UASC-2025-0043
+echo "What needs attention, from the catalog alone (no passphrase): today, and as it will look in 100 days:"
+run due
+run due --as-of "$(date -u -d '+100 days' +%F)"
 
 next "Folder labels: the four fields of manual §5.5, no names; a sheet for A4 label stock"
 run case tag CP-2024-0042 add case-of-concern --as halima --passphrase-file "$secrets/halima"

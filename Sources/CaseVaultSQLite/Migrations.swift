@@ -140,6 +140,13 @@ extension SQLiteCatalogStore {
                 ALTER TABLE versions ADD COLUMN origin_document TEXT;
                 """)
         }
+        // v7: extensions of aged-out cases' closing dates (`case.ao-extended`).
+        migrator.registerMigration("v7-aged-out-extensions") { db in
+            try db.execute(sql: """
+                CREATE TABLE ao_extensions (case_number TEXT PRIMARY KEY, seq INTEGER NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL,
+                    until TEXT NOT NULL, reason TEXT NOT NULL);
+                """)
+        }
         return migrator
     }()
 }

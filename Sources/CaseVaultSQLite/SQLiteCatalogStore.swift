@@ -367,6 +367,15 @@ private final class Connection: CatalogWriter {
         }
     }
 
+    func aoExtensions(caseNumber: String?) throws -> [AgedOutExtensionRecord] {
+        let rows = try caseNumber.map { try all("SELECT * FROM ao_extensions WHERE case_number = ?", [$0]) }
+            ?? all("SELECT * FROM ao_extensions ORDER BY case_number")
+        return try rows.map { row in
+            AgedOutExtensionRecord(caseNumber: try row.value("case_number"), seq: try row.value("seq"), at: try row.value("at"),
+                                   by: try row.value("by"), until: try row.value("until"), reason: try row.value("reason"))
+        }
+    }
+
     static func closureRequest(_ row: Row) throws -> ClosureRequestRecord {
         ClosureRequestRecord(caseNumber: try row.value("case_number"), seq: try row.value("seq"), at: try row.value("at"),
                              requestedBy: try row.value("requested_by"), approver: try row.value("approver"), reason: try row.value("reason"))
@@ -481,6 +490,15 @@ private final class Connection: CatalogWriter {
 
     func deleteTag(caseNumber: String, tag: String) throws {
         try run("DELETE FROM case_tags WHERE case_number = ? AND tag = ?", [caseNumber, tag])
+    }
+
+    func putAOExtension(_ r: AgedOutExtensionRecord) throws {
+        try run("INSERT OR REPLACE INTO ao_extensions (case_number, seq, at, by, until, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                [r.caseNumber, r.seq, r.at, r.by, r.until, r.reason])
+    }
+
+    func deleteAOExtension(caseNumber: String) throws {
+        try run("DELETE FROM ao_extensions WHERE case_number = ?", [caseNumber])
     }
 
     func putMove(_ r: MoveRecord) throws {

@@ -7,7 +7,7 @@ struct CaseCommand: ParsableCommand {
         commandName: "case",
         abstract: "Open, list and show cases (client folders); change their status.",
         subcommands: [CaseOpenCommand.self, CaseListCommand.self, CaseShowCommand.self, CaseStatusCommand.self,
-                      CaseReopenCommand.self, CaseApproveCommand.self, CaseTagCommand.self]
+                      CaseReopenCommand.self, CaseApproveCommand.self, CaseExtendCommand.self, CaseTagCommand.self]
     )
 }
 
@@ -145,6 +145,7 @@ struct CaseShowCommand: ParsableCommand {
         printHolders(try vault.holders(of: number))
         let tags = try vault.tags(of: number)
         if !tags.isEmpty { print("  tags:              \(tags.joined(separator: ", "))") }
+        if let closing = try vault.agedOutClosingDay(of: number) { print("  aged out, closes: \(closing)") }
         let history = try vault.statusHistory(of: number)
         if let pending = history.pending {
             print("  closure requested: \(pending.at.formatted(.iso8601)) by \(pending.requestedBy), awaiting \(pending.approver): \(pending.reason)")
@@ -288,6 +289,35 @@ struct CaseTagCommand: ParsableCommand {
             try vault.tagCase(number, tag, adding: action == .add, by: actor)
             let tags = try vault.tags(of: number)
             print("\(action == .add ? "Tagged" : "Untagged") \(number) \(tag); its tags: \(tags.isEmpty ? "none" : tags.joined(separator: ", ")).")
+        }
+    }
+}
+
+struct CaseExtendCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "extend",
+        abstract: "Extend an aged-out case's closing date (its supervisor).",
+        discussion: """
+            An aged-out (AO) case closes six months after it became AO (manual §5.2: "unless otherwise agreed"). \
+            The supervisor moves that day later, with a reason; 'casevault due' lists what is about to close.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    var number: String
+
+    @Option(help: ArgumentHelp("The new closing day, YYYY-MM-DD.", valueName: "date"))
+    var until: String
+
+    @Option(help: ArgumentHelp("Why (kept in the signed history).", valueName: "text"))
+    var reason: String
+
+    func run() throws {
+        try vaultOptions.withUnlocked { vault, actor in
+            try vault.extendAgedOut(number, until: until, reason: reason, by: actor)
+            print("Case \(number) now closes on \(try vault.agedOutClosingDay(of: number) ?? until).")
         }
     }
 }

@@ -219,3 +219,100 @@ private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = 
         #expect(report.findings.contains { $0.kind == .rowMissing && $0.subject.hasPrefix("status changes CP-2024-0042") })
     }
 }
+
+/// Issue 9, item 2: the aged-out clock and `due`.
+@Suite struct AgedOutClockTests {
+    func date(_ text: String) -> Date { try! Date(text, strategy: .iso8601) }
+
+    func agedOut(on day: String) throws -> Programme {
+        let p = try Programme()
+        try p.openCase()
+        _ = try p.vault.changeStatus(of: "CP-2024-0042", to: .agedOut, reason: "turned 18", by: p["grace"], now: date(day + "T10:00:00Z"))
+        return p
+    }
+
+    @Test func anAgedOutCaseClosesSixMonthsLaterAndNotBefore() throws {
+        let p = try agedOut(on: "2026-01-31")
+        #expect(try p.vault.agedOutClosingDay(of: "CP-2024-0042") == "2026-07-31")
+        #expect(try p.vault.closeAgedOutCases(by: p["halima"], now: date("2026-07-30T23:59:59Z")) == [])
+        #expect(try p.status == .agedOut)
+        #expect(try p.vault.closeAgedOutCases(by: p["farah"], now: date("2026-07-31T00:00:01Z")) == ["CP-2024-0042"])
+        #expect(try p.status == .closed)
+        let change = try #require(try p.vault.statusHistory(of: "CP-2024-0042").changes.last)
+        #expect(change.from == .agedOut && change.to == .closed && change.by == "farah")
+        #expect(change.reason == "aged out: closed on 2026-07-31, 6 months after it became AO")
+        #expect(try p.vault.agedOutClosingDay(of: "CP-2024-0042") == nil)
+        #expect(try p.vault.verify().isClean)
+    }
+
+    @Test func theLastDayOfAShorterMonthCounts() throws {
+        let p = try agedOut(on: "2026-08-31")
+        #expect(try p.vault.agedOutClosingDay(of: "CP-2024-0042") == "2027-02-28")
+    }
+
+    @Test func anExtensionByTheSupervisorKeepsItOpenUntilItsDay() throws {
+        let p = try agedOut(on: "2026-01-31")
+        let early = date("2026-07-01T09:00:00Z")
+        for (id, until, fragment) in [("grace", "2026-09-30", "only the case's supervisor"), ("halima", "2026-07-15", "an extension moves that later"),
+                                      ("halima", "2026-02-30", "is not a date"), ("halima", "30/09/2026", "is not a date")] {
+            #expect(throws: VaultError.self, "\(id) \(until) \(fragment)") {
+                try p.vault.extendAgedOut("CP-2024-0042", until: until, reason: "agreed at case conference", by: p[id], now: early)
+            }
+        }
+        try p.vault.extendAgedOut("CP-2024-0042", until: "2026-09-30", reason: "transition plan runs to September", by: p["halima"], now: early)
+        #expect(try p.vault.agedOutClosingDay(of: "CP-2024-0042") == "2026-09-30")
+        #expect(try p.vault.closeAgedOutCases(by: p["halima"], now: date("2026-08-01T00:00:00Z")) == [])
+        #expect(try p.status == .agedOut)
+        // Filing after the day closes it first: the stamp says C.
+        let filed = try p.file(Array("after the extension".utf8), now: date("2026-10-01T08:00:00Z"))
+        #expect(filed.stamp.caseStatus == .closed)
+        let change = try #require(try p.vault.statusHistory(of: "CP-2024-0042").changes.last)
+        #expect(change.reason == "aged out: closed on 2026-09-30, at the end of its extension" && change.by == "farah")
+        let report = try p.vault.verify()
+        #expect(report.isClean, "\(report.findings)")
+    }
+
+    /// Signed around the command: before the day, on the wrong day, by an
+    /// auditor; an extension row written by hand.
+    @Test func theClockCannotBeCheated() throws {
+        let p = try agedOut(on: "2026-01-31")
+        let forged: [(String, Date, EventData)] = [
+            ("halima", date("2026-07-30T12:00:00Z"), .agedOutClosed(AgedOutClosed(case: "CP-2024-0042", closedOn: "2026-07-31"))),
+            ("halima", date("2026-08-30T12:00:00Z"), .agedOutClosed(AgedOutClosed(case: "CP-2024-0042", closedOn: "2026-07-30"))),
+            ("peter", date("2026-08-30T12:00:00Z"), .agedOutClosed(AgedOutClosed(case: "CP-2024-0042", closedOn: "2026-07-31"))),
+            ("grace", date("2026-07-01T12:00:00Z"), .agedOutExtended(AgedOutExtended(case: "CP-2024-0042", until: "2027-01-01", reason: "x"))),
+        ]
+        for (id, at, data) in forged {
+            expectIntegrity("breaks the rules") {
+                _ = try p.vault.write { writer, head in
+                    try Ledger.append([data], by: p[id], at: at, vaultID: p.vault.config.vaultId, head: &head, in: writer)
+                }
+            }
+        }
+        try p.tamper("""
+            INSERT INTO ao_extensions VALUES ('CP-2024-0042', 9, '2026-07-01T00:00:00Z', 'halima', '2030-01-01', 'forged')
+            """)
+        expectIntegrity("status history of CP-2024-0042") { _ = try p.vault.agedOutClosingDay(of: "CP-2024-0042") }
+        #expect(try p.vault.verify().findings.contains { $0.kind == .rowAdded && $0.subject == "aged-out extensions CP-2024-0042" })
+    }
+
+    @Test func dueListsWhatNeedsAttention() throws {
+        let p = try Programme()
+        try p.openCase()                               // open, nothing filed since opening (today)
+        try p.openCase(client: 43, manager: "joseph")
+        try p.fileClosureForm(into: "CP-2024-0043")
+        _ = try p.vault.changeStatus(of: "CP-2024-0043", to: .closed, reason: "done", approvedBy: "halima", by: p["joseph"])
+        let now = Date()
+        _ = try p.vault.changeStatus(of: "CP-2024-0042", to: .agedOut, reason: "turned 18", by: p["grace"], now: now)
+        // As of seven months on: the AO case's day has come, and it is idle.
+        let later = now.addingTimeInterval(210 * 86_400)
+        let items = try p.vault.due(asOf: later)
+        #expect(Set(items.map { "\($0.caseNumber) \($0.kind.rawValue)" }) == [
+            "CP-2024-0042 aged-out-closing", "CP-2024-0042 idle", "CP-2024-0043 closure-awaiting-approval", "CP-2024-0043 idle",
+            "CP-2024-0043 no-recent-visit",
+        ])
+        // Today: a fresh open case with no visit yet is not overdue; the AO case closes in six months.
+        let today = try p.vault.due(asOf: now)
+        #expect(today.map { "\($0.caseNumber) \($0.kind.rawValue)" } == ["CP-2024-0043 closure-awaiting-approval"])
+    }
+}

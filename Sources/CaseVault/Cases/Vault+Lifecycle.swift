@@ -186,3 +186,134 @@ extension Vault {
         }
     }
 }
+
+// MARK: The aged-out clock and what is due
+
+extension Vault {
+    /// The day an AO case closes (`YYYY-MM-DD`, UTC): six months after it
+    /// became AO, or as its supervisor extended it; nil unless it is AO.
+    public func agedOutClosingDay(of number: String) throws -> String? {
+        let parsed = try CaseNumber.parse(number).description
+        return try read { reader, head in
+            let signed = head.signedState(reader)
+            guard head.size > 0, let state = try signed.caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            return Lifecycle.agedOutClosingDay(state.case, try signed.lifecycle(parsed))
+        }
+    }
+
+    /// Moves an AO case's closing date later ("unless otherwise agreed"),
+    /// by its supervisor, with a reason.
+    public func extendAgedOut(_ number: String, until: String, reason: String, by actor: StaffIdentity, now: Date = Date()) throws {
+        let parsed = try CaseNumber.parse(number).description
+        try Self.check(Lifecycle.refusal(reason: reason))
+        try write { writer, head in
+            let signed = head.signedState(writer)
+            guard let state = try signed.caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            try Self.check(Lifecycle.refusal(extending: state.case, try signed.lifecycle(parsed), until: until, by: actor.id, at: now))
+            try Ledger.append([.agedOutExtended(AgedOutExtended(case: parsed, until: until, reason: reason))],
+                              by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+        }
+    }
+
+    /// Closes every AO case whose closing day has come (`number` alone when
+    /// given), each by a signed `case.ao-closed`; returns the cases closed.
+    /// Filing into such a case does this first, so its stamp says C.
+    @discardableResult
+    public func closeAgedOutCases(_ number: String? = nil, by actor: StaffIdentity, now: Date = Date()) throws -> [String] {
+        guard actor.role != .auditor else { throw VaultError.accessDenied("an auditor changes nothing") }
+        let only = try number.map { try CaseNumber.parse($0).description }
+        func closures(_ signed: SignedState) throws -> [EventData] {
+            let candidates: [CaseState]
+            if let only {
+                candidates = try signed.caseState(only).map { [$0] } ?? []
+            } else {
+                candidates = try signed.cases(matching: CaseQuery(status: CaseStatus.agedOut.rawValue))
+            }
+            var events: [EventData] = []
+            for state in candidates where state.case.status == CaseStatus.agedOut.rawValue {
+                guard let closing = Lifecycle.agedOutClosingDay(state.case, try signed.lifecycle(state.case.number)),
+                      Lifecycle.day(now) >= closing else { continue }
+                events.append(.agedOutClosed(AgedOutClosed(case: state.case.number, closedOn: closing)))
+            }
+            return events
+        }
+        // A read first: most calls (every filing) find nothing to close and
+        // take no write lock.
+        guard try read({ reader, head in head.size > 0 ? try closures(head.signedState(reader)) : [] }).isEmpty == false else { return [] }
+        return try write { writer, head in
+            let events = try closures(head.signedState(writer))
+            guard !events.isEmpty else { return [] }
+            try Ledger.append(events, by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+            return events.compactMap { if case .agedOutClosed(let data) = $0 { data.case } else { nil } }
+        }
+    }
+
+    /// What needs attention as of `asOf` (manual §5.2), from the signed
+    /// catalog alone: AO cases closing within `warnDays` or past their day;
+    /// open, inactive and aged-out cases with nothing filed for `idleDays`;
+    /// open cases with no home-visit or monitoring form for `visitDays`;
+    /// closures awaiting approval.
+    public func due(asOf: Date = Date(), idleDays: Int = 90, visitDays: Int = 30, warnDays: Int = 30) throws -> [DueItem] {
+        try read { reader, head in
+            guard head.size > 0 else { return [] }
+            let signed = head.signedState(reader)
+            let today = Lifecycle.day(asOf)
+            func daysAgo(_ n: Int) -> String { Lifecycle.day(asOf.addingTimeInterval(-Double(n) * 86_400)) }
+            var items: [DueItem] = []
+            for state in try signed.cases(matching: CaseQuery()) {
+                let record = state.case
+                guard let status = CaseStatus(rawValue: record.status), status != .closed else { continue }
+                let lifecycle = try signed.lifecycle(record.number)
+                if let closing = Lifecycle.agedOutClosingDay(record, lifecycle),
+                   closing <= Lifecycle.day(asOf.addingTimeInterval(Double(warnDays) * 86_400)) {
+                    items.append(DueItem(caseNumber: record.number, kind: .agedOutClosing, date: closing,
+                                         detail: closing <= today ? "aged out: closing day \(closing) has come; it closes when next touched, or with 'casevault due --close-aged-out'"
+                                                                  : "aged out: closes on \(closing) unless its supervisor extends it"))
+                }
+                if let pending = lifecycle.pendingClosure {
+                    items.append(DueItem(caseNumber: record.number, kind: .closureAwaitingApproval, date: String(pending.at.prefix(10)),
+                                         detail: "closure asked for by \(pending.requestedBy), awaiting \(pending.approver)"))
+                }
+                // The newest filing (its stamp's date), or the opening.
+                var lastFiled = String(record.openedAt.prefix(10))
+                var lastVisit: String?
+                for document in try signed.documents(record.number) {
+                    guard let current = try signed.currentVersion(of: document),
+                          let version = try signed.version(record.number, document.name, current),
+                          let filed = Timestamp.date(from: version.stamp.date) else { continue }
+                    let day = Lifecycle.day(filed)
+                    lastFiled = max(lastFiled, day)
+                    if document.isForm, DueItem.visitFormTypes.contains(document.type) { lastVisit = max(lastVisit ?? day, day) }
+                }
+                if lastFiled < daysAgo(idleDays) {
+                    items.append(DueItem(caseNumber: record.number, kind: .idle, date: lastFiled,
+                                         detail: "nothing filed since \(lastFiled) (over \(idleDays) days)"))
+                }
+                if status == .open, (lastVisit ?? "") < daysAgo(visitDays), String(record.openedAt.prefix(10)) < daysAgo(visitDays) {
+                    items.append(DueItem(caseNumber: record.number, kind: .noRecentVisit, date: lastVisit,
+                                         detail: lastVisit.map { "last home-visit or monitoring form \($0) (over \(visitDays) days)" }
+                                             ?? "no home-visit or monitoring form filed yet"))
+                }
+            }
+            return items
+        }
+    }
+}
+
+/// One thing `due` lists.
+public struct DueItem: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case agedOutClosing = "aged-out-closing"
+        case closureAwaitingApproval = "closure-awaiting-approval"
+        case idle = "idle"
+        case noRecentVisit = "no-recent-visit"
+    }
+    /// The form types that count as a home visit or monitoring.
+    static let visitFormTypes: Set<String> = ["home-visit", "monitoring-reassessment"]
+
+    public let caseNumber: String
+    public let kind: Kind
+    /// The day it is about (`YYYY-MM-DD`), when there is one.
+    public let date: String?
+    public let detail: String
+}

@@ -113,9 +113,12 @@ extension Vault {
     /// The filing itself, from any source; `schema` is recorded for forms.
     func fileStream(caseNumber number: String, name: String, type: String, confidential: Bool, schema: FormSchema?,
                     by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone, source: FilingSource) throws -> VersionInfo {
+        // An aged-out case whose closing day has come closes first, so the
+        // stamp carries the status in force (manual §5.2).
+        try closeAgedOutCases(number, by: actor, now: fixedNow ?? Date())
         // Objects being written are not yet named by any row; the shared lock
         // keeps `verify --repair` from taking them for a crash's leftovers.
-        try objects.withFilingLock {
+        return try objects.withFilingLock {
             var attempt = 1
             while true {
                 do {

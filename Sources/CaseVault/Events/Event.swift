@@ -18,6 +18,8 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case documentMoved = "document.moved"
     case tagAdded = "case.tag-added"
     case tagRemoved = "case.tag-removed"
+    case agedOutExtended = "case.ao-extended"
+    case agedOutClosed = "case.ao-closed"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -192,6 +194,22 @@ struct CaseTagged: Codable, Equatable {
     var tag: String
 }
 
+/// `case.ao-extended`: the supervisor moves an aged-out case's closing date later.
+struct AgedOutExtended: Codable, Equatable {
+    var `case`: String
+    /// `YYYY-MM-DD`, UTC.
+    var until: String
+    var reason: String
+}
+
+/// `case.ao-closed`: an aged-out case closes on its closing date, as the
+/// manual has it, whoever signs it on or after that date.
+struct AgedOutClosed: Codable, Equatable {
+    var `case`: String
+    /// The closing date it closed on, `YYYY-MM-DD`.
+    var closedOn: String
+}
+
 /// One event's data, typed by kind.
 enum EventData: Equatable {
     case vaultCreated(VaultCreated)
@@ -210,6 +228,8 @@ enum EventData: Equatable {
     case documentMoved(DocumentMoved)
     case tagAdded(CaseTagged)
     case tagRemoved(CaseTagged)
+    case agedOutExtended(AgedOutExtended)
+    case agedOutClosed(AgedOutClosed)
 
     var type: EventType {
         switch self {
@@ -229,6 +249,8 @@ enum EventData: Equatable {
         case .documentMoved: .documentMoved
         case .tagAdded: .tagAdded
         case .tagRemoved: .tagRemoved
+        case .agedOutExtended: .agedOutExtended
+        case .agedOutClosed: .agedOutClosed
         }
     }
 
@@ -250,6 +272,8 @@ enum EventData: Equatable {
         case .versionWithdrawn(let data): return try encoder.encode(data)
         case .documentMoved(let data): return try encoder.encode(data)
         case .tagAdded(let data), .tagRemoved(let data): return try encoder.encode(data)
+        case .agedOutExtended(let data): return try encoder.encode(data)
+        case .agedOutClosed(let data): return try encoder.encode(data)
         }
     }
 
@@ -362,6 +386,13 @@ enum EventData: Equatable {
         case .tagAdded(let d), .tagRemoved(let d):
             m.string("case", d.case)
             m.string("tag", d.tag)
+        case .agedOutExtended(let d):
+            m.string("case", d.case)
+            m.string("reason", d.reason)
+            m.string("until", d.until)
+        case .agedOutClosed(let d):
+            m.string("case", d.case)
+            m.string("closedOn", d.closedOn)
         }
     }
 
@@ -384,6 +415,8 @@ enum EventData: Equatable {
         case .documentMoved: return .documentMoved(try decoder.decode(DocumentMoved.self, from: json))
         case .tagAdded: return .tagAdded(try decoder.decode(CaseTagged.self, from: json))
         case .tagRemoved: return .tagRemoved(try decoder.decode(CaseTagged.self, from: json))
+        case .agedOutExtended: return .agedOutExtended(try decoder.decode(AgedOutExtended.self, from: json))
+        case .agedOutClosed: return .agedOutClosed(try decoder.decode(AgedOutClosed.self, from: json))
         }
     }
 }

@@ -80,6 +80,8 @@ enum Projection {
             case .documentMoved(let data): try documentMoved(data)
             case .tagAdded(let data): try tagged(data, adding: true)
             case .tagRemoved(let data): try tagged(data, adding: false)
+            case .agedOutExtended(let data): try agedOutExtended(data)
+            case .agedOutClosed(let data): try agedOutClosed(data)
             }
         }
 
@@ -309,7 +311,8 @@ enum Projection {
             let request = ClosureRequestRecord(caseNumber: data.case, seq: event.seq, at: event.at, requestedBy: event.actor,
                                                approver: data.approver, reason: data.reason)
             try writer.putClosureRequest(request)
-            try set(StateKey.lifecycle(data.case), LifecycleState(changes: lifecycle.changes, pendingClosure: request))
+            try set(StateKey.lifecycle(data.case), LifecycleState(changes: lifecycle.changes, pendingClosure: request,
+                                                                  aoExtension: lifecycle.aoExtension))
         }
 
         mutating func closureApproved(_ data: ClosureApproved) throws {
@@ -436,6 +439,29 @@ enum Projection {
             if tags.isEmpty { try remove(StateKey.tags(data.case)) } else { try set(StateKey.tags(data.case), TagState(tags: tags)) }
         }
 
+        mutating func agedOutExtended(_ data: AgedOutExtended) throws {
+            let (state, lifecycle) = try lifecycleCase(data.case, reason: data.reason)
+            guard let now = Timestamp.date(from: event.at) else { throw refuse("the event's time is not a date") }
+            if let refusal = Lifecycle.refusal(extending: state.case, lifecycle, until: data.until, by: event.actor, at: now) {
+                throw refuse(refusal.message)
+            }
+            let record = AgedOutExtensionRecord(caseNumber: data.case, seq: event.seq, at: event.at, by: event.actor, until: data.until,
+                                                reason: data.reason)
+            try writer.putAOExtension(record)
+            try set(StateKey.lifecycle(data.case),
+                    LifecycleState(changes: lifecycle.changes, pendingClosure: lifecycle.pendingClosure, aoExtension: record))
+        }
+
+        mutating func agedOutClosed(_ data: AgedOutClosed) throws {
+            let (state, lifecycle) = try lifecycleCase(data.case, reason: nil)
+            guard let now = Timestamp.date(from: event.at) else { throw refuse("the event's time is not a date") }
+            if let refusal = Lifecycle.refusal(closingAgedOut: state.case, lifecycle, closedOn: data.closedOn, at: now) {
+                throw refuse(refusal.message)
+            }
+            let how = lifecycle.aoExtension == nil ? "\(Lifecycle.agedOutMonths) months after it became AO" : "at the end of its extension"
+            try changeStatus(state, lifecycle, to: .closed, reason: "aged out: closed on \(data.closedOn), \(how)", requestedBy: nil)
+        }
+
         /// The case row and state take the new status; the change joins the
         /// history; a pending closure request lapses.
         mutating func changeStatus(_ state: CaseState, _ lifecycle: LifecycleState, to: CaseStatus, reason: String,
@@ -447,6 +473,7 @@ enum Projection {
             try writer.putCase(record)
             try writer.putStatusChange(change)
             if lifecycle.pendingClosure != nil { try writer.deleteClosureRequest(caseNumber: record.number) }
+            if lifecycle.aoExtension != nil { try writer.deleteAOExtension(caseNumber: record.number) }
             try set(StateKey.case(record.number), CaseState(record, grants: state.grants))
             try set(StateKey.lifecycle(record.number), LifecycleState(changes: lifecycle.changes + [change], pendingClosure: nil))
         }

@@ -61,7 +61,7 @@ public enum Replay {
         case .schemaAdded(let data): [data.bodyHash]
         case .documentMoved(let data): data.versions.map(\.sealedFileKeyHash)
         case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
-             .versionWithdrawn, .tagAdded, .tagRemoved: []
+             .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed: []
         }
     }
 
@@ -145,6 +145,8 @@ enum CatalogComparison {
                     key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
         try compare("moves", try live.moves(caseNumber: nil, document: nil), try replayed.moves(caseNumber: nil, document: nil),
                     key: { Triple($0.caseNumber, $0.document, Int($0.seq)) }, name: { "\($0.caseNumber) '\($0.document)' event \($0.seq)" })
+        try compare("aged-out extensions", try live.aoExtensions(caseNumber: nil), try replayed.aoExtensions(caseNumber: nil),
+                    key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
         try compare("case tags", try live.tags(caseNumber: nil), try replayed.tags(caseNumber: nil),
                     key: { Triple($0.caseNumber, $0.tag, 0) }, name: { "\($0.caseNumber) \($0.tag)" })
         try compare("withdrawals", try live.withdrawals(caseNumber: nil, document: nil), try replayed.withdrawals(caseNumber: nil, document: nil),

@@ -9,6 +9,8 @@
 ///   `closure` form and is the supervisor's, or the manager's with the
 ///   supervisor's signed approval, so no manager closes alone; only the
 ///   supervisor reopens.
+internal import Foundation
+
 enum Lifecycle {
     static let moves: [CaseStatus: [CaseStatus]] = [
         .open: [.inactive, .agedOut, .closed],
@@ -100,6 +102,70 @@ enum Lifecycle {
         if reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" }) {
             return .rule("the reason holds control characters")
         }
+        return nil
+    }
+
+    // MARK: The aged-out clock
+
+    /// How long an AO case stays AO before it closes (manual §5.2).
+    static let agedOutMonths = 6
+
+    static let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+
+    /// `YYYY-MM-DD` of an instant, in UTC.
+    static func day(_ date: Date) -> String {
+        let c = utc.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+    }
+
+    /// A strict `YYYY-MM-DD` that names a real day.
+    static func parseDay(_ text: String) -> Date? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+              let year = Int(parts[0]), let month = Int(parts[1]), let dayOfMonth = Int(parts[2]),
+              let date = utc.date(from: DateComponents(year: year, month: month, day: dayOfMonth)), day(date) == text else { return nil }
+        return date
+    }
+
+    /// The day an AO case closes: six calendar months after the UTC day it
+    /// became AO (the last day of the month when that month is shorter), or
+    /// the day its supervisor extended it to. Nil unless the case is AO.
+    static func agedOutClosingDay(_ record: CaseRecord, _ lifecycle: LifecycleState) -> String? {
+        guard record.status == CaseStatus.agedOut.rawValue,
+              let became = lifecycle.changes.last(where: { $0.to == CaseStatus.agedOut.rawValue }),
+              let at = Timestamp.date(from: became.at) else { return nil }
+        if let extended = lifecycle.aoExtension { return extended.until }
+        guard let start = parseDay(day(at)), let closing = utc.date(byAdding: .month, value: agedOutMonths, to: start) else { return nil }
+        return day(closing)
+    }
+
+    /// Why the supervisor may not extend an AO case to `until` at `now`.
+    static func refusal(extending record: CaseRecord, _ lifecycle: LifecycleState, until: String, by actor: String, at now: Date) -> Refusal? {
+        guard record.status == CaseStatus.agedOut.rawValue, let closing = agedOutClosingDay(record, lifecycle) else {
+            return .rule("\(record.number) is \(record.status), not AO; only an aged-out case's closing date is extended")
+        }
+        guard actor == record.supervisor else {
+            return .role("only the case's supervisor (\(record.supervisor)) extends the closing date of \(record.number)")
+        }
+        guard parseDay(until) != nil else { return .rule("'\(until)' is not a date (YYYY-MM-DD)") }
+        guard until > closing, until > day(now) else {
+            return .rule("\(record.number) closes on \(closing); an extension moves that later (and after today)")
+        }
+        return nil
+    }
+
+    /// Why an AO case may not be closed by its clock, on `closedOn`, at `now`.
+    static func refusal(closingAgedOut record: CaseRecord, _ lifecycle: LifecycleState, closedOn: String, at now: Date) -> Refusal? {
+        guard let closing = agedOutClosingDay(record, lifecycle) else {
+            return .rule("\(record.number) is \(record.status), not AO")
+        }
+        guard closedOn == closing else { return .rule("\(record.number) closes on \(closing), not \(closedOn)") }
+        guard day(now) >= closing else { return .rule("\(record.number) closes on \(closing), not before") }
         return nil
     }
 

@@ -32,7 +32,8 @@ enum Policy {
         case .statusChanged, .versionWithdrawn, .documentMoved: role == .caseManager || role == .caseSupervisor
         case .tagAdded, .tagRemoved: role == .caseManager || role == .caseSupervisor || role == .projectDirector
         case .closureRequested: role == .caseManager
-        case .closureApproved: role == .caseSupervisor
+        case .closureApproved, .agedOutExtended: role == .caseSupervisor
+        case .agedOutClosed: role != .auditor
         }
     }
 

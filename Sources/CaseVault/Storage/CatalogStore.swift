@@ -106,6 +106,8 @@ public protocol CatalogReader: AnyObject {
     func moves(caseNumber: String?, document: String?) throws -> [MoveRecord]
     /// Tags of a case by tag (as bytes); of every case, by case, when nil.
     func tags(caseNumber: String?) throws -> [CaseTagRecord]
+    /// The extension of an aged-out case's closing date; every case's, by case, when nil.
+    func aoExtensions(caseNumber: String?) throws -> [AgedOutExtensionRecord]
 }
 
 /// The write side, reachable only inside `CatalogStore.write`. Only the
@@ -139,6 +141,9 @@ public protocol CatalogWriter: CatalogReader {
     func deleteDocument(caseNumber: String, name: String) throws
     func putTag(_ record: CaseTagRecord) throws
     func deleteTag(caseNumber: String, tag: String) throws
+    /// Sets a case's extension, replacing any other.
+    func putAOExtension(_ record: AgedOutExtensionRecord) throws
+    func deleteAOExtension(caseNumber: String) throws
 }
 
 /// Stored nodes feed the log tree and the state map.

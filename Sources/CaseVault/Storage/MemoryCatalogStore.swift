@@ -30,6 +30,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         var withdrawals: [Name: [Name: [Int: WithdrawalRecord]]] = [:]
         var moves: [Name: [Name: [Int64: MoveRecord]]] = [:]
         var tags: [Name: [Name: CaseTagRecord]] = [:]
+        var aoExtensions: [Name: AgedOutExtensionRecord] = [:]
     }
 
     /// A name compared, hashed and ordered by its UTF-8 bytes (without
@@ -158,6 +159,10 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             let cases = caseNumber.map { [Name($0)] } ?? state.tags.keys.sorted()
             return cases.flatMap { (state.tags[$0] ?? [:]).sorted { $0.key < $1.key }.map(\.value) }
         }
+        func aoExtensions(caseNumber: String?) throws -> [AgedOutExtensionRecord] {
+            if let caseNumber { return state.aoExtensions[Name(caseNumber)].map { [$0] } ?? [] }
+            return state.aoExtensions.sorted { $0.key < $1.key }.map(\.value)
+        }
         func closureRequest(caseNumber: String) throws -> ClosureRequestRecord? { state.closureRequests[Name(caseNumber)] }
         func closureRequests() throws -> [ClosureRequestRecord] { state.closureRequests.sorted { $0.key < $1.key }.map(\.value) }
         func withdrawals(caseNumber: String?, document: String?) throws -> [WithdrawalRecord] {
@@ -204,6 +209,8 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         func deleteClosureRequest(caseNumber: String) throws { state.closureRequests[Name(caseNumber)] = nil }
         func putTag(_ record: CaseTagRecord) throws { state.tags[Name(record.caseNumber), default: [:]][Name(record.tag)] = record }
         func deleteTag(caseNumber: String, tag: String) throws { state.tags[Name(caseNumber)]?[Name(tag)] = nil }
+        func putAOExtension(_ record: AgedOutExtensionRecord) throws { state.aoExtensions[Name(record.caseNumber)] = record }
+        func deleteAOExtension(caseNumber: String) throws { state.aoExtensions[Name(caseNumber)] = nil }
         func putMove(_ record: MoveRecord) throws {
             state.moves[Name(record.caseNumber), default: [:]][Name(record.document), default: [:]][record.seq] = record
         }

@@ -265,8 +265,20 @@ extension ClosureRequestRecord: CanonicalRecord {
     }
 }
 
+extension AgedOutExtensionRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("at", at)
+        m.string("by", by)
+        m.string("caseNumber", caseNumber)
+        m.string("reason", reason)
+        m.integer("seq", seq)
+        m.string("until", until)
+    }
+}
+
 extension LifecycleState: CanonicalRecord {
     func write(_ m: inout CanonicalWriter.Members) {
+        if let aoExtension { m.object("aoExtension") { aoExtension.write(&$0) } }
         m.array("changes", changes) { record, w in w.object { record.write(&$0) } }
         if let pendingClosure { m.object("pendingClosure") { pendingClosure.write(&$0) } } else { m.null("pendingClosure") }
     }

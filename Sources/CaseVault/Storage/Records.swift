@@ -394,6 +394,29 @@ public struct StatusChangeRecord: Codable, Equatable, Sendable {
     }
 }
 
+/// The latest extension of an aged-out case's closing date (manual §5.2:
+/// "closed six months later, unless otherwise agreed"), by its supervisor
+/// (`case.ao-extended`); gone when the case leaves AO. Rows of table
+/// `ao_extensions`.
+public struct AgedOutExtensionRecord: Codable, Equatable, Sendable {
+    public var caseNumber: String
+    public var seq: Int64
+    public var at: String
+    public var by: String
+    /// The new closing date, `YYYY-MM-DD` (UTC).
+    public var until: String
+    public var reason: String
+
+    public init(caseNumber: String, seq: Int64, at: String, by: String, until: String, reason: String) {
+        self.caseNumber = caseNumber
+        self.seq = seq
+        self.at = at
+        self.by = by
+        self.until = until
+        self.reason = reason
+    }
+}
+
 /// A case manager's request to close a case, awaiting the approval of the
 /// supervisor it names (`case.closure-requested`); at most one per case,
 /// cleared by any change of status. Rows of table `closure_requests`.
@@ -489,12 +512,16 @@ struct CaseState: Codable, Equatable {
 struct LifecycleState: Codable, Equatable {
     var changes: [StatusChangeRecord]
     var pendingClosure: ClosureRequestRecord?
+    /// Only while an AO case's closing date is extended (absent, not null,
+    /// otherwise).
+    var aoExtension: AgedOutExtensionRecord? = nil
 
-    var isEmpty: Bool { changes.isEmpty && pendingClosure == nil }
+    var isEmpty: Bool { changes.isEmpty && pendingClosure == nil && aoExtension == nil }
 
-    enum CodingKeys: String, CodingKey { case changes, pendingClosure }
+    enum CodingKeys: String, CodingKey { case changes, pendingClosure, aoExtension }
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(aoExtension, forKey: .aoExtension)
         try c.encode(changes, forKey: .changes)
         try c.encode(pendingClosure, forKey: .pendingClosure)
     }

@@ -209,7 +209,12 @@ struct SignedState {
     func lifecycle(_ caseNumber: String) throws -> LifecycleState {
         let changes = try reader.statusChanges(caseNumber: caseNumber)
         try requireDistinct(changes.map { "\($0.seq)" }, what: "status changes of \(caseNumber)")
-        let state = LifecycleState(changes: changes, pendingClosure: try reader.closureRequest(caseNumber: caseNumber))
+        let extensions = try reader.aoExtensions(caseNumber: caseNumber)
+        guard extensions.count <= 1 else {
+            throw VaultError.integrityFailure("the catalog's extensions of \(caseNumber) repeat (a row was copied by hand)")
+        }
+        let state = LifecycleState(changes: changes, pendingClosure: try reader.closureRequest(caseNumber: caseNumber),
+                                   aoExtension: extensions.first)
         try check(state.isEmpty ? nil : state, key: StateKey.lifecycle(caseNumber), what: "the status history of \(caseNumber)")
         return state
     }
