@@ -147,6 +147,14 @@ extension SQLiteCatalogStore {
                     until TEXT NOT NULL, reason TEXT NOT NULL);
                 """)
         }
+        // v8: vault policies set by admins (`policy.confidential-types-set`):
+        // one row per policy, its value a JSON array.
+        migrator.registerMigration("v8-vault-policies") { db in
+            try db.execute(sql: """
+                CREATE TABLE vault_policies (name TEXT PRIMARY KEY, value TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,
+                    by TEXT NOT NULL);
+                """)
+        }
         return migrator
     }()
 }

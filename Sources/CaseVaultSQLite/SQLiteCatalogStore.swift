@@ -376,6 +376,15 @@ private final class Connection: CatalogWriter {
         }
     }
 
+    func confidentialTypes() throws -> ConfidentialTypesRecord? {
+        let rows = try all("SELECT * FROM vault_policies WHERE name = 'confidential-types'")
+        guard rows.count <= 1 else { throw VaultError.integrityFailure("the catalog's vault policies repeat (a row was copied by hand)") }
+        return try rows.first.map { row in
+            ConfidentialTypesRecord(types: Self.list(try row.value("value")), seq: try row.value("seq"), at: try row.value("at"),
+                                    by: try row.value("by"))
+        }
+    }
+
     static func closureRequest(_ row: Row) throws -> ClosureRequestRecord {
         ClosureRequestRecord(caseNumber: try row.value("case_number"), seq: try row.value("seq"), at: try row.value("at"),
                              requestedBy: try row.value("requested_by"), approver: try row.value("approver"), reason: try row.value("reason"))
@@ -499,6 +508,11 @@ private final class Connection: CatalogWriter {
 
     func deleteAOExtension(caseNumber: String) throws {
         try run("DELETE FROM ao_extensions WHERE case_number = ?", [caseNumber])
+    }
+
+    func putConfidentialTypes(_ r: ConfidentialTypesRecord) throws {
+        try run("INSERT OR REPLACE INTO vault_policies (name, value, seq, at, by) VALUES ('confidential-types', ?, ?, ?, ?)",
+                [Self.text(r.types), r.seq, r.at, r.by])
     }
 
     func putMove(_ r: MoveRecord) throws {

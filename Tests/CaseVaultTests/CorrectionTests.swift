@@ -254,3 +254,58 @@ private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = 
         expectIntegrity("the moves of 'Notes' of CP-2024-0042") { _ = try p.read("CP-2024-0042", "Notes") }
     }
 }
+
+/// Issue 9, item 4: confidentiality by policy, not by the filer's memory.
+@Suite struct ConfidentialityPolicyTests {
+    @Test func policyTypesGoConfidentialWhoeverFilesThemAndAdminsSetTheList() throws {
+        let p = try Programme()
+        try p.openCase()
+        #expect(try p.vault.confidentialTypes().types == Policy.defaultConfidentialTypes)
+        // A PDF of a medical report, no --confidential: confidential by the defaults.
+        let pdf = Array("%PDF-1.7 medical report".utf8)
+        #expect(try p.file(pdf, name: "Medical report", type: "medical").tier == .confidential)
+        #expect(try p.file(Array("notes".utf8), name: "Notes", type: "report").tier == .team)
+        #expect(throws: VaultError.self) { _ = try p.read("CP-2024-0042", "Medical report", by: "dora") }  // team tier only
+        // Only an admin sets the list; it replaces the defaults.
+        for id in ["halima", "dora", "grace"] {
+            #expect(throws: VaultError.self) { try p.vault.setConfidentialTypes(["report"], by: p[id]) }
+        }
+        try p.vault.setConfidentialTypes(["report", "medical", "report"], by: p["amina"])
+        #expect(try p.vault.confidentialTypes().types == ["medical", "report"])
+        #expect(try p.vault.confidentialTypes().setBy == "amina")
+        #expect(try p.file(Array("more notes".utf8), name: "Notes 2", type: "report").tier == .confidential)
+        #expect(try p.file(Array("letter".utf8), name: "Legal letter", type: "legal").tier == .team)  // no longer listed
+        #expect(try p.vault.verify().isClean)
+    }
+
+    /// A filer who signs a team-tier filing of a listed type around the
+    /// command is refused; the policy row edited by hand is caught.
+    @Test func thePolicyHoldsInTheLogAndTheCatalog() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file(Array("x".utf8), name: "Other", type: "report")
+        let filed = try #require(try p.vault.store.read { try $0.versions(caseNumber: "CP-2024-0042", document: "Other") }.first)
+        let old = filed.stamp
+        let stamp = Stamp(date: old.date, caseNumber: old.caseNumber, caseStatus: old.caseStatus, report: "Medical",
+                          caseManager: old.caseManager, caseSupervisor: old.caseSupervisor, version: 1, filedBy: old.filedBy,
+                          filedByName: old.filedByName)
+        let forged = VersionFiled(case: "CP-2024-0042", document: "Medical", version: 1, type: "medical", tier: "team",
+                                  object: filed.objectId, size: filed.size, ciphertextSize: filed.ciphertextSize,
+                                  sealedFileKeyHash: filed.sealedFileKeyHash, stamp: stamp, schema: nil)
+        expectIntegrity("confidential by the vault's policy") {
+            _ = try p.vault.write { writer, head in
+                try Ledger.append([.versionFiled(forged)], by: p["farah"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+            }
+        }
+        expectIntegrity("breaks the rules") {
+            _ = try p.vault.write { writer, head in
+                try Ledger.append([.confidentialTypesSet(ConfidentialTypesSet(types: []))], by: p["dora"], at: Date(),
+                                  vaultID: p.vault.config.vaultId, head: &head, in: writer)
+            }
+        }
+        try p.vault.setConfidentialTypes(["medical"], by: p["amina"])
+        try p.tamper("UPDATE vault_policies SET value = '[]'")
+        expectIntegrity("confidential-types policy") { _ = try p.file(Array("y".utf8), name: "Medical", type: "medical") }
+        #expect(try p.vault.verify().findings.contains { $0.kind == .rowChanged && $0.subject == "vault policies confidential-types" })
+    }
+}

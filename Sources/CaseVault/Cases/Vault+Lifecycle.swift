@@ -317,3 +317,36 @@ public struct DueItem: Sendable, Equatable {
     public let date: String?
     public let detail: String
 }
+
+// MARK: The confidentiality policy
+
+extension Vault {
+    /// The default always-confidential types, for help text.
+    public static var defaultConfidentialTypesText: String { Policy.defaultConfidentialTypes.joined(separator: ", ") }
+
+    /// The document types always filed to the confidential tier, and
+    /// whether an admin set them (else they are the defaults).
+    public func confidentialTypes() throws -> (types: [String], setBy: String?, at: Date?) {
+        try read { reader, head in
+            guard head.size > 0 else { return (Policy.defaultConfidentialTypes, nil, nil) }
+            let policy = try head.signedState(reader).confidentialTypes()
+            return (policy.types, policy.record?.by, policy.record.flatMap { Timestamp.date(from: $0.at) })
+        }
+    }
+
+    /// Sets the always-confidential document types (admins). Versions
+    /// already filed keep their tier; a document once confidential stays so.
+    public func setConfidentialTypes(_ types: [String], by actor: StaffIdentity, now: Date = Date()) throws {
+        guard actor.role == .admin else { throw VaultError.accessDenied("only an admin sets the vault's policy; '\(actor.id)' is a \(actor.role.displayName)") }
+        for type in types { try Self.validate(documentType: type) }
+        var seen = Set<[UInt8]>()
+        let sorted = types.filter { seen.insert(Array($0.utf8)).inserted }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        guard sorted.count <= Policy.maxConfidentialTypes else {
+            throw VaultError.invalidInput("at most \(Policy.maxConfidentialTypes) types")
+        }
+        _ = try write { writer, head in
+            try Ledger.append([.confidentialTypesSet(ConfidentialTypesSet(types: sorted))], by: actor, at: now, vaultID: config.vaultId,
+                              head: &head, in: writer)
+        }
+    }
+}

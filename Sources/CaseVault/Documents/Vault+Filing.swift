@@ -106,6 +106,8 @@ extension Vault {
         let tier: Tier
         let stamp: Stamp
         let tierKey: BoxPublicKey
+        /// The signed confidentiality policy the tier was chosen by.
+        let policy: ConfidentialTypesRecord?
     }
 
     private struct FilingConflict: Error {}
@@ -181,6 +183,7 @@ extension Vault {
                 // Nothing the object was encrypted against may have changed.
                 guard let state = try signed.caseState(number), state.case == plan.caseRecord,
                       try signed.document(number, name) == plan.document,
+                      try signed.confidentialTypes().record == plan.policy,
                       try signed.staff(actor.id)?.role == actor.role.rawValue else {
                     throw FilingConflict()
                 }
@@ -230,7 +233,10 @@ extension Vault {
         }
         // Confidentiality is sticky: once any version of a document is
         // confidential (as the signed document record says), later ones are too.
-        let tier: Tier = confidential || Policy.photoTypes.contains(type) || document?.confidential == true ? .confidential : .team
+        // And the vault's policy: some types are confidential whoever files them.
+        let policy = try signed.confidentialTypes()
+        let tier: Tier = confidential || Policy.photoTypes.contains(type) || policy.types.contains(type) || document?.confidential == true
+            ? .confidential : .team
         let version = (document?.latestVersion ?? 0) + 1
         guard let manager = try signed.staff(state.case.manager), let supervisor = try signed.staff(state.case.supervisor) else {
             throw VaultError.integrityFailure("the manager or supervisor of \(number) is not on the staff")
@@ -239,7 +245,7 @@ extension Vault {
                           caseManager: manager.name, caseSupervisor: supervisor.name,
                           version: version, filedBy: actor.id, filedByName: filer.name)
         return FilingPlan(caseRecord: state.case, document: document, version: version, tier: tier, stamp: stamp,
-                          tierKey: try state.case.publicKey(for: tier))
+                          tierKey: try state.case.publicKey(for: tier), policy: policy.record)
     }
 
     /// The associated data binding an object to its identity and stamp

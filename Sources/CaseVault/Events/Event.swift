@@ -20,6 +20,7 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case tagRemoved = "case.tag-removed"
     case agedOutExtended = "case.ao-extended"
     case agedOutClosed = "case.ao-closed"
+    case confidentialTypesSet = "policy.confidential-types-set"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -210,6 +211,12 @@ struct AgedOutClosed: Codable, Equatable {
     var closedOn: String
 }
 
+/// `policy.confidential-types-set`: an admin sets the document types
+/// always filed to the confidential tier.
+struct ConfidentialTypesSet: Codable, Equatable {
+    var types: [String]
+}
+
 /// One event's data, typed by kind.
 enum EventData: Equatable {
     case vaultCreated(VaultCreated)
@@ -230,6 +237,7 @@ enum EventData: Equatable {
     case tagRemoved(CaseTagged)
     case agedOutExtended(AgedOutExtended)
     case agedOutClosed(AgedOutClosed)
+    case confidentialTypesSet(ConfidentialTypesSet)
 
     var type: EventType {
         switch self {
@@ -251,6 +259,7 @@ enum EventData: Equatable {
         case .tagRemoved: .tagRemoved
         case .agedOutExtended: .agedOutExtended
         case .agedOutClosed: .agedOutClosed
+        case .confidentialTypesSet: .confidentialTypesSet
         }
     }
 
@@ -274,6 +283,7 @@ enum EventData: Equatable {
         case .tagAdded(let data), .tagRemoved(let data): return try encoder.encode(data)
         case .agedOutExtended(let data): return try encoder.encode(data)
         case .agedOutClosed(let data): return try encoder.encode(data)
+        case .confidentialTypesSet(let data): return try encoder.encode(data)
         }
     }
 
@@ -393,6 +403,8 @@ enum EventData: Equatable {
         case .agedOutClosed(let d):
             m.string("case", d.case)
             m.string("closedOn", d.closedOn)
+        case .confidentialTypesSet(let d):
+            m.strings("types", d.types)
         }
     }
 
@@ -417,6 +429,7 @@ enum EventData: Equatable {
         case .tagRemoved: return .tagRemoved(try decoder.decode(CaseTagged.self, from: json))
         case .agedOutExtended: return .agedOutExtended(try decoder.decode(AgedOutExtended.self, from: json))
         case .agedOutClosed: return .agedOutClosed(try decoder.decode(AgedOutClosed.self, from: json))
+        case .confidentialTypesSet: return .confidentialTypesSet(try decoder.decode(ConfidentialTypesSet.self, from: json))
         }
     }
 }

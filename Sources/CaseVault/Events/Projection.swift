@@ -82,6 +82,7 @@ enum Projection {
             case .tagRemoved(let data): try tagged(data, adding: false)
             case .agedOutExtended(let data): try agedOutExtended(data)
             case .agedOutClosed(let data): try agedOutClosed(data)
+            case .confidentialTypesSet(let data): try confidentialTypesSet(data)
             }
         }
 
@@ -214,6 +215,10 @@ enum Projection {
                 guard data.version == 1 else { throw refuse("a new document starts at version 1") }
             }
             guard !Policy.photoTypes.contains(data.type) || tier == .confidential else { throw refuse("photos are confidential") }
+            // From format 2, the vault's policy (or its defaults) decides too.
+            if event.format >= 2, tier != .confidential, try signed.confidentialTypes().types.contains(data.type) {
+                throw refuse("documents of type \(data.type) are confidential by the vault's policy")
+            }
             // The stamp must say what the signed state says (manual §5.5).
             let manager = try signed.staff(state.case.manager)?.name
             let supervisor = try signed.staff(state.case.supervisor)?.name
@@ -460,6 +465,19 @@ enum Projection {
             }
             let how = lifecycle.aoExtension == nil ? "\(Lifecycle.agedOutMonths) months after it became AO" : "at the end of its extension"
             try changeStatus(state, lifecycle, to: .closed, reason: "aged out: closed on \(data.closedOn), \(how)", requestedBy: nil)
+        }
+
+        mutating func confidentialTypesSet(_ data: ConfidentialTypesSet) throws {
+            guard event.format >= 2 else { throw refuse("\(event.type.rawValue) is a format-2 event") }
+            _ = try actor()
+            guard data.types.count <= Policy.maxConfidentialTypes,
+                  data.types.allSatisfy({ (try? Vault.validate(documentType: $0)) != nil }),
+                  zip(data.types, data.types.dropFirst()).allSatisfy({ $0.utf8.lexicographicallyPrecedes($1.utf8) }) else {
+                throw refuse("the types must be document types, sorted, without repeats, at most \(Policy.maxConfidentialTypes)")
+            }
+            let record = ConfidentialTypesRecord(types: data.types, seq: event.seq, at: event.at, by: event.actor)
+            try writer.putConfidentialTypes(record)
+            try set(StateKey.confidentialTypes, record)
         }
 
         /// The case row and state take the new status; the change joins the

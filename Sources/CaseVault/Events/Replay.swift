@@ -61,7 +61,8 @@ public enum Replay {
         case .schemaAdded(let data): [data.bodyHash]
         case .documentMoved(let data): data.versions.map(\.sealedFileKeyHash)
         case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
-             .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed: []
+             .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed,
+             .confidentialTypesSet: []
         }
     }
 
@@ -147,6 +148,8 @@ enum CatalogComparison {
                     key: { Triple($0.caseNumber, $0.document, Int($0.seq)) }, name: { "\($0.caseNumber) '\($0.document)' event \($0.seq)" })
         try compare("aged-out extensions", try live.aoExtensions(caseNumber: nil), try replayed.aoExtensions(caseNumber: nil),
                     key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
+        try compare("vault policies", [try live.confidentialTypes()].compactMap { $0 }, [try replayed.confidentialTypes()].compactMap { $0 },
+                    key: { _ in Triple("confidential-types", "", 0) }, name: { _ in "confidential-types" })
         try compare("case tags", try live.tags(caseNumber: nil), try replayed.tags(caseNumber: nil),
                     key: { Triple($0.caseNumber, $0.tag, 0) }, name: { "\($0.caseNumber) \($0.tag)" })
         try compare("withdrawals", try live.withdrawals(caseNumber: nil, document: nil), try replayed.withdrawals(caseNumber: nil, document: nil),

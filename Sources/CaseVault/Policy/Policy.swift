@@ -34,6 +34,7 @@ enum Policy {
         case .closureRequested: role == .caseManager
         case .closureApproved, .agedOutExtended: role == .caseSupervisor
         case .agedOutClosed: role != .auditor
+        case .confidentialTypesSet: role == .admin
         }
     }
 
@@ -48,4 +49,12 @@ enum Policy {
 
     /// Document types that go to the confidential tier whatever their bytes.
     static let photoTypes: Set<String> = ["photo", "image", "picture"]
+
+    /// The vault's always-confidential document types until an admin sets
+    /// its own list (issue 9: confidentiality no longer depends on a filer
+    /// remembering --confidential).
+    static let maxConfidentialTypes = 64
+
+    public static let defaultConfidentialTypes = ["complaint", "consent-and-confidentiality", "gbv-incident", "identity-document",
+                                                  "legal", "medical", "photo"]
 }

@@ -108,6 +108,8 @@ public protocol CatalogReader: AnyObject {
     func tags(caseNumber: String?) throws -> [CaseTagRecord]
     /// The extension of an aged-out case's closing date; every case's, by case, when nil.
     func aoExtensions(caseNumber: String?) throws -> [AgedOutExtensionRecord]
+    /// The vault's signed list of always-confidential document types, once an admin set one.
+    func confidentialTypes() throws -> ConfidentialTypesRecord?
 }
 
 /// The write side, reachable only inside `CatalogStore.write`. Only the
@@ -144,6 +146,7 @@ public protocol CatalogWriter: CatalogReader {
     /// Sets a case's extension, replacing any other.
     func putAOExtension(_ record: AgedOutExtensionRecord) throws
     func deleteAOExtension(caseNumber: String) throws
+    func putConfidentialTypes(_ record: ConfidentialTypesRecord) throws
 }
 
 /// Stored nodes feed the log tree and the state map.

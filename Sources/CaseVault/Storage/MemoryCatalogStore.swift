@@ -31,6 +31,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         var moves: [Name: [Name: [Int64: MoveRecord]]] = [:]
         var tags: [Name: [Name: CaseTagRecord]] = [:]
         var aoExtensions: [Name: AgedOutExtensionRecord] = [:]
+        var confidentialTypes: ConfidentialTypesRecord?
     }
 
     /// A name compared, hashed and ordered by its UTF-8 bytes (without
@@ -163,6 +164,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             if let caseNumber { return state.aoExtensions[Name(caseNumber)].map { [$0] } ?? [] }
             return state.aoExtensions.sorted { $0.key < $1.key }.map(\.value)
         }
+        func confidentialTypes() throws -> ConfidentialTypesRecord? { state.confidentialTypes }
         func closureRequest(caseNumber: String) throws -> ClosureRequestRecord? { state.closureRequests[Name(caseNumber)] }
         func closureRequests() throws -> [ClosureRequestRecord] { state.closureRequests.sorted { $0.key < $1.key }.map(\.value) }
         func withdrawals(caseNumber: String?, document: String?) throws -> [WithdrawalRecord] {
@@ -211,6 +213,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         func deleteTag(caseNumber: String, tag: String) throws { state.tags[Name(caseNumber)]?[Name(tag)] = nil }
         func putAOExtension(_ record: AgedOutExtensionRecord) throws { state.aoExtensions[Name(record.caseNumber)] = record }
         func deleteAOExtension(caseNumber: String) throws { state.aoExtensions[Name(caseNumber)] = nil }
+        func putConfidentialTypes(_ record: ConfidentialTypesRecord) throws { state.confidentialTypes = record }
         func putMove(_ record: MoveRecord) throws {
             state.moves[Name(record.caseNumber), default: [:]][Name(record.document), default: [:]][record.seq] = record
         }

@@ -337,3 +337,12 @@ extension TagState: CanonicalRecord {
         m.array("tags", tags) { record, w in w.object { record.write(&$0) } }
     }
 }
+
+extension ConfidentialTypesRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("at", at)
+        m.string("by", by)
+        m.integer("seq", seq)
+        m.strings("types", types)
+    }
+}

@@ -352,6 +352,24 @@ public struct CaseTagRecord: Codable, Equatable, Sendable {
     }
 }
 
+/// The document types the vault's policy files to the confidential tier
+/// whatever the filer says (`policy.confidential-types-set`, by an admin).
+/// Row `confidential-types` of table `vault_policies`.
+public struct ConfidentialTypesRecord: Codable, Equatable, Sendable {
+    /// Sorted by their bytes, no repeats.
+    public var types: [String]
+    public var seq: Int64
+    public var at: String
+    public var by: String
+
+    public init(types: [String], seq: Int64, at: String, by: String) {
+        self.types = types
+        self.seq = seq
+        self.at = at
+        self.by = by
+    }
+}
+
 /// A change of a case's status (manual §5.2), by the event that made it:
 /// `case.status-changed`, or `case.closure-approved` for a closure a case
 /// manager asked for. Rows of table `status_changes`.
@@ -474,6 +492,7 @@ enum StateKey {
     static func withdrawals(_ caseNumber: String, _ name: String) -> String { "withdrawals/\(caseNumber)/\(name)" }
     static func moves(_ caseNumber: String, _ name: String) -> String { "moves/\(caseNumber)/\(name)" }
     static func tags(_ caseNumber: String) -> String { "tags/" + caseNumber }
+    static let confidentialTypes = "policy/confidential-types"
     // How many rows a listing must show, so a row deleted by hand is not
     // quietly left out (no entry while the count is 0).
     static let staffCount = "count/staff"

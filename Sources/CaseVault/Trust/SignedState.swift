@@ -263,6 +263,14 @@ struct SignedState {
         return records
     }
 
+    /// The document types always filed confidential: the signed list, or
+    /// the defaults while no admin has set one.
+    func confidentialTypes() throws -> (types: [String], record: ConfidentialTypesRecord?) {
+        let record = try reader.confidentialTypes()
+        try check(record, key: StateKey.confidentialTypes, what: "the vault's confidential-types policy")
+        return (record?.types ?? Policy.defaultConfidentialTypes, record)
+    }
+
     /// A document's current version: its newest not withdrawn; nil when
     /// every version is.
     func currentVersion(of document: DocumentRecord) throws -> Int? {
