@@ -148,21 +148,21 @@ struct CaseShowCommand: ParsableCommand {
         if let closing = try vault.agedOutClosingDay(of: number) { print("  aged out, closes: \(closing)") }
         let history = try vault.statusHistory(of: number)
         if let pending = history.pending {
-            print("  closure requested: \(pending.at.formatted(.iso8601)) by \(pending.requestedBy), awaiting \(pending.approver): \(pending.reason)")
+            print("  closure requested: \(pending.at.formatted(.iso8601)) by \(pending.requestedBy), awaiting \(pending.approver): \(TerminalText.escape(pending.reason))")
         }
         if !history.changes.isEmpty {
             print("Status changes:")
             print(Table.render(header: ["  DATE", "MOVE", "BY", "REASON"], rows: history.changes.map { change in
                 let by = change.requestedBy.map { "\(change.by) (asked by \($0))" } ?? change.by
                 return ["  " + change.at.formatted(.iso8601), "\(change.from.rawValue) → \(change.to.rawValue)", by,
-                        change.reason.replacingOccurrences(of: "\n", with: " ")]
+                        TerminalText.escape(change.reason)]
             }))
         }
         let moved = try vault.movedDocuments(of: number)
         if !moved.isEmpty {
             print("Moved to other cases:")
             for move in moved {
-                print("  '\(move.document)' → \(move.toCase) '\(move.toDocument)' on \(move.at.formatted(.iso8601)) by \(move.by): \(move.reason)")
+                print("  '\(TerminalText.escape(move.document))' → \(move.toCase) '\(TerminalText.escape(move.toDocument))' on \(move.at.formatted(.iso8601)) by \(move.by): \(TerminalText.escape(move.reason))")
             }
         }
         let documents = try vault.latestVersions(caseNumber: number)

@@ -79,13 +79,15 @@ struct CommandFailure: Error {
 
 enum Output {
     static func error(_ message: String, hint: String? = nil) {
-        var text = "casevault: error: \(message)\n"
-        if let hint { text += "hint: \(hint)\n" }
+        // One line each: a reason or name from the vault cannot add lines
+        // or move the cursor.
+        var text = "casevault: error: \(TerminalText.escape(message))\n"
+        if let hint { text += "hint: \(TerminalText.escape(hint))\n" }
         writeToStandardError(text)
     }
 
     static func warning(_ message: String) {
-        writeToStandardError("casevault: warning: \(message)\n")
+        writeToStandardError("casevault: warning: \(TerminalText.escape(message))\n")
     }
 
     /// One line of progress on the terminal, overwritten by the next.

@@ -47,7 +47,7 @@ struct HistoryCommand: ParsableCommand {
                     + (withdrawals.isEmpty ? [] : [v.withdrawal.map { "\($0.at.formatted(.iso8601)) by \($0.by)" } ?? ""])
             }))
         for v in withdrawals {
-            print("Version \(v.version) of '\(v.document)' was withdrawn by \(v.withdrawal!.by): \(v.withdrawal!.reason)")
+            print("Version \(v.version) of '\(TerminalText.escape(v.document))' was withdrawn by \(v.withdrawal!.by): \(TerminalText.escape(v.withdrawal!.reason))")
         }
     }
 }

@@ -309,3 +309,74 @@ private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = 
         #expect(try p.vault.verify().findings.contains { $0.kind == .rowChanged && $0.subject == "vault policies confidential-types" })
     }
 }
+
+/// The review's attacks on moves (issue 9, item 3).
+@Suite struct MoveAttackTests {
+    /// A manager of another case signs, by hand, a version in this case
+    /// naming a real document's sealed file key and object. verify names
+    /// the shared blob; an honest move of the forgery is refused (the key
+    /// does not open the forgery's object under its own associated data),
+    /// so the real document's key neither leaves nor is erased.
+    @Test func aForgedVersionSharingAnotherSealedKeyIsCaughtAndCannotBeMoved() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.openCase(client: 43, manager: "joseph")
+        try p.file(Array("the real document".utf8), name: "Other")
+        let real = try #require(try p.vault.store.read { try $0.versions(caseNumber: "CP-2024-0042", document: "Other") }.first)
+        let joseph = p["joseph"]
+        let stamp = Stamp(date: real.stamp.date, caseNumber: "CP-2024-0042", caseStatus: .open, report: "Copy",
+                          caseManager: real.stamp.caseManager, caseSupervisor: real.stamp.caseSupervisor, version: 1,
+                          filedBy: "joseph", filedByName: "Joseph Mwangi")
+        let forged = VersionFiled(case: "CP-2024-0042", document: "Copy", version: 1, type: "report", tier: real.tier,
+                                  object: real.objectId, size: real.size, ciphertextSize: real.ciphertextSize,
+                                  sealedFileKeyHash: real.sealedFileKeyHash, stamp: stamp, schema: nil)
+        _ = try p.vault.write { writer, head in
+            try Ledger.append([.versionFiled(forged)], by: joseph, at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+        }
+        let report = try p.vault.verify()
+        #expect(report.findings.contains { $0.kind == .blobShared && $0.subject == "blob \(real.sealedFileKeyHash)" })
+        expectIntegrity("does not open with its own sealed key") {
+            try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Copy", to: "CP-2024-0043", reason: "tidy", by: p["grace"])
+        }
+        #expect(try p.read("CP-2024-0042", "Other") == Array("the real document".utf8))
+        #expect(throws: VaultError.self) { _ = try p.read("CP-2024-0043", "Copy", by: "joseph") }
+    }
+
+    /// A move must seal anew: the same hash twice, or an old one, is refused.
+    @Test func aMoveNamingOldOrRepeatedSealedKeysIsRefused() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.openCase(client: 43, manager: "joseph")
+        try p.file(Array("one".utf8), name: "Notes")
+        try p.file(Array("two".utf8), name: "Notes")
+        let old = try p.vault.store.read { try $0.versions(caseNumber: "CP-2024-0042", document: "Notes") }.map(\.sealedFileKeyHash)
+        let fresh = String(repeating: "cd", count: 32)
+        for hashes in [[fresh, fresh], [old[0], fresh]] {
+            let data = DocumentMoved(case: "CP-2024-0042", document: "Notes", to: "CP-2024-0043", toDocument: "Notes", reason: "x",
+                                     versions: hashes.enumerated().map { .init(version: $0.offset + 1, sealedFileKeyHash: $0.element) })
+            expectIntegrity("a new sealed file key for each version") {
+                _ = try p.vault.write { writer, head in
+                    try Ledger.append([.documentMoved(data)], by: p["grace"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+                }
+            }
+        }
+    }
+
+    /// A state-map row deleted by hand next to a key a move removes: the
+    /// move is refused rather than signing a root the log does not give.
+    @Test func aDeletedSiblingRowStopsTheMoveBeforeItSigns() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.openCase(client: 43, manager: "joseph")
+        try p.file(Array("one".utf8), name: "Notes")
+        let key = StateMap.keyHash(StateKey.document("CP-2024-0042", "Notes"))
+        let depth = try p.vault.store.read { try StateMap.walk(key, in: StateNodes(reader: $0)).depth }
+        let sibling = StateMap.path(key, depth: depth).flippingLastBit(atDepth: depth)
+        try attack(p.vault, "DELETE FROM state_nodes WHERE path = ?", arguments: [Data(sibling)])
+        let before = try p.vault.store.read { try $0.lastEventSeq() }
+        expectIntegrity("state map") {
+            try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Notes", to: "CP-2024-0043", reason: "x", by: p["grace"])
+        }
+        #expect(try p.vault.store.read { try $0.lastEventSeq() } == before)
+    }
+}

@@ -100,6 +100,11 @@ extension Vault {
                 guard fileKey.count == SecretStream.keyLength else {
                     throw VaultError.integrityFailure("the file key of \(number) '\(name)' v\(version.version) is malformed")
                 }
+                // The key must be this version's own: its object's first chunk
+                // authenticates under it with the version's associated data. A
+                // version signed by hand naming another document's sealed key
+                // would otherwise carry that key into the target case.
+                try authenticateFirstChunk(of: version, key: fileKey, in: number, name)
                 let again = SealedBox.seal(fileKey, to: try destination.case.publicKey(for: tier))
                 resealed.append(DocumentMoved.Resealed(version: version.version, sealedFileKeyHash: try Ledger.putBlob(again, in: writer)))
             }
@@ -108,6 +113,26 @@ extension Vault {
                               by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
         }
         return try versions(caseNumber: targetNumber, document: toName)
+    }
+
+    /// Decrypts (and drops) only the first chunk of a version's object,
+    /// which authenticates the key and the associated data together.
+    private func authenticateFirstChunk(of version: VersionRecord, key: SecureBytes, in number: String, _ name: String) throws {
+        struct Enough: Error {}
+        guard let id = ObjectID(hex: version.objectId), let tier = Tier(rawValue: version.tier) else {
+            throw VaultError.integrityFailure("a version record of \(number) is damaged")
+        }
+        let origin = version.origin ?? VersionOrigin(case: version.caseNumber, document: version.document)
+        let ad = objectAssociatedData(caseNumber: origin.case, document: origin.document, version: version.version, type: version.type,
+                                      tier: tier, stamp: version.stamp)
+        let reader = try objects.open(id)
+        do {
+            try SecretStream.decrypt(key: key, associatedData: ad, read: reader.read(into:), write: { _ in throw Enough() })
+        } catch is Enough {
+            return
+        } catch CryptoError.authenticationFailed {
+            throw VaultError.integrityFailure("\(number) '\(name)' version \(version.version) does not open with its own sealed key; it was not filed by casevault (run 'casevault verify')")
+        }
     }
 
     /// Where the documents a case moved away went (for `case show`).

@@ -373,7 +373,12 @@ enum Projection {
                 throw refuse("the move names versions other than 1 to \(document.latestVersion)")
             }
             for item in data.versions { try requireKey(item.sealedFileKeyHash, "a new sealed file key hash") }
+            let fresh = Set(data.versions.map(\.sealedFileKeyHash))
             let versions = try signed.versions(of: document)
+            // Sealed anew: each new blob is its own, none an old one.
+            guard fresh.count == versions.count, fresh.isDisjoint(with: versions.map(\.sealedFileKeyHash)) else {
+                throw refuse("the move must name a new sealed file key for each version")
+            }
             let withdrawals = try signed.withdrawals(data.case, data.document)
             let earlierMoves = try signed.moves(data.case, data.document)
             let sourceCount = try signed.documentCount(data.case)

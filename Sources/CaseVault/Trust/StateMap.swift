@@ -205,12 +205,23 @@ enum StateMap {
             if hash == empty {
                 // Only the sibling's subtree is left under this node.
                 if sibling == empty { continue }
+                // Whether the sibling is a leaf decides the shape, so its row
+                // must be there and hash to the (root-checked) sibling hash:
+                // a row deleted or swapped by hand would otherwise leave a
+                // map whose root replaying the log does not give.
                 let siblingPath = path(key, depth: depth + 1).flippingLastBit(atDepth: depth + 1)
-                if let node = try sink.stateNode(path: siblingPath), node.kind == .leaf,
-                   leafHash(key: node.first, value: node.second) == sibling {
+                guard let node = try sink.stateNode(path: siblingPath), node.first.count == 32, node.second.count == 32 else {
+                    throw damaged("a node is missing")
+                }
+                switch node.kind {
+                case .leaf:
+                    guard leafHash(key: node.first, value: node.second) == sibling,
+                          path(node.first, depth: depth + 1) == siblingPath else { throw damaged("a leaf is out of place") }
                     carried = (node.first, node.second)
                     hash = sibling
                     continue
+                case .inner:
+                    guard innerHash(node.first, node.second) == sibling else { throw damaged("an inner node does not match its hash") }
                 }
             } else if carried != nil, sibling == empty {
                 continue  // still alone: the leaf goes on up

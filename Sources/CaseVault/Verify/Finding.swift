@@ -22,6 +22,7 @@ public struct Finding: Sendable, Equatable, Codable {
         case stateMapDamaged = "state-map-damaged"
         case blobMissing = "blob-missing"
         case blobAltered = "blob-altered"
+        case blobShared = "blob-shared"
         case configDiffers = "config-differs"
         // Objects.
         case objectMissing = "object-missing"

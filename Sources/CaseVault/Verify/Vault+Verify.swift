@@ -388,14 +388,25 @@ private struct Verifier {
     /// its name (libsodium's BLAKE2b-256).
     mutating func checkBlobs(_ replayed: any CatalogReader) throws {
         var needed: [String: String] = [:]
-        for member in try replayed.allStaff() { needed[member.wrappedKeysHash] = "the wrapped keys of '\(member.id)'" }
+        // A secret blob (wrapped keys, a sealed tier or file key) is made
+        // fresh for its one record: two records naming it is a forged event
+        // (a version signed by hand naming another's sealed key, so that
+        // moving it would carry that key away or erase it).
+        func secret(_ hash: String, _ what: String) {
+            if let first = needed[hash] {
+                report.add(.blobShared, "blob \(hash)", "named by \(first) and by \(what)")
+            } else {
+                needed[hash] = what
+            }
+        }
+        for member in try replayed.allStaff() { secret(member.wrappedKeysHash, "the wrapped keys of '\(member.id)'") }
         for record in try replayed.cases(matching: CaseQuery()) {
             for grant in try replayed.grants(caseNumber: record.number) {
-                needed[grant.sealedKeyHash] = "the \(grant.tier)-tier key of \(record.number) sealed to \(grant.holder)"
+                secret(grant.sealedKeyHash, "the \(grant.tier)-tier key of \(record.number) sealed to \(grant.holder)")
             }
         }
         for version in try replayed.versions(caseNumber: nil, document: nil) {
-            needed[version.sealedFileKeyHash] = "the sealed file key of \(version.caseNumber) '\(version.document)' v\(version.version)"
+            secret(version.sealedFileKeyHash, "the sealed file key of \(version.caseNumber) '\(version.document)' v\(version.version)")
             if let schema = version.schemaBodyHash { needed[schema] = "the schema \(version.schemaId ?? "") of a form" }
         }
         for schema in try replayed.schemas(formType: nil) { needed[schema.bodyHash] = "the body of schema \(schema.formType) v\(schema.version)" }
