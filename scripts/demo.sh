@@ -172,6 +172,9 @@ rm -f demo-labels.svg
 run label --all --out demo-labels.svg
 echo "(open demo-labels.svg in a browser and print at 100 %)"
 
+next "The monthly supervision report, from the catalog alone (no passphrase, no decryption)"
+run report monthly --month "$(date -u +%Y-%m)"
+
 next "What is on disk"
 (cd "$vault" && find . -printf '%M  %10s  %p\n' | sort -k3)
 echo

@@ -49,6 +49,7 @@ struct CaseOpenCommand: ParsableCommand {
             print("  case manager:      \(opened.manager.name) (\(opened.manager.id))")
             print("  case supervisor:   \(opened.supervisor.name) (\(opened.supervisor.id))")
             printHolders(try vault.holders(of: opened.number.description))
+            for warning in try vault.assignmentWarnings(managerID: manager, supervisorID: supervisor) { Output.warning(warning) }
         }
     }
 }

@@ -110,3 +110,51 @@ import FoundationXML
         #expect(try p.vault.verify().findings.contains { $0.kind == .rowMissing && $0.subject == "case tags CP-2024-0043 high-risk" })
     }
 }
+
+/// Issue 9, item 9: the monthly supervision report, from the catalog alone.
+@Suite struct SupervisionReportTests {
+    func date(_ text: String) -> Date { try! Date(text + "T09:00:00Z", strategy: .iso8601) }
+
+    @Test func theReportCountsStatusesAtMonthEndAndMovesWithinTheMonth() throws {
+        let p = try Programme()
+        func open(_ client: Int, _ category: String, _ manager: String, on day: String) throws -> String {
+            try p.vault.openCase(category: category, admitted: 2026, clientNumber: client, managerID: manager, supervisorID: "halima",
+                                 by: p["halima"], now: date(day)).number.description
+        }
+        let a = try open(42, "CP", "grace", on: "2026-10-05")
+        let b = try open(43, "CP", "joseph", on: "2026-09-01")
+        let c = try open(44, "UASC", "grace", on: "2026-10-02")
+        _ = try p.vault.changeStatus(of: a, to: .inactive, reason: "no contact", by: p["grace"], now: date("2026-10-20"))
+        _ = try p.vault.changeStatus(of: b, to: .agedOut, reason: "18", by: p["joseph"], now: date("2026-10-10"))
+        try p.fileClosureForm(into: c)
+        _ = try p.vault.changeStatus(of: c, to: .closed, reason: "reunified", by: p["halima"], now: date("2026-10-25"))
+        try p.vault.reopenCase(c, reason: "new concern", by: p["halima"], now: date("2026-11-02"))
+        try p.vault.tagCase(a, "case-of-concern", adding: true, by: p["halima"])
+
+        let october = try p.vault.monthlyReport(month: "2026-10")
+        #expect(october.byStatus.map { "\($0.key)=\($0.count)" } == ["IA=1", "AO=1", "C=1"])
+        #expect(october.byCategoryAndStatus.map { "\($0.key)=\($0.count)" } == ["CP AO=1", "CP IA=1", "UASC C=1"])
+        #expect(october.opened == [a, c] && october.closed == [c] && october.agedOut == [b] && october.reopened == [])
+        #expect(october.caseloads.map { "\($0.staffID)=\($0.count)" } == ["grace=1", "joseph=1"])
+        #expect(october.supervision.map { "\($0.staffID)=\($0.count)" } == ["halima=2"])
+        #expect(october.casesOfConcern == [a])
+
+        let november = try p.vault.monthlyReport(month: "2026-11")
+        #expect(november.reopened == [c] && november.opened == [])
+        #expect(november.caseloads.map { "\($0.staffID)=\($0.count)" } == ["grace=2", "joseph=1"])
+        let september = try p.vault.monthlyReport(month: "2026-09")
+        #expect(september.byStatus.map { "\($0.key)=\($0.count)" } == ["O=1"])
+        #expect(throws: VaultError.self) { _ = try p.vault.monthlyReport(month: "2026-13") }
+    }
+
+    @Test func aCaseManagerOverEighteenCasesIsFlaggedAndWarnedOf() throws {
+        let p = try Programme()
+        for client in 1...19 {
+            _ = try p.vault.openCase(category: "CP", admitted: 2026, clientNumber: client, managerID: "grace", supervisorID: "halima", by: p["halima"])
+            let warnings = try p.vault.assignmentWarnings(managerID: "grace", supervisorID: "halima")
+            #expect(warnings.isEmpty == (client <= 18), "\(client): \(warnings)")
+        }
+        let report = try p.vault.monthlyReport(month: Lifecycle.day(Date()).prefix(7).description)
+        #expect(report.caseloads.first { $0.staffID == "grace" }?.breached == true)
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import CaseVault
+import Foundation
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Supervision reports from the catalog alone (no passphrase, no decryption).",
+        subcommands: [MonthlyReportCommand.self]
+    )
+}
+
+struct MonthlyReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "monthly",
+        abstract: "The monthly supervision report.",
+        discussion: """
+            Cases by status and by category at the month's end; cases opened, closed, aged out and reopened in the \
+            month; each case manager's open, inactive and aged-out cases against the manual's recommended 18, and each \
+            supervisor's case managers against at most 5, breaches flagged; cases tagged case-of-concern; what \
+            'casevault due' lists as of the month's last day. Months and days are UTC.
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case md, csv, json }
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Option(help: ArgumentHelp("The month, YYYY-MM.", valueName: "month"))
+    var month: String
+
+    @Option(help: ArgumentHelp("md (default), csv or json.", valueName: "format"))
+    var format: Format = .md
+
+    func run() throws {
+        let report = try vaultOptions.openVault().monthlyReport(month: month)
+        switch format {
+        case .md: print(markdown(report), terminator: "")
+        case .csv: print(csv(report), terminator: "")
+        case .json: print(try JSONText.render(json(report)))
+        }
+    }
+
+    func markdown(_ r: SupervisionReport) -> String {
+        var out = "# Supervision report, \(r.month)\n\n## Cases at the end of the month\n\n| status | cases |\n|---|---|\n"
+        for c in r.byStatus { out += "| \(c.key) | \(c.count) |\n" }
+        out += "\n| category and status | cases |\n|---|---|\n"
+        for c in r.byCategoryAndStatus { out += "| \(c.key) | \(c.count) |\n" }
+        out += "\n## During the month\n\n"
+        for (label, list) in [("Opened", r.opened), ("Closed", r.closed), ("Aged out", r.agedOut), ("Reopened", r.reopened)] {
+            out += "- \(label): \(list.count)\(list.isEmpty ? "" : " (" + list.joined(separator: ", ") + ")")\n"
+        }
+        out += "\n## Caseloads (recommended at most \(SupervisionReport.casesPerManager) per case manager)\n\n| case manager | cases | |\n|---|---|---|\n"
+        for l in r.caseloads { out += "| \(l.name) (\(l.staffID)) | \(l.count) | \(l.breached ? "**over**" : "") |\n" }
+        out += "\n## Supervision (at most \(SupervisionReport.managersPerSupervisor) case managers per supervisor)\n\n| supervisor | case managers | |\n|---|---|---|\n"
+        for l in r.supervision { out += "| \(l.name) (\(l.staffID)) | \(l.count) | \(l.breached ? "**over**" : "") |\n" }
+        out += "\n## Cases of concern\n\n" + (r.casesOfConcern.isEmpty ? "None.\n" : r.casesOfConcern.map { "- \($0)\n" }.joined())
+        out += "\n## Due at the end of the month\n\n"
+        out += r.overdue.isEmpty ? "Nothing.\n" : r.overdue.map { "- \($0.caseNumber): \($0.kind.rawValue): \(TerminalText.escape($0.detail))\n" }.joined()
+        return out
+    }
+
+    func csv(_ r: SupervisionReport) -> String {
+        func field(_ text: String) -> String {
+            text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+        }
+        var rows = [["section", "key", "value", "flag"]]
+        for c in r.byStatus { rows.append(["status", c.key, "\(c.count)", ""]) }
+        for c in r.byCategoryAndStatus { rows.append(["category-status", c.key, "\(c.count)", ""]) }
+        for (label, list) in [("opened", r.opened), ("closed", r.closed), ("aged-out", r.agedOut), ("reopened", r.reopened)] {
+            rows.append(["month", label, "\(list.count)", ""])
+            for number in list { rows.append([label, number, "", ""]) }
+        }
+        for l in r.caseloads { rows.append(["caseload", l.staffID, "\(l.count)", l.breached ? "over" : ""]) }
+        for l in r.supervision { rows.append(["supervision", l.staffID, "\(l.count)", l.breached ? "over" : ""]) }
+        for number in r.casesOfConcern { rows.append(["case-of-concern", number, "", ""]) }
+        for item in r.overdue { rows.append(["due", item.caseNumber, item.kind.rawValue, TerminalText.escape(item.detail)]) }
+        return rows.map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n"
+    }
+
+    func json(_ r: SupervisionReport) -> [String: Any] {
+        ["month": r.month,
+         "byStatus": Dictionary(uniqueKeysWithValues: r.byStatus.map { ($0.key, $0.count) }),
+         "byCategoryAndStatus": Dictionary(uniqueKeysWithValues: r.byCategoryAndStatus.map { ($0.key, $0.count) }),
+         "opened": r.opened, "closed": r.closed, "agedOut": r.agedOut, "reopened": r.reopened,
+         "caseloads": r.caseloads.map { ["manager": $0.staffID, "cases": $0.count, "over": $0.breached] },
+         "supervision": r.supervision.map { ["supervisor": $0.staffID, "caseManagers": $0.count, "over": $0.breached] },
+         "casesOfConcern": r.casesOfConcern,
+         "due": r.overdue.map { ["case": $0.caseNumber, "kind": $0.kind.rawValue, "date": $0.date as Any, "detail": $0.detail] }]
+    }
+}
