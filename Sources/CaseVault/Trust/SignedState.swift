@@ -227,24 +227,26 @@ struct SignedState {
         }
     }
 
-    /// The withdrawn versions of a document, checked together (nothing is
-    /// signed before the first).
-    func withdrawals(_ caseNumber: String, _ name: String) throws -> [WithdrawalRecord] {
-        let records = try reader.withdrawals(caseNumber: caseNumber, document: name)
-        try requireDistinct(records.map { "\($0.version)" }, what: "withdrawals of '\(name)' of \(caseNumber)")
-        try check(records.isEmpty ? nil : WithdrawalState(versions: records), key: StateKey.withdrawals(caseNumber, name),
-                  what: "the withdrawals of '\(name)' of \(caseNumber)")
-        return records
+    /// Rows that are signed together under one key, as one record made of
+    /// them (nothing is signed while there are none); `id` tells the rows
+    /// apart, so a copied row is refused.
+    private func group<Row, State: CanonicalRecord>(_ rows: [Row], id: (Row) -> String, key: String, what: String,
+                                                    as state: ([Row]) -> State) throws -> [Row] {
+        try requireDistinct(rows.map(id), what: what)
+        try check(rows.isEmpty ? nil : state(rows), key: key, what: "the \(what)")
+        return rows
     }
 
-    /// Where a document name of a case went, each move checked together
-    /// (nothing is signed before the first).
+    /// The withdrawn versions of a document.
+    func withdrawals(_ caseNumber: String, _ name: String) throws -> [WithdrawalRecord] {
+        try group(try reader.withdrawals(caseNumber: caseNumber, document: name), id: { "\($0.version)" },
+                  key: StateKey.withdrawals(caseNumber, name), what: "withdrawals of '\(name)' of \(caseNumber)", as: WithdrawalState.init)
+    }
+
+    /// Where a document name of a case went, each move in event order.
     func moves(_ caseNumber: String, _ name: String) throws -> [MoveRecord] {
-        let records = try reader.moves(caseNumber: caseNumber, document: name)
-        try requireDistinct(records.map { "\($0.seq)" }, what: "moves of '\(name)' of \(caseNumber)")
-        try check(records.isEmpty ? nil : MoveState(moves: records), key: StateKey.moves(caseNumber, name),
-                  what: "the moves of '\(name)' of \(caseNumber)")
-        return records
+        try group(try reader.moves(caseNumber: caseNumber, document: name), id: { "\($0.seq)" },
+                  key: StateKey.moves(caseNumber, name), what: "moves of '\(name)' of \(caseNumber)", as: MoveState.init)
     }
 
     /// The documents a case moved away, each name's moves checked. (No
@@ -255,12 +257,10 @@ struct SignedState {
         return try names.filter { seen.insert(Array($0.utf8)).inserted }.flatMap { try moves(caseNumber, $0) }
     }
 
-    /// A case's tags, checked together (nothing is signed while it has none).
+    /// A case's tags.
     func tags(_ caseNumber: String) throws -> [CaseTagRecord] {
-        let records = try reader.tags(caseNumber: caseNumber)
-        try requireDistinct(records.map(\.tag), what: "tags of \(caseNumber)")
-        try check(records.isEmpty ? nil : TagState(tags: records), key: StateKey.tags(caseNumber), what: "the tags of \(caseNumber)")
-        return records
+        try group(try reader.tags(caseNumber: caseNumber), id: \.tag, key: StateKey.tags(caseNumber), what: "tags of \(caseNumber)",
+                  as: TagState.init)
     }
 
     /// The document types always filed confidential: the signed list, or
