@@ -109,6 +109,8 @@ DATA = {
     "case.ao-extended": obj({"case": CASE, "until": pat(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), "reason": string(1)}),
     "case.ao-closed": obj({"case": CASE, "closedOn": pat(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")}),
     "policy.confidential-types-set": obj({"types": lambda x: str_list(x) and all(FTYPE(t) for t in x)}),
+    "case.hold-placed": obj({"case": CASE, "reason": string(1)}),
+    "case.hold-released": obj({"case": CASE, "reason": string(1)}),
 }
 ANY = set(ROLES)
 SUPER = {"case-supervisor", "project-director", "admin"}
@@ -125,6 +127,8 @@ SIGNERS = {  # §12 "Who may sign what", the role column
     "case.tag-removed": {"case-manager", "case-supervisor", "project-director"},
     "case.ao-extended": {"case-supervisor"}, "case.ao-closed": set(ROLES) - {"auditor"},
     "policy.confidential-types-set": {"admin"},
+    "case.hold-placed": {"project-director", "admin", "case-supervisor"},
+    "case.hold-released": {"project-director", "admin", "case-supervisor"},
 }
 READERS = {"case-manager", "case-supervisor", "project-director"}  # §3 table: roles that can read
 EVENT_PREFIX = b"casevault-event-v1\n"
@@ -436,7 +440,7 @@ def run(argv):
         migrations = {r[0] for r in db.execute("SELECT identifier FROM grdb_migrations")}
         known = {"v1-staff", "v2-events-cases-documents", "v3-form-schemas", "v4-signed-projection",
                  "v5-case-lifecycle", "v6-corrections-and-tags",
-                 "v7-aged-out-extensions", "v8-vault-policies"}
+                 "v7-aged-out-extensions", "v8-vault-policies", "v9-legal-holds"}
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         if "v4-signed-projection" not in migrations:
             fail("the newest event signs no state root; open the vault once with casevault")

@@ -172,6 +172,10 @@ rm -f demo-labels.svg
 run label --all --out demo-labels.svg
 echo "(open demo-labels.svg in a browser and print at 100 %)"
 
+next "A legal hold: whatever the retention schedule says, nothing of a held case is disposed of"
+run hold add UASC-2025-0043 --as dora --passphrase-file "$secrets/dora" --reason "Family court proceedings pending"
+run hold list
+
 next "The monthly supervision report, from the catalog alone (no passphrase, no decryption)"
 run report monthly --month "$(date -u +%Y-%m)"
 

@@ -155,6 +155,13 @@ extension SQLiteCatalogStore {
                     by TEXT NOT NULL);
                 """)
         }
+        // v9: legal holds standing on cases (`case.hold-placed`, `case.hold-released`).
+        migrator.registerMigration("v9-legal-holds") { db in
+            try db.execute(sql: """
+                CREATE TABLE holds (case_number TEXT PRIMARY KEY, seq INTEGER NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL,
+                    reason TEXT NOT NULL);
+                """)
+        }
         return migrator
     }()
 }

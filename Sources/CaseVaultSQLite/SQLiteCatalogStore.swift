@@ -385,6 +385,15 @@ private final class Connection: CatalogWriter {
         }
     }
 
+    func holds(caseNumber: String?) throws -> [HoldRecord] {
+        let rows = try caseNumber.map { try all("SELECT * FROM holds WHERE case_number = ?", [$0]) }
+            ?? all("SELECT * FROM holds ORDER BY case_number")
+        return try rows.map { row in
+            HoldRecord(caseNumber: try row.value("case_number"), seq: try row.value("seq"), at: try row.value("at"), by: try row.value("by"),
+                       reason: try row.value("reason"))
+        }
+    }
+
     static func closureRequest(_ row: Row) throws -> ClosureRequestRecord {
         ClosureRequestRecord(caseNumber: try row.value("case_number"), seq: try row.value("seq"), at: try row.value("at"),
                              requestedBy: try row.value("requested_by"), approver: try row.value("approver"), reason: try row.value("reason"))
@@ -513,6 +522,15 @@ private final class Connection: CatalogWriter {
     func putConfidentialTypes(_ r: ConfidentialTypesRecord) throws {
         try run("INSERT OR REPLACE INTO vault_policies (name, value, seq, at, by) VALUES ('confidential-types', ?, ?, ?, ?)",
                 [Self.text(r.types), r.seq, r.at, r.by])
+    }
+
+    func putHold(_ r: HoldRecord) throws {
+        try run("INSERT OR REPLACE INTO holds (case_number, seq, at, by, reason) VALUES (?, ?, ?, ?, ?)",
+                [r.caseNumber, r.seq, r.at, r.by, r.reason])
+    }
+
+    func deleteHold(caseNumber: String) throws {
+        try run("DELETE FROM holds WHERE case_number = ?", [caseNumber])
     }
 
     func putMove(_ r: MoveRecord) throws {

@@ -55,6 +55,8 @@ struct MonthlyReportCommand: ParsableCommand {
         out += "\n## Supervision (at most \(SupervisionReport.managersPerSupervisor) case managers per supervisor)\n\n| supervisor | case managers | |\n|---|---|---|\n"
         for l in r.supervision { out += "| \(l.name) (\(l.staffID)) | \(l.count) | \(l.breached ? "**over**" : "") |\n" }
         out += "\n## Cases of concern\n\n" + (r.casesOfConcern.isEmpty ? "None.\n" : r.casesOfConcern.map { "- \($0)\n" }.joined())
+        out += "\n## Legal holds\n\n" + (r.holds.isEmpty ? "None.\n"
+            : r.holds.map { "- \($0.caseNumber): since \($0.at.formatted(.iso8601)) by \($0.by): \(TerminalText.escape($0.reason))\n" }.joined())
         out += "\n## Due at the end of the month\n\n"
         out += r.overdue.isEmpty ? "Nothing.\n" : r.overdue.map { "- \($0.caseNumber): \($0.kind.rawValue): \(TerminalText.escape($0.detail))\n" }.joined()
         return out
@@ -75,6 +77,7 @@ struct MonthlyReportCommand: ParsableCommand {
         for l in r.supervision { rows.append(["supervision", l.staffID, "\(l.count)", l.breached ? "over" : ""]) }
         for number in r.casesOfConcern { rows.append(["case-of-concern", number, "", ""]) }
         for item in r.overdue { rows.append(["due", item.caseNumber, item.kind.rawValue, TerminalText.escape(item.detail)]) }
+        for hold in r.holds { rows.append(["hold", hold.caseNumber, hold.by, TerminalText.escape(hold.reason)]) }
         return rows.map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 
@@ -86,6 +89,7 @@ struct MonthlyReportCommand: ParsableCommand {
          "caseloads": r.caseloads.map { ["manager": $0.staffID, "cases": $0.count, "over": $0.breached] },
          "supervision": r.supervision.map { ["supervisor": $0.staffID, "caseManagers": $0.count, "over": $0.breached] },
          "casesOfConcern": r.casesOfConcern,
+         "holds": r.holds.map { ["case": $0.caseNumber, "at": $0.at.formatted(.iso8601), "by": $0.by, "reason": $0.reason] },
          "due": r.overdue.map { ["case": $0.caseNumber, "kind": $0.kind.rawValue, "date": $0.date as Any, "detail": $0.detail] }]
     }
 }

@@ -388,6 +388,8 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         try p.vault.extendAgedOut("CP-2024-0042", until: "2099-01-01", reason: "plan", by: p["halima"])   // case.ao-extended
         try p.vault.closeAgedOutCases(by: p["halima"], now: Date(timeIntervalSince1970: 4_102_444_800 + 86_400)) // case.ao-closed
         try p.vault.setConfidentialTypes(["medical", "legal"], by: p["amina"])        // policy.confidential-types-set
+        try p.vault.setHold("CP-2024-0042", placing: true, reason: "court order", by: p["dora"])    // case.hold-placed
+        try p.vault.setHold("CP-2024-0042", placing: false, reason: "lifted", by: p["dora"])        // case.hold-released
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Schemas/event.schema.json").standardized
         let schema = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         let definitions = schema["$defs"] as! [String: [String: Any]]

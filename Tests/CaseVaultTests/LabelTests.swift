@@ -158,3 +158,42 @@ import FoundationXML
         #expect(report.caseloads.first { $0.staffID == "grace" }?.breached == true)
     }
 }
+
+/// Issue 9, item 6 (holds): placed and released by who may, signed, checked.
+@Suite struct LegalHoldTests {
+    @Test func holdsArePlacedReleasedAndListedByWhoMay() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.openCase(client: 43, manager: "joseph")
+        for id in ["grace", "farah", "peter", "joseph"] {
+            #expect(throws: VaultError.self, "\(id)") { try p.vault.setHold("CP-2024-0042", placing: true, reason: "court order", by: p[id]) }
+        }
+        try p.vault.setHold("CP-2024-0042", placing: true, reason: "court order 12/2026", by: p["dora"])
+        try p.vault.setHold("CP-2024-0043", placing: true, reason: "complaint under investigation", by: p["halima"])
+        #expect(throws: VaultError.self) { try p.vault.setHold("CP-2024-0042", placing: true, reason: "again", by: p["amina"]) }
+        #expect(try p.vault.holds().map(\.caseNumber) == ["CP-2024-0042", "CP-2024-0043"])
+        try p.vault.setHold("CP-2024-0043", placing: false, reason: "investigation closed", by: p["amina"])
+        #expect(throws: VaultError.self) { try p.vault.setHold("CP-2024-0043", placing: false, reason: "again", by: p["amina"]) }
+        #expect(try p.vault.holds().map(\.caseNumber) == ["CP-2024-0042"])
+        #expect(try p.vault.monthlyReport(month: Lifecycle.day(Date()).prefix(7).description).holds.map(\.caseNumber) == ["CP-2024-0042"])
+        #expect(try p.vault.verify().isClean)
+    }
+
+    /// A hold deleted by hand (to let a disposal through) is caught.
+    @Test func aHoldDeletedOrAddedByHandIsCaught() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.vault.setHold("CP-2024-0042", placing: true, reason: "court order", by: p["dora"])
+        try p.tamper("DELETE FROM holds")
+        expectIntegrity("legal hold of CP-2024-0042") {
+            try p.vault.setHold("CP-2024-0042", placing: true, reason: "x", by: p["dora"])
+        }
+        #expect(try p.vault.verify().findings.contains { $0.kind == .rowMissing && $0.subject == "holds CP-2024-0042" })
+        expectIntegrity("breaks the rules") {
+            _ = try p.vault.write { writer, head in
+                try Ledger.append([.holdReleased(CaseHold(case: "CP-2024-0042", reason: "x"))], by: p["grace"], at: Date(),
+                                  vaultID: p.vault.config.vaultId, head: &head, in: writer)
+            }
+        }
+    }
+}

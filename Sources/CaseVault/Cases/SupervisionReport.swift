@@ -38,6 +38,8 @@ public struct SupervisionReport: Sendable {
     public let casesOfConcern: [String]
     /// What `due` lists as of the month's last day.
     public let overdue: [DueItem]
+    /// Legal holds standing when the report is made.
+    public let holds: [LegalHold]
 }
 
 extension Vault {
@@ -50,6 +52,7 @@ extension Vault {
         let first = month + "-01", end = Lifecycle.day(next)  // days in [first, end)
         let lastDay = next.addingTimeInterval(-1)
         let overdue = try due(asOf: lastDay)
+        let holds = try holds()
         return try read { reader, head in
             var byStatus: [String: Int] = [:], byCategory: [String: Int] = [:]
             var opened: [String] = [], closed: [String] = [], agedOut: [String] = [], reopened: [String] = []
@@ -57,7 +60,7 @@ extension Vault {
             var concern: [String] = []
             guard head.size > 0 else {
                 return SupervisionReport(month: month, byStatus: [], byCategoryAndStatus: [], opened: [], closed: [], agedOut: [], reopened: [],
-                                         caseloads: [], supervision: [], casesOfConcern: [], overdue: [])
+                                         caseloads: [], supervision: [], casesOfConcern: [], overdue: [], holds: [])
             }
             let signed = head.signedState(reader)
             for state in try signed.cases(matching: CaseQuery()) {
@@ -100,7 +103,7 @@ extension Vault {
                     SupervisionReport.Load(staffID: $0.key, name: try name($0.key), count: $0.value.count,
                                            limit: SupervisionReport.managersPerSupervisor)
                 },
-                casesOfConcern: concern.sorted(), overdue: overdue)
+                casesOfConcern: concern.sorted(), overdue: overdue, holds: holds)
         }
     }
 

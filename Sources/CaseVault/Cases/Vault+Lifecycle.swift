@@ -350,3 +350,48 @@ extension Vault {
         }
     }
 }
+
+// MARK: Legal holds
+
+/// A legal hold standing on a case.
+public struct LegalHold: Sendable, Equatable {
+    public let caseNumber: String
+    public let at: Date
+    public let by: String
+    public let reason: String
+}
+
+extension Vault {
+    /// Places a legal hold on a case, or releases it (project directors,
+    /// admins, the case's supervisor): nothing of a held case is disposed
+    /// of, whatever the retention schedule says. A signed event with why.
+    public func setHold(_ number: String, placing: Bool, reason: String, by actor: StaffIdentity, now: Date = Date()) throws {
+        let parsed = try CaseNumber.parse(number).description
+        try Self.check(Lifecycle.refusal(reason: reason))
+        try write { writer, head in
+            let signed = head.signedState(writer)
+            guard let state = try signed.caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            guard Policy.holdRoles.contains(actor.role), actor.role != .caseSupervisor || actor.id == state.case.supervisor else {
+                throw VaultError.accessDenied("legal holds are placed and released by project directors, admins and the case's supervisor (\(state.case.supervisor))")
+            }
+            let standing = try signed.hold(parsed)
+            if placing, let standing { throw VaultError.alreadyExists("\(parsed) is already on hold since \(standing.at) (\(standing.by))") }
+            if !placing, standing == nil { throw VaultError.notFound("\(parsed) is not on hold") }
+            let data = CaseHold(case: parsed, reason: reason)
+            try Ledger.append([placing ? .holdPlaced(data) : .holdReleased(data)], by: actor, at: now, vaultID: config.vaultId,
+                              head: &head, in: writer)
+        }
+    }
+
+    /// The holds standing, by case; each checked against the signed state.
+    public func holds() throws -> [LegalHold] {
+        try read { reader, head in
+            guard head.size > 0 else { return [] }
+            let signed = head.signedState(reader)
+            return try reader.holds(caseNumber: nil).compactMap { row in
+                guard let hold = try signed.hold(row.caseNumber), let at = Timestamp.date(from: hold.at) else { return nil }
+                return LegalHold(caseNumber: hold.caseNumber, at: at, by: hold.by, reason: hold.reason)
+            }
+        }
+    }
+}

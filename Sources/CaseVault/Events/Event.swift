@@ -21,6 +21,8 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case agedOutExtended = "case.ao-extended"
     case agedOutClosed = "case.ao-closed"
     case confidentialTypesSet = "policy.confidential-types-set"
+    case holdPlaced = "case.hold-placed"
+    case holdReleased = "case.hold-released"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -217,6 +219,12 @@ struct ConfidentialTypesSet: Codable, Equatable {
     var types: [String]
 }
 
+/// `case.hold-placed`, `case.hold-released`: a legal hold on a case, with why.
+struct CaseHold: Codable, Equatable {
+    var `case`: String
+    var reason: String
+}
+
 /// One event's data, typed by kind.
 enum EventData: Equatable {
     case vaultCreated(VaultCreated)
@@ -238,6 +246,8 @@ enum EventData: Equatable {
     case agedOutExtended(AgedOutExtended)
     case agedOutClosed(AgedOutClosed)
     case confidentialTypesSet(ConfidentialTypesSet)
+    case holdPlaced(CaseHold)
+    case holdReleased(CaseHold)
 
     var type: EventType {
         switch self {
@@ -260,6 +270,8 @@ enum EventData: Equatable {
         case .agedOutExtended: .agedOutExtended
         case .agedOutClosed: .agedOutClosed
         case .confidentialTypesSet: .confidentialTypesSet
+        case .holdPlaced: .holdPlaced
+        case .holdReleased: .holdReleased
         }
     }
 
@@ -284,6 +296,7 @@ enum EventData: Equatable {
         case .agedOutExtended(let data): return try encoder.encode(data)
         case .agedOutClosed(let data): return try encoder.encode(data)
         case .confidentialTypesSet(let data): return try encoder.encode(data)
+        case .holdPlaced(let data), .holdReleased(let data): return try encoder.encode(data)
         }
     }
 
@@ -405,6 +418,9 @@ enum EventData: Equatable {
             m.string("closedOn", d.closedOn)
         case .confidentialTypesSet(let d):
             m.strings("types", d.types)
+        case .holdPlaced(let d), .holdReleased(let d):
+            m.string("case", d.case)
+            m.string("reason", d.reason)
         }
     }
 
@@ -430,6 +446,8 @@ enum EventData: Equatable {
         case .agedOutExtended: return .agedOutExtended(try decoder.decode(AgedOutExtended.self, from: json))
         case .agedOutClosed: return .agedOutClosed(try decoder.decode(AgedOutClosed.self, from: json))
         case .confidentialTypesSet: return .confidentialTypesSet(try decoder.decode(ConfidentialTypesSet.self, from: json))
+        case .holdPlaced: return .holdPlaced(try decoder.decode(CaseHold.self, from: json))
+        case .holdReleased: return .holdReleased(try decoder.decode(CaseHold.self, from: json))
         }
     }
 }

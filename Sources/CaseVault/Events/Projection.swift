@@ -83,6 +83,8 @@ enum Projection {
             case .agedOutExtended(let data): try agedOutExtended(data)
             case .agedOutClosed(let data): try agedOutClosed(data)
             case .confidentialTypesSet(let data): try confidentialTypesSet(data)
+            case .holdPlaced(let data): try hold(data, placing: true)
+            case .holdReleased(let data): try hold(data, placing: false)
             }
         }
 
@@ -470,6 +472,25 @@ enum Projection {
             }
             let how = lifecycle.aoExtension == nil ? "\(Lifecycle.agedOutMonths) months after it became AO" : "at the end of its extension"
             try changeStatus(state, lifecycle, to: .closed, reason: "aged out: closed on \(data.closedOn), \(how)", requestedBy: nil)
+        }
+
+        mutating func hold(_ data: CaseHold, placing: Bool) throws {
+            let (state, _) = try lifecycleCase(data.case, reason: data.reason)
+            let (_, role) = try actor()
+            guard role != .caseSupervisor || event.actor == state.case.supervisor else {
+                throw refuse("a case supervisor places and releases holds on their own cases only")
+            }
+            let standing = try signed.hold(data.case)
+            if placing {
+                guard standing == nil else { throw refuse("\(data.case) is already on hold") }
+                let record = HoldRecord(caseNumber: data.case, seq: event.seq, at: event.at, by: event.actor, reason: data.reason)
+                try writer.putHold(record)
+                try set(StateKey.hold(data.case), record)
+            } else {
+                guard standing != nil else { throw refuse("\(data.case) is not on hold") }
+                try writer.deleteHold(caseNumber: data.case)
+                try remove(StateKey.hold(data.case))
+            }
         }
 
         mutating func confidentialTypesSet(_ data: ConfidentialTypesSet) throws {

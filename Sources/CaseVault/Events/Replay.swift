@@ -62,7 +62,7 @@ public enum Replay {
         case .documentMoved(let data): data.versions.map(\.sealedFileKeyHash)
         case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
              .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed,
-             .confidentialTypesSet: []
+             .confidentialTypesSet, .holdPlaced, .holdReleased: []
         }
     }
 
@@ -150,6 +150,8 @@ enum CatalogComparison {
                     key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
         try compare("vault policies", [try live.confidentialTypes()].compactMap { $0 }, [try replayed.confidentialTypes()].compactMap { $0 },
                     key: { _ in Triple("confidential-types", "", 0) }, name: { _ in "confidential-types" })
+        try compare("holds", try live.holds(caseNumber: nil), try replayed.holds(caseNumber: nil),
+                    key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
         try compare("case tags", try live.tags(caseNumber: nil), try replayed.tags(caseNumber: nil),
                     key: { Triple($0.caseNumber, $0.tag, 0) }, name: { "\($0.caseNumber) \($0.tag)" })
         try compare("withdrawals", try live.withdrawals(caseNumber: nil, document: nil), try replayed.withdrawals(caseNumber: nil, document: nil),

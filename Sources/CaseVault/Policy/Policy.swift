@@ -35,6 +35,7 @@ enum Policy {
         case .closureApproved, .agedOutExtended: role == .caseSupervisor
         case .agedOutClosed: role != .auditor
         case .confidentialTypesSet: role == .admin
+        case .holdPlaced, .holdReleased: holdRoles.contains(role)
         }
     }
 
@@ -54,6 +55,10 @@ enum Policy {
     /// its own list (issue 9: confidentiality no longer depends on a filer
     /// remembering --confidential).
     static let maxConfidentialTypes = 64
+
+    /// Roles that place and release legal holds: programme leadership and
+    /// admins (a case supervisor holds their own cases).
+    static let holdRoles: Set<Role> = [.projectDirector, .admin, .caseSupervisor]
 
     public static let defaultConfidentialTypes = ["complaint", "consent-and-confidentiality", "gbv-incident", "identity-document",
                                                   "legal", "medical", "photo"]

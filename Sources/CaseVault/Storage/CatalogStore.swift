@@ -110,6 +110,8 @@ public protocol CatalogReader: AnyObject {
     func aoExtensions(caseNumber: String?) throws -> [AgedOutExtensionRecord]
     /// The vault's signed list of always-confidential document types, once an admin set one.
     func confidentialTypes() throws -> ConfidentialTypesRecord?
+    /// Legal holds standing: of one case, or of every case, by case, when nil.
+    func holds(caseNumber: String?) throws -> [HoldRecord]
 }
 
 /// The write side, reachable only inside `CatalogStore.write`. Only the
@@ -147,6 +149,8 @@ public protocol CatalogWriter: CatalogReader {
     func putAOExtension(_ record: AgedOutExtensionRecord) throws
     func deleteAOExtension(caseNumber: String) throws
     func putConfidentialTypes(_ record: ConfidentialTypesRecord) throws
+    func putHold(_ record: HoldRecord) throws
+    func deleteHold(caseNumber: String) throws
 }
 
 /// Stored nodes feed the log tree and the state map.

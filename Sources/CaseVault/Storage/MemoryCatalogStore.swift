@@ -32,6 +32,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         var tags: [Name: [Name: CaseTagRecord]] = [:]
         var aoExtensions: [Name: AgedOutExtensionRecord] = [:]
         var confidentialTypes: ConfidentialTypesRecord?
+        var holds: [Name: HoldRecord] = [:]
     }
 
     /// A name compared, hashed and ordered by its UTF-8 bytes (without
@@ -165,6 +166,10 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             return state.aoExtensions.sorted { $0.key < $1.key }.map(\.value)
         }
         func confidentialTypes() throws -> ConfidentialTypesRecord? { state.confidentialTypes }
+        func holds(caseNumber: String?) throws -> [HoldRecord] {
+            if let caseNumber { return state.holds[Name(caseNumber)].map { [$0] } ?? [] }
+            return state.holds.sorted { $0.key < $1.key }.map(\.value)
+        }
         func closureRequest(caseNumber: String) throws -> ClosureRequestRecord? { state.closureRequests[Name(caseNumber)] }
         func closureRequests() throws -> [ClosureRequestRecord] { state.closureRequests.sorted { $0.key < $1.key }.map(\.value) }
         func withdrawals(caseNumber: String?, document: String?) throws -> [WithdrawalRecord] {
@@ -214,6 +219,8 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         func putAOExtension(_ record: AgedOutExtensionRecord) throws { state.aoExtensions[Name(record.caseNumber)] = record }
         func deleteAOExtension(caseNumber: String) throws { state.aoExtensions[Name(caseNumber)] = nil }
         func putConfidentialTypes(_ record: ConfidentialTypesRecord) throws { state.confidentialTypes = record }
+        func putHold(_ record: HoldRecord) throws { state.holds[Name(record.caseNumber)] = record }
+        func deleteHold(caseNumber: String) throws { state.holds[Name(caseNumber)] = nil }
         func putMove(_ record: MoveRecord) throws {
             state.moves[Name(record.caseNumber), default: [:]][Name(record.document), default: [:]][record.seq] = record
         }

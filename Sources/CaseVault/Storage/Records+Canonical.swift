@@ -346,3 +346,13 @@ extension ConfidentialTypesRecord: CanonicalRecord {
         m.strings("types", types)
     }
 }
+
+extension HoldRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("at", at)
+        m.string("by", by)
+        m.string("caseNumber", caseNumber)
+        m.string("reason", reason)
+        m.integer("seq", seq)
+    }
+}

@@ -370,6 +370,25 @@ public struct ConfidentialTypesRecord: Codable, Equatable, Sendable {
     }
 }
 
+/// A legal hold on a case (`case.hold-placed`): nothing of the case is
+/// disposed of while it stands, whatever the retention schedule says.
+/// Rows of table `holds`; gone when released.
+public struct HoldRecord: Codable, Equatable, Sendable {
+    public var caseNumber: String
+    public var seq: Int64
+    public var at: String
+    public var by: String
+    public var reason: String
+
+    public init(caseNumber: String, seq: Int64, at: String, by: String, reason: String) {
+        self.caseNumber = caseNumber
+        self.seq = seq
+        self.at = at
+        self.by = by
+        self.reason = reason
+    }
+}
+
 /// A change of a case's status (manual §5.2), by the event that made it:
 /// `case.status-changed`, or `case.closure-approved` for a closure a case
 /// manager asked for. Rows of table `status_changes`.
@@ -493,6 +512,7 @@ enum StateKey {
     static func moves(_ caseNumber: String, _ name: String) -> String { "moves/\(caseNumber)/\(name)" }
     static func tags(_ caseNumber: String) -> String { "tags/" + caseNumber }
     static let confidentialTypes = "policy/confidential-types"
+    static func hold(_ caseNumber: String) -> String { "hold/" + caseNumber }
     // How many rows a listing must show, so a row deleted by hand is not
     // quietly left out (no entry while the count is 0).
     static let staffCount = "count/staff"

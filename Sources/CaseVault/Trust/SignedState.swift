@@ -263,6 +263,14 @@ struct SignedState {
                   as: TagState.init)
     }
 
+    /// The legal hold standing on a case.
+    func hold(_ caseNumber: String) throws -> HoldRecord? {
+        let rows = try reader.holds(caseNumber: caseNumber)
+        guard rows.count <= 1 else { throw VaultError.integrityFailure("the catalog's holds of \(caseNumber) repeat (a row was copied by hand)") }
+        try check(rows.first, key: StateKey.hold(caseNumber), what: "the legal hold of \(caseNumber)")
+        return rows.first
+    }
+
     /// The document types always filed confidential: the signed list, or
     /// the defaults while no admin has set one.
     func confidentialTypes() throws -> (types: [String], record: ConfidentialTypesRecord?) {

@@ -1,0 +1,76 @@
+import ArgumentParser
+import CaseVault
+import Foundation
+
+struct HoldCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hold",
+        abstract: "Place, release and list legal holds: a held case is never disposed of.",
+        discussion: """
+            'casevault hold add NUMBER --reason TEXT' and 'hold release NUMBER --reason TEXT' (project directors, admins, \
+            the case's supervisor) are signed events; 'hold list' needs no passphrase.
+            """,
+        subcommands: [HoldAddCommand.self, HoldReleaseCommand.self, HoldListCommand.self]
+    )
+}
+
+struct HoldAddCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "add", abstract: "Place a legal hold on a case.")
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    var number: String
+
+    @Option(help: ArgumentHelp("Why (kept in the signed history).", valueName: "text"))
+    var reason: String
+
+    func run() throws {
+        try vaultOptions.withUnlocked { vault, actor in
+            try vault.setHold(number, placing: true, reason: reason, by: actor)
+            print("\(number) is on hold: nothing of it will be disposed of until the hold is released.")
+        }
+    }
+}
+
+struct HoldReleaseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "release", abstract: "Release a case's legal hold.")
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    var number: String
+
+    @Option(help: ArgumentHelp("Why (kept in the signed history).", valueName: "text"))
+    var reason: String
+
+    func run() throws {
+        try vaultOptions.withUnlocked { vault, actor in
+            try vault.setHold(number, placing: false, reason: reason, by: actor)
+            print("Released the hold on \(number).")
+        }
+    }
+}
+
+struct HoldListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the holds standing (no passphrase needed).")
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        let holds = try vaultOptions.openVault().holds()
+        if json {
+            print(try JSONText.render(holds.map { ["case": $0.caseNumber, "at": $0.at.formatted(.iso8601), "by": $0.by, "reason": $0.reason] }))
+            return
+        }
+        guard !holds.isEmpty else {
+            print("No holds.")
+            return
+        }
+        print(Table.render(header: ["CASE", "SINCE", "BY", "REASON"],
+                           rows: holds.map { [$0.caseNumber, $0.at.formatted(.iso8601), $0.by, TerminalText.escape($0.reason)] }))
+    }
+}
