@@ -14,7 +14,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
     struct State {
         var events: [EventRecord] = []
         var logNodes: [LogNodeKey: [UInt8]] = [:]
-        var stateNodes: [[UInt8]: StateNode] = [:]
+        var stateNodes: [NodePath: StateNode] = [:]
         var blobs: [String: [UInt8]] = [:]
         var settings: VaultSettingsRecord?
         var staff: [Name: StaffRecord] = [:]
@@ -50,6 +50,15 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
     }
 
     struct LogNodeKey: Hashable { let level: Int; let index: Int64 }
+
+    /// A state-map node's path as a key, hashed in one call over its bytes
+    /// (an array of bytes hashes each element alone: the replay in verify
+    /// looks nodes up and stores them by the million).
+    struct NodePath: Hashable {
+        let bytes: [UInt8]
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    }
     struct GrantKey: Hashable, Comparable {
         let tier: Name
         let holder: Name
@@ -95,7 +104,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         }
         func eventCount() throws -> Int64 { Int64(state.events.count) }
         func logNode(level: Int, index: Int64) throws -> [UInt8]? { state.logNodes[LogNodeKey(level: level, index: index)] }
-        func stateNode(path: [UInt8]) throws -> StateNode? { state.stateNodes[path] }
+        func stateNode(path: [UInt8]) throws -> StateNode? { state.stateNodes[NodePath(path)] }
         func stateNodeCount() throws -> Int64 { Int64(state.stateNodes.count) }
         func logNodeCount() throws -> Int64 { Int64(state.logNodes.count) }
         func forEachStateNode(_ body: (StateNode) throws -> Void) throws { for node in state.stateNodes.values { try body(node) } }
@@ -188,7 +197,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             state.events.append(event)
         }
         func putLogNode(level: Int, index: Int64, hash: [UInt8]) throws { state.logNodes[LogNodeKey(level: level, index: index)] = hash }
-        func putStateNode(_ node: StateNode) throws { state.stateNodes[node.path] = node }
+        func putStateNode(_ node: StateNode) throws { state.stateNodes[NodePath(node.path)] = node }
         func putBlob(hash: String, bytes: [UInt8]) throws { if state.blobs[hash] != bytes { state.blobs[hash] = bytes } }
         func deleteBlob(hash: String) throws { state.blobs[hash] = nil }
         func putVaultSettings(_ record: VaultSettingsRecord) throws { state.settings = record }

@@ -79,9 +79,15 @@ public enum JSONValue: Equatable, Sendable {
     static func appendCanonicalString(_ text: String, to out: inout [UInt8]) {
         let hex = hexDigits
         out.append(UInt8(ascii: "\""))
-        // Most strings need no escape: copy them whole.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            out.append(contentsOf: text.utf8)
+        // Most strings need no escape: copy them whole, scanning the
+        // contiguous UTF-8 (verify re-encodes every event and record).
+        var text = text
+        let plain = text.withUTF8 { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if plain {
             out.append(UInt8(ascii: "\""))
             return
         }

@@ -369,11 +369,11 @@ private struct Verifier {
     /// these nodes), or decisions would fail, or worse, on it.
     mutating func checkStateMap(_ replayed: any CatalogReader) throws {
         guard let signed = signedRoot, signed.root == root, let scratchNodes = replayed as? MemoryCatalogStore.Transaction else { return }
-        var expected = Dictionary(uniqueKeysWithValues: scratchNodes.allStateNodes().map { ($0.path, $0) })
+        var expected = Dictionary(uniqueKeysWithValues: scratchNodes.allStateNodes().map { (MemoryCatalogStore.NodePath($0.path), $0) })
         let total = expected.count
         var damaged = 0, extra = 0
         try reader.forEachStateNode { node in
-            switch expected.removeValue(forKey: node.path) {
+            switch expected.removeValue(forKey: MemoryCatalogStore.NodePath(node.path)) {
             case nil: extra += 1
             case let wanted?: if wanted != node { damaged += 1 }
             }
