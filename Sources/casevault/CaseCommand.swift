@@ -144,7 +144,7 @@ struct CaseShowCommand: ParsableCommand {
         print("  case supervisor:   \(file.supervisor.name) (\(file.supervisor.id))")
         print("  opened:            \(file.openedAt.formatted(.iso8601)) by \(file.openedBy)")
         printHolders(try vault.holders(of: number))
-        if let hold = try vault.holds().first(where: { $0.caseNumber == file.number.description }) {
+        if let hold = try vault.hold(of: number) {
             print("  legal hold:        since \(hold.at.formatted(.iso8601)) by \(hold.by): \(TerminalText.escape(hold.reason))")
         }
         let tags = try vault.tags(of: number)

@@ -57,7 +57,7 @@ struct MonthlyReportCommand: ParsableCommand {
         out += "\n## Cases of concern\n\n" + (r.casesOfConcern.isEmpty ? "None.\n" : r.casesOfConcern.map { "- \($0)\n" }.joined())
         out += "\n## Legal holds\n\n" + (r.holds.isEmpty ? "None.\n"
             : r.holds.map { "- \($0.caseNumber): since \($0.at.formatted(.iso8601)) by \($0.by): \(TerminalText.escape($0.reason))\n" }.joined())
-        out += "\n## Due at the end of the month\n\n"
+        out += "\n## Due\n\nAs `casevault due` lists it as of the month's last day, from the vault's current state.\n\n"
         out += r.overdue.isEmpty ? "Nothing.\n" : r.overdue.map { "- \($0.caseNumber): \($0.kind.rawValue): \(TerminalText.escape($0.detail))\n" }.joined()
         return out
     }

@@ -179,6 +179,22 @@ import FoundationXML
         #expect(try p.vault.verify().isClean)
     }
 
+    /// A supervisor does not release a director's hold; nothing moves out
+    /// of a held case.
+    @Test func aHoldBindsTheSupervisorAndTheMoves() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.openCase(client: 43, manager: "joseph")
+        try p.file(Array("notes".utf8), name: "Notes")
+        try p.vault.setHold("CP-2024-0042", placing: true, reason: "court order", by: p["dora"])
+        #expect(throws: VaultError.self) { try p.vault.setHold("CP-2024-0042", placing: false, reason: "done", by: p["halima"]) }
+        #expect(throws: VaultError.self) {
+            try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Notes", to: "CP-2024-0043", reason: "x", by: p["grace"])
+        }
+        try p.vault.setHold("CP-2024-0042", placing: false, reason: "order lifted", by: p["dora"])
+        try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Notes", to: "CP-2024-0043", reason: "misfiled", by: p["grace"])
+    }
+
     /// A hold deleted by hand (to let a disposal through) is caught.
     @Test func aHoldDeletedOrAddedByHandIsCaught() throws {
         let p = try Programme()
@@ -188,6 +204,10 @@ import FoundationXML
         expectIntegrity("legal hold of CP-2024-0042") {
             try p.vault.setHold("CP-2024-0042", placing: true, reason: "x", by: p["dora"])
         }
+        // Listing it, showing the case, reporting: none shows the hold gone.
+        expectIntegrity("legal hold of CP-2024-0042") { _ = try p.vault.holds() }
+        expectIntegrity("legal hold of CP-2024-0042") { _ = try p.vault.hold(of: "CP-2024-0042") }
+        expectIntegrity("legal hold of CP-2024-0042") { _ = try p.vault.monthlyReport(month: "2026-12") }
         #expect(try p.vault.verify().findings.contains { $0.kind == .rowMissing && $0.subject == "holds CP-2024-0042" })
         expectIntegrity("breaks the rules") {
             _ = try p.vault.write { writer, head in

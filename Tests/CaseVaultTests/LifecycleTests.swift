@@ -236,10 +236,15 @@ private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = 
         #expect(try p.vault.agedOutClosingDay(of: "CP-2024-0042") == "2026-07-31")
         #expect(try p.vault.closeAgedOutCases(by: p["halima"], now: date("2026-07-30T23:59:59Z")) == [])
         #expect(try p.status == .agedOut)
-        #expect(try p.vault.closeAgedOutCases(by: p["farah"], now: date("2026-07-31T00:00:01Z")) == ["CP-2024-0042"])
+        // Not by its manager (who could date a move to AO in the past), a
+        // records officer or an auditor; by a director.
+        for id in ["grace", "farah", "peter"] {
+            #expect(throws: VaultError.self, "\(id)") { try p.vault.closeAgedOutCases(by: p[id], now: date("2026-07-31T00:00:01Z")) }
+        }
+        #expect(try p.vault.closeAgedOutCases(by: p["dora"], now: date("2026-07-31T00:00:01Z")) == ["CP-2024-0042"])
         #expect(try p.status == .closed)
         let change = try #require(try p.vault.statusHistory(of: "CP-2024-0042").changes.last)
-        #expect(change.from == .agedOut && change.to == .closed && change.by == "farah")
+        #expect(change.from == .agedOut && change.to == .closed && change.by == "dora")
         #expect(change.reason == "aged out: closed on 2026-07-31, 6 months after it became AO")
         #expect(try p.vault.agedOutClosingDay(of: "CP-2024-0042") == nil)
         #expect(try p.vault.verify().isClean)
@@ -263,11 +268,15 @@ private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = 
         #expect(try p.vault.agedOutClosingDay(of: "CP-2024-0042") == "2026-09-30")
         #expect(try p.vault.closeAgedOutCases(by: p["halima"], now: date("2026-08-01T00:00:00Z")) == [])
         #expect(try p.status == .agedOut)
-        // Filing after the day closes it first: the stamp says C.
-        let filed = try p.file(Array("after the extension".utf8), now: date("2026-10-01T08:00:00Z"))
-        #expect(filed.stamp.caseStatus == .closed)
+        // A records officer filing after the day cannot close it: the stamp
+        // says AO and due lists it; its supervisor filing closes it first.
+        let byOfficer = try p.file(Array("after the extension".utf8), now: date("2026-10-01T08:00:00Z"))
+        #expect(byOfficer.stamp.caseStatus == .agedOut)
+        #expect(try p.vault.due(asOf: date("2026-10-01T09:00:00Z")).contains { $0.kind == .agedOutClosing })
+        let bySupervisor = try p.file(Array("closing note".utf8), name: "Note", by: "halima", now: date("2026-10-01T10:00:00Z"))
+        #expect(bySupervisor.stamp.caseStatus == .closed)
         let change = try #require(try p.vault.statusHistory(of: "CP-2024-0042").changes.last)
-        #expect(change.reason == "aged out: closed on 2026-09-30, at the end of its extension" && change.by == "farah")
+        #expect(change.reason == "aged out: closed on 2026-09-30, at the end of its extension" && change.by == "halima")
         let report = try p.vault.verify()
         #expect(report.isClean, "\(report.findings)")
     }
@@ -280,6 +289,10 @@ private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = 
             ("halima", date("2026-07-30T12:00:00Z"), .agedOutClosed(AgedOutClosed(case: "CP-2024-0042", closedOn: "2026-07-31"))),
             ("halima", date("2026-08-30T12:00:00Z"), .agedOutClosed(AgedOutClosed(case: "CP-2024-0042", closedOn: "2026-07-30"))),
             ("peter", date("2026-08-30T12:00:00Z"), .agedOutClosed(AgedOutClosed(case: "CP-2024-0042", closedOn: "2026-07-31"))),
+            // The manager, who moved it to AO (and could have dated that move
+            // in the past), does not sign its closure.
+            ("grace", date("2026-08-30T12:00:00Z"), .agedOutClosed(AgedOutClosed(case: "CP-2024-0042", closedOn: "2026-07-31"))),
+            ("farah", date("2026-08-30T12:00:00Z"), .agedOutClosed(AgedOutClosed(case: "CP-2024-0042", closedOn: "2026-07-31"))),
             ("grace", date("2026-07-01T12:00:00Z"), .agedOutExtended(AgedOutExtended(case: "CP-2024-0042", until: "2027-01-01", reason: "x"))),
         ]
         for (id, at, data) in forged {

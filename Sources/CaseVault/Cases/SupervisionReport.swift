@@ -36,7 +36,8 @@ public struct SupervisionReport: Sendable {
     /// Case managers with such cases per supervisor.
     public let supervision: [Load]
     public let casesOfConcern: [String]
-    /// What `due` lists as of the month's last day.
+    /// What `due` lists as of the month's last day, from the current state
+    /// (a case closed since is not listed).
     public let overdue: [DueItem]
     /// Legal holds standing when the report is made.
     public let holds: [LegalHold]

@@ -220,19 +220,24 @@ extension Vault {
     /// Filing into such a case does this first, so its stamp says C.
     @discardableResult
     public func closeAgedOutCases(_ number: String? = nil, by actor: StaffIdentity, now: Date = Date()) throws -> [String] {
-        guard actor.role != .auditor else { throw VaultError.accessDenied("an auditor changes nothing") }
+        guard Policy.agedOutClosingRoles.contains(actor.role) else {
+            throw VaultError.accessDenied("an aged-out case is closed on its day by its supervisor, a project director or an admin; '\(actor.id)' is a \(actor.role.displayName)")
+        }
         let only = try number.map { try CaseNumber.parse($0).description }
         func closures(_ signed: SignedState) throws -> [EventData] {
+            // Every case, against the signed count: a status row edited away
+            // from AO must not hide a case from its closing.
             let candidates: [CaseState]
             if let only {
                 candidates = try signed.caseState(only).map { [$0] } ?? []
             } else {
-                candidates = try signed.cases(matching: CaseQuery(status: CaseStatus.agedOut.rawValue))
+                candidates = try signed.cases(matching: CaseQuery())
             }
             var events: [EventData] = []
-            for state in candidates where state.case.status == CaseStatus.agedOut.rawValue {
+            for state in candidates where state.case.status == CaseStatus.agedOut.rawValue
+                && (actor.role != .caseSupervisor || state.case.supervisor == actor.id) {
                 guard let closing = Lifecycle.agedOutClosingDay(state.case, try signed.lifecycle(state.case.number)),
-                      Lifecycle.day(now) >= closing else { continue }
+                      let closingDate = Lifecycle.parseDay(closing), now >= closingDate else { continue }
                 events.append(.agedOutClosed(AgedOutClosed(case: state.case.number, closedOn: closing)))
             }
             return events
@@ -377,21 +382,38 @@ extension Vault {
             let standing = try signed.hold(parsed)
             if placing, let standing { throw VaultError.alreadyExists("\(parsed) is already on hold since \(standing.at) (\(standing.by))") }
             if !placing, standing == nil { throw VaultError.notFound("\(parsed) is not on hold") }
+            if !placing, let standing, actor.role == .caseSupervisor, standing.by != actor.id {
+                throw VaultError.accessDenied("a case supervisor releases only a hold they placed; \(standing.by) placed this one")
+            }
             let data = CaseHold(case: parsed, reason: reason)
             try Ledger.append([placing ? .holdPlaced(data) : .holdReleased(data)], by: actor, at: now, vaultID: config.vaultId,
                               head: &head, in: writer)
         }
     }
 
-    /// The holds standing, by case; each checked against the signed state.
+    /// The holds standing, by case: every case's `hold/<case>` checked, so
+    /// a hold row deleted by hand is an integrity failure, not a hold gone.
     public func holds() throws -> [LegalHold] {
         try read { reader, head in
             guard head.size > 0 else { return [] }
             let signed = head.signedState(reader)
-            return try reader.holds(caseNumber: nil).compactMap { row in
-                guard let hold = try signed.hold(row.caseNumber), let at = Timestamp.date(from: hold.at) else { return nil }
+            return try signed.cases(matching: CaseQuery()).compactMap { state in
+                guard let hold = try signed.hold(state.case.number) else { return nil }
+                guard let at = Timestamp.date(from: hold.at) else {
+                    throw VaultError.integrityFailure("the legal hold of \(hold.caseNumber) is damaged")
+                }
                 return LegalHold(caseNumber: hold.caseNumber, at: at, by: hold.by, reason: hold.reason)
             }
+        }
+    }
+
+    /// The hold standing on one case, checked.
+    public func hold(of number: String) throws -> LegalHold? {
+        let parsed = try CaseNumber.parse(number).description
+        return try read { reader, head in
+            guard head.size > 0, let hold = try head.signedState(reader).hold(parsed) else { return nil }
+            guard let at = Timestamp.date(from: hold.at) else { throw VaultError.integrityFailure("the legal hold of \(parsed) is damaged") }
+            return LegalHold(caseNumber: hold.caseNumber, at: at, by: hold.by, reason: hold.reason)
         }
     }
 }

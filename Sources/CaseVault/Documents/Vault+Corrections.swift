@@ -65,6 +65,9 @@ extension Vault {
                 throw VaultError.accessDenied("only the case's manager (\(source.case.manager)) or supervisor (\(source.case.supervisor)) moves a document of \(number)")
             }
             guard let destination = try signed.caseState(targetNumber) else { throw VaultError.notFound("no case \(targetNumber)") }
+            if let hold = try signed.hold(number) {
+                throw VaultError.accessDenied("\(number) is on legal hold since \(hold.at) (\(hold.by)): nothing leaves it until the hold is released")
+            }
             guard let record = try signed.document(number, name) else {
                 throw VaultError.notFound("case \(number) has no document named '\(name)'")
             }

@@ -116,8 +116,10 @@ extension Vault {
     func fileStream(caseNumber number: String, name: String, type: String, confidential: Bool, schema: FormSchema?,
                     by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone, source: FilingSource) throws -> VersionInfo {
         // An aged-out case whose closing day has come closes first, so the
-        // stamp carries the status in force (manual §5.2).
-        try closeAgedOutCases(number, by: actor, now: fixedNow ?? Date())
+        // stamp carries the status in force (manual §5.2), when the filer
+        // may sign that closure (its supervisor, a director); otherwise it
+        // stays AO until one does ('casevault due' lists it).
+        if Policy.agedOutClosingRoles.contains(actor.role) { try closeAgedOutCases(number, by: actor, now: fixedNow ?? Date()) }
         // Objects being written are not yet named by any row; the shared lock
         // keeps `verify --repair` from taking them for a crash's leftovers.
         return try objects.withFilingLock {

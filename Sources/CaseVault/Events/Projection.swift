@@ -361,6 +361,7 @@ enum Projection {
                 throw refuse("only the case's manager or supervisor moves a document of \(data.case)")
             }
             guard Array(data.to.utf8) != Array(data.case.utf8) else { throw refuse("a document moves to another case") }
+            guard try signed.hold(data.case) == nil else { throw refuse("\(data.case) is on legal hold: nothing leaves it") }
             guard try signed.caseState(data.to) != nil else { throw refuse("no case \(data.to)") }
             guard let document = try signed.document(data.case, data.document) else {
                 throw refuse("no document '\(data.document)' in \(data.case)")
@@ -466,6 +467,10 @@ enum Projection {
 
         mutating func agedOutClosed(_ data: AgedOutClosed) throws {
             let (state, lifecycle) = try lifecycleCase(data.case, reason: nil)
+            let (_, role) = try actor()
+            guard role != .caseSupervisor || event.actor == state.case.supervisor else {
+                throw refuse("a case supervisor closes their own aged-out cases only")
+            }
             guard let now = Timestamp.date(from: event.at) else { throw refuse("the event's time is not a date") }
             if let refusal = Lifecycle.refusal(closingAgedOut: state.case, lifecycle, closedOn: data.closedOn, at: now) {
                 throw refuse(refusal.message)
@@ -487,7 +492,10 @@ enum Projection {
                 try writer.putHold(record)
                 try set(StateKey.hold(data.case), record)
             } else {
-                guard standing != nil else { throw refuse("\(data.case) is not on hold") }
+                guard let standing else { throw refuse("\(data.case) is not on hold") }
+                guard role != .caseSupervisor || standing.by == event.actor else {
+                    throw refuse("a case supervisor releases only a hold they placed; \(standing.by) placed this one")
+                }
                 try writer.deleteHold(caseNumber: data.case)
                 try remove(StateKey.hold(data.case))
             }

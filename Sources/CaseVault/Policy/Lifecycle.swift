@@ -140,7 +140,8 @@ enum Lifecycle {
               let became = lifecycle.changes.last(where: { $0.to == CaseStatus.agedOut.rawValue }),
               let at = Timestamp.date(from: became.at) else { return nil }
         if let extended = lifecycle.aoExtension { return extended.until }
-        guard let start = parseDay(day(at)), let closing = utc.date(byAdding: .month, value: agedOutMonths, to: start) else { return nil }
+        guard let start = parseDay(day(at)), let closing = utc.date(byAdding: .month, value: agedOutMonths, to: start),
+              parseDay(day(closing)) != nil else { return nil }  // a four-digit year, or it never closes by the clock
         return day(closing)
     }
 
@@ -164,8 +165,10 @@ enum Lifecycle {
         guard let closing = agedOutClosingDay(record, lifecycle) else {
             return .rule("\(record.number) is \(record.status), not AO")
         }
-        guard closedOn == closing else { return .rule("\(record.number) closes on \(closing), not \(closedOn)") }
-        guard day(now) >= closing else { return .rule("\(record.number) closes on \(closing), not before") }
+        guard closedOn == closing, let closingDate = parseDay(closing) else {
+            return .rule("\(record.number) closes on \(closing), not \(closedOn)")
+        }
+        guard now >= closingDate else { return .rule("\(record.number) closes on \(closing), not before") }
         return nil
     }
 

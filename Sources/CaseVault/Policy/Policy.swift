@@ -33,7 +33,7 @@ enum Policy {
         case .tagAdded, .tagRemoved: role == .caseManager || role == .caseSupervisor || role == .projectDirector
         case .closureRequested: role == .caseManager
         case .closureApproved, .agedOutExtended: role == .caseSupervisor
-        case .agedOutClosed: role != .auditor
+        case .agedOutClosed: agedOutClosingRoles.contains(role)
         case .confidentialTypesSet: role == .admin
         case .holdPlaced, .holdReleased: holdRoles.contains(role)
         }
@@ -59,6 +59,12 @@ enum Policy {
     /// Roles that place and release legal holds: programme leadership and
     /// admins (a case supervisor holds their own cases).
     static let holdRoles: Set<Role> = [.projectDirector, .admin, .caseSupervisor]
+
+    /// Roles that sign an aged-out case's closure on its day: the case's
+    /// supervisor, project directors, admins. Not its manager, who could
+    /// otherwise date a move to AO in the past and close the case alone
+    /// (event times are the signer's clock).
+    static let agedOutClosingRoles: Set<Role> = [.caseSupervisor, .projectDirector, .admin]
 
     public static let defaultConfidentialTypes = ["complaint", "consent-and-confidentiality", "gbv-incident", "identity-document",
                                                   "legal", "medical", "photo"]
