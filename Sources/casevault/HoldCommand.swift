@@ -14,9 +14,8 @@ struct HoldCommand: ParsableCommand {
     )
 }
 
-struct HoldAddCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "add", abstract: "Place a legal hold on a case.")
-
+/// What hold add and hold release both take.
+struct HoldChange: ParsableArguments {
     @OptionGroup var vaultOptions: VaultOptions
 
     @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
@@ -25,31 +24,25 @@ struct HoldAddCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Why (kept in the signed history).", valueName: "text"))
     var reason: String
 
-    func run() throws {
+    func apply(placing: Bool) throws {
         try vaultOptions.withUnlocked { vault, actor in
-            try vault.setHold(number, placing: true, reason: reason, by: actor)
-            print("\(number) is on hold: nothing of it will be disposed of until the hold is released.")
+            try vault.setHold(number, placing: placing, reason: reason, by: actor)
+            print(placing ? "\(number) is on hold: nothing of it will be disposed of or moved out until the hold is released."
+                          : "Released the hold on \(number).")
         }
     }
 }
 
+struct HoldAddCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "add", abstract: "Place a legal hold on a case.")
+    @OptionGroup var change: HoldChange
+    func run() throws { try change.apply(placing: true) }
+}
+
 struct HoldReleaseCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "release", abstract: "Release a case's legal hold.")
-
-    @OptionGroup var vaultOptions: VaultOptions
-
-    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
-    var number: String
-
-    @Option(help: ArgumentHelp("Why (kept in the signed history).", valueName: "text"))
-    var reason: String
-
-    func run() throws {
-        try vaultOptions.withUnlocked { vault, actor in
-            try vault.setHold(number, placing: false, reason: reason, by: actor)
-            print("Released the hold on \(number).")
-        }
-    }
+    static let configuration = CommandConfiguration(commandName: "release", abstract: "Release a case's legal hold (a supervisor, only one they placed).")
+    @OptionGroup var change: HoldChange
+    func run() throws { try change.apply(placing: false) }
 }
 
 struct HoldListCommand: ParsableCommand {
