@@ -111,6 +111,7 @@ DATA = {
     "policy.confidential-types-set": obj({"types": lambda x: str_list(x) and all(FTYPE(t) for t in x)}),
     "case.hold-placed": obj({"case": CASE, "reason": string(1)}),
     "case.hold-released": obj({"case": CASE, "reason": string(1)}),
+    "retention.policy-set": obj({"version": integer(1), "bodyHash": HEX}),
 }
 ANY = set(ROLES)
 SUPER = {"case-supervisor", "project-director", "admin"}
@@ -129,6 +130,7 @@ SIGNERS = {  # §12 "Who may sign what", the role column
     "policy.confidential-types-set": {"admin"},
     "case.hold-placed": {"project-director", "admin", "case-supervisor"},
     "case.hold-released": {"project-director", "admin", "case-supervisor"},
+    "retention.policy-set": {"admin", "project-director"},
 }
 READERS = {"case-manager", "case-supervisor", "project-director"}  # §3 table: roles that can read
 EVENT_PREFIX = b"casevault-event-v1\n"
@@ -440,7 +442,8 @@ def run(argv):
         migrations = {r[0] for r in db.execute("SELECT identifier FROM grdb_migrations")}
         known = {"v1-staff", "v2-events-cases-documents", "v3-form-schemas", "v4-signed-projection",
                  "v5-case-lifecycle", "v6-corrections-and-tags",
-                 "v7-aged-out-extensions", "v8-vault-policies", "v9-legal-holds"}
+                 "v7-aged-out-extensions", "v8-vault-policies", "v9-legal-holds",
+                 "v10-retention-policies"}
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         if "v4-signed-projection" not in migrations:
             fail("the newest event signs no state root; open the vault once with casevault")

@@ -175,6 +175,12 @@ echo "(open demo-labels.svg in a browser and print at 100 %)"
 next "A legal hold: whatever the retention schedule says, nothing of a held case is disposed of"
 run hold add UASC-2025-0043 --as dora --passphrase-file "$secrets/dora" --reason "Family court proceedings pending"
 run hold list
+echo "A retention policy (the example, for this vault), and what it says of the closed cases as of ten years from now:"
+sed "s/3f6c1d2a-8b4e-4c7a-9d10-5e2f7a8b9c01/$(sed -n 's/.*"vaultId" *: *"\([^"]*\)".*/\1/p' "$vault/casevault.json")/" \
+    "$examples/retention-policy.json" > "$secrets/retention-policy.json"
+run retention policy set "$secrets/retention-policy.json" --as amina --passphrase-file "$secrets/amina"
+run case status UASC-2025-0043 C --as halima --passphrase-file "$secrets/halima" --reason "Family reunified abroad"
+run retention plan --as-of "$(date -u -d '+10 years' +%F)"
 
 next "The monthly supervision report, from the catalog alone (no passphrase, no decryption)"
 run report monthly --month "$(date -u +%Y-%m)"

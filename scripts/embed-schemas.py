@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes Sources/CaseVault/Forms/BuiltInSchemas.swift from Schemas/forms/*.schema.json.
+"""Writes Sources/CaseVault/Forms/BuiltInSchemas.swift from Schemas/forms/*.schema.json
+and Schemas/retention-policy.schema.json.
 
 The schemas in Schemas/forms are the source of truth; the binary carries them
 as string literals so `casevault` needs no files at run time. A test fails when
@@ -23,5 +24,10 @@ with open(OUT, "w", encoding="utf-8") as f:
     f.write("// FormSchemaTests fails when this file and Schemas/forms differ.\n\n")
     f.write("enum BuiltInSchemas {\n    static let all: [(String, String)] = [\n")
     f.write("\n".join(entries))
-    f.write("\n    ]\n}\n")
+    f.write("\n    ]\n")
+    retention = open(os.path.join(ROOT, "Schemas", "retention-policy.schema.json"), encoding="utf-8").read()
+    assert '"""#' not in retention
+    f.write('\n    /// Schemas/retention-policy.schema.json: what `retention policy set` validates.\n')
+    f.write('    static let retentionPolicy = #"""\n%s\n"""#\n' % retention.rstrip("\n"))
+    f.write("}\n")
 print("wrote", os.path.normpath(OUT), "with", len(entries), "schemas")

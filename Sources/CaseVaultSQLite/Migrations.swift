@@ -162,6 +162,14 @@ extension SQLiteCatalogStore {
                     reason TEXT NOT NULL);
                 """)
         }
+        // v10: the retention policy's versions (`retention.policy-set`); each
+        // policy file is a blob.
+        migrator.registerMigration("v10-retention-policies") { db in
+            try db.execute(sql: """
+                CREATE TABLE retention_policies (version INTEGER PRIMARY KEY, body_hash TEXT NOT NULL, seq INTEGER NOT NULL,
+                    at TEXT NOT NULL, by TEXT NOT NULL);
+                """)
+        }
         return migrator
     }()
 }

@@ -385,6 +385,13 @@ private final class Connection: CatalogWriter {
         }
     }
 
+    func retentionPolicies() throws -> [RetentionPolicyRecord] {
+        try all("SELECT * FROM retention_policies ORDER BY version").map { row in
+            RetentionPolicyRecord(version: try row.value("version"), bodyHash: try row.value("body_hash"), seq: try row.value("seq"),
+                                  at: try row.value("at"), by: try row.value("by"))
+        }
+    }
+
     func holds(caseNumber: String?) throws -> [HoldRecord] {
         let rows = try caseNumber.map { try all("SELECT * FROM holds WHERE case_number = ?", [$0]) }
             ?? all("SELECT * FROM holds ORDER BY case_number")
@@ -522,6 +529,11 @@ private final class Connection: CatalogWriter {
     func putConfidentialTypes(_ r: ConfidentialTypesRecord) throws {
         try run("INSERT OR REPLACE INTO vault_policies (name, value, seq, at, by) VALUES ('confidential-types', ?, ?, ?, ?)",
                 [Self.text(r.types), r.seq, r.at, r.by])
+    }
+
+    func putRetentionPolicy(_ r: RetentionPolicyRecord) throws {
+        try run("INSERT OR REPLACE INTO retention_policies (version, body_hash, seq, at, by) VALUES (?, ?, ?, ?, ?)",
+                [r.version, r.bodyHash, r.seq, r.at, r.by])
     }
 
     func putHold(_ r: HoldRecord) throws {

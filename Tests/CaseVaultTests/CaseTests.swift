@@ -390,6 +390,10 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         try p.vault.setConfidentialTypes(["medical", "legal"], by: p["amina"])        // policy.confidential-types-set
         try p.vault.setHold("CP-2024-0042", placing: true, reason: "court order", by: p["dora"])    // case.hold-placed
         try p.vault.setHold("CP-2024-0042", placing: false, reason: "lifted", by: p["dora"])        // case.hold-released
+        var retention = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Schemas/examples/retention-policy.json").standardized)) as! [String: Any]
+        retention["vaultId"] = p.vault.config.vaultId
+        _ = try p.vault.setRetentionPolicy(Array(try JSONSerialization.data(withJSONObject: retention)), by: p["amina"]) // retention.policy-set
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Schemas/event.schema.json").standardized
         let schema = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         let definitions = schema["$defs"] as! [String: [String: Any]]

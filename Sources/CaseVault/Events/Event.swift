@@ -23,6 +23,7 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case confidentialTypesSet = "policy.confidential-types-set"
     case holdPlaced = "case.hold-placed"
     case holdReleased = "case.hold-released"
+    case retentionPolicySet = "retention.policy-set"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -225,6 +226,13 @@ struct CaseHold: Codable, Equatable {
     var reason: String
 }
 
+/// `retention.policy-set`: the next version of the retention policy; the
+/// file (valid against Schemas/retention-policy.schema.json) is a blob.
+struct RetentionPolicySet: Codable, Equatable {
+    var version: Int
+    var bodyHash: String
+}
+
 /// One event's data, typed by kind.
 enum EventData: Equatable {
     case vaultCreated(VaultCreated)
@@ -248,6 +256,7 @@ enum EventData: Equatable {
     case confidentialTypesSet(ConfidentialTypesSet)
     case holdPlaced(CaseHold)
     case holdReleased(CaseHold)
+    case retentionPolicySet(RetentionPolicySet)
 
     var type: EventType {
         switch self {
@@ -272,6 +281,7 @@ enum EventData: Equatable {
         case .confidentialTypesSet: .confidentialTypesSet
         case .holdPlaced: .holdPlaced
         case .holdReleased: .holdReleased
+        case .retentionPolicySet: .retentionPolicySet
         }
     }
 
@@ -297,6 +307,7 @@ enum EventData: Equatable {
         case .agedOutClosed(let data): return try encoder.encode(data)
         case .confidentialTypesSet(let data): return try encoder.encode(data)
         case .holdPlaced(let data), .holdReleased(let data): return try encoder.encode(data)
+        case .retentionPolicySet(let data): return try encoder.encode(data)
         }
     }
 
@@ -421,6 +432,9 @@ enum EventData: Equatable {
         case .holdPlaced(let d), .holdReleased(let d):
             m.string("case", d.case)
             m.string("reason", d.reason)
+        case .retentionPolicySet(let d):
+            m.string("bodyHash", d.bodyHash)
+            m.integer("version", d.version)
         }
     }
 
@@ -448,6 +462,7 @@ enum EventData: Equatable {
         case .confidentialTypesSet: return .confidentialTypesSet(try decoder.decode(ConfidentialTypesSet.self, from: json))
         case .holdPlaced: return .holdPlaced(try decoder.decode(CaseHold.self, from: json))
         case .holdReleased: return .holdReleased(try decoder.decode(CaseHold.self, from: json))
+        case .retentionPolicySet: return .retentionPolicySet(try decoder.decode(RetentionPolicySet.self, from: json))
         }
     }
 }

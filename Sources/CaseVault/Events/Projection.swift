@@ -85,6 +85,7 @@ enum Projection {
             case .confidentialTypesSet(let data): try confidentialTypesSet(data)
             case .holdPlaced(let data): try hold(data, placing: true)
             case .holdReleased(let data): try hold(data, placing: false)
+            case .retentionPolicySet(let data): try retentionPolicySet(data)
             }
         }
 
@@ -477,6 +478,17 @@ enum Projection {
             }
             let how = lifecycle.aoExtension == nil ? "\(Lifecycle.agedOutMonths) months after it became AO" : "at the end of its extension"
             try changeStatus(state, lifecycle, to: .closed, reason: "aged out: closed on \(data.closedOn), \(how)", requestedBy: nil)
+        }
+
+        mutating func retentionPolicySet(_ data: RetentionPolicySet) throws {
+            guard event.format >= 2 else { throw refuse("\(event.type.rawValue) is a format-2 event") }
+            _ = try actor()
+            try requireKey(data.bodyHash, "the policy's hash")
+            let versions = try signed.retentionPolicies()
+            guard data.version == (versions.last?.version ?? 0) + 1 else { throw refuse("policy version \(data.version) does not follow") }
+            let record = RetentionPolicyRecord(version: data.version, bodyHash: data.bodyHash, seq: event.seq, at: event.at, by: event.actor)
+            try writer.putRetentionPolicy(record)
+            try set(StateKey.retentionPolicies, RetentionPolicyState(versions: versions + [record]))
         }
 
         mutating func hold(_ data: CaseHold, placing: Bool) throws {

@@ -59,6 +59,7 @@ public enum Replay {
         case .grantGiven(let data): [data.sealedKeyHash]
         case .versionFiled(let data): [data.sealedFileKeyHash] + (data.schema.map { [$0.bodyHash] } ?? [])
         case .schemaAdded(let data): [data.bodyHash]
+        case .retentionPolicySet(let data): [data.bodyHash]
         case .documentMoved(let data): data.versions.map(\.sealedFileKeyHash)
         case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
              .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed,
@@ -150,6 +151,8 @@ enum CatalogComparison {
                     key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
         try compare("vault policies", [try live.confidentialTypes()].compactMap { $0 }, [try replayed.confidentialTypes()].compactMap { $0 },
                     key: { _ in Triple("confidential-types", "", 0) }, name: { _ in "confidential-types" })
+        try compare("retention policies", try live.retentionPolicies(), try replayed.retentionPolicies(),
+                    key: { Triple("", "", $0.version) }, name: { "v\($0.version)" })
         try compare("holds", try live.holds(caseNumber: nil), try replayed.holds(caseNumber: nil),
                     key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
         try compare("case tags", try live.tags(caseNumber: nil), try replayed.tags(caseNumber: nil),

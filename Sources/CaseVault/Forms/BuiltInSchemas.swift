@@ -2124,4 +2124,132 @@ enum BuiltInSchemas {
 }
 """#),
     ]
+
+    /// Schemas/retention-policy.schema.json: what `retention policy set` validates.
+    static let retentionPolicy = #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://casevault.example/schemas/retention-policy.schema.json",
+  "title": "casevault retention policy",
+  "description": "A vault's retention policy: how long case records are kept, per case status and/or per case category, how they are disposed of, who approves disposal and which legal holds stop it. A category rule wins over a status rule, which wins over the default. O and IA cases are never disposed of while in that status: their rule applies once they are closed.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["format", "formatVersion", "vaultId", "effectiveFrom", "default"],
+  "properties": {
+    "format": { "const": "casevault-retention-policy" },
+    "formatVersion": { "type": "integer", "minimum": 1 },
+    "vaultId": { "type": "string", "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$" },
+    "effectiveFrom": { "type": "string", "format": "date" },
+    "approvedBy": {
+      "type": "string",
+      "pattern": "^[a-z0-9][a-z0-9._-]{1,63}$",
+      "description": "Staff id of who adopted this policy."
+    },
+    "default": { "$ref": "#/$defs/rule" },
+    "byStatus": {
+      "type": "object",
+      "additionalProperties": false,
+      "minProperties": 1,
+      "description": "O, IA, AO: rule for a case closed from that status (O: closed while open, e.g. on a durable solution; IA: closed after contact was lost; AO: closed at the end of a transition plan). C: any closed case not matched by those.",
+      "properties": {
+        "O": { "$ref": "#/$defs/rule" },
+        "IA": { "$ref": "#/$defs/rule" },
+        "AO": { "$ref": "#/$defs/rule" },
+        "C": { "$ref": "#/$defs/rule" }
+      }
+    },
+    "byCategory": {
+      "type": "array",
+      "uniqueItems": true,
+      "items": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["category", "rule"],
+        "properties": {
+          "category": { "type": "string", "pattern": "^[A-Z]{1,8}$" },
+          "statuses": {
+            "type": "array",
+            "items": { "enum": ["O", "IA", "AO", "C"] },
+            "minItems": 1,
+            "uniqueItems": true,
+            "description": "Absent: every status."
+          },
+          "rule": { "$ref": "#/$defs/rule" }
+        }
+      }
+    },
+    "suspendAllDisposal": { "type": "boolean", "default": false, "description": "Vault-wide legal hold." },
+    "legalHolds": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["reason", "placedBy", "placedAt"],
+        "properties": {
+          "case": { "type": "string", "pattern": "^[A-Z]{1,8}-[0-9]{4}-[0-9]{4,}$" },
+          "category": { "type": "string", "pattern": "^[A-Z]{1,8}$" },
+          "reason": { "type": "string", "minLength": 1, "maxLength": 1000 },
+          "placedBy": { "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{1,63}$" },
+          "placedAt": { "type": "string", "format": "date-time" },
+          "liftedAt": { "type": "string", "format": "date-time" }
+        },
+        "oneOf": [{"required": ["case"]}, {"required": ["category"]}]
+      }
+    }
+  },
+  "$defs": {
+    "rule": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["keep", "disposal"],
+      "properties": {
+        "keep": {
+          "description": "How long records are kept after the start point (countFrom).",
+          "type": "object",
+          "additionalProperties": false,
+          "minProperties": 1,
+          "properties": {
+            "years": { "type": "integer", "minimum": 0, "maximum": 100 },
+            "months": { "type": "integer", "minimum": 0, "maximum": 11 }
+          }
+        },
+        "countFrom": {
+          "enum": ["closure", "last-filing", "eighteenth-birthday"],
+          "default": "closure",
+          "description": "closure: the date the case reached status C."
+        },
+        "disposal": {
+          "enum": ["crypto-shredding", "review-only", "never"],
+          "description": "crypto-shredding: every sealed copy of the case keys and file keys is deleted, then the objects (see SECURITY.md). review-only: the case is listed for review; nothing is destroyed. never: kept indefinitely."
+        },
+        "approvers": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["roles", "minimumApprovals"],
+          "properties": {
+            "roles": {
+              "type": "array",
+              "items": {
+                "enum": ["records-officer", "case-manager", "case-supervisor", "project-director", "auditor", "admin"]
+              },
+              "minItems": 1,
+              "uniqueItems": true
+            },
+            "minimumApprovals": { "type": "integer", "minimum": 1, "maximum": 5, "default": 2 },
+            "distinctFromCaseManager": { "type": "boolean", "default": true }
+          }
+        },
+        "legalHold": {
+          "type": "boolean",
+          "default": false,
+          "description": "True: no disposal under this rule until the hold is lifted."
+        }
+      },
+      "allOf": [
+        { "if": {"properties": {"disposal": {"const": "crypto-shredding"}}}, "then": {"required": ["approvers"]} }
+      ]
+    }
+  }
+}
+"""#
 }

@@ -36,6 +36,7 @@ enum Policy {
         case .agedOutClosed: agedOutClosingRoles.contains(role)
         case .confidentialTypesSet: role == .admin
         case .holdPlaced, .holdReleased: holdRoles.contains(role)
+        case .retentionPolicySet: role == .admin || role == .projectDirector
         }
     }
 

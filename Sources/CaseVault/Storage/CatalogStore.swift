@@ -112,6 +112,8 @@ public protocol CatalogReader: AnyObject {
     func confidentialTypes() throws -> ConfidentialTypesRecord?
     /// Legal holds standing: of one case, or of every case, by case, when nil.
     func holds(caseNumber: String?) throws -> [HoldRecord]
+    /// Every version of the retention policy, by version.
+    func retentionPolicies() throws -> [RetentionPolicyRecord]
 }
 
 /// The write side, reachable only inside `CatalogStore.write`. Only the
@@ -151,6 +153,7 @@ public protocol CatalogWriter: CatalogReader {
     func putConfidentialTypes(_ record: ConfidentialTypesRecord) throws
     func putHold(_ record: HoldRecord) throws
     func deleteHold(caseNumber: String) throws
+    func putRetentionPolicy(_ record: RetentionPolicyRecord) throws
 }
 
 /// Stored nodes feed the log tree and the state map.

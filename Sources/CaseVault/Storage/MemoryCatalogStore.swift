@@ -33,6 +33,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         var aoExtensions: [Name: AgedOutExtensionRecord] = [:]
         var confidentialTypes: ConfidentialTypesRecord?
         var holds: [Name: HoldRecord] = [:]
+        var retentionPolicies: [Int: RetentionPolicyRecord] = [:]
     }
 
     /// A name compared, hashed and ordered by its UTF-8 bytes (without
@@ -175,6 +176,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             return state.aoExtensions.sorted { $0.key < $1.key }.map(\.value)
         }
         func confidentialTypes() throws -> ConfidentialTypesRecord? { state.confidentialTypes }
+        func retentionPolicies() throws -> [RetentionPolicyRecord] { state.retentionPolicies.values.sorted { $0.version < $1.version } }
         func holds(caseNumber: String?) throws -> [HoldRecord] {
             if let caseNumber { return state.holds[Name(caseNumber)].map { [$0] } ?? [] }
             return state.holds.sorted { $0.key < $1.key }.map(\.value)
@@ -229,6 +231,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         func deleteAOExtension(caseNumber: String) throws { state.aoExtensions[Name(caseNumber)] = nil }
         func putConfidentialTypes(_ record: ConfidentialTypesRecord) throws { state.confidentialTypes = record }
         func putHold(_ record: HoldRecord) throws { state.holds[Name(record.caseNumber)] = record }
+        func putRetentionPolicy(_ record: RetentionPolicyRecord) throws { state.retentionPolicies[record.version] = record }
         func deleteHold(caseNumber: String) throws { state.holds[Name(caseNumber)] = nil }
         func putMove(_ record: MoveRecord) throws {
             state.moves[Name(record.caseNumber), default: [:]][Name(record.document), default: [:]][record.seq] = record

@@ -356,3 +356,19 @@ extension HoldRecord: CanonicalRecord {
         m.integer("seq", seq)
     }
 }
+
+extension RetentionPolicyRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("at", at)
+        m.string("bodyHash", bodyHash)
+        m.string("by", by)
+        m.integer("seq", seq)
+        m.integer("version", version)
+    }
+}
+
+extension RetentionPolicyState: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.array("versions", versions) { record, w in w.object { record.write(&$0) } }
+    }
+}

@@ -389,6 +389,25 @@ public struct HoldRecord: Codable, Equatable, Sendable {
     }
 }
 
+/// One version of the vault's retention policy (`retention.policy-set`):
+/// the policy file's bytes are the blob `bodyHash` names. Rows of table
+/// `retention_policies`.
+public struct RetentionPolicyRecord: Codable, Equatable, Sendable {
+    public var version: Int
+    public var bodyHash: String
+    public var seq: Int64
+    public var at: String
+    public var by: String
+
+    public init(version: Int, bodyHash: String, seq: Int64, at: String, by: String) {
+        self.version = version
+        self.bodyHash = bodyHash
+        self.seq = seq
+        self.at = at
+        self.by = by
+    }
+}
+
 /// A change of a case's status (manual §5.2), by the event that made it:
 /// `case.status-changed`, or `case.closure-approved` for a closure a case
 /// manager asked for. Rows of table `status_changes`.
@@ -513,6 +532,7 @@ enum StateKey {
     static func tags(_ caseNumber: String) -> String { "tags/" + caseNumber }
     static let confidentialTypes = "policy/confidential-types"
     static func hold(_ caseNumber: String) -> String { "hold/" + caseNumber }
+    static let retentionPolicies = "policy/retention"
     // How many rows a listing must show, so a row deleted by hand is not
     // quietly left out (no entry while the count is 0).
     static let staffCount = "count/staff"
@@ -581,6 +601,11 @@ struct MoveState: Codable, Equatable {
 /// What the map holds for a tagged case: its tags, by tag (as bytes).
 struct TagState: Codable, Equatable {
     var tags: [CaseTagRecord]
+}
+
+/// What the map holds for the retention policy: every version set.
+struct RetentionPolicyState: Codable, Equatable {
+    var versions: [RetentionPolicyRecord]
 }
 
 /// What the map holds for a client number: the case that took it.

@@ -263,6 +263,12 @@ struct SignedState {
                   as: TagState.init)
     }
 
+    /// Every version of the retention policy, checked together.
+    func retentionPolicies() throws -> [RetentionPolicyRecord] {
+        try group(try reader.retentionPolicies(), id: { "\($0.version)" }, key: StateKey.retentionPolicies,
+                  what: "retention policy versions", as: RetentionPolicyState.init)
+    }
+
     /// The legal hold standing on a case.
     func hold(_ caseNumber: String) throws -> HoldRecord? {
         let rows = try reader.holds(caseNumber: caseNumber)

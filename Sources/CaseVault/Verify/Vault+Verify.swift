@@ -410,6 +410,7 @@ private struct Verifier {
             if let schema = version.schemaBodyHash { needed[schema] = "the schema \(version.schemaId ?? "") of a form" }
         }
         for schema in try replayed.schemas(formType: nil) { needed[schema.bodyHash] = "the body of schema \(schema.formType) v\(schema.version)" }
+        for policy in try replayed.retentionPolicies() { needed[policy.bodyHash] = "retention policy v\(policy.version)" }
         // Format 1 did not store the text of a built-in schema; this build's
         // own text counts when it is the one the form was validated against.
         var builtIn: Set<String> = []

@@ -1,0 +1,182 @@
+public import Foundation
+
+/// What the retention plan says of one closed case.
+public struct RetentionItem: Sendable, Equatable {
+    public enum Action: String, Sendable {
+        /// Due for disposal by crypto-shredding (not carried out yet: disposal
+        /// is the next step of this work).
+        case dispose = "dispose"
+        case review = "review"
+        /// Kept: not yet due, kept for ever, or held.
+        case keep = "keep"
+    }
+    public let caseNumber: String
+    public let action: Action
+    /// The day the rule's keeping period ends (`YYYY-MM-DD`), when known.
+    public let dueOn: String?
+    /// Which rule of the policy applied: `default`, `byStatus.AO`, `byCategory[0]`.
+    public let rule: String
+    public let why: String
+}
+
+/// A parsed retention policy (Schemas/retention-policy.schema.json).
+struct RetentionPolicy {
+    struct Rule {
+        var years = 0, months = 0
+        var countFrom = "closure"
+        var disposal: String
+        var legalHold = false
+    }
+    var defaultRule: Rule
+    var byStatus: [String: Rule] = [:]
+    var byCategory: [(category: String, statuses: Set<String>?, rule: Rule)] = []
+    var suspendAll = false
+    /// Standing holds in the file: by case number and by category.
+    var heldCases = Set<String>(), heldCategories = Set<String>()
+
+    static let schema: SchemaValidator = {
+        // The embedded copy of Schemas/retention-policy.schema.json (a test holds them equal).
+        guard let json = try? JSONValue(parsing: Array(BuiltInSchemas.retentionPolicy.utf8)),
+              let validator = try? SchemaValidator(schema: json) else { preconditionFailure("the embedded retention schema is invalid") }
+        return validator
+    }()
+
+    init(_ json: JSONValue) throws {
+        func rule(_ value: JSONValue?) throws -> Rule {
+            guard case .object(let m)? = value, let disposal = m["disposal"]?.stringValue else { throw VaultError.invalidInput("a rule is malformed") }
+            var r = Rule(disposal: disposal)
+            r.years = Int(m["keep"]?["years"]?.integerValue ?? 0)
+            r.months = Int(m["keep"]?["months"]?.integerValue ?? 0)
+            r.countFrom = m["countFrom"]?.stringValue ?? "closure"
+            if case .bool(true)? = m["legalHold"] { r.legalHold = true }
+            return r
+        }
+        defaultRule = try rule(json["default"])
+        if case .object(let statuses)? = json["byStatus"] { for (status, value) in statuses { byStatus[status] = try rule(value) } }
+        if case .array(let entries)? = json["byCategory"] {
+            for entry in entries {
+                guard let category = entry["category"]?.stringValue else { continue }
+                var statuses: Set<String>?
+                if case .array(let list)? = entry["statuses"] { statuses = Set(list.compactMap(\.stringValue)) }
+                byCategory.append((category, statuses, try rule(entry["rule"])))
+            }
+        }
+        if case .bool(true)? = json["suspendAllDisposal"] { suspendAll = true }
+        if case .array(let holds)? = json["legalHolds"] {
+            for hold in holds where hold["liftedAt"] == nil {
+                if let number = hold["case"]?.stringValue { heldCases.insert(number) }
+                if let category = hold["category"]?.stringValue { heldCategories.insert(category) }
+            }
+        }
+    }
+
+    /// The rule for a case of `category` closed from `fromStatus`: a
+    /// category rule, then the status rule, then `C`'s, then the default.
+    func rule(category: String, closedFrom fromStatus: String) -> (String, Rule) {
+        for (index, entry) in byCategory.enumerated() where entry.category == category && (entry.statuses?.contains(fromStatus) ?? true) {
+            return ("byCategory[\(index)]", entry.rule)
+        }
+        if let rule = byStatus[fromStatus] { return ("byStatus.\(fromStatus)", rule) }
+        if let rule = byStatus["C"] { return ("byStatus.C", rule) }
+        return ("default", defaultRule)
+    }
+}
+
+extension Vault {
+    /// Sets the next version of the retention policy (admins, project
+    /// directors): the file must be valid against
+    /// Schemas/retention-policy.schema.json, name this vault, and use its
+    /// categories. A signed event; the file is kept as a blob.
+    public func setRetentionPolicy(_ bytes: [UInt8], by actor: StaffIdentity, now: Date = Date()) throws -> Int {
+        guard actor.role == .admin || actor.role == .projectDirector else {
+            throw VaultError.accessDenied("the retention policy is set by admins and project directors; '\(actor.id)' is a \(actor.role.displayName)")
+        }
+        let json: JSONValue
+        do { json = try JSONValue(parsing: bytes) } catch { throw VaultError.invalidInput("the retention policy is not JSON: \(error)") }
+        let violations = RetentionPolicy.schema.validate(json)
+        guard violations.isEmpty else { throw VaultError.invalidForm(report: "retention policy", violations: violations) }
+        guard json["vaultId"]?.stringValue == config.vaultId else {
+            throw VaultError.invalidInput("the policy names vault \(json["vaultId"]?.stringValue ?? "?"), not this one (\(config.vaultId))")
+        }
+        let policy = try RetentionPolicy(json)
+        for category in policy.byCategory.map(\.category) + Array(policy.heldCategories) where !config.caseCategories.contains(category) {
+            throw VaultError.invalidInput("the policy names category \(category), which this vault does not have (\(config.caseCategories.joined(separator: ", ")))")
+        }
+        return try write { writer, head in
+            let version = (try head.signedState(writer).retentionPolicies().last?.version ?? 0) + 1
+            let hash = try Ledger.putBlob(bytes, in: writer)
+            try Ledger.append([.retentionPolicySet(RetentionPolicySet(version: version, bodyHash: hash))], by: actor, at: now,
+                              vaultID: config.vaultId, head: &head, in: writer)
+            return version
+        }
+    }
+
+    /// The policy in force: its version and file, or nil when none is set.
+    public func retentionPolicy() throws -> (version: Int, bytes: [UInt8])? {
+        try read { reader, head in
+            guard head.size > 0 else { return nil }
+            let signed = head.signedState(reader)
+            guard let current = try signed.retentionPolicies().last else { return nil }
+            return (current.version, try signed.blob(current.bodyHash, what: "retention policy v\(current.version)"))
+        }
+    }
+
+    /// What the policy in force says of every closed case as of `asOf`:
+    /// due for disposal, for review, or kept, and why (rule, dates, holds).
+    /// Nothing is destroyed. Open, inactive and aged-out cases are not
+    /// listed: their rule applies once they are closed.
+    public func retentionPlan(asOf: Date = Date()) throws -> [RetentionItem] {
+        guard let (version, bytes) = try retentionPolicy() else {
+            throw VaultError.notFound("no retention policy is set; set one with 'casevault retention policy set FILE'")
+        }
+        let policy = try RetentionPolicy(try JSONValue(parsing: bytes))
+        let today = Lifecycle.day(asOf)
+        return try read { reader, head in
+            let signed = head.signedState(reader)
+            var items: [RetentionItem] = []
+            for state in try signed.cases(matching: CaseQuery()) where state.case.status == CaseStatus.closed.rawValue {
+                let record = state.case
+                guard let closing = try signed.lifecycle(record.number).changes.last(where: { $0.to == CaseStatus.closed.rawValue }) else { continue }
+                let (ruleName, rule) = policy.rule(category: record.category, closedFrom: closing.from)
+                let named = "policy v\(version) \(ruleName)"
+                var start = String(closing.at.prefix(10))
+                switch rule.countFrom {
+                case "closure": break
+                case "last-filing":
+                    for document in try signed.documents(record.number) {
+                        if let current = try signed.currentVersion(of: document), let version = try signed.version(record.number, document.name, current),
+                           let filed = Timestamp.date(from: version.stamp.date) { start = max(start, Lifecycle.day(filed)) }
+                    }
+                default:
+                    items.append(RetentionItem(caseNumber: record.number, action: .review, dueOn: nil, rule: named,
+                                               why: "counts from \(rule.countFrom), a date only the case's content holds: review by hand"))
+                    continue
+                }
+                guard let startDay = Lifecycle.parseDay(start),
+                      let end = Lifecycle.utc.date(byAdding: DateComponents(year: rule.years, month: rule.months), to: startDay) else { continue }
+                let due = Lifecycle.day(end)
+                var held: [String] = []
+                if try signed.hold(record.number) != nil { held.append("a legal hold stands on the case") }
+                if policy.suspendAll { held.append("the policy suspends all disposal") }
+                if policy.heldCases.contains(record.number) || policy.heldCategories.contains(record.category) { held.append("the policy holds it") }
+                if rule.legalHold { held.append("its rule is under legal hold") }
+                let period = "\(rule.years) years\(rule.months > 0 ? " \(rule.months) months" : "") from \(rule.countFrom) (\(start))"
+                let action: RetentionItem.Action
+                let why: String
+                if rule.disposal == "never" {
+                    (action, why) = (.keep, "kept for ever")
+                } else if due > today {
+                    (action, why) = (.keep, "kept until \(due): \(period)")
+                } else if !held.isEmpty {
+                    (action, why) = (.keep, "due on \(due), but \(held.joined(separator: "; "))")
+                } else if rule.disposal == "review-only" {
+                    (action, why) = (.review, "due for review since \(due): \(period)")
+                } else {
+                    (action, why) = (.dispose, "due for disposal by crypto-shredding since \(due): \(period)")
+                }
+                items.append(RetentionItem(caseNumber: record.number, action: action, dueOn: due, rule: named, why: why))
+            }
+            return items
+        }
+    }
+}
