@@ -38,13 +38,7 @@ struct DueCommand: ParsableCommand {
     }
 
     func run() throws {
-        var date = Date()
-        if let asOf {
-            guard let parsed = try? Date(asOf + "T12:00:00Z", strategy: .iso8601), asOf.count == 10 else {
-                throw ValidationError("--as-of takes a day, YYYY-MM-DD")
-            }
-            date = parsed
-        }
+        let date = try asOfDay(asOf)
         if closeAgedOut {
             try vaultOptions.withUnlocked { vault, actor in
                 let closed = try vault.closeAgedOutCases(by: actor)

@@ -74,13 +74,7 @@ struct RetentionPlanCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        var date = Date()
-        if let asOf {
-            guard asOf.count == 10, let parsed = try? Date(asOf + "T12:00:00Z", strategy: .iso8601) else {
-                throw ValidationError("--as-of takes a day, YYYY-MM-DD")
-            }
-            date = parsed
-        }
+        let date = try asOfDay(asOf)
         let items = try vaultOptions.openVault().retentionPlan(asOf: date)
         if json {
             print(try JSONText.render(items.map { ["case": $0.caseNumber, "action": $0.action.rawValue, "dueOn": $0.dueOn as Any,

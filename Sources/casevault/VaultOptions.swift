@@ -131,3 +131,13 @@ func readCheckpoint(_ path: String) throws -> Checkpoint {
     }
     return try Checkpoint(parsing: text)
 }
+
+/// An `--as-of YYYY-MM-DD` day (noon UTC, so the day is the same in any
+/// zone), or now.
+func asOfDay(_ text: String?) throws -> Date {
+    guard let text else { return Date() }
+    guard text.count == 10, let date = try? Date(text + "T12:00:00Z", strategy: .iso8601) else {
+        throw ValidationError("--as-of takes a day, YYYY-MM-DD")
+    }
+    return date
+}
