@@ -250,9 +250,18 @@ private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = 
         #expect(try p.vault.verify().isClean)
     }
 
-    @Test func theLastDayOfAShorterMonthCounts() throws {
-        let p = try agedOut(on: "2026-08-31")
-        #expect(try p.vault.agedOutClosingDay(of: "CP-2024-0042") == "2027-02-28")
+    @Test(arguments: [("2026-08-31", "2027-02-28"), ("2027-08-31", "2028-02-29"), ("2028-02-29", "2028-08-29"), ("2026-12-31", "2027-06-30")])
+    func theLastDayOfAShorterMonthCounts(became: String, closes: String) throws {
+        let p = try agedOut(on: became)
+        #expect(try p.vault.agedOutClosingDay(of: "CP-2024-0042") == closes)
+    }
+
+    /// A move to AO at 23:59:59 UTC counts from that UTC day.
+    @Test func theDayIsTheUTCDay() throws {
+        let p = try Programme()
+        try p.openCase()
+        _ = try p.vault.changeStatus(of: "CP-2024-0042", to: .agedOut, reason: "18", by: p["grace"], now: date("2026-03-31T23:59:59Z"))
+        #expect(try p.vault.agedOutClosingDay(of: "CP-2024-0042") == "2026-09-30")
     }
 
     @Test func anExtensionByTheSupervisorKeepsItOpenUntilItsDay() throws {
