@@ -39,6 +39,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
                 json["byCategory"] = entries
             }, by: p["amina"])
         }
+        #expect(throws: VaultError.self) { _ = try p.vault.setRetentionPolicy(Array("{ not json".utf8), by: p["amina"]) }
         #expect(try p.vault.setRetentionPolicy(try policy(for: p.vault), by: p["amina"]) == 1)
         #expect(try p.vault.setRetentionPolicy(try policy(for: p.vault), by: p["dora"]) == 2)
         #expect(try p.vault.retentionPolicy()?.version == 2)
@@ -72,7 +73,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         try p.vault.setHold(a, placing: true, reason: "court order", by: p["dora"])
         let held = try #require(try p.vault.retentionPlan(asOf: date("2027-07-01")).first { $0.caseNumber == a })
         #expect(held.action == .keep && held.why.contains("a legal hold stands on the case"))
-        // A policy row or file edited by hand is caught.
+        // A policy file swapped under its hash, or its row deleted, is caught.
+        try p.tamper("""
+            UPDATE blobs SET bytes = CAST(replace(CAST(bytes AS TEXT), '"years":7', '"years":1') AS BLOB)
+            WHERE hash = (SELECT body_hash FROM retention_policies)
+            """)
+        expectIntegrity("does not match its signed hash") { _ = try p.vault.retentionPlan() }
         try p.tamper("DELETE FROM retention_policies")
         expectIntegrity("retention policy versions") { _ = try p.vault.retentionPlan() }
     }

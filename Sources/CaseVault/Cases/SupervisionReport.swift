@@ -52,8 +52,7 @@ extension Vault {
         }
         let first = month + "-01", end = Lifecycle.day(next)  // days in [first, end)
         let lastDay = next.addingTimeInterval(-1)
-        let overdue = try due(asOf: lastDay)
-        let holds = try holds()
+        // One snapshot for all of it.
         return try read { reader, head in
             var byStatus: [String: Int] = [:], byCategory: [String: Int] = [:]
             var opened: [String] = [], closed: [String] = [], agedOut: [String] = [], reopened: [String] = []
@@ -64,6 +63,8 @@ extension Vault {
                                          caseloads: [], supervision: [], casesOfConcern: [], overdue: [], holds: [])
             }
             let signed = head.signedState(reader)
+            let overdue = try Self.due(in: signed, asOf: lastDay)
+            let holds = try Self.holds(in: signed)
             for state in try signed.cases(matching: CaseQuery()) {
                 let record = state.case
                 let openedDay = String(record.openedAt.prefix(10))

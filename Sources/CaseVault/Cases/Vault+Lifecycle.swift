@@ -47,7 +47,7 @@ extension Vault {
         }
         let pending: ClosureRequest? = try write { writer, head in
             let signed = head.signedState(writer)
-            guard let state = try signed.caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            let state = try signed.existingCase(parsed)
             let record = state.case
             if record.status == CaseStatus.closed.rawValue, status == .open {
                 throw VaultError.invalidInput("\(parsed) is closed: reopen it with 'casevault case reopen \(parsed) --reason TEXT'")
@@ -75,7 +75,7 @@ extension Vault {
         let parsed = try CaseNumber.parse(number).description
         try Self.check(Lifecycle.refusal(reason: reason))
         try write { writer, head in
-            guard let state = try head.signedState(writer).caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            let state = try head.signedState(writer).existingCase(parsed)
             guard state.case.status == CaseStatus.closed.rawValue else {
                 throw VaultError.invalidInput("\(parsed) is \(state.case.status), not closed; 'casevault case status' moves an open case")
             }
@@ -93,7 +93,7 @@ extension Vault {
         let parsed = try CaseNumber.parse(number).description
         try write { writer, head in
             let signed = head.signedState(writer)
-            guard let state = try signed.caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            let state = try signed.existingCase(parsed)
             let pending = try signed.lifecycle(parsed).pendingClosure
             guard let pending else { throw VaultError.invalidInput("no closure of \(parsed) is awaiting approval") }
             try Self.check(Lifecycle.refusal(approving: pending.seq, pending: pending, of: state.case, by: actor.id,
@@ -115,7 +115,9 @@ extension Vault {
         }
     }
 
-    private static func check(_ refusal: Lifecycle.Refusal?) throws {
+    /// A rule's refusal as the command's error: who signs (access denied)
+    /// or what the rule forbids (invalid input).
+    static func check(_ refusal: Lifecycle.Refusal?) throws {
         switch refusal {
         case nil: return
         case .role(let text)?: throw VaultError.accessDenied(text)
@@ -164,7 +166,7 @@ extension Vault {
         }
         try write { writer, head in
             let signed = head.signedState(writer)
-            guard let state = try signed.caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            let state = try signed.existingCase(parsed)
             guard actor.id == state.case.manager || actor.id == state.case.supervisor || actor.role == .projectDirector else {
                 throw VaultError.accessDenied("only the case's manager (\(state.case.manager)) or supervisor (\(state.case.supervisor)), or a project director, tags \(parsed)")
             }
@@ -208,7 +210,7 @@ extension Vault {
         try Self.check(Lifecycle.refusal(reason: reason))
         try write { writer, head in
             let signed = head.signedState(writer)
-            guard let state = try signed.caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            let state = try signed.existingCase(parsed)
             try Self.check(Lifecycle.refusal(extending: state.case, try signed.lifecycle(parsed), until: until, by: actor.id, at: now))
             try Ledger.append([.agedOutExtended(AgedOutExtended(case: parsed, until: until, reason: reason))],
                               by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
@@ -261,47 +263,51 @@ extension Vault {
     public func due(asOf: Date = Date(), idleDays: Int = 90, visitDays: Int = 30, warnDays: Int = 30) throws -> [DueItem] {
         try read { reader, head in
             guard head.size > 0 else { return [] }
-            let signed = head.signedState(reader)
-            let today = Lifecycle.day(asOf)
-            func daysAgo(_ n: Int) -> String { Lifecycle.day(asOf.addingTimeInterval(-Double(n) * 86_400)) }
-            var items: [DueItem] = []
-            for state in try signed.cases(matching: CaseQuery()) {
-                let record = state.case
-                guard let status = CaseStatus(rawValue: record.status), status != .closed else { continue }
-                let lifecycle = try signed.lifecycle(record.number)
-                if let closing = Lifecycle.agedOutClosingDay(record, lifecycle),
-                   closing <= Lifecycle.day(asOf.addingTimeInterval(Double(warnDays) * 86_400)) {
-                    items.append(DueItem(caseNumber: record.number, kind: .agedOutClosing, date: closing,
-                                         detail: closing <= today ? "aged out: closing day \(closing) has come; it closes when next touched, or with 'casevault due --close-aged-out'"
-                                                                  : "aged out: closes on \(closing) unless its supervisor extends it"))
-                }
-                if let pending = lifecycle.pendingClosure {
-                    items.append(DueItem(caseNumber: record.number, kind: .closureAwaitingApproval, date: String(pending.at.prefix(10)),
-                                         detail: "closure asked for by \(pending.requestedBy), awaiting \(pending.approver)"))
-                }
-                // The newest filing (its stamp's date), or the opening.
-                var lastFiled = String(record.openedAt.prefix(10))
-                var lastVisit: String?
-                for document in try signed.documents(record.number) {
-                    guard let current = try signed.currentVersion(of: document),
-                          let version = try signed.version(record.number, document.name, current),
-                          let filed = Timestamp.date(from: version.stamp.date) else { continue }
-                    let day = Lifecycle.day(filed)
-                    lastFiled = max(lastFiled, day)
-                    if document.isForm, DueItem.visitFormTypes.contains(document.type) { lastVisit = max(lastVisit ?? day, day) }
-                }
-                if lastFiled < daysAgo(idleDays) {
-                    items.append(DueItem(caseNumber: record.number, kind: .idle, date: lastFiled,
-                                         detail: "nothing filed since \(lastFiled) (over \(idleDays) days)"))
-                }
-                if status == .open, (lastVisit ?? "") < daysAgo(visitDays), String(record.openedAt.prefix(10)) < daysAgo(visitDays) {
-                    items.append(DueItem(caseNumber: record.number, kind: .noRecentVisit, date: lastVisit,
-                                         detail: lastVisit.map { "last home-visit or monitoring form \($0) (over \(visitDays) days)" }
-                                             ?? "no home-visit or monitoring form filed yet"))
-                }
-            }
-            return items
+            return try Self.due(in: head.signedState(reader), asOf: asOf, idleDays: idleDays, visitDays: visitDays, warnDays: warnDays)
         }
+    }
+
+    /// `due` within a snapshot the caller holds (the monthly report's).
+    static func due(in signed: SignedState, asOf: Date, idleDays: Int = 90, visitDays: Int = 30, warnDays: Int = 30) throws -> [DueItem] {
+        let today = Lifecycle.day(asOf)
+        func daysAgo(_ n: Int) -> String { Lifecycle.day(asOf.addingTimeInterval(-Double(n) * 86_400)) }
+        var items: [DueItem] = []
+        for state in try signed.cases(matching: CaseQuery()) {
+            let record = state.case
+            guard let status = CaseStatus(rawValue: record.status), status != .closed else { continue }
+            let lifecycle = try signed.lifecycle(record.number)
+            if let closing = Lifecycle.agedOutClosingDay(record, lifecycle),
+               closing <= Lifecycle.day(asOf.addingTimeInterval(Double(warnDays) * 86_400)) {
+                items.append(DueItem(caseNumber: record.number, kind: .agedOutClosing, date: closing,
+                                     detail: closing <= today ? "aged out: closing day \(closing) has come; it closes when next touched, or with 'casevault due --close-aged-out'"
+                                                              : "aged out: closes on \(closing) unless its supervisor extends it"))
+            }
+            if let pending = lifecycle.pendingClosure {
+                items.append(DueItem(caseNumber: record.number, kind: .closureAwaitingApproval, date: String(pending.at.prefix(10)),
+                                     detail: "closure asked for by \(pending.requestedBy), awaiting \(pending.approver)"))
+            }
+            // The newest filing (its stamp's date), or the opening.
+            var lastFiled = String(record.openedAt.prefix(10))
+            var lastVisit: String?
+            for document in try signed.documents(record.number) {
+                guard let current = try signed.currentVersion(of: document),
+                      let version = try signed.version(record.number, document.name, current),
+                      let filed = Timestamp.date(from: version.stamp.date) else { continue }
+                let day = Lifecycle.day(filed)
+                lastFiled = max(lastFiled, day)
+                if document.isForm, DueItem.visitFormTypes.contains(document.type) { lastVisit = max(lastVisit ?? day, day) }
+            }
+            if lastFiled < daysAgo(idleDays) {
+                items.append(DueItem(caseNumber: record.number, kind: .idle, date: lastFiled,
+                                     detail: "nothing filed since \(lastFiled) (over \(idleDays) days)"))
+            }
+            if status == .open, (lastVisit ?? "") < daysAgo(visitDays), String(record.openedAt.prefix(10)) < daysAgo(visitDays) {
+                items.append(DueItem(caseNumber: record.number, kind: .noRecentVisit, date: lastVisit,
+                                     detail: lastVisit.map { "last home-visit or monitoring form \($0) (over \(visitDays) days)" }
+                                         ?? "no home-visit or monitoring form filed yet"))
+            }
+        }
+        return items
     }
 }
 
@@ -364,6 +370,13 @@ public struct LegalHold: Sendable, Equatable {
     public let at: Date
     public let by: String
     public let reason: String
+
+    init(_ record: HoldRecord) throws {
+        guard let at = Timestamp.date(from: record.at) else {
+            throw VaultError.integrityFailure("the legal hold of \(record.caseNumber) is damaged")
+        }
+        (caseNumber, self.at, by, reason) = (record.caseNumber, at, record.by, record.reason)
+    }
 }
 
 extension Vault {
@@ -375,7 +388,7 @@ extension Vault {
         try Self.check(Lifecycle.refusal(reason: reason))
         try write { writer, head in
             let signed = head.signedState(writer)
-            guard let state = try signed.caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            let state = try signed.existingCase(parsed)
             guard Policy.holdRoles.contains(actor.role), actor.role != .caseSupervisor || actor.id == state.case.supervisor else {
                 throw VaultError.accessDenied("legal holds are placed and released by project directors, admins and the case's supervisor (\(state.case.supervisor))")
             }
@@ -395,25 +408,21 @@ extension Vault {
     /// a hold row deleted by hand is an integrity failure, not a hold gone.
     public func holds() throws -> [LegalHold] {
         try read { reader, head in
-            guard head.size > 0 else { return [] }
-            let signed = head.signedState(reader)
-            return try signed.cases(matching: CaseQuery()).compactMap { state in
-                guard let hold = try signed.hold(state.case.number) else { return nil }
-                guard let at = Timestamp.date(from: hold.at) else {
-                    throw VaultError.integrityFailure("the legal hold of \(hold.caseNumber) is damaged")
-                }
-                return LegalHold(caseNumber: hold.caseNumber, at: at, by: hold.by, reason: hold.reason)
-            }
+            head.size > 0 ? try Self.holds(in: head.signedState(reader)) : []
         }
+    }
+
+    /// `holds` within a snapshot the caller holds.
+    static func holds(in signed: SignedState) throws -> [LegalHold] {
+        try signed.cases(matching: CaseQuery()).compactMap { state in try signed.hold(state.case.number).map(LegalHold.init) }
     }
 
     /// The hold standing on one case, checked.
     public func hold(of number: String) throws -> LegalHold? {
         let parsed = try CaseNumber.parse(number).description
         return try read { reader, head in
-            guard head.size > 0, let hold = try head.signedState(reader).hold(parsed) else { return nil }
-            guard let at = Timestamp.date(from: hold.at) else { throw VaultError.integrityFailure("the legal hold of \(parsed) is damaged") }
-            return LegalHold(caseNumber: hold.caseNumber, at: at, by: hold.by, reason: hold.reason)
+            guard head.size > 0 else { return nil }
+            return try head.signedState(reader).hold(parsed).map(LegalHold.init)
         }
     }
 }

@@ -13,10 +13,10 @@ extension Vault {
                          by actor: StaffIdentity, now: Date = Date()) throws -> VersionInfo {
         let number = try CaseNumber.parse(caseNumber).description
         let name = try storedDocumentName(number, document)
-        if let refusal = Lifecycle.refusal(reason: reason) { throw VaultError.invalidInput(refusal.message) }
+        try Self.check(Lifecycle.refusal(reason: reason))
         try write { writer, head in
             let signed = head.signedState(writer)
-            guard let state = try signed.caseState(number) else { throw VaultError.notFound("no case \(number)") }
+            let state = try signed.existingCase(number)
             guard actor.id == state.case.manager || actor.id == state.case.supervisor else {
                 throw VaultError.accessDenied("only the case's manager (\(state.case.manager)) or supervisor (\(state.case.supervisor)) withdraws a version of \(number)")
             }
@@ -56,15 +56,15 @@ extension Vault {
         let name = try storedDocumentName(number, document)
         let toName = Self.documentName(newName ?? name)
         try Self.validate(documentName: toName)
-        if let refusal = Lifecycle.refusal(reason: reason) { throw VaultError.invalidInput(refusal.message) }
+        try Self.check(Lifecycle.refusal(reason: reason))
         guard targetNumber != number else { throw VaultError.invalidInput("'\(name)' is already in \(number)") }
         try write { writer, head in
             let signed = head.signedState(writer)
-            guard let source = try signed.caseState(number) else { throw VaultError.notFound("no case \(number)") }
+            let source = try signed.existingCase(number)
             guard actor.id == source.case.manager || actor.id == source.case.supervisor else {
                 throw VaultError.accessDenied("only the case's manager (\(source.case.manager)) or supervisor (\(source.case.supervisor)) moves a document of \(number)")
             }
-            guard let destination = try signed.caseState(targetNumber) else { throw VaultError.notFound("no case \(targetNumber)") }
+            let destination = try signed.existingCase(targetNumber)
             if let hold = try signed.hold(number) {
                 throw VaultError.accessDenied("\(number) is on legal hold since \(hold.at) (\(hold.by)): nothing leaves it until the hold is released")
             }

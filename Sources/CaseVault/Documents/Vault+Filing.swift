@@ -219,7 +219,7 @@ extension Vault {
     /// Decides version, tier and stamp from the signed state.
     private func planFiling(caseNumber number: String, name: String, type: String, schema: FormSchema?, confidential: Bool,
                             by actor: StaffIdentity, now: Date, timeZone: TimeZone, signed: SignedState) throws -> FilingPlan {
-        guard let state = try signed.caseState(number) else { throw VaultError.notFound("no case \(number)") }
+        let state = try signed.existingCase(number)
         guard let status = CaseStatus(rawValue: state.case.status) else {
             throw VaultError.integrityFailure("case record \(number) is damaged")
         }

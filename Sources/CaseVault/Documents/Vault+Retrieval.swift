@@ -60,7 +60,7 @@ extension Vault {
             guard try signed.caseState(number) != nil else { throw VaultError.notFound("no case \(number)") }
             return try signed.documents(number).map { document in
                 let withdrawn = try signed.withdrawals(number, document.name)
-                let shown = try signed.currentVersion(of: document) ?? document.latestVersion
+                let shown = SignedState.currentVersion(of: document, withdrawn: withdrawn) ?? document.latestVersion
                 guard let latest = try signed.version(number, document.name, shown) else {
                     throw VaultError.integrityFailure("version \(shown) of '\(document.name)' of \(number) is missing from the catalog")
                 }
@@ -99,12 +99,13 @@ extension Vault {
         let facts = try read { reader, head -> Facts in
             guard head.size > 0 else { throw VaultError.notFound("no case \(number)") }
             let signed = head.signedState(reader)
-            guard let state = try signed.caseState(number) else { throw VaultError.notFound("no case \(number)") }
+            let state = try signed.existingCase(number)
             guard let documentRecord = try signed.document(number, document) else {
                 throw try Self.missingDocument(number, document, signed: signed)
             }
             // By default the current version: a withdrawn one only when asked for.
-            guard let wanted = try version ?? signed.currentVersion(of: documentRecord) else {
+            let withdrawn = try signed.withdrawals(number, document)
+            guard let wanted = version ?? SignedState.currentVersion(of: documentRecord, withdrawn: withdrawn) else {
                 throw VaultError.notFound("every version of '\(document)' of \(number) is withdrawn; read one with --version N")
             }
             guard (1...documentRecord.latestVersion).contains(wanted) else {
@@ -121,7 +122,7 @@ extension Vault {
             }
             guard let tier = Tier(rawValue: record.tier) else { throw VaultError.integrityFailure("a version record of \(number) is damaged") }
             let grant = state.grants.first { $0.tier == record.tier && $0.holder == GrantHolder.staff(actor.id) }
-            let withdrawal = try signed.withdrawals(number, document).first { $0.version == wanted }
+            let withdrawal = withdrawn.first { $0.version == wanted }
             return Facts(record: record, withdrawal: withdrawal, role: role, tierKey: try state.case.publicKey(for: tier),
                          sealedTierKey: try grant.map { try signed.blob($0.sealedKeyHash, what: "the sealed \(record.tier)-tier key of \(number)") },
                          sealedFileKey: try signed.blob(record.sealedFileKeyHash, what: "the sealed file key of \(number) '\(document)' v\(wanted)"))

@@ -290,16 +290,16 @@ enum Projection {
 
         /// The case, for a lifecycle event: format 2 on, a known case, a
         /// reason that keeps the rules.
-        func lifecycleCase(_ number: String, reason: String?) throws -> (state: CaseState, lifecycle: LifecycleState) {
+        func lifecycleCase(_ number: String, reason: String?) throws -> (state: CaseState, lifecycle: LifecycleState, role: Role) {
             guard event.format >= 2 else { throw refuse("\(event.type.rawValue) is a format-2 event") }
-            _ = try actor()
+            let (_, role) = try actor()
             guard let state = try signed.caseState(number) else { throw refuse("no case \(number)") }
             if let reason, let refusal = Lifecycle.refusal(reason: reason) { throw refuse(refusal.message) }
-            return (state, try signed.lifecycle(number))
+            return (state, try signed.lifecycle(number), role)
         }
 
         mutating func statusChanged(_ data: StatusChanged) throws {
-            let (state, lifecycle) = try lifecycleCase(data.case, reason: data.reason)
+            let (state, lifecycle, _) = try lifecycleCase(data.case, reason: data.reason)
             guard data.from == state.case.status, let to = CaseStatus(rawValue: data.to) else {
                 throw refuse("the move is from \(data.from), but \(data.case) is \(state.case.status)")
             }
@@ -311,7 +311,7 @@ enum Projection {
         }
 
         mutating func closureRequested(_ data: ClosureRequested) throws {
-            let (state, lifecycle) = try lifecycleCase(data.case, reason: data.reason)
+            let (state, lifecycle, _) = try lifecycleCase(data.case, reason: data.reason)
             if let refusal = Lifecycle.refusal(requestingClosureOf: state.case, approver: data.approver, by: event.actor,
                                                closureFiled: try signed.closureFiled(data.case)) {
                 throw refuse(refusal.message)
@@ -324,7 +324,7 @@ enum Projection {
         }
 
         mutating func closureApproved(_ data: ClosureApproved) throws {
-            let (state, lifecycle) = try lifecycleCase(data.case, reason: nil)
+            let (state, lifecycle, _) = try lifecycleCase(data.case, reason: nil)
             if let refusal = Lifecycle.refusal(approving: data.request, pending: lifecycle.pendingClosure, of: state.case,
                                                by: event.actor, closureFiled: try signed.closureFiled(data.case)) {
                 throw refuse(refusal.message)
@@ -334,7 +334,7 @@ enum Projection {
         }
 
         mutating func versionWithdrawn(_ data: VersionWithdrawn) throws {
-            let (state, _) = try lifecycleCase(data.case, reason: data.reason)
+            let (state, _, _) = try lifecycleCase(data.case, reason: data.reason)
             guard event.actor == state.case.manager || event.actor == state.case.supervisor else {
                 throw refuse("only the case's manager or supervisor withdraws a version of \(data.case)")
             }
@@ -357,7 +357,7 @@ enum Projection {
         /// keys) and keeps a tombstone, and the target gains it, each
         /// version naming its origin and its file key sealed anew.
         mutating func documentMoved(_ data: DocumentMoved) throws {
-            let (state, _) = try lifecycleCase(data.case, reason: data.reason)
+            let (state, _, _) = try lifecycleCase(data.case, reason: data.reason)
             guard event.actor == state.case.manager || event.actor == state.case.supervisor else {
                 throw refuse("only the case's manager or supervisor moves a document of \(data.case)")
             }
@@ -431,8 +431,7 @@ enum Projection {
         }
 
         mutating func tagged(_ data: CaseTagged, adding: Bool) throws {
-            let (state, _) = try lifecycleCase(data.case, reason: nil)
-            let (_, role) = try actor()
+            let (state, _, role) = try lifecycleCase(data.case, reason: nil)
             guard event.actor == state.case.manager || event.actor == state.case.supervisor || role == .projectDirector else {
                 throw refuse("only the case's manager or supervisor, or a project director, tags \(data.case)")
             }
@@ -454,7 +453,7 @@ enum Projection {
         }
 
         mutating func agedOutExtended(_ data: AgedOutExtended) throws {
-            let (state, lifecycle) = try lifecycleCase(data.case, reason: data.reason)
+            let (state, lifecycle, _) = try lifecycleCase(data.case, reason: data.reason)
             guard let now = Timestamp.date(from: event.at) else { throw refuse("the event's time is not a date") }
             if let refusal = Lifecycle.refusal(extending: state.case, lifecycle, until: data.until, by: event.actor, at: now) {
                 throw refuse(refusal.message)
@@ -467,8 +466,7 @@ enum Projection {
         }
 
         mutating func agedOutClosed(_ data: AgedOutClosed) throws {
-            let (state, lifecycle) = try lifecycleCase(data.case, reason: nil)
-            let (_, role) = try actor()
+            let (state, lifecycle, role) = try lifecycleCase(data.case, reason: nil)
             guard role != .caseSupervisor || event.actor == state.case.supervisor else {
                 throw refuse("a case supervisor closes their own aged-out cases only")
             }
@@ -492,8 +490,7 @@ enum Projection {
         }
 
         mutating func hold(_ data: CaseHold, placing: Bool) throws {
-            let (state, _) = try lifecycleCase(data.case, reason: data.reason)
-            let (_, role) = try actor()
+            let (state, _, role) = try lifecycleCase(data.case, reason: data.reason)
             guard role != .caseSupervisor || event.actor == state.case.supervisor else {
                 throw refuse("a case supervisor places and releases holds on their own cases only")
             }

@@ -127,6 +127,12 @@ struct SignedState {
         return state
     }
 
+    /// A case that must exist, with its grants, checked.
+    func existingCase(_ number: String) throws -> CaseState {
+        guard let state = try caseState(number) else { throw VaultError.notFound("no case \(number)") }
+        return state
+    }
+
     /// Cases matching `query`, each checked; an unfiltered listing also
     /// against the signed count. (A filtered one cannot know what a row
     /// with an edited column would have matched; `verify` finds that row.)
@@ -288,8 +294,13 @@ struct SignedState {
     /// A document's current version: its newest not withdrawn; nil when
     /// every version is.
     func currentVersion(of document: DocumentRecord) throws -> Int? {
-        let withdrawn = Set(try withdrawals(document.caseNumber, document.name).map(\.version))
-        return stride(from: document.latestVersion, through: 1, by: -1).first { !withdrawn.contains($0) }
+        Self.currentVersion(of: document, withdrawn: try withdrawals(document.caseNumber, document.name))
+    }
+
+    /// The same, from withdrawals already read (and checked).
+    static func currentVersion(of document: DocumentRecord, withdrawn: [WithdrawalRecord]) -> Int? {
+        let versions = Set(withdrawn.map(\.version))
+        return stride(from: document.latestVersion, through: 1, by: -1).first { !versions.contains($0) }
     }
 
     /// A blob named by a checked record, checked against its name.
