@@ -112,6 +112,10 @@ DATA = {
     "case.hold-placed": obj({"case": CASE, "reason": string(1)}),
     "case.hold-released": obj({"case": CASE, "reason": string(1)}),
     "retention.policy-set": obj({"version": integer(1), "bodyHash": HEX}),
+    "case.disposal-approved": obj({"case": CASE, "policyVersion": integer(1), "reason": string(1)}),
+    "case.disposed": obj({"case": CASE, "policyVersion": integer(1), "rule": string(1, 64),
+                          "approvals": lambda x: type(x) is list and len(x) >= 1 and all(integer(1)(i) for i in x),
+                          "documents": integer(0), "versions": integer(0), "ciphertextBytes": integer(0)}),
 }
 ANY = set(ROLES)
 SUPER = {"case-supervisor", "project-director", "admin"}
@@ -131,6 +135,8 @@ SIGNERS = {  # §12 "Who may sign what", the role column
     "case.hold-placed": {"project-director", "admin", "case-supervisor"},
     "case.hold-released": {"project-director", "admin", "case-supervisor"},
     "retention.policy-set": {"admin", "project-director"},
+    "case.disposal-approved": SUPER,
+    "case.disposed": {"admin", "project-director"},
 }
 READERS = {"case-manager", "case-supervisor", "project-director"}  # §3 table: roles that can read
 EVENT_PREFIX = b"casevault-event-v1\n"
@@ -342,6 +348,12 @@ def withdrawal_state(rows):  # §12a withdrawals/<case>/<document>; nothing whil
     return {"versions": [{"caseNumber": w["case_number"], "document": w["document"], "version": w["version"],
                           "seq": w["seq"], "at": w["at"], "by": w["by"], "reason": w["reason"]} for w in rows]}
 
+def disposal_record(d):  # §12a disposed/<case>
+    return None if d is None else {
+        "approvals": json.loads(d["approvals"]), "at": d["at"], "by": d["by"], "caseNumber": d["case_number"],
+        "ciphertextBytes": d["ciphertext_bytes"], "documents": d["documents"], "policyVersion": d["policy_version"],
+        "rule": d["rule"], "seq": d["seq"], "versions": d["versions"]}
+
 def version_record(v):
     if v is None: return None
     stamp = parse_canonical(v["stamp"])  # §11: exactly the canonical encoding of exactly the stamp members
@@ -443,7 +455,7 @@ def run(argv):
         known = {"v1-staff", "v2-events-cases-documents", "v3-form-schemas", "v4-signed-projection",
                  "v5-case-lifecycle", "v6-corrections-and-tags",
                  "v7-aged-out-extensions", "v8-vault-policies", "v9-legal-holds",
-                 "v10-retention-policies"}
+                 "v10-retention-policies", "v11-disposals"}
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         if "v4-signed-projection" not in migrations:
             fail("the newest event signs no state root; open the vault once with casevault")
@@ -484,6 +496,12 @@ def run(argv):
             one(q(db, "SELECT * FROM cases WHERE number = ?", case)),
             q(db, "SELECT * FROM grants WHERE case_number = ?", case)))
         if crec is None: fail(f"no case {case}")
+        # §12a disposed/<case>: a disposed case's keys are erased (§12, "Disposal")
+        if "v11-disposals" in migrations:
+            gone = check_record(db, root, f"disposal of {case}", f"disposed/{case}", lambda: disposal_record(
+                one(q(db, "SELECT * FROM disposals WHERE case_number = ?", case))))
+            if gone is not None:
+                fail(f"{case} was disposed of on {gone['at'][:10]} under retention policy v{gone['policyVersion']} ({gone['rule']}): its keys are erased")
         def document(name):
             return check_record(db, root, f"document '{name}'", f"document/{case}/{name}", lambda: document_record(
                 one(q(db, "SELECT * FROM documents WHERE case_number = ? AND name = ?", case, name))))

@@ -180,7 +180,20 @@ sed "s/3f6c1d2a-8b4e-4c7a-9d10-5e2f7a8b9c01/$(sed -n 's/.*"vaultId" *: *"\([^"]*
     "$examples/retention-policy.json" > "$secrets/retention-policy.json"
 run retention policy set "$secrets/retention-policy.json" --as amina --passphrase-file "$secrets/amina"
 run case status UASC-2025-0043 C --as halima --passphrase-file "$secrets/halima" --reason "Family reunified abroad"
-run retention plan --as-of "$(date -u -d '+10 years' +%F)"
+later="$(date -u -d '+10 years' +%F)"
+run retention plan --as-of "$later"
+
+next "Disposal by crypto-shredding: two approvals, then every key is erased, then the objects; a signed certificate remains"
+echo "While the hold stands, nobody can even approve it (exit 65):"
+run retention approve UASC-2025-0043 --as halima --passphrase-file "$secrets/halima" --reason "Retention period over" --as-of "$later"
+run hold release UASC-2025-0043 --as dora --passphrase-file "$secrets/dora" --reason "Proceedings closed"
+run retention approve --due --as halima --passphrase-file "$secrets/halima" --reason "Retention period over" --as-of "$later"
+run retention approve --due --as dora --passphrase-file "$secrets/dora" --reason "Checked against the register" --as-of "$later"
+echo "An admin carries it out, relying on the two approvals (an approver cannot do it herself):"
+run retention apply --approved-by halima,dora --as amina --passphrase-file "$secrets/amina" --as-of "$later"
+run retention certificate UASC-2025-0043
+echo "The case's record remains; its content is gone for everyone, its holders included (exit 66):"
+run get UASC-2025-0043 "School letter" --as joseph --passphrase-file "$secrets/joseph"
 
 next "The monthly supervision report, from the catalog alone (no passphrase, no decryption)"
 run report monthly --month "$(date -u +%Y-%m)"

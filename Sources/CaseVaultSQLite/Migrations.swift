@@ -170,6 +170,17 @@ extension SQLiteCatalogStore {
                     at TEXT NOT NULL, by TEXT NOT NULL);
                 """)
         }
+        // v11: disposal by crypto-shredding (`case.disposal-approved`,
+        // `case.disposed`): the approvals standing, and the tombstones.
+        migrator.registerMigration("v11-disposals") { db in
+            try db.execute(sql: """
+                CREATE TABLE disposal_approvals (case_number TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL,
+                    policy_version INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (case_number, seq));
+                CREATE TABLE disposals (case_number TEXT PRIMARY KEY, seq INTEGER NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL,
+                    policy_version INTEGER NOT NULL, rule TEXT NOT NULL, approvals TEXT NOT NULL, documents INTEGER NOT NULL,
+                    versions INTEGER NOT NULL, ciphertext_bytes INTEGER NOT NULL);
+                """)
+        }
         return migrator
     }()
 }

@@ -57,6 +57,18 @@ public final class SQLiteCatalogStore: CatalogStore, CatalogStoreFactory, @unche
         do { try pool.close() } catch { throw Self.map(error) }
     }
 
+    public func flushErased() throws -> Bool {
+        do {
+            return try pool.writeWithoutTransaction { db in
+                // Columns: busy, log frames, frames checkpointed.
+                let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                return (row?[0] as Int?) == 0
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
     public func read<T>(_ body: (any CatalogReader) throws -> T) throws -> T {
         do { return try pool.read { try body(Connection(db: $0)) } } catch { throw Self.map(error) }
     }
@@ -401,6 +413,28 @@ private final class Connection: CatalogWriter {
         }
     }
 
+    func disposalApprovals(caseNumber: String?) throws -> [DisposalApprovalRecord] {
+        let rows = try caseNumber.map { try all("SELECT * FROM disposal_approvals WHERE case_number = ? ORDER BY seq", [$0]) }
+            ?? all("SELECT * FROM disposal_approvals ORDER BY case_number, seq")
+        return try rows.map { row in
+            DisposalApprovalRecord(caseNumber: try row.value("case_number"), seq: try row.value("seq"), at: try row.value("at"),
+                                   by: try row.value("by"), policyVersion: try row.value("policy_version"), reason: try row.value("reason"))
+        }
+    }
+
+    func disposals(caseNumber: String?) throws -> [DisposalRecord] {
+        let rows = try caseNumber.map { try all("SELECT * FROM disposals WHERE case_number = ?", [$0]) }
+            ?? all("SELECT * FROM disposals ORDER BY case_number")
+        return try rows.map { row in
+            let approvals: String = try row.value("approvals")
+            return DisposalRecord(caseNumber: try row.value("case_number"), seq: try row.value("seq"), at: try row.value("at"),
+                                  by: try row.value("by"), policyVersion: try row.value("policy_version"), rule: try row.value("rule"),
+                                  approvals: (try? JSONDecoder().decode([Int64].self, from: Data(approvals.utf8))) ?? [],
+                                  documents: try row.value("documents"), versions: try row.value("versions"),
+                                  ciphertextBytes: try row.value("ciphertext_bytes"))
+        }
+    }
+
     static func closureRequest(_ row: Row) throws -> ClosureRequestRecord {
         ClosureRequestRecord(caseNumber: try row.value("case_number"), seq: try row.value("seq"), at: try row.value("at"),
                              requestedBy: try row.value("requested_by"), approver: try row.value("approver"), reason: try row.value("reason"))
@@ -543,6 +577,23 @@ private final class Connection: CatalogWriter {
 
     func deleteHold(caseNumber: String) throws {
         try run("DELETE FROM holds WHERE case_number = ?", [caseNumber])
+    }
+
+    func putDisposalApproval(_ r: DisposalApprovalRecord) throws {
+        try run("INSERT OR REPLACE INTO disposal_approvals (case_number, seq, at, by, policy_version, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                [r.caseNumber, r.seq, r.at, r.by, r.policyVersion, r.reason])
+    }
+
+    func deleteDisposalApprovals(caseNumber: String) throws {
+        try run("DELETE FROM disposal_approvals WHERE case_number = ?", [caseNumber])
+    }
+
+    func putDisposal(_ r: DisposalRecord) throws {
+        let approvals = String(decoding: try JSONEncoder().encode(r.approvals), as: UTF8.self)
+        try run("""
+            INSERT OR REPLACE INTO disposals (case_number, seq, at, by, policy_version, rule, approvals, documents, versions, ciphertext_bytes)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [r.caseNumber, r.seq, r.at, r.by, r.policyVersion, r.rule, approvals, r.documents, r.versions, r.ciphertextBytes])
     }
 
     func putMove(_ r: MoveRecord) throws {

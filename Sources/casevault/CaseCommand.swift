@@ -143,6 +143,10 @@ struct CaseShowCommand: ParsableCommand {
         print("  case manager:      \(file.manager.name) (\(file.manager.id))")
         print("  case supervisor:   \(file.supervisor.name) (\(file.supervisor.id))")
         print("  opened:            \(file.openedAt.formatted(.iso8601)) by \(file.openedBy)")
+        if let disposal = try vault.disposal(of: number) {
+            print("  disposed of:       \(disposal.at) by \(disposal.by) under retention policy v\(disposal.policyVersion) (\(disposal.rule)), event \(disposal.seq)")
+            print("                     every key of the case is erased; its documents below are a record of what was destroyed")
+        }
         printHolders(try vault.holders(of: number))
         if let hold = try vault.hold(of: number) {
             print("  legal hold:        since \(hold.at.formatted(.iso8601)) by \(hold.by): \(TerminalText.escape(hold.reason))")

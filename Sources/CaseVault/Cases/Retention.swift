@@ -3,8 +3,7 @@ public import Foundation
 /// What the retention plan says of one closed case.
 public struct RetentionItem: Sendable, Equatable {
     public enum Action: String, Sendable {
-        /// Due for disposal by crypto-shredding (not carried out yet: disposal
-        /// is the next step of this work).
+        /// Due for disposal by crypto-shredding (`retention approve`, then `retention apply`).
         case dispose = "dispose"
         case review = "review"
         /// Kept: not yet due, kept for ever, or held.
@@ -26,6 +25,11 @@ struct RetentionPolicy {
         var countFrom = "closure"
         var disposal: String
         var legalHold = false
+        /// Who may approve a disposal under the rule (role names), how many
+        /// approvals it needs, and whether the case's manager is barred.
+        var approverRoles: Set<String> = []
+        var minimumApprovals = 2
+        var distinctFromCaseManager = true
     }
     var defaultRule: Rule
     var byStatus: [String: Rule] = [:]
@@ -49,6 +53,11 @@ struct RetentionPolicy {
             r.months = Int(m["keep"]?["months"]?.integerValue ?? 0)
             r.countFrom = m["countFrom"]?.stringValue ?? "closure"
             if case .bool(true)? = m["legalHold"] { r.legalHold = true }
+            if case .object(let approvers)? = m["approvers"] {
+                if case .array(let roles)? = approvers["roles"] { r.approverRoles = Set(roles.compactMap(\.stringValue)) }
+                r.minimumApprovals = Int(approvers["minimumApprovals"]?.integerValue ?? 2)
+                if case .bool(false)? = approvers["distinctFromCaseManager"] { r.distinctFromCaseManager = false }
+            }
             return r
         }
         defaultRule = try rule(json["default"])
@@ -124,59 +133,76 @@ extension Vault {
     /// What the policy in force says of every closed case as of `asOf`:
     /// due for disposal, for review, or kept, and why (rule, dates, holds).
     /// Nothing is destroyed. Open, inactive and aged-out cases are not
-    /// listed: their rule applies once they are closed.
+    /// listed: their rule applies once they are closed; nor are cases
+    /// already disposed of.
     public func retentionPlan(asOf: Date = Date()) throws -> [RetentionItem] {
-        guard let (version, bytes) = try retentionPolicy() else {
-            throw VaultError.notFound("no retention policy is set; set one with 'casevault retention policy set FILE'")
-        }
-        let policy = try RetentionPolicy(try JSONValue(parsing: bytes))
-        let today = Lifecycle.day(asOf)
-        return try read { reader, head in
-            let signed = head.signedState(reader)
-            var items: [RetentionItem] = []
-            for state in try signed.cases(matching: CaseQuery()) where state.case.status == CaseStatus.closed.rawValue {
-                let record = state.case
-                guard let closing = try signed.lifecycle(record.number).changes.last(where: { $0.to == CaseStatus.closed.rawValue }) else { continue }
-                let (ruleName, rule) = policy.rule(category: record.category, closedFrom: closing.from)
-                let named = "policy v\(version) \(ruleName)"
-                var start = String(closing.at.prefix(10))
-                switch rule.countFrom {
-                case "closure": break
-                case "last-filing":
-                    for document in try signed.documents(record.number) {
-                        if let current = try signed.currentVersion(of: document), let version = try signed.version(record.number, document.name, current),
-                           let filed = Timestamp.date(from: version.stamp.date) { start = max(start, Lifecycle.day(filed)) }
-                    }
-                default:
-                    items.append(RetentionItem(caseNumber: record.number, action: .review, dueOn: nil, rule: named,
-                                               why: "counts from \(rule.countFrom), a date only the case's content holds: review by hand"))
-                    continue
-                }
-                guard let startDay = Lifecycle.parseDay(start),
-                      let end = Lifecycle.utc.date(byAdding: DateComponents(year: rule.years, month: rule.months), to: startDay) else { continue }
-                let due = Lifecycle.day(end)
-                var held: [String] = []
-                if try signed.hold(record.number) != nil { held.append("a legal hold stands on the case") }
-                if policy.suspendAll { held.append("the policy suspends all disposal") }
-                if policy.heldCases.contains(record.number) || policy.heldCategories.contains(record.category) { held.append("the policy holds it") }
-                if rule.legalHold { held.append("its rule is under legal hold") }
-                let period = "\(rule.years) years\(rule.months > 0 ? " \(rule.months) months" : "") from \(rule.countFrom) (\(start))"
-                let action: RetentionItem.Action
-                let why: String
-                if rule.disposal == "never" {
-                    (action, why) = (.keep, "kept for ever")
-                } else if due > today {
-                    (action, why) = (.keep, "kept until \(due): \(period)")
-                } else if !held.isEmpty {
-                    (action, why) = (.keep, "due on \(due), but \(held.joined(separator: "; "))")
-                } else if rule.disposal == "review-only" {
-                    (action, why) = (.review, "due for review since \(due): \(period)")
-                } else {
-                    (action, why) = (.dispose, "due for disposal by crypto-shredding since \(due): \(period)")
-                }
-                items.append(RetentionItem(caseNumber: record.number, action: action, dueOn: due, rule: named, why: why))
+        try read { reader, head in
+            guard let schedule = try RetentionSchedule(head.size > 0 ? head.signedState(reader) : nil, asOf: asOf) else {
+                throw VaultError.notFound("no retention policy is set; set one with 'casevault retention policy set FILE'")
             }
-            return items
+            let signed = head.signedState(reader)
+            return try signed.cases(matching: CaseQuery(status: CaseStatus.closed.rawValue)).compactMap { try schedule.item(for: $0, signed)?.item }
         }
+    }
+}
+
+/// The policy in force, read once, and what it says of one case.
+struct RetentionSchedule {
+    let version: Int
+    let policy: RetentionPolicy
+    let today: String
+
+    /// Nil when no policy is set.
+    init?(_ signed: SignedState?, asOf: Date) throws {
+        guard let signed, let current = try signed.retentionPolicies().last else { return nil }
+        let bytes = try signed.blob(current.bodyHash, what: "retention policy v\(current.version)")
+        version = current.version
+        policy = try RetentionPolicy(try JSONValue(parsing: bytes))
+        today = Lifecycle.day(asOf)
+    }
+
+    /// The plan's line for a closed case, with the rule that applied; nil
+    /// for a case that is not closed or was disposed of.
+    func item(for state: CaseState, _ signed: SignedState) throws -> (item: RetentionItem, rule: RetentionPolicy.Rule, ruleName: String)? {
+        let record = state.case
+        guard record.status == CaseStatus.closed.rawValue, try signed.disposal(record.number) == nil,
+              let closing = try signed.lifecycle(record.number).changes.last(where: { $0.to == CaseStatus.closed.rawValue }) else { return nil }
+        let (ruleName, rule) = policy.rule(category: record.category, closedFrom: closing.from)
+        let named = "policy v\(version) \(ruleName)"
+        var start = String(closing.at.prefix(10))
+        switch rule.countFrom {
+        case "closure": break
+        case "last-filing":
+            for document in try signed.documents(record.number) {
+                if let current = try signed.currentVersion(of: document), let version = try signed.version(record.number, document.name, current),
+                   let filed = Timestamp.date(from: version.stamp.date) { start = max(start, Lifecycle.day(filed)) }
+            }
+        default:
+            return (RetentionItem(caseNumber: record.number, action: .review, dueOn: nil, rule: named,
+                                  why: "counts from \(rule.countFrom), a date only the case's content holds: review by hand"), rule, ruleName)
+        }
+        guard let startDay = Lifecycle.parseDay(start),
+              let end = Lifecycle.utc.date(byAdding: DateComponents(year: rule.years, month: rule.months), to: startDay) else { return nil }
+        let due = Lifecycle.day(end)
+        var held: [String] = []
+        if try signed.hold(record.number) != nil { held.append("a legal hold stands on the case") }
+        if policy.suspendAll { held.append("the policy suspends all disposal") }
+        if policy.heldCases.contains(record.number) || policy.heldCategories.contains(record.category) { held.append("the policy holds it") }
+        if rule.legalHold { held.append("its rule is under legal hold") }
+        let period = "\(rule.years) years\(rule.months > 0 ? " \(rule.months) months" : "") from \(rule.countFrom) (\(start))"
+        let action: RetentionItem.Action
+        let why: String
+        if rule.disposal == "never" {
+            (action, why) = (.keep, "kept for ever")
+        } else if due > today {
+            (action, why) = (.keep, "kept until \(due): \(period)")
+        } else if !held.isEmpty {
+            (action, why) = (.keep, "due on \(due), but \(held.joined(separator: "; "))")
+        } else if rule.disposal == "review-only" {
+            (action, why) = (.review, "due for review since \(due): \(period)")
+        } else {
+            (action, why) = (.dispose, "due for disposal by crypto-shredding since \(due): \(period)")
+        }
+        return (RetentionItem(caseNumber: record.number, action: action, dueOn: due, rule: named, why: why), rule, ruleName)
     }
 }

@@ -24,6 +24,8 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case holdPlaced = "case.hold-placed"
     case holdReleased = "case.hold-released"
     case retentionPolicySet = "retention.policy-set"
+    case disposalApproved = "case.disposal-approved"
+    case disposed = "case.disposed"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -233,6 +235,30 @@ struct RetentionPolicySet: Codable, Equatable {
     var bodyHash: String
 }
 
+/// `case.disposal-approved`: an approver agrees that a closed case be
+/// disposed of under a version of the retention policy.
+struct DisposalApproved: Codable, Equatable {
+    var `case`: String
+    var policyVersion: Int
+    var reason: String
+}
+
+/// `case.disposed`: the certificate of a disposal by crypto-shredding. It
+/// names the policy and rule that applied, the approvals it relies on, and
+/// what was destroyed; applying it erases every sealed tier and file key
+/// of the case.
+struct CaseDisposed: Codable, Equatable {
+    var `case`: String
+    var policyVersion: Int
+    /// The rule of the policy, as the plan names it: `default`, `byStatus.C`, `byCategory[0]`.
+    var rule: String
+    /// The `seq` of each `case.disposal-approved` relied on, ascending.
+    var approvals: [Int64]
+    var documents: Int
+    var versions: Int
+    var ciphertextBytes: Int64
+}
+
 /// One event's data, typed by kind.
 enum EventData: Equatable {
     case vaultCreated(VaultCreated)
@@ -257,6 +283,8 @@ enum EventData: Equatable {
     case holdPlaced(CaseHold)
     case holdReleased(CaseHold)
     case retentionPolicySet(RetentionPolicySet)
+    case disposalApproved(DisposalApproved)
+    case disposed(CaseDisposed)
 
     var type: EventType {
         switch self {
@@ -282,6 +310,8 @@ enum EventData: Equatable {
         case .holdPlaced: .holdPlaced
         case .holdReleased: .holdReleased
         case .retentionPolicySet: .retentionPolicySet
+        case .disposalApproved: .disposalApproved
+        case .disposed: .disposed
         }
     }
 
@@ -308,6 +338,8 @@ enum EventData: Equatable {
         case .confidentialTypesSet(let data): return try encoder.encode(data)
         case .holdPlaced(let data), .holdReleased(let data): return try encoder.encode(data)
         case .retentionPolicySet(let data): return try encoder.encode(data)
+        case .disposalApproved(let data): return try encoder.encode(data)
+        case .disposed(let data): return try encoder.encode(data)
         }
     }
 
@@ -435,6 +467,18 @@ enum EventData: Equatable {
         case .retentionPolicySet(let d):
             m.string("bodyHash", d.bodyHash)
             m.integer("version", d.version)
+        case .disposalApproved(let d):
+            m.string("case", d.case)
+            m.integer("policyVersion", d.policyVersion)
+            m.string("reason", d.reason)
+        case .disposed(let d):
+            m.array("approvals", d.approvals) { seq, w in w.integer(seq) }
+            m.string("case", d.case)
+            m.integer("ciphertextBytes", d.ciphertextBytes)
+            m.integer("documents", d.documents)
+            m.integer("policyVersion", d.policyVersion)
+            m.string("rule", d.rule)
+            m.integer("versions", d.versions)
         }
     }
 
@@ -463,6 +507,8 @@ enum EventData: Equatable {
         case .holdPlaced: return .holdPlaced(try decoder.decode(CaseHold.self, from: json))
         case .holdReleased: return .holdReleased(try decoder.decode(CaseHold.self, from: json))
         case .retentionPolicySet: return .retentionPolicySet(try decoder.decode(RetentionPolicySet.self, from: json))
+        case .disposalApproved: return .disposalApproved(try decoder.decode(DisposalApproved.self, from: json))
+        case .disposed: return .disposed(try decoder.decode(CaseDisposed.self, from: json))
         }
     }
 }

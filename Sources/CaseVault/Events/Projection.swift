@@ -58,6 +58,14 @@ enum Projection {
             return (record, role)
         }
 
+        /// A case that exists and was not disposed of: nothing is filed
+        /// into, granted, read from, moved to or changed in a disposed case.
+        func liveCase(_ number: String) throws -> CaseState {
+            guard let state = try signed.caseState(number) else { throw refuse("no case \(number)") }
+            if try signed.disposal(number) != nil { throw refuse("\(number) was disposed of") }
+            return state
+        }
+
         func requireKey(_ hex: String, _ what: String) throws {
             guard let bytes = [UInt8](hexString: hex), bytes.count == 32, bytes.hexString == hex else { throw refuse("\(what) is not 32 bytes of hex") }
         }
@@ -86,6 +94,8 @@ enum Projection {
             case .holdPlaced(let data): try hold(data, placing: true)
             case .holdReleased(let data): try hold(data, placing: false)
             case .retentionPolicySet(let data): try retentionPolicySet(data)
+            case .disposalApproved(let data): try disposalApproved(data)
+            case .disposed(let data): try disposed(data)
             }
         }
 
@@ -171,7 +181,7 @@ enum Projection {
 
         mutating func grantGiven(_ data: GrantGiven) throws {
             _ = try actor()
-            guard let state = try signed.caseState(data.case) else { throw refuse("no case \(data.case)") }
+            let state = try liveCase(data.case)
             guard event.actor == state.case.openedBy else { throw refuse("only who opened \(data.case) gives its grants") }
             guard let tier = Tier(rawValue: data.tier) else { throw refuse("unknown tier '\(data.tier)'") }
             guard !state.grants.contains(where: { $0.tier == data.tier && $0.holder == data.holder }) else {
@@ -196,7 +206,7 @@ enum Projection {
 
         mutating func versionFiled(_ data: VersionFiled) throws {
             let (actor, _) = try actor()
-            guard let state = try signed.caseState(data.case) else { throw refuse("no case \(data.case)") }
+            let state = try liveCase(data.case)
             guard let tier = Tier(rawValue: data.tier) else { throw refuse("unknown tier '\(data.tier)'") }
             let document = try signed.document(data.case, data.document)
             // Format 1 stored names as typed; from format 2 a new document's
@@ -256,8 +266,8 @@ enum Projection {
                   version.tier == data.tier, version.objectId == data.object else {
                 throw refuse("no such version to read")
             }
-            guard let state = try signed.caseState(data.case),
-                  state.grants.contains(where: { $0.tier == data.tier && $0.holder == GrantHolder.staff(event.actor) }) else {
+            let state = try liveCase(data.case)  // a disposed case's keys are gone
+            guard state.grants.contains(where: { $0.tier == data.tier && $0.holder == GrantHolder.staff(event.actor) }) else {
                 throw refuse("'\(event.actor)' holds no grant for the \(data.tier) tier of \(data.case)")
             }
         }
@@ -293,7 +303,7 @@ enum Projection {
         func lifecycleCase(_ number: String, reason: String?) throws -> (state: CaseState, lifecycle: LifecycleState, role: Role) {
             guard event.format >= 2 else { throw refuse("\(event.type.rawValue) is a format-2 event") }
             let (_, role) = try actor()
-            guard let state = try signed.caseState(number) else { throw refuse("no case \(number)") }
+            let state = try liveCase(number)
             if let reason, let refusal = Lifecycle.refusal(reason: reason) { throw refuse(refusal.message) }
             return (state, try signed.lifecycle(number), role)
         }
@@ -363,7 +373,7 @@ enum Projection {
             }
             guard Array(data.to.utf8) != Array(data.case.utf8) else { throw refuse("a document moves to another case") }
             guard try signed.hold(data.case) == nil else { throw refuse("\(data.case) is on legal hold: nothing leaves it") }
-            guard try signed.caseState(data.to) != nil else { throw refuse("no case \(data.to)") }
+            _ = try liveCase(data.to)
             guard let document = try signed.document(data.case, data.document) else {
                 throw refuse("no document '\(data.document)' in \(data.case)")
             }
@@ -489,6 +499,74 @@ enum Projection {
             try set(StateKey.retentionPolicies, RetentionPolicyState(versions: versions + [record]))
         }
 
+        // MARK: Disposal by crypto-shredding
+
+        /// The checks both disposal events share: a closed case, on no
+        /// hold, and the policy version in force.
+        func disposable(_ state: CaseState, policyVersion: Int) throws {
+            guard state.case.status == CaseStatus.closed.rawValue else {
+                throw refuse("\(state.case.number) is \(state.case.status); only a closed case is disposed of")
+            }
+            guard try signed.hold(state.case.number) == nil else { throw refuse("\(state.case.number) is on legal hold") }
+            guard let current = try signed.retentionPolicies().last, current.version == policyVersion else {
+                throw refuse("retention policy v\(policyVersion) is not the one in force")
+            }
+        }
+
+        mutating func disposalApproved(_ data: DisposalApproved) throws {
+            let (state, _, role) = try lifecycleCase(data.case, reason: data.reason)
+            guard role != .caseSupervisor || event.actor == state.case.supervisor else {
+                throw refuse("a case supervisor approves the disposal of their own cases only")
+            }
+            try disposable(state, policyVersion: data.policyVersion)
+            let standing = try signed.disposalApprovals(data.case)
+            guard !standing.contains(where: { $0.by == event.actor && $0.policyVersion == data.policyVersion }) else {
+                throw refuse("'\(event.actor)' already approved disposing of \(data.case) under policy v\(data.policyVersion)")
+            }
+            let record = DisposalApprovalRecord(caseNumber: data.case, seq: event.seq, at: event.at, by: event.actor,
+                                                policyVersion: data.policyVersion, reason: data.reason)
+            try writer.putDisposalApproval(record)
+            try set(StateKey.disposalApprovals(data.case), DisposalApprovalState(approvals: standing + [record]))
+        }
+
+        /// Every read first; then every sealed copy of the case's tier keys
+        /// and of its file keys is erased, and the tombstone added. The
+        /// case's other rows stay: they are its record.
+        mutating func disposed(_ data: CaseDisposed) throws {
+            let (state, _, _) = try lifecycleCase(data.case, reason: nil)
+            try disposable(state, policyVersion: data.policyVersion)
+            guard !data.rule.isEmpty, data.rule.utf8.count <= 64, !data.rule.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw refuse("the rule must be named (1 to 64 bytes, no control characters)")
+            }
+            let standing = try signed.disposalApprovals(data.case)
+            guard !data.approvals.isEmpty, zip(data.approvals, data.approvals.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                throw refuse("a disposal names its approvals, ascending, at least one")
+            }
+            var approvers = Set<String>()
+            for seq in data.approvals {
+                guard let approval = standing.first(where: { $0.seq == seq }), approval.policyVersion == data.policyVersion else {
+                    throw refuse("event \(seq) is no standing approval of disposing of \(data.case) under policy v\(data.policyVersion)")
+                }
+                guard approval.by != event.actor, approval.by != state.case.manager, approvers.insert(approval.by).inserted else {
+                    throw refuse("the approvals must be by members other than who disposes and the case's manager, each once")
+                }
+            }
+            let documents = try signed.documents(data.case)
+            var versions: [VersionRecord] = []
+            for document in documents { versions += try signed.versions(of: document) }
+            let bytes = versions.reduce(Int64(0)) { $0 + $1.ciphertextSize }
+            guard data.documents == documents.count, data.versions == versions.count, data.ciphertextBytes == bytes else {
+                throw refuse("the certificate's counts are not the case's (\(documents.count) documents, \(versions.count) versions, \(bytes) bytes)")
+            }
+            for grant in state.grants { try writer.deleteBlob(hash: grant.sealedKeyHash) }
+            for version in versions { try writer.deleteBlob(hash: version.sealedFileKeyHash) }
+            let record = DisposalRecord(caseNumber: data.case, seq: event.seq, at: event.at, by: event.actor, policyVersion: data.policyVersion,
+                                        rule: data.rule, approvals: data.approvals, documents: documents.count, versions: versions.count,
+                                        ciphertextBytes: bytes)
+            try writer.putDisposal(record)
+            try set(StateKey.disposal(data.case), record)
+        }
+
         mutating func hold(_ data: CaseHold, placing: Bool) throws {
             let (state, _, role) = try lifecycleCase(data.case, reason: data.reason)
             guard role != .caseSupervisor || event.actor == state.case.supervisor else {
@@ -535,6 +613,11 @@ enum Projection {
             try writer.putStatusChange(change)
             if lifecycle.pendingClosure != nil { try writer.deleteClosureRequest(caseNumber: record.number) }
             if lifecycle.aoExtension != nil { try writer.deleteAOExtension(caseNumber: record.number) }
+            // Approvals of a disposal were given for the case as it was.
+            if try !signed.disposalApprovals(record.number).isEmpty {
+                try writer.deleteDisposalApprovals(caseNumber: record.number)
+                try remove(StateKey.disposalApprovals(record.number))
+            }
             try set(StateKey.case(record.number), CaseState(record, grants: state.grants))
             try set(StateKey.lifecycle(record.number), LifecycleState(changes: lifecycle.changes + [change], pendingClosure: nil))
         }

@@ -63,7 +63,7 @@ public enum Replay {
         case .documentMoved(let data): data.versions.map(\.sealedFileKeyHash)
         case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
              .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed,
-             .confidentialTypesSet, .holdPlaced, .holdReleased: []
+             .confidentialTypesSet, .holdPlaced, .holdReleased, .disposalApproved, .disposed: []
         }
     }
 
@@ -154,6 +154,10 @@ enum CatalogComparison {
         try compare("retention policies", try live.retentionPolicies(), try replayed.retentionPolicies(),
                     key: { Triple("", "", $0.version) }, name: { "v\($0.version)" })
         try compare("holds", try live.holds(caseNumber: nil), try replayed.holds(caseNumber: nil),
+                    key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
+        try compare("disposal approvals", try live.disposalApprovals(caseNumber: nil), try replayed.disposalApprovals(caseNumber: nil),
+                    key: { Triple($0.caseNumber, "", Int($0.seq)) }, name: { "\($0.caseNumber) event \($0.seq)" })
+        try compare("disposals", try live.disposals(caseNumber: nil), try replayed.disposals(caseNumber: nil),
                     key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
         try compare("case tags", try live.tags(caseNumber: nil), try replayed.tags(caseNumber: nil),
                     key: { Triple($0.caseNumber, $0.tag, 0) }, name: { "\($0.caseNumber) \($0.tag)" })

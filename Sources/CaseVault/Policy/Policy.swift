@@ -37,6 +37,8 @@ enum Policy {
         case .confidentialTypesSet: role == .admin
         case .holdPlaced, .holdReleased: holdRoles.contains(role)
         case .retentionPolicySet: role == .admin || role == .projectDirector
+        case .disposalApproved: disposalApprovingRoles.contains(role)
+        case .disposed: role == .admin || role == .projectDirector
         }
     }
 
@@ -60,6 +62,11 @@ enum Policy {
     /// Roles that place and release legal holds: programme leadership and
     /// admins (a case supervisor holds their own cases).
     static let holdRoles: Set<Role> = [.projectDirector, .admin, .caseSupervisor]
+
+    /// Roles that may approve a disposal (the policy's rule may narrow
+    /// them): programme leadership, admins, and a case's own supervisor.
+    /// Never a case manager, nor who carries the disposal out.
+    static let disposalApprovingRoles: Set<Role> = [.caseSupervisor, .projectDirector, .admin]
 
     /// Roles that sign an aged-out case's closure on its day: the case's
     /// supervisor, project directors, admins. Not its manager, who could

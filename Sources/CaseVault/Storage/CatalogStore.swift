@@ -14,6 +14,15 @@ public protocol CatalogStore: AnyObject, Sendable {
     /// processes): all of `body` lands or none of it does.
     func write<T>(_ body: (any CatalogWriter) throws -> T) throws -> T
     func close() throws
+    /// Pushes what committed writes erased out of every copy the store
+    /// keeps itself (SQLite: checkpoints and truncates the write-ahead log,
+    /// so erased pages survive only as free blocks of the file system).
+    /// False when another connection kept it from finishing.
+    func flushErased() throws -> Bool
+}
+
+extension CatalogStore {
+    public func flushErased() throws -> Bool { true }
 }
 
 /// How a vault finds its catalog: the core asks for the file's store at
@@ -114,6 +123,10 @@ public protocol CatalogReader: AnyObject {
     func holds(caseNumber: String?) throws -> [HoldRecord]
     /// Every version of the retention policy, by version.
     func retentionPolicies() throws -> [RetentionPolicyRecord]
+    /// Disposal approvals standing, by `seq`: of one case, or of every case (by case, then `seq`) when nil.
+    func disposalApprovals(caseNumber: String?) throws -> [DisposalApprovalRecord]
+    /// Disposal tombstones: of one case, or of every case, by case, when nil.
+    func disposals(caseNumber: String?) throws -> [DisposalRecord]
 }
 
 /// The write side, reachable only inside `CatalogStore.write`. Only the
@@ -154,6 +167,9 @@ public protocol CatalogWriter: CatalogReader {
     func putHold(_ record: HoldRecord) throws
     func deleteHold(caseNumber: String) throws
     func putRetentionPolicy(_ record: RetentionPolicyRecord) throws
+    func putDisposalApproval(_ record: DisposalApprovalRecord) throws
+    func deleteDisposalApprovals(caseNumber: String) throws
+    func putDisposal(_ record: DisposalRecord) throws
 }
 
 /// Stored nodes feed the log tree and the state map.

@@ -34,6 +34,8 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         var confidentialTypes: ConfidentialTypesRecord?
         var holds: [Name: HoldRecord] = [:]
         var retentionPolicies: [Int: RetentionPolicyRecord] = [:]
+        var disposalApprovals: [Name: [Int64: DisposalApprovalRecord]] = [:]
+        var disposals: [Name: DisposalRecord] = [:]
     }
 
     /// A name compared, hashed and ordered by its UTF-8 bytes (without
@@ -181,6 +183,14 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             if let caseNumber { return state.holds[Name(caseNumber)].map { [$0] } ?? [] }
             return state.holds.sorted { $0.key < $1.key }.map(\.value)
         }
+        func disposalApprovals(caseNumber: String?) throws -> [DisposalApprovalRecord] {
+            let cases = caseNumber.map { [Name($0)] } ?? state.disposalApprovals.keys.sorted()
+            return cases.flatMap { (state.disposalApprovals[$0] ?? [:]).values.sorted { $0.seq < $1.seq } }
+        }
+        func disposals(caseNumber: String?) throws -> [DisposalRecord] {
+            if let caseNumber { return state.disposals[Name(caseNumber)].map { [$0] } ?? [] }
+            return state.disposals.sorted { $0.key < $1.key }.map(\.value)
+        }
         func closureRequest(caseNumber: String) throws -> ClosureRequestRecord? { state.closureRequests[Name(caseNumber)] }
         func closureRequests() throws -> [ClosureRequestRecord] { state.closureRequests.sorted { $0.key < $1.key }.map(\.value) }
         func withdrawals(caseNumber: String?, document: String?) throws -> [WithdrawalRecord] {
@@ -233,6 +243,11 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         func putHold(_ record: HoldRecord) throws { state.holds[Name(record.caseNumber)] = record }
         func putRetentionPolicy(_ record: RetentionPolicyRecord) throws { state.retentionPolicies[record.version] = record }
         func deleteHold(caseNumber: String) throws { state.holds[Name(caseNumber)] = nil }
+        func putDisposalApproval(_ record: DisposalApprovalRecord) throws {
+            state.disposalApprovals[Name(record.caseNumber), default: [:]][record.seq] = record
+        }
+        func deleteDisposalApprovals(caseNumber: String) throws { state.disposalApprovals[Name(caseNumber)] = nil }
+        func putDisposal(_ record: DisposalRecord) throws { state.disposals[Name(record.caseNumber)] = record }
         func putMove(_ record: MoveRecord) throws {
             state.moves[Name(record.caseNumber), default: [:]][Name(record.document), default: [:]][record.seq] = record
         }

@@ -367,6 +367,38 @@ extension RetentionPolicyRecord: CanonicalRecord {
     }
 }
 
+extension DisposalApprovalRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("at", at)
+        m.string("by", by)
+        m.string("caseNumber", caseNumber)
+        m.integer("policyVersion", policyVersion)
+        m.string("reason", reason)
+        m.integer("seq", seq)
+    }
+}
+
+extension DisposalApprovalState: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.array("approvals", approvals) { record, w in w.object { record.write(&$0) } }
+    }
+}
+
+extension DisposalRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.array("approvals", approvals) { seq, w in w.integer(seq) }
+        m.string("at", at)
+        m.string("by", by)
+        m.string("caseNumber", caseNumber)
+        m.integer("ciphertextBytes", ciphertextBytes)
+        m.integer("documents", documents)
+        m.integer("policyVersion", policyVersion)
+        m.string("rule", rule)
+        m.integer("seq", seq)
+        m.integer("versions", versions)
+    }
+}
+
 extension RetentionPolicyState: CanonicalRecord {
     func write(_ m: inout CanonicalWriter.Members) {
         m.array("versions", versions) { record, w in w.object { record.write(&$0) } }

@@ -389,6 +389,58 @@ public struct HoldRecord: Codable, Equatable, Sendable {
     }
 }
 
+/// An approver's agreement that a closed case be disposed of under a
+/// version of the retention policy (`case.disposal-approved`). Rows of
+/// table `disposal_approvals`; gone when the case's status changes.
+public struct DisposalApprovalRecord: Codable, Equatable, Sendable {
+    public var caseNumber: String
+    public var seq: Int64
+    public var at: String
+    public var by: String
+    public var policyVersion: Int
+    public var reason: String
+
+    public init(caseNumber: String, seq: Int64, at: String, by: String, policyVersion: Int, reason: String) {
+        self.caseNumber = caseNumber
+        self.seq = seq
+        self.at = at
+        self.by = by
+        self.policyVersion = policyVersion
+        self.reason = reason
+    }
+}
+
+/// The tombstone of a case disposed of by crypto-shredding (`case.disposed`).
+/// The case's other rows stay (number, dates, stamps, ciphertext hashes);
+/// its sealed keys are gone. Rows of table `disposals`.
+public struct DisposalRecord: Codable, Equatable, Sendable {
+    public var caseNumber: String
+    public var seq: Int64
+    public var at: String
+    public var by: String
+    public var policyVersion: Int
+    public var rule: String
+    /// The `seq` of each approval relied on.
+    public var approvals: [Int64]
+    public var documents: Int
+    public var versions: Int
+    public var ciphertextBytes: Int64
+
+    public init(caseNumber: String, seq: Int64, at: String, by: String, policyVersion: Int, rule: String, approvals: [Int64],
+                documents: Int, versions: Int, ciphertextBytes: Int64) {
+        self.caseNumber = caseNumber
+        self.seq = seq
+        self.at = at
+        self.by = by
+        self.policyVersion = policyVersion
+        self.rule = rule
+        self.approvals = approvals
+        self.documents = documents
+        self.versions = versions
+        self.ciphertextBytes = ciphertextBytes
+    }
+}
+
 /// One version of the vault's retention policy (`retention.policy-set`):
 /// the policy file's bytes are the blob `bodyHash` names. Rows of table
 /// `retention_policies`.
@@ -533,6 +585,8 @@ enum StateKey {
     static let confidentialTypes = "policy/confidential-types"
     static func hold(_ caseNumber: String) -> String { "hold/" + caseNumber }
     static let retentionPolicies = "policy/retention"
+    static func disposalApprovals(_ caseNumber: String) -> String { "disposal-approvals/" + caseNumber }
+    static func disposal(_ caseNumber: String) -> String { "disposed/" + caseNumber }
     // How many rows a listing must show, so a row deleted by hand is not
     // quietly left out (no entry while the count is 0).
     static let staffCount = "count/staff"
@@ -606,6 +660,11 @@ struct TagState: Codable, Equatable {
 /// What the map holds for the retention policy: every version set.
 struct RetentionPolicyState: Codable, Equatable {
     var versions: [RetentionPolicyRecord]
+}
+
+/// What the map holds for a case's disposal approvals, by `seq`.
+struct DisposalApprovalState: Codable, Equatable {
+    var approvals: [DisposalApprovalRecord]
 }
 
 /// What the map holds for a client number: the case that took it.

@@ -130,7 +130,16 @@ struct SignedState {
     /// A case that must exist, with its grants, checked.
     func existingCase(_ number: String) throws -> CaseState {
         guard let state = try caseState(number) else { throw VaultError.notFound("no case \(number)") }
+        if let disposal = try disposal(number) { throw VaultError.notFound(Self.disposedNotice(disposal)) }
         return state
+    }
+
+    /// What a command says of a case disposed of: when, under what, and
+    /// where the certificate is.
+    static func disposedNotice(_ disposal: DisposalRecord) -> String {
+        "\(disposal.caseNumber) was disposed of on \(disposal.at.prefix(10)) under retention policy v\(disposal.policyVersion) "
+            + "(\(disposal.rule); event \(disposal.seq)): its documents no longer exist; "
+            + "'casevault retention certificate \(disposal.caseNumber)' prints the certificate"
     }
 
     /// Cases matching `query`, each checked; an unfiltered listing also
@@ -273,6 +282,30 @@ struct SignedState {
     func retentionPolicies() throws -> [RetentionPolicyRecord] {
         try group(try reader.retentionPolicies(), id: { "\($0.version)" }, key: StateKey.retentionPolicies,
                   what: "retention policy versions", as: RetentionPolicyState.init)
+    }
+
+    /// The approvals standing for disposing of a case, by `seq`.
+    func disposalApprovals(_ caseNumber: String) throws -> [DisposalApprovalRecord] {
+        try group(try reader.disposalApprovals(caseNumber: caseNumber), id: { "\($0.seq)" }, key: StateKey.disposalApprovals(caseNumber),
+                  what: "disposal approvals of \(caseNumber)", as: DisposalApprovalState.init)
+    }
+
+    /// The disposal tombstone of a case, when it was disposed of.
+    func disposal(_ caseNumber: String) throws -> DisposalRecord? {
+        let rows = try reader.disposals(caseNumber: caseNumber)
+        guard rows.count <= 1 else { throw VaultError.integrityFailure("the catalog's disposals of \(caseNumber) repeat (a row was copied by hand)") }
+        try check(rows.first, key: StateKey.disposal(caseNumber), what: "the disposal of \(caseNumber)")
+        return rows.first
+    }
+
+    /// Every disposal tombstone, by case, each checked. (No count proves
+    /// the list complete: a row deleted by hand makes the case look alive,
+    /// and the first read of it finds its keys gone.)
+    func disposals() throws -> [DisposalRecord] {
+        let rows = try reader.disposals(caseNumber: nil)
+        try requireDistinct(rows.map(\.caseNumber), what: "disposals")
+        for row in rows { try check(row, key: StateKey.disposal(row.caseNumber), what: "the disposal of \(row.caseNumber)") }
+        return rows
     }
 
     /// The legal hold standing on a case.

@@ -32,12 +32,13 @@ public struct Finding: Sendable, Equatable, Codable {
         case orphanObject = "orphan-object"
         case unfinishedTempFile = "unfinished-temp-file"
         case unreferencedBlob = "unreferenced-blob"
+        case disposalUnfinished = "disposal-unfinished"
         case leftoverRemoved = "leftover-removed"
 
         /// Leftovers that do not make a vault unsound.
         public var isFault: Bool {
             switch self {
-            case .orphanObject, .unfinishedTempFile, .unreferencedBlob, .leftoverRemoved: false
+            case .orphanObject, .unfinishedTempFile, .unreferencedBlob, .leftoverRemoved, .disposalUnfinished: false
             default: true
             }
         }

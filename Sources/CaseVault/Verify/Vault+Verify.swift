@@ -400,13 +400,18 @@ private struct Verifier {
             }
         }
         for member in try replayed.allStaff() { secret(member.wrappedKeysHash, "the wrapped keys of '\(member.id)'") }
-        for record in try replayed.cases(matching: CaseQuery()) {
+        // A disposed case's sealed keys were erased: its events name blobs
+        // that must be gone (one still here is reported as unreferenced).
+        let disposed = Set(try replayed.disposals(caseNumber: nil).map { Array($0.caseNumber.utf8) })
+        for record in try replayed.cases(matching: CaseQuery()) where !disposed.contains(Array(record.number.utf8)) {
             for grant in try replayed.grants(caseNumber: record.number) {
                 secret(grant.sealedKeyHash, "the \(grant.tier)-tier key of \(record.number) sealed to \(grant.holder)")
             }
         }
         for version in try replayed.versions(caseNumber: nil, document: nil) {
-            secret(version.sealedFileKeyHash, "the sealed file key of \(version.caseNumber) '\(version.document)' v\(version.version)")
+            if !disposed.contains(Array(version.caseNumber.utf8)) {
+                secret(version.sealedFileKeyHash, "the sealed file key of \(version.caseNumber) '\(version.document)' v\(version.version)")
+            }
             if let schema = version.schemaBodyHash { needed[schema] = "the schema \(version.schemaId ?? "") of a form" }
         }
         for schema in try replayed.schemas(formType: nil) { needed[schema.bodyHash] = "the body of schema \(schema.formType) v\(schema.version)" }
@@ -443,7 +448,13 @@ private struct Verifier {
     // MARK: Objects
 
     mutating func checkObjects(_ replayed: any CatalogReader) throws {
-        let versions = try replayed.versions(caseNumber: nil, document: nil)
+        // A disposed case's objects are expected gone.
+        let disposed = Set(try replayed.disposals(caseNumber: nil).map { Array($0.caseNumber.utf8) })
+        var versions: [VersionRecord] = []
+        var shredded: [String: VersionRecord] = [:]
+        for version in try replayed.versions(caseNumber: nil, document: nil) {
+            if disposed.contains(Array(version.caseNumber.utf8)) { shredded[version.objectId] = version } else { versions.append(version) }
+        }
         let referenced = Set(versions.map(\.objectId))
         var toRead = versions
         switch options.readData {
@@ -473,6 +484,11 @@ private struct Verifier {
             options.progress?("objects", done, Int64(reading.count))
         }
         for id in try vault.objects.allObjects() where !referenced.contains(id.hex) {
+            if let version = shredded[id.hex] {
+                report.add(.disposalUnfinished, "object \(id.hex)",
+                           "\(version.caseNumber) was disposed of, but this object of '\(version.document)' v\(version.version) remains (its keys are erased); 'casevault retention apply' or 'verify --repair' deletes it")
+                continue
+            }
             report.add(.orphanObject, "object \(id.hex)", "no version names it (a filing interrupted, or in progress)")
         }
         let temps = try FileSystem.listDirectory(vault.objects.root).filter { $0.hasPrefix(".tmp-") }

@@ -1,0 +1,263 @@
+public import Foundation
+internal import CaseVaultCrypto
+
+/// What `retention approve` did for one case.
+public struct DisposalApprovalOutcome: Sendable, Equatable {
+    public enum Result: String, Sendable {
+        case approved
+        /// This member had already approved it under the policy in force.
+        case alreadyApproved = "already-approved"
+        /// The member may not approve it (the rule's roles, not their case).
+        case notYours = "not-yours"
+    }
+    public let caseNumber: String
+    public let result: Result
+    public let detail: String
+}
+
+/// What `retention apply` did, or could not do, for one case.
+public struct DisposalOutcome: Sendable, Equatable {
+    public enum Result: String, Sendable {
+        /// Disposed of now: keys erased, then objects.
+        case disposed
+        /// Disposed of earlier; objects an interrupted run left are now gone.
+        case finished
+        /// Due, but the approvals named do not meet the rule.
+        case awaitingApproval = "awaiting-approval"
+    }
+    public let caseNumber: String
+    public let result: Result
+    public let detail: String
+    /// Objects erased by this run.
+    public let objectsErased: Int
+}
+
+/// The disposal certificate of a case: the signed `case.disposed` event
+/// and what the catalog keeps of the case (no content, no key).
+public struct DisposalCertificate: Sendable {
+    public struct Approval: Sendable {
+        public let by: String, at: Date, seq: Int64, reason: String
+    }
+    public struct DestroyedVersion: Sendable {
+        public let document: String, version: Int, tier: String, filedAt: String, objectId: String, ciphertextSize: Int64
+    }
+    public let caseNumber: String
+    public let category: String
+    public let year: Int
+    public let openedAt: Date
+    /// The closure the policy counted from.
+    public let closedAt: Date?
+    public let disposedAt: Date
+    public let disposedBy: String
+    public let eventSeq: Int64
+    /// RFC 9162 leaf hash of the `case.disposed` event, hex.
+    public let eventLeafHash: String
+    public let policyVersion: Int
+    /// BLAKE2b-256 of the policy file that applied, hex.
+    public let policyHash: String
+    public let rule: String
+    public let approvals: [Approval]
+    public let documents: Int
+    public let versions: Int
+    public let ciphertextBytes: Int64
+    /// Sealed copies of the case's tier keys erased (one per grant).
+    public let tierKeysErased: Int
+    public let destroyed: [DestroyedVersion]
+    /// The log's size and root when the certificate was printed.
+    public let logSize: Int64
+    public let logRoot: String
+}
+
+extension Vault {
+    /// Approves disposing of closed cases the plan says are due: the named
+    /// cases (each must be due), or every due case when `cases` is nil.
+    /// One signed `case.disposal-approved` per case, all in one transaction.
+    /// Approvers: the rule's roles, among case supervisors (their own
+    /// cases), project directors and admins.
+    public func approveDisposal(cases: [String]?, reason: String, asOf: Date = Date(), by actor: StaffIdentity,
+                                now: Date = Date()) throws -> [DisposalApprovalOutcome] {
+        guard Policy.disposalApprovingRoles.contains(actor.role) else {
+            throw VaultError.accessDenied("disposals are approved by case supervisors, project directors and admins; '\(actor.id)' is a \(actor.role.displayName)")
+        }
+        try Self.check(Lifecycle.refusal(reason: reason))
+        let named = try cases.map { try $0.map { try CaseNumber.parse($0).description } }
+        return try write { writer, head in
+            let signed = head.signedState(writer)
+            guard let schedule = try RetentionSchedule(signed, asOf: asOf) else {
+                throw VaultError.notFound("no retention policy is set; set one with 'casevault retention policy set FILE'")
+            }
+            let states = try named.map { try $0.map { try signed.existingCase($0) } }
+                ?? signed.cases(matching: CaseQuery(status: CaseStatus.closed.rawValue))
+            var outcomes: [DisposalApprovalOutcome] = []
+            var events: [EventData] = []
+            for state in states {
+                let number = state.case.number
+                guard let (item, rule, _) = try schedule.item(for: state, signed), item.action == .dispose else {
+                    if named != nil {
+                        let why = try schedule.item(for: state, signed)?.item.why ?? "it is \(state.case.status), not closed"
+                        throw VaultError.invalidInput("\(number) is not due for disposal: \(why)")
+                    }
+                    continue
+                }
+                if !rule.approverRoles.contains(actor.role.rawValue) {
+                    outcomes.append(.init(caseNumber: number, result: .notYours,
+                                          detail: "\(item.rule) is approved by \(rule.approverRoles.sorted().joined(separator: ", "))"))
+                } else if actor.role == .caseSupervisor && actor.id != state.case.supervisor {
+                    outcomes.append(.init(caseNumber: number, result: .notYours, detail: "its supervisor is \(state.case.supervisor)"))
+                } else if rule.distinctFromCaseManager && actor.id == state.case.manager {
+                    outcomes.append(.init(caseNumber: number, result: .notYours, detail: "you are its case manager"))
+                } else if try signed.disposalApprovals(number).contains(where: { $0.by == actor.id && $0.policyVersion == schedule.version }) {
+                    outcomes.append(.init(caseNumber: number, result: .alreadyApproved, detail: "under policy v\(schedule.version)"))
+                } else {
+                    events.append(.disposalApproved(DisposalApproved(case: number, policyVersion: schedule.version, reason: reason)))
+                    outcomes.append(.init(caseNumber: number, result: .approved, detail: "\(item.rule): \(item.why)"))
+                }
+            }
+            if let named, let refused = outcomes.first(where: { $0.result == .notYours }), named.count > 0 {
+                throw VaultError.accessDenied("you may not approve disposing of \(refused.caseNumber): \(refused.detail)")
+            }
+            if !events.isEmpty {
+                try Ledger.append(events, by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+            }
+            return outcomes
+        }
+    }
+
+    /// Carries out the plan's disposals (admins, project directors): every
+    /// case due whose standing approvals by `approvedBy` meet its rule is
+    /// disposed of by crypto-shredding, one case per transaction: the signed
+    /// `case.disposed` and the erasure of every sealed copy of its tier
+    /// and file keys commit together, then its objects are deleted.
+    /// Idempotent and safe to kill: a re-run first deletes objects an
+    /// interrupted run left of cases already disposed of, then goes on.
+    public func applyRetention(approvedBy: [String], asOf: Date = Date(), by actor: StaffIdentity, now: Date = Date(),
+                               progress: ((DisposalOutcome) -> Void)? = nil) throws -> [DisposalOutcome] {
+        guard actor.role == .admin || actor.role == .projectDirector else {
+            throw VaultError.accessDenied("disposals are carried out by admins and project directors; '\(actor.id)' is a \(actor.role.displayName)")
+        }
+        guard !approvedBy.isEmpty else { throw VaultError.invalidInput("name who approved with --approved-by ID") }
+        guard !approvedBy.contains(actor.id) else {
+            throw VaultError.invalidInput("'\(actor.id)' carries the disposal out and cannot also be its approver")
+        }
+        for id in approvedBy { _ = try staffMember(id: id) }
+        var outcomes: [DisposalOutcome] = []
+        func record(_ outcome: DisposalOutcome) {
+            outcomes.append(outcome)
+            progress?(outcome)
+        }
+        // 1. Finish what an interrupted run began.
+        let disposed = try read { reader, head in head.size > 0 ? try Self.disposedVersions(head.signedState(reader)) : [] }
+        for (number, versions) in disposed {
+            let erased = eraseObjects(of: versions)
+            if erased > 0 { record(.init(caseNumber: number, result: .finished, detail: "erased objects left by an interrupted run", objectsErased: erased)) }
+        }
+        // 2. Each case due, in its own transaction.
+        let due = try retentionPlan(asOf: asOf).filter { $0.action == .dispose }.map(\.caseNumber)
+        for number in due {
+            let result: (DisposalOutcome?, [VersionRecord]) = try write { writer, head in
+                let signed = head.signedState(writer)
+                guard let schedule = try RetentionSchedule(signed, asOf: asOf),
+                      let (item, rule, ruleName) = try schedule.item(for: try signed.existingCase(number), signed), item.action == .dispose else {
+                    return (nil, [])  // no longer due: a hold, a reopening, or another run got there first
+                }
+                let state = try signed.existingCase(number)
+                var approvals: [DisposalApprovalRecord] = []
+                for approval in try signed.disposalApprovals(number)
+                where approval.policyVersion == schedule.version && approvedBy.contains(approval.by) && approval.by != actor.id {
+                    guard let member = try signed.staff(approval.by), rule.approverRoles.contains(member.role),
+                          !(rule.distinctFromCaseManager && approval.by == state.case.manager),
+                          !approvals.contains(where: { $0.by == approval.by }) else { continue }
+                    approvals.append(approval)
+                }
+                guard approvals.count >= rule.minimumApprovals else {
+                    let have = approvals.isEmpty ? "none from those named" : approvals.map(\.by).joined(separator: ", ")
+                    return (DisposalOutcome(caseNumber: number, result: .awaitingApproval,
+                                            detail: "\(item.rule) needs \(rule.minimumApprovals) approval(s) by \(rule.approverRoles.sorted().joined(separator: " or ")); has \(have)",
+                                            objectsErased: 0), [])
+                }
+                let documents = try signed.documents(number)
+                var versions: [VersionRecord] = []
+                for document in documents { versions += try signed.versions(of: document) }
+                let data = CaseDisposed(case: number, policyVersion: schedule.version, rule: ruleName, approvals: approvals.map(\.seq),
+                                        documents: documents.count, versions: versions.count,
+                                        ciphertextBytes: versions.reduce(0) { $0 + $1.ciphertextSize })
+                try Ledger.append([.disposed(data)], by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+                return (DisposalOutcome(caseNumber: number, result: .disposed,
+                                        detail: "\(item.rule), approved by \(approvals.map(\.by).joined(separator: ", "))", objectsErased: 0),
+                        versions)
+            }
+            guard let outcome = result.0 else { continue }
+            let erased = outcome.result == .disposed ? eraseObjects(of: result.1) : 0
+            record(DisposalOutcome(caseNumber: outcome.caseNumber, result: outcome.result, detail: outcome.detail, objectsErased: erased))
+        }
+        // 3. Push the erased keys out of the write-ahead log.
+        if outcomes.contains(where: { $0.result == .disposed }), try !store.flushErased() {
+            throw VaultError.io("the disposals are done, but another process kept the catalog's write-ahead log from being emptied; run 'casevault retention apply' again when no other casevault runs")
+        }
+        return outcomes
+    }
+
+    /// Deletes the objects of a disposed case's versions; how many were there.
+    private func eraseObjects(of versions: [VersionRecord]) -> Int {
+        var erased = 0
+        for version in versions {
+            guard let id = ObjectID(hex: version.objectId), objects.contains(id) else { continue }
+            objects.remove(id)
+            erased += 1
+        }
+        return erased
+    }
+
+    /// The versions of every case disposed of, by case.
+    static func disposedVersions(_ signed: SignedState) throws -> [(String, [VersionRecord])] {
+        try signed.disposals().map { disposal in
+            var versions: [VersionRecord] = []
+            for document in try signed.documents(disposal.caseNumber) { versions += try signed.versions(of: document) }
+            return (disposal.caseNumber, versions)
+        }
+    }
+
+    /// The certificate of a case's disposal (no passphrase needed).
+    public func disposalCertificate(_ number: String) throws -> DisposalCertificate {
+        let parsed = try CaseNumber.parse(number).description
+        return try read { reader, head in
+            guard head.size > 0 else { throw VaultError.notFound("no case \(parsed)") }
+            let signed = head.signedState(reader)
+            guard let state = try signed.caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            guard let disposal = try signed.disposal(parsed) else {
+                throw VaultError.notFound("\(parsed) was not disposed of (it is \(state.case.status)); 'casevault retention plan' says when it is due")
+            }
+            guard let event = try reader.event(seq: disposal.seq), event.seq <= head.size else {
+                throw VaultError.integrityFailure("the event of the disposal of \(parsed) is missing")
+            }
+            guard let policy = try signed.retentionPolicies().first(where: { $0.version == disposal.policyVersion }) else {
+                throw VaultError.integrityFailure("retention policy v\(disposal.policyVersion) is missing")
+            }
+            let approvals = try signed.disposalApprovals(parsed).filter { disposal.approvals.contains($0.seq) }
+            var destroyed: [DisposalCertificate.DestroyedVersion] = []
+            for document in try signed.documents(parsed) {
+                for version in try signed.versions(of: document) {
+                    destroyed.append(.init(document: version.document, version: version.version, tier: version.tier, filedAt: version.stamp.date,
+                                           objectId: version.objectId, ciphertextSize: version.ciphertextSize))
+                }
+            }
+            let closed = try signed.lifecycle(parsed).changes.last { $0.to == CaseStatus.closed.rawValue }
+            func date(_ text: String) -> Date { Timestamp.date(from: text) ?? Date(timeIntervalSince1970: 0) }
+            return DisposalCertificate(
+                caseNumber: parsed, category: state.case.category, year: state.case.year, openedAt: date(state.case.openedAt),
+                closedAt: closed.map { date($0.at) }, disposedAt: date(disposal.at), disposedBy: disposal.by, eventSeq: disposal.seq,
+                eventLeafHash: LogTree.leafHash(body: event.body, signature: event.signature).hexString, policyVersion: disposal.policyVersion, policyHash: policy.bodyHash,
+                rule: disposal.rule, approvals: approvals.map { .init(by: $0.by, at: date($0.at), seq: $0.seq, reason: $0.reason) },
+                documents: disposal.documents, versions: disposal.versions, ciphertextBytes: disposal.ciphertextBytes,
+                tierKeysErased: state.grants.count, destroyed: destroyed, logSize: head.size, logRoot: head.logRoot.hexString)
+        }
+    }
+}
+
+extension Vault {
+    /// The disposal of a case, when it was disposed of (no passphrase needed).
+    public func disposal(of number: String) throws -> DisposalRecord? {
+        let parsed = try CaseNumber.parse(number).description
+        return try read { reader, head in head.size > 0 ? try head.signedState(reader).disposal(parsed) : nil }
+    }
+}

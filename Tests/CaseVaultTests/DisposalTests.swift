@@ -1,0 +1,319 @@
+@testable import CaseVault
+import CaseVaultCrypto
+import Foundation
+import GRDB
+import Testing
+
+private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+
+/// Issue 9, items 7 and 8: disposal by crypto-shredding, approved by two
+/// people, certified by a signed event, refused to the wrong people, safe to
+/// interrupt.
+@Suite struct DisposalTests {
+    static func date(_ day: String) -> Date { try! Date(day + "T09:00:00Z", strategy: .iso8601) }
+    static let due = date("2027-07-01")
+
+    /// CP-2020-0001 (grace, halima) closed on 2020-06-01 with a team form,
+    /// a confidential photo in two versions and a withdrawn note; its 7
+    /// years under the example policy's default rule (two approvals by a case
+    /// supervisor or a project director) end on 2027-06-01. CP-2020-0002
+    /// stays open beside it with its own documents.
+    struct Scene {
+        let p: Programme
+        let gone = "CP-2020-0001", kept = "CP-2020-0002"
+
+        init() throws {
+            p = try Programme()
+            for client in [1, 2] {
+                _ = try p.vault.openCase(category: "CP", admitted: 2020, clientNumber: client, managerID: "grace", supervisorID: "halima",
+                                         by: p["halima"], now: DisposalTests.date("2020-01-01"))
+            }
+            for number in [gone, kept] {
+                try p.file(Array("intake of \(number)".utf8), into: number)
+                try p.file(Array("photo 1 of \(number)".utf8), into: number, name: "Photo", type: "photo")
+                try p.file(Array("photo 2 of \(number)".utf8), into: number, name: "Photo", type: "photo")
+            }
+            try p.file(Array("a misfiled note".utf8), into: gone, name: "Note", type: "note")
+            _ = try p.vault.withdraw(caseNumber: gone, document: "Note", version: 1, reason: "misfiled", by: p["grace"])
+            try p.fileClosureForm(into: gone)
+            _ = try p.vault.changeStatus(of: gone, to: .closed, reason: "reunified", by: p["halima"], now: DisposalTests.date("2020-06-01"))
+            _ = try p.vault.setRetentionPolicy(try DisposalTests.policy(for: p.vault), by: p["amina"])
+        }
+
+        func approve(_ ids: [String] = ["halima", "dora"]) throws {
+            for id in ids { _ = try p.vault.approveDisposal(cases: [gone], reason: "schedule reached", asOf: DisposalTests.due, by: p[id]) }
+        }
+
+        @discardableResult
+        func apply(by id: String = "amina", approvedBy: [String] = ["halima", "dora"]) throws -> [DisposalOutcome] {
+            try p.vault.applyRetention(approvedBy: approvedBy, asOf: DisposalTests.due, by: p[id])
+        }
+
+        func rows<T>(_ sql: String, _ column: String) throws -> [T] where T: DatabaseValueConvertible {
+            try catalogRows(p.vault, sql).map { $0[column] as T }
+        }
+    }
+
+    static func policy(for vault: Vault) throws -> [UInt8] {
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: repository.appendingPathComponent("Schemas/examples/retention-policy.json"))) as! [String: Any]
+        json["vaultId"] = vault.config.vaultId
+        json["legalHolds"] = []
+        return Array(try JSONSerialization.data(withJSONObject: json))
+    }
+
+    @Test func disposalErasesEveryKeyAndObjectAndLeavesACertificateAndACleanVerify() throws {
+        let s = try Scene()
+        let p = s.p
+        let objects = Set(try s.rows("SELECT object_id FROM versions WHERE case_number = '\(s.gone)'", "object_id") as [String])
+        let sealed = Set(try s.rows("SELECT sealed_key_hash FROM grants WHERE case_number = '\(s.gone)'", "sealed_key_hash") as [String])
+            .union(try s.rows("SELECT sealed_file_key_hash FROM versions WHERE case_number = '\(s.gone)'", "sealed_file_key_hash") as [String])
+        #expect(objects.count == 5 && sealed.count == 7 + 5)
+        // The file keys, as a holder could unseal them before.
+        let fileKeys = try fileKeysOf(s.gone, in: p, with: [p["grace"].boxKeys])
+        #expect(fileKeys.count == 5)
+        // A copy of the objects, as a backup would hold them.
+        let copies = try objects.map { ($0, try Data(contentsOf: URL(fileURLWithPath: p.objectPath($0)))) }
+
+        try s.approve()
+        let outcomes = try s.apply()
+        #expect(outcomes.map { "\($0.caseNumber) \($0.result.rawValue) \($0.objectsErased)" } == ["CP-2020-0001 disposed 5"])
+
+        // No object, no sealed key of the case remains; the tombstone does.
+        for id in objects { #expect(!FileManager.default.fileExists(atPath: p.objectPath(id))) }
+        let blobs = Set(try s.rows("SELECT hash FROM blobs", "hash") as [String])
+        #expect(sealed.isDisjoint(with: blobs))
+        #expect(try p.vault.caseFile(s.gone).status == .closed)
+        #expect(try p.vault.disposal(of: s.gone)?.versions == 5)
+        // With every staff key and the recovery key, nothing in the live
+        // vault opens the case's file keys, so the copies stay sealed.
+        var keys = p.staff.values.map(\.boxKeys)
+        keys.append(try recoveryKeys(p))
+        let reachable = try reachableSecrets(in: p, from: keys)
+        for key in fileKeys { #expect(!reachable.contains { $0.isEqual(to: key) }) }
+        #expect(copies.count == 5)
+
+        // get says what happened; the other case reads as before.
+        #expect { _ = try p.read(s.gone, "Intake form", by: "grace") } throws: { error in
+            guard case VaultError.notFound(let message) = error else { return false }
+            return message.contains("CP-2020-0001 was disposed of on") && message.contains("retention policy v1 (default")
+        }
+        #expect(try p.read(s.kept, "Photo", by: "halima") == Array("photo 2 of CP-2020-0002".utf8))
+        // Nothing is filed into it, changed in it, or reopened.
+        #expect(throws: VaultError.self) { try p.file(Array("late".utf8), into: s.gone) }
+        #expect(throws: VaultError.self) { _ = try p.vault.changeStatus(of: s.gone, to: .open, reason: "reopen", by: p["halima"]) }
+        #expect(throws: VaultError.self) { try p.vault.setHold(s.gone, placing: true, reason: "too late", by: p["dora"]) }
+
+        // The certificate.
+        let certificate = try p.vault.disposalCertificate(s.gone)
+        #expect(certificate.rule == "default" && certificate.policyVersion == 1 && certificate.disposedBy == "amina")
+        #expect(certificate.approvals.map(\.by) == ["halima", "dora"])
+        #expect(certificate.documents == 4 && certificate.versions == 5 && certificate.tierKeysErased == 7)
+        #expect(Set(certificate.destroyed.map(\.objectId)) == objects)
+        #expect(throws: VaultError.self) { _ = try p.vault.disposalCertificate(s.kept) }
+
+        // verify is clean: the events naming the erased keys expect them gone.
+        let report = try p.vault.verify(VerifyOptions(readData: .all))
+        #expect(report.isClean, "\(report.findings)")
+        #expect(report.notes.isEmpty, "\(report.notes)")
+        // Running it again changes nothing.
+        #expect(try s.apply().isEmpty)
+    }
+
+    @Test func anInterruptedDisposalIsFinishedByTheNextRunAndNothingElseChanges() throws {
+        let s = try Scene()
+        let p = s.p
+        try s.approve()
+        // Killed after the transaction committed, before any object was deleted.
+        let approvals = try p.vault.read { reader, head in try head.signedState(reader).disposalApprovals(s.gone).map(\.seq) }
+        _ = try p.vault.write { writer, head in
+            try Ledger.append([.disposed(CaseDisposed(case: s.gone, policyVersion: 1, rule: "default", approvals: approvals, documents: 4,
+                                                      versions: 5, ciphertextBytes: try totalCiphertext(s.gone, p)))],
+                              by: p["amina"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+        }
+        var report = try p.vault.verify()
+        #expect(report.isClean, "\(report.findings)")
+        #expect(report.notes.map(\.kind) == Array(repeating: .disposalUnfinished, count: 5))
+        let events = try p.vault.read { reader, _ in try reader.lastEventSeq() }
+        let outcomes = try s.apply()
+        #expect(outcomes.map { "\($0.result.rawValue) \($0.objectsErased)" } == ["finished 5"])
+        #expect(try p.vault.read { reader, _ in try reader.lastEventSeq() } == events)  // no second certificate
+        report = try p.vault.verify(VerifyOptions(readData: .all))
+        #expect(report.isClean && report.notes.isEmpty, "\(report.findings) \(report.notes)")
+    }
+
+    @Test func twoPeopleDisposeTheRulesRolesApproveAndAHoldOrAReopeningStopsIt() throws {
+        let s = try Scene()
+        let p = s.p
+        // Who may approve: not a case manager, records officer or auditor.
+        for id in ["grace", "farah", "peter"] {
+            #expect(throws: VaultError.self) { _ = try p.vault.approveDisposal(cases: [s.gone], reason: "x", asOf: Self.due, by: p[id]) }
+        }
+        // The rule names case supervisors and project directors: not admins.
+        #expect(throws: VaultError.self) { _ = try p.vault.approveDisposal(cases: [s.gone], reason: "x", asOf: Self.due, by: p["amina"]) }
+        // Not yet due, or not closed.
+        #expect(throws: VaultError.invalidInput("CP-2020-0001 is not due for disposal: kept until 2027-06-01: 7 years from closure (2020-06-01)")) {
+            _ = try p.vault.approveDisposal(cases: [s.gone], reason: "x", asOf: Self.date("2027-05-01"), by: p["halima"])
+        }
+        #expect(throws: VaultError.self) { _ = try p.vault.approveDisposal(cases: [s.kept], reason: "x", asOf: Self.due, by: p["halima"]) }
+        // --due approves what is due, once.
+        #expect(try p.vault.approveDisposal(cases: nil, reason: "x", asOf: Self.due, by: p["halima"]).map(\.result) == [.approved])
+        #expect(try p.vault.approveDisposal(cases: nil, reason: "x", asOf: Self.due, by: p["halima"]).map(\.result) == [.alreadyApproved])
+
+        // Who may carry it out: admins and project directors, never an approver.
+        #expect(throws: VaultError.self) { try s.apply(by: "halima") }
+        #expect(throws: VaultError.self) { try s.apply(by: "dora", approvedBy: ["dora", "halima"]) }
+        // One approval of the two the rule asks: nothing happens.
+        var outcomes = try s.apply(approvedBy: ["halima"])
+        #expect(outcomes.map(\.result) == [.awaitingApproval])
+        #expect(outcomes[0].detail.contains("needs 2 approval(s)"))
+        try s.approve(["dora"])
+        // Approvals by members not named with --approved-by are not relied on.
+        #expect(try s.apply(approvedBy: ["halima"]).map(\.result) == [.awaitingApproval])
+
+        // A hold stops it whatever the approvals.
+        try p.vault.setHold(s.gone, placing: true, reason: "court order", by: p["dora"])
+        #expect(try s.apply().isEmpty)
+        #expect(throws: VaultError.self) { try s.approve(["halima"]) }
+        try p.vault.setHold(s.gone, placing: false, reason: "order lifted", by: p["dora"])
+
+        // A reopening voids the approvals given before it.
+        _ = try p.vault.reopenCase(s.gone, reason: "the child came back", by: p["halima"])
+        _ = try p.vault.changeStatus(of: s.gone, to: .closed, reason: "reunified again", by: p["halima"], now: Self.date("2020-06-01"))
+        #expect(try p.vault.read { reader, head in try head.signedState(reader).disposalApprovals(s.gone) }.isEmpty)
+        #expect(try s.apply().map(\.result) == [.awaitingApproval])
+        try s.approve()
+        outcomes = try s.apply()
+        #expect(outcomes.map(\.result) == [.disposed])
+        #expect(try p.vault.verify().isClean)
+    }
+
+    @Test func aDisposalOrApprovalSignedByHandAgainstTheRulesIsRefused() throws {
+        let s = try Scene()
+        let p = s.p
+        try s.approve()
+        let approvals = try p.vault.read { reader, head in try head.signedState(reader).disposalApprovals(s.gone).map(\.seq) }
+        let bytes = try totalCiphertext(s.gone, p)
+        func disposed(_ number: String? = nil, policy: Int = 1, approvals a: [Int64]? = nil, documents: Int = 4, versions: Int = 5,
+                      bytes b: Int64? = nil) -> EventData {
+            .disposed(CaseDisposed(case: number ?? s.gone, policyVersion: policy, rule: "default", approvals: a ?? approvals,
+                                   documents: documents, versions: versions, ciphertextBytes: b ?? bytes))
+        }
+        let forged: [(String, EventData)] = [
+            ("halima", disposed()),                                      // a supervisor does not dispose
+            ("grace", disposed()),                                       // nor a manager
+            ("dora", disposed()),                                        // dora approved it herself
+            ("amina", disposed(approvals: [])),                          // nobody approved
+            ("amina", disposed(approvals: [approvals[0], approvals[0]])),
+            ("amina", disposed(approvals: [approvals[0] - 1])),          // not an approval
+            ("amina", disposed(policy: 2)),                              // no such policy
+            ("amina", disposed(documents: 3)),                           // a certificate that hides a document
+            ("amina", disposed(versions: 4)),
+            ("amina", disposed(bytes: bytes - 1)),
+            ("amina", disposed(s.kept)),                                 // an open case
+            ("grace", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 1, reason: "x"))),
+            ("halima", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 1, reason: "x"))),  // twice
+            ("dora", .disposalApproved(DisposalApproved(case: s.kept, policyVersion: 1, reason: "x"))),
+            ("amina", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 0, reason: "x"))),
+        ]
+        for (id, data) in forged {
+            expectIntegrity("breaks the rules") {
+                _ = try p.vault.write { writer, head in
+                    try Ledger.append([data], by: p[id], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+                }
+            }
+        }
+        // After a disposal, nothing is filed into, granted, read from or changed in the case.
+        try s.apply()
+        let keys = try p.vault.read { reader, _ in try reader.grants(caseNumber: s.gone) }
+        let after: [(String, EventData)] = [
+            ("farah", .versionFiled(try forgedFiling(into: s.gone, p))),
+            ("halima", .statusChanged(StatusChanged(case: s.gone, from: "C", to: "O", reason: "back"))),
+            ("grace", .contentRead(ContentRead(case: s.gone, document: "Intake form", version: 1, tier: "team",
+                                               object: (try s.rows("SELECT object_id FROM versions WHERE case_number = '\(s.gone)' AND document = 'Intake form'", "object_id") as [String])[0]))),
+            ("halima", .tagAdded(CaseTagged(case: s.gone, tag: "late"))),
+            ("amina", disposed()),
+            ("halima", .grantGiven(GrantGiven(case: s.gone, tier: "team", holder: "staff:joseph", holderPublicKey: p["joseph"].member.boxPublicKeyHex,
+                                              sealedKeyHash: keys[0].sealedKeyHash))),
+        ]
+        for (id, data) in after {
+            expectIntegrity("was disposed of") {
+                _ = try p.vault.write { writer, head in
+                    try Ledger.append([data], by: p[id], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+                }
+            }
+        }
+        #expect(try p.vault.verify().isClean)
+    }
+
+    @Test func disposalRowsEditedByHandAreCaught() throws {
+        let s = try Scene()
+        let p = s.p
+        try s.approve()
+        try p.tamper("UPDATE disposal_approvals SET by = 'amina' WHERE by = 'dora'")
+        expectIntegrity("disposal approvals of CP-2020-0001") { try s.apply() }
+        #expect(try p.vault.verify().findings.contains { $0.kind == .rowChanged && $0.subject.contains("disposal approvals") })
+        try p.tamper("UPDATE disposal_approvals SET by = 'dora' WHERE by = 'amina'")
+        try s.apply()
+        // The tombstone deleted: the case looks alive, but is not believed.
+        try p.tamper("DELETE FROM disposals")
+        expectIntegrity("the disposal of CP-2020-0001") { _ = try p.read(s.gone, "Intake form", by: "grace") }
+        #expect(try p.vault.verify().findings.contains { $0.kind == .rowMissing && $0.subject.contains("disposals") })
+    }
+
+    // MARK: Helpers
+
+    /// The file keys of a case's versions, unsealed with the holders' keys.
+    func fileKeysOf(_ number: String, in p: Programme, with holders: [BoxKeyPair]) throws -> [SecureBytes] {
+        let (grants, versions) = try p.vault.store.read { (try $0.grants(caseNumber: number), try $0.versions(caseNumber: number, document: nil)) }
+        var tiers: [String: BoxKeyPair] = [:]
+        for grant in grants {
+            let sealed = try #require(try p.vault.store.read { try $0.blob(hash: grant.sealedKeyHash) })
+            for holder in holders {
+                if let secret = try? SealedBox.open(sealed, with: holder) { tiers[grant.tier] = try BoxKeyPair(secretKey: secret) }
+            }
+        }
+        return try versions.map { version in
+            let sealed = try #require(try p.vault.store.read { try $0.blob(hash: version.sealedFileKeyHash) })
+            return try SealedBox.open(sealed, with: try #require(tiers[version.tier]))
+        }
+    }
+
+    /// Every secret the live vault's blobs give up to `keys`, and to the
+    /// key pairs those secrets make, to a fixed point.
+    func reachableSecrets(in p: Programme, from keys: [BoxKeyPair]) throws -> [SecureBytes] {
+        let blobs = try p.vault.store.read { reader in
+            var all: [[UInt8]] = []
+            try reader.forEachBlob { _, bytes in all.append(bytes) }
+            return all
+        }
+        var pairs = keys, found: [SecureBytes] = [], tried = 0
+        while tried < pairs.count {
+            let pair = pairs[tried]
+            tried += 1
+            for blob in blobs {
+                guard let secret = try? SealedBox.open(blob, with: pair), !found.contains(where: { $0.isEqual(to: secret) }) else { continue }
+                found.append(secret)
+                if secret.count == 32, let next = try? BoxKeyPair(secretKey: secret) { pairs.append(next) }
+            }
+        }
+        return found
+    }
+
+    func recoveryKeys(_ p: Programme) throws -> BoxKeyPair {
+        let text = try String(contentsOfFile: p.scratch.file("recovery.txt"), encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("key ") })
+        return try BoxKeyPair(secretKey: SecureBytes(copying: [UInt8](hexString: line.dropFirst(4).replacingOccurrences(of: "-", with: ""))!))
+    }
+
+    func totalCiphertext(_ number: String, _ p: Programme) throws -> Int64 {
+        try p.vault.store.read { try $0.versions(caseNumber: number, document: nil) }.reduce(0) { $0 + $1.ciphertextSize }
+    }
+
+    /// A filing's data as a records officer would sign it into the case.
+    func forgedFiling(into number: String, _ p: Programme) throws -> VersionFiled {
+        let version = try #require(try p.vault.store.read { try $0.versions(caseNumber: number, document: "Intake form") }.first)
+        return VersionFiled(case: number, document: "Intake form", version: 2, type: version.type, tier: version.tier, object: version.objectId,
+                            size: version.size, ciphertextSize: version.ciphertextSize,
+                            sealedFileKeyHash: String(repeating: "ab", count: 32), stamp: version.stamp, schema: nil)
+    }
+}

@@ -1,0 +1,156 @@
+import CaseVault
+import CaseVaultSQLite
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+
+/// `retention approve`, `retention apply`, `retention certificate` as a user
+/// runs them, and `retention apply` killed at random points.
+@Suite struct RetentionCLITests {
+    static func date(_ day: String) -> Date { try! Date(day + "T09:00:00Z", strategy: .iso8601) }
+
+    /// `count` cases of 2020, each with three documents and a closure form,
+    /// closed on 2020-06-01, under the example policy (7 years, two
+    /// approvals by a case supervisor or a project director).
+    func closedCases(_ count: Int) throws -> CLIProgramme {
+        let p = try CLIProgramme()
+        let vault = try p.vault()
+        func unlock(_ id: String) throws -> StaffIdentity {
+            try vault.unlock(staffID: id, passphrase: try Passphrase(contentsOfFile: p.scratch.file("\(id).pw")))
+        }
+        let halima = try unlock("halima"), farah = try unlock("farah"), grace = try unlock("grace")
+        let closure = repository.appendingPathComponent("Schemas/examples/closure.json").path
+        for client in 1...count {
+            let number = try vault.openCase(category: "CP", admitted: 2020, clientNumber: client, managerID: "grace", supervisorID: "halima",
+                                            by: halima, now: Self.date("2020-01-01")).number.description
+            for (name, type) in [("Intake form", "form"), ("Photo", "photo"), ("Care plan", "care-plan")] {
+                p.scratch.write("doc.txt", "\(name) of \(number) " + String(repeating: "x", count: 40_000))
+                _ = try vault.file(caseNumber: number, name: name, type: type, from: .file(path: p.scratch.file("doc.txt")), by: farah)
+            }
+            _ = try vault.fileForm(caseNumber: number, type: "closure", from: .file(path: closure), by: grace)
+            _ = try vault.changeStatus(of: number, to: .closed, reason: "reunified", by: halima, now: Self.date("2020-06-01"))
+        }
+        var policy = try JSONSerialization.jsonObject(with: Data(contentsOf: repository.appendingPathComponent("Schemas/examples/retention-policy.json"))) as! [String: Any]
+        policy["vaultId"] = vault.config.vaultId
+        policy["legalHolds"] = []
+        try JSONSerialization.data(withJSONObject: policy).write(to: URL(fileURLWithPath: p.scratch.file("policy.json")))
+        let set = try p.cli.run(["retention", "policy", "set"] + p.as("amina") + ["policy.json"])
+        #expect(set.code == 0, "\(set.stderr)")
+        return p
+    }
+
+    @Test func approveApplyAndTheCertificateFromTheCommandLine() throws {
+        let p = try closedCases(2)
+        let asOf = ["--as-of", "2027-07-01"]
+        #expect(try p.openCase().code == 0)  // CP-2024-0042 stays open
+        p.scratch.write("note.txt", "still open")
+        #expect(try p.cli.run(p.fileArguments("note.txt", name: "Note", type: "note")).code == 0)
+        // Too early: nothing is due.
+        let early = try p.cli.run(["retention", "approve", "--due"] + p.as("halima") + ["--reason", "schedule", "--as-of", "2027-05-01"])
+        #expect(early.code == 0 && early.stdout == "No case is due for disposal.\n", "\(early.stderr)")
+        // A case manager may not approve (exit 77).
+        let manager = try p.cli.run(["retention", "approve", "CP-2020-0001"] + p.as("grace") + ["--reason", "x"] + asOf)
+        #expect(manager.code == 77)
+        for id in ["halima", "dora"] {
+            let approved = try p.cli.run(["retention", "approve", "--due"] + p.as(id) + ["--reason", "schedule reached"] + asOf)
+            #expect(approved.code == 0, "\(approved.stderr)")
+            #expect(approved.stdout.contains("CP-2020-0001  approved"))
+        }
+        // Apply needs --approved-by (exit 64) and someone other than an approver.
+        #expect(try p.cli.run(["retention", "apply"] + p.as("amina") + asOf).code == 64)
+        let selfApproved = try p.cli.run(["retention", "apply", "--approved-by", "dora,halima"] + p.as("dora") + asOf)
+        #expect(selfApproved.code == 65, "\(selfApproved.stderr)")
+        let applied = try p.cli.run(["retention", "apply", "--approved-by", "halima", "--approved-by", "dora"] + p.as("amina") + asOf)
+        #expect(applied.code == 0, "\(applied.stderr)")
+        #expect(applied.stdout.contains("CP-2020-0001  disposed  4"))
+        #expect(applied.stdout.hasSuffix("Disposed of 2 case(s).\n"))
+
+        let got = try p.cli.run(["get", "CP-2020-0001", "Intake form", "-o", "out.txt"] + p.as("grace"))
+        #expect(got.code == 66)
+        #expect(got.errors.contains("CP-2020-0001 was disposed of on \(Date().formatted(.iso8601).prefix(10)) under retention policy v1 (default; event"))
+        #expect(!FileManager.default.fileExists(atPath: p.scratch.file("out.txt")))
+        let certificate = try p.cli.run(["retention", "certificate", "CP-2020-0001"])
+        #expect(certificate.code == 0, "\(certificate.stderr)")
+        #expect(certificate.stdout.hasPrefix("DISPOSAL CERTIFICATE — CP-2020-0001\n"))
+        #expect(certificate.stdout.contains("4 document(s), 4 version(s)"))
+        #expect(certificate.stdout.contains("approved by:         halima on"))
+        let json = try p.cli.run(["retention", "certificate", "CP-2020-0001", "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect((object["destroyed"] as? [Any])?.count == 4 && object["disposedBy"] as? String == "amina")
+        let show = try p.cli.run(["case", "show", "CP-2020-0001"])
+        #expect(show.stdout.contains("disposed of:"))
+        let verify = try p.cli.run(["verify", "--read-data"])
+        #expect(verify.code == 0, "\(verify.stdout) \(verify.stderr)")
+        // The independent decoder, from SECURITY.md, checks the new events
+        // and the tombstone, and still reads the open case.
+        if let python = IndependentDecoderTests.python {
+            let home = ProcessInfo.processInfo.environment["HOME"] ?? p.scratch.path
+            func decode(_ number: String, _ document: String) throws -> CLI.Result {
+                try p.cli.run([IndependentDecoderTests.script, p.scratch.file("vault"), "grace", p.scratch.file("grace.pw"), number, document],
+                              extraEnvironment: ["HOME": home], executable: python)
+            }
+            let refused = try decode("CP-2020-0001", "Intake form")
+            #expect(refused.code != 0 && refused.stderr.contains("CP-2020-0001 was disposed of on"), "\(refused.stderr)")
+            let open = try decode("CP-2024-0042", "Note")
+            #expect(open.code == 0 && open.stdout == "still open", "\(open.stderr)")
+        }
+        // Run again: nothing to do.
+        let again = try p.cli.run(["retention", "apply", "--approved-by", "halima,dora"] + p.as("amina") + asOf)
+        #expect(again.code == 0 && again.stdout.hasPrefix("Nothing to dispose of"), "\(again.stdout)")
+    }
+
+    @Test func applyKilledAtRandomPointsAndRunAgainEndsAsOneUninterruptedRun() throws {
+        let p = try closedCases(12)
+        let asOf = ["--as-of", "2027-07-01"]
+        for id in ["halima", "dora"] {
+            #expect(try p.cli.run(["retention", "approve", "--due"] + p.as(id) + ["--reason", "schedule reached"] + asOf).code == 0)
+        }
+        // The same vault, copied, is disposed of in one run.
+        let reference = p.scratch.file("reference")
+        try FileManager.default.copyItem(atPath: p.scratch.file("vault"), toPath: reference)
+        let apply = ["retention", "apply", "--approved-by", "halima,dora"] + p.as("amina") + asOf
+        let start = Date()
+        let whole = try p.cli.run(apply, extraEnvironment: ["CASEVAULT_DIR": reference, "CASEVAULT_STATE_DIR": p.scratch.file("reference-state")])
+        let duration = Date().timeIntervalSince(start)
+        #expect(whole.code == 0, "\(whole.stderr)")
+
+        var generator = SystemRandomNumberGenerator()
+        var killed = 0
+        for _ in 0..<8 {
+            let process = try p.cli.start(apply)
+            usleep(useconds_t(Double.random(in: 0.05...0.9, using: &generator) * duration * 1_000_000))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if process.terminationReason == .uncaughtSignal { killed += 1 }
+        }
+        let last = try p.cli.run(apply)
+        #expect(last.code == 0, "\(last.stderr)")
+        print("retention apply kill test: one run took \(duration) s; \(killed) of 8 runs killed")
+        #expect(killed > 0)
+
+        // Same cases disposed of, same objects and blobs left, both clean.
+        let interrupted = try p.vault(), uninterrupted = try Vault.open(at: reference)
+        for client in 1...12 {
+            let number = "CP-2020-" + String(format: "%04d", client)
+            #expect(try interrupted.disposal(of: number) != nil && uninterrupted.disposal(of: number) != nil, "\(number)")
+        }
+        func objects(_ path: String) throws -> Set<String> {
+            var found = Set<String>()
+            for folder in try FileManager.default.contentsOfDirectory(atPath: path + "/objects") where folder.count == 2 {
+                found.formUnion(try FileManager.default.contentsOfDirectory(atPath: path + "/objects/" + folder))
+            }
+            return found
+        }
+        #expect(try objects(p.scratch.file("vault")) == objects(reference))
+        #expect(try objects(reference).isEmpty)
+        for vault in [interrupted, uninterrupted] {
+            let report = try vault.verify(VerifyOptions(readData: .all))
+            #expect(report.isClean && report.notes.isEmpty, "\(report.findings) \(report.notes)")
+            #expect(report.events == (try uninterrupted.verify()).events)
+        }
+    }
+}
