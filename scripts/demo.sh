@@ -170,6 +170,12 @@ run case list --tag case-of-concern
 run label CP-2024-0042
 rm -f demo-labels.svg
 run label --all --out demo-labels.svg
+if command -v chromium >/dev/null; then
+    rm -f demo-labels.png
+    chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=794,1123 \
+        --screenshot="$PWD/demo-labels.png" "file://$PWD/demo-labels.svg" >/dev/null 2>&1 \
+        && echo "Chromium's screenshot of the sheet: demo-labels.png"
+fi
 echo "(open demo-labels.svg in a browser and print at 100 %)"
 
 next "A legal hold: whatever the retention schedule says, nothing of a held case is disposed of"
@@ -180,17 +186,26 @@ sed "s/3f6c1d2a-8b4e-4c7a-9d10-5e2f7a8b9c01/$(sed -n 's/.*"vaultId" *: *"\([^"]*
     "$examples/retention-policy.json" > "$secrets/retention-policy.json"
 run retention policy set "$secrets/retention-policy.json" --as amina --passphrase-file "$secrets/amina"
 run case status UASC-2025-0043 C --as halima --passphrase-file "$secrets/halima" --reason "Family reunified abroad"
-later="$(date -u -d '+10 years' +%F)"
-run retention plan --as-of "$later"
+run retention plan --as-of "$(date -u -d '+10 years' +%F)"
 
 next "Disposal by crypto-shredding: two approvals, then every key is erased, then the objects; a signed certificate remains"
+echo "For the demo, policy version 2 keeps closed UASC cases 0 years, so the case just closed is due today:"
+python3 - "$secrets/retention-policy.json" > "$secrets/retention-policy-2.json" <<'PY'
+import json, sys
+policy = json.load(open(sys.argv[1]))
+policy["byCategory"].append({"category": "UASC", "rule": {"keep": {"years": 0}, "disposal": "crypto-shredding",
+    "approvers": {"roles": ["case-supervisor", "project-director"], "minimumApprovals": 2}}})
+print(json.dumps(policy, indent=2))
+PY
+run retention policy set "$secrets/retention-policy-2.json" --as amina --passphrase-file "$secrets/amina"
+run retention plan
 echo "While the hold stands, nobody can even approve it (exit 65):"
-run retention approve UASC-2025-0043 --as halima --passphrase-file "$secrets/halima" --reason "Retention period over" --as-of "$later"
+run retention approve UASC-2025-0043 --as halima --passphrase-file "$secrets/halima" --reason "Retention period over"
 run hold release UASC-2025-0043 --as dora --passphrase-file "$secrets/dora" --reason "Proceedings closed"
-run retention approve --due --as halima --passphrase-file "$secrets/halima" --reason "Retention period over" --as-of "$later"
-run retention approve --due --as dora --passphrase-file "$secrets/dora" --reason "Checked against the register" --as-of "$later"
+run retention approve --due --as halima --passphrase-file "$secrets/halima" --reason "Retention period over"
+run retention approve --due --as dora --passphrase-file "$secrets/dora" --reason "Checked against the register"
 echo "An admin carries it out, relying on the two approvals (an approver cannot do it herself):"
-run retention apply --approved-by halima,dora --as amina --passphrase-file "$secrets/amina" --as-of "$later"
+run retention apply --approved-by halima,dora --as amina --passphrase-file "$secrets/amina"
 run retention certificate UASC-2025-0043
 echo "The case's record remains; its content is gone for everyone, its holders included (exit 66):"
 run get UASC-2025-0043 "School letter" --as joseph --passphrase-file "$secrets/joseph"

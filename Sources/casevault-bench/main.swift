@@ -6,7 +6,7 @@
 //   - the event log at scale (LogScale.swift): verify of 100,000+ events
 //     beside raw Ed25519, and file/get of a small form at 1,000 and 100,000
 //     events.
-// CASEVAULT_BENCH_ONLY=throughput or =log runs one part.
+// CASEVAULT_BENCH_ONLY=throughput, =log or =cases runs one part.
 // Prints medians of several runs and the ratios to the baseline. The
 // machine is shared and noisy: compare ratios, not absolute figures.
 import CaseVault
@@ -349,4 +349,7 @@ if only == nil || only == "throughput" {
 }
 if only == nil || only == "log" {
     allMet = measureLogAtScale(in: diskFolder) && allMet
+}
+if only == nil || only == "cases" {
+    allMet = measureCasesAtScale(in: diskFolder) && allMet
 }

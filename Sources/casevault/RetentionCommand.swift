@@ -102,7 +102,8 @@ struct RetentionApproveCommand: ParsableCommand {
         commandName: "approve",
         abstract: "Approve disposing of closed cases that are due (the policy rule's approver roles).",
         discussion: """
-            Name the cases, or pass --due for every case the plan lists for disposal. Each approval is a signed event; \
+            Name the cases, or pass --due for every case the plan lists for disposal today ('retention plan' shows \
+            what will be due later). Each approval is a signed event; \
             approving again is a no-op. Approvals lapse if the case is reopened or the policy changes. Nothing is \
             destroyed until an admin or project director runs 'retention apply --approved-by ID'.
             """
@@ -119,17 +120,13 @@ struct RetentionApproveCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Why (kept in the signed history).", valueName: "text"))
     var reason: String
 
-    @Option(help: ArgumentHelp("As of this day (YYYY-MM-DD; default today).", valueName: "date"))
-    var asOf: String?
-
     func validate() throws {
         guard due != !numbers.isEmpty else { throw ValidationError("name the cases to approve, or pass --due (not both)") }
     }
 
     func run() throws {
-        let date = try asOfDay(asOf)
         try vaultOptions.withUnlocked { vault, actor in
-            let outcomes = try vault.approveDisposal(cases: due ? nil : numbers, reason: reason, asOf: date, by: actor)
+            let outcomes = try vault.approveDisposal(cases: due ? nil : numbers, reason: reason, by: actor)
             guard !outcomes.isEmpty else {
                 print("No case is due for disposal.")
                 return
@@ -160,9 +157,6 @@ struct RetentionApplyCommand: ParsableCommand {
             help: ArgumentHelp("A member whose approvals to rely on (repeat, or separate with commas).", valueName: "id"))
     var approvedBy: [String] = []
 
-    @Option(help: ArgumentHelp("As of this day (YYYY-MM-DD; default today).", valueName: "date"))
-    var asOf: String?
-
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -171,11 +165,10 @@ struct RetentionApplyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let date = try asOfDay(asOf)
         let approvers = approvedBy.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
         try vaultOptions.withUnlocked { vault, actor in
             let interactive = Terminal.isInteractive(2)
-            let outcomes = try vault.applyRetention(approvedBy: approvers, asOf: date, by: actor) { outcome in
+            let outcomes = try vault.applyRetention(approvedBy: approvers, by: actor) { outcome in
                 if interactive && outcome.result != .awaitingApproval { Output.progress("\(outcome.caseNumber): \(outcome.result.rawValue)") }
             }
             if interactive { Output.progress("") }

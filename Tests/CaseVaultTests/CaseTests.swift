@@ -396,8 +396,8 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         retention["legalHolds"] = []
         _ = try p.vault.setRetentionPolicy(Array(try JSONSerialization.data(withJSONObject: retention)), by: p["amina"]) // retention.policy-set
         let later = Date(timeIntervalSince1970: 4_354_819_200)  // 2108-01-01, past the AO rule's 7 years 6 months
-        _ = try p.vault.approveDisposal(cases: ["CP-2024-0042"], reason: "schedule", asOf: later, by: p["dora"])  // case.disposal-approved
-        #expect(try p.vault.applyRetention(approvedBy: ["dora"], asOf: later, by: p["amina"]).map(\.result) == [.disposed])  // case.disposed
+        _ = try p.vault.approveDisposal(cases: ["CP-2024-0042"], reason: "schedule", by: p["dora"], now: later)  // case.disposal-approved
+        #expect(try p.vault.applyRetention(approvedBy: ["dora"], by: p["amina"], now: later).map(\.result) == [.disposed])  // case.disposed
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Schemas/event.schema.json").standardized
         let schema = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         let definitions = schema["$defs"] as! [String: [String: Any]]

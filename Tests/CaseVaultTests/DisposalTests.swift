@@ -41,12 +41,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         }
 
         func approve(_ ids: [String] = ["halima", "dora"]) throws {
-            for id in ids { _ = try p.vault.approveDisposal(cases: [gone], reason: "schedule reached", asOf: DisposalTests.due, by: p[id]) }
+            for id in ids { _ = try p.vault.approveDisposal(cases: [gone], reason: "schedule reached", by: p[id], now: DisposalTests.due) }
         }
 
         @discardableResult
         func apply(by id: String = "amina", approvedBy: [String] = ["halima", "dora"]) throws -> [DisposalOutcome] {
-            try p.vault.applyRetention(approvedBy: approvedBy, asOf: DisposalTests.due, by: p[id])
+            try p.vault.applyRetention(approvedBy: approvedBy, by: p[id], now: DisposalTests.due)
         }
 
         func rows<T>(_ sql: String, _ column: String) throws -> [T] where T: DatabaseValueConvertible {
@@ -71,8 +71,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         // The file keys, as a holder could unseal them before.
         let fileKeys = try fileKeysOf(s.gone, in: p, with: [p["grace"].boxKeys])
         #expect(fileKeys.count == 5)
-        // A copy of the objects, as a backup would hold them.
-        let copies = try objects.map { ($0, try Data(contentsOf: URL(fileURLWithPath: p.objectPath($0)))) }
+        let sealedBytes = try sealed.map { hash in try #require(try p.vault.store.read { try $0.blob(hash: hash) }) }
 
         try s.approve()
         let outcomes = try s.apply()
@@ -90,7 +89,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         keys.append(try recoveryKeys(p))
         let reachable = try reachableSecrets(in: p, from: keys)
         for key in fileKeys { #expect(!reachable.contains { $0.isEqual(to: key) }) }
-        #expect(copies.count == 5)
+        // Nor are the sealed keys' bytes anywhere in the catalog's files:
+        // secure_delete overwrote their pages, and the WAL was emptied.
+        for name in [Vault.catalogFileName, Vault.catalogFileName + "-wal"] {
+            guard let file = FileManager.default.contents(atPath: p.vault.path + "/" + name) else { continue }
+            for bytes in sealedBytes { #expect(file.range(of: Data(bytes)) == nil, "a sealed key of the case is still in \(name)") }
+        }
 
         // get says what happened; the other case reads as before.
         #expect { _ = try p.read(s.gone, "Intake form", by: "grace") } throws: { error in
@@ -119,7 +123,8 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try s.apply().isEmpty)
     }
 
-    @Test func anInterruptedDisposalIsFinishedByTheNextRunAndNothingElseChanges() throws {
+    @Test(arguments: ["apply", "repair"])
+    func anInterruptedDisposalIsFinishedByTheNextRunAndNothingElseChanges(finisher: String) throws {
         let s = try Scene()
         let p = s.p
         try s.approve()
@@ -128,14 +133,20 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         _ = try p.vault.write { writer, head in
             try Ledger.append([.disposed(CaseDisposed(case: s.gone, policyVersion: 1, rule: "default", approvals: approvals, documents: 4,
                                                       versions: 5, ciphertextBytes: try totalCiphertext(s.gone, p)))],
-                              by: p["amina"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+                              by: p["amina"], at: Self.due, vaultID: p.vault.config.vaultId, head: &head, in: writer)
         }
         var report = try p.vault.verify()
         #expect(report.isClean, "\(report.findings)")
         #expect(report.notes.map(\.kind) == Array(repeating: .disposalUnfinished, count: 5))
         let events = try p.vault.read { reader, _ in try reader.lastEventSeq() }
-        let outcomes = try s.apply()
-        #expect(outcomes.map { "\($0.result.rawValue) \($0.objectsErased)" } == ["finished 5"])
+        if finisher == "apply" {
+            let outcomes = try s.apply()
+            #expect(outcomes.map { "\($0.result.rawValue) \($0.objectsErased)" } == ["finished 5"])
+        } else {
+            report = try p.vault.verify(VerifyOptions(repair: true))
+            #expect(report.notes.filter { $0.kind == .leftoverRemoved }.count == 5, "\(report.notes)")
+            #expect(try s.apply().isEmpty)
+        }
         #expect(try p.vault.read { reader, _ in try reader.lastEventSeq() } == events)  // no second certificate
         report = try p.vault.verify(VerifyOptions(readData: .all))
         #expect(report.isClean && report.notes.isEmpty, "\(report.findings) \(report.notes)")
@@ -146,18 +157,18 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let p = s.p
         // Who may approve: not a case manager, records officer or auditor.
         for id in ["grace", "farah", "peter"] {
-            #expect(throws: VaultError.self) { _ = try p.vault.approveDisposal(cases: [s.gone], reason: "x", asOf: Self.due, by: p[id]) }
+            #expect(throws: VaultError.self) { _ = try p.vault.approveDisposal(cases: [s.gone], reason: "x", by: p[id], now: Self.due) }
         }
         // The rule names case supervisors and project directors: not admins.
-        #expect(throws: VaultError.self) { _ = try p.vault.approveDisposal(cases: [s.gone], reason: "x", asOf: Self.due, by: p["amina"]) }
+        #expect(throws: VaultError.self) { _ = try p.vault.approveDisposal(cases: [s.gone], reason: "x", by: p["amina"], now: Self.due) }
         // Not yet due, or not closed.
         #expect(throws: VaultError.invalidInput("CP-2020-0001 is not due for disposal: kept until 2027-06-01: 7 years from closure (2020-06-01)")) {
-            _ = try p.vault.approveDisposal(cases: [s.gone], reason: "x", asOf: Self.date("2027-05-01"), by: p["halima"])
+            _ = try p.vault.approveDisposal(cases: [s.gone], reason: "x", by: p["halima"], now: Self.date("2027-05-01"))
         }
-        #expect(throws: VaultError.self) { _ = try p.vault.approveDisposal(cases: [s.kept], reason: "x", asOf: Self.due, by: p["halima"]) }
+        #expect(throws: VaultError.self) { _ = try p.vault.approveDisposal(cases: [s.kept], reason: "x", by: p["halima"], now: Self.due) }
         // --due approves what is due, once.
-        #expect(try p.vault.approveDisposal(cases: nil, reason: "x", asOf: Self.due, by: p["halima"]).map(\.result) == [.approved])
-        #expect(try p.vault.approveDisposal(cases: nil, reason: "x", asOf: Self.due, by: p["halima"]).map(\.result) == [.alreadyApproved])
+        #expect(try p.vault.approveDisposal(cases: nil, reason: "x", by: p["halima"], now: Self.due).map(\.result) == [.approved])
+        #expect(try p.vault.approveDisposal(cases: nil, reason: "x", by: p["halima"], now: Self.due).map(\.result) == [.alreadyApproved])
 
         // Who may carry it out: admins and project directors, never an approver.
         #expect(throws: VaultError.self) { try s.apply(by: "halima") }
@@ -167,6 +178,10 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(outcomes.map(\.result) == [.awaitingApproval])
         #expect(outcomes[0].detail.contains("needs 2 approval(s)"))
         try s.approve(["dora"])
+        // A document filed into the closed case voids the approvals given before it.
+        try p.file(Array("a late report".utf8), into: s.gone, name: "Late report", type: "report")
+        #expect(try s.apply().map(\.result) == [.awaitingApproval])
+        try s.approve(["halima", "dora"])
         // Approvals by members not named with --approved-by are not relied on.
         #expect(try s.apply(approvedBy: ["halima"]).map(\.result) == [.awaitingApproval])
 
@@ -193,32 +208,38 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         try s.approve()
         let approvals = try p.vault.read { reader, head in try head.signedState(reader).disposalApprovals(s.gone).map(\.seq) }
         let bytes = try totalCiphertext(s.gone, p)
-        func disposed(_ number: String? = nil, policy: Int = 1, approvals a: [Int64]? = nil, documents: Int = 4, versions: Int = 5,
-                      bytes b: Int64? = nil) -> EventData {
-            .disposed(CaseDisposed(case: number ?? s.gone, policyVersion: policy, rule: "default", approvals: a ?? approvals,
+        func disposed(_ number: String? = nil, policy: Int = 1, rule: String = "default", approvals a: [Int64]? = nil, documents: Int = 4,
+                      versions: Int = 5, bytes b: Int64? = nil) -> EventData {
+            .disposed(CaseDisposed(case: number ?? s.gone, policyVersion: policy, rule: rule, approvals: a ?? approvals,
                                    documents: documents, versions: versions, ciphertextBytes: b ?? bytes))
         }
-        let forged: [(String, EventData)] = [
-            ("halima", disposed()),                                      // a supervisor does not dispose
-            ("grace", disposed()),                                       // nor a manager
-            ("dora", disposed()),                                        // dora approved it herself
-            ("amina", disposed(approvals: [])),                          // nobody approved
-            ("amina", disposed(approvals: [approvals[0], approvals[0]])),
-            ("amina", disposed(approvals: [approvals[0] - 1])),          // not an approval
-            ("amina", disposed(policy: 2)),                              // no such policy
-            ("amina", disposed(documents: 3)),                           // a certificate that hides a document
-            ("amina", disposed(versions: 4)),
-            ("amina", disposed(bytes: bytes - 1)),
-            ("amina", disposed(s.kept)),                                 // an open case
-            ("grace", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 1, reason: "x"))),
-            ("halima", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 1, reason: "x"))),  // twice
-            ("dora", .disposalApproved(DisposalApproved(case: s.kept, policyVersion: 1, reason: "x"))),
-            ("amina", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 0, reason: "x"))),
+        // Each refused for its own rule, at a time the case is due unless said.
+        let early = Self.date("2027-05-31")
+        let forged: [(String, EventData, Date, String)] = [
+            ("halima", disposed(), Self.due, "a case supervisor may not sign case.disposed"),
+            ("grace", disposed(), Self.due, "a case manager may not sign case.disposed"),
+            ("dora", disposed(), Self.due, "other than who disposes"),                  // dora approved it herself
+            ("amina", disposed(approvals: []), Self.due, "needs 2 approval(s); the disposal names 0"),
+            ("amina", disposed(approvals: [approvals[0]]), Self.due, "needs 2 approval(s); the disposal names 1"),
+            ("amina", disposed(approvals: [approvals[0], approvals[0]]), Self.due, "ascending"),
+            ("amina", disposed(approvals: [approvals[0] - 1, approvals[1]]), Self.due, "is no standing approval"),
+            ("amina", disposed(policy: 2), Self.due, "retention policy v2 is not the one in force"),
+            ("amina", disposed(rule: "byStatus.C"), Self.due, "the rule that applies is default, not byStatus.C"),
+            ("amina", disposed(), early, "is not due for disposal"),                    // dated before its day
+            ("amina", disposed(documents: 3), Self.due, "certificate's counts"),        // a certificate that hides a document
+            ("amina", disposed(versions: 4), Self.due, "certificate's counts"),
+            ("amina", disposed(bytes: bytes - 1), Self.due, "certificate's counts"),
+            ("amina", disposed(s.kept), Self.due, "only a closed case is disposed of"),
+            ("grace", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 1, reason: "x")), Self.due, "may not sign"),
+            ("halima", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 1, reason: "x")), Self.due, "already approved"),
+            ("dora", .disposalApproved(DisposalApproved(case: s.kept, policyVersion: 1, reason: "x")), Self.due, "only a closed case"),
+            ("amina", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 1, reason: "x")), Self.due, "is not approved by a admin"),
+            ("dora", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 0, reason: "x")), Self.due, "is not the one in force"),
         ]
-        for (id, data) in forged {
-            expectIntegrity("breaks the rules") {
+        for (id, data, at, fragment) in forged {
+            expectIntegrity(fragment) {
                 _ = try p.vault.write { writer, head in
-                    try Ledger.append([data], by: p[id], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+                    try Ledger.append([data], by: p[id], at: at, vaultID: p.vault.config.vaultId, head: &head, in: writer)
                 }
             }
         }
@@ -238,7 +259,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         for (id, data) in after {
             expectIntegrity("was disposed of") {
                 _ = try p.vault.write { writer, head in
-                    try Ledger.append([data], by: p[id], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+                    try Ledger.append([data], by: p[id], at: Self.due, vaultID: p.vault.config.vaultId, head: &head, in: writer)
                 }
             }
         }
@@ -254,6 +275,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try p.vault.verify().findings.contains { $0.kind == .rowChanged && $0.subject.contains("disposal approvals") })
         try p.tamper("UPDATE disposal_approvals SET by = 'dora' WHERE by = 'amina'")
         try s.apply()
+        // A sealed key of the case put back after disposal is a fault.
+        let sealed = try #require(try catalogRows(p.vault, "SELECT sealed_key_hash FROM grants WHERE case_number = '\(s.gone)'").first)
+        let hash: String = sealed["sealed_key_hash"]
+        try p.tamper("INSERT INTO blobs (hash, bytes) VALUES ('\(hash)', zeroblob(80))")
+        #expect(try p.vault.verify().findings.contains { $0.kind == .blobNotErased && $0.subject == "blob \(hash)" })
+        try p.tamper("DELETE FROM blobs WHERE hash = '\(hash)'")
         // The tombstone deleted: the case looks alive, but is not believed.
         try p.tamper("DELETE FROM disposals")
         expectIntegrity("the disposal of CP-2020-0001") { _ = try p.read(s.gone, "Intake form", by: "grace") }

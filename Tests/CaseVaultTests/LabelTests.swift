@@ -66,6 +66,73 @@ import FoundationXML
         #expect(paths == [scratch.file("labels-1.svg"), scratch.file("labels-2.svg")])
         #expect(throws: VaultError.self) { _ = try FolderLabel.write(sheets, to: scratch.file("labels.svg")) }
     }
+
+    /// A full sheet of the longest case numbers the vault allows.
+    func longNumbers() -> [CaseFile] {
+        let someone = StaffMember(id: "m", name: "M", role: .caseManager, createdAt: Date(), createdBy: nil,
+                                  boxPublicKeyHex: "", signingPublicKeyHex: "")
+        return (1...21).map { n in
+            CaseFile(number: CaseNumber(category: n % 2 == 0 ? "ABCDEFGH" : "UASC", year: 2025, clientNumber: n % 3 == 0 ? 123_456 + n : n),
+                     status: .agedOut, manager: someone, supervisor: someone, openedAt: Date(), openedBy: "s")
+        }
+    }
+
+    @Test func aLongCaseNumberIsSetSmallerAndHeldToTheLabelsWidth() throws {
+        let sheet = FolderLabel.sheets(longNumbers())[0]
+        #expect(sheet.contains(#"style="font-size: 4.20px" textLength="55.50" lengthAdjust="spacingAndGlyphs">ABCDEFGH-2025-123462</text>"#))
+        #expect(sheet.contains(#"<text class="number" x="4" y="10">UASC-2025-0001</text>"#) == false)  // 14 characters: set smaller
+        #expect(sheet.contains(#"<text class="number" x="4" y="10">"#) == false)
+    }
+
+    /// Headless Chromium (Debian's `chromium`) lays the sheet out: every
+    /// label is on the page and every line of text inside its label; and it
+    /// takes the screenshot a person would look at. Skipped where Chromium
+    /// is not installed.
+    @Test(.enabled(if: LabelTests.chromium != nil, "chromium is not installed (apt-get install chromium)"))
+    func chromiumShowsEveryLabelInsideItsBox() throws {
+        let scratch = Scratch()
+        let svg = FolderLabel.sheets(longNumbers())[0]
+        let inline = svg.replacingOccurrences(of: #"<?xml version="1.0" encoding="UTF-8"?>"#, with: "")
+        let html = """
+            <!doctype html><html><body style="margin:0">\(inline)<script>
+            const out = [], page = document.querySelector('svg').getBBox();
+            for (const g of document.querySelectorAll('g.label')) {
+              const box = g.querySelector('rect').getBBox();
+              for (const t of g.querySelectorAll('text')) {
+                const b = t.getBBox();
+                if (b.x < box.x || b.x + b.width > box.x + box.width || b.y < box.y || b.y + b.height > box.y + box.height) out.push(g.dataset.case + ' ' + t.textContent);
+              }
+              const m = g.transform.baseVal.consolidate().matrix;
+              if (m.e < 0 || m.f < 0 || m.e + box.width > 210 || m.f + box.height > 297) out.push('off the page: ' + g.dataset.case);
+            }
+            document.body.dataset.labels = document.querySelectorAll('g.label').length;
+            document.body.dataset.overflow = out.join('|') || 'none';
+            </script></body></html>
+            """
+        try html.write(toFile: scratch.file("sheet.html"), atomically: true, encoding: .utf8)
+        let dom = try Self.runChromium(["--dump-dom", "file://" + scratch.file("sheet.html")])
+        #expect(dom.contains(#"data-labels="21""#), "\(dom.suffix(300))")
+        #expect(dom.contains(#"data-overflow="none""#), "\(dom.suffix(600))")
+        try svg.write(toFile: scratch.file("labels.svg"), atomically: true, encoding: .utf8)
+        _ = try Self.runChromium(["--window-size=794,1123", "--screenshot=" + scratch.file("labels.png"), "file://" + scratch.file("labels.svg")])
+        let png = try Data(contentsOf: URL(fileURLWithPath: scratch.file("labels.png")))
+        #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) && png.count > 10_000)
+    }
+
+    static let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    static func runChromium(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: chromium!)
+        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=2000"] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
 }
 
 /// Issue 9, item 5: tags, signed and checked.

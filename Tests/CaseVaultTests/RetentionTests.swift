@@ -40,6 +40,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
             }, by: p["amina"])
         }
         #expect(throws: VaultError.self) { _ = try p.vault.setRetentionPolicy(Array("{ not json".utf8), by: p["amina"]) }
+        // A rule no one could ever satisfy: case managers do not approve disposals.
+        #expect(throws: VaultError.invalidInput("the policy names case-manager as an approver of disposals; only admin, case-supervisor, project-director approve them")) {
+            _ = try p.vault.setRetentionPolicy(try policy(for: p.vault) { json in
+                json["default"] = ["keep": ["years": 7], "disposal": "crypto-shredding", "approvers": ["roles": ["case-manager"], "minimumApprovals": 1]]
+            }, by: p["amina"])
+        }
         #expect(try p.vault.setRetentionPolicy(try policy(for: p.vault), by: p["amina"]) == 1)
         #expect(try p.vault.setRetentionPolicy(try policy(for: p.vault), by: p["dora"]) == 2)
         #expect(try p.vault.retentionPolicy()?.version == 2)

@@ -14,8 +14,9 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
     static func date(_ day: String) -> Date { try! Date(day + "T09:00:00Z", strategy: .iso8601) }
 
     /// `count` cases of 2020, each with three documents and a closure form,
-    /// closed on 2020-06-01, under the example policy (7 years, two
-    /// approvals by a case supervisor or a project director).
+    /// closed on 2020-06-01, under the example policy with a keeping period
+    /// of one year (so they are due today): two approvals by a case
+    /// supervisor or a project director.
     func closedCases(_ count: Int) throws -> CLIProgramme {
         let p = try CLIProgramme()
         let vault = try p.vault()
@@ -37,6 +38,9 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         var policy = try JSONSerialization.jsonObject(with: Data(contentsOf: repository.appendingPathComponent("Schemas/examples/retention-policy.json"))) as! [String: Any]
         policy["vaultId"] = vault.config.vaultId
         policy["legalHolds"] = []
+        var rule = policy["default"] as! [String: Any]
+        rule["keep"] = ["years": 1]
+        policy["default"] = rule
         try JSONSerialization.data(withJSONObject: policy).write(to: URL(fileURLWithPath: p.scratch.file("policy.json")))
         let set = try p.cli.run(["retention", "policy", "set"] + p.as("amina") + ["policy.json"])
         #expect(set.code == 0, "\(set.stderr)")
@@ -45,26 +49,25 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
 
     @Test func approveApplyAndTheCertificateFromTheCommandLine() throws {
         let p = try closedCases(2)
-        let asOf = ["--as-of", "2027-07-01"]
         #expect(try p.openCase().code == 0)  // CP-2024-0042 stays open
         p.scratch.write("note.txt", "still open")
         #expect(try p.cli.run(p.fileArguments("note.txt", name: "Note", type: "note")).code == 0)
-        // Too early: nothing is due.
-        let early = try p.cli.run(["retention", "approve", "--due"] + p.as("halima") + ["--reason", "schedule", "--as-of", "2027-05-01"])
-        #expect(early.code == 0 && early.stdout == "No case is due for disposal.\n", "\(early.stderr)")
+        // An open case is not due (exit 65).
+        let open = try p.cli.run(["retention", "approve", "CP-2024-0042"] + p.as("halima") + ["--reason", "schedule"])
+        #expect(open.code == 65 && open.errors.contains("CP-2024-0042 is not due for disposal: it is O, not closed"), "\(open.stderr)")
         // A case manager may not approve (exit 77).
-        let manager = try p.cli.run(["retention", "approve", "CP-2020-0001"] + p.as("grace") + ["--reason", "x"] + asOf)
+        let manager = try p.cli.run(["retention", "approve", "CP-2020-0001"] + p.as("grace") + ["--reason", "x"])
         #expect(manager.code == 77)
         for id in ["halima", "dora"] {
-            let approved = try p.cli.run(["retention", "approve", "--due"] + p.as(id) + ["--reason", "schedule reached"] + asOf)
+            let approved = try p.cli.run(["retention", "approve", "--due"] + p.as(id) + ["--reason", "schedule reached"])
             #expect(approved.code == 0, "\(approved.stderr)")
             #expect(approved.stdout.contains("CP-2020-0001  approved"))
         }
         // Apply needs --approved-by (exit 64) and someone other than an approver.
-        #expect(try p.cli.run(["retention", "apply"] + p.as("amina") + asOf).code == 64)
-        let selfApproved = try p.cli.run(["retention", "apply", "--approved-by", "dora,halima"] + p.as("dora") + asOf)
+        #expect(try p.cli.run(["retention", "apply"] + p.as("amina")).code == 64)
+        let selfApproved = try p.cli.run(["retention", "apply", "--approved-by", "dora,halima"] + p.as("dora"))
         #expect(selfApproved.code == 65, "\(selfApproved.stderr)")
-        let applied = try p.cli.run(["retention", "apply", "--approved-by", "halima", "--approved-by", "dora"] + p.as("amina") + asOf)
+        let applied = try p.cli.run(["retention", "apply", "--approved-by", "halima", "--approved-by", "dora"] + p.as("amina"))
         #expect(applied.code == 0, "\(applied.stderr)")
         #expect(applied.stdout.contains("CP-2020-0001  disposed  4"))
         #expect(applied.stdout.hasSuffix("Disposed of 2 case(s).\n"))
@@ -95,24 +98,23 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
             }
             let refused = try decode("CP-2020-0001", "Intake form")
             #expect(refused.code != 0 && refused.stderr.contains("CP-2020-0001 was disposed of on"), "\(refused.stderr)")
-            let open = try decode("CP-2024-0042", "Note")
-            #expect(open.code == 0 && open.stdout == "still open", "\(open.stderr)")
+            let live = try decode("CP-2024-0042", "Note")
+            #expect(live.code == 0 && live.stdout == "still open", "\(live.stderr)")
         }
         // Run again: nothing to do.
-        let again = try p.cli.run(["retention", "apply", "--approved-by", "halima,dora"] + p.as("amina") + asOf)
+        let again = try p.cli.run(["retention", "apply", "--approved-by", "halima,dora"] + p.as("amina"))
         #expect(again.code == 0 && again.stdout.hasPrefix("Nothing to dispose of"), "\(again.stdout)")
     }
 
     @Test func applyKilledAtRandomPointsAndRunAgainEndsAsOneUninterruptedRun() throws {
         let p = try closedCases(12)
-        let asOf = ["--as-of", "2027-07-01"]
         for id in ["halima", "dora"] {
-            #expect(try p.cli.run(["retention", "approve", "--due"] + p.as(id) + ["--reason", "schedule reached"] + asOf).code == 0)
+            #expect(try p.cli.run(["retention", "approve", "--due"] + p.as(id) + ["--reason", "schedule reached"]).code == 0)
         }
         // The same vault, copied, is disposed of in one run.
         let reference = p.scratch.file("reference")
         try FileManager.default.copyItem(atPath: p.scratch.file("vault"), toPath: reference)
-        let apply = ["retention", "apply", "--approved-by", "halima,dora"] + p.as("amina") + asOf
+        let apply = ["retention", "apply", "--approved-by", "halima,dora"] + p.as("amina")
         let start = Date()
         let whole = try p.cli.run(apply, extraEnvironment: ["CASEVAULT_DIR": reference, "CASEVAULT_STATE_DIR": p.scratch.file("reference-state")])
         let duration = Date().timeIntervalSince(start)

@@ -62,6 +62,9 @@ public enum FolderLabel {
         return pages
     }
 
+    /// How many characters of a case number fit a label's width at 7 px bold.
+    static let numberCharactersAtFullSize = 12
+
     static func sheet(_ page: [CaseFile?], stock: Stock) -> String {
         func mm(_ value: Double) -> String {
             let text = String(format: "%.2f", value)
@@ -82,7 +85,16 @@ public enum FolderLabel {
                           ("Client number", clientNumber(file)), ("Status", "\(file.status.rawValue) (\(file.status.displayName))")]
             svg += "<g class=\"label\" data-case=\"\(escape(file.number.description))\" transform=\"translate(\(mm(x)) \(mm(y)))\">\n"
             svg += "  <rect x=\"0\" y=\"0\" width=\"\(mm(stock.labelWidth))\" height=\"\(mm(stock.labelHeight))\" rx=\"2\" fill=\"none\" stroke=\"#bbb\" stroke-width=\"0.2\"/>\n"
-            svg += "  <text class=\"number\" x=\"4\" y=\"10\">\(escape(file.number.description))</text>\n"
+            // 7 px bold fits 12 characters (CP-2024-0042) in the label's
+            // width less its margins; a longer number is set smaller, and
+            // held to that width whatever font the viewer has.
+            let number = file.number.description, width = stock.labelWidth - 8
+            if number.count <= Self.numberCharactersAtFullSize {
+                svg += "  <text class=\"number\" x=\"4\" y=\"10\">\(escape(number))</text>\n"
+            } else {
+                let size = 7 * Double(Self.numberCharactersAtFullSize) / Double(number.count)
+                svg += "  <text class=\"number\" x=\"4\" y=\"10\" style=\"font-size: \(mm(size))px\" textLength=\"\(mm(width))\" lengthAdjust=\"spacingAndGlyphs\">\(escape(number))</text>\n"
+            }
             for (row, (name, value)) in fields.enumerated() {
                 let baseline = mm(17 + Double(row) * 5.2)
                 svg += "  <text class=\"field\" x=\"4\" y=\"\(baseline)\"><tspan class=\"name\">\(escape(name)):</tspan> <tspan class=\"value\">\(escape(value))</tspan></text>\n"

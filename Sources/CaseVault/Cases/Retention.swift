@@ -108,6 +108,11 @@ extension Vault {
             throw VaultError.invalidInput("the policy names vault \(json["vaultId"]?.stringValue ?? "?"), not this one (\(config.vaultId))")
         }
         let policy = try RetentionPolicy(json)
+        let rules = [policy.defaultRule] + Array(policy.byStatus.values) + policy.byCategory.map(\.rule)
+        let approving = Set(Policy.disposalApprovingRoles.map(\.rawValue))
+        for role in rules.filter({ $0.disposal == "crypto-shredding" }).flatMap(\.approverRoles) where !approving.contains(role) {
+            throw VaultError.invalidInput("the policy names \(role) as an approver of disposals; only \(approving.sorted().joined(separator: ", ")) approve them")
+        }
         for category in policy.byCategory.map(\.category) + Array(policy.heldCategories) where !config.caseCategories.contains(category) {
             throw VaultError.invalidInput("the policy names category \(category), which this vault does not have (\(config.caseCategories.joined(separator: ", ")))")
         }

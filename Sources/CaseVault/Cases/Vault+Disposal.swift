@@ -74,7 +74,7 @@ extension Vault {
     /// One signed `case.disposal-approved` per case, all in one transaction.
     /// Approvers: the rule's roles, among case supervisors (their own
     /// cases), project directors and admins.
-    public func approveDisposal(cases: [String]?, reason: String, asOf: Date = Date(), by actor: StaffIdentity,
+    public func approveDisposal(cases: [String]?, reason: String, by actor: StaffIdentity,
                                 now: Date = Date()) throws -> [DisposalApprovalOutcome] {
         guard Policy.disposalApprovingRoles.contains(actor.role) else {
             throw VaultError.accessDenied("disposals are approved by case supervisors, project directors and admins; '\(actor.id)' is a \(actor.role.displayName)")
@@ -83,7 +83,7 @@ extension Vault {
         let named = try cases.map { try $0.map { try CaseNumber.parse($0).description } }
         return try write { writer, head in
             let signed = head.signedState(writer)
-            guard let schedule = try RetentionSchedule(signed, asOf: asOf) else {
+            guard let schedule = try RetentionSchedule(signed, asOf: now) else {
                 throw VaultError.notFound("no retention policy is set; set one with 'casevault retention policy set FILE'")
             }
             let states = try named.map { try $0.map { try signed.existingCase($0) } }
@@ -130,7 +130,8 @@ extension Vault {
     /// and file keys commit together, then its objects are deleted.
     /// Idempotent and safe to kill: a re-run first deletes objects an
     /// interrupted run left of cases already disposed of, then goes on.
-    public func applyRetention(approvedBy: [String], asOf: Date = Date(), by actor: StaffIdentity, now: Date = Date(),
+    /// What is due is what the plan says as of `now`, the events' time.
+    public func applyRetention(approvedBy: [String], by actor: StaffIdentity, now: Date = Date(),
                                progress: ((DisposalOutcome) -> Void)? = nil) throws -> [DisposalOutcome] {
         guard actor.role == .admin || actor.role == .projectDirector else {
             throw VaultError.accessDenied("disposals are carried out by admins and project directors; '\(actor.id)' is a \(actor.role.displayName)")
@@ -148,19 +149,20 @@ extension Vault {
         // 1. Finish what an interrupted run began.
         let disposed = try read { reader, head in head.size > 0 ? try Self.disposedVersions(head.signedState(reader)) : [] }
         for (number, versions) in disposed {
-            let erased = eraseObjects(of: versions)
+            let erased = try eraseObjects(of: versions)
             if erased > 0 { record(.init(caseNumber: number, result: .finished, detail: "erased objects left by an interrupted run", objectsErased: erased)) }
         }
         // 2. Each case due, in its own transaction.
-        let due = try retentionPlan(asOf: asOf).filter { $0.action == .dispose }.map(\.caseNumber)
+        let due = try retentionPlan(asOf: now).filter { $0.action == .dispose }.map(\.caseNumber)
         for number in due {
             let result: (DisposalOutcome?, [VersionRecord]) = try write { writer, head in
                 let signed = head.signedState(writer)
-                guard let schedule = try RetentionSchedule(signed, asOf: asOf),
-                      let (item, rule, ruleName) = try schedule.item(for: try signed.existingCase(number), signed), item.action == .dispose else {
-                    return (nil, [])  // no longer due: a hold, a reopening, or another run got there first
+                // Read again under the write lock: no longer due after a hold,
+                // a reopening, or another run that got there first.
+                guard let state = try signed.caseState(number), let schedule = try RetentionSchedule(signed, asOf: now),
+                      let (item, rule, ruleName) = try schedule.item(for: state, signed), item.action == .dispose else {
+                    return (nil, [])
                 }
-                let state = try signed.existingCase(number)
                 var approvals: [DisposalApprovalRecord] = []
                 for approval in try signed.disposalApprovals(number)
                 where approval.policyVersion == schedule.version && approvedBy.contains(approval.by) && approval.by != actor.id {
@@ -187,25 +189,36 @@ extension Vault {
                         versions)
             }
             guard let outcome = result.0 else { continue }
-            let erased = outcome.result == .disposed ? eraseObjects(of: result.1) : 0
+            let erased = outcome.result == .disposed ? try eraseObjects(of: result.1) : 0
             record(DisposalOutcome(caseNumber: outcome.caseNumber, result: outcome.result, detail: outcome.detail, objectsErased: erased))
         }
-        // 3. Push the erased keys out of the write-ahead log.
-        if outcomes.contains(where: { $0.result == .disposed }), try !store.flushErased() {
+        // 3. Push the erased keys out of the write-ahead log (every run: an
+        // earlier one may have been killed before it got here).
+        if try !store.flushErased() {
             throw VaultError.io("the disposals are done, but another process kept the catalog's write-ahead log from being emptied; run 'casevault retention apply' again when no other casevault runs")
         }
         return outcomes
     }
 
-    /// Deletes the objects of a disposed case's versions; how many were there.
-    private func eraseObjects(of versions: [VersionRecord]) -> Int {
+    /// Deletes the objects of a disposed case's versions; how many it
+    /// deleted. An object a version of a live case names too (only a version
+    /// signed by hand shares one) is left: its keys are gone with the case.
+    private func eraseObjects(of versions: [VersionRecord]) throws -> Int {
+        let present = versions.compactMap { ObjectID(hex: $0.objectId) }.filter { objects.contains($0) }
+        guard !present.isEmpty else { return 0 }
+        let live = try store.read { try Self.liveObjectIDs($0) }
         var erased = 0
-        for version in versions {
-            guard let id = ObjectID(hex: version.objectId), objects.contains(id) else { continue }
+        for id in present where !live.contains(id.hex) {
             objects.remove(id)
-            erased += 1
+            if !objects.contains(id) { erased += 1 }
         }
         return erased
+    }
+
+    /// The objects the catalog's versions of cases not disposed of name.
+    static func liveObjectIDs(_ reader: any CatalogReader) throws -> Set<String> {
+        let disposed = Set(try reader.disposals(caseNumber: nil).map { Array($0.caseNumber.utf8) })
+        return Set(try reader.versions(caseNumber: nil, document: nil).filter { !disposed.contains(Array($0.caseNumber.utf8)) }.map(\.objectId))
     }
 
     /// The versions of every case disposed of, by case.
@@ -227,8 +240,9 @@ extension Vault {
             guard let disposal = try signed.disposal(parsed) else {
                 throw VaultError.notFound("\(parsed) was not disposed of (it is \(state.case.status)); 'casevault retention plan' says when it is due")
             }
-            guard let event = try reader.event(seq: disposal.seq), event.seq <= head.size else {
-                throw VaultError.integrityFailure("the event of the disposal of \(parsed) is missing")
+            guard let event = try reader.event(seq: disposal.seq), event.seq <= head.size,
+                  case .disposed(let data)? = try? Event(body: event.body).data, Array(data.case.utf8) == Array(parsed.utf8) else {
+                throw VaultError.integrityFailure("event \(disposal.seq) is not the disposal of \(parsed)")
             }
             guard let policy = try signed.retentionPolicies().first(where: { $0.version == disposal.policyVersion }) else {
                 throw VaultError.integrityFailure("retention policy v\(disposal.policyVersion) is missing")

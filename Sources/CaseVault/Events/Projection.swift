@@ -255,6 +255,7 @@ enum Projection {
                                          latestVersion: data.version, confidential: (document?.confidential ?? false) || tier == .confidential)
             try writer.putVersion(record)
             try writer.putDocument(updated)
+            if state.case.status == CaseStatus.closed.rawValue { try approvalsLapse(data.case) }
             try set(StateKey.version(data.case, data.document, data.version), record)
             try set(StateKey.document(data.case, data.document), updated)
             if let documents { try set(StateKey.documentCount(data.case), CountState(count: documents + 1)) }
@@ -274,6 +275,7 @@ enum Projection {
 
         func contentRefused(_ data: ContentRefused) throws {
             guard try signed.staff(event.actor) != nil else { throw refuse("'\(event.actor)' is not on the staff") }
+            _ = try liveCase(data.case)
             guard ["role", "no-grant"].contains(data.reason) else { throw refuse("unknown reason '\(data.reason)'") }
             guard try signed.version(data.case, data.document, data.version)?.tier == data.tier else {
                 throw refuse("no such version was refused")
@@ -373,7 +375,7 @@ enum Projection {
             }
             guard Array(data.to.utf8) != Array(data.case.utf8) else { throw refuse("a document moves to another case") }
             guard try signed.hold(data.case) == nil else { throw refuse("\(data.case) is on legal hold: nothing leaves it") }
-            _ = try liveCase(data.to)
+            let target = try liveCase(data.to)
             guard let document = try signed.document(data.case, data.document) else {
                 throw refuse("no document '\(data.document)' in \(data.case)")
             }
@@ -415,6 +417,7 @@ enum Projection {
             try set(StateKey.moves(data.case, data.document), MoveState(moves: earlierMoves + [tombstone]))
 
             // The target.
+            if target.case.status == CaseStatus.closed.rawValue { try approvalsLapse(data.to) }
             for (record, item) in zip(versions, data.versions) {
                 var moved = record
                 moved.caseNumber = data.to
@@ -501,16 +504,28 @@ enum Projection {
 
         // MARK: Disposal by crypto-shredding
 
-        /// The checks both disposal events share: a closed case, on no
-        /// hold, and the policy version in force.
-        func disposable(_ state: CaseState, policyVersion: Int) throws {
-            guard state.case.status == CaseStatus.closed.rawValue else {
-                throw refuse("\(state.case.number) is \(state.case.status); only a closed case is disposed of")
-            }
-            guard try signed.hold(state.case.number) == nil else { throw refuse("\(state.case.number) is on legal hold") }
-            guard let current = try signed.retentionPolicies().last, current.version == policyVersion else {
+        /// Approvals of a disposal were given for the case as it was: a
+        /// change of status, or a document filed or moved into it, voids them.
+        mutating func approvalsLapse(_ number: String) throws {
+            guard try !signed.disposalApprovals(number).isEmpty else { return }
+            try writer.deleteDisposalApprovals(caseNumber: number)
+            try remove(StateKey.disposalApprovals(number))
+        }
+
+        /// What both disposal events require: the policy in force is
+        /// `policyVersion`, and, as of the event's time, it lists the case
+        /// for disposal (closed, its keeping period over, no hold of the
+        /// vault's or the policy's, a crypto-shredding rule). Returns the rule.
+        func due(_ state: CaseState, policyVersion: Int) throws -> (rule: RetentionPolicy.Rule, name: String) {
+            guard let at = Timestamp.date(from: event.at) else { throw refuse("the event's time is not a date") }
+            guard let schedule = try RetentionSchedule(signed, asOf: at), schedule.version == policyVersion else {
                 throw refuse("retention policy v\(policyVersion) is not the one in force")
             }
+            guard let (item, rule, name) = try schedule.item(for: state, signed) else {
+                throw refuse("\(state.case.number) is \(state.case.status); only a closed case is disposed of")
+            }
+            guard item.action == .dispose else { throw refuse("\(state.case.number) is not due for disposal on \(event.at): \(item.why)") }
+            return (rule, name)
         }
 
         mutating func disposalApproved(_ data: DisposalApproved) throws {
@@ -518,7 +533,8 @@ enum Projection {
             guard role != .caseSupervisor || event.actor == state.case.supervisor else {
                 throw refuse("a case supervisor approves the disposal of their own cases only")
             }
-            try disposable(state, policyVersion: data.policyVersion)
+            let (rule, name) = try due(state, policyVersion: data.policyVersion)
+            guard rule.approverRoles.contains(role.rawValue) else { throw refuse("the policy's rule \(name) is not approved by a \(role.displayName)") }
             let standing = try signed.disposalApprovals(data.case)
             guard !standing.contains(where: { $0.by == event.actor && $0.policyVersion == data.policyVersion }) else {
                 throw refuse("'\(event.actor)' already approved disposing of \(data.case) under policy v\(data.policyVersion)")
@@ -534,13 +550,11 @@ enum Projection {
         /// case's other rows stay: they are its record.
         mutating func disposed(_ data: CaseDisposed) throws {
             let (state, _, _) = try lifecycleCase(data.case, reason: nil)
-            try disposable(state, policyVersion: data.policyVersion)
-            guard !data.rule.isEmpty, data.rule.utf8.count <= 64, !data.rule.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                throw refuse("the rule must be named (1 to 64 bytes, no control characters)")
-            }
+            let (rule, name) = try due(state, policyVersion: data.policyVersion)
+            guard Array(data.rule.utf8) == Array(name.utf8) else { throw refuse("the rule that applies is \(name), not \(data.rule)") }
             let standing = try signed.disposalApprovals(data.case)
-            guard !data.approvals.isEmpty, zip(data.approvals, data.approvals.dropFirst()).allSatisfy({ $0 < $1 }) else {
-                throw refuse("a disposal names its approvals, ascending, at least one")
+            guard zip(data.approvals, data.approvals.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                throw refuse("a disposal lists its approvals ascending")
             }
             var approvers = Set<String>()
             for seq in data.approvals {
@@ -550,6 +564,12 @@ enum Projection {
                 guard approval.by != event.actor, approval.by != state.case.manager, approvers.insert(approval.by).inserted else {
                     throw refuse("the approvals must be by members other than who disposes and the case's manager, each once")
                 }
+                guard let role = try signed.staff(approval.by)?.role, rule.approverRoles.contains(role) else {
+                    throw refuse("'\(approval.by)' is not of a role the rule \(name) lets approve")
+                }
+            }
+            guard !data.approvals.isEmpty, data.approvals.count >= rule.minimumApprovals else {
+                throw refuse("the rule \(name) needs \(rule.minimumApprovals) approval(s); the disposal names \(data.approvals.count)")
             }
             let documents = try signed.documents(data.case)
             var versions: [VersionRecord] = []
@@ -558,8 +578,14 @@ enum Projection {
             guard data.documents == documents.count, data.versions == versions.count, data.ciphertextBytes == bytes else {
                 throw refuse("the certificate's counts are not the case's (\(documents.count) documents, \(versions.count) versions, \(bytes) bytes)")
             }
-            for grant in state.grants { try writer.deleteBlob(hash: grant.sealedKeyHash) }
-            for version in versions { try writer.deleteBlob(hash: version.sealedFileKeyHash) }
+            // Blobs a signed record of another kind names are not the case's
+            // to erase (a version signed by hand may name any hash).
+            var kept = Set(try signed.retentionPolicies().map(\.bodyHash))
+            for version in versions { if let schema = version.schemaBodyHash { kept.insert(schema) } }
+            for member in try signed.allStaff() { kept.insert(member.wrappedKeysHash) }
+            for hash in state.grants.map(\.sealedKeyHash) + versions.map(\.sealedFileKeyHash) where !kept.contains(hash) {
+                try writer.deleteBlob(hash: hash)
+            }
             let record = DisposalRecord(caseNumber: data.case, seq: event.seq, at: event.at, by: event.actor, policyVersion: data.policyVersion,
                                         rule: data.rule, approvals: data.approvals, documents: documents.count, versions: versions.count,
                                         ciphertextBytes: bytes)
@@ -613,11 +639,7 @@ enum Projection {
             try writer.putStatusChange(change)
             if lifecycle.pendingClosure != nil { try writer.deleteClosureRequest(caseNumber: record.number) }
             if lifecycle.aoExtension != nil { try writer.deleteAOExtension(caseNumber: record.number) }
-            // Approvals of a disposal were given for the case as it was.
-            if try !signed.disposalApprovals(record.number).isEmpty {
-                try writer.deleteDisposalApprovals(caseNumber: record.number)
-                try remove(StateKey.disposalApprovals(record.number))
-            }
+            try approvalsLapse(record.number)
             try set(StateKey.case(record.number), CaseState(record, grants: state.grants))
             try set(StateKey.lifecycle(record.number), LifecycleState(changes: lifecycle.changes + [change], pendingClosure: nil))
         }

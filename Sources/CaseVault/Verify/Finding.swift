@@ -23,6 +23,7 @@ public struct Finding: Sendable, Equatable, Codable {
         case blobMissing = "blob-missing"
         case blobAltered = "blob-altered"
         case blobShared = "blob-shared"
+        case blobNotErased = "blob-not-erased"
         case configDiffers = "config-differs"
         // Objects.
         case objectMissing = "object-missing"

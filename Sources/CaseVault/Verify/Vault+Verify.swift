@@ -51,7 +51,7 @@ extension Vault {
     /// filing can be between writing its object and committing) is kept.
     private func repair(_ leftovers: (orphans: [ObjectID], temps: [String]), into report: inout VerifyReport) throws {
         let removed = try objects.whileNoFilingRuns { () -> [String] in
-            let named = Set(try store.read { try $0.versions(caseNumber: nil, document: nil) }.map(\.objectId))
+            let named = try store.read { try Vault.liveObjectIDs($0) }
             var removed: [String] = []
             for id in leftovers.orphans where !named.contains(id.hex) && objects.contains(id) {
                 objects.remove(id)
@@ -269,6 +269,12 @@ private struct Verifier {
                 report.add(.ruleBroken, subject, error.message)
                 continue
             }
+            // The disposal rules read the policy file: the scratch catalog
+            // gets each version's blob, when intact (checkBlobs reports the rest).
+            if case .retentionPolicySet(let data) = event.data, let bytes = try reader.blob(hash: data.bodyHash),
+               Blake2b.hash(bytes).hexString == data.bodyHash {
+                try writer.putBlob(hash: data.bodyHash, bytes: bytes)
+            }
             if let signed = event.stateRoot {
                 if signed != root {
                     // Once the replay parts from the signed states, every later
@@ -403,15 +409,16 @@ private struct Verifier {
         // A disposed case's sealed keys were erased: its events name blobs
         // that must be gone (one still here is reported as unreferenced).
         let disposed = Set(try replayed.disposals(caseNumber: nil).map { Array($0.caseNumber.utf8) })
-        for record in try replayed.cases(matching: CaseQuery()) where !disposed.contains(Array(record.number.utf8)) {
+        var erased: [String: String] = [:]
+        for record in try replayed.cases(matching: CaseQuery()) {
             for grant in try replayed.grants(caseNumber: record.number) {
-                secret(grant.sealedKeyHash, "the \(grant.tier)-tier key of \(record.number) sealed to \(grant.holder)")
+                let what = "the \(grant.tier)-tier key of \(record.number) sealed to \(grant.holder)"
+                if disposed.contains(Array(record.number.utf8)) { erased[grant.sealedKeyHash] = what } else { secret(grant.sealedKeyHash, what) }
             }
         }
         for version in try replayed.versions(caseNumber: nil, document: nil) {
-            if !disposed.contains(Array(version.caseNumber.utf8)) {
-                secret(version.sealedFileKeyHash, "the sealed file key of \(version.caseNumber) '\(version.document)' v\(version.version)")
-            }
+            let what = "the sealed file key of \(version.caseNumber) '\(version.document)' v\(version.version)"
+            if disposed.contains(Array(version.caseNumber.utf8)) { erased[version.sealedFileKeyHash] = what } else { secret(version.sealedFileKeyHash, what) }
             if let schema = version.schemaBodyHash { needed[schema] = "the schema \(version.schemaId ?? "") of a form" }
         }
         for schema in try replayed.schemas(formType: nil) { needed[schema.bodyHash] = "the body of schema \(schema.formType) v\(schema.version)" }
@@ -436,6 +443,8 @@ private struct Verifier {
             present.insert(hash)
             if let what = needed[hash] {
                 if !ok { report.add(.blobAltered, "blob \(hash)", "\(what) does not hash to its name") }
+            } else if let what = erased[hash] {
+                report.add(.blobNotErased, "blob \(hash)", "\(what) should have been erased when its case was disposed of")
             } else {
                 report.add(.unreferencedBlob, "blob \(hash)", "no current record names it")
             }

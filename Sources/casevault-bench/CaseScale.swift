@@ -1,0 +1,105 @@
+// Cases at scale (issue 9): `retention plan` and `report monthly` on a
+// vault of N cases and on one of 10 N, the same closed cases in both, in
+// the same run. The target: the larger within 1.5× of the smaller.
+import CaseVault
+import CaseVaultSQLite
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A vault of `cases` open cases (no documents), of which the first
+/// `closed` have a closure form and are closed, with the example retention
+/// policy in force. No recovery key: a case is 1 + 5 events.
+func buildCaseVault(at path: String, cases: Int, closed: Int, scratch: String) throws {
+    var options = Vault.CreationOptions()
+    options.insecureTestingKDF = true
+    options.adminID = "amina"
+    options.adminName = "Amina"
+    options.adminPassphrase = try Passphrase(contentsOfFile: "\(scratch)/amina.pw")
+    let vault = try Vault.create(at: path, options: options)
+    let admin = try vault.unlock(staffID: "amina", passphrase: try Passphrase(contentsOfFile: "\(scratch)/amina.pw"))
+    for (id, role) in [("grace", Role.caseManager), ("halima", .caseSupervisor), ("dora", .projectDirector)] {
+        try vault.addStaff(id: id, name: id.capitalized, role: role, passphrase: try Passphrase(contentsOfFile: "\(scratch)/\(id).pw"), by: admin)
+    }
+    let halima = try vault.unlock(staffID: "halima", passphrase: try Passphrase(contentsOfFile: "\(scratch)/halima.pw"))
+    let grace = try vault.unlock(staffID: "grace", passphrase: try Passphrase(contentsOfFile: "\(scratch)/grace.pw"))
+    let opened = Date(timeIntervalSince1970: 1_704_067_200)  // 2024-01-01
+    for client in 1...cases {
+        let number = try vault.openCase(category: "CP", admitted: 2024, clientNumber: client, managerID: "grace", supervisorID: "halima",
+                                        by: halima, now: opened).number.description
+        if client <= closed {
+            try vault.fileForm(caseNumber: number, type: "closure", from: .file(path: "Schemas/examples/closure.json"), by: grace)
+            _ = try vault.changeStatus(of: number, to: .closed, reason: "reunified", by: halima, now: opened.addingTimeInterval(86_400 * 30))
+        }
+    }
+    var policy = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "Schemas/examples/retention-policy.json"))) as! [String: Any]
+    policy["vaultId"] = vault.config.vaultId
+    policy["legalHolds"] = []
+    _ = try vault.setRetentionPolicy(Array(try JSONSerialization.data(withJSONObject: policy)), by: admin)
+}
+
+func measureCasesAtScale(in folder: String) -> Bool {
+    let small = Int(ProcessInfo.processInfo.environment["CASEVAULT_BENCH_CASES"] ?? "") ?? 10_000
+    let large = 10 * small, closed = min(200, small)
+    let scratch = folder + "/casevault-bench-cases-" + UUID().uuidString
+    let build = "/dev/shm/casevault-bench-cases-build-" + UUID().uuidString
+    mkdir(scratch, 0o700)
+    mkdir(build, 0o700)
+    defer {
+        _ = try? FileManager.default.removeItem(atPath: scratch)
+        _ = try? FileManager.default.removeItem(atPath: build)
+    }
+    print("")
+    print("== cases at scale: \(folder)")
+    for id in ["amina", "grace", "halima", "dora"] {
+        guard FileManager.default.createFile(atPath: "\(build)/\(id).pw", contents: Data("\(id) bench passphrase\n".utf8)) else {
+            print("cannot write \(build)")
+            return false
+        }
+    }
+    let started = now()
+    do {
+        try buildCaseVault(at: "\(build)/small", cases: small, closed: closed, scratch: build)
+        try buildCaseVault(at: "\(build)/large", cases: large, closed: closed, scratch: build)
+    } catch {
+        print("cannot build the vaults (run from the checkout: make bench): \(error)")
+        return false
+    }
+    for name in ["small", "large"] { _ = try? FileManager.default.copyItem(atPath: "\(build)/\(name)", toPath: "\(scratch)/\(name)") }
+    print(String(format: "built vaults of %d and %d cases (%d of them closed) through the library in %.0f s", small, large, closed, now() - started))
+
+    func env(_ name: String) -> [String: String] {
+        ProcessInfo.processInfo.environment.merging(["CASEVAULT_DIR": "\(scratch)/\(name)", "CASEVAULT_STATE_DIR": "\(scratch)/state-\(name)"]) { $1 }
+    }
+    let month = String(ISO8601DateFormatter().string(from: Date()).prefix(7))
+    let commands: [(String, [String])] = [
+        ("retention plan", ["retention", "plan", "--as-of", "2040-01-01"]),
+        ("report monthly", ["report", "monthly", "--month", month]),
+    ]
+    var times: [String: [Double]] = [:]
+    for name in ["small", "large"] { _ = spawn(["case", "list", "--status", "C"], environment: env(name)) }  // first use: check the log once
+    for _ in 1...runs {
+        for (label, arguments) in commands {
+            for name in ["small", "large"] {
+                let (seconds, status, _) = spawn(arguments, environment: env(name))
+                guard status == 0 else {
+                    print("\(label) failed on the \(name) vault")
+                    return false
+                }
+                times["\(label) \(name)", default: []].append(seconds)
+            }
+        }
+    }
+    print("")
+    var met = true
+    print("Targets:")
+    for (label, _) in commands {
+        let a = median(times["\(label) small"]!), b = median(times["\(label) large"]!)
+        print("  \(label): \(String(format: "%.2f", a)) s at \(small) cases, \(String(format: "%.2f", b)) s at \(large)")
+        let ok = b <= 1.5 * a
+        print((ok ? "  met     " : "  MISSED  ") + String(format: "%@ at %d cases within 1.5× of %d: %.2f×", label, large, small, b / a))
+        met = ok && met
+    }
+    return met
+}
