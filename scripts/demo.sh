@@ -164,6 +164,9 @@ echo "What needs attention, from the catalog alone (no passphrase): today, and a
 run due
 run due --as-of "$(date -u -d '+100 days' +%F)"
 
+next "Grace is leaving: what blocks a clean handover of her cases (manual §5.2.4), from metadata alone"
+run handover check --from grace
+
 next "Folder labels: the four fields of manual §5.5, no names; a sheet for A4 label stock"
 run case tag CP-2024-0042 add case-of-concern --as halima --passphrase-file "$secrets/halima"
 run case list --tag case-of-concern

@@ -171,7 +171,8 @@ extension SQLiteCatalogStore {
                 """)
         }
         // v11: disposal by crypto-shredding (`case.disposal-approved`,
-        // `case.disposed`): the approvals standing, and the tombstones.
+        // `case.disposed`): the approvals standing, and the tombstones; and
+        // cases by status, so the retention plan reads the closed ones only.
         migrator.registerMigration("v11-disposals") { db in
             try db.execute(sql: """
                 CREATE TABLE disposal_approvals (case_number TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL,
@@ -179,6 +180,7 @@ extension SQLiteCatalogStore {
                 CREATE TABLE disposals (case_number TEXT PRIMARY KEY, seq INTEGER NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL,
                     policy_version INTEGER NOT NULL, rule TEXT NOT NULL, approvals TEXT NOT NULL, documents INTEGER NOT NULL,
                     versions INTEGER NOT NULL, ciphertext_bytes INTEGER NOT NULL);
+                CREATE INDEX cases_by_status ON cases (status);
                 """)
         }
         return migrator

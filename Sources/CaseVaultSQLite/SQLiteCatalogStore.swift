@@ -156,6 +156,11 @@ private final class Connection: CatalogWriter {
         }
     }
 
+    func events(type: String, actor: String) throws -> [EventRecord] {
+        try Row.fetchAll(db, sql: "SELECT \(Self.eventColumns) FROM events WHERE type = ? AND actor = ? ORDER BY seq",
+                         arguments: [type, actor]).map(Self.event)
+    }
+
     func eventCount() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0 }
 
     /// By column index (the order of `eventColumns`): the log is read whole by verify.

@@ -156,3 +156,27 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         }
     }
 }
+
+/// `handover check` as a user runs it.
+@Suite struct HandoverCLITests {
+    @Test func checkListsWhatBlocksAsATableAndAsJSON() throws {
+        let p = try CLIProgramme()
+        #expect(try p.openCase().code == 0)
+        p.scratch.write("note.txt", "a note")
+        #expect(try p.cli.run(p.fileArguments("note.txt", name: "Note", type: "note")).code == 0)
+        let table = try p.cli.run(["handover", "check", "--from", "grace"])
+        #expect(table.code == 0, "\(table.stderr)")
+        #expect(table.stdout.hasPrefix("CASE          AS       WHAT              DOCUMENT  DETAIL\n"))
+        #expect(table.stdout.contains("CP-2024-0042  manager  missing-document            no current intake form, which a case in status O needs"))
+        #expect(table.stdout.contains("unread-filings    Note      1 version(s) filed by others (farah) and never read by grace"))
+        #expect(table.stdout.hasSuffix("0 of 1 case(s) ready to hand over.\n"))
+        let json = try p.cli.run(["handover", "check", "--from", "grace", "--json", "--require", "O=intake"])
+        let cases = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(cases.count == 1 && cases[0]["ready"] as? Bool == false)
+        #expect((cases[0]["blockers"] as? [[String: Any]])?.map { $0["kind"] as? String } == ["missing-document", "unread-filings"])
+        #expect(try p.cli.run(["handover", "check", "--from", "grace", "--require", "X=intake"]).code == 64)
+        #expect(try p.cli.run(["handover", "check", "--from", "nobody"]).code == 66)
+        let none = try p.cli.run(["handover", "check", "--from", "farah"])
+        #expect(none.code == 0 && none.stdout == "farah holds no open case.\n")
+    }
+}

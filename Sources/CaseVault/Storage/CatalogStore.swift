@@ -60,6 +60,9 @@ public protocol CatalogReader: AnyObject {
     /// Events with `seq` in `range`, in order, handed over one at a time
     /// (the log may be large); `body` returns false to stop.
     func forEachEvent(in range: ClosedRange<Int64>, _ body: (EventRecord) throws -> Bool) throws
+    /// The events of one type signed by one member, by `seq` (their stored
+    /// columns: the caller proves each one it relies on in the log).
+    func events(type: String, actor: String) throws -> [EventRecord]
     func eventCount() throws -> Int64
     /// A stored perfect subtree of the log (level ≥ 1); level 0 is the
     /// event's `leafHash`.

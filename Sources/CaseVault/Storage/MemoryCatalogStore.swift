@@ -105,6 +105,9 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             guard low <= high else { return }
             for index in Int(low - 1)..<Int(high) where !(try body(state.events[index])) { return }
         }
+        func events(type: String, actor: String) throws -> [EventRecord] {
+            state.events.filter { $0.type == type && $0.actor == actor }
+        }
         func eventCount() throws -> Int64 { Int64(state.events.count) }
         func logNode(level: Int, index: Int64) throws -> [UInt8]? { state.logNodes[LogNodeKey(level: level, index: index)] }
         func stateNode(path: [UInt8]) throws -> StateNode? { state.stateNodes[NodePath(path)] }
