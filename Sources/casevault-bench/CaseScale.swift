@@ -46,8 +46,9 @@ func measureCasesAtScale(in folder: String) -> Bool {
     let build = "/dev/shm/casevault-bench-cases-build-" + UUID().uuidString
     mkdir(scratch, 0o700)
     mkdir(build, 0o700)
+    let keep = ProcessInfo.processInfo.environment["CASEVAULT_BENCH_KEEP"] == "1"
     defer {
-        _ = try? FileManager.default.removeItem(atPath: scratch)
+        if keep { print("kept \(scratch) (CASEVAULT_BENCH_KEEP=1)") } else { _ = try? FileManager.default.removeItem(atPath: scratch) }
         _ = try? FileManager.default.removeItem(atPath: build)
     }
     print("")

@@ -32,6 +32,9 @@ struct TrustedHead {
     /// True when some anchor pinned the log; false on first use (the log was
     /// only checked to be signed consistently, SECURITY.md §12b).
     var anchored: Bool
+    /// True for a read-only snapshot: its signed reads may keep the top of
+    /// the state map, which every key's path passes, for the snapshot's life.
+    var cachesNodes = false
 
     var size: Int64 { range.size }
     var logRoot: [UInt8] { range.root }
@@ -41,7 +44,8 @@ struct TrustedHead {
     /// Reads checked against this head's state.
     func signedState(_ reader: any CatalogReader) -> SignedState {
         precondition(stateRoot != nil, "legacy state must be rebuilt before reading signed state")
-        return SignedState(reader: reader, root: stateRoot!, nodes: legacyState.map { store in LegacyNodes(store: store) })
+        if let legacyState { return SignedState(reader: reader, root: stateRoot!, nodes: LegacyNodes(store: legacyState)) }
+        return SignedState(reader: reader, root: stateRoot!, nodes: cachesNodes ? TopOfMapCache(reader: reader) : nil)
     }
 }
 
@@ -261,6 +265,27 @@ enum Trust {
 }
 
 /// The state map of a legacy vault, rebuilt in memory.
+/// The state map's nodes down to `depth`, each read once per snapshot: a
+/// listing checks hundreds of keys, and the upper levels of their paths are
+/// the same rows. Deeper nodes (the many, read once each) are not kept, so
+/// memory stays bounded (at most 2^(depth+1) nodes). Used only where nothing
+/// writes the map meanwhile (a read snapshot).
+final class TopOfMapCache: StateNodeSource {
+    static let depth = 12
+    let reader: any CatalogReader
+    private var nodes: [[UInt8]: StateNode?] = [:]
+
+    init(reader: any CatalogReader) { self.reader = reader }
+
+    func stateNode(path: [UInt8]) throws -> StateNode? {
+        guard path.count >= 2, Int(path[0]) << 8 | Int(path[1]) <= Self.depth else { return try reader.stateNode(path: path) }
+        if let known = nodes[path] { return known }
+        let node = try reader.stateNode(path: path)
+        nodes[path] = node
+        return node
+    }
+}
+
 struct LegacyNodes: StateNodeSource {
     let store: MemoryCatalogStore
     func stateNode(path: [UInt8]) throws -> StateNode? { try store.read { try $0.stateNode(path: path) } }

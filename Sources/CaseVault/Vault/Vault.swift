@@ -123,7 +123,11 @@ public final class Vault: @unchecked Sendable {
         // Taken before the snapshot opens, so the snapshot holds every
         // commit it includes (a newer one, by another thread, may be missed).
         let checked = cached
-        return try store.read { reader in try body(reader, try trustedHead(in: reader, checked: checked)) }
+        return try store.read { reader in
+            var head = try trustedHead(in: reader, checked: checked)
+            head.cachesNodes = true
+            return try body(reader, head)
+        }
     }
 
     /// Runs `body` in one write transaction, with the log checked up to its
