@@ -42,15 +42,9 @@ func buildCaseVault(at path: String, cases: Int, closed: Int, scratch: String) t
 func measureCasesAtScale(in folder: String) -> Bool {
     let small = Int(ProcessInfo.processInfo.environment["CASEVAULT_BENCH_CASES"] ?? "") ?? 10_000
     let large = 10 * small, closed = min(200, small)
-    let scratch = folder + "/casevault-bench-cases-" + UUID().uuidString
-    let build = "/dev/shm/casevault-bench-cases-build-" + UUID().uuidString
-    mkdir(scratch, 0o700)
-    mkdir(build, 0o700)
-    let keep = ProcessInfo.processInfo.environment["CASEVAULT_BENCH_KEEP"] == "1"
-    defer {
-        if keep { print("kept \(scratch) (CASEVAULT_BENCH_KEEP=1)") } else { _ = try? FileManager.default.removeItem(atPath: scratch) }
-        _ = try? FileManager.default.removeItem(atPath: build)
-    }
+    let folders = BenchFolders(in: folder, part: "cases")
+    let (scratch, build) = (folders.scratch, folders.build)
+    defer { folders.cleanUp() }
     print("")
     print("== cases at scale: \(folder)")
     for id in ["amina", "grace", "halima", "dora"] {

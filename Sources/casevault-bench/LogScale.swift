@@ -64,16 +64,33 @@ func rawVerifyRates() -> (one: Double, all: Double) {
     return (one, Double(count * workers) / (now() - start))
 }
 
-func measureLogAtScale(in folder: String) -> Bool {
-    let scratch = folder + "/casevault-bench-log-" + UUID().uuidString
-    let build = "/dev/shm/casevault-bench-build-" + UUID().uuidString
-    mkdir(scratch, 0o700)
-    mkdir(build, 0o700)
-    let keep = ProcessInfo.processInfo.environment["CASEVAULT_BENCH_KEEP"] == "1"
-    defer {
-        if keep { print("kept \(scratch) (CASEVAULT_BENCH_KEEP=1)") } else { _ = try? FileManager.default.removeItem(atPath: scratch) }
+/// A part's two folders: `scratch` on the file system measured, `build`
+/// on tmpfs where its vaults are built fast. `cleanUp` removes both, but
+/// keeps `scratch` (for profiling) with CASEVAULT_BENCH_KEEP=1.
+struct BenchFolders {
+    let scratch: String, build: String
+
+    init(in folder: String, part: String) {
+        scratch = "\(folder)/casevault-bench-\(part)-\(UUID().uuidString)"
+        build = "/dev/shm/casevault-bench-\(part)-build-\(UUID().uuidString)"
+        mkdir(scratch, 0o700)
+        mkdir(build, 0o700)
+    }
+
+    func cleanUp() {
+        if ProcessInfo.processInfo.environment["CASEVAULT_BENCH_KEEP"] == "1" {
+            print("kept \(scratch) (CASEVAULT_BENCH_KEEP=1)")
+        } else {
+            _ = try? FileManager.default.removeItem(atPath: scratch)
+        }
         _ = try? FileManager.default.removeItem(atPath: build)
     }
+}
+
+func measureLogAtScale(in folder: String) -> Bool {
+    let folders = BenchFolders(in: folder, part: "log")
+    let (scratch, build) = (folders.scratch, folders.build)
+    defer { folders.cleanUp() }
     print("")
     print("== the event log at scale: \(folder)")
     func put(_ path: String, _ bytes: Data) -> Bool {
