@@ -172,7 +172,8 @@ extension SQLiteCatalogStore {
         }
         // v11: disposal by crypto-shredding (`case.disposal-approved`,
         // `case.disposed`): the approvals standing, and the tombstones; and
-        // cases by status, so the retention plan reads the closed ones only.
+        // cases by status, so the retention plan reads the closed ones only;
+        // versions by object, so disposal finds who else names an object.
         migrator.registerMigration("v11-disposals") { db in
             try db.execute(sql: """
                 CREATE TABLE disposal_approvals (case_number TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL,
@@ -181,6 +182,7 @@ extension SQLiteCatalogStore {
                     policy_version INTEGER NOT NULL, rule TEXT NOT NULL, approvals TEXT NOT NULL, documents INTEGER NOT NULL,
                     versions INTEGER NOT NULL, ciphertext_bytes INTEGER NOT NULL);
                 CREATE INDEX cases_by_status ON cases (status);
+                CREATE INDEX versions_by_object ON versions (object_id);
                 """)
         }
         return migrator

@@ -427,6 +427,10 @@ private final class Connection: CatalogWriter {
         }
     }
 
+    func cases(namingObject objectId: String) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT DISTINCT case_number FROM versions WHERE object_id = ? ORDER BY case_number", arguments: [objectId])
+    }
+
     func disposals(caseNumber: String?) throws -> [DisposalRecord] {
         let rows = try caseNumber.map { try all("SELECT * FROM disposals WHERE case_number = ?", [$0]) }
             ?? all("SELECT * FROM disposals ORDER BY case_number")

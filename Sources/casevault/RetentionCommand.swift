@@ -121,7 +121,7 @@ struct RetentionApproveCommand: ParsableCommand {
     var reason: String
 
     func validate() throws {
-        guard due != !numbers.isEmpty else { throw ValidationError("name the cases to approve, or pass --due (not both)") }
+        guard due == numbers.isEmpty else { throw ValidationError("name the cases to approve, or pass --due (not both)") }
     }
 
     func run() throws {

@@ -266,6 +266,26 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try p.vault.verify().isClean)
     }
 
+    @Test func anObjectALiveCaseAlsoNamesIsKeptWhenItsKeysGo() throws {
+        let s = try Scene()
+        let p = s.p
+        try s.approve()
+        // A records officer signs by hand a filing into the open case that
+        // names an object of the case to be disposed of.
+        let shared = try #require(try p.vault.store.read { try $0.versions(caseNumber: s.gone, document: "Intake form") }.first)
+        let stamp = Stamp(date: "2027-06-30T12:00:00+03:00", caseNumber: s.kept, caseStatus: .open, report: "Copy", caseManager: "Grace Otieno",
+                          caseSupervisor: "Halima Abdi", version: 1, filedBy: "farah", filedByName: "Farah Nasser")
+        _ = try p.vault.write { writer, head in
+            try Ledger.append([.versionFiled(VersionFiled(case: s.kept, document: "Copy", version: 1, type: "note", tier: "team",
+                                                          object: shared.objectId, size: shared.size, ciphertextSize: shared.ciphertextSize,
+                                                          sealedFileKeyHash: String(repeating: "cd", count: 32), stamp: stamp, schema: nil))],
+                              by: p["farah"], at: Self.due, vaultID: p.vault.config.vaultId, head: &head, in: writer)
+        }
+        #expect(try s.apply().map { "\($0.result.rawValue) \($0.objectsErased)" } == ["disposed 4"])
+        #expect(FileManager.default.fileExists(atPath: p.objectPath(shared.objectId)))
+        #expect(try p.vault.disposal(of: s.gone) != nil)
+    }
+
     @Test func disposalRowsEditedByHandAreCaught() throws {
         let s = try Scene()
         let p = s.p

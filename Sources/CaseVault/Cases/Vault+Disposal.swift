@@ -80,7 +80,11 @@ extension Vault {
             throw VaultError.accessDenied("disposals are approved by case supervisors, project directors and admins; '\(actor.id)' is a \(actor.role.displayName)")
         }
         try Self.check(Lifecycle.refusal(reason: reason))
-        let named = try cases.map { try $0.map { try CaseNumber.parse($0).description } }
+        // Each case once: a repeated number would sign a second approval, which the projection refuses.
+        let named = try cases.map { numbers in
+            var seen = Set<String>()
+            return try numbers.map { try CaseNumber.parse($0).description }.filter { seen.insert($0).inserted }
+        }
         return try write { writer, head in
             let signed = head.signedState(writer)
             guard let schedule = try RetentionSchedule(signed, asOf: now) else {
@@ -113,7 +117,7 @@ extension Vault {
                     outcomes.append(.init(caseNumber: number, result: .approved, detail: "\(item.rule): \(item.why)"))
                 }
             }
-            if let named, let refused = outcomes.first(where: { $0.result == .notYours }), named.count > 0 {
+            if named != nil, let refused = outcomes.first(where: { $0.result == .notYours }) {
                 throw VaultError.accessDenied("you may not approve disposing of \(refused.caseNumber): \(refused.detail)")
             }
             if !events.isEmpty {
@@ -149,7 +153,7 @@ extension Vault {
         // 1. Finish what an interrupted run began.
         let disposed = try read { reader, head in head.size > 0 ? try Self.disposedVersions(head.signedState(reader)) : [] }
         for (number, versions) in disposed {
-            let erased = try eraseObjects(of: versions)
+            let erased = try eraseObjects(of: versions, disposedFrom: number)
             if erased > 0 { record(.init(caseNumber: number, result: .finished, detail: "erased objects left by an interrupted run", objectsErased: erased)) }
         }
         // 2. Each case due, in its own transaction.
@@ -189,7 +193,7 @@ extension Vault {
                         versions)
             }
             guard let outcome = result.0 else { continue }
-            let erased = outcome.result == .disposed ? try eraseObjects(of: result.1) : 0
+            let erased = outcome.result == .disposed ? try eraseObjects(of: result.1, disposedFrom: number) : 0
             record(DisposalOutcome(caseNumber: outcome.caseNumber, result: outcome.result, detail: outcome.detail, objectsErased: erased))
         }
         // 3. Push the erased keys out of the write-ahead log (every run: an
@@ -203,22 +207,22 @@ extension Vault {
     /// Deletes the objects of a disposed case's versions; how many it
     /// deleted. An object a version of a live case names too (only a version
     /// signed by hand shares one) is left: its keys are gone with the case.
-    private func eraseObjects(of versions: [VersionRecord]) throws -> Int {
+    /// (The catalog's rows decide that, unchecked: a row added by hand can
+    /// only keep ciphertext whose keys are gone.)
+    private func eraseObjects(of versions: [VersionRecord], disposedFrom number: String) throws -> Int {
         let present = versions.compactMap { ObjectID(hex: $0.objectId) }.filter { objects.contains($0) }
         guard !present.isEmpty else { return 0 }
-        let live = try store.read { try Self.liveObjectIDs($0) }
+        let shared = try store.read { reader in
+            try Set(present.filter { id in
+                try reader.cases(namingObject: id.hex).contains { try $0 != number && reader.disposals(caseNumber: $0).isEmpty }
+            })
+        }
         var erased = 0
-        for id in present where !live.contains(id.hex) {
+        for id in present where !shared.contains(id) {
             objects.remove(id)
             if !objects.contains(id) { erased += 1 }
         }
         return erased
-    }
-
-    /// The objects the catalog's versions of cases not disposed of name.
-    static func liveObjectIDs(_ reader: any CatalogReader) throws -> Set<String> {
-        let disposed = Set(try reader.disposals(caseNumber: nil).map { Array($0.caseNumber.utf8) })
-        return Set(try reader.versions(caseNumber: nil, document: nil).filter { !disposed.contains(Array($0.caseNumber.utf8)) }.map(\.objectId))
     }
 
     /// The versions of every case disposed of, by case.
@@ -256,12 +260,15 @@ extension Vault {
                 }
             }
             let closed = try signed.lifecycle(parsed).changes.last { $0.to == CaseStatus.closed.rawValue }
-            func date(_ text: String) -> Date { Timestamp.date(from: text) ?? Date(timeIntervalSince1970: 0) }
+            func date(_ text: String) throws -> Date {
+                guard let date = Timestamp.date(from: text) else { throw VaultError.integrityFailure("a time in the record of \(parsed) is not a time") }
+                return date
+            }
             return DisposalCertificate(
-                caseNumber: parsed, category: state.case.category, year: state.case.year, openedAt: date(state.case.openedAt),
-                closedAt: closed.map { date($0.at) }, disposedAt: date(disposal.at), disposedBy: disposal.by, eventSeq: disposal.seq,
+                caseNumber: parsed, category: state.case.category, year: state.case.year, openedAt: try date(state.case.openedAt),
+                closedAt: try closed.map { try date($0.at) }, disposedAt: try date(disposal.at), disposedBy: disposal.by, eventSeq: disposal.seq,
                 eventLeafHash: LogTree.leafHash(body: event.body, signature: event.signature).hexString, policyVersion: disposal.policyVersion, policyHash: policy.bodyHash,
-                rule: disposal.rule, approvals: approvals.map { .init(by: $0.by, at: date($0.at), seq: $0.seq, reason: $0.reason) },
+                rule: disposal.rule, approvals: try approvals.map { .init(by: $0.by, at: try date($0.at), seq: $0.seq, reason: $0.reason) },
                 documents: disposal.documents, versions: disposal.versions, ciphertextBytes: disposal.ciphertextBytes,
                 tierKeysErased: state.grants.count, destroyed: destroyed, logSize: head.size, logRoot: head.logRoot.hexString)
         }

@@ -130,6 +130,9 @@ public protocol CatalogReader: AnyObject {
     func disposalApprovals(caseNumber: String?) throws -> [DisposalApprovalRecord]
     /// Disposal tombstones: of one case, or of every case, by case, when nil.
     func disposals(caseNumber: String?) throws -> [DisposalRecord]
+    /// The cases whose versions name an object (one, unless a version was
+    /// signed by hand naming another's object).
+    func cases(namingObject objectId: String) throws -> [String]
 }
 
 /// The write side, reachable only inside `CatalogStore.write`. Only the

@@ -190,6 +190,11 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             let cases = caseNumber.map { [Name($0)] } ?? state.disposalApprovals.keys.sorted()
             return cases.flatMap { (state.disposalApprovals[$0] ?? [:]).values.sorted { $0.seq < $1.seq } }
         }
+        func cases(namingObject objectId: String) throws -> [String] {
+            state.versions.sorted { $0.key < $1.key }.compactMap { name, documents in
+                documents.values.contains { $0.values.contains { $0.objectId == objectId } } ? name.text : nil
+            }
+        }
         func disposals(caseNumber: String?) throws -> [DisposalRecord] {
             if let caseNumber { return state.disposals[Name(caseNumber)].map { [$0] } ?? [] }
             return state.disposals.sorted { $0.key < $1.key }.map(\.value)

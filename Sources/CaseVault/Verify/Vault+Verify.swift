@@ -44,6 +44,12 @@ extension Vault {
         return report
     }
 
+    /// The objects the catalog's versions of cases not disposed of name.
+    private static func liveObjectIDs(_ reader: any CatalogReader) throws -> Set<String> {
+        let disposed = Set(try reader.disposals(caseNumber: nil).map { Array($0.caseNumber.utf8) })
+        return Set(try reader.versions(caseNumber: nil, document: nil).filter { !disposed.contains(Array($0.caseNumber.utf8)) }.map(\.objectId))
+    }
+
     /// Removes leftovers, only from a vault with no faults and only while
     /// no filing runs (a filing's object is an orphan until it commits).
     /// Runs after verify's snapshot is released: a filing may have committed
@@ -51,7 +57,7 @@ extension Vault {
     /// filing can be between writing its object and committing) is kept.
     private func repair(_ leftovers: (orphans: [ObjectID], temps: [String]), into report: inout VerifyReport) throws {
         let removed = try objects.whileNoFilingRuns { () -> [String] in
-            let named = try store.read { try Vault.liveObjectIDs($0) }
+            let named = try store.read { try Self.liveObjectIDs($0) }
             var removed: [String] = []
             for id in leftovers.orphans where !named.contains(id.hex) && objects.contains(id) {
                 objects.remove(id)
