@@ -116,6 +116,17 @@ DATA = {
     "case.disposed": obj({"case": CASE, "policyVersion": integer(1), "rule": string(1, 64),
                           "approvals": lambda x: type(x) is list and len(x) >= 1 and all(integer(1)(i) for i in x),
                           "documents": integer(0), "versions": integer(0), "ciphertextBytes": integer(0)}),
+    "staff.left": obj({"id": ID, "reason": string(1)}),  # §3 "Rotation"
+    "case.access-granted": obj({"case": CASE, "tier": TIER, "holder": pat(r"staff:[a-z0-9][a-z0-9._-]{1,63}"),
+                                "holderPublicKey": HEX, "sealedKeyHash": HEX, "reason": string(1)}),
+    "case.key-rotated": obj({"case": CASE, "tier": TIER, "generation": integer(2), "publicKey": HEX,
+                             "holders": lambda x: type(x) is list and all(obj({
+                                 "holder": pat(r"staff:[a-z0-9][a-z0-9._-]{1,63}|recovery"),
+                                 "holderPublicKey": HEX, "sealedKeyHash": HEX})(i) for i in x),
+                             "removed": lambda x: str_list(x) and all(pat(r"staff:[a-z0-9][a-z0-9._-]{1,63}")(i) for i in x),
+                             "versions": lambda x: type(x) is list and all(obj({
+                                 "document": string(1, 480), "version": integer(1), "sealedFileKeyHash": HEX})(i) for i in x),
+                             "reason": string(1)}),
 }
 ANY = set(ROLES)
 SUPER = {"case-supervisor", "project-director", "admin"}
@@ -137,6 +148,9 @@ SIGNERS = {  # §12 "Who may sign what", the role column
     "retention.policy-set": {"admin", "project-director"},
     "case.disposal-approved": SUPER,
     "case.disposed": {"admin", "project-director"},
+    "staff.left": {"admin"},
+    "case.access-granted": {"case-supervisor", "project-director"},
+    "case.key-rotated": SUPER,
 }
 READERS = {"case-manager", "case-supervisor", "project-director"}  # §3 table: roles that can read
 EVENT_PREFIX = b"casevault-event-v1\n"
@@ -322,19 +336,42 @@ def staff_record(s):
     return None if s is None else {
         "id": s["id"], "name": s["name"], "role": s["role"], "boxPublicKey": hx(s["box_public_key"]),
         "signingPublicKey": hx(s["signing_public_key"]), "wrappedKeysHash": s["wrapped_keys_hash"],
-        "addedAt": s["added_at"], "addedBy": s["added_by"], "addedSeq": s["added_seq"], "keysSeq": s["keys_seq"]}
+        "addedAt": s["added_at"], "addedBy": s["added_by"], "addedSeq": s["added_seq"], "keysSeq": s["keys_seq"],
+        **left_member(s)}
+
+def left_member(s):  # §12a: "left" only once the member left the staff; all four columns or none
+    cols = [s.get(k) for k in ("left_seq", "left_at", "left_by", "left_reason")]
+    if all(c is None for c in cols): return {}
+    if any(c is None for c in cols): raise ValueError("part of a departure")
+    return {"left": {"seq": cols[0], "at": cols[1], "by": cols[2], "reason": cols[3]}}
+
+def generation_member(name, g):  # §12a: a key generation is in the record only when it is not 1
+    if g is None or g == 1: return {}
+    if type(g) is not int or g < 1: raise ValueError("bad key generation")
+    return {name: g}
+
+def keys_member(c):  # §12a: "keys" only once a tier of the case has rotated
+    text = c.get("key_generations")
+    if text is None: return {}
+    keys = json.loads(text)
+    tiers = {}
+    for t in ("confidential", "team"):
+        k = keys[t]
+        tiers[t] = {"generation": k["generation"],
+                    "older": [{"generation": o["generation"], "publicKey": o["publicKey"]} for o in k["older"]]}
+    return {"keys": tiers}
 
 def case_record(c, grants):
     if c is None: return None
-    gs = sorted(grants, key=lambda g: (g["tier"].encode(), g["holder"].encode()))
+    gs = sorted(grants, key=lambda g: (g["tier"].encode(), g["holder"].encode(), g.get("generation") or 1))
     return {"case": {"number": c["number"], "category": c["category"], "year": c["year"],
                      "clientNumber": c["client_number"], "status": c["status"], "manager": c["manager_id"],
                      "supervisor": c["supervisor_id"], "teamPublicKey": hx(c["team_public_key"]),
                      "confidentialPublicKey": hx(c["confidential_public_key"]), "openedAt": c["opened_at"],
-                     "openedBy": c["opened_by"], "openedSeq": c["opened_seq"]},
+                     "openedBy": c["opened_by"], "openedSeq": c["opened_seq"], **keys_member(c)},
             "grants": [{"caseNumber": g["case_number"], "tier": g["tier"], "holder": g["holder"],
                         "holderPublicKey": hx(g["holder_public_key"]), "sealedKeyHash": g["sealed_key_hash"],
-                        "grantedSeq": g["granted_seq"]} for g in gs]}
+                        "grantedSeq": g["granted_seq"], **generation_member("generation", g.get("generation"))} for g in gs]}
 
 def document_record(d):
     return None if d is None else {
@@ -362,7 +399,8 @@ def version_record(v):
             "tier": v["tier"], "objectId": v["object_id"], "size": v["plaintext_size"],
             "ciphertextSize": v["ciphertext_size"], "sealedFileKeyHash": v["sealed_file_key_hash"], "stamp": stamp,
             "filedSeq": v["filed_seq"], "schemaId": v["schema_id"], "schemaVersion": v["schema_version"],
-            "schemaBodyHash": v["schema_body_hash"], **origin_member(v)}
+            "schemaBodyHash": v["schema_body_hash"], **origin_member(v),
+            **generation_member("keyGeneration", v.get("key_generation"))}
 
 def origin_member(v):  # §12a: "origin" only for a moved version; both columns or neither
     oc, od = v.get("origin_case"), v.get("origin_document")
@@ -455,7 +493,7 @@ def run(argv):
         known = {"v1-staff", "v2-events-cases-documents", "v3-form-schemas", "v4-signed-projection",
                  "v5-case-lifecycle", "v6-corrections-and-tags",
                  "v7-aged-out-extensions", "v8-vault-policies", "v9-legal-holds",
-                 "v10-retention-policies", "v11-disposals"}
+                 "v10-retention-policies", "v11-disposals", "v12-key-rotation"}
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         if "v4-signed-projection" not in migrations:
             fail("the newest event signs no state root; open the vault once with casevault")
@@ -532,14 +570,19 @@ def run(argv):
                                 case, doc, ver))))
         if vrec is None: fail(f"the signed state has no version {ver} of '{doc}'")
 
-        # §11: the holder's grant -> tier key -> file key -> object
+        # §11, §3 "Rotation": the holder's grant of the version's key generation -> tier key -> file key -> object
         tier = vrec["tier"]
-        grant = [g for g in crec["grants"] if g["tier"] == tier and g["holder"] == f"staff:{sid}"]
-        if not grant: fail(f"no grant for the {tier} tier")
+        generation = vrec.get("keyGeneration", 1)
+        grant = [g for g in crec["grants"] if g["tier"] == tier and g["holder"] == f"staff:{sid}"
+                 and g.get("generation", 1) == generation]
+        if not grant: fail(f"no grant for generation {generation} of the {tier} tier")
         if grant[0]["holderPublicKey"] != me["boxPublicKey"]: fail(f"your {tier} grant is sealed to another key")
         tier_sk = open_sealed(db, grant[0]["sealedKeyHash"], f"sealed {tier} tier key", box_pk, box_sk)
         tier_pk = nb.crypto_scalarmult_base(tier_sk)
-        if tier_pk.hex() != crec["case"][f"{tier}PublicKey"]: fail(f"the {tier} tier key is not the case's {tier} public key")
+        keys = crec["case"].get("keys", {}).get(tier, {"generation": 1, "older": []})
+        if generation == keys["generation"]: expected = crec["case"][f"{tier}PublicKey"]
+        else: expected = next((o["publicKey"] for o in keys["older"] if o["generation"] == generation), None)
+        if tier_pk.hex() != expected: fail(f"the {tier} tier key is not the case's {tier} public key of generation {generation}")
         file_key = open_sealed(db, vrec["sealedFileKeyHash"], "sealed file key", tier_pk, tier_sk)
         oid = vrec["objectId"]
         if not HEX(oid): fail("the version's object id is malformed")

@@ -213,6 +213,23 @@ run retention certificate UASC-2025-0043
 echo "The case's record remains; its content is gone for everyone, its holders included (exit 66):"
 run get UASC-2025-0043 "School letter" --as joseph --passphrase-file "$secrets/joseph"
 
+next "Access changes: a colleague covers and stops covering; a project director leaves (keys rotate)"
+run case grant CP-2024-0042 --tier team --member joseph --reason "Covering while Grace is on leave" \
+    --as halima --passphrase-file "$secrets/halima"
+run get CP-2024-0042 "Home visit report" --as joseph --passphrase-file "$secrets/joseph"
+echo "Revoking rotates the team key: a new key pair for the others, every file key re-sealed to it, Joseph's copy erased."
+run case revoke CP-2024-0042 --member joseph --reason "Grace is back" --as halima --passphrase-file "$secrets/halima"
+echo "Joseph is refused now (exit 77), and what is filed next is sealed to a key he never had:"
+run get CP-2024-0042 "Home visit report" --as joseph --passphrase-file "$secrets/joseph"
+echo "Dora leaves. The admin records it: she can no longer unlock, and every team tier she held rotates without her."
+echo "(An admin holds no case key, so the older versions stay under the older keys, which the other holders keep.)"
+run staff leave dora --reason "End of contract" --as amina --passphrase-file "$secrets/amina"
+run get CP-2024-0042 "Home visit report" --as dora --passphrase-file "$secrets/dora"
+run case show CP-2024-0042
+echo "Halima, who holds the tiers, re-seals every older version to the new keys; the older keys are erased:"
+run case rotate --pending --reason "After Dora left" --as halima --passphrase-file "$secrets/halima"
+run get CP-2024-0042 "Home visit report" --as grace --passphrase-file "$secrets/grace"
+
 next "The monthly supervision report, from the catalog alone (no passphrase, no decryption)"
 run report monthly --month "$(date -u +%Y-%m)"
 
@@ -263,4 +280,4 @@ next "The real vault is clean"
 run verify
 
 say "Done. ./demo-vault is left for you to explore, e.g.: CASEVAULT_STATE_DIR=./demo-checkpoints casevault staff list --vault demo-vault"
-echo "(Retention, labels, handover packages and audit exports are the next issues on the tracker.)"
+echo "(Handover start and packages, case transfer between offices and audit exports are the next issues on the tracker.)"

@@ -185,6 +185,28 @@ extension SQLiteCatalogStore {
                 CREATE INDEX versions_by_object ON versions (object_id);
                 """)
         }
+        // v12: staff departures, key generations and rotation
+        // (`staff.left`, `case.access-granted`, `case.key-rotated`): a grant
+        // is one holder's copy of one generation of a tier, so the grants'
+        // key gains the generation (SQLite changes a key only by copying).
+        migrator.registerMigration("v12-key-rotation") { db in
+            try db.execute(sql: """
+                ALTER TABLE staff ADD COLUMN left_seq INTEGER;
+                ALTER TABLE staff ADD COLUMN left_at TEXT;
+                ALTER TABLE staff ADD COLUMN left_by TEXT;
+                ALTER TABLE staff ADD COLUMN left_reason TEXT;
+                ALTER TABLE cases ADD COLUMN key_generations TEXT;
+                ALTER TABLE versions ADD COLUMN key_generation INTEGER NOT NULL DEFAULT 1;
+                CREATE TABLE grants_v12 (case_number TEXT NOT NULL, tier TEXT NOT NULL, holder TEXT NOT NULL,
+                    holder_public_key BLOB NOT NULL, sealed_key_hash TEXT NOT NULL, granted_seq INTEGER NOT NULL,
+                    generation INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (case_number, tier, holder, generation)) WITHOUT ROWID;
+                INSERT INTO grants_v12 (case_number, tier, holder, holder_public_key, sealed_key_hash, granted_seq)
+                    SELECT case_number, tier, holder, holder_public_key, sealed_key_hash, granted_seq FROM grants;
+                DROP TABLE grants;
+                ALTER TABLE grants_v12 RENAME TO grants;
+                CREATE INDEX grants_by_holder ON grants (holder);
+                """)
+        }
         return migrator
     }()
 }

@@ -220,7 +220,19 @@ private final class Connection: CatalogWriter {
     static func staff(_ row: Row) throws -> StaffRecord {
         StaffRecord(id: try row.value("id"), name: try row.value("name"), role: try row.value("role"), boxPublicKey: hex(try row.value("box_public_key")) ?? "",
                     signingPublicKey: hex(try row.value("signing_public_key")) ?? "", wrappedKeysHash: try row.value("wrapped_keys_hash"),
-                    addedAt: try row.value("added_at"), addedBy: try row.value("added_by"), addedSeq: try row.value("added_seq"), keysSeq: try row.value("keys_seq"))
+                    addedAt: try row.value("added_at"), addedBy: try row.value("added_by"), addedSeq: try row.value("added_seq"), keysSeq: try row.value("keys_seq"),
+                    left: try departure(row))
+    }
+
+    /// All four departure columns or none.
+    static func departure(_ row: Row) throws -> StaffDeparture? {
+        let seq: Int64? = try row.value("left_seq"), at: String? = try row.value("left_at")
+        let by: String? = try row.value("left_by"), reason: String? = try row.value("left_reason")
+        switch (seq, at, by, reason) {
+        case (nil, nil, nil, nil): return nil
+        case (let seq?, let at?, let by?, let reason?): return StaffDeparture(seq: seq, at: at, by: by, reason: reason)
+        default: throw VaultError.integrityFailure("a staff row has part of a departure")
+        }
     }
 
     func caseRecord(number: String) throws -> CaseRecord? { try one("SELECT * FROM cases WHERE number = ?", [number]).map(Self.caseRecord) }
@@ -242,7 +254,16 @@ private final class Connection: CatalogWriter {
         CaseRecord(number: try row.value("number"), category: try row.value("category"), year: try row.value("year"), clientNumber: try row.value("client_number"),
                    status: try row.value("status"), manager: try row.value("manager_id"), supervisor: try row.value("supervisor_id"),
                    teamPublicKey: hex(try row.value("team_public_key")) ?? "", confidentialPublicKey: hex(try row.value("confidential_public_key")) ?? "",
-                   openedAt: try row.value("opened_at"), openedBy: try row.value("opened_by"), openedSeq: try row.value("opened_seq"))
+                   openedAt: try row.value("opened_at"), openedBy: try row.value("opened_by"), openedSeq: try row.value("opened_seq"),
+                   keys: try caseKeys(row))
+    }
+
+    /// The `key_generations` column: the JSON of `CaseKeys`, or null.
+    static func caseKeys(_ row: Row) throws -> CaseKeys? {
+        guard let text: String = try row.value("key_generations") else { return nil }
+        do { return try JSONDecoder().decode(CaseKeys.self, from: Data(text.utf8)) } catch {
+            throw VaultError.integrityFailure("the key generations of case \(try row.value("number") as String) are damaged")
+        }
     }
 
     func caseNumber(client: Int) throws -> String? {
@@ -260,10 +281,10 @@ private final class Connection: CatalogWriter {
     }
 
     func grants(caseNumber: String) throws -> [GrantRecord] {
-        try all("SELECT * FROM grants WHERE case_number = ? ORDER BY tier, holder", [caseNumber]).map { row in
+        try all("SELECT * FROM grants WHERE case_number = ? ORDER BY tier, holder, generation", [caseNumber]).map { row in
             GrantRecord(caseNumber: try row.value("case_number"), tier: try row.value("tier"), holder: try row.value("holder"),
                         holderPublicKey: Self.hex(try row.value("holder_public_key")) ?? "", sealedKeyHash: try row.value("sealed_key_hash"),
-                        grantedSeq: try row.value("granted_seq"))
+                        grantedSeq: try row.value("granted_seq"), generation: try row.value("generation"))
         }
     }
 
@@ -302,7 +323,7 @@ private final class Connection: CatalogWriter {
                       tier: try row.value("tier"), objectId: try row.value("object_id"), size: try row.value("plaintext_size"), ciphertextSize: try row.value("ciphertext_size"),
                       sealedFileKeyHash: try row.value("sealed_file_key_hash"), stamp: try Stamp(canonicalJSON: bytes(try row.value("stamp"))),
                       filedSeq: try row.value("filed_seq"), schemaId: try row.value("schema_id"), schemaVersion: try row.value("schema_version"),
-                      schemaBodyHash: try row.value("schema_body_hash"), origin: try origin(row))
+                      schemaBodyHash: try row.value("schema_body_hash"), origin: try origin(row), keyGeneration: try row.value("key_generation"))
     }
 
     /// Both origin columns or neither.
@@ -427,6 +448,10 @@ private final class Connection: CatalogWriter {
         }
     }
 
+    func cases(heldBy holder: String) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT DISTINCT case_number FROM grants WHERE holder = ? ORDER BY case_number", arguments: [holder])
+    }
+
     func cases(namingObject objectId: String) throws -> [String] {
         try String.fetchAll(db, sql: "SELECT DISTINCT case_number FROM versions WHERE object_id = ? ORDER BY case_number", arguments: [objectId])
     }
@@ -492,24 +517,29 @@ private final class Connection: CatalogWriter {
     func putStaff(_ r: StaffRecord) throws {
         try run("""
             INSERT OR REPLACE INTO staff (id, name, role, box_public_key, signing_public_key, wrapped_keys_hash, added_at,
-                added_by, added_seq, keys_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                added_by, added_seq, keys_seq, left_seq, left_at, left_by, left_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [r.id, r.name, r.role, Self.data(r.boxPublicKey), Self.data(r.signingPublicKey), r.wrappedKeysHash, r.addedAt,
-                  r.addedBy, r.addedSeq, r.keysSeq])
+                  r.addedBy, r.addedSeq, r.keysSeq, r.left?.seq, r.left?.at, r.left?.by, r.left?.reason])
     }
 
     func putCase(_ r: CaseRecord) throws {
         try run("""
             INSERT OR REPLACE INTO cases (number, category, year, client_number, status, manager_id, supervisor_id, team_public_key,
-                confidential_public_key, opened_at, opened_by, opened_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                confidential_public_key, opened_at, opened_by, opened_seq, key_generations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [r.number, r.category, r.year, r.clientNumber, r.status, r.manager, r.supervisor, Self.data(r.teamPublicKey),
-                  Self.data(r.confidentialPublicKey), r.openedAt, r.openedBy, r.openedSeq])
+                  Self.data(r.confidentialPublicKey), r.openedAt, r.openedBy, r.openedSeq,
+                  try r.keys.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }])
     }
 
     func putGrant(_ r: GrantRecord) throws {
         try run("""
-            INSERT OR REPLACE INTO grants (case_number, tier, holder, holder_public_key, sealed_key_hash, granted_seq)
-            VALUES (?, ?, ?, ?, ?, ?)
-            """, [r.caseNumber, r.tier, r.holder, Self.data(r.holderPublicKey), r.sealedKeyHash, r.grantedSeq])
+            INSERT OR REPLACE INTO grants (case_number, tier, holder, holder_public_key, sealed_key_hash, granted_seq, generation)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, [r.caseNumber, r.tier, r.holder, Self.data(r.holderPublicKey), r.sealedKeyHash, r.grantedSeq, r.generation])
+    }
+
+    func deleteGrant(caseNumber: String, tier: String, holder: String, generation: Int) throws {
+        try run("DELETE FROM grants WHERE case_number = ? AND tier = ? AND holder = ? AND generation = ?", [caseNumber, tier, holder, generation])
     }
 
     func putDocument(_ r: DocumentRecord) throws {
@@ -521,10 +551,12 @@ private final class Connection: CatalogWriter {
     func putVersion(_ r: VersionRecord) throws {
         try run("""
             INSERT OR REPLACE INTO versions (case_number, document, version, type, tier, object_id, plaintext_size, ciphertext_size,
-                sealed_file_key_hash, stamp, filed_seq, schema_id, schema_version, schema_body_hash, origin_case, origin_document)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                sealed_file_key_hash, stamp, filed_seq, schema_id, schema_version, schema_body_hash, origin_case, origin_document,
+                key_generation)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [r.caseNumber, r.document, r.version, r.type, r.tier, r.objectId, r.size, r.ciphertextSize, r.sealedFileKeyHash,
-                  Data(r.stamp.canonicalJSON), r.filedSeq, r.schemaId, r.schemaVersion, r.schemaBodyHash, r.origin?.case, r.origin?.document])
+                  Data(r.stamp.canonicalJSON), r.filedSeq, r.schemaId, r.schemaVersion, r.schemaBodyHash, r.origin?.case, r.origin?.document,
+                  r.keyGeneration])
     }
 
     func putSchema(_ r: SchemaRecord) throws {

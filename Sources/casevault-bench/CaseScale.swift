@@ -12,18 +12,8 @@ import Glibc
 /// `closed` have a closure form and are closed, with the example retention
 /// policy in force. No recovery key: a case is 1 + 5 events.
 func buildCaseVault(at path: String, cases: Int, closed: Int, scratch: String) throws {
-    var options = Vault.CreationOptions()
-    options.insecureTestingKDF = true
-    options.adminID = "amina"
-    options.adminName = "Amina"
-    options.adminPassphrase = try Passphrase(contentsOfFile: "\(scratch)/amina.pw")
-    let vault = try Vault.create(at: path, options: options)
-    let admin = try vault.unlock(staffID: "amina", passphrase: try Passphrase(contentsOfFile: "\(scratch)/amina.pw"))
-    for (id, role) in [("grace", Role.caseManager), ("halima", .caseSupervisor), ("dora", .projectDirector)] {
-        try vault.addStaff(id: id, name: id.capitalized, role: role, passphrase: try Passphrase(contentsOfFile: "\(scratch)/\(id).pw"), by: admin)
-    }
-    let halima = try vault.unlock(staffID: "halima", passphrase: try Passphrase(contentsOfFile: "\(scratch)/halima.pw"))
-    let grace = try vault.unlock(staffID: "grace", passphrase: try Passphrase(contentsOfFile: "\(scratch)/grace.pw"))
+    let (vault, staff) = try makeBenchVault(at: path, passphrases: scratch)
+    let (admin, halima, grace) = (staff["amina"]!, staff["halima"]!, staff["grace"]!)
     let opened = Date(timeIntervalSince1970: 1_704_067_200)  // 2024-01-01
     for client in 1...cases {
         let number = try vault.openCase(category: "CP", admitted: 2024, clientNumber: client, managerID: "grace", supervisorID: "halima",
@@ -47,12 +37,7 @@ func measureCasesAtScale(in folder: String) -> Bool {
     defer { folders.cleanUp() }
     print("")
     print("== cases at scale: \(folder)")
-    for id in ["amina", "grace", "halima", "dora"] {
-        guard FileManager.default.createFile(atPath: "\(build)/\(id).pw", contents: Data("\(id) bench passphrase\n".utf8)) else {
-            print("cannot write \(build)")
-            return false
-        }
-    }
+    guard writeBenchPassphrases(in: build) else { return false }
     let started = now()
     do {
         try buildCaseVault(at: "\(build)/small", cases: small, closed: closed, scratch: build)
@@ -97,4 +82,33 @@ func measureCasesAtScale(in folder: String) -> Bool {
         met = ok && met
     }
     return met
+}
+
+/// The bench staff's passphrase files (amina, grace, halima, dora).
+func writeBenchPassphrases(in folder: String) -> Bool {
+    for id in ["amina", "grace", "halima", "dora"] {
+        guard FileManager.default.createFile(atPath: "\(folder)/\(id).pw", contents: Data("\(id) bench passphrase\n".utf8)) else {
+            print("cannot write \(folder)")
+            return false
+        }
+    }
+    return true
+}
+
+/// A vault with admin amina, case manager grace, case supervisor halima and
+/// project director dora (passphrases from `writeBenchPassphrases`), each unlocked.
+func makeBenchVault(at path: String, passphrases folder: String) throws -> (Vault, [String: StaffIdentity]) {
+    func passphrase(_ id: String) throws -> Passphrase { try Passphrase(contentsOfFile: "\(folder)/\(id).pw") }
+    var options = Vault.CreationOptions()
+    options.insecureTestingKDF = true
+    options.adminID = "amina"
+    options.adminName = "Amina"
+    options.adminPassphrase = try passphrase("amina")
+    let vault = try Vault.create(at: path, options: options)
+    var staff = ["amina": try vault.unlock(staffID: "amina", passphrase: try passphrase("amina"))]
+    for (id, role) in [("grace", Role.caseManager), ("halima", .caseSupervisor), ("dora", .projectDirector)] {
+        try vault.addStaff(id: id, name: id.capitalized, role: role, passphrase: try passphrase(id), by: staff["amina"]!)
+        staff[id] = try vault.unlock(staffID: id, passphrase: try passphrase(id))
+    }
+    return (vault, staff)
 }

@@ -7,7 +7,8 @@ struct CaseCommand: ParsableCommand {
         commandName: "case",
         abstract: "Open, list and show cases (client folders); change their status.",
         subcommands: [CaseOpenCommand.self, CaseListCommand.self, CaseShowCommand.self, CaseStatusCommand.self,
-                      CaseReopenCommand.self, CaseApproveCommand.self, CaseExtendCommand.self, CaseTagCommand.self]
+                      CaseReopenCommand.self, CaseApproveCommand.self, CaseExtendCommand.self, CaseTagCommand.self,
+                      CaseGrantCommand.self, CaseRevokeCommand.self, CaseRotateCommand.self]
     )
 }
 
@@ -148,6 +149,10 @@ struct CaseShowCommand: ParsableCommand {
             print("                     every key of the case is erased; its documents below are a record of what was destroyed")
         }
         printHolders(try vault.holders(of: number))
+        for (tier, generation, older) in try vault.keyGenerations(of: number) where generation > 1 || !older.isEmpty {
+            let pending = older.isEmpty ? "" : "; versions under generation \(older.map(String.init).joined(separator: ", ")) await re-sealing by a holder (casevault case rotate)"
+            print(("  \(tier.rawValue) key:").padding(toLength: 21, withPad: " ", startingAt: 0) + "generation \(generation)\(pending)")
+        }
         if let hold = try vault.hold(of: number) {
             print("  legal hold:        since \(hold.at.formatted(.iso8601)) by \(hold.by): \(TerminalText.escape(hold.reason))")
         }

@@ -20,10 +20,12 @@ struct StaffListCommand: ParsableCommand {
                 var id, name, role, createdAt: String
                 var createdBy: String?
                 var boxPublicKey, signingPublicKey: String
+                var leftAt, leftBy, leftReason: String?
             }
             let rows = members.map {
                 Row(id: $0.id, name: $0.name, role: $0.role.rawValue, createdAt: $0.createdAt.formatted(.iso8601),
-                    createdBy: $0.createdBy, boxPublicKey: $0.boxPublicKeyHex, signingPublicKey: $0.signingPublicKeyHex)
+                    createdBy: $0.createdBy, boxPublicKey: $0.boxPublicKeyHex, signingPublicKey: $0.signingPublicKeyHex,
+                    leftAt: $0.left?.at.formatted(.iso8601), leftBy: $0.left?.by, leftReason: $0.left?.reason)
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -34,7 +36,8 @@ struct StaffListCommand: ParsableCommand {
             print("No staff yet. Add the first admin with 'casevault staff add --role admin'.")
             return
         }
-        print(Table.render(header: ["ID", "NAME", "ROLE", "ADDED"],
-                           rows: members.map { [$0.id, $0.name, $0.role.rawValue, $0.createdAt.formatted(.iso8601)] }))
+        print(Table.render(header: ["ID", "NAME", "ROLE", "ADDED", "LEFT"],
+                           rows: members.map { [$0.id, $0.name, $0.role.rawValue, $0.createdAt.formatted(.iso8601),
+                                                $0.left.map { $0.at.formatted(.iso8601) } ?? ""] }))
     }
 }

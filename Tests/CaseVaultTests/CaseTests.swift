@@ -390,6 +390,9 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         try p.vault.setConfidentialTypes(["medical", "legal"], by: p["amina"])        // policy.confidential-types-set
         try p.vault.setHold("CP-2024-0042", placing: true, reason: "court order", by: p["dora"])    // case.hold-placed
         try p.vault.setHold("CP-2024-0042", placing: false, reason: "lifted", by: p["dora"])        // case.hold-released
+        try p.vault.grantAccess(to: "joseph", case: "CP-2024-0043", tier: .team, reason: "covering", by: p["halima"])  // case.access-granted
+        _ = try p.vault.revokeAccess(from: "joseph", case: "CP-2024-0043", reason: "cover ended", by: p["halima"])    // case.key-rotated
+        _ = try p.vault.recordDeparture(of: "peter", reason: "contract ended", by: p["amina"])                      // staff.left
         var retention = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Schemas/examples/retention-policy.json").standardized)) as! [String: Any]
         retention["vaultId"] = p.vault.config.vaultId

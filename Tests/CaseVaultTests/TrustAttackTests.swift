@@ -266,7 +266,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         let hash = Blake2b.hash(sealed).hexString
         try office.sql("INSERT INTO blobs VALUES (?, ?)", [hash, Data(sealed)])
         try office.sql("""
-            INSERT INTO versions SELECT case_number, document, 2, type, tier, ?, 6, ?, ?, ?, filed_seq, NULL, NULL, NULL, NULL, NULL FROM versions
+            INSERT INTO versions SELECT case_number, document, 2, type, tier, ?, 6, ?, ?, ?, filed_seq, NULL, NULL, NULL, NULL, NULL, 1 FROM versions
             """, [object.id.hex, object.size, hash, Data(stamp.canonicalJSON)])
         expectIntegrity("is in the catalog but not in the signed log") { _ = try office.read(version: 2) }
         try office.sql("UPDATE documents SET latest_version = 2")
@@ -571,7 +571,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         try office.file("visit", name: "Home visit")
         let backup = try office.snapshot()
         try office.sql("DELETE FROM staff WHERE id = 'dora'")
-        try office.sql("INSERT INTO staff SELECT \(key), name, role, box_public_key, signing_public_key, wrapped_keys_hash, added_at, added_by, added_seq, keys_seq FROM staff WHERE id = 'farah'")
+        try office.sql("INSERT INTO staff SELECT \(key), name, role, box_public_key, signing_public_key, wrapped_keys_hash, added_at, added_by, added_seq, keys_seq, NULL, NULL, NULL, NULL FROM staff WHERE id = 'farah'")
         #expect(try office.rows("SELECT COUNT(*) FROM staff")[0][0] as Int == 8)
         expectIntegrity("the catalog's staff members repeat 'farah' (a row was copied by hand)") { _ = try office.open("peter").staff() }
         expectIntegrity("the catalog's staff members repeat 'farah'") { try office.openCase(client: 43) }

@@ -75,7 +75,7 @@ private func busyOffice() throws -> Office {
             try office.sql("UPDATE events SET signature = ? WHERE type = 'content.read' AND actor = 'grace'",
                            [Data(dora.signingKeys.sign(Array("casevault-event-v1\n".utf8) + Array(body)))])
         case "a grant added by hand":
-            try office.sql("INSERT INTO grants SELECT case_number, 'confidential', 'staff:dora', holder_public_key, sealed_key_hash, granted_seq FROM grants WHERE holder = 'staff:dora'")
+            try office.sql("INSERT INTO grants SELECT case_number, 'confidential', 'staff:dora', holder_public_key, sealed_key_hash, granted_seq, 1 FROM grants WHERE holder = 'staff:dora'")
         case "a blob swapped":
             try office.sql("UPDATE blobs SET bytes = (SELECT bytes FROM blobs b2 WHERE b2.hash = (SELECT sealed_file_key_hash FROM versions WHERE version = 1 AND document = 'Notes')) WHERE hash = (SELECT sealed_file_key_hash FROM versions WHERE version = 2)")
         case "the log truncated below a checkpoint":

@@ -310,7 +310,32 @@ struct CLIProgramme {
         #expect(decodedPhoto.output == photo)
         let refused = try decode(p, "dora", "Identifying photo")
         #expect(refused.code == 1)
-        #expect(refused.stderr == "decrypt-with-pynacl: no grant for the confidential tier\n")
+        #expect(refused.stderr == "decrypt-with-pynacl: no grant for generation 1 of the confidential tier\n")
+    }
+
+    /// SECURITY.md §3, "Rotation": a version is read with the grant of its
+    /// key generation, older generations while they await re-sealing.
+    @Test(.enabled(if: python != nil, "python3 with PyNaCl is not installed; `make test` installs it with pip"))
+    func pyNaClReadsAcrossKeyGenerations() throws {
+        let p = try CLIProgramme()
+        _ = try p.openCase()
+        p.scratch.write("v1.json", "{\"v\":1}\n")
+        p.scratch.write("v2.json", "{\"v\":2}\n")
+        #expect(try p.cli.run(p.fileArguments("v1.json")).code == 0)
+        // An admin rotates: version 1 stays under generation 1, which the holders keep.
+        let rotated = try p.cli.run(["case", "rotate", "CP-2024-0042", "--reason", "routine"] + p.as("amina"))
+        #expect(rotated.code == 0, "\(rotated.stderr)")
+        #expect(rotated.stdout.contains("team tier → generation 2; older versions await re-sealing"))
+        #expect(try p.cli.run(p.fileArguments("v2.json")).code == 0)
+        #expect(try decode(p, "grace", "Intake form", version: 1).stdout == "{\"v\":1}\n")
+        #expect(try decode(p, "dora", "Intake form").stdout == "{\"v\":2}\n")
+        // The supervisor re-seals every version to generation 3; the older keys are gone.
+        let finished = try p.cli.run(["case", "rotate", "--pending", "--reason", "finish"] + p.as("halima"))
+        #expect(finished.stdout.contains("CP-2024-0042 team tier → generation 3; 2 file key(s) re-sealed"), "\(finished.stdout)")
+        #expect(try decode(p, "grace", "Intake form", version: 1).stdout == "{\"v\":1}\n")
+        #expect(try decode(p, "dora", "Intake form", version: 2).stdout == "{\"v\":2}\n")
+        let shown = try p.cli.run(["case", "show", "CP-2024-0042"])
+        #expect(shown.stdout.contains("team key:          generation 3\n"), "\(shown.stdout)")
     }
 
     /// The decoder checks a checkpoint as SECURITY.md §12b says, and the

@@ -8,6 +8,17 @@ extension CaseRecord {
         }
         return try BoxPublicKey(bytes: bytes)
     }
+
+    /// A generation's public key: the current one, or an older one some
+    /// version is still sealed to.
+    func publicKey(for tier: Tier, generation: Int) throws -> BoxPublicKey {
+        if generation == self.generation(of: tier) { return try publicKey(for: tier) }
+        guard let older = keys?[tier].older.first(where: { $0.generation == generation }),
+              let bytes = [UInt8](hexString: older.publicKey) else {
+            throw VaultError.integrityFailure("case \(number) has no generation \(generation) of its \(tier.rawValue)-tier key")
+        }
+        return try BoxPublicKey(bytes: bytes)
+    }
 }
 
 extension StaffRecord {
@@ -52,6 +63,9 @@ extension Vault {
             let settings = try signed.settings()
             guard let manager = try signed.staff(managerID) else { throw VaultError.notFound("no staff member with id '\(managerID)'") }
             guard let supervisor = try signed.staff(supervisorID) else { throw VaultError.notFound("no staff member with id '\(supervisorID)'") }
+            for member in [manager, supervisor] {
+                if let left = member.left { throw VaultError.invalidInput("'\(member.id)' left the staff on \(left.at)") }
+            }
             guard manager.role == Role.caseManager.rawValue else {
                 throw VaultError.invalidInput("'\(managerID)' is a \(try StaffMember(manager).role.displayName), not a case manager")
             }
@@ -80,7 +94,7 @@ extension Vault {
                 (GrantHolder.staff(managerID), try manager.boxKey, [.team, .confidential]),
                 (GrantHolder.staff(supervisorID), try supervisor.boxKey, [.team, .confidential]),
             ]
-            for member in try signed.allStaff() where settings.teamTierRoles.contains(member.role)
+            for member in try signed.allStaff() where settings.teamTierRoles.contains(member.role) && member.left == nil
                 && member.id != managerID && member.id != supervisorID {
                 holders.append((GrantHolder.staff(member.id), try member.boxKey, [.team]))
             }
@@ -147,8 +161,33 @@ extension Vault {
             guard head.size > 0, let state = try head.signedState(reader).caseState(parsed) else {
                 throw VaultError.notFound("no case \(parsed)")
             }
-            return state.grants.sorted { $0.grantedSeq < $1.grantedSeq }.compactMap { grant in
-                Tier(rawValue: grant.tier).map { ($0, grant.holder) }
+            // The current generation's holders: older copies serve only older versions.
+            // In grant order; among grants of one event (a rotation), manager, supervisor, others, recovery.
+            func rank(_ holder: String) -> Int {
+                switch holder {
+                case GrantHolder.staff(state.case.manager): 0
+                case GrantHolder.staff(state.case.supervisor): 1
+                case GrantHolder.recovery: 3
+                default: 2
+                }
+            }
+            return state.grants.sorted { ($0.grantedSeq, rank($0.holder)) < ($1.grantedSeq, rank($1.holder)) }.compactMap { grant in
+                Tier(rawValue: grant.tier).flatMap { grant.generation == state.case.generation(of: $0) ? ($0, grant.holder) : nil }
+            }
+        }
+    }
+
+    /// Each tier's key generation, and the older generations some version
+    /// is still sealed to (a rotation by a non-holder leaves them for a
+    /// holder to re-seal).
+    public func keyGenerations(of number: String) throws -> [(tier: Tier, generation: Int, awaitingResealing: [Int])] {
+        let parsed = try CaseNumber.parse(number).description
+        return try read { reader, head in
+            guard head.size > 0, let state = try head.signedState(reader).caseState(parsed) else {
+                throw VaultError.notFound("no case \(parsed)")
+            }
+            return Tier.allCases.map { tier in
+                (tier, state.case.generation(of: tier), state.case.keys?[tier].older.map(\.generation) ?? [])
             }
         }
     }

@@ -75,21 +75,11 @@ extension Vault {
                 throw VaultError.alreadyExists("\(targetNumber) already has a document named '\(toName)'; give it another name with --name")
             }
             // The actor's tier keys of the source, checked against the case's.
-            var tierKeys: [Tier: BoxKeyPair] = [:]
-            func tierKey(_ tier: Tier) throws -> BoxKeyPair {
-                if let keys = tierKeys[tier] { return keys }
-                guard let grant = source.grants.first(where: { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(actor.id) }) else {
-                    throw VaultError.accessDenied("'\(actor.id)' holds no grant for the \(tier.rawValue) tier of \(number)")
-                }
-                let sealed = try signed.blob(grant.sealedKeyHash, what: "the sealed \(tier.rawValue)-tier key of \(number)")
-                let keys: BoxKeyPair
-                do { keys = try BoxKeyPair(secretKey: try SealedBox.open(sealed, with: actor.boxKeys)) } catch {
-                    throw VaultError.integrityFailure("the \(tier.rawValue)-tier key of \(number) sealed to '\(actor.id)' failed authentication")
-                }
-                guard keys.publicKey == (try source.case.publicKey(for: tier)) else {
-                    throw VaultError.integrityFailure("the \(tier.rawValue)-tier key granted to '\(actor.id)' for \(number) does not match the case")
-                }
-                tierKeys[tier] = keys
+            var tierKeys: [String: BoxKeyPair] = [:]
+            func tierKey(_ tier: Tier, _ generation: Int) throws -> BoxKeyPair {
+                if let keys = tierKeys["\(tier.rawValue) \(generation)"] { return keys }
+                let keys = try self.tierKeys(of: source, tier: tier, generation: generation, actor: actor, signed: signed)
+                tierKeys["\(tier.rawValue) \(generation)"] = keys
                 return keys
             }
             var resealed: [DocumentMoved.Resealed] = []
@@ -97,7 +87,7 @@ extension Vault {
                 guard let tier = Tier(rawValue: version.tier) else { throw VaultError.integrityFailure("a version record of \(number) is damaged") }
                 let sealed = try signed.blob(version.sealedFileKeyHash, what: "the sealed file key of \(number) '\(name)' v\(version.version)")
                 let fileKey: SecureBytes
-                do { fileKey = try SealedBox.open(sealed, with: try tierKey(tier)) } catch let error as VaultError { throw error } catch {
+                do { fileKey = try SealedBox.open(sealed, with: try tierKey(tier, version.keyGeneration)) } catch let error as VaultError { throw error } catch {
                     throw VaultError.integrityFailure("the sealed file key of \(number) '\(name)' v\(version.version) failed authentication")
                 }
                 guard fileKey.count == SecretStream.keyLength else {

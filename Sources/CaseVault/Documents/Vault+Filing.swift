@@ -239,6 +239,9 @@ extension Vault {
         let policy = try signed.confidentialTypes()
         let tier: Tier = confidential || Policy.photoTypes.contains(type) || policy.types.contains(type) || document?.confidential == true
             ? .confidential : .team
+        if let (id, left) = try Self.departedHolder(of: state, tier: tier, signed: signed) {
+            throw VaultError.accessDenied("the \(tier.rawValue) tier of \(number) is still sealed to '\(id)', who left the staff on \(left.at); nothing is filed into it until it rotates (an admin re-runs `casevault staff leave \(id)`, or its supervisor runs `casevault case rotate \(number)`)")
+        }
         let version = (document?.latestVersion ?? 0) + 1
         guard let manager = try signed.staff(state.case.manager), let supervisor = try signed.staff(state.case.supervisor) else {
             throw VaultError.integrityFailure("the manager or supervisor of \(number) is not on the staff")

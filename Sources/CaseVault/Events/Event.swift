@@ -26,6 +26,9 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case retentionPolicySet = "retention.policy-set"
     case disposalApproved = "case.disposal-approved"
     case disposed = "case.disposed"
+    case staffLeft = "staff.left"
+    case accessGranted = "case.access-granted"
+    case keyRotated = "case.key-rotated"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -259,6 +262,53 @@ struct CaseDisposed: Codable, Equatable {
     var ciphertextBytes: Int64
 }
 
+/// `staff.left`: a member leaves the staff. They no longer unlock or sign,
+/// and every tier they hold must rotate before anything more is filed into it.
+struct StaffLeft: Codable, Equatable {
+    var id: String
+    var reason: String
+}
+
+/// `case.access-granted`: a holder of a tier seals its current key to one
+/// more member (`casevault case grant`).
+struct AccessGranted: Codable, Equatable {
+    var `case`: String
+    var tier: String
+    var holder: String
+    var holderPublicKey: String
+    var sealedKeyHash: String
+    var reason: String
+}
+
+/// `case.key-rotated`: a tier gets a new key pair (the next generation),
+/// sealed to the holders who keep it; the removed holders' sealed copies
+/// of every generation are erased. When `versions` is not empty it re-seals
+/// the file key of every version of the tier to the new key, and the older
+/// generations are erased too.
+struct KeyRotated: Codable, Equatable {
+    struct Holder: Codable, Equatable {
+        var holder: String
+        var holderPublicKey: String
+        var sealedKeyHash: String
+    }
+    struct Resealed: Codable, Equatable {
+        var document: String
+        var version: Int
+        var sealedFileKeyHash: String
+    }
+    var `case`: String
+    var tier: String
+    var generation: Int
+    var publicKey: String
+    /// Who keeps the tier, by holder (as bytes), each with the new key sealed to them.
+    var holders: [Holder]
+    /// Who loses it, by holder (as bytes).
+    var removed: [String]
+    /// Empty, or every version of the tier, by document (as bytes) and version.
+    var versions: [Resealed]
+    var reason: String
+}
+
 /// One event's data, typed by kind.
 enum EventData: Equatable {
     case vaultCreated(VaultCreated)
@@ -285,6 +335,9 @@ enum EventData: Equatable {
     case retentionPolicySet(RetentionPolicySet)
     case disposalApproved(DisposalApproved)
     case disposed(CaseDisposed)
+    case staffLeft(StaffLeft)
+    case accessGranted(AccessGranted)
+    case keyRotated(KeyRotated)
 
     var type: EventType {
         switch self {
@@ -312,6 +365,9 @@ enum EventData: Equatable {
         case .retentionPolicySet: .retentionPolicySet
         case .disposalApproved: .disposalApproved
         case .disposed: .disposed
+        case .staffLeft: .staffLeft
+        case .accessGranted: .accessGranted
+        case .keyRotated: .keyRotated
         }
     }
 
@@ -340,6 +396,9 @@ enum EventData: Equatable {
         case .retentionPolicySet(let data): return try encoder.encode(data)
         case .disposalApproved(let data): return try encoder.encode(data)
         case .disposed(let data): return try encoder.encode(data)
+        case .staffLeft(let data): return try encoder.encode(data)
+        case .accessGranted(let data): return try encoder.encode(data)
+        case .keyRotated(let data): return try encoder.encode(data)
         }
     }
 
@@ -479,6 +538,37 @@ enum EventData: Equatable {
             m.integer("policyVersion", d.policyVersion)
             m.string("rule", d.rule)
             m.integer("versions", d.versions)
+        case .staffLeft(let d):
+            m.string("id", d.id)
+            m.string("reason", d.reason)
+        case .accessGranted(let d):
+            m.string("case", d.case)
+            m.string("holder", d.holder)
+            m.string("holderPublicKey", d.holderPublicKey)
+            m.string("reason", d.reason)
+            m.string("sealedKeyHash", d.sealedKeyHash)
+            m.string("tier", d.tier)
+        case .keyRotated(let d):
+            m.string("case", d.case)
+            m.integer("generation", d.generation)
+            m.array("holders", d.holders) { item, w in
+                w.object { h in
+                    h.string("holder", item.holder)
+                    h.string("holderPublicKey", item.holderPublicKey)
+                    h.string("sealedKeyHash", item.sealedKeyHash)
+                }
+            }
+            m.string("publicKey", d.publicKey)
+            m.string("reason", d.reason)
+            m.strings("removed", d.removed)
+            m.string("tier", d.tier)
+            m.array("versions", d.versions) { item, w in
+                w.object { v in
+                    v.string("document", item.document)
+                    v.string("sealedFileKeyHash", item.sealedFileKeyHash)
+                    v.integer("version", item.version)
+                }
+            }
         }
     }
 
@@ -509,6 +599,9 @@ enum EventData: Equatable {
         case .retentionPolicySet: return .retentionPolicySet(try decoder.decode(RetentionPolicySet.self, from: json))
         case .disposalApproved: return .disposalApproved(try decoder.decode(DisposalApproved.self, from: json))
         case .disposed: return .disposed(try decoder.decode(CaseDisposed.self, from: json))
+        case .staffLeft: return .staffLeft(try decoder.decode(StaffLeft.self, from: json))
+        case .accessGranted: return .accessGranted(try decoder.decode(AccessGranted.self, from: json))
+        case .keyRotated: return .keyRotated(try decoder.decode(KeyRotated.self, from: json))
         }
     }
 }

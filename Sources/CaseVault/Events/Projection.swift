@@ -54,8 +54,30 @@ enum Projection {
             guard let record = try signed.staff(event.actor), let role = Role(rawValue: record.role) else {
                 throw refuse("'\(event.actor)' is not on the staff")
             }
+            if let left = record.left { throw refuse("'\(event.actor)' left the staff on \(left.at) (event \(left.seq))") }
             guard Policy.maySign(event.type, role: role) else { throw refuse("a \(role.displayName) may not sign \(event.type.rawValue)") }
             return (record, role)
+        }
+
+        /// Nothing new is sealed to a tier key a departed member could
+        /// still open: their copy must go (`case.key-rotated`) first.
+        func requireNoDepartedHolder(_ state: CaseState, _ tier: Tier) throws {
+            let generation = state.case.generation(of: tier)
+            for grant in state.grants where grant.tier == tier.rawValue && grant.generation == generation {
+                if let id = GrantHolder.staffID(grant.holder), let left = try signed.staff(id)?.left {
+                    throw refuse("the \(tier.rawValue) tier of \(state.case.number) is still sealed to '\(id)', who left the staff on \(left.at): rotate it first")
+                }
+            }
+        }
+
+        /// Blobs a signed record of another kind names, which erasing a
+        /// case's sealed keys must leave (only an event signed by hand makes
+        /// a sealed-key hash name one of them).
+        func protectedBlobs(_ versions: [VersionRecord]) throws -> Set<String> {
+            var kept = Set(try signed.retentionPolicies().map(\.bodyHash))
+            for version in versions { if let schema = version.schemaBodyHash { kept.insert(schema) } }
+            for member in try signed.allStaff() { kept.insert(member.wrappedKeysHash) }
+            return kept
         }
 
         /// A case that exists and was not disposed of: nothing is filed
@@ -96,6 +118,9 @@ enum Projection {
             case .retentionPolicySet(let data): try retentionPolicySet(data)
             case .disposalApproved(let data): try disposalApproved(data)
             case .disposed(let data): try disposed(data)
+            case .staffLeft(let data): try staffLeft(data)
+            case .accessGranted(let data): try accessGranted(data)
+            case .keyRotated(let data): try keyRotated(data)
             }
         }
 
@@ -162,9 +187,11 @@ enum Projection {
             guard data.status == CaseStatus.open.rawValue else { throw refuse("a case opens with status O") }
             guard try signed.caseState(data.case) == nil else { throw refuse("case \(data.case) already exists") }
             if let taken = try signed.clientTaken(data.clientNumber) { throw refuse("client number \(data.clientNumber) is already case \(taken)") }
-            guard try signed.staff(data.manager)?.role == Role.caseManager.rawValue else { throw refuse("'\(data.manager)' is not a case manager") }
-            guard try signed.staff(data.supervisor)?.role == Role.caseSupervisor.rawValue else {
-                throw refuse("'\(data.supervisor)' is not a case supervisor")
+            guard let manager = try signed.staff(data.manager), manager.role == Role.caseManager.rawValue, manager.left == nil else {
+                throw refuse("'\(data.manager)' is not a case manager on the staff")
+            }
+            guard let supervisor = try signed.staff(data.supervisor), supervisor.role == Role.caseSupervisor.rawValue, supervisor.left == nil else {
+                throw refuse("'\(data.supervisor)' is not a case supervisor on the staff")
             }
             try requireKey(data.teamPublicKey, "the team-tier public key")
             try requireKey(data.confidentialPublicKey, "the confidential-tier public key")
@@ -192,6 +219,7 @@ enum Projection {
                 guard try signed.settings().recoveryPublicKey == data.holderPublicKey else { throw refuse("the recovery key is not the vault's") }
             } else if let id = GrantHolder.staffID(data.holder), let member = try signed.staff(id) {
                 guard member.boxPublicKey == data.holderPublicKey else { throw refuse("the holder's key is not \(id)'s") }
+                guard member.left == nil else { throw refuse("'\(id)' left the staff") }
                 guard Policy.mayHold(tier, member: member, of: state.case, settings: try signed.settings()) else {
                     throw refuse("'\(id)' may not hold the \(data.tier) tier of \(data.case)")
                 }
@@ -246,11 +274,13 @@ enum Projection {
             }
             guard ObjectID(hex: data.object) != nil, data.size >= 0, data.ciphertextSize >= 0 else { throw refuse("bad object") }
             try requireKey(data.sealedFileKeyHash, "the sealed file key hash")
+            try requireNoDepartedHolder(state, tier)
             let documents = document == nil ? try signed.documentCount(data.case) : nil
             let record = VersionRecord(caseNumber: data.case, document: data.document, version: data.version, type: data.type,
                                        tier: data.tier, objectId: data.object, size: data.size, ciphertextSize: data.ciphertextSize,
                                        sealedFileKeyHash: data.sealedFileKeyHash, stamp: stamp, filedSeq: event.seq,
-                                       schemaId: data.schema?.id, schemaVersion: data.schema?.version, schemaBodyHash: data.schema?.bodyHash)
+                                       schemaId: data.schema?.id, schemaVersion: data.schema?.version, schemaBodyHash: data.schema?.bodyHash,
+                                       keyGeneration: state.case.generation(of: tier))
             let updated = DocumentRecord(caseNumber: data.case, name: data.document, type: data.type, isForm: data.schema != nil,
                                          latestVersion: data.version, confidential: (document?.confidential ?? false) || tier == .confidential)
             try writer.putVersion(record)
@@ -268,13 +298,15 @@ enum Projection {
                 throw refuse("no such version to read")
             }
             let state = try liveCase(data.case)  // a disposed case's keys are gone
-            guard state.grants.contains(where: { $0.tier == data.tier && $0.holder == GrantHolder.staff(event.actor) }) else {
-                throw refuse("'\(event.actor)' holds no grant for the \(data.tier) tier of \(data.case)")
+            guard state.grants.contains(where: { $0.tier == data.tier && $0.holder == GrantHolder.staff(event.actor)
+                                                 && $0.generation == version.keyGeneration }) else {
+                throw refuse("'\(event.actor)' holds no grant for generation \(version.keyGeneration) of the \(data.tier) tier of \(data.case)")
             }
         }
 
         func contentRefused(_ data: ContentRefused) throws {
-            guard try signed.staff(event.actor) != nil else { throw refuse("'\(event.actor)' is not on the staff") }
+            guard let member = try signed.staff(event.actor) else { throw refuse("'\(event.actor)' is not on the staff") }
+            if let left = member.left { throw refuse("'\(event.actor)' left the staff on \(left.at) (event \(left.seq))") }
             _ = try liveCase(data.case)
             guard ["role", "no-grant"].contains(data.reason) else { throw refuse("unknown reason '\(data.reason)'") }
             guard try signed.version(data.case, data.document, data.version)?.tier == data.tier else {
@@ -419,7 +451,10 @@ enum Projection {
             // The target.
             if target.case.status == CaseStatus.closed.rawValue { try approvalsLapse(data.to) }
             for (record, item) in zip(versions, data.versions) {
+                guard let tier = Tier(rawValue: record.tier) else { throw refuse("a version of '\(data.document)' has no known tier") }
+                try requireNoDepartedHolder(target, tier)
                 var moved = record
+                moved.keyGeneration = target.case.generation(of: tier)
                 moved.caseNumber = data.to
                 moved.document = data.toDocument
                 moved.sealedFileKeyHash = item.sealedFileKeyHash
@@ -580,9 +615,7 @@ enum Projection {
             }
             // Blobs a signed record of another kind names are not the case's
             // to erase (a version signed by hand may name any hash).
-            var kept = Set(try signed.retentionPolicies().map(\.bodyHash))
-            for version in versions { if let schema = version.schemaBodyHash { kept.insert(schema) } }
-            for member in try signed.allStaff() { kept.insert(member.wrappedKeysHash) }
+            let kept = try protectedBlobs(versions)
             for hash in state.grants.map(\.sealedKeyHash) + versions.map(\.sealedFileKeyHash) where !kept.contains(hash) {
                 try writer.deleteBlob(hash: hash)
             }
@@ -591,6 +624,161 @@ enum Projection {
                                         ciphertextBytes: bytes)
             try writer.putDisposal(record)
             try set(StateKey.disposal(data.case), record)
+        }
+
+        // MARK: Departures, access and key rotation
+
+        mutating func staffLeft(_ data: StaffLeft) throws {
+            guard event.format >= 2 else { throw refuse("\(event.type.rawValue) is a format-2 event") }
+            _ = try actor()
+            if let refusal = Lifecycle.refusal(reason: data.reason) { throw refuse(refusal.message) }
+            guard var member = try signed.staff(data.id) else { throw refuse("no staff member '\(data.id)'") }
+            guard member.left == nil else { throw refuse("'\(data.id)' already left the staff") }
+            // The actor is an admin still on the staff, so one always stays.
+            guard data.id != event.actor else { throw refuse("a member's departure is recorded by another admin") }
+            member.left = StaffDeparture(seq: event.seq, at: event.at, by: event.actor, reason: data.reason)
+            try writer.putStaff(member)
+            try set(StateKey.staff(member.id), member)
+        }
+
+        mutating func accessGranted(_ data: AccessGranted) throws {
+            let (state, _, role) = try lifecycleCase(data.case, reason: data.reason)
+            guard role != .caseSupervisor || event.actor == state.case.supervisor else {
+                throw refuse("a case supervisor grants access to their own cases only")
+            }
+            guard let tier = Tier(rawValue: data.tier) else { throw refuse("unknown tier '\(data.tier)'") }
+            let generation = state.case.generation(of: tier)
+            guard state.case.keys?[tier].older.isEmpty ?? true else {
+                throw refuse("older generations of the \(data.tier) tier of \(data.case) await re-sealing: rotate it first")
+            }
+            guard state.grants.contains(where: { $0.tier == data.tier && $0.holder == GrantHolder.staff(event.actor) && $0.generation == generation }) else {
+                throw refuse("'\(event.actor)' does not hold the \(data.tier) tier of \(data.case), so cannot seal it to anyone")
+            }
+            guard let id = GrantHolder.staffID(data.holder), let member = try signed.staff(id), let memberRole = Role(rawValue: member.role) else {
+                throw refuse("'\(data.holder)' is no staff member")
+            }
+            guard member.left == nil else { throw refuse("'\(id)' left the staff") }
+            guard member.boxPublicKey == data.holderPublicKey else { throw refuse("the holder's key is not \(id)'s") }
+            guard Policy.mayBeGranted(tier, role: memberRole) else { throw refuse("a \(memberRole.displayName) may not hold the \(data.tier) tier") }
+            guard !state.grants.contains(where: { $0.tier == data.tier && $0.holder == data.holder }) else {
+                throw refuse("\(data.holder) already holds the \(data.tier) tier of \(data.case)")
+            }
+            try requireKey(data.sealedKeyHash, "the sealed key hash")
+            let grant = GrantRecord(caseNumber: data.case, tier: data.tier, holder: data.holder, holderPublicKey: data.holderPublicKey,
+                                    sealedKeyHash: data.sealedKeyHash, grantedSeq: event.seq, generation: generation)
+            try writer.putGrant(grant)
+            try set(StateKey.case(data.case), CaseState(state.case, grants: state.grants + [grant]))
+        }
+
+        /// Every read first: the tier's holders now, who may be removed,
+        /// and the versions to re-seal; then the removed holders' copies of
+        /// every generation are erased, the new generation granted, and,
+        /// when the rotation re-seals every version, the older generations
+        /// (grants and sealed file keys) erased too.
+        mutating func keyRotated(_ data: KeyRotated) throws {
+            let (state, _, role) = try lifecycleCase(data.case, reason: data.reason)
+            guard role != .caseSupervisor || event.actor == state.case.supervisor else {
+                throw refuse("a case supervisor rotates the keys of their own cases only")
+            }
+            guard let tier = Tier(rawValue: data.tier) else { throw refuse("unknown tier '\(data.tier)'") }
+            var keys = state.case.keys ?? .initial
+            let current = keys[tier].generation
+            guard data.generation == current + 1 else { throw refuse("generation \(data.generation) does not follow \(current)") }
+            try requireKey(data.publicKey, "the new public key")
+            let currentKey = tier == .team ? state.case.teamPublicKey : state.case.confidentialPublicKey
+            guard data.publicKey != currentKey, !keys[tier].older.contains(where: { $0.publicKey == data.publicKey }) else {
+                throw refuse("the new key must be new")
+            }
+            func sortedByBytes(_ names: [String]) -> Bool { zip(names, names.dropFirst()).allSatisfy { $0.utf8.lexicographicallyPrecedes($1.utf8) } }
+            let tierGrants = state.grants.filter { $0.tier == data.tier }
+            let holdersNow = tierGrants.filter { $0.generation == current }.map(\.holder)
+            guard sortedByBytes(data.removed), data.removed.allSatisfy({ holdersNow.contains($0) }) else {
+                throw refuse("the removed holders must be holders of the tier now, sorted, each once")
+            }
+            let removed = Set(data.removed)
+            for holder in data.removed {
+                guard holder != GrantHolder.recovery else { throw refuse("the recovery key keeps every tier") }
+                guard let id = GrantHolder.staffID(holder) else { throw refuse("unknown holder '\(holder)'") }
+                if id == state.case.manager || id == state.case.supervisor, try signed.staff(id)?.left == nil {
+                    throw refuse("the case's manager and supervisor keep its tiers while on the staff (a handover changes them)")
+                }
+            }
+            let settings = try signed.settings()
+            var kept: [String] = []
+            for holder in holdersNow where !removed.contains(holder) {
+                if let id = GrantHolder.staffID(holder), let left = try signed.staff(id)?.left {
+                    throw refuse("'\(id)' left the staff on \(left.at): the rotation must remove them")
+                }
+                kept.append(holder)
+            }
+            kept.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            guard data.holders.map(\.holder).map({ Array($0.utf8) }) == kept.map({ Array($0.utf8) }) else {
+                throw refuse("the new key must be sealed to exactly the holders who keep the tier: \(kept.joined(separator: ", "))")
+            }
+            for item in data.holders {
+                let expected = item.holder == GrantHolder.recovery ? settings.recoveryPublicKey
+                    : try GrantHolder.staffID(item.holder).flatMap { try signed.staff($0)?.boxPublicKey }
+                guard item.holderPublicKey == expected else { throw refuse("the key sealed to \(item.holder) is not sealed to their public key") }
+                try requireKey(item.sealedKeyHash, "a sealed key hash")
+            }
+            guard Set(data.holders.map(\.sealedKeyHash)).count == data.holders.count,
+                  Set(data.holders.map(\.sealedKeyHash)).isDisjoint(with: tierGrants.map(\.sealedKeyHash)) else {
+                throw refuse("each holder's sealed key must be a new blob of its own")
+            }
+            // The versions of the tier, by document (as bytes) and version.
+            var versions: [VersionRecord] = []
+            for document in try signed.documents(data.case) {
+                versions += try signed.versions(of: document).filter { $0.tier == data.tier }
+            }
+            let folding = !data.versions.isEmpty || versions.isEmpty
+            if !data.versions.isEmpty {
+                guard data.versions.map({ Array($0.document.utf8) }) == versions.map({ Array($0.document.utf8) }),
+                      data.versions.map(\.version) == versions.map(\.version) else {
+                    throw refuse("a rotation re-seals every version of the tier, by document and version, or none")
+                }
+                guard tierGrants.contains(where: { $0.holder == GrantHolder.staff(event.actor) && $0.generation == current }) else {
+                    throw refuse("only a holder of the \(data.tier) tier re-seals its file keys")
+                }
+                for item in data.versions { try requireKey(item.sealedFileKeyHash, "a re-sealed file key hash") }
+                let fresh = Set(data.versions.map(\.sealedFileKeyHash))
+                guard fresh.count == versions.count, fresh.isDisjoint(with: versions.map(\.sealedFileKeyHash)),
+                      fresh.isDisjoint(with: data.holders.map(\.sealedKeyHash)) else {
+                    throw refuse("each version's file key must be re-sealed to a new blob of its own")
+                }
+            }
+
+            let protected = try protectedBlobs(versions)
+            func erase(_ hash: String) throws { if !protected.contains(hash) { try writer.deleteBlob(hash: hash) } }
+            var grants = state.grants.filter { $0.tier != data.tier }
+            for grant in tierGrants {
+                if removed.contains(grant.holder) || folding {
+                    try writer.deleteGrant(caseNumber: data.case, tier: data.tier, holder: grant.holder, generation: grant.generation)
+                    try erase(grant.sealedKeyHash)
+                } else {
+                    grants.append(grant)
+                }
+            }
+            for item in data.holders {
+                let grant = GrantRecord(caseNumber: data.case, tier: data.tier, holder: item.holder, holderPublicKey: item.holderPublicKey,
+                                        sealedKeyHash: item.sealedKeyHash, grantedSeq: event.seq, generation: data.generation)
+                try writer.putGrant(grant)
+                grants.append(grant)
+            }
+            for (record, item) in zip(versions, data.versions) {
+                var resealed = record
+                resealed.sealedFileKeyHash = item.sealedFileKeyHash
+                resealed.keyGeneration = data.generation
+                try writer.putVersion(resealed)
+                try erase(record.sealedFileKeyHash)
+                try set(StateKey.version(data.case, record.document, record.version), resealed)
+            }
+            var record = state.case
+            keys[tier] = TierKeys(generation: data.generation,
+                                  older: folding ? [] : keys[tier].older + [TierKeys.Older(generation: current, publicKey: currentKey)])
+            record.keys = keys
+            if tier == .team { record.teamPublicKey = data.publicKey } else { record.confidentialPublicKey = data.publicKey }
+            try writer.putCase(record)
+            try set(StateKey.case(data.case), CaseState(record, grants: grants))
         }
 
         mutating func hold(_ data: CaseHold, placing: Bool) throws {

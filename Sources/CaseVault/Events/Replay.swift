@@ -61,9 +61,11 @@ public enum Replay {
         case .schemaAdded(let data): [data.bodyHash]
         case .retentionPolicySet(let data): [data.bodyHash]
         case .documentMoved(let data): data.versions.map(\.sealedFileKeyHash)
+        case .accessGranted(let data): [data.sealedKeyHash]
+        case .keyRotated(let data): data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash)
         case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
              .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed,
-             .confidentialTypesSet, .holdPlaced, .holdReleased, .disposalApproved, .disposed: []
+             .confidentialTypesSet, .holdPlaced, .holdReleased, .disposalApproved, .disposed, .staffLeft: []
         }
     }
 
@@ -134,7 +136,8 @@ enum CatalogComparison {
         var seen = Set<[UInt8]>()
         let caseNumbers = (liveCases + replayedCases).map(\.number).filter { seen.insert(Array($0.utf8)).inserted }
         try compare("grants", try caseNumbers.flatMap { try live.grants(caseNumber: $0) }, try caseNumbers.flatMap { try replayed.grants(caseNumber: $0) },
-                    key: { Triple($0.caseNumber, $0.tier + " " + $0.holder, 0) }, name: { "\($0.caseNumber) \($0.tier) \($0.holder)" })
+                    key: { Triple($0.caseNumber, $0.tier + " " + $0.holder, $0.generation) },
+                    name: { "\($0.caseNumber) \($0.tier) \($0.holder)" + ($0.generation == 1 ? "" : " generation \($0.generation)") })
         try compare("documents", try live.documents(caseNumber: nil), try replayed.documents(caseNumber: nil),
                     key: { Triple($0.caseNumber, $0.name, 0) }, name: { "\($0.caseNumber) '\($0.name)'" })
         try compare("versions", try live.versions(caseNumber: nil, document: nil), try replayed.versions(caseNumber: nil, document: nil),

@@ -39,6 +39,9 @@ enum Policy {
         case .retentionPolicySet: role == .admin || role == .projectDirector
         case .disposalApproved: disposalApprovingRoles.contains(role)
         case .disposed: role == .admin || role == .projectDirector
+        case .staffLeft: staffManagingRoles.contains(role)
+        case .accessGranted: role == .caseSupervisor || role == .projectDirector
+        case .keyRotated: keyRotatingRoles.contains(role)
         }
     }
 
@@ -49,6 +52,17 @@ enum Policy {
     static func mayHold(_ tier: Tier, member: StaffRecord, of record: CaseRecord, settings: VaultSettingsRecord) -> Bool {
         if member.id == record.manager || member.id == record.supervisor { return true }
         return tier == .team && settings.teamTierRoles.contains(member.role)
+    }
+
+    /// Roles that rotate a case's tier keys: its supervisor, programme
+    /// leadership, and admins (who record departures, and rotate every tier
+    /// the departed member held without reading any of them).
+    static let keyRotatingRoles: Set<Role> = [.caseSupervisor, .projectDirector, .admin]
+
+    /// Who may be given a tier by `case.access-granted`: readers, and only
+    /// case managers and supervisors the confidential tier (design §3).
+    static func mayBeGranted(_ tier: Tier, role: Role) -> Bool {
+        tier == .team ? readingRoles.contains(role) : (role == .caseManager || role == .caseSupervisor)
     }
 
     /// Document types that go to the confidential tier whatever their bytes.

@@ -12,6 +12,26 @@ public struct StaffMember: Sendable, Equatable {
     /// Hex fingerprints of the public keys, for display and audit.
     public let boxPublicKeyHex: String
     public let signingPublicKeyHex: String
+    /// Set once the member left the staff (`staff.left`).
+    public let left: Departure?
+
+    public struct Departure: Sendable, Equatable {
+        public let at: Date
+        public let by: String
+        public let reason: String
+    }
+
+    init(id: String, name: String, role: Role, createdAt: Date, createdBy: String?, boxPublicKeyHex: String,
+         signingPublicKeyHex: String, left: Departure? = nil) {
+        self.id = id
+        self.name = name
+        self.role = role
+        self.createdAt = createdAt
+        self.createdBy = createdBy
+        self.boxPublicKeyHex = boxPublicKeyHex
+        self.signingPublicKeyHex = signingPublicKeyHex
+        self.left = left
+    }
 
     /// Staff identifiers: 2–64 characters of a–z, 0–9, '.', '_' and '-',
     /// starting with a letter or digit. They appear in event logs, exports

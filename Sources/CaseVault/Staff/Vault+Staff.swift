@@ -7,7 +7,8 @@ extension StaffMember {
             throw VaultError.integrityFailure("staff record '\(record.id)' is damaged")
         }
         self.init(id: record.id, name: record.name, role: role, createdAt: added, createdBy: record.addedBy,
-                  boxPublicKeyHex: record.boxPublicKey, signingPublicKeyHex: record.signingPublicKey)
+                  boxPublicKeyHex: record.boxPublicKey, signingPublicKeyHex: record.signingPublicKey,
+                  left: record.left.map { Departure(at: Timestamp.date(from: $0.at) ?? added, by: $0.by, reason: $0.reason) })
     }
 }
 
@@ -77,6 +78,9 @@ extension Vault {
     public func unlock(staffID: String, passphrase: Passphrase) throws -> StaffIdentity {
         let (record, blob, firstLeaf) = try read { reader, head -> (StaffRecord, [UInt8], [UInt8]) in
             let record = try staffRecord(staffID, reader: reader, head: head)
+            if let left = record.left {
+                throw VaultError.accessDenied("'\(staffID)' left the staff on \(left.at) (recorded by \(left.by)): their keys no longer unlock this vault")
+            }
             let blob = try head.signedState(reader).blob(record.wrappedKeysHash, what: "the wrapped keys of '\(staffID)'")
             guard let first = try reader.event(seq: 1) else { throw VaultError.integrityFailure("the log has no first event") }
             return (record, blob, LogTree.leafHash(body: first.body, signature: first.signature))

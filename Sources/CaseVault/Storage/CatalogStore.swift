@@ -133,6 +133,9 @@ public protocol CatalogReader: AnyObject {
     /// The cases whose versions name an object (one, unless a version was
     /// signed by hand naming another's object).
     func cases(namingObject objectId: String) throws -> [String]
+    /// The cases of which a holder (`staff:<id>`, `recovery`) holds any
+    /// generation of any tier, by case number.
+    func cases(heldBy holder: String) throws -> [String]
 }
 
 /// The write side, reachable only inside `CatalogStore.write`. Only the
@@ -153,6 +156,8 @@ public protocol CatalogWriter: CatalogReader {
     func putStaff(_ record: StaffRecord) throws
     func putCase(_ record: CaseRecord) throws
     func putGrant(_ record: GrantRecord) throws
+    /// Removes one holder's sealed copy of one generation of a tier (a rotation).
+    func deleteGrant(caseNumber: String, tier: String, holder: String, generation: Int) throws
     func putDocument(_ record: DocumentRecord) throws
     func putVersion(_ record: VersionRecord) throws
     func putSchema(_ record: SchemaRecord) throws

@@ -65,7 +65,8 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
     struct GrantKey: Hashable, Comparable {
         let tier: Name
         let holder: Name
-        static func < (a: GrantKey, b: GrantKey) -> Bool { (a.tier, a.holder) < (b.tier, b.holder) }
+        let generation: Int
+        static func < (a: GrantKey, b: GrantKey) -> Bool { (a.tier, a.holder, a.generation) < (b.tier, b.holder, b.generation) }
     }
 
     private let lock = NSLock()
@@ -190,6 +191,9 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             let cases = caseNumber.map { [Name($0)] } ?? state.disposalApprovals.keys.sorted()
             return cases.flatMap { (state.disposalApprovals[$0] ?? [:]).values.sorted { $0.seq < $1.seq } }
         }
+        func cases(heldBy holder: String) throws -> [String] {
+            state.grants.filter { $0.value.values.contains { $0.holder == holder } }.keys.sorted().map(\.text)
+        }
         func cases(namingObject objectId: String) throws -> [String] {
             state.versions.sorted { $0.key < $1.key }.compactMap { name, documents in
                 documents.values.contains { $0.values.contains { $0.objectId == objectId } } ? name.text : nil
@@ -231,7 +235,11 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             state.highestClient = max(state.highestClient ?? record.clientNumber, record.clientNumber)
         }
         func putGrant(_ record: GrantRecord) throws {
-            state.grants[Name(record.caseNumber), default: [:]][GrantKey(tier: Name(record.tier), holder: Name(record.holder))] = record
+            state.grants[Name(record.caseNumber), default: [:]][
+                GrantKey(tier: Name(record.tier), holder: Name(record.holder), generation: record.generation)] = record
+        }
+        func deleteGrant(caseNumber: String, tier: String, holder: String, generation: Int) throws {
+            state.grants[Name(caseNumber)]?[GrantKey(tier: Name(tier), holder: Name(holder), generation: generation)] = nil
         }
         func putDocument(_ record: DocumentRecord) throws { state.documents[Name(record.caseNumber), default: [:]][Name(record.name)] = record }
         func putVersion(_ record: VersionRecord) throws {

@@ -110,6 +110,14 @@ extension StaffRecord: CanonicalRecord {
         m.string("boxPublicKey", boxPublicKey)
         m.string("id", id)
         m.integer("keysSeq", keysSeq)
+        if let left {
+            m.object("left") { l in
+                l.string("at", left.at)
+                l.string("by", left.by)
+                l.string("reason", left.reason)
+                l.integer("seq", left.seq)
+            }
+        }
         m.string("name", name)
         m.string("role", role)
         m.string("signingPublicKey", signingPublicKey)
@@ -122,6 +130,12 @@ extension CaseRecord: CanonicalRecord {
         m.string("category", category)
         m.integer("clientNumber", clientNumber)
         m.string("confidentialPublicKey", confidentialPublicKey)
+        if let keys {
+            m.object("keys") { k in
+                k.object("confidential") { keys.confidential.write(&$0) }
+                k.object("team") { keys.team.write(&$0) }
+            }
+        }
         m.string("manager", manager)
         m.string("number", number)
         m.string("openedAt", openedAt)
@@ -134,9 +148,22 @@ extension CaseRecord: CanonicalRecord {
     }
 }
 
+extension TierKeys {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.integer("generation", generation)
+        m.array("older", older) { key, w in
+            w.object { o in
+                o.integer("generation", key.generation)
+                o.string("publicKey", key.publicKey)
+            }
+        }
+    }
+}
+
 extension GrantRecord: CanonicalRecord {
     func write(_ m: inout CanonicalWriter.Members) {
         m.string("caseNumber", caseNumber)
+        if generation != 1 { m.integer("generation", generation) }
         m.integer("grantedSeq", grantedSeq)
         m.string("holder", holder)
         m.string("holderPublicKey", holderPublicKey)
@@ -202,6 +229,7 @@ extension VersionRecord: CanonicalRecord {
         m.integer("ciphertextSize", ciphertextSize)
         m.string("document", document)
         m.integer("filedSeq", filedSeq)
+        if keyGeneration != 1 { m.integer("keyGeneration", keyGeneration) }
         m.string("objectId", objectId)
         if let origin {
             m.object("origin") { o in

@@ -68,9 +68,15 @@ public struct StaffRecord: Codable, Equatable, Sendable {
     /// The event that set `wrappedKeysHash` (`staff.added` or the latest
     /// `staff.passphrase-changed`).
     public var keysSeq: Int64
+    /// Once the member has left (`staff.left`): they no longer unlock or
+    /// sign, and every tier they held must rotate. Absent (not null) before,
+    /// so the records of members still on the staff hash as they did.
+    public var left: StaffDeparture?
 
     public init(id: String, name: String, role: String, boxPublicKey: String, signingPublicKey: String,
-                wrappedKeysHash: String, addedAt: String, addedBy: String?, addedSeq: Int64, keysSeq: Int64) {
+                wrappedKeysHash: String, addedAt: String, addedBy: String?, addedSeq: Int64, keysSeq: Int64,
+                left: StaffDeparture? = nil) {
+        self.left = left
         self.id = id
         self.name = name
         self.role = role
@@ -84,7 +90,7 @@ public struct StaffRecord: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, role, boxPublicKey, signingPublicKey, wrappedKeysHash, addedAt, addedBy, addedSeq, keysSeq
+        case id, name, role, boxPublicKey, signingPublicKey, wrappedKeysHash, addedAt, addedBy, addedSeq, keysSeq, left
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -99,6 +105,22 @@ public struct StaffRecord: Codable, Equatable, Sendable {
         try c.encode(addedBy, forKey: .addedBy)
         try c.encode(addedSeq, forKey: .addedSeq)
         try c.encode(keysSeq, forKey: .keysSeq)
+        try c.encodeIfPresent(left, forKey: .left)
+    }
+}
+
+/// When and why a member left the staff, and who recorded it.
+public struct StaffDeparture: Codable, Equatable, Sendable {
+    public var seq: Int64
+    public var at: String
+    public var by: String
+    public var reason: String
+
+    public init(seq: Int64, at: String, by: String, reason: String) {
+        self.seq = seq
+        self.at = at
+        self.by = by
+        self.reason = reason
     }
 }
 
@@ -116,10 +138,17 @@ public struct CaseRecord: Codable, Equatable, Sendable {
     public var openedAt: String
     public var openedBy: String
     public var openedSeq: Int64
+    /// Once a tier key has rotated (`case.key-rotated`): each tier's current
+    /// generation and the public keys of the older generations some version
+    /// is still sealed to. `teamPublicKey` and `confidentialPublicKey` are
+    /// always the current generation's. Absent (not null) before the first
+    /// rotation, so cases never rotated hash as they did.
+    public var keys: CaseKeys?
 
     public init(number: String, category: String, year: Int, clientNumber: Int, status: String, manager: String,
                 supervisor: String, teamPublicKey: String, confidentialPublicKey: String, openedAt: String,
-                openedBy: String, openedSeq: Int64) {
+                openedBy: String, openedSeq: Int64, keys: CaseKeys? = nil) {
+        self.keys = keys
         self.number = number
         self.category = category
         self.year = year
@@ -133,9 +162,59 @@ public struct CaseRecord: Codable, Equatable, Sendable {
         self.openedBy = openedBy
         self.openedSeq = openedSeq
     }
+
+    enum CodingKeys: String, CodingKey {
+        case number, category, year, clientNumber, status, manager, supervisor, teamPublicKey, confidentialPublicKey
+        case openedAt, openedBy, openedSeq, keys
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(number, forKey: .number)
+        try c.encode(category, forKey: .category)
+        try c.encode(year, forKey: .year)
+        try c.encode(clientNumber, forKey: .clientNumber)
+        try c.encode(status, forKey: .status)
+        try c.encode(manager, forKey: .manager)
+        try c.encode(supervisor, forKey: .supervisor)
+        try c.encode(teamPublicKey, forKey: .teamPublicKey)
+        try c.encode(confidentialPublicKey, forKey: .confidentialPublicKey)
+        try c.encode(openedAt, forKey: .openedAt)
+        try c.encode(openedBy, forKey: .openedBy)
+        try c.encode(openedSeq, forKey: .openedSeq)
+        try c.encodeIfPresent(keys, forKey: .keys)
+    }
+
+    /// The tier's current key generation (1 until it first rotates).
+    public func generation(of tier: Tier) -> Int { keys?[tier].generation ?? 1 }
 }
 
-/// One holder's sealed copy of one tier's secret key.
+/// The key generations of a case's two tiers (SECURITY.md §3, "Rotation").
+public struct CaseKeys: Codable, Equatable, Sendable {
+    public var team: TierKeys
+    public var confidential: TierKeys
+
+    public subscript(tier: Tier) -> TierKeys {
+        get { tier == .team ? team : confidential }
+        set { if tier == .team { team = newValue } else { confidential = newValue } }
+    }
+
+    public static let initial = CaseKeys(team: TierKeys(generation: 1, older: []), confidential: TierKeys(generation: 1, older: []))
+}
+
+/// A tier's current generation, and the older generations whose keys some
+/// version's file key is still sealed to (until a rotation re-seals them).
+public struct TierKeys: Codable, Equatable, Sendable {
+    public struct Older: Codable, Equatable, Sendable {
+        public var generation: Int
+        public var publicKey: String
+    }
+    public var generation: Int
+    /// By generation, ascending.
+    public var older: [Older]
+}
+
+/// One holder's sealed copy of one generation of one tier's secret key.
 public struct GrantRecord: Codable, Equatable, Sendable {
     public var caseNumber: String
     public var tier: String
@@ -145,14 +224,41 @@ public struct GrantRecord: Codable, Equatable, Sendable {
     /// BLAKE2b-256 of the sealed tier key (a blob).
     public var sealedKeyHash: String
     public var grantedSeq: Int64
+    /// The tier key's generation this copy is of: 1 until the tier rotates.
+    /// In the record only when not 1, so grants of never-rotated tiers hash
+    /// as they did.
+    public var generation: Int
 
-    public init(caseNumber: String, tier: String, holder: String, holderPublicKey: String, sealedKeyHash: String, grantedSeq: Int64) {
+    public init(caseNumber: String, tier: String, holder: String, holderPublicKey: String, sealedKeyHash: String, grantedSeq: Int64,
+                generation: Int = 1) {
         self.caseNumber = caseNumber
         self.tier = tier
         self.holder = holder
         self.holderPublicKey = holderPublicKey
         self.sealedKeyHash = sealedKeyHash
         self.grantedSeq = grantedSeq
+        self.generation = generation
+    }
+
+    enum CodingKeys: String, CodingKey { case caseNumber, tier, holder, holderPublicKey, sealedKeyHash, grantedSeq, generation }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(caseNumber: try c.decode(String.self, forKey: .caseNumber), tier: try c.decode(String.self, forKey: .tier),
+                  holder: try c.decode(String.self, forKey: .holder), holderPublicKey: try c.decode(String.self, forKey: .holderPublicKey),
+                  sealedKeyHash: try c.decode(String.self, forKey: .sealedKeyHash), grantedSeq: try c.decode(Int64.self, forKey: .grantedSeq),
+                  generation: try c.decodeIfPresent(Int.self, forKey: .generation) ?? 1)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(caseNumber, forKey: .caseNumber)
+        try c.encode(tier, forKey: .tier)
+        try c.encode(holder, forKey: .holder)
+        try c.encode(holderPublicKey, forKey: .holderPublicKey)
+        try c.encode(sealedKeyHash, forKey: .sealedKeyHash)
+        try c.encode(grantedSeq, forKey: .grantedSeq)
+        if generation != 1 { try c.encode(generation, forKey: .generation) }
     }
 }
 
@@ -199,11 +305,15 @@ public struct VersionRecord: Codable, Equatable, Sendable {
     /// was filed, which its object's associated data names. Absent (not
     /// null) otherwise, so records of versions never moved hash as before.
     public var origin: VersionOrigin?
+    /// The generation of the tier key the file key is sealed to: 1 until the
+    /// tier rotates. In the record only when not 1.
+    public var keyGeneration: Int
 
     public init(caseNumber: String, document: String, version: Int, type: String, tier: String, objectId: String,
                 size: Int64, ciphertextSize: Int64, sealedFileKeyHash: String, stamp: Stamp, filedSeq: Int64,
-                schemaId: String?, schemaVersion: Int?, schemaBodyHash: String?, origin: VersionOrigin? = nil) {
+                schemaId: String?, schemaVersion: Int?, schemaBodyHash: String?, origin: VersionOrigin? = nil, keyGeneration: Int = 1) {
         self.origin = origin
+        self.keyGeneration = keyGeneration
         self.caseNumber = caseNumber
         self.document = document
         self.version = version
@@ -222,7 +332,21 @@ public struct VersionRecord: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case caseNumber, document, version, type, tier, objectId, size, ciphertextSize, sealedFileKeyHash, stamp, filedSeq
-        case schemaId, schemaVersion, schemaBodyHash, origin
+        case schemaId, schemaVersion, schemaBodyHash, origin, keyGeneration
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(caseNumber: try c.decode(String.self, forKey: .caseNumber), document: try c.decode(String.self, forKey: .document),
+                  version: try c.decode(Int.self, forKey: .version), type: try c.decode(String.self, forKey: .type),
+                  tier: try c.decode(String.self, forKey: .tier), objectId: try c.decode(String.self, forKey: .objectId),
+                  size: try c.decode(Int64.self, forKey: .size), ciphertextSize: try c.decode(Int64.self, forKey: .ciphertextSize),
+                  sealedFileKeyHash: try c.decode(String.self, forKey: .sealedFileKeyHash), stamp: try c.decode(Stamp.self, forKey: .stamp),
+                  filedSeq: try c.decode(Int64.self, forKey: .filedSeq), schemaId: try c.decodeIfPresent(String.self, forKey: .schemaId),
+                  schemaVersion: try c.decodeIfPresent(Int.self, forKey: .schemaVersion),
+                  schemaBodyHash: try c.decodeIfPresent(String.self, forKey: .schemaBodyHash),
+                  origin: try c.decodeIfPresent(VersionOrigin.self, forKey: .origin),
+                  keyGeneration: try c.decodeIfPresent(Int.self, forKey: .keyGeneration) ?? 1)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -242,6 +366,7 @@ public struct VersionRecord: Codable, Equatable, Sendable {
         try c.encode(schemaVersion, forKey: .schemaVersion)
         try c.encode(schemaBodyHash, forKey: .schemaBodyHash)
         try c.encodeIfPresent(origin, forKey: .origin)
+        if keyGeneration != 1 { try c.encode(keyGeneration, forKey: .keyGeneration) }
     }
 }
 
@@ -608,14 +733,14 @@ struct CaseCountState: Codable, Equatable {
 }
 
 /// What the map holds for a case: the case row and every grant of it, in
-/// (tier, holder) order, so a grant added or removed by hand is caught.
+/// (tier, holder, generation) order, so a grant added or removed by hand is caught.
 struct CaseState: Codable, Equatable {
     var `case`: CaseRecord
     var grants: [GrantRecord]
 
     init(_ record: CaseRecord, grants: [GrantRecord]) {
         self.case = record
-        self.grants = grants.sorted { ($0.tier, $0.holder) < ($1.tier, $1.holder) }
+        self.grants = grants.sorted { ($0.tier, $0.holder, $0.generation) < ($1.tier, $1.holder, $1.generation) }
     }
 }
 

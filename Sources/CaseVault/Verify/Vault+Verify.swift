@@ -365,9 +365,14 @@ private struct Verifier {
             ]
             if settings.recoveryPublicKey != nil { due += [(GrantHolder.recovery, .team), (GrantHolder.recovery, .confidential)] }
             for member in staff where member.addedSeq < record.openedSeq && settings.teamTierRoles.contains(member.role)
-                && member.id != record.manager && member.id != record.supervisor {
+                && member.id != record.manager && member.id != record.supervisor && (member.left?.seq ?? .max) > record.openedSeq {
                 due.append((GrantHolder.staff(member.id), .team))
             }
+            // A rotation keeps every holder but those it removes, and removes
+            // only who left (or is revoked): the rules check that as it is
+            // signed. Here, members who left hold nothing of the current key.
+            let departed = Set(staff.filter { $0.left != nil }.map { GrantHolder.staff($0.id) })
+            due.removeAll { departed.contains($0.holder) || record.generation(of: $0.tier) > 1 }
             let given = Set(try replayed.grants(caseNumber: record.number).map { "\($0.tier) \($0.holder)" })
             for (holder, tier) in due where !given.contains("\(tier.rawValue) \(holder)") {
                 report.add(.grantMissing, "case \(record.number)",

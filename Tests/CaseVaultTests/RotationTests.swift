@@ -1,0 +1,266 @@
+@testable import CaseVault
+import CaseVaultCrypto
+import Foundation
+import GRDB
+import Testing
+
+/// Issue 10, item 3: key generations, rotation, revocation, departures.
+/// Each test holds the vault to what an attacker would try: a copy of a
+/// departed member's unwrapped keys, an event signed by hand, a row edited.
+@Suite struct RotationTests {
+    static let number = "CP-2024-0042"
+
+    /// CP-2024-0042 (grace, halima; dora holds the team tier as project
+    /// director) with a team form in two versions and a confidential photo.
+    static func scene() throws -> Programme {
+        let p = try Programme()
+        try p.openCase()
+        try p.file(Array("intake 1".utf8))
+        try p.file(Array("intake 2".utf8))
+        try p.file(Array("photo".utf8), name: "Photo", type: "photo")
+        return p
+    }
+
+    /// The tier secret keys a member's box key opens from the blobs of the
+    /// live vault (as a copy of their unwrapped keys would, outside casevault).
+    static func tierSecrets(_ p: Programme, _ number: String, with keys: BoxKeyPair) throws -> [BoxKeyPair] {
+        let grants = try p.vault.store.read { try $0.grants(caseNumber: number) }
+        return try grants.compactMap { grant in
+            guard let sealed = try p.vault.store.read({ try $0.blob(hash: grant.sealedKeyHash) }),
+                  let secret = try? SealedBox.open(sealed, with: keys) else { return nil }
+            return try BoxKeyPair(secretKey: secret)
+        }
+    }
+
+    /// Whether any of `tierKeys` opens the sealed file key of a version.
+    static func opens(_ p: Programme, _ number: String, _ document: String, version: Int, with tierKeys: [BoxKeyPair]) throws -> Bool {
+        let record = try #require(try p.vault.store.read { try $0.version(caseNumber: number, document: document, version: version) })
+        let sealed = try #require(try p.vault.store.read { try $0.blob(hash: record.sealedFileKeyHash) })
+        return tierKeys.contains { (try? SealedBox.open(sealed, with: $0)) != nil }
+    }
+
+    @Test func revokingAMemberRotatesTheTierAndWhatIsFiledAfterIsOutOfTheirReach() throws {
+        let p = try Self.scene()
+        try p.vault.grantAccess(to: "joseph", case: Self.number, tier: .team, reason: "covering for grace", by: p["halima"])
+        #expect(try p.read(by: "joseph") == Array("intake 2".utf8))
+        // What joseph could carry away: his unwrapped keys and the tier key they open.
+        let josephKeys = try BoxKeyPair(secretKey: p["joseph"].boxKeys.secretKey)
+        let stolen = try Self.tierSecrets(p, Self.number, with: josephKeys)
+        #expect(stolen.count == 1)
+        let sealedBefore = try p.vault.store.read { try $0.grants(caseNumber: Self.number) }.filter { $0.tier == "team" }.map(\.sealedKeyHash)
+
+        let outcomes = try p.vault.revokeAccess(from: "joseph", case: Self.number, reason: "cover ended", by: p["halima"])
+        #expect(outcomes.map { "\($0.tier) \($0.generation) \($0.removed) \($0.resealed) \($0.awaitsResealing)" }
+                == ["team 2 [\"staff:joseph\"] 2 false"])
+        // joseph is refused; every other holder reads every version.
+        #expect(throws: VaultError.self) { _ = try p.read(by: "joseph") }
+        for reader in ["grace", "halima", "dora"] {
+            #expect(try p.read(version: 1, by: reader) == Array("intake 1".utf8))
+            #expect(try p.read(by: reader) == Array("intake 2".utf8))
+        }
+        #expect(try p.read(Self.number, "Photo", by: "grace") == Array("photo".utf8))
+        // The old copies are gone from the vault; the new key is not his.
+        let blobs = try p.vault.store.read { reader in sealedBefore.filter { (try? reader.blob(hash: $0)) != nil } }
+        #expect(blobs.isEmpty)
+        #expect(try Self.tierSecrets(p, Self.number, with: josephKeys).isEmpty)
+        // A version filed now opens with no key he took; the old key opens nothing in the vault.
+        try p.file(Array("intake 3".utf8))
+        #expect(try !Self.opens(p, Self.number, "Intake form", version: 3, with: stolen))
+        #expect(try !Self.opens(p, Self.number, "Intake form", version: 1, with: stolen))
+        #expect(try p.read(by: "dora") == Array("intake 3".utf8))
+        // The recovery key reads everything.
+        let recovery = try DisposalTests().recoveryKeys(p)
+        let recovered = try Self.tierSecrets(p, Self.number, with: recovery)
+        for version in 1...3 { #expect(try Self.opens(p, Self.number, "Intake form", version: version, with: recovered)) }
+        #expect(Set(try p.vault.holders(of: Self.number).filter { $0.tier == .team }.map(\.holder))
+                == ["staff:grace", "staff:halima", "staff:dora", "recovery"])
+        #expect(try p.vault.verify(VerifyOptions(readData: .all)).isClean)
+    }
+
+    @Test func aDepartedProjectDirectorsTeamTiersRotateAndTheirOldKeysOpenNothingNew() throws {
+        let p = try Self.scene()
+        try p.openCase(client: 43)
+        try p.file(Array("other intake".utf8), into: "CP-2024-0043")
+        let doraKeys = try BoxKeyPair(secretKey: p["dora"].boxKeys.secretKey)
+        let stolen = try ["CP-2024-0042", "CP-2024-0043"].flatMap { try Self.tierSecrets(p, $0, with: doraKeys) }
+        #expect(stolen.count == 2)
+
+        let report = try p.vault.recordDeparture(of: "dora", reason: "end of contract", by: p["amina"])
+        #expect(report.recorded && report.casesStillNamingThem.isEmpty)
+        // The admin holds no tier: the keys rotate, the re-sealing waits for a holder.
+        #expect(report.rotations.map { "\($0.caseNumber) \($0.tier) \($0.awaitsResealing)" }
+                == ["CP-2024-0042 team true", "CP-2024-0043 team true"])
+        #expect(throws: VaultError.self) { _ = try p.vault.unlock(staffID: "dora", passphrase: try p.scratch.passphrase("dora passphrase!")) }
+        expectIntegrity("left the staff") {
+            _ = try p.vault.write { writer, head in
+                try Ledger.append([.tagAdded(CaseTagged(case: Self.number, tag: "late"))], by: p["dora"], at: Date(),
+                                  vaultID: p.vault.config.vaultId, head: &head, in: writer)
+            }
+        }
+        // Filed after: out of reach of every key she had. Before: still read by the others.
+        try p.file(Array("intake 3".utf8))
+        #expect(try !Self.opens(p, Self.number, "Intake form", version: 3, with: stolen))
+        for reader in ["grace", "halima"] {
+            #expect(try p.read(version: 1, by: reader) == Array("intake 1".utf8))
+            #expect(try p.read(by: reader) == Array("intake 3".utf8))
+        }
+        #expect(try p.vault.keyGenerations(of: Self.number).map { "\($0.tier) \($0.generation) \($0.awaitingResealing)" }
+                == ["team 2 [1]", "confidential 1 []"])
+        #expect(try p.vault.verify().isClean)
+
+        // The supervisor finishes: every version under the new key, the old ones erased.
+        let finished = try p.vault.finishPendingRotations(reason: "after dora left", by: p["halima"])
+        #expect(finished.map { "\($0.caseNumber) \($0.tier) \($0.generation) \($0.resealed)" }
+                == ["CP-2024-0042 team 3 3", "CP-2024-0043 team 3 1"])
+        #expect(try p.vault.keyGenerations(of: Self.number).map { "\($0.tier) \($0.generation) \($0.awaitingResealing)" }
+                == ["team 3 []", "confidential 1 []"])
+        for version in 1...3 { #expect(try !Self.opens(p, Self.number, "Intake form", version: version, with: stolen)) }
+        #expect(try p.read(version: 1, by: "grace") == Array("intake 1".utf8))
+        #expect(try p.read("CP-2024-0043", "Intake form", by: "halima") == Array("other intake".utf8))
+        #expect(try p.vault.store.read { try $0.grants(caseNumber: Self.number) }.allSatisfy { $0.generation == 3 || $0.tier == "confidential" })
+        #expect(try p.vault.finishPendingRotations(reason: "again", by: p["halima"]).isEmpty)
+        #expect(try p.vault.verify(VerifyOptions(readData: .all)).isClean)
+        // A new case no longer seals to her.
+        try p.openCase(client: 44)
+        #expect(try !p.vault.holders(of: "CP-2024-0044").contains { $0.holder == "staff:dora" })
+    }
+
+    @Test func nothingIsFiledIntoATierADepartedMemberStillHoldsUntilItRotates() throws {
+        let p = try Self.scene()
+        // The departure signed alone, as a run killed right after it leaves it.
+        _ = try p.vault.write { writer, head in
+            try Ledger.append([.staffLeft(StaffLeft(id: "dora", reason: "left"))], by: p["amina"], at: Date(),
+                              vaultID: p.vault.config.vaultId, head: &head, in: writer)
+        }
+        #expect { try p.file(Array("intake 3".utf8)) } throws: { error in
+            guard case VaultError.accessDenied(let message) = error else { return false }
+            return message.contains("still sealed to 'dora'")
+        }
+        // The confidential tier, which she never held, takes filings.
+        try p.file(Array("photo 2".utf8), name: "Photo", type: "photo")
+        // Signed by hand, the filing is refused by the projection too.
+        let earlier = try DisposalTests().forgedFiling(into: Self.number, p)
+        let s = earlier.stamp
+        var data = earlier
+        data.version = 3
+        data.stamp = Stamp(date: s.date, caseNumber: s.caseNumber, caseStatus: s.caseStatus, report: s.report, caseManager: s.caseManager,
+                           caseSupervisor: s.caseSupervisor, version: 3, filedBy: s.filedBy, filedByName: s.filedByName)
+        expectIntegrity("rotate it first") {
+            _ = try p.vault.write { writer, head in
+                try Ledger.append([.versionFiled(data)], by: p["farah"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+            }
+        }
+        // Running the departure again finishes it.
+        let report = try p.vault.recordDeparture(of: "dora", reason: "left", by: p["amina"])
+        #expect(!report.recorded && report.rotations.count == 1)
+        try p.file(Array("intake 3".utf8))
+        #expect(try p.read(by: "grace") == Array("intake 3".utf8))
+        #expect(try p.vault.verify().isClean)
+    }
+
+    @Test func grantsAreGivenByHoldersToWhoMayHoldAndFoldOlderGenerationsFirst() throws {
+        let p = try Self.scene()
+        // The confidential tier is never a project director's; records officers hold nothing.
+        #expect(throws: VaultError.self) { try p.vault.grantAccess(to: "dora", case: Self.number, tier: .confidential, reason: "x", by: p["halima"]) }
+        #expect(throws: VaultError.self) { try p.vault.grantAccess(to: "farah", case: Self.number, tier: .team, reason: "x", by: p["halima"]) }
+        // A director cannot give a tier she does not hold.
+        #expect(throws: VaultError.self) { try p.vault.grantAccess(to: "joseph", case: Self.number, tier: .confidential, reason: "x", by: p["dora"]) }
+        #expect(throws: VaultError.self) { try p.vault.grantAccess(to: "joseph", case: Self.number, tier: .team, reason: "x", by: p["grace"]) }
+        // After a rotation by an admin, a grant re-seals first, so it opens every version.
+        _ = try p.vault.rotateKeys(case: Self.number, tiers: [.team], reason: "routine", by: p["amina"])
+        #expect(try p.vault.keyGenerations(of: Self.number).first?.awaitingResealing == [1])
+        try p.vault.grantAccess(to: "joseph", case: Self.number, tier: .team, reason: "covering", by: p["dora"])
+        #expect(try p.vault.keyGenerations(of: Self.number).first.map { "\($0.generation) \($0.awaitingResealing)" } == "3 []")
+        #expect(try p.read(version: 1, by: "joseph") == Array("intake 1".utf8))
+        #expect(throws: VaultError.self) { try p.vault.grantAccess(to: "joseph", case: Self.number, tier: .team, reason: "x", by: p["dora"]) }
+        // The manager is handed over, not revoked.
+        #expect(throws: VaultError.self) { _ = try p.vault.revokeAccess(from: "grace", case: Self.number, reason: "x", by: p["halima"]) }
+        #expect(try p.vault.verify(VerifyOptions(readData: .all)).isClean)
+    }
+
+    @Test func rotationsGrantsAndDeparturesSignedByHandAgainstTheRulesAreRefused() throws {
+        let p = try Self.scene()
+        let state = try p.vault.read { reader, head in try head.signedState(reader).existingCase(Self.number) }
+        let fresh = BoxKeyPair()
+        func holder(_ h: String) throws -> KeyRotated.Holder {
+            let key = h == "recovery" ? try #require(state.grants.first { $0.holder == "recovery" }).holderPublicKey
+                                      : p[String(h.dropFirst(6))].member.boxPublicKeyHex
+            let sealed = SealedBox.seal(fresh.secretKey, to: try BoxPublicKey(bytes: [UInt8](hexString: key)!))
+            let hash = try p.vault.write { writer, _ in try Ledger.putBlob(sealed, in: writer) }
+            return KeyRotated.Holder(holder: h, holderPublicKey: key, sealedKeyHash: hash)
+        }
+        let team = try ["recovery", "staff:dora", "staff:grace", "staff:halima"].map(holder)
+        func rotated(generation: Int = 2, holders: [KeyRotated.Holder]? = nil, removed: [String] = [],
+                     versions: [KeyRotated.Resealed] = [], tier: String = "team") -> EventData {
+            .keyRotated(KeyRotated(case: Self.number, tier: tier, generation: generation, publicKey: fresh.publicKey.bytes.hexString,
+                                   holders: holders ?? team, removed: removed, versions: versions, reason: "forged"))
+        }
+        let wrongKey = KeyRotated.Holder(holder: "staff:grace", holderPublicKey: p["joseph"].member.boxPublicKeyHex,
+                                         sealedKeyHash: team[2].sealedKeyHash)
+        let granted = { (tier: String, holder: String) in
+            EventData.accessGranted(AccessGranted(case: Self.number, tier: tier, holder: holder,
+                                                  holderPublicKey: p[String(holder.dropFirst(6))].member.boxPublicKeyHex,
+                                                  sealedKeyHash: String(repeating: "cd", count: 32), reason: "forged"))
+        }
+        let forged: [(String, EventData, String)] = [
+            ("grace", rotated(), "a case manager may not sign case.key-rotated"),
+            ("farah", rotated(), "a records officer may not sign"),
+            ("halima", rotated(generation: 3), "generation 3 does not follow 1"),
+            ("halima", rotated(holders: Array(team.dropFirst())), "exactly the holders who keep the tier"),
+            ("halima", rotated(holders: [team[0], team[1], team[3]], removed: ["staff:grace"]), "manager and supervisor keep"),
+            ("halima", rotated(holders: Array(team.dropFirst()), removed: ["recovery"]), "the recovery key keeps every tier"),
+            ("halima", rotated(holders: [team[0], team[1], wrongKey, team[3]]), "not sealed to their public key"),
+            ("halima", rotated(removed: ["staff:joseph"]), "must be holders of the tier now"),
+            ("halima", rotated(versions: [KeyRotated.Resealed(document: "Intake form", version: 1, sealedFileKeyHash: String(repeating: "ef", count: 32))]),
+             "every version of the tier"),
+            ("amina", rotated(versions: ["Intake form"].flatMap { d in (1...2).map { KeyRotated.Resealed(document: d, version: $0,
+                                                                                                          sealedFileKeyHash: String(repeating: "e\($0)", count: 32)) } }),
+             "only a holder of the team tier re-seals"),
+            ("farah", granted("team", "staff:joseph"), "a records officer may not sign case.access-granted"),
+            ("dora", granted("confidential", "staff:joseph"), "does not hold the confidential tier"),
+            ("halima", granted("confidential", "staff:dora"), "a project director may not hold the confidential tier"),
+            ("halima", granted("team", "staff:farah"), "may not hold the team tier"),
+            ("halima", granted("team", "staff:grace"), "already holds"),
+            ("halima", .staffLeft(StaffLeft(id: "dora", reason: "x")), "a case supervisor may not sign staff.left"),
+            ("amina", .staffLeft(StaffLeft(id: "amina", reason: "x")), "recorded by another admin"),
+            ("amina", .staffLeft(StaffLeft(id: "nobody", reason: "x")), "no staff member"),
+        ]
+        for (id, data, fragment) in forged {
+            expectIntegrity(fragment) {
+                _ = try p.vault.write { writer, head in
+                    try Ledger.append([data], by: p[id], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+                }
+            }
+        }
+        // Once dora left, a rotation must drop her, and she is granted nothing.
+        _ = try p.vault.write { writer, head in
+            try Ledger.append([.staffLeft(StaffLeft(id: "dora", reason: "left"))], by: p["amina"], at: Date(),
+                              vaultID: p.vault.config.vaultId, head: &head, in: writer)
+        }
+        for (data, fragment) in [(rotated(), "the rotation must remove them"), (granted("team", "staff:dora"), "left the staff"),
+                                 (.staffLeft(StaffLeft(id: "dora", reason: "x")), "already left")] {
+            expectIntegrity(fragment) {
+                _ = try p.vault.write { writer, head in
+                    try Ledger.append([data], by: p[data.type == .staffLeft ? "amina" : "halima"], at: Date(),
+                                      vaultID: p.vault.config.vaultId, head: &head, in: writer)
+                }
+            }
+        }
+        #expect(try p.vault.verify().isClean)
+    }
+
+    @Test func rotatedRowsEditedByHandAreCaught() throws {
+        let p = try Self.scene()
+        _ = try p.vault.rotateKeys(case: Self.number, reason: "routine", by: p["amina"])
+        // A generation put back to 1 (to make an old sealed key count again), a grant of an old generation deleted.
+        try p.tamper("UPDATE versions SET key_generation = 2 WHERE document = 'Intake form' AND version = 1")
+        expectIntegrity("differs from its signed state") { _ = try p.read(version: 1, by: "grace") }
+        #expect(try p.vault.verify().findings.contains { $0.kind == .rowChanged && $0.subject.contains("versions") })
+        try p.tamper("UPDATE versions SET key_generation = 1 WHERE document = 'Intake form' AND version = 1")
+        try p.tamper("DELETE FROM grants WHERE holder = 'staff:grace' AND generation = 1")
+        expectIntegrity("differs from its signed state") { _ = try p.read(version: 1, by: "grace") }
+        #expect(try p.vault.verify().findings.contains { $0.kind == .rowMissing && $0.subject.contains("grants") })
+        try p.tamper("UPDATE cases SET key_generations = NULL")
+        #expect(try p.vault.verify().findings.contains { $0.kind == .rowChanged && $0.subject.contains("cases") })
+    }
+}

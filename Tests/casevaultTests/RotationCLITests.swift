@@ -1,0 +1,129 @@
+import CaseVault
+import Foundation
+import Testing
+
+/// Issue 10, item 3, as a user runs it: grant, revoke, rotate, staff leave,
+/// and a departure or a re-sealing killed at random points.
+@Suite struct RotationCLITests {
+    /// `count` open cases of grace and halima, each with a team document
+    /// (two versions) and a confidential photo.
+    static func cases(_ count: Int) throws -> CLIProgramme {
+        let p = try CLIProgramme()
+        let vault = try p.vault()
+        let halima = try vault.unlock(staffID: "halima", passphrase: try Passphrase(contentsOfFile: p.scratch.file("halima.pw")))
+        let farah = try vault.unlock(staffID: "farah", passphrase: try Passphrase(contentsOfFile: p.scratch.file("farah.pw")))
+        for client in 1...count {
+            let number = try vault.openCase(category: "CP", admitted: 2024, clientNumber: client, managerID: "grace", supervisorID: "halima",
+                                            by: halima).number.description
+            for (name, type, version) in [("Intake form", "form", 1), ("Intake form", "form", 2), ("Photo", "photo", 1)] {
+                p.scratch.write("doc.txt", "\(name) v\(version) of \(number)")
+                _ = try vault.file(caseNumber: number, name: name, type: type, from: .file(path: p.scratch.file("doc.txt")), by: farah)
+            }
+        }
+        return p
+    }
+
+    /// Every version of every case, read by `reader` through the binary.
+    static func readsEverything(_ p: CLIProgramme, _ count: Int, by reader: String, tiers: Set<String> = ["team", "confidential"]) throws {
+        for client in 1...count {
+            let number = "CP-2024-" + String(format: "%04d", client)
+            for (name, tier, version) in [("Intake form", "team", 1), ("Intake form", "team", 2), ("Photo", "confidential", 1)]
+            where tiers.contains(tier) {
+                let got = try p.cli.run(["get", number, name, "--version", String(version)] + p.as(reader))
+                #expect(got.code == 0 && got.stdout == "\(name) v\(version) of \(number)", "\(reader) \(number) \(name) v\(version): \(got.stderr)")
+            }
+        }
+    }
+
+    @Test func grantRevokeAndShowFromTheCommandLine() throws {
+        let p = try Self.cases(1)
+        p.scratch.write("joseph.pw", "joseph long passphrase\n")
+        #expect(try p.cli.run(["staff", "add"] + p.as("amina") + ["--id", "joseph", "--name", "Joseph Mwangi", "--role", "case-manager",
+                                                               "--new-passphrase-file", "joseph.pw"]).code == 0)
+        let granted = try p.cli.run(["case", "grant", "CP-2024-0001", "--tier", "team", "--member", "joseph", "--reason", "covering"] + p.as("halima"))
+        #expect(granted.code == 0, "\(granted.stderr)")
+        #expect(granted.stdout.contains("Granted the team tier of CP-2024-0001 to 'joseph'."))
+        #expect(try p.cli.run(["get", "CP-2024-0001", "Intake form"] + p.as("joseph")).stdout == "Intake form v2 of CP-2024-0001")
+        // The wrong role, the wrong tier, no reason: refused with a reason and exit codes.
+        let byManager = try p.cli.run(["case", "grant", "CP-2024-0001", "--tier", "team", "--member", "joseph", "--reason", "x"] + p.as("grace"))
+        #expect(byManager.code == 77 && byManager.stderr.contains("access is granted by the case's supervisor or a project director"))
+        let badTier = try p.cli.run(["case", "grant", "CP-2024-0001", "--tier", "secret", "--member", "joseph", "--reason", "x"] + p.as("halima"))
+        #expect(badTier.code == 64)
+        let revoked = try p.cli.run(["case", "revoke", "CP-2024-0001", "--member", "joseph", "--reason", "cover ended"] + p.as("halima"))
+        #expect(revoked.code == 0, "\(revoked.stderr)")
+        #expect(revoked.stdout == "Revoked 'joseph' from CP-2024-0001:\n  CP-2024-0001 team tier → generation 2; removed joseph; 2 file key(s) re-sealed\n")
+        let refused = try p.cli.run(["get", "CP-2024-0001", "Intake form"] + p.as("joseph"))
+        #expect(refused.code == 77 && refused.stdout.isEmpty)
+        let shown = try p.cli.run(["case", "show", "CP-2024-0001"])
+        #expect(shown.stdout.contains("team key:          generation 2\n") && !shown.stdout.contains("joseph"), "\(shown.stdout)")
+        let types = try p.vault().events().map(\.type)
+        // The grant, the revocation's rotation, and joseph's refused read after it.
+        #expect(types.filter { ["case.access-granted", "case.key-rotated", "content.refused"].contains($0) }
+                == ["case.access-granted", "case.key-rotated", "content.refused"])
+        #expect(try p.cli.run(["verify"]).code == 0)
+    }
+
+    @Test func aDepartedMemberIsRefusedAndTheirCasesAreListed() throws {
+        let p = try Self.cases(2)
+        let left = try p.cli.run(["staff", "leave", "grace", "--reason", "moved to another programme"] + p.as("amina"))
+        #expect(left.code == 0, "\(left.stderr)")
+        #expect(left.stdout.contains("Recorded that 'grace' left the staff.\n4 tier(s) rotated; 4 await re-sealing by a holder.\n"), "\(left.stdout)")
+        #expect(left.stderr.contains("these cases still name 'grace' as manager or supervisor; hand them over: CP-2024-0001, CP-2024-0002"))
+        let refused = try p.cli.run(["get", "CP-2024-0001", "Intake form"] + p.as("grace"))
+        #expect(refused.code == 77 && refused.stderr.contains("'grace' left the staff on"), "\(refused.stderr)")
+        let list = try p.cli.run(["staff", "list"])
+        #expect(list.stdout.split(separator: "\n").contains { $0.hasPrefix("grace") && $0.hasSuffix("Z") }, "\(list.stdout)")
+        try Self.readsEverything(p, 2, by: "halima")
+        try Self.readsEverything(p, 2, by: "dora", tiers: ["team"])
+        // A records officer's admin cannot record their own departure; a supervisor records none.
+        #expect(try p.cli.run(["staff", "leave", "amina", "--reason", "x"] + p.as("amina")).code == 65)
+        #expect(try p.cli.run(["staff", "leave", "dora", "--reason", "x"] + p.as("halima")).code == 77)
+        #expect(try p.cli.run(["verify"]).code == 0)
+    }
+
+    /// SIGKILL in the middle of a departure's rotations, and again in the
+    /// middle of the re-sealing that follows; each run again finishes it.
+    @Test func leaveAndResealKilledAtRandomPointsLeaveEveryDocumentReadable() throws {
+        let count = 10
+        let p = try Self.cases(count)
+        let vault = try p.vault()
+        func unlock(_ id: String) throws -> StaffIdentity {
+            try vault.unlock(staffID: id, passphrase: try Passphrase(contentsOfFile: p.scratch.file("\(id).pw")))
+        }
+        let amina = try unlock("amina"), halima = try unlock("halima")
+        var generator = SystemRandomNumberGenerator()
+        var killed = 0, runs = 0
+        func killAtRandom(_ arguments: [String]) throws {
+            let process = try p.cli.start(arguments)
+            usleep(useconds_t(Double.random(in: 0.02...0.4, using: &generator) * 1_000_000))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            runs += 1
+            if process.terminationReason == .uncaughtSignal { killed += 1 }
+            let finish = try p.cli.run(arguments)
+            #expect(finish.code == 0, "\(finish.stderr)")
+            try Self.readsEverything(p, count, by: "halima")
+            try Self.readsEverything(p, count, by: "grace")
+        }
+        for round in 0..<4 {
+            // A member who holds the team tier of every case, then leaves.
+            let id = "cover\(round)"
+            p.scratch.write("\(id).pw", "\(id) long passphrase\n")
+            try vault.addStaff(id: id, name: "Cover \(round)", role: .caseManager,
+                               passphrase: try Passphrase(contentsOfFile: p.scratch.file("\(id).pw")), by: amina)
+            for client in 1...count {
+                try vault.grantAccess(to: id, case: "CP-2024-" + String(format: "%04d", client), tier: .team, reason: "cover", by: halima)
+            }
+            try killAtRandom(["staff", "leave", id, "--reason", "cover ended"] + p.as("amina"))
+            try killAtRandom(["case", "rotate", "--pending", "--reason", "after \(id) left"] + p.as("halima"))
+            for client in 1...count {
+                let number = "CP-2024-" + String(format: "%04d", client)
+                #expect(try vault.keyGenerations(of: number).allSatisfy { $0.awaitingResealing.isEmpty })
+                #expect(try !vault.holders(of: number).contains { $0.holder == "staff:\(id)" })
+            }
+        }
+        print("rotation kill test: \(killed) of \(runs) runs killed")
+        let verified = try p.cli.run(["verify", "--read-data"])
+        #expect(verified.code == 0, "\(verified.stdout) \(verified.stderr)")
+    }
+}
