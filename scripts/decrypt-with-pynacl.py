@@ -127,6 +127,9 @@ DATA = {
                              "versions": lambda x: type(x) is list and all(obj({
                                  "document": string(1, 480), "version": integer(1), "sealedFileKeyHash": HEX})(i) for i in x),
                              "reason": string(1)}),
+    "case.handover-started": obj({"case": CASE, "role": enum("manager", "supervisor"), "from": ID, "to": ID,
+                                  "shadowUntil": pat(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")}),
+    "case.handover-completed": obj({"case": CASE, "early": is_bool, "reason": either(string(1), is_null)}),
 }
 ANY = set(ROLES)
 SUPER = {"case-supervisor", "project-director", "admin"}
@@ -151,6 +154,8 @@ SIGNERS = {  # §12 "Who may sign what", the role column
     "staff.left": {"admin"},
     "case.access-granted": {"case-supervisor", "project-director"},
     "case.key-rotated": SUPER,
+    "case.handover-started": {"case-supervisor", "project-director"},
+    "case.handover-completed": {"case-supervisor", "project-director"},
 }
 READERS = {"case-manager", "case-supervisor", "project-director"}  # §3 table: roles that can read
 EVENT_PREFIX = b"casevault-event-v1\n"
@@ -204,16 +209,21 @@ def verify_log(db, vault_id):
             and first["data"]["role"] == "admin"):
         fail("event 2: is not the first admin adding themselves, as the signer of event 1")
     staff[first["actor"]] = (bytes.fromhex(first["data"]["signingPublicKey"]), "admin", 2)
+    departed = {}  # id -> seq of its staff.left: they sign nothing after
     for i, (ev, body, sig, _) in enumerate(events, 1):
         t, actor, d = ev["type"], ev["actor"], ev["data"]
         if actor not in staff: fail(f"event {i}: its actor '{actor}' was not added before it")
         pk, role, _ = staff[actor]
+        if actor in departed: fail(f"event {i}: '{actor}' left the staff at event {departed[actor]}")  # §12
         if not ed25519_ok(pk, sig, EVENT_PREFIX + body): fail(f"event {i}: the signature does not verify")
         if role not in SIGNERS[t]: fail(f"event {i}: a {role} may not sign {t}")
         if t == "vault.created" and i != 1: fail(f"event {i}: vault.created is only event 1")
         if t == "staff.added" and i > 2:
             if d["id"] in staff: fail(f"event {i}: staff id '{d['id']}' is not new")
             staff[d["id"]] = (bytes.fromhex(d["signingPublicKey"]), d["role"], i)
+        if t == "staff.left":
+            if d["id"] not in staff or d["id"] in departed or d["id"] == actor: fail(f"event {i}: not a departure of another member")
+            departed[d["id"]] = i
         if t == "staff.passphrase-changed" and d["id"] != actor:
             fail(f"event {i}: a member may change only their own keys")
         if t in ("content.read", "content.refused") and "state" in ev and ev["state"] != events[i - 2][0].get("state"):
@@ -493,7 +503,7 @@ def run(argv):
         known = {"v1-staff", "v2-events-cases-documents", "v3-form-schemas", "v4-signed-projection",
                  "v5-case-lifecycle", "v6-corrections-and-tags",
                  "v7-aged-out-extensions", "v8-vault-policies", "v9-legal-holds",
-                 "v10-retention-policies", "v11-disposals", "v12-key-rotation"}
+                 "v10-retention-policies", "v11-disposals", "v12-key-rotation", "v13-handovers"}
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         if "v4-signed-projection" not in migrations:
             fail("the newest event signs no state root; open the vault once with casevault")

@@ -230,6 +230,31 @@ echo "Halima, who holds the tiers, re-seals every older version to the new keys;
 run case rotate --pending --reason "After Dora left" --as halima --passphrase-file "$secrets/halima"
 run get CP-2024-0042 "Home visit report" --as grace --passphrase-file "$secrets/grace"
 
+next "Grace hands CP-2024-0042 over to Joseph (manual §5.2.4): draft, start with shadowing, complete"
+run handover draft --from grace --to joseph --cases CP-2024-0042 --out "$secrets/handover"
+echo "Grace completes the draft: the child's name, a summary, the briefings, two signatures (casevault filled in the rest):"
+python3 - "$secrets/handover/CP-2024-0042.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+form = json.load(open(path))
+form["childName"] = "Amani (demo)"
+form["caseSummary"] = "Placed with her aunt since March; school enrolment pending; weekly home visits."
+form["checklist"].update({"supervisorBriefed": True, "teamBriefed": True, "clientBriefed": True})
+form["signatures"] = [{"name": "Grace Otieno", "role": "Case Manager", "date": form["dateOfHandover"]},
+                      {"name": "Halima Abdi", "role": "Case Supervisor", "date": form["dateOfHandover"]}]
+json.dump(form, open(path, "w"), indent=2)
+print(json.dumps({k: form[k] for k in ("dateOfHandover", "outgoingCaseManager", "incomingCaseManager", "shadowingPeriod")}, indent=2))
+PY
+run handover start --from grace --to joseph --cases CP-2024-0042 --forms "$secrets/handover" --as halima --passphrase-file "$secrets/halima"
+echo "While Joseph shadows Grace, both read the case; completing before the shadowing ends needs --early and a reason (exit 65):"
+run get CP-2024-0042 "Home visit report" --as joseph --passphrase-file "$secrets/joseph"
+run handover complete --cases CP-2024-0042 --as halima --passphrase-file "$secrets/halima"
+run handover complete --cases CP-2024-0042 --early --reason "Grace's contract ends this week" --as halima --passphrase-file "$secrets/halima"
+echo "Grace is refused now; Joseph is the Case Manager and reads every version, old and new:"
+run get CP-2024-0042 "Home visit report" --as grace --passphrase-file "$secrets/grace"
+run get CP-2024-0042 "Home visit report" --as joseph --passphrase-file "$secrets/joseph"
+run case show CP-2024-0042
+
 next "The monthly supervision report, from the catalog alone (no passphrase, no decryption)"
 run report monthly --month "$(date -u +%Y-%m)"
 

@@ -207,6 +207,21 @@ extension SQLiteCatalogStore {
                 CREATE INDEX grants_by_holder ON grants (holder);
                 """)
         }
+        // v13: handovers under way (`case.handover-started`, `case.handover-completed`);
+        // events by type and actor, so every command finds the departures
+        // (`staff.left`) and a handover check a member's reads without a scan;
+        // grants and versions by the blob they name, so a rotation erases a
+        // sealed key only when no other record names it.
+        migrator.registerMigration("v13-handovers") { db in
+            try db.execute(sql: """
+                CREATE TABLE handovers (case_number TEXT PRIMARY KEY, seq INTEGER NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL,
+                    role TEXT NOT NULL, from_id TEXT NOT NULL, to_id TEXT NOT NULL, shadow_until TEXT NOT NULL);
+                CREATE INDEX events_by_type_actor ON events (type, actor);
+                CREATE INDEX grants_by_sealed_key ON grants (sealed_key_hash);
+                CREATE INDEX versions_by_sealed_file_key ON versions (sealed_file_key_hash);
+                CREATE INDEX versions_by_schema_body ON versions (schema_body_hash);
+                """)
+        }
         return migrator
     }()
 }

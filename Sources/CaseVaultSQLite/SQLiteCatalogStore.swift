@@ -156,9 +156,12 @@ private final class Connection: CatalogWriter {
         }
     }
 
-    func events(type: String, actor: String) throws -> [EventRecord] {
-        try Row.fetchAll(db, sql: "SELECT \(Self.eventColumns) FROM events WHERE type = ? AND actor = ? ORDER BY seq",
-                         arguments: [type, actor]).map(Self.event)
+    func events(type: String, actor: String?) throws -> [EventRecord] {
+        guard let actor else {
+            return try Row.fetchAll(db, sql: "SELECT \(Self.eventColumns) FROM events WHERE type = ? ORDER BY seq", arguments: [type]).map(Self.event)
+        }
+        return try Row.fetchAll(db, sql: "SELECT \(Self.eventColumns) FROM events WHERE type = ? AND actor = ? ORDER BY seq",
+                                arguments: [type, actor]).map(Self.event)
     }
 
     func eventCount() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0 }
@@ -430,6 +433,16 @@ private final class Connection: CatalogWriter {
         }
     }
 
+    func handovers(caseNumber: String?) throws -> [HandoverRecord] {
+        let rows = try caseNumber.map { try all("SELECT * FROM handovers WHERE case_number = ?", [$0]) }
+            ?? all("SELECT * FROM handovers ORDER BY case_number")
+        return try rows.map { row in
+            HandoverRecord(caseNumber: try row.value("case_number"), seq: try row.value("seq"), at: try row.value("at"), by: try row.value("by"),
+                           role: try row.value("role"), from: try row.value("from_id"), to: try row.value("to_id"),
+                           shadowUntil: try row.value("shadow_until"))
+        }
+    }
+
     func holds(caseNumber: String?) throws -> [HoldRecord] {
         let rows = try caseNumber.map { try all("SELECT * FROM holds WHERE case_number = ?", [$0]) }
             ?? all("SELECT * FROM holds ORDER BY case_number")
@@ -446,6 +459,14 @@ private final class Connection: CatalogWriter {
             DisposalApprovalRecord(caseNumber: try row.value("case_number"), seq: try row.value("seq"), at: try row.value("at"),
                                    by: try row.value("by"), policyVersion: try row.value("policy_version"), reason: try row.value("reason"))
         }
+    }
+
+    func recordsNaming(blob hash: String) throws -> Int {
+        try Int.fetchOne(db, sql: """
+            SELECT (SELECT COUNT(*) FROM grants WHERE sealed_key_hash = ?) + (SELECT COUNT(*) FROM versions WHERE sealed_file_key_hash = ?)
+                 + (SELECT COUNT(*) FROM versions WHERE schema_body_hash = ?) + (SELECT COUNT(*) FROM staff WHERE wrapped_keys_hash = ?)
+                 + (SELECT COUNT(*) FROM schemas WHERE body_hash = ?) + (SELECT COUNT(*) FROM retention_policies WHERE body_hash = ?)
+            """, arguments: [hash, hash, hash, hash, hash, hash]) ?? 0
     }
 
     func cases(heldBy holder: String) throws -> [String] {
@@ -614,6 +635,16 @@ private final class Connection: CatalogWriter {
     func putHold(_ r: HoldRecord) throws {
         try run("INSERT OR REPLACE INTO holds (case_number, seq, at, by, reason) VALUES (?, ?, ?, ?, ?)",
                 [r.caseNumber, r.seq, r.at, r.by, r.reason])
+    }
+
+    func putHandover(_ r: HandoverRecord) throws {
+        try run("""
+            INSERT OR REPLACE INTO handovers (case_number, seq, at, by, role, from_id, to_id, shadow_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, [r.caseNumber, r.seq, r.at, r.by, r.role, r.from, r.to, r.shadowUntil])
+    }
+
+    func deleteHandover(caseNumber: String) throws {
+        try run("DELETE FROM handovers WHERE case_number = ?", [caseNumber])
     }
 
     func deleteHold(caseNumber: String) throws {

@@ -153,6 +153,9 @@ struct CaseShowCommand: ParsableCommand {
             let pending = older.isEmpty ? "" : "; versions under generation \(older.map(String.init).joined(separator: ", ")) await re-sealing by a holder (casevault case rotate)"
             print(("  \(tier.rawValue) key:").padding(toLength: 21, withPad: " ", startingAt: 0) + "generation \(generation)\(pending)")
         }
+        if let handover = try vault.handover(of: number) {
+            print("  handover:          \(handover.from) → \(handover.to) (\(handover.role)), shadowing until \(handover.shadowUntil); started \(handover.startedAt.prefix(10)) by \(handover.startedBy)")
+        }
         if let hold = try vault.hold(of: number) {
             print("  legal hold:        since \(hold.at.formatted(.iso8601)) by \(hold.by): \(TerminalText.escape(hold.reason))")
         }

@@ -5,8 +5,17 @@ import Foundation
 struct HandoverCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "handover",
-        abstract: "Prepare a departing member's handover (manual §5.2.4).",
-        subcommands: [HandoverCheckCommand.self]
+        abstract: "Hand a departing member's cases over (manual §5.2.4): check, draft, start, complete.",
+        discussion: """
+            1. `handover check --from ID`: what blocks a clean handover, from metadata alone.
+            2. `handover draft --from ID --to ID --out DIR`: one handover form per case, with casevault's part filled in; \
+            the caseworkers complete the rest (the child's name, a case summary, the briefings, two signatures).
+            3. `handover start --from ID --to ID --forms DIR`: the incoming member is granted the case's tiers and \
+            shadows the outgoing one (at least three months); each form is filed, and printed under its stamp.
+            4. `handover complete --cases N…`: after the shadowing (or --early --reason), the outgoing member's keys \
+            rotate away and the incoming member becomes the case's manager (or supervisor).
+            """,
+        subcommands: [HandoverCheckCommand.self, HandoverDraftCommand.self, HandoverStartCommand.self, HandoverCompleteCommand.self]
     )
 }
 
@@ -89,5 +98,125 @@ struct HandoverCheckCommand: ParsableCommand {
         print(Table.render(header: ["CASE", "AS", "WHAT", "DOCUMENT", "DETAIL"], rows: rows))
         let ready = results.filter(\.isReady).count
         print("\(ready) of \(results.count) case(s) ready to hand over.")
+    }
+}
+
+/// The options `draft` and `start` share.
+struct HandoverAssignment: ParsableArguments {
+    @Option(help: ArgumentHelp("The outgoing member: the cases' manager, or their supervisor.", valueName: "id"))
+    var from: String
+
+    @Option(help: ArgumentHelp("The incoming member: a case manager (or a case supervisor, to change supervisor).", valueName: "id"))
+    var to: String
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Only these cases (default: every open case of --from).", valueName: "number"))
+    var cases: [String] = []
+
+    @Option(help: ArgumentHelp("Last day of the shadowing (default and minimum: three months from today).", valueName: "YYYY-MM-DD"))
+    var shadowUntil: String?
+
+    @Option(help: ArgumentHelp("Why: \(HandoverReason.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "reason"),
+            transform: { try parseEnum(HandoverReason.self, $0, option: "--reason") })
+    var reason: HandoverReason = .leavingTheOrganisation
+}
+
+struct HandoverDraftCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "draft",
+        abstract: "Write one handover form per case, with casevault's part filled in (no passphrase).",
+        discussion: """
+            Writes DIR/<case number>.json for each case: the date, both members, the shadowing period, whether the \
+            file is up to date and what is pending (from `handover check`), and empty places for the child's name, a \
+            case summary, the briefings and the signatures, which the caseworkers fill in. The drafts hold no case \
+            content until then; once filled, they are the form's plaintext: keep them on an encrypted disk and delete \
+            them after `handover start` filed them.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+    @OptionGroup var assignment: HandoverAssignment
+
+    @Option(help: ArgumentHelp("A folder for the drafts (created, mode 0700; existing drafts are not overwritten).", valueName: "dir"))
+    var out: String
+
+    func run() throws {
+        let vault = try vaultOptions.openVault()
+        let drafts = try vault.handoverDrafts(from: assignment.from, to: assignment.to, cases: assignment.cases.isEmpty ? nil : assignment.cases,
+                                              shadowUntil: assignment.shadowUntil, reason: assignment.reason)
+        for path in try Vault.writeHandoverDrafts(drafts, to: out) { print("wrote \(path)") }
+        print("Fill in childName, caseSummary, the checklist's briefings and at least two signatures in each, then run `casevault handover start ... --forms \(out)`.")
+    }
+}
+
+struct HandoverStartCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Start the handover: grant the incoming member, record the shadowing, file each handover form.",
+        discussion: """
+            By the cases' supervisor or a project director. Every form in --forms is completed with casevault's part \
+            and validated first; nothing is signed while one is missing or invalid. Then, per case: the signed \
+            case.handover-started, the incoming member granted each tier you hold (a project director holds no \
+            confidential tier: the supervisor grants it with `casevault case grant`), and the form filed and printed \
+            under its stamp. The outgoing member keeps the case until `handover complete`. Safe to run again after an \
+            interruption.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+    @OptionGroup var assignment: HandoverAssignment
+
+    @Option(help: ArgumentHelp("The folder of completed handover forms (<case number>.json, from `handover draft`).", valueName: "dir"))
+    var forms: String
+
+    func run() throws {
+        try vaultOptions.withUnlocked { vault, actor in
+            let cases = try vault.handoverReadiness(of: assignment.from, cases: assignment.cases.isEmpty ? nil : assignment.cases).map(\.caseNumber)
+            let drafts = try Vault.readHandoverDrafts(in: forms, cases: cases)
+            let started = try vault.startHandover(from: assignment.from, to: assignment.to, cases: cases, shadowUntil: assignment.shadowUntil,
+                                                  reason: assignment.reason, drafts: drafts, by: actor)
+            for result in started {
+                let h = result.handover
+                print("\(h.caseNumber): \(h.from) hands the case (as \(h.role)) to \(h.to), who shadows until \(h.shadowUntil).")
+                if !result.granted.isEmpty { print("  granted \(h.to): \(result.granted.map(\.rawValue).joined(separator: ", ")) tier") }
+                for tier in result.awaitingGrant {
+                    Output.warning("\(h.caseNumber): the \(tier.rawValue) tier awaits a grant by its supervisor: casevault case grant \(h.caseNumber) --tier \(tier.rawValue) --member \(h.to) --reason …")
+                }
+                if let rendered = result.rendered { print(rendered) }
+            }
+        }
+    }
+}
+
+struct HandoverCompleteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "complete",
+        abstract: "Complete handovers: the outgoing member's keys rotate away, the incoming member takes the cases.",
+        discussion: """
+            By the cases' supervisor or a project director, once the shadowing is over (or with --early --reason). \
+            Per case, in one transaction: every tier the outgoing member holds rotates to a new key without them (the \
+            file keys re-sealed when you hold the tier), and the incoming member becomes the case's manager (or \
+            supervisor). What is filed afterwards opens with no key the outgoing member ever had.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("The cases whose handover completes.", valueName: "number"))
+    var cases: [String]
+
+    @Flag(help: "End the shadowing before its last day (needs --reason).")
+    var early = false
+
+    @Option(help: ArgumentHelp("Why it ends early (kept in the signed log).", valueName: "text"))
+    var reason: String?
+
+    func run() throws {
+        try vaultOptions.withUnlocked { vault, actor in
+            for result in try vault.completeHandover(cases: cases, early: early, reason: reason, by: actor) {
+                let h = result.handover
+                print("\(h.caseNumber): \(h.to) is now its \(h.role)\(result.early ? " (shadowing ended early)" : ""); \(h.from) holds none of its keys.")
+                result.rotations.forEach(printRotation)
+            }
+        }
     }
 }

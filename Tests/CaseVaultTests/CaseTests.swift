@@ -393,6 +393,10 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         try p.vault.grantAccess(to: "joseph", case: "CP-2024-0043", tier: .team, reason: "covering", by: p["halima"])  // case.access-granted
         _ = try p.vault.revokeAccess(from: "joseph", case: "CP-2024-0043", reason: "cover ended", by: p["halima"])    // case.key-rotated
         _ = try p.vault.recordDeparture(of: "peter", reason: "contract ended", by: p["amina"])                      // staff.left
+        let drafts = try p.vault.handoverDrafts(from: "grace", to: "joseph", cases: ["CP-2024-0043"])
+        _ = try p.vault.startHandover(from: "grace", to: "joseph", cases: ["CP-2024-0043"],
+                                      drafts: ["CP-2024-0043": completedHandoverDraft(drafts[0].form)], by: p["halima"])  // case.handover-started
+        _ = try p.vault.completeHandover(cases: ["CP-2024-0043"], early: true, reason: "caseload", by: p["halima"])    // case.handover-completed
         var retention = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Schemas/examples/retention-policy.json").standardized)) as! [String: Any]
         retention["vaultId"] = p.vault.config.vaultId

@@ -1,5 +1,6 @@
 @testable import CaseVault
 import CaseVaultCrypto
+import CaseVaultSQLite
 import Foundation
 import GRDB
 import Testing
@@ -166,13 +167,21 @@ import Testing
         // A director cannot give a tier she does not hold.
         #expect(throws: VaultError.self) { try p.vault.grantAccess(to: "joseph", case: Self.number, tier: .confidential, reason: "x", by: p["dora"]) }
         #expect(throws: VaultError.self) { try p.vault.grantAccess(to: "joseph", case: Self.number, tier: .team, reason: "x", by: p["grace"]) }
-        // After a rotation by an admin, a grant re-seals first, so it opens every version.
-        _ = try p.vault.rotateKeys(case: Self.number, tiers: [.team], reason: "routine", by: p["amina"])
-        #expect(try p.vault.keyGenerations(of: Self.number).first?.awaitingResealing == [1])
+        // An admin rotates only to remove who left: not routinely, not to revoke.
+        #expect(throws: VaultError.self) { _ = try p.vault.rotateKeys(case: Self.number, reason: "routine", by: p["amina"]) }
         try p.vault.grantAccess(to: "joseph", case: Self.number, tier: .team, reason: "covering", by: p["dora"])
-        #expect(try p.vault.keyGenerations(of: Self.number).first.map { "\($0.generation) \($0.awaitingResealing)" } == "3 []")
-        #expect(try p.read(version: 1, by: "joseph") == Array("intake 1".utf8))
+        #expect(throws: VaultError.self) { _ = try p.vault.revokeAccess(from: "joseph", case: Self.number, reason: "x", by: p["amina"]) }
         #expect(throws: VaultError.self) { try p.vault.grantAccess(to: "joseph", case: Self.number, tier: .team, reason: "x", by: p["dora"]) }
+        // After the admin's rotation for a departure, a grant re-seals first, so it opens every version.
+        _ = try p.vault.recordDeparture(of: "joseph", reason: "left", by: p["amina"])
+        #expect(try p.vault.keyGenerations(of: Self.number).first?.awaitingResealing == [1])
+        try p.vault.addStaff(id: "ines", name: "Ines Mbeki", role: .caseManager, passphrase: try p.scratch.passphrase("ines passphrase!"), by: p["amina"])
+        let ines = try p.vault.unlock(staffID: "ines", passphrase: try p.scratch.passphrase("ines passphrase!"))
+        try p.vault.grantAccess(to: "ines", case: Self.number, tier: .team, reason: "covering", by: p["dora"])
+        #expect(try p.vault.keyGenerations(of: Self.number).first.map { "\($0.generation) \($0.awaitingResealing)" } == "3 []")
+        var out: [UInt8] = []
+        try p.vault.read(caseNumber: Self.number, document: "Intake form", version: 1, by: ines) { out.append(contentsOf: $0) }
+        #expect(out == Array("intake 1".utf8))
         // The manager is handed over, not revoked.
         #expect(throws: VaultError.self) { _ = try p.vault.revokeAccess(from: "grace", case: Self.number, reason: "x", by: p["halima"]) }
         #expect(try p.vault.verify(VerifyOptions(readData: .all)).isClean)
@@ -215,7 +224,7 @@ import Testing
              "every version of the tier"),
             ("amina", rotated(versions: ["Intake form"].flatMap { d in (1...2).map { KeyRotated.Resealed(document: d, version: $0,
                                                                                                           sealedFileKeyHash: String(repeating: "e\($0)", count: 32)) } }),
-             "only a holder of the team tier re-seals"),
+             "only a holder of the team tier rotates it"),
             ("farah", granted("team", "staff:joseph"), "a records officer may not sign case.access-granted"),
             ("dora", granted("confidential", "staff:joseph"), "does not hold the confidential tier"),
             ("halima", granted("confidential", "staff:dora"), "a project director may not hold the confidential tier"),
@@ -251,7 +260,7 @@ import Testing
 
     @Test func rotatedRowsEditedByHandAreCaught() throws {
         let p = try Self.scene()
-        _ = try p.vault.rotateKeys(case: Self.number, reason: "routine", by: p["amina"])
+        _ = try p.vault.recordDeparture(of: "dora", reason: "left", by: p["amina"])
         // A generation put back to 1 (to make an old sealed key count again), a grant of an old generation deleted.
         try p.tamper("UPDATE versions SET key_generation = 2 WHERE document = 'Intake form' AND version = 1")
         expectIntegrity("differs from its signed state") { _ = try p.read(version: 1, by: "grace") }
@@ -262,5 +271,57 @@ import Testing
         #expect(try p.vault.verify().findings.contains { $0.kind == .rowMissing && $0.subject.contains("grants") })
         try p.tamper("UPDATE cases SET key_generations = NULL")
         #expect(try p.vault.verify().findings.contains { $0.kind == .rowChanged && $0.subject.contains("cases") })
+    }
+
+    /// Someone who left keeps their signing key and can still write the
+    /// folder: an event they sign and put in the log themselves (bypassing
+    /// casevault) is refused by the next command that meets it, whether it
+    /// catches up from its checkpoint or starts fresh.
+    @Test func anEventADepartedMemberWritesIntoTheLogIsRefused() throws {
+        let p = try Self.scene()
+        _ = try p.vault.recordDeparture(of: "dora", reason: "left", by: p["amina"])
+        let vaultID = p.vault.config.vaultId
+        _ = try p.vault.store.write { writer in
+            let last = try writer.lastEventSeq()
+            let root = try Event(body: try #require(try writer.event(seq: last)).body).stateRoot
+            let event = Event(format: 2, seq: last + 1, vault: vaultID, at: Timestamp.string(from: Date()), actor: "dora",
+                              data: .tagAdded(CaseTagged(case: Self.number, tag: "forged")), stateRoot: root)
+            let body = try event.body()
+            let signature = p["dora"].signingKeys.sign(Event.signedMessage(body: body))
+            let leaf = LogTree.leafHash(body: body, signature: signature)
+            try writer.appendEvent(EventRecord(seq: event.seq, type: event.type.rawValue, actor: "dora", at: event.at, body: body,
+                                               signature: signature, leafHash: leaf))
+            var range = try CompactRange(LogNodes(reader: writer), size: last)
+            for node in range.append(leaf: leaf) { try writer.putLogNode(level: node.level, index: node.index, hash: node.hash) }
+        }
+        expectIntegrity("who left the staff at event") { _ = try p.vault.caseFile(Self.number) }
+        expectIntegrity("who left the staff at event") { _ = try Vault.open(at: p.vault.path).caseFile(Self.number) }
+        #expect(try !p.vault.verify().isClean)
+    }
+
+    /// A hand-signed grant or rotation naming another record's sealed key
+    /// would get that key erased by a later revocation: refused as it is signed.
+    @Test func aSealedKeyAnotherRecordNamesCannotBeNamedAgain() throws {
+        let p = try Self.scene()
+        try p.openCase(client: 43)
+        try p.file(Array("other".utf8), into: "CP-2024-0043")
+        let other = try #require(try p.vault.store.read { try $0.version(caseNumber: "CP-2024-0043", document: "Intake form", version: 1) })
+        let granted = EventData.accessGranted(AccessGranted(case: Self.number, tier: "team", holder: "staff:joseph",
+                                                            holderPublicKey: p["joseph"].member.boxPublicKeyHex,
+                                                            sealedKeyHash: other.sealedFileKeyHash, reason: "forged"))
+        expectIntegrity("names a blob another record names") {
+            _ = try p.vault.write { writer, head in
+                try Ledger.append([granted], by: p["halima"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+            }
+        }
+        let wrapped = try #require(try p.vault.store.read { try $0.staff(id: "grace") }).wrappedKeysHash
+        let grant = EventData.grantGiven(GrantGiven(case: "CP-2024-0043", tier: "team", holder: "staff:joseph",
+                                                    holderPublicKey: p["joseph"].member.boxPublicKeyHex, sealedKeyHash: wrapped))
+        expectIntegrity("names a blob another record names") {
+            _ = try p.vault.write { writer, head in
+                try Ledger.append([grant], by: p["halima"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+            }
+        }
+        #expect(try p.read("CP-2024-0043", "Intake form", by: "grace") == Array("other".utf8))
     }
 }

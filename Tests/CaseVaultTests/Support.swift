@@ -114,3 +114,18 @@ func referenceRoot(_ leaves: ArraySlice<[UInt8]>) -> [UInt8] {
         return SHA256.hash([0x01] + referenceRoot(leaves.prefix(split)) + referenceRoot(leaves.dropFirst(split)))
     }
 }
+
+/// A handover draft as the caseworkers complete it: the child's name, a
+/// summary, the briefings, two signatures.
+func completedHandoverDraft(_ draft: JSONValue, child: String = "Amani (test)") -> JSONValue {
+    guard case .object(var form) = draft else { return draft }
+    form["childName"] = .string(child)
+    form["caseSummary"] = .string("Placed with an aunt; school enrolment pending.")
+    form["checklist"] = .object(["fileUpToDate": (form["checklist"].flatMap { if case .object(let c) = $0 { c["fileUpToDate"] } else { nil } }) ?? .bool(false),
+                                 "supervisorBriefed": .bool(true), "teamBriefed": .bool(true), "clientBriefed": .bool(true)])
+    form["signatures"] = .array([
+        .object(["name": .string("Grace Otieno"), "role": .string("Case Manager"), "date": .string("2026-12-01")]),
+        .object(["name": .string("Halima Abdi"), "role": .string("Case Supervisor"), "date": .string("2026-12-01")]),
+    ])
+    return .object(form)
+}

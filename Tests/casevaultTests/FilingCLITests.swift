@@ -322,18 +322,19 @@ struct CLIProgramme {
         p.scratch.write("v1.json", "{\"v\":1}\n")
         p.scratch.write("v2.json", "{\"v\":2}\n")
         #expect(try p.cli.run(p.fileArguments("v1.json")).code == 0)
-        // An admin rotates: version 1 stays under generation 1, which the holders keep.
-        let rotated = try p.cli.run(["case", "rotate", "CP-2024-0042", "--reason", "routine"] + p.as("amina"))
+        // Dora leaves; the admin rotates: version 1 stays under generation 1, which the holders keep.
+        let rotated = try p.cli.run(["staff", "leave", "dora", "--reason", "left"] + p.as("amina"))
         #expect(rotated.code == 0, "\(rotated.stderr)")
-        #expect(rotated.stdout.contains("team tier → generation 2; older versions await re-sealing"))
+        #expect(rotated.stdout.contains("team tier → generation 2; removed dora; older versions await re-sealing"))
         #expect(try p.cli.run(p.fileArguments("v2.json")).code == 0)
         #expect(try decode(p, "grace", "Intake form", version: 1).stdout == "{\"v\":1}\n")
-        #expect(try decode(p, "dora", "Intake form").stdout == "{\"v\":2}\n")
+        #expect(try decode(p, "halima", "Intake form").stdout == "{\"v\":2}\n")
+        #expect(try decode(p, "dora", "Intake form").stderr.contains("no grant for generation 2 of the team tier"))
         // The supervisor re-seals every version to generation 3; the older keys are gone.
         let finished = try p.cli.run(["case", "rotate", "--pending", "--reason", "finish"] + p.as("halima"))
         #expect(finished.stdout.contains("CP-2024-0042 team tier → generation 3; 2 file key(s) re-sealed"), "\(finished.stdout)")
         #expect(try decode(p, "grace", "Intake form", version: 1).stdout == "{\"v\":1}\n")
-        #expect(try decode(p, "dora", "Intake form", version: 2).stdout == "{\"v\":2}\n")
+        #expect(try decode(p, "halima", "Intake form", version: 2).stdout == "{\"v\":2}\n")
         let shown = try p.cli.run(["case", "show", "CP-2024-0042"])
         #expect(shown.stdout.contains("team key:          generation 3\n"), "\(shown.stdout)")
     }

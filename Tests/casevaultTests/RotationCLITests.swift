@@ -127,3 +127,44 @@ import Testing
         #expect(verified.code == 0, "\(verified.stdout) \(verified.stderr)")
     }
 }
+
+/// `handover draft`, `start` and `complete` as a user runs them.
+@Suite struct HandoverFlowCLITests {
+    @Test func draftStartAndCompleteFromTheCommandLine() throws {
+        let p = try RotationCLITests.cases(1)
+        p.scratch.write("joseph.pw", "joseph long passphrase\n")
+        #expect(try p.cli.run(["staff", "add"] + p.as("amina") + ["--id", "joseph", "--name", "Joseph Mwangi", "--role", "case-manager",
+                                                               "--new-passphrase-file", "joseph.pw"]).code == 0)
+        let drafted = try p.cli.run(["handover", "draft", "--from", "grace", "--to", "joseph", "--out", p.scratch.file("drafts")])
+        #expect(drafted.code == 0, "\(drafted.stderr)")
+        let path = p.scratch.file("drafts/CP-2024-0001.json")
+        #expect(drafted.stdout.hasPrefix("wrote \(path)\n"))
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
+        // Starting with the draft as written: refused, listing what the caseworkers must fill in; nothing signed.
+        let events = try p.vault().events().count
+        let unfilled = try p.cli.run(["handover", "start", "--from", "grace", "--to", "joseph", "--forms", p.scratch.file("drafts")] + p.as("halima"))
+        #expect(unfilled.code == 65 && unfilled.stderr.contains("/childName"), "\(unfilled.stderr)")
+        #expect(try p.vault().events().count == events)
+        var form = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        form["childName"] = "Amani (test)"
+        form["caseSummary"] = "Placed with an aunt."
+        form["checklist"] = ["fileUpToDate": false, "supervisorBriefed": true, "teamBriefed": true, "clientBriefed": true]
+        form["signatures"] = [["name": "Grace Otieno", "role": "Case Manager", "date": "2026-12-01"],
+                              ["name": "Halima Abdi", "role": "Case Supervisor", "date": "2026-12-01"]]
+        try JSONSerialization.data(withJSONObject: form).write(to: URL(fileURLWithPath: path))
+        let started = try p.cli.run(["handover", "start", "--from", "grace", "--to", "joseph", "--forms", p.scratch.file("drafts")] + p.as("halima"))
+        #expect(started.code == 0, "\(started.stderr)")
+        #expect(started.stdout.contains("CP-2024-0001: grace hands the case (as manager) to joseph, who shadows until "))
+        #expect(started.stdout.contains("  granted joseph: team, confidential tier\nCase handover\nCase CP-2024-0001 [O] · version 1\n"), "\(started.stdout)")
+        #expect(try p.cli.run(["case", "show", "CP-2024-0001"]).stdout.contains("  handover:          grace → joseph (manager), shadowing until "))
+        #expect(try p.cli.run(["get", "CP-2024-0001", "Photo"] + p.as("joseph")).stdout == "Photo v1 of CP-2024-0001")
+        let tooSoon = try p.cli.run(["handover", "complete", "--cases", "CP-2024-0001"] + p.as("halima"))
+        #expect(tooSoon.code == 65 && tooSoon.stderr.contains("to end it before, give --early --reason TEXT"), "\(tooSoon.stderr)")
+        let completed = try p.cli.run(["handover", "complete", "--cases", "CP-2024-0001", "--early", "--reason", "Grace left early"] + p.as("halima"))
+        #expect(completed.code == 0, "\(completed.stderr)")
+        #expect(completed.stdout.hasPrefix("CP-2024-0001: joseph is now its manager (shadowing ended early); grace holds none of its keys.\n"))
+        #expect(try p.cli.run(["get", "CP-2024-0001", "Intake form"] + p.as("grace")).code == 77)
+        #expect(try p.cli.run(["get", "CP-2024-0001", "Intake form", "--version", "1"] + p.as("joseph")).stdout == "Intake form v1 of CP-2024-0001")
+        #expect(try p.cli.run(["verify"]).code == 0)
+    }
+}

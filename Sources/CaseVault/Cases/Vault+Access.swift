@@ -45,7 +45,7 @@ extension Vault {
         try Self.requireReason(reason)
         try write { writer, head in
             let signed = head.signedState(writer)
-            var state = try signed.existingCase(number)
+            let state = try signed.existingCase(number)
             if actor.role == .caseSupervisor, actor.id != state.case.supervisor {
                 throw VaultError.accessDenied("'\(actor.id)' does not supervise \(number)")
             }
@@ -59,23 +59,31 @@ extension Vault {
             guard !state.grants.contains(where: { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(memberID) }) else {
                 throw VaultError.alreadyExists("'\(memberID)' already holds the \(tier.rawValue) tier of \(number)")
             }
-            var events: [EventData] = []
-            if !(state.case.keys?[tier].older.isEmpty ?? true) {
-                let (event, outcome) = try rotation(of: state, tier: tier, removing: [], reason: "re-sealed before a grant: \(reason)",
-                                                    by: actor, signed: signed, writer: writer)
-                guard !outcome.awaitsResealing else {
-                    throw VaultError.accessDenied("'\(actor.id)' cannot re-seal every generation of the \(tier.rawValue) tier of \(number)")
-                }
-                try Ledger.append([event], by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
-                state = try head.signedState(writer).existingCase(number)
-            }
-            let keys = try tierKeys(of: state, tier: tier, generation: state.case.generation(of: tier), actor: actor, signed: head.signedState(writer))
-            let sealed = SealedBox.seal(keys.secretKey, to: try member.boxKey)
-            events.append(.accessGranted(AccessGranted(case: number, tier: tier.rawValue, holder: GrantHolder.staff(memberID),
-                                                       holderPublicKey: member.boxPublicKey,
-                                                       sealedKeyHash: try Ledger.putBlob(sealed, in: writer), reason: reason)))
-            try Ledger.append(events, by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+            try grant(tier, of: number, to: member, reason: reason, by: actor, now: now, head: &head, writer: writer)
         }
+    }
+
+    /// Appends the grant of a tier's current key to `member`, re-sealing
+    /// older generations first (a grant opens every version), inside the
+    /// caller's transaction.
+    func grant(_ tier: Tier, of number: String, to member: StaffRecord, reason: String, by actor: StaffIdentity, now: Date,
+               head: inout TrustedHead, writer: any CatalogWriter) throws {
+        var state = try head.signedState(writer).existingCase(number)
+        if !(state.case.keys?[tier].older.isEmpty ?? true) {
+            let (event, outcome) = try rotation(of: state, tier: tier, removing: [], reason: "re-sealed before a grant: \(reason)",
+                                                by: actor, signed: head.signedState(writer), writer: writer)
+            guard !outcome.awaitsResealing else {
+                throw VaultError.accessDenied("'\(actor.id)' cannot re-seal every generation of the \(tier.rawValue) tier of \(number)")
+            }
+            try Ledger.append([event], by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+            state = try head.signedState(writer).existingCase(number)
+        }
+        let keys = try tierKeys(of: state, tier: tier, generation: state.case.generation(of: tier), actor: actor, signed: head.signedState(writer))
+        let sealed = SealedBox.seal(keys.secretKey, to: try member.boxKey)
+        try Ledger.append([.accessGranted(AccessGranted(case: number, tier: tier.rawValue, holder: GrantHolder.staff(member.id),
+                                                        holderPublicKey: member.boxPublicKey,
+                                                        sealedKeyHash: try Ledger.putBlob(sealed, in: writer), reason: reason))],
+                          by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
     }
 
     /// Takes a member's access to a case away: every tier they hold (or the
@@ -207,7 +215,7 @@ extension Vault {
 
     /// One `case.key-rotated` per tier, appended in order inside the
     /// caller's transaction.
-    private func rotate(_ number: String, tiers: [Tier], removing: Set<String>, reason: String, by actor: StaffIdentity, now: Date,
+    func rotate(_ number: String, tiers: [Tier], removing: Set<String>, reason: String, by actor: StaffIdentity, now: Date,
                         head: inout TrustedHead, writer: any CatalogWriter) throws -> [RotationOutcome] {
         var outcomes: [RotationOutcome] = []
         for tier in tiers {
@@ -233,6 +241,14 @@ extension Vault {
         var removed = Set(removing.filter { holdersNow.contains($0) })
         for holder in holdersNow {
             if let id = GrantHolder.staffID(holder), try signed.staff(id)?.left != nil { removed.insert(holder) }
+        }
+        let holdsCurrent = state.grants.contains { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(actor.id) && $0.generation == current }
+        if !holdsCurrent {
+            var onlyDeparted = !removed.isEmpty
+            for holder in removed where try GrantHolder.staffID(holder).flatMap({ try signed.staff($0)?.left }) == nil { onlyDeparted = false }
+            guard actor.role == .admin, onlyDeparted else {
+                throw VaultError.accessDenied("'\(actor.id)' does not hold the \(tier.rawValue) tier of \(number): its supervisor rotates it (an admin only removes members who left, with casevault staff leave)")
+            }
         }
         let settings = try signed.settings()
         let fresh = BoxKeyPair()

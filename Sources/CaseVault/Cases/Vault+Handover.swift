@@ -1,4 +1,5 @@
 public import Foundation
+internal import CaseVaultCrypto
 
 /// What stands in the way of handing one case over (issue 10, item 1;
 /// manual §5.2.4: before a Case Manager leaves, all documentation is up to
@@ -144,5 +145,318 @@ extension Vault {
             proved[key] = (seq, event.at)
         }
         return proved
+    }
+}
+
+// MARK: Reassignment with shadowing (issue 10, item 2)
+
+/// Why a case changes hands: the handover form's `reason` (its schema's enum).
+public enum HandoverReason: String, Sendable, CaseIterable {
+    case leavingTheOrganisation = "leaving-the-organisation"
+    case changeOfRole = "change-of-role"
+    case caseloadRebalancing = "caseload-rebalancing"
+    case longLeave = "long-leave"
+    case clientRequest = "client-request"
+    case other
+}
+
+/// A handover under way, as `case show` and the commands report it.
+public struct HandoverUnderWay: Sendable, Equatable {
+    public let caseNumber: String
+    /// `manager` or `supervisor`.
+    public let role: String
+    public let from: String
+    public let to: String
+    public let shadowUntil: String
+    public let startedAt: String
+    public let startedBy: String
+}
+
+/// What `handover start` did for one case.
+public struct HandoverStart: Sendable {
+    public let handover: HandoverUnderWay
+    /// Tiers sealed to the incoming member now.
+    public let granted: [Tier]
+    /// Tiers the actor does not hold, which a holder must still grant
+    /// (`case grant`) before the handover can complete.
+    public let awaitingGrant: [Tier]
+    /// The handover form filed, and its text under its stamp.
+    public let form: VersionInfo?
+    public let rendered: String?
+}
+
+/// What `handover complete` did for one case.
+public struct HandoverCompletion: Sendable {
+    public let handover: HandoverUnderWay
+    public let early: Bool
+    public let rotations: [RotationOutcome]
+}
+
+extension HandoverRecord {
+    var underWay: HandoverUnderWay {
+        HandoverUnderWay(caseNumber: caseNumber, role: role, from: from, to: to, shadowUntil: shadowUntil, startedAt: at, startedBy: by)
+    }
+}
+
+extension Vault {
+    /// The handover under way on a case, if any.
+    public func handover(of number: String) throws -> HandoverUnderWay? {
+        let parsed = try CaseNumber.parse(number).description
+        return try read { reader, head in head.size > 0 ? try head.signedState(reader).handover(parsed)?.underWay : nil }
+    }
+
+    /// The earliest end of a shadowing that starts on `now`'s day.
+    public static func earliestShadowEnd(startingOn now: Date = Date()) -> String {
+        Lifecycle.earliestShadowEnd(startedAt: now) ?? Lifecycle.day(now)
+    }
+
+    /// The member's open cases to hand over (all, or `cases`), with what the
+    /// readiness check says of each, and the two members' signed records.
+    private func handoverCases(from: String, to: String, cases: [String]?, asOf: Date)
+        throws -> (readiness: [HandoverReadiness], from: StaffRecord, to: StaffRecord) {
+        let readiness = try handoverReadiness(of: from, cases: cases, asOf: asOf)
+        guard !readiness.isEmpty else { throw VaultError.notFound("'\(from)' manages or supervises no open case") }
+        let (outgoing, incoming) = try read { reader, head -> (StaffRecord?, StaffRecord?) in
+            let signed = head.signedState(reader)
+            return (try signed.staff(from), try signed.staff(to))
+        }
+        guard let outgoing else { throw VaultError.notFound("no staff member with id '\(from)'") }
+        guard let incoming, incoming.id != from else { throw VaultError.notFound("no other staff member with id '\(to)'") }
+        if let left = incoming.left { throw VaultError.invalidInput("'\(to)' left the staff on \(left.at)") }
+        for item in readiness {
+            let needed: Role = item.role == "manager" ? .caseManager : .caseSupervisor
+            guard incoming.role == needed.rawValue else {
+                throw VaultError.invalidInput("'\(from)' is the \(item.role) of \(item.caseNumber): the incoming member must be a \(needed.displayName), and '\(to)' is a \(Role(rawValue: incoming.role)?.displayName ?? incoming.role)")
+            }
+        }
+        return (readiness, outgoing, incoming)
+    }
+
+    /// The handover form as casevault fills it from the signed state and
+    /// the readiness check: dates, both members, the shadowing, whether the
+    /// file is up to date, and what is pending. The rest (the child's name,
+    /// the case summary, the briefings, the signatures) is the caseworkers'.
+    static func prefilledHandoverForm(_ readiness: HandoverReadiness, from: StaffRecord, to: StaffRecord, reason: HandoverReason,
+                                      start: String, until: String) -> [String: JSONValue] {
+        let months = Self.wholeMonths(from: start, to: until)
+        let actions: [JSONValue] = readiness.blockers.map { blocker in
+            .object(["action": .string("\(blocker.kind.rawValue): " + (blocker.document.map { "'\($0)' " } ?? "") + blocker.detail),
+                     "owner": .string(from.name), "dueDate": .string(until), "done": .bool(false)])
+        }
+        return [
+            "form": .string("handover"),
+            "dateOfHandover": .string(start),
+            "outgoingCaseManager": .object(["name": .string(from.name), "staffId": .string(from.id)]),
+            "incomingCaseManager": .object(["name": .string(to.name), "staffId": .string(to.id)]),
+            "reason": .string(reason.rawValue),
+            "shadowingPeriod": .object(["start": .string(start), "end": .string(until), "months": .integer(Int64(months))]),
+            "pendingActions": .array(actions),
+        ]
+    }
+
+    static func wholeMonths(from start: String, to end: String) -> Int {
+        guard let a = Lifecycle.parseDay(start), let b = Lifecycle.parseDay(end) else { return 0 }
+        return Lifecycle.utc.dateComponents([.month], from: a, to: b).month ?? 0
+    }
+
+    /// Per case, the handover form with casevault's part filled in and
+    /// empty places for the caseworkers' (`handover draft`). Metadata only.
+    public func handoverDrafts(from: String, to: String, cases: [String]? = nil, shadowUntil: String? = nil,
+                               reason: HandoverReason = .leavingTheOrganisation, now: Date = Date()) throws -> [(caseNumber: String, form: JSONValue)] {
+        let (readiness, outgoing, incoming) = try handoverCases(from: from, to: to, cases: cases, asOf: now)
+        let until = try Self.shadowEnd(shadowUntil, now: now)
+        return readiness.map { item in
+            var form = Self.prefilledHandoverForm(item, from: outgoing, to: incoming, reason: reason, start: Lifecycle.day(now), until: until)
+            form["childName"] = .string("")
+            form["caseSummary"] = .string("")
+            form["checklist"] = .object(["fileUpToDate": .bool(item.isReady), "supervisorBriefed": .bool(false),
+                                         "teamBriefed": .bool(false), "clientBriefed": .bool(false)])
+            form["signatures"] = .array([])
+            return (item.caseNumber, .object(form))
+        }
+    }
+
+    static func shadowEnd(_ given: String?, now: Date) throws -> String {
+        let earliest = earliestShadowEnd(startingOn: now)
+        guard let given else { return earliest }
+        guard Lifecycle.parseDay(given) != nil else { throw VaultError.invalidInput("--shadow-until takes a day, YYYY-MM-DD, not '\(given)'") }
+        guard given >= earliest else {
+            throw VaultError.invalidInput("the incoming member shadows for at least \(Lifecycle.shadowingMonths) months (manual §5.2.4): --shadow-until \(earliest) or later")
+        }
+        return given
+    }
+
+    /// Starts handing the member's cases (all their open ones, or `cases`)
+    /// to `to`: per case, the signed `case.handover-started`, the incoming
+    /// member granted each tier the actor holds, and the handover form
+    /// filed: the caseworkers' draft (`drafts[case]`) with casevault's part
+    /// filled in from the signed state and the readiness check, validated
+    /// before anything is signed. Run again after an interruption, it goes
+    /// on where it stopped.
+    public func startHandover(from: String, to: String, cases: [String]? = nil, shadowUntil: String? = nil,
+                              reason: HandoverReason = .leavingTheOrganisation, drafts: [String: JSONValue],
+                              by actor: StaffIdentity, now: Date = Date()) throws -> [HandoverStart] {
+        guard actor.role == .caseSupervisor || actor.role == .projectDirector else {
+            throw VaultError.accessDenied("a handover is started by the case's supervisor or a project director; '\(actor.id)' is a \(actor.role.displayName)")
+        }
+        let (readiness, outgoing, incoming) = try handoverCases(from: from, to: to, cases: cases, asOf: now)
+        let until = try Self.shadowEnd(shadowUntil, now: now)
+        let schema = try formSchema(type: "handover")
+        // Every form first: nothing is signed while one is missing or invalid.
+        var forms: [String: JSONValue] = [:]
+        for item in readiness {
+            if actor.role == .caseSupervisor {
+                let supervisor = try caseFile(item.caseNumber).supervisor.id
+                guard supervisor == actor.id else { throw VaultError.accessDenied("'\(actor.id)' does not supervise \(item.caseNumber)") }
+            }
+            guard case .object(var form)? = drafts[item.caseNumber] else {
+                throw VaultError.notFound("no handover form for \(item.caseNumber): write the drafts with `casevault handover draft`, complete each, and give their folder")
+            }
+            for (key, value) in Self.prefilledHandoverForm(item, from: outgoing, to: incoming, reason: reason, start: Lifecycle.day(now), until: until) {
+                if key == "pendingActions", case .array(let theirs)? = form[key], case .array(let ours) = value {
+                    form[key] = .array(theirs + ours.filter { !theirs.contains($0) })
+                } else {
+                    form[key] = value
+                }
+            }
+            if case .object(var checklist)? = form["checklist"] {
+                checklist["fileUpToDate"] = .bool(item.isReady)
+                form["checklist"] = .object(checklist)
+            }
+            let violations = schema.validator.validate(.object(form))
+            guard violations.isEmpty else { throw VaultError.invalidForm(report: "\(schema.title) of \(item.caseNumber)", violations: violations) }
+            forms[item.caseNumber] = .object(form)
+        }
+        var results: [HandoverStart] = []
+        for item in readiness {
+            let number = item.caseNumber
+            let (handover, granted, awaiting, formFiled): (HandoverRecord, [Tier], [Tier], Bool) = try write { writer, head in
+                var signed = head.signedState(writer)
+                let state = try signed.existingCase(number)
+                if let under = try signed.handover(number), under.from != from || under.to != to {
+                    throw VaultError.alreadyExists("\(number) is already being handed from \(under.from) to \(under.to) (since \(under.at.prefix(10)))")
+                }
+                if try signed.handover(number) == nil {
+                    try Ledger.append([.handoverStarted(HandoverStarted(case: number, role: item.role, from: from, to: to, shadowUntil: until))],
+                                      by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+                    signed = head.signedState(writer)
+                }
+                var granted: [Tier] = [], awaiting: [Tier] = []
+                for tier in Tier.allCases where !state.grants.contains(where: { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(to) }) {
+                    let holds = state.grants.contains { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(actor.id) }
+                    guard holds, Policy.mayBeGranted(tier, role: Role(rawValue: incoming.role) ?? .auditor) else {
+                        awaiting.append(tier)
+                        continue
+                    }
+                    try grant(tier, of: number, to: incoming, reason: "handover from \(from) to \(to)", by: actor, now: now, head: &head, writer: writer)
+                    granted.append(tier)
+                }
+                signed = head.signedState(writer)
+                guard let handover = try signed.handover(number) else { throw VaultError.integrityFailure("the handover of \(number) vanished") }
+                // A form filed since the handover started (an earlier, interrupted run) is not filed twice.
+                var filed = false
+                if let document = try signed.document(number, schema.title) {
+                    filed = try signed.versions(of: document).contains { $0.filedSeq > handover.seq }
+                }
+                return (handover, granted, awaiting, filed)
+            }
+            var info: VersionInfo?, rendered: String?
+            if !formFiled, let form = forms[number] {
+                let filed = try fileForm(form, caseNumber: number, name: schema.title, schema: schema, by: actor, now: now)
+                info = filed
+                rendered = try renderedForm(form, info: filed)
+            }
+            results.append(HandoverStart(handover: handover.underWay, granted: granted, awaitingGrant: awaiting, form: info, rendered: rendered))
+        }
+        return results
+    }
+
+    /// Completes the handovers of `cases`: per case, every tier the
+    /// outgoing member holds rotates without them (re-sealed when the actor
+    /// holds it), then the signed `case.handover-completed` makes the
+    /// incoming member the case's manager (or supervisor). Before the
+    /// shadowing ends, only with `early` and a reason.
+    public func completeHandover(cases: [String], early: Bool = false, reason: String? = nil, by actor: StaffIdentity,
+                                 now: Date = Date()) throws -> [HandoverCompletion] {
+        guard actor.role == .caseSupervisor || actor.role == .projectDirector else {
+            throw VaultError.accessDenied("a handover is completed by the case's supervisor or a project director; '\(actor.id)' is a \(actor.role.displayName)")
+        }
+        guard !cases.isEmpty else { throw VaultError.invalidInput("name the cases whose handover completes") }
+        if early {
+            guard let reason else { throw VaultError.invalidInput("an early end of the shadowing needs --reason") }
+            try Self.requireReason(reason)
+        } else if reason != nil {
+            throw VaultError.invalidInput("--reason goes with --early (an end before the shadowing is over)")
+        }
+        let numbers = try cases.map { try CaseNumber.parse($0).description }
+        var results: [HandoverCompletion] = []
+        for number in numbers {
+            let result: HandoverCompletion = try write { writer, head in
+                let signed = head.signedState(writer)
+                let state = try signed.existingCase(number)
+                if actor.role == .caseSupervisor, actor.id != state.case.supervisor {
+                    throw VaultError.accessDenied("'\(actor.id)' does not supervise \(number)")
+                }
+                guard let handover = try signed.handover(number) else { throw VaultError.notFound("no handover of \(number) is under way") }
+                let isEarly = Lifecycle.day(now) < handover.shadowUntil
+                if isEarly && !early {
+                    throw VaultError.invalidInput("the shadowing of \(number) runs until \(handover.shadowUntil): to end it before, give --early --reason TEXT")
+                }
+                if !isEarly && early {
+                    throw VaultError.invalidInput("the shadowing of \(number) ended on \(handover.shadowUntil): complete it without --early")
+                }
+                for tier in Tier.allCases where !state.grants.contains(where: {
+                    $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(handover.to) && $0.generation == state.case.generation(of: tier)
+                }) {
+                    throw VaultError.invalidInput("'\(handover.to)' does not hold the \(tier.rawValue) tier of \(number) yet: its supervisor grants it (casevault case grant \(number) --tier \(tier.rawValue) --member \(handover.to) --reason …)")
+                }
+                let tiers = Tier.allCases.filter { tier in state.grants.contains { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(handover.from) } }
+                let rotations = try rotate(number, tiers: tiers, removing: [GrantHolder.staff(handover.from)],
+                                           reason: "handover from \(handover.from) to \(handover.to) completed", by: actor, now: now,
+                                           head: &head, writer: writer)
+                try Ledger.append([.handoverCompleted(HandoverCompleted(case: number, early: isEarly, reason: isEarly ? reason : nil))],
+                                  by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+                return HandoverCompletion(handover: handover.underWay, early: isEarly, rotations: rotations)
+            }
+            results.append(result)
+        }
+        return results
+    }
+}
+
+extension Vault {
+    /// Writes each draft as `<folder>/<case number>.json` (pretty JSON, mode
+    /// 0600) in a new folder (mode 0700). They hold staff names and the
+    /// readiness check, no case content, until the caseworkers fill them in.
+    public static func writeHandoverDrafts(_ drafts: [(caseNumber: String, form: JSONValue)], to folder: String) throws -> [String] {
+        if !FileSystem.exists(folder) { try FileSystem.makeDirectory(folder) }
+        guard FileSystem.isDirectory(folder) else { throw VaultError.invalidInput("\(folder) is not a folder") }
+        var written: [String] = []
+        for (number, form) in drafts {
+            let path = folder + "/" + number + ".json"
+            let file = try FileSystem.createExclusive(path)
+            try file.write(Array(form.prettyText.utf8))
+            written.append(path)
+        }
+        return written
+    }
+
+    /// Reads `<folder>/<case number>.json` for each case that has one.
+    public static func readHandoverDrafts(in folder: String, cases: [String]) throws -> [String: JSONValue] {
+        var drafts: [String: JSONValue] = [:]
+        for number in cases {
+            let path = folder + "/" + number + ".json"
+            guard FileSystem.exists(path) else { continue }
+            guard FileSystem.isRegularFile(path), (FileSystem.fileSize(path) ?? .max) <= Int64(maximumFormSize) else {
+                throw VaultError.invalidInput("\(path) is not a regular file of at most \(maximumFormSize >> 20) MiB")
+            }
+            let file = try FileSystem.openForReading(path)
+            let buffer = SecureBytes(count: maximumFormSize + 1)
+            let size = try buffer.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: file.read(into:)) }
+            do { drafts[number] = try parseForm(buffer, count: size) } catch {
+                throw VaultError.invalidInput("\(path) is not valid JSON")
+            }
+        }
+        return drafts
     }
 }

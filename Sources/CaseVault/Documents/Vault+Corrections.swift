@@ -85,6 +85,9 @@ extension Vault {
             var resealed: [DocumentMoved.Resealed] = []
             for version in try signed.versions(of: record) {
                 guard let tier = Tier(rawValue: version.tier) else { throw VaultError.integrityFailure("a version record of \(number) is damaged") }
+                if let (id, left) = try Self.departedHolder(of: destination, tier: tier, signed: signed) {
+                    throw VaultError.accessDenied("the \(tier.rawValue) tier of \(targetNumber) is still sealed to '\(id)', who left the staff on \(left.at); nothing is moved into it until it rotates")
+                }
                 let sealed = try signed.blob(version.sealedFileKeyHash, what: "the sealed file key of \(number) '\(name)' v\(version.version)")
                 let fileKey: SecureBytes
                 do { fileKey = try SealedBox.open(sealed, with: try tierKey(tier, version.keyGeneration)) } catch let error as VaultError { throw error } catch {

@@ -29,6 +29,8 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case staffLeft = "staff.left"
     case accessGranted = "case.access-granted"
     case keyRotated = "case.key-rotated"
+    case handoverStarted = "case.handover-started"
+    case handoverCompleted = "case.handover-completed"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -309,6 +311,36 @@ struct KeyRotated: Codable, Equatable {
     var reason: String
 }
 
+/// `case.handover-started`: the case's manager (or supervisor) `from` hands
+/// it to `to`, who shadows them until `shadowUntil` (manual §5.2.4).
+struct HandoverStarted: Codable, Equatable {
+    var `case`: String
+    /// `manager` or `supervisor`.
+    var role: String
+    var from: String
+    var to: String
+    /// `YYYY-MM-DD`.
+    var shadowUntil: String
+}
+
+/// `case.handover-completed`: `to` becomes the case's manager (or
+/// supervisor); `from` must already hold none of its tiers. Before the
+/// shadowing ends only `early`, with a reason.
+struct HandoverCompleted: Codable, Equatable {
+    var `case`: String
+    var early: Bool
+    /// Why it ends early; null otherwise.
+    var reason: String?
+
+    enum CodingKeys: String, CodingKey { case `case`, early, reason }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(self.case, forKey: .case)
+        try c.encode(early, forKey: .early)
+        try c.encode(reason, forKey: .reason)  // null when not early
+    }
+}
+
 /// One event's data, typed by kind.
 enum EventData: Equatable {
     case vaultCreated(VaultCreated)
@@ -338,6 +370,8 @@ enum EventData: Equatable {
     case staffLeft(StaffLeft)
     case accessGranted(AccessGranted)
     case keyRotated(KeyRotated)
+    case handoverStarted(HandoverStarted)
+    case handoverCompleted(HandoverCompleted)
 
     var type: EventType {
         switch self {
@@ -368,6 +402,8 @@ enum EventData: Equatable {
         case .staffLeft: .staffLeft
         case .accessGranted: .accessGranted
         case .keyRotated: .keyRotated
+        case .handoverStarted: .handoverStarted
+        case .handoverCompleted: .handoverCompleted
         }
     }
 
@@ -399,6 +435,8 @@ enum EventData: Equatable {
         case .staffLeft(let data): return try encoder.encode(data)
         case .accessGranted(let data): return try encoder.encode(data)
         case .keyRotated(let data): return try encoder.encode(data)
+        case .handoverStarted(let data): return try encoder.encode(data)
+        case .handoverCompleted(let data): return try encoder.encode(data)
         }
     }
 
@@ -569,6 +607,16 @@ enum EventData: Equatable {
                     v.integer("version", item.version)
                 }
             }
+        case .handoverStarted(let d):
+            m.string("case", d.case)
+            m.string("from", d.from)
+            m.string("role", d.role)
+            m.string("shadowUntil", d.shadowUntil)
+            m.string("to", d.to)
+        case .handoverCompleted(let d):
+            m.string("case", d.case)
+            m.bool("early", d.early)
+            m.string("reason", d.reason)
         }
     }
 
@@ -602,6 +650,8 @@ enum EventData: Equatable {
         case .staffLeft: return .staffLeft(try decoder.decode(StaffLeft.self, from: json))
         case .accessGranted: return .accessGranted(try decoder.decode(AccessGranted.self, from: json))
         case .keyRotated: return .keyRotated(try decoder.decode(KeyRotated.self, from: json))
+        case .handoverStarted: return .handoverStarted(try decoder.decode(HandoverStarted.self, from: json))
+        case .handoverCompleted: return .handoverCompleted(try decoder.decode(HandoverCompleted.self, from: json))
         }
     }
 }

@@ -70,16 +70,6 @@ enum Projection {
             }
         }
 
-        /// Blobs a signed record of another kind names, which erasing a
-        /// case's sealed keys must leave (only an event signed by hand makes
-        /// a sealed-key hash name one of them).
-        func protectedBlobs(_ versions: [VersionRecord]) throws -> Set<String> {
-            var kept = Set(try signed.retentionPolicies().map(\.bodyHash))
-            for version in versions { if let schema = version.schemaBodyHash { kept.insert(schema) } }
-            for member in try signed.allStaff() { kept.insert(member.wrappedKeysHash) }
-            return kept
-        }
-
         /// A case that exists and was not disposed of: nothing is filed
         /// into, granted, read from, moved to or changed in a disposed case.
         func liveCase(_ number: String) throws -> CaseState {
@@ -90,6 +80,20 @@ enum Projection {
 
         func requireKey(_ hex: String, _ what: String) throws {
             guard let bytes = [UInt8](hexString: hex), bytes.count == 32, bytes.hexString == hex else { throw refuse("\(what) is not 32 bytes of hex") }
+        }
+
+        /// A sealed key an event names anew must be a blob no record names
+        /// yet: made fresh for its one record, so erasing it later (a
+        /// rotation, a move, a disposal) takes nothing from another record.
+        func requireFresh(_ hash: String, _ what: String) throws {
+            try requireKey(hash, what)
+            guard try writer.recordsNaming(blob: hash) == 0 else { throw refuse("\(what) names a blob another record names") }
+        }
+
+        /// Erases a blob once no record names it (the rows that named it
+        /// are already changed or gone).
+        func eraseIfUnnamed(_ hash: String) throws {
+            if try writer.recordsNaming(blob: hash) == 0 { try writer.deleteBlob(hash: hash) }
         }
 
         mutating func run() throws {
@@ -121,6 +125,8 @@ enum Projection {
             case .staffLeft(let data): try staffLeft(data)
             case .accessGranted(let data): try accessGranted(data)
             case .keyRotated(let data): try keyRotated(data)
+            case .handoverStarted(let data): try handoverStarted(data)
+            case .handoverCompleted(let data): try handoverCompleted(data)
             }
         }
 
@@ -214,7 +220,8 @@ enum Projection {
             guard !state.grants.contains(where: { $0.tier == data.tier && $0.holder == data.holder }) else {
                 throw refuse("\(data.holder) already holds the \(data.tier) tier of \(data.case)")
             }
-            try requireKey(data.sealedKeyHash, "the sealed key hash")
+            if event.format >= 2 { try requireFresh(data.sealedKeyHash, "the sealed key hash") } else { try requireKey(data.sealedKeyHash, "the sealed key hash") }
+            guard state.case.generation(of: tier) == 1 else { throw refuse("grant.given seals the first generation only; later grants are case.access-granted") }
             if data.holder == GrantHolder.recovery {
                 guard try signed.settings().recoveryPublicKey == data.holderPublicKey else { throw refuse("the recovery key is not the vault's") }
             } else if let id = GrantHolder.staffID(data.holder), let member = try signed.staff(id) {
@@ -273,7 +280,9 @@ enum Projection {
                 throw refuse("the stamp does not match the case's signed state")
             }
             guard ObjectID(hex: data.object) != nil, data.size >= 0, data.ciphertextSize >= 0 else { throw refuse("bad object") }
-            try requireKey(data.sealedFileKeyHash, "the sealed file key hash")
+            if event.format >= 2 { try requireFresh(data.sealedFileKeyHash, "the sealed file key hash") } else {
+                try requireKey(data.sealedFileKeyHash, "the sealed file key hash")
+            }
             try requireNoDepartedHolder(state, tier)
             let documents = document == nil ? try signed.documentCount(data.case) : nil
             let record = VersionRecord(caseNumber: data.case, document: data.document, version: data.version, type: data.type,
@@ -420,7 +429,7 @@ enum Projection {
             guard data.versions.map(\.version) == Array(stride(from: 1, through: document.latestVersion, by: 1)) else {
                 throw refuse("the move names versions other than 1 to \(document.latestVersion)")
             }
-            for item in data.versions { try requireKey(item.sealedFileKeyHash, "a new sealed file key hash") }
+            for item in data.versions { try requireFresh(item.sealedFileKeyHash, "a new sealed file key hash") }
             let fresh = Set(data.versions.map(\.sealedFileKeyHash))
             let versions = try signed.versions(of: document)
             // Sealed anew: each new blob is its own, none an old one.
@@ -432,8 +441,12 @@ enum Projection {
             let sourceCount = try signed.documentCount(data.case)
             let targetCount = try signed.documentCount(data.to)
 
-            // The source: the old sealed file keys are erased with the rows.
-            for record in versions { try writer.deleteBlob(hash: record.sealedFileKeyHash) }
+            for record in versions {
+                guard let tier = Tier(rawValue: record.tier) else { throw refuse("a version of '\(data.document)' has no known tier") }
+                try requireNoDepartedHolder(target, tier)
+            }
+
+            // The source: the rows go, and the old sealed file keys with them (below).
             try writer.deleteDocument(caseNumber: data.case, name: data.document)
             for record in versions { try remove(StateKey.version(data.case, data.document, record.version)) }
             try remove(StateKey.document(data.case, data.document))
@@ -451,10 +464,8 @@ enum Projection {
             // The target.
             if target.case.status == CaseStatus.closed.rawValue { try approvalsLapse(data.to) }
             for (record, item) in zip(versions, data.versions) {
-                guard let tier = Tier(rawValue: record.tier) else { throw refuse("a version of '\(data.document)' has no known tier") }
-                try requireNoDepartedHolder(target, tier)
                 var moved = record
-                moved.keyGeneration = target.case.generation(of: tier)
+                moved.keyGeneration = target.case.generation(of: Tier(rawValue: record.tier) ?? .team)
                 moved.caseNumber = data.to
                 moved.document = data.toDocument
                 moved.sealedFileKeyHash = item.sealedFileKeyHash
@@ -476,6 +487,7 @@ enum Projection {
                 for record in carried { try writer.putWithdrawal(record) }
                 try set(StateKey.withdrawals(data.to, data.toDocument), WithdrawalState(versions: carried))
             }
+            for record in versions { try eraseIfUnnamed(record.sealedFileKeyHash) }
         }
 
         mutating func tagged(_ data: CaseTagged, adding: Bool) throws {
@@ -615,8 +627,13 @@ enum Projection {
             }
             // Blobs a signed record of another kind names are not the case's
             // to erase (a version signed by hand may name any hash).
-            let kept = try protectedBlobs(versions)
-            for hash in state.grants.map(\.sealedKeyHash) + versions.map(\.sealedFileKeyHash) where !kept.contains(hash) {
+            // The rows stay: a blob is erased unless a record outside the
+            // case's grants and versions names it too.
+            var own: [String: Int] = [:]
+            for hash in state.grants.map(\.sealedKeyHash) + versions.flatMap({ [$0.sealedFileKeyHash] + ($0.schemaBodyHash.map { [$0] } ?? []) }) {
+                own[hash, default: 0] += 1
+            }
+            for hash in Set(state.grants.map(\.sealedKeyHash) + versions.map(\.sealedFileKeyHash)) where try writer.recordsNaming(blob: hash) <= own[hash, default: 0] {
                 try writer.deleteBlob(hash: hash)
             }
             let record = DisposalRecord(caseNumber: data.case, seq: event.seq, at: event.at, by: event.actor, policyVersion: data.policyVersion,
@@ -663,7 +680,7 @@ enum Projection {
             guard !state.grants.contains(where: { $0.tier == data.tier && $0.holder == data.holder }) else {
                 throw refuse("\(data.holder) already holds the \(data.tier) tier of \(data.case)")
             }
-            try requireKey(data.sealedKeyHash, "the sealed key hash")
+            try requireFresh(data.sealedKeyHash, "the sealed key hash")
             let grant = GrantRecord(caseNumber: data.case, tier: data.tier, holder: data.holder, holderPublicKey: data.holderPublicKey,
                                     sealedKeyHash: data.sealedKeyHash, grantedSeq: event.seq, generation: generation)
             try writer.putGrant(grant)
@@ -699,8 +716,20 @@ enum Projection {
             for holder in data.removed {
                 guard holder != GrantHolder.recovery else { throw refuse("the recovery key keeps every tier") }
                 guard let id = GrantHolder.staffID(holder) else { throw refuse("unknown holder '\(holder)'") }
-                if id == state.case.manager || id == state.case.supervisor, try signed.staff(id)?.left == nil {
-                    throw refuse("the case's manager and supervisor keep its tiers while on the staff (a handover changes them)")
+                if id == state.case.manager || id == state.case.supervisor, try signed.staff(id)?.left == nil,
+                   try signed.handover(data.case)?.from != id {
+                    throw refuse("the case's manager and supervisor keep its tiers while on the staff, unless handing it over")
+                }
+            }
+            // Whoever does not hold the tier makes its new key without being
+            // able to re-seal: only an admin, and only to remove members who
+            // left (a project director never holds a confidential tier, and
+            // must not be able to put one in place that they keep).
+            if !tierGrants.contains(where: { $0.holder == GrantHolder.staff(event.actor) && $0.generation == current }) {
+                var onlyDeparted = !data.removed.isEmpty
+                for holder in data.removed where try GrantHolder.staffID(holder).flatMap({ try signed.staff($0)?.left }) == nil { onlyDeparted = false }
+                guard role == .admin, onlyDeparted else {
+                    throw refuse("only a holder of the \(data.tier) tier rotates it; an admin rotates it only to remove members who left the staff")
                 }
             }
             let settings = try signed.settings()
@@ -712,6 +741,16 @@ enum Projection {
                 kept.append(holder)
             }
             kept.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            // The case's manager and supervisor (unless they left, or one is
+            // handing the case over) and the recovery key keep every tier.
+            let handingOver = try signed.handover(data.case)?.from
+            var due = settings.recoveryPublicKey == nil ? [] : [GrantHolder.recovery]
+            for id in [state.case.manager, state.case.supervisor] where id != handingOver {
+                if try signed.staff(id)?.left == nil { due.append(GrantHolder.staff(id)) }
+            }
+            for holder in due where !kept.contains(holder) {
+                throw refuse("the new key must be sealed to \(holder), who keeps the \(data.tier) tier")
+            }
             guard data.holders.map(\.holder).map({ Array($0.utf8) }) == kept.map({ Array($0.utf8) }) else {
                 throw refuse("the new key must be sealed to exactly the holders who keep the tier: \(kept.joined(separator: ", "))")
             }
@@ -719,7 +758,7 @@ enum Projection {
                 let expected = item.holder == GrantHolder.recovery ? settings.recoveryPublicKey
                     : try GrantHolder.staffID(item.holder).flatMap { try signed.staff($0)?.boxPublicKey }
                 guard item.holderPublicKey == expected else { throw refuse("the key sealed to \(item.holder) is not sealed to their public key") }
-                try requireKey(item.sealedKeyHash, "a sealed key hash")
+                try requireFresh(item.sealedKeyHash, "a sealed key hash")
             }
             guard Set(data.holders.map(\.sealedKeyHash)).count == data.holders.count,
                   Set(data.holders.map(\.sealedKeyHash)).isDisjoint(with: tierGrants.map(\.sealedKeyHash)) else {
@@ -739,7 +778,7 @@ enum Projection {
                 guard tierGrants.contains(where: { $0.holder == GrantHolder.staff(event.actor) && $0.generation == current }) else {
                     throw refuse("only a holder of the \(data.tier) tier re-seals its file keys")
                 }
-                for item in data.versions { try requireKey(item.sealedFileKeyHash, "a re-sealed file key hash") }
+                for item in data.versions { try requireFresh(item.sealedFileKeyHash, "a re-sealed file key hash") }
                 let fresh = Set(data.versions.map(\.sealedFileKeyHash))
                 guard fresh.count == versions.count, fresh.isDisjoint(with: versions.map(\.sealedFileKeyHash)),
                       fresh.isDisjoint(with: data.holders.map(\.sealedKeyHash)) else {
@@ -747,13 +786,12 @@ enum Projection {
                 }
             }
 
-            let protected = try protectedBlobs(versions)
-            func erase(_ hash: String) throws { if !protected.contains(hash) { try writer.deleteBlob(hash: hash) } }
+            var erased: [String] = []
             var grants = state.grants.filter { $0.tier != data.tier }
             for grant in tierGrants {
                 if removed.contains(grant.holder) || folding {
                     try writer.deleteGrant(caseNumber: data.case, tier: data.tier, holder: grant.holder, generation: grant.generation)
-                    try erase(grant.sealedKeyHash)
+                    erased.append(grant.sealedKeyHash)
                 } else {
                     grants.append(grant)
                 }
@@ -769,7 +807,7 @@ enum Projection {
                 resealed.sealedFileKeyHash = item.sealedFileKeyHash
                 resealed.keyGeneration = data.generation
                 try writer.putVersion(resealed)
-                try erase(record.sealedFileKeyHash)
+                erased.append(record.sealedFileKeyHash)
                 try set(StateKey.version(data.case, record.document, record.version), resealed)
             }
             var record = state.case
@@ -779,6 +817,65 @@ enum Projection {
             if tier == .team { record.teamPublicKey = data.publicKey } else { record.confidentialPublicKey = data.publicKey }
             try writer.putCase(record)
             try set(StateKey.case(data.case), CaseState(record, grants: grants))
+            for hash in erased { try eraseIfUnnamed(hash) }
+        }
+
+        // MARK: Handover (manual §5.2.4)
+
+        mutating func handoverStarted(_ data: HandoverStarted) throws {
+            let (state, _, role) = try lifecycleCase(data.case, reason: nil)
+            guard role != .caseSupervisor || event.actor == state.case.supervisor else {
+                throw refuse("a case supervisor hands over their own cases only")
+            }
+            if let under = try signed.handover(data.case) {
+                throw refuse("\(data.case) is already being handed from \(under.from) to \(under.to)")
+            }
+            let (current, needed): (String, Role)
+            switch data.role {
+            case "manager": (current, needed) = (state.case.manager, .caseManager)
+            case "supervisor": (current, needed) = (state.case.supervisor, .caseSupervisor)
+            default: throw refuse("a handover changes the case's manager or supervisor, not '\(data.role)'")
+            }
+            guard Array(data.from.utf8) == Array(current.utf8) else { throw refuse("'\(data.from)' is not the \(data.role) of \(data.case)") }
+            guard data.to != data.from, let to = try signed.staff(data.to), to.left == nil, to.role == needed.rawValue else {
+                throw refuse("'\(data.to)' is not another \(needed.displayName) on the staff")
+            }
+            guard let at = Timestamp.date(from: event.at), let minimum = Lifecycle.earliestShadowEnd(startedAt: at),
+                  Lifecycle.parseDay(data.shadowUntil) != nil, data.shadowUntil >= minimum else {
+                throw refuse("the shadowing must end on a real day at least \(Lifecycle.shadowingMonths) months after the handover starts")
+            }
+            let record = HandoverRecord(caseNumber: data.case, seq: event.seq, at: event.at, by: event.actor, role: data.role,
+                                        from: data.from, to: data.to, shadowUntil: data.shadowUntil)
+            try writer.putHandover(record)
+            try set(StateKey.handover(data.case), record)
+        }
+
+        mutating func handoverCompleted(_ data: HandoverCompleted) throws {
+            let (state, _, role) = try lifecycleCase(data.case, reason: data.reason)
+            guard role != .caseSupervisor || event.actor == state.case.supervisor else {
+                throw refuse("a case supervisor completes the handovers of their own cases only")
+            }
+            guard let handover = try signed.handover(data.case) else { throw refuse("no handover of \(data.case) is under way") }
+            guard let at = Timestamp.date(from: event.at) else { throw refuse("the event's time is not a date") }
+            let early = Lifecycle.day(at) < handover.shadowUntil
+            guard data.early == early, (data.reason != nil) == early else {
+                throw refuse(early ? "the shadowing runs until \(handover.shadowUntil): ending it before is early, with a reason"
+                                   : "the shadowing ended on \(handover.shadowUntil): this is no early end, and takes no reason")
+            }
+            guard !state.grants.contains(where: { $0.holder == GrantHolder.staff(handover.from) }) else {
+                throw refuse("'\(handover.from)' still holds a tier of \(data.case): its keys rotate without them first")
+            }
+            for tier in Tier.allCases where !state.grants.contains(where: {
+                $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(handover.to) && $0.generation == state.case.generation(of: tier)
+            }) {
+                throw refuse("'\(handover.to)' does not hold the \(tier.rawValue) tier of \(data.case)")
+            }
+            var record = state.case
+            if handover.role == "manager" { record.manager = handover.to } else { record.supervisor = handover.to }
+            try writer.putCase(record)
+            try set(StateKey.case(data.case), CaseState(record, grants: state.grants))
+            try writer.deleteHandover(caseNumber: data.case)
+            try remove(StateKey.handover(data.case))
         }
 
         mutating func hold(_ data: CaseHold, placing: Bool) throws {

@@ -65,7 +65,8 @@ public enum Replay {
         case .keyRotated(let data): data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash)
         case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
              .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed,
-             .confidentialTypesSet, .holdPlaced, .holdReleased, .disposalApproved, .disposed, .staffLeft: []
+             .confidentialTypesSet, .holdPlaced, .holdReleased, .disposalApproved, .disposed, .staffLeft, .handoverStarted,
+             .handoverCompleted: []
         }
     }
 
@@ -156,6 +157,8 @@ enum CatalogComparison {
                     key: { _ in Triple("confidential-types", "", 0) }, name: { _ in "confidential-types" })
         try compare("retention policies", try live.retentionPolicies(), try replayed.retentionPolicies(),
                     key: { Triple("", "", $0.version) }, name: { "v\($0.version)" })
+        try compare("handovers", try live.handovers(caseNumber: nil), try replayed.handovers(caseNumber: nil),
+                    key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
         try compare("holds", try live.holds(caseNumber: nil), try replayed.holds(caseNumber: nil),
                     key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
         try compare("disposal approvals", try live.disposalApprovals(caseNumber: nil), try replayed.disposalApprovals(caseNumber: nil),

@@ -100,6 +100,25 @@ extension Vault {
             throw VaultError.invalidInput("the form is larger than \(Self.maximumFormSize >> 20) MiB; file it as a document instead")
         }
         let parsed = try Self.parseForm(form, count: size)
+        return try fileForm(parsed, bytes: form, count: size, caseNumber: number, name: reportName, schema: schema,
+                            confidential: confidential, by: actor, now: now, timeZone: timeZone)
+    }
+
+    /// Files a form already in memory (a handover form casevault completed
+    /// from its draft), as its canonical JSON, in wiped memory.
+    func fileForm(_ form: JSONValue, caseNumber number: String, name reportName: String, schema: FormSchema, by actor: StaffIdentity,
+                  now: Date?) throws -> VersionInfo {
+        var bytes = form.canonicalBytes
+        defer { for index in bytes.indices { bytes[index] = 0 } }
+        let buffer = SecureBytes(count: bytes.count)
+        buffer.withUnsafeMutableBytes { out in bytes.withUnsafeBytes { out.copyMemory(from: $0) } }
+        return try fileForm(form, bytes: buffer, count: bytes.count, caseNumber: number, name: reportName, schema: schema,
+                            confidential: false, by: actor, now: now, timeZone: .current)
+    }
+
+    private func fileForm(_ parsed: JSONValue, bytes form: SecureBytes, count size: Int, caseNumber number: String, name reportName: String,
+                          schema: FormSchema, confidential: Bool, by actor: StaffIdentity, now: Date?,
+                          timeZone: TimeZone) throws -> VersionInfo {
         let violations = schema.validator.validate(parsed)
         guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
         var offset = 0
@@ -159,6 +178,11 @@ extension Vault {
     public func renderForm(caseNumber: String, document: String, version: Int? = nil, by actor: StaffIdentity,
                            now: Date = Date()) throws -> String {
         let (info, form) = try readForm(caseNumber: caseNumber, document: document, version: version, by: actor, now: now)
+        return try renderedForm(form, info: info)
+    }
+
+    /// A form's text under its stamped header, from a form in memory.
+    func renderedForm(_ form: JSONValue, info: VersionInfo) throws -> String {
         let schema = try schema(of: info)
         let stamp = info.stamp
         var lines = [

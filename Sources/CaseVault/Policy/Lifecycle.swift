@@ -116,6 +116,18 @@ enum Lifecycle {
         return calendar
     }()
 
+    /// The shortest shadowing of a handover (manual §5.2.4: "for at least
+    /// three months").
+    static let shadowingMonths = 3
+
+    /// The earliest day the shadowing of a handover started at `at` ends:
+    /// three calendar months after its UTC day.
+    static func earliestShadowEnd(startedAt at: Date) -> String? {
+        guard let start = parseDay(day(at)), let end = utc.date(byAdding: .month, value: shadowingMonths, to: start),
+              parseDay(day(end)) != nil else { return nil }
+        return day(end)
+    }
+
     /// `YYYY-MM-DD` of an instant, in UTC.
     static func day(_ date: Date) -> String {
         let c = utc.dateComponents([.year, .month, .day], from: date)

@@ -62,7 +62,8 @@ public protocol CatalogReader: AnyObject {
     func forEachEvent(in range: ClosedRange<Int64>, _ body: (EventRecord) throws -> Bool) throws
     /// The events of one type signed by one member, by `seq` (their stored
     /// columns: the caller proves each one it relies on in the log).
-    func events(type: String, actor: String) throws -> [EventRecord]
+    /// Events of a kind as their stored columns say, by `seq`: by one actor, or by anyone when nil.
+    func events(type: String, actor: String?) throws -> [EventRecord]
     func eventCount() throws -> Int64
     /// A stored perfect subtree of the log (level ≥ 1); level 0 is the
     /// event's `leafHash`.
@@ -124,6 +125,8 @@ public protocol CatalogReader: AnyObject {
     func confidentialTypes() throws -> ConfidentialTypesRecord?
     /// Legal holds standing: of one case, or of every case, by case, when nil.
     func holds(caseNumber: String?) throws -> [HoldRecord]
+    /// Handovers under way: of one case, or of every case, by case, when nil.
+    func handovers(caseNumber: String?) throws -> [HandoverRecord]
     /// Every version of the retention policy, by version.
     func retentionPolicies() throws -> [RetentionPolicyRecord]
     /// Disposal approvals standing, by `seq`: of one case, or of every case (by case, then `seq`) when nil.
@@ -133,6 +136,10 @@ public protocol CatalogReader: AnyObject {
     /// The cases whose versions name an object (one, unless a version was
     /// signed by hand naming another's object).
     func cases(namingObject objectId: String) throws -> [String]
+    /// How many rows name a blob: grants (`sealed_key_hash`), versions
+    /// (`sealed_file_key_hash`, `schema_body_hash`), staff
+    /// (`wrapped_keys_hash`), schemas and retention policies (`body_hash`).
+    func recordsNaming(blob hash: String) throws -> Int
     /// The cases of which a holder (`staff:<id>`, `recovery`) holds any
     /// generation of any tier, by case number.
     func cases(heldBy holder: String) throws -> [String]
@@ -176,6 +183,8 @@ public protocol CatalogWriter: CatalogReader {
     func deleteAOExtension(caseNumber: String) throws
     func putConfidentialTypes(_ record: ConfidentialTypesRecord) throws
     func putHold(_ record: HoldRecord) throws
+    func putHandover(_ record: HandoverRecord) throws
+    func deleteHandover(caseNumber: String) throws
     func deleteHold(caseNumber: String) throws
     func putRetentionPolicy(_ record: RetentionPolicyRecord) throws
     func putDisposalApproval(_ record: DisposalApprovalRecord) throws

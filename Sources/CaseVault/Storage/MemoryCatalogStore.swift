@@ -33,6 +33,15 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         var aoExtensions: [Name: AgedOutExtensionRecord] = [:]
         var confidentialTypes: ConfidentialTypesRecord?
         var holds: [Name: HoldRecord] = [:]
+        /// How many records name each blob (`recordsNaming`).
+        var namers: [String: Int] = [:]
+
+        mutating func named(_ hash: String?, _ delta: Int) {
+            guard let hash else { return }
+            let count = (namers[hash] ?? 0) + delta
+            namers[hash] = count == 0 ? nil : count
+        }
+        var handovers: [Name: HandoverRecord] = [:]
         var retentionPolicies: [Int: RetentionPolicyRecord] = [:]
         var disposalApprovals: [Name: [Int64: DisposalApprovalRecord]] = [:]
         var disposals: [Name: DisposalRecord] = [:]
@@ -106,8 +115,8 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             guard low <= high else { return }
             for index in Int(low - 1)..<Int(high) where !(try body(state.events[index])) { return }
         }
-        func events(type: String, actor: String) throws -> [EventRecord] {
-            state.events.filter { $0.type == type && $0.actor == actor }
+        func events(type: String, actor: String?) throws -> [EventRecord] {
+            state.events.filter { $0.type == type && (actor == nil || $0.actor == actor) }
         }
         func eventCount() throws -> Int64 { Int64(state.events.count) }
         func logNode(level: Int, index: Int64) throws -> [UInt8]? { state.logNodes[LogNodeKey(level: level, index: index)] }
@@ -183,6 +192,10 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         }
         func confidentialTypes() throws -> ConfidentialTypesRecord? { state.confidentialTypes }
         func retentionPolicies() throws -> [RetentionPolicyRecord] { state.retentionPolicies.values.sorted { $0.version < $1.version } }
+        func handovers(caseNumber: String?) throws -> [HandoverRecord] {
+            if let caseNumber { return state.handovers[Name(caseNumber)].map { [$0] } ?? [] }
+            return state.handovers.sorted { $0.key < $1.key }.map(\.value)
+        }
         func holds(caseNumber: String?) throws -> [HoldRecord] {
             if let caseNumber { return state.holds[Name(caseNumber)].map { [$0] } ?? [] }
             return state.holds.sorted { $0.key < $1.key }.map(\.value)
@@ -225,7 +238,11 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         func putBlob(hash: String, bytes: [UInt8]) throws { if state.blobs[hash] != bytes { state.blobs[hash] = bytes } }
         func deleteBlob(hash: String) throws { state.blobs[hash] = nil }
         func putVaultSettings(_ record: VaultSettingsRecord) throws { state.settings = record }
-        func putStaff(_ record: StaffRecord) throws { state.staff[Name(record.id)] = record }
+        func putStaff(_ record: StaffRecord) throws {
+            state.named(state.staff[Name(record.id)]?.wrappedKeysHash, -1)
+            state.named(record.wrappedKeysHash, 1)
+            state.staff[Name(record.id)] = record
+        }
         func putCase(_ record: CaseRecord) throws {
             if let taken = state.clients[record.clientNumber], taken != record.number {
                 throw VaultError.integrityFailure("client number \(record.clientNumber) is already case \(taken)")
@@ -235,17 +252,32 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             state.highestClient = max(state.highestClient ?? record.clientNumber, record.clientNumber)
         }
         func putGrant(_ record: GrantRecord) throws {
-            state.grants[Name(record.caseNumber), default: [:]][
-                GrantKey(tier: Name(record.tier), holder: Name(record.holder), generation: record.generation)] = record
+            let key = GrantKey(tier: Name(record.tier), holder: Name(record.holder), generation: record.generation)
+            state.named(state.grants[Name(record.caseNumber)]?[key]?.sealedKeyHash, -1)
+            state.named(record.sealedKeyHash, 1)
+            state.grants[Name(record.caseNumber), default: [:]][key] = record
         }
         func deleteGrant(caseNumber: String, tier: String, holder: String, generation: Int) throws {
-            state.grants[Name(caseNumber)]?[GrantKey(tier: Name(tier), holder: Name(holder), generation: generation)] = nil
+            let key = GrantKey(tier: Name(tier), holder: Name(holder), generation: generation)
+            state.named(state.grants[Name(caseNumber)]?[key]?.sealedKeyHash, -1)
+            state.grants[Name(caseNumber)]?[key] = nil
         }
+        func recordsNaming(blob hash: String) throws -> Int { state.namers[hash] ?? 0 }
         func putDocument(_ record: DocumentRecord) throws { state.documents[Name(record.caseNumber), default: [:]][Name(record.name)] = record }
         func putVersion(_ record: VersionRecord) throws {
+            if let old = state.versions[Name(record.caseNumber)]?[Name(record.document)]?[record.version] {
+                state.named(old.sealedFileKeyHash, -1)
+                state.named(old.schemaBodyHash, -1)
+            }
+            state.named(record.sealedFileKeyHash, 1)
+            state.named(record.schemaBodyHash, 1)
             state.versions[Name(record.caseNumber), default: [:]][Name(record.document), default: [:]][record.version] = record
         }
-        func putSchema(_ record: SchemaRecord) throws { state.schemas[Name(record.formType), default: [:]][record.version] = record }
+        func putSchema(_ record: SchemaRecord) throws {
+            state.named(state.schemas[Name(record.formType)]?[record.version]?.bodyHash, -1)
+            state.named(record.bodyHash, 1)
+            state.schemas[Name(record.formType), default: [:]][record.version] = record
+        }
         func putStatusChange(_ record: StatusChangeRecord) throws {
             state.statusChanges[Name(record.caseNumber), default: [:]][record.seq] = record
         }
@@ -257,7 +289,13 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         func deleteAOExtension(caseNumber: String) throws { state.aoExtensions[Name(caseNumber)] = nil }
         func putConfidentialTypes(_ record: ConfidentialTypesRecord) throws { state.confidentialTypes = record }
         func putHold(_ record: HoldRecord) throws { state.holds[Name(record.caseNumber)] = record }
-        func putRetentionPolicy(_ record: RetentionPolicyRecord) throws { state.retentionPolicies[record.version] = record }
+        func putHandover(_ record: HandoverRecord) throws { state.handovers[Name(record.caseNumber)] = record }
+        func deleteHandover(caseNumber: String) throws { state.handovers[Name(caseNumber)] = nil }
+        func putRetentionPolicy(_ record: RetentionPolicyRecord) throws {
+            state.named(state.retentionPolicies[record.version]?.bodyHash, -1)
+            state.named(record.bodyHash, 1)
+            state.retentionPolicies[record.version] = record
+        }
         func deleteHold(caseNumber: String) throws { state.holds[Name(caseNumber)] = nil }
         func putDisposalApproval(_ record: DisposalApprovalRecord) throws {
             state.disposalApprovals[Name(record.caseNumber), default: [:]][record.seq] = record
@@ -268,6 +306,10 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             state.moves[Name(record.caseNumber), default: [:]][Name(record.document), default: [:]][record.seq] = record
         }
         func deleteDocument(caseNumber: String, name: String) throws {
+            for version in state.versions[Name(caseNumber)]?[Name(name)]?.values ?? [:].values {
+                state.named(version.sealedFileKeyHash, -1)
+                state.named(version.schemaBodyHash, -1)
+            }
             state.documents[Name(caseNumber)]?[Name(name)] = nil
             state.versions[Name(caseNumber)]?[Name(name)] = nil
             state.withdrawals[Name(caseNumber)]?[Name(name)] = nil

@@ -375,6 +375,19 @@ extension ConfidentialTypesRecord: CanonicalRecord {
     }
 }
 
+extension HandoverRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("at", at)
+        m.string("by", by)
+        m.string("caseNumber", caseNumber)
+        m.string("from", from)
+        m.string("role", role)
+        m.integer("seq", seq)
+        m.string("shadowUntil", shadowUntil)
+        m.string("to", to)
+    }
+}
+
 extension HoldRecord: CanonicalRecord {
     func write(_ m: inout CanonicalWriter.Members) {
         m.string("at", at)

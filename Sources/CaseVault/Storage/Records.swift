@@ -514,6 +514,34 @@ public struct HoldRecord: Codable, Equatable, Sendable {
     }
 }
 
+/// A handover under way (`case.handover-started`): the outgoing member is
+/// still the case's manager (or supervisor) and the incoming one holds its
+/// tiers and shadows them until `shadowUntil`. Rows of table `handovers`;
+/// gone when completed.
+public struct HandoverRecord: Codable, Equatable, Sendable {
+    public var caseNumber: String
+    public var seq: Int64
+    public var at: String
+    public var by: String
+    /// `manager` or `supervisor`: which of the case's two the handover changes.
+    public var role: String
+    public var from: String
+    public var to: String
+    /// `YYYY-MM-DD`.
+    public var shadowUntil: String
+
+    public init(caseNumber: String, seq: Int64, at: String, by: String, role: String, from: String, to: String, shadowUntil: String) {
+        self.caseNumber = caseNumber
+        self.seq = seq
+        self.at = at
+        self.by = by
+        self.role = role
+        self.from = from
+        self.to = to
+        self.shadowUntil = shadowUntil
+    }
+}
+
 /// An approver's agreement that a closed case be disposed of under a
 /// version of the retention policy (`case.disposal-approved`). Rows of
 /// table `disposal_approvals`; gone when the case's status changes.
@@ -712,6 +740,7 @@ enum StateKey {
     static let retentionPolicies = "policy/retention"
     static func disposalApprovals(_ caseNumber: String) -> String { "disposal-approvals/" + caseNumber }
     static func disposal(_ caseNumber: String) -> String { "disposed/" + caseNumber }
+    static func handover(_ caseNumber: String) -> String { "handover/" + caseNumber }
     // How many rows a listing must show, so a row deleted by hand is not
     // quietly left out (no entry while the count is 0).
     static let staffCount = "count/staff"

@@ -23,6 +23,24 @@ public enum JSONValue: Equatable, Sendable {
 
     public var canonicalString: String { String(decoding: canonicalBytes, as: UTF8.self) }
 
+    /// Indented text for people to read and edit (members sorted, two
+    /// spaces per level, one line feed at the end).
+    public var prettyText: String {
+        func text(_ value: JSONValue, _ indent: String) -> String {
+            switch value {
+            case .array(let items) where !items.isEmpty:
+                return "[\n" + items.map { indent + "  " + text($0, indent + "  ") }.joined(separator: ",\n") + "\n" + indent + "]"
+            case .object(let members) where !members.isEmpty:
+                return "{\n" + members.keys.sorted().map { key in
+                    indent + "  " + JSONValue.string(key).canonicalString + ": " + text(members[key]!, indent + "  ")
+                }.joined(separator: ",\n") + "\n" + indent + "}"
+            default:
+                return value.canonicalString
+            }
+        }
+        return text(self, "") + "\n"
+    }
+
     /// A double as text: integral values that fit Int64 without a fraction
     /// (as JavaScript prints them), anything else in Swift's shortest form.
     static func numberText(_ value: Double) -> String {

@@ -308,6 +308,14 @@ struct SignedState {
         return rows
     }
 
+    /// The handover under way on a case.
+    func handover(_ caseNumber: String) throws -> HandoverRecord? {
+        let rows = try reader.handovers(caseNumber: caseNumber)
+        guard rows.count <= 1 else { throw VaultError.integrityFailure("the catalog's handovers of \(caseNumber) repeat (a row was copied by hand)") }
+        try check(rows.first, key: StateKey.handover(caseNumber), what: "the handover of \(caseNumber)")
+        return rows.first
+    }
+
     /// The legal hold standing on a case.
     func hold(_ caseNumber: String) throws -> HoldRecord? {
         let rows = try reader.holds(caseNumber: caseNumber)

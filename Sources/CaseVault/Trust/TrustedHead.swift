@@ -157,6 +157,22 @@ enum Trust {
         return signer
     }
 
+    /// Who left the staff, and at which event, in the trusted log `range`:
+    /// the `staff.left` events the stored type column finds, each proved
+    /// included under the range's root. (A staff.left whose type column was
+    /// edited escapes this until `verify`, which reads every event.)
+    static func departures(range: CompactRange, reader: any CatalogReader) throws -> [String: Int64] {
+        var departed: [String: Int64] = [:]
+        guard range.size > 0 else { return departed }
+        for record in try reader.events(type: EventType.staffLeft.rawValue, actor: nil) where record.seq <= range.size {
+            guard case .staffLeft(let data) = try trustedEvent(record.seq, range: range, reader: reader).data else {
+                throw VaultError.integrityFailure("event \(record.seq) is not the departure the catalog says")
+            }
+            departed[data.id] = departed[data.id] ?? record.seq
+        }
+        return departed
+    }
+
     /// Verifies the events after `head` up to the log's end, one by one
     /// (each signature by its signer's key, each signer allowed to sign its
     /// kind, sequence numbers gapless), and extends `head` over them. The
@@ -174,6 +190,11 @@ enum Trust {
         var expected = head.size + 1
         var pendingFirst: EventRecord?
         var previousFormat = 0
+        // Members who left sign nothing after (SECURITY.md §12, §12b): those
+        // whose staff.left is in the trusted prefix (found by the stored type
+        // column, each proved included) and those whose staff.left comes in
+        // these events.
+        var departed = try Trust.departures(range: prefix, reader: reader)
         try reader.forEachEvent(in: (head.size + 1)...last) { record in
             guard record.seq == expected else {
                 throw VaultError.integrityFailure("event \(expected) is missing from the log")
@@ -216,6 +237,10 @@ enum Trust {
                 guard Policy.maySign(event.type, role: signer.role) else {
                     throw VaultError.integrityFailure("event \(event.seq): a \(signer.role.displayName) may not sign \(event.type.rawValue)")
                 }
+                if let left = departed[event.actor] {
+                    throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)', who left the staff at event \(left)")
+                }
+                if case .staffLeft(let data) = event.data { departed[data.id] = event.seq }
                 if case .staffAdded(let data) = event.data, let role = Role(rawValue: data.role),
                    let keyBytes = [UInt8](hexString: data.signingPublicKey), let key = try? SigningPublicKey(bytes: keyBytes) {
                     book[data.id] = SignerBook.Signer(key: key, role: role, addedSeq: event.seq)
@@ -256,6 +281,9 @@ enum Trust {
             let signer = try signer(event.actor, range: range, reader: reader, book: book)
             guard signer.key.isValidSignature(record.signature, for: Event.signedMessage(body: record.body)) else {
                 throw VaultError.integrityFailure("the newest event is not validly signed by '\(event.actor)'")
+            }
+            if let left = try departures(range: range, reader: reader)[event.actor], left < event.seq {
+                throw VaultError.integrityFailure("the newest event is signed by '\(event.actor)', who left the staff at event \(left)")
             }
         } else if last == 2 {
             _ = try signer(event.actor, range: range, reader: reader, book: book)

@@ -373,7 +373,17 @@ private struct Verifier {
             // signed. Here, members who left hold nothing of the current key.
             let departed = Set(staff.filter { $0.left != nil }.map { GrantHolder.staff($0.id) })
             due.removeAll { departed.contains($0.holder) || record.generation(of: $0.tier) > 1 }
-            let given = Set(try replayed.grants(caseNumber: record.number).map { "\($0.tier) \($0.holder)" })
+            // A rotated tier: its manager and supervisor (unless they left)
+            // and the recovery key hold its current generation.
+            for tier in Tier.allCases where record.generation(of: tier) > 1 {
+                for id in [record.manager, record.supervisor] where !departed.contains(GrantHolder.staff(id)) {
+                    due.append((GrantHolder.staff(id), tier))
+                }
+                if settings.recoveryPublicKey != nil { due.append((GrantHolder.recovery, tier)) }
+            }
+            let given = Set(try replayed.grants(caseNumber: record.number).filter { grant in
+                Tier(rawValue: grant.tier).map { record.generation(of: $0) == grant.generation } ?? false
+            }.map { "\($0.tier) \($0.holder)" })
             for (holder, tier) in due where !given.contains("\(tier.rawValue) \(holder)") {
                 report.add(.grantMissing, "case \(record.number)",
                            "opened by '\(record.openedBy)' (event \(record.openedSeq)) without the \(tier.rawValue)-tier grant to \(holder)")
