@@ -73,6 +73,13 @@ let package = Package(
             dependencies: ["CaseVault", "CaseVaultSQLite", "CaseVaultCrypto"],
             swiftSettings: strictness
         ),
+        // The fuzz target for untrusted input (scripts/fuzz.sh); built
+        // normally, a driver that replays saved inputs.
+        .executableTarget(
+            name: "casevault-fuzz",
+            dependencies: ["CaseVault", "CaseVaultArchive", "CaseVaultCrypto"],
+            swiftSettings: strictness
+        ),
         .testTarget(
             name: "CaseVaultCryptoTests",
             dependencies: ["CaseVaultCrypto"],

@@ -248,6 +248,13 @@ PY
 run handover start --from grace --to joseph --cases CP-2024-0042 --forms "$secrets/handover" --as halima --passphrase-file "$secrets/halima"
 echo "While Joseph shadows Grace, both read the case; completing before the shadowing ends needs --early and a reason (exit 65):"
 run get CP-2024-0042 "Home visit report" --as joseph --passphrase-file "$secrets/joseph"
+echo "Grace makes the handover package for Joseph: sealed to him, each document a signed read, nothing written in clear:"
+run export handover --cases CP-2024-0042 --to joseph --out "$secrets/handover-CP-2024-0042.cvp" --as grace --passphrase-file "$secrets/grace"
+echo "Only Joseph opens it (Halima is refused, exit 77):"
+run package open "$secrets/handover-CP-2024-0042.cvp" --out "$secrets/by-halima" --as halima --passphrase-file "$secrets/halima"
+run package open "$secrets/handover-CP-2024-0042.cvp" --out "$secrets/from-grace" --as joseph --passphrase-file "$secrets/joseph"
+(cd "$secrets/from-grace" && find . -type f | sort | sed 's/^/    /')
+sed -n '1,12p' "$secrets/from-grace/MANIFEST.json" | sed 's/^/    /'
 run handover complete --cases CP-2024-0042 --as halima --passphrase-file "$secrets/halima"
 run handover complete --cases CP-2024-0042 --early --reason "Grace's contract ends this week" --as halima --passphrase-file "$secrets/halima"
 echo "Grace is refused now; Joseph is the Case Manager and reads every version, old and new:"
@@ -305,4 +312,4 @@ next "The real vault is clean"
 run verify
 
 say "Done. ./demo-vault is left for you to explore, e.g.: CASEVAULT_STATE_DIR=./demo-checkpoints casevault staff list --vault demo-vault"
-echo "(Handover start and packages, case transfer between offices and audit exports are the next issues on the tracker.)"
+echo "(Case transfer between offices and audit exports are the next issues on the tracker.)"

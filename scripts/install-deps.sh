@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # chromium: the label sheet is laid out and screenshot in a real browser (tests, demo).
-packages=(libsodium-dev libarchive-dev libsqlite3-dev pkg-config 7zip util-linux sqlite3 python3 python3-pip python3-nacl python3-jsonschema chromium)
+packages=(libsodium-dev libarchive-dev libarchive-tools libsqlite3-dev pkg-config 7zip util-linux sqlite3 python3 python3-pip python3-nacl python3-jsonschema chromium)
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "casevault: error: the Swift toolchain (6.1 or newer) is not on PATH" >&2

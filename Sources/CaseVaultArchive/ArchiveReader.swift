@@ -74,6 +74,49 @@ public final class ArchiveReader {
         }
     }
 
+    /// Reads a tar (never compressed, never zip: no decompressor runs) that `read`
+    /// streams (out of a decryptor, say): `read` fills the buffer it is
+    /// given and returns how many bytes, 0 at the end. The buffer is wiped
+    /// when the reader goes.
+    public init(limits: ArchiveLimits = ArchiveLimits(), read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) throws {
+        try ArchiveHandle.requireUTF8Locale()
+        guard let raw = archive_read_new() else { throw ArchiveError.malformed("out of memory") }
+        handle = ArchiveHandle(raw: raw)
+        self.limits = limits
+        for setup in [archive_read_support_format_tar, archive_read_support_filter_none] {
+            guard setup(raw) == ARCHIVE_OK else { throw ArchiveError.malformed(handle.lastError) }
+        }
+        let source = ReadSource(read)
+        self.source = source
+        let context = Unmanaged.passUnretained(source).toOpaque()
+        let rc = archive_read_open(raw, context, nil, { _, context, buffer in
+            let source = Unmanaged<ReadSource>.fromOpaque(context!).takeUnretainedValue()
+            do {
+                let n = try source.read(UnsafeMutableRawBufferPointer(start: source.buffer, count: ReadSource.size))
+                buffer?.pointee = UnsafeRawPointer(source.buffer)
+                return la_ssize_t(n)
+            } catch {
+                source.error = error
+                return -1
+            }
+        }, nil)
+        guard rc == ARCHIVE_OK else { throw source.error ?? ArchiveError.malformed(handle.lastError) }
+    }
+
+    /// The closure a callback reader reads from, its buffer, and its error.
+    private final class ReadSource {
+        static let size = 64 * 1024
+        let read: (UnsafeMutableRawBufferPointer) throws -> Int
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        var error: (any Error)?
+        init(_ read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) { self.read = read }
+        deinit {
+            explicit_bzero(buffer, Self.size)
+            buffer.deallocate()
+        }
+    }
+    private var source: ReadSource?
+
     deinit {
         archive_read_free(handle.raw)
     }
@@ -101,7 +144,7 @@ public final class ArchiveReader {
         let rc = archive_read_next_header(handle.raw, &entryPointer)
         if rc == ARCHIVE_EOF { return nil }
         guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry = entryPointer else {
-            throw ArchiveError.malformed(handle.lastError)
+            throw source?.error ?? ArchiveError.malformed(handle.lastError)
         }
         entryCount += 1
         guard entryCount <= limits.maxEntries else {
@@ -134,6 +177,11 @@ public final class ArchiveReader {
         if archive_entry_symlink(entry) != nil {
             throw ArchiveError.unsafeEntry(path: rawName, reason: "symbolic link")
         }
+        // A sparse entry's holes come out as zeros: a few bytes of archive
+        // could produce gigabytes.
+        if archive_entry_sparse_count(entry) > 0 {
+            throw ArchiveError.unsafeEntry(path: rawName, reason: "sparse file")
+        }
         guard seen.insert(path).inserted else {
             throw ArchiveError.unsafeEntry(path: rawName, reason: "duplicate name")
         }
@@ -163,7 +211,7 @@ public final class ArchiveReader {
     private func readUnguarded(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard currentIsFile, buffer.count > 0 else { return 0 }
         let n = archive_read_data(handle.raw, buffer.baseAddress!, buffer.count)
-        guard n >= 0 else { throw ArchiveError.malformed(handle.lastError) }
+        guard n >= 0 else { throw source?.error ?? ArchiveError.malformed(handle.lastError) }
         currentEntryBytes += Int64(n)
         totalBytes += Int64(n)
         if let declared = currentDeclaredSize, currentEntryBytes > declared {

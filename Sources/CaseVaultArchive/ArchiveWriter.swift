@@ -27,6 +27,44 @@ public final class ArchiveWriter {
         try ArchiveHandle.requireUTF8Locale()
         guard let raw = archive_write_new() else { throw ArchiveError.writeFailed("out of memory") }
         handle = ArchiveHandle(raw: raw)
+        try configure(format: format, passphrase: passphrase)
+        guard archive_write_open_fd(raw, fileDescriptor) == ARCHIVE_OK else { throw ArchiveError.writeFailed(handle.lastError) }
+    }
+
+    /// Streams the archive to `write` instead of a file descriptor (into an
+    /// encryptor, say), in libarchive's blocks; an error `write` throws
+    /// fails the archive and is rethrown by the call that triggered it.
+    public init(format: Format, passphrase: UnsafeRawBufferPointer? = nil,
+                write: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
+        try ArchiveHandle.requireUTF8Locale()
+        guard let raw = archive_write_new() else { throw ArchiveError.writeFailed("out of memory") }
+        handle = ArchiveHandle(raw: raw)
+        sink = WriteSink(write)
+        try configure(format: format, passphrase: passphrase)
+        let context = Unmanaged.passUnretained(sink!).toOpaque()
+        let rc = archive_write_open2(raw, context, nil, { _, context, buffer, length in
+            let sink = Unmanaged<WriteSink>.fromOpaque(context!).takeUnretainedValue()
+            do {
+                try sink.write(UnsafeRawBufferPointer(start: buffer, count: length))
+                return la_ssize_t(length)
+            } catch {
+                sink.error = error
+                return -1
+            }
+        }, nil, nil)
+        if rc != ARCHIVE_OK { throw sink?.error ?? ArchiveError.writeFailed(handle.lastError) }
+    }
+
+    /// The closure a callback writer writes to, and the error it threw.
+    private final class WriteSink {
+        let write: (UnsafeRawBufferPointer) throws -> Void
+        var error: (any Error)?
+        init(_ write: @escaping (UnsafeRawBufferPointer) throws -> Void) { self.write = write }
+    }
+    private var sink: WriteSink?
+
+    private func configure(format: Format, passphrase: UnsafeRawBufferPointer?) throws {
+        let raw = handle.raw
         func check(_ rc: Int32) throws {
             if rc != ARCHIVE_OK { throw ArchiveError.writeFailed(handle.lastError) }
         }
@@ -50,7 +88,11 @@ public final class ArchiveWriter {
         if format != .paxTar {
             try check(archive_write_set_bytes_in_last_block(raw, 1))
         }
-        try check(archive_write_open_fd(raw, fileDescriptor))
+    }
+
+    /// The error a callback sink threw, else libarchive's own.
+    private func failure() -> any Error {
+        sink?.error ?? ArchiveError.writeFailed(handle.lastError)
     }
 
     deinit {
@@ -99,7 +141,7 @@ public final class ArchiveWriter {
         var offset = 0
         while offset < bytes.count {
             let n = archive_write_data(handle.raw, bytes.baseAddress! + offset, bytes.count - offset)
-            guard n > 0 else { throw ArchiveError.writeFailed(handle.lastError) }
+            guard n > 0 else { throw failure() }
             offset += n
         }
         writtenSize += Int64(bytes.count)
@@ -118,7 +160,7 @@ public final class ArchiveWriter {
             throw ArchiveError.writeFailed("entry is \(writtenSize) bytes, declared \(declaredSize)")
         }
         guard archive_write_finish_entry(handle.raw) == ARCHIVE_OK else {
-            throw ArchiveError.writeFailed(handle.lastError)
+            throw failure()
         }
     }
 
@@ -133,7 +175,7 @@ public final class ArchiveWriter {
         guard open else { return }
         open = false
         guard archive_write_close(handle.raw) == ARCHIVE_OK else {
-            throw ArchiveError.writeFailed(handle.lastError)
+            throw failure()
         }
     }
 
@@ -156,7 +198,7 @@ public final class ArchiveWriter {
         archive_entry_set_size(entry, size)
         archive_entry_set_mtime(entry, time_t(modificationTime), 0)
         guard archive_write_header(handle.raw, entry) == ARCHIVE_OK else {
-            throw ArchiveError.writeFailed(handle.lastError)
+            throw failure()
         }
         entryOpen = true
         declaredSize = size

@@ -110,3 +110,30 @@ extension Array where Element == UInt8 {
         self = bytes
     }
 }
+
+extension SHA256 {
+    /// SHA-256 over bytes that arrive in pieces (a file streamed into a
+    /// package, hashed for its manifest).
+    public final class Hasher {
+        private var state = crypto_hash_sha256_state()
+        private var finished = false
+
+        public init() {
+            Sodium.ensureInitialized()
+            crypto_hash_sha256_init(&state)
+        }
+
+        public func update(_ bytes: UnsafeRawBufferPointer) {
+            precondition(!finished, "update after finalize")
+            _ = crypto_hash_sha256_update(&state, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+        }
+
+        public func finalize() -> [UInt8] {
+            precondition(!finished, "finalize twice")
+            finished = true
+            var out = [UInt8](repeating: 0, count: SHA256.length)
+            out.withUnsafeMutableBytes { _ = crypto_hash_sha256_final(&state, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+            return out
+        }
+    }
+}

@@ -96,6 +96,10 @@ import Testing
         // A project director grants what she holds; the confidential tier awaits the supervisor.
         let started = try p.vault.startHandover(from: "grace", to: "joseph", drafts: drafts, by: p["dora"], now: Self.start)
         #expect(started.first?.granted == [.team] && started.first?.awaitingGrant == [.confidential])
+        // Run again with another shadowing: refused; the signed one stands.
+        #expect(throws: VaultError.self) {
+            _ = try p.vault.startHandover(from: "grace", to: "joseph", shadowUntil: "2027-06-30", drafts: drafts, by: p["dora"], now: Self.start)
+        }
         // Run again (as after an interruption): nothing is signed or filed twice.
         let again = try p.vault.startHandover(from: "grace", to: "joseph", drafts: drafts, by: p["dora"], now: Self.start)
         #expect(again.first?.form == nil && again.first?.granted == [])

@@ -168,3 +168,70 @@ import Testing
         #expect(try p.cli.run(["verify"]).code == 0)
     }
 }
+
+/// Handover packages as a user makes and opens them.
+@Suite struct PackageCLITests {
+    static func sha256(_ data: Data) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try? process.run()
+        input.fileHandleForWriting.write(data)
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        return String(decoding: output.fileHandleForReading.readDataToEndOfFile().prefix(64), as: UTF8.self)
+    }
+
+    @Test func aSealedPackageOpensForTheRecipientAndAZipOpensWith7Zip() throws {
+        let p = try RotationCLITests.cases(1)
+        // dora, a project director, holds the team tier only: the photo is left out for her.
+        let sealed = try p.cli.run(["export", "handover", "--cases", "CP-2024-0001", "--to", "dora", "--out", p.scratch.file("pkg.cvp")] + p.as("grace"))
+        #expect(sealed.code == 0, "\(sealed.stderr)")
+        #expect(sealed.stderr.contains("left out CP-2024-0001 'Photo': dora does not hold its confidential tier"))
+        #expect(sealed.stdout.contains("Wrote \(p.scratch.file("pkg.cvp")): 1 file(s)"))
+        let refused = try p.cli.run(["package", "open", p.scratch.file("pkg.cvp"), "--out", p.scratch.file("by-halima")] + p.as("halima"))
+        #expect(refused.code == 77 && refused.stderr.contains("sealed to someone else"))
+        let opened = try p.cli.run(["package", "open", p.scratch.file("pkg.cvp"), "--out", p.scratch.file("by-dora")] + p.as("dora"))
+        #expect(opened.code == 0, "\(opened.stderr)")
+        #expect(try String(contentsOfFile: p.scratch.file("by-dora/CP-2024-0001 [O]/Intake form.txt"), encoding: .utf8) == "Intake form v2 of CP-2024-0001")
+
+        // The zip: a short passphrase is refused; 7-Zip opens a good one, and the files match the manifest.
+        p.scratch.write("short.pw", "short\n")
+        let short = try p.cli.run(["export", "handover", "--cases", "CP-2024-0001", "--to", "halima", "--out", p.scratch.file("pkg.zip"),
+                                   "--zip-passphrase-file", p.scratch.file("short.pw")] + p.as("grace"))
+        #expect(short.code == 65 && !FileManager.default.fileExists(atPath: p.scratch.file("pkg.zip")))
+        p.scratch.write("zip.pw", "correct horse battery staple\n")
+        let zipped = try p.cli.run(["export", "handover", "--cases", "CP-2024-0001", "--to", "halima", "--out", p.scratch.file("pkg.zip"),
+                                    "--zip-passphrase-file", p.scratch.file("zip.pw")] + p.as("grace"))
+        #expect(zipped.code == 0, "\(zipped.stderr)")
+        let zipBytes = try Data(contentsOf: URL(fileURLWithPath: p.scratch.file("pkg.zip")))
+        #expect(zipBytes.range(of: Data("Photo v1 of".utf8)) == nil)
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/7zz") else { return }
+        let extract = Process()
+        extract.executableURL = URL(fileURLWithPath: "/usr/bin/7zz")
+        extract.arguments = ["x", "-pcorrect horse battery staple", "-o" + p.scratch.file("unzipped"), p.scratch.file("pkg.zip")]
+        extract.standardOutput = FileHandle.nullDevice
+        try extract.run()
+        extract.waitUntilExit()
+        #expect(extract.terminationStatus == 0)
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: p.scratch.file("unzipped/MANIFEST.json")))) as! [String: Any]
+        let files = ((manifest["cases"] as! [[String: Any]])[0]["entries"] as! [[String: Any]])
+        #expect(files.map { $0["document"] as? String } == ["Intake form", "Photo"])
+        for file in files {
+            let data = try Data(contentsOf: URL(fileURLWithPath: p.scratch.file("unzipped/" + (file["path"] as! String))))
+            #expect(Self.sha256(data) == file["sha256"] as! String)
+        }
+        // 7-Zip says which method: AES-256, never ZipCrypto.
+        let list = Process()
+        list.executableURL = URL(fileURLWithPath: "/usr/bin/7zz")
+        list.arguments = ["l", "-slt", "-pcorrect horse battery staple", p.scratch.file("pkg.zip")]
+        let pipe = Pipe()
+        list.standardOutput = pipe
+        try list.run()
+        let listing = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        list.waitUntilExit()
+        #expect(listing.contains("Method = AES-256") && !listing.contains("ZipCrypto"), "\(listing)")
+    }
+}

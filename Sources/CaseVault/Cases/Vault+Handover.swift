@@ -302,9 +302,22 @@ extension Vault {
         let (readiness, outgoing, incoming) = try handoverCases(from: from, to: to, cases: cases, asOf: now)
         let until = try Self.shadowEnd(shadowUntil, now: now)
         let schema = try formSchema(type: "handover")
+        // A handover already under way (an interrupted run) keeps its signed dates.
+        var underWay: [String: HandoverRecord] = [:]
+        for item in readiness {
+            guard let existing = try read({ reader, head in try head.signedState(reader).handover(item.caseNumber) }) else { continue }
+            guard existing.from == from, existing.to == to else {
+                throw VaultError.alreadyExists("\(item.caseNumber) is already being handed from \(existing.from) to \(existing.to) (since \(existing.at.prefix(10)))")
+            }
+            if let shadowUntil, shadowUntil != existing.shadowUntil {
+                throw VaultError.invalidInput("the handover of \(item.caseNumber) already runs until \(existing.shadowUntil), not \(shadowUntil)")
+            }
+            underWay[item.caseNumber] = existing
+        }
         // Every form first: nothing is signed while one is missing or invalid.
         var forms: [String: JSONValue] = [:]
         for item in readiness {
+            let (start, end) = underWay[item.caseNumber].map { (String($0.at.prefix(10)), $0.shadowUntil) } ?? (Lifecycle.day(now), until)
             if actor.role == .caseSupervisor {
                 let supervisor = try caseFile(item.caseNumber).supervisor.id
                 guard supervisor == actor.id else { throw VaultError.accessDenied("'\(actor.id)' does not supervise \(item.caseNumber)") }
@@ -312,7 +325,7 @@ extension Vault {
             guard case .object(var form)? = drafts[item.caseNumber] else {
                 throw VaultError.notFound("no handover form for \(item.caseNumber): write the drafts with `casevault handover draft`, complete each, and give their folder")
             }
-            for (key, value) in Self.prefilledHandoverForm(item, from: outgoing, to: incoming, reason: reason, start: Lifecycle.day(now), until: until) {
+            for (key, value) in Self.prefilledHandoverForm(item, from: outgoing, to: incoming, reason: reason, start: start, until: end) {
                 if key == "pendingActions", case .array(let theirs)? = form[key], case .array(let ours) = value {
                     form[key] = .array(theirs + ours.filter { !theirs.contains($0) })
                 } else {

@@ -31,6 +31,7 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case keyRotated = "case.key-rotated"
     case handoverStarted = "case.handover-started"
     case handoverCompleted = "case.handover-completed"
+    case packageExported = "package.exported"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -341,6 +342,22 @@ struct HandoverCompleted: Codable, Equatable {
     }
 }
 
+/// `package.exported`: a handover package written for a recipient
+/// (`casevault export handover`), with what went in and the SHA-256 of the
+/// package file. Each version in it was read (`content.read`) first.
+struct PackageExported: Codable, Equatable {
+    struct Entry: Codable, Equatable {
+        var `case`: String
+        var document: String
+        var version: Int
+    }
+    var recipient: String
+    /// `sealed` or `zip-aes256`.
+    var format: String
+    var sha256: String
+    var entries: [Entry]
+}
+
 /// One event's data, typed by kind.
 enum EventData: Equatable {
     case vaultCreated(VaultCreated)
@@ -372,6 +389,7 @@ enum EventData: Equatable {
     case keyRotated(KeyRotated)
     case handoverStarted(HandoverStarted)
     case handoverCompleted(HandoverCompleted)
+    case packageExported(PackageExported)
 
     var type: EventType {
         switch self {
@@ -404,6 +422,7 @@ enum EventData: Equatable {
         case .keyRotated: .keyRotated
         case .handoverStarted: .handoverStarted
         case .handoverCompleted: .handoverCompleted
+        case .packageExported: .packageExported
         }
     }
 
@@ -437,6 +456,7 @@ enum EventData: Equatable {
         case .keyRotated(let data): return try encoder.encode(data)
         case .handoverStarted(let data): return try encoder.encode(data)
         case .handoverCompleted(let data): return try encoder.encode(data)
+        case .packageExported(let data): return try encoder.encode(data)
         }
     }
 
@@ -617,6 +637,17 @@ enum EventData: Equatable {
             m.string("case", d.case)
             m.bool("early", d.early)
             m.string("reason", d.reason)
+        case .packageExported(let d):
+            m.array("entries", d.entries) { item, w in
+                w.object { e in
+                    e.string("case", item.case)
+                    e.string("document", item.document)
+                    e.integer("version", item.version)
+                }
+            }
+            m.string("format", d.format)
+            m.string("recipient", d.recipient)
+            m.string("sha256", d.sha256)
         }
     }
 
@@ -652,6 +683,7 @@ enum EventData: Equatable {
         case .keyRotated: return .keyRotated(try decoder.decode(KeyRotated.self, from: json))
         case .handoverStarted: return .handoverStarted(try decoder.decode(HandoverStarted.self, from: json))
         case .handoverCompleted: return .handoverCompleted(try decoder.decode(HandoverCompleted.self, from: json))
+        case .packageExported: return .packageExported(try decoder.decode(PackageExported.self, from: json))
         }
     }
 }

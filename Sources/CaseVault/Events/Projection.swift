@@ -127,6 +127,7 @@ enum Projection {
             case .keyRotated(let data): try keyRotated(data)
             case .handoverStarted(let data): try handoverStarted(data)
             case .handoverCompleted(let data): try handoverCompleted(data)
+            case .packageExported(let data): try packageExported(data)
             }
         }
 
@@ -818,6 +819,34 @@ enum Projection {
             try writer.putCase(record)
             try set(StateKey.case(data.case), CaseState(record, grants: grants))
             for hash in erased { try eraseIfUnnamed(hash) }
+        }
+
+        /// A package changes no state; it may hold only versions the actor
+        /// read and the recipient may read.
+        func packageExported(_ data: PackageExported) throws {
+            guard event.format >= 2 else { throw refuse("\(event.type.rawValue) is a format-2 event") }
+            _ = try actor()
+            guard let recipient = try signed.staff(data.recipient), recipient.left == nil,
+                  let role = Role(rawValue: recipient.role), Policy.readingRoles.contains(role) else {
+                throw refuse("'\(data.recipient)' is no reader on the staff")
+            }
+            guard ["sealed", "zip-aes256"].contains(data.format) else { throw refuse("unknown package format '\(data.format)'") }
+            try requireKey(data.sha256, "the package's SHA-256")
+            var seen = Set<[UInt8]>()
+            for entry in data.entries {
+                guard seen.insert(Array("\(entry.case)/\(entry.document)".utf8)).inserted else { throw refuse("a document is listed twice") }
+                let state = try liveCase(entry.case)
+                guard let version = try signed.version(entry.case, entry.document, entry.version) else {
+                    throw refuse("no version \(entry.version) of '\(entry.document)' of \(entry.case)")
+                }
+                guard state.grants.contains(where: { $0.tier == version.tier && $0.holder == GrantHolder.staff(event.actor)
+                                                     && $0.generation == version.keyGeneration }) else {
+                    throw refuse("'\(event.actor)' holds no grant to read '\(entry.document)' of \(entry.case)")
+                }
+                guard state.grants.contains(where: { $0.tier == version.tier && $0.holder == GrantHolder.staff(data.recipient) }) else {
+                    throw refuse("'\(data.recipient)' may not read the \(version.tier) tier of \(entry.case)")
+                }
+            }
         }
 
         // MARK: Handover (manual §5.2.4)

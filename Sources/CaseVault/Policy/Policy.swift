@@ -43,6 +43,7 @@ enum Policy {
         case .accessGranted: role == .caseSupervisor || role == .projectDirector
         case .keyRotated: keyRotatingRoles.contains(role)
         case .handoverStarted, .handoverCompleted: role == .caseSupervisor || role == .projectDirector
+        case .packageExported: readingRoles.contains(role)
         }
     }
 

@@ -1,0 +1,449 @@
+public import Foundation
+internal import CaseVaultArchive
+internal import CaseVaultCrypto
+
+/// How a handover package is protected.
+public enum PackageFormat: String, Sendable {
+    /// A pax tar in one secretstream whose key is sealed to the recipient
+    /// (SECURITY.md §15a); `casevault package open` opens it.
+    case sealed
+    /// A zip encrypted with WinZip AES-256 (AE-2) under a passphrase; 7-Zip
+    /// opens it. ZipCrypto is never used.
+    case zipAES256 = "zip-aes256"
+}
+
+/// One file a package holds.
+public struct PackagedFile: Sendable, Equatable {
+    public let path: String
+    public let caseNumber: String
+    /// The document, or nil for the rendered handover form.
+    public let document: String?
+    public let version: Int
+    public let size: Int64
+    public let sha256: String
+}
+
+/// What `export handover` wrote.
+public struct ExportReport: Sendable {
+    public let path: String
+    public let format: PackageFormat
+    public let recipient: String
+    public let sha256: String
+    public let bytes: Int64
+    public let files: [PackagedFile]
+    /// Documents left out, and why (the recipient may not read their tier).
+    public let leftOut: [(caseNumber: String, document: String, why: String)]
+}
+
+/// What `package open` extracted.
+public struct OpenedPackage: Sendable {
+    public let folder: String
+    public let files: [PackagedFile]
+}
+
+extension Vault {
+    /// The shortest passphrase an AES-256 zip package takes (README, "Handover packages").
+    public static let minimumZipPassphraseLength = 16
+
+    /// Writes a handover package of `cases` for `recipientID`: per case a
+    /// folder named by its label, the current version of every document the
+    /// recipient may read (each read a `content.read` by the actor), the
+    /// latest handover form rendered under its stamp, and `MANIFEST.json`
+    /// (names, versions, stamps, SHA-256 of every file), streamed through
+    /// the archive writer into the package, never to disk in clear; then
+    /// the signed `package.exported` naming the package's SHA-256.
+    public func exportHandover(cases: [String], to recipientID: String, out path: String, zipPassphrase: Passphrase? = nil,
+                               by actor: StaffIdentity, now: Date = Date()) throws -> ExportReport {
+        guard Policy.readingRoles.contains(actor.role) else {
+            throw VaultError.accessDenied("a \(actor.role.displayName) cannot read case content, so cannot export it")
+        }
+        guard !cases.isEmpty else { throw VaultError.invalidInput("name the cases to export with --cases") }
+        if let zipPassphrase, zipPassphrase.bytes.count < Self.minimumZipPassphraseLength {
+            throw VaultError.invalidInput("a zip package's passphrase must be at least \(Self.minimumZipPassphraseLength) characters")
+        }
+        var numbers: [String] = []
+        for number in try cases.map({ try CaseNumber.parse($0).description }) where !numbers.contains(number) { numbers.append(number) }
+        // What goes in, from the signed state.
+        struct Planned { let file: CaseFile; let versions: [VersionInfo]; let handoverForm: VersionInfo? }
+        var left: [(String, String, String)] = []
+        let (recipient, plan): (StaffRecord, [Planned]) = try read { reader, head in
+            let signed = head.signedState(reader)
+            guard let recipient = try signed.staff(recipientID), let role = Role(rawValue: recipient.role) else {
+                throw VaultError.notFound("no staff member with id '\(recipientID)'")
+            }
+            if let departed = recipient.left { throw VaultError.invalidInput("'\(recipientID)' left the staff on \(departed.at)") }
+            guard Policy.readingRoles.contains(role) else { throw VaultError.invalidInput("a \(role.displayName) cannot read case content") }
+            var plan: [Planned] = []
+            for number in numbers {
+                let state = try signed.existingCase(number)
+                var versions: [VersionInfo] = []
+                var form: VersionInfo?
+                for document in try signed.documents(number) {
+                    let withdrawn = try signed.withdrawals(number, document.name)
+                    guard let current = SignedState.currentVersion(of: document, withdrawn: withdrawn),
+                          let record = try signed.version(number, document.name, current) else { continue }
+                    guard state.grants.contains(where: { $0.tier == record.tier && $0.holder == GrantHolder.staff(recipientID) }) else {
+                        left.append((number, document.name, "\(recipientID) does not hold its \(record.tier) tier"))
+                        continue
+                    }
+                    guard state.grants.contains(where: { $0.tier == record.tier && $0.holder == GrantHolder.staff(actor.id)
+                                                         && $0.generation == record.keyGeneration }) else {
+                        left.append((number, document.name, "you do not hold its \(record.tier) tier"))
+                        continue
+                    }
+                    let info = try VersionInfo(record, withdrawal: nil)
+                    versions.append(info)
+                    if document.isForm, document.type == "handover", (form?.stamp.date ?? "") <= info.stamp.date { form = info }
+                }
+                plan.append(Planned(file: try caseFile(from: state.case, signed: signed), versions: versions, handoverForm: form))
+            }
+            return (recipient, plan)
+        }
+        guard plan.contains(where: { !$0.versions.isEmpty }) else {
+            throw VaultError.invalidInput("'\(recipientID)' may read no document of these cases: grant them the case's tiers first")
+        }
+        let format: PackageFormat = zipPassphrase == nil ? .sealed : .zipAES256
+        var files: [PackagedFile] = []
+        var manifestCases: [JSONValue] = [], otherFiles: [JSONValue] = []
+        let hasher = SHA256.Hasher()
+        var total: Int64 = 0
+        try AtomicFile.write(to: path, replacing: false) { fd in
+            // Reading (decrypting each version, hashing it for the manifest,
+            // the tar) runs here; sealing, hashing the package and writing
+            // it run on a second thread (Pipeline), so the two overlap.
+            let output = PackageOutput(fd: fd, hasher: hasher)
+            let sealer = zipPassphrase == nil ? try SealedPackage.Sealer(to: try recipient.boxKey, output: output.write) : nil
+            output.sealer = sealer
+            defer { output.sealer = nil }  // the sealer's closure holds `output`: break the cycle, so its key state is wiped
+            let pipeline = Pipeline(consumer: output)
+            var done = false
+            defer { if !done { pipeline.cancel() } }
+            let writer: ArchiveWriter
+            do {
+                if let zipPassphrase {
+                    writer = try zipPassphrase.bytes.withUnsafeBytes { try ArchiveWriter(format: .zipAES256, passphrase: $0, write: pipeline.write) }
+                } else {
+                    writer = try ArchiveWriter(format: .paxTar, write: pipeline.write)
+                }
+            } catch let error as ArchiveError { throw VaultError.io("cannot write the package: \(error)") }
+            let stamped = Int64(now.timeIntervalSince1970)
+            for item in plan {
+                let folder = item.file.label
+                var others: [JSONValue] = []
+                var used = Set<String>()
+                func unique(_ given: String, _ ext: String) -> String {
+                    // Characters a reader refuses in names (backslashes, bidirectional
+                    // overrides) become "_", and ".." (the manifest's paths never hold it) "._".
+                    var name = String(String.UnicodeScalarView(given.unicodeScalars.map { scalar in
+                        scalar == "\\" || (0x202a...0x202e).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value) ? "_" : scalar
+                    }))
+                    while name.contains("..") { name = name.replacingOccurrences(of: "..", with: "._") }
+                    var candidate = name + ext, n = 2
+                    while !used.insert(candidate).inserted { candidate = "\(name) (\(n))\(ext)"; n += 1 }
+                    return folder + "/" + candidate
+                }
+                try archived { try writer.addDirectory(path: folder, modificationTime: stamped, permissions: 0o700) }
+                var listed: [JSONValue] = []
+                for info in item.versions {
+                    let prepared = try prepareRead(caseNumber: item.file.number.description, document: info.document, version: info.version,
+                                                   by: actor, now: now)
+                    // The manifest's SHA-256 of the file, on a third thread (libsodium's
+                    // SHA-256 is the slowest step of an export).
+                    let fileHasher = HashingConsumer()
+                    let hashing = Pipeline(consumer: fileHasher, buffers: 4, bufferSize: SecretStream.chunkSize)
+                    var hashed = false
+                    defer { if !hashed { hashing.cancel() } }
+                    var entryPath: String?
+                    func begin(_ head: UnsafeRawBufferPointer) throws {
+                        let entry = unique(info.document, Self.fileExtension(isForm: info.isForm, head: head))
+                        entryPath = entry
+                        try archived { try writer.beginFile(path: entry, size: info.size, modificationTime: stamped, permissions: 0o600) }
+                    }
+                    try stream(prepared, by: actor, now: now) { chunk in
+                        if entryPath == nil { try begin(chunk) }
+                        try hashing.write(chunk)
+                        try archived { try writer.write(chunk) }
+                    }
+                    if entryPath == nil { try begin(UnsafeRawBufferPointer(start: nil, count: 0)) }
+                    try archived { try writer.finishEntry() }
+                    hashed = true
+                    try hashing.finish()
+                    let digest = fileHasher.hasher.finalize().hexString
+                    let file = PackagedFile(path: entryPath!, caseNumber: info.caseNumber, document: info.document, version: info.version,
+                                            size: info.size, sha256: digest)
+                    files.append(file)
+                    listed.append(.object(["path": .string(file.path), "document": .string(info.document), "version": .integer(Int64(info.version)),
+                                           "type": .string(info.type), "tier": .string(info.tier.rawValue), "size": .integer(info.size),
+                                           "sha256": .string(digest), "stamp": info.stamp.json]))
+                }
+                if let form = item.handoverForm {
+                    // Rendered under its stamp: a second read of the form, recorded as any read.
+                    let (info, value) = try readForm(caseNumber: form.caseNumber, document: form.document, version: form.version, by: actor, now: now)
+                    let text = Array(try renderedForm(value, info: info).utf8)
+                    let entry = unique("\(form.document) (rendered)", ".txt")
+                    try archived {
+                        try writer.beginFile(path: entry, size: Int64(text.count), modificationTime: stamped, permissions: 0o600)
+                        try text.withUnsafeBytes { try writer.write($0) }
+                        try writer.finishEntry()
+                    }
+                    let digest = SHA256.hash(text).hexString
+                    files.append(PackagedFile(path: entry, caseNumber: form.caseNumber, document: nil, version: form.version,
+                                              size: Int64(text.count), sha256: digest))
+                    others.append(.object(["path": .string(entry), "size": .integer(Int64(text.count)), "sha256": .string(digest),
+                                           "description": .string("\(form.document) v\(form.version) of \(form.caseNumber), rendered under its stamp")]))
+                }
+                manifestCases.append(.object([
+                    "number": .string(item.file.number.description), "folder": .string(item.file.label),
+                    "status": .string(item.file.status.rawValue), "category": .string(item.file.number.category), "entries": .array(listed),
+                ]))
+                otherFiles += others
+            }
+            // Schemas/export-manifest.schema.json, kind "handover".
+            let manifest = Array(JSONValue.object([
+                "format": .string("casevault-export-manifest"), "formatVersion": .integer(1), "kind": .string("handover"),
+                "vaultId": .string(config.vaultId), "createdAt": .string(Timestamp.string(from: now)), "createdBy": .string(actor.id),
+                "recipient": .object(["staffId": .string(recipient.id), "publicKey": .string(recipient.boxPublicKey)]),
+                "contentIncluded": .bool(true), "cases": .array(manifestCases), "otherFiles": .array(otherFiles),
+            ]).prettyText.utf8)
+            try archived {
+                try writer.beginFile(path: "MANIFEST.json", size: Int64(manifest.count), modificationTime: stamped, permissions: 0o600)
+                try manifest.withUnsafeBytes { try writer.write($0) }
+                try writer.finishEntry()
+                try writer.finish()
+            }
+            done = true
+            try pipeline.finish()
+            try sealer?.finish()
+            total = output.total
+        }
+        let digest = hasher.finalize().hexString
+        do {
+            _ = try write { writer, head in
+                try Ledger.append([.packageExported(PackageExported(
+                    recipient: recipientID, format: format.rawValue, sha256: digest,
+                    entries: files.compactMap { file in file.document.map { .init(case: file.caseNumber, document: $0, version: file.version) } }))],
+                    by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+            }
+        } catch {
+            FileSystem.remove(path)
+            throw error
+        }
+        return ExportReport(path: path, format: format, recipient: recipientID, sha256: digest, bytes: total, files: files,
+                            leftOut: left.map { ($0.0, $0.1, $0.2) })
+    }
+
+    /// The package's bytes on their way out: sealed (for a sealed package),
+    /// hashed and written, on the pipeline's thread.
+    private final class PackageOutput: ChunkConsumer, @unchecked Sendable {
+        let fd: FileDescriptor
+        let hasher: SHA256.Hasher
+        var sealer: SealedPackage.Sealer?
+        private(set) var total: Int64 = 0
+        init(fd: FileDescriptor, hasher: SHA256.Hasher) {
+            self.fd = fd
+            self.hasher = hasher
+        }
+        func consume(_ bytes: UnsafeRawBufferPointer) throws {
+            if let sealer { try sealer.write(bytes) } else { try write(bytes) }
+        }
+        func write(_ bytes: UnsafeRawBufferPointer) throws {
+            hasher.update(bytes)
+            total += Int64(bytes.count)
+            try fd.write(bytes)
+        }
+    }
+
+    /// SHA-256 of what a pipeline hands it.
+    private final class HashingConsumer: ChunkConsumer, @unchecked Sendable {
+        let hasher = SHA256.Hasher()
+        func consume(_ bytes: UnsafeRawBufferPointer) throws { hasher.update(bytes) }
+    }
+
+    /// Archive errors as the core's.
+    private func archived(_ body: () throws -> Void) throws {
+        do { try body() } catch let error as ArchiveError { throw VaultError.io("cannot write the package: \(error)") }
+    }
+
+    /// A name's extension from what a document is: a form is JSON; images
+    /// and PDFs by their first bytes; UTF-8 text; anything else `.bin`.
+    static func fileExtension(isForm: Bool, head: UnsafeRawBufferPointer) -> String {
+        if isForm { return ".json" }
+        func starts(_ prefix: [UInt8], at offset: Int = 0) -> Bool {
+            head.count >= offset + prefix.count && zip(head[offset..<(offset + prefix.count)], prefix).allSatisfy { $0 == $1 }
+        }
+        if starts([0xFF, 0xD8, 0xFF]) { return ".jpg" }
+        if starts([0x89, 0x50, 0x4E, 0x47]) { return ".png" }
+        if starts(Array("GIF8".utf8)) { return ".gif" }
+        if starts(Array("RIFF".utf8)) && starts(Array("WEBP".utf8), at: 8) { return ".webp" }
+        if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return ".tif" }
+        if starts(Array("ftyp".utf8), at: 4) { return starts(Array("avif".utf8), at: 8) ? ".avif" : ".heic" }
+        if starts(Array("%PDF".utf8)) { return ".pdf" }
+        // Text when the first 4 KiB are UTF-8 without NUL (a character cut at the end is allowed), checked in place.
+        let sample = UnsafeRawBufferPointer(rebasing: head.prefix(4096))
+        guard !sample.contains(0) else { return ".bin" }
+        for cut in 0...3 where sample.count >= cut {
+            var iterator = UnsafeRawBufferPointer(rebasing: sample.dropLast(cut)).makeIterator()
+            var decoder = UTF8()
+            var valid = true
+            decoding: while true {
+                switch decoder.decode(&iterator) {
+                case .scalarValue: continue
+                case .emptyInput: break decoding
+                case .error: valid = false; break decoding
+                }
+            }
+            if valid { return ".txt" }
+        }
+        return ".bin"
+    }
+
+    /// Opens a sealed handover package for the member it is sealed to, into
+    /// a new folder: every entry is checked as it comes (no absolute path,
+    /// `..`, link, device, duplicate, over-size entry), extracted into a
+    /// staging folder beside `folder`, and checked against `MANIFEST.json`
+    /// (every file listed, each SHA-256 and size right, the recipient this
+    /// member); only then is the staging folder renamed to `folder`. Any
+    /// failure removes it: nothing is left.
+    public func openPackage(at path: String, into folder: String, by actor: StaffIdentity) throws -> OpenedPackage {
+        try openPackage(at: path, into: folder, by: actor, limits: ArchiveLimits())
+    }
+
+    func openPackage(at path: String, into folder: String, by actor: StaffIdentity, limits: ArchiveLimits) throws -> OpenedPackage {
+        guard FileSystem.isRegularFile(path), let size = FileSystem.fileSize(path) else { throw VaultError.notFound("no package \(path)") }
+        // Plaintext never lands in the vault's folder.
+        if FileSystem.isInside(FileSystem.absolutePath(folder), FileSystem.absolutePath(self.path)) {
+            throw VaultError.invalidInput("\(folder) is inside the vault folder; open the package somewhere else")
+        }
+        let file = try FileSystem.openForReading(path)
+        // A package never holds more than its own size in files.
+        var bounded = limits
+        bounded.maxTotalSize = min(limits.maxTotalSize, size)
+        return try Self.extractPackage(input: file.read(into:), into: folder, keys: actor.boxKeys, recipientID: actor.id, limits: bounded) { digest in
+            // Only a package this vault's log says was exported, to this member, with exactly these bytes.
+            try read { reader, head in
+                for record in try reader.events(type: EventType.packageExported.rawValue, actor: nil) where record.seq <= head.size {
+                    guard case .packageExported(let data) = try Trust.trustedEvent(record.seq, range: head.range, reader: reader).data else { continue }
+                    if data.sha256 == digest && data.recipient == actor.id { return }
+                }
+                throw VaultError.integrityFailure("no export signed in this vault's log made this package (SHA-256 \(digest)): it was not exported to you from here, or was altered")
+            }
+        }
+    }
+
+    /// `package open` without a vault: what the fuzz target drives
+    /// (Fuzz/, scripts/fuzz.sh) with arbitrary bytes.
+    static func extractPackage(input rawInput: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, into folder: String, keys: BoxKeyPair,
+                               recipientID: String, limits: ArchiveLimits,
+                               provenance: (String) throws -> Void = { _ in }) throws -> OpenedPackage {
+        // The whole file is hashed as it is read, for `provenance`.
+        let fileHasher = SHA256.Hasher()
+        let input: (UnsafeMutableRawBufferPointer) throws -> Int = { buffer in
+            let n = try rawInput(buffer)
+            if n > 0 { fileHasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
+            return n
+        }
+        guard !FileSystem.exists(folder) else { throw VaultError.alreadyExists("\(folder) already exists") }
+        let parent = AtomicFile.parentFolder(of: folder)
+        guard FileSystem.isDirectory(parent) else { throw VaultError.notFound("no folder \(parent)") }
+        let staging = parent + "/.casevault-open-" + UUID().uuidString
+        try FileSystem.makeDirectory(staging)
+        do {
+            let opener = try SealedPackage.Opener(with: keys, input: input)
+            var extracted: [String: (sha256: String, size: Int64)] = [:]
+            var manifestBytes: [UInt8]?
+            do {
+                let reader = try ArchiveReader(limits: limits, read: opener.read(into:))
+                let buffer = SecureBytes(count: 64 * 1024)
+                while let entry = try reader.nextEntry() {
+                    let target = staging + "/" + entry.path
+                    switch entry.kind {
+                    case .directory:
+                        try FileSystem.makeDirectories(target)
+                    case .file:
+                        try FileSystem.makeDirectories(AtomicFile.parentFolder(of: target))
+                        let out = try FileSystem.createExclusive(target)
+                        let hasher = SHA256.Hasher()
+                        var size: Int64 = 0
+                        var keep: [UInt8]? = entry.path == "MANIFEST.json" ? [] : nil
+                        while true {
+                            let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+                            if n == 0 { break }
+                            try buffer.withUnsafeBytes { chunk in
+                                let bytes = UnsafeRawBufferPointer(rebasing: chunk[0..<n])
+                                hasher.update(bytes)
+                                try out.write(bytes)
+                                if keep != nil {
+                                    guard keep!.count + n <= Self.maximumFormSize else { throw VaultError.invalidInput("the package's manifest is too large") }
+                                    keep!.append(contentsOf: bytes)
+                                }
+                            }
+                            size += Int64(n)
+                        }
+                        try out.sync()
+                        try out.closeNow()
+                        extracted[entry.path] = (hasher.finalize().hexString, size)
+                        if let keep { manifestBytes = keep }
+                    }
+                }
+                // The tar ends before the stream does (its last blocks are
+                // padding): read to the stream's end, so a missing final chunk
+                // or bytes after it are refused, and the padding must be zeros.
+                let rest = SecureBytes(count: 64 * 1024)
+                while true {
+                    let n = try rest.withUnsafeMutableBytes { try opener.read(into: $0) }
+                    if n == 0 { break }
+                    guard rest.withUnsafeBytes({ UnsafeRawBufferPointer(rebasing: $0[0..<n]).allSatisfy { $0 == 0 } }) else {
+                        throw VaultError.invalidInput("the package has data after the end of its archive")
+                    }
+                }
+            } catch let error as ArchiveError {
+                throw VaultError.invalidInput("the package holds what casevault never writes: \(error)")
+            }
+            // The manifest must account for every file, and every file for it.
+            guard let manifestBytes, let manifest = try? JSONValue(parsing: manifestBytes), case .object(let top) = manifest,
+                  top["format"] == .string("casevault-export-manifest"), top["kind"] == .string("handover"),
+                  case .array(let cases)? = top["cases"] else {
+                throw VaultError.invalidInput("the package has no valid MANIFEST.json")
+            }
+            guard case .object(let recipient)? = top["recipient"], recipient["staffId"] == .string(recipientID),
+                  recipient["publicKey"] == .string(keys.publicKey.bytes.hexString) else {
+                throw VaultError.invalidInput("the package's manifest names another recipient")
+            }
+            var files: [PackagedFile] = []
+            var listed = Set<String>(["MANIFEST.json"])
+            func check(_ entry: JSONValue, caseNumber: String) throws {
+                guard case .object(let e) = entry, case .string(let entryPath)? = e["path"], case .string(let sha)? = e["sha256"],
+                      case .integer(let size)? = e["size"] else {
+                    throw VaultError.invalidInput("the package's manifest is malformed")
+                }
+                guard let got = extracted[entryPath], got.sha256 == sha, got.size == size else {
+                    throw VaultError.integrityFailure("'\(entryPath)' is missing from the package or differs from its manifest")
+                }
+                guard listed.insert(entryPath).inserted else { throw VaultError.invalidInput("the package's manifest lists '\(entryPath)' twice") }
+                var document: String?, version = 0
+                if case .string(let name)? = e["document"] { document = name }
+                if case .integer(let number)? = e["version"] { version = Int(number) }
+                files.append(PackagedFile(path: entryPath, caseNumber: caseNumber, document: document, version: version, size: size, sha256: sha))
+            }
+            for item in cases {
+                guard case .object(let c) = item, case .string(let number)? = c["number"], case .array(let entries)? = c["entries"] else {
+                    throw VaultError.invalidInput("the package's manifest is malformed")
+                }
+                for entry in entries { try check(entry, caseNumber: number) }
+            }
+            if case .array(let others)? = top["otherFiles"] {
+                for entry in others { try check(entry, caseNumber: "") }
+            }
+            if let stray = extracted.keys.sorted().first(where: { !listed.contains($0) }) {
+                throw VaultError.integrityFailure("'\(stray)' is in the package but not in its manifest")
+            }
+            try provenance(fileHasher.finalize().hexString)
+            try FileSystem.rename(staging, to: folder)
+            try FileSystem.syncDirectory(parent)
+            return OpenedPackage(folder: folder, files: files)
+        } catch {
+            FileSystem.removeTree(staging)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,76 @@
+// Handover export (issue 10, item 4): `export handover` of a case holding
+// 1 GiB of documents, in MiB/s, beside `bsdtar -cf` of the same plaintext
+// files in the same run. The target: at least 70 % of bsdtar's throughput.
+import CaseVault
+import CaseVaultSQLite
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func measureExportAtScale(in folder: String) -> Bool {
+    let mebibytes = Int(ProcessInfo.processInfo.environment["CASEVAULT_BENCH_EXPORT_MIB"] ?? "") ?? 1024
+    let fileMiB = 16, count = max(1, mebibytes / fileMiB)
+    let folders = BenchFolders(in: folder, part: "export")
+    let (scratch, build) = (folders.scratch, folders.build)
+    defer { folders.cleanUp() }
+    print("")
+    print("== handover export: \(folder)")
+    guard writeBenchPassphrases(in: build), FileManager.default.createFile(atPath: "\(build)/joseph.pw", contents: Data("joseph bench passphrase\n".utf8)) else {
+        return false
+    }
+    let plain = "\(scratch)/plain"
+    mkdir(plain, 0o700)
+    let started = now()
+    do {
+        let (vault, staff) = try makeBenchVault(at: "\(scratch)/vault", passphrases: build)
+        try vault.addStaff(id: "joseph", name: "Joseph", role: .caseManager, passphrase: try Passphrase(contentsOfFile: "\(build)/joseph.pw"),
+                           by: staff["amina"]!)
+        let number = try vault.openCase(category: "CP", admitted: 2024, clientNumber: 1, managerID: "grace", supervisorID: "halima",
+                                        by: staff["halima"]!).number.description
+        try vault.grantAccess(to: "joseph", case: number, tier: .team, reason: "bench", by: staff["halima"]!)
+        for index in 0..<count {
+            let path = "\(plain)/Report \(index)"
+            fillFile(path, size: fileMiB << 20)
+            _ = try vault.file(caseNumber: number, name: "Report \(index)", type: "report", from: .file(path: path), by: staff["grace"]!)
+        }
+    } catch {
+        print("cannot build the vault: \(error)")
+        return false
+    }
+    print(String(format: "filed %d documents of %d MiB (%d MiB) in %.0f s", count, fileMiB, count * fileMiB, now() - started))
+    let environment = ProcessInfo.processInfo.environment.merging([
+        "CASEVAULT_DIR": "\(scratch)/vault", "CASEVAULT_STATE_DIR": "\(scratch)/state",
+        "CASEVAULT_STAFF": "grace", "CASEVAULT_PASSPHRASE_FILE": "\(build)/grace.pw",
+    ]) { $1 }
+    let total = Double(count * fileMiB)
+    var exports: [Double] = [], tars: [Double] = []
+    for run in 1...runs {
+        let out = "\(scratch)/package-\(run).cvp"
+        let (seconds, status, _) = spawn(["export", "handover", "--cases", "CP-2024-0001", "--to", "joseph", "--out", out], environment: environment)
+        guard status == 0 else {
+            print("export handover failed")
+            return false
+        }
+        exports.append(total / seconds)
+        unlink(out)
+        let tar = "\(scratch)/plain-\(run).tar"
+        let start = now()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/bsdtar")
+        process.arguments = ["-cf", tar, "-C", plain, "."]
+        do { try process.run() } catch {
+            print("bsdtar is not installed (apt-get install -y libarchive-tools)")
+            return false
+        }
+        process.waitUntilExit()
+        tars.append(total / (now() - start))
+        unlink(tar)
+    }
+    let (export, tar) = (median(exports), median(tars))
+    print(String(format: "  export handover (sealed): %.0f MiB/s median of %d", export, runs))
+    print(String(format: "  bsdtar -cf of the same plaintext files: %.0f MiB/s", tar))
+    let met = export >= 0.7 * tar
+    print((met ? "  met     " : "  MISSED  ") + String(format: "export at %.0f %% of bsdtar's throughput (target 70 %%)", 100 * export / tar))
+    return met
+}

@@ -1,0 +1,181 @@
+@testable import CaseVault
+import CaseVaultArchive
+import CaseVaultCrypto
+import Foundation
+import Testing
+
+private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+
+/// Issue 10, items 4 and 6: handover packages, sealed to their recipient or
+/// an AES-256 zip, and what `package open` refuses.
+@Suite struct PackageTests {
+    /// CP-2024-0042 with a team form, a text note, a confidential photo and
+    /// a handover under way from grace to joseph (who holds both tiers).
+    static func scene() throws -> Programme {
+        let p = try RotationTests.scene()
+        try p.file(Array("Home visit: all well.\n".utf8), name: "Home visit", type: "report")
+        let drafts = try p.vault.handoverDrafts(from: "grace", to: "joseph", cases: [RotationTests.number])
+        _ = try p.vault.startHandover(from: "grace", to: "joseph", cases: [RotationTests.number],
+                                      drafts: [RotationTests.number: completedHandoverDraft(drafts[0].form)], by: p["halima"])
+        return p
+    }
+
+    static func sha256(_ path: String) throws -> String {
+        SHA256.hash(Array(try Data(contentsOf: URL(fileURLWithPath: path)))).hexString
+    }
+
+    @Test func aSealedPackageOpensForItsRecipientAndMatchesItsManifest() throws {
+        let p = try Self.scene()
+        let out = p.scratch.file("handover.cvp")
+        let reads = try p.vault.events().filter { $0.type == "content.read" }.count
+        let report = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: out, by: p["grace"])
+        #expect(report.files.map(\.path) == ["CP-2024-0042 [O]/Case handover.json", "CP-2024-0042 [O]/Home visit.txt",
+                                             "CP-2024-0042 [O]/Intake form.txt", "CP-2024-0042 [O]/Photo.txt",
+                                             "CP-2024-0042 [O]/Case handover (rendered).txt"])
+        #expect(try Self.sha256(out) == report.sha256)
+        // Every version in it was a signed read by grace, and the export an event naming the package.
+        let events = try p.vault.events()
+        #expect(events.filter { $0.type == "content.read" }.count == reads + 5)
+        let exported = try #require(events.last)
+        #expect(exported.type == "package.exported" && exported.actor == "grace" && exported.body.contains(report.sha256))
+        // No plaintext in the package file.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: out))
+        for marker in ["Home visit: all well", "intake 2", "Amani (test)", "MANIFEST"] { #expect(bytes.range(of: Data(marker.utf8)) == nil) }
+
+        let opened = try p.vault.openPackage(at: out, into: p.scratch.file("opened"), by: p["joseph"])
+        #expect(opened.files.count == 5)
+        for file in opened.files {
+            #expect(try Self.sha256(p.scratch.file("opened/" + file.path)) == file.sha256)
+        }
+        #expect(try String(contentsOfFile: p.scratch.file("opened/CP-2024-0042 [O]/Home visit.txt"), encoding: .utf8) == "Home visit: all well.\n")
+        let rendered = try String(contentsOfFile: p.scratch.file("opened/CP-2024-0042 [O]/Case handover (rendered).txt"), encoding: .utf8)
+        #expect(rendered.hasPrefix("Case handover\nCase CP-2024-0042 [O] · version 1\n"))
+        // The manifest is valid against its schema.
+        let schema = try JSONValue(parsing: Array(try Data(contentsOf: repository.appendingPathComponent("Schemas/export-manifest.schema.json"))))
+        let manifest = try JSONValue(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: p.scratch.file("opened/MANIFEST.json")))))
+        #expect(try SchemaValidator(schema: schema).validate(manifest).isEmpty)
+        #expect(try p.vault.verify().isClean)
+    }
+
+    @Test func aPackageIsRefusedToAnyoneElseAndWhenAlteredOrCutAndNothingIsLeft() throws {
+        let p = try Self.scene()
+        let out = p.scratch.file("handover.cvp")
+        _ = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: out, by: p["grace"])
+        let original = try Data(contentsOf: URL(fileURLWithPath: out))
+        func refused(_ bytes: Data, by id: String = "joseph", _ check: (VaultError) -> Bool, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let path = p.scratch.file("altered-\(UUID().uuidString).cvp")
+            try bytes.write(to: URL(fileURLWithPath: path))
+            let folder = p.scratch.file("out-\(UUID().uuidString)")
+            #expect(sourceLocation: sourceLocation) { _ = try p.vault.openPackage(at: path, into: folder, by: p[id]) } throws: { error in
+                (error as? VaultError).map(check) ?? false
+            }
+            #expect(!FileManager.default.fileExists(atPath: folder), sourceLocation: sourceLocation)
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: p.scratch.path).filter { $0.hasPrefix(".casevault-open-") }
+            #expect(leftovers.isEmpty, sourceLocation: sourceLocation)
+        }
+        func isAccessDenied(_ e: VaultError) -> Bool { if case .accessDenied = e { true } else { false } }
+        func isIntegrity(_ e: VaultError) -> Bool { if case .integrityFailure = e { true } else { false } }
+        try refused(original, by: "halima", isAccessDenied)
+        var flipped = original
+        flipped[flipped.count / 2] ^= 0x01
+        try refused(flipped, isIntegrity)
+        try refused(original.prefix(original.count - 100), isIntegrity)
+        try refused(original.prefix(SealedPackage.headerLength + 30), isIntegrity)
+        try refused(original + Data([0]), isIntegrity)
+        try refused(Data("not a package".utf8), { if case .invalidInput = $0 { true } else { false } })
+        // Another package's key with this one's stream: the key does not open the stream.
+        var swapped = original
+        let other = p.scratch.file("other.cvp")
+        _ = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: other, by: p["grace"])
+        let otherBytes = try Data(contentsOf: URL(fileURLWithPath: other))
+        swapped.replaceSubrange(0..<SealedPackage.headerLength, with: otherBytes.prefix(SealedPackage.headerLength))
+        try refused(swapped, isIntegrity)
+    }
+
+    /// A sender who writes the package by hand (a correctly sealed stream
+    /// holding a hostile tar): each hostile archive of the fixtures is
+    /// refused, and nothing is left.
+    @Test(arguments: ["absolute-path.tar", "dot-dot.tar", "symlink.tar", "hardlink.tar", "device.tar", "fifo.tar",
+                      "duplicate-name.tar", "backslash.tar", "zip-dot-dot.zip"])
+    func aHostileArchiveInsideAValidSealIsRefused(fixture: String) throws {
+        let p = try Programme()
+        let tar = try Data(contentsOf: repository.appendingPathComponent("Tests/CaseVaultArchiveTests/Fixtures/\(fixture)"))
+        var sealed: [UInt8] = []
+        let sealer = try SealedPackage.Sealer(to: p["joseph"].boxKeys.publicKey) { sealed.append(contentsOf: $0) }
+        try tar.withUnsafeBytes { try sealer.write($0) }
+        try sealer.finish()
+        let path = p.scratch.file("hostile.cvp")
+        try Data(sealed).write(to: URL(fileURLWithPath: path))
+        #expect(throws: VaultError.self) { _ = try p.vault.openPackage(at: path, into: p.scratch.file("out"), by: p["joseph"]) }
+        #expect(!FileManager.default.fileExists(atPath: p.scratch.file("out")))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.path).allSatisfy { !$0.hasPrefix(".casevault-open-") })
+    }
+
+    @Test func onlyReadersExportToReadersAndAZipNeedsALongPassphrase() throws {
+        let p = try Self.scene()
+        let out = p.scratch.file("x.cvp")
+        #expect(throws: VaultError.self) { _ = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: out, by: p["farah"]) }
+        #expect(throws: VaultError.self) { _ = try p.vault.exportHandover(cases: [RotationTests.number], to: "farah", out: out, by: p["grace"]) }
+        #expect(throws: VaultError.self) {
+            _ = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: out,
+                                           zipPassphrase: try p.scratch.passphrase("too short"), by: p["grace"])
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
+        // A project director holds no confidential tier: the photo is left out, and said so.
+        let report = try p.vault.exportHandover(cases: [RotationTests.number], to: "dora", out: out, by: p["grace"])
+        #expect(report.leftOut.map(\.document) == ["Photo"])
+        expectIntegrity("may not read the confidential tier") {
+            _ = try p.vault.write { writer, head in
+                try Ledger.append([.packageExported(PackageExported(recipient: "dora", format: "sealed", sha256: String(repeating: "ab", count: 32),
+                                                                    entries: [.init(case: RotationTests.number, document: "Photo", version: 1)]))],
+                                  by: p["grace"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+            }
+        }
+    }
+
+    /// Anyone with joseph's public key can seal a package to him, with a
+    /// manifest that agrees with its files: refused, since no export in the
+    /// vault's log made it. So is a package with its final chunk dropped
+    /// (only the tar's padding), and one opened inside the vault folder.
+    @Test func aPackageNoExportMadeOrCutAtAChunkOrOpenedInTheVaultIsRefused() throws {
+        let p = try Self.scene()
+        var sealed: [UInt8] = []
+        let sealer = try SealedPackage.Sealer(to: p["joseph"].boxKeys.publicKey) { sealed.append(contentsOf: $0) }
+        let writer = try ArchiveWriter(format: .paxTar, write: sealer.write)
+        let body = Array("Please call me on this number.\n".utf8)
+        let manifest = Array(JSONValue.object([
+            "format": .string("casevault-export-manifest"), "formatVersion": .integer(1), "kind": .string("handover"),
+            "recipient": .object(["staffId": .string("joseph"), "publicKey": .string(p["joseph"].member.boxPublicKeyHex)]),
+            "cases": .array([.object(["number": .string("CP-2024-0042"), "entries": .array([.object([
+                "path": .string("CP-2024-0042 [O]/Note.txt"), "version": .integer(1), "size": .integer(Int64(body.count)),
+                "sha256": .string(SHA256.hash(body).hexString)])])])]),
+        ]).canonicalBytes)
+        for (name, bytes) in [("CP-2024-0042 [O]/Note.txt", body), ("MANIFEST.json", manifest)] {
+            try writer.beginFile(path: name, size: Int64(bytes.count), modificationTime: 0)
+            try bytes.withUnsafeBytes { try writer.write($0) }
+            try writer.finishEntry()
+        }
+        try writer.finish()
+        try sealer.finish()
+        let forged = p.scratch.file("forged.cvp")
+        try Data(sealed).write(to: URL(fileURLWithPath: forged))
+        expectIntegrity("no export signed in this vault's log made this package") {
+            _ = try p.vault.openPackage(at: forged, into: p.scratch.file("forged-out"), by: p["joseph"])
+        }
+        #expect(!FileManager.default.fileExists(atPath: p.scratch.file("forged-out")))
+
+        // A real package without its last chunk (the tar's padding only).
+        let out = p.scratch.file("real.cvp")
+        _ = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: out, by: p["grace"])
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: out))
+        let stream = bytes.count - SealedPackage.headerLength - SecretStream.headerLength
+        let last = stream % SecretStream.cipherChunkSize
+        #expect(last > 0)
+        try bytes.prefix(bytes.count - last).write(to: URL(fileURLWithPath: p.scratch.file("cut.cvp")))
+        expectIntegrity("cut short") { _ = try p.vault.openPackage(at: p.scratch.file("cut.cvp"), into: p.scratch.file("cut-out"), by: p["joseph"]) }
+        #expect(!FileManager.default.fileExists(atPath: p.scratch.file("cut-out")))
+        // Never into the vault's own folder.
+        #expect(throws: VaultError.self) { _ = try p.vault.openPackage(at: out, into: p.vault.path + "/opened", by: p["joseph"]) }
+        #expect(!FileManager.default.fileExists(atPath: p.vault.path + "/opened"))
+    }
+}
