@@ -130,7 +130,7 @@ DATA = {
     "case.handover-started": obj({"case": CASE, "role": enum("manager", "supervisor"), "from": ID, "to": ID,
                                   "shadowUntil": pat(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")}),
     "case.handover-completed": obj({"case": CASE, "early": is_bool, "reason": either(string(1), is_null)}),
-    "package.exported": obj({"recipient": ID, "format": enum("sealed", "zip-aes256"), "sha256": HEX,
+    "package.exported": obj({"recipient": ID, "format": enum("sealed", "zip-aes256"), "blake2b": HEX,
                              "entries": lambda x: type(x) is list and all(obj({
                                  "case": CASE, "document": string(1, 480), "version": integer(1)})(i) for i in x)}),
 }

@@ -32,12 +32,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(report.files.map(\.path) == ["CP-2024-0042 [O]/Case handover.json", "CP-2024-0042 [O]/Home visit.txt",
                                              "CP-2024-0042 [O]/Intake form.txt", "CP-2024-0042 [O]/Photo.txt",
                                              "CP-2024-0042 [O]/Case handover (rendered).txt"])
-        #expect(try Self.sha256(out) == report.sha256)
+        #expect(Blake2b.hash(Array(try Data(contentsOf: URL(fileURLWithPath: out)))).hexString == report.blake2b)
         // Every version in it was a signed read by grace, and the export an event naming the package.
         let events = try p.vault.events()
         #expect(events.filter { $0.type == "content.read" }.count == reads + 5)
         let exported = try #require(events.last)
-        #expect(exported.type == "package.exported" && exported.actor == "grace" && exported.body.contains(report.sha256))
+        #expect(exported.type == "package.exported" && exported.actor == "grace" && exported.body.contains(report.blake2b))
         // No plaintext in the package file.
         let bytes = try Data(contentsOf: URL(fileURLWithPath: out))
         for marker in ["Home visit: all well", "intake 2", "Amani (test)", "MANIFEST"] { #expect(bytes.range(of: Data(marker.utf8)) == nil) }
@@ -126,7 +126,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(report.leftOut.map(\.document) == ["Photo"])
         expectIntegrity("may not read the confidential tier") {
             _ = try p.vault.write { writer, head in
-                try Ledger.append([.packageExported(PackageExported(recipient: "dora", format: "sealed", sha256: String(repeating: "ab", count: 32),
+                try Ledger.append([.packageExported(PackageExported(recipient: "dora", format: "sealed", blake2b: String(repeating: "ab", count: 32),
                                                                     entries: [.init(case: RotationTests.number, document: "Photo", version: 1)]))],
                                   by: p["grace"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
             }

@@ -343,8 +343,8 @@ struct HandoverCompleted: Codable, Equatable {
 }
 
 /// `package.exported`: a handover package written for a recipient
-/// (`casevault export handover`), with what went in and the SHA-256 of the
-/// package file. Each version in it was read (`content.read`) first.
+/// (`casevault export handover`), with what went in and the BLAKE2b-256 of
+/// the package file (as objects are named, §8). Each version in it was read (`content.read`) first.
 struct PackageExported: Codable, Equatable {
     struct Entry: Codable, Equatable {
         var `case`: String
@@ -354,7 +354,7 @@ struct PackageExported: Codable, Equatable {
     var recipient: String
     /// `sealed` or `zip-aes256`.
     var format: String
-    var sha256: String
+    var blake2b: String
     var entries: [Entry]
 }
 
@@ -638,6 +638,7 @@ enum EventData: Equatable {
             m.bool("early", d.early)
             m.string("reason", d.reason)
         case .packageExported(let d):
+            m.string("blake2b", d.blake2b)
             m.array("entries", d.entries) { item, w in
                 w.object { e in
                     e.string("case", item.case)
@@ -647,7 +648,6 @@ enum EventData: Equatable {
             }
             m.string("format", d.format)
             m.string("recipient", d.recipient)
-            m.string("sha256", d.sha256)
         }
     }
 

@@ -831,7 +831,7 @@ enum Projection {
                 throw refuse("'\(data.recipient)' is no reader on the staff")
             }
             guard ["sealed", "zip-aes256"].contains(data.format) else { throw refuse("unknown package format '\(data.format)'") }
-            try requireKey(data.sha256, "the package's SHA-256")
+            try requireKey(data.blake2b, "the package's BLAKE2b-256")
             var seen = Set<[UInt8]>()
             for entry in data.entries {
                 guard seen.insert(Array("\(entry.case)/\(entry.document)".utf8)).inserted else { throw refuse("a document is listed twice") }

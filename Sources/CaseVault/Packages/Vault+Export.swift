@@ -28,7 +28,8 @@ public struct ExportReport: Sendable {
     public let path: String
     public let format: PackageFormat
     public let recipient: String
-    public let sha256: String
+    /// BLAKE2b-256 of the package file (`b2sum -l 256`), as the event names it.
+    public let blake2b: String
     public let bytes: Int64
     public let files: [PackagedFile]
     /// Documents left out, and why (the recipient may not read their tier).
@@ -51,7 +52,7 @@ extension Vault {
     /// latest handover form rendered under its stamp, and `MANIFEST.json`
     /// (names, versions, stamps, SHA-256 of every file), streamed through
     /// the archive writer into the package, never to disk in clear; then
-    /// the signed `package.exported` naming the package's SHA-256.
+    /// the signed `package.exported` naming the package's BLAKE2b-256.
     public func exportHandover(cases: [String], to recipientID: String, out path: String, zipPassphrase: Passphrase? = nil,
                                by actor: StaffIdentity, now: Date = Date()) throws -> ExportReport {
         guard Policy.readingRoles.contains(actor.role) else {
@@ -105,7 +106,7 @@ extension Vault {
         let format: PackageFormat = zipPassphrase == nil ? .sealed : .zipAES256
         var files: [PackagedFile] = []
         var manifestCases: [JSONValue] = [], otherFiles: [JSONValue] = []
-        let hasher = SHA256.Hasher()
+        let hasher = FastBlake2b()
         var total: Int64 = 0
         try AtomicFile.write(to: path, replacing: false) { fd in
             // Reading (decrypting each version, hashing it for the manifest,
@@ -220,7 +221,7 @@ extension Vault {
         do {
             _ = try write { writer, head in
                 try Ledger.append([.packageExported(PackageExported(
-                    recipient: recipientID, format: format.rawValue, sha256: digest,
+                    recipient: recipientID, format: format.rawValue, blake2b: digest,
                     entries: files.compactMap { file in file.document.map { .init(case: file.caseNumber, document: $0, version: file.version) } }))],
                     by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
             }
@@ -228,7 +229,7 @@ extension Vault {
             FileSystem.remove(path)
             throw error
         }
-        return ExportReport(path: path, format: format, recipient: recipientID, sha256: digest, bytes: total, files: files,
+        return ExportReport(path: path, format: format, recipient: recipientID, blake2b: digest, bytes: total, files: files,
                             leftOut: left.map { ($0.0, $0.1, $0.2) })
     }
 
@@ -236,10 +237,10 @@ extension Vault {
     /// hashed and written, on the pipeline's thread.
     private final class PackageOutput: ChunkConsumer, @unchecked Sendable {
         let fd: FileDescriptor
-        let hasher: SHA256.Hasher
+        let hasher: FastBlake2b
         var sealer: SealedPackage.Sealer?
         private(set) var total: Int64 = 0
-        init(fd: FileDescriptor, hasher: SHA256.Hasher) {
+        init(fd: FileDescriptor, hasher: FastBlake2b) {
             self.fd = fd
             self.hasher = hasher
         }
@@ -323,9 +324,9 @@ extension Vault {
             try read { reader, head in
                 for record in try reader.events(type: EventType.packageExported.rawValue, actor: nil) where record.seq <= head.size {
                     guard case .packageExported(let data) = try Trust.trustedEvent(record.seq, range: head.range, reader: reader).data else { continue }
-                    if data.sha256 == digest && data.recipient == actor.id { return }
+                    if data.blake2b == digest && data.recipient == actor.id { return }
                 }
-                throw VaultError.integrityFailure("no export signed in this vault's log made this package (SHA-256 \(digest)): it was not exported to you from here, or was altered")
+                throw VaultError.integrityFailure("no export signed in this vault's log made this package (BLAKE2b-256 \(digest)): it was not exported to you from here, or was altered")
             }
         }
     }
@@ -335,8 +336,8 @@ extension Vault {
     static func extractPackage(input rawInput: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, into folder: String, keys: BoxKeyPair,
                                recipientID: String, limits: ArchiveLimits,
                                provenance: (String) throws -> Void = { _ in }) throws -> OpenedPackage {
-        // The whole file is hashed as it is read, for `provenance`.
-        let fileHasher = SHA256.Hasher()
+        // The whole file is hashed as it is read (ciphertext: FastBlake2b), for `provenance`.
+        let fileHasher = FastBlake2b()
         let input: (UnsafeMutableRawBufferPointer) throws -> Int = { buffer in
             let n = try rawInput(buffer)
             if n > 0 { fileHasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
