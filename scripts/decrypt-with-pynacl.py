@@ -232,7 +232,8 @@ def verify_log(db, vault_id):
             fail(f"event {i}: a member may change only their own keys")
         if t in ("content.read", "content.refused") and "state" in ev and ev["state"] != events[i - 2][0].get("state"):
             fail(f"event {i}: a read changes no state, but the event signs a new state root")  # §12a
-    return [e[0] for e in events], [e[3] for e in events], staff
+    # id -> (signing key, role, seq of staff.added, seq of staff.left or None)
+    return [e[0] for e in events], [e[3] for e in events], {k: v + (departed.get(k),) for k, v in staff.items()}
 
 def check_log_nodes(db, leaves):
     """§12: the stored perfect subtrees (log_nodes) must be exactly the ones recomputed from the leaves."""
@@ -263,8 +264,9 @@ def check_checkpoint(path, vault_id, leaves, staff):
         if not m: fail("the checkpoint has a malformed signature line")
         name, prefix = m.group(1), f"casevault/{vault_id}/"
         if not name.startswith(prefix) or name[len(prefix):] not in staff: continue
-        pk, _, added_seq = staff[name[len(prefix):]]
+        pk, _, added_seq, left_seq = staff[name[len(prefix):]]
         if added_seq > size: continue  # the signer's staff.added must lie in the tree it commits to
+        if left_seq is not None and left_seq <= size: continue  # and not their staff.left (§12b)
         try: blob = base64.b64decode(m.group(2), validate=True)
         except ValueError: continue
         key_id = sha256(name.encode() + b"\n\x01" + pk)[:4]

@@ -324,4 +324,14 @@ import Testing
         }
         #expect(try p.read("CP-2024-0043", "Intake form", by: "grace") == Array("other".utf8))
     }
+
+    /// A checkpoint signed by a member who had left by its size anchors nothing.
+    @Test func aCheckpointSignedAfterItsSignerLeftIsNotAMembers() throws {
+        let p = try Self.scene()
+        _ = try p.vault.recordDeparture(of: "dora", reason: "left", by: p["amina"])
+        let real = try p.vault.checkpoint(signedBy: p["halima"])
+        let byDora = Checkpoint.signed(vaultID: p.vault.config.vaultId, size: real.size, root: real.root, by: p["dora"])
+        expectIntegrity("is not signed by a member of this vault") { _ = try Vault.open(at: p.vault.path, options: .init(checkpoint: byDora)) }
+        #expect(try Vault.open(at: p.vault.path, options: .init(checkpoint: real)).cases().count == 1)
+    }
 }

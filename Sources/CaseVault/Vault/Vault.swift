@@ -212,9 +212,10 @@ public final class Vault: @unchecked Sendable {
             let head = try Trust.head(at: anchor, reader: reader)
             // A signer's key comes from their staff.added event inside the
             // checkpoint's own tree; a name that is not a member by then
-            // (none, or added later) is ignored.
+            // (none, added later, or left by then) is ignored.
+            let departed = try Trust.departures(range: head.range, reader: reader)
             let signed = try checkpoint.signers(vaultID: config.vaultId).contains { id in
-                guard let row = try reader.staff(id: id), row.addedSeq <= head.range.size else { return false }
+                guard departed[id] == nil, let row = try reader.staff(id: id), row.addedSeq <= head.range.size else { return false }
                 let signer = try Trust.signer(id, range: head.range, reader: reader, book: signers)
                 return checkpoint.isSigned(by: id, key: signer.key, vaultID: config.vaultId)
             }

@@ -311,7 +311,7 @@ private struct Verifier {
     mutating func checkCheckpointSignatures(atSize size: Int64, replayed: any CatalogReader) throws {
         for (checkpoint, source) in checkpoints where checkpoint.size == size {
             let signed = try checkpoint.signers(vaultID: vault.config.vaultId).contains { id in
-                guard let record = try replayed.staff(id: id), let key = Self.key(record.signingPublicKey) else { return false }
+                guard let record = try replayed.staff(id: id), record.left == nil, let key = Self.key(record.signingPublicKey) else { return false }
                 return checkpoint.isSigned(by: id, key: key, vaultID: vault.config.vaultId)
             }
             if !signed {
