@@ -130,6 +130,7 @@ DATA = {
     "case.handover-started": obj({"case": CASE, "role": enum("manager", "supervisor"), "from": ID, "to": ID,
                                   "shadowUntil": pat(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")}),
     "case.handover-completed": obj({"case": CASE, "early": is_bool, "reason": either(string(1), is_null)}),
+    "case.handover-cancelled": obj({"case": CASE, "reason": string(1)}),
     "package.exported": obj({"recipient": ID, "format": enum("sealed", "zip-aes256"), "blake2b": HEX,
                              "entries": lambda x: type(x) is list and all(obj({
                                  "case": CASE, "document": string(1, 480), "version": integer(1)})(i) for i in x)}),
@@ -159,6 +160,7 @@ SIGNERS = {  # §12 "Who may sign what", the role column
     "case.key-rotated": SUPER,
     "case.handover-started": {"case-supervisor", "project-director"},
     "case.handover-completed": {"case-supervisor", "project-director"},
+    "case.handover-cancelled": {"case-supervisor", "project-director"},
     "package.exported": {"case-manager", "case-supervisor", "project-director"},
 }
 READERS = {"case-manager", "case-supervisor", "project-director"}  # §3 table: roles that can read

@@ -15,7 +15,8 @@ struct HandoverCommand: ParsableCommand {
             4. `handover complete --cases N…`: after the shadowing (or --early --reason), the outgoing member's keys \
             rotate away and the incoming member becomes the case's manager (or supervisor).
             """,
-        subcommands: [HandoverCheckCommand.self, HandoverDraftCommand.self, HandoverStartCommand.self, HandoverCompleteCommand.self]
+        subcommands: [HandoverCheckCommand.self, HandoverDraftCommand.self, HandoverStartCommand.self, HandoverCompleteCommand.self,
+                      HandoverCancelCommand.self]
     )
 }
 
@@ -217,6 +218,34 @@ struct HandoverCompleteCommand: ParsableCommand {
                 print("\(h.caseNumber): \(h.to) is now its \(h.role)\(result.early ? " (shadowing ended early)" : ""); \(h.from) holds none of its keys.")
                 result.rotations.forEach(printRotation)
             }
+        }
+    }
+}
+
+struct HandoverCancelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel",
+        abstract: "Cancel a handover under way: the incoming member's keys rotate away; the outgoing member stays.",
+        discussion: """
+            By the case's supervisor or a project director, for a handover that will not complete (the incoming \
+            member left, or was the wrong one). Every tier the incoming member holds rotates to a new key without \
+            them, then the signed case.handover-cancelled ends the handover; start another one afterwards.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    var number: String
+
+    @Option(help: ArgumentHelp("Why (kept in the signed log).", valueName: "text"))
+    var reason: String
+
+    func run() throws {
+        try vaultOptions.withUnlocked { vault, actor in
+            let rotations = try vault.cancelHandover(case: number, reason: reason, by: actor)
+            print("Cancelled the handover of \(number.uppercased()).")
+            rotations.forEach(printRotation)
         }
     }
 }

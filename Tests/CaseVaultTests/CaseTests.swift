@@ -397,6 +397,10 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         _ = try p.vault.startHandover(from: "grace", to: "joseph", cases: ["CP-2024-0043"],
                                       drafts: ["CP-2024-0043": completedHandoverDraft(drafts[0].form)], by: p["halima"])  // case.handover-started
         _ = try p.vault.completeHandover(cases: ["CP-2024-0043"], early: true, reason: "caseload", by: p["halima"])    // case.handover-completed
+        let again = try p.vault.handoverDrafts(from: "joseph", to: "grace", cases: ["CP-2024-0043"])
+        _ = try p.vault.startHandover(from: "joseph", to: "grace", cases: ["CP-2024-0043"],
+                                      drafts: ["CP-2024-0043": completedHandoverDraft(again[0].form)], by: p["halima"])
+        _ = try p.vault.cancelHandover(case: "CP-2024-0043", reason: "joseph stays", by: p["halima"])               // case.handover-cancelled
         _ = try p.vault.exportHandover(cases: ["CP-2024-0043"], to: "halima", out: p.scratch.file("handover.cvp"), by: p["joseph"]) // package.exported
         var retention = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Schemas/examples/retention-policy.json").standardized)) as! [String: Any]

@@ -114,6 +114,29 @@ import Testing
         #expect(try p.vault.verify().isClean)
     }
 
+    /// The incoming member leaves during the shadowing: the handover is
+    /// cancelled, their keys rotate away, grace stays, and another starts.
+    @Test func aHandoverWhoseIncomingMemberLeavesIsCancelledAndAnotherStarts() throws {
+        let p = try Self.scene()
+        _ = try p.vault.startHandover(from: "grace", to: "joseph", drafts: try Self.drafts(p), by: p["halima"], now: Self.start)
+        // Signed by hand while joseph still holds the tiers: refused.
+        expectIntegrity("'joseph' still holds a tier") {
+            _ = try p.vault.write { writer, head in
+                try Ledger.append([.handoverCancelled(HandoverCancelled(case: Self.number, reason: "x"))], by: p["halima"], at: Self.start,
+                                  vaultID: p.vault.config.vaultId, head: &head, in: writer)
+            }
+        }
+        _ = try p.vault.recordDeparture(of: "joseph", reason: "left during the shadowing", by: p["amina"])
+        #expect(throws: VaultError.self) { _ = try p.vault.completeHandover(cases: [Self.number], by: p["halima"], now: Self.afterShadowing) }
+        #expect(throws: VaultError.self) { _ = try p.vault.cancelHandover(case: Self.number, reason: "joseph left", by: p["grace"]) }
+        _ = try p.vault.cancelHandover(case: Self.number, reason: "joseph left", by: p["halima"])
+        #expect(try p.vault.handover(of: Self.number) == nil)
+        #expect(try p.vault.caseFile(Self.number).manager.id == "grace")
+        #expect(try p.read(version: 1, by: "grace") == Array("intake 1".utf8))
+        #expect(throws: VaultError.self) { _ = try p.vault.cancelHandover(case: Self.number, reason: "again", by: p["halima"]) }
+        #expect(try p.vault.verify().isClean)
+    }
+
     @Test func handoverEventsSignedByHandAgainstTheRulesAreRefused() throws {
         let p = try Self.scene()
         func started(_ from: String = "grace", _ to: String = "joseph", role: String = "manager", until: String = "2026-12-21") -> EventData {

@@ -384,6 +384,31 @@ extension Vault {
         return results
     }
 
+    /// Cancels the handover under way on a case (the incoming member left,
+    /// or was the wrong one): every tier they hold rotates without them,
+    /// then the signed `case.handover-cancelled`. The outgoing member stays.
+    public func cancelHandover(case caseNumber: String, reason: String, by actor: StaffIdentity, now: Date = Date()) throws -> [RotationOutcome] {
+        guard actor.role == .caseSupervisor || actor.role == .projectDirector else {
+            throw VaultError.accessDenied("a handover is cancelled by the case's supervisor or a project director; '\(actor.id)' is a \(actor.role.displayName)")
+        }
+        try Self.requireReason(reason)
+        let number = try CaseNumber.parse(caseNumber).description
+        return try write { writer, head in
+            let signed = head.signedState(writer)
+            let state = try signed.existingCase(number)
+            if actor.role == .caseSupervisor, actor.id != state.case.supervisor {
+                throw VaultError.accessDenied("'\(actor.id)' does not supervise \(number)")
+            }
+            guard let handover = try signed.handover(number) else { throw VaultError.notFound("no handover of \(number) is under way") }
+            let tiers = Tier.allCases.filter { tier in state.grants.contains { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(handover.to) } }
+            let rotations = try rotate(number, tiers: tiers, removing: [GrantHolder.staff(handover.to)],
+                                       reason: "handover to \(handover.to) cancelled: \(reason)", by: actor, now: now, head: &head, writer: writer)
+            try Ledger.append([.handoverCancelled(HandoverCancelled(case: number, reason: reason))], by: actor, at: now,
+                              vaultID: config.vaultId, head: &head, in: writer)
+            return rotations
+        }
+    }
+
     /// Completes the handovers of `cases`: per case, every tier the
     /// outgoing member holds rotates without them (re-sealed when the actor
     /// holds it), then the signed `case.handover-completed` makes the

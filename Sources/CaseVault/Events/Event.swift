@@ -32,6 +32,7 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case handoverStarted = "case.handover-started"
     case handoverCompleted = "case.handover-completed"
     case packageExported = "package.exported"
+    case handoverCancelled = "case.handover-cancelled"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -358,6 +359,14 @@ struct PackageExported: Codable, Equatable {
     var entries: [Entry]
 }
 
+/// `case.handover-cancelled`: the handover under way stops (the incoming
+/// member left, or was the wrong one); they must already hold none of the
+/// case's tiers, and the outgoing member stays.
+struct HandoverCancelled: Codable, Equatable {
+    var `case`: String
+    var reason: String
+}
+
 /// One event's data, typed by kind.
 enum EventData: Equatable {
     case vaultCreated(VaultCreated)
@@ -390,6 +399,7 @@ enum EventData: Equatable {
     case handoverStarted(HandoverStarted)
     case handoverCompleted(HandoverCompleted)
     case packageExported(PackageExported)
+    case handoverCancelled(HandoverCancelled)
 
     var type: EventType {
         switch self {
@@ -423,6 +433,7 @@ enum EventData: Equatable {
         case .handoverStarted: .handoverStarted
         case .handoverCompleted: .handoverCompleted
         case .packageExported: .packageExported
+        case .handoverCancelled: .handoverCancelled
         }
     }
 
@@ -457,6 +468,7 @@ enum EventData: Equatable {
         case .handoverStarted(let data): return try encoder.encode(data)
         case .handoverCompleted(let data): return try encoder.encode(data)
         case .packageExported(let data): return try encoder.encode(data)
+        case .handoverCancelled(let data): return try encoder.encode(data)
         }
     }
 
@@ -648,6 +660,9 @@ enum EventData: Equatable {
             }
             m.string("format", d.format)
             m.string("recipient", d.recipient)
+        case .handoverCancelled(let d):
+            m.string("case", d.case)
+            m.string("reason", d.reason)
         }
     }
 
@@ -684,6 +699,7 @@ enum EventData: Equatable {
         case .handoverStarted: return .handoverStarted(try decoder.decode(HandoverStarted.self, from: json))
         case .handoverCompleted: return .handoverCompleted(try decoder.decode(HandoverCompleted.self, from: json))
         case .packageExported: return .packageExported(try decoder.decode(PackageExported.self, from: json))
+        case .handoverCancelled: return .handoverCancelled(try decoder.decode(HandoverCancelled.self, from: json))
         }
     }
 }

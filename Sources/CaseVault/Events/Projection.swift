@@ -128,6 +128,7 @@ enum Projection {
             case .handoverStarted(let data): try handoverStarted(data)
             case .handoverCompleted(let data): try handoverCompleted(data)
             case .packageExported(let data): try packageExported(data)
+            case .handoverCancelled(let data): try handoverCancelled(data)
             }
         }
 
@@ -903,6 +904,21 @@ enum Projection {
             if handover.role == "manager" { record.manager = handover.to } else { record.supervisor = handover.to }
             try writer.putCase(record)
             try set(StateKey.case(data.case), CaseState(record, grants: state.grants))
+            try writer.deleteHandover(caseNumber: data.case)
+            try remove(StateKey.handover(data.case))
+        }
+
+        mutating func handoverCancelled(_ data: HandoverCancelled) throws {
+            let (state, _, role) = try lifecycleCase(data.case, reason: data.reason)
+            guard role != .caseSupervisor || event.actor == state.case.supervisor else {
+                throw refuse("a case supervisor cancels the handovers of their own cases only")
+            }
+            guard let handover = try signed.handover(data.case) else { throw refuse("no handover of \(data.case) is under way") }
+            // Unless they are also the case's manager or supervisor, the incoming member's keys went first.
+            if handover.to != state.case.manager, handover.to != state.case.supervisor,
+               state.grants.contains(where: { $0.holder == GrantHolder.staff(handover.to) }) {
+                throw refuse("'\(handover.to)' still holds a tier of \(data.case): its keys rotate without them first")
+            }
             try writer.deleteHandover(caseNumber: data.case)
             try remove(StateKey.handover(data.case))
         }

@@ -42,7 +42,7 @@ enum Policy {
         case .staffLeft: staffManagingRoles.contains(role)
         case .accessGranted: role == .caseSupervisor || role == .projectDirector
         case .keyRotated: keyRotatingRoles.contains(role)
-        case .handoverStarted, .handoverCompleted: role == .caseSupervisor || role == .projectDirector
+        case .handoverStarted, .handoverCompleted, .handoverCancelled: role == .caseSupervisor || role == .projectDirector
         case .packageExported: readingRoles.contains(role)
         }
     }
