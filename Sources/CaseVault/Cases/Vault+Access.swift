@@ -56,7 +56,7 @@ extension Vault {
             guard Policy.mayBeGranted(tier, role: role) else {
                 throw VaultError.invalidInput("a \(role.displayName) cannot hold the \(tier.rawValue) tier (SECURITY.md §3)")
             }
-            guard !state.grants.contains(where: { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(memberID) }) else {
+            guard !state.holds(tier.rawValue, GrantHolder.staff(memberID)) else {
                 throw VaultError.alreadyExists("'\(memberID)' already holds the \(tier.rawValue) tier of \(number)")
             }
             try grant(tier, of: number, to: member, reason: reason, by: actor, now: now, head: &head, writer: writer)
@@ -104,7 +104,7 @@ extension Vault {
             if memberID == state.case.manager || memberID == state.case.supervisor, try signed.staff(memberID)?.left == nil {
                 throw VaultError.invalidInput("'\(memberID)' is the \(memberID == state.case.manager ? "manager" : "supervisor") of \(number): hand the case over instead (casevault handover)")
             }
-            let tiers = Tier.allCases.filter { t in (tier == nil || tier == t) && state.grants.contains { $0.tier == t.rawValue && $0.holder == holder } }
+            let tiers = Tier.allCases.filter { t in (tier == nil || tier == t) && state.holds(t.rawValue, holder) }
             guard !tiers.isEmpty else {
                 throw VaultError.notFound("'\(memberID)' holds \(tier.map { "no \($0.rawValue) tier" } ?? "neither tier") of \(number)")
             }
@@ -145,7 +145,7 @@ extension Vault {
                 if actor.role == .caseSupervisor, actor.id != state.case.supervisor { return [] }
                 let tiers = Tier.allCases.filter { tier in
                     !(state.case.keys?[tier].older.isEmpty ?? true)
-                        && state.grants.contains { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(actor.id) }
+                        && state.holds(tier.rawValue, GrantHolder.staff(actor.id))
                 }
                 return try rotate(number, tiers: tiers, removing: [], reason: reason, by: actor, now: now, head: &head, writer: writer)
             }
@@ -184,9 +184,7 @@ extension Vault {
             let done: [RotationOutcome] = try write { writer, head in
                 let signed = head.signedState(writer)
                 guard let state = try signed.caseState(number), try signed.disposal(number) == nil else { return [] }
-                let current = Tier.allCases.filter { tier in
-                    state.grants.contains { $0.tier == tier.rawValue && $0.holder == holder && $0.generation == state.case.generation(of: tier) }
-                }
+                let current = Tier.allCases.filter { state.holdsCurrent($0, holder) }
                 return try rotate(number, tiers: current, removing: [holder],
                                   reason: "\(memberID) left the staff: \(reason)", by: actor, now: now, head: &head, writer: writer)
             }
@@ -242,8 +240,7 @@ extension Vault {
         for holder in holdersNow {
             if let id = GrantHolder.staffID(holder), try signed.staff(id)?.left != nil { removed.insert(holder) }
         }
-        let holdsCurrent = state.grants.contains { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(actor.id) && $0.generation == current }
-        if !holdsCurrent {
+        if !state.holdsCurrent(tier, GrantHolder.staff(actor.id)) {
             var onlyDeparted = !removed.isEmpty
             for holder in removed where try GrantHolder.staffID(holder).flatMap({ try signed.staff($0)?.left }) == nil { onlyDeparted = false }
             guard actor.role == .admin, onlyDeparted else {
@@ -307,9 +304,7 @@ extension Vault {
     /// grant and checked against the case's public key of that generation.
     func tierKeys(of state: CaseState, tier: Tier, generation: Int, actor: StaffIdentity, signed: SignedState) throws -> BoxKeyPair {
         let number = state.case.number
-        guard let grant = state.grants.first(where: {
-            $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(actor.id) && $0.generation == generation
-        }) else {
+        guard let grant = state.grant(tier.rawValue, heldBy: GrantHolder.staff(actor.id), generation: generation) else {
             throw VaultError.accessDenied("'\(actor.id)' holds no grant for the \(tier.rawValue) tier of \(number)")
         }
         let sealed = try signed.blob(grant.sealedKeyHash, what: "the sealed \(tier.rawValue)-tier key of \(number)")

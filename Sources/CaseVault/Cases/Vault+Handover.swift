@@ -1,5 +1,4 @@
 public import Foundation
-internal import CaseVaultCrypto
 
 /// What stands in the way of handing one case over (issue 10, item 1;
 /// manual §5.2.4: before a Case Manager leaves, all documentation is up to
@@ -355,9 +354,8 @@ extension Vault {
                     signed = head.signedState(writer)
                 }
                 var granted: [Tier] = [], awaiting: [Tier] = []
-                for tier in Tier.allCases where !state.grants.contains(where: { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(to) }) {
-                    let holds = state.grants.contains { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(actor.id) }
-                    guard holds, Policy.mayBeGranted(tier, role: Role(rawValue: incoming.role) ?? .auditor) else {
+                for tier in Tier.allCases where !state.holds(tier.rawValue, GrantHolder.staff(to)) {
+                    guard state.holds(tier.rawValue, GrantHolder.staff(actor.id)), Policy.mayBeGranted(tier, role: Role(rawValue: incoming.role) ?? .auditor) else {
                         awaiting.append(tier)
                         continue
                     }
@@ -400,7 +398,7 @@ extension Vault {
                 throw VaultError.accessDenied("'\(actor.id)' does not supervise \(number)")
             }
             guard let handover = try signed.handover(number) else { throw VaultError.notFound("no handover of \(number) is under way") }
-            let tiers = Tier.allCases.filter { tier in state.grants.contains { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(handover.to) } }
+            let tiers = Tier.allCases.filter { state.holds($0.rawValue, GrantHolder.staff(handover.to)) }
             let rotations = try rotate(number, tiers: tiers, removing: [GrantHolder.staff(handover.to)],
                                        reason: "handover to \(handover.to) cancelled: \(reason)", by: actor, now: now, head: &head, writer: writer)
             try Ledger.append([.handoverCancelled(HandoverCancelled(case: number, reason: reason))], by: actor, at: now,
@@ -443,12 +441,10 @@ extension Vault {
                 if !isEarly && early {
                     throw VaultError.invalidInput("the shadowing of \(number) ended on \(handover.shadowUntil): complete it without --early")
                 }
-                for tier in Tier.allCases where !state.grants.contains(where: {
-                    $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(handover.to) && $0.generation == state.case.generation(of: tier)
-                }) {
+                for tier in Tier.allCases where !state.holdsCurrent(tier, GrantHolder.staff(handover.to)) {
                     throw VaultError.invalidInput("'\(handover.to)' does not hold the \(tier.rawValue) tier of \(number) yet: its supervisor grants it (casevault case grant \(number) --tier \(tier.rawValue) --member \(handover.to) --reason …)")
                 }
-                let tiers = Tier.allCases.filter { tier in state.grants.contains { $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(handover.from) } }
+                let tiers = Tier.allCases.filter { state.holds($0.rawValue, GrantHolder.staff(handover.from)) }
                 let rotations = try rotate(number, tiers: tiers, removing: [GrantHolder.staff(handover.from)],
                                            reason: "handover from \(handover.from) to \(handover.to) completed", by: actor, now: now,
                                            head: &head, writer: writer)
@@ -485,12 +481,7 @@ extension Vault {
         for number in cases {
             let path = folder + "/" + number + ".json"
             guard FileSystem.exists(path) else { continue }
-            guard FileSystem.isRegularFile(path), (FileSystem.fileSize(path) ?? .max) <= Int64(maximumFormSize) else {
-                throw VaultError.invalidInput("\(path) is not a regular file of at most \(maximumFormSize >> 20) MiB")
-            }
-            let file = try FileSystem.openForReading(path)
-            let buffer = SecureBytes(count: maximumFormSize + 1)
-            let size = try buffer.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: file.read(into:)) }
+            let (buffer, size) = try readForm(from: try open(.file(path: path)))
             do { drafts[number] = try parseForm(buffer, count: size) } catch {
                 throw VaultError.invalidInput("\(path) is not valid JSON")
             }

@@ -121,9 +121,7 @@ extension Vault {
                 throw VaultError.accessDenied("'\(actor.id)' is not on the staff with these keys")
             }
             guard let tier = Tier(rawValue: record.tier) else { throw VaultError.integrityFailure("a version record of \(number) is damaged") }
-            let grant = state.grants.first {
-                $0.tier == record.tier && $0.holder == GrantHolder.staff(actor.id) && $0.generation == record.keyGeneration
-            }
+            let grant = state.grant(record.tier, heldBy: GrantHolder.staff(actor.id), generation: record.keyGeneration)
             let withdrawal = withdrawn.first { $0.version == wanted }
             return Facts(record: record, withdrawal: withdrawal, role: role,
                          tierKey: try state.case.publicKey(for: tier, generation: record.keyGeneration),

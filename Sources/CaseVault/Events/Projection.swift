@@ -62,11 +62,8 @@ enum Projection {
         /// Nothing new is sealed to a tier key a departed member could
         /// still open: their copy must go (`case.key-rotated`) first.
         func requireNoDepartedHolder(_ state: CaseState, _ tier: Tier) throws {
-            let generation = state.case.generation(of: tier)
-            for grant in state.grants where grant.tier == tier.rawValue && grant.generation == generation {
-                if let id = GrantHolder.staffID(grant.holder), let left = try signed.staff(id)?.left {
-                    throw refuse("the \(tier.rawValue) tier of \(state.case.number) is still sealed to '\(id)', who left the staff on \(left.at): rotate it first")
-                }
+            if let (id, left) = try Vault.departedHolder(of: state, tier: tier, signed: signed) {
+                throw refuse("the \(tier.rawValue) tier of \(state.case.number) is still sealed to '\(id)', who left the staff on \(left.at): rotate it first")
             }
         }
 
@@ -309,8 +306,7 @@ enum Projection {
                 throw refuse("no such version to read")
             }
             let state = try liveCase(data.case)  // a disposed case's keys are gone
-            guard state.grants.contains(where: { $0.tier == data.tier && $0.holder == GrantHolder.staff(event.actor)
-                                                 && $0.generation == version.keyGeneration }) else {
+            guard state.holds(data.tier, GrantHolder.staff(event.actor), generation: version.keyGeneration) else {
                 throw refuse("'\(event.actor)' holds no grant for generation \(version.keyGeneration) of the \(data.tier) tier of \(data.case)")
             }
         }
@@ -670,7 +666,7 @@ enum Projection {
             guard state.case.keys?[tier].older.isEmpty ?? true else {
                 throw refuse("older generations of the \(data.tier) tier of \(data.case) await re-sealing: rotate it first")
             }
-            guard state.grants.contains(where: { $0.tier == data.tier && $0.holder == GrantHolder.staff(event.actor) && $0.generation == generation }) else {
+            guard state.holds(data.tier, GrantHolder.staff(event.actor), generation: generation) else {
                 throw refuse("'\(event.actor)' does not hold the \(data.tier) tier of \(data.case), so cannot seal it to anyone")
             }
             guard let id = GrantHolder.staffID(data.holder), let member = try signed.staff(id), let memberRole = Role(rawValue: member.role) else {
@@ -679,7 +675,7 @@ enum Projection {
             guard member.left == nil else { throw refuse("'\(id)' left the staff") }
             guard member.boxPublicKey == data.holderPublicKey else { throw refuse("the holder's key is not \(id)'s") }
             guard Policy.mayBeGranted(tier, role: memberRole) else { throw refuse("a \(memberRole.displayName) may not hold the \(data.tier) tier") }
-            guard !state.grants.contains(where: { $0.tier == data.tier && $0.holder == data.holder }) else {
+            guard !state.holds(data.tier, data.holder) else {
                 throw refuse("\(data.holder) already holds the \(data.tier) tier of \(data.case)")
             }
             try requireFresh(data.sealedKeyHash, "the sealed key hash")
@@ -840,11 +836,10 @@ enum Projection {
                 guard let version = try signed.version(entry.case, entry.document, entry.version) else {
                     throw refuse("no version \(entry.version) of '\(entry.document)' of \(entry.case)")
                 }
-                guard state.grants.contains(where: { $0.tier == version.tier && $0.holder == GrantHolder.staff(event.actor)
-                                                     && $0.generation == version.keyGeneration }) else {
+                guard state.holds(version.tier, GrantHolder.staff(event.actor), generation: version.keyGeneration) else {
                     throw refuse("'\(event.actor)' holds no grant to read '\(entry.document)' of \(entry.case)")
                 }
-                guard state.grants.contains(where: { $0.tier == version.tier && $0.holder == GrantHolder.staff(data.recipient) }) else {
+                guard state.holds(version.tier, GrantHolder.staff(data.recipient)) else {
                     throw refuse("'\(data.recipient)' may not read the \(version.tier) tier of \(entry.case)")
                 }
             }
@@ -892,12 +887,10 @@ enum Projection {
                 throw refuse(early ? "the shadowing runs until \(handover.shadowUntil): ending it before is early, with a reason"
                                    : "the shadowing ended on \(handover.shadowUntil): this is no early end, and takes no reason")
             }
-            guard !state.grants.contains(where: { $0.holder == GrantHolder.staff(handover.from) }) else {
+            guard !state.holdsAny(GrantHolder.staff(handover.from)) else {
                 throw refuse("'\(handover.from)' still holds a tier of \(data.case): its keys rotate without them first")
             }
-            for tier in Tier.allCases where !state.grants.contains(where: {
-                $0.tier == tier.rawValue && $0.holder == GrantHolder.staff(handover.to) && $0.generation == state.case.generation(of: tier)
-            }) {
+            for tier in Tier.allCases where !state.holdsCurrent(tier, GrantHolder.staff(handover.to)) {
                 throw refuse("'\(handover.to)' does not hold the \(tier.rawValue) tier of \(data.case)")
             }
             var record = state.case
@@ -916,7 +909,7 @@ enum Projection {
             guard let handover = try signed.handover(data.case) else { throw refuse("no handover of \(data.case) is under way") }
             // Unless they are also the case's manager or supervisor, the incoming member's keys went first.
             if handover.to != state.case.manager, handover.to != state.case.supervisor,
-               state.grants.contains(where: { $0.holder == GrantHolder.staff(handover.to) }) {
+               state.holdsAny(GrantHolder.staff(handover.to)) {
                 throw refuse("'\(handover.to)' still holds a tier of \(data.case): its keys rotate without them first")
             }
             try writer.deleteHandover(caseNumber: data.case)

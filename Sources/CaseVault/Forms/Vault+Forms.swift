@@ -88,17 +88,7 @@ extension Vault {
         let schema = try formSchema(type: type, version: schemaVersion)
         let reportName = try storedDocumentName(number, name ?? schema.title)
         try Self.validate(documentName: reportName)
-        let file = try Self.open(input)
-        // Wiped memory is locked and zeroed page by page: size it to the
-        // file when the input is one (one byte more, to notice growth).
-        let form = SecureBytes(count: min(Self.maximumFormSize, file.regularFileSize.map(Int.init) ?? Self.maximumFormSize) + 1)
-        let size = try form.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: file.read(into:)) }
-        // A full buffer means more input than expected: too large, or a file
-        // that grew while it was read.
-        guard size < form.count else {
-            guard form.count > Self.maximumFormSize else { throw VaultError.invalidInput("the form changed while it was being read; file it again") }
-            throw VaultError.invalidInput("the form is larger than \(Self.maximumFormSize >> 20) MiB; file it as a document instead")
-        }
+        let (form, size) = try Self.readForm(from: try Self.open(input))
         let parsed = try Self.parseForm(form, count: size)
         return try fileForm(parsed, bytes: form, count: size, caseNumber: number, name: reportName, schema: schema,
                             confidential: confidential, by: actor, now: now, timeZone: timeZone)
@@ -130,6 +120,20 @@ extension Vault {
         }, rewind: { offset = 0; return true })
         return try fileStream(caseNumber: number, name: reportName, type: schema.type, confidential: confidential, schema: schema,
                               by: actor, now: now, timeZone: timeZone, source: source)
+    }
+
+    /// A form's bytes, into wiped memory sized to the file when the input is
+    /// one (one byte more, to notice growth), at most `maximumFormSize`.
+    static func readForm(from file: FileDescriptor) throws -> (bytes: SecureBytes, count: Int) {
+        let form = SecureBytes(count: min(Self.maximumFormSize, file.regularFileSize.map(Int.init) ?? Self.maximumFormSize) + 1)
+        let size = try form.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: file.read(into:)) }
+        // A full buffer means more input than expected: too large, or a file
+        // that grew while it was read.
+        guard size < form.count else {
+            guard form.count > Self.maximumFormSize else { throw VaultError.invalidInput("the form changed while it was being read; file it again") }
+            throw VaultError.invalidInput("the form is larger than \(Self.maximumFormSize >> 20) MiB; file it as a document instead")
+        }
+        return (form, size)
     }
 
     static func parseForm(_ bytes: SecureBytes, count: Int) throws -> JSONValue {

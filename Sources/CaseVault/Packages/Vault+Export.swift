@@ -83,12 +83,11 @@ extension Vault {
                     let withdrawn = try signed.withdrawals(number, document.name)
                     guard let current = SignedState.currentVersion(of: document, withdrawn: withdrawn),
                           let record = try signed.version(number, document.name, current) else { continue }
-                    guard state.grants.contains(where: { $0.tier == record.tier && $0.holder == GrantHolder.staff(recipientID) }) else {
+                    guard state.holds(record.tier, GrantHolder.staff(recipientID)) else {
                         left.append((number, document.name, "\(recipientID) does not hold its \(record.tier) tier"))
                         continue
                     }
-                    guard state.grants.contains(where: { $0.tier == record.tier && $0.holder == GrantHolder.staff(actor.id)
-                                                         && $0.generation == record.keyGeneration }) else {
+                    guard state.holds(record.tier, GrantHolder.staff(actor.id), generation: record.keyGeneration) else {
                         left.append((number, document.name, "you do not hold its \(record.tier) tier"))
                         continue
                     }
@@ -269,16 +268,8 @@ extension Vault {
     /// and PDFs by their first bytes; UTF-8 text; anything else `.bin`.
     static func fileExtension(isForm: Bool, head: UnsafeRawBufferPointer) -> String {
         if isForm { return ".json" }
-        func starts(_ prefix: [UInt8], at offset: Int = 0) -> Bool {
-            head.count >= offset + prefix.count && zip(head[offset..<(offset + prefix.count)], prefix).allSatisfy { $0 == $1 }
-        }
-        if starts([0xFF, 0xD8, 0xFF]) { return ".jpg" }
-        if starts([0x89, 0x50, 0x4E, 0x47]) { return ".png" }
-        if starts(Array("GIF8".utf8)) { return ".gif" }
-        if starts(Array("RIFF".utf8)) && starts(Array("WEBP".utf8), at: 8) { return ".webp" }
-        if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return ".tif" }
-        if starts(Array("ftyp".utf8), at: 4) { return starts(Array("avif".utf8), at: 8) ? ".avif" : ".heic" }
-        if starts(Array("%PDF".utf8)) { return ".pdf" }
+        if let image = ContentKind.imageExtension(head) { return image }
+        if head.count >= 4, zip(head.prefix(4), Array("%PDF".utf8)).allSatisfy({ $0 == $1 }) { return ".pdf" }
         // Text when the first 4 KiB are UTF-8 without NUL (a character cut at the end is allowed), checked in place.
         let sample = UnsafeRawBufferPointer(rebasing: head.prefix(4096))
         guard !sample.contains(0) else { return ".bin" }

@@ -773,6 +773,25 @@ struct CaseState: Codable, Equatable {
     }
 }
 
+extension CaseState {
+    /// The grant of `tier` that `holder` holds: of `generation` when given, else of any.
+    func grant(_ tier: String, heldBy holder: String, generation: Int? = nil) -> GrantRecord? {
+        grants.first { $0.tier == tier && $0.holder == holder && (generation == nil || $0.generation == generation) }
+    }
+
+    func holds(_ tier: String, _ holder: String, generation: Int? = nil) -> Bool {
+        grant(tier, heldBy: holder, generation: generation) != nil
+    }
+
+    /// Whether `holder` holds the tier's current generation.
+    func holdsCurrent(_ tier: Tier, _ holder: String) -> Bool {
+        holds(tier.rawValue, holder, generation: self.case.generation(of: tier))
+    }
+
+    /// Whether `holder` holds any generation of either tier.
+    func holdsAny(_ holder: String) -> Bool { grants.contains { $0.holder == holder } }
+}
+
 /// What the map holds for a case's lifecycle once its status first
 /// changes or a closure is asked for: every change in order, and the
 /// closure request awaiting approval, if any.
