@@ -134,6 +134,16 @@ DATA = {
     "package.exported": obj({"recipient": ID, "format": enum("sealed", "zip-aes256"), "blake2b": HEX,
                              "entries": lambda x: type(x) is list and all(obj({
                                  "case": CASE, "document": string(1, 480), "version": integer(1)})(i) for i in x)}),
+    "case.transferred": obj({"case": CASE, "toVault": pat(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
+                             "toMember": ID, "toBoxPublicKey": HEX, "reason": string(1)}),  # §15b
+    "case.imported": obj({"case": CASE, "history": HEX, "manager": ID, "supervisor": ID, "teamPublicKey": HEX,
+                          "confidentialPublicKey": HEX,
+                          "holders": lambda x: type(x) is list and all(obj({
+                              "tier": TIER, "holder": pat(r"staff:[a-z0-9][a-z0-9._-]{1,63}|recovery"),
+                              "holderPublicKey": HEX, "sealedKeyHash": HEX})(i) for i in x),
+                          "versions": lambda x: type(x) is list and all(obj({
+                              "document": string(1, 480), "version": integer(1), "sealedFileKeyHash": HEX})(i) for i in x),
+                          "schemaBodies": lambda x: str_list(x) and all(HEX(i) for i in x)}),
 }
 ANY = set(ROLES)
 SUPER = {"case-supervisor", "project-director", "admin"}
@@ -162,6 +172,8 @@ SIGNERS = {  # §12 "Who may sign what", the role column
     "case.handover-completed": {"case-supervisor", "project-director"},
     "case.handover-cancelled": {"case-supervisor", "project-director"},
     "package.exported": {"case-manager", "case-supervisor", "project-director"},
+    "case.transferred": {"case-supervisor"},
+    "case.imported": {"case-supervisor", "project-director"},
 }
 READERS = {"case-manager", "case-supervisor", "project-director"}  # §3 table: roles that can read
 EVENT_PREFIX = b"casevault-event-v1\n"
@@ -379,6 +391,10 @@ def keys_member(c):  # §12a: "keys" only once a tier of the case has rotated
                     "older": [{"generation": o["generation"], "publicKey": o["publicKey"]} for o in k["older"]]}
     return {"keys": tiers}
 
+def json_member(c, column):  # §12a: "transferred", "imported" only when set (§15b)
+    text = c.get(column)
+    return {} if text is None else {column: json.loads(text)}
+
 def case_record(c, grants):
     if c is None: return None
     gs = sorted(grants, key=lambda g: (g["tier"].encode(), g["holder"].encode(), g.get("generation") or 1))
@@ -386,7 +402,8 @@ def case_record(c, grants):
                      "clientNumber": c["client_number"], "status": c["status"], "manager": c["manager_id"],
                      "supervisor": c["supervisor_id"], "teamPublicKey": hx(c["team_public_key"]),
                      "confidentialPublicKey": hx(c["confidential_public_key"]), "openedAt": c["opened_at"],
-                     "openedBy": c["opened_by"], "openedSeq": c["opened_seq"], **keys_member(c)},
+                     "openedBy": c["opened_by"], "openedSeq": c["opened_seq"], **keys_member(c),
+                     **json_member(c, "transferred"), **json_member(c, "imported")},
             "grants": [{"caseNumber": g["case_number"], "tier": g["tier"], "holder": g["holder"],
                         "holderPublicKey": hx(g["holder_public_key"]), "sealedKeyHash": g["sealed_key_hash"],
                         "grantedSeq": g["granted_seq"], **generation_member("generation", g.get("generation"))} for g in gs]}
@@ -420,11 +437,11 @@ def version_record(v):
             "schemaBodyHash": v["schema_body_hash"], **origin_member(v),
             **generation_member("keyGeneration", v.get("key_generation"))}
 
-def origin_member(v):  # §12a: "origin" only for a moved version; both columns or neither
-    oc, od = v.get("origin_case"), v.get("origin_document")
-    if oc is None and od is None: return {}
+def origin_member(v):  # §12a: "origin" only for a moved or imported version; both columns or neither
+    oc, od, ov = v.get("origin_case"), v.get("origin_document"), v.get("origin_vault")
+    if oc is None and od is None and ov is None: return {}
     if oc is None or od is None: raise ValueError("half an origin")
-    return {"origin": {"case": oc, "document": od}}
+    return {"origin": {"case": oc, "document": od, **({} if ov is None else {"vault": ov})}}
 
 # ---------------------------------------------------------------- §8 blobs, §4 wrapped keys
 def get_blob(db, name, what):
@@ -511,7 +528,8 @@ def run(argv):
         known = {"v1-staff", "v2-events-cases-documents", "v3-form-schemas", "v4-signed-projection",
                  "v5-case-lifecycle", "v6-corrections-and-tags",
                  "v7-aged-out-extensions", "v8-vault-policies", "v9-legal-holds",
-                 "v10-retention-policies", "v11-disposals", "v12-key-rotation", "v13-handovers"}
+                 "v10-retention-policies", "v11-disposals", "v12-key-rotation", "v13-handovers",
+                 "v14-case-transfer"}
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         if "v4-signed-projection" not in migrations:
             fail("the newest event signs no state root; open the vault once with casevault")
@@ -613,7 +631,7 @@ def run(argv):
     origin = vrec.get("origin") or {"case": case, "document": doc}  # a moved version: where it was filed
     ad = b"casevault-object-v1\n" + canon_bytes({  # §11 associated data
         "case": origin["case"], "document": origin["document"], "stamp": vrec["stamp"], "tier": tier, "type": vrec["type"],
-        "vault": vault_id, "version": ver})
+        "vault": origin.get("vault", vault_id), "version": ver})  # an imported version: the vault it was filed in (§11)
     plaintext = decrypt_stream(data, file_key, ad)  # §9; nothing is written before the final chunk authenticates
     if (len(plaintext), len(data)) != (vrec["size"], vrec["ciphertextSize"]):
         fail("the object's size is not the signed size")

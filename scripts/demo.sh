@@ -24,7 +24,7 @@ secrets="$(mktemp -d)"
 chmod 700 "$secrets"
 trap 'rm -rf "$secrets"' EXIT
 umask 077
-for who in amina grace joseph halima farah peter dora; do
+for who in amina grace joseph halima farah peter dora zawadi musa neema; do
     printf '%s demo passphrase 2024\n' "$who" > "$secrets/$who"
 done
 
@@ -262,6 +262,38 @@ run get CP-2024-0042 "Home visit report" --as grace --passphrase-file "$secrets/
 run get CP-2024-0042 "Home visit report" --as joseph --passphrase-file "$secrets/joseph"
 run case show CP-2024-0042
 
+next "A family moves to another district: its case goes to the district office's vault, history and all"
+district="$secrets/district-vault"
+echo "The district office has its own vault (its own staff and keys):"
+"$casevault" init "$district" --admin-id zawadi --admin-name "Zawadi Mrema" --new-passphrase-file "$secrets/zawadi" >/dev/null
+for member in "musa|Musa Juma|case-supervisor" "neema|Neema Said|case-manager"; do
+    IFS='|' read -r id name role <<< "$member"
+    "$casevault" staff add --vault "$district" --as zawadi --passphrase-file "$secrets/zawadi" \
+        --id "$id" --name "$name" --role "$role" --new-passphrase-file "$secrets/$id" >/dev/null
+done
+run staff list --vault "$district"
+run case open --as halima --passphrase-file "$secrets/halima" --category CP --admitted 2025 --client 7 \
+    --manager joseph --supervisor halima
+printf 'Referral from the district hospital (demo).\n' > "$secrets/referral.txt"
+run file CP-2025-0007 --as farah --passphrase-file "$secrets/farah" --name "Referral" --type report "$secrets/referral.txt"
+printf 'Medical notes (demo).\n' > "$secrets/medical.txt"
+run file CP-2025-0007 --as farah --passphrase-file "$secrets/farah" --name "Medical notes" --type medical "$secrets/medical.txt"
+echo "Musa, who will import it there, gives his identity; the two offices read the fingerprint to each other by phone:"
+run vault pubkey --vault "$district" --member musa --out "$secrets/musa.pub"
+echo "Halima, the case's supervisor, transfers it: sealed to Musa; only the two tier keys are unsealed, to be re-sealed for him:"
+run export case CP-2025-0007 --to-vault "$secrets/musa.pub" --out "$secrets/CP-2025-0007.cvt" \
+    --reason "The family moved to the district" --as halima --passphrase-file "$secrets/halima"
+echo "Here the case is now read-only (exit 65), still readable by its holders:"
+run file CP-2025-0007 --as farah --passphrase-file "$secrets/farah" --name "Late note" --type report "$secrets/referral.txt"
+run case show CP-2025-0007
+echo "Neema, a district case manager, cannot import it: it is sealed to Musa (exit 77):"
+run import case "$secrets/CP-2025-0007.cvt" --vault "$district" --manager neema --supervisor musa --as neema --passphrase-file "$secrets/neema"
+echo "Musa imports it: every event and record checked against this vault's signed log, new tier keys made there:"
+run import case "$secrets/CP-2025-0007.cvt" --vault "$district" --manager neema --as musa --passphrase-file "$secrets/musa"
+run get CP-2025-0007 "Medical notes" --vault "$district" --as neema --passphrase-file "$secrets/neema"
+run case show CP-2025-0007 --vault "$district"
+run verify --vault "$district"
+
 next "The monthly supervision report, from the catalog alone (no passphrase, no decryption)"
 run report monthly --month "$(date -u +%Y-%m)"
 
@@ -312,4 +344,4 @@ next "The real vault is clean"
 run verify
 
 say "Done. ./demo-vault is left for you to explore, e.g.: CASEVAULT_STATE_DIR=./demo-checkpoints casevault staff list --vault demo-vault"
-echo "(Case transfer between offices and audit exports are the next issues on the tracker.)"
+echo "(Audit exports are the next issue on the tracker.)"

@@ -222,6 +222,20 @@ extension SQLiteCatalogStore {
                 CREATE INDEX versions_by_schema_body ON versions (schema_body_hash);
                 """)
         }
+        // v14: cases moved between vaults (`case.transferred`,
+        // `case.imported`): the sending vault's tombstone, the receiving
+        // vault's record of where the case came from (and the history blob
+        // that proves it, found by the blob it names), and the sending vault
+        // of each imported version, which its object's associated data names.
+        migrator.registerMigration("v14-case-transfer") { db in
+            try db.execute(sql: """
+                ALTER TABLE cases ADD COLUMN transferred TEXT;
+                ALTER TABLE cases ADD COLUMN imported TEXT;
+                ALTER TABLE cases ADD COLUMN imported_history TEXT;
+                ALTER TABLE versions ADD COLUMN origin_vault TEXT;
+                CREATE INDEX cases_by_imported_history ON cases (imported_history);
+                """)
+        }
         return migrator
     }()
 }

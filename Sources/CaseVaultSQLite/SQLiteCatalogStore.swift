@@ -258,7 +258,19 @@ private final class Connection: CatalogWriter {
                    status: try row.value("status"), manager: try row.value("manager_id"), supervisor: try row.value("supervisor_id"),
                    teamPublicKey: hex(try row.value("team_public_key")) ?? "", confidentialPublicKey: hex(try row.value("confidential_public_key")) ?? "",
                    openedAt: try row.value("opened_at"), openedBy: try row.value("opened_by"), openedSeq: try row.value("opened_seq"),
-                   keys: try caseKeys(row))
+                   keys: try caseKeys(row), transferred: try json(row, "transferred"), imported: try json(row, "imported"))
+    }
+
+    /// A JSON column of a case row, or nil.
+    static func json<T: Decodable>(_ row: Row, _ column: String) throws -> T? {
+        guard let text: String = try row.value(column) else { return nil }
+        do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
+            throw VaultError.integrityFailure("the \(column) column of case \(try row.value("number") as String) is damaged")
+        }
+    }
+
+    static func jsonText(_ value: (some Encodable)?) throws -> String? {
+        try value.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
     }
 
     /// The `key_generations` column: the JSON of `CaseKeys`, or null.
@@ -334,7 +346,7 @@ private final class Connection: CatalogWriter {
         let number: String? = try row.value("origin_case"), document: String? = try row.value("origin_document")
         switch (number, document) {
         case (nil, nil): return nil
-        case (let number?, let document?): return VersionOrigin(case: number, document: document)
+        case (let number?, let document?): return VersionOrigin(case: number, document: document, vault: try row.value("origin_vault"))
         default: throw VaultError.integrityFailure("a version row has half an origin")
         }
     }
@@ -466,7 +478,8 @@ private final class Connection: CatalogWriter {
             SELECT (SELECT COUNT(*) FROM grants WHERE sealed_key_hash = ?) + (SELECT COUNT(*) FROM versions WHERE sealed_file_key_hash = ?)
                  + (SELECT COUNT(*) FROM versions WHERE schema_body_hash = ?) + (SELECT COUNT(*) FROM staff WHERE wrapped_keys_hash = ?)
                  + (SELECT COUNT(*) FROM schemas WHERE body_hash = ?) + (SELECT COUNT(*) FROM retention_policies WHERE body_hash = ?)
-            """, arguments: [hash, hash, hash, hash, hash, hash]) ?? 0
+                 + (SELECT COUNT(*) FROM cases WHERE imported_history = ?)
+            """, arguments: [hash, hash, hash, hash, hash, hash, hash]) ?? 0
     }
 
     func cases(heldBy holder: String) throws -> [String] {
@@ -546,10 +559,11 @@ private final class Connection: CatalogWriter {
     func putCase(_ r: CaseRecord) throws {
         try run("""
             INSERT OR REPLACE INTO cases (number, category, year, client_number, status, manager_id, supervisor_id, team_public_key,
-                confidential_public_key, opened_at, opened_by, opened_seq, key_generations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                confidential_public_key, opened_at, opened_by, opened_seq, key_generations, transferred, imported, imported_history)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [r.number, r.category, r.year, r.clientNumber, r.status, r.manager, r.supervisor, Self.data(r.teamPublicKey),
                   Self.data(r.confidentialPublicKey), r.openedAt, r.openedBy, r.openedSeq,
-                  try r.keys.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }])
+                  try Self.jsonText(r.keys), try Self.jsonText(r.transferred), try Self.jsonText(r.imported), r.imported?.history])
     }
 
     func putGrant(_ r: GrantRecord) throws {
@@ -573,11 +587,11 @@ private final class Connection: CatalogWriter {
         try run("""
             INSERT OR REPLACE INTO versions (case_number, document, version, type, tier, object_id, plaintext_size, ciphertext_size,
                 sealed_file_key_hash, stamp, filed_seq, schema_id, schema_version, schema_body_hash, origin_case, origin_document,
-                key_generation)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                key_generation, origin_vault)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [r.caseNumber, r.document, r.version, r.type, r.tier, r.objectId, r.size, r.ciphertextSize, r.sealedFileKeyHash,
                   Data(r.stamp.canonicalJSON), r.filedSeq, r.schemaId, r.schemaVersion, r.schemaBodyHash, r.origin?.case, r.origin?.document,
-                  r.keyGeneration])
+                  r.keyGeneration, r.origin?.vault])
     }
 
     func putSchema(_ r: SchemaRecord) throws {

@@ -1,4 +1,4 @@
-// The fuzz target for `package open`'s reader (issue 10, item 6).
+// The fuzz target for `package open`'s and `import case`'s readers (issue 10, item 6).
 //
 // Built with libFuzzer (scripts/fuzz.sh: `swift build --product casevault-fuzz
 // -Xswiftc -DFUZZING -Xswiftc -sanitize=fuzzer,address`), `main` hands
@@ -6,12 +6,14 @@
 // `casevault-fuzz FILE…` runs each file through the same entry, which is how
 // a crash the fuzzer found is replayed and kept as a regression.
 //
-// Each input is tried twice: (1) as a whole package file (magic, recipient,
-// sealed key, secretstream), and (2) as the tar inside a package correctly
-// sealed to the recipient, which a hostile sender who knows the recipient's
-// public key fully controls. Either must end in a refusal or an extraction:
-// never a crash, a hang, or a file outside the output folder; and a refusal
-// leaves nothing behind.
+// Each input is tried five ways: (1) as a whole package file (magic,
+// recipient, sealed key, secretstream), and (2) as the tar inside a package
+// correctly sealed to the recipient, which a hostile sender who knows the
+// recipient's public key fully controls; (3) as a whole case-transfer file
+// and (4) as the tar inside one correctly sealed, each unpacked and its
+// history parsed and verified; (5) as a transfer's `history.json` itself.
+// Each must end in a refusal or a result: never a crash or a hang; a
+// refused package leaves nothing behind.
 @testable import CaseVault
 import CaseVaultArchive
 import CaseVaultCrypto
@@ -45,16 +47,48 @@ private func extract(_ bytes: [UInt8]) {
     if !left.isEmpty { fatalError("leftovers after a package: \(left)") }
 }
 
+private func reader(_ bytes: [UInt8]) -> (UnsafeMutableRawBufferPointer) throws -> Int {
+    var offset = 0
+    return { buffer in
+        let n = min(buffer.count, bytes.count - offset)
+        if n > 0 { bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) } }
+        offset += n
+        return n
+    }
+}
+
+private func sealed(_ bytes: [UInt8], magic: [UInt8]) -> [UInt8] {
+    var out: [UInt8] = []
+    guard let sealer = try? SealedPackage.Sealer(to: keys.publicKey, magic: magic, output: { out.append(contentsOf: $0) }) else { return [] }
+    try? bytes.withUnsafeBytes { try sealer.write($0) }
+    try? sealer.finish()
+    return out
+}
+
+/// A history, parsed and verified as `import case` and the projection do.
+private func verifyHistory(_ bytes: [UInt8]) {
+    guard let history = try? CaseHistory(parsing: bytes) else { return }
+    _ = try? history.verify(toVault: "00000000-0000-0000-0000-000000000000", toMember: "fuzz",
+                            toBoxPublicKey: keys.publicKey.bytes.hexString)
+}
+
+/// A transfer file unpacked (objects read into memory, as far as the limits let them), then its history checked.
+private func unpackTransfer(_ bytes: [UInt8]) {
+    guard let unpacked = try? Vault.unpackTransfer(input: reader(bytes), keys: keys, limits: limits, storeObject: { _, stream in
+        var total = 0
+        try stream { total += $0.count }
+    }) else { return }
+    verifyHistory(unpacked.history)
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPackageReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     extract(bytes)
-    var sealed: [UInt8] = []
-    if let sealer = try? SealedPackage.Sealer(to: keys.publicKey, output: { sealed.append(contentsOf: $0) }) {
-        try? bytes.withUnsafeBytes { try sealer.write($0) }
-        try? sealer.finish()
-        extract(sealed)
-    }
+    extract(sealed(bytes, magic: SealedPackage.magic))
+    unpackTransfer(bytes)
+    unpackTransfer(sealed(bytes, magic: SealedPackage.transferMagic))
+    verifyHistory(bytes)
     return 0
 }
 

@@ -153,6 +153,14 @@ struct CaseShowCommand: ParsableCommand {
             let pending = older.isEmpty ? "" : "; versions under generation \(older.map(String.init).joined(separator: ", ")) await re-sealing by a holder (casevault case rotate)"
             print(("  \(tier.rawValue) key:").padding(toLength: 21, withPad: " ", startingAt: 0) + "generation \(generation)\(pending)")
         }
+        let (transferred, imported) = try vault.transfers(of: number)
+        if let imported {
+            print("  imported:          from vault \(imported.fromVault) (its event \(imported.fromSeq)) on \(imported.at.prefix(10)) by \(imported.by)")
+        }
+        if let gone = transferred {
+            print("  TRANSFERRED:       to '\(gone.toMember)' of vault \(gone.toVault) on \(gone.at.prefix(10)) by \(gone.by): \(TerminalText.escape(gone.reason))")
+            print("                     this vault's copy is read-only")
+        }
         if let handover = try vault.handover(of: number) {
             print("  handover:          \(handover.from) → \(handover.to) (\(handover.role)), shadowing until \(handover.shadowUntil); started \(handover.startedAt.prefix(10)) by \(handover.startedBy)")
         }

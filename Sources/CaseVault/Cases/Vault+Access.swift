@@ -45,7 +45,7 @@ extension Vault {
         try Self.requireReason(reason)
         try write { writer, head in
             let signed = head.signedState(writer)
-            let state = try signed.existingCase(number)
+            let state = try signed.keptCase(number)
             if actor.role == .caseSupervisor, actor.id != state.case.supervisor {
                 throw VaultError.accessDenied("'\(actor.id)' does not supervise \(number)")
             }

@@ -344,7 +344,7 @@ extension Vault {
             let number = item.caseNumber
             let (handover, granted, awaiting, formFiled): (HandoverRecord, [Tier], [Tier], Bool) = try write { writer, head in
                 var signed = head.signedState(writer)
-                let state = try signed.existingCase(number)
+                let state = try signed.keptCase(number)
                 if let under = try signed.handover(number), under.from != from || under.to != to {
                     throw VaultError.alreadyExists("\(number) is already being handed from \(under.from) to \(under.to) (since \(under.at.prefix(10)))")
                 }

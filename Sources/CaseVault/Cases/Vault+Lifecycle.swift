@@ -47,7 +47,7 @@ extension Vault {
         }
         let pending: ClosureRequest? = try write { writer, head in
             let signed = head.signedState(writer)
-            let state = try signed.existingCase(parsed)
+            let state = try signed.keptCase(parsed)
             let record = state.case
             if record.status == CaseStatus.closed.rawValue, status == .open {
                 throw VaultError.invalidInput("\(parsed) is closed: reopen it with 'casevault case reopen \(parsed) --reason TEXT'")
@@ -75,7 +75,7 @@ extension Vault {
         let parsed = try CaseNumber.parse(number).description
         try Self.check(Lifecycle.refusal(reason: reason))
         try write { writer, head in
-            let state = try head.signedState(writer).existingCase(parsed)
+            let state = try head.signedState(writer).keptCase(parsed)
             guard state.case.status == CaseStatus.closed.rawValue else {
                 throw VaultError.invalidInput("\(parsed) is \(state.case.status), not closed; 'casevault case status' moves an open case")
             }
@@ -93,7 +93,7 @@ extension Vault {
         let parsed = try CaseNumber.parse(number).description
         try write { writer, head in
             let signed = head.signedState(writer)
-            let state = try signed.existingCase(parsed)
+            let state = try signed.keptCase(parsed)
             let pending = try signed.lifecycle(parsed).pendingClosure
             guard let pending else { throw VaultError.invalidInput("no closure of \(parsed) is awaiting approval") }
             try Self.check(Lifecycle.refusal(approving: pending.seq, pending: pending, of: state.case, by: actor.id,
@@ -166,7 +166,7 @@ extension Vault {
         }
         try write { writer, head in
             let signed = head.signedState(writer)
-            let state = try signed.existingCase(parsed)
+            let state = try signed.keptCase(parsed)
             guard actor.id == state.case.manager || actor.id == state.case.supervisor || actor.role == .projectDirector else {
                 throw VaultError.accessDenied("only the case's manager (\(state.case.manager)) or supervisor (\(state.case.supervisor)), or a project director, tags \(parsed)")
             }
@@ -210,7 +210,7 @@ extension Vault {
         try Self.check(Lifecycle.refusal(reason: reason))
         try write { writer, head in
             let signed = head.signedState(writer)
-            let state = try signed.existingCase(parsed)
+            let state = try signed.keptCase(parsed)
             try Self.check(Lifecycle.refusal(extending: state.case, try signed.lifecycle(parsed), until: until, by: actor.id, at: now))
             try Ledger.append([.agedOutExtended(AgedOutExtended(case: parsed, until: until, reason: reason))],
                               by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)

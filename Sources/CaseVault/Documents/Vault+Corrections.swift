@@ -16,7 +16,7 @@ extension Vault {
         try Self.check(Lifecycle.refusal(reason: reason))
         try write { writer, head in
             let signed = head.signedState(writer)
-            let state = try signed.existingCase(number)
+            let state = try signed.keptCase(number)
             guard actor.id == state.case.manager || actor.id == state.case.supervisor else {
                 throw VaultError.accessDenied("only the case's manager (\(state.case.manager)) or supervisor (\(state.case.supervisor)) withdraws a version of \(number)")
             }
@@ -60,11 +60,11 @@ extension Vault {
         guard targetNumber != number else { throw VaultError.invalidInput("'\(name)' is already in \(number)") }
         try write { writer, head in
             let signed = head.signedState(writer)
-            let source = try signed.existingCase(number)
+            let source = try signed.keptCase(number)
             guard actor.id == source.case.manager || actor.id == source.case.supervisor else {
                 throw VaultError.accessDenied("only the case's manager (\(source.case.manager)) or supervisor (\(source.case.supervisor)) moves a document of \(number)")
             }
-            let destination = try signed.existingCase(targetNumber)
+            let destination = try signed.keptCase(targetNumber)
             if let hold = try signed.hold(number) {
                 throw VaultError.accessDenied("\(number) is on legal hold since \(hold.at) (\(hold.by)): nothing leaves it until the hold is released")
             }
@@ -120,7 +120,7 @@ extension Vault {
         }
         let origin = version.origin ?? VersionOrigin(case: version.caseNumber, document: version.document)
         let ad = objectAssociatedData(caseNumber: origin.case, document: origin.document, version: version.version, type: version.type,
-                                      tier: tier, stamp: version.stamp)
+                                      tier: tier, stamp: version.stamp, vault: origin.vault)
         let reader = try objects.open(id)
         do {
             try SecretStream.decrypt(key: key, associatedData: ad, read: reader.read(into:), write: { _ in throw Enough() })

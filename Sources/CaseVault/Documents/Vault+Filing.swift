@@ -219,7 +219,7 @@ extension Vault {
     /// Decides version, tier and stamp from the signed state.
     private func planFiling(caseNumber number: String, name: String, type: String, schema: FormSchema?, confidential: Bool,
                             by actor: StaffIdentity, now: Date, timeZone: TimeZone, signed: SignedState) throws -> FilingPlan {
-        let state = try signed.existingCase(number)
+        let state = try signed.keptCase(number)
         guard let status = CaseStatus(rawValue: state.case.status) else {
             throw VaultError.integrityFailure("case record \(number) is damaged")
         }
@@ -256,10 +256,12 @@ extension Vault {
     /// The associated data binding an object to its identity and stamp
     /// (SECURITY.md §11): `"casevault-object-v1\n"` followed by the
     /// canonical JSON of vault, case, document, version, type, tier, stamp.
+    /// `vault` is the vault it was filed in: this one, unless the version
+    /// came with its case from another (`case.imported`).
     func objectAssociatedData(caseNumber: String, document: String, version: Int, type: String,
-                              tier: Tier, stamp: Stamp) -> [UInt8] {
+                              tier: Tier, stamp: Stamp, vault: String? = nil) -> [UInt8] {
         Array("casevault-object-v1\n".utf8) + JSONValue.object([
-            "vault": .string(config.vaultId), "case": .string(caseNumber), "document": .string(document),
+            "vault": .string(vault ?? config.vaultId), "case": .string(caseNumber), "document": .string(document),
             "version": .integer(Int64(version)), "type": .string(type), "tier": .string(tier.rawValue),
             "stamp": stamp.json,
         ]).canonicalBytes

@@ -163,7 +163,7 @@ extension Vault {
         let origin = facts.record.origin ?? VersionOrigin(case: number, document: document)
         return PreparedRead(info: info, fileKey: fileKey, objectID: objectID,
                             associatedData: objectAssociatedData(caseNumber: origin.case, document: origin.document, version: info.version,
-                                                                 type: info.type, tier: info.tier, stamp: info.stamp))
+                                                                 type: info.type, tier: info.tier, stamp: info.stamp, vault: origin.vault))
     }
 
     /// Not found, or moved away: the tombstone says where.

@@ -33,6 +33,8 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case handoverCompleted = "case.handover-completed"
     case packageExported = "package.exported"
     case handoverCancelled = "case.handover-cancelled"
+    case caseTransferred = "case.transferred"
+    case caseImported = "case.imported"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -367,6 +369,44 @@ struct HandoverCancelled: Codable, Equatable {
     var reason: String
 }
 
+/// `case.transferred`: the case goes to another vault, for the member
+/// named there to import (`casevault export case`). This vault keeps the
+/// case as a read-only tombstone.
+struct CaseTransferred: Codable, Equatable {
+    var `case`: String
+    var toVault: String
+    var toMember: String
+    var toBoxPublicKey: String
+    var reason: String
+}
+
+/// `case.imported`: a case transferred from another vault arrives
+/// (`casevault import case`). Its state and history are the blob `history`
+/// (a `CaseHistory`, SECURITY.md §15b), which the projection verifies; the
+/// event adds what is new here: the case's manager and supervisor, fresh
+/// tier key pairs sealed to their holders, and every version's file key
+/// re-sealed to the new tier keys.
+struct CaseImported: Codable, Equatable {
+    struct Holder: Codable, Equatable {
+        var tier: String
+        var holder: String
+        var holderPublicKey: String
+        var sealedKeyHash: String
+    }
+    var `case`: String
+    var history: String
+    var manager: String
+    var supervisor: String
+    var teamPublicKey: String
+    var confidentialPublicKey: String
+    /// By tier, then holder (as bytes).
+    var holders: [Holder]
+    /// Every version, in the history's order (by document as bytes, then version).
+    var versions: [KeyRotated.Resealed]
+    /// The schema bodies the versions name, sorted, each once.
+    var schemaBodies: [String]
+}
+
 /// One event's data, typed by kind.
 enum EventData: Equatable {
     case vaultCreated(VaultCreated)
@@ -400,6 +440,8 @@ enum EventData: Equatable {
     case handoverCompleted(HandoverCompleted)
     case packageExported(PackageExported)
     case handoverCancelled(HandoverCancelled)
+    case caseTransferred(CaseTransferred)
+    case caseImported(CaseImported)
 
     var type: EventType {
         switch self {
@@ -434,6 +476,8 @@ enum EventData: Equatable {
         case .handoverCompleted: .handoverCompleted
         case .packageExported: .packageExported
         case .handoverCancelled: .handoverCancelled
+        case .caseTransferred: .caseTransferred
+        case .caseImported: .caseImported
         }
     }
 
@@ -469,6 +513,8 @@ enum EventData: Equatable {
         case .handoverCompleted(let data): return try encoder.encode(data)
         case .packageExported(let data): return try encoder.encode(data)
         case .handoverCancelled(let data): return try encoder.encode(data)
+        case .caseTransferred(let data): return try encoder.encode(data)
+        case .caseImported(let data): return try encoder.encode(data)
         }
     }
 
@@ -663,6 +709,35 @@ enum EventData: Equatable {
         case .handoverCancelled(let d):
             m.string("case", d.case)
             m.string("reason", d.reason)
+        case .caseTransferred(let d):
+            m.string("case", d.case)
+            m.string("reason", d.reason)
+            m.string("toBoxPublicKey", d.toBoxPublicKey)
+            m.string("toMember", d.toMember)
+            m.string("toVault", d.toVault)
+        case .caseImported(let d):
+            m.string("case", d.case)
+            m.string("confidentialPublicKey", d.confidentialPublicKey)
+            m.string("history", d.history)
+            m.array("holders", d.holders) { item, w in
+                w.object { h in
+                    h.string("holder", item.holder)
+                    h.string("holderPublicKey", item.holderPublicKey)
+                    h.string("sealedKeyHash", item.sealedKeyHash)
+                    h.string("tier", item.tier)
+                }
+            }
+            m.string("manager", d.manager)
+            m.strings("schemaBodies", d.schemaBodies)
+            m.string("supervisor", d.supervisor)
+            m.string("teamPublicKey", d.teamPublicKey)
+            m.array("versions", d.versions) { item, w in
+                w.object { v in
+                    v.string("document", item.document)
+                    v.string("sealedFileKeyHash", item.sealedFileKeyHash)
+                    v.integer("version", item.version)
+                }
+            }
         }
     }
 
@@ -700,6 +775,39 @@ enum EventData: Equatable {
         case .handoverCompleted: return .handoverCompleted(try decoder.decode(HandoverCompleted.self, from: json))
         case .packageExported: return .packageExported(try decoder.decode(PackageExported.self, from: json))
         case .handoverCancelled: return .handoverCancelled(try decoder.decode(HandoverCancelled.self, from: json))
+        case .caseTransferred: return .caseTransferred(try decoder.decode(CaseTransferred.self, from: json))
+        case .caseImported: return .caseImported(try decoder.decode(CaseImported.self, from: json))
+        }
+    }
+
+    /// The cases an event names (a case's history, SECURITY.md §15b).
+    var namedCases: [String] {
+        switch self {
+        case .vaultCreated, .staffAdded, .passphraseChanged, .schemaAdded, .confidentialTypesSet, .retentionPolicySet, .staffLeft: []
+        case .caseOpened(let d): [d.case]
+        case .grantGiven(let d): [d.case]
+        case .versionFiled(let d): [d.case]
+        case .contentRead(let d): [d.case]
+        case .contentRefused(let d): [d.case]
+        case .statusChanged(let d): [d.case]
+        case .closureRequested(let d): [d.case]
+        case .closureApproved(let d): [d.case]
+        case .versionWithdrawn(let d): [d.case]
+        case .documentMoved(let d): [d.case, d.to]
+        case .tagAdded(let d), .tagRemoved(let d): [d.case]
+        case .agedOutExtended(let d): [d.case]
+        case .agedOutClosed(let d): [d.case]
+        case .holdPlaced(let d), .holdReleased(let d): [d.case]
+        case .disposalApproved(let d): [d.case]
+        case .disposed(let d): [d.case]
+        case .accessGranted(let d): [d.case]
+        case .keyRotated(let d): [d.case]
+        case .handoverStarted(let d): [d.case]
+        case .handoverCompleted(let d): [d.case]
+        case .packageExported(let d): d.entries.map(\.case)
+        case .handoverCancelled(let d): [d.case]
+        case .caseTransferred(let d): [d.case]
+        case .caseImported(let d): [d.case]
         }
     }
 }

@@ -1,4 +1,5 @@
 internal import CaseVaultCrypto
+import Foundation
 
 /// The one writer of the catalog's tables (design §2, "one writer"): turns
 /// one event into the rows it implies and moves the state map to match,
@@ -75,6 +76,14 @@ enum Projection {
             return state
         }
 
+        /// A live case this vault still keeps: not transferred to another
+        /// (whose copy here is read-only).
+        func changeableCase(_ number: String) throws -> CaseState {
+            let state = try liveCase(number)
+            if let gone = state.case.transferred { throw refuse("\(number) was transferred to vault \(gone.toVault) on \(gone.at): its copy here is read-only") }
+            return state
+        }
+
         func requireKey(_ hex: String, _ what: String) throws {
             guard let bytes = [UInt8](hexString: hex), bytes.count == 32, bytes.hexString == hex else { throw refuse("\(what) is not 32 bytes of hex") }
         }
@@ -126,6 +135,8 @@ enum Projection {
             case .handoverCompleted(let data): try handoverCompleted(data)
             case .packageExported(let data): try packageExported(data)
             case .handoverCancelled(let data): try handoverCancelled(data)
+            case .caseTransferred(let data): try caseTransferred(data)
+            case .caseImported(let data): try caseImported(data)
             }
         }
 
@@ -213,8 +224,8 @@ enum Projection {
 
         mutating func grantGiven(_ data: GrantGiven) throws {
             _ = try actor()
-            let state = try liveCase(data.case)
-            guard event.actor == state.case.openedBy else { throw refuse("only who opened \(data.case) gives its grants") }
+            let state = try changeableCase(data.case)
+            guard event.actor == state.case.openedBy, state.case.imported == nil else { throw refuse("only who opened \(data.case) gives its grants") }
             guard let tier = Tier(rawValue: data.tier) else { throw refuse("unknown tier '\(data.tier)'") }
             guard !state.grants.contains(where: { $0.tier == data.tier && $0.holder == data.holder }) else {
                 throw refuse("\(data.holder) already holds the \(data.tier) tier of \(data.case)")
@@ -240,7 +251,7 @@ enum Projection {
 
         mutating func versionFiled(_ data: VersionFiled) throws {
             let (actor, _) = try actor()
-            let state = try liveCase(data.case)
+            let state = try changeableCase(data.case)
             guard let tier = Tier(rawValue: data.tier) else { throw refuse("unknown tier '\(data.tier)'") }
             let document = try signed.document(data.case, data.document)
             // Format 1 stored names as typed; from format 2 a new document's
@@ -341,10 +352,12 @@ enum Projection {
 
         /// The case, for a lifecycle event: format 2 on, a known case, a
         /// reason that keeps the rules.
-        func lifecycleCase(_ number: String, reason: String?) throws -> (state: CaseState, lifecycle: LifecycleState, role: Role) {
+        /// A case a format-2 event changes; only a rotation, a hold or a
+        /// disposal (`transferred: true`) still changes one transferred away.
+        func lifecycleCase(_ number: String, reason: String?, transferred: Bool = false) throws -> (state: CaseState, lifecycle: LifecycleState, role: Role) {
             guard event.format >= 2 else { throw refuse("\(event.type.rawValue) is a format-2 event") }
             let (_, role) = try actor()
-            let state = try liveCase(number)
+            let state = transferred ? try liveCase(number) : try changeableCase(number)
             if let reason, let refusal = Lifecycle.refusal(reason: reason) { throw refuse(refusal.message) }
             return (state, try signed.lifecycle(number), role)
         }
@@ -414,7 +427,7 @@ enum Projection {
             }
             guard Array(data.to.utf8) != Array(data.case.utf8) else { throw refuse("a document moves to another case") }
             guard try signed.hold(data.case) == nil else { throw refuse("\(data.case) is on legal hold: nothing leaves it") }
-            let target = try liveCase(data.to)
+            let target = try changeableCase(data.to)
             guard let document = try signed.document(data.case, data.document) else {
                 throw refuse("no document '\(data.document)' in \(data.case)")
             }
@@ -574,7 +587,7 @@ enum Projection {
         }
 
         mutating func disposalApproved(_ data: DisposalApproved) throws {
-            let (state, _, role) = try lifecycleCase(data.case, reason: data.reason)
+            let (state, _, role) = try lifecycleCase(data.case, reason: data.reason, transferred: true)
             guard role != .caseSupervisor || event.actor == state.case.supervisor else {
                 throw refuse("a case supervisor approves the disposal of their own cases only")
             }
@@ -594,7 +607,7 @@ enum Projection {
         /// and of its file keys is erased, and the tombstone added. The
         /// case's other rows stay: they are its record.
         mutating func disposed(_ data: CaseDisposed) throws {
-            let (state, _, _) = try lifecycleCase(data.case, reason: nil)
+            let (state, _, _) = try lifecycleCase(data.case, reason: nil, transferred: true)
             let (rule, name) = try due(state, policyVersion: data.policyVersion)
             guard Array(data.rule.utf8) == Array(name.utf8) else { throw refuse("the rule that applies is \(name), not \(data.rule)") }
             let standing = try signed.disposalApprovals(data.case)
@@ -691,7 +704,7 @@ enum Projection {
         /// when the rotation re-seals every version, the older generations
         /// (grants and sealed file keys) erased too.
         mutating func keyRotated(_ data: KeyRotated) throws {
-            let (state, _, role) = try lifecycleCase(data.case, reason: data.reason)
+            let (state, _, role) = try lifecycleCase(data.case, reason: data.reason, transferred: true)
             guard role != .caseSupervisor || event.actor == state.case.supervisor else {
                 throw refuse("a case supervisor rotates the keys of their own cases only")
             }
@@ -818,6 +831,132 @@ enum Projection {
             for hash in erased { try eraseIfUnnamed(hash) }
         }
 
+        // MARK: Moving a case between vaults (SECURITY.md §15b)
+
+        /// The case's supervisor sends it whole to another vault: nothing
+        /// may be under way that the other vault could not finish, and they
+        /// must hold both tiers' current keys (which the transfer re-seals).
+        /// Sent again (the file was lost), it goes to the same member only.
+        mutating func caseTransferred(_ data: CaseTransferred) throws {
+            let (state, lifecycle, _) = try lifecycleCase(data.case, reason: data.reason, transferred: true)
+            guard event.actor == state.case.supervisor else { throw refuse("only the case's supervisor transfers \(data.case)") }
+            if let gone = state.case.transferred, gone.toVault != data.toVault || gone.toMember != data.toMember {
+                throw refuse("\(data.case) was already transferred to '\(gone.toMember)' of vault \(gone.toVault)")
+            }
+            guard UUID(uuidString: data.toVault)?.uuidString.lowercased() == data.toVault, data.toVault != event.vault else {
+                throw refuse("the receiving vault must be another vault, named by its id")
+            }
+            guard (try? StaffMember.validate(id: data.toMember)) != nil else { throw refuse("'\(data.toMember)' is not a staff id") }
+            try requireKey(data.toBoxPublicKey, "the receiving member's public key")
+            guard try signed.handover(data.case) == nil else { throw refuse("a handover of \(data.case) is under way") }
+            guard try signed.hold(data.case) == nil else { throw refuse("\(data.case) is on legal hold: nothing leaves it") }
+            guard lifecycle.pendingClosure == nil else { throw refuse("a closure of \(data.case) awaits approval") }
+            guard try signed.disposalApprovals(data.case).isEmpty else { throw refuse("\(data.case) has disposal approvals") }
+            for tier in Tier.allCases {
+                guard state.case.keys?[tier].older.isEmpty ?? true else {
+                    throw refuse("some versions of \(data.case) are still sealed to an older \(tier.rawValue)-tier key: finish the rotation first")
+                }
+                try requireNoDepartedHolder(state, tier)
+                guard state.holdsCurrent(tier, GrantHolder.staff(event.actor)) else {
+                    throw refuse("'\(event.actor)' does not hold the \(tier.rawValue) tier of \(data.case)")
+                }
+            }
+            var record = state.case
+            record.transferred = CaseTransfer(seq: event.seq, at: event.at, by: event.actor, toVault: data.toVault, toMember: data.toMember,
+                                              reason: data.reason)
+            try writer.putCase(record)
+            try set(StateKey.case(data.case), CaseState(record, grants: state.grants))
+        }
+
+        /// A case from another vault arrives: its history (the blob) must
+        /// verify and be addressed to this vault and this signer; its rows
+        /// are what the sending vault's signed state held, with this
+        /// vault's manager, supervisor, fresh tier keys and their holders,
+        /// and every file key re-sealed to the new keys.
+        mutating func caseImported(_ data: CaseImported) throws {
+            guard event.format >= 2 else { throw refuse("\(event.type.rawValue) is a format-2 event") }
+            let (actor, _) = try actor()
+            let settings = try signed.settings()
+            try requireFresh(data.history, "the history's hash")
+            let proven: ProvenCase
+            do {
+                proven = try CaseHistory(parsing: try signed.blob(data.history, what: "the history of \(data.case)"))
+                    .verify(toVault: event.vault, toMember: event.actor, toBoxPublicKey: actor.boxPublicKey)
+            } catch let error as VaultError {
+                throw refuse(error.message)
+            }
+            var record = proven.state.case
+            guard Array(record.number.utf8) == Array(data.case.utf8) else { throw refuse("the history is of \(record.number)") }
+            guard settings.caseCategories.contains(record.category) else { throw refuse("this vault has no case category '\(record.category)'") }
+            guard try signed.caseState(data.case) == nil else { throw refuse("case \(data.case) already exists here") }
+            if let taken = try signed.clientTaken(record.clientNumber) { throw refuse("client number \(record.clientNumber) is already case \(taken)") }
+            guard proven.lifecycle.pendingClosure == nil else { throw refuse("a closure of \(data.case) awaits approval") }
+            try requireKey(data.teamPublicKey, "the team-tier public key")
+            try requireKey(data.confidentialPublicKey, "the confidential-tier public key")
+            // The holders, exactly as a case opened here would have them.
+            let expected: [(tier: String, holder: String, key: String)]
+            do { expected = try Vault.importHolders(manager: data.manager, supervisor: data.supervisor, signed: signed) } catch let error as VaultError {
+                throw refuse(error.message)
+            }
+            guard data.holders.count == expected.count,
+                  zip(data.holders, expected).allSatisfy({ $0.tier == $1.tier && $0.holder == $1.holder && $0.holderPublicKey == $1.key }) else {
+                throw refuse("the holders must be the manager, the supervisor, the team-tier roles' members and the recovery key, by tier and holder")
+            }
+            guard data.versions.map({ Array($0.document.utf8) }) == proven.versions.map({ Array($0.document.utf8) }),
+                  data.versions.map(\.version) == proven.versions.map(\.version) else {
+                throw refuse("the import re-seals every version of the case, in the history's order")
+            }
+            let sealed = data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash)
+            guard Set(sealed).count == sealed.count, !sealed.contains(data.history) else { throw refuse("each sealed key must be a new blob of its own") }
+            for hash in sealed { try requireFresh(hash, "a sealed key") }
+            let schemaBodies = Set(proven.versions.compactMap(\.schemaBodyHash)).sorted()
+            guard data.schemaBodies == schemaBodies else { throw refuse("the import names the versions' schema bodies, sorted, each once") }
+            for hash in schemaBodies { _ = try signed.blob(hash, what: "a schema body of \(data.case)") }
+
+            let cases = try signed.caseCount()
+            record.manager = data.manager
+            record.supervisor = data.supervisor
+            record.teamPublicKey = data.teamPublicKey
+            record.confidentialPublicKey = data.confidentialPublicKey
+            record.keys = nil
+            record.openedBy = event.actor
+            record.openedSeq = event.seq
+            record.transferred = nil
+            record.imported = CaseImport(seq: event.seq, at: event.at, by: event.actor, fromVault: proven.fromVault,
+                                         fromSeq: proven.transferSeq, history: data.history)
+            let grants = data.holders.map { GrantRecord(caseNumber: data.case, tier: $0.tier, holder: $0.holder, holderPublicKey: $0.holderPublicKey,
+                                                        sealedKeyHash: $0.sealedKeyHash, grantedSeq: event.seq) }
+            try writer.putCase(record)
+            for grant in grants { try writer.putGrant(grant) }
+            try set(StateKey.case(data.case), CaseState(record, grants: grants))
+            try set(StateKey.client(record.clientNumber), ClientState(case: data.case))
+            try set(StateKey.caseCount, CaseCountState(count: cases.count + 1, highestClient: max(cases.highestClient, record.clientNumber)))
+            for document in proven.documents {
+                try writer.putDocument(document)
+                try set(StateKey.document(data.case, document.name), document)
+            }
+            if !proven.documents.isEmpty { try set(StateKey.documentCount(data.case), CountState(count: proven.documents.count)) }
+            let fromVault = proven.fromVault
+            for (version, item) in zip(proven.versions, data.versions) {
+                var arrived = version
+                arrived.sealedFileKeyHash = item.sealedFileKeyHash
+                arrived.keyGeneration = 1
+                arrived.origin = VersionOrigin(case: version.origin?.case ?? version.caseNumber, document: version.origin?.document ?? version.document,
+                                               vault: version.origin?.vault ?? fromVault)
+                try writer.putVersion(arrived)
+                try set(StateKey.version(data.case, version.document, version.version), arrived)
+            }
+            for (name, list) in proven.withdrawals {
+                for withdrawal in list { try writer.putWithdrawal(withdrawal) }
+                try set(StateKey.withdrawals(data.case, name), WithdrawalState(versions: list))
+            }
+            for tag in proven.tags { try writer.putTag(tag) }
+            if !proven.tags.isEmpty { try set(StateKey.tags(data.case), TagState(tags: proven.tags)) }
+            for change in proven.lifecycle.changes { try writer.putStatusChange(change) }
+            if let extended = proven.lifecycle.aoExtension { try writer.putAOExtension(extended) }
+            if !proven.lifecycle.isEmpty { try set(StateKey.lifecycle(data.case), proven.lifecycle) }
+        }
+
         /// A package changes no state; it may hold only versions the actor
         /// read and the recipient may read.
         func packageExported(_ data: PackageExported) throws {
@@ -917,7 +1056,7 @@ enum Projection {
         }
 
         mutating func hold(_ data: CaseHold, placing: Bool) throws {
-            let (state, _, role) = try lifecycleCase(data.case, reason: data.reason)
+            let (state, _, role) = try lifecycleCase(data.case, reason: data.reason, transferred: true)
             guard role != .caseSupervisor || event.actor == state.case.supervisor else {
                 throw refuse("a case supervisor places and releases holds on their own cases only")
             }

@@ -36,6 +36,8 @@ public enum Replay {
         var range = CompactRange()
         try reader.forEachEvent(in: 1...last) { record in
             let event = try Event(body: record.body)
+            // Its blobs first, as when it was appended: an import's projection reads its history.
+            try copyBlobs(named: event, from: reader, into: writer)
             root = try Projection.apply(event, to: writer, root: root, checked: false)
             if let signed = event.stateRoot, signed != root {
                 throw VaultError.integrityFailure("event \(event.seq) signed a state that replaying the log does not give")
@@ -44,7 +46,6 @@ public enum Replay {
             for node in range.append(leaf: LogTree.leafHash(body: record.body, signature: record.signature)) {
                 try writer.putLogNode(level: node.level, index: node.index, hash: node.hash)
             }
-            try copyBlobs(named: event, from: reader, into: writer)
             return true
         }
         guard range == verified.range else { throw VaultError.integrityFailure("the replayed log differs from the checked one") }
@@ -63,10 +64,11 @@ public enum Replay {
         case .documentMoved(let data): data.versions.map(\.sealedFileKeyHash)
         case .accessGranted(let data): [data.sealedKeyHash]
         case .keyRotated(let data): data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash)
+        case .caseImported(let data): [data.history] + data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash) + data.schemaBodies
         case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
              .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed,
              .confidentialTypesSet, .holdPlaced, .holdReleased, .disposalApproved, .disposed, .staffLeft, .handoverStarted,
-             .handoverCompleted, .packageExported, .handoverCancelled: []
+             .handoverCompleted, .packageExported, .handoverCancelled, .caseTransferred: []
         }
     }
 

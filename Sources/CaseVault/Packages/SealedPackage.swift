@@ -3,7 +3,8 @@ internal import CaseVaultCrypto
 /// A handover package sealed to one recipient (SECURITY.md §15a):
 ///
 /// ```
-/// magic        21 bytes  "casevault-package-v1\n"
+/// magic        21 bytes  "casevault-package-v1\n" ("casevault-transfer-v1\n",
+///                        22 bytes, for a case transfer, §15b)
 /// recipient    32 bytes  the recipient's X25519 public key
 /// sealed key   80 bytes  crypto_box_seal(stream key (32 bytes), recipient)
 /// stream       …         secretstream (§9) of a pax tar, every chunk with
@@ -11,7 +12,9 @@ internal import CaseVaultCrypto
 /// ```
 enum SealedPackage {
     static let magic = Array("casevault-package-v1\n".utf8)
+    static let transferMagic = Array("casevault-transfer-v1\n".utf8)
     static let sealedKeyLength = 80
+    /// A handover package's header (the transfer's is one byte longer).
     static let headerLength = magic.count + 32 + sealedKeyLength
 
     /// Encrypts what is written to it as one secretstream, chunk by chunk,
@@ -24,9 +27,9 @@ enum SealedPackage {
         private var count = 0
         private var cipher = [UInt8](repeating: 0, count: SecretStream.cipherChunkSize)
 
-        init(to recipient: BoxPublicKey, output: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
+        init(to recipient: BoxPublicKey, magic: [UInt8] = SealedPackage.magic, output: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
             let key = SecretStream.generateKey()
-            header = SealedPackage.magic + recipient.bytes + SealedBox.seal(key, to: recipient)
+            header = magic + recipient.bytes + SealedBox.seal(key, to: recipient)
             encryptor = try SecretStreamEncryptor(key: key)
             self.output = output
             try header.withUnsafeBytes { try output($0) }
@@ -73,18 +76,20 @@ enum SealedPackage {
         private var ended = false
 
         /// Refuses a package that is not one, or is another recipient's.
-        init(with keys: BoxKeyPair, input: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) throws {
-            var header = [UInt8](repeating: 0, count: SealedPackage.headerLength)
+        init(with keys: BoxKeyPair, magic: [UInt8] = SealedPackage.magic, what: String = "handover package",
+             input: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) throws {
+            let headerLength = magic.count + 32 + SealedPackage.sealedKeyLength
+            var header = [UInt8](repeating: 0, count: headerLength)
             let got = try header.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: input) }
-            guard got == SealedPackage.headerLength, Array(header[0..<SealedPackage.magic.count]) == SealedPackage.magic else {
-                throw VaultError.invalidInput("this is not a casevault handover package (or it is cut short)")
+            guard got == headerLength, Array(header[0..<magic.count]) == magic else {
+                throw VaultError.invalidInput("this is not a casevault \(what) (or it is cut short)")
             }
-            let recipient = Array(header[SealedPackage.magic.count..<(SealedPackage.magic.count + 32)])
+            let recipient = Array(header[magic.count..<(magic.count + 32)])
             guard recipient == keys.publicKey.bytes else {
-                throw VaultError.accessDenied("this package is sealed to someone else")
+                throw VaultError.accessDenied("this \(what) is sealed to someone else")
             }
             let key: SecureBytes
-            do { key = try SealedBox.open(Array(header[(SealedPackage.magic.count + 32)...]), with: keys) } catch {
+            do { key = try SealedBox.open(Array(header[(magic.count + 32)...]), with: keys) } catch {
                 throw VaultError.integrityFailure("the package's key does not open: it was altered")
             }
             var streamHeader = [UInt8](repeating: 0, count: SecretStream.headerLength)

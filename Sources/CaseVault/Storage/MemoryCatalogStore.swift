@@ -247,6 +247,8 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             if let taken = state.clients[record.clientNumber], taken != record.number {
                 throw VaultError.integrityFailure("client number \(record.clientNumber) is already case \(taken)")
             }
+            state.named(state.cases[Name(record.number)]?.imported?.history, -1)
+            state.named(record.imported?.history, 1)
             state.cases[Name(record.number)] = record
             state.clients[record.clientNumber] = record.number
             state.highestClient = max(state.highestClient ?? record.clientNumber, record.clientNumber)

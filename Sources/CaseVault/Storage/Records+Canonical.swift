@@ -130,6 +130,16 @@ extension CaseRecord: CanonicalRecord {
         m.string("category", category)
         m.integer("clientNumber", clientNumber)
         m.string("confidentialPublicKey", confidentialPublicKey)
+        if let imported {
+            m.object("imported") { i in
+                i.string("at", imported.at)
+                i.string("by", imported.by)
+                i.integer("fromSeq", imported.fromSeq)
+                i.string("fromVault", imported.fromVault)
+                i.string("history", imported.history)
+                i.integer("seq", imported.seq)
+            }
+        }
         if let keys {
             m.object("keys") { k in
                 k.object("confidential") { keys.confidential.write(&$0) }
@@ -144,6 +154,16 @@ extension CaseRecord: CanonicalRecord {
         m.string("status", status)
         m.string("supervisor", supervisor)
         m.string("teamPublicKey", teamPublicKey)
+        if let transferred {
+            m.object("transferred") { t in
+                t.string("at", transferred.at)
+                t.string("by", transferred.by)
+                t.string("reason", transferred.reason)
+                t.integer("seq", transferred.seq)
+                t.string("toMember", transferred.toMember)
+                t.string("toVault", transferred.toVault)
+            }
+        }
         m.integer("year", year)
     }
 }
@@ -235,6 +255,7 @@ extension VersionRecord: CanonicalRecord {
             m.object("origin") { o in
                 o.string("case", origin.case)
                 o.string("document", origin.document)
+                if let vault = origin.vault { o.string("vault", vault) }
             }
         }
         m.string("schemaBodyHash", schemaBodyHash)

@@ -144,11 +144,19 @@ public struct CaseRecord: Codable, Equatable, Sendable {
     /// always the current generation's. Absent (not null) before the first
     /// rotation, so cases never rotated hash as they did.
     public var keys: CaseKeys?
+    /// Once the case went to another vault (`case.transferred`): the
+    /// tombstone. This vault's copy is read-only from then on. Absent (not
+    /// null) otherwise, as is `imported`.
+    public var transferred: CaseTransfer?
+    /// For a case that came from another vault (`case.imported`).
+    public var imported: CaseImport?
 
     public init(number: String, category: String, year: Int, clientNumber: Int, status: String, manager: String,
                 supervisor: String, teamPublicKey: String, confidentialPublicKey: String, openedAt: String,
-                openedBy: String, openedSeq: Int64, keys: CaseKeys? = nil) {
+                openedBy: String, openedSeq: Int64, keys: CaseKeys? = nil, transferred: CaseTransfer? = nil, imported: CaseImport? = nil) {
         self.keys = keys
+        self.transferred = transferred
+        self.imported = imported
         self.number = number
         self.category = category
         self.year = year
@@ -165,7 +173,7 @@ public struct CaseRecord: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case number, category, year, clientNumber, status, manager, supervisor, teamPublicKey, confidentialPublicKey
-        case openedAt, openedBy, openedSeq, keys
+        case openedAt, openedBy, openedSeq, keys, transferred, imported
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -183,10 +191,34 @@ public struct CaseRecord: Codable, Equatable, Sendable {
         try c.encode(openedBy, forKey: .openedBy)
         try c.encode(openedSeq, forKey: .openedSeq)
         try c.encodeIfPresent(keys, forKey: .keys)
+        try c.encodeIfPresent(transferred, forKey: .transferred)
+        try c.encodeIfPresent(imported, forKey: .imported)
     }
 
     /// The tier's current key generation (1 until it first rotates).
     public func generation(of tier: Tier) -> Int { keys?[tier].generation ?? 1 }
+}
+
+/// Where a case went (`case.transferred`, SECURITY.md §15b).
+public struct CaseTransfer: Codable, Equatable, Sendable {
+    public var seq: Int64
+    public var at: String
+    public var by: String
+    public var toVault: String
+    public var toMember: String
+    public var reason: String
+}
+
+/// Where a case came from (`case.imported`, SECURITY.md §15b): the sending
+/// vault, the event there that transferred it, and the blob holding the
+/// history that proves it.
+public struct CaseImport: Codable, Equatable, Sendable {
+    public var seq: Int64
+    public var at: String
+    public var by: String
+    public var fromVault: String
+    public var fromSeq: Int64
+    public var history: String
 }
 
 /// The key generations of a case's two tiers (SECURITY.md §3, "Rotation").
@@ -375,10 +407,15 @@ public struct VersionRecord: Codable, Equatable, Sendable {
 public struct VersionOrigin: Codable, Equatable, Sendable {
     public var `case`: String
     public var document: String
+    /// For a version filed in another vault and imported with its case:
+    /// that vault's id, which its object's associated data names. Absent
+    /// otherwise.
+    public var vault: String?
 
-    public init(case: String, document: String) {
+    public init(case: String, document: String, vault: String? = nil) {
         self.case = `case`
         self.document = document
+        self.vault = vault
     }
 }
 

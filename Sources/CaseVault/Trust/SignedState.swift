@@ -134,6 +134,16 @@ struct SignedState {
         return state
     }
 
+    /// A case that must exist and that this vault still keeps: one
+    /// transferred to another vault (`case.transferred`) is read-only here.
+    func keptCase(_ number: String) throws -> CaseState {
+        let state = try existingCase(number)
+        if let gone = state.case.transferred {
+            throw VaultError.invalidInput("\(number) was transferred to vault \(gone.toVault) ('\(gone.toMember)') on \(gone.at.prefix(10)): its copy here is read-only")
+        }
+        return state
+    }
+
     /// What a command says of a case disposed of: when, under what, and
     /// where the certificate is.
     static func disposedNotice(_ disposal: DisposalRecord) -> String {

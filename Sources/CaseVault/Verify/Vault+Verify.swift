@@ -269,6 +269,13 @@ private struct Verifier {
             // live log is what verify checks, and a copy would double the
             // memory of a large one.
             if record.seq <= 2, try writer.lastEventSeq() == record.seq - 1 { try writer.appendEvent(record) }
+            // An import's projection reads its history and schema bodies: the
+            // scratch catalog gets them first, when intact (checkBlobs reports the rest).
+            if case .caseImported(let data) = event.data {
+                for hash in [data.history] + data.schemaBodies {
+                    if let bytes = try reader.blob(hash: hash), Blake2b.hash(bytes).hexString == hash { try writer.putBlob(hash: hash, bytes: bytes) }
+                }
+            }
             do {
                 root = try Projection.apply(event, to: writer, root: root, checked: false)
             } catch let error as VaultError {
@@ -432,6 +439,9 @@ private struct Verifier {
         let disposed = Set(try replayed.disposals(caseNumber: nil).map { Array($0.caseNumber.utf8) })
         var erased: [String: String] = [:]
         for record in try replayed.cases(matching: CaseQuery()) {
+            if let imported = record.imported {
+                needed[imported.history] = "the history of \(record.number), imported from vault \(imported.fromVault)"
+            }
             for grant in try replayed.grants(caseNumber: record.number) {
                 let what = "the \(grant.tier)-tier key of \(record.number) sealed to \(grant.holder)"
                 if disposed.contains(Array(record.number.utf8)) { erased[grant.sealedKeyHash] = what } else { secret(grant.sealedKeyHash, what) }

@@ -1,0 +1,483 @@
+public import Foundation
+internal import CaseVaultArchive
+internal import CaseVaultCrypto
+
+/// Who a case transfer is for (`casevault vault pubkey`): a member of a
+/// receiving vault who may import cases there, and their public key. It
+/// holds no secret; the sender checks its fingerprint with the receiving
+/// office by another channel (a call), as with any public key.
+public struct VaultIdentity: Sendable, Equatable {
+    public static let format = "casevault-vault-identity-v1"
+    public let vault: String
+    public let member: String
+    public let name: String
+    public let role: String
+    public let boxPublicKey: String
+
+    /// SHA-256 over the vault, member and key, first 16 bytes, in groups
+    /// of four hex digits: what the two offices read to each other.
+    public var fingerprint: String {
+        let digest = Array(SHA256.hash(Array("casevault-identity-v1\n\(vault)\n\(member)\n\(boxPublicKey)\n".utf8))[0..<16]).hexString
+        return stride(from: 0, to: digest.count, by: 4).map { i in
+            String(digest[digest.index(digest.startIndex, offsetBy: i)..<digest.index(digest.startIndex, offsetBy: i + 4)])
+        }.joined(separator: "-")
+    }
+
+    public var text: String {
+        JSONValue.object([
+            "format": .string(Self.format), "vault": .string(vault), "member": .string(member), "name": .string(name),
+            "role": .string(role), "boxPublicKey": .string(boxPublicKey), "fingerprint": .string(fingerprint),
+        ]).prettyText + "\n"
+    }
+
+    public init(parsing bytes: [UInt8]) throws {
+        func bad(_ why: String) -> VaultError { .invalidInput("not a casevault vault identity: \(why)") }
+        guard bytes.count <= 16_384, let json = try? JSONValue(parsing: bytes), case .object(let o) = json,
+              o["format"] == .string(Self.format),
+              let vault = o["vault"]?.stringValue, let member = o["member"]?.stringValue, let name = o["name"]?.stringValue,
+              let role = o["role"]?.stringValue, let key = o["boxPublicKey"]?.stringValue else { throw bad("a member is missing") }
+        guard UUID(uuidString: vault)?.uuidString.lowercased() == vault else { throw bad("the vault id is not one") }
+        guard (try? StaffMember.validate(id: member)) != nil else { throw bad("the member id is not one") }
+        guard let raw = [UInt8](hexString: key), raw.count == 32, raw.hexString == key else { throw bad("the public key is not 32 bytes of hex") }
+        self.init(vault: vault, member: member, name: name, role: role, boxPublicKey: key)
+        guard o["fingerprint"] == nil || o["fingerprint"] == .string(fingerprint) else { throw bad("its fingerprint does not match its key") }
+    }
+
+    init(vault: String, member: String, name: String, role: String, boxPublicKey: String) {
+        self.vault = vault
+        self.member = member
+        self.name = name
+        self.role = role
+        self.boxPublicKey = boxPublicKey
+    }
+}
+
+/// What `export case` wrote.
+public struct TransferReport: Sendable {
+    public let path: String
+    public let caseNumber: String
+    public let to: VaultIdentity
+    public let events: Int
+    public let versions: Int
+    public let objects: Int
+    public let bytes: Int64
+    /// BLAKE2b-256 of the transfer file (`b2sum -l 256`).
+    public let blake2b: String
+    public let transferSeq: Int64
+}
+
+/// What `import case` brought in.
+public struct ImportReport: Sendable {
+    public let caseNumber: String
+    public let fromVault: String
+    public let transferredBy: String
+    public let events: Int
+    public let documents: Int
+    public let versions: Int
+    public let objects: Int
+    public let manager: String
+    public let supervisor: String
+}
+
+extension Vault {
+    /// Roles that import a case here (`case.imported`).
+    static let importingRoles: Set<Role> = [.caseSupervisor, .projectDirector]
+
+    /// Where a case went, or came from (no passphrase needed).
+    public func transfers(of number: String) throws -> (transferred: CaseTransfer?, imported: CaseImport?) {
+        let parsed = try CaseNumber.parse(number).description
+        return try read { reader, head in
+            guard head.size > 0, let state = try head.signedState(reader).caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            return (state.case.transferred, state.case.imported)
+        }
+    }
+
+    /// This vault's identity for `member`, who will import cases here.
+    public func identity(for memberID: String) throws -> VaultIdentity {
+        try read { reader, head in
+            guard let member = try head.signedState(reader).staff(memberID), let role = Role(rawValue: member.role) else {
+                throw VaultError.notFound("no staff member with id '\(memberID)'")
+            }
+            if let left = member.left { throw VaultError.invalidInput("'\(memberID)' left the staff on \(left.at)") }
+            guard Self.importingRoles.contains(role) else {
+                throw VaultError.invalidInput("'\(memberID)' is a \(role.displayName); only a case supervisor or project director imports cases")
+            }
+            return VaultIdentity(vault: config.vaultId, member: member.id, name: member.name, role: member.role, boxPublicKey: member.boxPublicKey)
+        }
+    }
+
+    /// Sends case `number` to another vault's member (SECURITY.md §15b):
+    /// signs `case.transferred` (this vault's copy becomes read-only), then
+    /// writes, sealed to `to`, the case's history (`CaseHistory`), both
+    /// tiers' secret keys sealed to `to`, every version's sealed file key,
+    /// the schema bodies its forms name, and its ciphertext objects, as
+    /// they are: nothing is decrypted but the two tier keys. Run again
+    /// (after a lost file or a kill), it signs a new transfer to the same
+    /// member and writes the file anew.
+    public func exportCase(_ number: String, to identity: VaultIdentity, out path: String, reason: String,
+                           by actor: StaffIdentity, now: Date = Date()) throws -> TransferReport {
+        let number = try CaseNumber.parse(number).description
+        try Self.requireReason(reason)
+        guard actor.role == .caseSupervisor else {
+            throw VaultError.accessDenied("only the case's supervisor transfers it; '\(actor.id)' is a \(actor.role.displayName)")
+        }
+        guard identity.vault != config.vaultId else { throw VaultError.invalidInput("that identity is this vault's own: a case moves to another vault") }
+        guard !FileSystem.exists(path) else { throw VaultError.alreadyExists("\(path) already exists") }
+        let recipient = try BoxPublicKey(bytes: [UInt8](hexString: identity.boxPublicKey) ?? [])
+
+        struct Prepared {
+            let history: CaseHistory
+            let historyBytes: [UInt8]
+            let keys: [UInt8]
+            let blobs: [(String, [UInt8])]
+            let objects: [(id: ObjectID, size: Int64)]
+            let versions: Int
+            let seq: Int64
+        }
+        let prepared: Prepared = try write { writer, head in
+            let signed = head.signedState(writer)
+            let state = try signed.existingCase(number)
+            try requireTransferable(state, to: identity, by: actor, signed: signed)
+            // Both tiers' current keys, to re-seal for the receiving member.
+            var sealedKeys: [String: JSONValue] = [:]
+            for tier in Tier.allCases {
+                let keys = try tierKeys(of: state, tier: tier, generation: state.case.generation(of: tier), actor: actor, signed: signed)
+                sealedKeys[tier.rawValue] = .object(["publicKey": .string(keys.publicKey.bytes.hexString),
+                                                     "sealedSecretKey": .string(SealedBox.seal(keys.secretKey, to: recipient).hexString)])
+            }
+            let seq = try Ledger.append([.caseTransferred(CaseTransferred(case: number, toVault: identity.vault, toMember: identity.member,
+                                                                          toBoxPublicKey: identity.boxPublicKey, reason: reason))],
+                                        by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)[0]
+            let history = try CaseHistory.build(caseNumber: number, reader: writer, head: head, vaultID: config.vaultId, by: actor)
+            // The blobs the versions name, and their objects.
+            let after = head.signedState(writer)
+            var blobs: [(String, [UInt8])] = [], named = Set<String>(), objects: [(id: ObjectID, size: Int64)] = [], seen = Set<String>()
+            var versions = 0
+            for document in try after.documents(number) {
+                for version in try after.versions(of: document) {
+                    versions += 1
+                    for hash in [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? []) where named.insert(hash).inserted {
+                        blobs.append((hash, try after.blob(hash, what: "a blob of \(number)")))
+                    }
+                    guard let id = ObjectID(hex: version.objectId) else { throw VaultError.integrityFailure("an object name of \(number) is damaged") }
+                    if seen.insert(version.objectId).inserted { objects.append((id, version.ciphertextSize)) }
+                }
+            }
+            return Prepared(history: history, historyBytes: history.encoded(), keys: JSONValue.object(sealedKeys).canonicalBytes,
+                            blobs: blobs, objects: objects, versions: versions, seq: seq)
+        }
+
+        // The file, streamed: tar → secretstream sealed to the recipient → BLAKE2b → disk.
+        let hasher = FastBlake2b()
+        var total: Int64 = 0
+        try AtomicFile.write(to: path, replacing: false) { fd in
+            let sealer = try SealedPackage.Sealer(to: recipient, magic: SealedPackage.transferMagic) { bytes in
+                hasher.update(bytes)
+                total += Int64(bytes.count)
+                try fd.write(bytes)
+            }
+            let writer: ArchiveWriter
+            do { writer = try ArchiveWriter(format: .paxTar, write: sealer.write) } catch let error as ArchiveError {
+                throw VaultError.io("cannot write the transfer: \(error)")
+            }
+            let stamped = Int64(now.timeIntervalSince1970)
+            func add(_ name: String, _ bytes: [UInt8]) throws {
+                try archived {
+                    try writer.beginFile(path: name, size: Int64(bytes.count), modificationTime: stamped, permissions: 0o600)
+                    try bytes.withUnsafeBytes { try writer.write($0) }
+                    try writer.finishEntry()
+                }
+            }
+            try add("history.json", prepared.historyBytes)
+            try add("keys.json", prepared.keys)
+            for (hash, bytes) in prepared.blobs { try add("blobs/" + hash, bytes) }
+            let buffer = [UInt8](repeating: 0, count: 1 << 20)
+            var chunk = buffer
+            for (id, size) in prepared.objects {
+                let reader = try objects.open(id)
+                try archived { try writer.beginFile(path: "objects/" + id.hex, size: size, modificationTime: stamped, permissions: 0o600) }
+                var copied: Int64 = 0
+                while true {
+                    let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0) }
+                    if n == 0 { break }
+                    copied += Int64(n)
+                    try archived { try chunk.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) } }
+                }
+                guard copied == size else { throw VaultError.integrityFailure("object \(id.hex) of \(number) changed while it was read") }
+                try archived { try writer.finishEntry() }
+            }
+            try archived { try writer.finish() }
+            try sealer.finish()
+        }
+        return TransferReport(path: path, caseNumber: number, to: identity, events: prepared.history.events.count, versions: prepared.versions,
+                              objects: prepared.objects.count, bytes: total, blake2b: hasher.finalize().hexString, transferSeq: prepared.seq)
+    }
+
+    /// Why the case cannot go now, as the command says it (the projection
+    /// holds the same rules).
+    private func requireTransferable(_ state: CaseState, to identity: VaultIdentity, by actor: StaffIdentity, signed: SignedState) throws {
+        let number = state.case.number
+        guard actor.id == state.case.supervisor else {
+            throw VaultError.accessDenied("only the case's supervisor (\(state.case.supervisor)) transfers \(number)")
+        }
+        if let gone = state.case.transferred, gone.toVault != identity.vault || gone.toMember != identity.member {
+            throw VaultError.invalidInput("\(number) was already transferred to '\(gone.toMember)' of vault \(gone.toVault) on \(gone.at)")
+        }
+        if try signed.disposal(number) != nil { throw VaultError.invalidInput("\(number) was disposed of") }
+        if let handover = try signed.handover(number) {
+            throw VaultError.invalidInput("\(number) is being handed from \(handover.from) to \(handover.to): complete or cancel the handover first")
+        }
+        if try signed.hold(number) != nil { throw VaultError.invalidInput("\(number) is on legal hold: nothing leaves it") }
+        if try signed.lifecycle(number).pendingClosure != nil { throw VaultError.invalidInput("a closure of \(number) awaits approval: settle it first") }
+        if try !signed.disposalApprovals(number).isEmpty { throw VaultError.invalidInput("\(number) has disposal approvals") }
+        for tier in Tier.allCases {
+            if !(state.case.keys?[tier].older.isEmpty ?? true) {
+                throw VaultError.invalidInput("some versions of \(number) are still sealed to an older \(tier.rawValue)-tier key: run 'casevault case rotate --pending' first")
+            }
+            if let (id, _) = try Self.departedHolder(of: state, tier: tier, signed: signed) {
+                throw VaultError.invalidInput("the \(tier.rawValue) tier of \(number) is still sealed to '\(id)', who left: rotate it first")
+            }
+        }
+    }
+
+    /// Archive errors as the core's.
+    private func archived(_ body: () throws -> Void) throws {
+        do { try body() } catch let error as ArchiveError { throw VaultError.io("cannot write the transfer: \(error)") }
+    }
+
+    /// Brings in a case another vault transferred to the acting member
+    /// (SECURITY.md §15b): the file is unsealed with their key and read
+    /// entry by entry (only `history.json`, `keys.json`, `blobs/<hash>` and
+    /// `objects/<hash>`, each named by its BLAKE2b-256 and checked); the
+    /// history is verified as the projection will again; the two tier keys
+    /// are unsealed, fresh key pairs are made here, every file key is
+    /// re-sealed to them and the new keys sealed to this vault's holders;
+    /// then one `case.imported` event. On any refusal the objects it wrote
+    /// are removed and nothing else was written.
+    public func importCase(from path: String, manager managerID: String, supervisor supervisorID: String?,
+                           by actor: StaffIdentity, now: Date = Date()) throws -> ImportReport {
+        try importCase(from: path, manager: managerID, supervisor: supervisorID, by: actor, now: now, limits: nil)
+    }
+
+    func importCase(from path: String, manager managerID: String, supervisor supervisorID: String?,
+                    by actor: StaffIdentity, now: Date, limits: ArchiveLimits?) throws -> ImportReport {
+        guard Self.importingRoles.contains(actor.role) else {
+            throw VaultError.accessDenied("only a case supervisor or project director imports a case; '\(actor.id)' is a \(actor.role.displayName)")
+        }
+        let supervisorID = try supervisorID ?? {
+            guard actor.role == .caseSupervisor else { throw VaultError.invalidInput("name the case's supervisor here with --supervisor") }
+            return actor.id
+        }()
+        guard FileSystem.isRegularFile(path), let size = FileSystem.fileSize(path) else { throw VaultError.notFound("no transfer file \(path)") }
+        var bounded = limits ?? ArchiveLimits(maxEntries: 2_000_000, maxEntrySize: 64 << 30, maxTotalSize: 1 << 50)
+        bounded.maxTotalSize = min(bounded.maxTotalSize, size)
+        let file = try FileSystem.openForReading(path)
+        var written: [ObjectID] = []
+        do {
+            let unpacked = try objects.withFilingLock {
+                try Self.unpackTransfer(input: file.read(into:), keys: actor.boxKeys, limits: bounded) { expected, stream in
+                    let existed = objects.contains(expected)
+                    let (id, _) = try objects.write(stream)
+                    if !existed && id != expected { objects.remove(id) }
+                    guard id == expected else { throw VaultError.integrityFailure("object \(expected.hex) in the transfer is not what its name says") }
+                    if !existed { written.append(id) }
+                }
+            }
+            return try importUnpacked(unpacked, manager: managerID, supervisor: supervisorID, by: actor, now: now)
+        } catch {
+            for id in written { objects.remove(id) }
+            throw error
+        }
+    }
+
+    /// A transfer file's parts, as read.
+    struct UnpackedTransfer {
+        var history: [UInt8]
+        var keys: [UInt8]
+        var blobs: [String: [UInt8]]
+        var objects: Set<String>
+    }
+
+    /// Reads a transfer file without a vault (what the fuzz target drives):
+    /// unseals it for `keys`, accepts only the entries a transfer holds,
+    /// hands each object to `storeObject` as a stream, and reads to the
+    /// sealed stream's end.
+    static func unpackTransfer(input: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, keys: BoxKeyPair, limits: ArchiveLimits,
+                               storeObject: (ObjectID, (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Void) throws -> UnpackedTransfer {
+        let opener = try SealedPackage.Opener(with: keys, magic: SealedPackage.transferMagic, what: "case transfer", input: input)
+        var unpacked = UnpackedTransfer(history: [], keys: [], blobs: [:], objects: [])
+        var sawHistory = false, sawKeys = false, blobBytes = 0
+        do {
+            let reader = try ArchiveReader(limits: limits, read: opener.read(into:))
+            func readAll(max: Int, _ what: String) throws -> [UInt8] {
+                var out: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+                while true {
+                    let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+                    if n == 0 { return out }
+                    guard out.count + n <= max else { throw VaultError.invalidInput("the transfer's \(what) is too large") }
+                    out.append(contentsOf: buffer[0..<n])
+                }
+            }
+            func hashName(_ name: Substring) -> String? {
+                let text = String(name)
+                guard text.utf8.count == 64, [UInt8](hexString: text)?.hexString == text else { return nil }
+                return text
+            }
+            while let entry = try reader.nextEntry() {
+                let parts = entry.path.split(separator: "/", omittingEmptySubsequences: false)
+                switch (entry.kind, parts.count, parts.first.map(String.init)) {
+                case (.directory, 1, "blobs"?), (.directory, 1, "objects"?):
+                    continue
+                case (.file, 1, "history.json"?):
+                    unpacked.history = try readAll(max: CaseHistory.maximumSize, "history")
+                    sawHistory = true
+                case (.file, 1, "keys.json"?):
+                    unpacked.keys = try readAll(max: 16_384, "keys")
+                    sawKeys = true
+                case (.file, 2, "blobs"?):
+                    guard let hash = hashName(parts[1]) else { throw VaultError.invalidInput("'\(entry.path)' is not named by a hash") }
+                    let bytes = try readAll(max: 16 << 20, "blob")
+                    blobBytes += bytes.count
+                    guard blobBytes <= 512 << 20 else { throw VaultError.invalidInput("the transfer's blobs are too large") }
+                    guard Blake2b.hash(bytes).hexString == hash else { throw VaultError.integrityFailure("blob \(hash) in the transfer is not what its name says") }
+                    unpacked.blobs[hash] = bytes
+                case (.file, 2, "objects"?):
+                    guard let hash = hashName(parts[1]), let id = ObjectID(hex: hash) else {
+                        throw VaultError.invalidInput("'\(entry.path)' is not named by a hash")
+                    }
+                    try storeObject(id) { sink in
+                        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                        while true {
+                            let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+                            if n == 0 { return }
+                            try buffer.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                        }
+                    }
+                    unpacked.objects.insert(hash)
+                default:
+                    throw VaultError.invalidInput("the transfer holds '\(entry.path)', which casevault never writes")
+                }
+            }
+            // The tar's closing blocks are zeros; the stream must end after them.
+            var rest = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let n = try rest.withUnsafeMutableBytes { try opener.read(into: $0) }
+                if n == 0 { break }
+                guard rest[0..<n].allSatisfy({ $0 == 0 }) else { throw VaultError.invalidInput("the transfer has data after the end of its archive") }
+            }
+        } catch let error as ArchiveError {
+            throw VaultError.invalidInput("the transfer holds what casevault never writes: \(error)")
+        }
+        guard sawHistory, sawKeys else { throw VaultError.invalidInput("the transfer has no history.json or keys.json") }
+        return unpacked
+    }
+
+    private func importUnpacked(_ unpacked: UnpackedTransfer, manager managerID: String, supervisor supervisorID: String,
+                                by actor: StaffIdentity, now: Date) throws -> ImportReport {
+        let history = try CaseHistory(parsing: unpacked.history)
+        let proven = try history.verify(toVault: config.vaultId, toMember: actor.id, toBoxPublicKey: actor.boxKeys.publicKey.bytes.hexString)
+        let number = proven.state.case.number
+        // Everything the versions name must have come.
+        for version in proven.versions {
+            guard let id = ObjectID(hex: version.objectId), unpacked.objects.contains(version.objectId) || objects.contains(id) else {
+                throw VaultError.integrityFailure("the transfer lacks the object of '\(version.document)' v\(version.version)")
+            }
+            for hash in [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? []) where unpacked.blobs[hash] == nil {
+                throw VaultError.integrityFailure("the transfer lacks a blob of '\(version.document)' v\(version.version)")
+            }
+        }
+        // The old tier keys, unsealed with the importer's key and checked against the signed case.
+        guard let json = try? JSONValue(parsing: unpacked.keys), case .object(let keysByTier) = json, Set(keysByTier.keys) == ["team", "confidential"] else {
+            throw VaultError.invalidInput("the transfer's keys.json is malformed")
+        }
+        var old: [Tier: BoxKeyPair] = [:]
+        for tier in Tier.allCases {
+            guard case .object(let entry)? = keysByTier[tier.rawValue], let sealedHex = entry["sealedSecretKey"]?.stringValue,
+                  let sealed = [UInt8](hexString: sealedHex) else { throw VaultError.invalidInput("the transfer's keys.json is malformed") }
+            let keys: BoxKeyPair
+            do { keys = try BoxKeyPair(secretKey: try SealedBox.open(sealed, with: actor.boxKeys)) } catch {
+                throw VaultError.integrityFailure("the transfer's \(tier.rawValue)-tier key does not open with your key")
+            }
+            guard keys.publicKey == (try proven.state.case.publicKey(for: tier)) else {
+                throw VaultError.integrityFailure("the transfer's \(tier.rawValue)-tier key is not the case's")
+            }
+            old[tier] = keys
+        }
+        let fresh: [Tier: BoxKeyPair] = [.team: BoxKeyPair(), .confidential: BoxKeyPair()]
+        // Every file key, re-sealed to the new tier key (checked to open first).
+        var resealed: [KeyRotated.Resealed] = [], resealedBlobs: [[UInt8]] = []
+        for version in proven.versions {
+            guard let tier = Tier(rawValue: version.tier), let keys = old[tier], let target = fresh[tier] else {
+                throw VaultError.integrityFailure("a version of \(number) has no known tier")
+            }
+            let fileKey: SecureBytes
+            do { fileKey = try SealedBox.open(unpacked.blobs[version.sealedFileKeyHash]!, with: keys) } catch {
+                throw VaultError.integrityFailure("the file key of '\(version.document)' v\(version.version) does not open with its tier key")
+            }
+            let blob = SealedBox.seal(fileKey, to: target.publicKey)
+            resealedBlobs.append(blob)
+            resealed.append(.init(document: version.document, version: version.version, sealedFileKeyHash: Blake2b.hash(blob).hexString))
+        }
+        let schemaBodies = Set(proven.versions.compactMap(\.schemaBodyHash)).sorted()
+        try write { writer, head in
+            let signed = head.signedState(writer)
+            let settings = try signed.settings()
+            if try signed.caseState(number) != nil { throw VaultError.alreadyExists("case \(number) already exists here") }
+            if let taken = try signed.clientTaken(proven.state.case.clientNumber) {
+                throw VaultError.alreadyExists("client number \(proven.state.case.clientNumber) is already case \(taken) here")
+            }
+            guard settings.caseCategories.contains(proven.state.case.category) else {
+                throw VaultError.invalidInput("this vault has no case category '\(proven.state.case.category)'")
+            }
+            let holders = try Self.importHolders(manager: managerID, supervisor: supervisorID, signed: signed)
+            var sealedHolders: [CaseImported.Holder] = []
+            for holder in holders {
+                guard let tier = Tier(rawValue: holder.tier), let keys = fresh[tier], let key = [UInt8](hexString: holder.key) else { continue }
+                let blob = SealedBox.seal(keys.secretKey, to: try BoxPublicKey(bytes: key))
+                sealedHolders.append(.init(tier: holder.tier, holder: holder.holder, holderPublicKey: holder.key,
+                                           sealedKeyHash: try Ledger.putBlob(blob, in: writer)))
+            }
+            for blob in resealedBlobs { _ = try Ledger.putBlob(blob, in: writer) }
+            for hash in schemaBodies { try writer.putBlob(hash: hash, bytes: unpacked.blobs[hash]!) }
+            let historyHash = try Ledger.putBlob(unpacked.history, in: writer)
+            try Ledger.append([.caseImported(CaseImported(
+                case: number, history: historyHash, manager: managerID, supervisor: supervisorID,
+                teamPublicKey: fresh[.team]!.publicKey.bytes.hexString, confidentialPublicKey: fresh[.confidential]!.publicKey.bytes.hexString,
+                holders: sealedHolders, versions: resealed, schemaBodies: schemaBodies))],
+                by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+        }
+        return ImportReport(caseNumber: number, fromVault: history.fromVault, transferredBy: proven.transferredBy, events: proven.events.count,
+                            documents: proven.documents.count, versions: proven.versions.count, objects: unpacked.objects.count,
+                            manager: managerID, supervisor: supervisorID)
+    }
+
+    /// Who holds an imported case's tiers here, by tier then holder (as
+    /// bytes): its manager and supervisor (checked), the members of the
+    /// team-tier roles (team tier), and the recovery key, as for a case
+    /// opened here. The projection requires exactly these.
+    static func importHolders(manager managerID: String, supervisor supervisorID: String,
+                              signed: SignedState) throws -> [(tier: String, holder: String, key: String)] {
+        let settings = try signed.settings()
+        guard let manager = try signed.staff(managerID) else { throw VaultError.notFound("no staff member with id '\(managerID)'") }
+        guard let supervisor = try signed.staff(supervisorID) else { throw VaultError.notFound("no staff member with id '\(supervisorID)'") }
+        for member in [manager, supervisor] {
+            if let left = member.left { throw VaultError.invalidInput("'\(member.id)' left the staff on \(left.at)") }
+        }
+        guard manager.role == Role.caseManager.rawValue else { throw VaultError.invalidInput("'\(managerID)' is not a case manager") }
+        guard supervisor.role == Role.caseSupervisor.rawValue else { throw VaultError.invalidInput("'\(supervisorID)' is not a case supervisor") }
+        var holders: [(tier: String, holder: String, key: String)] = []
+        for tier in Tier.allCases {
+            holders.append((tier.rawValue, GrantHolder.staff(managerID), manager.boxPublicKey))
+            holders.append((tier.rawValue, GrantHolder.staff(supervisorID), supervisor.boxPublicKey))
+            if tier == .team {
+                for member in try signed.allStaff() where settings.teamTierRoles.contains(member.role) && member.left == nil
+                    && member.id != managerID && member.id != supervisorID {
+                    holders.append((tier.rawValue, GrantHolder.staff(member.id), member.boxPublicKey))
+                }
+            }
+            if let recovery = settings.recoveryPublicKey { holders.append((tier.rawValue, GrantHolder.recovery, recovery)) }
+        }
+        return holders.sorted { $0.tier != $1.tier ? $0.tier < $1.tier : $0.holder.utf8.lexicographicallyPrecedes($1.holder.utf8) }
+    }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import CaseVault
+import Foundation
+
+struct VaultCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vault",
+        abstract: "This vault's identity, for another office sending it cases.",
+        subcommands: [VaultPubkeyCommand.self]
+    )
+}
+
+struct VaultPubkeyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pubkey",
+        abstract: "Print the identity another vault transfers cases to: this vault and the member who imports them.",
+        discussion: """
+            The identity names this vault, the member who will import (a case supervisor or project director) and \\
+            their public key, with a fingerprint. It holds no secret: send it to the other office, then read the \\
+            fingerprint to each other by another channel (a call) before they run `casevault export case`. Only \\
+            that member can open what is sent, and only here. No passphrase is needed.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Option(help: ArgumentHelp("The staff id of the member who will import.", valueName: "id"))
+    var member: String
+
+    @Option(help: ArgumentHelp("Write the identity to this new file instead of printing it.", valueName: "file"))
+    var out: String?
+
+    func run() throws {
+        let identity = try vaultOptions.openVault().identity(for: member)
+        if let out {
+            guard !FileManager.default.fileExists(atPath: out) else {
+                throw CommandFailure(message: "\(out) already exists", hint: nil, code: .alreadyExists)
+            }
+            guard FileManager.default.createFile(atPath: out, contents: Data(identity.text.utf8)) else {
+                throw CommandFailure(message: "cannot write \(out)", hint: nil, code: .ioFailure)
+            }
+            print("Wrote \(out): vault \(identity.vault), member \(identity.member); fingerprint \(identity.fingerprint)")
+        } else {
+            print(identity.text, terminator: "")
+        }
+    }
+}
+
+struct ExportCaseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "case",
+        abstract: "Transfer a case to another vault (another office).",
+        discussion: """
+            By the case's supervisor. Signs `case.transferred` (from then on this vault's copy is read-only: \\
+            nothing is filed, moved, granted or handed over in it; its holders can still read it), then writes \\
+            --out sealed to the member named in the identity file (from `casevault vault pubkey` there): the \\
+            case's signed history with the proofs that it is in this vault's log, both tier keys re-sealed for \\
+            that member, every version's sealed file key and its encrypted object as stored. Nothing is decrypted \\
+            but the two tier keys. Check the identity's fingerprint with the receiving office first. If the file \\
+            is lost or the command is killed, run it again: it signs a new transfer to the same member. A case \\
+            cannot go while a handover, legal hold, closure approval or unfinished rotation is under way.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    var number: String
+
+    @Option(help: ArgumentHelp("The receiving vault's identity file (casevault vault pubkey).", valueName: "file"))
+    var toVault: String
+
+    @Option(help: ArgumentHelp("The transfer file to write (a new file).", valueName: "file"))
+    var out: String
+
+    @Option(help: ArgumentHelp("Why (kept in the signed log).", valueName: "text"))
+    var reason: String
+
+    func run() throws {
+        guard let bytes = FileManager.default.contents(atPath: toVault) else {
+            throw CommandFailure(message: "cannot read \(toVault)", hint: nil, code: .notFound)
+        }
+        let identity = try VaultIdentity(parsing: Array(bytes))
+        try vaultOptions.withUnlocked { vault, actor in
+            let report = try vault.exportCase(number, to: identity, out: out, reason: reason, by: actor)
+            print("Transferred \(report.caseNumber) to '\(identity.member)' (\(identity.name)) of vault \(identity.vault), fingerprint \(identity.fingerprint)")
+            print("Wrote \(report.path): \(report.events) events, \(report.versions) version(s), \(report.objects) object(s), \(report.bytes) bytes; BLAKE2b-256 \(report.blake2b) (b2sum -l 256)")
+            print("This vault's copy of \(report.caseNumber) is now read-only (event \(report.transferSeq)).")
+        }
+    }
+}
+
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Bring in what another vault sent.",
+        subcommands: [ImportCaseCommand.self]
+    )
+}
+
+struct ImportCaseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "case",
+        abstract: "Import a case another vault transferred to you.",
+        discussion: """
+            By the member the transfer was sealed to (a case supervisor or project director here). Every entry is \\
+            checked as it is read (only the parts a transfer holds, each named by its hash; no paths, links or \\
+            devices); then the case's history: every event signed by a member of the sending vault entitled to \\
+            sign it and proved in its log by the checkpoint, and the case, its documents and versions exactly \\
+            what its signed state held when it was transferred. New tier keys are made here and sealed to the \\
+            manager and supervisor you name, the team-tier roles and the recovery key; every file key is re-sealed \\
+            to them, so no key of the sending office opens what is filed here later. One `case.imported` event \\
+            records it. On any refusal nothing is left behind.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The transfer file.", valueName: "file"))
+    var file: String
+
+    @Option(help: ArgumentHelp("The case manager here.", valueName: "id"))
+    var manager: String
+
+    @Option(help: ArgumentHelp("The case supervisor here (default: you, if you are one).", valueName: "id"))
+    var supervisor: String?
+
+    func run() throws {
+        try vaultOptions.withUnlocked { vault, actor in
+            let report = try vault.importCase(from: file, manager: manager, supervisor: supervisor, by: actor)
+            print("Imported \(report.caseNumber) from vault \(report.fromVault) (transferred by '\(report.transferredBy)'): \(report.events) events verified, \(report.documents) document(s), \(report.versions) version(s), \(report.objects) object(s)")
+            print("Manager \(report.manager), supervisor \(report.supervisor); its tier keys are new here.")
+        }
+    }
+}

@@ -1,0 +1,318 @@
+@testable import CaseVault
+import CaseVaultArchive
+import CaseVaultCrypto
+import Foundation
+import Testing
+
+/// Issue 10, items 5 and 6: a case moved from one vault to another, its
+/// history verifiable in both, and what `import case` refuses.
+@Suite struct TransferTests {
+    static let number = "CP-2024-0042"
+
+    /// Two offices (two vaults, the same staff ids, different keys). In the
+    /// sending one, CP-2024-0042 has a team form filed twice (v1 withdrawn),
+    /// a confidential photo and a tag.
+    struct Offices {
+        let from: Programme
+        let to: Programme
+
+        init() throws {
+            from = try RotationTests.scene()
+            to = try Programme()
+            try from.vault.withdraw(caseNumber: TransferTests.number, document: "Intake form", version: 1, reason: "filed in error",
+                                    by: from["grace"])
+            try from.vault.tagCase(TransferTests.number, "high-risk", adding: true, by: from["halima"])
+        }
+
+        var identity: VaultIdentity { get throws { try to.vault.identity(for: "halima") } }
+
+        @discardableResult
+        func export(_ out: String = "case.cvt") throws -> TransferReport {
+            try from.vault.exportCase(TransferTests.number, to: try identity, out: from.scratch.file(out), reason: "the family moved to district B",
+                                      by: from["halima"])
+        }
+
+        @discardableResult
+        func importCase(_ out: String = "case.cvt") throws -> ImportReport {
+            try to.vault.importCase(from: from.scratch.file(out), manager: "joseph", supervisor: nil, by: to["halima"])
+        }
+    }
+
+    @Test func aCaseMovesWithItsHistoryAndReadsThereForItsNewHoldersOnly() throws {
+        let o = try Offices()
+        let report = try o.export()
+        #expect(report.versions == 3 && report.objects == 3)
+        // No plaintext in the file.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: report.path))
+        for marker in ["intake 2", "photo", "high-risk", "history.json"] { #expect(bytes.range(of: Data(marker.utf8)) == nil) }
+
+        let imported = try o.importCase()
+        #expect(imported.caseNumber == Self.number && imported.versions == 3 && imported.documents == 2)
+        #expect(try o.to.read(by: "joseph") == Array("intake 2".utf8))
+        #expect(try o.to.read(Self.number, "Intake form", version: 1, by: "halima") == Array("intake 1".utf8))
+        #expect(try o.to.read(Self.number, "Photo", by: "joseph") == Array("photo".utf8))
+        #expect(try o.to.read(by: "dora") == Array("intake 2".utf8))  // team tier: the project director here
+        #expect(throws: VaultError.self) { try o.to.read(Self.number, "Photo", by: "dora") }
+        // What the history carried: the case, its withdrawal and tag, its status history.
+        let file = try o.to.vault.caseFile(Self.number)
+        #expect(file.manager.id == "joseph" && file.supervisor.id == "halima" && file.status == .open)
+        #expect(try o.to.vault.versions(caseNumber: Self.number, document: "Intake form").first { $0.version == 1 }?.withdrawal != nil)
+        var tagged = CaseFilter()
+        tagged.tag = "high-risk"
+        #expect(try o.to.vault.cases(matching: tagged).count == 1)
+        let (_, came) = try o.to.vault.transfers(of: Self.number)
+        #expect(came?.fromVault == o.from.vault.config.vaultId)
+
+        // New keys here: the sending office's tier keys open nothing filed here after.
+        let oldKeys = try RotationTests.tierSecrets(o.from, Self.number, with: o.from["grace"].boxKeys)
+        #expect(oldKeys.count == 2)
+        try o.to.file(Array("filed in B".utf8), name: "Home visit", type: "report")
+        #expect(try o.to.read(Self.number, "Home visit", by: "joseph") == Array("filed in B".utf8))
+        #expect(try !RotationTests.opens(o.to, Self.number, "Home visit", version: 1, with: oldKeys))
+        #expect(try !RotationTests.opens(o.to, Self.number, "Intake form", version: 2, with: oldKeys))
+
+        // The sending vault's copy is read-only, still readable, and says where it went.
+        #expect(throws: VaultError.invalidInput("\(Self.number) was transferred to vault \(o.to.vault.config.vaultId) ('halima') on \(try #require(o.from.vault.transfers(of: Self.number).transferred).at.prefix(10)): its copy here is read-only")) {
+            try o.from.file(Array("late".utf8), name: "Late", type: "report")
+        }
+        #expect(try o.from.read(by: "grace") == Array("intake 2".utf8))
+        #expect(try o.from.vault.verify().isClean)
+        #expect(try o.to.vault.verify().isClean)
+        // Replaying the receiving log (which re-verifies the history) rebuilds its catalog.
+        let scratch = MemoryCatalogStore()
+        try Replay.rebuild(from: o.to.vault.store, into: scratch)
+        #expect(try o.to.vault.store.read { live in try scratch.read { try CatalogComparison.differences(live: live, replayed: $0) } }.isEmpty)
+        // Once only.
+        #expect(throws: VaultError.alreadyExists("case \(Self.number) already exists here")) { try o.importCase() }
+    }
+
+    @Test func aLostTransferIsSentAgainToTheSameMemberOnly() throws {
+        let o = try Offices()
+        let first = try o.export("first.cvt")
+        let second = try o.export("second.cvt")
+        #expect(second.transferSeq > first.transferSeq)
+        // The first file names a transfer that is not the newest: still a valid history; either imports.
+        _ = try o.importCase("second.cvt")
+        let other = try Programme()
+        #expect(throws: VaultError.self) {
+            try o.from.vault.exportCase(Self.number, to: try other.vault.identity(for: "halima"), out: o.from.scratch.file("third.cvt"),
+                                        reason: "elsewhere", by: o.from["halima"])
+        }
+        #expect(try o.to.vault.verify().isClean && o.from.vault.verify().isClean)
+    }
+
+    @Test func onlyTheSupervisorSendsAndNothingUnderWayGoes() throws {
+        let o = try Offices()
+        #expect(throws: VaultError.self) {
+            try o.from.vault.exportCase(Self.number, to: try o.identity, out: o.from.scratch.file("x.cvt"), reason: "no", by: o.from["grace"])
+        }
+        try o.from.vault.setHold(Self.number, placing: true, reason: "court order 12/2026", by: o.from["halima"])
+        #expect(throws: VaultError.invalidInput("\(Self.number) is on legal hold: nothing leaves it")) { try o.export() }
+        #expect(!FileManager.default.fileExists(atPath: o.from.scratch.file("case.cvt")))
+        // An identity for a member who may not import is refused where it is made.
+        #expect(throws: VaultError.self) { try o.to.vault.identity(for: "farah") }
+        #expect(throws: VaultError.self) { try o.to.vault.identity(for: "grace") }
+    }
+
+    // MARK: Hostile transfers
+
+    /// A transfer's parts, opened with the receiving member's key, to be
+    /// altered and sealed again to them, as anyone can (their key is public).
+    struct Parts {
+        var entries: [(String, [UInt8])]
+
+        init(_ path: String, keys: BoxKeyPair) throws {
+            var objects: [(String, [UInt8])] = []
+            let file = try FileSystem.openForReading(path)
+            let unpacked = try Vault.unpackTransfer(input: file.read(into:), keys: keys, limits: ArchiveLimits()) { id, stream in
+                var bytes: [UInt8] = []
+                try stream { bytes.append(contentsOf: $0) }
+                objects.append(("objects/" + id.hex, bytes))
+            }
+            entries = [("history.json", unpacked.history), ("keys.json", unpacked.keys)]
+                + unpacked.blobs.sorted { $0.key < $1.key }.map { ("blobs/" + $0.key, $0.value) } + objects
+        }
+
+        subscript(name: String) -> [UInt8] {
+            get { entries.first { $0.0 == name }!.1 }
+            set { entries[entries.firstIndex { $0.0 == name }!].1 = newValue }
+        }
+
+        var history: CaseHistory {
+            get throws { try CaseHistory(parsing: self["history.json"]) }
+        }
+
+        func seal(to key: BoxPublicKey, at path: String) throws {
+            var out: [UInt8] = []
+            let sealer = try SealedPackage.Sealer(to: key, magic: SealedPackage.transferMagic) { out.append(contentsOf: $0) }
+            let writer = try ArchiveWriter(format: .paxTar, write: sealer.write)
+            for (name, bytes) in entries {
+                try writer.beginFile(path: name, size: Int64(bytes.count), modificationTime: 0, permissions: 0o600)
+                try bytes.withUnsafeBytes { try writer.write($0) }
+                try writer.finishEntry()
+            }
+            try writer.finish()
+            try sealer.finish()
+            try Data(out).write(to: URL(fileURLWithPath: path))
+        }
+    }
+
+    /// Refused with nothing left: no object, blob, event or row more.
+    func refused(_ o: Offices, _ path: String, message: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let objects = try o.to.vault.objects.allObjects()
+        let events = try o.to.vault.events().count
+        let blobs = try catalogRows(o.to.vault, "SELECT hash FROM blobs").count
+        do {
+            _ = try o.to.vault.importCase(from: path, manager: "joseph", supervisor: nil, by: o.to["halima"])
+            Issue.record("the import was accepted", sourceLocation: sourceLocation)
+        } catch let error as VaultError {
+            if let message { #expect(error.message.contains(message), "\(error.message)", sourceLocation: sourceLocation) }
+        }
+        #expect(try o.to.vault.objects.allObjects() == objects, sourceLocation: sourceLocation)
+        #expect(try o.to.vault.events().count == events, sourceLocation: sourceLocation)
+        #expect(try catalogRows(o.to.vault, "SELECT hash FROM blobs").count == blobs, sourceLocation: sourceLocation)
+        #expect((try? o.to.vault.caseFile(Self.number)) == nil, sourceLocation: sourceLocation)
+    }
+
+    @Test func anAlteredCutOrMisaddressedTransferIsRefusedAndNothingIsLeft() throws {
+        let o = try Offices()
+        let report = try o.export()
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: report.path)))
+        let path = o.from.scratch.file("hostile.cvt")
+        func write(_ bytes: [UInt8]) throws { try Data(bytes).write(to: URL(fileURLWithPath: path)) }
+
+        // To another member of the receiving vault: not sealed to them.
+        #expect(throws: VaultError.accessDenied("this case transfer is sealed to someone else")) {
+            _ = try o.to.vault.importCase(from: report.path, manager: "joseph", supervisor: "halima", by: o.to["dora"])
+        }
+        // Cut short, one byte flipped, bytes after the end.
+        try write(Array(original.prefix(original.count - 100)))
+        try refused(o, path)
+        var flipped = original
+        flipped[original.count / 2] ^= 0x01
+        try write(flipped)
+        try refused(o, path)
+        try write(original + [0])
+        try refused(o, path)
+        // Not a transfer at all (a handover package's header).
+        try write(Array("casevault-package-v1\n".utf8) + original.dropFirst(22))
+        try refused(o, path, message: "not a casevault case transfer")
+    }
+
+    @Test func aForgedHistoryIsRefusedEvenWhenSealedToTheRightMember() throws {
+        let o = try Offices()
+        let report = try o.export()
+        let member = o.to["halima"]
+        let path = o.from.scratch.file("forged.cvt")
+        let clean = try Parts(report.path, keys: member.boxKeys)
+
+        // The unaltered repack imports (so the checks below test what they say) — into a copy-free dry run:
+        // verify the history alone.
+        _ = try clean.history.verify(toVault: o.to.vault.config.vaultId, toMember: "halima", toBoxPublicKey: member.boxKeys.publicKey.bytes.hexString)
+
+        // A version's record altered (its size), re-encoded canonically.
+        var parts = clean
+        var history = try parts.history
+        let index = try #require(history.records.firstIndex { $0.key.hasPrefix("version/") })
+        guard case .object(var record)? = history.records[index].value else { Issue.record("no version record"); return }
+        record["size"] = .integer(999)
+        history.records[index].value = .object(record)
+        parts["history.json"] = history.encoded()
+        try parts.seal(to: member.boxKeys.publicKey, at: path)
+        try refused(o, path, message: "is not what the signed state holds")
+
+        // A version left out.
+        parts = clean
+        history = try parts.history
+        history.records.remove(at: index)
+        parts["history.json"] = history.encoded()
+        try parts.seal(to: member.boxKeys.publicKey, at: path)
+        try refused(o, path, message: "does not say what")
+
+        // An event's body altered (a filing's date): no longer in the log the checkpoint commits to.
+        parts = clean
+        history = try parts.history
+        let filed = try #require(history.events.firstIndex { String(decoding: $0.body, as: UTF8.self).contains("\"version.filed\"") })
+        history.events[filed].body = Array(String(decoding: history.events[filed].body, as: UTF8.self)
+            .replacingOccurrences(of: "\"at\":\"20", with: "\"at\":\"19").utf8)
+        parts["history.json"] = history.encoded()
+        try parts.seal(to: member.boxKeys.publicKey, at: path)
+        try refused(o, path)
+
+        // The checkpoint re-signed by someone the sending log never added.
+        parts = clean
+        history = try parts.history
+        let checkpoint = try Checkpoint(parsing: history.checkpoint)
+        let stranger = try o.to.vault.unlock(staffID: "halima", passphrase: try o.to.scratch.passphrase("halima passphrase!"))
+        history.checkpoint = Checkpoint.signed(vaultID: history.fromVault, size: checkpoint.size, root: checkpoint.root, by: stranger).note
+        parts["history.json"] = history.encoded()
+        try parts.seal(to: member.boxKeys.publicKey, at: path)
+        try refused(o, path, message: "checkpoint is not signed")
+
+        // A tier key swapped for one the attacker made (so they could read what is filed later).
+        parts = clean
+        let attacker = BoxKeyPair()
+        parts["keys.json"] = JSONValue.object([
+            "team": .object(["publicKey": .string(attacker.publicKey.bytes.hexString),
+                             "sealedSecretKey": .string(SealedBox.seal(attacker.secretKey, to: member.boxKeys.publicKey).hexString)]),
+            "confidential": try JSONValue(parsing: clean["keys.json"]).objectMember("confidential"),
+        ]).canonicalBytes
+        try parts.seal(to: member.boxKeys.publicKey, at: path)
+        try refused(o, path, message: "is not the case's")
+
+        // An object swapped for another's bytes under the same name.
+        parts = clean
+        let objectName = try #require(parts.entries.first { $0.0.hasPrefix("objects/") }?.0)
+        parts[objectName] = Array("not the object".utf8)
+        try parts.seal(to: member.boxKeys.publicKey, at: path)
+        try refused(o, path, message: "not what its name says")
+
+        // An entry a transfer never holds, and one that climbs out.
+        for name in ["notes.txt", "objects/../../escape", "blobs/" + String(repeating: "0", count: 64) + "/x"] {
+            parts = clean
+            parts.entries.append((name, Array("x".utf8)))
+            try parts.seal(to: member.boxKeys.publicKey, at: path)
+            try refused(o, path)
+        }
+        // A transfer that lacks an object.
+        parts = clean
+        parts.entries.removeAll { $0.0 == objectName }
+        try parts.seal(to: member.boxKeys.publicKey, at: path)
+        try refused(o, path, message: "lacks the object")
+
+        // And the clean repack does import.
+        try clean.seal(to: member.boxKeys.publicKey, at: path)
+        _ = try o.to.vault.importCase(from: path, manager: "joseph", supervisor: nil, by: member)
+        #expect(try o.to.vault.verify().isClean)
+    }
+
+    @Test func anImportEventNamingAnotherHistoryOrHoldersIsRefusedByTheProjection() throws {
+        // A member of the receiving vault signs case.imported themselves,
+        // with the keys sealed to someone outside the holders the rules name.
+        let o = try Offices()
+        let report = try o.export()
+        let member = o.to["halima"]
+        let parts = try Parts(report.path, keys: member.boxKeys)
+        let history = parts["history.json"]
+        let fresh = BoxKeyPair(), outsider = BoxKeyPair()
+        #expect(throws: VaultError.self) {
+            try o.to.vault.write { writer, head in
+                let hash = try Ledger.putBlob(history, in: writer)
+                let sealed = try Ledger.putBlob(SealedBox.seal(fresh.secretKey, to: outsider.publicKey), in: writer)
+                try Ledger.append([.caseImported(CaseImported(
+                    case: Self.number, history: hash, manager: "joseph", supervisor: "halima",
+                    teamPublicKey: fresh.publicKey.bytes.hexString, confidentialPublicKey: fresh.publicKey.bytes.hexString,
+                    holders: [.init(tier: "team", holder: "staff:joseph", holderPublicKey: outsider.publicKey.bytes.hexString, sealedKeyHash: sealed)],
+                    versions: [], schemaBodies: []))], by: member, at: Date(), vaultID: o.to.vault.config.vaultId, head: &head, in: writer)
+            }
+        }
+        #expect((try? o.to.vault.caseFile(Self.number)) == nil)
+    }
+}
+
+private extension JSONValue {
+    func objectMember(_ name: String) throws -> JSONValue {
+        guard case .object(let members) = self, let value = members[name] else { throw VaultError.invalidInput("no \(name)") }
+        return value
+    }
+}

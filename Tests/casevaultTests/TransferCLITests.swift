@@ -1,0 +1,56 @@
+import CaseVault
+import Foundation
+import Testing
+
+/// Issue 10, item 5, as two offices run it: `vault pubkey` in the receiving
+/// vault, `export case` in the sending one, `import case`, and the
+/// independent decoder reading an imported version.
+@Suite struct TransferCLITests {
+    @Test func aCaseGoesFromOneOfficeToAnotherFromTheCommandLine() throws {
+        let from = try CLIProgramme(), to = try CLIProgramme()
+        #expect(try from.openCase().code == 0)
+        from.scratch.write("report.txt", "Home visit: all well.\n")
+        #expect(try from.cli.run(from.fileArguments("report.txt", name: "Home visit", type: "report")).code == 0)
+        from.scratch.write("notes.txt", "Confidential notes.\n")
+        #expect(try from.cli.run(["file", "CP-2024-0042"] + from.as("farah")
+                                 + ["--name", "Notes", "--type", "report", "--confidential", "notes.txt"]).code == 0)
+
+        let identity = try to.cli.run(["vault", "pubkey", "--member", "halima", "--out", "halima.pub"])
+        #expect(identity.code == 0, "\(identity.stderr)")
+        #expect(identity.stdout.contains("fingerprint "))
+        let badMember = try to.cli.run(["vault", "pubkey", "--member", "farah"])
+        #expect(badMember.code == 65 && badMember.stderr.contains("only a case supervisor or project director imports cases"))
+
+        let sent = try from.cli.run(["export", "case", "CP-2024-0042", "--to-vault", to.scratch.file("halima.pub"), "--out", "case.cvt",
+                                     "--reason", "the family moved"] + from.as("halima"))
+        #expect(sent.code == 0, "\(sent.stderr)")
+        #expect(sent.stdout.contains("Transferred CP-2024-0042 to 'halima' (Halima Abdi) of vault"))
+        #expect(sent.stdout.contains("is now read-only"))
+        let late = try from.cli.run(from.fileArguments("report.txt", name: "Late", type: "report"))
+        #expect(late.code == 65 && late.stderr.contains("was transferred to vault") && late.stderr.contains("read-only"), "\(late.stderr)")
+        #expect(try from.cli.run(["case", "show", "CP-2024-0042"]).stdout.contains("TRANSFERRED:       to 'halima' of vault"))
+        // Still readable where it was.
+        #expect(try from.cli.run(["get", "CP-2024-0042", "Home visit"] + from.as("grace")).stdout == "Home visit: all well.\n")
+
+        // Someone else there cannot import it: it is sealed to halima.
+        let wrong = try to.cli.run(["import", "case", from.scratch.file("case.cvt"), "--manager", "grace", "--supervisor", "halima"] + to.as("dora"))
+        #expect(wrong.code == 77 && wrong.stderr.contains("sealed to someone else"), "\(wrong.stderr)")
+        let imported = try to.cli.run(["import", "case", from.scratch.file("case.cvt"), "--manager", "grace"] + to.as("halima"))
+        #expect(imported.code == 0, "\(imported.stderr)")
+        #expect(imported.stdout.contains("Imported CP-2024-0042 from vault") && imported.stdout.contains("2 version(s)"))
+        #expect(try to.cli.run(["get", "CP-2024-0042", "Notes"] + to.as("grace")).stdout == "Confidential notes.\n")
+        #expect(try to.cli.run(["case", "show", "CP-2024-0042"]).stdout.contains("imported:          from vault"))
+        #expect(try to.cli.run(["verify"]).code == 0)
+        #expect(try from.cli.run(["verify"]).code == 0)
+        let again = try to.cli.run(["import", "case", from.scratch.file("case.cvt"), "--manager", "grace"] + to.as("halima"))
+        #expect(again.code == 73)
+
+        // The independent decoder, from SECURITY.md alone, reads an imported version (its object names the sending vault).
+        if let python = IndependentDecoderTests.python {
+            let home = ProcessInfo.processInfo.environment["HOME"] ?? to.scratch.path
+            let decoded = try to.cli.run([IndependentDecoderTests.script, to.scratch.file("vault"), "grace", to.scratch.file("grace.pw"),
+                                          "CP-2024-0042", "Notes"], extraEnvironment: ["HOME": home], executable: python)
+            #expect(decoded.code == 0 && decoded.stdout == "Confidential notes.\n", "\(decoded.stderr)")
+        }
+    }
+}
