@@ -83,7 +83,13 @@ struct CLI {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let watchdog = DispatchWorkItem { [process] in if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        // The watchdog holds the process weakly: a cancelled work item stays queued until its
+        // deadline, and a strong capture kept every finished Process (its pipes and the socket
+        // pair Foundation makes) open for `timeout` seconds; a full run then held some 2,000
+        // descriptors, past the 1,024 that Foundation's Process.run handles, and crashed it.
+        let watchdog = DispatchWorkItem { [weak process] in
+            if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
         defer { watchdog.cancel() }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
