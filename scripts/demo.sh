@@ -286,10 +286,11 @@ run export case CP-2025-0007 --to-vault "$secrets/musa.pub" --out "$secrets/CP-2
 echo "Here the case is now read-only (exit 65), still readable by its holders:"
 run file CP-2025-0007 --as farah --passphrase-file "$secrets/farah" --name "Late note" --type report "$secrets/referral.txt"
 run case show CP-2025-0007
-echo "Neema, a district case manager, cannot import it: it is sealed to Musa (exit 77):"
-run import case "$secrets/CP-2025-0007.cvt" --vault "$district" --manager neema --supervisor musa --as neema --passphrase-file "$secrets/neema"
-echo "Musa imports it: every event and record checked against this vault's signed log, new tier keys made there:"
-run import case "$secrets/CP-2025-0007.cvt" --vault "$district" --manager neema --as musa --passphrase-file "$secrets/musa"
+echo "Neema, a district case manager, cannot import it: only a case supervisor imports, and it is sealed to Musa (exit 77):"
+run import case "$secrets/CP-2025-0007.cvt" --vault "$district" --manager neema --as neema --passphrase-file "$secrets/neema"
+echo "Musa imports it: every event and record proved against the sending vault's signed log, new tier keys made in the district vault:"
+run import case "$secrets/CP-2025-0007.cvt" --vault "$district" --manager neema --from-vault "$(sed -n 's/.*"vaultId" *: *"\([^"]*\)".*/\1/p' "$vault/casevault.json")" \
+    --as musa --passphrase-file "$secrets/musa"
 run get CP-2025-0007 "Medical notes" --vault "$district" --as neema --passphrase-file "$secrets/neema"
 run case show CP-2025-0007 --vault "$district"
 run verify --vault "$district"

@@ -75,8 +75,9 @@ private func verifyHistory(_ bytes: [UInt8]) {
 /// A transfer file unpacked (objects read into memory, as far as the limits let them), then its history checked.
 private func unpackTransfer(_ bytes: [UInt8]) {
     guard let unpacked = try? Vault.unpackTransfer(input: reader(bytes), keys: keys, limits: limits, storeObject: { _, stream in
-        var total = 0
-        try stream { total += $0.count }
+        var total: Int64 = 0
+        try stream { total += Int64($0.count) }
+        return total
     }) else { return }
     verifyHistory(unpacked.history)
 }

@@ -103,7 +103,7 @@ struct ImportCaseCommand: ParsableCommand {
         commandName: "case",
         abstract: "Import a case another vault transferred to you.",
         discussion: """
-            By the member the transfer was sealed to (a case supervisor or project director here). Every entry is \\
+            By the member the transfer was sealed to (a case supervisor here, who becomes its supervisor). Every entry is \\
             checked as it is read (only the parts a transfer holds, each named by its hash; no paths, links or \\
             devices); then the case's history: every event signed by a member of the sending vault entitled to \\
             sign it and proved in its log by the checkpoint, and the case, its documents and versions exactly \\
@@ -122,14 +122,14 @@ struct ImportCaseCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The case manager here.", valueName: "id"))
     var manager: String
 
-    @Option(help: ArgumentHelp("The case supervisor here (default: you, if you are one).", valueName: "id"))
-    var supervisor: String?
+    @Option(help: ArgumentHelp("Refuse the transfer unless it comes from this vault id.", valueName: "id"))
+    var fromVault: String?
 
     func run() throws {
         try vaultOptions.withUnlocked { vault, actor in
-            let report = try vault.importCase(from: file, manager: manager, supervisor: supervisor, by: actor)
+            let report = try vault.importCase(from: file, manager: manager, expectingVault: fromVault, by: actor)
             print("Imported \(report.caseNumber) from vault \(report.fromVault) (transferred by '\(report.transferredBy)'): \(report.events) events verified, \(report.documents) document(s), \(report.versions) version(s), \(report.objects) object(s)")
-            print("Manager \(report.manager), supervisor \(report.supervisor); its tier keys are new here.")
+            print("Manager \(report.manager), supervisor \(report.supervisor) (you); its tier keys are new here. Delete \(file) now: it holds the old tier keys sealed to you.")
         }
     }
 }

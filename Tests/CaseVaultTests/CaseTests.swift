@@ -406,7 +406,7 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         try other.openCase(client: 44)
         _ = try other.vault.exportCase("CP-2024-0044", to: try p.vault.identity(for: "halima"), out: other.scratch.file("in.cvt"),
                                        reason: "moved here", by: other["halima"])
-        _ = try p.vault.importCase(from: other.scratch.file("in.cvt"), manager: "joseph", supervisor: nil, by: p["halima"])  // case.imported
+        _ = try p.vault.importCase(from: other.scratch.file("in.cvt"), manager: "joseph", by: p["halima"])  // case.imported
         _ = try p.vault.exportCase("CP-2024-0044", to: try other.vault.identity(for: "halima"), out: p.scratch.file("back.cvt"),
                                    reason: "moved back", by: p["halima"])  // case.transferred
         var retention = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -34,7 +34,7 @@ import Testing
 
         @discardableResult
         func importCase(_ out: String = "case.cvt") throws -> ImportReport {
-            try to.vault.importCase(from: from.scratch.file(out), manager: "joseph", supervisor: nil, by: to["halima"])
+            try to.vault.importCase(from: from.scratch.file(out), manager: "joseph", by: to["halima"])
         }
     }
 
@@ -101,6 +101,27 @@ import Testing
         #expect(try o.to.vault.verify().isClean && o.from.vault.verify().isClean)
     }
 
+    @Test func aTransferCarryingAnotherRecordsObjectUnderAnotherNameDeletesNothing() throws {
+        // The receiving vault already holds an object (an earlier import, a backup's copy of it):
+        // a transfer naming those bytes under another name must be refused and leave the object.
+        let o = try Offices()
+        let report = try o.export()
+        _ = try o.importCase()
+        let member = o.to["halima"]
+        let parts = try Parts(report.path, keys: member.boxKeys)
+        let (name, bytes) = try #require(parts.entries.first { $0.0.hasPrefix("objects/") })
+        let existing = try #require(ObjectID(hex: String(name.dropFirst("objects/".count))))
+        #expect(o.to.vault.objects.contains(existing))
+        var hostile = parts
+        hostile.entries = [("history.json", parts["history.json"]), ("keys.json", parts["keys.json"]),
+                           ("objects/" + String(repeating: "ab", count: 32), bytes)]
+        let path = o.from.scratch.file("hostile.cvt")
+        try hostile.seal(to: member.boxKeys.publicKey, at: path)
+        #expect(throws: VaultError.self) { _ = try o.to.vault.importCase(from: path, manager: "joseph", by: member) }
+        #expect(o.to.vault.objects.contains(existing))
+        #expect(try o.to.read(Self.number, "Photo", by: "joseph") == Array("photo".utf8))
+    }
+
     @Test func onlyTheSupervisorSendsAndNothingUnderWayGoes() throws {
         let o = try Offices()
         #expect(throws: VaultError.self) {
@@ -109,9 +130,17 @@ import Testing
         try o.from.vault.setHold(Self.number, placing: true, reason: "court order 12/2026", by: o.from["halima"])
         #expect(throws: VaultError.invalidInput("\(Self.number) is on legal hold: nothing leaves it")) { try o.export() }
         #expect(!FileManager.default.fileExists(atPath: o.from.scratch.file("case.cvt")))
-        // An identity for a member who may not import is refused where it is made.
+        // An identity for a member who may not import is refused where it is made; one edited to name
+        // another role no longer matches its fingerprint, and one naming a project director is refused by the sender.
         #expect(throws: VaultError.self) { try o.to.vault.identity(for: "farah") }
-        #expect(throws: VaultError.self) { try o.to.vault.identity(for: "grace") }
+        #expect(throws: VaultError.self) { try o.to.vault.identity(for: "dora") }
+        let text = try o.identity.text.replacingOccurrences(of: "\"case-supervisor\"", with: "\"project-director\"")
+        #expect(throws: VaultError.self) { try VaultIdentity(parsing: Array(text.utf8)) }
+        let director = VaultIdentity(vault: o.to.vault.config.vaultId, member: "dora", name: "Dora Achieng", role: "project-director",
+                                     boxPublicKey: o.to["dora"].boxKeys.publicKey.bytes.hexString)
+        #expect(throws: VaultError.invalidInput("that identity names a project-director; only a case supervisor there imports a case")) {
+            try o.from.vault.exportCase(Self.number, to: director, out: o.from.scratch.file("d.cvt"), reason: "no", by: o.from["halima"])
+        }
     }
 
     // MARK: Hostile transfers
@@ -128,6 +157,7 @@ import Testing
                 var bytes: [UInt8] = []
                 try stream { bytes.append(contentsOf: $0) }
                 objects.append(("objects/" + id.hex, bytes))
+                return Int64(bytes.count)
             }
             entries = [("history.json", unpacked.history), ("keys.json", unpacked.keys)]
                 + unpacked.blobs.sorted { $0.key < $1.key }.map { ("blobs/" + $0.key, $0.value) } + objects
@@ -163,7 +193,7 @@ import Testing
         let events = try o.to.vault.events().count
         let blobs = try catalogRows(o.to.vault, "SELECT hash FROM blobs").count
         do {
-            _ = try o.to.vault.importCase(from: path, manager: "joseph", supervisor: nil, by: o.to["halima"])
+            _ = try o.to.vault.importCase(from: path, manager: "joseph", by: o.to["halima"])
             Issue.record("the import was accepted", sourceLocation: sourceLocation)
         } catch let error as VaultError {
             if let message { #expect(error.message.contains(message), "\(error.message)", sourceLocation: sourceLocation) }
@@ -181,9 +211,18 @@ import Testing
         let path = o.from.scratch.file("hostile.cvt")
         func write(_ bytes: [UInt8]) throws { try Data(bytes).write(to: URL(fileURLWithPath: path)) }
 
-        // To another member of the receiving vault: not sealed to them.
+        // To another member of the receiving vault: a project director may not import (both tier keys
+        // would be theirs), and a transfer is not sealed to anyone else.
+        #expect(throws: VaultError.self) { _ = try o.to.vault.importCase(from: report.path, manager: "joseph", by: o.to["dora"]) }
+        try o.to.vault.addStaff(id: "musa", name: "Musa Juma", role: .caseSupervisor, passphrase: try o.to.scratch.passphrase("musa passphrase!"),
+                                by: o.to["amina"])
+        let musa = try o.to.vault.unlock(staffID: "musa", passphrase: try o.to.scratch.passphrase("musa passphrase!"))
         #expect(throws: VaultError.accessDenied("this case transfer is sealed to someone else")) {
-            _ = try o.to.vault.importCase(from: report.path, manager: "joseph", supervisor: "halima", by: o.to["dora"])
+            _ = try o.to.vault.importCase(from: report.path, manager: "joseph", by: musa)
+        }
+        // From a vault other than the one the office said.
+        #expect(throws: VaultError.invalidInput("this transfer comes from vault \(o.from.vault.config.vaultId), not \(o.to.vault.config.vaultId)")) {
+            _ = try o.to.vault.importCase(from: report.path, manager: "joseph", expectingVault: o.to.vault.config.vaultId, by: o.to["halima"])
         }
         // Cut short, one byte flipped, bytes after the end.
         try write(Array(original.prefix(original.count - 100)))
@@ -258,7 +297,23 @@ import Testing
             "confidential": try JSONValue(parsing: clean["keys.json"]).objectMember("confidential"),
         ]).canonicalBytes
         try parts.seal(to: member.boxKeys.publicKey, at: path)
+        try refused(o, path, message: "names another key")
+        // The same, keeping the case's public key beside the attacker's secret.
+        let realTeam = try JSONValue(parsing: clean["keys.json"]).objectMember("team").objectMember("publicKey")
+        parts["keys.json"] = JSONValue.object([
+            "team": .object(["publicKey": realTeam,
+                             "sealedSecretKey": .string(SealedBox.seal(attacker.secretKey, to: member.boxKeys.publicKey).hexString)]),
+            "confidential": try JSONValue(parsing: clean["keys.json"]).objectMember("confidential"),
+        ]).canonicalBytes
+        try parts.seal(to: member.boxKeys.publicKey, at: path)
         try refused(o, path, message: "is not the case's")
+
+        // A blob or an object the versions do not name, riding along.
+        parts = clean
+        let extra = Array("extra".utf8)
+        parts.entries.append(("blobs/" + Blake2b.hash(extra).hexString, extra))
+        try parts.seal(to: member.boxKeys.publicKey, at: path)
+        try refused(o, path, message: "do not name")
 
         // An object swapped for another's bytes under the same name.
         parts = clean
@@ -282,7 +337,7 @@ import Testing
 
         // And the clean repack does import.
         try clean.seal(to: member.boxKeys.publicKey, at: path)
-        _ = try o.to.vault.importCase(from: path, manager: "joseph", supervisor: nil, by: member)
+        _ = try o.to.vault.importCase(from: path, manager: "joseph", by: member)
         #expect(try o.to.vault.verify().isClean)
     }
 

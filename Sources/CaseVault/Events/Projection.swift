@@ -877,6 +877,8 @@ enum Projection {
             guard event.format >= 2 else { throw refuse("\(event.type.rawValue) is a format-2 event") }
             let (actor, _) = try actor()
             let settings = try signed.settings()
+            // The importer becomes the case's supervisor: both tier keys were sealed to them.
+            guard data.supervisor == event.actor else { throw refuse("the member who imports a case is its supervisor here") }
             try requireFresh(data.history, "the history's hash")
             let proven: ProvenCase
             do {
@@ -911,7 +913,15 @@ enum Projection {
             for hash in sealed { try requireFresh(hash, "a sealed key") }
             let schemaBodies = Set(proven.versions.compactMap(\.schemaBodyHash)).sorted()
             guard data.schemaBodies == schemaBodies else { throw refuse("the import names the versions' schema bodies, sorted, each once") }
-            for hash in schemaBodies { _ = try signed.blob(hash, what: "a schema body of \(data.case)") }
+            // A schema body is a schema (a JSON object whose $id the versions name), never another record's secret blob.
+            for hash in schemaBodies {
+                let bytes = try signed.blob(hash, what: "a schema body of \(data.case)")
+                let ids = Set(proven.versions.filter { $0.schemaBodyHash == hash }.compactMap(\.schemaId))
+                guard let schema = try? JSONValue(parsing: bytes), case .object(let members) = schema, ids.count == 1,
+                      members["$id"]?.stringValue == ids.first else {
+                    throw refuse("schema body \(hash) is not the schema its versions name")
+                }
+            }
 
             let cases = try signed.caseCount()
             record.manager = data.manager

@@ -45,7 +45,7 @@ enum Policy {
         case .handoverStarted, .handoverCompleted, .handoverCancelled: role == .caseSupervisor || role == .projectDirector
         case .packageExported: readingRoles.contains(role)
         case .caseTransferred: role == .caseSupervisor
-        case .caseImported: role == .caseSupervisor || role == .projectDirector
+        case .caseImported: role == .caseSupervisor
         }
     }
 

@@ -235,6 +235,10 @@ extension CaseHistory {
     func verify(toVault: String, toMember: String, toBoxPublicKey: String) throws -> ProvenCase {
         func bad(_ why: String) -> VaultError { .integrityFailure("the case's history does not verify: \(why)") }
         let checkpoint = try Checkpoint(parsing: checkpoint)
+        guard UUID(uuidString: fromVault)?.uuidString.lowercased() == fromVault, fromVault != toVault else {
+            throw bad("the sending vault is not named by another vault's id")
+        }
+        guard CaseNumber(caseNumber)?.description == caseNumber else { throw bad("'\(caseNumber)' is not a case number") }
         guard checkpoint.origin == Checkpoint.origin(vaultID: fromVault) else { throw bad("the checkpoint is of another vault") }
         let size = checkpoint.size
         guard events.count >= 3, events.count <= 10_000_000 else { throw bad("it holds too few events") }
@@ -249,6 +253,7 @@ extension CaseHistory {
             guard event.seq > previous, event.seq <= size, event.vault == fromVault else {
                 throw bad("event \(event.seq) is out of order or of another vault")
             }
+            guard (try? StaffMember.validate(id: event.actor)) != nil else { throw bad("event \(event.seq) names no valid staff id") }
             previous = event.seq
             let leaf = LogTree.leafHash(body: logged.body, signature: logged.signature)
             guard LogTree.verifyInclusion(leaf: leaf, index: event.seq - 1, size: size, proof: logged.proof, root: checkpoint.root) else {
@@ -306,6 +311,12 @@ extension CaseHistory {
         for (key, value) in records {
             guard byKey.updateValue(value, forKey: key) == nil else { throw bad("the record \(key) is listed twice") }
         }
+        // Every node carried is what its members hash to, once per path.
+        for node in nodes {
+            let hash = node.kind == .leaf ? StateMap.leafHash(key: node.first, value: node.second) : StateMap.innerHash(node.first, node.second)
+            guard hash == node.hash else { throw bad("a state-map node does not hash to what it says") }
+        }
+        guard Set(nodes.map(\.path)).count == nodes.count else { throw bad("a state-map node is listed twice") }
         let source = HistoryNodes(nodes: Dictionary(nodes.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }))
         let decoder = JSONValueDecoder()
         func record<T: Decodable & CanonicalRecord>(_ key: String, as type: T.Type) throws -> T? {
@@ -320,30 +331,76 @@ extension CaseHistory {
             guard let signedValue, SignedState.valueHash(value) == signedValue else { throw bad("\(key) is not what the signed state holds") }
             return value
         }
-        guard let state = try record(StateKey.case(caseNumber), as: CaseState.self), state.case.number == caseNumber else {
+        // Every record is of this case, and holds what the rules of filing allow (a hostile
+        // sender signs what they like: nothing here may name another case, or break a later command).
+        func same(_ a: String, _ b: String) -> Bool { Array(a.utf8) == Array(b.utf8) }
+        guard let state = try record(StateKey.case(caseNumber), as: CaseState.self), same(state.case.number, caseNumber),
+              state.grants.allSatisfy({ same($0.caseNumber, caseNumber) }) else {
             throw bad("it does not hold the case")
         }
+        let opened = state.case
+        guard (1...999_999).contains(opened.clientNumber), (1990...9999).contains(opened.year),
+              CaseNumber(category: opened.category, year: opened.year, clientNumber: opened.clientNumber).description == caseNumber,
+              CaseStatus(rawValue: opened.status) != nil else {
+            throw bad("the case's number, category, year, client number or status break the rules of opening a case")
+        }
+        guard opened.supervisor == last.actor, let gone = opened.transferred, gone.seq == last.seq, gone.toVault == toVault,
+              gone.toMember == toMember else {
+            throw bad("the case's signed state does not say it was transferred here by its supervisor")
+        }
         let count = try record(StateKey.documentCount(caseNumber), as: CountState.self)?.count ?? 0
-        let names = records.compactMap { $0.key.hasPrefix("document/\(caseNumber)/") ? String($0.key.dropFirst("document/\(caseNumber)/".count)) : nil }
+        let prefix = Array("document/\(caseNumber)/".utf8)
+        let names = records.compactMap { entry -> String? in
+            let key = Array(entry.key.utf8)
+            return key.starts(with: prefix) ? String(decoding: key[prefix.count...], as: UTF8.self) : nil
+        }
         guard names.count == count else { throw bad("it holds \(names.count) documents; the signed state counts \(count)") }
+        guard zip(names, names.dropFirst()).allSatisfy({ $0.utf8.lexicographicallyPrecedes($1.utf8) }) else {
+            throw bad("its documents are not in the order of their names' bytes")
+        }
         var documents: [DocumentRecord] = [], versions: [VersionRecord] = [], withdrawals: [String: [WithdrawalRecord]] = [:]
         for name in names {
             guard let document = try record(StateKey.document(caseNumber, name), as: DocumentRecord.self),
-                  document.caseNumber == caseNumber, document.name == name, document.latestVersion >= 1 else {
-                throw bad("document '\(name)' is missing or misnamed")
+                  same(document.caseNumber, caseNumber), same(document.name, name), (1...1_000_000).contains(document.latestVersion),
+                  (try? Vault.validate(documentName: name)) != nil, (try? Vault.validate(documentType: document.type)) != nil else {
+                throw bad("document '\(name)' is missing, misnamed or breaks the rules of filing")
             }
             documents.append(document)
             for number in 1...document.latestVersion {
                 guard let version = try record(StateKey.version(caseNumber, name, number), as: VersionRecord.self),
-                      version.caseNumber == caseNumber, version.document == name, version.version == number else {
+                      same(version.caseNumber, caseNumber), same(version.document, name), version.version == number else {
                     throw bad("version \(number) of '\(name)' is missing")
+                }
+                guard Tier(rawValue: version.tier) != nil, ObjectID(hex: version.objectId) != nil,
+                      (0...(1 << 50)).contains(version.size), (0...(1 << 50)).contains(version.ciphertextSize),
+                      version.origin.map({ CaseNumber($0.case)?.description == $0.case
+                          && ($0.vault == nil || UUID(uuidString: $0.vault!)?.uuidString.lowercased() == $0.vault) }) ?? true else {
+                    throw bad("version \(number) of '\(name)' breaks the rules of filing")
                 }
                 versions.append(version)
             }
-            if let list = try record(StateKey.withdrawals(caseNumber, name), as: WithdrawalState.self) { withdrawals[name] = list.versions }
+            if let list = try record(StateKey.withdrawals(caseNumber, name), as: WithdrawalState.self) {
+                guard !list.versions.isEmpty, list.versions.allSatisfy({ same($0.caseNumber, caseNumber) && same($0.document, name)
+                          && (1...document.latestVersion).contains($0.version) }),
+                      zip(list.versions, list.versions.dropFirst()).allSatisfy({ $0.version < $1.version }) else {
+                    throw bad("the withdrawals of '\(name)' name another case, document or version")
+                }
+                withdrawals[name] = list.versions
+            }
         }
         let tags = try record(StateKey.tags(caseNumber), as: TagState.self)?.tags ?? []
+        guard tags.allSatisfy({ same($0.caseNumber, caseNumber) && CaseTags.isValid($0.tag) }),
+              zip(tags, tags.dropFirst()).allSatisfy({ $0.tag.utf8.lexicographicallyPrecedes($1.tag.utf8) }) else {
+            throw bad("its tags name another case or are not tags")
+        }
         let lifecycle = try record(StateKey.lifecycle(caseNumber), as: LifecycleState.self) ?? LifecycleState(changes: [], pendingClosure: nil)
+        guard lifecycle.changes.allSatisfy({ same($0.caseNumber, caseNumber) && CaseStatus(rawValue: $0.from) != nil
+                  && CaseStatus(rawValue: $0.to) != nil }),
+              Set(lifecycle.changes.map(\.seq)).count == lifecycle.changes.count,
+              lifecycle.aoExtension.map({ same($0.caseNumber, caseNumber) && Lifecycle.parseDay($0.until) != nil }) ?? true,
+              lifecycle.pendingClosure.map({ same($0.caseNumber, caseNumber) }) ?? true else {
+            throw bad("its status history names another case or unknown statuses")
+        }
         // Who signed must not have left before they signed.
         for id in Set(parsed.dropFirst(2).map(\.actor)) {
             guard let member = try record(StateKey.staff(id), as: StaffRecord.self), member.id == id else {

@@ -14,10 +14,10 @@ public struct VaultIdentity: Sendable, Equatable {
     public let role: String
     public let boxPublicKey: String
 
-    /// SHA-256 over the vault, member and key, first 16 bytes, in groups
+    /// SHA-256 over the vault, member, role and key, first 16 bytes, in groups
     /// of four hex digits: what the two offices read to each other.
     public var fingerprint: String {
-        let digest = Array(SHA256.hash(Array("casevault-identity-v1\n\(vault)\n\(member)\n\(boxPublicKey)\n".utf8))[0..<16]).hexString
+        let digest = Array(SHA256.hash(Array("casevault-identity-v1\n\(vault)\n\(member)\n\(role)\n\(boxPublicKey)\n".utf8))[0..<16]).hexString
         return stride(from: 0, to: digest.count, by: 4).map { i in
             String(digest[digest.index(digest.startIndex, offsetBy: i)..<digest.index(digest.startIndex, offsetBy: i + 4)])
         }.joined(separator: "-")
@@ -80,8 +80,10 @@ public struct ImportReport: Sendable {
 }
 
 extension Vault {
-    /// Roles that import a case here (`case.imported`).
-    static let importingRoles: Set<Role> = [.caseSupervisor, .projectDirector]
+    /// Who imports a case here (`case.imported`): a case supervisor, who
+    /// becomes its supervisor. Both tier keys are sealed to them, and only a
+    /// case's manager and supervisor may hold its confidential tier (§3).
+    static let importingRoles: Set<Role> = [.caseSupervisor]
 
     /// Where a case went, or came from (no passphrase needed).
     public func transfers(of number: String) throws -> (transferred: CaseTransfer?, imported: CaseImport?) {
@@ -100,7 +102,7 @@ extension Vault {
             }
             if let left = member.left { throw VaultError.invalidInput("'\(memberID)' left the staff on \(left.at)") }
             guard Self.importingRoles.contains(role) else {
-                throw VaultError.invalidInput("'\(memberID)' is a \(role.displayName); only a case supervisor or project director imports cases")
+                throw VaultError.invalidInput("'\(memberID)' is a \(role.displayName); only a case supervisor imports cases (and becomes their supervisor)")
             }
             return VaultIdentity(vault: config.vaultId, member: member.id, name: member.name, role: member.role, boxPublicKey: member.boxPublicKey)
         }
@@ -122,6 +124,9 @@ extension Vault {
             throw VaultError.accessDenied("only the case's supervisor transfers it; '\(actor.id)' is a \(actor.role.displayName)")
         }
         guard identity.vault != config.vaultId else { throw VaultError.invalidInput("that identity is this vault's own: a case moves to another vault") }
+        guard identity.role == Role.caseSupervisor.rawValue else {
+            throw VaultError.invalidInput("that identity names a \(identity.role); only a case supervisor there imports a case")
+        }
         guard !FileSystem.exists(path) else { throw VaultError.alreadyExists("\(path) already exists") }
         let recipient = try BoxPublicKey(bytes: [UInt8](hexString: identity.boxPublicKey) ?? [])
 
@@ -254,39 +259,50 @@ extension Vault {
     /// re-sealed to them and the new keys sealed to this vault's holders;
     /// then one `case.imported` event. On any refusal the objects it wrote
     /// are removed and nothing else was written.
-    public func importCase(from path: String, manager managerID: String, supervisor supervisorID: String?,
+    public func importCase(from path: String, manager managerID: String, expectingVault: String? = nil,
                            by actor: StaffIdentity, now: Date = Date()) throws -> ImportReport {
-        try importCase(from: path, manager: managerID, supervisor: supervisorID, by: actor, now: now, limits: nil)
+        try importCase(from: path, manager: managerID, expectingVault: expectingVault, by: actor, now: now, limits: nil)
     }
 
-    func importCase(from path: String, manager managerID: String, supervisor supervisorID: String?,
+    func importCase(from path: String, manager managerID: String, expectingVault: String?,
                     by actor: StaffIdentity, now: Date, limits: ArchiveLimits?) throws -> ImportReport {
         guard Self.importingRoles.contains(actor.role) else {
-            throw VaultError.accessDenied("only a case supervisor or project director imports a case; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("only a case supervisor imports a case (and becomes its supervisor); '\(actor.id)' is a \(actor.role.displayName)")
         }
-        let supervisorID = try supervisorID ?? {
-            guard actor.role == .caseSupervisor else { throw VaultError.invalidInput("name the case's supervisor here with --supervisor") }
-            return actor.id
-        }()
+        let supervisorID = actor.id
         guard FileSystem.isRegularFile(path), let size = FileSystem.fileSize(path) else { throw VaultError.notFound("no transfer file \(path)") }
         var bounded = limits ?? ArchiveLimits(maxEntries: 2_000_000, maxEntrySize: 64 << 30, maxTotalSize: 1 << 50)
         bounded.maxTotalSize = min(bounded.maxTotalSize, size)
         let file = try FileSystem.openForReading(path)
-        var written: [ObjectID] = []
-        do {
-            let unpacked = try objects.withFilingLock {
-                try Self.unpackTransfer(input: file.read(into:), keys: actor.boxKeys, limits: bounded) { expected, stream in
+        // The filing lock (shared) is held until the rows that name the
+        // objects are committed, so `verify --repair` never takes them for
+        // a crash's leftovers meanwhile.
+        return try objects.withFilingLock {
+            var written: [ObjectID] = []
+            do {
+                let unpacked = try Self.unpackTransfer(input: file.read(into:), keys: actor.boxKeys, limits: bounded) { expected, stream in
                     let existed = objects.contains(expected)
-                    let (id, _) = try objects.write(stream)
-                    if !existed && id != expected { objects.remove(id) }
-                    guard id == expected else { throw VaultError.integrityFailure("object \(expected.hex) in the transfer is not what its name says") }
+                    let (id, size) = try objects.write(stream)
+                    // Bytes that hash to another name: refused, and the object they made removed
+                    // unless a row names it (then it was another record's all along).
+                    guard id == expected else {
+                        if (try? read({ reader, _ in try reader.cases(namingObject: id.hex) }))?.isEmpty ?? false { objects.remove(id) }
+                        throw VaultError.integrityFailure("object \(expected.hex) in the transfer is not what its name says")
+                    }
                     if !existed { written.append(id) }
+                    return size
                 }
+                if let expectingVault, try CaseHistory(parsing: unpacked.history).fromVault != expectingVault {
+                    throw VaultError.invalidInput("this transfer comes from vault \(try CaseHistory(parsing: unpacked.history).fromVault), not \(expectingVault)")
+                }
+                return try importUnpacked(unpacked, manager: managerID, supervisor: supervisorID, by: actor, now: now)
+            } catch {
+                // Only objects this import made and no row names (another import of the same case may have committed).
+                for id in written where (try? read({ reader, _ in try reader.cases(namingObject: id.hex) }))?.isEmpty ?? false {
+                    objects.remove(id)
+                }
+                throw error
             }
-            return try importUnpacked(unpacked, manager: managerID, supervisor: supervisorID, by: actor, now: now)
-        } catch {
-            for id in written { objects.remove(id) }
-            throw error
         }
     }
 
@@ -295,7 +311,8 @@ extension Vault {
         var history: [UInt8]
         var keys: [UInt8]
         var blobs: [String: [UInt8]]
-        var objects: Set<String>
+        /// Each object's name and size.
+        var objects: [String: Int64]
     }
 
     /// Reads a transfer file without a vault (what the fuzz target drives):
@@ -303,9 +320,9 @@ extension Vault {
     /// hands each object to `storeObject` as a stream, and reads to the
     /// sealed stream's end.
     static func unpackTransfer(input: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, keys: BoxKeyPair, limits: ArchiveLimits,
-                               storeObject: (ObjectID, (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Void) throws -> UnpackedTransfer {
+                               storeObject: (ObjectID, (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int64) throws -> UnpackedTransfer {
         let opener = try SealedPackage.Opener(with: keys, magic: SealedPackage.transferMagic, what: "case transfer", input: input)
-        var unpacked = UnpackedTransfer(history: [], keys: [], blobs: [:], objects: [])
+        var unpacked = UnpackedTransfer(history: [], keys: [], blobs: [:], objects: [:])
         var sawHistory = false, sawKeys = false, blobBytes = 0
         do {
             let reader = try ArchiveReader(limits: limits, read: opener.read(into:))
@@ -327,12 +344,10 @@ extension Vault {
             while let entry = try reader.nextEntry() {
                 let parts = entry.path.split(separator: "/", omittingEmptySubsequences: false)
                 switch (entry.kind, parts.count, parts.first.map(String.init)) {
-                case (.directory, 1, "blobs"?), (.directory, 1, "objects"?):
-                    continue
-                case (.file, 1, "history.json"?):
+                case (.file, 1, "history.json"?) where !sawHistory:
                     unpacked.history = try readAll(max: CaseHistory.maximumSize, "history")
                     sawHistory = true
-                case (.file, 1, "keys.json"?):
+                case (.file, 1, "keys.json"?) where !sawKeys:
                     unpacked.keys = try readAll(max: 16_384, "keys")
                     sawKeys = true
                 case (.file, 2, "blobs"?):
@@ -346,7 +361,7 @@ extension Vault {
                     guard let hash = hashName(parts[1]), let id = ObjectID(hex: hash) else {
                         throw VaultError.invalidInput("'\(entry.path)' is not named by a hash")
                     }
-                    try storeObject(id) { sink in
+                    unpacked.objects[hash] = try storeObject(id) { sink in
                         var buffer = [UInt8](repeating: 0, count: 1 << 20)
                         while true {
                             let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
@@ -354,7 +369,6 @@ extension Vault {
                             try buffer.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                         }
                     }
-                    unpacked.objects.insert(hash)
                 default:
                     throw VaultError.invalidInput("the transfer holds '\(entry.path)', which casevault never writes")
                 }
@@ -380,21 +394,33 @@ extension Vault {
         let number = proven.state.case.number
         // Everything the versions name must have come.
         for version in proven.versions {
-            guard let id = ObjectID(hex: version.objectId), unpacked.objects.contains(version.objectId) || objects.contains(id) else {
+            guard let size = unpacked.objects[version.objectId] else {
                 throw VaultError.integrityFailure("the transfer lacks the object of '\(version.document)' v\(version.version)")
+            }
+            guard size == version.ciphertextSize else {
+                throw VaultError.integrityFailure("the object of '\(version.document)' v\(version.version) is not its signed size")
             }
             for hash in [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? []) where unpacked.blobs[hash] == nil {
                 throw VaultError.integrityFailure("the transfer lacks a blob of '\(version.document)' v\(version.version)")
             }
         }
+        // Exactly what the versions name, nothing more.
+        let named = Set(proven.versions.flatMap { [$0.sealedFileKeyHash] + ($0.schemaBodyHash.map { [$0] } ?? []) })
+        guard Set(unpacked.blobs.keys) == named, Set(unpacked.objects.keys) == Set(proven.versions.map(\.objectId)) else {
+            throw VaultError.invalidInput("the transfer holds blobs or objects its case's versions do not name")
+        }
         // The old tier keys, unsealed with the importer's key and checked against the signed case.
-        guard let json = try? JSONValue(parsing: unpacked.keys), case .object(let keysByTier) = json, Set(keysByTier.keys) == ["team", "confidential"] else {
+        guard let json = try? JSONValue(parsing: unpacked.keys), json.canonicalBytes == unpacked.keys, case .object(let keysByTier) = json,
+              Set(keysByTier.keys) == ["team", "confidential"] else {
             throw VaultError.invalidInput("the transfer's keys.json is malformed")
         }
         var old: [Tier: BoxKeyPair] = [:]
         for tier in Tier.allCases {
-            guard case .object(let entry)? = keysByTier[tier.rawValue], let sealedHex = entry["sealedSecretKey"]?.stringValue,
-                  let sealed = [UInt8](hexString: sealedHex) else { throw VaultError.invalidInput("the transfer's keys.json is malformed") }
+            guard case .object(let entry)? = keysByTier[tier.rawValue], Set(entry.keys) == ["publicKey", "sealedSecretKey"],
+                  let sealedHex = entry["sealedSecretKey"]?.stringValue, let sealed = [UInt8](hexString: sealedHex),
+                  entry["publicKey"]?.stringValue == (try proven.state.case.publicKey(for: tier)).bytes.hexString else {
+                throw VaultError.invalidInput("the transfer's keys.json is malformed or names another key")
+            }
             let keys: BoxKeyPair
             do { keys = try BoxKeyPair(secretKey: try SealedBox.open(sealed, with: actor.boxKeys)) } catch {
                 throw VaultError.integrityFailure("the transfer's \(tier.rawValue)-tier key does not open with your key")
