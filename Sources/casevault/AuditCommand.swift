@@ -1,0 +1,136 @@
+import ArgumentParser
+import CaseVault
+import Foundation
+
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Check confidentiality controls from the signed log, without reading any content.",
+        discussion: """
+            No passphrase is needed and no key is unsealed: everything comes from the signed event log, every \\
+            stored event hashed again into the log's Merkle tree and held to the trusted root (your checkpoint, \\
+            or --checkpoint FILE), and every event shown checked against its signer's key.
+            """,
+        subcommands: [AuditLogCommand.self, AuditAccessCommand.self]
+    )
+}
+
+struct AuditLogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log",
+        abstract: "The event log, filtered, each event's signature checked.",
+        discussion: """
+            Every condition given must hold. --type takes an event type (content.read) or a prefix ending in a \\
+            dot (case.). --since and --until are UTC days, inclusive. With --json, one JSON object per line: seq, \\
+            at, actor, type, cases, data, body (the signed canonical JSON), signature (hex Ed25519 over \\
+            "casevault-event-v1\\\\n" + body) and leafHash (RFC 9162), so each line can be checked again elsewhere.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Option(name: .customLong("case"), help: ArgumentHelp("Only events naming this case.", valueName: "number"))
+    var caseNumber: String?
+
+    @Option(help: ArgumentHelp("Only events signed by this member.", valueName: "id"))
+    var actor: String?
+
+    @Option(help: ArgumentHelp("Only events of this type, or of types starting with this prefix ending in '.'.", valueName: "type"))
+    var type: String?
+
+    @Option(help: ArgumentHelp("From this UTC day on.", valueName: "YYYY-MM-DD"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Up to this UTC day.", valueName: "YYYY-MM-DD"))
+    var until: String?
+
+    @Flag(help: "JSON Lines: one event per line.")
+    var json = false
+
+    func run() throws {
+        var filter = AuditFilter()
+        filter.caseNumber = caseNumber
+        filter.actor = actor
+        filter.type = type
+        filter.since = since
+        filter.until = until
+        let events = try vaultOptions.openVault().auditLog(filter)
+        if json {
+            for event in events {
+                let object: [String: Any] = [
+                    "seq": event.seq, "at": event.at, "actor": event.actor, "type": event.type, "cases": event.cases,
+                    "data": try JSONSerialization.jsonObject(with: Data(event.data.utf8)), "body": event.body,
+                    "signature": event.signature, "leafHash": event.leafHash,
+                ]
+                let line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+                print(String(decoding: line, as: UTF8.self))
+            }
+            return
+        }
+        guard !events.isEmpty else {
+            print("No event matches.")
+            return
+        }
+        print(Table.render(header: ["SEQ", "AT", "ACTOR", "TYPE", "WHAT"], rows: events.map {
+            [String($0.seq), $0.at, $0.actor, $0.type, TerminalText.escape($0.summary)]
+        }))
+        print("\(events.count) event(s), each in the trusted log and validly signed.")
+    }
+}
+
+struct AuditAccessCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "access",
+        abstract: "Who held each tier of a case, generation by generation, and every read, refusal, package and transfer of it.",
+        discussion: """
+            From the signed log alone: each holder's copy of each generation of each tier, from the event that \\
+            sealed it (and who signed that event) to the event that took it away (a rotation that removed them, \\
+            or one that replaced the generation), or "now". Then every signed read of the case's content, every \\
+            refused read, every package that held it and every transfer. No key is unsealed.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    var number: String
+
+    @Flag(help: "JSON output.")
+    var json = false
+
+    func run() throws {
+        let history = try vaultOptions.openVault().accessHistory(of: number)
+        func when(_ seq: Int64?, _ at: String?) -> String { seq.map { "\(at ?? "") (event \($0))" } ?? "now" }
+        if json {
+            var tiers: [String: Any] = [:]
+            for (tier, periods) in history.periods {
+                tiers[tier.rawValue] = periods.map { p -> [String: Any] in
+                    var o: [String: Any] = ["holder": p.holder, "generation": p.generation, "fromSeq": p.fromSeq, "fromAt": p.fromAt,
+                                            "grantedBy": p.grantedBy]
+                    if let seq = p.untilSeq { o["untilSeq"] = seq; o["untilAt"] = p.untilAt ?? ""; o["untilWhy"] = p.untilWhy ?? "" }
+                    return o
+                }
+            }
+            let uses = history.uses.map { ["seq": $0.seq, "at": $0.at, "actor": $0.actor, "type": $0.type, "detail": $0.detail] as [String: Any] }
+            print(try JSONText.render(["case": history.caseNumber, "tiers": tiers, "uses": uses]))
+            return
+        }
+        print("Access to \(history.caseNumber), from the signed log (no key unsealed)")
+        for tier in Tier.allCases {
+            print("\(tier.rawValue) tier:")
+            let rows = (history.periods[tier] ?? []).map { p in
+                ["  " + String(p.generation), p.holder, when(p.fromSeq, p.fromAt), p.grantedBy,
+                 when(p.untilSeq, p.untilAt) + (p.untilWhy.map { ": " + $0 } ?? "")]
+            }
+            print(Table.render(header: ["  GEN", "HOLDER", "FROM", "SEALED BY", "UNTIL"], rows: rows))
+        }
+        print("Reads, refusals, packages and transfers:")
+        if history.uses.isEmpty {
+            print("  none")
+        } else {
+            print(Table.render(header: ["  SEQ", "AT", "ACTOR", "WHAT", "DETAIL"], rows: history.uses.map {
+                ["  " + String($0.seq), $0.at, $0.actor, $0.type, TerminalText.escape($0.detail)]
+            }))
+        }
+    }
+}

@@ -1,0 +1,92 @@
+@testable import CaseVault
+import CaseVaultCrypto
+import Foundation
+import Testing
+
+/// Issue 11, item 1: the log, readable and checked, and a case's access
+/// history, without a passphrase or a key.
+@Suite struct AuditTests {
+    static let number = RotationTests.number
+
+    /// The rotation scene, joseph granted the team tier then revoked, a
+    /// refused read by the records officer, and reads by grace and joseph.
+    static func scene() throws -> Programme {
+        let p = try RotationTests.scene()
+        try p.vault.grantAccess(to: "joseph", case: number, tier: .team, reason: "covering for grace", by: p["halima"])
+        _ = try p.read(by: "joseph")
+        _ = try p.vault.revokeAccess(from: "joseph", case: number, reason: "cover ended", by: p["halima"])
+        #expect(throws: VaultError.self) { _ = try p.read(by: "farah") }
+        _ = try p.read(Self.number, "Photo", by: "grace")
+        try p.openCase(client: 43)
+        return p
+    }
+
+    @Test func theLogIsFilteredAndEveryEventListedIsChecked() throws {
+        let p = try Self.scene()
+        let all = try p.vault.auditLog()
+        #expect(all.map(\.seq) == Array(1...Int64(all.count)))
+        // Each line carries what is needed to check it elsewhere: the body, the signature and the leaf.
+        for event in all {
+            let key = try p.vault.staffMember(id: event.actor).signingPublicKeyHex
+            let signer = try SigningPublicKey(bytes: try #require([UInt8](hexString: key)))
+            #expect(signer.isValidSignature(try #require([UInt8](hexString: event.signature)), for: Event.signedMessage(body: Array(event.body.utf8))))
+            #expect(LogTree.leafHash(body: Array(event.body.utf8), signature: [UInt8](hexString: event.signature)!).hexString == event.leafHash)
+        }
+        var filter = AuditFilter()
+        filter.caseNumber = "CP-2024-0043"
+        #expect(try p.vault.auditLog(filter).map(\.type) == ["case.opened", "grant.given", "grant.given", "grant.given", "grant.given",
+                                                            "grant.given", "grant.given", "grant.given"])
+        filter = AuditFilter()
+        filter.caseNumber = Self.number
+        filter.type = "content."
+        let uses = try p.vault.auditLog(filter)
+        #expect(uses.map { "\($0.type) \($0.actor)" } == ["content.read joseph", "content.refused farah", "content.read grace"])
+        #expect(uses[0].summary.hasPrefix("CP-2024-0042 'Intake form' v2 (team) object="))
+        filter.type = "content.read"
+        filter.actor = "grace"
+        #expect(try p.vault.auditLog(filter).count == 1)
+        filter = AuditFilter()
+        filter.since = "2999-01-01"
+        #expect(try p.vault.auditLog(filter).isEmpty)
+        filter.since = "1999-01-01"
+        filter.until = "2999-12-31"
+        #expect(try p.vault.auditLog(filter).count == all.count)
+        filter.until = "31/12/2999"
+        #expect(throws: VaultError.invalidInput("--until takes a day, YYYY-MM-DD; got '31/12/2999'")) { try p.vault.auditLog(filter) }
+    }
+
+    @Test func anEventEditedRemovedOrReSignedInTheCatalogIsRefusedNotListed() throws {
+        let p = try Self.scene()
+        try p.tamper("UPDATE events SET body = CAST(replace(CAST(body AS TEXT), 'farah', 'peter') AS BLOB) WHERE type = 'content.refused'")
+        #expect(throws: VaultError.self) { try p.vault.auditLog() }
+        let q = try Self.scene()
+        try q.tamper("DELETE FROM events WHERE seq = (SELECT MAX(seq) FROM events WHERE type = 'content.read')")
+        #expect(throws: VaultError.self) { try q.vault.auditLog() }
+        #expect(throws: VaultError.self) { try q.vault.accessHistory(of: Self.number) }
+    }
+
+    @Test func accessHistoryShowsEachHoldersCopyGenerationByGeneration() throws {
+        let p = try Self.scene()
+        let history = try p.vault.accessHistory(of: Self.number)
+        let team = try #require(history.periods[.team])
+        func line(_ period: AccessHistory.Period) -> String {
+            "\(period.generation) \(period.holder) by \(period.grantedBy) until \(period.untilWhy ?? "now")"
+        }
+        #expect(team.map(line) == [
+            "1 staff:grace by halima until generation 2 replaced it",
+            "1 staff:halima by halima until generation 2 replaced it",
+            "1 staff:dora by halima until generation 2 replaced it",
+            "1 recovery by halima until generation 2 replaced it",
+            "1 staff:joseph by halima until removed (rotated to generation 2)",
+            "2 recovery by halima until now",
+            "2 staff:dora by halima until now",
+            "2 staff:grace by halima until now",
+            "2 staff:halima by halima until now",
+        ])
+        #expect(history.periods[.confidential]?.allSatisfy { $0.generation == 1 && $0.untilSeq == nil } == true)
+        #expect(history.uses.map(\.type) == ["content.read", "content.refused", "content.read"])
+        #expect(history.uses[1].detail == "'Intake form' v2 (team): refused, role")
+        // Nothing was unsealed to find this out, and it needs no passphrase: the auditor's seat.
+        #expect(throws: VaultError.notFound("no case CP-2024-0099")) { try p.vault.accessHistory(of: "CP-2024-0099") }
+    }
+}
