@@ -326,6 +326,19 @@ sed 's/^/    /' "$secrets/auditor.checkpoint"
 echo "casevault also keeps the newest checkpoint each member's commands saw, outside the vault:"
 ls "$CASEVAULT_STATE_DIR" | sed 's/^/    /'
 
+next "The auditor reads the log and a case's access history: no passphrase, no key unsealed"
+echo "Every event re-hashed into the log's tree and held to the auditor's checkpoint; each one listed checked against its signer's key:"
+run audit log --case CP-2024-0042 --type content. --checkpoint "$secrets/auditor.checkpoint"
+echo "Who held each tier of CP-2024-0042, generation by generation, and every read, refusal and package of it:"
+run audit access CP-2024-0042 --checkpoint "$secrets/auditor.checkpoint"
+echo "An inclusion proof that the disposal certificate's event is in the log the auditor's checkpoint commits to, checked at a desk without the vault:"
+disposal_seq="$("$casevault" audit log --type case.disposed --json | head -n 1 | sed -n 's/.*"seq":\([0-9]*\).*/\1/p')"
+run audit prove "$disposal_seq" --checkpoint "$secrets/auditor.checkpoint" --out "$secrets/disposal.proof"
+(cd "$secrets" && CASEVAULT_DIR= run audit check-proof disposal.proof --checkpoint auditor.checkpoint)
+echo "As JSON Lines, each event carries its signed body, signature and RFC 9162 leaf hash, to check elsewhere:"
+"$casevault" audit log --type case.key-rotated --json | head -n 1 | cut -c1-300
+echo "…"
+
 next "verify checks everything against the signed log, without a passphrase"
 run verify --read-data
 
@@ -345,4 +358,4 @@ next "The real vault is clean"
 run verify
 
 say "Done. ./demo-vault is left for you to explore, e.g.: CASEVAULT_STATE_DIR=./demo-checkpoints casevault staff list --vault demo-vault"
-echo "(Audit exports are the next issue on the tracker.)"
+echo "(Inclusion proofs, the controls report and the BagIt audit export are the next steps of the audit issue.)"

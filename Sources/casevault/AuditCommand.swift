@@ -11,7 +11,7 @@ struct AuditCommand: ParsableCommand {
             stored event hashed again into the log's Merkle tree and held to the trusted root (your checkpoint, \\
             or --checkpoint FILE), and every event shown checked against its signer's key.
             """,
-        subcommands: [AuditLogCommand.self, AuditAccessCommand.self]
+        subcommands: [AuditLogCommand.self, AuditAccessCommand.self, AuditProveCommand.self, AuditCheckProofCommand.self]
     )
 }
 
@@ -132,5 +132,69 @@ struct AuditAccessCommand: ParsableCommand {
                 ["  " + String($0.seq), $0.at, $0.actor, $0.type, TerminalText.escape($0.detail)]
             }))
         }
+    }
+}
+
+struct AuditProveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prove",
+        abstract: "An RFC 9162 inclusion proof that an event is in the log a checkpoint commits to.",
+        discussion: """
+            The checkpoint (from `casevault checkpoint`, kept by the auditor) must be of this vault and its log a \\
+            prefix of this vault's trusted log (checked with a consistency proof). The proof names the checkpoint's \\
+            origin, size and root, the event's leaf index, its signed body and signature, and the inclusion path; \\
+            `casevault audit check-proof` (no vault needed) or any RFC 9162 implementation checks it.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The event's sequence number.", valueName: "seq"))
+    var seq: Int64
+
+    @Option(help: ArgumentHelp("Write the proof to this new file instead of printing it.", valueName: "file"))
+    var out: String?
+
+    func run() throws {
+        guard let path = vaultOptions.checkpoint else {
+            throw CommandFailure(message: "give the checkpoint the proof is for with --checkpoint FILE", hint: nil, code: .usage)
+        }
+        let proof = try vaultOptions.openVault().inclusionProof(seq: seq, under: try readCheckpoint(path))
+        if let out {
+            guard !FileManager.default.fileExists(atPath: out) else { throw CommandFailure(message: "\(out) already exists", hint: nil, code: .alreadyExists) }
+            guard FileManager.default.createFile(atPath: out, contents: Data(proof.json.utf8)) else {
+                throw CommandFailure(message: "cannot write \(out)", hint: nil, code: .ioFailure)
+            }
+            print("Wrote \(out): event \(seq) in the \(proof.treeSize) events of \(proof.origin); \(proof.path.count) hashes in its path.")
+        } else {
+            print(proof.json, terminator: "")
+        }
+    }
+}
+
+struct AuditCheckProofCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-proof",
+        abstract: "Check an inclusion proof against a checkpoint, without the vault.",
+        discussion: """
+            Needs only the two files: the proof's origin, size and root must be the checkpoint's, and its path \\
+            must lead from the event's leaf hash (SHA-256 of 0x00, the body and the signature) to that root. \\
+            Exit 0 when it does, 81 when it does not.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The proof (from audit prove).", valueName: "file"))
+    var file: String
+
+    @Option(help: ArgumentHelp("The checkpoint it is for.", valueName: "file"))
+    var checkpoint: String
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw CommandFailure(message: "cannot read \(file)", hint: nil, code: .notFound)
+        }
+        let proof = try InclusionProof(parsing: Array(data))
+        let event = try proof.check(against: try readCheckpoint(checkpoint))
+        print("Event \(event.seq) (\(event.type) by '\(event.actor)' at \(event.at)) is in the \(proof.treeSize) events of \(proof.origin) the checkpoint commits to.")
     }
 }

@@ -89,4 +89,35 @@ import Testing
         // Nothing was unsealed to find this out, and it needs no passphrase: the auditor's seat.
         #expect(throws: VaultError.notFound("no case CP-2024-0099")) { try p.vault.accessHistory(of: "CP-2024-0099") }
     }
+
+    @Test func anInclusionProofChecksAgainstTheCheckpointAloneAndNothingElse() throws {
+        let p = try Self.scene()
+        let head = try p.vault.eventTreeHead()
+        let checkpoint = Checkpoint.signed(vaultID: p.vault.config.vaultId, size: Int64(head.size),
+                                           root: try #require([UInt8](hexString: head.rootHex)), by: p["peter"])
+        // Every event, proved and checked from the proof's JSON alone.
+        for seq in 1...Int64(head.size) {
+            let proof = try InclusionProof(parsing: Array(try p.vault.inclusionProof(seq: seq, under: checkpoint).json.utf8))
+            #expect(try proof.check(against: checkpoint).seq == seq)
+        }
+        // The log grows; an older checkpoint still proves its own events, and refuses later ones.
+        try p.file(Array("intake 3".utf8))
+        #expect(try p.vault.inclusionProof(seq: 3, under: checkpoint).treeSize == Int64(head.size))
+        #expect(throws: VaultError.self) { try p.vault.inclusionProof(seq: Int64(head.size) + 1, under: checkpoint) }
+        // A proof whose event was altered, or checked against another checkpoint, is refused.
+        let proof = try p.vault.inclusionProof(seq: 5, under: checkpoint)
+        let altered = InclusionProof(origin: proof.origin, treeSize: proof.treeSize, rootHash: proof.rootHash, leafIndex: proof.leafIndex,
+                                     body: Array(String(decoding: proof.body, as: UTF8.self).replacingOccurrences(of: "\"at\":\"20", with: "\"at\":\"19").utf8),
+                                     signature: proof.signature, path: proof.path)
+        #expect(throws: VaultError.self) { try altered.check(against: checkpoint) }
+        let later = try p.vault.eventTreeHead()
+        let newer = Checkpoint.signed(vaultID: p.vault.config.vaultId, size: Int64(later.size),
+                                      root: try #require([UInt8](hexString: later.rootHex)), by: p["peter"])
+        #expect(throws: VaultError.self) { try proof.check(against: newer) }
+        // A checkpoint of another history (a forked or rewritten log) proves nothing here.
+        let forked = Checkpoint.signed(vaultID: p.vault.config.vaultId, size: 4, root: Array(repeating: 7, count: 32), by: p["peter"])
+        #expect(throws: VaultError.integrityFailure("this vault's log does not extend the checkpoint")) {
+            try p.vault.inclusionProof(seq: 2, under: forked)
+        }
+    }
 }

@@ -39,6 +39,20 @@ import Testing
         #expect((object["tiers"] as? [String: Any])?.keys.sorted() == ["confidential", "team"])
         #expect((object["uses"] as? [Any])?.count == 2)
 
+        // An inclusion proof under a checkpoint, checked with the two files alone.
+        #expect(try p.cli.run(["checkpoint", "--out", "audit.checkpoint"] + p.as("dora")).code == 0)
+        let proved = try p.cli.run(["audit", "prove", "7", "--checkpoint", "audit.checkpoint", "--out", "proof.json"])
+        #expect(proved.code == 0, "\(proved.stderr)")
+        var offline = p.cli
+        offline.environment["CASEVAULT_DIR"] = nil
+        let checked = try offline.run(["audit", "check-proof", "proof.json", "--checkpoint", "audit.checkpoint"])
+        #expect(checked.code == 0 && checked.stdout.hasPrefix("Event 7 ("), "\(checked.stderr)")
+        var tampered = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: p.scratch.file("proof.json"))))
+            as? [String: Any])
+        tampered["leafIndex"] = 5
+        try JSONSerialization.data(withJSONObject: tampered).write(to: URL(fileURLWithPath: p.scratch.file("bad.json")))
+        #expect(try offline.run(["audit", "check-proof", "bad.json", "--checkpoint", "audit.checkpoint"]).code == 81)
+
         let badDay = try p.cli.run(["audit", "log", "--since", "yesterday"])
         #expect(badDay.code == 65 && badDay.stderr.contains("--since takes a day, YYYY-MM-DD"))
         #expect(try p.cli.run(["audit", "access", "CP-2024-0099"]).code == 66)
