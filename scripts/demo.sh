@@ -331,6 +331,8 @@ echo "Every event re-hashed into the log's tree and held to the auditor's checkp
 run audit log --case CP-2024-0042 --type content. --checkpoint "$secrets/auditor.checkpoint"
 echo "Who held each tier of CP-2024-0042, generation by generation, and every read, refusal and package of it:"
 run audit access CP-2024-0042 --checkpoint "$secrets/auditor.checkpoint"
+echo "The confidentiality-controls report (the demo vault's covering grant, handover and departure show up in it):"
+run audit controls --checkpoint "$secrets/auditor.checkpoint"
 echo "An inclusion proof that the disposal certificate's event is in the log the auditor's checkpoint commits to, checked at a desk without the vault:"
 disposal_seq="$("$casevault" audit log --type case.disposed --json | head -n 1 | sed -n 's/.*"seq":\([0-9]*\).*/\1/p')"
 run audit prove "$disposal_seq" --checkpoint "$secrets/auditor.checkpoint" --out "$secrets/disposal.proof"

@@ -11,7 +11,7 @@ struct AuditCommand: ParsableCommand {
             stored event hashed again into the log's Merkle tree and held to the trusted root (your checkpoint, \\
             or --checkpoint FILE), and every event shown checked against its signer's key.
             """,
-        subcommands: [AuditLogCommand.self, AuditAccessCommand.self, AuditProveCommand.self, AuditCheckProofCommand.self]
+        subcommands: [AuditLogCommand.self, AuditAccessCommand.self, AuditProveCommand.self, AuditCheckProofCommand.self, AuditControlsCommand.self]
     )
 }
 
@@ -196,5 +196,78 @@ struct AuditCheckProofCommand: ParsableCommand {
         let proof = try InclusionProof(parsing: Array(data))
         let event = try proof.check(against: try readCheckpoint(checkpoint))
         print("Event \(event.seq) (\(event.type) by '\(event.actor)' at \(event.at)) is in the \(proof.treeSize) events of \(proof.origin) the checkpoint commits to.")
+    }
+}
+
+struct AuditControlsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "controls",
+        abstract: "The confidentiality-controls report: each check with pass or fail, a count and the items.",
+        discussion: """
+            From the signed state and the checked log, without a passphrase or a key: who holds each tier of each \\
+            case and anyone beyond its manager, supervisor, the recovery key and the policy's roles; \\
+            confidential-by-policy types and images in a team tier; wrapped keys cheaper than the vault's key \\
+            derivation; members who left and still hold a key; reads by a non-holder (there should be none) and \\
+            the reads refused; packages and transfers; closed cases past their retention date; legal holds; the \\
+            test-only key derivation; the recovery key. Exits 0 with the report whether checks pass or fail.
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case md, text }
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Flag(help: "JSON output.")
+    var json = false
+
+    @Option(help: ArgumentHelp("md (Markdown, the default) or text.", valueName: "format"))
+    var format: Format = .md
+
+    func run() throws {
+        let report = try vaultOptions.openVault().controlsReport()
+        if json {
+            let object: [String: Any] = [
+                "vaultId": report.vaultId, "asOf": report.asOf, "logSize": report.logSize, "logRoot": report.logRoot, "passed": report.passed,
+                "checks": report.checks.map { ["id": $0.id, "title": $0.title, "passed": $0.passed, "informational": $0.informational,
+                                                "count": $0.count, "items": $0.items] as [String: Any] },
+                "holders": report.holders.map { ["case": $0.caseNumber, "tier": $0.tier.rawValue, "holders": $0.holders] as [String: Any] },
+            ]
+            print(try JSONText.render(object))
+            return
+        }
+        let md = format == .md
+        print(md ? "# Confidentiality controls" : "Confidentiality controls")
+        print("")
+        print("Vault \(report.vaultId), \(report.asOf); log of \(report.logSize) events, root \(report.logRoot). No content was read and no key unsealed.")
+        print("")
+        if md {
+            print("| check | result | count |")
+            print("|---|---|---|")
+        }
+        for check in report.checks {
+            let result = check.informational ? "info" : (check.passed ? "pass" : "FAIL")
+            print(md ? "| \(check.title) | \(result) | \(check.count) |" : "  \(result.padding(toLength: 5, withPad: " ", startingAt: 0)) \(check.count)\t\(check.title)")
+        }
+        for check in report.checks where !check.items.isEmpty {
+            print("")
+            print(md ? "## \(check.title)" : "\(check.title):")
+            print("")
+            for item in check.items { print((md ? "- " : "  ") + TerminalText.escape(item)) }
+        }
+        print("")
+        print(md ? "## Tier holders (current generation)" : "Tier holders (current generation):")
+        print("")
+        if md {
+            print("| case | tier | holders |")
+            print("|---|---|---|")
+        }
+        for row in report.holders {
+            // Members first, the recovery key last, as `case show` lists them.
+            let members = row.holders.filter { $0 != "recovery" }.map { $0.hasPrefix("staff:") ? String($0.dropFirst(6)) : $0 }
+            let holders = (members + (row.holders.contains("recovery") ? ["recovery key"] : [])).joined(separator: ", ")
+            print(md ? "| \(row.caseNumber) | \(row.tier.rawValue) | \(holders) |" : "  \(row.caseNumber)  \(row.tier.rawValue)  \(holders)")
+        }
+        print("")
+        print(report.passed ? "Every check passes." : "\(report.checks.filter { !$0.passed }.count) check(s) fail: see above.")
     }
 }

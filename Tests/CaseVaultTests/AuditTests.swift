@@ -120,4 +120,34 @@ import Testing
             try p.vault.inclusionProof(seq: 2, under: forked)
         }
     }
+
+    @Test func theControlsReportPassesWhatHoldsAndNamesWhatDoesNot() throws {
+        let p = try RotationTests.scene()
+        func failing(_ report: ControlsReport) -> [String] { report.checks.filter { !$0.passed }.map(\.id) }
+        var report = try p.vault.controlsReport()
+        // The test vault uses the test-only key derivation, and says so.
+        #expect(failing(report) == ["test-kdf"])
+        #expect(report.holders.first { $0.caseNumber == Self.number && $0.tier == .confidential }?.holders
+                == ["recovery", "staff:grace", "staff:halima"])
+
+        // A covering grant, a type made confidential after a version of it was filed to the team tier,
+        // a refused read, and a departure recorded without its rotation (a run killed between the two).
+        try p.vault.grantAccess(to: "joseph", case: Self.number, tier: .team, reason: "covering", by: p["halima"])
+        try p.file(Array("notes".utf8), name: "Notes", type: "report")
+        try p.vault.setConfidentialTypes(Policy.defaultConfidentialTypes + ["report"], by: p["amina"])
+        #expect(throws: VaultError.self) { _ = try p.read(by: "farah") }
+        _ = try p.read(by: "joseph")
+        try p.vault.write { writer, head in
+            try Ledger.append([.staffLeft(StaffLeft(id: "dora", reason: "left"))], by: p["amina"], at: Date(),
+                              vaultID: p.vault.config.vaultId, head: &head, in: writer)
+        }
+        report = try p.vault.controlsReport()
+        #expect(failing(report) == ["holders", "confidential-types-in-team", "departed-holders", "test-kdf"])
+        let byID = Dictionary(report.checks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(byID["holders"]?.items.count == 1 && byID["holders"]?.items.first?.contains("'joseph' (case-manager)") == true)
+        #expect(byID["confidential-types-in-team"]?.items == ["\(Self.number) 'Notes' v1 (type report)"])
+        #expect(byID["departed-holders"]?.items.first?.contains("'dora'") == true)
+        #expect(byID["reads-without-grant"]?.items.isEmpty == true)
+        #expect(byID["refused-reads"]?.items.count == 1 && byID["refused-reads"]?.passed == true)
+    }
 }

@@ -53,6 +53,17 @@ import Testing
         try JSONSerialization.data(withJSONObject: tampered).write(to: URL(fileURLWithPath: p.scratch.file("bad.json")))
         #expect(try offline.run(["audit", "check-proof", "bad.json", "--checkpoint", "audit.checkpoint"]).code == 81)
 
+        // The controls report: Markdown by default, JSON on request, no passphrase.
+        let controls = try p.cli.run(["audit", "controls"])
+        #expect(controls.code == 0, "\(controls.stderr)")
+        #expect(controls.stdout.hasPrefix("# Confidentiality controls\n"))
+        #expect(controls.stdout.contains("| Reads refused (role or no grant) | info | 1 |"))
+        #expect(controls.stdout.contains("| CP-2024-0042 | confidential | grace, halima, recovery key |"))
+        let controlsJSON = try p.cli.run(["audit", "controls", "--json"])
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(controlsJSON.stdout.utf8)) as? [String: Any])
+        let checks = try #require(parsed["checks"] as? [[String: Any]])
+        #expect(checks.count == 12 && checks.allSatisfy { $0["passed"] is Bool && $0["items"] is [String] })
+
         let badDay = try p.cli.run(["audit", "log", "--since", "yesterday"])
         #expect(badDay.code == 65 && badDay.stderr.contains("--since takes a day, YYYY-MM-DD"))
         #expect(try p.cli.run(["audit", "access", "CP-2024-0099"]).code == 66)

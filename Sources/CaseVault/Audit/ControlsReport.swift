@@ -1,0 +1,154 @@
+public import Foundation
+internal import CaseVaultCrypto
+
+/// One check of the confidentiality-controls report.
+public struct ControlCheck: Sendable, Equatable {
+    public let id: String
+    public let title: String
+    /// False when an item needs an auditor's attention. Informational
+    /// checks (lists of what happened) always pass.
+    public let passed: Bool
+    public let informational: Bool
+    public let items: [String]
+    public var count: Int { items.count }
+}
+
+/// The confidentiality-controls report (`casevault audit controls`): what
+/// the signed state and log say about who can read what, computed without
+/// a passphrase or a key (SECURITY.md §12d).
+public struct ControlsReport: Sendable {
+    public let vaultId: String
+    public let asOf: String
+    public let logSize: Int64
+    public let logRoot: String
+    public let checks: [ControlCheck]
+    /// Per case and tier, the current generation's holders.
+    public let holders: [(caseNumber: String, tier: Tier, holders: [String])]
+
+    public var passed: Bool { checks.allSatisfy(\.passed) }
+}
+
+extension Vault {
+    public func controlsReport(asOf: Date = Date()) throws -> ControlsReport {
+        let today = Lifecycle.day(asOf)
+        // The log, scanned and checked as `audit log` checks it: who held which tier of which
+        // case at each read, every refusal, package and transfer.
+        var held: [String: [Tier: Set<String>]] = [:]
+        var readsWithoutGrant: [String] = [], refused: [String] = [], exports: [String] = []
+        _ = try auditLog().map { item -> Void in
+            let event = try Event(body: Array(item.body.utf8))
+            switch event.data {
+            case .grantGiven(let d):
+                if let tier = Tier(rawValue: d.tier) { held[d.case, default: [:]][tier, default: []].insert(d.holder) }
+            case .accessGranted(let d):
+                if let tier = Tier(rawValue: d.tier) { held[d.case, default: [:]][tier, default: []].insert(d.holder) }
+            case .keyRotated(let d):
+                if let tier = Tier(rawValue: d.tier) {
+                    held[d.case, default: [:]][tier, default: []].subtract(d.removed)
+                    held[d.case]![tier]!.formUnion(d.holders.map(\.holder))
+                }
+            case .caseImported(let d):
+                held[d.case] = [:]
+                for holder in d.holders { if let tier = Tier(rawValue: holder.tier) { held[d.case]![tier, default: []].insert(holder.holder) } }
+            case .disposed(let d):
+                held[d.case] = [:]
+            case .contentRead(let d):
+                if let tier = Tier(rawValue: d.tier), !(held[d.case]?[tier]?.contains(GrantHolder.staff(event.actor)) ?? false) {
+                    readsWithoutGrant.append("event \(event.seq): '\(event.actor)' read \(d.case) '\(d.document)' v\(d.version) (\(d.tier)) at \(event.at) without holding the tier")
+                }
+            case .contentRefused(let d):
+                refused.append("event \(event.seq): '\(event.actor)' was refused \(d.case) '\(d.document)' v\(d.version) (\(d.tier)) at \(event.at): \(d.reason)")
+            case .packageExported(let d):
+                let cases = Set(d.entries.map(\.case)).sorted().joined(separator: ", ")
+                exports.append("event \(event.seq): '\(event.actor)' exported a \(d.format) package of \(d.entries.count) document(s) of \(cases) for '\(d.recipient)' at \(event.at) (BLAKE2b-256 \(d.blake2b.prefix(16))…)")
+            case .caseTransferred(let d):
+                exports.append("event \(event.seq): '\(event.actor)' transferred \(d.case) to '\(d.toMember)' of vault \(d.toVault) at \(event.at): \(d.reason)")
+            default: break
+            }
+        }
+        let holds = try self.holds()
+        let plan: [RetentionItem]
+        do { plan = try retentionPlan(asOf: asOf) } catch VaultError.notFound { plan = [] }
+
+        return try read { reader, head in
+            let signed = head.signedState(reader)
+            let settings = try signed.settings()
+            let staff = try signed.allStaff()
+            let byID = Dictionary(staff.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            let confidentialTypes = Set(try signed.confidentialTypes().types)
+            var holderTable: [(String, Tier, [String])] = [], extra: [String] = [], departed: [String] = []
+            var confidentialInTeam: [String] = [], imagesInTeam: [String] = []
+            for state in try signed.cases(matching: CaseQuery()) where try signed.disposal(state.case.number) == nil {
+                let record = state.case
+                for tier in Tier.allCases {
+                    let generation = record.generation(of: tier)
+                    let current = state.grants.filter { $0.tier == tier.rawValue && $0.generation == generation }.map(\.holder)
+                    holderTable.append((record.number, tier, current))
+                    for holder in current where holder != GrantHolder.recovery {
+                        guard let id = GrantHolder.staffID(holder), let member = byID[id] else { continue }
+                        let allowed = id == record.manager || id == record.supervisor || (tier == .team && settings.teamTierRoles.contains(member.role))
+                        if !allowed {
+                            let grant = state.grants.first { $0.tier == tier.rawValue && $0.holder == holder && $0.generation == generation }
+                            extra.append("\(record.number) \(tier.rawValue) tier: '\(id)' (\(member.role)), sealed at event \(grant?.grantedSeq ?? 0)")
+                        }
+                    }
+                }
+                for grant in state.grants {
+                    if let id = GrantHolder.staffID(grant.holder), let left = byID[id]?.left {
+                        departed.append("\(record.number) \(grant.tier) tier generation \(grant.generation): '\(id)', who left on \(left.at.prefix(10))")
+                    }
+                }
+                for document in try signed.documents(record.number) {
+                    for version in try signed.versions(of: document) where version.tier == Tier.team.rawValue {
+                        let name = "\(record.number) '\(document.name)' v\(version.version) (type \(version.type))"
+                        if Policy.photoTypes.contains(version.type) { imagesInTeam.append(name) }
+                        else if confidentialTypes.contains(version.type) { confidentialInTeam.append(name) }
+                    }
+                }
+            }
+            // Wrapped keys whose Argon2id cost is below the vault's (their header, §4; nothing is unwrapped).
+            var weakKDF: [String] = []
+            for member in staff where member.left == nil {
+                guard let blob = try reader.blob(hash: member.wrappedKeysHash), blob.count >= 21 else {
+                    weakKDF.append("'\(member.id)': wrapped keys missing or damaged")
+                    continue
+                }
+                func u64(_ offset: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(blob[offset + $1]) << (8 * UInt64($1)) } }
+                let ops = u64(5), mem = u64(13)
+                if ops < UInt64(settings.kdf.opsLimit) || mem < UInt64(settings.kdf.memLimit) {
+                    weakKDF.append("'\(member.id)': opslimit \(ops), memlimit \(mem / 1_048_576) MiB; the vault's are \(settings.kdf.opsLimit), \(settings.kdf.memLimit / 1_048_576) MiB")
+                }
+            }
+            let pastRetention = plan.filter { $0.action == .dispose }.map { "\($0.caseNumber): due since \($0.dueOn ?? "?") under \($0.rule)" }
+            let holdItems = holds.map { "\($0.caseNumber): held since \(Timestamp.string(from: $0.at).prefix(10)) by \($0.by): \($0.reason)" }
+            let created = String(settings.createdAt.prefix(10))
+            let recoveryAge = Lifecycle.parseDay(created).map { Int(asOf.timeIntervalSince($0) / 86_400) }
+            func check(_ id: String, _ title: String, _ items: [String], informational: Bool = false) -> ControlCheck {
+                ControlCheck(id: id, title: title, passed: informational || items.isEmpty, informational: informational, items: items)
+            }
+            let checks = [
+                check("holders", "Every tier holder is the case's manager or supervisor, the recovery key, or of a role the policy lets hold the team tier", extra),
+                check("confidential-types-in-team", "No version of a confidential-by-policy type (\(confidentialTypes.sorted().joined(separator: ", "))) in a team tier", confidentialInTeam),
+                check("images-in-team", "No image (types \(Policy.photoTypes.sorted().joined(separator: ", "))) in a team tier", imagesInTeam),
+                check("kdf-below-policy", "No member's wrapped keys use a key derivation cheaper than the vault's", weakKDF),
+                check("departed-holders", "No member who left still holds a sealed key", departed),
+                check("reads-without-grant", "Every read was by a holder of the tier at the time", readsWithoutGrant),
+                check("refused-reads", "Reads refused (role or no grant)", refused, informational: true),
+                check("exports", "Packages and transfers made, by whom, for whom", exports, informational: true),
+                check("past-retention", "No closed case is past its retention date and not disposed of", pastRetention),
+                check("holds", "Legal holds in force", holdItems, informational: true),
+                check("test-kdf", "The test-only key derivation is off", settings.insecureTestingKDF ? ["insecureTestingKDF is true"] : []),
+                check("recovery-key", "A recovery key exists (age counted from the vault's creation)",
+                      settings.recoveryPublicKey == nil ? ["no recovery key"] : [],
+                      informational: false),
+            ]
+            var report = checks
+            if settings.recoveryPublicKey != nil, let days = recoveryAge {
+                report[report.count - 1] = ControlCheck(id: "recovery-key", title: "A recovery key exists; it is \(days) days old (since \(created))",
+                                                        passed: true, informational: false, items: [])
+            }
+            return ControlsReport(vaultId: config.vaultId, asOf: today, logSize: head.size, logRoot: head.logRoot.hexString, checks: report,
+                                  holders: holderTable.map { ($0.0, $0.1, $0.2) })
+        }
+    }
+}
