@@ -144,6 +144,7 @@ DATA = {
                           "versions": lambda x: type(x) is list and all(obj({
                               "document": string(1, 480), "version": integer(1), "sealedFileKeyHash": HEX})(i) for i in x),
                           "schemaBodies": lambda x: str_list(x) and all(HEX(i) for i in x)}),
+    "case.transfer-cancelled": obj({"case": CASE, "reason": string(1)}),
 }
 ANY = set(ROLES)
 SUPER = {"case-supervisor", "project-director", "admin"}
@@ -173,7 +174,8 @@ SIGNERS = {  # §12 "Who may sign what", the role column
     "case.handover-cancelled": {"case-supervisor", "project-director"},
     "package.exported": {"case-manager", "case-supervisor", "project-director"},
     "case.transferred": {"case-supervisor"},
-    "case.imported": {"case-supervisor", "project-director"},
+    "case.imported": {"case-supervisor"},
+    "case.transfer-cancelled": {"case-supervisor"},
 }
 READERS = {"case-manager", "case-supervisor", "project-director"}  # §3 table: roles that can read
 EVENT_PREFIX = b"casevault-event-v1\n"

@@ -8,7 +8,7 @@ struct CaseCommand: ParsableCommand {
         abstract: "Open, list and show cases (client folders); change their status.",
         subcommands: [CaseOpenCommand.self, CaseListCommand.self, CaseShowCommand.self, CaseStatusCommand.self,
                       CaseReopenCommand.self, CaseApproveCommand.self, CaseExtendCommand.self, CaseTagCommand.self,
-                      CaseGrantCommand.self, CaseRevokeCommand.self, CaseRotateCommand.self]
+                      CaseGrantCommand.self, CaseRevokeCommand.self, CaseRotateCommand.self, CaseCancelTransferCommand.self]
     )
 }
 

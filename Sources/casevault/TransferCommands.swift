@@ -90,6 +90,33 @@ struct ExportCaseCommand: ParsableCommand {
     }
 }
 
+struct CaseCancelTransferCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel-transfer",
+        abstract: "Call a transfer back: the case is this vault's to change again.",
+        discussion: """
+            By the case's supervisor, when the receiving office refused the case or the file was lost. A file \
+            already sent can still be imported by its recipient: ask the other office to delete it.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    var number: String
+
+    @Option(help: ArgumentHelp("Why (kept in the signed log).", valueName: "text"))
+    var reason: String
+
+    func run() throws {
+        try vaultOptions.withUnlocked { vault, actor in
+            let gone = try vault.cancelTransfer(number, reason: reason, by: actor)
+            print("Cancelled the transfer of \(number) to '\(gone.toMember)' of vault \(gone.toVault): the case is this vault's to change again.")
+            print("Ask that office to delete the file it was sent; it could still be imported there.")
+        }
+    }
+}
+
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",

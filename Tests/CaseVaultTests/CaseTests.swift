@@ -409,6 +409,7 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         _ = try p.vault.importCase(from: other.scratch.file("in.cvt"), manager: "joseph", by: p["halima"])  // case.imported
         _ = try p.vault.exportCase("CP-2024-0044", to: try other.vault.identity(for: "halima"), out: p.scratch.file("back.cvt"),
                                    reason: "moved back", by: p["halima"])  // case.transferred
+        _ = try p.vault.cancelTransfer("CP-2024-0044", reason: "they have no CP category", by: p["halima"])  // case.transfer-cancelled
         var retention = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Schemas/examples/retention-policy.json").standardized)) as! [String: Any]
         retention["vaultId"] = p.vault.config.vaultId

@@ -122,6 +122,29 @@ import Testing
         #expect(try o.to.read(Self.number, "Photo", by: "joseph") == Array("photo".utf8))
     }
 
+    @Test func aRefusedTransferIsCalledBackAndTheCaseCanBeChangedOrSentElsewhere() throws {
+        let o = try Offices()
+        try o.export()
+        #expect(throws: VaultError.self) { try o.from.file(Array("late".utf8), name: "Late", type: "report") }
+        // Only the case's supervisor, only a case transferred.
+        #expect(throws: VaultError.self) { try o.from.vault.cancelTransfer(Self.number, reason: "x", by: o.from["grace"]) }
+        try o.from.openCase(client: 43)
+        #expect(throws: VaultError.invalidInput("CP-2024-0043 was not transferred")) {
+            try o.from.vault.cancelTransfer("CP-2024-0043", reason: "x", by: o.from["halima"])
+        }
+        let gone = try o.from.vault.cancelTransfer(Self.number, reason: "the district office has a case of that number", by: o.from["halima"])
+        #expect(gone.toVault == o.to.vault.config.vaultId)
+        #expect(try o.from.vault.transfers(of: Self.number).transferred == nil)
+        try o.from.file(Array("late".utf8), name: "Late", type: "report")
+        // It can now go to another office.
+        let elsewhere = try Programme()
+        _ = try o.from.vault.exportCase(Self.number, to: try elsewhere.vault.identity(for: "halima"), out: o.from.scratch.file("elsewhere.cvt"),
+                                        reason: "to the other district", by: o.from["halima"])
+        _ = try elsewhere.vault.importCase(from: o.from.scratch.file("elsewhere.cvt"), manager: "grace", by: elsewhere["halima"])
+        #expect(try elsewhere.read(Self.number, "Late", by: "grace") == Array("late".utf8))
+        #expect(try o.from.vault.verify().isClean && elsewhere.vault.verify().isClean)
+    }
+
     @Test func onlyTheSupervisorSendsAndNothingUnderWayGoes() throws {
         let o = try Offices()
         #expect(throws: VaultError.self) {

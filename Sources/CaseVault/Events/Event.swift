@@ -35,6 +35,7 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case handoverCancelled = "case.handover-cancelled"
     case caseTransferred = "case.transferred"
     case caseImported = "case.imported"
+    case transferCancelled = "case.transfer-cancelled"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -407,6 +408,13 @@ struct CaseImported: Codable, Equatable {
     var schemaBodies: [String]
 }
 
+/// `case.transfer-cancelled`: a transfer the receiving vault refused, or
+/// whose file was lost, is called back; the case is this vault's again.
+struct TransferCancelled: Codable, Equatable {
+    var `case`: String
+    var reason: String
+}
+
 /// One event's data, typed by kind.
 enum EventData: Equatable {
     case vaultCreated(VaultCreated)
@@ -442,6 +450,7 @@ enum EventData: Equatable {
     case handoverCancelled(HandoverCancelled)
     case caseTransferred(CaseTransferred)
     case caseImported(CaseImported)
+    case transferCancelled(TransferCancelled)
 
     var type: EventType {
         switch self {
@@ -478,6 +487,7 @@ enum EventData: Equatable {
         case .handoverCancelled: .handoverCancelled
         case .caseTransferred: .caseTransferred
         case .caseImported: .caseImported
+        case .transferCancelled: .transferCancelled
         }
     }
 
@@ -515,6 +525,7 @@ enum EventData: Equatable {
         case .handoverCancelled(let data): return try encoder.encode(data)
         case .caseTransferred(let data): return try encoder.encode(data)
         case .caseImported(let data): return try encoder.encode(data)
+        case .transferCancelled(let data): return try encoder.encode(data)
         }
     }
 
@@ -715,6 +726,9 @@ enum EventData: Equatable {
             m.string("toBoxPublicKey", d.toBoxPublicKey)
             m.string("toMember", d.toMember)
             m.string("toVault", d.toVault)
+        case .transferCancelled(let d):
+            m.string("case", d.case)
+            m.string("reason", d.reason)
         case .caseImported(let d):
             m.string("case", d.case)
             m.string("confidentialPublicKey", d.confidentialPublicKey)
@@ -777,6 +791,7 @@ enum EventData: Equatable {
         case .handoverCancelled: return .handoverCancelled(try decoder.decode(HandoverCancelled.self, from: json))
         case .caseTransferred: return .caseTransferred(try decoder.decode(CaseTransferred.self, from: json))
         case .caseImported: return .caseImported(try decoder.decode(CaseImported.self, from: json))
+        case .transferCancelled: return .transferCancelled(try decoder.decode(TransferCancelled.self, from: json))
         }
     }
 
@@ -808,6 +823,7 @@ enum EventData: Equatable {
         case .handoverCancelled(let d): [d.case]
         case .caseTransferred(let d): [d.case]
         case .caseImported(let d): [d.case]
+        case .transferCancelled(let d): [d.case]
         }
     }
 }

@@ -137,6 +137,7 @@ enum Projection {
             case .handoverCancelled(let data): try handoverCancelled(data)
             case .caseTransferred(let data): try caseTransferred(data)
             case .caseImported(let data): try caseImported(data)
+            case .transferCancelled(let data): try transferCancelled(data)
             }
         }
 
@@ -864,6 +865,19 @@ enum Projection {
             var record = state.case
             record.transferred = CaseTransfer(seq: event.seq, at: event.at, by: event.actor, toVault: data.toVault, toMember: data.toMember,
                                               reason: data.reason)
+            try writer.putCase(record)
+            try set(StateKey.case(data.case), CaseState(record, grants: state.grants))
+        }
+
+        /// The case's supervisor calls a transfer back: the case is this
+        /// vault's to change again (a file already sent may still be imported
+        /// there: SECURITY.md §15b).
+        mutating func transferCancelled(_ data: TransferCancelled) throws {
+            let (state, _, _) = try lifecycleCase(data.case, reason: data.reason, transferred: true)
+            guard event.actor == state.case.supervisor else { throw refuse("only the case's supervisor cancels its transfer") }
+            guard state.case.transferred != nil else { throw refuse("\(data.case) was not transferred") }
+            var record = state.case
+            record.transferred = nil
             try writer.putCase(record)
             try set(StateKey.case(data.case), CaseState(record, grants: state.grants))
         }

@@ -44,7 +44,7 @@ enum Policy {
         case .keyRotated: keyRotatingRoles.contains(role)
         case .handoverStarted, .handoverCompleted, .handoverCancelled: role == .caseSupervisor || role == .projectDirector
         case .packageExported: readingRoles.contains(role)
-        case .caseTransferred: role == .caseSupervisor
+        case .caseTransferred, .transferCancelled: role == .caseSupervisor
         case .caseImported: role == .caseSupervisor
         }
     }

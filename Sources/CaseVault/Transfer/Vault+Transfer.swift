@@ -218,6 +218,24 @@ extension Vault {
                               objects: prepared.objects.count, bytes: total, blake2b: hasher.finalize().hexString, transferSeq: prepared.seq)
     }
 
+    /// Calls a transfer back (the case's supervisor): the case is this
+    /// vault's again. A file already sent stays importable by its recipient;
+    /// ask the other office to delete it.
+    public func cancelTransfer(_ number: String, reason: String, by actor: StaffIdentity, now: Date = Date()) throws -> CaseTransfer {
+        let number = try CaseNumber.parse(number).description
+        try Self.requireReason(reason)
+        return try write { writer, head in
+            let state = try head.signedState(writer).existingCase(number)
+            guard let gone = state.case.transferred else { throw VaultError.invalidInput("\(number) was not transferred") }
+            guard actor.id == state.case.supervisor else {
+                throw VaultError.accessDenied("only the case's supervisor (\(state.case.supervisor)) cancels its transfer")
+            }
+            try Ledger.append([.transferCancelled(TransferCancelled(case: number, reason: reason))], by: actor, at: now,
+                              vaultID: config.vaultId, head: &head, in: writer)
+            return gone
+        }
+    }
+
     /// Why the case cannot go now, as the command says it (the projection
     /// holds the same rules).
     private func requireTransferable(_ state: CaseState, to identity: VaultIdentity, by actor: StaffIdentity, signed: SignedState) throws {
