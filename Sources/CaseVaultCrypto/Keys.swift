@@ -1,4 +1,5 @@
 internal import CSodium
+import Glibc
 
 /// An X25519 public key (32 bytes), used to seal secrets to a staff member,
 /// a case tier or the recovery key.
@@ -140,6 +141,22 @@ public final class SigningKeyPair {
     }
 }
 
+/// How many sealed keys (`SealedBox.open`: a tier key, a file key, a
+/// package or transfer key) the calling thread has tried to open: what a
+/// test counts to show that a workflow (an auditor's) unseals nothing.
+/// Per thread, so tests running at once do not see each other's.
+public enum UnsealCount {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    public static var onThisThread: Int { Int(bitPattern: pthread_getspecific(key)) }
+
+    static func increment() { _ = pthread_setspecific(key, UnsafeRawPointer(bitPattern: onThisThread + 1)) }
+}
+
 /// Anonymous public-key encryption (`crypto_box_seal`): an ephemeral X25519
 /// key, XSalsa20-Poly1305, 48 bytes of overhead. Used for every grant: a
 /// case tier's secret key sealed to a holder, a file key sealed to a tier.
@@ -164,6 +181,7 @@ public enum SealedBox {
 
     public static func open(_ sealed: [UInt8], with keyPair: BoxKeyPair) throws -> SecureBytes {
         Sodium.ensureInitialized()
+        UnsealCount.increment()
         guard sealed.count >= overhead else { throw CryptoError.authenticationFailed }
         let out = SecureBytes(count: sealed.count - overhead)
         let rc = out.withUnsafeMutableBytes { o in

@@ -150,4 +150,43 @@ import Testing
         #expect(byID["reads-without-grant"]?.items.isEmpty == true)
         #expect(byID["refused-reads"]?.items.count == 1 && byID["refused-reads"]?.passed == true)
     }
+
+    /// Issue 11, item 6: an auditor's whole workflow on a vault that has
+    /// seen reads, a handover package, a rotation and a transfer, run on this
+    /// thread, unseals no key; and the auditor is refused every content read.
+    @Test func theAuditorsSeatUnsealsNothingAndReadsNoContent() throws {
+        let p = try Self.scene()
+        let drafts = try p.vault.handoverDrafts(from: "grace", to: "joseph", cases: [Self.number])
+        _ = try p.vault.startHandover(from: "grace", to: "joseph", cases: [Self.number],
+                                      drafts: [Self.number: completedHandoverDraft(drafts[0].form)], by: p["halima"])
+        _ = try p.vault.exportHandover(cases: [Self.number], to: "joseph", out: p.scratch.file("h.cvp"), by: p["grace"])
+        let other = try Programme()
+        _ = try p.vault.exportCase("CP-2024-0043", to: try other.vault.identity(for: "halima"), out: p.scratch.file("t.cvt"),
+                                   reason: "moved", by: p["halima"])
+        // The counter counts: a holder's read unseals the tier key and the file key.
+        let counted = UnsealCount.onThisThread
+        _ = try p.read(by: "grace")
+        #expect(UnsealCount.onThisThread - counted >= 2)
+
+        let before = UnsealCount.onThisThread
+        let head = try p.vault.eventTreeHead()
+        let checkpoint = Checkpoint.signed(vaultID: p.vault.config.vaultId, size: Int64(head.size),
+                                           root: try #require([UInt8](hexString: head.rootHex)), by: p["peter"])
+        let log = try p.vault.auditLog()
+        for number in [Self.number, "CP-2024-0043"] { _ = try p.vault.accessHistory(of: number) }
+        let report = try p.vault.controlsReport()
+        for seq in stride(from: Int64(1), through: Int64(head.size), by: 7) { _ = try p.vault.inclusionProof(seq: seq, under: checkpoint) }
+        #expect(try p.vault.verify().isClean)
+        #expect(UnsealCount.onThisThread == before, "the auditor's workflow unsealed \(UnsealCount.onThisThread - before) key(s)")
+        #expect(log.count == head.size && report.checks.count == 12)
+        // And every content read by the auditor is refused (and signed as refused).
+        for (number, document) in [(Self.number, "Intake form"), (Self.number, "Photo")] {
+            #expect(throws: VaultError.self) { _ = try p.read(number, document, by: "peter") }
+        }
+        #expect(UnsealCount.onThisThread == before)
+        var refusals = AuditFilter()
+        refusals.actor = "peter"
+        refusals.type = "content.refused"
+        #expect(try p.vault.auditLog(refusals).count == 2)
+    }
 }
