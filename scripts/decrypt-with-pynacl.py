@@ -145,6 +145,8 @@ DATA = {
                               "document": string(1, 480), "version": integer(1), "sealedFileKeyHash": HEX})(i) for i in x),
                           "schemaBodies": lambda x: str_list(x) and all(HEX(i) for i in x)}),
     "case.transfer-cancelled": obj({"case": CASE, "reason": string(1)}),
+    "audit.exported": obj({"blake2b": HEX, "format": enum("tar", "zip"), "cases": lambda x: str_list(x) and all(CASE(c) for c in x),
+                           "since": either(pat(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), is_null), "events": integer(0), "logSize": integer(1)}),
 }
 ANY = set(ROLES)
 SUPER = {"case-supervisor", "project-director", "admin"}
@@ -176,6 +178,7 @@ SIGNERS = {  # §12 "Who may sign what", the role column
     "case.transferred": {"case-supervisor"},
     "case.imported": {"case-supervisor"},
     "case.transfer-cancelled": {"case-supervisor"},
+    "audit.exported": {"auditor", "admin", "project-director"},
 }
 READERS = {"case-manager", "case-supervisor", "project-director"}  # §3 table: roles that can read
 EVENT_PREFIX = b"casevault-event-v1\n"

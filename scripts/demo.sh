@@ -337,6 +337,12 @@ echo "An inclusion proof that the disposal certificate's event is in the log the
 disposal_seq="$("$casevault" audit log --type case.disposed --json | head -n 1 | sed -n 's/.*"seq":\([0-9]*\).*/\1/p')"
 run audit prove "$disposal_seq" --checkpoint "$secrets/auditor.checkpoint" --out "$secrets/disposal.proof"
 (cd "$secrets" && CASEVAULT_DIR= run audit check-proof disposal.proof --checkpoint auditor.checkpoint)
+echo "The auditor takes a BagIt audit export home (events with proofs, catalog metadata, controls; no content, no key):"
+run export audit --out "$secrets/audit.tar" --checkpoint "$secrets/auditor.checkpoint" --as peter --passphrase-file "$secrets/peter"
+mkdir -p "$secrets/audit-desk" && bsdtar -xf "$secrets/audit.tar" -C "$secrets/audit-desk"
+(cd "$secrets/audit-desk" && find . -type f | sort | sed 's/^/    /')
+echo "At the auditor's desk, bagit-python checks the bag (manifests, Payload-Oxum, tag manifest):"
+python3 -m bagit --validate "$secrets/audit-desk"/casevault-audit-* 2>&1 | tail -n 1 | sed 's/^/    /'
 echo "As JSON Lines, each event carries its signed body, signature and RFC 9162 leaf hash, to check elsewhere:"
 "$casevault" audit log --type case.key-rotated --json | head -n 1 | cut -c1-300
 echo "…"
@@ -360,4 +366,4 @@ next "The real vault is clean"
 run verify
 
 say "Done. ./demo-vault is left for you to explore, e.g.: CASEVAULT_STATE_DIR=./demo-checkpoints casevault staff list --vault demo-vault"
-echo "(Inclusion proofs, the controls report and the BagIt audit export are the next steps of the audit issue.)"
+echo "(verify-export, which checks a bag's signatures and controls at the desk, is the next step of the audit issue.)"

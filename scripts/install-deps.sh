@@ -37,11 +37,12 @@ fi
 
 # PyNaCl runs the independent decoder (scripts/decrypt-with-pynacl.py) in
 # the tests, proving SECURITY.md is precise enough to decrypt a document;
-# jsonschema checks every schema in Schemas/ against the 2020-12 meta-schema.
+# jsonschema checks every schema in Schemas/ against the 2020-12 meta-schema;
+# bagit-python validates the audit exports (RFC 8493) in the tests.
 # Debian's python3-nacl and python3-jsonschema serve the system python3; a
 # python3 of its own earlier on PATH (pyenv) gets them from PyPI.
 python=python3
-for module in nacl:pynacl jsonschema:jsonschema; do
+for module in nacl:pynacl jsonschema:jsonschema bagit:bagit; do
     if ! "$python" -c "import ${module%%:*}" >/dev/null 2>&1; then
         echo "==> installing ${module##*:} (pip)"
         "$python" -m pip install --quiet "${module##*:}" 2>/dev/null \

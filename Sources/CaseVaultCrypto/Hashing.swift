@@ -73,6 +73,24 @@ public enum SHA256 {
     }
 }
 
+/// SHA-512 (`crypto_hash_sha512`), for the BagIt manifests of audit
+/// exports (RFC 8493 lists sha512 among its algorithms).
+public enum SHA512 {
+    public static let length = 64
+
+    public static func hash(_ bytes: some ReadableBytes) -> [UInt8] {
+        Sodium.ensureInitialized()
+        var out = [UInt8](repeating: 0, count: length)
+        out.withUnsafeMutableBytes { o in
+            bytes.withUnsafeBytes { b in
+                _ = crypto_hash_sha512(o.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                       b.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(b.count))
+            }
+        }
+        return out
+    }
+}
+
 extension Array where Element == UInt8 {
     /// Lower-case hexadecimal.
     public var hexString: String {

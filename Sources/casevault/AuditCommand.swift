@@ -271,3 +271,41 @@ struct AuditControlsCommand: ParsableCommand {
         print(report.passed ? "Every check passes." : "\(report.checks.filter { !$0.passed }.count) check(s) fail: see above.")
     }
 }
+
+struct ExportAuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "A BagIt 1.0 bag of the signed log and catalog metadata, for an auditor's desk.",
+        discussion: """
+            By an auditor, admin or project director. The bag (RFC 8493), as a tar or a zip by --out's \\
+            extension, holds in data/: events.jsonl (each event's signed body, signature, leaf hash and inclusion \\
+            path under the bag's checkpoint), checkpoint.txt (signed by you), with --checkpoint FILE the auditor's \\
+            previous checkpoint and consistency.json (the RFC 9162 proof that the log only grew since), \\
+            catalog/ (staff with roles and public keys, cases, grants, the document inventory with sizes, stamps \\
+            and ciphertext hashes, status history, tags) and controls.json; with bagit.txt, bag-info.txt, \\
+            manifest-sha256.txt, manifest-sha512.txt and tagmanifest-sha256.txt. No content and no key material. \\
+            --case and --since narrow the events and the catalog. The export is a signed event naming the file's \\
+            BLAKE2b-256.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Option(help: ArgumentHelp("The bag to write: a new .tar or .zip file.", valueName: "file"))
+    var out: String
+
+    @Option(name: .customLong("case"), parsing: .upToNextOption, help: ArgumentHelp("Only these cases.", valueName: "number"))
+    var cases: [String] = []
+
+    @Option(help: ArgumentHelp("Only events from this UTC day on.", valueName: "YYYY-MM-DD"))
+    var since: String?
+
+    func run() throws {
+        let last = try vaultOptions.checkpoint.map { try readCheckpoint($0) }
+        try vaultOptions.withUnlocked { vault, actor in
+            let report = try vault.exportAudit(out: out, cases: cases, since: since, lastCheckpoint: last, by: actor)
+            print("Wrote \(report.path): the bag \(report.bagName)/ (\(report.format)), \(report.events) signed events of \(report.logSize), \(report.payloadFiles) payload files, \(report.payloadBytes) bytes; BLAKE2b-256 \(report.blake2b) (b2sum -l 256)")
+            print("No content and no key material is in it. Validate it with bagit.py --validate once extracted.")
+        }
+    }
+}

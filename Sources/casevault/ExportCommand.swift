@@ -6,7 +6,7 @@ struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write packages of case files for someone else.",
-        subcommands: [ExportHandoverCommand.self, ExportCaseCommand.self]
+        subcommands: [ExportHandoverCommand.self, ExportCaseCommand.self, ExportAuditCommand.self]
     )
 }
 

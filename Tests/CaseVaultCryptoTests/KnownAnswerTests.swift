@@ -83,6 +83,14 @@ import Testing
         }
     }
 
+    /// FIPS 180-2, appendix C: "abc", and the empty message.
+    @Test func sha512MatchesTheStandardsVectors() {
+        #expect(SHA512.hash(Array("abc".utf8)).hexString
+                == "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f")
+        #expect(SHA512.hash([UInt8]()).hexString
+                == "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e")
+    }
+
     @Test func sha256MatchesPython() {
         for v in vectors.sha256 {
             #expect(SHA256.hash(pattern(v.length, seed: v.seed)).hexString == v.digest)

@@ -410,6 +410,7 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         _ = try p.vault.exportCase("CP-2024-0044", to: try other.vault.identity(for: "halima"), out: p.scratch.file("back.cvt"),
                                    reason: "moved back", by: p["halima"])  // case.transferred
         _ = try p.vault.cancelTransfer("CP-2024-0044", reason: "they have no CP category", by: p["halima"])  // case.transfer-cancelled
+        _ = try p.vault.exportAudit(out: p.scratch.file("audit.tar"), by: p["dora"])  // audit.exported
         var retention = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Schemas/examples/retention-policy.json").standardized)) as! [String: Any]
         retention["vaultId"] = p.vault.config.vaultId

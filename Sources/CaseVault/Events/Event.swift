@@ -36,6 +36,7 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case caseTransferred = "case.transferred"
     case caseImported = "case.imported"
     case transferCancelled = "case.transfer-cancelled"
+    case auditExported = "audit.exported"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -415,6 +416,30 @@ struct TransferCancelled: Codable, Equatable {
     var reason: String
 }
 
+/// `audit.exported`: a BagIt audit export was written (`casevault export
+/// audit`): the BLAKE2b-256 of the file, its format, what it covers (the
+/// cases, or all when empty; from which day, or null) and how many events
+/// of the log's first `logSize` went in. Changes no state.
+struct AuditExported: Codable, Equatable {
+    var blake2b: String
+    var format: String
+    var cases: [String]
+    var since: String?
+    var events: Int
+    var logSize: Int64
+
+    enum CodingKeys: String, CodingKey { case blake2b, format, cases, since, events, logSize }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(blake2b, forKey: .blake2b)
+        try c.encode(format, forKey: .format)
+        try c.encode(cases, forKey: .cases)
+        try c.encode(since, forKey: .since)  // null when from the beginning
+        try c.encode(events, forKey: .events)
+        try c.encode(logSize, forKey: .logSize)
+    }
+}
+
 /// One event's data, typed by kind.
 enum EventData: Equatable {
     case vaultCreated(VaultCreated)
@@ -451,6 +476,7 @@ enum EventData: Equatable {
     case caseTransferred(CaseTransferred)
     case caseImported(CaseImported)
     case transferCancelled(TransferCancelled)
+    case auditExported(AuditExported)
 
     var type: EventType {
         switch self {
@@ -488,6 +514,7 @@ enum EventData: Equatable {
         case .caseTransferred: .caseTransferred
         case .caseImported: .caseImported
         case .transferCancelled: .transferCancelled
+        case .auditExported: .auditExported
         }
     }
 
@@ -526,6 +553,7 @@ enum EventData: Equatable {
         case .caseTransferred(let data): return try encoder.encode(data)
         case .caseImported(let data): return try encoder.encode(data)
         case .transferCancelled(let data): return try encoder.encode(data)
+        case .auditExported(let data): return try encoder.encode(data)
         }
     }
 
@@ -729,6 +757,13 @@ enum EventData: Equatable {
         case .transferCancelled(let d):
             m.string("case", d.case)
             m.string("reason", d.reason)
+        case .auditExported(let d):
+            m.string("blake2b", d.blake2b)
+            m.strings("cases", d.cases)
+            m.integer("events", d.events)
+            m.string("format", d.format)
+            m.integer("logSize", d.logSize)
+            m.string("since", d.since)
         case .caseImported(let d):
             m.string("case", d.case)
             m.string("confidentialPublicKey", d.confidentialPublicKey)
@@ -792,6 +827,7 @@ enum EventData: Equatable {
         case .caseTransferred: return .caseTransferred(try decoder.decode(CaseTransferred.self, from: json))
         case .caseImported: return .caseImported(try decoder.decode(CaseImported.self, from: json))
         case .transferCancelled: return .transferCancelled(try decoder.decode(TransferCancelled.self, from: json))
+        case .auditExported: return .auditExported(try decoder.decode(AuditExported.self, from: json))
         }
     }
 
@@ -824,6 +860,7 @@ enum EventData: Equatable {
         case .caseTransferred(let d): [d.case]
         case .caseImported(let d): [d.case]
         case .transferCancelled(let d): [d.case]
+        case .auditExported(let d): d.cases
         }
     }
 }

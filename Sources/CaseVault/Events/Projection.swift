@@ -138,6 +138,7 @@ enum Projection {
             case .caseTransferred(let data): try caseTransferred(data)
             case .caseImported(let data): try caseImported(data)
             case .transferCancelled(let data): try transferCancelled(data)
+            case .auditExported(let data): try auditExported(data)
             }
         }
 
@@ -867,6 +868,22 @@ enum Projection {
                                               reason: data.reason)
             try writer.putCase(record)
             try set(StateKey.case(data.case), CaseState(record, grants: state.grants))
+        }
+
+        /// An audit export changes no state; it names what it covered.
+        func auditExported(_ data: AuditExported) throws {
+            guard event.format >= 2 else { throw refuse("\(event.type.rawValue) is a format-2 event") }
+            _ = try actor()
+            guard ["tar", "zip"].contains(data.format) else { throw refuse("unknown audit export format '\(data.format)'") }
+            try requireKey(data.blake2b, "the export's BLAKE2b-256")
+            guard zip(data.cases, data.cases.dropFirst()).allSatisfy({ $0.utf8.lexicographicallyPrecedes($1.utf8) }) else {
+                throw refuse("the cases must be sorted, each once")
+            }
+            for number in data.cases where try signed.caseState(number) == nil { throw refuse("no case \(number)") }
+            guard data.since.map({ Lifecycle.parseDay($0) != nil }) ?? true, data.events >= 0,
+                  (1..<event.seq).contains(data.logSize), Int64(data.events) <= data.logSize else {
+                throw refuse("the export's day, event count or log size is impossible")
+            }
         }
 
         /// The case's supervisor calls a transfer back: the case is this

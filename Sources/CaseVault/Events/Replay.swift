@@ -68,7 +68,7 @@ public enum Replay {
         case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
              .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed,
              .confidentialTypesSet, .holdPlaced, .holdReleased, .disposalApproved, .disposed, .staffLeft, .handoverStarted,
-             .handoverCompleted, .packageExported, .handoverCancelled, .caseTransferred, .transferCancelled: []
+             .handoverCompleted, .packageExported, .handoverCancelled, .caseTransferred, .transferCancelled, .auditExported: []
         }
     }
 

@@ -45,6 +45,7 @@ enum Policy {
         case .handoverStarted, .handoverCompleted, .handoverCancelled: role == .caseSupervisor || role == .projectDirector
         case .packageExported: readingRoles.contains(role)
         case .caseTransferred, .transferCancelled: role == .caseSupervisor
+        case .auditExported: role == .auditor || role == .admin || role == .projectDirector
         case .caseImported: role == .caseSupervisor
         }
     }
