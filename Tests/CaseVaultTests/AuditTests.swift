@@ -189,4 +189,31 @@ import Testing
         refusals.type = "content.refused"
         #expect(try p.vault.auditLog(refusals).count == 2)
     }
+
+    /// Issue 11: the Trust issue's tamper classes, applied to the vault's
+    /// folder before an audit export, are refused by the export (and by the
+    /// controls report), never exported as if true.
+    @Test func theTrustIssuesTamperClassesStopTheAuditExport() throws {
+        let attacks: [(String, String)] = [
+            ("a confidentiality downgrade", "UPDATE versions SET tier = 'team' WHERE document = 'Photo'"),
+            ("a false manager", "UPDATE cases SET manager_id = 'joseph'"),
+            ("a false status", "UPDATE cases SET status = 'C'"),
+            ("a read erased from the trail", "DELETE FROM events WHERE seq = (SELECT MAX(seq) FROM events WHERE type = 'content.read')"),
+            ("an event re-typed", "UPDATE events SET type = 'content.refused' WHERE type = 'content.read'"),
+            ("a grant added by hand", "INSERT INTO grants SELECT case_number, tier, 'staff:farah', holder_public_key, sealed_key_hash, granted_seq, generation FROM grants WHERE holder = 'staff:grace' AND tier = 'team'"),
+            ("an event body edited", "UPDATE events SET body = CAST(replace(CAST(body AS TEXT), 'grace', 'peter') AS BLOB) WHERE type = 'content.read'"),
+        ]
+        for (name, sql) in attacks {
+            let p = try Self.scene()
+            try p.tamper(sql)
+            do {
+                _ = try p.vault.exportAudit(out: p.scratch.file("audit.tar"), by: p["peter"])
+                Issue.record("the audit export of a vault with \(name) was written")
+            } catch let error as VaultError {
+                guard case .integrityFailure = error else { Issue.record("\(name): \(error)"); continue }
+            }
+            #expect(!FileManager.default.fileExists(atPath: p.scratch.file("audit.tar")), "\(name)")
+            #expect(throws: VaultError.self, "\(name)") { try p.vault.controlsReport() }
+        }
+    }
 }

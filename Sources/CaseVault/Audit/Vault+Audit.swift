@@ -137,6 +137,10 @@ extension Vault {
                 _ = range.append(leaf: LogTree.leafHash(body: record.body, signature: record.signature))
                 let event = try Event(body: record.body)
                 guard event.seq == record.seq else { throw VaultError.integrityFailure("event \(record.seq) says it is event \(event.seq)") }
+                // The columns an index finds events by must say what the signed body says.
+                guard record.type == event.type.rawValue, record.actor == event.actor, record.at == event.at else {
+                    throw VaultError.integrityFailure("the stored type, actor or time of event \(record.seq) differ from its signed body; run 'casevault verify'")
+                }
                 if case .staffAdded(let data) = event.data, let bytes = [UInt8](hexString: data.signingPublicKey),
                    let key = try? SigningPublicKey(bytes: bytes), keys[data.id] == nil {
                     keys[data.id] = key
