@@ -343,6 +343,8 @@ mkdir -p "$secrets/audit-desk" && bsdtar -xf "$secrets/audit.tar" -C "$secrets/a
 (cd "$secrets/audit-desk" && find . -type f | sort | sed 's/^/    /')
 echo "At the auditor's desk, bagit-python checks the bag (manifests, Payload-Oxum, tag manifest):"
 python3 -m bagit --validate "$secrets/audit-desk"/casevault-audit-* 2>&1 | tail -n 1 | sed 's/^/    /'
+echo "And casevault checks what bagit-python cannot: every signature, the Merkle proofs, the checkpoint, the controls:"
+(cd "$secrets" && CASEVAULT_DIR= run audit verify-export audit.tar --checkpoint auditor.checkpoint)
 echo "As JSON Lines, each event carries its signed body, signature and RFC 9162 leaf hash, to check elsewhere:"
 "$casevault" audit log --type case.key-rotated --json | head -n 1 | cut -c1-300
 echo "…"
@@ -366,4 +368,4 @@ next "The real vault is clean"
 run verify
 
 say "Done. ./demo-vault is left for you to explore, e.g.: CASEVAULT_STATE_DIR=./demo-checkpoints casevault staff list --vault demo-vault"
-echo "(verify-export, which checks a bag's signatures and controls at the desk, is the next step of the audit issue.)"
+echo "(Judging other tools' bags against the BagIt conformance suite, and the audit benchmark, are the next steps of the audit issue.)"

@@ -11,7 +11,7 @@ struct AuditCommand: ParsableCommand {
             stored event hashed again into the log's Merkle tree and held to the trusted root (your checkpoint, \\
             or --checkpoint FILE), and every event shown checked against its signer's key.
             """,
-        subcommands: [AuditLogCommand.self, AuditAccessCommand.self, AuditProveCommand.self, AuditCheckProofCommand.self, AuditControlsCommand.self]
+        subcommands: [AuditLogCommand.self, AuditAccessCommand.self, AuditProveCommand.self, AuditCheckProofCommand.self, AuditControlsCommand.self, AuditVerifyExportCommand.self]
     )
 }
 
@@ -307,5 +307,46 @@ struct ExportAuditCommand: ParsableCommand {
             print("Wrote \(report.path): the bag \(report.bagName)/ (\(report.format)), \(report.events) signed events of \(report.logSize), \(report.payloadFiles) payload files, \(report.payloadBytes) bytes; BLAKE2b-256 \(report.blake2b) (b2sum -l 256)")
             print("No content and no key material is in it. Validate it with bagit.py --validate once extracted.")
         }
+    }
+}
+
+struct AuditVerifyExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-export",
+        abstract: "Check a casevault audit bag at an auditor's desk, without the vault.",
+        discussion: """
+            Takes the .tar or .zip `export audit` wrote, or the folder it was extracted to. Checks the BagIt \\
+            declaration, the SHA-256 and SHA-512 manifests, the tag manifest and Payload-Oxum; every event's body, \\
+            its signature by the key its signer's staff.added in the bag gives, and its RFC 9162 inclusion under \\
+            the bag's checkpoint; the checkpoint's signature by the exporter; with --checkpoint FILE (your own \\
+            earlier checkpoint) that the log only grew since; and, for a whole log, the controls that come from \\
+            the events, recomputed. Exit 0 when every check passes, 81 otherwise.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The bag: a .tar or .zip, or an extracted folder.", valueName: "bag"))
+    var bag: String
+
+    @Option(help: ArgumentHelp("Your previous checkpoint of the vault: the bag must extend it.", valueName: "file"))
+    var checkpoint: String?
+
+    @Flag(help: "JSON output.")
+    var json = false
+
+    func run() throws {
+        let result = try AuditBag.verify(at: bag, previous: try checkpoint.map { try readCheckpoint($0) })
+        if json {
+            print(try JSONText.render([
+                "bag": result.bagName, "vaultId": result.vaultId, "events": result.events, "passed": result.passed,
+                "checks": result.checks.map { ["title": $0.title, "passed": $0.passed, "detail": $0.detail] as [String: Any] },
+            ] as [String: Any]))
+        } else {
+            print("Bag \(result.bagName) of vault \(result.vaultId): \(result.events) signed events")
+            for check in result.checks {
+                print("  \(check.passed ? "pass" : "FAIL")  \(check.title)" + (check.detail.isEmpty || check.passed ? "" : ": \(TerminalText.escape(check.detail))"))
+            }
+            print(result.passed ? "Every check passes." : "The bag does not verify.")
+        }
+        if !result.passed { throw ExitCode(81) }
     }
 }

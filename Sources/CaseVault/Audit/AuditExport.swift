@@ -44,8 +44,12 @@ extension Vault {
         let sinceDay = try since.map { try Self.auditDay($0, "--since") }
         for number in numbers { _ = try caseFile(number) }
 
+        // The events asked for, and always the vault's creation and every staff addition and
+        // departure, so the bag carries every signer's key (SECURITY.md §12d, verify-export).
+        let staffTypes: Set<String> = [EventType.vaultCreated.rawValue, EventType.staffAdded.rawValue, EventType.staffLeft.rawValue]
         let events = try auditLog().filter { event in
-            (numbers.isEmpty || !numbers.isDisjoint(with: event.cases)) && (sinceDay.map { String(event.at.prefix(10)) >= $0 } ?? true)
+            staffTypes.contains(event.type)
+                || ((numbers.isEmpty || !numbers.isDisjoint(with: event.cases)) && (sinceDay.map { String(event.at.prefix(10)) >= $0 } ?? true))
         }
         let controls = try controlsReport(asOf: now)
         let day = Lifecycle.day(now)

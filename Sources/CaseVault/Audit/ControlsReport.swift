@@ -28,15 +28,15 @@ public struct ControlsReport: Sendable {
     public var passed: Bool { checks.allSatisfy(\.passed) }
 }
 
-extension Vault {
-    public func controlsReport(asOf: Date = Date()) throws -> ControlsReport {
-        let today = Lifecycle.day(asOf)
-        // The log, scanned and checked as `audit log` checks it: who held which tier of which
-        // case at each read, every refusal, package and transfer.
+extension ControlsReport {
+    /// The checks that come from the events alone, in order (who held which
+    /// tier of which case at each read; every refusal, package and
+    /// transfer): what `audit controls` reports and `verify-export`
+    /// recomputes from a bag.
+    static func fromEvents(_ events: [Event]) -> (readsWithoutGrant: [String], refused: [String], exports: [String]) {
         var held: [String: [Tier: Set<String>]] = [:]
         var readsWithoutGrant: [String] = [], refused: [String] = [], exports: [String] = []
-        _ = try auditLog().map { item -> Void in
-            let event = try Event(body: Array(item.body.utf8))
+        for event in events {
             switch event.data {
             case .grantGiven(let d):
                 if let tier = Tier(rawValue: d.tier) { held[d.case, default: [:]][tier, default: []].insert(d.holder) }
@@ -45,11 +45,11 @@ extension Vault {
             case .keyRotated(let d):
                 if let tier = Tier(rawValue: d.tier) {
                     held[d.case, default: [:]][tier, default: []].subtract(d.removed)
-                    held[d.case]![tier]!.formUnion(d.holders.map(\.holder))
+                    held[d.case, default: [:]][tier, default: []].formUnion(d.holders.map(\.holder))
                 }
             case .caseImported(let d):
                 held[d.case] = [:]
-                for holder in d.holders { if let tier = Tier(rawValue: holder.tier) { held[d.case]![tier, default: []].insert(holder.holder) } }
+                for holder in d.holders { if let tier = Tier(rawValue: holder.tier) { held[d.case, default: [:]][tier, default: []].insert(holder.holder) } }
             case .disposed(let d):
                 held[d.case] = [:]
             case .contentRead(let d):
@@ -66,6 +66,16 @@ extension Vault {
             default: break
             }
         }
+        return (readsWithoutGrant, refused, exports)
+    }
+}
+
+extension Vault {
+    public func controlsReport(asOf: Date = Date()) throws -> ControlsReport {
+        let today = Lifecycle.day(asOf)
+        // The log, scanned and checked as `audit log` checks it.
+        let derived = try ControlsReport.fromEvents(try auditLog().map { try Event(body: Array($0.body.utf8)) })
+        let (readsWithoutGrant, refused, exports) = (derived.readsWithoutGrant, derived.refused, derived.exports)
         let holds = try self.holds()
         let plan: [RetentionItem]
         do { plan = try retentionPlan(asOf: asOf) } catch VaultError.notFound { plan = [] }
