@@ -249,8 +249,9 @@ def verify_log(db, vault_id):
             departed[d["id"]] = i
         if t == "staff.passphrase-changed" and d["id"] != actor:
             fail(f"event {i}: a member may change only their own keys")
-        if t in ("content.read", "content.refused") and "state" in ev and ev["state"] != events[i - 2][0].get("state"):
-            fail(f"event {i}: a read changes no state, but the event signs a new state root")  # §12a
+        if t in ("content.read", "content.refused", "package.exported", "audit.exported") and "state" in ev \
+                and ev["state"] != events[i - 2][0].get("state"):
+            fail(f"event {i}: a {t} changes no state, but the event signs a new state root")  # §12a, §12b
     # id -> (signing key, role, seq of staff.added, seq of staff.left or None)
     return [e[0] for e in events], [e[3] for e in events], {k: v + (departed.get(k),) for k, v in staff.items()}
 

@@ -15,6 +15,26 @@ struct AuditCommand: ParsableCommand {
     )
 }
 
+
+/// The vault for an audit read, which needs its log anchored: by the
+/// checkpoint casevault keeps for this user, one given with --checkpoint,
+/// or, with --unanchored, on the log's own word (SECURITY.md §12d).
+func anchoredVault(_ options: VaultOptions, unanchored: Bool) throws -> Vault {
+    let vault = try options.openVault()
+    let anchor = try vault.logAnchor()
+    if let size = anchor.anchoredAt {
+        Output.writeToStandardError("casevault: anchored by \(anchor.source ?? "a checkpoint") at \(size) of \(anchor.size) events; "
+            + "any after it are each signed and chained, as the vault now holds them\n")
+    } else if unanchored {
+        Output.warning("the log is not anchored on this machine: it is read on its own word, and events removed from its end would not show")
+    } else {
+        throw CommandFailure(message: "this vault's log is not anchored on this machine: nothing would show events removed from its end",
+                             hint: "give the checkpoint you took earlier with --checkpoint FILE, or pass --unanchored to read the log on its own word",
+                             code: .invalidInput)
+    }
+    return vault
+}
+
 struct AuditLogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
@@ -47,6 +67,9 @@ struct AuditLogCommand: ParsableCommand {
     @Flag(help: "JSON Lines: one event per line.")
     var json = false
 
+    @Flag(help: "Read the log even when no checkpoint anchors it on this machine.")
+    var unanchored = false
+
     func run() throws {
         var filter = AuditFilter()
         filter.caseNumber = caseNumber
@@ -54,7 +77,7 @@ struct AuditLogCommand: ParsableCommand {
         filter.type = type
         filter.since = since
         filter.until = until
-        let events = try vaultOptions.openVault().auditLog(filter)
+        let events = try anchoredVault(vaultOptions, unanchored: unanchored).auditLog(filter)
         if json {
             for event in events {
                 let object: [String: Any] = [
@@ -98,8 +121,11 @@ struct AuditAccessCommand: ParsableCommand {
     @Flag(help: "JSON output.")
     var json = false
 
+    @Flag(help: "Read the log even when no checkpoint anchors it on this machine.")
+    var unanchored = false
+
     func run() throws {
-        let history = try vaultOptions.openVault().accessHistory(of: number)
+        let history = try anchoredVault(vaultOptions, unanchored: unanchored).accessHistory(of: number)
         func when(_ seq: Int64?, _ at: String?) -> String { seq.map { "\(at ?? "") (event \($0))" } ?? "now" }
         if json {
             var tiers: [String: Any] = [:]
@@ -223,8 +249,11 @@ struct AuditControlsCommand: ParsableCommand {
     @Option(help: ArgumentHelp("md (Markdown, the default) or text.", valueName: "format"))
     var format: Format = .md
 
+    @Flag(help: "Read the log even when no checkpoint anchors it on this machine.")
+    var unanchored = false
+
     func run() throws {
-        let report = try vaultOptions.openVault().controlsReport()
+        let report = try anchoredVault(vaultOptions, unanchored: unanchored).controlsReport()
         if json {
             let object: [String: Any] = [
                 "vaultId": report.vaultId, "asOf": report.asOf, "logSize": report.logSize, "logRoot": report.logRoot, "passed": report.passed,
@@ -346,6 +375,9 @@ struct AuditVerifyExportCommand: ParsableCommand {
                 print("  \(check.passed ? "pass" : "FAIL")  \(check.title)" + (check.detail.isEmpty || check.passed ? "" : ": \(TerminalText.escape(check.detail))"))
             }
             print(result.passed ? "Every check passes." : "The bag does not verify.")
+            if checkpoint == nil {
+                print("Without --checkpoint this shows only that the bag is whole and consistent in itself; your own earlier checkpoint ties it to the vault you audit.")
+            }
         }
         if !result.passed { throw ExitCode(81) }
     }

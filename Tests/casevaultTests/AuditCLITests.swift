@@ -64,9 +64,26 @@ import Testing
         let checks = try #require(parsed["checks"] as? [[String: Any]])
         #expect(checks.count == 12 && checks.allSatisfy { $0["passed"] is Bool && $0["items"] is [String] })
 
+        // On a machine that never saw this vault (no checkpoint kept), the log is not anchored:
+        // refused unless the auditor gives their checkpoint, or asks to read it on its own word.
+        var stranger = p.cli
+        stranger.environment["HOME"] = p.scratch.file("elsewhere")
+        try FileManager.default.createDirectory(atPath: p.scratch.file("elsewhere"), withIntermediateDirectories: true)
+        let unanchored = try stranger.run(["audit", "log"])
+        #expect(unanchored.code == 65 && unanchored.stderr.contains("not anchored"), "\(unanchored.stderr)")
+        #expect(try stranger.run(["audit", "log", "--unanchored"]).code == 0)
+        let anchored = try stranger.run(["audit", "controls", "--checkpoint", "audit.checkpoint"])
+        #expect(anchored.code == 0 && anchored.stderr.contains("anchored by"), "\(anchored.stderr)")
+
         let badDay = try p.cli.run(["audit", "log", "--since", "yesterday"])
         #expect(badDay.code == 65 && badDay.stderr.contains("--since takes a day, YYYY-MM-DD"))
         #expect(try p.cli.run(["audit", "access", "CP-2024-0099"]).code == 66)
+        // The newest reads deleted from the end of the log (which the state root cannot show): the
+        // checkpoint this user's casevault keeps refuses the shorter log.
+        let cut = try p.cli.run([p.scratch.file("vault/catalog.sqlite"), "DELETE FROM events WHERE seq = (SELECT MAX(seq) FROM events)"],
+                                executable: "/usr/bin/sqlite3")
+        #expect(cut.code == 0)
+        #expect(try p.cli.run(["audit", "log"]).code == 81)
         // A log edited in the vault folder is refused, not listed.
         let edit = try p.cli.run([p.scratch.file("vault/catalog.sqlite"), "UPDATE events SET signature = zeroblob(64) WHERE type = 'content.refused'"],
                                  executable: "/usr/bin/sqlite3")

@@ -47,7 +47,8 @@ extension Vault {
         // The events asked for, and always the vault's creation and every staff addition and
         // departure, so the bag carries every signer's key (SECURITY.md §12d, verify-export).
         let staffTypes: Set<String> = [EventType.vaultCreated.rawValue, EventType.staffAdded.rawValue, EventType.staffLeft.rawValue]
-        let events = try auditLog().filter { event in
+        let all = try auditLog()
+        let events = all.filter { event in
             staffTypes.contains(event.type)
                 || ((numbers.isEmpty || !numbers.isDisjoint(with: event.cases)) && (sinceDay.map { String(event.at.prefix(10)) >= $0 } ?? true))
         }
@@ -57,10 +58,18 @@ extension Vault {
 
         var payload: [(String, [UInt8])] = []
         let size: Int64 = try read { reader, head in
+            // The events, the controls and this snapshot must be of one log: it may not grow meanwhile.
+            guard Int64(all.count) == head.size, controls.logSize == head.size else {
+                throw VaultError.io("the log grew while the export was being made; run it again")
+            }
             let nodes = LogNodes(reader: reader)
             var lines: [UInt8] = []
             for event in events {
                 let proof = try LogTree.inclusionProof(nodes, index: event.seq - 1, size: head.size)
+                guard let leaf = [UInt8](hexString: event.leafHash),
+                      LogTree.verifyInclusion(leaf: leaf, index: event.seq - 1, size: head.size, proof: proof, root: head.logRoot) else {
+                    throw VaultError.integrityFailure("the stored Merkle tree gives event \(event.seq) a wrong proof; run 'casevault verify'")
+                }
                 lines += JSONValue.object([
                     "seq": .integer(event.seq), "at": .string(event.at), "actor": .string(event.actor), "type": .string(event.type),
                     "body": .string(event.body), "signature": .string(event.signature), "leafHash": .string(event.leafHash),
@@ -71,7 +80,7 @@ extension Vault {
             let checkpoint = Checkpoint.signed(vaultID: config.vaultId, size: head.size, root: head.logRoot, by: actor)
             payload.append(("data/checkpoint.txt", Array(checkpoint.note.utf8)))
             if let last = lastCheckpoint {
-                guard last.origin == Checkpoint.origin(vaultID: config.vaultId), last.size <= head.size else {
+                guard last.origin == Checkpoint.origin(vaultID: config.vaultId), last.size >= 1, last.size <= head.size else {
                     throw VaultError.invalidInput("that checkpoint is not of this vault's log")
                 }
                 let proof = last.size == head.size || last.size == 0 ? [] : try LogTree.consistencyProof(nodes, from: last.size, to: head.size)

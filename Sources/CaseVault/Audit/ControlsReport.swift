@@ -94,9 +94,15 @@ extension Vault {
                     let generation = record.generation(of: tier)
                     let current = state.grants.filter { $0.tier == tier.rawValue && $0.generation == generation }.map(\.holder)
                     holderTable.append((record.number, tier, current))
+                    let incoming = try signed.handover(record.number)?.to
                     for holder in current where holder != GrantHolder.recovery {
-                        guard let id = GrantHolder.staffID(holder), let member = byID[id] else { continue }
-                        let allowed = id == record.manager || id == record.supervisor || (tier == .team && settings.teamTierRoles.contains(member.role))
+                        guard let id = GrantHolder.staffID(holder), let member = byID[id] else {
+                            extra.append("\(record.number) \(tier.rawValue) tier: '\(holder)', who is no staff member")
+                            continue
+                        }
+                        // The incoming member of a handover under way holds both tiers while shadowing.
+                        let allowed = id == record.manager || id == record.supervisor || id == incoming
+                            || (tier == .team && settings.teamTierRoles.contains(member.role))
                         if !allowed {
                             let grant = state.grants.first { $0.tier == tier.rawValue && $0.holder == holder && $0.generation == generation }
                             extra.append("\(record.number) \(tier.rawValue) tier: '\(id)' (\(member.role)), sealed at event \(grant?.grantedSeq ?? 0)")
@@ -119,8 +125,9 @@ extension Vault {
             // Wrapped keys whose Argon2id cost is below the vault's (their header, §4; nothing is unwrapped).
             var weakKDF: [String] = []
             for member in staff where member.left == nil {
-                guard let blob = try reader.blob(hash: member.wrappedKeysHash), blob.count >= 21 else {
-                    weakKDF.append("'\(member.id)': wrapped keys missing or damaged")
+                guard let blob = try? signed.blob(member.wrappedKeysHash, what: "the wrapped keys of '\(member.id)'"), blob.count >= 21,
+                      Array(blob[0..<3]) == Array("CVW".utf8), blob[4] == 0x02 else {
+                    weakKDF.append("'\(member.id)': wrapped keys missing, altered or of an unknown key derivation")
                     continue
                 }
                 func u64(_ offset: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(blob[offset + $1]) << (8 * UInt64($1)) } }

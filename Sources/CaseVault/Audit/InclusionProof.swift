@@ -66,6 +66,7 @@ public struct InclusionProof: Sendable, Equatable {
         guard checkpoint.origin == origin, checkpoint.size == treeSize, checkpoint.root == rootHash else {
             throw VaultError.integrityFailure("the proof is for another tree than the checkpoint's (\(checkpoint.origin), \(checkpoint.size) events)")
         }
+        guard leafIndex >= 0, leafIndex < treeSize else { throw VaultError.integrityFailure("the proof's leaf index is outside its tree") }
         let event: Event
         do { event = try Event(body: body) } catch { throw VaultError.integrityFailure("the proof's event is not a casevault event") }
         guard event.seq == leafIndex + 1, Checkpoint.origin(vaultID: event.vault) == origin else {

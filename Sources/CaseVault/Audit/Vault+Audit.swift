@@ -136,7 +136,9 @@ extension Vault {
             try reader.forEachEvent(in: 1...head.size) { record in
                 _ = range.append(leaf: LogTree.leafHash(body: record.body, signature: record.signature))
                 let event = try Event(body: record.body)
-                guard event.seq == record.seq else { throw VaultError.integrityFailure("event \(record.seq) says it is event \(event.seq)") }
+                guard event.seq == record.seq, event.vault == config.vaultId else {
+                    throw VaultError.integrityFailure("event \(record.seq) says it is event \(event.seq) of vault \(event.vault)")
+                }
                 // The columns an index finds events by must say what the signed body says.
                 guard record.type == event.type.rawValue, record.actor == event.actor, record.at == event.at else {
                     throw VaultError.integrityFailure("the stored type, actor or time of event \(record.seq) differ from its signed body; run 'casevault verify'")
@@ -170,6 +172,7 @@ extension Vault {
             tiers.filter { $0.key.hasPrefix(number + "\u{0}") }.values.reduce(0) { $0 + $1.values.filter { $0 == tier.rawValue }.count }
         }
         var uses: [AccessHistory.Use] = []
+        var boxKeys: [String: String] = [:]  // from the staff.added events the scan checks
         func start(_ tier: Tier, _ holder: String, _ event: Event) {
             open[tier]!.append(periods[tier]!.count)
             periods[tier]!.append(.init(holder: holder, generation: generation[tier]!, fromSeq: event.seq, fromAt: event.at, grantedBy: event.actor,
@@ -190,17 +193,21 @@ extension Vault {
                 throw VaultError.integrityFailure("event \(event.seq) is not validly signed by '\(event.actor)'; run 'casevault verify'")
             }
             switch event.data {
+            case .staffAdded(let d):
+                boxKeys[d.id] = boxKeys[d.id] ?? d.boxPublicKey
             case .versionFiled(let d):
                 tiers[d.case + "\u{0}" + d.document, default: [:]][d.version] = d.tier
             case .documentMoved(let d):
                 tiers[d.to + "\u{0}" + d.toDocument] = tiers.removeValue(forKey: d.case + "\u{0}" + d.document)
-            case .caseImported(let d) where d.case == number:
-                if let bytes = try reader.blob(hash: d.history), Blake2b.hash(bytes).hexString == d.history,
-                   let proven = try? CaseHistory(parsing: bytes).verify(toVault: event.vault, toMember: event.actor,
-                                                                       toBoxPublicKey: try reader.staff(id: event.actor)?.boxPublicKey ?? "") {
-                    for version in proven.versions { tiers[number + "\u{0}" + version.document, default: [:]][version.version] = version.tier }
+            case .caseImported(let d):
+                // Every import's version tiers (a document may move on to this case later), from its checked history.
+                guard let bytes = try reader.blob(hash: d.history), Blake2b.hash(bytes).hexString == d.history,
+                      let proven = try? CaseHistory(parsing: bytes).verify(toVault: event.vault, toMember: event.actor,
+                                                                          toBoxPublicKey: boxKeys[event.actor] ?? "") else {
+                    throw VaultError.integrityFailure("the history of \(d.case) imported at event \(event.seq) is missing or does not verify; run 'casevault verify'")
                 }
-                for holder in d.holders { if let tier = Tier(rawValue: holder.tier) { start(tier, holder.holder, event) } }
+                for version in proven.versions { tiers[d.case + "\u{0}" + version.document, default: [:]][version.version] = version.tier }
+                if d.case == number { for holder in d.holders { if let tier = Tier(rawValue: holder.tier) { start(tier, holder.holder, event) } } }
             default: break
             }
             guard event.data.namedCases.contains(number) else { return nil }

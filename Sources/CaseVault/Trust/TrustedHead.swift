@@ -211,7 +211,8 @@ enum Trust {
             if previousFormat == 2 && event.format == 1 {
                 throw VaultError.integrityFailure("event \(record.seq) is of format 1 after format 2")
             }
-            if event.type == .contentRead || event.type == .contentRefused, let before = next.stateRoot, event.stateRoot != before {
+            if [.contentRead, .contentRefused, .packageExported, .auditExported].contains(event.type), let before = next.stateRoot,
+               event.stateRoot != before {
                 throw VaultError.integrityFailure("event \(record.seq) (\(event.type.rawValue)) changes the signed state, which it cannot")
             }
             previousFormat = event.format

@@ -181,6 +181,21 @@ public final class Vault: @unchecked Sendable {
         return head
     }
 
+    /// What the trusted log is anchored by (SECURITY.md §12b, §12d): the
+    /// newest anchor's size and source, or nothing (first use on this
+    /// machine: the log is believed as it stands, checked only for being
+    /// signed and self-consistent), and the log's size now.
+    public func logAnchor() throws -> (anchoredAt: Int64?, source: String?, size: Int64) {
+        try read { _, head in
+            lock.lock()
+            let keys = keyAnchors
+            lock.unlock()
+            let anchors = checkpointsAtOpen.map { TrustAnchor(size: $0.0.size, root: $0.0.root, source: $0.1) } + keys
+            guard head.anchored, let newest = anchors.max(by: { $0.size < $1.size }) else { return (nil, nil, head.size) }
+            return (newest.size, newest.source, head.size)
+        }
+    }
+
     /// Every anchor we hold must be a prefix of the stored log, each
     /// consistent with the next; the newest is then caught up to the end.
     private func establish(in reader: any CatalogReader) throws -> TrustedHead {
