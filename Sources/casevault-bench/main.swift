@@ -6,7 +6,7 @@
 //   - the event log at scale (LogScale.swift): verify of 100,000+ events
 //     beside raw Ed25519, and file/get of a small form at 1,000 and 100,000
 //     events.
-// CASEVAULT_BENCH_ONLY=throughput, =log, =cases, =rotation or =export runs one part.
+// CASEVAULT_BENCH_ONLY=throughput, =log, =cases, =rotation, =export or =audit runs one part.
 // Prints medians of several runs and the ratios to the baseline. The
 // machine is shared and noisy: compare ratios, not absolute figures.
 import CaseVault
@@ -358,4 +358,7 @@ if only == nil || only == "rotation" {
 }
 if only == nil || only == "export" {
     allMet = measureExportAtScale(in: diskFolder) && allMet
+}
+if only == nil || only == "audit" {
+    allMet = measureAuditAtScale(in: diskFolder) && allMet
 }
