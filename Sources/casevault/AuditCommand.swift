@@ -187,10 +187,7 @@ struct AuditProveCommand: ParsableCommand {
         }
         let proof = try vaultOptions.openVault().inclusionProof(seq: seq, under: try readCheckpoint(path))
         if let out {
-            guard !FileManager.default.fileExists(atPath: out) else { throw CommandFailure(message: "\(out) already exists", hint: nil, code: .alreadyExists) }
-            guard FileManager.default.createFile(atPath: out, contents: Data(proof.json.utf8)) else {
-                throw CommandFailure(message: "cannot write \(out)", hint: nil, code: .ioFailure)
-            }
+            try writeNewFile(out, proof.json)
             print("Wrote \(out): event \(seq) in the \(proof.treeSize) events of \(proof.origin); \(proof.path.count) hashes in its path.")
         } else {
             print(proof.json, terminator: "")

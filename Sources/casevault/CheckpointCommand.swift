@@ -27,13 +27,7 @@ struct CheckpointCommand: ParsableCommand {
                 print(checkpoint.note, terminator: "")
                 return
             }
-            guard !FileManager.default.fileExists(atPath: out) else {
-                throw VaultError.alreadyExists("\(out) already exists")
-            }
-            guard FileManager.default.createFile(atPath: out, contents: Data(checkpoint.note.utf8),
-                                                 attributes: [.posixPermissions: 0o644]) else {
-                throw VaultError.io("cannot write \(out)")
-            }
+            try writeNewFile(out, checkpoint.note)
             print("Wrote a checkpoint of \(checkpoint.size) events to \(out), signed by '\(actor.id)'.")
         }
     }

@@ -33,12 +33,7 @@ struct VaultPubkeyCommand: ParsableCommand {
     func run() throws {
         let identity = try vaultOptions.openVault().identity(for: member)
         if let out {
-            guard !FileManager.default.fileExists(atPath: out) else {
-                throw CommandFailure(message: "\(out) already exists", hint: nil, code: .alreadyExists)
-            }
-            guard FileManager.default.createFile(atPath: out, contents: Data(identity.text.utf8)) else {
-                throw CommandFailure(message: "cannot write \(out)", hint: nil, code: .ioFailure)
-            }
+            try writeNewFile(out, identity.text)
             print("Wrote \(out): vault \(identity.vault), member \(identity.member); fingerprint \(identity.fingerprint)")
         } else {
             print(identity.text, terminator: "")

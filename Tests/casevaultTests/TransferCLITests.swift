@@ -18,6 +18,8 @@ import Testing
         let identity = try to.cli.run(["vault", "pubkey", "--member", "halima", "--out", "halima.pub"])
         #expect(identity.code == 0, "\(identity.stderr)")
         #expect(identity.stdout.contains("fingerprint "))
+        // --out never replaces a file (nor follows a link in its place).
+        #expect(try to.cli.run(["vault", "pubkey", "--member", "halima", "--out", "halima.pub"]).code == 73)
         let badMember = try to.cli.run(["vault", "pubkey", "--member", "farah"])
         #expect(badMember.code == 65 && badMember.stderr.contains("only a case supervisor imports cases"))
 

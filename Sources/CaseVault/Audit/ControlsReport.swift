@@ -74,7 +74,7 @@ extension Vault {
     public func controlsReport(asOf: Date = Date()) throws -> ControlsReport {
         let today = Lifecycle.day(asOf)
         // The log, scanned and checked as `audit log` checks it.
-        let derived = try ControlsReport.fromEvents(try auditLog().map { try Event(body: Array($0.body.utf8)) })
+        let derived = ControlsReport.fromEvents(try checkedEvents())
         let (readsWithoutGrant, refused, exports) = (derived.readsWithoutGrant, derived.refused, derived.exports)
         let holds = try self.holds()
         let plan: [RetentionItem]
@@ -155,16 +155,12 @@ extension Vault {
                 check("past-retention", "No closed case is past its retention date and not disposed of", pastRetention),
                 check("holds", "Legal holds in force", holdItems, informational: true),
                 check("test-kdf", "The test-only key derivation is off", settings.insecureTestingKDF ? ["insecureTestingKDF is true"] : []),
-                check("recovery-key", "A recovery key exists (age counted from the vault's creation)",
-                      settings.recoveryPublicKey == nil ? ["no recovery key"] : [],
-                      informational: false),
+                check("recovery-key", settings.recoveryPublicKey != nil && recoveryAge != nil
+                          ? "A recovery key exists; it is \(recoveryAge!) days old (since \(created))"
+                          : "A recovery key exists (age counted from the vault's creation)",
+                      settings.recoveryPublicKey == nil ? ["no recovery key"] : []),
             ]
-            var report = checks
-            if settings.recoveryPublicKey != nil, let days = recoveryAge {
-                report[report.count - 1] = ControlCheck(id: "recovery-key", title: "A recovery key exists; it is \(days) days old (since \(created))",
-                                                        passed: true, informational: false, items: [])
-            }
-            return ControlsReport(vaultId: config.vaultId, asOf: today, logSize: head.size, logRoot: head.logRoot.hexString, checks: report,
+            return ControlsReport(vaultId: config.vaultId, asOf: today, logSize: head.size, logRoot: head.logRoot.hexString, checks: checks,
                                   holders: holderTable.map { ($0.0, $0.1, $0.2) })
         }
     }

@@ -78,9 +78,7 @@ extension Vault {
             let day = String(event.at.prefix(10))
             if let since, day < since { return nil }
             if let until, day > until { return nil }
-            guard let key = keys[event.actor], key.isValidSignature(record.signature, for: Event.signedMessage(body: record.body)) else {
-                throw VaultError.integrityFailure("event \(event.seq) is not validly signed by '\(event.actor)'; run 'casevault verify'")
-            }
+            try Self.requireSigned(event, record, keys)
             let data = try event.data.json()
             return AuditEvent(seq: event.seq, at: event.at, actor: event.actor, type: event.type.rawValue, cases: event.data.namedCases,
                               data: String(decoding: data.canonicalBytes, as: UTF8.self), summary: Self.summary(of: data),
@@ -112,6 +110,21 @@ extension Vault {
             }
         }
         return parts.joined(separator: " ")
+    }
+
+    /// The event's signature, by its signer's key from the scan.
+    static func requireSigned(_ event: Event, _ record: EventRecord, _ keys: [String: SigningPublicKey]) throws {
+        guard let key = keys[event.actor], key.isValidSignature(record.signature, for: Event.signedMessage(body: record.body)) else {
+            throw VaultError.integrityFailure("event \(event.seq) is not validly signed by '\(event.actor)'; run 'casevault verify'")
+        }
+    }
+
+    /// Every event of the trusted log, checked as `auditLog` checks them.
+    func checkedEvents() throws -> [Event] {
+        try scanLog { event, record, keys, _ in
+            try Self.requireSigned(event, record, keys)
+            return event
+        }
     }
 
     static func auditDay(_ text: String, _ option: String) throws -> String {
@@ -188,10 +201,8 @@ extension Vault {
             }
             open[tier] = still
         }
-        let checked: [Bool] = try scanLog { event, record, keys, reader in
-            guard let key = keys[event.actor], key.isValidSignature(record.signature, for: Event.signedMessage(body: record.body)) else {
-                throw VaultError.integrityFailure("event \(event.seq) is not validly signed by '\(event.actor)'; run 'casevault verify'")
-            }
+        let _: [Never] = try scanLog { event, record, keys, reader in
+            try Self.requireSigned(event, record, keys)
             switch event.data {
             case .staffAdded(let d):
                 boxKeys[d.id] = boxKeys[d.id] ?? d.boxPublicKey
@@ -210,7 +221,7 @@ extension Vault {
                 if d.case == number { for holder in d.holders { if let tier = Tier(rawValue: holder.tier) { start(tier, holder.holder, event) } } }
             default: break
             }
-            guard event.data.namedCases.contains(number) else { return nil }
+            guard event.data.namedCases.contains(number) else { return nil as Never? }
             switch event.data {
             case .grantGiven(let d):
                 if let tier = Tier(rawValue: d.tier) { start(tier, d.holder, event) }
@@ -242,9 +253,8 @@ extension Vault {
                                   detail: "to '\(d.toMember)' of vault \(d.toVault)"))
             default: break
             }
-            return true
+            return nil
         }
-        _ = checked
         return AccessHistory(caseNumber: number, periods: periods, uses: uses)
     }
 }

@@ -260,8 +260,8 @@ extension Vault {
     }
 
     /// Archive errors as the core's.
-    private func archived(_ body: () throws -> Void) throws {
-        do { try body() } catch let error as ArchiveError { throw VaultError.io("cannot write the package: \(error)") }
+    func archived(writing what: String = "the package", _ body: () throws -> Void) throws {
+        do { try body() } catch let error as ArchiveError { throw VaultError.io("cannot write \(what): \(error)") }
     }
 
     /// A name's extension from what a document is: a form is JSON; images

@@ -187,7 +187,7 @@ extension Vault {
             }
             let stamped = Int64(now.timeIntervalSince1970)
             func add(_ name: String, _ bytes: [UInt8]) throws {
-                try archived {
+                try archived(writing: "the transfer") {
                     try writer.beginFile(path: name, size: Int64(bytes.count), modificationTime: stamped, permissions: 0o600)
                     try bytes.withUnsafeBytes { try writer.write($0) }
                     try writer.finishEntry()
@@ -196,22 +196,21 @@ extension Vault {
             try add("history.json", prepared.historyBytes)
             try add("keys.json", prepared.keys)
             for (hash, bytes) in prepared.blobs { try add("blobs/" + hash, bytes) }
-            let buffer = [UInt8](repeating: 0, count: 1 << 20)
-            var chunk = buffer
+            var chunk = [UInt8](repeating: 0, count: 1 << 20)
             for (id, size) in prepared.objects {
                 let reader = try objects.open(id)
-                try archived { try writer.beginFile(path: "objects/" + id.hex, size: size, modificationTime: stamped, permissions: 0o600) }
+                try archived(writing: "the transfer") { try writer.beginFile(path: "objects/" + id.hex, size: size, modificationTime: stamped, permissions: 0o600) }
                 var copied: Int64 = 0
                 while true {
                     let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0) }
                     if n == 0 { break }
                     copied += Int64(n)
-                    try archived { try chunk.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) } }
+                    try archived(writing: "the transfer") { try chunk.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) } }
                 }
                 guard copied == size else { throw VaultError.integrityFailure("object \(id.hex) of \(number) changed while it was read") }
-                try archived { try writer.finishEntry() }
+                try archived(writing: "the transfer") { try writer.finishEntry() }
             }
-            try archived { try writer.finish() }
+            try archived(writing: "the transfer") { try writer.finish() }
             try sealer.finish()
         }
         return TransferReport(path: path, caseNumber: number, to: identity, events: prepared.history.events.count, versions: prepared.versions,
@@ -261,11 +260,6 @@ extension Vault {
                 throw VaultError.invalidInput("the \(tier.rawValue) tier of \(number) is still sealed to '\(id)', who left: rotate it first")
             }
         }
-    }
-
-    /// Archive errors as the core's.
-    private func archived(_ body: () throws -> Void) throws {
-        do { try body() } catch let error as ArchiveError { throw VaultError.io("cannot write the transfer: \(error)") }
     }
 
     /// Brings in a case another vault transferred to the acting member
