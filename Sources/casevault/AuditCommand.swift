@@ -347,6 +347,10 @@ struct AuditVerifyExportCommand: ParsableCommand {
             the bag's checkpoint; the checkpoint's signature by the exporter; with --checkpoint FILE (your own \\
             earlier checkpoint) that the log only grew since; and, for a whole log, the controls that come from \\
             the events, recomputed. Exit 0 when every check passes, 81 otherwise.
+
+            With --bagit-only, only whether the bag is valid BagIt 1.0 (RFC 8493), whoever made it: complete, \\
+            every digest of every manifest matching (md5, sha1, sha224, sha256, sha512), Payload-Oxum right, no \\
+            path leaving the bag. Exit 0 for a valid bag, 81 otherwise; warnings go to standard error.
             """
     )
 
@@ -356,16 +360,28 @@ struct AuditVerifyExportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Your previous checkpoint of the vault: the bag must extend it.", valueName: "file"))
     var checkpoint: String?
 
+    @Flag(help: "Only judge whether the bag is valid BagIt 1.0, whoever made it.")
+    var bagitOnly = false
+
     @Flag(help: "JSON output.")
     var json = false
 
+    func validate() throws {
+        if bagitOnly, checkpoint != nil { throw ValidationError("--checkpoint checks a casevault audit bag; --bagit-only checks only BagIt") }
+    }
+
     func run() throws {
-        let result = try AuditBag.verify(at: bag, previous: try checkpoint.map { try readCheckpoint($0) })
+        let result = try AuditBag.verify(at: bag, previous: try checkpoint.map { try readCheckpoint($0) }, bagItOnly: bagitOnly)
+        for warning in result.warnings { Output.warning(TerminalText.escape(warning)) }
         if json {
             print(try JSONText.render([
                 "bag": result.bagName, "vaultId": result.vaultId, "events": result.events, "passed": result.passed,
                 "checks": result.checks.map { ["title": $0.title, "passed": $0.passed, "detail": $0.detail] as [String: Any] },
+                "warnings": result.warnings,
             ] as [String: Any]))
+        } else if bagitOnly {
+            let check = result.checks[0]
+            print("Bag \(TerminalText.escape(result.bagName)): " + (result.passed ? "valid BagIt" : "NOT valid BagIt: \(TerminalText.escape(check.detail))"))
         } else {
             print("Bag \(result.bagName) of vault \(result.vaultId): \(result.events) signed events")
             for check in result.checks {

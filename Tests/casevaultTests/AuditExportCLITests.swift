@@ -72,6 +72,8 @@ import Testing
                 bytes[bytes.count / 2] ^= 0x01
                 try Data(bytes).write(to: URL(fileURLWithPath: path))
                 #expect(try validate() != 0, "bagit-python accepted \(name) with a byte flipped")
+                #expect(try desk.run(["audit", "verify-export", bag]).code == 81, "verify-export accepted \(name) with a byte flipped")
+                #expect(try desk.run(["audit", "verify-export", "--bagit-only", bag]).code == 81)
                 bytes[bytes.count / 2] ^= 0x01
                 try Data(bytes).write(to: URL(fileURLWithPath: path))
             }
@@ -102,5 +104,26 @@ import Testing
             let refused = try desk.run(["audit", "verify-export", bag])
             #expect(refused.code == 81 && refused.stdout.contains("FAIL"), "\(refused.stdout)")
         }
+    }
+
+    /// Issue 11, item 5: --bagit-only judges bags casevault did not write, as
+    /// the Library of Congress conformance suite says (the whole suite runs in
+    /// BagItConformanceTests; here two of its bags through the command).
+    @Test func bagitOnlyJudgesOtherToolsBags() throws {
+        let scratch = Scratch()
+        let cli = CLI(scratch: scratch.path)
+        let suite = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("CaseVaultTests/Fixtures/bagit-conformance-suite").path
+        let valid = try cli.run(["audit", "verify-export", "--bagit-only", suite + "/v0.97/valid/bag-with-encoded-names"])
+        #expect(valid.code == 0 && valid.stdout == "Bag bag-with-encoded-names: valid BagIt\n", "\(valid.stdout)\(valid.stderr)")
+        #expect(valid.stderr.contains("judged by the rules of BagIt 1.0"))
+        let invalid = try cli.run(["audit", "verify-export", "--bagit-only", suite + "/v1.0/invalid/notAllManifestsListAllFiles"])
+        #expect(invalid.code == 81 && invalid.stdout.contains("NOT valid BagIt") && invalid.stdout.contains("data/missingFromManifest.txt"),
+                "\(invalid.stdout)")
+        let json = try cli.run(["audit", "verify-export", "--bagit-only", "--json", suite + "/v1.0/valid/basicBag"])
+        #expect(json.code == 0 && json.stdout.contains("\"passed\" : true") || json.stdout.contains("\"passed\":true"), "\(json.stdout)")
+        // Without --bagit-only, a valid bag of another tool is not a casevault audit export.
+        #expect(try cli.run(["audit", "verify-export", suite + "/v1.0/valid/basicBag"]).code == 81)
+        #expect(try cli.run(["audit", "verify-export", "--bagit-only", "--checkpoint", "x", suite + "/v1.0/valid/basicBag"]).code == 64)
     }
 }

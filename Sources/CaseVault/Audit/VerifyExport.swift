@@ -14,6 +14,8 @@ public struct ExportVerification: Sendable {
     public let vaultId: String
     public let events: Int
     public let checks: [Check]
+    /// What BagIt says should not be, though the bag is valid.
+    public var warnings: [String] = []
     public var passed: Bool { checks.allSatisfy(\.passed) }
 }
 
@@ -28,36 +30,36 @@ public enum AuditBag {
     /// checkpoint's signature by the exporter, the consistency proof from
     /// `previous` (the auditor's own checkpoint) when given, and the
     /// controls that come from the events, recomputed.
-    public static func verify(at path: String, previous: Checkpoint? = nil) throws -> ExportVerification {
-        let (bagName, files) = try read(path)
+    ///
+    /// With `bagItOnly`, only the first check: whether the bag is valid
+    /// BagIt 1.0, whoever made it.
+    public static func verify(at path: String, previous: Checkpoint? = nil, bagItOnly: Bool = false) throws -> ExportVerification {
+        let bag = try read(path)
+        let (bagName, files) = (bag.name, bag.files)
         var checks: [ExportVerification.Check] = []
         func check(_ title: String, _ passed: Bool, _ detail: String = "") { checks.append(.init(title: title, passed: passed, detail: detail)) }
         func text(_ name: String) -> String? { files[name].map { String(decoding: $0, as: UTF8.self) } }
 
-        // BagIt (RFC 8493): the declaration, the manifests, the tag manifest, the oxum.
-        check("bagit.txt declares BagIt 1.0 in UTF-8", files["bagit.txt"] == Array("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".utf8))
-        let payload = files.keys.filter { $0.hasPrefix("data/") }.sorted()
-        func manifest(_ name: String, _ hash: ([UInt8]) -> [UInt8], covering expected: [String]) {
-            guard let body = text(name) else { return check("\(name) is present", false) }
-            var listed: [String: String] = [:], problems: [String] = []
-            for line in body.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
-                guard let space = line.firstIndex(of: " "), line[line.index(after: space)...].hasPrefix(" ") else { problems.append("malformed line"); continue }
-                let digest = String(line[..<space]), file = String(line[line.index(space, offsetBy: 2)...])
-                if listed.updateValue(digest, forKey: file) != nil { problems.append("\(file) listed twice") }
-            }
-            for file in expected {
-                guard let digest = listed.removeValue(forKey: file) else { problems.append("\(file) not listed"); continue }
-                if hash(files[file] ?? []).hexString != digest { problems.append("\(file) does not match") }
-            }
-            problems += listed.keys.sorted().map { "\($0) listed but absent" }
-            check("\(name) lists every file with its digest", problems.isEmpty && body.hasSuffix("\n"), problems.prefix(5).joined(separator: "; "))
+        // BagIt (RFC 8493): complete, and every digest of every manifest matching.
+        let verdict = BagIt.validate(files: files, hasPayloadDirectory: bag.hasPayloadDirectory)
+        check("the bag is valid BagIt \(verdict.version ?? "") (RFC 8493): complete, every manifest's digests matching", verdict.valid,
+              verdict.errors.prefix(5).joined(separator: "; ") + (verdict.errors.count > 5 ? "; and \(verdict.errors.count - 5) more" : ""))
+        if bagItOnly {
+            return ExportVerification(bagName: bag.name, vaultId: "", events: 0, checks: checks, warnings: verdict.warnings)
         }
-        manifest("manifest-sha256.txt", { SHA256.hash($0) }, covering: payload)
-        manifest("manifest-sha512.txt", { SHA512.hash($0) }, covering: payload)
-        manifest("tagmanifest-sha256.txt", { SHA256.hash($0) },
-                 covering: ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-sha512.txt"].filter { files[$0] != nil })
-        let unexpected = files.keys.filter { !$0.hasPrefix("data/") && !["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-sha512.txt",
-                                                                          "tagmanifest-sha256.txt"].contains($0) }
+        // What a casevault audit bag is besides: BagIt 1.0 in UTF-8, both SHA-2 manifests, a tag
+        // manifest over every tag file, and no other file.
+        check("bagit.txt declares BagIt 1.0 in UTF-8", files["bagit.txt"] == Array("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".utf8))
+        let tagFiles = ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-sha512.txt"]
+        let layout = ["manifest-sha256.txt", "manifest-sha512.txt", "tagmanifest-sha256.txt", "bag-info.txt"].filter { files[$0] == nil }
+        check("the SHA-256 and SHA-512 manifests, the SHA-256 tag manifest and bag-info.txt are present", layout.isEmpty,
+              layout.map { "no \($0)" }.joined(separator: ", "))
+        let tagged = Set(BagIt.lines(text("tagmanifest-sha256.txt") ?? "").compactMap { $0.split(separator: " ", maxSplits: 1).last.map(String.init) }
+            .map { $0.trimmingCharacters(in: .whitespaces) })
+        let untagged = tagFiles.filter { !tagged.contains($0) }
+        check("the tag manifest covers every tag file", untagged.isEmpty, untagged.joined(separator: ", "))
+        let payload = files.keys.filter { $0.hasPrefix("data/") }
+        let unexpected = files.keys.filter { !$0.hasPrefix("data/") && !(tagFiles + ["tagmanifest-sha256.txt"]).contains($0) }
         check("no file outside the payload but the tag files", unexpected.isEmpty, unexpected.sorted().joined(separator: ", "))
         var info: [String: String] = [:]
         for line in (text("bag-info.txt") ?? "").split(separator: "\n") {
@@ -71,47 +73,62 @@ public enum AuditBag {
         guard let checkpointText = text("data/checkpoint.txt"), let checkpoint = try? Checkpoint(parsing: checkpointText),
               checkpoint.origin == Checkpoint.origin(vaultID: vaultID) else {
             check("data/checkpoint.txt is a checkpoint of the vault bag-info names", false)
-            return ExportVerification(bagName: bagName, vaultId: vaultID, events: 0, checks: checks)
+            return ExportVerification(bagName: bagName, vaultId: vaultID, events: 0, checks: checks, warnings: verdict.warnings)
         }
-        var events: [Event] = [], keys: [String: SigningPublicKey] = [:], bad: [String] = []
-        var lines = (text("data/events.jsonl") ?? "").split(separator: "\n", omittingEmptySubsequences: false)
-        if lines.last == "" { lines.removeLast() }
-        var previousSeq: Int64 = 0
-        var parsed: [(Event, [UInt8], [UInt8])] = []
-        for (number, line) in lines.enumerated() {
-            guard let json = try? JSONValue(parsing: Array(line.utf8)), case .object(let o) = json, let body = o["body"]?.stringValue,
+        // Each line is parsed and its inclusion checked on every core; the order, the signers'
+        // keys and then the signatures (again on every core) follow.
+        // Split as bytes: splitting 100,000 lines as Swift Characters cost more than their signatures.
+        var lines = (files["data/events.jsonl"] ?? []).split(separator: 0x0a, omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        struct Line { let event: Event; let body: [UInt8]; let signature: [UInt8] }
+        enum Read { case line(Line), problem(String) }
+        let size = checkpoint.size, root = checkpoint.root
+        let read: [Read] = Parallel.map(Array(lines.enumerated())) { number, line in
+            guard let json = try? JSONValue(parsing: Array(line)), case .object(let o) = json, let body = o["body"]?.stringValue,
                   let signatureHex = o["signature"]?.stringValue, let signature = [UInt8](hexString: signatureHex),
                   case .array(let pathItems)? = o["inclusionPath"], let event = try? Event(body: Array(body.utf8)) else {
-                bad.append("line \(number + 1) is not an event")
-                continue
+                return .problem("line \(number + 1) is not an event")
             }
             let path = pathItems.compactMap { $0.stringValue.flatMap { [UInt8](hexString: $0) } }
             let leaf = LogTree.leafHash(body: Array(body.utf8), signature: signature)
-            guard event.seq > previousSeq, event.vault == vaultID, o["seq"]?.integerValue == event.seq, o["leafHash"]?.stringValue == leaf.hexString,
-                  path.count == pathItems.count,
-                  LogTree.verifyInclusion(leaf: leaf, index: event.seq - 1, size: checkpoint.size, proof: path, root: checkpoint.root) else {
-                bad.append("event \(event.seq) is out of order, of another vault, or not in the log the checkpoint commits to")
-                continue
+            guard event.vault == vaultID, o["seq"]?.integerValue == event.seq, o["leafHash"]?.stringValue == leaf.hexString,
+                  path.count == pathItems.count, event.seq >= 1,
+                  LogTree.verifyInclusion(leaf: leaf, index: event.seq - 1, size: size, proof: path, root: root) else {
+                return .problem("event \(event.seq) is of another vault, or not in the log the checkpoint commits to")
             }
-            previousSeq = event.seq
-            parsed.append((event, Array(body.utf8), signature))
+            return .line(Line(event: event, body: Array(body.utf8), signature: signature))
+        }
+        var bad: [String] = [], parsed: [Line] = []
+        var previousSeq: Int64 = 0
+        for item in read {
+            switch item {
+            case .problem(let problem): bad.append(problem)
+            case .line(let line) where line.event.seq <= previousSeq: bad.append("event \(line.event.seq) is out of order")
+            case .line(let line):
+                previousSeq = line.event.seq
+                parsed.append(line)
+            }
         }
         check("every event is well formed, in order, and in the log the checkpoint commits to (RFC 9162 inclusion)", bad.isEmpty,
               bad.prefix(3).joined(separator: "; "))
         // Signers' keys from the staff additions the bag carries (event 2 signs event 1 too).
-        for (event, _, _) in parsed {
-            if case .staffAdded(let d) = event.data, let raw = [UInt8](hexString: d.signingPublicKey), let key = try? SigningPublicKey(bytes: raw),
+        var keys: [String: SigningPublicKey] = [:]
+        for line in parsed {
+            if case .staffAdded(let d) = line.event.data, let raw = [UInt8](hexString: d.signingPublicKey), let key = try? SigningPublicKey(bytes: raw),
                keys[d.id] == nil {
                 keys[d.id] = key
             }
         }
-        var unsigned: [String] = []
-        for (event, body, signature) in parsed {
-            guard let key = keys[event.actor], key.isValidSignature(signature, for: Event.signedMessage(body: body)) else {
-                unsigned.append("event \(event.seq) (\(event.type.rawValue) by '\(event.actor)')")
+        let signedBy = Parallel.map(parsed) { line in
+            keys[line.event.actor].map { $0.isValidSignature(line.signature, for: Event.signedMessage(body: line.body)) } ?? false
+        }
+        var events: [Event] = [], unsigned: [String] = []
+        for (line, signed) in zip(parsed, signedBy) {
+            guard signed else {
+                unsigned.append("event \(line.event.seq) (\(line.event.type.rawValue) by '\(line.event.actor)')")
                 continue
             }
-            events.append(event)
+            events.append(line.event)
         }
         check("every event is validly signed by its signer's key (from their staff.added in the bag)", unsigned.isEmpty,
               unsigned.prefix(3).joined(separator: "; "))
@@ -149,18 +166,32 @@ public enum AuditBag {
                   stated["reads-without-grant"] == derived.readsWithoutGrant && stated["refused-reads"] == derived.refused
                       && stated["exports"] == derived.exports)
         }
-        return ExportVerification(bagName: bagName, vaultId: vaultID, events: events.count, checks: checks)
+        return ExportVerification(bagName: bagName, vaultId: vaultID, events: events.count, checks: checks, warnings: verdict.warnings)
+    }
+
+    /// A bag read into memory: its name (the folder's, or the archive's
+    /// top folder), its files by path inside it, and whether it has `data/`.
+    struct BagFiles {
+        var name = ""
+        var files: [String: [UInt8]] = [:]
+        var hasPayloadDirectory = false
+        var total: Int64 = 0
+
+        mutating func add(_ path: String, _ bytes: [UInt8]) throws {
+            total += Int64(bytes.count)
+            guard total <= AuditBag.maximumSize else { throw VaultError.invalidInput("the bag is larger than casevault reads") }
+            // Paths are compared as Unicode text: two names that differ only in normalisation
+            // are one path here, and must not hide a file behind the other.
+            guard files.updateValue(bytes, forKey: path) == nil else {
+                throw VaultError.invalidInput("the bag holds two files named \(path) (or names that differ only in Unicode normalisation)")
+            }
+            if path.hasPrefix("data/") { hasPayloadDirectory = true }
+        }
     }
 
     /// The bag's files by path inside it, from an archive (tar or zip) or a folder.
-    static func read(_ path: String) throws -> (String, [String: [UInt8]]) {
-        var files: [String: [UInt8]] = [:]
-        var total: Int64 = 0
-        func add(_ name: String, _ bytes: [UInt8]) throws {
-            total += Int64(bytes.count)
-            guard total <= maximumSize else { throw VaultError.invalidInput("the bag is larger than casevault reads") }
-            files[name] = bytes
-        }
+    static func read(_ path: String) throws -> BagFiles {
+        var bag = BagFiles()
         if FileSystem.isDirectory(path) {
             let root = URL(fileURLWithPath: path)
             guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey, .isSymbolicLinkKey]) else {
@@ -171,9 +202,11 @@ public enum AuditBag {
                 if values.isSymbolicLink == true { throw VaultError.invalidInput("the bag holds a link: \(url.path)") }
                 guard values.isRegularFile == true else { continue }
                 let name = String(url.standardizedFileURL.path.dropFirst(root.standardizedFileURL.path.count + 1))
-                try add(name, Array(try Data(contentsOf: url)))
+                try bag.add(name, Array(try Data(contentsOf: url)))
             }
-            return (root.lastPathComponent, files)
+            bag.name = root.lastPathComponent
+            bag.hasPayloadDirectory = FileSystem.isDirectory(root.appendingPathComponent("data").path)
+            return bag
         }
         guard FileSystem.isRegularFile(path) else { throw VaultError.notFound("no bag \(path)") }
         let file = try FileSystem.openForReading(path)
@@ -183,8 +216,9 @@ public enum AuditBag {
                                                                                              maxTotalSize: maximumSize))
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while let entry = try reader.nextEntry() {
-                guard entry.kind == .file else { continue }
                 let parts = entry.path.split(separator: "/", maxSplits: 1)
+                if entry.kind == .directory, parts.count == 2, parts[1] == "data" || parts[1].hasPrefix("data/") { bag.hasPayloadDirectory = true }
+                guard entry.kind == .file else { continue }
                 guard parts.count == 2, top == nil || top == String(parts[0]) else {
                     throw VaultError.invalidInput("the archive holds more than one bag folder, or a file outside it")
                 }
@@ -195,12 +229,13 @@ public enum AuditBag {
                     if n == 0 { break }
                     bytes += buffer[0..<n]
                 }
-                try add(String(parts[1]), bytes)
+                try bag.add(String(parts[1]), bytes)
             }
         } catch let error as ArchiveError {
             throw VaultError.invalidInput("the archive is not one casevault writes: \(error)")
         }
         guard let top else { throw VaultError.invalidInput("the archive holds no bag") }
-        return (top, files)
+        bag.name = top
+        return bag
     }
 }

@@ -1,0 +1,124 @@
+@testable import CaseVault
+import Foundation
+import Testing
+
+/// The Library of Congress BagIt conformance suite (Fixtures/bagit-conformance-suite,
+/// public domain, see its SOURCE.txt), judged by casevault's BagIt 1.0
+/// validator exactly as the suite says: `valid` and `warning` bags are valid,
+/// `invalid` and (on Linux) `linux-only` bags are not. The v0.97 cases that do
+/// not apply to BagIt 1.0 on Linux are listed below with the reason, and are
+/// judged as BagIt 1.0 judges them, never skipped silently.
+@Suite struct BagItConformanceTests {
+    static let suite = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/bagit-conformance-suite")
+
+    /// v0.97 cases whose verdict BagIt 1.0 changes, with the verdict it gives.
+    static let judgedByBagIt1: [String: (valid: Bool, why: String)] = [
+        "v0.97/warning/same-filename-listed-twice-with-the-same-hash":
+            (false, "v1.0/invalid holds the same case: in BagIt 1.0 a file listed twice in one manifest is invalid"),
+        "v0.97/warning/same-filename-listed-twice-with-different-normalization":
+            (false, "one file listed twice, as NFC and NFD: the same v1.0 rule, and casevault compares names as Unicode text"),
+        "v0.97/warning/duplicate-file-with-different-case":
+            (false, "its manifest lists data/HELLO.txt beside data/hello.txt: only a case-insensitive file system holds both; on Linux the bag is incomplete"),
+    ]
+    /// Folders of the suite that are not cases for this platform.
+    static let otherPlatforms = ["v0.97/windows-only"]
+
+    static func cases() throws -> [(String, Bool)] {
+        var result: [(String, Bool)] = []
+        for version in ["v1.0", "v0.97"] {
+            for (group, valid) in [("valid", true), ("warning", true), ("invalid", false), ("linux-only", false)] {
+                let folder = suite.appendingPathComponent("\(version)/\(group)")
+                guard FileManager.default.fileExists(atPath: folder.path) else { continue }
+                for name in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+                where FileSystem.isDirectory(folder.appendingPathComponent(name).path) {
+                    let id = "\(version)/\(group)/\(name)"
+                    result.append((id, judgedByBagIt1[id]?.valid ?? valid))
+                }
+            }
+        }
+        return result
+    }
+
+    static func judge(_ path: String) throws -> BagItVerdict {
+        let bag = try AuditBag.read(path)
+        return BagIt.validate(files: bag.files, hasPayloadDirectory: bag.hasPayloadDirectory)
+    }
+
+    @Test func everyCaseIsJudgedAsTheSuiteSays() throws {
+        let all = try Self.cases()
+        // Every v1.0 case (5) and every v0.97 case for Linux (12 valid, 6 warning, 11 invalid, 6 linux-only).
+        #expect(all.count == 40)
+        #expect(Set(Self.judgedByBagIt1.keys).isSubset(of: Set(all.map(\.0))))
+        for (id, expected) in all {
+            let verdict = try Self.judge(Self.suite.appendingPathComponent(id).path)
+            #expect(verdict.valid == expected, "\(id): expected \(expected ? "valid" : "invalid"); errors: \(verdict.errors)")
+        }
+        for folder in Self.otherPlatforms { #expect(FileSystem.isDirectory(Self.suite.appendingPathComponent(folder).path)) }
+    }
+
+    /// The reasons the verdicts give are the suite's reasons, not some other fault.
+    @Test func invalidBagsAreRefusedForTheirOwnFault() throws {
+        let reasons: [String: String] = [
+            "v1.0/invalid/bagit-with-invalid-whitespace": "exactly two lines",
+            "v1.0/invalid/notAllManifestsListAllFiles": "data/missingFromManifest.txt is in the payload but not in manifest-sha512.txt",
+            "v1.0/invalid/same-filename-listed-twice-with-the-same-hash": "lists data/README more than once",
+            "v0.97/invalid/baginfo-missing-encoding": "exactly two lines",
+            "v0.97/invalid/bom-in-bagit.txt": "byte-order mark",
+            "v0.97/invalid/corrupt-data-file": "does not match its md5 digest",
+            "v0.97/invalid/corrupt-tag-file": "bag-info.txt does not match its md5 digest",
+            "v0.97/invalid/extra-file-in-bag": "is in the payload but not in manifest-md5.txt",
+            "v0.97/invalid/invalid-version-number": "the version must be two numbers",
+            "v0.97/invalid/missing-baginfo": "lists bag-info.txt, which the bag does not hold",
+            "v0.97/invalid/missing-bagit.txt": "no bagit.txt",
+            "v0.97/invalid/out-of-scope-file-paths-using-dot-notation": "climbs out with '..'",
+            "v0.97/invalid/out-of-scope-file-paths-using-dot-notation-for-fetch": "climbs out with '..'",
+            "v0.97/linux-only/out-of-scope-file-paths-using-absolute-path": "absolute path",
+            "v0.97/linux-only/out-of-scope-file-paths-using-shortcut-username-for-fetch": "home folder",
+        ]
+        for (id, reason) in reasons {
+            let verdict = try Self.judge(Self.suite.appendingPathComponent(id).path)
+            #expect(verdict.errors.contains { $0.contains(reason) }, "\(id): \(verdict.errors)")
+        }
+        let warned = try Self.judge(Self.suite.appendingPathComponent("v0.97/warning/made-with-md5sum-tools").path)
+        #expect(warned.valid && warned.warnings.contains { $0.contains("md5sum") })
+    }
+
+    /// A copy of a valid bag with one byte flipped in any file, or a file
+    /// added or removed, is not valid.
+    @Test func aValidBagWithAnyFileChangedIsNot() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bagit-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let bag = scratch.appendingPathComponent("bag")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Self.suite.appendingPathComponent("v0.97/valid/bag-in-a-bag"), to: bag)
+        #expect(try Self.judge(bag.path).valid)
+        let files = try FileManager.default.subpathsOfDirectory(atPath: bag.path).filter { !FileSystem.isDirectory(bag.appendingPathComponent($0).path) }
+        #expect(files.count > 8)
+        for name in files {
+            let url = bag.appendingPathComponent(name)
+            var bytes = Array(try Data(contentsOf: url))
+            guard !bytes.isEmpty else { continue }
+            bytes[bytes.count / 2] ^= 0x04
+            try Data(bytes).write(to: url)
+            #expect(!(try Self.judge(bag.path).valid), "\(name) with a byte flipped")
+            bytes[bytes.count / 2] ^= 0x04
+            try Data(bytes).write(to: url)
+        }
+        #expect(try Self.judge(bag.path).valid)
+        try Data("extra".utf8).write(to: bag.appendingPathComponent("data/extra.txt"))
+        #expect(!(try Self.judge(bag.path).valid))
+        try FileManager.default.removeItem(at: bag.appendingPathComponent("data/extra.txt"))
+        try FileManager.default.removeItem(at: bag.appendingPathComponent("data/bag/bagit.txt"))
+        #expect(!(try Self.judge(bag.path).valid))
+    }
+
+    @Test func lineEndingsAndPercentEncoding() throws {
+        #expect(BagIt.lines("a\r\nb\rc\nd") == ["a", "b", "c", "d"])
+        #expect(BagIt.lines("a\n\nb\r\n") == ["a", "", "b"])
+        var warnings: [String] = []
+        #expect(try BagIt.normalisedPath("data/a%0Ab%25c%7E", warnings: &warnings).get() == "data/a\nb%c%7E")
+        #expect(try BagIt.normalisedPath("./data/x", warnings: &warnings).get() == "data/x")
+        #expect((try? BagIt.normalisedPath("data/../../x", warnings: &warnings).get()) == nil)
+        #expect((try? BagIt.normalisedPath("data//x", warnings: &warnings).get()) == nil)
+    }
+}
