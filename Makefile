@@ -3,7 +3,7 @@
 # Debian machine that has only Swift.
 SHELL := /bin/bash
 
-.PHONY: deps build test demo bench clean
+.PHONY: deps build test demo bench torture clean
 
 deps:
 	@scripts/install-deps.sh
@@ -16,9 +16,20 @@ build: deps
 # first, so swift test's own summary stays the last lines.
 # CASEVAULT_REQUIRE_DECODER: deps installed PyNaCl, so the independent
 # decoder's tests must run here, not be skipped.
+# A short crash torture (scripts/crash-torture.py) prints its totals before
+# the tests; `make torture` runs the full 200 iterations.
 test: deps
 	python3 Schemas/check_schemas.py
+	swift build --product casevault
+	python3 scripts/crash-torture.py "$$(swift build --show-bin-path)/casevault" --iterations $(CI_TORTURE_ITERATIONS)
 	CASEVAULT_REQUIRE_DECODER=1 swift test
+
+CI_TORTURE_ITERATIONS ?= 8
+ITERATIONS ?= 200
+
+# Kill filings, rotations and disposals at random moments; nothing acknowledged may be lost.
+torture: build
+	python3 scripts/crash-torture.py "$$(swift build -c release --show-bin-path)/casevault" --iterations $(ITERATIONS)
 
 demo: build
 	scripts/demo.sh "$$(swift build -c release --show-bin-path)/casevault"

@@ -116,7 +116,7 @@ run get CP-2024-0042 "Identifying photo" --as grace --passphrase-file "$secrets/
 cmp -s "$secrets/photo.png" "$secrets/photo-back.png" && echo "(the photo read back is identical to the one filed)"
 
 next "The care plan, printed with its stamped header, and what changed between its versions"
-run get CP-2024-0042 "Care plan" --version 1 --render --as grace --passphrase-file "$secrets/grace"
+run get CP-2024-0042 "Care plan" v1 --render --as grace --passphrase-file "$secrets/grace"
 run diff CP-2024-0042 "Care plan" --as halima --passphrase-file "$secrets/halima"
 
 next "The records officer filed them but cannot read them (exit 77)"
@@ -132,7 +132,7 @@ run get CP-2024-0042 "Intake form" --as joseph --passphrase-file "$secrets/josep
 next "A report filed in error is withdrawn by the case manager: kept in the history, no longer current"
 printf 'Home visit, 19 March 2024 (notes about another child, filed here by mistake).\n' > "$secrets/wrong-visit.txt"
 run file CP-2024-0042 --as farah --passphrase-file "$secrets/farah" --name "Home visit report" --type report "$secrets/wrong-visit.txt"
-run withdraw CP-2024-0042 "Home visit report" --version 2 --as grace --passphrase-file "$secrets/grace" \
+run withdraw CP-2024-0042 "Home visit report" v2 --as grace --passphrase-file "$secrets/grace" \
     --reason "Notes about another child; filed here by mistake"
 run history CP-2024-0042 "Home visit report"
 run get CP-2024-0042 "Home visit report" --as grace --passphrase-file "$secrets/grace"

@@ -19,11 +19,14 @@ struct DiffCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The form's name.", valueName: "name"))
     var name: String
 
-    @Argument(help: ArgumentHelp("The older version.", valueName: "v1"))
-    var from: Int?
+    @Argument(help: ArgumentHelp("The older version: 1 or v1.", valueName: "version1"))
+    var fromNumber: VersionNumber?
 
-    @Argument(help: ArgumentHelp("The newer version.", valueName: "v2"))
-    var to: Int?
+    @Argument(help: ArgumentHelp("The newer version: 2 or v2.", valueName: "version2"))
+    var toNumber: VersionNumber?
+
+    var from: Int? { fromNumber?.number }
+    var to: Int? { toNumber?.number }
 
     func validate() throws {
         if (from == nil) != (to == nil) { throw ValidationError("give both versions, or neither for the last two") }

@@ -22,8 +22,10 @@ struct GetCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The document name.", valueName: "name"))
     var name: String
 
-    @Option(help: ArgumentHelp("Which version (default: the latest).", valueName: "n"))
-    var version: Int?
+    @Argument(help: ArgumentHelp("Which version, as history shows it: 2 or v2 (default: the current one).", valueName: "version"))
+    var versionNumber: VersionNumber?
+
+    var version: Int? { versionNumber?.number }
 
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write to this new file.", valueName: "path"))
     var output: String?

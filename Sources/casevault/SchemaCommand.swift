@@ -23,15 +23,17 @@ struct SchemaListCommand: ParsableCommand {
 }
 
 struct SchemaShowCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a form schema (the newest, or --version N).")
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a form schema (the newest, or the version given).")
 
     @OptionGroup var vaultOptions: VaultOptions
 
     @Argument(help: ArgumentHelp("The form type, e.g. intake.", valueName: "type"))
     var type: String
 
-    @Option(help: ArgumentHelp("A vault version.", valueName: "n"))
-    var version: Int?
+    @Argument(help: ArgumentHelp("The schema's version in this vault: 2 or v2 (default: the newest).", valueName: "version"))
+    var versionNumber: VersionNumber?
+
+    var version: Int? { versionNumber?.number }
 
     func run() throws {
         let schema = try vaultOptions.openVault().formSchema(type: type, version: version)

@@ -141,3 +141,18 @@ func asOfDay(_ text: String?) throws -> Date {
     }
     return date
 }
+
+/// A document's (or schema's) version as every command takes it: a
+/// positional argument, `3` or `v3` as `history` shows it. Never a
+/// `--version` option, which is the program's own version.
+struct VersionNumber: ExpressibleByArgument {
+    let number: Int
+
+    init?(argument: String) {
+        let digits = argument.lowercased().hasPrefix("v") ? argument.dropFirst() : Substring(argument)
+        guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(digits), number >= 1 else { return nil }
+        self.number = number
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}

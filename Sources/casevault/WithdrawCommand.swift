@@ -7,8 +7,8 @@ struct WithdrawCommand: ParsableCommand {
         abstract: "Withdraw a version filed in error (the case's manager or supervisor); nothing is deleted.",
         discussion: """
             The version stays in the document's history, stamped as filed, and its holders can still read it \
-            with 'casevault get NUMBER NAME --version N' (with a warning). It is no longer the document's current \
-            version: 'get' without --version, 'case show' and 'diff' use the newest version not withdrawn. \
+            with 'casevault get NUMBER NAME VERSION' (with a warning). It is no longer the document's current \
+            version: 'get' without a version, 'case show' and 'diff' use the newest version not withdrawn. \
             The withdrawal is a signed event with its reason.
             """
     )
@@ -21,8 +21,10 @@ struct WithdrawCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The document (report) name.", valueName: "name"))
     var name: String
 
-    @Option(help: ArgumentHelp("The version to withdraw.", valueName: "n"))
-    var version: Int
+    @Argument(help: ArgumentHelp("The version to withdraw, as history shows it: 2 or v2.", valueName: "version"))
+    var versionNumber: VersionNumber
+
+    var version: Int { versionNumber.number }
 
     @Option(help: ArgumentHelp("Why (kept in the signed history).", valueName: "text"))
     var reason: String

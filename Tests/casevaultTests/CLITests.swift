@@ -217,6 +217,22 @@ import Testing
         #expect(try cli.run(["--version"]).stdout == "0.2.0\n")
     }
 
+    /// Issue 12: --version is the program's version only; a document's version is
+    /// a positional argument, 2 or v2, the same in get, withdraw, diff and schema show.
+    @Test func versionIsNeverTwoThings() throws {
+        for command in [["get"], ["withdraw"], ["diff"], ["schema", "show"], ["history"]] {
+            let help = try cli.run(command + ["--help"])
+            #expect(help.code == 0)
+            #expect(!help.stdout.contains("--version <"), "\(command) still takes --version N")
+        }
+        #expect(try cli.run(["get", "--help"]).stdout.contains("<number> <name> [<version>]"))
+        let asked = try cli.run(["get", "--version"])
+        #expect(asked.code == 0 && asked.stdout == "0.2.0\n", "\(asked.stdout)\(asked.stderr)")
+        let bad = try cli.run(["get", "CP-2024-0042", "Intake form", "version-two"])
+        #expect(bad.code == 64 && bad.stderr.contains("version-two"), "\(bad.stderr)")
+        #expect(try cli.run(["withdraw", "CP-2024-0042", "Intake form", "v0", "--reason", "x"]).code == 64)
+    }
+
     @Test func helpDescribesTheCommands() throws {
         let help = try cli.run(["staff", "add", "--help"])
         #expect(help.code == 0)

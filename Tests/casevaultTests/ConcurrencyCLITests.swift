@@ -154,7 +154,7 @@ import Glibc
         #expect(versions.compactMap { $0["version"] as? Int } == Array(1...(writers * filings)))
         var read = Set<String>()
         for version in 1...(writers * filings) {
-            let got = try p.cli.run(["get", "CP-2024-0042", "Shared log", "--version", "\(version)"] + p.as("grace"))
+            let got = try p.cli.run(["get", "CP-2024-0042", "Shared log", "\(version)"] + p.as("grace"))
             #expect(got.code == 0)
             read.insert(got.stdout)
         }

@@ -29,7 +29,7 @@ import Testing
             let number = "CP-2024-" + String(format: "%04d", client)
             for (name, tier, version) in [("Intake form", "team", 1), ("Intake form", "team", 2), ("Photo", "confidential", 1)]
             where tiers.contains(tier) {
-                let got = try p.cli.run(["get", number, name, "--version", String(version)] + p.as(reader))
+                let got = try p.cli.run(["get", number, name, String(version)] + p.as(reader))
                 #expect(got.code == 0 && got.stdout == "\(name) v\(version) of \(number)", "\(reader) \(number) \(name) v\(version): \(got.stderr)")
             }
         }
@@ -165,7 +165,7 @@ import Testing
         #expect(completed.code == 0, "\(completed.stderr)")
         #expect(completed.stdout.hasPrefix("CP-2024-0001: joseph is now its manager (shadowing ended early); grace holds none of its keys.\n"))
         #expect(try p.cli.run(["get", "CP-2024-0001", "Intake form"] + p.as("grace")).code == 77)
-        #expect(try p.cli.run(["get", "CP-2024-0001", "Intake form", "--version", "1"] + p.as("joseph")).stdout == "Intake form v1 of CP-2024-0001")
+        #expect(try p.cli.run(["get", "CP-2024-0001", "Intake form", "1"] + p.as("joseph")).stdout == "Intake form v1 of CP-2024-0001")
         #expect(try p.cli.run(["verify"]).code == 0)
     }
 }

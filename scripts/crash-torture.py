@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Crash torture (issue 12, item 8): kill casevault with SIGKILL at random
+moments and check that nothing acknowledged is lost.
+
+    scripts/crash-torture.py PATH-TO-CASEVAULT [--iterations 200] [--seed N] [--keep]
+
+In a private scratch folder (removed at the end unless --keep) it makes a
+vault with the test-only key derivation, then, for each iteration, starts
+one of the operations that write (a filing of a small, medium or large file;
+a key rotation of a case; a disposal by `retention apply` of a case prepared
+and approved for it), kills it with SIGKILL after a random part of the time
+it took undisturbed (0 to 1.5 times: some runs finish first), and runs
+`verify --json`. After every iteration:
+
+  - verify must find no fault; leftovers of the kill (orphan objects,
+    unfinished temporary files) are notes, not faults, and are counted;
+    every tenth iteration `verify --repair` removes them and the next verify
+    must report none;
+  - the filing just acknowledged (exit 0) and one acknowledged earlier, at
+    random, must read back byte for byte with `get`.
+
+At the end every acknowledged filing is read back, and the totals printed:
+iterations, kills, acknowledged filings, lost filings, verify failures.
+The exit code is 0 only when nothing was lost and verify never failed.
+Test inputs are random bytes made here, not case content.
+"""
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+STAFF = [("grace", "Grace Otieno", "case-manager"), ("halima", "Halima Abdi", "case-supervisor"),
+         ("farah", "Farah Nasser", "records-officer"), ("dora", "Dora Achieng", "project-director")]
+WORK_CASES = ["CP-2024-0001", "CP-2024-0002", "CP-2024-0003"]
+SIZES = {"small": 4 << 10, "medium": 2 << 20, "large": 24 << 20}
+
+
+class Torture:
+    def __init__(self, binary, scratch, rng):
+        self.binary, self.scratch, self.rng = binary, scratch, rng
+        self.vault = os.path.join(scratch, "vault")
+        self.env = dict(os.environ, CASEVAULT_DIR=self.vault, CASEVAULT_INSECURE_TEST_KDF="1",
+                        CASEVAULT_STATE_DIR=os.path.join(scratch, "state"))
+        self.env.pop("CASEVAULT_STAFF", None)
+        self.acknowledged = []  # (case, document, version, sha256)
+        self.totals = dict(iterations=0, killed=0, finished=0, acknowledged=0, lost=0, verify_failures=0,
+                           leftover_notes=0, repairs=0, reads=0)
+        self.by_kind = {}
+        self.next_client = 100
+        self.failures = []
+
+    def path(self, name):
+        return os.path.join(self.scratch, name)
+
+    def args_as(self, who):
+        return ["--as", who, "--passphrase-file", self.path(who + ".pw")]
+
+    def run(self, args, check=True):
+        done = subprocess.run([self.binary] + args, env=self.env, cwd=self.scratch, capture_output=True)
+        if check and done.returncode != 0:
+            raise SystemExit("crash-torture: set-up step failed: casevault %s\n%s" % (" ".join(args), done.stderr.decode(errors="replace")))
+        return done
+
+    def set_up(self):
+        for who in ["amina"] + [s[0] for s in STAFF]:
+            with open(self.path(who + ".pw"), "w") as f:
+                f.write("%s torture passphrase\n" % who)
+        self.run(["init", self.vault, "--admin-id", "amina", "--admin-name", "Amina Yusuf", "--new-passphrase-file", self.path("amina.pw")])
+        for who, name, role in STAFF:
+            self.run(["staff", "add", "--id", who, "--name", name, "--role", role, "--new-passphrase-file", self.path(who + ".pw")] + self.args_as("amina"))
+        for number in WORK_CASES:
+            client = int(number.split("-")[2])
+            self.run(["case", "open", "--category", "CP", "--admitted", "2024", "--client", str(client),
+                      "--manager", "grace", "--supervisor", "halima"] + self.args_as("halima"))
+        for kind, size in SIZES.items():
+            with open(self.path(kind + ".bin"), "wb") as f:
+                f.write(os.urandom(size))
+        # Disposal: closed cases are due at once and need a case supervisor's and a project director's approval.
+        with open(os.path.join(os.path.dirname(__file__), "..", "Schemas", "examples", "retention-policy.json")) as f:
+            policy = json.load(f)
+        policy["vaultId"] = self.vault_id()
+        policy["legalHolds"] = []
+        policy["default"]["keep"] = {"years": 0}
+        policy.pop("byStatus", None)
+        policy["byCategory"] = []
+        with open(self.path("policy.json"), "w") as f:
+            json.dump(policy, f)
+        self.run(["retention", "policy", "set", "policy.json"] + self.args_as("amina"))
+
+    def vault_id(self):
+        with open(os.path.join(self.vault, "casevault.json")) as f:
+            return json.load(f)["vaultId"]
+
+    # The operations: each returns the arguments to run and what to record when it finishes.
+    def filing(self):
+        kind = self.rng.choice(list(SIZES))
+        case = self.rng.choice(WORK_CASES)
+        # Half go to one running document per case (new versions), half to a new document.
+        document = "Running scan" if self.rng.random() < 0.5 else "Scan %d" % self.totals["iterations"]
+        with open(self.path(kind + ".bin"), "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        args = ["file", case, "--name", document, "--type", "document", kind + ".bin"] + self.args_as("farah")
+        return "file-" + kind, args, (case, document, digest)
+
+    def rotation(self):
+        case = self.rng.choice(WORK_CASES)
+        return "rotate", ["case", "rotate", case, "--reason", "torture"] + self.args_as("halima"), None
+
+    def disposal(self):
+        client = self.next_client
+        self.next_client += 1
+        number = "CP-2020-%04d" % client
+        self.run(["case", "open", "--category", "CP", "--admitted", "2020", "--client", str(client),
+                  "--manager", "grace", "--supervisor", "halima"] + self.args_as("halima"))
+        for n in range(3):
+            self.run(["file", number, "--name", "Note %d" % n, "--type", "document", "medium.bin"] + self.args_as("farah"))
+        closure = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Schemas", "examples", "closure.json")
+        self.run(["file", number, "--form", "closure", closure] + self.args_as("grace"))
+        self.run(["case", "status", number, "C", "--reason", "torture"] + self.args_as("halima"))
+        for who in ("halima", "dora"):
+            self.run(["retention", "approve", number, "--reason", "torture"] + self.args_as(who))
+        return "dispose", ["retention", "apply", "--approved-by", "halima,dora"] + self.args_as("amina"), None
+
+    def calibrate(self):
+        """How long each operation takes undisturbed, here."""
+        self.durations = {}
+        for kind in SIZES:
+            start = time.monotonic()
+            self.run(["file", WORK_CASES[0], "--name", "Calibration " + kind, "--type", "document", kind + ".bin"] + self.args_as("farah"))
+            self.durations["file-" + kind] = time.monotonic() - start
+            with open(self.path(kind + ".bin"), "rb") as f:
+                self.acknowledged.append((WORK_CASES[0], "Calibration " + kind, 1, hashlib.sha256(f.read()).hexdigest()))
+            self.totals["acknowledged"] += 1
+        start = time.monotonic()
+        self.run(["case", "rotate", WORK_CASES[0], "--reason", "calibration"] + self.args_as("halima"))
+        self.durations["rotate"] = time.monotonic() - start
+        _, args, _ = self.disposal()
+        start = time.monotonic()
+        applied = self.run(args)
+        self.durations["dispose"] = time.monotonic() - start
+        if b"disposed" not in applied.stdout:
+            raise SystemExit("crash-torture: the calibration disposal disposed of nothing: %s" % applied.stdout.decode(errors="replace"))
+
+    def read_back(self, entry):
+        case, document, version, digest = entry
+        out = self.path("read-back.bin")
+        if os.path.exists(out):
+            os.remove(out)
+        done = self.run(["get", case, document, str(version), "-o", "read-back.bin"] + self.args_as("grace"), check=False)
+        self.totals["reads"] += 1
+        ok = done.returncode == 0 and os.path.exists(out)
+        if ok:
+            with open(out, "rb") as f:
+                ok = hashlib.sha256(f.read()).hexdigest() == digest
+            os.remove(out)
+        if not ok:
+            self.totals["lost"] += 1
+            self.failures.append("lost: %s '%s' v%d (get exit %d: %s)" % (case, document, version, done.returncode,
+                                                                          done.stderr.decode(errors="replace").strip()[:200]))
+        return ok
+
+    def verify(self, repair=False):
+        done = self.run(["verify", "--json"] + (["--repair"] if repair else []), check=False)
+        try:
+            report = json.loads(done.stdout)
+        except ValueError:
+            report = None
+        if done.returncode != 0 or report is None or report.get("findings"):
+            self.totals["verify_failures"] += 1
+            self.failures.append("verify failed after iteration %d (exit %d): %s" % (
+                self.totals["iterations"], done.returncode, (done.stdout + done.stderr).decode(errors="replace")[:600]))
+            return None
+        return report
+
+    def iteration(self):
+        self.totals["iterations"] += 1
+        choice = self.rng.random()
+        operation = self.filing if choice < 0.7 else self.rotation if choice < 0.85 else self.disposal
+        kind, args, record = operation()
+        self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+        process = subprocess.Popen([self.binary] + args, env=self.env, cwd=self.scratch,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        delay = self.rng.uniform(0, 1.5) * self.durations[kind]
+        start = time.monotonic()
+        try:
+            process.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+        out, err = process.communicate()
+        if process.returncode == -signal.SIGKILL:
+            self.totals["killed"] += 1
+        elif process.returncode == 0:
+            self.totals["finished"] += 1
+            # Rotations grow with the versions filed: keep the undisturbed time current.
+            self.durations[kind] = max(self.durations[kind], time.monotonic() - start)
+            if record:
+                case, document, digest = record
+                version = int(out.decode().split(" version ")[1].split(" ")[0])
+                entry = (case, document, version, digest)
+                self.acknowledged.append(entry)
+                self.totals["acknowledged"] += 1
+                self.read_back(entry)
+        else:
+            self.failures.append("%s exited %d without being killed: %s" % (kind, process.returncode, err.decode(errors="replace")[:300]))
+        report = self.verify()
+        if report is not None:
+            self.totals["leftover_notes"] += len(report.get("notes", []))
+        if self.acknowledged:
+            self.read_back(self.rng.choice(self.acknowledged))
+        if self.totals["iterations"] % 10 == 0:
+            self.totals["repairs"] += 1
+            self.verify(repair=True)
+            after = self.verify()
+            if after is not None and after.get("notes"):
+                self.totals["verify_failures"] += 1
+                self.failures.append("verify --repair left leftovers: %s" % after["notes"][:3])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("casevault")
+    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    options = parser.parse_args()
+    seed = options.seed if options.seed is not None else random.SystemRandom().randrange(1 << 32)
+    scratch = tempfile.mkdtemp(prefix="casevault-torture-")
+    os.chmod(scratch, 0o700)
+    torture = Torture(os.path.abspath(options.casevault), scratch, random.Random(seed))
+    started = time.monotonic()
+    try:
+        torture.set_up()
+        torture.calibrate()
+        print("crash torture: seed %d, %d iterations; undisturbed: %s" % (
+            seed, options.iterations, ", ".join("%s %.2f s" % kv for kv in sorted(torture.durations.items()))), flush=True)
+        for n in range(options.iterations):
+            torture.iteration()
+            if (n + 1) % 25 == 0:
+                print("  after %d iterations: %s" % (n + 1, torture.totals), flush=True)
+        # One last disposal run finishes any disposal a kill interrupted; then everything is read back.
+        torture.run(["retention", "apply", "--approved-by", "halima,dora"] + torture.args_as("amina"))
+        torture.verify()
+        for entry in torture.acknowledged:
+            torture.read_back(entry)
+    finally:
+        if options.keep:
+            print("kept %s" % scratch)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    t = torture.totals
+    print("crash torture totals: iterations %d, kills %d, finished %d, acknowledged filings %d, lost filings %d, "
+          "verify failures %d, leftover notes seen %d, repairs %d, reads %d (%s); %.0f s" % (
+              t["iterations"], t["killed"], t["finished"], t["acknowledged"], t["lost"], t["verify_failures"],
+              t["leftover_notes"], t["repairs"], t["reads"], ", ".join("%s %d" % kv for kv in sorted(torture.by_kind.items())),
+              time.monotonic() - started))
+    for failure in torture.failures[:20]:
+        print("  " + failure)
+    sys.exit(0 if t["lost"] == 0 and t["verify_failures"] == 0 and not torture.failures else 1)
+
+
+if __name__ == "__main__":
+    main()
