@@ -50,6 +50,8 @@ struct CaseVaultCommand: ParsableCommand {
                 print(full)
                 Glibc.exit(0)
             }
+            // An ExitCode thrown by a validate() that already printed its error (reportingInput).
+            if full.isEmpty { Glibc.exit(code.rawValue) }
             // Parse and validation errors: the house format on the first line,
             // then argument-parser's own help and usage lines.
             var lines = full.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)

@@ -50,11 +50,11 @@ struct FileCommand: ParsableCommand {
         case (_?, _?): throw ValidationError("--type and --form do not go together: a form's type is its form type")
         case (let type?, nil):
             guard let name else { throw ValidationError("a document needs --name") }
-            try Vault.validate(documentName: name)
-            try Vault.validate(documentType: type)
+            try reportingInput { try Vault.validate(newDocumentName: name) }
+            try reportingInput { try Vault.validate(documentType: type) }
             if schemaVersion != nil { throw ValidationError("--schema-version goes with --form") }
         case (nil, _?):
-            if let name { try Vault.validate(documentName: name) }
+            if let name { try reportingInput { try Vault.validate(newDocumentName: name) } }
         }
     }
 

@@ -156,3 +156,13 @@ struct VersionNumber: ExpressibleByArgument {
 
     static var defaultCompletionKind: CompletionKind { .default }
 }
+
+/// For a command's validate(): a VaultError met while checking arguments is
+/// printed in the house format and ends with its documented exit code.
+/// (argument-parser would print the raw enum, `invalidInput("…")`, and exit 1.)
+func reportingInput(_ body: () throws -> Void) throws {
+    do { try body() } catch let error as VaultError {
+        Output.error(error.message, hint: error.hint)
+        throw ExitCode(for: error)
+    }
+}

@@ -440,6 +440,31 @@ struct CLIProgramme {
     }
 }
 
+/// Issue 12, item 5: bad names and types get the documented exit code (65)
+/// and a sentence, never a raw Swift error; names that could deceive or
+/// collapse into one another are refused.
+@Suite struct BadInputCLITests {
+    @Test func badNamesAndTypesAreRefusedWithExitCode65AndASentence() throws {
+        let p = try CLIProgramme()
+        #expect(try p.openCase().code == 0)
+        p.scratch.write("note.txt", "note")
+        let names = ["a/b", "a\nb", "\u{1B}[31mred", "a\u{85}b", " leading", String(repeating: "x", count: 121),
+                     "report\u{202E}fdp.exe", "invoice\u{2067}x", "bad\u{FFFD}name", String(repeating: "\u{1F600}", count: 101)]
+        for name in names {
+            let refused = try p.cli.run(p.fileArguments("note.txt", name: name, type: "report"))
+            #expect(refused.code == 65, "\(name.debugDescription): exit \(refused.code) \(refused.stderr)")
+            #expect(refused.errors.hasPrefix("casevault: error: document name"), "\(name.debugDescription): \(refused.stderr)")
+            #expect(!refused.stderr.contains("invalidInput(") && refused.errors.split(separator: "\n").count == 1, "\(refused.stderr)")
+        }
+        let type = try p.cli.run(p.fileArguments("note.txt", name: "Scan", type: "Photo Scan"))
+        #expect(type.code == 65 && type.errors.hasPrefix("casevault: error: document type 'Photo Scan' is not valid"), "\(type.stderr)")
+        #expect(!type.stderr.contains("invalidInput("))
+        // Nothing was filed by any of them; a plain name still files.
+        #expect(try p.vault().versions(caseNumber: "CP-2024-0042").isEmpty)
+        #expect(try p.cli.run(p.fileArguments("note.txt", name: "Visit note (Amani) — 12 March", type: "report")).code == 0)
+    }
+}
+
 @Suite struct RetrievalKillTests {
     /// get -o writes into an unnamed file and names it only when complete:
     /// a kill at any point leaves neither the output nor a temp file.

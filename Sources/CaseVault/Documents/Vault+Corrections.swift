@@ -55,7 +55,7 @@ extension Vault {
         let targetNumber = try CaseNumber.parse(target).description
         let name = try storedDocumentName(number, document)
         let toName = Self.documentName(newName ?? name)
-        try Self.validate(documentName: toName)
+        try Self.validate(newDocumentName: toName)
         try Self.check(Lifecycle.refusal(reason: reason))
         guard targetNumber != number else { throw VaultError.invalidInput("'\(name)' is already in \(number)") }
         try write { writer, head in

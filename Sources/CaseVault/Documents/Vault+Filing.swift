@@ -51,6 +51,26 @@ extension Vault {
         }
     }
 
+    /// The stricter rule for a name given now, to file or move under
+    /// (events already signed keep the rule above, so old vaults replay):
+    /// also at most 400 bytes of UTF-8, no bidirectional control (an RLO
+    /// can make "gpj.exe" read as "exe.jpg") and no U+FFFD, which is what
+    /// an argument that was not UTF-8 becomes (two such names would
+    /// otherwise collapse into one document).
+    public static func validate(newDocumentName name: String) throws {
+        try validate(documentName: name)
+        guard name.utf8.count <= 400 else {
+            throw VaultError.invalidInput("document name is \(name.utf8.count) bytes of UTF-8; at most 400 are kept")
+        }
+        let bidirectional: Set<UInt32> = [0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069]
+        if let scalar = name.unicodeScalars.first(where: { bidirectional.contains($0.value) }) {
+            throw VaultError.invalidInput("document name holds the bidirectional control U+\(String(scalar.value, radix: 16, uppercase: true)), which can make a name read as another")
+        }
+        guard !name.unicodeScalars.contains("\u{FFFD}") else {
+            throw VaultError.invalidInput("document name is not valid UTF-8 (or holds U+FFFD)")
+        }
+    }
+
     public static func validate(documentType type: String) throws {
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-")
         guard (1...32).contains(type.count), type.allSatisfy({ allowed.contains($0) }) else {
@@ -78,7 +98,7 @@ extension Vault {
         }
         let number = try CaseNumber.parse(caseNumber).description
         let name = try storedDocumentName(number, name)
-        try Self.validate(documentName: name)
+        try Self.validate(newDocumentName: name)
         try Self.validate(documentType: type)
         let fd = try Self.open(input)
         return try fileStream(caseNumber: number, name: name, type: type, confidential: confidential, schema: nil,

@@ -87,7 +87,7 @@ extension Vault {
         let number = try CaseNumber.parse(caseNumber).description
         let schema = try formSchema(type: type, version: schemaVersion)
         let reportName = try storedDocumentName(number, name ?? schema.title)
-        try Self.validate(documentName: reportName)
+        try Self.validate(newDocumentName: reportName)
         let (form, size) = try Self.readForm(from: try Self.open(input))
         let parsed = try Self.parseForm(form, count: size)
         return try fileForm(parsed, bytes: form, count: size, caseNumber: number, name: reportName, schema: schema,
