@@ -30,6 +30,9 @@ struct GetCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write to this new file.", valueName: "path"))
     var output: String?
 
+    @Flag(help: "Write content that is not plain text to a terminal all the same.")
+    var force = false
+
     @Flag(help: "For a form: print it as labelled text under its stamped header (date, case number and status, report, Case Manager and Case Supervisor).")
     var render = false
 
@@ -50,7 +53,8 @@ struct GetCommand: ParsableCommand {
                 let info = try vault.retrieve(caseNumber: number, document: name, version: version, by: actor, to: .file(path: output))
                 print("Wrote '\(info.document)' version \(info.version) of \(info.caseNumber) to \(output) (\(info.size) bytes).")
             } else {
-                try vault.retrieve(caseNumber: number, document: name, version: version, by: actor, to: .standardOutput)
+                let destination: RetrievalDestination = Terminal.isInteractive(1) && !force ? .terminal : .standardOutput
+                try vault.retrieve(caseNumber: number, document: name, version: version, by: actor, to: destination)
             }
         }
     }

@@ -122,3 +122,24 @@ import Testing
         #expect((try? BagIt.normalisedPath("data//x", warnings: &warnings).get()) == nil)
     }
 }
+
+/// What `get` refuses to write to a terminal (issue 12, item 3).
+@Suite struct TerminalBinaryTests {
+    func binary(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { TerminalText.looksBinary($0) } }
+
+    @Test func plainTextPassesAndEverythingElseIsBinary() {
+        #expect(!binary(Array("Visit note\r\n\tAll well. Café ✓ Ñandú 日本\n".utf8)))
+        #expect(!binary(Array("cut in the middle of é".utf8).dropLast(1).map { $0 }))  // a chunk may end inside a character
+        #expect(!binary([]))
+        #expect(binary([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))  // PNG
+        #expect(binary(Array("a\u{1B}[2Jb".utf8)))  // an escape sequence
+        #expect(binary(Array("a\u{7F}".utf8)))
+        #expect(binary([0x61, 0x00, 0x62]))
+        #expect(binary([0x61, 0xff, 0x62]))  // not UTF-8
+        #expect(binary([0xc3, 0x61]))  // a broken sequence not at the end
+        #expect(binary(Array("a\u{9B}31mb".utf8)))  // C1 CSI
+        let tail = Array("é and more".utf8).dropFirst(1).map { $0 }  // a chunk that begins inside a character
+        #expect(tail.withUnsafeBytes { !TerminalText.looksBinary($0, continuing: true) })
+        #expect(tail.withUnsafeBytes { TerminalText.looksBinary($0) })
+    }
+}

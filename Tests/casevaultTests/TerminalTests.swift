@@ -52,6 +52,42 @@ import Testing
         return (process.terminationStatus, text)
     }
 
+    /// Issue 12, item 3: get refuses content that is not plain text on a
+    /// terminal unless told (--force), as age does; text is printed; a pipe
+    /// or -o gets the bytes as they are.
+    @Test(.enabled(if: python != nil && FileManager.default.fileExists(atPath: "/dev/ptmx"),
+                   "python3 and pseudo-terminals (/dev/ptmx) are needed to drive a terminal"))
+    func getRefusesBinaryOnATerminalUnlessForced() throws {
+        let p = try CLIProgramme()
+        #expect(try p.openCase().code == 0)
+        let png: [UInt8] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] + Array(repeating: 0, count: 64)
+        try Data(png).write(to: URL(fileURLWithPath: p.scratch.file("photo.png")))
+        p.scratch.write("escape.txt", "looks fine\u{1B}]0;pwned\u{07} then not\n")
+        p.scratch.write("note.txt", "Visit on 12 March: all well. Café ✓\n")
+        #expect(try p.cli.run(p.fileArguments("photo.png", name: "Photo", type: "photo")).code == 0)
+        #expect(try p.cli.run(p.fileArguments("escape.txt", name: "Escape", type: "report")).code == 0)
+        #expect(try p.cli.run(p.fileArguments("note.txt", name: "Note", type: "report")).code == 0)
+        let reader = ["--vault", p.scratch.file("vault")] + p.as("grace")
+        for name in ["Photo", "Escape"] {
+            let (code, screen) = try runOnTerminal(p.scratch, ["get", "CP-2024-0042", name] + reader, answers: [])
+            #expect(code == 65, "\(name): \(screen)")
+            #expect(screen.contains("casevault: error: '\(name)' is not plain text; refusing to write it to the terminal"), "\(screen)")
+            #expect(!screen.contains("pwned"))
+        }
+        // Text that turns into escapes after the first chunk stops at the chunk that does.
+        p.scratch.write("long.txt", String(repeating: "a", count: 100_000) + "\u{1B}]0;pwned\u{07}\n")
+        #expect(try p.cli.run(p.fileArguments("long.txt", name: "Long", type: "report")).code == 0)
+        let (late, lateScreen) = try runOnTerminal(p.scratch, ["get", "CP-2024-0042", "Long"] + reader, answers: [])
+        #expect(late == 65 && lateScreen.contains("refusing to write the rest of it") && !lateScreen.contains("pwned"), "\(lateScreen.suffix(300))")
+        let (forced, raw) = try runOnTerminal(p.scratch, ["get", "CP-2024-0042", "Escape", "--force"] + reader, answers: [])
+        #expect(forced == 0 && raw.contains("pwned"), "\(raw)")
+        let (text, note) = try runOnTerminal(p.scratch, ["get", "CP-2024-0042", "Note"] + reader, answers: [])
+        #expect(text == 0 && note.contains("Visit on 12 March: all well. Café ✓"), "\(note)")
+        // Not a terminal: the bytes as they are.
+        let piped = try p.cli.run(["get", "CP-2024-0042", "Photo"] + p.as("grace"))
+        #expect(piped.code == 0 && Array(piped.output) == png)
+    }
+
     @Test(.enabled(if: python != nil && FileManager.default.fileExists(atPath: "/dev/ptmx"),
                    "python3 and pseudo-terminals (/dev/ptmx) are needed to drive a terminal"))
     func passphrasesAreAskedWithoutEchoAndTwiceWhenNew() throws {

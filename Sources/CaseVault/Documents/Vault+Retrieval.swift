@@ -221,6 +221,14 @@ extension Vault {
 public enum RetrievalDestination: Sendable {
     /// Streamed to standard output as each chunk authenticates.
     case standardOutput
+    /// Standard output that is a terminal: content that is not plain text
+    /// (a NUL, an escape or another control byte, or not UTF-8) is refused:
+    /// before any of it is written when the first chunk shows it, else
+    /// from the chunk that does, as age refuses binary
+    /// output to a terminal: a photo would fill the screen with bytes, and
+    /// escape sequences in a document could drive the terminal. The read is
+    /// still recorded: it was authorised and decrypted.
+    case terminal
     /// A new file, published only after the last chunk authenticated; never
     /// over an existing file. On failure nothing is left at `path`.
     case file(path: String)
@@ -234,6 +242,17 @@ extension Vault {
         case .standardOutput:
             let out = FileDescriptor(1, path: "standard output", closesOnRelease: false)
             return try read(caseNumber: caseNumber, document: document, version: version, by: actor, now: now, into: out.write)
+        case .terminal:
+            let out = FileDescriptor(1, path: "standard output", closesOnRelease: false)
+            var first = true
+            return try read(caseNumber: caseNumber, document: document, version: version, by: actor, now: now) { chunk in
+                if TerminalText.looksBinary(chunk, continuing: !first) {
+                    throw VaultError.invalidInput("'\(document)' is not plain text; refusing to write \(first ? "it" : "the rest of it") "
+                                                  + "to the terminal (write it to a file with -o PATH, or pass --force to print it anyway)")
+                }
+                first = false
+                try out.write(chunk)
+            }
         case .file(let path):
             // Authorise before touching the destination.
             let prepared = try prepareRead(caseNumber: caseNumber, document: document, version: version, by: actor, now: now)

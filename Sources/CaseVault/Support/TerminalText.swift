@@ -3,6 +3,30 @@
 /// shown as \u{…} escapes, so a form cannot move the cursor, rewrite the
 /// stamped header above it, or reorder what the reader sees.
 public enum TerminalText {
+    /// True when bytes are not plain text for a terminal: a NUL, ESC or
+    /// another C0 control but tab, line feed, carriage return and form
+    /// feed; DEL; a C1 control; or not UTF-8 (a sequence cut at the end is allowed: the
+    /// bytes may be the first chunk of more).
+    /// With `continuing`, the bytes follow an earlier chunk and may begin
+    /// inside a character that chunk cut.
+    public static func looksBinary(_ bytes: UnsafeRawBufferPointer, continuing: Bool = false) -> Bool {
+        if bytes.contains(where: { ($0 < 0x20 && ![0x09, 0x0a, 0x0c, 0x0d].contains($0)) || $0 == 0x7f }) { return true }
+        var start = 0
+        while continuing, start < min(3, bytes.count), bytes[start] & 0xc0 == 0x80 { start += 1 }
+        // Drop up to three trailing bytes of a sequence the chunk cut.
+        var end = bytes.count
+        var back = 0
+        while back < 3, end - back - 1 >= 0, bytes[end - back - 1] & 0xc0 == 0x80 { back += 1 }
+        if end - back - 1 >= 0, bytes[end - back - 1] >= 0xc0 {
+            let lead = bytes[end - back - 1]
+            let length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2
+            if back + 1 < length { end -= back + 1 }
+        }
+        guard start <= end, let text = String(validating: bytes[start..<end], as: UTF8.self) else { return true }
+        // C1 controls (U+0080–U+009F): some terminals act on U+009B as on ESC [.
+        return text.unicodeScalars.contains { (0x80...0x9f).contains($0.value) }
+    }
+
     public static func escape(_ text: String, keepingNewlines: Bool = false) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
