@@ -43,7 +43,7 @@ struct StaffAddCommand: ParsableCommand {
         // Refuse before asking for a passphrase; the core checks again.
         let actingRole = try vault.staffMember(id: actingID).role
         guard actingRole == .admin else {
-            throw VaultError.accessDenied("only an admin may add staff; '\(actingID)' is a \(actingRole.displayName)")
+            throw VaultError.accessDenied("only an admin may add staff; '\(actingID)' is \(actingRole.withArticle)")
         }
         try StaffMember.validate(id: id)
         try StaffMember.validate(name: name)

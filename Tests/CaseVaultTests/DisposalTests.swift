@@ -233,7 +233,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
             ("grace", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 1, reason: "x")), Self.due, "may not sign"),
             ("halima", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 1, reason: "x")), Self.due, "already approved"),
             ("dora", .disposalApproved(DisposalApproved(case: s.kept, policyVersion: 1, reason: "x")), Self.due, "only a closed case"),
-            ("amina", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 1, reason: "x")), Self.due, "is not approved by a admin"),
+            ("amina", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 1, reason: "x")), Self.due, "is not approved by an admin"),
             ("dora", .disposalApproved(DisposalApproved(case: s.gone, policyVersion: 0, reason: "x")), Self.due, "is not the one in force"),
         ]
         for (id, data, at, fragment) in forged {

@@ -106,7 +106,7 @@ extension Programme {
         #expect(try p.vault.checkReferences() == ReferenceReport(missingObjects: [], orphanObjects: [], versionCount: 0))
         #expect(throws: VaultError.invalidInput("the form is not valid JSON")) { try p.fileForm(Data("{not json".utf8), type: "intake") }
         #expect(throws: VaultError.self) { try p.fileForm(try example("intake"), type: "no-such-form") }
-        #expect(throws: VaultError.accessDenied("a auditor cannot file documents")) { try p.fileForm(try example("intake"), type: "intake", by: "peter") }
+        #expect(throws: VaultError.accessDenied("an auditor cannot file documents")) { try p.fileForm(try example("intake"), type: "intake", by: "peter") }
     }
 
     @Test func programmeSchemasAreVersionedAndTheNewestIsUsed() throws {

@@ -40,7 +40,7 @@ import Testing
         try vault.addStaff(id: "someone", name: "Some One", role: role,
                            passphrase: try scratch.passphrase("someone's passphrase"), by: admin)
         let someone = try vault.unlock(staffID: "someone", passphrase: try scratch.passphrase("someone's passphrase"))
-        #expect(throws: VaultError.accessDenied("only an admin may add staff; 'someone' is a \(role.displayName)")) {
+        #expect(throws: VaultError.accessDenied("only an admin may add staff; 'someone' is \(role.withArticle)")) {
             try vault.addStaff(id: "other", name: "Other", role: .auditor,
                                passphrase: try scratch.passphrase("other's passphrase"), by: someone)
         }

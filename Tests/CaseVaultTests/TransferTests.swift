@@ -161,7 +161,7 @@ import Testing
         #expect(throws: VaultError.self) { try VaultIdentity(parsing: Array(text.utf8)) }
         let director = VaultIdentity(vault: o.to.vault.config.vaultId, member: "dora", name: "Dora Achieng", role: "project-director",
                                      boxPublicKey: o.to["dora"].boxKeys.publicKey.bytes.hexString)
-        #expect(throws: VaultError.invalidInput("that identity names a project-director; only a case supervisor there imports a case")) {
+        #expect(throws: VaultError.invalidInput("that identity names a project director; only a case supervisor there imports a case")) {
             try o.from.vault.exportCase(Self.number, to: director, out: o.from.scratch.file("d.cvt"), reason: "no", by: o.from["halima"])
         }
     }

@@ -31,7 +31,7 @@ extension Vault {
     public func exportAudit(out path: String, cases: [String] = [], since: String? = nil, lastCheckpoint: Checkpoint? = nil,
                             by actor: StaffIdentity, now: Date = Date()) throws -> AuditExportReport {
         guard Self.auditExportingRoles.contains(actor.role) else {
-            throw VaultError.accessDenied("an audit export is taken by an auditor, admin or project director; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("an audit export is taken by an auditor, admin or project director; '\(actor.id)' is \(actor.role.withArticle)")
         }
         let format: ArchiveWriter.Format
         switch (path as NSString).pathExtension.lowercased() {

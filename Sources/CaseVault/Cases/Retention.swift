@@ -98,7 +98,7 @@ extension Vault {
     /// categories. A signed event; the file is kept as a blob.
     public func setRetentionPolicy(_ bytes: [UInt8], by actor: StaffIdentity, now: Date = Date()) throws -> Int {
         guard actor.role == .admin || actor.role == .projectDirector else {
-            throw VaultError.accessDenied("the retention policy is set by admins and project directors; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("the retention policy is set by admins and project directors; '\(actor.id)' is \(actor.role.withArticle)")
         }
         let json: JSONValue
         do { json = try JSONValue(parsing: bytes) } catch { throw VaultError.invalidInput("the retention policy is not JSON: \(error)") }

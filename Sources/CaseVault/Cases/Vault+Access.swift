@@ -40,7 +40,7 @@ extension Vault {
                             by actor: StaffIdentity, now: Date = Date()) throws {
         let number = try CaseNumber.parse(caseNumber).description
         guard actor.role == .caseSupervisor || actor.role == .projectDirector else {
-            throw VaultError.accessDenied("access is granted by the case's supervisor or a project director; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("access is granted by the case's supervisor or a project director; '\(actor.id)' is \(actor.role.withArticle)")
         }
         try Self.requireReason(reason)
         try write { writer, head in
@@ -54,7 +54,7 @@ extension Vault {
             }
             if let left = member.left { throw VaultError.invalidInput("'\(memberID)' left the staff on \(left.at)") }
             guard Policy.mayBeGranted(tier, role: role) else {
-                throw VaultError.invalidInput("a \(role.displayName) cannot hold the \(tier.rawValue) tier (SECURITY.md §3)")
+                throw VaultError.invalidInput("\(role.withArticle) cannot hold the \(tier.rawValue) tier (SECURITY.md §3)")
             }
             guard !state.holds(tier.rawValue, GrantHolder.staff(memberID)) else {
                 throw VaultError.alreadyExists("'\(memberID)' already holds the \(tier.rawValue) tier of \(number)")
@@ -164,7 +164,7 @@ extension Vault {
     public func recordDeparture(of memberID: String, reason: String, by actor: StaffIdentity, now: Date = Date(),
                                 progress: ((RotationOutcome) -> Void)? = nil) throws -> DepartureReport {
         guard Policy.staffManagingRoles.contains(actor.role) else {
-            throw VaultError.accessDenied("departures are recorded by an admin; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("departures are recorded by an admin; '\(actor.id)' is \(actor.role.withArticle)")
         }
         guard memberID != actor.id else { throw VaultError.invalidInput("another admin records your own departure") }
         try Self.requireReason(reason)
@@ -203,7 +203,7 @@ extension Vault {
 
     func requireRotatingRole(_ actor: StaffIdentity) throws {
         guard Policy.keyRotatingRoles.contains(actor.role) else {
-            throw VaultError.accessDenied("tier keys are rotated by the case's supervisor, a project director or an admin; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("tier keys are rotated by the case's supervisor, a project director or an admin; '\(actor.id)' is \(actor.role.withArticle)")
         }
     }
 

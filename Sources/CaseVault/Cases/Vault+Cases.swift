@@ -43,7 +43,7 @@ extension Vault {
                          managerID: String, supervisorID: String,
                          by actor: StaffIdentity, now: Date = Date()) throws -> CaseFile {
         guard Policy.caseOpeningRoles.contains(actor.role) else {
-            throw VaultError.accessDenied("only a case supervisor, project director or admin opens cases; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("only a case supervisor, project director or admin opens cases; '\(actor.id)' is \(actor.role.withArticle)")
         }
         guard config.caseCategories.contains(category) else {
             throw VaultError.invalidInput("unknown case category '\(category)'; this vault's categories are \(config.caseCategories.joined(separator: ", "))")
@@ -67,10 +67,10 @@ extension Vault {
                 if let left = member.left { throw VaultError.invalidInput("'\(member.id)' left the staff on \(left.at)") }
             }
             guard manager.role == Role.caseManager.rawValue else {
-                throw VaultError.invalidInput("'\(managerID)' is a \(try StaffMember(manager).role.displayName), not a case manager")
+                throw VaultError.invalidInput("'\(managerID)' is \(try StaffMember(manager).role.withArticle), not a case manager")
             }
             guard supervisor.role == Role.caseSupervisor.rawValue else {
-                throw VaultError.invalidInput("'\(supervisorID)' is a \(try StaffMember(supervisor).role.displayName), not a case supervisor")
+                throw VaultError.invalidInput("'\(supervisorID)' is \(try StaffMember(supervisor).role.withArticle), not a case supervisor")
             }
             let client: Int
             if let clientNumber {

@@ -77,7 +77,7 @@ extension Vault {
     public func approveDisposal(cases: [String]?, reason: String, by actor: StaffIdentity,
                                 now: Date = Date()) throws -> [DisposalApprovalOutcome] {
         guard Policy.disposalApprovingRoles.contains(actor.role) else {
-            throw VaultError.accessDenied("disposals are approved by case supervisors, project directors and admins; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("disposals are approved by case supervisors, project directors and admins; '\(actor.id)' is \(actor.role.withArticle)")
         }
         try Self.check(Lifecycle.refusal(reason: reason))
         // Each case once: a repeated number would sign a second approval, which the projection refuses.
@@ -138,7 +138,7 @@ extension Vault {
     public func applyRetention(approvedBy: [String], by actor: StaffIdentity, now: Date = Date(),
                                progress: ((DisposalOutcome) -> Void)? = nil) throws -> [DisposalOutcome] {
         guard actor.role == .admin || actor.role == .projectDirector else {
-            throw VaultError.accessDenied("disposals are carried out by admins and project directors; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("disposals are carried out by admins and project directors; '\(actor.id)' is \(actor.role.withArticle)")
         }
         guard !approvedBy.isEmpty else { throw VaultError.invalidInput("name who approved with --approved-by ID") }
         guard !approvedBy.contains(actor.id) else {

@@ -225,7 +225,7 @@ extension Vault {
         for item in readiness {
             let needed: Role = item.role == "manager" ? .caseManager : .caseSupervisor
             guard incoming.role == needed.rawValue else {
-                throw VaultError.invalidInput("'\(from)' is the \(item.role) of \(item.caseNumber): the incoming member must be a \(needed.displayName), and '\(to)' is a \(Role(rawValue: incoming.role)?.displayName ?? incoming.role)")
+                throw VaultError.invalidInput("'\(from)' is the \(item.role) of \(item.caseNumber): the incoming member must be \(needed.withArticle), and '\(to)' is \(Role(rawValue: incoming.role)?.withArticle ?? "a " + incoming.role)")
             }
         }
         return (readiness, outgoing, incoming)
@@ -296,7 +296,7 @@ extension Vault {
                               reason: HandoverReason = .leavingTheOrganisation, drafts: [String: JSONValue],
                               by actor: StaffIdentity, now: Date = Date()) throws -> [HandoverStart] {
         guard actor.role == .caseSupervisor || actor.role == .projectDirector else {
-            throw VaultError.accessDenied("a handover is started by the case's supervisor or a project director; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("a handover is started by the case's supervisor or a project director; '\(actor.id)' is \(actor.role.withArticle)")
         }
         let (readiness, outgoing, incoming) = try handoverCases(from: from, to: to, cases: cases, asOf: now)
         let until = try Self.shadowEnd(shadowUntil, now: now)
@@ -387,7 +387,7 @@ extension Vault {
     /// then the signed `case.handover-cancelled`. The outgoing member stays.
     public func cancelHandover(case caseNumber: String, reason: String, by actor: StaffIdentity, now: Date = Date()) throws -> [RotationOutcome] {
         guard actor.role == .caseSupervisor || actor.role == .projectDirector else {
-            throw VaultError.accessDenied("a handover is cancelled by the case's supervisor or a project director; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("a handover is cancelled by the case's supervisor or a project director; '\(actor.id)' is \(actor.role.withArticle)")
         }
         try Self.requireReason(reason)
         let number = try CaseNumber.parse(caseNumber).description
@@ -415,7 +415,7 @@ extension Vault {
     public func completeHandover(cases: [String], early: Bool = false, reason: String? = nil, by actor: StaffIdentity,
                                  now: Date = Date()) throws -> [HandoverCompletion] {
         guard actor.role == .caseSupervisor || actor.role == .projectDirector else {
-            throw VaultError.accessDenied("a handover is completed by the case's supervisor or a project director; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("a handover is completed by the case's supervisor or a project director; '\(actor.id)' is \(actor.role.withArticle)")
         }
         guard !cases.isEmpty else { throw VaultError.invalidInput("name the cases whose handover completes") }
         if early {

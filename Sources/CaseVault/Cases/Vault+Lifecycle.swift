@@ -223,7 +223,7 @@ extension Vault {
     @discardableResult
     public func closeAgedOutCases(_ number: String? = nil, by actor: StaffIdentity, now: Date = Date()) throws -> [String] {
         guard Policy.agedOutClosingRoles.contains(actor.role) else {
-            throw VaultError.accessDenied("an aged-out case is closed on its day by its supervisor, a project director or an admin; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("an aged-out case is closed on its day by its supervisor, a project director or an admin; '\(actor.id)' is \(actor.role.withArticle)")
         }
         let only = try number.map { try CaseNumber.parse($0).description }
         func closures(_ signed: SignedState) throws -> [EventData] {
@@ -348,7 +348,7 @@ extension Vault {
     /// Sets the always-confidential document types (admins). Versions
     /// already filed keep their tier; a document once confidential stays so.
     public func setConfidentialTypes(_ types: [String], by actor: StaffIdentity, now: Date = Date()) throws {
-        guard actor.role == .admin else { throw VaultError.accessDenied("only an admin sets the vault's policy; '\(actor.id)' is a \(actor.role.displayName)") }
+        guard actor.role == .admin else { throw VaultError.accessDenied("only an admin sets the vault's policy; '\(actor.id)' is \(actor.role.withArticle)") }
         for type in types { try Self.validate(documentType: type) }
         var seen = Set<[UInt8]>()
         let sorted = types.filter { seen.insert(Array($0.utf8)).inserted }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }

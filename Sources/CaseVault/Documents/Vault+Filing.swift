@@ -94,7 +94,7 @@ extension Vault {
                      from input: FilingInput, by actor: StaffIdentity,
                      now: Date? = nil, timeZone: TimeZone = .current) throws -> VersionInfo {
         guard Policy.filingRoles.contains(actor.role) else {
-            throw VaultError.accessDenied("a \(actor.role.displayName) cannot file documents")
+            throw VaultError.accessDenied("\(actor.role.withArticle) cannot file documents")
         }
         let number = try CaseNumber.parse(caseNumber).description
         let name = try storedDocumentName(number, name)

@@ -138,7 +138,7 @@ extension Vault {
             throw VaultError.accessDenied(message)
         }
         guard Policy.readingRoles.contains(facts.role) else {
-            try refuse("role", "a \(facts.role.displayName) cannot read case content")
+            try refuse("role", "\(facts.role.withArticle) cannot read case content")
         }
         guard let sealedTierKey = facts.sealedTierKey else {
             try refuse("no-grant", "'\(actor.id)' holds no grant for the \(info.tier.rawValue) tier of \(number)")

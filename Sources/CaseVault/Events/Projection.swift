@@ -56,7 +56,7 @@ enum Projection {
                 throw refuse("'\(event.actor)' is not on the staff")
             }
             if let left = record.left { throw refuse("'\(event.actor)' left the staff on \(left.at) (event \(left.seq))") }
-            guard Policy.maySign(event.type, role: role) else { throw refuse("a \(role.displayName) may not sign \(event.type.rawValue)") }
+            guard Policy.maySign(event.type, role: role) else { throw refuse("\(role.withArticle) may not sign \(event.type.rawValue)") }
             return (record, role)
         }
 
@@ -594,7 +594,7 @@ enum Projection {
                 throw refuse("a case supervisor approves the disposal of their own cases only")
             }
             let (rule, name) = try due(state, policyVersion: data.policyVersion)
-            guard rule.approverRoles.contains(role.rawValue) else { throw refuse("the policy's rule \(name) is not approved by a \(role.displayName)") }
+            guard rule.approverRoles.contains(role.rawValue) else { throw refuse("the policy's rule \(name) is not approved by \(role.withArticle)") }
             let standing = try signed.disposalApprovals(data.case)
             guard !standing.contains(where: { $0.by == event.actor && $0.policyVersion == data.policyVersion }) else {
                 throw refuse("'\(event.actor)' already approved disposing of \(data.case) under policy v\(data.policyVersion)")
@@ -689,7 +689,7 @@ enum Projection {
             }
             guard member.left == nil else { throw refuse("'\(id)' left the staff") }
             guard member.boxPublicKey == data.holderPublicKey else { throw refuse("the holder's key is not \(id)'s") }
-            guard Policy.mayBeGranted(tier, role: memberRole) else { throw refuse("a \(memberRole.displayName) may not hold the \(data.tier) tier") }
+            guard Policy.mayBeGranted(tier, role: memberRole) else { throw refuse("\(memberRole.withArticle) may not hold the \(data.tier) tier") }
             guard !state.holds(data.tier, data.holder) else {
                 throw refuse("\(data.holder) already holds the \(data.tier) tier of \(data.case)")
             }

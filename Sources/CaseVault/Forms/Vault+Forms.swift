@@ -53,7 +53,7 @@ extension Vault {
     @discardableResult
     public func addSchema(_ bytes: [UInt8], type: String? = nil, by actor: StaffIdentity, now: Date = Date()) throws -> FormSchema {
         guard Policy.schemaManagingRoles.contains(actor.role) else {
-            throw VaultError.accessDenied("only an admin or a project director adds form schemas; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("only an admin or a project director adds form schemas; '\(actor.id)' is \(actor.role.withArticle)")
         }
         let probe = try FormSchema(type: type ?? "form", version: nil, bytes: bytes)
         guard let formType = type ?? FormSchema.type(fromID: probe.id) else {
@@ -82,7 +82,7 @@ extension Vault {
                          confidential: Bool = false, from input: FilingInput, by actor: StaffIdentity,
                          now: Date? = nil, timeZone: TimeZone = .current) throws -> VersionInfo {
         guard Policy.filingRoles.contains(actor.role) else {
-            throw VaultError.accessDenied("a \(actor.role.displayName) cannot file documents")
+            throw VaultError.accessDenied("\(actor.role.withArticle) cannot file documents")
         }
         let number = try CaseNumber.parse(caseNumber).description
         let schema = try formSchema(type: type, version: schemaVersion)

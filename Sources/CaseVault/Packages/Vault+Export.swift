@@ -56,7 +56,7 @@ extension Vault {
     public func exportHandover(cases: [String], to recipientID: String, out path: String, zipPassphrase: Passphrase? = nil,
                                by actor: StaffIdentity, now: Date = Date()) throws -> ExportReport {
         guard Policy.readingRoles.contains(actor.role) else {
-            throw VaultError.accessDenied("a \(actor.role.displayName) cannot read case content, so cannot export it")
+            throw VaultError.accessDenied("\(actor.role.withArticle) cannot read case content, so cannot export it")
         }
         guard !cases.isEmpty else { throw VaultError.invalidInput("name the cases to export with --cases") }
         if let zipPassphrase, zipPassphrase.bytes.count < Self.minimumZipPassphraseLength {
@@ -73,7 +73,7 @@ extension Vault {
                 throw VaultError.notFound("no staff member with id '\(recipientID)'")
             }
             if let departed = recipient.left { throw VaultError.invalidInput("'\(recipientID)' left the staff on \(departed.at)") }
-            guard Policy.readingRoles.contains(role) else { throw VaultError.invalidInput("a \(role.displayName) cannot read case content") }
+            guard Policy.readingRoles.contains(role) else { throw VaultError.invalidInput("\(role.withArticle) cannot read case content") }
             var plan: [Planned] = []
             for number in numbers {
                 let state = try signed.existingCase(number)

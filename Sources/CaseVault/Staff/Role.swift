@@ -18,4 +18,9 @@ public enum Role: String, CaseIterable, Sendable, Codable {
         case .admin: "admin"
         }
     }
+
+    /// The role with its article, for sentences: "an auditor", "a case manager".
+    public var withArticle: String {
+        ("aeiou".contains(displayName.first!) ? "an " : "a ") + displayName
+    }
 }

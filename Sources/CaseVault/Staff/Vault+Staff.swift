@@ -136,7 +136,7 @@ extension Vault {
         try StaffMember.validate(id: id)
         try StaffMember.validate(name: name)
         guard Policy.staffManagingRoles.contains(actor.role) else {
-            throw VaultError.accessDenied("only an admin may add staff; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("only an admin may add staff; '\(actor.id)' is \(actor.role.withArticle)")
         }
         try passphrase.validateAsNew()
         let identity = StaffIdentity(

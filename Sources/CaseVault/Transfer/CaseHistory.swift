@@ -281,7 +281,7 @@ extension CaseHistory {
                     throw bad("event \(event.seq) is not validly signed by '\(event.actor)'")
                 }
                 guard Policy.maySign(event.type, role: signer.role) else {
-                    throw bad("event \(event.seq): a \(signer.role.displayName) may not sign \(event.type.rawValue)")
+                    throw bad("event \(event.seq): \(signer.role.withArticle) may not sign \(event.type.rawValue)")
                 }
                 if case .staffAdded(let data) = event.data {
                     guard let role = Role(rawValue: data.role), let keyBytes = [UInt8](hexString: data.signingPublicKey),

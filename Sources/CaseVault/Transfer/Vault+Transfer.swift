@@ -102,7 +102,7 @@ extension Vault {
             }
             if let left = member.left { throw VaultError.invalidInput("'\(memberID)' left the staff on \(left.at)") }
             guard Self.importingRoles.contains(role) else {
-                throw VaultError.invalidInput("'\(memberID)' is a \(role.displayName); only a case supervisor imports cases (and becomes their supervisor)")
+                throw VaultError.invalidInput("'\(memberID)' is \(role.withArticle); only a case supervisor imports cases (and becomes their supervisor)")
             }
             return VaultIdentity(vault: config.vaultId, member: member.id, name: member.name, role: member.role, boxPublicKey: member.boxPublicKey)
         }
@@ -121,11 +121,11 @@ extension Vault {
         let number = try CaseNumber.parse(number).description
         try Self.requireReason(reason)
         guard actor.role == .caseSupervisor else {
-            throw VaultError.accessDenied("only the case's supervisor transfers it; '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("only the case's supervisor transfers it; '\(actor.id)' is \(actor.role.withArticle)")
         }
         guard identity.vault != config.vaultId else { throw VaultError.invalidInput("that identity is this vault's own: a case moves to another vault") }
         guard identity.role == Role.caseSupervisor.rawValue else {
-            throw VaultError.invalidInput("that identity names a \(identity.role); only a case supervisor there imports a case")
+            throw VaultError.invalidInput("that identity names \(Role(rawValue: identity.role)?.withArticle ?? "a " + identity.role); only a case supervisor there imports a case")
         }
         guard !FileSystem.exists(path) else { throw VaultError.alreadyExists("\(path) already exists") }
         let recipient = try BoxPublicKey(bytes: [UInt8](hexString: identity.boxPublicKey) ?? [])
@@ -279,7 +279,7 @@ extension Vault {
     func importCase(from path: String, manager managerID: String, expectingVault: String?,
                     by actor: StaffIdentity, now: Date, limits: ArchiveLimits?) throws -> ImportReport {
         guard Self.importingRoles.contains(actor.role) else {
-            throw VaultError.accessDenied("only a case supervisor imports a case (and becomes its supervisor); '\(actor.id)' is a \(actor.role.displayName)")
+            throw VaultError.accessDenied("only a case supervisor imports a case (and becomes its supervisor); '\(actor.id)' is \(actor.role.withArticle)")
         }
         let supervisorID = actor.id
         guard FileSystem.isRegularFile(path), let size = FileSystem.fileSize(path) else { throw VaultError.notFound("no transfer file \(path)") }

@@ -236,7 +236,7 @@ enum Trust {
                     throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) is not validly signed by '\(event.actor)'")
                 }
                 guard Policy.maySign(event.type, role: signer.role) else {
-                    throw VaultError.integrityFailure("event \(event.seq): a \(signer.role.displayName) may not sign \(event.type.rawValue)")
+                    throw VaultError.integrityFailure("event \(event.seq): \(signer.role.withArticle) may not sign \(event.type.rawValue)")
                 }
                 if let left = departed[event.actor] {
                     throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)', who left the staff at event \(left)")
