@@ -345,6 +345,10 @@ echo "At the auditor's desk, bagit-python checks the bag (manifests, Payload-Oxu
 python3 -m bagit --validate "$secrets/audit-desk"/casevault-audit-* 2>&1 | tail -n 1 | sed 's/^/    /'
 echo "And casevault checks what bagit-python cannot: every signature, the Merkle proofs, the checkpoint, the controls:"
 (cd "$secrets" && CASEVAULT_DIR= run audit verify-export audit.tar --checkpoint auditor.checkpoint)
+echo "The same BagIt check judges bags other tools made (here two of the Library of Congress conformance suite's):"
+suite="$(cd "$(dirname "$0")/../Tests/CaseVaultTests/Fixtures/bagit-conformance-suite" && pwd)"
+CASEVAULT_DIR= run audit verify-export --bagit-only "$suite/v1.0/valid/basicBag"
+CASEVAULT_DIR= run audit verify-export --bagit-only "$suite/v0.97/invalid/corrupt-data-file"
 echo "As JSON Lines, each event carries its signed body, signature and RFC 9162 leaf hash, to check elsewhere:"
 "$casevault" audit log --type case.key-rotated --json | head -n 1 | cut -c1-300
 echo "…"
@@ -368,4 +372,3 @@ next "The real vault is clean"
 run verify
 
 say "Done. ./demo-vault is left for you to explore, e.g.: CASEVAULT_STATE_DIR=./demo-checkpoints casevault staff list --vault demo-vault"
-echo "(Judging other tools' bags against the BagIt conformance suite, and the audit benchmark, are the next steps of the audit issue.)"

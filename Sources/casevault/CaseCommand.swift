@@ -84,8 +84,9 @@ struct CaseListCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only cases this Case Supervisor holds.", valueName: "id"))
     var supervisor: String?
 
+    // --admitted, as `case open` names the year of admission (it was --year here).
     @Option(help: ArgumentHelp("Only cases admitted this year.", valueName: "year"))
-    var year: Int?
+    var admitted: Int?
 
     @Option(help: ArgumentHelp("Only cases with this tag, e.g. case-of-concern.", valueName: "tag"))
     var tag: String?
@@ -99,7 +100,7 @@ struct CaseListCommand: ParsableCommand {
         filter.category = category
         filter.managerID = manager
         filter.supervisorID = supervisor
-        filter.year = year
+        filter.year = admitted
         filter.tag = tag
         let cases = try vaultOptions.openVault().cases(matching: filter)
         if json {

@@ -83,6 +83,10 @@ struct CLIProgramme {
         #expect(list.stdout.hasPrefix("CASE          STATUS  MANAGER  SUPERVISOR  OPENED\nCP-2024-0042  O       grace    halima      20"))
         let show = try p.cli.run(["case", "show", "CP-2024-0042"])
         #expect(show.stdout.contains("  Intake form  form  team  2        24    "))
+        // The year of admission is --admitted in case list, as in case open.
+        #expect(try p.cli.run(["case", "list", "--admitted", "2024"]).stdout.contains("CP-2024-0042"))
+        #expect(!(try p.cli.run(["case", "list", "--admitted", "2023"]).stdout.contains("CP-2024-0042")))
+        #expect(try p.cli.run(["case", "list", "--year", "2024"]).code == 64)
 
         // The marker is in what was read, and nowhere in the vault or the temp folder.
         #expect(anyFile(under: p.scratch.file("vault"), contains: "MARKER-7d1e") == nil)
