@@ -143,3 +143,13 @@ import Testing
         #expect(tail.withUnsafeBytes { TerminalText.looksBinary($0) })
     }
 }
+
+@Suite struct SuggestionTests {
+    @Test func editDistanceCountsASwapAsOneEdit() {
+        func d(_ a: String, _ b: String) -> Int { Suggestion.editDistance(Array(a), Array(b), limit: 5) }
+        #expect(d("grace", "grace") == 0 && d("graec", "grace") == 1 && d("grce", "grace") == 1 && d("kitten", "sitting") == 3)
+        #expect(Suggestion.closest(to: "CP-2024-0024", among: ["CP-2024-0042", "CP-2024-0043"], maxDistance: 1) == "CP-2024-0042")
+        #expect(Suggestion.closest(to: "CP-2024-0099", among: ["CP-2024-0042"], maxDistance: 1) == nil)
+        #expect(Suggestion.closest(to: "ab", among: ["xy"]) == nil)
+    }
+}

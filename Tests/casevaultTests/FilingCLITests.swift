@@ -469,6 +469,26 @@ struct CLIProgramme {
     }
 }
 
+/// Issue 12, item 5: "did you mean" for a case number, document name or staff id typed wrong.
+@Suite struct DidYouMeanCLITests {
+    @Test func slipsGetASuggestionAndOtherNumbersDoNot() throws {
+        let p = try CLIProgramme()
+        #expect(try p.openCase().code == 0)
+        p.scratch.write("note.txt", "note")
+        #expect(try p.cli.run(p.fileArguments("note.txt", name: "Home visit report", type: "report")).code == 0)
+        let document = try p.cli.run(["get", "CP-2024-0042", "Home vist report"] + p.as("grace"))
+        #expect(document.code == 66 && document.errors.contains("case CP-2024-0042 has no document named 'Home vist report'; did you mean 'Home visit report'?"),
+                "\(document.stderr)")
+        let number = try p.cli.run(["get", "CP-2024-0024", "Home visit report"] + p.as("grace"))
+        #expect(number.code == 66 && number.errors.contains("no case CP-2024-0024; did you mean 'CP-2024-0042'?"), "\(number.stderr)")
+        // Another client's number, two digits away, is not offered.
+        let other = try p.cli.run(["get", "CP-2024-0099", "Home visit report"] + p.as("grace"))
+        #expect(other.code == 66 && other.errors.contains("no case CP-2024-0099") && !other.errors.contains("did you mean"), "\(other.stderr)")
+        let staff = try p.cli.run(["case", "open"] + p.as("halima") + ["--category", "CP", "--admitted", "2024", "--manager", "graec", "--supervisor", "halima"])
+        #expect(staff.code == 66 && staff.errors.contains("no staff member with id 'graec'; did you mean 'grace'?"), "\(staff.stderr)")
+    }
+}
+
 @Suite struct RetrievalKillTests {
     /// get -o writes into an unnamed file and names it only when complete:
     /// a kill at any point leaves neither the output nor a temp file.

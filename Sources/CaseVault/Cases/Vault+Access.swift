@@ -50,7 +50,7 @@ extension Vault {
                 throw VaultError.accessDenied("'\(actor.id)' does not supervise \(number)")
             }
             guard let member = try signed.staff(memberID), let role = Role(rawValue: member.role) else {
-                throw VaultError.notFound("no staff member with id '\(memberID)'")
+                throw try signed.missingStaff(memberID)
             }
             if let left = member.left { throw VaultError.invalidInput("'\(memberID)' left the staff on \(left.at)") }
             guard Policy.mayBeGranted(tier, role: role) else {
@@ -170,7 +170,7 @@ extension Vault {
         try Self.requireReason(reason)
         let recorded: Bool = try write { writer, head in
             guard let member = try head.signedState(writer).staff(memberID) else {
-                throw VaultError.notFound("no staff member with id '\(memberID)'")
+                throw try head.signedState(writer).missingStaff(memberID)
             }
             if member.left != nil { return false }
             try Ledger.append([.staffLeft(StaffLeft(id: memberID, reason: reason))], by: actor, at: now, vaultID: config.vaultId,

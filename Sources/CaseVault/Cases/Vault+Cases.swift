@@ -61,8 +61,8 @@ extension Vault {
         let number: String = try write { writer, head in
             let signed = head.signedState(writer)
             let settings = try signed.settings()
-            guard let manager = try signed.staff(managerID) else { throw VaultError.notFound("no staff member with id '\(managerID)'") }
-            guard let supervisor = try signed.staff(supervisorID) else { throw VaultError.notFound("no staff member with id '\(supervisorID)'") }
+            guard let manager = try signed.staff(managerID) else { throw try signed.missingStaff(managerID) }
+            guard let supervisor = try signed.staff(supervisorID) else { throw try signed.missingStaff(supervisorID) }
             for member in [manager, supervisor] {
                 if let left = member.left { throw VaultError.invalidInput("'\(member.id)' left the staff on \(left.at)") }
             }

@@ -30,7 +30,7 @@ extension Vault {
         return try read { reader, head in
             guard head.size > 0 else { throw VaultError.notFound("no case \(number)") }
             let signed = head.signedState(reader)
-            guard try signed.caseState(number) != nil else { throw VaultError.notFound("no case \(number)") }
+            guard try signed.caseState(number) != nil else { throw try signed.missingCase(number) }
             let documents: [DocumentRecord]
             if let document {
                 guard let record = try signed.document(number, document) else {
@@ -57,7 +57,7 @@ extension Vault {
         return try read { reader, head in
             guard head.size > 0 else { throw VaultError.notFound("no case \(number)") }
             let signed = head.signedState(reader)
-            guard try signed.caseState(number) != nil else { throw VaultError.notFound("no case \(number)") }
+            guard try signed.caseState(number) != nil else { throw try signed.missingCase(number) }
             return try signed.documents(number).map { document in
                 let withdrawn = try signed.withdrawals(number, document.name)
                 let shown = SignedState.currentVersion(of: document, withdrawn: withdrawn) ?? document.latestVersion
@@ -106,7 +106,7 @@ extension Vault {
             // By default the current version: a withdrawn one only when asked for.
             let withdrawn = try signed.withdrawals(number, document)
             guard let wanted = version ?? SignedState.currentVersion(of: documentRecord, withdrawn: withdrawn) else {
-                throw VaultError.notFound("every version of '\(document)' of \(number) is withdrawn; read one with --version N")
+                throw VaultError.notFound("every version of '\(document)' of \(number) is withdrawn; read one by its number: get \(number) '\(document)' VERSION")
             }
             guard (1...documentRecord.latestVersion).contains(wanted) else {
                 // A row for a version the log never recorded is a forgery, not a miss.
@@ -171,7 +171,8 @@ extension Vault {
         if let move = try signed.moves(number, name).last {
             return .notFound("'\(name)' was moved from \(number) to \(move.toCase) as '\(move.toDocument)' on \(move.at) by \(move.by): \(move.reason)")
         }
-        return .notFound("case \(number) has no document named '\(name)'")
+        let names = try signed.documents(number).map(\.name)
+        return .notFound("case \(number) has no document named '\(name)'" + Suggestion.clause(name, among: names))
     }
 
     /// Logs the signed `content.read` event, then decrypts, handing each

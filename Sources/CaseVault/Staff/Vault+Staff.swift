@@ -65,6 +65,7 @@ extension Vault {
 
     func staffRecord(_ id: String, reader: any CatalogReader, head: TrustedHead) throws -> StaffRecord {
         guard head.size > 0, let record = try head.signedState(reader).staff(id) else {
+            if head.size > 0 { throw try head.signedState(reader).missingStaff(id) }
             throw VaultError.notFound("no staff member with id '\(id)'")
         }
         return record

@@ -98,7 +98,7 @@ extension Vault {
     public func identity(for memberID: String) throws -> VaultIdentity {
         try read { reader, head in
             guard let member = try head.signedState(reader).staff(memberID), let role = Role(rawValue: member.role) else {
-                throw VaultError.notFound("no staff member with id '\(memberID)'")
+                throw try head.signedState(reader).missingStaff(memberID)
             }
             if let left = member.left { throw VaultError.invalidInput("'\(memberID)' left the staff on \(left.at)") }
             guard Self.importingRoles.contains(role) else {
@@ -497,8 +497,8 @@ extension Vault {
     static func importHolders(manager managerID: String, supervisor supervisorID: String,
                               signed: SignedState) throws -> [(tier: String, holder: String, key: String)] {
         let settings = try signed.settings()
-        guard let manager = try signed.staff(managerID) else { throw VaultError.notFound("no staff member with id '\(managerID)'") }
-        guard let supervisor = try signed.staff(supervisorID) else { throw VaultError.notFound("no staff member with id '\(supervisorID)'") }
+        guard let manager = try signed.staff(managerID) else { throw try signed.missingStaff(managerID) }
+        guard let supervisor = try signed.staff(supervisorID) else { throw try signed.missingStaff(supervisorID) }
         for member in [manager, supervisor] {
             if let left = member.left { throw VaultError.invalidInput("'\(member.id)' left the staff on \(left.at)") }
         }

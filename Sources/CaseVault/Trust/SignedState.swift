@@ -127,9 +127,19 @@ struct SignedState {
         return state
     }
 
+    /// "No staff member", with the id a slip away, if any.
+    func missingStaff(_ id: String) throws -> VaultError {
+        .notFound("no staff member with id '\(id)'" + Suggestion.clause(id, among: try allStaff().map(\.id)))
+    }
+
+    /// "No case", with the one a slip of one character away, if any.
+    func missingCase(_ number: String) throws -> VaultError {
+        .notFound("no case \(number)" + Suggestion.clause(number, among: try cases(matching: CaseQuery()).map(\.case.number), maxDistance: 1))
+    }
+
     /// A case that must exist, with its grants, checked.
     func existingCase(_ number: String) throws -> CaseState {
-        guard let state = try caseState(number) else { throw VaultError.notFound("no case \(number)") }
+        guard let state = try caseState(number) else { throw try missingCase(number) }
         if let disposal = try disposal(number) { throw VaultError.notFound(Self.disposedNotice(disposal)) }
         return state
     }
