@@ -1,4 +1,5 @@
 @testable import CaseVault
+import CaseVaultCrypto
 import Foundation
 import Testing
 
@@ -110,6 +111,32 @@ import Testing
         try FileManager.default.removeItem(at: bag.appendingPathComponent("data/extra.txt"))
         try FileManager.default.removeItem(at: bag.appendingPathComponent("data/bag/bagit.txt"))
         #expect(!(try Self.judge(bag.path).valid))
+    }
+
+    /// Error paths the suite does not reach: a digest casevault cannot check,
+    /// a tag file not in the declared encoding, and two files whose names
+    /// are one Unicode text.
+    @Test func unknownAlgorithmsBadEncodingsAndNormalisationTwinsAreRefused() throws {
+        let declaration = Array("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".utf8)
+        let note = Array("note".utf8)
+        let unknown = BagIt.validate(files: ["bagit.txt": declaration, "data/a": note,
+                                             "manifest-blake3.txt": Array("00  data/a\n".utf8)], hasPayloadDirectory: true)
+        #expect(!unknown.valid && unknown.errors.contains { $0.contains("cannot check digests of 'blake3'") }, "\(unknown.errors)")
+        let sha = FixityDigest.sha256.hash(note).hexString
+        let badText = BagIt.validate(files: ["bagit.txt": declaration, "data/a": note, "manifest-sha256.txt": Array("\(sha)  data/a\n".utf8),
+                                             "bag-info.txt": [0x41, 0x3a, 0x20, 0xff, 0x0a]], hasPayloadDirectory: true)
+        #expect(!badText.valid && badText.errors.contains("bag-info.txt is not valid in the tag file encoding bagit.txt declares"), "\(badText.errors)")
+        let good = BagIt.validate(files: ["bagit.txt": declaration, "data/a": note, "manifest-sha256.txt": Array("\(sha)\tdata/a\n".utf8)],
+                                  hasPayloadDirectory: true)
+        #expect(good.valid && good.listed["manifest-sha256.txt"] == ["data/a"], "\(good.errors)")
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bagit-nfd-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("data"), withIntermediateDirectories: true)
+        try Data(declaration).write(to: folder.appendingPathComponent("bagit.txt"))
+        try Data("one".utf8).write(to: folder.appendingPathComponent("data/N\u{FA}\u{F1}ez"))         // NFC
+        try Data("two".utf8).write(to: folder.appendingPathComponent("data/Nu\u{301}n\u{303}ez"))   // NFD
+        #expect(throws: VaultError.self) { _ = try AuditBag.read(folder.path) }
     }
 
     @Test func lineEndingsAndPercentEncoding() throws {

@@ -10,6 +10,10 @@ public struct BagItVerdict: Sendable, Equatable {
     public let version: String?
     public let errors: [String]
     public let warnings: [String]
+    /// The paths each manifest and tag manifest lists, as read.
+    public var listed: [String: Set<String>] = [:]
+    /// bag-info.txt's elements, the first value of each label as written.
+    public var info: [String: String] = [:]
     public var valid: Bool { errors.isEmpty }
 }
 
@@ -25,6 +29,7 @@ public enum BagIt {
     /// (an empty payload has a folder and no file).
     public static func validate(files: [String: [UInt8]], hasPayloadDirectory: Bool) -> BagItVerdict {
         var errors: [String] = [], warnings: [String] = []
+        var listedByManifest: [String: Set<String>] = [:], info: [String: String] = [:]
 
         // §2.1.1: bagit.txt, UTF-8 without a byte-order mark, exactly the two lines in order.
         guard let declaration = files["bagit.txt"] else {
@@ -126,6 +131,7 @@ public enum BagIt {
                     if listed.updateValue(digest, forKey: path) != nil { errors.append("\(name) lists \(path) more than once") }
                 }
             }
+            listedByManifest[name] = Set(listed.keys)
             for (path, digest) in listed.sorted(by: { $0.key < $1.key }) {
                 guard let bytes = files[path] else {
                     errors.append(fetched.contains(path) ? "\(path) is still to be fetched (fetch.txt): the bag is not complete"
@@ -156,6 +162,7 @@ public enum BagIt {
                 }
                 let label = line[..<colon].trimmingCharacters(in: .whitespaces)
                 counts[label.lowercased(), default: 0] += 1
+                if info[label] == nil { info[label] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
                 if label.lowercased() == "payload-oxum" { oxums.append(line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)) }
             }
             for label in ["bagging-date", "bag-size", "bag-group-identifier", "bag-count"] where counts[label, default: 0] > 1 {
@@ -167,7 +174,7 @@ public enum BagIt {
                 errors.append("Payload-Oxum says \(oxum) (bytes.files); the payload is \(actual)")
             }
         }
-        return BagItVerdict(version: version, errors: errors, warnings: warnings)
+        return BagItVerdict(version: version, errors: errors, warnings: warnings, listed: listedByManifest, info: info)
     }
 
     /// A manifest's or fetch.txt's path as the file it names: only %0A,

@@ -54,17 +54,12 @@ public enum AuditBag {
         let layout = ["manifest-sha256.txt", "manifest-sha512.txt", "tagmanifest-sha256.txt", "bag-info.txt"].filter { files[$0] == nil }
         check("the SHA-256 and SHA-512 manifests, the SHA-256 tag manifest and bag-info.txt are present", layout.isEmpty,
               layout.map { "no \($0)" }.joined(separator: ", "))
-        let tagged = Set(BagIt.lines(text("tagmanifest-sha256.txt") ?? "").compactMap { $0.split(separator: " ", maxSplits: 1).last.map(String.init) }
-            .map { $0.trimmingCharacters(in: .whitespaces) })
-        let untagged = tagFiles.filter { !tagged.contains($0) }
+        let untagged = tagFiles.filter { !(verdict.listed["tagmanifest-sha256.txt"]?.contains($0) ?? false) }
         check("the tag manifest covers every tag file", untagged.isEmpty, untagged.joined(separator: ", "))
         let payload = files.keys.filter { $0.hasPrefix("data/") }
         let unexpected = files.keys.filter { !$0.hasPrefix("data/") && !(tagFiles + ["tagmanifest-sha256.txt"]).contains($0) }
         check("no file outside the payload but the tag files", unexpected.isEmpty, unexpected.sorted().joined(separator: ", "))
-        var info: [String: String] = [:]
-        for line in (text("bag-info.txt") ?? "").split(separator: "\n") {
-            if let colon = line.firstIndex(of: ":") { info[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
-        }
+        let info = verdict.info
         let oxum = "\(payload.reduce(0) { $0 + (files[$1]?.count ?? 0) }).\(payload.count)"
         check("Payload-Oxum is the payload's bytes and files", info["Payload-Oxum"] == oxum, "bag-info says \(info["Payload-Oxum"] ?? "nothing"), the payload is \(oxum)")
         let vaultID = info["Casevault-Vault-Id"] ?? ""
