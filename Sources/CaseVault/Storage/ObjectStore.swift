@@ -50,32 +50,62 @@ protocol ObjectStore: Sendable {
 /// `allObjects` ignores and a later clean-up removes.
 struct FileObjectStore: ObjectStore {
     let root: String
+    /// Objects up to this size skip the pipeline (see `write`).
+    static let smallObjectLimit = 1 << 20
 
     func write(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64) {
         let temp = root + "/.tmp-" + randomBytes(count: 12).hexString
         let fd = try FileSystem.createExclusive(temp, mode: 0o400)
         do {
-            // Three stages on their own threads (see Pipeline): the caller
-            // reads and encrypts; the second names the object as the bytes
-            // pass; the third writes them, directly to the device where the
-            // file system allows (FileWriter).
-            let file = FileWriter(fd: fd, direct: true)
-            let writing = Pipeline(consumer: file, buffers: 4, bufferSize: DirectIO.blockSize)
-            let hashing = HashingForwarder(next: writing)
-            let pipeline = Pipeline(consumer: hashing)
+            // A small object (up to `smallObjectLimit` of ciphertext: a form,
+            // a letter) is gathered in memory, hashed and written with one
+            // write through the page cache: the pipeline's threads and its
+            // 4.5 MiB of locked buffers cost more than such an object's
+            // whole filing. Past the limit, three stages on their own
+            // threads (see Pipeline): the caller reads and encrypts; the
+            // second names the object as the bytes pass; the third writes
+            // them, directly to the device where the file system allows
+            // (FileWriter). The gathered bytes are ciphertext.
+            var gathered: [UInt8] = []
+            var stages: (pipeline: Pipeline, hashing: HashingForwarder, writing: Pipeline, file: FileWriter)?
             do {
-                try produce { try pipeline.write($0) }
-                try pipeline.finish()
-                try writing.finish()
+                try produce { bytes in
+                    if stages == nil {
+                        if gathered.count + bytes.count <= Self.smallObjectLimit {
+                            gathered.append(contentsOf: bytes)
+                            return
+                        }
+                        let file = FileWriter(fd: fd, direct: true)
+                        let writing = Pipeline(consumer: file, buffers: 4, bufferSize: DirectIO.blockSize)
+                        let hashing = HashingForwarder(next: writing)
+                        stages = (Pipeline(consumer: hashing), hashing, writing, file)
+                        try gathered.withUnsafeBytes { try stages!.pipeline.write($0) }
+                        gathered = []
+                    }
+                    try stages!.pipeline.write(bytes)
+                }
+                try stages?.pipeline.finish()
+                try stages?.writing.finish()
             } catch {
-                pipeline.cancel()
-                writing.cancel()
+                stages?.pipeline.cancel()
+                stages?.writing.cancel()
                 throw error
             }
-            let size = file.size
+            let size: Int64
+            let digest: [UInt8]
+            if let stages {
+                size = stages.file.size
+                digest = stages.hashing.hasher.finalize()
+            } else {
+                try fd.write(gathered)
+                size = Int64(gathered.count)
+                let hasher = FastBlake2b()
+                gathered.withUnsafeBytes { hasher.update($0) }
+                digest = hasher.finalize()
+            }
             try fd.sync()
             try fd.closeNow()
-            let id = ObjectID(digest: hashing.hasher.finalize())
+            let id = ObjectID(digest: digest)
             let folder = root + "/" + String(id.hex.prefix(2))
             if !FileSystem.isDirectory(folder) {
                 do { try FileSystem.makeDirectory(folder) } catch where FileSystem.isDirectory(folder) {
