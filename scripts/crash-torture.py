@@ -7,8 +7,8 @@ moments and check that nothing acknowledged is lost.
 In a private scratch folder (removed at the end unless --keep) it makes a
 vault with the test-only key derivation, then, for each iteration, starts
 one of the operations that write (a filing of a small, medium or large file;
-a key rotation of a case; a disposal by `retention apply` of a case prepared
-and approved for it), kills it with SIGKILL after a random part of the time
+a bulk filing of six files from a manifest; a key rotation of a case; a
+disposal by `retention apply` of a case prepared and approved for it), kills it with SIGKILL after a random part of the time
 it took undisturbed (0 to 1.5 times: some runs finish first), and runs
 `verify --json`. After every iteration:
 
@@ -17,7 +17,10 @@ it took undisturbed (0 to 1.5 times: some runs finish first), and runs
     every tenth iteration `verify --repair` removes them and the next verify
     must report none;
   - the filing just acknowledged (exit 0) and one acknowledged earlier, at
-    random, must read back byte for byte with `get`.
+    random, must read back byte for byte with `get`;
+  - a killed bulk filing is run again, unkilled: it must finish, report the
+    rows the killed run committed as already filed, and file every row as
+    version 1 of its new document (a version 2 would be a row filed twice).
 
 At the end every acknowledged filing is read back, and the totals printed:
 iterations, kills, acknowledged filings, lost filings, verify failures.
@@ -51,7 +54,7 @@ class Torture:
         self.env.pop("CASEVAULT_STAFF", None)
         self.acknowledged = []  # (case, document, version, sha256)
         self.totals = dict(iterations=0, killed=0, finished=0, acknowledged=0, lost=0, verify_failures=0,
-                           leftover_notes=0, repairs=0, reads=0)
+                           leftover_notes=0, repairs=0, reads=0, batches_resumed=0, rows_already_filed=0, duplicates=0)
         self.by_kind = {}
         self.next_client = 100
         self.failures = []
@@ -79,9 +82,12 @@ class Torture:
             client = int(number.split("-")[2])
             self.run(["case", "open", "--category", "CP", "--admitted", "2024", "--client", str(client),
                       "--manager", "grace", "--supervisor", "halima"] + self.args_as("halima"))
+        self.digests = {}
         for kind, size in SIZES.items():
+            data = os.urandom(size)
             with open(self.path(kind + ".bin"), "wb") as f:
-                f.write(os.urandom(size))
+                f.write(data)
+            self.digests[kind] = hashlib.sha256(data).hexdigest()
         # Disposal: closed cases are due at once and need a case supervisor's and a project director's approval.
         with open(os.path.join(os.path.dirname(__file__), "..", "Schemas", "examples", "retention-policy.json")) as f:
             policy = json.load(f)
@@ -108,6 +114,48 @@ class Torture:
             digest = hashlib.sha256(f.read()).hexdigest()
         args = ["file", case, "--name", document, "--type", "document", kind + ".bin"] + self.args_as("farah")
         return "file-" + kind, args, (case, document, digest)
+
+    def bulk(self, label=None):
+        """Six new documents, small and medium, over the work cases, from a manifest."""
+        label = label or "%d" % self.totals["iterations"]
+        rows, entries = ["case,path,type,name"], []
+        for i in range(6):
+            kind = self.rng.choice(["small", "medium"])
+            case = self.rng.choice(WORK_CASES)
+            name = "Bulk %s-%d" % (label, i)
+            rows.append("%s,%s.bin,document,%s" % (case, kind, name))
+            entries.append((case, name, self.digests[kind]))
+        manifest = self.path("bulk-%s.csv" % label)
+        with open(manifest, "w") as f:
+            f.write("\n".join(rows) + "\n")
+        return "bulk", ["file", "--manifest", manifest, "--json"] + self.args_as("farah"), ("bulk", entries)
+
+    def finish_bulk(self, entries, out, killed, args):
+        """Runs a killed batch again; then every row must be version 1 of its document."""
+        if killed:
+            again = self.run(args, check=False)
+            self.totals["batches_resumed"] += 1
+            if again.returncode != 0:
+                self.failures.append("a killed batch run again exited %d: %s" % (again.returncode, again.stderr.decode(errors="replace")[:300]))
+                return
+            out = again.stdout
+        rows = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+        if len(rows) != len(entries):
+            self.failures.append("a batch of %d reported %d rows" % (len(entries), len(rows)))
+            return
+        for (case, document, digest), row in zip(entries, rows):
+            if (row["case"], row["document"]) != (case, document):
+                self.failures.append("a batch reported %s '%s' for %s '%s'" % (row["case"], row["document"], case, document))
+                continue
+            if row["status"] == "already-filed":
+                self.totals["rows_already_filed"] += 1
+            if row["version"] != 1:
+                self.totals["duplicates"] += 1
+                self.failures.append("filed twice: %s '%s' is at version %d" % (case, document, row["version"]))
+            entry = (case, document, row["version"], digest)
+            self.acknowledged.append(entry)
+            self.totals["acknowledged"] += 1
+        self.read_back(self.acknowledged[-1])
 
     def rotation(self):
         case = self.rng.choice(WORK_CASES)
@@ -138,6 +186,11 @@ class Torture:
             with open(self.path(kind + ".bin"), "rb") as f:
                 self.acknowledged.append((WORK_CASES[0], "Calibration " + kind, 1, hashlib.sha256(f.read()).hexdigest()))
             self.totals["acknowledged"] += 1
+        _, args, (_, entries) = self.bulk("calibration")
+        start = time.monotonic()
+        done = self.run(args)
+        self.durations["bulk"] = time.monotonic() - start
+        self.finish_bulk(entries, done.stdout, False, args)
         start = time.monotonic()
         self.run(["case", "rotate", WORK_CASES[0], "--reason", "calibration"] + self.args_as("halima"))
         self.durations["rotate"] = time.monotonic() - start
@@ -182,7 +235,8 @@ class Torture:
     def iteration(self):
         self.totals["iterations"] += 1
         choice = self.rng.random()
-        operation = self.filing if choice < 0.7 else self.rotation if choice < 0.85 else self.disposal
+        operation = (self.filing if choice < 0.55 else self.bulk if choice < 0.7
+                     else self.rotation if choice < 0.85 else self.disposal)
         kind, args, record = operation()
         self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
         process = subprocess.Popen([self.binary] + args, env=self.env, cwd=self.scratch,
@@ -196,6 +250,11 @@ class Torture:
         out, err = process.communicate()
         if process.returncode == -signal.SIGKILL:
             self.totals["killed"] += 1
+            if record and record[0] == "bulk":
+                self.finish_bulk(record[1], out, True, args)
+        elif process.returncode == 0 and record and record[0] == "bulk":
+            self.totals["finished"] += 1
+            self.finish_bulk(record[1], out, False, args)
         elif process.returncode == 0:
             self.totals["finished"] += 1
             # Rotations grow with the versions filed: keep the undisturbed time current.
@@ -256,13 +315,15 @@ def main():
             shutil.rmtree(scratch, ignore_errors=True)
     t = torture.totals
     print("crash torture totals: iterations %d, kills %d, finished %d, acknowledged filings %d, lost filings %d, "
-          "verify failures %d, leftover notes seen %d, repairs %d, reads %d (%s); %.0f s" % (
+          "verify failures %d, leftover notes seen %d, repairs %d, reads %d, killed batches resumed %d "
+          "(rows already filed %d, filed twice %d) (%s); %.0f s" % (
               t["iterations"], t["killed"], t["finished"], t["acknowledged"], t["lost"], t["verify_failures"],
-              t["leftover_notes"], t["repairs"], t["reads"], ", ".join("%s %d" % kv for kv in sorted(torture.by_kind.items())),
+              t["leftover_notes"], t["repairs"], t["reads"], t["batches_resumed"], t["rows_already_filed"], t["duplicates"],
+              ", ".join("%s %d" % kv for kv in sorted(torture.by_kind.items())),
               time.monotonic() - started))
     for failure in torture.failures[:20]:
         print("  " + failure)
-    sys.exit(0 if t["lost"] == 0 and t["verify_failures"] == 0 and not torture.failures else 1)
+    sys.exit(0 if t["lost"] == 0 and t["verify_failures"] == 0 and t["duplicates"] == 0 and not torture.failures else 1)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ struct CaseVaultCommand: ParsableCommand {
         abstract: "An encrypted, versioned, auditable archive for case-management records.",
         discussion: """
             The vault comes from --vault or CASEVAULT_DIR, the acting staff member from --as or \
-            CASEVAULT_STAFF, and their passphrase from --passphrase-file, CASEVAULT_PASSPHRASE_FILE, \
+            CASEVAULT_STAFF, and their passphrase from --passphrase-file, --passphrase-command, \
+            CASEVAULT_PASSPHRASE_FILE, CASEVAULT_PASSPHRASE_COMMAND, \
             or a prompt on the terminal. Passphrases are never taken as command-line arguments.
 
             Exit codes are listed in the README.

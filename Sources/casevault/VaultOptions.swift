@@ -18,6 +18,11 @@ struct VaultOptions: ParsableArguments {
     var passphraseFile: String?
 
     @Option(help: ArgumentHelp(
+        "A command whose first line of output is your passphrase, e.g. a password manager's (default: $CASEVAULT_PASSPHRASE_COMMAND).",
+        valueName: "command"))
+    var passphraseCommand: String?
+
+    @Option(help: ArgumentHelp(
         "A checkpoint (from 'casevault checkpoint') the vault's log must extend, besides the one casevault keeps for you.",
         valueName: "file"))
     var checkpoint: String?
@@ -57,19 +62,25 @@ struct VaultOptions: ParsableArguments {
         return id
     }
 
-    /// The acting member's passphrase: file, then environment, then prompt.
+    /// The acting member's passphrase: --passphrase-file, then
+    /// --passphrase-command, then the same two from the environment, then a
+    /// prompt.
     func passphrase(for id: String) throws -> Passphrase {
-        if let file = passphraseFile ?? environment["CASEVAULT_PASSPHRASE_FILE"], !file.isEmpty {
-            return try Passphrase(contentsOfFile: file)
+        guard passphraseFile == nil || passphraseCommand == nil else {
+            throw CommandFailure(message: "--passphrase-file and --passphrase-command do not go together", hint: nil, code: .usage)
         }
+        if let file = passphraseFile { return try Passphrase(contentsOfFile: file) }
+        if let command = passphraseCommand { return try PassphraseCommand.run(command, for: id) }
+        if let file = environment["CASEVAULT_PASSPHRASE_FILE"], !file.isEmpty { return try Passphrase(contentsOfFile: file) }
+        if let command = environment["CASEVAULT_PASSPHRASE_COMMAND"], !command.isEmpty { return try PassphraseCommand.run(command, for: id) }
         return try Terminal.readPassphrase(prompt: "Passphrase for \(id): ")
     }
 
     /// Opens the vault, unlocks the acting member and runs `body`; then,
     /// whether it succeeded or not (a refused read is an event too), keeps
     /// the log's new head as this user's checkpoint of the vault.
-    func withUnlocked<T>(_ body: (Vault, StaffIdentity) throws -> T) throws -> T {
-        let vault = try openVault()
+    func withUnlocked<T>(_ opened: Vault? = nil, _ body: (Vault, StaffIdentity) throws -> T) throws -> T {
+        let vault = try opened ?? openVault()
         let id = try actingStaffID()
         _ = try vault.staffMember(id: id)  // name an unknown member before prompting
         let identity = try vault.unlock(staffID: id, passphrase: try passphrase(for: id))

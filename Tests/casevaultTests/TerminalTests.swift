@@ -88,6 +88,22 @@ import Testing
         #expect(piped.code == 0 && Array(piped.output) == png)
     }
 
+    /// Issue 12, item 2: a batch shows a progress bar on a terminal (files,
+    /// bytes), wiped before the summary.
+    @Test(.enabled(if: python != nil && FileManager.default.fileExists(atPath: "/dev/ptmx"),
+                   "python3 and pseudo-terminals (/dev/ptmx) are needed to drive a terminal"))
+    func aBatchShowsProgressOnATerminal() throws {
+        let p = try CLIProgramme()
+        #expect(try p.openCase().code == 0)
+        for i in 1...3 { p.scratch.write("scan \(i).txt", String(repeating: "page \(i) ", count: 400)) }
+        let (code, screen) = try runOnTerminal(p.scratch, ["file", "CP-2024-0042", "scan 1.txt", "scan 2.txt", "scan 3.txt", "--type", "report",
+                                                           "--vault", p.scratch.file("vault")] + p.as("farah"), answers: [])
+        #expect(code == 0, "\(screen)")
+        #expect(screen.contains("\r\u{1B}[K[------------------------] 0/3 files  0 bytes of 8.2 KiB"), "\(screen)")
+        #expect(screen.contains("[########################] 3/3 files  8.2 KiB of 8.2 KiB"), "\(screen)")
+        #expect(screen.contains("\r\u{1B}[KFiled 3 documents (8.2 KiB) into 1 case in "), "\(screen)")
+    }
+
     @Test(.enabled(if: python != nil && FileManager.default.fileExists(atPath: "/dev/ptmx"),
                    "python3 and pseudo-terminals (/dev/ptmx) are needed to drive a terminal"))
     func passphrasesAreAskedWithoutEchoAndTwiceWhenNew() throws {

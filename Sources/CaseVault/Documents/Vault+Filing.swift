@@ -133,8 +133,14 @@ extension Vault {
     private struct FilingConflict: Error {}
 
     /// The filing itself, from any source; `schema` is recorded for forms.
+    ///
+    /// `beforeCommit` is told the version and object about to be committed,
+    /// once the object is durable and before the event is appended (a bulk
+    /// filing's journal, which must name the object first to know later
+    /// whether the filing took); if it throws, nothing is filed.
     func fileStream(caseNumber number: String, name: String, type: String, confidential: Bool, schema: FormSchema?,
-                    by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone, source: FilingSource) throws -> VersionInfo {
+                    by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone, source: FilingSource,
+                    beforeCommit: ((_ version: Int, _ object: String) throws -> Void)? = nil) throws -> VersionInfo {
         // An aged-out case whose closing day has come closes first, so the
         // stamp carries the status in force (manual §5.2), when the filer
         // may sign that closure (its supervisor, a director); otherwise it
@@ -147,7 +153,7 @@ extension Vault {
             while true {
                 do {
                     return try fileOnce(caseNumber: number, name: name, type: type, confidential: confidential, schema: schema,
-                                        by: actor, now: fixedNow, timeZone: timeZone, source: source)
+                                        by: actor, now: fixedNow, timeZone: timeZone, source: source, beforeCommit: beforeCommit)
                 } catch is FilingConflict {
                     guard attempt < 8, source.rewind() else {
                         throw VaultError.io("'\(name)' of \(number) changed while it was being filed from a stream that cannot be read again; nothing was filed, file it again")
@@ -159,7 +165,8 @@ extension Vault {
     }
 
     private func fileOnce(caseNumber number: String, name: String, type: String, confidential: Bool, schema: FormSchema?,
-                          by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone, source: FilingSource) throws -> VersionInfo {
+                          by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone, source: FilingSource,
+                          beforeCommit: ((_ version: Int, _ object: String) throws -> Void)?) throws -> VersionInfo {
         // The first chunk is read before anything else, to recognise images.
         let head = SecureBytes(count: SecretStream.chunkSize)
         let headCount = try head.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: source.read) }
@@ -200,6 +207,7 @@ extension Vault {
         }
         let sealedFileKey = SealedBox.seal(fileKey, to: plan.tierKey)
         do {
+            try beforeCommit?(plan.version, object.id.hex)
             return try write { writer, trusted in
                 let signed = trusted.signedState(writer)
                 // Nothing the object was encrypted against may have changed.

@@ -106,9 +106,9 @@ extension Vault {
                             confidential: false, by: actor, now: now, timeZone: .current)
     }
 
-    private func fileForm(_ parsed: JSONValue, bytes form: SecureBytes, count size: Int, caseNumber number: String, name reportName: String,
+    func fileForm(_ parsed: JSONValue, bytes form: SecureBytes, count size: Int, caseNumber number: String, name reportName: String,
                           schema: FormSchema, confidential: Bool, by actor: StaffIdentity, now: Date?,
-                          timeZone: TimeZone) throws -> VersionInfo {
+                          timeZone: TimeZone, beforeCommit: ((_ version: Int, _ object: String) throws -> Void)? = nil) throws -> VersionInfo {
         let violations = schema.validator.validate(parsed)
         guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
         var offset = 0
@@ -119,7 +119,7 @@ extension Vault {
             return n
         }, rewind: { offset = 0; return true })
         return try fileStream(caseNumber: number, name: reportName, type: schema.type, confidential: confidential, schema: schema,
-                              by: actor, now: now, timeZone: timeZone, source: source)
+                              by: actor, now: now, timeZone: timeZone, source: source, beforeCommit: beforeCommit)
     }
 
     /// A form's bytes, into wiped memory sized to the file when the input is

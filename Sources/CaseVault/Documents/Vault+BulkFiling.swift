@@ -1,0 +1,369 @@
+public import Foundation
+internal import CaseVaultCrypto
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// One document of a bulk filing: `casevault file NUMBER PATH…` or a row of
+/// `casevault file --manifest FILE.csv`.
+public struct FilingRequest: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case document(type: String)
+        /// A JSON form, validated against the vault's newest schema of the
+        /// type (or `schemaVersion`).
+        case form(type: String, schemaVersion: Int?)
+
+        public var isForm: Bool {
+            if case .form = self { return true }
+            return false
+        }
+    }
+
+    public var caseNumber: String
+    /// The report name; nil: a document is named from its file (the base
+    /// name without its last extension), a form from its schema's title.
+    public var name: String?
+    public var kind: Kind
+    public var confidential: Bool
+    public var path: String
+    /// Where the request came from, for messages: "intake.csv line 4".
+    public var origin: String
+
+    public init(caseNumber: String, name: String?, kind: Kind, confidential: Bool, path: String, origin: String) {
+        self.caseNumber = caseNumber
+        self.name = name
+        self.kind = kind
+        self.confidential = confidential
+        self.path = path
+        self.origin = origin
+    }
+}
+
+/// Why one request of a batch cannot be filed.
+public struct FilingProblem: Sendable, Equatable {
+    public let origin: String
+    public let message: String
+    /// A form's schema violations, one line each.
+    public let details: [String]
+}
+
+/// A batch checked against the vault: every request resolved to the case,
+/// name and file it will be filed as, or the problems that stop it. Nothing
+/// is filed from a batch with problems.
+public struct CheckedBatch: Sendable {
+    public struct Item: Sendable, Equatable {
+        /// Its place in the batch, from 0: the journal's row.
+        public let row: Int
+        public let origin: String
+        public let caseNumber: String
+        public let name: String
+        public let kind: FilingRequest.Kind
+        public let confidential: Bool
+        /// Absolute, so a re-run from another folder is the same batch.
+        public let path: String
+        public let size: Int64
+    }
+
+    public let items: [Item]
+    public let problems: [FilingProblem]
+
+    public var totalBytes: Int64 { items.reduce(0) { $0 + $1.size } }
+    public var caseCount: Int { Set(items.map(\.caseNumber)).count }
+
+    /// The batch's identity, naming its journal: BLAKE2b-256 of the vault,
+    /// the filer and every item's case, name, kind, confidentiality and
+    /// absolute path (SECURITY.md §10a). The same command or manifest run
+    /// again is the same batch.
+    public func id(vaultID: String, filer: String) -> String {
+        let described = items.map { item -> JSONValue in
+            var fields: [String: JSONValue] = [
+                "case": .string(item.caseNumber), "name": .string(item.name), "confidential": .bool(item.confidential),
+                "path": .string(item.path),
+            ]
+            switch item.kind {
+            case .document(let type): fields["type"] = .string(type)
+            case .form(let type, let version):
+                fields["form"] = .string(type)
+                fields["schemaVersion"] = version.map { .integer(Int64($0)) } ?? .null
+            }
+            return .object(fields)
+        }
+        let text = Array("casevault-batch-v1\n".utf8) + JSONValue.object([
+            "vault": .string(vaultID), "filer": .string(filer), "items": .array(described),
+        ]).canonicalBytes
+        return Blake2b.hash(text).hexString
+    }
+}
+
+/// How far a bulk filing has got, for a progress bar.
+public struct BatchProgress: Sendable {
+    public let filesDone: Int
+    public let filesTotal: Int
+    public let bytesDone: Int64
+    public let bytesTotal: Int64
+}
+
+/// What a bulk filing did: a row per item reached, in order, and the
+/// failure that stopped it, if one did.
+public struct BatchResult: Sendable {
+    public struct Row: Sendable {
+        public let item: CheckedBatch.Item
+        public let version: Int
+        /// False when the journal showed the item filed by an earlier run
+        /// of the same batch.
+        public let filedNow: Bool
+        public let tier: Tier
+        public let caseStatus: CaseStatus
+    }
+
+    public struct Failure: Error, Sendable {
+        public let item: CheckedBatch.Item
+        public let error: VaultError
+    }
+
+    public var rows: [Row] = []
+    public var failure: Failure?
+
+    public var filed: [Row] { rows.filter(\.filedNow) }
+    public var alreadyFiled: [Row] { rows.filter { !$0.filedNow } }
+}
+
+extension Vault {
+    /// The report name a file gives a document when none is told: its base
+    /// name without the last extension ("Home visit 2024-05-02.pdf" →
+    /// "Home visit 2024-05-02"), the whole name when that would leave nothing.
+    public static func documentName(forFile path: String) -> String {
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        guard let dot = base.lastIndex(of: "."), dot != base.startIndex else { return base }
+        return String(base[..<dot])
+    }
+
+    /// Checks every request of a batch without filing anything (`file
+    /// --check`, and the start of every bulk filing): the filer may file,
+    /// the case exists and is kept here, the name and type are valid and
+    /// agree with the document's earlier versions, no two requests file the
+    /// same document, the file is a readable regular file, and a form is
+    /// valid against its schema. Needs no passphrase.
+    public func checkBatch(_ requests: [FilingRequest], by filer: String) throws -> CheckedBatch {
+        try read { reader, head in
+            let signed = head.signedState(reader)
+            guard let member = try signed.staff(filer) else { throw try signed.missingStaff(filer) }
+            guard let role = Role(rawValue: member.role), Policy.filingRoles.contains(role) else {
+                throw VaultError.accessDenied("'\(filer)' is \(Role(rawValue: member.role)?.withArticle ?? member.role) and cannot file documents")
+            }
+        }
+        var schemas: [String: FormSchema] = [:]
+        var items: [CheckedBatch.Item] = []
+        var problems: [FilingProblem] = []
+        var firstOrigin: [String: String] = [:]
+        for (row, request) in requests.enumerated() {
+            do {
+                let item = try checkRequest(request, row: row, schemas: &schemas)
+                let key = item.caseNumber + "\n" + item.name
+                if let earlier = firstOrigin[key] {
+                    throw VaultError.invalidInput("'\(item.name)' of \(item.caseNumber) is also filed by \(earlier); one batch files one version of a document (name them apart, or file the second in another batch)")
+                }
+                firstOrigin[key] = request.origin
+                items.append(item)
+            } catch VaultError.invalidForm(let report, let violations) {
+                problems.append(FilingProblem(origin: request.origin,
+                                              message: "the form is not a valid \(report): \(violations.count) problem\(violations.count == 1 ? "" : "s")",
+                                              details: violations.map(\.description)))
+            } catch let error as VaultError {
+                problems.append(FilingProblem(origin: request.origin, message: error.message, details: []))
+            }
+        }
+        return CheckedBatch(items: problems.isEmpty ? items : [], problems: problems)
+    }
+
+    private func checkRequest(_ request: FilingRequest, row: Int, schemas: inout [String: FormSchema]) throws -> CheckedBatch.Item {
+        let number = try CaseNumber.parse(request.caseNumber).description
+        _ = try read { reader, head in try head.signedState(reader).keptCase(number) }
+        let path = FileSystem.absolutePath(request.path)
+        let file = try Self.open(.file(path: path))
+        let size = file.regularFileSize ?? 0
+        let name: String
+        let type: String
+        switch request.kind {
+        case .document(let documentType):
+            try Self.validate(documentType: documentType)
+            type = documentType
+            name = request.name ?? Self.documentName(forFile: path)
+        case .form(let formType, let version):
+            let key = formType + "\n" + (version.map(String.init) ?? "")
+            let schema = try schemas[key] ?? formSchema(type: formType, version: version)
+            schemas[key] = schema
+            type = schema.type
+            name = request.name ?? schema.title
+            let (bytes, count) = try Self.readForm(from: file)
+            let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
+            guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
+        }
+        try Self.validate(newDocumentName: name)
+        let stored = try storedDocumentName(number, name)
+        try read { reader, head in
+            let signed = head.signedState(reader)
+            if let document = try signed.document(number, stored), document.type != type || document.isForm != request.kind.isForm {
+                let how = document.isForm ? "a form of type \(document.type)" : "a document of type \(document.type)"
+                throw VaultError.invalidInput("'\(stored)' of \(number) is \(how); its next version must be one too")
+            }
+        }
+        return CheckedBatch.Item(row: row, origin: request.origin, caseNumber: number, name: stored, kind: request.kind,
+                                 confidential: request.confidential, path: path, size: size)
+    }
+
+    /// Files a checked batch, one document at a time, each all-or-nothing
+    /// (its own signed event). With a journal, an item an earlier run of
+    /// the same batch filed is not filed again: before each event is
+    /// appended, the journal names the object it will refer to; on a
+    /// re-run, an item whose journaled object the signed log holds is
+    /// done (SECURITY.md §10a). Stops at the first failure, which the
+    /// result carries; everything filed before it stays filed.
+    public func fileBatch(_ batch: CheckedBatch, journal: FilingJournal?, by actor: StaffIdentity, now: Date? = nil,
+                          timeZone: TimeZone = .current, progress: ((BatchProgress) -> Void)? = nil) throws -> BatchResult {
+        precondition(batch.problems.isEmpty, "a batch with problems is not filed")
+        guard Policy.filingRoles.contains(actor.role) else {
+            throw VaultError.accessDenied("\(actor.role.withArticle) cannot file documents")
+        }
+        let journaled = try journal?.entries() ?? [:]
+        var result = BatchResult()
+        var bytesDone: Int64 = 0
+        let bytesTotal = batch.totalBytes
+        func report(_ filesDone: Int, _ bytes: Int64) {
+            progress?(BatchProgress(filesDone: filesDone, filesTotal: batch.items.count, bytesDone: bytes, bytesTotal: bytesTotal))
+        }
+        report(0, 0)
+        for (index, item) in batch.items.enumerated() {
+            do {
+                if let done = try filedEarlier(item, journaled[item.row] ?? []) {
+                    result.rows.append(done)
+                } else {
+                    let info = try fileItem(item, journal: journal, by: actor, now: now, timeZone: timeZone) { read in
+                        report(index, bytesDone + read)
+                    }
+                    result.rows.append(BatchResult.Row(item: item, version: info.version, filedNow: true, tier: info.tier,
+                                                       caseStatus: info.stamp.caseStatus))
+                }
+            } catch let error as VaultError {
+                result.failure = BatchResult.Failure(item: item, error: error)
+                return result
+            }
+            bytesDone += item.size
+            report(index + 1, bytesDone)
+        }
+        return result
+    }
+
+    /// The row of an item a journal shows filed, when the signed log holds
+    /// the version the journal names with the object it names.
+    private func filedEarlier(_ item: CheckedBatch.Item, _ entries: [FilingJournal.Entry]) throws -> BatchResult.Row? {
+        guard !entries.isEmpty else { return nil }
+        return try read { reader, head in
+            let signed = head.signedState(reader)
+            for entry in entries where entry.caseNumber == item.caseNumber {
+                if let version = try signed.version(item.caseNumber, item.name, entry.version), version.objectId == entry.object {
+                    return BatchResult.Row(item: item, version: entry.version, filedNow: false,
+                                           tier: Tier(rawValue: version.tier) ?? .confidential, caseStatus: version.stamp.caseStatus)
+                }
+            }
+            return nil
+        }
+    }
+
+    private func fileItem(_ item: CheckedBatch.Item, journal: FilingJournal?, by actor: StaffIdentity, now: Date?, timeZone: TimeZone,
+                          read progress: @escaping (Int64) -> Void) throws -> VersionInfo {
+        let beforeCommit: (Int, String) throws -> Void = { version, object in
+            try journal?.record(row: item.row, caseNumber: item.caseNumber, version: version, object: object)
+        }
+        let file = try Self.open(.file(path: item.path))
+        switch item.kind {
+        case .document(let type):
+            var read: Int64 = 0
+            let source = FilingSource(read: { buffer in
+                let n = try file.read(into: buffer)
+                read += Int64(n)
+                progress(read)
+                return n
+            }, rewind: { read = 0; return file.rewind() })
+            return try fileStream(caseNumber: item.caseNumber, name: item.name, type: type, confidential: item.confidential,
+                                  schema: nil, by: actor, now: now, timeZone: timeZone, source: source, beforeCommit: beforeCommit)
+        case .form(let type, let version):
+            let schema = try formSchema(type: type, version: version)
+            let (bytes, count) = try Self.readForm(from: file)
+            let parsed = try Self.parseForm(bytes, count: count)
+            return try fileForm(parsed, bytes: bytes, count: count, caseNumber: item.caseNumber, name: item.name, schema: schema,
+                                confidential: item.confidential, by: actor, now: now, timeZone: timeZone, beforeCommit: beforeCommit)
+        }
+    }
+}
+
+/// A bulk filing's journal (SECURITY.md §10a): in the user's casevault state
+/// folder (the one that keeps checkpoints, private to the user), a file
+/// `journals/<vault id>/<batch id>.journal` of one line per filing about to
+/// be committed: `row case version object`. It holds no content, no file
+/// path and no document name. Each line is synced before the event is
+/// appended, so a filing whose event exists is always journaled; a line
+/// whose object the signed log does not hold (the run was killed before
+/// the event) means nothing. A finished batch's journal is kept, so the
+/// same batch run again files nothing unless told (`--again`).
+public struct FilingJournal: Sendable {
+    struct Entry: Equatable {
+        let caseNumber: String
+        let version: Int
+        let object: String
+    }
+
+    public let path: String
+    private static let header = "casevault-filing-journal-v1"
+
+    /// The journal of batch `batchID` in vault `vaultID`, under the state
+    /// folder `store` names.
+    public init(store: CheckpointStore, vaultID: String, batchID: String) {
+        path = store.folder + "/journals/" + vaultID + "/" + batchID + ".journal"
+    }
+
+    private var folder: String { String(path[..<path.lastIndex(of: "/")!]) }
+
+    public var exists: Bool { FileSystem.exists(path) }
+
+    /// Forgets the batch: the next run files every item again.
+    public func discard() {
+        FileSystem.remove(path)
+    }
+
+    /// Each row's journaled filings. Lines that do not parse (a line cut
+    /// short by a kill) are ignored: a journal only ever lets the signed
+    /// log confirm a filing, never invents one.
+    func entries() throws -> [Int: [Entry]] {
+        guard FileSystem.exists(path) else { return [:] }
+        let bytes = try FileSystem.openForReading(path).readAll(limit: 64 << 20)
+        var entries: [Int: [Entry]] = [:]
+        for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
+            let fields = line.split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
+            guard fields.count == 5, fields[0] == "filing", let row = Int(fields[1]), let version = Int(fields[3]),
+                  fields[4].count == 64, fields[4].allSatisfy(\.isHexDigit) else { continue }
+            entries[row, default: []].append(Entry(caseNumber: fields[2], version: version, object: fields[4]))
+        }
+        return entries
+    }
+
+    func record(row: Int, caseNumber: String, version: Int, object: String) throws {
+        if !FileSystem.isDirectory(folder) {
+            try FileSystem.makeDirectories(folder, mode: 0o700)
+        }
+        let parent = String(folder[..<folder.lastIndex(of: "/")!])
+        let root = String(parent[..<parent.lastIndex(of: "/")!])
+        for private_ in [root, parent, folder] where !FileSystem.isPrivateFolder(private_) {
+            throw VaultError.io("the journal folder \(private_) is not private to you (it must be yours and mode 0700)")
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw VaultError.io("cannot write the filing journal \(path): \(FileSystem.errorText())") }
+        let file = FileDescriptor(fd, path: path)
+        var line = "filing \(row) \(caseNumber) \(version) \(object)\n"
+        let isNew = file.regularFileSize == 0
+        if isNew { line = Self.header + "\n" + line }
+        try file.write(Array(line.utf8))
+        guard fdatasync(fd) == 0 else { throw VaultError.io("cannot sync the filing journal \(path): \(FileSystem.errorText())") }
+        if isNew { try FileSystem.syncDirectory(folder) }
+    }
+}

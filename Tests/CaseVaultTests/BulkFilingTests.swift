@@ -1,0 +1,230 @@
+@testable import CaseVault
+import CaseVaultCrypto
+import Foundation
+import Testing
+
+private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+
+/// Issue 12, item 2: bulk filing from several paths or a CSV manifest.
+@Suite struct FilingManifestTests {
+    func parse(_ text: String) throws -> [FilingRequest] {
+        try FilingManifest.parse(Array(text.utf8), folder: "/intake", label: "m.csv")
+    }
+
+    @Test func readsQuotedFieldsCRLFAndABOMWithTheLineEachRowStartsOn() throws {
+        let text = "\u{FEFF}Case,path,type,name,confidential\r\n"
+            + "CP-2024-0042,scan 1.pdf,report,,\r\n"
+            + "\r\n"
+            + "CP-2024-0042,\"notes, May.txt\",report,\"Home visit, \"\"May\"\"\",yes\r\n"
+            + "CP-2024-0043,/abs/letter.txt,letter,\"two\nlines\",no\n"
+            + "CP-2024-0043,photo.jpg,photo,Photo,1"
+        let rows = try parse(text)
+        #expect(rows.map(\.origin) == ["m.csv line 2", "m.csv line 4", "m.csv line 5", "m.csv line 7"])
+        #expect(rows.map(\.path) == ["/intake/scan 1.pdf", "/intake/notes, May.txt", "/abs/letter.txt", "/intake/photo.jpg"])
+        #expect(rows.map(\.name) == [nil, "Home visit, \"May\"", "two\nlines", "Photo"])
+        #expect(rows.map(\.confidential) == [false, true, false, true])
+        #expect(rows[0].kind == .document(type: "report"))
+    }
+
+    @Test func formsTakeTheirTypeAndSchemaVersion() throws {
+        let rows = try parse("case,path,form,schema-version\nCP-2024-0042,a.json,intake,2\nCP-2024-0042,b.json,home-visit,\n")
+        #expect(rows.map(\.kind) == [.form(type: "intake", schemaVersion: 2), .form(type: "home-visit", schemaVersion: nil)])
+    }
+
+    @Test func refusesWhatCannotBeReadOneWayOnly() throws {
+        let cases: [(String, String)] = [
+            ("", "is empty"),
+            ("case,path,kind\n", "unknown column 'kind'"),
+            ("case,type\n", "no 'path' column"),
+            ("case,path\n", "no 'type' or 'form' column"),
+            ("case,path,type,type\n", "named twice"),
+            ("case,path,type\nCP-2024-0042,a.pdf\n", "line 2 has 2 fields"),
+            ("case,path,type,form\nCP-2024-0042,a.pdf,report,intake\n", "not both"),
+            ("case,path,type,form\nCP-2024-0042,a.pdf,,\n", "give a type"),
+            ("case,path,type,confidential\nCP-2024-0042,a.pdf,report,maybe\n", "confidential is 'maybe'"),
+            ("case,path,type\nCP-2024-0042,\"a.pdf,report\n", "never closed"),
+            ("case,path,type\nCP-2024-0042,a\"b.pdf,report\n", "quote inside an unquoted field"),
+            ("case,path,type\nCP-2024-0042,\"a\"b,report\n", "text after a closing quote"),
+            ("case,path,type\n,a.pdf,report\n", "no case number"),
+            ("case,path,type,schema-version\nCP-2024-0042,a.pdf,report,2\n", "schema-version goes with a form"),
+        ]
+        for (text, expected) in cases {
+            #expect {
+                _ = try parse(text)
+            } throws: { error in
+                guard case VaultError.invalidInput(let message) = error else { return false }
+                return message.contains(expected)
+            }
+        }
+        #expect(throws: VaultError.self) { try FilingManifest.parse([0x63, 0xff, 0x0a], folder: "/", label: "m.csv") }
+    }
+
+    @Test func aDocumentIsNamedFromItsFile() {
+        #expect(Vault.documentName(forFile: "/in/Home visit 2024-05-02.pdf") == "Home visit 2024-05-02")
+        #expect(Vault.documentName(forFile: "scan.tar.gz") == "scan.tar")
+        #expect(Vault.documentName(forFile: "/in/.profile") == ".profile")
+        #expect(Vault.documentName(forFile: "README") == "README")
+    }
+}
+
+@Suite struct BulkFilingTests {
+    /// Cases 42 and 43, and three text files in the scratch folder.
+    func programme() throws -> Programme {
+        let p = try Programme()
+        try p.openCase()
+        try p.openCase(client: 43, manager: "joseph")
+        for i in 1...3 { try Data("page \(i)\n".utf8).write(to: URL(fileURLWithPath: p.scratch.file("scan \(i).txt"))) }
+        return p
+    }
+
+    func request(_ p: Programme, _ file: String, into number: String = "CP-2024-0042", name: String? = nil,
+                 kind: FilingRequest.Kind = .document(type: "report"), confidential: Bool = false) -> FilingRequest {
+        FilingRequest(caseNumber: number, name: name, kind: kind, confidential: confidential, path: p.scratch.file(file), origin: file)
+    }
+
+    func journal(_ p: Programme, _ batch: CheckedBatch) -> FilingJournal {
+        FilingJournal(store: CheckpointStore(folder: p.scratch.file("state")), vaultID: p.vault.config.vaultId,
+                      batchID: batch.id(vaultID: p.vault.config.vaultId, filer: "farah"))
+    }
+
+    func versionCount(_ p: Programme) throws -> Int {
+        try ["CP-2024-0042", "CP-2024-0043"].map { try p.vault.versions(caseNumber: $0, document: nil).count }.reduce(0, +)
+    }
+
+    @Test func checksEveryRowAndListsEveryProblemBeforeFilingAnything() throws {
+        let p = try programme()
+        try p.file(Array("v1".utf8), name: "Intake form", type: "form")
+        try Data("{\"not\": \"an intake\"}".utf8).write(to: URL(fileURLWithPath: p.scratch.file("bad.json")))
+        let batch = try p.vault.checkBatch([
+            request(p, "scan 1.txt"),
+            request(p, "scan 2.txt", into: "CP-2024-0099"),
+            request(p, "missing.txt"),
+            request(p, "bad.json", kind: .form(type: "intake", schemaVersion: nil)),
+            request(p, "scan 3.txt", name: "scan 1"),
+            request(p, "scan 2.txt", name: "Intake form", kind: .document(type: "report")),
+            request(p, "scan 2.txt", kind: .document(type: "Photo Scan")),
+            request(p, "scan 3.txt", into: "CP-2024-0043", name: "bad\u{202E}name"),
+        ], by: "farah")
+        #expect(batch.items.isEmpty)
+        #expect(batch.problems.map(\.origin) == ["scan 2.txt", "missing.txt", "bad.json", "scan 3.txt", "scan 2.txt", "scan 2.txt", "scan 3.txt"])
+        let messages = batch.problems.map(\.message)
+        #expect(messages[0].contains("no case CP-2024-0099"))
+        #expect(messages[1].contains("no such file"))
+        #expect(messages[2].contains("not a valid") && !batch.problems[2].details.isEmpty)
+        #expect(messages[3].contains("also filed by scan 1.txt"))
+        #expect(messages[4].contains("is a document of type form"))
+        #expect(messages[5].contains("not valid"))
+        #expect(messages[6].contains("bidirectional"))
+        #expect(try versionCount(p) == 1)
+    }
+
+    @Test func onlyFilersMayFileABatch() throws {
+        let p = try programme()
+        #expect(throws: VaultError.self) { try p.vault.checkBatch([request(p, "scan 1.txt")], by: "peter") }
+        #expect(throws: VaultError.self) { try p.vault.checkBatch([request(p, "scan 1.txt")], by: "nobody") }
+        let batch = try p.vault.checkBatch([request(p, "scan 1.txt")], by: "farah")
+        #expect(throws: VaultError.self) { try p.vault.fileBatch(batch, journal: nil, by: p["peter"]) }
+    }
+
+    @Test func filesEachDocumentAndARunOfTheSameBatchFilesNothingTwice() throws {
+        let p = try programme()
+        let requests = [request(p, "scan 1.txt"), request(p, "scan 2.txt", confidential: true),
+                        request(p, "scan 3.txt", into: "CP-2024-0043", name: "Letter")]
+        let batch = try p.vault.checkBatch(requests, by: "farah")
+        #expect(batch.items.map(\.name) == ["scan 1", "scan 2", "Letter"] && batch.caseCount == 2 && batch.totalBytes == 21)
+        var seen: [BatchProgress] = []
+        let first = try p.vault.fileBatch(batch, journal: journal(p, batch), by: p["farah"]) { seen.append($0) }
+        #expect(first.failure == nil && first.filed.count == 3 && first.alreadyFiled.isEmpty)
+        #expect(first.rows.map(\.tier) == [.team, .confidential, .team])
+        #expect(seen.last?.filesDone == 3 && seen.last?.bytesDone == 21 && seen.first?.filesDone == 0)
+        #expect(try p.read("CP-2024-0043", "Letter", by: "joseph") == Array("page 3\n".utf8))
+
+        let again = try p.vault.checkBatch(requests, by: "farah")
+        #expect(again.id(vaultID: p.vault.config.vaultId, filer: "farah") == batch.id(vaultID: p.vault.config.vaultId, filer: "farah"))
+        let second = try p.vault.fileBatch(again, journal: journal(p, again), by: p["farah"])
+        #expect(second.filed.isEmpty && second.alreadyFiled.map(\.version) == [1, 1, 1])
+        #expect(try versionCount(p) == 3)
+
+        // --again: the journal is forgotten and each becomes version 2.
+        journal(p, again).discard()
+        let third = try p.vault.fileBatch(again, journal: journal(p, again), by: p["farah"])
+        #expect(third.filed.map(\.version) == [2, 2, 2])
+    }
+
+    /// A run stopped part-way (here by a file that went missing after the
+    /// check) keeps what it filed; the re-run files only the rest.
+    @Test func aRunStoppedPartWayIsFinishedByTheNextWithoutDuplicates() throws {
+        let p = try programme()
+        let requests = (1...3).map { request(p, "scan \($0).txt") }
+        let batch = try p.vault.checkBatch(requests, by: "farah")
+        try FileManager.default.removeItem(atPath: p.scratch.file("scan 2.txt"))
+        let first = try p.vault.fileBatch(batch, journal: journal(p, batch), by: p["farah"])
+        #expect(first.filed.map(\.item.name) == ["scan 1"])
+        #expect(first.failure?.item.name == "scan 2")
+        try Data("page 2\n".utf8).write(to: URL(fileURLWithPath: p.scratch.file("scan 2.txt")))
+        let second = try p.vault.fileBatch(batch, journal: journal(p, batch), by: p["farah"])
+        #expect(second.failure == nil)
+        #expect(second.alreadyFiled.map(\.item.name) == ["scan 1"] && second.filed.map(\.item.name) == ["scan 2", "scan 3"])
+        #expect(try versionCount(p) == 3)
+    }
+
+    /// A journal line only lets the signed log confirm a filing: a line
+    /// naming an object the log does not hold for that version (a run
+    /// killed before its event, or a forged line) files the row.
+    @Test func aJournalCannotInventAFiling() throws {
+        let p = try programme()
+        let one = try p.vault.checkBatch([request(p, "scan 1.txt", name: "Notes")], by: "farah")
+        let filed = try p.vault.fileBatch(one, journal: nil, by: p["farah"])
+        let object = try #require(try p.vault.versions(caseNumber: "CP-2024-0042", document: "Notes").first?.objectID)
+
+        let batch = try p.vault.checkBatch([request(p, "scan 2.txt"), request(p, "scan 3.txt")], by: "farah")
+        let log = journal(p, batch)
+        // Row 0 claims "Notes" v1's object (another document's); row 1 an
+        // object nobody filed; a torn last line.
+        try log.record(row: 0, caseNumber: "CP-2024-0042", version: 1, object: object)
+        try log.record(row: 1, caseNumber: "CP-2024-0042", version: 1, object: String(repeating: "ab", count: 32))
+        let handle = try #require(FileHandle(forWritingAtPath: log.path))
+        handle.seekToEndOfFile()
+        handle.write(Data("filing 1 CP-2024-0042 1 abc".utf8))
+        handle.closeFile()
+        let result = try p.vault.fileBatch(batch, journal: log, by: p["farah"])
+        #expect(filed.filed.count == 1 && result.filed.count == 2 && result.alreadyFiled.isEmpty)
+        #expect(try versionCount(p) == 3)
+    }
+
+    @Test func theJournalHoldsNoNamesPathsOrContentAndStaysPrivate() throws {
+        let p = try programme()
+        let batch = try p.vault.checkBatch([request(p, "scan 1.txt", name: "Amani Wanjiru notes")], by: "farah")
+        let log = journal(p, batch)
+        _ = try p.vault.fileBatch(batch, journal: log, by: p["farah"])
+        let text = try String(contentsOfFile: log.path, encoding: .utf8)
+        #expect(text.hasPrefix("casevault-filing-journal-v1\nfiling 0 CP-2024-0042 1 "))
+        for secret in ["Amani", "scan", "page 1"] { #expect(!text.contains(secret)) }
+        let mode = try FileManager.default.attributesOfItem(atPath: log.path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+
+        // A state folder others can write to is refused before anything is filed.
+        let open = CheckpointStore(folder: p.scratch.file("open-state"))
+        try FileManager.default.createDirectory(atPath: open.folder, withIntermediateDirectories: true, attributes: nil)
+        chmod(open.folder, 0o777)
+        let exposed = FilingJournal(store: open, vaultID: p.vault.config.vaultId, batchID: "x")
+        let second = try p.vault.checkBatch([request(p, "scan 2.txt")], by: "farah")
+        let objects = try p.vault.objects.allObjects()
+        let result = try p.vault.fileBatch(second, journal: exposed, by: p["farah"])
+        #expect(result.filed.isEmpty && result.failure?.error.message.contains("not private") == true)
+        #expect(throws: VaultError.self) { try p.vault.versions(caseNumber: "CP-2024-0042", document: "scan 2") }
+        #expect(try p.vault.objects.allObjects() == objects)
+    }
+
+    @Test func formsInABatchAreValidatedAndFiledAsForms() throws {
+        let p = try programme()
+        try FileManager.default.copyItem(atPath: repository.appendingPathComponent("Schemas/examples/intake.json").path,
+                                         toPath: p.scratch.file("intake.json"))
+        let batch = try p.vault.checkBatch([request(p, "intake.json", kind: .form(type: "intake", schemaVersion: nil))], by: "farah")
+        #expect(batch.problems.isEmpty)
+        let result = try p.vault.fileBatch(batch, journal: nil, by: p["farah"])
+        let filed = try #require(result.filed.first)
+        let version = try #require(try p.vault.versions(caseNumber: "CP-2024-0042", document: filed.item.name).first)
+        #expect(version.isForm && version.type == "intake")
+    }
+}
