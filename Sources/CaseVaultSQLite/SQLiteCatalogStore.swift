@@ -183,6 +183,23 @@ private final class Connection: CatalogWriter {
         }
     }
 
+    /// One query for a whole path (StateMap.walk): each node read alone
+    /// cost a statement step and a row decode, and a walk reads twenty.
+    func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]? {
+        guard !paths.isEmpty else { return [:] }
+        let sql = "SELECT path, kind, hash, first, second FROM state_nodes WHERE path IN ("
+            + Array(repeating: "?", count: paths.count).joined(separator: ",") + ")"
+        var found: [[UInt8]: StateNode] = [:]
+        let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: StatementArguments(paths.map { Data($0) }))
+        while let row = try cursor.next() {
+            let path = Self.bytes(try row.value(at: 0))
+            found[path] = StateNode(path: path, kind: StateNode.Kind(rawValue: try row.value(at: 1) as Int) ?? .leaf,
+                                    hash: Self.bytes(try row.value(at: 2)), first: Self.bytes(try row.value(at: 3)),
+                                    second: Self.bytes(try row.value(at: 4)))
+        }
+        return found
+    }
+
     func stateNodeCount() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM state_nodes") ?? 0 }
     func logNodeCount() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM log_nodes") ?? 0 }
 

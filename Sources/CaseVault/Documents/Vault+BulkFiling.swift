@@ -233,25 +233,89 @@ extension Vault {
             progress?(BatchProgress(filesDone: filesDone, filesTotal: batch.items.count, bytesDone: bytes, bytesTotal: bytesTotal))
         }
         report(0, 0)
-        for (index, item) in batch.items.enumerated() {
+        var index = 0
+        let items = batch.items
+        while index < items.count {
+            let item = items[index]
             do {
                 if let done = try filedEarlier(item, journaled[item.row] ?? []) {
                     result.rows.append(done)
-                } else {
-                    let info = try fileItem(item, journal: journal, by: actor, now: now, timeZone: timeZone) { read in
-                        report(index, bytesDone + read)
-                    }
-                    result.rows.append(BatchResult.Row(item: item, version: info.version, filedNow: true, tier: info.tier,
-                                                       caseStatus: info.stamp.caseStatus))
+                    bytesDone += item.size
+                    index += 1
+                    report(index, bytesDone)
+                    continue
                 }
+                // Small documents go in groups, one transaction each.
+                var group = [item]
+                var groupBytes = item.size
+                if item.size <= Self.groupedFilingLimit {
+                    var next = index + 1
+                    while next < items.count, group.count < Self.groupSize, items[next].size <= Self.groupedFilingLimit,
+                          groupBytes + items[next].size <= Self.groupBytes, journaled[items[next].row] == nil {
+                        group.append(items[next])
+                        groupBytes += items[next].size
+                        next += 1
+                    }
+                }
+                if group.count > 1, let infos = try? fileGroup(group, journal: journal, by: actor, now: now, timeZone: timeZone) {
+                    for (member, info) in zip(group, infos) {
+                        result.rows.append(BatchResult.Row(item: member, version: info.version, filedNow: true, tier: info.tier,
+                                                           caseStatus: info.stamp.caseStatus))
+                    }
+                    bytesDone += groupBytes
+                    index += group.count
+                    report(index, bytesDone)
+                    continue
+                }
+                // One at a time: a large document, or a group that met a
+                // conflict or a failure (filed one by one, the failure is
+                // met again at its own item, with those before it filed).
+                let info = try fileItem(item, journal: journal, by: actor, now: now, timeZone: timeZone) { read in
+                    report(index, bytesDone + read)
+                }
+                result.rows.append(BatchResult.Row(item: item, version: info.version, filedNow: true, tier: info.tier,
+                                                   caseStatus: info.stamp.caseStatus))
             } catch let error as VaultError {
                 result.failure = BatchResult.Failure(item: item, error: error)
                 return result
             }
             bytesDone += item.size
-            report(index + 1, bytesDone)
+            index += 1
+            report(index, bytesDone)
         }
         return result
+    }
+
+    /// Documents up to this size are filed in groups of up to `groupSize`
+    /// and `groupBytes` (SECURITY.md §10a).
+    static let groupedFilingLimit: Int64 = 1 << 20
+    static let groupSize = 64
+    static let groupBytes: Int64 = 8 << 20
+
+    /// Files a group of small items in one transaction (`commitGroup`): each
+    /// encrypted into its object and journaled first, all lines synced once.
+    /// On any error nothing is committed and every object is removed.
+    private func fileGroup(_ items: [CheckedBatch.Item], journal: FilingJournal?, by actor: StaffIdentity, now: Date?,
+                           timeZone: TimeZone) throws -> [VersionInfo] {
+        if Policy.agedOutClosingRoles.contains(actor.role) {
+            for number in Set(items.map(\.caseNumber)) { try closeAgedOutCases(number, by: actor, now: now ?? Date()) }
+        }
+        return try objects.withFilingLock {
+            var prepared: [PreparedFiling] = []
+            do {
+                for item in items {
+                    let input = try filingInput(item, progress: { _ in })
+                    prepared.append(try prepareFiling(caseNumber: item.caseNumber, name: item.name, type: input.type,
+                                                      confidential: item.confidential, schema: input.schema, by: actor,
+                                                      now: now, timeZone: timeZone, source: input.source))
+                }
+                try journal?.record(zip(items, prepared).map { ($0.row, $1.caseNumber, $1.plan.version, $1.object.id.hex) })
+                return try commitGroup(prepared, by: actor, now: now)
+            } catch {
+                for filing in prepared { objects.remove(filing.object.id) }
+                throw error
+            }
+        }
     }
 
     /// The row of an item a journal shows filed, when the signed log holds
@@ -275,6 +339,17 @@ extension Vault {
         let beforeCommit: (Int, String) throws -> Void = { version, object in
             try journal?.record(row: item.row, caseNumber: item.caseNumber, version: version, object: object)
         }
+        let input = try filingInput(item, progress: progress)
+        return try fileStream(caseNumber: item.caseNumber, name: item.name, type: input.type, confidential: item.confidential,
+                              schema: input.schema, by: actor, now: now, timeZone: timeZone, source: input.source,
+                              beforeCommit: beforeCommit)
+    }
+
+    /// An item's bytes as a filing source: a document's file as it is read
+    /// (reporting bytes read), or a form read, parsed and validated against
+    /// its schema into wiped memory.
+    private func filingInput(_ item: CheckedBatch.Item, progress: @escaping (Int64) -> Void) throws
+        -> (source: FilingSource, type: String, schema: FormSchema?) {
         let file = try Self.open(.file(path: item.path))
         switch item.kind {
         case .document(let type):
@@ -285,14 +360,20 @@ extension Vault {
                 progress(read)
                 return n
             }, rewind: { read = 0; return file.rewind() })
-            return try fileStream(caseNumber: item.caseNumber, name: item.name, type: type, confidential: item.confidential,
-                                  schema: nil, by: actor, now: now, timeZone: timeZone, source: source, beforeCommit: beforeCommit)
+            return (source, type, nil)
         case .form(let type, let version):
             let schema = try formSchema(type: type, version: version)
             let (bytes, count) = try Self.readForm(from: file)
-            let parsed = try Self.parseForm(bytes, count: count)
-            return try fileForm(parsed, bytes: bytes, count: count, caseNumber: item.caseNumber, name: item.name, schema: schema,
-                                confidential: item.confidential, by: actor, now: now, timeZone: timeZone, beforeCommit: beforeCommit)
+            let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
+            guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
+            var offset = 0
+            let source = FilingSource(read: { buffer in
+                let n = Swift.min(buffer.count, count - offset)
+                if n > 0 { bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) } }
+                offset += n
+                return n
+            }, rewind: { offset = 0; return true })
+            return (source, schema.type, schema)
         }
     }
 }
@@ -348,6 +429,11 @@ public struct FilingJournal: Sendable {
     }
 
     func record(row: Int, caseNumber: String, version: Int, object: String) throws {
+        try record([(row, caseNumber, version, object)])
+    }
+
+    /// Appends the lines and syncs them once.
+    func record(_ lines: [(row: Int, caseNumber: String, version: Int, object: String)]) throws {
         if !FileSystem.isDirectory(folder) {
             try FileSystem.makeDirectories(folder, mode: 0o700)
         }
@@ -359,10 +445,10 @@ public struct FilingJournal: Sendable {
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VaultError.io("cannot write the filing journal \(path): \(FileSystem.errorText())") }
         let file = FileDescriptor(fd, path: path)
-        var line = "filing \(row) \(caseNumber) \(version) \(object)\n"
+        var text = lines.map { "filing \($0.row) \($0.caseNumber) \($0.version) \($0.object)\n" }.joined()
         let isNew = file.regularFileSize == 0
-        if isNew { line = Self.header + "\n" + line }
-        try file.write(Array(line.utf8))
+        if isNew { text = Self.header + "\n" + text }
+        try file.write(Array(text.utf8))
         guard fdatasync(fd) == 0 else { throw VaultError.io("cannot sync the filing journal \(path): \(FileSystem.errorText())") }
         if isNew { try FileSystem.syncDirectory(folder) }
     }

@@ -119,7 +119,7 @@ extension Vault {
 
     /// What a filing decided from the signed state before encrypting; the
     /// commit re-reads the same state and must find it unchanged.
-    private struct FilingPlan {
+    struct FilingPlan {
         let caseRecord: CaseRecord
         let document: DocumentRecord?
         let version: Int
@@ -130,7 +130,7 @@ extension Vault {
         let policy: ConfidentialTypesRecord?
     }
 
-    private struct FilingConflict: Error {}
+    struct FilingConflict: Error {}
 
     /// The filing itself, from any source; `schema` is recorded for forms.
     ///
@@ -164,9 +164,54 @@ extension Vault {
         }
     }
 
+    /// A filing encrypted and durable, not yet committed: what the commit
+    /// checks and records.
+    struct PreparedFiling {
+        let caseNumber: String
+        let name: String
+        let type: String
+        let schema: FormSchema?
+        let plan: FilingPlan
+        let object: (id: ObjectID, size: Int64)
+        let plaintextSize: Int64
+        let sealedFileKey: [UInt8]
+
+        var info: VersionInfo {
+            VersionInfo(caseNumber: caseNumber, document: name, version: plan.version, type: type, tier: plan.tier,
+                        stamp: plan.stamp, size: plaintextSize, objectID: object.id.hex,
+                        schemaID: schema?.id, schemaVersion: schema?.version)
+        }
+    }
+
     private func fileOnce(caseNumber number: String, name: String, type: String, confidential: Bool, schema: FormSchema?,
                           by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone, source: FilingSource,
                           beforeCommit: ((_ version: Int, _ object: String) throws -> Void)?) throws -> VersionInfo {
+        let prepared = try prepareFiling(caseNumber: number, name: name, type: type, confidential: confidential, schema: schema,
+                                         by: actor, now: fixedNow, timeZone: timeZone, source: source)
+        do {
+            try beforeCommit?(prepared.plan.version, prepared.object.id.hex)
+            return try write { writer, trusted in
+                let signed = trusted.signedState(writer)
+                try Self.checkUnchanged(prepared, signed: signed, actor: actor)
+                let data = try Self.versionFiled(prepared, in: writer)
+                // Event times are read under the lock, so they never run
+                // backwards against sequence numbers.
+                try Ledger.append([.versionFiled(data)], by: actor, at: fixedNow ?? Date(), vaultID: config.vaultId,
+                                  head: &trusted, in: writer)
+                return prepared.info
+            }
+        } catch {
+            // Nothing refers to the object (the transaction rolled back), and
+            // its random file key makes it unique: remove it.
+            objects.remove(prepared.object.id)
+            throw error
+        }
+    }
+
+    /// Steps 1 and 2 of SECURITY.md §10: plan from the signed state, then
+    /// encrypt the input into a durable object and seal its file key.
+    func prepareFiling(caseNumber number: String, name: String, type: String, confidential: Bool, schema: FormSchema?,
+                       by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone, source: FilingSource) throws -> PreparedFiling {
         // The first chunk is read before anything else, to recognise images.
         let head = SecureBytes(count: SecretStream.chunkSize)
         let headCount = try head.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: source.read) }
@@ -205,42 +250,52 @@ extension Vault {
         } catch CryptoError.inputFailed {
             throw VaultError.io("cannot read the document being filed")
         }
-        let sealedFileKey = SealedBox.seal(fileKey, to: plan.tierKey)
-        do {
-            try beforeCommit?(plan.version, object.id.hex)
-            return try write { writer, trusted in
-                let signed = trusted.signedState(writer)
-                // Nothing the object was encrypted against may have changed.
-                guard let state = try signed.caseState(number), state.case == plan.caseRecord,
-                      try signed.document(number, name) == plan.document,
-                      try signed.confidentialTypes().record == plan.policy,
-                      try signed.staff(actor.id)?.role == actor.role.rawValue else {
-                    throw FilingConflict()
-                }
-                var schemaReference: VersionFiled.SchemaReference?
-                if let schema {
-                    // The body is stored, so the exact text a form was
-                    // validated against can be read back and hashed.
-                    let bodyHash = try Ledger.putBlob(Array(schema.text.utf8), in: writer)
-                    schemaReference = .init(id: schema.id, version: schema.version, bodyHash: bodyHash)
-                }
-                let data = VersionFiled(case: number, document: name, version: plan.version, type: type, tier: plan.tier.rawValue,
-                                        object: object.id.hex, size: plaintextSize, ciphertextSize: object.size,
-                                        sealedFileKeyHash: try Ledger.putBlob(sealedFileKey, in: writer), stamp: plan.stamp,
-                                        schema: schemaReference)
-                // Event times are read under the lock, so they never run
-                // backwards against sequence numbers.
-                try Ledger.append([.versionFiled(data)], by: actor, at: fixedNow ?? Date(), vaultID: config.vaultId,
-                                  head: &trusted, in: writer)
-                return VersionInfo(caseNumber: number, document: name, version: plan.version, type: type, tier: plan.tier,
-                                   stamp: plan.stamp, size: plaintextSize, objectID: object.id.hex,
-                                   schemaID: schema?.id, schemaVersion: schema?.version)
-            }
-        } catch {
-            // Nothing refers to the object (the transaction rolled back), and
-            // its random file key makes it unique: remove it.
-            objects.remove(object.id)
-            throw error
+        return PreparedFiling(caseNumber: number, name: name, type: type, schema: schema, plan: plan, object: object,
+                              plaintextSize: plaintextSize, sealedFileKey: SealedBox.seal(fileKey, to: plan.tierKey))
+    }
+
+    /// Step 3's check: nothing the object was encrypted against may have
+    /// changed since it was planned.
+    static func checkUnchanged(_ prepared: PreparedFiling, signed: SignedState, actor: StaffIdentity) throws {
+        guard let state = try signed.caseState(prepared.caseNumber), state.case == prepared.plan.caseRecord,
+              try signed.document(prepared.caseNumber, prepared.name) == prepared.plan.document,
+              try signed.confidentialTypes().record == prepared.plan.policy,
+              try signed.staff(actor.id)?.role == actor.role.rawValue else {
+            throw FilingConflict()
+        }
+    }
+
+    /// Step 3's record: the sealed file key (and a form's schema text) as
+    /// blobs, and the event that names them.
+    static func versionFiled(_ prepared: PreparedFiling, in writer: any CatalogWriter) throws -> VersionFiled {
+        var schemaReference: VersionFiled.SchemaReference?
+        if let schema = prepared.schema {
+            // The body is stored, so the exact text a form was
+            // validated against can be read back and hashed.
+            let bodyHash = try Ledger.putBlob(Array(schema.text.utf8), in: writer)
+            schemaReference = .init(id: schema.id, version: schema.version, bodyHash: bodyHash)
+        }
+        let plan = prepared.plan
+        return VersionFiled(case: prepared.caseNumber, document: prepared.name, version: plan.version, type: prepared.type,
+                            tier: plan.tier.rawValue, object: prepared.object.id.hex, size: prepared.plaintextSize,
+                            ciphertextSize: prepared.object.size,
+                            sealedFileKeyHash: try Ledger.putBlob(prepared.sealedFileKey, in: writer), stamp: plan.stamp,
+                            schema: schemaReference)
+    }
+
+    /// Files several prepared filings in one transaction (a bulk filing's
+    /// group of small documents): each is checked as in step 3, and their
+    /// events are appended together, so the catalog pages they share (the
+    /// upper state map, the log's tree) are written and synced once. All
+    /// or none: on a conflict nothing is committed and FilingConflict is
+    /// thrown; the caller removes the objects and files them one by one.
+    func commitGroup(_ group: [PreparedFiling], by actor: StaffIdentity, now fixedNow: Date?) throws -> [VersionInfo] {
+        try write { writer, trusted in
+            let signed = trusted.signedState(writer)
+            for prepared in group { try Self.checkUnchanged(prepared, signed: signed, actor: actor) }
+            let events = try group.map { EventData.versionFiled(try Self.versionFiled($0, in: writer)) }
+            try Ledger.append(events, by: actor, at: fixedNow ?? Date(), vaultID: config.vaultId, head: &trusted, in: writer)
+            return group.map(\.info)
         }
     }
 

@@ -70,6 +70,9 @@ public protocol CatalogReader: AnyObject {
     func logNode(level: Int, index: Int64) throws -> [UInt8]?
     func logNodeCount() throws -> Int64
     func stateNode(path: [UInt8]) throws -> StateNode?
+    /// The nodes at `paths` that exist, in one read; nil when the store
+    /// reads no faster that way than one by one.
+    func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]?
     func stateNodeCount() throws -> Int64
     /// Every stored state node, in no particular order (for `verify`).
     func forEachStateNode(_ body: (StateNode) throws -> Void) throws
@@ -204,6 +207,7 @@ struct LogNodes: LogNodeSource {
 struct StateNodes: StateNodeSink {
     let reader: any CatalogReader
     func stateNode(path: [UInt8]) throws -> StateNode? { try reader.stateNode(path: path) }
+    func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]? { try reader.stateNodes(paths: paths) }
     func putStateNode(_ node: StateNode) throws {
         guard let writer = reader as? any CatalogWriter else { preconditionFailure("state map written outside a write transaction") }
         try writer.putStateNode(node)

@@ -313,6 +313,26 @@ final class TopOfMapCache: StateNodeSource {
         nodes[path] = node
         return node
     }
+
+    /// The cached top, and the rest in one read of the reader's.
+    func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]? {
+        var found: [[UInt8]: StateNode] = [:]
+        var missing: [[UInt8]] = []
+        for path in paths {
+            if path.count >= 2, Int(path[0]) << 8 | Int(path[1]) <= Self.depth, let known = nodes[path] {
+                if let known { found[path] = known }
+            } else {
+                missing.append(path)
+            }
+        }
+        guard !missing.isEmpty else { return found }
+        guard let read = try reader.stateNodes(paths: missing) else { return nil }
+        for path in missing {
+            if path.count >= 2, Int(path[0]) << 8 | Int(path[1]) <= Self.depth { nodes[path] = read[path] }
+            if let node = read[path] { found[path] = node }
+        }
+        return found
+    }
 }
 
 struct LegacyNodes: StateNodeSource {
