@@ -79,3 +79,13 @@ public final class SecureBytes {
 }
 
 extension SecureBytes: ReadableBytes {}
+
+/// Process-wide protection for a process that holds secrets for long (the
+/// agent): not dumpable, so neither a core dump nor another process of the
+/// same user (ptrace, /proc/PID/mem) reads its memory.
+public enum ProcessSecrecy {
+    @discardableResult
+    public static func forbidDumpsAndTracing() -> Bool {
+        casevault_forbid_dumps() == 0
+    }
+}

@@ -20,7 +20,7 @@ struct StaffPasswdCommand: ParsableCommand {
     var newPassphraseFile: String?
 
     func run() throws {
-        try vaultOptions.withUnlocked { vault, identity in
+        try vaultOptions.withUnlocked(agent: false) { vault, identity in
             let passphrase = try newPassphrase(file: newPassphraseFile, for: identity.id)
             try vault.changePassphrase(of: identity, to: passphrase)
             print("Passphrase changed for '\(identity.id)'.")

@@ -79,11 +79,19 @@ struct VaultOptions: ParsableArguments {
     /// Opens the vault, unlocks the acting member and runs `body`; then,
     /// whether it succeeded or not (a refused read is an event too), keeps
     /// the log's new head as this user's checkpoint of the vault.
-    func withUnlocked<T>(_ opened: Vault? = nil, _ body: (Vault, StaffIdentity) throws -> T) throws -> T {
+    ///
+    /// Unless a passphrase file or command is given on the command line (or
+    /// `agent` is false), the member's agent (`casevault unlock`) is asked
+    /// first; without one, the passphrase comes as `passphrase(for:)` says.
+    func withUnlocked<T>(_ opened: Vault? = nil, agent useAgent: Bool = true, _ body: (Vault, StaffIdentity) throws -> T) throws -> T {
         let vault = try opened ?? openVault()
         let id = try actingStaffID()
         _ = try vault.staffMember(id: id)  // name an unknown member before prompting
-        let identity = try vault.unlock(staffID: id, passphrase: try passphrase(for: id))
+        var fromAgent: StaffIdentity?
+        if useAgent, passphraseFile == nil, passphraseCommand == nil {
+            fromAgent = try vault.unlock(staffID: id, agent: Agent.socketPath(vaultID: vault.config.vaultId, staffID: id))
+        }
+        let identity = try fromAgent ?? vault.unlock(staffID: id, passphrase: try passphrase(for: id))
         if !identity.isAnchored {
             Output.warning("your keys predate anchored wrapping; run 'casevault staff passwd' once so they also pin the log")
         }

@@ -93,7 +93,7 @@ import Testing
     @Test func anInclusionProofChecksAgainstTheCheckpointAloneAndNothingElse() throws {
         let p = try Self.scene()
         let head = try p.vault.eventTreeHead()
-        let checkpoint = Checkpoint.signed(vaultID: p.vault.config.vaultId, size: Int64(head.size),
+        let checkpoint = try Checkpoint.signed(vaultID: p.vault.config.vaultId, size: Int64(head.size),
                                            root: try #require([UInt8](hexString: head.rootHex)), by: p["peter"])
         // Every event, proved and checked from the proof's JSON alone.
         for seq in 1...Int64(head.size) {
@@ -111,11 +111,11 @@ import Testing
                                      signature: proof.signature, path: proof.path)
         #expect(throws: VaultError.self) { try altered.check(against: checkpoint) }
         let later = try p.vault.eventTreeHead()
-        let newer = Checkpoint.signed(vaultID: p.vault.config.vaultId, size: Int64(later.size),
+        let newer = try Checkpoint.signed(vaultID: p.vault.config.vaultId, size: Int64(later.size),
                                       root: try #require([UInt8](hexString: later.rootHex)), by: p["peter"])
         #expect(throws: VaultError.self) { try proof.check(against: newer) }
         // A checkpoint of another history (a forked or rewritten log) proves nothing here.
-        let forked = Checkpoint.signed(vaultID: p.vault.config.vaultId, size: 4, root: Array(repeating: 7, count: 32), by: p["peter"])
+        let forked = try Checkpoint.signed(vaultID: p.vault.config.vaultId, size: 4, root: Array(repeating: 7, count: 32), by: p["peter"])
         #expect(throws: VaultError.integrityFailure("this vault's log does not extend the checkpoint")) {
             try p.vault.inclusionProof(seq: 2, under: forked)
         }
@@ -170,7 +170,7 @@ import Testing
 
         let before = UnsealCount.onThisThread
         let head = try p.vault.eventTreeHead()
-        let checkpoint = Checkpoint.signed(vaultID: p.vault.config.vaultId, size: Int64(head.size),
+        let checkpoint = try Checkpoint.signed(vaultID: p.vault.config.vaultId, size: Int64(head.size),
                                            root: try #require([UInt8](hexString: head.rootHex)), by: p["peter"])
         let log = try p.vault.auditLog()
         for number in [Self.number, "CP-2024-0043"] { _ = try p.vault.accessHistory(of: number) }

@@ -330,7 +330,7 @@ import Testing
         let p = try Self.scene()
         _ = try p.vault.recordDeparture(of: "dora", reason: "left", by: p["amina"])
         let real = try p.vault.checkpoint(signedBy: p["halima"])
-        let byDora = Checkpoint.signed(vaultID: p.vault.config.vaultId, size: real.size, root: real.root, by: p["dora"])
+        let byDora = try Checkpoint.signed(vaultID: p.vault.config.vaultId, size: real.size, root: real.root, by: p["dora"])
         expectIntegrity("is not signed by a member of this vault") { _ = try Vault.open(at: p.vault.path, options: .init(checkpoint: byDora)) }
         #expect(try Vault.open(at: p.vault.path, options: .init(checkpoint: real)).cases().count == 1)
     }

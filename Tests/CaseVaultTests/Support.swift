@@ -129,3 +129,10 @@ func completedHandoverDraft(_ draft: JSONValue, child: String = "Amani (test)") 
     ])
     return .object(form)
 }
+
+/// The key pairs of a member unlocked in this process (tests only: the
+/// product reaches them through `keys`, which may be the agent's).
+extension StaffIdentity {
+    var boxKeys: BoxKeyPair { (keys as! LocalKeys).box }
+    var signingKeys: SigningKeyPair { (keys as! LocalKeys).signing }
+}

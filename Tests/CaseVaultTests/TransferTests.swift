@@ -306,7 +306,7 @@ import Testing
         history = try parts.history
         let checkpoint = try Checkpoint(parsing: history.checkpoint)
         let stranger = try o.to.vault.unlock(staffID: "halima", passphrase: try o.to.scratch.passphrase("halima passphrase!"))
-        history.checkpoint = Checkpoint.signed(vaultID: history.fromVault, size: checkpoint.size, root: checkpoint.root, by: stranger).note
+        history.checkpoint = try Checkpoint.signed(vaultID: history.fromVault, size: checkpoint.size, root: checkpoint.root, by: stranger).note
         parts["history.json"] = history.encoded()
         try parts.seal(to: member.boxKeys.publicKey, at: path)
         try refused(o, path, message: "checkpoint is not signed")

@@ -747,7 +747,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         let stranger = StaffIdentity(member: StaffMember(id: "peter", name: "Not Peter", role: .auditor, createdAt: Date(), createdBy: nil,
                                                          boxPublicKeyHex: "", signingPublicKeyHex: ""),
                                      boxKeys: BoxKeyPair(), signingKeys: SigningKeyPair(), isAnchored: false)
-        let forged = Checkpoint.signed(vaultID: checkpoint.origin.replacingOccurrences(of: "casevault/", with: ""), size: checkpoint.size,
+        let forged = try Checkpoint.signed(vaultID: checkpoint.origin.replacingOccurrences(of: "casevault/", with: ""), size: checkpoint.size,
                                        root: checkpoint.root, by: stranger)
         expectIntegrity("the checkpoint you gave is not signed by a member of this vault") {
             _ = try Vault.open(at: office.path, options: .init(checkpoint: forged))
@@ -774,7 +774,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         let late = try office.act("amina") { vault, amina -> Checkpoint in
             try vault.addStaff(id: "lena", name: "Lena Late", role: .auditor, passphrase: try office.scratch.passphrase("lena passphrase!"), by: amina)
             let lena = try vault.unlock(staffID: "lena", passphrase: try office.scratch.passphrase("lena passphrase!"))
-            return Checkpoint.signed(vaultID: vault.config.vaultId, size: checkpoint.size, root: checkpoint.root, by: lena)
+            return try Checkpoint.signed(vaultID: vault.config.vaultId, size: checkpoint.size, root: checkpoint.root, by: lena)
         }
         expectIntegrity("the checkpoint you gave is not signed by a member of this vault") {
             _ = try Vault.open(at: office.path, options: .init(checkpoint: late))

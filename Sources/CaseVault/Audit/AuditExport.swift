@@ -77,7 +77,7 @@ extension Vault {
                 ]).canonicalBytes + [0x0a]
             }
             payload.append(("data/events.jsonl", lines))
-            let checkpoint = Checkpoint.signed(vaultID: config.vaultId, size: head.size, root: head.logRoot, by: actor)
+            let checkpoint = try Checkpoint.signed(vaultID: config.vaultId, size: head.size, root: head.logRoot, by: actor)
             payload.append(("data/checkpoint.txt", Array(checkpoint.note.utf8)))
             if let last = lastCheckpoint {
                 guard last.origin == Checkpoint.origin(vaultID: config.vaultId), last.size >= 1, last.size <= head.size else {

@@ -309,7 +309,7 @@ extension Vault {
         }
         let sealed = try signed.blob(grant.sealedKeyHash, what: "the sealed \(tier.rawValue)-tier key of \(number)")
         let keys: BoxKeyPair
-        do { keys = try BoxKeyPair(secretKey: try SealedBox.open(sealed, with: actor.boxKeys)) } catch {
+        do { keys = try BoxKeyPair(secretKey: try actor.keys.unseal(sealed)) } catch {
             throw VaultError.integrityFailure("the \(tier.rawValue)-tier key of \(number) sealed to '\(actor.id)' failed authentication")
         }
         guard keys.publicKey == (try state.case.publicKey(for: tier, generation: generation)) else {

@@ -117,7 +117,7 @@ extension Vault {
                 throw VaultError.integrityFailure("version \(wanted) of '\(document)' of \(number) is missing from the catalog")
             }
             guard let reader = try signed.staff(actor.id), let role = Role(rawValue: reader.role),
-                  reader.boxPublicKey == actor.boxKeys.publicKey.bytes.hexString else {
+                  reader.boxPublicKey == actor.keys.boxPublicKey.bytes.hexString else {
                 throw VaultError.accessDenied("'\(actor.id)' is not on the staff with these keys")
             }
             guard let tier = Tier(rawValue: record.tier) else { throw VaultError.integrityFailure("a version record of \(number) is damaged") }
@@ -145,7 +145,7 @@ extension Vault {
         }
         let fileKey: SecureBytes
         do {
-            let tierKeys = try BoxKeyPair(secretKey: try SealedBox.open(sealedTierKey, with: actor.boxKeys))
+            let tierKeys = try BoxKeyPair(secretKey: try actor.keys.unseal(sealedTierKey))
             guard tierKeys.publicKey == facts.tierKey else {
                 throw VaultError.integrityFailure("the \(info.tier.rawValue)-tier key granted to '\(actor.id)' for \(number) does not match the case")
             }

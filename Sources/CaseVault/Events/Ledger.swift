@@ -30,7 +30,7 @@ enum Ledger {
             guard let root = head.stateRoot else { preconditionFailure("append without a state root") }
             event.stateRoot = try Projection.apply(event, to: writer, root: root)
             let body = try event.body()
-            let signature = actor.signingKeys.sign(Event.signedMessage(body: body))
+            let signature = try actor.keys.sign(Event.signedMessage(body: body))
             let leaf = LogTree.leafHash(body: body, signature: signature)
             try writer.appendEvent(EventRecord(seq: event.seq, type: event.type.rawValue, actor: actor.id, at: at,
                                                body: body, signature: signature, leafHash: leaf))

@@ -76,7 +76,7 @@ enum SealedPackage {
         private var ended = false
 
         /// Refuses a package that is not one, or is another recipient's.
-        init(with keys: BoxKeyPair, magic: [UInt8] = SealedPackage.magic, what: String = "handover package",
+        init(with keys: any Unsealer, magic: [UInt8] = SealedPackage.magic, what: String = "handover package",
              input: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) throws {
             let headerLength = magic.count + 32 + SealedPackage.sealedKeyLength
             var header = [UInt8](repeating: 0, count: headerLength)
@@ -85,11 +85,11 @@ enum SealedPackage {
                 throw VaultError.invalidInput("this is not a casevault \(what) (or it is cut short)")
             }
             let recipient = Array(header[magic.count..<(magic.count + 32)])
-            guard recipient == keys.publicKey.bytes else {
+            guard recipient == keys.boxPublicKey.bytes else {
                 throw VaultError.accessDenied("this \(what) is sealed to someone else")
             }
             let key: SecureBytes
-            do { key = try SealedBox.open(Array(header[(magic.count + 32)...]), with: keys) } catch {
+            do { key = try keys.unseal(Array(header[(magic.count + 32)...])) } catch {
                 throw VaultError.integrityFailure("the package's key does not open: it was altered")
             }
             var streamHeader = [UInt8](repeating: 0, count: SecretStream.headerLength)

@@ -310,7 +310,7 @@ extension Vault {
         // A package never holds more than its own size in files.
         var bounded = limits
         bounded.maxTotalSize = min(limits.maxTotalSize, size)
-        return try Self.extractPackage(input: file.read(into:), into: folder, keys: actor.boxKeys, recipientID: actor.id, limits: bounded) { digest in
+        return try Self.extractPackage(input: file.read(into:), into: folder, keys: actor.keys, recipientID: actor.id, limits: bounded) { digest in
             // Only a package this vault's log says was exported, to this member, with exactly these bytes.
             try read { reader, head in
                 for record in try reader.events(type: EventType.packageExported.rawValue, actor: nil) where record.seq <= head.size {
@@ -324,7 +324,7 @@ extension Vault {
 
     /// `package open` without a vault: what the fuzz target drives
     /// (Fuzz/, scripts/fuzz.sh) with arbitrary bytes.
-    static func extractPackage(input rawInput: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, into folder: String, keys: BoxKeyPair,
+    static func extractPackage(input rawInput: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, into folder: String, keys: any Unsealer,
                                recipientID: String, limits: ArchiveLimits,
                                provenance: (String) throws -> Void = { _ in }) throws -> OpenedPackage {
         // The whole file is hashed as it is read (ciphertext: FastBlake2b), for `provenance`.
@@ -398,7 +398,7 @@ extension Vault {
                 throw VaultError.invalidInput("the package has no valid MANIFEST.json")
             }
             guard case .object(let recipient)? = top["recipient"], recipient["staffId"] == .string(recipientID),
-                  recipient["publicKey"] == .string(keys.publicKey.bytes.hexString) else {
+                  recipient["publicKey"] == .string(keys.boxPublicKey.bytes.hexString) else {
                 throw VaultError.invalidInput("the package's manifest names another recipient")
             }
             var files: [PackagedFile] = []

@@ -57,30 +57,41 @@ public struct StaffMember: Sendable, Equatable {
 /// live in wiped memory and are dropped with this object.
 public final class StaffIdentity {
     public let member: StaffMember
-    let boxKeys: BoxKeyPair
-    let signingKeys: SigningKeyPair
+    let keys: any SecretKeys
     /// False for keys wrapped before format 2 (CVW1): they seal no anchor,
     /// so only a saved checkpoint pins the log for this member until they
     /// next set their passphrase.
     public let isAnchored: Bool
+    /// What the wrapped keys sealed besides them (SECURITY.md §4), once
+    /// checked: handed to the agent, which hands it to its clients.
+    var anchor: KeyAnchor?
 
-    init(member: StaffMember, boxKeys: BoxKeyPair, signingKeys: SigningKeyPair, isAnchored: Bool) {
+    init(member: StaffMember, keys: any SecretKeys, isAnchored: Bool) {
         self.member = member
-        self.boxKeys = boxKeys
-        self.signingKeys = signingKeys
+        self.keys = keys
         self.isAnchored = isAnchored
+    }
+
+    convenience init(member: StaffMember, boxKeys: BoxKeyPair, signingKeys: SigningKeyPair, isAnchored: Bool) {
+        self.init(member: member, keys: LocalKeys(box: boxKeys, signing: signingKeys), isAnchored: isAnchored)
     }
 
     public var id: String { member.id }
     public var role: Role { member.role }
+    /// True when the keys are held by the casevault agent (`casevault unlock`).
+    public var isFromAgent: Bool { !(keys is LocalKeys) }
 
     /// The secret-key plaintext that gets wrapped: X25519 secret (32 bytes)
-    /// then Ed25519 secret (64 bytes) (SECURITY.md §4).
-    func secretKeyMaterial() -> SecureBytes {
+    /// then Ed25519 secret (64 bytes) (SECURITY.md §4). Only keys unwrapped
+    /// in this process have it: the agent never hands its keys out.
+    func secretKeyMaterial() throws -> SecureBytes {
+        guard let local = keys as? LocalKeys else {
+            throw VaultError.invalidInput("the agent holds '\(id)'s keys and never hands them out; give your passphrase for this command")
+        }
         let material = SecureBytes(count: BoxKeyPair.secretKeyLength + SigningKeyPair.secretKeyLength)
         material.withUnsafeMutableBytes { out in
-            boxKeys.secretKey.withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            signingKeys.secretKey.withUnsafeBytes {
+            local.box.secretKey.withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            local.signing.secretKey.withUnsafeBytes {
                 (out.baseAddress! + BoxKeyPair.secretKeyLength).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
             }
         }

@@ -117,15 +117,23 @@ extension Vault {
         }
         if anchored {
             let anchor = material.withUnsafeBytes { KeyAnchor(bytes: UnsafeRawBufferPointer(rebasing: $0[keyLength...])) }!
-            guard anchor.vaultID == KeyAnchor.uuidBytes(config.vaultId) else {
-                throw VaultError.integrityFailure("the wrapped keys of '\(staffID)' belong to another vault")
-            }
-            guard anchor.firstEvent == firstLeaf else {
-                throw VaultError.integrityFailure("the log's first event is not the one '\(staffID)' joined: the vault's log was rewritten from its root")
-            }
-            try adopt(TrustAnchor(size: anchor.size, root: anchor.root, source: "the log as '\(staffID)' last saw it when setting their passphrase"))
+            try check(anchor, of: staffID, firstLeaf: firstLeaf)
+            identity.anchor = anchor
         }
         return identity
+    }
+
+    /// The anchor a member's keys sealed must be this vault's, start at
+    /// today's first event, and be a prefix of today's log (adopted as a
+    /// trust anchor, which checks that).
+    func check(_ anchor: KeyAnchor, of staffID: String, firstLeaf: [UInt8]) throws {
+        guard anchor.vaultID == KeyAnchor.uuidBytes(config.vaultId) else {
+            throw VaultError.integrityFailure("the wrapped keys of '\(staffID)' belong to another vault")
+        }
+        guard anchor.firstEvent == firstLeaf else {
+            throw VaultError.integrityFailure("the log's first event is not the one '\(staffID)' joined: the vault's log was rewritten from its root")
+        }
+        try adopt(TrustAnchor(size: anchor.size, root: anchor.root, source: "the log as '\(staffID)' last saw it when setting their passphrase"))
     }
 
     /// Adds a staff member with fresh key pairs wrapped under `passphrase`.
@@ -160,8 +168,8 @@ extension Vault {
             guard try signed.staff(id) == nil else { throw VaultError.alreadyExists("staff member '\(id)' already exists") }
             let hash = try Ledger.putBlob(wrapped, in: writer)
             try Ledger.append([.staffAdded(StaffAdded(id: id, name: name, role: role.rawValue,
-                                                      boxPublicKey: identity.boxKeys.publicKey.bytes.hexString,
-                                                      signingPublicKey: identity.signingKeys.publicKey.bytes.hexString,
+                                                      boxPublicKey: identity.keys.boxPublicKey.bytes.hexString,
+                                                      signingPublicKey: identity.keys.signingPublicKey.bytes.hexString,
                                                       wrappedKeysHash: hash))],
                               by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
         }
@@ -208,8 +216,8 @@ extension Vault {
             }
             let hash = try Ledger.putBlob(wrapped, in: writer)
             try Ledger.append([created, .staffAdded(StaffAdded(id: id, name: name, role: Role.admin.rawValue,
-                                                               boxPublicKey: identity.boxKeys.publicKey.bytes.hexString,
-                                                               signingPublicKey: identity.signingKeys.publicKey.bytes.hexString,
+                                                               boxPublicKey: identity.keys.boxPublicKey.bytes.hexString,
+                                                               signingPublicKey: identity.keys.signingPublicKey.bytes.hexString,
                                                                wrappedKeysHash: hash))],
                               by: identity, at: now, vaultID: config.vaultId, head: &head, in: writer)
             guard try writer.event(seq: 1)?.leafHash == firstLeaf else {
@@ -228,8 +236,8 @@ extension Vault {
         let wrapped = try wrap(identity, passphrase: newPassphrase, anchor: anchor)
         try write { writer, head in
             let record = try staffRecord(identity.id, reader: writer, head: head)
-            guard record.boxPublicKey == identity.boxKeys.publicKey.bytes.hexString,
-                  record.signingPublicKey == identity.signingKeys.publicKey.bytes.hexString else {
+            guard record.boxPublicKey == identity.keys.boxPublicKey.bytes.hexString,
+                  record.signingPublicKey == identity.keys.signingPublicKey.bytes.hexString else {
                 throw VaultError.integrityFailure("the keys of '\(identity.id)' changed while the passphrase was being set")
             }
             let hash = try Ledger.putBlob(wrapped, in: writer)
@@ -249,7 +257,7 @@ extension Vault {
     }
 
     private func wrap(_ identity: StaffIdentity, passphrase: Passphrase, anchor: KeyAnchor) throws -> [UInt8] {
-        let keys = identity.secretKeyMaterial()
+        let keys = try identity.secretKeyMaterial()
         let anchorBytes = anchor.bytes
         let material = SecureBytes(count: keys.count + anchorBytes.count)
         material.withUnsafeMutableBytes { out in

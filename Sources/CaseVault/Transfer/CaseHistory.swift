@@ -174,7 +174,7 @@ extension CaseHistory {
         for id in staffRecords.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             try add(StateKey.staff(id), try proving.staff(id))
         }
-        let checkpoint = Checkpoint.signed(vaultID: vaultID, size: size, root: head.range.root, by: identity)
+        let checkpoint = try Checkpoint.signed(vaultID: vaultID, size: size, root: head.range.root, by: identity)
         return CaseHistory(caseNumber: number, fromVault: vaultID, checkpoint: checkpoint.note, events: events, records: records,
                            nodes: recorder.read.values.sorted { $0.path.lexicographicallyPrecedes($1.path) })
     }

@@ -292,7 +292,7 @@ extension Vault {
         return try objects.withFilingLock {
             var written: [ObjectID] = []
             do {
-                let unpacked = try Self.unpackTransfer(input: file.read(into:), keys: actor.boxKeys, limits: bounded) { expected, stream in
+                let unpacked = try Self.unpackTransfer(input: file.read(into:), keys: actor.keys, limits: bounded) { expected, stream in
                     let existed = objects.contains(expected)
                     let (id, size) = try objects.write(stream)
                     // Bytes that hash to another name: refused, and the object they made removed
@@ -331,7 +331,7 @@ extension Vault {
     /// unseals it for `keys`, accepts only the entries a transfer holds,
     /// hands each object to `storeObject` as a stream, and reads to the
     /// sealed stream's end.
-    static func unpackTransfer(input: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, keys: BoxKeyPair, limits: ArchiveLimits,
+    static func unpackTransfer(input: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, keys: any Unsealer, limits: ArchiveLimits,
                                storeObject: (ObjectID, (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int64) throws -> UnpackedTransfer {
         let opener = try SealedPackage.Opener(with: keys, magic: SealedPackage.transferMagic, what: "case transfer", input: input)
         var unpacked = UnpackedTransfer(history: [], keys: [], blobs: [:], objects: [:])
@@ -402,7 +402,7 @@ extension Vault {
     private func importUnpacked(_ unpacked: UnpackedTransfer, manager managerID: String, supervisor supervisorID: String,
                                 by actor: StaffIdentity, now: Date) throws -> ImportReport {
         let history = try CaseHistory(parsing: unpacked.history)
-        let proven = try history.verify(toVault: config.vaultId, toMember: actor.id, toBoxPublicKey: actor.boxKeys.publicKey.bytes.hexString)
+        let proven = try history.verify(toVault: config.vaultId, toMember: actor.id, toBoxPublicKey: actor.keys.boxPublicKey.bytes.hexString)
         let number = proven.state.case.number
         // Everything the versions name must have come.
         for version in proven.versions {
@@ -434,7 +434,7 @@ extension Vault {
                 throw VaultError.invalidInput("the transfer's keys.json is malformed or names another key")
             }
             let keys: BoxKeyPair
-            do { keys = try BoxKeyPair(secretKey: try SealedBox.open(sealed, with: actor.boxKeys)) } catch {
+            do { keys = try BoxKeyPair(secretKey: try actor.keys.unseal(sealed)) } catch {
                 throw VaultError.integrityFailure("the transfer's \(tier.rawValue)-tier key does not open with your key")
             }
             guard keys.publicKey == (try proven.state.case.publicKey(for: tier)) else {

@@ -44,12 +44,12 @@ public struct Checkpoint: Sendable, Equatable {
     }
 
     /// Signs a tree head as one member.
-    static func signed(vaultID: String, size: Int64, root: [UInt8], by identity: StaffIdentity) -> Checkpoint {
+    static func signed(vaultID: String, size: Int64, root: [UInt8], by identity: StaffIdentity) throws -> Checkpoint {
         let unsigned = Checkpoint(origin: origin(vaultID: vaultID), size: size, root: root, signatures: [])
         let name = keyName(vaultID: vaultID, staffID: identity.id)
-        let signature = identity.signingKeys.sign(Array(unsigned.text.utf8))
+        let signature = try identity.keys.sign(Array(unsigned.text.utf8))
         return Checkpoint(origin: unsigned.origin, size: size, root: root,
-                          signatures: [Signature(keyName: name, keyID: keyID(name: name, key: identity.signingKeys.publicKey),
+                          signatures: [Signature(keyName: name, keyID: keyID(name: name, key: identity.keys.signingPublicKey),
                                                  signature: signature)])
     }
 

@@ -269,7 +269,7 @@ public final class Vault: @unchecked Sendable {
     /// The log's head now, signed by `identity` (C2SP tlog-checkpoint).
     public func checkpoint(signedBy identity: StaffIdentity) throws -> Checkpoint {
         let head = try read { _, head in head }
-        return Checkpoint.signed(vaultID: config.vaultId, size: head.size, root: head.logRoot, by: identity)
+        return try Checkpoint.signed(vaultID: config.vaultId, size: head.size, root: head.logRoot, by: identity)
     }
 
     /// Keeps the log's current head, signed by `identity`, in the user's
