@@ -155,7 +155,7 @@ struct FileCommand: ParsableCommand {
     private func requests() throws -> [FilingRequest] {
         if let manifest { return try FilingManifest.read(manifest) }
         let kind: FilingRequest.Kind = form.map { .form(type: $0, schemaVersion: schemaVersion) } ?? .document(type: type!)
-        return paths.enumerated().map { index, path in
+        return paths.map { path in
             FilingRequest(caseNumber: number!, name: name, kind: kind, confidential: confidential, path: path, origin: path)
         }
     }

@@ -71,8 +71,13 @@ extension Agent {
     /// line on its standard output: `ready` once it listens, or why not.
     public static func start(_ identity: StaffIdentity, vaultID: String, executable: String, arguments: [String]) throws {
         let (hello, secrets) = try identity.agentHandoff(vaultID: vaultID)
+        // The hand-over goes over a socket pair, not a pipe: should the agent
+        // end before reading, the write fails (MSG_NOSIGNAL) instead of
+        // SIGPIPE killing this process.
         var input: [Int32] = [0, 0], output: [Int32] = [0, 0]
-        guard pipe(&input) == 0 else { throw VaultError.io("cannot start the agent: \(FileSystem.errorText())") }
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &input) == 0 else {
+            throw VaultError.io("cannot start the agent: \(FileSystem.errorText())")
+        }
         guard pipe(&output) == 0 else {
             close(input[0]); close(input[1])
             throw VaultError.io("cannot start the agent: \(FileSystem.errorText())")
@@ -94,21 +99,9 @@ extension Agent {
             close(input[1])
             throw VaultError.io("cannot start the agent: \(FileSystem.errorText(spawned))")
         }
-        func handOver(_ bytes: UnsafeRawBufferPointer) throws {
-            var offset = 0
-            while offset < bytes.count {
-                let n = write(input[1], bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw VaultError.io("cannot hand the keys to the agent: \(FileSystem.errorText())") }
-                offset += n
-            }
-        }
         do {
-            let helloBytes = Array(try JSONEncoder().encode(hello))
-            let count = UInt32(helloBytes.count)
-            let frame = [UInt8(count >> 24), UInt8(count >> 16 & 0xff), UInt8(count >> 8 & 0xff), UInt8(count & 0xff)] + helloBytes
-            try frame.withUnsafeBytes { try handOver($0) }
-            try secrets.withUnsafeBytes { try handOver($0) }
+            try AgentWire.writeFrame(input[1], Array(try JSONEncoder().encode(hello)))
+            try secrets.withUnsafeBytes { try AgentWire.writeAll(input[1], $0) }
         } catch {
             close(input[1])
             throw error
@@ -130,9 +123,9 @@ extension Agent {
         }
     }
 
-    /// The agent's side of `start`: reads the hello and keys from `fd`,
+    /// The agent's side of `start`: reads the hello and keys from `input`,
     /// listens, says `ready` (or why not) on `status`, then serves.
-    public static func serve(handoff fd_: Int32, status: Int32, socketPath: String, options: AgentServer.Options) -> AgentServer.Ending? {
+    public static func serve(handoff input: Int32, status: Int32, socketPath: String, options: AgentServer.Options) -> AgentServer.Ending? {
         func say(_ line: String) {
             let bytes = Array((line + "\n").utf8)
             _ = bytes.withUnsafeBytes { write(status, $0.baseAddress, $0.count) }
@@ -142,7 +135,7 @@ extension Agent {
         // hand-over on 0 and 1) would stay open for the agent's whole life,
         // and they would wait for its end: close them.
         for name in (try? FileSystem.listDirectory("/proc/self/fd")) ?? [] {
-            guard let fd = Int32(name), fd > 2, fd != fd_, fd != status,
+            guard let fd = Int32(name), fd > 2, fd != input, fd != status,
                   let target = FileSystem.linkTarget("/proc/self/fd/" + name),
                   target.hasPrefix("pipe:") || target.hasPrefix("socket:") else { continue }
             close(fd)
@@ -150,14 +143,14 @@ extension Agent {
         let server: AgentServer
         do {
             var header = [UInt8](repeating: 0, count: 4)
-            try header.withUnsafeMutableBytes { try readAll(fd_, $0) }
-            let length = header.reduce(0) { $0 << 8 | Int($1) }
+            try header.withUnsafeMutableBytes { try AgentWire.readFully(input, $0, what: "the agent's hand-over") }
+            let length = AgentWire.length(header)
             guard length <= 65_536 else { throw VaultError.invalidInput("the agent was handed a bad hello") }
             var body = [UInt8](repeating: 0, count: length)
-            try body.withUnsafeMutableBytes { try readAll(fd_, $0) }
+            try body.withUnsafeMutableBytes { try AgentWire.readFully(input, $0, what: "the agent's hand-over") }
             let hello = try JSONDecoder().decode(AgentHello.self, from: Data(body))
             let secrets = SecureBytes(count: BoxKeyPair.secretKeyLength + SigningKeyPair.secretKeyLength)
-            try secrets.withUnsafeMutableBytes { try readAll(fd_, $0) }
+            try secrets.withUnsafeMutableBytes { try AgentWire.readFully(input, $0, what: "the agent's hand-over") }
             server = try AgentServer(hello: hello, secrets: secrets, socketPath: socketPath, options: options)
             try server.listen()
         } catch let error as VaultError {
@@ -174,15 +167,6 @@ extension Agent {
         return server.serve()
     }
 
-    private static func readAll(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws {
-        var offset = 0
-        while offset < buffer.count {
-            let n = read(fd, buffer.baseAddress! + offset, buffer.count - offset)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw VaultError.invalidInput("the agent's hand-over was cut short") }
-            offset += n
-        }
-    }
 }
 
 extension Vault {
@@ -334,7 +318,7 @@ final class AgentConnection {
     private func readHeader() throws -> (status: UInt8, length: Int) {
         var header = [UInt8](repeating: 0, count: 5)
         try header.withUnsafeMutableBytes { try AgentWire.readFully(fd, $0, what: "the agent's answer") }
-        let length = header[1..<5].reduce(0) { $0 << 8 | Int($1) }
+        let length = AgentWire.length(header[1..<5])
         guard length <= Agent.maximumFrame else { throw VaultError.integrityFailure("the casevault agent sent an oversized answer") }
         return (header[0], length)
     }
@@ -345,8 +329,18 @@ final class AgentConnection {
 /// status byte (0 done, 1 refused), a 4-byte length and that many bytes.
 enum AgentWire {
     static func writeFrame(_ fd: Int32, _ bytes: [UInt8]) throws {
-        let count = UInt32(bytes.count)
-        try writeAll(fd, [UInt8(count >> 24), UInt8(count >> 16 & 0xff), UInt8(count >> 8 & 0xff), UInt8(count & 0xff)] + bytes)
+        try writeAll(fd, lengthPrefix(bytes.count) + bytes)
+    }
+
+    /// A frame's 4-byte big-endian length.
+    static func lengthPrefix(_ count: Int) -> [UInt8] {
+        let count = UInt32(count)
+        return [UInt8(count >> 24), UInt8(count >> 16 & 0xff), UInt8(count >> 8 & 0xff), UInt8(count & 0xff)]
+    }
+
+    /// The length a 4-byte big-endian prefix gives.
+    static func length(_ prefix: some Collection<UInt8>) -> Int {
+        prefix.reduce(0) { $0 << 8 | Int($1) }
     }
 
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
@@ -366,7 +360,7 @@ enum AgentWire {
     static func readFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, what: String) throws {
         var offset = 0
         while offset < buffer.count {
-            let n = recv(fd, buffer.baseAddress! + offset, buffer.count - offset, 0)
+            let n = read(fd, buffer.baseAddress! + offset, buffer.count - offset)
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw VaultError.io("\(what) was cut short (the casevault agent ended, or took too long)") }
             offset += n

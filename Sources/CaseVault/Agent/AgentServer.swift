@@ -140,7 +140,7 @@ public final class AgentServer {
         do {
             var header = [UInt8](repeating: 0, count: 4)
             try header.withUnsafeMutableBytes { try AgentWire.readFully(fd, $0, what: "a request") }
-            let length = header.reduce(0) { $0 << 8 | Int($1) }
+            let length = AgentWire.length(header)
             guard (1...Agent.maximumFrame).contains(length) else { throw VaultError.invalidInput("a bad frame") }
             var body = [UInt8](repeating: 0, count: length)
             try body.withUnsafeMutableBytes { try AgentWire.readFully(fd, $0, what: "a request") }
@@ -183,13 +183,11 @@ public final class AgentServer {
     }
 
     private func reply(_ fd: Int32, _ status: UInt8, _ body: [UInt8]) throws {
-        let count = UInt32(body.count)
-        try AgentWire.writeAll(fd, [status, UInt8(count >> 24), UInt8(count >> 16 & 0xff), UInt8(count >> 8 & 0xff), UInt8(count & 0xff)] + body)
+        try AgentWire.writeAll(fd, [status] + AgentWire.lengthPrefix(body.count) + body)
     }
 
     private func replySecret(_ fd: Int32, _ secret: UnsafeRawBufferPointer) throws {
-        let count = UInt32(secret.count)
-        try AgentWire.writeAll(fd, [Agent.ok, UInt8(count >> 24), UInt8(count >> 16 & 0xff), UInt8(count >> 8 & 0xff), UInt8(count & 0xff)])
+        try AgentWire.writeAll(fd, [Agent.ok] + AgentWire.lengthPrefix(secret.count))
         try AgentWire.writeAll(fd, secret)
     }
 }

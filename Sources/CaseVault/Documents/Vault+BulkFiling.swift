@@ -366,14 +366,7 @@ extension Vault {
             let (bytes, count) = try Self.readForm(from: file)
             let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
             guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
-            var offset = 0
-            let source = FilingSource(read: { buffer in
-                let n = Swift.min(buffer.count, count - offset)
-                if n > 0 { bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) } }
-                offset += n
-                return n
-            }, rewind: { offset = 0; return true })
-            return (source, schema.type, schema)
+            return (FilingSource.memory(bytes, count: count), schema.type, schema)
         }
     }
 }

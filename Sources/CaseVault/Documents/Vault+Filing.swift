@@ -15,6 +15,17 @@ public enum FilingInput: Sendable {
 struct FilingSource {
     let read: (UnsafeMutableRawBufferPointer) throws -> Int
     let rewind: () -> Bool
+
+    /// The first `count` bytes of wiped memory (a form read and validated).
+    static func memory(_ bytes: SecureBytes, count: Int) -> FilingSource {
+        var offset = 0
+        return FilingSource(read: { buffer in
+            let n = Swift.min(buffer.count, count - offset)
+            if n > 0 { bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) } }
+            offset += n
+            return n
+        }, rewind: { offset = 0; return true })
+    }
 }
 
 extension Vault {

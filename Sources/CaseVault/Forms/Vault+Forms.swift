@@ -111,13 +111,7 @@ extension Vault {
                           timeZone: TimeZone, beforeCommit: ((_ version: Int, _ object: String) throws -> Void)? = nil) throws -> VersionInfo {
         let violations = schema.validator.validate(parsed)
         guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
-        var offset = 0
-        let source = FilingSource(read: { buffer in
-            let n = Swift.min(buffer.count, size - offset)
-            if n > 0 { form.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) } }
-            offset += n
-            return n
-        }, rewind: { offset = 0; return true })
+        let source = FilingSource.memory(form, count: size)
         return try fileStream(caseNumber: number, name: reportName, type: schema.type, confidential: confidential, schema: schema,
                               by: actor, now: now, timeZone: timeZone, source: source, beforeCommit: beforeCommit)
     }
