@@ -138,8 +138,9 @@ import Glibc
             except OSError as e:
                 print("refused at connect: %s" % e.strerror); sys.exit(0)
             s.settimeout(5)
-            s.sendall(struct.pack(">I", 1) + b"\\x01")
+            # The agent may hang up before the frame is even sent (EPIPE).
             try:
+                s.sendall(struct.pack(">I", 1) + b"\\x01")
                 data = s.recv(100)
             except OSError as e:
                 data = b""
