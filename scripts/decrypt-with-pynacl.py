@@ -147,6 +147,8 @@ DATA = {
     "case.transfer-cancelled": obj({"case": CASE, "reason": string(1)}),
     "audit.exported": obj({"blake2b": HEX, "format": enum("tar", "zip"), "cases": lambda x: str_list(x) and all(CASE(c) for c in x),
                            "since": either(pat(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), is_null), "events": integer(0), "logSize": integer(1)}),
+    "search.key-granted": obj({"holder": ID, "holderPublicKey": HEX, "sealedKeyHash": HEX}),  # §12e
+    "case.client-named": obj({"case": CASE, "index": pat(r"[0-9a-f]{768}")}),
 }
 ANY = set(ROLES)
 SUPER = {"case-supervisor", "project-director", "admin"}
@@ -179,6 +181,8 @@ SIGNERS = {  # §12 "Who may sign what", the role column
     "case.imported": {"case-supervisor"},
     "case.transfer-cancelled": {"case-supervisor"},
     "audit.exported": {"auditor", "admin", "project-director"},
+    "search.key-granted": set(ROLES) - {"auditor"},
+    "case.client-named": set(ROLES) - {"auditor"},
 }
 READERS = {"case-manager", "case-supervisor", "project-director"}  # §3 table: roles that can read
 EVENT_PREFIX = b"casevault-event-v1\n"
@@ -535,7 +539,7 @@ def run(argv):
                  "v5-case-lifecycle", "v6-corrections-and-tags",
                  "v7-aged-out-extensions", "v8-vault-policies", "v9-legal-holds",
                  "v10-retention-policies", "v11-disposals", "v12-key-rotation", "v13-handovers",
-                 "v14-case-transfer"}
+                 "v14-case-transfer", "v15-client-name-index"}
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         if "v4-signed-projection" not in migrations:
             fail("the newest event signs no state root; open the vault once with casevault")

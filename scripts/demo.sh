@@ -97,6 +97,16 @@ printf 'Arrival interview notes (demo).\n' | "$casevault" file UASC-2025-0043 --
     --name "Arrival interview" --type report --confidential -
 echo "(filed 'Arrival interview' into UASC-2025-0043 from standard input, marked confidential)"
 
+next "The records officer indexes the clients' names, and finds a case by a misspelt one"
+echo "Only keyed tokens of each name are kept (SECURITY.md §12e); the first naming makes the vault's search key."
+run case name CP-2024-0042 "Amani Mohamed Abdullahi" --as farah --passphrase-file "$secrets/farah"
+run case name UASC-2025-0043 "Yusuf Hassan Warsame" --as farah --passphrase-file "$secrets/farah"
+run find --name "Amany Muhammad" --as farah --passphrase-file "$secrets/farah"
+run find --name "Youssef Hasan" --as joseph --passphrase-file "$secrets/joseph"
+echo "No client name, in any spelling, anywhere in the vault folder:"
+if grep -r -i -a -l -e abdullahi -e warsame "$vault"; then echo "demo: a client name is in the vault folder" >&2; exit 1; fi
+echo "    (grep -ri abdullahi|warsame: nothing)"
+
 next "An invalid care plan is refused, every problem listed, nothing filed (exit 65)"
 sed -e 's/"dueDate": "2024-04-15"/"dueDate": "2024-13-15"/' -e 's/"reviewDate"/"reviewWhen"/' "$examples/care-plan.json" > "$secrets/bad-care-plan.json"
 run file CP-2024-0042 --as grace --passphrase-file "$secrets/grace" --form care-plan "$secrets/bad-care-plan.json"

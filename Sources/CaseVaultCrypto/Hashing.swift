@@ -53,6 +53,28 @@ public final class Blake2b {
         hasher.update(bytes)
         return hasher.finalize()
     }
+
+    /// Keyed BLAKE2b (`crypto_generichash` with a key of 16…64 bytes), a
+    /// MAC: the client-name index's tokens (SECURITY.md §12e).
+    public static func keyedHash(_ bytes: some ReadableBytes, key: SecureBytes, length: Int = defaultLength) -> [UInt8] {
+        Sodium.ensureInitialized()
+        precondition(key.count >= Int(crypto_generichash_KEYBYTES_MIN) && key.count <= Int(crypto_generichash_KEYBYTES_MAX),
+                     "BLAKE2b key length out of range")
+        precondition(length >= Int(crypto_generichash_BYTES_MIN) && length <= Int(crypto_generichash_BYTES_MAX),
+                     "BLAKE2b output length out of range")
+        var out = [UInt8](repeating: 0, count: length)
+        key.withUnsafeBytes { k in
+            bytes.withUnsafeBytes { b in
+                out.withUnsafeMutableBytes { o in
+                    let rc = crypto_generichash(o.baseAddress!.assumingMemoryBound(to: UInt8.self), length,
+                                                b.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(b.count),
+                                                k.baseAddress!.assumingMemoryBound(to: UInt8.self), k.count)
+                    precondition(rc == 0, "crypto_generichash failed")
+                }
+            }
+        }
+        return out
+    }
 }
 
 /// SHA-256 (`crypto_hash_sha256`), for the RFC 9162 Merkle log, whose

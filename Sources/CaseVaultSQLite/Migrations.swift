@@ -236,6 +236,17 @@ extension SQLiteCatalogStore {
                 CREATE INDEX cases_by_imported_history ON cases (imported_history);
                 """)
         }
+        // v15: finding a case by its client's name without storing the name
+        // (SECURITY.md §12e): members' sealed copies of the vault's search
+        // key (`search.key-granted`) and each case's index of keyed name
+        // tokens (`case.client-named`).
+        migrator.registerMigration("v15-client-name-index") { db in
+            try db.execute(sql: """
+                CREATE TABLE search_keys (holder TEXT PRIMARY KEY, holder_public_key TEXT NOT NULL,
+                    sealed_key_hash TEXT NOT NULL, seq INTEGER NOT NULL);
+                CREATE TABLE client_indexes (case_number TEXT PRIMARY KEY, tokens BLOB NOT NULL, seq INTEGER NOT NULL);
+                """)
+        }
         return migrator
     }()
 }

@@ -437,6 +437,22 @@ private final class Connection: CatalogWriter {
         }
     }
 
+    func searchKeys() throws -> [SearchKeyRecord] {
+        try all("SELECT * FROM search_keys ORDER BY holder").map { row in
+            SearchKeyRecord(holder: try row.value("holder"), holderPublicKey: try row.value("holder_public_key"),
+                            sealedKeyHash: try row.value("sealed_key_hash"), seq: try row.value("seq"))
+        }
+    }
+
+    func clientIndexes(caseNumber: String?) throws -> [ClientIndexRecord] {
+        let rows = try caseNumber.map { try all("SELECT * FROM client_indexes WHERE case_number = ?", [$0]) }
+            ?? all("SELECT * FROM client_indexes ORDER BY case_number")
+        return try rows.map { row in
+            let tokens: Data = try row.value("tokens")
+            return ClientIndexRecord(caseNumber: try row.value("case_number"), index: Array(tokens).hexString, seq: try row.value("seq"))
+        }
+    }
+
     func aoExtensions(caseNumber: String?) throws -> [AgedOutExtensionRecord] {
         let rows = try caseNumber.map { try all("SELECT * FROM ao_extensions WHERE case_number = ?", [$0]) }
             ?? all("SELECT * FROM ao_extensions ORDER BY case_number")
@@ -495,8 +511,8 @@ private final class Connection: CatalogWriter {
             SELECT (SELECT COUNT(*) FROM grants WHERE sealed_key_hash = ?) + (SELECT COUNT(*) FROM versions WHERE sealed_file_key_hash = ?)
                  + (SELECT COUNT(*) FROM versions WHERE schema_body_hash = ?) + (SELECT COUNT(*) FROM staff WHERE wrapped_keys_hash = ?)
                  + (SELECT COUNT(*) FROM schemas WHERE body_hash = ?) + (SELECT COUNT(*) FROM retention_policies WHERE body_hash = ?)
-                 + (SELECT COUNT(*) FROM cases WHERE imported_history = ?)
-            """, arguments: [hash, hash, hash, hash, hash, hash, hash]) ?? 0
+                 + (SELECT COUNT(*) FROM cases WHERE imported_history = ?) + (SELECT COUNT(*) FROM search_keys WHERE sealed_key_hash = ?)
+            """, arguments: [hash, hash, hash, hash, hash, hash, hash, hash]) ?? 0
     }
 
     func cases(heldBy holder: String) throws -> [String] {
@@ -642,6 +658,20 @@ private final class Connection: CatalogWriter {
 
     func deleteTag(caseNumber: String, tag: String) throws {
         try run("DELETE FROM case_tags WHERE case_number = ? AND tag = ?", [caseNumber, tag])
+    }
+
+    func putSearchKey(_ r: SearchKeyRecord) throws {
+        try run("INSERT OR REPLACE INTO search_keys (holder, holder_public_key, sealed_key_hash, seq) VALUES (?, ?, ?, ?)",
+                [r.holder, r.holderPublicKey, r.sealedKeyHash, r.seq])
+    }
+
+    func putClientIndex(_ r: ClientIndexRecord) throws {
+        guard let tokens = [UInt8](hexString: r.index) else { throw VaultError.invalidInput("a client-name index is not hex") }
+        try run("INSERT OR REPLACE INTO client_indexes (case_number, tokens, seq) VALUES (?, ?, ?)", [r.caseNumber, Data(tokens), r.seq])
+    }
+
+    func deleteClientIndex(caseNumber: String) throws {
+        try run("DELETE FROM client_indexes WHERE case_number = ?", [caseNumber])
     }
 
     func putAOExtension(_ r: AgedOutExtensionRecord) throws {

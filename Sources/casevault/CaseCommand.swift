@@ -6,7 +6,7 @@ struct CaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "case",
         abstract: "Open, list and show cases (client folders); change their status.",
-        subcommands: [CaseOpenCommand.self, CaseListCommand.self, CaseShowCommand.self, CaseStatusCommand.self,
+        subcommands: [CaseOpenCommand.self, CaseListCommand.self, CaseShowCommand.self, CaseNameCommand.self, CaseStatusCommand.self,
                       CaseReopenCommand.self, CaseApproveCommand.self, CaseExtendCommand.self, CaseTagCommand.self,
                       CaseGrantCommand.self, CaseRevokeCommand.self, CaseRotateCommand.self, CaseCancelTransferCommand.self]
     )
@@ -42,16 +42,62 @@ struct CaseOpenCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Staff id of the Case Supervisor.", valueName: "id"))
     var supervisor: String
 
+    @Option(help: ArgumentHelp("The client's name, so `casevault find --name` finds the case; only keyed tokens of it are kept (see `case name`).",
+                               valueName: "name"))
+    var clientName: String?
+
     func run() throws {
         try vaultOptions.withUnlocked { vault, actor in
             let opened = try vault.openCase(category: category, admitted: admitted, clientNumber: client,
                                             managerID: manager, supervisorID: supervisor, by: actor)
             print("Opened case \(opened.label).")
+            if let clientName {
+                do {
+                    printNaming(try vault.nameClient(of: opened.number.description, name: clientName, by: actor))
+                } catch {
+                    Output.warning("the case is open, but its client's name was not indexed: \(error); try `casevault case name \(opened.number) NAME`")
+                }
+            }
             print("  case manager:      \(opened.manager.name) (\(opened.manager.id))")
             print("  case supervisor:   \(opened.supervisor.name) (\(opened.supervisor.id))")
             printHolders(try vault.holders(of: opened.number.description))
             for warning in try vault.assignmentWarnings(managerID: manager, supervisorID: supervisor) { Output.warning(warning) }
         }
+    }
+}
+
+/// `case name`: records a client's name as keyed tokens, so `find --name`
+/// finds the case; the name itself is kept nowhere.
+struct CaseNameCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "name",
+        abstract: "Index a case's client name so `casevault find --name` finds it (the name itself is not kept).",
+        discussion: """
+            The name is cut into parts and each part turned into keyed tokens (its phonetic skeleton and,             for longer parts, the skeleton less one letter), under the vault's search key and the case             number; only those tokens, padded to a fixed number with random ones, are stored and signed             (SECURITY.md §12e). Running it again replaces the index. Records officers, project directors             and admins name any case; a case manager or supervisor their own. The first naming in a vault             creates its search key and seals it to every member who may search.
+            """
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    var number: String
+
+    @Argument(help: ArgumentHelp("The client's name, as the intake form spells it.", valueName: "name"))
+    var name: String
+
+    func run() throws {
+        try vaultOptions.withUnlocked { vault, actor in
+            printNaming(try vault.nameClient(of: number, name: name, by: actor))
+        }
+    }
+}
+
+func printNaming(_ naming: ClientNaming) {
+    if naming.createdSearchKey { print("Created the vault's search key.") }
+    if !naming.sharedWith.isEmpty { print("Sealed the search key to \(naming.sharedWith.joined(separator: ", ")).") }
+    print("Indexed the client's name of \(naming.caseNumber) (only keyed tokens are kept).")
+    if naming.droppedKeys > 0 {
+        Output.warning("the name is long: \(naming.droppedKeys) of its spellings did not fit the index, and its last parts may not be found")
     }
 }
 

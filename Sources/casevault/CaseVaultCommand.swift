@@ -19,7 +19,7 @@ struct CaseVaultCommand: ParsableCommand {
             """,
         version: "0.2.0",
         subcommands: [InitCommand.self, StaffCommand.self, CaseCommand.self, FileCommand.self, GetCommand.self,
-                      HistoryCommand.self, DiffCommand.self, WithdrawCommand.self, MoveCommand.self, LabelCommand.self, DueCommand.self, ReportCommand.self, HoldCommand.self, RetentionCommand.self, PolicyCommand.self, HandoverCommand.self, ExportCommand.self, PackageCommand.self, ImportCommand.self, VaultCommand.self, AuditCommand.self,
+                      FindCommand.self, HistoryCommand.self, DiffCommand.self, WithdrawCommand.self, MoveCommand.self, LabelCommand.self, DueCommand.self, ReportCommand.self, HoldCommand.self, RetentionCommand.self, PolicyCommand.self, HandoverCommand.self, ExportCommand.self, PackageCommand.self, ImportCommand.self, VaultCommand.self, AuditCommand.self,
                       SchemaCommand.self, CheckpointCommand.self, VerifyCommand.self, UnlockCommand.self, LockCommand.self, AgentCommand.self]
     )
 

@@ -381,6 +381,7 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         try p.openCase(client: 43)
         try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Intake form", to: "CP-2024-0043", reason: "misfiled",
                                  by: p["halima"])                  // document.moved
+        _ = try p.vault.nameClient(of: "CP-2024-0042", name: "Amina Yusuf", by: p["farah"])   // search.key-granted, case.client-named
         try p.vault.tagCase("CP-2024-0042", "high-risk", adding: true, by: p["dora"])   // case.tag-added
         try p.vault.tagCase("CP-2024-0042", "high-risk", adding: false, by: p["grace"]) // case.tag-removed
         try p.vault.reopenCase("CP-2024-0042", reason: "again", by: p["halima"])

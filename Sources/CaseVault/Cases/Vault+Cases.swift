@@ -142,7 +142,11 @@ extension Vault {
     public func cases(matching filter: CaseFilter = CaseFilter()) throws -> [CaseFile] {
         try read { reader, head in
             guard head.size > 0 else { return [] }
-            let signed = head.signedState(reader)
+            return try cases(matching: filter, signed: head.signedState(reader))
+        }
+    }
+
+    func cases(matching filter: CaseFilter, signed: SignedState) throws -> [CaseFile] {
             let query = CaseQuery(status: filter.status?.rawValue, category: filter.category, manager: filter.managerID,
                                   supervisor: filter.supervisorID, year: filter.year)
             var states = try signed.cases(matching: query)
@@ -151,7 +155,6 @@ extension Vault {
                 states = try states.filter { try signed.tags($0.case.number).contains { $0.tag == tag } }
             }
             return try states.map { try caseFile(from: $0.case, signed: signed) }
-        }
     }
 
     /// Who holds each tier of a case (for `case show` and audits), in grant order.

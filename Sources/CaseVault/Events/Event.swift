@@ -37,6 +37,8 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case caseImported = "case.imported"
     case transferCancelled = "case.transfer-cancelled"
     case auditExported = "audit.exported"
+    case searchKeyGranted = "search.key-granted"
+    case clientNamed = "case.client-named"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -279,6 +281,21 @@ struct StaffLeft: Codable, Equatable {
 
 /// `case.access-granted`: a holder of a tier seals its current key to one
 /// more member (`casevault case grant`).
+/// `search.key-granted`: the vault's search key sealed to one member
+/// (SECURITY.md §12e). The first such event creates the key.
+struct SearchKeyGranted: Codable, Equatable {
+    var holder: String
+    var holderPublicKey: String
+    var sealedKeyHash: String
+}
+
+/// `case.client-named`: a case's client-name index, set or replaced
+/// (SECURITY.md §12e); it holds keyed tokens only, never the name.
+struct ClientNamed: Codable, Equatable {
+    var `case`: String
+    var index: String
+}
+
 struct AccessGranted: Codable, Equatable {
     var `case`: String
     var tier: String
@@ -477,6 +494,8 @@ enum EventData: Equatable {
     case caseImported(CaseImported)
     case transferCancelled(TransferCancelled)
     case auditExported(AuditExported)
+    case searchKeyGranted(SearchKeyGranted)
+    case clientNamed(ClientNamed)
 
     var type: EventType {
         switch self {
@@ -515,6 +534,8 @@ enum EventData: Equatable {
         case .caseImported: .caseImported
         case .transferCancelled: .transferCancelled
         case .auditExported: .auditExported
+        case .searchKeyGranted: .searchKeyGranted
+        case .clientNamed: .clientNamed
         }
     }
 
@@ -554,6 +575,8 @@ enum EventData: Equatable {
         case .caseImported(let data): return try encoder.encode(data)
         case .transferCancelled(let data): return try encoder.encode(data)
         case .auditExported(let data): return try encoder.encode(data)
+        case .searchKeyGranted(let data): return try encoder.encode(data)
+        case .clientNamed(let data): return try encoder.encode(data)
         }
     }
 
@@ -696,6 +719,13 @@ enum EventData: Equatable {
         case .staffLeft(let d):
             m.string("id", d.id)
             m.string("reason", d.reason)
+        case .searchKeyGranted(let d):
+            m.string("holder", d.holder)
+            m.string("holderPublicKey", d.holderPublicKey)
+            m.string("sealedKeyHash", d.sealedKeyHash)
+        case .clientNamed(let d):
+            m.string("case", d.case)
+            m.string("index", d.index)
         case .accessGranted(let d):
             m.string("case", d.case)
             m.string("holder", d.holder)
@@ -828,13 +858,17 @@ enum EventData: Equatable {
         case .caseImported: return .caseImported(try decoder.decode(CaseImported.self, from: json))
         case .transferCancelled: return .transferCancelled(try decoder.decode(TransferCancelled.self, from: json))
         case .auditExported: return .auditExported(try decoder.decode(AuditExported.self, from: json))
+        case .searchKeyGranted: return .searchKeyGranted(try decoder.decode(SearchKeyGranted.self, from: json))
+        case .clientNamed: return .clientNamed(try decoder.decode(ClientNamed.self, from: json))
         }
     }
 
     /// The cases an event names (a case's history, SECURITY.md §15b).
     var namedCases: [String] {
         switch self {
-        case .vaultCreated, .staffAdded, .passphraseChanged, .schemaAdded, .confidentialTypesSet, .retentionPolicySet, .staffLeft: []
+        case .vaultCreated, .staffAdded, .passphraseChanged, .schemaAdded, .confidentialTypesSet, .retentionPolicySet, .staffLeft,
+             .searchKeyGranted: []
+        case .clientNamed(let d): [d.case]
         case .caseOpened(let d): [d.case]
         case .grantGiven(let d): [d.case]
         case .versionFiled(let d): [d.case]

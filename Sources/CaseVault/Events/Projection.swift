@@ -139,6 +139,8 @@ enum Projection {
             case .caseImported(let data): try caseImported(data)
             case .transferCancelled(let data): try transferCancelled(data)
             case .auditExported(let data): try auditExported(data)
+            case .searchKeyGranted(let data): try searchKeyGranted(data)
+            case .clientNamed(let data): try clientNamed(data)
             }
         }
 
@@ -654,6 +656,64 @@ enum Projection {
                                         ciphertextBytes: bytes)
             try writer.putDisposal(record)
             try set(StateKey.disposal(data.case), record)
+            // The client's name goes with the case: nothing can find it after.
+            if try signed.clientIndex(data.case) != nil {
+                try writer.deleteClientIndex(caseNumber: data.case)
+                try remove(StateKey.clientIndex(data.case))
+            }
+        }
+
+        // MARK: Finding cases by client name (SECURITY.md §12e)
+
+        /// The first grant creates the key and goes to its creator; every
+        /// later one is sealed by a member who holds it.
+        mutating func searchKeyGranted(_ data: SearchKeyGranted) throws {
+            guard event.format >= 2 else { throw refuse("\(event.type.rawValue) is a format-2 event") }
+            _ = try actor()
+            let holders = try signed.searchKeys()
+            if holders.isEmpty {
+                guard data.holder == event.actor else { throw refuse("the search key is first sealed to the member who creates it") }
+            } else {
+                guard holders.contains(where: { $0.holder == event.actor }) else {
+                    throw refuse("'\(event.actor)' holds no copy of the search key, so cannot seal it to anyone")
+                }
+            }
+            guard let member = try signed.staff(data.holder), let role = Role(rawValue: member.role) else {
+                throw refuse("'\(data.holder)' is no staff member")
+            }
+            guard member.left == nil else { throw refuse("'\(data.holder)' left the staff") }
+            guard member.boxPublicKey == data.holderPublicKey else { throw refuse("the holder's key is not \(data.holder)'s") }
+            guard Policy.searchingRoles.contains(role) else { throw refuse("\(role.withArticle) does not search by client name") }
+            guard !holders.contains(where: { Array($0.holder.utf8) == Array(data.holder.utf8) }) else {
+                throw refuse("'\(data.holder)' already holds the search key")
+            }
+            try requireFresh(data.sealedKeyHash, "the sealed search key hash")
+            let record = SearchKeyRecord(holder: data.holder, holderPublicKey: data.holderPublicKey, sealedKeyHash: data.sealedKeyHash,
+                                         seq: event.seq)
+            try writer.putSearchKey(record)
+            let all = (holders + [record]).sorted { $0.holder.utf8.lexicographicallyPrecedes($1.holder.utf8) }
+            try set(StateKey.searchKeys, SearchKeyState(holders: all))
+        }
+
+        /// Sets or replaces a case's index. Case managers and supervisors
+        /// name their own cases; records officers, project directors and
+        /// admins any case this vault keeps.
+        mutating func clientNamed(_ data: ClientNamed) throws {
+            let (state, _, role) = try lifecycleCase(data.case, reason: nil)
+            if role == .caseManager || role == .caseSupervisor {
+                guard event.actor == state.case.manager || event.actor == state.case.supervisor else {
+                    throw refuse("a case manager or supervisor names the client of their own cases only")
+                }
+            }
+            guard try signed.searchKeys().contains(where: { $0.holder == event.actor }) else {
+                throw refuse("'\(event.actor)' holds no copy of the search key")
+            }
+            guard let bytes = [UInt8](hexString: data.index), bytes.hexString == data.index, ClientNameIndex.isWellFormed(bytes) else {
+                throw refuse("the index is not \(ClientNameIndex.slots) distinct \(ClientNameIndex.tokenBytes)-byte tokens, ascending, in hex")
+            }
+            let record = ClientIndexRecord(caseNumber: data.case, index: data.index, seq: event.seq)
+            try writer.putClientIndex(record)
+            try set(StateKey.clientIndex(data.case), record)
         }
 
         // MARK: Departures, access and key rotation

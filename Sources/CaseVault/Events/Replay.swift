@@ -63,12 +63,13 @@ public enum Replay {
         case .retentionPolicySet(let data): [data.bodyHash]
         case .documentMoved(let data): data.versions.map(\.sealedFileKeyHash)
         case .accessGranted(let data): [data.sealedKeyHash]
+        case .searchKeyGranted(let data): [data.sealedKeyHash]
         case .keyRotated(let data): data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash)
         case .caseImported(let data): [data.history] + data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash) + data.schemaBodies
         case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
              .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed,
              .confidentialTypesSet, .holdPlaced, .holdReleased, .disposalApproved, .disposed, .staffLeft, .handoverStarted,
-             .handoverCompleted, .packageExported, .handoverCancelled, .caseTransferred, .transferCancelled, .auditExported: []
+             .handoverCompleted, .packageExported, .handoverCancelled, .caseTransferred, .transferCancelled, .auditExported, .clientNamed: []
         }
     }
 
@@ -166,6 +167,10 @@ enum CatalogComparison {
         try compare("disposal approvals", try live.disposalApprovals(caseNumber: nil), try replayed.disposalApprovals(caseNumber: nil),
                     key: { Triple($0.caseNumber, "", Int($0.seq)) }, name: { "\($0.caseNumber) event \($0.seq)" })
         try compare("disposals", try live.disposals(caseNumber: nil), try replayed.disposals(caseNumber: nil),
+                    key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
+        try compare("search key copies", try live.searchKeys(), try replayed.searchKeys(),
+                    key: { Triple($0.holder, "", 0) }, name: \.holder)
+        try compare("client-name indexes", try live.clientIndexes(caseNumber: nil), try replayed.clientIndexes(caseNumber: nil),
                     key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
         try compare("case tags", try live.tags(caseNumber: nil), try replayed.tags(caseNumber: nil),
                     key: { Triple($0.caseNumber, $0.tag, 0) }, name: { "\($0.caseNumber) \($0.tag)" })

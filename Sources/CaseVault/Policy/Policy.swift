@@ -12,6 +12,10 @@ enum Policy {
     static let readingRoles: Set<Role> = [.caseManager, .caseSupervisor, .projectDirector]
     /// Roles that add form schemas: programme leadership.
     static let schemaManagingRoles: Set<Role> = [.admin, .projectDirector]
+    /// Roles that find cases by a client's name, and so hold the search
+    /// key: everyone who files or keeps case files, not auditors
+    /// (SECURITY.md §12e).
+    static let searchingRoles: Set<Role> = [.recordsOfficer, .caseManager, .caseSupervisor, .projectDirector, .admin]
     /// Roles that add staff.
     static let staffManagingRoles: Set<Role> = [.admin]
 
@@ -47,6 +51,7 @@ enum Policy {
         case .caseTransferred, .transferCancelled: role == .caseSupervisor
         case .auditExported: role == .auditor || role == .admin || role == .projectDirector
         case .caseImported: role == .caseSupervisor
+        case .searchKeyGranted, .clientNamed: searchingRoles.contains(role)
         }
     }
 

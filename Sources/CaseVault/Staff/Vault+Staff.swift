@@ -172,6 +172,8 @@ extension Vault {
                                                       signingPublicKey: identity.keys.signingPublicKey.bytes.hexString,
                                                       wrappedKeysHash: hash))],
                               by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+            // A member who searches by client name gets the vault's search key now (SECURITY.md §12e).
+            try shareSearchKey(with: id, by: actor, now: now, head: &head, writer: writer)
         }
         return try staffMember(id: id)
     }

@@ -122,6 +122,10 @@ public protocol CatalogReader: AnyObject {
     func moves(caseNumber: String?, document: String?) throws -> [MoveRecord]
     /// Tags of a case by tag (as bytes); of every case, by case, when nil.
     func tags(caseNumber: String?) throws -> [CaseTagRecord]
+    /// The members' sealed copies of the search key, by holder (as bytes).
+    func searchKeys() throws -> [SearchKeyRecord]
+    /// A case's client-name index; every case's, by case, when nil.
+    func clientIndexes(caseNumber: String?) throws -> [ClientIndexRecord]
     /// The extension of an aged-out case's closing date; every case's, by case, when nil.
     func aoExtensions(caseNumber: String?) throws -> [AgedOutExtensionRecord]
     /// The vault's signed list of always-confidential document types, once an admin set one.
@@ -181,6 +185,10 @@ public protocol CatalogWriter: CatalogReader {
     func deleteDocument(caseNumber: String, name: String) throws
     func putTag(_ record: CaseTagRecord) throws
     func deleteTag(caseNumber: String, tag: String) throws
+    func putSearchKey(_ record: SearchKeyRecord) throws
+    /// Sets a case's client-name index, replacing any other.
+    func putClientIndex(_ record: ClientIndexRecord) throws
+    func deleteClientIndex(caseNumber: String) throws
     /// Sets a case's extension, replacing any other.
     func putAOExtension(_ record: AgedOutExtensionRecord) throws
     func deleteAOExtension(caseNumber: String) throws

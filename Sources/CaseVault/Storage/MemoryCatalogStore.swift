@@ -30,6 +30,8 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         var withdrawals: [Name: [Name: [Int: WithdrawalRecord]]] = [:]
         var moves: [Name: [Name: [Int64: MoveRecord]]] = [:]
         var tags: [Name: [Name: CaseTagRecord]] = [:]
+        var searchKeys: [Name: SearchKeyRecord] = [:]
+        var clientIndexes: [Name: ClientIndexRecord] = [:]
         var aoExtensions: [Name: AgedOutExtensionRecord] = [:]
         var confidentialTypes: ConfidentialTypesRecord?
         var holds: [Name: HoldRecord] = [:]
@@ -183,6 +185,11 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
                 return documents.flatMap { (byDocument[$0] ?? [:]).values.sorted { $0.seq < $1.seq } }
             }
         }
+        func searchKeys() throws -> [SearchKeyRecord] { state.searchKeys.sorted { $0.key < $1.key }.map(\.value) }
+        func clientIndexes(caseNumber: String?) throws -> [ClientIndexRecord] {
+            if let caseNumber { return state.clientIndexes[Name(caseNumber)].map { [$0] } ?? [] }
+            return state.clientIndexes.sorted { $0.key < $1.key }.map(\.value)
+        }
         func tags(caseNumber: String?) throws -> [CaseTagRecord] {
             let cases = caseNumber.map { [Name($0)] } ?? state.tags.keys.sorted()
             return cases.flatMap { (state.tags[$0] ?? [:]).sorted { $0.key < $1.key }.map(\.value) }
@@ -288,6 +295,13 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         func deleteClosureRequest(caseNumber: String) throws { state.closureRequests[Name(caseNumber)] = nil }
         func putTag(_ record: CaseTagRecord) throws { state.tags[Name(record.caseNumber), default: [:]][Name(record.tag)] = record }
         func deleteTag(caseNumber: String, tag: String) throws { state.tags[Name(caseNumber)]?[Name(tag)] = nil }
+        func putSearchKey(_ record: SearchKeyRecord) throws {
+            state.named(state.searchKeys[Name(record.holder)]?.sealedKeyHash, -1)
+            state.named(record.sealedKeyHash, 1)
+            state.searchKeys[Name(record.holder)] = record
+        }
+        func putClientIndex(_ record: ClientIndexRecord) throws { state.clientIndexes[Name(record.caseNumber)] = record }
+        func deleteClientIndex(caseNumber: String) throws { state.clientIndexes[Name(caseNumber)] = nil }
         func putAOExtension(_ record: AgedOutExtensionRecord) throws { state.aoExtensions[Name(record.caseNumber)] = record }
         func deleteAOExtension(caseNumber: String) throws { state.aoExtensions[Name(caseNumber)] = nil }
         func putConfidentialTypes(_ record: ConfidentialTypesRecord) throws { state.confidentialTypes = record }

@@ -381,6 +381,29 @@ extension CaseTagRecord: CanonicalRecord {
     }
 }
 
+extension SearchKeyRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("holder", holder)
+        m.string("holderPublicKey", holderPublicKey)
+        m.string("sealedKeyHash", sealedKeyHash)
+        m.integer("seq", seq)
+    }
+}
+
+extension SearchKeyState: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.array("holders", holders) { record, w in w.object { record.write(&$0) } }
+    }
+}
+
+extension ClientIndexRecord: CanonicalRecord {
+    func write(_ m: inout CanonicalWriter.Members) {
+        m.string("caseNumber", caseNumber)
+        m.string("index", index)
+        m.integer("seq", seq)
+    }
+}
+
 extension TagState: CanonicalRecord {
     func write(_ m: inout CanonicalWriter.Members) {
         m.array("tags", tags) { record, w in w.object { record.write(&$0) } }

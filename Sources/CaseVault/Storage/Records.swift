@@ -772,6 +772,8 @@ enum StateKey {
     static func withdrawals(_ caseNumber: String, _ name: String) -> String { "withdrawals/\(caseNumber)/\(name)" }
     static func moves(_ caseNumber: String, _ name: String) -> String { "moves/\(caseNumber)/\(name)" }
     static func tags(_ caseNumber: String) -> String { "tags/" + caseNumber }
+    static let searchKeys = "search-keys"
+    static func clientIndex(_ caseNumber: String) -> String { "client-name/" + caseNumber }
     static let confidentialTypes = "policy/confidential-types"
     static func hold(_ caseNumber: String) -> String { "hold/" + caseNumber }
     static let retentionPolicies = "policy/retention"
@@ -860,6 +862,42 @@ struct WithdrawalState: Codable, Equatable {
 /// move, in event order.
 struct MoveState: Codable, Equatable {
     var moves: [MoveRecord]
+}
+
+/// A member's sealed copy of the vault's search key (`search.key-granted`,
+/// SECURITY.md §12e).
+public struct SearchKeyRecord: Codable, Equatable, Sendable {
+    public var holder: String
+    public var holderPublicKey: String
+    public var sealedKeyHash: String
+    public var seq: Int64
+
+    public init(holder: String, holderPublicKey: String, sealedKeyHash: String, seq: Int64) {
+        self.holder = holder
+        self.holderPublicKey = holderPublicKey
+        self.sealedKeyHash = sealedKeyHash
+        self.seq = seq
+    }
+}
+
+/// A case's client-name index (`case.client-named`, SECURITY.md §12e):
+/// `ClientNameIndex.slots` keyed tokens, hex, ascending.
+public struct ClientIndexRecord: Codable, Equatable, Sendable {
+    public var caseNumber: String
+    public var index: String
+    public var seq: Int64
+
+    public init(caseNumber: String, index: String, seq: Int64) {
+        self.caseNumber = caseNumber
+        self.index = index
+        self.seq = seq
+    }
+}
+
+/// What the map holds for the search key: every member's sealed copy, by
+/// holder (as bytes).
+struct SearchKeyState: Codable, Equatable {
+    var holders: [SearchKeyRecord]
 }
 
 /// What the map holds for a tagged case: its tags, by tag (as bytes).

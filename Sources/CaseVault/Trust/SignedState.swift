@@ -298,6 +298,19 @@ struct SignedState {
                   as: TagState.init)
     }
 
+    /// Every member's sealed copy of the search key, checked together.
+    func searchKeys() throws -> [SearchKeyRecord] {
+        try group(try reader.searchKeys(), id: \.holder, key: StateKey.searchKeys, what: "search key copies", as: SearchKeyState.init)
+    }
+
+    /// A case's client-name index, if its client was named.
+    func clientIndex(_ caseNumber: String) throws -> ClientIndexRecord? {
+        let rows = try reader.clientIndexes(caseNumber: caseNumber)
+        guard rows.count <= 1 else { throw VaultError.integrityFailure("the catalog's client-name index of \(caseNumber) repeats (a row was copied by hand)") }
+        try check(rows.first, key: StateKey.clientIndex(caseNumber), what: "the client-name index of \(caseNumber)")
+        return rows.first
+    }
+
     /// Every version of the retention policy, checked together.
     func retentionPolicies() throws -> [RetentionPolicyRecord] {
         try group(try reader.retentionPolicies(), id: { "\($0.version)" }, key: StateKey.retentionPolicies,

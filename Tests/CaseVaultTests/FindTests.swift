@@ -1,0 +1,208 @@
+@testable import CaseVault
+import CaseVaultCrypto
+import Foundation
+import Testing
+
+/// The spelling rules alone (no vault).
+@Suite struct ClientNameSpellingTests {
+    @Test(arguments: [
+        ["Mohammed", "Muhammad", "Mohamed", "MOHAMMAD", "Muhamad"],
+        ["Yusuf", "Youssef", "Yousif", "Yusef"],
+        ["Abdullahi", "Abdulahi", "Abdillahi"],
+        ["Hassan", "Hasan", "Hussein", "Husain"],
+        ["Fatuma", "Fatima", "Fatouma"],
+        ["Mariam", "Maryam", "Meryem"],
+        ["Ibrahim", "Ebrahim", "Ibraheem"],
+        ["Omar", "Umar"],
+        ["Khadija", "Kadija", "Khadijah"],
+        ["Ahmed", "Ahmad"],
+        ["Zainab", "Zeinab", "Sainab"],
+        ["Élodie", "Elodie", "ELODIE"],
+        ["محمد", "مُحَمَّد"],
+        ["أحمد", "احمد"],
+    ])
+    func spellingsOfOneNameShareASkeleton(_ spellings: [String]) {
+        let skeletons = Set(spellings.map { ClientNameIndex.skeleton(ClientNameIndex.parts($0).joined()) })
+        #expect(skeletons.count == 1, "\(spellings) → \(skeletons)")
+    }
+
+    @Test func differentNamesKeepDifferentSkeletons() {
+        let names = ["Amina", "Grace", "Joseph", "Halima", "Farah", "Peter", "Dora", "Yusuf", "Hassan", "Omar", "Otieno"]
+        let skeletons = names.map { ClientNameIndex.skeleton($0.lowercased()) }
+        #expect(Set(skeletons).count == names.count, "\(skeletons)")
+    }
+
+    @Test func partsSplitOnAnythingButLettersAndDigitsAndKeepApostrophesJoined() {
+        #expect(ClientNameIndex.parts("  Amina-Yusuf   O'Brien\u{2019}s,  Ali ") == ["amina", "yusuf", "obriens", "ali"])
+        #expect(ClientNameIndex.parts("") == [])
+    }
+
+    @Test func aSlipOfOneLetterStillMeetsThroughADeletion() {
+        let stored = Set(ClientNameIndex.keys(ofPart: "mohammed"))
+        let typed = ClientNameIndex.keys(ofPart: "mohanmed")  // n for m
+        #expect(!stored.contains(typed[0]) && typed.contains(where: stored.contains))
+    }
+
+    @Test func anIndexIsAlwaysTheSameSizeSortedAndDistinct() {
+        let key = SecureBytes.random(count: 32)
+        for name in ["Al", "Amina Yusuf", String(repeating: "Abdirahman Mohamed Abdullahi ", count: 8)] {
+            let (index, _) = ClientNameIndex.index(of: name, caseNumber: "CP-2024-0042", searchKey: key)
+            #expect(index.count == ClientNameIndex.indexBytes && ClientNameIndex.isWellFormed(index))
+        }
+        let (long, dropped) = ClientNameIndex.index(of: "Abdirahman Mohamedkhalif Abdullahinur Ismailhussein Osmanfarah Warsamedirie Christopherson Bartholomew",
+                                                   caseNumber: "CP-2024-0042", searchKey: key)
+        #expect(ClientNameIndex.isWellFormed(long) && dropped > 0)
+    }
+
+    /// scripts/client-name-index.py is written from SECURITY.md §12e
+    /// alone: the same keys and tokens, or the document is not exact.
+    @Test func theIndexIsWhatSecurityMdSaysAnIndependentScriptAgrees() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../scripts/client-name-index.py").standardized.path
+        let key = SecureBytes.random(count: 32)
+        let hex = key.withUnsafeBytes { Array($0) }.hexString
+        for name in ["Mohammed Abdullahi Yusuf", "Élodie N'Golo-Kanté", "Khadija Shukri Chege", "Zhou Xiaoqing",
+                     "محمد عبد الله", "Ibraheem  O'Brien-Ochieng 2nd", "Ąžuolas Šimkus"] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", script, hex, "CP-2024-0042", name]
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            let mine = ClientNameIndex.keys(ofName: name).map { "\($0)\t\(ClientNameIndex.token($0, caseNumber: "CP-2024-0042", searchKey: key).hexString)" }
+            #expect(text == mine.map { $0 + "\n" }.joined(), "\(name)")
+        }
+    }
+
+    @Test func theSameNameInTwoCasesGivesUnrelatedTokens() {
+        let key = SecureBytes.random(count: 32)
+        let a = ClientNameIndex.token("amn", caseNumber: "CP-2024-0001", searchKey: key)
+        let b = ClientNameIndex.token("amn", caseNumber: "CP-2024-0002", searchKey: key)
+        let c = ClientNameIndex.token("amn", caseNumber: "CP-2024-0001", searchKey: SecureBytes.random(count: 32))
+        #expect(a != b && a != c && a.count == ClientNameIndex.tokenBytes)
+    }
+}
+
+@Suite struct FindTests {
+    func programme() throws -> (Programme, [String]) {
+        let p = try Programme()
+        let numbers = try [41, 42, 43].map { try p.openCase(client: $0) }
+        return (p, numbers)
+    }
+
+    @Test func aMisspeltNameFindsTheCaseAndOnlyIt() throws {
+        let (p, numbers) = try programme()
+        let naming = try p.vault.nameClient(of: numbers[1], name: "Amina Mohamed Abdullahi", by: p["farah"])
+        #expect(naming.createdSearchKey)
+        // Every member who may search got the key: not the auditor.
+        #expect(Set(naming.sharedWith) == ["amina", "grace", "joseph", "halima", "dora"])
+        try p.vault.nameClient(of: numbers[0], name: "Fatuma Hassan", by: p["farah"])
+        try p.vault.nameClient(of: numbers[2], name: "Amina Warsame", by: p["halima"])
+        for (query, expected) in [("Aminah Muhammad", [numbers[1]]), ("abdulahi", [numbers[1]]), ("Fatima Hussein", [numbers[0]]),
+                                  ("amina", [numbers[1], numbers[2]]), ("Mohanmed", [numbers[1]]), ("Grace", [])] {
+            var search = CaseSearch()
+            search.clientName = query
+            let found = try p.vault.findCases(search, by: p["grace"]).map(\.file.number.description)
+            #expect(found.sorted() == expected.sorted(), "\(query)")
+        }
+        var search = CaseSearch()
+        search.clientName = "Amina Mohamed"
+        let best = try p.vault.findCases(search, by: p["joseph"])
+        #expect(best.first?.file.number.description == numbers[1] && best.first?.nameMatch == .asSpelt)
+        // And with other criteria: both must hold.
+        search.clientName = "Amina"
+        search.numberPrefix = "CP-2024-0043"
+        #expect(try p.vault.findCases(search, by: p["dora"]).map(\.file.number.description) == [numbers[2]])
+    }
+
+    @Test func noClientNameIsStoredAnywhereInTheVaultFolder() throws {
+        let (p, numbers) = try programme()
+        try p.vault.nameClient(of: numbers[0], name: "Zainab Ochieng Wairimu", by: p["farah"])
+        let needles = ["Zainab", "zainab", "ZAINAB", "Ochieng", "ochieng", "Wairimu", "wairimu", "snb", "ochng", "wrm"]
+        // Every file as bytes, the catalog's WAL included.
+        let files = FileManager.default.enumerator(atPath: p.vault.path)?.allObjects as? [String] ?? []
+        #expect(files.contains { $0.hasPrefix("catalog") })
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: p.vault.path + "/" + file) else { continue }
+            for needle in needles { #expect(data.range(of: Data(needle.utf8)) == nil, "\(needle) in \(file)") }
+        }
+    }
+
+    @Test func anAuditorNeitherNamesNorSearchesAndARecordsOfficerDoes() throws {
+        let (p, numbers) = try programme()
+        #expect(throws: VaultError.self) { try p.vault.nameClient(of: numbers[0], name: "Amina", by: p["peter"]) }
+        try p.vault.nameClient(of: numbers[0], name: "Amina", by: p["farah"])
+        var search = CaseSearch()
+        search.clientName = "Amina"
+        #expect(throws: VaultError.self) { try p.vault.findCases(search, by: p["peter"]) }
+        #expect(try p.vault.findCases(search, by: p["farah"]).count == 1)
+    }
+
+    @Test func aCaseManagerNamesOnlyTheirOwnCases() throws {
+        let (p, numbers) = try programme()
+        try p.vault.nameClient(of: numbers[0], name: "Amina", by: p["farah"])
+        #expect(throws: VaultError.self) { try p.vault.nameClient(of: numbers[0], name: "Amina", by: p["joseph"]) }
+        try p.vault.nameClient(of: numbers[0], name: "Amina Y", by: p["grace"])
+    }
+
+    @Test func aMemberAddedLaterGetsTheKeyFromTheAdmin() throws {
+        let (p, numbers) = try programme()
+        try p.vault.nameClient(of: numbers[0], name: "Amina Yusuf", by: p["farah"])
+        try p.vault.addStaff(id: "wanjiru", name: "Wanjiru Kamau", role: .recordsOfficer,
+                             passphrase: try p.scratch.passphrase("wanjiru passphrase!"), by: p["amina"])
+        let wanjiru = try p.vault.unlock(staffID: "wanjiru", passphrase: try p.scratch.passphrase("wanjiru passphrase!"))
+        var search = CaseSearch()
+        search.clientName = "Yousuf"
+        #expect(try p.vault.findCases(search, by: wanjiru).map(\.file.number.description) == [numbers[0]])
+    }
+
+    @Test func anIndexEditedOrCopiedToAnotherCaseIsNotBelieved() throws {
+        let (p, numbers) = try programme()
+        try p.vault.nameClient(of: numbers[0], name: "Amina Yusuf", by: p["farah"])
+        var search = CaseSearch()
+        search.clientName = "Amina Yusuf"
+        // Copied to another case: the tokens are keyed by case number, so they do not meet there, and the row is not signed.
+        try p.tamper("INSERT INTO client_indexes SELECT '\(numbers[1])', tokens, seq FROM client_indexes WHERE case_number = '\(numbers[0])'")
+        #expect(try p.vault.findCases(search, by: p["grace"]).map(\.file.number.description) == [numbers[0]])
+        #expect(try !p.vault.verify().isClean)
+        // Edited in place: a match on an unsigned index is an integrity failure, not a result.
+        try p.tamper("UPDATE client_indexes SET seq = seq + 1 WHERE case_number = '\(numbers[0])'")
+        #expect { try p.vault.findCases(search, by: p["grace"]) } throws: { error in
+            guard case VaultError.integrityFailure(let message) = error else { return false }
+            return message.contains("client-name index of \(numbers[0])")
+        }
+    }
+
+    @Test func aDeletedSearchKeyRowIsFoundNotReplacedByANewKey() throws {
+        let (p, numbers) = try programme()
+        try p.vault.nameClient(of: numbers[0], name: "Amina Yusuf", by: p["farah"])
+        try p.tamper("DELETE FROM search_keys")
+        // Creating a second key would make every earlier index unfindable: refused as tampering.
+        #expect(throws: VaultError.self) { try p.vault.nameClient(of: numbers[1], name: "Fatuma", by: p["halima"]) }
+    }
+
+    @Test func disposalForgetsTheClientsNameAndVerifyReplaysTheIndex() throws {
+        let s = try DisposalTests.Scene()
+        try s.p.vault.nameClient(of: s.gone, name: "Amina Yusuf", by: s.p["farah"])
+        try s.p.vault.nameClient(of: s.kept, name: "Amina Warsame", by: s.p["farah"])
+        try s.approve()
+        try s.apply()
+        var search = CaseSearch()
+        search.clientName = "Amina"
+        #expect(try s.p.vault.findCases(search, by: s.p["grace"]).map(\.file.number.description) == [s.kept])
+        #expect(try s.rows("SELECT case_number FROM client_indexes", "case_number") as [String] == [s.kept])
+        #expect(try s.p.vault.verify().isClean)
+    }
+
+    @Test func findWithoutANameNeedsNoKeyAndFiltersByNumberPrefix() throws {
+        let (p, _) = try programme()
+        var search = CaseSearch()
+        search.numberPrefix = "cp-2024-004"
+        #expect(try p.vault.findCases(search, by: nil).count == 3)
+        search.filter.managerID = "joseph"
+        #expect(try p.vault.findCases(search, by: nil).isEmpty)
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+/// Issue 12, item 4: finding cases, by a misspelt client name among them,
+/// with no client name anywhere in the vault folder.
+@Suite struct FindCLITests {
+    func open(_ p: CLIProgramme, client: Int, name: String? = nil) throws {
+        var arguments = ["case", "open"] + p.as("halima") + ["--category", "CP", "--admitted", "2024", "--client", "\(client)",
+                                                            "--manager", "grace", "--supervisor", "halima"]
+        if let name { arguments += ["--client-name", name] }
+        let opened = try p.cli.run(arguments)
+        #expect(opened.code == 0 && opened.errors.isEmpty, "\(opened.stderr)")
+    }
+
+    @Test func aMisspeltClientNameFindsTheCaseAndGrepFindsNoName() throws {
+        let p = try CLIProgramme()
+        try open(p, client: 1, name: "Zainab Wairimu Ochieng")
+        try open(p, client: 2)
+        try open(p, client: 3)
+        let named = try p.cli.run(["case", "name", "CP-2024-0002", "Fatuma Hassan Abdullahi"] + p.as("farah"))
+        #expect(named.code == 0, "\(named.stderr)")
+        #expect(named.stdout == "Indexed the client's name of CP-2024-0002 (only keyed tokens are kept).\n")
+
+        let found = try p.cli.run(["find", "--name", "Zeinab Ochieng"] + p.as("grace"))
+        #expect(found.code == 0, "\(found.stderr)")
+        let lines = found.stdout.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].split(separator: " ").joined(separator: " ") == "CASE STATUS MANAGER SUPERVISOR OPENED NAME MATCH",
+                "\(found.stdout)")
+        let cells = lines.last?.split(separator: " ").map(String.init) ?? []
+        #expect(cells.count == 7 && cells[0...3] == ["CP-2024-0001", "O", "grace", "halima"] && cells[5...6] == ["as", "spelt"], "\(cells)")
+        // A slip of one letter, and another transliteration, by the records officer.
+        let slip = try p.cli.run(["find", "--name", "Fatima Husein Abdulahi", "--json"] + p.as("farah"))
+        let rows = try JSONSerialization.jsonObject(with: Data(slip.stdout.utf8)) as? [[String: Any]]
+        #expect(rows?.map { $0["number"] as? String } == ["CP-2024-0002"], "\(slip.stdout) \(slip.stderr)")
+        let nobody = try p.cli.run(["find", "--name", "Halima"] + p.as("grace"))
+        #expect(nobody.code == 0 && nobody.stdout.hasPrefix("No case matches"))
+
+        // No client name, in any case or spelling, in any file of the vault folder.
+        for needle in ["zainab", "wairimu", "ochieng", "fatuma", "abdullahi", "zeinab"] {
+            let grep = try p.cli.run(["-r", "-i", "-a", "-l", needle, p.scratch.file("vault")], executable: "/bin/grep")
+            #expect(grep.code == 1 && grep.stdout.isEmpty, "\(needle): \(grep.stdout)")
+        }
+    }
+
+    @Test func findByNumberLabelAndStaffNeedsNoPassphrase() throws {
+        let p = try CLIProgramme()
+        for client in 1...3 { try open(p, client: client) }
+        let label = try p.cli.run(["find", "--label", "CP · 2024 · 0002 · O", "--json"])
+        #expect(label.code == 0, "\(label.stderr)")
+        let rows = try JSONSerialization.jsonObject(with: Data(label.stdout.utf8)) as? [[String: Any]]
+        #expect(rows?.map { $0["number"] as? String } == ["CP-2024-0002"] && rows?.first?["label"] as? String == "CP-2024-0002 [O]")
+        let prefix = try p.cli.run(["find", "--number", "cp-2024-000", "--manager", "grace", "--limit", "2"])
+        #expect(prefix.code == 0 && prefix.stdout.split(separator: "\n").count == 3, "\(prefix.stdout)\(prefix.stderr)")
+        let closed = try p.cli.run(["find", "--label", "CP-2024-0002 [C]"])
+        #expect(closed.code == 0 && closed.stdout == "No cases match.\n")
+        let none = try p.cli.run(["find"])
+        #expect(none.code == 64 && none.stderr.contains("give at least one of"))
+        let bad = try p.cli.run(["find", "--label", "not a label"])
+        #expect(bad.code == 64 && bad.stderr.contains("is not a folder label"))
+    }
+
+    @Test func namingACaseWithoutASearchRoleOrWithAControlCharacterIsRefused() throws {
+        let p = try CLIProgramme()
+        try open(p, client: 1)
+        let control = try p.cli.run(["case", "name", "CP-2024-0001", "Zainab\u{1B}[2J"] + p.as("farah"))
+        #expect(control.code == 65 && control.stderr.contains("control"), "\(control.stderr)")
+        let unknown = try p.cli.run(["case", "name", "CP-2024-0009", "Zainab"] + p.as("farah"))
+        #expect(unknown.code != 0 && unknown.stderr.contains("CP-2024-0009"))
+    }
+}
