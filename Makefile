@@ -3,7 +3,7 @@
 # Debian machine that has only Swift.
 SHELL := /bin/bash
 
-.PHONY: deps build test demo bench torture clean
+.PHONY: deps build test demo bench torture install uninstall clean
 
 deps:
 	@scripts/install-deps.sh
@@ -38,6 +38,30 @@ demo: build
 bench: build
 	swift build -c release --product casevault-bench
 	"$$(swift build -c release --show-bin-path)/casevault-bench" "$$(swift build -c release --show-bin-path)/casevault"
+
+# Installs the binary, shell completions (bash, zsh, fish: case numbers,
+# document names and staff ids complete from the vault in $CASEVAULT_DIR or
+# --vault) and the man pages generated from the command definitions
+# (swift-argument-parser's generate-manual plugin). PREFIX and DESTDIR as usual:
+#   make install PREFIX=$HOME/.local     sudo make install     make install DESTDIR=pkg
+PREFIX ?= /usr/local
+DESTDIR ?=
+BIN := $(DESTDIR)$(PREFIX)/bin
+MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
+install: build
+	install -d "$(BIN)" "$(MANDIR)" "$(DESTDIR)$(PREFIX)/share/bash-completion/completions" \
+		"$(DESTDIR)$(PREFIX)/share/zsh/site-functions" "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d"
+	install -m 0755 "$$(swift build -c release --show-bin-path)/casevault" "$(BIN)/casevault"
+	"$(BIN)/casevault" --generate-completion-script bash > "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/casevault"
+	"$(BIN)/casevault" --generate-completion-script zsh > "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_casevault"
+	"$(BIN)/casevault" --generate-completion-script fish > "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/casevault.fish"
+	scripts/make-man-pages.sh "$(MANDIR)"
+	@echo "Installed casevault, its completions and man pages under $(DESTDIR)$(PREFIX)"
+
+uninstall:
+	rm -f "$(BIN)/casevault" "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/casevault" \
+		"$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_casevault" \
+		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/casevault.fish" "$(MANDIR)"/casevault*.1
 
 clean:
 	rm -rf .build demo-vault demo-checkpoints demo-labels.svg

@@ -519,6 +519,29 @@ def main():
             check_form(name, key, schema)
         schemas[key] = (name, schema, path.parent.name == "forms")
 
+    # Schemas/cli/: the shapes of the commands' --json output (held to the
+    # real output by the Swift tests); valid, and within the validator's keywords.
+    cli_count = 0
+    for path in sorted((HERE / "cli").glob("*.schema.json")):
+        schema = load(path)
+        if schema is None:
+            continue
+        name = rel(path)
+        try:
+            Draft202012Validator.check_schema(schema)
+        except jsonschema.exceptions.SchemaError as error:
+            problem(name, f"not a valid draft 2020-12 schema: {error.message}")
+            continue
+        if schema.get("$schema") != DIALECT or schema.get("$id") != BASE_ID + path.relative_to(HERE).as_posix():
+            problem(name, '"$schema" or "$id" is not as the other schemas have them')
+        if not all(isinstance(schema.get(k), str) and schema[k].strip() for k in ("title", "description")):
+            problem(name, '"title" or "description" is missing')
+        if schema.get("type") not in ("object", "array"):
+            problem(name, '"type" at the root must be "object" or "array"')
+        check_keywords(name, schema)
+        cli_count += 1
+    print(f"ok  {cli_count} command output schemas (Schemas/cli/)")
+
     present = sorted(k for k, v in schemas.items() if v[2])
     for missing in sorted(set(FORM_TYPES) - set(present)):
         problem(rel(HERE / "forms"), f"no schema for form type {missing!r}")

@@ -4,8 +4,10 @@ so a test can hold casevault's index to the document.
 
     client-name-index.py SEARCH_KEY_HEX CASE_NUMBER NAME
 
-prints one line per key of NAME, in order: the key, a tab, and its token in
-CASE_NUMBER (16 hex digits). It uses only the standard library.
+prints one line per key of NAME, in order: the key as KIND:TEXT (s for an
+exact key, d for a deletion), a tab, and its token in CASE_NUMBER (16 hex
+digits); then the whole index (768 hex digits) on a last line. It uses only
+the standard library.
 """
 import hashlib
 import sys
@@ -22,12 +24,10 @@ def parts(name):
     out = []
     for ch in unicodedata.normalize("NFKD", name).lower():
         category = unicodedata.category(ch)
-        if category in ("Mn", "Mc", "Me") or ch == "\u0640":
+        if category in ("Mn", "Mc", "Me", "Cf") or ch == "\u0640":
             continue
-        if ch in ARABIC:
-            out.append(ARABIC[ch])
-        elif ch.isalpha() or category.startswith("N"):
-            out.append(ch)
+        if category[0] in "LN":
+            out.append(ARABIC.get(ch, "\u03c3" if ch == "\u03c2" else ch))
         elif ch in ("'", "\u2019", "`"):
             continue
         else:
@@ -54,22 +54,50 @@ def skeleton(part):
     return "".join(out)
 
 
+def exact_key(part):
+    s = skeleton(part)
+    if len(s) >= 2:
+        return s
+    return part if len(part) >= 2 else None
+
+
+def deletions(text):
+    out = []
+    if len(text) >= 4:
+        for i in range(len(text)):
+            d = text[:i] + text[i + 1:]
+            if d not in out:
+                out.append(d)
+    return out
+
+
 def keys(name):
     seen, result = set(), []
     for part in parts(name):
-        s = skeleton(part)
-        if len(s) < 2:
+        exact = exact_key(part)
+        if exact is None:
             continue
-        candidates = [s] + ([s[:i] + s[i + 1:] for i in range(len(s))] if len(s) >= 4 else [])
-        for key in candidates:
+        for key in [("s", exact)] + [("d", d) for d in deletions(exact)]:
             if key not in seen:
                 seen.add(key); result.append(key)
     return result
 
 
 def token(search_key, case, key):
-    message = ("casevault-client-name-v1\n%s\n%s" % (case, key)).encode()
+    message = ("casevault-client-name-v1\n%s\n%s:%s" % (case, key[0], key[1])).encode()
     return hashlib.blake2b(message, key=search_key, digest_size=16).digest()[:8]
+
+
+def index(search_key, case, name):
+    tokens = set()
+    for key in keys(name):
+        if len(tokens) < 48:
+            tokens.add(token(search_key, case, key))
+    i = 0
+    while len(tokens) < 48:
+        tokens.add(token(search_key, case, ("p", str(i))))
+        i += 1
+    return b"".join(sorted(tokens))
 
 
 if __name__ == "__main__":
@@ -77,4 +105,5 @@ if __name__ == "__main__":
         sys.exit(__doc__)
     search_key = bytes.fromhex(sys.argv[1])
     for key in keys(sys.argv[3]):
-        print("%s\t%s" % (key, token(search_key, sys.argv[2], key).hex()))
+        print("%s:%s\t%s" % (key[0], key[1], token(search_key, sys.argv[2], key).hex()))
+    print(index(search_key, sys.argv[2], sys.argv[3]).hex())

@@ -75,7 +75,7 @@ class Torture:
         for who in ["amina"] + [s[0] for s in STAFF]:
             with open(self.path(who + ".pw"), "w") as f:
                 f.write("%s torture passphrase\n" % who)
-        self.run(["init", self.vault, "--admin-id", "amina", "--admin-name", "Amina Yusuf", "--new-passphrase-file", self.path("amina.pw")])
+        self.run(["init", self.vault, "--id", "amina", "--name", "Amina Yusuf", "--new-passphrase-file", self.path("amina.pw")])
         for who, name, role in STAFF:
             self.run(["staff", "add", "--id", who, "--name", name, "--role", role, "--new-passphrase-file", self.path(who + ".pw")] + self.args_as("amina"))
         for number in WORK_CASES:

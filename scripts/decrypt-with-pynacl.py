@@ -147,7 +147,7 @@ DATA = {
     "case.transfer-cancelled": obj({"case": CASE, "reason": string(1)}),
     "audit.exported": obj({"blake2b": HEX, "format": enum("tar", "zip"), "cases": lambda x: str_list(x) and all(CASE(c) for c in x),
                            "since": either(pat(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), is_null), "events": integer(0), "logSize": integer(1)}),
-    "search.key-granted": obj({"holder": ID, "holderPublicKey": HEX, "sealedKeyHash": HEX}),  # §12e
+    "search.key-granted": obj({"holder": ID, "holderPublicKey": HEX, "keyCheck": pat(r"[0-9a-f]{32}"), "sealedKeyHash": HEX}),  # §12e
     "case.client-named": obj({"case": CASE, "index": pat(r"[0-9a-f]{768}")}),
 }
 ANY = set(ROLES)

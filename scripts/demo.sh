@@ -40,7 +40,7 @@ rm -rf "$CASEVAULT_STATE_DIR"
 
 next "Create the vault with its first admin and an offline recovery key"
 echo "The admin's passphrase is read from a file here; without --new-passphrase-file it is asked twice, unechoed."
-run init "$vault" --admin-id amina --admin-name "Amina Yusuf" \
+run init --vault "$vault" --id amina --name "Amina Yusuf" \
     --new-passphrase-file "$secrets/amina" --recovery-key-out "$secrets/recovery-key.txt"
 [ -d "$vault" ] || { echo "demo: init failed" >&2; exit 1; }
 echo
@@ -275,7 +275,7 @@ run case show CP-2024-0042
 next "A family moves to another district: its case goes to the district office's vault, history and all"
 district="$secrets/district-vault"
 echo "The district office has its own vault (its own staff and keys):"
-"$casevault" init "$district" --admin-id zawadi --admin-name "Zawadi Mrema" --new-passphrase-file "$secrets/zawadi" >/dev/null
+"$casevault" init "$district" --id zawadi --name "Zawadi Mrema" --new-passphrase-file "$secrets/zawadi" >/dev/null
 for member in "musa|Musa Juma|case-supervisor" "neema|Neema Said|case-manager"; do
     IFS='|' read -r id name role <<< "$member"
     "$casevault" staff add --vault "$district" --as zawadi --passphrase-file "$secrets/zawadi" \

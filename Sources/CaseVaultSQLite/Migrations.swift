@@ -242,7 +242,7 @@ extension SQLiteCatalogStore {
         // tokens (`case.client-named`).
         migrator.registerMigration("v15-client-name-index") { db in
             try db.execute(sql: """
-                CREATE TABLE search_keys (holder TEXT PRIMARY KEY, holder_public_key TEXT NOT NULL,
+                CREATE TABLE search_keys (holder TEXT PRIMARY KEY, holder_public_key TEXT NOT NULL, key_check TEXT NOT NULL,
                     sealed_key_hash TEXT NOT NULL, seq INTEGER NOT NULL);
                 CREATE TABLE client_indexes (case_number TEXT PRIMARY KEY, tokens BLOB NOT NULL, seq INTEGER NOT NULL);
                 """)

@@ -440,7 +440,7 @@ private final class Connection: CatalogWriter {
     func searchKeys() throws -> [SearchKeyRecord] {
         try all("SELECT * FROM search_keys ORDER BY holder").map { row in
             SearchKeyRecord(holder: try row.value("holder"), holderPublicKey: try row.value("holder_public_key"),
-                            sealedKeyHash: try row.value("sealed_key_hash"), seq: try row.value("seq"))
+                            keyCheck: try row.value("key_check"), sealedKeyHash: try row.value("sealed_key_hash"), seq: try row.value("seq"))
         }
     }
 
@@ -661,8 +661,8 @@ private final class Connection: CatalogWriter {
     }
 
     func putSearchKey(_ r: SearchKeyRecord) throws {
-        try run("INSERT OR REPLACE INTO search_keys (holder, holder_public_key, sealed_key_hash, seq) VALUES (?, ?, ?, ?)",
-                [r.holder, r.holderPublicKey, r.sealedKeyHash, r.seq])
+        try run("INSERT OR REPLACE INTO search_keys (holder, holder_public_key, key_check, sealed_key_hash, seq) VALUES (?, ?, ?, ?, ?)",
+                [r.holder, r.holderPublicKey, r.keyCheck, r.sealedKeyHash, r.seq])
     }
 
     func putClientIndex(_ r: ClientIndexRecord) throws {

@@ -28,7 +28,7 @@ struct CaseGrantCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
     @Option(help: ArgumentHelp("team or confidential.", valueName: "tier"), transform: parseTier)
@@ -64,7 +64,7 @@ struct CaseRevokeCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
     @Option(help: ArgumentHelp("Only this tier (default: every tier they hold).", valueName: "tier"), transform: parseTier)
@@ -99,7 +99,7 @@ struct CaseRotateCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String?
 
     @Option(help: ArgumentHelp("Only this tier (default: both).", valueName: "tier"), transform: parseTier)

@@ -115,7 +115,7 @@ struct AuditAccessCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
     @Flag(help: "JSON output.")

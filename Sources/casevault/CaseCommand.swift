@@ -36,10 +36,10 @@ struct CaseOpenCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Client number (default: one more than the highest in the vault).", valueName: "number"))
     var client: Int?
 
-    @Option(help: ArgumentHelp("Staff id of the Case Manager.", valueName: "id"))
+    @Option(help: ArgumentHelp("Staff id of the Case Manager.", valueName: "id"), completion: Completions.staffIDs)
     var manager: String
 
-    @Option(help: ArgumentHelp("Staff id of the Case Supervisor.", valueName: "id"))
+    @Option(help: ArgumentHelp("Staff id of the Case Supervisor.", valueName: "id"), completion: Completions.staffIDs)
     var supervisor: String
 
     @Option(help: ArgumentHelp("The client's name, so `casevault find --name` finds the case; only keyed tokens of it are kept (see `case name`).",
@@ -53,9 +53,11 @@ struct CaseOpenCommand: ParsableCommand {
             print("Opened case \(opened.label).")
             if let clientName {
                 do {
-                    printNaming(try vault.nameClient(of: opened.number.description, name: clientName, by: actor))
+                    printNaming(try vault.nameClient(of: opened.number.description, name: try casevault.clientName(clientName), by: actor))
                 } catch {
-                    Output.warning("the case is open, but its client's name was not indexed: \(error); try `casevault case name \(opened.number) NAME`")
+                    // The case is open (that is committed); the command still fails, so a script notices.
+                    Output.warning("the case is open, but its client's name was not indexed; run `casevault case name \(opened.number) NAME`")
+                    throw error
                 }
             }
             print("  case manager:      \(opened.manager.name) (\(opened.manager.id))")
@@ -73,23 +75,40 @@ struct CaseNameCommand: ParsableCommand {
         commandName: "name",
         abstract: "Index a case's client name so `casevault find --name` finds it (the name itself is not kept).",
         discussion: """
-            The name is cut into parts and each part turned into keyed tokens (its phonetic skeleton and,             for longer parts, the skeleton less one letter), under the vault's search key and the case             number; only those tokens, padded to a fixed number with random ones, are stored and signed             (SECURITY.md §12e). Running it again replaces the index. Records officers, project directors             and admins name any case; a case manager or supervisor their own. The first naming in a vault             creates its search key and seals it to every member who may search.
+            The name is cut into parts and each part turned into keyed tokens (its phonetic skeleton and, \
+            for longer parts, the skeleton less one letter), under the vault's search key and the case \
+            number; only those tokens, padded to a fixed number, are stored and signed (SECURITY.md §12e). \
+            Quote a name of several parts: casevault case name CP-2024-0042 "Amina Yusuf". Give - to read \
+            the name from standard input, so it stays out of the shell's history and the process list. \
+            Running it again replaces the index. Records officers, project directors and admins name any \
+            case; a case manager or supervisor their own. The first naming in a vault creates its search \
+            key and seals it to every member who may search.
             """
     )
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
-    @Argument(help: ArgumentHelp("The client's name, as the intake form spells it.", valueName: "name"))
+    @Argument(help: ArgumentHelp("The client's name as the intake form spells it, quoted; - reads it from standard input.", valueName: "name"))
     var name: String
 
     func run() throws {
+        let name = try clientName(self.name)
         try vaultOptions.withUnlocked { vault, actor in
             printNaming(try vault.nameClient(of: number, name: name, by: actor))
         }
     }
+}
+
+/// A client's name as given, or its first line from standard input for `-`.
+func clientName(_ given: String) throws -> String {
+    guard given == "-" else { return given }
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+        throw CommandFailure(message: "no name on standard input", hint: nil, code: .usage)
+    }
+    return line
 }
 
 func printNaming(_ naming: ClientNaming) {
@@ -124,10 +143,10 @@ struct CaseListCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only this category.", valueName: "category"))
     var category: String?
 
-    @Option(help: ArgumentHelp("Only cases this Case Manager holds.", valueName: "id"))
+    @Option(help: ArgumentHelp("Only cases this Case Manager holds.", valueName: "id"), completion: Completions.staffIDs)
     var manager: String?
 
-    @Option(help: ArgumentHelp("Only cases this Case Supervisor holds.", valueName: "id"))
+    @Option(help: ArgumentHelp("Only cases this Case Supervisor holds.", valueName: "id"), completion: Completions.staffIDs)
     var supervisor: String?
 
     // --admitted, as `case open` names the year of admission (it was --year here).
@@ -150,13 +169,7 @@ struct CaseListCommand: ParsableCommand {
         filter.tag = tag
         let cases = try vaultOptions.openVault().cases(matching: filter)
         if json {
-            let rows: [[String: Any]] = cases.map {
-                ["number": $0.number.description, "category": $0.number.category, "year": $0.number.year,
-                 "clientNumber": $0.number.clientNumber, "status": $0.status.rawValue,
-                 "manager": $0.manager.id, "supervisor": $0.supervisor.id,
-                 "openedAt": $0.openedAt.formatted(.iso8601), "openedBy": $0.openedBy]
-            }
-            print(try JSONText.render(rows))
+            print(try JSONText.render(cases.map(JSONShapes.caseFile)))
             return
         }
         guard !cases.isEmpty else {
@@ -177,12 +190,19 @@ struct CaseShowCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
+
+    @Flag(help: "Print JSON (Schemas/cli/case-show.schema.json) instead of text.")
+    var json = false
 
     func run() throws {
         let vault = try vaultOptions.openVault()
         let file = try vault.caseFile(number)
+        if json {
+            print(try JSONText.render(try jsonObject(file, vault: vault)))
+            return
+        }
         print("Case \(file.label)")
         print("  category:          \(file.number.category)")
         print("  year of admission: \(file.number.year)")
@@ -249,6 +269,52 @@ struct CaseShowCommand: ParsableCommand {
     }
 }
 
+extension CaseShowCommand {
+    func jsonObject(_ file: CaseFile, vault: Vault) throws -> [String: Any] {
+        var object = JSONShapes.caseFile(file)
+        object["label"] = file.label
+        object["managerName"] = file.manager.name
+        object["supervisorName"] = file.supervisor.name
+        let holders = try vault.holders(of: number)
+        object["holders"] = Dictionary(uniqueKeysWithValues: Tier.allCases.map { tier in
+            (tier.rawValue, holders.filter { $0.tier == tier }.map(\.holder))
+        })
+        object["keyGenerations"] = try vault.keyGenerations(of: number).map {
+            ["tier": $0.tier.rawValue, "generation": $0.generation, "awaitingResealing": $0.awaitingResealing] as [String: Any]
+        }
+        object["disposal"] = try vault.disposal(of: number).map {
+            ["at": $0.at, "by": $0.by, "policyVersion": $0.policyVersion, "rule": $0.rule, "seq": $0.seq] as [String: Any]
+        } as Any
+        let (transferred, imported) = try vault.transfers(of: number)
+        object["transferred"] = transferred.map {
+            ["at": $0.at, "by": $0.by, "toVault": $0.toVault, "toMember": $0.toMember, "reason": $0.reason, "seq": $0.seq] as [String: Any]
+        } as Any
+        object["imported"] = imported.map { ["at": $0.at, "by": $0.by, "fromVault": $0.fromVault, "fromSeq": $0.fromSeq, "seq": $0.seq] as [String: Any] } as Any
+        object["handover"] = try vault.handover(of: number).map {
+            ["role": $0.role, "from": $0.from, "to": $0.to, "shadowUntil": $0.shadowUntil, "startedAt": $0.startedAt,
+             "startedBy": $0.startedBy] as [String: Any]
+        } as Any
+        object["hold"] = try vault.hold(of: number).map { ["at": $0.at.formatted(.iso8601), "by": $0.by, "reason": $0.reason] as [String: Any] } as Any
+        object["tags"] = try vault.tags(of: number)
+        object["agedOutClosesOn"] = try vault.agedOutClosingDay(of: number) as Any
+        let history = try vault.statusHistory(of: number)
+        object["pendingClosure"] = history.pending.map {
+            ["at": $0.at.formatted(.iso8601), "requestedBy": $0.requestedBy, "approver": $0.approver, "reason": $0.reason,
+             "seq": $0.seq] as [String: Any]
+        } as Any
+        object["statusChanges"] = history.changes.map {
+            ["seq": $0.seq, "from": $0.from.rawValue, "to": $0.to.rawValue, "at": $0.at.formatted(.iso8601), "by": $0.by,
+             "reason": $0.reason, "requestedBy": $0.requestedBy as Any] as [String: Any]
+        }
+        object["movedAway"] = try vault.movedDocuments(of: number).map {
+            ["document": $0.document, "toCase": $0.toCase, "toDocument": $0.toDocument, "at": $0.at.formatted(.iso8601), "by": $0.by,
+             "versions": $0.versions, "reason": $0.reason] as [String: Any]
+        }
+        object["documents"] = try vault.latestVersions(caseNumber: number).map(JSONShapes.version)
+        return object
+    }
+}
+
 struct CaseStatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
@@ -264,7 +330,7 @@ struct CaseStatusCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
     @Argument(help: ArgumentHelp("The new status: O, IA, AO or C.", valueName: "status"),
@@ -298,7 +364,7 @@ struct CaseReopenCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
     @Option(help: ArgumentHelp("Why (kept in the signed history).", valueName: "text"))
@@ -321,7 +387,7 @@ struct CaseApproveCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
     func run() throws {
@@ -346,7 +412,7 @@ struct CaseTagCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
     @Argument(help: ArgumentHelp("add or remove.", valueName: "action"))
@@ -376,7 +442,7 @@ struct CaseExtendCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
     @Option(help: ArgumentHelp("The new closing day, YYYY-MM-DD.", valueName: "date"))

@@ -38,7 +38,7 @@ struct FileCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String?
 
     @Argument(help: ArgumentHelp("The files to file, or - for standard input (one only).", valueName: "path"))

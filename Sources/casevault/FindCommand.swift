@@ -25,7 +25,7 @@ struct FindCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Option(help: ArgumentHelp("The client's name, or part of it, however spelt.", valueName: "name"))
+    @Option(help: ArgumentHelp("The client's name, or part of it, however spelt (quoted; - reads it from standard input).", valueName: "name"))
     var name: String?
 
     @Option(help: ArgumentHelp("The start of the case number, e.g. CP-2024 or CP-2024-004.", valueName: "prefix"))
@@ -41,10 +41,10 @@ struct FindCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only this category.", valueName: "category"))
     var category: String?
 
-    @Option(help: ArgumentHelp("Only cases this Case Manager holds.", valueName: "id"))
+    @Option(help: ArgumentHelp("Only cases this Case Manager holds.", valueName: "id"), completion: Completions.staffIDs)
     var manager: String?
 
-    @Option(help: ArgumentHelp("Only cases this Case Supervisor holds.", valueName: "id"))
+    @Option(help: ArgumentHelp("Only cases this Case Supervisor holds.", valueName: "id"), completion: Completions.staffIDs)
     var supervisor: String?
 
     @Option(help: ArgumentHelp("Only cases admitted this year.", valueName: "year"))
@@ -56,7 +56,7 @@ struct FindCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Show at most this many cases (default: all).", valueName: "n"))
     var limit: Int?
 
-    @Flag(help: "Print JSON (Schemas/find.schema.json) instead of a table.")
+    @Flag(help: "Print JSON (Schemas/cli/find.schema.json) instead of a table.")
     var json = false
 
     func validate() throws {
@@ -93,12 +93,13 @@ struct FindCommand: ParsableCommand {
         search.filter.year = admitted
         search.filter.tag = tag
         search.numberPrefix = number
-        search.clientName = name
+        search.clientName = try name.map(clientName)
         if let label, let parsed = FindCommand.parseLabel(label) {
             if let number, !parsed.prefix.hasPrefix(number.uppercased()) {
                 throw ValidationError("--number \(number) and --label \(label) name different cases")
             }
-            search.numberPrefix = parsed.prefix
+            search.numberPrefix = nil
+            search.number = parsed.prefix
             if let labelled = parsed.status {
                 if let status, status != labelled { throw ValidationError("--status \(status.rawValue) and the label's status \(labelled.rawValue) differ") }
                 search.filter.status = labelled
@@ -131,12 +132,8 @@ struct FindCommand: ParsableCommand {
     }
 
     static func jsonObject(_ item: FoundCase, byName: Bool) -> [String: Any] {
-        var object: [String: Any] = [
-            "number": item.file.number.description, "category": item.file.number.category, "year": item.file.number.year,
-            "clientNumber": item.file.number.clientNumber, "status": item.file.status.rawValue,
-            "manager": item.file.manager.id, "supervisor": item.file.supervisor.id,
-            "openedAt": item.file.openedAt.formatted(.iso8601), "label": item.file.label,
-        ]
+        var object = JSONShapes.caseFile(item.file)
+        object["label"] = item.file.label
         if byName {
             object["nameScore"] = item.nameScore ?? 0
             object["nameMatch"] = item.nameMatch?.rawValue ?? "close"

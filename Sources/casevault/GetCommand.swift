@@ -16,10 +16,10 @@ struct GetCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
-    @Argument(help: ArgumentHelp("The document name.", valueName: "name"))
+    @Argument(help: ArgumentHelp("The document name.", valueName: "name"), completion: Completions.documentNames)
     var name: String
 
     @Argument(help: ArgumentHelp("Which version, as history shows it: 2 or v2 (default: the current one).", valueName: "version"))

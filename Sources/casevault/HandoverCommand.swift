@@ -235,7 +235,7 @@ struct HandoverCancelCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
     @Option(help: ArgumentHelp("Why (kept in the signed log).", valueName: "text"))

@@ -10,10 +10,10 @@ struct HistoryCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
-    @Argument(help: ArgumentHelp("Only this document.", valueName: "name"))
+    @Argument(help: ArgumentHelp("Only this document.", valueName: "name"), completion: Completions.documentNames)
     var name: String?
 
     @Flag(help: "Print JSON instead of a table.")
@@ -22,15 +22,7 @@ struct HistoryCommand: ParsableCommand {
     func run() throws {
         let versions = try vaultOptions.openVault().versions(caseNumber: number, document: name)
         if json {
-            print(try JSONText.render(versions.map { v -> [String: Any] in
-                ["document": v.document, "version": v.version, "type": v.type, "tier": v.tier.rawValue, "size": v.size,
-                 "object": v.objectID, "schema": v.schemaID.map { ["id": $0, "version": v.schemaVersion as Any] } as Any,
-                 "stamp": ["date": v.stamp.date, "caseNumber": v.stamp.caseNumber, "caseStatus": v.stamp.caseStatus.rawValue,
-                           "report": v.stamp.report, "caseManager": v.stamp.caseManager,
-                           "caseSupervisor": v.stamp.caseSupervisor, "version": v.stamp.version,
-                           "filedBy": v.stamp.filedBy, "filedByName": v.stamp.filedByName],
-                 "withdrawn": v.withdrawal.map { ["at": $0.at.formatted(.iso8601), "by": $0.by, "reason": $0.reason] } as Any]
-            }))
+            print(try JSONText.render(versions.map(JSONShapes.version)))
             return
         }
         guard !versions.isEmpty else {

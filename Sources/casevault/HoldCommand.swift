@@ -18,7 +18,7 @@ struct HoldCommand: ParsableCommand {
 struct HoldChange: ParsableArguments {
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
     @Option(help: ArgumentHelp("Why (kept in the signed history).", valueName: "text"))

@@ -8,7 +8,9 @@ struct InitCommand: ParsableCommand {
         commandName: "init",
         abstract: "Create a new vault.",
         discussion: """
-            PATH must not exist, or be an empty folder. With --admin-id and --admin-name the first \
+            The vault's folder is given as everywhere else (--vault PATH, or $CASEVAULT_DIR), or as \
+            the one argument; it must not exist, or be an empty folder. With --id and --name (as \
+            `staff add` names a member; --admin-id and --admin-name are older spellings) the first \
             admin is created too; their passphrase comes from --new-passphrase-file or is asked \
             twice on the terminal. A vault made without an admin gets one with \
             'casevault staff add --role admin --settings-fingerprint FP' (no --as needed while the vault \
@@ -21,13 +23,26 @@ struct InitCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("Where to create the vault.", valueName: "path"))
-    var path: String
+    @Argument(help: ArgumentHelp("Where to create the vault (or --vault PATH, or $CASEVAULT_DIR).", valueName: "path"))
+    var pathArgument: String?
 
-    @Option(help: ArgumentHelp("Id of the first admin.", valueName: "id"))
+    @Option(name: .long, help: ArgumentHelp("Where to create the vault, as every command names the vault.", valueName: "path"))
+    var vault: String?
+
+    /// The folder: the argument, --vault, or $CASEVAULT_DIR.
+    var path: String {
+        get throws {
+            if let given = pathArgument ?? vault { return given }
+            if let environment = ProcessInfo.processInfo.environment["CASEVAULT_DIR"], !environment.isEmpty { return environment }
+            throw CommandFailure(message: "no vault folder given", hint: "casevault init PATH, or --vault PATH, or set CASEVAULT_DIR",
+                                 code: .usage)
+        }
+    }
+
+    @Option(name: [.customLong("id"), .customLong("admin-id")], help: ArgumentHelp("Staff id of the first admin.", valueName: "id"))
     var adminID: String?
 
-    @Option(help: ArgumentHelp("Full name of the first admin.", valueName: "name"))
+    @Option(name: [.customLong("name"), .customLong("admin-name")], help: ArgumentHelp("Full name of the first admin.", valueName: "name"))
     var adminName: String?
 
     @Option(help: ArgumentHelp("A file whose first line is the first admin's passphrase.", valueName: "file"))
@@ -43,10 +58,13 @@ struct InitCommand: ParsableCommand {
 
     func validate() throws {
         if (adminID == nil) != (adminName == nil) {
-            throw ValidationError("--admin-id and --admin-name go together")
+            throw ValidationError("--id and --name (the first admin's) go together")
         }
         if newPassphraseFile != nil && adminID == nil {
-            throw ValidationError("--new-passphrase-file is the first admin's passphrase: give --admin-id and --admin-name too")
+            throw ValidationError("--new-passphrase-file is the first admin's passphrase: give --id and --name too")
+        }
+        if let pathArgument, let vault, pathArgument != vault {
+            throw ValidationError("the vault is given twice, as \(pathArgument) and --vault \(vault)")
         }
     }
 
@@ -64,7 +82,7 @@ struct InitCommand: ParsableCommand {
             options.adminName = adminName
             options.adminPassphrase = try newPassphrase(file: newPassphraseFile, for: adminID)
         }
-        let vault = try Vault.create(at: path, options: options, open: Vault.OpenOptions(checkpoints: CheckpointStore.userDefault()))
+        let vault = try Vault.create(at: try path, options: options, open: Vault.OpenOptions(checkpoints: CheckpointStore.userDefault()))
         print("Created vault \(vault.path)")
         print("  vault id:       \(vault.config.vaultId)")
         let memory = vault.config.kdf.memLimit >= 1 << 20

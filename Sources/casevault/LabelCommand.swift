@@ -1,5 +1,6 @@
 import ArgumentParser
 import CaseVault
+import Foundation
 
 struct LabelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +18,7 @@ struct LabelCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String?
 
     @Flag(help: "A sheet of every case.")
@@ -33,10 +34,14 @@ struct LabelCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Labels already used on the first sheet, left blank (0 to 20).", valueName: "n"))
     var skip = 0
 
+    @Flag(help: "For one case: print the label's fields as JSON (Schemas/cli/label.schema.json).")
+    var json = false
+
     func validate() throws {
         let chosen = [number != nil, all, status != nil].filter { $0 }.count
         guard chosen == 1 else { throw ValidationError("give one case NUMBER, or --all, or --status S") }
         if number == nil, out == nil { throw ValidationError("a sheet needs --out FILE (an .svg file)") }
+        if json, number == nil || out != nil { throw ValidationError("--json prints one case's label; it does not go with a sheet") }
         guard (0..<FolderLabel.Stock.l7160.perSheet).contains(skip) else { throw ValidationError("--skip is 0 to 20") }
     }
 
@@ -45,6 +50,14 @@ struct LabelCommand: ParsableCommand {
         let files: [CaseFile]
         if let number {
             let file = try vault.caseFile(number)
+            if json {
+                print(try JSONText.render([
+                    "number": file.number.description, "category": file.number.category, "year": file.number.year,
+                    "clientNumber": String(format: "%04d", file.number.clientNumber), "status": file.status.rawValue,
+                    "statusName": file.status.displayName, "spine": FolderLabel.spine(file),
+                ] as [String: Any]))
+                return
+            }
             guard out != nil else {
                 print(FolderLabel.spine(file))
                 print()

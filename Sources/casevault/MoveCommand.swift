@@ -19,7 +19,7 @@ struct MoveCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The case the document is in now.", valueName: "number"))
     var number: String
 
-    @Argument(help: ArgumentHelp("The document (report) name.", valueName: "name"))
+    @Argument(help: ArgumentHelp("The document (report) name.", valueName: "name"), completion: Completions.documentNames)
     var name: String
 
     @Option(help: ArgumentHelp("The case it belongs to.", valueName: "number"))

@@ -18,8 +18,16 @@ struct PolicyShowCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
+    @Flag(help: "Print JSON (Schemas/cli/policy-show.schema.json) instead of text.")
+    var json = false
+
     func run() throws {
         let policy = try vaultOptions.openVault().confidentialTypes()
+        if json {
+            print(try JSONText.render(["confidentialTypes": policy.types, "setBy": policy.setBy as Any,
+                                       "at": policy.at.map { $0.formatted(.iso8601) } as Any, "imagesAreConfidential": true] as [String: Any]))
+            return
+        }
         print("Always confidential (whoever files them, whatever the file): \(policy.types.joined(separator: ", "))")
         if let by = policy.setBy, let at = policy.at {
             print("  set by \(by) on \(at.formatted(.iso8601))")

@@ -32,9 +32,16 @@ struct MonthlyReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("md (default), csv or json.", valueName: "format"))
     var format: Format = .md
 
+    @Flag(help: "Print JSON (Schemas/cli/report-monthly.schema.json): the same as --format json.")
+    var json = false
+
+    func validate() throws {
+        if json && format != .md && format != .json { throw ValidationError("--json and --format \(format.rawValue) disagree") }
+    }
+
     func run() throws {
         let report = try vaultOptions.openVault().monthlyReport(month: month)
-        switch format {
+        switch json ? .json : format {
         case .md: print(markdown(report), terminator: "")
         case .csv: print(csv(report), terminator: "")
         case .json: print(try JSONText.render(json(report)))

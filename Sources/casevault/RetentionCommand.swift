@@ -199,7 +199,7 @@ struct RetentionCertificateCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
     @Flag(help: "Print JSON instead of text.")

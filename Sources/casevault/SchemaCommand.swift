@@ -15,8 +15,18 @@ struct SchemaListCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
+    @Flag(help: "Print JSON (Schemas/cli/schema-list.schema.json) instead of a table.")
+    var json = false
+
     func run() throws {
         let schemas = try vaultOptions.openVault().formSchemas()
+        if json {
+            print(try JSONText.render(schemas.map {
+                ["type": $0.type, "version": $0.version as Any, "source": $0.version == nil ? "built-in" : "vault", "title": $0.title,
+                 "id": $0.id] as [String: Any]
+            }))
+            return
+        }
         print(Table.render(header: ["TYPE", "SOURCE", "TITLE (REPORT NAME)", "$ID"],
                            rows: schemas.map { [$0.type, $0.source, $0.title, $0.id] }))
     }

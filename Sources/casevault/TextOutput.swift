@@ -14,6 +14,30 @@ enum Table {
     }
 }
 
+/// The JSON shapes several commands share (Schemas/cli/).
+enum JSONShapes {
+    /// A version as `history --json` lists it (Schemas/cli/history.schema.json).
+    static func version(_ v: VersionInfo) -> [String: Any] {
+        ["document": v.document, "version": v.version, "type": v.type, "tier": v.tier.rawValue, "size": v.size,
+         "object": v.objectID, "schema": v.schemaID.map { ["id": $0, "version": v.schemaVersion as Any] } as Any,
+         "stamp": stamp(v.stamp),
+         "withdrawn": v.withdrawal.map { ["at": $0.at.formatted(.iso8601), "by": $0.by, "reason": $0.reason] } as Any]
+    }
+
+    static func stamp(_ s: Stamp) -> [String: Any] {
+        ["date": s.date, "caseNumber": s.caseNumber, "caseStatus": s.caseStatus.rawValue, "report": s.report,
+         "caseManager": s.caseManager, "caseSupervisor": s.caseSupervisor, "version": s.version,
+         "filedBy": s.filedBy, "filedByName": s.filedByName]
+    }
+
+    /// A case's clear facts, as `case list --json` lists them.
+    static func caseFile(_ c: CaseFile) -> [String: Any] {
+        ["number": c.number.description, "category": c.number.category, "year": c.number.year,
+         "clientNumber": c.number.clientNumber, "status": c.status.rawValue, "manager": c.manager.id, "supervisor": c.supervisor.id,
+         "openedAt": c.openedAt.formatted(.iso8601), "openedBy": c.openedBy]
+    }
+}
+
 /// Pretty, key-sorted JSON for --json output.
 enum JSONText {
     static func render(_ object: Any) throws -> String {

@@ -59,7 +59,7 @@ struct ExportCaseCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
     @Option(help: ArgumentHelp("The receiving vault's identity file (casevault vault pubkey).", valueName: "file"))
@@ -97,7 +97,7 @@ struct CaseCancelTransferCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
     @Option(help: ArgumentHelp("Why (kept in the signed log).", valueName: "text"))

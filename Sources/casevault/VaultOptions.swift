@@ -9,7 +9,7 @@ struct VaultOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The vault folder (default: $CASEVAULT_DIR).", valueName: "path"))
     var vault: String?
 
-    @Option(name: [.customLong("as")], help: ArgumentHelp("The acting staff member (default: $CASEVAULT_STAFF).", valueName: "id"))
+    @Option(name: [.customLong("as")], help: ArgumentHelp("The acting staff member (default: $CASEVAULT_STAFF).", valueName: "id"), completion: Completions.staffIDs)
     var staffID: String?
 
     @Option(name: .long, help: ArgumentHelp(

@@ -15,10 +15,10 @@ struct WithdrawCommand: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"))
+    @Argument(help: ArgumentHelp("The case number, e.g. CP-2024-0042.", valueName: "number"), completion: Completions.caseNumbers)
     var number: String
 
-    @Argument(help: ArgumentHelp("The document (report) name.", valueName: "name"))
+    @Argument(help: ArgumentHelp("The document (report) name.", valueName: "name"), completion: Completions.documentNames)
     var name: String
 
     @Argument(help: ArgumentHelp("The version to withdraw, as history shows it: 2 or v2.", valueName: "version"))

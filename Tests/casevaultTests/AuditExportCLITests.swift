@@ -42,6 +42,7 @@ import Testing
         #expect(verified.code == 0 && verified.stdout.hasSuffix("Every check passes.\n"), "\(verified.stdout)\(verified.stderr)")
         #expect(verified.stdout.contains("pass  the log extends the auditor's previous checkpoint"))
         #expect(verified.stdout.contains("pass  the controls report's reads, refusals and exports are what the events say"))
+        try expectShape(try desk.run(["audit", "verify-export", "audit.tar", "--checkpoint", "before.checkpoint", "--json"]), schema: "audit-verify-export")
         #expect(try desk.run(["audit", "verify-export", "audit.zip"]).code == 0)
         // A checkpoint of another history is not extended by the bag.
         let forkedNote = try String(contentsOfFile: p.scratch.file("before.checkpoint"), encoding: .utf8)

@@ -1,4 +1,6 @@
+import CaseVault
 import Foundation
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -128,4 +130,25 @@ func anyFile(under root: String, contains needle: String) -> String? {
         if data.range(of: Data(needle.utf8)) != nil { return name }
     }
     return nil
+}
+
+/// A command's `--json` output held to its documented shape,
+/// `Schemas/cli/<schema>.schema.json`, by casevault's own JSON Schema
+/// validator with formats asserted; `lines` for JSON Lines (each line one
+/// instance). Returns the parsed instances.
+@discardableResult
+func expectShape(_ result: CLI.Result, schema name: String, lines: Bool = false,
+                 sourceLocation: SourceLocation = #_sourceLocation) throws -> [JSONValue] {
+    #expect(result.code == 0, "\(name): \(result.stderr)", sourceLocation: sourceLocation)
+    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Schemas/cli/\(name).schema.json").standardized
+    let validator = try SchemaValidator(schema: try JSONValue(parsing: Array(try Data(contentsOf: url))))
+    let texts = lines ? result.stdout.split(separator: "\n").map(String.init) : [result.stdout]
+    #expect(!texts.isEmpty, "\(name): no output", sourceLocation: sourceLocation)
+    return try texts.map { text in
+        let instance = try JSONValue(parsing: Array(text.utf8))
+        let problems = validator.validate(instance)
+        #expect(problems.isEmpty, "\(name): \(problems.prefix(5).map(\.description)) in \(text.prefix(400))", sourceLocation: sourceLocation)
+        return instance
+    }
 }

@@ -172,7 +172,7 @@ import Testing
 
         let halfOptions = try cli.run(["init", "vault", "--admin-id", "amina"])
         #expect(halfOptions.code == 64)
-        #expect(halfOptions.stderr.contains("--admin-id and --admin-name go together"))
+        #expect(halfOptions.stderr.contains("--id and --name (the first admin's) go together"))
         #expect(scratch.listing() == ["amina.pw", "recovery.txt", "tmp"])
     }
 

@@ -82,6 +82,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(certificate.stdout.contains("4 document(s), 4 version(s)"))
         #expect(certificate.stdout.contains("approved by:         halima on"))
         let json = try p.cli.run(["retention", "certificate", "CP-2020-0001", "--json"])
+        try expectShape(json, schema: "retention-certificate")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect((object["destroyed"] as? [Any])?.count == 4 && object["disposedBy"] as? String == "amina")
         let show = try p.cli.run(["case", "show", "CP-2020-0001"])
@@ -104,6 +105,10 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         // Run again: nothing to do.
         let again = try p.cli.run(["retention", "apply", "--approved-by", "halima,dora"] + p.as("amina"))
         #expect(again.code == 0 && again.stdout.hasPrefix("Nothing to dispose of"), "\(again.stdout)")
+        // With --json: what the run did to each due case, in its documented shape.
+        let plan = try p.cli.run(["retention", "plan", "--json", "--as-of", "2100-01-01"])
+        try expectShape(plan, schema: "retention-plan")
+        try expectShape(try p.cli.run(["retention", "apply", "--approved-by", "halima,dora", "--json"] + p.as("amina")), schema: "retention-apply")
     }
 
     @Test func applyKilledAtRandomPointsAndRunAgainEndsAsOneUninterruptedRun() throws {

@@ -2,44 +2,65 @@ internal import CaseVaultCrypto
 import Foundation
 
 /// Finding a case by its client's name without keeping the name
-/// (SECURITY.md §12e). A name becomes a few *keys* (the phonetic
-/// skeleton of each part, and for longer parts the skeleton less one
-/// letter, so a slip of one letter still meets); each key becomes a token,
-/// a keyed BLAKE2b under the vault's search key and the case number, so
-/// equal names in two cases give unrelated tokens. A case's index is
-/// always `slots` tokens: the name's, then random ones, sorted.
+/// (SECURITY.md §12e). A name becomes a few *keys*: the phonetic skeleton
+/// of each part (exact keys), and for skeletons of four letters or more the
+/// skeleton less one letter (deletion keys), so a slip of one letter still
+/// meets. Each key becomes a token, a keyed BLAKE2b under the vault's
+/// search key and the case number, so equal names in two cases give
+/// unrelated tokens. A case's index is always `slots` tokens: the name's,
+/// then padding derived from the key and the case (so naming the same name
+/// again gives the same index), sorted.
 enum ClientNameIndex {
     static let slots = 48
     static let tokenBytes = 8
     static let indexBytes = slots * tokenBytes
     static let maxNameBytes = 512
     static let searchKeyBytes = 32
-    /// Parts shorter than this (after their skeleton) are not indexed alone:
-    /// "al", "bin" match too much to find anyone by.
+    /// `crypto_box_seal` of the key: 32 + 48 bytes.
+    static let sealedKeyBytes = 80
+
+    /// The key's check, the same in every grant: the first 16 bytes of
+    /// BLAKE2b keyed with it over `casevault-search-key-check-v1`.
+    static func keyCheck(_ searchKey: SecureBytes) -> String {
+        Blake2b.keyedHash(Array("casevault-search-key-check-v1".utf8), key: searchKey, length: 16).hexString
+    }
+    /// A skeleton shorter than this stands for its part only when the part
+    /// itself is that long: "Li" and "Wu" are kept as written.
     static let shortestSkeleton = 2
     /// Skeletons this long or longer also give their one-letter deletions.
     static let deletionsFrom = 4
 
+    /// What a key is: the skeleton of a part (or a short part itself), or
+    /// one of its deletions.
+    enum Kind: String {
+        case exact = "s"
+        case deletion = "d"
+        case padding = "p"
+    }
+
+    struct Key: Hashable {
+        let kind: Kind
+        let text: String
+    }
+
     // MARK: Normalising
 
-    /// The name's parts: compatibility-decomposed, marks dropped,
-    /// case-folded, Arabic letter variants folded; letters and digits
-    /// kept, anything else a separator.
+    /// The name's parts: compatibility-decomposed, lower-cased (final
+    /// sigma as sigma), marks and format characters (ZWNJ, ZWJ) dropped,
+    /// Arabic letter variants folded; letters (L*) and numbers (N*) kept,
+    /// an apostrophe joins, anything else separates.
     static func parts(_ name: String) -> [String] {
         var folded = ""
         for scalar in name.decomposedStringWithCompatibilityMapping.lowercased().unicodeScalars {
-            let properties = scalar.properties
-            if properties.generalCategory == .nonspacingMark || properties.generalCategory == .spacingMark
-                || properties.generalCategory == .enclosingMark || scalar == "\u{0640}" /* tatweel */ {
+            switch scalar.properties.generalCategory {
+            case .nonspacingMark, .spacingMark, .enclosingMark, .format:
                 continue
-            }
-            if let arabic = arabicFolding[scalar] {
-                folded.unicodeScalars.append(arabic)
-            } else if properties.isAlphabetic || properties.numericType != nil {
-                folded.unicodeScalars.append(scalar)
-            } else if scalar == "'" || scalar == "\u{2019}" || scalar == "`" {
-                continue  // D'Souza, N'Golo: an apostrophe joins
-            } else {
+            case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+                 .decimalNumber, .letterNumber, .otherNumber:
+                if scalar == "\u{0640}" { continue }  // tatweel (Lm): a stretch, not a letter
+                folded.unicodeScalars.append(arabicFolding[scalar] ?? (scalar == "\u{03C2}" ? "\u{03C3}" : scalar))
+            default:
+                if scalar == "'" || scalar == "\u{2019}" || scalar == "`" { continue }  // D'Souza, N'Golo: an apostrophe joins
                 folded.unicodeScalars.append(" ")
             }
         }
@@ -60,7 +81,7 @@ enum ClientNameIndex {
     /// digraphs and interchangeable letters folded, doubled letters and a
     /// final `h` dropped. "Mohammed", "Muhammad" and "Mohamed" all give
     /// `mhmd`; "Yusuf" and "Youssef" `ysf`; "Abdullahi" and "Abdulahi"
-    /// `abdlh`. Parts in other scripts keep their letters, with the Arabic
+    /// `abdl`. Parts in other scripts keep their letters, with the Arabic
     /// variants folded and doubled letters dropped.
     static func skeleton(_ part: String) -> String {
         var letters = Array(part.unicodeScalars)
@@ -97,52 +118,66 @@ enum ClientNameIndex {
         "c": "k", "q": "k", "z": "s", "v": "w", "x": "s",
     ]
 
-    /// The keys of a name: each part's skeleton, and for skeletons of
-    /// `deletionsFrom` letters or more each one-letter deletion, in order,
-    /// without repeats.
-    static func keys(ofName name: String) -> [String] {
-        var all: [String] = [], seen = Set<String>()
+    /// The keys of a name, part by part without repeats: the exact key of
+    /// each part (its skeleton, or the part itself when the skeleton is
+    /// shorter than `shortestSkeleton` letters and the part is not), then,
+    /// for an exact key of `deletionsFrom` letters or more, each of its
+    /// one-letter deletions.
+    static func keys(ofName name: String) -> [Key] {
+        var all: [Key] = [], seen = Set<Key>()
         for part in parts(name) { for key in keys(ofPart: part) where seen.insert(key).inserted { all.append(key) } }
         return all
     }
 
-    static func keys(ofPart part: String) -> [String] {
+    static func exactKey(ofPart part: String) -> String? {
         let skeleton = skeleton(part)
-        guard skeleton.unicodeScalars.count >= shortestSkeleton else { return [] }
-        var keys = [skeleton]
-        let scalars = Array(skeleton.unicodeScalars)
-        if scalars.count >= deletionsFrom {
-            for i in scalars.indices {
-                var shorter = scalars
-                shorter.remove(at: i)
-                var text = ""
-                text.unicodeScalars.append(contentsOf: shorter)
-                if !keys.contains(text) { keys.append(text) }
-            }
+        if skeleton.unicodeScalars.count >= shortestSkeleton { return skeleton }
+        return part.unicodeScalars.count >= shortestSkeleton ? part : nil
+    }
+
+    static func deletions(of text: String) -> [String] {
+        let scalars = Array(text.unicodeScalars)
+        guard scalars.count >= deletionsFrom else { return [] }
+        var out: [String] = []
+        for i in scalars.indices {
+            var shorter = scalars
+            shorter.remove(at: i)
+            var text = ""
+            text.unicodeScalars.append(contentsOf: shorter)
+            if !out.contains(text) { out.append(text) }
         }
-        return keys
+        return out
+    }
+
+    static func keys(ofPart part: String) -> [Key] {
+        guard let exact = exactKey(ofPart: part) else { return [] }
+        return [Key(kind: .exact, text: exact)] + deletions(of: exact).map { Key(kind: .deletion, text: $0) }
     }
 
     // MARK: Tokens
 
-    /// A key's token in one case: the first `tokenBytes` of BLAKE2b keyed
-    /// with the search key over `casevault-client-name-v1\n<case>\n<key>`.
-    static func token(_ key: String, caseNumber: String, searchKey: SecureBytes) -> [UInt8] {
-        let message = Array("casevault-client-name-v1\n\(caseNumber)\n\(key)".utf8)
-        return Blake2b.keyedHash(message, key: searchKey, length: 16).prefix(tokenBytes).map { $0 }
+    /// A key's token in one case: the first `tokenBytes` of BLAKE2b (16-byte
+    /// output) keyed with the search key over
+    /// `casevault-client-name-v1\n<case>\n<kind>:<key>`.
+    static func token(_ key: Key, caseNumber: String, searchKey: SecureBytes) -> [UInt8] {
+        let message = Array("casevault-client-name-v1\n\(caseNumber)\n\(key.kind.rawValue):\(key.text)".utf8)
+        return Array(Blake2b.keyedHash(message, key: searchKey, length: 16).prefix(tokenBytes))
     }
 
-    /// A case's index: the name's tokens (as many as fit), then random
-    /// ones, sorted ascending, no two equal. Also says how many of the
-    /// name's keys did not fit.
+    /// A case's index: the name's tokens (as many as fit), then padding
+    /// tokens `p:0`, `p:1`, … until there are `slots` distinct, sorted.
+    /// Also says how many of the name's keys did not fit.
     static func index(of name: String, caseNumber: String, searchKey: SecureBytes) -> (index: [UInt8], dropped: Int) {
-        let keys = keys(ofName: name)
         var tokens = Set<[UInt8]>()
         var dropped = 0
-        for key in keys {
+        for key in keys(ofName: name) {
             if tokens.count < slots { tokens.insert(token(key, caseNumber: caseNumber, searchKey: searchKey)) } else { dropped += 1 }
         }
-        while tokens.count < slots { tokens.insert(randomBytes(count: tokenBytes)) }
+        var padding = 0
+        while tokens.count < slots {
+            tokens.insert(token(Key(kind: .padding, text: "\(padding)"), caseNumber: caseNumber, searchKey: searchKey))
+            padding += 1
+        }
         return (tokens.sorted { $0.lexicographicallyPrecedes($1) }.flatMap { $0 }, dropped)
     }
 
@@ -158,29 +193,38 @@ enum ClientNameIndex {
         return true
     }
 
-    /// How well a case's index meets a query: for each query part, 2 when
-    /// its skeleton's token is there, 1 when only one of its deletions' is,
-    /// and nil when some part meets nothing (every part must meet).
-    static func score(query: [[String]], caseNumber: String, index: [UInt8], searchKey: SecureBytes) -> Int? {
+    /// How well a case's index meets a query (each part's exact key): for
+    /// each part, 2 when its exact token is there ("as spelt"), 1 when it
+    /// meets only a letter away — its deletion token is there (the part is
+    /// the client's less one letter), or an exact or deletion token of one
+    /// of its own deletions is (one letter more, or one changed) — and nil
+    /// when some part meets nothing (every part must meet).
+    static func score(query: [String], caseNumber: String, index: [UInt8], searchKey: SecureBytes) -> Int? {
         var stored = Set<UInt64>()
         stored.reserveCapacity(slots)
         for start in stride(from: 0, to: index.count, by: tokenBytes) {
             stored.insert(index[start..<start + tokenBytes].reduce(0) { $0 << 8 | UInt64($1) })
         }
-        func present(_ key: String) -> Bool {
-            stored.contains(token(key, caseNumber: caseNumber, searchKey: searchKey).reduce(0) { $0 << 8 | UInt64($1) })
+        func present(_ kind: Kind, _ text: String) -> Bool {
+            stored.contains(token(Key(kind: kind, text: text), caseNumber: caseNumber, searchKey: searchKey).reduce(0) { $0 << 8 | UInt64($1) })
         }
         var score = 0
-        for keys in query {
-            guard let first = keys.first else { continue }
-            if present(first) { score += 2 } else if keys.dropFirst().contains(where: present) { score += 1 } else { return nil }
+        for exact in query {
+            if present(.exact, exact) {
+                score += 2
+            } else if present(.deletion, exact)
+                        || deletions(of: exact).contains(where: { present(.exact, $0) || present(.deletion, $0) }) {
+                score += 1
+            } else {
+                return nil
+            }
         }
         return score
     }
 
-    /// A query's parts, each as its keys (skeleton first); parts too short
-    /// to index are left out.
-    static func query(_ name: String) -> [[String]] {
-        parts(name).map { keys(ofPart: $0) }.filter { !$0.isEmpty }
+    /// A query's parts, as their exact keys; parts too short to index are left out.
+    static func query(_ name: String) -> [String] {
+        var seen = Set<String>()
+        return parts(name).compactMap(exactKey(ofPart:)).filter { seen.insert($0).inserted }
     }
 }

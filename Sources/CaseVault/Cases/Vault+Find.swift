@@ -6,6 +6,8 @@ public struct CaseSearch: Sendable {
     public var filter = CaseFilter()
     /// The start of the case number, e.g. `CP-2024` or `CP-2024-004`.
     public var numberPrefix: String?
+    /// Exactly this case number (a folder label names one case).
+    public var number: String?
     /// The client's name as the searcher spells it (SECURITY.md §12e).
     public var clientName: String?
     public init() {}
@@ -49,7 +51,7 @@ extension Vault {
             throw VaultError.accessDenied("\(actor.role.withArticle) does not name clients or search by name")
         }
         guard !ClientNameIndex.keys(ofName: name).isEmpty else {
-            throw VaultError.invalidInput("'\(name)' has no part of two letters or more to find the client by")
+            throw VaultError.invalidInput("the name has no part of two letters or more to find the client by")
         }
         return try write { writer, head in
             let signed = head.signedState(writer)
@@ -67,14 +69,19 @@ extension Vault {
     }
 
     /// A client's name: 1…200 characters, at most `maxNameBytes` bytes, no
-    /// control characters.
+    /// control characters and no bidirectional overrides or isolates (a
+    /// zero-width non-joiner, as Dari and Pashto typing uses, is fine). The
+    /// name is never repeated in a message.
     static func validateClientName(_ name: String) throws {
         guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw VaultError.invalidInput("the client's name is empty") }
         guard name.count <= 200, name.utf8.count <= ClientNameIndex.maxNameBytes else {
             throw VaultError.invalidInput("the client's name is longer than 200 characters or \(ClientNameIndex.maxNameBytes) bytes")
         }
-        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }) else {
-            throw VaultError.invalidInput("the client's name holds a control or formatting character")
+        let bidi: ClosedRange<UInt32> = 0x202A...0x202E, isolates: ClosedRange<UInt32> = 0x2066...0x2069
+        guard !name.unicodeScalars.contains(where: {
+            $0.properties.generalCategory == .control || bidi.contains($0.value) || isolates.contains($0.value)
+        }) else {
+            throw VaultError.invalidInput("the client's name holds a control character or a bidirectional override")
         }
     }
 
@@ -94,9 +101,7 @@ extension Vault {
             guard let me = try signed.staff(actor.id) else { throw try signed.missingStaff(actor.id) }
             events.append(.searchKeyGranted(try sealSearchKey(key, to: me, writer: writer)))
         } else {
-            guard let mine = holders.first(where: { $0.holder == actor.id }) else {
-                throw VaultError.accessDenied("'\(actor.id)' holds no copy of the vault's search key yet: it is shared with you when a member who holds it names a client")
-            }
+            guard let mine = holders.first(where: { $0.holder == actor.id }) else { throw try Self.noSearchKey(actor, holders, signed) }
             key = try openSearchKey(mine, actor: actor, signed: signed)
         }
         var shared: [String] = []
@@ -112,7 +117,17 @@ extension Vault {
 
     private func sealSearchKey(_ key: SecureBytes, to member: StaffRecord, writer: any CatalogWriter) throws -> SearchKeyGranted {
         let sealed = SealedBox.seal(key, to: try member.boxKey)
-        return SearchKeyGranted(holder: member.id, holderPublicKey: member.boxPublicKey, sealedKeyHash: try Ledger.putBlob(sealed, in: writer))
+        return SearchKeyGranted(holder: member.id, holderPublicKey: member.boxPublicKey, keyCheck: ClientNameIndex.keyCheck(key),
+                                sealedKeyHash: try Ledger.putBlob(sealed, in: writer))
+    }
+
+    /// Why a member cannot search by name yet.
+    static func noSearchKey(_ actor: StaffIdentity, _ holders: [SearchKeyRecord], _ signed: SignedState) throws -> VaultError {
+        let current = try holders.filter { try signed.staff($0.holder)?.left == nil }
+        if current.isEmpty {
+            return .accessDenied("every member who held the vault's search key has left the staff, so no one can share it with '\(actor.id)' (SECURITY.md §12e)")
+        }
+        return .accessDenied("'\(actor.id)' holds no copy of the vault's search key yet: \(current.map(\.holder).prefix(3).joined(separator: ", ")) or another holder shares it by naming a client (or an admin who holds it, by adding staff)")
     }
 
     private func openSearchKey(_ record: SearchKeyRecord, actor: StaffIdentity, signed: SignedState) throws -> SecureBytes {
@@ -121,8 +136,8 @@ extension Vault {
         do { key = try actor.keys.unseal(sealed) } catch {
             throw VaultError.integrityFailure("the search key sealed to '\(actor.id)' failed authentication")
         }
-        guard key.count == ClientNameIndex.searchKeyBytes else {
-            throw VaultError.integrityFailure("the search key sealed to '\(actor.id)' is not \(ClientNameIndex.searchKeyBytes) bytes")
+        guard key.count == ClientNameIndex.searchKeyBytes, ClientNameIndex.keyCheck(key) == record.keyCheck else {
+            throw VaultError.integrityFailure("the search key sealed to '\(actor.id)' is not the vault's (its check differs)")
         }
         return key
     }
@@ -145,12 +160,13 @@ extension Vault {
     /// checked against the signed state, its index too.
     public func findCases(_ search: CaseSearch, by actor: StaffIdentity?) throws -> [FoundCase] {
         let prefix = search.numberPrefix?.trimmingCharacters(in: .whitespaces).uppercased()
-        var query: [[String]]?
+        let exact = try search.number.map { try CaseNumber.parse($0).description }
+        var query: [String]?
         if let name = search.clientName {
             try Self.validateClientName(name)
             query = ClientNameIndex.query(name)
             guard !(query?.isEmpty ?? true) else {
-                throw VaultError.invalidInput("'\(name)' has no part of two letters or more to search by")
+                throw VaultError.invalidInput("the name has no part of two letters or more to search by")
             }
             guard let actor else { throw VaultError.invalidInput("finding by name needs your passphrase (or `casevault unlock`)") }
             guard Policy.searchingRoles.contains(actor.role) else {
@@ -162,20 +178,25 @@ extension Vault {
             let signed = head.signedState(reader)
             var found = try cases(matching: search.filter, signed: signed)
             if let prefix { found = found.filter { $0.number.description.hasPrefix(prefix) } }
+            if let exact { found = found.filter { $0.number.description == exact } }
             guard let query, let actor else { return found.map { FoundCase(file: $0, nameScore: nil, nameMatch: nil) } }
-            guard let mine = try signed.searchKeys().first(where: { $0.holder == actor.id }) else {
-                if try signed.searchKeys().isEmpty { return [] }  // no client was ever named
-                throw VaultError.accessDenied("'\(actor.id)' holds no copy of the vault's search key yet: it is shared with you when a member who holds it names a client")
+            let holders = try signed.searchKeys()
+            guard let mine = holders.first(where: { $0.holder == actor.id }) else {
+                if holders.isEmpty { return [] }  // no client was ever named
+                throw try Self.noSearchKey(actor, holders, signed)
             }
             let key = try openSearchKey(mine, actor: actor, signed: signed)
-            let wanted = Set(found.map { Array($0.number.description.utf8) })
             var scores: [String: Int] = [:]
-            for row in try reader.clientIndexes(caseNumber: nil) where wanted.contains(Array(row.caseNumber.utf8)) {
-                guard let bytes = [UInt8](hexString: row.index), ClientNameIndex.isWellFormed(bytes),
-                      let score = ClientNameIndex.score(query: query, caseNumber: row.caseNumber, index: bytes, searchKey: key) else { continue }
-                // A match is shown only once its index is the signed one.
-                guard try signed.clientIndex(row.caseNumber) == row else { continue }
-                scores[row.caseNumber] = score
+            // Every candidate's index is read through the signed state, so a
+            // row deleted or rewritten by hand is an integrity failure, not a
+            // case quietly missing from the results.
+            for file in found {
+                let number = file.number.description
+                guard let record = try signed.clientIndex(number) else { continue }
+                guard let bytes = [UInt8](hexString: record.index), ClientNameIndex.isWellFormed(bytes) else {
+                    throw VaultError.integrityFailure("the client-name index of \(number) is malformed")
+                }
+                if let score = ClientNameIndex.score(query: query, caseNumber: number, index: bytes, searchKey: key) { scores[number] = score }
             }
             return found.compactMap { file in
                 scores[file.number.description].map { FoundCase(file: file, nameScore: $0, nameMatch: $0 == 2 * query.count ? .asSpelt : .close) }

@@ -286,6 +286,9 @@ struct StaffLeft: Codable, Equatable {
 struct SearchKeyGranted: Codable, Equatable {
     var holder: String
     var holderPublicKey: String
+    /// Names the key without revealing it, the same in every grant, so a
+    /// copy of another key sealed to someone is refused.
+    var keyCheck: String
     var sealedKeyHash: String
 }
 
@@ -722,6 +725,7 @@ enum EventData: Equatable {
         case .searchKeyGranted(let d):
             m.string("holder", d.holder)
             m.string("holderPublicKey", d.holderPublicKey)
+            m.string("keyCheck", d.keyCheck)
             m.string("sealedKeyHash", d.sealedKeyHash)
         case .clientNamed(let d):
             m.string("case", d.case)

@@ -687,9 +687,19 @@ enum Projection {
             guard !holders.contains(where: { Array($0.holder.utf8) == Array(data.holder.utf8) }) else {
                 throw refuse("'\(data.holder)' already holds the search key")
             }
+            guard let check = [UInt8](hexString: data.keyCheck), check.count == 16, check.hexString == data.keyCheck else {
+                throw refuse("the key check is not 16 bytes of hex")
+            }
+            // Every grant names the same key (the first grant's): a copy of another key is refused.
+            if let first = holders.min(by: { $0.seq < $1.seq }), first.keyCheck != data.keyCheck {
+                throw refuse("the key sealed to '\(data.holder)' is not the vault's search key (its key check differs)")
+            }
             try requireFresh(data.sealedKeyHash, "the sealed search key hash")
-            let record = SearchKeyRecord(holder: data.holder, holderPublicKey: data.holderPublicKey, sealedKeyHash: data.sealedKeyHash,
-                                         seq: event.seq)
+            guard try writer.blob(hash: data.sealedKeyHash)?.count == ClientNameIndex.sealedKeyBytes else {
+                throw refuse("the sealed search key is not a \(ClientNameIndex.sealedKeyBytes)-byte sealed box")
+            }
+            let record = SearchKeyRecord(holder: data.holder, holderPublicKey: data.holderPublicKey, keyCheck: data.keyCheck,
+                                         sealedKeyHash: data.sealedKeyHash, seq: event.seq)
             try writer.putSearchKey(record)
             let all = (holders + [record]).sorted { $0.holder.utf8.lexicographicallyPrecedes($1.holder.utf8) }
             try set(StateKey.searchKeys, SearchKeyState(holders: all))

@@ -385,6 +385,7 @@ extension SearchKeyRecord: CanonicalRecord {
     func write(_ m: inout CanonicalWriter.Members) {
         m.string("holder", holder)
         m.string("holderPublicKey", holderPublicKey)
+        m.string("keyCheck", keyCheck)
         m.string("sealedKeyHash", sealedKeyHash)
         m.integer("seq", seq)
     }

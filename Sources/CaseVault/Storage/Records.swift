@@ -869,12 +869,14 @@ struct MoveState: Codable, Equatable {
 public struct SearchKeyRecord: Codable, Equatable, Sendable {
     public var holder: String
     public var holderPublicKey: String
+    public var keyCheck: String
     public var sealedKeyHash: String
     public var seq: Int64
 
-    public init(holder: String, holderPublicKey: String, sealedKeyHash: String, seq: Int64) {
+    public init(holder: String, holderPublicKey: String, keyCheck: String, sealedKeyHash: String, seq: Int64) {
         self.holder = holder
         self.holderPublicKey = holderPublicKey
+        self.keyCheck = keyCheck
         self.sealedKeyHash = sealedKeyHash
         self.seq = seq
     }

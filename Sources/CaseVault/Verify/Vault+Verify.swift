@@ -276,6 +276,11 @@ private struct Verifier {
                     if let bytes = try reader.blob(hash: hash), Blake2b.hash(bytes).hexString == hash { try writer.putBlob(hash: hash, bytes: bytes) }
                 }
             }
+            // A search-key grant's projection checks its sealed box's size.
+            if case .searchKeyGranted(let data) = event.data, let bytes = try reader.blob(hash: data.sealedKeyHash),
+               Blake2b.hash(bytes).hexString == data.sealedKeyHash {
+                try writer.putBlob(hash: data.sealedKeyHash, bytes: bytes)
+            }
             do {
                 root = try Projection.apply(event, to: writer, root: root, checked: false)
             } catch let error as VaultError {
@@ -434,6 +439,7 @@ private struct Verifier {
             }
         }
         for member in try replayed.allStaff() { secret(member.wrappedKeysHash, "the wrapped keys of '\(member.id)'") }
+        for copy in try replayed.searchKeys() { secret(copy.sealedKeyHash, "the search key sealed to '\(copy.holder)'") }
         // A disposed case's sealed keys were erased: its events name blobs
         // that must be gone (one still here is reported as unreferenced).
         let disposed = Set(try replayed.disposals(caseNumber: nil).map { Array($0.caseNumber.utf8) })
