@@ -92,7 +92,8 @@ DATA = {
     "version.filed": obj({"case": CASE, "document": string(1, 480), "version": integer(1), "type": FTYPE,
                           "tier": TIER, "object": HEX, "size": integer(0), "ciphertextSize": integer(41),
                           "sealedFileKeyHash": HEX, "stamp": STAMP},
-                         {"schema": obj({"id": string(1), "version": either(integer(1), is_null), "bodyHash": HEX})}),
+                         {"schema": obj({"id": string(1), "version": either(integer(1), is_null), "bodyHash": HEX}),
+                          "fileInfoHash": HEX}),  # §11a
     "content.read": obj({"case": CASE, "document": string(), "version": integer(1), "tier": TIER, "object": HEX}),
     "content.refused": obj({"case": CASE, "document": string(), "version": integer(1), "tier": TIER,
                             "reason": enum("role", "no-grant")}),
@@ -445,7 +446,8 @@ def version_record(v):
             "ciphertextSize": v["ciphertext_size"], "sealedFileKeyHash": v["sealed_file_key_hash"], "stamp": stamp,
             "filedSeq": v["filed_seq"], "schemaId": v["schema_id"], "schemaVersion": v["schema_version"],
             "schemaBodyHash": v["schema_body_hash"], **origin_member(v),
-            **generation_member("keyGeneration", v.get("key_generation"))}
+            **generation_member("keyGeneration", v.get("key_generation")),
+            **({} if v.get("file_info_hash") is None else {"fileInfoHash": v["file_info_hash"]})}  # §11a
 
 def origin_member(v):  # §12a: "origin" only for a moved or imported version; both columns or neither
     oc, od, ov = v.get("origin_case"), v.get("origin_document"), v.get("origin_vault")
@@ -504,10 +506,11 @@ def decrypt_stream(data, key, ad):
 
 # ---------------------------------------------------------------- the read path
 def run(argv):
-    checkpoint, args = None, []
+    checkpoint, args, show_file_info = None, [], False
     while argv:
         a = argv.pop(0)
         if a == "--checkpoint" and argv: checkpoint = argv.pop(0)
+        elif a == "--file-info": show_file_info = True  # print the version's original name and media type (§11a)
         else: args.append(a)
     if len(args) not in (5, 6) or (len(args) == 6 and not re.fullmatch(r"[0-9]{1,18}", args[5])):
         fail("usage: decrypt-with-pynacl.py VAULT STAFF_ID PASSPHRASE_FILE CASE DOCUMENT [VERSION] [--checkpoint FILE]")
@@ -634,6 +637,14 @@ def run(argv):
         if not HEX(oid): fail("the version's object id is malformed")
         try: data = open(os.path.join(vault, "objects", oid[:2], oid), "rb").read()
         except OSError: fail(f"object {oid} is missing")
+        # §11a: nonce (24) || secretbox under BLAKE2b-256 keyed with the file key over the context and the object id
+        file_info = None
+        if "fileInfoHash" in vrec:
+            sealed_info = get_blob(db, vrec["fileInfoHash"], "sealed file name")
+            info_key = hashlib.blake2b(b"casevault-file-info-v1\n" + oid.encode(), key=file_key, digest_size=32).digest()
+            try: file_info = nb.crypto_secretbox_open(sealed_info[24:], sealed_info[:24], info_key)
+            except Exception: fail("the sealed file name failed authentication")
+            if parse_canonical(file_info) is None: fail("the sealed file name is not canonical JSON")
     finally:
         db.execute("ROLLBACK")
         db.close()
@@ -645,6 +656,9 @@ def run(argv):
     plaintext = decrypt_stream(data, file_key, ad)  # §9; nothing is written before the final chunk authenticates
     if (len(plaintext), len(data)) != (vrec["size"], vrec["ciphertextSize"]):
         fail("the object's size is not the signed size")
+    if show_file_info:
+        sys.stdout.buffer.write((file_info or b"null") + b"\n")
+        return
     sys.stdout.buffer.write(plaintext)
     sys.stdout.buffer.flush()
 

@@ -239,12 +239,15 @@ extension SQLiteCatalogStore {
         // v15: finding a case by its client's name without storing the name
         // (SECURITY.md §12e): members' sealed copies of the vault's search
         // key (`search.key-granted`) and each case's index of keyed name
-        // tokens (`case.client-named`).
+        // tokens (`case.client-named`); and each version's sealed original
+        // file name and media type (§11a).
         migrator.registerMigration("v15-client-name-index") { db in
             try db.execute(sql: """
                 CREATE TABLE search_keys (holder TEXT PRIMARY KEY, holder_public_key TEXT NOT NULL, key_check TEXT NOT NULL,
                     sealed_key_hash TEXT NOT NULL, seq INTEGER NOT NULL);
                 CREATE TABLE client_indexes (case_number TEXT PRIMARY KEY, tokens BLOB NOT NULL, seq INTEGER NOT NULL);
+                ALTER TABLE versions ADD COLUMN file_info_hash TEXT;
+                CREATE INDEX versions_by_file_info ON versions (file_info_hash);
                 """)
         }
         return migrator

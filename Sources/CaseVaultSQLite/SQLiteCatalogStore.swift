@@ -355,7 +355,8 @@ private final class Connection: CatalogWriter {
                       tier: try row.value("tier"), objectId: try row.value("object_id"), size: try row.value("plaintext_size"), ciphertextSize: try row.value("ciphertext_size"),
                       sealedFileKeyHash: try row.value("sealed_file_key_hash"), stamp: try Stamp(canonicalJSON: bytes(try row.value("stamp"))),
                       filedSeq: try row.value("filed_seq"), schemaId: try row.value("schema_id"), schemaVersion: try row.value("schema_version"),
-                      schemaBodyHash: try row.value("schema_body_hash"), origin: try origin(row), keyGeneration: try row.value("key_generation"))
+                      schemaBodyHash: try row.value("schema_body_hash"), origin: try origin(row), keyGeneration: try row.value("key_generation"),
+                      fileInfoHash: try row.value("file_info_hash"))
     }
 
     /// Both origin columns or neither.
@@ -512,7 +513,8 @@ private final class Connection: CatalogWriter {
                  + (SELECT COUNT(*) FROM versions WHERE schema_body_hash = ?) + (SELECT COUNT(*) FROM staff WHERE wrapped_keys_hash = ?)
                  + (SELECT COUNT(*) FROM schemas WHERE body_hash = ?) + (SELECT COUNT(*) FROM retention_policies WHERE body_hash = ?)
                  + (SELECT COUNT(*) FROM cases WHERE imported_history = ?) + (SELECT COUNT(*) FROM search_keys WHERE sealed_key_hash = ?)
-            """, arguments: [hash, hash, hash, hash, hash, hash, hash, hash]) ?? 0
+                 + (SELECT COUNT(*) FROM versions WHERE file_info_hash = ?)
+            """, arguments: [hash, hash, hash, hash, hash, hash, hash, hash, hash]) ?? 0
     }
 
     func cases(heldBy holder: String) throws -> [String] {
@@ -620,11 +622,11 @@ private final class Connection: CatalogWriter {
         try run("""
             INSERT OR REPLACE INTO versions (case_number, document, version, type, tier, object_id, plaintext_size, ciphertext_size,
                 sealed_file_key_hash, stamp, filed_seq, schema_id, schema_version, schema_body_hash, origin_case, origin_document,
-                key_generation, origin_vault)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                key_generation, origin_vault, file_info_hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [r.caseNumber, r.document, r.version, r.type, r.tier, r.objectId, r.size, r.ciphertextSize, r.sealedFileKeyHash,
                   Data(r.stamp.canonicalJSON), r.filedSeq, r.schemaId, r.schemaVersion, r.schemaBodyHash, r.origin?.case, r.origin?.document,
-                  r.keyGeneration, r.origin?.vault])
+                  r.keyGeneration, r.origin?.vault, r.fileInfoHash])
     }
 
     func putSchema(_ r: SchemaRecord) throws {

@@ -19,7 +19,7 @@ struct FindCommand: ParsableCommand {
             Examples:
               casevault find --name "Amina Yusuf"
               casevault find --number CP-2024 --status O --manager mwangi
-              casevault find --label "CP · 2024 · 0042 · O"
+              casevault find --label "CP-2024-0042 [O]"
             """
     )
 

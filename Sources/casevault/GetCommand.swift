@@ -9,7 +9,9 @@ struct GetCommand: ParsableCommand {
         discussion: """
             Writes the plaintext to standard output, or to a new file with -o (never over an existing \
             file; written under a temporary name and renamed only when the whole document has \
-            authenticated, so a damaged document leaves no file). Every read is recorded as a signed \
+            authenticated, so a damaged document leaves no file). With -o FOLDER/ (an existing folder) \
+            the file gets the name it was filed under, kept encrypted with the version (or, for versions \
+            filed before names were kept, the document's name and version). Every read is recorded as a signed \
             event. A version that fails authentication exits with code 81.
             """
     )
@@ -27,7 +29,7 @@ struct GetCommand: ParsableCommand {
 
     var version: Int? { versionNumber?.number }
 
-    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write to this new file.", valueName: "path"))
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write to this new file, or into this folder under the file's original name.", valueName: "path"))
     var output: String?
 
     @Flag(help: "Write content that is not plain text to a terminal all the same.")
@@ -50,8 +52,14 @@ struct GetCommand: ParsableCommand {
             if render {
                 print(try vault.renderForm(caseNumber: number, document: name, version: version, by: actor), terminator: "")
             } else if let output {
-                let info = try vault.retrieve(caseNumber: number, document: name, version: version, by: actor, to: .file(path: output))
-                print("Wrote '\(info.document)' version \(info.version) of \(info.caseNumber) to \(output) (\(info.size) bytes).")
+                var isFolder: ObjCBool = false
+                let toFolder = output.hasSuffix("/") || (FileManager.default.fileExists(atPath: output, isDirectory: &isFolder) && isFolder.boolValue)
+                let info = try vault.retrieve(caseNumber: number, document: name, version: version, by: actor,
+                                              to: toFolder ? .folder(path: output) : .file(path: output))
+                let written = toFolder ? (info.writtenTo ?? output) : output
+                let type = info.fileInfo.map { " \($0.mediaType)," } ?? ""
+                print(TerminalText.escape("Wrote '\(info.document)' version \(info.version) of \(info.caseNumber) to \(written) (\(type) \(info.size) bytes).")
+                    .replacingOccurrences(of: "( ", with: "("))
             } else {
                 let destination: RetrievalDestination = Terminal.isInteractive(1) && !force ? .terminal : .standardOutput
                 try vault.retrieve(caseNumber: number, document: name, version: version, by: actor, to: destination)

@@ -93,6 +93,10 @@ import Testing
         #expect(try read("Scan") == String(repeating: "z", count: 200_000))
         #expect(try read("Cafe\u{301} visit") == "notes from the visit, caf\u{E9} on the corner\n")
         #expect(try read("Home visit (programme)").contains("\"form\": \"home-visit\""))
+        // Filed before file names were kept: -o FOLDER/ names it by document and version.
+        try FileManager.default.createDirectory(atPath: scratch.file("out"), withIntermediateDirectories: true)
+        let written = try vault.retrieve(caseNumber: "CP-2024-0042", document: "Scan", by: grace, to: .folder(path: scratch.file("out")))
+        #expect(written.fileInfo == nil && written.writtenTo == scratch.file("out") + "/Scan v1")
         // Farah changed her passphrase; the old one no longer opens her keys.
         #expect(throws: VaultError.wrongPassphrase(staffID: "farah")) {
             try vault.unlock(staffID: "farah", passphrase: try scratch.passphrase("farah fixture passphrase"))
@@ -102,7 +106,7 @@ import Testing
         let events = try vault.events()
         #expect(events[21].type == "content.read" && events[21].actor == "grace")
         #expect(events[22].type == "content.refused" && events[22].actor == "dora")
-        #expect(events.count == 23 + 4)
+        #expect(events.count == 23 + 5)
     }
 
     /// A format-1 catalog edited before it was ever opened by format 2 is

@@ -266,7 +266,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         let hash = Blake2b.hash(sealed).hexString
         try office.sql("INSERT INTO blobs VALUES (?, ?)", [hash, Data(sealed)])
         try office.sql("""
-            INSERT INTO versions SELECT case_number, document, 2, type, tier, ?, 6, ?, ?, ?, filed_seq, NULL, NULL, NULL, NULL, NULL, 1, NULL FROM versions
+            INSERT INTO versions SELECT case_number, document, 2, type, tier, ?, 6, ?, ?, ?, filed_seq, NULL, NULL, NULL, NULL, NULL, 1, NULL, NULL FROM versions
             """, [object.id.hex, object.size, hash, Data(stamp.canonicalJSON)])
         expectIntegrity("is in the catalog but not in the signed log") { _ = try office.read(version: 2) }
         try office.sql("UPDATE documents SET latest_version = 2")

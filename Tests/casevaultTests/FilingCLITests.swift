@@ -66,7 +66,7 @@ struct CLIProgramme {
         #expect(read.stdout == #"{"child":"MARKER-7d1e"}"# + "\n")
 
         let written = try p.cli.run(["get", "CP-2024-0042", "Intake form", "v1", "-o", "out.json"] + p.as("halima"))
-        #expect(written.stdout == "Wrote 'Intake form' version 1 of CP-2024-0042 to out.json (24 bytes).\n")
+        #expect(written.stdout == "Wrote 'Intake form' version 1 of CP-2024-0042 to out.json (application/json, 24 bytes).\n")
         #expect(try String(contentsOfFile: p.scratch.file("out.json"), encoding: .utf8) == #"{"child":"MARKER-7d1e"}"# + "\n")
         let refused = try p.cli.run(["get", "CP-2024-0042", "Intake form", "-o", "out.json"] + p.as("halima"))
         #expect(refused.code == 73)

@@ -90,6 +90,11 @@ public struct VersionInfo: Sendable, Equatable {
     public let schemaVersion: Int?
     /// Set when the version was withdrawn as a correction.
     public var withdrawal: Withdrawal? = nil
+    /// The original file name and media type, once a read has decrypted
+    /// them (§11a); nil in listings, and for versions filed before they were kept.
+    public var fileInfo: FileInfo? = nil
+    /// Where `retrieve` wrote the plaintext, for a file or folder destination.
+    public var writtenTo: String? = nil
 
     public var isForm: Bool { schemaID != nil }
 }

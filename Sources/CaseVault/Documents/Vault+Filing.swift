@@ -15,16 +15,25 @@ public enum FilingInput: Sendable {
 struct FilingSource {
     let read: (UnsafeMutableRawBufferPointer) throws -> Int
     let rewind: () -> Bool
+    /// The file the bytes come from, whose name is kept encrypted (§11a).
+    var originalPath: String? = nil
 
     /// The first `count` bytes of wiped memory (a form read and validated).
-    static func memory(_ bytes: SecureBytes, count: Int) -> FilingSource {
+    static func memory(_ bytes: SecureBytes, count: Int, originalPath: String? = nil) -> FilingSource {
         var offset = 0
         return FilingSource(read: { buffer in
             let n = Swift.min(buffer.count, count - offset)
             if n > 0 { bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) } }
             offset += n
             return n
-        }, rewind: { offset = 0; return true })
+        }, rewind: { offset = 0; return true }, originalPath: originalPath)
+    }
+}
+
+extension FilingInput {
+    var path: String? {
+        if case .file(let path) = self { return path }
+        return nil
     }
 }
 
@@ -114,7 +123,7 @@ extension Vault {
         let fd = try Self.open(input)
         return try fileStream(caseNumber: number, name: name, type: type, confidential: confidential, schema: nil,
                               by: actor, now: now, timeZone: timeZone,
-                              source: FilingSource(read: fd.read(into:), rewind: fd.rewind))
+                              source: FilingSource(read: fd.read(into:), rewind: fd.rewind, originalPath: input.path))
     }
 
     static func open(_ input: FilingInput) throws -> FileDescriptor {
@@ -186,6 +195,8 @@ extension Vault {
         let object: (id: ObjectID, size: Int64)
         let plaintextSize: Int64
         let sealedFileKey: [UInt8]
+        /// The original name and media type, sealed under the file key (§11a).
+        let sealedFileInfo: [UInt8]
 
         var info: VersionInfo {
             VersionInfo(caseNumber: caseNumber, document: name, version: plan.version, type: type, tier: plan.tier,
@@ -261,8 +272,13 @@ extension Vault {
         } catch CryptoError.inputFailed {
             throw VaultError.io("cannot read the document being filed")
         }
+        let fileInfo = head.withUnsafeBytes {
+            FileInfo.forFile(path: source.originalPath, isForm: schema != nil,
+                             head: UnsafeRawBufferPointer(rebasing: $0[0..<Swift.min(headCount, ContentKind.sniffLength)]))
+        }
         return PreparedFiling(caseNumber: number, name: name, type: type, schema: schema, plan: plan, object: object,
-                              plaintextSize: plaintextSize, sealedFileKey: SealedBox.seal(fileKey, to: plan.tierKey))
+                              plaintextSize: plaintextSize, sealedFileKey: SealedBox.seal(fileKey, to: plan.tierKey),
+                              sealedFileInfo: try fileInfo.sealed(fileKey: fileKey, objectID: object.id.hex))
     }
 
     /// Step 3's check: nothing the object was encrypted against may have
@@ -291,7 +307,7 @@ extension Vault {
                             tier: plan.tier.rawValue, object: prepared.object.id.hex, size: prepared.plaintextSize,
                             ciphertextSize: prepared.object.size,
                             sealedFileKeyHash: try Ledger.putBlob(prepared.sealedFileKey, in: writer), stamp: plan.stamp,
-                            schema: schemaReference)
+                            schema: schemaReference, fileInfoHash: try Ledger.putBlob(prepared.sealedFileInfo, in: writer))
     }
 
     /// Files several prepared filings in one transaction (a bulk filing's

@@ -72,7 +72,7 @@ extension Vault {
     /// A read that has passed every check and holds its file key, ready to
     /// stream. Built by `prepareRead`, consumed by `stream`.
     struct PreparedRead {
-        let info: VersionInfo
+        var info: VersionInfo
         let fileKey: SecureBytes
         let objectID: ObjectID
         let associatedData: [UInt8]
@@ -95,6 +95,7 @@ extension Vault {
             let tierKey: BoxPublicKey
             let sealedTierKey: [UInt8]?
             let sealedFileKey: [UInt8]
+            let sealedFileInfo: [UInt8]?
         }
         let facts = try read { reader, head -> Facts in
             guard head.size > 0 else { throw VaultError.notFound("no case \(number)") }
@@ -126,9 +127,10 @@ extension Vault {
             return Facts(record: record, withdrawal: withdrawal, role: role,
                          tierKey: try state.case.publicKey(for: tier, generation: record.keyGeneration),
                          sealedTierKey: try grant.map { try signed.blob($0.sealedKeyHash, what: "the sealed \(record.tier)-tier key of \(number)") },
-                         sealedFileKey: try signed.blob(record.sealedFileKeyHash, what: "the sealed file key of \(number) '\(document)' v\(wanted)"))
+                         sealedFileKey: try signed.blob(record.sealedFileKeyHash, what: "the sealed file key of \(number) '\(document)' v\(wanted)"),
+                         sealedFileInfo: try record.fileInfoHash.map { try signed.blob($0, what: "the sealed file name of \(number) '\(document)' v\(wanted)") })
         }
-        let info = try VersionInfo(facts.record, withdrawal: facts.withdrawal)
+        var info = try VersionInfo(facts.record, withdrawal: facts.withdrawal)
         func refuse(_ reason: String, _ message: String) throws -> Never {
             _ = try write { writer, head in
                 try Ledger.append([.contentRefused(ContentRefused(case: number, document: document, version: info.version,
@@ -158,6 +160,11 @@ extension Vault {
         }
         guard let objectID = ObjectID(hex: facts.record.objectId) else {
             throw VaultError.integrityFailure("the object name of \(number) '\(document)' v\(info.version) is damaged")
+        }
+        if let sealed = facts.sealedFileInfo {
+            do { info.fileInfo = try FileInfo.open(sealed, fileKey: fileKey, objectID: objectID.hex) } catch {
+                throw VaultError.integrityFailure("the sealed file name of \(number) '\(document)' v\(info.version) failed authentication")
+            }
         }
         // A moved version's object names the case and document it was filed in.
         let origin = facts.record.origin ?? VersionOrigin(case: number, document: document)
@@ -233,6 +240,9 @@ public enum RetrievalDestination: Sendable {
     /// A new file, published only after the last chunk authenticated; never
     /// over an existing file. On failure nothing is left at `path`.
     case file(path: String)
+    /// A new file in this folder, under the version's original file name
+    /// (§11a), or its document name and version when none was kept.
+    case folder(path: String)
 }
 
 extension Vault {
@@ -254,10 +264,18 @@ extension Vault {
                 first = false
                 try out.write(chunk)
             }
-        case .file(let path):
+        case .file, .folder:
             // Authorise before touching the destination.
             let prepared = try prepareRead(caseNumber: caseNumber, document: document, version: version, by: actor, now: now)
-            let path = FileSystem.absolutePath(path)
+            var path: String
+            switch destination {
+            case .folder(let folder):
+                guard FileSystem.isDirectory(folder) else { throw VaultError.notFound("folder \(folder) does not exist") }
+                let name = FileInfo.fileName(for: prepared.info.fileInfo, document: prepared.info.document, version: prepared.info.version)
+                path = FileSystem.absolutePath(folder) + "/" + name
+            case .file(let given): path = FileSystem.absolutePath(given)
+            default: preconditionFailure("a file destination")
+            }
             let folder = AtomicFile.parentFolder(of: path)
             guard FileSystem.isDirectory(folder) else { throw VaultError.notFound("folder \(folder) does not exist") }
             // Plaintext must never land inside the vault (or its backups).
@@ -278,7 +296,9 @@ extension Vault {
                     throw error
                 }
             }
-            return prepared.info
+            var info = prepared.info
+            info.writtenTo = path
+            return info
         }
     }
 }

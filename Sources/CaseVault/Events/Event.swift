@@ -129,6 +129,9 @@ struct VersionFiled: Codable, Equatable {
     var stamp: Stamp
     /// Absent for a document filed without a schema.
     var schema: SchemaReference?
+    /// The blob of the sealed original file name and media type (§11a);
+    /// absent in versions filed before it was kept.
+    var fileInfoHash: String? = nil
 }
 
 struct ContentRead: Codable, Equatable {
@@ -628,6 +631,7 @@ enum EventData: Equatable {
             m.string("case", d.case)
             m.integer("ciphertextSize", d.ciphertextSize)
             m.string("document", d.document)
+            if let fileInfoHash = d.fileInfoHash { m.string("fileInfoHash", fileInfoHash) }
             m.string("object", d.object)
             if let schema = d.schema {
                 m.object("schema") { s in

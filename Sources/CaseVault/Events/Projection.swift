@@ -297,13 +297,18 @@ enum Projection {
             if event.format >= 2 { try requireFresh(data.sealedFileKeyHash, "the sealed file key hash") } else {
                 try requireKey(data.sealedFileKeyHash, "the sealed file key hash")
             }
+            if let fileInfoHash = data.fileInfoHash {
+                guard event.format >= 2 else { throw refuse("a format-1 filing keeps no file name") }
+                try requireFresh(fileInfoHash, "the sealed file name hash")
+                guard fileInfoHash != data.sealedFileKeyHash else { throw refuse("the sealed file name and file key are one blob") }
+            }
             try requireNoDepartedHolder(state, tier)
             let documents = document == nil ? try signed.documentCount(data.case) : nil
             let record = VersionRecord(caseNumber: data.case, document: data.document, version: data.version, type: data.type,
                                        tier: data.tier, objectId: data.object, size: data.size, ciphertextSize: data.ciphertextSize,
                                        sealedFileKeyHash: data.sealedFileKeyHash, stamp: stamp, filedSeq: event.seq,
                                        schemaId: data.schema?.id, schemaVersion: data.schema?.version, schemaBodyHash: data.schema?.bodyHash,
-                                       keyGeneration: state.case.generation(of: tier))
+                                       keyGeneration: state.case.generation(of: tier), fileInfoHash: data.fileInfoHash)
             let updated = DocumentRecord(caseNumber: data.case, name: data.document, type: data.type, isForm: data.schema != nil,
                                          latestVersion: data.version, confidential: (document?.confidential ?? false) || tier == .confidential)
             try writer.putVersion(record)
@@ -645,10 +650,12 @@ enum Projection {
             // The rows stay: a blob is erased unless a record outside the
             // case's grants and versions names it too.
             var own: [String: Int] = [:]
-            for hash in state.grants.map(\.sealedKeyHash) + versions.flatMap({ [$0.sealedFileKeyHash] + ($0.schemaBodyHash.map { [$0] } ?? []) }) {
+            for hash in state.grants.map(\.sealedKeyHash) + versions.flatMap({ [$0.sealedFileKeyHash] + ($0.schemaBodyHash.map { [$0] } ?? []) + ($0.fileInfoHash.map { [$0] } ?? []) }) {
                 own[hash, default: 0] += 1
             }
-            for hash in Set(state.grants.map(\.sealedKeyHash) + versions.map(\.sealedFileKeyHash)) where try writer.recordsNaming(blob: hash) <= own[hash, default: 0] {
+            // The sealed file names go with the file keys (§11a).
+            let erasable = state.grants.map(\.sealedKeyHash) + versions.map(\.sealedFileKeyHash) + versions.compactMap(\.fileInfoHash)
+            for hash in Set(erasable) where try writer.recordsNaming(blob: hash) <= own[hash, default: 0] {
                 try writer.deleteBlob(hash: hash)
             }
             let record = DisposalRecord(caseNumber: data.case, seq: event.seq, at: event.at, by: event.actor, policyVersion: data.policyVersion,
@@ -1052,6 +1059,7 @@ enum Projection {
                 var arrived = version
                 arrived.sealedFileKeyHash = item.sealedFileKeyHash
                 arrived.keyGeneration = 1
+                arrived.fileInfoHash = nil  // its sealed file name stays in the sending vault (§15b)
                 arrived.origin = VersionOrigin(case: version.origin?.case ?? version.caseNumber, document: version.origin?.document ?? version.document,
                                                vault: version.origin?.vault ?? fromVault)
                 try writer.putVersion(arrived)

@@ -58,7 +58,7 @@ public enum Replay {
         case .staffAdded(let data): [data.wrappedKeysHash]
         case .passphraseChanged(let data): [data.wrappedKeysHash]
         case .grantGiven(let data): [data.sealedKeyHash]
-        case .versionFiled(let data): [data.sealedFileKeyHash] + (data.schema.map { [$0.bodyHash] } ?? [])
+        case .versionFiled(let data): [data.sealedFileKeyHash] + (data.schema.map { [$0.bodyHash] } ?? []) + (data.fileInfoHash.map { [$0] } ?? [])
         case .schemaAdded(let data): [data.bodyHash]
         case .retentionPolicySet(let data): [data.bodyHash]
         case .documentMoved(let data): data.versions.map(\.sealedFileKeyHash)

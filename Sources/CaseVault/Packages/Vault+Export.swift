@@ -154,8 +154,15 @@ extension Vault {
                     var hashed = false
                     defer { if !hashed { hashing.cancel() } }
                     var entryPath: String?
+                    let original = prepared.info.fileInfo
                     func begin(_ head: UnsafeRawBufferPointer) throws {
-                        let entry = unique(info.document, Self.fileExtension(isForm: info.isForm, head: head))
+                        // The original file's extension when it was kept (§11a), else one from the content.
+                        let kept = original?.name.flatMap { name -> String? in
+                            guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return nil }
+                            let ext = String(name[dot...])
+                            return ext.count <= 8 && ext.dropFirst().allSatisfy({ $0.isLetter || $0.isNumber }) ? ext.lowercased() : nil
+                        }
+                        let entry = unique(info.document, kept ?? Self.fileExtension(isForm: info.isForm, head: head))
                         entryPath = entry
                         try archived { try writer.beginFile(path: entry, size: info.size, modificationTime: stamped, permissions: 0o600) }
                     }
@@ -172,9 +179,15 @@ extension Vault {
                     let file = PackagedFile(path: entryPath!, caseNumber: info.caseNumber, document: info.document, version: info.version,
                                             size: info.size, sha256: digest)
                     files.append(file)
-                    listed.append(.object(["path": .string(file.path), "document": .string(info.document), "version": .integer(Int64(info.version)),
-                                           "type": .string(info.type), "tier": .string(info.tier.rawValue), "size": .integer(info.size),
-                                           "sha256": .string(digest), "stamp": info.stamp.json]))
+                    var entry: [String: JSONValue] = [
+                        "path": .string(file.path), "document": .string(info.document), "version": .integer(Int64(info.version)),
+                        "type": .string(info.type), "tier": .string(info.tier.rawValue), "size": .integer(info.size),
+                        "sha256": .string(digest), "stamp": info.stamp.json]
+                    if let original {
+                        entry["mediaType"] = .string(original.mediaType)
+                        if let name = original.name { entry["originalName"] = .string(name) }
+                    }
+                    listed.append(.object(entry))
                 }
                 if let form = item.handoverForm {
                     // Rendered under its stamp: a second read of the form, recorded as any read.

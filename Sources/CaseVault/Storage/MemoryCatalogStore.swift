@@ -278,9 +278,11 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             if let old = state.versions[Name(record.caseNumber)]?[Name(record.document)]?[record.version] {
                 state.named(old.sealedFileKeyHash, -1)
                 state.named(old.schemaBodyHash, -1)
+                state.named(old.fileInfoHash, -1)
             }
             state.named(record.sealedFileKeyHash, 1)
             state.named(record.schemaBodyHash, 1)
+            state.named(record.fileInfoHash, 1)
             state.versions[Name(record.caseNumber), default: [:]][Name(record.document), default: [:]][record.version] = record
         }
         func putSchema(_ record: SchemaRecord) throws {

@@ -248,6 +248,7 @@ extension VersionRecord: CanonicalRecord {
         m.string("caseNumber", caseNumber)
         m.integer("ciphertextSize", ciphertextSize)
         m.string("document", document)
+        if let fileInfoHash { m.string("fileInfoHash", fileInfoHash) }
         m.integer("filedSeq", filedSeq)
         if keyGeneration != 1 { m.integer("keyGeneration", keyGeneration) }
         m.string("objectId", objectId)

@@ -340,10 +340,15 @@ public struct VersionRecord: Codable, Equatable, Sendable {
     /// The generation of the tier key the file key is sealed to: 1 until the
     /// tier rotates. In the record only when not 1.
     public var keyGeneration: Int
+    /// The blob of the sealed original file name and media type (§11a).
+    /// In the record only when present.
+    public var fileInfoHash: String?
 
     public init(caseNumber: String, document: String, version: Int, type: String, tier: String, objectId: String,
                 size: Int64, ciphertextSize: Int64, sealedFileKeyHash: String, stamp: Stamp, filedSeq: Int64,
-                schemaId: String?, schemaVersion: Int?, schemaBodyHash: String?, origin: VersionOrigin? = nil, keyGeneration: Int = 1) {
+                schemaId: String?, schemaVersion: Int?, schemaBodyHash: String?, origin: VersionOrigin? = nil, keyGeneration: Int = 1,
+                fileInfoHash: String? = nil) {
+        self.fileInfoHash = fileInfoHash
         self.origin = origin
         self.keyGeneration = keyGeneration
         self.caseNumber = caseNumber
@@ -364,7 +369,7 @@ public struct VersionRecord: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case caseNumber, document, version, type, tier, objectId, size, ciphertextSize, sealedFileKeyHash, stamp, filedSeq
-        case schemaId, schemaVersion, schemaBodyHash, origin, keyGeneration
+        case schemaId, schemaVersion, schemaBodyHash, origin, keyGeneration, fileInfoHash
     }
 
     public init(from decoder: any Decoder) throws {
@@ -378,7 +383,8 @@ public struct VersionRecord: Codable, Equatable, Sendable {
                   schemaVersion: try c.decodeIfPresent(Int.self, forKey: .schemaVersion),
                   schemaBodyHash: try c.decodeIfPresent(String.self, forKey: .schemaBodyHash),
                   origin: try c.decodeIfPresent(VersionOrigin.self, forKey: .origin),
-                  keyGeneration: try c.decodeIfPresent(Int.self, forKey: .keyGeneration) ?? 1)
+                  keyGeneration: try c.decodeIfPresent(Int.self, forKey: .keyGeneration) ?? 1,
+                  fileInfoHash: try c.decodeIfPresent(String.self, forKey: .fileInfoHash))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -399,6 +405,7 @@ public struct VersionRecord: Codable, Equatable, Sendable {
         try c.encode(schemaBodyHash, forKey: .schemaBodyHash)
         try c.encodeIfPresent(origin, forKey: .origin)
         if keyGeneration != 1 { try c.encode(keyGeneration, forKey: .keyGeneration) }
+        try c.encodeIfPresent(fileInfoHash, forKey: .fileInfoHash)
     }
 }
 

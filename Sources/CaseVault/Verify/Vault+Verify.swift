@@ -456,6 +456,10 @@ private struct Verifier {
         for version in try replayed.versions(caseNumber: nil, document: nil) {
             let what = "the sealed file key of \(version.caseNumber) '\(version.document)' v\(version.version)"
             if disposed.contains(Array(version.caseNumber.utf8)) { erased[version.sealedFileKeyHash] = what } else { secret(version.sealedFileKeyHash, what) }
+            if let info = version.fileInfoHash {
+                let what = "the sealed file name of \(version.caseNumber) '\(version.document)' v\(version.version)"
+                if disposed.contains(Array(version.caseNumber.utf8)) { erased[info] = what } else { secret(info, what) }
+            }
             if let schema = version.schemaBodyHash { needed[schema] = "the schema \(version.schemaId ?? "") of a form" }
         }
         for schema in try replayed.schemas(formType: nil) { needed[schema.bodyHash] = "the body of schema \(schema.formType) v\(schema.version)" }

@@ -1,0 +1,115 @@
+internal import CaseVaultCrypto
+import Foundation
+
+/// A version's original file name and media type, kept encrypted beside
+/// its object (SECURITY.md §11a): the catalog holds only a blob no one
+/// without the file key can read, so `get -o DIR/` can write `scan.pdf`
+/// again without the name ever being in clear in the vault.
+public struct FileInfo: Sendable, Equatable {
+    /// The file's own name (its last path component), when it was filed
+    /// from a file whose name is safe to write back.
+    public let name: String?
+    /// The media type, from the name's extension or the first bytes.
+    public let mediaType: String
+
+    public init(name: String?, mediaType: String) {
+        self.name = name
+        self.mediaType = mediaType
+    }
+
+    static let context = "casevault-file-info-v1\n"
+    static let maxNameBytes = 255
+
+    /// What a filing from `path` keeps: its last path component, when safe
+    /// to write back as a file name, and the media type.
+    static func forFile(path: String?, isForm: Bool, head: UnsafeRawBufferPointer) -> FileInfo {
+        let name = path.map { Vault.documentName(($0 as NSString).lastPathComponent) }.flatMap { isSafeFileName($0) ? $0 : nil }
+        return FileInfo(name: name, mediaType: isForm ? "application/json" : mediaType(name: name, head: head))
+    }
+
+    /// A name `get -o DIR/` may write: one path component, not `.` or `..`,
+    /// not hidden, at most 255 bytes, no control or bidirectional character.
+    static func isSafeFileName(_ name: String) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= maxNameBytes, !name.hasPrefix("."), !name.contains("/"),
+              name.trimmingCharacters(in: .whitespaces) == name else { return false }
+        let bidirectional: ClosedRange<UInt32> = 0x202A...0x202E, isolates: ClosedRange<UInt32> = 0x2066...0x2069
+        return !name.unicodeScalars.contains {
+            $0.properties.generalCategory == .control || bidirectional.contains($0.value) || isolates.contains($0.value)
+                || $0.value == 0x200E || $0.value == 0x200F || $0.value == 0x061C || $0 == "\u{FFFD}"
+        }
+    }
+
+    static let byExtension: [String: String] = [
+        "pdf": "application/pdf", "json": "application/json", "txt": "text/plain", "csv": "text/csv", "md": "text/markdown",
+        "html": "text/html", "htm": "text/html", "xml": "application/xml", "rtf": "application/rtf",
+        "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp",
+        "heic": "image/heic", "heif": "image/heif", "tif": "image/tiff", "tiff": "image/tiff", "bmp": "image/bmp",
+        "doc": "application/msword", "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls": "application/vnd.ms-excel", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "odt": "application/vnd.oasis.opendocument.text", "ods": "application/vnd.oasis.opendocument.spreadsheet",
+        "mp3": "audio/mpeg", "m4a": "audio/mp4", "ogg": "audio/ogg", "opus": "audio/ogg", "wav": "audio/wav", "amr": "audio/amr",
+        "mp4": "video/mp4", "mov": "video/quicktime", "3gp": "video/3gpp", "zip": "application/zip",
+    ]
+
+    /// By extension first; else by the first bytes (PDF, PNG, JPEG, GIF);
+    /// else `application/octet-stream`.
+    static func mediaType(name: String?, head: UnsafeRawBufferPointer) -> String {
+        if let name, let dot = name.lastIndex(of: "."), let known = byExtension[name[name.index(after: dot)...].lowercased()] {
+            return known
+        }
+        let magic: [([UInt8], String)] = [
+            (Array("%PDF-".utf8), "application/pdf"), ([0x89, 0x50, 0x4E, 0x47], "image/png"),
+            ([0xFF, 0xD8, 0xFF], "image/jpeg"), (Array("GIF8".utf8), "image/gif"),
+        ]
+        for (prefix, type) in magic where head.count >= prefix.count && zip(prefix, head).allSatisfy({ $0 == $1 }) { return type }
+        return "application/octet-stream"
+    }
+
+    /// The canonical JSON that is encrypted: {"mediaType", "name"} (name
+    /// absent when there is none).
+    var canonicalJSON: [UInt8] {
+        var writer = CanonicalWriter()
+        writer.object { m in
+            m.string("mediaType", mediaType)
+            if let name { m.string("name", name) }
+        }
+        return writer.bytes
+    }
+
+    /// The key: BLAKE2b-256 keyed with the file key over the context and
+    /// the object id, so the blob opens only beside its own object.
+    static func key(fileKey: SecureBytes, objectID: String) -> SecureBytes {
+        let derived = Blake2b.keyedHash(Array((context + objectID).utf8), key: fileKey, length: 32)
+        return SecureBytes(copying: derived)
+    }
+
+    /// nonce (24 bytes) || crypto_secretbox_easy(canonical JSON).
+    func sealed(fileKey: SecureBytes, objectID: String) throws -> [UInt8] {
+        let nonce = randomBytes(count: SecretBox.nonceLength)
+        let plaintext = SecureBytes(copying: canonicalJSON)
+        return nonce + (try SecretBox.seal(plaintext, key: Self.key(fileKey: fileKey, objectID: objectID), nonce: nonce))
+    }
+
+    static func open(_ blob: [UInt8], fileKey: SecureBytes, objectID: String) throws -> FileInfo {
+        guard blob.count > SecretBox.nonceLength + SecretBox.macLength else { throw CryptoError.authenticationFailed }
+        let plaintext = try SecretBox.open(blob[SecretBox.nonceLength...], key: key(fileKey: fileKey, objectID: objectID),
+                                           nonce: Array(blob[..<SecretBox.nonceLength]))
+        let bytes = plaintext.withUnsafeBytes { Array($0) }
+        guard case .object(let members)? = try? JSONValue(parsing: bytes), let mediaType = members["mediaType"]?.stringValue,
+              Set(members.keys).isSubset(of: ["mediaType", "name"]) else { throw CryptoError.authenticationFailed }
+        let name = members["name"]?.stringValue
+        let info = FileInfo(name: name, mediaType: mediaType)
+        guard info.canonicalJSON == bytes, name.map(isSafeFileName) ?? true else { throw CryptoError.authenticationFailed }
+        return info
+    }
+
+    /// The name `get -o DIR/` writes: the original one, else the document's
+    /// name and version with the media type's usual extension.
+    static func fileName(for info: FileInfo?, document: String, version: Int) -> String {
+        if let name = info?.name { return name }
+        let base = document.replacingOccurrences(of: "/", with: "-") + " v\(version)"
+        let ext = info.flatMap { info in byExtension.filter { $0.value == info.mediaType }.map(\.key).sorted().first }
+        let candidate = ext.map { base + "." + $0 } ?? base
+        return isSafeFileName(candidate) ? candidate : "document v\(version)"
+    }
+}
