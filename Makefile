@@ -3,7 +3,7 @@
 # Debian machine that has only Swift.
 SHELL := /bin/bash
 
-.PHONY: deps build test demo bench torture install uninstall clean
+.PHONY: deps build test demo bench bench-peers torture install uninstall clean
 
 deps:
 	@scripts/install-deps.sh
@@ -39,6 +39,11 @@ bench: build
 	swift build -c release --product casevault-bench
 	"$$(swift build -c release --show-bin-path)/casevault-bench" "$$(swift build -c release --show-bin-path)/casevault"
 
+# casevault beside age, restic and bsdtar on the same inputs (hyperfine
+# medians); writes bench/RESULTS.md. Installs the peers from Debian if missing.
+bench-peers: build
+	scripts/bench-peers.sh "$$(swift build -c release --show-bin-path)/casevault"
+
 # Installs the binary, shell completions (bash, zsh, fish: case numbers,
 # document names and staff ids complete from the vault in $CASEVAULT_DIR or
 # --vault) and the man pages generated from the command definitions
@@ -55,7 +60,7 @@ install: build
 	"$(BIN)/casevault" --generate-completion-script bash > "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/casevault"
 	"$(BIN)/casevault" --generate-completion-script zsh > "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_casevault"
 	"$(BIN)/casevault" --generate-completion-script fish > "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/casevault.fish"
-	scripts/make-man-pages.sh "$(MANDIR)"
+	scripts/make-man-pages.sh "$(BIN)/casevault" "$(MANDIR)"
 	@echo "Installed casevault, its completions and man pages under $(DESTDIR)$(PREFIX)"
 
 uninstall:

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Writes casevault's man pages, generated from its command definitions by
-# swift-argument-parser's generate-manual plugin (one page per command:
+# swift-argument-parser's generate-manual tool (one page per command:
 # casevault.1, casevault.case.1, casevault.find.1, …), into DIR.
+#   scripts/make-man-pages.sh PATH-TO-CASEVAULT DIR
 set -euo pipefail
-dir="${1:?usage: scripts/make-man-pages.sh DIR}"
+casevault="${1:?usage: scripts/make-man-pages.sh PATH-TO-CASEVAULT DIR}"
+dir="${2:?usage: scripts/make-man-pages.sh PATH-TO-CASEVAULT DIR}"
 cd "$(dirname "$0")/.."
-swift package --disable-sandbox plugin generate-manual --multi-page --configuration release \
-    --authors "casevault developers" >&2
-out=".build/plugins/GenerateManual/outputs/casevault"
-ls "$out"/*.1 >/dev/null 2>&1 || { echo "make-man-pages: no pages in $out" >&2; exit 1; }
+swift build --product generate-manual >&2
 install -d "$dir"
-install -m 0644 "$out"/*.1 "$dir"/
-echo "man pages: $(ls "$out"/*.1 | wc -l) in $dir" >&2
+"$(swift build --show-bin-path)/generate-manual" "$casevault" --multi-page --authors "casevault developers" --output-directory "$dir"
+rm -f "$dir/casevault.agent.1"  # the agent is started by `casevault unlock`, not by hand
+chmod 0644 "$dir"/casevault*.1
+echo "man pages: $(ls "$dir"/casevault*.1 | wc -l) in $dir" >&2

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Writes bench/RESULTS.md from scripts/bench-peers.sh's hyperfine results.
+
+    bench-peers-report.py WORK MIB FORMS RUNS CASEVAULT > bench/RESULTS.md
+"""
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+work, mib, forms, runs, casevault = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+
+
+def sh(command):
+    try:
+        return subprocess.run(command, shell=True, capture_output=True, text=True, timeout=30).stdout.strip()
+    except Exception:
+        return "?"
+
+
+def load(name):
+    with open(os.path.join(work, "results", name + ".json")) as f:
+        results = json.load(f)["results"]
+    return {r["command"]: r for r in results}
+
+
+def fmt(seconds):
+    return f"{seconds:.3f} s"
+
+
+def row(result, amount=None, unit=None):
+    median = result["median"]
+    spread = f"{fmt(result['min'])} – {fmt(result['max'])}"
+    rate = f"{amount / median:,.0f} {unit}" if amount else ""
+    return f"| `{result['command']}` | {fmt(median)} | {spread} | {rate} |"
+
+
+cpu = sh("lscpu | sed -n 's/^Model name: *//p'") or platform.processor()
+memory = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
+filesystem = sh(f"df -T {work} | awk 'NR==2 {{print $2\" on \"$1}}'")
+lines = [
+    "# casevault beside its peers",
+    "",
+    f"Measured {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `make bench-peers`"
+    " (scripts/bench-peers.sh): every command run whole, as a user runs it, "
+    f"{runs} times each by hyperfine (medians; the range of the runs beside them), interleaved pair by pair on the same inputs.",
+    "The machine is shared and noisy: read the ratios, not the absolute times.",
+    "",
+    "## Machine",
+    "",
+    f"- CPU: {cpu}, {os.cpu_count()} cores; memory {memory}",
+    f"- kernel {platform.release()}; work folder `{work}` ({filesystem})",
+    "- " + sh("swift --version 2>&1 | head -1"),
+    "- age " + sh("age --version") + ", " + sh("restic version | cut -d' ' -f1-2") + ", " + sh("hyperfine --version")
+    + ", " + sh("bsdtar --version | cut -d' ' -f1-2"),
+    "",
+    "## Inputs and set-up",
+    "",
+    f"- one file of {mib} MiB from /dev/urandom; {forms} home-visit forms of 2 KiB each (valid JSON) and a manifest for them;"
+    f" four documents of {mib} MiB in one case for the handover export ({4 * mib} MiB)",
+    "- a vault made with the real Argon2id cost (`--kdf interactive`); the records officer and the case manager"
+    " each ran `casevault unlock` once before the runs, so no timed command derives a key (as in a day's work)",
+    "- age: a fresh X25519 identity (`age-keygen`); restic: a fresh repository before every run (`restic init`, not timed)",
+    "",
+]
+
+targets = []
+
+
+def pair(title, name, ours, theirs, amount=None, unit=None, note=""):
+    results = load(name)
+    a, b = results[ours], results[theirs]
+    ratio = b["median"] / a["median"]
+    others = [row(r, amount, unit) for command, r in results.items() if command not in (ours, theirs)]
+    lines.extend([f"### {title}", "", "| command | median | range | rate |", "|---|---|---|---|",
+                  row(a, amount, unit), row(b, amount, unit)] + others + ["",
+                  f"casevault takes **{a['median'] / b['median']:.2f}×** the time of `{theirs}` "
+                  f"({ratio:.2f}× its speed).{(' ' + note) if note else ''}", ""])
+    return a, b, ratio
+
+
+lines.append("## Results")
+lines.append("")
+a, b, r = pair(f"Filing one {mib} MiB file vs `age -r`", "file-vs-age", "casevault file", "age -r", mib, "MiB/s",
+               "casevault makes the object durable (fsync of the object and its folders, then a synchronous SQLite commit) "
+               "before it reports a filing; age does not sync, so the third row adds sync(1) of age's output for comparison.")
+targets.append(("filing at least as fast as `age -r`", r >= 1.0, f"{r:.2f}× age's speed"))
+a, b, r = pair(f"Filing one {mib} MiB file vs `restic backup` into a fresh repository", "file-vs-restic", "casevault file",
+               "restic backup", mib, "MiB/s")
+targets.append(("filing at least 10× `restic backup`", r >= 10.0, f"{r:.2f}× restic's speed"))
+a, b, r = pair(f"Retrieving the {mib} MiB file to a file vs `age -d -o`", "get-vs-age", "casevault get -o", "age -d -o", mib, "MiB/s")
+targets.append(("retrieval to a file at least as fast as `age -d -o`", r >= 1.0, f"{r:.2f}× age's speed"))
+a, b, r = pair(f"Bulk filing of {forms} forms of 2 KiB in one command vs `restic backup` of the folder", "bulk-vs-restic",
+               "casevault file --manifest", "restic backup", forms, "forms/s",
+               "casevault checks every form against its schema, encrypts each under its own key, seals the key and appends a signed event per form.")
+rate = forms / a["median"]
+targets.append((f"bulk filing at least 2,000 forms per second", rate >= 2000, f"{rate:,.0f} forms/s"))
+a, b, r = pair(f"Handover export of {4 * mib} MiB vs `bsdtar -cf` of the same plaintext", "export-vs-bsdtar",
+               "casevault export handover", "bsdtar -cf", 4 * mib, "MiB/s",
+               "The export decrypts every version, re-encrypts it for the recipient and records each read as a signed event.")
+targets.append(("handover export at least 70 % of bsdtar's throughput (issue 10)", r >= 0.7, f"{r:.2f}× bsdtar's speed"))
+
+lines.extend(["## Targets (issue 12, item 7)", "", "| target | met | measured |", "|---|---|---|"])
+for title, met, measured in targets:
+    lines.append(f"| {title} | {'yes' if met else '**no**'} | {measured} |")
+lines.extend(["", "## Exact commands", "", "```"])
+lines.append(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-peers.sh")).read().split("# -------------------------------------------------------------- the runs")[1].split("# -------------------------------------------------------------- the report")[0].strip())
+lines.extend(["```", "", f"`casevault` was `{casevault}`; `$recipient` the age identity's public key.", ""])
+print("\n".join(lines))
