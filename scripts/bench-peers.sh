@@ -88,17 +88,17 @@ hf() {  # name, then hyperfine arguments (one warm-up run each)
 # casevault fsyncs the object and the catalog before it reports a filing;
 # age does not sync, so a third run of age is followed by sync(1) of its output.
 hf file-vs-age \
-    -n "casevault file" "$casevault file CP-2024-0001 big.bin --type document --name Big --as farah" \
+    -n "casevault file" --prepare "true" "$casevault file CP-2024-0001 big.bin --type document --name Big --as farah" \
     -n "age -r" --prepare "rm -f out.age" "age -r $recipient -o out.age big.bin" \
     -n "age -r, then sync of its output" --prepare "rm -f out.age" "age -r $recipient -o out.age big.bin && sync out.age"
 hf file-vs-restic \
-    -n "casevault file" "$casevault file CP-2024-0001 big.bin --type document --name Big --as farah" \
+    -n "casevault file" --prepare "true" "$casevault file CP-2024-0001 big.bin --type document --name Big --as farah" \
     -n "restic backup" --prepare "rm -rf repo && restic init -q -r repo" "restic -q -r repo backup big.bin"
 hf get-vs-age \
     -n "casevault get -o" --prepare "rm -f out.bin" "$casevault get CP-2024-0001 'Retrieval source' -o out.bin --as grace" \
     -n "age -d -o" --prepare "rm -f out.bin" "age -d -i age.key -o out.bin big.age"
 hf bulk-vs-restic \
-    -n "casevault file --manifest" "$casevault file --manifest forms.csv --again --as farah" \
+    -n "casevault file --manifest" --prepare "true" "$casevault file --manifest forms.csv --again --as farah" \
     -n "restic backup" --prepare "rm -rf repo && restic init -q -r repo" "restic -q -r repo backup forms"
 hf export-vs-bsdtar \
     -n "casevault export handover" --prepare "rm -f out.cvp" "$casevault export handover --cases CP-2024-0002 --to grace --out out.cvp --as grace" \
