@@ -227,4 +227,16 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let version = try #require(try p.vault.versions(caseNumber: "CP-2024-0042", document: filed.item.name).first)
         #expect(version.isForm && version.type == "intake")
     }
+
+    /// A bulk filing keeps each file's own name (§11a), in a group or one by one.
+    @Test func bulkFiledDocumentsComeBackUnderTheirOwnNames() throws {
+        let p = try programme()
+        let batch = try p.vault.checkBatch([request(p, "scan 1.txt"), request(p, "scan 2.txt", name: "Second")], by: "farah")
+        let result = try p.vault.fileBatch(batch, journal: nil, by: p["farah"])
+        #expect(result.failure == nil && result.rows.count == 2)
+        let out = p.scratch.file("out")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let second = try p.vault.retrieve(caseNumber: "CP-2024-0042", document: "Second", by: p["grace"], to: .folder(path: out))
+        #expect(second.writtenTo == out + "/scan 2.txt" && second.fileInfo?.mediaType == "text/plain")
+    }
 }

@@ -359,14 +359,14 @@ extension Vault {
                 read += Int64(n)
                 progress(read)
                 return n
-            }, rewind: { read = 0; return file.rewind() })
+            }, rewind: { read = 0; return file.rewind() }, originalPath: item.path)
             return (source, type, nil)
         case .form(let type, let version):
             let schema = try formSchema(type: type, version: version)
             let (bytes, count) = try Self.readForm(from: file)
             let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
             guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
-            return (FilingSource.memory(bytes, count: count), schema.type, schema)
+            return (FilingSource.memory(bytes, count: count, originalPath: item.path), schema.type, schema)
         }
     }
 }

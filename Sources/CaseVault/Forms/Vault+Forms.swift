@@ -90,7 +90,7 @@ extension Vault {
         try Self.validate(newDocumentName: reportName)
         let (form, size) = try Self.readForm(from: try Self.open(input))
         let parsed = try Self.parseForm(form, count: size)
-        return try fileForm(parsed, bytes: form, count: size, caseNumber: number, name: reportName, schema: schema,
+        return try fileForm(parsed, bytes: form, count: size, originalPath: input.path, caseNumber: number, name: reportName, schema: schema,
                             confidential: confidential, by: actor, now: now, timeZone: timeZone)
     }
 
@@ -106,12 +106,12 @@ extension Vault {
                             confidential: false, by: actor, now: now, timeZone: .current)
     }
 
-    func fileForm(_ parsed: JSONValue, bytes form: SecureBytes, count size: Int, caseNumber number: String, name reportName: String,
+    func fileForm(_ parsed: JSONValue, bytes form: SecureBytes, count size: Int, originalPath: String? = nil, caseNumber number: String, name reportName: String,
                           schema: FormSchema, confidential: Bool, by actor: StaffIdentity, now: Date?,
                           timeZone: TimeZone, beforeCommit: ((_ version: Int, _ object: String) throws -> Void)? = nil) throws -> VersionInfo {
         let violations = schema.validator.validate(parsed)
         guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
-        let source = FilingSource.memory(form, count: size)
+        let source = FilingSource.memory(form, count: size, originalPath: originalPath)
         return try fileStream(caseNumber: number, name: reportName, type: schema.type, confidential: confidential, schema: schema,
                               by: actor, now: now, timeZone: timeZone, source: source, beforeCommit: beforeCommit)
     }
