@@ -67,4 +67,19 @@ import Testing
         let unknown = try p.cli.run(["case", "name", "CP-2024-0009", "Zainab"] + p.as("farah"))
         #expect(unknown.code != 0 && unknown.stderr.contains("CP-2024-0009"))
     }
+
+    /// Slips are named, with what was probably meant: a swapped case number,
+    /// a staff id that names no one (not "no cases match").
+    @Test func aSlipIsNamedWithWhatWasMeant() throws {
+        let p = try CLIProgramme()
+        try open(p, client: 42)
+        let swapped = try p.cli.run(["case", "show", "CP-2024-0024"])
+        #expect(swapped.code == 66 && swapped.errors.contains("no case CP-2024-0024; did you mean 'CP-2024-0042'?"), "\(swapped.stderr)")
+        let labels = try p.cli.run(["label", "CP-2024-0024"])
+        #expect(labels.code == 66 && labels.errors.contains("did you mean 'CP-2024-0042'?"))
+        for command in [["case", "list"], ["find"]] {
+            let nobody = try p.cli.run(command + ["--manager", "gracee"])
+            #expect(nobody.code == 66 && nobody.errors.contains("no staff member with id 'gracee'; did you mean 'grace'?"), "\(nobody.stderr)")
+        }
+    }
 }

@@ -122,7 +122,7 @@ extension Vault {
         let parsed = try CaseNumber.parse(number).description
         return try read { reader, head in
             guard head.size > 0, let state = try head.signedState(reader).caseState(parsed) else {
-                throw VaultError.notFound("no case \(parsed)")
+                throw head.size > 0 ? try head.signedState(reader).missingCase(parsed) : VaultError.notFound("no case \(parsed)")
             }
             return try caseFile(from: state.case, signed: head.signedState(reader))
         }
@@ -147,14 +147,18 @@ extension Vault {
     }
 
     func cases(matching filter: CaseFilter, signed: SignedState) throws -> [CaseFile] {
-            let query = CaseQuery(status: filter.status?.rawValue, category: filter.category, manager: filter.managerID,
-                                  supervisor: filter.supervisorID, year: filter.year)
-            var states = try signed.cases(matching: query)
-            if let tag = filter.tag {
-                // Each case's tags checked against its signed state.
-                states = try states.filter { try signed.tags($0.case.number).contains { $0.tag == tag } }
-            }
-            return try states.map { try caseFile(from: $0.case, signed: signed) }
+        // A staff id that names no one is a slip, not an empty answer.
+        for id in [filter.managerID, filter.supervisorID].compactMap({ $0 }) where try signed.staff(id) == nil {
+            throw try signed.missingStaff(id)
+        }
+        let query = CaseQuery(status: filter.status?.rawValue, category: filter.category, manager: filter.managerID,
+                              supervisor: filter.supervisorID, year: filter.year)
+        var states = try signed.cases(matching: query)
+        if let tag = filter.tag {
+            // Each case's tags checked against its signed state.
+            states = try states.filter { try signed.tags($0.case.number).contains { $0.tag == tag } }
+        }
+        return try states.map { try caseFile(from: $0.case, signed: signed) }
     }
 
     /// Who holds each tier of a case (for `case show` and audits), in grant order.
@@ -162,7 +166,7 @@ extension Vault {
         let parsed = try CaseNumber.parse(number).description
         return try read { reader, head in
             guard head.size > 0, let state = try head.signedState(reader).caseState(parsed) else {
-                throw VaultError.notFound("no case \(parsed)")
+                throw head.size > 0 ? try head.signedState(reader).missingCase(parsed) : VaultError.notFound("no case \(parsed)")
             }
             // The current generation's holders: older copies serve only older versions.
             // In grant order; among grants of one event (a rotation), manager, supervisor, others, recovery.
@@ -187,7 +191,7 @@ extension Vault {
         let parsed = try CaseNumber.parse(number).description
         return try read { reader, head in
             guard head.size > 0, let state = try head.signedState(reader).caseState(parsed) else {
-                throw VaultError.notFound("no case \(parsed)")
+                throw head.size > 0 ? try head.signedState(reader).missingCase(parsed) : VaultError.notFound("no case \(parsed)")
             }
             return Tier.allCases.map { tier in
                 (tier, state.case.generation(of: tier), state.case.keys?[tier].older.map(\.generation) ?? [])

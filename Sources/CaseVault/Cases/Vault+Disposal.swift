@@ -240,7 +240,7 @@ extension Vault {
         return try read { reader, head in
             guard head.size > 0 else { throw VaultError.notFound("no case \(parsed)") }
             let signed = head.signedState(reader)
-            guard let state = try signed.caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            guard let state = try signed.caseState(parsed) else { throw try signed.missingCase(parsed) }
             guard let disposal = try signed.disposal(parsed) else {
                 throw VaultError.notFound("\(parsed) was not disposed of (it is \(state.case.status)); 'casevault retention plan' says when it is due")
             }

@@ -109,7 +109,7 @@ extension Vault {
         let parsed = try CaseNumber.parse(number).description
         return try read { reader, head in
             let signed = head.signedState(reader)
-            guard head.size > 0, try signed.caseState(parsed) != nil else { throw VaultError.notFound("no case \(parsed)") }
+            guard head.size > 0, try signed.caseState(parsed) != nil else { throw head.size > 0 ? try signed.missingCase(parsed) : VaultError.notFound("no case \(parsed)") }
             let lifecycle = try signed.lifecycle(parsed)
             return (try lifecycle.changes.map(StatusChange.init), try lifecycle.pendingClosure.map(ClosureRequest.init))
         }
@@ -183,7 +183,7 @@ extension Vault {
         let parsed = try CaseNumber.parse(number).description
         return try read { reader, head in
             let signed = head.signedState(reader)
-            guard head.size > 0, try signed.caseState(parsed) != nil else { throw VaultError.notFound("no case \(parsed)") }
+            guard head.size > 0, try signed.caseState(parsed) != nil else { throw head.size > 0 ? try signed.missingCase(parsed) : VaultError.notFound("no case \(parsed)") }
             return try signed.tags(parsed).map(\.tag)
         }
     }
@@ -198,7 +198,7 @@ extension Vault {
         let parsed = try CaseNumber.parse(number).description
         return try read { reader, head in
             let signed = head.signedState(reader)
-            guard head.size > 0, let state = try signed.caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            guard head.size > 0, let state = try signed.caseState(parsed) else { throw head.size > 0 ? try signed.missingCase(parsed) : VaultError.notFound("no case \(parsed)") }
             return Lifecycle.agedOutClosingDay(state.case, try signed.lifecycle(parsed))
         }
     }

@@ -89,7 +89,7 @@ extension Vault {
     public func transfers(of number: String) throws -> (transferred: CaseTransfer?, imported: CaseImport?) {
         let parsed = try CaseNumber.parse(number).description
         return try read { reader, head in
-            guard head.size > 0, let state = try head.signedState(reader).caseState(parsed) else { throw VaultError.notFound("no case \(parsed)") }
+            guard head.size > 0, let state = try head.signedState(reader).caseState(parsed) else { throw head.size > 0 ? try head.signedState(reader).missingCase(parsed) : VaultError.notFound("no case \(parsed)") }
             return (state.case.transferred, state.case.imported)
         }
     }
