@@ -128,14 +128,8 @@ func printHolders(_ holders: [(tier: Tier, holder: String)]) {
     }
 }
 
-struct CaseListCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "list",
-        abstract: "List cases (no passphrase needed: case numbers, statuses and staff names are clear)."
-    )
-
-    @OptionGroup var vaultOptions: VaultOptions
-
+/// The filters `case list` and `find` share.
+struct CaseFilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Only cases with this status: O, IA, AO or C.", valueName: "status"),
             transform: { try parseEnum(CaseStatus.self, $0, option: "--status") })
     var status: CaseStatus?
@@ -156,10 +150,7 @@ struct CaseListCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only cases with this tag, e.g. case-of-concern.", valueName: "tag"))
     var tag: String?
 
-    @Flag(help: "Print JSON instead of a table.")
-    var json = false
-
-    func run() throws {
+    var filter: CaseFilter {
         var filter = CaseFilter()
         filter.status = status
         filter.category = category
@@ -167,6 +158,27 @@ struct CaseListCommand: ParsableCommand {
         filter.supervisorID = supervisor
         filter.year = admitted
         filter.tag = tag
+        return filter
+    }
+
+    var isEmpty: Bool { status == nil && category == nil && manager == nil && supervisor == nil && admitted == nil && tag == nil }
+}
+
+struct CaseListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List cases (no passphrase needed: case numbers, statuses and staff names are clear)."
+    )
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @OptionGroup var filterOptions: CaseFilterOptions
+
+    @Flag(help: "Print JSON (Schemas/cli/case-list.schema.json) instead of a table.")
+    var json = false
+
+    func run() throws {
+        let filter = filterOptions.filter
         let cases = try vaultOptions.openVault().cases(matching: filter)
         if json {
             print(try JSONText.render(cases.map(JSONShapes.caseFile)))

@@ -12,9 +12,10 @@ struct FindCommand: ParsableCommand {
             Every criterion given must hold. Without --name no passphrase is needed: case numbers, \
             statuses and staff are clear. With --name, the name is matched against the keyed index that \
             `casevault case name` (or `case open --client-name`) keeps, with your copy of the vault's \
-            search key: spellings that differ in vowels, doubled letters, common transliterations \
-            (Mohammed, Muhammad, Mohamed) or one letter still meet. Every part you give must meet a part \
-            of the client's name; the closest matches come first. Auditors do not search by name.
+            search key: spellings that differ in vowels, doubled letters or common transliterations \
+            (Mohammed, Muhammad, Mohamed) meet, and so do longer parts a letter apart (SECURITY.md §12e). \
+            Every part you give must meet a part of the client's name; the closest matches come first. \
+            Give - to read the name from standard input. Auditors do not search by name.
 
             Examples:
               casevault find --name "Amina Yusuf"
@@ -34,24 +35,7 @@ struct FindCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A folder label as `casevault label` prints it, e.g. \"CP · 2024 · 0042 · O\".", valueName: "label"))
     var label: String?
 
-    @Option(help: ArgumentHelp("Only cases with this status: O, IA, AO or C.", valueName: "status"),
-            transform: { try parseEnum(CaseStatus.self, $0, option: "--status") })
-    var status: CaseStatus?
-
-    @Option(help: ArgumentHelp("Only this category.", valueName: "category"))
-    var category: String?
-
-    @Option(help: ArgumentHelp("Only cases this Case Manager holds.", valueName: "id"), completion: Completions.staffIDs)
-    var manager: String?
-
-    @Option(help: ArgumentHelp("Only cases this Case Supervisor holds.", valueName: "id"), completion: Completions.staffIDs)
-    var supervisor: String?
-
-    @Option(help: ArgumentHelp("Only cases admitted this year.", valueName: "year"))
-    var admitted: Int?
-
-    @Option(help: ArgumentHelp("Only cases with this tag, e.g. case-of-concern.", valueName: "tag"))
-    var tag: String?
+    @OptionGroup var filterOptions: CaseFilterOptions
 
     @Option(help: ArgumentHelp("Show at most this many cases (default: all).", valueName: "n"))
     var limit: Int?
@@ -61,8 +45,7 @@ struct FindCommand: ParsableCommand {
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if name == nil, number == nil, label == nil, status == nil, category == nil, manager == nil, supervisor == nil,
-           admitted == nil, tag == nil {
+        if name == nil, number == nil, label == nil, filterOptions.isEmpty {
             throw ValidationError("give at least one of --name, --number, --label, --status, --category, --manager, --supervisor, --admitted, --tag (or use `casevault case list`)")
         }
         if let label, FindCommand.parseLabel(label) == nil {
@@ -86,12 +69,7 @@ struct FindCommand: ParsableCommand {
 
     func run() throws {
         var search = CaseSearch()
-        search.filter.status = status
-        search.filter.category = category
-        search.filter.managerID = manager
-        search.filter.supervisorID = supervisor
-        search.filter.year = admitted
-        search.filter.tag = tag
+        search.filter = filterOptions.filter
         search.numberPrefix = number
         search.clientName = try name.map(clientName)
         if let label, let parsed = FindCommand.parseLabel(label) {
@@ -101,7 +79,7 @@ struct FindCommand: ParsableCommand {
             search.numberPrefix = nil
             search.number = parsed.prefix
             if let labelled = parsed.status {
-                if let status, status != labelled { throw ValidationError("--status \(status.rawValue) and the label's status \(labelled.rawValue) differ") }
+                if let status = filterOptions.status, status != labelled { throw ValidationError("--status \(status.rawValue) and the label's status \(labelled.rawValue) differ") }
                 search.filter.status = labelled
             }
         }
