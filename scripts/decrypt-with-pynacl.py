@@ -513,7 +513,7 @@ def run(argv):
         elif a == "--file-info": show_file_info = True  # print the version's original name and media type (§11a)
         else: args.append(a)
     if len(args) not in (5, 6) or (len(args) == 6 and not re.fullmatch(r"[0-9]{1,18}", args[5])):
-        fail("usage: decrypt-with-pynacl.py VAULT STAFF_ID PASSPHRASE_FILE CASE DOCUMENT [VERSION] [--checkpoint FILE]")
+        fail("usage: decrypt-with-pynacl.py VAULT STAFF_ID PASSPHRASE_FILE CASE DOCUMENT [VERSION] [--checkpoint FILE] [--file-info]")
     vault, sid, pwfile, case, doc = args[:5]
     # §12: document names are stored in NFC, except a format-1 document stored under the
     # bytes it was typed with: the NFC name first, then the name as given.
@@ -644,7 +644,10 @@ def run(argv):
             info_key = hashlib.blake2b(b"casevault-file-info-v1\n" + oid.encode(), key=file_key, digest_size=32).digest()
             try: file_info = nb.crypto_secretbox_open(sealed_info[24:], sealed_info[:24], info_key)
             except Exception: fail("the sealed file name failed authentication")
-            if parse_canonical(file_info) is None: fail("the sealed file name is not canonical JSON")
+            info = parse_canonical(file_info)
+            if type(info) is not dict or not {"mediaType"} <= set(info) <= {"mediaType", "name"} \
+                    or not all(type(v) is str and v for v in info.values()):
+                fail("the sealed file name is not {mediaType, name} in canonical JSON")
     finally:
         db.execute("ROLLBACK")
         db.close()

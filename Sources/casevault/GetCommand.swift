@@ -54,12 +54,17 @@ struct GetCommand: ParsableCommand {
             } else if let output {
                 var isFolder: ObjCBool = false
                 let toFolder = output.hasSuffix("/") || (FileManager.default.fileExists(atPath: output, isDirectory: &isFolder) && isFolder.boolValue)
-                let info = try vault.retrieve(caseNumber: number, document: name, version: version, by: actor,
+                let info: VersionInfo
+                do {
+                    info = try vault.retrieve(caseNumber: number, document: name, version: version, by: actor,
                                               to: toFolder ? .folder(path: output) : .file(path: output))
+                } catch VaultError.alreadyExists(let message) where toFolder {
+                    throw CommandFailure(message: message, hint: "casevault never writes over a file: give another folder, or a new name with -o FOLDER/NAME",
+                                         code: .alreadyExists)
+                }
                 let written = toFolder ? (info.writtenTo ?? output) : output
-                let type = info.fileInfo.map { " \($0.mediaType)," } ?? ""
-                print(TerminalText.escape("Wrote '\(info.document)' version \(info.version) of \(info.caseNumber) to \(written) (\(type) \(info.size) bytes).")
-                    .replacingOccurrences(of: "( ", with: "("))
+                let details = ((info.fileInfo.map { [$0.mediaType] } ?? []) + ["\(info.size) bytes"]).joined(separator: ", ")
+                print(TerminalText.escape("Wrote '\(info.document)' version \(info.version) of \(info.caseNumber) to \(written) (\(details))."))
             } else {
                 let destination: RetrievalDestination = Terminal.isInteractive(1) && !force ? .terminal : .standardOutput
                 try vault.retrieve(caseNumber: number, document: name, version: version, by: actor, to: destination)

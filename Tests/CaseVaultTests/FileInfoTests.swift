@@ -30,10 +30,13 @@ import Testing
         #expect(got.writtenTo == out + "/Zawadi scan 12 May.pdf")
         #expect(got.fileInfo == FileInfo(name: "Zawadi scan 12 May.pdf", mediaType: "application/pdf"))
         #expect(FileManager.default.contents(atPath: out + "/Zawadi scan 12 May.pdf") == Data(pdf))
-        // Never over an existing file: a second read into the same folder is refused, the first file intact.
+        // Never over an existing file: a second read into the same folder is refused, the first file intact;
+        // the refusal names the file, so the read was recorded before it.
+        let reads = try p.vault.events().filter { $0.type == "content.read" }.count
         #expect(throws: VaultError.self) {
             try p.vault.retrieve(caseNumber: "CP-2024-0042", document: "Scan", by: p["grace"], to: .folder(path: out))
         }
+        #expect(try p.vault.events().filter { $0.type == "content.read" }.count == reads + 1)
         #expect(FileManager.default.contents(atPath: out + "/Zawadi scan 12 May.pdf") == Data(pdf))
         // The name is in no file of the vault.
         for file in FileManager.default.enumerator(atPath: p.vault.path)?.allObjects as? [String] ?? [] {
@@ -52,7 +55,7 @@ import Testing
         #expect(got.fileInfo == FileInfo(name: "IMG_0042", mediaType: "image/png"))
     }
 
-    @Test(arguments: [".bashrc", "evil\nname.txt", "a\u{202E}fdp.exe", " leading.txt"])
+    @Test(arguments: [".bashrc", "evil\nname.txt", "a\u{202E}fdp.exe", " leading.txt", "-rf.txt", "zero\u{200B}width.pdf", "line\u{2028}sep.txt"])
     func aNameUnsafeToWriteBackIsNotKept(_ name: String) throws {
         let p = try Programme()
         try p.openCase()

@@ -18,6 +18,8 @@ public struct FileInfo: Sendable, Equatable {
     }
 
     static let context = "casevault-file-info-v1\n"
+
+    static func isNormalized(_ name: String) -> Bool { Vault.documentName(name).utf8.elementsEqual(name.utf8) }
     static let maxNameBytes = 255
 
     /// What a filing from `path` keeps: its last path component, when safe
@@ -27,17 +29,36 @@ public struct FileInfo: Sendable, Equatable {
         return FileInfo(name: name, mediaType: isForm ? "application/json" : mediaType(name: name, head: head))
     }
 
-    /// A name `get -o DIR/` may write: one path component, not `.` or `..`,
-    /// not hidden, at most 255 bytes, no control or bidirectional character.
+    /// A name `get -o DIR/` may write (SECURITY.md §11a): one path
+    /// component of 1 to 255 UTF-8 bytes, not starting with `.` or `-`, no
+    /// white space (Unicode Zs, tab) at either end, no `/`, and no control
+    /// (Cc), format (Cf: bidirectional and zero-width characters), line or
+    /// paragraph separator (Zl, Zp) character, nor U+FFFD.
     static func isSafeFileName(_ name: String) -> Bool {
-        guard !name.isEmpty, name.utf8.count <= maxNameBytes, !name.hasPrefix("."), !name.contains("/"),
+        guard !name.isEmpty, name.utf8.count <= maxNameBytes, !name.hasPrefix("."), !name.hasPrefix("-"), !name.contains("/"),
               name.trimmingCharacters(in: .whitespaces) == name else { return false }
-        let bidirectional: ClosedRange<UInt32> = 0x202A...0x202E, isolates: ClosedRange<UInt32> = 0x2066...0x2069
         return !name.unicodeScalars.contains {
-            $0.properties.generalCategory == .control || bidirectional.contains($0.value) || isolates.contains($0.value)
-                || $0.value == 0x200E || $0.value == 0x200F || $0.value == 0x061C || $0 == "\u{FFFD}"
+            switch $0.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator: return true
+            default: return $0 == "\u{FFFD}"
+            }
         }
     }
+
+    /// A name's extension for a package entry: a dot and 1 to 7 ASCII
+    /// letters or digits, lower-cased; nil otherwise.
+    static func safeExtension(of name: String) -> String? {
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return nil }
+        let ext = name[name.index(after: dot)...]
+        guard (1...7).contains(ext.count), ext.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else { return nil }
+        return "." + ext.lowercased()
+    }
+
+    /// The media types a kept record may name: the table's, and the two defaults.
+    static let knownMediaTypes = Set(byExtension.values).union(["application/octet-stream", "application/json"])
+
+    /// The extension `get -o DIR/` gives a version without a kept name.
+    static let preferredExtension: [String: String] = ["image/jpeg": "jpg", "text/html": "html", "image/tiff": "tif", "audio/ogg": "ogg"]
 
     static let byExtension: [String: String] = [
         "pdf": "application/pdf", "json": "application/json", "txt": "text/plain", "csv": "text/csv", "md": "text/markdown",
@@ -79,7 +100,8 @@ public struct FileInfo: Sendable, Equatable {
     /// The key: BLAKE2b-256 keyed with the file key over the context and
     /// the object id, so the blob opens only beside its own object.
     static func key(fileKey: SecureBytes, objectID: String) -> SecureBytes {
-        let derived = Blake2b.keyedHash(Array((context + objectID).utf8), key: fileKey, length: 32)
+        var derived = Blake2b.keyedHash(Array((context + objectID).utf8), key: fileKey, length: 32)
+        defer { for index in derived.indices { derived[index] = 0 } }
         return SecureBytes(copying: derived)
     }
 
@@ -99,7 +121,8 @@ public struct FileInfo: Sendable, Equatable {
               Set(members.keys).isSubset(of: ["mediaType", "name"]) else { throw CryptoError.authenticationFailed }
         let name = members["name"]?.stringValue
         let info = FileInfo(name: name, mediaType: mediaType)
-        guard info.canonicalJSON == bytes, name.map(isSafeFileName) ?? true else { throw CryptoError.authenticationFailed }
+        guard info.canonicalJSON == bytes, name.map(isSafeFileName) ?? true, knownMediaTypes.contains(mediaType),
+              name.map(isNormalized) ?? true else { throw CryptoError.authenticationFailed }
         return info
     }
 
@@ -108,7 +131,9 @@ public struct FileInfo: Sendable, Equatable {
     static func fileName(for info: FileInfo?, document: String, version: Int) -> String {
         if let name = info?.name { return name }
         let base = document.replacingOccurrences(of: "/", with: "-") + " v\(version)"
-        let ext = info.flatMap { info in byExtension.filter { $0.value == info.mediaType }.map(\.key).sorted().first }
+        let ext = info.flatMap { info in
+            preferredExtension[info.mediaType] ?? byExtension.filter { $0.value == info.mediaType }.map(\.key).sorted().first
+        }
         let candidate = ext.map { base + "." + $0 } ?? base
         return isSafeFileName(candidate) ? candidate : "document v\(version)"
     }

@@ -184,14 +184,10 @@ extension Vault {
 
     /// Logs the signed `content.read` event, then decrypts, handing each
     /// authenticated chunk to `write`.
-    func stream(_ prepared: PreparedRead, by actor: StaffIdentity, now: Date,
+    func stream(_ prepared: PreparedRead, by actor: StaffIdentity, now: Date, recorded: Bool = false,
                 into write: (UnsafeRawBufferPointer) throws -> Void) throws {
         let info = prepared.info
-        _ = try self.write { writer, head in
-            try Ledger.append([.contentRead(ContentRead(case: info.caseNumber, document: info.document, version: info.version,
-                                                        tier: info.tier.rawValue, object: prepared.objectID.hex))],
-                              by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
-        }
+        if !recorded { try recordRead(prepared, by: actor, now: now) }
         let reader = try objects.open(prepared.objectID)
         var released: Int64 = 0
         do {
@@ -207,6 +203,16 @@ extension Vault {
         // and stamp; the signed size must also hold.
         guard released == info.size else {
             throw VaultError.integrityFailure("\(info.caseNumber) '\(info.document)' version \(info.version) is not the \(info.size) bytes that were filed")
+        }
+    }
+
+    /// The signed `content.read` of a prepared read.
+    func recordRead(_ prepared: PreparedRead, by actor: StaffIdentity, now: Date) throws {
+        let info = prepared.info
+        _ = try self.write { writer, head in
+            try Ledger.append([.contentRead(ContentRead(case: info.caseNumber, document: info.document, version: info.version,
+                                                        tier: info.tier.rawValue, object: prepared.objectID.hex))],
+                              by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
         }
     }
 
@@ -268,9 +274,16 @@ extension Vault {
             // Authorise before touching the destination.
             let prepared = try prepareRead(caseNumber: caseNumber, document: document, version: version, by: actor, now: now)
             var path: String
+            var recorded = false
             switch destination {
             case .folder(let folder):
-                guard FileSystem.isDirectory(folder) else { throw VaultError.notFound("folder \(folder) does not exist") }
+                guard FileSystem.isDirectory(folder) else {
+                    throw FileSystem.exists(folder) ? VaultError.invalidInput("\(folder) is not a folder") : VaultError.notFound("folder \(folder) does not exist")
+                }
+                // The original name is content (it often names the child): its
+                // read is recorded before the name can appear in any message.
+                try recordRead(prepared, by: actor, now: now)
+                recorded = true
                 let name = FileInfo.fileName(for: prepared.info.fileInfo, document: prepared.info.document, version: prepared.info.version)
                 path = FileSystem.absolutePath(folder) + "/" + name
             case .file(let given): path = FileSystem.absolutePath(given)
@@ -289,7 +302,7 @@ extension Vault {
                 let pipeline = Pipeline(consumer: FileWriter(fd: fd, direct: true), buffers: 4,
                                         bufferSize: DirectIO.blockSize)
                 do {
-                    try stream(prepared, by: actor, now: now, into: pipeline.write)
+                    try stream(prepared, by: actor, now: now, recorded: recorded, into: pipeline.write)
                     try pipeline.finish()
                 } catch {
                     pipeline.cancel()

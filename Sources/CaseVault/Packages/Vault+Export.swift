@@ -157,11 +157,8 @@ extension Vault {
                     let original = prepared.info.fileInfo
                     func begin(_ head: UnsafeRawBufferPointer) throws {
                         // The original file's extension when it was kept (§11a), else one from the content.
-                        let kept = original?.name.flatMap { name -> String? in
-                            guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return nil }
-                            let ext = String(name[dot...])
-                            return ext.count <= 8 && ext.dropFirst().allSatisfy({ $0.isLetter || $0.isNumber }) ? ext.lowercased() : nil
-                        }
+                        // Only inside a sealed package: a zip's entry names are in clear.
+                        let kept = format == .sealed ? original?.name.flatMap(FileInfo.safeExtension) : nil
                         let entry = unique(info.document, kept ?? Self.fileExtension(isForm: info.isForm, head: head))
                         entryPath = entry
                         try archived { try writer.beginFile(path: entry, size: info.size, modificationTime: stamped, permissions: 0o600) }
