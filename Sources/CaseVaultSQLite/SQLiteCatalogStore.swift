@@ -265,6 +265,11 @@ private final class Connection: CatalogWriter {
             if let value { clauses.append("\(column) = ?"); arguments.append(value) }
         }
         if let year = query.year { clauses.append("year = ?"); arguments.append(year) }
+        if let prefix = query.numberPrefix {
+            clauses.append("substr(CAST(number AS BLOB), 1, ?) = CAST(? AS BLOB)")
+            arguments.append(prefix.utf8.count)
+            arguments.append(prefix)
+        }
         let filter = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
         return try Row.fetchAll(db, sql: "SELECT * FROM cases" + filter + " ORDER BY category, year, client_number",
                                 arguments: StatementArguments(arguments)).map(Self.caseRecord)

@@ -1,6 +1,8 @@
-// Cases at scale (issue 9): `retention plan` and `report monthly` on a
-// vault of N cases and on one of 10 N, the same closed cases in both, in
-// the same run. The target: the larger within 1.5× of the smaller.
+// Cases at scale (issues 9 and 12): `retention plan`, `report monthly`,
+// and the daily lookups (`case show`, `history`, `find` by number and by
+// client name, `get` of a small form) on a vault of N cases and on one of
+// 10 N, the same closed cases in both, in the same run. The target: the
+// larger within 1.5× of the smaller.
 import CaseVault
 import CaseVaultSQLite
 import Foundation
@@ -23,6 +25,8 @@ func buildCaseVault(at path: String, cases: Int, closed: Int, scratch: String) t
             _ = try vault.changeStatus(of: number, to: .closed, reason: "reunified", by: halima, now: opened.addingTimeInterval(86_400 * 30))
         }
     }
+    // A named client in the first case, for find --name (issue 12).
+    _ = try vault.nameClient(of: "CP-2024-0001", name: "Amina Mohamed Abdullahi", by: halima)
     var policy = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "Schemas/examples/retention-policy.json"))) as! [String: Any]
     policy["vaultId"] = vault.config.vaultId
     policy["legalHolds"] = []
@@ -53,9 +57,15 @@ func measureCasesAtScale(in folder: String) -> Bool {
         ProcessInfo.processInfo.environment.merging(["CASEVAULT_DIR": "\(scratch)/\(name)", "CASEVAULT_STATE_DIR": "\(scratch)/state-\(name)"]) { $1 }
     }
     let month = String(ISO8601DateFormatter().string(from: Date()).prefix(7))
+    let reader = ["--as", "grace", "--passphrase-file", "\(build)/grace.pw"]
     let commands: [(String, [String])] = [
         ("retention plan", ["retention", "plan", "--as-of", "2040-01-01"]),
         ("report monthly", ["report", "monthly", "--month", month]),
+        ("case show", ["case", "show", "CP-2024-0001"]),
+        ("history", ["history", "CP-2024-0001"]),
+        ("find --number", ["find", "--number", "CP-2024-0001"]),
+        ("find --name", ["find", "--name", "Aminah Muhamed"] + reader),
+        ("get (small form)", ["get", "CP-2024-0001", "Case closure (termination and case resolution)"] + reader),
     ]
     var times: [String: [Double]] = [:]
     for name in ["small", "large"] { _ = spawn(["case", "list", "--status", "C"], environment: env(name)) }  // first use: check the log once

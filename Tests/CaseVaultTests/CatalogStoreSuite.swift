@@ -148,6 +148,9 @@ import Testing
             #expect(try reader.cases(matching: CaseQuery()).map(\.number) == ["CP-2023-0044", "CP-2024-0042", "UASC-2025-0043"])
             #expect(try reader.cases(matching: CaseQuery(status: "O")).map(\.number) == ["CP-2024-0042", "UASC-2025-0043"])
             #expect(try reader.cases(matching: CaseQuery(year: 2023)).map(\.number) == ["CP-2023-0044"])
+            #expect(try reader.cases(matching: CaseQuery(numberPrefix: "CP-202")).map(\.number) == ["CP-2023-0044", "CP-2024-0042"])
+            #expect(try reader.cases(matching: CaseQuery(numberPrefix: "CP-2024-0042")).map(\.number) == ["CP-2024-0042"])
+            #expect(try reader.cases(matching: CaseQuery(numberPrefix: "cp-")).isEmpty)  // bytes, not case-folded
             #expect(try reader.cases(matching: CaseQuery(category: "CP", manager: "grace", year: 2024)).map(\.number) == ["CP-2024-0042"])
             #expect(try reader.caseNumber(client: 43) == "UASC-2025-0043")
             #expect(try reader.highestClientNumber() == 44)

@@ -87,5 +87,8 @@ public struct CaseFilter: Sendable {
     public var year: Int?
     /// Only cases with this tag.
     public var tag: String?
+    /// Only cases whose number starts with this (filtered in the catalog
+    /// query, so a lookup by number does not check every case).
+    public var numberPrefix: String?
     public init() {}
 }

@@ -152,7 +152,7 @@ extension Vault {
             throw try signed.missingStaff(id)
         }
         let query = CaseQuery(status: filter.status?.rawValue, category: filter.category, manager: filter.managerID,
-                              supervisor: filter.supervisorID, year: filter.year)
+                              supervisor: filter.supervisorID, year: filter.year, numberPrefix: filter.numberPrefix)
         var states = try signed.cases(matching: query)
         if let tag = filter.tag {
             // Each case's tags checked against its signed state.

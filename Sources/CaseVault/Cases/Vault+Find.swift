@@ -176,8 +176,9 @@ extension Vault {
         return try read { reader, head in
             guard head.size > 0 else { return [] }
             let signed = head.signedState(reader)
-            var found = try cases(matching: search.filter, signed: signed)
-            if let prefix { found = found.filter { $0.number.description.hasPrefix(prefix) } }
+            var filter = search.filter
+            filter.numberPrefix = exact ?? prefix
+            var found = try cases(matching: filter, signed: signed)
             if let exact { found = found.filter { $0.number.description == exact } }
             guard let query, let actor else { return found.map { FoundCase(file: $0, nameScore: nil, nameMatch: nil) } }
             let holders = try signed.searchKeys()

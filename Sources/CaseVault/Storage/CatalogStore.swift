@@ -41,7 +41,11 @@ public struct CaseQuery: Sendable {
     public var manager: String?
     public var supervisor: String?
     public var year: Int?
-    public init(status: String? = nil, category: String? = nil, manager: String? = nil, supervisor: String? = nil, year: Int? = nil) {
+    /// Case numbers that start with this (compared as bytes).
+    public var numberPrefix: String?
+    public init(status: String? = nil, category: String? = nil, manager: String? = nil, supervisor: String? = nil, year: Int? = nil,
+                numberPrefix: String? = nil) {
+        self.numberPrefix = numberPrefix
         self.status = status
         self.category = category
         self.manager = manager
@@ -49,7 +53,7 @@ public struct CaseQuery: Sendable {
         self.year = year
     }
 
-    var isEmpty: Bool { status == nil && category == nil && manager == nil && supervisor == nil && year == nil }
+    var isEmpty: Bool { status == nil && category == nil && manager == nil && supervisor == nil && year == nil && numberPrefix == nil }
 }
 
 public protocol CatalogReader: AnyObject {

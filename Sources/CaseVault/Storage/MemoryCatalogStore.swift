@@ -142,6 +142,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
                     && (query.manager.map { $0 == record.manager } ?? true)
                     && (query.supervisor.map { $0 == record.supervisor } ?? true)
                     && (query.year.map { $0 == record.year } ?? true)
+                    && (query.numberPrefix.map { record.number.utf8.starts(with: $0.utf8) } ?? true)
             }.sorted { (Name($0.category), $0.year, $0.clientNumber) < (Name($1.category), $1.year, $1.clientNumber) }
         }
         func caseNumber(client: Int) throws -> String? { state.clients[client] }
