@@ -90,5 +90,9 @@ public struct CaseFilter: Sendable {
     /// Only cases whose number starts with this (filtered in the catalog
     /// query, so a lookup by number does not check every case).
     public var numberPrefix: String?
+
+    var isEmpty: Bool {
+        status == nil && category == nil && managerID == nil && supervisorID == nil && year == nil && tag == nil && numberPrefix == nil
+    }
     public init() {}
 }

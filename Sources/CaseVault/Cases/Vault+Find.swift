@@ -178,7 +178,9 @@ extension Vault {
             let signed = head.signedState(reader)
             var filter = search.filter
             filter.numberPrefix = exact ?? prefix
-            var found = try cases(matching: filter, signed: signed)
+            let nameOnly = query != nil && filter.isEmpty
+            // A name alone does not load every case: the name-only branch below reads the indexes.
+            var found = nameOnly ? [] : try cases(matching: filter, signed: signed)
             if let exact { found = found.filter { $0.number.description == exact } }
             guard let query, let actor else { return found.map { FoundCase(file: $0, nameScore: nil, nameMatch: nil) } }
             let holders = try signed.searchKeys()
@@ -188,6 +190,26 @@ extension Vault {
             }
             let key = try openSearchKey(mine, actor: actor, signed: signed)
             var scores: [String: Int] = [:]
+            // A name alone: every index, as many as signed and each checked
+            // (far fewer reads than checking every case); then only the
+            // matches' cases. A row deleted, copied or rewritten by hand is
+            // an integrity failure, not a case quietly missing.
+            if nameOnly {
+                for record in try signed.allClientIndexes() {
+                    guard let bytes = [UInt8](hexString: record.index), ClientNameIndex.isWellFormed(bytes) else {
+                        throw VaultError.integrityFailure("the client-name index of \(record.caseNumber) is malformed")
+                    }
+                    if let score = ClientNameIndex.score(query: query, caseNumber: record.caseNumber, index: bytes, searchKey: key) {
+                        scores[record.caseNumber] = score
+                    }
+                }
+                let files = try scores.keys.sorted().compactMap { number -> CaseFile? in
+                    guard let state = try signed.caseState(number) else { return nil }
+                    return try caseFile(from: state.case, signed: signed)
+                }
+                return files.map { FoundCase(file: $0, nameScore: scores[$0.number.description], nameMatch: scores[$0.number.description] == 2 * query.count ? .asSpelt : .close) }
+                    .sorted { ($0.nameScore ?? 0) > ($1.nameScore ?? 0) }
+            }
             // Every candidate's index is read through the signed state, so a
             // row deleted or rewritten by hand is an integrity failure, not a
             // case quietly missing from the results.

@@ -665,8 +665,10 @@ enum Projection {
             try set(StateKey.disposal(data.case), record)
             // The client's name goes with the case: nothing can find it after.
             if try signed.clientIndex(data.case) != nil {
+                let count = try signed.clientIndexCount()
                 try writer.deleteClientIndex(caseNumber: data.case)
                 try remove(StateKey.clientIndex(data.case))
+                if count > 1 { try set(StateKey.clientIndexCount, CountState(count: count - 1)) } else { try remove(StateKey.clientIndexCount) }
             }
         }
 
@@ -728,9 +730,12 @@ enum Projection {
             guard let bytes = [UInt8](hexString: data.index), bytes.hexString == data.index, ClientNameIndex.isWellFormed(bytes) else {
                 throw refuse("the index is not \(ClientNameIndex.slots) distinct \(ClientNameIndex.tokenBytes)-byte tokens, ascending, in hex")
             }
+            let isNew = try signed.clientIndex(data.case) == nil
+            let count = isNew ? try signed.clientIndexCount() : 0
             let record = ClientIndexRecord(caseNumber: data.case, index: data.index, seq: event.seq)
             try writer.putClientIndex(record)
             try set(StateKey.clientIndex(data.case), record)
+            if isNew { try set(StateKey.clientIndexCount, CountState(count: count + 1)) }
         }
 
         // MARK: Departures, access and key rotation

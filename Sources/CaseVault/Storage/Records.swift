@@ -793,6 +793,7 @@ enum StateKey {
     static let caseCount = "count/cases"
     static func documentCount(_ caseNumber: String) -> String { "count/documents/" + caseNumber }
     static let formTypeCount = "count/form-types"
+    static let clientIndexCount = "count/client-names"
 }
 
 /// What the map holds for a listing: how many rows it has.

@@ -303,6 +303,23 @@ struct SignedState {
         try group(try reader.searchKeys(), id: \.holder, key: StateKey.searchKeys, what: "search key copies", as: SearchKeyState.init)
     }
 
+    /// How many cases have a client-name index, as signed (`count/client-names`).
+    func clientIndexCount() throws -> Int {
+        let count = try reader.clientIndexes(caseNumber: nil).count
+        try checkCount(count, key: StateKey.clientIndexCount, what: "client-name indexes")
+        return count
+    }
+
+    /// Every case's client-name index: as many as signed, each checked, so
+    /// a row deleted, copied or rewritten by hand is an integrity failure.
+    func allClientIndexes() throws -> [ClientIndexRecord] {
+        let rows = try reader.clientIndexes(caseNumber: nil)
+        try requireDistinct(rows.map(\.caseNumber), what: "client-name indexes")
+        try checkCount(rows.count, key: StateKey.clientIndexCount, what: "client-name indexes")
+        for row in rows { try check(row, key: StateKey.clientIndex(row.caseNumber), what: "the client-name index of \(row.caseNumber)") }
+        return rows
+    }
+
     /// A case's client-name index, if its client was named.
     func clientIndex(_ caseNumber: String) throws -> ClientIndexRecord? {
         let rows = try reader.clientIndexes(caseNumber: caseNumber)
