@@ -309,6 +309,7 @@ private final class Connection: CatalogWriter {
 
     func highestClientNumber() throws -> Int? { try Int.fetchOne(db, sql: "SELECT MAX(client_number) FROM cases") }
     func staffCount() throws -> Int { try count("SELECT COUNT(*) FROM staff") }
+    func clientIndexCount() throws -> Int { try count("SELECT COUNT(*) FROM client_indexes") }
     func caseCount() throws -> Int { try count("SELECT COUNT(*) FROM cases") }
     func documentCount(caseNumber: String) throws -> Int { try count("SELECT COUNT(*) FROM documents WHERE case_number = ?", [caseNumber]) }
     func formTypeCount() throws -> Int { try count("SELECT COUNT(DISTINCT form_type) FROM schemas") }

@@ -82,4 +82,24 @@ import Testing
             #expect(nobody.code == 66 && nobody.errors.contains("no staff member with id 'gracee'; did you mean 'grace'?"), "\(nobody.stderr)")
         }
     }
+
+    /// The name can stay out of the shell's history and the process list
+    /// (`-` reads it from standard input); a naming that fails during
+    /// `case open` fails the command, though the case stays open.
+    @Test func aNameFromStandardInputAndAFailedNamingAtOpening() throws {
+        let p = try CLIProgramme()
+        try open(p, client: 1)
+        let piped = try p.cli.run(["-c", "printf 'Zainab Ochieng\\n' | \"$0\" case name CP-2024-0001 - --as farah --passphrase-file farah.pw",
+                                   CLI.binary.path], executable: "/bin/sh")
+        #expect(piped.code == 0, "\(piped.stderr)")
+        let found = try p.cli.run(["find", "--name", "Zeinab", "--json"] + p.as("grace"))
+        #expect(found.stdout.contains("CP-2024-0001"), "\(found.stdout)")
+        let empty = try p.cli.run(["-c", "\"$0\" case name CP-2024-0001 - --as farah --passphrase-file farah.pw < /dev/null",
+                                   CLI.binary.path], executable: "/bin/sh")
+        #expect(empty.code == 64 && empty.stderr.contains("no name on standard input"))
+        let opened = try p.cli.run(["case", "open"] + p.as("halima") + ["--category", "CP", "--admitted", "2024", "--client", "2",
+                                    "--manager", "grace", "--supervisor", "halima", "--client-name", "Zainab\u{7}"])
+        #expect(opened.code == 65 && opened.stderr.contains("the case is open, but its client's name was not indexed"), "\(opened.stderr)")
+        #expect(try p.cli.run(["case", "show", "CP-2024-0002"]).code == 0)
+    }
 }

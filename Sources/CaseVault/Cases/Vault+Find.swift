@@ -189,39 +189,27 @@ extension Vault {
                 throw try Self.noSearchKey(actor, holders, signed)
             }
             let key = try openSearchKey(mine, actor: actor, signed: signed)
+            // The indexes to score, each read through the signed state, so a
+            // row deleted, copied or rewritten by hand is an integrity failure,
+            // not a case quietly missing. A name alone reads every index (as
+            // many as signed, each checked: far fewer reads than checking
+            // every case) and then loads only the matches' cases; with other
+            // criteria, the index of each case they leave.
+            let records = nameOnly ? try signed.allClientIndexes()
+                                   : try found.compactMap { try signed.clientIndex($0.number.description) }
             var scores: [String: Int] = [:]
-            // A name alone: every index, as many as signed and each checked
-            // (far fewer reads than checking every case); then only the
-            // matches' cases. A row deleted, copied or rewritten by hand is
-            // an integrity failure, not a case quietly missing.
-            if nameOnly {
-                for record in try signed.allClientIndexes() {
-                    guard let bytes = [UInt8](hexString: record.index), ClientNameIndex.isWellFormed(bytes) else {
-                        throw VaultError.integrityFailure("the client-name index of \(record.caseNumber) is malformed")
-                    }
-                    if let score = ClientNameIndex.score(query: query, caseNumber: record.caseNumber, index: bytes, searchKey: key) {
-                        scores[record.caseNumber] = score
-                    }
-                }
-                let files = try scores.keys.sorted().compactMap { number -> CaseFile? in
-                    guard let state = try signed.caseState(number) else { return nil }
-                    return try caseFile(from: state.case, signed: signed)
-                }
-                return files.map { FoundCase(file: $0, nameScore: scores[$0.number.description], nameMatch: scores[$0.number.description] == 2 * query.count ? .asSpelt : .close) }
-                    .sorted { ($0.nameScore ?? 0) > ($1.nameScore ?? 0) }
-            }
-            // Every candidate's index is read through the signed state, so a
-            // row deleted or rewritten by hand is an integrity failure, not a
-            // case quietly missing from the results.
-            for file in found {
-                let number = file.number.description
-                guard let record = try signed.clientIndex(number) else { continue }
+            for record in records {
                 guard let bytes = [UInt8](hexString: record.index), ClientNameIndex.isWellFormed(bytes) else {
-                    throw VaultError.integrityFailure("the client-name index of \(number) is malformed")
+                    throw VaultError.integrityFailure("the client-name index of \(record.caseNumber) is malformed")
                 }
-                if let score = ClientNameIndex.score(query: query, caseNumber: number, index: bytes, searchKey: key) { scores[number] = score }
+                if let score = ClientNameIndex.score(query: query, caseNumber: record.caseNumber, index: bytes, searchKey: key) {
+                    scores[record.caseNumber] = score
+                }
             }
-            return found.compactMap { file in
+            let files = nameOnly ? try scores.keys.sorted().compactMap { number -> CaseFile? in
+                try signed.caseState(number).map { try caseFile(from: $0.case, signed: signed) }
+            } : found
+            return files.compactMap { file in
                 scores[file.number.description].map { FoundCase(file: file, nameScore: $0, nameMatch: $0 == 2 * query.count ? .asSpelt : .close) }
             }
                 .sorted { ($0.nameScore ?? 0) > ($1.nameScore ?? 0) }

@@ -130,6 +130,8 @@ public protocol CatalogReader: AnyObject {
     func searchKeys() throws -> [SearchKeyRecord]
     /// A case's client-name index; every case's, by case, when nil.
     func clientIndexes(caseNumber: String?) throws -> [ClientIndexRecord]
+    /// How many cases have a client-name index.
+    func clientIndexCount() throws -> Int
     /// The extension of an aged-out case's closing date; every case's, by case, when nil.
     func aoExtensions(caseNumber: String?) throws -> [AgedOutExtensionRecord]
     /// The vault's signed list of always-confidential document types, once an admin set one.

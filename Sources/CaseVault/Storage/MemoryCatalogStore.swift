@@ -187,6 +187,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             }
         }
         func searchKeys() throws -> [SearchKeyRecord] { state.searchKeys.sorted { $0.key < $1.key }.map(\.value) }
+        func clientIndexCount() throws -> Int { state.clientIndexes.count }
         func clientIndexes(caseNumber: String?) throws -> [ClientIndexRecord] {
             if let caseNumber { return state.clientIndexes[Name(caseNumber)].map { [$0] } ?? [] }
             return state.clientIndexes.sorted { $0.key < $1.key }.map(\.value)

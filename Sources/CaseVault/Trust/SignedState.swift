@@ -305,7 +305,7 @@ struct SignedState {
 
     /// How many cases have a client-name index, as signed (`count/client-names`).
     func clientIndexCount() throws -> Int {
-        let count = try reader.clientIndexes(caseNumber: nil).count
+        let count = try reader.clientIndexCount()
         try checkCount(count, key: StateKey.clientIndexCount, what: "client-name indexes")
         return count
     }
