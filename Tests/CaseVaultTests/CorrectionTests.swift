@@ -372,7 +372,7 @@ private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = 
         try p.openCase(client: 43, manager: "joseph")
         try p.file(Array("one".utf8), name: "Notes")
         let key = StateMap.keyHash(StateKey.document("CP-2024-0042", "Notes"))
-        let depth = try p.vault.store.read { try StateMap.walk(key, in: StateNodes(reader: $0)).depth }
+        let depth = try p.vault.read { reader, head in try StateMap.walk(key, root: head.stateRoot!, in: StateNodes(reader: reader)).depth }
         let sibling = StateMap.path(key, depth: depth).flippingLastBit(atDepth: depth)
         try attack(p.vault, "DELETE FROM state_nodes WHERE path = ?", arguments: [Data(sibling)])
         let before = try p.vault.store.read { try $0.lastEventSeq() }

@@ -189,6 +189,55 @@ private func referenceMapRoot(_ entries: [([UInt8], [UInt8])], depth: Int = 0) -
         #expect(StateMap.path(key, depth: 10) == [0, 10, 0b1011_0110, 0b1100_0000])
         #expect(StateMap.path(key, depth: 256).count == 34)
     }
+
+    /// The node cache answers only by hash: inserts and removals through it
+    /// give the reference root (a tiny cache, emptied again and again, as
+    /// well as a large one); a node edited in the store is not believed
+    /// from the cache and is refused without it; a walk under a root its
+    /// stored path does not lead to puts nothing in the cache.
+    @Test func theNodeCacheIsContentAddressed() throws {
+        for limit in [7, 1 << 16] {
+            let cache = StateNodeCache(limit: limit)
+            let store = MapNodes()
+            var root = StateMap.empty
+            var entries: [String: [UInt8]] = [:]
+            var generator = SystemRandomNumberGenerator()
+            for step in 0..<500 {
+                let key = "version/CP-2024-0042/\(Int.random(in: 0..<90, using: &generator))"
+                if Bool.random(using: &generator), entries[key] != nil {
+                    root = try StateMap.remove(StateMap.keyHash(key), root: root, in: store, cache: cache)
+                    entries[key] = nil
+                } else {
+                    let value = SHA256.hash(Array("value \(step)".utf8))
+                    root = try StateMap.set(StateMap.keyHash(key), to: value, root: root, in: store, cache: cache)
+                    entries[key] = value
+                }
+                if step % 50 == 0 { #expect(root == referenceMapRoot(entries.map { (StateMap.keyHash($0.key), $0.value) })) }
+            }
+            #expect(root == referenceMapRoot(entries.map { (StateMap.keyHash($0.key), $0.value) }))
+            for (key, value) in entries {
+                #expect(try StateMap.value(for: StateMap.keyHash(key), root: root, in: store, cache: cache) == value)
+            }
+        }
+
+        let cache = StateNodeCache(limit: 1 << 16)
+        let store = MapNodes()
+        var root = StateMap.empty
+        for i in 0..<64 { root = try StateMap.set(StateMap.keyHash("k\(i)"), to: SHA256.hash([UInt8(i)]), root: root, in: store, cache: cache) }
+        let key = StateMap.keyHash("k9")
+        let leafPath = store.nodes.values.first { $0.kind == .leaf && $0.first == key }!.path
+        store.nodes[leafPath]!.second = [UInt8](repeating: 9, count: 32)
+        // The cache holds the leaf its parent names: the edit is not what it answers.
+        #expect(try StateMap.value(for: key, root: root, in: store, cache: cache) == SHA256.hash([9]))
+        // Read from the store, the edited leaf does not hash to what its parent names.
+        #expect(throws: VaultError.self) { _ = try StateMap.value(for: key, root: root, in: store) }
+        let fresh = StateNodeCache(limit: 1 << 16)
+        #expect(throws: VaultError.self) { _ = try StateMap.value(for: key, root: root, in: store, cache: fresh) }
+        // Under a forged root nothing is verified, so nothing is cached.
+        let forged = SHA256.hash(Array("forged".utf8))
+        #expect(throws: VaultError.self) { _ = try StateMap.value(for: StateMap.keyHash("k1"), root: forged, in: store, cache: fresh) }
+        #expect(fresh.node(forged) == nil)
+    }
 }
 
 @Suite struct CheckpointTests {

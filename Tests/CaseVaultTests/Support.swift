@@ -89,7 +89,10 @@ func attack(_ vault: Vault, _ sql: String, arguments: StatementArguments = State
     try attack(at: vault.path, sql, arguments: arguments)
 }
 
+/// The catalog edited between commands: each command is a new process, so
+/// the state-map nodes this test process verified earlier are forgotten.
 func attack(at vaultPath: String, _ sql: String, arguments: StatementArguments = StatementArguments()) throws {
+    SignedState.forgetVerified()
     let queue = try DatabaseQueue(path: vaultPath + "/" + Vault.catalogFileName)
     try queue.write { try $0.execute(sql: sql, arguments: arguments) }
     try queue.close()

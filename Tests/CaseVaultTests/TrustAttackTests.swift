@@ -75,6 +75,7 @@ final class Office {
     }
 
     func sql(_ statement: String, _ arguments: StatementArguments = StatementArguments()) throws {
+        SignedState.forgetVerified()  // a new process after the edit
         let queue = try DatabaseQueue(path: path + "/" + Vault.catalogFileName)
         try queue.write { try $0.execute(sql: statement, arguments: arguments) }
         try queue.close()
@@ -781,6 +782,25 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         }
         #expect(try office.verify(checkpoint: late).findings.map(\.kind) == [.checkpointNotSigned])
         #expect(try office.verify(checkpoint: checkpoint).isClean)
+    }
+}
+
+/// What a process verified stays verified: a row edited while a process
+/// runs is neither believed by it (it remembers the record the signed
+/// state holds, by that state's hash) nor, by the next process, accepted.
+@Suite struct VerifiedMemoryTests {
+    @Test func aRowEditedDuringARunIsNotBelievedAndTheNextRunRefusesIt() throws {
+        let p = try Programme()
+        try p.openCase()
+        #expect(try p.file(Array("one".utf8)).stamp.caseManager == "Grace Otieno")
+        // Edited behind this process's back (not through `attack`, which
+        // models a new process).
+        let queue = try DatabaseQueue(path: p.vault.path + "/" + Vault.catalogFileName)
+        try queue.write { try $0.execute(sql: "UPDATE staff SET name = 'Mallory' WHERE id = 'grace'") }
+        try queue.close()
+        #expect(try p.file(Array("two".utf8)).stamp.caseManager == "Grace Otieno")
+        SignedState.forgetVerified()
+        expectIntegrity("staff member 'grace'") { _ = try p.file(Array("three".utf8)) }
     }
 }
 

@@ -43,11 +43,11 @@ enum Projection {
 
         mutating func set(_ key: String, _ record: some CanonicalRecord) throws {
             root = try StateMap.set(StateMap.keyHash(key), to: SignedState.valueHash(record), root: root,
-                                    in: StateNodes(reader: writer), checkRoot: checked)
+                                    in: StateNodes(reader: writer), checkRoot: checked, cache: .shared)
         }
 
         mutating func remove(_ key: String) throws {
-            root = try StateMap.remove(StateMap.keyHash(key), root: root, in: StateNodes(reader: writer), checkRoot: checked)
+            root = try StateMap.remove(StateMap.keyHash(key), root: root, in: StateNodes(reader: writer), checkRoot: checked, cache: .shared)
         }
 
         /// The signer, who must be on the staff and whose role may sign this kind.

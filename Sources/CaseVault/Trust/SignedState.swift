@@ -1,4 +1,5 @@
 internal import CaseVaultCrypto
+import Foundation
 
 /// The catalog as the signed log says it is: every record read through this
 /// type is checked against the state map under a trusted root (the root the
@@ -14,12 +15,24 @@ struct SignedState {
     /// Where the map's nodes are read; the catalog's own by default.
     var nodes: (any StateNodeSource)?
     var checked = true
+    /// Verified nodes by hash (`StateNodeCache`), and records verified
+    /// under this root (`SignedMemo`); nil where every node must be read
+    /// from `nodes` (a history recording the nodes it proves with).
+    var cache: StateNodeCache?
+    var memo: SignedMemo? { checked && cache != nil ? SignedMemo.shared : nil }
 
-    init(reader: any CatalogReader, root: [UInt8], nodes: (any StateNodeSource)? = nil, checked: Bool = true) {
+    init(reader: any CatalogReader, root: [UInt8], nodes: (any StateNodeSource)? = nil, checked: Bool = true,
+         cache: StateNodeCache? = .shared) {
         self.reader = reader
         self.root = root
         self.nodes = nodes
         self.checked = checked
+        self.cache = cache
+    }
+
+    /// The value the map holds at `key` under the trusted root.
+    private func signedValue(_ key: String) throws -> [UInt8]? {
+        try StateMap.value(for: StateMap.keyHash(key), root: root, in: nodes ?? StateNodes(reader: reader), cache: cache)
     }
 
     static func valueHash(_ record: some CanonicalRecord) -> [UInt8] {
@@ -29,7 +42,10 @@ struct SignedState {
     /// Checks that the map holds `record` (or, for nil, holds nothing) at `key`.
     func check(_ record: (some CanonicalRecord)?, key: String, what: @autoclosure () -> String) throws {
         guard checked else { return }
-        let signed = try StateMap.value(for: StateMap.keyHash(key), root: root, in: nodes ?? StateNodes(reader: reader))
+        try compare(record, signed: try signedValue(key), what: what())
+    }
+
+    private func compare(_ record: (some CanonicalRecord)?, signed: [UInt8]?, what: @autoclosure () -> String) throws {
         switch (record, signed) {
         case (nil, nil): return
         case (let record?, let signed?):
@@ -42,17 +58,32 @@ struct SignedState {
         }
     }
 
+    /// The record at `key`, read by `read` and checked; a record already
+    /// checked in this process under the same signed value is taken from
+    /// the memo without reading its row again (`SignedMemo`).
+    private func remembered<R: CanonicalRecord>(_ key: String, what: @autoclosure () -> String,
+                                                read: () throws -> R?) throws -> R? {
+        guard checked, let memo else {
+            let record = try read()
+            try check(record, key: key, what: what())
+            return record
+        }
+        let signed = try signedValue(key)
+        if let signed, let known = memo.record(key, signed: signed) as R? { return known }
+        let record = try read()
+        try compare(record, signed: signed, what: what())
+        if let record, let signed { memo.remember(key, signed: signed, record) }
+        return record
+    }
+
     func settings() throws -> VaultSettingsRecord {
-        let record = try reader.vaultSettings()
-        try check(record, key: StateKey.vault, what: "the vault's settings")
+        let record = try remembered(StateKey.vault, what: "the vault's settings") { try reader.vaultSettings() }
         guard let record else { throw VaultError.integrityFailure("the vault's signed settings are missing") }
         return record
     }
 
     func staff(_ id: String) throws -> StaffRecord? {
-        let record = try reader.staff(id: id)
-        try check(record, key: StateKey.staff(id), what: "staff member '\(id)'")
-        return record
+        try remembered(StateKey.staff(id), what: "staff member '\(id)'") { try reader.staff(id: id) }
     }
 
     /// Every member: each checked, and as many as the signed count, so a
@@ -77,7 +108,7 @@ struct SignedState {
         let count = try reader.caseCount()
         let state = CaseCountState(count: count, highestClient: try reader.highestClientNumber() ?? 0)
         guard checked else { return state }
-        let signed = try StateMap.value(for: StateMap.keyHash(StateKey.caseCount), root: root, in: nodes ?? StateNodes(reader: reader))
+        let signed = try signedValue(StateKey.caseCount)
         guard signed == (count == 0 ? nil : Self.valueHash(state)) else {
             throw VaultError.integrityFailure("the catalog's cases (how many, or the highest client number) are not what the signed log records (a row was added or removed by hand)")
         }
@@ -111,20 +142,16 @@ struct SignedState {
     /// A count is signed as `{"count":n}`, and not at all while it is 0.
     private func checkCount(_ count: Int, key: String, what: String) throws {
         guard checked else { return }
-        let signed = try StateMap.value(for: StateMap.keyHash(key), root: root, in: nodes ?? StateNodes(reader: reader))
+        let signed = try signedValue(key)
         if signed == (count == 0 ? nil : Self.valueHash(CountState(count: count))) { return }
         throw VaultError.integrityFailure("the catalog's \(what) are not as many as the signed log records (a row was added or removed by hand)")
     }
 
     /// A case with its grants, checked together.
     func caseState(_ number: String) throws -> CaseState? {
-        guard let record = try reader.caseRecord(number: number) else {
-            try check(CaseState?.none, key: StateKey.case(number), what: "case \(number)")
-            return nil
+        try remembered(StateKey.case(number), what: "case \(number) (or one of its grants)") {
+            try reader.caseRecord(number: number).map { CaseState($0, grants: try reader.grants(caseNumber: number)) }
         }
-        let state = CaseState(record, grants: try reader.grants(caseNumber: number))
-        try check(state, key: StateKey.case(number), what: "case \(number) (or one of its grants)")
-        return state
     }
 
     /// "No staff member", with the id a slip away, if any.
@@ -186,9 +213,9 @@ struct SignedState {
     }
 
     func document(_ caseNumber: String, _ name: String) throws -> DocumentRecord? {
-        let record = try reader.document(caseNumber: caseNumber, name: name)
-        try check(record, key: StateKey.document(caseNumber, name), what: "document '\(name)' of \(caseNumber)")
-        return record
+        try remembered(StateKey.document(caseNumber, name), what: "document '\(name)' of \(caseNumber)") {
+            try reader.document(caseNumber: caseNumber, name: name)
+        }
     }
 
     func documents(_ caseNumber: String) throws -> [DocumentRecord] {
@@ -377,8 +404,7 @@ struct SignedState {
     /// The document types always filed confidential: the signed list, or
     /// the defaults while no admin has set one.
     func confidentialTypes() throws -> (types: [String], record: ConfidentialTypesRecord?) {
-        let record = try reader.confidentialTypes()
-        try check(record, key: StateKey.confidentialTypes, what: "the vault's confidential-types policy")
+        let record = try remembered(StateKey.confidentialTypes, what: "the vault's confidential-types policy") { try reader.confidentialTypes() }
         return (record?.types ?? Policy.defaultConfidentialTypes, record)
     }
 
@@ -403,5 +429,48 @@ struct SignedState {
             throw VaultError.integrityFailure("the catalog's copy of \(what()) does not match its signed hash")
         }
         return bytes
+    }
+}
+
+/// Records checked against the signed state, by key and by the value the
+/// map held for them (the SHA-256 of the record's canonical JSON), for the
+/// process's life: a batch reads the same case and the same members for
+/// each of its items, under a root that moves with every event. Every
+/// lookup still walks the map to the key's signed value under the trusted
+/// root (through `StateNodeCache`); only a record whose hash is that value
+/// is taken from here, so the memo cannot answer with a record the signed
+/// state no longer holds, nor with a row edited in the catalog.
+final class SignedMemo: @unchecked Sendable {
+    static let shared = SignedMemo()
+    private let lock = NSLock()
+    private var records: [String: (signed: [UInt8], record: any CanonicalRecord)] = [:]
+    private static let limit = 8192
+
+    func record<R: CanonicalRecord>(_ key: String, signed: [UInt8]) -> R? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let entry = records[key], entry.signed == signed else { return nil }
+        return entry.record as? R
+    }
+
+    func remember(_ key: String, signed: [UInt8], _ record: some CanonicalRecord) {
+        lock.lock()
+        defer { lock.unlock() }
+        if records.count >= Self.limit { records.removeAll(keepingCapacity: true) }
+        records[key] = (signed, record)
+    }
+
+    func removeAll() {
+        lock.lock()
+        defer { lock.unlock() }
+        records.removeAll()
+    }
+}
+
+extension SignedState {
+    /// Forgets every node and record verified so far in this process.
+    static func forgetVerified() {
+        StateNodeCache.shared.removeAll()
+        SignedMemo.shared.removeAll()
     }
 }

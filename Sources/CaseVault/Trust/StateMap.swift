@@ -1,4 +1,5 @@
 internal import CaseVaultCrypto
+import Foundation
 
 /// One stored node of the state map. For a leaf, `first` is the key hash
 /// and `second` the value hash; for an inner node, the hashes of its left
@@ -109,53 +110,69 @@ enum StateMap {
         .integrityFailure("the catalog's state map is damaged (\(why)); run 'casevault verify'")
     }
 
-    /// How deep a walk reads in its first, single read (where the source
-    /// offers one): a map of a million keys is about 20 deep; deeper nodes
-    /// are read one by one.
+    /// How deep a walk reads in one read of the source (where the source
+    /// offers one) from the first node the cache does not hold: a map of a
+    /// million keys is about 20 deep; deeper nodes are read one by one.
     static let prefetchDepth = 32
 
-    static func walk(_ key: [UInt8], in source: any StateNodeSource) throws -> Walk {
+    /// The path from `root` towards `key`, checked from the top down: each
+    /// node is taken from `cache` by the hash its parent (or the root)
+    /// names, or read from `source` at its path and, when `verify`, hashed
+    /// and compared with that hash before it is believed (and then cached).
+    /// So a walk that returns has proved its siblings and terminal against
+    /// `root`. `verify: false` is for a map this process built itself
+    /// (verify's replay): stored nodes are taken as they are.
+    static func walk(_ key: [UInt8], root: [UInt8], in source: any StateNodeSource, verify: Bool = true,
+                     cache: StateNodeCache? = nil) throws -> Walk {
         var walk = Walk()
-        let prefetched = try source.stateNodes(paths: (0..<prefetchDepth).map { path(key, depth: $0) })
-        func read(at depth: Int) throws -> StateNode? {
-            let at = path(key, depth: depth)
-            if let prefetched, depth < prefetchDepth { return prefetched[at] }
-            return try source.stateNode(path: at)
-        }
-        var node = try read(at: 0)
-        while let current = node {
-            switch current.kind {
+        if root == empty { return walk }
+        var expected = root
+        var prefetched: [[UInt8]: StateNode]?
+        var prefetchedFrom = 0
+        var canPrefetch = true
+        while true {
+            let depth = walk.depth
+            guard depth < 256 else { throw damaged("an inner node is malformed") }
+            var found = cache?.node(expected)
+            if found == nil {
+                let at = path(key, depth: depth)
+                if prefetched == nil, canPrefetch {
+                    prefetched = try source.stateNodes(paths: (depth..<Swift.min(depth + prefetchDepth, 257)).map { path(key, depth: $0) })
+                    prefetchedFrom = depth
+                    canPrefetch = prefetched != nil
+                }
+                let node = if let prefetched, depth < prefetchedFrom + prefetchDepth { prefetched[at] } else { try source.stateNode(path: at) }
+                guard let node else { throw damaged("a node is missing") }
+                guard node.first.count == 32, node.second.count == 32 else { throw damaged("a node is malformed") }
+                let entry = StateNodeCache.Entry(kind: node.kind, first: node.first, second: node.second)
+                if verify {
+                    guard entry.hash == expected else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
+                    cache?.insert(entry, hash: expected)
+                }
+                found = entry
+            }
+            let node = found!
+            switch node.kind {
             case .leaf:
                 // A leaf is only ever where its own key's path passes.
-                guard current.first.count == 32, current.second.count == 32,
-                      path(current.first, depth: walk.depth) == path(key, depth: walk.depth) else {
-                    throw damaged("a leaf is out of place")
-                }
-                walk.terminal = .leaf(key: current.first, value: current.second)
+                guard path(node.first, depth: depth) == path(key, depth: depth) else { throw damaged("a leaf is out of place") }
+                walk.terminal = .leaf(key: node.first, value: node.second)
                 return walk
             case .inner:
-                guard walk.depth < 256, current.first.count == 32, current.second.count == 32 else {
-                    throw damaged("an inner node is malformed")
-                }
-                let goRight = bit(key, walk.depth) == 1
-                walk.siblings.append(goRight ? current.first : current.second)
-                if (goRight ? current.second : current.first) == empty { return walk }
-                node = try read(at: walk.depth)
-                if node == nil { throw damaged("a node is missing") }
+                let goRight = bit(key, depth) == 1
+                walk.siblings.append(goRight ? node.first : node.second)
+                let child = goRight ? node.second : node.first
+                if child == empty { return walk }
+                expected = child
             }
         }
-        return walk
     }
 
     /// The value hash the map holds for `key` under `root`, or nil when the
     /// map proves it holds none. Throws when the stored path does not lead
     /// to `root`.
-    static func value(for key: [UInt8], root: [UInt8], in source: any StateNodeSource) throws -> [UInt8]? {
-        // The empty map has no nodes to read (a stale root row may linger).
-        if root == empty { return nil }
-        let walk = try walk(key, in: source)
-        guard walk.root(for: key) == root else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
-        return walk.value(for: key)
+    static func value(for key: [UInt8], root: [UInt8], in source: any StateNodeSource, cache: StateNodeCache? = nil) throws -> [UInt8]? {
+        try walk(key, root: root, in: source, cache: cache).value(for: key)
     }
 
     /// Sets `key` to `value`, checking the path against `root` first, and
@@ -163,9 +180,10 @@ enum StateMap {
     /// `checkRoot: false` is for a map this process built itself (verify's
     /// replay), whose nodes no one else could have written: it saves one
     /// recomputation of the path's hashes per update.
-    static func set(_ key: [UInt8], to value: [UInt8], root: [UInt8], in sink: any StateNodeSink, checkRoot: Bool = true) throws -> [UInt8] {
-        let walk = root == empty ? Walk() : try walk(key, in: sink)
-        guard !checkRoot || walk.root(for: key) == root else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
+    static func set(_ key: [UInt8], to value: [UInt8], root: [UInt8], in store: any StateNodeSink, checkRoot: Bool = true,
+                    cache: StateNodeCache? = nil) throws -> [UInt8] {
+        let walk = try walk(key, root: root, in: store, verify: checkRoot, cache: cache)
+        let sink = CachingSink(sink: store, cache: cache)
         let newLeaf = leafHash(key: key, value: value)
         var depth = walk.depth
         var hash: [UInt8]
@@ -209,10 +227,11 @@ enum StateMap {
     /// (the shape depends only on the keys). Removing an absent key changes
     /// nothing. A leaf left alone in its subtree moves up to the highest
     /// position where it is alone; nodes left off the paths linger, unused.
-    static func remove(_ key: [UInt8], root: [UInt8], in sink: any StateNodeSink, checkRoot: Bool = true) throws -> [UInt8] {
+    static func remove(_ key: [UInt8], root: [UInt8], in store: any StateNodeSink, checkRoot: Bool = true,
+                       cache: StateNodeCache? = nil) throws -> [UInt8] {
         if root == empty { return root }
-        let walk = try walk(key, in: sink)
-        guard !checkRoot || walk.root(for: key) == root else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
+        let walk = try walk(key, root: root, in: store, verify: checkRoot, cache: cache)
+        let sink = CachingSink(sink: store, cache: cache)
         guard walk.value(for: key) != nil else { return root }
         var depth = walk.depth
         var hash = empty
@@ -229,7 +248,8 @@ enum StateMap {
                 // a row deleted or swapped by hand would otherwise leave a
                 // map whose root replaying the log does not give.
                 let siblingPath = path(key, depth: depth + 1).flippingLastBit(atDepth: depth + 1)
-                guard let node = try sink.stateNode(path: siblingPath), node.first.count == 32, node.second.count == 32 else {
+                let cached = cache?.node(sibling).map { StateNode(path: siblingPath, kind: $0.kind, hash: sibling, first: $0.first, second: $0.second) }
+                guard let node = try cached ?? store.stateNode(path: siblingPath), node.first.count == 32, node.second.count == 32 else {
                     throw damaged("a node is missing")
                 }
                 switch node.kind {
@@ -258,6 +278,68 @@ enum StateMap {
             try sink.putStateNode(StateNode(path: path(leaf.key, depth: 0), kind: .leaf, hash: hash, first: leaf.key, second: leaf.value))
         }
         return hash
+    }
+}
+
+/// A sink that also caches each node it is given: every node `set` and
+/// `remove` write is one whose hash they have just computed.
+private struct CachingSink {
+    let sink: any StateNodeSink
+    let cache: StateNodeCache?
+
+    func putStateNode(_ node: StateNode) throws {
+        try sink.putStateNode(node)
+        cache?.insert(StateNodeCache.Entry(kind: node.kind, first: node.first, second: node.second), hash: node.hash)
+    }
+}
+
+/// State-map nodes by their hash, for the life of the process: the top of
+/// the map, which every key's path passes, and the paths a batch of events
+/// keeps walking, are read and hashed once, not once per key.
+///
+/// Only nodes whose hash was computed here from their members are put in
+/// (a walk's verified reads, and the nodes `set` and `remove` compute), and
+/// a walk asks for a node only by the hash its parent or a trusted root
+/// names. So the cache is content-addressed: it cannot go stale when the
+/// catalog changes, and a row edited in the catalog cannot enter it. It
+/// holds hashes only, nothing secret. When full it is emptied.
+final class StateNodeCache: @unchecked Sendable {
+    struct Entry {
+        let kind: StateNode.Kind
+        let first: [UInt8]
+        let second: [UInt8]
+
+        var hash: [UInt8] {
+            kind == .leaf ? StateMap.leafHash(key: first, value: second) : StateMap.innerHash(first, second)
+        }
+    }
+
+    static let shared = StateNodeCache(limit: 1 << 17)
+
+    private let lock = NSLock()
+    private var nodes: [[UInt8]: Entry] = [:]
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func node(_ hash: [UInt8]) -> Entry? {
+        lock.lock()
+        defer { lock.unlock() }
+        return nodes[hash]
+    }
+
+    /// `hash` must be `entry.hash`, computed by the caller.
+    func insert(_ entry: Entry, hash: [UInt8]) {
+        lock.lock()
+        defer { lock.unlock() }
+        if nodes.count >= limit { nodes.removeAll(keepingCapacity: true) }
+        nodes[hash] = entry
+    }
+
+    func removeAll() {
+        lock.lock()
+        defer { lock.unlock() }
+        nodes.removeAll()
     }
 }
 

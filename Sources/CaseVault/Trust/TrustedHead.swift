@@ -32,9 +32,6 @@ struct TrustedHead {
     /// True when some anchor pinned the log; false on first use (the log was
     /// only checked to be signed consistently, SECURITY.md §12b).
     var anchored: Bool
-    /// True for a read-only snapshot: its signed reads may keep the top of
-    /// the state map, which every key's path passes, for the snapshot's life.
-    var cachesNodes = false
 
     var size: Int64 { range.size }
     var logRoot: [UInt8] { range.root }
@@ -45,7 +42,7 @@ struct TrustedHead {
     func signedState(_ reader: any CatalogReader) -> SignedState {
         precondition(stateRoot != nil, "legacy state must be rebuilt before reading signed state")
         if let legacyState { return SignedState(reader: reader, root: stateRoot!, nodes: LegacyNodes(store: legacyState)) }
-        return SignedState(reader: reader, root: stateRoot!, nodes: cachesNodes ? TopOfMapCache(reader: reader) : nil)
+        return SignedState(reader: reader, root: stateRoot!)
     }
 }
 
@@ -299,42 +296,6 @@ enum Trust {
 /// the same rows. Deeper nodes (the many, read once each) are not kept, so
 /// memory stays bounded (at most 2^(depth+1) nodes). Used only where nothing
 /// writes the map meanwhile (a read snapshot).
-final class TopOfMapCache: StateNodeSource {
-    static let depth = 12
-    let reader: any CatalogReader
-    private var nodes: [[UInt8]: StateNode?] = [:]
-
-    init(reader: any CatalogReader) { self.reader = reader }
-
-    func stateNode(path: [UInt8]) throws -> StateNode? {
-        guard path.count >= 2, Int(path[0]) << 8 | Int(path[1]) <= Self.depth else { return try reader.stateNode(path: path) }
-        if let known = nodes[path] { return known }
-        let node = try reader.stateNode(path: path)
-        nodes[path] = node
-        return node
-    }
-
-    /// The cached top, and the rest in one read of the reader's.
-    func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]? {
-        var found: [[UInt8]: StateNode] = [:]
-        var missing: [[UInt8]] = []
-        for path in paths {
-            if path.count >= 2, Int(path[0]) << 8 | Int(path[1]) <= Self.depth, let known = nodes[path] {
-                if let known { found[path] = known }
-            } else {
-                missing.append(path)
-            }
-        }
-        guard !missing.isEmpty else { return found }
-        guard let read = try reader.stateNodes(paths: missing) else { return nil }
-        for path in missing {
-            if path.count >= 2, Int(path[0]) << 8 | Int(path[1]) <= Self.depth { nodes[path] = read[path] }
-            if let node = read[path] { found[path] = node }
-        }
-        return found
-    }
-}
-
 struct LegacyNodes: StateNodeSource {
     let store: MemoryCatalogStore
     func stateNode(path: [UInt8]) throws -> StateNode? { try store.read { try $0.stateNode(path: path) } }

@@ -124,9 +124,7 @@ public final class Vault: @unchecked Sendable {
         // commit it includes (a newer one, by another thread, may be missed).
         let checked = cached
         return try store.read { reader in
-            var head = try trustedHead(in: reader, checked: checked)
-            head.cachesNodes = true
-            return try body(reader, head)
+            try body(reader, try trustedHead(in: reader, checked: checked))
         }
     }
 
