@@ -2,6 +2,22 @@ import CaseVaultCrypto
 import Testing
 
 @Suite struct PrimitiveTests {
+    /// Released secure memory is kept for reuse, zeroed: a new secret of the
+    /// same size never starts with an old one's bytes.
+    @Test func reusedSecureMemoryStartsZeroed() {
+        for size in [1, 32, 4096, 65536] {
+            for _ in 0..<20 {
+                let secret = SecureBytes.random(count: size)
+                secret.withUnsafeMutableBytes { $0[0] = 0xa5 }
+            }
+            for _ in 0..<20 {
+                let fresh = SecureBytes(count: size)
+                #expect(fresh.withUnsafeBytes { $0.allSatisfy { $0 == 0 } })
+                fresh.withUnsafeMutableBytes { $0[0] = 0x5a }
+            }
+        }
+    }
+
     @Test func sealedBoxRoundTripsAndRefusesTheWrongKeyOrTampering() throws {
         let recipient = BoxKeyPair()
         let message = SecureBytes.random(count: 32)
