@@ -36,6 +36,13 @@ public final class SQLiteCatalogStore: CatalogStore, CatalogStoreFactory, @unche
             // Freed pages are overwritten, so a replaced wrapped key or sealed
             // key does not linger in the file (it may in backups: SECURITY.md).
             try db.execute(sql: "PRAGMA secure_delete = ON")
+            // A group of filings rewrites a few thousand state-map pages in
+            // one transaction: with SQLite's default 2 MiB cache they spilled
+            // to the WAL mid-transaction and were read back. And a reader's
+            // cache is dropped whenever the writer commits, so the database
+            // file is read through a memory map rather than a pread per page.
+            try db.execute(sql: "PRAGMA cache_size = -32768")
+            try db.execute(sql: "PRAGMA mmap_size = 1073741824")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
@@ -140,7 +147,7 @@ private final class Connection: CatalogWriter {
 
     // MARK: The log
 
-    func lastEventSeq() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") ?? 0 }
+    func lastEventSeq() throws -> Int64 { try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM events")) ?? 0 }
 
     static let eventColumns = "seq, type, actor, at, body, signature, leaf_hash"
 
@@ -164,7 +171,7 @@ private final class Connection: CatalogWriter {
                                 arguments: [type, actor]).map(Self.event)
     }
 
-    func eventCount() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0 }
+    func eventCount() throws -> Int64 { try Int64.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM events")) ?? 0 }
 
     /// By column index (the order of `eventColumns`): the log is read whole by verify.
     static func event(_ row: Row) throws -> EventRecord {
@@ -307,7 +314,7 @@ private final class Connection: CatalogWriter {
         try one("SELECT number FROM cases WHERE client_number = ?", [client]).map { try $0.value("number") }
     }
 
-    func highestClientNumber() throws -> Int? { try Int.fetchOne(db, sql: "SELECT MAX(client_number) FROM cases") }
+    func highestClientNumber() throws -> Int? { try Int.fetchOne(db.cachedStatement(sql: "SELECT MAX(client_number) FROM cases")) }
     func staffCount() throws -> Int { try count("SELECT COUNT(*) FROM staff") }
     func clientIndexCount() throws -> Int { try count("SELECT COUNT(*) FROM client_indexes") }
     func caseCount() throws -> Int { try count("SELECT COUNT(*) FROM cases") }
@@ -315,7 +322,7 @@ private final class Connection: CatalogWriter {
     func formTypeCount() throws -> Int { try count("SELECT COUNT(DISTINCT form_type) FROM schemas") }
 
     private func count(_ sql: String, _ arguments: StatementArguments = StatementArguments()) throws -> Int {
-        try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
+        try Int.fetchOne(db.cachedStatement(sql: sql), arguments: arguments) ?? 0
     }
 
     func grants(caseNumber: String) throws -> [GrantRecord] {
@@ -514,21 +521,21 @@ private final class Connection: CatalogWriter {
     }
 
     func recordsNaming(blob hash: String) throws -> Int {
-        try Int.fetchOne(db, sql: """
+        try Int.fetchOne(db.cachedStatement(sql: """
             SELECT (SELECT COUNT(*) FROM grants WHERE sealed_key_hash = ?) + (SELECT COUNT(*) FROM versions WHERE sealed_file_key_hash = ?)
                  + (SELECT COUNT(*) FROM versions WHERE schema_body_hash = ?) + (SELECT COUNT(*) FROM staff WHERE wrapped_keys_hash = ?)
                  + (SELECT COUNT(*) FROM schemas WHERE body_hash = ?) + (SELECT COUNT(*) FROM retention_policies WHERE body_hash = ?)
                  + (SELECT COUNT(*) FROM cases WHERE imported_history = ?) + (SELECT COUNT(*) FROM search_keys WHERE sealed_key_hash = ?)
                  + (SELECT COUNT(*) FROM versions WHERE file_info_hash = ?)
-            """, arguments: [hash, hash, hash, hash, hash, hash, hash, hash, hash]) ?? 0
+            """), arguments: [hash, hash, hash, hash, hash, hash, hash, hash, hash]) ?? 0
     }
 
     func cases(heldBy holder: String) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT DISTINCT case_number FROM grants WHERE holder = ? ORDER BY case_number", arguments: [holder])
+        try String.fetchAll(db.cachedStatement(sql: "SELECT DISTINCT case_number FROM grants WHERE holder = ? ORDER BY case_number"), arguments: [holder])
     }
 
     func cases(namingObject objectId: String) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT DISTINCT case_number FROM versions WHERE object_id = ? ORDER BY case_number", arguments: [objectId])
+        try String.fetchAll(db.cachedStatement(sql: "SELECT DISTINCT case_number FROM versions WHERE object_id = ? ORDER BY case_number"), arguments: [objectId])
     }
 
     func disposals(caseNumber: String?) throws -> [DisposalRecord] {
