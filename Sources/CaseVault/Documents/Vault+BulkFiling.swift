@@ -62,6 +62,15 @@ public struct CheckedBatch: Sendable {
         /// Absolute, so a re-run from another folder is the same batch.
         public let path: String
         public let size: Int64
+        /// A form's BLAKE2b-256 and the text of the schema it was checked
+        /// against: filing reads it again, and validates it again unless
+        /// both are the same.
+        let checkedForm: CheckedForm?
+    }
+
+    struct CheckedForm: Sendable, Equatable {
+        let digest: [UInt8]
+        let schemaText: String
     }
 
     public let items: [Item]
@@ -145,20 +154,25 @@ extension Vault {
     /// same document, the file is a readable regular file, and a form is
     /// valid against its schema. Needs no passphrase.
     public func checkBatch(_ requests: [FilingRequest], by filer: String) throws -> CheckedBatch {
+        // One snapshot for the whole batch: what is checked is one state of the vault.
         try read { reader, head in
             let signed = head.signedState(reader)
             guard let member = try signed.staff(filer) else { throw try signed.missingStaff(filer) }
             guard let role = Role(rawValue: member.role), Policy.filingRoles.contains(role) else {
                 throw VaultError.accessDenied("'\(filer)' is \(Role(rawValue: member.role)?.withArticle ?? member.role) and cannot file documents")
             }
+            return try checkBatch(requests, signed: signed)
         }
+    }
+
+    private func checkBatch(_ requests: [FilingRequest], signed: SignedState) throws -> CheckedBatch {
         var schemas: [String: FormSchema] = [:]
         var items: [CheckedBatch.Item] = []
         var problems: [FilingProblem] = []
         var firstOrigin: [String: String] = [:]
         for (row, request) in requests.enumerated() {
             do {
-                let item = try checkRequest(request, row: row, schemas: &schemas)
+                let item = try checkRequest(request, row: row, schemas: &schemas, signed: signed)
                 let key = item.caseNumber + "\n" + item.name
                 if let earlier = firstOrigin[key] {
                     throw VaultError.invalidInput("'\(item.name)' of \(item.caseNumber) is also filed by \(earlier); one batch files one version of a document (name them apart, or file the second in another batch)")
@@ -176,14 +190,16 @@ extension Vault {
         return CheckedBatch(items: problems.isEmpty ? items : [], problems: problems)
     }
 
-    private func checkRequest(_ request: FilingRequest, row: Int, schemas: inout [String: FormSchema]) throws -> CheckedBatch.Item {
+    private func checkRequest(_ request: FilingRequest, row: Int, schemas: inout [String: FormSchema],
+                              signed: SignedState) throws -> CheckedBatch.Item {
         let number = try CaseNumber.parse(request.caseNumber).description
-        _ = try read { reader, head in try head.signedState(reader).keptCase(number) }
+        _ = try signed.keptCase(number)
         let path = FileSystem.absolutePath(request.path)
         let file = try Self.open(.file(path: path))
         let size = file.regularFileSize ?? 0
         let name: String
         let type: String
+        var checked: CheckedBatch.CheckedForm?
         switch request.kind {
         case .document(let documentType):
             try Self.validate(documentType: documentType)
@@ -191,25 +207,27 @@ extension Vault {
             name = request.name ?? Self.documentName(forFile: path)
         case .form(let formType, let version):
             let key = formType + "\n" + (version.map(String.init) ?? "")
-            let schema = try schemas[key] ?? formSchema(type: formType, version: version)
+            let schema = try schemas[key] ?? formSchema(type: formType, version: version, signed: signed)
             schemas[key] = schema
             type = schema.type
             name = request.name ?? schema.title
             let (bytes, count) = try Self.readForm(from: file)
             let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
             guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
+            checked = CheckedBatch.CheckedForm(digest: Self.formDigest(bytes, count: count), schemaText: schema.text)
         }
         try Self.validate(newDocumentName: name)
-        let stored = try storedDocumentName(number, name)
-        try read { reader, head in
-            let signed = head.signedState(reader)
-            if let document = try signed.document(number, stored), document.type != type || document.isForm != request.kind.isForm {
-                let how = document.isForm ? "a form of type \(document.type)" : "a document of type \(document.type)"
-                throw VaultError.invalidInput("'\(stored)' of \(number) is \(how); its next version must be one too")
-            }
+        let stored = try storedDocumentName(number, name, signed: signed)
+        if let document = try signed.document(number, stored), document.type != type || document.isForm != request.kind.isForm {
+            let how = document.isForm ? "a form of type \(document.type)" : "a document of type \(document.type)"
+            throw VaultError.invalidInput("'\(stored)' of \(number) is \(how); its next version must be one too")
         }
         return CheckedBatch.Item(row: row, origin: request.origin, caseNumber: number, name: stored, kind: request.kind,
-                                 confidential: request.confidential, path: path, size: size)
+                                 confidential: request.confidential, path: path, size: size, checkedForm: checked)
+    }
+
+    private static func formDigest(_ bytes: SecureBytes, count: Int) -> [UInt8] {
+        bytes.withUnsafeBytes { FastBlake2b.hash(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
     }
 
     /// Files a checked batch, one document at a time, each all-or-nothing
@@ -233,6 +251,7 @@ extension Vault {
             progress?(BatchProgress(filesDone: filesDone, filesTotal: batch.items.count, bytesDone: bytes, bytesTotal: bytesTotal))
         }
         report(0, 0)
+        let schemas = BatchSchemas()
         var index = 0
         let items = batch.items
         while index < items.count {
@@ -257,7 +276,7 @@ extension Vault {
                         next += 1
                     }
                 }
-                if group.count > 1, let infos = try? fileGroup(group, journal: journal, by: actor, now: now, timeZone: timeZone) {
+                if group.count > 1, let infos = try? fileGroup(group, journal: journal, schemas: schemas, by: actor, now: now, timeZone: timeZone) {
                     for (member, info) in zip(group, infos) {
                         result.rows.append(BatchResult.Row(item: member, version: info.version, filedNow: true, tier: info.tier,
                                                            caseStatus: info.stamp.caseStatus))
@@ -270,7 +289,7 @@ extension Vault {
                 // One at a time: a large document, or a group that met a
                 // conflict or a failure (filed one by one, the failure is
                 // met again at its own item, with those before it filed).
-                let info = try fileItem(item, journal: journal, by: actor, now: now, timeZone: timeZone) { read in
+                let info = try fileItem(item, journal: journal, schemas: schemas, by: actor, now: now, timeZone: timeZone) { read in
                     report(index, bytesDone + read)
                 }
                 result.rows.append(BatchResult.Row(item: item, version: info.version, filedNow: true, tier: info.tier,
@@ -295,7 +314,7 @@ extension Vault {
     /// Files a group of small items in one transaction (`commitGroup`): each
     /// encrypted into its object and journaled first, all lines synced once.
     /// On any error nothing is committed and every object is removed.
-    private func fileGroup(_ items: [CheckedBatch.Item], journal: FilingJournal?, by actor: StaffIdentity, now: Date?,
+    private func fileGroup(_ items: [CheckedBatch.Item], journal: FilingJournal?, schemas: BatchSchemas, by actor: StaffIdentity, now: Date?,
                            timeZone: TimeZone) throws -> [VersionInfo] {
         if Policy.agedOutClosingRoles.contains(actor.role) {
             for number in Set(items.map(\.caseNumber)) { try closeAgedOutCases(number, by: actor, now: now ?? Date()) }
@@ -304,11 +323,12 @@ extension Vault {
             var prepared: [PreparedFiling] = []
             do {
                 for item in items {
-                    let input = try filingInput(item, progress: { _ in })
+                    let input = try filingInput(item, schemas: schemas, progress: { _ in })
                     prepared.append(try prepareFiling(caseNumber: item.caseNumber, name: item.name, type: input.type,
                                                       confidential: item.confidential, schema: input.schema, by: actor,
-                                                      now: now, timeZone: timeZone, source: input.source))
+                                                      now: now, timeZone: timeZone, source: input.source, namingLater: true))
                 }
+                try objects.syncNames(of: prepared.map(\.object.id))
                 try journal?.record(zip(items, prepared).map { ($0.row, $1.caseNumber, $1.plan.version, $1.object.id.hex) })
                 return try commitGroup(prepared, by: actor, now: now)
             } catch {
@@ -334,12 +354,12 @@ extension Vault {
         }
     }
 
-    private func fileItem(_ item: CheckedBatch.Item, journal: FilingJournal?, by actor: StaffIdentity, now: Date?, timeZone: TimeZone,
+    private func fileItem(_ item: CheckedBatch.Item, journal: FilingJournal?, schemas: BatchSchemas, by actor: StaffIdentity, now: Date?, timeZone: TimeZone,
                           read progress: @escaping (Int64) -> Void) throws -> VersionInfo {
         let beforeCommit: (Int, String) throws -> Void = { version, object in
             try journal?.record(row: item.row, caseNumber: item.caseNumber, version: version, object: object)
         }
-        let input = try filingInput(item, progress: progress)
+        let input = try filingInput(item, schemas: schemas, progress: progress)
         return try fileStream(caseNumber: item.caseNumber, name: item.name, type: input.type, confidential: item.confidential,
                               schema: input.schema, by: actor, now: now, timeZone: timeZone, source: input.source,
                               beforeCommit: beforeCommit)
@@ -348,7 +368,7 @@ extension Vault {
     /// An item's bytes as a filing source: a document's file as it is read
     /// (reporting bytes read), or a form read, parsed and validated against
     /// its schema into wiped memory.
-    private func filingInput(_ item: CheckedBatch.Item, progress: @escaping (Int64) -> Void) throws
+    private func filingInput(_ item: CheckedBatch.Item, schemas: BatchSchemas, progress: @escaping (Int64) -> Void) throws
         -> (source: FilingSource, type: String, schema: FormSchema?) {
         let file = try Self.open(.file(path: item.path))
         switch item.kind {
@@ -362,13 +382,25 @@ extension Vault {
             }, rewind: { read = 0; return file.rewind() }, originalPath: item.path)
             return (source, type, nil)
         case .form(let type, let version):
-            let schema = try formSchema(type: type, version: version)
+            let key = type + "\n" + (version.map(String.init) ?? "")
+            let schema = try schemas.byKey[key] ?? formSchema(type: type, version: version)
+            schemas.byKey[key] = schema
             let (bytes, count) = try Self.readForm(from: file)
-            let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
-            guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
+            // The same bytes as were checked need no second validation.
+            if item.checkedForm != CheckedBatch.CheckedForm(digest: Self.formDigest(bytes, count: count), schemaText: schema.text) {
+                let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
+                guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
+            }
             return (FilingSource.memory(bytes, count: count, originalPath: item.path), schema.type, schema)
         }
     }
+}
+
+/// The schemas a bulk filing's forms are filed against, each read once per
+/// run: a form type's newest schema when the run reached its first form of
+/// that type (each filing's event names the schema and keeps its text).
+final class BatchSchemas {
+    var byKey: [String: FormSchema] = [:]
 }
 
 /// A bulk filing's journal (SECURITY.md §10a): in the user's casevault state

@@ -54,14 +54,18 @@ extension Vault {
     /// unless only a document under `given`'s own bytes exists (a format-1
     /// vault kept names as typed, and SQLite tells the two apart).
     func storedDocumentName(_ caseNumber: String, _ given: String) throws -> String {
-        let normalized = Self.documentName(given)
-        guard !Self.isNormalized(documentName: given) else { return normalized }
+        guard !Self.isNormalized(documentName: given) else { return Self.documentName(given) }
         return try read { reader, head in
-            guard head.size > 0 else { return normalized }
-            let signed = head.signedState(reader)
-            if try signed.document(caseNumber, normalized) == nil, try signed.document(caseNumber, given) != nil { return given }
-            return normalized
+            try storedDocumentName(caseNumber, given, signed: head.size > 0 ? head.signedState(reader) : nil)
         }
+    }
+
+    /// The same, read in the caller's snapshot (nil: the log is empty).
+    func storedDocumentName(_ caseNumber: String, _ given: String, signed: SignedState?) throws -> String {
+        let normalized = Self.documentName(given)
+        guard !Self.isNormalized(documentName: given), let signed else { return normalized }
+        if try signed.document(caseNumber, normalized) == nil, try signed.document(caseNumber, given) != nil { return given }
+        return normalized
     }
 
     public static func validate(documentName name: String) throws {
@@ -232,8 +236,11 @@ extension Vault {
 
     /// Steps 1 and 2 of SECURITY.md §10: plan from the signed state, then
     /// encrypt the input into a durable object and seal its file key.
+    /// `namingLater`: the object's name is made durable by the caller, with
+    /// its group's (`ObjectStore.syncNames`), before anything refers to it.
     func prepareFiling(caseNumber number: String, name: String, type: String, confidential: Bool, schema: FormSchema?,
-                       by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone, source: FilingSource) throws -> PreparedFiling {
+                       by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone, source: FilingSource,
+                       namingLater: Bool = false) throws -> PreparedFiling {
         // The first chunk is read before anything else, to recognise images.
         let head = SecureBytes(count: SecretStream.chunkSize)
         let headCount = try head.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: source.read) }
@@ -262,13 +269,14 @@ extension Vault {
         var plaintextSize: Int64 = 0
         let object: (id: ObjectID, size: Int64)
         do {
-            object = try objects.write { sink in
+            let produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void = { sink in
                 try SecretStream.encrypt(key: fileKey, associatedData: associatedData, read: { buffer in
                     let n = try readInput(buffer)
                     plaintextSize += Int64(n)
                     return n
                 }, write: sink)
             }
+            object = namingLater ? try objects.writeNamingLater(produce) : try objects.write(produce)
         } catch CryptoError.inputFailed {
             throw VaultError.io("cannot read the document being filed")
         }

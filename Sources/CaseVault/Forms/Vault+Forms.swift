@@ -17,11 +17,13 @@ extension Vault {
 
     /// Every schema: the built-in ones, then every version added to the vault.
     public func formSchemas() throws -> [FormSchema] {
-        try FormSchema.builtIn + read { reader, head -> [FormSchema] in
-            guard head.size > 0 else { return [] }
-            let signed = head.signedState(reader)
-            return try signed.formTypes().flatMap { type in try signed.schemas(type).map { try loadSchema($0, signed: signed) } }
-        }
+        try read { reader, head in try formSchemas(signed: head.size > 0 ? head.signedState(reader) : nil) }
+    }
+
+    /// The same, read in the caller's snapshot (nil: the log is empty).
+    func formSchemas(signed: SignedState?) throws -> [FormSchema] {
+        guard let signed else { return FormSchema.builtIn }
+        return try FormSchema.builtIn + signed.formTypes().flatMap { type in try signed.schemas(type).map { try loadSchema($0, signed: signed) } }
     }
 
     func loadSchema(_ record: SchemaRecord, signed: SignedState) throws -> FormSchema {
@@ -32,9 +34,12 @@ extension Vault {
     /// The schema for a form type: a given vault version, or by default the
     /// newest version added to the vault, else the built-in one.
     public func formSchema(type: String, version: Int? = nil) throws -> FormSchema {
-        let added = try read { reader, head -> FormSchema? in
-            guard head.size > 0 else { return nil }
-            let signed = head.signedState(reader)
+        try read { reader, head in try formSchema(type: type, version: version, signed: head.size > 0 ? head.signedState(reader) : nil) }
+    }
+
+    /// The same, read in the caller's snapshot (nil: the log is empty).
+    func formSchema(type: String, version: Int?, signed: SignedState?) throws -> FormSchema {
+        let added = try signed.flatMap { signed -> FormSchema? in
             let versions = try signed.schemas(type)
             let record = version.map { wanted in versions.first { $0.version == wanted } } ?? versions.last
             return try record.map { try loadSchema($0, signed: signed) }
@@ -42,7 +47,7 @@ extension Vault {
         if let added { return added }
         if let version { throw VaultError.notFound("form type '\(type)' has no version \(version) in this vault") }
         guard let builtIn = FormSchema.builtIn(type: type) else {
-            let known = Set(try formSchemas().map(\.type)).sorted().joined(separator: ", ")
+            let known = Set(try formSchemas(signed: signed).map(\.type)).sorted().joined(separator: ", ")
             throw VaultError.notFound("no form type '\(type)'; known types: \(known)")
         }
         return builtIn

@@ -34,6 +34,13 @@ protocol ObjectStore: Sendable {
     /// Streams an object in: `produce` pushes its bytes to the sink it is
     /// given. Returns once the object is durable.
     func write(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64)
+    /// As `write`, for one of many small objects written together: the
+    /// object's bytes are durable when it returns, its name only once
+    /// `syncNames(of:)` has returned for it (one sync of each folder for
+    /// the whole group, not two per object).
+    func writeNamingLater(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64)
+    /// Makes the names of objects written by `writeNamingLater` durable.
+    func syncNames(of ids: [ObjectID]) throws
     /// Opens an object for reading, front to back.
     func open(_ id: ObjectID) throws -> any ByteReader
     func contains(_ id: ObjectID) -> Bool
@@ -54,6 +61,23 @@ struct FileObjectStore: ObjectStore {
     static let smallObjectLimit = 1 << 20
 
     func write(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64) {
+        try write(produce, syncingNames: true)
+    }
+
+    func writeNamingLater(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64) {
+        try write(produce, syncingNames: false)
+    }
+
+    func syncNames(of ids: [ObjectID]) throws {
+        guard !ids.isEmpty else { return }
+        try FileSystem.syncDirectory(root)
+        for folder in Set(ids.map { root + "/" + String($0.hex.prefix(2)) }).sorted() {
+            try FileSystem.syncDirectory(folder)
+        }
+    }
+
+    private func write(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void,
+                       syncingNames: Bool) throws -> (id: ObjectID, size: Int64) {
         let temp = root + "/.tmp-" + randomBytes(count: 12).hexString
         let fd = try FileSystem.createExclusive(temp, mode: 0o400)
         do {
@@ -123,9 +147,12 @@ struct FileObjectStore: ObjectStore {
                 try FileSystem.rename(temp, to: final)
             }
             // Both folders, always: the fan-out folder's entry and the
-            // object's name must be durable before any row refers to it.
-            try FileSystem.syncDirectory(root)
-            try FileSystem.syncDirectory(folder)
+            // object's name must be durable before any row refers to it
+            // (for a group, `syncNames` does it once, before the commit).
+            if syncingNames {
+                try FileSystem.syncDirectory(root)
+                try FileSystem.syncDirectory(folder)
+            }
             return (id, size)
         } catch {
             FileSystem.remove(temp)
