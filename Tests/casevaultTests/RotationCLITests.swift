@@ -93,10 +93,21 @@ import Testing
         let amina = try unlock("amina"), halima = try unlock("halima")
         var generator = SystemRandomNumberGenerator()
         var killed = 0, runs = 0
+        // How long each command ran when it finished before its kill: the
+        // next kill of it comes within that time (a faster build, or a
+        // faster machine, otherwise sees every run end before its kill).
+        var window: [String: Double] = [:]
         func killAtRandom(_ arguments: [String]) throws {
+            let command = arguments.prefix(2).joined(separator: " ")
+            let deadline = Double.random(in: 0.05...0.9, using: &generator) * (window[command] ?? 0.4)
+            let started = Date()
             let process = try p.cli.start(arguments)
-            usleep(useconds_t(Double.random(in: 0.02...0.4, using: &generator) * 1_000_000))
-            kill(process.processIdentifier, SIGKILL)
+            while process.isRunning, Date().timeIntervalSince(started) < deadline { usleep(1000) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+            } else {
+                window[command] = Date().timeIntervalSince(started)
+            }
             process.waitUntilExit()
             runs += 1
             if process.terminationReason == .uncaughtSignal { killed += 1 }
