@@ -6,7 +6,9 @@
 //   - the event log at scale (LogScale.swift): verify of 100,000+ events
 //     beside raw Ed25519, and file/get of a small form at 1,000 and 100,000
 //     events.
-// CASEVAULT_BENCH_ONLY=throughput, =log, =cases, =rotation, =export or =audit runs one part.
+// CASEVAULT_BENCH_ONLY=throughput, =log, =cases, =rotation, =export or =audit runs one part;
+// =versions (VersionScale.swift, not part of a plain run: it seeds a vault of
+// a million versions) the scale of a national programme.
 // Prints medians of several runs and the ratios to the baseline. The
 // machine is shared and noisy: compare ratios, not absolute figures.
 import CaseVault
@@ -352,6 +354,9 @@ if only == nil || only == "log" {
 }
 if only == nil || only == "cases" {
     allMet = measureCasesAtScale(in: diskFolder) && allMet
+}
+if only == "versions" {  // long: a vault of a million versions is seeded (not in a plain `make bench`)
+    allMet = measureVersionsAtScale(in: diskFolder) && allMet
 }
 if only == nil || only == "rotation" {
     allMet = measureRotationAtScale(in: diskFolder) && allMet
