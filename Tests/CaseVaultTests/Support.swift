@@ -85,14 +85,14 @@ func newTemporaryFiles(since before: [String: Date], containing needle: [UInt8])
 
 /// Runs SQL against a vault's catalog file the way an attacker with write
 /// access to the folder would: with SQLite directly, holding no key.
+/// The catalog edited between commands: each command is a new process, so
+/// `vault` forgets the nodes and records it verified before the edit.
 func attack(_ vault: Vault, _ sql: String, arguments: StatementArguments = StatementArguments()) throws {
     try attack(at: vault.path, sql, arguments: arguments)
+    vault.forgetVerified()
 }
 
-/// The catalog edited between commands: each command is a new process, so
-/// the state-map nodes this test process verified earlier are forgotten.
 func attack(at vaultPath: String, _ sql: String, arguments: StatementArguments = StatementArguments()) throws {
-    SignedState.forgetVerified()
     let queue = try DatabaseQueue(path: vaultPath + "/" + Vault.catalogFileName)
     try queue.write { try $0.execute(sql: sql, arguments: arguments) }
     try queue.close()

@@ -75,7 +75,6 @@ final class Office {
     }
 
     func sql(_ statement: String, _ arguments: StatementArguments = StatementArguments()) throws {
-        SignedState.forgetVerified()  // a new process after the edit
         let queue = try DatabaseQueue(path: path + "/" + Vault.catalogFileName)
         try queue.write { try $0.execute(sql: statement, arguments: arguments) }
         try queue.close()
@@ -799,7 +798,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         try queue.write { try $0.execute(sql: "UPDATE staff SET name = 'Mallory' WHERE id = 'grace'") }
         try queue.close()
         #expect(try p.file(Array("two".utf8)).stamp.caseManager == "Grace Otieno")
-        SignedState.forgetVerified()
+        p.vault.forgetVerified()
         expectIntegrity("staff member 'grace'") { _ = try p.file(Array("three".utf8)) }
     }
 }

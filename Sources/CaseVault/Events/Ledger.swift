@@ -28,7 +28,7 @@ enum Ledger {
             var event = Event(format: Event.currentFormat, seq: head.size + 1, vault: vaultID, at: at, actor: actor.id,
                               data: data, stateRoot: nil)
             guard let root = head.stateRoot else { preconditionFailure("append without a state root") }
-            event.stateRoot = try Projection.apply(event, to: writer, root: root)
+            event.stateRoot = try Projection.apply(event, to: writer, root: root, verified: head.verified)
             let body = try event.body()
             let signature = try actor.keys.sign(Event.signedMessage(body: body))
             let leaf = LogTree.leafHash(body: body, signature: signature)

@@ -12,8 +12,10 @@ import Foundation
 /// rules of `Policy` and those below (SECURITY.md §12, "who may sign what");
 /// an event that breaks them is refused, in a replay as a finding.
 enum Projection {
-    static func apply(_ event: Event, to writer: any CatalogWriter, root: [UInt8], checked: Bool = true) throws -> [UInt8] {
-        var step = Step(event: event, writer: writer, root: root, checked: checked)
+    /// `verified`: the caches of the vault (or of the replay) being written.
+    static func apply(_ event: Event, to writer: any CatalogWriter, root: [UInt8], checked: Bool = true,
+                      verified: VerifiedCaches? = nil) throws -> [UInt8] {
+        var step = Step(event: event, writer: writer, root: root, checked: checked, verified: verified)
         try step.run()
         return step.root
     }
@@ -28,26 +30,28 @@ enum Projection {
         let writer: any CatalogWriter
         var root: [UInt8]
         let checked: Bool
+        let verified: VerifiedCaches?
 
-        init(event: Event, writer: any CatalogWriter, root: [UInt8], checked: Bool) {
+        init(event: Event, writer: any CatalogWriter, root: [UInt8], checked: Bool, verified: VerifiedCaches?) {
             self.event = event
             self.writer = writer
             self.root = root
             self.checked = checked
+            self.verified = verified
         }
 
         /// Reads checked against the root as it stands before each write.
-        var signed: SignedState { SignedState(reader: writer, root: root, checked: checked) }
+        var signed: SignedState { SignedState(reader: writer, root: root, checked: checked, verified: verified) }
 
         func refuse(_ reason: String) -> VaultError { Projection.refusal(event, reason) }
 
         mutating func set(_ key: String, _ record: some CanonicalRecord) throws {
             root = try StateMap.set(StateMap.keyHash(key), to: SignedState.valueHash(record), root: root,
-                                    in: StateNodes(reader: writer), checkRoot: checked, cache: .shared)
+                                    in: StateNodes(reader: writer), checkRoot: checked, cache: verified?.nodes)
         }
 
         mutating func remove(_ key: String) throws {
-            root = try StateMap.remove(StateMap.keyHash(key), root: root, in: StateNodes(reader: writer), checkRoot: checked, cache: .shared)
+            root = try StateMap.remove(StateMap.keyHash(key), root: root, in: StateNodes(reader: writer), checkRoot: checked, cache: verified?.nodes)
         }
 
         /// The signer, who must be on the staff and whose role may sign this kind.

@@ -34,11 +34,12 @@ public enum Replay {
         let verified = try Trust.catchUp(.empty, reader: reader, vaultID: vaultID, book: book, through: last)
         var root = StateMap.empty
         var range = CompactRange()
+        let nodes = VerifiedCaches()  // the map this replay builds, by hash
         try reader.forEachEvent(in: 1...last) { record in
             let event = try Event(body: record.body)
             // Its blobs first, as when it was appended: an import's projection reads its history.
             try copyBlobs(named: event, from: reader, into: writer)
-            root = try Projection.apply(event, to: writer, root: root, checked: false)
+            root = try Projection.apply(event, to: writer, root: root, checked: false, verified: nodes)
             if let signed = event.stateRoot, signed != root {
                 throw VaultError.integrityFailure("event \(event.seq) signed a state that replaying the log does not give")
             }

@@ -148,7 +148,7 @@ extension CaseHistory {
         }
         // The signed state, with every node its keys' paths pass.
         let recorder = RecordingNodes(source: StateNodes(reader: reader))
-        let proving = SignedState(reader: reader, root: root, nodes: recorder, cache: nil)
+        let proving = SignedState(reader: reader, root: root, nodes: recorder)
         let encoder = JSONValueEncoder()
         var records: [(key: String, value: JSONValue?)] = []
         func add(_ key: String, _ value: (some Encodable)?) throws {

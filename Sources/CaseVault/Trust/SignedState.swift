@@ -15,19 +15,20 @@ struct SignedState {
     /// Where the map's nodes are read; the catalog's own by default.
     var nodes: (any StateNodeSource)?
     var checked = true
-    /// Verified nodes by hash (`StateNodeCache`), and records verified
-    /// under this root (`SignedMemo`); nil where every node must be read
-    /// from `nodes` (a history recording the nodes it proves with).
-    var cache: StateNodeCache?
-    var memo: SignedMemo? { checked && cache != nil ? SignedMemo.shared : nil }
+    /// The vault's verified nodes by hash (`StateNodeCache`) and checked
+    /// records (`SignedMemo`); nil where every node must be read from
+    /// `nodes` (a history recording the nodes it proves with).
+    var verified: VerifiedCaches?
+    var cache: StateNodeCache? { verified?.nodes }
+    var memo: SignedMemo? { checked ? verified?.records : nil }
 
     init(reader: any CatalogReader, root: [UInt8], nodes: (any StateNodeSource)? = nil, checked: Bool = true,
-         cache: StateNodeCache? = .shared) {
+         verified: VerifiedCaches? = nil) {
         self.reader = reader
         self.root = root
         self.nodes = nodes
         self.checked = checked
-        self.cache = cache
+        self.verified = verified
     }
 
     /// The value the map holds at `key` under the trusted root.
@@ -434,22 +435,22 @@ struct SignedState {
 
 /// Records checked against the signed state, by key and by the value the
 /// map held for them (the SHA-256 of the record's canonical JSON), for the
-/// process's life: a batch reads the same case and the same members for
-/// each of its items, under a root that moves with every event. Every
-/// lookup still walks the map to the key's signed value under the trusted
-/// root (through `StateNodeCache`); only a record whose hash is that value
-/// is taken from here, so the memo cannot answer with a record the signed
-/// state no longer holds, nor with a row edited in the catalog.
+/// vault's life in this process: a batch reads the same case and the same
+/// members for each of its items, under a root that moves with every event.
+/// Every lookup still walks the map to the key's signed value under the
+/// trusted root (through `StateNodeCache`); only a record whose hash is that
+/// value is taken from here, so the memo cannot answer with a record the
+/// signed state no longer holds, nor with a row edited in the catalog. Keys
+/// are compared as bytes (Swift's String equality is Unicode equivalence).
 final class SignedMemo: @unchecked Sendable {
-    static let shared = SignedMemo()
     private let lock = NSLock()
-    private var records: [String: (signed: [UInt8], record: any CanonicalRecord)] = [:]
+    private var records: [[UInt8]: (signed: [UInt8], record: any CanonicalRecord)] = [:]
     private static let limit = 8192
 
     func record<R: CanonicalRecord>(_ key: String, signed: [UInt8]) -> R? {
         lock.lock()
         defer { lock.unlock() }
-        guard let entry = records[key], entry.signed == signed else { return nil }
+        guard let entry = records[Array(key.utf8)], entry.signed == signed else { return nil }
         return entry.record as? R
     }
 
@@ -457,7 +458,7 @@ final class SignedMemo: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if records.count >= Self.limit { records.removeAll(keepingCapacity: true) }
-        records[key] = (signed, record)
+        records[Array(key.utf8)] = (signed, record)
     }
 
     func removeAll() {
@@ -467,10 +468,15 @@ final class SignedMemo: @unchecked Sendable {
     }
 }
 
-extension SignedState {
-    /// Forgets every node and record verified so far in this process.
-    static func forgetVerified() {
-        StateNodeCache.shared.removeAll()
-        SignedMemo.shared.removeAll()
+/// What one open vault has verified in this process: state-map nodes by
+/// hash and records by their signed value (SECURITY.md §12a). Each `Vault`
+/// has its own; a new process, or a new `Vault`, starts with none.
+final class VerifiedCaches: @unchecked Sendable {
+    let nodes = StateNodeCache(limit: StateNodeCache.defaultLimit)
+    let records = SignedMemo()
+
+    func removeAll() {
+        nodes.removeAll()
+        records.removeAll()
     }
 }

@@ -132,7 +132,6 @@ enum StateMap {
         var canPrefetch = true
         while true {
             let depth = walk.depth
-            guard depth < 256 else { throw damaged("an inner node is malformed") }
             var found = cache?.node(expected)
             if found == nil {
                 let at = path(key, depth: depth)
@@ -159,6 +158,7 @@ enum StateMap {
                 walk.terminal = .leaf(key: node.first, value: node.second)
                 return walk
             case .inner:
+                guard depth < 256 else { throw damaged("an inner node is malformed") }
                 let goRight = bit(key, depth) == 1
                 walk.siblings.append(goRight ? node.first : node.second)
                 let child = goRight ? node.second : node.first
@@ -247,9 +247,10 @@ enum StateMap {
                 // must be there and hash to the (root-checked) sibling hash:
                 // a row deleted or swapped by hand would otherwise leave a
                 // map whose root replaying the log does not give.
+                // (Read from the store even when the cache holds the node:
+                // a row missing there must stop the removal, not be signed over.)
                 let siblingPath = path(key, depth: depth + 1).flippingLastBit(atDepth: depth + 1)
-                let cached = cache?.node(sibling).map { StateNode(path: siblingPath, kind: $0.kind, hash: sibling, first: $0.first, second: $0.second) }
-                guard let node = try cached ?? store.stateNode(path: siblingPath), node.first.count == 32, node.second.count == 32 else {
+                guard let node = try store.stateNode(path: siblingPath), node.first.count == 32, node.second.count == 32 else {
                     throw damaged("a node is missing")
                 }
                 switch node.kind {
@@ -302,7 +303,8 @@ private struct CachingSink {
 /// a walk asks for a node only by the hash its parent or a trusted root
 /// names. So the cache is content-addressed: it cannot go stale when the
 /// catalog changes, and a row edited in the catalog cannot enter it. It
-/// holds hashes only, nothing secret. When full it is emptied.
+/// holds hashes only, nothing secret. When full it is emptied. Each open
+/// `Vault` has its own (`VerifiedCaches`).
 final class StateNodeCache: @unchecked Sendable {
     struct Entry {
         let kind: StateNode.Kind
@@ -314,7 +316,8 @@ final class StateNodeCache: @unchecked Sendable {
         }
     }
 
-    static let shared = StateNodeCache(limit: 1 << 17)
+    /// How many a vault keeps (SECURITY.md §12a).
+    static let defaultLimit = 1 << 17
 
     private let lock = NSLock()
     private var nodes: [[UInt8]: Entry] = [:]

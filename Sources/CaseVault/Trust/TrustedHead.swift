@@ -32,6 +32,8 @@ struct TrustedHead {
     /// True when some anchor pinned the log; false on first use (the log was
     /// only checked to be signed consistently, SECURITY.md §12b).
     var anchored: Bool
+    /// The vault's verified nodes and records, which its signed reads use.
+    var verified: VerifiedCaches?
 
     var size: Int64 { range.size }
     var logRoot: [UInt8] { range.root }
@@ -42,7 +44,7 @@ struct TrustedHead {
     func signedState(_ reader: any CatalogReader) -> SignedState {
         precondition(stateRoot != nil, "legacy state must be rebuilt before reading signed state")
         if let legacyState { return SignedState(reader: reader, root: stateRoot!, nodes: LegacyNodes(store: legacyState)) }
-        return SignedState(reader: reader, root: stateRoot!)
+        return SignedState(reader: reader, root: stateRoot!, verified: verified)
     }
 }
 

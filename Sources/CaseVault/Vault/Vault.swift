@@ -24,6 +24,8 @@ public final class Vault: @unchecked Sendable {
     let objects: FileObjectStore
     let options: OpenOptions
     let signers = SignerBook()
+    /// State-map nodes and records this process has verified (SECURITY.md §12a).
+    let verified = VerifiedCaches()
 
     private let lock = NSLock()
     private var cachedHead: TrustedHead?
@@ -175,8 +177,15 @@ public final class Vault: @unchecked Sendable {
         if head.stateRoot == nil && head.size > 0 {
             head = try rebuildLegacyState(head, reader: reader)
         }
+        head.verified = verified
         if head.size == size { remember(head) }
         return head
+    }
+
+    /// Forgets every node and record verified so far: what a new process
+    /// would know (tests, after editing the catalog between "commands").
+    func forgetVerified() {
+        verified.removeAll()
     }
 
     /// What the trusted log is anchored by (SECURITY.md §12b, §12d): the

@@ -84,6 +84,8 @@ private struct Verifier {
     let scratch = MemoryCatalogStore()
     var range = CompactRange()
     var root = StateMap.empty
+    /// The replayed map's nodes, by hash, as the replay computes them.
+    let replayNodes = VerifiedCaches()
     /// The newest state root an event signed, and its event.
     var signedRoot: (seq: Int64, root: [UInt8])?
     var expected: Int64 = 1
@@ -282,7 +284,7 @@ private struct Verifier {
                 try writer.putBlob(hash: data.sealedKeyHash, bytes: bytes)
             }
             do {
-                root = try Projection.apply(event, to: writer, root: root, checked: false)
+                root = try Projection.apply(event, to: writer, root: root, checked: false, verified: replayNodes)
             } catch let error as VaultError {
                 report.add(.ruleBroken, subject, error.message)
                 continue
