@@ -12,9 +12,8 @@ internal import Glibc
 /// `Data` or `[UInt8]` that outlives a call. The type deliberately has no
 /// `description` and is not `Codable`.
 ///
-/// Released storage of up to `SecurePool.largestSize` bytes is zeroed and
-/// kept for the next secret of the same size (`SecurePool`), still guarded
-/// and locked: `sodium_malloc` costs several system calls and faults in
+/// Released storage of a few common sizes is zeroed and kept for the next
+/// secret of the same size (`SecurePool`), still guarded and locked: `sodium_malloc` costs several system calls and faults in
 /// fresh locked pages, which for a 2 KiB form filed in a batch was a tenth
 /// of its filing.
 public final class SecureBytes {
@@ -96,35 +95,46 @@ public final class SecureBytes {
 extension SecureBytes: ReadableBytes {}
 
 /// Zeroed `sodium_malloc` allocations waiting for reuse, by exact size (so
-/// each keeps its guard page right after its last byte): at most
-/// `perSize` of each size up to `largestSize`, released with `sodium_free`
-/// beyond that. They stay locked and guarded while they wait.
+/// each keeps its guard page right after its last byte), for the sizes a
+/// filing allocates again and again: keys (32 and 64 bytes), a secretstream
+/// state and a 64 KiB chunk buffer. At most `perSize` of each (under 1 MiB
+/// locked in all); any other size, or one beyond that, is released with
+/// `sodium_free`. They stay locked and guarded while they wait.
 enum SecurePool {
-    static let largestSize = 256 * 1024
     static let perSize = 8
+    static let sizes: Set<Int> = [32, 64, Int(crypto_secretstream_xchacha20poly1305_statebytes()), SecretStream.chunkSize]
 
     nonisolated(unsafe) private static var free: [Int: [UnsafeMutableRawPointer]] = [:]
-    nonisolated(unsafe) private static var lock = pthread_mutex_t()
-    private static let lockReady: Bool = {
-        pthread_mutex_init(&lock, nil)
-        return true
+    /// Allocated once and never moved (a pthread mutex must not be).
+    nonisolated(unsafe) private static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
+        let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        lock.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(lock, nil)
+        return lock
     }()
 
     static func take(size: Int) -> UnsafeMutableRawPointer? {
-        guard size <= largestSize, lockReady else { return nil }
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
+        guard sizes.contains(size) else { return nil }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         return free[size]?.popLast()
     }
 
-    /// Keeps a zeroed allocation; false when the pool is full for its size.
+    /// Keeps a zeroed allocation; false when it is not kept (free it).
     static func give(_ pointer: UnsafeMutableRawPointer, size: Int) -> Bool {
-        guard size <= largestSize, lockReady else { return false }
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
+        guard sizes.contains(size) else { return false }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         guard free[size, default: []].count < perSize else { return false }
         free[size, default: []].append(pointer)
         return true
+    }
+
+    /// How many of `size` wait (tests).
+    static func waiting(size: Int) -> Int {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        return free[size]?.count ?? 0
     }
 }
 
