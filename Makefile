@@ -3,7 +3,7 @@
 # Debian machine that has only Swift.
 SHELL := /bin/bash
 
-.PHONY: deps build test demo bench bench-peers torture install uninstall clean
+.PHONY: deps build test demo bench bench-scale bench-peers torture install uninstall clean
 
 deps:
 	@scripts/install-deps.sh
@@ -38,6 +38,13 @@ demo: build
 bench: build
 	swift build -c release --product casevault-bench
 	"$$(swift build -c release --show-bin-path)/casevault-bench" "$$(swift build -c release --show-bin-path)/casevault"
+
+# A vault of 100,000 cases and 1,000,000 versions, seeded through the bulk
+# filing path, and the daily lookups timed on it and on one a hundredth of
+# its size (about 40 minutes; CASEVAULT_BENCH_SEED_CASES=N for a smaller run).
+bench-scale: build
+	swift build -c release --product casevault-bench
+	CASEVAULT_BENCH_ONLY=versions "$$(swift build -c release --show-bin-path)/casevault-bench" "$$(swift build -c release --show-bin-path)/casevault"
 
 # casevault beside age, restic and bsdtar on the same inputs (hyperfine
 # medians); writes bench/RESULTS.md. Installs the peers from Debian if missing.

@@ -228,6 +228,29 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(version.isForm && version.type == "intake")
     }
 
+    /// A form is not validated twice when its bytes are those checked; one
+    /// edited between the check and the filing is validated again, and an
+    /// invalid one is refused at its own item, with those before it filed.
+    @Test func aFormEditedAfterItsCheckIsValidatedAgain() throws {
+        let p = try programme()
+        let example = repository.appendingPathComponent("Schemas/examples/intake.json").path
+        for name in ["first.json", "second.json"] { try FileManager.default.copyItem(atPath: example, toPath: p.scratch.file(name)) }
+        let batch = try p.vault.checkBatch([
+            request(p, "first.json", name: "Intake A", kind: .form(type: "intake", schemaVersion: nil)),
+            request(p, "second.json", name: "Intake B", kind: .form(type: "intake", schemaVersion: nil)),
+        ], by: "farah")
+        #expect(batch.problems.isEmpty)
+        try Data(#"{"not": "an intake form"}"#.utf8).write(to: URL(fileURLWithPath: p.scratch.file("second.json")))
+        let result = try p.vault.fileBatch(batch, journal: nil, by: p["farah"])
+        #expect(result.filed.map(\.item.name) == ["Intake A"])
+        let failure = try #require(result.failure)
+        #expect(failure.item.name == "Intake B")
+        guard case .invalidForm = failure.error else {
+            Issue.record("expected the edited form to be refused as invalid, not \(failure.error)")
+            return
+        }
+    }
+
     /// A bulk filing keeps each file's own name (§11a), in a group or one by one.
     @Test func bulkFiledDocumentsComeBackUnderTheirOwnNames() throws {
         let p = try programme()
