@@ -250,6 +250,15 @@ extension SQLiteCatalogStore {
                 CREATE INDEX versions_by_file_info ON versions (file_info_hash);
                 """)
         }
+        // v16: a manager's or supervisor's cases (`case list --manager`,
+        // `find --supervisor`) read through an index, not a scan of every
+        // case (issue 12: 3× slower at 100,000 cases than at 1,000).
+        migrator.registerMigration("v16-cases-by-staff") { db in
+            try db.execute(sql: """
+                CREATE INDEX cases_by_manager ON cases (manager_id, status);
+                CREATE INDEX cases_by_supervisor ON cases (supervisor_id, status);
+                """)
+        }
         return migrator
     }()
 }

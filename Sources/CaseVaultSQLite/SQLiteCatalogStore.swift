@@ -273,6 +273,15 @@ private final class Connection: CatalogWriter {
         }
         if let year = query.year { clauses.append("year = ?"); arguments.append(year) }
         if let prefix = query.numberPrefix {
+            // A range on the number's index first (case numbers are ASCII,
+            // compared as bytes), then the exact byte prefix.
+            if !prefix.isEmpty, prefix.utf8.allSatisfy({ $0 < 0x7f }) {
+                var upper = Array(prefix.utf8)
+                upper[upper.count - 1] += 1
+                clauses.append("number >= ? AND number < ?")
+                arguments.append(prefix)
+                arguments.append(String(decoding: upper, as: UTF8.self))
+            }
             clauses.append("substr(CAST(number AS BLOB), 1, ?) = CAST(? AS BLOB)")
             arguments.append(prefix.utf8.count)
             arguments.append(prefix)
