@@ -146,14 +146,23 @@ func measureVersionsAtScale(in folder: String) -> Bool {
     let smallCases = max(25, largeCases / 100)
     // Built on the checkout's disk: the large vault does not fit a RAM disk
     // comfortably, and it is seeded through the real path, syncs included.
+    // CASEVAULT_BENCH_REUSE=FOLDER times the vaults a run kept
+    // (CASEVAULT_BENCH_KEEP=1) instead of seeding new ones.
+    let reuse = environment["CASEVAULT_BENCH_REUSE"]
     let folders = BenchFolders(in: folder, part: "versions")
-    let scratch = folders.scratch
+    let scratch = reuse ?? folders.scratch
     defer { folders.cleanUp() }
     print("")
     print("== versions at scale: \(folder)")
-    guard writeBenchPassphrases(in: scratch) else { return false }
     var seeded: [String: SeedFigures] = [:]
-    for (name, cases) in [("small", smallCases), ("large", largeCases)] {
+    if reuse != nil {
+        print("timing the vaults kept in \(scratch) (\(smallCases) and \(largeCases) cases of \(perCase) versions)")
+        seeded["small"] = SeedFigures(cases: smallCases, versions: smallCases * perCase)
+        seeded["large"] = SeedFigures(cases: largeCases, versions: largeCases * perCase)
+    } else {
+        guard writeBenchPassphrases(in: scratch) else { return false }
+    }
+    for (name, cases) in [("small", smallCases), ("large", largeCases)] where reuse == nil {
         do {
             print("seeding \(cases) cases of \(perCase) versions (\(name))…")
             seeded[name] = try seedVault(at: "\(scratch)/\(name)", cases: cases, versionsPerCase: perCase, scratch: scratch, progress: name == "large")
