@@ -41,7 +41,7 @@ bench: build
 
 # A vault of 100,000 cases and 1,000,000 versions, seeded through the bulk
 # filing path, and the daily lookups timed on it and on one a hundredth of
-# its size (about 40 minutes; CASEVAULT_BENCH_SEED_CASES=N for a smaller run).
+# its size (about an hour on a 2-core machine; CASEVAULT_BENCH_SEED_CASES=N for a smaller run).
 bench-scale: build
 	swift build -c release --product casevault-bench
 	CASEVAULT_BENCH_ONLY=versions "$$(swift build -c release --show-bin-path)/casevault-bench" "$$(swift build -c release --show-bin-path)/casevault"
