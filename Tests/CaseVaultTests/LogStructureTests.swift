@@ -218,6 +218,12 @@ private func referenceMapRoot(_ entries: [([UInt8], [UInt8])], depth: Int = 0) -
             for (key, value) in entries {
                 #expect(try StateMap.value(for: StateMap.keyHash(key), root: root, in: store, cache: cache) == value)
             }
+            // The top-down walk's path recomputes, bottom up (§12a), to the root, for keys held and not.
+            for key in Array(entries.keys) + ["version/CP-2024-0042/absent", "staff/nobody"] {
+                let hashed = StateMap.keyHash(key)
+                #expect(try StateMap.walk(hashed, root: root, in: store, cache: cache).root(for: hashed) == root)
+                #expect(try StateMap.walk(hashed, root: root, in: store).root(for: hashed) == root)
+            }
         }
 
         let cache = StateNodeCache(limit: 1 << 16)

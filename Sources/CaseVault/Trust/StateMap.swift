@@ -91,6 +91,8 @@ enum StateMap {
         var terminal = Terminal.empty
         var depth: Int { siblings.count }
 
+        /// The root recomputed from the bottom up, as SECURITY.md §12a
+        /// describes the check: the tests hold the top-down walk to it.
         func root(for key: [UInt8]) -> [UInt8] {
             var hash = terminal.hash
             for depth in stride(from: siblings.count - 1, through: 0, by: -1) {
