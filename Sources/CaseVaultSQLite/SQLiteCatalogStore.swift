@@ -273,6 +273,8 @@ private final class Connection: CatalogWriter {
         }
         if let year = query.year { clauses.append("year = ?"); arguments.append(year) }
         if let prefix = query.numberPrefix {
+            // No case number holds a NUL, and SQLite would cut the bound text at one.
+            if prefix.utf8.contains(0) { return [] }
             // A range on the number's index first (case numbers are ASCII,
             // compared as bytes), then the exact byte prefix.
             if !prefix.isEmpty, prefix.utf8.allSatisfy({ $0 < 0x7f }) {

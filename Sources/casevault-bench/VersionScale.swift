@@ -143,22 +143,33 @@ func measureVersionsAtScale(in folder: String) -> Bool {
     let environment = ProcessInfo.processInfo.environment
     let largeCases = Int(environment["CASEVAULT_BENCH_SEED_CASES"] ?? "") ?? 100_000
     let perCase = Int(environment["CASEVAULT_BENCH_SEED_VERSIONS"] ?? "") ?? 10
-    let smallCases = max(25, largeCases / 100)
+    guard largeCases >= 2500, perCase >= 1 else {
+        print("CASEVAULT_BENCH_SEED_CASES must be at least 2500 (the small vault is a hundredth of it, with grace's 25 cases) and CASEVAULT_BENCH_SEED_VERSIONS at least 1")
+        return false
+    }
+    let smallCases = largeCases / 100
     // Built on the checkout's disk: the large vault does not fit a RAM disk
     // comfortably, and it is seeded through the real path, syncs included.
     // CASEVAULT_BENCH_REUSE=FOLDER times the vaults a run kept
     // (CASEVAULT_BENCH_KEEP=1) instead of seeding new ones.
     let reuse = environment["CASEVAULT_BENCH_REUSE"]
-    let folders = BenchFolders(in: folder, part: "versions")
-    let scratch = reuse ?? folders.scratch
-    defer { folders.cleanUp() }
+    let folders = reuse == nil ? BenchFolders(in: folder, part: "versions") : nil
+    let scratch = reuse ?? folders!.scratch
+    defer { folders?.cleanUp() }
     print("")
     print("== versions at scale: \(folder)")
     var seeded: [String: SeedFigures] = [:]
+    // The sizes a seeding wrote beside its vaults: "small-versions large-versions".
+    let sizesFile = "\(scratch)/seeded-versions.txt"
     if reuse != nil {
-        print("timing the vaults kept in \(scratch) (\(smallCases) and \(largeCases) cases of \(perCase) versions)")
-        seeded["small"] = SeedFigures(cases: smallCases, versions: smallCases * perCase)
-        seeded["large"] = SeedFigures(cases: largeCases, versions: largeCases * perCase)
+        let sizes = ((try? String(contentsOfFile: sizesFile, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        guard sizes.count == 2 else {
+            print("\(sizesFile) is missing or unreadable: that folder was not kept by a seeding run (CASEVAULT_BENCH_KEEP=1)")
+            return false
+        }
+        seeded["small"] = SeedFigures(versions: sizes[0])
+        seeded["large"] = SeedFigures(versions: sizes[1])
+        print("timing the vaults kept in \(scratch) (\(sizes[0]) and \(sizes[1]) versions)")
     } else {
         guard writeBenchPassphrases(in: scratch) else { return false }
     }
@@ -177,6 +188,10 @@ func measureVersionsAtScale(in folder: String) -> Bool {
                      Double(f.catalogBytes) / Double(mib), Double(f.catalogBytes) / Double(f.versions), Double(f.objectBytes) / Double(f.versions)))
     }
 
+    if reuse == nil {
+        _ = FileManager.default.createFile(atPath: sizesFile, contents: Data("\(seeded["small"]!.versions) \(seeded["large"]!.versions)\n".utf8))
+    }
+
     func env(_ name: String) -> [String: String] {
         environment.merging(["CASEVAULT_DIR": "\(scratch)/\(name)", "CASEVAULT_STATE_DIR": "\(scratch)/state-\(name)"]) { $1 }
     }
@@ -186,7 +201,7 @@ func measureVersionsAtScale(in folder: String) -> Bool {
         ("case list --status O --manager grace", ["case", "list", "--status", "O", "--manager", "grace"]),
         ("history", ["history", "CP-2024-0001"]),
         ("find --number", ["find", "--number", "CP-2024-0001"]),
-        ("find --manager grace", ["find", "--manager", "grace", "--status", "O"]),
+        ("find --manager grace --status O", ["find", "--manager", "grace", "--status", "O"]),
         ("get (small form)", ["get", "CP-2024-0001", "Home visit 1"] + reader),
     ]
     // First use checks the whole log once and keeps a checkpoint (SECURITY.md §12b); timed runs start from it.

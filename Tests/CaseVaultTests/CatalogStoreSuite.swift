@@ -151,6 +151,10 @@ import Testing
             #expect(try reader.cases(matching: CaseQuery(numberPrefix: "CP-202")).map(\.number) == ["CP-2023-0044", "CP-2024-0042"])
             #expect(try reader.cases(matching: CaseQuery(numberPrefix: "CP-2024-0042")).map(\.number) == ["CP-2024-0042"])
             #expect(try reader.cases(matching: CaseQuery(numberPrefix: "cp-")).isEmpty)  // bytes, not case-folded
+            #expect(try reader.cases(matching: CaseQuery(numberPrefix: "CP-2024-0042\u{0}X")).isEmpty)  // a NUL is no prefix of a number
+            #expect(try reader.cases(matching: CaseQuery(numberPrefix: "CP-2024-004~")).isEmpty)  // the range's top byte (0x7F)
+            #expect(try reader.cases(matching: CaseQuery(numberPrefix: "UASC")).map(\.number) == ["UASC-2025-0043"])
+            #expect(try reader.cases(matching: CaseQuery(numberPrefix: "")).count == 3)
             #expect(try reader.cases(matching: CaseQuery(category: "CP", manager: "grace", year: 2024)).map(\.number) == ["CP-2024-0042"])
             #expect(try reader.caseNumber(client: 43) == "UASC-2025-0043")
             #expect(try reader.highestClientNumber() == 44)
