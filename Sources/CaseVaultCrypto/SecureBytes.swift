@@ -13,9 +13,9 @@ internal import Glibc
 /// `description` and is not `Codable`.
 ///
 /// Released storage of a few common sizes is zeroed and kept for the next
-/// secret of the same size (`SecurePool`), still guarded and locked: `sodium_malloc` costs several system calls and faults in
-/// fresh locked pages, which for a 2 KiB form filed in a batch was a tenth
-/// of its filing.
+/// secret of the same size (`SecurePool`), still guarded and locked:
+/// `sodium_malloc` costs several system calls and faults in fresh locked
+/// pages, which for a 2 KiB form filed in a batch was a tenth of its filing.
 public final class SecureBytes {
     private let pointer: UnsafeMutableRawPointer
     public let count: Int

@@ -67,20 +67,8 @@ func measureCasesAtScale(in folder: String) -> Bool {
         ("find --name", ["find", "--name", "Aminah Muhamed"] + reader),
         ("get (small form)", ["get", "CP-2024-0001", "Case closure (termination and case resolution)"] + reader),
     ]
-    var times: [String: [Double]] = [:]
     for name in ["small", "large"] { _ = spawn(["case", "list", "--status", "C"], environment: env(name)) }  // first use: check the log once
-    for _ in 1...runs {
-        for (label, arguments) in commands {
-            for name in ["small", "large"] {
-                let (seconds, status, _) = spawn(arguments, environment: env(name))
-                guard status == 0 else {
-                    print("\(label) failed on the \(name) vault")
-                    return false
-                }
-                times["\(label) \(name)", default: []].append(seconds)
-            }
-        }
-    }
+    guard let times = timeInterleaved(commands, on: ["small", "large"], rounds: runs, environment: env) else { return false }
     print("")
     var met = true
     print("Targets:")
@@ -92,6 +80,27 @@ func measureCasesAtScale(in folder: String) -> Bool {
         met = ok && met
     }
     return met
+}
+
+/// Runs every command on every vault, `rounds` times, interleaved (command
+/// by command, vault by vault), and returns each run's seconds by
+/// "label vault"; nil, having said which, when a run fails.
+func timeInterleaved(_ commands: [(String, [String])], on vaults: [String], rounds: Int,
+                     environment: (String) -> [String: String]) -> [String: [Double]]? {
+    var times: [String: [Double]] = [:]
+    for _ in 1...rounds {
+        for (label, arguments) in commands {
+            for name in vaults {
+                let (seconds, status, _) = spawn(arguments, environment: environment(name))
+                guard status == 0 else {
+                    print("\(label) failed on the \(name) vault (exit \(status))")
+                    return nil
+                }
+                times["\(label) \(name)", default: []].append(seconds)
+            }
+        }
+    }
+    return times
 }
 
 /// The bench staff's passphrase files (amina, grace, halima, dora).

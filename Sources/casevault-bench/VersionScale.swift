@@ -213,19 +213,7 @@ func measureVersionsAtScale(in folder: String) -> Bool {
         }
         print(String(format: "  first use of the %@ vault: %.1f s", name, seconds))
     }
-    var times: [String: [Double]] = [:]
-    for _ in 1...max(runs, 5) {
-        for (label, arguments) in commands {
-            for name in ["small", "large"] {
-                let (seconds, status, _) = spawn(arguments, environment: env(name))
-                guard status == 0 else {
-                    print("\(label) failed on the \(name) vault (exit \(status))")
-                    return false
-                }
-                times["\(label) \(name)", default: []].append(seconds)
-            }
-        }
-    }
+    guard let times = timeInterleaved(commands, on: ["small", "large"], rounds: max(runs, 5), environment: env) else { return false }
     let small = seeded["small"]!.versions, large = seeded["large"]!.versions
     print("")
     print("Targets (medians of \(max(runs, 5)) whole-process runs):")

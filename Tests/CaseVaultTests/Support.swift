@@ -84,9 +84,9 @@ func newTemporaryFiles(since before: [String: Date], containing needle: [UInt8])
 }
 
 /// Runs SQL against a vault's catalog file the way an attacker with write
-/// access to the folder would: with SQLite directly, holding no key.
-/// The catalog edited between commands: each command is a new process, so
-/// `vault` forgets the nodes and records it verified before the edit.
+/// access to the folder would: with SQLite directly, holding no key, between
+/// commands. Each command is a new process, so `vault` then forgets the
+/// nodes and records it verified before the edit.
 func attack(_ vault: Vault, _ sql: String, arguments: StatementArguments = StatementArguments()) throws {
     try attack(at: vault.path, sql, arguments: arguments)
     vault.forgetVerified()

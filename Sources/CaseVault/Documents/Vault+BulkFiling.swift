@@ -71,6 +71,11 @@ public struct CheckedBatch: Sendable {
     struct CheckedForm: Sendable, Equatable {
         let digest: [UInt8]
         let schemaText: String
+
+        init(_ bytes: SecureBytes, count: Int, schema: FormSchema) {
+            digest = bytes.withUnsafeBytes { FastBlake2b.hash(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            schemaText = schema.text
+        }
     }
 
     public let items: [Item]
@@ -166,13 +171,13 @@ extension Vault {
     }
 
     private func checkBatch(_ requests: [FilingRequest], signed: SignedState) throws -> CheckedBatch {
-        var schemas: [String: FormSchema] = [:]
+        let schemas = BatchSchemas()
         var items: [CheckedBatch.Item] = []
         var problems: [FilingProblem] = []
         var firstOrigin: [String: String] = [:]
         for (row, request) in requests.enumerated() {
             do {
-                let item = try checkRequest(request, row: row, schemas: &schemas, signed: signed)
+                let item = try checkRequest(request, row: row, schemas: schemas, signed: signed)
                 let key = item.caseNumber + "\n" + item.name
                 if let earlier = firstOrigin[key] {
                     throw VaultError.invalidInput("'\(item.name)' of \(item.caseNumber) is also filed by \(earlier); one batch files one version of a document (name them apart, or file the second in another batch)")
@@ -190,7 +195,7 @@ extension Vault {
         return CheckedBatch(items: problems.isEmpty ? items : [], problems: problems)
     }
 
-    private func checkRequest(_ request: FilingRequest, row: Int, schemas: inout [String: FormSchema],
+    private func checkRequest(_ request: FilingRequest, row: Int, schemas: BatchSchemas,
                               signed: SignedState) throws -> CheckedBatch.Item {
         let number = try CaseNumber.parse(request.caseNumber).description
         _ = try signed.keptCase(number)
@@ -206,15 +211,13 @@ extension Vault {
             type = documentType
             name = request.name ?? Self.documentName(forFile: path)
         case .form(let formType, let version):
-            let key = formType + "\n" + (version.map(String.init) ?? "")
-            let schema = try schemas[key] ?? formSchema(type: formType, version: version, signed: signed)
-            schemas[key] = schema
+            let schema = try schemas.schema(formType, version) { try formSchema(type: formType, version: version, signed: signed) }
             type = schema.type
             name = request.name ?? schema.title
             let (bytes, count) = try Self.readForm(from: file)
             let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
             guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
-            checked = CheckedBatch.CheckedForm(digest: Self.formDigest(bytes, count: count), schemaText: schema.text)
+            checked = CheckedBatch.CheckedForm(bytes, count: count, schema: schema)
         }
         try Self.validate(newDocumentName: name)
         let stored = try storedDocumentName(number, name, signed: signed)
@@ -224,10 +227,6 @@ extension Vault {
         }
         return CheckedBatch.Item(row: row, origin: request.origin, caseNumber: number, name: stored, kind: request.kind,
                                  confidential: request.confidential, path: path, size: size, checkedForm: checked)
-    }
-
-    private static func formDigest(_ bytes: SecureBytes, count: Int) -> [UInt8] {
-        bytes.withUnsafeBytes { FastBlake2b.hash(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
     }
 
     /// Files a checked batch, one document at a time, each all-or-nothing
@@ -366,8 +365,8 @@ extension Vault {
     }
 
     /// An item's bytes as a filing source: a document's file as it is read
-    /// (reporting bytes read), or a form read, parsed and validated against
-    /// its schema into wiped memory.
+    /// (reporting bytes read), or a form read into wiped memory, parsed and
+    /// validated against its schema unless it is what was checked.
     private func filingInput(_ item: CheckedBatch.Item, schemas: BatchSchemas, progress: @escaping (Int64) -> Void) throws
         -> (source: FilingSource, type: String, schema: FormSchema?) {
         let file = try Self.open(.file(path: item.path))
@@ -382,12 +381,10 @@ extension Vault {
             }, rewind: { read = 0; return file.rewind() }, originalPath: item.path)
             return (source, type, nil)
         case .form(let type, let version):
-            let key = type + "\n" + (version.map(String.init) ?? "")
-            let schema = try schemas.byKey[key] ?? formSchema(type: type, version: version)
-            schemas.byKey[key] = schema
+            let schema = try schemas.schema(type, version) { try formSchema(type: type, version: version) }
             let (bytes, count) = try Self.readForm(from: file)
             // The same bytes as were checked need no second validation.
-            if item.checkedForm != CheckedBatch.CheckedForm(digest: Self.formDigest(bytes, count: count), schemaText: schema.text) {
+            if item.checkedForm != CheckedBatch.CheckedForm(bytes, count: count, schema: schema) {
                 let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
                 guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
             }
@@ -396,11 +393,20 @@ extension Vault {
     }
 }
 
-/// The schemas a bulk filing's forms are filed against, each read once per
-/// run: a form type's newest schema when the run reached its first form of
-/// that type (each filing's event names the schema and keeps its text).
+/// The schemas a batch's forms are checked or filed against, each read once
+/// per check or run: a form type's schema (newest, or the version asked)
+/// when it reached its first form of that type (each filing's event names
+/// the schema and keeps its text).
 final class BatchSchemas {
-    var byKey: [String: FormSchema] = [:]
+    private var byKey: [String: FormSchema] = [:]
+
+    func schema(_ type: String, _ version: Int?, load: () throws -> FormSchema) rethrows -> FormSchema {
+        let key = type + "\n" + (version.map(String.init) ?? "")
+        if let known = byKey[key] { return known }
+        let schema = try load()
+        byKey[key] = schema
+        return schema
+    }
 }
 
 /// A bulk filing's journal (SECURITY.md §10a): in the user's casevault state

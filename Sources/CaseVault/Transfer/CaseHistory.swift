@@ -313,8 +313,7 @@ extension CaseHistory {
         }
         // Every node carried is what its members hash to, once per path.
         for node in nodes {
-            let hash = node.kind == .leaf ? StateMap.leafHash(key: node.first, value: node.second) : StateMap.innerHash(node.first, node.second)
-            guard hash == node.hash else { throw bad("a state-map node does not hash to what it says") }
+            guard StateMap.nodeHash(node.kind, node.first, node.second) == node.hash else { throw bad("a state-map node does not hash to what it says") }
         }
         guard Set(nodes.map(\.path)).count == nodes.count else { throw bad("a state-map node is listed twice") }
         let source = HistoryNodes(nodes: Dictionary(nodes.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }))

@@ -64,7 +64,7 @@ struct SignedState {
     /// the memo without reading its row again (`SignedMemo`).
     private func remembered<R: CanonicalRecord>(_ key: String, what: @autoclosure () -> String,
                                                 read: () throws -> R?) throws -> R? {
-        guard checked, let memo else {
+        guard let memo else {  // nil when unchecked
             let record = try read()
             try check(record, key: key, what: what())
             return record

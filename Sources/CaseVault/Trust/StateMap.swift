@@ -59,6 +59,10 @@ enum StateMap {
     static func keyHash(_ key: String) -> [UInt8] { SHA256.hash(Array(key.utf8)) }
     static func leafHash(key: [UInt8], value: [UInt8]) -> [UInt8] { SHA256.hash([0x00] + key + value) }
     static func innerHash(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] { SHA256.hash([0x01] + left + right) }
+    /// A node's hash from its members, as its kind defines it.
+    static func nodeHash(_ kind: StateNode.Kind, _ first: [UInt8], _ second: [UInt8]) -> [UInt8] {
+        kind == .leaf ? leafHash(key: first, value: second) : innerHash(first, second)
+    }
 
     static func bit(_ key: [UInt8], _ index: Int) -> Int { Int(key[index >> 3] >> (7 - UInt8(index & 7))) & 1 }
 
@@ -180,8 +184,8 @@ enum StateMap {
     /// Sets `key` to `value`, checking the path against `root` first, and
     /// returns the new root. Only the one writer (the projection) calls this.
     /// `checkRoot: false` is for a map this process built itself (verify's
-    /// replay), whose nodes no one else could have written: it saves one
-    /// recomputation of the path's hashes per update.
+    /// replay), whose nodes no one else could have written: its walk takes
+    /// the stored nodes without hashing them.
     static func set(_ key: [UInt8], to value: [UInt8], root: [UInt8], in store: any StateNodeSink, checkRoot: Bool = true,
                     cache: StateNodeCache? = nil) throws -> [UInt8] {
         let walk = try walk(key, root: root, in: store, verify: checkRoot, cache: cache)
@@ -313,9 +317,7 @@ final class StateNodeCache: @unchecked Sendable {
         let first: [UInt8]
         let second: [UInt8]
 
-        var hash: [UInt8] {
-            kind == .leaf ? StateMap.leafHash(key: first, value: second) : StateMap.innerHash(first, second)
-        }
+        var hash: [UInt8] { StateMap.nodeHash(kind, first, second) }
     }
 
     /// How many a vault keeps (SECURITY.md §12a).

@@ -293,11 +293,6 @@ enum Trust {
 }
 
 /// The state map of a legacy vault, rebuilt in memory.
-/// The state map's nodes down to `depth`, each read once per snapshot: a
-/// listing checks hundreds of keys, and the upper levels of their paths are
-/// the same rows. Deeper nodes (the many, read once each) are not kept, so
-/// memory stays bounded (at most 2^(depth+1) nodes). Used only where nothing
-/// writes the map meanwhile (a read snapshot).
 struct LegacyNodes: StateNodeSource {
     let store: MemoryCatalogStore
     func stateNode(path: [UInt8]) throws -> StateNode? { try store.read { try $0.stateNode(path: path) } }
