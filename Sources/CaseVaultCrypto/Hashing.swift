@@ -93,6 +93,24 @@ public enum SHA256 {
         }
         return out
     }
+
+    /// SHA-256 of one tag byte followed by `first` and `second`, without
+    /// building their concatenation: the state map's and the log's node
+    /// hashes (`0x00 || key || value`, `0x01 || left || right`), computed
+    /// millions of times in a replay.
+    public static func hash(tag: UInt8, _ first: [UInt8], _ second: [UInt8]) -> [UInt8] {
+        Sodium.ensureInitialized()
+        var state = crypto_hash_sha256_state()
+        var tagByte = tag
+        crypto_hash_sha256_init(&state)
+        crypto_hash_sha256_update(&state, &tagByte, 1)
+        first.withUnsafeBufferPointer { crypto_hash_sha256_update(&state, $0.baseAddress, UInt64($0.count)) }
+        second.withUnsafeBufferPointer { crypto_hash_sha256_update(&state, $0.baseAddress, UInt64($0.count)) }
+        return [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
+            crypto_hash_sha256_final(&state, buffer.baseAddress!)
+            count = length
+        }
+    }
 }
 
 /// SHA-512 (`crypto_hash_sha512`), for the BagIt manifests of audit

@@ -33,6 +33,30 @@ private func leaf(_ i: Int) -> [UInt8] { SHA256.hash([0x00] + Array("leaf \(i)".
         }
     }
 
+    /// verify reads ahead the stored nodes a batch of leaves will complete:
+    /// the positions it computes are the ones appending reports.
+    @Test func theNodesALeafCompletesAreKnownBeforeItIsAppended() {
+        var range = CompactRange()
+        for position in Int64(0)..<1_100 {
+            let expected = CompactRange.nodesCompleted(byLeafAt: position)
+            let completed = range.append(leaf: leaf(Int(position))).map { CompactRange.NodePosition(level: $0.level, index: $0.index) }
+            #expect(completed == expected, "leaf \(position)")
+        }
+        #expect(CompactRange.nodesCompleted(byLeafAt: 0).isEmpty)
+        #expect(CompactRange.nodesCompleted(byLeafAt: 1023).count == 10)
+    }
+
+    /// The node hashes are computed without concatenating their parts; they
+    /// are the SHA-256 of the concatenation all the same.
+    @Test func aTaggedHashIsTheHashOfTheConcatenation() {
+        for (first, second) in [([UInt8](), [UInt8]()), ([1, 2, 3], []), ([], [9]), (Array(repeating: 7, count: 32), Array(repeating: 200, count: 32)),
+                                (Array(0..<255), Array(repeating: 0, count: 700))] {
+            for tag: UInt8 in [0x00, 0x01, 0xff] {
+                #expect(SHA256.hash(tag: tag, first, second) == SHA256.hash([tag] + first + second))
+            }
+        }
+    }
+
     @Test func inclusionProofsVerifyAndRefuseWhatIsNotIncluded() throws {
         let nodes = Nodes()
         for i in 0..<37 { nodes.append(leaf(i)) }

@@ -44,9 +44,45 @@ private func busyOffice() throws -> Office {
         ("the log truncated below a checkpoint", .checkpointNotExtended),
         ("an event row below 1", .eventOutOfPlace),
         ("a stray log node", .logNodeDiffers),
+        ("a log node altered", .logNodeDiffers),
     ])
     func eachTamperingIsItsOwnFinding(what: String, kind: Finding.Kind) throws {
         let office = try busyOffice()
+        let checkpoint = try tamper(office, what)
+        let report = try office.verify(checkpoint: checkpoint)
+        var options = Vault.OpenOptions(checkpoint: checkpoint)
+        options.checksOnOpen = false
+        let withData = try Vault.open(at: office.path, options: options).verify(VerifyOptions(readData: .all))
+        #expect(!withData.isClean, "\(what)")
+        #expect(withData.findings.contains { $0.kind == kind }, "\(what): \(withData.findings)")
+        if kind != .objectAltered { #expect(report.findings.contains { $0.kind == kind }, "\(what): \(report.findings)") }
+    }
+
+    /// verify reads, checks and applies the log in batches on three threads
+    /// (`Verifier.replayLog`): batches of two or three events, many more
+    /// hand-overs than the default size makes, find exactly the same.
+    @Test(arguments: ["nothing", "a deleted event", "two events swapped", "an event re-signed by another member",
+                      "a grant added by hand", "a blob swapped", "the log truncated below a checkpoint", "an event row below 1",
+                      "a stray log node", "a log node altered"])
+    func batchesOfAnySizeFindTheSame(what: String) throws {
+        let office = try busyOffice()
+        let checkpoint = what == "nothing" ? nil : try tamper(office, what)
+        var options = Vault.OpenOptions(checkpoint: checkpoint)
+        options.checksOnOpen = false
+        let vault = try Vault.open(at: office.path, options: options)
+        let whole = try vault.verify()
+        #expect(whole.isClean == (what == "nothing"), "\(what): \(whole.findings)")
+        for size in [2, 3] {
+            var small = VerifyOptions()
+            small.batchSize = size
+            let report = try vault.verify(small)
+            #expect(report.findings == whole.findings && report.notes == whole.notes, "\(what), batches of \(size)")
+            #expect(report.events == whole.events && report.rootHex == whole.rootHex && report.versions == whole.versions)
+        }
+    }
+
+    /// Changes `office`'s vault as `what` says; returns the checkpoint taken first, if any.
+    private func tamper(_ office: Office, _ what: String) throws -> Checkpoint? {
         let vault = try office.open("x")
         let versions = try vault.versions(caseNumber: "CP-2024-0042")
         var checkpoint: Checkpoint?
@@ -87,15 +123,11 @@ private func busyOffice() throws -> Office {
             try office.sql("INSERT INTO events SELECT 0, type, actor, at, body, signature, leaf_hash FROM events WHERE seq = 5")
         case "a stray log node":
             try office.sql("INSERT INTO log_nodes VALUES (9, 0, zeroblob(32))")
+        case "a log node altered":
+            try office.sql("UPDATE log_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 1")
         default: Issue.record("unknown tampering \(what)")
         }
-        let report = try office.verify(checkpoint: checkpoint)
-        var options = Vault.OpenOptions(checkpoint: checkpoint)
-        options.checksOnOpen = false
-        let withData = try Vault.open(at: office.path, options: options).verify(VerifyOptions(readData: .all))
-        #expect(!withData.isClean, "\(what)")
-        #expect(withData.findings.contains { $0.kind == kind }, "\(what): \(withData.findings)")
-        if kind != .objectAltered { #expect(report.findings.contains { $0.kind == kind }, "\(what): \(report.findings)") }
+        return checkpoint
     }
 
     /// A name respelled in another Unicode form is another name to SQLite

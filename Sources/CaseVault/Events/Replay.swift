@@ -106,12 +106,98 @@ enum CatalogComparison {
         try replayed.read { try differences(live: live, replayed: $0, limit: 1) }.first
     }
 
+    /// Every table's rows, read in one go: verify reads the live catalog's
+    /// while its replay runs on another thread, then compares.
+    struct Rows {
+        var settings: [VaultSettingsRecord] = []
+        var staff: [StaffRecord] = []
+        var cases: [CaseRecord] = []
+        /// The grants of `cases` (and of `readGrants`' extra numbers), in that order.
+        var grants: [GrantRecord] = []
+        var grantsRead = Set<[UInt8]>()
+        var documents: [DocumentRecord] = []
+        var versions: [VersionRecord] = []
+        var schemas: [SchemaRecord] = []
+        var statusChanges: [StatusChangeRecord] = []
+        var closureRequests: [ClosureRequestRecord] = []
+        var moves: [MoveRecord] = []
+        var aoExtensions: [AgedOutExtensionRecord] = []
+        var confidentialTypes: [ConfidentialTypesRecord] = []
+        var retentionPolicies: [RetentionPolicyRecord] = []
+        var handovers: [HandoverRecord] = []
+        var holds: [HoldRecord] = []
+        var disposalApprovals: [DisposalApprovalRecord] = []
+        var disposals: [DisposalRecord] = []
+        var searchKeys: [SearchKeyRecord] = []
+        var clientIndexes: [ClientIndexRecord] = []
+        var tags: [CaseTagRecord] = []
+        var withdrawals: [WithdrawalRecord] = []
+
+        init() {}
+
+        init(_ reader: any CatalogReader) throws {
+            for step in Self.steps(reader) { try step(&self) }
+        }
+
+        /// The reads, a table (or two small ones) each, so that verify can
+        /// spread them between other work.
+        static func steps(_ reader: any CatalogReader) -> [(inout Rows) throws -> Void] {
+            [
+                { rows in
+                    rows.settings = [try reader.vaultSettings()].compactMap { $0 }
+                    rows.staff = try reader.allStaff()
+                },
+                { rows in
+                    rows.cases = try reader.cases(matching: CaseQuery())
+                    try rows.readGrants(of: rows.cases.map(\.number), from: reader)
+                },
+                { $0.documents = try reader.documents(caseNumber: nil) },
+                { $0.versions = try reader.versions(caseNumber: nil, document: nil) },
+                { rows in
+                    rows.schemas = try reader.schemas(formType: nil)
+                    rows.statusChanges = try reader.statusChanges(caseNumber: nil)
+                    rows.closureRequests = try reader.closureRequests()
+                    rows.moves = try reader.moves(caseNumber: nil, document: nil)
+                    rows.aoExtensions = try reader.aoExtensions(caseNumber: nil)
+                    rows.confidentialTypes = [try reader.confidentialTypes()].compactMap { $0 }
+                    rows.retentionPolicies = try reader.retentionPolicies()
+                    rows.handovers = try reader.handovers(caseNumber: nil)
+                    rows.holds = try reader.holds(caseNumber: nil)
+                    rows.disposalApprovals = try reader.disposalApprovals(caseNumber: nil)
+                    rows.disposals = try reader.disposals(caseNumber: nil)
+                    rows.searchKeys = try reader.searchKeys()
+                    rows.clientIndexes = try reader.clientIndexes(caseNumber: nil)
+                    rows.tags = try reader.tags(caseNumber: nil)
+                    rows.withdrawals = try reader.withdrawals(caseNumber: nil, document: nil)
+                },
+            ]
+        }
+
+        /// Adds the grants of `numbers` not read yet: grants are compared
+        /// for the cases either side has, so a grant row kept for a case
+        /// whose row was deleted is still compared.
+        mutating func readGrants(of numbers: [String], from reader: any CatalogReader) throws {
+            for number in numbers where grantsRead.insert(Array(number.utf8)).inserted {
+                grants += try reader.grants(caseNumber: number)
+            }
+        }
+    }
+
     /// The rows that differ, table by table, at most `limit`. Rows are
     /// matched by the bytes of their keys and compared by the bytes of their
     /// canonical JSON, as SQLite and an independent decoder see them (Swift
     /// would call "Café" precomposed and decomposed equal); a row repeated
     /// under the same key (a copy whose key is stored as a BLOB) is extra.
     static func differences(live: any CatalogReader, replayed: any CatalogReader, limit: Int = .max) throws -> [Difference] {
+        var liveRows = try Rows(live), replayedRows = try Rows(replayed)
+        try liveRows.readGrants(of: replayedRows.cases.map(\.number), from: live)
+        try replayedRows.readGrants(of: liveRows.cases.map(\.number), from: replayed)
+        return try differences(live: liveRows, replayed: replayedRows, limit: limit)
+    }
+
+    /// As above, on rows already read; each side must hold the grants of
+    /// the other's cases too (`Rows.readGrants`).
+    static func differences(live: Rows, replayed: Rows, limit: Int = .max) throws -> [Difference] {
         var found: [Difference] = []
         /// Rows matched by key (live order first, then rows only the replay has).
         func compare<R: CanonicalRecord>(_ table: String, _ live: [R], _ replayed: [R], key: (R) -> Triple, name: (R) -> String) throws {
@@ -133,49 +219,41 @@ enum CatalogComparison {
                 found.append(Difference(table: table, key: name(row), kind: .missing, fields: []))
             }
         }
-        try compare("vault settings", [try live.vaultSettings()].compactMap { $0 }, [try replayed.vaultSettings()].compactMap { $0 },
-                    key: { _ in Triple("", "", 0) }, name: { _ in "vault" })
-        try compare("staff", try live.allStaff(), try replayed.allStaff(), key: { Triple($0.id, "", 0) }, name: \.id)
-        let liveCases = try live.cases(matching: CaseQuery()), replayedCases = try replayed.cases(matching: CaseQuery())
-        try compare("cases", liveCases, replayedCases, key: { Triple($0.number, "", 0) }, name: \.number)
-        var seen = Set<[UInt8]>()
-        let caseNumbers = (liveCases + replayedCases).map(\.number).filter { seen.insert(Array($0.utf8)).inserted }
-        try compare("grants", try caseNumbers.flatMap { try live.grants(caseNumber: $0) }, try caseNumbers.flatMap { try replayed.grants(caseNumber: $0) },
+        try compare("vault settings", live.settings, replayed.settings, key: { _ in Triple("", "", 0) }, name: { _ in "vault" })
+        try compare("staff", live.staff, replayed.staff, key: { Triple($0.id, "", 0) }, name: \.id)
+        try compare("cases", live.cases, replayed.cases, key: { Triple($0.number, "", 0) }, name: \.number)
+        try compare("grants", live.grants, replayed.grants,
                     key: { Triple($0.caseNumber, $0.tier + " " + $0.holder, $0.generation) },
                     name: { "\($0.caseNumber) \($0.tier) \($0.holder)" + ($0.generation == 1 ? "" : " generation \($0.generation)") })
-        try compare("documents", try live.documents(caseNumber: nil), try replayed.documents(caseNumber: nil),
+        try compare("documents", live.documents, replayed.documents,
                     key: { Triple($0.caseNumber, $0.name, 0) }, name: { "\($0.caseNumber) '\($0.name)'" })
-        try compare("versions", try live.versions(caseNumber: nil, document: nil), try replayed.versions(caseNumber: nil, document: nil),
+        try compare("versions", live.versions, replayed.versions,
                     key: { Triple($0.caseNumber, $0.document, $0.version) }, name: { "\($0.caseNumber) '\($0.document)' v\($0.version)" })
-        try compare("schemas", try live.schemas(formType: nil), try replayed.schemas(formType: nil),
+        try compare("schemas", live.schemas, replayed.schemas,
                     key: { Triple($0.formType, "", $0.version) }, name: { "\($0.formType) v\($0.version)" })
-        try compare("status changes", try live.statusChanges(caseNumber: nil), try replayed.statusChanges(caseNumber: nil),
+        try compare("status changes", live.statusChanges, replayed.statusChanges,
                     key: { Triple($0.caseNumber, "", Int($0.seq)) }, name: { "\($0.caseNumber) event \($0.seq)" })
-        try compare("closure requests", try live.closureRequests(), try replayed.closureRequests(),
+        try compare("closure requests", live.closureRequests, replayed.closureRequests,
                     key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
-        try compare("moves", try live.moves(caseNumber: nil, document: nil), try replayed.moves(caseNumber: nil, document: nil),
+        try compare("moves", live.moves, replayed.moves,
                     key: { Triple($0.caseNumber, $0.document, Int($0.seq)) }, name: { "\($0.caseNumber) '\($0.document)' event \($0.seq)" })
-        try compare("aged-out extensions", try live.aoExtensions(caseNumber: nil), try replayed.aoExtensions(caseNumber: nil),
+        try compare("aged-out extensions", live.aoExtensions, replayed.aoExtensions,
                     key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
-        try compare("vault policies", [try live.confidentialTypes()].compactMap { $0 }, [try replayed.confidentialTypes()].compactMap { $0 },
+        try compare("vault policies", live.confidentialTypes, replayed.confidentialTypes,
                     key: { _ in Triple("confidential-types", "", 0) }, name: { _ in "confidential-types" })
-        try compare("retention policies", try live.retentionPolicies(), try replayed.retentionPolicies(),
+        try compare("retention policies", live.retentionPolicies, replayed.retentionPolicies,
                     key: { Triple("", "", $0.version) }, name: { "v\($0.version)" })
-        try compare("handovers", try live.handovers(caseNumber: nil), try replayed.handovers(caseNumber: nil),
-                    key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
-        try compare("holds", try live.holds(caseNumber: nil), try replayed.holds(caseNumber: nil),
-                    key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
-        try compare("disposal approvals", try live.disposalApprovals(caseNumber: nil), try replayed.disposalApprovals(caseNumber: nil),
+        try compare("handovers", live.handovers, replayed.handovers, key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
+        try compare("holds", live.holds, replayed.holds, key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
+        try compare("disposal approvals", live.disposalApprovals, replayed.disposalApprovals,
                     key: { Triple($0.caseNumber, "", Int($0.seq)) }, name: { "\($0.caseNumber) event \($0.seq)" })
-        try compare("disposals", try live.disposals(caseNumber: nil), try replayed.disposals(caseNumber: nil),
+        try compare("disposals", live.disposals, replayed.disposals, key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
+        try compare("search key copies", live.searchKeys, replayed.searchKeys, key: { Triple($0.holder, "", 0) }, name: \.holder)
+        try compare("client-name indexes", live.clientIndexes, replayed.clientIndexes,
                     key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
-        try compare("search key copies", try live.searchKeys(), try replayed.searchKeys(),
-                    key: { Triple($0.holder, "", 0) }, name: \.holder)
-        try compare("client-name indexes", try live.clientIndexes(caseNumber: nil), try replayed.clientIndexes(caseNumber: nil),
-                    key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
-        try compare("case tags", try live.tags(caseNumber: nil), try replayed.tags(caseNumber: nil),
+        try compare("case tags", live.tags, replayed.tags,
                     key: { Triple($0.caseNumber, $0.tag, 0) }, name: { "\($0.caseNumber) \($0.tag)" })
-        try compare("withdrawals", try live.withdrawals(caseNumber: nil, document: nil), try replayed.withdrawals(caseNumber: nil, document: nil),
+        try compare("withdrawals", live.withdrawals, replayed.withdrawals,
                     key: { Triple($0.caseNumber, $0.document, $0.version) }, name: { "\($0.caseNumber) '\($0.document)' v\($0.version)" })
         return found
     }

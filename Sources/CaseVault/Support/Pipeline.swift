@@ -140,23 +140,73 @@ final class Pipeline: @unchecked Sendable {
 /// Work spread over every core, for `verify`'s bulk steps.
 enum Parallel {
     /// `transform` over `items` on every core, results in order.
+    ///
+    /// The items go in small contiguous chunks, taken by whichever thread is
+    /// free: verify's replay thread shares the cores with this work, and a
+    /// fixed half per thread left one thread idle while the other, pre-empted,
+    /// finished its half.
     static func map<T, R>(_ items: [T], _ transform: (T) -> R) -> [R] {
         let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, items.count / 64))
         guard workers > 1 else { return items.map(transform) }
+        let chunks = min(items.count, workers * 16)
         var results = [R?](repeating: nil, count: items.count)
         results.withUnsafeMutableBufferPointer { out in
-            // Each worker writes only its own indices; the call returns once all are done.
+            // Each chunk writes only its own indices; the call returns once all are done.
             nonisolated(unsafe) let out = out
             nonisolated(unsafe) let items = items
             nonisolated(unsafe) let transform = transform
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                var index = worker
-                while index < items.count {
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                for index in (items.count * chunk / chunks)..<(items.count * (chunk + 1) / chunks) {
                     out[index] = transform(items[index])
-                    index += workers
                 }
             }
         }
         return results.map { $0! }
+    }
+}
+
+/// A bounded queue from one thread to another: `put` waits while it is
+/// full, `take` while it is empty. After `finish`, `take` drains it and
+/// then returns nil; after `cancel`, `put` returns false and `take` nil.
+final class Handoff<T>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [T] = []
+    private var finished = false, cancelled = false
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    func put(_ item: T) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count >= capacity && !cancelled { condition.wait() }
+        guard !cancelled else { return false }
+        items.append(item)
+        condition.broadcast()
+        return true
+    }
+
+    func take() -> T? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.isEmpty && !finished && !cancelled { condition.wait() }
+        guard !cancelled, !items.isEmpty else { return nil }
+        condition.broadcast()
+        return items.removeFirst()
+    }
+
+    func finish() {
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        items.removeAll()
+        condition.broadcast()
+        condition.unlock()
     }
 }

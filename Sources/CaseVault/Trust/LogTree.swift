@@ -18,11 +18,11 @@ enum LogTree {
     static let emptyRoot = SHA256.hash([UInt8]())
 
     static func leafHash(body: [UInt8], signature: [UInt8]) -> [UInt8] {
-        SHA256.hash([0x00] + body + signature)
+        SHA256.hash(tag: 0x00, body, signature)
     }
 
     static func nodeHash(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] {
-        SHA256.hash([0x01] + left + right)
+        SHA256.hash(tag: 0x01, left, right)
     }
 
     /// The largest power of two strictly below `n` (n ≥ 2).
@@ -164,6 +164,20 @@ public struct CompactRange: Equatable, Sendable {
         guard var hash = nodes.last?.hash else { return LogTree.emptyRoot }
         for node in nodes.dropLast().reversed() { hash = LogTree.nodeHash(node.hash, hash) }
         return hash
+    }
+
+    /// Where a stored subtree of the log is: its level (1 for a pair of
+    /// leaves) and its index among the subtrees of that level.
+    struct NodePosition: Hashable, Sendable {
+        let level: Int
+        let index: Int64
+    }
+
+    /// The perfect subtrees of level ≥ 1 that appending the leaf at
+    /// `position` (0-based) completes, as `append` returns them: one per
+    /// trailing one bit of `position`.
+    static func nodesCompleted(byLeafAt position: Int64) -> [NodePosition] {
+        (0..<(~position).trailingZeroBitCount).map { NodePosition(level: $0 + 1, index: position >> ($0 + 1)) }
     }
 
     /// Adds the next leaf; returns the perfect subtrees of level ≥ 1 it

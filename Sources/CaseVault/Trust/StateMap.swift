@@ -57,8 +57,8 @@ enum StateMap {
     static let empty = [UInt8](repeating: 0, count: 32)
 
     static func keyHash(_ key: String) -> [UInt8] { SHA256.hash(Array(key.utf8)) }
-    static func leafHash(key: [UInt8], value: [UInt8]) -> [UInt8] { SHA256.hash([0x00] + key + value) }
-    static func innerHash(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] { SHA256.hash([0x01] + left + right) }
+    static func leafHash(key: [UInt8], value: [UInt8]) -> [UInt8] { SHA256.hash(tag: 0x00, key, value) }
+    static func innerHash(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] { SHA256.hash(tag: 0x01, left, right) }
     /// A node's hash from its members, as its kind defines it.
     static func nodeHash(_ kind: StateNode.Kind, _ first: [UInt8], _ second: [UInt8]) -> [UInt8] {
         kind == .leaf ? leafHash(key: first, value: second) : innerHash(first, second)
@@ -69,11 +69,17 @@ enum StateMap {
     /// Two bytes of depth (big-endian), then the first `depth` bits of the
     /// key, zero-padded to whole bytes.
     static func path(_ key: [UInt8], depth: Int) -> [UInt8] {
-        var out: [UInt8] = [UInt8(depth >> 8), UInt8(depth & 0xff)]
-        let whole = depth >> 3
-        out.append(contentsOf: key[0..<whole])
-        if depth & 7 != 0 { out.append(key[whole] & ~(0xff >> UInt8(depth & 7))) }
-        return out
+        let whole = depth >> 3, partial = depth & 7
+        let count = 2 + whole + (partial == 0 ? 0 : 1)
+        precondition(key.count >= whole + (partial == 0 ? 0 : 1), "a path deeper than its key")
+        // Written in place: the walks build one per level, millions in a replay.
+        return [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            out[0] = UInt8(depth >> 8)
+            out[1] = UInt8(depth & 0xff)
+            for index in 0..<whole { out[2 + index] = key[index] }
+            if partial != 0 { out[2 + whole] = key[whole] & ~(0xff >> UInt8(partial)) }
+            initialized = count
+        }
     }
 
     enum Terminal: Equatable {

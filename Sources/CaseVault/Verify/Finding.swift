@@ -85,4 +85,14 @@ public struct VerifyReport: Sendable, Codable {
             notes.append(finding)
         }
     }
+
+    /// Adds `other`'s findings and notes after this one's, and its counts.
+    mutating func merge(_ other: VerifyReport) {
+        for finding in other.findings { add(finding.kind, finding.subject, finding.detail) }
+        findingsNotListed += other.findingsNotListed
+        notes += other.notes
+        versions += other.versions
+        objectsRead += other.objectsRead
+        bytesRead += other.bytesRead
+    }
 }

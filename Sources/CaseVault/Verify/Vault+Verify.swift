@@ -15,6 +15,8 @@ public struct VerifyOptions: Sendable {
     public var repair = false
     /// (stage, done, total), for a terminal.
     public var progress: (@Sendable (String, Int64, Int64) -> Void)?
+    /// Events per batch of the replay's pipeline; tests make it small.
+    var batchSize = 2_048
 
     public init(readData: DataCheck = .none, repair: Bool = false) {
         self.readData = readData
@@ -35,7 +37,15 @@ extension Vault {
     /// `repair` while no filing runs.
     public func verify(_ options: VerifyOptions = VerifyOptions()) throws -> VerifyReport {
         let (found, leftovers) = try store.read { reader in
-            var verifier = Verifier(vault: self, reader: reader, options: options)
+            let verifier = Verifier(vault: self, reader: reader, options: options)
+            // Its catalogs (the replayed one and the live rows, hundreds of
+            // MB for a large log) are freed on another thread: the report
+            // does not wait for that. (Only they: the vault, and its open
+            // catalog, are not kept past this call.)
+            defer {
+                nonisolated(unsafe) let catalogs = verifier.handOverCatalogs()
+                DispatchQueue.global(qos: .utility).async { withExtendedLifetime(catalogs) {} }
+            }
             try verifier.run()
             return (verifier.report, verifier.leftovers)
         }
@@ -76,16 +86,17 @@ extension Vault {
     }
 }
 
-private struct Verifier {
+/// A class, not a struct: its replay runs on a thread of its own (see
+/// `replayLog`), which alone touches the scratch catalog and the report
+/// until it is joined.
+private final class Verifier: @unchecked Sendable {
     let vault: Vault
     let reader: any CatalogReader
     let options: VerifyOptions
     var report = VerifyReport()
-    let scratch = MemoryCatalogStore()
+    private(set) var scratch = MemoryCatalogStore()
     var range = CompactRange()
     var root = StateMap.empty
-    /// The replayed map's nodes, by hash, as the replay computes them.
-    let replayNodes = VerifiedCaches()
     /// The newest state root an event signed, and its event.
     var signedRoot: (seq: Int64, root: [UInt8])?
     var expected: Int64 = 1
@@ -104,19 +115,86 @@ private struct Verifier {
         self.options = options
     }
 
-    mutating func run() throws {
+    /// The live catalog's side of the comparisons, read while the replay runs.
+    struct Live {
+        var rows = CatalogComparison.Rows()
+        var stateNodes: [StateNode] = []
+        /// Every stored blob's name, and whether its bytes hash to it.
+        var blobs: [(hash: String, intact: Bool)] = []
+
+        /// The reads, in steps of about a table each (`replayLog` spreads
+        /// them between the log's batches).
+        static func steps(_ reader: any CatalogReader) -> [(inout Live) throws -> Void] {
+            CatalogComparison.Rows.steps(reader).map { step in { live in try step(&live.rows) } } + [
+                { live in try reader.forEachStateNode { live.stateNodes.append($0) } },
+                { live in
+                    var stored: [(String, [UInt8])] = []
+                    try reader.forEachBlob { stored.append(($0, $1)) }
+                    // Hashed (libsodium's BLAKE2b-256) on every core.
+                    live.blobs = zip(stored, Parallel.map(stored) { hash, bytes in Blake2b.hash(bytes).hexString == hash }).map { ($0.0, $1) }
+                },
+            ]
+        }
+    }
+
+    /// The replayed catalog's rows, read by the replay's thread when it ends.
+    var replayedRows: CatalogComparison.Rows?
+    /// The live catalog's, read while the replay runs.
+    var live = Live()
+
+    /// Gives up the catalogs built and read (to be freed elsewhere).
+    func handOverCatalogs() -> (MemoryCatalogStore, Live, CatalogComparison.Rows?) {
+        defer {
+            scratch = MemoryCatalogStore()
+            live = Live()
+            replayedRows = nil
+        }
+        return (scratch, live, replayedRows)
+    }
+
+    func run() throws {
         checkpoints = vault.checkpointsAtOpen.map { checkpoint, source in
             (checkpoint, source == "the checkpoint you gave" ? "the checkpoint given" : "your last checkpoint")
         }
-        try replayLog()
+        live = try replayLog()
         checkCheckpoints()
         try scratch.read { replayed in
-            try compareCatalog(with: replayed)
-            try checkGrants(replayed)
-            try checkStateMap(replayed)
-            try checkBlobs(replayed)
-            try checkObjects(replayed)
+            var rows = try replayedRows ?? CatalogComparison.Rows(replayed)
+            try live.rows.readGrants(of: rows.cases.map(\.number), from: reader)
+            try rows.readGrants(of: live.rows.cases.map(\.number), from: replayed)
+            replayedRows = rows
+            // The checks from here read only the replayed catalog, the rows
+            // already read and the objects folder: they run at once, each
+            // into its own report, merged in this order.
+            nonisolated(unsafe) let replayed = replayed
+            let live = live
+            let sections = try Self.concurrently([
+                { report in try self.compareCatalog(live: live.rows, replayed: rows, into: &report) },
+                { report in try self.checkGrants(replayed, into: &report) },
+                { report in self.checkStateMap(replayed, live: live.stateNodes, into: &report) },
+                { report in try self.checkBlobs(replayed, stored: live.blobs, into: &report) },
+                { report in try self.checkObjects(replayed, into: &report) },
+            ])
+            for section in sections { report.merge(section) }
         }
+    }
+
+    /// Runs `checks` at once on every core, each filling a report of its
+    /// own; returns them in order, or throws the first error in that order.
+    static func concurrently(_ checks: [(inout VerifyReport) throws -> Void]) throws -> [VerifyReport] {
+        var results = [Result<VerifyReport, any Error>?](repeating: nil, count: checks.count)
+        results.withUnsafeMutableBufferPointer { out in
+            // Each check writes only its own slot; the call returns once all are done.
+            nonisolated(unsafe) let out = out, checks = checks
+            DispatchQueue.concurrentPerform(iterations: checks.count) { index in
+                out[index] = Result {
+                    var report = VerifyReport()
+                    try checks[index](&report)
+                    return report
+                }
+            }
+        }
+        return try results.map { try $0!.get() }
     }
 
     // MARK: The log
@@ -128,43 +206,86 @@ private struct Verifier {
         let leaf: [UInt8]
     }
 
-    /// Events in batches, two stages overlapping on two cores: while one
-    /// batch is applied in order (this thread), the next is parsed and its
-    /// signatures verified (the others).
-    mutating func replayLog() throws {
+    /// Three stages overlapping on two cores. This thread reads the log in
+    /// batches; the other cores parse each batch and check its signatures;
+    /// a thread of its own applies the batches, in order, to the scratch
+    /// catalog. Between batches, and once the log is read, this thread
+    /// reads the live catalog the replay will be compared with, a step at
+    /// a time. Only this thread touches `reader` (the snapshot verify
+    /// checks): it also reads what applying a batch needs from it
+    /// (`withLiveInputs`).
+    func replayLog() throws -> Live {
         let last = try reader.lastEventSeq()
-        guard last > 0 else { return }
+        var live = Live()
+        var liveSteps = Live.steps(reader)[...]
+        guard last > 0 else {
+            for step in liveSteps { try step(&live) }
+            return live
+        }
         let keys = SignerKeys()
-        var pending: Prepared?
-        var batch: [EventRecord] = []
-        var seen: Int64 = 0
-        batch.reserveCapacity(Self.batchSize)
-        try scratch.write { writer in
-            func flush() throws {
-                guard !batch.isEmpty else { return }
-                let next = Box<Prepared?>(nil)
-                let group = DispatchGroup()
-                let work = batch
-                DispatchQueue.global().async(group: group) { next.value = Self.prepare(work, keys: keys) }
-                defer { group.wait() }
-                if let pending { try commit(pending, into: writer) }
-                group.wait()
-                pending = next.value
-                batch.removeAll(keepingCapacity: true)
+        let handoff = Handoff<Prepared>(capacity: 4)
+        let failure = Box<(any Error)?>(nil)
+        let applied = DispatchSemaphore(value: 0)
+        let applier = Thread { [self] in
+            defer { applied.signal() }
+            do {
+                try scratch.write { writer in
+                    while let prepared = handoff.take() {
+                        try commit(prepared, into: writer)
+                        if let seq = prepared.parsed.last?.record.seq { options.progress?("events", seq, last) }
+                    }
+                    try checkCheckpointSignatures(atSize: range.size, replayed: writer)
+                    replayedRows = try CatalogComparison.Rows(writer)
+                }
+            } catch {
+                failure.value = error
+                handoff.cancel()
             }
+        }
+        applier.stackSize = 8 << 20
+
+        applier.start()
+
+        var seen: Int64 = 0, leaves: Int64 = 0
+        var batch: [EventRecord] = []
+        let batchSize = max(1, options.batchSize)
+        batch.reserveCapacity(batchSize)
+        var preparing: (done: DispatchGroup, result: Box<Prepared?>)?
+        /// Hands the batch being prepared to the applier; false once it has stopped.
+        func handOver() throws -> Bool {
+            guard let (done, result) = preparing else { return true }
+            done.wait()
+            preparing = nil
+            return handoff.put(try withLiveInputs(result.value!, leavesBefore: &leaves))
+        }
+        func flush() throws -> Bool {
+            guard !batch.isEmpty else { return true }
+            let work = batch
+            batch.removeAll(keepingCapacity: true)
+            guard try handOver() else { return false }
+            let next = (done: DispatchGroup(), result: Box<Prepared?>(nil))
+            DispatchQueue.global().async(group: next.done) { next.result.value = Self.prepare(work, keys: keys) }
+            preparing = next
+            if let step = liveSteps.popFirst() { try step(&live) }
+            return true
+        }
+        do {
             try reader.forEachEvent(in: 1...last) { record in
                 seen += 1
                 batch.append(record)
-                if batch.count == Self.batchSize {
-                    try flush()
-                    options.progress?("events", record.seq, last)
-                }
-                return true
+                return batch.count < batchSize ? true : try flush()
             }
-            try flush()
-            if let pending { try commit(pending, into: writer) }
-            try checkCheckpointSignatures(atSize: range.size, replayed: writer)
+            if try flush(), try handOver() { handoff.finish() }
+            for step in liveSteps { try step(&live) }
+        } catch {
+            preparing?.done.wait()
+            handoff.cancel()
+            applied.wait()
+            throw error
         }
+        handoff.finish()
+        applied.wait()
+        if let error = failure.value { throw error }
         if expected <= last { report.add(.eventMissing, "events \(expected)–\(last)", "missing from the log") }
         // Rows no sequence 1…last reaches (0, negative) are in no log.
         let stray = try reader.eventCount() - seen
@@ -180,14 +301,40 @@ private struct Verifier {
         report.treeSize = range.size
         report.rootHex = range.root.hexString
         options.progress?("events", last, last)
+        return live
     }
 
-    static let batchSize = 2_048
+    /// What applying `prepared` reads from the live catalog, read here (by
+    /// the thread that holds its snapshot): the stored Merkle nodes its
+    /// leaves complete, and the blobs an import, a search-key grant and a
+    /// retention policy need, when intact (checkBlobs reports the rest).
+    func withLiveInputs(_ prepared: Prepared, leavesBefore leaves: inout Int64) throws -> Prepared {
+        var prepared = prepared
+        for item in prepared.parsed {
+            for node in CompactRange.nodesCompleted(byLeafAt: leaves) {
+                prepared.logNodes[node] = try reader.logNode(level: node.level, index: node.index)
+            }
+            leaves += 1
+            let hashes: [String] = switch item.event?.data {
+            case .caseImported(let data)?: [data.history] + data.schemaBodies
+            case .searchKeyGranted(let data)?: [data.sealedKeyHash]
+            case .retentionPolicySet(let data)?: [data.bodyHash]
+            default: []
+            }
+            for hash in hashes {
+                if let bytes = try reader.blob(hash: hash), Blake2b.hash(bytes).hexString == hash { prepared.blobs[hash] = bytes }
+            }
+        }
+        return prepared
+    }
 
-    /// A batch parsed, hashed and signature-checked, ready to apply.
+    /// A batch parsed, hashed and signature-checked, with what applying it
+    /// reads from the live catalog (`withLiveInputs`), ready to apply.
     struct Prepared: Sendable {
         let parsed: [Parsed]
         let valid: [Bool]
+        var logNodes: [CompactRange.NodePosition: [UInt8]] = [:]
+        var blobs: [String: [UInt8]] = [:]
     }
 
     /// Signing keys by staff id, from the `staff.added` events met so far
@@ -236,7 +383,7 @@ private struct Verifier {
 
     /// Checks each event's place, columns and signature result, and applies
     /// it, in order.
-    mutating func commit(_ prepared: Prepared, into writer: any CatalogWriter) throws {
+    func commit(_ prepared: Prepared, into writer: any CatalogWriter) throws {
         for (index, item) in prepared.parsed.enumerated() {
             try checkCheckpointSignatures(atSize: range.size, replayed: writer)
             let record = item.record
@@ -247,7 +394,7 @@ private struct Verifier {
             }
             expected += 1
             if record.leafHash != item.leaf { report.add(.leafHashDiffers, subject, "its stored leaf hash is not the hash of its body and signature") }
-            try appendLeaf(item.leaf, writer: writer)
+            appendLeaf(item.leaf, stored: prepared.logNodes)
             guard let event = item.event else {
                 report.add(.eventMalformed, subject, item.error ?? "unreadable")
                 continue
@@ -275,24 +422,22 @@ private struct Verifier {
             // scratch catalog gets them first, when intact (checkBlobs reports the rest).
             if case .caseImported(let data) = event.data {
                 for hash in [data.history] + data.schemaBodies {
-                    if let bytes = try reader.blob(hash: hash), Blake2b.hash(bytes).hexString == hash { try writer.putBlob(hash: hash, bytes: bytes) }
+                    if let bytes = prepared.blobs[hash] { try writer.putBlob(hash: hash, bytes: bytes) }
                 }
             }
             // A search-key grant's projection checks its sealed box's size.
-            if case .searchKeyGranted(let data) = event.data, let bytes = try reader.blob(hash: data.sealedKeyHash),
-               Blake2b.hash(bytes).hexString == data.sealedKeyHash {
+            if case .searchKeyGranted(let data) = event.data, let bytes = prepared.blobs[data.sealedKeyHash] {
                 try writer.putBlob(hash: data.sealedKeyHash, bytes: bytes)
             }
             do {
-                root = try Projection.apply(event, to: writer, root: root, checked: false, verified: replayNodes)
+                root = try Projection.apply(event, to: writer, root: root, checked: false, verified: nil)
             } catch let error as VaultError {
                 report.add(.ruleBroken, subject, error.message)
                 continue
             }
             // The disposal rules read the policy file: the scratch catalog
             // gets each version's blob, when intact (checkBlobs reports the rest).
-            if case .retentionPolicySet(let data) = event.data, let bytes = try reader.blob(hash: data.bodyHash),
-               Blake2b.hash(bytes).hexString == data.bodyHash {
+            if case .retentionPolicySet(let data) = event.data, let bytes = prepared.blobs[data.bodyHash] {
                 try writer.putBlob(hash: data.bodyHash, bytes: bytes)
             }
             if let signed = event.stateRoot {
@@ -308,9 +453,9 @@ private struct Verifier {
     }
 
     /// Adds a leaf to the recomputed tree and compares the stored nodes it completes.
-    mutating func appendLeaf(_ leaf: [UInt8], writer: any CatalogWriter) throws {
+    func appendLeaf(_ leaf: [UInt8], stored: [CompactRange.NodePosition: [UInt8]]) {
         for node in range.append(leaf: leaf) {
-            if try reader.logNode(level: node.level, index: node.index) != node.hash {
+            if stored[CompactRange.NodePosition(level: node.level, index: node.index)] != node.hash {
                 report.add(.logNodeDiffers, "log node \(node.level)/\(node.index)", "the stored Merkle node differs from the one the events give")
             }
         }
@@ -322,7 +467,7 @@ private struct Verifier {
     /// A checkpoint of `size` events must be signed by a member the first
     /// `size` events added, with the key they were added with (as at open,
     /// SECURITY.md §12b); `replayed` holds those events' state.
-    mutating func checkCheckpointSignatures(atSize size: Int64, replayed: any CatalogReader) throws {
+    func checkCheckpointSignatures(atSize size: Int64, replayed: any CatalogReader) throws {
         for (checkpoint, source) in checkpoints where checkpoint.size == size {
             let signed = try checkpoint.signers(vaultID: vault.config.vaultId).contains { id in
                 guard let record = try replayed.staff(id: id), record.left == nil, let key = Self.key(record.signingPublicKey) else { return false }
@@ -334,7 +479,7 @@ private struct Verifier {
         }
     }
 
-    mutating func checkCheckpoints() {
+    func checkCheckpoints() {
         for (checkpoint, source) in checkpoints where checkpoint.size > range.size {
             report.add(.checkpointNotExtended, source, "it signed \(checkpoint.size) events; the log now has \(range.size)")
         }
@@ -346,11 +491,12 @@ private struct Verifier {
 
     // MARK: The catalog
 
-    mutating func compareCatalog(with replayed: any CatalogReader) throws {
-        if let settings = try replayed.vaultSettings(), !vault.config.matches(settings) {
+    /// `live` and `replayed` each hold the grants of the other's cases too.
+    func compareCatalog(live: CatalogComparison.Rows, replayed replayedRows: CatalogComparison.Rows, into report: inout VerifyReport) throws {
+        if let settings = replayedRows.settings.first, !vault.config.matches(settings) {
             report.add(.configDiffers, Vault.configFileName, "it differs from the settings signed when the vault was created")
         }
-        for difference in try CatalogComparison.differences(live: reader, replayed: replayed) {
+        for difference in try CatalogComparison.differences(live: live, replayed: replayedRows) {
             let subject = "\(difference.table) \(difference.key)"
             switch difference.kind {
             case .missing: report.add(.rowMissing, subject, "the log records it; the catalog lacks it")
@@ -360,7 +506,7 @@ private struct Verifier {
                 report.add(.rowChanged, subject, "\(fields) \(difference.fields.count == 1 ? "differs" : "differ") from the signed log")
             }
         }
-        report.versions = try replayed.versions(caseNumber: nil, document: nil).count
+        report.versions = replayedRows.versions.count
     }
 
     /// Every case's key is sealed to everyone who must hold it when the case
@@ -369,7 +515,7 @@ private struct Verifier {
     /// holds the team tier, that tier. Who opens a case gives its grants and
     /// could leave one out; each grant is checked as it is given, but only
     /// the whole replay knows who was left out.
-    mutating func checkGrants(_ replayed: any CatalogReader) throws {
+    func checkGrants(_ replayed: any CatalogReader, into report: inout VerifyReport) throws {
         guard let settings = try replayed.vaultSettings() else { return }
         let staff = try replayed.allStaff()
         for record in try replayed.cases(matching: CaseQuery()) {
@@ -408,12 +554,12 @@ private struct Verifier {
     /// The catalog's own state map must be the replayed one, node for node
     /// (updates are deterministic, so an untouched catalog holds exactly
     /// these nodes), or decisions would fail, or worse, on it.
-    mutating func checkStateMap(_ replayed: any CatalogReader) throws {
+    func checkStateMap(_ replayed: any CatalogReader, live: [StateNode], into report: inout VerifyReport) {
         guard let signed = signedRoot, signed.root == root, let scratchNodes = replayed as? MemoryCatalogStore.Transaction else { return }
         var expected = Dictionary(uniqueKeysWithValues: scratchNodes.allStateNodes().map { (MemoryCatalogStore.NodePath($0.path), $0) })
         let total = expected.count
         var damaged = 0, extra = 0
-        try reader.forEachStateNode { node in
+        for node in live {
             switch expected.removeValue(forKey: MemoryCatalogStore.NodePath(node.path)) {
             case nil: extra += 1
             case let wanted?: if wanted != node { damaged += 1 }
@@ -427,79 +573,98 @@ private struct Verifier {
 
     /// Every blob the replayed catalog names must be present and hash to
     /// its name (libsodium's BLAKE2b-256).
-    mutating func checkBlobs(_ replayed: any CatalogReader) throws {
-        var needed: [String: String] = [:]
+    /// What names a blob, put in words only for a finding (a vault names
+    /// a hundred thousand blobs, and a clean one needs none of the words).
+    enum BlobUse {
+        case wrappedKeys(StaffRecord), searchKey(SearchKeyRecord), history(CaseRecord), tierKey(GrantRecord)
+        case fileKey(VersionRecord), fileName(VersionRecord), schemaOfForm(VersionRecord), schema(SchemaRecord)
+        case retentionPolicy(RetentionPolicyRecord)
+
+        var description: String {
+            switch self {
+            case .wrappedKeys(let member): "the wrapped keys of '\(member.id)'"
+            case .searchKey(let copy): "the search key sealed to '\(copy.holder)'"
+            case .history(let record): "the history of \(record.number), imported from vault \(record.imported?.fromVault ?? "")"
+            case .tierKey(let grant): "the \(grant.tier)-tier key of \(grant.caseNumber) sealed to \(grant.holder)"
+            case .fileKey(let version): "the sealed file key of \(version.caseNumber) '\(version.document)' v\(version.version)"
+            case .fileName(let version): "the sealed file name of \(version.caseNumber) '\(version.document)' v\(version.version)"
+            case .schemaOfForm(let version): "the schema \(version.schemaId ?? "") of a form"
+            case .schema(let schema): "the body of schema \(schema.formType) v\(schema.version)"
+            case .retentionPolicy(let policy): "retention policy v\(policy.version)"
+            }
+        }
+    }
+
+    func checkBlobs(_ replayed: any CatalogReader, stored: [(hash: String, intact: Bool)], into report: inout VerifyReport) throws {
+        var needed: [String: BlobUse] = [:]
+        needed.reserveCapacity(stored.count)
         // A secret blob (wrapped keys, a sealed tier or file key) is made
         // fresh for its one record: two records naming it is a forged event
         // (a version signed by hand naming another's sealed key, so that
         // moving it would carry that key away or erase it).
-        func secret(_ hash: String, _ what: String) {
+        func secret(_ hash: String, _ use: BlobUse) {
             if let first = needed[hash] {
-                report.add(.blobShared, "blob \(hash)", "named by \(first) and by \(what)")
+                report.add(.blobShared, "blob \(hash)", "named by \(first.description) and by \(use.description)")
             } else {
-                needed[hash] = what
+                needed[hash] = use
             }
         }
-        for member in try replayed.allStaff() { secret(member.wrappedKeysHash, "the wrapped keys of '\(member.id)'") }
-        for copy in try replayed.searchKeys() { secret(copy.sealedKeyHash, "the search key sealed to '\(copy.holder)'") }
+        for member in try replayed.allStaff() { secret(member.wrappedKeysHash, .wrappedKeys(member)) }
+        for copy in try replayed.searchKeys() { secret(copy.sealedKeyHash, .searchKey(copy)) }
         // A disposed case's sealed keys were erased: its events name blobs
         // that must be gone (one still here is reported as unreferenced).
         let disposed = Set(try replayed.disposals(caseNumber: nil).map { Array($0.caseNumber.utf8) })
-        var erased: [String: String] = [:]
+        var erased: [String: BlobUse] = [:]
+        func isDisposed(_ number: String) -> Bool { !disposed.isEmpty && disposed.contains(Array(number.utf8)) }
         for record in try replayed.cases(matching: CaseQuery()) {
-            if let imported = record.imported {
-                needed[imported.history] = "the history of \(record.number), imported from vault \(imported.fromVault)"
-            }
+            if let imported = record.imported { needed[imported.history] = .history(record) }
+            let gone = isDisposed(record.number)
             for grant in try replayed.grants(caseNumber: record.number) {
-                let what = "the \(grant.tier)-tier key of \(record.number) sealed to \(grant.holder)"
-                if disposed.contains(Array(record.number.utf8)) { erased[grant.sealedKeyHash] = what } else { secret(grant.sealedKeyHash, what) }
+                if gone { erased[grant.sealedKeyHash] = .tierKey(grant) } else { secret(grant.sealedKeyHash, .tierKey(grant)) }
             }
         }
-        for version in try replayed.versions(caseNumber: nil, document: nil) {
-            let what = "the sealed file key of \(version.caseNumber) '\(version.document)' v\(version.version)"
-            if disposed.contains(Array(version.caseNumber.utf8)) { erased[version.sealedFileKeyHash] = what } else { secret(version.sealedFileKeyHash, what) }
+        let versions = try replayed.versions(caseNumber: nil, document: nil)
+        for version in versions {
+            let gone = isDisposed(version.caseNumber)
+            if gone { erased[version.sealedFileKeyHash] = .fileKey(version) } else { secret(version.sealedFileKeyHash, .fileKey(version)) }
             if let info = version.fileInfoHash {
-                let what = "the sealed file name of \(version.caseNumber) '\(version.document)' v\(version.version)"
-                if disposed.contains(Array(version.caseNumber.utf8)) { erased[info] = what } else { secret(info, what) }
+                if gone { erased[info] = .fileName(version) } else { secret(info, .fileName(version)) }
             }
-            if let schema = version.schemaBodyHash { needed[schema] = "the schema \(version.schemaId ?? "") of a form" }
+            if let schema = version.schemaBodyHash { needed[schema] = .schemaOfForm(version) }
         }
-        for schema in try replayed.schemas(formType: nil) { needed[schema.bodyHash] = "the body of schema \(schema.formType) v\(schema.version)" }
-        for policy in try replayed.retentionPolicies() { needed[policy.bodyHash] = "retention policy v\(policy.version)" }
+        for schema in try replayed.schemas(formType: nil) { needed[schema.bodyHash] = .schema(schema) }
+        for policy in try replayed.retentionPolicies() { needed[policy.bodyHash] = .retentionPolicy(policy) }
         // Format 1 did not store the text of a built-in schema; this build's
         // own text counts when it is the one the form was validated against.
         var builtIn: Set<String> = []
         var builtInIDs = Set<String>()
-        for version in try replayed.versions(caseNumber: nil, document: nil)
-        where version.schemaVersion == nil && formatOneFilings.contains(version.filedSeq) {
+        for version in versions where version.schemaVersion == nil && formatOneFilings.contains(version.filedSeq) {
             if let id = version.schemaId { builtInIDs.insert(id) }
         }
         for id in builtInIDs {
             if let schema = FormSchema.builtIn(id: id) { builtIn.insert(Blake2b.hash(Array(schema.text.utf8)).hexString) }
         }
-        // One pass over the stored blobs, each hashed (libsodium) on every core.
-        var stored: [(String, [UInt8])] = []
-        try reader.forEachBlob { stored.append(($0, $1)) }
-        let intact = Parallel.map(stored) { hash, bytes in Blake2b.hash(bytes).hexString == hash }
-        var present = Set<String>()
-        for ((hash, _), ok) in zip(stored, intact) {
+        // One pass over the stored blobs (hashed as they were read).
+        var present = Set<String>(minimumCapacity: stored.count)
+        for (hash, ok) in stored {
             present.insert(hash)
-            if let what = needed[hash] {
-                if !ok { report.add(.blobAltered, "blob \(hash)", "\(what) does not hash to its name") }
-            } else if let what = erased[hash] {
-                report.add(.blobNotErased, "blob \(hash)", "\(what) should have been erased when its case was disposed of")
+            if let use = needed[hash] {
+                if !ok { report.add(.blobAltered, "blob \(hash)", "\(use.description) does not hash to its name") }
+            } else if let use = erased[hash] {
+                report.add(.blobNotErased, "blob \(hash)", "\(use.description) should have been erased when its case was disposed of")
             } else {
                 report.add(.unreferencedBlob, "blob \(hash)", "no current record names it")
             }
         }
-        for (hash, what) in needed.sorted(by: { $0.key < $1.key }) where !present.contains(hash) && !builtIn.contains(hash) {
-            report.add(.blobMissing, "blob \(hash)", "\(what) is missing")
+        // (Sorted once found missing: sorting every name took longer than the rest.)
+        for (hash, use) in needed.filter({ !present.contains($0.key) && !builtIn.contains($0.key) }).sorted(by: { $0.key < $1.key }) {
+            report.add(.blobMissing, "blob \(hash)", "\(use.description) is missing")
         }
     }
 
     // MARK: Objects
 
-    mutating func checkObjects(_ replayed: any CatalogReader) throws {
+    func checkObjects(_ replayed: any CatalogReader, into report: inout VerifyReport) throws {
         // A disposed case's objects are expected gone.
         let disposed = Set(try replayed.disposals(caseNumber: nil).map { Array($0.caseNumber.utf8) })
         var versions: [VersionRecord] = []
