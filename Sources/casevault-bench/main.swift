@@ -40,39 +40,60 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
-/// Runs the binary, returns (seconds, exit status, peak RSS in MiB).
-func spawn(_ args: [String], environment: [String: String], stdout: String = "/dev/null") -> (Double, Int32, Double) {
+/// The program and arguments that run casevault with `args`, on CPU `cpu`
+/// alone when one is given (util-linux's taskset).
+func commandLine(_ args: [String], cpu: Int?) -> (path: String, argv: [String]) {
+    guard let cpu else { return (binary, [binary] + args) }
+    return ("/usr/bin/taskset", ["taskset", "-c", String(cpu), binary] + args)
+}
+
+/// Runs the binary, returns (seconds, exit status, the child's resource use).
+func spawnUsage(_ args: [String], environment: [String: String], stdout: String = "/dev/null", cpu: Int? = nil) -> (Double, Int32, rusage) {
     var pid: pid_t = 0
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    let argv = ([binary] + args).map { strdup($0) } + [nil]
+    let command = commandLine(args, cpu: cpu)
+    let argv = command.argv.map { strdup($0) } + [nil]
     let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer { (argv + envp).forEach { free($0) } }
     let start = now()
-    guard posix_spawn(&pid, binary, &actions, nil, argv, envp) == 0 else { fatalError("cannot start \(binary)") }
+    guard posix_spawn(&pid, command.path, &actions, nil, argv, envp) == 0 else { fatalError("cannot start \(command.path)") }
     var status: Int32 = 0
     var usage = rusage()
     wait4(pid, &status, 0, &usage)
     let elapsed = now() - start
     posix_spawn_file_actions_destroy(&actions)
-    return (elapsed, (status >> 8) & 0xff, Double(usage.ru_maxrss) / 1024)
+    return (elapsed, (status >> 8) & 0xff, usage)
 }
 
-/// Starts every command at once and returns the seconds until the last ends.
-func spawnTogether(_ commands: [[String]], environment: [String: String]) -> Double {
+/// Runs the binary, returns (seconds, exit status, peak RSS in MiB).
+func spawn(_ args: [String], environment: [String: String], stdout: String = "/dev/null") -> (Double, Int32, Double) {
+    let (elapsed, status, usage) = spawnUsage(args, environment: environment, stdout: stdout)
+    return (elapsed, status, Double(usage.ru_maxrss) / 1024)
+}
+
+/// CPU seconds (user and system) a child used.
+func cpuSeconds(_ usage: rusage) -> Double {
+    Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+/// Starts every command at once (each on its CPU of `cpus`, when given)
+/// and returns the seconds until the last ends.
+func spawnTogether(_ commands: [[String]], environment: [String: String], cpus: [Int]? = nil) -> Double {
     let start = now()
     var pids: [pid_t] = []
-    for args in commands {
+    for (index, args) in commands.enumerated() {
         var pid: pid_t = 0
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv = ([binary] + args).map { strdup($0) } + [nil]
+        let command = commandLine(args, cpu: cpus.map { $0[index % $0.count] })
+        let argv = command.argv.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        guard posix_spawn(&pid, binary, &actions, nil, argv, envp) == 0 else { fatalError("cannot start \(binary)") }
+        guard posix_spawn(&pid, command.path, &actions, nil, argv, envp) == 0 else { fatalError("cannot start \(command.path)") }
         (argv + envp).forEach { free($0) }
         posix_spawn_file_actions_destroy(&actions)
         pids.append(pid)
@@ -217,7 +238,7 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
 
     var rawEncrypt: [Double] = [], rawDecrypt: [Double] = [], diskWrites: [Double] = [], diskReads: [Double] = [], hashes: [Double] = [], sodiumHashes: [Double] = []
     var fileRates: [Double] = [], getRates: [Double] = [], streamRates: [Double] = [], fileRSS: [Double] = [], getRSS: [Double] = []
-    var pairRatios: [Double] = []
+    var pairRatios: [Double] = [], pinnedRatios: [Double] = [], fileCores: [Double] = []
     let size = Double(benchSize) / Double(mib)
     for run in 1...runs {
         // Interleaved, so a noisy neighbour hurts baseline and product alike.
@@ -230,9 +251,11 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
         let hash = rawBlake2b()
         hashes.append(hash.swift)
         sodiumHashes.append(hash.libsodium)
-        let (fileSeconds, fileStatus, fileMemory) = spawn(["file", "CP-2024-0001", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
-                                                            "--name", "Bench", "--type", "document", "\(scratch)/input.bin"], environment: env)
+        let (fileSeconds, fileStatus, fileUsage) = spawnUsage(["file", "CP-2024-0001", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
+                                                                "--name", "Bench", "--type", "document", "\(scratch)/input.bin"], environment: env)
         guard fileStatus == 0 else { fatalError("file failed") }
+        let fileMemory = Double(fileUsage.ru_maxrss) / 1024
+        fileCores.append(cpuSeconds(fileUsage) / fileSeconds)
         let out = "\(scratch)/out-\(run).bin"
         let (getSeconds, getStatus, getMemory) = spawn(["get", "CP-2024-0001", "Bench", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
                                                          "-o", out], environment: env)
@@ -244,11 +267,22 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
         // Two filings of the same size into two cases at once: they overlap
         // (each commits in a short transaction), so together they take well
         // under twice one alone.
-        let pairSeconds = spawnTogether([
+        let pair = [
             ["file", "CP-2024-0001", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw", "--name", "Pair", "--type", "document", "\(scratch)/input.bin"],
             ["file", "CP-2024-0002", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw", "--name", "Pair", "--type", "document", "\(scratch)/input.bin"],
-        ], environment: env)
+        ]
+        let pairSeconds = spawnTogether(pair, environment: env)
         pairRatios.append(pairSeconds / fileSeconds)
+        // The same with each process held to one CPU, and one alone on
+        // one CPU: one filing keeps both cores of this machine busy
+        // (encrypt | hash | write), so unpinned, two can only share them;
+        // pinned, each has a core and only a lock could make them wait.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset") {
+            let (oneSeconds, oneStatus, _) = spawnUsage(["file", "CP-2024-0001", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
+                                                         "--name", "Alone", "--type", "document", "\(scratch)/input.bin"], environment: env, cpu: 0)
+            guard oneStatus == 0 else { fatalError("file on one CPU failed") }
+            pinnedRatios.append(spawnTogether(pair, environment: env, cpus: [0, 1]) / oneSeconds)
+        }
         streamRates.append(size / streamSeconds)
         fileRates.append(size / fileSeconds)
         getRates.append(size / getSeconds)
@@ -282,8 +316,13 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
     let streamRate = median(streamRates)
     row("casevault get > /dev/null (end to end)", streamRate, "MiB/s",
         String(format: "%.0f %% of raw decrypt; reads only", 100 * streamRate / baseDecrypt) + spread(streamRates))
+    row("cores one filing keeps busy", median(fileCores), "", "CPU seconds ÷ wall seconds, of \(ProcessInfo.processInfo.activeProcessorCount)")
     row("two files of 256 MiB into two cases at once", median(pairRatios), "×",
         String(format: "the time of one alone (serial would be 2×); runs %.2f–%.2f", pairRatios.min() ?? 0, pairRatios.max() ?? 0))
+    if !pinnedRatios.isEmpty {
+        row("  the same, one CPU each (taskset)", median(pinnedRatios), "×",
+            String(format: "the time of one alone on one CPU; runs %.2f–%.2f", pinnedRatios.min() ?? 0, pinnedRatios.max() ?? 0))
+    }
     row("peak RSS, file 256 MiB", median(fileRSS), "MiB")
     row("peak RSS, get 256 MiB", median(getRSS), "MiB")
 
@@ -319,9 +358,15 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
         print(String(format: "          get -o reached %.0f %% of that floor", 100 * getRate / getFloor))
     }
     // A filing alone already keeps most of two cores busy (encrypt | hash |
-    // write), so two at once cannot approach 1×; held apart by a lock for
-    // their whole upload, as before, they took 2× or more.
-    met = verdict(median(pairRatios) < 1.75, String(format: "two 256 MiB filings into two cases overlap: %.2f× one alone (well under 2×: < 1.75×)", median(pairRatios))) && met
+    // write), so two at once cannot approach 1× on a machine of two: the
+    // CPU they need is nearly twice one's. Held apart by a lock for their
+    // whole upload, as before, they took 2× or more either way. Where one
+    // filing leaves a core idle the unpinned pair shows the overlap; where
+    // it does not, the pinned pair (one core each) does.
+    let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+    let pairJudged = median(fileCores) > cores / 2 && !pinnedRatios.isEmpty ? median(pinnedRatios) : median(pairRatios)
+    met = verdict(pairJudged < 1.75, String(format: "two 256 MiB filings into two cases overlap: %.2f× one alone (well under 2×: < 1.75×)%@", pairJudged,
+                                            pairJudged == median(pairRatios) ? "" : String(format: ", one CPU each, as one filing keeps %.1f of %.0f cores busy", median(fileCores), cores))) && met
     met = verdict(bigFileRSS < 64 && bigGetRSS < 64,
                   String(format: "peak resident memory < 64 MiB for 1 GiB: file %.0f MiB, get %.0f MiB", bigFileRSS, bigGetRSS)) && met
     return met
