@@ -48,10 +48,19 @@ public final class Blake2b {
         return out
     }
 
+    /// One call of `crypto_generichash`, with no state to allocate: verify
+    /// hashes every blob of a vault, a hundred thousand small ones.
     public static func hash(_ bytes: some ReadableBytes, length: Int = defaultLength) -> [UInt8] {
-        let hasher = Blake2b(length: length)
-        hasher.update(bytes)
-        return hasher.finalize()
+        Sodium.ensureInitialized()
+        precondition(length >= Int(crypto_generichash_BYTES_MIN) && length <= Int(crypto_generichash_BYTES_MAX),
+                     "BLAKE2b output length out of range")
+        return [UInt8](unsafeUninitializedCapacity: length) { out, count in
+            bytes.withUnsafeBytes { b in
+                let rc = crypto_generichash(out.baseAddress!, length, b.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(b.count), nil, 0)
+                precondition(rc == 0, "crypto_generichash failed")
+            }
+            count = length
+        }
     }
 
     /// Keyed BLAKE2b (`crypto_generichash` with a key of 16…64 bytes), a

@@ -81,7 +81,8 @@ func cpuSeconds(_ usage: rusage) -> Double {
 
 /// Starts every command at once (each on its CPU of `cpus`, when given)
 /// and returns the seconds until the last ends.
-func spawnTogether(_ commands: [[String]], environment: [String: String], cpus: [Int]? = nil) -> Double {
+@discardableResult
+func spawnTogether(_ commands: [[String]], environment: [String: String], cpus: [Int]? = nil, mayFail: Bool = false) -> Double? {
     let start = now()
     var pids: [pid_t] = []
     for (index, args) in commands.enumerated() {
@@ -98,10 +99,15 @@ func spawnTogether(_ commands: [[String]], environment: [String: String], cpus: 
         posix_spawn_file_actions_destroy(&actions)
         pids.append(pid)
     }
+    var failed = false
     for pid in pids {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
-        guard (status >> 8) & 0xff == 0 else { fatalError("a concurrent filing failed") }
+        failed = failed || (status >> 8) & 0xff != 0
+    }
+    if failed {
+        if mayFail { return nil }
+        fatalError("a concurrent filing failed")
     }
     return now() - start
 }
@@ -271,8 +277,7 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
             ["file", "CP-2024-0001", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw", "--name", "Pair", "--type", "document", "\(scratch)/input.bin"],
             ["file", "CP-2024-0002", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw", "--name", "Pair", "--type", "document", "\(scratch)/input.bin"],
         ]
-        let pairSeconds = spawnTogether(pair, environment: env)
-        pairRatios.append(pairSeconds / fileSeconds)
+        pairRatios.append(spawnTogether(pair, environment: env)! / fileSeconds)
         // The same with each process held to one CPU, and one alone on
         // one CPU: one filing keeps both cores of this machine busy
         // (encrypt | hash | write), so unpinned, two can only share them;
@@ -280,8 +285,10 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset") {
             let (oneSeconds, oneStatus, _) = spawnUsage(["file", "CP-2024-0001", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
                                                          "--name", "Alone", "--type", "document", "\(scratch)/input.bin"], environment: env, cpu: 0)
-            guard oneStatus == 0 else { fatalError("file on one CPU failed") }
-            pinnedRatios.append(spawnTogether(pair, environment: env, cpus: [0, 1]) / oneSeconds)
+            // (taskset fails where CPUs 0 and 1 are not both ours: then the pinned pair is not measured.)
+            if oneStatus == 0, let pairPinned = spawnTogether(pair, environment: env, cpus: [0, 1], mayFail: true) {
+                pinnedRatios.append(pairPinned / oneSeconds)
+            }
         }
         streamRates.append(size / streamSeconds)
         fileRates.append(size / fileSeconds)
@@ -363,10 +370,15 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
     // whole upload, as before, they took 2× or more either way. Where one
     // filing leaves a core idle the unpinned pair shows the overlap; where
     // it does not, the pinned pair (one core each) does.
+    // Pinned, nothing but the disk is shared, and two that overlap take
+    // about 1×: the limit is tighter there.
     let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
-    let pairJudged = median(fileCores) > cores / 2 && !pinnedRatios.isEmpty ? median(pinnedRatios) : median(pairRatios)
-    met = verdict(pairJudged < 1.75, String(format: "two 256 MiB filings into two cases overlap: %.2f× one alone (well under 2×: < 1.75×)%@", pairJudged,
-                                            pairJudged == median(pairRatios) ? "" : String(format: ", one CPU each, as one filing keeps %.1f of %.0f cores busy", median(fileCores), cores))) && met
+    if median(fileCores) > cores / 2 && !pinnedRatios.isEmpty {
+        met = verdict(median(pinnedRatios) < 1.3, String(format: "two 256 MiB filings into two cases overlap: %.2f× one alone, one CPU each (< 1.3×), as one filing keeps %.1f of %.0f cores busy (unpinned: %.2f×)",
+                                                         median(pinnedRatios), median(fileCores), cores, median(pairRatios))) && met
+    } else {
+        met = verdict(median(pairRatios) < 1.75, String(format: "two 256 MiB filings into two cases overlap: %.2f× one alone (well under 2×: < 1.75×)", median(pairRatios))) && met
+    }
     met = verdict(bigFileRSS < 64 && bigGetRSS < 64,
                   String(format: "peak resident memory < 64 MiB for 1 GiB: file %.0f MiB, get %.0f MiB", bigFileRSS, bigGetRSS)) && met
     return met

@@ -437,6 +437,17 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
             seen.insert(event.type)
         }
         #expect(seen == Set(EventType.allCases.map(\.rawValue)))
+        // verify's pipeline (Verifier.replayLog) finds this log of every kind of
+        // event clean, and the same whatever its batches (1 counts as 2: event 1's
+        // signer is in event 2): imports, search keys and policies included.
+        let whole = try p.vault.verify()
+        #expect(whole.isClean, "\(whole.findings)")
+        for size in [1, 2, 3, 5] {
+            var options = VerifyOptions()
+            options.batchSize = size
+            let report = try p.vault.verify(options)
+            #expect(report.findings == whole.findings && report.notes == whole.notes && report.rootHex == whole.rootHex, "batches of \(size)")
+        }
     }
 
     /// RFC 6962/9162 reference tree: the eight leaves of the certificate

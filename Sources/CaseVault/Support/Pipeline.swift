@@ -202,6 +202,13 @@ final class Handoff<T>: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Whether `cancel` was called (`take`'s nil then means: stop).
+    var isCancelled: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return cancelled
+    }
+
     func cancel() {
         condition.lock()
         cancelled = true

@@ -15,7 +15,7 @@ public struct VerifyOptions: Sendable {
     public var repair = false
     /// (stage, done, total), for a terminal.
     public var progress: (@Sendable (String, Int64, Int64) -> Void)?
-    /// Events per batch of the replay's pipeline; tests make it small.
+    /// Events per batch of the replay's pipeline (at least 2); tests make it small.
     var batchSize = 2_048
 
     public init(readData: DataCheck = .none, repair: Bool = false) {
@@ -116,9 +116,10 @@ private final class Verifier: @unchecked Sendable {
     }
 
     /// The live catalog's side of the comparisons, read while the replay runs.
+    /// (The state map's nodes are not kept: `checkStateMap` streams them, as
+    /// a large vault has millions.)
     struct Live {
         var rows = CatalogComparison.Rows()
-        var stateNodes: [StateNode] = []
         /// Every stored blob's name, and whether its bytes hash to it.
         var blobs: [(hash: String, intact: Bool)] = []
 
@@ -126,7 +127,6 @@ private final class Verifier: @unchecked Sendable {
         /// them between the log's batches).
         static func steps(_ reader: any CatalogReader) -> [(inout Live) throws -> Void] {
             CatalogComparison.Rows.steps(reader).map { step in { live in try step(&live.rows) } } + [
-                { live in try reader.forEachStateNode { live.stateNodes.append($0) } },
                 { live in
                     var stored: [(String, [UInt8])] = []
                     try reader.forEachBlob { stored.append(($0, $1)) }
@@ -159,23 +159,34 @@ private final class Verifier: @unchecked Sendable {
         live = try replayLog()
         checkCheckpoints()
         try scratch.read { replayed in
-            var rows = try replayedRows ?? CatalogComparison.Rows(replayed)
-            try live.rows.readGrants(of: rows.cases.map(\.number), from: reader)
-            try rows.readGrants(of: live.rows.cases.map(\.number), from: replayed)
-            replayedRows = rows
-            // The checks from here read only the replayed catalog, the rows
-            // already read and the objects folder: they run at once, each
-            // into its own report, merged in this order.
+            var replayedSide = try replayedRows ?? CatalogComparison.Rows(replayed)
+            try live.rows.readGrants(of: replayedSide.cases.map(\.number), from: reader)
+            try replayedSide.readGrants(of: live.rows.cases.map(\.number), from: replayed)
+            replayedRows = replayedSide
+            // The checks from here run at once, each into its own report,
+            // merged in the old order. Four read only the replayed catalog,
+            // the rows already read and the objects folder, on other
+            // threads; the state map's, which reads the snapshot, here.
             nonisolated(unsafe) let replayed = replayed
-            let live = live
-            let sections = try Self.concurrently([
-                { report in try self.compareCatalog(live: live.rows, replayed: rows, into: &report) },
-                { report in try self.checkGrants(replayed, into: &report) },
-                { report in self.checkStateMap(replayed, live: live.stateNodes, into: &report) },
-                { report in try self.checkBlobs(replayed, stored: live.blobs, into: &report) },
-                { report in try self.checkObjects(replayed, into: &report) },
-            ])
-            for section in sections { report.merge(section) }
+            nonisolated(unsafe) let live = live, rows = replayedSide
+            let others = Box<Result<[VerifyReport], any Error>?>(nil)
+            let done = DispatchGroup()
+            DispatchQueue.global().async(group: done) {
+                others.value = Result {
+                    try Self.concurrently([
+                        { report in try self.compareCatalog(live: live.rows, replayed: rows, into: &report) },
+                        { report in try self.checkGrants(replayed, into: &report) },
+                        { report in try self.checkBlobs(replayed, stored: live.blobs, into: &report) },
+                        { report in try self.checkObjects(replayed, into: &report) },
+                    ])
+                }
+            }
+            var map = VerifyReport()
+            let mapChecked = Result { try checkStateMap(replayed, into: &map) }
+            done.wait()
+            let sections = try others.value!.get()
+            try mapChecked.get()
+            for section in [sections[0], sections[1], map, sections[2], sections[3]] { report.merge(section) }
         }
     }
 
@@ -226,7 +237,11 @@ private final class Verifier: @unchecked Sendable {
         let handoff = Handoff<Prepared>(capacity: 4)
         let failure = Box<(any Error)?>(nil)
         let applied = DispatchSemaphore(value: 0)
-        let applier = Thread { [self] in
+        // Unowned: Foundation keeps a thread's closure until the thread
+        // exits, which may be after verify returns; the verifier (and the
+        // vault and catalog it holds) must not live on with it. This method
+        // holds it until the thread has signalled.
+        let applier = Thread { [unowned self] in
             defer { applied.signal() }
             do {
                 try scratch.write { writer in
@@ -234,6 +249,7 @@ private final class Verifier: @unchecked Sendable {
                         try commit(prepared, into: writer)
                         if let seq = prepared.parsed.last?.record.seq { options.progress?("events", seq, last) }
                     }
+                    guard !handoff.isCancelled else { return }  // the reading thread failed: nothing more to do
                     try checkCheckpointSignatures(atSize: range.size, replayed: writer)
                     replayedRows = try CatalogComparison.Rows(writer)
                 }
@@ -248,7 +264,9 @@ private final class Verifier: @unchecked Sendable {
 
         var seen: Int64 = 0, leaves: Int64 = 0
         var batch: [EventRecord] = []
-        let batchSize = max(1, options.batchSize)
+        // Event 1's signer is found in event 2 (the first admin's
+        // staff.added), looked for in the same batch: two at least.
+        let batchSize = max(2, options.batchSize)
         batch.reserveCapacity(batchSize)
         var preparing: (done: DispatchGroup, result: Box<Prepared?>)?
         /// Hands the batch being prepared to the applier; false once it has stopped.
@@ -276,7 +294,7 @@ private final class Verifier: @unchecked Sendable {
                 return batch.count < batchSize ? true : try flush()
             }
             if try flush(), try handOver() { handoff.finish() }
-            for step in liveSteps { try step(&live) }
+            if !handoff.isCancelled { for step in liveSteps { try step(&live) } }
         } catch {
             preparing?.done.wait()
             handoff.cancel()
@@ -554,12 +572,12 @@ private final class Verifier: @unchecked Sendable {
     /// The catalog's own state map must be the replayed one, node for node
     /// (updates are deterministic, so an untouched catalog holds exactly
     /// these nodes), or decisions would fail, or worse, on it.
-    func checkStateMap(_ replayed: any CatalogReader, live: [StateNode], into report: inout VerifyReport) {
+    func checkStateMap(_ replayed: any CatalogReader, into report: inout VerifyReport) throws {
         guard let signed = signedRoot, signed.root == root, let scratchNodes = replayed as? MemoryCatalogStore.Transaction else { return }
         var expected = Dictionary(uniqueKeysWithValues: scratchNodes.allStateNodes().map { (MemoryCatalogStore.NodePath($0.path), $0) })
         let total = expected.count
         var damaged = 0, extra = 0
-        for node in live {
+        try reader.forEachStateNode { node in
             switch expected.removeValue(forKey: MemoryCatalogStore.NodePath(node.path)) {
             case nil: extra += 1
             case let wanted?: if wanted != node { damaged += 1 }
