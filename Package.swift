@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 // casevault: an encrypted, versioned, auditable archive for case-management records.
 // Layers (see SECURITY.md and design §2): casevault (CLI) → CaseVault (core) →
-// CaseVaultCrypto / CaseVaultArchive → CSodium / CArchive. Arrows only point down.
+// CaseVaultCrypto / CaseVaultArchive → CSodium, CSHA256 / CArchive. Arrows only point down.
 
 import PackageDescription
 
@@ -32,9 +32,16 @@ let package = Package(
             pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]
         ),
+        // SHA-256 with the CPU's SHA extensions (SECURITY.md §2): C that only
+        // CaseVaultCrypto calls. Optimised in every configuration: the debug
+        // tests hash every state-map node with it.
+        .target(
+            name: "CSHA256",
+            cSettings: [.unsafeFlags(["-O2"])]
+        ),
         .target(
             name: "CaseVaultCrypto",
-            dependencies: ["CSodium"],
+            dependencies: ["CSodium", "CSHA256"],
             swiftSettings: strictness
         ),
         .target(

@@ -1,4 +1,5 @@
 internal import CSodium
+internal import CSHA256
 
 /// Streaming BLAKE2b (`crypto_generichash`). Objects are named by the
 /// 32-byte BLAKE2b of their bytes (SECURITY.md §9–10).
@@ -86,12 +87,47 @@ public final class Blake2b {
     }
 }
 
-/// SHA-256 (`crypto_hash_sha256`), for the RFC 9162 Merkle log, whose
-/// hashes are defined over SHA-256.
+/// SHA-256 (FIPS 180-4), for the RFC 9162 Merkle log and the state map,
+/// whose hashes are defined over SHA-256, and for the SHA-256 of files in
+/// packages and bags. Computed by casevault's own C (`CSHA256`): the CPU's
+/// SHA extensions where it has them, portable C otherwise (SECURITY.md §2).
+/// libsodium 1.0.18's SHA-256 has no such path; at about 480 MB/s here it
+/// was the slowest step of a handover export, and the extensions run at
+/// over 2 GB/s. libsodium stays the oracle the tests hold it to.
 public enum SHA256 {
     public static let length = 32
 
+    /// Whether the CPU's SHA extensions are in use.
+    public static var isAccelerated: Bool { casevault_sha256_accelerated() != 0 }
+
     public static func hash(_ bytes: some ReadableBytes) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: length) { out, count in
+            bytes.withUnsafeBytes { b in
+                casevault_sha256(out.baseAddress!, b.baseAddress?.assumingMemoryBound(to: UInt8.self), b.count)
+            }
+            count = length
+        }
+    }
+
+    /// SHA-256 of one tag byte followed by `first` and `second`, without
+    /// building their concatenation: the state map's and the log's node
+    /// hashes (`0x00 || key || value`, `0x01 || left || right`), computed
+    /// millions of times in a replay.
+    public static func hash(tag: UInt8, _ first: [UInt8], _ second: [UInt8]) -> [UInt8] {
+        var state = casevault_sha256_state()
+        var tagByte = tag
+        casevault_sha256_init(&state)
+        casevault_sha256_update(&state, &tagByte, 1)
+        first.withUnsafeBufferPointer { casevault_sha256_update(&state, $0.baseAddress, $0.count) }
+        second.withUnsafeBufferPointer { casevault_sha256_update(&state, $0.baseAddress, $0.count) }
+        return [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
+            casevault_sha256_final(&state, buffer.baseAddress!)
+            count = length
+        }
+    }
+
+    /// libsodium's `crypto_hash_sha256`: the oracle of the tests.
+    static func libsodiumHash(_ bytes: some ReadableBytes) -> [UInt8] {
         Sodium.ensureInitialized()
         var out = [UInt8](repeating: 0, count: length)
         out.withUnsafeMutableBytes { o in
@@ -103,22 +139,13 @@ public enum SHA256 {
         return out
     }
 
-    /// SHA-256 of one tag byte followed by `first` and `second`, without
-    /// building their concatenation: the state map's and the log's node
-    /// hashes (`0x00 || key || value`, `0x01 || left || right`), computed
-    /// millions of times in a replay.
-    public static func hash(tag: UInt8, _ first: [UInt8], _ second: [UInt8]) -> [UInt8] {
-        Sodium.ensureInitialized()
-        var state = crypto_hash_sha256_state()
-        var tagByte = tag
-        crypto_hash_sha256_init(&state)
-        crypto_hash_sha256_update(&state, &tagByte, 1)
-        first.withUnsafeBufferPointer { crypto_hash_sha256_update(&state, $0.baseAddress, UInt64($0.count)) }
-        second.withUnsafeBufferPointer { crypto_hash_sha256_update(&state, $0.baseAddress, UInt64($0.count)) }
-        return [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
-            crypto_hash_sha256_final(&state, buffer.baseAddress!)
-            count = length
-        }
+    /// Runs `body` with the portable code forced, for the tests of both
+    /// forms; the answers are the same, so other threads hashing meanwhile
+    /// are unaffected.
+    static func withPortableCode<T>(_ body: () throws -> T) rethrows -> T {
+        casevault_sha256_force_portable(1)
+        defer { casevault_sha256_force_portable(0) }
+        return try body()
     }
 }
 
@@ -180,27 +207,32 @@ extension Array where Element == UInt8 {
 
 extension SHA256 {
     /// SHA-256 over bytes that arrive in pieces (a file streamed into a
-    /// package, hashed for its manifest).
+    /// package, hashed for its manifest). The pending partial block can hold
+    /// plaintext: the state is wiped when finalized or released.
     public final class Hasher {
-        private var state = crypto_hash_sha256_state()
+        private var state = casevault_sha256_state()
         private var finished = false
 
         public init() {
-            Sodium.ensureInitialized()
-            crypto_hash_sha256_init(&state)
+            casevault_sha256_init(&state)
+        }
+
+        deinit {
+            if !finished { withUnsafeMutableBytes(of: &state) { sodium_memzero($0.baseAddress!, $0.count) } }
         }
 
         public func update(_ bytes: UnsafeRawBufferPointer) {
             precondition(!finished, "update after finalize")
-            _ = crypto_hash_sha256_update(&state, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+            casevault_sha256_update(&state, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
         }
 
         public func finalize() -> [UInt8] {
             precondition(!finished, "finalize twice")
             finished = true
-            var out = [UInt8](repeating: 0, count: SHA256.length)
-            out.withUnsafeMutableBytes { _ = crypto_hash_sha256_final(&state, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
-            return out
+            return [UInt8](unsafeUninitializedCapacity: SHA256.length) { buffer, count in
+                casevault_sha256_final(&state, buffer.baseAddress!)
+                count = SHA256.length
+            }
         }
     }
 }

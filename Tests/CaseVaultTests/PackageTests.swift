@@ -57,6 +57,25 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try p.vault.verify().isClean)
     }
 
+    /// A package of several MiB goes through every stage of the export
+    /// (tar, seal, hash, write) in many buffers, and out directly to the
+    /// device where the file system allows, with a tail that is not a whole
+    /// block: the file on disk must be exactly the bytes hashed for the event.
+    @Test func aLargePackageIsExactlyTheBytesItsEventNames() throws {
+        let p = try Self.scene()
+        let content = randomBytes(count: 5 * 1024 * 1024 + 12_345)
+        try p.file(content, name: "Scan", type: "report")
+        let out = p.scratch.file("large.cvp")
+        let report = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: out, by: p["grace"])
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: out)))
+        #expect(Int64(bytes.count) == report.bytes && bytes.count > content.count)
+        #expect(Blake2b.hash(bytes).hexString == report.blake2b)
+        let opened = try p.vault.openPackage(at: out, into: p.scratch.file("opened"), by: p["joseph"])
+        let scan = try #require(opened.files.first { $0.document == "Scan" })
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: p.scratch.file("opened/" + scan.path)))) == content)
+        #expect(scan.sha256 == SHA256.hash(content).hexString)
+    }
+
     @Test func aPackageIsRefusedToAnyoneElseAndWhenAlteredOrCutAndNothingIsLeft() throws {
         let p = try Self.scene()
         let out = p.scratch.file("handover.cvp")

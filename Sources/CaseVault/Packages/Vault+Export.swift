@@ -105,19 +105,32 @@ extension Vault {
         let format: PackageFormat = zipPassphrase == nil ? .sealed : .zipAES256
         var files: [PackagedFile] = []
         var manifestCases: [JSONValue] = [], otherFiles: [JSONValue] = []
-        let hasher = FastBlake2b()
+        var digest: [UInt8] = []
         var total: Int64 = 0
         try AtomicFile.write(to: path, replacing: false) { fd in
-            // Reading (decrypting each version, hashing it for the manifest,
-            // the tar) runs here; sealing, hashing the package and writing
-            // it run on a second thread (Pipeline), so the two overlap.
-            let output = PackageOutput(fd: fd, hasher: hasher)
-            let sealer = zipPassphrase == nil ? try SealedPackage.Sealer(to: try recipient.boxKey, output: output.write) : nil
+            // Five stages, each on its own thread (Pipeline), so that they
+            // overlap on every core: here, decrypting each version and the
+            // tar; the SHA-256 of each file for the manifest; sealing the
+            // tar; the BLAKE2b of the package; writing it, directly to the
+            // device where the file system allows (FileWriter), so the
+            // fsync at the end has only the tail left.
+            let file = FileWriter(fd: fd, direct: true)
+            let writing = Pipeline(consumer: file, buffers: 4, bufferSize: DirectIO.blockSize)
+            let hashing = HashingForwarder(next: writing)
+            let hashStage = Pipeline(consumer: hashing)
+            let output = PackageOutput(next: hashStage)
+            let sealer = zipPassphrase == nil ? try SealedPackage.Sealer(to: try recipient.boxKey, output: hashStage.write) : nil
             output.sealer = sealer
-            defer { output.sealer = nil }  // the sealer's closure holds `output`: break the cycle, so its key state is wiped
+            defer { output.sealer = nil }
             let pipeline = Pipeline(consumer: output)
             var done = false
-            defer { if !done { pipeline.cancel() } }
+            defer {
+                if !done {
+                    pipeline.cancel()
+                    hashStage.cancel()
+                    writing.cancel()
+                }
+            }
             let writer: ArchiveWriter
             do {
                 if let zipPassphrase {
@@ -221,16 +234,19 @@ extension Vault {
                 try writer.finishEntry()
                 try writer.finish()
             }
-            done = true
             try pipeline.finish()
             try sealer?.finish()
-            total = output.total
+            try hashStage.finish()
+            try writing.finish()
+            done = true
+            total = file.size
+            digest = hashing.hasher.finalize()
         }
-        let digest = hasher.finalize().hexString
+        let digestHex = digest.hexString
         do {
             _ = try write { writer, head in
                 try Ledger.append([.packageExported(PackageExported(
-                    recipient: recipientID, format: format.rawValue, blake2b: digest,
+                    recipient: recipientID, format: format.rawValue, blake2b: digestHex,
                     entries: files.compactMap { file in file.document.map { .init(case: file.caseNumber, document: $0, version: file.version) } }))],
                     by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
             }
@@ -238,28 +254,19 @@ extension Vault {
             FileSystem.remove(path)
             throw error
         }
-        return ExportReport(path: path, format: format, recipient: recipientID, blake2b: digest, bytes: total, files: files,
+        return ExportReport(path: path, format: format, recipient: recipientID, blake2b: digestHex, bytes: total, files: files,
                             leftOut: left.map { ($0.0, $0.1, $0.2) })
     }
 
-    /// The package's bytes on their way out: sealed (for a sealed package),
-    /// hashed and written, on the pipeline's thread.
+    /// The tar on its way out, on its pipeline's thread: sealed (for a
+    /// sealed package) or as it is (a zip, encrypted by libarchive), into
+    /// the stage that hashes and then writes the package.
     private final class PackageOutput: ChunkConsumer, @unchecked Sendable {
-        let fd: FileDescriptor
-        let hasher: FastBlake2b
+        let next: Pipeline
         var sealer: SealedPackage.Sealer?
-        private(set) var total: Int64 = 0
-        init(fd: FileDescriptor, hasher: FastBlake2b) {
-            self.fd = fd
-            self.hasher = hasher
-        }
+        init(next: Pipeline) { self.next = next }
         func consume(_ bytes: UnsafeRawBufferPointer) throws {
-            if let sealer { try sealer.write(bytes) } else { try write(bytes) }
-        }
-        func write(_ bytes: UnsafeRawBufferPointer) throws {
-            hasher.update(bytes)
-            total += Int64(bytes.count)
-            try fd.write(bytes)
+            if let sealer { try sealer.write(bytes) } else { try next.write(bytes) }
         }
     }
 
