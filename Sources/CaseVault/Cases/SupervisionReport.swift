@@ -63,9 +63,11 @@ extension Vault {
                                          caseloads: [], supervision: [], casesOfConcern: [], overdue: [], holds: [])
             }
             let signed = head.signedState(reader)
-            let overdue = try Self.due(in: signed, asOf: lastDay)
-            let holds = try Self.holds(in: signed)
-            for state in try signed.cases(matching: CaseQuery()) {
+            // Every case once (`count/cases` proves the list complete), for `due` and for the counts.
+            let cases = try signed.cases(matching: CaseQuery())
+            let overdue = try Self.due(in: signed, asOf: lastDay, cases: cases)
+            let holds = try Self.holds(in: signed, cases: cases)
+            for state in cases {
                 let record = state.case
                 let openedDay = String(record.openedAt.prefix(10))
                 guard openedDay < end else { continue }  // opened after the month

@@ -267,12 +267,15 @@ extension Vault {
         }
     }
 
-    /// `due` within a snapshot the caller holds (the monthly report's).
-    static func due(in signed: SignedState, asOf: Date, idleDays: Int = 90, visitDays: Int = 30, warnDays: Int = 30) throws -> [DueItem] {
+    /// `due` within a snapshot the caller holds (the monthly report's),
+    /// over `cases` when the caller has already read every case (checked
+    /// against `count/cases`), else over every case.
+    static func due(in signed: SignedState, asOf: Date, idleDays: Int = 90, visitDays: Int = 30, warnDays: Int = 30,
+                    cases: [CaseState]? = nil) throws -> [DueItem] {
         let today = Lifecycle.day(asOf)
         func daysAgo(_ n: Int) -> String { Lifecycle.day(asOf.addingTimeInterval(-Double(n) * 86_400)) }
         var items: [DueItem] = []
-        for state in try signed.cases(matching: CaseQuery()) {
+        for state in try cases ?? signed.cases(matching: CaseQuery()) {
             let record = state.case
             guard let status = CaseStatus(rawValue: record.status), status != .closed else { continue }
             let lifecycle = try signed.lifecycle(record.number)
@@ -413,8 +416,8 @@ extension Vault {
     }
 
     /// `holds` within a snapshot the caller holds.
-    static func holds(in signed: SignedState) throws -> [LegalHold] {
-        try signed.cases(matching: CaseQuery()).compactMap { state in try signed.hold(state.case.number).map(LegalHold.init) }
+    static func holds(in signed: SignedState, cases: [CaseState]? = nil) throws -> [LegalHold] {
+        try (cases ?? signed.cases(matching: CaseQuery())).compactMap { state in try signed.hold(state.case.number).map(LegalHold.init) }
     }
 
     /// The hold standing on one case, checked.
