@@ -18,11 +18,17 @@ static const uint32_t K[64] = {
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
 
+// A store the compiler may not drop.
+static void wipe(void *p, size_t n) {
+    volatile uint8_t *v = (volatile uint8_t *)p;
+    while (n--) *v++ = 0;
+}
+
 #define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
 static void blocks_portable(uint32_t h[8], const uint8_t *p, size_t count) {
+    uint32_t w[64];
     while (count--) {
-        uint32_t w[64];
         for (int t = 0; t < 16; t++) {
             w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16 | (uint32_t)p[4 * t + 2] << 8 | p[4 * t + 3];
         }
@@ -40,6 +46,8 @@ static void blocks_portable(uint32_t h[8], const uint8_t *p, size_t count) {
         h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
         p += 64;
     }
+    // The schedule holds the last block (it can be plaintext): not left on the stack.
+    wipe(w, sizeof w);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -146,12 +154,6 @@ void casevault_sha256_update(casevault_sha256_state *state, const uint8_t *bytes
         memcpy(state->block, bytes, count);
         state->used = (uint32_t)count;
     }
-}
-
-// A store the compiler may not drop.
-static void wipe(void *p, size_t n) {
-    volatile uint8_t *v = (volatile uint8_t *)p;
-    while (n--) *v++ = 0;
 }
 
 void casevault_sha256_final(casevault_sha256_state *state, uint8_t out[32]) {

@@ -1,10 +1,26 @@
 @testable import CaseVaultCrypto
+import Foundation
 import Testing
 
 /// casevault's SHA-256 (CSHA256) hashes the log, the state map and every
 /// file of a package or bag, so both of its forms, the CPU's SHA extensions
-/// and portable C, must agree with libsodium's on every input.
-@Suite struct SHA256Tests {
+/// and portable C, must agree with libsodium's on every input. Serialized:
+/// forcing the portable code is process-wide, and a test running beside
+/// another's portable half would not be testing the extensions.
+@Suite(.serialized) struct SHA256Tests {
+    /// On Linux on a CPU whose flags list `sha_ni`, the extensions must be
+    /// in use, or the tests below would hold only the portable code to
+    /// libsodium.
+    @Test func theExtensionsAreUsedWhereTheCPUHasThem() throws {
+        #if arch(x86_64) && os(Linux)
+        let info = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flags = info.split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
+        #expect(SHA256.isAccelerated == flags.contains("sha_ni"))
+        SHA256.withPortableCode { #expect(!SHA256.isAccelerated) }
+        #expect(SHA256.isAccelerated == flags.contains("sha_ni"))
+        #endif
+    }
+
     /// Each check runs once on the code the CPU chose and once on the
     /// portable code (the same code twice on a CPU without the extensions).
     func inBothForms(_ body: () -> Void) {

@@ -34,7 +34,9 @@ public enum Replay {
         let verified = try Trust.catchUp(.empty, reader: reader, vaultID: vaultID, book: book, through: last)
         var root = StateMap.empty
         var range = CompactRange()
-        let nodes = VerifiedCaches()  // the map this replay builds, by hash
+        // The map this replay builds, by hash: a replay walks each key once
+        // or twice, so the smaller memory, beside the catalog it builds.
+        let nodes = VerifiedCaches(nodeLimit: StateNodeCache.replayLimit)
         try reader.forEachEvent(in: 1...last) { record in
             let event = try Event(body: record.body)
             // Its blobs first, as when it was appended: an import's projection reads its history.

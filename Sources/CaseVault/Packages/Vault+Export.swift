@@ -105,8 +105,10 @@ extension Vault {
         let format: PackageFormat = zipPassphrase == nil ? .sealed : .zipAES256
         var files: [PackagedFile] = []
         var manifestCases: [JSONValue] = [], otherFiles: [JSONValue] = []
-        var digest: [UInt8] = []
+        var packageDigest: [UInt8] = []
         var total: Int64 = 0
+        // What can fail before any stage starts: a damaged recipient key.
+        let sealedTo = zipPassphrase == nil ? try recipient.boxKey : nil
         try AtomicFile.write(to: path, replacing: false) { fd in
             // Five stages, each on its own thread (Pipeline), so that they
             // overlap on every core: here, decrypting each version and the
@@ -116,21 +118,22 @@ extension Vault {
             // fsync at the end has only the tail left.
             let file = FileWriter(fd: fd, direct: true)
             let writing = Pipeline(consumer: file, buffers: 4, bufferSize: DirectIO.blockSize)
-            let hashing = HashingForwarder(next: writing)
-            let hashStage = Pipeline(consumer: hashing)
-            let output = PackageOutput(next: hashStage)
-            let sealer = zipPassphrase == nil ? try SealedPackage.Sealer(to: try recipient.boxKey, output: hashStage.write) : nil
-            output.sealer = sealer
-            defer { output.sealer = nil }
-            let pipeline = Pipeline(consumer: output)
+            let packageHasher = HashingForwarder(next: writing)
+            let hashStage = Pipeline(consumer: packageHasher)
+            // Every stage started is stopped on any failure, upstream first
+            // (a stage's consumer writes into the next); then the sealer is
+            // dropped, so its key state is wiped.
+            var started = [writing, hashStage]
             var done = false
+            let output = PackageOutput(next: hashStage)
             defer {
-                if !done {
-                    pipeline.cancel()
-                    hashStage.cancel()
-                    writing.cancel()
-                }
+                if !done { for stage in started.reversed() { stage.cancel() } }
+                output.sealer = nil
             }
+            let sealer = try sealedTo.map { try SealedPackage.Sealer(to: $0, output: hashStage.write) }
+            output.sealer = sealer
+            let pipeline = Pipeline(consumer: output)
+            started.append(pipeline)
             let writer: ArchiveWriter
             do {
                 if let zipPassphrase {
@@ -240,9 +243,9 @@ extension Vault {
             try writing.finish()
             done = true
             total = file.size
-            digest = hashing.hasher.finalize()
+            packageDigest = packageHasher.hasher.finalize()
         }
-        let digestHex = digest.hexString
+        let digestHex = packageDigest.hexString
         do {
             _ = try write { writer, head in
                 try Ledger.append([.packageExported(PackageExported(

@@ -472,8 +472,12 @@ final class SignedMemo: @unchecked Sendable {
 /// hash and records by their signed value (SECURITY.md §12a). Each `Vault`
 /// has its own; a new process, or a new `Vault`, starts with none.
 final class VerifiedCaches: @unchecked Sendable {
-    let nodes = StateNodeCache(limit: StateNodeCache.defaultLimit)
+    let nodes: StateNodeCache
     let records = SignedMemo()
+
+    init(nodeLimit: Int = StateNodeCache.defaultLimit) {
+        nodes = StateNodeCache(limit: nodeLimit)
+    }
 
     func removeAll() {
         nodes.removeAll()

@@ -334,6 +334,9 @@ final class StateNodeCache: @unchecked Sendable {
     /// memory is about 250 MB; commands that act on one case keep a few
     /// hundred nodes.
     static let defaultLimit = 1 << 20
+    /// What a replay (`rebuild`, the format-1 upgrade) keeps: the limit
+    /// before the one above.
+    static let replayLimit = 1 << 17
 
     private let lock = NSLock()
     private var nodes: [[UInt8]: Entry] = [:]
@@ -351,7 +354,7 @@ final class StateNodeCache: @unchecked Sendable {
     func insert(_ entry: Entry, hash: [UInt8]) {
         lock.lock()
         defer { lock.unlock() }
-        if nodes.count >= limit { nodes.removeAll(keepingCapacity: true) }
+        if nodes.count >= limit { nodes.removeAll() }  // and its table: a full one is tens of MB
         nodes[hash] = entry
     }
 
