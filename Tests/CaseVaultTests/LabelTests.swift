@@ -1,4 +1,7 @@
 @testable import CaseVault
+import CaseVaultCrypto
+import CaseVaultSQLite
+import GRDB
 import Foundation
 import Testing
 #if canImport(FoundationXML)
@@ -260,6 +263,40 @@ import FoundationXML
         }
         try p.vault.setHold("CP-2024-0042", placing: false, reason: "order lifted", by: p["dora"])
         try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Notes", to: "CP-2024-0043", reason: "misfiled", by: p["grace"])
+    }
+
+    /// `report monthly`, `due` and `audit controls` load the whole state
+    /// map into memory first; a node edited, added or deleted by hand must
+    /// still be refused there, in a process that had not yet checked it.
+    @Test func theCommandsThatLoadTheMapWholeStillRefuseItsEditedRows() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file(Array("notes".utf8), name: "Notes")
+        let month = Lifecycle.day(Date()).prefix(7).description
+        // Untouched, a fresh process gives the same answers as the one that wrote.
+        let fresh = try Vault.open(at: p.vault.path)
+        #expect(try fresh.monthlyReport(month: month).byStatus == p.vault.monthlyReport(month: month).byStatus)
+        #expect(try fresh.due() == p.vault.due())
+        // A stray node (a leaf for a key the map never held) changes nothing.
+        try p.tamper("INSERT INTO state_nodes (path, kind, hash, first, second) VALUES (x'00ff80', 0, zeroblob(32), randomblob(32), randomblob(32))")
+        #expect(try Vault.open(at: p.vault.path).due() == p.vault.due())
+        // The case's own leaf edited (not one that opening the vault reads): each command refuses it
+        // as a node that does not hash to what its parent names, the message of a walk's own check.
+        let leaf = SHA256.hash(Array(StateKey.case("CP-2024-0042").utf8))
+        try attack(p.vault, "UPDATE state_nodes SET second = zeroblob(32) WHERE kind = 0 AND first = ?", arguments: [Data(leaf)])
+        expectIntegrity("does not match the signed state") { _ = try Vault.open(at: p.vault.path).monthlyReport(month: month) }
+        expectIntegrity("does not match the signed state") { _ = try Vault.open(at: p.vault.path).due() }
+        expectIntegrity("does not match the signed state") { _ = try Vault.open(at: p.vault.path).controlsReport() }
+    }
+
+    @Test func aDeletedMapNodeIsFoundByTheCommandsThatLoadTheMapWhole() throws {
+        let p = try Programme()
+        try p.openCase()
+        // The case's own leaf: both read it.
+        let leaf = SHA256.hash(Array(StateKey.case("CP-2024-0042").utf8))
+        try attack(p.vault, "DELETE FROM state_nodes WHERE kind = 0 AND first = ?", arguments: [Data(leaf)])
+        expectIntegrity("a node is missing") { _ = try Vault.open(at: p.vault.path).monthlyReport(month: Lifecycle.day(Date()).prefix(7).description) }
+        expectIntegrity("a node is missing") { _ = try Vault.open(at: p.vault.path).due() }
     }
 
     /// A hold deleted by hand (to let a disposal through) is caught.

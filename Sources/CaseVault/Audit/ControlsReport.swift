@@ -76,6 +76,8 @@ extension Vault {
         // The log, scanned and checked as `audit log` checks it.
         let derived = ControlsReport.fromEvents(try checkedEvents())
         let (readsWithoutGrant, refused, exports) = (derived.readsWithoutGrant, derived.refused, derived.exports)
+        // What follows walks every case, its documents and versions: the map's nodes in one scan first.
+        try read { reader, head in if head.size > 0 { try head.signedState(reader).preloadNodes() } }
         let holds = try self.holds()
         let plan: [RetentionItem]
         do { plan = try retentionPlan(asOf: asOf) } catch VaultError.notFound { plan = [] }

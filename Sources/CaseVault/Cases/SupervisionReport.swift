@@ -63,6 +63,7 @@ extension Vault {
                                          caseloads: [], supervision: [], casesOfConcern: [], overdue: [], holds: [])
             }
             let signed = head.signedState(reader)
+            try signed.preloadNodes()
             // Every case once (`count/cases` proves the list complete), for `due` and for the counts.
             let cases = try signed.cases(matching: CaseQuery())
             let overdue = try Self.due(in: signed, asOf: lastDay, cases: cases)

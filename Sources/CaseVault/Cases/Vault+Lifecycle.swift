@@ -263,7 +263,9 @@ extension Vault {
     public func due(asOf: Date = Date(), idleDays: Int = 90, visitDays: Int = 30, warnDays: Int = 30) throws -> [DueItem] {
         try read { reader, head in
             guard head.size > 0 else { return [] }
-            return try Self.due(in: head.signedState(reader), asOf: asOf, idleDays: idleDays, visitDays: visitDays, warnDays: warnDays)
+            let signed = head.signedState(reader)
+            try signed.preloadNodes()
+            return try Self.due(in: signed, asOf: asOf, idleDays: idleDays, visitDays: visitDays, warnDays: warnDays)
         }
     }
 
@@ -274,13 +276,16 @@ extension Vault {
                     cases: [CaseState]? = nil) throws -> [DueItem] {
         let today = Lifecycle.day(asOf)
         func daysAgo(_ n: Int) -> String { Lifecycle.day(asOf.addingTimeInterval(-Double(n) * 86_400)) }
+        // The days compared against, once: formatting a date per case was 4 % of a 100,000-case report.
+        let (idleSince, visitSince) = (daysAgo(idleDays), daysAgo(visitDays))
+        let warnUntil = Lifecycle.day(asOf.addingTimeInterval(Double(warnDays) * 86_400))
         var items: [DueItem] = []
         for state in try cases ?? signed.cases(matching: CaseQuery()) {
             let record = state.case
             guard let status = CaseStatus(rawValue: record.status), status != .closed else { continue }
             let lifecycle = try signed.lifecycle(record.number)
             if let closing = Lifecycle.agedOutClosingDay(record, lifecycle),
-               closing <= Lifecycle.day(asOf.addingTimeInterval(Double(warnDays) * 86_400)) {
+               closing <= warnUntil {
                 items.append(DueItem(caseNumber: record.number, kind: .agedOutClosing, date: closing,
                                      detail: closing <= today ? "aged out: closing day \(closing) has come; it closes when next touched, or with 'casevault due --close-aged-out'"
                                                               : "aged out: closes on \(closing) unless its supervisor extends it"))
@@ -300,11 +305,11 @@ extension Vault {
                 lastFiled = max(lastFiled, day)
                 if document.isForm, DueItem.visitFormTypes.contains(document.type) { lastVisit = max(lastVisit ?? day, day) }
             }
-            if lastFiled < daysAgo(idleDays) {
+            if lastFiled < idleSince {
                 items.append(DueItem(caseNumber: record.number, kind: .idle, date: lastFiled,
                                      detail: "nothing filed since \(lastFiled) (over \(idleDays) days)"))
             }
-            if status == .open, (lastVisit ?? "") < daysAgo(visitDays), String(record.openedAt.prefix(10)) < daysAgo(visitDays) {
+            if status == .open, (lastVisit ?? "") < visitSince, String(record.openedAt.prefix(10)) < visitSince {
                 items.append(DueItem(caseNumber: record.number, kind: .noRecentVisit, date: lastVisit,
                                      detail: lastVisit.map { "last home-visit or monitoring form \($0) (over \(visitDays) days)" }
                                          ?? "no home-visit or monitoring form filed yet"))

@@ -31,6 +31,36 @@ struct SignedState {
         self.verified = verified
     }
 
+    /// For a command about to walk most of the map (every case and its
+    /// lifecycle, documents and versions: `due`, `report monthly`, `audit
+    /// controls`): every stored node, read in one scan into the node memory
+    /// and keyed there by the hash of its own content, so that the walks
+    /// find their nodes in memory instead of reading them path by path
+    /// (at 100,000 cases, about 1.4 million small reads). It proves nothing
+    /// by itself and needs to: a walk takes a node from the memory only by
+    /// the hash its checked parent, or the trusted root, names, so a row
+    /// edited or added by hand is a node no walk asks for, and a row deleted
+    /// is a node the walk then looks for in the catalog and does not find.
+    /// Nothing is loaded when the stored map would not fit beside what the
+    /// memory holds (it would empty itself part-way), nor for unchecked state.
+    func preloadNodes() throws {
+        guard checked, nodes == nil, let cache else { return }
+        let stored = try reader.stateNodeCount()
+        guard stored > 0, stored <= Int64(cache.limit - cache.count) else { return }
+        var batch: [StateNodeCache.Entry] = []
+        batch.reserveCapacity(4096)
+        try reader.forEachStateNode { node in
+            // The same shape a walk requires of a row it reads.
+            guard node.first.count == 32, node.second.count == 32 else { return }
+            batch.append(StateNodeCache.Entry(kind: node.kind, first: node.first, second: node.second))
+            if batch.count == 4096 {
+                cache.insert(contentsOf: batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        cache.insert(contentsOf: batch)
+    }
+
     /// The value the map holds at `key` under the trusted root.
     private func signedValue(_ key: String) throws -> [UInt8]? {
         try StateMap.value(for: StateMap.keyHash(key), root: root, in: nodes ?? StateNodes(reader: reader), cache: cache)
