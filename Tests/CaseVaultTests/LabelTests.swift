@@ -289,6 +289,24 @@ import FoundationXML
         expectIntegrity("does not match the signed state") { _ = try Vault.open(at: p.vault.path).controlsReport() }
     }
 
+    /// The node hash does not frame its two halves: the hold's leaf re-cut
+    /// (one byte moved from its value to its key) hashes as before. Loaded
+    /// into memory as it is, it would prove "no hold" for the case, and the
+    /// hold row deleted by hand would go unseen. The scan leaves it out and
+    /// the walk refuses it.
+    @Test func aLeafRecutAcrossItsHalvesIsNeitherLoadedNorBelieved() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.vault.setHold("CP-2024-0042", placing: true, reason: "court order", by: p["dora"])
+        let leaf = SHA256.hash(Array(StateKey.hold("CP-2024-0042").utf8))
+        try attack(p.vault, "UPDATE state_nodes SET first = CAST(first || substr(second, 1, 1) AS BLOB), second = CAST(substr(second, 2) AS BLOB) "
+                   + "WHERE kind = 0 AND first = ?", arguments: [Data(leaf)])
+        try p.tamper("DELETE FROM holds")
+        expectIntegrity("a node is malformed") { _ = try Vault.open(at: p.vault.path).monthlyReport(month: Lifecycle.day(Date()).prefix(7).description) }
+        expectIntegrity("a node is malformed") { _ = try Vault.open(at: p.vault.path).controlsReport() }
+        expectIntegrity("a node is malformed") { _ = try Vault.open(at: p.vault.path).holds() }
+    }
+
     @Test func aDeletedMapNodeIsFoundByTheCommandsThatLoadTheMapWhole() throws {
         let p = try Programme()
         try p.openCase()

@@ -78,7 +78,8 @@ public protocol CatalogReader: AnyObject {
     /// reads no faster that way than one by one.
     func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]?
     func stateNodeCount() throws -> Int64
-    /// Every stored state node, in no particular order (for `verify`).
+    /// Every stored state node, in no particular order (for `verify`, and
+    /// `SignedState.preloadNodes`).
     func forEachStateNode(_ body: (StateNode) throws -> Void) throws
 
     // Blobs: secret-bearing and large values, by the hex BLAKE2b-256 of their bytes.

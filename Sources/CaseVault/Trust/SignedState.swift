@@ -37,28 +37,39 @@ struct SignedState {
     /// and keyed there by the hash of its own content, so that the walks
     /// find their nodes in memory instead of reading them path by path
     /// (at 100,000 cases, about 1.4 million small reads). It proves nothing
-    /// by itself and needs to: a walk takes a node from the memory only by
-    /// the hash its checked parent, or the trusted root, names, so a row
+    /// by itself and needs not: a walk takes a node from the memory only by
+    /// the hash its checked parent, or the trusted root, names, and a node's
+    /// content (a tag byte and two 32-byte halves; rows of any other shape
+    /// are skipped, as a walk refuses them) is fixed by its hash. So a row
     /// edited or added by hand is a node no walk asks for, and a row deleted
-    /// is a node the walk then looks for in the catalog and does not find.
-    /// Nothing is loaded when the stored map would not fit beside what the
-    /// memory holds (it would empty itself part-way), nor for unchecked state.
+    /// is one the walk then looks for in the catalog (where it is missing,
+    /// unless the same node is stored at a second path too, as a leaf moved
+    /// up by a removal leaves behind: then the answer is the same, and
+    /// `verify` reports the row). Best effort: nothing is loaded when the
+    /// stored map would not fit beside what the memory holds (it would empty
+    /// itself part-way), once a scan was made by this vault, or for
+    /// unchecked state; a row that cannot be decoded ends the scan with what
+    /// was read (the walks that need that node read it themselves, and
+    /// refuse it).
     func preloadNodes() throws {
-        guard checked, nodes == nil, let cache else { return }
+        guard checked, nodes == nil, let cache, !cache.preloaded else { return }
         let stored = try reader.stateNodeCount()
         guard stored > 0, stored <= Int64(cache.limit - cache.count) else { return }
         var batch: [StateNodeCache.Entry] = []
         batch.reserveCapacity(4096)
-        try reader.forEachStateNode { node in
-            // The same shape a walk requires of a row it reads.
-            guard node.first.count == 32, node.second.count == 32 else { return }
-            batch.append(StateNodeCache.Entry(kind: node.kind, first: node.first, second: node.second))
-            if batch.count == 4096 {
-                cache.insert(contentsOf: batch)
-                batch.removeAll(keepingCapacity: true)
+        do {
+            try reader.forEachStateNode { node in
+                batch.append(StateNodeCache.Entry(kind: node.kind, first: node.first, second: node.second))
+                if batch.count == 4096 {
+                    cache.insert(contentsOf: batch)
+                    batch.removeAll(keepingCapacity: true)
+                }
             }
+        } catch let error as VaultError {
+            guard case .integrityFailure = error else { throw error }
         }
         cache.insert(contentsOf: batch)
+        cache.preloaded = true
     }
 
     /// The value the map holds at `key` under the trusted root.

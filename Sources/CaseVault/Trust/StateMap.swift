@@ -324,6 +324,11 @@ final class StateNodeCache: @unchecked Sendable {
         let second: [UInt8]
 
         var hash: [UInt8] { StateMap.nodeHash(kind, first, second) }
+        /// Two 32-byte halves: the only shape a node has, and the only one
+        /// the memory takes. The node hash does not frame its halves, so a
+        /// row whose first half is 33 bytes and second 31 hashes like a
+        /// real node; a walk refuses such a row, and so must the memory.
+        var isWellFormed: Bool { first.count == 32 && second.count == 32 }
     }
 
     /// How many a vault keeps (SECURITY.md §12a). A command that reads
@@ -369,10 +374,13 @@ final class StateNodeCache: @unchecked Sendable {
 
     /// `hash` must be `entry.hash`, computed by the caller.
     func insert(_ entry: Entry, hash: [UInt8]) {
+        guard entry.isWellFormed, let key = Key(hash) else { return }
         lock.lock()
         defer { lock.unlock() }
-        guard let key = Key(hash) else { return }
-        if nodes.count >= limit { nodes.removeAll() }  // and its table: a full one is tens of MB
+        if nodes.count >= limit {
+            nodes.removeAll()  // and its table: a full one is tens of MB
+            didPreload = false
+        }
         nodes[key] = entry
     }
 
@@ -380,6 +388,7 @@ final class StateNodeCache: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         nodes.removeAll()
+        didPreload = false
     }
 
     /// How many it holds.
@@ -390,19 +399,21 @@ final class StateNodeCache: @unchecked Sendable {
     }
 
     /// Many at once, each keyed by the hash of its own content, while there
-    /// is room (`SignedState.preloadNodes`). Returns how many went in.
-    @discardableResult
-    func insert(contentsOf entries: [Entry]) -> Int {
+    /// is room (`SignedState.preloadNodes`); entries of any other shape
+    /// than a node's are left out.
+    func insert(contentsOf entries: [Entry]) {
+        let keyed = entries.compactMap { entry in entry.isWellFormed ? Key(entry.hash).map { ($0, entry) } : nil }
         lock.lock()
         defer { lock.unlock() }
-        var added = 0
-        for entry in entries where nodes.count < limit {
-            guard let key = Key(entry.hash) else { continue }
-            nodes[key] = entry
-            added += 1
-        }
-        return added
+        for (key, entry) in keyed where nodes.count < limit { nodes[key] = entry }
     }
+
+    /// Whether `SignedState.preloadNodes` has filled this memory once.
+    var preloaded: Bool {
+        get { lock.lock(); defer { lock.unlock() }; return didPreload }
+        set { lock.lock(); defer { lock.unlock() }; didPreload = newValue }
+    }
+    private var didPreload = false
 }
 
 extension Array where Element == UInt8 {
