@@ -102,7 +102,8 @@ hf bulk-vs-restic \
     -n "restic backup" --prepare "rm -rf repo && restic init -q -r repo" "restic -q -r repo backup forms"
 hf export-vs-bsdtar \
     -n "casevault export handover" --prepare "rm -f out.cvp" "$casevault export handover --cases CP-2024-0002 --to grace --out out.cvp --as grace" \
-    -n "bsdtar -cf" --prepare "rm -f out.tar" "bsdtar -cf out.tar export"
+    -n "bsdtar -cf" --prepare "rm -f out.tar" "bsdtar -cf out.tar export" \
+    -n "bsdtar -cf, then sync of its output" --prepare "rm -f out.tar" "bsdtar -cf out.tar export && sync out.tar"
 rm -f out.age out.bin out.cvp out.tar
 
 # -------------------------------------------------------------- the report
