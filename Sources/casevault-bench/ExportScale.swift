@@ -54,30 +54,20 @@ func measureExportAtScale(in folder: String) -> Bool {
         }
         exports.append(total / seconds)
         unlink(out)
+        // bsdtar as it is, then made durable as the export's package is (it is fsynced before the
+        // export reports): the second for context only, the target is judged against the first.
         let tar = "\(scratch)/plain-\(run).tar"
-        let start = now()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/bsdtar")
-        process.arguments = ["-cf", tar, "-C", plain, "."]
-        do { try process.run() } catch {
-            print("bsdtar is not installed (apt-get install -y libarchive-tools)")
+        guard let plainSeconds = timeProcess("/usr/bin/bsdtar", ["-cf", tar, "-C", plain, "."]) else {
+            print("bsdtar -cf failed (is it installed? apt-get install -y libarchive-tools)")
             return false
         }
-        process.waitUntilExit()
-        tars.append(total / (now() - start))
+        tars.append(total / plainSeconds)
         unlink(tar)
-        // The same, made durable as the export's package is (it is fsynced before the export
-        // reports): for context only, the target is judged against bsdtar as it is.
-        let syncedStart = now()
-        let synced = Process()
-        synced.executableURL = URL(fileURLWithPath: "/bin/sh")
-        synced.arguments = ["-c", "bsdtar -cf \"$1\" -C \"$2\" . && sync \"$1\"", "sh", tar, plain]
-        do { try synced.run() } catch {
-            print("cannot run /bin/sh")
+        guard let syncedSeconds = timeProcess("/bin/sh", ["-c", "bsdtar -cf \"$1\" -C \"$2\" . && sync \"$1\"", "sh", tar, plain]) else {
+            print("bsdtar then sync failed")
             return false
         }
-        synced.waitUntilExit()
-        syncedTars.append(total / (now() - syncedStart))
+        syncedTars.append(total / syncedSeconds)
         unlink(tar)
     }
     let (export, tar) = (median(exports), median(tars))
@@ -88,4 +78,15 @@ func measureExportAtScale(in folder: String) -> Bool {
     let met = export >= 0.7 * tar
     print((met ? "  met     " : "  MISSED  ") + String(format: "export at %.0f %% of bsdtar's throughput (target 70 %%)", 100 * export / tar))
     return met
+}
+
+/// Seconds one run of `executable` took; nil when it cannot start or fails.
+func timeProcess(_ executable: String, _ arguments: [String]) -> Double? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let start = now()
+    guard (try? process.run()) != nil else { return nil }
+    process.waitUntilExit()
+    return process.terminationStatus == 0 ? now() - start : nil
 }

@@ -76,6 +76,32 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(scan.sha256 == SHA256.hash(content).hexString)
     }
 
+    /// A version whose object was altered fails authentication mid-export,
+    /// after megabytes have gone through every stage: the command throws
+    /// (every stage stopped, none left waiting), no package appears, and the
+    /// log names no export.
+    @Test func anExportThatFailsMidStreamLeavesNoPackageAndNoExport() throws {
+        let p = try Self.scene()
+        let scan = try p.file(randomBytes(count: 5 * 1024 * 1024 + 12_345), name: "Scan", type: "report")
+        let object = p.objectPath(scan.objectID)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: object)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: object))
+        bytes[bytes.count - 100] ^= 0x01  // in the last chunk: everything before it has been packaged
+        try bytes.write(to: URL(fileURLWithPath: object))
+        let out = p.scratch.file("failed.cvp")
+        let exports = try p.vault.events().filter { $0.type == "package.exported" }.count
+        expectIntegrity("failed authentication") {
+            _ = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: out, by: p["grace"])
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.path).allSatisfy { !$0.contains("failed") })
+        #expect(try p.vault.events().filter { $0.type == "package.exported" }.count == exports)
+        // The vault goes on: the same export without the altered document works.
+        bytes[bytes.count - 100] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: object))
+        _ = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: out, by: p["grace"])
+    }
+
     @Test func aPackageIsRefusedToAnyoneElseAndWhenAlteredOrCutAndNothingIsLeft() throws {
         let p = try Self.scene()
         let out = p.scratch.file("handover.cvp")
