@@ -52,16 +52,20 @@ extension Vault {
             staffTypes.contains(event.type)
                 || ((numbers.isEmpty || !numbers.isDisjoint(with: event.cases)) && (sinceDay.map { String(event.at.prefix(10)) >= $0 } ?? true))
         }
-        let controls = try controlsReport(asOf: now)
         let day = Lifecycle.day(now)
         let bagName = "casevault-audit-\(config.vaultId.prefix(8))-\(day.replacingOccurrences(of: "-", with: ""))"
 
         var payload: [(String, [UInt8])] = []
-        let size: Int64 = try read { reader, head in
+        let (size, controls): (Int64, ControlsReport) = try read { reader, head in
             // The events, the controls and this snapshot must be of one log: it may not grow meanwhile.
-            guard Int64(all.count) == head.size, controls.logSize == head.size else {
+            guard Int64(all.count) == head.size else {
                 throw VaultError.io("the log grew while the export was being made; run it again")
             }
+            let signed = head.signedState(reader)
+            try signed.preloadNodes()
+            let controls = try ControlsReport(signed: signed, events: try all.map { try Event(body: Array($0.body.utf8)) }, asOf: now,
+                                              vaultID: config.vaultId, logSize: head.size, logRoot: head.logRoot.hexString,
+                                              wrappedKeys: { try? signed.blob($0.wrappedKeysHash, what: "the wrapped keys of '\($0.id)'") })
             let nodes = LogNodes(reader: reader)
             var lines: [UInt8] = []
             for event in events {
@@ -95,23 +99,13 @@ extension Vault {
                 payload.append(("data/previous-checkpoint.txt", Array(last.note.utf8)))
             }
             // The catalog's metadata, each row checked against the signed state.
-            let signed = head.signedState(reader)
-            let encoder = JSONValueEncoder()
-            func json(_ value: some Encodable) throws -> [UInt8] { Array(try encoder.encode(value).prettyText.utf8) + [0x0a] }
-            let states = try signed.cases(matching: CaseQuery()).filter { numbers.isEmpty || numbers.contains($0.case.number) }
-            payload.append(("data/catalog/staff.json", try json(try signed.allStaff().map(AuditStaff.init))))
-            payload.append(("data/catalog/cases.json", try json(states.map(\.case))))
-            payload.append(("data/catalog/grants.json", try json(states.flatMap(\.grants))))
-            var inventory: [VersionRecord] = [], history: [StatusChangeRecord] = [], tags: [CaseTagRecord] = []
-            for state in states {
-                for document in try signed.documents(state.case.number) { inventory += try signed.versions(of: document) }
-                history += try signed.lifecycle(state.case.number).changes
-                tags += try signed.tags(state.case.number)
+            payload += try AuditBag.catalogFiles(signed, cases: numbers)
+            // The blobs the bag's events need to be replayed at the auditor's desk: policies, schema
+            // bodies and imported histories (no content, no key material; SECURITY.md §12d).
+            for hash in Set(try events.flatMap { AuditBag.replayBlobs(of: try Event(body: Array($0.body.utf8))) }).sorted() {
+                if let bytes = try? signed.blob(hash, what: "blob \(hash)") { payload.append(("data/blobs/\(hash)", bytes)) }
             }
-            payload.append(("data/catalog/documents.json", try json(inventory)))
-            payload.append(("data/catalog/status-history.json", try json(history)))
-            payload.append(("data/catalog/tags.json", try json(tags)))
-            return head.size
+            return (head.size, controls)
         }
         payload.append(("data/controls.json", Array(JSONValue.object([
             "vaultId": .string(controls.vaultId), "asOf": .string(controls.asOf), "logSize": .integer(controls.logSize),
@@ -175,6 +169,41 @@ extension Vault {
         }
         return AuditExportReport(path: path, bagName: bagName, format: format == .zip ? "zip" : "tar", events: events.count,
                                  payloadFiles: payload.count, payloadBytes: payloadBytes, logSize: size, blake2b: digest)
+    }
+}
+
+extension AuditBag {
+    /// The bag's catalog files (`data/catalog/`), from a signed state: the
+    /// live vault's when the bag is made, the replayed one when
+    /// `verify-export` checks them. `cases` empty: every case.
+    static func catalogFiles(_ signed: SignedState, cases numbers: Set<String>) throws -> [(String, [UInt8])] {
+        let encoder = JSONValueEncoder()
+        func json(_ value: some Encodable) throws -> [UInt8] { Array(try encoder.encode(value).prettyText.utf8) + [0x0a] }
+        let states = try signed.cases(matching: CaseQuery()).filter { numbers.isEmpty || numbers.contains($0.case.number) }
+        var files = [("data/catalog/staff.json", try json(try signed.allStaff().map(AuditStaff.init))),
+                     ("data/catalog/cases.json", try json(states.map(\.case))),
+                     ("data/catalog/grants.json", try json(states.flatMap(\.grants)))]
+        var inventory: [VersionRecord] = [], history: [StatusChangeRecord] = [], tags: [CaseTagRecord] = []
+        for state in states {
+            for document in try signed.documents(state.case.number) { inventory += try signed.versions(of: document) }
+            history += try signed.lifecycle(state.case.number).changes
+            tags += try signed.tags(state.case.number)
+        }
+        files += [("data/catalog/documents.json", try json(inventory)),
+                  ("data/catalog/status-history.json", try json(history)),
+                  ("data/catalog/tags.json", try json(tags))]
+        return files
+    }
+
+    /// The blobs of an event that a bag carries so that its events replay:
+    /// a retention policy's body, an imported case's history and its schema
+    /// bodies. Never a sealed key, a wrapped key or a sealed file name.
+    static func replayBlobs(of event: Event) -> [String] {
+        switch event.data {
+        case .retentionPolicySet(let data): [data.bodyHash]
+        case .caseImported(let data): [data.history] + data.schemaBodies
+        default: []
+        }
     }
 }
 

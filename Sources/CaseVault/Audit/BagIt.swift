@@ -101,6 +101,8 @@ public enum BagIt {
 
         // §2.1.3 and §2.2.1: the manifests, each line a digest and a path.
         var payloadManifests = 0
+        // The digests are computed after every manifest is read, each file and algorithm on a core of its own.
+        var digests: [(manifest: String, path: String, digest: String, algorithm: FixityDigest, bytes: [UInt8])] = []
         for name in files.keys.sorted() where !name.contains("/") {
             let isTag = name.hasPrefix("tagmanifest-")
             guard (isTag || name.hasPrefix("manifest-")), name.hasSuffix(".txt") else { continue }
@@ -138,7 +140,7 @@ public enum BagIt {
                                                          : "\(name) lists \(path), which the bag does not hold")
                     continue
                 }
-                if algorithm.hash(bytes).hexString != digest { errors.append("\(path) does not match its \(algorithm.rawValue) digest in \(name)") }
+                digests.append((name, path, digest, algorithm, bytes))
             }
             if !isTag {
                 for path in payload.subtracting(listed.keys).sorted() { errors.append("\(path) is in the payload but not in \(name)") }
@@ -146,6 +148,19 @@ public enum BagIt {
             }
         }
         if payloadManifests == 0 { errors.append("there is no payload manifest (manifest-ALGORITHM.txt)") }
+        let matches = Box([Bool](repeating: false, count: digests.count))
+        let lock = NSLock()
+        let work = digests
+        DispatchQueue.concurrentPerform(iterations: work.count) { index in
+            let item = work[index]
+            let same = item.algorithm.hash(item.bytes).hexString == item.digest
+            lock.lock()
+            matches.value[index] = same
+            lock.unlock()
+        }
+        for (item, same) in zip(digests, matches.value) where !same {
+            errors.append("\(item.path) does not match its \(item.algorithm.rawValue) digest in \(item.manifest)")
+        }
 
         // §2.2.2: bag-info.txt, labels and values; Payload-Oxum, when given, must be the payload's.
         if files["bag-info.txt"] != nil, let body = text("bag-info.txt") {

@@ -72,98 +72,124 @@ extension ControlsReport {
 
 extension Vault {
     public func controlsReport(asOf: Date = Date()) throws -> ControlsReport {
-        let today = Lifecycle.day(asOf)
-        // The log, scanned and checked as `audit log` checks it.
-        let derived = ControlsReport.fromEvents(try checkedEvents())
-        let (readsWithoutGrant, refused, exports) = (derived.readsWithoutGrant, derived.refused, derived.exports)
-        // What follows walks every case, its documents and versions: the map's nodes in one scan first.
-        try read { reader, head in if head.size > 0 { try head.signedState(reader).preloadNodes() } }
-        let holds = try self.holds()
-        let plan: [RetentionItem]
-        do { plan = try retentionPlan(asOf: asOf) } catch VaultError.notFound { plan = [] }
+        // The events and the state must be of one log: another process may append between the two reads.
+        for _ in 1...3 {
+            let events = try checkedEvents()
+            let report: ControlsReport? = try read { reader, head in
+                guard Int64(events.count) == head.size else { return nil }
+                let signed = head.signedState(reader)
+                // What follows walks every case, its documents and versions: the map's nodes in one scan first.
+                if head.size > 0 { try signed.preloadNodes() }
+                return try ControlsReport(signed: signed, events: events, asOf: asOf, vaultID: config.vaultId, logSize: head.size,
+                                          logRoot: head.logRoot.hexString,
+                                          wrappedKeys: { try? signed.blob($0.wrappedKeysHash, what: "the wrapped keys of '\($0.id)'") })
+            }
+            if let report { return report }
+        }
+        throw VaultError.io("the log kept growing while the controls report was being made; run it again")
+    }
+}
 
-        return try read { reader, head in
-            let signed = head.signedState(reader)
-            let settings = try signed.settings()
-            let staff = try signed.allStaff()
-            let byID = Dictionary(staff.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-            let confidentialTypes = Set(try signed.confidentialTypes().types)
-            var holderTable: [(String, Tier, [String])] = [], extra: [String] = [], departed: [String] = []
-            var confidentialInTeam: [String] = [], imagesInTeam: [String] = []
-            for state in try signed.cases(matching: CaseQuery()) where try signed.disposal(state.case.number) == nil {
-                let record = state.case
-                for tier in Tier.allCases {
-                    let generation = record.generation(of: tier)
-                    let current = state.grants.filter { $0.tier == tier.rawValue && $0.generation == generation }.map(\.holder)
-                    holderTable.append((record.number, tier, current))
-                    let incoming = try signed.handover(record.number)?.to
-                    for holder in current where holder != GrantHolder.recovery {
-                        guard let id = GrantHolder.staffID(holder), let member = byID[id] else {
-                            extra.append("\(record.number) \(tier.rawValue) tier: '\(holder)', who is no staff member")
-                            continue
-                        }
-                        // The incoming member of a handover under way holds both tiers while shadowing.
-                        let allowed = id == record.manager || id == record.supervisor || id == incoming
-                            || (tier == .team && settings.teamTierRoles.contains(member.role))
-                        if !allowed {
-                            let grant = state.grants.first { $0.tier == tier.rawValue && $0.holder == holder && $0.generation == generation }
-                            extra.append("\(record.number) \(tier.rawValue) tier: '\(id)' (\(member.role)), sealed at event \(grant?.grantedSeq ?? 0)")
-                        }
+extension ControlsReport {
+    /// The check whose items need the members' wrapped keys (their Argon2id
+    /// header), which no audit bag carries: `verify-export` cannot recompute it.
+    public static let keyDerivationCheck = "kdf-below-policy"
+
+    /// The report from a signed state and the whole log it came from: the
+    /// live vault's, or one an auditor replayed from a bag's events
+    /// (`verify-export`). `wrappedKeys` gives a member's wrapped keys; nil
+    /// leaves out the check that needs them.
+    init(signed: SignedState, events: [Event], asOf: Date, vaultID: String, logSize: Int64, logRoot: String,
+         wrappedKeys: ((StaffRecord) -> [UInt8]?)?) throws {
+        let today = Lifecycle.day(asOf)
+        let (readsWithoutGrant, refused, exports) = Self.fromEvents(events)
+        let settings = try signed.settings()
+        let staff = try signed.allStaff()
+        let byID = Dictionary(staff.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let confidentialTypes = Set(try signed.confidentialTypes().types)
+        var holderTable: [(String, Tier, [String])] = [], extra: [String] = [], departed: [String] = []
+        var confidentialInTeam: [String] = [], imagesInTeam: [String] = []
+        let states = try signed.cases(matching: CaseQuery())
+        for state in states where try signed.disposal(state.case.number) == nil {
+            let record = state.case
+            for tier in Tier.allCases {
+                let generation = record.generation(of: tier)
+                let current = state.grants.filter { $0.tier == tier.rawValue && $0.generation == generation }.map(\.holder)
+                holderTable.append((record.number, tier, current))
+                let incoming = try signed.handover(record.number)?.to
+                for holder in current where holder != GrantHolder.recovery {
+                    guard let id = GrantHolder.staffID(holder), let member = byID[id] else {
+                        extra.append("\(record.number) \(tier.rawValue) tier: '\(holder)', who is no staff member")
+                        continue
                     }
-                }
-                for grant in state.grants {
-                    if let id = GrantHolder.staffID(grant.holder), let left = byID[id]?.left {
-                        departed.append("\(record.number) \(grant.tier) tier generation \(grant.generation): '\(id)', who left on \(left.at.prefix(10))")
-                    }
-                }
-                for document in try signed.documents(record.number) {
-                    for version in try signed.versions(of: document) where version.tier == Tier.team.rawValue {
-                        let name = "\(record.number) '\(document.name)' v\(version.version) (type \(version.type))"
-                        if Policy.photoTypes.contains(version.type) { imagesInTeam.append(name) }
-                        else if confidentialTypes.contains(version.type) { confidentialInTeam.append(name) }
+                    // The incoming member of a handover under way holds both tiers while shadowing.
+                    let allowed = id == record.manager || id == record.supervisor || id == incoming
+                        || (tier == .team && settings.teamTierRoles.contains(member.role))
+                    if !allowed {
+                        let grant = state.grants.first { $0.tier == tier.rawValue && $0.holder == holder && $0.generation == generation }
+                        extra.append("\(record.number) \(tier.rawValue) tier: '\(id)' (\(member.role)), sealed at event \(grant?.grantedSeq ?? 0)")
                     }
                 }
             }
-            // Wrapped keys whose Argon2id cost is below the vault's (their header, §4; nothing is unwrapped).
-            var weakKDF: [String] = []
+            for grant in state.grants {
+                if let id = GrantHolder.staffID(grant.holder), let left = byID[id]?.left {
+                    departed.append("\(record.number) \(grant.tier) tier generation \(grant.generation): '\(id)', who left on \(left.at.prefix(10))")
+                }
+            }
+            for document in try signed.documents(record.number) {
+                for version in try signed.versions(of: document) where version.tier == Tier.team.rawValue {
+                    let name = "\(record.number) '\(document.name)' v\(version.version) (type \(version.type))"
+                    if Policy.photoTypes.contains(version.type) { imagesInTeam.append(name) }
+                    else if confidentialTypes.contains(version.type) { confidentialInTeam.append(name) }
+                }
+            }
+        }
+        // Wrapped keys whose Argon2id cost is below the vault's (their header, §4; nothing is unwrapped).
+        var weakKDF: [String]?
+        if let wrappedKeys {
+            var weak: [String] = []
             for member in staff where member.left == nil {
-                guard let blob = try? signed.blob(member.wrappedKeysHash, what: "the wrapped keys of '\(member.id)'"), blob.count >= 21,
-                      Array(blob[0..<3]) == Array("CVW".utf8), blob[4] == 0x02 else {
-                    weakKDF.append("'\(member.id)': wrapped keys missing, altered or of an unknown key derivation")
+                guard let blob = wrappedKeys(member), blob.count >= 21, Array(blob[0..<3]) == Array("CVW".utf8), blob[4] == 0x02 else {
+                    weak.append("'\(member.id)': wrapped keys missing, altered or of an unknown key derivation")
                     continue
                 }
                 func u64(_ offset: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(blob[offset + $1]) << (8 * UInt64($1)) } }
                 let ops = u64(5), mem = u64(13)
                 if ops < UInt64(settings.kdf.opsLimit) || mem < UInt64(settings.kdf.memLimit) {
-                    weakKDF.append("'\(member.id)': opslimit \(ops), memlimit \(mem / 1_048_576) MiB; the vault's are \(settings.kdf.opsLimit), \(settings.kdf.memLimit / 1_048_576) MiB")
+                    weak.append("'\(member.id)': opslimit \(ops), memlimit \(mem / 1_048_576) MiB; the vault's are \(settings.kdf.opsLimit), \(settings.kdf.memLimit / 1_048_576) MiB")
                 }
             }
-            let pastRetention = plan.filter { $0.action == .dispose }.map { "\($0.caseNumber): due since \($0.dueOn ?? "?") under \($0.rule)" }
-            let holdItems = holds.map { "\($0.caseNumber): held since \(Timestamp.string(from: $0.at).prefix(10)) by \($0.by): \($0.reason)" }
-            let created = String(settings.createdAt.prefix(10))
-            let recoveryAge = Lifecycle.parseDay(created).map { Int(asOf.timeIntervalSince($0) / 86_400) }
-            func check(_ id: String, _ title: String, _ items: [String], informational: Bool = false) -> ControlCheck {
-                ControlCheck(id: id, title: title, passed: informational || items.isEmpty, informational: informational, items: items)
-            }
-            let checks = [
-                check("holders", "Every tier holder is the case's manager or supervisor, the recovery key, or of a role the policy lets hold the team tier", extra),
-                check("confidential-types-in-team", "No version of a confidential-by-policy type (\(confidentialTypes.sorted().joined(separator: ", "))) in a team tier", confidentialInTeam),
-                check("images-in-team", "No image (types \(Policy.photoTypes.sorted().joined(separator: ", "))) in a team tier", imagesInTeam),
-                check("kdf-below-policy", "No member's wrapped keys use a key derivation cheaper than the vault's", weakKDF),
-                check("departed-holders", "No member who left still holds a sealed key", departed),
-                check("reads-without-grant", "Every read was by a holder of the tier at the time", readsWithoutGrant),
-                check("refused-reads", "Reads refused (role or no grant)", refused, informational: true),
-                check("exports", "Packages and transfers made, by whom, for whom", exports, informational: true),
-                check("past-retention", "No closed case is past its retention date and not disposed of", pastRetention),
-                check("holds", "Legal holds in force", holdItems, informational: true),
-                check("test-kdf", "The test-only key derivation is off", settings.insecureTestingKDF ? ["insecureTestingKDF is true"] : []),
-                check("recovery-key", settings.recoveryPublicKey != nil && recoveryAge != nil
-                          ? "A recovery key exists; it is \(recoveryAge!) days old (since \(created))"
-                          : "A recovery key exists (age counted from the vault's creation)",
-                      settings.recoveryPublicKey == nil ? ["no recovery key"] : []),
-            ]
-            return ControlsReport(vaultId: config.vaultId, asOf: today, logSize: head.size, logRoot: head.logRoot.hexString, checks: checks,
-                                  holders: holderTable.map { ($0.0, $0.1, $0.2) })
+            weakKDF = weak
         }
+        let holds = try Vault.holds(in: signed, cases: states)
+        let plan = try RetentionSchedule(signed, asOf: asOf).map { try Vault.retentionPlan($0, in: signed) } ?? []
+        let pastRetention = plan.filter { $0.action == .dispose }.map { "\($0.caseNumber): due since \($0.dueOn ?? "?") under \($0.rule)" }
+        let holdItems = holds.map { "\($0.caseNumber): held since \(Timestamp.string(from: $0.at).prefix(10)) by \($0.by): \($0.reason)" }
+        let created = String(settings.createdAt.prefix(10))
+        let recoveryAge = Lifecycle.parseDay(created).map { Int(asOf.timeIntervalSince($0) / 86_400) }
+        func check(_ id: String, _ title: String, _ items: [String], informational: Bool = false) -> ControlCheck {
+            ControlCheck(id: id, title: title, passed: informational || items.isEmpty, informational: informational, items: items)
+        }
+        var checks = [
+            check("holders", "Every tier holder is the case's manager or supervisor, the recovery key, or of a role the policy lets hold the team tier", extra),
+            check("confidential-types-in-team", "No version of a confidential-by-policy type (\(confidentialTypes.sorted().joined(separator: ", "))) in a team tier", confidentialInTeam),
+            check("images-in-team", "No image (types \(Policy.photoTypes.sorted().joined(separator: ", "))) in a team tier", imagesInTeam),
+        ]
+        if let weakKDF { checks.append(check(Self.keyDerivationCheck, "No member's wrapped keys use a key derivation cheaper than the vault's", weakKDF)) }
+        checks += [
+            check("departed-holders", "No member who left still holds a sealed key", departed),
+            check("reads-without-grant", "Every read was by a holder of the tier at the time", readsWithoutGrant),
+            check("refused-reads", "Reads refused (role or no grant)", refused, informational: true),
+            check("exports", "Packages and transfers made, by whom, for whom", exports, informational: true),
+            check("past-retention", "No closed case is past its retention date and not disposed of", pastRetention),
+            check("holds", "Legal holds in force", holdItems, informational: true),
+            check("test-kdf", "The test-only key derivation is off", settings.insecureTestingKDF ? ["insecureTestingKDF is true"] : []),
+            check("recovery-key", settings.recoveryPublicKey != nil && recoveryAge != nil
+                      ? "A recovery key exists; it is \(recoveryAge!) days old (since \(created))"
+                      : "A recovery key exists (age counted from the vault's creation)",
+                  settings.recoveryPublicKey == nil ? ["no recovery key"] : []),
+        ]
+        self.init(vaultId: vaultID, asOf: today, logSize: logSize, logRoot: logRoot, checks: checks,
+                  holders: holderTable.map { ($0.0, $0.1, $0.2) })
     }
 }

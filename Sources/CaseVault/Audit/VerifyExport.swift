@@ -2,6 +2,13 @@ public import Foundation
 internal import CaseVaultArchive
 internal import CaseVaultCrypto
 
+/// One line of a bag's `events.jsonl`: the event, its signed body and its signature.
+struct AuditedLine: Sendable {
+    let event: Event
+    let body: [UInt8]
+    let signature: [UInt8]
+}
+
 /// What `audit verify-export` found in a casevault audit bag, checked at
 /// an auditor's desk without the vault (SECURITY.md §12d).
 public struct ExportVerification: Sendable {
@@ -75,10 +82,10 @@ public enum AuditBag {
         // Split as bytes: splitting 100,000 lines as Swift Characters cost more than their signatures.
         var lines = (files["data/events.jsonl"] ?? []).split(separator: 0x0a, omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
-        struct Line { let event: Event; let body: [UInt8]; let signature: [UInt8] }
+        typealias Line = AuditedLine
         enum Read { case line(Line), problem(String) }
         let size = checkpoint.size, root = checkpoint.root
-        let read: [Read] = Parallel.map(Array(lines.enumerated())) { number, line in
+        func parse(_ number: Int, _ line: ArraySlice<UInt8>) -> Read {
             guard let json = try? JSONValue(parsing: Array(line)), case .object(let o) = json, let body = o["body"]?.stringValue,
                   let signatureHex = o["signature"]?.stringValue, let signature = [UInt8](hexString: signatureHex),
                   case .array(let pathItems)? = o["inclusionPath"], let event = try? Event(body: Array(body.utf8)) else {
@@ -93,6 +100,33 @@ public enum AuditBag {
             }
             return .line(Line(event: event, body: Array(body.utf8), signature: signature))
         }
+        // A bag that may hold the whole log is replayed (`recompute`) on its own thread, chunk by
+        // chunk as the lines are parsed, and on while the signatures are checked on every core;
+        // what it finds counts only if every line then proves a validly signed event in place.
+        let mayBeWhole = lines.count == Int(size)
+        let feed = Handoff<[Line]>(capacity: 4)
+        let recomputed = Box<[ExportVerification.Check]>([])
+        let replayed = DispatchSemaphore(value: 0)
+        if mayBeWhole {
+            let wholeVault = info["Casevault-Cases"] == "all"
+            let replay = Thread {
+                defer { replayed.signal() }
+                recomputed.value = recompute(feed, files: files, vaultID: vaultID, checkpoint: checkpoint, wholeVault: wholeVault)
+            }
+            replay.stackSize = 8 << 20
+            replay.start()
+        }
+        var read: [Read] = []
+        read.reserveCapacity(lines.count)
+        let chunk = 8_192
+        for start in stride(from: 0, to: lines.count, by: chunk) {
+            let part = Parallel.map(Array(lines[start..<min(lines.count, start + chunk)].enumerated())) { parse(start + $0, $1) }
+            read += part
+            guard mayBeWhole, !feed.isCancelled else { continue }
+            let good = part.compactMap { if case .line(let line) = $0 { line } else { nil } }
+            if good.count < part.count || !feed.put(good) { feed.cancel() }
+        }
+        feed.finish()
         var bad: [String] = [], parsed: [Line] = []
         var previousSeq: Int64 = 0
         for item in read {
@@ -146,22 +180,115 @@ public enum AuditBag {
             check("the log extends the auditor's previous checkpoint (RFC 9162 consistency)", grew)
         }
 
-        // The controls that come from the events, recomputed: only a whole log says who held what.
-        let whole = events.count == Int(checkpoint.size) && events.enumerated().allSatisfy { $0.element.seq == Int64($0.offset + 1) }
-        if whole, let controls = text("data/controls.json"), let json = try? JSONValue(parsing: Array(controls.utf8)), case .object(let o) = json,
-           case .array(let list)? = o["checks"] {
-            var stated: [String: [String]] = [:]
-            for item in list {
-                if case .object(let c) = item, let id = c["id"]?.stringValue, case .array(let items)? = c["items"] {
-                    stated[id] = items.compactMap(\.stringValue)
-                }
-            }
-            let derived = ControlsReport.fromEvents(events)
-            check("the controls report's reads, refusals and exports are what the events say",
-                  stated["reads-without-grant"] == derived.readsWithoutGrant && stated["refused-reads"] == derived.refused
-                      && stated["exports"] == derived.exports)
+        // Only a whole log says who held what: the events replayed through the vault's own rules, then the
+        // controls report and the catalog files recomputed from the replayed state and compared.
+        if mayBeWhole { replayed.wait() }
+        let whole = mayBeWhole && !feed.isCancelled && bad.isEmpty && unsigned.isEmpty && parsed.count == Int(size)
+            && parsed.enumerated().allSatisfy { $0.element.event.seq == Int64($0.offset + 1) }
+        if whole {
+            checks += recomputed.value
+        } else {
+            check("the controls report and the catalog files are not recomputed: the bag holds part of the log (--case or --since), "
+                  + "and only the whole log says who held what", true)
         }
         return ExportVerification(bagName: bagName, vaultId: vaultID, events: events.count, checks: checks, warnings: verdict.warnings)
+    }
+
+    /// The checks that replay a whole log's events (SECURITY.md §12d): the
+    /// replay itself, each check of `data/controls.json`, and each catalog
+    /// file when the bag is of every case.
+    static func recompute(_ feed: Handoff<[AuditedLine]>, files: [String: [UInt8]], vaultID: String,
+                          checkpoint: Checkpoint, wholeVault: Bool) -> [ExportVerification.Check] {
+        var checks: [ExportVerification.Check] = []
+        var lines: [AuditedLine] = []
+        func check(_ title: String, _ passed: Bool, _ detail: String = "") { checks.append(.init(title: title, passed: passed, detail: detail)) }
+        // The blobs the bag carries for the replay, each under its own BLAKE2b-256.
+        var blobs: [String: [UInt8]] = [:], misnamed: [String] = []
+        for (name, bytes) in files where name.hasPrefix("data/blobs/") {
+            let hash = String(name.dropFirst("data/blobs/".count))
+            if Blake2b.hash(bytes).hexString == hash { blobs[hash] = bytes } else { misnamed.append(name) }
+        }
+        check("every blob the bag carries is named by its BLAKE2b-256", misnamed.isEmpty, misnamed.sorted().prefix(3).joined(separator: ", "))
+        let replayed: (MemoryCatalogStore, [UInt8])
+        do {
+            replayed = try Replay.rebuild(audited: {
+                guard let next = feed.take() else { return nil }
+                lines += next
+                return next
+            }, blobs: blobs)
+        } catch let error as VaultError {
+            check("the events replay, under the vault's rules, to the state each of them signs", false, error.message)
+            return checks
+        } catch {
+            check("the events replay, under the vault's rules, to the state each of them signs", false, "\(error)")
+            return checks
+        }
+        check("the events replay, under the vault's rules, to the state each of them signs", true)
+        let (store, root) = replayed
+        // Freeing the scratch catalog and the events is a core's worth of work for a large bag: done beside, not before, the verdict.
+        let garbage = Box<(MemoryCatalogStore, [AuditedLine])?>((store, []))
+        defer {
+            garbage.value?.1 = lines
+            lines = []
+            DispatchQueue.global(qos: .utility).async { garbage.value = nil }
+        }
+
+        // The controls report: every check the bag states, recomputed as of its day, except the one that needs wrapped keys.
+        guard let text = files["data/controls.json"], let json = try? JSONValue(parsing: text), case .object(let o) = json,
+              case .array(let list)? = o["checks"], let asOfDay = o["asOf"]?.stringValue, let asOf = Lifecycle.parseDay(asOfDay),
+              o["logSize"]?.integerValue == checkpoint.size, o["logRoot"]?.stringValue == checkpoint.root.hexString,
+              o["vaultId"]?.stringValue == vaultID else {
+            check("data/controls.json is a controls report of the log the checkpoint commits to", false)
+            return checks
+        }
+        var stated: [(id: String, passed: Bool, items: [String])] = []
+        for item in list {
+            guard case .object(let c) = item, let id = c["id"]?.stringValue, case .bool(let passed)? = c["passed"], case .array(let items)? = c["items"] else {
+                check("data/controls.json is a controls report of the log the checkpoint commits to", false, "a check is malformed")
+                return checks
+            }
+            stated.append((id, passed, items.compactMap(\.stringValue)))
+        }
+        do {
+            // The report and the catalog files, each on a core.
+            let reported = Box<Result<ControlsReport, any Error>?>(nil), encoded = Box<Result<[(String, [UInt8])], any Error>?>(nil)
+            let events = lines.map(\.event)
+            DispatchQueue.concurrentPerform(iterations: 2) { part in
+                if part == 0 {
+                    reported.value = Result {
+                        try store.read { reader in
+                            try ControlsReport(signed: SignedState(reader: reader, root: root, checked: false), events: events, asOf: asOf,
+                                               vaultID: vaultID, logSize: checkpoint.size, logRoot: checkpoint.root.hexString, wrappedKeys: nil)
+                        }
+                    }
+                } else {
+                    encoded.value = Result {
+                        wholeVault ? try store.read { try AuditBag.catalogFiles(SignedState(reader: $0, root: root, checked: false), cases: []) } : []
+                    }
+                }
+            }
+            let report = try reported.value!.get(), catalog = try encoded.value!.get()
+            let expected = report.checks.map(\.id) + [ControlsReport.keyDerivationCheck]
+            let differing = report.checks.filter { ours in
+                !stated.contains { $0.id == ours.id && $0.passed == ours.passed && $0.items == ours.items }
+            }.map(\.id)
+            let layout = Set(stated.map(\.id)) == Set(expected) && stated.count == expected.count
+            check("the controls report is what the events say, check by check (all but \(ControlsReport.keyDerivationCheck), recomputed)",
+                  differing.isEmpty && layout,
+                  layout ? "differs in " + differing.joined(separator: ", ") : "its checks are not the report's: \(stated.map(\.id).joined(separator: ", "))")
+            // A member's key derivation is in their wrapped keys, which no bag carries: taken on the exporter's word.
+            if let kdf = stated.first(where: { $0.id == ControlsReport.keyDerivationCheck }) {
+                check("\(ControlsReport.keyDerivationCheck) is taken on the exporter's word, who says it "
+                      + (kdf.passed ? "passed" : "FAILED for \(kdf.items.count) member(s)") + " (it needs the wrapped keys, which no bag carries)", true)
+            }
+            if wholeVault {
+                let differ = catalog.filter { files[$0.0] != $0.1 }.map(\.0)
+                check("the catalog files are what the events say (recomputed)", differ.isEmpty, differ.joined(separator: ", "))
+            }
+        } catch {
+            check("the controls report is what the events say, check by check", false, "\((error as? VaultError)?.message ?? "\(error)")")
+        }
+        return checks
     }
 
     /// A bag read into memory: its name (the folder's, or the archive's

@@ -145,9 +145,14 @@ extension Vault {
             guard let schedule = try RetentionSchedule(head.size > 0 ? head.signedState(reader) : nil, asOf: asOf) else {
                 throw VaultError.notFound("no retention policy is set; set one with 'casevault retention policy set FILE'")
             }
-            let signed = head.signedState(reader)
-            return try signed.cases(matching: CaseQuery(status: CaseStatus.closed.rawValue)).compactMap { try schedule.item(for: $0, signed)?.item }
+            return try Self.retentionPlan(schedule, in: head.signedState(reader))
         }
+    }
+
+    /// The plan within a snapshot the caller holds (the controls report's,
+    /// live or replayed from an audit bag).
+    static func retentionPlan(_ schedule: RetentionSchedule, in signed: SignedState) throws -> [RetentionItem] {
+        try signed.cases(matching: CaseQuery(status: CaseStatus.closed.rawValue)).compactMap { try schedule.item(for: $0, signed)?.item }
     }
 }
 

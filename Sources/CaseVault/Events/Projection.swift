@@ -13,9 +13,12 @@ import Foundation
 /// an event that breaks them is refused, in a replay as a finding.
 enum Projection {
     /// `verified`: the caches of the vault (or of the replay) being written.
+    /// `keyMaterialWithheld`: an audit bag's replay (SECURITY.md §12d), which
+    /// has no sealed key to look at; the rules on a sealed key's bytes are
+    /// left to the vault's own `verify`, every other rule applies.
     static func apply(_ event: Event, to writer: any CatalogWriter, root: [UInt8], checked: Bool = true,
-                      verified: VerifiedCaches? = nil) throws -> [UInt8] {
-        var step = Step(event: event, writer: writer, root: root, checked: checked, verified: verified)
+                      verified: VerifiedCaches? = nil, keyMaterialWithheld: Bool = false) throws -> [UInt8] {
+        var step = Step(event: event, writer: writer, root: root, checked: checked, verified: verified, keyMaterialWithheld: keyMaterialWithheld)
         try step.run()
         return step.root
     }
@@ -31,13 +34,15 @@ enum Projection {
         var root: [UInt8]
         let checked: Bool
         let verified: VerifiedCaches?
+        let keyMaterialWithheld: Bool
 
-        init(event: Event, writer: any CatalogWriter, root: [UInt8], checked: Bool, verified: VerifiedCaches?) {
+        init(event: Event, writer: any CatalogWriter, root: [UInt8], checked: Bool, verified: VerifiedCaches?, keyMaterialWithheld: Bool) {
             self.event = event
             self.writer = writer
             self.root = root
             self.checked = checked
             self.verified = verified
+            self.keyMaterialWithheld = keyMaterialWithheld
         }
 
         /// Reads checked against the root as it stands before each write.
@@ -708,7 +713,7 @@ enum Projection {
                 throw refuse("the key sealed to '\(data.holder)' is not the vault's search key (its key check differs)")
             }
             try requireFresh(data.sealedKeyHash, "the sealed search key hash")
-            guard try writer.blob(hash: data.sealedKeyHash)?.count == ClientNameIndex.sealedKeyBytes else {
+            guard try keyMaterialWithheld || writer.blob(hash: data.sealedKeyHash)?.count == ClientNameIndex.sealedKeyBytes else {
                 throw refuse("the sealed search key is not a \(ClientNameIndex.sealedKeyBytes)-byte sealed box")
             }
             let record = SearchKeyRecord(holder: data.holder, holderPublicKey: data.holderPublicKey, keyCheck: data.keyCheck,

@@ -55,6 +55,52 @@ public enum Replay {
         return root
     }
 
+    /// An audit bag's whole log, replayed at an auditor's desk (SECURITY.md
+    /// §12d): `events` are 1...n in order, their signatures already checked
+    /// by the caller; each is applied by the projection, under every rule it
+    /// applies when the event is appended, into a fresh in-memory catalog
+    /// with the blobs the bag carries (policies, schema bodies, imported
+    /// histories). The bag carries no key material, so the rules on a sealed
+    /// key's bytes are not applied. Each event's signed state root must be
+    /// the replayed one. Returns the catalog and the map's final root.
+    /// `next` gives the events in chunks, nil after the last.
+    static func rebuild(audited next: () throws -> [AuditedLine]?, blobs: [String: [UInt8]]) throws -> (MemoryCatalogStore, [UInt8]) {
+        let scratch = MemoryCatalogStore()
+        var root = StateMap.empty
+        var previousFormat = 0
+        var expected: Int64 = 1
+        _ = try scratch.write { writer in
+            while let chunk = try next() {
+            for line in chunk {
+                let (event, body, signature) = (line.event, line.body, line.signature)
+                guard event.seq == expected else { throw VaultError.integrityFailure("event \(expected) is missing from the bag") }
+                expected += 1
+                guard !(previousFormat == 2 && event.format == 1) else {
+                    throw VaultError.integrityFailure("event \(event.seq) is of format 1 after format 2")
+                }
+                previousFormat = event.format
+                for hash in blobHashes(of: event) {
+                    if let bytes = blobs[hash] { try writer.putBlob(hash: hash, bytes: bytes) }
+                }
+                do {
+                    root = try Projection.apply(event, to: writer, root: root, checked: false, verified: nil, keyMaterialWithheld: true)
+                } catch let error as VaultError where error.message.contains("is missing from the catalog") {
+                    throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) needs a blob the bag does not carry: \(error.message)")
+                }
+                if let signed = event.stateRoot, signed != root {
+                    throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) signed a state that replaying the bag's events does not give")
+                }
+                // The projection looks back at event 1 (when applying event 2); as in verify, the scratch log keeps no more.
+                if event.seq <= 2 {
+                    try writer.appendEvent(EventRecord(seq: event.seq, type: event.type.rawValue, actor: event.actor, at: event.at, body: body,
+                                                       signature: signature, leafHash: LogTree.leafHash(body: body, signature: signature)))
+                }
+            }
+            }
+        }
+        return (scratch, root)
+    }
+
     /// The blobs an event names, each checked against its name.
     static func blobHashes(of event: Event) -> [String] {
         switch event.data {

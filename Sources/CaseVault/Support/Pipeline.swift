@@ -138,6 +138,13 @@ final class Pipeline: @unchecked Sendable {
 }
 
 /// Work spread over every core, for `verify`'s bulk steps.
+/// A value one thread sets and another reads after a wait (a semaphore,
+/// a group, a thread's end) orders the two.
+final class Box<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}
+
 enum Parallel {
     /// `transform` over `items` on every core, results in order.
     ///

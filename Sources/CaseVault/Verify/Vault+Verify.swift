@@ -361,10 +361,6 @@ private final class Verifier: @unchecked Sendable {
         var keys: [String: SigningPublicKey] = [:]
     }
 
-    final class Box<T>: @unchecked Sendable {
-        var value: T
-        init(_ value: T) { self.value = value }
-    }
 
     /// Parses and hashes a batch on every core, picks each event's signer's
     /// key in log order (the one their earlier `staff.added` announced; for

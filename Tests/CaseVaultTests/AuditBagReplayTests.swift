@@ -1,0 +1,143 @@
+@testable import CaseVault
+import CaseVaultCrypto
+import Foundation
+import Testing
+
+/// Issue 11, item 5: `verify-export` replays a whole log's events through
+/// the vault's own rules and recomputes the controls report and the catalog
+/// files from them, so a bag whose unsigned files were rewritten (with its
+/// manifests made again, as anyone can) is refused.
+@Suite struct AuditBagReplayTests {
+    /// The disposal scene with client names (the search key), approvals of
+    /// the closed case's disposal and a hold on the open one, exported by the
+    /// auditor on the day the closed case falls due: "past-retention" lists it.
+    static func bag() throws -> (DisposalTests.Scene, [String: [UInt8]]) {
+        let s = try DisposalTests.Scene()
+        try s.p.vault.nameClient(of: s.gone, name: "Amina Yusuf", by: s.p["farah"])
+        try s.p.vault.nameClient(of: s.kept, name: "Amina Warsame", by: s.p["farah"])
+        try s.p.vault.setHold(s.kept, placing: true, reason: "court order", by: s.p["dora"], now: DisposalTests.due)
+        try s.approve()
+        _ = try s.p.vault.exportAudit(out: s.p.scratch.file("audit.tar"), by: s.p["peter"], now: DisposalTests.due)
+        return (s, try AuditBag.read(s.p.scratch.file("audit.tar")).files)
+    }
+
+    /// Writes `files` as a bag folder with its manifests, tag manifest and
+    /// Payload-Oxum made again, as a forger would; returns the folder.
+    static func remade(_ files: [String: [UInt8]], in scratch: Scratch, _ name: String) throws -> String {
+        let folder = scratch.file(name)
+        var files = files
+        let payload = files.keys.filter { $0.hasPrefix("data/") }.sorted()
+        func manifest(_ names: [String], _ hash: ([UInt8]) -> [UInt8]) -> [UInt8] {
+            Array(names.map { "\(hash(files[$0]!).hexString)  \($0)\n" }.joined().utf8)
+        }
+        files["manifest-sha256.txt"] = manifest(payload) { SHA256.hash($0) }
+        files["manifest-sha512.txt"] = manifest(payload) { SHA512.hash($0) }
+        let oxum = "Payload-Oxum: \(payload.reduce(0) { $0 + files[$1]!.count }).\(payload.count)"
+        files["bag-info.txt"] = Array(String(decoding: files["bag-info.txt"]!, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("Payload-Oxum:") ? oxum : String($0) }.joined(separator: "\n").utf8)
+        files["tagmanifest-sha256.txt"] = manifest(["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-sha512.txt"]) { SHA256.hash($0) }
+        for (path, bytes) in files {
+            let url = URL(fileURLWithPath: folder + "/" + path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(bytes).write(to: url)
+        }
+        return folder
+    }
+
+    static func failing(_ result: ExportVerification) -> [String] { result.checks.filter { !$0.passed }.map(\.title) }
+
+    @Test func aWholeBagReplaysAndEveryControlAndCatalogFileIsRecomputed() throws {
+        let (s, files) = try Self.bag()
+        let result = try AuditBag.verify(at: s.p.scratch.file("audit.tar"))
+        #expect(result.passed, "\(Self.failing(result))")
+        let titles = result.checks.map(\.title)
+        for expected in ["the events replay, under the vault's rules, to the state each of them signs",
+                         "the controls report is what the events say, check by check (all but kdf-below-policy, recomputed)",
+                         "the catalog files are what the events say (recomputed)"] {
+            #expect(titles.contains(expected), "\(titles)")
+        }
+        // The policy's body rides in the bag; no sealed key, wrapped key or file name does.
+        let blobs = files.keys.filter { $0.hasPrefix("data/blobs/") }
+        #expect(blobs.count == 1)
+        let policy = try #require(try s.p.vault.retentionPolicy())
+        #expect(files["data/blobs/" + Blake2b.hash(policy.bytes).hexString] == policy.bytes)
+        // What the tampering below changes is really there to change.
+        let controls = String(decoding: try #require(files["data/controls.json"]), as: UTF8.self)
+        #expect(controls.contains("\(s.gone): due since 2027-06-01") && controls.contains("\(s.kept): held since"))
+
+        // And the vault, disposed of afterwards, still replays at the desk.
+        try s.apply()
+        _ = try s.p.vault.exportAudit(out: s.p.scratch.file("after.zip"), by: s.p["peter"], now: DisposalTests.due.addingTimeInterval(60))
+        let after = try AuditBag.verify(at: s.p.scratch.file("after.zip"))
+        #expect(after.passed, "\(Self.failing(after))")
+    }
+
+    @Test func controlsOrCatalogRewrittenWithTheManifestsRemadeAreRefused() throws {
+        let (s, files) = try Self.bag()
+        let scratch = s.p.scratch
+        #expect(try AuditBag.verify(at: try Self.remade(files, in: scratch, "untouched")).passed)
+        func edited(_ name: String, _ path: String, _ change: (String) -> String) throws -> ExportVerification {
+            var copy = files
+            let before = String(decoding: try #require(copy[path]), as: UTF8.self)
+            let after = change(before)
+            #expect(after != before, "\(name): the edit changed nothing")
+            copy[path] = Array(after.utf8)
+            return try AuditBag.verify(at: try Self.remade(copy, in: scratch, name))
+        }
+        let controls = "the controls report is what the events say, check by check (all but kdf-below-policy, recomputed)"
+        // A case past its retention date hidden from the report.
+        var result = try edited("hidden", "data/controls.json") { $0.replacingOccurrences(of: "\"\(s.gone): due since", with: "\"CP-1999-0001: due since") }
+        #expect(Self.failing(result) == [controls], "\(Self.failing(result))")
+        // A hold left out.
+        result = try edited("no-hold", "data/controls.json") { $0.replacingOccurrences(of: "\(s.kept): held since", with: "\(s.gone): held since") }
+        #expect(Self.failing(result) == [controls])
+        // A failing check turned to pass.
+        result = try edited("passing", "data/controls.json") { text in
+            var lines = text.components(separatedBy: "\n")
+            let at = try! #require(lines.firstIndex { $0.contains("\"id\": \"past-retention\"") })
+            for i in at..<lines.count where lines[i].contains("\"passed\": false") { lines[i] = lines[i].replacingOccurrences(of: "false", with: "true"); break }
+            return lines.joined(separator: "\n")
+        }
+        #expect(Self.failing(result) == [controls])
+        // A check dropped (the one the desk cannot recompute, too).
+        result = try edited("dropped", "data/controls.json") { $0.replacingOccurrences(of: "\"kdf-below-policy\"", with: "\"kdf-ok\"") }
+        #expect(Self.failing(result) == [controls])
+        // A false manager in the catalog files.
+        result = try edited("manager", "data/catalog/cases.json") { $0.replacingOccurrences(of: "\"grace\"", with: "\"joseph\"") }
+        #expect(Self.failing(result) == ["the catalog files are what the events say (recomputed)"])
+        // A grant erased from them.
+        result = try edited("grants", "data/catalog/grants.json") { $0.replacingOccurrences(of: "staff:halima", with: "staff:hal1ma") }
+        #expect(Self.failing(result) == ["the catalog files are what the events say (recomputed)"])
+    }
+
+    @Test func aBlobMissingOrSwappedStopsTheReplay() throws {
+        let (s, files) = try Self.bag()
+        let name = try #require(files.keys.first { $0.hasPrefix("data/blobs/") })
+        var missing = files
+        missing[name] = nil
+        var result = try AuditBag.verify(at: try Self.remade(missing, in: s.p.scratch, "missing"))
+        #expect(!result.passed)
+        let replay = try #require(result.checks.first { $0.title.hasPrefix("the events replay") })
+        #expect(!replay.passed && replay.detail.contains("needs a blob the bag does not carry"), "\(replay.detail)")
+        // Another policy under the real one's name.
+        var swapped = files
+        swapped[name] = Array(String(decoding: files[name]!, as: UTF8.self).replacingOccurrences(of: "ruth.wambui", with: "someone.else").utf8)
+        #expect(swapped[name] != files[name])
+        result = try AuditBag.verify(at: try Self.remade(swapped, in: s.p.scratch, "swapped"))
+        #expect(Self.failing(result).contains("every blob the bag carries is named by its BLAKE2b-256"))
+        #expect(!result.passed)
+    }
+
+    /// A case imported from another office replays from the history the bag carries.
+    @Test func anImportedCaseReplaysFromItsHistory() throws {
+        let o = try TransferTests.Offices()
+        try o.export()
+        try o.importCase()
+        _ = try o.to.vault.exportAudit(out: o.to.scratch.file("audit.tar"), by: o.to["peter"])
+        let files = try AuditBag.read(o.to.scratch.file("audit.tar")).files
+        #expect(files.keys.contains { $0.hasPrefix("data/blobs/") })
+        let result = try AuditBag.verify(at: o.to.scratch.file("audit.tar"))
+        #expect(result.passed, "\(Self.failing(result))")
+        #expect(result.checks.contains { $0.title.hasPrefix("the events replay") && $0.passed })
+    }
+}
