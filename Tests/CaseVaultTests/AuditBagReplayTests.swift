@@ -128,6 +128,34 @@ import Testing
         #expect(!result.passed)
     }
 
+    /// A replay that fails early, while many lines are still to be parsed
+    /// (here a line at a time), must not leave the parsing waiting on a full
+    /// feed: verify-export ends, and names the failure.
+    @Test func aReplayThatStopsEarlyDoesNotStallTheParsing() throws {
+        let s = try DisposalTests.Scene()
+        try s.approve()
+        for _ in 1...12 { _ = try s.p.read(s.kept, by: "grace") }
+        _ = try s.p.vault.exportAudit(out: s.p.scratch.file("audit.tar"), by: s.p["peter"], now: DisposalTests.due)
+        var files = try AuditBag.read(s.p.scratch.file("audit.tar")).files
+        let name = try #require(files.keys.first { $0.hasPrefix("data/blobs/") })
+        files[name] = nil
+        let folder = try Self.remade(files, in: s.p.scratch, "missing")
+        let outcome = Box<Result<ExportVerification, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            outcome.value = Result { try AuditBag.verify(at: folder, previous: nil, bagItOnly: false, chunk: 1) }
+            done.signal()
+        }.start()
+        guard done.wait(timeout: .now() + 60) == .success else {
+            Issue.record("verify-export did not end: the parsing waits on a replay that stopped")
+            return
+        }
+        let result = try #require(try outcome.value?.get())
+        let replay = try #require(result.checks.first { $0.title.hasPrefix("the events replay") })
+        #expect(!replay.passed && replay.detail.contains("needs a blob the bag does not carry"), "\(replay.detail)")
+        #expect(!result.passed)
+    }
+
     /// A case imported from another office replays from the history the bag carries.
     @Test func anImportedCaseReplaysFromItsHistory() throws {
         let o = try TransferTests.Offices()

@@ -63,9 +63,9 @@ extension Vault {
             }
             let signed = head.signedState(reader)
             try signed.preloadNodes()
-            let controls = try ControlsReport(signed: signed, events: try all.map { try Event(body: Array($0.body.utf8)) }, asOf: now,
-                                              vaultID: config.vaultId, logSize: head.size, logRoot: head.logRoot.hexString,
-                                              wrappedKeys: { try? signed.blob($0.wrappedKeysHash, what: "the wrapped keys of '\($0.id)'") })
+            let parsed = try all.map { try Event(body: Array($0.body.utf8)) }
+            let controls = try ControlsReport(signed: signed, events: parsed, asOf: now, vaultID: config.vaultId, logSize: head.size,
+                                              logRoot: head.logRoot.hexString, wrappedKeys: ControlsReport.wrappedKeys(in: signed))
             let nodes = LogNodes(reader: reader)
             var lines: [UInt8] = []
             for event in events {
@@ -102,7 +102,8 @@ extension Vault {
             payload += try AuditBag.catalogFiles(signed, cases: numbers)
             // The blobs the bag's events need to be replayed at the auditor's desk: policies, schema
             // bodies and imported histories (no content, no key material; SECURITY.md §12d).
-            for hash in Set(try events.flatMap { AuditBag.replayBlobs(of: try Event(body: Array($0.body.utf8))) }).sorted() {
+            let selected = Set(events.map(\.seq))
+            for hash in Set(parsed.filter { selected.contains($0.seq) }.flatMap(Replay.auditBlobHashes)).sorted() {
                 if let bytes = try? signed.blob(hash, what: "blob \(hash)") { payload.append(("data/blobs/\(hash)", bytes)) }
             }
             return (head.size, controls)
@@ -193,17 +194,6 @@ extension AuditBag {
                   ("data/catalog/status-history.json", try json(history)),
                   ("data/catalog/tags.json", try json(tags))]
         return files
-    }
-
-    /// The blobs of an event that a bag carries so that its events replay:
-    /// a retention policy's body, an imported case's history and its schema
-    /// bodies. Never a sealed key, a wrapped key or a sealed file name.
-    static func replayBlobs(of event: Event) -> [String] {
-        switch event.data {
-        case .retentionPolicySet(let data): [data.bodyHash]
-        case .caseImported(let data): [data.history] + data.schemaBodies
-        default: []
-        }
     }
 }
 

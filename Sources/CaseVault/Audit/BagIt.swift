@@ -148,17 +148,8 @@ public enum BagIt {
             }
         }
         if payloadManifests == 0 { errors.append("there is no payload manifest (manifest-ALGORITHM.txt)") }
-        let matches = Box([Bool](repeating: false, count: digests.count))
-        let lock = NSLock()
-        let work = digests
-        DispatchQueue.concurrentPerform(iterations: work.count) { index in
-            let item = work[index]
-            let same = item.algorithm.hash(item.bytes).hexString == item.digest
-            lock.lock()
-            matches.value[index] = same
-            lock.unlock()
-        }
-        for (item, same) in zip(digests, matches.value) where !same {
+        let matches = Parallel.map(digests, grain: 1) { $0.algorithm.hash($0.bytes).hexString == $0.digest }
+        for (item, same) in zip(digests, matches) where !same {
             errors.append("\(item.path) does not match its \(item.algorithm.rawValue) digest in \(item.manifest)")
         }
 

@@ -81,8 +81,7 @@ extension Vault {
                 // What follows walks every case, its documents and versions: the map's nodes in one scan first.
                 if head.size > 0 { try signed.preloadNodes() }
                 return try ControlsReport(signed: signed, events: events, asOf: asOf, vaultID: config.vaultId, logSize: head.size,
-                                          logRoot: head.logRoot.hexString,
-                                          wrappedKeys: { try? signed.blob($0.wrappedKeysHash, what: "the wrapped keys of '\($0.id)'") })
+                                          logRoot: head.logRoot.hexString, wrappedKeys: ControlsReport.wrappedKeys(in: signed))
             }
             if let report { return report }
         }
@@ -94,6 +93,12 @@ extension ControlsReport {
     /// The check whose items need the members' wrapped keys (their Argon2id
     /// header), which no audit bag carries: `verify-export` cannot recompute it.
     public static let keyDerivationCheck = "kdf-below-policy"
+
+    /// A member's wrapped keys from the vault's catalog, checked against
+    /// their signed hash (nil when missing or altered: the check says so).
+    static func wrappedKeys(in signed: SignedState) -> (StaffRecord) -> [UInt8]? {
+        { try? signed.blob($0.wrappedKeysHash, what: "the wrapped keys of '\($0.id)'") }
+    }
 
     /// The report from a signed state and the whole log it came from: the
     /// live vault's, or one an auditor replayed from a bag's events

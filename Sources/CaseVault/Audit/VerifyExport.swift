@@ -41,6 +41,11 @@ public enum AuditBag {
     /// With `bagItOnly`, only the first check: whether the bag is valid
     /// BagIt 1.0, whoever made it.
     public static func verify(at path: String, previous: Checkpoint? = nil, bagItOnly: Bool = false) throws -> ExportVerification {
+        try verify(at: path, previous: previous, bagItOnly: bagItOnly, chunk: 8_192)
+    }
+
+    /// `chunk`: the lines parsed at a time and handed to the replay.
+    static func verify(at path: String, previous: Checkpoint?, bagItOnly: Bool, chunk: Int) throws -> ExportVerification {
         let bag = try read(path)
         let (bagName, files) = (bag.name, bag.files)
         var checks: [ExportVerification.Check] = []
@@ -118,7 +123,6 @@ public enum AuditBag {
         }
         var read: [Read] = []
         read.reserveCapacity(lines.count)
-        let chunk = 8_192
         for start in stride(from: 0, to: lines.count, by: chunk) {
             let part = Parallel.map(Array(lines[start..<min(lines.count, start + chunk)].enumerated())) { parse(start + $0, $1) }
             read += part
@@ -210,6 +214,8 @@ public enum AuditBag {
         }
         check("every blob the bag carries is named by its BLAKE2b-256", misnamed.isEmpty, misnamed.sorted().prefix(3).joined(separator: ", "))
         let replayed: (MemoryCatalogStore, [UInt8])
+        // A replay that stops early still takes every chunk, so the parsing never waits on a full feed.
+        defer { while feed.take() != nil {} }
         do {
             replayed = try Replay.rebuild(audited: {
                 guard let next = feed.take() else { return nil }
@@ -223,14 +229,15 @@ public enum AuditBag {
             check("the events replay, under the vault's rules, to the state each of them signs", false, "\(error)")
             return checks
         }
+        // A feed cancelled (a line that is no event in its place) ended the replay early: its result is not used.
+        guard !feed.isCancelled else { return [] }
         check("the events replay, under the vault's rules, to the state each of them signs", true)
         let (store, root) = replayed
         // Freeing the scratch catalog and the events is a core's worth of work for a large bag: done beside, not before, the verdict.
-        let garbage = Box<(MemoryCatalogStore, [AuditedLine])?>((store, []))
         defer {
-            garbage.value?.1 = lines
+            let doomed = (store, lines)
             lines = []
-            DispatchQueue.global(qos: .utility).async { garbage.value = nil }
+            DispatchQueue.global(qos: .utility).async { withExtendedLifetime(doomed) {} }
         }
 
         // The controls report: every check the bag states, recomputed as of its day, except the one that needs wrapped keys.

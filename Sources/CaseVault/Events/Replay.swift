@@ -79,14 +79,13 @@ public enum Replay {
                     throw VaultError.integrityFailure("event \(event.seq) is of format 1 after format 2")
                 }
                 previousFormat = event.format
+                if let missing = auditBlobHashes(of: event).first(where: { blobs[$0] == nil }) {
+                    throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) needs a blob the bag does not carry: \(missing)")
+                }
                 for hash in blobHashes(of: event) {
                     if let bytes = blobs[hash] { try writer.putBlob(hash: hash, bytes: bytes) }
                 }
-                do {
-                    root = try Projection.apply(event, to: writer, root: root, checked: false, verified: nil, keyMaterialWithheld: true)
-                } catch let error as VaultError where error.message.contains("is missing from the catalog") {
-                    throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) needs a blob the bag does not carry: \(error.message)")
-                }
+                root = try Projection.apply(event, to: writer, root: root, checked: false, verified: nil, keyMaterialWithheld: true)
                 if let signed = event.stateRoot, signed != root {
                     throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) signed a state that replaying the bag's events does not give")
                 }
@@ -99,6 +98,18 @@ public enum Replay {
             }
         }
         return (scratch, root)
+    }
+
+    /// The blobs of an event that an audit bag carries so that its events
+    /// replay (SECURITY.md §12d): a retention policy's body, an imported
+    /// case's history and its schema bodies. Never a sealed key, a wrapped
+    /// key or a sealed file name.
+    static func auditBlobHashes(of event: Event) -> [String] {
+        switch event.data {
+        case .retentionPolicySet(let data): [data.bodyHash]
+        case .caseImported(let data): [data.history] + data.schemaBodies
+        default: []
+        }
     }
 
     /// The blobs an event names, each checked against its name.

@@ -152,8 +152,11 @@ enum Parallel {
     /// free: verify's replay thread shares the cores with this work, and a
     /// fixed half per thread left one thread idle while the other, pre-empted,
     /// finished its half.
-    static func map<T, R>(_ items: [T], _ transform: (T) -> R) -> [R] {
-        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, items.count / 64))
+    ///
+    /// `grain`: the fewest items worth a thread of their own (1 where each
+    /// item is large work, such as the digest of a whole file).
+    static func map<T, R>(_ items: [T], grain: Int = 64, _ transform: (T) -> R) -> [R] {
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, items.count / max(1, grain)))
         guard workers > 1 else { return items.map(transform) }
         let chunks = min(items.count, workers * 16)
         var results = [R?](repeating: nil, count: items.count)
