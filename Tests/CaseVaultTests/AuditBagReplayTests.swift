@@ -156,6 +156,36 @@ import Testing
         #expect(!result.passed)
     }
 
+    /// The fast reading of a line as `export audit` writes it gives what the
+    /// general JSON reading gives; a line in another form goes to the
+    /// general reading (and a bag of such lines still verifies); a cut line
+    /// is refused by both.
+    @Test func aLineIsReadAlikeCanonicalOrNotAndACutOneIsRefused() throws {
+        let (s, files) = try Self.bag()
+        let lines = try #require(files["data/events.jsonl"]).split(separator: 0x0a)
+        #expect(lines.count > 20)
+        for line in lines {
+            let fast = try #require(EventLine(canonical: line)), general = try #require(EventLine(json: line))
+            #expect(fast == general)
+        }
+        // Re-spaced, and a node in capitals: valid JSON, not as casevault writes it.
+        func spaced(_ line: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+            ArraySlice(String(decoding: line, as: UTF8.self).replacingOccurrences(of: "\",\"", with: "\", \"").utf8)
+        }
+        let line = lines[lines.count / 2]
+        #expect(EventLine(canonical: spaced(line)) == nil && EventLine(json: spaced(line)) == EventLine(json: line))
+        let text = String(decoding: line, as: UTF8.self)
+        let node = try #require(text.range(of: "\"inclusionPath\":[\"")).upperBound
+        let capital = ArraySlice((text[..<node] + text[node...].prefix(64).uppercased() + text[node...].dropFirst(64)).utf8)
+        #expect(EventLine(canonical: capital) == nil && EventLine(json: capital) == EventLine(json: line))
+        for cut in 0..<line.count { #expect(EventLine(canonical: line.prefix(cut)) == nil && EventLine(json: line.prefix(cut)) == nil) }
+        // A bag of re-spaced lines (manifests made again) is read the general way, and verifies.
+        var respaced = files
+        respaced["data/events.jsonl"] = Array(lines.map { Array(spaced($0)) + [0x0a] }.joined())
+        let result = try AuditBag.verify(at: try Self.remade(respaced, in: s.p.scratch, "respaced"))
+        #expect(result.passed, "\(Self.failing(result))")
+    }
+
     /// A case imported from another office replays from the history the bag carries.
     @Test func anImportedCaseReplaysFromItsHistory() throws {
         let o = try TransferTests.Offices()

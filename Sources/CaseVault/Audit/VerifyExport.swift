@@ -9,6 +9,96 @@ struct AuditedLine: Sendable {
     let signature: [UInt8]
 }
 
+/// The fields of one line of a bag's `events.jsonl` that `verify-export` checks.
+struct EventLine: Equatable {
+    var body: [UInt8]
+    var signature: String
+    var leafHash: String
+    var seq: Int64?
+    /// Nil when a node is not hex.
+    var path: [[UInt8]]?
+
+    /// Any JSON object with these members (the general reading).
+    init?(json line: ArraySlice<UInt8>) {
+        guard let json = try? JSONValue(parsing: Array(line)), case .object(let o) = json, let body = o["body"]?.stringValue,
+              let signature = o["signature"]?.stringValue, case .array(let items)? = o["inclusionPath"] else { return nil }
+        let path = items.compactMap { $0.stringValue.flatMap { [UInt8](hexString: $0) } }
+        self.body = Array(body.utf8)
+        self.signature = signature
+        leafHash = o["leafHash"]?.stringValue ?? ""
+        seq = o["seq"]?.integerValue
+        self.path = path.count == items.count ? path : nil
+    }
+
+    /// A line exactly as `export audit` writes it: canonical JSON, members
+    /// in order, every node 64 lowercase hex digits. Read in one pass with
+    /// no tree (half the bytes of a line are its nodes); nil for any other
+    /// form, which the general reading then takes, so both accept the same lines.
+    init?(canonical line: ArraySlice<UInt8>) {
+        let read: EventLine?? = line.withUnsafeBytes { buffer in
+            var parser = JSONParser(bytes: buffer)
+            func byte(_ ascii: UInt8) -> Bool {
+                guard parser.index < buffer.count, buffer[parser.index] == ascii else { return false }
+                parser.index += 1
+                return true
+            }
+            func nibble(_ c: UInt8) -> UInt8? {
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+                default: nil
+                }
+            }
+            do {
+                try parser.expect("{\"actor\":")
+                _ = try parser.parseString()
+                try parser.expect(",\"at\":")
+                _ = try parser.parseString()
+                try parser.expect(",\"body\":")
+                let body = try parser.parseString()
+                try parser.expect(",\"inclusionPath\":[")
+                var path: [[UInt8]] = []
+                if !byte(UInt8(ascii: "]")) {
+                    repeat {
+                        let start = parser.index + 1
+                        guard byte(UInt8(ascii: "\"")), start + 64 < buffer.count, buffer[start + 64] == UInt8(ascii: "\"") else { return nil }
+                        var node = [UInt8](repeating: 0, count: 32)
+                        for i in 0..<32 {
+                            guard let high = nibble(buffer[start + 2 * i]), let low = nibble(buffer[start + 2 * i + 1]) else { return nil }
+                            node[i] = high << 4 | low
+                        }
+                        path.append(node)
+                        parser.index = start + 65
+                    } while byte(UInt8(ascii: ","))
+                    guard byte(UInt8(ascii: "]")) else { return nil }
+                }
+                try parser.expect(",\"leafHash\":")
+                let leafHash = try parser.parseString()
+                try parser.expect(",\"seq\":")
+                guard case .integer(let seq) = try parser.parseNumber() else { return nil }
+                try parser.expect(",\"signature\":")
+                let signature = try parser.parseString()
+                try parser.expect(",\"type\":")
+                _ = try parser.parseString()
+                guard byte(UInt8(ascii: "}")), parser.index == buffer.count else { return nil }
+                return EventLine(body: Array(body.utf8), signature: signature, leafHash: leafHash, seq: seq, path: path)
+            } catch {
+                return nil
+            }
+        }
+        guard let read = read ?? nil else { return nil }
+        self = read
+    }
+
+    private init(body: [UInt8], signature: String, leafHash: String, seq: Int64?, path: [[UInt8]]?) {
+        self.body = body
+        self.signature = signature
+        self.leafHash = leafHash
+        self.seq = seq
+        self.path = path
+    }
+}
+
 /// What `audit verify-export` found in a casevault audit bag, checked at
 /// an auditor's desk without the vault (SECURITY.md §12d).
 public struct ExportVerification: Sendable {
@@ -91,19 +181,16 @@ public enum AuditBag {
         enum Read { case line(Line), problem(String) }
         let size = checkpoint.size, root = checkpoint.root
         func parse(_ number: Int, _ line: ArraySlice<UInt8>) -> Read {
-            guard let json = try? JSONValue(parsing: Array(line)), case .object(let o) = json, let body = o["body"]?.stringValue,
-                  let signatureHex = o["signature"]?.stringValue, let signature = [UInt8](hexString: signatureHex),
-                  case .array(let pathItems)? = o["inclusionPath"], let event = try? Event(body: Array(body.utf8)) else {
+            guard let fields = EventLine(canonical: line) ?? EventLine(json: line), let signature = [UInt8](hexString: fields.signature),
+                  let event = try? Event(body: fields.body) else {
                 return .problem("line \(number + 1) is not an event")
             }
-            let path = pathItems.compactMap { $0.stringValue.flatMap { [UInt8](hexString: $0) } }
-            let leaf = LogTree.leafHash(body: Array(body.utf8), signature: signature)
-            guard event.vault == vaultID, o["seq"]?.integerValue == event.seq, o["leafHash"]?.stringValue == leaf.hexString,
-                  path.count == pathItems.count, event.seq >= 1,
+            let leaf = LogTree.leafHash(body: fields.body, signature: signature)
+            guard event.vault == vaultID, fields.seq == event.seq, fields.leafHash == leaf.hexString, let path = fields.path, event.seq >= 1,
                   LogTree.verifyInclusion(leaf: leaf, index: event.seq - 1, size: size, proof: path, root: root) else {
                 return .problem("event \(event.seq) is of another vault, or not in the log the checkpoint commits to")
             }
-            return .line(Line(event: event, body: Array(body.utf8), signature: signature))
+            return .line(Line(event: event, body: fields.body, signature: signature))
         }
         // A bag that may hold the whole log is replayed (`recompute`) on its own thread, chunk by
         // chunk as the lines are parsed, and on while the signatures are checked on every core;
