@@ -440,6 +440,9 @@ public enum AuditBag {
                 }
                 top = String(parts[0])
                 var bytes: [UInt8] = []
+                // Room for what the entry declares (at most 256 MiB, whatever a hostile header says): a large
+                // events.jsonl grown by doubling was copied and faulted in twice over, before any other work.
+                bytes.reserveCapacity(Int(min(max(entry.declaredSize ?? 0, 0), 256 << 20)))
                 while true {
                     let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
                     if n == 0 { break }
