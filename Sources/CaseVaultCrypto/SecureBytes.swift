@@ -12,31 +12,34 @@ internal import Glibc
 /// `Data` or `[UInt8]` that outlives a call. The type deliberately has no
 /// `description` and is not `Codable`.
 ///
-/// Released storage of a few common sizes is zeroed and kept for the next
-/// secret of the same size (`SecurePool`), still guarded and locked:
-/// `sodium_malloc` costs several system calls and faults in fresh locked
-/// pages, which for a 2 KiB form filed in a batch was a tenth of its filing.
+/// Released storage up to 64 KiB is zeroed and kept for the next secret
+/// of its size class (`SecurePool`), still guarded and locked:
+/// `sodium_malloc` costs several system calls (mmap, mprotect of the guard
+/// pages, mlock; munmap to free) and faults in fresh locked pages, which
+/// for a 2 KiB form filed in a batch was a tenth of its filing.
 public final class SecureBytes {
     private let pointer: UnsafeMutableRawPointer
     public let count: Int
+    /// What was allocated: `SecurePool.sizeClass(count)`.
+    private let capacity: Int
 
     /// Zero-filled secret storage of `count` bytes.
     public init(count: Int) {
         precondition(count >= 0, "negative SecureBytes size")
         Sodium.ensureInitialized()
-        if let reused = SecurePool.take(size: Swift.max(count, 1)) {
+        // sodium_malloc(0) is legal but returns a pointer we must not touch;
+        // size classes start at 32 bytes, so the pointer is always valid.
+        capacity = SecurePool.sizeClass(count)
+        self.count = count
+        if let reused = SecurePool.take(size: capacity) {
             pointer = reused  // zeroed when it was given back
-            self.count = count
             return
         }
-        // sodium_malloc(0) is legal but returns a pointer we must not touch;
-        // allocate one byte so the pointer is always valid.
-        guard let raw = sodium_malloc(Swift.max(count, 1)) else {
+        guard let raw = sodium_malloc(capacity) else {
             fatalError("sodium_malloc could not allocate \(count) bytes")
         }
-        sodium_memzero(raw, Swift.max(count, 1))
+        sodium_memzero(raw, capacity)
         pointer = raw
-        self.count = count
     }
 
     /// Copies `bytes` into fresh secret storage. The caller remains
@@ -59,8 +62,10 @@ public final class SecureBytes {
     }
 
     deinit {
+        // Only the first `count` bytes were ever reachable, so only they
+        // can hold anything: the rest of the class is still zero.
         sodium_memzero(pointer, Swift.max(count, 1))
-        if !SecurePool.give(pointer, size: Swift.max(count, 1)) { sodium_free(pointer) }
+        if !SecurePool.give(pointer, size: capacity) { sodium_free(pointer) }
     }
 
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
@@ -94,15 +99,34 @@ public final class SecureBytes {
 
 extension SecureBytes: ReadableBytes {}
 
-/// Zeroed `sodium_malloc` allocations waiting for reuse, by exact size (so
-/// each keeps its guard page right after its last byte), for the sizes a
-/// filing allocates again and again: keys (32 and 64 bytes), a secretstream
-/// state and a 64 KiB chunk buffer. At most `perSize` of each (under 1 MiB
-/// locked in all); any other size, or one beyond that, is released with
-/// `sodium_free`. They stay locked and guarded while they wait.
+/// Zeroed `sodium_malloc` allocations waiting for reuse, by size class:
+/// every secret up to 64 KiB is allocated at the next power of two from 32
+/// bytes (keys, a secretstream state, a form, a sealed file name, a 64 KiB
+/// chunk buffer), at most `perSize` of each class kept (16 of the 64 KiB
+/// class, which a bulk filing's four writing threads use four at a time:
+/// about 1.5 MiB locked in all). Larger secrets, or one beyond that, are
+/// released with `sodium_free`. They stay locked and guarded while they
+/// wait.
+///
+/// The cost of the classes: sodium_malloc puts the trailing guard page
+/// right after the allocation, so an overrun of a secret smaller than its
+/// class reaches the class's slack before the guard page. Every access goes
+/// through `withUnsafeBytes` / `withUnsafeMutableBytes`, bounded by
+/// `count`; sizes that are a power of two (keys, chunk buffers, page-sized
+/// buffers for direct I/O) keep the guard page right after their last byte
+/// and start on a page boundary when a multiple of the page size.
 enum SecurePool {
     static let perSize = 8
-    static let sizes: Set<Int> = [32, 64, Int(crypto_secretstream_xchacha20poly1305_statebytes()), SecretStream.chunkSize]
+    static let largestClass = SecretStream.chunkSize
+    static let sizes: Set<Int> = Set((5...16).map { 1 << $0 })
+
+    /// The allocation of a `count`-byte secret: the next power of two from
+    /// 32 up to 64 KiB, `count` itself beyond.
+    static func sizeClass(_ count: Int) -> Int {
+        guard count > 32 else { return 32 }
+        guard count <= largestClass else { return count }
+        return 1 << (Int.bitWidth - (count - 1).leadingZeroBitCount)
+    }
 
     nonisolated(unsafe) private static var free: [Int: [UnsafeMutableRawPointer]] = [:]
     /// Allocated once and never moved (a pthread mutex must not be).
@@ -125,7 +149,7 @@ enum SecurePool {
         guard sizes.contains(size) else { return false }
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
-        guard free[size, default: []].count < perSize else { return false }
+        guard free[size, default: []].count < (size == largestClass ? 2 * perSize : perSize) else { return false }
         free[size, default: []].append(pointer)
         return true
     }

@@ -3,26 +3,32 @@ import Testing
 
 @Suite struct PrimitiveTests {
     /// Released secure memory is kept for reuse, zeroed: a new secret of the
-    /// same size never starts with an old one's bytes. (Other tests allocate
-    /// the same sizes at the same time, so a kept allocation is looked for
-    /// over a few tries rather than expected at once.)
+    /// same size class never starts with an old one's bytes, even one that
+    /// filled its whole class. (Other tests allocate the same sizes at the
+    /// same time, so a kept allocation is looked for over a few tries rather
+    /// than expected at once.)
     @Test func reusedSecureMemoryStartsZeroed() {
-        for size in [32, 64, SecretStream.chunkSize] {
+        for (size, next) in [(32, 20), (64, 52), (1024, 1000), (2049, 4000), (SecretStream.chunkSize, 40_000)] {
+            #expect(SecurePool.sizeClass(next) == SecurePool.sizeClass(size))
             var seenKept = false
             for _ in 0..<50 where !seenKept {
                 do {
-                    let secret = SecureBytes.random(count: size)
-                    secret.withUnsafeMutableBytes { $0[0] = 0xa5; $0[size - 1] = 0xa5 }
+                    let secret = SecureBytes.random(count: SecurePool.sizeClass(size))
+                    secret.withUnsafeMutableBytes { $0[0] = 0xa5; $0[$0.count - 1] = 0xa5 }
                 }
-                seenKept = SecurePool.waiting(size: size) > 0
-                let fresh = SecureBytes(count: size)
-                #expect(fresh.withUnsafeBytes { $0.allSatisfy { $0 == 0 } })
+                seenKept = SecurePool.waiting(size: SecurePool.sizeClass(size)) > 0
+                let fresh = SecureBytes(count: next)
+                #expect(fresh.count == next)
+                #expect(fresh.withUnsafeBytes { $0.count == next && $0.allSatisfy { $0 == 0 } })
             }
             #expect(seenKept, "a released \(size)-byte secret is kept for reuse")
         }
-        // Other sizes are not kept.
-        do { _ = SecureBytes.random(count: 1000) }
-        #expect(SecurePool.waiting(size: 1000) == 0)
+        // Past 64 KiB nothing is kept.
+        let large = SecretStream.chunkSize + 1
+        #expect(SecurePool.sizeClass(large) == large)
+        do { _ = SecureBytes.random(count: large) }
+        #expect(SecurePool.waiting(size: large) == 0)
+        #expect(SecurePool.sizeClass(0) == 32 && SecurePool.sizeClass(33) == 64 && SecurePool.sizeClass(4096) == 4096)
     }
 
     @Test func sealedBoxRoundTripsAndRefusesTheWrongKeyOrTampering() throws {
