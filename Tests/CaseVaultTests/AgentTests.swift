@@ -1,4 +1,5 @@
 @testable import CaseVault
+import CaseVaultCrypto
 import Foundation
 import Testing
 
@@ -19,6 +20,64 @@ import Testing
         #expect(!AgentServer.maySign(Array("SSHSIG".utf8) + [0, 0, 0, 1], vaultID: vault))
         #expect(!AgentServer.maySign(Array("casevault-event-v2\n{}".utf8), vaultID: vault))
         #expect(!AgentServer.maySign([], vaultID: vault))
+    }
+
+    /// A `signMany` batch is a count, then length-prefixed messages, and
+    /// nothing after; anything else is not a batch, and one message outside
+    /// the domain refuses the whole batch (AgentServer.answer).
+    @Test func aBatchToSignIsWellFormedAndEveryMessageInTheDomain() {
+        let vault = "0b5f7c1e-2d3a-4b8c-9e1f-5a6b7c8d9e0f"
+        let one = Event.signedMessage(body: Array(#"{"seq":1}"#.utf8)), two = Event.signedMessage(body: Array(#"{"seq":2}"#.utf8))
+        func batch(_ messages: [[UInt8]], count: Int? = nil) -> [UInt8] {
+            AgentWire.lengthPrefix(count ?? messages.count) + messages.flatMap { AgentWire.lengthPrefix($0.count) + $0 }
+        }
+        #expect(AgentServer.messages(batch([one, two])) == [one, two])
+        #expect(AgentServer.messages(batch([one, []])) == [one, []])
+        #expect(AgentServer.messages(batch([])) == nil)
+        #expect(AgentServer.messages(batch([one, two], count: 3)) == nil)
+        #expect(AgentServer.messages(batch([one, two], count: 1)) == nil)
+        #expect(AgentServer.messages(batch([one]) + [0]) == nil)
+        #expect(AgentServer.messages(Array(batch([one, two]).dropLast())) == nil)
+        #expect(AgentServer.messages(AgentWire.lengthPrefix(Agent.maximumBatch + 1)) == nil)
+        #expect(AgentServer.messages([0, 0, 1]) == nil)
+        let foreign = Array("SSHSIG".utf8)
+        #expect(AgentServer.messages(batch([one, foreign]))?.allSatisfy { AgentServer.maySign($0, vaultID: vault) } == false)
+        // A full batch's signatures fit one answer.
+        #expect(Agent.maximumBatch * 64 <= Agent.maximumFrame)
+    }
+
+    /// Through a live agent: 150 events' messages signed with `signMany`
+    /// (no fallback to one request each), every signature the member's and
+    /// in order; a batch with one message outside the domain is refused
+    /// whole.
+    @Test func aLiveAgentSignsABatchInOrderAndRefusesItWholeForOneForeignMessage() throws {
+        let p = try Programme()
+        let vaultID = p.vault.config.vaultId
+        let (hello, secrets) = try p["grace"].agentHandoff(vaultID: vaultID)
+        let folder = p.scratch.file("run")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        chmod(folder, 0o700)
+        let socket = folder + "/grace.sock"
+        let server = try AgentServer(hello: hello, secrets: secrets, socketPath: socket, options: AgentServer.Options(idle: 30, session: nil))
+        try server.listen()
+        nonisolated(unsafe) let running = server
+        let done = DispatchSemaphore(value: 0)
+        Thread { _ = running.serve(); done.signal() }.start()
+        defer {
+            _ = try? Vault.lockAgent(at: socket)
+            _ = done.wait(timeout: .now() + 10)
+        }
+        let keys = AgentKeys(connection: try #require(try AgentConnection(path: socket)),
+                             box: p["grace"].keys.boxPublicKey, signing: p["grace"].keys.signingPublicKey)
+        let messages = (0..<150).map { Event.signedMessage(body: Array(#"{"seq":\#($0)}"#.utf8)) }
+        let signatures = try keys.signAll(messages)
+        #expect(keys.signsMany)
+        #expect(signatures.count == 150)
+        for (message, signature) in zip(messages, signatures) {
+            #expect(p["grace"].keys.signingPublicKey.isValidSignature(signature, for: message))
+        }
+        #expect(throws: VaultError.self) { try keys.signAll([messages[0], Array("SSHSIG".utf8)]) }
+        #expect(keys.signsMany)
     }
 
     @Test func framesCarryTheirLengthBigEndian() {

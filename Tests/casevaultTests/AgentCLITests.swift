@@ -90,6 +90,29 @@ import Glibc
         #expect(try p.cli.run(["lock", "--as", "farah"]).stdout == "No agent was holding 'farah's keys for this vault.\n")
     }
 
+    /// A bulk filing through the agent, whose groups of events it signs in
+    /// one request each (`signMany`, AgentTests): the log verifies, and
+    /// the events are the filer's.
+    @Test func aBulkFilingThroughTheAgentIsSignedByTheFiler() throws {
+        let p = try programme()
+        defer { _ = try? p.cli.run(["lock", "--all"]) }
+        #expect(try p.cli.run(["unlock"] + p.as("farah")).code == 0)
+        var rows = ["case,path,type,name"]
+        for i in 0..<70 {
+            p.scratch.write("visit-\(i).txt", "Visit \(i): all well.\n")
+            rows.append("CP-2024-0042,visit-\(i).txt,report,Visit \(i)")
+        }
+        p.scratch.write("batch.csv", rows.joined(separator: "\n") + "\n")
+        let filed = try p.cli.run(["file", "--manifest", "batch.csv", "--as", "farah"])
+        #expect(filed.code == 0, "\(filed.stderr)")
+        let log = try p.cli.run(["audit", "log", "--actor", "farah", "--type", "version.filed", "--json"])
+        #expect(log.code == 0 && log.stdout.split(separator: "\n").count == 71)
+        let verified = try p.cli.run(["verify"])
+        #expect(verified.code == 0, "\(verified.stdout) \(verified.stderr)")
+        let read = try p.cli.run(["get", "CP-2024-0042", "Visit 69", "--as", "grace"] + ["--passphrase-file", p.scratch.file("grace.pw")])
+        #expect(read.stdout == "Visit 69: all well.\n", "\(read.stderr)")
+    }
+
     @Test func theAgentEndsWhenIdleAndLeavesNothingSecretBehind() throws {
         let p = try programme()
         defer { _ = try? p.cli.run(["lock", "--all"]) }

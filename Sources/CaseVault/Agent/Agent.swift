@@ -33,11 +33,16 @@ public enum Agent {
     static let maximumFrame = 1 << 20
 
     enum Operation: UInt8 {
-        case hello = 1, sign = 2, unseal = 3, lock = 4
+        case hello = 1, sign = 2, unseal = 3, lock = 4, signMany = 5
     }
 
     static let ok: UInt8 = 0
     static let refused: UInt8 = 1
+    /// What an agent answers to an operation it does not know.
+    static let unknownRequest = "unknown request"
+    /// The most messages one `signMany` request carries (their 64-byte
+    /// signatures fill a frame).
+    static let maximumBatch = maximumFrame / 64
 }
 
 /// What the agent says of itself, and what `unlock` hands it: the vault
@@ -247,6 +252,56 @@ final class AgentKeys: SecretKeys {
             throw VaultError.integrityFailure("the agent returned a signature that does not verify")
         }
         return signature
+    }
+
+    /// False once the agent refused `signMany` (an agent started by an
+    /// older casevault): one request per message from then on.
+    private(set) var signsMany = true
+
+    /// Many messages in as few requests as fit a frame (a bulk filing's
+    /// group of 64 events: one round trip, not 64), each signature checked
+    /// before it is used.
+    func signAll(_ messages: [[UInt8]]) throws -> [[UInt8]] {
+        guard messages.count > 1, signsMany else { return try messages.map(sign) }
+        var signatures: [[UInt8]] = []
+        var start = 0
+        while start < messages.count {
+            var end = start
+            var size = 1 + 4
+            while end < messages.count, end - start < Agent.maximumBatch, size + 4 + messages[end].count <= Agent.maximumFrame {
+                size += 4 + messages[end].count
+                end += 1
+            }
+            guard end > start + 1 else {
+                signatures.append(try sign(messages[start]))
+                start += 1
+                continue
+            }
+            var payload = AgentWire.lengthPrefix(end - start)
+            payload.reserveCapacity(size)
+            for message in messages[start..<end] { payload += AgentWire.lengthPrefix(message.count) + message }
+            let answer: [UInt8]
+            do {
+                answer = try connection.request(.signMany, payload)
+            } catch VaultError.accessDenied(let message) where message.hasSuffix(Agent.unknownRequest) {
+                signsMany = false
+                return try signatures + messages[start...].map(sign)
+            }
+            guard answer.count == SigningPublicKey.signatureLength * (end - start) else {
+                throw VaultError.integrityFailure("the agent returned \(answer.count) bytes for \(end - start) signatures")
+            }
+            let batch = (start..<end).map { index in
+                let offset = (index - start) * SigningPublicKey.signatureLength
+                return (message: messages[index], signature: Array(answer[offset..<offset + SigningPublicKey.signatureLength]))
+            }
+            let key = signingPublicKey
+            guard Parallel.map(batch, grain: 16, { key.isValidSignature($0.signature, for: $0.message) }).allSatisfy({ $0 }) else {
+                throw VaultError.integrityFailure("the agent returned a signature that does not verify")
+            }
+            signatures += batch.map(\.signature)
+            start = end
+        }
+        return signatures
     }
 }
 

@@ -146,7 +146,7 @@ public final class AgentServer {
             try body.withUnsafeMutableBytes { try AgentWire.readFully(fd, $0, what: "a request") }
             lastUse = Date()
             guard let keys, let operation = Agent.Operation(rawValue: body[0]) else {
-                try reply(fd, Agent.refused, Array("unknown request".utf8))
+                try reply(fd, Agent.refused, Array(Agent.unknownRequest.utf8))
                 return nil
             }
             let payload = Array(body[1...])
@@ -159,6 +159,15 @@ public final class AgentServer {
                     return nil
                 }
                 try reply(fd, Agent.ok, try keys.sign(payload))
+            case .signMany:
+                guard let messages = Self.messages(payload), messages.allSatisfy({ Self.maySign($0, vaultID: hello.vault) }) else {
+                    try reply(fd, Agent.refused, Array("the agent signs casevault events and checkpoints of its vault only, in a well-formed batch".utf8))
+                    return nil
+                }
+                var signatures: [UInt8] = []
+                signatures.reserveCapacity(64 * messages.count)
+                for message in messages { signatures += try keys.sign(message) }
+                try reply(fd, Agent.ok, signatures)
             case .unseal:
                 if let opened = try? keys.unseal(payload) {
                     try opened.withUnsafeBytes { try replySecret(fd, $0) }
@@ -174,6 +183,25 @@ public final class AgentServer {
             clients.removeAll { $0 == fd }
         }
         return nil
+    }
+
+    /// A `signMany` payload: a 4-byte count (1 to `Agent.maximumBatch`),
+    /// then each message as a 4-byte length and its bytes, nothing after.
+    static func messages(_ payload: [UInt8]) -> [[UInt8]]? {
+        guard payload.count >= 4 else { return nil }
+        let count = AgentWire.length(payload[0..<4])
+        guard (1...Agent.maximumBatch).contains(count) else { return nil }
+        var messages: [[UInt8]] = []
+        var offset = 4
+        for _ in 0..<count {
+            guard payload.count - offset >= 4 else { return nil }
+            let length = AgentWire.length(payload[offset..<offset + 4])
+            offset += 4
+            guard payload.count - offset >= length else { return nil }
+            messages.append(Array(payload[offset..<offset + length]))
+            offset += length
+        }
+        return offset == payload.count ? messages : nil
     }
 
     /// Domain separation: an event's signed message (SECURITY.md §12) or a

@@ -24,22 +24,38 @@ enum Ledger {
         }
         let at = Timestamp.string(from: date)
         var sequence: [Int64] = []
+        // Events are projected one after the other (each against the state
+        // the one before left) and signed together: an agent signs a
+        // group's events in one request. Event 2's projection reads event
+        // 1 (the first admin adding themselves), so what is pending is
+        // appended before it.
+        var pending: [(event: Event, body: [UInt8])] = []
+        func appendPending() throws {
+            guard !pending.isEmpty else { return }
+            let signatures = try actor.keys.signAll(pending.map { Event.signedMessage(body: $0.body) })
+            guard signatures.count == pending.count else { throw VaultError.integrityFailure("\(signatures.count) signatures for \(pending.count) events") }
+            for ((event, body), signature) in zip(pending, signatures) {
+                let leaf = LogTree.leafHash(body: body, signature: signature)
+                try writer.appendEvent(EventRecord(seq: event.seq, type: event.type.rawValue, actor: actor.id, at: at,
+                                                   body: body, signature: signature, leafHash: leaf))
+                for node in head.range.append(leaf: leaf) {
+                    try writer.putLogNode(level: node.level, index: node.index, hash: node.hash)
+                }
+            }
+            pending = []
+        }
         for data in items {
-            var event = Event(format: Event.currentFormat, seq: head.size + 1, vault: vaultID, at: at, actor: actor.id,
+            let seq = head.size + Int64(pending.count) + 1
+            if seq == 2 { try appendPending() }
+            var event = Event(format: Event.currentFormat, seq: seq, vault: vaultID, at: at, actor: actor.id,
                               data: data, stateRoot: nil)
             guard let root = head.stateRoot else { preconditionFailure("append without a state root") }
             event.stateRoot = try Projection.apply(event, to: writer, root: root, verified: head.verified)
-            let body = try event.body()
-            let signature = try actor.keys.sign(Event.signedMessage(body: body))
-            let leaf = LogTree.leafHash(body: body, signature: signature)
-            try writer.appendEvent(EventRecord(seq: event.seq, type: event.type.rawValue, actor: actor.id, at: at,
-                                               body: body, signature: signature, leafHash: leaf))
-            for node in head.range.append(leaf: leaf) {
-                try writer.putLogNode(level: node.level, index: node.index, hash: node.hash)
-            }
+            pending.append((event, try event.body()))
             head.stateRoot = event.stateRoot
             sequence.append(event.seq)
         }
+        try appendPending()
         return sequence
     }
 

@@ -20,6 +20,13 @@ extension BoxKeyPair: Unsealer {
 protocol SecretKeys: Unsealer {
     var signingPublicKey: SigningPublicKey { get }
     func sign(_ message: [UInt8]) throws -> [UInt8]
+    /// Each message's signature, in order (an agent signs them in one
+    /// request).
+    func signAll(_ messages: [[UInt8]]) throws -> [[UInt8]]
+}
+
+extension SecretKeys {
+    func signAll(_ messages: [[UInt8]]) throws -> [[UInt8]] { try messages.map(sign) }
 }
 
 /// The keys unwrapped in this process (SECURITY.md §4, §7).
