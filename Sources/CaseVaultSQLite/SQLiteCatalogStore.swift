@@ -88,7 +88,9 @@ public final class SQLiteCatalogStore: CatalogStore, CatalogStoreFactory, @unche
             return try pool.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
-                    result = try body(Connection(db: db))
+                    let connection = Connection(db: db)
+                    result = try body(connection)
+                    try connection.flushStateNodes()
                     return .commit
                 }
                 return result!
@@ -132,6 +134,23 @@ public final class SQLiteCatalogStore: CatalogStore, CatalogStoreFactory, @unche
 private final class Connection: CatalogWriter {
     let db: Database
     init(db: Database) { self.db = db }
+
+    /// State-map nodes written in this transaction, by path, written to
+    /// `state_nodes` when it commits (`flushStateNodes`). Every event
+    /// rewrites its keys' paths up to the root, so a bulk filing's group of
+    /// 64 events replaced the upper nodes 64 times each: about 60 row
+    /// writes an event, where the last of each path is all that stays.
+    /// Reads in the transaction see these first.
+    private var pendingNodes: [[UInt8]: StateNode] = [:]
+
+    func flushStateNodes() throws {
+        guard !pendingNodes.isEmpty else { return }
+        let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO state_nodes (path, kind, hash, first, second) VALUES (?, ?, ?, ?, ?)")
+        for node in pendingNodes.values {
+            try statement.execute(arguments: [Data(node.path), node.kind.rawValue, Data(node.hash), Data(node.first), Data(node.second)])
+        }
+        pendingNodes = [:]
+    }
 
     private func one(_ sql: String, _ arguments: StatementArguments = []) throws -> Row? {
         try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
@@ -184,7 +203,8 @@ private final class Connection: CatalogWriter {
     }
 
     func stateNode(path: [UInt8]) throws -> StateNode? {
-        try one("SELECT * FROM state_nodes WHERE path = ?", [Data(path)]).map { row in
+        if let pending = pendingNodes[path] { return pending }
+        return try one("SELECT * FROM state_nodes WHERE path = ?", [Data(path)]).map { row in
             StateNode(path: path, kind: StateNode.Kind(rawValue: try row.value("kind")) ?? .leaf, hash: Self.bytes(try row.value("hash")),
                       first: Self.bytes(try row.value("first")), second: Self.bytes(try row.value("second")))
         }
@@ -193,10 +213,18 @@ private final class Connection: CatalogWriter {
     /// One query for a whole path (StateMap.walk): each node read alone
     /// cost a statement step and a row decode, and a walk reads twenty.
     func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]? {
-        guard !paths.isEmpty else { return [:] }
+        var found: [[UInt8]: StateNode] = [:]
+        var paths = paths
+        if !pendingNodes.isEmpty {
+            paths = paths.filter { path in
+                guard let pending = pendingNodes[path] else { return true }
+                found[path] = pending
+                return false
+            }
+        }
+        guard !paths.isEmpty else { return found }
         let sql = "SELECT path, kind, hash, first, second FROM state_nodes WHERE path IN ("
             + Array(repeating: "?", count: paths.count).joined(separator: ",") + ")"
-        var found: [[UInt8]: StateNode] = [:]
         let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: StatementArguments(paths.map { Data($0) }))
         while let row = try cursor.next() {
             let path = Self.bytes(try row.value(at: 0))
@@ -207,10 +235,14 @@ private final class Connection: CatalogWriter {
         return found
     }
 
-    func stateNodeCount() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM state_nodes") ?? 0 }
+    func stateNodeCount() throws -> Int64 {
+        try flushStateNodes()
+        return try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM state_nodes") ?? 0
+    }
     func logNodeCount() throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM log_nodes") ?? 0 }
 
     func forEachStateNode(_ body: (StateNode) throws -> Void) throws {
+        try flushStateNodes()
         let cursor = try Row.fetchCursor(db, sql: "SELECT path, kind, hash, first, second FROM state_nodes")
         while let row = try cursor.next() {
             try body(StateNode(path: Self.bytes(try row.value(at: 0)), kind: StateNode.Kind(rawValue: try row.value(at: 1) as Int) ?? .leaf, hash: Self.bytes(try row.value(at: 2)),
@@ -579,8 +611,7 @@ private final class Connection: CatalogWriter {
     }
 
     func putStateNode(_ node: StateNode) throws {
-        try run("INSERT OR REPLACE INTO state_nodes (path, kind, hash, first, second) VALUES (?, ?, ?, ?, ?)",
-                [Data(node.path), node.kind.rawValue, Data(node.hash), Data(node.first), Data(node.second)])
+        pendingNodes[node.path] = node
     }
 
     func putBlob(hash: String, bytes: [UInt8]) throws {

@@ -67,6 +67,31 @@ import Testing
         #expect(scratch.listing() == ["objects"])
     }
 
+    /// A small object is created under its own name (its bytes are
+    /// gathered and hashed first), never through a temporary file; a file
+    /// cut short under that name (a crash while it was written) is replaced
+    /// by the whole object, and one of the same size is taken for it.
+    @Test func aSmallObjectTakesItsNameAtOnceAndReplacesALeftoverCutShort() throws {
+        let scratch = Scratch()
+        let store = try store(scratch)
+        let bytes = (0..<5_000).map { UInt8($0 % 7) }
+        let id = ObjectID(digest: Blake2b.hash(bytes))
+        try FileManager.default.createDirectory(atPath: scratch.file("objects/\(id.hex.prefix(2))"), withIntermediateDirectories: false)
+        try Data(bytes[0..<1_000]).write(to: URL(fileURLWithPath: store.path(of: id)))
+        #expect(try store.allObjects() == [id])
+        let written = try store.writeNamingLater { sink in try bytes.withUnsafeBytes { try sink($0) } }
+        #expect(written.id == id && written.size == 5_000)
+        #expect(try get(id, from: store) == bytes)
+        #expect(scratch.listing().filter { $0.contains(".tmp-") }.isEmpty)
+
+        let other = (0..<3_000).map { UInt8($0 % 11) }
+        let fresh = try store.writeNamingLater { sink in try other.withUnsafeBytes { try sink($0) } }
+        try store.syncNames(of: [id, fresh.id])
+        #expect(try get(fresh.id, from: store) == other)
+        let mode = try FileManager.default.attributesOfItem(atPath: store.path(of: fresh.id))[.posixPermissions] as? Int
+        #expect(mode == 0o400)
+    }
+
     @Test func aMissingObjectIsAnIntegrityFailure() throws {
         let scratch = Scratch()
         let store = try store(scratch)

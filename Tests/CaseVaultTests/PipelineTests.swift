@@ -19,6 +19,27 @@ import Testing
         }
     }
 
+    /// More threads than items or cores: each item is done once, on
+    /// several threads at once, and the results come back in order.
+    @Test(arguments: [1, 4, 300])
+    func parallelMapOnThreadsDoesEachItemOnceInOrder(threads: Int) {
+        let lock = NSLock()
+        nonisolated(unsafe) var seen: [Int: Int] = [:]
+        nonisolated(unsafe) var names = Set<String>()
+        let results = Parallel.map(Array(0..<200), threads: threads) { item -> Int in
+            lock.lock()
+            seen[item, default: 0] += 1
+            names.insert("\(pthread_self())")
+            lock.unlock()
+            usleep(UInt32(item % 3) * 100)
+            return item * 2
+        }
+        #expect(results == (0..<200).map { $0 * 2 })
+        #expect(seen.count == 200 && seen.values.allSatisfy { $0 == 1 })
+        #expect(threads == 1 ? names.count == 1 : names.count > 1)
+        #expect(Parallel.map([Int](), threads: 4) { $0 }.isEmpty)
+    }
+
     @Test(arguments: [1, 2, 8])
     func everythingArrivesInOrderWhateverThePoolSize(buffers: Int) throws {
         let collector = Collector()

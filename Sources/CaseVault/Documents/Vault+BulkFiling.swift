@@ -172,12 +172,32 @@ extension Vault {
 
     private func checkBatch(_ requests: [FilingRequest], signed: SignedState) throws -> CheckedBatch {
         let schemas = BatchSchemas()
+        // Each form's schema first (from the signed state, on this thread),
+        // then every form read, parsed and validated on every core (most of
+        // a batch of forms' check), then each request checked in order.
+        var formSchemas: [Int: Result<FormSchema, VaultError>] = [:]
+        for (row, request) in requests.enumerated() {
+            guard case .form(let type, let version) = request.kind else { continue }
+            formSchemas[row] = Result { try schemas.schema(type, version) { try formSchema(type: type, version: version, signed: signed) } }
+                .mapError { $0 as? VaultError ?? .io("\($0)") }
+        }
+        let forms = Parallel.map(Array(requests.enumerated()), grain: 8) { row, request -> Result<CheckedBatch.CheckedForm, VaultError>? in
+            guard let schema = formSchemas[row] else { return nil }
+            return Result {
+                let schema = try schema.get()
+                let file = try Self.open(.file(path: FileSystem.absolutePath(request.path)))
+                let (bytes, count) = try Self.readForm(from: file)
+                let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
+                guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
+                return CheckedBatch.CheckedForm(bytes, count: count, schema: schema)
+            }.mapError { $0 as? VaultError ?? .io("\($0)") }
+        }
         var items: [CheckedBatch.Item] = []
         var problems: [FilingProblem] = []
         var firstOrigin: [String: String] = [:]
         for (row, request) in requests.enumerated() {
             do {
-                let item = try checkRequest(request, row: row, schemas: schemas, signed: signed)
+                let item = try checkRequest(request, row: row, schemas: schemas, form: forms[row], signed: signed)
                 let key = item.caseNumber + "\n" + item.name
                 if let earlier = firstOrigin[key] {
                     throw VaultError.invalidInput("'\(item.name)' of \(item.caseNumber) is also filed by \(earlier); one batch files one version of a document (name them apart, or file the second in another batch)")
@@ -195,8 +215,10 @@ extension Vault {
         return CheckedBatch(items: problems.isEmpty ? items : [], problems: problems)
     }
 
+    /// `form`: a form request's bytes as read, parsed and validated
+    /// (`checkBatch`), or why not.
     private func checkRequest(_ request: FilingRequest, row: Int, schemas: BatchSchemas,
-                              signed: SignedState) throws -> CheckedBatch.Item {
+                              form: Result<CheckedBatch.CheckedForm, VaultError>?, signed: SignedState) throws -> CheckedBatch.Item {
         let number = try CaseNumber.parse(request.caseNumber).description
         _ = try signed.keptCase(number)
         let path = FileSystem.absolutePath(request.path)
@@ -214,10 +236,8 @@ extension Vault {
             let schema = try schemas.schema(formType, version) { try formSchema(type: formType, version: version, signed: signed) }
             type = schema.type
             name = request.name ?? schema.title
-            let (bytes, count) = try Self.readForm(from: file)
-            let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
-            guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
-            checked = CheckedBatch.CheckedForm(bytes, count: count, schema: schema)
+            guard let form else { preconditionFailure("a form request without its check") }
+            checked = try form.get()
         }
         try Self.validate(newDocumentName: name)
         let stored = try storedDocumentName(number, name, signed: signed)
@@ -236,6 +256,10 @@ extension Vault {
     /// re-run, an item whose journaled object the signed log holds is
     /// done (SECURITY.md §10a). Stops at the first failure, which the
     /// result carries; everything filed before it stays filed.
+    ///
+    /// Small documents go in groups, one transaction each; a group is
+    /// prepared (planned, encrypted, written, its objects' names synced)
+    /// on a second thread while the group before it commits.
     public func fileBatch(_ batch: CheckedBatch, journal: FilingJournal?, by actor: StaffIdentity, now: Date? = nil,
                           timeZone: TimeZone = .current, progress: ((BatchProgress) -> Void)? = nil) throws -> BatchResult {
         precondition(batch.problems.isEmpty, "a batch with problems is not filed")
@@ -244,64 +268,105 @@ extension Vault {
         }
         let journaled = try journal?.entries() ?? [:]
         var result = BatchResult()
+        var filesDone = 0
         var bytesDone: Int64 = 0
         let bytesTotal = batch.totalBytes
-        func report(_ filesDone: Int, _ bytes: Int64) {
-            progress?(BatchProgress(filesDone: filesDone, filesTotal: batch.items.count, bytesDone: bytes, bytesTotal: bytesTotal))
+        func report(_ extra: Int64 = 0) {
+            progress?(BatchProgress(filesDone: filesDone, filesTotal: batch.items.count, bytesDone: bytesDone + extra, bytesTotal: bytesTotal))
         }
-        report(0, 0)
-        let schemas = BatchSchemas()
-        var index = 0
-        let items = batch.items
-        while index < items.count {
-            let item = items[index]
-            do {
-                if let done = try filedEarlier(item, journaled[item.row] ?? []) {
-                    result.rows.append(done)
-                    bytesDone += item.size
-                    index += 1
-                    report(index, bytesDone)
-                    continue
-                }
-                // Small documents go in groups, one transaction each.
-                var group = [item]
-                var groupBytes = item.size
-                if item.size <= Self.groupedFilingLimit {
-                    var next = index + 1
-                    while next < items.count, group.count < Self.groupSize, items[next].size <= Self.groupedFilingLimit,
-                          groupBytes + items[next].size <= Self.groupBytes, journaled[items[next].row] == nil {
-                        group.append(items[next])
-                        groupBytes += items[next].size
-                        next += 1
-                    }
-                }
-                if group.count > 1, let infos = try? fileGroup(group, journal: journal, schemas: schemas, by: actor, now: now, timeZone: timeZone) {
-                    for (member, info) in zip(group, infos) {
-                        result.rows.append(BatchResult.Row(item: member, version: info.version, filedNow: true, tier: info.tier,
-                                                           caseStatus: info.stamp.caseStatus))
-                    }
-                    bytesDone += groupBytes
-                    index += group.count
-                    report(index, bytesDone)
-                    continue
-                }
-                // One at a time: a large document, or a group that met a
-                // conflict or a failure (filed one by one, the failure is
-                // met again at its own item, with those before it filed).
-                let info = try fileItem(item, journal: journal, schemas: schemas, by: actor, now: now, timeZone: timeZone) { read in
-                    report(index, bytesDone + read)
-                }
-                result.rows.append(BatchResult.Row(item: item, version: info.version, filedNow: true, tier: info.tier,
-                                                   caseStatus: info.stamp.caseStatus))
-            } catch let error as VaultError {
-                result.failure = BatchResult.Failure(item: item, error: error)
-                return result
+        report()
+        let units = Self.filingUnits(batch.items, journaled: journaled)
+        // Held from a group's preparation to its commit, which the shared
+        // lock of each step alone would not cover: `verify --repair` must
+        // not take a prepared group's objects for a crash's orphans.
+        return try objects.withFilingLock {
+            let groups = units.compactMap { unit -> [CheckedBatch.Item]? in
+                if case .group(let items) = unit { return items }
+                return nil
             }
-            bytesDone += item.size
-            index += 1
-            report(index, bytesDone)
+            // The prefetch thread's own: BatchSchemas is not shared between threads.
+            nonisolated(unsafe) let groupSchemas = BatchSchemas()
+            let prefetch = GroupPrefetch(groups: groups, prepare: { [self] items in
+                Result { try prepareGroup(items, schemas: groupSchemas, by: actor, now: now, timeZone: timeZone) }
+            }, discard: { [objects] filings in
+                for filing in filings { objects.remove(filing.object.id) }
+            })
+            defer { prefetch.stop() }
+            let schemas = BatchSchemas()
+            for unit in units {
+                var singles: [CheckedBatch.Item]
+                switch unit {
+                case .group(let items):
+                    if case .success(let prepared) = prefetch.next(),
+                       let infos = try? commitPrepared(items, prepared, journal: journal, by: actor, now: now) {
+                        for (member, info) in zip(items, infos) {
+                            result.rows.append(BatchResult.Row(item: member, version: info.version, filedNow: true, tier: info.tier,
+                                                               caseStatus: info.stamp.caseStatus))
+                        }
+                        filesDone += items.count
+                        bytesDone += items.reduce(0) { $0 + $1.size }
+                        report()
+                        continue
+                    }
+                    // A group that met a conflict or a failure is filed one
+                    // by one: the failure is met again at its own item,
+                    // with those before it filed.
+                    singles = items
+                case .single(let item):
+                    singles = [item]
+                }
+                for item in singles {
+                    do {
+                        if let done = try filedEarlier(item, journaled[item.row] ?? []) {
+                            result.rows.append(done)
+                        } else {
+                            let info = try fileItem(item, journal: journal, schemas: schemas, by: actor, now: now, timeZone: timeZone) { read in
+                                report(read)
+                            }
+                            result.rows.append(BatchResult.Row(item: item, version: info.version, filedNow: true, tier: info.tier,
+                                                               caseStatus: info.stamp.caseStatus))
+                        }
+                    } catch let error as VaultError {
+                        result.failure = BatchResult.Failure(item: item, error: error)
+                        return result
+                    }
+                    filesDone += 1
+                    bytesDone += item.size
+                    report()
+                }
+            }
+            return result
         }
-        return result
+    }
+
+    /// A batch's items in the order they are filed: a group of small
+    /// documents in one transaction, or one item alone (a large document, or
+    /// one an earlier run of the batch journaled, which is looked for in
+    /// the signed log first).
+    enum FilingUnit {
+        case group([CheckedBatch.Item])
+        case single(CheckedBatch.Item)
+    }
+
+    static func filingUnits(_ items: [CheckedBatch.Item], journaled: [Int: [FilingJournal.Entry]]) -> [FilingUnit] {
+        func groupable(_ item: CheckedBatch.Item) -> Bool { item.size <= groupedFilingLimit && journaled[item.row] == nil }
+        var units: [FilingUnit] = []
+        var index = 0
+        while index < items.count {
+            var group = [items[index]]
+            var groupBytes = items[index].size
+            if groupable(items[index]) {
+                while index + group.count < items.count, group.count < groupSize {
+                    let next = items[index + group.count]
+                    guard groupable(next), groupBytes + next.size <= Self.groupBytes else { break }
+                    group.append(next)
+                    groupBytes += next.size
+                }
+            }
+            units.append(group.count > 1 ? .group(group) : .single(group[0]))
+            index += group.count
+        }
+        return units
     }
 
     /// Documents up to this size are filed in groups of up to `groupSize`
@@ -310,30 +375,58 @@ extension Vault {
     static let groupSize = 64
     static let groupBytes: Int64 = 8 << 20
 
-    /// Files a group of small items in one transaction (`commitGroup`): each
-    /// encrypted into its object and journaled first, all lines synced once.
-    /// On any error nothing is committed and every object is removed.
-    private func fileGroup(_ items: [CheckedBatch.Item], journal: FilingJournal?, schemas: BatchSchemas, by actor: StaffIdentity, now: Date?,
-                           timeZone: TimeZone) throws -> [VersionInfo] {
+    /// A group of small items made ready to commit: all planned in one
+    /// snapshot of the signed state, then encrypted into their objects on
+    /// several threads at once (each object is a file created, written and
+    /// synced, mostly waiting on the disk), and the objects' names synced.
+    /// On any error every object written is removed. Runs on the prefetch
+    /// thread; the caller holds the filing lock.
+    private func prepareGroup(_ items: [CheckedBatch.Item], schemas: BatchSchemas, by actor: StaffIdentity, now: Date?,
+                              timeZone: TimeZone) throws -> [PreparedFiling] {
         if Policy.agedOutClosingRoles.contains(actor.role) {
             for number in Set(items.map(\.caseNumber)) { try closeAgedOutCases(number, by: actor, now: now ?? Date()) }
         }
-        return try objects.withFilingLock {
-            var prepared: [PreparedFiling] = []
-            do {
-                for item in items {
-                    let input = try filingInput(item, schemas: schemas, progress: { _ in })
-                    prepared.append(try prepareFiling(caseNumber: item.caseNumber, name: item.name, type: input.type,
-                                                      confidential: item.confidential, schema: input.schema, by: actor,
-                                                      now: now, timeZone: timeZone, source: input.source, namingLater: true))
-                }
-                try objects.syncNames(of: prepared.map(\.object.id))
-                try journal?.record(zip(items, prepared).map { ($0.row, $1.caseNumber, $1.plan.version, $1.object.id.hex) })
-                return try commitGroup(prepared, by: actor, now: now)
-            } catch {
-                for filing in prepared { objects.remove(filing.object.id) }
-                throw error
+        var inputs: [(item: CheckedBatch.Item, source: FilingSource, type: String, schema: FormSchema?, head: FilingHead)] = []
+        for item in items {
+            let input = try filingInput(item, schemas: schemas, progress: { _ in })
+            inputs.append((item, input.source, input.type, input.schema, try FilingHead(input.source, length: ContentKind.sniffLength)))
+        }
+        let plans = try read { reader, trusted in
+            let signed = trusted.signedState(reader)
+            return try inputs.map { input in
+                try planFiling(caseNumber: input.item.caseNumber, name: input.item.name, type: input.type, schema: input.schema,
+                               confidential: input.item.confidential || input.head.looksLikeImage, by: actor,
+                               now: now ?? Date(), timeZone: timeZone, signed: signed)
             }
+        }
+        let outcomes = Parallel.map(Array(zip(inputs, plans)), threads: FileObjectStore.syncThreads) { input, plan in
+            Result {
+                try self.encryptFiling(caseNumber: input.item.caseNumber, name: input.item.name, type: input.type, schema: input.schema,
+                                       plan: plan, head: input.head, source: input.source, namingLater: true)
+            }
+        }
+        let prepared = outcomes.compactMap { try? $0.get() }
+        do {
+            for outcome in outcomes { _ = try outcome.get() }
+            try objects.syncNames(of: prepared.map(\.object.id))
+            return prepared
+        } catch {
+            for filing in prepared { objects.remove(filing.object.id) }
+            throw error
+        }
+    }
+
+    /// Journals a prepared group (all lines synced once) and commits it in
+    /// one transaction (`commitGroup`). On any error nothing is committed
+    /// and every object is removed.
+    private func commitPrepared(_ items: [CheckedBatch.Item], _ prepared: [PreparedFiling], journal: FilingJournal?,
+                                by actor: StaffIdentity, now: Date?) throws -> [VersionInfo] {
+        do {
+            try journal?.record(zip(items, prepared).map { ($0.row, $1.caseNumber, $1.plan.version, $1.object.id.hex) })
+            return try commitGroup(prepared, by: actor, now: now)
+        } catch {
+            for filing in prepared { objects.remove(filing.object.id) }
+            throw error
         }
     }
 
@@ -482,5 +575,79 @@ public struct FilingJournal: Sendable {
         try file.write(Array(text.utf8))
         guard fdatasync(fd) == 0 else { throw VaultError.io("cannot sync the filing journal \(path): \(FileSystem.errorText())") }
         if isNew { try FileSystem.syncDirectory(folder) }
+    }
+}
+
+/// A bulk filing's groups prepared one ahead, on a thread of their own
+/// (`Vault.fileBatch`): while group k commits on the caller's thread,
+/// group k+1 is planned, encrypted and written. Its plan reads the signed
+/// state before group k commits, which is sound: a group's documents are
+/// its own (a batch files one version of a document), and the commit checks
+/// every plan against the state it commits to (`checkUnchanged`), so a
+/// plan made stale by anyone is refused and its group filed one by one.
+final class GroupPrefetch: @unchecked Sendable {
+    typealias Prepared = Result<[Vault.PreparedFiling], any Error>
+
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var ready: [Prepared] = []
+    private var stopped = false
+    private var running = true
+    private let discard: ([Vault.PreparedFiling]) -> Void
+
+    init(groups: [[CheckedBatch.Item]], prepare: @escaping ([CheckedBatch.Item]) -> Prepared,
+         discard: @escaping ([Vault.PreparedFiling]) -> Void) {
+        self.discard = discard
+        guard !groups.isEmpty else {
+            running = false
+            return
+        }
+        nonisolated(unsafe) let prepare = prepare
+        Thread { [self] in
+            for group in groups {
+                condition.lock()
+                while !ready.isEmpty && !stopped { condition.wait() }
+                let stop = stopped
+                condition.unlock()
+                if stop { break }
+                let prepared = prepare(group)
+                condition.lock()
+                if stopped {
+                    condition.unlock()
+                    if case .success(let filings) = prepared { self.discard(filings) }
+                    break
+                }
+                ready.append(prepared)
+                condition.broadcast()
+                condition.unlock()
+            }
+            condition.lock()
+            running = false
+            condition.broadcast()
+            condition.unlock()
+        }.start()
+    }
+
+    /// The next group, in order (one call per group).
+    func next() -> Prepared {
+        condition.lock()
+        defer { condition.unlock() }
+        while ready.isEmpty && running { condition.wait() }
+        guard !ready.isEmpty else { return .failure(VaultError.io("a group of the batch was not prepared")) }
+        condition.broadcast()
+        return ready.removeFirst()
+    }
+
+    /// Stops preparing, waits for the thread, and removes the objects of
+    /// every group prepared and never taken.
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        while running { condition.wait() }
+        let left = ready
+        ready = []
+        condition.unlock()
+        for case .success(let filings) in left { discard(filings) }
     }
 }

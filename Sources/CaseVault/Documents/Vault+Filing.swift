@@ -241,27 +241,51 @@ extension Vault {
     func prepareFiling(caseNumber number: String, name: String, type: String, confidential: Bool, schema: FormSchema?,
                        by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone, source: FilingSource,
                        namingLater: Bool = false) throws -> PreparedFiling {
-        // The first chunk is read before anything else, to recognise images.
-        let head = SecureBytes(count: SecretStream.chunkSize)
-        let headCount = try head.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: source.read) }
-        let looksLikeImage = head.withUnsafeBytes {
-            ContentKind.isImage(UnsafeRawBufferPointer(rebasing: $0[0..<Swift.min(headCount, ContentKind.sniffLength)]))
+        let head = try FilingHead(source, length: SecretStream.chunkSize)
+        let plan = try read { reader, trusted in
+            try planFiling(caseNumber: number, name: name, type: type, schema: schema,
+                           confidential: confidential || head.looksLikeImage, by: actor, now: fixedNow ?? Date(), timeZone: timeZone,
+                           signed: trusted.signedState(reader))
         }
+        return try encryptFiling(caseNumber: number, name: name, type: type, schema: schema, plan: plan, head: head,
+                                 source: source, namingLater: namingLater)
+    }
+
+    /// The first bytes of a filing, read before it is planned: an image is
+    /// recognised by them (it goes to the confidential tier), and the sealed
+    /// file information takes its media type from them. The encryption
+    /// reads them again from here, then the rest from the source.
+    struct FilingHead {
+        let bytes: SecureBytes
+        let count: Int
+
+        /// Reads up to `length` bytes (at least `ContentKind.sniffLength`).
+        init(_ source: FilingSource, length: Int) throws {
+            bytes = SecureBytes(count: Swift.max(length, ContentKind.sniffLength))
+            count = try bytes.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: source.read) }
+        }
+
+        func withSniffed<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+            try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<Swift.min(count, ContentKind.sniffLength)])) }
+        }
+
+        var looksLikeImage: Bool { withSniffed(ContentKind.isImage) }
+    }
+
+    /// Step 2 alone, for a planned filing whose head has been read: touches
+    /// neither the catalog nor any shared state, so a group's filings are
+    /// encrypted and written on several threads at once.
+    func encryptFiling(caseNumber number: String, name: String, type: String, schema: FormSchema?, plan: FilingPlan,
+                       head: FilingHead, source: FilingSource, namingLater: Bool) throws -> PreparedFiling {
         var headOffset = 0
         let readInput: (UnsafeMutableRawBufferPointer) throws -> Int = { buffer in
-            if headOffset < headCount {
-                let n = Swift.min(buffer.count, headCount - headOffset)
-                head.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + headOffset, byteCount: n) }
+            if headOffset < head.count {
+                let n = Swift.min(buffer.count, head.count - headOffset)
+                head.bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + headOffset, byteCount: n) }
                 headOffset += n
                 return n
             }
             return try source.read(buffer)
-        }
-
-        let plan = try read { reader, trusted in
-            try planFiling(caseNumber: number, name: name, type: type, schema: schema,
-                           confidential: confidential || looksLikeImage, by: actor, now: fixedNow ?? Date(), timeZone: timeZone,
-                           signed: trusted.signedState(reader))
         }
         let associatedData = objectAssociatedData(caseNumber: number, document: name, version: plan.version,
                                                   type: type, tier: plan.tier, stamp: plan.stamp)
@@ -280,10 +304,7 @@ extension Vault {
         } catch CryptoError.inputFailed {
             throw VaultError.io("cannot read the document being filed")
         }
-        let fileInfo = head.withUnsafeBytes {
-            FileInfo.forFile(path: source.originalPath, isForm: schema != nil,
-                             head: UnsafeRawBufferPointer(rebasing: $0[0..<Swift.min(headCount, ContentKind.sniffLength)]))
-        }
+        let fileInfo = head.withSniffed { FileInfo.forFile(path: source.originalPath, isForm: schema != nil, head: $0) }
         return PreparedFiling(caseNumber: number, name: name, type: type, schema: schema, plan: plan, object: object,
                               plaintextSize: plaintextSize, sealedFileKey: SealedBox.seal(fileKey, to: plan.tierKey),
                               sealedFileInfo: try fileInfo.sealed(fileKey: fileKey, objectID: object.id.hex))
@@ -335,7 +356,7 @@ extension Vault {
     }
 
     /// Decides version, tier and stamp from the signed state.
-    private func planFiling(caseNumber number: String, name: String, type: String, schema: FormSchema?, confidential: Bool,
+    func planFiling(caseNumber number: String, name: String, type: String, schema: FormSchema?, confidential: Bool,
                             by actor: StaffIdentity, now: Date, timeZone: TimeZone, signed: SignedState) throws -> FilingPlan {
         let state = try signed.keptCase(number)
         guard let status = CaseStatus(rawValue: state.case.status) else {

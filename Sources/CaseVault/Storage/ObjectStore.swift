@@ -51,10 +51,13 @@ protocol ObjectStore: Sendable {
 }
 
 /// Objects as files under `objects/`, fanned out by the first two hex
-/// digits: `objects/3f/3fa4…`. Write path (SECURITY.md §10):
-/// temp file in `objects/` → fsync → rename to its final name → fsync the
-/// fan-out folder. A crash leaves at worst a `.tmp-*` file, which
-/// `allObjects` ignores and a later clean-up removes.
+/// digits: `objects/3f/3fa4…`. Write path (SECURITY.md §10): a large
+/// object goes temp file in `objects/` → fsync → rename to its final name
+/// → fsync both folders; a small one (its ciphertext gathered in memory,
+/// so named before it is written) is created under its final name →
+/// fsync → fsync both folders. A crash leaves at worst a `.tmp-*` file,
+/// which `allObjects` ignores, or a small object no row names (an
+/// orphan); a later clean-up removes either.
 struct FileObjectStore: ObjectStore {
     let root: String
     /// Objects up to this size skip the pipeline (see `write`).
@@ -68,95 +71,145 @@ struct FileObjectStore: ObjectStore {
         try write(produce, syncingNames: false)
     }
 
+    /// A group of 64 small objects lands in about 56 of the 256 fan-out
+    /// folders: their syncs go on several threads at once, as the objects'
+    /// own did (each mostly waits on the disk).
     func syncNames(of ids: [ObjectID]) throws {
         guard !ids.isEmpty else { return }
         try FileSystem.syncDirectory(root)
-        for folder in Set(ids.map { root + "/" + String($0.hex.prefix(2)) }).sorted() {
-            try FileSystem.syncDirectory(folder)
+        let folders = Set(ids.map { root + "/" + String($0.hex.prefix(2)) }).sorted()
+        for outcome in Parallel.map(folders, threads: Self.syncThreads, { folder in Result { try FileSystem.syncDirectory(folder) } }) {
+            try outcome.get()
         }
     }
 
+    /// Threads for a group's syncs (objects, then folders).
+    static let syncThreads = 4
+
     private func write(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void,
                        syncingNames: Bool) throws -> (id: ObjectID, size: Int64) {
-        let temp = root + "/.tmp-" + randomBytes(count: 12).hexString
-        let fd = try FileSystem.createExclusive(temp, mode: 0o400)
+        // A small object (up to `smallObjectLimit` of ciphertext: a form, a
+        // letter) is gathered in memory, named by its hash, and written
+        // straight under its final name with one write through the page
+        // cache: the pipeline's threads and its 4.5 MiB of locked buffers
+        // cost more than such an object's whole filing, and a temporary
+        // file in `objects/` itself made every filing of a bulk group wait
+        // on that one folder's lock. Past the limit, a temporary file and
+        // three stages on their own threads (see Pipeline): the caller reads
+        // and encrypts; the second names the object as the bytes pass; the
+        // third writes them, directly to the device where the file system
+        // allows (FileWriter). The gathered bytes are ciphertext.
+        var gathered: [UInt8] = []
+        var large: (temp: String, fd: FileDescriptor, pipeline: Pipeline, hashing: HashingForwarder, writing: Pipeline, file: FileWriter)?
         do {
-            // A small object (up to `smallObjectLimit` of ciphertext: a form,
-            // a letter) is gathered in memory, hashed and written with one
-            // write through the page cache: the pipeline's threads and its
-            // 4.5 MiB of locked buffers cost more than such an object's
-            // whole filing. Past the limit, three stages on their own
-            // threads (see Pipeline): the caller reads and encrypts; the
-            // second names the object as the bytes pass; the third writes
-            // them, directly to the device where the file system allows
-            // (FileWriter). The gathered bytes are ciphertext.
-            var gathered: [UInt8] = []
-            var stages: (pipeline: Pipeline, hashing: HashingForwarder, writing: Pipeline, file: FileWriter)?
-            do {
-                try produce { bytes in
-                    if stages == nil {
-                        if gathered.count + bytes.count <= Self.smallObjectLimit {
-                            gathered.append(contentsOf: bytes)
-                            return
-                        }
-                        let file = FileWriter(fd: fd, direct: true)
-                        let writing = Pipeline(consumer: file, buffers: 4, bufferSize: DirectIO.blockSize)
-                        let hashing = HashingForwarder(next: writing)
-                        stages = (Pipeline(consumer: hashing), hashing, writing, file)
-                        try gathered.withUnsafeBytes { try stages!.pipeline.write($0) }
-                        gathered = []
+            try produce { bytes in
+                if large == nil {
+                    if gathered.count + bytes.count <= Self.smallObjectLimit {
+                        gathered.append(contentsOf: bytes)
+                        return
                     }
-                    try stages!.pipeline.write(bytes)
+                    let temp = root + "/.tmp-" + randomBytes(count: 12).hexString
+                    let fd = try FileSystem.createExclusive(temp, mode: 0o400)
+                    let file = FileWriter(fd: fd, direct: true)
+                    let writing = Pipeline(consumer: file, buffers: 4, bufferSize: DirectIO.blockSize)
+                    let hashing = HashingForwarder(next: writing)
+                    large = (temp, fd, Pipeline(consumer: hashing), hashing, writing, file)
+                    try gathered.withUnsafeBytes { try large!.pipeline.write($0) }
+                    gathered = []
                 }
-                try stages?.pipeline.finish()
-                try stages?.writing.finish()
-            } catch {
-                stages?.pipeline.cancel()
-                stages?.writing.cancel()
-                throw error
+                try large!.pipeline.write(bytes)
             }
-            let size: Int64
-            let digest: [UInt8]
-            if let stages {
-                size = stages.file.size
-                digest = stages.hashing.hasher.finalize()
-            } else {
-                try fd.write(gathered)
-                size = Int64(gathered.count)
-                let hasher = FastBlake2b()
-                gathered.withUnsafeBytes { hasher.update($0) }
-                digest = hasher.finalize()
-            }
+            try large?.pipeline.finish()
+            try large?.writing.finish()
+        } catch {
+            large?.pipeline.cancel()
+            large?.writing.cancel()
+            if let large { FileSystem.remove(large.temp) }
+            throw error
+        }
+        guard let large else { return try writeSmall(gathered, syncingNames: syncingNames) }
+        do {
+            try large.fd.sync()
+            try large.fd.closeNow()
+            let id = ObjectID(digest: large.hashing.hasher.finalize())
+            try place(large.temp, as: id, size: large.file.size, syncingNames: syncingNames)
+            return (id, large.file.size)
+        } catch {
+            FileSystem.remove(large.temp)
+            throw error
+        }
+    }
+
+    /// A gathered small object, created under its final name, written,
+    /// synced. A crash part-way leaves a file under that name that no row
+    /// names (rows are written only after this returns): an orphan, which
+    /// `verify` reports and `verify --repair` removes, exactly as the
+    /// temporary file of a large object. The name cannot be taken already:
+    /// every object is encrypted under its own random file key; should it
+    /// be, the object goes the large objects' way (temporary file, rename).
+    private func writeSmall(_ bytes: [UInt8], syncingNames: Bool) throws -> (id: ObjectID, size: Int64) {
+        let hasher = FastBlake2b()
+        bytes.withUnsafeBytes { hasher.update($0) }
+        let id = ObjectID(digest: hasher.finalize())
+        let folder = try makeFolder(of: id)
+        var target = folder + "/" + id.hex
+        let fd: FileDescriptor
+        do {
+            fd = try FileSystem.createExclusive(target, mode: 0o400)
+        } catch VaultError.alreadyExists {
+            target = root + "/.tmp-" + randomBytes(count: 12).hexString
+            fd = try FileSystem.createExclusive(target, mode: 0o400)
+        }
+        do {
+            try fd.write(bytes)
             try fd.sync()
             try fd.closeNow()
-            let id = ObjectID(digest: digest)
-            let folder = root + "/" + String(id.hex.prefix(2))
-            if !FileSystem.isDirectory(folder) {
-                do { try FileSystem.makeDirectory(folder) } catch where FileSystem.isDirectory(folder) {
-                    // Another process created it first.
+            if target.hasPrefix(folder + "/") {
+                // Both folders: the fan-out folder may be new.
+                if syncingNames {
+                    try FileSystem.syncDirectory(root)
+                    try FileSystem.syncDirectory(folder)
                 }
-            }
-            let final = folder + "/" + id.hex
-            if FileSystem.fileSize(final) == size {
-                // Same name, same size: the same bytes (objects are never
-                // rewritten). Drop ours, but still sync below: the other
-                // writer may not have synced its rename yet.
-                FileSystem.remove(temp)
             } else {
-                // Absent, or a damaged leftover under our name: ours wins.
-                try FileSystem.rename(temp, to: final)
+                try place(target, as: id, size: Int64(bytes.count), syncingNames: syncingNames)
             }
-            // Both folders, always: the fan-out folder's entry and the
-            // object's name must be durable before any row refers to it
-            // (for a group, `syncNames` does it once, before the commit).
-            if syncingNames {
-                try FileSystem.syncDirectory(root)
-                try FileSystem.syncDirectory(folder)
-            }
-            return (id, size)
+            return (id, Int64(bytes.count))
         } catch {
-            FileSystem.remove(temp)
+            FileSystem.remove(target)
             throw error
+        }
+    }
+
+    /// The object's fan-out folder, made if missing.
+    private func makeFolder(of id: ObjectID) throws -> String {
+        let folder = root + "/" + String(id.hex.prefix(2))
+        if !FileSystem.isDirectory(folder) {
+            do { try FileSystem.makeDirectory(folder) } catch where FileSystem.isDirectory(folder) {
+                // Another process created it first.
+            }
+        }
+        return folder
+    }
+
+    /// Renames a synced temporary file to the object's name.
+    private func place(_ temp: String, as id: ObjectID, size: Int64, syncingNames: Bool) throws {
+        let folder = try makeFolder(of: id)
+        let final = folder + "/" + id.hex
+        if FileSystem.fileSize(final) == size {
+            // Same name, same size: the same bytes (objects are never
+            // rewritten). Drop ours, but still sync below: the other
+            // writer may not have synced its rename yet.
+            FileSystem.remove(temp)
+        } else {
+            // Absent, or a damaged leftover under our name: ours wins.
+            try FileSystem.rename(temp, to: final)
+        }
+        // Both folders, always: the fan-out folder's entry and the
+        // object's name must be durable before any row refers to it
+        // (for a group, `syncNames` does it once, before the commit).
+        if syncingNames {
+            try FileSystem.syncDirectory(root)
+            try FileSystem.syncDirectory(folder)
         }
     }
 

@@ -173,6 +173,46 @@ enum Parallel {
         }
         return results.map { $0! }
     }
+
+    /// `transform` over `items` on `threads` threads (the caller's among
+    /// them), each taking the next item when it is free; results in order.
+    /// For work that mostly waits on the disk, where more threads than
+    /// cores keep it busy: a bulk filing's small objects, each a file
+    /// created, written and synced (0.2–0.6 ms of waiting for about 0.05 ms
+    /// of computing on this machine's file system).
+    static func map<T, R>(_ items: [T], threads: Int, _ transform: @escaping (T) -> R) -> [R] {
+        let workers = min(max(1, threads), items.count)
+        guard workers > 1 else { return items.map(transform) }
+        var results = [R?](repeating: nil, count: items.count)
+        results.withUnsafeMutableBufferPointer { out in
+            // Each index is taken once (under the lock) and written by the
+            // thread that took it; the call returns once every thread has
+            // finished with `out`.
+            nonisolated(unsafe) let out = out
+            nonisolated(unsafe) let items = items
+            nonisolated(unsafe) let transform = transform
+            let lock = NSLock()
+            nonisolated(unsafe) var next = 0
+            let work: @Sendable () -> Void = {
+                while true {
+                    lock.lock()
+                    let index = next
+                    next += 1
+                    lock.unlock()
+                    guard index < items.count else { return }
+                    out[index] = transform(items[index])
+                }
+            }
+            let done = DispatchGroup()
+            for _ in 1..<workers {
+                done.enter()
+                Thread { work(); done.leave() }.start()
+            }
+            work()
+            done.wait()
+        }
+        return results.map { $0! }
+    }
 }
 
 /// A bounded queue from one thread to another: `put` waits while it is
