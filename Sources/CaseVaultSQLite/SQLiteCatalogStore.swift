@@ -138,8 +138,8 @@ private final class Connection: CatalogWriter {
     /// State-map nodes written in this transaction, by path, written to
     /// `state_nodes` when it commits (`flushStateNodes`). Every event
     /// rewrites its keys' paths up to the root, so a bulk filing's group of
-    /// 64 events replaced the upper nodes 64 times each: about 60 row
-    /// writes an event, where the last of each path is all that stays.
+    /// events replaced each upper node once per event: about 60 row writes
+    /// an event, where the last of each path is all that stays.
     /// Reads in the transaction see these first.
     private var pendingNodes: [[UInt8]: StateNode] = [:]
 

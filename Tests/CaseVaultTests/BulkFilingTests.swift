@@ -251,11 +251,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         }
     }
 
-    /// 150 small files: three groups (64, 64, 22), each prepared on the
-    /// prefetch thread while the one before commits.
-    func manyFiles(_ p: Programme, count: Int = 150) throws -> [FilingRequest] {
-        try (0..<count).map { i in
-            let name = String(format: "page %03d.txt", i)
+    /// Small files for two groups and a part (`Vault.groupSize` each),
+    /// each group prepared on the prefetch thread while the one before
+    /// commits.
+    func manyFiles(_ p: Programme) throws -> [FilingRequest] {
+        try (0..<(2 * Vault.groupSize + 22)).map { i in
+            let name = String(format: "page %04d.txt", i)
             try Data("page \(i)\n".utf8).write(to: URL(fileURLWithPath: p.scratch.file(name)))
             return request(p, name)
         }
@@ -266,24 +267,27 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
     /// meanwhile, leaves no object behind: no orphan, `verify` clean.
     @Test func aFailureMidBatchLeavesNoObjectOfTheGroupsPreparedAhead() throws {
         let p = try programme()
-        let batch = try p.vault.checkBatch(try manyFiles(p), by: "farah")
-        #expect(batch.problems.isEmpty && batch.items.count == 150)
+        let files = try manyFiles(p)
+        let batch = try p.vault.checkBatch(files, by: "farah")
+        #expect(batch.problems.isEmpty && batch.items.count == files.count)
         #expect(Vault.filingUnits(batch.items, journaled: [:]).count == 3)
-        try FileManager.default.removeItem(atPath: p.scratch.file("page 100.txt"))
+        let stop = Vault.groupSize + 36
+        try FileManager.default.removeItem(atPath: p.scratch.file(String(format: "page %04d.txt", stop)))
         let result = try p.vault.fileBatch(batch, journal: journal(p, batch), by: p["farah"])
-        #expect(result.filed.count == 100 && result.filed.map(\.item.row) == Array(0..<100))
-        #expect(result.failure?.item.name == "page 100")
-        #expect(try versionCount(p) == 100)
-        #expect(try p.vault.objects.allObjects().count == 100)
+        #expect(result.filed.count == stop && result.filed.map(\.item.row) == Array(0..<stop))
+        #expect(result.failure?.item.name == String(format: "page %04d", stop))
+        #expect(try versionCount(p) == stop)
+        #expect(try p.vault.objects.allObjects().count == stop)
         let report = try p.vault.verify()
         #expect(report.isClean, "\(report.findings)")
 
         // The re-run files the rest, once.
-        try Data("page 100\n".utf8).write(to: URL(fileURLWithPath: p.scratch.file("page 100.txt")))
+        try Data("page \(stop)\n".utf8).write(to: URL(fileURLWithPath: p.scratch.file(String(format: "page %04d.txt", stop))))
         let second = try p.vault.fileBatch(batch, journal: journal(p, batch), by: p["farah"])
-        #expect(second.failure == nil && second.alreadyFiled.count == 100 && second.filed.count == 50)
-        #expect(try versionCount(p) == 150 && (try p.vault.objects.allObjects().count) == 150)
-        #expect(try p.read("CP-2024-0042", "page 149", by: "grace") == Array("page 149\n".utf8))
+        #expect(second.failure == nil && second.alreadyFiled.count == stop && second.filed.count == files.count - stop)
+        #expect(try versionCount(p) == files.count && (try p.vault.objects.allObjects().count) == files.count)
+        let last = files.count - 1
+        #expect(try p.read("CP-2024-0042", String(format: "page %04d", last), by: "grace") == Array("page \(last)\n".utf8))
     }
 
     /// A group is planned before the group ahead of it commits. A change
@@ -293,21 +297,23 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
     /// is lost, doubled or left over.
     @Test func aGroupPlannedBeforeAnotherFilingIsFiledAgainstTheNewState() throws {
         let p = try programme()
-        let batch = try p.vault.checkBatch(try manyFiles(p), by: "farah")
+        let files = try manyFiles(p)
+        let batch = try p.vault.checkBatch(files, by: "farah")
+        let target = String(format: "page %04d", Vault.groupSize + 6)
         var interfered = false
         let result = try p.vault.fileBatch(batch, journal: nil, by: p["farah"]) { progress in
             // After the first group's commit: the second is prepared (or
             // being prepared) against the state before this filing.
-            guard progress.filesDone == 64, !interfered else { return }
+            guard progress.filesDone == Vault.groupSize, !interfered else { return }
             interfered = true
-            _ = try? p.vault.file(caseNumber: "CP-2024-0042", name: "page 070", type: "report",
-                                  from: .file(path: p.scratch.file("page 001.txt")), by: p["grace"])
+            _ = try? p.vault.file(caseNumber: "CP-2024-0042", name: target, type: "report",
+                                  from: .file(path: p.scratch.file("page 0001.txt")), by: p["grace"])
         }
-        #expect(interfered && result.failure == nil && result.filed.count == 150)
-        #expect(result.filed.first { $0.item.name == "page 070" }?.version == 2)
-        #expect(result.filed.filter { $0.item.name != "page 070" }.allSatisfy { $0.version == 1 })
-        #expect(try versionCount(p) == 151 && (try p.vault.objects.allObjects().count) == 151)
-        #expect(try p.read("CP-2024-0042", "page 070", by: "grace") == Array("page 70\n".utf8))
+        #expect(interfered && result.failure == nil && result.filed.count == files.count)
+        #expect(result.filed.first { $0.item.name == target }?.version == 2)
+        #expect(result.filed.filter { $0.item.name != target }.allSatisfy { $0.version == 1 })
+        #expect(try versionCount(p) == files.count + 1 && (try p.vault.objects.allObjects().count) == files.count + 1)
+        #expect(try p.read("CP-2024-0042", target, by: "grace") == Array("page \(Vault.groupSize + 6)\n".utf8))
         #expect(try p.vault.verify().isClean)
     }
 

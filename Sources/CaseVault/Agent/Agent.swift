@@ -259,7 +259,7 @@ final class AgentKeys: SecretKeys {
     private(set) var signsMany = true
 
     /// Many messages in as few requests as fit a frame (a bulk filing's
-    /// group of 64 events: one round trip, not 64), each signature checked
+    /// group of 256 events: one round trip, not 256), each signature checked
     /// before it is used.
     func signAll(_ messages: [[UInt8]]) throws -> [[UInt8]] {
         guard messages.count > 1, signsMany else { return try messages.map(sign) }

@@ -370,9 +370,13 @@ extension Vault {
     }
 
     /// Documents up to this size are filed in groups of up to `groupSize`
-    /// and `groupBytes` (SECURITY.md §10a).
+    /// and `groupBytes` (SECURITY.md §10a). Each group's commit syncs the
+    /// WAL with the pages its events touched, most of them at random
+    /// places in the catalog's indexes (object ids, sealed-key and blob
+    /// hashes): on a vault of 16,000 versions, 2,000 forms in groups of 64
+    /// took 1.72 s, in groups of 256 1.48 s.
     static let groupedFilingLimit: Int64 = 1 << 20
-    static let groupSize = 64
+    static let groupSize = 256
     static let groupBytes: Int64 = 8 << 20
 
     /// A group of small items made ready to commit: all planned in one

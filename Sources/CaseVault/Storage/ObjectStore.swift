@@ -71,9 +71,9 @@ struct FileObjectStore: ObjectStore {
         try write(produce, syncingNames: false)
     }
 
-    /// A group of 64 small objects lands in about 56 of the 256 fan-out
-    /// folders: their syncs go on several threads at once, as the objects'
-    /// own did (each mostly waits on the disk).
+    /// A bulk filing's group of 256 small objects lands in about 160 of
+    /// the 256 fan-out folders: their syncs go on several threads at once,
+    /// as the objects' own did (each mostly waits on the disk).
     func syncNames(of ids: [ObjectID]) throws {
         guard !ids.isEmpty else { return }
         try FileSystem.syncDirectory(root)
