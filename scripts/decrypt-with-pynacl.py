@@ -144,7 +144,8 @@ DATA = {
                               "holderPublicKey": HEX, "sealedKeyHash": HEX})(i) for i in x),
                           "versions": lambda x: type(x) is list and all(obj({
                               "document": string(1, 480), "version": integer(1), "sealedFileKeyHash": HEX})(i) for i in x),
-                          "schemaBodies": lambda x: str_list(x) and all(HEX(i) for i in x)}),
+                          "schemaBodies": lambda x: str_list(x) and all(HEX(i) for i in x)},
+                         {"fileInfos": lambda x: str_list(x) and len(x) > 0 and all(HEX(i) for i in x)}),  # §15b
     "case.transfer-cancelled": obj({"case": CASE, "reason": string(1)}),
     "audit.exported": obj({"blake2b": HEX, "format": enum("tar", "zip"), "cases": lambda x: str_list(x) and all(CASE(c) for c in x),
                            "since": either(pat(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), is_null), "events": integer(0), "logSize": integer(1)}),

@@ -86,6 +86,67 @@ import Testing
         #expect(throws: VaultError.alreadyExists("case \(Self.number) already exists here")) { try o.importCase() }
     }
 
+    static func records(_ p: Programme) throws -> [VersionRecord] {
+        try p.vault.store.read { try $0.versions(caseNumber: Self.number, document: nil) }
+    }
+
+    /// Each version's original file name and media type (§11a) travel with
+    /// it, sealed as they were: `get -o DIR/` writes the same name in the
+    /// receiving vault as in the sending one, and the name is in no file of
+    /// either in clear.
+    @Test func versionsKeepTheirFileNamesAcrossTheMove() throws {
+        let o = try Offices()
+        try Data("%PDF-1.7\nscan".utf8).write(to: URL(fileURLWithPath: o.from.scratch.file("Zawadi consent 12 May.pdf")))
+        try o.from.vault.file(caseNumber: Self.number, name: "Consent", type: "consent-form",
+                              from: .file(path: o.from.scratch.file("Zawadi consent 12 May.pdf")), by: o.from["farah"])
+        let sent = try Self.records(o.from).compactMap(\.fileInfoHash)
+        #expect(sent.count == 4)
+        try o.export()
+        try o.importCase()
+        for (document, version) in [("Consent", 1), ("Intake form", 2), ("Photo", 1)] {
+            let there = o.from.scratch.file("from-\(document)"), here = o.to.scratch.file("to-\(document)")
+            for folder in [there, here] { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+            let before = try o.from.vault.retrieve(caseNumber: Self.number, document: document, version: version, by: o.from["halima"], to: .folder(path: there))
+            let after = try o.to.vault.retrieve(caseNumber: Self.number, document: document, version: version, by: o.to["halima"], to: .folder(path: here))
+            #expect(after.fileInfo != nil && after.fileInfo == before.fileInfo, "\(document)")
+            #expect(after.writtenTo.map { URL(fileURLWithPath: $0).lastPathComponent } == before.writtenTo.map { URL(fileURLWithPath: $0).lastPathComponent })
+        }
+        #expect(Set(try Self.records(o.to).compactMap(\.fileInfoHash)) == Set(sent))
+        for vault in [o.from.vault, o.to.vault] {
+            for file in FileManager.default.enumerator(atPath: vault.path)?.allObjects as? [String] ?? [] {
+                guard let data = FileManager.default.contents(atPath: vault.path + "/" + file) else { continue }
+                #expect(data.range(of: Data("Zawadi".utf8)) == nil, "\(file)")
+            }
+            #expect(try vault.verify().isClean)
+        }
+        // The import's signed event names them.
+        let event = try #require(try o.to.vault.events().last { $0.type == "case.imported" })
+        #expect(event.body.contains("\"fileInfos\":["))
+    }
+
+    /// A transfer made by a casevault that did not carry file names (no
+    /// sealed name among its blobs) still imports, its versions unnamed; one
+    /// carrying some names and not others is refused, nothing left.
+    @Test func aTransferWithoutFileNamesImportsUnnamedAndOneWithSomeIsRefused() throws {
+        let o = try Offices()
+        let report = try o.export()
+        let parts = try Parts(report.path, keys: o.to["halima"].boxKeys)
+        let names = Set(try parts.history.verify(toVault: o.to.vault.config.vaultId, toMember: "halima",
+                                                 toBoxPublicKey: o.to["halima"].boxKeys.publicKey.bytes.hexString).versions.compactMap(\.fileInfoHash))
+        #expect(names.count == 3)
+        var some = parts
+        some.entries.removeAll { $0.0 == "blobs/" + names.sorted()[0] }
+        try some.seal(to: o.to["halima"].boxKeys.publicKey, at: o.from.scratch.file("some.cvt"))
+        try refused(o, o.from.scratch.file("some.cvt"), message: "carries 2 of the 3 sealed file names")
+        var none = parts
+        none.entries.removeAll { entry in names.contains { entry.0 == "blobs/" + $0 } }
+        try none.seal(to: o.to["halima"].boxKeys.publicKey, at: o.from.scratch.file("none.cvt"))
+        _ = try o.to.vault.importCase(from: o.from.scratch.file("none.cvt"), manager: "joseph", by: o.to["halima"])
+        #expect(try Self.records(o.to).allSatisfy { $0.fileInfoHash == nil })
+        #expect(try o.to.read(by: "joseph") == Array("intake 2".utf8))
+        #expect(try o.to.vault.verify().isClean)
+    }
+
     @Test func aLostTransferIsSentAgainToTheSameMemberOnly() throws {
         let o = try Offices()
         let first = try o.export("first.cvt")

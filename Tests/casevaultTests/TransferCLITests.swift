@@ -53,6 +53,15 @@ import Testing
             let decoded = try to.cli.run([IndependentDecoderTests.script, to.scratch.file("vault"), "grace", to.scratch.file("grace.pw"),
                                           "CP-2024-0042", "Notes"], extraEnvironment: ["HOME": home], executable: python)
             #expect(decoded.code == 0 && decoded.stdout == "Confidential notes.\n", "\(decoded.stderr)")
+            // And its original file name, which came with it sealed as it was.
+            let named = try to.cli.run([IndependentDecoderTests.script, to.scratch.file("vault"), "grace", to.scratch.file("grace.pw"),
+                                        "CP-2024-0042", "Notes", "--file-info"], extraEnvironment: ["HOME": home], executable: python)
+            #expect(named.code == 0 && named.stdout.contains("\"name\":\"notes.txt\""), "\(named.stdout) \(named.stderr)")
         }
+        // `get -o DIR/` there writes the original name.
+        try FileManager.default.createDirectory(atPath: to.scratch.file("out"), withIntermediateDirectories: true)
+        let written = try to.cli.run(["get", "CP-2024-0042", "Notes", "-o", to.scratch.file("out") + "/"] + to.as("grace"))
+        #expect(written.code == 0, "\(written.stderr)")
+        #expect(FileManager.default.contents(atPath: to.scratch.file("out/notes.txt")) == Data("Confidential notes.\n".utf8))
     }
 }

@@ -430,6 +430,12 @@ struct CaseImported: Codable, Equatable {
     var versions: [KeyRotated.Resealed]
     /// The schema bodies the versions name, sorted, each once.
     var schemaBodies: [String]
+    /// The sealed file names (§11a) the versions name, sorted, each once:
+    /// blobs carried unchanged from the sending vault (each sealed under
+    /// its version's file key and object id, which do not change). Absent
+    /// in an import by a casevault that did not carry them (its versions
+    /// arrived without their names), never empty.
+    var fileInfos: [String]? = nil
 }
 
 /// `case.transfer-cancelled`: a transfer the receiving vault refused, or
@@ -805,6 +811,7 @@ enum EventData: Equatable {
         case .caseImported(let d):
             m.string("case", d.case)
             m.string("confidentialPublicKey", d.confidentialPublicKey)
+            if let fileInfos = d.fileInfos { m.strings("fileInfos", fileInfos) }
             m.string("history", d.history)
             m.array("holders", d.holders) { item, w in
                 w.object { h in

@@ -1035,6 +1035,17 @@ enum Projection {
             for hash in sealed { try requireFresh(hash, "a sealed key") }
             let schemaBodies = Set(proven.versions.compactMap(\.schemaBodyHash)).sorted()
             guard data.schemaBodies == schemaBodies else { throw refuse("the import names the versions' schema bodies, sorted, each once") }
+            // The sealed file names, when carried: all the versions name,
+            // sorted, each once, each a blob no record here names yet.
+            if let fileInfos = data.fileInfos {
+                guard fileInfos == Set(proven.versions.compactMap(\.fileInfoHash)).sorted(), !fileInfos.isEmpty else {
+                    throw refuse("the import names the versions' sealed file names, sorted, each once, or none")
+                }
+                guard Set(fileInfos).isDisjoint(with: sealed + schemaBodies + [data.history]) else {
+                    throw refuse("a sealed file name is another blob of the import")
+                }
+                for hash in fileInfos { try requireFresh(hash, "a sealed file name") }
+            }
             // A schema body is a schema (a JSON object whose $id the versions name), never another record's secret blob.
             for hash in schemaBodies {
                 let bytes = try signed.blob(hash, what: "a schema body of \(data.case)")
@@ -1073,7 +1084,8 @@ enum Projection {
                 var arrived = version
                 arrived.sealedFileKeyHash = item.sealedFileKeyHash
                 arrived.keyGeneration = 1
-                arrived.fileInfoHash = nil  // its sealed file name stays in the sending vault (§15b)
+                // Its sealed file name came with it, or stayed in the sending vault (§15b).
+                if data.fileInfos == nil { arrived.fileInfoHash = nil }
                 arrived.origin = VersionOrigin(case: version.origin?.case ?? version.caseNumber, document: version.origin?.document ?? version.document,
                                                vault: version.origin?.vault ?? fromVault)
                 try writer.putVersion(arrived)

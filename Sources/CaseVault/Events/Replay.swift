@@ -125,7 +125,8 @@ public enum Replay {
         case .accessGranted(let data): [data.sealedKeyHash]
         case .searchKeyGranted(let data): [data.sealedKeyHash]
         case .keyRotated(let data): data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash)
-        case .caseImported(let data): [data.history] + data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash) + data.schemaBodies
+        case .caseImported(let data):
+            [data.history] + data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash) + data.schemaBodies + (data.fileInfos ?? [])
         case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
              .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed,
              .confidentialTypesSet, .holdPlaced, .holdReleased, .disposalApproved, .disposed, .staffLeft, .handoverStarted,

@@ -161,7 +161,9 @@ extension Vault {
             for document in try after.documents(number) {
                 for version in try after.versions(of: document) {
                     versions += 1
-                    for hash in [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? []) where named.insert(hash).inserted {
+                    // Its sealed file name goes too, unchanged: sealed under the file key and object id, which do not change.
+                    for hash in [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? []) + (version.fileInfoHash.map { [$0] } ?? [])
+                        where named.insert(hash).inserted {
                         blobs.append((hash, try after.blob(hash, what: "a blob of \(number)")))
                     }
                     guard let id = ObjectID(hex: version.objectId) else { throw VaultError.integrityFailure("an object name of \(number) is damaged") }
@@ -416,8 +418,15 @@ extension Vault {
                 throw VaultError.integrityFailure("the transfer lacks a blob of '\(version.document)' v\(version.version)")
             }
         }
+        // The sealed file names: all of them, or none (a transfer made by a
+        // casevault that did not carry them; the versions arrive unnamed).
+        let fileInfos = Set(proven.versions.compactMap(\.fileInfoHash)).sorted()
+        let carried = fileInfos.filter { unpacked.blobs[$0] != nil }
+        guard carried.isEmpty || carried.count == fileInfos.count else {
+            throw VaultError.integrityFailure("the transfer carries \(carried.count) of the \(fileInfos.count) sealed file names of its versions")
+        }
         // Exactly what the versions name, nothing more.
-        let named = Set(proven.versions.flatMap { [$0.sealedFileKeyHash] + ($0.schemaBodyHash.map { [$0] } ?? []) })
+        let named = Set(proven.versions.flatMap { [$0.sealedFileKeyHash] + ($0.schemaBodyHash.map { [$0] } ?? []) } + carried)
         guard Set(unpacked.blobs.keys) == named, Set(unpacked.objects.keys) == Set(proven.versions.map(\.objectId)) else {
             throw VaultError.invalidInput("the transfer holds blobs or objects its case's versions do not name")
         }
@@ -477,12 +486,12 @@ extension Vault {
                                            sealedKeyHash: try Ledger.putBlob(blob, in: writer)))
             }
             for blob in resealedBlobs { _ = try Ledger.putBlob(blob, in: writer) }
-            for hash in schemaBodies { try writer.putBlob(hash: hash, bytes: unpacked.blobs[hash]!) }
+            for hash in schemaBodies + carried { try writer.putBlob(hash: hash, bytes: unpacked.blobs[hash]!) }
             let historyHash = try Ledger.putBlob(unpacked.history, in: writer)
             try Ledger.append([.caseImported(CaseImported(
                 case: number, history: historyHash, manager: managerID, supervisor: supervisorID,
                 teamPublicKey: fresh[.team]!.publicKey.bytes.hexString, confidentialPublicKey: fresh[.confidential]!.publicKey.bytes.hexString,
-                holders: sealedHolders, versions: resealed, schemaBodies: schemaBodies))],
+                holders: sealedHolders, versions: resealed, schemaBodies: schemaBodies, fileInfos: carried.isEmpty ? nil : carried))],
                 by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
         }
         return ImportReport(caseNumber: number, fromVault: history.fromVault, transferredBy: proven.transferredBy, events: proven.events.count,
