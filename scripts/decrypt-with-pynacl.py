@@ -143,9 +143,9 @@ DATA = {
                               "tier": TIER, "holder": pat(r"staff:[a-z0-9][a-z0-9._-]{1,63}|recovery"),
                               "holderPublicKey": HEX, "sealedKeyHash": HEX})(i) for i in x),
                           "versions": lambda x: type(x) is list and all(obj({
-                              "document": string(1, 480), "version": integer(1), "sealedFileKeyHash": HEX})(i) for i in x),
-                          "schemaBodies": lambda x: str_list(x) and all(HEX(i) for i in x)},
-                         {"fileInfos": lambda x: str_list(x) and len(x) > 0 and all(HEX(i) for i in x)}),  # §15b
+                              "document": string(1, 480), "version": integer(1), "sealedFileKeyHash": HEX},
+                              {"fileInfoHash": HEX})(i) for i in x),  # §15b: a file name sealed again on import
+                          "schemaBodies": lambda x: str_list(x) and all(HEX(i) for i in x)}),
     "case.transfer-cancelled": obj({"case": CASE, "reason": string(1)}),
     "audit.exported": obj({"blake2b": HEX, "format": enum("tar", "zip"), "cases": lambda x: str_list(x) and all(CASE(c) for c in x),
                            "since": either(pat(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), is_null), "events": integer(0), "logSize": integer(1)}),
@@ -543,7 +543,7 @@ def run(argv):
                  "v5-case-lifecycle", "v6-corrections-and-tags",
                  "v7-aged-out-extensions", "v8-vault-policies", "v9-legal-holds",
                  "v10-retention-policies", "v11-disposals", "v12-key-rotation", "v13-handovers",
-                 "v14-case-transfer", "v15-client-name-index", "v16-cases-by-staff"}
+                 "v14-case-transfer", "v15-client-name-index", "v16-cases-by-staff", "v17-imported-file-names"}
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         if "v4-signed-projection" not in migrations:
             fail("the newest event signs no state root; open the vault once with casevault")

@@ -62,9 +62,9 @@ public final class SecureBytes {
     }
 
     deinit {
-        // Only the first `count` bytes were ever reachable, so only they
-        // can hold anything: the rest of the class is still zero.
-        sodium_memzero(pointer, Swift.max(count, 1))
+        // The whole class, not only `count`: an overrun into the slack
+        // (which reaches no guard page) must not survive into the next secret.
+        sodium_memzero(pointer, capacity)
         if !SecurePool.give(pointer, size: capacity) { sodium_free(pointer) }
     }
 
@@ -104,7 +104,7 @@ extension SecureBytes: ReadableBytes {}
 /// bytes (keys, a secretstream state, a form, a sealed file name, a 64 KiB
 /// chunk buffer), at most `perSize` of each class kept (16 of the 64 KiB
 /// class, which a bulk filing's four writing threads use four at a time:
-/// about 1.5 MiB locked in all). Larger secrets, or one beyond that, are
+/// about 2 MiB locked in all, with libsodium's canaries and page rounding). Larger secrets, or one beyond that, are
 /// released with `sodium_free`. They stay locked and guarded while they
 /// wait.
 ///

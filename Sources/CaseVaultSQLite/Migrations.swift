@@ -259,6 +259,10 @@ extension SQLiteCatalogStore {
                 CREATE INDEX cases_by_supervisor ON cases (supervisor_id, status);
                 """)
         }
+        // No change to the tables: a case.imported may now give its versions
+        // their file names (§15b), which a casevault that predates this
+        // cannot read, so it must refuse the vault as newer (§8).
+        migrator.registerMigration("v17-imported-file-names") { _ in }
         return migrator
     }()
 }

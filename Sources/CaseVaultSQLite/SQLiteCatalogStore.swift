@@ -88,7 +88,7 @@ public final class SQLiteCatalogStore: CatalogStore, CatalogStoreFactory, @unche
             return try pool.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
-                    let connection = Connection(db: db)
+                    let connection = Connection(db: db, buffersStateNodes: true)
                     result = try body(connection)
                     try connection.flushStateNodes()
                     return .commit
@@ -133,7 +133,13 @@ public final class SQLiteCatalogStore: CatalogStore, CatalogStoreFactory, @unche
 /// One connection inside a read or write transaction.
 private final class Connection: CatalogWriter {
     let db: Database
-    init(db: Database) { self.db = db }
+    /// Only a write transaction's connection keeps state-map nodes back
+    /// until it commits; a read's writes go to SQLite, which refuses them.
+    let buffersStateNodes: Bool
+    init(db: Database, buffersStateNodes: Bool = false) {
+        self.db = db
+        self.buffersStateNodes = buffersStateNodes
+    }
 
     /// State-map nodes written in this transaction, by path, written to
     /// `state_nodes` when it commits (`flushStateNodes`). Every event
@@ -611,6 +617,11 @@ private final class Connection: CatalogWriter {
     }
 
     func putStateNode(_ node: StateNode) throws {
+        guard buffersStateNodes else {
+            try run("INSERT OR REPLACE INTO state_nodes (path, kind, hash, first, second) VALUES (?, ?, ?, ?, ?)",
+                    [Data(node.path), node.kind.rawValue, Data(node.hash), Data(node.first), Data(node.second)])
+            return
+        }
         pendingNodes[node.path] = node
     }
 

@@ -279,20 +279,34 @@ extension Vault {
         // Held from a group's preparation to its commit, which the shared
         // lock of each step alone would not cover: `verify --repair` must
         // not take a prepared group's objects for a crash's orphans.
+        // Aged-out cases whose closing day has come close first, here, so
+        // every group is planned (and stamped) after their closure and its
+        // event time is read under the lock like any other (the prefetch
+        // thread signs nothing).
+        if Policy.agedOutClosingRoles.contains(actor.role) {
+            for number in Set(batch.items.map(\.caseNumber)).sorted() { try closeAgedOutCases(number, by: actor, now: now ?? Date()) }
+        }
+        // Each form type's schema once for the run (§10a), before the
+        // prefetch thread starts; it gets its own copy (BatchSchemas is not
+        // shared between threads), so both file against the same versions.
+        let schemas = BatchSchemas()
+        for item in batch.items {
+            if case .form(let type, let version) = item.kind {
+                _ = try? schemas.schema(type, version) { try formSchema(type: type, version: version) }
+            }
+        }
         return try objects.withFilingLock {
             let groups = units.compactMap { unit -> [CheckedBatch.Item]? in
                 if case .group(let items) = unit { return items }
                 return nil
             }
-            // The prefetch thread's own: BatchSchemas is not shared between threads.
-            nonisolated(unsafe) let groupSchemas = BatchSchemas()
+            nonisolated(unsafe) let groupSchemas = schemas.copy()
             let prefetch = GroupPrefetch(groups: groups, prepare: { [self] items in
                 Result { try prepareGroup(items, schemas: groupSchemas, by: actor, now: now, timeZone: timeZone) }
             }, discard: { [objects] filings in
                 for filing in filings { objects.remove(filing.object.id) }
             })
             defer { prefetch.stop() }
-            let schemas = BatchSchemas()
             for unit in units {
                 var singles: [CheckedBatch.Item]
                 switch unit {
@@ -375,9 +389,15 @@ extension Vault {
     /// places in the catalog's indexes (object ids, sealed-key and blob
     /// hashes): on a vault of 16,000 versions, 2,000 forms in groups of 64
     /// took 1.72 s, in groups of 256 1.48 s.
-    static let groupedFilingLimit: Int64 = 1 << 20
+    ///
+    /// The limit keeps a grouped document's ciphertext (24 bytes and 17 a
+    /// chunk more) within `FileObjectStore.smallObjectLimit`, so each is
+    /// gathered in memory and written at once; `groupBytes` bounds the
+    /// plaintext a group holds in locked memory while it is prepared (each
+    /// form is read whole, into a buffer of up to twice its size).
+    static let groupedFilingLimit = Int64(FileObjectStore.smallObjectLimit - SecretStream.chunkSize)
     static let groupSize = 256
-    static let groupBytes: Int64 = 8 << 20
+    static let groupBytes: Int64 = 2 << 20
 
     /// A group of small items made ready to commit: all planned in one
     /// snapshot of the signed state, then encrypted into their objects on
@@ -387,9 +407,6 @@ extension Vault {
     /// thread; the caller holds the filing lock.
     private func prepareGroup(_ items: [CheckedBatch.Item], schemas: BatchSchemas, by actor: StaffIdentity, now: Date?,
                               timeZone: TimeZone) throws -> [PreparedFiling] {
-        if Policy.agedOutClosingRoles.contains(actor.role) {
-            for number in Set(items.map(\.caseNumber)) { try closeAgedOutCases(number, by: actor, now: now ?? Date()) }
-        }
         var inputs: [(item: CheckedBatch.Item, source: FilingSource, type: String, schema: FormSchema?, head: FilingHead)] = []
         for item in items {
             let input = try filingInput(item, schemas: schemas, progress: { _ in })
@@ -496,6 +513,13 @@ extension Vault {
 /// the schema and keeps its text).
 final class BatchSchemas {
     private var byKey: [String: FormSchema] = [:]
+
+    /// Another memory holding the same schemas, for another thread.
+    func copy() -> BatchSchemas {
+        let copy = BatchSchemas()
+        copy.byKey = byKey
+        return copy
+    }
 
     func schema(_ type: String, _ version: Int?, load: () throws -> FormSchema) rethrows -> FormSchema {
         let key = type + "\n" + (version.map(String.init) ?? "")

@@ -418,6 +418,16 @@ struct CaseImported: Codable, Equatable {
         var holderPublicKey: String
         var sealedKeyHash: String
     }
+    /// A version as it arrives: its file key sealed to the new tier key,
+    /// and, when the transfer carried it, its original file name and media
+    /// type sealed again here (§11a: under the same file key and object id,
+    /// with a fresh nonce, so a blob of its own).
+    struct Version: Codable, Equatable {
+        var document: String
+        var version: Int
+        var sealedFileKeyHash: String
+        var fileInfoHash: String? = nil
+    }
     var `case`: String
     var history: String
     var manager: String
@@ -427,15 +437,9 @@ struct CaseImported: Codable, Equatable {
     /// By tier, then holder (as bytes).
     var holders: [Holder]
     /// Every version, in the history's order (by document as bytes, then version).
-    var versions: [KeyRotated.Resealed]
+    var versions: [Version]
     /// The schema bodies the versions name, sorted, each once.
     var schemaBodies: [String]
-    /// The sealed file names (§11a) the versions name, sorted, each once:
-    /// blobs carried unchanged from the sending vault (each sealed under
-    /// its version's file key and object id, which do not change). Absent
-    /// in an import by a casevault that did not carry them (its versions
-    /// arrived without their names), never empty.
-    var fileInfos: [String]? = nil
 }
 
 /// `case.transfer-cancelled`: a transfer the receiving vault refused, or
@@ -811,7 +815,6 @@ enum EventData: Equatable {
         case .caseImported(let d):
             m.string("case", d.case)
             m.string("confidentialPublicKey", d.confidentialPublicKey)
-            if let fileInfos = d.fileInfos { m.strings("fileInfos", fileInfos) }
             m.string("history", d.history)
             m.array("holders", d.holders) { item, w in
                 w.object { h in
@@ -828,6 +831,7 @@ enum EventData: Equatable {
             m.array("versions", d.versions) { item, w in
                 w.object { v in
                     v.string("document", item.document)
+                    if let fileInfoHash = item.fileInfoHash { v.string("fileInfoHash", fileInfoHash) }
                     v.string("sealedFileKeyHash", item.sealedFileKeyHash)
                     v.integer("version", item.version)
                 }

@@ -1035,17 +1035,16 @@ enum Projection {
             for hash in sealed { try requireFresh(hash, "a sealed key") }
             let schemaBodies = Set(proven.versions.compactMap(\.schemaBodyHash)).sorted()
             guard data.schemaBodies == schemaBodies else { throw refuse("the import names the versions' schema bodies, sorted, each once") }
-            // The sealed file names, when carried: all the versions name,
-            // sorted, each once, each a blob no record here names yet.
-            if let fileInfos = data.fileInfos {
-                guard fileInfos == Set(proven.versions.compactMap(\.fileInfoHash)).sorted(), !fileInfos.isEmpty else {
-                    throw refuse("the import names the versions' sealed file names, sorted, each once, or none")
-                }
-                guard Set(fileInfos).isDisjoint(with: sealed + schemaBodies + [data.history]) else {
-                    throw refuse("a sealed file name is another blob of the import")
-                }
-                for hash in fileInfos { try requireFresh(hash, "a sealed file name") }
+            // A sealed file name, sealed again here, only for a version that
+            // had one; each a new blob of its own.
+            let names = data.versions.compactMap(\.fileInfoHash)
+            for (version, item) in zip(proven.versions, data.versions) where item.fileInfoHash != nil && version.fileInfoHash == nil {
+                throw refuse("'\(version.document)' v\(version.version) had no file name to bring")
             }
+            guard Set(names).count == names.count, Set(names).isDisjoint(with: sealed + schemaBodies + [data.history]) else {
+                throw refuse("each sealed file name must be a new blob of its own")
+            }
+            for hash in names { try requireFresh(hash, "a sealed file name") }
             // A schema body is a schema (a JSON object whose $id the versions name), never another record's secret blob.
             for hash in schemaBodies {
                 let bytes = try signed.blob(hash, what: "a schema body of \(data.case)")
@@ -1084,8 +1083,8 @@ enum Projection {
                 var arrived = version
                 arrived.sealedFileKeyHash = item.sealedFileKeyHash
                 arrived.keyGeneration = 1
-                // Its sealed file name came with it, or stayed in the sending vault (§15b).
-                if data.fileInfos == nil { arrived.fileInfoHash = nil }
+                // Its sealed file name, sealed again here, or none: it stayed in the sending vault (§15b).
+                arrived.fileInfoHash = item.fileInfoHash
                 arrived.origin = VersionOrigin(case: version.origin?.case ?? version.caseNumber, document: version.origin?.document ?? version.document,
                                                vault: version.origin?.vault ?? fromVault)
                 try writer.putVersion(arrived)

@@ -126,7 +126,8 @@ public enum Replay {
         case .searchKeyGranted(let data): [data.sealedKeyHash]
         case .keyRotated(let data): data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash)
         case .caseImported(let data):
-            [data.history] + data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash) + data.schemaBodies + (data.fileInfos ?? [])
+            [data.history] + data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash) + data.schemaBodies
+                + data.versions.compactMap(\.fileInfoHash)
         case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
              .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed,
              .confidentialTypesSet, .holdPlaced, .holdReleased, .disposalApproved, .disposed, .staffLeft, .handoverStarted,

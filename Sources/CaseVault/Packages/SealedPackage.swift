@@ -3,8 +3,10 @@ internal import CaseVaultCrypto
 /// A handover package sealed to one recipient (SECURITY.md §15a):
 ///
 /// ```
-/// magic        21 bytes  "casevault-package-v1\n" ("casevault-transfer-v1\n",
-///                        22 bytes, for a case transfer, §15b)
+/// magic        21 bytes  "casevault-package-v1\n" ("casevault-transfer-v2\n",
+///                        22 bytes, for a case transfer carrying its
+///                        versions' file names, "casevault-transfer-v1\n"
+///                        for one without, §15b)
 /// recipient    32 bytes  the recipient's X25519 public key
 /// sealed key   80 bytes  crypto_box_seal(stream key (32 bytes), recipient)
 /// stream       …         secretstream (§9) of a pax tar, every chunk with
@@ -13,6 +15,10 @@ internal import CaseVaultCrypto
 enum SealedPackage {
     static let magic = Array("casevault-package-v1\n".utf8)
     static let transferMagic = Array("casevault-transfer-v1\n".utf8)
+    /// A transfer that carries its versions' sealed file names (§15b): a
+    /// casevault that predates them refuses it as no transfer at all, rather
+    /// than as one holding blobs its versions do not name.
+    static let transferMagicV2 = Array("casevault-transfer-v2\n".utf8)
     static let sealedKeyLength = 80
     /// A handover package's header (the transfer's is one byte longer).
     static let headerLength = magic.count + 32 + sealedKeyLength
@@ -76,14 +82,20 @@ enum SealedPackage {
         private var ended = false
 
         /// Refuses a package that is not one, or is another recipient's.
-        init(with keys: any Unsealer, magic: [UInt8] = SealedPackage.magic, what: String = "handover package",
+        /// The magic the header began with (one of `magic` and `alternatives`).
+        let magicRead: [UInt8]
+
+        /// `alternatives`: other magics of the same length also accepted.
+        init(with keys: any Unsealer, magic: [UInt8] = SealedPackage.magic, alternatives: [[UInt8]] = [], what: String = "handover package",
              input: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) throws {
+            precondition(alternatives.allSatisfy { $0.count == magic.count }, "magics of one length")
             let headerLength = magic.count + 32 + SealedPackage.sealedKeyLength
             var header = [UInt8](repeating: 0, count: headerLength)
             let got = try header.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: input) }
-            guard got == headerLength, Array(header[0..<magic.count]) == magic else {
+            guard got == headerLength, let read = ([magic] + alternatives).first(where: { Array(header[0..<magic.count]) == $0 }) else {
                 throw VaultError.invalidInput("this is not a casevault \(what) (or it is cut short)")
             }
+            magicRead = read
             let recipient = Array(header[magic.count..<(magic.count + 32)])
             guard recipient == keys.boxPublicKey.bytes else {
                 throw VaultError.accessDenied("this \(what) is sealed to someone else")

@@ -144,9 +144,12 @@ struct FileObjectStore: ObjectStore {
     /// synced. A crash part-way leaves a file under that name that no row
     /// names (rows are written only after this returns): an orphan, which
     /// `verify` reports and `verify --repair` removes, exactly as the
-    /// temporary file of a large object. The name cannot be taken already:
-    /// every object is encrypted under its own random file key; should it
-    /// be, the object goes the large objects' way (temporary file, rename).
+    /// temporary file of a large object. A filing's name cannot be taken
+    /// already (every object is encrypted under its own random file key),
+    /// but an import's can: it brings objects named in advance, and a run
+    /// killed part-way may have left one cut short. A file already under
+    /// the name is kept only when it holds exactly these bytes; otherwise
+    /// the object goes the large objects' way (temporary file, rename over).
     private func writeSmall(_ bytes: [UInt8], syncingNames: Bool) throws -> (id: ObjectID, size: Int64) {
         let hasher = FastBlake2b()
         bytes.withUnsafeBytes { hasher.update($0) }
@@ -157,6 +160,14 @@ struct FileObjectStore: ObjectStore {
         do {
             fd = try FileSystem.createExclusive(target, mode: 0o400)
         } catch VaultError.alreadyExists {
+            if let existing = try? FileSystem.openForReading(target).readAll(limit: bytes.count + 1), existing == bytes {
+                // The same bytes: sync both folders anyway (its writer may not have).
+                if syncingNames {
+                    try FileSystem.syncDirectory(root)
+                    try FileSystem.syncDirectory(folder)
+                }
+                return (id, Int64(bytes.count))
+            }
             target = root + "/.tmp-" + randomBytes(count: 12).hexString
             fd = try FileSystem.createExclusive(target, mode: 0o400)
         }
@@ -171,7 +182,7 @@ struct FileObjectStore: ObjectStore {
                     try FileSystem.syncDirectory(folder)
                 }
             } else {
-                try place(target, as: id, size: Int64(bytes.count), syncingNames: syncingNames)
+                try place(target, as: id, size: Int64(bytes.count), syncingNames: syncingNames, replacing: true)
             }
             return (id, Int64(bytes.count))
         } catch {
@@ -191,11 +202,13 @@ struct FileObjectStore: ObjectStore {
         return folder
     }
 
-    /// Renames a synced temporary file to the object's name.
-    private func place(_ temp: String, as id: ObjectID, size: Int64, syncingNames: Bool) throws {
+    /// Renames a synced temporary file to the object's name. `replacing`:
+    /// over whatever is there (known to differ), not keeping a file of the
+    /// same size.
+    private func place(_ temp: String, as id: ObjectID, size: Int64, syncingNames: Bool, replacing: Bool = false) throws {
         let folder = try makeFolder(of: id)
         let final = folder + "/" + id.hex
-        if FileSystem.fileSize(final) == size {
+        if !replacing, FileSystem.fileSize(final) == size {
             // Same name, same size: the same bytes (objects are never
             // rewritten). Drop ours, but still sync below: the other
             // writer may not have synced its rename yet.

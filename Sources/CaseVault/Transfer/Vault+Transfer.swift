@@ -116,8 +116,11 @@ extension Vault {
     /// they are: nothing is decrypted but the two tier keys. Run again
     /// (after a lost file or a kill), it signs a new transfer to the same
     /// member and writes the file anew.
+    /// `fileNames`: carry each version's sealed original file name (a
+    /// `casevault-transfer-v2` file); false writes a `-v1` file without
+    /// them, which a casevault that predates them can import.
     public func exportCase(_ number: String, to identity: VaultIdentity, out path: String, reason: String,
-                           by actor: StaffIdentity, now: Date = Date()) throws -> TransferReport {
+                           fileNames: Bool = true, by actor: StaffIdentity, now: Date = Date()) throws -> TransferReport {
         let number = try CaseNumber.parse(number).description
         try Self.requireReason(reason)
         guard actor.role == .caseSupervisor else {
@@ -161,8 +164,9 @@ extension Vault {
             for document in try after.documents(number) {
                 for version in try after.versions(of: document) {
                     versions += 1
-                    // Its sealed file name goes too, unchanged: sealed under the file key and object id, which do not change.
-                    for hash in [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? []) + (version.fileInfoHash.map { [$0] } ?? [])
+                    // Its sealed file name too (sealed under its file key and object id, which do not change).
+                    let name = fileNames ? version.fileInfoHash.map { [$0] } ?? [] : []
+                    for hash in [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? []) + name
                         where named.insert(hash).inserted {
                         blobs.append((hash, try after.blob(hash, what: "a blob of \(number)")))
                     }
@@ -178,7 +182,8 @@ extension Vault {
         let hasher = FastBlake2b()
         var total: Int64 = 0
         try AtomicFile.write(to: path, replacing: false) { fd in
-            let sealer = try SealedPackage.Sealer(to: recipient, magic: SealedPackage.transferMagic) { bytes in
+            let magic = fileNames ? SealedPackage.transferMagicV2 : SealedPackage.transferMagic
+            let sealer = try SealedPackage.Sealer(to: recipient, magic: magic) { bytes in
                 hasher.update(bytes)
                 total += Int64(bytes.count)
                 try fd.write(bytes)
@@ -327,6 +332,8 @@ extension Vault {
         var blobs: [String: [UInt8]]
         /// Each object's name and size.
         var objects: [String: Int64]
+        /// A `-v2` file: it carries every version's sealed file name.
+        var carriesFileNames = false
     }
 
     /// Reads a transfer file without a vault (what the fuzz target drives):
@@ -335,8 +342,10 @@ extension Vault {
     /// sealed stream's end.
     static func unpackTransfer(input: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, keys: any Unsealer, limits: ArchiveLimits,
                                storeObject: (ObjectID, (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int64) throws -> UnpackedTransfer {
-        let opener = try SealedPackage.Opener(with: keys, magic: SealedPackage.transferMagic, what: "case transfer", input: input)
-        var unpacked = UnpackedTransfer(history: [], keys: [], blobs: [:], objects: [:])
+        let opener = try SealedPackage.Opener(with: keys, magic: SealedPackage.transferMagic, alternatives: [SealedPackage.transferMagicV2],
+                                              what: "case transfer", input: input)
+        var unpacked = UnpackedTransfer(history: [], keys: [], blobs: [:], objects: [:],
+                                        carriesFileNames: opener.magicRead == SealedPackage.transferMagicV2)
         var sawHistory = false, sawKeys = false, blobBytes = 0
         do {
             let reader = try ArchiveReader(limits: limits, read: opener.read(into:))
@@ -414,19 +423,17 @@ extension Vault {
             guard size == version.ciphertextSize else {
                 throw VaultError.integrityFailure("the object of '\(version.document)' v\(version.version) is not its signed size")
             }
-            for hash in [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? []) where unpacked.blobs[hash] == nil {
+            // A -v2 file carries every sealed file name; a -v1 file none.
+            let name = unpacked.carriesFileNames ? version.fileInfoHash.map { [$0] } ?? [] : []
+            for hash in [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? []) + name where unpacked.blobs[hash] == nil {
                 throw VaultError.integrityFailure("the transfer lacks a blob of '\(version.document)' v\(version.version)")
             }
         }
-        // The sealed file names: all of them, or none (a transfer made by a
-        // casevault that did not carry them; the versions arrive unnamed).
-        let fileInfos = Set(proven.versions.compactMap(\.fileInfoHash)).sorted()
-        let carried = fileInfos.filter { unpacked.blobs[$0] != nil }
-        guard carried.isEmpty || carried.count == fileInfos.count else {
-            throw VaultError.integrityFailure("the transfer carries \(carried.count) of the \(fileInfos.count) sealed file names of its versions")
-        }
         // Exactly what the versions name, nothing more.
-        let named = Set(proven.versions.flatMap { [$0.sealedFileKeyHash] + ($0.schemaBodyHash.map { [$0] } ?? []) } + carried)
+        let named = Set(proven.versions.flatMap { version in
+            [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? [])
+                + (unpacked.carriesFileNames ? version.fileInfoHash.map { [$0] } ?? [] : [])
+        })
         guard Set(unpacked.blobs.keys) == named, Set(unpacked.objects.keys) == Set(proven.versions.map(\.objectId)) else {
             throw VaultError.invalidInput("the transfer holds blobs or objects its case's versions do not name")
         }
@@ -453,7 +460,7 @@ extension Vault {
         }
         let fresh: [Tier: BoxKeyPair] = [.team: BoxKeyPair(), .confidential: BoxKeyPair()]
         // Every file key, re-sealed to the new tier key (checked to open first).
-        var resealed: [KeyRotated.Resealed] = [], resealedBlobs: [[UInt8]] = []
+        var resealed: [CaseImported.Version] = [], resealedBlobs: [[UInt8]] = []
         for version in proven.versions {
             guard let tier = Tier(rawValue: version.tier), let keys = old[tier], let target = fresh[tier] else {
                 throw VaultError.integrityFailure("a version of \(number) has no known tier")
@@ -464,7 +471,22 @@ extension Vault {
             }
             let blob = SealedBox.seal(fileKey, to: target.publicKey)
             resealedBlobs.append(blob)
-            resealed.append(.init(document: version.document, version: version.version, sealedFileKeyHash: Blake2b.hash(blob).hexString))
+            // Its file name, checked to open with its file key, sealed again
+            // under a fresh nonce: a blob of this vault's own (one the
+            // sending vault still names may have come here before, by
+            // another case's transfer).
+            var nameHash: String?
+            if unpacked.carriesFileNames, let sent = version.fileInfoHash {
+                let info: FileInfo
+                do { info = try FileInfo.open(unpacked.blobs[sent]!, fileKey: fileKey, objectID: version.objectId) } catch {
+                    throw VaultError.integrityFailure("the file name of '\(version.document)' v\(version.version) does not open with its file key")
+                }
+                let sealedName = try info.sealed(fileKey: fileKey, objectID: version.objectId)
+                resealedBlobs.append(sealedName)
+                nameHash = Blake2b.hash(sealedName).hexString
+            }
+            resealed.append(.init(document: version.document, version: version.version, sealedFileKeyHash: Blake2b.hash(blob).hexString,
+                                  fileInfoHash: nameHash))
         }
         let schemaBodies = Set(proven.versions.compactMap(\.schemaBodyHash)).sorted()
         try write { writer, head in
@@ -486,12 +508,12 @@ extension Vault {
                                            sealedKeyHash: try Ledger.putBlob(blob, in: writer)))
             }
             for blob in resealedBlobs { _ = try Ledger.putBlob(blob, in: writer) }
-            for hash in schemaBodies + carried { try writer.putBlob(hash: hash, bytes: unpacked.blobs[hash]!) }
+            for hash in schemaBodies { try writer.putBlob(hash: hash, bytes: unpacked.blobs[hash]!) }
             let historyHash = try Ledger.putBlob(unpacked.history, in: writer)
             try Ledger.append([.caseImported(CaseImported(
                 case: number, history: historyHash, manager: managerID, supervisor: supervisorID,
                 teamPublicKey: fresh[.team]!.publicKey.bytes.hexString, confidentialPublicKey: fresh[.confidential]!.publicKey.bytes.hexString,
-                holders: sealedHolders, versions: resealed, schemaBodies: schemaBodies, fileInfos: carried.isEmpty ? nil : carried))],
+                holders: sealedHolders, versions: resealed, schemaBodies: schemaBodies))],
                 by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
         }
         return ImportReport(caseNumber: number, fromVault: history.fromVault, transferredBy: proven.transferredBy, events: proven.events.count,
