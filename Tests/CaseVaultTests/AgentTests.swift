@@ -78,6 +78,16 @@ import Testing
         }
         #expect(throws: VaultError.self) { try keys.signAll([messages[0], Array("SSHSIG".utf8)]) }
         #expect(keys.signsMany)
+        // Two threads on one connection: each answer reaches its own request.
+        nonisolated(unsafe) let shared = keys
+        let verifying = p["grace"].keys.signingPublicKey
+        let results = Parallel.map(Array(0..<2), threads: 2) { thread in
+            (0..<100).allSatisfy { i in
+                let message = Event.signedMessage(body: Array(#"{"thread":\#(thread),"i":\#(i)}"#.utf8))
+                return (try? shared.sign(message)).map { verifying.isValidSignature($0, for: message) } ?? false
+            }
+        }
+        #expect(results == [true, true])
     }
 
     @Test func framesCarryTheirLengthBigEndian() {

@@ -309,6 +309,11 @@ final class AgentKeys: SecretKeys {
 final class AgentConnection {
     private let fd: Int32
     let path: String
+    /// One request and its answer at a time on the socket, whichever
+    /// thread asks (a bulk filing prepares on a second thread; today only
+    /// the committing one signs, but a frame interleaved with another
+    /// would be read as the wrong answer).
+    private let exchange = NSLock()
 
     /// Nil when nothing listens at `path` (no agent, or one that ended).
     init?(path: String) throws {
@@ -346,6 +351,8 @@ final class AgentConnection {
 
     /// A request whose answer is not secret (a hello, a signature).
     func request(_ operation: Agent.Operation, _ payload: [UInt8]) throws -> [UInt8] {
+        exchange.lock()
+        defer { exchange.unlock() }
         try send(operation, payload)
         let (status, length) = try readHeader()
         var body = [UInt8](repeating: 0, count: length)
@@ -359,6 +366,8 @@ final class AgentConnection {
     /// A request whose answer is secret (an opened box): read straight into
     /// wiped memory. Nil when the agent could not open it.
     func requestSecret(_ operation: Agent.Operation, _ payload: [UInt8]) throws -> SecureBytes? {
+        exchange.lock()
+        defer { exchange.unlock() }
         try send(operation, payload)
         let (status, length) = try readHeader()
         let body = SecureBytes(count: length)
