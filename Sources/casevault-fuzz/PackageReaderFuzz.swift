@@ -89,6 +89,7 @@ public func fuzzPackageReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
     extract(sealed(bytes, magic: SealedPackage.magic))
     unpackTransfer(bytes)
     unpackTransfer(sealed(bytes, magic: SealedPackage.transferMagic))
+    unpackTransfer(sealed(bytes, magic: SealedPackage.transferMagicV2))
     verifyHistory(bytes)
     return 0
 }

@@ -7,8 +7,8 @@ struct AuditCommand: ParsableCommand {
         commandName: "audit",
         abstract: "Check confidentiality controls from the signed log, without reading any content.",
         discussion: """
-            No passphrase is needed and no key is unsealed: everything comes from the signed event log, every \\
-            stored event hashed again into the log's Merkle tree and held to the trusted root (your checkpoint, \\
+            No passphrase is needed and no key is unsealed: everything comes from the signed event log, every \
+            stored event hashed again into the log's Merkle tree and held to the trusted root (your checkpoint, \
             or --checkpoint FILE), and every event shown checked against its signer's key.
             """,
         subcommands: [AuditLogCommand.self, AuditAccessCommand.self, AuditProveCommand.self, AuditCheckProofCommand.self, AuditControlsCommand.self, AuditVerifyExportCommand.self]
@@ -40,9 +40,9 @@ struct AuditLogCommand: ParsableCommand {
         commandName: "log",
         abstract: "The event log, filtered, each event's signature checked.",
         discussion: """
-            Every condition given must hold. --type takes an event type (content.read) or a prefix ending in a \\
-            dot (case.). --since and --until are UTC days, inclusive. With --json, one JSON object per line: seq, \\
-            at, actor, type, cases, data, body (the signed canonical JSON), signature (hex Ed25519 over \\
+            Every condition given must hold. --type takes an event type (content.read) or a prefix ending in a \
+            dot (case.). --since and --until are UTC days, inclusive. With --json, one JSON object per line: seq, \
+            at, actor, type, cases, data, body (the signed canonical JSON), signature (hex Ed25519 over \
             "casevault-event-v1\\\\n" + body) and leafHash (RFC 9162), so each line can be checked again elsewhere.
             """
     )
@@ -106,9 +106,9 @@ struct AuditAccessCommand: ParsableCommand {
         commandName: "access",
         abstract: "Who held each tier of a case, generation by generation, and every read, refusal, package and transfer of it.",
         discussion: """
-            From the signed log alone: each holder's copy of each generation of each tier, from the event that \\
-            sealed it (and who signed that event) to the event that took it away (a rotation that removed them, \\
-            or one that replaced the generation), or "now". Then every signed read of the case's content, every \\
+            From the signed log alone: each holder's copy of each generation of each tier, from the event that \
+            sealed it (and who signed that event) to the event that took it away (a rotation that removed them, \
+            or one that replaced the generation), or "now". Then every signed read of the case's content, every \
             refused read, every package that held it and every transfer. No key is unsealed.
             """
     )
@@ -166,9 +166,9 @@ struct AuditProveCommand: ParsableCommand {
         commandName: "prove",
         abstract: "An RFC 9162 inclusion proof that an event is in the log a checkpoint commits to.",
         discussion: """
-            The checkpoint (from `casevault checkpoint`, kept by the auditor) must be of this vault and its log a \\
-            prefix of this vault's trusted log (checked with a consistency proof). The proof names the checkpoint's \\
-            origin, size and root, the event's leaf index, its signed body and signature, and the inclusion path; \\
+            The checkpoint (from `casevault checkpoint`, kept by the auditor) must be of this vault and its log a \
+            prefix of this vault's trusted log (checked with a consistency proof). The proof names the checkpoint's \
+            origin, size and root, the event's leaf index, its signed body and signature, and the inclusion path; \
             `casevault audit check-proof` (no vault needed) or any RFC 9162 implementation checks it.
             """
     )
@@ -200,8 +200,8 @@ struct AuditCheckProofCommand: ParsableCommand {
         commandName: "check-proof",
         abstract: "Check an inclusion proof against a checkpoint, without the vault.",
         discussion: """
-            Needs only the two files: the proof's origin, size and root must be the checkpoint's, and its path \\
-            must lead from the event's leaf hash (SHA-256 of 0x00, the body and the signature) to that root. \\
+            Needs only the two files: the proof's origin, size and root must be the checkpoint's, and its path \
+            must lead from the event's leaf hash (SHA-256 of 0x00, the body and the signature) to that root. \
             Exit 0 when it does, 81 when it does not.
             """
     )
@@ -227,11 +227,11 @@ struct AuditControlsCommand: ParsableCommand {
         commandName: "controls",
         abstract: "The confidentiality-controls report: each check with pass or fail, a count and the items.",
         discussion: """
-            From the signed state and the checked log, without a passphrase or a key: who holds each tier of each \\
-            case and anyone beyond its manager, supervisor, the recovery key and the policy's roles; \\
-            confidential-by-policy types and images in a team tier; wrapped keys cheaper than the vault's key \\
-            derivation; members who left and still hold a key; reads by a non-holder (there should be none) and \\
-            the reads refused; packages and transfers; closed cases past their retention date; legal holds; the \\
+            From the signed state and the checked log, without a passphrase or a key: who holds each tier of each \
+            case and anyone beyond its manager, supervisor, the recovery key and the policy's roles; \
+            confidential-by-policy types and images in a team tier; wrapped keys cheaper than the vault's key \
+            derivation; members who left and still hold a key; reads by a non-holder (there should be none) and \
+            the reads refused; packages and transfers; closed cases past their retention date; legal holds; the \
             test-only key derivation; the recovery key. Exits 0 with the report whether checks pass or fail.
             """
     )
@@ -303,14 +303,14 @@ struct ExportAuditCommand: ParsableCommand {
         commandName: "audit",
         abstract: "A BagIt 1.0 bag of the signed log and catalog metadata, for an auditor's desk.",
         discussion: """
-            By an auditor, admin or project director. The bag (RFC 8493), as a tar or a zip by --out's \\
-            extension, holds in data/: events.jsonl (each event's signed body, signature, leaf hash and inclusion \\
-            path under the bag's checkpoint), checkpoint.txt (signed by you), with --checkpoint FILE the auditor's \\
-            previous checkpoint and consistency.json (the RFC 9162 proof that the log only grew since), \\
-            catalog/ (staff with roles and public keys, cases, grants, the document inventory with sizes, stamps \\
-            and ciphertext hashes, status history, tags) and controls.json; with bagit.txt, bag-info.txt, \\
-            manifest-sha256.txt, manifest-sha512.txt and tagmanifest-sha256.txt. No content and no key material. \\
-            --case and --since narrow the events and the catalog. The export is a signed event naming the file's \\
+            By an auditor, admin or project director. The bag (RFC 8493), as a tar or a zip by --out's \
+            extension, holds in data/: events.jsonl (each event's signed body, signature, leaf hash and inclusion \
+            path under the bag's checkpoint), checkpoint.txt (signed by you), with --checkpoint FILE the auditor's \
+            previous checkpoint and consistency.json (the RFC 9162 proof that the log only grew since), \
+            catalog/ (staff with roles and public keys, cases, grants, the document inventory with sizes, stamps \
+            and ciphertext hashes, status history, tags) and controls.json; with bagit.txt, bag-info.txt, \
+            manifest-sha256.txt, manifest-sha512.txt and tagmanifest-sha256.txt. No content and no key material. \
+            --case and --since narrow the events and the catalog. The export is a signed event naming the file's \
             BLAKE2b-256.
             """
     )
@@ -341,15 +341,15 @@ struct AuditVerifyExportCommand: ParsableCommand {
         commandName: "verify-export",
         abstract: "Check a casevault audit bag at an auditor's desk, without the vault.",
         discussion: """
-            Takes the .tar or .zip `export audit` wrote, or the folder it was extracted to. Checks the BagIt \\
-            declaration, the SHA-256 and SHA-512 manifests, the tag manifest and Payload-Oxum; every event's body, \\
-            its signature by the key its signer's staff.added in the bag gives, and its RFC 9162 inclusion under \\
-            the bag's checkpoint; the checkpoint's signature by the exporter; with --checkpoint FILE (your own \\
-            earlier checkpoint) that the log only grew since; and, for a whole log, the controls that come from \\
+            Takes the .tar or .zip `export audit` wrote, or the folder it was extracted to. Checks the BagIt \
+            declaration, the SHA-256 and SHA-512 manifests, the tag manifest and Payload-Oxum; every event's body, \
+            its signature by the key its signer's staff.added in the bag gives, and its RFC 9162 inclusion under \
+            the bag's checkpoint; the checkpoint's signature by the exporter; with --checkpoint FILE (your own \
+            earlier checkpoint) that the log only grew since; and, for a whole log, the controls that come from \
             the events, recomputed. Exit 0 when every check passes, 81 otherwise.
 
-            With --bagit-only, only whether the bag is valid BagIt 1.0 (RFC 8493), whoever made it: complete, \\
-            every digest of every manifest matching (md5, sha1, sha224, sha256, sha512), Payload-Oxum right, no \\
+            With --bagit-only, only whether the bag is valid BagIt 1.0 (RFC 8493), whoever made it: complete, \
+            every digest of every manifest matching (md5, sha1, sha224, sha256, sha512), Payload-Oxum right, no \
             path leaving the bag. Exit 0 for a valid bag, 81 otherwise; warnings go to standard error.
             """
     )

@@ -15,15 +15,15 @@ struct ExportHandoverCommand: ParsableCommand {
         commandName: "handover",
         abstract: "A handover package of cases for the member taking them over.",
         discussion: """
-            One folder per case, named by its label ("CP-2024-0042 [O]"), with the current version of every \\
-            document the recipient may read (confidential ones only if they hold that tier), named by the report \\
-            name with an extension from its content (casevault keeps no original file names, which often name the \\
-            child), the latest handover form rendered under its stamp, and MANIFEST.json (names, versions, stamps, \\
-            SHA-256 of each file; Schemas/export-manifest.schema.json). Every document is read by you, a signed \\
-            read each, and streamed into the package: no plaintext is written anywhere else. By default the package \\
-            is sealed to the recipient, who opens it with `casevault package open`; with --zip-passphrase-file it \\
-            is a zip under WinZip AES-256 (never ZipCrypto) that 7-Zip opens, for a passphrase of at least 16 \\
-            characters given to the recipient another way. The export is a signed event naming the package's \\
+            One folder per case, named by its label ("CP-2024-0042 [O]"), with the current version of every \
+            document the recipient may read (confidential ones only if they hold that tier), named by the report \
+            name with an extension from its content (casevault keeps no original file names, which often name the \
+            child), the latest handover form rendered under its stamp, and MANIFEST.json (names, versions, stamps, \
+            SHA-256 of each file; Schemas/export-manifest.schema.json). Every document is read by you, a signed \
+            read each, and streamed into the package: no plaintext is written anywhere else. By default the package \
+            is sealed to the recipient, who opens it with `casevault package open`; with --zip-passphrase-file it \
+            is a zip under WinZip AES-256 (never ZipCrypto) that 7-Zip opens, for a passphrase of at least 16 \
+            characters given to the recipient another way. The export is a signed event naming the package's \
             BLAKE2b-256 (b2sum -l 256) and every version in it.
             """
     )
@@ -67,10 +67,10 @@ struct PackageOpenCommand: ParsableCommand {
         commandName: "open",
         abstract: "Open a handover package sealed to you into a new folder.",
         discussion: """
-            Unseals the package with your keys (a package sealed to someone else is refused), and extracts it \\
-            into a staging folder beside --out, refusing absolute paths, '..', links, devices, duplicate or \\
-            over-long names, oversize entries, and a truncated or altered package; every file must match \\
-            MANIFEST.json. Only then does the folder appear under --out; on any refusal nothing is left. The \\
+            Unseals the package with your keys (a package sealed to someone else is refused), and extracts it \
+            into a staging folder beside --out, refusing absolute paths, '..', links, devices, duplicate or \
+            over-long names, oversize entries, and a truncated or altered package; every file must match \
+            MANIFEST.json. Only then does the folder appear under --out; on any refusal nothing is left. The \
             files are plaintext: keep them on an encrypted disk and delete them when done.
             """
     )

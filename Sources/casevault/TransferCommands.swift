@@ -15,9 +15,9 @@ struct VaultPubkeyCommand: ParsableCommand {
         commandName: "pubkey",
         abstract: "Print the identity another vault transfers cases to: this vault and the member who imports them.",
         discussion: """
-            The identity names this vault, the member who will import (a case supervisor or project director) and \\
-            their public key, with a fingerprint. It holds no secret: send it to the other office, then read the \\
-            fingerprint to each other by another channel (a call) before they run `casevault export case`. Only \\
+            The identity names this vault, the member who will import (a case supervisor or project director) and \
+            their public key, with a fingerprint. It holds no secret: send it to the other office, then read the \
+            fingerprint to each other by another channel (a call) before they run `casevault export case`. Only \
             that member can open what is sent, and only here. No passphrase is needed.
             """
     )
@@ -46,14 +46,16 @@ struct ExportCaseCommand: ParsableCommand {
         commandName: "case",
         abstract: "Transfer a case to another vault (another office).",
         discussion: """
-            By the case's supervisor. Signs `case.transferred` (from then on this vault's copy is read-only: \\
-            nothing is filed, moved, granted or handed over in it; its holders can still read it), then writes \\
-            --out sealed to the member named in the identity file (from `casevault vault pubkey` there): the \\
-            case's signed history with the proofs that it is in this vault's log, both tier keys re-sealed for \\
-            that member, every version's sealed file key and its encrypted object as stored. Nothing is decrypted \\
-            but the two tier keys. Check the identity's fingerprint with the receiving office first. If the file \\
-            is lost or the command is killed, run it again: it signs a new transfer to the same member. A case \\
-            cannot go while a handover, legal hold, closure approval or unfinished rotation is under way.
+            By the case's supervisor. Signs `case.transferred` (from then on this vault's copy is read-only: \
+            nothing is filed, moved, granted or handed over in it; its holders can still read it), then writes \
+            --out sealed to the member named in the identity file (from `casevault vault pubkey` there): the \
+            case's signed history with the proofs that it is in this vault's log, both tier keys re-sealed for \
+            that member, every version's sealed file key, sealed original file name and encrypted object as stored. Nothing is decrypted \
+            but the two tier keys. Check the identity's fingerprint with the receiving office first. If the file \
+            is lost or the command is killed, run it again: it signs a new transfer to the same member. A case \
+            cannot go while a handover, legal hold, closure approval or unfinished rotation is under way. An \
+            office still on a casevault from before file names travelled refuses a file that carries \
+            them: --without-file-names writes one it imports (its versions arrive without their names).
             """
     )
 
@@ -71,13 +73,16 @@ struct ExportCaseCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Why (kept in the signed log).", valueName: "text"))
     var reason: String
 
+    @Flag(help: "Leave the versions' original file names out, for a receiving office on an older casevault.")
+    var withoutFileNames = false
+
     func run() throws {
         guard let bytes = FileManager.default.contents(atPath: toVault) else {
             throw CommandFailure(message: "cannot read \(toVault)", hint: nil, code: .notFound)
         }
         let identity = try VaultIdentity(parsing: Array(bytes))
         try vaultOptions.withUnlocked { vault, actor in
-            let report = try vault.exportCase(number, to: identity, out: out, reason: reason, by: actor)
+            let report = try vault.exportCase(number, to: identity, out: out, reason: reason, fileNames: !withoutFileNames, by: actor)
             print("Transferred \(report.caseNumber) to '\(identity.member)' (\(identity.name)) of vault \(identity.vault), fingerprint \(identity.fingerprint)")
             print("Wrote \(report.path): \(report.events) events, \(report.versions) version(s), \(report.objects) object(s), \(report.bytes) bytes; BLAKE2b-256 \(report.blake2b) (b2sum -l 256)")
             print("This vault's copy of \(report.caseNumber) is now read-only (event \(report.transferSeq)).")
@@ -125,13 +130,13 @@ struct ImportCaseCommand: ParsableCommand {
         commandName: "case",
         abstract: "Import a case another vault transferred to you.",
         discussion: """
-            By the member the transfer was sealed to (a case supervisor here, who becomes its supervisor). Every entry is \\
-            checked as it is read (only the parts a transfer holds, each named by its hash; no paths, links or \\
-            devices); then the case's history: every event signed by a member of the sending vault entitled to \\
-            sign it and proved in its log by the checkpoint, and the case, its documents and versions exactly \\
-            what its signed state held when it was transferred. New tier keys are made here and sealed to the \\
-            manager and supervisor you name, the team-tier roles and the recovery key; every file key is re-sealed \\
-            to them, so no key of the sending office opens what is filed here later. One `case.imported` event \\
+            By the member the transfer was sealed to (a case supervisor here, who becomes its supervisor). Every entry is \
+            checked as it is read (only the parts a transfer holds, each named by its hash; no paths, links or \
+            devices); then the case's history: every event signed by a member of the sending vault entitled to \
+            sign it and proved in its log by the checkpoint, and the case, its documents and versions exactly \
+            what its signed state held when it was transferred. New tier keys are made here and sealed to the \
+            manager and supervisor you name, the team-tier roles and the recovery key; every file key is re-sealed \
+            to them, so no key of the sending office opens what is filed here later. One `case.imported` event \
             records it. On any refusal nothing is left behind.
             """
     )

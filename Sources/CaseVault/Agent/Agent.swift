@@ -255,8 +255,14 @@ final class AgentKeys: SecretKeys {
     }
 
     /// False once the agent refused `signMany` (an agent started by an
-    /// older casevault): one request per message from then on.
-    private(set) var signsMany = true
+    /// older casevault): one request per message from then on. Guarded by
+    /// `signsManyLock` (two threads may sign).
+    private var signsManyValue = true
+    private let signsManyLock = NSLock()
+    var signsMany: Bool {
+        get { signsManyLock.lock(); defer { signsManyLock.unlock() }; return signsManyValue }
+        set { signsManyLock.lock(); signsManyValue = newValue; signsManyLock.unlock() }
+    }
 
     /// Many messages in as few requests as fit a frame (a bulk filing's
     /// group of 256 events: one round trip, not 256), each signature checked
@@ -314,6 +320,10 @@ final class AgentConnection {
     /// the committing one signs, but a frame interleaved with another
     /// would be read as the wrong answer).
     private let exchange = NSLock()
+    /// Set when an exchange failed part-way (a timeout, an oversized
+    /// answer): bytes of its answer may still be on the socket, and the
+    /// next request would read them as its own. Guarded by `exchange`.
+    private var broken = false
 
     /// Nil when nothing listens at `path` (no agent, or one that ended).
     init?(path: String) throws {
@@ -351,12 +361,13 @@ final class AgentConnection {
 
     /// A request whose answer is not secret (a hello, a signature).
     func request(_ operation: Agent.Operation, _ payload: [UInt8]) throws -> [UInt8] {
-        exchange.lock()
-        defer { exchange.unlock() }
-        try send(operation, payload)
-        let (status, length) = try readHeader()
-        var body = [UInt8](repeating: 0, count: length)
-        try body.withUnsafeMutableBytes { try AgentWire.readFully(fd, $0, what: "the agent's answer") }
+        let (status, body) = try exchanging {
+            try send(operation, payload)
+            let (status, length) = try readHeader()
+            var body = [UInt8](repeating: 0, count: length)
+            try body.withUnsafeMutableBytes { try AgentWire.readFully(fd, $0, what: "the agent's answer") }
+            return (status, body)
+        }
         guard status == Agent.ok else {
             throw VaultError.accessDenied("the casevault agent refused: \(String(decoding: body, as: UTF8.self))")
         }
@@ -366,13 +377,25 @@ final class AgentConnection {
     /// A request whose answer is secret (an opened box): read straight into
     /// wiped memory. Nil when the agent could not open it.
     func requestSecret(_ operation: Agent.Operation, _ payload: [UInt8]) throws -> SecureBytes? {
+        try exchanging {
+            try send(operation, payload)
+            let (status, length) = try readHeader()
+            let body = SecureBytes(count: length)
+            try body.withUnsafeMutableBytes { try AgentWire.readFully(fd, $0, what: "the agent's answer") }
+            return status == Agent.ok ? body : nil
+        }
+    }
+
+    /// One whole exchange under the lock; a failure part-way leaves the
+    /// connection unusable rather than out of step.
+    private func exchanging<T>(_ body: () throws -> T) throws -> T {
         exchange.lock()
         defer { exchange.unlock() }
-        try send(operation, payload)
-        let (status, length) = try readHeader()
-        let body = SecureBytes(count: length)
-        try body.withUnsafeMutableBytes { try AgentWire.readFully(fd, $0, what: "the agent's answer") }
-        return status == Agent.ok ? body : nil
+        guard !broken else { throw VaultError.io("the connection to the casevault agent at \(path) failed earlier in this command") }
+        do { return try body() } catch {
+            broken = true
+            throw error
+        }
     }
 
     private func send(_ operation: Agent.Operation, _ payload: [UInt8]) throws {

@@ -112,6 +112,14 @@ public struct FileInfo: Sendable, Equatable {
         return nonce + (try SecretBox.seal(plaintext, key: Self.key(fileKey: fileKey, objectID: objectID), nonce: nonce))
     }
 
+    /// Whether the blob authenticates under the version's key, whatever it
+    /// holds (to tell a name this build does not read from a forgery).
+    static func authenticates(_ blob: [UInt8], fileKey: SecureBytes, objectID: String) -> Bool {
+        guard blob.count > SecretBox.nonceLength + SecretBox.macLength else { return false }
+        return (try? SecretBox.open(blob[SecretBox.nonceLength...], key: key(fileKey: fileKey, objectID: objectID),
+                                    nonce: Array(blob[..<SecretBox.nonceLength]))) != nil
+    }
+
     static func open(_ blob: [UInt8], fileKey: SecureBytes, objectID: String) throws -> FileInfo {
         guard blob.count > SecretBox.nonceLength + SecretBox.macLength else { throw CryptoError.authenticationFailed }
         let plaintext = try SecretBox.open(blob[SecretBox.nonceLength...], key: key(fileKey: fileKey, objectID: objectID),

@@ -81,10 +81,10 @@ enum SealedPackage {
         private var available = 0, offset = 0
         private var ended = false
 
-        /// Refuses a package that is not one, or is another recipient's.
         /// The magic the header began with (one of `magic` and `alternatives`).
         let magicRead: [UInt8]
 
+        /// Refuses a package that is not one, or is another recipient's.
         /// `alternatives`: other magics of the same length also accepted.
         init(with keys: any Unsealer, magic: [UInt8] = SealedPackage.magic, alternatives: [[UInt8]] = [], what: String = "handover package",
              input: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) throws {

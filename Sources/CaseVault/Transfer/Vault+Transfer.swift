@@ -117,8 +117,9 @@ extension Vault {
     /// (after a lost file or a kill), it signs a new transfer to the same
     /// member and writes the file anew.
     /// `fileNames`: carry each version's sealed original file name (a
-    /// `casevault-transfer-v2` file); false writes a `-v1` file without
-    /// them, which a casevault that predates them can import.
+    /// `casevault-transfer-v2` file, when any version has one); false
+    /// writes a `-v1` file without them, which a casevault that predates
+    /// them can import.
     public func exportCase(_ number: String, to identity: VaultIdentity, out path: String, reason: String,
                            fileNames: Bool = true, by actor: StaffIdentity, now: Date = Date()) throws -> TransferReport {
         let number = try CaseNumber.parse(number).description
@@ -141,6 +142,8 @@ extension Vault {
             let objects: [(id: ObjectID, size: Int64)]
             let versions: Int
             let seq: Int64
+            /// Some version's file name goes with it (a -v2 file).
+            let carriesNames: Bool
         }
         let prepared: Prepared = try write { writer, head in
             let signed = head.signedState(writer)
@@ -160,12 +163,13 @@ extension Vault {
             // The blobs the versions name, and their objects.
             let after = head.signedState(writer)
             var blobs: [(String, [UInt8])] = [], named = Set<String>(), objects: [(id: ObjectID, size: Int64)] = [], seen = Set<String>()
-            var versions = 0
+            var versions = 0, carriesNames = false
             for document in try after.documents(number) {
                 for version in try after.versions(of: document) {
                     versions += 1
                     // Its sealed file name too (sealed under its file key and object id, which do not change).
                     let name = fileNames ? version.fileInfoHash.map { [$0] } ?? [] : []
+                    carriesNames = carriesNames || !name.isEmpty
                     for hash in [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? []) + name
                         where named.insert(hash).inserted {
                         blobs.append((hash, try after.blob(hash, what: "a blob of \(number)")))
@@ -175,14 +179,15 @@ extension Vault {
                 }
             }
             return Prepared(history: history, historyBytes: history.encoded(), keys: JSONValue.object(sealedKeys).canonicalBytes,
-                            blobs: blobs, objects: objects, versions: versions, seq: seq)
+                            blobs: blobs, objects: objects, versions: versions, seq: seq, carriesNames: carriesNames)
         }
 
         // The file, streamed: tar → secretstream sealed to the recipient → BLAKE2b → disk.
         let hasher = FastBlake2b()
         var total: Int64 = 0
         try AtomicFile.write(to: path, replacing: false) { fd in
-            let magic = fileNames ? SealedPackage.transferMagicV2 : SealedPackage.transferMagic
+            // -v2 only when a name goes: a case with none stays importable by an older casevault.
+            let magic = prepared.carriesNames ? SealedPackage.transferMagicV2 : SealedPackage.transferMagic
             let sealer = try SealedPackage.Sealer(to: recipient, magic: magic) { bytes in
                 hasher.update(bytes)
                 total += Int64(bytes.count)
@@ -479,7 +484,10 @@ extension Vault {
             if unpacked.carriesFileNames, let sent = version.fileInfoHash {
                 let info: FileInfo
                 do { info = try FileInfo.open(unpacked.blobs[sent]!, fileKey: fileKey, objectID: version.objectId) } catch {
-                    throw VaultError.integrityFailure("the file name of '\(version.document)' v\(version.version) does not open with its file key")
+                    guard FileInfo.authenticates(unpacked.blobs[sent]!, fileKey: fileKey, objectID: version.objectId) else {
+                        throw VaultError.integrityFailure("the file name of '\(version.document)' v\(version.version) does not open with its file key")
+                    }
+                    throw VaultError.invalidInput("the file name of '\(version.document)' v\(version.version) is one this casevault does not read (a media type it does not know?): upgrade casevault, or ask the sending office to send the case again with --without-file-names")
                 }
                 let sealedName = try info.sealed(fileKey: fileKey, objectID: version.objectId)
                 resealedBlobs.append(sealedName)
