@@ -8,7 +8,8 @@ In a private scratch folder (removed at the end unless --keep) it makes a
 vault with the test-only key derivation, then, for each iteration, starts
 one of the operations that write (a filing of a small, medium or large file;
 a bulk filing of six files from a manifest; a key rotation of a case; a
-disposal by `retention apply` of a case prepared and approved for it), kills it with SIGKILL after a random part of the time
+disposal by `retention apply` of a case prepared and approved for it; an
+`import case`, into a second vault, of a case just transferred to it), kills it with SIGKILL after a random part of the time
 it took undisturbed (0 to 1.5 times: some runs finish first), and runs
 `verify --json`. After every iteration:
 
@@ -20,7 +21,13 @@ it took undisturbed (0 to 1.5 times: some runs finish first), and runs
     random, must read back byte for byte with `get`;
   - a killed bulk filing is run again, unkilled: it must finish, report the
     rows the killed run committed as already filed, and file every row as
-    version 1 of its new document (a version 2 would be a row filed twice).
+    version 1 of its new document (a version 2 would be a row filed twice);
+  - a killed import is run again, unkilled: it must import the case, or
+    find it imported (the killed run had committed); either way every
+    document must read back byte for byte in the receiving vault, whose
+    verify must find no fault either (a import's objects are named in
+    advance, so a run killed while writing one leaves it cut short under
+    its final name for the next run to replace).
 
 At the end every acknowledged filing is read back, and the totals printed:
 iterations, kills, acknowledged filings, lost filings, verify failures.
@@ -54,10 +61,15 @@ class Torture:
         self.env.pop("CASEVAULT_STAFF", None)
         self.acknowledged = []  # (case, document, version, sha256)
         self.totals = dict(iterations=0, killed=0, finished=0, acknowledged=0, lost=0, verify_failures=0,
-                           leftover_notes=0, repairs=0, reads=0, batches_resumed=0, rows_already_filed=0, duplicates=0)
+                           leftover_notes=0, repairs=0, reads=0, batches_resumed=0, rows_already_filed=0, duplicates=0,
+                           imports_acknowledged=0, imports_resumed=0)
         self.by_kind = {}
         self.next_client = 100
         self.failures = []
+        # The receiving office of the transfers: its own vault, the same state folder.
+        self.vault_b = os.path.join(scratch, "vault-b")
+        self.env_b = dict(self.env, CASEVAULT_DIR=self.vault_b)
+        self.imports = []  # (case, document, sha256) acknowledged in vault B
 
     def path(self, name):
         return os.path.join(self.scratch, name)
@@ -99,6 +111,20 @@ class Torture:
         with open(self.path("policy.json"), "w") as f:
             json.dump(policy, f)
         self.run(["retention", "policy", "set", "policy.json"] + self.args_as("amina"))
+        # Vault B: its admin, a case manager and Musa, the case supervisor who imports.
+        with open(self.path("musa.pw"), "w") as f:
+            f.write("musa torture passphrase\n")
+        self.run_b(["init", self.vault_b, "--id", "amina", "--name", "Amina Yusuf", "--new-passphrase-file", self.path("amina.pw")])
+        for who, name, role in [("grace", "Grace Otieno", "case-manager"), ("musa", "Musa Juma", "case-supervisor")]:
+            self.run_b(["staff", "add", "--id", who, "--name", name, "--role", role, "--new-passphrase-file", self.path(who + ".pw")]
+                       + self.args_as("amina"))
+        self.run_b(["vault", "pubkey", "--member", "musa", "--out", self.path("musa.pub")])
+
+    def run_b(self, args, check=True):
+        done = subprocess.run([self.binary] + args, env=self.env_b, cwd=self.scratch, capture_output=True)
+        if check and done.returncode != 0:
+            raise SystemExit("crash-torture: set-up step failed in vault B: casevault %s\n%s" % (" ".join(args), done.stderr.decode(errors="replace")))
+        return done
 
     def vault_id(self):
         with open(os.path.join(self.vault, "casevault.json")) as f:
@@ -176,6 +202,68 @@ class Torture:
             self.run(["retention", "approve", number, "--reason", "torture"] + self.args_as(who))
         return "dispose", ["retention", "apply", "--approved-by", "halima,dora"] + self.args_as("amina"), None
 
+    def transfer(self):
+        """A new case with a small and a medium document, transferred to Musa of vault B: the import is what runs."""
+        client = self.next_client
+        self.next_client += 1
+        number = "CP-2021-%04d" % client
+        self.run(["case", "open", "--category", "CP", "--admitted", "2021", "--client", str(client),
+                  "--manager", "grace", "--supervisor", "halima"] + self.args_as("halima"))
+        entries = []
+        for kind, name in (("small", "Letter"), ("medium", "Scan")):
+            self.run(["file", number, "--name", name, "--type", "document", kind + ".bin"] + self.args_as("farah"))
+            entries.append((number, name, self.digests[kind]))
+        out = "transfer-%s.cvt" % number
+        self.run(["export", "case", number, "--to-vault", self.path("musa.pub"), "--out", out, "--reason", "torture"] + self.args_as("halima"))
+        args = ["import", "case", out, "--manager", "grace", "--as", "musa", "--passphrase-file", self.path("musa.pw")]
+        return "import", args, ("import", entries)
+
+    def finish_import(self, entries, killed, args):
+        """Runs a killed import again (imported, or found imported); then every document reads back in vault B."""
+        if killed:
+            again = self.run_b(args, check=False)
+            if again.returncode not in (0, 73):  # 73: the killed run had committed (the case exists)
+                self.failures.append("a killed import run again exited %d: %s" % (again.returncode, again.stderr.decode(errors="replace")[:300]))
+                return
+            self.totals["imports_resumed"] += 1
+        for case, document, digest in entries:
+            self.imports.append((case, document, digest))
+            self.totals["imports_acknowledged"] += 1
+            self.read_back_b((case, document, digest))
+        report = self.verify_b()
+        if report is not None:
+            self.totals["leftover_notes"] += len(report.get("notes", []))
+
+    def read_back_b(self, entry):
+        case, document, digest = entry
+        out = self.path("read-back-b.bin")
+        if os.path.exists(out):
+            os.remove(out)
+        done = self.run_b(["get", case, document, "-o", "read-back-b.bin"] + self.args_as("grace"), check=False)
+        self.totals["reads"] += 1
+        ok = done.returncode == 0 and os.path.exists(out)
+        if ok:
+            with open(out, "rb") as f:
+                ok = hashlib.sha256(f.read()).hexdigest() == digest
+            os.remove(out)
+        if not ok:
+            self.totals["lost"] += 1
+            self.failures.append("lost in vault B: %s '%s' (get exit %d: %s)" % (case, document, done.returncode,
+                                                                                  done.stderr.decode(errors="replace").strip()[:200]))
+
+    def verify_b(self, repair=False):
+        done = self.run_b(["verify", "--json"] + (["--repair"] if repair else []), check=False)
+        try:
+            report = json.loads(done.stdout)
+        except ValueError:
+            report = None
+        if done.returncode != 0 or report is None or report.get("findings"):
+            self.totals["verify_failures"] += 1
+            self.failures.append("verify of vault B failed after iteration %d (exit %d): %s" % (
+                self.totals["iterations"], done.returncode, (done.stdout + done.stderr).decode(errors="replace")[:600]))
+            return None
+        return report
+
     def calibrate(self):
         """How long each operation takes undisturbed, here."""
         self.durations = {}
@@ -200,6 +288,11 @@ class Torture:
         self.durations["dispose"] = time.monotonic() - start
         if b"disposed" not in applied.stdout:
             raise SystemExit("crash-torture: the calibration disposal disposed of nothing: %s" % applied.stdout.decode(errors="replace"))
+        _, args, (_, entries) = self.transfer()
+        start = time.monotonic()
+        self.run_b(args)
+        self.durations["import"] = time.monotonic() - start
+        self.finish_import(entries, False, args)
 
     def read_back(self, entry):
         case, document, version, digest = entry
@@ -235,11 +328,11 @@ class Torture:
     def iteration(self):
         self.totals["iterations"] += 1
         choice = self.rng.random()
-        operation = (self.filing if choice < 0.55 else self.bulk if choice < 0.7
-                     else self.rotation if choice < 0.85 else self.disposal)
+        operation = (self.filing if choice < 0.5 else self.bulk if choice < 0.65
+                     else self.rotation if choice < 0.78 else self.disposal if choice < 0.9 else self.transfer)
         kind, args, record = operation()
         self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
-        process = subprocess.Popen([self.binary] + args, env=self.env, cwd=self.scratch,
+        process = subprocess.Popen([self.binary] + args, env=self.env_b if kind == "import" else self.env, cwd=self.scratch,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         delay = self.rng.uniform(0, 1.5) * self.durations[kind]
         start = time.monotonic()
@@ -252,9 +345,15 @@ class Torture:
             self.totals["killed"] += 1
             if record and record[0] == "bulk":
                 self.finish_bulk(record[1], out, True, args)
+            elif record and record[0] == "import":
+                self.finish_import(record[1], True, args)
         elif process.returncode == 0 and record and record[0] == "bulk":
             self.totals["finished"] += 1
             self.finish_bulk(record[1], out, False, args)
+        elif process.returncode == 0 and record and record[0] == "import":
+            self.totals["finished"] += 1
+            self.durations[kind] = max(self.durations[kind], time.monotonic() - start)
+            self.finish_import(record[1], False, args)
         elif process.returncode == 0:
             self.totals["finished"] += 1
             # Rotations grow with the versions filed: keep the undisturbed time current.
@@ -280,6 +379,11 @@ class Torture:
             if after is not None and after.get("notes"):
                 self.totals["verify_failures"] += 1
                 self.failures.append("verify --repair left leftovers: %s" % after["notes"][:3])
+            self.verify_b(repair=True)
+            after = self.verify_b()
+            if after is not None and after.get("notes"):
+                self.totals["verify_failures"] += 1
+                self.failures.append("verify --repair of vault B left leftovers: %s" % after["notes"][:3])
 
 
 def main():
@@ -308,6 +412,9 @@ def main():
         torture.verify()
         for entry in torture.acknowledged:
             torture.read_back(entry)
+        for entry in torture.imports:
+            torture.read_back_b(entry)
+        torture.verify_b()
     finally:
         if options.keep:
             print("kept %s" % scratch)
@@ -316,9 +423,10 @@ def main():
     t = torture.totals
     print("crash torture totals: iterations %d, kills %d, finished %d, acknowledged filings %d, lost filings %d, "
           "verify failures %d, leftover notes seen %d, repairs %d, reads %d, killed batches resumed %d "
-          "(rows already filed %d, filed twice %d) (%s); %.0f s" % (
+          "(rows already filed %d, filed twice %d), imported documents %d (killed imports run again %d) (%s); %.0f s" % (
               t["iterations"], t["killed"], t["finished"], t["acknowledged"], t["lost"], t["verify_failures"],
               t["leftover_notes"], t["repairs"], t["reads"], t["batches_resumed"], t["rows_already_filed"], t["duplicates"],
+              t["imports_acknowledged"], t["imports_resumed"],
               ", ".join("%s %d" % kv for kv in sorted(torture.by_kind.items())),
               time.monotonic() - started))
     for failure in torture.failures[:20]:
