@@ -250,6 +250,30 @@ private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = 
         #expect(try p.vault.verify().isClean)
     }
 
+    /// A bulk filing by someone who may sign the closure closes an aged-out
+    /// case whose day has come before anything is filed (on the committing
+    /// thread, before any group is prepared), so every version, grouped or
+    /// not, is stamped with the status in force: C. A records officer's
+    /// batch leaves it AO, stamped AO.
+    @Test func aBulkFilingClosesAnAgedOutCaseFirstWhenItsFilerMay() throws {
+        for (filer, expected) in [("dora", CaseStatus.closed), ("farah", CaseStatus.agedOut)] {
+            let p = try agedOut(on: "2026-01-31")
+            let requests = try (0..<5).map { i -> FilingRequest in
+                let name = "note-\(i).txt"
+                try Data("note \(i)\n".utf8).write(to: URL(fileURLWithPath: p.scratch.file(name)))
+                return FilingRequest(caseNumber: "CP-2024-0042", name: nil, kind: .document(type: "report"), confidential: false,
+                                     path: p.scratch.file(name), origin: name)
+            }
+            let batch = try p.vault.checkBatch(requests, by: filer)
+            #expect(Vault.filingUnits(batch.items, journaled: [:]).count == 1)
+            let result = try p.vault.fileBatch(batch, journal: nil, by: p[filer], now: date("2026-08-02T09:00:00Z"))
+            #expect(result.failure == nil && result.filed.count == 5, "\(filer)")
+            #expect(result.filed.allSatisfy { $0.caseStatus == expected }, "\(filer): \(result.filed.map(\.caseStatus))")
+            #expect(try p.status == expected)
+            #expect(try p.vault.verify().isClean)
+        }
+    }
+
     @Test(arguments: [("2026-08-31", "2027-02-28"), ("2027-08-31", "2028-02-29"), ("2028-02-29", "2028-08-29"), ("2026-12-31", "2027-06-30")])
     func theLastDayOfAShorterMonthCounts(became: String, closes: String) throws {
         let p = try agedOut(on: became)
