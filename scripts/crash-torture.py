@@ -69,7 +69,7 @@ class Torture:
         # The receiving office of the transfers: its own vault, the same state folder.
         self.vault_b = os.path.join(scratch, "vault-b")
         self.env_b = dict(self.env, CASEVAULT_DIR=self.vault_b)
-        self.imports = []  # (case, document, sha256) acknowledged in vault B
+        self.imports = []  # (case, document, None: the latest version, sha256) acknowledged in vault B
 
     def path(self, name):
         return os.path.join(self.scratch, name)
@@ -227,42 +227,12 @@ class Torture:
                 return
             self.totals["imports_resumed"] += 1
         for case, document, digest in entries:
-            self.imports.append((case, document, digest))
+            self.imports.append((case, document, None, digest))
             self.totals["imports_acknowledged"] += 1
-            self.read_back_b((case, document, digest))
-        report = self.verify_b()
+            self.read_back(self.imports[-1], in_b=True)
+        report = self.verify(in_b=True)
         if report is not None:
             self.totals["leftover_notes"] += len(report.get("notes", []))
-
-    def read_back_b(self, entry):
-        case, document, digest = entry
-        out = self.path("read-back-b.bin")
-        if os.path.exists(out):
-            os.remove(out)
-        done = self.run_b(["get", case, document, "-o", "read-back-b.bin"] + self.args_as("grace"), check=False)
-        self.totals["reads"] += 1
-        ok = done.returncode == 0 and os.path.exists(out)
-        if ok:
-            with open(out, "rb") as f:
-                ok = hashlib.sha256(f.read()).hexdigest() == digest
-            os.remove(out)
-        if not ok:
-            self.totals["lost"] += 1
-            self.failures.append("lost in vault B: %s '%s' (get exit %d: %s)" % (case, document, done.returncode,
-                                                                                  done.stderr.decode(errors="replace").strip()[:200]))
-
-    def verify_b(self, repair=False):
-        done = self.run_b(["verify", "--json"] + (["--repair"] if repair else []), check=False)
-        try:
-            report = json.loads(done.stdout)
-        except ValueError:
-            report = None
-        if done.returncode != 0 or report is None or report.get("findings"):
-            self.totals["verify_failures"] += 1
-            self.failures.append("verify of vault B failed after iteration %d (exit %d): %s" % (
-                self.totals["iterations"], done.returncode, (done.stdout + done.stderr).decode(errors="replace")[:600]))
-            return None
-        return report
 
     def calibrate(self):
         """How long each operation takes undisturbed, here."""
@@ -294,12 +264,15 @@ class Torture:
         self.durations["import"] = time.monotonic() - start
         self.finish_import(entries, False, args)
 
-    def read_back(self, entry):
+    def read_back(self, entry, in_b=False):
+        """An acknowledged version (case, document, version or None for the latest, sha256), read back with get."""
         case, document, version, digest = entry
         out = self.path("read-back.bin")
         if os.path.exists(out):
             os.remove(out)
-        done = self.run(["get", case, document, str(version), "-o", "read-back.bin"] + self.args_as("grace"), check=False)
+        run = self.run_b if in_b else self.run
+        done = run(["get", case, document] + ([str(version)] if version else []) + ["-o", "read-back.bin"] + self.args_as("grace"),
+                   check=False)
         self.totals["reads"] += 1
         ok = done.returncode == 0 and os.path.exists(out)
         if ok:
@@ -308,20 +281,22 @@ class Torture:
             os.remove(out)
         if not ok:
             self.totals["lost"] += 1
-            self.failures.append("lost: %s '%s' v%d (get exit %d: %s)" % (case, document, version, done.returncode,
-                                                                          done.stderr.decode(errors="replace").strip()[:200]))
+            self.failures.append("lost%s: %s '%s' v%s (get exit %d: %s)" % (" in vault B" if in_b else "", case, document, version or "latest",
+                                                                            done.returncode, done.stderr.decode(errors="replace").strip()[:200]))
         return ok
 
-    def verify(self, repair=False):
-        done = self.run(["verify", "--json"] + (["--repair"] if repair else []), check=False)
+    def verify(self, repair=False, in_b=False):
+        run = self.run_b if in_b else self.run
+        done = run(["verify", "--json"] + (["--repair"] if repair else []), check=False)
         try:
             report = json.loads(done.stdout)
         except ValueError:
             report = None
         if done.returncode != 0 or report is None or report.get("findings"):
             self.totals["verify_failures"] += 1
-            self.failures.append("verify failed after iteration %d (exit %d): %s" % (
-                self.totals["iterations"], done.returncode, (done.stdout + done.stderr).decode(errors="replace")[:600]))
+            self.failures.append("verify%s failed after iteration %d (exit %d): %s" % (
+                " of vault B" if in_b else "", self.totals["iterations"], done.returncode,
+                (done.stdout + done.stderr).decode(errors="replace")[:600]))
             return None
         return report
 
@@ -379,8 +354,8 @@ class Torture:
             if after is not None and after.get("notes"):
                 self.totals["verify_failures"] += 1
                 self.failures.append("verify --repair left leftovers: %s" % after["notes"][:3])
-            self.verify_b(repair=True)
-            after = self.verify_b()
+            self.verify(repair=True, in_b=True)
+            after = self.verify(in_b=True)
             if after is not None and after.get("notes"):
                 self.totals["verify_failures"] += 1
                 self.failures.append("verify --repair of vault B left leftovers: %s" % after["notes"][:3])
@@ -413,8 +388,8 @@ def main():
         for entry in torture.acknowledged:
             torture.read_back(entry)
         for entry in torture.imports:
-            torture.read_back_b(entry)
-        torture.verify_b()
+            torture.read_back(entry, in_b=True)
+        torture.verify(in_b=True)
     finally:
         if options.keep:
             print("kept %s" % scratch)

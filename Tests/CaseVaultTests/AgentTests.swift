@@ -1,6 +1,9 @@
 @testable import CaseVault
 import CaseVaultCrypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// The agent's own rules, below the CLI tests of AgentCLITests.
@@ -88,6 +91,37 @@ import Testing
             }
         }
         #expect(results == [true, true])
+    }
+
+    /// An exchange that fails part-way (here an answer claiming more than a
+    /// frame, its bytes left on the socket) leaves the connection unusable:
+    /// the next request is refused, not answered with the rest of the
+    /// failed one (which could be an opened secret).
+    @Test func aConnectionThatFailedMidExchangeIsNotReused() throws {
+        let scratch = Scratch()
+        let socketPath = scratch.file("fake.sock")
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(listener >= 0)
+        defer { close(listener) }
+        var address = try UnixAddress(socketPath)
+        #expect(address.withPointer { bind(listener, $0, $1) } == 0 && listen(listener, 1) == 0)
+        let served = DispatchSemaphore(value: 0)
+        Thread {
+            let client = accept(listener, nil, nil)
+            var request = [UInt8](repeating: 0, count: 64)
+            _ = read(client, &request, request.count)
+            // An oversized answer's header, then bytes that look like a whole small answer.
+            let answer: [UInt8] = [Agent.ok] + AgentWire.lengthPrefix(Agent.maximumFrame + 1) + [Agent.ok] + AgentWire.lengthPrefix(3) + [1, 2, 3]
+            _ = answer.withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
+            served.wait()
+            close(client)
+        }.start()
+        defer { served.signal() }
+        let connection = try #require(try AgentConnection(path: socketPath))
+        #expect(throws: VaultError.self) { _ = try connection.request(.hello, []) }
+        #expect(throws: VaultError.io("the connection to the casevault agent at \(socketPath) failed earlier in this command")) {
+            _ = try connection.requestSecret(.unseal, [0])
+        }
     }
 
     @Test func framesCarryTheirLengthBigEndian() {

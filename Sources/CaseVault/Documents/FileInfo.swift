@@ -115,15 +115,17 @@ public struct FileInfo: Sendable, Equatable {
     /// Whether the blob authenticates under the version's key, whatever it
     /// holds (to tell a name this build does not read from a forgery).
     static func authenticates(_ blob: [UInt8], fileKey: SecureBytes, objectID: String) -> Bool {
-        guard blob.count > SecretBox.nonceLength + SecretBox.macLength else { return false }
-        return (try? SecretBox.open(blob[SecretBox.nonceLength...], key: key(fileKey: fileKey, objectID: objectID),
-                                    nonce: Array(blob[..<SecretBox.nonceLength]))) != nil
+        (try? decrypt(blob, fileKey: fileKey, objectID: objectID)) != nil
+    }
+
+    private static func decrypt(_ blob: [UInt8], fileKey: SecureBytes, objectID: String) throws -> SecureBytes {
+        guard blob.count > SecretBox.nonceLength + SecretBox.macLength else { throw CryptoError.authenticationFailed }
+        return try SecretBox.open(blob[SecretBox.nonceLength...], key: key(fileKey: fileKey, objectID: objectID),
+                                  nonce: Array(blob[..<SecretBox.nonceLength]))
     }
 
     static func open(_ blob: [UInt8], fileKey: SecureBytes, objectID: String) throws -> FileInfo {
-        guard blob.count > SecretBox.nonceLength + SecretBox.macLength else { throw CryptoError.authenticationFailed }
-        let plaintext = try SecretBox.open(blob[SecretBox.nonceLength...], key: key(fileKey: fileKey, objectID: objectID),
-                                           nonce: Array(blob[..<SecretBox.nonceLength]))
+        let plaintext = try decrypt(blob, fileKey: fileKey, objectID: objectID)
         let bytes = plaintext.withUnsafeBytes { Array($0) }
         guard case .object(let members)? = try? JSONValue(parsing: bytes), let mediaType = members["mediaType"]?.stringValue,
               Set(members.keys).isSubset(of: ["mediaType", "name"]) else { throw CryptoError.authenticationFailed }

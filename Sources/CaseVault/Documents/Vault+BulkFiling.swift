@@ -257,9 +257,9 @@ extension Vault {
     /// done (SECURITY.md §10a). Stops at the first failure, which the
     /// result carries; everything filed before it stays filed.
     ///
-    /// Small documents go in groups, one transaction each; a group is
-    /// prepared (planned, encrypted, written, its objects' names synced)
-    /// on a second thread while the group before it commits.
+    /// Small documents go in groups, one transaction each; groups are
+    /// prepared (planned, encrypted, written, their objects' names synced)
+    /// on a second thread while the one before commits (`GroupPrefetch`).
     public func fileBatch(_ batch: CheckedBatch, journal: FilingJournal?, by actor: StaffIdentity, now: Date? = nil,
                           timeZone: TimeZone = .current, progress: ((BatchProgress) -> Void)? = nil) throws -> BatchResult {
         precondition(batch.problems.isEmpty, "a batch with problems is not filed")
@@ -276,9 +276,6 @@ extension Vault {
         }
         report()
         let units = Self.filingUnits(batch.items, journaled: journaled)
-        // Held from a group's preparation to its commit, which the shared
-        // lock of each step alone would not cover: `verify --repair` must
-        // not take a prepared group's objects for a crash's orphans.
         // Aged-out cases whose closing day has come close first, here, so
         // every group is planned (and stamped) after their closure and its
         // event time is read under the lock like any other (the prefetch
@@ -295,6 +292,9 @@ extension Vault {
                 _ = try? schemas.schema(type, version) { try formSchema(type: type, version: version) }
             }
         }
+        // Held from a group's preparation to its commit, which the shared
+        // lock of each step alone would not cover: `verify --repair` must
+        // not take a prepared group's objects for a crash's orphans.
         return try objects.withFilingLock {
             let groups = units.compactMap { unit -> [CheckedBatch.Item]? in
                 if case .group(let items) = unit { return items }
@@ -606,76 +606,50 @@ public struct FilingJournal: Sendable {
     }
 }
 
-/// A bulk filing's groups prepared one ahead, on a thread of their own
-/// (`Vault.fileBatch`): while group k commits on the caller's thread,
-/// group k+1 is planned, encrypted and written. Its plan reads the signed
-/// state before group k commits, which is sound: a group's documents are
-/// its own (a batch files one version of a document), and the commit checks
-/// every plan against the state it commits to (`checkUnchanged`), so a
-/// plan made stale by anyone is refused and its group filed one by one.
+/// A bulk filing's groups prepared ahead, on a thread of their own
+/// (`Vault.fileBatch`): while group k commits on the caller's thread, the
+/// next is planned, encrypted and written (and one more may wait ready:
+/// the queue holds one). Its plan reads the signed state before group k
+/// commits, which is sound: a group's documents are its own (a batch files
+/// one version of a document), and the commit checks every plan against
+/// the state it commits to (`checkUnchanged`), so a plan made stale by
+/// anyone is refused and its group filed one by one.
 final class GroupPrefetch: @unchecked Sendable {
     typealias Prepared = Result<[Vault.PreparedFiling], any Error>
 
-    private let condition = NSCondition()
-    // Guarded by `condition`.
-    private var ready: [Prepared] = []
-    private var stopped = false
-    private var running = true
+    private let queue = Handoff<Prepared>(capacity: 1)
+    /// Signalled when the preparing thread has ended (none was started for no groups).
+    private let ended = DispatchSemaphore(value: 0)
     private let discard: ([Vault.PreparedFiling]) -> Void
 
     init(groups: [[CheckedBatch.Item]], prepare: @escaping ([CheckedBatch.Item]) -> Prepared,
          discard: @escaping ([Vault.PreparedFiling]) -> Void) {
         self.discard = discard
-        guard !groups.isEmpty else {
-            running = false
-            return
-        }
         nonisolated(unsafe) let prepare = prepare
         Thread { [self] in
-            for group in groups {
-                condition.lock()
-                while !ready.isEmpty && !stopped { condition.wait() }
-                let stop = stopped
-                condition.unlock()
-                if stop { break }
+            for group in groups where !queue.isCancelled {
                 let prepared = prepare(group)
-                condition.lock()
-                if stopped {
-                    condition.unlock()
+                // Refused once stopped: its objects are this thread's to remove.
+                guard queue.put(prepared) else {
                     if case .success(let filings) = prepared { self.discard(filings) }
                     break
                 }
-                ready.append(prepared)
-                condition.broadcast()
-                condition.unlock()
             }
-            condition.lock()
-            running = false
-            condition.broadcast()
-            condition.unlock()
+            queue.finish()
+            ended.signal()
         }.start()
     }
 
     /// The next group, in order (one call per group).
     func next() -> Prepared {
-        condition.lock()
-        defer { condition.unlock() }
-        while ready.isEmpty && running { condition.wait() }
-        guard !ready.isEmpty else { return .failure(VaultError.io("a group of the batch was not prepared")) }
-        condition.broadcast()
-        return ready.removeFirst()
+        queue.take() ?? .failure(VaultError.io("a group of the batch was not prepared"))
     }
 
     /// Stops preparing, waits for the thread, and removes the objects of
     /// every group prepared and never taken.
     func stop() {
-        condition.lock()
-        stopped = true
-        condition.broadcast()
-        while running { condition.wait() }
-        let left = ready
-        ready = []
-        condition.unlock()
+        let left = queue.cancel()
+        ended.wait()
         for case .success(let filings) in left { discard(filings) }
     }
 }

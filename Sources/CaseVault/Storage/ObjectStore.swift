@@ -162,10 +162,7 @@ struct FileObjectStore: ObjectStore {
         } catch VaultError.alreadyExists {
             if let existing = try? FileSystem.openForReading(target).readAll(limit: bytes.count + 1), existing == bytes {
                 // The same bytes: sync both folders anyway (its writer may not have).
-                if syncingNames {
-                    try FileSystem.syncDirectory(root)
-                    try FileSystem.syncDirectory(folder)
-                }
+                if syncingNames { try syncFolders(folder) }
                 return (id, Int64(bytes.count))
             }
             target = root + "/.tmp-" + randomBytes(count: 12).hexString
@@ -177,10 +174,7 @@ struct FileObjectStore: ObjectStore {
             try fd.closeNow()
             if target.hasPrefix(folder + "/") {
                 // Both folders: the fan-out folder may be new.
-                if syncingNames {
-                    try FileSystem.syncDirectory(root)
-                    try FileSystem.syncDirectory(folder)
-                }
+                if syncingNames { try syncFolders(folder) }
             } else {
                 try place(target, as: id, size: Int64(bytes.count), syncingNames: syncingNames, replacing: true)
             }
@@ -220,10 +214,13 @@ struct FileObjectStore: ObjectStore {
         // Both folders, always: the fan-out folder's entry and the
         // object's name must be durable before any row refers to it
         // (for a group, `syncNames` does it once, before the commit).
-        if syncingNames {
-            try FileSystem.syncDirectory(root)
-            try FileSystem.syncDirectory(folder)
-        }
+        if syncingNames { try syncFolders(folder) }
+    }
+
+    /// `objects/` and the object's fan-out folder, synced.
+    private func syncFolders(_ folder: String) throws {
+        try FileSystem.syncDirectory(root)
+        try FileSystem.syncDirectory(folder)
     }
 
     func open(_ id: ObjectID) throws -> any ByteReader {

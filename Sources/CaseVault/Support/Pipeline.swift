@@ -259,11 +259,16 @@ final class Handoff<T>: @unchecked Sendable {
         return cancelled
     }
 
-    func cancel() {
+    /// Returns what was waiting, never to be taken (for a caller whose
+    /// items hold something to release).
+    @discardableResult
+    func cancel() -> [T] {
         condition.lock()
         cancelled = true
+        let left = items
         items.removeAll()
         condition.broadcast()
         condition.unlock()
+        return left
     }
 }

@@ -167,11 +167,8 @@ extension Vault {
             for document in try after.documents(number) {
                 for version in try after.versions(of: document) {
                     versions += 1
-                    // Its sealed file name too (sealed under its file key and object id, which do not change).
-                    let name = fileNames ? version.fileInfoHash.map { [$0] } ?? [] : []
-                    carriesNames = carriesNames || !name.isEmpty
-                    for hash in [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? []) + name
-                        where named.insert(hash).inserted {
+                    carriesNames = carriesNames || (fileNames && version.fileInfoHash != nil)
+                    for hash in Self.transferBlobs(of: version, withFileName: fileNames) where named.insert(hash).inserted {
                         blobs.append((hash, try after.blob(hash, what: "a blob of \(number)")))
                     }
                     guard let id = ObjectID(hex: version.objectId) else { throw VaultError.integrityFailure("an object name of \(number) is damaged") }
@@ -330,6 +327,15 @@ extension Vault {
         }
     }
 
+    /// The blobs a transfer carries for a version: its sealed file key, its
+    /// form's schema body, and, in a `-v2` file, its sealed file name (as
+    /// stored: sealed under its file key and object id, which a transfer
+    /// does not change).
+    static func transferBlobs(of version: VersionRecord, withFileName: Bool) -> [String] {
+        [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? [])
+            + (withFileName ? version.fileInfoHash.map { [$0] } ?? [] : [])
+    }
+
     /// A transfer file's parts, as read.
     struct UnpackedTransfer {
         var history: [UInt8]
@@ -428,17 +434,12 @@ extension Vault {
             guard size == version.ciphertextSize else {
                 throw VaultError.integrityFailure("the object of '\(version.document)' v\(version.version) is not its signed size")
             }
-            // A -v2 file carries every sealed file name; a -v1 file none.
-            let name = unpacked.carriesFileNames ? version.fileInfoHash.map { [$0] } ?? [] : []
-            for hash in [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? []) + name where unpacked.blobs[hash] == nil {
+            for hash in Self.transferBlobs(of: version, withFileName: unpacked.carriesFileNames) where unpacked.blobs[hash] == nil {
                 throw VaultError.integrityFailure("the transfer lacks a blob of '\(version.document)' v\(version.version)")
             }
         }
         // Exactly what the versions name, nothing more.
-        let named = Set(proven.versions.flatMap { version in
-            [version.sealedFileKeyHash] + (version.schemaBodyHash.map { [$0] } ?? [])
-                + (unpacked.carriesFileNames ? version.fileInfoHash.map { [$0] } ?? [] : [])
-        })
+        let named = Set(proven.versions.flatMap { Self.transferBlobs(of: $0, withFileName: unpacked.carriesFileNames) })
         guard Set(unpacked.blobs.keys) == named, Set(unpacked.objects.keys) == Set(proven.versions.map(\.objectId)) else {
             throw VaultError.invalidInput("the transfer holds blobs or objects its case's versions do not name")
         }
