@@ -364,6 +364,20 @@ private final class Connection: CatalogWriter {
     }
 
     func highestClientNumber() throws -> Int? { try Int.fetchOne(db.cachedStatement(sql: "SELECT MAX(client_number) FROM cases")) }
+
+    // Both by the v16 indexes on (manager_id, status) and (supervisor_id, status).
+    func activeCaseload(managerID: String, sample: Int) throws -> (count: Int, sample: [String]) {
+        let filter = "FROM cases WHERE manager_id = ? AND status != 'C' AND transferred IS NULL"
+        return (try count("SELECT COUNT(*) " + filter, [managerID]),
+                try String.fetchAll(db.cachedStatement(sql: "SELECT number " + filter + " ORDER BY number LIMIT ?"), arguments: [managerID, sample]))
+    }
+
+    func activeManagers(supervisorID: String) throws -> [(manager: String, caseNumber: String)] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT manager_id, MIN(number) AS number FROM cases WHERE supervisor_id = ? AND status != 'C' AND transferred IS NULL
+            GROUP BY manager_id ORDER BY manager_id
+            """), arguments: [supervisorID]).map { (try $0.value("manager_id"), try $0.value("number")) }
+    }
     func staffCount() throws -> Int { try count("SELECT COUNT(*) FROM staff") }
     func clientIndexCount() throws -> Int { try count("SELECT COUNT(*) FROM client_indexes") }
     func caseCount() throws -> Int { try count("SELECT COUNT(*) FROM cases") }

@@ -227,6 +227,42 @@ import FoundationXML
         let report = try p.vault.monthlyReport(month: Lifecycle.day(Date()).prefix(7).description)
         #expect(report.caseloads.first { $0.staffID == "grace" }?.breached == true)
     }
+
+    @Test func aSupervisorOfASixthCaseManagerIsWarnedOfAndClosedCasesDoNotCount() throws {
+        let p = try Programme()
+        let managers = ["grace", "joseph", "m3", "m4", "m5", "m6"]
+        for id in managers.dropFirst(2) {
+            try p.vault.addStaff(id: id, name: id, role: .caseManager, passphrase: try p.scratch.passphrase("\(id) passphrase!"), by: p["amina"])
+        }
+        for (client, manager) in managers.enumerated() {
+            _ = try p.vault.openCase(category: "CP", admitted: 2026, clientNumber: client + 1, managerID: manager, supervisorID: "halima", by: p["halima"])
+            let warnings = try p.vault.assignmentWarnings(managerID: manager, supervisorID: "halima")
+            #expect(warnings == (client < 5 ? [] : ["'halima' now supervises 6 case managers; the manual recommends at most 5"]), "\(manager)")
+        }
+        // Asked before a seventh manager's first case: counted with the six.
+        #expect(try p.vault.assignmentWarnings(managerID: "m7", supervisorID: "halima").first?.contains("7 case managers") == true)
+        // m6's only case closed: five managers left.
+        let closure = p.scratch.file("closure.json")
+        try Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Schemas/examples/closure.json"))
+            .write(to: URL(fileURLWithPath: closure))
+        try p.vault.fileForm(caseNumber: "CP-2026-0006", type: "closure", from: .file(path: closure), by: p["farah"])
+        _ = try p.vault.changeStatus(of: "CP-2026-0006", to: .closed, reason: "reunified", by: p["halima"])
+        #expect(try p.vault.assignmentWarnings(managerID: "grace", supervisorID: "halima") == [])
+    }
+
+    /// An attacker who can write the catalog cannot raise a false caseload
+    /// warning (nor, through it, stop a case being opened quietly): rows
+    /// added by hand are checked before any warning is given.
+    @Test func rowsAddedByHandRaiseNoCaseloadWarning() throws {
+        let p = try Programme()
+        try p.openCase()
+        var sql = "CREATE TEMP TABLE forged AS SELECT * FROM cases WHERE number = 'CP-2024-0042';"
+        for client in 100..<120 {
+            sql += "UPDATE forged SET number = 'CP-2024-0\(client)', client_number = \(client); INSERT INTO cases SELECT * FROM forged;"
+        }
+        try p.tamper(sql)
+        #expect(throws: VaultError.self) { _ = try p.vault.assignmentWarnings(managerID: "grace", supervisorID: "halima") }
+    }
 }
 
 /// Issue 9, item 6 (holds): placed and released by who may, signed, checked.

@@ -97,6 +97,14 @@ public protocol CatalogReader: AnyObject {
     func cases(matching query: CaseQuery) throws -> [CaseRecord]
     func caseNumber(client: Int) throws -> String?
     func highestClientNumber() throws -> Int?
+    /// The cases a member manages that are still this office's work (not
+    /// closed, not transferred away): how many rows, and the numbers of up
+    /// to `sample` of them, by number. Unchecked rows: the caller checks
+    /// the sample through the signed state.
+    func activeCaseload(managerID: String, sample: Int) throws -> (count: Int, sample: [String])
+    /// The case managers of a supervisor's cases that are neither closed
+    /// nor transferred away, each with the lowest such case number.
+    func activeManagers(supervisorID: String) throws -> [(manager: String, caseNumber: String)]
     /// Row counts, for the signed counts listings are checked against.
     func staffCount() throws -> Int
     func caseCount() throws -> Int
