@@ -150,7 +150,8 @@ DATA = {
     "audit.exported": obj({"blake2b": HEX, "format": enum("tar", "zip"), "cases": lambda x: str_list(x) and all(CASE(c) for c in x),
                            "since": either(pat(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), is_null), "events": integer(0), "logSize": integer(1)}),
     "search.key-granted": obj({"holder": ID, "holderPublicKey": HEX, "keyCheck": pat(r"[0-9a-f]{32}"), "sealedKeyHash": HEX}),  # §12e
-    "case.client-named": obj({"case": CASE, "index": pat(r"[0-9a-f]{768}")}),
+    # Before catalog v18 the tokens themselves; since, the hash of the blob that holds them (§12e).
+    "case.client-named": either(obj({"case": CASE, "index": pat(r"[0-9a-f]{768}")}), obj({"case": CASE, "indexHash": HEX})),
 }
 ANY = set(ROLES)
 SUPER = {"case-supervisor", "project-director", "admin"}
@@ -543,7 +544,8 @@ def run(argv):
                  "v5-case-lifecycle", "v6-corrections-and-tags",
                  "v7-aged-out-extensions", "v8-vault-policies", "v9-legal-holds",
                  "v10-retention-policies", "v11-disposals", "v12-key-rotation", "v13-handovers",
-                 "v14-case-transfer", "v15-client-name-index", "v16-cases-by-staff", "v17-imported-file-names"}
+                 "v14-case-transfer", "v15-client-name-index", "v16-cases-by-staff", "v17-imported-file-names",
+                 "v18-client-name-blobs"}
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         if "v4-signed-projection" not in migrations:
             fail("the newest event signs no state root; open the vault once with casevault")

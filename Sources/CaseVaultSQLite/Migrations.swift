@@ -263,6 +263,15 @@ extension SQLiteCatalogStore {
         // their file names (§15b), which a casevault that predates this
         // cannot read, so it must refuse the vault as newer (§8).
         migrator.registerMigration("v17-imported-file-names") { _ in }
+        // v18: a client-name index is a blob that `case.client-named` names
+        // (SECURITY.md §12e), erased when the case is named again or
+        // disposed of; a casevault that predates it must refuse the vault.
+        migrator.registerMigration("v18-client-name-blobs") { db in
+            try db.execute(sql: """
+                ALTER TABLE client_indexes ADD COLUMN index_hash TEXT;
+                CREATE INDEX client_indexes_by_hash ON client_indexes (index_hash);
+                """)
+        }
         return migrator
     }()
 }

@@ -526,7 +526,8 @@ private final class Connection: CatalogWriter {
             ?? all("SELECT * FROM client_indexes ORDER BY case_number")
         return try rows.map { row in
             let tokens: Data = try row.value("tokens")
-            return ClientIndexRecord(caseNumber: try row.value("case_number"), index: Array(tokens).hexString, seq: try row.value("seq"))
+            return ClientIndexRecord(caseNumber: try row.value("case_number"), index: Array(tokens).hexString, seq: try row.value("seq"),
+                                     indexHash: try row.value("index_hash"))
         }
     }
 
@@ -589,8 +590,8 @@ private final class Connection: CatalogWriter {
                  + (SELECT COUNT(*) FROM versions WHERE schema_body_hash = ?) + (SELECT COUNT(*) FROM staff WHERE wrapped_keys_hash = ?)
                  + (SELECT COUNT(*) FROM schemas WHERE body_hash = ?) + (SELECT COUNT(*) FROM retention_policies WHERE body_hash = ?)
                  + (SELECT COUNT(*) FROM cases WHERE imported_history = ?) + (SELECT COUNT(*) FROM search_keys WHERE sealed_key_hash = ?)
-                 + (SELECT COUNT(*) FROM versions WHERE file_info_hash = ?)
-            """), arguments: [hash, hash, hash, hash, hash, hash, hash, hash, hash]) ?? 0
+                 + (SELECT COUNT(*) FROM versions WHERE file_info_hash = ?) + (SELECT COUNT(*) FROM client_indexes WHERE index_hash = ?)
+            """), arguments: [hash, hash, hash, hash, hash, hash, hash, hash, hash, hash]) ?? 0
     }
 
     func cases(heldBy holder: String) throws -> [String] {
@@ -749,7 +750,8 @@ private final class Connection: CatalogWriter {
 
     func putClientIndex(_ r: ClientIndexRecord) throws {
         guard let tokens = [UInt8](hexString: r.index) else { throw VaultError.invalidInput("a client-name index is not hex") }
-        try run("INSERT OR REPLACE INTO client_indexes (case_number, tokens, seq) VALUES (?, ?, ?)", [r.caseNumber, Data(tokens), r.seq])
+        try run("INSERT OR REPLACE INTO client_indexes (case_number, tokens, seq, index_hash) VALUES (?, ?, ?, ?)",
+                [r.caseNumber, Data(tokens), r.seq, r.indexHash])
     }
 
     func deleteClientIndex(caseNumber: String) throws {

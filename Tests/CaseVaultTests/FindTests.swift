@@ -1,6 +1,7 @@
 @testable import CaseVault
 import CaseVaultCrypto
 import Foundation
+import GRDB
 import Testing
 
 /// The spelling rules alone (no vault).
@@ -194,7 +195,7 @@ import Testing
             search.clientName = "Amina Yusuf"
             #expect(try p.vault.findCases(search, by: p["grace"]).map(\.file.number.description) == [numbers[0]])
             switch attack {
-            case "copy": try p.tamper("INSERT INTO client_indexes SELECT '\(numbers[1])', tokens, seq FROM client_indexes")
+            case "copy": try p.tamper("INSERT INTO client_indexes SELECT '\(numbers[1])', tokens, seq, index_hash FROM client_indexes")
             case "edit": try p.tamper("UPDATE client_indexes SET seq = seq + 1")
             case "delete": try p.tamper("DELETE FROM client_indexes")
             default: try p.tamper("UPDATE client_indexes SET tokens = randomblob(384)")
@@ -240,12 +241,116 @@ import Testing
         #expect(throws: VaultError.self) { try p.vault.nameClient(of: numbers[1], name: "Fatuma", by: p["halima"]) }
     }
 
+    /// The tokens of a case's index, as the catalog keeps them.
+    static func tokens(_ vault: Vault, _ number: String) throws -> Data? {
+        try catalogRows(vault, "SELECT tokens FROM client_indexes WHERE case_number = '\(number)'").first?["tokens"]
+    }
+
+    /// Whether any of an index's tokens is anywhere in the catalog: in an
+    /// event body (in hex, as events carried them before v18), in a blob
+    /// (as bytes, or in hex: an imported case's history holds its events),
+    /// or in a row of `client_indexes`.
+    static func tokensRemain(_ vault: Vault, _ index: Data) throws -> Bool {
+        let tokens = stride(from: 0, to: index.count, by: ClientNameIndex.tokenBytes).map { Data(index[$0..<$0 + ClientNameIndex.tokenBytes]) }
+        for token in tokens {
+            let hex = Array(token).hexString
+            let found = try catalogRows(vault, """
+                SELECT (SELECT COUNT(*) FROM events WHERE instr(CAST(body AS TEXT), '\(hex)') > 0)
+                     + (SELECT COUNT(*) FROM blobs WHERE instr(bytes, X'\(hex)') > 0 OR instr(CAST(bytes AS TEXT), '\(hex)') > 0)
+                     + (SELECT COUNT(*) FROM client_indexes WHERE instr(tokens, X'\(hex)') > 0) AS n
+                """).first?["n"] as Int? ?? 0
+            if found > 0 { return true }
+        }
+        return false
+    }
+
+    /// Since v18 a naming's tokens are a blob the event names: the log
+    /// never holds them, and naming the client again erases the spelling
+    /// it replaces.
+    @Test func theTokensAreAnErasableBlobThatARenamingErases() throws {
+        let (p, numbers) = try programme()
+        try p.vault.nameClient(of: numbers[0], name: "Amina Yusuf", by: p["farah"])
+        let first = try #require(try Self.tokens(p.vault, numbers[0]))
+        #expect(first.count == ClientNameIndex.slots * ClientNameIndex.tokenBytes)
+        #expect(try catalogRows(p.vault, "SELECT COUNT(*) AS n FROM blobs WHERE bytes = X'\(Array(first).hexString)'").first?["n"] == 1)
+        #expect(try catalogRows(p.vault, "SELECT COUNT(*) AS n FROM events WHERE instr(CAST(body AS TEXT), '\(Array(first.prefix(8)).hexString)') > 0")
+            .first?["n"] == 0)
+        // The same spelling again keeps its blob.
+        try p.vault.nameClient(of: numbers[0], name: "Amina Yusuf", by: p["grace"])
+        #expect(try Self.tokens(p.vault, numbers[0]) == first)
+        try p.vault.nameClient(of: numbers[0], name: "Amina Yusuf Warsame", by: p["farah"])
+        let second = try #require(try Self.tokens(p.vault, numbers[0]))
+        #expect(second != first)
+        // A token of "warsame" is new; those of "amina" and "yusuf" are in both indexes, and must be in no blob but the new one.
+        #expect(try catalogRows(p.vault, "SELECT COUNT(*) AS n FROM blobs WHERE bytes = X'\(Array(first).hexString)'").first?["n"] == 0)
+        var search = CaseSearch()
+        search.clientName = "Warsame"
+        #expect(try p.vault.findCases(search, by: p["grace"]).map(\.file.number.description) == [numbers[0]])
+        let report = try p.vault.verify()
+        #expect(report.isClean, "\(report.findings)")
+    }
+
+    /// An index written before v18 (its tokens in the event) still reads,
+    /// replays and is replaced; a v18 event cannot name a blob another
+    /// record names (erasing it with the index would take it from that
+    /// record), nor carry both forms or neither.
+    @Test func anOlderIndexStillReadsAndAnIndexCannotNameAnotherRecordsBlob() throws {
+        let (p, numbers) = try programme()
+        try p.vault.nameClient(of: numbers[0], name: "Amina Yusuf", by: p["farah"])
+        let v18 = try #require(try Self.tokens(p.vault, numbers[0]))
+        func append(_ data: ClientNamed) throws {
+            try p.vault.write { writer, head in
+                try Ledger.append([.clientNamed(data)], by: p["farah"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+            }
+        }
+        let key: SecureBytes = try p.vault.read { reader, head in
+            let signed = head.signedState(reader)
+            let mine = try #require(try signed.searchKeys().first { $0.holder == "farah" })
+            return try p["farah"].keys.unseal(try signed.blob(mine.sealedKeyHash, what: "farah's search key"))
+        }
+        let (older, _) = ClientNameIndex.index(of: "Fatuma Hassan", caseNumber: numbers[1], searchKey: key)
+        try append(ClientNamed(case: numbers[1], index: older.hexString))
+        var search = CaseSearch()
+        search.clientName = "Fatima Hussein"
+        #expect(try p.vault.findCases(search, by: p["grace"]).map(\.file.number.description) == [numbers[1]])
+        // Replaced by a v18 naming: the row now names a blob.
+        try p.vault.nameClient(of: numbers[1], name: "Fatuma Hassan Ali", by: p["farah"])
+        #expect(try catalogRows(p.vault, "SELECT index_hash FROM client_indexes WHERE case_number = '\(numbers[1])'").first?["index_hash"] as String? != nil)
+        // And a v18 index replaced by an older one: its blob goes.
+        let (again, _) = ClientNameIndex.index(of: "Amina Yusuf", caseNumber: numbers[0], searchKey: key)
+        try append(ClientNamed(case: numbers[0], index: again.hexString))
+        #expect(try catalogRows(p.vault, "SELECT COUNT(*) AS n FROM blobs WHERE bytes = X'\(Array(v18).hexString)'").first?["n"] == 0)
+        let wrapped: String = try #require(try catalogRows(p.vault, "SELECT wrapped_keys_hash FROM staff WHERE id = 'farah'").first?["wrapped_keys_hash"])
+        #expect(throws: VaultError.self) { try append(ClientNamed(case: numbers[2], indexHash: wrapped)) }
+        #expect(throws: VaultError.self) { try append(ClientNamed(case: numbers[2], index: older.hexString, indexHash: wrapped)) }
+        #expect(throws: VaultError.self) { try append(ClientNamed(case: numbers[2])) }
+        #expect(try catalogRows(p.vault, "SELECT COUNT(*) AS n FROM staff WHERE wrapped_keys_hash = '\(wrapped)'").first?["n"] == 1)
+        #expect(try p.vault.verify().isClean)
+    }
+
+    /// The blob deleted by hand is found by `verify`; the row's tokens
+    /// emptied or altered, by `find` itself.
+    @Test func anIndexBlobDeletedOrItsTokensClearedIsFound() throws {
+        let (p, numbers) = try programme()
+        try p.vault.nameClient(of: numbers[0], name: "Amina Yusuf", by: p["farah"])
+        try p.tamper("DELETE FROM blobs WHERE hash = (SELECT index_hash FROM client_indexes)")
+        #expect(try p.vault.verify().findings.contains { $0.kind == .blobMissing })
+        try p.tamper("UPDATE client_indexes SET tokens = X''")
+        var search = CaseSearch()
+        search.clientName = "Amina"
+        #expect(throws: VaultError.self) { try p.vault.findCases(search, by: p["grace"]) }
+    }
+
     @Test func disposalForgetsTheClientsNameAndVerifyReplaysTheIndex() throws {
         let s = try DisposalTests.Scene()
         try s.p.vault.nameClient(of: s.gone, name: "Amina Yusuf", by: s.p["farah"])
         try s.p.vault.nameClient(of: s.kept, name: "Amina Warsame", by: s.p["farah"])
+        let gone = try #require(try Self.tokens(s.p.vault, s.gone))
+        #expect(try Self.tokensRemain(s.p.vault, gone))
         try s.approve()
         try s.apply()
+        // Its tokens are nowhere: not in a row, a blob or an event.
+        #expect(try !Self.tokensRemain(s.p.vault, gone))
         var search = CaseSearch()
         search.clientName = "Amina"
         #expect(try s.p.vault.findCases(search, by: s.p["grace"]).map(\.file.number.description) == [s.kept])

@@ -94,6 +94,20 @@ import Testing
     /// it, sealed as they were: `get -o DIR/` writes the same name in the
     /// receiving vault as in the sending one, and the name is in no file of
     /// either in clear.
+    /// A named case moves: its history carries the naming event, which
+    /// since v18 names the index's blob and holds no token, and the blob
+    /// (keyed under the sending vault's search key) does not go.
+    @Test func aNamedCaseMovesWithoutItsClientNameTokens() throws {
+        let o = try Offices()
+        try o.from.vault.nameClient(of: Self.number, name: "Amina Yusuf", by: o.from["farah"])
+        let tokens = try #require(try FindTests.tokens(o.from.vault, Self.number))
+        try o.export()
+        try o.importCase()
+        // Not in the receiving vault, whose history blob holds the case's events.
+        #expect(try !FindTests.tokensRemain(o.to.vault, tokens))
+        #expect(try o.to.vault.verify().isClean && o.from.vault.verify().isClean)
+    }
+
     @Test func versionsKeepTheirFileNamesAcrossTheMove() throws {
         let o = try Offices()
         try Data("%PDF-1.7\nscan".utf8).write(to: URL(fileURLWithPath: o.from.scratch.file("Zawadi consent 12 May.pdf")))

@@ -41,8 +41,8 @@ public struct ClientNaming: Sendable {
 
 extension Vault {
     /// Records the client's name of a case as its index of keyed tokens
-    /// (`case.client-named`), replacing any earlier one. The name itself is
-    /// kept nowhere. The first naming in a vault creates its search key;
+    /// (`case.client-named`, naming the blob that holds them), replacing
+    /// and erasing any earlier one. The name itself is kept nowhere. The first naming in a vault creates its search key;
     /// any naming also seals the key to searching members who lack it.
     public func nameClient(of caseNumber: String, name: String, by actor: StaffIdentity, now: Date = Date()) throws -> ClientNaming {
         let number = try CaseNumber.parse(caseNumber).description
@@ -62,7 +62,10 @@ extension Vault {
             }
             let (key, created, shared) = try ensureSearchKey(by: actor, now: now, head: &head, writer: writer)
             let (index, dropped) = ClientNameIndex.index(of: name, caseNumber: number, searchKey: key)
-            try Ledger.append([.clientNamed(ClientNamed(case: number, index: index.hexString))],
+            // The tokens go in a blob the event names, so that naming the
+            // client again or disposing of the case erases them (§12e).
+            let indexHash = try Ledger.putBlob(index, in: writer)
+            try Ledger.append([.clientNamed(ClientNamed(case: number, indexHash: indexHash))],
                               by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
             return ClientNaming(caseNumber: number, createdSearchKey: created, sharedWith: shared, droppedKeys: dropped)
         }

@@ -296,10 +296,30 @@ struct SearchKeyGranted: Codable, Equatable {
 }
 
 /// `case.client-named`: a case's client-name index, set or replaced
-/// (SECURITY.md §12e); it holds keyed tokens only, never the name.
+/// (SECURITY.md §12e); keyed tokens only, never the name. Since catalog
+/// v18 the event names the blob that holds the tokens (`indexHash`), which
+/// a renaming or the case's disposal erases; before, it carried them
+/// (`index`), and they stay in the log. Exactly one of the two.
 struct ClientNamed: Codable, Equatable {
     var `case`: String
-    var index: String
+    var index: String?
+    var indexHash: String?
+
+    init(case: String, index: String? = nil, indexHash: String? = nil) {
+        self.case = `case`
+        self.index = index
+        self.indexHash = indexHash
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.case = try c.decode(String.self, forKey: .case)
+        index = try c.decodeIfPresent(String.self, forKey: .index)
+        indexHash = try c.decodeIfPresent(String.self, forKey: .indexHash)
+        guard (index == nil) != (indexHash == nil) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: "exactly one of index and indexHash"))
+        }
+    }
 }
 
 struct AccessGranted: Codable, Equatable {
@@ -743,7 +763,8 @@ enum EventData: Equatable {
             m.string("sealedKeyHash", d.sealedKeyHash)
         case .clientNamed(let d):
             m.string("case", d.case)
-            m.string("index", d.index)
+            if let index = d.index { m.string("index", index) }
+            if let indexHash = d.indexHash { m.string("indexHash", indexHash) }
         case .accessGranted(let d):
             m.string("case", d.case)
             m.string("holder", d.holder)

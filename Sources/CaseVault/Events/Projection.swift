@@ -672,10 +672,12 @@ enum Projection {
                                         ciphertextBytes: bytes)
             try writer.putDisposal(record)
             try set(StateKey.disposal(data.case), record)
-            // The client's name goes with the case: nothing can find it after.
-            if try signed.clientIndex(data.case) != nil {
+            // The client's name goes with the case: nothing can find it after,
+            // and since v18 its tokens are erased (SECURITY.md §12e).
+            if let index = try signed.clientIndex(data.case) {
                 let count = try signed.clientIndexCount()
                 try writer.deleteClientIndex(caseNumber: data.case)
+                if let hash = index.indexHash { try eraseIfUnnamed(hash) }
                 try remove(StateKey.clientIndex(data.case))
                 if count > 1 { try set(StateKey.clientIndexCount, CountState(count: count - 1)) } else { try remove(StateKey.clientIndexCount) }
             }
@@ -736,15 +738,41 @@ enum Projection {
             guard try signed.searchKeys().contains(where: { $0.holder == event.actor }) else {
                 throw refuse("'\(event.actor)' holds no copy of the search key")
             }
-            guard let bytes = [UInt8](hexString: data.index), bytes.hexString == data.index, ClientNameIndex.isWellFormed(bytes) else {
-                throw refuse("the index is not \(ClientNameIndex.slots) distinct \(ClientNameIndex.tokenBytes)-byte tokens, ascending, in hex")
+            let malformed = "the index is not \(ClientNameIndex.slots) distinct \(ClientNameIndex.tokenBytes)-byte tokens, ascending"
+            let earlier = try signed.clientIndex(data.case)
+            let record: ClientIndexRecord
+            guard data.index == nil || data.indexHash == nil else { throw refuse("an event carries the index or names its blob, not both") }
+            if let index = data.index {
+                guard let bytes = [UInt8](hexString: index), bytes.hexString == index, ClientNameIndex.isWellFormed(bytes) else {
+                    throw refuse(malformed + ", in hex")
+                }
+                record = ClientIndexRecord(caseNumber: data.case, index: index, seq: event.seq)
+            } else if let hash = data.indexHash {
+                // A blob of its own (or the case's index as it stands, named
+                // again with the same spelling): never one another record
+                // names, which erasing it would take from that record.
+                guard hash.count == 64, [UInt8](hexString: hash)?.hexString == hash else { throw refuse("indexHash is not a BLAKE2b-256 in hex") }
+                let own = earlier?.indexHash == hash ? 1 : 0
+                guard try writer.recordsNaming(blob: hash) == own else { throw refuse("the index's blob \(hash) is named by another record") }
+                // The blob is gone, in a replay, once the case was named
+                // again or disposed of; a stored blob that does not hash to
+                // its name is `verify`'s to report. Either way the row keeps
+                // no tokens, and `find` refuses such a current index.
+                var tokens: [UInt8] = []
+                if let bytes = try writer.blob(hash: hash), Blake2b.hash(bytes).hexString == hash {
+                    guard ClientNameIndex.isWellFormed(bytes) else { throw refuse(malformed) }
+                    tokens = bytes
+                }
+                record = ClientIndexRecord(caseNumber: data.case, index: tokens.hexString, seq: event.seq, indexHash: hash)
+            } else {
+                throw refuse("the event names no index")
             }
-            let isNew = try signed.clientIndex(data.case) == nil
-            let count = isNew ? try signed.clientIndexCount() : 0
-            let record = ClientIndexRecord(caseNumber: data.case, index: data.index, seq: event.seq)
+            let count = earlier == nil ? try signed.clientIndexCount() : 0
             try writer.putClientIndex(record)
             try set(StateKey.clientIndex(data.case), record)
-            if isNew { try set(StateKey.clientIndexCount, CountState(count: count + 1)) }
+            if earlier == nil { try set(StateKey.clientIndexCount, CountState(count: count + 1)) }
+            // The spelling replaced goes (SECURITY.md §12e).
+            if let old = earlier?.indexHash, old != record.indexHash { try eraseIfUnnamed(old) }
         }
 
         // MARK: Departures, access and key rotation

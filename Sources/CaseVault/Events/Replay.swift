@@ -124,6 +124,7 @@ public enum Replay {
         case .documentMoved(let data): data.versions.map(\.sealedFileKeyHash)
         case .accessGranted(let data): [data.sealedKeyHash]
         case .searchKeyGranted(let data): [data.sealedKeyHash]
+        case .clientNamed(let data): data.indexHash.map { [$0] } ?? []
         case .keyRotated(let data): data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash)
         case .caseImported(let data):
             [data.history] + data.holders.map(\.sealedKeyHash) + data.versions.map(\.sealedFileKeyHash) + data.schemaBodies
@@ -131,7 +132,7 @@ public enum Replay {
         case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
              .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed,
              .confidentialTypesSet, .holdPlaced, .holdReleased, .disposalApproved, .disposed, .staffLeft, .handoverStarted,
-             .handoverCompleted, .packageExported, .handoverCancelled, .caseTransferred, .transferCancelled, .auditExported, .clientNamed: []
+             .handoverCompleted, .packageExported, .handoverCancelled, .caseTransferred, .transferCancelled, .auditExported: []
         }
     }
 
@@ -310,13 +311,25 @@ enum CatalogComparison {
                     key: { Triple($0.caseNumber, "", Int($0.seq)) }, name: { "\($0.caseNumber) event \($0.seq)" })
         try compare("disposals", live.disposals, replayed.disposals, key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
         try compare("search key copies", live.searchKeys, replayed.searchKeys, key: { Triple($0.holder, "", 0) }, name: \.holder)
-        try compare("client-name indexes", live.clientIndexes, replayed.clientIndexes,
-                    key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
+        // As stored, tokens included: a v18 index's signed record holds only their blob's hash.
+        try compare("client-name indexes", live.clientIndexes.map(ClientIndexRow.init), replayed.clientIndexes.map(ClientIndexRow.init),
+                    key: { Triple($0.record.caseNumber, "", 0) }, name: \.record.caseNumber)
         try compare("case tags", live.tags, replayed.tags,
                     key: { Triple($0.caseNumber, $0.tag, 0) }, name: { "\($0.caseNumber) \($0.tag)" })
         try compare("withdrawals", live.withdrawals, replayed.withdrawals,
                     key: { Triple($0.caseNumber, $0.document, $0.version) }, name: { "\($0.caseNumber) '\($0.document)' v\($0.version)" })
         return found
+    }
+
+    /// A `client_indexes` row whole, for the comparison.
+    struct ClientIndexRow: CanonicalRecord {
+        let record: ClientIndexRecord
+        func write(_ m: inout CanonicalWriter.Members) {
+            m.string("caseNumber", record.caseNumber)
+            m.string("index", record.index)
+            if let hash = record.indexHash { m.string("indexHash", hash) }
+            m.integer("seq", record.seq)
+        }
     }
 
     /// A row's key: up to two names, as bytes, and a number.

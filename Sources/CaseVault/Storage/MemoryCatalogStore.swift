@@ -318,8 +318,15 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             state.named(record.sealedKeyHash, 1)
             state.searchKeys[Name(record.holder)] = record
         }
-        func putClientIndex(_ record: ClientIndexRecord) throws { state.clientIndexes[Name(record.caseNumber)] = record }
-        func deleteClientIndex(caseNumber: String) throws { state.clientIndexes[Name(caseNumber)] = nil }
+        func putClientIndex(_ record: ClientIndexRecord) throws {
+            state.named(state.clientIndexes[Name(record.caseNumber)]?.indexHash, -1)
+            state.named(record.indexHash, 1)
+            state.clientIndexes[Name(record.caseNumber)] = record
+        }
+        func deleteClientIndex(caseNumber: String) throws {
+            state.named(state.clientIndexes[Name(caseNumber)]?.indexHash, -1)
+            state.clientIndexes[Name(caseNumber)] = nil
+        }
         func putAOExtension(_ record: AgedOutExtensionRecord) throws { state.aoExtensions[Name(record.caseNumber)] = record }
         func deleteAOExtension(caseNumber: String) throws { state.aoExtensions[Name(caseNumber)] = nil }
         func putConfidentialTypes(_ record: ConfidentialTypesRecord) throws { state.confidentialTypes = record }

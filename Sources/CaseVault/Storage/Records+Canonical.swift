@@ -401,7 +401,7 @@ extension SearchKeyState: CanonicalRecord {
 extension ClientIndexRecord: CanonicalRecord {
     func write(_ m: inout CanonicalWriter.Members) {
         m.string("caseNumber", caseNumber)
-        m.string("index", index)
+        if let indexHash { m.string("indexHash", indexHash) } else { m.string("index", index) }
         m.integer("seq", seq)
     }
 }

@@ -891,16 +891,22 @@ public struct SearchKeyRecord: Codable, Equatable, Sendable {
 }
 
 /// A case's client-name index (`case.client-named`, SECURITY.md §12e):
-/// `ClientNameIndex.slots` keyed tokens, hex, ascending.
+/// `ClientNameIndex.slots` keyed tokens, hex, ascending. Since v18 the
+/// tokens are a blob that `indexHash` names, and the signed record holds
+/// that hash instead of the tokens; `index` is then the blob's bytes as
+/// the catalog keeps them for `find` (empty when the blob is gone), checked
+/// against the hash wherever they are used.
 public struct ClientIndexRecord: Codable, Equatable, Sendable {
     public var caseNumber: String
     public var index: String
     public var seq: Int64
+    public var indexHash: String?
 
-    public init(caseNumber: String, index: String, seq: Int64) {
+    public init(caseNumber: String, index: String, seq: Int64, indexHash: String? = nil) {
         self.caseNumber = caseNumber
         self.index = index
         self.seq = seq
+        self.indexHash = indexHash
     }
 }
 

@@ -385,8 +385,20 @@ struct SignedState {
         let rows = try reader.clientIndexes(caseNumber: nil)
         try requireDistinct(rows.map(\.caseNumber), what: "client-name indexes")
         try checkCount(rows.count, key: StateKey.clientIndexCount, what: "client-name indexes")
-        for row in rows { try check(row, key: StateKey.clientIndex(row.caseNumber), what: "the client-name index of \(row.caseNumber)") }
+        for row in rows {
+            try check(row, key: StateKey.clientIndex(row.caseNumber), what: "the client-name index of \(row.caseNumber)")
+            try checkTokens(row)
+        }
         return rows
+    }
+
+    /// A v18 index's signed record names its blob, not its tokens: the
+    /// tokens the catalog keeps must be that blob's bytes.
+    private func checkTokens(_ record: ClientIndexRecord) throws {
+        guard checked, let hash = record.indexHash else { return }
+        guard let tokens = [UInt8](hexString: record.index), !tokens.isEmpty, Blake2b.hash(tokens).hexString == hash else {
+            throw VaultError.integrityFailure("the client-name index of \(record.caseNumber) in the catalog is missing or is not the blob its signed record names")
+        }
     }
 
     /// A case's client-name index, if its client was named.
@@ -394,6 +406,7 @@ struct SignedState {
         let rows = try reader.clientIndexes(caseNumber: caseNumber)
         guard rows.count <= 1 else { throw VaultError.integrityFailure("the catalog's client-name index of \(caseNumber) repeats (a row was copied by hand)") }
         try check(rows.first, key: StateKey.clientIndex(caseNumber), what: "the client-name index of \(caseNumber)")
+        if let row = rows.first { try checkTokens(row) }
         return rows.first
     }
 

@@ -337,6 +337,7 @@ private final class Verifier: @unchecked Sendable {
             case .caseImported(let data)?: [data.history] + data.schemaBodies
             case .searchKeyGranted(let data)?: [data.sealedKeyHash]
             case .retentionPolicySet(let data)?: [data.bodyHash]
+            case .clientNamed(let data)?: data.indexHash.map { [$0] } ?? []
             default: []
             }
             for hash in hashes {
@@ -442,6 +443,10 @@ private final class Verifier: @unchecked Sendable {
             // A search-key grant's projection checks its sealed box's size.
             if case .searchKeyGranted(let data) = event.data, let bytes = prepared.blobs[data.sealedKeyHash] {
                 try writer.putBlob(hash: data.sealedKeyHash, bytes: bytes)
+            }
+            // A client-name index (v18) takes its tokens from its blob, while it is kept.
+            if case .clientNamed(let data) = event.data, let hash = data.indexHash, let bytes = prepared.blobs[hash] {
+                try writer.putBlob(hash: hash, bytes: bytes)
             }
             do {
                 root = try Projection.apply(event, to: writer, root: root, checked: false, verified: nil)
@@ -592,7 +597,7 @@ private final class Verifier: @unchecked Sendable {
     enum BlobUse {
         case wrappedKeys(StaffRecord), searchKey(SearchKeyRecord), history(CaseRecord), tierKey(GrantRecord)
         case fileKey(VersionRecord), fileName(VersionRecord), schemaOfForm(VersionRecord), schema(SchemaRecord)
-        case retentionPolicy(RetentionPolicyRecord)
+        case retentionPolicy(RetentionPolicyRecord), clientIndex(ClientIndexRecord)
 
         var description: String {
             switch self {
@@ -605,6 +610,7 @@ private final class Verifier: @unchecked Sendable {
             case .schemaOfForm(let version): "the schema \(version.schemaId ?? "") of a form"
             case .schema(let schema): "the body of schema \(schema.formType) v\(schema.version)"
             case .retentionPolicy(let policy): "retention policy v\(policy.version)"
+            case .clientIndex(let index): "the client-name index of \(index.caseNumber)"
             }
         }
     }
@@ -625,6 +631,12 @@ private final class Verifier: @unchecked Sendable {
         }
         for member in try replayed.allStaff() { secret(member.wrappedKeysHash, .wrappedKeys(member)) }
         for copy in try replayed.searchKeys() { secret(copy.sealedKeyHash, .searchKey(copy)) }
+        // A case's current client-name index (v18); one replaced, or of a
+        // case disposed of, was erased, so a copy still here is reported
+        // as unreferenced.
+        for index in try replayed.clientIndexes(caseNumber: nil) {
+            if let hash = index.indexHash { secret(hash, .clientIndex(index)) }
+        }
         // A disposed case's sealed keys were erased: its events name blobs
         // that must be gone (one still here is reported as unreferenced).
         let disposed = Set(try replayed.disposals(caseNumber: nil).map { Array($0.caseNumber.utf8) })
