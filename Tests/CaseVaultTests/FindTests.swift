@@ -243,7 +243,16 @@ import Testing
 
     /// The tokens of a case's index, as the catalog keeps them.
     static func tokens(_ vault: Vault, _ number: String) throws -> Data? {
-        try catalogRows(vault, "SELECT tokens FROM client_indexes WHERE case_number = '\(number)'").first?["tokens"]
+        try blob(vault, number).map { Data($0.dropFirst(ClientNameIndex.saltBytes)) }
+    }
+
+    /// The blob of a case's v18 index (its salt, then its tokens), as the catalog's row copies it.
+    static func blob(_ vault: Vault, _ number: String) throws -> Data? {
+        try catalogRows(vault, "SELECT tokens FROM client_indexes WHERE case_number = '\(number)' AND index_hash IS NOT NULL").first?["tokens"]
+    }
+
+    static func blobCount(_ vault: Vault, holding bytes: Data) throws -> Int {
+        try catalogRows(vault, "SELECT COUNT(*) AS n FROM blobs WHERE instr(bytes, X'\(Array(bytes).hexString)') > 0").first?["n"] ?? -1
     }
 
     /// Whether any of an index's tokens is anywhere in the catalog: in an
@@ -271,18 +280,25 @@ import Testing
         let (p, numbers) = try programme()
         try p.vault.nameClient(of: numbers[0], name: "Amina Yusuf", by: p["farah"])
         let first = try #require(try Self.tokens(p.vault, numbers[0]))
-        #expect(first.count == ClientNameIndex.slots * ClientNameIndex.tokenBytes)
-        #expect(try catalogRows(p.vault, "SELECT COUNT(*) AS n FROM blobs WHERE bytes = X'\(Array(first).hexString)'").first?["n"] == 1)
+        let firstBlob = try #require(try Self.blob(p.vault, numbers[0]))
+        #expect(first.count == ClientNameIndex.indexBytes && firstBlob.count == ClientNameIndex.blobBytes)
+        #expect(try Self.blobCount(p.vault, holding: first) == 1)
         #expect(try catalogRows(p.vault, "SELECT COUNT(*) AS n FROM events WHERE instr(CAST(body AS TEXT), '\(Array(first.prefix(8)).hexString)') > 0")
             .first?["n"] == 0)
-        // The same spelling again keeps its blob.
+        // The hash the log keeps is of the salted blob: a search-key holder
+        // who computes a guess's index cannot test it against the log.
+        let hash: String = try #require(try catalogRows(p.vault, "SELECT index_hash FROM client_indexes").first?["index_hash"])
+        #expect(hash == Blake2b.hash(Array(firstBlob)).hexString && hash != Blake2b.hash(Array(first)).hexString)
+        // The same spelling again: the same tokens, under a new salt; the old blob goes.
         try p.vault.nameClient(of: numbers[0], name: "Amina Yusuf", by: p["grace"])
         #expect(try Self.tokens(p.vault, numbers[0]) == first)
+        #expect(try Self.blob(p.vault, numbers[0]) != firstBlob)
+        #expect(try Self.blobCount(p.vault, holding: firstBlob) == 0 && Self.blobCount(p.vault, holding: first) == 1)
         try p.vault.nameClient(of: numbers[0], name: "Amina Yusuf Warsame", by: p["farah"])
         let second = try #require(try Self.tokens(p.vault, numbers[0]))
         #expect(second != first)
-        // A token of "warsame" is new; those of "amina" and "yusuf" are in both indexes, and must be in no blob but the new one.
-        #expect(try catalogRows(p.vault, "SELECT COUNT(*) AS n FROM blobs WHERE bytes = X'\(Array(first).hexString)'").first?["n"] == 0)
+        // The replaced index is in no blob.
+        #expect(try Self.blobCount(p.vault, holding: first) == 0)
         var search = CaseSearch()
         search.clientName = "Warsame"
         #expect(try p.vault.findCases(search, by: p["grace"]).map(\.file.number.description) == [numbers[0]])
@@ -319,13 +335,34 @@ import Testing
         // And a v18 index replaced by an older one: its blob goes.
         let (again, _) = ClientNameIndex.index(of: "Amina Yusuf", caseNumber: numbers[0], searchKey: key)
         try append(ClientNamed(case: numbers[0], index: again.hexString))
-        #expect(try catalogRows(p.vault, "SELECT COUNT(*) AS n FROM blobs WHERE bytes = X'\(Array(v18).hexString)'").first?["n"] == 0)
+        #expect(try Self.blobCount(p.vault, holding: v18) == 0)
         let wrapped: String = try #require(try catalogRows(p.vault, "SELECT wrapped_keys_hash FROM staff WHERE id = 'farah'").first?["wrapped_keys_hash"])
         #expect(throws: VaultError.self) { try append(ClientNamed(case: numbers[2], indexHash: wrapped)) }
         #expect(throws: VaultError.self) { try append(ClientNamed(case: numbers[2], index: older.hexString, indexHash: wrapped)) }
         #expect(throws: VaultError.self) { try append(ClientNamed(case: numbers[2])) }
+        // Appended, the blob must be stored with the event, and be a salt and an index.
+        #expect(throws: VaultError.self) { try append(ClientNamed(case: numbers[2], indexHash: String(repeating: "ab", count: 32))) }
+        #expect(throws: VaultError.self) {
+            try p.vault.write { writer, head in
+                let hash = try Ledger.putBlob(Array(older), in: writer)  // no salt
+                try Ledger.append([.clientNamed(ClientNamed(case: numbers[2], indexHash: hash))], by: p["farah"], at: Date(),
+                                  vaultID: p.vault.config.vaultId, head: &head, in: writer)
+            }
+        }
         #expect(try catalogRows(p.vault, "SELECT COUNT(*) AS n FROM staff WHERE wrapped_keys_hash = '\(wrapped)'").first?["n"] == 1)
         #expect(try p.vault.verify().isClean)
+    }
+
+    /// A replaced index's blob put back by hand is a fault `verify` names,
+    /// as a disposed case's sealed key would be.
+    @Test func aReplacedIndexsBlobPutBackIsNotErasedAndVerifySaysSo() throws {
+        let (p, numbers) = try programme()
+        try p.vault.nameClient(of: numbers[0], name: "Amina Yusuf", by: p["farah"])
+        let first = try #require(try Self.blob(p.vault, numbers[0]))
+        try p.vault.nameClient(of: numbers[0], name: "Amina Warsame", by: p["farah"])
+        #expect(try p.vault.verify().isClean)
+        try attack(p.vault, "INSERT INTO blobs (hash, bytes) VALUES (?, ?)", arguments: [Blake2b.hash(Array(first)).hexString, first])
+        #expect(try p.vault.verify().findings.contains { $0.kind == .blobNotErased })
     }
 
     /// The blob deleted by hand is found by `verify`; the row's tokens

@@ -90,10 +90,6 @@ import Testing
         try p.vault.store.read { try $0.versions(caseNumber: Self.number, document: nil) }
     }
 
-    /// Each version's original file name and media type (§11a) travel with
-    /// it, sealed as they were: `get -o DIR/` writes the same name in the
-    /// receiving vault as in the sending one, and the name is in no file of
-    /// either in clear.
     /// A named case moves: its history carries the naming event, which
     /// since v18 names the index's blob and holds no token, and the blob
     /// (keyed under the sending vault's search key) does not go.
@@ -108,6 +104,10 @@ import Testing
         #expect(try o.to.vault.verify().isClean && o.from.vault.verify().isClean)
     }
 
+    /// Each version's original file name and media type (§11a) travel with
+    /// it, sealed as they were: `get -o DIR/` writes the same name in the
+    /// receiving vault as in the sending one, and the name is in no file of
+    /// either in clear.
     @Test func versionsKeepTheirFileNamesAcrossTheMove() throws {
         let o = try Offices()
         try Data("%PDF-1.7\nscan".utf8).write(to: URL(fileURLWithPath: o.from.scratch.file("Zawadi consent 12 May.pdf")))

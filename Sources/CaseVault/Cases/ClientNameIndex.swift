@@ -14,6 +14,23 @@ enum ClientNameIndex {
     static let slots = 48
     static let tokenBytes = 8
     static let indexBytes = slots * tokenBytes
+    /// Since v18 an index is stored as a blob of `saltBytes` random bytes,
+    /// then the index: the index of a name is the same every time, and the
+    /// signed log keeps the blob's hash after the blob is erased, so the
+    /// salt is what keeps a search-key holder from testing a guess against
+    /// that hash (SECURITY.md §12e).
+    static let saltBytes = 16
+    static let blobBytes = saltBytes + indexBytes
+
+    /// A new blob for `index`, under a fresh salt.
+    static func blob(_ index: [UInt8]) -> [UInt8] { randomBytes(count: saltBytes) + index }
+
+    /// The index a blob holds, if it is one: the salt, then a well-formed index.
+    static func index(ofBlob blob: [UInt8]) -> [UInt8]? {
+        guard blob.count == blobBytes else { return nil }
+        let index = Array(blob[saltBytes...])
+        return isWellFormed(index) ? index : nil
+    }
     static let maxNameBytes = 512
     static let searchKeyBytes = 32
     /// `crypto_box_seal` of the key: 32 + 48 bytes.

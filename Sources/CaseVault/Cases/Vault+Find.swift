@@ -42,8 +42,9 @@ public struct ClientNaming: Sendable {
 extension Vault {
     /// Records the client's name of a case as its index of keyed tokens
     /// (`case.client-named`, naming the blob that holds them), replacing
-    /// and erasing any earlier one. The name itself is kept nowhere. The first naming in a vault creates its search key;
-    /// any naming also seals the key to searching members who lack it.
+    /// and erasing any earlier one. The name itself is kept nowhere. The
+    /// first naming in a vault creates its search key; any naming also
+    /// seals the key to searching members who lack it.
     public func nameClient(of caseNumber: String, name: String, by actor: StaffIdentity, now: Date = Date()) throws -> ClientNaming {
         let number = try CaseNumber.parse(caseNumber).description
         try Self.validateClientName(name)
@@ -53,22 +54,29 @@ extension Vault {
         guard !ClientNameIndex.keys(ofName: name).isEmpty else {
             throw VaultError.invalidInput("the name has no part of two letters or more to find the client by")
         }
-        return try write { writer, head in
+        let (naming, replaced) = try write { writer, head in
             let signed = head.signedState(writer)
             let state = try signed.keptCase(number)
             if actor.role == .caseManager || actor.role == .caseSupervisor,
                actor.id != state.case.manager, actor.id != state.case.supervisor {
                 throw VaultError.accessDenied("'\(actor.id)' neither manages nor supervises \(number); ask its manager, its supervisor or a records officer")
             }
+            let replacing = try signed.clientIndex(number) != nil
             let (key, created, shared) = try ensureSearchKey(by: actor, now: now, head: &head, writer: writer)
             let (index, dropped) = ClientNameIndex.index(of: name, caseNumber: number, searchKey: key)
-            // The tokens go in a blob the event names, so that naming the
+            // The tokens go in a blob the event names (under a fresh salt,
+            // so the hash the log keeps tests no guess), so that naming the
             // client again or disposing of the case erases them (§12e).
-            let indexHash = try Ledger.putBlob(index, in: writer)
+            let indexHash = try Ledger.putBlob(ClientNameIndex.blob(index), in: writer)
             try Ledger.append([.clientNamed(ClientNamed(case: number, indexHash: indexHash))],
                               by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
-            return ClientNaming(caseNumber: number, createdSearchKey: created, sharedWith: shared, droppedKeys: dropped)
+            return (ClientNaming(caseNumber: number, createdSearchKey: created, sharedWith: shared, droppedKeys: dropped), replacing)
         }
+        // The replaced index's blob was erased: out of the write-ahead log
+        // too, as after a disposal, unless another process holds the catalog
+        // (then at SQLite's next checkpoint). The naming itself is done.
+        if replaced { _ = try? store.flushErased() }
+        return naming
     }
 
     /// A client's name: 1…200 characters, at most `maxNameBytes` bytes, no
@@ -202,7 +210,8 @@ extension Vault {
                                    : try found.compactMap { try signed.clientIndex($0.number.description) }
             var scores: [String: Int] = [:]
             for record in records {
-                guard let bytes = [UInt8](hexString: record.index), ClientNameIndex.isWellFormed(bytes) else {
+                guard let stored = [UInt8](hexString: record.index),
+                      let bytes = record.indexHash == nil ? (ClientNameIndex.isWellFormed(stored) ? stored : nil) : ClientNameIndex.index(ofBlob: stored) else {
                     throw VaultError.integrityFailure("the client-name index of \(record.caseNumber) is malformed")
                 }
                 if let score = ClientNameIndex.score(query: query, caseNumber: record.caseNumber, index: bytes, searchKey: key) {

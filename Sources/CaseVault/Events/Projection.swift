@@ -748,22 +748,24 @@ enum Projection {
                 }
                 record = ClientIndexRecord(caseNumber: data.case, index: index, seq: event.seq)
             } else if let hash = data.indexHash {
-                // A blob of its own (or the case's index as it stands, named
-                // again with the same spelling): never one another record
-                // names, which erasing it would take from that record.
+                // A blob of its own, never one another record names (which
+                // erasing it would take from that record): each naming salts
+                // a new one.
                 guard hash.count == 64, [UInt8](hexString: hash)?.hexString == hash else { throw refuse("indexHash is not a BLAKE2b-256 in hex") }
-                let own = earlier?.indexHash == hash ? 1 : 0
-                guard try writer.recordsNaming(blob: hash) == own else { throw refuse("the index's blob \(hash) is named by another record") }
-                // The blob is gone, in a replay, once the case was named
-                // again or disposed of; a stored blob that does not hash to
-                // its name is `verify`'s to report. Either way the row keeps
-                // no tokens, and `find` refuses such a current index.
-                var tokens: [UInt8] = []
+                guard try writer.recordsNaming(blob: hash) == 0 else { throw refuse("the index's blob \(hash) is named by another record") }
+                // Appended, the blob must be there and be an index. In a
+                // replay it is gone once the case was named again or disposed
+                // of (and a copy that does not hash to its name is `verify`'s
+                // to report): the row then keeps nothing, and `find` refuses
+                // such a current index.
+                var stored: [UInt8] = []
                 if let bytes = try writer.blob(hash: hash), Blake2b.hash(bytes).hexString == hash {
-                    guard ClientNameIndex.isWellFormed(bytes) else { throw refuse(malformed) }
-                    tokens = bytes
+                    guard ClientNameIndex.index(ofBlob: bytes) != nil else { throw refuse(malformed + ", after a \(ClientNameIndex.saltBytes)-byte salt") }
+                    stored = bytes
+                } else if checked {
+                    throw refuse("the index's blob \(hash) is not stored with the event")
                 }
-                record = ClientIndexRecord(caseNumber: data.case, index: tokens.hexString, seq: event.seq, indexHash: hash)
+                record = ClientIndexRecord(caseNumber: data.case, index: stored.hexString, seq: event.seq, indexHash: hash)
             } else {
                 throw refuse("the event names no index")
             }

@@ -351,6 +351,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             for version in state.versions[Name(caseNumber)]?[Name(name)]?.values ?? [:].values {
                 state.named(version.sealedFileKeyHash, -1)
                 state.named(version.schemaBodyHash, -1)
+                state.named(version.fileInfoHash, -1)
             }
             state.documents[Name(caseNumber)]?[Name(name)] = nil
             state.versions[Name(caseNumber)]?[Name(name)] = nil

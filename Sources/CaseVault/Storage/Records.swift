@@ -892,10 +892,11 @@ public struct SearchKeyRecord: Codable, Equatable, Sendable {
 
 /// A case's client-name index (`case.client-named`, SECURITY.md §12e):
 /// `ClientNameIndex.slots` keyed tokens, hex, ascending. Since v18 the
-/// tokens are a blob that `indexHash` names, and the signed record holds
-/// that hash instead of the tokens; `index` is then the blob's bytes as
-/// the catalog keeps them for `find` (empty when the blob is gone), checked
-/// against the hash wherever they are used.
+/// tokens are in a blob (a random salt, then the tokens) that `indexHash`
+/// names, and the signed record holds that hash instead; `index` is then
+/// the whole blob in hex as the catalog keeps it for `find` (empty in a
+/// replay whose blob is gone), checked against the hash wherever it is
+/// used.
 public struct ClientIndexRecord: Codable, Equatable, Sendable {
     public var caseNumber: String
     public var index: String

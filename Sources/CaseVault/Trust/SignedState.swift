@@ -396,7 +396,7 @@ struct SignedState {
     /// tokens the catalog keeps must be that blob's bytes.
     private func checkTokens(_ record: ClientIndexRecord) throws {
         guard checked, let hash = record.indexHash else { return }
-        guard let tokens = [UInt8](hexString: record.index), !tokens.isEmpty, Blake2b.hash(tokens).hexString == hash else {
+        guard let blob = [UInt8](hexString: record.index), !blob.isEmpty, Blake2b.hash(blob).hexString == hash else {
             throw VaultError.integrityFailure("the client-name index of \(record.caseNumber) in the catalog is missing or is not the blob its signed record names")
         }
     }

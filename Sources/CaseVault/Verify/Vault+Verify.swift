@@ -106,6 +106,9 @@ private final class Verifier: @unchecked Sendable {
     var checkpoints: [(Checkpoint, String)] = []
     /// Format-1 `version.filed` events (their built-in schema's text was not stored).
     var formatOneFilings = Set<Int64>()
+    /// The blobs `case.client-named` events name (v18): each must be gone
+    /// once its index is no longer a case's current one.
+    var clientIndexBlobs = Set<String>()
     /// Orphan objects and temp files for `repair`, once the snapshot ends.
     var leftovers: (orphans: [ObjectID], temps: [String]) = ([], [])
 
@@ -425,6 +428,7 @@ private final class Verifier: @unchecked Sendable {
             if previousFormat == 2 && event.format == 1 { report.add(.eventMalformed, subject, "format 1 after format 2") }
             previousFormat = event.format
             if event.format == 1, case .versionFiled = event.data { formatOneFilings.insert(event.seq) }
+            if case .clientNamed(let data) = event.data, let hash = data.indexHash { clientIndexBlobs.insert(hash) }
             if !prepared.valid[index] {
                 report.add(.badSignature, subject, "\(event.type.rawValue) is not validly signed by '\(event.actor)'")
             }
@@ -678,6 +682,8 @@ private final class Verifier: @unchecked Sendable {
                 if !ok { report.add(.blobAltered, "blob \(hash)", "\(use.description) does not hash to its name") }
             } else if let use = erased[hash] {
                 report.add(.blobNotErased, "blob \(hash)", "\(use.description) should have been erased when its case was disposed of")
+            } else if clientIndexBlobs.contains(hash) {
+                report.add(.blobNotErased, "blob \(hash)", "a client-name index that is no case's current one (named again, or its case disposed of) should have been erased")
             } else {
                 report.add(.unreferencedBlob, "blob \(hash)", "no current record names it")
             }
