@@ -15,8 +15,9 @@ struct MonthlyReportCommand: ParsableCommand {
         commandName: "monthly",
         abstract: "The monthly supervision report.",
         discussion: """
-            Cases by status and by category at the month's end; cases opened, closed, aged out and reopened in the \
-            month; each case manager's open, inactive and aged-out cases against the manual's recommended 18, and each \
+            Cases by status and by category at the month's end; cases opened, closed, aged out, reopened, \
+            imported from and transferred to another vault in the month (a case transferred away counts no longer, an \
+            imported one from its import); each case manager's open, inactive and aged-out cases against the manual's recommended 18, and each \
             supervisor's case managers against at most 5, breaches flagged; cases tagged case-of-concern; what \
             'casevault due' lists as of the month's last day. Months and days are UTC.
             """
@@ -54,7 +55,8 @@ struct MonthlyReportCommand: ParsableCommand {
         out += "\n| category and status | cases |\n|---|---|\n"
         for c in r.byCategoryAndStatus { out += "| \(c.key) | \(c.count) |\n" }
         out += "\n## During the month\n\n"
-        for (label, list) in [("Opened", r.opened), ("Closed", r.closed), ("Aged out", r.agedOut), ("Reopened", r.reopened)] {
+        for (label, list) in [("Opened", r.opened), ("Closed", r.closed), ("Aged out", r.agedOut), ("Reopened", r.reopened),
+                              ("Transferred in from another vault", r.transferredIn), ("Transferred to another vault", r.transferredOut)] {
             out += "- \(label): \(list.count)\(list.isEmpty ? "" : " (" + list.joined(separator: ", ") + ")")\n"
         }
         out += "\n## Caseloads (recommended at most \(SupervisionReport.casesPerManager) per case manager)\n\n| case manager | cases | |\n|---|---|---|\n"
@@ -76,7 +78,8 @@ struct MonthlyReportCommand: ParsableCommand {
         var rows = [["section", "key", "value", "flag"]]
         for c in r.byStatus { rows.append(["status", c.key, "\(c.count)", ""]) }
         for c in r.byCategoryAndStatus { rows.append(["category-status", c.key, "\(c.count)", ""]) }
-        for (label, list) in [("opened", r.opened), ("closed", r.closed), ("aged-out", r.agedOut), ("reopened", r.reopened)] {
+        for (label, list) in [("opened", r.opened), ("closed", r.closed), ("aged-out", r.agedOut), ("reopened", r.reopened),
+                              ("transferred-in", r.transferredIn), ("transferred-out", r.transferredOut)] {
             rows.append(["month", label, "\(list.count)", ""])
             for number in list { rows.append([label, number, "", ""]) }
         }
@@ -93,6 +96,7 @@ struct MonthlyReportCommand: ParsableCommand {
          "byStatus": Dictionary(uniqueKeysWithValues: r.byStatus.map { ($0.key, $0.count) }),
          "byCategoryAndStatus": Dictionary(uniqueKeysWithValues: r.byCategoryAndStatus.map { ($0.key, $0.count) }),
          "opened": r.opened, "closed": r.closed, "agedOut": r.agedOut, "reopened": r.reopened,
+         "transferredIn": r.transferredIn, "transferredOut": r.transferredOut,
          "caseloads": r.caseloads.map { ["manager": $0.staffID, "cases": $0.count, "over": $0.breached] },
          "supervision": r.supervision.map { ["supervisor": $0.staffID, "caseManagers": $0.count, "over": $0.breached] },
          "casesOfConcern": r.casesOfConcern,

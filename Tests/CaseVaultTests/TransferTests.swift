@@ -90,6 +90,31 @@ import Testing
         try p.vault.store.read { try $0.versions(caseNumber: Self.number, document: nil) }
     }
 
+    /// A case transferred away is the other office's work: the sending
+    /// vault's `due`, handover check and monthly report leave it out (the
+    /// report lists it as transferred out), and the receiving vault's
+    /// report counts it from its import, not from its opening there.
+    @Test func aTransferredCaseLeavesTheSendingOfficesDueHandoverAndReport() throws {
+        let o = try Offices()
+        let month = String(Lifecycle.day(Date()).prefix(7))
+        let later = Date().addingTimeInterval(400 * 86_400)  // idle by then
+        #expect(try o.from.vault.due(asOf: later).contains { $0.caseNumber == Self.number })
+        #expect(try o.from.vault.handoverReadiness(of: "grace").contains { $0.caseNumber == Self.number })
+        try o.export()
+        #expect(try !o.from.vault.due(asOf: later).contains { $0.caseNumber == Self.number })
+        #expect(try !o.from.vault.handoverReadiness(of: "grace").contains { $0.caseNumber == Self.number })
+        let sent = try o.from.vault.monthlyReport(month: month)
+        #expect(sent.transferredOut == [Self.number] && sent.byStatus.isEmpty && sent.caseloads.isEmpty)
+        try o.importCase()
+        let received = try o.to.vault.monthlyReport(month: month)
+        #expect(received.transferredIn == [Self.number] && !received.opened.contains(Self.number))
+        #expect(received.byStatus.map { "\($0.key)=\($0.count)" } == ["O=1"] && received.caseloads.map(\.staffID) == ["joseph"])
+        // Before its import it was not here, whenever the sending office opened it.
+        let before = try o.to.vault.monthlyReport(month: "2020-01")
+        #expect(before.byStatus.isEmpty && before.transferredIn.isEmpty)
+        #expect(try o.to.vault.due(asOf: later).contains { $0.caseNumber == Self.number })
+    }
+
     /// A named case moves: its history carries the naming event, which
     /// since v18 names the index's blob and holds no token, and the blob
     /// (keyed under the sending vault's search key) does not go.

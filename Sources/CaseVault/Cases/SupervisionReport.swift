@@ -31,8 +31,14 @@ public struct SupervisionReport: Sendable {
     public let closed: [String]
     public let agedOut: [String]
     public let reopened: [String]
+    /// Cases imported from another vault during the month (counted from
+    /// their import, not their opening there), and cases transferred to
+    /// another vault during it (no longer counted from then on).
+    public let transferredIn: [String]
+    public let transferredOut: [String]
     /// Open, inactive and aged-out cases per case manager at the month's
-    /// end, less those transferred to another vault by then.
+    /// end. (Here and in every count, a case transferred to another vault
+    /// by the month's end is left out.)
     public let caseloads: [Load]
     /// Case managers with such cases per supervisor.
     public let supervision: [Load]
@@ -57,11 +63,13 @@ extension Vault {
         return try read { reader, head in
             var byStatus: [String: Int] = [:], byCategory: [String: Int] = [:]
             var opened: [String] = [], closed: [String] = [], agedOut: [String] = [], reopened: [String] = []
+            var transferredIn: [String] = [], transferredOut: [String] = []
             var managerLoad: [String: Int] = [:], supervisorManagers: [String: Set<String>] = [:]
             var concern: [String] = []
             guard head.size > 0 else {
                 return SupervisionReport(month: month, byStatus: [], byCategoryAndStatus: [], opened: [], closed: [], agedOut: [], reopened: [],
-                                         caseloads: [], supervision: [], casesOfConcern: [], overdue: [], holds: [])
+                                         transferredIn: [], transferredOut: [], caseloads: [], supervision: [], casesOfConcern: [], overdue: [],
+                                         holds: [])
             }
             let signed = head.signedState(reader)
             try signed.preloadNodes()
@@ -71,16 +79,26 @@ extension Vault {
             let holds = try Self.holds(in: signed, cases: cases)
             for state in cases {
                 let record = state.case
-                let openedDay = String(record.openedAt.prefix(10))
-                guard openedDay < end else { continue }  // opened after the month
-                if openedDay >= first { opened.append(record.number) }
+                // Here since its opening, or, imported, since its import (its
+                // history's dates are the sending vault's).
+                let since = String((record.imported?.at ?? record.openedAt).prefix(10))
+                guard since < end else { continue }  // not here yet at the month's end
+                if since >= first {
+                    if record.imported == nil { opened.append(record.number) } else { transferredIn.append(record.number) }
+                }
+                // Transferred to another vault by the month's end: its work is
+                // that office's, and it counts no longer here.
+                if let gone = record.transferred.map({ String($0.at.prefix(10)) }), gone < end {
+                    if gone >= first { transferredOut.append(record.number) }
+                    continue
+                }
                 // The status at the month's end: the last change before it.
                 var status = CaseStatus.open.rawValue
                 for change in try signed.lifecycle(record.number).changes {
                     let day = String(change.at.prefix(10))
                     guard day < end else { break }
                     status = change.to
-                    if day >= first {
+                    if day >= first, day >= since {
                         if change.to == CaseStatus.closed.rawValue { closed.append(record.number) }
                         if change.to == CaseStatus.agedOut.rawValue { agedOut.append(record.number) }
                         if change.from == CaseStatus.closed.rawValue, change.to == CaseStatus.open.rawValue { reopened.append(record.number) }
@@ -88,9 +106,7 @@ extension Vault {
                 }
                 byStatus[status, default: 0] += 1
                 byCategory[record.category + " " + status, default: 0] += 1
-                // A case transferred to another vault by the month's end is no one's work here.
-                let transferredAway = record.transferred.map { String($0.at.prefix(10)) < end } ?? false
-                if status != CaseStatus.closed.rawValue, !transferredAway {
+                if status != CaseStatus.closed.rawValue {
                     managerLoad[record.manager, default: 0] += 1
                     supervisorManagers[record.supervisor, default: []].insert(record.manager)
                 }
@@ -103,7 +119,7 @@ extension Vault {
                 byStatus: order.compactMap { s in byStatus[s].map { SupervisionReport.Count(key: s, count: $0) } },
                 byCategoryAndStatus: byCategory.sorted { $0.key < $1.key }.map { SupervisionReport.Count(key: $0.key, count: $0.value) },
                 opened: opened.sorted(), closed: Array(Set(closed)).sorted(), agedOut: Array(Set(agedOut)).sorted(),
-                reopened: Array(Set(reopened)).sorted(),
+                reopened: Array(Set(reopened)).sorted(), transferredIn: transferredIn.sorted(), transferredOut: transferredOut.sorted(),
                 caseloads: try managerLoad.sorted { $0.key < $1.key }.map {
                     SupervisionReport.Load(staffID: $0.key, name: try name($0.key), count: $0.value, limit: SupervisionReport.casesPerManager)
                 },

@@ -53,7 +53,8 @@ extension Vault {
             let signed = head.signedState(reader)
             guard try signed.staff(memberID) != nil else { throw VaultError.notFound("no staff member '\(memberID)'") }
             var theirs: [(CaseState, String)] = []
-            for state in try signed.cases(matching: CaseQuery()) where state.case.status != CaseStatus.closed.rawValue {
+            // Not a case transferred to another vault: its copy here is read-only, and not theirs to hand over.
+            for state in try signed.cases(matching: CaseQuery()) where state.case.status != CaseStatus.closed.rawValue && state.case.transferred == nil {
                 if state.case.manager == memberID { theirs.append((state, "manager")) }
                 else if state.case.supervisor == memberID { theirs.append((state, "supervisor")) }
             }

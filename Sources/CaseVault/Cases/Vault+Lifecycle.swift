@@ -256,7 +256,8 @@ extension Vault {
     }
 
     /// What needs attention as of `asOf` (manual §5.2), from the signed
-    /// catalog alone: AO cases closing within `warnDays` or past their day;
+    /// catalog alone, among the cases this vault keeps (not those
+    /// transferred to another): AO cases closing within `warnDays` or past their day;
     /// open, inactive and aged-out cases with nothing filed for `idleDays`;
     /// open cases with no home-visit or monitoring form for `visitDays`;
     /// closures awaiting approval.
@@ -282,7 +283,8 @@ extension Vault {
         var items: [DueItem] = []
         for state in try cases ?? signed.cases(matching: CaseQuery()) {
             let record = state.case
-            guard let status = CaseStatus(rawValue: record.status), status != .closed else { continue }
+            // A case transferred to another vault is that office's work: its copy here is read-only.
+            guard let status = CaseStatus(rawValue: record.status), status != .closed, record.transferred == nil else { continue }
             let lifecycle = try signed.lifecycle(record.number)
             if let closing = Lifecycle.agedOutClosingDay(record, lifecycle),
                closing <= warnUntil {
