@@ -193,6 +193,9 @@ class Torture:
         number = "CP-2020-%04d" % client
         self.run(["case", "open", "--category", "CP", "--admitted", "2020", "--client", str(client),
                   "--manager", "grace", "--supervisor", "halima"] + self.args_as("halima"))
+        # A named client, named again: the disposal erases the index's blob with the keys (verify: no blob-not-erased).
+        for name in ("Torture Client %d" % client, "Torture Klient %d" % client):
+            self.run(["case", "name", number, name] + self.args_as("farah"))
         for n in range(3):
             self.run(["file", number, "--name", "Note %d" % n, "--type", "document", "medium.bin"] + self.args_as("farah"))
         closure = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Schemas", "examples", "closure.json")
@@ -209,6 +212,7 @@ class Torture:
         number = "CP-2021-%04d" % client
         self.run(["case", "open", "--category", "CP", "--admitted", "2021", "--client", str(client),
                   "--manager", "grace", "--supervisor", "halima"] + self.args_as("halima"))
+        self.run(["case", "name", number, "Transferred Client %d" % client] + self.args_as("farah"))
         entries = []
         for kind, name in (("small", "Letter"), ("medium", "Scan")):
             self.run(["file", number, "--name", name, "--type", "document", kind + ".bin"] + self.args_as("farah"))
