@@ -263,6 +263,23 @@ import FoundationXML
         try p.tamper(sql)
         #expect(throws: VaultError.self) { _ = try p.vault.assignmentWarnings(managerID: "grace", supervisorID: "halima") }
     }
+
+    /// Nor a false supervision warning from a row whose case number was
+    /// emptied by hand (the number stands for "the new case's manager,
+    /// nothing to check" nowhere).
+    @Test func aRowWithAnEmptyNumberRaisesNoSupervisionWarning() throws {
+        let p = try Programme()
+        let managers = ["grace", "joseph", "m3", "m4", "m5"]
+        for id in managers.dropFirst(2) {
+            try p.vault.addStaff(id: id, name: id, role: .caseManager, passphrase: try p.scratch.passphrase("\(id) passphrase!"), by: p["amina"])
+        }
+        for (client, manager) in managers.enumerated() {
+            _ = try p.vault.openCase(category: "CP", admitted: 2026, clientNumber: client + 1, managerID: manager, supervisorID: "halima", by: p["halima"])
+        }
+        #expect(try p.vault.assignmentWarnings(managerID: "grace", supervisorID: "halima") == [])
+        try p.tamper("UPDATE cases SET number = '', manager_id = 'ghost' WHERE number = 'CP-2026-0005'")
+        #expect((try? p.vault.assignmentWarnings(managerID: "grace", supervisorID: "halima")) ?? [] == [])
+    }
 }
 
 /// Issue 9, item 6 (holds): placed and released by who may, signed, checked.

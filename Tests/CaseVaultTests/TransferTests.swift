@@ -100,15 +100,27 @@ import Testing
         let later = Date().addingTimeInterval(400 * 86_400)  // idle by then
         #expect(try o.from.vault.due(asOf: later).contains { $0.caseNumber == Self.number })
         #expect(try o.from.vault.handoverReadiness(of: "grace").contains { $0.caseNumber == Self.number })
+        // Aged out, then transferred the same month.
+        _ = try o.from.vault.changeStatus(of: Self.number, to: .agedOut, reason: "turned 18", by: o.from["halima"])
         try o.export()
         #expect(try !o.from.vault.due(asOf: later).contains { $0.caseNumber == Self.number })
         #expect(try !o.from.vault.handoverReadiness(of: "grace").contains { $0.caseNumber == Self.number })
         let sent = try o.from.vault.monthlyReport(month: month)
-        #expect(sent.transferredOut == [Self.number] && sent.byStatus.isEmpty && sent.caseloads.isEmpty)
-        try o.importCase()
-        let received = try o.to.vault.monthlyReport(month: month)
+        #expect(sent.transferredOut == [Self.number] && sent.agedOut == [Self.number] && sent.byStatus.isEmpty && sent.caseloads.isEmpty)
+        // Its closing day comes and goes here without closing it (it closes there), nor failing the others' closing.
+        #expect(try o.from.vault.closeAgedOutCases(by: o.from["halima"], now: later) == [])
+        // Nor is it among the cases a departing manager must still hand over.
+        try o.from.vault.addStaff(id: "amani", name: "Amani Njeri", role: .caseManager, passphrase: try o.from.scratch.passphrase("amani passphrase!"),
+                                  by: o.from["amina"])
+        #expect(try o.from.vault.recordDeparture(of: "grace", reason: "moved on", by: o.from["amina"]).casesStillNamingThem
+            .allSatisfy { $0 != Self.number })
+        // Imported a minute later, as any import comes after its transfer.
+        let imported = Date().addingTimeInterval(60)
+        try o.to.vault.importCase(from: o.from.scratch.file("case.cvt"), manager: "joseph", by: o.to["halima"], now: imported)
+        let received = try o.to.vault.monthlyReport(month: String(Lifecycle.day(imported).prefix(7)))
         #expect(received.transferredIn == [Self.number] && !received.opened.contains(Self.number))
-        #expect(received.byStatus.map { "\($0.key)=\($0.count)" } == ["O=1"] && received.caseloads.map(\.staffID) == ["joseph"])
+        #expect(received.byStatus.map { "\($0.key)=\($0.count)" } == ["AO=1"] && received.caseloads.map(\.staffID) == ["joseph"])
+        #expect(received.agedOut.isEmpty)  // it aged out in the other office
         // Before its import it was not here, whenever the sending office opened it.
         let before = try o.to.vault.monthlyReport(month: "2020-01")
         #expect(before.byStatus.isEmpty && before.transferredIn.isEmpty)

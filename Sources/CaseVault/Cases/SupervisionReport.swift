@@ -86,23 +86,29 @@ extension Vault {
                 if since >= first {
                     if record.imported == nil { opened.append(record.number) } else { transferredIn.append(record.number) }
                 }
-                // Transferred to another vault by the month's end: its work is
-                // that office's, and it counts no longer here.
-                if let gone = record.transferred.map({ String($0.at.prefix(10)) }), gone < end {
-                    if gone >= first { transferredOut.append(record.number) }
-                    continue
-                }
-                // The status at the month's end: the last change before it.
+                // The status at the month's end: the last change before it, by
+                // time (an imported case's changes made in the other office
+                // keep that office's sequence numbers).
                 var status = CaseStatus.open.rawValue
-                for change in try signed.lifecycle(record.number).changes {
+                let changes = try signed.lifecycle(record.number).changes.enumerated()
+                    .sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
+                for change in changes {
                     let day = String(change.at.prefix(10))
                     guard day < end else { break }
                     status = change.to
-                    if day >= first, day >= since {
+                    // (An imported case's changes made in the other office, before its import, are not this office's.)
+                    if day >= first, record.imported.map({ change.at > $0.at }) ?? true {
                         if change.to == CaseStatus.closed.rawValue { closed.append(record.number) }
                         if change.to == CaseStatus.agedOut.rawValue { agedOut.append(record.number) }
                         if change.from == CaseStatus.closed.rawValue, change.to == CaseStatus.open.rawValue { reopened.append(record.number) }
                     }
+                }
+                // Transferred to another vault by the month's end (its changes
+                // before that listed above): its work is that office's, and it
+                // counts no longer here.
+                if let gone = record.transferred.map({ String($0.at.prefix(10)) }), gone < end {
+                    if gone >= first { transferredOut.append(record.number) }
+                    continue
                 }
                 byStatus[status, default: 0] += 1
                 byCategory[record.category + " " + status, default: 0] += 1
@@ -158,11 +164,14 @@ extension Vault {
                try load.sample.allSatisfy({ try checkedActive($0) { $0.manager == managerID } }) {
                 warnings.append("'\(managerID)' now manages \(load.count) open, inactive or aged-out cases; the manual recommends at most \(limit)")
             }
-            var managers = try reader.activeManagers(supervisorID: supervisorID)
-            if !managers.contains(where: { $0.manager == managerID }) { managers.append((managerID, "")) }
+            // Each manager by one of their cases, checked; the new case's manager counted even before it is open.
+            var managers: [(manager: String, caseNumber: String?)] = try reader.activeManagers(supervisorID: supervisorID).map { ($0, $1) }
+            if !managers.contains(where: { $0.manager == managerID }) { managers.append((managerID, nil)) }
             if managers.count > SupervisionReport.managersPerSupervisor,
                try managers.allSatisfy({ pair in
-                   try pair.caseNumber.isEmpty || checkedActive(pair.caseNumber) { $0.manager == pair.manager && $0.supervisor == supervisorID }
+                   try pair.caseNumber.map { number in
+                       try checkedActive(number) { $0.manager == pair.manager && $0.supervisor == supervisorID }
+                   } ?? (pair.manager == managerID)
                }) {
                 warnings.append("'\(supervisorID)' now supervises \(managers.count) case managers; the manual recommends at most \(SupervisionReport.managersPerSupervisor)")
             }

@@ -236,7 +236,8 @@ extension Vault {
                 candidates = try signed.cases(matching: CaseQuery())
             }
             var events: [EventData] = []
-            for state in candidates where state.case.status == CaseStatus.agedOut.rawValue
+            // Not one transferred to another vault: it closes there, and its copy here is read-only.
+            for state in candidates where state.case.status == CaseStatus.agedOut.rawValue && state.case.transferred == nil
                 && (actor.role != .caseSupervisor || state.case.supervisor == actor.id) {
                 guard let closing = Lifecycle.agedOutClosingDay(state.case, try signed.lifecycle(state.case.number)),
                       let closingDate = Lifecycle.parseDay(closing), now >= closingDate else { continue }

@@ -388,9 +388,14 @@ extension Vault {
     /// WAL with the pages its events touched, most of them at random
     /// places in the catalog's indexes (object ids, sealed-key and blob
     /// hashes): on a vault of 16,000 versions, 2,000 forms in groups of 64
-    /// took 1.72 s, in groups of 256 1.48 s; on one of 12,000, groups of
-    /// 256 took 1.33 s (median of 3), of 1,024 1.22 s, and of 2,048 (one
-    /// group, nothing prepared while a commit runs) 1.34 s.
+    /// took 1.72 s, in groups of 256 1.48 s. Groups of 1,024 were 7 % faster
+    /// still (on a vault of 12,000 versions: 1.22 s against 1.29 s, and
+    /// 1,670 forms/s in `make bench-peers`), and were given up: a group's
+    /// forms wait in locked memory until encrypted (a 2 KiB form takes
+    /// three locked pages), so two groups in flight would lock about 24 MiB,
+    /// past the 8 MiB many systems allow, where libsodium quietly leaves
+    /// the rest unlocked; and a group of documents keeps each file open,
+    /// 1,024 of them past the usual limit of open files.
     ///
     /// The limit keeps a grouped document's ciphertext (24 bytes and 17 a
     /// chunk more) within `FileObjectStore.smallObjectLimit`, so each is
@@ -398,7 +403,7 @@ extension Vault {
     /// plaintext a group holds in locked memory while it is prepared (each
     /// form is read whole, into a buffer of up to twice its size).
     static let groupedFilingLimit = Int64(FileObjectStore.smallObjectLimit - SecretStream.chunkSize)
-    static let groupSize = 1024
+    static let groupSize = 256
     static let groupBytes: Int64 = 2 << 20
 
     /// A group of small items made ready to commit: all planned in one
