@@ -545,7 +545,7 @@ def run(argv):
                  "v7-aged-out-extensions", "v8-vault-policies", "v9-legal-holds",
                  "v10-retention-policies", "v11-disposals", "v12-key-rotation", "v13-handovers",
                  "v14-case-transfer", "v15-client-name-index", "v16-cases-by-staff", "v17-imported-file-names",
-                 "v18-client-name-blobs"}
+                 "v18-client-name-blobs", "v19-status-change-order"}
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         if "v4-signed-projection" not in migrations:
             fail("the newest event signs no state root; open the vault once with casevault")

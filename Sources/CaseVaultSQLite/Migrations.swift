@@ -272,6 +272,24 @@ extension SQLiteCatalogStore {
                 CREATE INDEX client_indexes_by_hash ON client_indexes (index_hash);
                 """)
         }
+        // v19: a case's status changes are read in the order they were
+        // applied, which is their signed order, not by sequence number: an
+        // imported case's earlier changes keep the sending vault's numbers,
+        // often higher than this vault's, so its first change here made its
+        // status history unreadable (and a number both vaults used replaced
+        // the imported row). The rows keep their insertion (rowid) order.
+        migrator.registerMigration("v19-status-change-order") { db in
+            try db.execute(sql: """
+                CREATE TABLE status_changes_v19 (position INTEGER PRIMARY KEY, case_number TEXT NOT NULL REFERENCES cases,
+                    seq INTEGER NOT NULL, from_status TEXT NOT NULL, to_status TEXT NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL,
+                    reason TEXT NOT NULL, requested_by TEXT);
+                INSERT INTO status_changes_v19 (position, case_number, seq, from_status, to_status, at, by, reason, requested_by)
+                    SELECT rowid, case_number, seq, from_status, to_status, at, by, reason, requested_by FROM status_changes ORDER BY rowid;
+                DROP TABLE status_changes;
+                ALTER TABLE status_changes_v19 RENAME TO status_changes;
+                CREATE INDEX status_changes_by_case ON status_changes (case_number, position);
+                """)
+        }
         return migrator
     }()
 }

@@ -455,8 +455,10 @@ private final class Connection: CatalogWriter {
     }
 
     func statusChanges(caseNumber: String?) throws -> [StatusChangeRecord] {
-        let rows = try caseNumber.map { try all("SELECT * FROM status_changes WHERE case_number = ? ORDER BY seq", [$0]) }
-            ?? all("SELECT * FROM status_changes ORDER BY case_number, seq")
+        // In the order applied (v19), which is the signed order: an imported
+        // case's changes keep the sending vault's sequence numbers.
+        let rows = try caseNumber.map { try all("SELECT * FROM status_changes WHERE case_number = ? ORDER BY position", [$0]) }
+            ?? all("SELECT * FROM status_changes ORDER BY case_number, position")
         return try rows.map { row in
             StatusChangeRecord(caseNumber: try row.value("case_number"), seq: try row.value("seq"), from: try row.value("from_status"),
                                to: try row.value("to_status"), at: try row.value("at"), by: try row.value("by"),
@@ -719,7 +721,7 @@ private final class Connection: CatalogWriter {
 
     func putStatusChange(_ r: StatusChangeRecord) throws {
         try run("""
-            INSERT OR REPLACE INTO status_changes (case_number, seq, from_status, to_status, at, by, reason, requested_by)
+            INSERT INTO status_changes (case_number, seq, from_status, to_status, at, by, reason, requested_by)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, [r.caseNumber, r.seq, r.from, r.to, r.at, r.by, r.reason, r.requestedBy])
     }

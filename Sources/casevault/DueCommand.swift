@@ -10,8 +10,9 @@ struct DueCommand: ParsableCommand {
             From the catalog alone, no passphrase and no decryption: aged-out (AO) cases closing within 30 days or \
             past their closing day; open, inactive and aged-out cases with nothing filed for --idle-days (90); open \
             cases without a home-visit or monitoring form for --visit-days (30); closures awaiting a supervisor's \
-            approval. --close-aged-out closes, as you, every AO case whose closing day has come (a signed event \
-            each; filing into such a case does it too).
+            approval. Cases transferred to another vault are that office's and are left out. --close-aged-out \
+            closes, as you, every AO case whose closing day has come (a signed event each; filing into such a case \
+            does it too).
             """
     )
 

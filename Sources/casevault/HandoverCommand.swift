@@ -25,7 +25,8 @@ struct HandoverCheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "List, per case of a departing member, what blocks a clean handover (no passphrase, no decryption).",
         discussion: """
-            For every case the member manages or supervises that is not closed (or those named with --cases): forms \
+            For every case the member manages or supervises that is neither closed nor transferred to another vault \
+            (or those named with --cases): forms \
             its status requires that have no current version (defaults: intake, assessment and care-plan for O, \
             transition-plan for AO; change with --require STATUS=TYPE,TYPE…); no home-visit or monitoring form for \
             --visit-days (30) in an O or AO case; a current care plan older than --care-plan-days (90); a closure \

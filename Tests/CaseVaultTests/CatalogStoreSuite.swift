@@ -195,11 +195,20 @@ import Testing
             try writer.putClosureRequest(request)
         }
         try store.read { (reader) throws in
-            #expect(try reader.statusChanges(caseNumber: "CP-2024-0042") == [changes[1], changes[0]])
-            #expect(try reader.statusChanges(caseNumber: nil) == [changes[2], changes[1], changes[0]])
+            // In the order applied, not by sequence number: an imported case's
+            // earlier changes keep the sending vault's numbers (v19).
+            #expect(try reader.statusChanges(caseNumber: "CP-2024-0042") == [changes[0], changes[1]])
+            #expect(try reader.statusChanges(caseNumber: nil) == [changes[2], changes[0], changes[1]])
             #expect(try reader.statusChanges(caseNumber: "UASC-2025-0043") == [])
             #expect(try reader.closureRequest(caseNumber: "CP-2024-0042") == request)
             #expect(try reader.closureRequest(caseNumber: "CP-2023-0044") == nil)
+        }
+        // A number both vaults used: both rows kept, in order.
+        let again = StatusChangeRecord(caseNumber: "CP-2024-0042", seq: 12, from: "C", to: "O", at: "2026-12-04T09:00:00Z", by: "halima",
+                                       reason: "reopened here", requestedBy: nil)
+        try store.write { (writer) throws in try writer.putStatusChange(again) }
+        try store.read { (reader) throws in
+            #expect(try reader.statusChanges(caseNumber: "CP-2024-0042") == [changes[0], changes[1], again])
         }
         var newer = request
         newer.seq = 28

@@ -251,6 +251,17 @@ import Testing
         try catalogRows(vault, "SELECT tokens FROM client_indexes WHERE case_number = '\(number)' AND index_hash IS NOT NULL").first?["tokens"]
     }
 
+    static func split(_ index: Data) -> [Data] {
+        stride(from: 0, to: index.count, by: ClientNameIndex.tokenBytes).map { Data(index[$0..<$0 + ClientNameIndex.tokenBytes]) }
+    }
+
+    /// Whether `bytes` are anywhere in the catalog's database file or its write-ahead log.
+    static func inCatalogFiles(_ vault: Vault, _ bytes: Data) -> Bool {
+        [Vault.catalogFileName, Vault.catalogFileName + "-wal"].contains { name in
+            FileManager.default.contents(atPath: vault.path + "/" + name)?.range(of: bytes) != nil
+        }
+    }
+
     static func blobCount(_ vault: Vault, holding bytes: Data) throws -> Int {
         try catalogRows(vault, "SELECT COUNT(*) AS n FROM blobs WHERE instr(bytes, X'\(Array(bytes).hexString)') > 0").first?["n"] ?? -1
     }
@@ -297,8 +308,11 @@ import Testing
         try p.vault.nameClient(of: numbers[0], name: "Amina Yusuf Warsame", by: p["farah"])
         let second = try #require(try Self.tokens(p.vault, numbers[0]))
         #expect(second != first)
-        // The replaced index is in no blob.
+        // The replaced index is in no blob, and its bytes in neither of the catalog's files (secure_delete, the WAL emptied).
         #expect(try Self.blobCount(p.vault, holding: first) == 0)
+        // (The tokens of "amina" and "yusuf" are in both: the others only in the replaced one.)
+        let gone = Set(Self.split(first)).subtracting(Self.split(second))
+        #expect(!gone.isEmpty && gone.allSatisfy { !Self.inCatalogFiles(p.vault, $0) })
         var search = CaseSearch()
         search.clientName = "Warsame"
         #expect(try p.vault.findCases(search, by: p["grace"]).map(\.file.number.description) == [numbers[0]])
@@ -338,6 +352,11 @@ import Testing
         #expect(try Self.blobCount(p.vault, holding: v18) == 0)
         let wrapped: String = try #require(try catalogRows(p.vault, "SELECT wrapped_keys_hash FROM staff WHERE id = 'farah'").first?["wrapped_keys_hash"])
         #expect(throws: VaultError.self) { try append(ClientNamed(case: numbers[2], indexHash: wrapped)) }
+        // Another case's index: a well-formed blob, refused only because another record names it.
+        let others: String = try #require(try catalogRows(p.vault, "SELECT index_hash FROM client_indexes WHERE case_number = '\(numbers[1])'")
+            .first?["index_hash"])
+        #expect(throws: VaultError.self) { try append(ClientNamed(case: numbers[2], indexHash: others)) }
+        #expect(try Self.blobCount(p.vault, holding: try #require(try Self.tokens(p.vault, numbers[1]))) == 1)
         #expect(throws: VaultError.self) { try append(ClientNamed(case: numbers[2], index: older.hexString, indexHash: wrapped)) }
         #expect(throws: VaultError.self) { try append(ClientNamed(case: numbers[2])) }
         // Appended, the blob must be stored with the event, and be a salt and an index.
@@ -386,8 +405,9 @@ import Testing
         #expect(try Self.tokensRemain(s.p.vault, gone))
         try s.approve()
         try s.apply()
-        // Its tokens are nowhere: not in a row, a blob or an event.
+        // Its tokens are nowhere: not in a row, a blob or an event, nor in the catalog's files.
         #expect(try !Self.tokensRemain(s.p.vault, gone))
+        #expect(Self.split(gone).allSatisfy { !Self.inCatalogFiles(s.p.vault, $0) })
         var search = CaseSearch()
         search.clientName = "Amina"
         #expect(try s.p.vault.findCases(search, by: s.p["grace"]).map(\.file.number.description) == [s.kept])

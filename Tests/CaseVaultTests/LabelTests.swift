@@ -277,7 +277,11 @@ import FoundationXML
             _ = try p.vault.openCase(category: "CP", admitted: 2026, clientNumber: client + 1, managerID: manager, supervisorID: "halima", by: p["halima"])
         }
         #expect(try p.vault.assignmentWarnings(managerID: "grace", supervisorID: "halima") == [])
-        try p.tamper("UPDATE cases SET number = '', manager_id = 'ghost' WHERE number = 'CP-2026-0005'")
+        // A sixth manager, by a forged row whose number is empty.
+        try p.tamper("""
+            CREATE TEMP TABLE forged AS SELECT * FROM cases WHERE number = 'CP-2026-0005';
+            UPDATE forged SET number = '', manager_id = 'ghost', client_number = 999; INSERT INTO cases SELECT * FROM forged;
+            """)
         #expect((try? p.vault.assignmentWarnings(managerID: "grace", supervisorID: "halima")) ?? [] == [])
     }
 }

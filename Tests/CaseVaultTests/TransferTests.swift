@@ -96,13 +96,13 @@ import Testing
     /// report counts it from its import, not from its opening there.
     @Test func aTransferredCaseLeavesTheSendingOfficesDueHandoverAndReport() throws {
         let o = try Offices()
-        let month = String(Lifecycle.day(Date()).prefix(7))
         let later = Date().addingTimeInterval(400 * 86_400)  // idle by then
         #expect(try o.from.vault.due(asOf: later).contains { $0.caseNumber == Self.number })
         #expect(try o.from.vault.handoverReadiness(of: "grace").contains { $0.caseNumber == Self.number })
         // Aged out, then transferred the same month.
         _ = try o.from.vault.changeStatus(of: Self.number, to: .agedOut, reason: "turned 18", by: o.from["halima"])
         try o.export()
+        let month = String(Lifecycle.day(Date()).prefix(7))  // of the transfer
         #expect(try !o.from.vault.due(asOf: later).contains { $0.caseNumber == Self.number })
         #expect(try !o.from.vault.handoverReadiness(of: "grace").contains { $0.caseNumber == Self.number })
         let sent = try o.from.vault.monthlyReport(month: month)
@@ -125,6 +125,27 @@ import Testing
         let before = try o.to.vault.monthlyReport(month: "2020-01")
         #expect(before.byStatus.isEmpty && before.transferredIn.isEmpty)
         #expect(try o.to.vault.due(asOf: later).contains { $0.caseNumber == Self.number })
+    }
+
+    /// An imported case's earlier status changes keep the sending vault's
+    /// sequence numbers, higher here than this vault's own: its first change
+    /// here made its status history unreadable (integrity failure), and with
+    /// it `due` and the monthly report of the whole vault. Read in the order
+    /// applied, it stays readable, replays and verifies.
+    @Test func anImportedCaseChangesStatusHereAndStaysReadable() throws {
+        let o = try Offices()
+        _ = try o.from.vault.changeStatus(of: Self.number, to: .inactive, reason: "no contact", by: o.from["halima"])
+        try o.export()
+        try o.importCase()
+        let here = try o.to.vault.store.read { try $0.lastEventSeq() }
+        let there = try o.from.vault.store.read { try $0.lastEventSeq() }
+        #expect(there > here)  // the case this test is about
+        _ = try o.to.vault.changeStatus(of: Self.number, to: .open, reason: "back in touch", by: o.to["halima"])
+        #expect(try o.to.vault.caseFile(Self.number).status == .open)
+        #expect(try o.to.vault.due().allSatisfy { $0.caseNumber == Self.number || true })
+        let report = try o.to.vault.monthlyReport(month: String(Lifecycle.day(Date()).prefix(7)))
+        #expect(report.byStatus.map { "\($0.key)=\($0.count)" } == ["O=1"])
+        #expect(try o.to.vault.verify().isClean)
     }
 
     /// A named case moves: its history carries the naming event, which

@@ -86,18 +86,17 @@ extension Vault {
                 if since >= first {
                     if record.imported == nil { opened.append(record.number) } else { transferredIn.append(record.number) }
                 }
-                // The status at the month's end: the last change before it, by
-                // time (an imported case's changes made in the other office
-                // keep that office's sequence numbers).
+                // The status at the month's end: the last change before it, in
+                // the order applied (an imported case's made in the other
+                // office first).
                 var status = CaseStatus.open.rawValue
-                let changes = try signed.lifecycle(record.number).changes.enumerated()
-                    .sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
-                for change in changes {
+                for change in try signed.lifecycle(record.number).changes {
                     let day = String(change.at.prefix(10))
                     guard day < end else { break }
                     status = change.to
-                    // (An imported case's changes made in the other office, before its import, are not this office's.)
-                    if day >= first, record.imported.map({ change.at > $0.at }) ?? true {
+                    // (An imported case's changes made in the other office, dated
+                    // before its import by that office's clock, are not this office's.)
+                    if day >= first, record.imported.map({ change.at >= $0.at }) ?? true {
                         if change.to == CaseStatus.closed.rawValue { closed.append(record.number) }
                         if change.to == CaseStatus.agedOut.rawValue { agedOut.append(record.number) }
                         if change.from == CaseStatus.closed.rawValue, change.to == CaseStatus.open.rawValue { reopened.append(record.number) }

@@ -677,7 +677,7 @@ enum Projection {
             if let index = try signed.clientIndex(data.case) {
                 let count = try signed.clientIndexCount()
                 try writer.deleteClientIndex(caseNumber: data.case)
-                if let hash = index.indexHash { try eraseIfUnnamed(hash) }
+                if let hash = index.indexHash { try writer.deleteBlob(hash: hash) }
                 try remove(StateKey.clientIndex(data.case))
                 if count > 1 { try set(StateKey.clientIndexCount, CountState(count: count - 1)) } else { try remove(StateKey.clientIndexCount) }
             }
@@ -773,8 +773,10 @@ enum Projection {
             try writer.putClientIndex(record)
             try set(StateKey.clientIndex(data.case), record)
             if earlier == nil { try set(StateKey.clientIndexCount, CountState(count: count + 1)) }
-            // The spelling replaced goes (SECURITY.md §12e).
-            if let old = earlier?.indexHash, old != record.indexHash { try eraseIfUnnamed(old) }
+            // The spelling replaced goes (SECURITY.md §12e): whatever rows say,
+            // for no record may name an index's blob but its index (a row
+            // added by hand to name it would otherwise keep it).
+            if let old = earlier?.indexHash, old != record.indexHash { try writer.deleteBlob(hash: old) }
         }
 
         // MARK: Departures, access and key rotation

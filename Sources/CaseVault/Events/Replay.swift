@@ -293,8 +293,9 @@ enum CatalogComparison {
                     key: { Triple($0.caseNumber, $0.document, $0.version) }, name: { "\($0.caseNumber) '\($0.document)' v\($0.version)" })
         try compare("schemas", live.schemas, replayed.schemas,
                     key: { Triple($0.formType, "", $0.version) }, name: { "\($0.formType) v\($0.version)" })
-        try compare("status changes", live.statusChanges, replayed.statusChanges,
-                    key: { Triple($0.caseNumber, "", Int($0.seq)) }, name: { "\($0.caseNumber) event \($0.seq)" })
+        // By place in each case's list (sequence numbers may repeat in an imported case's).
+        try compare("status changes", StatusChangeRow.numbered(live.statusChanges), StatusChangeRow.numbered(replayed.statusChanges),
+                    key: { Triple($0.record.caseNumber, "", $0.place) }, name: { "\($0.record.caseNumber) event \($0.record.seq)" })
         try compare("closure requests", live.closureRequests, replayed.closureRequests,
                     key: { Triple($0.caseNumber, "", 0) }, name: \.caseNumber)
         try compare("moves", live.moves, replayed.moves,
@@ -319,6 +320,26 @@ enum CatalogComparison {
         try compare("withdrawals", live.withdrawals, replayed.withdrawals,
                     key: { Triple($0.caseNumber, $0.document, $0.version) }, name: { "\($0.caseNumber) '\($0.document)' v\($0.version)" })
         return found
+    }
+
+    /// A status change with its place in its case's list, for the comparison.
+    struct StatusChangeRow: CanonicalRecord {
+        let record: StatusChangeRecord
+        let place: Int
+        func write(_ m: inout CanonicalWriter.Members) {
+            m.integer("place", Int64(place))
+            m.object("record") { record.write(&$0) }
+        }
+
+        /// Rows as read (each case's together, in order), numbered within their case.
+        static func numbered(_ rows: [StatusChangeRecord]) -> [StatusChangeRow] {
+            var places: [[UInt8]: Int] = [:]
+            return rows.map { row in
+                let key = Array(row.caseNumber.utf8)
+                defer { places[key, default: 0] += 1 }
+                return StatusChangeRow(record: row, place: places[key] ?? 0)
+            }
+        }
     }
 
     /// A `client_indexes` row whole, for the comparison.

@@ -25,7 +25,9 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         var documents: [Name: [Name: DocumentRecord]] = [:]
         var versions: [Name: [Name: [Int: VersionRecord]]] = [:]
         var schemas: [Name: [Int: SchemaRecord]] = [:]
-        var statusChanges: [Name: [Int64: StatusChangeRecord]] = [:]
+        /// Each case's in the order applied (an imported case's keep the
+        /// sending vault's sequence numbers, before this vault's).
+        var statusChanges: [Name: [StatusChangeRecord]] = [:]
         var closureRequests: [Name: ClosureRequestRecord] = [:]
         var withdrawals: [Name: [Name: [Int: WithdrawalRecord]]] = [:]
         var moves: [Name: [Name: [Int64: MoveRecord]]] = [:]
@@ -190,7 +192,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         }
         func statusChanges(caseNumber: String?) throws -> [StatusChangeRecord] {
             let cases = caseNumber.map { [Name($0)] } ?? state.statusChanges.keys.sorted()
-            return cases.flatMap { number in (state.statusChanges[number] ?? [:]).values.sorted { $0.seq < $1.seq } }
+            return cases.flatMap { number in state.statusChanges[number] ?? [] }
         }
         func moves(caseNumber: String?, document: String?) throws -> [MoveRecord] {
             let cases = caseNumber.map { [Name($0)] } ?? state.moves.keys.sorted()
@@ -307,7 +309,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             state.schemas[Name(record.formType), default: [:]][record.version] = record
         }
         func putStatusChange(_ record: StatusChangeRecord) throws {
-            state.statusChanges[Name(record.caseNumber), default: [:]][record.seq] = record
+            state.statusChanges[Name(record.caseNumber), default: []].append(record)
         }
         func putClosureRequest(_ record: ClosureRequestRecord) throws { state.closureRequests[Name(record.caseNumber)] = record }
         func deleteClosureRequest(caseNumber: String) throws { state.closureRequests[Name(caseNumber)] = nil }
