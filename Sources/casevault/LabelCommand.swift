@@ -68,7 +68,8 @@ struct LabelCommand: ParsableCommand {
         } else {
             var filter = CaseFilter()
             filter.status = status
-            files = try vault.cases(matching: filter)
+            // Not the folders of cases transferred to another vault: they went with the case.
+            files = try vault.cases(matching: filter).filter { $0.transferredTo == nil }
             guard !files.isEmpty else { throw CommandFailure(message: "no cases match; no sheet written", code: .notFound) }
         }
         guard let out else { return }

@@ -32,9 +32,12 @@ enum JSONShapes {
 
     /// A case's clear facts, as `case list --json` lists them.
     static func caseFile(_ c: CaseFile) -> [String: Any] {
-        ["number": c.number.description, "category": c.number.category, "year": c.number.year,
-         "clientNumber": c.number.clientNumber, "status": c.status.rawValue, "manager": c.manager.id, "supervisor": c.supervisor.id,
-         "openedAt": c.openedAt.formatted(.iso8601), "openedBy": c.openedBy]
+        var object: [String: Any] = [
+            "number": c.number.description, "category": c.number.category, "year": c.number.year,
+            "clientNumber": c.number.clientNumber, "status": c.status.rawValue, "manager": c.manager.id, "supervisor": c.supervisor.id,
+            "openedAt": c.openedAt.formatted(.iso8601), "openedBy": c.openedBy]
+        if let vault = c.transferredTo { object["transferredTo"] = vault }
+        return object
     }
 }
 

@@ -31,6 +31,12 @@ import Testing
         let late = try from.cli.run(from.fileArguments("report.txt", name: "Late", type: "report"))
         #expect(late.code == 65 && late.stderr.contains("was transferred to vault") && late.stderr.contains("read-only"), "\(late.stderr)")
         #expect(try from.cli.run(["case", "show", "CP-2024-0042"]).stdout.contains("TRANSFERRED:       to 'halima' of vault"))
+        // Listed as transferred (a shape its schema allows), and not on a sheet of the office's folders.
+        #expect(try from.cli.run(["case", "list"]).stdout.contains("O (transferred)"))
+        let listed = try expectShape(try from.cli.run(["case", "list", "--json"]), schema: "case-list")
+        #expect(listed.first.map { "\($0)" }?.contains("transferredTo") == true)
+        let sheet = try from.cli.run(["label", "--status", "O", "--out", "labels.svg"])
+        #expect(sheet.code == 66 && sheet.stderr.contains("no cases match"), "\(sheet.stdout) \(sheet.stderr)")
         // Still readable where it was.
         #expect(try from.cli.run(["get", "CP-2024-0042", "Home visit"] + from.as("grace")).stdout == "Home visit: all well.\n")
 

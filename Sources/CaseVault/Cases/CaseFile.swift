@@ -72,6 +72,9 @@ public struct CaseFile: Sendable, Equatable {
     public let supervisor: StaffMember
     public let openedAt: Date
     public let openedBy: String
+    /// The vault the case was transferred to, when it was: its copy here
+    /// is read-only, and its work that office's.
+    public var transferredTo: String? = nil
 
     /// The folder label the manual asks for: category, year of admission,
     /// client number and status, e.g. `CP-2024-0042 [O]`.

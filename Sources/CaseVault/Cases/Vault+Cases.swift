@@ -135,7 +135,7 @@ extension Vault {
             throw VaultError.integrityFailure("case record \(record.number) is damaged")
         }
         return CaseFile(number: number, status: status, manager: try StaffMember(manager), supervisor: try StaffMember(supervisor),
-                        openedAt: openedAt, openedBy: record.openedBy)
+                        openedAt: openedAt, openedBy: record.openedBy, transferredTo: record.transferred?.toVault)
     }
 
     /// Cases matching `filter`, by case number; each checked against the signed state.
