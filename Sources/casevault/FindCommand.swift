@@ -101,7 +101,8 @@ struct FindCommand: ParsableCommand {
         var header = ["CASE", "STATUS", "MANAGER", "SUPERVISOR", "OPENED"]
         if name != nil { header.append("NAME MATCH") }
         let rows = found.map { item -> [String] in
-            var row = [item.file.number.description, item.file.status.rawValue, item.file.manager.id, item.file.supervisor.id,
+            var row = [item.file.number.description, item.file.status.rawValue + (item.file.transferredTo == nil ? "" : " (transferred)"),
+                       item.file.manager.id, item.file.supervisor.id,
                        item.file.openedAt.formatted(.iso8601.year().month().day())]
             if let match = item.nameMatch { row.append(match == .asSpelt ? "as spelt" : "close") }
             return row

@@ -12,7 +12,8 @@ struct LabelCommand: ParsableCommand {
             or staff. 'casevault label NUMBER' prints a spine line and a cover block. With --all or --status and \
             --out FILE, it writes an SVG sheet for A4 label stock of 21 labels (Avery L7160 and compatibles, \
             63.5 × 38.1 mm, 3 across and 7 down); more cases make more sheets (FILE-1.svg, FILE-2.svg, …). Open \
-            the sheet in a browser and print it at 100 % (no scaling).
+            the sheet in a browser and print it at 100 % (no scaling). A sheet leaves out cases transferred to \
+            another vault (their folders went with them).
             """
     )
 

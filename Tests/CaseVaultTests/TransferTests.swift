@@ -142,7 +142,7 @@ import Testing
         #expect(there > here)  // the case this test is about
         _ = try o.to.vault.changeStatus(of: Self.number, to: .open, reason: "back in touch", by: o.to["halima"])
         #expect(try o.to.vault.caseFile(Self.number).status == .open)
-        #expect(try o.to.vault.due().allSatisfy { $0.caseNumber == Self.number || true })
+        _ = try o.to.vault.due()  // read every case's history: it was an integrity failure
         let report = try o.to.vault.monthlyReport(month: String(Lifecycle.day(Date()).prefix(7)))
         #expect(report.byStatus.map { "\($0.key)=\($0.count)" } == ["O=1"])
         #expect(try o.to.vault.verify().isClean)

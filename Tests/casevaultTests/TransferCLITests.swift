@@ -35,6 +35,10 @@ import Testing
         #expect(try from.cli.run(["case", "list"]).stdout.contains("O (transferred)"))
         let listed = try expectShape(try from.cli.run(["case", "list", "--json"]), schema: "case-list")
         #expect(listed.first.map { "\($0)" }?.contains("transferredTo") == true)
+        try expectShape(try from.cli.run(["case", "show", "CP-2024-0042", "--json"]), schema: "case-show")
+        let found = try expectShape(try from.cli.run(["find", "--number", "CP-2024-0042", "--json"]), schema: "find")
+        #expect(found.first.map { "\($0)" }?.contains("transferredTo") == true)
+        #expect(try from.cli.run(["find", "--number", "CP-2024-0042"]).stdout.contains("O (transferred)"))
         let sheet = try from.cli.run(["label", "--status", "O", "--out", "labels.svg"])
         #expect(sheet.code == 66 && sheet.stderr.contains("no cases match"), "\(sheet.stdout) \(sheet.stderr)")
         // Still readable where it was.

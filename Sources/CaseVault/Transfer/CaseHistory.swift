@@ -395,7 +395,9 @@ extension CaseHistory {
         let lifecycle = try record(StateKey.lifecycle(caseNumber), as: LifecycleState.self) ?? LifecycleState(changes: [], pendingClosure: nil)
         guard lifecycle.changes.allSatisfy({ same($0.caseNumber, caseNumber) && CaseStatus(rawValue: $0.from) != nil
                   && CaseStatus(rawValue: $0.to) != nil }),
-              Set(lifecycle.changes.map(\.seq)).count == lifecycle.changes.count,
+              // (Sequence numbers may repeat: a case imported before keeps the
+              // vault before's numbers for its earlier changes. The list is
+              // signed whole, in order, under the checked root.)
               lifecycle.aoExtension.map({ same($0.caseNumber, caseNumber) && Lifecycle.parseDay($0.until) != nil }) ?? true,
               lifecycle.pendingClosure.map({ same($0.caseNumber, caseNumber) }) ?? true else {
             throw bad("its status history names another case or unknown statuses")
