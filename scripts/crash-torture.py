@@ -187,15 +187,20 @@ class Torture:
         case = self.rng.choice(WORK_CASES)
         return "rotate", ["case", "rotate", case, "--reason", "torture"] + self.args_as("halima"), None
 
-    def disposal(self):
+    def named_case(self, year, *names):
+        """A new case of grace and halima admitted in `year`, its client named (again) with each of `names` in turn."""
         client = self.next_client
         self.next_client += 1
-        number = "CP-2020-%04d" % client
-        self.run(["case", "open", "--category", "CP", "--admitted", "2020", "--client", str(client),
+        number = "CP-%d-%04d" % (year, client)
+        self.run(["case", "open", "--category", "CP", "--admitted", str(year), "--client", str(client),
                   "--manager", "grace", "--supervisor", "halima"] + self.args_as("halima"))
+        for name in names:
+            self.run(["case", "name", number, name % client] + self.args_as("farah"))
+        return number
+
+    def disposal(self):
         # A named client, named again: the disposal erases the index's blob with the keys (verify: no blob-not-erased).
-        for name in ("Torture Client %d" % client, "Torture Klient %d" % client):
-            self.run(["case", "name", number, name] + self.args_as("farah"))
+        number = self.named_case(2020, "Torture Client %d", "Torture Klient %d")
         for n in range(3):
             self.run(["file", number, "--name", "Note %d" % n, "--type", "document", "medium.bin"] + self.args_as("farah"))
         closure = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Schemas", "examples", "closure.json")
@@ -207,12 +212,7 @@ class Torture:
 
     def transfer(self):
         """A new case with a small and a medium document, transferred to Musa of vault B: the import is what runs."""
-        client = self.next_client
-        self.next_client += 1
-        number = "CP-2021-%04d" % client
-        self.run(["case", "open", "--category", "CP", "--admitted", "2021", "--client", str(client),
-                  "--manager", "grace", "--supervisor", "halima"] + self.args_as("halima"))
-        self.run(["case", "name", number, "Transferred Client %d" % client] + self.args_as("farah"))
+        number = self.named_case(2021, "Transferred Client %d")
         entries = []
         for kind, name in (("small", "Letter"), ("medium", "Scan")):
             self.run(["file", number, "--name", name, "--type", "document", kind + ".bin"] + self.args_as("farah"))

@@ -154,7 +154,7 @@ extension Vault {
             let signed = head.signedState(reader)
             func checkedActive(_ number: String, matches: (CaseRecord) -> Bool) throws -> Bool {
                 guard let state = try signed.caseState(number) else { return false }
-                return state.case.status != CaseStatus.closed.rawValue && state.case.transferred == nil && matches(state.case)
+                return state.case.isOpenWorkHere && matches(state.case)
             }
             var warnings: [String] = []
             let limit = SupervisionReport.casesPerManager

@@ -195,7 +195,7 @@ extension Vault {
             let signed = head.signedState(reader)
             // Cases still to hand over: not closed, not transferred to another vault, each once.
             let query = try signed.cases(matching: CaseQuery(manager: memberID)) + signed.cases(matching: CaseQuery(supervisor: memberID))
-            return Set(query.filter { $0.case.status != CaseStatus.closed.rawValue && $0.case.transferred == nil }.map(\.case.number)).sorted()
+            return Set(query.filter(\.case.isOpenWorkHere).map(\.case.number)).sorted()
         }
         return DepartureReport(memberID: memberID, recorded: recorded, rotations: rotations, casesStillNamingThem: naming)
     }

@@ -54,7 +54,7 @@ extension Vault {
             guard try signed.staff(memberID) != nil else { throw VaultError.notFound("no staff member '\(memberID)'") }
             var theirs: [(CaseState, String)] = []
             // Not a case transferred to another vault: its copy here is read-only, and not theirs to hand over.
-            for state in try signed.cases(matching: CaseQuery()) where state.case.status != CaseStatus.closed.rawValue && state.case.transferred == nil {
+            for state in try signed.cases(matching: CaseQuery()) where state.case.isOpenWorkHere {
                 if state.case.manager == memberID { theirs.append((state, "manager")) }
                 else if state.case.supervisor == memberID { theirs.append((state, "supervisor")) }
             }

@@ -285,7 +285,7 @@ extension Vault {
         for state in try cases ?? signed.cases(matching: CaseQuery()) {
             let record = state.case
             // A case transferred to another vault is that office's work: its copy here is read-only.
-            guard let status = CaseStatus(rawValue: record.status), status != .closed, record.transferred == nil else { continue }
+            guard record.isOpenWorkHere, let status = CaseStatus(rawValue: record.status) else { continue }
             let lifecycle = try signed.lifecycle(record.number)
             if let closing = Lifecycle.agedOutClosingDay(record, lifecycle),
                closing <= warnUntil {

@@ -149,15 +149,14 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         }
         func caseNumber(client: Int) throws -> String? { state.clients[client] }
         func highestClientNumber() throws -> Int? { state.highestClient }
-        private func active(_ record: CaseRecord) -> Bool { record.status != "C" && record.transferred == nil }
         private static func bytesOrder(_ a: String, _ b: String) -> Bool { Array(a.utf8).lexicographicallyPrecedes(Array(b.utf8)) }
         func activeCaseload(managerID: String, sample: Int) throws -> (count: Int, sample: [String]) {
-            let numbers = state.cases.values.filter { $0.manager == managerID && active($0) }.map(\.number).sorted(by: Self.bytesOrder)
+            let numbers = state.cases.values.filter { $0.manager == managerID && $0.isOpenWorkHere }.map(\.number).sorted(by: Self.bytesOrder)
             return (numbers.count, Array(numbers.prefix(sample)))
         }
         func activeManagers(supervisorID: String) throws -> [(manager: String, caseNumber: String)] {
             var lowest: [String: String] = [:]
-            for record in state.cases.values where record.supervisor == supervisorID && active(record) {
+            for record in state.cases.values where record.supervisor == supervisorID && record.isOpenWorkHere {
                 if let known = lowest[record.manager], Self.bytesOrder(known, record.number) { continue }
                 lowest[record.manager] = record.number
             }

@@ -151,6 +151,11 @@ public struct CaseRecord: Codable, Equatable, Sendable {
     /// For a case that came from another vault (`case.imported`).
     public var imported: CaseImport?
 
+    /// Open, inactive or aged out, and kept by this vault (not transferred
+    /// to another): a case that is someone's work here. `due`, `handover
+    /// check`, the caseload warnings and `staff leave` count these.
+    var isOpenWorkHere: Bool { status != CaseStatus.closed.rawValue && transferred == nil }
+
     public init(number: String, category: String, year: Int, clientNumber: Int, status: String, manager: String,
                 supervisor: String, teamPublicKey: String, confidentialPublicKey: String, openedAt: String,
                 openedBy: String, openedSeq: Int64, keys: CaseKeys? = nil, transferred: CaseTransfer? = nil, imported: CaseImport? = nil) {
