@@ -304,14 +304,16 @@ def check_checkpoint(path, vault_id, leaves, staff):
 
 # ---------------------------------------------------------------- §12a state map
 E = bytes(32)
+STATE_NODES_CLUSTERED = False  # catalog v20 and later (set from grdb_migrations)
 
 def state_lookup(db, root, key):
     """Walk state_nodes towards SHA-256(key), recompute the root, return the V the map holds (or None)."""
     K = sha256(key.encode("utf-8"))
     bit = lambda d: (K[d // 8] >> (7 - d % 8)) & 1
-    def path(d):
+    def path(d):  # the stored key: since v20, at depth 12 and below, 0x01 || bits || depth
         p = bytearray(K[:(d + 7) // 8])
         if d % 8: p[-1] &= (0xFF << (8 - d % 8)) & 0xFF
+        if STATE_NODES_CLUSTERED and d >= 12: return b"\x01" + bytes(p) + struct.pack(">H", d)
         return struct.pack(">H", d) + bytes(p)
     def node(d):
         r = db.execute("SELECT kind, first, second FROM state_nodes WHERE path = ?", (path(d),)).fetchone()
@@ -545,8 +547,10 @@ def run(argv):
                  "v7-aged-out-extensions", "v8-vault-policies", "v9-legal-holds",
                  "v10-retention-policies", "v11-disposals", "v12-key-rotation", "v13-handovers",
                  "v14-case-transfer", "v15-client-name-index", "v16-cases-by-staff", "v17-imported-file-names",
-                 "v18-client-name-blobs", "v19-status-change-order"}
+                 "v18-client-name-blobs", "v19-status-change-order", "v20-state-node-order"}
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
+        global STATE_NODES_CLUSTERED
+        STATE_NODES_CLUSTERED = "v20-state-node-order" in migrations
         if "v4-signed-projection" not in migrations:
             fail("the newest event signs no state root; open the vault once with casevault")
         newest = db.execute("SELECT body FROM events ORDER BY seq DESC LIMIT 1").fetchone()

@@ -290,6 +290,29 @@ extension SQLiteCatalogStore {
                 CREATE INDEX status_changes_by_case ON status_changes (case_number, position);
                 """)
         }
+        // v20: below depth 12 a state-map node's stored key puts the key
+        // bits before the depth, so the nodes of a subtree are neighbours in
+        // the B-tree (StoredStatePath). The rows are copied as they are but
+        // for the key; a key that is not a blob (edited in by hand) is
+        // copied unchanged, as no walk asks for it either way.
+        migrator.registerMigration("v20-state-node-order") { db in
+            try db.execute(sql: """
+                CREATE TABLE state_nodes_v20 (path BLOB PRIMARY KEY, kind INTEGER NOT NULL, hash BLOB NOT NULL,
+                    first BLOB NOT NULL, second BLOB NOT NULL) WITHOUT ROWID;
+                """)
+            let insert = try db.makeStatement(sql: "INSERT INTO state_nodes_v20 (path, kind, hash, first, second) VALUES (?, ?, ?, ?, ?)")
+            let rows = try Row.fetchCursor(db, sql: "SELECT path, kind, hash, first, second FROM state_nodes")
+            while let row = try rows.next() {
+                var path: DatabaseValue = row[0]
+                if case .blob(let bytes) = path.storage { path = StoredStatePath.encode(Array(bytes)).databaseValue }
+                try insert.execute(arguments: [path, row[1] as DatabaseValue, row[2] as DatabaseValue, row[3] as DatabaseValue,
+                                               row[4] as DatabaseValue])
+            }
+            try db.execute(sql: """
+                DROP TABLE state_nodes;
+                ALTER TABLE state_nodes_v20 RENAME TO state_nodes;
+                """)
+        }
         return migrator
     }()
 }

@@ -1,5 +1,6 @@
 @testable import CaseVault
 import CaseVaultCrypto
+@testable import CaseVaultSQLite
 import Foundation
 import GRDB
 import Testing
@@ -374,7 +375,7 @@ private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = 
         let key = StateMap.keyHash(StateKey.document("CP-2024-0042", "Notes"))
         let depth = try p.vault.read { reader, head in try StateMap.walk(key, root: head.stateRoot!, in: StateNodes(reader: reader)).depth }
         let sibling = StateMap.path(key, depth: depth).flippingLastBit(atDepth: depth)
-        try attack(p.vault, "DELETE FROM state_nodes WHERE path = ?", arguments: [Data(sibling)])
+        try attack(p.vault, "DELETE FROM state_nodes WHERE path = ?", arguments: [StoredStatePath.encode(sibling)])
         let before = try p.vault.store.read { try $0.lastEventSeq() }
         expectIntegrity("state map") {
             try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Notes", to: "CP-2024-0043", reason: "x", by: p["grace"])

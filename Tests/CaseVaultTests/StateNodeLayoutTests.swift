@@ -1,0 +1,159 @@
+@testable import CaseVault
+@testable import CaseVaultSQLite
+import CaseVaultCrypto
+import Foundation
+import GRDB
+import Testing
+
+/// Catalog v20 stores a state-map node at depth 12 or deeper under 0x01,
+/// its bits, then its depth (SECURITY.md §12a), so a subtree's nodes are
+/// neighbours in the table. These tests need maps that deep, which a
+/// test vault never reaches: they pick keys whose hashes share 16 bits.
+@Suite struct StateNodeLayoutTests {
+    /// `count` keys in pairs whose hashes share at least their first 16
+    /// bits (so the map has inner nodes below depth 16), and 40 others.
+    static func deepKeys(pairs count: Int) -> [String] {
+        var byPrefix: [UInt16: String] = [:]
+        var keys: [String] = []
+        var i = 0
+        while keys.count < 2 * count {
+            let key = "key/\(i)"
+            let hash = StateMap.keyHash(key)
+            let prefix = UInt16(hash[0]) << 8 | UInt16(hash[1])
+            if let other = byPrefix.removeValue(forKey: prefix) { keys += [other, key] } else { byPrefix[prefix] = key }
+            i += 1
+        }
+        return keys + (0..<40).map { "other/\($0)" }
+    }
+
+    static func value(_ key: String) -> [UInt8] { SHA256.hash(Array("value of \(key)".utf8)) }
+
+    @Test func storedKeysRoundTripAndAreDistinct() {
+        var seen = Set<Data>()
+        for depth in 0...255 {
+            let key = SHA256.hash(Array("k\(depth)".utf8))
+            let path = StateMap.path(key, depth: depth)
+            let stored = StoredStatePath.encode(path)
+            #expect(StoredStatePath.decode(stored) == path)
+            #expect(seen.insert(stored).inserted)
+            // Above depth 12 the path as is; from 12 on, 0x01, bits, depth.
+            if depth < 12 {
+                #expect(Array(stored) == path)
+            } else {
+                #expect(Array(stored) == [0x01] + path[2...] + path[..<2])
+            }
+        }
+        // Keys edited in by hand decode to something, never crash.
+        for odd: [UInt8] in [[], [0x01], [0x01, 0x02], [0x01, 0x00, 0x0c], [0xff, 0xff, 0xff]] {
+            _ = StoredStatePath.decode(Data(odd))
+            _ = StoredStatePath.encode(odd)
+        }
+        #expect(StoredStatePath.decode(StoredStatePath.encode([0x01, 0x00, 0x0c])) == [0x01, 0x00, 0x0c])
+    }
+
+    /// The point of the layout: every node under one depth-12 node is in one
+    /// contiguous run of the table's order.
+    @Test func aSubtreesDeepNodesAreNeighbours() {
+        var stored: [(key: Data, prefix: [UInt8])] = []
+        for i in 0..<300 {
+            let key = SHA256.hash(Array("n\(i)".utf8))
+            let prefix = StateMap.path(key, depth: 12)
+            for depth in 12...24 { stored.append((StoredStatePath.encode(StateMap.path(key, depth: depth)), prefix)) }
+        }
+        let sorted = stored.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        var finished = Set<[UInt8]>()
+        var current: [UInt8]?
+        for entry in sorted where entry.prefix != current {
+            if let current { finished.insert(current) }
+            #expect(!finished.contains(entry.prefix), "a depth-12 subtree's nodes are split")
+            current = entry.prefix
+        }
+    }
+
+    /// A map with nodes below depth 16, written and read through the SQLite
+    /// catalog: every key reads back, a removal leaves the map that never
+    /// held the key, and the deep rows are stored under 0x01.
+    @Test func aDeepMapReadsWritesAndRemovesThroughTheCatalog() throws {
+        let scratch = Scratch()
+        let store = try SQLiteCatalogStore.create(path: scratch.file("catalog.sqlite"))
+        let keys = Self.deepKeys(pairs: 3)
+        var root = StateMap.empty
+        try store.write { writer in
+            for key in keys { root = try StateMap.set(StateMap.keyHash(key), to: Self.value(key), root: root, in: StateNodes(reader: writer)) }
+        }
+        try store.read { reader in
+            for key in keys {
+                let found = try StateMap.value(for: StateMap.keyHash(key), root: root, in: StateNodes(reader: reader))
+                #expect(found == Self.value(key))
+            }
+            var deepest = 0
+            try reader.forEachStateNode { deepest = max(deepest, Int($0.path[0]) << 8 | Int($0.path[1])) }
+            #expect(deepest >= 16)
+        }
+        // Every node at depth 12 or deeper is stored under 0x01, none above.
+        let rows = try DatabaseQueue(path: scratch.file("catalog.sqlite")).read { db in
+            try Data.fetchAll(db, sql: "SELECT path FROM state_nodes").map(Array.init)
+        }
+        #expect(rows.contains { $0.first == 0x01 })
+        for row in rows where row.first == 0x01 { #expect(row.count >= 3 && Int(row[row.count - 2]) << 8 | Int(row[row.count - 1]) >= 12) }
+        for row in rows where row.first == 0x00 { #expect(row.count >= 2 && row[1] < 12) }
+        // Removing one of a deep pair gives the root of the map without it.
+        let gone = keys[0]
+        var without = StateMap.empty
+        let other = MemoryCatalogStore()
+        try other.write { writer in
+            for key in keys where key != gone {
+                without = try StateMap.set(StateMap.keyHash(key), to: Self.value(key), root: without, in: StateNodes(reader: writer))
+            }
+        }
+        try store.write { writer in root = try StateMap.remove(StateMap.keyHash(gone), root: root, in: StateNodes(reader: writer)) }
+        #expect(root == without)
+        try store.read { reader in
+            let removed = try StateMap.value(for: StateMap.keyHash(gone), root: root, in: StateNodes(reader: reader))
+            let kept = try StateMap.value(for: StateMap.keyHash(keys[1]), root: root, in: StateNodes(reader: reader))
+            #expect(removed == nil && kept == Self.value(keys[1]))
+        }
+    }
+
+    /// A v19 catalog's nodes, stored depth first, are moved by the v20
+    /// migration: the same map reads back, and a row edited in by hand
+    /// with a key that is not a blob is carried over unchanged.
+    @Test func theV20MigrationMovesAV19CatalogsNodes() throws {
+        let scratch = Scratch()
+        let path = scratch.file("catalog.sqlite")
+        let keys = Self.deepKeys(pairs: 3)
+        var root = StateMap.empty
+        let memory = MemoryCatalogStore()
+        var nodes: [StateNode] = []
+        try memory.write { writer in
+            for key in keys { root = try StateMap.set(StateMap.keyHash(key), to: Self.value(key), root: root, in: StateNodes(reader: writer)) }
+            nodes = (writer as! MemoryCatalogStore.Transaction).allStateNodes()
+        }
+        #expect(nodes.contains { Int($0.path[0]) << 8 | Int($0.path[1]) >= 16 })
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try SQLiteCatalogStore.migrator.migrate(queue, upTo: "v19-status-change-order")
+            try queue.write { db in
+                for node in nodes {
+                    try db.execute(sql: "INSERT INTO state_nodes (path, kind, hash, first, second) VALUES (?, ?, ?, ?, ?)",
+                                   arguments: [Data(node.path), node.kind.rawValue, Data(node.hash), Data(node.first), Data(node.second)])
+                }
+                try db.execute(sql: "INSERT INTO state_nodes (path, kind, hash, first, second) VALUES ('00ff', 0, x'00', x'00', x'00')")
+            }
+        }
+        let store = try SQLiteCatalogStore.open(path: path)
+        try store.read { reader in
+            for key in keys {
+                let found = try StateMap.value(for: StateMap.keyHash(key), root: root, in: StateNodes(reader: reader))
+                #expect(found == Self.value(key))
+            }
+        }
+        let (count, text, clustered) = try DatabaseQueue(path: path).read { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM state_nodes")!,
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM state_nodes WHERE typeof(path) = 'text' AND path = '00ff'")!,
+             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM state_nodes WHERE substr(path, 1, 1) = x'01'")!)
+        }
+        #expect(count == nodes.count + 1 && text == 1)
+        #expect(clustered == nodes.filter { Int($0.path[0]) << 8 | Int($0.path[1]) >= 12 }.count && clustered > 0)
+    }
+}
