@@ -152,9 +152,8 @@ private final class Connection: CatalogWriter {
     func flushStateNodes() throws {
         guard !pendingNodes.isEmpty else { return }
         let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO state_nodes (path, kind, hash, first, second) VALUES (?, ?, ?, ?, ?)")
-        // In the table's order: each B-tree page is then visited once.
-        for (path, node) in pendingNodes.values.map({ (StoredStatePath.encode($0.path), $0) }).sorted(by: { $0.0.lexicographicallyPrecedes($1.0) }) {
-            try statement.execute(arguments: [path, node.kind.rawValue, Data(node.hash), Data(node.first), Data(node.second)])
+        for node in pendingNodes.values {
+            try statement.execute(arguments: [StoredStatePath.encode(node.path), node.kind.rawValue, Data(node.hash), Data(node.first), Data(node.second)])
         }
         pendingNodes = [:]
     }
