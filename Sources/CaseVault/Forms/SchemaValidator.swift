@@ -76,7 +76,7 @@ public struct SchemaValidator: Sendable {
             case .object(let members):
                 schemas[pointer] = node
                 for (key, value) in members where !["enum", "const", "default", "examples"].contains(key) {
-                    collect(value, at: pointer + "/" + key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1"))
+                    collect(value, at: pointer + "/" + Context.escapePointerToken(key))
                 }
             case .array(let items):
                 for (index, item) in items.enumerated() { collect(item, at: pointer + "/\(index)") }
@@ -164,17 +164,28 @@ private struct Context {
     let assertFormats: Bool
     var violations: [SchemaViolation] = []
     var depth = 0
+    /// A scratch context (`passes`) only asks whether anything fails: it
+    /// builds no messages, and stops at the first failure.
+    var quiet = false
+    var failed = false
 
     init(root: JSONValue, assertFormats: Bool) {
         self.root = root
         self.assertFormats = assertFormats
     }
 
-    mutating func fail(_ path: [String], _ message: String, value: JSONValue? = nil) {
+    mutating func fail(_ path: [String], _ message: @autoclosure () -> String, value: @autoclosure () -> JSONValue? = nil) {
+        failed = true
         // A hostile form could produce millions; the first thousand say enough.
-        guard violations.count < 1_000 else { return }
-        violations.append(SchemaViolation(pointer: path.map { "/" + $0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }.joined(),
-                                          message: message, value: value.map(Self.quote)))
+        guard !quiet, violations.count < 1_000 else { return }
+        violations.append(SchemaViolation(pointer: path.map { "/" + Self.escapePointerToken($0) }.joined(),
+                                          message: message(), value: value().map(Self.quote)))
+    }
+
+    /// RFC 6901: `~` as `~0`, `/` as `~1`.
+    static func escapePointerToken(_ token: String) -> String {
+        guard token.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return token }
+        return token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
     }
 
     /// Runs a subschema in a scratch context: for anyOf, oneOf, not, if,
@@ -182,11 +193,13 @@ private struct Context {
     func passes(_ schema: JSONValue, _ instance: JSONValue, at path: [String]) -> Bool {
         var scratch = Context(root: root, assertFormats: assertFormats)
         scratch.depth = depth
+        scratch.quiet = true
         scratch.check(schema, instance, at: path)
-        return scratch.violations.isEmpty
+        return !scratch.failed
     }
 
     mutating func check(_ schema: JSONValue, _ instance: JSONValue, at path: [String]) {
+        if quiet && failed { return }
         switch schema {
         case .bool(true): return
         case .bool(false):
@@ -222,12 +235,14 @@ private struct Context {
 
     func resolve(_ ref: String) -> JSONValue? {
         guard ref.hasPrefix("#") else { return nil }
-        let pointer = String(ref.dropFirst()).removingPercentEncoding ?? String(ref.dropFirst())
+        let fragment = String(ref.dropFirst())
+        let pointer = fragment.utf8.contains(UInt8(ascii: "%")) ? fragment.removingPercentEncoding ?? fragment : fragment
         if pointer.isEmpty { return root }
         guard pointer.hasPrefix("/") else { return nil }
         var node = root
         for token in pointer.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
-            let key = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            let key = token.utf8.contains(UInt8(ascii: "~"))
+                ? token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~") : String(token)
             switch node {
             case .object(let members):
                 guard let next = members[key] else { return nil }
