@@ -290,7 +290,7 @@ extension SQLiteCatalogStore {
                 CREATE INDEX status_changes_by_case ON status_changes (case_number, position);
                 """)
         }
-        // v20: below depth 12 a state-map node's stored key puts the key
+        // v20: from depth 12 on a state-map node's stored key puts the key
         // bits before the depth, so the nodes of a subtree are neighbours in
         // the B-tree (StoredStatePath). The rows are copied as they are but
         // for the key; a key that is not a blob (edited in by hand) is

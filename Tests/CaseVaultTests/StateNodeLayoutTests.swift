@@ -30,7 +30,7 @@ import Testing
 
     @Test func storedKeysRoundTripAndAreDistinct() {
         var seen = Set<Data>()
-        for depth in 0...255 {
+        for depth in 0...256 {
             let key = SHA256.hash(Array("k\(depth)".utf8))
             let path = StateMap.path(key, depth: depth)
             let stored = StoredStatePath.encode(path)
@@ -81,14 +81,23 @@ import Testing
         try store.write { writer in
             for key in keys { root = try StateMap.set(StateMap.keyHash(key), to: Self.value(key), root: root, in: StateNodes(reader: writer)) }
         }
+        var same = StateMap.empty
+        var expected: [StateNode] = []
+        try MemoryCatalogStore().write { writer in
+            for key in keys { same = try StateMap.set(StateMap.keyHash(key), to: Self.value(key), root: same, in: StateNodes(reader: writer)) }
+            expected = (writer as! MemoryCatalogStore.Transaction).allStateNodes()
+        }
+        #expect(same == root)
         try store.read { reader in
             for key in keys {
                 let found = try StateMap.value(for: StateMap.keyHash(key), root: root, in: StateNodes(reader: reader))
                 #expect(found == Self.value(key))
             }
-            var deepest = 0
-            try reader.forEachStateNode { deepest = max(deepest, Int($0.path[0]) << 8 | Int($0.path[1])) }
-            #expect(deepest >= 16)
+            // Listed under their paths, exactly the nodes the map has.
+            var listed: [[UInt8]: StateNode] = [:]
+            try reader.forEachStateNode { listed[$0.path] = $0 }
+            #expect(listed == Dictionary(uniqueKeysWithValues: expected.map { ($0.path, $0) }))
+            #expect(listed.keys.contains { Int($0[0]) << 8 | Int($0[1]) >= 16 })
         }
         // Every node at depth 12 or deeper is stored under 0x01, none above.
         let rows = try DatabaseQueue(path: scratch.file("catalog.sqlite")).read { db in
@@ -155,5 +164,20 @@ import Testing
         }
         #expect(count == nodes.count + 1 && text == 1)
         #expect(clustered == nodes.filter { Int($0.path[0]) << 8 | Int($0.path[1]) >= 12 }.count && clustered > 0)
+    }
+
+    /// A node's row moved to a key that decodes to its path but is not its
+    /// stored key (a shallow node under 0x01, or the key as TEXT) is found
+    /// by verify: walks no longer find the node, and the copy is extra.
+    @Test func verifyFindsANodeMovedToAnAliasKey() throws {
+        for alias in ["x'01' || substr(path, 3) || substr(path, 1, 2)", "CAST(path AS TEXT)"] {
+            let p = try Programme()
+            try p.openCase()
+            #expect(try p.vault.verify().isClean)
+            // The root row (depth 0, key 0x0000): its alias decodes to the same path.
+            try attack(p.vault, "UPDATE state_nodes SET path = \(alias == "CAST(path AS TEXT)" ? alias : "CAST(\(alias) AS BLOB)") WHERE path = x'0000'")
+            let report = try p.vault.verify()
+            #expect(report.findings.contains { $0.kind == .stateMapDamaged }, "\(alias): \(report.findings)")
+        }
     }
 }
