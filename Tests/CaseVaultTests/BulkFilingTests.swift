@@ -228,6 +228,51 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(version.isForm && version.type == "intake")
     }
 
+    /// Forms go up to 1,024 a group, read one by one by the threads that
+    /// encrypt them; documents, each kept open until its group is
+    /// prepared, at most 256 a group; a form over 64 KiB is filed alone;
+    /// no group holds more than 2 MiB.
+    @Test func groupsHoldUpTo1024FormsAndAt256Documents() {
+        func item(_ row: Int, form: Bool, size: Int64 = 2_048) -> CheckedBatch.Item {
+            CheckedBatch.Item(row: row, origin: "row \(row)", caseNumber: "CP-2024-0042", name: "n\(row)",
+                              kind: form ? .form(type: "home-visit", schemaVersion: nil) : .document(type: "report"),
+                              confidential: false, path: "/in/\(row)", size: size, checkedForm: nil)
+        }
+        func sizes(_ units: [Vault.FilingUnit]) -> [Int] {
+            units.map { if case .group(let items) = $0 { items.count } else { 1 } }
+        }
+        let forms = (0..<1_030).map { item($0, form: true) }
+        #expect(sizes(Vault.filingUnits(forms, journaled: [:])) == [1_024, 6])
+        let documents = (0..<300).map { item($0, form: false) }
+        #expect(sizes(Vault.filingUnits(documents, journaled: [:])) == [256, 44])
+        // Mixed: the 257th document starts the next group.
+        let mixed = (0..<600).map { item($0, form: $0 % 2 == 0) }
+        #expect(sizes(Vault.filingUnits(mixed, journaled: [:])) == [513, 87])
+        // A large form alone, between two groups.
+        let withLarge = (0..<5).map { item($0, form: true, size: $0 == 2 ? Vault.groupedFormLimit + 1 : 2_048) }
+        #expect(sizes(Vault.filingUnits(withLarge, journaled: [:])) == [2, 1, 2])
+        // And at most 2 MiB of them a group.
+        let big = (0..<70).map { item($0, form: true, size: 60 << 10) }
+        #expect(sizes(Vault.filingUnits(big, journaled: [:])) == [34, 34, 2])
+    }
+
+    /// A group of forms, each read, checked and encrypted on the threads
+    /// of the group's preparation, files them all as forms, readable.
+    @Test func aGroupOfFormsIsFiledWhole() throws {
+        let p = try programme()
+        let example = repository.appendingPathComponent("Schemas/examples/home-visit.json").path
+        let requests = try (0..<40).map { i -> FilingRequest in
+            try FileManager.default.copyItem(atPath: example, toPath: p.scratch.file("visit-\(i).json"))
+            return request(p, "visit-\(i).json", name: "Home visit \(i)", kind: .form(type: "home-visit", schemaVersion: nil))
+        }
+        let batch = try p.vault.checkBatch(requests, by: "farah")
+        #expect(batch.problems.isEmpty && Vault.filingUnits(batch.items, journaled: [:]).count == 1)
+        let result = try p.vault.fileBatch(batch, journal: nil, by: p["farah"])
+        #expect(result.failure == nil && result.filed.count == 40)
+        #expect(try p.read("CP-2024-0042", "Home visit 39", by: "grace") == Array(try Data(contentsOf: URL(fileURLWithPath: example))))
+        #expect(try p.vault.verify().isClean)
+    }
+
     /// A form is not validated twice when its bytes are those checked; one
     /// edited between the check and the filing is validated again, and an
     /// invalid one is refused at its own item, with those before it filed.
@@ -251,11 +296,11 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         }
     }
 
-    /// Small files for two groups and a part (`Vault.groupSize` each),
+    /// Small files for two groups and a part (`Vault.documentsPerGroup` documents each),
     /// each group prepared on the prefetch thread while the one before
     /// commits.
     func manyFiles(_ p: Programme) throws -> [FilingRequest] {
-        try (0..<(2 * Vault.groupSize + 22)).map { i in
+        try (0..<(2 * Vault.documentsPerGroup + 22)).map { i in
             let name = String(format: "page %04d.txt", i)
             try Data("page \(i)\n".utf8).write(to: URL(fileURLWithPath: p.scratch.file(name)))
             return request(p, name)
@@ -271,7 +316,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let batch = try p.vault.checkBatch(files, by: "farah")
         #expect(batch.problems.isEmpty && batch.items.count == files.count)
         #expect(Vault.filingUnits(batch.items, journaled: [:]).count == 3)
-        let stop = Vault.groupSize + 36
+        let stop = Vault.documentsPerGroup + 36
         try FileManager.default.removeItem(atPath: p.scratch.file(String(format: "page %04d.txt", stop)))
         let result = try p.vault.fileBatch(batch, journal: journal(p, batch), by: p["farah"])
         #expect(result.filed.count == stop && result.filed.map(\.item.row) == Array(0..<stop))
@@ -299,12 +344,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let p = try programme()
         let files = try manyFiles(p)
         let batch = try p.vault.checkBatch(files, by: "farah")
-        let target = String(format: "page %04d", Vault.groupSize + 6)
+        let target = String(format: "page %04d", Vault.documentsPerGroup + 6)
         var interfered = false
         let result = try p.vault.fileBatch(batch, journal: nil, by: p["farah"]) { progress in
             // After the first group's commit: the second is prepared (or
             // being prepared) against the state before this filing.
-            guard progress.filesDone == Vault.groupSize, !interfered else { return }
+            guard progress.filesDone == Vault.documentsPerGroup, !interfered else { return }
             interfered = true
             _ = try? p.vault.file(caseNumber: "CP-2024-0042", name: target, type: "report",
                                   from: .file(path: p.scratch.file("page 0001.txt")), by: p["grace"])
@@ -313,7 +358,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(result.filed.first { $0.item.name == target }?.version == 2)
         #expect(result.filed.filter { $0.item.name != target }.allSatisfy { $0.version == 1 })
         #expect(try versionCount(p) == files.count + 1 && (try p.vault.objects.allObjects().count) == files.count + 1)
-        #expect(try p.read("CP-2024-0042", target, by: "grace") == Array("page \(Vault.groupSize + 6)\n".utf8))
+        #expect(try p.read("CP-2024-0042", target, by: "grace") == Array("page \(Vault.documentsPerGroup + 6)\n".utf8))
         #expect(try p.vault.verify().isClean)
     }
 

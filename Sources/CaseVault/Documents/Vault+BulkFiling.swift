@@ -363,18 +363,23 @@ extension Vault {
     }
 
     static func filingUnits(_ items: [CheckedBatch.Item], journaled: [Int: [FilingJournal.Entry]]) -> [FilingUnit] {
-        func groupable(_ item: CheckedBatch.Item) -> Bool { item.size <= groupedFilingLimit && journaled[item.row] == nil }
+        func groupable(_ item: CheckedBatch.Item) -> Bool {
+            item.size <= (item.kind.isForm ? groupedFormLimit : groupedFilingLimit) && journaled[item.row] == nil
+        }
         var units: [FilingUnit] = []
         var index = 0
         while index < items.count {
             var group = [items[index]]
             var groupBytes = items[index].size
+            var documents = items[index].kind.isForm ? 0 : 1
             if groupable(items[index]) {
                 while index + group.count < items.count, group.count < groupSize {
                     let next = items[index + group.count]
-                    guard groupable(next), groupBytes + next.size <= Self.groupBytes else { break }
+                    guard groupable(next), groupBytes + next.size <= Self.groupBytes,
+                          next.kind.isForm || documents < documentsPerGroup else { break }
                     group.append(next)
                     groupBytes += next.size
+                    if !next.kind.isForm { documents += 1 }
                 }
             }
             units.append(group.count > 1 ? .group(group) : .single(group[0]))
@@ -383,27 +388,36 @@ extension Vault {
         return units
     }
 
-    /// Documents up to this size are filed in groups of up to `groupSize`
-    /// and `groupBytes` (SECURITY.md §10a). Each group's commit syncs the
-    /// WAL with the pages its events touched, most of them at random
-    /// places in the catalog's indexes (object ids, sealed-key and blob
-    /// hashes): on a vault of 16,000 versions, 2,000 forms in groups of 64
-    /// took 1.72 s, in groups of 256 1.48 s. Groups of 1,024 were 7 % faster
-    /// still (on a vault of 12,000 versions: 1.22 s against 1.29 s, and
-    /// 1,670 forms/s in `make bench-peers`), and were given up: a group's
-    /// forms wait in locked memory until encrypted (a 2 KiB form takes
-    /// three locked pages), so two groups in flight would lock about 24 MiB,
-    /// past the 8 MiB many systems allow, where libsodium quietly leaves
-    /// the rest unlocked; and a group of documents keeps each file open,
-    /// 1,024 of them past the usual limit of open files.
+    /// Forms up to `groupedFormLimit` and documents up to
+    /// `groupedFilingLimit` are filed in groups of up to `groupSize` items
+    /// and `groupBytes`, at most `documentsPerGroup` of them documents
+    /// (SECURITY.md §10a). `groupBytes` keeps a group's work short: the
+    /// objects it writes before its commit, and what a kill sends back to
+    /// the re-run.
+    /// Each group's commit syncs the WAL with the pages its events touched,
+    /// most of them at random places in the catalog's indexes (object ids,
+    /// sealed-key and blob hashes): on a vault of 16,000 versions, 2,000
+    /// forms in groups of 64 took 1.72 s, in groups of 256 1.48 s, and
+    /// groups of 1,024 were 7 % faster again (1.22 s against 1.29 s on a
+    /// vault of 12,000 versions).
+    ///
+    /// Groups of 1,024 became possible once a form was read by the thread
+    /// that encrypts it (`prepareGroup`): before, a group's forms waited in
+    /// locked memory until encrypted (three pages for a 2 KiB form), and
+    /// two groups of 1,024 in flight would have locked about 24 MiB, past
+    /// the 8 MiB many systems allow, where libsodium quietly leaves the rest
+    /// unlocked. Now at most four forms are held at once, each in a buffer
+    /// of at most twice `groupedFormLimit`. A grouped document keeps its
+    /// file open until its group is prepared, so documents stay 256 a
+    /// group, well inside the usual limit of 1,024 open files.
     ///
     /// The limit keeps a grouped document's ciphertext (24 bytes and 17 a
     /// chunk more) within `FileObjectStore.smallObjectLimit`, so each is
-    /// gathered in memory and written at once; `groupBytes` bounds the
-    /// plaintext a group holds in locked memory while it is prepared (each
-    /// form is read whole, into a buffer of up to twice its size).
+    /// gathered in memory and written at once.
     static let groupedFilingLimit = Int64(FileObjectStore.smallObjectLimit - SecretStream.chunkSize)
-    static let groupSize = 256
+    static let groupedFormLimit: Int64 = 64 << 10
+    static let groupSize = 1_024
+    static let documentsPerGroup = 256
     static let groupBytes: Int64 = 2 << 20
 
     /// A group of small items made ready to commit: all planned in one
@@ -414,23 +428,40 @@ extension Vault {
     /// thread; the caller holds the filing lock.
     private func prepareGroup(_ items: [CheckedBatch.Item], schemas: BatchSchemas, by actor: StaffIdentity, now: Date?,
                               timeZone: TimeZone) throws -> [PreparedFiling] {
-        var inputs: [(item: CheckedBatch.Item, source: FilingSource, type: String, schema: FormSchema?, head: FilingHead)] = []
+        // A document's head is read here, for the plan (an image goes to
+        // the confidential tier); a form is read by the thread that
+        // encrypts it, so at most four forms' plaintext is held at once,
+        // whatever the group's size (a form is JSON, never an image).
+        var inputs: [(item: CheckedBatch.Item, type: String, schema: FormSchema?, document: (source: FilingSource, head: FilingHead)?)] = []
         for item in items {
-            let input = try filingInput(item, schemas: schemas, progress: { _ in })
-            inputs.append((item, input.source, input.type, input.schema, try FilingHead(input.source, length: ContentKind.sniffLength)))
+            if case .form(let type, let version) = item.kind {
+                let schema = try schemas.schema(type, version) { try formSchema(type: type, version: version) }
+                inputs.append((item, schema.type, schema, nil))
+            } else {
+                let input = try filingInput(item, schemas: schemas, progress: { _ in })
+                inputs.append((item, input.type, nil, (input.source, try FilingHead(input.source, length: ContentKind.sniffLength))))
+            }
         }
         let plans = try read { reader, trusted in
             let signed = trusted.signedState(reader)
             return try inputs.map { input in
                 try planFiling(caseNumber: input.item.caseNumber, name: input.item.name, type: input.type, schema: input.schema,
-                               confidential: input.item.confidential || input.head.looksLikeImage, by: actor,
+                               confidential: input.item.confidential || input.document?.head.looksLikeImage == true, by: actor,
                                now: now ?? Date(), timeZone: timeZone, signed: signed)
             }
         }
         let outcomes = Parallel.map(Array(zip(inputs, plans)), threads: FileObjectStore.syncThreads) { input, plan in
             Result {
-                try self.encryptFiling(caseNumber: input.item.caseNumber, name: input.item.name, type: input.type, schema: input.schema,
-                                       plan: plan, head: input.head, source: input.source, namingLater: true)
+                let source: FilingSource, head: FilingHead
+                if let document = input.document {
+                    (source, head) = document
+                } else {
+                    source = try Self.formSource(input.item, schema: input.schema!)
+                    head = try FilingHead(source, length: ContentKind.sniffLength)
+                    guard !head.looksLikeImage else { throw VaultError.invalidInput("\(input.item.path) changed since it was checked") }
+                }
+                return try self.encryptFiling(caseNumber: input.item.caseNumber, name: input.item.name, type: input.type, schema: input.schema,
+                                              plan: plan, head: head, source: source, namingLater: true)
             }
         }
         let prepared = outcomes.compactMap { try? $0.get() }
@@ -503,14 +534,20 @@ extension Vault {
             return (source, type, nil)
         case .form(let type, let version):
             let schema = try schemas.schema(type, version) { try formSchema(type: type, version: version) }
-            let (bytes, count) = try Self.readForm(from: file)
-            // The same bytes as were checked need no second validation.
-            if item.checkedForm != CheckedBatch.CheckedForm(bytes, count: count, schema: schema) {
-                let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
-                guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
-            }
-            return (FilingSource.memory(bytes, count: count, originalPath: item.path), schema.type, schema)
+            return (try Self.formSource(item, schema: schema, file: file), schema.type, schema)
         }
+    }
+
+    /// A form item's bytes, read into wiped memory, as a filing source;
+    /// validated against `schema` again unless they are what was checked.
+    static func formSource(_ item: CheckedBatch.Item, schema: FormSchema, file: FileDescriptor? = nil) throws -> FilingSource {
+        let (bytes, count) = try readForm(from: try file ?? open(.file(path: item.path)))
+        // The same bytes as were checked need no second validation.
+        if item.checkedForm != CheckedBatch.CheckedForm(bytes, count: count, schema: schema) {
+            let violations = schema.validator.validate(try parseForm(bytes, count: count))
+            guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
+        }
+        return FilingSource.memory(bytes, count: count, originalPath: item.path)
     }
 }
 
