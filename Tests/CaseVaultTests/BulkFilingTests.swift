@@ -268,8 +268,55 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let batch = try p.vault.checkBatch(requests, by: "farah")
         #expect(batch.problems.isEmpty && Vault.filingUnits(batch.items, journaled: [:]).count == 1)
         let result = try p.vault.fileBatch(batch, journal: nil, by: p["farah"])
-        #expect(result.failure == nil && result.filed.count == 40)
+        #expect(result.failure == nil && result.filed.count == 40 && result.groupsFiledOneByOne == 0)
         #expect(try p.read("CP-2024-0042", "Home visit 39", by: "grace") == Array(try Data(contentsOf: URL(fileURLWithPath: example))))
+        #expect(try p.vault.verify().isClean)
+    }
+
+    /// A programme's own form type that takes any object.
+    func noteSchema(_ p: Programme) throws {
+        let schema = #"{"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://programme.example/forms/note.schema.json", "title": "Note", "type": "object"}"#
+        _ = try p.vault.addSchema(Array(schema.utf8), type: "note", by: p["amina"])
+    }
+
+    /// A form can begin like an image (`ftyp` and a brand at byte 4, as
+    /// HEIC): noted by the check, it goes to the confidential tier in its
+    /// group, as a single filing would send it, without the group failing.
+    @Test func aFormThatLooksLikeAnImageIsConfidentialInItsGroup() throws {
+        let p = try programme()
+        try noteSchema(p)
+        let texts = [#"{ " ftypheic": 1}"#, #"{"plain": 1}"#, #"{ " ftypavif": 2}"#, #"{"plain": 2}"#]
+        let requests = try texts.enumerated().map { i, text -> FilingRequest in
+            try Data(text.utf8).write(to: URL(fileURLWithPath: p.scratch.file("note-\(i).json")))
+            return request(p, "note-\(i).json", name: "Note \(i)", kind: .form(type: "note", schemaVersion: nil))
+        }
+        let batch = try p.vault.checkBatch(requests, by: "farah")
+        #expect(batch.problems.isEmpty && Vault.filingUnits(batch.items, journaled: [:]).count == 1)
+        let result = try p.vault.fileBatch(batch, journal: nil, by: p["farah"])
+        #expect(result.failure == nil && result.groupsFiledOneByOne == 0)
+        #expect(result.filed.map(\.tier) == [.confidential, .team, .confidential, .team])
+        #expect(try p.vault.verify().isClean)
+    }
+
+    /// A grouped form that grew past the size that grouped it is not read
+    /// whole by the group (at most 64 KiB are): the group is filed one by
+    /// one, the grown form checked again and filed as it now is, and
+    /// nothing is left over.
+    @Test func aGroupedFormThatGrewIsFiledAlone() throws {
+        let p = try programme()
+        try noteSchema(p)
+        let requests = try (0..<3).map { i -> FilingRequest in
+            try Data(#"{"n": \#(i)}"#.utf8).write(to: URL(fileURLWithPath: p.scratch.file("note-\(i).json")))
+            return request(p, "note-\(i).json", name: "Note \(i)", kind: .form(type: "note", schemaVersion: nil))
+        }
+        let batch = try p.vault.checkBatch(requests, by: "farah")
+        #expect(Vault.filingUnits(batch.items, journaled: [:]).count == 1)
+        let grown = #"{"n": 1, "text": ""# + String(repeating: "x", count: 70_000) + #""}"#
+        try Data(grown.utf8).write(to: URL(fileURLWithPath: p.scratch.file("note-1.json")))
+        let result = try p.vault.fileBatch(batch, journal: nil, by: p["farah"])
+        #expect(result.failure == nil && result.filed.count == 3 && result.groupsFiledOneByOne == 1)
+        #expect(try p.read("CP-2024-0042", "Note 1", by: "grace") == Array(grown.utf8))
+        #expect(try p.vault.objects.allObjects().count == 3)
         #expect(try p.vault.verify().isClean)
     }
 
@@ -288,6 +335,9 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         try Data(#"{"not": "an intake form"}"#.utf8).write(to: URL(fileURLWithPath: p.scratch.file("second.json")))
         let result = try p.vault.fileBatch(batch, journal: nil, by: p["farah"])
         #expect(result.filed.map(\.item.name) == ["Intake A"])
+        // The group's objects are gone but Intake A's, filed alone.
+        #expect(try p.vault.objects.allObjects().count == 1)
+        #expect(try p.vault.verify().isClean)
         let failure = try #require(result.failure)
         #expect(failure.item.name == "Intake B")
         guard case .invalidForm = failure.error else {

@@ -91,9 +91,9 @@ import Glibc
         }
         let process = try p.cli.start(arguments)
         let deadline = Date().addingTimeInterval(120)
-        // Documents of about 1 MiB are filed eight to a transaction, each
-        // group journaled before it commits: a third group journaled means
-        // the first two are committed.
+        // Documents of just under 1 MiB are filed two to a transaction (a
+        // group holds at most 2 MiB), each group journaled before it
+        // commits: 17 journaled means at least 16 are committed.
         while journaled() < 17 && process.isRunning && Date() < deadline { usleep(2_000) }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()

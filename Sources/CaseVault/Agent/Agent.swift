@@ -265,7 +265,7 @@ final class AgentKeys: SecretKeys {
     }
 
     /// Many messages in as few requests as fit a frame (a bulk filing's
-    /// group of 256 events: one round trip, not 256), each signature checked
+    /// group of up to 1,024 events: a few round trips, not 1,024), each signature checked
     /// before it is used.
     func signAll(_ messages: [[UInt8]]) throws -> [[UInt8]] {
         guard messages.count > 1, signsMany else { return try messages.map(sign) }

@@ -71,9 +71,15 @@ public struct CheckedBatch: Sendable {
     struct CheckedForm: Sendable, Equatable {
         let digest: [UInt8]
         let schemaText: String
+        /// Whether its first bytes look like an image's (a form can:
+        /// `{"ftypheic": 1}`), which sends it to the confidential tier.
+        let looksLikeImage: Bool
 
         init(_ bytes: SecureBytes, count: Int, schema: FormSchema) {
-            digest = bytes.withUnsafeBytes { FastBlake2b.hash(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            (digest, looksLikeImage) = bytes.withUnsafeBytes {
+                let form = UnsafeRawBufferPointer(rebasing: $0[0..<count])
+                return (FastBlake2b.hash(form), ContentKind.isImage(UnsafeRawBufferPointer(rebasing: form.prefix(ContentKind.sniffLength))))
+            }
             schemaText = schema.text
         }
     }
@@ -137,6 +143,8 @@ public struct BatchResult: Sendable {
 
     public var rows: [Row] = []
     public var failure: Failure?
+    /// Groups that met a conflict or a failure and were filed one by one.
+    public internal(set) var groupsFiledOneByOne = 0
 
     public var filed: [Row] { rows.filter(\.filedNow) }
     public var alreadyFiled: [Row] { rows.filter { !$0.filedNow } }
@@ -181,23 +189,47 @@ extension Vault {
             formSchemas[row] = Result { try schemas.schema(type, version) { try formSchema(type: type, version: version, signed: signed) } }
                 .mapError { $0 as? VaultError ?? .io("\($0)") }
         }
-        let forms = Parallel.map(Array(requests.enumerated()), grain: 8) { row, request -> Result<CheckedBatch.CheckedForm, VaultError>? in
-            guard let schema = formSchemas[row] else { return nil }
-            return Result {
-                let schema = try schema.get()
-                let file = try Self.open(.file(path: FileSystem.absolutePath(request.path)))
-                let (bytes, count) = try Self.readForm(from: file)
-                let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
-                guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
-                return CheckedBatch.CheckedForm(bytes, count: count, schema: schema)
-            }.mapError { $0 as? VaultError ?? .io("\($0)") }
+        // The forms are read, parsed and validated on other threads while
+        // this one checks every request against the signed state (whose
+        // reader is this thread's): the two take about as long.
+        let forms = Box<[Result<CheckedBatch.CheckedForm, VaultError>?]>([])
+        let formsChecked = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) let formSchemasShared = formSchemas
+        let formThread = Thread {
+            forms.value = Parallel.map(Array(requests.enumerated()), grain: 8) { row, request -> Result<CheckedBatch.CheckedForm, VaultError>? in
+                guard let schema = formSchemasShared[row] else { return nil }
+                return Result {
+                    let schema = try schema.get()
+                    let file = try Self.open(.file(path: FileSystem.absolutePath(request.path)))
+                    let (bytes, count) = try Self.readForm(from: file)
+                    let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
+                    guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
+                    return CheckedBatch.CheckedForm(bytes, count: count, schema: schema)
+                }.mapError { $0 as? VaultError ?? .io("\($0)") }
+            }
+            formsChecked.signal()
         }
+        formThread.stackSize = 1 << 20
+        formThread.start()
+        // Each request's checks before its form's and after it, kept apart,
+        // so the first problem reported is the one met in that order.
+        let checked = requests.enumerated().map { row, request -> (before: Result<RequestCheck, VaultError>, after: Result<String, VaultError>?) in
+            let before = Result { try checkRequestBeforeForm(request, row: row, schemas: schemas, signed: signed) }
+                .mapError { $0 as? VaultError ?? .io("\($0)") }
+            guard case .success(let check) = before else { return (before, nil) }
+            return (before, Result { try checkRequestAfterForm(check, signed: signed) }.mapError { $0 as? VaultError ?? .io("\($0)") })
+        }
+        formsChecked.wait()
         var items: [CheckedBatch.Item] = []
         var problems: [FilingProblem] = []
         var firstOrigin: [String: String] = [:]
         for (row, request) in requests.enumerated() {
             do {
-                let item = try checkRequest(request, row: row, schemas: schemas, form: forms[row], signed: signed)
+                let check = try checked[row].before.get()
+                let form = try forms.value[row].map { try $0.get() }
+                let stored = try checked[row].after!.get()
+                let item = CheckedBatch.Item(row: row, origin: request.origin, caseNumber: check.caseNumber, name: stored, kind: request.kind,
+                                             confidential: request.confidential, path: check.path, size: check.size, checkedForm: form)
                 let key = item.caseNumber + "\n" + item.name
                 if let earlier = firstOrigin[key] {
                     throw VaultError.invalidInput("'\(item.name)' of \(item.caseNumber) is also filed by \(earlier); one batch files one version of a document (name them apart, or file the second in another batch)")
@@ -210,43 +242,53 @@ extension Vault {
                                               details: violations.map(\.description)))
             } catch let error as VaultError {
                 problems.append(FilingProblem(origin: request.origin, message: error.message, details: []))
+            } catch {
+                problems.append(FilingProblem(origin: request.origin, message: "\(error)", details: []))
             }
         }
         return CheckedBatch(items: problems.isEmpty ? items : [], problems: problems)
     }
 
-    /// `form`: a form request's bytes as read, parsed and validated
-    /// (`checkBatch`), or why not.
-    private func checkRequest(_ request: FilingRequest, row: Int, schemas: BatchSchemas,
-                              form: Result<CheckedBatch.CheckedForm, VaultError>?, signed: SignedState) throws -> CheckedBatch.Item {
+    /// What a request's checks before its form's found: its case, file and
+    /// the name it asks for.
+    struct RequestCheck {
+        let caseNumber: String
+        let path: String
+        let size: Int64
+        let type: String
+        let name: String
+        let isForm: Bool
+    }
+
+    /// A request's checks up to its form's: the case is kept here, the file
+    /// is readable, the type or form type is valid.
+    private func checkRequestBeforeForm(_ request: FilingRequest, row: Int, schemas: BatchSchemas, signed: SignedState) throws -> RequestCheck {
         let number = try CaseNumber.parse(request.caseNumber).description
         _ = try signed.keptCase(number)
         let path = FileSystem.absolutePath(request.path)
         let file = try Self.open(.file(path: path))
         let size = file.regularFileSize ?? 0
-        let name: String
-        let type: String
-        var checked: CheckedBatch.CheckedForm?
         switch request.kind {
         case .document(let documentType):
             try Self.validate(documentType: documentType)
-            type = documentType
-            name = request.name ?? Self.documentName(forFile: path)
+            return RequestCheck(caseNumber: number, path: path, size: size, type: documentType,
+                                name: request.name ?? Self.documentName(forFile: path), isForm: false)
         case .form(let formType, let version):
             let schema = try schemas.schema(formType, version) { try formSchema(type: formType, version: version, signed: signed) }
-            type = schema.type
-            name = request.name ?? schema.title
-            guard let form else { preconditionFailure("a form request without its check") }
-            checked = try form.get()
+            return RequestCheck(caseNumber: number, path: path, size: size, type: schema.type, name: request.name ?? schema.title, isForm: true)
         }
-        try Self.validate(newDocumentName: name)
-        let stored = try storedDocumentName(number, name, signed: signed)
-        if let document = try signed.document(number, stored), document.type != type || document.isForm != request.kind.isForm {
+    }
+
+    /// A request's checks after its form's: the name is valid and agrees
+    /// with the document's earlier versions. Returns the name as stored.
+    private func checkRequestAfterForm(_ check: RequestCheck, signed: SignedState) throws -> String {
+        try Self.validate(newDocumentName: check.name)
+        let stored = try storedDocumentName(check.caseNumber, check.name, signed: signed)
+        if let document = try signed.document(check.caseNumber, stored), document.type != check.type || document.isForm != check.isForm {
             let how = document.isForm ? "a form of type \(document.type)" : "a document of type \(document.type)"
-            throw VaultError.invalidInput("'\(stored)' of \(number) is \(how); its next version must be one too")
+            throw VaultError.invalidInput("'\(stored)' of \(check.caseNumber) is \(how); its next version must be one too")
         }
-        return CheckedBatch.Item(row: row, origin: request.origin, caseNumber: number, name: stored, kind: request.kind,
-                                 confidential: request.confidential, path: path, size: size, checkedForm: checked)
+        return stored
     }
 
     /// Files a checked batch, one document at a time, each all-or-nothing
@@ -326,6 +368,7 @@ extension Vault {
                     // by one: the failure is met again at its own item,
                     // with those before it filed.
                     singles = items
+                    result.groupsFiledOneByOne += 1
                 case .single(let item):
                     singles = [item]
                 }
@@ -429,9 +472,10 @@ extension Vault {
     private func prepareGroup(_ items: [CheckedBatch.Item], schemas: BatchSchemas, by actor: StaffIdentity, now: Date?,
                               timeZone: TimeZone) throws -> [PreparedFiling] {
         // A document's head is read here, for the plan (an image goes to
-        // the confidential tier); a form is read by the thread that
-        // encrypts it, so at most four forms' plaintext is held at once,
-        // whatever the group's size (a form is JSON, never an image).
+        // the confidential tier); a form is planned from its check (which
+        // noted whether it looks like an image) and read by the thread that
+        // encrypts it, so at most four grouped forms' plaintext is held at
+        // once, whatever the group's size.
         var inputs: [(item: CheckedBatch.Item, type: String, schema: FormSchema?, document: (source: FilingSource, head: FilingHead)?)] = []
         for item in items {
             if case .form(let type, let version) = item.kind {
@@ -446,23 +490,34 @@ extension Vault {
             let signed = trusted.signedState(reader)
             return try inputs.map { input in
                 try planFiling(caseNumber: input.item.caseNumber, name: input.item.name, type: input.type, schema: input.schema,
-                               confidential: input.item.confidential || input.document?.head.looksLikeImage == true, by: actor,
+                               confidential: input.item.confidential || (input.document?.head.looksLikeImage
+                                   ?? input.item.checkedForm?.looksLikeImage ?? false), by: actor,
                                now: now ?? Date(), timeZone: timeZone, signed: signed)
             }
         }
+        // The first failure stops the others: the group is then filed one
+        // by one, and what it wrote is removed.
+        let stopped = Box(false), lock = NSLock()
         let outcomes = Parallel.map(Array(zip(inputs, plans)), threads: FileObjectStore.syncThreads) { input, plan in
-            Result {
+            let outcome = Result {
+                guard !lock.withLock({ stopped.value }) else { throw VaultError.invalidInput("the group stopped at an earlier failure") }
                 let source: FilingSource, head: FilingHead
                 if let document = input.document {
                     (source, head) = document
                 } else {
-                    source = try Self.formSource(input.item, schema: input.schema!)
+                    // Not more than it was when checked, as grouped: a form
+                    // that grew is refused here and filed alone.
+                    source = try Self.formSource(input.item, schema: input.schema!, limit: Int(Self.groupedFormLimit))
                     head = try FilingHead(source, length: ContentKind.sniffLength)
-                    guard !head.looksLikeImage else { throw VaultError.invalidInput("\(input.item.path) changed since it was checked") }
+                    guard head.looksLikeImage == (input.item.checkedForm?.looksLikeImage ?? false) else {
+                        throw VaultError.invalidInput("\(input.item.path) changed since it was checked")
+                    }
                 }
                 return try self.encryptFiling(caseNumber: input.item.caseNumber, name: input.item.name, type: input.type, schema: input.schema,
                                               plan: plan, head: head, source: source, namingLater: true)
             }
+            if case .failure = outcome { lock.withLock { stopped.value = true } }
+            return outcome
         }
         let prepared = outcomes.compactMap { try? $0.get() }
         do {
@@ -540,8 +595,9 @@ extension Vault {
 
     /// A form item's bytes, read into wiped memory, as a filing source;
     /// validated against `schema` again unless they are what was checked.
-    static func formSource(_ item: CheckedBatch.Item, schema: FormSchema, file: FileDescriptor? = nil) throws -> FilingSource {
-        let (bytes, count) = try readForm(from: try file ?? open(.file(path: item.path)))
+    static func formSource(_ item: CheckedBatch.Item, schema: FormSchema, file: FileDescriptor? = nil,
+                           limit: Int = maximumFormSize) throws -> FilingSource {
+        let (bytes, count) = try readForm(from: try file ?? open(.file(path: item.path)), limit: limit)
         // The same bytes as were checked need no second validation.
         if item.checkedForm != CheckedBatch.CheckedForm(bytes, count: count, schema: schema) {
             let violations = schema.validator.validate(try parseForm(bytes, count: count))

@@ -123,13 +123,17 @@ extension Vault {
 
     /// A form's bytes, into wiped memory sized to the file when the input is
     /// one (one byte more, to notice growth), at most `maximumFormSize`.
-    static func readForm(from file: FileDescriptor) throws -> (bytes: SecureBytes, count: Int) {
-        let form = SecureBytes(count: min(Self.maximumFormSize, file.regularFileSize.map(Int.init) ?? Self.maximumFormSize) + 1)
+    /// `limit`: the most bytes read (a grouped form's, which must not have
+    /// grown past what grouped it).
+    static func readForm(from file: FileDescriptor, limit: Int = maximumFormSize) throws -> (bytes: SecureBytes, count: Int) {
+        let limit = min(limit, Self.maximumFormSize)
+        let form = SecureBytes(count: min(limit, file.regularFileSize.map(Int.init) ?? limit) + 1)
         let size = try form.withUnsafeMutableBytes { try SecretStream.fillRaw($0, using: file.read(into:)) }
         // A full buffer means more input than expected: too large, or a file
         // that grew while it was read.
         guard size < form.count else {
-            guard form.count > Self.maximumFormSize else { throw VaultError.invalidInput("the form changed while it was being read; file it again") }
+            guard form.count > limit else { throw VaultError.invalidInput("the form changed while it was being read; file it again") }
+            guard limit == Self.maximumFormSize else { throw VaultError.invalidInput("the form grew since it was checked") }
             throw VaultError.invalidInput("the form is larger than \(Self.maximumFormSize >> 20) MiB; file it as a document instead")
         }
         return (form, size)
