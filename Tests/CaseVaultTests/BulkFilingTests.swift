@@ -228,10 +228,11 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(version.isForm && version.type == "intake")
     }
 
-    /// Forms go up to 1,024 a group, read one by one by the threads that
-    /// encrypt them; documents, each kept open until its group is
-    /// prepared, at most 256 a group; a form over 64 KiB is filed alone;
-    /// no group holds more than 2 MiB.
+    /// Forms go up to 1,024 a group (the first 128, each next twice the one
+    /// before), read one by one by the threads that encrypt them;
+    /// documents, each kept open until its group is prepared, at most 256
+    /// a group; a form over 64 KiB is filed alone; no group holds more
+    /// than 2 MiB.
     @Test func groupsHoldUpTo1024FormsAndAt256Documents() {
         func item(_ row: Int, form: Bool, size: Int64 = 2_048) -> CheckedBatch.Item {
             CheckedBatch.Item(row: row, origin: "row \(row)", caseNumber: "CP-2024-0042", name: "n\(row)",
@@ -241,13 +242,14 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         func sizes(_ units: [Vault.FilingUnit]) -> [Int] {
             units.map { if case .group(let items) = $0 { items.count } else { 1 } }
         }
-        let forms = (0..<1_030).map { item($0, form: true) }
-        #expect(sizes(Vault.filingUnits(forms, journaled: [:])) == [1_024, 6])
-        let documents = (0..<300).map { item($0, form: false) }
-        #expect(sizes(Vault.filingUnits(documents, journaled: [:])) == [256, 44])
+        // The first group of 128, each next twice the one before, up to 1,024.
+        let forms = (0..<3_000).map { item($0, form: true) }
+        #expect(sizes(Vault.filingUnits(forms, journaled: [:])) == [128, 256, 512, 1_024, 1_024, 56])
+        let documents = (0..<700).map { item($0, form: false) }
+        #expect(sizes(Vault.filingUnits(documents, journaled: [:])) == [128, 256, 256, 60])
         // Mixed: the 257th document starts the next group.
-        let mixed = (0..<600).map { item($0, form: $0 % 2 == 0) }
-        #expect(sizes(Vault.filingUnits(mixed, journaled: [:])) == [513, 87])
+        let mixed = (0..<1_400).map { item($0, form: $0 % 2 == 0) }
+        #expect(sizes(Vault.filingUnits(mixed, journaled: [:])) == [128, 256, 512, 504])
         // A large form alone, between two groups.
         let withLarge = (0..<5).map { item($0, form: true, size: $0 == 2 ? Vault.groupedFormLimit + 1 : 2_048) }
         #expect(sizes(Vault.filingUnits(withLarge, journaled: [:])) == [2, 1, 2])
@@ -346,7 +348,8 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         }
     }
 
-    /// Small files for two groups and a part (`Vault.documentsPerGroup` documents each),
+    /// 534 small files: groups of 128, 256 and 150 (the first group
+    /// smaller, the next twice its size, up to 256 documents),
     /// each group prepared on the prefetch thread while the one before
     /// commits.
     func manyFiles(_ p: Programme) throws -> [FilingRequest] {
@@ -394,12 +397,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let p = try programme()
         let files = try manyFiles(p)
         let batch = try p.vault.checkBatch(files, by: "farah")
-        let target = String(format: "page %04d", Vault.documentsPerGroup + 6)
+        let target = String(format: "page %04d", Vault.firstGroupSize + 6)
         var interfered = false
         let result = try p.vault.fileBatch(batch, journal: nil, by: p["farah"]) { progress in
             // After the first group's commit: the second is prepared (or
             // being prepared) against the state before this filing.
-            guard progress.filesDone == Vault.documentsPerGroup, !interfered else { return }
+            guard progress.filesDone == Vault.firstGroupSize, !interfered else { return }
             interfered = true
             _ = try? p.vault.file(caseNumber: "CP-2024-0042", name: target, type: "report",
                                   from: .file(path: p.scratch.file("page 0001.txt")), by: p["grace"])
@@ -408,7 +411,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(result.filed.first { $0.item.name == target }?.version == 2)
         #expect(result.filed.filter { $0.item.name != target }.allSatisfy { $0.version == 1 })
         #expect(try versionCount(p) == files.count + 1 && (try p.vault.objects.allObjects().count) == files.count + 1)
-        #expect(try p.read("CP-2024-0042", target, by: "grace") == Array("page \(Vault.documentsPerGroup + 6)\n".utf8))
+        #expect(try p.read("CP-2024-0042", target, by: "grace") == Array("page \(Vault.firstGroupSize + 6)\n".utf8))
         #expect(try p.vault.verify().isClean)
     }
 

@@ -410,13 +410,14 @@ extension Vault {
             item.size <= (item.kind.isForm ? groupedFormLimit : groupedFilingLimit) && journaled[item.row] == nil
         }
         var units: [FilingUnit] = []
-        var index = 0
+        var index = 0, groups = 0
         while index < items.count {
             var group = [items[index]]
             var groupBytes = items[index].size
             var documents = items[index].kind.isForm ? 0 : 1
             if groupable(items[index]) {
-                while index + group.count < items.count, group.count < groupSize {
+                let limit = min(groupSize, firstGroupSize << min(groups, 8))
+                while index + group.count < items.count, group.count < limit {
                     let next = items[index + group.count]
                     guard groupable(next), groupBytes + next.size <= Self.groupBytes,
                           next.kind.isForm || documents < documentsPerGroup else { break }
@@ -426,6 +427,7 @@ extension Vault {
                 }
             }
             units.append(group.count > 1 ? .group(group) : .single(group[0]))
+            if group.count > 1 { groups += 1 }
             index += group.count
         }
         return units
@@ -460,6 +462,12 @@ extension Vault {
     static let groupedFilingLimit = Int64(FileObjectStore.smallObjectLimit - SecretStream.chunkSize)
     static let groupedFormLimit: Int64 = 64 << 10
     static let groupSize = 1_024
+    /// The first group is smaller, and each next one twice the one before
+    /// up to `groupSize`: nothing else runs while the first is prepared,
+    /// nor while the last commits. 2,000 forms as 1,024 + 976 took 1.58–
+    /// 1.75 s, as 128, 256, 512, 1,024 and 80 1.18–1.30 s (6 interleaved
+    /// runs each, copies of one vault).
+    static let firstGroupSize = 128
     static let documentsPerGroup = 256
     static let groupBytes: Int64 = 2 << 20
 
