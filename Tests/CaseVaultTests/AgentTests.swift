@@ -79,6 +79,14 @@ import Testing
         for (message, signature) in zip(messages, signatures) {
             #expect(p["grace"].keys.signingPublicKey.isValidSignature(signature, for: message))
         }
+        // A bulk filing's largest group: 1,024 event bodies of about 1.5 KiB
+        // (1.5 MiB, more than a frame) go in several requests, in order.
+        let group = (0..<1_024).map { i in
+            Event.signedMessage(body: Array(#"{"seq":\#(i),"pad":""#.utf8) + Array(repeating: UInt8(ascii: "x"), count: 1_500) + Array(#""}"#.utf8))
+        }
+        let groupSignatures = try keys.signAll(group)
+        #expect(groupSignatures.count == group.count)
+        #expect(zip(group, groupSignatures).allSatisfy { p["grace"].keys.signingPublicKey.isValidSignature($1, for: $0) })
         #expect(throws: VaultError.self) { try keys.signAll([messages[0], Array("SSHSIG".utf8)]) }
         #expect(keys.signsMany)
         // Two threads on one connection: each answer reaches its own request.
