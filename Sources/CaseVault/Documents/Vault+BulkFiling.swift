@@ -181,8 +181,9 @@ extension Vault {
     private func checkBatch(_ requests: [FilingRequest], signed: SignedState) throws -> CheckedBatch {
         let schemas = BatchSchemas()
         // Each form's schema first (from the signed state, on this thread),
-        // then every form read, parsed and validated on every core (most of
-        // a batch of forms' check), then each request checked in order.
+        // then every form read, parsed and validated on the other threads
+        // (most of a batch of forms' check) while this one checks each
+        // request against the signed state, then the two put together.
         var formSchemas: [Int: Result<FormSchema, VaultError>] = [:]
         for (row, request) in requests.enumerated() {
             guard case .form(let type, let version) = request.kind else { continue }
@@ -209,15 +210,18 @@ extension Vault {
             }
             formsChecked.signal()
         }
-        formThread.stackSize = 1 << 20
+        // The validator recurses (256 schema levels at most): the stack of
+        // a main thread, not the 1 MiB of a pipeline's.
+        formThread.stackSize = 8 << 20
         formThread.start()
         // Each request's checks before its form's and after it, kept apart,
         // so the first problem reported is the one met in that order.
-        let checked = requests.enumerated().map { row, request -> (before: Result<RequestCheck, VaultError>, after: Result<String, VaultError>?) in
+        // (Errors that are not VaultError, a damaged or busy catalog, are
+        // not a row's problem: they end the check, once the forms are done.)
+        let checked = requests.enumerated().map { row, request -> (before: Result<RequestCheck, any Error>, after: Result<String, any Error>?) in
             let before = Result { try checkRequestBeforeForm(request, row: row, schemas: schemas, signed: signed) }
-                .mapError { $0 as? VaultError ?? .io("\($0)") }
             guard case .success(let check) = before else { return (before, nil) }
-            return (before, Result { try checkRequestAfterForm(check, signed: signed) }.mapError { $0 as? VaultError ?? .io("\($0)") })
+            return (before, Result { try checkRequestAfterForm(check, signed: signed) })
         }
         formsChecked.wait()
         var items: [CheckedBatch.Item] = []
@@ -242,8 +246,6 @@ extension Vault {
                                               details: violations.map(\.description)))
             } catch let error as VaultError {
                 problems.append(FilingProblem(origin: request.origin, message: error.message, details: []))
-            } catch {
-                problems.append(FilingProblem(origin: request.origin, message: "\(error)", details: []))
             }
         }
         return CheckedBatch(items: problems.isEmpty ? items : [], problems: problems)
