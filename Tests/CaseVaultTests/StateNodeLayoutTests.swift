@@ -181,3 +181,53 @@ import Testing
         }
     }
 }
+
+/// `StateMap.values` proves many keys in one pass (the prefetch `due` and
+/// `report monthly` make for every case): the same answers as one walk a
+/// key, and the same refusals.
+@Suite struct BatchedWalkTests {
+    @Test func batchedValuesAreThoseOfOneWalkEach() throws {
+        let keys = StateNodeLayoutTests.deepKeys(pairs: 4)
+        var root = StateMap.empty
+        let store = MemoryCatalogStore()
+        try store.write { writer in
+            for key in keys { root = try StateMap.set(StateMap.keyHash(key), to: StateNodeLayoutTests.value(key), root: root, in: StateNodes(reader: writer)) }
+        }
+        // Present keys, absent ones (some sharing long prefixes with present
+        // ones), and a repeat.
+        let asked = (keys + (0..<200).map { "absent/\($0)" } + [keys[0]]).map(StateMap.keyHash)
+        try store.read { reader in
+            for cache in [nil, StateNodeCache(limit: 1 << 16)] {
+                let batched = try StateMap.values(for: asked, root: root, in: StateNodes(reader: reader), cache: cache)
+                #expect(batched.count == Set(asked).count)
+                for key in asked {
+                    let one = try StateMap.value(for: key, root: root, in: StateNodes(reader: reader))
+                    #expect(batched[key] == (one ?? []))
+                }
+            }
+            #expect(try StateMap.values(for: asked, root: StateMap.empty, in: StateNodes(reader: reader)).values.allSatisfy(\.isEmpty))
+        }
+        // Under another root (a node the map does not have), the batch is refused as a walk is.
+        let other = SHA256.hash(Array("not the root".utf8))
+        try store.read { reader in
+            #expect(throws: VaultError.self) { try StateMap.values(for: asked, root: other, in: StateNodes(reader: reader)) }
+        }
+    }
+
+    /// Past 64 cases `due` and the report prefetch every case's records:
+    /// a fresh process gives the answers of the one that wrote, and a case's
+    /// lifecycle row edited by hand is still refused.
+    @Test func aPrefetchedListingChecksEveryCase() throws {
+        let p = try Programme()
+        for client in 1...70 { _ = try p.openCase(client: client) }
+        _ = try p.vault.changeStatus(of: "CP-2024-0007", to: .inactive, reason: "travelling", by: p["halima"])
+        let month = Lifecycle.day(Date()).prefix(7).description
+        let fresh = try Vault.open(at: p.vault.path)
+        #expect(try fresh.due() == p.vault.due())
+        #expect(try fresh.monthlyReport(month: month).byStatus == p.vault.monthlyReport(month: month).byStatus)
+        #expect(try fresh.monthlyReport(month: month).byStatus.first { $0.key == "IA" }?.count == 1)
+        try p.tamper("UPDATE status_changes SET to_status = 'C' WHERE case_number = 'CP-2024-0007'")
+        expectIntegrity("status history of CP-2024-0007") { _ = try Vault.open(at: p.vault.path).due() }
+        expectIntegrity("status history of CP-2024-0007") { _ = try Vault.open(at: p.vault.path).monthlyReport(month: month) }
+    }
+}

@@ -75,7 +75,7 @@ extension Vault {
             try signed.preloadNodes()
             // Every case once (`count/cases` proves the list complete), for `due` and for the counts.
             let cases = try signed.cases(matching: CaseQuery())
-            let overdue = try Self.due(in: signed, asOf: lastDay, cases: cases)
+            let overdue = try Self.due(in: signed, asOf: lastDay, cases: cases)  // (prefetches each case's records)
             let holds = try Self.holds(in: signed, cases: cases)
             for state in cases {
                 let record = state.case

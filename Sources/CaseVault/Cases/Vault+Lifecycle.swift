@@ -282,7 +282,9 @@ extension Vault {
         let (idleSince, visitSince) = (daysAgo(idleDays), daysAgo(visitDays))
         let warnUntil = Lifecycle.day(asOf.addingTimeInterval(Double(warnDays) * 86_400))
         var items: [DueItem] = []
-        for state in try cases ?? signed.cases(matching: CaseQuery()) {
+        let cases = try cases ?? signed.cases(matching: CaseQuery())
+        if cases.count > 64 { try signed.prefetchCaseRecords(cases.map(\.case.number)) }
+        for state in cases {
             let record = state.case
             // A case transferred to another vault is that office's work: its copy here is read-only.
             guard record.isOpenWorkHere, let status = CaseStatus(rawValue: record.status) else { continue }

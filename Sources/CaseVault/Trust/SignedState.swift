@@ -22,6 +22,10 @@ struct SignedState {
     var cache: StateNodeCache? { verified?.nodes }
     var memo: SignedMemo? { checked ? verified?.records : nil }
 
+    /// Value hashes proved under `root` ahead of their reads (`prefetch`),
+    /// by key; shared by this state's copies.
+    private let prefetched = PrefetchedValues()
+
     init(reader: any CatalogReader, root: [UInt8], nodes: (any StateNodeSource)? = nil, checked: Bool = true,
          verified: VerifiedCaches? = nil) {
         self.reader = reader
@@ -29,6 +33,22 @@ struct SignedState {
         self.nodes = nodes
         self.checked = checked
         self.verified = verified
+    }
+
+    /// Proves what the map holds at each of `keys` in one pass over the
+    /// map (`StateMap.values`), for a command about to read a record of
+    /// every case; the reads that follow take the value from here instead
+    /// of walking from the root each. Checks exactly what those walks
+    /// would, against the same root.
+    func prefetch(_ keys: [String]) throws {
+        guard checked, keys.count > 1 else { return }
+        prefetched.add(try StateMap.values(for: keys.map(StateMap.keyHash), root: root, in: nodes ?? StateNodes(reader: reader), cache: cache))
+    }
+
+    /// `prefetch` for the records a listing of cases reads per case: its
+    /// lifecycle, tags, hold and document count.
+    func prefetchCaseRecords(_ numbers: [String]) throws {
+        try prefetch(numbers.flatMap { [StateKey.lifecycle($0), StateKey.tags($0), StateKey.hold($0), StateKey.documentCount($0)] })
     }
 
     /// For a command about to walk most of the map (every case and its
@@ -74,7 +94,9 @@ struct SignedState {
 
     /// The value the map holds at `key` under the trusted root.
     private func signedValue(_ key: String) throws -> [UInt8]? {
-        try StateMap.value(for: StateMap.keyHash(key), root: root, in: nodes ?? StateNodes(reader: reader), cache: cache)
+        let hash = StateMap.keyHash(key)
+        if let value = prefetched.value(hash) { return value.isEmpty ? nil : value }
+        return try StateMap.value(for: hash, root: root, in: nodes ?? StateNodes(reader: reader), cache: cache)
     }
 
     static func valueHash(_ record: some CanonicalRecord) -> [UInt8] {
@@ -240,6 +262,7 @@ struct SignedState {
         if query.isEmpty, try caseCount().count != records.count {
             throw VaultError.integrityFailure("the catalog's cases are not what the signed log records (a row was added or removed by hand)")
         }
+        if records.count > 64 { try prefetch(records.map { StateKey.case($0.number) }) }
         return try records.map { record in
             let state = CaseState(record, grants: try reader.grants(caseNumber: record.number))
             try check(state, key: StateKey.case(record.number), what: "case \(record.number) (or one of its grants)")
@@ -538,5 +561,24 @@ final class VerifiedCaches: @unchecked Sendable {
     func removeAll() {
         nodes.removeAll()
         records.removeAll()
+    }
+}
+
+/// Value hashes a `SignedState` proved ahead (`prefetch`), by key hash:
+/// the value the map holds, or an empty array where it holds none.
+final class PrefetchedValues: @unchecked Sendable {
+    private let lock = NSLock()
+    private var batches: [[[UInt8]: [UInt8]]] = []
+
+    func add(_ values: [[UInt8]: [UInt8]]) {
+        lock.withLock { batches.append(values) }
+    }
+
+    /// nil when `keyHash` was not prefetched.
+    func value(_ keyHash: [UInt8]) -> [UInt8]? {
+        lock.withLock {
+            for batch in batches.reversed() { if let value = batch[keyHash] { return value } }
+            return nil
+        }
     }
 }

@@ -180,6 +180,54 @@ enum StateMap {
         }
     }
 
+    /// The value hashes the map holds for `keys` under `root` (nil where it
+    /// proves it holds none), each path checked as `walk` checks it, from
+    /// the top down against `root`, but every node shared by several paths
+    /// taken and checked once: for a command that reads a record of every
+    /// case (`due`, `report monthly`), about one node read per node of the
+    /// map instead of one per level per key. Nodes come from `cache` by the
+    /// hash their parent names, else from `source` at their path.
+    /// Every key of `keys` is in the answer: with its value hash, or with
+    /// an empty array where the map holds nothing for it.
+    static func values(for keys: [[UInt8]], root: [UInt8], in source: any StateNodeSource,
+                       cache: StateNodeCache? = nil) throws -> [[UInt8]: [UInt8]] {
+        var found: [[UInt8]: [UInt8]] = Dictionary(minimumCapacity: keys.count)
+        for key in keys { found[key] = [] }
+        guard root != empty else { return found }
+        // By bits (the first eight bytes decide but for equal keys, which
+        // go once).
+        func prefix(_ key: [UInt8]) -> UInt64 { key.prefix(8).reduce(0) { $0 << 8 | UInt64($1) } << (8 * UInt64(max(0, 8 - key.count))) }
+        var sorted = keys.map { (prefix($0), $0) }.sorted { a, b in a.0 != b.0 ? a.0 < b.0 : a.1.lexicographicallyPrecedes(b.1) }.map(\.1)
+        sorted = sorted.enumerated().filter { $0.offset == 0 || sorted[$0.offset - 1] != $0.element }.map(\.element)
+        // Keys sorted by bits: those under one node are a contiguous run,
+        // split at each inner node by the next bit.
+        func descend(_ expected: [UInt8], depth: Int, _ run: ArraySlice<[UInt8]>) throws {
+            let first = run.first!
+            var node = cache?.node(expected)
+            if node == nil {
+                guard let stored = try source.stateNode(path: path(first, depth: depth)) else { throw damaged("a node is missing") }
+                guard stored.first.count == 32, stored.second.count == 32 else { throw damaged("a node is malformed") }
+                let entry = StateNodeCache.Entry(kind: stored.kind, first: stored.first, second: stored.second)
+                guard entry.hash == expected else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
+                cache?.insert(entry, hash: expected)
+                node = entry
+            }
+            let entry = node!
+            switch entry.kind {
+            case .leaf:
+                guard path(entry.first, depth: depth) == path(first, depth: depth) else { throw damaged("a leaf is out of place") }
+                if let key = run.first(where: { $0 == entry.first }) { found[key] = entry.second }
+            case .inner:
+                guard depth < 256 else { throw damaged("an inner node is malformed") }
+                let split = run.firstIndex { bit($0, depth) == 1 } ?? run.endIndex
+                if split > run.startIndex, entry.first != empty { try descend(entry.first, depth: depth + 1, run[run.startIndex..<split]) }
+                if split < run.endIndex, entry.second != empty { try descend(entry.second, depth: depth + 1, run[split..<run.endIndex]) }
+            }
+        }
+        if !sorted.isEmpty { try descend(root, depth: 0, sorted[...]) }
+        return found
+    }
+
     /// The value hash the map holds for `key` under `root`, or nil when the
     /// map proves it holds none. Throws when the stored path does not lead
     /// to `root`.
