@@ -214,6 +214,60 @@ import Testing
         }
     }
 
+    /// A map's nodes by path, as an attacker left them.
+    struct EditedNodes: StateNodeSource {
+        var nodes: [[UInt8]: StateNode]
+        func stateNode(path: [UInt8]) throws -> StateNode? { nodes[path] }
+    }
+
+    /// On a map edited by hand, the batch throws exactly when one of the
+    /// single walks throws, and otherwise answers as they do; with a cold
+    /// cache and with a warm one.
+    @Test func onAnEditedMapTheBatchRefusesWhenAWalkWould() throws {
+        let keys = StateNodeLayoutTests.deepKeys(pairs: 4)
+        var root = StateMap.empty
+        var honest: [StateNode] = []
+        try MemoryCatalogStore().write { writer in
+            for key in keys { root = try StateMap.set(StateMap.keyHash(key), to: StateNodeLayoutTests.value(key), root: root, in: StateNodes(reader: writer)) }
+            honest = (writer as! MemoryCatalogStore.Transaction).allStateNodes()
+        }
+        let asked = (keys + (0..<100).map { "absent/\($0)" }).map(StateMap.keyHash)
+        let byPath = Dictionary(uniqueKeysWithValues: honest.map { ($0.path, $0) })
+        let deepest = honest.max { $0.path[1] < $1.path[1] }!
+        let leaf = honest.first { $0.kind == .leaf && $0.path[1] > 3 }!
+        let inner = honest.first { $0.kind == .inner && $0.path[1] > 3 }!
+        var edits: [(String, [[UInt8]: StateNode])] = [("untouched", byPath)]
+        edits.append(("a deep node deleted", byPath.filter { $0.key != deepest.path }))
+        var value = byPath
+        value[leaf.path]!.second = [UInt8](repeating: 7, count: 32)
+        edits.append(("a leaf's value changed", value))
+        var moved = byPath
+        moved[leaf.path] = nil
+        moved[leaf.path.flippingLastBit(atDepth: Int(leaf.path[1]))] = leaf
+        edits.append(("a leaf moved to its sibling's place", moved))
+        var malformed = byPath
+        malformed[inner.path]!.first = inner.first + [0]
+        malformed[inner.path]!.second = Array(inner.second.dropLast())
+        edits.append(("an inner node's halves reframed", malformed))
+        for (what, nodes) in edits {
+            let source = EditedNodes(nodes: nodes)
+            let walks = Result { try asked.map { try StateMap.value(for: $0, root: root, in: source) } }
+            let cache = StateNodeCache(limit: 1 << 16)
+            for pass in ["cold", "warm"] {
+                let batch = Result { try StateMap.values(for: asked, root: root, in: source, cache: cache) }
+                switch (walks, batch) {
+                case (.success(let one), .success(let many)):
+                    #expect(zip(asked, one).allSatisfy { many[$0] == ($1 ?? []) }, "\(what), \(pass)")
+                    #expect(what == "untouched", "\(what) went unnoticed")
+                case (.failure, .failure):
+                    // Every stored node is on some asked key's path.
+                    #expect(what != "untouched")
+                default: Issue.record("\(what), \(pass): one walk each \(walks), the batch \(batch)")
+                }
+            }
+        }
+    }
+
     /// Past 64 cases `due` and the report prefetch every case's records:
     /// a fresh process gives the answers of the one that wrote, and a case's
     /// lifecycle row edited by hand is still refused.
@@ -229,5 +283,13 @@ import Testing
         try p.tamper("UPDATE status_changes SET to_status = 'C' WHERE case_number = 'CP-2024-0007'")
         expectIntegrity("status history of CP-2024-0007") { _ = try Vault.open(at: p.vault.path).due() }
         expectIntegrity("status history of CP-2024-0007") { _ = try Vault.open(at: p.vault.path).monthlyReport(month: month) }
+        try p.tamper("UPDATE status_changes SET to_status = 'IA' WHERE case_number = 'CP-2024-0007'")
+        #expect(try Vault.open(at: p.vault.path).due() == p.vault.due())
+        // A case's leaf edited in the map itself: the listing, due and the report refuse it.
+        let leaf = SHA256.hash(Array(StateKey.case("CP-2024-0050").utf8))
+        try attack(p.vault, "UPDATE state_nodes SET second = zeroblob(32) WHERE kind = 0 AND first = ?", arguments: [Data(leaf)])
+        expectIntegrity("signed state") { _ = try Vault.open(at: p.vault.path).cases() }
+        expectIntegrity("signed state") { _ = try Vault.open(at: p.vault.path).due() }
+        expectIntegrity("signed state") { _ = try Vault.open(at: p.vault.path).monthlyReport(month: month) }
     }
 }

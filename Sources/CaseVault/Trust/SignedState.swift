@@ -42,7 +42,8 @@ struct SignedState {
     /// would, against the same root.
     func prefetch(_ keys: [String]) throws {
         guard checked, keys.count > 1 else { return }
-        prefetched.add(try StateMap.values(for: keys.map(StateMap.keyHash), root: root, in: nodes ?? StateNodes(reader: reader), cache: cache))
+        prefetched.add(try StateMap.values(for: keys.map(StateMap.keyHash), root: root, in: nodes ?? StateNodes(reader: reader), cache: cache),
+                       root: root)
     }
 
     /// `prefetch` for the records a listing of cases reads per case: its
@@ -95,7 +96,7 @@ struct SignedState {
     /// The value the map holds at `key` under the trusted root.
     private func signedValue(_ key: String) throws -> [UInt8]? {
         let hash = StateMap.keyHash(key)
-        if let value = prefetched.value(hash) { return value.isEmpty ? nil : value }
+        if let value = prefetched.value(hash, root: root) { return value.isEmpty ? nil : value }
         return try StateMap.value(for: hash, root: root, in: nodes ?? StateNodes(reader: reader), cache: cache)
     }
 
@@ -565,19 +566,23 @@ final class VerifiedCaches: @unchecked Sendable {
 }
 
 /// Value hashes a `SignedState` proved ahead (`prefetch`), by key hash:
-/// the value the map holds, or an empty array where it holds none.
+/// the value the map holds, or an empty array where it holds none. Each
+/// is the answer under the root it was proved under, and is given for no
+/// other (a state's root never changes; this keeps it so if one ever did).
 final class PrefetchedValues: @unchecked Sendable {
     private let lock = NSLock()
-    private var batches: [[[UInt8]: [UInt8]]] = []
+    private var batches: [(root: [UInt8], values: [[UInt8]: [UInt8]])] = []
 
-    func add(_ values: [[UInt8]: [UInt8]]) {
-        lock.withLock { batches.append(values) }
+    func add(_ values: [[UInt8]: [UInt8]], root: [UInt8]) {
+        lock.withLock { batches.append((root, values)) }
     }
 
-    /// nil when `keyHash` was not prefetched.
-    func value(_ keyHash: [UInt8]) -> [UInt8]? {
+    /// nil when `keyHash` was not prefetched under `root`.
+    func value(_ keyHash: [UInt8], root: [UInt8]) -> [UInt8]? {
         lock.withLock {
-            for batch in batches.reversed() { if let value = batch[keyHash] { return value } }
+            for batch in batches.reversed() where batch.root == root {
+                if let value = batch.values[keyHash] { return value }
+            }
             return nil
         }
     }
