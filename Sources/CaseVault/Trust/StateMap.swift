@@ -153,14 +153,7 @@ enum StateMap {
                     canPrefetch = prefetched != nil
                 }
                 let node = if let prefetched, depth < prefetchedFrom + prefetchDepth { prefetched[at] } else { try source.stateNode(path: at) }
-                guard let node else { throw damaged("a node is missing") }
-                guard node.first.count == 32, node.second.count == 32 else { throw damaged("a node is malformed") }
-                let entry = StateNodeCache.Entry(kind: node.kind, first: node.first, second: node.second)
-                if verify {
-                    guard entry.hash == expected else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
-                    cache?.insert(entry, hash: expected)
-                }
-                found = entry
+                found = try checked(node, expected: expected, verify: verify, cache: cache)
             }
             let node = found!
             switch node.kind {
@@ -203,16 +196,8 @@ enum StateMap {
         // split at each inner node by the next bit.
         func descend(_ expected: [UInt8], depth: Int, _ run: ArraySlice<[UInt8]>) throws {
             let first = run.first!
-            var node = cache?.node(expected)
-            if node == nil {
-                guard let stored = try source.stateNode(path: path(first, depth: depth)) else { throw damaged("a node is missing") }
-                guard stored.first.count == 32, stored.second.count == 32 else { throw damaged("a node is malformed") }
-                let entry = StateNodeCache.Entry(kind: stored.kind, first: stored.first, second: stored.second)
-                guard entry.hash == expected else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
-                cache?.insert(entry, hash: expected)
-                node = entry
-            }
-            let entry = node!
+            let entry = try cache?.node(expected)
+                ?? checked(try source.stateNode(path: path(first, depth: depth)), expected: expected, verify: true, cache: cache)
             switch entry.kind {
             case .leaf:
                 guard path(entry.first, depth: depth) == path(first, depth: depth) else { throw damaged("a leaf is out of place") }
@@ -226,6 +211,20 @@ enum StateMap {
         }
         if !sorted.isEmpty { try descend(root, depth: 0, sorted[...]) }
         return found
+    }
+
+    /// A node read from the catalog where its parent (or the root) names
+    /// `expected`: well formed, and, when `verify`, hashing to `expected`
+    /// (then kept in `cache`).
+    private static func checked(_ node: StateNode?, expected: [UInt8], verify: Bool, cache: StateNodeCache?) throws -> StateNodeCache.Entry {
+        guard let node else { throw damaged("a node is missing") }
+        guard node.first.count == 32, node.second.count == 32 else { throw damaged("a node is malformed") }
+        let entry = StateNodeCache.Entry(kind: node.kind, first: node.first, second: node.second)
+        if verify {
+            guard entry.hash == expected else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
+            cache?.insert(entry, hash: expected)
+        }
+        return entry
     }
 
     /// The value hash the map holds for `key` under `root`, or nil when the
