@@ -1,14 +1,16 @@
 import CaseVault
 import Foundation
 
-/// Left-aligned columns separated by two spaces.
+/// Left-aligned columns separated by two spaces, measured and padded in
+/// characters (Foundation's `padding(toLength:)` counts UTF-16 units, and
+/// cut a cell holding an emoji short when it was its column's widest).
 enum Table {
     static func render(header: [String], rows: [[String]]) -> String {
         let all = [header] + rows
         let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                index == row.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[index] - cell.count))
             }.joined(separator: "  ")
         }.joined(separator: "\n")
     }

@@ -25,6 +25,27 @@ import Testing
         return (scratch.file("vault"), cli)
     }
 
+    /// Tables pad by characters: a name with characters outside the Basic
+    /// Multilingual Plane (two UTF-16 units each) is shown whole, and the
+    /// next column still lines up (Foundation's padding counted UTF-16 units
+    /// and cut the widest cell short: "Grace 🌸🌸 Otie").
+    @Test func tablesShowNamesWithEmojiWholeAndAligned() throws {
+        let (_, cli) = try makeVault()
+        scratch.write("rose.pw", "rose's long passphrase\n")
+        let added = try cli.run(["staff", "add", "--as", "amina", "--passphrase-file", "amina.pw", "--id", "rose",
+                                 "--name", "Rose 🌸🌸 Wanjiru Otieno", "--role", "case-supervisor", "--new-passphrase-file", "rose.pw"])
+        #expect(added.code == 0, "\(added.stderr)")
+        let listed = try cli.run(["staff", "list"])
+        let lines = listed.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.contains("Rose 🌸🌸 Wanjiru Otieno  case-supervisor") }, "\(listed.stdout)")
+        let header = try #require(lines.first { $0.hasPrefix("ID") })
+        let column = header.distance(from: header.startIndex, to: try #require(header.range(of: "ROLE")).lowerBound)
+        for (id, role) in [("amina", "admin"), ("grace", "case-manager"), ("rose", "case-supervisor")] {
+            let row = try #require(lines.first { $0.hasPrefix(id + " ") })
+            #expect(row.distance(from: row.startIndex, to: try #require(row.range(of: role)).lowerBound) == column, "\(row)")
+        }
+    }
+
     /// Every command's help text reads as prose: no backslash left at a
     /// line's end (a `\\` where a multi-line string meant `\`, which
     /// printed a backslash in the middle of a sentence in five commands' help).
