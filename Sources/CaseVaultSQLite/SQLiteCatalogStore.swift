@@ -249,16 +249,20 @@ private final class Connection: CatalogWriter {
 
     func forEachStateNode(_ body: (StateNode) throws -> Void) throws {
         try flushStateNodes()
-        let cursor = try Row.fetchCursor(db, sql: "SELECT path, kind, hash, first, second, typeof(path) = 'blob' FROM state_nodes")
+        let cursor = try Row.fetchCursor(db, sql: "SELECT path, kind, hash, first, second FROM state_nodes")
         while let row = try cursor.next() {
             // A key that is not the stored key of the path it decodes to (a
-            // TEXT copy, or a BLOB that encode never makes, edited in by
-            // hand) is a row no walk asks for: it is listed at a path no
-            // node has (depth 65535), so verify counts it as extra rather
-            // than as the node whose path it aliases.
-            let key: Data? = try row.value(at: 0)
-            var path = StoredStatePath.decode(key)
-            if !(try row.value(at: 5) as Bool) || StoredStatePath.encode(path) != key { path = [0xff, 0xff] + Self.bytes(key) }
+            // TEXT, INTEGER or REAL key, or a BLOB that encode never makes,
+            // edited in by hand) is a row no walk asks for: it is listed at
+            // a path no node has (depth 65535), so verify counts it as extra
+            // rather than as the node whose path it aliases.
+            let stored: DatabaseValue = row[0]
+            let path: [UInt8]
+            if case .blob(let key) = stored.storage {
+                path = StoredStatePath.encode(StoredStatePath.decode(key)) == key ? StoredStatePath.decode(key) : [0xff, 0xff] + Array(key)
+            } else {
+                path = [0xff, 0xff] + Array(stored.description.utf8)
+            }
             try body(StateNode(path: path, kind: StateNode.Kind(rawValue: try row.value(at: 1) as Int) ?? .leaf, hash: Self.bytes(try row.value(at: 2)),
                                first: Self.bytes(try row.value(at: 3)), second: Self.bytes(try row.value(at: 4))))
         }

@@ -170,12 +170,12 @@ import Testing
     /// stored key (a shallow node under 0x01, or the key as TEXT) is found
     /// by verify: walks no longer find the node, and the copy is extra.
     @Test func verifyFindsANodeMovedToAnAliasKey() throws {
-        for alias in ["x'01' || substr(path, 3) || substr(path, 1, 2)", "CAST(path AS TEXT)"] {
+        for alias in ["x'01' || substr(path, 3) || substr(path, 1, 2)", "CAST(path AS TEXT)", "12345"] {
             let p = try Programme()
             try p.openCase()
             #expect(try p.vault.verify().isClean)
             // The root row (depth 0, key 0x0000): its alias decodes to the same path.
-            try attack(p.vault, "UPDATE state_nodes SET path = \(alias == "CAST(path AS TEXT)" ? alias : "CAST(\(alias) AS BLOB)") WHERE path = x'0000'")
+            try attack(p.vault, "UPDATE state_nodes SET path = \(alias.hasPrefix("x'") ? "CAST(\(alias) AS BLOB)" : alias) WHERE path = x'0000'")
             let report = try p.vault.verify()
             #expect(report.findings.contains { $0.kind == .stateMapDamaged }, "\(alias): \(report.findings)")
         }

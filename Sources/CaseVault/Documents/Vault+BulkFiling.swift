@@ -72,7 +72,8 @@ public struct CheckedBatch: Sendable {
         let digest: [UInt8]
         let schemaText: String
         /// Whether its first bytes look like an image's (a form can:
-        /// `{"ftypheic": 1}`), which sends it to the confidential tier.
+        /// `{"abftypheic": 1}` has HEIC's `ftyp` and brand at byte 4),
+        /// which sends it to the confidential tier.
         let looksLikeImage: Bool
 
         init(_ bytes: SecureBytes, count: Int, schema: FormSchema) {

@@ -71,8 +71,8 @@ struct FileObjectStore: ObjectStore {
         try write(produce, syncingNames: false)
     }
 
-    /// A bulk filing's group of 256 small objects lands in about 160 of
-    /// the 256 fan-out folders: their syncs go on several threads at once,
+    /// A bulk filing's group of up to 1,024 small objects lands in up to
+    /// all 256 fan-out folders (256 objects in about 160): their syncs go on several threads at once,
     /// as the objects' own did (each mostly waits on the disk).
     func syncNames(of ids: [ObjectID]) throws {
         guard !ids.isEmpty else { return }
