@@ -2,17 +2,47 @@ import CaseVault
 import Foundation
 
 /// Left-aligned columns separated by two spaces, measured and padded in
-/// characters (Foundation's `padding(toLength:)` counts UTF-16 units, and
-/// cut a cell holding an emoji short when it was its column's widest).
+/// terminal columns (Foundation's `padding(toLength:)` counts UTF-16 units,
+/// and cut a cell holding an emoji short when it was its column's widest).
 enum Table {
     static func render(header: [String], rows: [[String]]) -> String {
         let all = [header] + rows
-        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        let widths = header.indices.map { column in all.map { columns($0[column]) }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[index] - cell.count))
+                index == row.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[index] - columns(cell)))
             }.joined(separator: "  ")
         }.joined(separator: "\n")
+    }
+
+    /// The columns a terminal gives `text`: two for an emoji or an East
+    /// Asian wide or fullwidth character, none for a zero-width format
+    /// character or a mark with no base, one for any other character (a
+    /// base with its combining marks is one).
+    static func columns(_ text: String) -> Int {
+        text.reduce(0) { total, character in
+            let scalars = character.unicodeScalars
+            let first = scalars.first!
+            if scalars.allSatisfy({ $0.properties.generalCategory == .format }) { return total }
+            switch first.properties.generalCategory {
+            case .nonspacingMark, .enclosingMark: return total
+            default: break
+            }
+            if first.properties.isEmojiPresentation || (first.properties.isEmoji && scalars.contains("\u{FE0F}")) || isWide(first) {
+                return total + 2
+            }
+            return total + 1
+        }
+    }
+
+    /// East Asian Wide and Fullwidth (Unicode's EastAsianWidth W and F), by block.
+    private static func isWide(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xA000...0xA4CF,
+             0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60, 0xFFE0...0xFFE6,
+             0x20000...0x2FFFD, 0x30000...0x3FFFD: true
+        default: false
+        }
     }
 }
 

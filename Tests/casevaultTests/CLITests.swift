@@ -25,10 +25,11 @@ import Testing
         return (scratch.file("vault"), cli)
     }
 
-    /// Tables pad by characters: a name with characters outside the Basic
-    /// Multilingual Plane (two UTF-16 units each) is shown whole, and the
-    /// next column still lines up (Foundation's padding counted UTF-16 units
-    /// and cut the widest cell short: "Grace 🌸🌸 Otie").
+    /// Tables pad by terminal columns: a name with emoji (two UTF-16 units
+    /// and two columns each) is shown whole (Foundation's padding counted
+    /// UTF-16 units and cut the widest cell short: "Grace 🌸🌸 Otie"), and
+    /// the next column lines up on a terminal, where each emoji and each
+    /// CJK character takes two columns and a combining accent none.
     @Test func tablesShowNamesWithEmojiWholeAndAligned() throws {
         let (_, cli) = try makeVault()
         scratch.write("rose.pw", "rose's long passphrase\n")
@@ -38,12 +39,21 @@ import Testing
         let listed = try cli.run(["staff", "list"])
         let lines = listed.stdout.split(separator: "\n").map(String.init)
         #expect(lines.contains { $0.contains("Rose 🌸🌸 Wanjiru Otieno  case-supervisor") }, "\(listed.stdout)")
-        let header = try #require(lines.first { $0.hasPrefix("ID") })
-        let column = header.distance(from: header.startIndex, to: try #require(header.range(of: "ROLE")).lowerBound)
-        for (id, role) in [("amina", "admin"), ("grace", "case-manager"), ("rose", "case-supervisor")] {
-            let row = try #require(lines.first { $0.hasPrefix(id + " ") })
-            #expect(row.distance(from: row.startIndex, to: try #require(row.range(of: role)).lowerBound) == column, "\(row)")
+        // Rose's name takes 24 columns (22 characters, two of them emoji), so
+        // Grace's 12-column name is followed by 12 + 2 spaces; a CJK name of
+        // four characters takes 8 columns, and "Zoë" with a combining
+        // diaeresis 3.
+        #expect(lines.contains { $0.contains("Grace Otieno" + String(repeating: " ", count: 14) + "case-manager") }, "\(listed.stdout)")
+        #expect(lines.contains { $0.hasPrefix("ID     NAME" + String(repeating: " ", count: 22) + "ROLE") }, "\(listed.stdout)")
+        for (id, name) in [("mei", "李美玲华"), ("zoe", "Zoe\u{0308}")] {
+            scratch.write("\(id).pw", "\(id)'s long passphrase\n")
+            let added = try cli.run(["staff", "add", "--as", "amina", "--passphrase-file", "amina.pw", "--id", id, "--name", name,
+                                     "--role", "case-manager", "--new-passphrase-file", "\(id).pw"])
+            #expect(added.code == 0, "\(added.stderr)")
         }
+        let again = try cli.run(["staff", "list"]).stdout.split(separator: "\n").map(String.init)
+        #expect(again.contains { $0.contains("李美玲华" + String(repeating: " ", count: 24 - 8 + 2) + "case-manager") }, "\(again)")
+        #expect(again.contains { $0.contains("Zoe\u{0308}" + String(repeating: " ", count: 24 - 3 + 2) + "case-manager") }, "\(again)")
     }
 
     /// Every command's help text reads as prose: no backslash left at a
