@@ -259,7 +259,8 @@ private final class Connection: CatalogWriter {
             let stored: DatabaseValue = row[0]
             let path: [UInt8]
             if case .blob(let key) = stored.storage {
-                path = StoredStatePath.encode(StoredStatePath.decode(key)) == key ? StoredStatePath.decode(key) : [0xff, 0xff] + Array(key)
+                let decoded = StoredStatePath.decode(key)
+                path = StoredStatePath.encode(decoded) == key ? decoded : [0xff, 0xff] + Array(key)
             } else {
                 path = [0xff, 0xff] + Array(stored.description.utf8)
             }

@@ -204,8 +204,7 @@ extension Vault {
                     let schema = try schema.get()
                     let file = try Self.open(.file(path: FileSystem.absolutePath(request.path)))
                     let (bytes, count) = try Self.readForm(from: file)
-                    let violations = schema.validator.validate(try Self.parseForm(bytes, count: count))
-                    guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
+                    try schema.requireValid(try Self.parseForm(bytes, count: count))
                     return CheckedBatch.CheckedForm(bytes, count: count, schema: schema)
                 }.mapError { $0 as? VaultError ?? .io("\($0)") }
             }
@@ -220,7 +219,7 @@ extension Vault {
         // (Errors that are not VaultError, a damaged or busy catalog, are
         // not a row's problem: they end the check, once the forms are done.)
         let checked = requests.enumerated().map { row, request -> (before: Result<RequestCheck, any Error>, after: Result<String, any Error>?) in
-            let before = Result { try checkRequestBeforeForm(request, row: row, schemas: schemas, signed: signed) }
+            let before = Result { try checkRequestBeforeForm(request, schemas: schemas, signed: signed) }
             guard case .success(let check) = before else { return (before, nil) }
             return (before, Result { try checkRequestAfterForm(check, signed: signed) })
         }
@@ -265,7 +264,7 @@ extension Vault {
 
     /// A request's checks up to its form's: the case is kept here, the file
     /// is readable, the type or form type is valid.
-    private func checkRequestBeforeForm(_ request: FilingRequest, row: Int, schemas: BatchSchemas, signed: SignedState) throws -> RequestCheck {
+    private func checkRequestBeforeForm(_ request: FilingRequest, schemas: BatchSchemas, signed: SignedState) throws -> RequestCheck {
         let number = try CaseNumber.parse(request.caseNumber).description
         _ = try signed.keptCase(number)
         let path = FileSystem.absolutePath(request.path)
@@ -611,8 +610,7 @@ extension Vault {
         let (bytes, count) = try readForm(from: try file ?? open(.file(path: item.path)), limit: limit)
         // The same bytes as were checked need no second validation.
         if item.checkedForm != CheckedBatch.CheckedForm(bytes, count: count, schema: schema) {
-            let violations = schema.validator.validate(try parseForm(bytes, count: count))
-            guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
+            try schema.requireValid(try parseForm(bytes, count: count))
         }
         return FilingSource.memory(bytes, count: count, originalPath: item.path)
     }

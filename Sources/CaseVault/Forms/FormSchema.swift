@@ -101,3 +101,12 @@ private final class BuiltInCache: @unchecked Sendable {
         return schema
     }
 }
+
+extension FormSchema {
+    /// Throws `invalidForm`, naming this schema's report and every
+    /// violation, unless `form` is valid against it.
+    func requireValid(_ form: JSONValue) throws {
+        let violations = validator.validate(form)
+        guard violations.isEmpty else { throw VaultError.invalidForm(report: title, violations: violations) }
+    }
+}

@@ -114,8 +114,7 @@ extension Vault {
     func fileForm(_ parsed: JSONValue, bytes form: SecureBytes, count size: Int, originalPath: String? = nil, caseNumber number: String, name reportName: String,
                           schema: FormSchema, confidential: Bool, by actor: StaffIdentity, now: Date?,
                           timeZone: TimeZone, beforeCommit: ((_ version: Int, _ object: String) throws -> Void)? = nil) throws -> VersionInfo {
-        let violations = schema.validator.validate(parsed)
-        guard violations.isEmpty else { throw VaultError.invalidForm(report: schema.title, violations: violations) }
+        try schema.requireValid(parsed)
         let source = FilingSource.memory(form, count: size, originalPath: originalPath)
         return try fileStream(caseNumber: number, name: reportName, type: schema.type, confidential: confidential, schema: schema,
                               by: actor, now: now, timeZone: timeZone, source: source, beforeCommit: beforeCommit)

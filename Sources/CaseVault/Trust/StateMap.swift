@@ -187,11 +187,10 @@ enum StateMap {
         var found: [[UInt8]: [UInt8]] = Dictionary(minimumCapacity: keys.count)
         for key in keys { found[key] = [] }
         guard root != empty else { return found }
-        // By bits (the first eight bytes decide but for equal keys, which
-        // go once).
+        // Each key once (the answer's keys), by bits: the first eight bytes
+        // decide but between keys that share them.
         func prefix(_ key: [UInt8]) -> UInt64 { key.prefix(8).reduce(0) { $0 << 8 | UInt64($1) } << (8 * UInt64(max(0, 8 - key.count))) }
-        var sorted = keys.map { (prefix($0), $0) }.sorted { a, b in a.0 != b.0 ? a.0 < b.0 : a.1.lexicographicallyPrecedes(b.1) }.map(\.1)
-        sorted = sorted.enumerated().filter { $0.offset == 0 || sorted[$0.offset - 1] != $0.element }.map(\.element)
+        let sorted = found.keys.map { (prefix($0), $0) }.sorted { a, b in a.0 != b.0 ? a.0 < b.0 : a.1.lexicographicallyPrecedes(b.1) }.map(\.1)
         // Keys sorted by bits: those under one node are a contiguous run,
         // split at each inner node by the next bit.
         func descend(_ expected: [UInt8], depth: Int, _ run: ArraySlice<[UInt8]>) throws {
