@@ -189,7 +189,7 @@ struct CaseListCommand: ParsableCommand {
             return
         }
         print(Table.render(header: ["CASE", "STATUS", "MANAGER", "SUPERVISOR", "OPENED"],
-                           rows: cases.map { [$0.number.description, $0.status.rawValue + ($0.transferredTo == nil ? "" : " (transferred)"),
+                           rows: cases.map { [$0.number.description, JSONShapes.statusCell($0),
                                               $0.manager.id, $0.supervisor.id,
                                               $0.openedAt.formatted(.iso8601)] }))
     }

@@ -101,7 +101,7 @@ struct FindCommand: ParsableCommand {
         var header = ["CASE", "STATUS", "MANAGER", "SUPERVISOR", "OPENED"]
         if name != nil { header.append("NAME MATCH") }
         let rows = found.map { item -> [String] in
-            var row = [item.file.number.description, item.file.status.rawValue + (item.file.transferredTo == nil ? "" : " (transferred)"),
+            var row = [item.file.number.description, JSONShapes.statusCell(item.file),
                        item.file.manager.id, item.file.supervisor.id,
                        item.file.openedAt.formatted(.iso8601.year().month().day())]
             if let match = item.nameMatch { row.append(match == .asSpelt ? "as spelt" : "close") }

@@ -63,6 +63,12 @@ enum JSONShapes {
     }
 
     /// A case's clear facts, as `case list --json` lists them.
+    /// A case's status as tables show it: "O (transferred)" for a case now
+    /// kept by another vault.
+    static func statusCell(_ c: CaseFile) -> String {
+        c.status.rawValue + (c.transferredTo == nil ? "" : " (transferred)")
+    }
+
     static func caseFile(_ c: CaseFile) -> [String: Any] {
         var object: [String: Any] = [
             "number": c.number.description, "category": c.number.category, "year": c.number.year,

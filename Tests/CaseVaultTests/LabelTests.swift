@@ -282,7 +282,8 @@ import FoundationXML
             CREATE TEMP TABLE forged AS SELECT * FROM cases WHERE number = 'CP-2026-0005';
             UPDATE forged SET number = '', manager_id = 'ghost', client_number = 999; INSERT INTO cases SELECT * FROM forged;
             """)
-        #expect((try? p.vault.assignmentWarnings(managerID: "grace", supervisorID: "halima")) ?? [] == [])
+        // Refused as a forgery (the row is not in the signed state), never a warning.
+        #expect(throws: VaultError.self) { _ = try p.vault.assignmentWarnings(managerID: "grace", supervisorID: "halima") }
     }
 }
 

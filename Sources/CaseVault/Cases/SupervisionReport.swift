@@ -164,15 +164,13 @@ extension Vault {
                 warnings.append("'\(managerID)' now manages \(load.count) open, inactive or aged-out cases; the manual recommends at most \(limit)")
             }
             // Each manager by one of their cases, checked; the new case's manager counted even before it is open.
-            var managers: [(manager: String, caseNumber: String?)] = try reader.activeManagers(supervisorID: supervisorID).map { ($0, $1) }
-            if !managers.contains(where: { $0.manager == managerID }) { managers.append((managerID, nil)) }
-            if managers.count > SupervisionReport.managersPerSupervisor,
+            let managers = try reader.activeManagers(supervisorID: supervisorID)
+            let count = managers.count + (managers.contains { $0.manager == managerID } ? 0 : 1)
+            if count > SupervisionReport.managersPerSupervisor,
                try managers.allSatisfy({ pair in
-                   try pair.caseNumber.map { number in
-                       try checkedActive(number) { $0.manager == pair.manager && $0.supervisor == supervisorID }
-                   } ?? (pair.manager == managerID)
+                   try checkedActive(pair.caseNumber) { $0.manager == pair.manager && $0.supervisor == supervisorID }
                }) {
-                warnings.append("'\(supervisorID)' now supervises \(managers.count) case managers; the manual recommends at most \(SupervisionReport.managersPerSupervisor)")
+                warnings.append("'\(supervisorID)' now supervises \(count) case managers; the manual recommends at most \(SupervisionReport.managersPerSupervisor)")
             }
             return warnings
         }

@@ -237,7 +237,7 @@ extension Vault {
             }
             var events: [EventData] = []
             // Not one transferred to another vault: it closes there, and its copy here is read-only.
-            for state in candidates where state.case.status == CaseStatus.agedOut.rawValue && state.case.transferred == nil
+            for state in candidates where state.case.isOpenWorkHere && state.case.status == CaseStatus.agedOut.rawValue
                 && (actor.role != .caseSupervisor || state.case.supervisor == actor.id) {
                 guard let closing = Lifecycle.agedOutClosingDay(state.case, try signed.lifecycle(state.case.number)),
                       let closingDate = Lifecycle.parseDay(closing), now >= closingDate else { continue }
