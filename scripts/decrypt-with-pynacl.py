@@ -80,7 +80,9 @@ DATA = {
     "vault.created": obj({"formatVersion": integer(), "createdAt": DATE,
                           "kdf": obj({"algorithm": enum("argon2id13"), "opsLimit": integer(), "memLimit": integer()}),
                           "insecureTestingKDF": is_bool, "recoveryPublicKey": either(HEX, is_null),
-                          "caseCategories": str_list, "teamTierRoles": str_list}),
+                          "caseCategories": str_list, "teamTierRoles": str_list},
+                         {"tallies": lambda x: x is True}),  # §12a "Report tallies": since catalog v21
+    "report.tallies-started": obj({"cases": integer(0)}),
     "staff.added": obj({"id": ID, "name": string(), "role": enum(*ROLES), "boxPublicKey": HEX,
                         "signingPublicKey": HEX, "wrappedKeysHash": HEX}),
     "staff.passphrase-changed": obj({"id": ID, "wrappedKeysHash": HEX}),
@@ -157,6 +159,7 @@ ANY = set(ROLES)
 SUPER = {"case-supervisor", "project-director", "admin"}
 SIGNERS = {  # §12 "Who may sign what", the role column
     "vault.created": {"admin"}, "staff.added": {"admin"}, "staff.passphrase-changed": ANY,
+    "report.tallies-started": {"admin", "project-director"},
     "case.opened": SUPER, "grant.given": SUPER,
     "version.filed": {"records-officer", "case-manager", "case-supervisor", "project-director"},
     "content.read": {"case-manager", "case-supervisor", "project-director"},
@@ -547,7 +550,8 @@ def run(argv):
                  "v7-aged-out-extensions", "v8-vault-policies", "v9-legal-holds",
                  "v10-retention-policies", "v11-disposals", "v12-key-rotation", "v13-handovers",
                  "v14-case-transfer", "v15-client-name-index", "v16-cases-by-staff", "v17-imported-file-names",
-                 "v18-client-name-blobs", "v19-status-change-order", "v20-state-node-order"}
+                 "v18-client-name-blobs", "v19-status-change-order", "v20-state-node-order",
+                 "v21-report-tallies"}  # v21: tally rows only (§12a); nothing here reads them
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         global STATE_NODES_CLUSTERED
         STATE_NODES_CLUSTERED = "v20-state-node-order" in migrations

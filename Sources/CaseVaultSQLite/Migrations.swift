@@ -313,6 +313,16 @@ extension SQLiteCatalogStore {
                 ALTER TABLE state_nodes_v20 RENAME TO state_nodes;
                 """)
         }
+        // v21: the monthly report's running tallies (SECURITY.md §12a,
+        // "Report tallies"): each a row holding the record's canonical JSON,
+        // checked against the state map like every other row; and the tags
+        // by tag, for the report's cases of concern.
+        migrator.registerMigration("v21-report-tallies") { db in
+            try db.execute(sql: """
+                CREATE TABLE report_tallies (key TEXT PRIMARY KEY, record BLOB NOT NULL);
+                CREATE INDEX case_tags_by_tag ON case_tags (tag, case_number);
+                """)
+        }
         return migrator
     }()
 }

@@ -613,6 +613,18 @@ private final class Connection: CatalogWriter {
         try String.fetchAll(db.cachedStatement(sql: "SELECT DISTINCT case_number FROM grants WHERE holder = ? ORDER BY case_number"), arguments: [holder])
     }
 
+    func cases(taggedWith tag: String) throws -> [String] {
+        try String.fetchAll(db.cachedStatement(sql: "SELECT case_number FROM case_tags WHERE tag = ? ORDER BY case_number"), arguments: [tag])
+    }
+
+    func tally(key: String) throws -> [UInt8]? {
+        try one("SELECT record FROM report_tallies WHERE key = ?", [key]).map { Self.bytes(try $0.value("record")) }
+    }
+
+    func tallies() throws -> [(key: String, record: [UInt8])] {
+        try all("SELECT key, record FROM report_tallies ORDER BY CAST(key AS BLOB)").map { ((try $0.value("key")) as String, Self.bytes(try $0.value("record"))) }
+    }
+
     func cases(namingObject objectId: String) throws -> [String] {
         try String.fetchAll(db.cachedStatement(sql: "SELECT DISTINCT case_number FROM versions WHERE object_id = ? ORDER BY case_number"), arguments: [objectId])
     }
@@ -826,6 +838,10 @@ private final class Connection: CatalogWriter {
             INSERT OR REPLACE INTO disposals (case_number, seq, at, by, policy_version, rule, approvals, documents, versions, ciphertext_bytes)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [r.caseNumber, r.seq, r.at, r.by, r.policyVersion, r.rule, approvals, r.documents, r.versions, r.ciphertextBytes])
+    }
+
+    func putTally(key: String, record: [UInt8]) throws {
+        try run("INSERT OR REPLACE INTO report_tallies (key, record) VALUES (?, ?)", [key, Data(record)])
     }
 
     func putMove(_ r: MoveRecord) throws {

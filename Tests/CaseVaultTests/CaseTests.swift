@@ -436,7 +436,10 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
             #expect(Set(data.keys).isSubset(of: (definition["properties"] as! [String: Any]).keys), "\(event.type)")
             seen.insert(event.type)
         }
-        #expect(seen == Set(EventType.allCases.map(\.rawValue)))
+        // (A vault made now keeps report tallies from its first event, so it
+        // signs no report.tallies-started: ReportTallyTests signs one in the
+        // format-2 fixture and checks it against the schema.)
+        #expect(seen.union(["report.tallies-started"]) == Set(EventType.allCases.map(\.rawValue)))
         // verify's pipeline (Verifier.replayLog) finds this log of every kind of
         // event clean, and the same whatever its batches (1 counts as 2: event 1's
         // signer is in event 2): imports, search keys and policies included.

@@ -320,6 +320,19 @@ private func referenceMapRoot(_ entries: [([UInt8], [UInt8])], depth: Int = 0) -
         let schema = SchemaRecord(formType: "intake", version: 2, schemaId: "https://x", title: odd, bodyHash: "aa", addedAt: "t", addedBy: "dora", addedSeq: 5)
         try same(schema)
         try same(SchemaTypeState(type: "intake", versions: [schema, schema]))
+        // The report tallies (their rows are these bytes).
+        let tally = CaseTally(category: "CP", concern: true, here: true, hold: false, lastFiled: "2026-12-01", lastVisit: nil, manager: odd,
+                              openedDay: "2026-01-01", pendingClosure: false, status: "O", supervisor: "halima")
+        try same(tally)
+        var visited = tally
+        visited.lastVisit = "2026-11-30"
+        try same(visited)
+        try same(MonthTally(activity: 3, caseloads: ["halima": ["grace": 2, odd: -1], "b": [:]], statuses: ["CP": ["O": 1, "AO": 2], "UASC": ["C": 1]]))
+        try same(MonthTally())
+        try same(ActivityChunk(entries: [.init(case: "CP-2024-0042", kind: "opened"), .init(case: odd, kind: "closed")]))
+        try same(TallyMonths(months: ["2026-01", "2026-02"]))
+        try same(TallyTotals(agedOut: 1, concern: 2, holds: 3, pendingClosures: 4, since: 9))
+        try same(DueTally(idle: ["2026-01-01": 2, "2025-12-31": 1], visit: [:]))
     }
 }
 
@@ -333,6 +346,9 @@ private func referenceMapRoot(_ entries: [([UInt8], [UInt8])], depth: Int = 0) -
                                        caseCategories: ["CP"], teamTierRoles: ["project-director"])),
             .vaultCreated(VaultCreated(formatVersion: 2, createdAt: "t", kdf: kdf, insecureTestingKDF: true, recoveryPublicKey: "ab",
                                        caseCategories: [], teamTierRoles: [])),
+            .vaultCreated(VaultCreated(formatVersion: 2, createdAt: "t", kdf: kdf, insecureTestingKDF: true, recoveryPublicKey: "ab",
+                                       caseCategories: [], teamTierRoles: [], tallies: true)),
+            .talliesStarted(TalliesStarted(cases: 100_000)),
             .staffAdded(StaffAdded(id: "grace", name: "Grace Ötieno", role: "case-manager", boxPublicKey: "01", signingPublicKey: "02", wrappedKeysHash: "03")),
             .passphraseChanged(PassphraseChanged(id: "grace", wrappedKeysHash: "04")),
             .caseOpened(CaseOpened(case: "CP-2024-0042", category: "CP", year: 2024, clientNumber: 42, status: "O", manager: "grace",

@@ -125,6 +125,9 @@ import Testing
         let before = try o.to.vault.monthlyReport(month: "2020-01")
         #expect(before.byStatus.isEmpty && before.transferredIn.isEmpty)
         #expect(try o.to.vault.due(asOf: later).contains { $0.caseNumber == Self.number })
+        // Both vaults' tallies say what counting every case says.
+        try expectTalliedReportsAgree(o.from.vault, months: [month, "2020-01"])
+        try expectTalliedReportsAgree(o.to.vault, months: [String(Lifecycle.day(imported).prefix(7)), "2020-01"])
     }
 
     /// An imported case's earlier status changes keep the sending vault's
@@ -146,6 +149,7 @@ import Testing
         let report = try o.to.vault.monthlyReport(month: String(Lifecycle.day(Date()).prefix(7)))
         #expect(report.byStatus.map { "\($0.key)=\($0.count)" } == ["O=1"])
         #expect(try o.to.vault.verify().isClean)
+        try expectTalliedReportsAgree(o.to.vault, months: [String(Lifecycle.day(Date()).prefix(7))])
     }
 
     /// A named case moves: its history carries the naming event, which

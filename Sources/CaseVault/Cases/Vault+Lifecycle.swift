@@ -148,6 +148,8 @@ extension ClosureRequest {
 /// Tags flag cases for attention (`case-of-concern`, `high-risk`, …):
 /// 1 to 32 characters of a-z, 0-9 and '-', starting with a letter or digit.
 public enum CaseTags {
+    /// The tag the monthly report lists.
+    public static let caseOfConcern = "case-of-concern"
     public static let suggested = ["case-of-concern", "high-risk", "medical-needs", "legal-proceedings", "separated-child"]
 
     public static func isValid(_ tag: String) -> Bool {
@@ -276,11 +278,7 @@ extension Vault {
     /// against `count/cases`), else over every case.
     static func due(in signed: SignedState, asOf: Date, idleDays: Int = 90, visitDays: Int = 30, warnDays: Int = 30,
                     cases: [CaseState]? = nil) throws -> [DueItem] {
-        let today = Lifecycle.day(asOf)
-        func daysAgo(_ n: Int) -> String { Lifecycle.day(asOf.addingTimeInterval(-Double(n) * 86_400)) }
-        // The days compared against, once: formatting a date per case was 4 % of a 100,000-case report.
-        let (idleSince, visitSince) = (daysAgo(idleDays), daysAgo(visitDays))
-        let warnUntil = Lifecycle.day(asOf.addingTimeInterval(Double(warnDays) * 86_400))
+        let window = DueWindow(asOf: asOf, idleDays: idleDays, visitDays: visitDays, warnDays: warnDays)
         var items: [DueItem] = []
         let cases = try cases ?? signed.cases(matching: CaseQuery())
         if cases.count > 64 { try signed.prefetchCaseRecords(cases.map(\.case.number)) }
@@ -289,38 +287,47 @@ extension Vault {
             // A case transferred to another vault is that office's work: its copy here is read-only.
             guard record.isOpenWorkHere, let status = CaseStatus(rawValue: record.status) else { continue }
             let lifecycle = try signed.lifecycle(record.number)
-            if let closing = Lifecycle.agedOutClosingDay(record, lifecycle),
-               closing <= warnUntil {
-                items.append(DueItem(caseNumber: record.number, kind: .agedOutClosing, date: closing,
-                                     detail: closing <= today ? "aged out: closing day \(closing) has come; it closes when next touched, or with 'casevault due --close-aged-out'"
-                                                              : "aged out: closes on \(closing) unless its supervisor extends it"))
-            }
-            if let pending = lifecycle.pendingClosure {
-                items.append(DueItem(caseNumber: record.number, kind: .closureAwaitingApproval, date: String(pending.at.prefix(10)),
-                                     detail: "closure asked for by \(pending.requestedBy), awaiting \(pending.approver)"))
-            }
-            // The newest filing (its stamp's date), or the opening.
-            var lastFiled = String(record.openedAt.prefix(10))
-            var lastVisit: String?
-            for document in try signed.documents(record.number) {
-                guard let current = try signed.currentVersion(of: document),
-                      let version = try signed.version(record.number, document.name, current),
-                      let filed = Timestamp.date(from: version.stamp.date) else { continue }
-                let day = Lifecycle.day(filed)
-                lastFiled = max(lastFiled, day)
-                if document.isForm, DueItem.visitFormTypes.contains(document.type) { lastVisit = max(lastVisit ?? day, day) }
-            }
-            if lastFiled < idleSince {
+            if let item = window.agedOutItem(record, lifecycle) { items.append(item) }
+            if let pending = lifecycle.pendingClosure { items.append(DueItem.awaitingApproval(pending)) }
+            let (lastFiled, lastVisit) = try signed.filingDays(of: record)
+            if lastFiled < window.idleSince {
                 items.append(DueItem(caseNumber: record.number, kind: .idle, date: lastFiled,
                                      detail: "nothing filed since \(lastFiled) (over \(idleDays) days)"))
             }
-            if status == .open, (lastVisit ?? "") < visitSince, String(record.openedAt.prefix(10)) < visitSince {
+            if status == .open, (lastVisit ?? "") < window.visitSince, String(record.openedAt.prefix(10)) < window.visitSince {
                 items.append(DueItem(caseNumber: record.number, kind: .noRecentVisit, date: lastVisit,
                                      detail: lastVisit.map { "last home-visit or monitoring form \($0) (over \(visitDays) days)" }
                                          ?? "no home-visit or monitoring form filed yet"))
             }
         }
         return items
+    }
+}
+
+/// The days `due` compares against, as of a day (formatted once: formatting
+/// a date per case was 4 % of a 100,000-case report).
+struct DueWindow {
+    let today: String
+    /// Idle: nothing filed on or after this day.
+    let idleSince: String
+    /// No recent visit: no home-visit or monitoring form on or after this day.
+    let visitSince: String
+    /// An aged-out case closing on or before this day is listed.
+    let warnUntil: String
+
+    init(asOf: Date, idleDays: Int = 90, visitDays: Int = 30, warnDays: Int = 30) {
+        func daysAgo(_ n: Int) -> String { Lifecycle.day(asOf.addingTimeInterval(-Double(n) * 86_400)) }
+        today = Lifecycle.day(asOf)
+        (idleSince, visitSince) = (daysAgo(idleDays), daysAgo(visitDays))
+        warnUntil = Lifecycle.day(asOf.addingTimeInterval(Double(warnDays) * 86_400))
+    }
+
+    /// An aged-out case closing within the window, or past its day.
+    func agedOutItem(_ record: CaseRecord, _ lifecycle: LifecycleState) -> DueItem? {
+        guard let closing = Lifecycle.agedOutClosingDay(record, lifecycle), closing <= warnUntil else { return nil }
+        return DueItem(caseNumber: record.number, kind: .agedOutClosing, date: closing,
+                       detail: closing <= today ? "aged out: closing day \(closing) has come; it closes when next touched, or with 'casevault due --close-aged-out'"
+                                                : "aged out: closes on \(closing) unless its supervisor extends it")
     }
 }
 
@@ -334,6 +341,11 @@ public struct DueItem: Sendable, Equatable {
     }
     /// The form types that count as a home visit or monitoring.
     static let visitFormTypes: Set<String> = ["home-visit", "monitoring-reassessment"]
+
+    static func awaitingApproval(_ pending: ClosureRequestRecord) -> DueItem {
+        DueItem(caseNumber: pending.caseNumber, kind: .closureAwaitingApproval, date: String(pending.at.prefix(10)),
+                detail: "closure asked for by \(pending.requestedBy), awaiting \(pending.approver)")
+    }
 
     public let caseNumber: String
     public let kind: Kind

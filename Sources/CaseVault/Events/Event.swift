@@ -39,6 +39,7 @@ public enum EventType: String, CaseIterable, Sendable, Codable {
     case auditExported = "audit.exported"
     case searchKeyGranted = "search.key-granted"
     case clientNamed = "case.client-named"
+    case talliesStarted = "report.tallies-started"
 }
 
 /// `vault.created`: the settings the first admin signs.
@@ -50,9 +51,12 @@ struct VaultCreated: Codable, Equatable {
     var recoveryPublicKey: String?
     var caseCategories: [String]
     var teamTierRoles: [String]
+    /// The report's tallies are kept from this event on (SECURITY.md §12a);
+    /// absent in a vault made before them.
+    var tallies: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
-        case formatVersion, createdAt, kdf, insecureTestingKDF, recoveryPublicKey, caseCategories, teamTierRoles
+        case formatVersion, createdAt, kdf, insecureTestingKDF, recoveryPublicKey, caseCategories, teamTierRoles, tallies
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -64,7 +68,15 @@ struct VaultCreated: Codable, Equatable {
         try c.encode(recoveryPublicKey, forKey: .recoveryPublicKey)  // null when there is none
         try c.encode(caseCategories, forKey: .caseCategories)
         try c.encode(teamTierRoles, forKey: .teamTierRoles)
+        try c.encodeIfPresent(tallies, forKey: .tallies)
     }
+}
+
+/// `report.tallies-started`: an admin or project director starts the
+/// monthly report's tallies in a vault made before them, counting every
+/// case it has (`cases`, as a check) from the signed state.
+struct TalliesStarted: Codable, Equatable {
+    var cases: Int
 }
 
 struct StaffAdded: Codable, Equatable {
@@ -532,6 +544,7 @@ enum EventData: Equatable {
     case auditExported(AuditExported)
     case searchKeyGranted(SearchKeyGranted)
     case clientNamed(ClientNamed)
+    case talliesStarted(TalliesStarted)
 
     var type: EventType {
         switch self {
@@ -572,6 +585,7 @@ enum EventData: Equatable {
         case .auditExported: .auditExported
         case .searchKeyGranted: .searchKeyGranted
         case .clientNamed: .clientNamed
+        case .talliesStarted: .talliesStarted
         }
     }
 
@@ -613,6 +627,7 @@ enum EventData: Equatable {
         case .auditExported(let data): return try encoder.encode(data)
         case .searchKeyGranted(let data): return try encoder.encode(data)
         case .clientNamed(let data): return try encoder.encode(data)
+        case .talliesStarted(let data): return try encoder.encode(data)
         }
     }
 
@@ -630,6 +645,7 @@ enum EventData: Equatable {
                 k.integer("opsLimit", d.kdf.opsLimit)
             }
             m.string("recoveryPublicKey", d.recoveryPublicKey)
+            if let tallies = d.tallies { m.bool("tallies", tallies) }
             m.strings("teamTierRoles", d.teamTierRoles)
         case .staffAdded(let d):
             m.string("boxPublicKey", d.boxPublicKey)
@@ -761,6 +777,8 @@ enum EventData: Equatable {
             m.string("holderPublicKey", d.holderPublicKey)
             m.string("keyCheck", d.keyCheck)
             m.string("sealedKeyHash", d.sealedKeyHash)
+        case .talliesStarted(let d):
+            m.integer("cases", d.cases)
         case .clientNamed(let d):
             m.string("case", d.case)
             if let index = d.index { m.string("index", index) }
@@ -900,6 +918,7 @@ enum EventData: Equatable {
         case .auditExported: return .auditExported(try decoder.decode(AuditExported.self, from: json))
         case .searchKeyGranted: return .searchKeyGranted(try decoder.decode(SearchKeyGranted.self, from: json))
         case .clientNamed: return .clientNamed(try decoder.decode(ClientNamed.self, from: json))
+        case .talliesStarted: return .talliesStarted(try decoder.decode(TalliesStarted.self, from: json))
         }
     }
 
@@ -907,7 +926,7 @@ enum EventData: Equatable {
     var namedCases: [String] {
         switch self {
         case .vaultCreated, .staffAdded, .passphraseChanged, .schemaAdded, .confidentialTypesSet, .retentionPolicySet, .staffLeft,
-             .searchKeyGranted: []
+             .searchKeyGranted, .talliesStarted: []
         case .clientNamed(let d): [d.case]
         case .caseOpened(let d): [d.case]
         case .grantGiven(let d): [d.case]

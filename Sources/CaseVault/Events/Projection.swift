@@ -35,6 +35,12 @@ enum Projection {
         let checked: Bool
         let verified: VerifiedCaches?
         let keyMaterialWithheld: Bool
+        /// The cases whose records this event changed, in order, each once
+        /// (by bytes), and those whose documents it changed: their report
+        /// tallies are brought up to date after it (`updateTallies`).
+        var tallyCases: [String] = []
+        var tallyCasesSeen = Set<[UInt8]>()
+        var tallyDocuments = Set<[UInt8]>()
 
         init(event: Event, writer: any CatalogWriter, root: [UInt8], checked: Bool, verified: VerifiedCaches?, keyMaterialWithheld: Bool) {
             self.event = event
@@ -51,11 +57,13 @@ enum Projection {
         func refuse(_ reason: String) -> VaultError { Projection.refusal(event, reason) }
 
         mutating func set(_ key: String, _ record: some CanonicalRecord) throws {
+            noteTally(key)
             root = try StateMap.set(StateMap.keyHash(key), to: SignedState.valueHash(record), root: root,
                                     in: StateNodes(reader: writer), checkRoot: checked, cache: verified?.nodes)
         }
 
         mutating func remove(_ key: String) throws {
+            noteTally(key)
             root = try StateMap.remove(StateMap.keyHash(key), root: root, in: StateNodes(reader: writer), checkRoot: checked, cache: verified?.nodes)
         }
 
@@ -112,6 +120,11 @@ enum Projection {
         }
 
         mutating func run() throws {
+            try project()
+            try updateTallies()
+        }
+
+        mutating func project() throws {
             switch event.data {
             case .vaultCreated(let data): try vaultCreated(data)
             case .staffAdded(let data): try staffAdded(data)
@@ -150,6 +163,7 @@ enum Projection {
             case .auditExported(let data): try auditExported(data)
             case .searchKeyGranted(let data): try searchKeyGranted(data)
             case .clientNamed(let data): try clientNamed(data)
+            case .talliesStarted(let data): try talliesStarted(data)
             }
         }
 
@@ -163,6 +177,7 @@ enum Projection {
                                              teamTierRoles: data.teamTierRoles, eventSeq: event.seq)
             try writer.putVaultSettings(record)
             try set(StateKey.vault, record)
+            if data.tallies == true { try putTally(StateKey.tallyTotals, TallyTotals(since: event.seq)) }
         }
 
         mutating func staffAdded(_ data: StaffAdded) throws {
@@ -1280,6 +1295,180 @@ enum Projection {
             try approvalsLapse(record.number)
             try set(StateKey.case(record.number), CaseState(record, grants: state.grants))
             try set(StateKey.lifecycle(record.number), LifecycleState(changes: lifecycle.changes + [change], pendingClosure: nil))
+        }
+
+        // MARK: Report tallies (SECURITY.md §12a, "Report tallies")
+
+        /// A key this event writes that bears on a case's tally: the case's
+        /// record, lifecycle, tags or hold, or its documents (whose records
+        /// and withdrawals decide its filing days).
+        mutating func noteTally(_ key: String) {
+            guard let slash = key.firstIndex(of: "/") else { return }
+            let kind = key[..<slash], rest = key[key.index(after: slash)...]
+            let number: Substring, documents: Bool
+            switch kind {
+            case "case", "lifecycle", "tags", "hold": (number, documents) = (rest, false)
+            // A version's stamp changes only with its document's record (a
+            // filing, a move, an import) or its withdrawal; a version re-sealed
+            // by a rotation changes no filing day.
+            case "document", "version", "withdrawals":
+                guard let end = rest.firstIndex(of: "/") else { return }
+                (number, documents) = (rest[..<end], kind != "version")
+            default: return
+            }
+            let bytes = Array(number.utf8)
+            if tallyCasesSeen.insert(bytes).inserted { tallyCases.append(String(number)) }
+            if documents { tallyDocuments.insert(bytes) }
+        }
+
+        /// Writes a tally's row (its canonical JSON) and its key in the map.
+        mutating func putTally(_ key: String, _ record: some CanonicalRecord) throws {
+            let bytes = record.canonicalJSON
+            try writer.putTally(key: key, record: bytes)
+            root = try StateMap.set(StateMap.keyHash(key), to: SHA256.hash(bytes), root: root, in: StateNodes(reader: writer),
+                                    checkRoot: checked, cache: verified?.nodes)
+        }
+
+        /// After the event: each case it touched contributes anew. A filing
+        /// only moves the case's newest filing days on; any other change is
+        /// read back from the case's signed state (its documents only when
+        /// the event changed them).
+        mutating func updateTallies() throws {
+            guard !tallyCases.isEmpty, event.type != .talliesStarted, let totals = try signed.tallyTotals() else { return }
+            var changes = TallyChanges(month: String(event.at.prefix(7)))
+            for number in tallyCases {
+                let old = try signed.tally(StateKey.tallyCase(number), as: CaseTally.self)
+                let new: CaseTally?
+                if case .versionFiled(let data) = event.data, let old, Array(data.case.utf8) == Array(number.utf8) {
+                    guard let filed = Timestamp.date(from: data.stamp.date) else { continue }
+                    new = old.filed(on: Lifecycle.day(filed), visit: data.schema != nil && DueItem.visitFormTypes.contains(data.type))
+                } else if let old, !tallyDocuments.contains(Array(number.utf8)) {
+                    new = try signed.computeCaseTally(number, activity: (old.lastFiled, old.lastVisit))
+                } else {
+                    new = try signed.computeCaseTally(number)
+                }
+                guard let new, new != old else { continue }
+                changes.move(number, from: old, to: new, imported: event.type == .caseImported)
+                try putTally(StateKey.tallyCase(number), new)
+            }
+            try write(changes, totals: totals)
+        }
+
+        /// Writes what `changes` makes of the totals, the month's tally and
+        /// activity, and the managers' due tallies.
+        mutating func write(_ changes: TallyChanges, totals: TallyTotals) throws {
+            if changes.changesTotals {
+                var next = totals
+                next.agedOut += changes.agedOut
+                next.concern += changes.concern
+                next.holds += changes.holds
+                next.pendingClosures += changes.pendingClosures
+                try putTally(StateKey.tallyTotals, next)
+            }
+            if changes.changesMonth {
+                try addToMonth(changes.month, statuses: changes.statuses, caseloads: changes.caseloads, activity: changes.activity)
+            }
+            for manager in Set(changes.idle.keys).union(changes.visit.keys).sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                var due = try signed.tally(StateKey.tallyDue(manager), as: DueTally.self) ?? DueTally()
+                TallyChanges.merge(changes.idle[manager] ?? [:], into: &due.idle)
+                TallyChanges.merge(changes.visit[manager] ?? [:], into: &due.visit)
+                try putTally(StateKey.tallyDue(manager), due)
+            }
+        }
+
+        /// Adds to a month's tally, and its activity to its chunks.
+        mutating func addToMonth(_ month: String, statuses: [String: [String: Int]], caseloads: [String: [String: Int]],
+                                 activity: [ActivityChunk.Entry]) throws {
+            guard Lifecycle.parseDay(month + "-01") != nil else { throw refuse("the event's time is not a date") }
+            let key = StateKey.tallyMonth(month)
+            var record: MonthTally
+            if let known = try signed.tally(key, as: MonthTally.self) {
+                record = known
+            } else {
+                record = MonthTally()
+                var months = try signed.tally(StateKey.tallyMonths, as: TallyMonths.self)?.months ?? []
+                months.append(month)
+                months.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+                try putTally(StateKey.tallyMonths, TallyMonths(months: months))
+            }
+            TallyChanges.merge(statuses, into: &record.statuses)
+            TallyChanges.merge(caseloads, into: &record.caseloads)
+            var pending = activity[...]
+            while !pending.isEmpty {
+                let chunk = record.activity / ActivityChunk.size, filled = record.activity % ActivityChunk.size
+                let chunkKey = StateKey.tallyActivity(month, chunk: chunk)
+                var entries: [ActivityChunk.Entry] = []
+                if filled > 0 {
+                    guard let known = try signed.tally(chunkKey, as: ActivityChunk.self), known.entries.count == filled else {
+                        throw VaultError.integrityFailure("the report tally \(chunkKey) is not the \(filled) entries its month counts")
+                    }
+                    entries = known.entries
+                }
+                let taken = pending.prefix(ActivityChunk.size - filled)
+                entries += taken
+                pending = pending.dropFirst(taken.count)
+                record.activity += taken.count
+                try putTally(chunkKey, ActivityChunk(entries: entries))
+            }
+            try putTally(key, record)
+        }
+
+        /// Starts the tallies of a vault made before them: every case's
+        /// contribution now, and, from each case's signed history, what it
+        /// added month by month (its opening or import, its status changes
+        /// here, its transfer away; counted in the caseload of its manager
+        /// and supervisor of now, the history keeping no earlier ones).
+        mutating func talliesStarted(_ data: TalliesStarted) throws {
+            guard event.format >= 2 else { throw refuse("\(event.type.rawValue) is a format-2 event") }
+            _ = try actor()
+            guard try signed.tallyTotals() == nil else { throw refuse("the report's tallies are already kept") }
+            let cases = try signed.cases(matching: CaseQuery())
+            guard cases.count == data.cases else { throw refuse("the vault has \(cases.count) cases, not \(data.cases)") }
+            var now = TallyChanges(month: "")
+            var months: [String: TallyChanges] = [:]
+            func at(_ time: String) -> String { String(time.prefix(7)) }
+            for state in cases {
+                let record = state.case
+                guard let tally = try signed.computeCaseTally(record.number) else { continue }
+                try putTally(StateKey.tallyCase(record.number), tally)
+                now.count(tally, 1)
+                // The case as it was: here from its opening or import, with its status then.
+                var past = tally
+                (past.concern, past.hold, past.pendingClosure, past.here) = (false, false, false, true)
+                past.status = CaseStatus.open.rawValue
+                let since = record.imported?.at ?? record.openedAt
+                let changes = try signed.lifecycle(record.number).changes
+                var local = changes[...]
+                if record.imported != nil {
+                    while let change = local.first, change.at < since {
+                        past.status = change.to
+                        local = local.dropFirst()
+                    }
+                }
+                months[at(since), default: TallyChanges(month: at(since))].move(record.number, from: nil, to: past, imported: record.imported != nil)
+                for change in local {
+                    var next = past
+                    next.status = change.to
+                    months[at(change.at), default: TallyChanges(month: at(change.at))].move(record.number, from: past, to: next, imported: false)
+                    past = next
+                }
+                if let gone = record.transferred {
+                    var next = past
+                    next.here = false
+                    months[at(gone.at), default: TallyChanges(month: at(gone.at))].move(record.number, from: past, to: next, imported: false)
+                }
+            }
+            var totals = TallyTotals(since: event.seq)
+            (totals.agedOut, totals.concern, totals.holds, totals.pendingClosures) = (now.agedOut, now.concern, now.holds, now.pendingClosures)
+            try putTally(StateKey.tallyTotals, totals)
+            for month in months.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                let changes = months[month]!
+                guard changes.changesMonth else { continue }
+                try addToMonth(month, statuses: changes.statuses, caseloads: changes.caseloads, activity: changes.activity)
+            }
+            for manager in Set(now.idle.keys).union(now.visit.keys).sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                try putTally(StateKey.tallyDue(manager), DueTally(idle: now.idle[manager] ?? [:], visit: now.visit[manager] ?? [:]))
+            }
         }
     }
 }

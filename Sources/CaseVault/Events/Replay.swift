@@ -132,7 +132,8 @@ public enum Replay {
         case .vaultCreated, .caseOpened, .contentRead, .contentRefused, .statusChanged, .closureRequested, .closureApproved,
              .versionWithdrawn, .tagAdded, .tagRemoved, .agedOutExtended, .agedOutClosed,
              .confidentialTypesSet, .holdPlaced, .holdReleased, .disposalApproved, .disposed, .staffLeft, .handoverStarted,
-             .handoverCompleted, .packageExported, .handoverCancelled, .caseTransferred, .transferCancelled, .auditExported: []
+             .handoverCompleted, .packageExported, .handoverCancelled, .caseTransferred, .transferCancelled, .auditExported,
+             .talliesStarted: []
         }
     }
 
@@ -194,6 +195,7 @@ enum CatalogComparison {
         var clientIndexes: [ClientIndexRecord] = []
         var tags: [CaseTagRecord] = []
         var withdrawals: [WithdrawalRecord] = []
+        var tallies: [TallyRow] = []
 
         init() {}
 
@@ -231,6 +233,7 @@ enum CatalogComparison {
                     rows.clientIndexes = try reader.clientIndexes(caseNumber: nil)
                     rows.tags = try reader.tags(caseNumber: nil)
                     rows.withdrawals = try reader.withdrawals(caseNumber: nil, document: nil)
+                    rows.tallies = try reader.tallies().map(TallyRow.init)
                 },
             ]
         }
@@ -319,7 +322,25 @@ enum CatalogComparison {
                     key: { Triple($0.caseNumber, $0.tag, 0) }, name: { "\($0.caseNumber) \($0.tag)" })
         try compare("withdrawals", live.withdrawals, replayed.withdrawals,
                     key: { Triple($0.caseNumber, $0.document, $0.version) }, name: { "\($0.caseNumber) '\($0.document)' v\($0.version)" })
+        try compare("report tallies", live.tallies, replayed.tallies, key: { Triple($0.key, "", 0) }, name: \.key)
         return found
+    }
+
+    /// A report tally's row: its key and the record's bytes as stored.
+    struct TallyRow: CanonicalRecord {
+        let key: String
+        let record: [UInt8]
+        init(_ row: (key: String, record: [UInt8])) { (key, record) = row }
+        func write(_ m: inout CanonicalWriter.Members) {
+            m.string("key", key)
+            m.string("record", String(decoding: record, as: UTF8.self))
+        }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(key, forKey: .key)
+            try c.encode(String(decoding: record, as: UTF8.self), forKey: .record)
+        }
+        enum CodingKeys: String, CodingKey { case key, record }
     }
 
     /// A status change with its place in its case's list, for the comparison.

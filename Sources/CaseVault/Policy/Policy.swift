@@ -52,6 +52,7 @@ enum Policy {
         case .auditExported: role == .auditor || role == .admin || role == .projectDirector
         case .caseImported: role == .caseSupervisor
         case .searchKeyGranted, .clientNamed: searchingRoles.contains(role)
+        case .talliesStarted: role == .admin || role == .projectDirector
         }
     }
 

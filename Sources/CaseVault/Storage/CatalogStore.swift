@@ -165,6 +165,12 @@ public protocol CatalogReader: AnyObject {
     /// The cases of which a holder (`staff:<id>`, `recovery`) holds any
     /// generation of any tier, by case number.
     func cases(heldBy holder: String) throws -> [String]
+    /// The cases tagged `tag`, by case number.
+    func cases(taggedWith tag: String) throws -> [String]
+    /// A report tally's row: the record's canonical JSON (SECURITY.md §12a).
+    func tally(key: String) throws -> [UInt8]?
+    /// Every report tally row, by key (as bytes), for `verify`.
+    func tallies() throws -> [(key: String, record: [UInt8])]
 }
 
 /// The write side, reachable only inside `CatalogStore.write`. Only the
@@ -216,6 +222,8 @@ public protocol CatalogWriter: CatalogReader {
     func putDisposalApproval(_ record: DisposalApprovalRecord) throws
     func deleteDisposalApprovals(caseNumber: String) throws
     func putDisposal(_ record: DisposalRecord) throws
+    /// Sets a report tally's row, replacing any other.
+    func putTally(key: String, record: [UInt8]) throws
 }
 
 /// Stored nodes feed the log tree and the state map.

@@ -49,6 +49,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         var retentionPolicies: [Int: RetentionPolicyRecord] = [:]
         var disposalApprovals: [Name: [Int64: DisposalApprovalRecord]] = [:]
         var disposals: [Name: DisposalRecord] = [:]
+        var tallies: [Name: [UInt8]] = [:]
     }
 
     /// A name compared, hashed and ordered by its UTF-8 bytes (without
@@ -229,6 +230,14 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             let cases = caseNumber.map { [Name($0)] } ?? state.disposalApprovals.keys.sorted()
             return cases.flatMap { (state.disposalApprovals[$0] ?? [:]).values.sorted { $0.seq < $1.seq } }
         }
+        func cases(taggedWith tag: String) throws -> [String] {
+            state.tags.filter { $0.value[Name(tag)] != nil }.keys.sorted().map(\.text)
+        }
+        func tally(key: String) throws -> [UInt8]? { state.tallies[Name(key)] }
+        func tallies() throws -> [(key: String, record: [UInt8])] {
+            state.tallies.sorted { $0.key < $1.key }.map { ($0.key.text, $0.value) }
+        }
+        func putTally(key: String, record: [UInt8]) throws { state.tallies[Name(key)] = record }
         func cases(heldBy holder: String) throws -> [String] {
             state.grants.filter { $0.value.values.contains { $0.holder == holder } }.keys.sorted().map(\.text)
         }

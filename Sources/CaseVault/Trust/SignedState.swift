@@ -141,6 +141,29 @@ struct SignedState {
         return record
     }
 
+    /// `remembered` for a record whose row is its canonical JSON (a report
+    /// tally): the row's bytes must hash to the signed value, then `decode`
+    /// reads them.
+    func rememberedRaw<R: CanonicalRecord>(_ key: String, what: @autoclosure () -> String,
+                                           decode: ([UInt8]) throws -> R) throws -> R? {
+        let signed = checked ? try signedValue(key) : nil
+        if let signed, let known = memo?.record(key, signed: signed) as R? { return known }
+        let bytes = try reader.tally(key: key)
+        if checked {
+            switch (bytes, signed) {
+            case (nil, nil): return nil
+            case (let bytes?, let signed?):
+                guard SHA256.hash(bytes) == signed else { throw VaultError.integrityFailure("\(what()) in the catalog differs from its signed state") }
+            case (nil, _?): throw VaultError.integrityFailure("\(what()) is in the signed log but missing from the catalog")
+            case (_?, nil): throw VaultError.integrityFailure("\(what()) is in the catalog but not in the signed log")
+            }
+        }
+        guard let bytes else { return nil }
+        let record = try decode(bytes)
+        if let signed { memo?.remember(key, signed: signed, record) }
+        return record
+    }
+
     func settings() throws -> VaultSettingsRecord {
         let record = try remembered(StateKey.vault, what: "the vault's settings") { try reader.vaultSettings() }
         guard let record else { throw VaultError.integrityFailure("the vault's signed settings are missing") }

@@ -59,11 +59,12 @@ public struct VaultConfig: Codable, Sendable, Equatable {
     }
 
     /// The settings a `vault.created` event records, so the log binds the
-    /// config that was in force when the vault got its first admin.
+    /// config that was in force when the vault got its first admin; and,
+    /// since the report's tallies, that they are kept from the start.
     var vaultCreated: VaultCreated {
         VaultCreated(formatVersion: formatVersion, createdAt: createdAt, kdf: kdf,
                      insecureTestingKDF: insecureTestingKDF, recoveryPublicKey: recoveryPublicKey,
-                     caseCategories: caseCategories, teamTierRoles: teamTierRoles)
+                     caseCategories: caseCategories, teamTierRoles: teamTierRoles, tallies: true)
     }
 
     /// Whether this config says what the signed settings say.
