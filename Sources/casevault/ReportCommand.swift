@@ -18,7 +18,7 @@ struct StartTalliesCommand: ParsableCommand {
             A vault made by this version keeps, in its signed state, running tallies of what the monthly report counts, so the \
             report reads only what it shows however many cases the vault holds. A vault made before them is counted case by \
             case until someone signs this one event, which counts every case from the signed state (a few seconds per 10,000 \
-            cases). Month-end caseloads before it count each case under its manager and supervisor at that time: the history keeps no \
+            cases). Month-end caseloads before it count each case under the manager and supervisor it has now: the history keeps no \
             earlier ones.
             """
     )
@@ -100,9 +100,13 @@ struct MonthlyReportCommand: ParsableCommand {
         out += "\n## Due\n\nAs `casevault due` lists it as of the month's last day, from the vault's current state.\n\n"
         out += r.overdue.isEmpty ? "No aged-out case closing and no closure awaiting approval.\n"
             : r.overdue.map { "- \($0.caseNumber): \($0.kind.rawValue): \(TerminalText.escape($0.detail))\n" }.joined()
-        out += "\n| case manager | idle (nothing filed for 90 days) | open, no home visit for 30 days |\n|---|---|---|\n"
-        for c in r.overdueByManager { out += "| \(c.name) (\(c.staffID)) | \(c.idle) | \(c.noRecentVisit) |\n" }
-        out += r.overdueByManager.isEmpty ? "\nNone.\n" : "\n`casevault due --as-of DAY` lists them.\n"
+        if r.overdueByManager.isEmpty {
+            out += "\nNo idle case (nothing filed for 90 days) and no open case without a home visit for 30 days.\n"
+        } else {
+            out += "\n| case manager | idle (nothing filed for 90 days) | open, no home visit for 30 days |\n|---|---|---|\n"
+            for c in r.overdueByManager { out += "| \(c.name) (\(c.staffID)) | \(c.idle) | \(c.noRecentVisit) |\n" }
+            out += "\n`casevault due --as-of DAY` lists them.\n"
+        }
         out += r.talliesSince.map { "\n_From the vault's signed tallies, kept since event \($0)._\n" } ?? "\n_Counted from every case._\n"
         return out
     }

@@ -1,4 +1,5 @@
 @testable import CaseVault
+import CaseVaultCrypto
 import CaseVaultSQLite
 import Foundation
 import Testing
@@ -88,6 +89,42 @@ func expectTalliedReportsAgree(_ vault: Vault, months: [String], sourceLocation:
         let verified = try p.vault.verify()
         #expect(verified.isClean, "\(verified.findings)")
         #expect(try ReplayTests.compare(p.vault).isEmpty)
+    }
+
+    /// The UTC day of a stamp's date is worked out by hand (signed state must
+    /// not hang on a date parser): it agrees with Foundation's, across
+    /// offsets, month and year ends and leap days, and refuses other text.
+    @Test func theUTCDayOfAStampAgreesWithFoundation() throws {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let instant = Date(timeIntervalSince1970: Double(Int64.random(in: -2_000_000_000...6_000_000_000, using: &generator)))
+            let minutes = Int.random(in: -14 * 60...14 * 60, using: &generator)
+            let zone = TimeZone(secondsFromGMT: minutes * 60)!
+            let text = Stamp.dateString(instant, in: zone)
+            #expect(Lifecycle.utcDay(ofStamp: text) == Lifecycle.day(instant), "\(text)")
+        }
+        #expect(Lifecycle.utcDay(ofStamp: "2024-02-29T23:30:00-01:00") == "2024-03-01")
+        #expect(Lifecycle.utcDay(ofStamp: "2027-01-01T01:00:00+03:00") == "2026-12-31")
+        #expect(Lifecycle.utcDay(ofStamp: "2026-12-03T11:00:00Z") == "2026-12-03")
+        for bad in ["2026-02-29T10:00:00Z", "2026-12-03T24:00:00Z", "2026-12-03 11:00:00Z", "2026-12-03T11:00:00", "2026-12-03T11:00:00.5Z",
+                    "2026-12-03T11:00:00+0300", "２026-12-03T11:00:00Z", "2026-13-03T11:00:00Z", ""] {
+            #expect(Lifecycle.utcDay(ofStamp: bad) == nil, "\(bad)")
+        }
+    }
+
+    /// The settings fingerprint `init` prints is what an older init printed:
+    /// `tallies`, which every vault now signs, is not a setting.
+    @Test func theSettingsFingerprintLeavesTalliesOut() throws {
+        let scratch = Scratch()
+        let vault = try makeVault(in: scratch)
+        var members: [String: JSONValue] = [:]
+        var created = vault.config.vaultCreated
+        #expect(created.tallies == true)
+        created.tallies = nil
+        if case .object(let data) = try JSONValueEncoder().encode(created) { members = data }
+        members["vaultId"] = .string(vault.config.vaultId)
+        let digest = Array(SHA256.hash(JSONValue.object(members).canonicalBytes).prefix(16)).hexString
+        #expect(vault.config.settingsFingerprint.replacingOccurrences(of: "-", with: "") == digest)
     }
 
     /// A vault made before the tallies (the committed format-2 fixture) is

@@ -130,6 +130,32 @@ import Testing
         try expectTalliedReportsAgree(o.to.vault, months: [String(Lifecycle.day(imported).prefix(7)), "2020-01"])
     }
 
+    /// A transfer called back, or sent again after its file was lost, in a
+    /// later month: the case is away exactly from the month of the transfer
+    /// that stands, in the tallies as in a count of every case.
+    @Test func aTransferCalledBackOrSentAgainLaterCountsFromTheTransferThatStands() throws {
+        func day(_ text: String) -> Date { try! Date(text + "T09:00:00Z", strategy: .iso8601) }
+        for resend in [false, true] {
+            let o = try Offices()
+            let identity = try o.identity
+            _ = try o.from.vault.exportCase(Self.number, to: identity, out: o.from.scratch.file("a.cvt"), reason: "moved", by: o.from["halima"],
+                                            now: day("2030-01-10"))
+            if resend {
+                _ = try o.from.vault.exportCase(Self.number, to: identity, out: o.from.scratch.file("b.cvt"), reason: "file lost",
+                                                by: o.from["halima"], now: day("2030-03-10"))
+            } else {
+                _ = try o.from.vault.cancelTransfer(Self.number, reason: "they have no place", by: o.from["halima"], now: day("2030-03-10"))
+            }
+            try expectTalliedReportsAgree(o.from.vault, months: ["2030-01", "2030-02", "2030-03", "2030-04"])
+            // Here in February either way; away from March only when sent again then.
+            #expect(try !o.from.vault.monthlyReport(month: "2030-02").byStatus.isEmpty)
+            #expect(try o.from.vault.monthlyReport(month: "2030-03").byStatus.isEmpty == resend, "resend \(resend)")
+            #expect(try o.from.vault.monthlyReport(month: "2030-03").transferredOut == (resend ? [Self.number] : []))
+            #expect(try o.from.vault.monthlyReport(month: "2030-01").transferredOut.isEmpty)
+            #expect(try o.from.vault.verify().isClean)
+        }
+    }
+
     /// An imported case's earlier status changes keep the sending vault's
     /// sequence numbers, higher here than this vault's own: its first change
     /// here made its status history unreadable (integrity failure), and with

@@ -279,8 +279,7 @@ extension SignedState {
         for document in try documents(record.number) {
             guard let current = try currentVersion(of: document),
                   let version = try version(record.number, document.name, current),
-                  let filed = Timestamp.date(from: version.stamp.date) else { continue }
-            let day = Lifecycle.day(filed)
+                  let day = Lifecycle.utcDay(ofStamp: version.stamp.date) else { continue }
             lastFiled = max(lastFiled, day)
             if document.isForm, DueItem.visitFormTypes.contains(document.type) { lastVisit = max(lastVisit ?? day, day) }
         }

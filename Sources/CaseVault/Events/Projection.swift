@@ -41,6 +41,10 @@ enum Projection {
         var tallyCases: [String] = []
         var tallyCasesSeen = Set<[UInt8]>()
         var tallyDocuments = Set<[UInt8]>()
+        /// The month of the transfer this event calls back or sends again:
+        /// the tallies count a case away from the month of its standing
+        /// transfer, as counting every case does.
+        var tallyTransferMonth: String?
 
         init(event: Event, writer: any CatalogWriter, root: [UInt8], checked: Bool, verified: VerifiedCaches?, keyMaterialWithheld: Bool) {
             self.event = event
@@ -1002,6 +1006,7 @@ enum Projection {
                 }
             }
             var record = state.case
+            tallyTransferMonth = state.case.transferred.map { String($0.at.prefix(7)) }
             record.transferred = CaseTransfer(seq: event.seq, at: event.at, by: event.actor, toVault: data.toVault, toMember: data.toMember,
                                               reason: data.reason)
             try writer.putCase(record)
@@ -1030,7 +1035,8 @@ enum Projection {
         mutating func transferCancelled(_ data: TransferCancelled) throws {
             let (state, _, _) = try lifecycleCase(data.case, reason: data.reason, transferred: true)
             guard event.actor == state.case.supervisor else { throw refuse("only the case's supervisor cancels its transfer") }
-            guard state.case.transferred != nil else { throw refuse("\(data.case) was not transferred") }
+            guard let standing = state.case.transferred else { throw refuse("\(data.case) was not transferred") }
+            tallyTransferMonth = String(standing.at.prefix(7))
             var record = state.case
             record.transferred = nil
             try writer.putCase(record)
@@ -1335,17 +1341,31 @@ enum Projection {
         /// the event changed them).
         mutating func updateTallies() throws {
             guard !tallyCases.isEmpty, event.type != .talliesStarted, let totals = try signed.tallyTotals() else { return }
-            var changes = TallyChanges(month: String(event.at.prefix(7)))
+            let month = String(event.at.prefix(7))
+            // A transfer called back: the case was away from its month, as if never sent.
+            var changes = TallyChanges(month: event.type == .transferCancelled ? tallyTransferMonth ?? month : month)
             for number in tallyCases {
                 let old = try signed.tally(StateKey.tallyCase(number), as: CaseTally.self)
                 let new: CaseTally?
                 if case .versionFiled(let data) = event.data, let old, Array(data.case.utf8) == Array(number.utf8) {
-                    guard let filed = Timestamp.date(from: data.stamp.date) else { continue }
-                    new = old.filed(on: Lifecycle.day(filed), visit: data.schema != nil && DueItem.visitFormTypes.contains(data.type))
+                    guard let day = Lifecycle.utcDay(ofStamp: data.stamp.date) else { continue }
+                    new = old.filed(on: day, visit: data.schema != nil && DueItem.visitFormTypes.contains(data.type))
                 } else if let old, !tallyDocuments.contains(Array(number.utf8)) {
                     new = try signed.computeCaseTally(number, activity: (old.lastFiled, old.lastVisit))
                 } else {
                     new = try signed.computeCaseTally(number)
+                }
+                // A transfer sent again (its file was lost) counts from now: the case
+                // comes back to the month it was first sent and leaves again in this one.
+                if event.type == .caseTransferred, let sent = tallyTransferMonth, sent != month, let old, old == new {
+                    var back = old
+                    back.here = true
+                    var before = TallyChanges(month: sent), now = TallyChanges(month: month)
+                    before.move(number, from: old, to: back, imported: false)
+                    now.move(number, from: back, to: old, imported: false)
+                    try addToMonth(sent, statuses: before.statuses, caseloads: before.caseloads, activity: [])
+                    try addToMonth(month, statuses: now.statuses, caseloads: now.caseloads, activity: now.activity)
+                    continue
                 }
                 guard let new, new != old else { continue }
                 changes.move(number, from: old, to: new, imported: event.type == .caseImported)
@@ -1422,7 +1442,9 @@ enum Projection {
             guard event.format >= 2 else { throw refuse("\(event.type.rawValue) is a format-2 event") }
             _ = try actor()
             guard try signed.tallyTotals() == nil else { throw refuse("the report's tallies are already kept") }
-            let cases = try signed.cases(matching: CaseQuery())
+            // By number (bytes), not in the catalog's order, which a column's
+            // storage class edited by hand could change, and with it the chunks.
+            let cases = try signed.cases(matching: CaseQuery()).sorted { $0.case.number.utf8.lexicographicallyPrecedes($1.case.number.utf8) }
             guard cases.count == data.cases else { throw refuse("the vault has \(cases.count) cases, not \(data.cases)") }
             var now = TallyChanges(month: "")
             var months: [String: TallyChanges] = [:]

@@ -134,6 +134,68 @@ enum Lifecycle {
         return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
     }
 
+    /// The UTC day of a stamp's date, `YYYY-MM-DDThh:mm:ss` then `Z` or
+    /// `±hh:mm` (SECURITY.md §11), worked out by hand rather than by a date
+    /// parser: the report's tallies are signed state, and every reader and
+    /// replay must get the same day. Nil for any other text.
+    static func utcDay(ofStamp text: String) -> String? {
+        let b = Array(text.utf8)
+        func number(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= b.count else { return nil }
+            var value = 0
+            for byte in b[from..<(from + count)] {
+                guard (0x30...0x39).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            return value
+        }
+        guard b.count == 20 || b.count == 25, b[4] == 0x2d, b[7] == 0x2d, b[10] == 0x54, b[13] == 0x3a, b[16] == 0x3a,
+              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+              (1...12).contains(month), day >= 1, day <= daysIn(month, of: year), hour < 24, minute < 60, second < 60 else { return nil }
+        var offset = 0  // minutes east of UTC
+        if b.count == 20 {
+            guard b[19] == 0x5a else { return nil }
+        } else {
+            guard b[19] == 0x2b || b[19] == 0x2d, b[22] == 0x3a, let h = number(20, 2), let m = number(23, 2), h < 24, m < 60 else { return nil }
+            offset = (h * 60 + m) * (b[19] == 0x2b ? 1 : -1)
+        }
+        // Days since 1970-01-01 (proleptic Gregorian), then the offset taken off.
+        let minutes = daysSinceEpoch(year, month, day) * 1440 + hour * 60 + minute - offset
+        let (y, m, d) = civil(fromDays: Int((Double(minutes) / 1440).rounded(.down)))
+        return String(format: "%04d-%02d-%02d", y, m, d)
+    }
+
+    private static func daysIn(_ month: Int, of year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Howard Hinnant's days_from_civil and civil_from_days.
+    private static func daysSinceEpoch(_ year: Int, _ month: Int, _ day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    private static func civil(fromDays days: Int) -> (Int, Int, Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
     /// A strict `YYYY-MM-DD` that names a real day.
     static func parseDay(_ text: String) -> Date? {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)

@@ -78,11 +78,14 @@ public struct VaultConfig: Codable, Sendable, Equatable {
     /// A vault made without an admin has unsigned settings until its first
     /// admin signs them. This fingerprint, printed by `init`, lets that admin
     /// check they sign what `init` wrote (SECURITY.md §8): the first 16 bytes
-    /// of SHA-256 over the canonical JSON of the `vault.created` data with
-    /// the vault id, as 8 groups of 4 hex digits.
+    /// of SHA-256 over the canonical JSON of the `vault.created` data (without
+    /// `tallies`) with the vault id, as 8 groups of 4 hex digits.
     public var settingsFingerprint: String {
         var members: [String: JSONValue] = [:]
         if case .object(let data)? = try? JSONValueEncoder().encode(vaultCreated) { members = data }
+        // Not the config's: every casevault since catalog v21 signs it, and a
+        // fingerprint printed by an older init must still match.
+        members["tallies"] = nil
         members["vaultId"] = .string(vaultId)
         let digest = Array(SHA256.hash(JSONValue.object(members).canonicalBytes).prefix(16)).hexString
         return stride(from: 0, to: digest.count, by: 4).map { offset in
