@@ -1340,7 +1340,17 @@ enum Projection {
         /// read back from the case's signed state (its documents only when
         /// the event changed them).
         mutating func updateTallies() throws {
-            guard !tallyCases.isEmpty, event.type != .talliesStarted, let totals = try signed.tallyTotals() else { return }
+            guard !tallyCases.isEmpty, event.type != .talliesStarted else { return }
+            // A filing's usual case, one read: the case's newest filing days
+            // have already moved on to this one's (a case's tally exists only
+            // where tallies are kept).
+            if case .versionFiled(let data) = event.data, tallyCases.count == 1,
+               let old = try signed.tally(StateKey.tallyCase(data.case), as: CaseTally.self),
+               let day = Lifecycle.utcDay(ofStamp: data.stamp.date),
+               old.filed(on: day, visit: data.schema != nil && DueItem.visitFormTypes.contains(data.type)) == old {
+                return
+            }
+            guard let totals = try signed.tallyTotals() else { return }
             let month = String(event.at.prefix(7))
             // A transfer called back: the case was away from its month, as if never sent.
             var changes = TallyChanges(month: event.type == .transferCancelled ? tallyTransferMonth ?? month : month)
