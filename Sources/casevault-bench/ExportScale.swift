@@ -95,7 +95,7 @@ func measureExportAtScale(in folder: String) -> Bool {
 }
 
 /// One-core throughput (MiB/s) of the manifest's SHA-256 and the package's
-/// BLAKE2b, in memory, 64 KiB at a time as the export feeds them.
+/// BLAKE2b, in memory, 64 KiB at a time (the sealed chunk's size).
 func rawHashRates() -> (sha256: Double, blake2b: Double) {
     let chunk = [UInt8](repeating: 0x5a, count: SecretStream.chunkSize)
     let chunks = benchSize / SecretStream.chunkSize

@@ -119,8 +119,9 @@ extension Vault {
             let file = FileWriter(fd: fd, direct: true)
             let writing = Pipeline(consumer: file, buffers: 4, bufferSize: DirectIO.blockSize)
             let packageHasher = HashingForwarder(next: writing)
-            // Stages hand over 128 KiB at a time, not one 64 KiB chunk: fewer
-            // wake-ups (a 1 GiB export 4 % faster), 1.5 MiB locked in all.
+            // These two stages hand over 128 KiB at a time, not one 64 KiB
+            // chunk: half the wake-ups (a 1 GiB export 3-4 % faster); 1 MiB
+            // locked for the two.
             let hashStage = Pipeline(consumer: packageHasher, buffers: 4, bufferSize: 128 << 10)
             // Every stage started is stopped on any failure, upstream first
             // (a stage's consumer writes into the next); then the sealer is
@@ -168,7 +169,7 @@ extension Vault {
                     // The manifest's SHA-256 of the file, on a third thread (libsodium's
                     // SHA-256 is the slowest step of an export).
                     let fileHasher = HashingConsumer()
-                    let hashing = Pipeline(consumer: fileHasher, buffers: 4, bufferSize: 128 << 10)
+                    let hashing = Pipeline(consumer: fileHasher, buffers: 4, bufferSize: SecretStream.chunkSize)  // pooled (SecurePool): made per file
                     var hashed = false
                     defer { if !hashed { hashing.cancel() } }
                     var entryPath: String?
