@@ -106,8 +106,9 @@ func expectTalliedReportsAgree(_ vault: Vault, months: [String], sourceLocation:
         #expect(Lifecycle.utcDay(ofStamp: "2024-02-29T23:30:00-01:00") == "2024-03-01")
         #expect(Lifecycle.utcDay(ofStamp: "2027-01-01T01:00:00+03:00") == "2026-12-31")
         #expect(Lifecycle.utcDay(ofStamp: "2026-12-03T11:00:00Z") == "2026-12-03")
+        #expect(Lifecycle.utcDay(ofStamp: "2027-01-01T01:00:00+0300") == "2026-12-31")  // as one early build wrote it
         for bad in ["2026-02-29T10:00:00Z", "2026-12-03T24:00:00Z", "2026-12-03 11:00:00Z", "2026-12-03T11:00:00", "2026-12-03T11:00:00.5Z",
-                    "2026-12-03T11:00:00+0300", "２026-12-03T11:00:00Z", "2026-13-03T11:00:00Z", ""] {
+                    "2026-12-03T11:00:00+03", "2026-12-03T11:00:00+03:0", "２026-12-03T11:00:00Z", "2026-13-03T11:00:00Z", ""] {
             #expect(Lifecycle.utcDay(ofStamp: bad) == nil, "\(bad)")
         }
     }

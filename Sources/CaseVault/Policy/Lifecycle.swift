@@ -134,8 +134,9 @@ enum Lifecycle {
         return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
     }
 
-    /// The UTC day of a stamp's date, `YYYY-MM-DDThh:mm:ss` then `Z` or
-    /// `±hh:mm` (SECURITY.md §11), worked out by hand rather than by a date
+    /// The UTC day of a stamp's date, `YYYY-MM-DDThh:mm:ss` then `Z`,
+    /// `±hh:mm` (SECURITY.md §11) or `±hhmm` (as one early build wrote
+    /// it), worked out by hand rather than by a date
     /// parser: the report's tallies are signed state, and every reader and
     /// replay must get the same day. Nil for any other text.
     static func utcDay(ofStamp text: String) -> String? {
@@ -149,7 +150,7 @@ enum Lifecycle {
             }
             return value
         }
-        guard b.count == 20 || b.count == 25, b[4] == 0x2d, b[7] == 0x2d, b[10] == 0x54, b[13] == 0x3a, b[16] == 0x3a,
+        guard b.count == 20 || b.count == 24 || b.count == 25, b[4] == 0x2d, b[7] == 0x2d, b[10] == 0x54, b[13] == 0x3a, b[16] == 0x3a,
               let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
               let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
               (1...12).contains(month), day >= 1, day <= daysIn(month, of: year), hour < 24, minute < 60, second < 60 else { return nil }
@@ -157,7 +158,9 @@ enum Lifecycle {
         if b.count == 20 {
             guard b[19] == 0x5a else { return nil }
         } else {
-            guard b[19] == 0x2b || b[19] == 0x2d, b[22] == 0x3a, let h = number(20, 2), let m = number(23, 2), h < 24, m < 60 else { return nil }
+            let colon = b.count == 25
+            guard b[19] == 0x2b || b[19] == 0x2d, !colon || b[22] == 0x3a, let h = number(20, 2), let m = number(colon ? 23 : 22, 2),
+                  h < 24, m < 60 else { return nil }
             offset = (h * 60 + m) * (b[19] == 0x2b ? 1 : -1)
         }
         // Days since 1970-01-01 (proleptic Gregorian), then the offset taken off.
