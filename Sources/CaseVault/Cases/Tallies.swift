@@ -65,7 +65,7 @@ struct MonthTally: Codable, Equatable {
 
 /// Up to `ActivityChunk.size` of a month's entries, in event order.
 struct ActivityChunk: Codable, Equatable {
-    static let size = 128
+    static let size = 16
 
     struct Entry: Codable, Equatable {
         var `case`: String
@@ -241,7 +241,65 @@ struct TallyChanges {
     }
 }
 
+/// Decoded tally records by the SHA-256 of their canonical bytes, shared by
+/// every vault in the process: the projection reads back, event after
+/// event, the records it wrote (a month's activity chunk grows one entry
+/// at a time), and a replay has no memo, so each read decoded the JSON
+/// again (a quarter of `verify`'s time on a log of case openings). Keyed
+/// by content, an entry is right for any vault and any key; bounded.
+final class TallyRecordCache: @unchecked Sendable {
+    static let shared = TallyRecordCache()
+    private let lock = NSLock()
+    private var records: [[UInt8]: any CanonicalRecord] = [:]
+    private static let limit = 1024
+
+    func record<R: CanonicalRecord>(_ hash: [UInt8]) -> R? {
+        lock.withLock { records[hash] as? R }
+    }
+
+    func remember(_ hash: [UInt8], _ record: some CanonicalRecord) {
+        lock.withLock {
+            if records.count >= Self.limit { records.removeAll(keepingCapacity: true) }
+            records[hash] = record
+        }
+    }
+}
+
+/// What of a case an event changed, by the state-map keys it set or
+/// removed: the parts of its tally to read again.
+struct TallyParts: OptionSet {
+    let rawValue: UInt8
+    /// `case/<n>`: category, status, manager, supervisor, here, opening.
+    static let record = TallyParts(rawValue: 1)
+    /// `lifecycle/<n>`: the pending closure.
+    static let lifecycle = TallyParts(rawValue: 2)
+    static let tags = TallyParts(rawValue: 4)
+    static let hold = TallyParts(rawValue: 8)
+    /// `document/…`, `withdrawals/…`: the filing days.
+    static let documents = TallyParts(rawValue: 16)
+}
+
 extension SignedState {
+    /// `old` with the parts an event changed read again from the signed
+    /// state; the same as `computeCaseTally`, reading less.
+    func updatedCaseTally(_ old: CaseTally, _ number: String, parts: TallyParts) throws -> CaseTally? {
+        var next = old
+        if !parts.isDisjoint(with: [.record, .documents]) {
+            guard let record = try caseState(number)?.case else { return nil }
+            next.category = record.category
+            next.status = record.status
+            next.manager = record.manager
+            next.supervisor = record.supervisor
+            next.here = record.transferred == nil
+            next.openedDay = String(record.openedAt.prefix(10))
+            if parts.contains(.documents) { (next.lastFiled, next.lastVisit) = try filingDays(of: record) }
+        }
+        if parts.contains(.lifecycle) { next.pendingClosure = try lifecycle(number).pendingClosure != nil }
+        if parts.contains(.tags) { next.concern = try tags(number).contains { $0.tag == CaseTags.caseOfConcern } }
+        if parts.contains(.hold) { next.hold = try hold(number) != nil }
+        return next
+    }
+
     /// A tally record: its row's bytes must hash to the map's value at
     /// `key` (the row is the record's canonical JSON), nil when the map
     /// holds none.

@@ -39,8 +39,8 @@ enum Projection {
         /// (by bytes), and those whose documents it changed: their report
         /// tallies are brought up to date after it (`updateTallies`).
         var tallyCases: [String] = []
-        var tallyCasesSeen = Set<[UInt8]>()
-        var tallyDocuments = Set<[UInt8]>()
+        /// What of each noted case the event changed (`TallyParts`), by number.
+        var tallyParts: [[UInt8]: TallyParts] = [:]
         /// The month of the transfer this event calls back or sends again:
         /// the tallies count a case away from the month of its standing
         /// transfer, as counting every case does.
@@ -1311,27 +1311,35 @@ enum Projection {
         mutating func noteTally(_ key: String) {
             guard let slash = key.firstIndex(of: "/") else { return }
             let kind = key[..<slash], rest = key[key.index(after: slash)...]
-            let number: Substring, documents: Bool
+            let number: Substring, part: TallyParts
             switch kind {
-            case "case", "lifecycle", "tags", "hold": (number, documents) = (rest, false)
+            case "case": (number, part) = (rest, .record)
+            case "lifecycle": (number, part) = (rest, .lifecycle)
+            case "tags": (number, part) = (rest, .tags)
+            case "hold": (number, part) = (rest, .hold)
             // A version's stamp changes only with its document's record (a
             // filing, a move, an import) or its withdrawal; a version re-sealed
             // by a rotation changes no filing day.
             case "document", "version", "withdrawals":
                 guard let end = rest.firstIndex(of: "/") else { return }
-                (number, documents) = (rest[..<end], kind != "version")
+                (number, part) = (rest[..<end], kind == "version" ? [] : .documents)
             default: return
             }
             let bytes = Array(number.utf8)
-            if tallyCasesSeen.insert(bytes).inserted { tallyCases.append(String(number)) }
-            if documents { tallyDocuments.insert(bytes) }
+            if let known = tallyParts[bytes] {
+                tallyParts[bytes] = known.union(part)
+            } else {
+                tallyParts[bytes] = part
+                tallyCases.append(String(number))
+            }
         }
 
         /// Writes a tally's row (its canonical JSON) and its key in the map.
         mutating func putTally(_ key: String, _ record: some CanonicalRecord) throws {
-            let bytes = record.canonicalJSON
+            let bytes = record.canonicalJSON, hash = SHA256.hash(bytes)
             try writer.putTally(key: key, record: bytes)
-            root = try StateMap.set(StateMap.keyHash(key), to: SHA256.hash(bytes), root: root, in: StateNodes(reader: writer),
+            TallyRecordCache.shared.remember(hash, record)
+            root = try StateMap.set(StateMap.keyHash(key), to: hash, root: root, in: StateNodes(reader: writer),
                                     checkRoot: checked, cache: verified?.nodes)
         }
 
@@ -1350,18 +1358,28 @@ enum Projection {
                old.filed(on: day, visit: data.schema != nil && DueItem.visitFormTypes.contains(data.type)) == old {
                 return
             }
-            guard let totals = try signed.tallyTotals() else { return }
+            // Read only when a tally changes, or to learn whether they are kept.
+            var totals: TallyTotals??
+            func keptTotals() throws -> TallyTotals? {
+                if let totals { return totals }
+                let read = try signed.tallyTotals()
+                totals = .some(read)
+                return read
+            }
             let month = String(event.at.prefix(7))
             // A transfer called back: the case was away from its month, as if never sent.
             var changes = TallyChanges(month: event.type == .transferCancelled ? tallyTransferMonth ?? month : month)
             for number in tallyCases {
                 let old = try signed.tally(StateKey.tallyCase(number), as: CaseTally.self)
+                // No tally for the case: a new case where tallies are kept, or none are.
+                if old == nil, try keptTotals() == nil { return }
                 let new: CaseTally?
                 if case .versionFiled(let data) = event.data, let old, Array(data.case.utf8) == Array(number.utf8) {
                     guard let day = Lifecycle.utcDay(ofStamp: data.stamp.date) else { continue }
                     new = old.filed(on: day, visit: data.schema != nil && DueItem.visitFormTypes.contains(data.type))
-                } else if let old, !tallyDocuments.contains(Array(number.utf8)) {
-                    new = try signed.computeCaseTally(number, activity: (old.lastFiled, old.lastVisit))
+                } else if let old {
+                    // Only what the event changed is read again.
+                    new = try signed.updatedCaseTally(old, number, parts: tallyParts[Array(number.utf8)] ?? [])
                 } else {
                     new = try signed.computeCaseTally(number)
                 }
@@ -1381,7 +1399,11 @@ enum Projection {
                 changes.move(number, from: old, to: new, imported: event.type == .caseImported)
                 try putTally(StateKey.tallyCase(number), new)
             }
-            try write(changes, totals: totals)
+            guard changes.changesTotals || changes.changesMonth || !changes.idle.isEmpty || !changes.visit.isEmpty else { return }
+            guard let kept = try keptTotals() else {
+                throw VaultError.integrityFailure("a case has a report tally but the vault keeps none (tally/totals)")
+            }
+            try write(changes, totals: kept)
         }
 
         /// Writes what `changes` makes of the totals, the month's tally and

@@ -148,19 +148,25 @@ struct SignedState {
                                            decode: ([UInt8]) throws -> R) throws -> R? {
         let signed = checked ? try signedValue(key) : nil
         if let signed, let known = memo?.record(key, signed: signed) as R? { return known }
-        let bytes = try reader.tally(key: key)
-        if checked {
-            switch (bytes, signed) {
-            case (nil, nil): return nil
-            case (let bytes?, let signed?):
-                guard SHA256.hash(bytes) == signed else { throw VaultError.integrityFailure("\(what()) in the catalog differs from its signed state") }
-            case (nil, _?): throw VaultError.integrityFailure("\(what()) is in the signed log but missing from the catalog")
-            case (_?, nil): throw VaultError.integrityFailure("\(what()) is in the catalog but not in the signed log")
-            }
+        guard let bytes = try reader.tally(key: key) else {
+            if checked, signed != nil { throw VaultError.integrityFailure("\(what()) is in the signed log but missing from the catalog") }
+            return nil
         }
-        guard let bytes else { return nil }
-        let record = try decode(bytes)
-        if let signed { memo?.remember(key, signed: signed, record) }
+        let hash = SHA256.hash(bytes)
+        if checked {
+            guard let signed else { throw VaultError.integrityFailure("\(what()) is in the catalog but not in the signed log") }
+            guard hash == signed else { throw VaultError.integrityFailure("\(what()) in the catalog differs from its signed state") }
+        }
+        // The same bytes decode to the same record: a replay, which has no
+        // memo, decodes each version of a record once (TallyRecordCache).
+        let record: R
+        if let known: R = TallyRecordCache.shared.record(hash) {
+            record = known
+        } else {
+            record = try decode(bytes)
+            TallyRecordCache.shared.remember(hash, record)
+        }
+        if checked { memo?.remember(key, signed: hash, record) }
         return record
     }
 
