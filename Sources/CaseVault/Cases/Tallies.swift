@@ -65,7 +65,9 @@ struct MonthTally: Codable, Equatable {
 
 /// Up to `ActivityChunk.size` of a month's entries, in event order.
 struct ActivityChunk: Codable, Equatable {
-    static let size = 16
+    /// Part of the signed layout (SECURITY.md §12a): a vault that keeps
+    /// tallies has its months' chunks cut at 128; never change it.
+    static let size = 128
 
     struct Entry: Codable, Equatable {
         var `case`: String
