@@ -180,17 +180,28 @@ func expectTalliedReportsAgree(_ vault: Vault, months: [String], sourceLocation:
         #expect(try ReplayTests.compare(vault).isEmpty)
     }
 
-    /// The report believes no tally row the signed state does not back, and
-    /// a listing row deleted or added by hand is found by its count.
-    @Test func aTallyOrListingRowEditedByHandIsRefused() throws {
+    /// Two cases of this month: 0042 on hold, 0043 tagged case-of-concern.
+    func holdAndConcern() throws -> (Programme, String) {
         let p = try Programme()
         try p.openCase()
         try p.openCase(client: 43, manager: "joseph")
         try p.vault.setHold("CP-2024-0042", placing: true, reason: "court order", by: p["dora"])
         try p.vault.tagCase("CP-2024-0043", "case-of-concern", adding: true, by: p["halima"])
-        let month = String(Lifecycle.day(Date()).prefix(7))
+        return (p, String(Lifecycle.day(Date()).prefix(7)))
+    }
+
+    /// The report believes no tally row the signed state does not back, and
+    /// a listing row deleted or added by hand is found by its count.
+    @Test func aTallyOrListingRowEditedByHandIsRefused() throws {
+        let (p, month) = try holdAndConcern()
         #expect(try p.vault.monthlyReport(month: month).casesOfConcern == ["CP-2024-0043"])
 
+        // A chunk of the month's activity deleted: the report misses a part, not an opening.
+        try p.tamper("DELETE FROM report_tallies WHERE key = 'tally/month/\(month)/0'")
+        expectIntegrity("report tally tally/month/\(month)/0 is in the signed log but missing") {
+            _ = try Vault.open(at: p.vault.path).monthlyReport(month: month)
+        }
+        #expect(try p.vault.verify().findings.contains { $0.subject == "report tallies tally/month/\(month)/0" })
         // A month's counts edited: refused, and verify names the row.
         try p.tamper("UPDATE report_tallies SET record = CAST(replace(CAST(record AS TEXT), '\"O\":2', '\"O\":1') AS BLOB) WHERE key = 'tally/month/\(month)'")
         expectIntegrity("report tally tally/month/\(month)") { _ = try Vault.open(at: p.vault.path).monthlyReport(month: month) }
@@ -200,12 +211,7 @@ func expectTalliedReportsAgree(_ vault: Vault, months: [String], sourceLocation:
     }
 
     @Test func aHoldOrConcernRowDeletedOrAddedByHandIsFound() throws {
-        let p = try Programme()
-        try p.openCase()
-        try p.openCase(client: 43, manager: "joseph")
-        try p.vault.setHold("CP-2024-0042", placing: true, reason: "court order", by: p["dora"])
-        try p.vault.tagCase("CP-2024-0043", "case-of-concern", adding: true, by: p["halima"])
-        let month = String(Lifecycle.day(Date()).prefix(7))
+        let (p, month) = try holdAndConcern()
         try p.tamper("DELETE FROM holds")
         expectIntegrity("legal holds are not as many") { _ = try Vault.open(at: p.vault.path).monthlyReport(month: month) }
         // One forged for another case keeps the count, and fails its own check.

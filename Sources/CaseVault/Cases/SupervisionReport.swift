@@ -130,11 +130,8 @@ extension Vault {
             }
             guard activity.count == thisMonth.activity else { throw VaultError.integrityFailure("the report tally of \(period.month)'s activity is incomplete") }
         }
-        func listed(_ kind: TallyActivity) -> [String] {
-            var seen = Set<[UInt8]>()
-            return activity.filter { $0.kind == kind.rawValue && seen.insert(Array($0.case.utf8)).inserted }.map(\.case)
-                .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        }
+        // (`assemble` sorts each list and drops repeats.)
+        func listed(_ kind: TallyActivity) -> [String] { activity.filter { $0.kind == kind.rawValue }.map(\.case) }
         // A transfer called back since is no longer one (as when counted).
         let transferredOut = try listed(.transferredOut).filter { number in
             try signed.caseState(number)?.case.transferred.map { String($0.at.prefix(7)) == period.month } ?? false

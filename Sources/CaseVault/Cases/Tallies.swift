@@ -188,6 +188,7 @@ struct TallyChanges {
 
     var changesTotals: Bool { agedOut != 0 || concern != 0 || holds != 0 || pendingClosures != 0 }
     var changesMonth: Bool { !statuses.isEmpty || !caseloads.isEmpty || !activity.isEmpty }
+    var isEmpty: Bool { !changesTotals && !changesMonth && idle.isEmpty && visit.isEmpty }
 
     static func merge(_ delta: [String: [String: Int]], into counts: inout [String: [String: Int]]) {
         for (outer, inner) in delta {
@@ -316,13 +317,17 @@ extension SignedState {
     /// Whether tallies are kept, and their totals.
     func tallyTotals() throws -> TallyTotals? { try tally(StateKey.tallyTotals, as: TallyTotals.self) }
 
-    /// A case's tally as its signed state says it now, taking its filing
-    /// days from `activity` when given, else from its documents.
-    func computeCaseTally(_ number: String, activity: (lastFiled: String, lastVisit: String?)? = nil) throws -> CaseTally? {
+    /// A case's tally as its signed state says it now.
+    func computeCaseTally(_ number: String) throws -> CaseTally? {
         guard let state = try caseState(number) else { return nil }
-        let record = state.case
-        let (lastFiled, lastVisit) = try activity ?? filingDays(of: record)
-        let lifecycle = try self.lifecycle(number)
+        return try caseTally(state, lifecycle: lifecycle(number))
+    }
+
+    /// The same, from the case and lifecycle the caller has already read
+    /// (checked): its documents, tags and hold are read here.
+    func caseTally(_ state: CaseState, lifecycle: LifecycleState) throws -> CaseTally {
+        let record = state.case, number = record.number
+        let (lastFiled, lastVisit) = try filingDays(of: record)
         return CaseTally(category: record.category,
                          concern: try tags(number).contains { $0.tag == CaseTags.caseOfConcern },
                          here: record.transferred == nil, hold: try hold(number) != nil, lastFiled: lastFiled, lastVisit: lastVisit,

@@ -1349,16 +1349,9 @@ enum Projection {
         /// the event changed them).
         mutating func updateTallies() throws {
             guard !tallyCases.isEmpty, event.type != .talliesStarted else { return }
-            // A filing's usual case, one read: the case's newest filing days
-            // have already moved on to this one's (a case's tally exists only
-            // where tallies are kept).
-            if case .versionFiled(let data) = event.data, tallyCases.count == 1,
-               let old = try signed.tally(StateKey.tallyCase(data.case), as: CaseTally.self),
-               let day = Lifecycle.utcDay(ofStamp: data.stamp.date),
-               old.filed(on: day, visit: data.schema != nil && DueItem.visitFormTypes.contains(data.type)) == old {
-                return
-            }
-            // Read only when a tally changes, or to learn whether they are kept.
+            // Read only when a tally changes, or to learn whether they are kept:
+            // a filing whose case's filing days already reached its day reads
+            // the case's tally alone.
             var totals: TallyTotals??
             func keptTotals() throws -> TallyTotals? {
                 if let totals { return totals }
@@ -1399,7 +1392,7 @@ enum Projection {
                 changes.move(number, from: old, to: new, imported: event.type == .caseImported)
                 try putTally(StateKey.tallyCase(number), new)
             }
-            guard changes.changesTotals || changes.changesMonth || !changes.idle.isEmpty || !changes.visit.isEmpty else { return }
+            guard !changes.isEmpty else { return }
             guard let kept = try keptTotals() else {
                 throw VaultError.integrityFailure("a case has a report tally but the vault keeps none (tally/totals)")
             }
@@ -1483,7 +1476,8 @@ enum Projection {
             func at(_ time: String) -> String { String(time.prefix(7)) }
             for state in cases {
                 let record = state.case
-                guard let tally = try signed.computeCaseTally(record.number) else { continue }
+                let lifecycle = try signed.lifecycle(record.number)
+                let tally = try signed.caseTally(state, lifecycle: lifecycle)
                 try putTally(StateKey.tallyCase(record.number), tally)
                 now.count(tally, 1)
                 // The case as it was: here from its opening or import, with its status then.
@@ -1491,8 +1485,7 @@ enum Projection {
                 (past.concern, past.hold, past.pendingClosure, past.here) = (false, false, false, true)
                 past.status = CaseStatus.open.rawValue
                 let since = record.imported?.at ?? record.openedAt
-                let changes = try signed.lifecycle(record.number).changes
-                var local = changes[...]
+                var local = lifecycle.changes[...]
                 if record.imported != nil {
                     while let change = local.first, change.at < since {
                         past.status = change.to
