@@ -218,7 +218,7 @@ def verify_log(db, vault_id):
         ev = parse_canonical(body)
         if type(ev) is not dict: fail(f"event {i}: the body is not canonical JSON")
         members = {"actor", "at", "data", "seq", "type", "v", "vault"}
-        if ev.get("v") == 2: members.add("state")
+        if ev.get("v") in (2, 3): members.add("state")
         elif ev.get("v") != 1: fail(f"event {i}: unknown body format v={ev.get('v')!r}")
         if set(ev) != members: fail(f"event {i}: the body does not have exactly the members of format v{ev['v']}")
         if not (ev["seq"] == i and type(ev["seq"]) is int): fail(f"event {i}: the body says seq {ev['seq']!r}")
@@ -226,7 +226,7 @@ def verify_log(db, vault_id):
         if not (ID(ev["actor"]) and UTC(ev["at"]) and ev["type"] in DATA and DATA[ev["type"]](ev["data"])):
             fail(f"event {i}: the body is malformed (actor, at, type or data)")
         if "state" in ev and not HEX(ev["state"]): fail(f"event {i}: the body's state is not a hex SHA-256")
-        if events and events[-1][0]["v"] == 2 and ev["v"] == 1: fail(f"event {i}: a format-1 body after format 2")
+        if events and ev["v"] < events[-1][0]["v"]: fail(f"event {i}: a format-{ev['v']} body after format {events[-1][0]['v']}")
         if (typ, actor, at) != (ev["type"], ev["actor"], ev["at"]):  # §12b
             fail(f"event {i}: the stored type, actor or time differs from the body")
         if not isinstance(sig, bytes) or len(sig) != 64: fail(f"event {i}: the signature is not 64 bytes")

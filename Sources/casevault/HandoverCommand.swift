@@ -194,7 +194,8 @@ struct HandoverCompleteCommand: ParsableCommand {
         commandName: "complete",
         abstract: "Complete handovers: the outgoing member's keys rotate away, the incoming member takes the cases.",
         discussion: """
-            By the cases' supervisor or a project director, once the shadowing is over (or with --early --reason). \
+            By the cases' supervisor or a project director, once the shadowing is over (or with --early --reason); \
+            a supervisor's own handover by the incoming supervisor, since whoever completes it makes the new keys. \
             Per case, in one transaction: every tier the outgoing member holds rotates to a new key without them (the \
             file keys re-sealed when you hold the tier), and the incoming member becomes the case's manager (or \
             supervisor). What is filed afterwards opens with no key the outgoing member ever had.

@@ -367,8 +367,8 @@ private func referenceMapRoot(_ entries: [([UInt8], [UInt8])], depth: Int = 0) -
             .schemaAdded(SchemaAdded(type: "intake", version: 1, id: "https://x/intake", title: "Intake form", bodyHash: "0d")),
         ]
         for (index, item) in data.enumerated() {
-            for root in [nil, [UInt8](repeating: 0xab, count: 32)] {
-                let event = Event(format: root == nil ? 1 : 2, seq: Int64(index + 1), vault: "267ef8f8-bb8f-4955-8fbe-b1e63fb3303b",
+            for (format, root) in [(1, nil), (2, [UInt8](repeating: 0xab, count: 32)), (3, [UInt8](repeating: 0xcd, count: 32))] {
+                let event = Event(format: format, seq: Int64(index + 1), vault: "267ef8f8-bb8f-4955-8fbe-b1e63fb3303b",
                                   at: "2026-12-03T08:00:00Z", actor: "amina", data: item, stateRoot: root)
                 #expect(try event.body() == event.codableBody(), "\(item.type)")
                 #expect(try Event(body: try event.body()) == event)
@@ -382,7 +382,8 @@ private func referenceMapRoot(_ entries: [([UInt8], [UInt8])], depth: Int = 0) -
         let body = String(decoding: try event.body(), as: UTF8.self)
         for bad in [body.replacingOccurrences(of: ",", with: ", "),
                     body.replacingOccurrences(of: "\"id\":\"amina\"", with: "\"id\":\"amina\",\"extra\":1"),
-                    body.replacingOccurrences(of: "\"v\":2", with: "\"v\":3"),
+                    body.replacingOccurrences(of: "\"v\":2", with: "\"v\":4"),
+                    body.replacingOccurrences(of: "\"v\":2", with: "\"v\":1"),
                     body.replacingOccurrences(of: "\"seq\":3", with: "\"seq\":\"3\""),
                     body.replacingOccurrences(of: "amina\"", with: "amin\\u0061\"")] {
             #expect(throws: VaultError.self, "\(bad)") { _ = try Event(body: Array(bad.utf8)) }

@@ -220,6 +220,8 @@ import Testing
             ("halima", rotated(holders: Array(team.dropFirst()), removed: ["recovery"]), "the recovery key keeps every tier"),
             ("halima", rotated(holders: [team[0], team[1], wrongKey, team[3]]), "not sealed to their public key"),
             ("halima", rotated(removed: ["staff:joseph"]), "must be holders of the tier now"),
+            // Whoever signs a rotation makes its key: dora cannot rotate herself out and keep it.
+            ("dora", rotated(holders: [team[0], team[2], team[3]], removed: ["staff:dora"]), "never signed by a holder it removes"),
             ("halima", rotated(versions: [KeyRotated.Resealed(document: "Intake form", version: 1, sealedFileKeyHash: String(repeating: "ef", count: 32))]),
              "every version of the tier"),
             ("amina", rotated(versions: ["Intake form"].flatMap { d in (1...2).map { KeyRotated.Resealed(document: d, version: $0,
@@ -284,7 +286,7 @@ import Testing
         _ = try p.vault.store.write { writer in
             let last = try writer.lastEventSeq()
             let root = try Event(body: try #require(try writer.event(seq: last)).body).stateRoot
-            let event = Event(format: 2, seq: last + 1, vault: vaultID, at: Timestamp.string(from: Date()), actor: "dora",
+            let event = Event(format: Event.currentFormat, seq: last + 1, vault: vaultID, at: Timestamp.string(from: Date()), actor: "dora",
                               data: .tagAdded(CaseTagged(case: Self.number, tag: "forged")), stateRoot: root)
             let body = try event.body()
             let signature = p["dora"].signingKeys.sign(Event.signedMessage(body: body))
@@ -333,5 +335,75 @@ import Testing
         let byDora = try Checkpoint.signed(vaultID: p.vault.config.vaultId, size: real.size, root: real.root, by: p["dora"])
         expectIntegrity("is not signed by a member of this vault") { _ = try Vault.open(at: p.vault.path, options: .init(checkpoint: byDora)) }
         #expect(try Vault.open(at: p.vault.path, options: .init(checkpoint: real)).cases().count == 1)
+    }
+
+    /// A member who could rotate themselves out would make the new key and
+    /// leave knowing it: a project director revoking her own access before
+    /// she leaves, or a supervisor completing their own handover. Signed by
+    /// hand in format 2 (which predates the rule) after format-3 events, the
+    /// rotation is refused by every member's next command and by verify.
+    @Test func noOneRotatesThemselvesOutOfATierNorSignsAnOlderFormatToEscapeTheRule() throws {
+        let office = try Office()
+        let number = try office.openCase()
+        #expect { try office.act("dora") { vault, me in _ = try vault.revokeAccess(from: "dora", case: number, reason: "leaving soon", by: me) } }
+            throws: { error in
+                guard case VaultError.accessDenied(let message) = error else { return false }
+                return message.contains("cannot rotate themselves out")
+            }
+        try office.act("dora") { vault, me in
+            _ = try vault.write { writer, head in
+                let state = try head.signedState(writer).existingCase(number)
+                let fresh = BoxKeyPair()
+                let holders = try state.grants.filter { $0.tier == "team" && $0.holder != "staff:dora" }
+                    .sorted { $0.holder.utf8.lexicographicallyPrecedes($1.holder.utf8) }
+                    .map { grant in
+                        let sealed = SealedBox.seal(fresh.secretKey, to: try BoxPublicKey(bytes: [UInt8](hexString: grant.holderPublicKey)!))
+                        return KeyRotated.Holder(holder: grant.holder, holderPublicKey: grant.holderPublicKey,
+                                                 sealedKeyHash: try Ledger.putBlob(sealed, in: writer))
+                    }
+                let event = EventData.keyRotated(KeyRotated(case: number, tier: "team", generation: 2, publicKey: fresh.publicKey.bytes.hexString,
+                                                            holders: holders, removed: ["staff:dora"], versions: [], reason: "by hand"))
+                try Ledger.append([event], by: me, at: Date(), vaultID: vault.config.vaultId, head: &head, in: writer, format: 2)
+            }
+        }
+        expectIntegrity("format 2 after format 3") { try office.act("halima") { vault, _ in _ = try vault.caseFile(number) } }
+        let report = try office.open("peter").verify(VerifyOptions())
+        #expect(report.findings.contains { $0.detail.contains("format 2 after format 3") }, "\(report.findings)")
+    }
+
+    /// A supervisor's own handover: the incoming supervisor completes it
+    /// (the outgoing one is refused, as they would make the new keys), and
+    /// afterwards the outgoing supervisor's keys open nothing filed.
+    @Test func aSupervisorsHandoverIsCompletedByTheIncomingSupervisor() throws {
+        let office = try Office()
+        let number = try office.openCase()
+        try office.file("before the handover")
+        let start = Date(timeIntervalSince1970: 1_790_000_000)
+        let after = start.addingTimeInterval(100 * 86_400)
+        try office.act("halima") { vault, me in
+            let drafts = try vault.handoverDrafts(from: "halima", to: "omar", cases: [number], now: start)
+            _ = try vault.startHandover(from: "halima", to: "omar", cases: [number],
+                                       drafts: Dictionary(uniqueKeysWithValues: drafts.map { ($0.caseNumber, completedHandoverDraft($0.form)) }),
+                                       by: me, now: start)
+        }
+        #expect { try office.act("halima") { vault, me in _ = try vault.completeHandover(cases: [number], by: me, now: after) } }
+            throws: { error in
+                guard case VaultError.accessDenied(let message) = error else { return false }
+                return message.contains("'omar', the incoming supervisor, completes the handover")
+            }
+        let halimaKeys = try office.act("halima") { vault, me in try BoxKeyPair(secretKey: me.boxKeys.secretKey) }
+        let done = try office.act("omar") { vault, me in try vault.completeHandover(cases: [number], by: me, now: after) }
+        #expect(done.first?.rotations.map(\.removed) == [["staff:halima"], ["staff:halima"]])
+        try office.file("after the handover", name: "Notes after")
+        #expect(try office.act("omar") { vault, _ in try vault.caseFile(number).supervisor.id } == "omar")
+        // What halima's keys open now: no tier key of the new generation.
+        try office.act("grace") { vault, _ in
+            let grants = try vault.store.read { try $0.grants(caseNumber: number) }
+            for grant in grants {
+                let sealed = try #require(try vault.store.read { try $0.blob(hash: grant.sealedKeyHash) })
+                #expect((try? SealedBox.open(sealed, with: halimaKeys)) == nil, "\(grant.holder) \(grant.tier) \(grant.generation)")
+            }
+            #expect(try vault.verify(VerifyOptions(readData: .all)).isClean)
+        }
     }
 }

@@ -241,6 +241,9 @@ extension Vault {
         for holder in holdersNow {
             if let id = GrantHolder.staffID(holder), try signed.staff(id)?.left != nil { removed.insert(holder) }
         }
+        if removed.contains(GrantHolder.staff(actor.id)) {
+            throw VaultError.accessDenied("'\(actor.id)' cannot rotate themselves out of the \(tier.rawValue) tier of \(number): they would know the new key. Another holder rotates it: the case's supervisor, or a project director for the team tier")
+        }
         if !state.holdsCurrent(tier, GrantHolder.staff(actor.id)) {
             var onlyDeparted = !removed.isEmpty
             for holder in removed where try GrantHolder.staffID(holder).flatMap({ try signed.staff($0)?.left }) == nil { onlyDeparted = false }

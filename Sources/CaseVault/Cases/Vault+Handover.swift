@@ -412,7 +412,9 @@ extension Vault {
     /// outgoing member holds rotates without them (re-sealed when the actor
     /// holds it), then the signed `case.handover-completed` makes the
     /// incoming member the case's manager (or supervisor). Before the
-    /// shadowing ends, only with `early` and a reason.
+    /// shadowing ends, only with `early` and a reason. A supervisor's own
+    /// handover is completed by the incoming supervisor: whoever signs a
+    /// rotation makes its key, so the outgoing one never signs theirs.
     public func completeHandover(cases: [String], early: Bool = false, reason: String? = nil, by actor: StaffIdentity,
                                  now: Date = Date()) throws -> [HandoverCompletion] {
         guard actor.role == .caseSupervisor || actor.role == .projectDirector else {
@@ -431,10 +433,13 @@ extension Vault {
             let result: HandoverCompletion = try write { writer, head in
                 let signed = head.signedState(writer)
                 let state = try signed.existingCase(number)
-                if actor.role == .caseSupervisor, actor.id != state.case.supervisor {
+                guard let handover = try signed.handover(number) else { throw VaultError.notFound("no handover of \(number) is under way") }
+                if handover.role == "supervisor", actor.id == handover.from {
+                    throw VaultError.accessDenied("'\(actor.id)' is handing \(number) over and cannot make the keys that replace their own: '\(handover.to)', the incoming supervisor, completes the handover")
+                }
+                if actor.role == .caseSupervisor, actor.id != state.case.supervisor, !(handover.role == "supervisor" && actor.id == handover.to) {
                     throw VaultError.accessDenied("'\(actor.id)' does not supervise \(number)")
                 }
-                guard let handover = try signed.handover(number) else { throw VaultError.notFound("no handover of \(number) is under way") }
                 let isEarly = Lifecycle.day(now) < handover.shadowUntil
                 if isEarly && !early {
                     throw VaultError.invalidInput("the shadowing of \(number) runs until \(handover.shadowUntil): to end it before, give --early --reason TEXT")

@@ -960,10 +960,13 @@ enum EventData: Equatable {
 
 /// One signed event, as its body says (SECURITY.md §12):
 /// `{"actor","at","data","seq","state","type","v","vault"}` in canonical
-/// JSON. Format 1 bodies have no `state`; format 2 bodies carry the state
-/// map's root after the event (§12a).
+/// JSON. Format 1 bodies have no `state`; format 2 and 3 bodies carry the
+/// state map's root after the event (§12a). Format 3 has format 2's members
+/// and is signed under stricter rules (§12, "Who may sign what"): the
+/// format says which rules an event was signed under, so a vault's older
+/// events replay as they were accepted, and formats never go back.
 struct Event: Equatable {
-    static let currentFormat = 2
+    static let currentFormat = 3
     static let signingContext = Array("casevault-event-v1\n".utf8)
 
     var format: Int
@@ -1010,7 +1013,7 @@ struct Event: Equatable {
     init(body: [UInt8]) throws {
         func bad(_ why: String) -> VaultError { .integrityFailure("an event body is malformed (\(why))") }
         guard let json = try? JSONValue(parsing: body), case .object(let members) = json else { throw bad("not a JSON object") }
-        guard let format = members["v"]?.integerValue, format == 1 || format == 2 else { throw bad("unknown format") }
+        guard let format = members["v"]?.integerValue, (1...3).contains(format) else { throw bad("unknown format") }
         let expected: Set<String> = format == 1 ? ["v", "seq", "vault", "at", "actor", "type", "data"]
                                                 : ["v", "seq", "vault", "at", "actor", "type", "data", "state"]
         guard Set(members.keys) == expected else { throw bad("unexpected members") }
@@ -1019,7 +1022,7 @@ struct Event: Equatable {
               let typeName = members["type"]?.stringValue, let data = members["data"] else { throw bad("missing members") }
         guard let type = EventType(rawValue: typeName) else { throw bad("unknown type \(typeName)") }
         var stateRoot: [UInt8]?
-        if format == 2 {
+        if format >= 2 {
             guard let hex = members["state"]?.stringValue, let root = [UInt8](hexString: hex), root.count == 32,
                   root.hexString == hex else { throw bad("state root") }
             stateRoot = root

@@ -849,7 +849,7 @@ enum Projection {
         /// (grants and sealed file keys) erased too.
         mutating func keyRotated(_ data: KeyRotated) throws {
             let (state, _, role) = try lifecycleCase(data.case, reason: data.reason, transferred: true)
-            guard role != .caseSupervisor || event.actor == state.case.supervisor else {
+            guard try role != .caseSupervisor || event.actor == state.case.supervisor || incomingSupervisor(of: data.case) else {
                 throw refuse("a case supervisor rotates the keys of their own cases only")
             }
             guard let tier = Tier(rawValue: data.tier) else { throw refuse("unknown tier '\(data.tier)'") }
@@ -868,6 +868,11 @@ enum Projection {
                 throw refuse("the removed holders must be holders of the tier now, sorted, each once")
             }
             let removed = Set(data.removed)
+            // Whoever signs a rotation makes its new key: one who is removed
+            // by it would leave knowing the key of what is filed next.
+            guard event.format < 3 || !removed.contains(GrantHolder.staff(event.actor)) else {
+                throw refuse("a rotation is never signed by a holder it removes: '\(event.actor)' would know the new key")
+            }
             for holder in data.removed {
                 guard holder != GrantHolder.recovery else { throw refuse("the recovery key keeps every tier") }
                 guard let id = GrantHolder.staffID(holder) else { throw refuse("unknown holder '\(holder)'") }
@@ -1213,7 +1218,7 @@ enum Projection {
 
         mutating func handoverCompleted(_ data: HandoverCompleted) throws {
             let (state, _, role) = try lifecycleCase(data.case, reason: data.reason)
-            guard role != .caseSupervisor || event.actor == state.case.supervisor else {
+            guard try role != .caseSupervisor || event.actor == state.case.supervisor || incomingSupervisor(of: data.case) else {
                 throw refuse("a case supervisor completes the handovers of their own cases only")
             }
             guard let handover = try signed.handover(data.case) else { throw refuse("no handover of \(data.case) is under way") }
@@ -1235,6 +1240,14 @@ enum Projection {
             try set(StateKey.case(data.case), CaseState(record, grants: state.grants))
             try writer.deleteHandover(caseNumber: data.case)
             try remove(StateKey.handover(data.case))
+        }
+
+        /// Whether the event's signer is the incoming supervisor of the
+        /// supervisor's handover under way on the case: they complete it, as
+        /// the outgoing supervisor cannot make the keys that replace their own.
+        func incomingSupervisor(of caseNumber: String) throws -> Bool {
+            guard let handover = try signed.handover(caseNumber) else { return false }
+            return handover.role == "supervisor" && handover.to == event.actor
         }
 
         mutating func handoverCancelled(_ data: HandoverCancelled) throws {

@@ -75,8 +75,8 @@ public enum Replay {
                 let (event, body, signature) = (line.event, line.body, line.signature)
                 guard event.seq == expected else { throw VaultError.integrityFailure("event \(expected) is missing from the bag") }
                 expected += 1
-                guard !(previousFormat == 2 && event.format == 1) else {
-                    throw VaultError.integrityFailure("event \(event.seq) is of format 1 after format 2")
+                guard event.format >= previousFormat else {
+                    throw VaultError.integrityFailure("event \(event.seq) is of format \(event.format) after format \(previousFormat)")
                 }
                 previousFormat = event.format
                 if let missing = auditBlobHashes(of: event).first(where: { blobs[$0] == nil }) {

@@ -188,7 +188,9 @@ enum Trust {
         var next = head
         var expected = head.size + 1
         var pendingFirst: EventRecord?
-        var previousFormat = 0
+        // The format of the last trusted event, proved included: a format
+        // never goes back across the trusted prefix either.
+        var previousFormat = head.size > 0 ? try trustedEvent(head.size, range: prefix, reader: reader).format : 0
         // Members who left sign nothing after (SECURITY.md §12, §12b): those
         // whose staff.left is in the trusted prefix (found by the stored type
         // column, each proved included) and those whose staff.left comes in
@@ -205,10 +207,11 @@ enum Trust {
             guard record.type == event.type.rawValue, record.actor == event.actor, record.at == event.at else {
                 throw VaultError.integrityFailure("the stored columns of event \(record.seq) differ from its signed body")
             }
-            // Format 2 never goes back to format 1, and an event that changes
-            // no state must sign the state it found.
-            if previousFormat == 2 && event.format == 1 {
-                throw VaultError.integrityFailure("event \(record.seq) is of format 1 after format 2")
+            // Formats never go back (an event signed by hand in an older
+            // format would escape the newer rules), and an event that
+            // changes no state must sign the state it found.
+            if event.format < previousFormat {
+                throw VaultError.integrityFailure("event \(record.seq) is of format \(event.format) after format \(previousFormat)")
             }
             if [.contentRead, .contentRefused, .packageExported, .auditExported].contains(event.type), let before = next.stateRoot,
                event.stateRoot != before {

@@ -425,7 +425,7 @@ private final class Verifier: @unchecked Sendable {
             if record.type != event.type.rawValue || record.actor != event.actor || record.at != event.at {
                 report.add(.eventColumnsDiffer, subject, "its type, actor or time column differs from its signed body")
             }
-            if previousFormat == 2 && event.format == 1 { report.add(.eventMalformed, subject, "format 1 after format 2") }
+            if event.format < previousFormat { report.add(.eventMalformed, subject, "format \(event.format) after format \(previousFormat)") }
             previousFormat = event.format
             if event.format == 1, case .versionFiled = event.data { formatOneFilings.insert(event.seq) }
             if case .clientNamed(let data) = event.data, let hash = data.indexHash { clientIndexBlobs.insert(hash) }
