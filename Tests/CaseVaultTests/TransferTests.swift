@@ -436,6 +436,47 @@ import Testing
         try refused(o, path, message: "not a casevault case transfer")
     }
 
+    /// Anyone can seal a transfer to a supervisor (their key is public): its
+    /// history is checked before any object is stored, and only the objects
+    /// its verified versions name, at their signed sizes, are taken.
+    @Test func aTransferIsCheckedBeforeAnyObjectIsStoredAndOnlyItsVersionsObjectsAreTaken() throws {
+        let o = try Offices()
+        let report = try o.export()
+        let member = o.to["halima"]
+        let parts = try Parts(report.path, keys: member.boxKeys)
+        let path = o.from.scratch.file("ordered.cvt")
+        var stored = 0
+        let file = try FileSystem.openForReading(report.path)
+        #expect(throws: VaultError.integrityFailure("the case's history does not verify: forged")) {
+            _ = try Vault.unpackTransfer(input: file.read(into:), keys: member.boxKeys, limits: ArchiveLimits(),
+                                         admit: { _ in throw VaultError.integrityFailure("the case's history does not verify: forged") }) { _, _ in
+                stored += 1
+                return 0
+            }
+        }
+        #expect(stored == 0)
+        var extra = parts
+        extra.entries.append(("objects/" + String(repeating: "ab", count: 32), [1, 2, 3]))
+        try extra.seal(to: member.boxKeys.publicKey, at: path)
+        try refused(o, path, message: "which no version of its case names")
+        var reordered = parts
+        reordered.entries.swapAt(0, 1)
+        try reordered.seal(to: member.boxKeys.publicKey, at: path)
+        try refused(o, path, message: "does not begin with history.json")
+        var grown = parts
+        let object = try #require(grown.entries.firstIndex { $0.0.hasPrefix("objects/") })
+        grown.entries[object].1 += [0]
+        try grown.seal(to: member.boxKeys.publicKey, at: path)
+        try refused(o, path, message: "not the size its version signs")
+        var twice = parts
+        twice.entries.append(twice.entries[object])
+        try twice.seal(to: member.boxKeys.publicKey, at: path)
+        try refused(o, path, message: "duplicate name")
+        // The untouched parts, sealed again, still import.
+        try parts.seal(to: member.boxKeys.publicKey, at: path)
+        #expect(try o.to.vault.importCase(from: path, manager: "joseph", by: member).caseNumber == Self.number)
+    }
+
     @Test func aForgedHistoryIsRefusedEvenWhenSealedToTheRightMember() throws {
         let o = try Offices()
         let report = try o.export()
@@ -516,7 +557,7 @@ import Testing
         // An object swapped for another's bytes under the same name.
         parts = clean
         let objectName = try #require(parts.entries.first { $0.0.hasPrefix("objects/") }?.0)
-        parts[objectName] = Array("not the object".utf8)
+        parts[objectName] = [UInt8](repeating: 0x41, count: parts[objectName].count)
         try parts.seal(to: member.boxKeys.publicKey, at: path)
         try refused(o, path, message: "not what its name says")
 

@@ -300,8 +300,20 @@ extension Vault {
         // a crash's leftovers meanwhile.
         return try objects.withFilingLock {
             var written: [ObjectID] = []
+            // The history is checked as soon as it is read, before any
+            // object is: a transfer whose history does not verify (or from
+            // another vault than expected) writes nothing.
+            var checked: (history: CaseHistory, proven: ProvenCase)?
             do {
-                let unpacked = try Self.unpackTransfer(input: file.read(into:), keys: actor.keys, limits: bounded) { expected, stream in
+                let unpacked = try Self.unpackTransfer(input: file.read(into:), keys: actor.keys, limits: bounded, admit: { bytes in
+                    let history = try CaseHistory(parsing: bytes)
+                    if let expectingVault, history.fromVault != expectingVault {
+                        throw VaultError.invalidInput("this transfer comes from vault \(history.fromVault), not \(expectingVault)")
+                    }
+                    let proven = try history.verify(toVault: config.vaultId, toMember: actor.id, toBoxPublicKey: actor.keys.boxPublicKey.bytes.hexString)
+                    checked = (history, proven)
+                    return Dictionary(proven.versions.map { ($0.objectId, $0.ciphertextSize) }, uniquingKeysWith: { first, _ in first })
+                }) { expected, stream in
                     let existed = objects.contains(expected)
                     let (id, size) = try objects.write(stream)
                     // Bytes that hash to another name: refused, and the object they made removed
@@ -313,10 +325,9 @@ extension Vault {
                     if !existed { written.append(id) }
                     return size
                 }
-                if let expectingVault, try CaseHistory(parsing: unpacked.history).fromVault != expectingVault {
-                    throw VaultError.invalidInput("this transfer comes from vault \(try CaseHistory(parsing: unpacked.history).fromVault), not \(expectingVault)")
-                }
-                return try importUnpacked(unpacked, manager: managerID, supervisor: supervisorID, by: actor, now: now)
+                guard let checked else { throw VaultError.invalidInput("the transfer has no history.json") }
+                return try importUnpacked(unpacked, history: checked.history, proven: checked.proven, manager: managerID, supervisor: supervisorID,
+                                          by: actor, now: now)
             } catch {
                 // Only objects this import made and no row names (another import of the same case may have committed).
                 for id in written where (try? read({ reader, _ in try reader.cases(namingObject: id.hex) }))?.isEmpty ?? false {
@@ -348,16 +359,23 @@ extension Vault {
     }
 
     /// Reads a transfer file without a vault (what the fuzz target drives):
-    /// unseals it for `keys`, accepts only the entries a transfer holds,
-    /// hands each object to `storeObject` as a stream, and reads to the
-    /// sealed stream's end.
+    /// unseals it for `keys`, accepts only the entries a transfer holds, in
+    /// the order casevault writes them (`history.json`, `keys.json`, blobs,
+    /// objects), hands each object to `storeObject` as a stream, and reads
+    /// to the sealed stream's end. `admit` is given the history before any
+    /// object is read and returns the objects it names with their sizes
+    /// (nil: any): an object it does not name, or of another size, is
+    /// refused before a byte of it is stored, so a transfer whose history
+    /// does not verify writes nothing.
     static func unpackTransfer(input: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, keys: any Unsealer, limits: ArchiveLimits,
+                               admit: ([UInt8]) throws -> [String: Int64]? = { _ in nil },
                                storeObject: (ObjectID, (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int64) throws -> UnpackedTransfer {
         let opener = try SealedPackage.Opener(with: keys, magic: SealedPackage.transferMagic, alternatives: [SealedPackage.transferMagicV2],
                                               what: "case transfer", input: input)
         var unpacked = UnpackedTransfer(history: [], keys: [], blobs: [:], objects: [:],
                                         carriesFileNames: opener.magicRead == SealedPackage.transferMagicV2)
         var sawHistory = false, sawKeys = false, blobBytes = 0
+        var admitted: [String: Int64]?
         do {
             let reader = try ArchiveReader(limits: limits, read: opener.read(into:))
             func readAll(max: Int, _ what: String) throws -> [UInt8] {
@@ -381,9 +399,12 @@ extension Vault {
                 case (.file, 1, "history.json"?) where !sawHistory:
                     unpacked.history = try readAll(max: CaseHistory.maximumSize, "history")
                     sawHistory = true
-                case (.file, 1, "keys.json"?) where !sawKeys:
+                    admitted = try admit(unpacked.history)
+                case (.file, 1, "keys.json"?) where sawHistory && !sawKeys:
                     unpacked.keys = try readAll(max: 16_384, "keys")
                     sawKeys = true
+                case _ where !sawKeys:
+                    throw VaultError.invalidInput("the transfer does not begin with history.json and keys.json, as casevault writes it")
                 case (.file, 2, "blobs"?):
                     guard let hash = hashName(parts[1]) else { throw VaultError.invalidInput("'\(entry.path)' is not named by a hash") }
                     let bytes = try readAll(max: 16 << 20, "blob")
@@ -394,6 +415,15 @@ extension Vault {
                 case (.file, 2, "objects"?):
                     guard let hash = hashName(parts[1]), let id = ObjectID(hex: hash) else {
                         throw VaultError.invalidInput("'\(entry.path)' is not named by a hash")
+                    }
+                    guard unpacked.objects[hash] == nil else { throw VaultError.invalidInput("the transfer holds '\(entry.path)' twice") }
+                    if let admitted {
+                        guard let size = admitted[hash] else {
+                            throw VaultError.invalidInput("the transfer holds object \(hash), which no version of its case names")
+                        }
+                        guard entry.declaredSize == size else {
+                            throw VaultError.integrityFailure("object \(hash) in the transfer is not the size its version signs")
+                        }
                     }
                     unpacked.objects[hash] = try storeObject(id) { sink in
                         var buffer = [UInt8](repeating: 0, count: 1 << 20)
@@ -421,10 +451,8 @@ extension Vault {
         return unpacked
     }
 
-    private func importUnpacked(_ unpacked: UnpackedTransfer, manager managerID: String, supervisor supervisorID: String,
-                                by actor: StaffIdentity, now: Date) throws -> ImportReport {
-        let history = try CaseHistory(parsing: unpacked.history)
-        let proven = try history.verify(toVault: config.vaultId, toMember: actor.id, toBoxPublicKey: actor.keys.boxPublicKey.bytes.hexString)
+    private func importUnpacked(_ unpacked: UnpackedTransfer, history: CaseHistory, proven: ProvenCase, manager managerID: String,
+                                supervisor supervisorID: String, by actor: StaffIdentity, now: Date) throws -> ImportReport {
         let number = proven.state.case.number
         // Everything the versions name must have come.
         for version in proven.versions {
