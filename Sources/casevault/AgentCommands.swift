@@ -13,7 +13,8 @@ struct UnlockCommand: ParsableCommand {
             Asks for your passphrase once (or takes --passphrase-file / --passphrase-command) and starts \
             an agent that holds your keys in locked memory that is never written to disk. Until it \
             ends, casevault commands you run in this vault ask it to sign and to open what is sealed to \
-            you, instead of asking for your passphrase; the keys never leave it. Only your own user can \
+            you, instead of asking for your passphrase; your own secret keys never leave it (what it opens \
+            for a command, such as a case's tier key, does). Only your own user can \
             reach it (a Unix socket in a folder private to you, each connection's user checked). It ends \
             after --idle without a request (default 15m; 0 keeps it until the session ends), when your \
             login session ends, or with 'casevault lock'. A passphrase given on a command line \

@@ -57,14 +57,15 @@ struct DiffCommand: ParsableCommand {
                 ] as [String: Any]))
                 return
             }
-            print("--- \(old.document) version \(old.version) (\(old.stamp.date), \(old.stamp.filedByName))")
-            print("+++ \(new.document) version \(new.version) (\(new.stamp.date), \(new.stamp.filedByName))")
+            // Stamps of an imported case came from another vault: shown escaped, as the values are.
+            print(TerminalText.escape("--- \(old.document) version \(old.version) (\(old.stamp.date), \(old.stamp.filedByName))"))
+            print(TerminalText.escape("+++ \(new.document) version \(new.version) (\(new.stamp.date), \(new.stamp.filedByName))"))
             if changes.isEmpty { print("No field changed.") }
             for change in changes {
                 switch change.kind {
-                case .added: print("added   \(change.pointer): \(show(change.new!))")
-                case .removed: print("removed \(change.pointer): \(show(change.old!))")
-                case .changed: print("changed \(change.pointer): \(show(change.old!)) → \(show(change.new!))")
+                case .added: print(TerminalText.escape("added   \(change.pointer): \(show(change.new!))"))
+                case .removed: print(TerminalText.escape("removed \(change.pointer): \(show(change.old!))"))
+                case .changed: print(TerminalText.escape("changed \(change.pointer): \(show(change.old!)) → \(show(change.new!))"))
                 }
             }
         }

@@ -222,5 +222,13 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         // Never into the vault's own folder.
         #expect(throws: VaultError.self) { _ = try p.vault.openPackage(at: out, into: p.vault.path + "/opened", by: p["joseph"]) }
         #expect(!FileManager.default.fileExists(atPath: p.vault.path + "/opened"))
+        // Nor through a link on the way to a folder not made yet.
+        let link = p.scratch.file("to-the-vault")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: p.vault.path)
+        #expect(throws: VaultError.invalidInput("\(link)/opened is inside the vault folder; open the package somewhere else")) {
+            _ = try p.vault.openPackage(at: out, into: link + "/opened", by: p["joseph"])
+        }
+        #expect(!FileManager.default.fileExists(atPath: p.vault.path + "/opened"))
+        #expect(FileSystem.isInside(link + "/a/b", p.vault.path) && !FileSystem.isInside(p.scratch.file("elsewhere/a"), p.vault.path))
     }
 }

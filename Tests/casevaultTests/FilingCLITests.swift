@@ -438,6 +438,16 @@ struct CLIProgramme {
         #expect(refused.code == 77)
         let one = try p.cli.run(["diff", "CP-2024-0042", "Intake form"] + p.as("grace"))
         #expect(one.code == 65)
+        // A value that would reorder or drive the terminal (a right-to-left
+        // override, a C1 control) is shown escaped, never raw.
+        var form = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.examples + "/intake.json"))) as? [String: Any])
+        form["nationality"] = "calm\u{202E}gnp.exe \u{9B}31m"
+        p.scratch.write("intake-2.json", String(decoding: try JSONSerialization.data(withJSONObject: form), as: UTF8.self))
+        _ = try p.cli.run(["file", "CP-2024-0042", "--form", "intake", p.scratch.file("intake-2.json")] + p.as("farah"))
+        let diff = try p.cli.run(["diff", "CP-2024-0042", "Intake form"] + p.as("grace"))
+        #expect(diff.code == 0, "\(diff.stderr)")
+        #expect(diff.stdout.contains("calm\\u{202e}gnp.exe \\u{9b}31m"), "\(diff.stdout)")
+        #expect(!diff.stdout.unicodeScalars.contains { $0.value == 0x202E || $0.value == 0x9B })
         let list = try p.cli.run(["schema", "list"])
         #expect(list.stdout.split(separator: "\n").count == 15)
         #expect(list.stdout.contains("intake                       built-in  Intake form"))

@@ -159,10 +159,29 @@ enum FileSystem {
 
     /// Whether `folder` is `root` or lies under it, comparing real paths
     /// (symbolic links followed) and, as a fallback, the paths as given.
+    /// A folder not made yet is resolved through its nearest existing
+    /// parent, so a link on the way (`~/link/new` with `~/link` pointing
+    /// into the vault) is followed too.
     static func isInside(_ folder: String, _ root: String) -> Bool {
-        let realFolder = realPath(folder) ?? folder
-        let realRoot = realPath(root) ?? root
+        let realFolder = resolvedPath(folder)
+        let realRoot = resolvedPath(root)
         return (realFolder + "/").hasPrefix(realRoot + "/") || (folder + "/").hasPrefix(root + "/")
+    }
+
+    /// The real path of `path`; when it does not exist (yet), the real path
+    /// of its nearest existing parent followed by the rest as given.
+    static func resolvedPath(_ path: String) -> String {
+        var rest: [String] = []
+        var current = path
+        while true {
+            if let real = realPath(current) {
+                return rest.isEmpty ? real : (real == "/" ? "" : real) + "/" + rest.reversed().joined(separator: "/")
+            }
+            let parent = AtomicFile.parentFolder(of: current)
+            guard parent != current, parent != "." else { return path }
+            rest.append(String(current[current.index(after: current.lastIndex(of: "/")!)...]))
+            current = parent
+        }
     }
 
     /// Creates a folder and any missing parents, each with `mode`.
