@@ -22,7 +22,9 @@ struct CaseGrantCommand: ParsableCommand {
         discussion: """
             Seals the tier's current key to the member. The team tier goes to case managers, case supervisors \
             and project directors; the confidential tier to case managers and case supervisors only. The grant \
-            is a signed event (case.access-granted) with its reason.
+            is a signed event (case.access-granted) with its reason. When the case's supervisor has left the \
+            staff, its manager grants both tiers to the incoming supervisor of the case's handover (no one \
+            else who stays holds the confidential tier).
             """
     )
 

@@ -212,7 +212,7 @@ import Testing
                                                   sealedKeyHash: String(repeating: "cd", count: 32), reason: "forged"))
         }
         let forged: [(String, EventData, String)] = [
-            ("grace", rotated(), "a case manager may not sign case.key-rotated"),
+            ("grace", rotated(), "a case manager rotates keys only of their own case, once its supervisor has left the staff"),
             ("farah", rotated(), "a records officer may not sign"),
             ("halima", rotated(generation: 3), "generation 3 does not follow 1"),
             ("halima", rotated(holders: Array(team.dropFirst())), "exactly the holders who keep the tier"),
@@ -405,5 +405,49 @@ import Testing
             }
             #expect(try vault.verify(VerifyOptions(readData: .all)).isClean)
         }
+    }
+
+    /// A supervisor who leaves without handing over: the admin's rotation
+    /// drops them, and no one who stays but the case's manager holds the
+    /// confidential tier. The manager re-seals it and grants it to the
+    /// incoming supervisor (only to them, only once the supervisor left),
+    /// who completes the handover and reads every version.
+    @Test func aCaseWhoseSupervisorLeftWithoutAHandoverGetsANewSupervisorThroughItsManager() throws {
+        let office = try Office()
+        let number = try office.openCase()
+        try office.file("team note")
+        try office.file("confidential note", name: "Secret", confidential: true)
+        func grant(_ member: String, by id: String) throws {
+            try office.act(id) { vault, me in try vault.grantAccess(to: member, case: number, tier: .confidential, reason: "new supervisor", by: me) }
+        }
+        #expect(throws: VaultError.self) { try grant("omar", by: "grace") }    // halima is still here
+        try office.act("amina") { vault, me in _ = try vault.recordDeparture(of: "halima", reason: "left suddenly", by: me) }
+        let started = try office.act("dora") { vault, me in
+            let drafts = try vault.handoverDrafts(from: "halima", to: "omar", cases: [number])
+            return try vault.startHandover(from: "halima", to: "omar", cases: [number],
+                                           drafts: Dictionary(uniqueKeysWithValues: drafts.map { ($0.caseNumber, completedHandoverDraft($0.form)) }),
+                                           by: me)
+        }
+        #expect(started.first?.awaitingGrant == [.confidential])
+        #expect { try office.act("omar") { vault, me in _ = try vault.completeHandover(cases: [number], early: true, reason: "halima left", by: me) } }
+            throws: { error in (error as? VaultError)?.message.contains("its manager 'grace' grants it") ?? false }
+        #expect(throws: VaultError.self) { try grant("joseph", by: "grace") }  // not the incoming supervisor
+        try grant("omar", by: "grace")
+        _ = try office.act("omar") { vault, me in try vault.completeHandover(cases: [number], early: true, reason: "halima left", by: me) }
+        #expect(try office.act("omar") { vault, _ in try vault.caseFile(number).supervisor.id } == "omar")
+        #expect(try office.read("Secret", by: "omar") == "confidential note")
+        #expect(try office.read("Notes", by: "omar") == "team note")
+        // A manager's grant or rotation signed by hand for a case whose supervisor is here is refused.
+        try office.act("grace") { vault, me in
+            expectIntegrity("once its supervisor has left the staff") {
+                _ = try vault.write { writer, head in
+                    let data = EventData.accessGranted(AccessGranted(case: number, tier: "team", holder: "staff:joseph",
+                                                                     holderPublicKey: try vault.staffMember(id: "joseph").boxPublicKeyHex,
+                                                                     sealedKeyHash: String(repeating: "cd", count: 32), reason: "by hand"))
+                    try Ledger.append([data], by: me, at: Date(), vaultID: vault.config.vaultId, head: &head, in: writer)
+                }
+            }
+        }
+        #expect(try office.open("peter").verify(VerifyOptions()).isClean)
     }
 }

@@ -33,13 +33,14 @@ extension Vault {
 
     /// Seals a tier's current key to one more member (`case.access-granted`).
     /// The actor must hold the tier (they unseal it to seal it again): the
-    /// case's supervisor or a project director. Older generations still in
-    /// use are first folded into the current one, so the grant opens every
-    /// version.
+    /// case's supervisor or a project director; once the supervisor has
+    /// left the staff, the case's manager, to the incoming supervisor of
+    /// the case's handover only. Older generations still in use are first
+    /// folded into the current one, so the grant opens every version.
     public func grantAccess(to memberID: String, case caseNumber: String, tier: Tier, reason: String,
                             by actor: StaffIdentity, now: Date = Date()) throws {
         let number = try CaseNumber.parse(caseNumber).description
-        guard actor.role == .caseSupervisor || actor.role == .projectDirector else {
+        guard [.caseSupervisor, .projectDirector, .caseManager].contains(actor.role) else {
             throw VaultError.accessDenied("access is granted by the case's supervisor or a project director; '\(actor.id)' is \(actor.role.withArticle)")
         }
         try Self.requireReason(reason)
@@ -48,6 +49,14 @@ extension Vault {
             let state = try signed.keptCase(number)
             if actor.role == .caseSupervisor, actor.id != state.case.supervisor {
                 throw VaultError.accessDenied("'\(actor.id)' does not supervise \(number)")
+            }
+            if actor.role == .caseManager {
+                guard actor.id == state.case.manager, try signed.staff(state.case.supervisor)?.left != nil else {
+                    throw VaultError.accessDenied("access is granted by the case's supervisor or a project director; a case manager grants it only to the incoming supervisor of their own case once its supervisor has left the staff")
+                }
+                guard let handover = try signed.handover(number), handover.role == "supervisor", handover.to == memberID else {
+                    throw VaultError.accessDenied("\(number)'s supervisor left the staff: start a handover of the supervision to a new supervisor (casevault handover start --from \(state.case.supervisor) --to ID), then grant them the tiers")
+                }
             }
             guard let member = try signed.staff(memberID), let role = Role(rawValue: member.role) else {
                 throw try signed.missingStaff(memberID)

@@ -448,7 +448,11 @@ extension Vault {
                     throw VaultError.invalidInput("the shadowing of \(number) ended on \(handover.shadowUntil): complete it without --early")
                 }
                 for tier in Tier.allCases where !state.holdsCurrent(tier, GrantHolder.staff(handover.to)) {
-                    throw VaultError.invalidInput("'\(handover.to)' does not hold the \(tier.rawValue) tier of \(number) yet: its supervisor grants it (casevault case grant \(number) --tier \(tier.rawValue) --member \(handover.to) --reason …)")
+                    let supervisorLeft = try signed.staff(state.case.supervisor)?.left != nil
+                    let who = !supervisorLeft ? "its supervisor grants it"
+                        : handover.role == "supervisor" ? "its supervisor left the staff, so its manager '\(state.case.manager)' grants it"
+                        : "its supervisor left the staff: hand the supervision over first, then this handover"
+                    throw VaultError.invalidInput("'\(handover.to)' does not hold the \(tier.rawValue) tier of \(number) yet: \(who) (casevault case grant \(number) --tier \(tier.rawValue) --member \(handover.to) --reason …)")
                 }
                 let tiers = Tier.allCases.filter { state.holds($0.rawValue, GrantHolder.staff(handover.from)) }
                 let rotations = try rotate(number, tiers: tiers, removing: [GrantHolder.staff(handover.from)],

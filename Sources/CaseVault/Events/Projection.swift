@@ -818,6 +818,15 @@ enum Projection {
             guard role != .caseSupervisor || event.actor == state.case.supervisor else {
                 throw refuse("a case supervisor grants access to their own cases only")
             }
+            if role == .caseManager {
+                guard try managerStandsIn(for: state) else {
+                    throw refuse("a case manager grants access only to their own case, once its supervisor has left the staff")
+                }
+                guard let handover = try signed.handover(data.case), handover.role == "supervisor",
+                      GrantHolder.staff(handover.to) == data.holder else {
+                    throw refuse("a case manager grants access only to the incoming supervisor of the case's handover")
+                }
+            }
             guard let tier = Tier(rawValue: data.tier) else { throw refuse("unknown tier '\(data.tier)'") }
             let generation = state.case.generation(of: tier)
             guard state.case.keys?[tier].older.isEmpty ?? true else {
@@ -851,6 +860,14 @@ enum Projection {
             let (state, _, role) = try lifecycleCase(data.case, reason: data.reason, transferred: true)
             guard try role != .caseSupervisor || event.actor == state.case.supervisor || incomingSupervisor(of: data.case) else {
                 throw refuse("a case supervisor rotates the keys of their own cases only")
+            }
+            if role == .caseManager {
+                guard try managerStandsIn(for: state) else {
+                    throw refuse("a case manager rotates keys only of their own case, once its supervisor has left the staff")
+                }
+                for holder in data.removed where try GrantHolder.staffID(holder).flatMap({ try signed.staff($0)?.left }) == nil {
+                    throw refuse("a case manager's rotation removes only members who left the staff")
+                }
             }
             guard let tier = Tier(rawValue: data.tier) else { throw refuse("unknown tier '\(data.tier)'") }
             var keys = state.case.keys ?? .initial
@@ -1240,6 +1257,16 @@ enum Projection {
             try set(StateKey.case(data.case), CaseState(record, grants: state.grants))
             try writer.deleteHandover(caseNumber: data.case)
             try remove(StateKey.handover(data.case))
+        }
+
+        /// Whether the event's signer is the case's manager and its
+        /// supervisor has left the staff: the manager, who holds both tiers,
+        /// then re-seals and grants them to the incoming supervisor (no one
+        /// else who stays could: a project director never holds the
+        /// confidential tier, and an admin does not re-seal).
+        func managerStandsIn(for state: CaseState) throws -> Bool {
+            guard event.actor == state.case.manager else { return false }
+            return try signed.staff(state.case.supervisor)?.left != nil
         }
 
         /// Whether the event's signer is the incoming supervisor of the

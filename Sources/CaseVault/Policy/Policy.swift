@@ -44,8 +44,8 @@ enum Policy {
         case .disposalApproved: disposalApprovingRoles.contains(role)
         case .disposed: role == .admin || role == .projectDirector
         case .staffLeft: staffManagingRoles.contains(role)
-        case .accessGranted: role == .caseSupervisor || role == .projectDirector
-        case .keyRotated: keyRotatingRoles.contains(role)
+        case .accessGranted: role == .caseSupervisor || role == .projectDirector || role == .caseManager
+        case .keyRotated: keyRotatingRoles.contains(role) || role == .caseManager
         case .handoverStarted, .handoverCompleted, .handoverCancelled: role == .caseSupervisor || role == .projectDirector
         case .packageExported: readingRoles.contains(role)
         case .caseTransferred, .transferCancelled: role == .caseSupervisor
