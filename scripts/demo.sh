@@ -292,14 +292,15 @@ echo "Musa, who will import it there, gives his identity; the two offices read t
 run vault pubkey --vault "$district" --member musa --out "$secrets/musa.pub"
 echo "Halima, the case's supervisor, transfers it: sealed to Musa; only the two tier keys are unsealed, to be re-sealed for him:"
 run export case CP-2025-0007 --to-vault "$secrets/musa.pub" --out "$secrets/CP-2025-0007.cvt" \
-    --reason "The family moved to the district" --as halima --passphrase-file "$secrets/halima"
+    --reason "The family moved to the district" --as halima --passphrase-file "$secrets/halima" | tee "$secrets/export.txt"
+sender="$(sed -n 's/.*fingerprint is \([0-9a-f-]*\):.*/\1/p' "$secrets/export.txt")"
 echo "Here the case is now read-only (exit 65), still readable by its holders:"
 run file CP-2025-0007 --as farah --passphrase-file "$secrets/farah" --name "Late note" --type report "$secrets/referral.txt"
 run case show CP-2025-0007
 echo "Neema, a district case manager, cannot import it: only a case supervisor imports, and it is sealed to Musa (exit 77):"
 run import case "$secrets/CP-2025-0007.cvt" --vault "$district" --manager neema --as neema --passphrase-file "$secrets/neema"
-echo "Musa imports it: every event and record proved against the sending vault's signed log, new tier keys made in the district vault:"
-run import case "$secrets/CP-2025-0007.cvt" --vault "$district" --manager neema --from-vault "$(sed -n 's/.*"vaultId" *: *"\([^"]*\)".*/\1/p' "$vault/casevault.json")" \
+echo "Musa imports it, checking the sending vault's fingerprint Halima read to him: every event and record proved against the sending vault's signed log, new tier keys made in the district vault:"
+run import case "$secrets/CP-2025-0007.cvt" --vault "$district" --manager neema --from-vault "$sender" \
     --as musa --passphrase-file "$secrets/musa"
 run get CP-2025-0007 "Medical notes" --vault "$district" --as neema --passphrase-file "$secrets/neema"
 run case show CP-2025-0007 --vault "$district"

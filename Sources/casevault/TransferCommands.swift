@@ -86,6 +86,7 @@ struct ExportCaseCommand: ParsableCommand {
             print("Transferred \(report.caseNumber) to '\(identity.member)' (\(identity.name)) of vault \(identity.vault), fingerprint \(identity.fingerprint)")
             print("Wrote \(report.path): \(report.events) events, \(report.versions) version(s), \(report.objects) object(s), \(report.bytes) bytes; BLAKE2b-256 \(report.blake2b) (b2sum -l 256)")
             print("This vault's copy of \(report.caseNumber) is now read-only (event \(report.transferSeq)).")
+            print("This vault's fingerprint is \(report.vaultFingerprint): read it to the receiving office, who imports with --from-vault \(report.vaultFingerprint).")
         }
     }
 }
@@ -149,13 +150,16 @@ struct ImportCaseCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The case manager here.", valueName: "id"))
     var manager: String
 
-    @Option(help: ArgumentHelp("Refuse the transfer unless it comes from this vault id.", valueName: "id"))
+    @Option(help: ArgumentHelp("Refuse the transfer, before anything is written, unless it comes from this vault: its fingerprint (as `export case` printed it there, read to you by another channel) or, weaker, its id.", valueName: "fingerprint"))
     var fromVault: String?
 
     func run() throws {
         try vaultOptions.withUnlocked { vault, actor in
             let report = try vault.importCase(from: file, manager: manager, expectingVault: fromVault, by: actor)
-            print("Imported \(report.caseNumber) from vault \(report.fromVault) (transferred by '\(report.transferredBy)'): \(report.events) events verified, \(report.documents) document(s), \(report.versions) version(s), \(report.objects) object(s)")
+            print("Imported \(report.caseNumber) from vault \(report.fromVault), fingerprint \(report.fromVaultFingerprint) (transferred by '\(report.transferredBy)'): \(report.events) events verified, \(report.documents) document(s), \(report.versions) version(s), \(report.objects) object(s)")
+            if fromVault.map(VaultFingerprint.looksLikeFingerprint) != true {
+                Output.warning("the sending vault was not checked by its fingerprint: confirm \(report.fromVaultFingerprint) with the sending office (a vault made elsewhere can take any id)")
+            }
             print("Manager \(report.manager), supervisor \(report.supervisor) (you); its tier keys are new here. Delete \(file) now: it holds the old tier keys sealed to you.")
         }
     }

@@ -46,8 +46,10 @@ import Testing
         let bytes = try Data(contentsOf: URL(fileURLWithPath: report.path))
         for marker in ["intake 2", "photo", "high-risk", "history.json"] { #expect(bytes.range(of: Data(marker.utf8)) == nil) }
 
-        let imported = try o.importCase()
+        // Checked by the sending vault's fingerprint, as read over the phone.
+        let imported = try o.to.vault.importCase(from: report.path, manager: "joseph", expectingVault: report.vaultFingerprint, by: o.to["halima"])
         #expect(imported.caseNumber == Self.number && imported.versions == 3 && imported.documents == 2)
+        #expect(imported.fromVaultFingerprint == (try o.from.vault.fingerprint()))
         #expect(try o.to.read(by: "joseph") == Array("intake 2".utf8))
         #expect(try o.to.read(Self.number, "Intake form", version: 1, by: "halima") == Array("intake 1".utf8))
         #expect(try o.to.read(Self.number, "Photo", by: "joseph") == Array("photo".utf8))
@@ -418,10 +420,18 @@ import Testing
         #expect(throws: VaultError.accessDenied("this case transfer is sealed to someone else")) {
             _ = try o.to.vault.importCase(from: report.path, manager: "joseph", by: musa)
         }
-        // From a vault other than the one the office said.
+        // From a vault other than the one the office said: by id, or by the fingerprint read over the phone.
         #expect(throws: VaultError.invalidInput("this transfer comes from vault \(o.from.vault.config.vaultId), not \(o.to.vault.config.vaultId)")) {
             _ = try o.to.vault.importCase(from: report.path, manager: "joseph", expectingVault: o.to.vault.config.vaultId, by: o.to["halima"])
         }
+        let sender = try o.from.vault.fingerprint()
+        #expect(report.vaultFingerprint == sender && VaultFingerprint.looksLikeFingerprint(sender))
+        #expect(try o.to.vault.fingerprint() != sender)
+        let other = try o.to.vault.fingerprint()
+        #expect(throws: VaultError.invalidInput("this transfer comes from a vault whose fingerprint is \(sender), not \(other)")) {
+            _ = try o.to.vault.importCase(from: report.path, manager: "joseph", expectingVault: other, by: o.to["halima"])
+        }
+        #expect((try? o.to.vault.caseFile(Self.number)) == nil)
         // Cut short, one byte flipped, bytes after the end.
         try write(Array(original.prefix(original.count - 100)))
         try refused(o, path)

@@ -52,6 +52,53 @@ public struct VaultIdentity: Sendable, Equatable {
     }
 }
 
+/// A vault's fingerprint: what a receiving office checks a transfer's
+/// sender by. It binds the vault's first two events (its creation, and its
+/// first admin's self-signed key), which no one but that admin can sign, so
+/// a vault made elsewhere under the same id has another. The first 16 bytes
+/// of SHA-256 over `casevault-vault-v1\n` and the two events' RFC 9162 leaf
+/// hashes, in groups of four hex digits (SECURITY.md §15b).
+public enum VaultFingerprint {
+    static func of(first: (body: [UInt8], signature: [UInt8]), second: (body: [UInt8], signature: [UInt8])) -> String {
+        let digest = SHA256.hash(Array("casevault-vault-v1\n".utf8) + LogTree.leafHash(body: first.body, signature: first.signature)
+                                 + LogTree.leafHash(body: second.body, signature: second.signature))
+        let hex = Array(digest[0..<16]).hexString
+        return stride(from: 0, to: hex.count, by: 4).map { i in
+            String(hex[hex.index(hex.startIndex, offsetBy: i)..<hex.index(hex.startIndex, offsetBy: i + 4)])
+        }.joined(separator: "-")
+    }
+
+    /// Whether `text` is written as a fingerprint (8 groups of 4 lower-case
+    /// hex digits joined by `-`), not as a vault id.
+    public static func looksLikeFingerprint(_ text: String) -> Bool {
+        let groups = text.split(separator: "-", omittingEmptySubsequences: false)
+        return groups.count == 8 && groups.allSatisfy { $0.count == 4 && $0.allSatisfy { "0123456789abcdef".contains($0) } }
+    }
+}
+
+extension Vault {
+    /// This vault's fingerprint (`VaultFingerprint`), from its first two
+    /// events, each proved included under the trusted head.
+    public func fingerprint() throws -> String {
+        try read { reader, head in
+            let range = head.range
+            guard range.size >= 2 else { throw VaultError.integrityFailure("the vault has no first admin yet") }
+            let first = try Trust.trustedRecord(1, range: range, reader: reader).record
+            let second = try Trust.trustedRecord(2, range: range, reader: reader).record
+            return VaultFingerprint.of(first: (first.body, first.signature), second: (second.body, second.signature))
+        }
+    }
+}
+
+extension CaseHistory {
+    /// The sending vault's fingerprint, from the history's events 1 and 2
+    /// (which `verify` proves are that vault's creation and first admin).
+    var fromVaultFingerprint: String? {
+        guard events.count >= 2 else { return nil }
+        return VaultFingerprint.of(first: (events[0].body, events[0].signature), second: (events[1].body, events[1].signature))
+    }
+}
+
 /// What `export case` wrote.
 public struct TransferReport: Sendable {
     public let path: String
@@ -64,12 +111,16 @@ public struct TransferReport: Sendable {
     /// BLAKE2b-256 of the transfer file (`b2sum -l 256`).
     public let blake2b: String
     public let transferSeq: Int64
+    /// This (the sending) vault's fingerprint, for the receiving office to check.
+    public let vaultFingerprint: String
 }
 
 /// What `import case` brought in.
 public struct ImportReport: Sendable {
     public let caseNumber: String
     public let fromVault: String
+    /// The sending vault's fingerprint (`VaultFingerprint`).
+    public let fromVaultFingerprint: String
     public let transferredBy: String
     public let events: Int
     public let documents: Int
@@ -223,7 +274,8 @@ extension Vault {
             try sealer.finish()
         }
         return TransferReport(path: path, caseNumber: number, to: identity, events: prepared.history.events.count, versions: prepared.versions,
-                              objects: prepared.objects.count, bytes: total, blake2b: hasher.finalize().hexString, transferSeq: prepared.seq)
+                              objects: prepared.objects.count, bytes: total, blake2b: hasher.finalize().hexString, transferSeq: prepared.seq,
+                              vaultFingerprint: try fingerprint())
     }
 
     /// Calls a transfer back (the case's supervisor): the case is this
@@ -307,7 +359,12 @@ extension Vault {
             do {
                 let unpacked = try Self.unpackTransfer(input: file.read(into:), keys: actor.keys, limits: bounded, admit: { bytes in
                     let history = try CaseHistory(parsing: bytes)
-                    if let expectingVault, history.fromVault != expectingVault {
+                    if let expectingVault, VaultFingerprint.looksLikeFingerprint(expectingVault) {
+                        let fingerprint = history.fromVaultFingerprint ?? "none"
+                        guard fingerprint == expectingVault else {
+                            throw VaultError.invalidInput("this transfer comes from a vault whose fingerprint is \(fingerprint), not \(expectingVault)")
+                        }
+                    } else if let expectingVault, history.fromVault != expectingVault {
                         throw VaultError.invalidInput("this transfer comes from vault \(history.fromVault), not \(expectingVault)")
                     }
                     let proven = try history.verify(toVault: config.vaultId, toMember: actor.id, toBoxPublicKey: actor.keys.boxPublicKey.bytes.hexString)
@@ -553,7 +610,7 @@ extension Vault {
                 holders: sealedHolders, versions: resealed, schemaBodies: schemaBodies))],
                 by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
         }
-        return ImportReport(caseNumber: number, fromVault: history.fromVault, transferredBy: proven.transferredBy, events: proven.events.count,
+        return ImportReport(caseNumber: number, fromVault: history.fromVault, fromVaultFingerprint: history.fromVaultFingerprint ?? "", transferredBy: proven.transferredBy, events: proven.events.count,
                             documents: proven.documents.count, versions: proven.versions.count, objects: unpacked.objects.count,
                             manager: managerID, supervisor: supervisorID)
     }
