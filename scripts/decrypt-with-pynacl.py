@@ -407,6 +407,7 @@ def keys_member(c):  # §12a: "keys" only once a tier of the case has rotated
         k = keys[t]
         tiers[t] = {"generation": k["generation"],
                     "older": [{"generation": o["generation"], "publicKey": o["publicKey"]} for o in k["older"]]}
+        if "madeBy" in k: tiers[t]["madeBy"] = k["madeBy"]  # from format 3: who made the current key
     return {"keys": tiers}
 
 def json_member(c, column):  # §12a: "transferred", "imported" only when set (§15b)

@@ -450,4 +450,37 @@ import Testing
         }
         #expect(try office.open("peter").verify(VerifyOptions()).isClean)
     }
+
+    /// Whoever makes a key pair knows its secret key, held or not: a
+    /// project director who opened a case made its confidential key, which
+    /// she never holds. When she leaves, that tier rotates too; until it
+    /// has, nothing is filed into it.
+    @Test func aKeyAMemberMadeWithoutHoldingItRotatesWhenTheyLeave() throws {
+        let office = try Office()
+        let number = try office.openCase(by: "dora")
+        try office.file("before", name: "Secret", confidential: true)
+        let made = try office.act("grace") { vault, _ in try vault.caseFile(number) }
+        #expect(made.openedBy == "dora")
+        // Her departure signed, but the run cut short before any rotation.
+        try office.act("amina") { vault, me in
+            _ = try vault.write { writer, head in
+                try Ledger.append([.staffLeft(StaffLeft(id: "dora", reason: "left"))], by: me, at: Date(), vaultID: vault.config.vaultId,
+                                  head: &head, in: writer)
+            }
+        }
+        #expect { _ = try office.file("after", name: "Secret", confidential: true) } throws: { error in
+            (error as? VaultError)?.message.contains("was made by 'dora', who left the staff") ?? false
+        }
+        // An admin's rotation without a reason to make a key (its maker is still here) is refused.
+        let other = try office.openCase(client: 43)
+        #expect(throws: VaultError.self) { try office.act("amina") { vault, me in _ = try vault.rotateKeys(case: other, reason: "routine", by: me) } }
+        let report = try office.act("amina") { vault, me in try vault.recordDeparture(of: "dora", reason: "left", by: me) }
+        #expect(report.rotations.contains { $0.caseNumber == number && $0.tier == .confidential })
+        try office.file("after", name: "Secret", confidential: true)
+        #expect(try office.read("Secret", by: "grace") == "after")
+        #expect(try office.read("Secret", version: 1, by: "halima") == "before")
+        let maker = try office.open("peter").read { reader, head in try head.signedState(reader).existingCase(number).case.keyMaker(of: .confidential) }
+        #expect(maker == "amina")
+        #expect(try office.open("peter").verify(VerifyOptions(readData: .all)).isClean)
+    }
 }

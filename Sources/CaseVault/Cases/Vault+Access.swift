@@ -200,6 +200,27 @@ extension Vault {
             for outcome in done { progress?(outcome) }
             rotations += done
         }
+        // Then every tier whose current key they made without holding it
+        // (a case they opened as a project director or an admin, a
+        // departure they recorded as an admin): they knew that key. Read
+        // from every case's signed record; a run cut short here leaves
+        // those tiers refusing filings until it is run again.
+        let made = try read { reader, head -> [String] in
+            try head.signedState(reader).cases(matching: CaseQuery())
+                .filter { state in state.case.transferred == nil && Tier.allCases.contains { state.case.keyMaker(of: $0) == memberID } }
+                .map(\.case.number)
+        }
+        for number in made {
+            let done: [RotationOutcome] = try write { writer, head in
+                let signed = head.signedState(writer)
+                guard let state = try signed.caseState(number), try signed.disposal(number) == nil else { return [] }
+                let tiers = Tier.allCases.filter { state.case.keyMaker(of: $0) == memberID }
+                return try rotate(number, tiers: tiers, removing: [holder],
+                                  reason: "\(memberID) left the staff and made this key: \(reason)", by: actor, now: now, head: &head, writer: writer)
+            }
+            for outcome in done { progress?(outcome) }
+            rotations += done
+        }
         let naming = try read { reader, head -> [String] in
             let signed = head.signedState(reader)
             // Cases still to hand over: not closed, not transferred to another vault, each once.
@@ -256,7 +277,8 @@ extension Vault {
         if !state.holdsCurrent(tier, GrantHolder.staff(actor.id)) {
             var onlyDeparted = !removed.isEmpty
             for holder in removed where try GrantHolder.staffID(holder).flatMap({ try signed.staff($0)?.left }) == nil { onlyDeparted = false }
-            guard actor.role == .admin, onlyDeparted else {
+            let makerLeft = try removed.isEmpty && Self.departedKeyMaker(of: state, tier: tier, signed: signed) != nil
+            guard actor.role == .admin, onlyDeparted || makerLeft else {
                 throw VaultError.accessDenied("'\(actor.id)' does not hold the \(tier.rawValue) tier of \(number): its supervisor rotates it (an admin only removes members who left, with casevault staff leave)")
             }
         }
@@ -333,6 +355,13 @@ extension Vault {
 
     /// A member who left the staff and still holds the tier's current key:
     /// nothing is filed into it until it rotates.
+    /// The member who left and made the tier's current key pair, if one
+    /// did (`CaseRecord.keyMaker`): they knew its secret key, held it or not.
+    static func departedKeyMaker(of state: CaseState, tier: Tier, signed: SignedState) throws -> (id: String, left: StaffDeparture)? {
+        guard let maker = state.case.keyMaker(of: tier), let left = try signed.staff(maker)?.left else { return nil }
+        return (maker, left)
+    }
+
     static func departedHolder(of state: CaseState, tier: Tier, signed: SignedState) throws -> (id: String, left: StaffDeparture)? {
         let generation = state.case.generation(of: tier)
         for grant in state.grants where grant.tier == tier.rawValue && grant.generation == generation {

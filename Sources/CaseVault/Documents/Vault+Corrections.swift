@@ -88,6 +88,9 @@ extension Vault {
                 if let (id, left) = try Self.departedHolder(of: destination, tier: tier, signed: signed) {
                     throw VaultError.accessDenied("the \(tier.rawValue) tier of \(targetNumber) is still sealed to '\(id)', who left the staff on \(left.at); nothing is moved into it until it rotates")
                 }
+                if let (id, left) = try Self.departedKeyMaker(of: destination, tier: tier, signed: signed) {
+                    throw VaultError.accessDenied("the \(tier.rawValue) tier key of \(targetNumber) was made by '\(id)', who left the staff on \(left.at); nothing is moved into it until it rotates")
+                }
                 let sealed = try signed.blob(version.sealedFileKeyHash, what: "the sealed file key of \(number) '\(name)' v\(version.version)")
                 let fileKey: SecureBytes
                 do { fileKey = try SealedBox.open(sealed, with: try tierKey(tier, version.keyGeneration)) } catch let error as VaultError { throw error } catch {

@@ -381,6 +381,9 @@ extension Vault {
         if let (id, left) = try Self.departedHolder(of: state, tier: tier, signed: signed) {
             throw VaultError.accessDenied("the \(tier.rawValue) tier of \(number) is still sealed to '\(id)', who left the staff on \(left.at); nothing is filed into it until it rotates (an admin re-runs `casevault staff leave \(id)`, or its supervisor runs `casevault case rotate \(number)`)")
         }
+        if let (id, left) = try Self.departedKeyMaker(of: state, tier: tier, signed: signed) {
+            throw VaultError.accessDenied("the \(tier.rawValue) tier key of \(number) was made by '\(id)', who left the staff on \(left.at); nothing is filed into it until it rotates (an admin re-runs `casevault staff leave \(id)`, or its supervisor runs `casevault case rotate \(number)`)")
+        }
         let version = (document?.latestVersion ?? 0) + 1
         guard let manager = try signed.staff(state.case.manager), let supervisor = try signed.staff(state.case.supervisor) else {
             throw VaultError.integrityFailure("the manager or supervisor of \(number) is not on the staff")

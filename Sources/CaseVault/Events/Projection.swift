@@ -87,6 +87,10 @@ enum Projection {
             if let (id, left) = try Vault.departedHolder(of: state, tier: tier, signed: signed) {
                 throw refuse("the \(tier.rawValue) tier of \(state.case.number) is still sealed to '\(id)', who left the staff on \(left.at): rotate it first")
             }
+            // From format 3: nor to a key someone who left made (and so knew).
+            if event.format >= 3, let (id, left) = try Vault.departedKeyMaker(of: state, tier: tier, signed: signed) {
+                throw refuse("the \(tier.rawValue) tier key of \(state.case.number) was made by '\(id)', who left the staff on \(left.at): rotate it first")
+            }
         }
 
         /// A case that exists and was not disposed of: nothing is filed
@@ -900,13 +904,15 @@ enum Projection {
             }
             // Whoever does not hold the tier makes its new key without being
             // able to re-seal: only an admin, and only to remove members who
-            // left (a project director never holds a confidential tier, and
-            // must not be able to put one in place that they keep).
+            // left, or to replace a key a member who left made (a project
+            // director never holds a confidential tier, and must not be able
+            // to put one in place that they keep).
             if !tierGrants.contains(where: { $0.holder == GrantHolder.staff(event.actor) && $0.generation == current }) {
                 var onlyDeparted = !data.removed.isEmpty
                 for holder in data.removed where try GrantHolder.staffID(holder).flatMap({ try signed.staff($0)?.left }) == nil { onlyDeparted = false }
-                guard role == .admin, onlyDeparted else {
-                    throw refuse("only a holder of the \(data.tier) tier rotates it; an admin rotates it only to remove members who left the staff")
+                let makerLeft = try data.removed.isEmpty && Vault.departedKeyMaker(of: state, tier: tier, signed: signed) != nil
+                guard role == .admin, onlyDeparted || makerLeft else {
+                    throw refuse("only a holder of the \(data.tier) tier rotates it; an admin rotates it only to remove members who left the staff, or to replace a key one of them made")
                 }
             }
             let settings = try signed.settings()
@@ -989,7 +995,8 @@ enum Projection {
             }
             var record = state.case
             keys[tier] = TierKeys(generation: data.generation,
-                                  older: folding ? [] : keys[tier].older + [TierKeys.Older(generation: current, publicKey: currentKey)])
+                                  older: folding ? [] : keys[tier].older + [TierKeys.Older(generation: current, publicKey: currentKey)],
+                                  madeBy: event.format >= 3 ? event.actor : nil)
             record.keys = keys
             if tier == .team { record.teamPublicKey = data.publicKey } else { record.confidentialPublicKey = data.publicKey }
             try writer.putCase(record)

@@ -171,6 +171,7 @@ extension CaseRecord: CanonicalRecord {
 extension TierKeys {
     func write(_ m: inout CanonicalWriter.Members) {
         m.integer("generation", generation)
+        if let madeBy { m.string("madeBy", madeBy) }
         m.array("older", older) { key, w in
             w.object { o in
                 o.integer("generation", key.generation)

@@ -202,6 +202,16 @@ public struct CaseRecord: Codable, Equatable, Sendable {
 
     /// The tier's current key generation (1 until it first rotates).
     public func generation(of tier: Tier) -> Int { keys?[tier].generation ?? 1 }
+
+    /// Who made the tier's current key pair, when the record says: the
+    /// signer of the rotation that made it (`TierKeys.madeBy`); for
+    /// generation 1, whoever imported the case here, or else opened it.
+    /// Nil after a format-2 rotation, which did not record it.
+    public func keyMaker(of tier: Tier) -> String? {
+        if let made = keys?[tier].madeBy { return made }
+        guard generation(of: tier) == 1 else { return nil }
+        return imported?.by ?? openedBy
+    }
 }
 
 /// Where a case went (`case.transferred`, SECURITY.md §15b).
@@ -249,6 +259,11 @@ public struct TierKeys: Codable, Equatable, Sendable {
     public var generation: Int
     /// By generation, ascending.
     public var older: [Older]
+    /// Who made the current generation's key pair: the signer of the
+    /// format-3 rotation that made it (who knew its secret key then, held
+    /// it or not). Absent (not null) for generation 1, whose maker the case
+    /// record says (`CaseRecord.keyMaker`), and after a format-2 rotation.
+    public var madeBy: String? = nil
 }
 
 /// One holder's sealed copy of one generation of one tier's secret key.

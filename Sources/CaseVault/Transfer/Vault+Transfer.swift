@@ -320,6 +320,9 @@ extension Vault {
             if let (id, _) = try Self.departedHolder(of: state, tier: tier, signed: signed) {
                 throw VaultError.invalidInput("the \(tier.rawValue) tier of \(number) is still sealed to '\(id)', who left: rotate it first")
             }
+            if let (id, _) = try Self.departedKeyMaker(of: state, tier: tier, signed: signed) {
+                throw VaultError.invalidInput("the \(tier.rawValue) tier key of \(number) was made by '\(id)', who left: rotate it first")
+            }
         }
     }
 
