@@ -72,6 +72,19 @@ import Testing
         #expect(after.passed, "\(Self.failing(after))")
     }
 
+    /// A bag folder holding a sparse file of 3 GiB: refused by its size,
+    /// before a byte of it is read into memory.
+    @Test func aBagFolderLargerThanCasevaultReadsIsRefusedBeforeItIsRead() throws {
+        let scratch = Scratch()
+        let bag = scratch.file("huge-bag")
+        try FileManager.default.createDirectory(atPath: bag + "/data", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: bag + "/data/sparse.bin", contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: bag + "/data/sparse.bin"))
+        try handle.truncate(atOffset: 3 << 30)
+        try handle.close()
+        #expect(throws: VaultError.invalidInput("the bag is larger than casevault reads")) { _ = try AuditBag.verify(at: bag) }
+    }
+
     @Test func controlsOrCatalogRewrittenWithTheManifestsRemadeAreRefused() throws {
         let (s, files) = try Self.bag()
         let scratch = s.p.scratch

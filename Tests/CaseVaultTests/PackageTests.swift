@@ -156,6 +156,29 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.path).allSatisfy { !$0.hasPrefix(".casevault-open-") })
     }
 
+    /// A file and a folder of one name (`a`, then `a/b`): refused in words,
+    /// not with a raw "not a directory", and nothing is left.
+    @Test func aPackageHoldingAFileAndAFolderOfOneNameIsRefusedInWords() throws {
+        let p = try Programme()
+        var sealed: [UInt8] = []
+        let sealer = try SealedPackage.Sealer(to: p["joseph"].boxKeys.publicKey) { sealed.append(contentsOf: $0) }
+        let writer = try ArchiveWriter(format: .paxTar, write: sealer.write)
+        for name in ["CP-2024-0042 [O]/a", "CP-2024-0042 [O]/a/b"] {
+            try writer.beginFile(path: name, size: 1, modificationTime: 0, permissions: 0o600)
+            try [UInt8(0x41)].withUnsafeBytes { try writer.write($0) }
+            try writer.finishEntry()
+        }
+        try writer.finish()
+        try sealer.finish()
+        let path = p.scratch.file("file-and-folder.cvp")
+        try Data(sealed).write(to: URL(fileURLWithPath: path))
+        #expect { _ = try p.vault.openPackage(at: path, into: p.scratch.file("out"), by: p["joseph"]) } throws: { error in
+            (error as? VaultError)?.message.contains("something that is not a folder has that name") ?? false
+        }
+        #expect(!FileManager.default.fileExists(atPath: p.scratch.file("out")))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.path).allSatisfy { !$0.hasPrefix(".casevault-open-") })
+    }
+
     @Test func onlyReadersExportToReadersAndAZipNeedsALongPassphrase() throws {
         let p = try Self.scene()
         let out = p.scratch.file("x.cvp")

@@ -410,13 +410,17 @@ public enum AuditBag {
         var bag = BagFiles()
         if FileSystem.isDirectory(path) {
             let root = URL(fileURLWithPath: path)
-            guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey, .isSymbolicLinkKey]) else {
+            guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey, .isSymbolicLinkKey, .fileSizeKey]) else {
                 throw VaultError.notFound("cannot read \(path)")
             }
             for case let url as URL in walker {
-                let values = try url.resourceValues(forKeys: [.isRegularFileKey, .isSymbolicLinkKey])
+                let values = try url.resourceValues(forKeys: [.isRegularFileKey, .isSymbolicLinkKey, .fileSizeKey])
                 if values.isSymbolicLink == true { throw VaultError.invalidInput("the bag holds a link: \(url.path)") }
                 guard values.isRegularFile == true else { continue }
+                // Sized before it is read: a sparse file of a terabyte is refused, not read.
+                guard bag.total + Int64(values.fileSize ?? 0) <= AuditBag.maximumSize else {
+                    throw VaultError.invalidInput("the bag is larger than casevault reads")
+                }
                 let name = String(url.standardizedFileURL.path.dropFirst(root.standardizedFileURL.path.count + 1))
                 try bag.add(name, Array(try Data(contentsOf: url)))
             }

@@ -188,8 +188,14 @@ enum FileSystem {
     static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
         let parent = AtomicFile.parentFolder(of: path)
         if parent != path && !isDirectory(parent) { try makeDirectories(parent, mode: mode) }
-        if mkdir(path, mode) != 0 && errno != EEXIST {
-            throw VaultError.io("cannot create folder \(path): \(errorText())")
+        if mkdir(path, mode) != 0 {
+            guard errno == EEXIST else { throw VaultError.io("cannot create folder \(path): \(errorText())") }
+            // What is there must be a folder (or a link to one): a package
+            // holding both a file `a` and `a/b` is refused here, in words.
+            var info = stat()
+            guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw VaultError.invalidInput("cannot create folder \(path): something that is not a folder has that name")
+            }
         }
     }
 
