@@ -323,6 +323,11 @@ extension SQLiteCatalogStore {
                 CREATE INDEX case_tags_by_tag ON case_tags (tag, case_number);
                 """)
         }
+        // No change to the tables: events are now of body format 3 (and a
+        // tier's keys may name their maker, `madeBy`), which a casevault that
+        // predates it cannot read: it must refuse the vault as newer (§8)
+        // rather than call the log damaged.
+        migrator.registerMigration("v22-event-format-3") { _ in }
         return migrator
     }()
 }

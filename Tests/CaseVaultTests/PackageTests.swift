@@ -253,5 +253,10 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         }
         #expect(!FileManager.default.fileExists(atPath: p.vault.path + "/opened"))
         #expect(FileSystem.isInside(link + "/a/b", p.vault.path) && !FileSystem.isInside(p.scratch.file("elsewhere/a"), p.vault.path))
+        // Nor through a link into the vault followed by "..", which the kernel resolves after the link.
+        let objects = p.scratch.file("to-the-objects")
+        try FileManager.default.createSymbolicLink(atPath: objects, withDestinationPath: p.vault.path + "/objects")
+        #expect(throws: VaultError.self) { _ = try p.vault.openPackage(at: out, into: objects + "/../opened", by: p["joseph"]) }
+        #expect(!FileManager.default.fileExists(atPath: p.vault.path + "/opened"))
     }
 }

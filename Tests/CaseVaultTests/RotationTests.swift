@@ -391,6 +391,27 @@ import Testing
                 guard case VaultError.accessDenied(let message) = error else { return false }
                 return message.contains("'omar', the incoming supervisor, completes the handover")
             }
+        #expect { try office.act("dora") { vault, me in _ = try vault.completeHandover(cases: [number], by: me, now: after) } }
+            throws: { error in (error as? VaultError)?.message.contains("'omar', the incoming supervisor, completes the handover") ?? false }
+        // Before completing, the incoming supervisor's rotations remove only the outgoing supervisor (and members who left).
+        try office.act("omar") { vault, me in
+            expectIntegrity("removes only the outgoing supervisor and members who left") {
+                _ = try vault.write { writer, head in
+                    let state = try head.signedState(writer).existingCase(number)
+                    let fresh = BoxKeyPair()
+                    let holders = try state.grants.filter { $0.tier == "team" && $0.generation == 1 && $0.holder != "staff:dora" }
+                        .sorted { $0.holder.utf8.lexicographicallyPrecedes($1.holder.utf8) }
+                        .map { grant in
+                            let sealed = SealedBox.seal(fresh.secretKey, to: try BoxPublicKey(bytes: [UInt8](hexString: grant.holderPublicKey)!))
+                            return KeyRotated.Holder(holder: grant.holder, holderPublicKey: grant.holderPublicKey,
+                                                     sealedKeyHash: try Ledger.putBlob(sealed, in: writer))
+                        }
+                    let event = EventData.keyRotated(KeyRotated(case: number, tier: "team", generation: 2, publicKey: fresh.publicKey.bytes.hexString,
+                                                                holders: holders, removed: ["staff:dora"], versions: [], reason: "by hand"))
+                    try Ledger.append([event], by: me, at: Date(), vaultID: vault.config.vaultId, head: &head, in: writer)
+                }
+            }
+        }
         let halimaKeys = try office.act("halima") { vault, me in try BoxKeyPair(secretKey: me.boxKeys.secretKey) }
         let done = try office.act("omar") { vault, me in try vault.completeHandover(cases: [number], by: me, now: after) }
         #expect(done.first?.rotations.map(\.removed) == [["staff:halima"], ["staff:halima"]])

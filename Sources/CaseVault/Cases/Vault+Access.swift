@@ -205,10 +205,29 @@ extension Vault {
         // departure they recorded as an admin): they knew that key. Read
         // from every case's signed record; a run cut short here leaves
         // those tiers refusing filings until it is run again.
+        // The candidates come from the log, not from every case: the cases
+        // they opened, imported or rotated a tier of (each event proved
+        // included under the trusted head); which tiers to rotate is then
+        // read from each case's signed record (`keyMaker`).
         let made = try read { reader, head -> [String] in
-            try head.signedState(reader).cases(matching: CaseQuery())
-                .filter { state in state.case.transferred == nil && Tier.allCases.contains { state.case.keyMaker(of: $0) == memberID } }
-                .map(\.case.number)
+            let signed = head.signedState(reader)
+            var numbers = Set<String>()
+            for type in [EventType.caseOpened, .caseImported, .keyRotated] {
+                for record in try reader.events(type: type.rawValue, actor: memberID) where record.seq <= head.size {
+                    let event = try Trust.trustedEvent(record.seq, range: head.range, reader: reader)
+                    guard event.actor == memberID else { throw VaultError.integrityFailure("event \(record.seq) is not what the catalog says") }
+                    switch event.data {
+                    case .caseOpened(let data): numbers.insert(data.case)
+                    case .caseImported(let data): numbers.insert(data.case)
+                    case .keyRotated(let data): numbers.insert(data.case)
+                    default: throw VaultError.integrityFailure("event \(record.seq) is not what the catalog says")
+                    }
+                }
+            }
+            return try numbers.sorted().filter { number in
+                guard let state = try signed.caseState(number), state.case.transferred == nil else { return false }
+                return Tier.allCases.contains { state.case.keyMaker(of: $0) == memberID }
+            }
         }
         for number in made {
             let done: [RotationOutcome] = try write { writer, head in

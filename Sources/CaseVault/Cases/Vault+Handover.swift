@@ -434,8 +434,8 @@ extension Vault {
                 let signed = head.signedState(writer)
                 let state = try signed.existingCase(number)
                 guard let handover = try signed.handover(number) else { throw VaultError.notFound("no handover of \(number) is under way") }
-                if handover.role == "supervisor", actor.id == handover.from {
-                    throw VaultError.accessDenied("'\(actor.id)' is handing \(number) over and cannot make the keys that replace their own: '\(handover.to)', the incoming supervisor, completes the handover")
+                if handover.role == "supervisor", actor.id == handover.from || actor.role == .projectDirector {
+                    throw VaultError.accessDenied("\(actor.id == handover.from ? "'\(actor.id)' is handing \(number) over and cannot make the keys that replace their own" : "a project director cannot make a confidential key"): '\(handover.to)', the incoming supervisor, completes the handover")
                 }
                 if actor.role == .caseSupervisor, actor.id != state.case.supervisor, !(handover.role == "supervisor" && actor.id == handover.to) {
                     throw VaultError.accessDenied("'\(actor.id)' does not supervise \(number)")
@@ -451,7 +451,7 @@ extension Vault {
                     let supervisorLeft = try signed.staff(state.case.supervisor)?.left != nil
                     let who = !supervisorLeft ? "its supervisor grants it"
                         : handover.role == "supervisor" ? "its supervisor left the staff, so its manager '\(state.case.manager)' grants it"
-                        : "its supervisor left the staff: hand the supervision over first, then this handover"
+                        : "its supervisor left the staff: cancel this handover (casevault handover cancel \(number)), hand the supervision over to a new supervisor, who then starts this one again"
                     throw VaultError.invalidInput("'\(handover.to)' does not hold the \(tier.rawValue) tier of \(number) yet: \(who) (casevault case grant \(number) --tier \(tier.rawValue) --member \(handover.to) --reason …)")
                 }
                 let tiers = Tier.allCases.filter { state.holds($0.rawValue, GrantHolder.staff(handover.from)) }

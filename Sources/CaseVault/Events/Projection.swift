@@ -865,6 +865,15 @@ enum Projection {
             guard try role != .caseSupervisor || event.actor == state.case.supervisor || incomingSupervisor(of: data.case) else {
                 throw refuse("a case supervisor rotates the keys of their own cases only")
             }
+            // The incoming supervisor of a supervisor's handover rotates to
+            // complete it: removing the outgoing supervisor, and members who left.
+            if role == .caseSupervisor, event.actor != state.case.supervisor, let handover = try signed.handover(data.case) {
+                for holder in data.removed where holder != GrantHolder.staff(handover.from) {
+                    guard try GrantHolder.staffID(holder).flatMap({ try signed.staff($0)?.left }) != nil else {
+                        throw refuse("the incoming supervisor's rotation removes only the outgoing supervisor and members who left")
+                    }
+                }
+            }
             if role == .caseManager {
                 guard try managerStandsIn(for: state) else {
                     throw refuse("a case manager rotates keys only of their own case, once its supervisor has left the staff")

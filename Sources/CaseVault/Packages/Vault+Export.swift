@@ -326,7 +326,10 @@ extension Vault {
     func openPackage(at path: String, into folder: String, by actor: StaffIdentity, limits: ArchiveLimits) throws -> OpenedPackage {
         guard FileSystem.isRegularFile(path), let size = FileSystem.fileSize(path) else { throw VaultError.notFound("no package \(path)") }
         // Plaintext never lands in the vault's folder.
-        if FileSystem.isInside(FileSystem.absolutePath(folder), FileSystem.absolutePath(self.path)) {
+        // The folder as the kernel will resolve it (a link followed by ".."
+        // goes where the link points), and as text.
+        if FileSystem.isInside(FileSystem.absolutePathAsGiven(folder), FileSystem.absolutePath(self.path))
+            || FileSystem.isInside(FileSystem.absolutePath(folder), FileSystem.absolutePath(self.path)) {
             throw VaultError.invalidInput("\(folder) is inside the vault folder; open the package somewhere else")
         }
         let file = try FileSystem.openForReading(path)

@@ -146,6 +146,15 @@ enum FileSystem {
         return normalise(cwd + "/" + path)
     }
 
+    /// `path` made absolute without resolving "." or "..": what the kernel
+    /// will resolve, following links before each "..".
+    static func absolutePathAsGiven(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } + "/" + path
+    }
+
     /// Resolves "." and ".." textually (no symbolic-link lookup).
     static func normalise(_ path: String) -> String {
         var parts: [Substring] = []

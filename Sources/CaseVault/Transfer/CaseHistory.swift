@@ -253,6 +253,8 @@ extension CaseHistory {
             guard event.seq > previous, event.seq <= size, event.vault == fromVault else {
                 throw bad("event \(event.seq) is out of order or of another vault")
             }
+            // Formats never go back (§12), among the events carried too.
+            guard event.format >= (parsed.last?.format ?? 0) else { throw bad("event \(event.seq) is of an older format than the one before it") }
             guard (try? StaffMember.validate(id: event.actor)) != nil else { throw bad("event \(event.seq) names no valid staff id") }
             previous = event.seq
             let leaf = LogTree.leafHash(body: logged.body, signature: logged.signature)
