@@ -11,6 +11,32 @@ enum FileSystem {
         String(cString: strerror(code))
     }
 
+    /// syncfs(2): every file written on the file system holding `fd`, and
+    /// every name made there, durable at once. Found at run time (Glibc's
+    /// module does not declare it), and only on Linux 5.8 or later, the
+    /// first to report through it a write-back error of any file since the
+    /// descriptor was opened; nil elsewhere, or with CASEVAULT_NO_SYNCFS
+    /// set, and callers sync file by file.
+    nonisolated(unsafe) static let syncFileSystem: (@convention(c) (Int32) -> Int32)? = {
+        if getenv("CASEVAULT_NO_SYNCFS") != nil { return nil }
+        var names = utsname()
+        guard uname(&names) == 0 else { return nil }
+        let release = withUnsafeBytes(of: &names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let numbers = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        guard numbers.count == 2, (numbers[0], numbers[1]) >= (5, 8), let symbol = dlsym(nil, "syncfs") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Int32).self)
+    }()
+
+    /// Makes everything written on the file system holding `folder`
+    /// durable (`syncFileSystem`, which must exist).
+    static func syncFileSystem(holding folder: String) throws {
+        guard let syncfs = syncFileSystem else { preconditionFailure("no syncfs") }
+        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw VaultError.io("cannot open folder \(folder): \(errorText())") }
+        defer { close(fd) }
+        guard syncfs(fd) == 0 else { throw VaultError.io("cannot sync the file system of \(folder): \(errorText())") }
+    }
+
     static func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0
