@@ -156,6 +156,21 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.path).allSatisfy { !$0.hasPrefix(".casevault-open-") })
     }
 
+    /// The opened package's staging folder takes its name without replacing
+    /// anything made there since the check: an empty folder (which a plain
+    /// rename would silently replace) stays, and so does the staging folder.
+    @Test func theOpenedFolderNeverReplacesOneMadeMeanwhile() throws {
+        let scratch = Scratch()
+        let staging = scratch.file("staging"), taken = scratch.file("taken"), free = scratch.file("free")
+        for folder in [staging, taken] { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false) }
+        FileManager.default.createFile(atPath: staging + "/file", contents: Data("x".utf8))
+        #expect(throws: VaultError.alreadyExists("\(taken) already exists")) { try FileSystem.renameNoReplace(staging, to: taken) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: taken).isEmpty)
+        #expect(FileManager.default.fileExists(atPath: staging + "/file"))
+        try FileSystem.renameNoReplace(staging, to: free)
+        #expect(FileManager.default.fileExists(atPath: free + "/file") && !FileManager.default.fileExists(atPath: staging))
+    }
+
     /// A file and a folder of one name (`a`, then `a/b`): refused in words,
     /// not with a raw "not a directory", and nothing is left.
     @Test func aPackageHoldingAFileAndAFolderOfOneNameIsRefusedInWords() throws {

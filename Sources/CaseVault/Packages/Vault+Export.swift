@@ -456,8 +456,13 @@ extension Vault {
                 throw VaultError.integrityFailure("'\(stray)' is in the package but not in its manifest")
             }
             try provenance(fileHasher.finalize().hexString)
-            try FileSystem.rename(staging, to: folder)
-            try FileSystem.syncDirectory(parent)
+            // Never over something made at `folder` since it was checked.
+            try FileSystem.renameNoReplace(staging, to: folder)
+            do { try FileSystem.syncDirectory(parent) } catch {
+                // Not durable: nothing is left rather than a folder that may not last.
+                FileSystem.removeTree(folder)
+                throw error
+            }
             return OpenedPackage(folder: folder, files: files)
         } catch {
             FileSystem.removeTree(staging)

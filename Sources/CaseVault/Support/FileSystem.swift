@@ -98,6 +98,27 @@ enum FileSystem {
         }
     }
 
+    /// renameat2(2), found at run time as `syncFileSystem` is.
+    nonisolated(unsafe) private static let renameat2: (@convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32)? = {
+        guard let symbol = dlsym(nil, "renameat2") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32).self)
+    }()
+
+    /// Renames `from` (a file or a folder) to `to`, failing with
+    /// `alreadyExists` if `to` exists, atomically where the kernel and file
+    /// system can (`RENAME_NOREPLACE`; a plain rename would silently replace
+    /// an empty folder made there meanwhile); elsewhere checked just before.
+    static func renameNoReplace(_ from: String, to: String) throws {
+        if let renameat2 {
+            if renameat2(AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */) == 0 { return }
+            let code = errno
+            if code == EEXIST { throw VaultError.alreadyExists("\(to) already exists") }
+            guard code == EINVAL || code == ENOSYS else { throw VaultError.io("cannot rename \(from) to \(to): \(errorText(code))") }
+        }
+        guard !exists(to) else { throw VaultError.alreadyExists("\(to) already exists") }
+        try rename(from, to: to)
+    }
+
     /// Gives `from` the extra name `to`, failing if `to` exists: the atomic
     /// "write, then publish without overwriting" step.
     static func linkNoReplace(_ from: String, to: String) throws {
