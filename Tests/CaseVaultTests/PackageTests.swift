@@ -151,7 +151,18 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         try sealer.finish()
         let path = p.scratch.file("hostile.cvp")
         try Data(sealed).write(to: URL(fileURLWithPath: path))
-        #expect(throws: VaultError.self) { _ = try p.vault.openPackage(at: path, into: p.scratch.file("out"), by: p["joseph"]) }
+        // No export in the log made it: refused before a byte is decrypted, no staging folder made.
+        #expect { _ = try p.vault.openPackage(at: path, into: p.scratch.file("out"), by: p["joseph"]) } throws: { error in
+            (error as? VaultError)?.message.contains("no export signed in this vault's log made this package") ?? false
+        }
+        #expect(!FileManager.default.fileExists(atPath: p.scratch.file("out")))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.path).allSatisfy { !$0.hasPrefix(".casevault-open-") })
+        // The extractor itself (what the fuzz target drives) refuses the archive, and leaves nothing.
+        let file = try FileSystem.openForReading(path)
+        #expect(throws: VaultError.self) {
+            _ = try Vault.extractPackage(input: file.read(into:), into: p.scratch.file("out"), keys: p["joseph"].keys, recipientID: "joseph",
+                                         limits: ArchiveLimits())
+        }
         #expect(!FileManager.default.fileExists(atPath: p.scratch.file("out")))
         #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.path).allSatisfy { !$0.hasPrefix(".casevault-open-") })
     }
@@ -187,7 +198,11 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         try sealer.finish()
         let path = p.scratch.file("file-and-folder.cvp")
         try Data(sealed).write(to: URL(fileURLWithPath: path))
-        #expect { _ = try p.vault.openPackage(at: path, into: p.scratch.file("out"), by: p["joseph"]) } throws: { error in
+        let file = try FileSystem.openForReading(path)
+        #expect {
+            _ = try Vault.extractPackage(input: file.read(into:), into: p.scratch.file("out"), keys: p["joseph"].keys, recipientID: "joseph",
+                                         limits: ArchiveLimits())
+        } throws: { error in
             (error as? VaultError)?.message.contains("something that is not a folder has that name") ?? false
         }
         #expect(!FileManager.default.fileExists(atPath: p.scratch.file("out")))
@@ -255,7 +270,16 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let last = stream % SecretStream.cipherChunkSize
         #expect(last > 0)
         try bytes.prefix(bytes.count - last).write(to: URL(fileURLWithPath: p.scratch.file("cut.cvp")))
-        expectIntegrity("cut short") { _ = try p.vault.openPackage(at: p.scratch.file("cut.cvp"), into: p.scratch.file("cut-out"), by: p["joseph"]) }
+        // Its hash is no export's: refused before anything is decrypted; and the extractor
+        // itself refuses a stream cut at a chunk boundary before its final chunk.
+        expectIntegrity("no export signed in this vault's log made this package") {
+            _ = try p.vault.openPackage(at: p.scratch.file("cut.cvp"), into: p.scratch.file("cut-out"), by: p["joseph"])
+        }
+        let cut = try FileSystem.openForReading(p.scratch.file("cut.cvp"))
+        expectIntegrity("cut short") {
+            _ = try Vault.extractPackage(input: cut.read(into:), into: p.scratch.file("cut-out"), keys: p["joseph"].keys, recipientID: "joseph",
+                                         limits: ArchiveLimits())
+        }
         #expect(!FileManager.default.fileExists(atPath: p.scratch.file("cut-out")))
         // Never into the vault's own folder.
         #expect(throws: VaultError.self) { _ = try p.vault.openPackage(at: out, into: p.vault.path + "/opened", by: p["joseph"]) }

@@ -332,13 +332,9 @@ extension Vault {
             || FileSystem.isInside(FileSystem.absolutePath(folder), FileSystem.absolutePath(self.path)) {
             throw VaultError.invalidInput("\(folder) is inside the vault folder; open the package somewhere else")
         }
-        let file = try FileSystem.openForReading(path)
-        // A package never holds more than its own size in files.
-        var bounded = limits
-        bounded.maxTotalSize = min(limits.maxTotalSize, size)
-        return try Self.extractPackage(input: file.read(into:), into: folder, keys: actor.keys, recipientID: actor.id, limits: bounded) { digest in
-            // Only a package this vault's log says was exported, to this member, with exactly these bytes.
-            try read { reader, head in
+        // Only a package this vault's log says was exported, to this member, with exactly these bytes.
+        let provenance = { (digest: String) throws in
+            try self.read { reader, head in
                 for record in try reader.events(type: EventType.packageExported.rawValue, actor: nil) where record.seq <= head.size {
                     guard case .packageExported(let data) = try Trust.trustedEvent(record.seq, range: head.range, reader: reader).data else { continue }
                     if data.blake2b == digest && data.recipient == actor.id { return }
@@ -346,6 +342,30 @@ extension Vault {
                 throw VaultError.integrityFailure("no export signed in this vault's log made this package (BLAKE2b-256 \(digest)): it was not exported to you from here, or was altered")
             }
         }
+        // Its header first (what it is, whom it is sealed to: no content is
+        // decrypted), then the whole file's hash against the log, before a
+        // byte of content is decrypted or parsed: anyone can seal a package
+        // to a public key. The pass that extracts it hashes it again, so a
+        // file changed in between is refused at its end.
+        let probe = try FileSystem.openForReading(path)
+        _ = try SealedPackage.Opener(with: actor.keys, input: probe.read(into:))
+        try probe.closeNow()
+        let before = FastBlake2b()
+        let scan = try FileSystem.openForReading(path)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try scan.read(into: $0) }
+            if n == 0 { break }
+            buffer.withUnsafeBytes { before.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        try scan.closeNow()
+        try provenance(before.finalize().hexString)
+        let file = try FileSystem.openForReading(path)
+        // A package never holds more than its own size in files.
+        var bounded = limits
+        bounded.maxTotalSize = min(limits.maxTotalSize, size)
+        return try Self.extractPackage(input: file.read(into:), into: folder, keys: actor.keys, recipientID: actor.id, limits: bounded,
+                                       provenance: provenance)
     }
 
     /// `package open` without a vault: what the fuzz target drives
