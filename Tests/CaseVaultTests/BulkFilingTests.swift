@@ -190,6 +190,22 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let result = try p.vault.fileBatch(batch, journal: log, by: p["farah"])
         #expect(filed.filed.count == 1 && result.filed.count == 2 && result.alreadyFiled.isEmpty)
         #expect(try versionCount(p) == 3)
+        // The next line written after a torn one is not swallowed by it.
+        try log.record(row: 7, caseNumber: "CP-2024-0042", version: 9, object: String(repeating: "cd", count: 32))
+        #expect(try log.entries()[7]?.first?.version == 9)
+    }
+
+    /// A line naming a version someone else filed (its object id is in the
+    /// catalog for anyone to copy) does not let a run skip a filing.
+    @Test func aJournalLineNamingAnotherMembersVersionFilesTheRow() throws {
+        let p = try programme()
+        _ = try p.vault.fileBatch(try p.vault.checkBatch([request(p, "scan 1.txt", name: "Shared")], by: "halima"), journal: nil, by: p["halima"])
+        let theirs = try #require(try p.vault.versions(caseNumber: "CP-2024-0042", document: "Shared").first)
+        let batch = try p.vault.checkBatch([request(p, "scan 2.txt", name: "Shared")], by: "farah")
+        let log = journal(p, batch)
+        try log.record(row: 0, caseNumber: "CP-2024-0042", version: 1, object: theirs.objectID)
+        let result = try p.vault.fileBatch(batch, journal: log, by: p["farah"])
+        #expect(result.alreadyFiled.isEmpty && result.filed.map(\.version) == [2])
     }
 
     @Test func theJournalHoldsNoNamesPathsOrContentAndStaysPrivate() throws {

@@ -43,13 +43,19 @@ import Testing
         #expect(uname(&names) == 0)
         let release = withUnsafeBytes(of: &names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let numbers = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
-        if ProcessInfo.processInfo.environment["CASEVAULT_NO_SYNCFS"] == nil, numbers.count == 2, (numbers[0], numbers[1]) >= (5, 8) {
+        if ProcessInfo.processInfo.environment["CASEVAULT_NO_SYNCFS"] == nil, numbers.count == 2, (numbers[0], numbers[1]) >= (5, 17) {
             #expect(FileSystem.syncFileSystem != nil, "kernel \(release)")
         }
+        #expect(FileSystem.kernelVersion("6.1.0-18-amd64")! == (6, 1) && FileSystem.kernelVersion("5.17")! == (5, 17))
+        #expect(FileSystem.kernelVersion("5.10.0")! < (5, 17) && FileSystem.kernelVersion("4.19.0-rc1")! < (5, 17))
+        #expect(FileSystem.kernelVersion("") == nil && FileSystem.kernelVersion("6") == nil && FileSystem.kernelVersion("x.y") == nil)
         let scratch = Scratch()
         let store = try store(scratch)
+        let group = try store.startGroup()
+        #expect((group.watch != nil) == store.syncsGroupsByFileSystem)
+        #expect(FileSystem.fileSystemType(of: "/proc") == "proc" && !FileSystem.syncsByFileSystem("/proc"))
         let written = try (0..<40).map { i in try store.writeNamingLater { sink in try Array("object \(i)".utf8).withUnsafeBytes { try sink($0) } }.id }
-        try store.syncNames(of: written)
+        try store.syncNames(of: written, in: group)
         for (i, id) in written.enumerated() {
             #expect(try get(id, from: store) == Array("object \(i)".utf8))
         }
@@ -109,8 +115,9 @@ import Testing
         #expect(scratch.listing().filter { $0.contains(".tmp-") }.isEmpty)
 
         let other = (0..<3_000).map { UInt8($0 % 11) }
+        let group = try store.startGroup()
         let fresh = try store.writeNamingLater { sink in try other.withUnsafeBytes { try sink($0) } }
-        try store.syncNames(of: [id, fresh.id])
+        try store.syncNames(of: [id, fresh.id], in: group)
         #expect(try get(fresh.id, from: store) == other)
         let mode = try FileManager.default.attributesOfItem(atPath: store.path(of: fresh.id))[.posixPermissions] as? Int
         #expect(mode == 0o400)

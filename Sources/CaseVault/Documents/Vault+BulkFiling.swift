@@ -376,7 +376,7 @@ extension Vault {
                 }
                 for item in singles {
                     do {
-                        if let done = try filedEarlier(item, journaled[item.row] ?? []) {
+                        if let done = try filedEarlier(item, journaled[item.row] ?? [], by: actor) {
                             result.rows.append(done)
                         } else {
                             let info = try fileItem(item, journal: journal, schemas: schemas, by: actor, now: now, timeZone: timeZone) { read in
@@ -508,6 +508,7 @@ extension Vault {
         // The first failure stops the others: the group is then filed one
         // by one, and what it wrote is removed.
         let stopped = Box(false), lock = NSLock()
+        let group = try objects.startGroup()
         let outcomes = Parallel.map(Array(zip(inputs, plans)), threads: FileObjectStore.syncThreads) { input, plan in
             let outcome = Result {
                 guard !lock.withLock({ stopped.value }) else { throw VaultError.invalidInput("the group stopped at an earlier failure") }
@@ -532,7 +533,7 @@ extension Vault {
         let prepared = outcomes.compactMap { try? $0.get() }
         do {
             for outcome in outcomes { _ = try outcome.get() }
-            try objects.syncNames(of: prepared.map(\.object.id))
+            try objects.syncNames(of: prepared.map(\.object.id), in: group)
             return prepared
         } catch {
             for filing in prepared { objects.remove(filing.object.id) }
@@ -555,13 +556,16 @@ extension Vault {
     }
 
     /// The row of an item a journal shows filed, when the signed log holds
-    /// the version the journal names with the object it names.
-    private func filedEarlier(_ item: CheckedBatch.Item, _ entries: [FilingJournal.Entry]) throws -> BatchResult.Row? {
+    /// the version the journal names with the object it names, filed by
+    /// this member (a line naming another's version, which anyone can see
+    /// in the catalog, is not theirs to skip a filing by).
+    private func filedEarlier(_ item: CheckedBatch.Item, _ entries: [FilingJournal.Entry], by actor: StaffIdentity) throws -> BatchResult.Row? {
         guard !entries.isEmpty else { return nil }
         return try read { reader, head in
             let signed = head.signedState(reader)
             for entry in entries where entry.caseNumber == item.caseNumber {
-                if let version = try signed.version(item.caseNumber, item.name, entry.version), version.objectId == entry.object {
+                if let version = try signed.version(item.caseNumber, item.name, entry.version), version.objectId == entry.object,
+                   version.stamp.filedBy == actor.id {
                     return BatchResult.Row(item: item, version: entry.version, filedNow: false,
                                            tier: Tier(rawValue: version.tier) ?? .confidential, caseStatus: version.stamp.caseStatus)
                 }
@@ -678,7 +682,12 @@ public struct FilingJournal: Sendable {
     /// log confirm a filing, never invents one.
     func entries() throws -> [Int: [Entry]] {
         guard FileSystem.exists(path) else { return [:] }
-        let bytes = try FileSystem.openForReading(path).readAll(limit: 64 << 20)
+        // Read only from folders private to this user, and never through a
+        // link: a line lets a re-run skip a filing.
+        try requirePrivateFolders()
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw VaultError.io("cannot read the filing journal \(path): \(FileSystem.errorText())") }
+        let bytes = try FileDescriptor(fd, path: path).readAll(limit: 64 << 20)
         var entries: [Int: [Entry]] = [:]
         for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
             let fields = line.split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
@@ -693,22 +702,31 @@ public struct FilingJournal: Sendable {
         try record([(row, caseNumber, version, object)])
     }
 
-    /// Appends the lines and syncs them once.
-    func record(_ lines: [(row: Int, caseNumber: String, version: Int, object: String)]) throws {
-        if !FileSystem.isDirectory(folder) {
-            try FileSystem.makeDirectories(folder, mode: 0o700)
-        }
+    /// The state folder, `journals/` and the vault's journal folder must be
+    /// this user's and mode 0700.
+    private func requirePrivateFolders() throws {
         let parent = String(folder[..<folder.lastIndex(of: "/")!])
         let root = String(parent[..<parent.lastIndex(of: "/")!])
         for private_ in [root, parent, folder] where !FileSystem.isPrivateFolder(private_) {
             throw VaultError.io("the journal folder \(private_) is not private to you (it must be yours and mode 0700)")
         }
+    }
+
+    /// Appends the lines and syncs them once.
+    func record(_ lines: [(row: Int, caseNumber: String, version: Int, object: String)]) throws {
+        if !FileSystem.isDirectory(folder) {
+            try FileSystem.makeDirectories(folder, mode: 0o700)
+        }
+        try requirePrivateFolders()
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VaultError.io("cannot write the filing journal \(path): \(FileSystem.errorText())") }
         let file = FileDescriptor(fd, path: path)
         var text = lines.map { "filing \($0.row) \($0.caseNumber) \($0.version) \($0.object)\n" }.joined()
         let isNew = file.regularFileSize == 0
-        if isNew { text = Self.header + "\n" + text }
+        // A line break first: a write cut short by a kill (or a full disk)
+        // may have left a line without its end, which would swallow this
+        // run's first line.
+        text = (isNew ? Self.header : "") + "\n" + text
         try file.write(Array(text.utf8))
         guard fdatasync(fd) == 0 else { throw VaultError.io("cannot sync the filing journal \(path): \(FileSystem.errorText())") }
         if isNew { try FileSystem.syncDirectory(folder) }

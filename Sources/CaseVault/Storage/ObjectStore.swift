@@ -34,12 +34,16 @@ protocol ObjectStore: Sendable {
     /// Streams an object in: `produce` pushes its bytes to the sink it is
     /// given. Returns once the object is durable.
     func write(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64)
+    /// Starts a group of small objects (`writeNamingLater`), before its
+    /// first write.
+    func startGroup() throws -> ObjectGroup
     /// As `write`, for one of many small objects written together: the
-    /// object is durable, bytes and name, once `syncNames(of:)` has
+    /// object is durable, bytes and name, once `syncNames(of:in:)` has
     /// returned for it (one sync for the whole group, not three per object).
     func writeNamingLater(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64)
-    /// Makes the names of objects written by `writeNamingLater` durable.
-    func syncNames(of ids: [ObjectID]) throws
+    /// Makes the objects of a group, written by `writeNamingLater`, and
+    /// their names durable.
+    func syncNames(of ids: [ObjectID], in group: ObjectGroup) throws
     /// Opens an object for reading, front to back.
     func open(_ id: ObjectID) throws -> any ByteReader
     func contains(_ id: ObjectID) -> Bool
@@ -57,10 +61,32 @@ protocol ObjectStore: Sendable {
 /// fsync → fsync both folders. A crash leaves at worst a `.tmp-*` file,
 /// which `allObjects` ignores, or a small object no row names (an
 /// orphan); a later clean-up removes either.
+/// A group of small objects being written (`ObjectStore.startGroup`):
+/// where one syncfs makes the group durable, the objects folder opened
+/// before the group's first write, so that syncfs reports any write-back
+/// error of the group's files, even one another process saw first.
+final class ObjectGroup: @unchecked Sendable {
+    let watch: Int32?
+    init(watch: Int32?) { self.watch = watch }
+    deinit { if let watch { FileSystem.closeDescriptor(watch) } }
+}
+
 struct FileObjectStore: ObjectStore {
     let root: String
+    /// Whether a group is made durable by one syncfs (`FileSystem.syncsByFileSystem`)
+    /// rather than a sync of each object and each folder.
+    let syncsGroupsByFileSystem: Bool
     /// Objects up to this size skip the pipeline (see `write`).
     static let smallObjectLimit = 1 << 20
+
+    init(root: String) {
+        self.root = root
+        syncsGroupsByFileSystem = FileSystem.syncsByFileSystem(root)
+    }
+
+    func startGroup() throws -> ObjectGroup {
+        ObjectGroup(watch: syncsGroupsByFileSystem ? try FileSystem.openForSyncingFileSystem(root) : nil)
+    }
 
     func write(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64) {
         try write(produce, syncingNames: true)
@@ -71,19 +97,20 @@ struct FileObjectStore: ObjectStore {
     }
 
     /// A bulk filing's group of up to 1,024 small objects lands in up to
-    /// all 256 fan-out folders (256 objects in about 160). Where the kernel
-    /// has syncfs (`FileSystem.syncFileSystem`), one call makes every
-    /// object of the group and every name durable: the objects were not
-    /// synced one by one (`writeSmall`). Elsewhere each object was, and the
+    /// all 256 fan-out folders (256 objects in about 160). Where syncfs
+    /// serves (`FileSystem.syncsByFileSystem`), one call, through the folder
+    /// opened when the group started, makes every object of the group and
+    /// every name durable: the objects were not synced one by one
+    /// (`writeSmall`). Elsewhere each object was, and the
     /// folders' syncs go on several threads at once (each mostly waits on
     /// the disk). Bulk filing of 2,000 forms of 2 KiB on the 2-core
     /// benchmark machine: 1.02 s with a sync per object and per folder,
     /// 0.88 s with syncfs (medians of 7 interleaved runs on copies of one
     /// vault, CASEVAULT_NO_SYNCFS=1 for the first).
-    func syncNames(of ids: [ObjectID]) throws {
+    func syncNames(of ids: [ObjectID], in group: ObjectGroup) throws {
         guard !ids.isEmpty else { return }
-        if FileSystem.syncFileSystem != nil {
-            try FileSystem.syncFileSystem(holding: root)
+        if let watch = group.watch {
+            try FileSystem.syncFileSystem(through: watch, folder: root)
             return
         }
         try FileSystem.syncDirectory(root)
@@ -170,8 +197,11 @@ struct FileObjectStore: ObjectStore {
         do {
             fd = try FileSystem.createExclusive(target, mode: 0o400)
         } catch VaultError.alreadyExists {
-            if let existing = try? FileSystem.openForReading(target).readAll(limit: bytes.count + 1), existing == bytes {
-                // The same bytes: sync both folders anyway (its writer may not have).
+            if let file = try? FileSystem.openForReading(target), let existing = try? file.readAll(limit: bytes.count + 1), existing == bytes {
+                // The same bytes, perhaps only in the page cache (its writer,
+                // an import killed before its fsync, may not have synced):
+                // sync the file and both folders anyway.
+                try file.sync()
                 if syncingNames { try syncFolders(folder) }
                 return (id, Int64(bytes.count))
             }
@@ -182,7 +212,7 @@ struct FileObjectStore: ObjectStore {
             try fd.write(bytes)
             // Named later with the rest of its group: the group's one syncfs
             // covers it (`syncNames`).
-            if syncingNames || FileSystem.syncFileSystem == nil { try fd.sync() }
+            if syncingNames || !syncsGroupsByFileSystem { try fd.sync() }
             try fd.closeNow()
             if target.hasPrefix(folder + "/") {
                 // Both folders: the fan-out folder may be new.

@@ -12,28 +12,86 @@ enum FileSystem {
     }
 
     /// syncfs(2): every file written on the file system holding `fd`, and
-    /// every name made there, durable at once. Found at run time (Glibc's
-    /// module does not declare it), and only on Linux 5.8 or later, the
-    /// first to report through it a write-back error of any file since the
-    /// descriptor was opened; nil elsewhere, or with CASEVAULT_NO_SYNCFS
-    /// set, and callers sync file by file.
+    /// every name made there, durable at once, and any write-back error of
+    /// any file there since `fd` was opened reported (even one another
+    /// process has already seen: Linux 5.8's errseq), and since 5.17 an
+    /// error of the file system's own commit too. Found at run time
+    /// (Glibc's module does not declare it), on Linux 5.17 or later only;
+    /// nil elsewhere, or with CASEVAULT_NO_SYNCFS set, and callers sync
+    /// file by file. `syncsByFileSystem` says on which file systems.
     nonisolated(unsafe) static let syncFileSystem: (@convention(c) (Int32) -> Int32)? = {
         if getenv("CASEVAULT_NO_SYNCFS") != nil { return nil }
         var names = utsname()
         guard uname(&names) == 0 else { return nil }
         let release = withUnsafeBytes(of: &names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let numbers = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
-        guard numbers.count == 2, (numbers[0], numbers[1]) >= (5, 8), let symbol = dlsym(nil, "syncfs") else { return nil }
+        guard let version = kernelVersion(release), version >= (5, 17), let symbol = dlsym(nil, "syncfs") else { return nil }
         return unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Int32).self)
     }()
 
-    /// Makes everything written on the file system holding `folder`
-    /// durable (`syncFileSystem`, which must exist).
-    static func syncFileSystem(holding folder: String) throws {
-        guard let syncfs = syncFileSystem else { preconditionFailure("no syncfs") }
+    /// "6.1.0-18-amd64" → (6, 1); nil unless it begins with two numbers.
+    static func kernelVersion(_ release: String) -> (Int, Int)? {
+        let parts = release.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, let major = Int(parts[0]), let minor = Int(String(parts[1].prefix { $0.isNumber })) else { return nil }
+        return (major, minor)
+    }
+
+    /// Whether a group of files in `folder` is made durable by one
+    /// `syncFileSystem` there: only on local disk file systems whose
+    /// syncfs is known to flush and to report (ext2/3/4, XFS, Btrfs, F2FS;
+    /// and tmpfs, which keeps nothing anyway). A FUSE file system hears of
+    /// a syncfs only with some kernels and daemons, and a network one may
+    /// answer before its server has the data: those sync file by file.
+    static func syncsByFileSystem(_ folder: String) -> Bool {
+        guard syncFileSystem != nil, let type = fileSystemType(of: folder) else { return false }
+        return ["ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "tmpfs"].contains(type)
+    }
+
+    /// The type of the file system `folder` is on, from /proc/self/mounts:
+    /// that of the longest mount point its real path lies under.
+    static func fileSystemType(of folder: String) -> String? {
+        guard let real = realPath(folder), let fd = try? openForReading("/proc/self/mounts"),
+              let bytes = try? fd.readAll(limit: 4 << 20) else { return nil }
+        // Mount points escape space, tab, newline and backslash as \ooo.
+        func unescaped(_ field: Substring) -> String {
+            var out: [UInt8] = [], bytes = Array(field.utf8), i = 0
+            while i < bytes.count {
+                if bytes[i] == 0x5c, i + 4 <= bytes.count,
+                   let value = UInt8(String(decoding: bytes[(i + 1)..<(i + 4)], as: UTF8.self), radix: 8) {
+                    out.append(value)
+                    i += 4
+                } else {
+                    out.append(bytes[i])
+                    i += 1
+                }
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+        var best: (point: String, type: String)?
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3 else { continue }
+            let point = unescaped(fields[1])
+            let inside = point == "/" || real == point || real.hasPrefix(point + "/")
+            if inside, point.count >= (best?.point.count ?? -1) { best = (point, String(fields[2])) }
+        }
+        return best?.type
+    }
+
+    /// A folder opened now, to `syncFileSystem` through later: every
+    /// write-back error on its file system from now on is reported then.
+    static func openForSyncingFileSystem(_ folder: String) throws -> Int32 {
         let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw VaultError.io("cannot open folder \(folder): \(errorText())") }
-        defer { close(fd) }
+        return fd
+    }
+
+    /// Makes everything written on the file system of `fd` durable
+    /// (`syncFileSystem`, which must exist), reporting any write-back error
+    /// there since `fd` was opened.
+    static func closeDescriptor(_ fd: Int32) { _ = close(fd) }
+
+    static func syncFileSystem(through fd: Int32, folder: String) throws {
+        guard let syncfs = syncFileSystem else { preconditionFailure("no syncfs") }
         guard syncfs(fd) == 0 else { throw VaultError.io("cannot sync the file system of \(folder): \(errorText())") }
     }
 
