@@ -167,6 +167,19 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.path).allSatisfy { !$0.hasPrefix(".casevault-open-") })
     }
 
+    /// Two documents whose names differ only in case get file names that
+    /// differ in more, so the package opens on a disk that ignores case.
+    @Test func namesThatDifferOnlyInCaseAreMadeDistinctInAPackage() throws {
+        let p = try Self.scene()
+        try p.file(Array("upper\n".utf8), name: "Scan", type: "report")
+        try p.file(Array("lower\n".utf8), name: "scan", type: "report")
+        let out = p.scratch.file("cased.cvp")
+        _ = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: out, by: p["grace"])
+        let opened = try p.vault.openPackage(at: out, into: p.scratch.file("cased"), by: p["joseph"])
+        let names = opened.files.filter { $0.document?.lowercased() == "scan" }.map { String($0.path.split(separator: "/").last!) }
+        #expect(names.count == 2 && Set(names.map { $0.lowercased() }).count == 2, "\(names)")
+    }
+
     /// The opened package's staging folder takes its name without replacing
     /// anything made there since the check: an empty folder (which a plain
     /// rename would silently replace) stays, and so does the staging folder.

@@ -157,8 +157,10 @@ extension Vault {
                         scalar == "\\" || (0x202a...0x202e).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value) ? "_" : scalar
                     }))
                     while name.contains("..") { name = name.replacingOccurrences(of: "..", with: "._") }
+                    // Unique as a case-insensitive file system (a USB stick's exFAT)
+                    // sees names: "Scan.pdf" and "scan.pdf" are one file there.
                     var candidate = name + ext, n = 2
-                    while !used.insert(candidate).inserted { candidate = "\(name) (\(n))\(ext)"; n += 1 }
+                    while !used.insert(candidate.lowercased()).inserted { candidate = "\(name) (\(n))\(ext)"; n += 1 }
                     return folder + "/" + candidate
                 }
                 try archived { try writer.addDirectory(path: folder, modificationTime: stamped, permissions: 0o700) }
@@ -399,7 +401,12 @@ extension Vault {
                         try FileSystem.makeDirectories(target)
                     case .file:
                         try FileSystem.makeDirectories(AtomicFile.parentFolder(of: target))
-                        let out = try FileSystem.createExclusive(target)
+                        let out: FileDescriptor
+                        do { out = try FileSystem.createExclusive(target) } catch VaultError.alreadyExists {
+                            // The reader let no name through twice: this file system
+                            // took two of them for one (it ignores case, or folds Unicode).
+                            throw VaultError.invalidInput("'\(entry.path)' and another name in the package are one name on this file system (it ignores case): open the package on another disk")
+                        }
                         let hasher = SHA256.Hasher()
                         var size: Int64 = 0
                         var keep: [UInt8]? = entry.path == "MANIFEST.json" ? [] : nil
