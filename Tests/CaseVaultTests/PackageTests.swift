@@ -173,11 +173,32 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let p = try Self.scene()
         try p.file(Array("upper\n".utf8), name: "Scan", type: "report")
         try p.file(Array("lower\n".utf8), name: "scan", type: "report")
+        // One name where names are compared upper-cased (exFAT, NTFS), two when lower-cased.
+        try p.file(Array("dotless\n".utf8), name: "Aydın", type: "report")
+        try p.file(Array("capitals\n".utf8), name: "AYDIN", type: "report")
         let out = p.scratch.file("cased.cvp")
         _ = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: out, by: p["grace"])
         let opened = try p.vault.openPackage(at: out, into: p.scratch.file("cased"), by: p["joseph"])
-        let names = opened.files.filter { $0.document?.lowercased() == "scan" }.map { String($0.path.split(separator: "/").last!) }
-        #expect(names.count == 2 && Set(names.map { $0.lowercased() }).count == 2, "\(names)")
+        let names = opened.files.compactMap { $0.document == nil ? nil : String($0.path.split(separator: "/").last!) }
+        #expect(Set(names.map { $0.lowercased() }).count == names.count && Set(names.map { $0.uppercased() }).count == names.count, "\(names)")
+        #expect(names.filter { $0.lowercased().hasPrefix("scan") }.count == 2 && names.filter { $0.uppercased().hasPrefix("AYDIN") }.count == 2)
+    }
+
+    /// What tells two reads of a package file apart: a byte appended in
+    /// between changes it (so a file rewritten between the check against
+    /// the log and the decryption is refused before it is decrypted).
+    @Test func aFileWrittenBetweenTwoReadsIsSeenToChange() throws {
+        let scratch = Scratch()
+        let path = scratch.file("package.cvp")
+        FileManager.default.createFile(atPath: path, contents: Data("sealed".utf8))
+        let file = try FileSystem.openForReading(path)
+        let before = try #require(file.identity)
+        #expect(file.identity == before)
+        let writer = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try writer.seekToEnd()
+        try writer.write(contentsOf: Data("!".utf8))
+        try writer.close()
+        #expect(file.identity != before)
     }
 
     /// The opened package's staging folder takes its name without replacing

@@ -525,7 +525,7 @@ extension Vault {
                     }
                 }
                 return try self.encryptFiling(caseNumber: input.item.caseNumber, name: input.item.name, type: input.type, schema: input.schema,
-                                              plan: plan, head: head, source: source, namingLater: true)
+                                              plan: plan, head: head, source: source, group: group)
             }
             if case .failure = outcome { lock.withLock { stopped.value = true } }
             return outcome

@@ -236,11 +236,11 @@ extension Vault {
 
     /// Steps 1 and 2 of SECURITY.md §10: plan from the signed state, then
     /// encrypt the input into a durable object and seal its file key.
-    /// `namingLater`: the object's name is made durable by the caller, with
-    /// its group's (`ObjectStore.syncNames`), before anything refers to it.
+    /// `group`: the object (and its name) is made durable by the caller,
+    /// with its group's (`ObjectStore.syncNames`), before anything refers to it.
     func prepareFiling(caseNumber number: String, name: String, type: String, confidential: Bool, schema: FormSchema?,
                        by actor: StaffIdentity, now fixedNow: Date?, timeZone: TimeZone, source: FilingSource,
-                       namingLater: Bool = false) throws -> PreparedFiling {
+                       group: ObjectGroup? = nil) throws -> PreparedFiling {
         let head = try FilingHead(source, length: SecretStream.chunkSize)
         let plan = try read { reader, trusted in
             try planFiling(caseNumber: number, name: name, type: type, schema: schema,
@@ -248,7 +248,7 @@ extension Vault {
                            signed: trusted.signedState(reader))
         }
         return try encryptFiling(caseNumber: number, name: name, type: type, schema: schema, plan: plan, head: head,
-                                 source: source, namingLater: namingLater)
+                                 source: source, group: group)
     }
 
     /// The first bytes of a filing, read before it is planned: an image is
@@ -276,7 +276,7 @@ extension Vault {
     /// neither the catalog nor any shared state, so a group's filings are
     /// encrypted and written on several threads at once.
     func encryptFiling(caseNumber number: String, name: String, type: String, schema: FormSchema?, plan: FilingPlan,
-                       head: FilingHead, source: FilingSource, namingLater: Bool) throws -> PreparedFiling {
+                       head: FilingHead, source: FilingSource, group: ObjectGroup?) throws -> PreparedFiling {
         var headOffset = 0
         let readInput: (UnsafeMutableRawBufferPointer) throws -> Int = { buffer in
             if headOffset < head.count {
@@ -300,7 +300,7 @@ extension Vault {
                     return n
                 }, write: sink)
             }
-            object = namingLater ? try objects.writeNamingLater(produce) : try objects.write(produce)
+            object = try group.map { try objects.writeNamingLater(produce, in: $0) } ?? objects.write(produce)
         } catch CryptoError.inputFailed {
             throw VaultError.io("cannot read the document being filed")
         }

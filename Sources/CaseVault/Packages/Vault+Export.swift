@@ -159,8 +159,15 @@ extension Vault {
                     while name.contains("..") { name = name.replacingOccurrences(of: "..", with: "._") }
                     // Unique as a case-insensitive file system (a USB stick's exFAT)
                     // sees names: "Scan.pdf" and "scan.pdf" are one file there.
+                    // exFAT and NTFS compare names upper-cased ("Aydın" and "AYDIN"
+                    // are one there): both foldings are taken.
                     var candidate = name + ext, n = 2
-                    while !used.insert(candidate.lowercased()).inserted { candidate = "\(name) (\(n))\(ext)"; n += 1 }
+                    while used.contains(candidate.lowercased()) || used.contains(candidate.uppercased().lowercased()) {
+                        candidate = "\(name) (\(n))\(ext)"
+                        n += 1
+                    }
+                    used.insert(candidate.lowercased())
+                    used.insert(candidate.uppercased().lowercased())
                     return folder + "/" + candidate
                 }
                 try archived { try writer.addDirectory(path: folder, modificationTime: stamped, permissions: 0o700) }
@@ -344,30 +351,37 @@ extension Vault {
                 throw VaultError.integrityFailure("no export signed in this vault's log made this package (BLAKE2b-256 \(digest)): it was not exported to you from here, or was altered")
             }
         }
-        // Its header first (what it is, whom it is sealed to: no content is
-        // decrypted), then the whole file's hash against the log, before a
-        // byte of content is decrypted or parsed: anyone can seal a package
-        // to a public key. The pass that extracts it hashes it again, so a
-        // file changed in between is refused at its end.
-        let probe = try FileSystem.openForReading(path)
-        _ = try SealedPackage.Opener(with: actor.keys, input: probe.read(into:))
-        try probe.closeNow()
+        // Its header first (what it is, whom it is sealed to; its key is
+        // unsealed, no content decrypted), then the whole file's hash against
+        // the log, before a byte of content is decrypted or parsed: anyone can
+        // seal a package to a public key. One descriptor for every pass, and
+        // the file's identity (inode, size, times) the same before and after
+        // each: a file written in between is refused before it is decrypted.
+        // The extracting pass hashes it again and checks the log at its end.
+        let file = try FileSystem.openForReading(path)
+        guard let identity = file.identity else { throw VaultError.io("cannot read \(path)") }
+        func unchanged() throws {
+            guard file.identity == identity else { throw VaultError.integrityFailure("the package \(path) changed while it was read") }
+        }
+        _ = try SealedPackage.Opener(with: actor.keys, input: file.read(into:))
+        guard file.rewind() else { throw VaultError.io("cannot read \(path) again") }
         let before = FastBlake2b()
-        let scan = try FileSystem.openForReading(path)
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
-            let n = try buffer.withUnsafeMutableBytes { try scan.read(into: $0) }
+            let n = try buffer.withUnsafeMutableBytes { try file.read(into: $0) }
             if n == 0 { break }
             buffer.withUnsafeBytes { before.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
-        try scan.closeNow()
+        try unchanged()
         try provenance(before.finalize().hexString)
-        let file = try FileSystem.openForReading(path)
+        guard file.rewind() else { throw VaultError.io("cannot read \(path) again") }
         // A package never holds more than its own size in files.
         var bounded = limits
         bounded.maxTotalSize = min(limits.maxTotalSize, size)
-        return try Self.extractPackage(input: file.read(into:), into: folder, keys: actor.keys, recipientID: actor.id, limits: bounded,
-                                       provenance: provenance)
+        return try Self.extractPackage(input: file.read(into:), into: folder, keys: actor.keys, recipientID: actor.id, limits: bounded) { digest in
+            try unchanged()
+            try provenance(digest)
+        }
     }
 
     /// `package open` without a vault: what the fuzz target drives

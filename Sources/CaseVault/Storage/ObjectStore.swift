@@ -40,7 +40,7 @@ protocol ObjectStore: Sendable {
     /// As `write`, for one of many small objects written together: the
     /// object is durable, bytes and name, once `syncNames(of:in:)` has
     /// returned for it (one sync for the whole group, not three per object).
-    func writeNamingLater(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64)
+    func writeNamingLater(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void, in group: ObjectGroup) throws -> (id: ObjectID, size: Int64)
     /// Makes the objects of a group, written by `writeNamingLater`, and
     /// their names durable.
     func syncNames(of ids: [ObjectID], in group: ObjectGroup) throws
@@ -73,27 +73,28 @@ final class ObjectGroup: @unchecked Sendable {
 
 struct FileObjectStore: ObjectStore {
     let root: String
-    /// Whether a group is made durable by one syncfs (`FileSystem.syncsByFileSystem`)
-    /// rather than a sync of each object and each folder.
-    let syncsGroupsByFileSystem: Bool
     /// Objects up to this size skip the pipeline (see `write`).
     static let smallObjectLimit = 1 << 20
 
-    init(root: String) {
-        self.root = root
-        syncsGroupsByFileSystem = FileSystem.syncsByFileSystem(root)
-    }
-
+    /// The group syncs by one syncfs when `FileSystem.syncsByFileSystem`
+    /// says so of the very descriptor it will sync through; otherwise each
+    /// object and folder is synced.
     func startGroup() throws -> ObjectGroup {
-        ObjectGroup(watch: syncsGroupsByFileSystem ? try FileSystem.openForSyncingFileSystem(root) : nil)
+        guard FileSystem.syncFileSystem != nil else { return ObjectGroup(watch: nil) }
+        let fd = try FileSystem.openForSyncingFileSystem(root)
+        guard FileSystem.syncsByFileSystem(fd) else {
+            FileSystem.closeDescriptor(fd)
+            return ObjectGroup(watch: nil)
+        }
+        return ObjectGroup(watch: fd)
     }
 
     func write(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64) {
-        try write(produce, syncingNames: true)
+        try write(produce, syncingNames: true, syncingFile: true)
     }
 
-    func writeNamingLater(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64) {
-        try write(produce, syncingNames: false)
+    func writeNamingLater(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void, in group: ObjectGroup) throws -> (id: ObjectID, size: Int64) {
+        try write(produce, syncingNames: false, syncingFile: group.watch == nil)
     }
 
     /// A bulk filing's group of up to 1,024 small objects lands in up to
@@ -123,8 +124,10 @@ struct FileObjectStore: ObjectStore {
     /// Threads for a group's syncs (objects, then folders).
     static let syncThreads = 4
 
+    /// `syncingFile` false: a small object is not fsynced (its group's
+    /// syncfs will be); a large one always is.
     private func write(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void,
-                       syncingNames: Bool) throws -> (id: ObjectID, size: Int64) {
+                       syncingNames: Bool, syncingFile: Bool) throws -> (id: ObjectID, size: Int64) {
         // A small object (up to `smallObjectLimit` of ciphertext: a form, a
         // letter) is gathered in memory, named by its hash, and written
         // straight under its final name with one write through the page
@@ -164,7 +167,7 @@ struct FileObjectStore: ObjectStore {
             if let large { FileSystem.remove(large.temp) }
             throw error
         }
-        guard let large else { return try writeSmall(gathered, syncingNames: syncingNames) }
+        guard let large else { return try writeSmall(gathered, syncingNames: syncingNames, syncingFile: syncingFile) }
         do {
             try large.fd.sync()
             try large.fd.closeNow()
@@ -187,7 +190,7 @@ struct FileObjectStore: ObjectStore {
     /// killed part-way may have left one cut short. A file already under
     /// the name is kept only when it holds exactly these bytes; otherwise
     /// the object goes the large objects' way (temporary file, rename over).
-    private func writeSmall(_ bytes: [UInt8], syncingNames: Bool) throws -> (id: ObjectID, size: Int64) {
+    private func writeSmall(_ bytes: [UInt8], syncingNames: Bool, syncingFile: Bool) throws -> (id: ObjectID, size: Int64) {
         let hasher = FastBlake2b()
         bytes.withUnsafeBytes { hasher.update($0) }
         let id = ObjectID(digest: hasher.finalize())
@@ -212,7 +215,7 @@ struct FileObjectStore: ObjectStore {
             try fd.write(bytes)
             // Named later with the rest of its group: the group's one syncfs
             // covers it (`syncNames`).
-            if syncingNames || !syncsGroupsByFileSystem { try fd.sync() }
+            if syncingFile { try fd.sync() }
             try fd.closeNow()
             if target.hasPrefix(folder + "/") {
                 // Both folders: the fan-out folder may be new.
