@@ -487,6 +487,20 @@ import Testing
         #expect(try o.to.vault.importCase(from: path, manager: "joseph", by: member).caseNumber == Self.number)
     }
 
+    /// A history is parsed with a budget of values, so a file of small
+    /// values (`[0,0,…]`) cannot take gigabytes as a tree before any
+    /// signature is checked.
+    @Test func aHistoryOfTooManyValuesIsRefusedBeforeItIsBuilt() throws {
+        let ten = Array("[1,2,3,4,5,6,7,8,9]".utf8)  // 10 values: the array and nine numbers
+        #expect((try? JSONValue(parsing: ten, maximumValues: 10)) != nil)
+        #expect((try? JSONValue(parsing: ten, maximumValues: 9)) == nil)
+        let flood = Array(("[" + String(repeating: "0,", count: 2_000) + "0]").utf8)
+        #expect(throws: VaultError.invalidInput("the case's history is malformed (not a casevault case history)")) {
+            _ = try CaseHistory(parsing: flood, maximumValues: 1_000)
+        }
+        #expect(CaseHistory.maximumValues == 8 << 20)
+    }
+
     @Test func aForgedHistoryIsRefusedEvenWhenSealedToTheRightMember() throws {
         let o = try Offices()
         let report = try o.export()

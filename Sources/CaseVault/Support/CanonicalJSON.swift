@@ -186,6 +186,17 @@ extension JSONValue {
         var parser = JSONParser(bytes: buffer)
         self = try parser.parseDocument()
     }
+
+    /// Parses at most `maximumValues` values (every object, array and
+    /// scalar counts one): text from outside, whose tree would otherwise
+    /// take some 20 times its size in memory (`[0,0,…]`: 2 bytes a value).
+    init(parsing bytes: [UInt8], maximumValues: Int) throws {
+        self = try bytes.withUnsafeBytes { buffer in
+            var parser = JSONParser(bytes: buffer)
+            parser.valuesLeft = maximumValues
+            return try parser.parseDocument()
+        }
+    }
 }
 
 /// A small strict JSON parser (RFC 8259): UTF-8, depth-limited, duplicate
@@ -196,6 +207,8 @@ struct JSONParser {
     let bytes: UnsafeRawBufferPointer
     var index = 0
     var depth = 0
+    /// How many more values may be parsed.
+    var valuesLeft = Int.max
 
     init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -215,6 +228,8 @@ struct JSONParser {
     /// One value, built as `Tree` directly (specialized per tree: signed
     /// events are parsed in bulk by `verify`, forms keep member order).
     mutating func parseTree<Tree: ParsedJSON>() throws -> Tree {
+        valuesLeft -= 1
+        guard valuesLeft >= 0 else { throw Failure() }
         skipWhitespace()
         guard index < bytes.count else { throw Failure() }
         switch bytes[index] {

@@ -25,6 +25,7 @@ struct CaseHistory: Equatable {
     static let format = "casevault-case-history-v1"
     /// The largest history accepted (a case of tens of thousands of events).
     static let maximumSize = 256 * 1024 * 1024
+    static let maximumValues = 8 << 20
 
     struct LoggedEvent: Equatable {
         var body: [UInt8]
@@ -57,10 +58,14 @@ struct CaseHistory: Equatable {
     }
 
     /// Parses a history strictly: exactly what `encoded` writes.
-    init(parsing bytes: [UInt8]) throws {
+    init(parsing bytes: [UInt8], maximumValues: Int = CaseHistory.maximumValues) throws {
         func bad(_ why: String) -> VaultError { .invalidInput("the case's history is malformed (\(why))") }
         guard bytes.count <= Self.maximumSize else { throw bad("too large") }
-        guard let json = try? JSONValue(parsing: bytes), case .object(let top) = json,
+        // At most `maximumValues` values: a history holds about 55 a version
+        // (and 3 KB: measured on cases of 50 and 400 versions), so the byte
+        // limit (some 85,000 versions) binds first; `[0,0,…]` of 256 MiB
+        // would be 134 million, 3–5 GB as a tree, before any signature is checked.
+        guard let json = try? JSONValue(parsing: bytes, maximumValues: maximumValues), case .object(let top) = json,
               Set(top.keys) == ["format", "case", "fromVault", "checkpoint", "events", "records", "nodes"],
               top["format"] == .string(Self.format),
               let number = top["case"]?.stringValue, let vault = top["fromVault"]?.stringValue, let checkpoint = top["checkpoint"]?.stringValue,
