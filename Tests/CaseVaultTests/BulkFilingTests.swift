@@ -1,5 +1,6 @@
 @testable import CaseVault
 import CaseVaultCrypto
+import CaseVaultSQLite
 import Foundation
 import Testing
 
@@ -441,5 +442,68 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let second = try p.vault.retrieve(caseNumber: "CP-2024-0042", document: "Second", by: p["grace"], to: .folder(path: out))
         #expect(second.writtenTo == out + "/scan 2.txt" && second.fileInfo?.mediaType == "text/plain")
+    }
+}
+
+/// A catalog whose next writes fail as they commit, after their body ran
+/// (the transaction rolled back), as a disk error at COMMIT would.
+final class CommitFailingCatalog: CatalogStore, CatalogStoreFactory, @unchecked Sendable {
+    nonisolated(unsafe) static var failures = 0
+    let inner: any CatalogStore
+    init(_ inner: any CatalogStore) { self.inner = inner }
+    static func open(path: String) throws -> any CatalogStore { CommitFailingCatalog(try SQLiteCatalogStore.open(path: path)) }
+    static func create(path: String) throws -> any CatalogStore { CommitFailingCatalog(try SQLiteCatalogStore.create(path: path)) }
+    func read<T>(_ body: (any CatalogReader) throws -> T) throws -> T { try inner.read(body) }
+    func write<T>(_ body: (any CatalogWriter) throws -> T) throws -> T {
+        guard Self.failures > 0 else { return try inner.write(body) }
+        Self.failures -= 1
+        do { _ = try inner.write { writer -> T in _ = try body(writer); throw RolledBack() } } catch is RolledBack {}
+        throw VaultError.io("catalog error: disk I/O error")
+    }
+    func close() throws { try inner.close() }
+    func flushErased() throws -> Bool { try inner.flushErased() }
+    struct RolledBack: Error {}
+}
+
+/// A commit that fails as it commits leaves it unknown whether it reached
+/// the disk (a WAL frame can come back at the next recovery): the objects
+/// stay (orphans at worst, which verify reports and --repair removes), a
+/// batch stops instead of filing the group again one by one, and its next
+/// run files what the signed log does not hold, once.
+@Suite(.serialized) struct CommitFailureTests {
+    @Test func aFilingOrAGroupThatFailsAsItCommitsKeepsItsObjectsAndIsFiledOnceByTheNextRun() throws {
+        let p = try Programme()
+        try p.openCase()
+        let vault = try Vault.open(at: p.vault.path, catalog: CommitFailingCatalog.self)
+        let farah = try vault.unlock(staffID: "farah", passphrase: try p.scratch.passphrase("farah passphrase!"))
+        let before = try vault.objects.allObjects().count
+        let input = p.scratch.file("note.txt")
+        try Data("a note\n".utf8).write(to: URL(fileURLWithPath: input))
+        CommitFailingCatalog.failures = 1
+        #expect(throws: VaultError.io("catalog error: disk I/O error")) {
+            _ = try vault.file(caseNumber: "CP-2024-0042", name: "Note", type: "report", confidential: false, from: .file(path: input), by: farah)
+        }
+        #expect(try vault.objects.allObjects().count == before + 1)
+        #expect(try vault.versions(caseNumber: "CP-2024-0042", document: nil).isEmpty)
+
+        // A group: 20 forms' worth of small documents, the group's commit failing.
+        let requests = try (0..<20).map { i -> FilingRequest in
+            let path = p.scratch.file("scan \(i).txt")
+            try Data("page \(i)\n".utf8).write(to: URL(fileURLWithPath: path))
+            return FilingRequest(caseNumber: "CP-2024-0042", name: nil, kind: .document(type: "report"), confidential: false, path: path, origin: "scan \(i).txt")
+        }
+        let batch = try vault.checkBatch(requests, by: "farah")
+        let journal = FilingJournal(store: CheckpointStore(folder: p.scratch.file("state")), vaultID: vault.config.vaultId,
+                                    batchID: batch.id(vaultID: vault.config.vaultId, filer: "farah"))
+        CommitFailingCatalog.failures = 1
+        let first = try vault.fileBatch(batch, journal: journal, by: farah)
+        #expect(first.filed.isEmpty && first.failure?.error == .io("catalog error: disk I/O error"))
+        #expect(try vault.objects.allObjects().count == before + 21)
+        let second = try vault.fileBatch(batch, journal: journal, by: farah)
+        #expect(second.failure == nil && second.filed.count == 20 && second.alreadyFiled.isEmpty)
+        #expect(try vault.versions(caseNumber: "CP-2024-0042", document: nil).count == 20)
+        let report = try vault.verify(VerifyOptions())
+        #expect(report.isClean, "\(report.findings)")
+        #expect(report.notes.count >= 21, "the kept objects are reported as orphans: \(report.notes)")
     }
 }

@@ -355,8 +355,14 @@ extension Vault {
                 var singles: [CheckedBatch.Item]
                 switch unit {
                 case .group(let items):
-                    if case .success(let prepared) = prefetch.next(),
-                       let infos = try? commitPrepared(items, prepared, journal: journal, by: actor, now: now) {
+                    var committed: [VersionInfo]?
+                    if case .success(let prepared) = prefetch.next() {
+                        do { committed = try commitPrepared(items, prepared, journal: journal, by: actor, now: now) } catch let uncertain as CommitUncertain {
+                            result.failure = BatchResult.Failure(item: items[0], error: uncertain.error)
+                            return result
+                        } catch {}
+                    }
+                    if let infos = committed {
                         for (member, info) in zip(items, infos) {
                             result.rows.append(BatchResult.Row(item: member, version: info.version, filedNow: true, tier: info.tier,
                                                                caseStatus: info.stamp.caseStatus))
@@ -548,7 +554,18 @@ extension Vault {
                                 by actor: StaffIdentity, now: Date?) throws -> [VersionInfo] {
         do {
             try journal?.record(zip(items, prepared).map { ($0.row, $1.caseNumber, $1.plan.version, $1.object.id.hex) })
+        } catch {
+            for filing in prepared { objects.remove(filing.object.id) }
+            throw error
+        }
+        do {
             return try commitGroup(prepared, by: actor, now: now)
+        } catch let uncertain as CommitUncertain {
+            // Whether the commit reached the disk is not known: the objects
+            // stay, orphans at worst for `verify --repair`, and the run
+            // stops; the next one asks the signed log, through the journal
+            // lines written above, what landed.
+            throw uncertain
         } catch {
             for filing in prepared { objects.remove(filing.object.id) }
             throw error

@@ -214,6 +214,7 @@ extension Vault {
                           beforeCommit: ((_ version: Int, _ object: String) throws -> Void)?) throws -> VersionInfo {
         let prepared = try prepareFiling(caseNumber: number, name: name, type: type, confidential: confidential, schema: schema,
                                          by: actor, now: fixedNow, timeZone: timeZone, source: source)
+        var committing = false
         do {
             try beforeCommit?(prepared.plan.version, prepared.object.id.hex)
             return try write { writer, trusted in
@@ -224,11 +225,17 @@ extension Vault {
                 // backwards against sequence numbers.
                 try Ledger.append([.versionFiled(data)], by: actor, at: fixedNow ?? Date(), vaultID: config.vaultId,
                                   head: &trusted, in: writer)
+                committing = true
                 return prepared.info
             }
         } catch {
             // Nothing refers to the object (the transaction rolled back), and
-            // its random file key makes it unique: remove it.
+            // its random file key makes it unique: remove it. Unless the
+            // transaction failed as it committed: whether the commit reached
+            // the disk is then not known (a WAL frame can come back at the
+            // next recovery), and the object stays, an orphan at worst for
+            // `verify --repair`.
+            if committing { throw error }
             objects.remove(prepared.object.id)
             throw error
         }
@@ -345,14 +352,27 @@ extension Vault {
     /// upper state map, the log's tree) are written and synced once. All
     /// or none: on a conflict nothing is committed and FilingConflict is
     /// thrown; the caller removes the objects and files them one by one.
+    /// A failure once the transaction commits throws `CommitUncertain`.
     func commitGroup(_ group: [PreparedFiling], by actor: StaffIdentity, now fixedNow: Date?) throws -> [VersionInfo] {
-        try write { writer, trusted in
-            let signed = trusted.signedState(writer)
-            for prepared in group { try Self.checkUnchanged(prepared, signed: signed, actor: actor) }
-            let events = try group.map { EventData.versionFiled(try Self.versionFiled($0, in: writer)) }
-            try Ledger.append(events, by: actor, at: fixedNow ?? Date(), vaultID: config.vaultId, head: &trusted, in: writer)
-            return group.map(\.info)
+        var committing = false
+        do {
+            return try write { writer, trusted in
+                let signed = trusted.signedState(writer)
+                for prepared in group { try Self.checkUnchanged(prepared, signed: signed, actor: actor) }
+                let events = try group.map { EventData.versionFiled(try Self.versionFiled($0, in: writer)) }
+                try Ledger.append(events, by: actor, at: fixedNow ?? Date(), vaultID: config.vaultId, head: &trusted, in: writer)
+                committing = true
+                return group.map(\.info)
+            }
+        } catch let error as VaultError where committing {
+            throw CommitUncertain(error: error)
         }
+    }
+
+    /// A transaction that failed as it committed: whether it reached the
+    /// disk is not known (a WAL frame can come back at the next recovery).
+    struct CommitUncertain: Error {
+        let error: VaultError
     }
 
     /// Decides version, tier and stamp from the signed state.
