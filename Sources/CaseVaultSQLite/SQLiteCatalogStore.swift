@@ -84,6 +84,7 @@ public final class SQLiteCatalogStore: CatalogStore, CatalogStoreFactory, @unche
     /// read, so two processes never both read the same next sequence number;
     /// the second waits (busy timeout) instead of failing on upgrade.
     public func write<T>(_ body: (any CatalogWriter) throws -> T) throws -> T {
+        var committing = false
         do {
             return try pool.writeWithoutTransaction { db in
                 var result: T?
@@ -91,12 +92,16 @@ public final class SQLiteCatalogStore: CatalogStore, CatalogStoreFactory, @unche
                     let connection = Connection(db: db, buffersStateNodes: true)
                     result = try body(connection)
                     try connection.flushStateNodes()
+                    committing = true
                     return .commit
                 }
                 return result!
             }
         } catch {
-            throw Self.map(error)
+            let mapped = Self.map(error)
+            // Only the COMMIT itself is left after `committing`.
+            if committing, let failure = mapped as? VaultError { throw CatalogCommitFailed(error: failure) }
+            throw mapped
         }
     }
 

@@ -445,10 +445,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
     }
 }
 
-/// A catalog whose next writes fail as they commit, after their body ran
-/// (the transaction rolled back), as a disk error at COMMIT would.
+/// A catalog whose next writes fail after their body ran (the transaction
+/// rolled back): at the commit itself, as a disk error at COMMIT would
+/// (`atCommit`), or just before it, certainly rolled back.
 final class CommitFailingCatalog: CatalogStore, CatalogStoreFactory, @unchecked Sendable {
     nonisolated(unsafe) static var failures = 0
+    nonisolated(unsafe) static var atCommit = true
     let inner: any CatalogStore
     init(_ inner: any CatalogStore) { self.inner = inner }
     static func open(path: String) throws -> any CatalogStore { CommitFailingCatalog(try SQLiteCatalogStore.open(path: path)) }
@@ -458,7 +460,8 @@ final class CommitFailingCatalog: CatalogStore, CatalogStoreFactory, @unchecked 
         guard Self.failures > 0 else { return try inner.write(body) }
         Self.failures -= 1
         do { _ = try inner.write { writer -> T in _ = try body(writer); throw RolledBack() } } catch is RolledBack {}
-        throw VaultError.io("catalog error: disk I/O error")
+        if Self.atCommit { throw CatalogCommitFailed(error: .io("catalog error: disk I/O error")) }
+        throw VaultError.io("the disk is full")
     }
     func close() throws { try inner.close() }
     func flushErased() throws -> Bool { try inner.flushErased() }
@@ -479,12 +482,20 @@ final class CommitFailingCatalog: CatalogStore, CatalogStoreFactory, @unchecked 
         let before = try vault.objects.allObjects().count
         let input = p.scratch.file("note.txt")
         try Data("a note\n".utf8).write(to: URL(fileURLWithPath: input))
+        CommitFailingCatalog.atCommit = true
         CommitFailingCatalog.failures = 1
-        #expect(throws: VaultError.io("catalog error: disk I/O error")) {
+        #expect { _ = try vault.file(caseNumber: "CP-2024-0042", name: "Note", type: "report", confidential: false, from: .file(path: input), by: farah) }
+            throws: { error in (error as? VaultError)?.message.contains("may have been filed all the same: look with 'casevault history CP-2024-0042'") ?? false }
+        #expect(try vault.objects.allObjects().count == before + 1)
+        #expect(try vault.versions(caseNumber: "CP-2024-0042", document: nil).isEmpty)
+        // A failure before the commit (certainly rolled back) removes the object.
+        CommitFailingCatalog.atCommit = false
+        CommitFailingCatalog.failures = 1
+        #expect(throws: VaultError.io("the disk is full")) {
             _ = try vault.file(caseNumber: "CP-2024-0042", name: "Note", type: "report", confidential: false, from: .file(path: input), by: farah)
         }
         #expect(try vault.objects.allObjects().count == before + 1)
-        #expect(try vault.versions(caseNumber: "CP-2024-0042", document: nil).isEmpty)
+        CommitFailingCatalog.atCommit = true
 
         // A group: 20 forms' worth of small documents, the group's commit failing.
         let requests = try (0..<20).map { i -> FilingRequest in

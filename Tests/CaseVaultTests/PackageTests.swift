@@ -184,21 +184,17 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(names.filter { $0.lowercased().hasPrefix("scan") }.count == 2 && names.filter { $0.uppercased().hasPrefix("AYDIN") }.count == 2)
     }
 
-    /// What tells two reads of a package file apart: a byte appended in
-    /// between changes it (so a file rewritten between the check against
-    /// the log and the decryption is refused before it is decrypted).
-    @Test func aFileWrittenBetweenTwoReadsIsSeenToChange() throws {
+    /// The copy of a package that is decrypted (after the original's hash
+    /// was checked against the log) is a scratch file no one else can
+    /// reach: it has no name in the folder, and holds what was written.
+    @Test func thePackagesCheckedCopyHasNoNameAnyoneCouldOpen() throws {
         let scratch = Scratch()
-        let path = scratch.file("package.cvp")
-        FileManager.default.createFile(atPath: path, contents: Data("sealed".utf8))
-        let file = try FileSystem.openForReading(path)
-        let before = try #require(file.identity)
-        #expect(file.identity == before)
-        let writer = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        try writer.seekToEnd()
-        try writer.write(contentsOf: Data("!".utf8))
-        try writer.close()
-        #expect(file.identity != before)
+        try FileManager.default.createDirectory(atPath: scratch.file("out"), withIntermediateDirectories: false)
+        let copy = try FileSystem.createPrivateScratch(in: scratch.file("out"))
+        try copy.write(Array("ciphertext".utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("out")).isEmpty)
+        #expect(copy.rewind())
+        #expect(try copy.readAll(limit: 100) == Array("ciphertext".utf8))
     }
 
     /// The opened package's staging folder takes its name without replacing

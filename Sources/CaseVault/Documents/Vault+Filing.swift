@@ -214,10 +214,9 @@ extension Vault {
                           beforeCommit: ((_ version: Int, _ object: String) throws -> Void)?) throws -> VersionInfo {
         let prepared = try prepareFiling(caseNumber: number, name: name, type: type, confidential: confidential, schema: schema,
                                          by: actor, now: fixedNow, timeZone: timeZone, source: source)
-        var committing = false
         do {
             try beforeCommit?(prepared.plan.version, prepared.object.id.hex)
-            return try write { writer, trusted in
+            return try write(reportingUncertainCommit: true) { writer, trusted in
                 let signed = trusted.signedState(writer)
                 try Self.checkUnchanged(prepared, signed: signed, actor: actor)
                 let data = try Self.versionFiled(prepared, in: writer)
@@ -225,17 +224,19 @@ extension Vault {
                 // backwards against sequence numbers.
                 try Ledger.append([.versionFiled(data)], by: actor, at: fixedNow ?? Date(), vaultID: config.vaultId,
                                   head: &trusted, in: writer)
-                committing = true
                 return prepared.info
             }
+        } catch let failed as CatalogCommitFailed {
+            // The commit itself failed: whether it reached the disk is not
+            // known (a WAL frame can come back at the next recovery). The
+            // object stays, an orphan at worst for `verify --repair`.
+            if case .io(let message) = failed.error {
+                throw VaultError.io("\(message); '\(name)' v\(prepared.plan.version) may have been filed all the same: look with 'casevault history \(number)' before filing it again")
+            }
+            throw failed.error
         } catch {
             // Nothing refers to the object (the transaction rolled back), and
-            // its random file key makes it unique: remove it. Unless the
-            // transaction failed as it committed: whether the commit reached
-            // the disk is then not known (a WAL frame can come back at the
-            // next recovery), and the object stays, an orphan at worst for
-            // `verify --repair`.
-            if committing { throw error }
+            // its random file key makes it unique: remove it.
             objects.remove(prepared.object.id)
             throw error
         }
@@ -352,20 +353,18 @@ extension Vault {
     /// upper state map, the log's tree) are written and synced once. All
     /// or none: on a conflict nothing is committed and FilingConflict is
     /// thrown; the caller removes the objects and files them one by one.
-    /// A failure once the transaction commits throws `CommitUncertain`.
+    /// A commit that itself failed throws `CommitUncertain`.
     func commitGroup(_ group: [PreparedFiling], by actor: StaffIdentity, now fixedNow: Date?) throws -> [VersionInfo] {
-        var committing = false
         do {
-            return try write { writer, trusted in
+            return try write(reportingUncertainCommit: true) { writer, trusted in
                 let signed = trusted.signedState(writer)
                 for prepared in group { try Self.checkUnchanged(prepared, signed: signed, actor: actor) }
                 let events = try group.map { EventData.versionFiled(try Self.versionFiled($0, in: writer)) }
                 try Ledger.append(events, by: actor, at: fixedNow ?? Date(), vaultID: config.vaultId, head: &trusted, in: writer)
-                committing = true
                 return group.map(\.info)
             }
-        } catch let error as VaultError where committing {
-            throw CommitUncertain(error: error)
+        } catch let failed as CatalogCommitFailed {
+            throw CommitUncertain(error: failed.error)
         }
     }
 

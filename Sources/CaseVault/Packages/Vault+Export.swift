@@ -333,7 +333,7 @@ extension Vault {
     }
 
     func openPackage(at path: String, into folder: String, by actor: StaffIdentity, limits: ArchiveLimits) throws -> OpenedPackage {
-        guard FileSystem.isRegularFile(path), let size = FileSystem.fileSize(path) else { throw VaultError.notFound("no package \(path)") }
+        guard FileSystem.isRegularFile(path) else { throw VaultError.notFound("no package \(path)") }
         // Plaintext never lands in the vault's folder.
         // The folder as the kernel will resolve it (a link followed by ".."
         // goes where the link points), and as text.
@@ -354,34 +354,39 @@ extension Vault {
         // Its header first (what it is, whom it is sealed to; its key is
         // unsealed, no content decrypted), then the whole file's hash against
         // the log, before a byte of content is decrypted or parsed: anyone can
-        // seal a package to a public key. One descriptor for every pass, and
-        // the file's identity (inode, size, times) the same before and after
-        // each: a file written in between is refused before it is decrypted.
-        // The extracting pass hashes it again and checks the log at its end.
+        // seal a package to a public key. The hashing pass copies the bytes
+        // (ciphertext) into a private scratch file beside the output, and only
+        // that copy, which no one else can change, is decrypted: a package
+        // rewritten after its check is never read again. The extracting pass
+        // hashes the copy once more and checks the log at its end.
+        let parent = AtomicFile.parentFolder(of: folder)
+        guard FileSystem.isDirectory(parent) else { throw VaultError.notFound("no folder \(parent)") }
+        guard !FileSystem.exists(folder) else { throw VaultError.alreadyExists("\(folder) already exists") }
         let file = try FileSystem.openForReading(path)
-        guard let identity = file.identity else { throw VaultError.io("cannot read \(path)") }
-        func unchanged() throws {
-            guard file.identity == identity else { throw VaultError.integrityFailure("the package \(path) changed while it was read") }
-        }
         _ = try SealedPackage.Opener(with: actor.keys, input: file.read(into:))
         guard file.rewind() else { throw VaultError.io("cannot read \(path) again") }
+        let copy = try FileSystem.createPrivateScratch(in: parent)
         let before = FastBlake2b()
+        var copied: Int64 = 0
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = try buffer.withUnsafeMutableBytes { try file.read(into: $0) }
             if n == 0 { break }
-            buffer.withUnsafeBytes { before.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            try buffer.withUnsafeBytes { chunk in
+                let bytes = UnsafeRawBufferPointer(rebasing: chunk[0..<n])
+                before.update(bytes)
+                try copy.write(bytes)
+            }
+            copied += Int64(n)
         }
-        try unchanged()
+        try file.closeNow()
         try provenance(before.finalize().hexString)
-        guard file.rewind() else { throw VaultError.io("cannot read \(path) again") }
+        guard copy.rewind() else { throw VaultError.io("cannot read the copy of \(path)") }
         // A package never holds more than its own size in files.
         var bounded = limits
-        bounded.maxTotalSize = min(limits.maxTotalSize, size)
-        return try Self.extractPackage(input: file.read(into:), into: folder, keys: actor.keys, recipientID: actor.id, limits: bounded) { digest in
-            try unchanged()
-            try provenance(digest)
-        }
+        bounded.maxTotalSize = min(limits.maxTotalSize, copied)
+        return try Self.extractPackage(input: copy.read(into:), into: folder, keys: actor.keys, recipientID: actor.id, limits: bounded,
+                                       provenance: provenance)
     }
 
     /// `package open` without a vault: what the fuzz target drives

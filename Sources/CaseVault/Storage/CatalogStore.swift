@@ -25,6 +25,16 @@ extension CatalogStore {
     public func flushErased() throws -> Bool { true }
 }
 
+/// Thrown by a store when a write transaction's commit itself failed (its
+/// body ran and everything before the commit succeeded): whether the
+/// transaction reached the disk is not known (in SQLite's WAL mode a
+/// complete commit frame can come back at the next recovery). `Vault.write`
+/// turns it into its `error` for every caller that does not ask for it.
+public struct CatalogCommitFailed: Error {
+    public let error: VaultError
+    public init(error: VaultError) { self.error = error }
+}
+
 /// How a vault finds its catalog: the core asks for the file's store at
 /// open and creation, without knowing what backs it.
 public protocol CatalogStoreFactory {

@@ -1,3 +1,4 @@
+internal import CaseVaultCrypto
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -178,6 +179,20 @@ enum FileSystem {
         let fd = open(folder, flags, mode)
         guard fd >= 0 else { return nil }
         return FileDescriptor(fd, path: folder + "/(unnamed)")
+    }
+
+    /// A private scratch file in `folder`, for reading and writing, that no
+    /// one else can open or change: unnamed (O_TMPFILE), or, where the file
+    /// system has none, made exclusively under a random name (mode 0600)
+    /// and unlinked at once.
+    static func createPrivateScratch(in folder: String) throws -> FileDescriptor {
+        let unnamed = open(folder, O_RDWR | O_CLOEXEC | O_DIRECTORY | 0o20000000, 0o600)
+        if unnamed >= 0 { return FileDescriptor(unnamed, path: folder + "/(unnamed)") }
+        let path = folder + "/.casevault-scratch-" + randomBytes(count: 12).hexString
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw VaultError.io("cannot create a scratch file in \(folder): \(errorText())") }
+        unlink(path)
+        return FileDescriptor(fd, path: path)
     }
 
     /// Gives an unnamed file its name; fails if the name exists.
@@ -409,16 +424,6 @@ final class FileDescriptor {
     }
 
     /// The size of the file when it is a regular one (not a pipe or a terminal).
-    /// What changes when the file's bytes do (device, inode, size, and the
-    /// modification and change times to the nanosecond): compared between
-    /// two reads of one file, it tells whether someone wrote it in between.
-    var identity: [Int64]? {
-        var info = stat()
-        guard fstat(raw, &info) == 0 else { return nil }
-        return [Int64(bitPattern: UInt64(info.st_dev)), Int64(bitPattern: UInt64(info.st_ino)), Int64(info.st_size),
-                Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec), Int64(info.st_ctim.tv_sec), Int64(info.st_ctim.tv_nsec)]
-    }
-
     var regularFileSize: Int64? {
         var info = stat()
         guard fstat(raw, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }

@@ -133,14 +133,22 @@ public final class Vault: @unchecked Sendable {
     /// Runs `body` in one write transaction, with the log checked up to its
     /// current end (so events other processes appended meanwhile are checked
     /// too); `body` appends through `Ledger.append`, which advances the head.
-    func write<T>(_ body: (any CatalogWriter, inout TrustedHead) throws -> T) throws -> T {
+    /// `reportingUncertainCommit`: a commit that itself failed throws
+    /// `CatalogCommitFailed` (for callers that then keep what the
+    /// transaction would have named); otherwise its `error`.
+    func write<T>(reportingUncertainCommit: Bool = false, _ body: (any CatalogWriter, inout TrustedHead) throws -> T) throws -> T {
         let checked = cached
         var committed: TrustedHead?
-        let result = try store.write { writer -> T in
-            var head = try trustedHead(in: writer, checked: checked)
-            let result = try body(writer, &head)
-            committed = head
-            return result
+        let result: T
+        do {
+            result = try store.write { writer -> T in
+                var head = try trustedHead(in: writer, checked: checked)
+                let result = try body(writer, &head)
+                committed = head
+                return result
+            }
+        } catch let failed as CatalogCommitFailed where !reportingUncertainCommit {
+            throw failed.error
         }
         if let committed { remember(committed) }
         return result
