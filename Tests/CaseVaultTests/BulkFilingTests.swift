@@ -517,4 +517,21 @@ final class CommitFailingCatalog: CatalogStore, CatalogStoreFactory, @unchecked 
         #expect(report.isClean, "\(report.findings)")
         #expect(report.notes.count >= 21, "the kept objects are reported as orphans: \(report.notes)")
     }
+
+    /// An import whose commit fails keeps the objects it brought, says the
+    /// case may have come in, and the same import run again brings it in.
+    @Test func anImportThatFailsAsItCommitsKeepsItsObjectsAndImportsWhenRunAgain() throws {
+        let o = try TransferTests.Offices()
+        let report = try o.export()
+        let vault = try Vault.open(at: o.to.vault.path, catalog: CommitFailingCatalog.self)
+        let halima = try vault.unlock(staffID: "halima", passphrase: try o.to.scratch.passphrase("halima passphrase!"))
+        CommitFailingCatalog.atCommit = true
+        CommitFailingCatalog.failures = 1
+        #expect { _ = try vault.importCase(from: report.path, manager: "joseph", by: halima) } throws: { error in
+            (error as? VaultError)?.message.contains("the case may have been imported all the same") ?? false
+        }
+        #expect(try vault.objects.allObjects().count == report.objects)
+        #expect(try vault.importCase(from: report.path, manager: "joseph", by: halima).caseNumber == TransferTests.number)
+        #expect(try vault.verify(VerifyOptions(readData: .all)).isClean)
+    }
 }

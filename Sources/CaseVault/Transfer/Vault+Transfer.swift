@@ -388,6 +388,14 @@ extension Vault {
                 guard let checked else { throw VaultError.invalidInput("the transfer has no history.json") }
                 return try importUnpacked(unpacked, history: checked.history, proven: checked.proven, manager: managerID, supervisor: supervisorID,
                                           by: actor, now: now)
+            } catch let failed as CatalogCommitFailed {
+                // The commit itself failed: whether it reached the disk is not
+                // known (a WAL frame can come back at the next recovery), so the
+                // objects stay, orphans at worst for `verify --repair`.
+                if case .io(let message) = failed.error {
+                    throw VaultError.io("\(message); the case may have been imported all the same: run the same import again (it imports nothing twice)")
+                }
+                throw failed.error
             } catch {
                 // Only objects this import made and no row names (another import of the same case may have committed).
                 for id in written where (try? read({ reader, _ in try reader.cases(namingObject: id.hex) }))?.isEmpty ?? false {
@@ -586,7 +594,7 @@ extension Vault {
                                   fileInfoHash: nameHash))
         }
         let schemaBodies = Set(proven.versions.compactMap(\.schemaBodyHash)).sorted()
-        try write { writer, head in
+        try write(reportingUncertainCommit: true) { writer, head in
             let signed = head.signedState(writer)
             let settings = try signed.settings()
             if try signed.caseState(number) != nil { throw VaultError.alreadyExists("case \(number) already exists here") }
