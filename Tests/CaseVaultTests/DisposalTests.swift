@@ -121,6 +121,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(report.notes.isEmpty, "\(report.notes)")
         // Running it again changes nothing.
         #expect(try s.apply().isEmpty)
+        // A sealed key put back by hand: the certificate is refused, not issued over it.
+        let back = sealedBytes[0]
+        try p.tamper("INSERT INTO blobs (hash, bytes) VALUES ('\(Blake2b.hash(back).hexString)', x'\(back.hexString)')")
+        expectIntegrity("are still in the catalog") { _ = try p.vault.disposalCertificate(s.gone) }
+        try p.tamper("DELETE FROM blobs WHERE hash = '\(Blake2b.hash(back).hexString)'")
+        #expect(try p.vault.disposalCertificate(s.gone).tierKeysErased == 7)
     }
 
     @Test(arguments: ["apply", "repair"])

@@ -253,11 +253,20 @@ extension Vault {
             }
             let approvals = try signed.disposalApprovals(parsed).filter { disposal.approvals.contains($0.seq) }
             var destroyed: [DisposalCertificate.DestroyedVersion] = []
+            var sealed = state.grants.map(\.sealedKeyHash)
             for document in try signed.documents(parsed) {
                 for version in try signed.versions(of: document) {
                     destroyed.append(.init(document: version.document, version: version.version, tier: version.tier, filedAt: version.stamp.date,
                                            objectId: version.objectId, ciphertextSize: version.ciphertextSize))
+                    sealed.append(version.sealedFileKeyHash)
+                    if let info = version.fileInfoHash { sealed.append(info) }
                 }
+            }
+            // A certificate says the keys are erased: it is issued only when
+            // they are (a row added by hand can keep a blob, §12 "Disposal").
+            let kept = try sealed.filter { try reader.blob(hash: $0) != nil }.count
+            guard kept == 0 else {
+                throw VaultError.integrityFailure("\(kept) sealed key(s) or file name(s) of \(parsed) are still in the catalog, kept by a row outside the case: no certificate until they are erased ('casevault verify' names the row)")
             }
             let closed = try signed.lifecycle(parsed).changes.last { $0.to == CaseStatus.closed.rawValue }
             func date(_ text: String) throws -> Date {
