@@ -121,6 +121,20 @@ import Testing
         // A grant erased from them.
         result = try edited("grants", "data/catalog/grants.json") { $0.replacingOccurrences(of: "staff:halima", with: "staff:hal1ma") }
         #expect(Self.failing(result) == ["the catalog files are what the events say (recomputed)"])
+        // The report moved back to a day before the log's last event (nothing signs its day).
+        result = try edited("backdated", "data/controls.json") { text in
+            text.replacingOccurrences(of: #""asOf" *: *"[0-9-]+""#, with: "\"asOf\": \"2000-01-01\"", options: .regularExpression)
+        }
+        #expect(Self.failing(result).contains { $0.hasPrefix("the controls report is as of 2000-01-01, not before the log's last event") },
+                "\(Self.failing(result))")
+        // A line whose readable actor is not its signed body's (what someone reading the file with jq sees).
+        result = try edited("actor", "data/events.jsonl") { text in
+            var lines = text.components(separatedBy: "\n")
+            lines[2] = lines[2].replacingOccurrences(of: "{\"actor\":\"amina\"", with: "{\"actor\":\"peter\"")
+            return lines.joined(separator: "\n")
+        }
+        #expect(Self.failing(result).contains("every event is well formed, in order, and in the log the checkpoint commits to (RFC 9162 inclusion)"),
+                "\(Self.failing(result))")
     }
 
     @Test func aBlobMissingOrSwappedStopsTheReplay() throws {

@@ -17,6 +17,9 @@ struct EventLine: Equatable {
     var seq: Int64?
     /// Nil when a node is not hex.
     var path: [[UInt8]]?
+    /// The readable copies of the body's members (nil when a line in the
+    /// general reading leaves them out): they must say what the body does.
+    var actor: String? = nil, at: String? = nil, type: String? = nil
 
     /// Any JSON object with these members (the general reading).
     init?(json line: ArraySlice<UInt8>) {
@@ -28,6 +31,9 @@ struct EventLine: Equatable {
         leafHash = o["leafHash"]?.stringValue ?? ""
         seq = o["seq"]?.integerValue
         self.path = path.count == items.count ? path : nil
+        actor = o["actor"].map { $0.stringValue ?? "\u{0}" }
+        at = o["at"].map { $0.stringValue ?? "\u{0}" }
+        type = o["type"].map { $0.stringValue ?? "\u{0}" }
     }
 
     /// A line exactly as `export audit` writes it: canonical JSON, members
@@ -51,9 +57,9 @@ struct EventLine: Equatable {
             }
             do {
                 try parser.expect("{\"actor\":")
-                _ = try parser.parseString()
+                let actor = try parser.parseString()
                 try parser.expect(",\"at\":")
-                _ = try parser.parseString()
+                let at = try parser.parseString()
                 try parser.expect(",\"body\":")
                 let body = try parser.parseString()
                 try parser.expect(",\"inclusionPath\":[")
@@ -79,9 +85,11 @@ struct EventLine: Equatable {
                 try parser.expect(",\"signature\":")
                 let signature = try parser.parseString()
                 try parser.expect(",\"type\":")
-                _ = try parser.parseString()
+                let type = try parser.parseString()
                 guard byte(UInt8(ascii: "}")), parser.index == buffer.count else { return nil }
-                return EventLine(body: Array(body.utf8), signature: signature, leafHash: leafHash, seq: seq, path: path)
+                var line = EventLine(body: Array(body.utf8), signature: signature, leafHash: leafHash, seq: seq, path: path)
+                (line.actor, line.at, line.type) = (actor, at, type)
+                return line
             } catch {
                 return nil
             }
@@ -185,6 +193,11 @@ public enum AuditBag {
                   let event = try? Event(body: fields.body) else {
                 return .problem("line \(number + 1) is not an event")
             }
+            // What a reader of the file sees beside the body is the body's own.
+            guard (fields.actor ?? event.actor) == event.actor, (fields.at ?? event.at) == event.at,
+                  (fields.type ?? event.type.rawValue) == event.type.rawValue else {
+                return .problem("line \(number + 1): its actor, time or type is not what its signed body says")
+            }
             let leaf = LogTree.leafHash(body: fields.body, signature: signature)
             guard event.vault == vaultID, fields.seq == event.seq, fields.leafHash == leaf.hexString, let path = fields.path, event.seq >= 1,
                   LogTree.verifyInclusion(leaf: leaf, index: event.seq - 1, size: size, proof: path, root: root) else {
@@ -242,19 +255,25 @@ public enum AuditBag {
         let signedBy = Parallel.map(parsed) { line in
             keys[line.event.actor].map { $0.isValidSignature(line.signature, for: Event.signedMessage(body: line.body)) } ?? false
         }
+        // Members who left sign nothing after (§12b), in a partial bag too:
+        // the bag carries every staff.left (each validly signed counts).
+        var departed: [String: Int64] = [:]
+        for (line, signed) in zip(parsed, signedBy) where signed {
+            if case .staffLeft(let d) = line.event.data, departed[d.id] == nil { departed[d.id] = line.event.seq }
+        }
         var events: [Event] = [], unsigned: [String] = []
         for (line, signed) in zip(parsed, signedBy) {
-            guard signed else {
-                unsigned.append("event \(line.event.seq) (\(line.event.type.rawValue) by '\(line.event.actor)')")
+            guard signed, departed[line.event.actor].map({ line.event.seq < $0 }) ?? true else {
+                unsigned.append("event \(line.event.seq) (\(line.event.type.rawValue) by '\(line.event.actor)'\(signed ? ", who had left" : ""))")
                 continue
             }
             events.append(line.event)
         }
-        check("every event is validly signed by its signer's key (from their staff.added in the bag)", unsigned.isEmpty,
+        check("every event is validly signed by its signer's key (from their staff.added in the bag), none after the signer left", unsigned.isEmpty,
               unsigned.prefix(3).joined(separator: "; "))
         let exporter = info["Casevault-Exported-By"] ?? ""
-        check("the checkpoint is signed by the exporter, '\(exporter)'",
-              keys[exporter].map { checkpoint.isSigned(by: exporter, key: $0, vaultID: vaultID) } ?? false)
+        check("the checkpoint is signed by the exporter, '\(exporter)', who has not left",
+              departed[exporter] == nil && (keys[exporter].map { checkpoint.isSigned(by: exporter, key: $0, vaultID: vaultID) } ?? false))
 
         // The auditor's previous checkpoint: the log only grew since.
         if let previous {
@@ -292,6 +311,7 @@ public enum AuditBag {
                           checkpoint: Checkpoint, wholeVault: Bool) -> [ExportVerification.Check] {
         var checks: [ExportVerification.Check] = []
         var lines: [AuditedLine] = []
+        var lastAt: String?
         func check(_ title: String, _ passed: Bool, _ detail: String = "") { checks.append(.init(title: title, passed: passed, detail: detail)) }
         // The blobs the bag carries for the replay, each under its own BLAKE2b-256.
         var blobs: [String: [UInt8]] = [:], misnamed: [String] = []
@@ -320,6 +340,7 @@ public enum AuditBag {
         guard !feed.isCancelled else { return [] }
         check("the events replay, under the vault's rules, to the state each of them signs", true)
         let (store, root) = replayed
+        lastAt = lines.last?.event.at
         // Freeing the scratch catalog and the events is a core's worth of work for a large bag: done beside, not before, the verdict.
         defer {
             let doomed = (store, lines)
@@ -335,6 +356,12 @@ public enum AuditBag {
             check("data/controls.json is a controls report of the log the checkpoint commits to", false)
             return checks
         }
+        // Nothing signs the report's day: it may not be earlier than the
+        // log's last event (a day's slack for clocks), so moving it back to
+        // hide what fell due since is refused, and the verdict names it.
+        let lastDay = lastAt.map { String($0.prefix(10)) } ?? asOfDay
+        let earliest = Lifecycle.parseDay(lastDay).map { Lifecycle.day($0.addingTimeInterval(-86_400)) } ?? lastDay
+        check("the controls report is as of \(asOfDay), not before the log's last event (\(lastDay))", asOfDay >= earliest)
         var stated: [(id: String, passed: Bool, items: [String])] = []
         for item in list {
             guard case .object(let c) = item, let id = c["id"]?.stringValue, case .bool(let passed)? = c["passed"], case .array(let items)? = c["items"] else {
