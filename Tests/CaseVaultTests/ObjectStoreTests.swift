@@ -42,8 +42,7 @@ import Testing
         var names = utsname()
         #expect(uname(&names) == 0)
         let release = withUnsafeBytes(of: &names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let numbers = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
-        if ProcessInfo.processInfo.environment["CASEVAULT_NO_SYNCFS"] == nil, numbers.count == 2, (numbers[0], numbers[1]) >= (5, 17) {
+        if ProcessInfo.processInfo.environment["CASEVAULT_NO_SYNCFS"] == nil, let version = FileSystem.kernelVersion(release), version >= (5, 17) {
             #expect(FileSystem.syncFileSystem != nil, "kernel \(release)")
         }
         #expect(FileSystem.kernelVersion("6.1.0-18-amd64")! == (6, 1) && FileSystem.kernelVersion("5.17")! == (5, 17))
@@ -56,7 +55,8 @@ import Testing
         let proc = open("/proc", O_RDONLY | O_DIRECTORY)
         #expect(proc >= 0 && !FileSystem.syncsByFileSystem(proc))
         close(proc)
-        if FileSystem.syncFileSystem != nil, FileSystem.syncsByFileSystem(try FileSystem.openForSyncingFileSystem(store.root)) {
+        let probe = ObjectGroup(watch: try FileSystem.openForSyncingFileSystem(store.root))  // closed with it
+        if FileSystem.syncFileSystem != nil, FileSystem.syncsByFileSystem(probe.watch!) {
             #expect(group.watch != nil)
         }
         let written = try (0..<40).map { i in try store.writeNamingLater({ sink in try Array("object \(i)".utf8).withUnsafeBytes { try sink($0) } }, in: group).id }

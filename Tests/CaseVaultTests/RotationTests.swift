@@ -33,6 +33,21 @@ import Testing
         }
     }
 
+    /// The team tier's rotation from generation 1 to 2, signed by hand: a
+    /// fresh key sealed to every holder of generation 1 but `removed`.
+    static func teamRotationByHand(_ number: String, removing removed: String, in writer: any CatalogWriter, head: TrustedHead) throws -> EventData {
+        let state = try head.signedState(writer).existingCase(number)
+        let fresh = BoxKeyPair()
+        let holders = try state.grants.filter { $0.tier == "team" && $0.generation == 1 && $0.holder != removed }
+            .sorted { $0.holder.utf8.lexicographicallyPrecedes($1.holder.utf8) }
+            .map { grant in
+                let sealed = SealedBox.seal(fresh.secretKey, to: try BoxPublicKey(bytes: [UInt8](hexString: grant.holderPublicKey)!))
+                return KeyRotated.Holder(holder: grant.holder, holderPublicKey: grant.holderPublicKey, sealedKeyHash: try Ledger.putBlob(sealed, in: writer))
+            }
+        return .keyRotated(KeyRotated(case: number, tier: "team", generation: 2, publicKey: fresh.publicKey.bytes.hexString,
+                                      holders: holders, removed: [removed], versions: [], reason: "by hand"))
+    }
+
     /// Whether any of `tierKeys` opens the sealed file key of a version.
     static func opens(_ p: Programme, _ number: String, _ document: String, version: Int, with tierKeys: [BoxKeyPair]) throws -> Bool {
         let record = try #require(try p.vault.store.read { try $0.version(caseNumber: number, document: document, version: version) })
@@ -352,18 +367,8 @@ import Testing
             }
         try office.act("dora") { vault, me in
             _ = try vault.write { writer, head in
-                let state = try head.signedState(writer).existingCase(number)
-                let fresh = BoxKeyPair()
-                let holders = try state.grants.filter { $0.tier == "team" && $0.holder != "staff:dora" }
-                    .sorted { $0.holder.utf8.lexicographicallyPrecedes($1.holder.utf8) }
-                    .map { grant in
-                        let sealed = SealedBox.seal(fresh.secretKey, to: try BoxPublicKey(bytes: [UInt8](hexString: grant.holderPublicKey)!))
-                        return KeyRotated.Holder(holder: grant.holder, holderPublicKey: grant.holderPublicKey,
-                                                 sealedKeyHash: try Ledger.putBlob(sealed, in: writer))
-                    }
-                let event = EventData.keyRotated(KeyRotated(case: number, tier: "team", generation: 2, publicKey: fresh.publicKey.bytes.hexString,
-                                                            holders: holders, removed: ["staff:dora"], versions: [], reason: "by hand"))
-                try Ledger.append([event], by: me, at: Date(), vaultID: vault.config.vaultId, head: &head, in: writer, format: 2)
+                try Ledger.append([try Self.teamRotationByHand(number, removing: "staff:dora", in: writer, head: head)], by: me, at: Date(),
+                                  vaultID: vault.config.vaultId, head: &head, in: writer, format: 2)
             }
         }
         expectIntegrity("format 2 after format 3") { try office.act("halima") { vault, _ in _ = try vault.caseFile(number) } }
@@ -397,18 +402,8 @@ import Testing
         try office.act("omar") { vault, me in
             expectIntegrity("removes only the outgoing supervisor and members who left") {
                 _ = try vault.write { writer, head in
-                    let state = try head.signedState(writer).existingCase(number)
-                    let fresh = BoxKeyPair()
-                    let holders = try state.grants.filter { $0.tier == "team" && $0.generation == 1 && $0.holder != "staff:dora" }
-                        .sorted { $0.holder.utf8.lexicographicallyPrecedes($1.holder.utf8) }
-                        .map { grant in
-                            let sealed = SealedBox.seal(fresh.secretKey, to: try BoxPublicKey(bytes: [UInt8](hexString: grant.holderPublicKey)!))
-                            return KeyRotated.Holder(holder: grant.holder, holderPublicKey: grant.holderPublicKey,
-                                                     sealedKeyHash: try Ledger.putBlob(sealed, in: writer))
-                        }
-                    let event = EventData.keyRotated(KeyRotated(case: number, tier: "team", generation: 2, publicKey: fresh.publicKey.bytes.hexString,
-                                                                holders: holders, removed: ["staff:dora"], versions: [], reason: "by hand"))
-                    try Ledger.append([event], by: me, at: Date(), vaultID: vault.config.vaultId, head: &head, in: writer)
+                    try Ledger.append([try Self.teamRotationByHand(number, removing: "staff:dora", in: writer, head: head)], by: me, at: Date(),
+                                      vaultID: vault.config.vaultId, head: &head, in: writer)
                 }
             }
         }

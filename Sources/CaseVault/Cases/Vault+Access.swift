@@ -202,13 +202,12 @@ extension Vault {
         }
         // Then every tier whose current key they made without holding it
         // (a case they opened as a project director or an admin, a
-        // departure they recorded as an admin): they knew that key. Read
-        // from every case's signed record; a run cut short here leaves
-        // those tiers refusing filings until it is run again.
-        // The candidates come from the log, not from every case: the cases
-        // they opened, imported or rotated a tier of (each event proved
-        // included under the trusted head); which tiers to rotate is then
-        // read from each case's signed record (`keyMaker`).
+        // departure they recorded as an admin): they knew that key. The
+        // candidates come from the log, not from every case: the cases they
+        // opened, imported or rotated a tier of (each event proved included
+        // under the trusted head); which tiers to rotate is then read from
+        // each case's signed record (`keyMaker`). A run cut short here
+        // leaves those tiers refusing filings until it is run again.
         let made = try read { reader, head -> [String] in
             let signed = head.signedState(reader)
             var numbers = Set<String>()
@@ -288,14 +287,14 @@ extension Vault {
         let holdersNow = state.grants.filter { $0.tier == tier.rawValue && $0.generation == current }.map(\.holder)
         var removed = Set(removing.filter { holdersNow.contains($0) })
         for holder in holdersNow {
-            if let id = GrantHolder.staffID(holder), try signed.staff(id)?.left != nil { removed.insert(holder) }
+            if try signed.holderLeft(holder) { removed.insert(holder) }
         }
         if removed.contains(GrantHolder.staff(actor.id)) {
             throw VaultError.accessDenied("'\(actor.id)' cannot rotate themselves out of the \(tier.rawValue) tier of \(number): they would know the new key. Another holder rotates it: the case's supervisor, or a project director for the team tier")
         }
         if !state.holdsCurrent(tier, GrantHolder.staff(actor.id)) {
             var onlyDeparted = !removed.isEmpty
-            for holder in removed where try GrantHolder.staffID(holder).flatMap({ try signed.staff($0)?.left }) == nil { onlyDeparted = false }
+            for holder in removed where try !signed.holderLeft(holder) { onlyDeparted = false }
             let makerLeft = try removed.isEmpty && Self.departedKeyMaker(of: state, tier: tier, signed: signed) != nil
             guard actor.role == .admin, onlyDeparted || makerLeft else {
                 throw VaultError.accessDenied("'\(actor.id)' does not hold the \(tier.rawValue) tier of \(number): its supervisor rotates it (an admin only removes members who left, with casevault staff leave)")

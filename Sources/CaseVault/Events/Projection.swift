@@ -869,7 +869,7 @@ enum Projection {
             // complete it: removing the outgoing supervisor, and members who left.
             if role == .caseSupervisor, event.actor != state.case.supervisor, let handover = try signed.handover(data.case) {
                 for holder in data.removed where holder != GrantHolder.staff(handover.from) {
-                    guard try GrantHolder.staffID(holder).flatMap({ try signed.staff($0)?.left }) != nil else {
+                    guard try signed.holderLeft(holder) else {
                         throw refuse("the incoming supervisor's rotation removes only the outgoing supervisor and members who left")
                     }
                 }
@@ -878,7 +878,7 @@ enum Projection {
                 guard try managerStandsIn(for: state) else {
                     throw refuse("a case manager rotates keys only of their own case, once its supervisor has left the staff")
                 }
-                for holder in data.removed where try GrantHolder.staffID(holder).flatMap({ try signed.staff($0)?.left }) == nil {
+                for holder in data.removed where try !signed.holderLeft(holder) {
                     throw refuse("a case manager's rotation removes only members who left the staff")
                 }
             }
@@ -918,7 +918,7 @@ enum Projection {
             // to put one in place that they keep).
             if !tierGrants.contains(where: { $0.holder == GrantHolder.staff(event.actor) && $0.generation == current }) {
                 var onlyDeparted = !data.removed.isEmpty
-                for holder in data.removed where try GrantHolder.staffID(holder).flatMap({ try signed.staff($0)?.left }) == nil { onlyDeparted = false }
+                for holder in data.removed where try !signed.holderLeft(holder) { onlyDeparted = false }
                 let makerLeft = try data.removed.isEmpty && Vault.departedKeyMaker(of: state, tier: tier, signed: signed) != nil
                 guard role == .admin, onlyDeparted || makerLeft else {
                     throw refuse("only a holder of the \(data.tier) tier rotates it; an admin rotates it only to remove members who left the staff, or to replace a key one of them made")

@@ -341,24 +341,14 @@ extension Vault {
             || FileSystem.isInside(FileSystem.absolutePath(folder), FileSystem.absolutePath(self.path)) {
             throw VaultError.invalidInput("\(folder) is inside the vault folder; open the package somewhere else")
         }
-        // Only a package this vault's log says was exported, to this member, with exactly these bytes.
-        let provenance = { (digest: String) throws in
-            try self.read { reader, head in
-                for record in try reader.events(type: EventType.packageExported.rawValue, actor: nil) where record.seq <= head.size {
-                    guard case .packageExported(let data) = try Trust.trustedEvent(record.seq, range: head.range, reader: reader).data else { continue }
-                    if data.blake2b == digest && data.recipient == actor.id { return }
-                }
-                throw VaultError.integrityFailure("no export signed in this vault's log made this package (BLAKE2b-256 \(digest)): it was not exported to you from here, or was altered")
-            }
-        }
         // Its header first (what it is, whom it is sealed to; its key is
         // unsealed, no content decrypted), then the whole file's hash against
         // the log, before a byte of content is decrypted or parsed: anyone can
         // seal a package to a public key. The hashing pass copies the bytes
         // (ciphertext) into a private scratch file beside the output, and only
         // that copy, which no one else can change, is decrypted: a package
-        // rewritten after its check is never read again. The extracting pass
-        // hashes the copy once more and checks the log at its end.
+        // rewritten after its check is never read again (so the copy need not
+        // be hashed twice).
         let parent = AtomicFile.parentFolder(of: folder)
         guard FileSystem.isDirectory(parent) else { throw VaultError.notFound("no folder \(parent)") }
         guard !FileSystem.exists(folder) else { throw VaultError.alreadyExists("\(folder) already exists") }
@@ -380,27 +370,32 @@ extension Vault {
             copied += Int64(n)
         }
         try file.closeNow()
-        try provenance(before.finalize().hexString)
+        try requireExported(before.finalize().hexString, to: actor.id)
         guard copy.rewind() else { throw VaultError.io("cannot read the copy of \(path)") }
         // A package never holds more than its own size in files.
         var bounded = limits
         bounded.maxTotalSize = min(limits.maxTotalSize, copied)
-        return try Self.extractPackage(input: copy.read(into:), into: folder, keys: actor.keys, recipientID: actor.id, limits: bounded,
-                                       provenance: provenance)
+        return try Self.extractPackage(input: copy.read(into:), into: folder, keys: actor.keys, recipientID: actor.id, limits: bounded)
+    }
+
+    /// Only a package this vault's log says was exported, to this member,
+    /// with exactly these bytes (each candidate event proved included).
+    private func requireExported(_ digest: String, to recipient: String) throws {
+        try read { reader, head in
+            for record in try reader.events(type: EventType.packageExported.rawValue, actor: nil) where record.seq <= head.size {
+                guard case .packageExported(let data) = try Trust.trustedEvent(record.seq, range: head.range, reader: reader).data else { continue }
+                if data.blake2b == digest && data.recipient == recipient { return }
+            }
+            throw VaultError.integrityFailure("no export signed in this vault's log made this package (BLAKE2b-256 \(digest)): it was not exported to you from here, or was altered")
+        }
     }
 
     /// `package open` without a vault: what the fuzz target drives
     /// (Fuzz/, scripts/fuzz.sh) with arbitrary bytes.
-    static func extractPackage(input rawInput: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, into folder: String, keys: any Unsealer,
-                               recipientID: String, limits: ArchiveLimits,
-                               provenance: (String) throws -> Void = { _ in }) throws -> OpenedPackage {
-        // The whole file is hashed as it is read (ciphertext: FastBlake2b), for `provenance`.
-        let fileHasher = FastBlake2b()
-        let input: (UnsafeMutableRawBufferPointer) throws -> Int = { buffer in
-            let n = try rawInput(buffer)
-            if n > 0 { fileHasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
-            return n
-        }
+    /// Its provenance is the caller's to check first (`openPackage` does,
+    /// on the private copy it then hands in).
+    static func extractPackage(input: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, into folder: String, keys: any Unsealer,
+                               recipientID: String, limits: ArchiveLimits) throws -> OpenedPackage {
         guard !FileSystem.exists(folder) else { throw VaultError.alreadyExists("\(folder) already exists") }
         let parent = AtomicFile.parentFolder(of: folder)
         guard FileSystem.isDirectory(parent) else { throw VaultError.notFound("no folder \(parent)") }
@@ -501,7 +496,6 @@ extension Vault {
             if let stray = extracted.keys.sorted().first(where: { !listed.contains($0) }) {
                 throw VaultError.integrityFailure("'\(stray)' is in the package but not in its manifest")
             }
-            try provenance(fileHasher.finalize().hexString)
             // Never over something made at `folder` since it was checked.
             try FileSystem.renameNoReplace(staging, to: folder)
             do { try FileSystem.syncDirectory(parent) } catch {

@@ -173,9 +173,10 @@ enum FileSystem {
 
     /// An unnamed file in `folder` (Linux O_TMPFILE), or nil when the file
     /// system does not support them.
-    static func createUnnamed(in folder: String, mode: mode_t) -> FileDescriptor? {
+    /// `readable`: opened for reading too.
+    static func createUnnamed(in folder: String, mode: mode_t, readable: Bool = false) -> FileDescriptor? {
         // O_TMPFILE is __O_TMPFILE | O_DIRECTORY; Swift does not import the macro.
-        let flags = O_WRONLY | O_CLOEXEC | O_DIRECTORY | 0o20000000
+        let flags = (readable ? O_RDWR : O_WRONLY) | O_CLOEXEC | O_DIRECTORY | 0o20000000
         let fd = open(folder, flags, mode)
         guard fd >= 0 else { return nil }
         return FileDescriptor(fd, path: folder + "/(unnamed)")
@@ -186,8 +187,7 @@ enum FileSystem {
     /// system has none, made exclusively under a random name (mode 0600)
     /// and unlinked at once.
     static func createPrivateScratch(in folder: String) throws -> FileDescriptor {
-        let unnamed = open(folder, O_RDWR | O_CLOEXEC | O_DIRECTORY | 0o20000000, 0o600)
-        if unnamed >= 0 { return FileDescriptor(unnamed, path: folder + "/(unnamed)") }
+        if let unnamed = createUnnamed(in: folder, mode: 0o600, readable: true) { return unnamed }
         let path = folder + "/.casevault-scratch-" + randomBytes(count: 12).hexString
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VaultError.io("cannot create a scratch file in \(folder): \(errorText())") }

@@ -242,6 +242,12 @@ struct SignedState {
     }
 
     /// A case with its grants, checked together.
+    /// Whether a grant holder (`staff:<id>`) is a member who left the
+    /// staff; never so of the recovery key.
+    func holderLeft(_ holder: String) throws -> Bool {
+        try GrantHolder.staffID(holder).flatMap { try staff($0)?.left } != nil
+    }
+
     func caseState(_ number: String) throws -> CaseState? {
         try remembered(StateKey.case(number), what: "case \(number) (or one of its grants)") {
             try reader.caseRecord(number: number).map { CaseState($0, grants: try reader.grants(caseNumber: number)) }
