@@ -112,6 +112,29 @@ import Testing
             return lines.joined(separator: "\n")
         }
         #expect(Self.failing(result) == [controls])
+        // The verdict a reader sees first turned to pass, a failing check's count zeroed, a title reworded,
+        // a failing check made informational: each refused, though every check's items are untouched.
+        result = try edited("verdict", "data/controls.json") { $0.replacingOccurrences(of: "\n  \"passed\": false", with: "\n  \"passed\": true") }
+        #expect(Self.failing(result) == [controls], "\(Self.failing(result))")
+        #expect(result.checks.first { $0.title == controls }?.detail == "differs in passed")
+        result = try edited("count", "data/controls.json") { text in
+            var lines = text.components(separatedBy: "\n")
+            let at = try! #require(lines.firstIndex { $0.contains("\"id\": \"past-retention\"") })
+            let check = try! #require((0..<at).last { lines[$0].hasSuffix("{") })
+            for i in check..<lines.count where lines[i].contains("\"count\": 1") { lines[i] = lines[i].replacingOccurrences(of: ": 1", with: ": 0"); break }
+            return lines.joined(separator: "\n")
+        }
+        #expect(Self.failing(result) == [controls], "\(Self.failing(result))")
+        result = try edited("title", "data/controls.json") { $0.replacingOccurrences(of: "No closed case is past its retention date", with: "Retention dates noted") }
+        #expect(Self.failing(result) == [controls], "\(Self.failing(result))")
+        result = try edited("informational", "data/controls.json") { text in
+            var lines = text.components(separatedBy: "\n")
+            let at = try! #require(lines.firstIndex { $0.contains("\"id\": \"past-retention\"") })
+            let check = try! #require((0..<at).last { lines[$0].hasSuffix("{") })
+            for i in check..<lines.count where lines[i].contains("\"informational\": false") { lines[i] = lines[i].replacingOccurrences(of: "false", with: "true"); break }
+            return lines.joined(separator: "\n")
+        }
+        #expect(Self.failing(result) == [controls], "\(Self.failing(result))")
         // A check dropped (the one the desk cannot recompute, too).
         result = try edited("dropped", "data/controls.json") { $0.replacingOccurrences(of: "\"kdf-below-policy\"", with: "\"kdf-ok\"") }
         #expect(Self.failing(result) == [controls])

@@ -65,7 +65,7 @@ extension Vault {
             try signed.preloadNodes()
             let parsed = try all.map { try Event(body: Array($0.body.utf8)) }
             let controls = try ControlsReport(signed: signed, events: parsed, asOf: now, vaultID: config.vaultId, logSize: head.size,
-                                              logRoot: head.logRoot.hexString, wrappedKeys: ControlsReport.wrappedKeys(in: signed))
+                                              logRoot: head.logRoot.hexString, keyDerivation: .wrappedKeys(ControlsReport.wrappedKeys(in: signed)))
             let nodes = LogNodes(reader: reader)
             var lines: [UInt8] = []
             for event in events {
@@ -108,14 +108,7 @@ extension Vault {
             }
             return (head.size, controls)
         }
-        payload.append(("data/controls.json", Array(JSONValue.object([
-            "vaultId": .string(controls.vaultId), "asOf": .string(controls.asOf), "logSize": .integer(controls.logSize),
-            "logRoot": .string(controls.logRoot), "passed": .bool(controls.passed),
-            "checks": .array(controls.checks.map { c in
-                .object(["id": .string(c.id), "title": .string(c.title), "passed": .bool(c.passed), "informational": .bool(c.informational),
-                         "count": .integer(Int64(c.count)), "items": .array(c.items.map { .string($0) })])
-            }),
-        ]).prettyText.utf8) + [0x0a]))
+        payload.append(("data/controls.json", Array(controls.json.prettyText.utf8) + [0x0a]))
 
         // RFC 8493: the tag files, the payload manifests and the tag manifest.
         let payloadBytes = payload.reduce(0) { $0 + $1.1.count }

@@ -26,6 +26,18 @@ public struct ControlsReport: Sendable {
     public let holders: [(caseNumber: String, tier: Tier, holders: [String])]
 
     public var passed: Bool { checks.allSatisfy(\.passed) }
+
+    /// `data/controls.json` of an audit bag, as `verify-export` compares it.
+    var json: JSONValue {
+        .object([
+            "vaultId": .string(vaultId), "asOf": .string(asOf), "logSize": .integer(logSize),
+            "logRoot": .string(logRoot), "passed": .bool(passed),
+            "checks": .array(checks.map { c in
+                .object(["id": .string(c.id), "title": .string(c.title), "passed": .bool(c.passed), "informational": .bool(c.informational),
+                         "count": .integer(Int64(c.count)), "items": .array(c.items.map { .string($0) })])
+            }),
+        ])
+    }
 }
 
 extension ControlsReport {
@@ -81,7 +93,7 @@ extension Vault {
                 // What follows walks every case, its documents and versions: the map's nodes in one scan first.
                 if head.size > 0 { try signed.preloadNodes() }
                 return try ControlsReport(signed: signed, events: events, asOf: asOf, vaultID: config.vaultId, logSize: head.size,
-                                          logRoot: head.logRoot.hexString, wrappedKeys: ControlsReport.wrappedKeys(in: signed))
+                                          logRoot: head.logRoot.hexString, keyDerivation: .wrappedKeys(ControlsReport.wrappedKeys(in: signed)))
             }
             if let report { return report }
         }
@@ -100,12 +112,22 @@ extension ControlsReport {
         { try? signed.blob($0.wrappedKeysHash, what: "the wrapped keys of '\($0.id)'") }
     }
 
+    /// Where the key-derivation check's items come from.
+    enum KeyDerivation {
+        /// Each member's wrapped keys (the live vault's).
+        case wrappedKeys((StaffRecord) -> [UInt8]?)
+        /// As a report says them: `verify-export`, which has no wrapped keys,
+        /// takes this one check on the exporter's word and recomputes the rest.
+        case stated([String])
+    }
+
+    static let keyDerivationTitle = "No member's wrapped keys use a key derivation cheaper than the vault's"
+
     /// The report from a signed state and the whole log it came from: the
     /// live vault's, or one an auditor replayed from a bag's events
-    /// (`verify-export`). `wrappedKeys` gives a member's wrapped keys; nil
-    /// leaves out the check that needs them.
+    /// (`verify-export`).
     init(signed: SignedState, events: [Event], asOf: Date, vaultID: String, logSize: Int64, logRoot: String,
-         wrappedKeys: ((StaffRecord) -> [UInt8]?)?) throws {
+         keyDerivation: KeyDerivation) throws {
         let today = Lifecycle.day(asOf)
         let (readsWithoutGrant, refused, exports) = Self.fromEvents(events)
         let settings = try signed.settings()
@@ -150,8 +172,11 @@ extension ControlsReport {
             }
         }
         // Wrapped keys whose Argon2id cost is below the vault's (their header, §4; nothing is unwrapped).
-        var weakKDF: [String]?
-        if let wrappedKeys {
+        let weakKDF: [String]
+        switch keyDerivation {
+        case .stated(let items):
+            weakKDF = items
+        case .wrappedKeys(let wrappedKeys):
             var weak: [String] = []
             for member in staff where member.left == nil {
                 guard let blob = wrappedKeys(member), blob.count >= 21, Array(blob[0..<3]) == Array("CVW".utf8), blob[4] == 0x02 else {
@@ -180,8 +205,8 @@ extension ControlsReport {
             check("confidential-types-in-team", "No version of a confidential-by-policy type (\(confidentialTypes.sorted().joined(separator: ", "))) in a team tier", confidentialInTeam),
             check("images-in-team", "No image (types \(Policy.photoTypes.sorted().joined(separator: ", "))) in a team tier", imagesInTeam),
         ]
-        if let weakKDF { checks.append(check(Self.keyDerivationCheck, "No member's wrapped keys use a key derivation cheaper than the vault's", weakKDF)) }
         checks += [
+            check(Self.keyDerivationCheck, Self.keyDerivationTitle, weakKDF),
             check("departed-holders", "No member who left still holds a sealed key", departed),
             check("reads-without-grant", "Every read was by a holder of the tier at the time", readsWithoutGrant),
             check("refused-reads", "Reads refused (role or no grant)", refused, informational: true),

@@ -362,14 +362,17 @@ public enum AuditBag {
         let lastDay = lastAt.map { String($0.prefix(10)) } ?? asOfDay
         let earliest = Lifecycle.parseDay(lastDay).map { Lifecycle.day($0.addingTimeInterval(-86_400)) } ?? lastDay
         check("the controls report is as of \(asOfDay), not before the log's last event (\(lastDay))", asOfDay >= earliest)
-        var stated: [(id: String, passed: Bool, items: [String])] = []
+        // The key derivation's items are taken as stated; everything else in the report is recomputed.
+        // (A report without that check differs from the recomputed one, which has it.)
+        var kdfItems: [String] = []
         for item in list {
-            guard case .object(let c) = item, let id = c["id"]?.stringValue, case .bool(let passed)? = c["passed"], case .array(let items)? = c["items"] else {
+            guard case .object(let c) = item, case .string(let id)? = c["id"], case .array(let items)? = c["items"] else {
                 check("data/controls.json is a controls report of the log the checkpoint commits to", false, "a check is malformed")
                 return checks
             }
-            stated.append((id, passed, items.compactMap(\.stringValue)))
+            if id == ControlsReport.keyDerivationCheck { kdfItems = items.compactMap(\.stringValue) }
         }
+        let statedKDF = kdfItems
         do {
             // The report and the catalog files, each on a core.
             let reported = Box<Result<ControlsReport, any Error>?>(nil), encoded = Box<Result<[(String, [UInt8])], any Error>?>(nil)
@@ -379,7 +382,8 @@ public enum AuditBag {
                     reported.value = Result {
                         try store.read { reader in
                             try ControlsReport(signed: SignedState(reader: reader, root: root, checked: false), events: events, asOf: asOf,
-                                               vaultID: vaultID, logSize: checkpoint.size, logRoot: checkpoint.root.hexString, wrappedKeys: nil)
+                                               vaultID: vaultID, logSize: checkpoint.size, logRoot: checkpoint.root.hexString,
+                                               keyDerivation: .stated(statedKDF))
                         }
                     }
                 } else {
@@ -389,19 +393,12 @@ public enum AuditBag {
                 }
             }
             let report = try reported.value!.get(), catalog = try encoded.value!.get()
-            let expected = report.checks.map(\.id) + [ControlsReport.keyDerivationCheck]
-            let differing = report.checks.filter { ours in
-                !stated.contains { $0.id == ours.id && $0.passed == ours.passed && $0.items == ours.items }
-            }.map(\.id)
-            let layout = Set(stated.map(\.id)) == Set(expected) && stated.count == expected.count
+            // The whole document, verdict, titles and counts too: what a reader of the file sees first is what the events say.
             check("the controls report is what the events say, check by check (all but \(ControlsReport.keyDerivationCheck), recomputed)",
-                  differing.isEmpty && layout,
-                  layout ? "differs in " + differing.joined(separator: ", ") : "its checks are not the report's: \(stated.map(\.id).joined(separator: ", "))")
+                  report.json == json, Self.controlsDifference(stated: json, recomputed: report.json))
             // A member's key derivation is in their wrapped keys, which no bag carries: taken on the exporter's word.
-            if let kdf = stated.first(where: { $0.id == ControlsReport.keyDerivationCheck }) {
-                check("\(ControlsReport.keyDerivationCheck) is taken on the exporter's word, who says it "
-                      + (kdf.passed ? "passed" : "FAILED for \(kdf.items.count) member(s)") + " (it needs the wrapped keys, which no bag carries)", true)
-            }
+            check("\(ControlsReport.keyDerivationCheck) is taken on the exporter's word, who says it "
+                  + (statedKDF.isEmpty ? "passed" : "FAILED for \(statedKDF.count) member(s)") + " (it needs the wrapped keys, which no bag carries)", true)
             if wholeVault {
                 let differ = catalog.filter { files[$0.0] != $0.1 }.map(\.0)
                 check("the catalog files are what the events say (recomputed)", differ.isEmpty, differ.joined(separator: ", "))
@@ -410,6 +407,25 @@ public enum AuditBag {
             check("the controls report is what the events say, check by check", false, "\((error as? VaultError)?.message ?? "\(error)")")
         }
         return checks
+    }
+
+    /// Where a bag's controls report departs from the recomputed one, for the verdict.
+    static func controlsDifference(stated: JSONValue, recomputed: JSONValue) -> String {
+        guard case .object(let theirs) = stated, case .object(let ours) = recomputed else { return "" }
+        var differing = Set(theirs.keys).symmetricDifference(ours.keys).sorted()
+        for key in ours.keys.sorted() where key != "checks" && theirs[key] != nil && theirs[key] != ours[key] { differing.append(key) }
+        guard case .array(let ourChecks)? = ours["checks"], case .array(let theirChecks)? = theirs["checks"] else {
+            return "differs in " + (differing + ["checks"]).joined(separator: ", ")
+        }
+        func id(_ check: JSONValue) -> String {
+            if case .object(let o) = check, case .string(let id)? = o["id"] { id } else { "?" }
+        }
+        if ourChecks.map(id) != theirChecks.map(id) {
+            differing.append("its checks are not the report's: \(theirChecks.map(id).joined(separator: ", "))")
+        } else {
+            differing += zip(ourChecks, theirChecks).filter { $0 != $1 }.map { id($0.0) }
+        }
+        return "differs in " + differing.joined(separator: ", ")
     }
 
     /// A bag read into memory: its name (the folder's, or the archive's
