@@ -33,7 +33,48 @@ enum Completions {
         guard let path, !path.isEmpty,
               let vault = try? Vault.open(at: path, options: Vault.OpenOptions(checkpoints: CheckpointStore.userDefault())),
               let all = try? candidates(vault, words) else { return [] }
-        // Names with characters a shell would mangle are left out rather than offered half-quoted.
-        return all.filter { $0.hasPrefix(prefix) && !$0.contains(where: { $0.isNewline || $0 == "\u{1B}" }) }.sorted()
+        // A name with a control or format character (a newline, ESC, a bidirectional override) is left out
+        // rather than offered half-quoted or shown misleadingly; every other one is offered as the shell
+        // asking needs it spelt (`shellWord`).
+        let shell = CompletionShell.requesting
+        return all.filter { name in
+            !name.unicodeScalars.contains { [.control, .format, .lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory) }
+                && (name.hasPrefix(prefix) || bashWord(name).hasPrefix(prefix))
+        }.sorted().map { shellWord($0, for: shell) }
+    }
+
+    /// A candidate as the script of `shell` takes it. These are names a
+    /// records officer chose (a document named `$(…)` or `it's`), and each
+    /// shell treats its candidates differently:
+    /// - bash: the generated script hands them to `compgen -W`, which
+    ///   expands every word (command substitution, parameters, braces,
+    ///   tildes, quote removal) and puts what comes out on the command line
+    ///   as it is. So a name is spelt as a bash word (`bashWord`, what the
+    ///   command line must hold) and that spelling once more for the
+    ///   expansion to take back.
+    /// - zsh: `_describe` reads up to the first unescaped `:` as the
+    ///   candidate, the rest as its description, and quotes what it inserts.
+    /// - fish: each line is a candidate (a tab would start a description;
+    ///   names hold none), and fish quotes what it inserts.
+    static func shellWord(_ name: String, for shell: CompletionShell?) -> String {
+        switch shell {
+        case .bash?: bashWord(bashWord(name))
+        case .zsh?: name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ":", with: "\\:")
+        default: name
+        }
+    }
+
+    /// `name` as one bash word that stands for it literally: every ASCII
+    /// character but letters, digits and `-_.,+@%/=` behind a backslash.
+    /// (Bytes of other characters are never shell syntax.)
+    static func bashWord(_ name: String) -> String {
+        var word = ""
+        for scalar in name.unicodeScalars {
+            if scalar.isASCII, !(scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.,+@%/=".unicodeScalars.contains(scalar)) {
+                word.append("\\")
+            }
+            word.unicodeScalars.append(scalar)
+        }
+        return word
     }
 }

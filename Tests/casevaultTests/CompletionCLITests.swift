@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+/// Shell completion offers document names a records officer chose. The
+/// generated bash script passes candidates through `compgen -W`, which
+/// expands them: a document named `$(…)` once ran its command in the shell
+/// of whoever pressed TAB. Here bash completes, as it does at a prompt, in a
+/// folder where any command the names hold would leave a file.
+@Suite struct CompletionCLITests {
+    static let hostile = ["Visit $(touch PWNED)", "Visit `touch PWNED2`", "it's", "a{b,c}", "${HOME} notes", "~root",
+                          "Care plan", "x:y", "semi;colon & amp", "back\\slash", "glob*?[ab]", "Hangul 한글 رسالة"]
+
+    @Test func bashOffersHostileNamesAsTheyAreAndRunsNothing() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/bin/bash") else { return }
+        let p = try CLIProgramme()
+        #expect(try p.openCase().code == 0)
+        let doc = p.scratch.write("doc.txt", "a note\n")
+        for name in Self.hostile {
+            let filed = try p.cli.run(p.fileArguments(doc, name: name, type: "note"))
+            #expect(filed.code == 0, "\(name): \(filed.stderr)")
+        }
+        let script = try p.cli.run(["--generate-completion-script", "bash"])
+        #expect(script.code == 0)
+        _ = p.scratch.write("casevault.bash", script.stdout)
+        let folder = p.scratch.file("tab")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // What TAB after `casevault get CP-2024-0042 ` does, then how the
+        // command line reads each word completion would put on it.
+        let driver = p.scratch.write("complete.sh", #"""
+            source "$1"
+            cd "$2"
+            COMP_WORDS=("$3" get CP-2024-0042 "")
+            COMP_CWORD=3
+            COMP_LINE="$3 get CP-2024-0042 "
+            COMP_POINT=${#COMP_LINE}
+            _casevault
+            for word in "${COMPREPLY[@]}"; do
+                eval "set -- $word"
+                printf '%s|%s\n' "$#" "$1"
+            done
+            """#)
+        let completed = try p.cli.run([driver, p.scratch.file("casevault.bash"), folder, CLI.binary.path],
+                                      extraEnvironment: ["HOME": p.scratch.path], executable: "/bin/bash")
+        #expect(completed.code == 0, "\(completed.stderr)")
+        let offered = completed.stdout.split(separator: "\n").map(String.init)
+        #expect(offered.sorted() == Self.hostile.map { "1|\($0)" }.sorted(),
+                "\(offered)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == [], "a name ran a command")
+
+        // A prefix typed as bash spells it narrows the list, to one.
+        let narrowed = p.scratch.write("narrow.sh", #"""
+            source "$1"
+            cd "$2"
+            COMP_WORDS=("$3" get CP-2024-0042 'Visit\ \$')
+            COMP_CWORD=3
+            COMP_LINE="$3 get CP-2024-0042 Visit\\ \\\$"
+            COMP_POINT=${#COMP_LINE}
+            _casevault
+            printf '%s\n' "${COMPREPLY[@]}"
+            """#)
+        let one = try p.cli.run([narrowed, p.scratch.file("casevault.bash"), folder, CLI.binary.path],
+                                extraEnvironment: ["HOME": p.scratch.path], executable: "/bin/bash")
+        #expect(one.stdout == "Visit\\ \\$\\(touch\\ PWNED\\)\n", "\(one.stdout) \(one.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == [])
+    }
+
+    /// zsh's `_describe` reads a candidate up to its first unescaped colon;
+    /// fish takes each line as it is (and quotes what it inserts).
+    @Test func zshCandidatesEscapeColonsAndFishCandidatesAreTheNames() throws {
+        let p = try CLIProgramme()
+        #expect(try p.openCase().code == 0)
+        let doc = p.scratch.write("doc.txt", "a note\n")
+        for name in ["x:y", "back\\slash", "Visit $(touch PWNED)"] {
+            #expect(try p.cli.run(p.fileArguments(doc, name: name, type: "note")).code == 0)
+        }
+        func candidates(_ shell: String) throws -> [String] {
+            let result = try p.cli.run(["---completion", "get", "--", "positional@1", "3", "0", "casevault", "get", "CP-2024-0042", ""],
+                                       extraEnvironment: ["SAP_SHELL": shell, "SAP_SHELL_VERSION": "5.9"])
+            #expect(result.code == 0, "\(result.stderr)")
+            // (The script drops the last line, which the protocol leaves blank.)
+            return result.stdout.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        }
+        #expect(try candidates("zsh") == ["Visit $(touch PWNED)", "back\\\\slash", "x\\:y"])
+        #expect(try candidates("fish") == ["Visit $(touch PWNED)", "back\\slash", "x:y"])
+    }
+}
