@@ -158,6 +158,20 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(report.isClean && report.notes.isEmpty, "\(report.findings) \(report.notes)")
     }
 
+    /// A supervisor whose clock says 9995 closes a case: its 7 years end in
+    /// 10002, which as text ("10002-…") sorts before today. It is kept.
+    @Test func aClosureDatedPastTheYear9999IsNeverDue() throws {
+        let s = try Scene()
+        let p = s.p
+        try p.fileClosureForm(into: s.kept)
+        _ = try p.vault.changeStatus(of: s.kept, to: .closed, reason: "reunified", by: p["halima"], now: Self.date("9995-01-01"))
+        let item = try #require(try p.vault.retentionPlan(asOf: Self.due).first { $0.caseNumber == s.kept })
+        #expect(item.action == .keep && item.why.hasPrefix("kept: its keeping period ends after the year 9999"), "\(item.why)")
+        #expect(throws: VaultError.self) { _ = try p.vault.approveDisposal(cases: [s.kept], reason: "x", by: p["halima"], now: Self.due) }
+        // The case closed in 2020 is due as before.
+        #expect(try p.vault.retentionPlan(asOf: Self.due).first { $0.caseNumber == s.gone }?.action == .dispose)
+    }
+
     @Test func twoPeopleDisposeTheRulesRolesApproveAndAHoldOrAReopeningStopsIt() throws {
         let s = try Scene()
         let p = s.p

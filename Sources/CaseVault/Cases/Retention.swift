@@ -179,21 +179,26 @@ struct RetentionSchedule {
               let closing = try signed.lifecycle(record.number).changes.last(where: { $0.to == CaseStatus.closed.rawValue }) else { return nil }
         let (ruleName, rule) = policy.rule(category: record.category, closedFrom: closing.from)
         let named = "policy v\(version) \(ruleName)"
-        var start = String(closing.at.prefix(10))
+        // Days are compared as dates: as text, a year past 9999 ("10004-12-31") sorts before today.
+        guard var startDay = Lifecycle.parseDay(String(closing.at.prefix(10))) else { return nil }
         switch rule.countFrom {
         case "closure": break
         case "last-filing":
             for document in try signed.documents(record.number) {
                 if let current = try signed.currentVersion(of: document), let version = try signed.version(record.number, document.name, current),
-                   let filed = Timestamp.date(from: version.stamp.date) { start = max(start, Lifecycle.day(filed)) }
+                   let filed = Timestamp.date(from: version.stamp.date), let day = Lifecycle.parseDay(Lifecycle.day(filed)) {
+                    startDay = max(startDay, day)
+                }
             }
         default:
             return (RetentionItem(caseNumber: record.number, action: .review, dueOn: nil, rule: named,
                                   why: "counts from \(rule.countFrom), a date only the case's content holds: review by hand"), rule, ruleName)
         }
-        guard let startDay = Lifecycle.parseDay(start),
-              let end = Lifecycle.utc.date(byAdding: DateComponents(year: rule.years, month: rule.months), to: startDay) else { return nil }
+        let start = Lifecycle.day(startDay)
+        guard let end = Lifecycle.utc.date(byAdding: DateComponents(year: rule.years, month: rule.months), to: startDay) else { return nil }
         let due = Lifecycle.day(end)
+        // A date the case's events put past the year 9999 (a signer's clock set far ahead) is never reached by the clock.
+        let reachable = Lifecycle.parseDay(due) != nil
         var held: [String] = []
         if try signed.hold(record.number) != nil { held.append("a legal hold stands on the case") }
         if policy.suspendAll { held.append("the policy suspends all disposal") }
@@ -204,7 +209,9 @@ struct RetentionSchedule {
         let why: String
         if rule.disposal == "never" {
             (action, why) = (.keep, "kept for ever")
-        } else if due > today {
+        } else if !reachable {
+            (action, why) = (.keep, "kept: its keeping period ends after the year 9999 (\(period))")
+        } else if !(Lifecycle.parseDay(today).map { end <= $0 } ?? false) {
             (action, why) = (.keep, "kept until \(due): \(period)")
         } else if !held.isEmpty {
             (action, why) = (.keep, "due on \(due), but \(held.joined(separator: "; "))")
