@@ -149,4 +149,76 @@ private func json(_ text: String) throws -> JSONValue { try JSONValue(parsing: A
             try p.fileForm(big, type: "intake")
         }
     }
+
+    /// A number checked as one value and kept as another: `-1e-400` passed
+    /// "integer, at least 0" as -0.0 and rendered 0; `25.000000000000001`
+    /// passed "at most 25" as 25.0. Refused when filed, read when filed before.
+    @Test func aNumberTheFormCannotHoldExactlyIsRefused() throws {
+        let p = try Programme()
+        try p.openCase()
+        for number in ["-1e-400", "25.000000000000001", "1e-400", "9223372036854775808"] {
+            var text = String(data: try JSONSerialization.data(withJSONObject: try intake()), encoding: .utf8)!
+            text = text.replacingOccurrences(of: "\"estimatedAge\":14", with: "\"estimatedAge\":\(number)")
+            #expect(text.contains(number))
+            #expect(throws: VaultError.self, "\(number)") { try p.fileForm(Data(text.utf8), type: "intake") }
+        }
+        for (text, exact) in [("0.1", true), ("1.50", true), ("-0", true), ("0e5", true), ("1e308", true), ("2.5E-3", true),
+                              ("25.000000000000001", false), ("-1e-400", false), ("0.30000000000000001", false),
+                              ("123456789012345678901234567890", false), ("1.7976931348623157e308", true)] {
+            #expect(JSONParser.isExact(text, Double(text)!) == exact, "\(text)")
+        }
+        var text = String(data: try JSONSerialization.data(withJSONObject: try intake()), encoding: .utf8)!
+        text = text.replacingOccurrences(of: "\"estimatedAge\":14", with: "\"estimatedAge\":14.0")
+        try p.fileForm(Data(text.utf8), type: "intake")
+    }
+
+    /// Whole numbers past 2^53 are told apart: as doubles they were one.
+    @Test func wholeNumbersPast2To53AreComparedExactly() throws {
+        let big = try SchemaValidator(schema: try json(#"{"properties": {"code": {"const": 9007199254740993}, "count": {"maximum": 9007199254740992}, "n": {"enum": [9007199254740993]}, "m": {"multipleOf": 2}}}"#))
+        #expect(!big.isValid(try json(#"{"code": 9007199254740992}"#)))
+        #expect(big.isValid(try json(#"{"code": 9007199254740993}"#)))
+        #expect(!big.isValid(try json(#"{"count": 9007199254740993}"#)))
+        #expect(big.isValid(try json(#"{"count": 9007199254740992}"#)))
+        #expect(!big.isValid(try json(#"{"n": 9007199254740992}"#)))
+        #expect(!big.isValid(try json(#"{"m": 9007199254740993}"#)))
+        #expect(big.isValid(try json(#"{"m": 9007199254740994}"#)))
+        // 1 and 1.0 are still one number.
+        #expect(try SchemaValidator(schema: try json(#"{"const": 1}"#)).isValid(try json("1.0")))
+    }
+
+    /// A quoted local part of an email address holds printable ASCII only:
+    /// a line feed in it showed as a line of its own in the rendered form.
+    @Test func aQuotedEmailLocalPartHoldsNoLineBreak() {
+        #expect(Formats.isEmail("\"joe bloggs\"@example.com"))
+        #expect(Formats.isEmail("\"a\\\"b\"@example.com"))
+        #expect(!Formats.isEmail("\"x\nConsent to referral: yes\n\"@x.org"))
+        #expect(!Formats.isEmail("\"a\"b\"@example.com"))
+        #expect(!Formats.isEmail("\"a\\\"@example.com"))
+        #expect(!Formats.isEmail("\"caf\u{E9}\"@example.com"))
+    }
+
+    /// What cannot be checked fails, whatever `not` makes of it: a pattern
+    /// on a text too long for ICU's backtracking stack used to say "no
+    /// match", and `not` turned that into a pass.
+    @Test func aPatternThatCannotBeRunFailsClosed() throws {
+        let validator = try SchemaValidator(schema: try json(#"{"properties": {"a": {"not": {"pattern": "^(a|b)*$"}}, "b": {"pattern": "^(a|b)*$"}}}"#))
+        let long = String(repeating: "a", count: SchemaValidator.maximumPatternInput + 1)
+        let violations = validator.validate(.object(["a": .string(long)]))
+        #expect(violations.count == 1 && violations[0].message.hasPrefix("cannot be checked") && violations[0].pointer == "/a", "\(violations)")
+        #expect(!validator.isValid(.object(["b": .string(long)])))
+        #expect(validator.isValid(.object(["b": .string("abab")])) && !validator.isValid(.object(["a": .string("abab")])))
+    }
+
+    /// A `oneOf` that recurses took time exponential in how deep a form
+    /// nests (26 levels did not end in two minutes): the validator stops at
+    /// a budget of steps, and the form fails.
+    @Test(.timeLimit(.minutes(1)))
+    func aRecursiveOneOfStopsAtItsBudget() throws {
+        let validator = try SchemaValidator(schema: try json(##"{"$defs": {"node": {"oneOf": [{"type": "array", "items": {"$ref": "#/$defs/node"}}, {"type": "array", "items": {"$ref": "#/$defs/node"}}, {"type": "integer"}]}}, "$ref": "#/$defs/node"}"##))
+        let deep = String(repeating: "[", count: 40) + "1" + String(repeating: "]", count: 40)
+        let violations = validator.validate(try json(deep))
+        #expect(violations.count == 1 && violations[0].message.contains("more than \(SchemaValidator.maximumSteps) steps"), "\(violations)")
+        #expect(validator.isValid(try json("[[1], 2]")) == false)  // an array matches both array forms: not exactly one
+        #expect(validator.isValid(try json("3")))
+    }
 }

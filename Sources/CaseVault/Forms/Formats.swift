@@ -69,7 +69,17 @@ enum Formats {
         guard !local.isEmpty, !domain.isEmpty, local.utf8.count <= 64 else { return false }
         let atext = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~")
         if local.hasPrefix("\""), local.hasSuffix("\""), local.count >= 2 {
-            // quoted string: printable ASCII, with \ escapes
+            // Quoted string (RFC 5321 §4.1.2): qtextSMTP is printable ASCII but
+            // `"` and `\`, which a quoted-pair (`\` then printable ASCII) escapes.
+            // Nothing else: not a line feed, which a rendered form would show as a line of its own.
+            var scalars = local.dropFirst().dropLast().unicodeScalars.makeIterator()
+            while let scalar = scalars.next() {
+                if scalar == "\\" {
+                    guard let escaped = scalars.next(), (32...126).contains(escaped.value) else { return false }
+                } else if !(32...126).contains(scalar.value) || scalar == "\"" {
+                    return false
+                }
+            }
         } else {
             let atoms = local.split(separator: ".", omittingEmptySubsequences: false)
             guard atoms.allSatisfy({ !$0.isEmpty && $0.allSatisfy { atext.contains($0) } }) else { return false }

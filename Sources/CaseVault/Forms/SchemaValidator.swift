@@ -67,7 +67,7 @@ public struct SchemaValidator: Sendable {
     /// cycles that apply a schema to the same place in the form again
     /// (which would make validation loop or explode).
     static func checkStructure(_ root: JSONValue) throws {
-        let context = Context(root: root, assertFormats: false)
+        let context = Context(root: root, assertFormats: false, limits: Limits())
         // Every object in the document that sits where a schema may, by pointer
         // (values of enum, const, default and examples are data).
         var schemas: [String: JSONValue] = [:]
@@ -149,19 +149,43 @@ public struct SchemaValidator: Sendable {
 
     /// Every violation, in document order of the instance where it can be.
     public func validate(_ instance: JSONValue) -> [SchemaViolation] {
-        var context = Context(root: schema, assertFormats: assertFormats)
+        var context = Context(root: schema, assertFormats: assertFormats, limits: Limits())
         context.check(schema, instance, at: [])
+        // What could not be checked is never a pass, whatever `not` or
+        // `anyOf` would have made of it in the scratch context it met.
+        if let why = context.limits.unchecked {
+            return [SchemaViolation(pointer: why.pointer, message: "cannot be checked: \(why.message)", value: nil)]
+        }
         return context.violations
     }
+
+    /// The most a form makes the validator do (`check` calls): a schema
+    /// whose `oneOf` recurses would otherwise take time exponential in how
+    /// deep a form nests. Forms of the shipped schemas take a few thousand.
+    static let maximumSteps = 2_000_000
+
+    /// The longest string a `pattern` is run on, in UTF-16 units. Past some
+    /// length ICU's backtracking stack runs out, and NSRegularExpression
+    /// then reports "no match" rather than an error, which `not` would turn
+    /// into a pass.
+    static let maximumPatternInput = 10_000
 
     public func isValid(_ instance: JSONValue) -> Bool {
         validate(instance).isEmpty
     }
 }
 
+/// Shared by a validation's every context, scratch ones included.
+private final class Limits {
+    var steps = 0
+    /// Set once something cannot be checked; the form then fails whatever the rest says.
+    var unchecked: (pointer: String, message: String)?
+}
+
 private struct Context {
     let root: JSONValue
     let assertFormats: Bool
+    let limits: Limits
     var violations: [SchemaViolation] = []
     var depth = 0
     /// A scratch context (`passes`) only asks whether anything fails: it
@@ -169,9 +193,26 @@ private struct Context {
     var quiet = false
     var failed = false
 
-    init(root: JSONValue, assertFormats: Bool) {
+    init(root: JSONValue, assertFormats: Bool, limits: Limits) {
         self.root = root
         self.assertFormats = assertFormats
+        self.limits = limits
+    }
+
+    /// Records that the form cannot be checked (the first reason stays).
+    func cannotCheck(_ path: [String], _ message: String) {
+        if limits.unchecked == nil {
+            limits.unchecked = (path.map { "/" + Self.escapePointerToken($0) }.joined(), message)
+        }
+    }
+
+    /// A pattern's verdict, or nil (recorded) when the text is too long to run it on safely.
+    func matches(_ regex: NSRegularExpression, _ text: String, at path: [String]) -> Bool? {
+        guard text.utf16.count <= SchemaValidator.maximumPatternInput else {
+            cannotCheck(path, "a pattern applies to a text of more than \(SchemaValidator.maximumPatternInput) characters")
+            return nil
+        }
+        return Self.matches(regex, text)
     }
 
     mutating func fail(_ path: [String], _ message: @autoclosure () -> String, value: @autoclosure () -> JSONValue? = nil) {
@@ -191,7 +232,7 @@ private struct Context {
     /// Runs a subschema in a scratch context: for anyOf, oneOf, not, if,
     /// contains, where a failure is information rather than a violation.
     func passes(_ schema: JSONValue, _ instance: JSONValue, at path: [String]) -> Bool {
-        var scratch = Context(root: root, assertFormats: assertFormats)
+        var scratch = Context(root: root, assertFormats: assertFormats, limits: limits)
         scratch.depth = depth
         scratch.quiet = true
         scratch.check(schema, instance, at: path)
@@ -200,6 +241,12 @@ private struct Context {
 
     mutating func check(_ schema: JSONValue, _ instance: JSONValue, at path: [String]) {
         if quiet && failed { return }
+        if limits.unchecked != nil { return }
+        limits.steps += 1
+        guard limits.steps <= SchemaValidator.maximumSteps else {
+            cannotCheck(path, "it makes the schema's checks take more than \(SchemaValidator.maximumSteps) steps")
+            return
+        }
         switch schema {
         case .bool(true): return
         case .bool(false):
@@ -227,7 +274,7 @@ private struct Context {
         case .object(let members): checkObject(schema, members, at: path)
         case .array(let items): checkArray(schema, items, at: path)
         case .string(let text): checkString(schema, text, at: path)
-        case .integer, .number: checkNumber(schema, instance.numberValue!, at: path)
+        case .integer, .number: checkNumber(schema, instance, at: path)
         default: break
         }
         checkCombinators(schema, instance, at: path)
@@ -315,7 +362,7 @@ private struct Context {
                 matched = true
                 check(subschema, value, at: path + [key])
             }
-            for (regex, subschema) in patterns where Self.matches(regex, key) {
+            for (regex, subschema) in patterns where matches(regex, key, at: path + [key]) ?? false {
                 matched = true
                 check(subschema, value, at: path + [key])
             }
@@ -389,7 +436,7 @@ private struct Context {
         }
         if let pattern = schema["pattern"]?.stringValue {
             if let regex = Self.regex(pattern) {
-                if !Self.matches(regex, text) { fail(path, "does not match the pattern \(pattern)", value: .string(text)) }
+                if matches(regex, text, at: path) == false { fail(path, "does not match the pattern \(pattern)", value: .string(text)) }
             } else {
                 fail(path, "cannot be checked: the schema's pattern \(pattern) is not a valid regular expression")
             }
@@ -400,15 +447,20 @@ private struct Context {
         }
     }
 
-    mutating func checkNumber(_ schema: JSONValue, _ value: Double, at path: [String]) {
-        let shown = JSONValue.number(value).normalized
-        if let minimum = schema["minimum"]?.numberValue, value < minimum { fail(path, "is less than \(Self.number(minimum))", value: shown) }
-        if let maximum = schema["maximum"]?.numberValue, value > maximum { fail(path, "is more than \(Self.number(maximum))", value: shown) }
-        if let minimum = schema["exclusiveMinimum"]?.numberValue, value <= minimum { fail(path, "is not more than \(Self.number(minimum))", value: shown) }
-        if let maximum = schema["exclusiveMaximum"]?.numberValue, value >= maximum { fail(path, "is not less than \(Self.number(maximum))", value: shown) }
+    mutating func checkNumber(_ schema: JSONValue, _ instance: JSONValue, at path: [String]) {
+        guard let value = instance.numberValue else { return }
+        let shown = instance.normalized
+        func compared(_ keyword: String) -> (bound: Double, order: ComparisonResult)? {
+            guard let bound = schema[keyword], let order = Self.compare(instance, bound) else { return nil }
+            return (bound.numberValue!, order)
+        }
+        if let (minimum, order) = compared("minimum"), order == .orderedAscending { fail(path, "is less than \(Self.number(minimum))", value: shown) }
+        if let (maximum, order) = compared("maximum"), order == .orderedDescending { fail(path, "is more than \(Self.number(maximum))", value: shown) }
+        if let (minimum, order) = compared("exclusiveMinimum"), order != .orderedDescending { fail(path, "is not more than \(Self.number(minimum))", value: shown) }
+        if let (maximum, order) = compared("exclusiveMaximum"), order != .orderedAscending { fail(path, "is not less than \(Self.number(maximum))", value: shown) }
         if let divisor = schema["multipleOf"]?.numberValue, divisor > 0 {
             let isMultiple: Bool
-            if let a = Int64(exactly: value), let b = Int64(exactly: divisor) {
+            if let a = Self.wholeNumber(instance), let b = schema["multipleOf"].flatMap(Self.wholeNumber) {
                 isMultiple = a % b == 0
             } else {
                 // Decimal divisors (0.01) are not exact in binary: accept a
@@ -481,8 +533,27 @@ private struct Context {
             // "e" + U+0301 are different JSON strings.
             x.unicodeScalars.elementsEqual(y.unicodeScalars)
         default:
-            if let x = a.numberValue, let y = b.numberValue { x == y } else { a == b }
+            if a.numberValue != nil, b.numberValue != nil { compare(a, b) == .orderedSame } else { a == b }
         }
+    }
+
+    /// A number's value as an Int64 when it is a whole number in range.
+    static func wholeNumber(_ value: JSONValue) -> Int64? {
+        switch value {
+        case .integer(let i): i
+        case .number(let d): Int64(exactly: d)
+        default: nil
+        }
+    }
+
+    /// Two numbers in order: whole numbers as Int64, exactly (doubles tell
+    /// no two apart past 2^53: 9007199254740993 is not 9007199254740992),
+    /// any other pair as doubles (a number with a fraction is below 2^53,
+    /// where a double holds every whole number). Nil unless both are numbers.
+    static func compare(_ a: JSONValue, _ b: JSONValue) -> ComparisonResult? {
+        if let x = wholeNumber(a), let y = wholeNumber(b) { return x < y ? .orderedAscending : x > y ? .orderedDescending : .orderedSame }
+        guard let x = a.numberValue, let y = b.numberValue else { return nil }
+        return x < y ? .orderedAscending : x > y ? .orderedDescending : .orderedSame
     }
 
     /// A value as shown in a message: strings quoted, shortened, and with

@@ -138,9 +138,14 @@ extension Vault {
         return (form, size)
     }
 
-    static func parseForm(_ bytes: SecureBytes, count: Int) throws -> JSONValue {
+    /// A form's value. `filing`: a number the value cannot hold exactly as
+    /// written is refused, so the form checked and rendered says what its
+    /// bytes say (a form filed before this rule still reads).
+    static func parseForm(_ bytes: SecureBytes, count: Int, filing: Bool = true) throws -> JSONValue {
         do {
-            return try bytes.withUnsafeBytes { try JSONValue(parsing: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            return try bytes.withUnsafeBytes { try JSONValue(parsing: UnsafeRawBufferPointer(rebasing: $0[0..<count]), exactNumbers: filing) }
+        } catch is JSONParser.Imprecise {
+            throw VaultError.invalidInput("the form holds a number with more digits than casevault keeps exactly, or too near zero to tell from zero (as 25.000000000000001 or 1e-400): write it as the value it stands for")
         } catch {
             throw VaultError.invalidInput("the form is not valid JSON")
         }
@@ -168,7 +173,7 @@ extension Vault {
             buffer.withUnsafeMutableBytes { ($0.baseAddress! + offset).copyMemory(from: chunk.baseAddress!, byteCount: chunk.count) }
             offset += chunk.count
         }
-        return (prepared.info, try Self.parseForm(buffer, count: offset))
+        return (prepared.info, try Self.parseForm(buffer, count: offset, filing: false))
     }
 
     /// The schema a form version was validated against.

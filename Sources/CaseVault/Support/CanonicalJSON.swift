@@ -181,9 +181,13 @@ extension JSONValue {
     }
 
     /// Parses straight from a buffer (a form in wiped memory), without
-    /// copying it whole into an ordinary array first.
-    public init(parsing buffer: UnsafeRawBufferPointer) throws {
+    /// copying it whole into an ordinary array first. `exactNumbers`: a
+    /// number the value cannot hold exactly as written is refused
+    /// (`JSONParser.Imprecise`), so what is checked and shown is what the
+    /// text says.
+    public init(parsing buffer: UnsafeRawBufferPointer, exactNumbers: Bool = false) throws {
         var parser = JSONParser(bytes: buffer)
+        parser.exactNumbers = exactNumbers
         self = try parser.parseDocument()
     }
 
@@ -209,10 +213,43 @@ struct JSONParser {
     var depth = 0
     /// How many more values may be parsed.
     var valuesLeft = Int.max
+    /// Refuse a number whose double is not the number written (see `isExact`).
+    var exactNumbers = false
 
     init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     struct Failure: Error {}
+    /// A number more precise than a double, or nearer zero than one can
+    /// tell from zero (`exactNumbers`): `25.000000000000001`, `-1e-400`.
+    struct Imprecise: Error {}
+
+    /// Whether `value` is the number `text` (JSON number syntax) denotes,
+    /// compared as decimals with Swift's shortest spelling of the double
+    /// that reads back as it. `0.1` is exact in this sense (the double
+    /// nearest 0.1 spells "0.1"); `25.000000000000001`, whose double spells
+    /// "25.0", is not.
+    static func isExact(_ text: String, _ value: Double) -> Bool {
+        func decimal(_ spelled: String) -> (negative: Bool, digits: [UInt8], exponent: Int)? {
+            var bytes = Array(spelled.utf8)
+            let negative = bytes.first == UInt8(ascii: "-")
+            if negative { bytes.removeFirst() }
+            var exponent = 0
+            if let e = bytes.firstIndex(where: { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) {
+                guard let power = Int(String(decoding: bytes[(e + 1)...].filter { $0 != UInt8(ascii: "+") }, as: UTF8.self)) else { return nil }
+                exponent = power
+                bytes.removeSubrange(e...)
+            }
+            let point = bytes.firstIndex(of: UInt8(ascii: ".")) ?? bytes.count
+            exponent += point
+            var digits = bytes.filter { $0 != UInt8(ascii: ".") }
+            while digits.first == UInt8(ascii: "0") { digits.removeFirst(); exponent -= 1 }
+            while digits.last == UInt8(ascii: "0") { digits.removeLast() }
+            // Zero has one spelling whatever its sign and exponent.
+            return digits.isEmpty ? (false, [], 0) : (negative, digits, exponent)
+        }
+        guard let written = decimal(text), let held = decimal("\(value)") else { return false }
+        return written == held
+    }
 
     mutating func parseDocument() throws -> JSONValue { try parseDocument(JSONValue.self) }
 
@@ -323,6 +360,7 @@ struct JSONParser {
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if isInteger, let value = Int64(text) { return .integer(value) }
         guard let value = Double(text), value.isFinite else { throw Failure() }
+        if exactNumbers, !Self.isExact(text, value) { throw Imprecise() }
         return .number(value)
     }
 
