@@ -219,7 +219,7 @@ def verify_log(db, vault_id):
         if type(ev) is not dict: fail(f"event {i}: the body is not canonical JSON")
         members = {"actor", "at", "data", "seq", "type", "v", "vault"}
         if type(ev.get("v")) is not int: fail(f"event {i}: unknown body format v={ev.get('v')!r}")
-        if ev["v"] in (2, 3): members.add("state")
+        if ev["v"] in (2, 3, 4): members.add("state")
         elif ev["v"] != 1: fail(f"event {i}: unknown body format v={ev['v']!r}")
         if set(ev) != members: fail(f"event {i}: the body does not have exactly the members of format v{ev['v']}")
         if not (ev["seq"] == i and type(ev["seq"]) is int): fail(f"event {i}: the body says seq {ev['seq']!r}")
@@ -554,7 +554,8 @@ def run(argv):
                  "v14-case-transfer", "v15-client-name-index", "v16-cases-by-staff", "v17-imported-file-names",
                  "v18-client-name-blobs", "v19-status-change-order", "v20-state-node-order",
                  "v21-report-tallies",  # v21: tally rows only (§12a); nothing here reads them
-                 "v22-event-format-3"}  # v22: no table changes; events of body format 3 (§12)
+                 "v22-event-format-3",  # v22: no table changes; events of body format 3 (§12)
+                 "v23-event-format-4"}  # v23: no table changes; events of body format 4 (§12)
         if not migrations <= known: fail("the catalog has migrations this decoder does not know")
         global STATE_NODES_CLUSTERED
         STATE_NODES_CLUSTERED = "v20-state-node-order" in migrations

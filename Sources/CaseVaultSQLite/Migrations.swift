@@ -328,6 +328,9 @@ extension SQLiteCatalogStore {
         // predates it cannot read: it must refuse the vault as newer (§8)
         // rather than call the log damaged.
         migrator.registerMigration("v22-event-format-3") { _ in }
+        // Nor here: events of body format 4 (retention's rules, §12), which
+        // an older casevault must likewise refuse as newer.
+        migrator.registerMigration("v23-event-format-4") { _ in }
         return migrator
     }()
 }

@@ -40,7 +40,7 @@ struct HoldAddCommand: ParsableCommand {
 }
 
 struct HoldReleaseCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "release", abstract: "Release a case's legal hold (a supervisor, only one they placed).")
+    static let configuration = CommandConfiguration(commandName: "release", abstract: "Release a case's legal hold (whoever placed it, a project director, or another admin for an admin's hold).")
     @OptionGroup var change: HoldChange
     func run() throws { try change.apply(placing: false) }
 }

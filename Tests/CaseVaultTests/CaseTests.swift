@@ -318,7 +318,7 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
             #expect(body.canonicalBytes == bodyBytes, "event \(seq) is not canonical")
             #expect(body["seq"]?.integerValue == seq && body["type"]?.stringValue == type)
             #expect(body["vault"]?.stringValue == p.vault.config.vaultId)
-            #expect(body["v"]?.integerValue == 3 && body["state"]?.stringValue?.count == 64)
+            #expect(body["v"]?.integerValue == Int64(Event.currentFormat) && body["state"]?.stringValue?.count == 64)
         }
         // The vault's tree head is the RFC 9162 root over these leaves.
         let head = try p.vault.eventTreeHead()

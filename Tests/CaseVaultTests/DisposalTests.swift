@@ -286,6 +286,107 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try p.vault.verify().isClean)
     }
 
+    // MARK: Format 4: what retention no longer lets through
+
+    /// The policy of the example, as v2, with `change` applied to its JSON.
+    static func policy(for vault: Vault, _ change: (inout [String: Any]) -> Void) throws -> [UInt8] {
+        var json = try JSONSerialization.jsonObject(with: Data(try policy(for: vault))) as! [String: Any]
+        change(&json)
+        return Array(try JSONSerialization.data(withJSONObject: json))
+    }
+
+    func appendByHand(_ data: EventData, by id: String, at: Date, _ p: Programme) throws {
+        _ = try p.vault.write { writer, head in
+            try Ledger.append([data], by: p[id], at: at, vaultID: p.vault.config.vaultId, head: &head, in: writer)
+        }
+    }
+
+    /// halima approved as the case's supervisor, then left: her approval no
+    /// longer counts, for `retention apply` nor in a disposal signed by hand.
+    @Test func anApprovalBySomeoneWhoLeftNoLongerCounts() throws {
+        let s = try Scene()
+        let p = s.p
+        try s.approve()
+        let approvals = try p.vault.read { reader, head in try head.signedState(reader).disposalApprovals(s.gone).map(\.seq) }
+        _ = try p.vault.recordDeparture(of: "halima", reason: "end of contract", by: p["amina"])
+        let outcomes = try s.apply()
+        #expect(outcomes.map(\.result) == [.awaitingApproval], "\(outcomes)")
+        expectIntegrity("no longer counts: 'halima' left the staff since") {
+            try appendByHand(.disposed(CaseDisposed(case: s.gone, policyVersion: 1, rule: "default", approvals: approvals, documents: 4,
+                                                    versions: 5, ciphertextBytes: try totalCiphertext(s.gone, p))), by: "amina", at: Self.due, p)
+        }
+        #expect(try p.vault.verify().isClean)
+    }
+
+    /// A withdrawal changes the case the approvers judged: their approvals
+    /// lapse, as for a filing. And under `last-filing` a withdrawn version
+    /// still counts: withdrawing the newest filing does not bring the
+    /// case's end forward.
+    @Test func aWithdrawalNeitherKeepsApprovalsNorShortensTheKeeping() throws {
+        let s = try Scene()
+        let p = s.p
+        try s.approve()
+        _ = try p.vault.withdraw(caseNumber: s.gone, document: "Intake form", version: 1, reason: "filed in error", by: p["grace"])
+        #expect(try p.vault.read { reader, head in try head.signedState(reader).disposalApprovals(s.gone) }.isEmpty)
+        #expect(try s.apply().map(\.result) == [.awaitingApproval])
+
+        _ = try p.vault.setRetentionPolicy(try Self.policy(for: p.vault) { json in
+            var rule = json["default"] as! [String: Any]
+            rule["countFrom"] = "last-filing"
+            json["default"] = rule
+        }, by: p["amina"])
+        // A court order filed on 2027-02-01 into the case closed in 2020, after every other filing: kept until 2034.
+        try p.file(Array("a court order".utf8), into: s.gone, name: "Court order", type: "legal", now: Self.date("2027-02-01"))
+        func item() throws -> RetentionItem { try #require(try p.vault.retentionPlan(asOf: Self.due).first { $0.caseNumber == s.gone }) }
+        let before = try item()
+        #expect(before.dueOn == "2034-02-01", "\(before)")
+        _ = try p.vault.withdraw(caseNumber: s.gone, document: "Court order", version: 1, reason: "filed in error", by: p["grace"])
+        let after = try item()
+        #expect(after.action == .keep && after.dueOn == "2034-02-01", "\(after.why)")
+        #expect(throws: VaultError.self) { try s.approve(["halima"]) }
+        #expect(try p.vault.verify().isClean)
+    }
+
+    /// A case the retention policy's `legalHolds` name keeps its documents:
+    /// none is moved out of it, by the command or by hand.
+    @Test func nothingMovesOutOfACaseThePolicyHolds() throws {
+        let s = try Scene()
+        let p = s.p
+        _ = try p.vault.setRetentionPolicy(try Self.policy(for: p.vault) { json in
+            json["legalHolds"] = [["case": s.kept, "reason": "court order 12/2026", "placedBy": "ruth.wambui", "placedAt": "2026-11-30T09:00:00Z"]]
+        }, by: p["amina"])
+        #expect { _ = try p.vault.moveDocument(caseNumber: s.kept, document: "Intake form", to: s.gone, reason: "misfiled", by: p["grace"]) }
+            throws: { error in
+                guard case VaultError.accessDenied(let message) = error else { return false }
+                return message.contains("retention policy v2 holds it")
+            }
+        expectIntegrity("retention policy v2 holds it") {
+            try appendByHand(.documentMoved(DocumentMoved(case: s.kept, document: "Intake form", to: s.gone, toDocument: "Intake form",
+                                                          reason: "misfiled", versions: [])), by: "grace", at: Date(), p)
+        }
+    }
+
+    /// A project director's hold is not the admin's to lift: the admin
+    /// also sets the policy and adds the staff who approve.
+    @Test func anAdminDoesNotReleaseAHoldADirectorPlaced() throws {
+        let s = try Scene()
+        let p = s.p
+        try p.vault.setHold(s.gone, placing: true, reason: "court order", by: p["dora"])
+        #expect { try p.vault.setHold(s.gone, placing: false, reason: "lifted", by: p["amina"]) }
+            throws: { error in
+                guard case VaultError.accessDenied(let message) = error else { return false }
+                return message.contains("'dora', a project director, placed the hold on \(s.gone)")
+            }
+        expectIntegrity("placed the hold") {
+            try appendByHand(.holdReleased(CaseHold(case: s.gone, reason: "lifted")), by: "amina", at: Date(), p)
+        }
+        try p.vault.setHold(s.gone, placing: false, reason: "order lifted", by: p["dora"])
+        // An admin's own hold, the admin lifts.
+        try p.vault.setHold(s.gone, placing: true, reason: "audit", by: p["amina"])
+        try p.vault.setHold(s.gone, placing: false, reason: "audit done", by: p["amina"])
+        #expect(try p.vault.verify().isClean)
+    }
+
     @Test func anObjectALiveCaseAlsoNamesIsKeptWhenItsKeysGo() throws {
         let s = try Scene()
         let p = s.p

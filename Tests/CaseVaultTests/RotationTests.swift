@@ -371,9 +371,9 @@ import Testing
                                   vaultID: vault.config.vaultId, head: &head, in: writer, format: 2)
             }
         }
-        expectIntegrity("format 2 after format 3") { try office.act("halima") { vault, _ in _ = try vault.caseFile(number) } }
+        expectIntegrity("format 2 after format 4") { try office.act("halima") { vault, _ in _ = try vault.caseFile(number) } }
         let report = try office.open("peter").verify(VerifyOptions())
-        #expect(report.findings.contains { $0.detail.contains("format 2 after format 3") }, "\(report.findings)")
+        #expect(report.findings.contains { $0.detail.contains("format 2 after format 4") }, "\(report.findings)")
     }
 
     /// A supervisor's own handover: the incoming supervisor completes it

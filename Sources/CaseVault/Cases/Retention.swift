@@ -171,9 +171,20 @@ struct RetentionSchedule {
         today = Lifecycle.day(asOf)
     }
 
+    /// What of the policy holds a case whatever its rule: its `legalHolds`
+    /// naming the case or its category (nil when none does).
+    func policyHold(of record: CaseRecord) -> String? {
+        policy.heldCases.contains(record.number) || policy.heldCategories.contains(record.category)
+            ? "retention policy v\(version) holds it (legalHolds)" : nil
+    }
+
     /// The plan's line for a closed case, with the rule that applied; nil
-    /// for a case that is not closed or was disposed of.
-    func item(for state: CaseState, _ signed: SignedState) throws -> (item: RetentionItem, rule: RetentionPolicy.Rule, ruleName: String)? {
+    /// for a case that is not closed or was disposed of. `format` is the
+    /// event format whose rules apply (a replay's event's; a command's,
+    /// the current): from format 4, `last-filing` counts withdrawn
+    /// versions too, for a withdrawal does not end a document's keeping.
+    func item(for state: CaseState, _ signed: SignedState,
+              format: Int = Event.currentFormat) throws -> (item: RetentionItem, rule: RetentionPolicy.Rule, ruleName: String)? {
         let record = state.case
         guard record.status == CaseStatus.closed.rawValue, try signed.disposal(record.number) == nil,
               let closing = try signed.lifecycle(record.number).changes.last(where: { $0.to == CaseStatus.closed.rawValue }) else { return nil }
@@ -185,7 +196,8 @@ struct RetentionSchedule {
         case "closure": break
         case "last-filing":
             for document in try signed.documents(record.number) {
-                if let current = try signed.currentVersion(of: document), let version = try signed.version(record.number, document.name, current),
+                let newest = format >= 4 ? document.latestVersion : try signed.currentVersion(of: document)
+                if let current = newest, let version = try signed.version(record.number, document.name, current),
                    let filed = Timestamp.date(from: version.stamp.date), let day = Lifecycle.parseDay(Lifecycle.day(filed)) {
                     startDay = max(startDay, day)
                 }
@@ -202,7 +214,7 @@ struct RetentionSchedule {
         var held: [String] = []
         if try signed.hold(record.number) != nil { held.append("a legal hold stands on the case") }
         if policy.suspendAll { held.append("the policy suspends all disposal") }
-        if policy.heldCases.contains(record.number) || policy.heldCategories.contains(record.category) { held.append("the policy holds it") }
+        if policyHold(of: record) != nil { held.append("the policy holds it") }
         if rule.legalHold { held.append("its rule is under legal hold") }
         let period = "\(rule.years) years\(rule.months > 0 ? " \(rule.months) months" : "") from \(rule.countFrom) (\(start))"
         let action: RetentionItem.Action

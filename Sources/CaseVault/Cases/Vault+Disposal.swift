@@ -172,6 +172,7 @@ extension Vault {
                 where approval.policyVersion == schedule.version && approvedBy.contains(approval.by) && approval.by != actor.id {
                     guard let member = try signed.staff(approval.by), rule.approverRoles.contains(member.role),
                           !(rule.distinctFromCaseManager && approval.by == state.case.manager),
+                          try Self.lapsedApproval(approval, of: state, signed) == nil,
                           !approvals.contains(where: { $0.by == approval.by }) else { continue }
                     approvals.append(approval)
                 }
@@ -289,5 +290,20 @@ extension Vault {
     public func disposal(of number: String) throws -> DisposalRecord? {
         let parsed = try CaseNumber.parse(number).description
         return try read { reader, head in head.size > 0 ? try head.signedState(reader).disposal(parsed) : nil }
+    }
+}
+
+extension Vault {
+    /// Why a standing approval no longer counts towards a disposal (from
+    /// format 4; nil while it does): its signer left the staff, or approved
+    /// as a case supervisor and no longer supervises the case (a handover
+    /// since). An approval is a person's judgement, given in their role.
+    static func lapsedApproval(_ approval: DisposalApprovalRecord, of state: CaseState, _ signed: SignedState) throws -> String? {
+        guard let member = try signed.staff(approval.by) else { return "'\(approval.by)' is no staff member" }
+        if member.left != nil { return "'\(approval.by)' left the staff since" }
+        if member.role == Role.caseSupervisor.rawValue, approval.by != state.case.supervisor {
+            return "'\(approval.by)' no longer supervises \(state.case.number)"
+        }
+        return nil
     }
 }

@@ -423,10 +423,26 @@ extension Vault {
             if !placing, let standing, actor.role == .caseSupervisor, standing.by != actor.id {
                 throw VaultError.accessDenied("a case supervisor releases only a hold they placed; \(standing.by) placed this one")
             }
+            if !placing, let standing, let why = try Self.holdReleaseRefusal(standing, by: actor.id, role: actor.role, signed) {
+                throw VaultError.accessDenied(why)
+            }
             let data = CaseHold(case: parsed, reason: reason)
             try Ledger.append([placing ? .holdPlaced(data) : .holdReleased(data)], by: actor, at: now, vaultID: config.vaultId,
                               head: &head, in: writer)
         }
+    }
+
+    /// Why `actor` may not release `standing` (from format 4; nil when they
+    /// may): a hold is released by whoever placed it, a project director,
+    /// or another admin when an admin placed it. An admin, who adds staff
+    /// and sets the retention policy, cannot also lift a director's or a
+    /// supervisor's hold.
+    static func holdReleaseRefusal(_ standing: HoldRecord, by actor: String, role: Role, _ signed: SignedState) throws -> String? {
+        if actor == standing.by || role == .projectDirector { return nil }
+        let placer = try signed.staff(standing.by).flatMap { Role(rawValue: $0.role) }
+        if role == .admin, placer == .admin { return nil }
+        return "'\(standing.by)'\(placer.map { ", \($0.withArticle)," } ?? "") placed the hold on \(standing.caseNumber): it is released by them, "
+            + (placer == .admin ? "another admin " : "") + "or a project director"
     }
 
     /// The holds standing, by case: every case's `hold/<case>` checked, so

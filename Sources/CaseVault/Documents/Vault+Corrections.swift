@@ -68,6 +68,9 @@ extension Vault {
             if let hold = try signed.hold(number) {
                 throw VaultError.accessDenied("\(number) is on legal hold since \(hold.at) (\(hold.by)): nothing leaves it until the hold is released")
             }
+            if let held = try RetentionSchedule(signed, asOf: now)?.policyHold(of: source.case) {
+                throw VaultError.accessDenied("\(number) is on legal hold: \(held); nothing leaves it until the policy lifts it")
+            }
             guard let record = try signed.document(number, name) else {
                 throw VaultError.notFound("case \(number) has no document named '\(name)'")
             }

@@ -960,13 +960,13 @@ enum EventData: Equatable {
 
 /// One signed event, as its body says (SECURITY.md §12):
 /// `{"actor","at","data","seq","state","type","v","vault"}` in canonical
-/// JSON. Format 1 bodies have no `state`; format 2 and 3 bodies carry the
-/// state map's root after the event (§12a). Format 3 has format 2's members
-/// and is signed under stricter rules (§12, "Who may sign what"): the
-/// format says which rules an event was signed under, so a vault's older
-/// events replay as they were accepted, and formats never go back.
+/// JSON. Format 1 bodies have no `state`; format 2, 3 and 4 bodies carry the
+/// state map's root after the event (§12a). Formats 3 and 4 have format 2's
+/// members and are signed under stricter rules (§12, "Who may sign what"):
+/// the format says which rules an event was signed under, so a vault's
+/// older events replay as they were accepted, and formats never go back.
 struct Event: Equatable {
-    static let currentFormat = 3
+    static let currentFormat = 4
     static let signingContext = Array("casevault-event-v1\n".utf8)
 
     var format: Int
@@ -1013,7 +1013,7 @@ struct Event: Equatable {
     init(body: [UInt8]) throws {
         func bad(_ why: String) -> VaultError { .integrityFailure("an event body is malformed (\(why))") }
         guard let json = try? JSONValue(parsing: body), case .object(let members) = json else { throw bad("not a JSON object") }
-        guard let format = members["v"]?.integerValue, (1...3).contains(format) else { throw bad("unknown format") }
+        guard let format = members["v"]?.integerValue, (1...4).contains(format) else { throw bad("unknown format") }
         let expected: Set<String> = format == 1 ? ["v", "seq", "vault", "at", "actor", "type", "data"]
                                                 : ["v", "seq", "vault", "at", "actor", "type", "data", "state"]
         guard Set(members.keys) == expected else { throw bad("unexpected members") }

@@ -450,6 +450,8 @@ enum Projection {
             guard !withdrawn.contains(where: { $0.version == data.version }) else {
                 throw refuse("version \(data.version) of '\(data.document)' is already withdrawn")
             }
+            // From format 4, approvals of a disposal were given for the case as it was, withdrawals included.
+            if event.format >= 4 { try approvalsLapse(data.case) }
             let record = WithdrawalRecord(caseNumber: data.case, document: data.document, version: data.version, seq: event.seq,
                                           at: event.at, by: event.actor, reason: data.reason)
             try writer.putWithdrawal(record)
@@ -468,6 +470,11 @@ enum Projection {
             }
             guard Array(data.to.utf8) != Array(data.case.utf8) else { throw refuse("a document moves to another case") }
             guard try signed.hold(data.case) == nil else { throw refuse("\(data.case) is on legal hold: nothing leaves it") }
+            // From format 4, nor while the retention policy's legalHolds hold it.
+            if event.format >= 4, let at = Timestamp.date(from: event.at),
+               let held = try RetentionSchedule(signed, asOf: at)?.policyHold(of: state.case) {
+                throw refuse("\(data.case) is on legal hold: \(held); nothing leaves it")
+            }
             let target = try changeableCase(data.to)
             guard let document = try signed.document(data.case, data.document) else {
                 throw refuse("no document '\(data.document)' in \(data.case)")
@@ -620,7 +627,7 @@ enum Projection {
             guard let schedule = try RetentionSchedule(signed, asOf: at), schedule.version == policyVersion else {
                 throw refuse("retention policy v\(policyVersion) is not the one in force")
             }
-            guard let (item, rule, name) = try schedule.item(for: state, signed) else {
+            guard let (item, rule, name) = try schedule.item(for: state, signed, format: event.format) else {
                 throw refuse("\(state.case.number) is \(state.case.status); only a closed case is disposed of")
             }
             guard item.action == .dispose else { throw refuse("\(state.case.number) is not due for disposal on \(event.at): \(item.why)") }
@@ -665,6 +672,10 @@ enum Projection {
                 }
                 guard let role = try signed.staff(approval.by)?.role, rule.approverRoles.contains(role) else {
                     throw refuse("'\(approval.by)' is not of a role the rule \(name) lets approve")
+                }
+                // From format 4, an approval counts only while its signer could still give it.
+                if event.format >= 4, let lapsed = try Vault.lapsedApproval(approval, of: state, signed) {
+                    throw refuse("the approval of event \(seq) no longer counts: \(lapsed)")
                 }
             }
             guard !data.approvals.isEmpty, data.approvals.count >= rule.minimumApprovals else {
@@ -1324,6 +1335,7 @@ enum Projection {
                 guard role != .caseSupervisor || standing.by == event.actor else {
                     throw refuse("a case supervisor releases only a hold they placed; \(standing.by) placed this one")
                 }
+                if event.format >= 4, let why = try Vault.holdReleaseRefusal(standing, by: event.actor, role: role, signed) { throw refuse(why) }
                 try writer.deleteHold(caseNumber: data.case)
                 try remove(StateKey.hold(data.case))
             }
