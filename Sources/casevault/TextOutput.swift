@@ -5,8 +5,11 @@ import Foundation
 /// terminal columns (Foundation's `padding(toLength:)` counts UTF-16 units,
 /// and cut a cell holding an emoji short when it was its column's widest).
 enum Table {
+    /// Every cell escaped (TerminalText): a table shows names others chose
+    /// (documents, staff, reasons), and an older or hand-signed one may hold
+    /// what new names may not.
     static func render(header: [String], rows: [[String]]) -> String {
-        let all = [header] + rows
+        let all = ([header] + rows).map { $0.map { TerminalText.escape($0) } }
         let widths = header.indices.map { column in all.map { columns($0[column]) }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { index, cell in

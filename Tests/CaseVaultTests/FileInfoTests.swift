@@ -65,6 +65,45 @@ import Testing
         #expect(got.fileInfo?.name == nil && got.writtenTo?.hasPrefix(out + "/Note v1") == true, "\(got.writtenTo ?? "")")
     }
 
+    /// Names Linux keeps but Windows does not take (a folder on a USB stick
+    /// or a share, a package opened with 7-Zip): written as every system
+    /// takes them, the original kept in the sealed file name.
+    @Test(arguments: [("CON", "_CON"), ("aux.txt", "_aux.txt"), ("nul.tar.gz", "_nul.tar.gz"), ("COM1.pdf", "_COM1.pdf"),
+                      ("Console.txt", "Console.txt"), ("report.pdf.", "report.pdf_"), ("scan.pdf  ", "scan.pdf__"),
+                      ("x\\..\\Startup\\evil.bat", "x_.._Startup_evil.bat"), ("a:b?c*<d>|e\".txt", "a_b_c__d__e_.txt"),
+                      ("Référé du 3 mai.pdf", "Référé du 3 mai.pdf")])
+    func aNameWindowsDoesNotTakeIsWrittenAsItDoes(_ name: String, _ written: String) throws {
+        #expect(FileInfo.portableName(name) == written)
+        guard FileInfo.isSafeFileName(name) else { return }
+        let p = try Programme()
+        try p.openCase()
+        try fileNamed(name, Array("text\n".utf8), in: p, as: "Note")
+        let out = try folder(p)
+        let got = try p.vault.retrieve(caseNumber: "CP-2024-0042", document: "Note", by: p["grace"], to: .folder(path: out))
+        #expect(got.fileInfo?.name == name && got.writtenTo == out + "/" + written, "\(got.writtenTo ?? "")")
+    }
+
+    /// A document name with a character that shows as nothing or as a
+    /// line break could pass for another ("Care\u{200B}plan" beside "Care
+    /// plan"): refused when given, and from format 4 when signed by hand.
+    @Test(arguments: ["Care\u{200B}plan", "Care pla\u{00AD}n", "Care plan\u{3164}", "Note\u{2028}Care plan", "Care\u{200E}plan", "\u{FEFF}Care plan"])
+    func aNameThatCouldPassForAnotherIsRefused(_ name: String) throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file(Array("intake".utf8))
+        #expect(throws: VaultError.self) { try p.file(Array("x".utf8), name: name, type: "note") }
+        var forged = try DisposalTests().forgedFiling(into: "CP-2024-0042", p)
+        forged.document = name
+        forged.version = 1
+        expectIntegrity("breaks the rules of a new name") {
+            _ = try p.vault.write { writer, head in
+                try Ledger.append([.versionFiled(forged)], by: p["farah"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+            }
+        }
+        // The joiners Persian, Dari and Pashto writing needs stay.
+        try p.file(Array("x".utf8), name: "Zahra\u{200C}ullah notes", type: "note")
+    }
+
     @Test func standardInputAndMovedVersionsGetSensibleNames() throws {
         let p = try Programme()
         try p.openCase()

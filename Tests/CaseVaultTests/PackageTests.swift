@@ -184,6 +184,20 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(names.filter { $0.lowercased().hasPrefix("scan") }.count == 2 && names.filter { $0.uppercased().hasPrefix("AYDIN") }.count == 2)
     }
 
+    /// A package is opened on Windows too (7-Zip): a document named `CON`
+    /// or `a:b?` gets a name Windows takes; the manifest keeps the real one.
+    @Test func namesWindowsDoesNotTakeArePortableInAPackage() throws {
+        let p = try Self.scene()
+        try p.file(Array("device\n".utf8), name: "CON", type: "report")
+        try p.file(Array("stream\n".utf8), name: "Notes: a?b*", type: "report")
+        let out = p.scratch.file("portable.cvp")
+        _ = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: out, by: p["grace"])
+        let opened = try p.vault.openPackage(at: out, into: p.scratch.file("portable"), by: p["joseph"])
+        let byDocument = Dictionary(opened.files.compactMap { file in file.document.map { ($0, String(file.path.split(separator: "/").last!)) } },
+                                    uniquingKeysWith: { a, _ in a })
+        #expect(byDocument["CON"]?.hasPrefix("_CON") == true && byDocument["Notes: a?b*"]?.hasPrefix("Notes_ a_b_") == true, "\(byDocument)")
+    }
+
     /// The copy of a package that is decrypted (after the original's hash
     /// was checked against the log) is a scratch file no one else can
     /// reach: it has no name in the folder, and holds what was written.

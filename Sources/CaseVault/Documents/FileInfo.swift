@@ -136,15 +136,36 @@ public struct FileInfo: Sendable, Equatable {
         return info
     }
 
+    /// `name` as Windows, macOS and Linux all take it, for a folder that may
+    /// sit on a USB stick or a share, or be zipped for Windows: each of
+    /// `\ : * ? " < > |` (a path separator, an NTFS stream, wildcards) and a
+    /// trailing dot or space (which Windows drops) becomes `_`, and a
+    /// device name (`CON`, `NUL.txt`, `COM1`, …) gets a leading `_`.
+    /// Names filed from a file were refused the rest (`isSafeFileName`).
+    static func portableName(_ name: String) -> String {
+        var scalars = Array(name.unicodeScalars.map { "\\:*?\"<>|".unicodeScalars.contains($0) ? "_" : $0 })
+        var end = scalars.count
+        while end > 0, scalars[end - 1] == "." || scalars[end - 1] == " " { end -= 1 }
+        for index in end..<scalars.count { scalars[index] = "_" }
+        var portable = String(String.UnicodeScalarView(scalars))
+        let stem = portable.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? portable
+        if windowsDeviceNames.contains(stem.trimmingCharacters(in: .whitespaces).uppercased()) { portable = "_" + portable }
+        return portable
+    }
+
+    static let windowsDeviceNames: Set<String> = Set(["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+        + (1...9).flatMap { ["COM\($0)", "LPT\($0)"] } + ["¹", "²", "³"].flatMap { ["COM\($0)", "LPT\($0)"] })
+
     /// The name `get -o DIR/` writes: the original one, else the document's
-    /// name and version with the media type's usual extension.
+    /// name and version with the media type's usual extension; either as
+    /// every system takes it (`portableName`).
     static func fileName(for info: FileInfo?, document: String, version: Int) -> String {
-        if let name = info?.name { return name }
+        if let name = info?.name { return portableName(name) }
         let base = document.replacingOccurrences(of: "/", with: "-") + " v\(version)"
         let ext = info.flatMap { info in
             preferredExtension[info.mediaType] ?? byExtension.filter { $0.value == info.mediaType }.map(\.key).sorted().first
         }
-        let candidate = ext.map { base + "." + $0 } ?? base
+        let candidate = portableName(ext.map { base + "." + $0 } ?? base)
         return isSafeFileName(candidate) ? candidate : "document v\(version)"
     }
 }

@@ -93,6 +93,12 @@ extension Vault {
         guard !name.unicodeScalars.contains("\u{FFFD}") else {
             throw VaultError.invalidInput("document name is not valid UTF-8 (or holds U+FFFD)")
         }
+        // What shows as nothing or as a line break lets one name pass for another ("Care\u{200B}plan").
+        if let scalar = name.unicodeScalars.first(where: {
+            TerminalText.invisible.contains($0.value) || [.lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory)
+        }) {
+            throw VaultError.invalidInput("document name holds U+\(String(scalar.value, radix: 16, uppercase: true)), which shows as nothing or as a line break, so the name could pass for another")
+        }
     }
 
     public static func validate(documentType type: String) throws {

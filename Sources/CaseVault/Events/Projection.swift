@@ -298,6 +298,10 @@ enum Projection {
                     throw refuse("the document name or type breaks the rules of filing")
                 }
                 guard Vault.isNormalized(documentName: data.document) else { throw refuse("the document name is not in Unicode NFC") }
+                // From format 4, the rules a name given now keeps (no bidirectional control, nothing invisible).
+                if event.format >= 4, (try? Vault.validate(newDocumentName: data.document)) == nil {
+                    throw refuse("the document name breaks the rules of a new name")
+                }
             }
             if let document {
                 guard document.type == data.type, document.isForm == (data.schema != nil) else {
@@ -479,7 +483,8 @@ enum Projection {
             guard let document = try signed.document(data.case, data.document) else {
                 throw refuse("no document '\(data.document)' in \(data.case)")
             }
-            guard (try? Vault.validate(documentName: data.toDocument)) != nil, Vault.isNormalized(documentName: data.toDocument) else {
+            guard (try? Vault.validate(documentName: data.toDocument)) != nil, Vault.isNormalized(documentName: data.toDocument),
+                  event.format < 4 || (try? Vault.validate(newDocumentName: data.toDocument)) != nil else {
                 throw refuse("the new document name breaks the rules of filing or is not in Unicode NFC")
             }
             guard try signed.document(data.to, data.toDocument) == nil else {

@@ -151,11 +151,13 @@ extension Vault {
                 var others: [JSONValue] = []
                 var used = Set<String>()
                 func unique(_ given: String, _ ext: String) -> String {
-                    // Characters a reader refuses in names (backslashes, bidirectional
-                    // overrides) become "_", and ".." (the manifest's paths never hold it) "._".
-                    var name = String(String.UnicodeScalarView(given.unicodeScalars.map { scalar in
-                        scalar == "\\" || (0x202a...0x202e).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value) ? "_" : scalar
-                    }))
+                    // Characters a reader refuses in names (bidirectional overrides) and
+                    // what Windows does not take (FileInfo.portableName: `\ : * ? " < > |`,
+                    // a trailing dot or space, a device name) become "_", and ".." (the
+                    // manifest's paths never hold it) "._". The manifest keeps the real name.
+                    var name = FileInfo.portableName(String(String.UnicodeScalarView(given.unicodeScalars.map { scalar in
+                        (0x202a...0x202e).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value) ? "_" : scalar
+                    })))
                     while name.contains("..") { name = name.replacingOccurrences(of: "..", with: "._") }
                     // Unique as a case-insensitive file system (a USB stick's exFAT)
                     // sees names: "Scan.pdf" and "scan.pdf" are one file there.

@@ -27,11 +27,22 @@ public enum TerminalText {
         return text.unicodeScalars.contains { (0x80...0x9f).contains($0.value) }
     }
 
+    /// Characters that show as nothing, or as a break, and so let one name
+    /// pass for another or a value for two lines: the soft hyphen, the
+    /// Arabic letter mark, the Hangul fillers, the zero-width space, the
+    /// left-to-right and right-to-left marks, the line and paragraph
+    /// separators, the word joiner and invisible operators, the byte order
+    /// mark. Not the zero-width non-joiner and joiner (U+200C, U+200D),
+    /// which Persian, Dari and Pashto writing needs.
+    static let invisible: Set<UInt32> = [0x00ad, 0x061c, 0x115f, 0x1160, 0x180e, 0x200b, 0x200e, 0x200f, 0x2028, 0x2029,
+                                         0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0x3164, 0xfeff, 0xffa0]
+
     public static func escape(_ text: String, keepingNewlines: Bool = false) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
             let v = scalar.value
             let unsafe = v < 0x20 || (0x7f...0x9f).contains(v) || (0x202a...0x202e).contains(v) || (0x2066...0x2069).contains(v)
+                || invisible.contains(v)
             if unsafe && !(keepingNewlines && v == 0x0a) {
                 out += "\\u{" + String(v, radix: 16) + "}"
             } else {
