@@ -48,17 +48,18 @@ enum Completions {
     /// shell treats its candidates differently:
     /// - bash: the generated script hands them to `compgen -W`, which
     ///   expands every word (command substitution, parameters, braces,
-    ///   tildes, quote removal) and puts what comes out on the command line
-    ///   as it is. So a name is spelt as a bash word (`bashWord`, what the
-    ///   command line must hold) and that spelling once more for the
-    ///   expansion to take back.
+    ///   tildes, quote removal) and compares what comes out with the word
+    ///   being completed, its quoting taken off. So a name is spelt as a bash
+    ///   word (`bashWord`): the expansion gives back the name itself and runs
+    ///   nothing, and the script's `complete -o filenames` makes readline
+    ///   quote it as it puts it on the command line.
     /// - zsh: `_describe` reads up to the first unescaped `:` as the
     ///   candidate, the rest as its description, and quotes what it inserts.
     /// - fish: each line is a candidate (a tab would start a description;
     ///   names hold none), and fish quotes what it inserts.
     static func shellWord(_ name: String, for shell: CompletionShell?) -> String {
         switch shell {
-        case .bash?: bashWord(bashWord(name))
+        case .bash?: bashWord(name)
         case .zsh?: name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ":", with: "\\:")
         default: name
         }

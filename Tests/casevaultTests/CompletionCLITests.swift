@@ -22,46 +22,36 @@ import Testing
         let script = try p.cli.run(["--generate-completion-script", "bash"])
         #expect(script.code == 0)
         _ = p.scratch.write("casevault.bash", script.stdout)
+        // Readline quotes what it inserts only for a completion registered with -o filenames.
+        #expect(script.stdout.contains("complete -o filenames -F _casevault casevault"))
         let folder = p.scratch.file("tab")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        // What TAB after `casevault get CP-2024-0042 ` does, then how the
-        // command line reads each word completion would put on it.
-        let driver = p.scratch.write("complete.sh", #"""
-            source "$1"
-            cd "$2"
-            COMP_WORDS=("$3" get CP-2024-0042 "")
-            COMP_CWORD=3
-            COMP_LINE="$3 get CP-2024-0042 "
-            COMP_POINT=${#COMP_LINE}
-            _casevault
-            for word in "${COMPREPLY[@]}"; do
-                eval "set -- $word"
-                printf '%s|%s\n' "$#" "$1"
-            done
-            """#)
-        let completed = try p.cli.run([driver, p.scratch.file("casevault.bash"), folder, CLI.binary.path],
-                                      extraEnvironment: ["HOME": p.scratch.path], executable: "/bin/bash")
-        #expect(completed.code == 0, "\(completed.stderr)")
-        let offered = completed.stdout.split(separator: "\n").map(String.init)
-        #expect(offered.sorted() == Self.hostile.map { "1|\($0)" }.sorted(),
-                "\(offered)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == [], "a name ran a command")
-
-        // A prefix typed as bash spells it narrows the list, to one.
-        let narrowed = p.scratch.write("narrow.sh", #"""
-            source "$1"
-            cd "$2"
-            COMP_WORDS=("$3" get CP-2024-0042 'Visit\ \$')
-            COMP_CWORD=3
-            COMP_LINE="$3 get CP-2024-0042 Visit\\ \\\$"
-            COMP_POINT=${#COMP_LINE}
-            _casevault
-            printf '%s\n' "${COMPREPLY[@]}"
-            """#)
-        let one = try p.cli.run([narrowed, p.scratch.file("casevault.bash"), folder, CLI.binary.path],
-                                extraEnvironment: ["HOME": p.scratch.path], executable: "/bin/bash")
-        #expect(one.stdout == "Visit\\ \\$\\(touch\\ PWNED\\)\n", "\(one.stdout) \(one.stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == [])
+        // What TAB after `casevault get CP-2024-0042 <typed>` puts in COMPREPLY, one per line; the script
+        // completes with `-o filenames`, so readline quotes each as it puts it on the line.
+        func complete(_ typed: String) throws -> [String] {
+            let driver = p.scratch.write("complete.sh", #"""
+                source "$1"
+                cd "$2"
+                COMP_WORDS=("$3" get CP-2024-0042 "$4")
+                COMP_CWORD=3
+                COMP_LINE="$3 get CP-2024-0042 $4"
+                COMP_POINT=${#COMP_LINE}
+                _casevault
+                printf '%s\n' "${COMPREPLY[@]}"
+                """#)
+            let completed = try p.cli.run([driver, p.scratch.file("casevault.bash"), folder, CLI.binary.path, typed],
+                                          extraEnvironment: ["HOME": p.scratch.path], executable: "/bin/bash")
+            #expect(completed.code == 0, "\(completed.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == [], "a name ran a command")
+            return completed.stdout.split(separator: "\n").map(String.init)
+        }
+        // Every name offered as itself.
+        #expect(try complete("").sorted() == Self.hostile.sorted())
+        // What was typed, as bash spells it, narrows the list: the next TAB after "Visit\ " goes on.
+        #expect(try complete(#"Visit\ "#).sorted() == ["Visit $(touch PWNED)", "Visit `touch PWNED2`"])
+        #expect(try complete(#"Visit\ \$"#) == ["Visit $(touch PWNED)"])
+        #expect(try complete(#"it\'"#) == ["it's"])
+        #expect(try complete("Care") == ["Care plan"])
     }
 
     /// zsh's `_describe` reads a candidate up to its first unescaped colon;
