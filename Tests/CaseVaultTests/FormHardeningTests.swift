@@ -111,6 +111,18 @@ private func json(_ text: String) throws -> JSONValue { try JSONValue(parsing: A
         #expect(text.contains("line one\n  line two"))
     }
 
+    /// A value padded to wrap onto a line of its own could pass for another
+    /// field: long runs of blanks are shown as a count.
+    @Test func aValuePaddedToWrapShowsItsBlanksAsACount() throws {
+        let p = try Programme()
+        try p.openCase()
+        var form = try intake()
+        form["separationHistory"] = "At a checkpoint, 2023." + String(repeating: " ", count: 150) + "Initial risk level: low" + String(repeating: "\u{3000}", count: 9) + "end  of  text"
+        try p.fileForm(try JSONSerialization.data(withJSONObject: form), type: "intake")
+        let text = try p.vault.renderForm(caseNumber: "CP-2024-0042", document: "Intake form", by: p["grace"])
+        #expect(text.contains("At a checkpoint, 2023. [150 blanks] Initial risk level: low [9 blanks] end  of  text"), "\(text)")
+    }
+
     @Test func diffComparesAsJSONAndRefusesRecordsOfficers() throws {
         let p = try Programme()
         try p.openCase()
@@ -207,6 +219,13 @@ private func json(_ text: String) throws -> JSONValue { try JSONValue(parsing: A
         #expect(violations.count == 1 && violations[0].message.hasPrefix("cannot be checked") && violations[0].pointer == "/a", "\(violations)")
         #expect(!validator.isValid(.object(["b": .string(long)])))
         #expect(validator.isValid(.object(["b": .string("abab")])) && !validator.isValid(.object(["a": .string("abab")])))
+        // Under the cap, a pattern whose matcher runs out of stack fails closed too.
+        let groups = "^(?:" + String(repeating: "(a)(x)?", count: 400) + ")*$"
+        let heavy = try SchemaValidator(schema: .object(["properties": .object(["a": .object(["not": .object(["pattern": .string(groups)])])])]))
+        for count in [400, 2_000, 8_000] {
+            let verdict = heavy.validate(.object(["a": .string(String(repeating: "a", count: count))]))
+            #expect(verdict.count == 1, "\(count): \(verdict)")
+        }
     }
 
     /// A `oneOf` that recurses took time exponential in how deep a form
@@ -220,5 +239,38 @@ private func json(_ text: String) throws -> JSONValue { try JSONValue(parsing: A
         #expect(violations.count == 1 && violations[0].message.contains("more than \(SchemaValidator.maximumSteps) steps"), "\(violations)")
         #expect(validator.isValid(try json("[[1], 2]")) == false)  // an array matches both array forms: not exactly one
         #expect(validator.isValid(try json("3")))
+    }
+
+    /// A keyword whose value is not of the kind 2020-12 gives it asserted
+    /// nothing: `{"required": "name"}` let a form without a name through.
+    @Test(arguments: [#"{"required": "name"}"#, #"{"maxLength": "3"}"#, #"{"minItems": -1}"#, #"{"minLength": 1.5}"#,
+                      #"{"exclusiveMaximum": true}"#, #"{"multipleOf": 0}"#, #"{"type": "text"}"#, #"{"type": ["string", "string"]}"#,
+                      #"{"items": [{"type": "integer"}]}"#, #"{"additionalItems": false}"#, #"{"dependencies": {"a": ["b"]}}"#,
+                      #"{"properties": {"a": 3}}"#, #"{"anyOf": {"type": "string"}}"#, #"{"dependentRequired": {"a": "b"}}"#,
+                      #"{"$defs": {"x": {"required": [1]}}}"#, #"{"not": {"uniqueItems": "yes"}}"#, #"{"pattern": 5}"#])
+    func aKeywordOfTheWrongKindIsRefusedWhenTheSchemaIsLoaded(_ text: String) throws {
+        #expect(throws: VaultError.self) { _ = try SchemaValidator(schema: try json(text)) }
+    }
+
+    @Test func propertiesNamedLikeKeywordsAreNamesNotKeywords() throws {
+        let validator = try SchemaValidator(schema: try json(#"{"properties": {"required": {"type": "string"}, "minimum": {"type": "boolean"}}, "required": ["required"], "minLength": 2.0}"#))
+        #expect(validator.isValid(try json(#"{"required": "x", "minimum": true}"#)))
+        #expect(!validator.isValid(try json(#"{"minimum": true}"#)))
+        // Every shipped form's schema is well formed.
+        for (type, text) in BuiltInSchemas.all { _ = try FormSchema(type: type, version: nil, bytes: Array(text.utf8)) }
+    }
+
+    /// A schema the vault took before keyword kinds were checked still
+    /// loads: `schema list` and the forms filed under it must still read.
+    @Test func aSchemaAddedBeforeTheKeywordCheckStillLoads() throws {
+        let p = try Programme()
+        let text = #"{"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://example.org/forms/tally.json", "title": "Tally", "type": "object", "properties": {"n": {"type": "integer", "maximum": 9, "exclusiveMaximum": true}}}"#
+        #expect(throws: VaultError.self) { try p.vault.addSchema(Array(text.utf8), by: p["amina"]) }
+        _ = try p.vault.write { writer, head in
+            let hash = try Ledger.putBlob(Array(text.utf8), in: writer)
+            try Ledger.append([.schemaAdded(SchemaAdded(type: "tally", version: 1, id: "https://example.org/forms/tally.json", title: "Tally", bodyHash: hash))],
+                              by: p["amina"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+        }
+        #expect(try p.vault.formSchemas().contains { $0.type == "tally" })
     }
 }

@@ -23,7 +23,9 @@ public struct FormSchema: Sendable {
 
     /// Parses and checks a schema document: JSON, an object with `$id`,
     /// `title` and `"type": "object"`, only keywords the validator supports.
-    public init(type: String, version: Int?, bytes: [UInt8]) throws {
+    /// `stored`: a schema the vault already holds (added under the rules of
+    /// its day): its keywords' kinds are not checked again.
+    public init(type: String, version: Int?, bytes: [UInt8], stored: Bool = false) throws {
         guard let ordered = try? OrderedJSON(parsing: bytes) else {
             throw VaultError.invalidInput("the schema is not valid JSON")
         }
@@ -40,7 +42,7 @@ public struct FormSchema: Sendable {
         if let dialect = json["$schema"]?.stringValue, dialect != "https://json-schema.org/draft/2020-12/schema" {
             throw VaultError.invalidInput("the schema is for \(dialect); casevault validates draft 2020-12")
         }
-        let validator = try SchemaValidator(schema: json)
+        let validator = try SchemaValidator(schema: json, checkingKeywords: !stored)
         try Vault.validate(documentType: type)
         try Vault.validate(documentName: title)
         self.type = type
@@ -66,7 +68,7 @@ public struct FormSchema: Sendable {
 
     /// The schemas that ship with casevault, one per form type.
     public static let builtIn: [FormSchema] = BuiltInSchemas.all.map { type, text in
-        try! FormSchema(type: type, version: nil, bytes: Array(text.utf8))
+        try! FormSchema(type: type, version: nil, bytes: Array(text.utf8), stored: true)
     }.sorted { $0.type < $1.type }
 
     /// One built-in schema, compiled alone: filing a form need not compile
@@ -80,7 +82,7 @@ public struct FormSchema: Sendable {
     /// The built-in schema with this `$id`, compiled alone.
     static func builtIn(id: String) -> FormSchema? {
         BuiltInSchemas.all.lazy.compactMap { type, text in
-            text.contains("\"\(id)\"") ? try? FormSchema(type: type, version: nil, bytes: Array(text.utf8)) : nil
+            text.contains("\"\(id)\"") ? try? FormSchema(type: type, version: nil, bytes: Array(text.utf8), stored: true) : nil
         }.first { $0.id == id }
     }
 }
@@ -96,7 +98,7 @@ private final class BuiltInCache: @unchecked Sendable {
         defer { lock.unlock() }
         if let schema = compiled[type] { return schema }
         guard let text = BuiltInSchemas.all.first(where: { $0.0 == type })?.1 else { return nil }
-        let schema = try! FormSchema(type: type, version: nil, bytes: Array(text.utf8))
+        let schema = try! FormSchema(type: type, version: nil, bytes: Array(text.utf8), stored: true)
         compiled[type] = schema
         return schema
     }

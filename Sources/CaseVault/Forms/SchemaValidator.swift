@@ -53,13 +53,80 @@ public struct SchemaValidator: Sendable {
         "$anchor", "$dynamicRef", "$dynamicAnchor", "unevaluatedProperties", "unevaluatedItems", "$vocabulary", "$recursiveRef",
     ]
 
-    public init(schema: JSONValue, assertFormats: Bool = true) throws {
+    /// `checkingKeywords`: also refuse keyword values of the wrong kind
+    /// (`checkKeywords`), for a schema added now; one a vault already holds
+    /// was accepted under the rules of its day, and its forms must still read.
+    public init(schema: JSONValue, assertFormats: Bool = true, checkingKeywords: Bool = true) throws {
         self.schema = schema
         self.assertFormats = assertFormats
         if let problem = Self.unsupportedFeature(in: schema, isRoot: true) {
             throw VaultError.invalidInput("the schema uses \(problem), which casevault's validator does not support")
         }
         try Self.checkStructure(schema)
+        if checkingKeywords { try Self.checkKeywords(schema, at: "") }
+    }
+
+    /// Refuses a keyword whose value is not of the kind draft 2020-12 gives
+    /// it (`"required": "name"`, `"maxLength": "3"`, `"exclusiveMaximum":
+    /// true`), and the draft-7 keywords 2020-12 replaced (`additionalItems`,
+    /// `dependencies`, `items` as an array): each would otherwise assert
+    /// nothing, and a form the schema's author meant to refuse would pass.
+    /// Walks the schema by its keywords, so a property named `required`
+    /// is a name, not a keyword. Unknown keywords are annotations.
+    static func checkKeywords(_ node: JSONValue, at pointer: String) throws {
+        let here = pointer.isEmpty ? "#" : pointer
+        guard case .object(let members) = node else {
+            if case .bool = node { return }
+            throw VaultError.invalidInput("the schema at \(here) is not a schema (an object, true or false)")
+        }
+        func refuse(_ key: String, _ what: String) -> VaultError {
+            .invalidInput("the schema's \(key) at \(here) \(what)")
+        }
+        func strings(_ value: JSONValue) -> [String]? {
+            guard case .array(let items) = value else { return nil }
+            let texts = items.compactMap(\.stringValue)
+            return texts.count == items.count && Set(texts).count == texts.count ? texts : nil
+        }
+        let types: Set<String> = ["null", "boolean", "object", "array", "number", "integer", "string"]
+        for (key, value) in members.sorted(by: { $0.key < $1.key }) {
+            let inner = pointer + "/" + Context.escapePointerToken(key)
+            switch key {
+            case "required":
+                guard strings(value) != nil else { throw refuse(key, "is not an array of distinct strings") }
+            case "minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties", "minContains", "maxContains":
+                guard let count = value.numberValue, count >= 0, count.rounded() == count else { throw refuse(key, "is not a whole number of at least 0") }
+            case "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum":
+                guard value.numberValue != nil else { throw refuse(key, "is not a number (draft 2020-12; a boolean was draft 4's)") }
+            case "multipleOf":
+                guard let divisor = value.numberValue, divisor > 0 else { throw refuse(key, "is not a number above 0") }
+            case "type":
+                if let name = value.stringValue, types.contains(name) { break }
+                guard let names = strings(value), names.allSatisfy(types.contains) else { throw refuse(key, "names no JSON type, or not each once") }
+            case "enum":
+                guard case .array = value else { throw refuse(key, "is not an array") }
+            case "pattern", "format", "$ref", "$schema", "$id", "$comment", "title", "description":
+                guard value.stringValue != nil else { throw refuse(key, "is not a string") }
+            case "uniqueItems":
+                guard case .bool = value else { throw refuse(key, "is not true or false") }
+            case "items", "contains", "not", "if", "then", "else", "additionalProperties", "propertyNames":
+                if key == "items", case .array = value { throw refuse(key, "is an array, as in draft 7: draft 2020-12 says prefixItems") }
+                try checkKeywords(value, at: inner)
+            case "allOf", "anyOf", "oneOf", "prefixItems":
+                guard case .array(let items) = value else { throw refuse(key, "is not an array of schemas") }
+                for (index, item) in items.enumerated() { try checkKeywords(item, at: inner + "/\(index)") }
+            case "properties", "patternProperties", "$defs", "definitions", "dependentSchemas":
+                guard case .object(let schemas) = value else { throw refuse(key, "is not an object of schemas") }
+                for (name, schema) in schemas { try checkKeywords(schema, at: inner + "/" + Context.escapePointerToken(name)) }
+            case "dependentRequired":
+                guard case .object(let lists) = value, lists.values.allSatisfy({ strings($0) != nil }) else {
+                    throw refuse(key, "is not an object of arrays of distinct strings")
+                }
+            case "additionalItems", "dependencies":
+                throw refuse(key, "is a draft-7 keyword: draft 2020-12 says prefixItems and items, dependentRequired and dependentSchemas")
+            default:
+                continue
+            }
+        }
     }
 
     /// Refuses, when the schema is loaded rather than when a form is filed:
@@ -212,7 +279,11 @@ private struct Context {
             cannotCheck(path, "a pattern applies to a text of more than \(SchemaValidator.maximumPatternInput) characters")
             return nil
         }
-        return Self.matches(regex, text)
+        guard let verdict = Self.matches(regex, text) else {
+            cannotCheck(path, "the pattern's matcher gave up on it (ICU ran out of backtracking stack)")
+            return nil
+        }
+        return verdict
     }
 
     mutating func fail(_ path: [String], _ message: @autoclosure () -> String, value: @autoclosure () -> JSONValue? = nil) {
@@ -606,7 +677,18 @@ private struct Context {
         return out
     }
 
-    static func matches(_ regex: NSRegularExpression, _ text: String) -> Bool {
-        regex.firstMatch(in: text, options: [], range: NSRange(text.startIndex..., in: text)) != nil
+    /// Whether `regex` matches somewhere in `text`; nil when ICU stopped
+    /// with an error (its backtracking stack ran out), which `firstMatch`
+    /// reports as no match.
+    static func matches(_ regex: NSRegularExpression, _ text: String) -> Bool? {
+        var matched = false, failed = false
+        regex.enumerateMatches(in: text, options: [.reportCompletion], range: NSRange(text.startIndex..., in: text)) { result, flags, stop in
+            if result != nil {
+                matched = true
+                stop.pointee = true
+            }
+            if flags.contains(.internalError) { failed = true }
+        }
+        return failed ? nil : matched
     }
 }

@@ -28,7 +28,7 @@ extension Vault {
 
     func loadSchema(_ record: SchemaRecord, signed: SignedState) throws -> FormSchema {
         let body = try signed.blob(record.bodyHash, what: "the body of schema \(record.formType) v\(record.version)")
-        return try FormSchema(type: record.formType, version: record.version, bytes: body)
+        return try FormSchema(type: record.formType, version: record.version, bytes: body, stored: true)
     }
 
     /// The schema for a form type: a given vault version, or by default the
@@ -92,7 +92,7 @@ extension Vault {
         let number = try CaseNumber.parse(caseNumber).description
         let schema = try formSchema(type: type, version: schemaVersion)
         let reportName = try storedDocumentName(number, name ?? schema.title)
-        try Self.validate(newDocumentName: reportName)
+        try validateForFiling(reportName, into: number)
         let (form, size) = try Self.readForm(from: try Self.open(input))
         let parsed = try Self.parseForm(form, count: size)
         return try fileForm(parsed, bytes: form, count: size, originalPath: input.path, caseNumber: number, name: reportName, schema: schema,
@@ -305,12 +305,29 @@ struct FormRenderer {
     func scalarText(_ value: JSONValue, indent: String) -> String {
         switch value {
         // Escaped for the terminal; continuation lines keep the indentation.
-        case .string(let text): TerminalText.escape(text, keepingNewlines: true)
+        case .string(let text): Self.shortenedBlanks(TerminalText.escape(text, keepingNewlines: true))
             .replacingOccurrences(of: "\n", with: "\n" + indent + "  ")
         case .bool(let flag): flag ? "yes" : "no"
         case .null: "—"
         default: String(decoding: value.canonicalBytes, as: UTF8.self)
         }
+    }
+
+    /// A run of more than 8 blanks (spaces, tabs, any Unicode space) shown
+    /// as `[N blanks]`: padded to the terminal's width, a value's text would
+    /// wrap to the start of a line and pass for a field of its own
+    /// ("Initial risk level: low" above the real one).
+    static func shortenedBlanks(_ text: String) -> String {
+        var out = String.UnicodeScalarView(), run = String.UnicodeScalarView()
+        func flush() {
+            if run.count > 8 { out.append(contentsOf: " [\(run.count) blanks] ".unicodeScalars) } else { out.append(contentsOf: run) }
+            run = String.UnicodeScalarView()
+        }
+        for scalar in text.unicodeScalars {
+            if scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator { run.append(scalar) } else { flush(); out.append(scalar) }
+        }
+        flush()
+        return String(out)
     }
 
     func render(_ value: JSONValue, schema: OrderedJSON?, indent: Int, into lines: inout [String]) {
