@@ -105,7 +105,8 @@ struct FileCommand: ParsableCommand {
         case (nil, _?):
             break
         }
-        if let name { try reportingInput { try Vault.validate(newDocumentName: name) } }
+        // (A new document's name keeps the stricter rules too: the vault checks that, knowing which exist.)
+        if let name { try reportingInput { try Vault.validate(documentName: name) } }
         if check, paths == ["-"] { throw ValidationError("--check reads files; standard input cannot be read twice") }
         if again, !isBatch { throw ValidationError("--again goes with a batch (several files or --manifest)") }
     }

@@ -364,6 +364,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
             try appendByHand(.documentMoved(DocumentMoved(case: s.kept, document: "Intake form", to: s.gone, toDocument: "Intake form",
                                                           reason: "misfiled", versions: [])), by: "grace", at: Date(), p)
         }
+        // Nor does the whole case leave for another vault.
+        expectIntegrity("retention policy v2 holds it") {
+            try appendByHand(.caseTransferred(CaseTransferred(case: s.kept, toVault: UUID().uuidString.lowercased(), toMember: "otieno",
+                                                              toBoxPublicKey: BoxKeyPair().publicKey.bytes.hexString, reason: "moved office")),
+                             by: "halima", at: Date(), p)
+        }
     }
 
     /// A project director's hold is not the admin's to lift: the admin

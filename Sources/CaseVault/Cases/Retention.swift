@@ -190,17 +190,26 @@ struct RetentionSchedule {
               let closing = try signed.lifecycle(record.number).changes.last(where: { $0.to == CaseStatus.closed.rawValue }) else { return nil }
         let (ruleName, rule) = policy.rule(category: record.category, closedFrom: closing.from)
         let named = "policy v\(version) \(ruleName)"
-        // Days are compared as dates: as text, a year past 9999 ("10004-12-31") sorts before today.
-        guard var startDay = Lifecycle.parseDay(String(closing.at.prefix(10))) else { return nil }
+        // From format 4 days are compared as dates: as text, a year past 9999
+        // ("10004-12-31") sorts before today. Earlier events replay as they
+        // were accepted, with days compared as text.
+        let asDates = format >= 4
+        var startText = String(closing.at.prefix(10))
+        guard var startDay = Lifecycle.parseDay(startText) else { return nil }
         switch rule.countFrom {
         case "closure": break
         case "last-filing":
             for document in try signed.documents(record.number) {
                 let newest = format >= 4 ? document.latestVersion : try signed.currentVersion(of: document)
                 if let current = newest, let version = try signed.version(record.number, document.name, current),
-                   let filed = Timestamp.date(from: version.stamp.date), let day = Lifecycle.parseDay(Lifecycle.day(filed)) {
-                    startDay = max(startDay, day)
+                   let filed = Timestamp.date(from: version.stamp.date) {
+                    if asDates, let day = Lifecycle.parseDay(Lifecycle.day(filed)) { startDay = max(startDay, day) }
+                    startText = max(startText, Lifecycle.day(filed))
                 }
+            }
+            if !asDates {
+                guard let day = Lifecycle.parseDay(startText) else { return nil }
+                startDay = day
             }
         default:
             return (RetentionItem(caseNumber: record.number, action: .review, dueOn: nil, rule: named,
@@ -210,7 +219,8 @@ struct RetentionSchedule {
         guard let end = Lifecycle.utc.date(byAdding: DateComponents(year: rule.years, month: rule.months), to: startDay) else { return nil }
         let due = Lifecycle.day(end)
         // A date the case's events put past the year 9999 (a signer's clock set far ahead) is never reached by the clock.
-        let reachable = Lifecycle.parseDay(due) != nil
+        let reachable = !asDates || Lifecycle.parseDay(due) != nil
+        let isDue = asDates ? (Lifecycle.parseDay(today).map { end <= $0 } ?? false) : !(due > today)
         var held: [String] = []
         if try signed.hold(record.number) != nil { held.append("a legal hold stands on the case") }
         if policy.suspendAll { held.append("the policy suspends all disposal") }
@@ -223,7 +233,7 @@ struct RetentionSchedule {
             (action, why) = (.keep, "kept for ever")
         } else if !reachable {
             (action, why) = (.keep, "kept: its keeping period ends after the year 9999 (\(period))")
-        } else if !(Lifecycle.parseDay(today).map { end <= $0 } ?? false) {
+        } else if !isDue {
             (action, why) = (.keep, "kept until \(due): \(period)")
         } else if !held.isEmpty {
             (action, why) = (.keep, "due on \(due), but \(held.joined(separator: "; "))")

@@ -284,8 +284,9 @@ extension Vault {
     /// A request's checks after its form's: the name is valid and agrees
     /// with the document's earlier versions. Returns the name as stored.
     private func checkRequestAfterForm(_ check: RequestCheck, signed: SignedState) throws -> String {
-        try Self.validate(newDocumentName: check.name)
+        try Self.validate(documentName: check.name)
         let stored = try storedDocumentName(check.caseNumber, check.name, signed: signed)
+        try validateForFiling(stored, into: check.caseNumber, signed: signed)
         if let document = try signed.document(check.caseNumber, stored), document.type != check.type || document.isForm != check.isForm {
             let how = document.isForm ? "a form of type \(document.type)" : "a document of type \(document.type)"
             throw VaultError.invalidInput("'\(stored)' of \(check.caseNumber) is \(how); its next version must be one too")

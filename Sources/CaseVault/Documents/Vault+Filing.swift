@@ -42,6 +42,20 @@ extension Vault {
     /// one keyboard and "Cafe" + U+0301 pasted from another are one
     /// document (the catalog compares bytes). Every name entering the core
     /// passes through here; the projection refuses a name that did not.
+    /// A name to file under: the rules of a new name (`newDocumentName`)
+    /// when the case has no such document, else those its versions were
+    /// filed under (`documentName`), as the projection holds them: a
+    /// document named before a rule was added still takes new versions.
+    func validateForFiling(_ name: String, into caseNumber: String, signed: SignedState? = nil) throws {
+        let exists: Bool
+        if let signed {
+            exists = try signed.document(caseNumber, name) != nil
+        } else {
+            exists = try read { reader, head in head.size > 0 ? try head.signedState(reader).document(caseNumber, name) != nil : false }
+        }
+        if exists { try Self.validate(documentName: name) } else { try Self.validate(newDocumentName: name) }
+    }
+
     public static func documentName(_ name: String) -> String {
         name.precomposedStringWithCanonicalMapping
     }
@@ -81,6 +95,13 @@ extension Vault {
     /// can make "gpj.exe" read as "exe.jpg") and no U+FFFD, which is what
     /// an argument that was not UTF-8 becomes (two such names would
     /// otherwise collapse into one document).
+    /// The characters a new name may not hold because they show as nothing
+    /// or as a line break (SECURITY.md §12, `version.filed`). Part of the
+    /// format-4 signing rules, so fixed: it is not `TerminalText.invisible`,
+    /// which may grow for display's sake, and a change here is a new format.
+    static let invisibleInNames: Set<UInt32> = [0x00ad, 0x061c, 0x115f, 0x1160, 0x180e, 0x200b, 0x200e, 0x200f, 0x2028, 0x2029,
+                                                0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0x3164, 0xfeff, 0xffa0]
+
     public static func validate(newDocumentName name: String) throws {
         try validate(documentName: name)
         guard name.utf8.count <= 400 else {
@@ -95,7 +116,7 @@ extension Vault {
         }
         // What shows as nothing or as a line break lets one name pass for another ("Care\u{200B}plan").
         if let scalar = name.unicodeScalars.first(where: {
-            TerminalText.invisible.contains($0.value) || [.lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory)
+            invisibleInNames.contains($0.value) || [.lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory)
         }) {
             throw VaultError.invalidInput("document name holds U+\(String(scalar.value, radix: 16, uppercase: true)), which shows as nothing or as a line break, so the name could pass for another")
         }
@@ -128,7 +149,7 @@ extension Vault {
         }
         let number = try CaseNumber.parse(caseNumber).description
         let name = try storedDocumentName(number, name)
-        try Self.validate(newDocumentName: name)
+        try validateForFiling(name, into: number)
         try Self.validate(documentType: type)
         let fd = try Self.open(input)
         return try fileStream(caseNumber: number, name: name, type: type, confidential: confidential, schema: nil,

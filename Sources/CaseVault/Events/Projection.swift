@@ -1048,6 +1048,11 @@ enum Projection {
             try requireKey(data.toBoxPublicKey, "the receiving member's public key")
             guard try signed.handover(data.case) == nil else { throw refuse("a handover of \(data.case) is under way") }
             guard try signed.hold(data.case) == nil else { throw refuse("\(data.case) is on legal hold: nothing leaves it") }
+            // From format 4, nor while the retention policy's legalHolds hold it (as for a move).
+            if event.format >= 4, let at = Timestamp.date(from: event.at),
+               let held = try RetentionSchedule(signed, asOf: at)?.policyHold(of: state.case) {
+                throw refuse("\(data.case) is on legal hold: \(held); nothing leaves it")
+            }
             guard lifecycle.pendingClosure == nil else { throw refuse("a closure of \(data.case) awaits approval") }
             guard try signed.disposalApprovals(data.case).isEmpty else { throw refuse("\(data.case) has disposal approvals") }
             for tier in Tier.allCases {

@@ -311,6 +311,9 @@ extension Vault {
             throw VaultError.invalidInput("\(number) is being handed from \(handover.from) to \(handover.to): complete or cancel the handover first")
         }
         if try signed.hold(number) != nil { throw VaultError.invalidInput("\(number) is on legal hold: nothing leaves it") }
+        if let held = try RetentionSchedule(signed, asOf: Date())?.policyHold(of: state.case) {
+            throw VaultError.invalidInput("\(number) is on legal hold: \(held); nothing leaves it")
+        }
         if try signed.lifecycle(number).pendingClosure != nil { throw VaultError.invalidInput("a closure of \(number) awaits approval: settle it first") }
         if try !signed.disposalApprovals(number).isEmpty { throw VaultError.invalidInput("\(number) has disposal approvals") }
         for tier in Tier.allCases {
