@@ -160,6 +160,27 @@ import Testing
                 "\(Self.failing(result))")
     }
 
+    /// A bag of one case (its events only, and every staff.left) whose
+    /// checkpoint a member who left signed with the key they kept, the
+    /// exporter line changed to name them and the tag manifests made again:
+    /// refused, as in a whole bag.
+    @Test func aPartialBagWhoseCheckpointADepartedMemberSignedIsRefused() throws {
+        let s = try DisposalTests.Scene()
+        let p = s.p
+        _ = try p.vault.recordDeparture(of: "peter", reason: "end of contract", by: p["amina"])
+        _ = try p.vault.exportAudit(out: p.scratch.file("partial.tar"), cases: [s.gone], by: p["dora"])
+        var files = try AuditBag.read(p.scratch.file("partial.tar")).files
+        #expect(try AuditBag.verify(at: try Self.remade(files, in: p.scratch, "as-made")).passed)
+        let real = try Checkpoint(parsing: String(decoding: try #require(files["data/checkpoint.txt"]), as: UTF8.self))
+        let forged = try Checkpoint.signed(vaultID: p.vault.config.vaultId, size: real.size, root: real.root, by: p["peter"])
+        files["data/checkpoint.txt"] = Array(forged.note.utf8)
+        files["bag-info.txt"] = Array(String(decoding: try #require(files["bag-info.txt"]), as: UTF8.self)
+            .replacingOccurrences(of: "Casevault-Exported-By: dora", with: "Casevault-Exported-By: peter").utf8)
+        let result = try AuditBag.verify(at: try Self.remade(files, in: p.scratch, "departed-exporter"))
+        #expect(Self.failing(result).contains("the checkpoint is signed by the exporter, 'peter', who has not left"), "\(Self.failing(result))")
+        #expect(!result.passed)
+    }
+
     @Test func aBlobMissingOrSwappedStopsTheReplay() throws {
         let (s, files) = try Self.bag()
         let name = try #require(files.keys.first { $0.hasPrefix("data/blobs/") })
