@@ -29,6 +29,16 @@ struct CaseVaultCommand: ParsableCommand {
         // No core dumps: a crash must not write keys or case content to disk.
         var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
         setrlimit(Int32(RLIMIT_CORE.rawValue), &noCore)
+        // The bash completion script is casevault's own patch of the generated one (Completions.bashScript).
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments == ["--generate-completion-script", "bash"] || arguments == ["--generate-completion-script=bash"] {
+            guard let script = Completions.bashScript(CaseVaultCommand.completionScript(for: .bash)) else {
+                Output.error("the bash completion script swift-argument-parser generates is not the one casevault knows how to make safe; not printing it")
+                Glibc.exit(70)
+            }
+            print(script, terminator: "")
+            Glibc.exit(0)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -39,8 +39,60 @@ enum Completions {
         let shell = CompletionShell.requesting
         return all.filter { name in
             !name.unicodeScalars.contains { [.control, .format, .lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory) }
+                // A name like "--force" would go on the line as an option.
+                && !name.hasPrefix("-")
                 && (name.hasPrefix(prefix) || bashWord(name).hasPrefix(prefix))
         }.sorted().map { shellWord($0, for: shell) }
+    }
+
+    /// The bash script casevault prints (`--generate-completion-script
+    /// bash`, `make install`): swift-argument-parser's, with its candidates
+    /// from the vault no longer passed through `compgen -W` nor inserted
+    /// under `complete -o filenames`. compgen expands them, and readline,
+    /// quoting a "file name" as it inserts it, leaves `$`, `` ` `` and a
+    /// leading `~` unquoted and appends `/` to a name that is a folder here:
+    /// a document named ``Risk`cmd` `` ran `cmd` when the line was entered.
+    /// Here each candidate (spelt as a bash word, `bashWord`) is taken back
+    /// to the name without any expansion, kept when it starts with what was
+    /// typed, and put on the line quoted by `printf %q`, with readline's
+    /// file-name handling off. Nil when the generated script is not the
+    /// one this patches (a new swift-argument-parser): the caller refuses
+    /// rather than print a script that may be unsafe.
+    static func bashScript(_ generated: String) -> String? {
+        let call = #"__casevault_add_completions -W "$(__casevault_custom_complete"#
+        guard generated.contains(call), generated.contains("\ncomplete -o filenames -F _casevault casevault"),
+              !generated.contains("__casevault_add_vault_completions") else { return nil }
+        let function = #"""
+
+            # casevault: candidates read from the vault, names others chose. Each
+            # comes spelt as a bash word; it is taken back to the name by hand
+            # (no eval, no expansion) and offered quoted by printf %q, with
+            # readline's file-name quoting (which leaves $ and ` alone) off.
+            __casevault_add_vault_completions() {
+                local line name quoted i c
+                compopt +o filenames 2>/dev/null
+                while IFS='' read -r line; do
+                    name=''
+                    for (( i = 0; i < ${#line}; i++ )); do
+                        c="${line:i:1}"
+                        if [[ "${c}" == '\' ]]; then
+                            (( i++ ))
+                            c="${line:i:1}"
+                        fi
+                        name+="${c}"
+                    done
+                    [[ -n "${name}" ]] || continue
+                    printf -v quoted '%q' "${name}"
+                    if [[ "${quoted}" == "${cur}"* || "${name}" == "${cur}"* ]]; then
+                        COMPREPLY+=("${quoted}")
+                    fi
+                done <<< "${1}"
+            }
+
+            """#
+        let patched = generated.replacingOccurrences(of: call, with: #"__casevault_add_vault_completions "$(__casevault_custom_complete"#)
+        guard let last = patched.range(of: "\ncomplete -o filenames -F _casevault casevault", options: .backwards) else { return nil }
+        return String(patched[..<last.lowerBound]) + "\n" + function + String(patched[last.lowerBound...].dropFirst())
     }
 
     /// A candidate as the script of `shell` takes it. These are names a

@@ -378,13 +378,14 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         try p.vault.approveClosure(of: "CP-2024-0042", by: p["halima"])  // case.closure-approved
         try p.vault.withdraw(caseNumber: "CP-2024-0042", document: "Intake form", version: 1, reason: "duplicate",
                              by: p["halima"])                      // version.withdrawn
-        try p.openCase(client: 43)
-        try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Intake form", to: "CP-2024-0043", reason: "misfiled",
-                                 by: p["halima"])                  // document.moved
         _ = try p.vault.nameClient(of: "CP-2024-0042", name: "Amina Yusuf", by: p["farah"])   // search.key-granted, case.client-named
         try p.vault.tagCase("CP-2024-0042", "high-risk", adding: true, by: p["dora"])   // case.tag-added
         try p.vault.tagCase("CP-2024-0042", "high-risk", adding: false, by: p["grace"]) // case.tag-removed
         try p.vault.reopenCase("CP-2024-0042", reason: "again", by: p["halima"])
+        // (Nothing leaves a closed case: the move comes once it is open again.)
+        try p.openCase(client: 43)
+        try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Intake form", to: "CP-2024-0043", reason: "misfiled",
+                                 by: p["halima"])                  // document.moved
         _ = try p.vault.changeStatus(of: "CP-2024-0042", to: .agedOut, reason: "18", by: p["halima"])
         try p.vault.extendAgedOut("CP-2024-0042", until: "2099-01-01", reason: "plan", by: p["halima"])   // case.ao-extended
         try p.vault.closeAgedOutCases(by: p["halima"], now: Date(timeIntervalSince1970: 4_102_444_800 + 86_400)) // case.ao-closed

@@ -372,6 +372,20 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         }
     }
 
+    /// Under last-filing, moving a closed case's newest document out brought
+    /// the rest's end forward: nothing leaves a closed case.
+    @Test func nothingMovesOutOfAClosedCase() throws {
+        let s = try Scene()
+        let p = s.p
+        #expect(throws: VaultError.self) {
+            _ = try p.vault.moveDocument(caseNumber: s.gone, document: "Intake form", to: s.kept, reason: "misfiled", by: p["grace"])
+        }
+        expectIntegrity("nothing leaves a closed case") {
+            try appendByHand(.documentMoved(DocumentMoved(case: s.gone, document: "Intake form", to: s.kept, toDocument: "Intake form",
+                                                          reason: "misfiled", versions: [])), by: "grace", at: Date(), p)
+        }
+    }
+
     /// A project director's hold is not the admin's to lift: the admin
     /// also sets the policy and adds the staff who approve.
     @Test func anAdminDoesNotReleaseAHoldADirectorPlaced() throws {
@@ -385,6 +399,21 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
             }
         expectIntegrity("placed the hold") {
             try appendByHand(.holdReleased(CaseHold(case: s.gone, reason: "lifted")), by: "amina", at: Date(), p)
+        }
+        // Nor a director the admin adds after the hold was placed.
+        try p.vault.addStaff(id: "dora2", name: "Dora Two", role: .projectDirector, passphrase: try p.scratch.passphrase("dora2 passphrase!"),
+                             by: p["amina"])
+        let dora2 = try p.vault.unlock(staffID: "dora2", passphrase: try p.scratch.passphrase("dora2 passphrase!"))
+        #expect { try p.vault.setHold(s.gone, placing: false, reason: "lifted", by: dora2) }
+            throws: { error in
+                guard case VaultError.accessDenied(let message) = error else { return false }
+                return message.contains("'dora2' joined the staff after the hold")
+            }
+        expectIntegrity("joined the staff after the hold") {
+            _ = try p.vault.write { writer, head in
+                try Ledger.append([.holdReleased(CaseHold(case: s.gone, reason: "lifted"))], by: dora2, at: Date(),
+                                  vaultID: p.vault.config.vaultId, head: &head, in: writer)
+            }
         }
         try p.vault.setHold(s.gone, placing: false, reason: "order lifted", by: p["dora"])
         // An admin's own hold, the admin lifts.

@@ -121,6 +121,7 @@ private func json(_ text: String) throws -> JSONValue { try JSONValue(parsing: A
         try p.fileForm(try JSONSerialization.data(withJSONObject: form), type: "intake")
         let text = try p.vault.renderForm(caseNumber: "CP-2024-0042", document: "Intake form", by: p["grace"])
         #expect(text.contains("At a checkpoint, 2023. [150 blanks] Initial risk level: low [9 blanks] end  of  text"), "\(text)")
+        #expect(FormRenderer.shortenedBlanks("a" + String(repeating: "\u{2800}", count: 5) + String(repeating: " ", count: 8) + "b") == "a [13 blanks] b")
     }
 
     @Test func diffComparesAsJSONAndRefusesRecordsOfficers() throws {
@@ -247,9 +248,21 @@ private func json(_ text: String) throws -> JSONValue { try JSONValue(parsing: A
                       #"{"exclusiveMaximum": true}"#, #"{"multipleOf": 0}"#, #"{"type": "text"}"#, #"{"type": ["string", "string"]}"#,
                       #"{"items": [{"type": "integer"}]}"#, #"{"additionalItems": false}"#, #"{"dependencies": {"a": ["b"]}}"#,
                       #"{"properties": {"a": 3}}"#, #"{"anyOf": {"type": "string"}}"#, #"{"dependentRequired": {"a": "b"}}"#,
-                      #"{"$defs": {"x": {"required": [1]}}}"#, #"{"not": {"uniqueItems": "yes"}}"#, #"{"pattern": 5}"#])
+                      #"{"$defs": {"x": {"required": [1]}}}"#, #"{"not": {"uniqueItems": "yes"}}"#, #"{"pattern": 5}"#,
+                      #"{"properties": {"at": {"format": "datetime"}}}"#, #"{"format": "Date"}"#])
     func aKeywordOfTheWrongKindIsRefusedWhenTheSchemaIsLoaded(_ text: String) throws {
         #expect(throws: VaultError.self) { _ = try SchemaValidator(schema: try json(text)) }
+    }
+
+    /// A count bound past Int's range ("minLength": 1e20) trapped when a
+    /// form broke it and the message printed it as an Int.
+    @Test func aHugeCountBoundIsReportedNotACrash() throws {
+        for keyword in ["minLength", "minItems", "minProperties"] {
+            let validator = try SchemaValidator(schema: try json(#"{"properties": {"a": {"\#(keyword)": 1e20}}}"#))
+            let violations = validator.validate(try json(#"{"a": "x"}"#)) + validator.validate(try json(#"{"a": ["x"]}"#))
+                + validator.validate(try json(#"{"a": {"x": 1}}"#))
+            #expect(violations.contains { $0.message.contains("1e+20") }, "\(violations)")
+        }
     }
 
     @Test func propertiesNamedLikeKeywordsAreNamesNotKeywords() throws {

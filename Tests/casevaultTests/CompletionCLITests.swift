@@ -7,8 +7,9 @@ import Testing
 /// of whoever pressed TAB. Here bash completes, as it does at a prompt, in a
 /// folder where any command the names hold would leave a file.
 @Suite struct CompletionCLITests {
-    static let hostile = ["Visit $(touch PWNED)", "Visit `touch PWNED2`", "it's", "a{b,c}", "${HOME} notes", "~root",
-                          "Care plan", "x:y", "semi;colon & amp", "back\\slash", "glob*?[ab]", "Hangul 한글 رسالة"]
+    static let hostile = ["Visit $(touch PWNED)", "Visit `touch PWNED2`", "Risk`touch PWNED3`", "it's", "a{b,c}", "${HOME} notes", "~root",
+                          "$HOME", "z$HOME", "Pro$_", "$((1+2))", "Docs", "Care plan", "x:y", "semi;colon & amp", "back\\slash",
+                          "glob*?[ab]", "Hangul 한글 رسالة", "say \"hi\"", "bang!", "#hash"]
 
     @Test func bashOffersHostileNamesAsTheyAreAndRunsNothing() throws {
         guard FileManager.default.isExecutableFile(atPath: "/bin/bash") else { return }
@@ -20,14 +21,15 @@ import Testing
             #expect(filed.code == 0, "\(name): \(filed.stderr)")
         }
         let script = try p.cli.run(["--generate-completion-script", "bash"])
-        #expect(script.code == 0)
+        #expect(script.code == 0, "\(script.stderr)")
         _ = p.scratch.write("casevault.bash", script.stdout)
-        // Readline quotes what it inserts only for a completion registered with -o filenames.
-        #expect(script.stdout.contains("complete -o filenames -F _casevault casevault"))
+        // casevault's own script: vault candidates never go through compgen -W or readline's file-name quoting.
+        #expect(script.stdout.contains("__casevault_add_vault_completions \"$(__casevault_custom_complete ---completion get"))
+        #expect(!script.stdout.contains("__casevault_add_completions -W \"$(__casevault_custom_complete"))
         let folder = p.scratch.file("tab")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        // What TAB after `casevault get CP-2024-0042 <typed>` puts in COMPREPLY, one per line; the script
-        // completes with `-o filenames`, so readline quotes each as it puts it on the line.
+        try FileManager.default.createDirectory(atPath: folder + "/Docs", withIntermediateDirectories: true)
+        // What TAB after `casevault get CP-2024-0042 <typed>` puts on the line (COMPREPLY, inserted as it
+        // is), then what the shell makes of each when the line is entered: one word, the name, nothing run.
         func complete(_ typed: String) throws -> [String] {
             let driver = p.scratch.write("complete.sh", #"""
                 source "$1"
@@ -37,21 +39,28 @@ import Testing
                 COMP_LINE="$3 get CP-2024-0042 $4"
                 COMP_POINT=${#COMP_LINE}
                 _casevault
-                printf '%s\n' "${COMPREPLY[@]}"
+                for word in "${COMPREPLY[@]}"; do
+                    eval "set -- $word"
+                    printf '%s|%s\n' "$#" "$1"
+                done
                 """#)
             let completed = try p.cli.run([driver, p.scratch.file("casevault.bash"), folder, CLI.binary.path, typed],
                                           extraEnvironment: ["HOME": p.scratch.path], executable: "/bin/bash")
             #expect(completed.code == 0, "\(completed.stderr)")
-            #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == [], "a name ran a command")
-            return completed.stdout.split(separator: "\n").map(String.init)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["Docs"], "a name ran a command")
+            return completed.stdout.split(separator: "\n").map { line in
+                #expect(line.hasPrefix("1|"), "\(line): not one word")
+                return String(line.dropFirst(2))
+            }
         }
-        // Every name offered as itself.
-        #expect(try complete("").sorted() == Self.hostile.sorted())
+        let all = try complete("")
+        #expect(all.sorted() == Self.hostile.sorted(), "\(all)")
         // What was typed, as bash spells it, narrows the list: the next TAB after "Visit\ " goes on.
         #expect(try complete(#"Visit\ "#).sorted() == ["Visit $(touch PWNED)", "Visit `touch PWNED2`"])
         #expect(try complete(#"Visit\ \$"#) == ["Visit $(touch PWNED)"])
         #expect(try complete(#"it\'"#) == ["it's"])
         #expect(try complete("Care") == ["Care plan"])
+        #expect(try complete("Do") == ["Docs"])
     }
 
     /// zsh's `_describe` reads a candidate up to its first unescaped colon;

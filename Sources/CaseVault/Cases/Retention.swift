@@ -194,8 +194,9 @@ struct RetentionSchedule {
         // ("10004-12-31") sorts before today. Earlier events replay as they
         // were accepted, with days compared as text.
         let asDates = format >= 4
+        // The start as text (format 3: the later day as text, parsed once the rule is known) and as a date (format 4).
         var startText = String(closing.at.prefix(10))
-        guard var startDay = Lifecycle.parseDay(startText) else { return nil }
+        var startDate = Lifecycle.parseDay(startText)
         switch rule.countFrom {
         case "closure": break
         case "last-filing":
@@ -203,18 +204,15 @@ struct RetentionSchedule {
                 let newest = format >= 4 ? document.latestVersion : try signed.currentVersion(of: document)
                 if let current = newest, let version = try signed.version(record.number, document.name, current),
                    let filed = Timestamp.date(from: version.stamp.date) {
-                    if asDates, let day = Lifecycle.parseDay(Lifecycle.day(filed)) { startDay = max(startDay, day) }
                     startText = max(startText, Lifecycle.day(filed))
+                    if let day = Lifecycle.parseDay(Lifecycle.day(filed)), let start = startDate { startDate = max(start, day) }
                 }
-            }
-            if !asDates {
-                guard let day = Lifecycle.parseDay(startText) else { return nil }
-                startDay = day
             }
         default:
             return (RetentionItem(caseNumber: record.number, action: .review, dueOn: nil, rule: named,
                                   why: "counts from \(rule.countFrom), a date only the case's content holds: review by hand"), rule, ruleName)
         }
+        guard let startDay = asDates ? startDate : Lifecycle.parseDay(startText) else { return nil }
         let start = Lifecycle.day(startDay)
         guard let end = Lifecycle.utc.date(byAdding: DateComponents(year: rule.years, month: rule.months), to: startDay) else { return nil }
         let due = Lifecycle.day(end)

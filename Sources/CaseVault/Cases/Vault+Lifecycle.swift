@@ -433,14 +433,21 @@ extension Vault {
     }
 
     /// Why `actor` may not release `standing` (from format 4; nil when they
-    /// may): a hold is released by whoever placed it, a project director,
-    /// or another admin when an admin placed it. An admin, who adds staff
-    /// and sets the retention policy, cannot also lift a director's or a
-    /// supervisor's hold.
+    /// may): a hold is released by whoever placed it, or by a project
+    /// director, or (an admin's hold) another admin, who was on the staff
+    /// before the hold was placed. An admin, who adds staff and sets the
+    /// retention policy, cannot lift a director's or a supervisor's hold,
+    /// nor add a director to lift it.
     static func holdReleaseRefusal(_ standing: HoldRecord, by actor: String, role: Role, _ signed: SignedState) throws -> String? {
-        if actor == standing.by || role == .projectDirector { return nil }
+        if actor == standing.by { return nil }
         let placer = try signed.staff(standing.by).flatMap { Role(rawValue: $0.role) }
-        if role == .admin, placer == .admin { return nil }
+        if role == .projectDirector || (role == .admin && placer == .admin) {
+            guard let member = try signed.staff(actor), member.addedSeq < standing.seq else {
+                return "'\(actor)' joined the staff after the hold on \(standing.caseNumber) was placed (event \(standing.seq)): "
+                    + "it is released by whoever placed it, or by \(placer == .admin ? "an admin or " : "")a project director on the staff then"
+            }
+            return nil
+        }
         return "'\(standing.by)'\(placer.map { ", \($0.withArticle)," } ?? "") placed the hold on \(standing.caseNumber): it is released by them, "
             + (placer == .admin ? "another admin " : "") + "or a project director"
     }

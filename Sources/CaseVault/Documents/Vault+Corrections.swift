@@ -68,6 +68,9 @@ extension Vault {
             if let hold = try signed.hold(number) {
                 throw VaultError.accessDenied("\(number) is on legal hold since \(hold.at) (\(hold.by)): nothing leaves it until the hold is released")
             }
+            if source.case.status == CaseStatus.closed.rawValue {
+                throw VaultError.invalidInput("\(number) is closed: nothing leaves a closed case (its keeping counts from what it holds); reopen it first")
+            }
             if let held = try RetentionSchedule(signed, asOf: now)?.policyHold(of: source.case) {
                 throw VaultError.accessDenied("\(number) is on legal hold: \(held); nothing leaves it until the policy lifts it")
             }

@@ -474,6 +474,11 @@ enum Projection {
             }
             guard Array(data.to.utf8) != Array(data.case.utf8) else { throw refuse("a document moves to another case") }
             guard try signed.hold(data.case) == nil else { throw refuse("\(data.case) is on legal hold: nothing leaves it") }
+            // From format 4, nothing leaves a closed case: under last-filing, moving its newest
+            // document out would bring the end of the rest's keeping forward.
+            if event.format >= 4, state.case.status == CaseStatus.closed.rawValue {
+                throw refuse("\(data.case) is closed: nothing leaves a closed case")
+            }
             // From format 4, nor while the retention policy's legalHolds hold it.
             if event.format >= 4, let at = Timestamp.date(from: event.at),
                let held = try RetentionSchedule(signed, asOf: at)?.policyHold(of: state.case) {

@@ -88,6 +88,9 @@ public struct SchemaValidator: Sendable {
             return texts.count == items.count && Set(texts).count == texts.count ? texts : nil
         }
         let types: Set<String> = ["null", "boolean", "object", "array", "number", "integer", "string"]
+        let knownFormats: Set<String> = ["date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
+                                         "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
+                                         "json-pointer", "relative-json-pointer", "regex"]
         for (key, value) in members.sorted(by: { $0.key < $1.key }) {
             let inner = pointer + "/" + Context.escapePointerToken(key)
             switch key {
@@ -104,7 +107,11 @@ public struct SchemaValidator: Sendable {
                 guard let names = strings(value), names.allSatisfy(types.contains) else { throw refuse(key, "names no JSON type, or not each once") }
             case "enum":
                 guard case .array = value else { throw refuse(key, "is not an array") }
-            case "pattern", "format", "$ref", "$schema", "$id", "$comment", "title", "description":
+            case "format":
+                guard let name = value.stringValue, knownFormats.contains(name) else {
+                    throw refuse(key, "is not a format draft 2020-12 defines (casevault checks date, date-time and email): a misspelt one would check nothing")
+                }
+            case "pattern", "$ref", "$schema", "$id", "$comment", "title", "description":
                 guard value.stringValue != nil else { throw refuse(key, "is not a string") }
             case "uniqueItems":
                 guard case .bool = value else { throw refuse(key, "is not true or false") }
@@ -413,10 +420,10 @@ private struct Context {
             }
         }
         if let minimum = schema["minProperties"]?.numberValue, Double(members.count) < minimum {
-            fail(path, "has \(members.count) members, fewer than \(Int(minimum))")
+            fail(path, "has \(members.count) members, fewer than \(Self.number(minimum))")
         }
         if let maximum = schema["maxProperties"]?.numberValue, Double(members.count) > maximum {
-            fail(path, "has \(members.count) members, more than \(Int(maximum))")
+            fail(path, "has \(members.count) members, more than \(Self.number(maximum))")
         }
         let properties: [String: JSONValue]
         if case .object(let p)? = schema["properties"] { properties = p } else { properties = [:] }
@@ -457,10 +464,10 @@ private struct Context {
 
     mutating func checkArray(_ schema: JSONValue, _ items: [JSONValue], at path: [String]) {
         if let minimum = schema["minItems"]?.numberValue, Double(items.count) < minimum {
-            fail(path, "has \(items.count) items, fewer than \(Int(minimum))")
+            fail(path, "has \(items.count) items, fewer than \(Self.number(minimum))")
         }
         if let maximum = schema["maxItems"]?.numberValue, Double(items.count) > maximum {
-            fail(path, "has \(items.count) items, more than \(Int(maximum))")
+            fail(path, "has \(items.count) items, more than \(Self.number(maximum))")
         }
         if schema["uniqueItems"] == .bool(true) {
             // Linear, not pairwise: canonical bytes of normalised items in a set.
@@ -489,10 +496,10 @@ private struct Context {
             let count = items.indices.filter { passes(contains, items[$0], at: path + [String($0)]) }.count
             let minimum = schema["minContains"]?.numberValue ?? 1
             if Double(count) < minimum {
-                fail(path, minimum == 1 ? "contains no item of the required kind" : "contains \(count) items of the required kind, fewer than \(Int(minimum))")
+                fail(path, minimum == 1 ? "contains no item of the required kind" : "contains \(count) items of the required kind, fewer than \(Self.number(minimum))")
             }
             if let maximum = schema["maxContains"]?.numberValue, Double(count) > maximum {
-                fail(path, "contains \(count) items of the kind, more than \(Int(maximum))")
+                fail(path, "contains \(count) items of the kind, more than \(Self.number(maximum))")
             }
         }
     }
@@ -500,10 +507,10 @@ private struct Context {
     mutating func checkString(_ schema: JSONValue, _ text: String, at path: [String]) {
         let length = text.unicodeScalars.count  // JSON Schema counts code points
         if let minimum = schema["minLength"]?.numberValue, Double(length) < minimum {
-            fail(path, length == 0 ? "is empty" : "is shorter than \(Int(minimum)) characters", value: length == 0 ? nil : .string(text))
+            fail(path, length == 0 ? "is empty" : "is shorter than \(Self.number(minimum)) characters", value: length == 0 ? nil : .string(text))
         }
         if let maximum = schema["maxLength"]?.numberValue, Double(length) > maximum {
-            fail(path, "is longer than \(Int(maximum)) characters")
+            fail(path, "is longer than \(Self.number(maximum)) characters")
         }
         if let pattern = schema["pattern"]?.stringValue {
             if let regex = Self.regex(pattern) {

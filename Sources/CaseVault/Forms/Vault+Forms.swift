@@ -313,6 +313,12 @@ struct FormRenderer {
         }
     }
 
+    /// A character that shows as an empty cell: a space of any kind, a tab,
+    /// the Braille blank (U+2800, a letter to Unicode, not a space).
+    static func looksBlank(_ scalar: Unicode.Scalar) -> Bool {
+        scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator || scalar == "\u{2800}"
+    }
+
     /// A run of more than 8 blanks (spaces, tabs, any Unicode space) shown
     /// as `[N blanks]`: padded to the terminal's width, a value's text would
     /// wrap to the start of a line and pass for a field of its own
@@ -324,7 +330,7 @@ struct FormRenderer {
             run = String.UnicodeScalarView()
         }
         for scalar in text.unicodeScalars {
-            if scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator { run.append(scalar) } else { flush(); out.append(scalar) }
+            if Self.looksBlank(scalar) { run.append(scalar) } else { flush(); out.append(scalar) }
         }
         flush()
         return String(out)
