@@ -20,6 +20,9 @@ import Testing
             let filed = try p.cli.run(p.fileArguments(doc, name: name, type: "note"))
             #expect(filed.code == 0, "\(name): \(filed.stderr)")
         }
+        // A document named like an option is filed, and never offered (it would be read as one).
+        let option = try p.cli.run(["file", "CP-2024-0042"] + p.as("farah") + ["--name=--force", "--type", "note", doc])
+        #expect(option.code == 0, "\(option.stderr)")
         let script = try p.cli.run(["--generate-completion-script", "bash"])
         #expect(script.code == 0, "\(script.stderr)")
         _ = p.scratch.write("casevault.bash", script.stdout)
