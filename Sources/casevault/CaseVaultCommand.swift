@@ -29,14 +29,31 @@ struct CaseVaultCommand: ParsableCommand {
         // No core dumps: a crash must not write keys or case content to disk.
         var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
         setrlimit(Int32(RLIMIT_CORE.rawValue), &noCore)
-        // The bash completion script is casevault's own patch of the generated one (Completions.bashScript).
+        // Completion scripts are printed here, however they are asked for: the bash one is casevault's own
+        // patch of the generated one (Completions.bashScript), and the argument parser must never print its own.
         let arguments = Array(CommandLine.arguments.dropFirst())
-        if arguments == ["--generate-completion-script", "bash"] || arguments == ["--generate-completion-script=bash"] {
-            guard let script = Completions.bashScript(CaseVaultCommand.completionScript(for: .bash)) else {
-                Output.error("the bash completion script swift-argument-parser generates is not the one casevault knows how to make safe; not printing it")
-                Glibc.exit(70)
+        if let index = arguments.firstIndex(where: { $0 == "--generate-completion-script" || $0.hasPrefix("--generate-completion-script=") }) {
+            var shell: String?
+            if let equals = arguments[index].firstIndex(of: "=") {
+                shell = String(arguments[index][arguments[index].index(after: equals)...])
+            } else if index + 1 < arguments.count, !arguments[index + 1].hasPrefix("-") {
+                shell = arguments[index + 1]
             }
-            print(script, terminator: "")
+            // As the argument parser does when no shell is named: the login shell's.
+            shell = shell ?? getenv("SHELL").map { String(String(cString: $0).split(separator: "/").last ?? "") }
+            switch shell {
+            case "bash":
+                guard let script = Completions.bashScript(CaseVaultCommand.completionScript(for: .bash)) else {
+                    Output.error("the bash completion script swift-argument-parser generates is not the one casevault knows how to make safe; not printing it")
+                    Glibc.exit(70)
+                }
+                print(script, terminator: "")
+            case "zsh": print(CaseVaultCommand.completionScript(for: .zsh), terminator: "")
+            case "fish": print(CaseVaultCommand.completionScript(for: .fish), terminator: "")
+            default:
+                Output.error("name the shell to complete for: --generate-completion-script bash, zsh or fish")
+                Glibc.exit(64)
+            }
             Glibc.exit(0)
         }
         do {

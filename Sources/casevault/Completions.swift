@@ -41,7 +41,7 @@ enum Completions {
             !name.unicodeScalars.contains { [.control, .format, .lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory) }
                 // A name like "--force" would go on the line as an option.
                 && !name.hasPrefix("-")
-                && (name.hasPrefix(prefix) || bashWord(name).hasPrefix(prefix))
+                && (name.hasPrefix(prefix) || name.hasPrefix(unescaped(prefix)) || bashWord(name).hasPrefix(prefix))
         }.sorted().map { shellWord($0, for: shell) }
     }
 
@@ -69,8 +69,17 @@ enum Completions {
             # (no eval, no expansion) and offered quoted by printf %q, with
             # readline's file-name quoting (which leaves $ and ` alone) off.
             __casevault_add_vault_completions() {
-                local line name quoted i c
+                local line name quoted i c typed=''
                 compopt +o filenames 2>/dev/null
+                # The word typed so far with its backslash escapes taken off.
+                for (( i = 0; i < ${#cur}; i++ )); do
+                    c="${cur:i:1}"
+                    if [[ "${c}" == '\' ]]; then
+                        (( i++ ))
+                        c="${cur:i:1}"
+                    fi
+                    typed+="${c}"
+                done
                 while IFS='' read -r line; do
                     name=''
                     for (( i = 0; i < ${#line}; i++ )); do
@@ -83,7 +92,7 @@ enum Completions {
                     done
                     [[ -n "${name}" ]] || continue
                     printf -v quoted '%q' "${name}"
-                    if [[ "${quoted}" == "${cur}"* || "${name}" == "${cur}"* ]]; then
+                    if [[ "${quoted}" == "${cur}"* || "${name}" == "${typed}"* ]]; then
                         COMPREPLY+=("${quoted}")
                     fi
                 done <<< "${1}"
@@ -115,6 +124,19 @@ enum Completions {
         case .zsh?: name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ":", with: "\\:")
         default: name
         }
+    }
+
+    /// A typed word with its backslash escapes taken off (`a\{b\,` is
+    /// `a{b,`): bash puts a candidate on the line as `printf %q` spells it,
+    /// which escapes more than `bashWord` does.
+    static func unescaped(_ typed: String) -> String {
+        var out = "", escaping = false
+        for character in typed {
+            if character == "\\", !escaping { escaping = true; continue }
+            escaping = false
+            out.append(character)
+        }
+        return out
     }
 
     /// `name` as one bash word that stands for it literally: every ASCII

@@ -355,13 +355,15 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         _ = try p.vault.setRetentionPolicy(try Self.policy(for: p.vault) { json in
             json["legalHolds"] = [["case": s.kept, "reason": "court order 12/2026", "placedBy": "ruth.wambui", "placedAt": "2026-11-30T09:00:00Z"]]
         }, by: p["amina"])
-        #expect { _ = try p.vault.moveDocument(caseNumber: s.kept, document: "Intake form", to: s.gone, reason: "misfiled", by: p["grace"]) }
+        let third = try p.vault.openCase(category: "CP", admitted: 2020, clientNumber: 3, managerID: "grace", supervisorID: "halima",
+                                         by: p["halima"]).number.description
+        #expect { _ = try p.vault.moveDocument(caseNumber: s.kept, document: "Intake form", to: third, reason: "misfiled", by: p["grace"]) }
             throws: { error in
                 guard case VaultError.accessDenied(let message) = error else { return false }
                 return message.contains("retention policy v2 holds it")
             }
         expectIntegrity("retention policy v2 holds it") {
-            try appendByHand(.documentMoved(DocumentMoved(case: s.kept, document: "Intake form", to: s.gone, toDocument: "Intake form",
+            try appendByHand(.documentMoved(DocumentMoved(case: s.kept, document: "Intake form", to: third, toDocument: "Intake form",
                                                           reason: "misfiled", versions: [])), by: "grace", at: Date(), p)
         }
         // Nor does the whole case leave for another vault.
@@ -373,8 +375,10 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
     }
 
     /// Under last-filing, moving a closed case's newest document out brought
-    /// the rest's end forward: nothing leaves a closed case.
-    @Test func nothingMovesOutOfAClosedCase() throws {
+    /// the rest's end forward; moved into a closed case that is due, a
+    /// document was disposed of with it, its own keeping never run: nothing
+    /// leaves or goes into a closed case.
+    @Test func nothingMovesOutOfOrIntoAClosedCase() throws {
         let s = try Scene()
         let p = s.p
         #expect(throws: VaultError.self) {
@@ -382,6 +386,15 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         }
         expectIntegrity("nothing leaves a closed case") {
             try appendByHand(.documentMoved(DocumentMoved(case: s.gone, document: "Intake form", to: s.kept, toDocument: "Intake form",
+                                                          reason: "misfiled", versions: [])), by: "grace", at: Date(), p)
+        }
+        #expect { _ = try p.vault.moveDocument(caseNumber: s.kept, document: "Intake form", to: s.gone, reason: "misfiled", by: p["grace"]) }
+            throws: { error in
+                guard case VaultError.invalidInput(let message) = error else { return false }
+                return message.contains("nothing is moved into a closed case")
+            }
+        expectIntegrity("nothing is moved into a closed case") {
+            try appendByHand(.documentMoved(DocumentMoved(case: s.kept, document: "Intake form", to: s.gone, toDocument: "Intake form",
                                                           reason: "misfiled", versions: [])), by: "grace", at: Date(), p)
         }
     }
@@ -395,7 +408,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect { try p.vault.setHold(s.gone, placing: false, reason: "lifted", by: p["amina"]) }
             throws: { error in
                 guard case VaultError.accessDenied(let message) = error else { return false }
-                return message.contains("'dora', a project director, placed the hold on \(s.gone)")
+                return message.contains("'dora', a project director, placed the hold on \(s.gone): it is released by them, or by a project director who was on the staff when it was placed")
             }
         expectIntegrity("placed the hold") {
             try appendByHand(.holdReleased(CaseHold(case: s.gone, reason: "lifted")), by: "amina", at: Date(), p)
@@ -407,15 +420,27 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect { try p.vault.setHold(s.gone, placing: false, reason: "lifted", by: dora2) }
             throws: { error in
                 guard case VaultError.accessDenied(let message) = error else { return false }
-                return message.contains("'dora2' joined the staff after the hold")
+                return message.contains("'dora2' joined the staff after it was placed")
             }
-        expectIntegrity("joined the staff after the hold") {
+        expectIntegrity("joined the staff after it was placed") {
             _ = try p.vault.write { writer, head in
                 try Ledger.append([.holdReleased(CaseHold(case: s.gone, reason: "lifted"))], by: dora2, at: Date(),
                                   vaultID: p.vault.config.vaultId, head: &head, in: writer)
             }
         }
         try p.vault.setHold(s.gone, placing: false, reason: "order lifted", by: p["dora"])
+        // A hold does not outlive everyone who could lift it: once its placer and every director on the
+        // staff then have left, a director on the staff now releases it.
+        try p.vault.setHold(s.gone, placing: true, reason: "complaint", by: p["halima"])
+        try p.vault.addStaff(id: "dora3", name: "Dora Three", role: .projectDirector, passphrase: try p.scratch.passphrase("dora3 passphrase!"),
+                             by: p["amina"])
+        let dora3 = try p.vault.unlock(staffID: "dora3", passphrase: try p.scratch.passphrase("dora3 passphrase!"))
+        #expect(throws: VaultError.self) { try p.vault.setHold(s.gone, placing: false, reason: "done", by: dora3) }
+        _ = try p.vault.recordDeparture(of: "halima", reason: "left", by: p["amina"])
+        _ = try p.vault.recordDeparture(of: "dora", reason: "left", by: p["amina"])
+        #expect(throws: VaultError.self) { try p.vault.setHold(s.gone, placing: false, reason: "done", by: dora3) }  // dora2 is still here
+        _ = try p.vault.recordDeparture(of: "dora2", reason: "left", by: p["amina"])
+        try p.vault.setHold(s.gone, placing: false, reason: "complaint settled", by: dora3)
         // An admin's own hold, the admin lifts.
         try p.vault.setHold(s.gone, placing: true, reason: "audit", by: p["amina"])
         try p.vault.setHold(s.gone, placing: false, reason: "audit done", by: p["amina"])

@@ -64,6 +64,23 @@ import Testing
         #expect(try complete(#"it\'"#) == ["it's"])
         #expect(try complete("Care") == ["Care plan"])
         #expect(try complete("Do") == ["Docs"])
+        // What bash put on the line for a common beginning (printf %q escapes ',' too) narrows as well.
+        #expect(try p.cli.run(p.fileArguments(doc, name: "a{b,d}", type: "note")).code == 0)
+        #expect(try complete(#"a\{b\,"#).sorted() == ["a{b,c}", "a{b,d}"])
+    }
+
+    /// However the script is asked for, casevault prints it: the argument
+    /// parser's own bash script (compgen -W, -o filenames) never comes out.
+    @Test(arguments: [["--generate-completion-script"], ["--generate-completion-script", "bash"], ["--generate-completion-script=bash"],
+                      ["--generate-completion-script", "--", "bash"], ["--generate-completion-script=bash", "--version"],
+                      ["--version", "--generate-completion-script=bash"], ["--generate-completion-script", "bash", "--help"]])
+    func everyWayOfAskingForTheBashScriptGivesCasevaultsOwn(_ arguments: [String]) throws {
+        let cli = CLI(scratch: Scratch().path)
+        let result = try cli.run(arguments, extraEnvironment: ["SHELL": "/bin/bash"])
+        #expect(result.code == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("__casevault_add_vault_completions") && !result.stdout.contains("__casevault_add_completions -W \"$(__casevault_custom_complete"))
+        let zsh = try cli.run(["--generate-completion-script", "zsh"], extraEnvironment: ["SHELL": "/bin/bash"])
+        #expect(zsh.code == 0 && zsh.stdout.hasPrefix("#compdef casevault"))
     }
 
     /// zsh's `_describe` reads a candidate up to its first unescaped colon;

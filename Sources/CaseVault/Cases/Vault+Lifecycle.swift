@@ -437,19 +437,29 @@ extension Vault {
     /// director, or (an admin's hold) another admin, who was on the staff
     /// before the hold was placed. An admin, who adds staff and sets the
     /// retention policy, cannot lift a director's or a supervisor's hold,
-    /// nor add a director to lift it.
+    /// nor add a director to lift it. Once the placer and every member who
+    /// could release it have left, a project director on the staff now
+    /// may, so that no hold outlives everyone who could lift it (an admin
+    /// who records all those departures and adds a director can then lift
+    /// it: each of those steps is a signed event of theirs, SECURITY.md §12).
     static func holdReleaseRefusal(_ standing: HoldRecord, by actor: String, role: Role, _ signed: SignedState) throws -> String? {
         if actor == standing.by { return nil }
-        let placer = try signed.staff(standing.by).flatMap { Role(rawValue: $0.role) }
-        if role == .projectDirector || (role == .admin && placer == .admin) {
-            guard let member = try signed.staff(actor), member.addedSeq < standing.seq else {
-                return "'\(actor)' joined the staff after the hold on \(standing.caseNumber) was placed (event \(standing.seq)): "
-                    + "it is released by whoever placed it, or by \(placer == .admin ? "an admin or " : "")a project director on the staff then"
-            }
+        let placerRecord = try signed.staff(standing.by)
+        let placer = placerRecord.flatMap { Role(rawValue: $0.role) }
+        func mayRelease(_ member: StaffRecord) -> Bool {
+            member.addedSeq < standing.seq
+                && (member.role == Role.projectDirector.rawValue || (placer == .admin && member.role == Role.admin.rawValue))
+        }
+        let who = "'\(standing.by)'\(placer.map { ", \($0.withArticle)," } ?? "") placed the hold on \(standing.caseNumber): it is released by them, "
+            + "or by a project director\(placer == .admin ? " or an admin" : "") who was on the staff when it was placed"
+        guard role == .projectDirector || (role == .admin && placer == .admin) else { return who }
+        guard let member = try signed.staff(actor) else { return who }
+        if mayRelease(member) { return nil }
+        if role == .projectDirector, placerRecord?.left != nil,
+           try !signed.allStaff().contains(where: { $0.left == nil && mayRelease($0) }) {
             return nil
         }
-        return "'\(standing.by)'\(placer.map { ", \($0.withArticle)," } ?? "") placed the hold on \(standing.caseNumber): it is released by them, "
-            + (placer == .admin ? "another admin " : "") + "or a project director"
+        return who + " ('\(actor)' joined the staff after it was placed, at event \(standing.seq))"
     }
 
     /// The holds standing, by case: every case's `hold/<case>` checked, so

@@ -71,6 +71,9 @@ extension Vault {
             if source.case.status == CaseStatus.closed.rawValue {
                 throw VaultError.invalidInput("\(number) is closed: nothing leaves a closed case (its keeping counts from what it holds); reopen it first")
             }
+            if destination.case.status == CaseStatus.closed.rawValue {
+                throw VaultError.invalidInput("\(targetNumber) is closed: nothing is moved into a closed case (it would be disposed of with it); reopen it first")
+            }
             if let held = try RetentionSchedule(signed, asOf: now)?.policyHold(of: source.case) {
                 throw VaultError.accessDenied("\(number) is on legal hold: \(held); nothing leaves it until the policy lifts it")
             }

@@ -485,6 +485,10 @@ enum Projection {
                 throw refuse("\(data.case) is on legal hold: \(held); nothing leaves it")
             }
             let target = try changeableCase(data.to)
+            // Nor goes into one: it would be disposed of with a case whose keeping ran while it was elsewhere.
+            if event.format >= 4, target.case.status == CaseStatus.closed.rawValue {
+                throw refuse("\(data.to) is closed: nothing is moved into a closed case")
+            }
             guard let document = try signed.document(data.case, data.document) else {
                 throw refuse("no document '\(data.document)' in \(data.case)")
             }
