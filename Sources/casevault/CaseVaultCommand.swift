@@ -31,7 +31,8 @@ struct CaseVaultCommand: ParsableCommand {
         setrlimit(Int32(RLIMIT_CORE.rawValue), &noCore)
         // Completion scripts are printed here, however they are asked for: the bash one is casevault's own
         // patch of the generated one (Completions.bashScript), and the argument parser must never print its own.
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        // (Only before a `--`: after it everything is a value, a document's name say.)
+        let arguments = Array(CommandLine.arguments.dropFirst().prefix { $0 != "--" })
         if let index = arguments.firstIndex(where: { $0 == "--generate-completion-script" || $0.hasPrefix("--generate-completion-script=") }) {
             var shell: String?
             if let equals = arguments[index].firstIndex(of: "=") {

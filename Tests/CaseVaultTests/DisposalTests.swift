@@ -199,7 +199,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(outcomes[0].detail.contains("needs 2 approval(s)"))
         try s.approve(["dora"])
         // A document filed into the closed case voids the approvals given before it.
-        try p.file(Array("a late report".utf8), into: s.gone, name: "Late report", type: "report")
+        try p.file(Array("a late report".utf8), into: s.gone, name: "Late report", type: "report", now: Self.date("2020-06-15"))
         #expect(try s.apply().map(\.result) == [.awaitingApproval])
         try s.approve(["halima", "dora"])
         // Approvals by members not named with --approved-by are not relied on.
@@ -347,6 +347,19 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try p.vault.verify().isClean)
     }
 
+    /// Filed into a closed case (a late letter), a document is kept its own
+    /// full period under a rule counted from closure: a case already due is
+    /// no longer, and its new document is not disposed of with it.
+    @Test func aDocumentFiledAfterClosureIsKeptItsOwnPeriod() throws {
+        let s = try Scene()
+        let p = s.p
+        #expect(try p.vault.retentionPlan(asOf: Self.due).first { $0.caseNumber == s.gone }?.action == .dispose)
+        try p.file(Array("a late letter".utf8), into: s.gone, name: "Late letter", type: "letter", now: Self.date("2027-02-01"))
+        let item = try #require(try p.vault.retentionPlan(asOf: Self.due).first { $0.caseNumber == s.gone })
+        #expect(item.action == .keep && item.dueOn == "2034-02-01", "\(item.why)")
+        #expect(throws: VaultError.self) { try s.approve(["halima"]) }
+    }
+
     /// A case the retention policy's `legalHolds` name keeps its documents:
     /// none is moved out of it, by the command or by hand.
     @Test func nothingMovesOutOfACaseThePolicyHolds() throws {
@@ -440,7 +453,20 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         _ = try p.vault.recordDeparture(of: "dora", reason: "left", by: p["amina"])
         #expect(throws: VaultError.self) { try p.vault.setHold(s.gone, placing: false, reason: "done", by: dora3) }  // dora2 is still here
         _ = try p.vault.recordDeparture(of: "dora2", reason: "left", by: p["amina"])
-        try p.vault.setHold(s.gone, placing: false, reason: "complaint settled", by: dora3)
+        // Not by a director added by the admin who recorded those departures: one admin alone does not lift it.
+        #expect { try p.vault.setHold(s.gone, placing: false, reason: "done", by: dora3) }
+            throws: { error in
+                guard case VaultError.accessDenied(let message) = error else { return false }
+                return message.contains("'dora3' was added by 'amina', who recorded one of those departures")
+            }
+        // A director another admin added releases it.
+        try p.vault.addStaff(id: "otieno", name: "Otieno Admin", role: .admin, passphrase: try p.scratch.passphrase("otieno passphrase!"),
+                             by: p["amina"])
+        let otieno = try p.vault.unlock(staffID: "otieno", passphrase: try p.scratch.passphrase("otieno passphrase!"))
+        try p.vault.addStaff(id: "dora4", name: "Dora Four", role: .projectDirector, passphrase: try p.scratch.passphrase("dora4 passphrase!"),
+                             by: otieno)
+        let dora4 = try p.vault.unlock(staffID: "dora4", passphrase: try p.scratch.passphrase("dora4 passphrase!"))
+        try p.vault.setHold(s.gone, placing: false, reason: "complaint settled", by: dora4)
         // An admin's own hold, the admin lifts.
         try p.vault.setHold(s.gone, placing: true, reason: "audit", by: p["amina"])
         try p.vault.setHold(s.gone, placing: false, reason: "audit done", by: p["amina"])

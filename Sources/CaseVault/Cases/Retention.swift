@@ -198,7 +198,17 @@ struct RetentionSchedule {
         var startText = String(closing.at.prefix(10))
         var startDate = Lifecycle.parseDay(startText)
         switch rule.countFrom {
-        case "closure": break
+        case "closure":
+            // From format 4, a version filed into the case after it closed is kept its own full period:
+            // counted from its filing, not from a closure that came before it.
+            guard asDates else { break }
+            for document in try signed.documents(record.number) {
+                if let version = try signed.version(record.number, document.name, document.latestVersion), version.filedSeq > closing.seq,
+                   let filed = Timestamp.date(from: version.stamp.date), let day = Lifecycle.parseDay(Lifecycle.day(filed)),
+                   let start = startDate {
+                    startDate = max(start, day)
+                }
+            }
         case "last-filing":
             for document in try signed.documents(record.number) {
                 let newest = format >= 4 ? document.latestVersion : try signed.currentVersion(of: document)

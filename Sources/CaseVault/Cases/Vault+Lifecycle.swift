@@ -455,9 +455,22 @@ extension Vault {
         guard role == .projectDirector || (role == .admin && placer == .admin) else { return who }
         guard let member = try signed.staff(actor) else { return who }
         if mayRelease(member) { return nil }
-        if role == .projectDirector, placerRecord?.left != nil,
-           try !signed.allStaff().contains(where: { $0.left == nil && mayRelease($0) }) {
-            return nil
+        // The fallback: the placer can no longer release it (they left, or, a supervisor, no longer
+        // supervise the case), no one who could is still on the staff, and the director releasing it
+        // was not added by an admin who recorded one of those departures (one admin alone may not
+        // empty the staff of those who could lift a hold and add their own director to lift it).
+        if role == .projectDirector, let placerRecord {
+            let supervisor = try signed.caseState(standing.caseNumber)?.case.supervisor
+            let placerGone = placerRecord.left != nil || (placer == .caseSupervisor && supervisor != standing.by)
+            let all = try signed.allStaff()
+            let departures = Set(([placerRecord] + all.filter(mayRelease)).compactMap { $0.left?.by })
+            if placerGone, !all.contains(where: { $0.left == nil && mayRelease($0) }) {
+                if let adder = member.addedBy, departures.contains(adder) {
+                    return who + "; they and those who could release it are gone, but '\(actor)' was added by '\(adder)', "
+                        + "who recorded one of those departures: another project director releases it"
+                }
+                return nil
+            }
         }
         return who + " ('\(actor)' joined the staff after it was placed, at event \(standing.seq))"
     }
