@@ -81,6 +81,9 @@ import Testing
         #expect(result.stdout.contains("__casevault_add_vault_completions") && !result.stdout.contains("__casevault_add_completions -W \"$(__casevault_custom_complete"))
         let zsh = try cli.run(["--generate-completion-script", "zsh"], extraEnvironment: ["SHELL": "/bin/bash"])
         #expect(zsh.code == 0 && zsh.stdout.hasPrefix("#compdef casevault"))
+        // After `--` it is a value (a document's name), not a request for the script.
+        let value = try cli.run(["history", "CP-2024-0042", "--", "--generate-completion-script"], extraEnvironment: ["SHELL": "/bin/bash"])
+        #expect(value.code != 0 && !value.stdout.contains("complete -F") && !value.stdout.contains("_casevault()"), "\(value.stdout)")
     }
 
     /// zsh's `_describe` reads a candidate up to its first unescaped colon;
