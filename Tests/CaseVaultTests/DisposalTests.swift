@@ -347,6 +347,25 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try p.vault.verify().isClean)
     }
 
+    /// A departure recorded before the hold was placed has nothing to do
+    /// with it: the director added by that admin later releases it.
+    @Test func aDepartureBeforeTheHoldDoesNotBlockItsRelease() throws {
+        let s = try Scene()
+        let p = s.p
+        func add(_ id: String, _ role: Role, by adder: StaffIdentity) throws -> StaffIdentity {
+            try p.vault.addStaff(id: id, name: id.capitalized, role: role, passphrase: try p.scratch.passphrase("\(id) passphrase!"), by: adder)
+            return try p.vault.unlock(staffID: id, passphrase: try p.scratch.passphrase("\(id) passphrase!"))
+        }
+        let otieno = try add("otieno", .admin, by: p["amina"])
+        _ = try p.vault.recordDeparture(of: "dora", reason: "left", by: p["amina"])
+        let dina = try add("dina", .projectDirector, by: otieno)
+        try p.vault.setHold(s.gone, placing: true, reason: "court order", by: dina)
+        _ = try p.vault.recordDeparture(of: "dina", reason: "left", by: otieno)
+        let dana = try add("dana", .projectDirector, by: p["amina"])
+        try p.vault.setHold(s.gone, placing: false, reason: "order lifted", by: dana)
+        #expect(try p.vault.verify().isClean)
+    }
+
     /// Filed into a closed case (a late letter), a document is kept its own
     /// full period under a rule counted from closure: a case already due is
     /// no longer, and its new document is not disposed of with it.
@@ -459,7 +478,8 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
                 guard case VaultError.accessDenied(let message) = error else { return false }
                 return message.contains("'dora3' was added by 'amina', who recorded one of those departures")
             }
-        // A director another admin added releases it.
+        // A director another admin added releases it. (Admins choose first passphrases: a second admin
+        // account could be the first admin's own; SECURITY.md §12 says so.)
         try p.vault.addStaff(id: "otieno", name: "Otieno Admin", role: .admin, passphrase: try p.scratch.passphrase("otieno passphrase!"),
                              by: p["amina"])
         let otieno = try p.vault.unlock(staffID: "otieno", passphrase: try p.scratch.passphrase("otieno passphrase!"))

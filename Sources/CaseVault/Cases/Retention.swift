@@ -234,7 +234,8 @@ struct RetentionSchedule {
         if policy.suspendAll { held.append("the policy suspends all disposal") }
         if policyHold(of: record) != nil { held.append("the policy holds it") }
         if rule.legalHold { held.append("its rule is under legal hold") }
-        let period = "\(rule.years) years\(rule.months > 0 ? " \(rule.months) months" : "") from \(rule.countFrom) (\(start))"
+        let from = rule.countFrom == "closure" && start != String(closing.at.prefix(10)) ? "a filing after closure" : rule.countFrom
+        let period = "\(rule.years) years\(rule.months > 0 ? " \(rule.months) months" : "") from \(from) (\(start))"
         let action: RetentionItem.Action
         let why: String
         if rule.disposal == "never" {

@@ -437,11 +437,15 @@ extension Vault {
     /// director, or (an admin's hold) another admin, who was on the staff
     /// before the hold was placed. An admin, who adds staff and sets the
     /// retention policy, cannot lift a director's or a supervisor's hold,
-    /// nor add a director to lift it. Once the placer and every member who
-    /// could release it have left, a project director on the staff now
-    /// may, so that no hold outlives everyone who could lift it (an admin
-    /// who records all those departures and adds a director can then lift
-    /// it: each of those steps is a signed event of theirs, SECURITY.md §12).
+    /// nor add a director to lift it. Once the placer can no longer release
+    /// it and no member who could is on the staff, a project director on
+    /// the staff now may, unless the member who added them recorded one of
+    /// the departures since the hold, so that no hold outlives everyone who
+    /// could lift it. What this cannot stop: an admin chooses a new
+    /// member's first passphrase, so an admin who records those departures
+    /// can add a second admin they act as, and a director through them
+    /// (SECURITY.md §12: admins are trusted with who is on the staff; each
+    /// step is a signed event).
     static func holdReleaseRefusal(_ standing: HoldRecord, by actor: String, role: Role, _ signed: SignedState) throws -> String? {
         if actor == standing.by { return nil }
         let placerRecord = try signed.staff(standing.by)
@@ -463,7 +467,9 @@ extension Vault {
             let supervisor = try signed.caseState(standing.caseNumber)?.case.supervisor
             let placerGone = placerRecord.left != nil || (placer == .caseSupervisor && supervisor != standing.by)
             let all = try signed.allStaff()
-            let departures = Set(([placerRecord] + all.filter(mayRelease)).compactMap { $0.left?.by })
+            // The departures that emptied the staff of those who could: the placer's, and those of members who
+            // could release it and left after it was placed (earlier ones have nothing to do with this hold).
+            let departures = Set(([placerRecord] + all.filter { mayRelease($0) && ($0.left?.seq ?? 0) > standing.seq }).compactMap { $0.left?.by })
             if placerGone, !all.contains(where: { $0.left == nil && mayRelease($0) }) {
                 if let adder = member.addedBy, departures.contains(adder) {
                     return who + "; they and those who could release it are gone, but '\(actor)' was added by '\(adder)', "
