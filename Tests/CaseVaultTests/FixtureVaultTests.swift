@@ -109,6 +109,34 @@ import Testing
         #expect(events.count == 23 + 5)
     }
 
+    /// Events of body format 3, written by casevault at c1b6781
+    /// (scripts/make-fixture-vault-events-3.sh), doing what format 4 now
+    /// refuses: a move out of a closed case, a director's hold released by
+    /// the admin, a disposal relying on a director who left after
+    /// approving. They replay as they were accepted, and a format-4 event
+    /// follows them.
+    @Test func formatThreeEventsReplayAsAcceptedAndFormatFourFollows() throws {
+        let scratch = Scratch()
+        let vault = try open("vault-events-format-3", in: scratch)
+        let clean = try vault.verify(VerifyOptions(readData: .all))
+        #expect(clean.isClean && clean.notes.isEmpty, "\(clean.findings)")
+        #expect(try ReplayTests.compare(vault).isEmpty)
+        let events = try vault.events()
+        let bodies = try events.map { try JSONValue(parsing: Array($0.body.utf8)) }
+        #expect(bodies.dropFirst(2).allSatisfy { $0["v"]?.integerValue == 3 })
+        #expect(events.contains { $0.type == "document.moved" } && events.contains { $0.type == "case.hold-released" && $0.actor == "amina" })
+        #expect(try vault.disposalCertificate("CP-2020-0001").approvals.map(\.by).sorted() == ["dora", "halima"])
+        #expect(try vault.staff().first { $0.id == "dora" }?.left != nil)
+        // The next event is format 4, and the whole still verifies.
+        let farah = try vault.unlock(staffID: "farah", passphrase: try scratch.passphrase("farah fixture passphrase"))
+        let path = scratch.file("after.txt")
+        try Data("filed after the upgrade\n".utf8).write(to: URL(fileURLWithPath: path))
+        try vault.file(caseNumber: "CP-2020-0002", name: "After the upgrade", type: "note", from: .file(path: path), by: farah)
+        let last = try JSONValue(parsing: Array(try vault.events().last!.body.utf8))
+        #expect(last["v"]?.integerValue == 4)
+        #expect(try vault.verify().isClean)
+    }
+
     /// A format-1 catalog edited before it was ever opened by format 2 is
     /// refused: the rows must equal the replayed log.
     @Test func anEditedFormatOneCatalogIsRefused() throws {
