@@ -325,7 +325,8 @@ private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = 
         try p.file(Array("the real document".utf8), name: "Other")
         let real = try #require(try p.vault.store.read { try $0.versions(caseNumber: "CP-2024-0042", document: "Other") }.first)
         let joseph = p["joseph"]
-        let stamp = Stamp(date: real.stamp.date, caseNumber: "CP-2024-0042", caseStatus: .open, report: "Copy",
+        let now = Date()
+        let stamp = Stamp(date: Stamp.dateString(now, in: .gmt), caseNumber: "CP-2024-0042", caseStatus: .open, report: "Copy",
                           caseManager: real.stamp.caseManager, caseSupervisor: real.stamp.caseSupervisor, version: 1,
                           filedBy: "joseph", filedByName: "Joseph Mwangi")
         let forged = VersionFiled(case: "CP-2024-0042", document: "Copy", version: 1, type: "report", tier: real.tier,
@@ -334,7 +335,7 @@ private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = 
         // Format 2 refuses it as it is signed: the sealed key is another record's.
         expectIntegrity("the sealed file key hash names a blob another record names") {
             _ = try p.vault.write { writer, head in
-                try Ledger.append([.versionFiled(forged)], by: joseph, at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+                try Ledger.append([.versionFiled(forged)], by: joseph, at: now, vaultID: p.vault.config.vaultId, head: &head, in: writer)
             }
         }
         #expect(throws: VaultError.self) {

@@ -347,6 +347,27 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try p.vault.verify().isClean)
     }
 
+    /// Retention counts from a version's stamp date: from format 4 a
+    /// hand-signed filing may not date its stamp away from its event.
+    @Test func aHandSignedStampMayNotCarryAnotherTime() throws {
+        let s = try Scene()
+        let p = s.p
+        let earlier = try forgedFiling(into: s.kept, p)
+        let at = Self.date("2027-03-01")
+        func filing(dated date: Date) -> EventData {
+            var data = earlier
+            let t = earlier.stamp
+            data.stamp = Stamp(date: Stamp.dateString(date, in: .gmt), caseNumber: t.caseNumber, caseStatus: t.caseStatus, report: t.report,
+                               caseManager: t.caseManager, caseSupervisor: t.caseSupervisor, version: 2, filedBy: t.filedBy, filedByName: t.filedByName)
+            return .versionFiled(data)
+        }
+        for date in [Self.date("9999-01-01"), Self.date("2020-01-01"), at.addingTimeInterval(3_600)] {
+            expectIntegrity("is not the event's time") { try appendByHand(filing(dated: date), by: "farah", at: at, p) }
+        }
+        // A moment before its event, as casevault stamps a filing, it is accepted.
+        try appendByHand(filing(dated: at.addingTimeInterval(-30)), by: "farah", at: at, p)
+    }
+
     /// A departure recorded before the hold was placed has nothing to do
     /// with it: the director added by that admin later releases it.
     @Test func aDepartureBeforeTheHoldDoesNotBlockItsRelease() throws {

@@ -159,11 +159,12 @@ import Testing
         let s = earlier.stamp
         var data = earlier
         data.version = 3
-        data.stamp = Stamp(date: s.date, caseNumber: s.caseNumber, caseStatus: s.caseStatus, report: s.report, caseManager: s.caseManager,
+        let now = Date()
+        data.stamp = Stamp(date: Stamp.dateString(now, in: .gmt), caseNumber: s.caseNumber, caseStatus: s.caseStatus, report: s.report, caseManager: s.caseManager,
                            caseSupervisor: s.caseSupervisor, version: 3, filedBy: s.filedBy, filedByName: s.filedByName)
         expectIntegrity("rotate it first") {
             _ = try p.vault.write { writer, head in
-                try Ledger.append([.versionFiled(data)], by: p["farah"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+                try Ledger.append([.versionFiled(data)], by: p["farah"], at: now, vaultID: p.vault.config.vaultId, head: &head, in: writer)
             }
         }
         // Running the departure again finishes it.

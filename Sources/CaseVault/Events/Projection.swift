@@ -329,6 +329,14 @@ enum Projection {
                   same(stamp.caseManager, manager), same(stamp.caseSupervisor, supervisor) else {
                 throw refuse("the stamp does not match the case's signed state")
             }
+            // From format 4 the stamp's date is the event's own time, as casevault stamps it (the plan is
+            // made a moment before the event is signed): retention counts from it.
+            if event.format >= 4 {
+                guard let dated = Timestamp.date(from: stamp.date), let at = Timestamp.date(from: event.at),
+                      dated <= at.addingTimeInterval(300), dated >= at.addingTimeInterval(-86_400) else {
+                    throw refuse("the stamp's date \(stamp.date) is not the event's time \(event.at)")
+                }
+            }
             guard ObjectID(hex: data.object) != nil, data.size >= 0, data.ciphertextSize >= 0 else { throw refuse("bad object") }
             if event.format >= 2 { try requireFresh(data.sealedFileKeyHash, "the sealed file key hash") } else {
                 try requireKey(data.sealedFileKeyHash, "the sealed file key hash")
