@@ -61,35 +61,34 @@ enum Completions {
     static func bashScript(_ generated: String) -> String? {
         let call = #"__casevault_add_completions -W "$(__casevault_custom_complete"#
         guard generated.contains(call), generated.contains("\ncomplete -o filenames -F _casevault casevault"),
-              !generated.contains("__casevault_add_vault_completions") else { return nil }
+              !generated.contains("__casevault_add_vault_completions"), !generated.contains("__casevault_unescape") else { return nil }
         let function = #"""
+
+            # A word with its backslash escapes taken off, into the variable named by $2.
+            __casevault_unescape() {
+                local word='' i c
+                for (( i = 0; i < ${#1}; i++ )); do
+                    c="${1:i:1}"
+                    if [[ "${c}" == '\' ]]; then
+                        (( i++ ))
+                        c="${1:i:1}"
+                    fi
+                    word+="${c}"
+                done
+                printf -v "${2}" '%s' "${word}"
+            }
 
             # casevault: candidates read from the vault, names others chose. Each
             # comes spelt as a bash word; it is taken back to the name by hand
             # (no eval, no expansion) and offered quoted by printf %q, with
             # readline's file-name quoting (which leaves $ and ` alone) off.
             __casevault_add_vault_completions() {
-                local line name quoted i c typed=''
+                local line name quoted typed
                 compopt +o filenames 2>/dev/null
                 # The word typed so far with its backslash escapes taken off.
-                for (( i = 0; i < ${#cur}; i++ )); do
-                    c="${cur:i:1}"
-                    if [[ "${c}" == '\' ]]; then
-                        (( i++ ))
-                        c="${cur:i:1}"
-                    fi
-                    typed+="${c}"
-                done
+                __casevault_unescape "${cur}" typed
                 while IFS='' read -r line; do
-                    name=''
-                    for (( i = 0; i < ${#line}; i++ )); do
-                        c="${line:i:1}"
-                        if [[ "${c}" == '\' ]]; then
-                            (( i++ ))
-                            c="${line:i:1}"
-                        fi
-                        name+="${c}"
-                    done
+                    __casevault_unescape "${line}" name
                     [[ -n "${name}" ]] || continue
                     printf -v quoted '%q' "${name}"
                     if [[ "${quoted}" == "${cur}"* || "${name}" == "${typed}"* ]]; then

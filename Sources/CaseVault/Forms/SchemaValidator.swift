@@ -179,7 +179,7 @@ public struct SchemaValidator: Sendable {
             }
             var patterns = [node["pattern"]?.stringValue].compactMap { $0 }
             if case .object(let p)? = node["patternProperties"] { patterns += p.keys }
-            for pattern in patterns where Context.regex(pattern) == nil {
+            for pattern in patterns where SchemaValidator.regex(pattern) == nil {
                 throw VaultError.invalidInput("the schema's pattern \(pattern) at \(pointer.isEmpty ? "#" : pointer) is not a valid regular expression")
             }
         }
@@ -286,7 +286,7 @@ private struct Context {
             cannotCheck(path, "a pattern applies to a text of more than \(SchemaValidator.maximumPatternInput) characters")
             return nil
         }
-        guard let verdict = Self.matches(regex, text) else {
+        guard let verdict = SchemaValidator.matches(regex, text) else {
             cannotCheck(path, "the pattern's matcher gave up on it (ICU ran out of backtracking stack)")
             return nil
         }
@@ -430,7 +430,7 @@ private struct Context {
         var patterns: [(NSRegularExpression, JSONValue)] = []
         if case .object(let p)? = schema["patternProperties"] {
             for (pattern, subschema) in p.sorted(by: { $0.key < $1.key }) {
-                if let regex = Self.regex(pattern) { patterns.append((regex, subschema)) }
+                if let regex = SchemaValidator.regex(pattern) { patterns.append((regex, subschema)) }
             }
         }
         for key in keys {
@@ -513,7 +513,7 @@ private struct Context {
             fail(path, "is longer than \(Self.number(maximum)) characters")
         }
         if let pattern = schema["pattern"]?.stringValue {
-            if let regex = Self.regex(pattern) {
+            if let regex = SchemaValidator.regex(pattern) {
                 if matches(regex, text, at: path) == false { fail(path, "does not match the pattern \(pattern)", value: .string(text)) }
             } else {
                 fail(path, "cannot be checked: the schema's pattern \(pattern) is not a valid regular expression")
@@ -649,7 +649,10 @@ private struct Context {
     static func number(_ value: Double) -> String {
         JSONValue.numberText(value)
     }
+}
 
+/// Patterns, shared by the validator's contexts and by a schema's load-time checks.
+extension SchemaValidator {
     /// ECMA-262 patterns run through ICU (NSRegularExpression), unanchored
     /// as JSON Schema requires, after translating where ICU differs: ICU's
     /// `$` also matches before a final line break and its `\d` and `\w`
