@@ -1,3 +1,4 @@
+internal import CSecretStream
 internal import CSodium
 
 /// Chunked authenticated encryption with
@@ -19,6 +20,22 @@ public enum SecretStream {
     public static let chunkSize = 64 * 1024
     public static let overhead = 17
     public static var cipherChunkSize: Int { chunkSize + overhead }
+
+    /// Whether ChaCha20 runs sixteen blocks at a time on AVX-512
+    /// (CSecretStream); otherwise every block is libsodium's. The chunks are
+    /// libsodium's secretstream either way, byte for byte: casevault calls
+    /// its own push and pull, which call libsodium's HChaCha20, Poly1305 and
+    /// rekey in the same order (SECURITY.md §2).
+    public static var isAccelerated: Bool { casevault_chacha20_accelerated() != 0 }
+
+    /// Runs `body` with libsodium's ChaCha20 forced, for the tests of both
+    /// paths and the benchmark's comparison; the bytes are the same, so
+    /// other threads meanwhile are unaffected.
+    public static func withPortableCode<T>(_ body: () throws -> T) rethrows -> T {
+        casevault_chacha20_force_portable(1)
+        defer { casevault_chacha20_force_portable(0) }
+        return try body()
+    }
 
     /// A fresh random stream key.
     public static func generateKey() -> SecureBytes {
@@ -171,7 +188,7 @@ public final class SecretStreamEncryptor {
         let tag = UInt8(isFinal ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
         let rc = state.withUnsafeMutableBytes { s in
             associatedData.withUnsafeBytes { ad in
-                crypto_secretstream_xchacha20poly1305_push(
+                casevault_secretstream_push(
                     s.baseAddress!.assumingMemoryBound(to: crypto_secretstream_xchacha20poly1305_state.self),
                     output.baseAddress!.assumingMemoryBound(to: UInt8.self), &written,
                     plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(plaintext.count),
@@ -217,7 +234,7 @@ public final class SecretStreamDecryptor {
         var tag: UInt8 = 0
         let rc = state.withUnsafeMutableBytes { s in
             associatedData.withUnsafeBytes { ad in
-                crypto_secretstream_xchacha20poly1305_pull(
+                casevault_secretstream_pull(
                     s.baseAddress!.assumingMemoryBound(to: crypto_secretstream_xchacha20poly1305_state.self),
                     output.baseAddress!.assumingMemoryBound(to: UInt8.self), &written, &tag,
                     ciphertext.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(ciphertext.count),
