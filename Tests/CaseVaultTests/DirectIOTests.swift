@@ -155,6 +155,54 @@ private func bytes(at path: String) -> [UInt8] {
         }
     }
 
+    /// Cached first (objects): what the page cache holds of the file's
+    /// beginning comes from there, the rest from the device; the bytes are
+    /// the file's either way.
+    @Test(arguments: [0, 2 * DirectIO.blockSize + 4096, 6 * DirectIO.blockSize])
+    func readAheadTakesTheCachedBeginningFromTheCache(cached: Int) throws {
+        let folder = deviceScratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let size = 6 * DirectIO.blockSize + 12_345
+        let input = pattern(size, seed: 12)
+        let path = folder + "/in"
+        try #require(FileManager.default.createFile(atPath: path, contents: Data(input)))
+        // Out of the cache (written back first), then the first `cached`
+        // bytes read into it, without the kernel's read-ahead.
+        let raw = open(path, O_RDONLY)
+        try #require(raw >= 0)
+        defer { close(raw) }
+        #expect(fsync(raw) == 0)
+        #expect(posix_fadvise(raw, 0, 0, POSIX_FADV_DONTNEED) == 0)
+        #expect(posix_fadvise(raw, 0, 0, POSIX_FADV_RANDOM) == 0)
+        var prime = [UInt8](repeating: 0, count: 4096)
+        for offset in stride(from: 0, to: cached, by: 4096) { #expect(pread(raw, &prime, 4096, off_t(offset)) == 4096) }
+        let reader = ReadAhead(fd: try FileSystem.openForReading(path), cachedFirst: true, blocks: 2)
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_553)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+            if n == 0 { break }
+            output += buffer[0..<n]
+        }
+        #expect(output == input)
+        if checkoutHasDevice && CachedRead.preadv2 != nil {
+            // The uncached rest (the device gives the short tail too).
+            #expect(reader.directBytes == Int64(size - cached), "\(cached) bytes were cached")
+        }
+        // Direct reads leave nothing in the cache; read through it once, and
+        // then nothing comes from the device.
+        for offset in stride(from: 0, to: size, by: 4096) { #expect(pread(raw, &prime, 4096, off_t(offset)) > 0) }
+        let again = ReadAhead(fd: try FileSystem.openForReading(path), cachedFirst: true, blocks: 2)
+        output = []
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try again.read(into: $0) }
+            if n == 0 { break }
+            output += buffer[0..<n]
+        }
+        #expect(output == input)
+        #expect(again.directBytes == 0)
+    }
+
     @Test func readAheadReportsAReadError() throws {
         // read(2) on a folder fails with EISDIR.
         let folder = deviceScratch()

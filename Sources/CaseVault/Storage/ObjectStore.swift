@@ -270,9 +270,10 @@ struct FileObjectStore: ObjectStore {
 
     func open(_ id: ObjectID) throws -> any ByteReader {
         do {
-            // Read ahead on a second thread, directly from the device where
-            // the file system allows (see ReadAhead).
-            return ReadAhead(fd: try FileSystem.openForReading(path(of: id)))
+            // Read ahead on a second thread: from the page cache while the
+            // object is there, then directly from the device where the file
+            // system allows (see ReadAhead).
+            return ReadAhead(fd: try FileSystem.openForReading(path(of: id)), cachedFirst: true)
         } catch VaultError.notFound {
             throw VaultError.integrityFailure("object \(id.hex) is missing")
         }
