@@ -127,7 +127,15 @@ int casevault_chacha20_accelerated(void) {
     return value && !__atomic_load_n(&forced_portable, __ATOMIC_RELAXED);
 }
 
-void casevault_chacha20_force_portable(int on) { __atomic_add_fetch(&forced_portable, on ? 1 : -1, __ATOMIC_RELAXED); }
+void casevault_chacha20_force_portable(int on) {
+    if (on) {
+        __atomic_add_fetch(&forced_portable, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    // An unmatched 0 must not leave libsodium's code forced for good.
+    int count = __atomic_load_n(&forced_portable, __ATOMIC_RELAXED);
+    while (count > 0 && !__atomic_compare_exchange_n(&forced_portable, &count, count - 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+}
 
 static uint32_t load32_le(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -139,7 +147,8 @@ void casevault_chacha20_ietf_xor_ic(unsigned char *c, const unsigned char *m, un
     const unsigned long long blocks = (mlen + 63) / 64;
     // Only while the 32-bit block counter cannot wrap; a stream that would
     // wrap goes to libsodium whole, which refuses it as it always has.
-    if (mlen >= 1024 && (unsigned long long)ic + blocks <= (1ULL << 32) && casevault_chacha20_accelerated()) {
+    if (mlen >= 1024 && mlen <= crypto_stream_chacha20_ietf_MESSAGEBYTES_MAX && (unsigned long long)ic + blocks <= (1ULL << 32)
+        && casevault_chacha20_accelerated()) {
         uint32_t words[16] = {0x61707865, 0x3320646e, 0x79622d32, 0x6b206574};
         for (int i = 0; i < 8; i++) words[4 + i] = load32_le(k + 4 * i);
         words[12] = ic;
@@ -153,30 +162,34 @@ void casevault_chacha20_ietf_xor_ic(unsigned char *c, const unsigned char *m, un
     if (done < mlen) crypto_stream_chacha20_ietf_xor_ic(c + done, m + done, mlen - done, n, ic, k);
 }
 
-// Poly1305 of the chunk's associated data, the encrypted tag block and the
-// ciphertext, padded and with their lengths, as libsodium's secretstream.c.
-static void chunk_mac(unsigned char mac[crypto_onetimeauth_poly1305_BYTES],
-                      crypto_secretstream_xchacha20poly1305_state *state,
-                      const unsigned char *ad, unsigned long long adlen,
-                      const unsigned char block[64], const unsigned char *c, unsigned long long mlen) {
-    crypto_onetimeauth_poly1305_state poly;
+// Poly1305 of a chunk, as libsodium's secretstream.c: the key from block 0,
+// then the associated data and its padding (read first, before any output
+// is written, as libsodium does: the caller's `ad` may lie in `out`)...
+static void mac_begin(crypto_onetimeauth_poly1305_state *poly, crypto_secretstream_xchacha20poly1305_state *state,
+                      const unsigned char *ad, unsigned long long adlen) {
     unsigned char key[64];
-    unsigned char lengths[8];
     crypto_stream_chacha20_ietf(key, sizeof key, state->nonce, state->k);
-    crypto_onetimeauth_poly1305_init(&poly, key);
+    crypto_onetimeauth_poly1305_init(poly, key);
     sodium_memzero(key, sizeof key);
-    crypto_onetimeauth_poly1305_update(&poly, ad, adlen);
-    crypto_onetimeauth_poly1305_update(&poly, pad0, (0x10 - adlen) & 0xf);
-    crypto_onetimeauth_poly1305_update(&poly, block, 64);
-    crypto_onetimeauth_poly1305_update(&poly, c, mlen);
-    crypto_onetimeauth_poly1305_update(&poly, pad0, (0x10 - 64 + mlen) & 0xf);
+    crypto_onetimeauth_poly1305_update(poly, ad, adlen);
+    crypto_onetimeauth_poly1305_update(poly, pad0, (0x10 - adlen) & 0xf);
+}
+
+// ...then the encrypted tag block, the ciphertext, its padding and the two
+// lengths (64-bit little-endian); the state is wiped.
+static void mac_end(unsigned char mac[crypto_onetimeauth_poly1305_BYTES], crypto_onetimeauth_poly1305_state *poly,
+                    unsigned long long adlen, const unsigned char block[64], const unsigned char *c, unsigned long long mlen) {
+    unsigned char lengths[8];
+    crypto_onetimeauth_poly1305_update(poly, block, 64);
+    crypto_onetimeauth_poly1305_update(poly, c, mlen);
+    crypto_onetimeauth_poly1305_update(poly, pad0, (0x10 - 64 + mlen) & 0xf);
     for (int i = 0; i < 8; i++) lengths[i] = (unsigned char)(adlen >> (8 * i));
-    crypto_onetimeauth_poly1305_update(&poly, lengths, 8);
+    crypto_onetimeauth_poly1305_update(poly, lengths, 8);
     const unsigned long long total = 64 + mlen;
     for (int i = 0; i < 8; i++) lengths[i] = (unsigned char)(total >> (8 * i));
-    crypto_onetimeauth_poly1305_update(&poly, lengths, 8);
-    crypto_onetimeauth_poly1305_final(&poly, mac);
-    sodium_memzero(&poly, sizeof poly);
+    crypto_onetimeauth_poly1305_update(poly, lengths, 8);
+    crypto_onetimeauth_poly1305_final(poly, mac);
+    sodium_memzero(poly, sizeof *poly);
 }
 
 // After each chunk: the MAC into the nonce, the counter up, and a rekey on
@@ -195,8 +208,10 @@ int casevault_secretstream_push(crypto_secretstream_xchacha20poly1305_state *sta
                                 const unsigned char *m, unsigned long long mlen,
                                 const unsigned char *ad, unsigned long long adlen, unsigned char tag) {
     if (outlen_p != NULL) *outlen_p = 0;
-    if (mlen > crypto_secretstream_xchacha20poly1305_MESSAGEBYTES_MAX) return -1;
-    if (ad == NULL) adlen = 0;
+    // libsodium aborts on these; nothing is read or written here.
+    if (mlen > crypto_secretstream_xchacha20poly1305_MESSAGEBYTES_MAX || (ad == NULL && adlen != 0)) return -1;
+    crypto_onetimeauth_poly1305_state poly;
+    mac_begin(&poly, state, ad, adlen);
     unsigned char block[64] = {0};
     block[0] = tag;
     casevault_chacha20_ietf_xor_ic(block, block, sizeof block, state->nonce, 1, state->k);
@@ -204,7 +219,7 @@ int casevault_secretstream_push(crypto_secretstream_xchacha20poly1305_state *sta
     unsigned char *c = out + 1;
     casevault_chacha20_ietf_xor_ic(c, m, mlen, state->nonce, 2, state->k);
     unsigned char *mac = c + mlen;
-    chunk_mac(mac, state, ad, adlen, block, c, mlen);
+    mac_end(mac, &poly, adlen, block, c, mlen);
     sodium_memzero(block, sizeof block);
     advance(state, mac, tag);
     if (outlen_p != NULL) *outlen_p = crypto_secretstream_xchacha20poly1305_ABYTES + mlen;
@@ -219,8 +234,9 @@ int casevault_secretstream_pull(crypto_secretstream_xchacha20poly1305_state *sta
     if (tag_p != NULL) *tag_p = 0xff;
     if (inlen < crypto_secretstream_xchacha20poly1305_ABYTES) return -1;
     const unsigned long long mlen = inlen - crypto_secretstream_xchacha20poly1305_ABYTES;
-    if (mlen > crypto_secretstream_xchacha20poly1305_MESSAGEBYTES_MAX) return -1;
-    if (ad == NULL) adlen = 0;
+    if (mlen > crypto_secretstream_xchacha20poly1305_MESSAGEBYTES_MAX || (ad == NULL && adlen != 0)) return -1;
+    crypto_onetimeauth_poly1305_state poly;
+    mac_begin(&poly, state, ad, adlen);
     unsigned char block[64] = {0};
     block[0] = in[0];
     casevault_chacha20_ietf_xor_ic(block, block, sizeof block, state->nonce, 1, state->k);
@@ -228,7 +244,7 @@ int casevault_secretstream_pull(crypto_secretstream_xchacha20poly1305_state *sta
     block[0] = in[0];
     const unsigned char *c = in + 1;
     unsigned char mac[crypto_onetimeauth_poly1305_BYTES];
-    chunk_mac(mac, state, ad, adlen, block, c, mlen);
+    mac_end(mac, &poly, adlen, block, c, mlen);
     sodium_memzero(block, sizeof block);
     if (sodium_memcmp(mac, c + mlen, sizeof mac) != 0) {
         sodium_memzero(mac, sizeof mac);

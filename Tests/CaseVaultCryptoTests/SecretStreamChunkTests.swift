@@ -90,7 +90,7 @@ import Testing
             var pullOurs = State(), pullTheirs = State()
             #expect(crypto_secretstream_xchacha20poly1305_init_pull(&pullOurs, header, key) == 0)
             pullTheirs = pullOurs
-            let lengths = Array(0...2_100) + [65_536, 65_536, 65_535, 65_537]
+            let lengths = Array(0...2_100) + (0..<40).map { _ in Int.random(in: 2_101..<65_536) } + [65_536, 65_536, 65_535, 65_537]
             for (index, length) in lengths.enumerated() {
                 let message = random(length), ad = random(index % 34)
                 let tag = Self.tags[index % Self.tags.count]
@@ -130,6 +130,9 @@ import Testing
             #expect(crypto_secretstream_xchacha20poly1305_init_push(&ours, &header, key) == 0)
             ours.nonce.0 = 0xff; ours.nonce.1 = 0xff; ours.nonce.2 = 0xff; ours.nonce.3 = 0xff
             var theirs = ours
+            var pull = State()
+            #expect(crypto_secretstream_xchacha20poly1305_init_pull(&pull, header, key) == 0)
+            pull.nonce.0 = 0xff; pull.nonce.1 = 0xff; pull.nonce.2 = 0xff; pull.nonce.3 = 0xff
             let before = bytes(of: ours)
             for length in [100, 3_000] {
                 let message = random(length)
@@ -138,9 +141,67 @@ import Testing
                 #expect(crypto_secretstream_xchacha20poly1305_push(&theirs, &expected, nil, message, UInt64(length), nil, 0, 0) == 0)
                 #expect(chunk == expected, "chunk of \(length) bytes")
                 #expect(bytes(of: ours) == bytes(of: theirs), "state after \(length) bytes")
+                var plain = [UInt8](repeating: 0, count: length)
+                #expect(casevault_secretstream_pull(&pull, &plain, nil, nil, chunk, UInt64(chunk.count), nil, 0) == 0)
+                #expect(plain == message && bytes(of: pull) == bytes(of: ours), "pull of \(length) bytes across the wrap")
             }
             #expect(Array(bytes(of: ours)[0..<32]) != Array(before[0..<32]), "the key changed")
         }
+    }
+
+    /// libsodium reads the associated data before it writes a byte of the
+    /// chunk, so associated data inside the output buffer gives the chunk
+    /// of that data; ours must too.
+    @Test func associatedDataInsideTheOutputIsReadFirst() {
+        inBothForms {
+            let key = random(32), message = random(3_000), ad = random(16)
+            var header = [UInt8](repeating: 0, count: 24)
+            var ours = State()
+            #expect(crypto_secretstream_xchacha20poly1305_init_push(&ours, &header, key) == 0)
+            var theirs = ours
+            var expected = [UInt8](repeating: 0, count: message.count + 17)
+            #expect(crypto_secretstream_xchacha20poly1305_push(&theirs, &expected, nil, message, UInt64(message.count), ad, 16, 0) == 0)
+            var out = [UInt8](repeating: 0, count: message.count + 17)
+            out.replaceSubrange(8..<24, with: ad)
+            let rc = out.withUnsafeMutableBufferPointer { buffer in
+                casevault_secretstream_push(&ours, buffer.baseAddress, nil, message, UInt64(message.count), buffer.baseAddress! + 8, 16, 0)
+            }
+            #expect(rc == 0)
+            #expect(out == expected)
+            #expect(bytes(of: ours) == bytes(of: theirs))
+        }
+    }
+
+    /// No associated data where some is said to be (libsodium would read
+    /// through the null pointer): refused by both sides, nothing written,
+    /// the state unchanged; never taken as none.
+    @Test func associatedDataThatIsNotThereIsRefused() {
+        let key = random(32), message = random(100)
+        var header = [UInt8](repeating: 0, count: 24)
+        var push = State(), pull = State()
+        #expect(crypto_secretstream_xchacha20poly1305_init_push(&push, &header, key) == 0)
+        #expect(crypto_secretstream_xchacha20poly1305_init_pull(&pull, header, key) == 0)
+        let pushBefore = bytes(of: push), pullBefore = bytes(of: pull)
+        var chunk = [UInt8](repeating: 0xaa, count: 117)
+        var written: UInt64 = 99
+        #expect(casevault_secretstream_push(&push, &chunk, &written, message, 100, nil, 32, 0) == -1)
+        #expect(written == 0 && chunk.allSatisfy { $0 == 0xaa } && bytes(of: push) == pushBefore)
+        #expect(casevault_secretstream_push(&push, &chunk, nil, message, 100, nil, 0, 0) == 0)
+        var plain = [UInt8](repeating: 0xaa, count: 100)
+        #expect(casevault_secretstream_pull(&pull, &plain, nil, nil, chunk, 117, nil, 32) == -1)
+        #expect(plain.allSatisfy { $0 == 0xaa } && bytes(of: pull) == pullBefore)
+        #expect(casevault_secretstream_pull(&pull, &plain, nil, nil, chunk, 117, nil, 0) == 0)
+        #expect(plain == message)
+    }
+
+    /// An unmatched release of the forcing must not force libsodium's code
+    /// for good.
+    @Test func anUnmatchedReleaseDoesNotForceLibsodiumsCode() {
+        let accelerated = SecretStream.isAccelerated
+        casevault_chacha20_force_portable(0)
+        #expect(SecretStream.isAccelerated == accelerated)
+        SecretStream.withPortableCode { #expect(!SecretStream.isAccelerated) }
+        #expect(SecretStream.isAccelerated == accelerated)
     }
 
     /// A damaged chunk, as libsodium: refused, nothing written, the state

@@ -9,8 +9,10 @@
 #include <sodium.h>
 
 /// crypto_secretstream_xchacha20poly1305_push with the same arguments, state
-/// and output. `out` must not overlap `m`. Returns 0, or -1 for a message
-/// longer than crypto_secretstream_xchacha20poly1305_MESSAGEBYTES_MAX.
+/// and output. `out` must not overlap `m` (`ad` may lie in `out`: it is read
+/// first, as libsodium reads it). Returns 0, or -1, with nothing written, for
+/// a message longer than crypto_secretstream_xchacha20poly1305_MESSAGEBYTES_MAX
+/// or a NULL `ad` with a non-zero `adlen` (where libsodium aborts).
 int casevault_secretstream_push(crypto_secretstream_xchacha20poly1305_state *state,
                                 unsigned char *out, unsigned long long *outlen_p,
                                 const unsigned char *m, unsigned long long mlen,
@@ -19,7 +21,8 @@ int casevault_secretstream_push(crypto_secretstream_xchacha20poly1305_state *sta
 /// crypto_secretstream_xchacha20poly1305_pull with the same arguments, state
 /// and output. `m` must not overlap `in`. Returns 0, or -1 when the chunk
 /// does not authenticate (then nothing is written to `m` and the state is
-/// unchanged) or is too short or too long.
+/// unchanged), is too short or too long, or `ad` is NULL with a non-zero
+/// `adlen`.
 int casevault_secretstream_pull(crypto_secretstream_xchacha20poly1305_state *state,
                                 unsigned char *m, unsigned long long *mlen_p, unsigned char *tag_p,
                                 const unsigned char *in, unsigned long long inlen,
