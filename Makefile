@@ -49,6 +49,7 @@ bench-scale: build
 # casevault beside age, restic and bsdtar on the same inputs (hyperfine
 # medians); writes bench/RESULTS.md. Installs the peers from Debian if missing.
 bench-peers: build
+	swift build -c release --product casevault-bench
 	scripts/bench-peers.sh "$$(swift build -c release --show-bin-path)/casevault"
 
 # Installs the binary, shell completions (bash, zsh, fish: case numbers,

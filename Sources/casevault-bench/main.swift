@@ -9,6 +9,7 @@
 //     beside raw Ed25519, and file/get of a small form at 1,000 and 100,000
 //     events.
 // CASEVAULT_BENCH_ONLY=throughput, =log, =cases, =rotation, =export or =audit runs one part;
+// =primitives prints the in-memory rates of secretstream, BLAKE2b and SHA-256 as JSON;
 // =versions (VersionScale.swift, not part of a plain run: it seeds a vault of
 // a million versions) the scale of a national programme.
 // Prints medians of several runs and the ratios to the baseline. The
@@ -159,6 +160,38 @@ func rawSecretstream() -> (encrypt: Double, decrypt: Double) {
     }
     let size = Double(benchSize) / Double(mib)
     return (size / pushSeconds, size / pullSeconds)
+}
+
+/// In memory, medians of five runs over 256 MiB, MiB/s: secretstream push
+/// and pull as casevault runs them, BLAKE2b-256 (`FastBlake2b`, which names
+/// every object and package) and SHA-256 (`CSHA256`, a package's manifest).
+/// What no filing, retrieval or export can go faster than on this machine:
+/// the peers' report (scripts/bench-peers-report.py) sets its figures
+/// beside them.
+func printPrimitiveRates() {
+    var encrypt: [Double] = [], decrypt: [Double] = [], blake2b: [Double] = [], sha256: [Double] = []
+    let chunk = [UInt8](repeating: 0x33, count: SecretStream.cipherChunkSize)
+    let chunks = benchSize / SecretStream.chunkSize
+    let size = Double(benchSize) / Double(mib)
+    for _ in 1...5 {
+        let raw = rawSecretstream()
+        encrypt.append(raw.encrypt)
+        decrypt.append(raw.decrypt)
+        let fast = FastBlake2b()
+        var start = now()
+        for _ in 0..<chunks { fast.update(chunk) }
+        _ = fast.finalize()
+        blake2b.append(size / (now() - start))
+        let hasher = SHA256.Hasher()
+        start = now()
+        chunk.withUnsafeBytes { bytes in for _ in 0..<chunks { hasher.update(bytes) } }
+        _ = hasher.finalize()
+        sha256.append(size / (now() - start))
+    }
+    let rates = ["secretstreamEncrypt": median(encrypt), "secretstreamDecrypt": median(decrypt),
+                 "blake2b": median(blake2b), "sha256": median(sha256)]
+    let data = try! JSONSerialization.data(withJSONObject: rates, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
 }
 
 /// One full measurement with the vault and files under `folder`.
@@ -410,6 +443,12 @@ if stat(diskFolder, &device) == 0, !DirectIO.isBlockDevice(UInt64(device.st_dev)
 }
 let only = ProcessInfo.processInfo.environment["CASEVAULT_BENCH_ONLY"]
 var allMet = true
+if only == "primitives" {
+    // For scripts/bench-peers.sh (not part of a plain run): the rates of the
+    // work every filed, retrieved or exported byte needs, as one JSON object.
+    printPrimitiveRates()
+    exit(0)
+}
 if only == nil || only == "throughput" {
     allMet = measure(in: diskFolder, label: "on disk, where vaults live", judged: true)
     if FileManager.default.fileExists(atPath: "/dev/shm") {
