@@ -155,52 +155,63 @@ private func bytes(at path: String) -> [UInt8] {
         }
     }
 
-    /// Cached first (objects): what the page cache holds of the file's
-    /// beginning comes from there, the rest from the device; the bytes are
-    /// the file's either way.
-    @Test(arguments: [0, 2 * DirectIO.blockSize + 4096, 6 * DirectIO.blockSize])
-    func readAheadTakesTheCachedBeginningFromTheCache(cached: Int) throws {
-        let folder = deviceScratch()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
+    /// Cached first (objects): what the page cache holds of the file comes
+    /// from there, the rest from the device; the bytes are the file's
+    /// either way. The split is checked against what mincore said was
+    /// cached just before the read; this VM's host reclaims page cache on
+    /// its own, and a page can go between the two, so the exact split is
+    /// tried up to five times, and the bytes are checked every time.
+    @Test(arguments: [0, 2 * DirectIO.blockSize + 4096, 6 * DirectIO.blockSize + 12_345])
+    func readAheadTakesWhatTheCacheHoldsFromIt(cached: Int) throws {
         let size = 6 * DirectIO.blockSize + 12_345
         let input = pattern(size, seed: 12)
+        var split: [String] = []
+        for _ in 1...5 {
+            let folder = deviceScratch()
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let path = folder + "/in"
+            try #require(FileManager.default.createFile(atPath: path, contents: Data(input)))
+            // Written back and out of the cache, then the first `cached`
+            // bytes read into it page by page, without read-ahead.
+            let primer = try FileSystem.openForReading(path)
+            #expect(fsync(primer.raw) == 0)
+            #expect(posix_fadvise(primer.raw, 0, 0, POSIX_FADV_DONTNEED) == 0)
+            #expect(posix_fadvise(primer.raw, 0, 0, POSIX_FADV_RANDOM) == 0)
+            var page = [UInt8](repeating: 0, count: 4096)
+            for offset in stride(from: 0, to: cached, by: 4096) { #expect(pread(primer.raw, &page, 4096, off_t(offset)) > 0) }
+            let held = primer.cachedBytes(at: 0, length: size)
+            let reader = ReadAhead(fd: try FileSystem.openForReading(path), cachedFirst: true, blocks: 2)
+            var output: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65_553)
+            while true {
+                let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+                if n == 0 { break }
+                output += buffer[0..<n]
+            }
+            #expect(output == input, "\(cached) bytes cached")
+            // Off a block device everything goes through the page cache.
+            let expected = checkoutHasDevice ? Int64(size - cached) : 0
+            if held == cached && reader.directBytes == expected { return }
+            split.append("cached \(held) of \(cached), read directly \(reader.directBytes) of \(expected)")
+        }
+        Issue.record("never the exact split in five tries: \(split)")
+    }
+
+    /// mincore's answer, on the pages a file has in the cache.
+    @Test func cachedBytesCountsTheCachedPagesFromAnOffset() throws {
+        let folder = deviceScratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/in"
-        try #require(FileManager.default.createFile(atPath: path, contents: Data(input)))
-        // Out of the cache (written back first), then the first `cached`
-        // bytes read into it, without the kernel's read-ahead.
-        let raw = open(path, O_RDONLY)
-        try #require(raw >= 0)
-        defer { close(raw) }
-        #expect(fsync(raw) == 0)
-        #expect(posix_fadvise(raw, 0, 0, POSIX_FADV_DONTNEED) == 0)
-        #expect(posix_fadvise(raw, 0, 0, POSIX_FADV_RANDOM) == 0)
-        var prime = [UInt8](repeating: 0, count: 4096)
-        for offset in stride(from: 0, to: cached, by: 4096) { #expect(pread(raw, &prime, 4096, off_t(offset)) == 4096) }
-        let reader = ReadAhead(fd: try FileSystem.openForReading(path), cachedFirst: true, blocks: 2)
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_553)
-        while true {
-            let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
-            if n == 0 { break }
-            output += buffer[0..<n]
-        }
-        #expect(output == input)
-        if checkoutHasDevice && CachedRead.preadv2 != nil {
-            // The uncached rest (the device gives the short tail too).
-            #expect(reader.directBytes == Int64(size - cached), "\(cached) bytes were cached")
-        }
-        // Direct reads leave nothing in the cache; read through it once, and
-        // then nothing comes from the device.
-        for offset in stride(from: 0, to: size, by: 4096) { #expect(pread(raw, &prime, 4096, off_t(offset)) > 0) }
-        let again = ReadAhead(fd: try FileSystem.openForReading(path), cachedFirst: true, blocks: 2)
-        output = []
-        while true {
-            let n = try buffer.withUnsafeMutableBytes { try again.read(into: $0) }
-            if n == 0 { break }
-            output += buffer[0..<n]
-        }
-        #expect(output == input)
-        #expect(again.directBytes == 0)
+        try #require(FileManager.default.createFile(atPath: path, contents: Data(pattern(5 * 4096 + 100, seed: 3))))
+        let fd = try FileSystem.openForReading(path)
+        var page = [UInt8](repeating: 0, count: 4096)
+        for offset in stride(from: 0, to: 5 * 4096 + 100, by: 4096) { _ = pread(fd.raw, &page, 4096, off_t(offset)) }
+        #expect(fd.cachedBytes(at: 0, length: 1 << 20) == 5 * 4096 + 100, "all of it, the short last page too")
+        #expect(fd.cachedBytes(at: 4096, length: 4096) == 4096)
+        #expect(fd.cachedBytes(at: 4096, length: 10) == 10)
+        #expect(fd.cachedBytes(at: 100, length: 4096) == 0, "not at a page boundary")
+        #expect(fd.cachedBytes(at: 5 * 4096 + 4096, length: 4096) == 0, "past the end")
+        #expect(fd.cachedBytes(at: 0, length: 0) == 0)
     }
 
     @Test func readAheadReportsAReadError() throws {
