@@ -101,9 +101,12 @@ hf file-vs-age \
 hf file-vs-restic \
     -n "casevault file" --prepare "true" "$casevault file CP-2024-0001 big.bin --type document --name Big --as farah" \
     -n "restic backup" --prepare "rm -rf repo && restic init -q -r repo" "restic -q -r repo backup big.bin"
+# casevault get -o makes the file durable before it reports (direct writes,
+# then fsync); age does not, so a third run of age is followed by sync(1).
 hf get-vs-age \
     -n "casevault get -o" --prepare "rm -f out.bin" "$casevault get CP-2024-0001 'Retrieval source' -o out.bin --as grace" \
-    -n "age -d -o" --prepare "rm -f out.bin" "age -d -i age.key -o out.bin big.age"
+    -n "age -d -o" --prepare "rm -f out.bin" "age -d -i age.key -o out.bin big.age" \
+    -n "age -d -o, then sync of its output" --prepare "rm -f out.bin" "age -d -i age.key -o out.bin big.age && sync out.bin"
 hf bulk-vs-restic \
     -n "casevault file --manifest" --prepare "true" "$casevault file --manifest forms.csv --again --as farah" \
     -n "restic backup" --prepare "rm -rf repo && restic init -q -r repo" "restic -q -r repo backup forms"
