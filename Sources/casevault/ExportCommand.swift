@@ -19,7 +19,8 @@ struct ExportHandoverCommand: ParsableCommand {
             document the recipient may read (confidential ones only if they hold that tier), named by the report \
             name with the original file's extension (in a sealed package) or one from its content (the original \
             file names, which often name the child, stay sealed; a zip's entry names are in clear), in a form \
-            Windows takes too (CON, a:b and a trailing dot become _CON, a_b, _), the latest handover form rendered under its stamp, and MANIFEST.json (names, versions, stamps, \
+            Windows takes too (CON, a:b and a trailing dot become _CON, a_b, _), the latest handover form \
+            rendered under its stamp, and MANIFEST.json (names, versions, stamps, \
             SHA-256 of each file; Schemas/export-manifest.schema.json). Every document is read by you, a signed \
             read each, and streamed into the package: no plaintext is written anywhere else. By default the package \
             is sealed to the recipient, who opens it with `casevault package open`; with --zip-passphrase-file it \

@@ -38,24 +38,30 @@ extension FilingInput {
 }
 
 extension Vault {
-    /// Document names as stored and signed: Unicode NFC, so "Café" typed on
-    /// one keyboard and "Cafe" + U+0301 pasted from another are one
-    /// document (the catalog compares bytes). Every name entering the core
-    /// passes through here; the projection refuses a name that did not.
     /// A name to file under: the rules of a new name (`newDocumentName`)
     /// when the case has no such document, else those its versions were
     /// filed under (`documentName`), as the projection holds them: a
     /// document named before a rule was added still takes new versions.
-    func validateForFiling(_ name: String, into caseNumber: String, signed: SignedState? = nil) throws {
-        let exists: Bool
-        if let signed {
-            exists = try signed.document(caseNumber, name) != nil
-        } else {
-            exists = try read { reader, head in head.size > 0 ? try head.signedState(reader).document(caseNumber, name) != nil : false }
-        }
-        if exists { try Self.validate(documentName: name) } else { try Self.validate(newDocumentName: name) }
+    /// `signed`: the caller's snapshot (nil: the log is empty).
+    func validateForFiling(_ name: String, into caseNumber: String, signed: SignedState?) throws {
+        if try signed?.document(caseNumber, name) != nil { try Self.validate(documentName: name) } else { try Self.validate(newDocumentName: name) }
     }
 
+    /// `given` as stored (`storedDocumentName`) and checked for filing
+    /// (`validateForFiling`), in one snapshot.
+    func nameForFiling(_ given: String, into caseNumber: String) throws -> String {
+        try read { reader, head in
+            let signed = head.size > 0 ? try head.signedState(reader) : nil
+            let name = try storedDocumentName(caseNumber, given, signed: signed)
+            try validateForFiling(name, into: caseNumber, signed: signed)
+            return name
+        }
+    }
+
+    /// Document names as stored and signed: Unicode NFC, so "Café" typed on
+    /// one keyboard and "Cafe" + U+0301 pasted from another are one
+    /// document (the catalog compares bytes). Every name entering the core
+    /// passes through here; the projection refuses a name that did not.
     public static func documentName(_ name: String) -> String {
         name.precomposedStringWithCanonicalMapping
     }
@@ -89,12 +95,6 @@ extension Vault {
         }
     }
 
-    /// The stricter rule for a name given now, to file or move under
-    /// (events already signed keep the rule above, so old vaults replay):
-    /// also at most 400 bytes of UTF-8, no bidirectional control (an RLO
-    /// can make "gpj.exe" read as "exe.jpg") and no U+FFFD, which is what
-    /// an argument that was not UTF-8 becomes (two such names would
-    /// otherwise collapse into one document).
     /// The characters a new name may not hold because they show as nothing
     /// or as a line break (SECURITY.md §12, `version.filed`). Part of the
     /// format-4 signing rules, so fixed: it is not `TerminalText.invisible`,
@@ -102,6 +102,12 @@ extension Vault {
     static let invisibleInNames: Set<UInt32> = [0x00ad, 0x061c, 0x115f, 0x1160, 0x180e, 0x200b, 0x200e, 0x200f, 0x2028, 0x2029,
                                                 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0x3164, 0xfeff, 0xffa0]
 
+    /// The stricter rule for a name given now, to file or move under
+    /// (events already signed keep the rule above, so old vaults replay):
+    /// also at most 400 bytes of UTF-8, no bidirectional control (an RLO
+    /// can make "gpj.exe" read as "exe.jpg") and no U+FFFD, which is what
+    /// an argument that was not UTF-8 becomes (two such names would
+    /// otherwise collapse into one document).
     public static func validate(newDocumentName name: String) throws {
         try validate(documentName: name)
         guard name.utf8.count <= 400 else {
@@ -148,8 +154,7 @@ extension Vault {
             throw VaultError.accessDenied("\(actor.role.withArticle) cannot file documents")
         }
         let number = try CaseNumber.parse(caseNumber).description
-        let name = try storedDocumentName(number, name)
-        try validateForFiling(name, into: number)
+        let name = try nameForFiling(name, into: number)
         try Self.validate(documentType: type)
         let fd = try Self.open(input)
         return try fileStream(caseNumber: number, name: name, type: type, confidential: confidential, schema: nil,

@@ -91,8 +91,7 @@ extension Vault {
         }
         let number = try CaseNumber.parse(caseNumber).description
         let schema = try formSchema(type: type, version: schemaVersion)
-        let reportName = try storedDocumentName(number, name ?? schema.title)
-        try validateForFiling(reportName, into: number)
+        let reportName = try nameForFiling(name ?? schema.title, into: number)
         let (form, size) = try Self.readForm(from: try Self.open(input))
         let parsed = try Self.parseForm(form, count: size)
         return try fileForm(parsed, bytes: form, count: size, originalPath: input.path, caseNumber: number, name: reportName, schema: schema,

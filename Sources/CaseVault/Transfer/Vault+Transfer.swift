@@ -199,7 +199,7 @@ extension Vault {
         let prepared: Prepared = try write { writer, head in
             let signed = head.signedState(writer)
             let state = try signed.existingCase(number)
-            try requireTransferable(state, to: identity, by: actor, signed: signed)
+            try requireTransferable(state, to: identity, by: actor, signed: signed, now: now)
             // Both tiers' current keys, to re-seal for the receiving member.
             var sealedKeys: [String: JSONValue] = [:]
             for tier in Tier.allCases {
@@ -298,7 +298,8 @@ extension Vault {
 
     /// Why the case cannot go now, as the command says it (the projection
     /// holds the same rules).
-    private func requireTransferable(_ state: CaseState, to identity: VaultIdentity, by actor: StaffIdentity, signed: SignedState) throws {
+    private func requireTransferable(_ state: CaseState, to identity: VaultIdentity, by actor: StaffIdentity, signed: SignedState,
+                                     now: Date) throws {
         let number = state.case.number
         guard actor.id == state.case.supervisor else {
             throw VaultError.accessDenied("only the case's supervisor (\(state.case.supervisor)) transfers \(number)")
@@ -311,7 +312,7 @@ extension Vault {
             throw VaultError.invalidInput("\(number) is being handed from \(handover.from) to \(handover.to): complete or cancel the handover first")
         }
         if try signed.hold(number) != nil { throw VaultError.invalidInput("\(number) is on legal hold: nothing leaves it") }
-        if let held = try RetentionSchedule(signed, asOf: Date())?.policyHold(of: state.case) {
+        if let held = try RetentionSchedule(signed, asOf: now)?.policyHold(of: state.case) {
             throw VaultError.invalidInput("\(number) is on legal hold: \(held); nothing leaves it")
         }
         if try signed.lifecycle(number).pendingClosure != nil { throw VaultError.invalidInput("a closure of \(number) awaits approval: settle it first") }
