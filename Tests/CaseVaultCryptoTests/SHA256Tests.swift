@@ -13,8 +13,7 @@ import Testing
     /// libsodium.
     @Test func theExtensionsAreUsedWhereTheCPUHasThem() throws {
         #if arch(x86_64) && os(Linux)
-        let info = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
-        let flags = info.split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
+        let flags = try cpuFlags()
         #expect(SHA256.isAccelerated == flags.contains("sha_ni"))
         SHA256.withPortableCode { #expect(!SHA256.isAccelerated) }
         #expect(SHA256.isAccelerated == flags.contains("sha_ni"))

@@ -23,8 +23,7 @@ import Testing
     /// in use, or the checks below would hold only libsodium to itself.
     @Test func theAVX512CodeIsUsedWhereTheCPUHasIt() throws {
         #if arch(x86_64) && os(Linux)
-        let info = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
-        let flags = info.split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
+        let flags = try cpuFlags()
         #expect(SecretStream.isAccelerated == flags.contains("avx512f"))
         SecretStream.withPortableCode { #expect(!SecretStream.isAccelerated) }
         #expect(SecretStream.isAccelerated == flags.contains("avx512f"))
@@ -36,12 +35,6 @@ import Testing
         try SecretStream.withPortableCode(body)
     }
 
-    func random(_ count: Int) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        bytes.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, $0.count) }
-        return bytes
-    }
-
     func bytes(of state: State) -> [UInt8] { withUnsafeBytes(of: state) { Array($0) } }
 
     /// The key stream from every starting block, at every length around
@@ -50,11 +43,11 @@ import Testing
     @Test func keyStreamIsLibsodiums() {
         inBothForms {
             var failures: [String] = []
-            let key = random(32), nonce = random(12)
+            let key = randomBytes(count: 32), nonce = randomBytes(count: 12)
             let lengths = [0, 1, 63, 64, 65, 1023, 1024, 1025, 2047, 2048, 2049, 4096 + 17, 65_536, 65_536 + 64 + 3]
             for length in lengths {
                 for counter: UInt32 in [0, 1, 2, 7, 0xffff_ff00] where UInt64(counter) + UInt64((length + 63) / 64) <= 1 << 32 {
-                    let input = random(length)
+                    let input = randomBytes(count: length)
                     var ours = [UInt8](repeating: 0, count: length), theirs = ours
                     casevault_chacha20_ietf_xor_ic(&ours, input, UInt64(length), nonce, counter, key)
                     crypto_stream_chacha20_ietf_xor_ic(&theirs, input, UInt64(length), nonce, counter, key)
@@ -65,7 +58,7 @@ import Testing
                 }
             }
             // The last sixteen blocks a 32-bit counter has.
-            let input = random(1024)
+            let input = randomBytes(count: 1024)
             var ours = [UInt8](repeating: 0, count: 1024), theirs = ours
             casevault_chacha20_ietf_xor_ic(&ours, input, 1024, nonce, 0xffff_fff0, key)
             crypto_stream_chacha20_ietf_xor_ic(&theirs, input, 1024, nonce, 0xffff_fff0, key)
@@ -82,7 +75,7 @@ import Testing
     @Test func pushAndPullAreLibsodiums() {
         inBothForms {
             var failures: [String] = []
-            let key = random(32)
+            let key = randomBytes(count: 32)
             var header = [UInt8](repeating: 0, count: 24)
             var ours = State(), theirs = State()
             #expect(crypto_secretstream_xchacha20poly1305_init_push(&theirs, &header, key) == 0)
@@ -92,7 +85,7 @@ import Testing
             pullTheirs = pullOurs
             let lengths = Array(0...2_100) + (0..<40).map { _ in Int.random(in: 2_101..<65_536) } + [65_536, 65_536, 65_535, 65_537]
             for (index, length) in lengths.enumerated() {
-                let message = random(length), ad = random(index % 34)
+                let message = randomBytes(count: length), ad = randomBytes(count: index % 34)
                 let tag = Self.tags[index % Self.tags.count]
                 var chunk = [UInt8](repeating: 0, count: length + 17), expected = chunk
                 var written: UInt64 = 0, expectedWritten: UInt64 = 0
@@ -124,7 +117,7 @@ import Testing
     /// When the 32-bit chunk counter wraps, both rekey the same way.
     @Test func counterWrapRekeysAsLibsodium() {
         inBothForms {
-            let key = random(32)
+            let key = randomBytes(count: 32)
             var header = [UInt8](repeating: 0, count: 24)
             var ours = State()
             #expect(crypto_secretstream_xchacha20poly1305_init_push(&ours, &header, key) == 0)
@@ -135,7 +128,7 @@ import Testing
             pull.nonce.0 = 0xff; pull.nonce.1 = 0xff; pull.nonce.2 = 0xff; pull.nonce.3 = 0xff
             let before = bytes(of: ours)
             for length in [100, 3_000] {
-                let message = random(length)
+                let message = randomBytes(count: length)
                 var chunk = [UInt8](repeating: 0, count: length + 17), expected = chunk
                 #expect(casevault_secretstream_push(&ours, &chunk, nil, message, UInt64(length), nil, 0, 0) == 0)
                 #expect(crypto_secretstream_xchacha20poly1305_push(&theirs, &expected, nil, message, UInt64(length), nil, 0, 0) == 0)
@@ -154,7 +147,7 @@ import Testing
     /// of that data; ours must too.
     @Test func associatedDataInsideTheOutputIsReadFirst() {
         inBothForms {
-            let key = random(32), message = random(3_000), ad = random(16)
+            let key = randomBytes(count: 32), message = randomBytes(count: 3_000), ad = randomBytes(count: 16)
             var header = [UInt8](repeating: 0, count: 24)
             var ours = State()
             #expect(crypto_secretstream_xchacha20poly1305_init_push(&ours, &header, key) == 0)
@@ -176,7 +169,7 @@ import Testing
     /// through the null pointer): refused by both sides, nothing written,
     /// the state unchanged; never taken as none.
     @Test func associatedDataThatIsNotThereIsRefused() {
-        let key = random(32), message = random(100)
+        let key = randomBytes(count: 32), message = randomBytes(count: 100)
         var header = [UInt8](repeating: 0, count: 24)
         var push = State(), pull = State()
         #expect(crypto_secretstream_xchacha20poly1305_init_push(&push, &header, key) == 0)
@@ -194,6 +187,23 @@ import Testing
         #expect(plain == message)
     }
 
+    /// A message longer than secretstream allows (libsodium aborts): refused
+    /// before a byte is read or written, the state unchanged.
+    @Test func aMessageTooLongIsRefusedWithNothingWritten() {
+        var header = [UInt8](repeating: 0, count: 24)
+        var push = State(), pull = State()
+        #expect(crypto_secretstream_xchacha20poly1305_init_push(&push, &header, randomBytes(count: 32)) == 0)
+        pull = push
+        let before = bytes(of: push)
+        let limit = UInt64(crypto_secretstream_xchacha20poly1305_messagebytes_max())
+        var out = [UInt8](repeating: 0xaa, count: 64)
+        let input = [UInt8](repeating: 0x55, count: 64)
+        var written: UInt64 = 99
+        #expect(casevault_secretstream_push(&push, &out, &written, input, limit + 1, nil, 0, 0) == -1)
+        #expect(casevault_secretstream_pull(&pull, &out, &written, nil, input, limit + 18, nil, 0) == -1)
+        #expect(written == 0 && out.allSatisfy { $0 == 0xaa } && bytes(of: push) == before && bytes(of: pull) == before)
+    }
+
     /// An unmatched release of the forcing must not force libsodium's code
     /// for good.
     @Test func anUnmatchedReleaseDoesNotForceLibsodiumsCode() {
@@ -208,12 +218,12 @@ import Testing
     /// as it was, so the intact chunk still pulls afterwards.
     @Test func damagedChunksAreRefusedAndChangeNothing() {
         inBothForms {
-            let key = random(32)
+            let key = randomBytes(count: 32)
             var header = [UInt8](repeating: 0, count: 24)
             var push = State(), pull = State()
             #expect(crypto_secretstream_xchacha20poly1305_init_push(&push, &header, key) == 0)
             #expect(crypto_secretstream_xchacha20poly1305_init_pull(&pull, header, key) == 0)
-            let message = random(4_000), ad = Array("case|doc|v1".utf8)
+            let message = randomBytes(count: 4_000), ad = Array("case|doc|v1".utf8)
             var chunk = [UInt8](repeating: 0, count: message.count + 17)
             #expect(crypto_secretstream_xchacha20poly1305_push(&push, &chunk, nil, message, UInt64(message.count), ad, UInt64(ad.count), 0) == 0)
             let before = bytes(of: pull)

@@ -72,3 +72,9 @@ func decryptStream(_ ciphertext: [UInt8], key: SecureBytes, ad: [UInt8], step: I
 extension SecureBytes {
     var bytesForTesting: [UInt8] { withUnsafeBytes { Array($0) } }
 }
+
+/// The CPU's feature flags as /proc/cpuinfo lists them (empty off Linux).
+func cpuFlags() throws -> Set<String> {
+    let info = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+    return info.split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
+}

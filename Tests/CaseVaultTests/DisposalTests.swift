@@ -318,6 +318,25 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try p.vault.verify().isClean)
     }
 
+    /// A supervisor's approval is given as the case's supervisor: once the
+    /// case has another (a handover since), it no longer counts; a project
+    /// director's stands while they are on the staff.
+    @Test func aSupervisorsApprovalLapsesWhenTheCaseIsNoLongerTheirs() throws {
+        let s = try Scene()
+        let p = s.p
+        try s.approve()
+        try p.vault.read { reader, head in
+            let signed = head.signedState(reader)
+            var state = try signed.existingCase(s.gone)
+            let approvals = try signed.disposalApprovals(s.gone)
+            let halima = try #require(approvals.first { $0.by == "halima" }), dora = try #require(approvals.first { $0.by == "dora" })
+            #expect(try Vault.lapsedApproval(halima, of: state, signed) == nil)
+            state.case.supervisor = "someone-else"
+            #expect(try Vault.lapsedApproval(halima, of: state, signed) == "'halima' no longer supervises \(s.gone)")
+            #expect(try Vault.lapsedApproval(dora, of: state, signed) == nil)
+        }
+    }
+
     /// A withdrawal changes the case the approvers judged: their approvals
     /// lapse, as for a filing. And under `last-filing` a withdrawn version
     /// still counts: withdrawing the newest filing does not bring the

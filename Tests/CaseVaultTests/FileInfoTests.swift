@@ -100,6 +100,22 @@ import Testing
                 try Ledger.append([.versionFiled(forged)], by: p["farah"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
             }
         }
+        // Nor is a document moved under such a name, by the command or by hand.
+        try p.openCase(client: 43)
+        #expect {
+            _ = try p.vault.moveDocument(caseNumber: "CP-2024-0042", document: "Intake form", to: "CP-2024-0043", name: name,
+                                         reason: "misfiled", by: p["halima"])
+        } throws: { error in
+            guard case VaultError.invalidInput(let message) = error else { return false }
+            return message.hasPrefix("document name")
+        }
+        expectIntegrity("the new document name breaks the rules") {
+            _ = try p.vault.write { writer, head in
+                try Ledger.append([.documentMoved(DocumentMoved(case: "CP-2024-0042", document: "Intake form", to: "CP-2024-0043", toDocument: name,
+                                                                reason: "misfiled", versions: []))],
+                                  by: p["halima"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
+            }
+        }
         // The joiners Persian, Dari and Pashto writing needs stay.
         try p.file(Array("x".utf8), name: "Zahra\u{200C}ullah notes", type: "note")
     }

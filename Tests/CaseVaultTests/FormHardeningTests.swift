@@ -1,4 +1,5 @@
 @testable import CaseVault
+import CaseVaultCrypto
 import Foundation
 import Testing
 
@@ -183,6 +184,12 @@ private func intake(estimatedAge number: String) throws -> Data {
             #expect(JSONParser.isExact(text, Double(text)!) == exact, "\(text)")
         }
         try p.fileForm(try intake(estimatedAge: "14.0"), type: "intake")
+        // A form filed before the rule still reads: only filing parses exactly.
+        for number in ["-1e-400", "25.000000000000001"] {
+            let form = SecureBytes(copying: Array("{\"estimatedAge\": \(number)}".utf8))
+            #expect(throws: VaultError.self, "\(number)") { try Vault.parseForm(form, count: form.count) }
+            #expect(try Vault.parseForm(form, count: form.count, filing: false) == .object(["estimatedAge": .number(Double(number)!)]))
+        }
     }
 
     /// Whole numbers past 2^53 are told apart: as doubles they were one.

@@ -330,6 +330,16 @@ import Testing
         try o.from.vault.setHold(Self.number, placing: true, reason: "court order 12/2026", by: o.from["halima"])
         #expect(throws: VaultError.invalidInput("\(Self.number) is on legal hold: nothing leaves it")) { try o.export() }
         #expect(!FileManager.default.fileExists(atPath: o.from.scratch.file("case.cvt")))
+        // Nor while the retention policy's legalHolds name it.
+        try o.from.vault.setHold(Self.number, placing: false, reason: "order lifted", by: o.from["halima"])
+        _ = try o.from.vault.setRetentionPolicy(try DisposalTests.policy(for: o.from.vault) { json in
+            json["legalHolds"] = [["case": Self.number, "reason": "court order 13/2026", "placedBy": "ruth.wambui", "placedAt": "2026-11-30T09:00:00Z"]]
+        }, by: o.from["amina"])
+        #expect { try o.export() } throws: { error in
+            guard case VaultError.invalidInput(let message) = error else { return false }
+            return message.contains("holds it (legalHolds)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: o.from.scratch.file("case.cvt")))
         // An identity for a member who may not import is refused where it is made; one edited to name
         // another role no longer matches its fingerprint, and one naming a project director is refused by the sender.
         #expect(throws: VaultError.self) { try o.to.vault.identity(for: "farah") }

@@ -75,7 +75,8 @@ import Testing
                       ["--generate-completion-script", "--", "bash"], ["--generate-completion-script=bash", "--version"],
                       ["--version", "--generate-completion-script=bash"], ["--generate-completion-script", "bash", "--help"]])
     func everyWayOfAskingForTheBashScriptGivesCasevaultsOwn(_ arguments: [String]) throws {
-        let cli = CLI(scratch: Scratch().path)
+        let scratch = Scratch()
+        let cli = CLI(scratch: scratch.path)
         let result = try cli.run(arguments, extraEnvironment: ["SHELL": "/bin/bash"])
         #expect(result.code == 0, "\(result.stderr)")
         #expect(result.stdout.contains("__casevault_add_vault_completions") && !result.stdout.contains("__casevault_add_completions -W \"$(__casevault_custom_complete"))
@@ -84,6 +85,17 @@ import Testing
         // After `--` it is a value (a document's name), not a request for the script.
         let value = try cli.run(["history", "CP-2024-0042", "--", "--generate-completion-script"], extraEnvironment: ["SHELL": "/bin/bash"])
         #expect(value.code != 0 && !value.stdout.contains("complete -F") && !value.stdout.contains("_casevault()"), "\(value.stdout)")
+    }
+
+    /// A shell casevault makes no script for, named or the login shell's:
+    /// refused with its usage code, nothing printed.
+    @Test func aShellWithoutAScriptIsRefused() throws {
+        let scratch = Scratch()
+        let cli = CLI(scratch: scratch.path)
+        for (arguments, shell) in [(["--generate-completion-script", "powershell"], "/bin/bash"), (["--generate-completion-script"], "/bin/sh")] {
+            let result = try cli.run(arguments, extraEnvironment: ["SHELL": shell])
+            #expect(result.code == 64 && result.stdout.isEmpty, "\(arguments), SHELL=\(shell): \(result.code) \(result.stdout)")
+        }
     }
 
     /// zsh's `_describe` reads a candidate up to its first unescaped colon;
