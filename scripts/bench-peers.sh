@@ -116,7 +116,7 @@ hf export-vs-bsdtar \
     -n "bsdtar -cf, then sync of its output" --prepare "rm -f out.tar" "bsdtar -cf out.tar export && sync out.tar"
 rm -f out.age out.bin out.cvp out.tar
 # What bounds the figures: the in-memory rates of the work every byte needs
-# (secretstream, BLAKE2b, SHA-256), from casevault-bench beside the binary.
+# (secretstream, BLAKE3, BLAKE2b, SHA-256), from casevault-bench beside the binary.
 bench="$(dirname "$casevault")/casevault-bench"
 if [ -x "$bench" ]; then
     echo "==> primitives"

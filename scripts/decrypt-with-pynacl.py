@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent decoder and verifier for casevault vaults (format 2), written from SECURITY.md alone.
+"""Independent decoder and verifier for casevault vaults (formats 1 to 3), written from SECURITY.md alone.
 
     decrypt-with-pynacl.py VAULT STAFF_ID PASSPHRASE_FILE CASE DOCUMENT [VERSION] [--checkpoint FILE] > plaintext
 
@@ -538,7 +538,10 @@ def run(argv):
     # catalog whose -wal/-shm files are absent, SQLite itself creates them beside it even in mode=ro.
     config = json.load(open(os.path.join(vault, "casevault.json"), "rb"))
     if type(config) is not dict or config.get("format") != "casevault-vault": fail("not a casevault vault")
-    if config.get("formatVersion") not in (1, 2): fail("unknown vault format version")
+    # Format 3 differs from 2 only in the hash that names new objects (BLAKE3-256, §9). The name is
+    # not what makes an object's content trustworthy here: the secretstream under the signed file key,
+    # with the version's stamp in its associated data, is (§9, §11), so this decoder does not hash objects.
+    if config.get("formatVersion") not in (1, 2, 3): fail("unknown vault format version")
     vault_id = config.get("vaultId")
     if not pat(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")(vault_id): fail("malformed vault id")
     db_path = pathlib.Path(vault, "catalog.sqlite").resolve()

@@ -17,6 +17,7 @@
 // state and key block this file keeps are wiped before it returns, as
 // libsodium does in its own secretstream.c.
 #include "casevault_secretstream.h"
+#include "casevault_vectors.h"
 #include <string.h>
 
 // The state's nonce: a 4-byte little-endian chunk counter, then the 8-byte
@@ -29,7 +30,6 @@
 static const unsigned char pad0[16] = {0};
 
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
 
 #define AVX512 __attribute__((target("avx512f")))
@@ -49,7 +49,7 @@ AVX512 static void xor_blocks16(unsigned char *out, const unsigned char *in, siz
                                 const uint32_t words[16], uint32_t counter) {
     const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     for (; groups > 0; groups--, counter += 16, in += 1024, out += 1024) {
-        __m512i x[16], t[16];
+        __m512i x[16];
         for (int i = 0; i < 16; i++) x[i] = _mm512_set1_epi32((int)words[i]);
         const __m512i counters = _mm512_add_epi32(_mm512_set1_epi32((int)counter), lanes);
         x[12] = counters;
@@ -64,53 +64,19 @@ AVX512 static void xor_blocks16(unsigned char *out, const unsigned char *in, siz
         for (int i = 0; i < 16; i++) {
             x[i] = _mm512_add_epi32(x[i], i == 12 ? counters : _mm512_set1_epi32((int)words[i]));
         }
-        // Pairs of words, then quads: afterwards x[4k + m], 128-bit lane L,
-        // holds words 4k..4k+3 of block 4L + m.
-        for (int i = 0; i < 16; i += 2) {
-            t[i] = _mm512_unpacklo_epi32(x[i], x[i + 1]);
-            t[i + 1] = _mm512_unpackhi_epi32(x[i], x[i + 1]);
-        }
-        for (int i = 0; i < 16; i += 4) {
-            x[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-            x[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-            x[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-            x[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-        }
-        // Then the 128-bit lanes: the four quads of block m + 4j side by side.
-        for (int m = 0; m < 4; m++) {
-            const __m512i a = x[m], b = x[4 + m], c = x[8 + m], d = x[12 + m];
-            const __m512i abLow = _mm512_shuffle_i32x4(a, b, 0x44), abHigh = _mm512_shuffle_i32x4(a, b, 0xee);
-            const __m512i cdLow = _mm512_shuffle_i32x4(c, d, 0x44), cdHigh = _mm512_shuffle_i32x4(c, d, 0xee);
-            const __m512i block[4] = {
-                _mm512_shuffle_i32x4(abLow, cdLow, 0x88), _mm512_shuffle_i32x4(abLow, cdLow, 0xdd),
-                _mm512_shuffle_i32x4(abHigh, cdHigh, 0x88), _mm512_shuffle_i32x4(abHigh, cdHigh, 0xdd),
-            };
-            for (int j = 0; j < 4; j++) {
-                const size_t at = 64 * (size_t)(4 * j + m);
-                _mm512_storeu_si512((void *)(out + at), _mm512_xor_si512(block[j], _mm512_loadu_si512((const void *)(in + at))));
-            }
+        // One block per register, each block's words together.
+        casevault_transpose16(x);
+        for (int b = 0; b < 16; b++) {
+            const size_t at = 64 * (size_t)b;
+            _mm512_storeu_si512((void *)(out + at), _mm512_xor_si512(x[b], _mm512_loadu_si512((const void *)(in + at))));
         }
     }
 }
 
-// AVX-512F in the CPU (CPUID leaf 7 EBX bit 16) and its registers saved by
-// the kernel (OSXSAVE, and XCR0 bits 1, 2, 5, 6 and 7: SSE, AVX, opmask,
-// the upper halves of ZMM0-15 and ZMM16-31).
-static int cpu_has_avx512f(void) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) return 0;
-    unsigned low, high;
-    __asm__ volatile("xgetbv" : "=a"(low), "=d"(high) : "c"(0));
-    if ((low & 0xe6) != 0xe6) return 0;
-    if (__get_cpuid_max(0, 0) < 7) return 0;
-    __cpuid_count(7, 0, a, b, c, d);
-    return (b & (1u << 16)) != 0;
-}
 #else
 static void xor_blocks16(unsigned char *out, const unsigned char *in, size_t groups, const uint32_t words[16], uint32_t counter) {
     (void)out; (void)in; (void)groups; (void)words; (void)counter;
 }
-static int cpu_has_avx512f(void) { return 0; }
 #endif
 
 // -1 until the first use decides; a race writes the same value twice.
@@ -121,7 +87,7 @@ static int forced_portable = 0;
 int casevault_chacha20_accelerated(void) {
     int value = __atomic_load_n(&accelerated, __ATOMIC_RELAXED);
     if (value < 0) {
-        value = cpu_has_avx512f();
+        value = casevault_cpu_vectors() == 2;
         __atomic_store_n(&accelerated, value, __ATOMIC_RELAXED);
     }
     return value && !__atomic_load_n(&forced_portable, __ATOMIC_RELAXED);

@@ -38,7 +38,7 @@ public final class FastBlake2b {
         bytes.withUnsafeBytes { update(raw: $0) }
     }
 
-    private func update(raw bytes: UnsafeRawBufferPointer) {
+    func update(raw bytes: UnsafeRawBufferPointer) {
         guard var input = bytes.baseAddress, bytes.count > 0 else { return }
         var remaining = bytes.count
         let free = State.blockSize - blockCount

@@ -163,13 +163,15 @@ func rawSecretstream() -> (encrypt: Double, decrypt: Double) {
 }
 
 /// In memory, medians of five runs over 256 MiB, MiB/s: secretstream push
-/// and pull as casevault runs them, BLAKE2b-256 (`FastBlake2b`, which names
-/// every object and package) and SHA-256 (`CSHA256`, a package's manifest).
+/// and pull as casevault runs them, BLAKE3-256 (`Blake3`, which names the
+/// objects of a format-3 vault), BLAKE2b-256 (`FastBlake2b`, which names
+/// packages and a format-2 vault's objects) and SHA-256 (`CSHA256`, a
+/// package's manifest).
 /// What no filing, retrieval or export can go faster than on this machine:
 /// the peers' report (scripts/bench-peers-report.py) sets its figures
 /// beside them.
 func printPrimitiveRates() {
-    var encrypt: [Double] = [], decrypt: [Double] = [], blake2b: [Double] = [], sha256: [Double] = []
+    var encrypt: [Double] = [], decrypt: [Double] = [], blake2b: [Double] = [], blake3: [Double] = [], sha256: [Double] = []
     let chunk = [UInt8](repeating: 0x33, count: SecretStream.cipherChunkSize)
     let chunks = benchSize / SecretStream.chunkSize
     let size = Double(benchSize) / Double(mib)
@@ -182,6 +184,13 @@ func printPrimitiveRates() {
         for _ in 0..<chunks { fast.update(chunk) }
         _ = fast.finalize()
         blake2b.append(size / (now() - start))
+        // In the 128 KiB pieces a filing hands it (ObjectStore).
+        let piece = [UInt8](repeating: 0x33, count: 128 << 10)
+        let tree = Blake3()
+        start = now()
+        piece.withUnsafeBytes { bytes in for _ in 0..<(benchSize / piece.count) { tree.update(bytes) } }
+        _ = tree.finalize()
+        blake3.append(size / (now() - start))
         let hasher = SHA256.Hasher()
         start = now()
         chunk.withUnsafeBytes { bytes in for _ in 0..<chunks { hasher.update(bytes) } }
@@ -189,7 +198,7 @@ func printPrimitiveRates() {
         sha256.append(size / (now() - start))
     }
     let rates = ["secretstreamEncrypt": median(encrypt), "secretstreamDecrypt": median(decrypt),
-                 "blake2b": median(blake2b), "sha256": median(sha256)]
+                 "blake2b": median(blake2b), "blake3": median(blake3), "sha256": median(sha256)]
     let data = try! JSONSerialization.data(withJSONObject: rates, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 }
@@ -261,12 +270,20 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
         return (writeRate, Double(benchSize) / Double(mib) / (now() - start))
     }
 
-    /// BLAKE2b-256 over the same volume, in memory: `FastBlake2b`, which
-    /// names every object, and libsodium's, for comparison.
-    func rawBlake2b() -> (swift: Double, libsodium: Double) {
+    /// The object hashes over the same volume, in memory: `Blake3`, which
+    /// names a format-3 vault's objects, `FastBlake2b`, which names a
+    /// format-2 vault's, and libsodium's BLAKE2b, for comparison.
+    func rawHashes() -> (blake3: Double, swift: Double, libsodium: Double) {
         let chunk = [UInt8](repeating: 0x33, count: SecretStream.cipherChunkSize)
-        let fast = FastBlake2b()
+        // In the 128 KiB pieces a filing hands it (ObjectStore).
+        let piece = [UInt8](repeating: 0x33, count: 128 << 10)
+        let tree = Blake3()
         var start = now()
+        for _ in 0..<(benchSize / piece.count) { tree.update(piece) }
+        _ = tree.finalize()
+        let blake3Rate = Double(benchSize) / Double(mib) / (now() - start)
+        let fast = FastBlake2b()
+        start = now()
         for _ in 0..<(benchSize / SecretStream.chunkSize) { fast.update(chunk) }
         _ = fast.finalize()
         let swiftRate = Double(benchSize) / Double(mib) / (now() - start)
@@ -274,11 +291,11 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
         start = now()
         for _ in 0..<(benchSize / SecretStream.chunkSize) { sodium.update(chunk) }
         _ = sodium.finalize()
-        return (swiftRate, Double(benchSize) / Double(mib) / (now() - start))
+        return (blake3Rate, swiftRate, Double(benchSize) / Double(mib) / (now() - start))
     }
 
     var sodiumEncrypt: [Double] = [], sodiumDecrypt: [Double] = []
-    var rawEncrypt: [Double] = [], rawDecrypt: [Double] = [], diskWrites: [Double] = [], diskReads: [Double] = [], hashes: [Double] = [], sodiumHashes: [Double] = []
+    var rawEncrypt: [Double] = [], rawDecrypt: [Double] = [], diskWrites: [Double] = [], diskReads: [Double] = [], hashes: [Double] = [], sodiumHashes: [Double] = [], treeHashes: [Double] = []
     var fileRates: [Double] = [], getRates: [Double] = [], streamRates: [Double] = [], fileRSS: [Double] = [], getRSS: [Double] = []
     var pairRatios: [Double] = [], pinnedRatios: [Double] = [], fileCores: [Double] = []
     let size = Double(benchSize) / Double(mib)
@@ -293,7 +310,8 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
         let disk = rawDisk()
         diskWrites.append(disk.write)
         diskReads.append(disk.read)
-        let hash = rawBlake2b()
+        let hash = rawHashes()
+        treeHashes.append(hash.blake3)
         hashes.append(hash.swift)
         sodiumHashes.append(hash.libsodium)
         let (fileSeconds, fileStatus, fileUsage) = spawnUsage(["file", "CP-2024-0001", "--as", "grace", "--passphrase-file", "\(scratch)/grace.pw",
@@ -352,8 +370,9 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
         row("  with libsodium's ChaCha20: encrypt", median(sodiumEncrypt), "MiB/s", "context: what AVX-512 replaced")
         row("  with libsodium's ChaCha20: decrypt", median(sodiumDecrypt), "MiB/s", "context: what AVX-512 replaced")
     }
-    row("raw BLAKE2b-256, FastBlake2b (in memory)", median(hashes), "MiB/s", "context: names every object")
-    row("raw BLAKE2b-256, libsodium (in memory)", median(sodiumHashes), "MiB/s", "context: what it replaced")
+    row("raw BLAKE3-256, \(Blake3.implementation) (in memory)", median(treeHashes), "MiB/s", "context: names a format-3 vault's objects")
+    row("raw BLAKE2b-256, FastBlake2b (in memory)", median(hashes), "MiB/s", "context: names a format-2 vault's objects")
+    row("raw BLAKE2b-256, libsodium (in memory)", median(sodiumHashes), "MiB/s", "context: what FastBlake2b replaced")
     row("disk: write 256 MiB (direct) + fsync", median(diskWrites), "MiB/s", "context: this disk, now" + spread(diskWrites))
     row("disk: read 256 MiB (direct)", median(diskReads), "MiB/s", "context: this disk, now" + spread(diskReads))
     row("casevault file, 256 MiB (end to end)", fileRate, "MiB/s", String(format: "%.0f %% of raw encrypt (target ≥ 60 %%)", 100 * fileRate / baseEncrypt) + spread(fileRates))

@@ -235,7 +235,7 @@ struct RetentionCertificateCommand: ParsableCommand {
         print("  signed event:        \(c.eventSeq), leaf hash \(c.eventLeafHash)")
         print("  log when printed:    size \(c.logSize), root \(c.logRoot)")
         if !c.destroyed.isEmpty {
-            print("Versions destroyed (ciphertext BLAKE2b-256):")
+            print("Versions destroyed (OBJECT: the hash that names the ciphertext, SECURITY.md §9):")
             print(Table.render(header: ["  DOCUMENT", "V", "TIER", "FILED", "OBJECT", "BYTES"], rows: c.destroyed.map {
                 ["  " + TerminalText.escape($0.document), String($0.version), $0.tier, $0.filedAt, $0.objectId, String($0.ciphertextSize)]
             }))

@@ -1,5 +1,6 @@
 @testable import CaseVault
 import CaseVaultSQLite
+import CaseVaultCrypto
 import Foundation
 import Testing
 
@@ -107,6 +108,56 @@ import Testing
         #expect(events[21].type == "content.read" && events[21].actor == "grace")
         #expect(events[22].type == "content.refused" && events[22].actor == "dora")
         #expect(events.count == 23 + 5)
+    }
+
+    /// Format 3 changed only how new objects are named (SECURITY.md §9):
+    /// a format-2 vault goes on naming by BLAKE2b, so a casevault that
+    /// reads only format 2 still checks it; a case it sends to a format-3
+    /// vault keeps its BLAKE2b names there beside the BLAKE3 ones filed
+    /// after, and both vaults verify, reading every object. A BLAKE2b-named
+    /// object altered in the format-3 vault is still caught.
+    @Test func aFormatTwoVaultNamesByBlake2bAndACaseItSendsKeepsItsNames() throws {
+        let scratch = Scratch()
+        let old = try open("vault-format-2", in: scratch)
+        #expect(old.objects.naming == .blake2b)
+        let farah = try old.unlock(staffID: "farah", passphrase: try scratch.passphrase("farah format-2 passphrase"))
+        let input = scratch.file("note.txt")
+        try Data("filed after the upgrade".utf8).write(to: URL(fileURLWithPath: input))
+        let filed = try old.file(caseNumber: "CP-2024-0042", name: "Late note", type: "note", from: .file(path: input), by: farah)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: old.objects.path(of: ObjectID(hex: filed.objectID)!))))
+        #expect(filed.objectID == Blake2b.hash(bytes).hexString)
+
+        let new = try Programme()
+        #expect(new.vault.config.formatVersion == 3 && new.vault.objects.naming == .blake3)
+        let halima = try old.unlock(staffID: "halima", passphrase: try scratch.passphrase("halima fixture passphrase"))
+        let sent = try old.exportCase("CP-2024-0042", to: try new.vault.identity(for: "halima"), out: scratch.file("case.cvt"),
+                                      reason: "the family moved", by: halima)
+        _ = try new.vault.importCase(from: sent.path, manager: "joseph", by: new["halima"])
+        #expect(try new.read("CP-2024-0042", "Late note", by: "joseph") == Array("filed after the upgrade".utf8))
+        let moved = try new.vault.versions(caseNumber: "CP-2024-0042", document: nil)
+        #expect(moved.count == 6 && moved.allSatisfy { version in
+            let path = new.vault.objects.path(of: ObjectID(hex: version.objectID)!)
+            return (try? Data(contentsOf: URL(fileURLWithPath: path))).map { Blake2b.hash([UInt8]($0)).hexString == version.objectID } ?? false
+        })
+        let later = try new.file(Array("filed in the new office".utf8), name: "New note", type: "note")
+        let laterBytes = try Data(contentsOf: URL(fileURLWithPath: new.objectPath(later.objectID)))
+        #expect(later.objectID == Blake3.hash([UInt8](laterBytes)).hexString)
+
+        let everything = VerifyOptions(readData: .all)
+        for vault in [old, new.vault] {
+            let report = try vault.verify(everything)
+            #expect(report.isClean && report.objectsRead > 0, "\(report.findings)")
+        }
+        // One byte of a BLAKE2b-named object changed in the BLAKE3 vault.
+        let victim = new.objectPath(filed.objectID)
+        let handle = try #require(FileHandle(forUpdatingAtPath: victim))
+        try handle.seek(toOffset: 30)
+        let byte = try #require(try handle.read(upToCount: 1))
+        try handle.seek(toOffset: 30)
+        try handle.write(contentsOf: Data([byte[0] ^ 1]))
+        try handle.close()
+        let altered = try new.vault.verify(everything)
+        #expect(altered.findings.map(\.kind) == [.objectAltered] && altered.findings.first?.subject == "object \(filed.objectID)")
     }
 
     /// Events of body format 3, written by casevault at c1b6781

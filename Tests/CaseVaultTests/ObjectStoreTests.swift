@@ -7,9 +7,9 @@ import Glibc
 import Testing
 
 @Suite struct ObjectStoreTests {
-    private func store(_ scratch: Scratch) throws -> FileObjectStore {
+    private func store(_ scratch: Scratch, naming: ObjectNaming = .blake2b) throws -> FileObjectStore {
         try FileManager.default.createDirectory(atPath: scratch.file("objects"), withIntermediateDirectories: false)
-        return FileObjectStore(root: scratch.file("objects"))
+        return FileObjectStore(root: scratch.file("objects"), naming: naming)
     }
 
     private func put(_ bytes: [UInt8], in store: FileObjectStore) throws -> (id: ObjectID, size: Int64) {
@@ -66,17 +66,45 @@ import Testing
         }
     }
 
-    @Test func objectsAreNamedByTheirBlake2bAndReadBack() throws {
+    /// By BLAKE2b-256 in a vault of format 2, BLAKE3-256 from format 3
+    /// (SECURITY.md §9); small objects (gathered, under 1 MiB) and large
+    /// ones (through the pipeline) alike.
+    @Test(arguments: ObjectNaming.allCases, [300_000, 3 << 20])
+    func objectsAreNamedByTheirHashAndReadBack(naming: ObjectNaming, count: Int) throws {
         let scratch = Scratch()
-        let store = try store(scratch)
-        let bytes = (0..<300_000).map { UInt8($0 % 251) }
+        let store = try store(scratch, naming: naming)
+        let bytes = (0..<count).map { UInt8($0 % 251) }
         let (id, size) = try put(bytes, in: store)
-        #expect(size == 300_000)
-        #expect(id.hex == Blake2b.hash(bytes).hexString)
+        #expect(size == Int64(count))
+        #expect(id.hex == (naming == .blake2b ? Blake2b.hash(bytes) : Blake3.hash(bytes)).hexString)
         #expect(store.contains(id))
         #expect(try get(id, from: store) == bytes)
         #expect(try store.allObjects() == [id])
         #expect(scratch.listing() == ["objects", "objects/\(id.hex.prefix(2))", "objects/\(id.hex.prefix(2))/\(id.hex)"])
+        #expect(ObjectNaming(formatVersion: 2) == .blake2b && ObjectNaming(formatVersion: 3) == .blake3)
+    }
+
+    /// A transfer's object, named in advance by the sending vault's naming,
+    /// keeps that name in a vault of either format; bytes that hash to
+    /// neither name are stored under their own name, which the importer
+    /// sees differ (and refuses).
+    @Test(arguments: ObjectNaming.allCases, [5_000, 2 << 20])
+    func anObjectNamedInAdvanceKeepsItsNameByEitherHash(naming: ObjectNaming, count: Int) throws {
+        let scratch = Scratch()
+        let store = try store(scratch, naming: naming)
+        let bytes = randomBytes(count: count)
+        for expected in [Blake2b.hash(bytes), Blake3.hash(bytes)].map({ ObjectID(digest: $0) }) {
+            let written = try store.write(expecting: expected) { sink in try bytes.withUnsafeBytes { try sink($0) } }
+            #expect(written.id == expected && written.size == Int64(count))
+            #expect(try get(expected, from: store) == bytes)
+            let raw = try Data(contentsOf: URL(fileURLWithPath: store.path(of: expected)))
+            #expect(raw.withUnsafeBytes { naming.matches(expected, $0) } && raw.withUnsafeBytes { naming.other.matches(expected, $0) })
+        }
+        let claimed = ObjectID(digest: Blake3.hash(bytes + [0]))
+        let forged = try store.write(expecting: claimed) { sink in try bytes.withUnsafeBytes { try sink($0) } }
+        #expect(forged.id != claimed && !store.contains(claimed))
+        #expect(forged.id.hex == (naming == .blake2b ? Blake2b.hash(bytes) : Blake3.hash(bytes)).hexString)
+        #expect(!bytes.withUnsafeBytes { naming.matches(claimed, $0) })
     }
 
     @Test func identicalBytesAreStoredOnce() throws {

@@ -118,9 +118,10 @@ import Testing
         let vault = try makeVault(in: scratch)
         let configPath = vault.path + "/" + Vault.configFileName
         var json = try String(contentsOfFile: configPath, encoding: .utf8)
-        json = json.replacingOccurrences(of: "\"formatVersion\" : 2", with: "\"formatVersion\" : 3")
+        let current = VaultConfig.currentFormatVersion
+        json = json.replacingOccurrences(of: "\"formatVersion\" : \(current)", with: "\"formatVersion\" : \(current + 1)")
         try json.write(toFile: configPath, atomically: false, encoding: .utf8)
-        #expect(throws: VaultError.newerFormat(found: 3, supported: 2)) { _ = try Vault.open(at: vault.path) }
+        #expect(throws: VaultError.newerFormat(found: current + 1, supported: current)) { _ = try Vault.open(at: vault.path) }
     }
 
     @Test func aDamagedConfigIsAnIntegrityFailure() throws {

@@ -200,12 +200,12 @@ import Testing
 
         let (vault, cli) = try makeVault()
         let config = vault + "/casevault.json"
-        let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "\"formatVersion\" : 2", with: "\"formatVersion\" : 7")
+        let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "\"formatVersion\" : 3", with: "\"formatVersion\" : 7")
         try text.write(toFile: config, atomically: false, encoding: .utf8)
         let newer = try cli.run(["staff", "list"])
         #expect(newer.code == 78)
         #expect(newer.errors == """
-            casevault: error: this vault has format version 7; this casevault reads up to version 2
+            casevault: error: this vault has format version 7; this casevault reads up to version 3
             hint: upgrade casevault before opening this vault
 
             """)

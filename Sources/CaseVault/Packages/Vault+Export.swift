@@ -118,7 +118,7 @@ extension Vault {
             // fsync at the end has only the tail left.
             let file = FileWriter(fd: fd, direct: true)
             let writing = Pipeline(consumer: file, buffers: 4, bufferSize: DirectIO.blockSize)
-            let packageHasher = HashingForwarder(next: writing)
+            let packageHasher = HashingForwarder(hasher: FastBlake2b(), next: writing)
             // These two stages hand over 128 KiB at a time, not one 64 KiB
             // chunk: half the wake-ups (a 1 GiB export 3-4 % faster); 1 MiB
             // locked for the two.

@@ -18,6 +18,43 @@ public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible 
     public static func < (lhs: ObjectID, rhs: ObjectID) -> Bool { lhs.hex < rhs.hex }
 }
 
+/// Which hash names a vault's new objects (SECURITY.md §9): BLAKE3-256 from
+/// vault format 3, BLAKE2b-256 before. The format is signed
+/// (`vault.created`), so the choice is too. An object keeps the name it was
+/// filed under for good, and a case moved between vaults brings its
+/// objects' names with it, so a vault of either format may hold objects
+/// named either way: whoever checks an object accepts its name if either
+/// hash of its bytes gives it (`matches`).
+public enum ObjectNaming: String, Sendable, CaseIterable {
+    case blake2b, blake3
+
+    /// The first format whose objects are named by BLAKE3.
+    static let blake3Format = 3
+
+    init(formatVersion: Int) {
+        self = formatVersion >= Self.blake3Format ? .blake3 : .blake2b
+    }
+
+    func hasher() -> any ObjectHasher {
+        switch self {
+        case .blake2b: FastBlake2b()
+        case .blake3: Blake3()
+        }
+    }
+
+    var other: ObjectNaming { self == .blake2b ? .blake3 : .blake2b }
+
+    /// Whether `bytes` hash to `id` by this naming or the other (tried
+    /// second: it is the rarer in a vault of this format).
+    func matches(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        [self, other].contains { naming in
+            let hasher = naming.hasher()
+            hasher.update(bytes)
+            return hasher.finalize().hexString == id.hex
+        }
+    }
+}
+
 /// A source of bytes read front to back.
 protocol ByteReader: AnyObject {
     /// Fills at most `buffer.count` bytes; 0 at end.
@@ -34,6 +71,11 @@ protocol ObjectStore: Sendable {
     /// Streams an object in: `produce` pushes its bytes to the sink it is
     /// given. Returns once the object is durable.
     func write(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64)
+    /// As `write`, for an object named in advance (a transfer's): it is
+    /// stored as `expected` if its bytes hash to that by either naming
+    /// (`ObjectNaming.matches`); otherwise under its own name, which the
+    /// caller sees differ.
+    func write(expecting expected: ObjectID, _ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64)
     /// Starts a group of small objects (`writeNamingLater`), before its
     /// first write.
     func startGroup() throws -> ObjectGroup
@@ -73,6 +115,8 @@ final class ObjectGroup: @unchecked Sendable {
 
 struct FileObjectStore: ObjectStore {
     let root: String
+    /// How new objects are named: by the vault's format.
+    let naming: ObjectNaming
     /// Objects up to this size skip the pipeline (see `write`).
     static let smallObjectLimit = 1 << 20
 
@@ -90,11 +134,15 @@ struct FileObjectStore: ObjectStore {
     }
 
     func write(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64) {
-        try write(produce, syncingNames: true, syncingFile: true)
+        try write(produce, hasher: naming.hasher(), syncingNames: true, syncingFile: true)
+    }
+
+    func write(expecting expected: ObjectID, _ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64) {
+        try write(produce, hasher: EitherNaming(expected, first: naming), syncingNames: true, syncingFile: true)
     }
 
     func writeNamingLater(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void, in group: ObjectGroup) throws -> (id: ObjectID, size: Int64) {
-        try write(produce, syncingNames: false, syncingFile: group.watch == nil)
+        try write(produce, hasher: naming.hasher(), syncingNames: false, syncingFile: group.watch == nil)
     }
 
     /// A bulk filing's group of up to 1,024 small objects lands in up to
@@ -126,7 +174,7 @@ struct FileObjectStore: ObjectStore {
 
     /// `syncingFile` false: a small object is not fsynced (its group's
     /// syncfs will be); a large one always is.
-    private func write(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void,
+    private func write(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void, hasher: any ObjectHasher,
                        syncingNames: Bool, syncingFile: Bool) throws -> (id: ObjectID, size: Int64) {
         // A small object (up to `smallObjectLimit` of ciphertext: a form, a
         // letter) is gathered in memory, named by its hash, and written
@@ -152,8 +200,11 @@ struct FileObjectStore: ObjectStore {
                     let fd = try FileSystem.createExclusive(temp, mode: 0o400)
                     let file = FileWriter(fd: fd, direct: true)
                     let writing = Pipeline(consumer: file, buffers: 4, bufferSize: DirectIO.blockSize)
-                    let hashing = HashingForwarder(next: writing)
-                    large = (temp, fd, Pipeline(consumer: hashing), hashing, writing, file)
+                    let hashing = HashingForwarder(hasher: hasher, next: writing)
+                    // Pieces of 128 KiB, a multiple of BLAKE3's 16 KiB: cut at
+                    // the secretstream's 65,553-byte chunks, every piece would
+                    // end mid-chunk and a fifth of the hash would run unaligned.
+                    large = (temp, fd, Pipeline(consumer: hashing, buffers: 8, bufferSize: 128 << 10), hashing, writing, file)
                     try gathered.withUnsafeBytes { try large!.pipeline.write($0) }
                     gathered = []
                 }
@@ -167,7 +218,7 @@ struct FileObjectStore: ObjectStore {
             if let large { FileSystem.remove(large.temp) }
             throw error
         }
-        guard let large else { return try writeSmall(gathered, syncingNames: syncingNames, syncingFile: syncingFile) }
+        guard let large else { return try writeSmall(gathered, hasher: hasher, syncingNames: syncingNames, syncingFile: syncingFile) }
         do {
             try large.fd.sync()
             try large.fd.closeNow()
@@ -190,8 +241,7 @@ struct FileObjectStore: ObjectStore {
     /// killed part-way may have left one cut short. A file already under
     /// the name is kept only when it holds exactly these bytes; otherwise
     /// the object goes the large objects' way (temporary file, rename over).
-    private func writeSmall(_ bytes: [UInt8], syncingNames: Bool, syncingFile: Bool) throws -> (id: ObjectID, size: Int64) {
-        let hasher = FastBlake2b()
+    private func writeSmall(_ bytes: [UInt8], hasher: any ObjectHasher, syncingNames: Bool, syncingFile: Bool) throws -> (id: ObjectID, size: Int64) {
         bytes.withUnsafeBytes { hasher.update($0) }
         let id = ObjectID(digest: hasher.finalize())
         let folder = try makeFolder(of: id)
@@ -316,15 +366,39 @@ struct FileObjectStore: ObjectStore {
     }
 }
 
-/// Names an object as its bytes pass: BLAKE2b of every byte (the Swift
-/// `FastBlake2b`, twice libsodium 1.0.18's speed here; the bytes are
-/// ciphertext), then on to the writing stage. Used only from the pipeline's
-/// worker thread until the pipeline has finished, hence `@unchecked Sendable`.
+/// Both namings at once, for an object named in advance: gives the
+/// expected name if either hash of the bytes is it, else the first's hash.
+private final class EitherNaming: ObjectHasher {
+    let expected: ObjectID
+    let first: any ObjectHasher, second: any ObjectHasher
+
+    init(_ expected: ObjectID, first naming: ObjectNaming) {
+        self.expected = expected
+        first = naming.hasher()
+        second = naming.other.hasher()
+    }
+
+    func update(_ bytes: UnsafeRawBufferPointer) {
+        first.update(bytes)
+        second.update(bytes)
+    }
+
+    func finalize() -> [UInt8] {
+        let mine = first.finalize(), other = second.finalize()
+        return other.hexString == expected.hex ? other : mine
+    }
+}
+
+/// Names an object as its bytes pass: the vault's object hash of every
+/// byte (`ObjectNaming`; the bytes are ciphertext), then on to the writing
+/// stage. Used only from the pipeline's worker thread until the pipeline
+/// has finished, hence `@unchecked Sendable`.
 final class HashingForwarder: ChunkConsumer, @unchecked Sendable {
-    let hasher = FastBlake2b()
+    let hasher: any ObjectHasher
     let next: Pipeline
 
-    init(next: Pipeline) {
+    init(hasher: any ObjectHasher, next: Pipeline) {
+        self.hasher = hasher
         self.next = next
     }
 

@@ -379,7 +379,7 @@ extension Vault {
                     return Dictionary(proven.versions.map { ($0.objectId, $0.ciphertextSize) }, uniquingKeysWith: { first, _ in first })
                 }) { expected, stream in
                     let existed = objects.contains(expected)
-                    let (id, size) = try objects.write(stream)
+                    let (id, size) = try objects.write(expecting: expected, stream)
                     // Bytes that hash to another name: refused, and the object they made removed
                     // unless a row names it (then it was another record's all along).
                     guard id == expected else {

@@ -62,7 +62,7 @@ public final class Vault: @unchecked Sendable {
         self.store = store
         self.options = options
         self.checkpointsAtOpen = checkpoints
-        self.objects = FileObjectStore(root: path + "/" + Self.objectsFolderName)
+        self.objects = FileObjectStore(root: path + "/" + Self.objectsFolderName, naming: ObjectNaming(formatVersion: config.formatVersion))
     }
 
     /// Opens an existing vault, whose catalog `catalog` knows how to open.

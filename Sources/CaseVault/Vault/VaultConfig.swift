@@ -23,7 +23,11 @@ public struct VaultConfig: Codable, Sendable, Equatable {
     /// The newest format this build writes; it reads every older one.
     /// 2: events sign the state map's root, blobs are stored by hash,
     /// wrapped keys carry an anchor (SECURITY.md §12a, §12b).
-    public static let currentFormatVersion = 2
+    /// 3: new objects are named by BLAKE3-256 instead of BLAKE2b-256
+    /// (SECURITY.md §9, `ObjectNaming`); a vault keeps its format for good,
+    /// so one of format 2 goes on naming by BLAKE2b, as an older casevault
+    /// still reading it expects.
+    public static let currentFormatVersion = 3
     public static let defaultCaseCategories = ["CP", "GBV", "PWSN", "UASC"]
 
     public struct KDF: Codable, Sendable, Equatable {

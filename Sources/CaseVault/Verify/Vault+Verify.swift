@@ -725,10 +725,15 @@ private final class Verifier: @unchecked Sendable {
                 report.add(.objectSizeDiffers, subject, "it is not the \(version.ciphertextSize) bytes filed")
             }
             guard reading.contains(version.objectId) else { continue }
-            let (hash, size) = try Self.hashFile(vault.objects.path(of: id))
+            // By the vault's own naming first; a case moved in from a vault of
+            // another format brings objects named the other way (§9).
+            let naming = vault.objects.naming
+            let (hash, size) = try Self.hashFile(vault.objects.path(of: id), naming)
             report.objectsRead += 1
             report.bytesRead += size
-            if hash != version.objectId { report.add(.objectAltered, subject, "its bytes do not hash to its name") }
+            if hash != version.objectId, try Self.hashFile(vault.objects.path(of: id), naming.other).hash != version.objectId {
+                report.add(.objectAltered, subject, "its bytes do not hash to its name")
+            }
             done += 1
             options.progress?("objects", done, Int64(reading.count))
         }
@@ -747,18 +752,23 @@ private final class Verifier: @unchecked Sendable {
         if options.repair { leftovers = (try vault.objects.allObjects().filter { !referenced.contains($0.hex) }, temps) }
     }
 
-    /// libsodium's BLAKE2b-256 over a file, read in 1 MiB pieces.
-    static func hashFile(_ path: String) throws -> (String, Int64) {
+    /// An object's name by `naming`, hashing the file in 1 MiB pieces:
+    /// BLAKE2b by libsodium's code, not the `FastBlake2b` that named it;
+    /// BLAKE3 by `Blake3`.
+    static func hashFile(_ path: String, _ naming: ObjectNaming) throws -> (hash: String, size: Int64) {
         let fd = try FileSystem.openForReading(path)
-        let hasher = Blake2b()
+        let sodium = Blake2b(), blake3 = Blake3()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var total: Int64 = 0
         while true {
             let n = try buffer.withUnsafeMutableBytes { try fd.read(into: $0) }
             if n == 0 { break }
-            hasher.update(buffer[0..<n])
+            switch naming {
+            case .blake2b: sodium.update(buffer[0..<n])
+            case .blake3: blake3.update(buffer[0..<n])
+            }
             total += Int64(n)
         }
-        return (hasher.finalize().hexString, total)
+        return ((naming == .blake2b ? sodium.finalize() : blake3.finalize()).hexString, total)
     }
 }
