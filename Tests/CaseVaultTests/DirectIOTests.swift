@@ -155,6 +155,51 @@ private func bytes(at path: String) -> [UInt8] {
         }
     }
 
+    /// A filing's plaintext (`secret`: wiped blocks, through the page cache):
+    /// the whole file in order at every read size; `rewind` part-way, at the
+    /// end, or twice gives the file again from its first byte (a filing
+    /// redone), even while the thread is reading ahead.
+    @Test(arguments: [0, 5, 256 << 10, (256 << 10) + 1, 3 * (256 << 10) + 777])
+    func aSecretReadAheadRewindsToTheStart(size: Int) throws {
+        let folder = deviceScratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let input = pattern(size, seed: 13)
+        try #require(FileManager.default.createFile(atPath: folder + "/in", contents: Data(input)))
+        let reader = ReadAhead(fd: try FileSystem.openForReading(folder + "/in"), direct: false, blocks: 2, blockSize: 256 << 10, secret: true)
+        func readAll(step: Int, stoppingAfter limit: Int = .max) throws -> [UInt8] {
+            var output: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: step)
+            while output.count < limit {
+                let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+                if n == 0 { break }
+                output += buffer[0..<n]
+            }
+            return output
+        }
+        #expect(try readAll(step: 65_536, stoppingAfter: 1) == Array(input.prefix(min(size, 65_536))))
+        #expect(reader.rewind())
+        #expect(try readAll(step: 7_001) == input)
+        #expect(try readAll(step: 10) == [], "the end stays the end")
+        #expect(reader.rewind() && reader.rewind())
+        #expect(try readAll(step: 65_553) == input)
+        #expect(reader.directBytes == 0)
+    }
+
+    /// A pipe cannot be rewound: `rewind` says so, and the reader stays at its end.
+    @Test func aSecretReadAheadOfAPipeCannotRewind() throws {
+        var ends: [Int32] = [0, 0]
+        try #require(pipe(&ends) == 0)
+        let written = [UInt8]("piped plaintext".utf8)
+        #expect(written.withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) } == written.count)
+        close(ends[1])
+        let reader = ReadAhead(fd: FileDescriptor(ends[0], path: "pipe"), direct: false, blocks: 2, blockSize: 4096, secret: true)
+        var buffer = [UInt8](repeating: 0, count: 100)
+        let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+        #expect(Array(buffer[0..<n]) == written)
+        #expect(!reader.rewind())
+        #expect(try buffer.withUnsafeMutableBytes { try reader.read(into: $0) } == 0)
+    }
+
     /// Cached first (objects): what the page cache holds of the file comes
     /// from there, the rest from the device; the bytes are the file's
     /// either way. The split is checked against what mincore said was

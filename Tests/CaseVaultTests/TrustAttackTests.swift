@@ -835,4 +835,31 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         #expect(try vault.checkReferences().orphanObjects.isEmpty)
         #expect(try office.verify().isClean)
     }
+
+    /// The same from a file, as `file` reads one: ahead, on a second thread,
+    /// into wiped memory. Redone, the filing reads the file again from its
+    /// first byte, though the thread had read ahead past where it stopped.
+    @Test func aFilingFromAFileOvertakenReadsTheFileAgainFromItsStart() throws {
+        let office = try Office()
+        try office.openCase()
+        let vault = try office.open("farah")
+        let farah = try vault.unlock(staffID: "farah", passphrase: try office.scratch.passphrase("farah passphrase!"))
+        let text = (0..<(3 << 20) + 123).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }
+        let path = office.scratch.file("upload.bin")
+        try Data(text).write(to: URL(fileURLWithPath: path))
+        let reader = ReadAhead(fd: try FileSystem.openForReading(path), direct: false, blocks: 2, blockSize: 256 << 10, secret: true)
+        var rewinds = 0, overtaken = false
+        let source = FilingSource(read: reader.read(into:), rewind: { rewinds += 1; return reader.rewind() }, originalPath: path)
+        let filed = try vault.fileStream(caseNumber: "CP-2024-0042", name: "Notes", type: "report", confidential: false, schema: nil,
+                                         by: farah, now: nil, timeZone: .current, source: source, beforeCommit: { _, _ in
+            if !overtaken {
+                overtaken = true
+                try office.file("the quick one")
+            }
+        })
+        #expect(rewinds == 1 && filed.version == 2 && filed.size == Int64(text.count))
+        #expect(try office.read(version: 2) == String(decoding: text, as: UTF8.self))
+        #expect(try vault.checkReferences().orphanObjects.isEmpty)
+        #expect(try office.verify().isClean)
+    }
 }

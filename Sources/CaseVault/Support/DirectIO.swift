@@ -1,4 +1,5 @@
 internal import Foundation
+internal import CaseVaultCrypto
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -178,40 +179,63 @@ extension FileDescriptor {
 /// preadv2's RWF_NOWAIT instead; a review found that each miss starts the
 /// kernel's read-ahead, so a small uncached object was read twice.)
 ///
-/// Only for bytes that are not secret (objects are ciphertext): blocks are
-/// ordinary memory.
+/// Blocks are ordinary aligned memory for bytes that are not secret
+/// (objects are ciphertext), and `SecureBytes` (locked, wiped when freed)
+/// for a document being filed (`secret`), which is read ahead through the
+/// page cache so that its encryption need not wait for each read.
 final class ReadAhead: ByteReader {
+    /// One block of the read-ahead: memory the reading thread fills and the
+    /// caller then copies from.
+    protocol Block: AnyObject {
+        func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+        func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R
+    }
+
+    /// Ordinary memory, aligned for direct I/O.
+    final class AlignedBlock: Block {
+        let start: UnsafeMutableRawPointer
+        let count: Int
+        init(count: Int) {
+            self.count = count
+            start = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: DirectIO.alignment)
+        }
+        deinit { start.deallocate() }
+        func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+            try body(UnsafeRawBufferPointer(start: start, count: count))
+        }
+        func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+            try body(UnsafeMutableRawBufferPointer(start: start, count: count))
+        }
+    }
+
     /// The state the reading thread shares with us. The thread holds it, not
     /// the `ReadAhead`, so that dropping the reader stops the thread.
     final class Shared: @unchecked Sendable {
         // Guarded by `condition`, except the blocks' bytes, which belong to
         // whichever side holds the block.
         let condition = NSCondition()
-        var free: [UnsafeMutableRawPointer]
-        var filled: [(block: UnsafeMutableRawPointer, count: Int)] = []
+        var free: [any Block]
+        var filled: [(block: any Block, count: Int)] = []
         var atEnd = false
         var failure: (any Error)?
         var stopped = false
+        /// Set by the thread as it returns: it touches the file no more.
+        var finished = false
         /// How many bytes were read with O_DIRECT on (tests and diagnostics).
         var directBytes: Int64 = 0
-        let blocks: [UnsafeMutableRawPointer]
+        let blockSize: Int
         /// Used only by the reading thread.
         let fd: FileDescriptor
 
-        init(fd: FileDescriptor, blocks: Int) {
+        init(fd: FileDescriptor, blocks: Int, blockSize: Int, secret: Bool) {
             self.fd = fd
-            self.blocks = (0..<blocks).map { _ in
-                UnsafeMutableRawPointer.allocate(byteCount: DirectIO.blockSize, alignment: DirectIO.alignment)
-            }
-            free = self.blocks
-        }
-
-        deinit {
-            blocks.forEach { $0.deallocate() }
+            self.blockSize = blockSize
+            free = (0..<blocks).map { _ -> any Block in secret ? SecureBytes(count: blockSize) : AlignedBlock(count: blockSize) }
         }
     }
 
-    private let shared: Shared
+    private var shared: Shared
+    private let options: (direct: Bool, cachedFirst: Bool, blocks: Int, blockSize: Int, secret: Bool)
     /// For tests: the thread's state, released once the thread has ended
     /// and the file is closed.
     var sharedForTesting: AnyObject { shared }
@@ -222,18 +246,31 @@ final class ReadAhead: ByteReader {
         return shared.directBytes
     }
     /// The block the caller is reading from.
-    private var current: (block: UnsafeMutableRawPointer, count: Int, offset: Int)?
+    private var current: (block: any Block, count: Int, offset: Int)?
 
     /// Takes ownership of `fd`; with `direct` false, reads through the page
     /// cache; with `cachedFirst`, takes what the page cache holds of the
-    /// file's beginning from there, and only the rest directly.
-    init(fd: FileDescriptor, direct: Bool = true, cachedFirst: Bool = false, blocks: Int = 4) {
-        precondition(blocks >= 1)
-        let shared = Shared(fd: fd, blocks: blocks)
-        self.shared = shared
-        let thread = Thread { Self.fill(shared, direct: direct, cachedFirst: cachedFirst) }
+    /// file's beginning from there, and only the rest directly; with
+    /// `secret`, into wiped memory (through the page cache: `direct` must be false).
+    init(fd: FileDescriptor, direct: Bool = true, cachedFirst: Bool = false, blocks: Int = 4,
+         blockSize: Int = DirectIO.blockSize, secret: Bool = false) {
+        precondition(blocks >= 1 && blockSize >= 1 && !(secret && direct))
+        options = (direct, cachedFirst, blocks, blockSize, secret)
+        shared = Self.start(fd, options)
+    }
+
+    private static func start(_ fd: FileDescriptor, _ options: (direct: Bool, cachedFirst: Bool, blocks: Int, blockSize: Int, secret: Bool)) -> Shared {
+        let shared = Shared(fd: fd, blocks: options.blocks, blockSize: options.blockSize, secret: options.secret)
+        let thread = Thread {
+            Self.fill(shared, direct: options.direct, cachedFirst: options.cachedFirst)
+            shared.condition.lock()
+            shared.finished = true
+            shared.condition.broadcast()
+            shared.condition.unlock()
+        }
         thread.stackSize = 1 << 20
         thread.start()
+        return shared
     }
 
     deinit {
@@ -243,6 +280,29 @@ final class ReadAhead: ByteReader {
         shared.condition.unlock()
     }
 
+    /// Reads from the start of the file again (a filing redone): stops the
+    /// thread, waits until it has left the file (it finishes the block it is
+    /// reading), rewinds, and starts reading ahead anew. False where the file
+    /// cannot be rewound (a pipe); the reader is then at its end.
+    func rewind() -> Bool {
+        let old = shared
+        old.condition.lock()
+        old.stopped = true
+        old.condition.broadcast()
+        while !old.finished { old.condition.wait() }
+        old.condition.unlock()
+        current = nil
+        guard old.fd.rewind() else {
+            old.condition.lock()
+            old.atEnd = true
+            old.filled = []
+            old.condition.unlock()
+            return false
+        }
+        shared = Self.start(old.fd, options)
+        return true
+    }
+
     /// Once the thread has failed, the error is thrown at once, even if
     /// blocks read before it are still queued: a caller that must stop at
     /// the first problem (a decryptor) loses nothing it could have used.
@@ -250,7 +310,7 @@ final class ReadAhead: ByteReader {
         guard buffer.count > 0 else { return 0 }
         if let (block, count, offset) = current, offset < count {
             let n = min(buffer.count, count - offset)
-            buffer.baseAddress!.copyMemory(from: block + offset, byteCount: n)
+            block.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
             current = (block, count, offset + n)
             return n
         }
@@ -267,7 +327,7 @@ final class ReadAhead: ByteReader {
         guard !shared.filled.isEmpty else { return 0 }
         let (block, count) = shared.filled.removeFirst()
         let n = min(buffer.count, count)
-        buffer.baseAddress!.copyMemory(from: block, byteCount: n)
+        block.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: n) }
         current = (block, count, n)
         return n
     }
@@ -286,10 +346,11 @@ final class ReadAhead: ByteReader {
         let condition = shared.condition
 
         /// Fills one block; fewer bytes only at the end of the file.
+        let blockSize = shared.blockSize
         func readBlock(into block: UnsafeMutableRawPointer) throws -> Int {
             var count = 0
-            while count < DirectIO.blockSize {
-                let space = UnsafeMutableRawBufferPointer(start: block + count, count: DirectIO.blockSize - count)
+            while count < blockSize {
+                let space = UnsafeMutableRawBufferPointer(start: block + count, count: blockSize - count)
                 var n: Int? = nil
                 if fromCache {
                     // What the cache holds of this block, read through it (a
@@ -337,7 +398,7 @@ final class ReadAhead: ByteReader {
             condition.unlock()
             let count: Int
             do {
-                count = try readBlock(into: block)
+                count = try block.withUnsafeMutableBytes { try readBlock(into: $0.baseAddress!) }
             } catch {
                 condition.lock()
                 shared.failure = error
@@ -347,7 +408,7 @@ final class ReadAhead: ByteReader {
             }
             condition.lock()
             if count > 0 { shared.filled.append((block, count)) } else { shared.free.append(block) }
-            if count < DirectIO.blockSize { shared.atEnd = true }
+            if count < blockSize { shared.atEnd = true }
             condition.broadcast()
             let done = shared.atEnd
             condition.unlock()
@@ -355,3 +416,6 @@ final class ReadAhead: ByteReader {
         }
     }
 }
+
+/// A filing's plaintext is read ahead into wiped, locked memory.
+extension SecureBytes: ReadAhead.Block {}
