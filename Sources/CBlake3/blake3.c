@@ -1,7 +1,7 @@
 // BLAKE3, hash mode, 32-byte output (SECURITY.md §2 describes where casevault
 // uses it). Written from the BLAKE3 specification; the test vectors of the
-// BLAKE3 team and a pure-Python implementation in scripts/ check it
-// (Tests/CaseVaultCryptoTests/Blake3Tests.swift).
+// BLAKE3 team and a recursive implementation in the tests, which shares no
+// code with this one, check it (Tests/CaseVaultCryptoTests/Blake3Tests.swift).
 //
 // The message is cut into chunks of 1 024 bytes, each hashed on its own
 // (sixteen compressions of 64-byte blocks, counter = chunk index); chaining

@@ -90,6 +90,7 @@ public func fuzzPackageReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
     unpackTransfer(bytes)
     unpackTransfer(sealed(bytes, magic: SealedPackage.transferMagic))
     unpackTransfer(sealed(bytes, magic: SealedPackage.transferMagicV2))
+    unpackTransfer(sealed(bytes, magic: SealedPackage.transferMagicV4))
     verifyHistory(bytes)
     return 0
 }

@@ -55,7 +55,9 @@ struct ExportCaseCommand: ParsableCommand {
             is lost or the command is killed, run it again: it signs a new transfer to the same member. A case \
             cannot go while a handover, legal hold, closure approval or unfinished rotation is under way. An \
             office still on a casevault from before file names travelled refuses a file that carries \
-            them: --without-file-names writes one it imports (its versions arrive without their names).
+            them: --without-file-names writes one it imports (its versions arrive without their names), \
+            from a vault of format 2. A vault of format 3 names objects by BLAKE3: only a casevault that \
+            knows those names, into a vault of format 3, takes a case from it.
             """
     )
 

@@ -123,4 +123,84 @@ import Testing
         casevault_blake3_subtree16(chunks, 16, &sixteen)
         #expect(zero != sixteen)
     }
+
+    /// Against the reference below, which shares no code with CBlake3: it
+    /// builds the tree recursively rather than with a stack, one
+    /// compression at a time. It is first held to the official vectors.
+    @Test func matchesAnIndependentRecursiveImplementation() {
+        for v in Self.official.cases where v.inputLength <= 8_193 {
+            #expect(ReferenceBlake3.hash(Self.input(v.inputLength)).hexString == v.hash, "reference, input length \(v.inputLength)")
+        }
+        let data = randomBytes(count: (1 << 20) + 3_000)
+        var generator = SplitMix(seed: 0xB1A4E4)
+        var lengths = [16_384, 16_385, 65_553, 131_077, 262_144, data.count]
+        for _ in 0..<4 { lengths.append(Int(generator.next() % UInt64(data.count))) }
+        for count in lengths {
+            let input = Array(data.prefix(count))
+            let expected = ReferenceBlake3.hash(input)
+            inEveryForm {
+                #expect(Blake3.hash(input) == expected, "input length \(count)")
+                let pieces = Blake3()
+                for start in stride(from: 0, to: input.count, by: 65_553) { pieces.update(input[start..<min(start + 65_553, input.count)]) }
+                #expect(pieces.finalize() == expected, "input length \(count) in pieces of 65,553")
+            }
+        }
+    }
+}
+
+/// BLAKE3's hash mode written out from the specification, for the tests
+/// only: every chunk compressed block by block, the tree built
+/// recursively (the left subtree takes the largest power of two of chunks
+/// below the count), the root compression flagged ROOT.
+enum ReferenceBlake3 {
+    static let iv: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+    static let permutation = [2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8]
+    static let chunkStart: UInt32 = 1, chunkEnd: UInt32 = 2, parent: UInt32 = 4, root: UInt32 = 8
+
+    static func compress(_ cv: [UInt32], _ block: [UInt32], _ counter: UInt64, _ length: UInt32, _ flags: UInt32) -> [UInt32] {
+        var v = cv + iv[0..<4] + [UInt32(truncatingIfNeeded: counter), UInt32(truncatingIfNeeded: counter >> 32), length, flags]
+        var m = block
+        func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+        func g(_ a: Int, _ b: Int, _ c: Int, _ d: Int, _ x: UInt32, _ y: UInt32) {
+            v[a] = v[a] &+ v[b] &+ x; v[d] = rotr(v[d] ^ v[a], 16); v[c] = v[c] &+ v[d]; v[b] = rotr(v[b] ^ v[c], 12)
+            v[a] = v[a] &+ v[b] &+ y; v[d] = rotr(v[d] ^ v[a], 8); v[c] = v[c] &+ v[d]; v[b] = rotr(v[b] ^ v[c], 7)
+        }
+        for round in 0..<7 {
+            g(0, 4, 8, 12, m[0], m[1]); g(1, 5, 9, 13, m[2], m[3]); g(2, 6, 10, 14, m[4], m[5]); g(3, 7, 11, 15, m[6], m[7])
+            g(0, 5, 10, 15, m[8], m[9]); g(1, 6, 11, 12, m[10], m[11]); g(2, 7, 8, 13, m[12], m[13]); g(3, 4, 9, 14, m[14], m[15])
+            if round < 6 { m = permutation.map { m[$0] } }
+        }
+        return (0..<8).map { v[$0] ^ v[$0 + 8] }
+    }
+
+    /// Sixteen little-endian words of up to 64 bytes, zero-padded.
+    static func words(_ bytes: ArraySlice<UInt8>) -> [UInt32] {
+        let padded = Array(bytes) + [UInt8](repeating: 0, count: 64 - bytes.count)
+        return (0..<16).map { i in (0..<4).reduce(UInt32(0)) { $0 | UInt32(padded[4 * i + $1]) << (8 * UInt32($1)) } }
+    }
+
+    static func node(_ input: ArraySlice<UInt8>, firstChunk: UInt64, isRoot: Bool) -> [UInt32] {
+        let chunks = max(1, (input.count + 1_023) / 1_024)
+        if chunks == 1 {
+            var cv = iv
+            let blocks = max(1, (input.count + 63) / 64)
+            for b in 0..<blocks {
+                let start = input.startIndex + 64 * b
+                let piece = input[start..<min(start + 64, input.endIndex)]
+                let flags = (b == 0 ? chunkStart : 0) | (b == blocks - 1 ? chunkEnd | (isRoot ? root : 0) : 0)
+                cv = compress(cv, words(piece), firstChunk, UInt32(piece.count), flags)
+            }
+            return cv
+        }
+        var left = 1
+        while left * 2 < chunks { left *= 2 }
+        let split = input.startIndex + left * 1_024
+        let l = node(input[..<split], firstChunk: firstChunk, isRoot: false)
+        let r = node(input[split...], firstChunk: firstChunk + UInt64(left), isRoot: false)
+        return compress(iv, l + r, 0, 64, parent | (isRoot ? root : 0))
+    }
+
+    static func hash(_ input: [UInt8]) -> [UInt8] {
+        node(input[...], firstChunk: 0, isRoot: true).flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) } }
+    }
 }

@@ -160,6 +160,32 @@ import Testing
         #expect(altered.findings.map(\.kind) == [.objectAltered] && altered.findings.first?.subject == "object \(filed.objectID)")
     }
 
+    /// The other way is refused: a vault of format 2 keeps only names
+    /// every casevault can check, so it does not take a case from a vault
+    /// of format 3 (a -v3 or -v4 transfer), and says so before reading
+    /// anything of it; nothing is written.
+    @Test func aFormatTwoVaultRefusesACaseFromAFormatThreeVault() throws {
+        let scratch = Scratch()
+        let old = try open("vault-format-2", in: scratch)
+        let new = try Programme()
+        let number = try new.openCase(client: 7)
+        try new.file(Array("filed in a format-3 vault".utf8), into: number, name: "Note", type: "note")
+        let halima = try old.unlock(staffID: "halima", passphrase: try scratch.passphrase("halima fixture passphrase"))
+        for fileNames in [true, false] {
+            let sent = try new.vault.exportCase(number, to: try old.identity(for: "halima"), out: new.scratch.file("case-\(fileNames).cvt"),
+                                                reason: "the family moved", fileNames: fileNames, by: new["halima"])
+            let before = (try old.events().count, try old.objects.allObjects())
+            #expect {
+                _ = try old.importCase(from: sent.path, manager: "grace", by: halima)
+            } throws: { error in
+                guard case VaultError.invalidInput(let message) = error else { return false }
+                return message.contains("comes from a vault of format 3") && message.contains("import the case into a vault of format 3")
+            }
+            #expect(try old.events().count == before.0 && (try old.objects.allObjects()) == before.1)
+        }
+        #expect(try old.verify(VerifyOptions(readData: .all)).isClean)
+    }
+
     /// Events of body format 3, written by casevault at c1b6781
     /// (scripts/make-fixture-vault-events-3.sh), doing what format 4 now
     /// refuses: a move out of a closed case, a director's hold released by

@@ -250,13 +250,17 @@ import Testing
         swapped["blobs/" + names[0]] = parts["blobs/" + names[1]]
         try swapped.seal(to: key, magic: SealedPackage.transferMagicV2, at: o.from.scratch.file("swapped.cvt"))
         try refused(o, o.from.scratch.file("swapped.cvt"))
-        // -v1 carrying names: blobs its versions do not name.
+        // -v1 and -v3 carrying names: blobs their versions do not name.
         try parts.seal(to: key, magic: SealedPackage.transferMagic, at: o.from.scratch.file("v1-named.cvt"))
         try refused(o, o.from.scratch.file("v1-named.cvt"), message: "do not name")
+        try parts.seal(to: key, magic: SealedPackage.transferMagicV3, at: o.from.scratch.file("v3-named.cvt"))
+        try refused(o, o.from.scratch.file("v3-named.cvt"), message: "do not name")
         // What `export case --without-file-names` writes imports, unnamed.
         let plain = try o.from.vault.exportCase(Self.number, to: try o.identity, out: o.from.scratch.file("plain.cvt"),
-                                                reason: "sent again for an office on an older casevault", fileNames: false, by: o.from["halima"])
-        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: plain.path)).prefix(22)) == SealedPackage.transferMagic)
+                                                reason: "sent again without file names", fileNames: false, by: o.from["halima"])
+        // From a vault of format 3: -v3 without names, -v4 with them (§15b).
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: plain.path)).prefix(22)) == SealedPackage.transferMagicV3)
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: report.path)).prefix(22)) == SealedPackage.transferMagicV4)
         _ = try o.to.vault.importCase(from: plain.path, manager: "joseph", by: o.to["halima"])
         #expect(try Self.records(o.to).allSatisfy { $0.fileInfoHash == nil })
         #expect(try o.to.read(by: "joseph") == Array("intake 2".utf8))

@@ -858,7 +858,10 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
             }
         })
         #expect(rewinds == 1 && filed.version == 2 && filed.size == Int64(text.count))
-        #expect(try office.read(version: 2) == String(decoding: text, as: UTF8.self))
+        var read: [UInt8] = []
+        let grace = try vault.unlock(staffID: "grace", passphrase: try office.scratch.passphrase("grace passphrase!"))
+        try vault.read(caseNumber: "CP-2024-0042", document: "Notes", version: 2, by: grace) { read.append(contentsOf: $0) }
+        #expect(read == text)
         #expect(try vault.checkReferences().orphanObjects.isEmpty)
         #expect(try office.verify().isClean)
     }

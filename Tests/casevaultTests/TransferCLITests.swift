@@ -56,12 +56,12 @@ import Testing
         #expect(try from.cli.run(["verify"]).code == 0)
         let again = try to.cli.run(["import", "case", from.scratch.file("case.cvt"), "--manager", "grace"] + to.as("halima"))
         #expect(again.code == 73)
-        // The file carried the file names (-v2); sent again without them, for an office on an older casevault (-v1).
-        #expect(FileManager.default.contents(atPath: from.scratch.file("case.cvt"))?.prefix(22) == Data("casevault-transfer-v2\n".utf8))
+        // The file carried the file names (-v4: from a vault of format 3); sent again without them (-v3).
+        #expect(FileManager.default.contents(atPath: from.scratch.file("case.cvt"))?.prefix(22) == Data("casevault-transfer-v4\n".utf8))
         let plain = try from.cli.run(["export", "case", "CP-2024-0042", "--to-vault", to.scratch.file("halima.pub"), "--out", "plain.cvt",
-                                      "--reason", "sent again for an older office", "--without-file-names"] + from.as("halima"))
+                                      "--reason", "sent again without file names", "--without-file-names"] + from.as("halima"))
         #expect(plain.code == 0, "\(plain.stderr)")
-        #expect(FileManager.default.contents(atPath: from.scratch.file("plain.cvt"))?.prefix(22) == Data("casevault-transfer-v1\n".utf8))
+        #expect(FileManager.default.contents(atPath: from.scratch.file("plain.cvt"))?.prefix(22) == Data("casevault-transfer-v3\n".utf8))
 
         // The independent decoder, from SECURITY.md alone, reads an imported version (its object names the sending vault).
         if let python = IndependentDecoderTests.python {

@@ -156,13 +156,21 @@ extension Vault {
         let number = try CaseNumber.parse(caseNumber).description
         let name = try nameForFiling(name, into: number)
         try Self.validate(documentType: type)
-        // Read ahead on a second thread (through the page cache, into wiped
-        // memory), so that encrypting a chunk never waits for the read of the
-        // next: 256 MiB filed in 0.15 s instead of 0.17 s here.
-        let reader = ReadAhead(fd: try Self.open(input), direct: false, blocks: 4, blockSize: 256 << 10, secret: true)
+        // A file is read ahead on a second thread (through the page cache,
+        // into wiped memory), so that encrypting a chunk never waits for the
+        // read of the next: 256 MiB filed in 0.144 s instead of 0.167 s here.
+        // Standard input is not: a thread blocked reading it would outlive a
+        // filing refused before its first byte.
+        let fd = try Self.open(input)
+        let source: FilingSource
+        if input.path != nil {
+            let reader = ReadAhead(fd: fd, direct: false, blocks: 4, blockSize: 256 << 10, secret: true)
+            source = FilingSource(read: reader.read(into:), rewind: reader.rewind, originalPath: input.path)
+        } else {
+            source = FilingSource(read: fd.read(into:), rewind: fd.rewind, originalPath: nil)
+        }
         return try fileStream(caseNumber: number, name: name, type: type, confidential: confidential, schema: nil,
-                              by: actor, now: now, timeZone: timeZone,
-                              source: FilingSource(read: reader.read(into:), rewind: reader.rewind, originalPath: input.path))
+                              by: actor, now: now, timeZone: timeZone, source: source)
     }
 
     static func open(_ input: FilingInput) throws -> FileDescriptor {

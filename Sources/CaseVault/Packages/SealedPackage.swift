@@ -6,7 +6,8 @@ internal import CaseVaultCrypto
 /// magic        21 bytes  "casevault-package-v1\n" ("casevault-transfer-v2\n",
 ///                        22 bytes, for a case transfer carrying its
 ///                        versions' file names, "casevault-transfer-v1\n"
-///                        for one without, §15b)
+///                        for one without; -v4 and -v3 for the same from
+///                        a vault of format 3, §15b)
 /// recipient    32 bytes  the recipient's X25519 public key
 /// sealed key   80 bytes  crypto_box_seal(stream key (32 bytes), recipient)
 /// stream       …         secretstream (§9) of a pax tar, every chunk with
@@ -19,6 +20,12 @@ enum SealedPackage {
     /// casevault that predates them refuses it as no transfer at all, rather
     /// than as one holding blobs its versions do not name.
     static let transferMagicV2 = Array("casevault-transfer-v2\n".utf8)
+    /// A transfer from a vault of format 3, whose objects may be named by
+    /// BLAKE3 (§9): without file names (-v3) and with them (-v4). A
+    /// casevault that predates BLAKE3 names refuses either as no transfer,
+    /// rather than taking each object for one altered.
+    static let transferMagicV3 = Array("casevault-transfer-v3\n".utf8)
+    static let transferMagicV4 = Array("casevault-transfer-v4\n".utf8)
     static let sealedKeyLength = 80
     /// A handover package's header (the transfer's is one byte longer).
     static let headerLength = magic.count + 32 + sealedKeyLength

@@ -1,6 +1,7 @@
 internal import CaseVaultCrypto
 
-/// The name of an object: lower-case hex of the BLAKE2b-256 of its bytes.
+/// The name of an object: lower-case hex of the hash of its bytes,
+/// BLAKE3-256 or BLAKE2b-256 (`ObjectNaming`, SECURITY.md §9).
 public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let hex: String
 
@@ -22,9 +23,11 @@ public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible 
 /// vault format 3, BLAKE2b-256 before. The format is signed
 /// (`vault.created`), so the choice is too. An object keeps the name it was
 /// filed under for good, and a case moved between vaults brings its
-/// objects' names with it, so a vault of either format may hold objects
-/// named either way: whoever checks an object accepts its name if either
-/// hash of its bytes gives it (`matches`).
+/// objects' names with it: a vault of format 3 holds objects named either
+/// way (cases moved in from older vaults), and accepts a name if either
+/// hash of the bytes gives it; one of format 2 holds only BLAKE2b names,
+/// which every casevault can check, and refuses a case from a vault of
+/// format 3 (`accepted`).
 public enum ObjectNaming: String, Sendable, CaseIterable {
     case blake2b, blake3
 
@@ -42,12 +45,13 @@ public enum ObjectNaming: String, Sendable, CaseIterable {
         }
     }
 
-    var other: ObjectNaming { self == .blake2b ? .blake3 : .blake2b }
+    /// The namings an object of a vault named this way may have, its own
+    /// first (the others are rarer in it).
+    var accepted: [ObjectNaming] { self == .blake3 ? [.blake3, .blake2b] : [.blake2b] }
 
-    /// Whether `bytes` hash to `id` by this naming or the other (tried
-    /// second: it is the rarer in a vault of this format).
+    /// Whether `bytes` hash to `id` by a naming this vault accepts.
     func matches(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        [self, other].contains { naming in
+        accepted.contains { naming in
             let hasher = naming.hasher()
             hasher.update(bytes)
             return hasher.finalize().hexString == id.hex
@@ -72,9 +76,9 @@ protocol ObjectStore: Sendable {
     /// given. Returns once the object is durable.
     func write(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64)
     /// As `write`, for an object named in advance (a transfer's): it is
-    /// stored as `expected` if its bytes hash to that by either naming
-    /// (`ObjectNaming.matches`); otherwise under its own name, which the
-    /// caller sees differ.
+    /// stored as `expected` if its bytes hash to that by a naming the vault
+    /// accepts (`ObjectNaming.accepted`); otherwise under its own name,
+    /// which the caller sees differ.
     func write(expecting expected: ObjectID, _ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64)
     /// Starts a group of small objects (`writeNamingLater`), before its
     /// first write.
@@ -138,7 +142,8 @@ struct FileObjectStore: ObjectStore {
     }
 
     func write(expecting expected: ObjectID, _ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64) {
-        try write(produce, hasher: EitherNaming(expected, first: naming), syncingNames: true, syncingFile: true)
+        let hasher: any ObjectHasher = naming.accepted.count > 1 ? EitherNaming(expected, first: naming) : naming.hasher()
+        return try write(produce, hasher: hasher, syncingNames: true, syncingFile: true)
     }
 
     func writeNamingLater(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void, in group: ObjectGroup) throws -> (id: ObjectID, size: Int64) {
@@ -366,8 +371,9 @@ struct FileObjectStore: ObjectStore {
     }
 }
 
-/// Both namings at once, for an object named in advance: gives the
-/// expected name if either hash of the bytes is it, else the first's hash.
+/// Both namings at once, for an object named in advance in a vault of
+/// format 3: gives the expected name if either hash of the bytes is it,
+/// else the first's hash.
 private final class EitherNaming: ObjectHasher {
     let expected: ObjectID
     let first: any ObjectHasher, second: any ObjectHasher
@@ -375,7 +381,7 @@ private final class EitherNaming: ObjectHasher {
     init(_ expected: ObjectID, first naming: ObjectNaming) {
         self.expected = expected
         first = naming.hasher()
-        second = naming.other.hasher()
+        second = (naming == .blake3 ? ObjectNaming.blake2b : .blake3).hasher()
     }
 
     func update(_ bytes: UnsafeRawBufferPointer) {

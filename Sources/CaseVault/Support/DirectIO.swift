@@ -227,10 +227,10 @@ final class ReadAhead: ByteReader {
         /// Used only by the reading thread.
         let fd: FileDescriptor
 
-        init(fd: FileDescriptor, blocks: Int, blockSize: Int, secret: Bool) {
+        init(fd: FileDescriptor, blocks: [any Block], blockSize: Int) {
             self.fd = fd
             self.blockSize = blockSize
-            free = (0..<blocks).map { _ -> any Block in secret ? SecureBytes(count: blockSize) : AlignedBlock(count: blockSize) }
+            free = blocks
         }
     }
 
@@ -256,11 +256,13 @@ final class ReadAhead: ByteReader {
          blockSize: Int = DirectIO.blockSize, secret: Bool = false) {
         precondition(blocks >= 1 && blockSize >= 1 && !(secret && direct))
         options = (direct, cachedFirst, blocks, blockSize, secret)
-        shared = Self.start(fd, options)
+        let memory = (0..<blocks).map { _ -> any Block in secret ? SecureBytes(count: blockSize) : AlignedBlock(count: blockSize) }
+        shared = Self.start(fd, memory, options)
     }
 
-    private static func start(_ fd: FileDescriptor, _ options: (direct: Bool, cachedFirst: Bool, blocks: Int, blockSize: Int, secret: Bool)) -> Shared {
-        let shared = Shared(fd: fd, blocks: options.blocks, blockSize: options.blockSize, secret: options.secret)
+    private static func start(_ fd: FileDescriptor, _ blocks: [any Block],
+                              _ options: (direct: Bool, cachedFirst: Bool, blocks: Int, blockSize: Int, secret: Bool)) -> Shared {
+        let shared = Shared(fd: fd, blocks: blocks, blockSize: options.blockSize)
         let thread = Thread {
             Self.fill(shared, direct: options.direct, cachedFirst: options.cachedFirst)
             shared.condition.lock()
@@ -282,24 +284,29 @@ final class ReadAhead: ByteReader {
 
     /// Reads from the start of the file again (a filing redone): stops the
     /// thread, waits until it has left the file (it finishes the block it is
-    /// reading), rewinds, and starts reading ahead anew. False where the file
-    /// cannot be rewound (a pipe); the reader is then at its end.
+    /// reading), rewinds, and starts reading ahead anew into the same blocks
+    /// (no second set of locked memory). False where the file cannot be
+    /// rewound (a pipe); the reader is then at its end.
     func rewind() -> Bool {
         let old = shared
         old.condition.lock()
         old.stopped = true
         old.condition.broadcast()
         while !old.finished { old.condition.wait() }
+        var blocks = old.free + old.filled.map(\.block)
+        old.free = []
+        old.filled = []
+        old.atEnd = true
         old.condition.unlock()
+        if let (block, _, _) = current { blocks.append(block) }
         current = nil
         guard old.fd.rewind() else {
             old.condition.lock()
-            old.atEnd = true
-            old.filled = []
+            old.free = blocks
             old.condition.unlock()
             return false
         }
-        shared = Self.start(old.fd, options)
+        shared = Self.start(old.fd, blocks, options)
         return true
     }
 

@@ -235,7 +235,10 @@ extension Vault {
         var total: Int64 = 0
         try AtomicFile.write(to: path, replacing: false) { fd in
             // -v2 only when a name goes: a case with none stays importable by an older casevault.
-            let magic = prepared.carriesNames ? SealedPackage.transferMagicV2 : SealedPackage.transferMagic
+            // From a vault of format 3, -v4 or -v3: its objects may be named by BLAKE3 (§9).
+            let magic = objects.naming == .blake3
+                ? (prepared.carriesNames ? SealedPackage.transferMagicV4 : SealedPackage.transferMagicV3)
+                : (prepared.carriesNames ? SealedPackage.transferMagicV2 : SealedPackage.transferMagic)
             let sealer = try SealedPackage.Sealer(to: recipient, magic: magic) { bytes in
                 hasher.update(bytes)
                 total += Int64(bytes.count)
@@ -333,7 +336,8 @@ extension Vault {
     /// Brings in a case another vault transferred to the acting member
     /// (SECURITY.md §15b): the file is unsealed with their key and read
     /// entry by entry (only `history.json`, `keys.json`, `blobs/<hash>` and
-    /// `objects/<hash>`, each named by its BLAKE2b-256 and checked); the
+    /// `objects/<hash>`, each named by the hash of its bytes and checked:
+    /// BLAKE2b-256 for blobs, `ObjectNaming` for objects); the
     /// history is verified as the projection will again; the two tier keys
     /// are unsealed, fresh key pairs are made here, every file key is
     /// re-sealed to them and the new keys sealed to this vault's holders;
@@ -364,7 +368,7 @@ extension Vault {
             // another vault than expected) writes nothing.
             var checked: (history: CaseHistory, proven: ProvenCase)?
             do {
-                let unpacked = try Self.unpackTransfer(input: file.read(into:), keys: actor.keys, limits: bounded, admit: { bytes in
+                let unpacked = try Self.unpackTransfer(input: file.read(into:), keys: actor.keys, limits: bounded, naming: objects.naming, admit: { bytes in
                     let history = try CaseHistory(parsing: bytes)
                     if let expectingVault, VaultFingerprint.looksLikeFingerprint(expectingVault) {
                         let fingerprint = history.fromVaultFingerprint ?? "none"
@@ -439,13 +443,20 @@ extension Vault {
     /// (nil: any): an object it does not name, or of another size, is
     /// refused before a byte of it is stored, so a transfer whose history
     /// does not verify writes nothing.
+    /// `naming`: the receiving vault's; one of format 2 (BLAKE2b) refuses
+    /// a transfer from a vault of format 3 before reading any of it (§15b).
     static func unpackTransfer(input: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, keys: any Unsealer, limits: ArchiveLimits,
-                               admit: ([UInt8]) throws -> [String: Int64]? = { _ in nil },
+                               naming: ObjectNaming = .blake3, admit: ([UInt8]) throws -> [String: Int64]? = { _ in nil },
                                storeObject: (ObjectID, (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int64) throws -> UnpackedTransfer {
-        let opener = try SealedPackage.Opener(with: keys, magic: SealedPackage.transferMagic, alternatives: [SealedPackage.transferMagicV2],
+        let opener = try SealedPackage.Opener(with: keys, magic: SealedPackage.transferMagic,
+                                              alternatives: [SealedPackage.transferMagicV2, SealedPackage.transferMagicV3, SealedPackage.transferMagicV4],
                                               what: "case transfer", input: input)
+        let fromFormatThree = [SealedPackage.transferMagicV3, SealedPackage.transferMagicV4].contains(opener.magicRead)
+        guard naming == .blake3 || !fromFormatThree else {
+            throw VaultError.invalidInput("this case comes from a vault of format 3, whose objects are named by BLAKE3; this vault is of format 2 and keeps names every casevault can check, so it cannot take them: import the case into a vault of format 3")
+        }
         var unpacked = UnpackedTransfer(history: [], keys: [], blobs: [:], objects: [:],
-                                        carriesFileNames: opener.magicRead == SealedPackage.transferMagicV2)
+                                        carriesFileNames: [SealedPackage.transferMagicV2, SealedPackage.transferMagicV4].contains(opener.magicRead))
         var sawHistory = false, sawKeys = false, blobBytes = 0
         var admitted: [String: Int64]?
         do {
