@@ -203,6 +203,41 @@ func printPrimitiveRates() {
     print(String(decoding: data, as: UTF8.self))
 }
 
+/// The disk's own floor, the way casevault now does its I/O (direct,
+/// 1 MiB blocks): 256 MiB written to a new file and fsynced, then read
+/// back. `get -o` must do both on the same device, and an export reads
+/// every object and writes the package.
+func rawDisk(in scratch: String) -> (write: Double, read: Double) {
+    let path = "\(scratch)/disk.bin"
+    let block = UnsafeMutableRawPointer.allocate(byteCount: DirectIO.blockSize, alignment: DirectIO.alignment)
+    defer { block.deallocate(); unlink(path) }
+    let blockSize = DirectIO.blockSize
+    block.initializeMemory(as: UInt8.self, repeating: 0x5a, count: blockSize)
+    var start = now()
+    var output = open(path, O_WRONLY | O_CREAT | O_TRUNC | DirectIO.openFlag, 0o600)
+    if output < 0 { output = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600) }  // no direct I/O here
+    guard output >= 0 else { fatalError("cannot create \(path)") }
+    for _ in 0..<(benchSize / blockSize) {
+        guard write(output, block, blockSize) == blockSize else { fatalError("disk floor: write failed (errno \(errno))") }
+    }
+    guard fsync(output) == 0 else { fatalError("disk floor: fsync failed (errno \(errno))") }
+    close(output)
+    let writeRate = Double(benchSize) / Double(mib) / (now() - start)
+    start = now()
+    var input = open(path, O_RDONLY | DirectIO.openFlag)
+    if input < 0 { input = open(path, O_RDONLY) }
+    var total = 0
+    while true {
+        let n = read(input, block, blockSize)
+        guard n >= 0 else { fatalError("disk floor: read failed (errno \(errno))") }
+        if n == 0 { break }
+        total += n
+    }
+    guard total == benchSize else { fatalError("disk floor: read \(total) of \(benchSize) bytes") }
+    close(input)
+    return (writeRate, Double(benchSize) / Double(mib) / (now() - start))
+}
+
 /// One full measurement with the vault and files under `folder`.
 /// `judged`: whether this folder's figures are held against the targets.
 func measure(in folder: String, label: String, judged: Bool) -> Bool {
@@ -235,40 +270,6 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
           "--admitted", "2024", "--client", "2", "--manager", "grace", "--supervisor", "halima"])
 
     fillFile("\(scratch)/input.bin", size: benchSize)
-
-    /// The disk's own floor, the way casevault now does its I/O (direct,
-    /// 1 MiB blocks): 256 MiB written to a new file and fsynced, then read
-    /// back. `get -o` must do both on the same device.
-    func rawDisk() -> (write: Double, read: Double) {
-        let path = "\(scratch)/disk.bin"
-        let block = UnsafeMutableRawPointer.allocate(byteCount: DirectIO.blockSize, alignment: DirectIO.alignment)
-        defer { block.deallocate(); unlink(path) }
-        let blockSize = DirectIO.blockSize
-        block.initializeMemory(as: UInt8.self, repeating: 0x5a, count: blockSize)
-        var start = now()
-        var output = open(path, O_WRONLY | O_CREAT | O_TRUNC | DirectIO.openFlag, 0o600)
-        if output < 0 { output = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600) }  // no direct I/O here
-        guard output >= 0 else { fatalError("cannot create \(path)") }
-        for _ in 0..<(benchSize / blockSize) {
-            guard write(output, block, blockSize) == blockSize else { fatalError("disk floor: write failed (errno \(errno))") }
-        }
-        guard fsync(output) == 0 else { fatalError("disk floor: fsync failed (errno \(errno))") }
-        close(output)
-        let writeRate = Double(benchSize) / Double(mib) / (now() - start)
-        start = now()
-        var input = open(path, O_RDONLY | DirectIO.openFlag)
-        if input < 0 { input = open(path, O_RDONLY) }
-        var total = 0
-        while true {
-            let n = read(input, block, blockSize)
-            guard n >= 0 else { fatalError("disk floor: read failed (errno \(errno))") }
-            if n == 0 { break }
-            total += n
-        }
-        guard total == benchSize else { fatalError("disk floor: read \(total) of \(benchSize) bytes") }
-        close(input)
-        return (writeRate, Double(benchSize) / Double(mib) / (now() - start))
-    }
 
     /// The object hashes over the same volume, in memory: `Blake3`, which
     /// names a format-3 vault's objects, `FastBlake2b`, which names a
@@ -307,7 +308,7 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
         let sodium = SecretStream.withPortableCode { rawSecretstream() }
         sodiumEncrypt.append(sodium.encrypt)
         sodiumDecrypt.append(sodium.decrypt)
-        let disk = rawDisk()
+        let disk = rawDisk(in: scratch)
         diskWrites.append(disk.write)
         diskReads.append(disk.read)
         let hash = rawHashes()
