@@ -161,9 +161,12 @@ import Testing
     }
 
     /// The other way is refused: a vault of format 2 keeps only names
-    /// every casevault can check, so it does not take a case from a vault
-    /// of format 3 (a -v3 or -v4 transfer), and says so before reading
-    /// anything of it; nothing is written.
+    /// every casevault can check. The sender sees it in the receiving
+    /// identity (`vaultFormat`, absent from an older casevault's) and
+    /// refuses before signing anything; an identity that claims format 3
+    /// for a vault of format 2 gets as far as the file, which that vault
+    /// refuses (-v3 or -v4) before reading past its header. Nothing is
+    /// written on either side but the transfer the false claim let through.
     @Test func aFormatTwoVaultRefusesACaseFromAFormatThreeVault() throws {
         let scratch = Scratch()
         let old = try open("vault-format-2", in: scratch)
@@ -171,8 +174,27 @@ import Testing
         let number = try new.openCase(client: 7)
         try new.file(Array("filed in a format-3 vault".utf8), into: number, name: "Note", type: "note")
         let halima = try old.unlock(staffID: "halima", passphrase: try scratch.passphrase("halima fixture passphrase"))
+        let identity = try old.identity(for: "halima")
+        #expect(identity.vaultFormat == 2 && identity.text.contains("\"vaultFormat\": 2"))
+        let olderCasevault = try VaultIdentity(parsing: Array(identity.text.replacingOccurrences(of: ",\n  \"vaultFormat\": 2", with: "").utf8))
+        #expect(olderCasevault.vaultFormat == nil && olderCasevault.fingerprint == identity.fingerprint)
+        let events = try new.vault.events().count
+        for (to, says) in [(identity, "is of format 2"), (olderCasevault, "does not say its vault's format")] {
+            #expect {
+                _ = try new.vault.exportCase(number, to: to, out: new.scratch.file("refused.cvt"), reason: "the family moved", by: new["halima"])
+            } throws: { error in
+                guard case VaultError.invalidInput(let message) = error else { return false }
+                return message.contains(says) && message.contains("needs a vault of format 3")
+            }
+        }
+        #expect(try new.vault.events().count == events && !FileManager.default.fileExists(atPath: new.scratch.file("refused.cvt")))
+        #expect(throws: VaultError.self) {
+            try VaultIdentity(parsing: Array(identity.text.replacingOccurrences(of: "\"vaultFormat\": 2", with: "\"vaultFormat\": \"3\"").utf8))
+        }
+
+        let claimsThree = try VaultIdentity(parsing: Array(identity.text.replacingOccurrences(of: "\"vaultFormat\": 2", with: "\"vaultFormat\": 3").utf8))
         for fileNames in [true, false] {
-            let sent = try new.vault.exportCase(number, to: try old.identity(for: "halima"), out: new.scratch.file("case-\(fileNames).cvt"),
+            let sent = try new.vault.exportCase(number, to: claimsThree, out: new.scratch.file("case-\(fileNames).cvt"),
                                                 reason: "the family moved", fileNames: fileNames, by: new["halima"])
             let before = (try old.events().count, try old.objects.allObjects())
             #expect {

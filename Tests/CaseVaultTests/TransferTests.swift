@@ -351,7 +351,7 @@ import Testing
         let text = try o.identity.text.replacingOccurrences(of: "\"case-supervisor\"", with: "\"project-director\"")
         #expect(throws: VaultError.self) { try VaultIdentity(parsing: Array(text.utf8)) }
         let director = VaultIdentity(vault: o.to.vault.config.vaultId, member: "dora", name: "Dora Achieng", role: "project-director",
-                                     boxPublicKey: o.to["dora"].boxKeys.publicKey.bytes.hexString)
+                                     boxPublicKey: o.to["dora"].boxKeys.publicKey.bytes.hexString, vaultFormat: 3)
         #expect(throws: VaultError.invalidInput("that identity names a project director; only a case supervisor there imports a case")) {
             try o.from.vault.exportCase(Self.number, to: director, out: o.from.scratch.file("d.cvt"), reason: "no", by: o.from["halima"])
         }

@@ -13,6 +13,11 @@ public struct VaultIdentity: Sendable, Equatable {
     public let name: String
     public let role: String
     public let boxPublicKey: String
+    /// The receiving vault's format (`vaultFormat`, since format 3): which
+    /// object names it takes (§9). Nil in an identity from a casevault that
+    /// predates it. Not in the fingerprint: a wrong value only moves where
+    /// a transfer is refused, never what is accepted.
+    public let vaultFormat: Int?
 
     /// SHA-256 over the vault, member, role and key, first 16 bytes, in groups
     /// of four hex digits: what the two offices read to each other.
@@ -24,10 +29,12 @@ public struct VaultIdentity: Sendable, Equatable {
     }
 
     public var text: String {
-        JSONValue.object([
+        var members: [String: JSONValue] = [
             "format": .string(Self.format), "vault": .string(vault), "member": .string(member), "name": .string(name),
             "role": .string(role), "boxPublicKey": .string(boxPublicKey), "fingerprint": .string(fingerprint),
-        ]).prettyText + "\n"
+        ]
+        if let vaultFormat { members["vaultFormat"] = .integer(Int64(vaultFormat)) }
+        return JSONValue.object(members).prettyText + "\n"
     }
 
     public init(parsing bytes: [UInt8]) throws {
@@ -39,16 +46,22 @@ public struct VaultIdentity: Sendable, Equatable {
         guard UUID(uuidString: vault)?.uuidString.lowercased() == vault else { throw bad("the vault id is not one") }
         guard (try? StaffMember.validate(id: member)) != nil else { throw bad("the member id is not one") }
         guard let raw = [UInt8](hexString: key), raw.count == 32, raw.hexString == key else { throw bad("the public key is not 32 bytes of hex") }
-        self.init(vault: vault, member: member, name: name, role: role, boxPublicKey: key)
+        var vaultFormat: Int?
+        if let value = o["vaultFormat"] {
+            guard case .integer(let format) = value, (1...1_000).contains(format) else { throw bad("its vaultFormat is not a format number") }
+            vaultFormat = Int(format)
+        }
+        self.init(vault: vault, member: member, name: name, role: role, boxPublicKey: key, vaultFormat: vaultFormat)
         guard o["fingerprint"] == nil || o["fingerprint"] == .string(fingerprint) else { throw bad("its fingerprint does not match its key") }
     }
 
-    init(vault: String, member: String, name: String, role: String, boxPublicKey: String) {
+    init(vault: String, member: String, name: String, role: String, boxPublicKey: String, vaultFormat: Int?) {
         self.vault = vault
         self.member = member
         self.name = name
         self.role = role
         self.boxPublicKey = boxPublicKey
+        self.vaultFormat = vaultFormat
     }
 }
 
@@ -155,7 +168,8 @@ extension Vault {
             guard Self.importingRoles.contains(role) else {
                 throw VaultError.invalidInput("'\(memberID)' is \(role.withArticle); only a case supervisor imports cases (and becomes their supervisor)")
             }
-            return VaultIdentity(vault: config.vaultId, member: member.id, name: member.name, role: member.role, boxPublicKey: member.boxPublicKey)
+            return VaultIdentity(vault: config.vaultId, member: member.id, name: member.name, role: member.role, boxPublicKey: member.boxPublicKey,
+                                 vaultFormat: config.formatVersion)
         }
     }
 
@@ -181,6 +195,13 @@ extension Vault {
         guard identity.vault != config.vaultId else { throw VaultError.invalidInput("that identity is this vault's own: a case moves to another vault") }
         guard identity.role == Role.caseSupervisor.rawValue else {
             throw VaultError.invalidInput("that identity names \(Role(rawValue: identity.role)?.withArticle ?? "a " + identity.role); only a case supervisor there imports a case")
+        }
+        // Before anything is signed: a vault of format 2, or a casevault
+        // that predates BLAKE3 names, would refuse the file (§15b), and the
+        // case would sit transferred here until the transfer was called back.
+        if objects.naming == .blake3, (identity.vaultFormat ?? 0) < ObjectNaming.blake3Format {
+            let there = identity.vaultFormat.map { "is of format \($0)" } ?? "runs a casevault that does not say its vault's format"
+            throw VaultError.invalidInput("the receiving vault \(there), and cannot take a case from this vault of format \(config.formatVersion), whose objects are named by BLAKE3: the receiving office needs a vault of format 3 (and a casevault that makes one), and to send its identity again")
         }
         guard !FileSystem.exists(path) else { throw VaultError.alreadyExists("\(path) already exists") }
         let recipient = try BoxPublicKey(bytes: [UInt8](hexString: identity.boxPublicKey) ?? [])
