@@ -18,7 +18,7 @@ from nacl.exceptions import CryptoError
 class Fail(Exception): pass
 def fail(msg): raise Fail(msg)
 def sha256(b): return hashlib.sha256(b).digest()
-def blake2b256(b): return hashlib.blake2b(b, digest_size=32).hexdigest()  # §2, §8: blob and object names
+def blake2b256(b): return hashlib.blake2b(b, digest_size=32).hexdigest()  # §2, §8: blob names
 
 # ---------------------------------------------------------------- §13 canonical JSON
 def canon(v):

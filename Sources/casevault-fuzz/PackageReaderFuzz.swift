@@ -10,8 +10,10 @@
 // recipient, sealed key, secretstream), and (2) as the tar inside a package
 // correctly sealed to the recipient, which a hostile sender who knows the
 // recipient's public key fully controls; (3) as a whole case-transfer file
-// and (4) as the tar inside one correctly sealed, each unpacked and its
-// history parsed and verified; (5) as a transfer's `history.json` itself.
+// and (4) as the tar inside one correctly sealed under each of its four
+// magics (and under -v4 into a vault of format 2, which refuses it), each
+// unpacked and its history parsed and verified; (5) as a transfer's
+// `history.json` itself.
 // Each must end in a refusal or a result: never a crash or a hang; a
 // refused package leaves nothing behind.
 @testable import CaseVault
@@ -73,8 +75,9 @@ private func verifyHistory(_ bytes: [UInt8]) {
 }
 
 /// A transfer file unpacked (objects read into memory, as far as the limits let them), then its history checked.
-private func unpackTransfer(_ bytes: [UInt8]) {
-    guard let unpacked = try? Vault.unpackTransfer(input: reader(bytes), keys: keys, limits: limits, storeObject: { _, stream in
+/// `naming`: the receiving vault's (format 3 takes every magic, format 2 refuses -v3 and -v4).
+private func unpackTransfer(_ bytes: [UInt8], naming: ObjectNaming = .blake3) {
+    guard let unpacked = try? Vault.unpackTransfer(input: reader(bytes), keys: keys, limits: limits, naming: naming, storeObject: { _, stream in
         var total: Int64 = 0
         try stream { total += Int64($0.count) }
         return total
@@ -90,7 +93,9 @@ public func fuzzPackageReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
     unpackTransfer(bytes)
     unpackTransfer(sealed(bytes, magic: SealedPackage.transferMagic))
     unpackTransfer(sealed(bytes, magic: SealedPackage.transferMagicV2))
+    unpackTransfer(sealed(bytes, magic: SealedPackage.transferMagicV3))
     unpackTransfer(sealed(bytes, magic: SealedPackage.transferMagicV4))
+    unpackTransfer(sealed(bytes, magic: SealedPackage.transferMagicV4), naming: .blake2b)
     verifyHistory(bytes)
     return 0
 }

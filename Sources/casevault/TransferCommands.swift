@@ -15,8 +15,9 @@ struct VaultPubkeyCommand: ParsableCommand {
         commandName: "pubkey",
         abstract: "Print the identity another vault transfers cases to: this vault and the member who imports them.",
         discussion: """
-            The identity names this vault, the member who will import (a case supervisor or project director) and \
-            their public key, with a fingerprint. It holds no secret: send it to the other office, then read the \
+            The identity names this vault and its format, the member who will import (a case supervisor) and \
+            their public key, with a fingerprint. A vault of format 3 sends cases only to one of format 3, and \
+            says so before it signs anything. It holds no secret: send it to the other office, then read the \
             fingerprint to each other by another channel (a call) before they run `casevault export case`. Only \
             that member can open what is sent, and only here. No passphrase is needed.
             """
@@ -56,8 +57,9 @@ struct ExportCaseCommand: ParsableCommand {
             cannot go while a handover, legal hold, closure approval or unfinished rotation is under way. An \
             office still on a casevault from before file names travelled refuses a file that carries \
             them: --without-file-names writes one it imports (its versions arrive without their names), \
-            from a vault of format 2. A vault of format 3 names objects by BLAKE3: only a casevault that \
-            knows those names, into a vault of format 3, takes a case from it.
+            from a vault of format 2. A vault of format 3 names objects by BLAKE3 and sends a case only to a \
+            vault of format 3: it refuses, before signing anything, an identity of another format or from a \
+            casevault that does not say its vault's format.
             """
     )
 
@@ -75,7 +77,7 @@ struct ExportCaseCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Why (kept in the signed log).", valueName: "text"))
     var reason: String
 
-    @Flag(help: "Leave the versions' original file names out, for a receiving office on an older casevault.")
+    @Flag(help: "Leave the versions' original file names out, for a receiving office on a casevault from before file names travelled (from a vault of format 2).")
     var withoutFileNames = false
 
     func run() throws {

@@ -185,6 +185,20 @@ private func bytes(at path: String) -> [UInt8] {
         #expect(reader.directBytes == 0)
     }
 
+    /// A read that fails gives its block back: rewound, a reader of one
+    /// block fails again rather than waiting for ever for a block it lost.
+    @Test func aFailedReadKeepsItsBlockForARewind() throws {
+        let folder = deviceScratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let raw = open(folder, O_RDONLY | O_DIRECTORY)
+        try #require(raw >= 0)
+        let reader = ReadAhead(fd: FileDescriptor(raw, path: folder), direct: false, blocks: 1, blockSize: 4096, secret: true)
+        var buffer = [UInt8](repeating: 0, count: 100)
+        #expect(throws: VaultError.self) { _ = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) } }
+        #expect(reader.rewind())
+        #expect(throws: VaultError.self) { _ = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) } }
+    }
+
     /// A pipe cannot be rewound: `rewind` says so, and the reader stays at its end.
     @Test func aSecretReadAheadOfAPipeCannotRewind() throws {
         var ends: [Int32] = [0, 0]

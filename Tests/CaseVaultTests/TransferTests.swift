@@ -367,7 +367,7 @@ import Testing
         init(_ path: String, keys: BoxKeyPair) throws {
             var objects: [(String, [UInt8])] = []
             let file = try FileSystem.openForReading(path)
-            let unpacked = try Vault.unpackTransfer(input: file.read(into:), keys: keys, limits: ArchiveLimits()) { id, stream in
+            let unpacked = try Vault.unpackTransfer(input: file.read(into:), keys: keys, limits: ArchiveLimits(), naming: .blake3) { id, stream in
                 var bytes: [UInt8] = []
                 try stream { bytes.append(contentsOf: $0) }
                 objects.append(("objects/" + id.hex, bytes))
@@ -472,7 +472,7 @@ import Testing
         var stored = 0
         let file = try FileSystem.openForReading(report.path)
         #expect(throws: VaultError.integrityFailure("the case's history does not verify: forged")) {
-            _ = try Vault.unpackTransfer(input: file.read(into:), keys: member.boxKeys, limits: ArchiveLimits(),
+            _ = try Vault.unpackTransfer(input: file.read(into:), keys: member.boxKeys, limits: ArchiveLimits(), naming: .blake3,
                                          admit: { _ in throw VaultError.integrityFailure("the case's history does not verify: forged") }) { _, _ in
                 stored += 1
                 return 0

@@ -408,6 +408,8 @@ final class ReadAhead: ByteReader {
                 count = try block.withUnsafeMutableBytes { try readBlock(into: $0.baseAddress!) }
             } catch {
                 condition.lock()
+                // Kept for a rewind, which starts again with every block.
+                shared.free.append(block)
                 shared.failure = error
                 condition.broadcast()
                 condition.unlock()

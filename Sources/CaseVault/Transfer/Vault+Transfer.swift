@@ -182,8 +182,9 @@ extension Vault {
     /// (after a lost file or a kill), it signs a new transfer to the same
     /// member and writes the file anew.
     /// `fileNames`: carry each version's sealed original file name (a
-    /// `casevault-transfer-v2` file, when any version has one); false
-    /// writes a `-v1` file without them, which a casevault that predates
+    /// `casevault-transfer-v2` file, when any version has one, `-v4` from a
+    /// vault of format 3); false writes a `-v1` file without them (`-v3`
+    /// from a vault of format 3), which a casevault that predates
     /// them can import.
     public func exportCase(_ number: String, to identity: VaultIdentity, out path: String, reason: String,
                            fileNames: Bool = true, by actor: StaffIdentity, now: Date = Date()) throws -> TransferReport {
@@ -214,7 +215,7 @@ extension Vault {
             let objects: [(id: ObjectID, size: Int64)]
             let versions: Int
             let seq: Int64
-            /// Some version's file name goes with it (a -v2 file).
+            /// Some version's file name goes with it (a -v2 or -v4 file).
             let carriesNames: Bool
         }
         let prepared: Prepared = try write { writer, head in
@@ -436,7 +437,7 @@ extension Vault {
     }
 
     /// The blobs a transfer carries for a version: its sealed file key, its
-    /// form's schema body, and, in a `-v2` file, its sealed file name (as
+    /// form's schema body, and, in a `-v2` or `-v4` file, its sealed file name (as
     /// stored: sealed under its file key and object id, which a transfer
     /// does not change).
     static func transferBlobs(of version: VersionRecord, withFileName: Bool) -> [String] {
@@ -451,7 +452,7 @@ extension Vault {
         var blobs: [String: [UInt8]]
         /// Each object's name and size.
         var objects: [String: Int64]
-        /// A `-v2` file: it carries every version's sealed file name.
+        /// A `-v2` or `-v4` file: it carries every version's sealed file name.
         var carriesFileNames = false
     }
 
@@ -467,14 +468,14 @@ extension Vault {
     /// `naming`: the receiving vault's; one of format 2 (BLAKE2b) refuses
     /// a transfer from a vault of format 3 before reading any of it (§15b).
     static func unpackTransfer(input: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, keys: any Unsealer, limits: ArchiveLimits,
-                               naming: ObjectNaming = .blake3, admit: ([UInt8]) throws -> [String: Int64]? = { _ in nil },
+                               naming: ObjectNaming, admit: ([UInt8]) throws -> [String: Int64]? = { _ in nil },
                                storeObject: (ObjectID, (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int64) throws -> UnpackedTransfer {
         let opener = try SealedPackage.Opener(with: keys, magic: SealedPackage.transferMagic,
                                               alternatives: [SealedPackage.transferMagicV2, SealedPackage.transferMagicV3, SealedPackage.transferMagicV4],
                                               what: "case transfer", input: input)
         let fromFormatThree = [SealedPackage.transferMagicV3, SealedPackage.transferMagicV4].contains(opener.magicRead)
         guard naming == .blake3 || !fromFormatThree else {
-            throw VaultError.invalidInput("this case comes from a vault of format 3, whose objects are named by BLAKE3; this vault is of format 2 and keeps names every casevault can check, so it cannot take them: import the case into a vault of format 3")
+            throw VaultError.invalidInput("this case comes from a vault of format 3, whose objects are named by BLAKE3; this vault is of an older format and keeps names every casevault can check, so it cannot take them: import the case into a vault of format 3")
         }
         var unpacked = UnpackedTransfer(history: [], keys: [], blobs: [:], objects: [:],
                                         carriesFileNames: [SealedPackage.transferMagicV2, SealedPackage.transferMagicV4].contains(opener.magicRead))
