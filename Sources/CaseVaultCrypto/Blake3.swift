@@ -10,9 +10,10 @@ internal import CBlake3
 /// Why not BLAKE2b, which names the objects of older vaults: BLAKE2b is one
 /// long chain, so a 256 MiB filing waited 0.18 s on it, longer than
 /// encrypting the same bytes; BLAKE3's tree lets sixteen chunks go through
-/// one core at once (about 3,200 MiB/s here with AVX-512, 2,350 with AVX2,
-/// against 1,420 for `FastBlake2b`; `CASEVAULT_BENCH_ONLY=primitives
-/// casevault-bench` prints both). The portable code, about 870 MiB/s, is
+/// one core at once (here, streamed from memory, about 3,400 MiB/s with
+/// AVX-512 and 2,300 with AVX2; on 128 KiB pieces in the cache, as a
+/// filing hands them over, about 7,500; `FastBlake2b` 1,420-1,500 either
+/// way; `CASEVAULT_BENCH_ONLY=primitives casevault-bench` prints both). The portable code, about 870 MiB/s, is
 /// slower than `FastBlake2b`: a CPU with neither AVX2 nor AVX-512 files
 /// faster in a format-2 vault.
 ///

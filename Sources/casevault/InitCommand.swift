@@ -20,6 +20,11 @@ struct InitCommand: ParsableCommand {
             --recovery-key-out writes the offline recovery key, which can open every case: \
             print it or keep it on removable media, away from the vault. It is never written \
             over an existing file or inside the vault.
+
+            A vault is of format 3: its objects are named by BLAKE3, and it sends cases only to \
+            vaults of format 3. --vault-format 2 makes one that names them by BLAKE2b, for an \
+            office that must still send cases to vaults of format 2 (it takes cases only from \
+            vaults of format 2 in turn). The format is signed and kept for good.
             """
     )
 
@@ -56,7 +61,14 @@ struct InitCommand: ParsableCommand {
             transform: { try parseEnum(KeyDerivationProfile.self, $0, option: "--kdf") })
     var kdf: KeyDerivationProfile = .moderate
 
+    @Option(help: ArgumentHelp("The vault's format: 3 (the default: objects named by BLAKE3), or 2 (BLAKE2b) for an office that must still send cases to vaults of format 2.",
+                               valueName: "number"))
+    var vaultFormat: Int = VaultConfig.currentFormatVersion
+
     func validate() throws {
+        if !VaultConfig.creatableFormats.contains(vaultFormat) {
+            throw ValidationError("--vault-format is 3 or 2, not \(vaultFormat)")
+        }
         if (adminID == nil) != (adminName == nil) {
             throw ValidationError("--id and --name (the first admin's) go together")
         }
@@ -72,6 +84,7 @@ struct InitCommand: ParsableCommand {
         var options = Vault.CreationOptions()
         options.profile = kdf
         options.recoveryKeyPath = recoveryKeyOut
+        options.formatVersion = vaultFormat
         // The explicit test hook (SECURITY.md §5).
         if ProcessInfo.processInfo.environment["CASEVAULT_INSECURE_TEST_KDF"] == "1" {
             options.insecureTestingKDF = true
@@ -88,6 +101,7 @@ struct InitCommand: ParsableCommand {
         let memory = vault.config.kdf.memLimit >= 1 << 20
             ? "\(vault.config.kdf.memLimit >> 20) MiB" : "\(vault.config.kdf.memLimit >> 10) KiB"
         print("  key derivation: Argon2id, \(vault.config.kdf.opsLimit) passes, \(memory)")
+        print("  format:         \(vault.config.formatVersion) (objects named by \(vault.config.formatVersion >= 3 ? "BLAKE3" : "BLAKE2b"))")
         if let adminID, let adminName {
             print("  admin:          \(adminID) (\(adminName))")
         } else {

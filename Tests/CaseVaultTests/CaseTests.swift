@@ -13,8 +13,8 @@ struct Programme {
     let vault: Vault
     let staff: [String: StaffIdentity]
 
-    init(recoveryKey: Bool = true) throws {
-        vault = try makeVault(in: scratch, recoveryKey: recoveryKey ? scratch.file("recovery.txt") : nil)
+    init(recoveryKey: Bool = true, format: Int = VaultConfig.currentFormatVersion) throws {
+        vault = try makeVault(in: scratch, recoveryKey: recoveryKey ? scratch.file("recovery.txt") : nil, format: format)
         let admin = try vault.unlock(staffID: "amina", passphrase: try scratch.passphrase(adminPassphrase))
         var staff = ["amina": admin]
         for (id, name, role) in [("grace", "Grace Otieno", Role.caseManager), ("joseph", "Joseph Mwangi", .caseManager),

@@ -208,6 +208,35 @@ import Testing
         #expect(try old.verify(VerifyOptions(readData: .all)).isClean)
     }
 
+    /// `init --vault-format 2`, for an office that must still send cases to
+    /// vaults of format 2: its objects are named by BLAKE2b, and its cases
+    /// go (as -v2 files) to a vault of either format, which reads and
+    /// verifies them. Formats 1 and 4 are not made.
+    @Test func aVaultMadeAtFormatTwoNamesByBlake2bAndSendsToEither() throws {
+        let old = try Programme(format: 2)
+        #expect(old.vault.config.formatVersion == 2 && old.vault.objects.naming == .blake2b)
+        #expect(try old.vault.identity(for: "halima").vaultFormat == 2)
+        for (client, format) in [(1, 2), (2, 3)] {
+            let number = try old.openCase(client: client)
+            let filed = try old.file(Array("filed at format 2, client \(client)".utf8), into: number)
+            let object = try Data(contentsOf: URL(fileURLWithPath: old.objectPath(filed.objectID)))
+            #expect(filed.objectID == Blake2b.hash([UInt8](object)).hexString)
+            let to = try Programme(format: format)
+            let sent = try old.vault.exportCase(number, to: try to.vault.identity(for: "halima"), out: old.scratch.file("\(number).cvt"),
+                                                reason: "the family moved", by: old["halima"])
+            #expect(Array(try Data(contentsOf: URL(fileURLWithPath: sent.path)).prefix(22)) == SealedPackage.transferMagicV2)
+            _ = try to.vault.importCase(from: sent.path, manager: "joseph", by: to["halima"])
+            #expect(try to.read(number, by: "joseph") == Array("filed at format 2, client \(client)".utf8))
+            #expect(try to.vault.verify(VerifyOptions(readData: .all)).isClean)
+        }
+        #expect(try old.vault.verify(VerifyOptions(readData: .all)).isClean)
+        for format in [1, 4] {
+            let scratch = Scratch()
+            #expect(throws: VaultError.self) { _ = try makeVault(in: scratch, format: format) }
+            #expect(!FileManager.default.fileExists(atPath: scratch.file("vault")))
+        }
+    }
+
     /// Events of body format 3, written by casevault at c1b6781
     /// (scripts/make-fixture-vault-events-3.sh), doing what format 4 now
     /// refuses: a move out of a closed case, a director's hold released by

@@ -35,8 +35,10 @@ final class Scratch {
 let adminPassphrase = "correct horse battery staple"
 
 /// A vault with test-only key derivation and an admin 'amina'.
-func makeVault(in scratch: Scratch, name: String = "vault", recoveryKey: String? = nil) throws -> Vault {
+func makeVault(in scratch: Scratch, name: String = "vault", recoveryKey: String? = nil,
+               format: Int = VaultConfig.currentFormatVersion) throws -> Vault {
     var options = Vault.CreationOptions()
+    options.formatVersion = format
     options.insecureTestingKDF = true
     options.adminID = "amina"
     options.adminName = "Amina Yusuf"

@@ -82,14 +82,26 @@ import Testing
                                   "--new-passphrase-file", "amina.pw", "--recovery-key-out", "recovery.txt"])
         #expect(result.code == 0)
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.count == 5)
+        #expect(lines.count == 6)
         #expect(lines[0] == "Created vault \(scratch.file("vault"))")
         #expect(lines[1].hasPrefix("  vault id:       ") && UUID(uuidString: String(lines[1].dropFirst(18))) != nil)
         #expect(lines[2] == "  key derivation: Argon2id, 1 passes, 8 KiB")
-        #expect(lines[3] == "  admin:          amina (Amina Yusuf)")
-        #expect(lines[4] == "  recovery key:   recovery.txt (move it offline now; it opens every case)")
+        #expect(lines[3] == "  format:         3 (objects named by BLAKE3)")
+        #expect(lines[4] == "  admin:          amina (Amina Yusuf)")
+        #expect(lines[5] == "  recovery key:   recovery.txt (move it offline now; it opens every case)")
         #expect(result.stderr == "casevault: warning: CASEVAULT_INSECURE_TEST_KDF=1: creating a vault with test-only key derivation\n")
         #expect(FileManager.default.fileExists(atPath: scratch.file("recovery.txt")))
+
+        // Format 2, for an office that must still send cases to vaults of format 2; nothing else.
+        let two = try cli.run(["init", "old-office", "--id", "amina", "--name", "Amina Yusuf", "--new-passphrase-file", "amina.pw",
+                               "--vault-format", "2"])
+        #expect(two.code == 0 && two.stdout.contains("  format:         2 (objects named by BLAKE2b)\n"), "\(two.stderr)")
+        let config = try String(contentsOfFile: scratch.file("old-office/casevault.json"), encoding: .utf8)
+        #expect(config.contains("\"formatVersion\" : 2"))
+        for bad in ["1", "4", "three"] {
+            let refused = try cli.run(["init", "bad-\(bad)", "--vault-format", bad])
+            #expect(refused.code == 64 && !FileManager.default.fileExists(atPath: scratch.file("bad-\(bad)")), "\(refused.stderr)")
+        }
     }
 
     @Test func staffListShowsMembersAsATableAndAsJSON() throws {

@@ -312,6 +312,9 @@ public final class Vault: @unchecked Sendable {
         /// Where to write the offline recovery key; nil for none.
         public var recoveryKeyPath: String?
         public var caseCategories = VaultConfig.defaultCaseCategories
+        /// 3 (objects named by BLAKE3), or 2 (BLAKE2b) for an office that
+        /// must still send cases to vaults of format 2 (SECURITY.md §9, §15b).
+        public var formatVersion = VaultConfig.currentFormatVersion
 
         public init() {}
     }
@@ -346,12 +349,15 @@ public final class Vault: @unchecked Sendable {
             try passphrase.validateAsNew()
         }
 
+        guard VaultConfig.creatableFormats.contains(options.formatVersion) else {
+            throw VaultError.invalidInput("a new vault is of format 3, or of format 2 for an office that still sends cases to vaults of format 2; not \(options.formatVersion)")
+        }
         let vaultID = UUID().uuidString.lowercased()
         let recovery = recoveryPath == nil ? nil : BoxKeyPair()
         let parameters: PasswordHashParameters = options.insecureTestingKDF ? .insecureTestingOnly : options.profile.parameters
         let config = VaultConfig(
             format: VaultConfig.formatName,
-            formatVersion: VaultConfig.currentFormatVersion,
+            formatVersion: options.formatVersion,
             vaultId: vaultID,
             createdAt: Timestamp.string(from: now),
             kdf: .init(algorithm: "argon2id13", opsLimit: parameters.opsLimit, memLimit: parameters.memLimit),

@@ -28,6 +28,10 @@ public struct VaultConfig: Codable, Sendable, Equatable {
     /// so one of format 2 goes on naming by BLAKE2b, as an older casevault
     /// still reading it expects.
     public static let currentFormatVersion = 3
+    /// What `init` makes: format 3, or format 2 (`init --vault-format 2`)
+    /// for an office that must still send cases to vaults of format 2,
+    /// which take no case from a vault of format 3 (SECURITY.md §15b).
+    public static let creatableFormats = 2...currentFormatVersion
     public static let defaultCaseCategories = ["CP", "GBV", "PWSN", "UASC"]
 
     public struct KDF: Codable, Sendable, Equatable {
