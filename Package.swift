@@ -37,14 +37,16 @@ let package = Package(
         // tests hash every state-map node with it.
         .target(
             name: "CSHA256",
+            dependencies: ["CVectors"],
             cSettings: [.unsafeFlags(["-O2"])]
         ),
         // libsodium's secretstream chunk functions with ChaCha20 on AVX-512
         // (SECURITY.md §2): C that only CaseVaultCrypto calls, optimised in
         // every configuration (-O3: at -O2 clang keeps less of the sixteen
         // blocks in registers, a fifth slower).
-        // What CSecretStream and CBlake3 share: which vector code the CPU
-        // allows, and the 16 × 16 word transpose.
+        // What CSHA256, CSecretStream and CBlake3 share: which vector code
+        // the CPU allows, the choice made once and forced off by tests, and
+        // the 16 × 16 word transpose.
         .target(
             name: "CVectors",
             cSettings: [.unsafeFlags(["-O3"])]

@@ -249,7 +249,7 @@ static void hash8(const uint8_t *const inputs[8], size_t blocks, uint64_t counte
 }
 #endif
 
-// -1 until the first use decides; a race writes the same value twice.
+// -1 until the first use decides.
 static int level = -1;
 // How many callers have capped the code at AVX2, and at portable C (tests,
 // nested or at once).
@@ -257,30 +257,16 @@ static int capped_avx2 = 0, capped_portable = 0;
 
 // The vector code in use now: the CPU's, less any cap.
 static int current_level(void) {
-    int value = __atomic_load_n(&level, __ATOMIC_RELAXED);
-    if (value < 0) {
-        value = casevault_cpu_vectors();
-        __atomic_store_n(&level, value, __ATOMIC_RELAXED);
-    }
-    if (__atomic_load_n(&capped_portable, __ATOMIC_RELAXED)) return 0;
-    if (value > 1 && __atomic_load_n(&capped_avx2, __ATOMIC_RELAXED)) return 1;
+    int value = casevault_detect_once(&level, casevault_cpu_vectors);
+    if (casevault_nested_on(&capped_portable)) return 0;
+    if (value > 1 && casevault_nested_on(&capped_avx2)) return 1;
     return value;
 }
 
 int casevault_blake3_accelerated(void) { return current_level(); }
 
-static void cap(int *count, int on) {
-    if (on) {
-        __atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
-        return;
-    }
-    // An unmatched 0 must not leave the cap on for good.
-    int seen = __atomic_load_n(count, __ATOMIC_RELAXED);
-    while (seen > 0 && !__atomic_compare_exchange_n(count, &seen, seen - 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
-}
-
-void casevault_blake3_force_portable(int on) { cap(&capped_portable, on); }
-void casevault_blake3_force_avx2(int on) { cap(&capped_avx2, on); }
+void casevault_blake3_force_portable(int on) { casevault_count_nested(&capped_portable, on); }
+void casevault_blake3_force_avx2(int on) { casevault_count_nested(&capped_avx2, on); }
 
 // The chaining values of `count` (a power of two, 2..16) whole chunks from
 // `counter`, reduced to the two children of their subtree's top: out[0] the

@@ -5,6 +5,7 @@
 // 1 100 bytes, at random update splits, and to the FIPS 180-4 examples.
 // Nothing here depends on secret data for branches or memory addresses.
 #include "casevault_sha256.h"
+#include "casevault_vectors.h"
 #include <string.h>
 
 static const uint32_t K[64] = {
@@ -105,21 +106,16 @@ static void blocks_shani(uint32_t h[8], const uint8_t *p, size_t count) { blocks
 static int cpu_has_shani(void) { return 0; }
 #endif
 
-// -1 until the first use decides; a race writes the same value twice.
+// -1 until the first use decides.
 static int accelerated = -1;
 // How many callers have asked for the portable code (tests, nested or at once).
 static int forced_portable = 0;
 
 int casevault_sha256_accelerated(void) {
-    int value = __atomic_load_n(&accelerated, __ATOMIC_RELAXED);
-    if (value < 0) {
-        value = cpu_has_shani();
-        __atomic_store_n(&accelerated, value, __ATOMIC_RELAXED);
-    }
-    return value && !__atomic_load_n(&forced_portable, __ATOMIC_RELAXED);
+    return casevault_detect_once(&accelerated, cpu_has_shani) && !casevault_nested_on(&forced_portable);
 }
 
-void casevault_sha256_force_portable(int on) { __atomic_add_fetch(&forced_portable, on ? 1 : -1, __ATOMIC_RELAXED); }
+void casevault_sha256_force_portable(int on) { casevault_count_nested(&forced_portable, on); }
 
 static void blocks(uint32_t h[8], const uint8_t *p, size_t count) {
     if (casevault_sha256_accelerated()) blocks_shani(h, p, count); else blocks_portable(h, p, count);

@@ -79,29 +79,18 @@ static void xor_blocks16(unsigned char *out, const unsigned char *in, size_t gro
 }
 #endif
 
-// -1 until the first use decides; a race writes the same value twice.
+// -1 until the first use decides.
 static int accelerated = -1;
 // How many callers have asked for libsodium's code (tests, nested or at once).
 static int forced_portable = 0;
 
+static int has_avx512f(void) { return casevault_cpu_vectors() == 2; }
+
 int casevault_chacha20_accelerated(void) {
-    int value = __atomic_load_n(&accelerated, __ATOMIC_RELAXED);
-    if (value < 0) {
-        value = casevault_cpu_vectors() == 2;
-        __atomic_store_n(&accelerated, value, __ATOMIC_RELAXED);
-    }
-    return value && !__atomic_load_n(&forced_portable, __ATOMIC_RELAXED);
+    return casevault_detect_once(&accelerated, has_avx512f) && !casevault_nested_on(&forced_portable);
 }
 
-void casevault_chacha20_force_portable(int on) {
-    if (on) {
-        __atomic_add_fetch(&forced_portable, 1, __ATOMIC_RELAXED);
-        return;
-    }
-    // An unmatched 0 must not leave libsodium's code forced for good.
-    int count = __atomic_load_n(&forced_portable, __ATOMIC_RELAXED);
-    while (count > 0 && !__atomic_compare_exchange_n(&forced_portable, &count, count - 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
-}
+void casevault_chacha20_force_portable(int on) { casevault_count_nested(&forced_portable, on); }
 
 static uint32_t load32_le(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;

@@ -16,3 +16,23 @@ int casevault_cpu_vectors(void) {
 #else
 int casevault_cpu_vectors(void) { return 0; }
 #endif
+
+int casevault_detect_once(int *cached, int (*detect)(void)) {
+    int value = __atomic_load_n(cached, __ATOMIC_RELAXED);
+    if (value < 0) {
+        value = detect();
+        __atomic_store_n(cached, value, __ATOMIC_RELAXED);
+    }
+    return value;
+}
+
+void casevault_count_nested(int *count, int on) {
+    if (on) {
+        __atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    int seen = __atomic_load_n(count, __ATOMIC_RELAXED);
+    while (seen > 0 && !__atomic_compare_exchange_n(count, &seen, seen - 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+}
+
+int casevault_nested_on(const int *count) { return __atomic_load_n(count, __ATOMIC_RELAXED) > 0; }

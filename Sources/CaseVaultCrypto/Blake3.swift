@@ -78,7 +78,8 @@ public final class Blake3: ObjectHasher {
 }
 
 /// A hash that names objects as their bytes stream past: `Blake3` for
-/// vaults of format 3, `FastBlake2b` (32 bytes) before.
+/// vaults of format 3, `FastBlake2b` (32 bytes) before; libsodium's
+/// `Blake2b` checks BLAKE2b names in `verify`.
 public protocol ObjectHasher: AnyObject {
     func update(_ bytes: UnsafeRawBufferPointer)
     func finalize() -> [UInt8]
@@ -87,5 +88,16 @@ public protocol ObjectHasher: AnyObject {
 extension FastBlake2b: ObjectHasher {
     public func update(_ bytes: UnsafeRawBufferPointer) {
         update(raw: bytes)
+    }
+}
+
+extension Blake2b: ObjectHasher {
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        feed(bytes)
+    }
+
+    /// The generic `update`, which the concrete one above would shadow.
+    private func feed(_ bytes: some ReadableBytes) {
+        update(bytes)
     }
 }

@@ -105,17 +105,8 @@ func measureExportAtScale(in folder: String) -> Bool {
 /// One-core throughput (MiB/s) of the manifest's SHA-256 and the package's
 /// BLAKE2b, in memory, 64 KiB at a time (the sealed chunk's size).
 func rawHashRates() -> (sha256: Double, blake2b: Double) {
-    let chunk = [UInt8](repeating: 0x5a, count: SecretStream.chunkSize)
-    let chunks = benchSize / SecretStream.chunkSize
-    func rate(_ update: (UnsafeRawBufferPointer) -> Void) -> Double {
-        let start = now()
-        chunk.withUnsafeBytes { bytes in for _ in 0..<chunks { update(bytes) } }
-        return Double(benchSize) / Double(mib) / (now() - start)
-    }
-    let sha = SHA256.Hasher(), blake = FastBlake2b()
-    let rates = (rate { sha.update($0) }, rate { blake.update($0) })
-    _ = (sha.finalize(), blake.finalize())
-    return rates
+    let sha = SHA256.Hasher()
+    return (hashRate { sha.update($0) } finish: { _ = sha.finalize() }, hashRate(FastBlake2b()))
 }
 
 /// Seconds one run of `executable` took; nil when it cannot start or fails.

@@ -172,35 +172,34 @@ func rawSecretstream() -> (encrypt: Double, decrypt: Double) {
 /// beside them.
 func printPrimitiveRates() {
     var encrypt: [Double] = [], decrypt: [Double] = [], blake2b: [Double] = [], blake3: [Double] = [], sha256: [Double] = []
-    let chunk = [UInt8](repeating: 0x33, count: SecretStream.cipherChunkSize)
-    let chunks = benchSize / SecretStream.chunkSize
-    let size = Double(benchSize) / Double(mib)
     for _ in 1...5 {
         let raw = rawSecretstream()
         encrypt.append(raw.encrypt)
         decrypt.append(raw.decrypt)
-        let fast = FastBlake2b()
-        var start = now()
-        for _ in 0..<chunks { fast.update(chunk) }
-        _ = fast.finalize()
-        blake2b.append(size / (now() - start))
-        // In the 128 KiB pieces a filing hands it (ObjectStore).
-        let piece = [UInt8](repeating: 0x33, count: 128 << 10)
-        let tree = Blake3()
-        start = now()
-        piece.withUnsafeBytes { bytes in for _ in 0..<(benchSize / piece.count) { tree.update(bytes) } }
-        _ = tree.finalize()
-        blake3.append(size / (now() - start))
-        let hasher = SHA256.Hasher()
-        start = now()
-        chunk.withUnsafeBytes { bytes in for _ in 0..<chunks { hasher.update(bytes) } }
-        _ = hasher.finalize()
-        sha256.append(size / (now() - start))
+        blake2b.append(hashRate(FastBlake2b()))
+        blake3.append(hashRate(Blake3(), piece: 128 << 10))
+        let sha = SHA256.Hasher()
+        sha256.append(hashRate { sha.update($0) } finish: { _ = sha.finalize() })
     }
     let rates = ["secretstreamEncrypt": median(encrypt), "secretstreamDecrypt": median(decrypt),
                  "blake2b": median(blake2b), "blake3": median(blake3), "sha256": median(sha256)]
     let data = try! JSONSerialization.data(withJSONObject: rates, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
+}
+
+/// One core's throughput, MiB/s, of a hash over `benchSize` bytes in
+/// memory, fed `piece` bytes at a time: a secretstream chunk's 64 KiB, or
+/// the 128 KiB a filing hands BLAKE3 (ObjectStore).
+func hashRate(piece: Int = SecretStream.chunkSize, _ update: (UnsafeRawBufferPointer) -> Void, finish: () -> Void) -> Double {
+    let bytes = [UInt8](repeating: 0x33, count: piece)
+    let start = now()
+    bytes.withUnsafeBytes { for _ in 0..<(benchSize / piece) { update($0) } }
+    finish()
+    return Double(benchSize) / Double(mib) / (now() - start)
+}
+
+func hashRate(_ hasher: some ObjectHasher, piece: Int = SecretStream.chunkSize) -> Double {
+    hashRate(piece: piece, { hasher.update($0) }, finish: { _ = hasher.finalize() })
 }
 
 /// The disk's own floor, the way casevault now does its I/O (direct,
@@ -275,24 +274,7 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
     /// names a format-3 vault's objects, `FastBlake2b`, which names a
     /// format-2 vault's, and libsodium's BLAKE2b, for comparison.
     func rawHashes() -> (blake3: Double, swift: Double, libsodium: Double) {
-        let chunk = [UInt8](repeating: 0x33, count: SecretStream.cipherChunkSize)
-        // In the 128 KiB pieces a filing hands it (ObjectStore).
-        let piece = [UInt8](repeating: 0x33, count: 128 << 10)
-        let tree = Blake3()
-        var start = now()
-        for _ in 0..<(benchSize / piece.count) { tree.update(piece) }
-        _ = tree.finalize()
-        let blake3Rate = Double(benchSize) / Double(mib) / (now() - start)
-        let fast = FastBlake2b()
-        start = now()
-        for _ in 0..<(benchSize / SecretStream.chunkSize) { fast.update(chunk) }
-        _ = fast.finalize()
-        let swiftRate = Double(benchSize) / Double(mib) / (now() - start)
-        let sodium = Blake2b()
-        start = now()
-        for _ in 0..<(benchSize / SecretStream.chunkSize) { sodium.update(chunk) }
-        _ = sodium.finalize()
-        return (blake3Rate, swiftRate, Double(benchSize) / Double(mib) / (now() - start))
+        (hashRate(Blake3(), piece: 128 << 10), hashRate(FastBlake2b()), hashRate(Blake2b()))
     }
 
     var sodiumEncrypt: [Double] = [], sodiumDecrypt: [Double] = []

@@ -1,6 +1,7 @@
-// What CSecretStream and CBlake3 share: which vector code the CPU allows,
-// and the 16 × 16 word transpose both use to move between one block per
-// 32-bit lane and one block per register.
+// What CSHA256, CSecretStream and CBlake3 share: which vector code the CPU
+// allows, the choice made once and forced off by tests, and the 16 × 16
+// word transpose the last two use to move between one block per 32-bit
+// lane and one block per register.
 #ifndef CASEVAULT_VECTORS_H
 #define CASEVAULT_VECTORS_H
 
@@ -10,6 +11,18 @@
 /// every CPU that is not x86-64. Asked of the CPU at every call: callers
 /// keep the answer.
 int casevault_cpu_vectors(void);
+
+/// The answer of `detect`, asked at the first call and kept in `*cached`
+/// (-1 until then; a race stores the same answer twice).
+int casevault_detect_once(int *cached, int (*detect)(void));
+
+/// A test's switch to force a portable path: 1 adds one to `*count`, 0
+/// takes one off but never below 0 (an unmatched 0 must not leave the path
+/// forced for good). Calls nest and may overlap across threads.
+void casevault_count_nested(int *count, int on);
+
+/// Whether `*count` (a `casevault_count_nested` counter) is above 0.
+int casevault_nested_on(const int *count);
 
 #if defined(__x86_64__)
 #include <immintrin.h>

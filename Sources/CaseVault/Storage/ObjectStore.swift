@@ -49,13 +49,11 @@ public enum ObjectNaming: String, Sendable, CaseIterable {
     /// first (the others are rarer in it).
     var accepted: [ObjectNaming] { self == .blake3 ? [.blake3, .blake2b] : [.blake2b] }
 
-    /// Whether `bytes` hash to `id` by a naming this vault accepts.
-    func matches(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        accepted.contains { naming in
-            let hasher = naming.hasher()
-            hasher.update(bytes)
-            return hasher.finalize().hexString == id.hex
-        }
+    /// Whether `id` is the hash, by a naming this vault accepts, that
+    /// `hash` gives: its own naming is tried first, the others only if it
+    /// does not give `id`.
+    func accepts(_ id: ObjectID, hashedBy hash: (ObjectNaming) throws -> String) rethrows -> Bool {
+        try accepted.contains { try hash($0) == id.hex }
     }
 }
 
@@ -142,8 +140,7 @@ struct FileObjectStore: ObjectStore {
     }
 
     func write(expecting expected: ObjectID, _ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> (id: ObjectID, size: Int64) {
-        let hasher: any ObjectHasher = naming.accepted.count > 1 ? EitherNaming(expected, first: naming) : naming.hasher()
-        return try write(produce, hasher: hasher, syncingNames: true, syncingFile: true)
+        try write(produce, hasher: AcceptedNames(expected, naming.accepted), syncingNames: true, syncingFile: true)
     }
 
     func writeNamingLater(_ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void, in group: ObjectGroup) throws -> (id: ObjectID, size: Int64) {
@@ -371,27 +368,25 @@ struct FileObjectStore: ObjectStore {
     }
 }
 
-/// Both namings at once, for an object named in advance in a vault of
-/// format 3: gives the expected name if either hash of the bytes is it,
-/// else the first's hash.
-private final class EitherNaming: ObjectHasher {
+/// Every naming a vault accepts at once, for an object named in advance
+/// (the stream cannot be read twice): gives the expected name if one of
+/// the hashes is it, else the vault's own naming's hash.
+private final class AcceptedNames: ObjectHasher {
     let expected: ObjectID
-    let first: any ObjectHasher, second: any ObjectHasher
+    let hashers: [any ObjectHasher]
 
-    init(_ expected: ObjectID, first naming: ObjectNaming) {
+    init(_ expected: ObjectID, _ namings: [ObjectNaming]) {
         self.expected = expected
-        first = naming.hasher()
-        second = (naming == .blake3 ? ObjectNaming.blake2b : .blake3).hasher()
+        hashers = namings.map { $0.hasher() }
     }
 
     func update(_ bytes: UnsafeRawBufferPointer) {
-        first.update(bytes)
-        second.update(bytes)
+        for hasher in hashers { hasher.update(bytes) }
     }
 
     func finalize() -> [UInt8] {
-        let mine = first.finalize(), other = second.finalize()
-        return other.hexString == expected.hex ? other : mine
+        let digests = hashers.map { $0.finalize() }
+        return digests.first { $0.hexString == expected.hex } ?? digests[0]
     }
 }
 

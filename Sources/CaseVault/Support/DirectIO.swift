@@ -235,7 +235,7 @@ final class ReadAhead: ByteReader {
     }
 
     private var shared: Shared
-    private let options: (direct: Bool, cachedFirst: Bool, blocks: Int, blockSize: Int, secret: Bool)
+    private let mode: (direct: Bool, cachedFirst: Bool, blockSize: Int)
     /// For tests: the thread's state, released once the thread has ended
     /// and the file is closed.
     var sharedForTesting: AnyObject { shared }
@@ -255,16 +255,15 @@ final class ReadAhead: ByteReader {
     init(fd: FileDescriptor, direct: Bool = true, cachedFirst: Bool = false, blocks: Int = 4,
          blockSize: Int = DirectIO.blockSize, secret: Bool = false) {
         precondition(blocks >= 1 && blockSize >= 1 && !(secret && direct))
-        options = (direct, cachedFirst, blocks, blockSize, secret)
+        mode = (direct, cachedFirst, blockSize)
         let memory = (0..<blocks).map { _ -> any Block in secret ? SecureBytes(count: blockSize) : AlignedBlock(count: blockSize) }
-        shared = Self.start(fd, memory, options)
+        shared = Self.start(fd, memory, mode)
     }
 
-    private static func start(_ fd: FileDescriptor, _ blocks: [any Block],
-                              _ options: (direct: Bool, cachedFirst: Bool, blocks: Int, blockSize: Int, secret: Bool)) -> Shared {
-        let shared = Shared(fd: fd, blocks: blocks, blockSize: options.blockSize)
+    private static func start(_ fd: FileDescriptor, _ blocks: [any Block], _ mode: (direct: Bool, cachedFirst: Bool, blockSize: Int)) -> Shared {
+        let shared = Shared(fd: fd, blocks: blocks, blockSize: mode.blockSize)
         let thread = Thread {
-            Self.fill(shared, direct: options.direct, cachedFirst: options.cachedFirst)
+            Self.fill(shared, direct: mode.direct, cachedFirst: mode.cachedFirst)
             shared.condition.lock()
             shared.finished = true
             shared.condition.broadcast()
@@ -306,7 +305,7 @@ final class ReadAhead: ByteReader {
             old.condition.unlock()
             return false
         }
-        shared = Self.start(old.fd, blocks, options)
+        shared = Self.start(old.fd, blocks, mode)
         return true
     }
 
