@@ -134,9 +134,11 @@ DATA = {
                                   "shadowUntil": pat(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")}),
     "case.handover-completed": obj({"case": CASE, "early": is_bool, "reason": either(string(1), is_null)}),
     "case.handover-cancelled": obj({"case": CASE, "reason": string(1)}),
-    "package.exported": obj({"recipient": ID, "format": enum("sealed", "zip-aes256"), "blake2b": HEX,
-                             "entries": lambda x: type(x) is list and all(obj({
-                                 "case": CASE, "document": string(1, 480), "version": integer(1)})(i) for i in x)}),
+    # The package's hash: "blake2b" up to format 4, "blake3" from format 5 (checked with the format below).
+    "package.exported": lambda d: any(obj({"recipient": ID, "format": enum("sealed", "zip-aes256"), hash_name: HEX,
+                                           "entries": lambda x: type(x) is list and all(obj({
+                                               "case": CASE, "document": string(1, 480), "version": integer(1)})(i) for i in x)})(d)
+                                      for hash_name in ("blake2b", "blake3")),
     "case.transferred": obj({"case": CASE, "toVault": pat(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
                              "toMember": ID, "toBoxPublicKey": HEX, "reason": string(1)}),  # §15b
     "case.imported": obj({"case": CASE, "history": HEX, "manager": ID, "supervisor": ID, "teamPublicKey": HEX,
@@ -219,7 +221,7 @@ def verify_log(db, vault_id):
         if type(ev) is not dict: fail(f"event {i}: the body is not canonical JSON")
         members = {"actor", "at", "data", "seq", "type", "v", "vault"}
         if type(ev.get("v")) is not int: fail(f"event {i}: unknown body format v={ev.get('v')!r}")
-        if ev["v"] in (2, 3, 4): members.add("state")
+        if ev["v"] in (2, 3, 4, 5): members.add("state")
         elif ev["v"] != 1: fail(f"event {i}: unknown body format v={ev['v']!r}")
         if set(ev) != members: fail(f"event {i}: the body does not have exactly the members of format v{ev['v']}")
         if not (ev["seq"] == i and type(ev["seq"]) is int): fail(f"event {i}: the body says seq {ev['seq']!r}")
@@ -227,6 +229,8 @@ def verify_log(db, vault_id):
         if not (ID(ev["actor"]) and UTC(ev["at"]) and ev["type"] in DATA and DATA[ev["type"]](ev["data"])):
             fail(f"event {i}: the body is malformed (actor, at, type or data)")
         if "state" in ev and not HEX(ev["state"]): fail(f"event {i}: the body's state is not a hex SHA-256")
+        if ev["type"] == "package.exported" and ("blake3" in ev["data"]) != (ev["v"] >= 5):
+            fail(f"event {i}: a format-{ev['v']} package.exported names its package by {'blake3' if ev['v'] >= 5 else 'blake2b'} alone")
         if events and ev["v"] < events[-1][0]["v"]: fail(f"event {i}: a format-{ev['v']} body after format {events[-1][0]['v']}")
         if (typ, actor, at) != (ev["type"], ev["actor"], ev["at"]):  # §12b
             fail(f"event {i}: the stored type, actor or time differs from the body")
@@ -235,6 +239,11 @@ def verify_log(db, vault_id):
         if stored_leaf != leaf: fail(f"event {i}: the stored leaf hash differs from the body and signature")
         events.append((ev, body, sig, leaf))
     if len(events) < 2: fail("event 2: missing (event 1 is signed by the admin event 2 adds)")
+    # A vault of format 1 or 2 signs format 4 at most (format 5 is for vaults of format 3, §12).
+    first_event = events[0][0]
+    for ev, *_ in events:
+        if ev["v"] >= 5 and not (first_event["type"] == "vault.created" and first_event["data"]["formatVersion"] >= 3):
+            fail(f"event {ev['seq']}: format {ev['v']} in a vault of format {first_event['data'].get('formatVersion')}")
 
     # Signatures and signers' roles.  staff: id -> (signing public key, role, seq of its staff.added)
     staff, first = {}, events[1][0]

@@ -26,7 +26,7 @@ struct ExportHandoverCommand: ParsableCommand {
             is sealed to the recipient, who opens it with `casevault package open`; with --zip-passphrase-file it \
             is a zip under WinZip AES-256 (never ZipCrypto) that 7-Zip opens, for a passphrase of at least 16 \
             characters given to the recipient another way. The export is a signed event naming the package's \
-            BLAKE2b-256 (b2sum -l 256) and every version in it.
+            BLAKE3-256 (b3sum; BLAKE2b-256, b2sum -l 256, in a vault of format 2) and every version in it.
             """
     )
 
@@ -51,7 +51,7 @@ struct ExportHandoverCommand: ParsableCommand {
             for file in report.files { print("  \(TerminalText.escape(file.path))  \(file.size) bytes  sha256 \(file.sha256.prefix(16))…") }
             for item in report.leftOut { Output.warning("left out \(item.caseNumber) '\(TerminalText.escape(item.document))': \(item.why)") }
             let how = report.format == .sealed ? "sealed to '\(report.recipient)' (casevault package open)" : "an AES-256 zip (7-Zip opens it)"
-            print("Wrote \(report.path): \(report.files.count) file(s), \(report.bytes) bytes, \(how); BLAKE2b-256 \(report.blake2b) (b2sum -l 256)")
+            print("Wrote \(report.path): \(report.files.count) file(s), \(report.bytes) bytes, \(how); \(report.hash.label) \(report.digest) (\(report.hash.checkedBy))")
         }
     }
 }

@@ -13,8 +13,11 @@ struct Programme {
     let vault: Vault
     let staff: [String: StaffIdentity]
 
-    init(recoveryKey: Bool = true, format: Int = VaultConfig.currentFormatVersion) throws {
-        vault = try makeVault(in: scratch, recoveryKey: recoveryKey ? scratch.file("recovery.txt") : nil, format: format)
+    /// `eventFormat`: the format the vault's events are signed in until a
+    /// test changes `vault.eventFormat` (a log an older casevault began).
+    init(recoveryKey: Bool = true, format: Int = VaultConfig.currentFormatVersion, eventFormat: Int? = nil) throws {
+        vault = try makeVault(in: scratch, recoveryKey: recoveryKey ? scratch.file("recovery.txt") : nil, format: format,
+                              eventFormat: eventFormat)
         let admin = try vault.unlock(staffID: "amina", passphrase: try scratch.passphrase(adminPassphrase))
         var staff = ["amina": admin]
         for (id, name, role) in [("grace", "Grace Otieno", Role.caseManager), ("joseph", "Joseph Mwangi", .caseManager),

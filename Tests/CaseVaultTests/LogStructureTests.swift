@@ -382,7 +382,7 @@ private func referenceMapRoot(_ entries: [([UInt8], [UInt8])], depth: Int = 0) -
         let body = String(decoding: try event.body(), as: UTF8.self)
         for bad in [body.replacingOccurrences(of: ",", with: ", "),
                     body.replacingOccurrences(of: "\"id\":\"amina\"", with: "\"id\":\"amina\",\"extra\":1"),
-                    body.replacingOccurrences(of: "\"v\":2", with: "\"v\":5"),
+                    body.replacingOccurrences(of: "\"v\":2", with: "\"v\":6"),
                     body.replacingOccurrences(of: "\"v\":2", with: "\"v\":1"),
                     body.replacingOccurrences(of: "\"seq\":3", with: "\"seq\":\"3\""),
                     body.replacingOccurrences(of: "amina\"", with: "amin\\u0061\"")] {

@@ -11,8 +11,8 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
 @Suite struct PackageTests {
     /// CP-2024-0042 with a team form, a text note, a confidential photo and
     /// a handover under way from grace to joseph (who holds both tiers).
-    static func scene() throws -> Programme {
-        let p = try RotationTests.scene()
+    static func scene(format: Int = VaultConfig.currentFormatVersion, eventFormat: Int? = nil) throws -> Programme {
+        let p = try RotationTests.scene(format: format, eventFormat: eventFormat)
         try p.file(Array("Home visit: all well.\n".utf8), name: "Home visit", type: "report")
         let drafts = try p.vault.handoverDrafts(from: "grace", to: "joseph", cases: [RotationTests.number])
         _ = try p.vault.startHandover(from: "grace", to: "joseph", cases: [RotationTests.number],
@@ -32,12 +32,15 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(report.files.map(\.path) == ["CP-2024-0042 [O]/Case handover.json", "CP-2024-0042 [O]/Home visit.txt",
                                              "CP-2024-0042 [O]/Intake form.txt", "CP-2024-0042 [O]/Photo.txt",
                                              "CP-2024-0042 [O]/Case handover (rendered).txt"])
-        #expect(Blake2b.hash(Array(try Data(contentsOf: URL(fileURLWithPath: out)))).hexString == report.blake2b)
+        // Named, in a vault of format 3, by BLAKE3-256 (b3sum), in an event of format 5.
+        let onDisk = Array(try Data(contentsOf: URL(fileURLWithPath: out)))
+        #expect(report.hash == .blake3 && Blake3.hash(onDisk).hexString == report.digest)
         // Every version in it was a signed read by grace, and the export an event naming the package.
         let events = try p.vault.events()
         #expect(events.filter { $0.type == "content.read" }.count == reads + 5)
         let exported = try #require(events.last)
-        #expect(exported.type == "package.exported" && exported.actor == "grace" && exported.body.contains(report.blake2b))
+        #expect(exported.type == "package.exported" && exported.actor == "grace" && exported.body.contains("\"blake3\":\"\(report.digest)\"")
+                && !exported.body.contains("blake2b") && exported.body.contains("\"v\":5"))
         // No plaintext in the package file.
         let bytes = try Data(contentsOf: URL(fileURLWithPath: out))
         for marker in ["Home visit: all well", "intake 2", "Amani (test)", "MANIFEST"] { #expect(bytes.range(of: Data(marker.utf8)) == nil) }
@@ -57,6 +60,96 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try p.vault.verify().isClean)
     }
 
+    /// The package's hash is the one its event's format names (SECURITY.md
+    /// §12): a vault of format 2 signs format 4, which an older casevault
+    /// reads, and names its packages by BLAKE2b-256; a vault of format 3
+    /// whose log an older casevault began (format-4 events) still opens the
+    /// packages it exported then, and names the next one by BLAKE3-256 in
+    /// an event of format 5.
+    @Test func aPackageIsNamedByTheHashItsEventsFormatNames() throws {
+        func exported(_ p: Programme, _ name: String) throws -> (report: ExportReport, event: String) {
+            let report = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: p.scratch.file(name), by: p["grace"])
+            return (report, try #require(try p.vault.events().last).body)
+        }
+        func digest(_ p: Programme, _ name: String, _ hash: ObjectNaming) throws -> String {
+            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: p.scratch.file(name))))
+            return (hash == .blake3 ? Blake3.hash(bytes) : Blake2b.hash(bytes)).hexString
+        }
+        let old = try Self.scene(format: 2)
+        let (twoReport, twoEvent) = try exported(old, "format-2.cvp")
+        let twoDigest = try digest(old, "format-2.cvp", .blake2b)
+        #expect(twoReport.hash == .blake2b && twoReport.digest == twoDigest)
+        #expect(twoEvent.contains("\"blake2b\":\"\(twoReport.digest)\"") && !twoEvent.contains("blake3") && twoEvent.contains("\"v\":4"))
+        #expect(try old.vault.openPackage(at: old.scratch.file("format-2.cvp"), into: old.scratch.file("opened"), by: old["joseph"]).files.count == 5)
+        #expect(try old.vault.verify().isClean)
+
+        let upgraded = try Self.scene(eventFormat: 4)
+        let (before, beforeEvent) = try exported(upgraded, "before.cvp")
+        #expect(before.hash == .blake2b && beforeEvent.contains("\"v\":4"))
+        upgraded.vault.eventFormat = Event.format(forVault: upgraded.vault.config.formatVersion)  // today's casevault
+        let (after, afterEvent) = try exported(upgraded, "after.cvp")
+        let afterDigest = try digest(upgraded, "after.cvp", .blake3)
+        #expect(after.hash == .blake3 && after.digest == afterDigest)
+        #expect(afterEvent.contains("\"blake3\":\"\(after.digest)\"") && afterEvent.contains("\"v\":5"))
+        for name in ["before", "after"] {
+            #expect(try upgraded.vault.openPackage(at: upgraded.scratch.file("\(name).cvp"), into: upgraded.scratch.file("opened-\(name)"),
+                                                   by: upgraded["joseph"]).files.count == 5)
+        }
+        #expect(try upgraded.vault.verify().isClean)
+        // A package is matched by its own event's hash: the same bytes under the
+        // other hash are no export (the BLAKE2b of a BLAKE3-named one is unknown).
+        let afterByBlake2b = try digest(upgraded, "after.cvp", .blake2b)
+        #expect(before.digest != afterByBlake2b)
+
+        // Schemas/event.schema.json takes each event, and only with its format's hash.
+        let schema = try SchemaValidator(schema: try JSONValue(parsing: Array(try Data(contentsOf: repository.appendingPathComponent("Schemas/event.schema.json")))))
+        for body in [twoEvent, beforeEvent, afterEvent] {
+            #expect(try schema.validate(try JSONValue(parsing: Array(body.utf8))).isEmpty, "\(body)")
+        }
+        for (body, from, to) in [(afterEvent, "\"v\":5", "\"v\":4"), (beforeEvent, "\"v\":4", "\"v\":5"),
+                                 (afterEvent, "\"blake3\"", "\"blake2b\":\"\(before.digest)\",\"blake3\"")] {
+            let edited = body.replacingOccurrences(of: from, with: to)
+            let problems = try schema.validate(try JSONValue(parsing: Array(edited.utf8)))
+            #expect(edited != body && !problems.isEmpty, "\(edited)")
+        }
+
+        // A vault of format 2 never signs format 5: verify says so of an event that does.
+        old.vault.eventFormat = 5
+        _ = try exported(old, "format-5.cvp")
+        #expect(try old.vault.verify().findings.contains { $0.kind == .eventMalformed && $0.detail.contains("format 5 in a vault of format 2") })
+    }
+
+    /// An event names its package by its format's hash alone: BLAKE2b-256
+    /// in format 5, BLAKE3-256 in format 4, or both, is refused, whether
+    /// signed (the projection) or found in the log (the parser).
+    @Test func aPackageEventNamingTheOtherHashIsRefused() throws {
+        let p = try Self.scene()
+        let digest = String(repeating: "ab", count: 32)
+        var both = PackageExported(recipient: "joseph", format: "sealed", hash: .blake3, digest: digest, entries: [])
+        both.blake2b = digest
+        let cases: [(Int, PackageExported, String)] = [
+            (5, PackageExported(recipient: "joseph", format: "sealed", hash: .blake2b, digest: digest, entries: []), "by blake3 alone"),
+            (4, PackageExported(recipient: "joseph", format: "sealed", hash: .blake3, digest: digest, entries: []), "by blake2b alone"),
+            (5, both, "by blake3 alone"),
+        ]
+        for (format, data, why) in cases {
+            expectIntegrity(why) {
+                _ = try p.vault.write { writer, head in
+                    try Ledger.append([.packageExported(data)], by: p["grace"], at: Date(), vaultID: p.vault.config.vaultId,
+                                      head: &head, in: writer, format: format)
+                }
+            }
+            let body = try Event(format: format, seq: 9, vault: p.vault.config.vaultId, at: "2026-12-05T10:00:00Z", actor: "grace",
+                                 data: .packageExported(data), stateRoot: [UInt8](repeating: 7, count: 32)).body()
+            expectIntegrity(why) { _ = try Event(body: body) }
+        }
+        // And the right one parses.
+        let good = PackageExported(recipient: "joseph", format: "sealed", hash: .blake3, digest: digest, entries: [])
+        let body = try Event(format: 5, seq: 9, vault: p.vault.config.vaultId, at: "2026-12-05T10:00:00Z", actor: "grace",
+                             data: .packageExported(good), stateRoot: [UInt8](repeating: 7, count: 32)).body()
+        #expect(try Event(body: body).data == .packageExported(good))
+    }
+
     /// A package of several MiB goes through every stage of the export
     /// (tar, seal, hash, write) in many buffers, and out directly to the
     /// device where the file system allows, with a tail that is not a whole
@@ -69,7 +162,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let report = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: out, by: p["grace"])
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: out)))
         #expect(Int64(bytes.count) == report.bytes && bytes.count > content.count)
-        #expect(Blake2b.hash(bytes).hexString == report.blake2b)
+        #expect(Blake3.hash(bytes).hexString == report.digest)
         let opened = try p.vault.openPackage(at: out, into: p.scratch.file("opened"), by: p["joseph"])
         let scan = try #require(opened.files.first { $0.document == "Scan" })
         #expect(Array(try Data(contentsOf: URL(fileURLWithPath: p.scratch.file("opened/" + scan.path)))) == content)
@@ -268,7 +361,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(report.leftOut.map(\.document) == ["Photo"])
         expectIntegrity("may not read the confidential tier") {
             _ = try p.vault.write { writer, head in
-                try Ledger.append([.packageExported(PackageExported(recipient: "dora", format: "sealed", blake2b: String(repeating: "ab", count: 32),
+                try Ledger.append([.packageExported(PackageExported(recipient: "dora", format: "sealed", hash: .blake3, digest: String(repeating: "ab", count: 32),
                                                                     entries: [.init(case: RotationTests.number, document: "Photo", version: 1)]))],
                                   by: p["grace"], at: Date(), vaultID: p.vault.config.vaultId, head: &head, in: writer)
             }

@@ -13,8 +13,8 @@ import Testing
 
     /// CP-2024-0042 (grace, halima; dora holds the team tier as project
     /// director) with a team form in two versions and a confidential photo.
-    static func scene() throws -> Programme {
-        let p = try Programme()
+    static func scene(format: Int = VaultConfig.currentFormatVersion, eventFormat: Int? = nil) throws -> Programme {
+        let p = try Programme(format: format, eventFormat: eventFormat)
         try p.openCase()
         try p.file(Array("intake 1".utf8))
         try p.file(Array("intake 2".utf8))
@@ -372,9 +372,9 @@ import Testing
                                   vaultID: vault.config.vaultId, head: &head, in: writer, format: 2)
             }
         }
-        expectIntegrity("format 2 after format 4") { try office.act("halima") { vault, _ in _ = try vault.caseFile(number) } }
+        expectIntegrity("format 2 after format 5") { try office.act("halima") { vault, _ in _ = try vault.caseFile(number) } }
         let report = try office.open("peter").verify(VerifyOptions())
-        #expect(report.findings.contains { $0.detail.contains("format 2 after format 4") }, "\(report.findings)")
+        #expect(report.findings.contains { $0.detail.contains("format 2 after format 5") }, "\(report.findings)")
     }
 
     /// A supervisor's own handover: the incoming supervisor completes it

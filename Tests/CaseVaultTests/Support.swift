@@ -36,9 +36,10 @@ let adminPassphrase = "correct horse battery staple"
 
 /// A vault with test-only key derivation and an admin 'amina'.
 func makeVault(in scratch: Scratch, name: String = "vault", recoveryKey: String? = nil,
-               format: Int = VaultConfig.currentFormatVersion) throws -> Vault {
+               format: Int = VaultConfig.currentFormatVersion, eventFormat: Int? = nil) throws -> Vault {
     var options = Vault.CreationOptions()
     options.formatVersion = format
+    options.eventFormat = eventFormat
     options.insecureTestingKDF = true
     options.adminID = "amina"
     options.adminName = "Amina Yusuf"

@@ -72,7 +72,7 @@ extension ControlsReport {
                 refused.append("event \(event.seq): '\(event.actor)' was refused \(d.case) '\(d.document)' v\(d.version) (\(d.tier)) at \(event.at): \(d.reason)")
             case .packageExported(let d):
                 let cases = Set(d.entries.map(\.case)).sorted().joined(separator: ", ")
-                exports.append("event \(event.seq): '\(event.actor)' exported a \(d.format) package of \(d.entries.count) document(s) of \(cases) for '\(d.recipient)' at \(event.at) (BLAKE2b-256 \(d.blake2b.prefix(16))…)")
+                exports.append("event \(event.seq): '\(event.actor)' exported a \(d.format) package of \(d.entries.count) document(s) of \(cases) for '\(d.recipient)' at \(event.at) (\(d.shortHash))")
             case .caseTransferred(let d):
                 exports.append("event \(event.seq): '\(event.actor)' transferred \(d.case) to '\(d.toMember)' of vault \(d.toVault) at \(event.at): \(d.reason)")
             default: break

@@ -247,7 +247,7 @@ extension Vault {
             case .packageExported(let d):
                 let mine = d.entries.filter { $0.case == number }
                 uses.append(.init(seq: event.seq, at: event.at, actor: event.actor, type: event.type.rawValue,
-                                  detail: "\(mine.count) document(s) in a \(d.format) package for '\(d.recipient)' (BLAKE2b-256 \(d.blake2b.prefix(16))…)"))
+                                  detail: "\(mine.count) document(s) in a \(d.format) package for '\(d.recipient)' (\(d.shortHash))"))
             case .caseTransferred(let d) where d.case == number:
                 uses.append(.init(seq: event.seq, at: event.at, actor: event.actor, type: event.type.rawValue,
                                   detail: "to '\(d.toMember)' of vault \(d.toVault)"))

@@ -403,8 +403,10 @@ struct HandoverCompleted: Codable, Equatable {
 }
 
 /// `package.exported`: a handover package written for a recipient
-/// (`casevault export handover`), with what went in and the BLAKE2b-256 of
-/// the package file (as objects are named, §8). Each version in it was read (`content.read`) first.
+/// (`casevault export handover`), with what went in and the hash of the
+/// package file: its BLAKE2b-256 (`blake2b`) in an event of format 4 or
+/// below, its BLAKE3-256 (`blake3`) from format 5, never both (§12). Each
+/// version in it was read (`content.read`) first.
 struct PackageExported: Codable, Equatable {
     struct Entry: Codable, Equatable {
         var `case`: String
@@ -414,8 +416,36 @@ struct PackageExported: Codable, Equatable {
     var recipient: String
     /// `sealed` or `zip-aes256`.
     var format: String
-    var blake2b: String
+    var blake2b: String?
+    var blake3: String?
     var entries: [Entry]
+
+    /// The package file's hash as an event of `format` names it.
+    init(recipient: String, format: String, hash: ObjectNaming, digest: String, entries: [Entry]) {
+        self.recipient = recipient
+        self.format = format
+        self.entries = entries
+        switch hash {
+        case .blake2b: blake2b = digest
+        case .blake3: blake3 = digest
+        }
+    }
+
+    /// The package's hash as reports show it: "BLAKE3-256 0123abcd…".
+    var shortHash: String {
+        let (hash, digest): (ObjectNaming, String) = blake3.map { (.blake3, $0) } ?? (.blake2b, blake2b ?? "")
+        return "\(hash.label) \(digest.prefix(16))…"
+    }
+
+    /// The hash this event names the package by, when it is the one an
+    /// event of `format` must carry (and the other is absent); else nil.
+    func packageHash(format eventFormat: Int) -> (ObjectNaming, String)? {
+        switch (ObjectNaming(eventFormat: eventFormat), blake2b, blake3) {
+        case (.blake2b, let digest?, nil): (.blake2b, digest)
+        case (.blake3, nil, let digest?): (.blake3, digest)
+        default: nil
+        }
+    }
 }
 
 /// `case.handover-cancelled`: the handover under way stops (the incoming
@@ -822,7 +852,8 @@ enum EventData: Equatable {
             m.bool("early", d.early)
             m.string("reason", d.reason)
         case .packageExported(let d):
-            m.string("blake2b", d.blake2b)
+            if let blake2b = d.blake2b { m.string("blake2b", blake2b) }
+            if let blake3 = d.blake3 { m.string("blake3", blake3) }
             m.array("entries", d.entries) { item, w in
                 w.object { e in
                     e.string("case", item.case)
@@ -960,13 +991,23 @@ enum EventData: Equatable {
 
 /// One signed event, as its body says (SECURITY.md §12):
 /// `{"actor","at","data","seq","state","type","v","vault"}` in canonical
-/// JSON. Format 1 bodies have no `state`; format 2, 3 and 4 bodies carry the
-/// state map's root after the event (§12a). Formats 3 and 4 have format 2's
-/// members and are signed under stricter rules (§12, "Who may sign what"):
-/// the format says which rules an event was signed under, so a vault's
-/// older events replay as they were accepted, and formats never go back.
+/// JSON. Format 1 bodies have no `state`; formats 2 to 5 carry the state
+/// map's root after the event (§12a). Formats 3 and 4 have format 2's
+/// members and are signed under stricter rules (§12, "Who may sign what");
+/// format 5 is format 4 with `package.exported` naming its package by
+/// BLAKE3-256. The format says which rules an event was signed under, so a
+/// vault's older events replay as they were accepted, and formats never go
+/// back.
 struct Event: Equatable {
-    static let currentFormat = 4
+    /// The newest format this casevault reads and signs.
+    static let currentFormat = 5
+
+    /// The format new events of a vault of `vaultFormat` are signed in: 5 in
+    /// a vault of format 3 (objects named by BLAKE3, as its packages then
+    /// are); 4 in older vaults, which an older casevault can still read.
+    static func format(forVault vaultFormat: Int) -> Int {
+        vaultFormat >= ObjectNaming.blake3Format ? 5 : 4
+    }
     static let signingContext = Array("casevault-event-v1\n".utf8)
 
     var format: Int
@@ -1013,7 +1054,7 @@ struct Event: Equatable {
     init(body: [UInt8]) throws {
         func bad(_ why: String) -> VaultError { .integrityFailure("an event body is malformed (\(why))") }
         guard let json = try? JSONValue(parsing: body), case .object(let members) = json else { throw bad("not a JSON object") }
-        guard let format = members["v"]?.integerValue, (1...4).contains(format) else { throw bad("unknown format") }
+        guard let format = members["v"]?.integerValue, (1...Int64(Self.currentFormat)).contains(format) else { throw bad("unknown format") }
         let expected: Set<String> = format == 1 ? ["v", "seq", "vault", "at", "actor", "type", "data"]
                                                 : ["v", "seq", "vault", "at", "actor", "type", "data", "state"]
         guard Set(members.keys) == expected else { throw bad("unexpected members") }
@@ -1029,6 +1070,9 @@ struct Event: Equatable {
         }
         let decoded: EventData
         do { decoded = try EventData.decode(type, from: data) } catch { throw bad("\(type.rawValue) data: \(error)") }
+        if case .packageExported(let exported) = decoded, exported.packageHash(format: Int(format)) == nil {
+            throw bad("a package.exported of format \(format) names its package by \(ObjectNaming(eventFormat: Int(format)).rawValue) alone")
+        }
         self.init(format: Int(format), seq: seq, vault: vault, at: at, actor: actor, data: decoded, stateRoot: stateRoot)
         guard try self.body() == body else { throw bad("not canonical") }
     }

@@ -10,11 +10,13 @@ internal import Foundation
 enum Ledger {
     /// `head` must be the trusted head of the log as it stands in this
     /// transaction (`Vault.trustedHead(in:)`); it is advanced past the new
-    /// events. Returns their sequence numbers. `format` is for tests that
-    /// sign an older format by hand, as an attacker would.
+    /// events. Returns their sequence numbers. Events are signed in the
+    /// format of the vault (`head.eventFormat`; `vault.created`'s from the
+    /// format it creates); `format` is for tests that sign another format
+    /// by hand, as an attacker would.
     @discardableResult
     static func append(_ items: [EventData], by actor: StaffIdentity, at date: Date, vaultID: String,
-                       head: inout TrustedHead, in writer: any CatalogWriter, format: Int = Event.currentFormat) throws -> [Int64] {
+                       head: inout TrustedHead, in writer: any CatalogWriter, format: Int? = nil) throws -> [Int64] {
         guard try writer.lastEventSeq() == head.size else { preconditionFailure("appending past an unchecked log") }
         if let legacy = head.legacyState {
             // The first event after format 1 signs the rebuilt map: store it.
@@ -48,7 +50,12 @@ enum Ledger {
         for data in items {
             let seq = head.size + Int64(pending.count) + 1
             if seq == 2 { try appendPending() }
-            var event = Event(format: format, seq: seq, vault: vaultID, at: at, actor: actor.id,
+            // A log begun by hand (tests, attacks) takes its format from its first event.
+            if head.eventFormat == nil, case .vaultCreated(let created) = data {
+                head.eventFormat = Event.format(forVault: created.formatVersion)
+            }
+            guard let eventFormat = format ?? head.eventFormat else { preconditionFailure("append through a head that knows no event format") }
+            var event = Event(format: eventFormat, seq: seq, vault: vaultID, at: at, actor: actor.id,
                               data: data, stateRoot: nil)
             guard let root = head.stateRoot else { preconditionFailure("append without a state root") }
             event.stateRoot = try Projection.apply(event, to: writer, root: root, verified: head.verified)

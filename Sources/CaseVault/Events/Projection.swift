@@ -1240,7 +1240,11 @@ enum Projection {
                 throw refuse("'\(data.recipient)' is no reader on the staff")
             }
             guard ["sealed", "zip-aes256"].contains(data.format) else { throw refuse("unknown package format '\(data.format)'") }
-            try requireKey(data.blake2b, "the package's BLAKE2b-256")
+            // BLAKE2b-256 up to format 4, BLAKE3-256 from format 5; never both.
+            guard let (hash, digest) = data.packageHash(format: event.format) else {
+                throw refuse("a package.exported of format \(event.format) names its package by \(ObjectNaming(eventFormat: event.format).rawValue) alone")
+            }
+            try requireKey(digest, "the package's \(hash.label)")
             var seen = Set<[UInt8]>()
             for entry in data.entries {
                 guard seen.insert(Array("\(entry.case)/\(entry.document)".utf8)).inserted else { throw refuse("a document is listed twice") }

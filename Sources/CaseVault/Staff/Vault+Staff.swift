@@ -206,6 +206,7 @@ extension Vault {
         // scratch catalog before the (slow) wrapping and checked after.
         let created = EventData.vaultCreated(config.vaultCreated)
         var scratchHead = TrustedHead.empty
+        scratchHead.eventFormat = eventFormat
         _ = try MemoryCatalogStore().write { writer in
             try Ledger.append([created], by: identity, at: now, vaultID: config.vaultId, head: &scratchHead, in: writer)
         }

@@ -38,6 +38,17 @@ public enum ObjectNaming: String, Sendable, CaseIterable {
         self = formatVersion >= Self.blake3Format ? .blake3 : .blake2b
     }
 
+    /// How a `package.exported` of this event format names its package
+    /// file: BLAKE2b-256 up to format 4, BLAKE3-256 from format 5, which
+    /// vaults of format 3 sign (SECURITY.md §12, §15a).
+    init(eventFormat: Int) {
+        self = eventFormat >= 5 ? .blake3 : .blake2b
+    }
+
+    /// As a command prints a file's hash, with the tool that checks it.
+    public var label: String { self == .blake3 ? "BLAKE3-256" : "BLAKE2b-256" }
+    public var checkedBy: String { self == .blake3 ? "b3sum" : "b2sum -l 256" }
+
     func hasher() -> any ObjectHasher {
         switch self {
         case .blake2b: FastBlake2b()

@@ -34,6 +34,9 @@ struct TrustedHead {
     var anchored: Bool
     /// The vault's verified nodes and records, which its signed reads use.
     var verified: VerifiedCaches?
+    /// The format new events are signed in (`Event.format(forVault:)`),
+    /// set by the vault that checked this head.
+    var eventFormat: Int?
 
     var size: Int64 { range.size }
     var logRoot: [UInt8] { range.root }

@@ -26,6 +26,10 @@ public final class Vault: @unchecked Sendable {
     let signers = SignerBook()
     /// State-map nodes and records this process has verified (SECURITY.md §12a).
     let verified = VerifiedCaches()
+    /// The format this vault's new events are signed in: by its format
+    /// (`Event.format(forVault:)`); tests set an older one to make the log
+    /// an older casevault left.
+    var eventFormat: Int
 
     private let lock = NSLock()
     private var cachedHead: TrustedHead?
@@ -63,6 +67,7 @@ public final class Vault: @unchecked Sendable {
         self.options = options
         self.checkpointsAtOpen = checkpoints
         self.objects = FileObjectStore(root: path + "/" + Self.objectsFolderName, naming: ObjectNaming(formatVersion: config.formatVersion))
+        self.eventFormat = Event.format(forVault: config.formatVersion)
     }
 
     /// Opens an existing vault, whose catalog `catalog` knows how to open.
@@ -186,6 +191,7 @@ public final class Vault: @unchecked Sendable {
             head = try rebuildLegacyState(head, reader: reader)
         }
         head.verified = verified
+        head.eventFormat = eventFormat
         if head.size == size { remember(head) }
         return head
     }
@@ -315,6 +321,9 @@ public final class Vault: @unchecked Sendable {
         /// 3 (objects named by BLAKE3), or 2 (BLAKE2b) for an office that
         /// must still send cases to vaults of format 2 (SECURITY.md §9, §15b).
         public var formatVersion = VaultConfig.currentFormatVersion
+        /// For tests: the event format the vault's first events are signed
+        /// in, to make the log an older casevault left.
+        var eventFormat: Int?
 
         public init() {}
     }
@@ -374,6 +383,7 @@ public final class Vault: @unchecked Sendable {
             try FileSystem.makeDirectory(staging + "/" + objectsFolderName)
             let store = try catalog.create(path: staging + "/" + catalogFileName)
             let staged = Vault(path: staging, config: config, store: store, options: OpenOptions())
+            if let eventFormat = options.eventFormat { staged.eventFormat = eventFormat }
             if let id = options.adminID, let name = options.adminName, let passphrase = options.adminPassphrase {
                 _ = try staged.addFirstAdmin(id: id, name: name, passphrase: passphrase, now: now)
             }
@@ -397,7 +407,9 @@ public final class Vault: @unchecked Sendable {
         // From here the vault exists and its recovery key matches it: a
         // failure to sync the parent folder is reported, but nothing is undone.
         try FileSystem.syncDirectory(parent)
-        return try open(at: path, catalog: catalog, options: openOptions)
+        let vault = try open(at: path, catalog: catalog, options: openOptions)
+        if let eventFormat = options.eventFormat { vault.eventFormat = eventFormat }
+        return vault
     }
 
     /// Whether this vault was made through the test hook.

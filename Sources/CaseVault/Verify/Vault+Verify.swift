@@ -426,6 +426,10 @@ private final class Verifier: @unchecked Sendable {
                 report.add(.eventColumnsDiffer, subject, "its type, actor or time column differs from its signed body")
             }
             if event.format < previousFormat { report.add(.eventMalformed, subject, "format \(event.format) after format \(previousFormat)") }
+            // A vault of format 1 or 2 signs format 4 at most, which an older casevault still reads.
+            if event.format > Event.format(forVault: vault.config.formatVersion) {
+                report.add(.eventMalformed, subject, "format \(event.format) in a vault of format \(vault.config.formatVersion), which signs format \(Event.format(forVault: vault.config.formatVersion)) at most")
+            }
             previousFormat = event.format
             if event.format == 1, case .versionFiled = event.data { formatOneFilings.insert(event.seq) }
             if case .clientNamed(let data) = event.data, let hash = data.indexHash { clientIndexBlobs.insert(hash) }
