@@ -104,9 +104,14 @@ targets.append((f"bulk filing at least 2,000 forms per second", rate >= 2000, f"
 a, b, r = pair(f"Handover export of {4 * mib} MiB vs `bsdtar -cf` of the same plaintext", "export-vs-bsdtar",
                "casevault export handover", "bsdtar -cf", 4 * mib, "MiB/s",
                "The export decrypts every version, re-encrypts it for the recipient and records each read as a signed event; "
-               "it writes the package straight to the device and fsyncs it before it reports, and bsdtar does not sync, "
-               "so the third row adds sync(1) of bsdtar's output for comparison.")
+               "it reads every object from the device and writes the package straight to the device, and fsyncs it before it "
+               "reports. bsdtar reads its plaintext from the page cache, where it was written, and does not sync: the third row "
+               "adds sync(1) of bsdtar's output, the fourth drops the plaintext from the page cache first, so that bsdtar reads "
+               "it from the device as the export does.")
 targets.append(("handover export at least 70 % of bsdtar's throughput (issue 10)", r >= 0.7, f"{r:.2f}× bsdtar's speed"))
+cold = load("export-vs-bsdtar")["bsdtar -cf, its input read from the device"]["median"]
+targets.append(("… against bsdtar reading its input from the device, as the export does (not the issue's figure)",
+                cold / a["median"] >= 0.7, f"{cold / a['median']:.2f}× its speed"))
 
 lines.extend(["## Targets (issue 12, item 7)", "", "| target | met | measured |", "|---|---|---|"])
 for title, met, measured in targets:
@@ -125,7 +130,7 @@ if os.path.exists(primitives_path):
     encrypt_alone = mib / rates["secretstreamEncrypt"]
     decrypt_alone = mib / rates["secretstreamDecrypt"]
     export_cpu = 4 * mib * (1 / rates["secretstreamDecrypt"] + 1 / rates["secretstreamEncrypt"]
-                            + 1 / rates["sha256"] + 1 / rates["blake2b"])
+                            + 1 / rates["sha256"] + 1 / rates["blake3"])
     export_floor = export_cpu / cores
     lines.extend([
         "", "## What bounds these figures", "",
@@ -142,7 +147,7 @@ if os.path.exists(primitives_path):
         f"device: the object is read from it and the file written to it, one after the other on one disk "
         f"(`make bench` prints this disk's floor for `get -o`), where age's input and output stay in the page cache.",
         f"- **A handover export** must decrypt every byte, hash it for the manifest (SHA-256), seal it again and hash the "
-        f"package (BLAKE2b-256): {export_cpu:.2f} CPU seconds for {4 * mib} MiB at the rates above, so at least "
+        f"package (BLAKE3-256, vault format 3): {export_cpu:.2f} CPU seconds for {4 * mib} MiB at the rates above, so at least "
         f"{export_floor:.2f} s on {cores} cores with no other work at all, {tar / export_floor:.2f}× bsdtar's speed "
         f"(its median {tar:.3f} s) at best, against the target of 0.70×.",
     ])

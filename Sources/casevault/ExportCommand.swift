@@ -26,7 +26,7 @@ struct ExportHandoverCommand: ParsableCommand {
             is sealed to the recipient, who opens it with `casevault package open`; with --zip-passphrase-file it \
             is a zip under WinZip AES-256 (never ZipCrypto) that 7-Zip opens, for a passphrase of at least 16 \
             characters given to the recipient another way. The export is a signed event naming the package's \
-            BLAKE3-256 (b3sum; BLAKE2b-256, b2sum -l 256, in a vault of format 2) and every version in it.
+            BLAKE3-256 (b3sum; BLAKE2b-256, b2sum -l 256, in a vault of format 1 or 2) and every version in it.
             """
     )
 

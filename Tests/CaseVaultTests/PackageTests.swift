@@ -1,6 +1,7 @@
 @testable import CaseVault
 import CaseVaultArchive
 import CaseVaultCrypto
+import CaseVaultSQLite
 import Foundation
 import Testing
 
@@ -113,10 +114,26 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
             #expect(edited != body && !problems.isEmpty, "\(edited)")
         }
 
-        // A vault of format 2 never signs format 5: verify says so of an event that does.
+        // A vault of format 2 never signs format 5: verify says so of an event that
+        // does, and a casevault meeting it refuses to go past it (no command then
+        // signs format 4 after it, which would take the blame).
         old.vault.eventFormat = 5
         _ = try exported(old, "format-5.cvp")
         #expect(try old.vault.verify().findings.contains { $0.kind == .eventMalformed && $0.detail.contains("format 5 in a vault of format 2") })
+        expectIntegrity("is of format 5, which this vault never signs (format 4 at most)") {
+            _ = try Vault.open(at: old.vault.path).caseFile(RotationTests.number)
+        }
+        // An audit bag of that log is refused by its replay, which knows the vault's format from event 1.
+        _ = try old.vault.exportAudit(out: old.scratch.file("audit.tar"), by: old["dora"])
+        let bag = try AuditBag.verify(at: old.scratch.file("audit.tar"))
+        #expect(!bag.passed && bag.checks.contains { !$0.passed && $0.detail.contains("is of format 5, which this vault never signs (format 4 at most)") },
+                "\(bag.checks)")
+        expectIntegrity("is of format 5, which this vault never signs (format 4 at most)") {  // from an anchor, event by event
+            _ = try old.vault.store.read { reader in
+                try Trust.catchUp(.empty, reader: reader, vaultID: old.vault.config.vaultId, book: SignerBook(),
+                                  newestFormat: old.vault.newestEventFormat)
+            }
+        }
     }
 
     /// An event names its package by its format's hash alone: BLAKE2b-256
@@ -148,6 +165,31 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let body = try Event(format: 5, seq: 9, vault: p.vault.config.vaultId, at: "2026-12-05T10:00:00Z", actor: "grace",
                              data: .packageExported(good), stateRoot: [UInt8](repeating: 7, count: 32)).body()
         #expect(try Event(body: body).data == .packageExported(good))
+    }
+
+    /// Reads are recorded a group at a time (`readsRecordedTogether`): across
+    /// a group's edge, every version in the package is still a signed read by
+    /// the exporter, each once, and each file matches its manifest.
+    @Test func manyDocumentsAreEachASignedReadAcrossGroups() throws {
+        let p = try Self.scene()
+        let extra = Vault.readsRecordedTogether + 3
+        for index in 1...extra { try p.file(Array("note \(index)\n".utf8), name: "Note \(index)", type: "report") }
+        let reads = try p.vault.events().filter { $0.type == "content.read" }.count
+        let out = p.scratch.file("many.cvp")
+        let report = try p.vault.exportHandover(cases: [RotationTests.number], to: "joseph", out: out, by: p["grace"])
+        let documents = report.files.compactMap(\.document)
+        #expect(documents.count == extra + 4)
+        let events = try p.vault.events()
+        let read = events.filter { $0.type == "content.read" }.dropFirst(reads)
+        // Each document once, plus the handover form rendered (its second read).
+        #expect(read.count == documents.count + 1)
+        for document in documents {
+            #expect(read.filter { $0.body.contains("\"document\":\"\(document)\"") }.count == (document == "Case handover" ? 2 : 1), "\(document)")
+        }
+        let opened = try p.vault.openPackage(at: out, into: p.scratch.file("opened"), by: p["joseph"])
+        #expect(opened.files.count == report.files.count)
+        for file in opened.files { #expect(try Self.sha256(p.scratch.file("opened/" + file.path)) == file.sha256) }
+        #expect(try p.vault.verify().isClean)
     }
 
     /// A package of several MiB goes through every stage of the export

@@ -208,11 +208,19 @@ extension Vault {
 
     /// The signed `content.read` of a prepared read.
     func recordRead(_ prepared: PreparedRead, by actor: StaffIdentity, now: Date) throws {
-        let info = prepared.info
+        try recordReads([prepared], by: actor, now: now)
+    }
+
+    /// The signed `content.read` of each prepared read, in one transaction
+    /// (one commit, and one request to an agent to sign them all): an export
+    /// records a group of reads before it streams the first of them.
+    func recordReads(_ prepared: [PreparedRead], by actor: StaffIdentity, now: Date) throws {
+        guard !prepared.isEmpty else { return }
         _ = try self.write { writer, head in
-            try Ledger.append([.contentRead(ContentRead(case: info.caseNumber, document: info.document, version: info.version,
-                                                        tier: info.tier.rawValue, object: prepared.objectID.hex))],
-                              by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
+            try Ledger.append(prepared.map { read in
+                .contentRead(ContentRead(case: read.info.caseNumber, document: read.info.document, version: read.info.version,
+                                         tier: read.info.tier.rawValue, object: read.objectID.hex))
+            }, by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
         }
     }
 

@@ -68,6 +68,7 @@ public enum Replay {
         let scratch = MemoryCatalogStore()
         var root = StateMap.empty
         var previousFormat = 0
+        var newestFormat = Event.currentFormat
         var expected: Int64 = 1
         _ = try scratch.write { writer in
             while let chunk = try next() {
@@ -79,6 +80,11 @@ public enum Replay {
                     throw VaultError.integrityFailure("event \(event.seq) is of format \(event.format) after format \(previousFormat)")
                 }
                 previousFormat = event.format
+                // A vault of format 1 or 2 never signs format 5 (§12): its vault.created says which it is.
+                if case .vaultCreated(let created) = event.data { newestFormat = Event.format(forVault: created.formatVersion) }
+                guard event.format <= newestFormat else {
+                    throw VaultError.integrityFailure("event \(event.seq) is of format \(event.format), which this vault never signs (format \(newestFormat) at most)")
+                }
                 if let missing = auditBlobHashes(of: event).first(where: { blobs[$0] == nil }) {
                     throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) needs a blob the bag does not carry: \(missing)")
                 }

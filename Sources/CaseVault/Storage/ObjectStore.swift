@@ -401,21 +401,22 @@ private final class AcceptedNames: ObjectHasher {
     }
 }
 
-/// Names an object as its bytes pass: the vault's object hash of every
-/// byte (`ObjectNaming`; the bytes are ciphertext), then on to the writing
-/// stage. Used only from the pipeline's worker thread until the pipeline
-/// has finished, hence `@unchecked Sendable`.
+/// Names an object (or a package) as its bytes pass: the vault's object
+/// hash of every byte (`ObjectNaming`; the bytes are ciphertext), then on to
+/// the next stage, or straight to the writer on the same thread. Used only
+/// from the pipeline's worker thread until the pipeline has finished, hence
+/// `@unchecked Sendable`.
 final class HashingForwarder: ChunkConsumer, @unchecked Sendable {
     let hasher: any ObjectHasher
-    let next: Pipeline
+    let next: any ChunkConsumer
 
-    init(hasher: any ObjectHasher, next: Pipeline) {
+    init(hasher: any ObjectHasher, next: any ChunkConsumer) {
         self.hasher = hasher
         self.next = next
     }
 
     func consume(_ bytes: UnsafeRawBufferPointer) throws {
         hasher.update(bytes)
-        try next.write(bytes)
+        try next.consume(bytes)
     }
 }

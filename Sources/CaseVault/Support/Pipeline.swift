@@ -35,9 +35,12 @@ final class Pipeline: @unchecked Sendable {
     /// The buffer the producer is filling, not yet handed over.
     private var filling: (buffer: SecureBytes, count: Int)?
 
+    private let bufferCount: Int
+
     init(consumer: any ChunkConsumer, buffers: Int = 8, bufferSize: Int = SecretStream.cipherChunkSize) {
         precondition(buffers >= 1 && bufferSize >= 1, "a pipeline needs at least one buffer of at least one byte")
         self.consumer = consumer
+        bufferCount = buffers
         freeBuffers = (0..<buffers).map { _ in SecureBytes(count: bufferSize) }
         let thread = Thread { [self] in work() }
         thread.stackSize = 1 << 20
@@ -97,6 +100,19 @@ final class Pipeline: @unchecked Sendable {
         if let failure { throw failure }
     }
 
+    /// Waits until the consumer has taken everything written so far, and
+    /// leaves the pipeline open for more: the consumer's state may then be
+    /// read and reset by the producer (the lock orders the two). Rethrows
+    /// the consumer's error.
+    func drain() throws {
+        handOver()
+        condition.lock()
+        while freeBuffers.count < bufferCount && failure == nil { condition.wait() }
+        let failure = self.failure
+        condition.unlock()
+        if let failure { throw failure }
+    }
+
     /// Stops the worker after the producer failed: queued bytes are dropped.
     func cancel() {
         filling = nil
@@ -135,6 +151,11 @@ final class Pipeline: @unchecked Sendable {
             condition.unlock()
         }
     }
+}
+
+/// A pipeline is itself a stage another pipeline's worker can hand to.
+extension Pipeline: ChunkConsumer {
+    func consume(_ bytes: UnsafeRawBufferPointer) throws { try write(bytes) }
 }
 
 /// Work spread over every core, for `verify`'s bulk steps.

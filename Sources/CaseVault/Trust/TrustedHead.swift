@@ -180,7 +180,11 @@ enum Trust {
     /// kind, sequence numbers gapless), and extends `head` over them. The
     /// stored Merkle nodes over the new events must then agree, by an RFC
     /// 9162 consistency proof, with the leaves recomputed here.
+    /// `newestFormat`: the highest event format the vault signs
+    /// (`Event.format(forVault:)`): a later one is refused, as a vault of
+    /// format 1 or 2 never signs format 5.
     static func catchUp(_ head: TrustedHead, reader: any CatalogReader, vaultID: String, book: SignerBook,
+                        newestFormat: Int = Event.currentFormat,
                         through end: Int64? = nil, progress: ((Int64, Int64) -> Void)? = nil) throws -> TrustedHead {
         let last = try end ?? reader.lastEventSeq()
         guard last >= head.size else {
@@ -215,6 +219,9 @@ enum Trust {
             // changes no state must sign the state it found.
             if event.format < previousFormat {
                 throw VaultError.integrityFailure("event \(record.seq) is of format \(event.format) after format \(previousFormat)")
+            }
+            if event.format > newestFormat {
+                throw VaultError.integrityFailure("event \(record.seq) is of format \(event.format), which this vault never signs (format \(newestFormat) at most)")
             }
             if [.contentRead, .contentRefused, .packageExported, .auditExported].contains(event.type), let before = next.stateRoot,
                event.stateRoot != before {
@@ -274,7 +281,7 @@ enum Trust {
     /// the vault's creation must all be signed and included consistently
     /// under the log's stored root. This catches edited rows and events; only
     /// an anchor catches a log rewritten whole.
-    static func firstUse(reader: any CatalogReader, book: SignerBook) throws -> TrustedHead {
+    static func firstUse(reader: any CatalogReader, book: SignerBook, newestFormat: Int = Event.currentFormat) throws -> TrustedHead {
         let last = try reader.lastEventSeq()
         guard last > 0 else { return .empty }
         let range: CompactRange
@@ -283,6 +290,9 @@ enum Trust {
         }
         let event = try trustedEvent(last, range: range, reader: reader)
         let record = try reader.event(seq: last)!
+        if event.format > newestFormat {
+            throw VaultError.integrityFailure("the newest event is of format \(event.format), which this vault never signs (format \(newestFormat) at most)")
+        }
         if last > 2 {
             let signer = try signer(event.actor, range: range, reader: reader, book: book)
             guard signer.key.isValidSignature(record.signature, for: Event.signedMessage(body: record.body)) else {
