@@ -47,6 +47,8 @@ enum Ledger {
             }
             pending = []
         }
+        // The events' own reads of what the ones before them changed (StateOverlay).
+        let overlay = head.stateRoot.map(StateOverlay.init(root:))
         for data in items {
             let seq = head.size + Int64(pending.count) + 1
             if seq == 2 { try appendPending() }
@@ -58,7 +60,7 @@ enum Ledger {
             var event = Event(format: eventFormat, seq: seq, vault: vaultID, at: at, actor: actor.id,
                               data: data, stateRoot: nil)
             guard let root = head.stateRoot else { preconditionFailure("append without a state root") }
-            event.stateRoot = try Projection.apply(event, to: writer, root: root, verified: head.verified)
+            event.stateRoot = try Projection.apply(event, to: writer, root: root, verified: head.verified, overlay: overlay)
             pending.append((event, try event.body()))
             head.stateRoot = event.stateRoot
             sequence.append(event.seq)

@@ -16,9 +16,12 @@ enum Projection {
     /// `keyMaterialWithheld`: an audit bag's replay (SECURITY.md §12d), which
     /// has no sealed key to look at; the rules on a sealed key's bytes are
     /// left to the vault's own `verify`, every other rule applies.
+    /// `overlay`: what the write transaction's earlier events changed
+    /// (`StateOverlay`), which this one's reads consult and its writes extend.
     static func apply(_ event: Event, to writer: any CatalogWriter, root: [UInt8], checked: Bool = true,
-                      verified: VerifiedCaches? = nil, keyMaterialWithheld: Bool = false) throws -> [UInt8] {
+                      verified: VerifiedCaches? = nil, keyMaterialWithheld: Bool = false, overlay: StateOverlay? = nil) throws -> [UInt8] {
         var step = Step(event: event, writer: writer, root: root, checked: checked, verified: verified, keyMaterialWithheld: keyMaterialWithheld)
+        step.overlay = overlay
         try step.run()
         return step.root
     }
@@ -45,6 +48,7 @@ enum Projection {
         /// the tallies count a case away from the month of its standing
         /// transfer, as counting every case does.
         var tallyTransferMonth: String?
+        var overlay: StateOverlay?
 
         init(event: Event, writer: any CatalogWriter, root: [UInt8], checked: Bool, verified: VerifiedCaches?, keyMaterialWithheld: Bool) {
             self.event = event
@@ -56,19 +60,29 @@ enum Projection {
         }
 
         /// Reads checked against the root as it stands before each write.
-        var signed: SignedState { SignedState(reader: writer, root: root, checked: checked, verified: verified) }
+        var signed: SignedState { SignedState(reader: writer, root: root, checked: checked, verified: verified, overlay: overlay) }
 
         func refuse(_ reason: String) -> VaultError { Projection.refusal(event, reason) }
 
         mutating func set(_ key: String, _ record: some CanonicalRecord) throws {
             noteTally(key)
-            root = try StateMap.set(StateMap.keyHash(key), to: SignedState.valueHash(record), root: root,
-                                    in: StateNodes(reader: writer), checkRoot: checked, cache: verified?.nodes)
+            try setValue(StateMap.keyHash(key), SignedState.valueHash(record))
         }
 
         mutating func remove(_ key: String) throws {
             noteTally(key)
-            root = try StateMap.remove(StateMap.keyHash(key), root: root, in: StateNodes(reader: writer), checkRoot: checked, cache: verified?.nodes)
+            try setValue(StateMap.keyHash(key), nil)
+        }
+
+        /// Every change to the map goes through here, and into the overlay.
+        private mutating func setValue(_ keyHash: [UInt8], _ value: [UInt8]?) throws {
+            let old = root
+            if let value {
+                root = try StateMap.set(keyHash, to: value, root: root, in: StateNodes(reader: writer), checkRoot: checked, cache: verified?.nodes)
+            } else {
+                root = try StateMap.remove(keyHash, root: root, in: StateNodes(reader: writer), checkRoot: checked, cache: verified?.nodes)
+            }
+            overlay?.changed(keyHash, to: value, from: old, to: root)
         }
 
         /// The signer, who must be on the staff and whose role may sign this kind.
@@ -1438,8 +1452,7 @@ enum Projection {
             let bytes = record.canonicalJSON, hash = SHA256.hash(bytes)
             try writer.putTally(key: key, record: bytes)
             TallyRecordCache.shared.remember(hash, record)
-            root = try StateMap.set(StateMap.keyHash(key), to: hash, root: root, in: StateNodes(reader: writer),
-                                    checkRoot: checked, cache: verified?.nodes)
+            try setValue(StateMap.keyHash(key), hash)
         }
 
         /// After the event: each case it touched contributes anew. A filing

@@ -25,14 +25,18 @@ struct SignedState {
     /// Value hashes proved under `root` ahead of their reads (`prefetch`),
     /// by key; shared by this state's copies.
     private let prefetched = PrefetchedValues()
+    /// What the write transaction this state is read in changed so far
+    /// (`StateOverlay`); nil outside one.
+    var overlay: StateOverlay?
 
     init(reader: any CatalogReader, root: [UInt8], nodes: (any StateNodeSource)? = nil, checked: Bool = true,
-         verified: VerifiedCaches? = nil) {
+         verified: VerifiedCaches? = nil, overlay: StateOverlay? = nil) {
         self.reader = reader
         self.root = root
         self.nodes = nodes
         self.checked = checked
         self.verified = verified
+        self.overlay = overlay
     }
 
     /// Proves what the map holds at each of `keys` in one pass over the
@@ -97,7 +101,10 @@ struct SignedState {
     private func signedValue(_ key: String) throws -> [UInt8]? {
         let hash = StateMap.keyHash(key)
         if let value = prefetched.value(hash, root: root) { return value.isEmpty ? nil : value }
-        return try StateMap.value(for: hash, root: root, in: nodes ?? StateNodes(reader: reader), cache: cache)
+        if let overlay, let known = overlay.value(hash, under: root) { return known }
+        let value = try StateMap.value(for: hash, root: root, in: nodes ?? StateNodes(reader: reader), cache: cache)
+        overlay?.found(hash, value, under: root)
+        return value
     }
 
     static func valueHash(_ record: some CanonicalRecord) -> [UInt8] {
@@ -597,6 +604,59 @@ final class VerifiedCaches: @unchecked Sendable {
     func removeAll() {
         nodes.removeAll()
         records.removeAll()
+    }
+}
+
+/// The map as one write transaction's events leave it, for the events'
+/// own reads: each event is projected against the root the one before it
+/// left, and a bulk filing's events read the same case, staff, tier and
+/// settings keys hundreds of times, each under a new root, each walk from
+/// the root down. Under the transaction's current root a key holds the
+/// value the transaction last set it to, or, when it set none, the value
+/// it held when the transaction began (proved once by a walk, and
+/// unchanged since). Answers are given only under the exact root the
+/// changes recorded here lead to (`root`): a change made around the
+/// overlay leaves the state's root elsewhere, and that state walks the map
+/// as before. Values are value hashes; an empty array is "none".
+final class StateOverlay: @unchecked Sendable {
+    private let lock = NSLock()
+    /// The root the recorded changes lead to.
+    private var root: [UInt8]
+    /// Key hash → the value the transaction set ([] when it removed it).
+    private var changed: [[UInt8]: [UInt8]] = [:]
+    /// Key hash → its value when the transaction began ([] for none), for keys it has not changed.
+    private var unchanged: [[UInt8]: [UInt8]] = [:]
+
+    init(root: [UInt8]) { self.root = root }
+
+    /// `.some(value)` when known under `root`; nil when not.
+    func value(_ keyHash: [UInt8], under root: [UInt8]) -> [UInt8]?? {
+        lock.withLock {
+            guard root == self.root, let value = changed[keyHash] ?? unchanged[keyHash] else { return nil }
+            return .some(value.isEmpty ? nil : value)
+        }
+    }
+
+    /// A value a walk under `root` proved, for a key the transaction has not changed.
+    func found(_ keyHash: [UInt8], _ value: [UInt8]?, under root: [UInt8]) {
+        lock.withLock {
+            guard root == self.root, changed[keyHash] == nil else { return }
+            unchanged[keyHash] = value ?? []
+        }
+    }
+
+    /// The map went from `old` to `new` by setting `keyHash` to `value`
+    /// (nil: removing it). A change from another root than the one recorded
+    /// here means the overlay missed one: it then answers nothing more.
+    func changed(_ keyHash: [UInt8], to value: [UInt8]?, from old: [UInt8], to new: [UInt8]) {
+        lock.withLock {
+            guard old == root else {
+                root = []
+                return
+            }
+            changed[keyHash] = value ?? []
+            root = new
+        }
     }
 }
 
