@@ -172,7 +172,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
     /// the exporter, each once, and each file matches its manifest.
     @Test func manyDocumentsAreEachASignedReadAcrossGroups() throws {
         let p = try Self.scene()
-        let extra = Vault.readsRecordedTogether + 3
+        let extra = Vault.readsRecordedTogether.count + 3
         for index in 1...extra { try p.file(Array("note \(index)\n".utf8), name: "Note \(index)", type: "report") }
         let reads = try p.vault.events().filter { $0.type == "content.read" }.count
         let out = p.scratch.file("many.cvp")
@@ -190,6 +190,17 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(opened.files.count == report.files.count)
         for file in opened.files { #expect(try Self.sha256(p.scratch.file("opened/" + file.path)) == file.sha256) }
         #expect(try p.vault.verify().isClean)
+    }
+
+    /// Groups of reads: at most 32 versions and 64 MiB, one version at least
+    /// (a larger one alone), in order, covering every version once.
+    @Test func readsAreGroupedByCountAndBytes() {
+        let mib = Int64(1 << 20)
+        #expect(Vault.readGroups(sizes: []) == [])
+        #expect(Vault.readGroups(sizes: Array(repeating: 10, count: 70)) == [0..<32, 32..<64, 64..<70])
+        #expect(Vault.readGroups(sizes: [40 * mib, 24 * mib, 1, 100 * mib, 5]) == [0..<2, 2..<3, 3..<4, 4..<5])
+        #expect(Vault.readGroups(sizes: [64 * mib, 0, 0]) == [0..<3])
+        #expect(Vault.readGroups(sizes: [63 * mib, mib + 1]) == [0..<1, 1..<2])
     }
 
     /// A package of several MiB goes through every stage of the export

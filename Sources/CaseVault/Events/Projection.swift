@@ -20,6 +20,9 @@ enum Projection {
     /// (`StateOverlay`), which this one's reads consult and its writes extend.
     static func apply(_ event: Event, to writer: any CatalogWriter, root: [UInt8], checked: Bool = true,
                       verified: VerifiedCaches? = nil, keyMaterialWithheld: Bool = false, overlay: StateOverlay? = nil) throws -> [UInt8] {
+        // Unchecked, a change is computed over nodes no one verified: the
+        // overlay would vouch for values under a root they may not be under.
+        precondition(overlay == nil || checked, "an overlay over an unchecked projection")
         var step = Step(event: event, writer: writer, root: root, checked: checked, verified: verified, keyMaterialWithheld: keyMaterialWithheld)
         step.overlay = overlay
         try step.run()

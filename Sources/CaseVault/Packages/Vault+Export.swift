@@ -48,8 +48,26 @@ public struct OpenedPackage: Sendable {
 extension Vault {
     /// The shortest passphrase an AES-256 zip package takes (README, "Handover packages").
     public static let minimumZipPassphraseLength = 16
-    /// How many of an export's reads are recorded in one transaction.
-    static let readsRecordedTogether = 32
+    /// How many of an export's reads, and of how many bytes in all (one
+    /// version at least), are recorded in one transaction.
+    static let readsRecordedTogether = (count: 32, bytes: Int64(64 << 20))
+
+    /// Versions of these sizes, in order, as groups of consecutive indices
+    /// within `readsRecordedTogether`.
+    static func readGroups(sizes: [Int64]) -> [Range<Int>] {
+        var groups: [Range<Int>] = []
+        var start = 0
+        while start < sizes.count {
+            var end = start + 1, bytes = sizes[start]
+            while end < sizes.count, end - start < readsRecordedTogether.count, bytes + sizes[end] <= readsRecordedTogether.bytes {
+                bytes += sizes[end]
+                end += 1
+            }
+            groups.append(start..<end)
+            start = end
+        }
+        return groups
+    }
 
     /// Writes a handover package of `cases` for `recipientID`: per case a
     /// folder named by its label, the current version of every document the
@@ -193,15 +211,19 @@ extension Vault {
                 // and one signing for the group's content.read events, not one
                 // per version (an export of many small documents spent most of
                 // its time in them). A group's file keys wait in locked memory.
-                var group: [PreparedRead] = []
-                for (index, info) in item.versions.enumerated() {
-                    if index % Self.readsRecordedTogether == 0 {
-                        group = try item.versions[index..<min(index + Self.readsRecordedTogether, item.versions.count)].map {
+                // A group is also at most 64 MiB, so that a read is authorised
+                // at most a moment before its bytes are released (a revocation
+                // committed meanwhile stops the next group).
+                var groups = Self.readGroups(sizes: item.versions.map(\.size)).makeIterator()
+                var group: ArraySlice<PreparedRead> = []
+                for info in item.versions {
+                    if group.isEmpty, let range = groups.next() {
+                        group = ArraySlice(try item.versions[range].map {
                             try prepareRead(caseNumber: item.file.number.description, document: $0.document, version: $0.version, by: actor, now: now)
-                        }
-                        try recordReads(group, by: actor, now: now)
+                        })
+                        try recordReads(Array(group), by: actor, now: now)
                     }
-                    let prepared = group[index % Self.readsRecordedTogether]
+                    let prepared = group.removeFirst()
                     var entryPath: String?
                     let original = prepared.info.fileInfo
                     func begin(_ head: UnsafeRawBufferPointer) throws {

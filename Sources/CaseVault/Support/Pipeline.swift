@@ -105,6 +105,10 @@ final class Pipeline: @unchecked Sendable {
     /// read and reset by the producer (the lock orders the two). Rethrows
     /// the consumer's error.
     func drain() throws {
+        condition.lock()
+        // After finish or cancel nothing would give the buffers back.
+        precondition(!inputEnded, "Pipeline.drain after finish or cancel")
+        condition.unlock()
         handOver()
         condition.lock()
         while freeBuffers.count < bufferCount && failure == nil { condition.wait() }
