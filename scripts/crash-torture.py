@@ -9,7 +9,8 @@ vault with the test-only key derivation, then, for each iteration, starts
 one of the operations that write (a filing of a small, medium or large file;
 a bulk filing of six files from a manifest; a key rotation of a case; a
 disposal by `retention apply` of a case prepared and approved for it; an
-`import case`, into a second vault, of a case just transferred to it), kills it with SIGKILL after a random part of the time
+`import case`, into a second vault, of a case just transferred to it; an
+`export handover` of a new case's two documents), kills it with SIGKILL after a random part of the time
 it took undisturbed (0 to 1.5 times: some runs finish first), and runs
 `verify --json`. After every iteration:
 
@@ -27,7 +28,12 @@ it took undisturbed (0 to 1.5 times: some runs finish first), and runs
     document must read back byte for byte in the receiving vault, whose
     verify must find no fault either (a import's objects are named in
     advance, so a run killed while writing one leaves it cut short under
-    its final name for the next run to replace).
+    its final name for the next run to replace);
+  - an export that reported success must have left a package that opens for
+    its recipient with every document byte for byte; a killed one may leave
+    no package, or (killed between publishing the file and signing its
+    event) one that `package open` refuses as no export of the log, leaving
+    nothing; no package half-written under its name either way.
 
 At the end every acknowledged filing is read back, and the totals printed:
 iterations, kills, acknowledged filings, lost filings, verify failures.
@@ -62,7 +68,7 @@ class Torture:
         self.acknowledged = []  # (case, document, version, sha256)
         self.totals = dict(iterations=0, killed=0, finished=0, acknowledged=0, lost=0, verify_failures=0,
                            leftover_notes=0, repairs=0, reads=0, batches_resumed=0, rows_already_filed=0, duplicates=0,
-                           imports_acknowledged=0, imports_resumed=0)
+                           imports_acknowledged=0, imports_resumed=0, packages_opened=0)
         self.by_kind = {}
         self.next_client = 100
         self.failures = []
@@ -222,6 +228,45 @@ class Torture:
         args = ["import", "case", out, "--manager", "grace", "--as", "musa", "--passphrase-file", self.path("musa.pw")]
         return "import", args, ("import", entries)
 
+    def export(self):
+        """A new case with a small and a medium document, exported by grace to halima: the export is what runs."""
+        number = self.named_case(2022, "Exported Client %d")
+        digests = []
+        for kind, name in (("small", "Letter"), ("medium", "Scan")):
+            self.run(["file", number, "--name", name, "--type", "document", kind + ".bin"] + self.args_as("farah"))
+            digests.append(self.digests[kind])
+        out = "package-%s.cvp" % number
+        args = ["export", "handover", "--cases", number, "--to", "halima", "--out", out] + self.args_as("grace")
+        return "export", args, ("export", out, digests)
+
+    def finish_export(self, out, digests, killed):
+        """A package under `out` must open for halima with every document, unless a kill left one the log does not name."""
+        if not os.path.exists(self.path(out)):
+            if not killed:
+                self.failures.append("an export that reported success left no package %s" % out)
+            return
+        opened = "opened-" + out
+        done = self.run(["package", "open", out, "--out", opened] + self.args_as("halima"), check=False)
+        if done.returncode != 0:
+            if not killed or b"no export signed in this vault's log made this package" not in done.stderr:
+                self.failures.append("package open of %s%s exited %d: %s" % (
+                    out, " (its export was killed)" if killed else "", done.returncode, done.stderr.decode(errors="replace")[:300]))
+            if os.path.exists(self.path(opened)):
+                self.failures.append("a refused package left %s" % opened)
+        else:
+            found = set()
+            for folder, _, files in os.walk(self.path(opened)):
+                for name in files:
+                    with open(os.path.join(folder, name), "rb") as f:
+                        found.add(hashlib.sha256(f.read()).hexdigest())
+            missing = [d for d in digests if d not in found]
+            if missing:
+                self.totals["lost"] += len(missing)
+                self.failures.append("the package %s lacks %d of its documents" % (out, len(missing)))
+            self.totals["packages_opened"] += 1
+            shutil.rmtree(self.path(opened))
+        os.remove(self.path(out))
+
     def finish_import(self, entries, killed, args):
         """Runs a killed import again (imported, or found imported); then every document reads back in vault B."""
         if killed:
@@ -267,6 +312,11 @@ class Torture:
         self.run_b(args)
         self.durations["import"] = time.monotonic() - start
         self.finish_import(entries, False, args)
+        _, args, (_, out, digests) = self.export()
+        start = time.monotonic()
+        self.run(args)
+        self.durations["export"] = time.monotonic() - start
+        self.finish_export(out, digests, False)
 
     def read_back(self, entry, in_b=False):
         """An acknowledged version (case, document, version or None for the latest, sha256), read back with get."""
@@ -307,8 +357,8 @@ class Torture:
     def iteration(self):
         self.totals["iterations"] += 1
         choice = self.rng.random()
-        operation = (self.filing if choice < 0.5 else self.bulk if choice < 0.65
-                     else self.rotation if choice < 0.78 else self.disposal if choice < 0.9 else self.transfer)
+        operation = (self.filing if choice < 0.45 else self.bulk if choice < 0.6 else self.rotation if choice < 0.72
+                     else self.disposal if choice < 0.83 else self.transfer if choice < 0.92 else self.export)
         kind, args, record = operation()
         self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
         process = subprocess.Popen([self.binary] + args, env=self.env_b if kind == "import" else self.env, cwd=self.scratch,
@@ -326,6 +376,11 @@ class Torture:
                 self.finish_bulk(record[1], out, True, args)
             elif record and record[0] == "import":
                 self.finish_import(record[1], True, args)
+            elif record and record[0] == "export":
+                self.finish_export(record[1], record[2], True)
+        elif process.returncode == 0 and record and record[0] == "export":
+            self.totals["finished"] += 1
+            self.finish_export(record[1], record[2], False)
         elif process.returncode == 0 and record and record[0] == "bulk":
             self.totals["finished"] += 1
             self.finish_bulk(record[1], out, False, args)
@@ -402,10 +457,10 @@ def main():
     t = torture.totals
     print("crash torture totals: iterations %d, kills %d, finished %d, acknowledged filings %d, lost filings %d, "
           "verify failures %d, leftover notes seen %d, repairs %d, reads %d, killed batches resumed %d "
-          "(rows already filed %d, filed twice %d), imported documents %d (killed imports run again %d) (%s); %.0f s" % (
+          "(rows already filed %d, filed twice %d), imported documents %d (killed imports run again %d), packages opened %d (%s); %.0f s" % (
               t["iterations"], t["killed"], t["finished"], t["acknowledged"], t["lost"], t["verify_failures"],
               t["leftover_notes"], t["repairs"], t["reads"], t["batches_resumed"], t["rows_already_filed"], t["duplicates"],
-              t["imports_acknowledged"], t["imports_resumed"],
+              t["imports_acknowledged"], t["imports_resumed"], t["packages_opened"],
               ", ".join("%s %d" % kv for kv in sorted(torture.by_kind.items())),
               time.monotonic() - started))
     for failure in torture.failures[:20]:
