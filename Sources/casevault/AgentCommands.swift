@@ -51,7 +51,7 @@ struct UnlockCommand: ParsableCommand {
             var arguments = ["agent", "--socket", socket, "--idle", String(Int(seconds))]
             if let leader { arguments += ["--session", String(leader)] }
             try Agent.start(identity, vaultID: vault.config.vaultId, executable: Self.executable, arguments: arguments)
-            let until = seconds > 0 ? "\(IdleDuration.text(seconds)) pass without a request" : "your login session ends"
+            let until = seconds > 0 ? "it has had no request for \(IdleDuration.text(seconds))" : "your login session ends"
             print("Unlocked '\(identity.id)' (\(identity.member.name)) in this vault: the agent holds the keys until \(until), or 'casevault lock'.")
         }
     }

@@ -44,15 +44,33 @@ struct ExportHandoverCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write an AES-256 zip under the passphrase on this file's first line instead.", valueName: "file"))
     var zipPassphraseFile: String?
 
+    @Flag(help: "Print what was written as JSON (Schemas/cli/export-handover.schema.json).")
+    var json = false
+
     func run() throws {
         try vaultOptions.withUnlocked { vault, actor in
             let passphrase = try zipPassphraseFile.map { try Passphrase(contentsOfFile: $0) }
             let report = try vault.exportHandover(cases: cases, to: to, out: out, zipPassphrase: passphrase, by: actor)
-            for file in report.files { print("  \(TerminalText.escape(file.path))  \(file.size) bytes  sha256 \(file.sha256.prefix(16))…") }
             for item in report.leftOut { Output.warning("left out \(item.caseNumber) '\(TerminalText.escape(item.document))': \(item.why)") }
+            if json {
+                print(try JSONText.render([
+                    "path": report.path, "format": report.format.rawValue, "recipient": report.recipient, "bytes": report.bytes,
+                    "hash": ["algorithm": report.hash.rawValue, "digest": report.digest],
+                    "files": report.files.map(Self.jsonObject),
+                    "leftOut": report.leftOut.map { ["case": $0.caseNumber, "document": $0.document, "why": $0.why] },
+                ] as [String: Any]))
+                return
+            }
+            for file in report.files { print("  \(TerminalText.escape(file.path))  \(file.size) bytes  sha256 \(file.sha256.prefix(16))…") }
             let how = report.format == .sealed ? "sealed to '\(report.recipient)' (casevault package open)" : "an AES-256 zip (7-Zip opens it)"
             print("Wrote \(report.path): \(report.files.count) file(s), \(report.bytes) bytes, \(how); \(report.hash.label) \(report.digest) (\(report.hash.checkedBy))")
         }
+    }
+
+    /// A file of a package, as `export handover` and `package open` print it.
+    static func jsonObject(_ file: PackagedFile) -> [String: Any] {
+        ["path": file.path, "case": file.caseNumber.isEmpty ? NSNull() : file.caseNumber as Any, "document": file.document ?? NSNull() as Any,
+         "version": file.version, "size": file.size, "sha256": file.sha256]
     }
 }
 
@@ -85,9 +103,16 @@ struct PackageOpenCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A new folder to extract into.", valueName: "dir"))
     var out: String
 
+    @Flag(help: "Print what was extracted as JSON (Schemas/cli/package-open.schema.json).")
+    var json = false
+
     func run() throws {
         try vaultOptions.withUnlocked { vault, actor in
             let opened = try vault.openPackage(at: file, into: out, by: actor)
+            if json {
+                print(try JSONText.render(["folder": opened.folder, "files": opened.files.map(ExportHandoverCommand.jsonObject)] as [String: Any]))
+                return
+            }
             for item in opened.files { print("  \(TerminalText.escape(item.path))  \(item.size) bytes  sha256 matches the manifest") }
             print("Opened into \(opened.folder): \(opened.files.count) file(s) and MANIFEST.json.")
         }

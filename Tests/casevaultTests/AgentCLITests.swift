@@ -51,7 +51,7 @@ import Glibc
         defer { _ = try? p.cli.run(["lock", "--all"]) }
         let unlocked = try p.cli.run(["unlock", "--idle", "60s"] + p.as("farah"))
         #expect(unlocked.code == 0, "\(unlocked.stderr) \(unlocked.stdout)")
-        #expect(unlocked.stdout == "Unlocked 'farah' (Farah Nasser) in this vault: the agent holds the keys until 1 min pass without a request, or 'casevault lock'.\n")
+        #expect(unlocked.stdout == "Unlocked 'farah' (Farah Nasser) in this vault: the agent holds the keys until it has had no request for 1 min, or 'casevault lock'.\n")
         #expect(try p.cli.run(["unlock", "--as", "grace", "--passphrase-file", p.scratch.file("grace.pw")]).code == 0)
 
         // No passphrase source at all, and no terminal: the agents answer.

@@ -69,6 +69,15 @@ import Testing
         #expect(events.count > 10)
         try expectShape(try p.cli.run(["audit", "access", "CP-2024-0042", "--json", "--unanchored"]), schema: "audit-access")
         try expectShape(try p.cli.run(["audit", "controls", "--json", "--unanchored"]), schema: "audit-controls")
+        // A handover package to the supervisor, and its opening.
+        let exported = try expectShape(try p.cli.run(["export", "handover", "--cases", "CP-2024-0042", "--to", "halima", "--out", "handover.cvp",
+                                                      "--json"] + p.as("grace")), schema: "export-handover")
+        if case .object(let members)? = exported.first, case .object(let hash)? = members["hash"] {
+            #expect(hash["algorithm"] == .string("blake3") && count(members["files"]) == 3)
+        } else { Issue.record("export handover --json is not an object with a hash") }
+        let opened = try expectShape(try p.cli.run(["package", "open", "handover.cvp", "--out", "opened", "--json"] + p.as("halima")),
+                                     schema: "package-open")
+        if case .object(let members)? = opened.first { #expect(count(members["files"]) == 3) } else { Issue.record("package open --json is not an object") }
     }
 
     func count(_ value: JSONValue?) -> Int? {
