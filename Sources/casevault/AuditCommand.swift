@@ -326,10 +326,20 @@ struct ExportAuditCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only events from this UTC day on.", valueName: "YYYY-MM-DD"))
     var since: String?
 
+    @Flag(help: "Print what was written as JSON (Schemas/cli/export-audit.schema.json).")
+    var json = false
+
     func run() throws {
         let last = try vaultOptions.checkpoint.map { try readCheckpoint($0) }
         try vaultOptions.withUnlocked { vault, actor in
             let report = try vault.exportAudit(out: out, cases: cases, since: since, lastCheckpoint: last, by: actor)
+            if json {
+                print(try JSONText.render([
+                    "path": report.path, "bag": report.bagName, "format": report.format, "events": report.events, "logSize": report.logSize,
+                    "payloadFiles": report.payloadFiles, "payloadBytes": report.payloadBytes, "blake2b": report.blake2b,
+                ] as [String: Any]))
+                return
+            }
             print("Wrote \(report.path): the bag \(report.bagName)/ (\(report.format)), \(report.events) signed events of \(report.logSize), \(report.payloadFiles) payload files, \(report.payloadBytes) bytes; BLAKE2b-256 \(report.blake2b) (b2sum -l 256)")
             print("No content and no key material is in it. Validate it with bagit.py --validate once extracted.")
         }

@@ -80,6 +80,9 @@ struct ExportCaseCommand: ParsableCommand {
     @Flag(help: "Leave the versions' original file names out, for a receiving office on a casevault from before file names travelled (from a vault of format 2).")
     var withoutFileNames = false
 
+    @Flag(help: "Print what was written as JSON (Schemas/cli/export-case.schema.json).")
+    var json = false
+
     func run() throws {
         guard let bytes = FileManager.default.contents(atPath: toVault) else {
             throw CommandFailure(message: "cannot read \(toVault)", hint: nil, code: .notFound)
@@ -87,6 +90,15 @@ struct ExportCaseCommand: ParsableCommand {
         let identity = try VaultIdentity(parsing: Array(bytes))
         try vaultOptions.withUnlocked { vault, actor in
             let report = try vault.exportCase(number, to: identity, out: out, reason: reason, fileNames: !withoutFileNames, by: actor)
+            if json {
+                print(try JSONText.render([
+                    "path": report.path, "case": report.caseNumber, "events": report.events, "versions": report.versions,
+                    "objects": report.objects, "bytes": report.bytes, "blake2b": report.blake2b, "transferSeq": report.transferSeq,
+                    "vaultFingerprint": report.vaultFingerprint,
+                    "to": ["vault": identity.vault, "member": identity.member, "name": identity.name, "fingerprint": identity.fingerprint],
+                ] as [String: Any]))
+                return
+            }
             print("Transferred \(report.caseNumber) to '\(identity.member)' (\(identity.name)) of vault \(identity.vault), fingerprint \(identity.fingerprint)")
             print("Wrote \(report.path): \(report.events) events, \(report.versions) version(s), \(report.objects) object(s), \(report.bytes) bytes; BLAKE2b-256 \(report.blake2b) (b2sum -l 256)")
             print("This vault's copy of \(report.caseNumber) is now read-only (event \(report.transferSeq)).")
@@ -157,11 +169,27 @@ struct ImportCaseCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Refuse the transfer, before anything is written, unless it comes from this vault: its fingerprint (as `export case` printed it there, read to you by another channel) or, weaker, its id.", valueName: "fingerprint"))
     var fromVault: String?
 
+    @Flag(help: "Print what was imported as JSON (Schemas/cli/import-case.schema.json); warnings stay on standard error.")
+    var json = false
+
     func run() throws {
         try vaultOptions.withUnlocked { vault, actor in
             let report = try vault.importCase(from: file, manager: manager, expectingVault: fromVault, by: actor)
+            let checked = fromVault.map(VaultFingerprint.looksLikeFingerprint) == true
+            if json {
+                if !checked {
+                    Output.warning("the sending vault was not checked by its fingerprint: confirm \(report.fromVaultFingerprint) with the sending office (a vault made elsewhere can take any id)")
+                }
+                print(try JSONText.render([
+                    "case": report.caseNumber, "fromVault": report.fromVault, "fromVaultFingerprint": report.fromVaultFingerprint,
+                    "checkedByFingerprint": checked, "transferredBy": report.transferredBy, "events": report.events,
+                    "documents": report.documents, "versions": report.versions, "objects": report.objects,
+                    "manager": report.manager, "supervisor": report.supervisor,
+                ] as [String: Any]))
+                return
+            }
             print("Imported \(report.caseNumber) from vault \(report.fromVault), fingerprint \(report.fromVaultFingerprint) (transferred by '\(report.transferredBy)'): \(report.events) events verified, \(report.documents) document(s), \(report.versions) version(s), \(report.objects) object(s)")
-            if fromVault.map(VaultFingerprint.looksLikeFingerprint) != true {
+            if !checked {
                 Output.warning("the sending vault was not checked by its fingerprint: confirm \(report.fromVaultFingerprint) with the sending office (a vault made elsewhere can take any id)")
             }
             print("Manager \(report.manager), supervisor \(report.supervisor) (you); its tier keys are new here. Delete \(file) now: it holds the old tier keys sealed to you.")

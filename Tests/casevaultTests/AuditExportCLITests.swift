@@ -26,7 +26,8 @@ import Testing
 
         let exported = try p.cli.run(["export", "audit", "--out", "audit.tar", "--checkpoint", "before.checkpoint"] + p.as("dora"))
         #expect(exported.code == 0, "\(exported.stderr)")
-        #expect(try p.cli.run(["export", "audit", "--out", "audit.zip"] + p.as("dora")).code == 0)
+        let zipped = try expectShape(try p.cli.run(["export", "audit", "--out", "audit.zip", "--json"] + p.as("dora")), schema: "export-audit")
+        if case .object(let members)? = zipped.first { #expect(members["format"] == .string("zip")) } else { Issue.record("export audit --json is not an object") }
         #expect(try p.cli.run(["export", "audit", "--out", "x.tar"] + p.as("grace")).code == 77)
         #expect(try p.cli.run(["export", "audit", "--out", "x.rar"] + p.as("dora")).code == 65)
         // No content in it, and the export is itself a signed event.

@@ -47,9 +47,14 @@ import Testing
         // A project director there cannot import it (it would hand them the confidential key).
         let wrong = try to.cli.run(["import", "case", from.scratch.file("case.cvt"), "--manager", "grace"] + to.as("dora"))
         #expect(wrong.code == 77 && wrong.stderr.contains("only a case supervisor imports a case"), "\(wrong.stderr)")
-        let imported = try to.cli.run(["import", "case", from.scratch.file("case.cvt"), "--manager", "grace"] + to.as("halima"))
+        // With --json, its report (Schemas/cli/import-case.schema.json); the fingerprint warning stays on standard error.
+        let imported = try to.cli.run(["import", "case", from.scratch.file("case.cvt"), "--manager", "grace", "--json"] + to.as("halima"))
         #expect(imported.code == 0, "\(imported.stderr)")
-        #expect(imported.stdout.contains("Imported CP-2024-0042 from vault") && imported.stdout.contains("2 version(s)"))
+        let importedReport = try expectShape(imported, schema: "import-case")
+        if case .object(let members)? = importedReport.first {
+            #expect(members["case"] == .string("CP-2024-0042") && members["versions"] == .integer(2) && members["checkedByFingerprint"] == .bool(false))
+        } else { Issue.record("import case --json is not an object") }
+        #expect(imported.stderr.contains("the sending vault was not checked by its fingerprint"))
         #expect(try to.cli.run(["get", "CP-2024-0042", "Notes"] + to.as("grace")).stdout == "Confidential notes.\n")
         #expect(try to.cli.run(["case", "show", "CP-2024-0042"]).stdout.contains("imported:          from vault"))
         #expect(try to.cli.run(["verify"]).code == 0)
@@ -59,8 +64,12 @@ import Testing
         // The file carried the file names (-v4: from a vault of format 3); sent again without them (-v3).
         #expect(FileManager.default.contents(atPath: from.scratch.file("case.cvt"))?.prefix(22) == Data("casevault-transfer-v4\n".utf8))
         let plain = try from.cli.run(["export", "case", "CP-2024-0042", "--to-vault", to.scratch.file("halima.pub"), "--out", "plain.cvt",
-                                      "--reason", "sent again without file names", "--without-file-names"] + from.as("halima"))
+                                      "--reason", "sent again without file names", "--without-file-names", "--json"] + from.as("halima"))
         #expect(plain.code == 0, "\(plain.stderr)")
+        let plainReport = try expectShape(plain, schema: "export-case")
+        if case .object(let members)? = plainReport.first, case .object(let receiver)? = members["to"] {
+            #expect(members["case"] == .string("CP-2024-0042") && receiver["member"] == .string("halima"))
+        } else { Issue.record("export case --json is not an object") }
         #expect(FileManager.default.contents(atPath: from.scratch.file("plain.cvt"))?.prefix(22) == Data("casevault-transfer-v3\n".utf8))
 
         // The independent decoder, from SECURITY.md alone, reads an imported version (its object names the sending vault).
