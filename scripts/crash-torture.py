@@ -33,7 +33,8 @@ it took undisturbed (0 to 1.5 times: some runs finish first), and runs
     its recipient with every document byte for byte; a killed one may leave
     no package, or (killed between publishing the file and signing its
     event) one that `package open` refuses as no export of the log, leaving
-    nothing; no package half-written under its name either way.
+    nothing; no package half-written under its name either way; and the
+    log names an export of the case exactly when its package opened.
 
 At the end every acknowledged filing is read back, and the totals printed:
 iterations, kills, acknowledged filings, lost filings, verify failures.
@@ -68,7 +69,7 @@ class Torture:
         self.acknowledged = []  # (case, document, version, sha256)
         self.totals = dict(iterations=0, killed=0, finished=0, acknowledged=0, lost=0, verify_failures=0,
                            leftover_notes=0, repairs=0, reads=0, batches_resumed=0, rows_already_filed=0, duplicates=0,
-                           imports_acknowledged=0, imports_resumed=0, packages_opened=0)
+                           imports_acknowledged=0, imports_resumed=0, packages_opened=0, packages_refused=0)
         self.by_kind = {}
         self.next_client = 100
         self.failures = []
@@ -239,18 +240,40 @@ class Torture:
         args = ["export", "handover", "--cases", number, "--to", "halima", "--out", out] + self.args_as("grace")
         return "export", args, ("export", out, digests)
 
-    def finish_export(self, out, digests, killed):
-        """A package under `out` must open for halima with every document, unless a kill left one the log does not name."""
+    def exports_signed(self, number):
+        """How many package.exported events of the log name the case `number`."""
+        done = self.run(["audit", "log", "--type", "package.exported", "--case", number, "--json", "--unanchored"], check=False)
+        if done.returncode != 0:
+            self.failures.append("audit log exited %d: %s" % (done.returncode, done.stderr.decode(errors="replace")[:300]))
+            return 0
+        return len([line for line in done.stdout.splitlines() if line.strip()])
+
+    def finish_export(self, out, digests, killed, calibration=False):
+        """A package under `out` must open for halima with every document, unless a kill left one the log does not
+        name; either way the log names an export of the case exactly when a package opened (nothing exported is lost,
+        nothing lost was recorded as exported)."""
+        number = out[len("package-"):-len(".cvp")]
         if not os.path.exists(self.path(out)):
             if not killed:
                 self.failures.append("an export that reported success left no package %s" % out)
+            elif self.exports_signed(number):
+                self.totals["lost"] += len(digests)
+                self.failures.append("a killed export of %s was signed but left no package" % number)
             return
         opened = "opened-" + out
         done = self.run(["package", "open", out, "--out", opened] + self.args_as("halima"), check=False)
+        leftovers = [name for name in os.listdir(self.scratch) if name.startswith((".casevault-open-", ".casevault-scratch-"))]
+        if leftovers:
+            self.failures.append("package open of %s left %s" % (out, leftovers[:3]))
         if done.returncode != 0:
             if not killed or b"no export signed in this vault's log made this package" not in done.stderr:
                 self.failures.append("package open of %s%s exited %d: %s" % (
                     out, " (its export was killed)" if killed else "", done.returncode, done.stderr.decode(errors="replace")[:300]))
+            elif self.exports_signed(number):
+                self.totals["lost"] += len(digests)
+                self.failures.append("the export of %s was signed, but its package is refused" % number)
+            else:
+                self.totals["packages_refused"] += 1
             if os.path.exists(self.path(opened)):
                 self.failures.append("a refused package left %s" % opened)
         else:
@@ -263,7 +286,8 @@ class Torture:
             if missing:
                 self.totals["lost"] += len(missing)
                 self.failures.append("the package %s lacks %d of its documents" % (out, len(missing)))
-            self.totals["packages_opened"] += 1
+            if not calibration:
+                self.totals["packages_opened"] += 1
             shutil.rmtree(self.path(opened))
         os.remove(self.path(out))
 
@@ -316,7 +340,7 @@ class Torture:
         start = time.monotonic()
         self.run(args)
         self.durations["export"] = time.monotonic() - start
-        self.finish_export(out, digests, False)
+        self.finish_export(out, digests, False, calibration=True)
 
     def read_back(self, entry, in_b=False):
         """An acknowledged version (case, document, version or None for the latest, sha256), read back with get."""
@@ -457,10 +481,11 @@ def main():
     t = torture.totals
     print("crash torture totals: iterations %d, kills %d, finished %d, acknowledged filings %d, lost filings %d, "
           "verify failures %d, leftover notes seen %d, repairs %d, reads %d, killed batches resumed %d "
-          "(rows already filed %d, filed twice %d), imported documents %d (killed imports run again %d), packages opened %d (%s); %.0f s" % (
+          "(rows already filed %d, filed twice %d), imported documents %d (killed imports run again %d), packages opened %d, "
+          "packages a killed export left unsigned and refused %d (%s); %.0f s" % (
               t["iterations"], t["killed"], t["finished"], t["acknowledged"], t["lost"], t["verify_failures"],
               t["leftover_notes"], t["repairs"], t["reads"], t["batches_resumed"], t["rows_already_filed"], t["duplicates"],
-              t["imports_acknowledged"], t["imports_resumed"], t["packages_opened"],
+              t["imports_acknowledged"], t["imports_resumed"], t["packages_opened"], t["packages_refused"],
               ", ".join("%s %d" % kv for kv in sorted(torture.by_kind.items())),
               time.monotonic() - started))
     for failure in torture.failures[:20]:
