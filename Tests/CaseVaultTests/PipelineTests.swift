@@ -70,14 +70,9 @@ import Testing
     /// Filing's chain: producer → stage 2 → stage 3. A failure in the last
     /// stage reaches the producer, through the stage in between.
     @Test func aFailureInTheLastOfChainedStagesReachesTheProducer() {
-        final class Forwarder: ChunkConsumer, @unchecked Sendable {
-            let next: Pipeline
-            init(next: Pipeline) { self.next = next }
-            func consume(_ bytes: UnsafeRawBufferPointer) throws { try next.write(bytes) }
-        }
         let last = Collector(failAt: 2)
         let stage3 = Pipeline(consumer: last, buffers: 2, bufferSize: 300)
-        let stage2 = Pipeline(consumer: Forwarder(next: stage3), buffers: 2, bufferSize: 100)
+        let stage2 = Pipeline(consumer: stage3, buffers: 2, bufferSize: 100)  // a pipeline is a stage of another
         #expect(throws: Collector.Boom.self) {
             do {
                 for _ in 0..<1_000 { try pattern(100).withUnsafeBytes { try stage2.write($0) } }
@@ -90,6 +85,32 @@ import Testing
             }
         }
         #expect(last.calls == 2)
+    }
+
+    /// `drain` (an export's SHA-256 per file): everything written so far,
+    /// the buffer being filled included, is consumed before it returns, and
+    /// the pipeline takes more after it; with nothing written it returns at
+    /// once; a consumer's failure comes back from it.
+    @Test func drainWaitsForEverythingWrittenAndLeavesThePipelineOpen() throws {
+        let collector = Collector()
+        let pipeline = Pipeline(consumer: collector, buffers: 2, bufferSize: 1_000)
+        try pipeline.drain()
+        #expect(collector.calls == 0)
+        let first = pattern(2_500, seed: 1), second = pattern(700, seed: 2)
+        try first.withUnsafeBytes { try pipeline.write($0) }
+        try pipeline.drain()
+        #expect(collector.bytes == first && collector.sizes == [1_000, 1_000, 500])
+        try second.withUnsafeBytes { try pipeline.write($0) }
+        try pipeline.finish()
+        #expect(collector.bytes == first + second)
+
+        let failing = Collector(failAt: 2)
+        let broken = Pipeline(consumer: failing, buffers: 2, bufferSize: 100)
+        #expect(throws: Collector.Boom.self) {
+            try pattern(250).withUnsafeBytes { try broken.write($0) }
+            try broken.drain()
+        }
+        broken.cancel()
     }
 
     @Test func finishingAnEmptyPipelineConsumesNothing() throws {

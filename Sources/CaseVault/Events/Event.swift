@@ -437,6 +437,11 @@ struct PackageExported: Codable, Equatable {
         return "\(hash.label) \(digest.prefix(16))…"
     }
 
+    /// The rule `packageHash(format:)` holds an event of `format` to, as refusals say it.
+    static func hashRule(format: Int) -> String {
+        "a package.exported of format \(format) names its package by \(ObjectNaming(eventFormat: format).rawValue) alone"
+    }
+
     /// The hash this event names the package by, when it is the one an
     /// event of `format` must carry (and the other is absent); else nil.
     func packageHash(format eventFormat: Int) -> (ObjectNaming, String)? {
@@ -1008,6 +1013,12 @@ struct Event: Equatable {
     static func format(forVault vaultFormat: Int) -> Int {
         vaultFormat >= ObjectNaming.blake3Format ? 5 : 4
     }
+
+    /// Why an event of `format` cannot stand in a log whose vault signs
+    /// `newest` at most (`format(forVault:)`); nil when it can.
+    static func beyondVault(_ format: Int, newest: Int) -> String? {
+        format > newest ? "is of format \(format), which this vault never signs (format \(newest) at most)" : nil
+    }
     static let signingContext = Array("casevault-event-v1\n".utf8)
 
     var format: Int
@@ -1071,7 +1082,7 @@ struct Event: Equatable {
         let decoded: EventData
         do { decoded = try EventData.decode(type, from: data) } catch { throw bad("\(type.rawValue) data: \(error)") }
         if case .packageExported(let exported) = decoded, exported.packageHash(format: Int(format)) == nil {
-            throw bad("a package.exported of format \(format) names its package by \(ObjectNaming(eventFormat: Int(format)).rawValue) alone")
+            throw bad(PackageExported.hashRule(format: Int(format)))
         }
         self.init(format: Int(format), seq: seq, vault: vault, at: at, actor: actor, data: decoded, stateRoot: stateRoot)
         guard try self.body() == body else { throw bad("not canonical") }

@@ -1259,7 +1259,7 @@ enum Projection {
             guard ["sealed", "zip-aes256"].contains(data.format) else { throw refuse("unknown package format '\(data.format)'") }
             // BLAKE2b-256 up to format 4, BLAKE3-256 from format 5; never both.
             guard let (hash, digest) = data.packageHash(format: event.format) else {
-                throw refuse("a package.exported of format \(event.format) names its package by \(ObjectNaming(eventFormat: event.format).rawValue) alone")
+                throw refuse(PackageExported.hashRule(format: event.format))
             }
             try requireKey(digest, "the package's \(hash.label)")
             var seen = Set<[UInt8]>()

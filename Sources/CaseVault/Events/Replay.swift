@@ -82,8 +82,8 @@ public enum Replay {
                 previousFormat = event.format
                 // A vault of format 1 or 2 never signs format 5 (§12): its vault.created says which it is.
                 if case .vaultCreated(let created) = event.data { newestFormat = Event.format(forVault: created.formatVersion) }
-                guard event.format <= newestFormat else {
-                    throw VaultError.integrityFailure("event \(event.seq) is of format \(event.format), which this vault never signs (format \(newestFormat) at most)")
+                if let why = Event.beyondVault(event.format, newest: newestFormat) {
+                    throw VaultError.integrityFailure("event \(event.seq) \(why)")
                 }
                 if let missing = auditBlobHashes(of: event).first(where: { blobs[$0] == nil }) {
                     throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) needs a blob the bag does not carry: \(missing)")

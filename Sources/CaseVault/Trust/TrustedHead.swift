@@ -220,8 +220,8 @@ enum Trust {
             if event.format < previousFormat {
                 throw VaultError.integrityFailure("event \(record.seq) is of format \(event.format) after format \(previousFormat)")
             }
-            if event.format > newestFormat {
-                throw VaultError.integrityFailure("event \(record.seq) is of format \(event.format), which this vault never signs (format \(newestFormat) at most)")
+            if let why = Event.beyondVault(event.format, newest: newestFormat) {
+                throw VaultError.integrityFailure("event \(record.seq) \(why)")
             }
             if [.contentRead, .contentRefused, .packageExported, .auditExported].contains(event.type), let before = next.stateRoot,
                event.stateRoot != before {
@@ -290,8 +290,8 @@ enum Trust {
         }
         let event = try trustedEvent(last, range: range, reader: reader)
         let record = try reader.event(seq: last)!
-        if event.format > newestFormat {
-            throw VaultError.integrityFailure("the newest event is of format \(event.format), which this vault never signs (format \(newestFormat) at most)")
+        if let why = Event.beyondVault(event.format, newest: newestFormat) {
+            throw VaultError.integrityFailure("the newest event \(why)")
         }
         if last > 2 {
             let signer = try signer(event.actor, range: range, reader: reader, book: book)
