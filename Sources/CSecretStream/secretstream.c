@@ -4,12 +4,14 @@
 // Why: a handover export decrypts and re-encrypts every byte, and retrieval
 // and filing encrypt or decrypt every byte; libsodium 1.0.18's ChaCha20 (its
 // AVX2 code) runs at about 2.4 GB/s on the AMD EPYC machines measured, and
-// this code at about 6 GB/s (`make bench` prints both). Everything else
-// (HChaCha20, the Poly1305 key block, Poly1305, the rekey, the nonce
-// update) is libsodium's own functions, called in the order libsodium's
-// secretstream.c calls them, so the bytes are the same: the tests hold push,
-// pull and the key stream to libsodium's for every chunk length from 0 to
-// 2 100 bytes, every tag, with and without associated data, on both paths.
+// this code at about 6 GB/s (`make bench` prints both). On the same CPUs
+// Poly1305 runs sixteen blocks at a time (poly1305.c); elsewhere it is
+// libsodium's. Everything else (HChaCha20, the Poly1305 key block, the
+// rekey, the nonce update) is libsodium's own functions, called in the
+// order libsodium's secretstream.c calls them, so the bytes are the same:
+// the tests hold push, pull, the key stream and Poly1305 to libsodium's for
+// every chunk length from 0 to 2 100 bytes, every tag, with and without
+// associated data, on both paths.
 //
 // Nothing here branches or indexes memory on secret data. The key, the
 // counter words and the key stream live in vector registers and, where the
@@ -117,33 +119,51 @@ void casevault_chacha20_ietf_xor_ic(unsigned char *c, const unsigned char *m, un
     if (done < mlen) crypto_stream_chacha20_ietf_xor_ic(c + done, m + done, mlen - done, n, ic, k);
 }
 
+// The Poly1305 of one chunk: casevault's (poly1305.c, AVX-512) where the
+// AVX-512 ChaCha20 is in use, libsodium's otherwise; the same tag either way.
+typedef struct {
+    int own;
+    union {
+        casevault_poly1305_state own;
+        crypto_onetimeauth_poly1305_state sodium;
+    } u;
+} mac_state;
+
+static void mac_update(mac_state *poly, const unsigned char *m, unsigned long long length) {
+    if (poly->own) casevault_poly1305_update(&poly->u.own, m, (size_t)length);
+    else crypto_onetimeauth_poly1305_update(&poly->u.sodium, m, length);
+}
+
 // Poly1305 of a chunk, as libsodium's secretstream.c: the key from block 0,
 // then the associated data and its padding (read first, before any output
 // is written, as libsodium does: the caller's `ad` may lie in `out`)...
-static void mac_begin(crypto_onetimeauth_poly1305_state *poly, crypto_secretstream_xchacha20poly1305_state *state,
+static void mac_begin(mac_state *poly, crypto_secretstream_xchacha20poly1305_state *state,
                       const unsigned char *ad, unsigned long long adlen) {
     unsigned char key[64];
     crypto_stream_chacha20_ietf(key, sizeof key, state->nonce, state->k);
-    crypto_onetimeauth_poly1305_init(poly, key);
+    poly->own = casevault_chacha20_accelerated();
+    if (poly->own) casevault_poly1305_init(&poly->u.own, key, 1);
+    else crypto_onetimeauth_poly1305_init(&poly->u.sodium, key);
     sodium_memzero(key, sizeof key);
-    crypto_onetimeauth_poly1305_update(poly, ad, adlen);
-    crypto_onetimeauth_poly1305_update(poly, pad0, (0x10 - adlen) & 0xf);
+    mac_update(poly, ad, adlen);
+    mac_update(poly, pad0, (0x10 - adlen) & 0xf);
 }
 
 // ...then the encrypted tag block, the ciphertext, its padding and the two
 // lengths (64-bit little-endian); the state is wiped.
-static void mac_end(unsigned char mac[crypto_onetimeauth_poly1305_BYTES], crypto_onetimeauth_poly1305_state *poly,
+static void mac_end(unsigned char mac[crypto_onetimeauth_poly1305_BYTES], mac_state *poly,
                     unsigned long long adlen, const unsigned char block[64], const unsigned char *c, unsigned long long mlen) {
     unsigned char lengths[8];
-    crypto_onetimeauth_poly1305_update(poly, block, 64);
-    crypto_onetimeauth_poly1305_update(poly, c, mlen);
-    crypto_onetimeauth_poly1305_update(poly, pad0, (0x10 - 64 + mlen) & 0xf);
+    mac_update(poly, block, 64);
+    mac_update(poly, c, mlen);
+    mac_update(poly, pad0, (0x10 - 64 + mlen) & 0xf);
     for (int i = 0; i < 8; i++) lengths[i] = (unsigned char)(adlen >> (8 * i));
-    crypto_onetimeauth_poly1305_update(poly, lengths, 8);
+    mac_update(poly, lengths, 8);
     const unsigned long long total = 64 + mlen;
     for (int i = 0; i < 8; i++) lengths[i] = (unsigned char)(total >> (8 * i));
-    crypto_onetimeauth_poly1305_update(poly, lengths, 8);
-    crypto_onetimeauth_poly1305_final(poly, mac);
+    mac_update(poly, lengths, 8);
+    if (poly->own) casevault_poly1305_final(&poly->u.own, mac);
+    else crypto_onetimeauth_poly1305_final(&poly->u.sodium, mac);
     sodium_memzero(poly, sizeof *poly);
 }
 
@@ -165,7 +185,7 @@ int casevault_secretstream_push(crypto_secretstream_xchacha20poly1305_state *sta
     if (outlen_p != NULL) *outlen_p = 0;
     // libsodium aborts on these; nothing is read or written here.
     if (mlen > crypto_secretstream_xchacha20poly1305_MESSAGEBYTES_MAX || (ad == NULL && adlen != 0)) return -1;
-    crypto_onetimeauth_poly1305_state poly;
+    mac_state poly;
     mac_begin(&poly, state, ad, adlen);
     unsigned char block[64] = {0};
     block[0] = tag;
@@ -190,7 +210,7 @@ int casevault_secretstream_pull(crypto_secretstream_xchacha20poly1305_state *sta
     if (inlen < crypto_secretstream_xchacha20poly1305_ABYTES) return -1;
     const unsigned long long mlen = inlen - crypto_secretstream_xchacha20poly1305_ABYTES;
     if (mlen > crypto_secretstream_xchacha20poly1305_MESSAGEBYTES_MAX || (ad == NULL && adlen != 0)) return -1;
-    crypto_onetimeauth_poly1305_state poly;
+    mac_state poly;
     mac_begin(&poly, state, ad, adlen);
     unsigned char block[64] = {0};
     block[0] = in[0];

@@ -21,14 +21,14 @@ public enum SecretStream {
     public static let overhead = 17
     public static var cipherChunkSize: Int { chunkSize + overhead }
 
-    /// Whether ChaCha20 runs sixteen blocks at a time on AVX-512
+    /// Whether ChaCha20 and Poly1305 run sixteen blocks at a time on AVX-512
     /// (CSecretStream); otherwise every block is libsodium's. The chunks are
     /// libsodium's secretstream either way, byte for byte: casevault calls
-    /// its own push and pull, which call libsodium's HChaCha20, Poly1305 and
-    /// rekey in the same order (SECURITY.md §2).
+    /// its own push and pull, which call libsodium's HChaCha20 and rekey in
+    /// the same order (SECURITY.md §2).
     public static var isAccelerated: Bool { casevault_chacha20_accelerated() != 0 }
 
-    /// Runs `body` with libsodium's ChaCha20 forced, for the tests of both
+    /// Runs `body` with libsodium's ChaCha20 and Poly1305 forced, for the tests of both
     /// paths and the benchmark's comparison; the bytes are the same, so
     /// other threads meanwhile are unaffected.
     public static func withPortableCode<T>(_ body: () throws -> T) rethrows -> T {

@@ -33,6 +33,25 @@ int casevault_secretstream_pull(crypto_secretstream_xchacha20poly1305_state *sta
 void casevault_chacha20_ietf_xor_ic(unsigned char *c, const unsigned char *m, unsigned long long mlen,
                                     const unsigned char n[12], uint32_t ic, const unsigned char k[32]);
 
+/// Poly1305 (RFC 8439 §2.5), incremental, for the chunks above: the state
+/// of one message. Opaque to callers; wiped by casevault_poly1305_final.
+typedef struct {
+    uint32_t r[5], h[5], pad[4];
+    uint32_t powers[16][5];      // r^1 .. r^16, made at the first vector run
+    unsigned char buffer[16];    // a partial block
+    size_t leftover;             // bytes of it in use
+    int vectors;                 // 1: runs of 32 blocks or more go sixteen at a time on AVX-512
+    int powers_ready;
+} casevault_poly1305_state;
+
+/// Starts a message under the 32-byte one-time key. `vectors` 1 allows the
+/// AVX-512 code where the CPU has it; 0 keeps every block in plain C.
+void casevault_poly1305_init(casevault_poly1305_state *state, const unsigned char key[32], int vectors);
+/// Adds `length` bytes; any split of a message gives the same tag.
+void casevault_poly1305_update(casevault_poly1305_state *state, const unsigned char *m, size_t length);
+/// Writes the 16-byte tag and wipes the state.
+void casevault_poly1305_final(casevault_poly1305_state *state, unsigned char mac[16]);
+
 /// 1 when the CPU and the kernel support AVX-512F and it is in use; 0 when
 /// every block comes from libsodium.
 int casevault_chacha20_accelerated(void);
