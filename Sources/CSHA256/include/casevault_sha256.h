@@ -16,6 +16,12 @@ typedef struct {
 
 void casevault_sha256_init(casevault_sha256_state *state);
 void casevault_sha256_update(casevault_sha256_state *state, const uint8_t *bytes, size_t count);
+/// `count` bytes of `pa` into `a` and `count` bytes of `pb` into `b`: the
+/// same as two calls of casevault_sha256_update, but with SHA-NI the whole
+/// blocks of the two messages run interleaved (two independent chains of
+/// rounds), about 1.6 times the bytes a second of one message. `a` and `b`
+/// must be different states.
+void casevault_sha256_update2(casevault_sha256_state *a, const uint8_t *pa, casevault_sha256_state *b, const uint8_t *pb, size_t count);
 /// Writes the 32-byte digest and wipes the state.
 void casevault_sha256_final(casevault_sha256_state *state, uint8_t out[32]);
 /// One call: init, update, final.

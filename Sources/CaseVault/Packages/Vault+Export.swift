@@ -128,7 +128,10 @@ extension Vault {
         }
         let format: PackageFormat = zipPassphrase == nil ? .sealed : .zipAES256
         var files: [PackagedFile] = []
-        var manifestCases: [JSONValue] = [], otherFiles: [JSONValue] = []
+        // Each case's fields and its entries, the entries' SHA-256 filled in
+        // when every file has been hashed (`hashed`: file, case and entry).
+        var manifestCases: [(fields: [String: JSONValue], entries: [[String: JSONValue]])] = [], otherFiles: [JSONValue] = []
+        var hashed: [(file: Int, caseIndex: Int, entry: Int)] = []
         var packageDigest: [UInt8] = []
         var total: Int64 = 0
         // What can fail before any stage starts: a damaged recipient key.
@@ -146,7 +149,9 @@ extension Vault {
             // its own cost more in copies and wake-ups than it overlapped.)
             let file = FileWriter(fd: fd, direct: true)
             let packageHasher = HashingForwarder(hasher: packageHash.hasher(), next: file)
-            let writing = Pipeline(consumer: packageHasher, buffers: 4, bufferSize: DirectIO.blockSize)
+            // Ciphertext only from here (the sealed package, or the AES zip
+            // libarchive wrote): ordinary memory, not locked.
+            let writing = Pipeline(consumer: packageHasher, buffers: 4, bufferSize: DirectIO.blockSize, secret: false)
             // Every stage started is stopped on any failure, upstream first
             // (a stage's consumer writes into the next); then the sealer is
             // dropped, so its key state is wiped.
@@ -165,10 +170,13 @@ extension Vault {
             let pipeline = Pipeline(consumer: output, buffers: 4, bufferSize: 256 << 10)
             started.append(pipeline)
             // The manifest's SHA-256 of each file, on a thread of its own (the
-            // slowest step of an export): one stage for the whole export,
-            // drained at the end of each file.
-            let fileHasher = HashingConsumer()
-            let hashing = Pipeline(consumer: fileHasher, buffers: 4, bufferSize: 256 << 10)
+            // slowest step of an export): one stage for the whole export, each
+            // file's end marked, two files hashed at a time (FileDigests), up to
+            // 4 MiB of each file's end held for the next (in locked memory: the
+            // export stays under the usual 8 MiB RLIMIT_MEMLOCK, SECURITY.md §7).
+            // The digests are known when the stage has finished, before the manifest.
+            let fileDigests = FileDigests(holdLimit: 4 << 20)
+            let hashing = Pipeline(consumer: fileDigests, buffers: 4, bufferSize: 256 << 10)
             started.append(hashing)
             let writer: ArchiveWriter
             do {
@@ -206,7 +214,7 @@ extension Vault {
                     return folder + "/" + candidate
                 }
                 try archived { try writer.addDirectory(path: folder, modificationTime: stamped, permissions: 0o700) }
-                var listed: [JSONValue] = []
+                var listed: [[String: JSONValue]] = []
                 // Reads are prepared and recorded a group at a time: one commit
                 // and one signing for the group's content.read events, not one
                 // per version (an export of many small documents spent most of
@@ -241,21 +249,20 @@ extension Vault {
                     }
                     if entryPath == nil { try begin(UnsafeRawBufferPointer(start: nil, count: 0)) }
                     try archived { try writer.finishEntry() }
-                    try hashing.drain()
-                    let digest = fileHasher.hasher.finalize().hexString
-                    fileHasher.hasher = SHA256.Hasher()
-                    let file = PackagedFile(path: entryPath!, caseNumber: info.caseNumber, document: info.document, version: info.version,
-                                            size: info.size, sha256: digest)
-                    files.append(file)
+                    try hashing.mark()
+                    // Its SHA-256 is filled in once the hashing stage has finished.
+                    hashed.append((files.count, manifestCases.count, listed.count))
+                    files.append(PackagedFile(path: entryPath!, caseNumber: info.caseNumber, document: info.document, version: info.version,
+                                              size: info.size, sha256: ""))
                     var entry: [String: JSONValue] = [
-                        "path": .string(file.path), "document": .string(info.document), "version": .integer(Int64(info.version)),
+                        "path": .string(entryPath!), "document": .string(info.document), "version": .integer(Int64(info.version)),
                         "type": .string(info.type), "tier": .string(info.tier.rawValue), "size": .integer(info.size),
-                        "sha256": .string(digest), "stamp": info.stamp.json]
+                        "stamp": info.stamp.json]
                     if let original {
                         entry["mediaType"] = .string(original.mediaType)
                         if let name = original.name { entry["originalName"] = .string(name) }
                     }
-                    listed.append(.object(entry))
+                    listed.append(entry)
                 }
                 if let form = item.handoverForm {
                     // Rendered under its stamp: a second read of the form, recorded as any read.
@@ -273,18 +280,29 @@ extension Vault {
                     others.append(.object(["path": .string(entry), "size": .integer(Int64(text.count)), "sha256": .string(digest),
                                            "description": .string("\(form.document) v\(form.version) of \(form.caseNumber), rendered under its stamp")]))
                 }
-                manifestCases.append(.object([
+                manifestCases.append(([
                     "number": .string(item.file.number.description), "folder": .string(item.file.label),
-                    "status": .string(item.file.status.rawValue), "category": .string(item.file.number.category), "entries": .array(listed),
-                ]))
+                    "status": .string(item.file.status.rawValue), "category": .string(item.file.number.category),
+                ], listed))
                 otherFiles += others
+            }
+            try hashing.finish()
+            let digests = fileDigests.finish()
+            guard digests.count == hashed.count else { throw VaultError.io("cannot write the package: \(digests.count) digests for \(hashed.count) files") }
+            for ((file, caseIndex, entry), digest) in zip(hashed, digests) {
+                let sha256 = digest.hexString
+                let packaged = files[file]
+                files[file] = PackagedFile(path: packaged.path, caseNumber: packaged.caseNumber, document: packaged.document,
+                                           version: packaged.version, size: packaged.size, sha256: sha256)
+                manifestCases[caseIndex].entries[entry]["sha256"] = .string(sha256)
             }
             // Schemas/export-manifest.schema.json, kind "handover".
             let manifest = Array(JSONValue.object([
                 "format": .string("casevault-export-manifest"), "formatVersion": .integer(1), "kind": .string("handover"),
                 "vaultId": .string(config.vaultId), "createdAt": .string(Timestamp.string(from: now)), "createdBy": .string(actor.id),
                 "recipient": .object(["staffId": .string(recipient.id), "publicKey": .string(recipient.boxPublicKey)]),
-                "contentIncluded": .bool(true), "cases": .array(manifestCases), "otherFiles": .array(otherFiles),
+                "contentIncluded": .bool(true), "otherFiles": .array(otherFiles),
+                "cases": .array(manifestCases.map { .object($0.fields.merging(["entries": .array($0.entries.map(JSONValue.object))]) { $1 }) }),
             ]).prettyText.utf8)
             try archived {
                 try writer.beginFile(path: "MANIFEST.json", size: Int64(manifest.count), modificationTime: stamped, permissions: 0o600)
@@ -292,7 +310,6 @@ extension Vault {
                 try writer.finishEntry()
                 try writer.finish()
             }
-            try hashing.finish()
             try pipeline.finish()
             try sealer?.finish()
             try writing.finish()
@@ -326,12 +343,6 @@ extension Vault {
         func consume(_ bytes: UnsafeRawBufferPointer) throws {
             if let sealer { try sealer.write(bytes) } else { try next.write(bytes) }
         }
-    }
-
-    /// SHA-256 of what a pipeline hands it.
-    private final class HashingConsumer: ChunkConsumer, @unchecked Sendable {
-        var hasher = SHA256.Hasher()
-        func consume(_ bytes: UnsafeRawBufferPointer) throws { hasher.update(bytes) }
     }
 
     /// Archive errors as the core's.

@@ -212,12 +212,13 @@ struct FileObjectStore: ObjectStore {
                     let temp = root + "/.tmp-" + randomBytes(count: 12).hexString
                     let fd = try FileSystem.createExclusive(temp, mode: 0o400)
                     let file = FileWriter(fd: fd, direct: true)
-                    let writing = Pipeline(consumer: file, buffers: 4, bufferSize: DirectIO.blockSize)
+                    // An object is ciphertext: its buffers need not be locked.
+                    let writing = Pipeline(consumer: file, buffers: 4, bufferSize: DirectIO.blockSize, secret: false)
                     let hashing = HashingForwarder(hasher: hasher, next: writing)
                     // Pieces of 128 KiB, a multiple of BLAKE3's 16 KiB: cut at
                     // the secretstream's 65,553-byte chunks, every piece would
                     // end mid-chunk and a fifth of the hash would run unaligned.
-                    large = (temp, fd, Pipeline(consumer: hashing, buffers: 8, bufferSize: 128 << 10), hashing, writing, file)
+                    large = (temp, fd, Pipeline(consumer: hashing, buffers: 8, bufferSize: 128 << 10, secret: false), hashing, writing, file)
                     try gathered.withUnsafeBytes { try large!.pipeline.write($0) }
                     gathered = []
                 }

@@ -156,6 +156,36 @@ extension FileDescriptor {
     }
 }
 
+/// A buffer the read-ahead and the pipelines fill and empty: ordinary
+/// memory aligned for direct I/O (`AlignedBlock`) for bytes that are not
+/// secret (ciphertext), `SecureBytes` (locked, wiped when freed) for those
+/// that may be (plaintext), so that locked memory goes only where it is
+/// needed (it is bounded: RLIMIT_MEMLOCK, SECURITY.md §7).
+protocol ByteBlock: AnyObject {
+    var count: Int { get }
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+    func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R
+}
+
+/// Ordinary memory, aligned for direct I/O.
+final class AlignedBlock: ByteBlock {
+    let start: UnsafeMutableRawPointer
+    let count: Int
+    init(count: Int) {
+        self.count = count
+        start = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: DirectIO.alignment)
+    }
+    deinit { start.deallocate() }
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: start, count: count))
+    }
+    func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeMutableRawBufferPointer(start: start, count: count))
+    }
+}
+
+extension SecureBytes: ByteBlock {}
+
 /// Reads a file ahead of its consumer on a thread of its own, in aligned
 /// blocks, through the page cache or directly from the device where the
 /// file system allows.
@@ -184,29 +214,7 @@ extension FileDescriptor {
 /// for a document being filed (`secret`), which is read ahead through the
 /// page cache so that its encryption need not wait for each read.
 final class ReadAhead: ByteReader {
-    /// One block of the read-ahead: memory the reading thread fills and the
-    /// caller then copies from.
-    protocol Block: AnyObject {
-        func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
-        func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R
-    }
-
-    /// Ordinary memory, aligned for direct I/O.
-    final class AlignedBlock: Block {
-        let start: UnsafeMutableRawPointer
-        let count: Int
-        init(count: Int) {
-            self.count = count
-            start = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: DirectIO.alignment)
-        }
-        deinit { start.deallocate() }
-        func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-            try body(UnsafeRawBufferPointer(start: start, count: count))
-        }
-        func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
-            try body(UnsafeMutableRawBufferPointer(start: start, count: count))
-        }
-    }
+    typealias Block = ByteBlock
 
     /// The state the reading thread shares with us. The thread holds it, not
     /// the `ReadAhead`, so that dropping the reader stops the thread.
@@ -426,4 +434,3 @@ final class ReadAhead: ByteReader {
 }
 
 /// A filing's plaintext is read ahead into wiped, locked memory.
-extension SecureBytes: ReadAhead.Block {}

@@ -4,6 +4,13 @@ internal import Foundation
 /// What a pipeline's worker thread does with each piece of bytes, in order.
 protocol ChunkConsumer: AnyObject, Sendable {
     func consume(_ bytes: UnsafeRawBufferPointer) throws
+    /// Where the producer called `Pipeline.mark()`: every byte written
+    /// before the mark has been consumed, none written after it.
+    func mark() throws
+}
+
+extension ChunkConsumer {
+    func mark() throws {}
 }
 
 /// Hands bytes to a consumer running on its own thread, so that producing
@@ -14,34 +21,40 @@ protocol ChunkConsumer: AnyObject, Sendable {
 /// encrypt → hash → write as three stages (FileObjectStore.write).
 ///
 /// Bytes are copied into a fixed pool of `SecureBytes` buffers (they may be
-/// plaintext), so memory stays flat whatever the size of the stream, and
-/// a producer that gets ahead waits for a free buffer. Small writes are
-/// gathered: the consumer is handed full buffers, and a shorter one only
-/// at the very end. A buffer whose size is a multiple of the page size
-/// starts on a page boundary (sodium_malloc puts the bytes right before
-/// the trailing guard page), which is what direct I/O needs (FileWriter).
+/// plaintext; ordinary memory for a pipeline made with `secret` false), so
+/// memory stays flat whatever the size of the stream, and a producer that
+/// gets ahead waits for a free buffer. Small writes are gathered: the
+/// consumer is handed full buffers, and a shorter one only at a mark or at
+/// the very end. A buffer whose size is a multiple of the page size starts
+/// on a page boundary (sodium_malloc puts the bytes right before the
+/// trailing guard page; ordinary buffers are allocated aligned), which is
+/// what direct I/O needs (FileWriter).
 ///
 /// `write`, `finish` and `cancel` are for one producer thread.
 final class Pipeline: @unchecked Sendable {
     // All mutable state below is guarded by `condition`, except `filling`,
     // which only the producer touches.
     private let condition = NSCondition()
-    private var freeBuffers: [SecureBytes]
-    private var queue: [(buffer: SecureBytes, count: Int)] = []
+    private var freeBuffers: [any ByteBlock]
+    /// Buffers to consume, in order; a nil buffer carries only a mark.
+    private var queue: [(buffer: (any ByteBlock)?, count: Int, mark: Bool)] = []
     private var inputEnded = false
     private var workerDone = false
     private var failure: (any Error)?
     private let consumer: any ChunkConsumer
     /// The buffer the producer is filling, not yet handed over.
-    private var filling: (buffer: SecureBytes, count: Int)?
+    private var filling: (buffer: any ByteBlock, count: Int)?
 
     private let bufferCount: Int
 
-    init(consumer: any ChunkConsumer, buffers: Int = 8, bufferSize: Int = SecretStream.cipherChunkSize) {
+    /// `secret` false: the bytes are never plaintext (ciphertext on its way
+    /// to the disk), and the buffers are ordinary memory, page-aligned,
+    /// which leaves the locked memory for what needs it.
+    init(consumer: any ChunkConsumer, buffers: Int = 8, bufferSize: Int = SecretStream.cipherChunkSize, secret: Bool = true) {
         precondition(buffers >= 1 && bufferSize >= 1, "a pipeline needs at least one buffer of at least one byte")
         self.consumer = consumer
         bufferCount = buffers
-        freeBuffers = (0..<buffers).map { _ in SecureBytes(count: bufferSize) }
+        freeBuffers = (0..<buffers).map { _ -> any ByteBlock in secret ? SecureBytes(count: bufferSize) : AlignedBlock(count: bufferSize) }
         let thread = Thread { [self] in work() }
         thread.stackSize = 1 << 20
         thread.start()
@@ -78,14 +91,33 @@ final class Pipeline: @unchecked Sendable {
         }
     }
 
-    /// Queues the buffer being filled for the consumer.
-    private func handOver() {
-        guard let (buffer, count) = filling else { return }
+    /// Queues the buffer being filled for the consumer, and the mark after it.
+    private func handOver(mark: Bool = false) {
+        let filled = filling
         filling = nil
         condition.lock()
-        if count > 0 { queue.append((buffer, count)) } else { freeBuffers.append(buffer) }
+        if let (buffer, count) = filled, count > 0 {
+            queue.append((buffer, count, mark))
+        } else {
+            if let (buffer, _) = filled { freeBuffers.append(buffer) }
+            if mark { queue.append((nil, 0, true)) }
+        }
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// Marks the stream here without waiting: the consumer's `mark()` runs
+    /// after it has consumed every byte written before this call (the
+    /// buffer being filled is handed over short) and before any written
+    /// after. An export marks the end of each file for the stage hashing
+    /// the files. Throws the consumer's error, if it has failed.
+    func mark() throws {
+        condition.lock()
+        precondition(!inputEnded, "Pipeline.mark after finish or cancel")
+        let failure = self.failure
+        condition.unlock()
+        if let failure { throw failure }
+        handOver(mark: true)
     }
 
     /// Waits until the consumer has taken everything; rethrows its error.
@@ -95,23 +127,6 @@ final class Pipeline: @unchecked Sendable {
         inputEnded = true
         condition.broadcast()
         while !workerDone { condition.wait() }
-        let failure = self.failure
-        condition.unlock()
-        if let failure { throw failure }
-    }
-
-    /// Waits until the consumer has taken everything written so far, and
-    /// leaves the pipeline open for more: the consumer's state may then be
-    /// read and reset by the producer (the lock orders the two). Rethrows
-    /// the consumer's error.
-    func drain() throws {
-        condition.lock()
-        // After finish or cancel nothing would give the buffers back.
-        precondition(!inputEnded, "Pipeline.drain after finish or cancel")
-        condition.unlock()
-        handOver()
-        condition.lock()
-        while freeBuffers.count < bufferCount && failure == nil { condition.wait() }
         let failure = self.failure
         condition.unlock()
         if let failure { throw failure }
@@ -138,10 +153,11 @@ final class Pipeline: @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            let (buffer, count) = queue.removeFirst()
+            let (buffer, count, mark) = queue.removeFirst()
             condition.unlock()
             do {
-                try buffer.withUnsafeBytes { try consumer.consume(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                try buffer?.withUnsafeBytes { try consumer.consume(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                if mark { try consumer.mark() }
             } catch {
                 condition.lock()
                 failure = error
@@ -150,14 +166,15 @@ final class Pipeline: @unchecked Sendable {
                 condition.unlock()
             }
             condition.lock()
-            freeBuffers.append(buffer)
+            if let buffer { freeBuffers.append(buffer) }
             condition.broadcast()
             condition.unlock()
         }
     }
 }
 
-/// A pipeline is itself a stage another pipeline's worker can hand to.
+/// A pipeline is itself a stage another pipeline's worker can hand to (a
+/// mark passes on to its own consumer).
 extension Pipeline: ChunkConsumer {
     func consume(_ bytes: UnsafeRawBufferPointer) throws { try write(bytes) }
 }
