@@ -3,6 +3,9 @@
 // at run time from CPUID, and plain C. Both are held to libsodium's
 // crypto_hash_sha256 by CaseVaultCryptoTests for every length from 0 to
 // 1 100 bytes, at random update splits, and to the FIPS 180-4 examples.
+// With the extensions, two messages can also be hashed at once
+// (casevault_sha256_update2: two independent chains of rounds interleaved),
+// held to libsodium from every offset into a block on both forms.
 // Nothing here depends on secret data for branches or memory addresses.
 #include "casevault_sha256.h"
 #include "casevault_vectors.h"

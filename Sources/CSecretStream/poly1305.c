@@ -228,7 +228,7 @@ void casevault_poly1305_update(casevault_poly1305_state *st, const unsigned char
     if (st->leftover > 0) {
         size_t take = 16 - st->leftover;
         if (take > length) take = length;
-        memcpy(st->buffer + st->leftover, m, take);
+        if (take > 0) memcpy(st->buffer + st->leftover, m, take);
         st->leftover += take;
         m += take;
         length -= take;

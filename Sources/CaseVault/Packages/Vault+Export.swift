@@ -149,8 +149,9 @@ extension Vault {
             // its own cost more in copies and wake-ups than it overlapped.)
             let file = FileWriter(fd: fd, direct: true)
             let packageHasher = HashingForwarder(hasher: packageHash.hasher(), next: file)
-            // Ciphertext only from here (the sealed package, or the AES zip
-            // libarchive wrote): ordinary memory, not locked.
+            // The package's bytes as they go to disk from here (sealed, or
+            // libarchive's AES zip, whose headers are in clear on disk too):
+            // ordinary memory, not locked.
             let writing = Pipeline(consumer: packageHasher, buffers: 4, bufferSize: DirectIO.blockSize, secret: false)
             // Every stage started is stopped on any failure, upstream first
             // (a stage's consumer writes into the next); then the sealer is

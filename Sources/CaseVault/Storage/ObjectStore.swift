@@ -192,8 +192,8 @@ struct FileObjectStore: ObjectStore {
         // A small object (up to `smallObjectLimit` of ciphertext: a form, a
         // letter) is gathered in memory, named by its hash, and written
         // straight under its final name with one write through the page
-        // cache: the pipeline's threads and its 4.5 MiB of locked buffers
-        // cost more than such an object's whole filing, and a temporary
+        // cache: the pipeline's threads and its 5 MiB of buffers cost more
+        // than such an object's whole filing, and a temporary
         // file in `objects/` itself made every filing of a bulk group wait
         // on that one folder's lock. Past the limit, a temporary file and
         // three stages on their own threads (see Pipeline): the caller reads
@@ -420,4 +420,6 @@ final class HashingForwarder: ChunkConsumer, @unchecked Sendable {
         hasher.update(bytes)
         try next.consume(bytes)
     }
+
+    func mark() throws { try next.mark() }
 }

@@ -30,7 +30,7 @@ extension ChunkConsumer {
 /// trailing guard page; ordinary buffers are allocated aligned), which is
 /// what direct I/O needs (FileWriter).
 ///
-/// `write`, `finish` and `cancel` are for one producer thread.
+/// `write`, `mark`, `finish` and `cancel` are for one producer thread.
 final class Pipeline: @unchecked Sendable {
     // All mutable state below is guarded by `condition`, except `filling`,
     // which only the producer touches.
