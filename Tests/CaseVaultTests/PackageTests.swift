@@ -421,6 +421,60 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         }
     }
 
+    /// The extractor compares each file it wrote with the manifest: files
+    /// larger than its 1 MiB write block and than the 4 MiB held for
+    /// hashing two files at a time, and empty ones, open when the manifest
+    /// agrees; the same package with two files' SHA-256 swapped in its
+    /// manifest, or with a file the manifest leaves out, is refused, and
+    /// nothing is left.
+    @Test func theExtractorHoldsEveryFileToItsManifestEntry() throws {
+        let p = try Programme()
+        let files: [(String, [UInt8])] = [
+            ("CP-2024-0042 [O]/a.bin", pattern((5 << 20) + 17, seed: 1)), ("CP-2024-0042 [O]/b.bin", pattern(3 << 20, seed: 2)),
+            ("CP-2024-0042 [O]/empty.txt", []), ("CP-2024-0042 [O]/c.txt", pattern(100, seed: 3)),
+        ]
+        func package(_ name: String, listing: [(String, [UInt8])], shas: [String]) throws -> String {
+            var sealed: [UInt8] = []
+            let sealer = try SealedPackage.Sealer(to: p["joseph"].boxKeys.publicKey) { sealed.append(contentsOf: $0) }
+            let writer = try ArchiveWriter(format: .paxTar, write: sealer.write)
+            let entries = zip(listing, shas).map { file, sha in
+                JSONValue.object(["path": .string(file.0), "version": .integer(1), "size": .integer(Int64(file.1.count)), "sha256": .string(sha)])
+            }
+            let manifest = Array(JSONValue.object([
+                "format": .string("casevault-export-manifest"), "formatVersion": .integer(1), "kind": .string("handover"),
+                "recipient": .object(["staffId": .string("joseph"), "publicKey": .string(p["joseph"].member.boxPublicKeyHex)]),
+                "cases": .array([.object(["number": .string("CP-2024-0042"), "entries": .array(entries)])]),
+            ]).canonicalBytes)
+            for (path, bytes) in files + [("MANIFEST.json", manifest)] {
+                try writer.beginFile(path: path, size: Int64(bytes.count), modificationTime: 0)
+                try bytes.withUnsafeBytes { try writer.write($0) }
+                try writer.finishEntry()
+            }
+            try writer.finish()
+            try sealer.finish()
+            let path = p.scratch.file(name)
+            try Data(sealed).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        func extract(_ path: String, into out: String) throws -> OpenedPackage {
+            let file = try FileSystem.openForReading(path)
+            return try Vault.extractPackage(input: file.read(into:), into: out, keys: p["joseph"].keys, recipientID: "joseph", limits: ArchiveLimits())
+        }
+        let shas = files.map { SHA256.hash($0.1).hexString }
+        let opened = try extract(try package("good.cvp", listing: files, shas: shas), into: p.scratch.file("good"))
+        #expect(opened.files.map(\.sha256) == shas)
+        for (path, bytes) in files { #expect(try Data(contentsOf: URL(fileURLWithPath: p.scratch.file("good") + "/" + path)) == Data(bytes), "\(path)") }
+
+        var swapped = shas
+        swapped.swapAt(0, 1)
+        expectIntegrity("differs from its manifest") { _ = try extract(try package("swapped.cvp", listing: files, shas: swapped), into: p.scratch.file("swapped")) }
+        expectIntegrity("is in the package but not in its manifest") {
+            _ = try extract(try package("unlisted.cvp", listing: Array(files.dropLast()), shas: Array(shas.dropLast())), into: p.scratch.file("unlisted"))
+        }
+        for out in ["swapped", "unlisted"] { #expect(!FileManager.default.fileExists(atPath: p.scratch.file(out))) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.path).allSatisfy { !$0.hasPrefix(".casevault-open-") })
+    }
+
     /// Anyone with joseph's public key can seal a package to him, with a
     /// manifest that agrees with its files: refused, since no export in the
     /// vault's log made it. So is a package with its final chunk dropped
