@@ -1,8 +1,8 @@
 // casevault-bench: `make bench`. Measures, in one run on this machine:
-//   - raw secretstream (in memory, 64 KiB chunks): the baseline, as casevault
-//     runs it (CSecretStream: libsodium's construction, ChaCha20 and
-//     Poly1305 on AVX-512 where the CPU has it), and with libsodium's
-//     ChaCha20 and Poly1305 for context;
+//   - raw secretstream (in memory, 64 KiB chunks): libsodium's, the
+//     baseline of the targets (issue 3), and as casevault runs it
+//     (CSecretStream: libsodium's construction, ChaCha20 and Poly1305 on
+//     AVX-512 where the CPU has it) for context;
 //   - `casevault file` and `casevault get -o` on a 256 MiB file, end to end
 //     through the release binary (process start, unlock, catalog, fsync);
 //   - peak resident memory of file and get on a 1 GiB file;
@@ -345,22 +345,35 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
     func row(_ name: String, _ value: Double, _ unit: String, _ note: String = "") {
         print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%9.1f %@", value, unit) + (note.isEmpty ? "" : "   " + note))
     }
-    let baseEncrypt = median(rawEncrypt), baseDecrypt = median(rawDecrypt)
+    // The targets' baseline is raw libsodium secretstream, as issue 3 sets
+    // it ("beside raw libsodium secretstream MiB/s measured in the same
+    // run"). casevault's own chunks (ChaCha20 and Poly1305 on AVX-512) run
+    // about three times as fast here: against them the ratio would measure
+    // how much faster than the disk the primitive has become, not the
+    // product. Both are printed.
+    let ownEncrypt = median(rawEncrypt), ownDecrypt = median(rawDecrypt)
+    let baseEncrypt = SecretStream.isAccelerated ? median(sodiumEncrypt) : ownEncrypt
+    let baseDecrypt = SecretStream.isAccelerated ? median(sodiumDecrypt) : ownDecrypt
     let fileRate = median(fileRates), getRate = median(getRates)
     print("")
-    row("raw secretstream encrypt (in memory)", baseEncrypt, "MiB/s", "baseline")
-    row("raw secretstream decrypt (in memory)", baseDecrypt, "MiB/s", "baseline")
     if SecretStream.isAccelerated {
-        row("  libsodium's ChaCha20, Poly1305: encrypt", median(sodiumEncrypt), "MiB/s", "context: what AVX-512 replaced")
-        row("  libsodium's ChaCha20, Poly1305: decrypt", median(sodiumDecrypt), "MiB/s", "context: what AVX-512 replaced")
+        row("raw libsodium secretstream encrypt", baseEncrypt, "MiB/s", "baseline (in memory)")
+        row("raw libsodium secretstream decrypt", baseDecrypt, "MiB/s", "baseline (in memory)")
+        row("  as casevault runs it (AVX-512): encrypt", ownEncrypt, "MiB/s", "context: what every filed byte passes through")
+        row("  as casevault runs it (AVX-512): decrypt", ownDecrypt, "MiB/s", "context: what every read byte passes through")
+    } else {
+        row("raw secretstream encrypt (in memory)", baseEncrypt, "MiB/s", "baseline (libsodium's)")
+        row("raw secretstream decrypt (in memory)", baseDecrypt, "MiB/s", "baseline (libsodium's)")
     }
     row("raw BLAKE3-256, \(Blake3.implementation) (in memory)", median(treeHashes), "MiB/s", "context: names a format-3 vault's objects")
     row("raw BLAKE2b-256, FastBlake2b (in memory)", median(hashes), "MiB/s", "context: names a format-2 vault's objects")
     row("raw BLAKE2b-256, libsodium (in memory)", median(sodiumHashes), "MiB/s", "context: what FastBlake2b replaced")
     row("disk: write 256 MiB (direct) + fsync", median(diskWrites), "MiB/s", "context: this disk, now" + spread(diskWrites))
     row("disk: read 256 MiB (direct)", median(diskReads), "MiB/s", "context: this disk, now" + spread(diskReads))
-    row("casevault file, 256 MiB (end to end)", fileRate, "MiB/s", String(format: "%.0f %% of raw encrypt (target ≥ 60 %%)", 100 * fileRate / baseEncrypt) + spread(fileRates))
-    row("casevault get -o, 256 MiB (end to end)", getRate, "MiB/s", String(format: "%.0f %% of raw decrypt (target ≥ 60 %%)", 100 * getRate / baseDecrypt) + spread(getRates))
+    row("casevault file, 256 MiB (end to end)", fileRate, "MiB/s", String(format: "%.0f %% of raw encrypt (target ≥ 60 %%), %.0f %% of casevault's own",
+                                                                          100 * fileRate / baseEncrypt, 100 * fileRate / ownEncrypt) + spread(fileRates))
+    row("casevault get -o, 256 MiB (end to end)", getRate, "MiB/s", String(format: "%.0f %% of raw decrypt (target ≥ 60 %%), %.0f %% of casevault's own",
+                                                                            100 * getRate / baseDecrypt, 100 * getRate / ownDecrypt) + spread(getRates))
     // get -o reads and writes the same bytes on one device, which serves
     // the two one after the other (measured: concurrent ≈ sum).
     let getFloor = median(zip(diskReads, diskWrites).map { 1 / (1 / $0 + 1 / $1) })
@@ -368,7 +381,8 @@ func measure(in folder: String, label: String, judged: Bool) -> Bool {
         String(format: "get -o reached %.0f %% of it", 100 * getRate / getFloor))
     let streamRate = median(streamRates)
     row("casevault get > /dev/null (end to end)", streamRate, "MiB/s",
-        String(format: "%.0f %% of raw decrypt; reads only", 100 * streamRate / baseDecrypt) + spread(streamRates))
+        String(format: "%.0f %% of raw decrypt, %.0f %% of casevault's own; reads only", 100 * streamRate / baseDecrypt, 100 * streamRate / ownDecrypt)
+            + spread(streamRates))
     row("cores one filing keeps busy", median(fileCores), "", "CPU seconds ÷ wall seconds, of \(ProcessInfo.processInfo.activeProcessorCount)")
     row("two files of 256 MiB into two cases at once", median(pairRatios), "×",
         String(format: "the time of one alone (serial would be 2×); runs %.2f–%.2f", pairRatios.min() ?? 0, pairRatios.max() ?? 0))

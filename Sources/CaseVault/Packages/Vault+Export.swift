@@ -421,24 +421,31 @@ extension Vault {
         // copying a 1 GiB package took 4 CPU seconds of the kernel's alone on
         // the benchmark machine. The writing runs on a thread of its own.
         let copy = try FileSystem.createPrivateScratch(in: parent)
-        let package = ReadAhead(fd: file, cachedFirst: true)
-        let writing = Pipeline(consumer: FileWriter(fd: copy, direct: true), buffers: 4, bufferSize: DirectIO.blockSize, secret: false)
-        var copied: Int64 = 0
-        let buffer = AlignedBlock(count: DirectIO.blockSize)
-        do {
-            while true {
-                let n = try buffer.withUnsafeMutableBytes { try package.read(into: $0) }
-                if n == 0 { break }
-                let bytes = UnsafeRawBufferPointer(start: buffer.start, count: n)
-                for (_, hasher) in hashers { hasher.update(bytes) }
-                try writing.write(bytes)
-                copied += Int64(n)
+        // In a scope of its own, so that its threads' state and buffers are
+        // gone before the extraction starts.
+        let copied: Int64 = try {
+            let package = ReadAhead(fd: file, cachedFirst: true)
+            let writing = Pipeline(consumer: FileWriter(fd: copy, direct: true), buffers: 4, bufferSize: DirectIO.blockSize, secret: false)
+            var copied: Int64 = 0
+            let buffer = AlignedBlock(count: DirectIO.blockSize)
+            do {
+                while true {
+                    let n = try buffer.withUnsafeMutableBytes { try package.read(into: $0) }
+                    if n == 0 { break }
+                    let bytes = UnsafeRawBufferPointer(start: buffer.start, count: n)
+                    for (_, hasher) in hashers { hasher.update(bytes) }
+                    try writing.write(bytes)
+                    copied += Int64(n)
+                }
+                try writing.finish()
+            } catch {
+                writing.cancel()
+                throw error
             }
-            try writing.finish()
-        } catch {
-            writing.cancel()
-            throw error
-        }
+            return copied
+        }()
+        // The read-ahead has seen the end of the file and its thread has returned.
+        try file.closeNow()
         let digests = hashers.map { (hash: $0.0, digest: $0.1.finalize().hexString) }
         guard exported.contains(where: { package in digests.contains { $0 == package } }) else {
             let named = digests.isEmpty ? "" : " (" + digests.map { "\($0.hash.label) \($0.digest)" }.joined(separator: ", ") + ")"
