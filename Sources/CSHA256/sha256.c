@@ -60,97 +60,80 @@ static void blocks_portable(uint32_t h[8], const uint8_t *p, size_t count) {
 
 #define SHANI __attribute__((target("sha,sse4.1,ssse3")))
 
+#define INLINE SHANI static inline __attribute__((always_inline))
+
 // The state as the instructions want it: ABEF in one register, CDGH in the
-// other. Each group g of four rounds adds K to the four schedule words W[g]
-// (registers r[g % 4]) and runs two sha256rnds2; meanwhile it finishes W[g+1]
-// (sha256msg2 over msg1(W[g-3], W[g-2]) + W[g]:W[g-1] shifted by one word)
-// and starts W[g+3] (sha256msg1(W[g-1], W[g])).
-SHANI static void blocks_shani(uint32_t h[8], const uint8_t *p, size_t count) {
-    const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
-    __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);  // CDAB
-    __m128i state1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);  // EFGH
-    __m128i state0 = _mm_alignr_epi8(tmp, state1, 8);      // ABEF
-    state1 = _mm_blend_epi16(state1, tmp, 0xF0);           // CDGH
-    while (count--) {
-        const __m128i save0 = state0, save1 = state1;
-        __m128i r[4];
-#pragma clang loop unroll(full)
-        for (int g = 0; g < 16; g++) {
-            if (g < 4) r[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), swap);
-            __m128i msg = _mm_add_epi32(r[g % 4], _mm_loadu_si128((const __m128i *)&K[4 * g]));
-            state1 = _mm_sha256rnds2_epu32(state1, state0, msg);
-            if (g >= 3 && g <= 14) {
-                __m128i next = _mm_add_epi32(r[(g + 1) % 4], _mm_alignr_epi8(r[g % 4], r[(g + 3) % 4], 4));
-                r[(g + 1) % 4] = _mm_sha256msg2_epu32(next, r[g % 4]);
-            }
-            state0 = _mm_sha256rnds2_epu32(state0, state1, _mm_shuffle_epi32(msg, 0x0E));
-            if (g >= 1 && g <= 12) r[(g + 3) % 4] = _mm_sha256msg1_epu32(r[(g + 3) % 4], r[g % 4]);
-        }
-        state0 = _mm_add_epi32(state0, save0);
-        state1 = _mm_add_epi32(state1, save1);
-        p += 64;
-    }
-    tmp = _mm_shuffle_epi32(state0, 0x1B);                 // FEBA
+// other.
+INLINE void shani_load(const uint32_t h[8], __m128i *state0, __m128i *state1) {
+    const __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);  // CDAB
+    const __m128i efgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);  // EFGH
+    *state0 = _mm_alignr_epi8(tmp, efgh, 8);        // ABEF
+    *state1 = _mm_blend_epi16(efgh, tmp, 0xF0);     // CDGH
+}
+
+INLINE void shani_store(uint32_t h[8], __m128i state0, __m128i state1) {
+    const __m128i tmp = _mm_shuffle_epi32(state0, 0x1B);   // FEBA
     state1 = _mm_shuffle_epi32(state1, 0xB1);              // DCHG
     _mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(tmp, state1, 0xF0));  // DCBA
     _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(state1, tmp, 8));     // HGFE
 }
 
-// Two messages at once, each as blocks_shani: the rounds of one message
-// are a chain, each sha256rnds2 waiting for the one before, so one message
-// leaves the unit idle most of the time; two independent chains
-// interleaved run about 1.6 times as many bytes a second.
-SHANI static void blocks_shani2(uint32_t ha[8], const uint8_t *pa, uint32_t hb[8], const uint8_t *pb, size_t count) {
+// Group g (0 to 15, a constant once the callers' loops are unrolled) of a
+// block's four-round groups: it adds K to the four schedule words W[g]
+// (registers r[g % 4], loaded from the block for g < 4) and runs two
+// sha256rnds2; meanwhile it finishes W[g+1] (sha256msg2 over
+// msg1(W[g-3], W[g-2]) + W[g]:W[g-1] shifted by one word) and starts W[g+3]
+// (sha256msg1(W[g-1], W[g])).
+INLINE void shani_group(int g, __m128i *state0, __m128i *state1, __m128i r[4], const uint8_t *p) {
     const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
-    __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&ha[0]), 0xB1);
-    __m128i a1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&ha[4]), 0x1B);
-    __m128i a0 = _mm_alignr_epi8(tmp, a1, 8);
-    a1 = _mm_blend_epi16(a1, tmp, 0xF0);
-    tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&hb[0]), 0xB1);
-    __m128i b1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&hb[4]), 0x1B);
-    __m128i b0 = _mm_alignr_epi8(tmp, b1, 8);
-    b1 = _mm_blend_epi16(b1, tmp, 0xF0);
-    while (count--) {
+    if (g < 4) r[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), swap);
+    const __m128i msg = _mm_add_epi32(r[g % 4], _mm_loadu_si128((const __m128i *)&K[4 * g]));
+    *state1 = _mm_sha256rnds2_epu32(*state1, *state0, msg);
+    if (g >= 3 && g <= 14) {
+        const __m128i next = _mm_add_epi32(r[(g + 1) % 4], _mm_alignr_epi8(r[g % 4], r[(g + 3) % 4], 4));
+        r[(g + 1) % 4] = _mm_sha256msg2_epu32(next, r[g % 4]);
+    }
+    *state0 = _mm_sha256rnds2_epu32(*state0, *state1, _mm_shuffle_epi32(msg, 0x0E));
+    if (g >= 1 && g <= 12) r[(g + 3) % 4] = _mm_sha256msg1_epu32(r[(g + 3) % 4], r[g % 4]);
+}
+
+SHANI static void blocks_shani(uint32_t h[8], const uint8_t *p, size_t count) {
+    __m128i state0, state1;
+    shani_load(h, &state0, &state1);
+    for (; count > 0; count--, p += 64) {
+        const __m128i save0 = state0, save1 = state1;
+        __m128i r[4];
+#pragma clang loop unroll(full)
+        for (int g = 0; g < 16; g++) shani_group(g, &state0, &state1, r, p);
+        state0 = _mm_add_epi32(state0, save0);
+        state1 = _mm_add_epi32(state1, save1);
+    }
+    shani_store(h, state0, state1);
+}
+
+// Two messages at once, each as blocks_shani, their groups interleaved:
+// the rounds of one message are a chain, each sha256rnds2 waiting for the
+// one before, so one message leaves the unit idle most of the time; two
+// independent chains run about 1.6 times as many bytes a second.
+SHANI static void blocks_shani2(uint32_t ha[8], const uint8_t *pa, uint32_t hb[8], const uint8_t *pb, size_t count) {
+    __m128i a0, a1, b0, b1;
+    shani_load(ha, &a0, &a1);
+    shani_load(hb, &b0, &b1);
+    for (; count > 0; count--, pa += 64, pb += 64) {
         const __m128i saveA0 = a0, saveA1 = a1, saveB0 = b0, saveB1 = b1;
         __m128i ra[4], rb[4];
 #pragma clang loop unroll(full)
         for (int g = 0; g < 16; g++) {
-            if (g < 4) {
-                ra[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pa + 16 * g)), swap);
-                rb[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(pb + 16 * g)), swap);
-            }
-            const __m128i k = _mm_loadu_si128((const __m128i *)&K[4 * g]);
-            const __m128i msgA = _mm_add_epi32(ra[g % 4], k), msgB = _mm_add_epi32(rb[g % 4], k);
-            a1 = _mm_sha256rnds2_epu32(a1, a0, msgA);
-            b1 = _mm_sha256rnds2_epu32(b1, b0, msgB);
-            if (g >= 3 && g <= 14) {
-                __m128i next = _mm_add_epi32(ra[(g + 1) % 4], _mm_alignr_epi8(ra[g % 4], ra[(g + 3) % 4], 4));
-                ra[(g + 1) % 4] = _mm_sha256msg2_epu32(next, ra[g % 4]);
-                next = _mm_add_epi32(rb[(g + 1) % 4], _mm_alignr_epi8(rb[g % 4], rb[(g + 3) % 4], 4));
-                rb[(g + 1) % 4] = _mm_sha256msg2_epu32(next, rb[g % 4]);
-            }
-            a0 = _mm_sha256rnds2_epu32(a0, a1, _mm_shuffle_epi32(msgA, 0x0E));
-            b0 = _mm_sha256rnds2_epu32(b0, b1, _mm_shuffle_epi32(msgB, 0x0E));
-            if (g >= 1 && g <= 12) {
-                ra[(g + 3) % 4] = _mm_sha256msg1_epu32(ra[(g + 3) % 4], ra[g % 4]);
-                rb[(g + 3) % 4] = _mm_sha256msg1_epu32(rb[(g + 3) % 4], rb[g % 4]);
-            }
+            shani_group(g, &a0, &a1, ra, pa);
+            shani_group(g, &b0, &b1, rb, pb);
         }
         a0 = _mm_add_epi32(a0, saveA0);
         a1 = _mm_add_epi32(a1, saveA1);
         b0 = _mm_add_epi32(b0, saveB0);
         b1 = _mm_add_epi32(b1, saveB1);
-        pa += 64;
-        pb += 64;
     }
-    tmp = _mm_shuffle_epi32(a0, 0x1B);
-    a1 = _mm_shuffle_epi32(a1, 0xB1);
-    _mm_storeu_si128((__m128i *)&ha[0], _mm_blend_epi16(tmp, a1, 0xF0));
-    _mm_storeu_si128((__m128i *)&ha[4], _mm_alignr_epi8(a1, tmp, 8));
-    tmp = _mm_shuffle_epi32(b0, 0x1B);
-    b1 = _mm_shuffle_epi32(b1, 0xB1);
-    _mm_storeu_si128((__m128i *)&hb[0], _mm_blend_epi16(tmp, b1, 0xF0));
-    _mm_storeu_si128((__m128i *)&hb[4], _mm_alignr_epi8(b1, tmp, 8));
+    shani_store(ha, a0, a1);
+    shani_store(hb, b0, b1);
 }
 
 static int cpu_has_shani(void) {

@@ -95,7 +95,7 @@ struct ExportCaseCommand: ParsableCommand {
                     "path": report.path, "case": report.caseNumber, "events": report.events, "versions": report.versions,
                     "objects": report.objects, "bytes": report.bytes, "blake2b": report.blake2b, "transferSeq": report.transferSeq,
                     "vaultFingerprint": report.vaultFingerprint,
-                    "to": ["vault": identity.vault, "member": identity.member, "name": identity.name, "fingerprint": identity.fingerprint],
+                    "to": ["vault": report.to.vault, "member": report.to.member, "name": report.to.name, "fingerprint": report.to.fingerprint],
                 ] as [String: Any]))
                 return
             }
@@ -175,24 +175,24 @@ struct ImportCaseCommand: ParsableCommand {
     func run() throws {
         try vaultOptions.withUnlocked { vault, actor in
             let report = try vault.importCase(from: file, manager: manager, expectingVault: fromVault, by: actor)
-            let checked = fromVault.map(VaultFingerprint.looksLikeFingerprint) == true
             if json {
-                if !checked {
-                    Output.warning("the sending vault was not checked by its fingerprint: confirm \(report.fromVaultFingerprint) with the sending office (a vault made elsewhere can take any id)")
-                }
+                warnUnlessChecked(report)
                 print(try JSONText.render([
                     "case": report.caseNumber, "fromVault": report.fromVault, "fromVaultFingerprint": report.fromVaultFingerprint,
-                    "checkedByFingerprint": checked, "transferredBy": report.transferredBy, "events": report.events,
+                    "checkedByFingerprint": report.checkedByFingerprint, "transferredBy": report.transferredBy, "events": report.events,
                     "documents": report.documents, "versions": report.versions, "objects": report.objects,
                     "manager": report.manager, "supervisor": report.supervisor,
                 ] as [String: Any]))
                 return
             }
             print("Imported \(report.caseNumber) from vault \(report.fromVault), fingerprint \(report.fromVaultFingerprint) (transferred by '\(report.transferredBy)'): \(report.events) events verified, \(report.documents) document(s), \(report.versions) version(s), \(report.objects) object(s)")
-            if !checked {
-                Output.warning("the sending vault was not checked by its fingerprint: confirm \(report.fromVaultFingerprint) with the sending office (a vault made elsewhere can take any id)")
-            }
+            warnUnlessChecked(report)
             print("Manager \(report.manager), supervisor \(report.supervisor) (you); its tier keys are new here. Delete \(file) now: it holds the old tier keys sealed to you.")
         }
+    }
+
+    private func warnUnlessChecked(_ report: ImportReport) {
+        guard !report.checkedByFingerprint else { return }
+        Output.warning("the sending vault was not checked by its fingerprint: confirm \(report.fromVaultFingerprint) with the sending office (a vault made elsewhere can take any id)")
     }
 }

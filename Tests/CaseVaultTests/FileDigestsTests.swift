@@ -42,11 +42,10 @@ import Testing
         }
     }
 
-    /// With an export's limit, files of a few MiB: the same.
+    /// The stage an export uses, on files of a few MiB: the same.
     @Test func filesOfSeveralMebibytes() throws {
         let files = [3 << 20, (4 << 20) + 5, 16 << 20, 1, 5 << 20].enumerated().map { pattern($0.element, seed: $0.offset) }
-        let digests = FileDigests(holdLimit: 4 << 20)
-        let pipeline = Pipeline(consumer: digests, buffers: 4, bufferSize: 256 << 10)
+        let (digests, pipeline) = FileDigests.stage()
         for file in files {
             try file.withUnsafeBytes { try pipeline.write($0) }
             try pipeline.mark()

@@ -97,10 +97,12 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
                                                    by: upgraded["joseph"]).files.count == 5)
         }
         #expect(try upgraded.vault.verify().isClean)
-        // A package is matched by its own event's hash: the same bytes under the
-        // other hash are no export (the BLAKE2b of a BLAKE3-named one is unknown).
-        let afterByBlake2b = try digest(upgraded, "after.cvp", .blake2b)
-        #expect(before.digest != afterByBlake2b)
+        // A package is named by its own event's hash alone: the BLAKE2b of a
+        // BLAKE3-named package is in no event, the BLAKE3 of a BLAKE2b-named one neither.
+        let bodies = try upgraded.vault.events().map(\.body)
+        for unnamed in [try digest(upgraded, "after.cvp", .blake2b), try digest(upgraded, "before.cvp", .blake3)] {
+            #expect(!bodies.contains { $0.contains(unnamed) })
+        }
 
         // Schemas/event.schema.json takes each event, and only with its format's hash.
         let schema = try SchemaValidator(schema: try JSONValue(parsing: Array(try Data(contentsOf: repository.appendingPathComponent("Schemas/event.schema.json")))))
@@ -119,7 +121,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         // signs format 4 after it, which would take the blame).
         old.vault.eventFormat = 5
         _ = try exported(old, "format-5.cvp")
-        #expect(try old.vault.verify().findings.contains { $0.kind == .eventMalformed && $0.detail.contains("format 5 in a vault of format 2") })
+        #expect(try old.vault.verify().findings.contains { $0.kind == .eventMalformed && $0.detail.contains("is of format 5, which this vault never signs (format 4 at most)") })
         expectIntegrity("is of format 5, which this vault never signs (format 4 at most)") {
             _ = try Vault.open(at: old.vault.path).caseFile(RotationTests.number)
         }
@@ -134,6 +136,18 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
                                   newestFormat: old.vault.newestEventFormat)
             }
         }
+        // verify takes the vault's format from its signed vault.created, not from
+        // casevault.json: edited to say format 3, the file is reported, and so is the event.
+        let config = old.vault.path + "/casevault.json"
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        #expect(text.contains("\"formatVersion\" : 2"))
+        try text.replacingOccurrences(of: "\"formatVersion\" : 2", with: "\"formatVersion\" : 3").write(toFile: config, atomically: true, encoding: .utf8)
+        var asVerify = Vault.OpenOptions()
+        asVerify.checksOnOpen = false
+        let edited = try Vault.open(at: old.vault.path, options: asVerify).verify().findings
+        #expect(edited.contains { $0.kind == .configDiffers })
+        #expect(edited.contains { $0.kind == .eventMalformed && $0.detail.contains("is of format 5, which this vault never signs (format 4 at most)") },
+                "\(edited)")
     }
 
     /// An event names its package by its format's hash alone: BLAKE2b-256
@@ -421,6 +435,34 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         }
     }
 
+    /// A package sealed to joseph by hand, as anyone with his public key
+    /// could: a pax tar of `files` and a handover manifest listing
+    /// `manifestEntries` (path, size, SHA-256) for case CP-2024-0042.
+    static func handSealed(_ p: Programme, _ name: String, files: [(String, [UInt8])],
+                           manifestEntries: [(path: String, size: Int, sha256: String)]) throws -> String {
+        var sealed: [UInt8] = []
+        let sealer = try SealedPackage.Sealer(to: p["joseph"].boxKeys.publicKey) { sealed.append(contentsOf: $0) }
+        let writer = try ArchiveWriter(format: .paxTar, write: sealer.write)
+        let entries = manifestEntries.map { entry in
+            JSONValue.object(["path": .string(entry.path), "version": .integer(1), "size": .integer(Int64(entry.size)), "sha256": .string(entry.sha256)])
+        }
+        let manifest = Array(JSONValue.object([
+            "format": .string("casevault-export-manifest"), "formatVersion": .integer(1), "kind": .string("handover"),
+            "recipient": .object(["staffId": .string("joseph"), "publicKey": .string(p["joseph"].member.boxPublicKeyHex)]),
+            "cases": .array([.object(["number": .string("CP-2024-0042"), "entries": .array(entries)])]),
+        ]).canonicalBytes)
+        for (path, bytes) in files + [("MANIFEST.json", manifest)] {
+            try writer.beginFile(path: path, size: Int64(bytes.count), modificationTime: 0)
+            try bytes.withUnsafeBytes { try writer.write($0) }
+            try writer.finishEntry()
+        }
+        try writer.finish()
+        try sealer.finish()
+        let path = p.scratch.file(name)
+        try Data(sealed).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
     /// The extractor compares each file it wrote with the manifest: files
     /// larger than its 1 MiB write block and than the 4 MiB held for
     /// hashing two files at a time, and empty ones, open when the manifest
@@ -434,27 +476,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
             ("CP-2024-0042 [O]/empty.txt", []), ("CP-2024-0042 [O]/c.txt", pattern(100, seed: 3)),
         ]
         func package(_ name: String, listing: [(String, [UInt8])], shas: [String]) throws -> String {
-            var sealed: [UInt8] = []
-            let sealer = try SealedPackage.Sealer(to: p["joseph"].boxKeys.publicKey) { sealed.append(contentsOf: $0) }
-            let writer = try ArchiveWriter(format: .paxTar, write: sealer.write)
-            let entries = zip(listing, shas).map { file, sha in
-                JSONValue.object(["path": .string(file.0), "version": .integer(1), "size": .integer(Int64(file.1.count)), "sha256": .string(sha)])
-            }
-            let manifest = Array(JSONValue.object([
-                "format": .string("casevault-export-manifest"), "formatVersion": .integer(1), "kind": .string("handover"),
-                "recipient": .object(["staffId": .string("joseph"), "publicKey": .string(p["joseph"].member.boxPublicKeyHex)]),
-                "cases": .array([.object(["number": .string("CP-2024-0042"), "entries": .array(entries)])]),
-            ]).canonicalBytes)
-            for (path, bytes) in files + [("MANIFEST.json", manifest)] {
-                try writer.beginFile(path: path, size: Int64(bytes.count), modificationTime: 0)
-                try bytes.withUnsafeBytes { try writer.write($0) }
-                try writer.finishEntry()
-            }
-            try writer.finish()
-            try sealer.finish()
-            let path = p.scratch.file(name)
-            try Data(sealed).write(to: URL(fileURLWithPath: path))
-            return path
+            try Self.handSealed(p, name, files: files, manifestEntries: zip(listing, shas).map { ($0.0, $0.1.count, $1) })
         }
         func extract(_ path: String, into out: String) throws -> OpenedPackage {
             let file = try FileSystem.openForReading(path)
@@ -481,26 +503,9 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
     /// (only the tar's padding), and one opened inside the vault folder.
     @Test func aPackageNoExportMadeOrCutAtAChunkOrOpenedInTheVaultIsRefused() throws {
         let p = try Self.scene()
-        var sealed: [UInt8] = []
-        let sealer = try SealedPackage.Sealer(to: p["joseph"].boxKeys.publicKey) { sealed.append(contentsOf: $0) }
-        let writer = try ArchiveWriter(format: .paxTar, write: sealer.write)
         let body = Array("Please call me on this number.\n".utf8)
-        let manifest = Array(JSONValue.object([
-            "format": .string("casevault-export-manifest"), "formatVersion": .integer(1), "kind": .string("handover"),
-            "recipient": .object(["staffId": .string("joseph"), "publicKey": .string(p["joseph"].member.boxPublicKeyHex)]),
-            "cases": .array([.object(["number": .string("CP-2024-0042"), "entries": .array([.object([
-                "path": .string("CP-2024-0042 [O]/Note.txt"), "version": .integer(1), "size": .integer(Int64(body.count)),
-                "sha256": .string(SHA256.hash(body).hexString)])])])]),
-        ]).canonicalBytes)
-        for (name, bytes) in [("CP-2024-0042 [O]/Note.txt", body), ("MANIFEST.json", manifest)] {
-            try writer.beginFile(path: name, size: Int64(bytes.count), modificationTime: 0)
-            try bytes.withUnsafeBytes { try writer.write($0) }
-            try writer.finishEntry()
-        }
-        try writer.finish()
-        try sealer.finish()
-        let forged = p.scratch.file("forged.cvp")
-        try Data(sealed).write(to: URL(fileURLWithPath: forged))
+        let forged = try Self.handSealed(p, "forged.cvp", files: [("CP-2024-0042 [O]/Note.txt", body)],
+                                         manifestEntries: [("CP-2024-0042 [O]/Note.txt", body.count, SHA256.hash(body).hexString)])
         expectIntegrity("no export signed in this vault's log made this package") {
             _ = try p.vault.openPackage(at: forged, into: p.scratch.file("forged-out"), by: p["joseph"])
         }

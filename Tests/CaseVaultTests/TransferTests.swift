@@ -49,7 +49,7 @@ import Testing
         // Checked by the sending vault's fingerprint, as read over the phone.
         let imported = try o.to.vault.importCase(from: report.path, manager: "joseph", expectingVault: report.vaultFingerprint, by: o.to["halima"])
         #expect(imported.caseNumber == Self.number && imported.versions == 3 && imported.documents == 2)
-        #expect(imported.fromVaultFingerprint == (try o.from.vault.fingerprint()))
+        #expect(imported.fromVaultFingerprint == (try o.from.vault.fingerprint()) && imported.checkedByFingerprint)
         #expect(try o.to.read(by: "joseph") == Array("intake 2".utf8))
         #expect(try o.to.read(Self.number, "Intake form", version: 1, by: "halima") == Array("intake 1".utf8))
         #expect(try o.to.read(Self.number, "Photo", by: "joseph") == Array("photo".utf8))

@@ -31,6 +31,15 @@ final class FileDigests: ChunkConsumer, @unchecked Sendable {
         held = HeldBytes(limit: holdLimit, piece: piece)
     }
 
+    /// The hashing stage of an export or of `package open`: the digests and
+    /// the pipeline that feeds them, four buffers of 256 KiB and up to 4 MiB
+    /// held, all locked: 5 MiB, which keeps either command under the usual
+    /// 8 MiB RLIMIT_MEMLOCK (SECURITY.md §7).
+    static func stage() -> (digests: FileDigests, pipeline: Pipeline) {
+        let digests = FileDigests(holdLimit: 4 << 20)
+        return (digests, Pipeline(consumer: digests, buffers: 4, bufferSize: 256 << 10))
+    }
+
     func consume(_ bytes: UnsafeRawBufferPointer) throws {
         var rest = bytes
         while !rest.isEmpty {

@@ -172,12 +172,9 @@ extension Vault {
             started.append(pipeline)
             // The manifest's SHA-256 of each file, on a thread of its own (the
             // slowest step of an export): one stage for the whole export, each
-            // file's end marked, two files hashed at a time (FileDigests), up to
-            // 4 MiB of each file's end held for the next (in locked memory: the
-            // export stays under the usual 8 MiB RLIMIT_MEMLOCK, SECURITY.md §7).
-            // The digests are known when the stage has finished, before the manifest.
-            let fileDigests = FileDigests(holdLimit: 4 << 20)
-            let hashing = Pipeline(consumer: fileDigests, buffers: 4, bufferSize: 256 << 10)
+            // file's end marked, two files hashed at a time (FileDigests). The
+            // digests are known when the stage has finished, before the manifest.
+            let (fileDigests, hashing) = FileDigests.stage()
             started.append(hashing)
             let writer: ArchiveWriter
             do {
@@ -501,8 +498,7 @@ extension Vault {
                 // Each file's SHA-256 on a thread of its own, two files at a
                 // time, as an export takes them (FileDigests); compared with
                 // the manifest once every file is out.
-                let fileDigests = FileDigests(holdLimit: 4 << 20)
-                let hashing = Pipeline(consumer: fileDigests, buffers: 4, bufferSize: 256 << 10)
+                let (fileDigests, hashing) = FileDigests.stage()
                 var hashingDone = false
                 defer { if !hashingDone { hashing.cancel() } }
                 var hashedFiles: [(path: String, size: Int64)] = []

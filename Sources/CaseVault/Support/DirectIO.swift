@@ -214,16 +214,14 @@ extension SecureBytes: ByteBlock {}
 /// for a document being filed (`secret`), which is read ahead through the
 /// page cache so that its encryption need not wait for each read.
 final class ReadAhead: ByteReader {
-    typealias Block = ByteBlock
-
     /// The state the reading thread shares with us. The thread holds it, not
     /// the `ReadAhead`, so that dropping the reader stops the thread.
     final class Shared: @unchecked Sendable {
         // Guarded by `condition`, except the blocks' bytes, which belong to
         // whichever side holds the block.
         let condition = NSCondition()
-        var free: [any Block]
-        var filled: [(block: any Block, count: Int)] = []
+        var free: [any ByteBlock]
+        var filled: [(block: any ByteBlock, count: Int)] = []
         var atEnd = false
         var failure: (any Error)?
         var stopped = false
@@ -235,7 +233,7 @@ final class ReadAhead: ByteReader {
         /// Used only by the reading thread.
         let fd: FileDescriptor
 
-        init(fd: FileDescriptor, blocks: [any Block], blockSize: Int) {
+        init(fd: FileDescriptor, blocks: [any ByteBlock], blockSize: Int) {
             self.fd = fd
             self.blockSize = blockSize
             free = blocks
@@ -254,7 +252,7 @@ final class ReadAhead: ByteReader {
         return shared.directBytes
     }
     /// The block the caller is reading from.
-    private var current: (block: any Block, count: Int, offset: Int)?
+    private var current: (block: any ByteBlock, count: Int, offset: Int)?
 
     /// Takes ownership of `fd`; with `direct` false, reads through the page
     /// cache; with `cachedFirst`, takes what the page cache holds of the
@@ -264,11 +262,11 @@ final class ReadAhead: ByteReader {
          blockSize: Int = DirectIO.blockSize, secret: Bool = false) {
         precondition(blocks >= 1 && blockSize >= 1 && !(secret && direct))
         mode = (direct, cachedFirst, blockSize)
-        let memory = (0..<blocks).map { _ -> any Block in secret ? SecureBytes(count: blockSize) : AlignedBlock(count: blockSize) }
+        let memory = (0..<blocks).map { _ -> any ByteBlock in secret ? SecureBytes(count: blockSize) : AlignedBlock(count: blockSize) }
         shared = Self.start(fd, memory, mode)
     }
 
-    private static func start(_ fd: FileDescriptor, _ blocks: [any Block], _ mode: (direct: Bool, cachedFirst: Bool, blockSize: Int)) -> Shared {
+    private static func start(_ fd: FileDescriptor, _ blocks: [any ByteBlock], _ mode: (direct: Bool, cachedFirst: Bool, blockSize: Int)) -> Shared {
         let shared = Shared(fd: fd, blocks: blocks, blockSize: mode.blockSize)
         let thread = Thread {
             Self.fill(shared, direct: mode.direct, cachedFirst: mode.cachedFirst)

@@ -45,15 +45,12 @@ final class Pipeline: @unchecked Sendable {
     /// The buffer the producer is filling, not yet handed over.
     private var filling: (buffer: any ByteBlock, count: Int)?
 
-    private let bufferCount: Int
-
     /// `secret` false: the bytes are never plaintext (ciphertext on its way
     /// to the disk), and the buffers are ordinary memory, page-aligned,
     /// which leaves the locked memory for what needs it.
     init(consumer: any ChunkConsumer, buffers: Int = 8, bufferSize: Int = SecretStream.cipherChunkSize, secret: Bool = true) {
         precondition(buffers >= 1 && bufferSize >= 1, "a pipeline needs at least one buffer of at least one byte")
         self.consumer = consumer
-        bufferCount = buffers
         freeBuffers = (0..<buffers).map { _ -> any ByteBlock in secret ? SecureBytes(count: bufferSize) : AlignedBlock(count: bufferSize) }
         let thread = Thread { [self] in work() }
         thread.stackSize = 1 << 20

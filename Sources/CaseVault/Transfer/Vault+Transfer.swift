@@ -134,6 +134,9 @@ public struct ImportReport: Sendable {
     public let fromVault: String
     /// The sending vault's fingerprint (`VaultFingerprint`).
     public let fromVaultFingerprint: String
+    /// Whether the import was held to that fingerprint (`expectingVault` was
+    /// one), not only to the sending vault's id or to nothing.
+    public let checkedByFingerprint: Bool
     public let transferredBy: String
     public let events: Int
     public let documents: Int
@@ -417,6 +420,7 @@ extension Vault {
                 }
                 guard let checked else { throw VaultError.invalidInput("the transfer has no history.json") }
                 return try importUnpacked(unpacked, history: checked.history, proven: checked.proven, manager: managerID, supervisor: supervisorID,
+                                          checkedByFingerprint: expectingVault.map(VaultFingerprint.looksLikeFingerprint) ?? false,
                                           by: actor, now: now)
             } catch let failed as CatalogCommitFailed {
                 // The commit itself failed: whether it reached the disk is not
@@ -557,7 +561,7 @@ extension Vault {
     }
 
     private func importUnpacked(_ unpacked: UnpackedTransfer, history: CaseHistory, proven: ProvenCase, manager managerID: String,
-                                supervisor supervisorID: String, by actor: StaffIdentity, now: Date) throws -> ImportReport {
+                                supervisor supervisorID: String, checkedByFingerprint: Bool, by actor: StaffIdentity, now: Date) throws -> ImportReport {
         let number = proven.state.case.number
         // Everything the versions name must have come.
         for version in proven.versions {
@@ -658,7 +662,8 @@ extension Vault {
                 holders: sealedHolders, versions: resealed, schemaBodies: schemaBodies))],
                 by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
         }
-        return ImportReport(caseNumber: number, fromVault: history.fromVault, fromVaultFingerprint: history.fromVaultFingerprint ?? "", transferredBy: proven.transferredBy, events: proven.events.count,
+        return ImportReport(caseNumber: number, fromVault: history.fromVault, fromVaultFingerprint: history.fromVaultFingerprint ?? "",
+                            checkedByFingerprint: checkedByFingerprint, transferredBy: proven.transferredBy, events: proven.events.count,
                             documents: proven.documents.count, versions: proven.versions.count, objects: unpacked.objects.count,
                             manager: managerID, supervisor: supervisorID)
     }

@@ -101,6 +101,8 @@ private final class Verifier: @unchecked Sendable {
     var signedRoot: (seq: Int64, root: [UInt8])?
     var expected: Int64 = 1
     var previousFormat = 0
+    /// The newest event format the vault signs, from its signed `vault.created`.
+    var newestFormat = Event.currentFormat
     /// Events whose signed state root differed from the replay's.
     var divergedAfter = 0
     var checkpoints: [(Checkpoint, String)] = []
@@ -426,10 +428,11 @@ private final class Verifier: @unchecked Sendable {
                 report.add(.eventColumnsDiffer, subject, "its type, actor or time column differs from its signed body")
             }
             if event.format < previousFormat { report.add(.eventMalformed, subject, "format \(event.format) after format \(previousFormat)") }
-            // A vault of format 1 or 2 signs format 4 at most, which an older casevault still reads.
-            if event.format > Event.format(forVault: vault.config.formatVersion) {
-                report.add(.eventMalformed, subject, "format \(event.format) in a vault of format \(vault.config.formatVersion), which signs format \(Event.format(forVault: vault.config.formatVersion)) at most")
-            }
+            // A vault of format 1 or 2 signs format 4 at most, which an older casevault still reads
+            // (§12): its signed vault.created says which it is, not casevault.json, which anyone
+            // who can write the folder can edit (verify reports an edited one on its own).
+            if case .vaultCreated(let created) = event.data { newestFormat = Event.format(forVault: created.formatVersion) }
+            if let why = Event.beyondVault(event.format, newest: newestFormat) { report.add(.eventMalformed, subject, why) }
             previousFormat = event.format
             if event.format == 1, case .versionFiled = event.data { formatOneFilings.insert(event.seq) }
             if case .clientNamed(let data) = event.data, let hash = data.indexHash { clientIndexBlobs.insert(hash) }
