@@ -487,7 +487,44 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         }
         #expect(try JSONValue(parsing: Array(#"["\ud83d\ude00"]"#.utf8)) == .array([.string("😀")]))
     }
+    /// The layout every catalog file, manifest and handover form on disk
+    /// has: two spaces a level, members sorted, empty containers on one
+    /// line, scalars canonical, one line feed at the end.
+    @Test func prettyJSONHasOneLayout() throws {
+        let value = JSONValue.object([
+            "b": .array([.integer(1), .object(["z": .null, "y": .array([]), "x": .object([:])]), .string("q\"\n")]),
+            "a": .bool(false), "é": .number(1.5), "c": .object(["d": .array([.array([.integer(-2)])])]),
+        ])
+        let expected = #"""
+        {
+          "a": false,
+          "b": [
+            1,
+            {
+              "x": {},
+              "y": [],
+              "z": null
+            },
+            "q\"\n"
+          ],
+          "c": {
+            "d": [
+              [
+                -2
+              ]
+            ]
+          },
+          "é": 1.5
+        }
+
+        """#
+        #expect(value.prettyText == expected)
+        #expect(value.prettyBytes == Array(expected.utf8))
+        #expect(try JSONValue(parsing: value.prettyBytes) == value)
+        #expect(JSONValue.array([]).prettyText == "[]\n" && JSONValue.string("a").prettyText == "\"a\"\n")
+    }
 }
+
 
 @Suite struct ContentSecrecyTests {
     @Test func aMarkerInADocumentIsNowhereOnDiskButInTheOutput() throws {

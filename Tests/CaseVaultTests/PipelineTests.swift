@@ -43,6 +43,26 @@ import Testing
         #expect(Parallel.map([Int](), threads: 4) { $0 }.isEmpty)
     }
 
+    /// Capped below the cores, on that many threads at most (the caller's
+    /// among them); every item once, results in order, whatever the cap.
+    @Test(arguments: [1, 2, 64])
+    func parallelMapKeepsToTheCoresItIsGiven(cores: Int) {
+        let lock = NSLock()
+        nonisolated(unsafe) var seen: [Int: Int] = [:]
+        nonisolated(unsafe) var names = Set<String>()
+        let results = Parallel.map(Array(0..<5_000), grain: 1, cores: cores) { item -> Int in
+            lock.lock()
+            seen[item, default: 0] += 1
+            names.insert("\(pthread_self())")
+            lock.unlock()
+            return item * 3
+        }
+        #expect(results == (0..<5_000).map { $0 * 3 })
+        #expect(seen.count == 5_000 && seen.values.allSatisfy { $0 == 1 })
+        #expect(names.count <= min(cores, ProcessInfo.processInfo.activeProcessorCount))
+        if cores == 1 { #expect(names == ["\(pthread_self())"]) }
+    }
+
     @Test(arguments: [1, 2, 8])
     func everythingArrivesInOrderWhateverThePoolSize(buffers: Int) throws {
         let collector = Collector()

@@ -92,10 +92,10 @@ extension Vault {
                                          : LogTree.verifyConsistency(from: last.size, to: head.size, oldRoot: last.root, newRoot: head.logRoot, proof: proof)) else {
                     throw VaultError.integrityFailure("this vault's log does not extend the auditor's checkpoint")
                 }
-                payload.append(("data/consistency.json", Array(JSONValue.object([
+                payload.append(("data/consistency.json", JSONValue.object([
                     "fromSize": .integer(last.size), "fromRoot": .string(last.root.hexString), "toSize": .integer(head.size),
                     "toRoot": .string(head.logRoot.hexString), "proof": .array(proof.map { .string($0.hexString) }),
-                ]).prettyText.utf8) + [0x0a]))
+                ]).prettyBytes + [0x0a]))
                 payload.append(("data/previous-checkpoint.txt", Array(last.note.utf8)))
             }
             // The catalog's metadata, each row checked against the signed state.
@@ -108,7 +108,7 @@ extension Vault {
             }
             return (head.size, controls)
         }
-        payload.append(("data/controls.json", Array(controls.json.prettyText.utf8) + [0x0a]))
+        payload.append(("data/controls.json", controls.json.prettyBytes + [0x0a]))
 
         // RFC 8493: the tag files, the payload manifests and the tag manifest.
         let payloadBytes = payload.reduce(0) { $0 + $1.1.count }
@@ -172,7 +172,7 @@ extension AuditBag {
     /// `verify-export` checks them. `cases` empty: every case.
     static func catalogFiles(_ signed: SignedState, cases numbers: Set<String>) throws -> [(String, [UInt8])] {
         let encoder = JSONValueEncoder()
-        func json(_ value: some Encodable) throws -> [UInt8] { Array(try encoder.encode(value).prettyText.utf8) + [0x0a] }
+        func json(_ value: some Encodable) throws -> [UInt8] { try encoder.encode(value).prettyBytes + [0x0a] }
         let states = try signed.cases(matching: CaseQuery()).filter { numbers.isEmpty || numbers.contains($0.case.number) }
         var files = [("data/catalog/staff.json", try json(try signed.allStaff().map(AuditStaff.init))),
                      ("data/catalog/cases.json", try json(states.map(\.case))),

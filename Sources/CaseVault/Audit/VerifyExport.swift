@@ -206,16 +206,25 @@ public enum AuditBag {
             return .line(Line(event: event, body: fields.body, signature: signature))
         }
         // A bag that may hold the whole log is replayed (`recompute`) on its own thread, chunk by
-        // chunk as the lines are parsed, and on while the signatures are checked on every core;
-        // what it finds counts only if every line then proves a validly signed event in place.
+        // chunk as the lines are parsed, and on while the signatures are checked; what it finds
+        // counts only if every line then proves a validly signed event in place.
+        // The replay is one thread's work, the longest of a large bag's: it has a core to itself
+        // while it lasts, the parsing and the signatures the other cores (all of them after it).
+        // The feed never makes the parsing wait: what it holds are the lines parsed already.
         let mayBeWhole = lines.count == Int(size)
-        let feed = Handoff<[Line]>(capacity: 4)
+        let feed = Handoff<[Line]>(capacity: lines.count / max(1, chunk) + 1)
         let recomputed = Box<[ExportVerification.Check]>([])
         let replayed = DispatchSemaphore(value: 0)
+        let replaying = Flag(mayBeWhole)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        func freeCores() -> Int { replaying.value ? max(1, cores - 1) : cores }
         if mayBeWhole {
             let wholeVault = info["Casevault-Cases"] == "all"
             let replay = Thread {
-                defer { replayed.signal() }
+                defer {
+                    replaying.value = false
+                    replayed.signal()
+                }
                 recomputed.value = recompute(feed, files: files, vaultID: vaultID, checkpoint: checkpoint, wholeVault: wholeVault)
             }
             replay.stackSize = 8 << 20
@@ -224,7 +233,7 @@ public enum AuditBag {
         var read: [Read] = []
         read.reserveCapacity(lines.count)
         for start in stride(from: 0, to: lines.count, by: chunk) {
-            let part = Parallel.map(Array(lines[start..<min(lines.count, start + chunk)].enumerated())) { parse(start + $0, $1) }
+            let part = Parallel.map(Array(lines[start..<min(lines.count, start + chunk)].enumerated()), cores: freeCores()) { parse(start + $0, $1) }
             read += part
             guard mayBeWhole, !feed.isCancelled else { continue }
             let good = part.compactMap { if case .line(let line) = $0 { line } else { nil } }
@@ -252,8 +261,13 @@ public enum AuditBag {
                 keys[d.id] = key
             }
         }
-        let signedBy = Parallel.map(parsed) { line in
-            keys[line.event.actor].map { $0.isValidSignature(line.signature, for: Event.signedMessage(body: line.body)) } ?? false
+        // A chunk at a time, so that the cores the replay leaves when it ends are taken at once.
+        var signedBy: [Bool] = []
+        signedBy.reserveCapacity(parsed.count)
+        for start in stride(from: 0, to: parsed.count, by: chunk) {
+            signedBy += Parallel.map(Array(parsed[start..<min(parsed.count, start + chunk)]), cores: freeCores()) { line in
+                keys[line.event.actor].map { $0.isValidSignature(line.signature, for: Event.signedMessage(body: line.body)) } ?? false
+            }
         }
         // Members who left sign nothing after (§12b), in a partial bag too:
         // the bag carries every staff.left (each validly signed counts).

@@ -479,7 +479,7 @@ extension Vault {
         for (number, form) in drafts {
             let path = folder + "/" + number + ".json"
             let file = try FileSystem.createExclusive(path)
-            try file.write(Array(form.prettyText.utf8))
+            try file.write(form.prettyBytes)
             written.append(path)
         }
         return written

@@ -295,13 +295,13 @@ extension Vault {
                 manifestCases[caseIndex].entries[entry]["sha256"] = .string(sha256)
             }
             // Schemas/export-manifest.schema.json, kind "handover".
-            let manifest = Array(JSONValue.object([
+            let manifest = JSONValue.object([
                 "format": .string("casevault-export-manifest"), "formatVersion": .integer(1), "kind": .string("handover"),
                 "vaultId": .string(config.vaultId), "createdAt": .string(Timestamp.string(from: now)), "createdBy": .string(actor.id),
                 "recipient": .object(["staffId": .string(recipient.id), "publicKey": .string(recipient.boxPublicKey)]),
                 "contentIncluded": .bool(true), "otherFiles": .array(otherFiles),
                 "cases": .array(manifestCases.map { .object($0.fields.merging(["entries": .array($0.entries.map(JSONValue.object))]) { $1 }) }),
-            ]).prettyText.utf8)
+            ]).prettyBytes
             try archived {
                 try writer.beginFile(path: "MANIFEST.json", size: Int64(manifest.count), modificationTime: stamped, permissions: 0o600)
                 try manifest.withUnsafeBytes { try writer.write($0) }

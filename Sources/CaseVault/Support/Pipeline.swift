@@ -184,6 +184,18 @@ final class Box<T>: @unchecked Sendable {
     init(_ value: T) { self.value = value }
 }
 
+/// A truth one thread sets and others read as it changes (no ordering
+/// beyond that of the value itself).
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Bool
+    init(_ value: Bool) { current = value }
+    var value: Bool {
+        get { lock.withLock { current } }
+        set { lock.withLock { current = newValue } }
+    }
+}
+
 enum Parallel {
     /// `transform` over `items` on every core, results in order.
     ///
@@ -194,9 +206,19 @@ enum Parallel {
     ///
     /// `grain`: the fewest items worth a thread of their own (1 where each
     /// item is large work, such as the digest of a whole file).
-    static func map<T, R>(_ items: [T], grain: Int = 64, _ transform: (T) -> R) -> [R] {
-        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, items.count / max(1, grain)))
+    /// `cores`: at most this many threads (the caller's among them), for
+    /// work that leaves a core to a thread of its own meanwhile.
+    static func map<T, R>(_ items: [T], grain: Int = 64, cores: Int? = nil, _ transform: (T) -> R) -> [R] {
+        let available = min(ProcessInfo.processInfo.activeProcessorCount, max(1, cores ?? .max))
+        let workers = min(available, max(1, items.count / max(1, grain)))
         guard workers > 1 else { return items.map(transform) }
+        // concurrentPerform takes every core it has: fewer, on threads of our own.
+        if workers < ProcessInfo.processInfo.activeProcessorCount {
+            return withoutActuallyEscaping(transform) { transform in
+                nonisolated(unsafe) let transform = transform
+                return map(items, threads: workers) { transform($0) }
+            }
+        }
         let chunks = min(items.count, workers * 16)
         var results = [R?](repeating: nil, count: items.count)
         results.withUnsafeMutableBufferPointer { out in
