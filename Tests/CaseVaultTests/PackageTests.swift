@@ -132,8 +132,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
                 "\(bag.checks)")
         expectIntegrity("is of format 5, which this vault never signs (format 4 at most)") {  // from an anchor, event by event
             _ = try old.vault.store.read { reader in
-                try Trust.catchUp(.empty, reader: reader, vaultID: old.vault.config.vaultId, book: SignerBook(),
-                                  newestFormat: old.vault.newestEventFormat)
+                try Trust.catchUp(.empty, reader: reader, vaultID: old.vault.config.vaultId, book: SignerBook())
             }
         }
         // verify takes the vault's format from its signed vault.created, not from

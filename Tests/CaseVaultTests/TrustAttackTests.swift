@@ -241,6 +241,29 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         expectIntegrity("rewritten from its root") { try office.openCase(by: "halima") }
     }
 
+    // 1c. casevault.json edited to an older format: the file is blamed, not the
+    // log. The newest event format a vault signs comes from its signed
+    // vault.created, whether the log is checked from nothing, from an anchor
+    // or event by event; the edited file is then refused for differing from it.
+    @Test func attack1c_aConfigEditedToAnOlderFormatIsBlamedNotTheLog() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.file("genuine")
+        let configPath = office.path + "/casevault.json"
+        let text = try String(contentsOfFile: configPath, encoding: .utf8)
+        #expect(text.contains("\"formatVersion\" : 3"))
+        try text.replacingOccurrences(of: "\"formatVersion\" : 3", with: "\"formatVersion\" : 2").write(toFile: configPath, atomically: false, encoding: .utf8)
+        let blamed = "casevault.json differs from the settings recorded when the vault was created"
+        expectIntegrity(blamed) { _ = try Vault.open(at: office.path).caseFile("CP-2024-0042") }  // first use on this machine
+        expectIntegrity(blamed) { _ = try office.open("grace") }  // from grace's anchor, event by event
+        // What verify says: the file, and no event.
+        var asVerify = Vault.OpenOptions()
+        asVerify.checksOnOpen = false
+        let findings = try Vault.open(at: office.path, options: asVerify).verify().findings
+        #expect(findings.contains { $0.kind == .configDiffers }, "\(findings)")
+        #expect(!findings.contains { $0.kind == .eventMalformed }, "\(findings)")
+    }
+
     // 2. A forged version: new content encrypted and sealed to the case's real key, inserted by hand.
     @Test func attack2_aForgedVersionIsRefused() throws {
         let office = try Office()

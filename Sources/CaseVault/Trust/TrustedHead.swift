@@ -37,6 +37,9 @@ struct TrustedHead {
     /// The format new events are signed in (`Event.format(forVault:)`),
     /// set by the vault that checked this head.
     var eventFormat: Int?
+    /// The newest event format the log may hold, from its signed
+    /// `vault.created` (`Trust.newestFormat`), once a catch-up has read it.
+    var newestFormat: Int?
 
     var size: Int64 { range.size }
     var logRoot: [UInt8] { range.root }
@@ -180,11 +183,10 @@ enum Trust {
     /// kind, sequence numbers gapless), and extends `head` over them. The
     /// stored Merkle nodes over the new events must then agree, by an RFC
     /// 9162 consistency proof, with the leaves recomputed here.
-    /// `newestFormat`: the highest event format the vault signs
-    /// (`Event.format(forVault:)`): a later one is refused, as a vault of
-    /// format 1 or 2 never signs format 5.
+    /// An event of a format newer than the vault signs is refused (a vault
+    /// of format 1 or 2 never signs format 5): the vault's format is the
+    /// one its signed `vault.created` records (`newestFormat`).
     static func catchUp(_ head: TrustedHead, reader: any CatalogReader, vaultID: String, book: SignerBook,
-                        newestFormat: Int = Event.currentFormat,
                         through end: Int64? = nil, progress: ((Int64, Int64) -> Void)? = nil) throws -> TrustedHead {
         let last = try end ?? reader.lastEventSeq()
         guard last >= head.size else {
@@ -203,6 +205,7 @@ enum Trust {
         // column, each proved included) and those whose staff.left comes in
         // these events.
         var departed = try Trust.departures(range: prefix, reader: reader)
+        var newestFormat = try head.newestFormat ?? Trust.newestFormat(range: prefix, reader: reader)
         try reader.forEachEvent(in: (head.size + 1)...last) { record in
             guard record.seq == expected else {
                 throw VaultError.integrityFailure("event \(expected) is missing from the log")
@@ -220,6 +223,7 @@ enum Trust {
             if event.format < previousFormat {
                 throw VaultError.integrityFailure("event \(record.seq) is of format \(event.format) after format \(previousFormat)")
             }
+            if event.seq == 1, case .vaultCreated(let created) = event.data { newestFormat = Event.format(forVault: created.formatVersion) }
             if let why = Event.beyondVault(event.format, newest: newestFormat) {
                 throw VaultError.integrityFailure("event \(record.seq) \(why)")
             }
@@ -260,6 +264,7 @@ enum Trust {
                 }
             }
             next.range.append(leaf: LogTree.leafHash(body: record.body, signature: record.signature))
+            next.newestFormat = newestFormat
             next.stateRoot = event.stateRoot
             next.legacyState = nil
             progress?(record.seq, last)
@@ -281,7 +286,7 @@ enum Trust {
     /// the vault's creation must all be signed and included consistently
     /// under the log's stored root. This catches edited rows and events; only
     /// an anchor catches a log rewritten whole.
-    static func firstUse(reader: any CatalogReader, book: SignerBook, newestFormat: Int = Event.currentFormat) throws -> TrustedHead {
+    static func firstUse(reader: any CatalogReader, book: SignerBook) throws -> TrustedHead {
         let last = try reader.lastEventSeq()
         guard last > 0 else { return .empty }
         let range: CompactRange
@@ -290,6 +295,7 @@ enum Trust {
         }
         let event = try trustedEvent(last, range: range, reader: reader)
         let record = try reader.event(seq: last)!
+        let newestFormat = try newestFormat(range: range, reader: reader)
         if let why = Event.beyondVault(event.format, newest: newestFormat) {
             throw VaultError.integrityFailure("the newest event \(why)")
         }
@@ -304,7 +310,21 @@ enum Trust {
         } else if last == 2 {
             _ = try signer(event.actor, range: range, reader: reader, book: book)
         }
-        return TrustedHead(range: range, stateRoot: event.stateRoot, legacyState: nil, anchored: false)
+        return TrustedHead(range: range, stateRoot: event.stateRoot, legacyState: nil, anchored: false, newestFormat: newestFormat)
+    }
+
+    /// The newest event format the vault signs (`Event.format(forVault:)`),
+    /// from its signed `vault.created`, event 1 proved included under
+    /// `range`; the newest there is for a log not yet begun. Not from
+    /// casevault.json, which anyone who can write the folder can edit, and
+    /// which is checked against the signed settings only once the log is
+    /// trusted: an edited file is then blamed, not the events.
+    static func newestFormat(range: CompactRange, reader: any CatalogReader) throws -> Int {
+        guard range.size > 0 else { return Event.currentFormat }
+        guard case .vaultCreated(let created) = try trustedEvent(1, range: range, reader: reader).data else {
+            throw VaultError.integrityFailure("the log does not start with the vault's creation")
+        }
+        return Event.format(forVault: created.formatVersion)
     }
 }
 

@@ -30,9 +30,6 @@ public final class Vault: @unchecked Sendable {
     /// (`Event.format(forVault:)`); tests set an older one to make the log
     /// an older casevault left.
     var eventFormat: Int
-    /// The highest event format the log may hold: a vault of format 1 or 2
-    /// never signs format 5 (SECURITY.md §12).
-    var newestEventFormat: Int { Event.format(forVault: config.formatVersion) }
 
     private let lock = NSLock()
     private var cachedHead: TrustedHead?
@@ -186,7 +183,7 @@ public final class Vault: @unchecked Sendable {
             throw VaultError.integrityFailure("the log has \(size) events, fewer than the \(cached.size) this process already checked: events were removed")
         }
         if let cached {
-            head = try Trust.catchUp(cached, reader: reader, vaultID: config.vaultId, book: signers, newestFormat: newestEventFormat,
+            head = try Trust.catchUp(cached, reader: reader, vaultID: config.vaultId, book: signers,
                                      progress: options.progress)
         } else {
             head = try establish(in: reader)
@@ -228,7 +225,7 @@ public final class Vault: @unchecked Sendable {
         lock.lock()
         anchors += keyAnchors
         lock.unlock()
-        guard !anchors.isEmpty else { return try Trust.firstUse(reader: reader, book: signers, newestFormat: newestEventFormat) }
+        guard !anchors.isEmpty else { return try Trust.firstUse(reader: reader, book: signers) }
         anchors.sort { $0.size < $1.size }
         var heads: [TrustedHead] = []
         for anchor in anchors { heads.append(try Trust.head(at: anchor, reader: reader)) }
@@ -241,7 +238,7 @@ public final class Vault: @unchecked Sendable {
         for (older, newer) in zip(anchors, anchors.dropFirst()) where older.size == newer.size && older.root != newer.root {
             throw Trust.logBroken(older, "\(newer.source) has another root at the same size")
         }
-        return try Trust.catchUp(heads.last!, reader: reader, vaultID: config.vaultId, book: signers, newestFormat: newestEventFormat,
+        return try Trust.catchUp(heads.last!, reader: reader, vaultID: config.vaultId, book: signers,
                                  progress: options.progress)
     }
 
