@@ -48,6 +48,9 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
 
         let opened = try p.vault.openPackage(at: out, into: p.scratch.file("opened"), by: p["joseph"])
         #expect(opened.files.count == 5)
+        // Each file as the export listed it, the rendered form of its case too.
+        #expect(opened.files.map(\.path) == report.files.map(\.path) && opened.files.map(\.document) == report.files.map(\.document))
+        #expect(opened.files.allSatisfy { $0.caseNumber == RotationTests.number } && report.files.allSatisfy { $0.caseNumber == RotationTests.number })
         for file in opened.files {
             #expect(try Self.sha256(p.scratch.file("opened/" + file.path)) == file.sha256)
         }

@@ -15,9 +15,13 @@ public enum PackageFormat: String, Sendable {
 /// One file a package holds.
 public struct PackagedFile: Sendable, Equatable {
     public let path: String
+    /// The case the file is of ("" for a file of no case).
     public let caseNumber: String
     /// The document, or nil for the rendered handover form.
     public let document: String?
+    /// The document's version; for the rendered handover form, the form's
+    /// version when exported, 0 when read back from a package (the
+    /// manifest lists it with a description, not a version).
     public let version: Int
     public let size: Int64
     public let sha256: String
@@ -589,14 +593,20 @@ extension Vault {
                 if case .integer(let number)? = e["version"] { version = Int(number) }
                 files.append(PackagedFile(path: entryPath, caseNumber: caseNumber, document: document, version: version, size: size, sha256: sha))
             }
+            var caseByFolder: [String: String] = [:]
             for item in cases {
                 guard case .object(let c) = item, case .string(let number)? = c["number"], case .array(let entries)? = c["entries"] else {
                     throw VaultError.invalidInput("the package's manifest is malformed")
                 }
+                if case .string(let folder)? = c["folder"] { caseByFolder[folder] = number }
                 for entry in entries { try check(entry, caseNumber: number) }
             }
             if case .array(let others)? = top["otherFiles"] {
-                for entry in others { try check(entry, caseNumber: "") }
+                // A rendered handover form is its case's, as the folder it lies in says.
+                for entry in others {
+                    let folder = entry["path"]?.stringValue?.split(separator: "/", maxSplits: 1).first.map(String.init)
+                    try check(entry, caseNumber: folder.flatMap { caseByFolder[$0] } ?? "")
+                }
             }
             if let stray = extracted.keys.sorted().first(where: { !listed.contains($0) }) {
                 throw VaultError.integrityFailure("'\(stray)' is in the package but not in its manifest")
