@@ -1,4 +1,4 @@
-import CaseVault
+@testable import CaseVault
 import CaseVaultSQLite
 import Foundation
 import Testing
@@ -13,11 +13,12 @@ struct CLIProgramme {
     let scratch = Scratch()
     var cli: CLI
 
-    init() throws {
+    init(vaultFormat: Int? = nil) throws {
         cli = CLI(scratch: scratch.path)
         for id in ["amina", "grace", "halima", "farah", "dora"] { scratch.write("\(id).pw", "\(id) long passphrase\n") }
         #expect(try cli.run(["init", "vault", "--admin-id", "amina", "--admin-name", "Amina Yusuf",
-                             "--new-passphrase-file", "amina.pw", "--recovery-key-out", "recovery.txt"]).code == 0)
+                             "--new-passphrase-file", "amina.pw", "--recovery-key-out", "recovery.txt"]
+                            + (vaultFormat.map { ["--vault-format", String($0)] } ?? [])).code == 0)
         cli.environment["CASEVAULT_DIR"] = scratch.file("vault")
         for (id, name, role) in [("grace", "Grace Otieno", "case-manager"), ("halima", "Halima Abdi", "case-supervisor"),
                                  ("farah", "Farah Nasser", "records-officer"), ("dora", "Dora Achieng", "project-director")] {
@@ -315,6 +316,27 @@ struct CLIProgramme {
         let refused = try decode(p, "dora", "Identifying photo")
         #expect(refused.code == 1)
         #expect(refused.stderr == "decrypt-with-pynacl: no grant for generation 1 of the confidential tier\n")
+    }
+
+    /// SECURITY.md §12: a vault of format 2 signs format 4 at most. An event
+    /// of format 5 in one (a casevault that should not have signed it) stops
+    /// the decoder, as it stops casevault, before any byte is decrypted.
+    @Test(.enabled(if: python != nil, "python3 with PyNaCl is not installed; `make test` installs it with pip"))
+    func pyNaClRefusesAnEventNewerThanItsVaultSigns() throws {
+        let p = try CLIProgramme(vaultFormat: 2)
+        _ = try p.openCase()
+        p.scratch.write("form.json", "{}\n")
+        #expect(try p.cli.run(p.fileArguments("form.json")).code == 0)
+        #expect(try decode(p, "grace", "Intake form").stdout == "{}\n")
+        let vault = try Vault.open(at: p.scratch.file("vault"))
+        vault.eventFormat = 5
+        let farah = try vault.unlock(staffID: "farah", passphrase: try Passphrase(contentsOfFile: p.scratch.file("farah.pw")))
+        _ = try vault.file(caseNumber: "CP-2024-0042", name: "Home visit", type: "report", from: .file(path: p.scratch.file("form.json")), by: farah)
+        let last = try vault.events().last!
+        #expect(last.body.contains("\"v\":5"))
+        let refused = try decode(p, "grace", "Intake form")
+        #expect(refused.code == 1 && refused.stdout.isEmpty)
+        #expect(refused.stderr == "decrypt-with-pynacl: event \(last.seq): format 5 in a vault of format 2\n", "\(refused.stderr)")
     }
 
     /// SECURITY.md §3, "Rotation": a version is read with the grant of its
