@@ -107,11 +107,14 @@ a, b, r = pair(f"Handover export of {4 * mib} MiB vs `bsdtar -cf` of the same pl
                "it reads every object from the device and writes the package straight to the device, and fsyncs it before it "
                "reports. bsdtar reads its plaintext from the page cache, where it was written, and does not sync: the third row "
                "adds sync(1) of bsdtar's output, the fourth drops the plaintext from the page cache first, so that bsdtar reads "
-               "it from the device as the export does.")
+               "it from the device as the export does, and the fifth does both: the device's whole work of the export.")
 targets.append(("handover export at least 70 % of bsdtar's throughput (issue 10)", r >= 0.7, f"{r:.2f}× bsdtar's speed"))
 cold = load("export-vs-bsdtar")["bsdtar -cf, its input read from the device"]["median"]
 targets.append(("… against bsdtar reading its input from the device, as the export does (not the issue's figure)",
                 cold / a["median"] >= 0.7, f"{cold / a['median']:.2f}× its speed"))
+durable = load("export-vs-bsdtar")["bsdtar -cf, its input read from the device, then sync of its output"]["median"]
+targets.append(("… against bsdtar reading from the device and syncing its output, the export's own work on the device (not the issue's figure)",
+                durable / a["median"] >= 0.7, f"{durable / a['median']:.2f}× its speed"))
 
 lines.extend(["## Targets (issue 12, item 7)", "", "| target | met | measured |", "|---|---|---|"])
 for title, met, measured in targets:

@@ -114,14 +114,18 @@ hf bulk-vs-restic \
 # read directly, never left in the page cache); bsdtar reads its plaintext
 # from the page cache, where it was written. A fourth run first drops the
 # plaintext from the page cache (synced, then dd's nocache: posix_fadvise
-# DONTNEED), so bsdtar reads it from the device as the export does.
+# DONTNEED), so bsdtar reads it from the device as the export does; a fifth
+# does both, the device's whole work of the export.
 hf export-vs-bsdtar \
     -n "casevault export handover" --prepare "rm -f out.cvp" "$casevault export handover --cases CP-2024-0002 --to grace --out out.cvp --as grace" \
     -n "bsdtar -cf" --prepare "rm -f out.tar" "bsdtar -cf out.tar export" \
     -n "bsdtar -cf, then sync of its output" --prepare "rm -f out.tar" "bsdtar -cf out.tar export && sync out.tar" \
     -n "bsdtar -cf, its input read from the device" \
     --prepare "rm -f out.tar && sync export/* && for f in export/*; do dd if=\"\$f\" iflag=nocache count=0 status=none; done" \
-    "bsdtar -cf out.tar export"
+    "bsdtar -cf out.tar export" \
+    -n "bsdtar -cf, its input read from the device, then sync of its output" \
+    --prepare "rm -f out.tar && sync export/* && for f in export/*; do dd if=\"\$f\" iflag=nocache count=0 status=none; done" \
+    "bsdtar -cf out.tar export && sync out.tar"
 rm -f out.age out.bin out.cvp out.tar
 # What bounds the figures: the in-memory rates of the work every byte needs
 # (secretstream, BLAKE3, BLAKE2b, SHA-256), from casevault-bench beside the binary.

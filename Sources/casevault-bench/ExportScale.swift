@@ -45,7 +45,7 @@ func measureExportAtScale(in folder: String) -> Bool {
         "CASEVAULT_STAFF": "grace", "CASEVAULT_PASSPHRASE_FILE": "\(build)/grace.pw",
     ]) { $1 }
     let total = Double(count * fileMiB)
-    var exports: [Double] = [], tars: [Double] = [], syncedTars: [Double] = [], coldTars: [Double] = []
+    var exports: [Double] = [], tars: [Double] = [], syncedTars: [Double] = [], coldTars: [Double] = [], coldSyncedTars: [Double] = []
     for run in 1...runs {
         let out = "\(scratch)/package-\(run).cvp"
         let (seconds, status, _) = spawn(["export", "handover", "--cases", "CP-2024-0001", "--to", "joseph", "--out", out], environment: environment)
@@ -78,6 +78,14 @@ func measureExportAtScale(in folder: String) -> Bool {
         }
         coldTars.append(total / coldSeconds)
         unlink(tar)
+        // Both: the device's work of the export, reading every byte from it and making the output durable.
+        dropFromPageCache(folder: plain)
+        guard let coldSyncedSeconds = timeProcess("/bin/sh", ["-c", "bsdtar -cf \"$1\" -C \"$2\" . && sync \"$1\"", "sh", tar, plain]) else {
+            print("bsdtar then sync failed")
+            return false
+        }
+        coldSyncedTars.append(total / coldSyncedSeconds)
+        unlink(tar)
     }
     let (export, tar) = (median(exports), median(tars))
     print(String(format: "  export handover (sealed): %.0f MiB/s median of %d", export, runs))
@@ -86,6 +94,8 @@ func measureExportAtScale(in folder: String) -> Bool {
                  median(syncedTars), 100 * export / median(syncedTars)))
     print(String(format: "  bsdtar -cf, its input read from the device (as the export reads its objects): %.0f MiB/s; the export is at %.0f %% of it",
                  median(coldTars), 100 * export / median(coldTars)))
+    print(String(format: "  bsdtar -cf of input read from the device, then sync of the tar (the device's work of the export): %.0f MiB/s; the export is at %.0f %% of it",
+                 median(coldSyncedTars), 100 * export / median(coldSyncedTars)))
     let met = export >= 0.7 * tar
     print((met ? "  met     " : "  MISSED  ") + String(format: "export at %.0f %% of bsdtar's throughput (target 70 %%)", 100 * export / tar))
     // What the export cannot avoid: each byte decrypted, hashed with SHA-256
@@ -107,8 +117,8 @@ func measureExportAtScale(in folder: String) -> Bool {
     // its tar there.
     let disk = rawDisk(in: scratch)
     let device = 1 / (1 / disk.read + 1 / disk.write)
-    print(String(format: "  this disk, direct: read %.0f, write + fsync %.0f MiB/s; reading every object and writing the package on it, one after the other: at best %.0f MiB/s, %.0f %% of bsdtar's throughput",
-                 disk.read, disk.write, device, 100 * device / tar))
+    print(String(format: "  this disk, direct: read %.0f, write + fsync %.0f MiB/s; reading every object and writing the package on it, one after the other: at best %.0f MiB/s, %.0f %% of bsdtar's throughput (the export reaches %.0f %% of that floor)",
+                 disk.read, disk.write, device, 100 * device / tar, 100 * export / device))
     return met
 }
 
