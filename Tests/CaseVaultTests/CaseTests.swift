@@ -493,7 +493,7 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
     @Test func prettyJSONHasOneLayout() throws {
         let value = JSONValue.object([
             "b": .array([.integer(1), .object(["z": .null, "y": .array([]), "x": .object([:])]), .string("q\"\n")]),
-            "a": .bool(false), "é": .number(1.5), "c": .object(["d": .array([.array([.integer(-2)])])]),
+            "a": .bool(false), "é": .number(1.5), "c": .object(["d": .array([.array([.integer(-2)])])]), "k\"\u{1}": .string("\u{1f}"),
         ])
         let expected = #"""
         {
@@ -514,6 +514,7 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
               ]
             ]
           },
+          "k\"\u0001": "\u001f",
           "é": 1.5
         }
 
@@ -524,7 +525,6 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         #expect(JSONValue.array([]).prettyText == "[]\n" && JSONValue.string("a").prettyText == "\"a\"\n")
     }
 }
-
 
 @Suite struct ContentSecrecyTests {
     @Test func aMarkerInADocumentIsNowhereOnDiskButInTheOutput() throws {

@@ -441,7 +441,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
     /// could: a pax tar of `files` and a handover manifest listing
     /// `manifestEntries` (path, size, SHA-256) for case CP-2024-0042.
     static func handSealed(_ p: Programme, _ name: String, files: [(String, [UInt8])],
-                           manifestEntries: [(path: String, size: Int, sha256: String)]) throws -> String {
+                           manifestEntries: [(path: String, size: Int, sha256: String)], cases: [JSONValue]? = nil) throws -> String {
         var sealed: [UInt8] = []
         let sealer = try SealedPackage.Sealer(to: p["joseph"].boxKeys.publicKey) { sealed.append(contentsOf: $0) }
         let writer = try ArchiveWriter(format: .paxTar, write: sealer.write)
@@ -451,7 +451,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let manifest = Array(JSONValue.object([
             "format": .string("casevault-export-manifest"), "formatVersion": .integer(1), "kind": .string("handover"),
             "recipient": .object(["staffId": .string("joseph"), "publicKey": .string(p["joseph"].member.boxPublicKeyHex)]),
-            "cases": .array([.object(["number": .string("CP-2024-0042"), "entries": .array(entries)])]),
+            "cases": .array(cases ?? [.object(["number": .string("CP-2024-0042"), "entries": .array(entries)])]),
         ]).canonicalBytes)
         for (path, bytes) in files + [("MANIFEST.json", manifest)] {
             try writer.beginFile(path: path, size: Int64(bytes.count), modificationTime: 0)
@@ -497,6 +497,32 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         }
         for out in ["swapped", "unlisted"] { #expect(!FileManager.default.fileExists(atPath: p.scratch.file(out))) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.path).allSatisfy { !$0.hasPrefix(".casevault-open-") })
+    }
+
+    /// The manifest puts each case in a folder of its own: one that puts two
+    /// cases in one folder (whose rendered form would then be of either) is
+    /// refused, and nothing is left.
+    @Test func aManifestWithTwoCasesInOneFolderIsRefused() throws {
+        let p = try Programme()
+        let body = Array("Visit notes\n".utf8), folder = "CP-2024-0042 [O]"
+        let entry = JSONValue.object(["path": .string(folder + "/Notes.txt"), "version": .integer(1), "size": .integer(Int64(body.count)),
+                                      "sha256": .string(SHA256.hash(body).hexString)])
+        func sealed(_ name: String, secondFolder: String) throws -> String {
+            try Self.handSealed(p, name, files: [(folder + "/Notes.txt", body)], manifestEntries: [], cases: [
+                .object(["number": .string("CP-2024-0042"), "folder": .string(folder), "entries": .array([entry])]),
+                .object(["number": .string("CP-2024-0043"), "folder": .string(secondFolder), "entries": .array([])]),
+            ])
+        }
+        func extract(_ path: String, into out: String) throws -> OpenedPackage {
+            let file = try FileSystem.openForReading(path)
+            return try Vault.extractPackage(input: file.read(into:), into: out, keys: p["joseph"].keys, recipientID: "joseph", limits: ArchiveLimits())
+        }
+        #expect(try extract(try sealed("apart.cvp", secondFolder: "CP-2024-0043 [O]"), into: p.scratch.file("apart")).files.map(\.caseNumber)
+                == ["CP-2024-0042"])
+        #expect(throws: VaultError.invalidInput("the package's manifest is malformed: two cases in one folder")) {
+            _ = try extract(try sealed("together.cvp", secondFolder: folder), into: p.scratch.file("together"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: p.scratch.file("together")))
     }
 
     /// Anyone with joseph's public key can seal a package to him, with a

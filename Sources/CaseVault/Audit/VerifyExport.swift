@@ -180,8 +180,8 @@ public enum AuditBag {
             check("data/checkpoint.txt is a checkpoint of the vault bag-info names", false)
             return ExportVerification(bagName: bagName, vaultId: vaultID, events: 0, checks: checks, warnings: verdict.warnings)
         }
-        // Each line is parsed and its inclusion checked on every core; the order, the signers'
-        // keys and then the signatures (again on every core) follow.
+        // Each line is parsed and its inclusion checked on several cores; the order, the signers'
+        // keys and then the signatures (again on several cores) follow.
         // Split as bytes: splitting 100,000 lines as Swift Characters cost more than their signatures.
         var lines = (files["data/events.jsonl"] ?? []).split(separator: 0x0a, omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
@@ -210,7 +210,9 @@ public enum AuditBag {
         // counts only if every line then proves a validly signed event in place.
         // The replay is one thread's work, the longest of a large bag's: it has a core to itself
         // while it lasts, the parsing and the signatures the other cores (all of them after it).
-        // The feed never makes the parsing wait: what it holds are the lines parsed already.
+        // The feed never makes the parsing wait (room for every chunk): what it holds are copies
+        // of the parsed lines' values, their bytes shared with `read`, all of which the replay
+        // keeps in the end anyway.
         let mayBeWhole = lines.count == Int(size)
         let feed = Handoff<[Line]>(capacity: lines.count / max(1, chunk) + 1)
         let recomputed = Box<[ExportVerification.Check]>([])
@@ -335,7 +337,7 @@ public enum AuditBag {
         }
         check("every blob the bag carries is named by its BLAKE2b-256", misnamed.isEmpty, misnamed.sorted().prefix(3).joined(separator: ", "))
         let replayed: (MemoryCatalogStore, [UInt8])
-        // A replay that stops early still takes every chunk, so the parsing never waits on a full feed.
+        // A replay that stops early still takes every chunk, so none is kept for nothing.
         defer { while feed.take() != nil {} }
         do {
             replayed = try Replay.rebuild(audited: {

@@ -1019,6 +1019,16 @@ struct Event: Equatable {
     static func beyondVault(_ format: Int, newest: Int) -> String? {
         format > newest ? "is of format \(format), which this vault never signs (format \(newest) at most)" : nil
     }
+
+    /// The newest format the vault signs once `event` is met, going
+    /// through its log in order: what its signed `vault.created` (event 1,
+    /// and only event 1) says, `current` before and after it. Every reader
+    /// of the log (catch-up, verify, an audit bag's replay) takes the
+    /// vault's format from here, never from casevault.json.
+    static func newestFormat(_ current: Int, after event: Event) -> Int {
+        guard event.seq == 1, case .vaultCreated(let created) = event.data else { return current }
+        return format(forVault: created.formatVersion)
+    }
     static let signingContext = Array("casevault-event-v1\n".utf8)
 
     var format: Int

@@ -81,7 +81,7 @@ public enum Replay {
                 }
                 previousFormat = event.format
                 // A vault of format 1 or 2 never signs format 5 (§12): its vault.created says which it is.
-                if case .vaultCreated(let created) = event.data { newestFormat = Event.format(forVault: created.formatVersion) }
+                newestFormat = Event.newestFormat(newestFormat, after: event)
                 if let why = Event.beyondVault(event.format, newest: newestFormat) {
                     throw VaultError.integrityFailure("event \(event.seq) \(why)")
                 }

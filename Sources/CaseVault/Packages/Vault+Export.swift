@@ -598,14 +598,16 @@ extension Vault {
                 guard case .object(let c) = item, case .string(let number)? = c["number"], case .array(let entries)? = c["entries"] else {
                     throw VaultError.invalidInput("the package's manifest is malformed")
                 }
-                if case .string(let folder)? = c["folder"] { caseByFolder[folder] = number }
+                if case .string(let folder)? = c["folder"], caseByFolder.updateValue(number, forKey: folder) != nil {
+                    throw VaultError.invalidInput("the package's manifest is malformed: two cases in one folder")
+                }
                 for entry in entries { try check(entry, caseNumber: number) }
             }
             if case .array(let others)? = top["otherFiles"] {
                 // A rendered handover form is its case's, as the folder it lies in says.
                 for entry in others {
-                    let folder = entry["path"]?.stringValue?.split(separator: "/", maxSplits: 1).first.map(String.init)
-                    try check(entry, caseNumber: folder.flatMap { caseByFolder[$0] } ?? "")
+                    let parts = entry["path"]?.stringValue?.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false) ?? []
+                    try check(entry, caseNumber: parts.count == 2 ? caseByFolder[String(parts[0])] ?? "" : "")
                 }
             }
             if let stray = extracted.keys.sorted().first(where: { !listed.contains($0) }) {

@@ -197,7 +197,7 @@ final class Flag: @unchecked Sendable {
 }
 
 enum Parallel {
-    /// `transform` over `items` on every core, results in order.
+    /// `transform` over `items` on every core (or `cores` of them), results in order.
     ///
     /// The items go in small contiguous chunks, taken by whichever thread is
     /// free: verify's replay thread shares the cores with this work, and a
@@ -212,23 +212,28 @@ enum Parallel {
         let available = min(ProcessInfo.processInfo.activeProcessorCount, max(1, cores ?? .max))
         let workers = min(available, max(1, items.count / max(1, grain)))
         guard workers > 1 else { return items.map(transform) }
-        // concurrentPerform takes every core it has: fewer, on threads of our own.
-        if workers < ProcessInfo.processInfo.activeProcessorCount {
-            return withoutActuallyEscaping(transform) { transform in
-                nonisolated(unsafe) let transform = transform
-                return map(items, threads: workers) { transform($0) }
-            }
-        }
         let chunks = min(items.count, workers * 16)
         var results = [R?](repeating: nil, count: items.count)
         results.withUnsafeMutableBufferPointer { out in
-            // Each chunk writes only its own indices; the call returns once all are done.
+            // One iteration per worker (so no more threads than that), each
+            // taking the next chunk while any is left; each chunk is taken
+            // once (under the lock) and writes only its own indices; the
+            // call returns once every iteration has ended.
             nonisolated(unsafe) let out = out
             nonisolated(unsafe) let items = items
             nonisolated(unsafe) let transform = transform
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                for index in (items.count * chunk / chunks)..<(items.count * (chunk + 1) / chunks) {
-                    out[index] = transform(items[index])
+            let lock = NSLock()
+            nonisolated(unsafe) var next = 0
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while true {
+                    let chunk = lock.withLock {
+                        defer { next += 1 }
+                        return next
+                    }
+                    guard chunk < chunks else { return }
+                    for index in (items.count * chunk / chunks)..<(items.count * (chunk + 1) / chunks) {
+                        out[index] = transform(items[index])
+                    }
                 }
             }
         }

@@ -38,7 +38,8 @@ struct TrustedHead {
     /// set by the vault that checked this head.
     var eventFormat: Int?
     /// The newest event format the log may hold, from its signed
-    /// `vault.created` (`Trust.newestFormat`), once a catch-up has read it.
+    /// `vault.created` (`Trust.newestFormat`), once a catch-up or a first
+    /// use has read it.
     var newestFormat: Int?
 
     var size: Int64 { range.size }
@@ -223,7 +224,7 @@ enum Trust {
             if event.format < previousFormat {
                 throw VaultError.integrityFailure("event \(record.seq) is of format \(event.format) after format \(previousFormat)")
             }
-            if event.seq == 1, case .vaultCreated(let created) = event.data { newestFormat = Event.format(forVault: created.formatVersion) }
+            newestFormat = Event.newestFormat(newestFormat, after: event)
             if let why = Event.beyondVault(event.format, newest: newestFormat) {
                 throw VaultError.integrityFailure("event \(record.seq) \(why)")
             }
@@ -321,10 +322,9 @@ enum Trust {
     /// trusted: an edited file is then blamed, not the events.
     static func newestFormat(range: CompactRange, reader: any CatalogReader) throws -> Int {
         guard range.size > 0 else { return Event.currentFormat }
-        guard case .vaultCreated(let created) = try trustedEvent(1, range: range, reader: reader).data else {
-            throw VaultError.integrityFailure("the log does not start with the vault's creation")
-        }
-        return Event.format(forVault: created.formatVersion)
+        let first = try trustedEvent(1, range: range, reader: reader)
+        guard case .vaultCreated = first.data else { throw VaultError.integrityFailure("the log does not start with the vault's creation") }
+        return Event.newestFormat(Event.currentFormat, after: first)
     }
 }
 
