@@ -514,11 +514,11 @@ extension Vault {
         }
         // The first failure stops the others: the group is then filed one
         // by one, and what it wrote is removed.
-        let stopped = Box(false), lock = NSLock()
+        let stopped = Flag(false)
         let group = try objects.startGroup()
         let outcomes = Parallel.map(Array(zip(inputs, plans)), threads: FileObjectStore.syncThreads) { input, plan in
             let outcome = Result {
-                guard !lock.withLock({ stopped.value }) else { throw VaultError.invalidInput("the group stopped at an earlier failure") }
+                guard !stopped.value else { throw VaultError.invalidInput("the group stopped at an earlier failure") }
                 let source: FilingSource, head: FilingHead
                 if let document = input.document {
                     (source, head) = document
@@ -534,7 +534,7 @@ extension Vault {
                 return try self.encryptFiling(caseNumber: input.item.caseNumber, name: input.item.name, type: input.type, schema: input.schema,
                                               plan: plan, head: head, source: source, group: group)
             }
-            if case .failure = outcome { lock.withLock { stopped.value = true } }
+            if case .failure = outcome { stopped.value = true }
             return outcome
         }
         let prepared = outcomes.compactMap { try? $0.get() }
