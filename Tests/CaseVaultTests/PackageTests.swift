@@ -499,6 +499,35 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(try FileManager.default.contentsOfDirectory(atPath: p.scratch.path).allSatisfy { !$0.hasPrefix(".casevault-open-") })
     }
 
+    /// An export records its reads a group at a time (32 versions or 64
+    /// MiB), each group authorised just before its bytes are released: a
+    /// revocation committed between two groups stops the export at the
+    /// next one. The refusal is a signed event, the package is not left
+    /// behind, and no package.exported is signed; the first group's reads
+    /// stay in the log, as they happened.
+    @Test func aRevocationBetweenTwoGroupsStopsTheExport() throws {
+        let p = try Self.scene()
+        for index in 1...30 { try p.file(Array("note \(index)\n".utf8), name: "Note \(index)", type: "report") }
+        let documents = try p.vault.latestVersions(caseNumber: RotationTests.number).count
+        #expect(documents > Vault.readsRecordedTogether.count)
+        let before = try p.vault.events().count
+        let out = p.scratch.file("revoked.cvp")
+        var groups: [Int] = []
+        #expect(throws: VaultError.self) {
+            _ = try p.vault.exportHandover(cases: [RotationTests.number], to: "halima", out: out, zipPassphrase: nil, by: p["joseph"], now: Date()) {
+                groups.append($0)
+                if $0 == 1 { _ = try p.vault.revokeAccess(from: "joseph", case: RotationTests.number, reason: "left the team", by: p["halima"]) }
+            }
+        }
+        #expect(groups == [0, 1])
+        #expect(!FileManager.default.fileExists(atPath: out))
+        let after = try p.vault.events().dropFirst(before)
+        #expect(after.filter { $0.type == "content.read" && $0.actor == "joseph" }.count == Vault.readsRecordedTogether.count)
+        #expect(after.contains { $0.type == "content.refused" && $0.actor == "joseph" })
+        #expect(!after.contains { $0.type == "package.exported" })
+        #expect(try p.vault.verify().findings.isEmpty)
+    }
+
     /// The manifest puts each case in a folder of its own: one that puts two
     /// cases in one folder (whose rendered form would then be of either) is
     /// refused, and nothing is left.

@@ -83,6 +83,13 @@ extension Vault {
     /// in a vault of format 3, BLAKE2b-256 in older ones).
     public func exportHandover(cases: [String], to recipientID: String, out path: String, zipPassphrase: Passphrase? = nil,
                                by actor: StaffIdentity, now: Date = Date()) throws -> ExportReport {
+        try exportHandover(cases: cases, to: recipientID, out: path, zipPassphrase: zipPassphrase, by: actor, now: now, beforeGroup: nil)
+    }
+
+    /// `beforeGroup`: called with each group's number (from 0) before its
+    /// reads are prepared (tests: a revocation between two groups).
+    func exportHandover(cases: [String], to recipientID: String, out path: String, zipPassphrase: Passphrase?,
+                        by actor: StaffIdentity, now: Date, beforeGroup: ((Int) throws -> Void)?) throws -> ExportReport {
         guard Policy.readingRoles.contains(actor.role) else {
             throw VaultError.accessDenied("\(actor.role.withArticle) cannot read case content, so cannot export it")
         }
@@ -224,10 +231,11 @@ extension Vault {
                 // A group is also at most 64 MiB, so that a read is authorised
                 // at most a moment before its bytes are released (a revocation
                 // committed meanwhile stops the next group).
-                var groups = Self.readGroups(sizes: item.versions.map(\.size)).makeIterator()
+                var groups = Self.readGroups(sizes: item.versions.map(\.size)).enumerated().makeIterator()
                 var group: ArraySlice<PreparedRead> = []
                 for info in item.versions {
-                    if group.isEmpty, let range = groups.next() {
+                    if group.isEmpty, let (number, range) = groups.next() {
+                        try beforeGroup?(number)
                         group = ArraySlice(try item.versions[range].map {
                             try prepareRead(caseNumber: item.file.number.description, document: $0.document, version: $0.version, by: actor, now: now)
                         })
