@@ -474,6 +474,27 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
         }
     }
 
+    /// The tree an audit export builds in memory from its leaves gives the
+    /// reference root, the nodes the log stores as it grows, and paths that
+    /// verify, for every size up to 67 and every leaf.
+    @Test func aLogTreeBuiltInMemoryIsTheStoredOne() throws {
+        let leaves = (0..<67).map { SHA256.hash([0] + Array("event \($0)".utf8)) }
+        var range = CompactRange()
+        var stored: [CompactRange.NodePosition: [UInt8]] = [:]
+        for size in 1...leaves.count {
+            for (level, index, hash) in range.append(leaf: leaves[size - 1]) { stored[.init(level: level, index: index)] = hash }
+            let memory = MemoryLogNodes(leaves: Array(leaves.prefix(size)))
+            let root = referenceRoot(leaves.prefix(size))
+            #expect(try LogTree.root(memory, size: Int64(size)) == root, "size \(size)")
+            for (position, hash) in stored { #expect(try memory.logNode(level: position.level, index: position.index) == hash) }
+            #expect(try memory.logNode(level: 0, index: Int64(size)) == nil && memory.logNode(level: -1, index: 0) == nil)
+            for index in 0..<size {
+                let proof = try LogTree.inclusionProof(memory, index: Int64(index), size: Int64(size))
+                #expect(LogTree.verifyInclusion(leaf: leaves[index], index: Int64(index), size: Int64(size), proof: proof, root: root))
+            }
+        }
+    }
+
     @Test func canonicalJSONFollowsRFC8785ForOurTypes() throws {
         let value = JSONValue.object(["b": .integer(-3), "a": .array([.bool(true), .null, .string("é\"\\\n\u{1}")]), "A": .string("")])
         #expect(value.canonicalString == #"{"A":"","a":[true,null,"é\"\\\n\u0001"],"b":-3}"#)

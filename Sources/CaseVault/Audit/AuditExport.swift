@@ -66,7 +66,15 @@ extension Vault {
             let parsed = try all.map { try Event(body: Array($0.body.utf8)) }
             let controls = try ControlsReport(signed: signed, events: parsed, asOf: now, vaultID: config.vaultId, logSize: head.size,
                                               logRoot: head.logRoot.hexString, keyDerivation: .wrappedKeys(ControlsReport.wrappedKeys(in: signed)))
-            let nodes = LogNodes(reader: reader)
+            // The log's tree from the events' leaves (recomputed from their bodies and signatures),
+            // which must give the trusted root; every path is then checked against that root too.
+            let nodes = MemoryLogNodes(leaves: try all.map { event in
+                guard let leaf = [UInt8](hexString: event.leafHash) else { throw VaultError.integrityFailure("event \(event.seq) has no leaf hash") }
+                return leaf
+            })
+            guard try LogTree.root(nodes, size: head.size) == head.logRoot else {
+                throw VaultError.integrityFailure("the events do not make the log's trusted root; run 'casevault verify'")
+            }
             var lines: [UInt8] = []
             for event in events {
                 let proof = try LogTree.inclusionProof(nodes, index: event.seq - 1, size: head.size)

@@ -10,6 +10,27 @@ protocol LogNodeSource {
     func logNode(level: Int, index: Int64) throws -> [UInt8]?
 }
 
+/// Every perfect subtree of a log, built in memory from its leaf hashes:
+/// an audit export proves each of its events included, and read from the
+/// catalog node by node (a leaf's whole event row for each level-0 node)
+/// those paths took a fifth of the export's time. What it gives is
+/// trusted only once a root computed from it equals a trusted one.
+struct MemoryLogNodes: LogNodeSource {
+    private var levels: [[[UInt8]]]
+
+    init(leaves: [[UInt8]]) {
+        levels = [leaves]
+        while let below = levels.last, below.count >= 2 {
+            levels.append(stride(from: 0, to: below.count - 1, by: 2).map { LogTree.nodeHash(below[$0], below[$0 + 1]) })
+        }
+    }
+
+    func logNode(level: Int, index: Int64) throws -> [UInt8]? {
+        guard level >= 0, level < levels.count, index >= 0, index < Int64(levels[level].count) else { return nil }
+        return levels[level][Int(index)]
+    }
+}
+
 /// The Merkle tree of RFC 9162 §2.1 over the event log, SHA-256 throughout:
 /// a leaf hashes as `SHA-256(0x00 || body || signature)`, an inner node as
 /// `SHA-256(0x01 || left || right)`, and a tree of n leaves splits at the
