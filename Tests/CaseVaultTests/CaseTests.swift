@@ -475,8 +475,8 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
     }
 
     /// The tree an audit export builds in memory from its leaves gives the
-    /// reference root, the nodes the log stores as it grows, and paths that
-    /// verify, for every size up to 67 and every leaf.
+    /// reference root, the nodes the log stores as it grows, and inclusion
+    /// and consistency proofs that verify, for every size up to 67.
     @Test func aLogTreeBuiltInMemoryIsTheStoredOne() throws {
         let leaves = (0..<67).map { SHA256.hash([0] + Array("event \($0)".utf8)) }
         var range = CompactRange()
@@ -491,6 +491,11 @@ func pattern(_ count: Int, seed: Int = 0) -> [UInt8] { (0..<count).map { UInt8((
             for index in 0..<size {
                 let proof = try LogTree.inclusionProof(memory, index: Int64(index), size: Int64(size))
                 #expect(LogTree.verifyInclusion(leaf: leaves[index], index: Int64(index), size: Int64(size), proof: proof, root: root))
+            }
+            // And the consistency proofs an export with the auditor's checkpoint takes from it.
+            for old in 1..<size {
+                let proof = try LogTree.consistencyProof(memory, from: Int64(old), to: Int64(size))
+                #expect(LogTree.verifyConsistency(from: Int64(old), to: Int64(size), oldRoot: referenceRoot(leaves.prefix(old)), newRoot: root, proof: proof))
             }
         }
     }

@@ -61,26 +61,30 @@ extension Vault {
             guard Int64(all.count) == head.size else {
                 throw VaultError.io("the log grew while the export was being made; run it again")
             }
-            let signed = head.signedState(reader)
-            try signed.preloadNodes()
-            let parsed = try all.map { try Event(body: Array($0.body.utf8)) }
-            let controls = try ControlsReport(signed: signed, events: parsed, asOf: now, vaultID: config.vaultId, logSize: head.size,
-                                              logRoot: head.logRoot.hexString, keyDerivation: .wrappedKeys(ControlsReport.wrappedKeys(in: signed)))
-            // The log's tree from the events' leaves (recomputed from their bodies and signatures),
-            // which must give the trusted root; every path is then checked against that root too.
+            // The log's tree from the events' leaves (recomputed from their bodies and signatures,
+            // which auditLog held to the trusted root already): it must give that root, from one
+            // snapshot to the other, before anything is made of the events; every path taken
+            // from it is checked against the root as well.
             let nodes = MemoryLogNodes(leaves: try all.map { event in
-                guard let leaf = [UInt8](hexString: event.leafHash) else { throw VaultError.integrityFailure("event \(event.seq) has no leaf hash") }
+                guard let leaf = [UInt8](hexString: event.leafHash), leaf.count == SHA256.length else {
+                    throw VaultError.integrityFailure("event \(event.seq) has no leaf hash")
+                }
                 return leaf
             })
             guard try LogTree.root(nodes, size: head.size) == head.logRoot else {
                 throw VaultError.integrityFailure("the events do not make the log's trusted root; run 'casevault verify'")
             }
+            let signed = head.signedState(reader)
+            try signed.preloadNodes()
+            let parsed = try all.map { try Event(body: Array($0.body.utf8)) }
+            let controls = try ControlsReport(signed: signed, events: parsed, asOf: now, vaultID: config.vaultId, logSize: head.size,
+                                              logRoot: head.logRoot.hexString, keyDerivation: .wrappedKeys(ControlsReport.wrappedKeys(in: signed)))
             var lines: [UInt8] = []
             for event in events {
                 let proof = try LogTree.inclusionProof(nodes, index: event.seq - 1, size: head.size)
                 guard let leaf = [UInt8](hexString: event.leafHash),
                       LogTree.verifyInclusion(leaf: leaf, index: event.seq - 1, size: head.size, proof: proof, root: head.logRoot) else {
-                    throw VaultError.integrityFailure("the stored Merkle tree gives event \(event.seq) a wrong proof; run 'casevault verify'")
+                    throw VaultError.integrityFailure("the log's tree gives event \(event.seq) a wrong proof; run 'casevault verify'")
                 }
                 lines += JSONValue.object([
                     "seq": .integer(event.seq), "at": .string(event.at), "actor": .string(event.actor), "type": .string(event.type),
@@ -95,9 +99,9 @@ extension Vault {
                 guard last.origin == Checkpoint.origin(vaultID: config.vaultId), last.size >= 1, last.size <= head.size else {
                     throw VaultError.invalidInput("that checkpoint is not of this vault's log")
                 }
-                let proof = last.size == head.size || last.size == 0 ? [] : try LogTree.consistencyProof(nodes, from: last.size, to: head.size)
-                guard last.size == 0 || (last.size == head.size ? last.root == head.logRoot
-                                         : LogTree.verifyConsistency(from: last.size, to: head.size, oldRoot: last.root, newRoot: head.logRoot, proof: proof)) else {
+                let proof = last.size == head.size ? [] : try LogTree.consistencyProof(nodes, from: last.size, to: head.size)
+                guard last.size == head.size ? last.root == head.logRoot
+                        : LogTree.verifyConsistency(from: last.size, to: head.size, oldRoot: last.root, newRoot: head.logRoot, proof: proof) else {
                     throw VaultError.integrityFailure("this vault's log does not extend the auditor's checkpoint")
                 }
                 payload.append(("data/consistency.json", JSONValue.object([

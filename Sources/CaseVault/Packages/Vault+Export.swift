@@ -86,8 +86,9 @@ extension Vault {
         try exportHandover(cases: cases, to: recipientID, out: path, zipPassphrase: zipPassphrase, by: actor, now: now, beforeGroup: nil)
     }
 
-    /// `beforeGroup`: called with each group's number (from 0) before its
-    /// reads are prepared (tests: a revocation between two groups).
+    /// `beforeGroup`: called with each group's number (from 0, within its
+    /// case) before its reads are prepared (tests: a revocation between two
+    /// groups).
     func exportHandover(cases: [String], to recipientID: String, out path: String, zipPassphrase: Passphrase?,
                         by actor: StaffIdentity, now: Date, beforeGroup: ((Int) throws -> Void)?) throws -> ExportReport {
         guard Policy.readingRoles.contains(actor.role) else {
@@ -614,8 +615,9 @@ extension Vault {
             if case .array(let others)? = top["otherFiles"] {
                 // A rendered handover form is its case's, as the folder it lies in says.
                 for entry in others {
-                    let parts = entry["path"]?.stringValue?.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false) ?? []
-                    try check(entry, caseNumber: parts.count == 2 ? caseByFolder[String(parts[0])] ?? "" : "")
+                    // (`<label>/<name>`: two parts, neither empty; anything else is of no case.)
+                    let parts = entry["path"]?.stringValue?.split(separator: "/", omittingEmptySubsequences: false) ?? []
+                    try check(entry, caseNumber: parts.count == 2 && !parts[1].isEmpty ? caseByFolder[String(parts[0])] ?? "" : "")
                 }
             }
             if let stray = extracted.keys.sorted().first(where: { !listed.contains($0) }) {

@@ -176,7 +176,6 @@ extension Pipeline: ChunkConsumer {
     func consume(_ bytes: UnsafeRawBufferPointer) throws { try write(bytes) }
 }
 
-/// Work spread over every core, for `verify`'s bulk steps.
 /// A value one thread sets and another reads after a wait (a semaphore,
 /// a group, a thread's end) orders the two.
 final class Box<T>: @unchecked Sendable {
@@ -196,6 +195,7 @@ final class Flag: @unchecked Sendable {
     }
 }
 
+/// Work spread over the cores, for `verify`'s bulk steps and others.
 enum Parallel {
     /// `transform` over `items` on every core (or `cores` of them), results in order.
     ///
