@@ -264,6 +264,34 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         #expect(!findings.contains { $0.kind == .eventMalformed }, "\(findings)")
     }
 
+    // 1d. Catching up parses the events and checks their signatures ahead, a
+    // batch at a time, on every core. Whatever the batch, the same head; and
+    // an event re-signed by another member under grace's name (a key the
+    // batch knows, the wrong one for that event) is refused at its place.
+    @Test func attack1d_aCatchUpGivesOneAnswerWhateverItsBatches() throws {
+        let office = try Office()
+        try office.openCase()
+        for text in ["one", "two", "three"] { try office.file(text) }
+        _ = try office.read()
+        let vault = try Vault.open(at: office.path)
+        func catchUp(_ batch: Int) throws -> TrustedHead {
+            try vault.store.read { try Trust.catchUp(.empty, reader: $0, vaultID: vault.config.vaultId, book: SignerBook(), batch: batch) }
+        }
+        let whole = try catchUp(Trust.checkedAhead)
+        #expect(whole.size > 10)
+        for batch in [1, 2, 3, 5] {
+            let head = try catchUp(batch)
+            #expect(head.size == whole.size && head.logRoot == whole.logRoot && head.stateRoot == whole.stateRoot, "batches of \(batch)")
+        }
+        let dora = try vault.unlock(staffID: "dora", passphrase: try office.scratch.passphrase(office.passphrases["dora"]!))
+        let body: Data = try office.rows("SELECT body FROM events WHERE type = 'content.read' AND actor = 'grace'")[0][0]
+        try office.sql("UPDATE events SET signature = ? WHERE type = 'content.read' AND actor = 'grace'",
+                       [Data(dora.signingKeys.sign(Array("casevault-event-v1\n".utf8) + Array(body)))])
+        for batch in [1, 2, 3, 5, Trust.checkedAhead] {
+            expectIntegrity("is not validly signed by 'grace'") { _ = try catchUp(batch) }
+        }
+    }
+
     // 2. A forged version: new content encrypted and sealed to the case's real key, inserted by hand.
     @Test func attack2_aForgedVersionIsRefused() throws {
         let office = try Office()

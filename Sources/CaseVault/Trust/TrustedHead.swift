@@ -187,8 +187,12 @@ enum Trust {
     /// An event of a format newer than the vault signs is refused (a vault
     /// of format 1 or 2 never signs format 5): the vault's format is the
     /// one its signed `vault.created` records (`newestFormat`).
+    /// Events parsed and their signatures checked ahead at a time (catchUp's `batch`).
+    static let checkedAhead = 4_096
+
     static func catchUp(_ head: TrustedHead, reader: any CatalogReader, vaultID: String, book: SignerBook,
-                        through end: Int64? = nil, progress: ((Int64, Int64) -> Void)? = nil) throws -> TrustedHead {
+                        through end: Int64? = nil, batch batchSize: Int = checkedAhead,
+                        progress: ((Int64, Int64) -> Void)? = nil) throws -> TrustedHead {
         let last = try end ?? reader.lastEventSeq()
         guard last >= head.size else {
             throw VaultError.integrityFailure("the event log has \(last) events, fewer than the \(head.size) already seen: it was truncated or rolled back")
@@ -207,11 +211,13 @@ enum Trust {
         // these events.
         var departed = try Trust.departures(range: prefix, reader: reader)
         var newestFormat = try head.newestFormat ?? Trust.newestFormat(range: prefix, reader: reader)
-        try reader.forEachEvent(in: (head.size + 1)...last) { record in
+        /// One event, checked in order; `parsed` is its body parsed ahead,
+        /// `ahead` a signature check made ahead with the key it names.
+        func check(_ record: EventRecord, _ parsed: Result<Event, any Error>, _ ahead: (key: SigningPublicKey, valid: Bool)?) throws {
             guard record.seq == expected else {
                 throw VaultError.integrityFailure("event \(expected) is missing from the log")
             }
-            let event = try Event(body: record.body)
+            let event = try parsed.get()
             guard event.seq == record.seq, event.vault == vaultID else {
                 throw VaultError.integrityFailure("event \(record.seq) does not belong at this place in this vault's log")
             }
@@ -249,7 +255,9 @@ enum Trust {
             default:
                 guard event.seq > 2 else { throw VaultError.integrityFailure("the log does not start with the vault's creation") }
                 let signer = try book[event.actor] ?? (try Trust.signer(event.actor, range: prefix, reader: reader, book: book))
-                guard signer.key.isValidSignature(record.signature, for: message) else {
+                // A check made ahead counts only for the very key required here.
+                let valid = ahead.flatMap { $0.key == signer.key ? $0.valid : nil } ?? signer.key.isValidSignature(record.signature, for: message)
+                guard valid else {
                     throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) is not validly signed by '\(event.actor)'")
                 }
                 guard Policy.maySign(event.type, role: signer.role) else {
@@ -270,8 +278,44 @@ enum Trust {
             next.legacyState = nil
             progress?(record.seq, last)
             expected += 1
+        }
+        // A member back after months, or on a new machine, has every event since checked here:
+        // the parsing and the signatures, most of the work, are done ahead a batch at a time on
+        // every core. Each signature is checked against the key its signer has in the book as
+        // the batch begins, or is given by a staff.added earlier in the batch; nothing is
+        // believed from that: `check`, one event at a time and in order, decides which key each
+        // event needs, and takes the result made ahead only when it was made with that key.
+        var batch: [EventRecord] = []
+        func checkBatch() throws {
+            guard !batch.isEmpty else { return }
+            let events = Parallel.map(batch) { record in Result { try Event(body: record.body) } }
+            var added: [String: SigningPublicKey] = [:]
+            var keys: [SigningPublicKey?] = []
+            keys.reserveCapacity(batch.count)
+            for parsed in events {
+                guard case .success(let event) = parsed, event.seq > 2 else {
+                    keys.append(nil)
+                    continue
+                }
+                // (A signer from before the anchor is looked up as `check` would: verified, into the book.)
+                keys.append(added[event.actor] ?? (book[event.actor] ?? (try? Trust.signer(event.actor, range: prefix, reader: reader, book: book)))?.key)
+                if case .staffAdded(let data) = event.data, let bytes = [UInt8](hexString: data.signingPublicKey),
+                   let key = try? SigningPublicKey(bytes: bytes) {
+                    added[data.id] = key
+                }
+            }
+            let ahead = Parallel.map(Array(zip(batch, keys))) { record, key in
+                key.map { (key: $0, valid: $0.isValidSignature(record.signature, for: Event.signedMessage(body: record.body))) }
+            }
+            for index in batch.indices { try check(batch[index], events[index], ahead[index]) }
+            batch.removeAll(keepingCapacity: true)
+        }
+        try reader.forEachEvent(in: (head.size + 1)...last) { record in
+            batch.append(record)
+            if batch.count >= batchSize { try checkBatch() }
             return true
         }
+        try checkBatch()
         guard expected == last + 1 else { throw VaultError.integrityFailure("event \(expected) is missing from the log") }
         if prefix.size > 0 {
             let proof = try LogTree.consistencyProof(LogNodes(reader: reader), from: prefix.size, to: last)
