@@ -283,12 +283,23 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
             let head = try catchUp(batch)
             #expect(head.size == whole.size && head.logRoot == whole.logRoot && head.stateRoot == whole.stateRoot, "batches of \(batch)")
         }
+        // From a head part-way (as from a member's anchor), with a book that knows no one: the
+        // signers from before it are looked up in the trusted prefix.
+        let part = try vault.store.read { try Trust.catchUp(.empty, reader: $0, vaultID: vault.config.vaultId, book: SignerBook(), through: 6) }
+        func resume(_ batch: Int) throws -> TrustedHead {
+            try vault.store.read { try Trust.catchUp(part, reader: $0, vaultID: vault.config.vaultId, book: SignerBook(), batch: batch) }
+        }
+        for batch in [1, 3, Trust.checkedAhead] {
+            let head = try resume(batch)
+            #expect(head.size == whole.size && head.logRoot == whole.logRoot && head.stateRoot == whole.stateRoot, "from 6, batches of \(batch)")
+        }
         let dora = try vault.unlock(staffID: "dora", passphrase: try office.scratch.passphrase(office.passphrases["dora"]!))
         let body: Data = try office.rows("SELECT body FROM events WHERE type = 'content.read' AND actor = 'grace'")[0][0]
         try office.sql("UPDATE events SET signature = ? WHERE type = 'content.read' AND actor = 'grace'",
                        [Data(dora.signingKeys.sign(Array("casevault-event-v1\n".utf8) + Array(body)))])
         for batch in [1, 2, 3, 5, Trust.checkedAhead] {
             expectIntegrity("is not validly signed by 'grace'") { _ = try catchUp(batch) }
+            expectIntegrity("is not validly signed by 'grace'") { _ = try resume(batch) }
         }
     }
 

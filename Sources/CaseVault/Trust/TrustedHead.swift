@@ -179,6 +179,9 @@ enum Trust {
         return departed
     }
 
+    /// Events parsed and their signatures checked ahead at a time (catchUp's `batch`).
+    static let checkedAhead = 4_096
+
     /// Verifies the events after `head` up to the log's end, one by one
     /// (each signature by its signer's key, each signer allowed to sign its
     /// kind, sequence numbers gapless), and extends `head` over them. The
@@ -187,9 +190,6 @@ enum Trust {
     /// An event of a format newer than the vault signs is refused (a vault
     /// of format 1 or 2 never signs format 5): the vault's format is the
     /// one its signed `vault.created` records (`newestFormat`).
-    /// Events parsed and their signatures checked ahead at a time (catchUp's `batch`).
-    static let checkedAhead = 4_096
-
     static func catchUp(_ head: TrustedHead, reader: any CatalogReader, vaultID: String, book: SignerBook,
                         through end: Int64? = nil, batch batchSize: Int = checkedAhead,
                         progress: ((Int64, Int64) -> Void)? = nil) throws -> TrustedHead {
@@ -289,16 +289,28 @@ enum Trust {
         func checkBatch() throws {
             guard !batch.isEmpty else { return }
             let events = Parallel.map(batch) { record in Result { try Event(body: record.body) } }
-            var added: [String: SigningPublicKey] = [:]
+            // The keys as the batch begins: the book's, read only; a signer from before the
+            // anchor looked up in the trusted prefix as `check` would, but into a book of the
+            // batch's own (the vault's book changes only as `check` goes, so what it decides
+            // depends on nothing learnt here); and those the batch's staff.added events give.
+            let scratch = SignerBook()
+            var added: [String: SigningPublicKey] = [:], unknown = Set<String>()
             var keys: [SigningPublicKey?] = []
             keys.reserveCapacity(batch.count)
             for parsed in events {
-                guard case .success(let event) = parsed, event.seq > 2 else {
+                guard case .success(let event) = parsed else {
                     keys.append(nil)
                     continue
                 }
-                // (A signer from before the anchor is looked up as `check` would: verified, into the book.)
-                keys.append(added[event.actor] ?? (book[event.actor] ?? (try? Trust.signer(event.actor, range: prefix, reader: reader, book: book)))?.key)
+                var key: SigningPublicKey?
+                if event.seq > 2 {
+                    key = added[event.actor] ?? book[event.actor]?.key
+                    if key == nil, !unknown.contains(event.actor) {
+                        key = (try? Trust.signer(event.actor, range: prefix, reader: reader, book: scratch))?.key
+                        if key == nil { unknown.insert(event.actor) }
+                    }
+                }
+                keys.append(key)
                 if case .staffAdded(let data) = event.data, let bytes = [UInt8](hexString: data.signingPublicKey),
                    let key = try? SigningPublicKey(bytes: bytes) {
                     added[data.id] = key
