@@ -63,8 +63,8 @@ extension Vault {
             }
             // The log's tree from the events' leaves (recomputed from their bodies and signatures,
             // which auditLog held to the trusted root already): it must give that root, from one
-            // snapshot to the other, before anything is made of the events; every path taken
-            // from it is checked against the root as well.
+            // snapshot to the other, before anything is made of the events. Every node is then
+            // bound to that root, so every path taken from it verifies under it.
             let nodes = MemoryLogNodes(leaves: try all.map { event in
                 guard let leaf = [UInt8](hexString: event.leafHash), leaf.count == SHA256.length else {
                     throw VaultError.integrityFailure("event \(event.seq) has no leaf hash")
@@ -82,10 +82,6 @@ extension Vault {
             var lines: [UInt8] = []
             for event in events {
                 let proof = try LogTree.inclusionProof(nodes, index: event.seq - 1, size: head.size)
-                guard let leaf = [UInt8](hexString: event.leafHash),
-                      LogTree.verifyInclusion(leaf: leaf, index: event.seq - 1, size: head.size, proof: proof, root: head.logRoot) else {
-                    throw VaultError.integrityFailure("the log's tree gives event \(event.seq) a wrong proof; run 'casevault verify'")
-                }
                 lines += JSONValue.object([
                     "seq": .integer(event.seq), "at": .string(event.at), "actor": .string(event.actor), "type": .string(event.type),
                     "body": .string(event.body), "signature": .string(event.signature), "leafHash": .string(event.leafHash),

@@ -1029,6 +1029,14 @@ struct Event: Equatable {
         guard event.seq == 1, case .vaultCreated(let created) = event.data else { return current }
         return format(forVault: created.formatVersion)
     }
+
+    /// The format rule for a reader going through a log in order: `newest`
+    /// follows the log's vault.created (`newestFormat`), then why `event`
+    /// cannot stand under it; nil when it can.
+    static func beyondVault(_ event: Event, newest: inout Int) -> String? {
+        newest = newestFormat(newest, after: event)
+        return beyondVault(event.format, newest: newest)
+    }
     static let signingContext = Array("casevault-event-v1\n".utf8)
 
     var format: Int

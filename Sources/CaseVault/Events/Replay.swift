@@ -81,8 +81,7 @@ public enum Replay {
                 }
                 previousFormat = event.format
                 // A vault of format 1 or 2 never signs format 5 (§12): its vault.created says which it is.
-                newestFormat = Event.newestFormat(newestFormat, after: event)
-                if let why = Event.beyondVault(event.format, newest: newestFormat) {
+                if let why = Event.beyondVault(event, newest: &newestFormat) {
                     throw VaultError.integrityFailure("event \(event.seq) \(why)")
                 }
                 if let missing = auditBlobHashes(of: event).first(where: { blobs[$0] == nil }) {

@@ -430,5 +430,3 @@ final class ReadAhead: ByteReader {
         }
     }
 }
-
-/// A filing's plaintext is read ahead into wiped, locked memory.

@@ -392,10 +392,12 @@ extension Vault {
             // object is: a transfer whose history does not verify (or from
             // another vault than expected) writes nothing.
             var checked: (history: CaseHistory, proven: ProvenCase)?
+            // Whether the sender is named by its fingerprint, checked below (else by its id).
+            let byFingerprint = expectingVault.map(VaultFingerprint.looksLikeFingerprint) ?? false
             do {
                 let unpacked = try Self.unpackTransfer(input: file.read(into:), keys: actor.keys, limits: bounded, naming: objects.naming, admit: { bytes in
                     let history = try CaseHistory(parsing: bytes)
-                    if let expectingVault, VaultFingerprint.looksLikeFingerprint(expectingVault) {
+                    if let expectingVault, byFingerprint {
                         let fingerprint = history.fromVaultFingerprint ?? "none"
                         guard fingerprint == expectingVault else {
                             throw VaultError.invalidInput("this transfer comes from a vault whose fingerprint is \(fingerprint), not \(expectingVault)")
@@ -420,7 +422,7 @@ extension Vault {
                 }
                 guard let checked else { throw VaultError.invalidInput("the transfer has no history.json") }
                 return try importUnpacked(unpacked, history: checked.history, proven: checked.proven, manager: managerID, supervisor: supervisorID,
-                                          checkedByFingerprint: expectingVault.map(VaultFingerprint.looksLikeFingerprint) ?? false,
+                                          checkedByFingerprint: byFingerprint,
                                           by: actor, now: now)
             } catch let failed as CatalogCommitFailed {
                 // The commit itself failed: whether it reached the disk is not

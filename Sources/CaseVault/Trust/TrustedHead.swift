@@ -230,8 +230,7 @@ enum Trust {
             if event.format < previousFormat {
                 throw VaultError.integrityFailure("event \(record.seq) is of format \(event.format) after format \(previousFormat)")
             }
-            newestFormat = Event.newestFormat(newestFormat, after: event)
-            if let why = Event.beyondVault(event.format, newest: newestFormat) {
+            if let why = Event.beyondVault(event, newest: &newestFormat) {
                 throw VaultError.integrityFailure("event \(record.seq) \(why)")
             }
             if [.contentRead, .contentRefused, .packageExported, .auditExported].contains(event.type), let before = next.stateRoot,

@@ -431,8 +431,7 @@ private final class Verifier: @unchecked Sendable {
             // A vault of format 1 or 2 signs format 4 at most, which an older casevault still reads
             // (§12): its signed vault.created says which it is, not casevault.json, which anyone
             // who can write the folder can edit (verify reports an edited one on its own).
-            newestFormat = Event.newestFormat(newestFormat, after: event)
-            if let why = Event.beyondVault(event.format, newest: newestFormat) { report.add(.eventMalformed, subject, why) }
+            if let why = Event.beyondVault(event, newest: &newestFormat) { report.add(.eventMalformed, subject, why) }
             previousFormat = event.format
             if event.format == 1, case .versionFiled = event.data { formatOneFilings.insert(event.seq) }
             if case .clientNamed(let data) = event.data, let hash = data.indexHash { clientIndexBlobs.insert(hash) }
