@@ -77,6 +77,29 @@ private func leaf(_ i: Int) -> [UInt8] { SHA256.hash([0x00] + Array("leaf \(i)".
         }
     }
 
+    /// Many leaves proved at once: the root recomputed over them from the
+    /// stored nodes is the reference root exactly when every one of them is
+    /// the leaf stored there, whichever leaves are given.
+    @Test func aRootOverGivenLeavesProvesThemAllAndOnlyThem() throws {
+        let nodes = Nodes()
+        for i in 0..<67 { nodes.append(leaf(i)) }
+        var generator = SystemRandomNumberGenerator()
+        for size in 1...67 {
+            let reference = referenceRoot(nodes.leaves[0..<size])
+            let subsets: [[Int]] = [[], [0], [size - 1], Array(0..<size), Array(stride(from: 0, to: size, by: 3)),
+                                    (0..<size).filter { _ in Bool.random(using: &generator) }]
+            for subset in subsets {
+                let given = Dictionary(uniqueKeysWithValues: subset.map { (Int64($0), leaf($0)) })
+                #expect(try LogTree.root(nodes, size: Int64(size), replacing: given) == reference, "size \(size), leaves \(subset)")
+                for wrong in Set([subset.first, subset.last].compactMap { $0 }) {
+                    var altered = given
+                    altered[Int64(wrong)] = leaf(wrong + 1_000)
+                    #expect(try LogTree.root(nodes, size: Int64(size), replacing: altered) != reference, "size \(size), leaf \(wrong) altered")
+                }
+            }
+        }
+    }
+
     @Test func consistencyProofsVerifyForEveryPairAndRefuseARewrittenPrefix() throws {
         let nodes = Nodes()
         for i in 0..<33 { nodes.append(leaf(i)) }

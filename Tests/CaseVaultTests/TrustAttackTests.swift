@@ -303,6 +303,81 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         }
     }
 
+    // 1e. A member's key is the one their first staff.added gave. An admin who signs a second
+    // addition of a member, with keys of their own, cannot then sign as that member: not after
+    // the member's anchor, nor before it (where the member's staff row points at the second).
+    @Test func attack1e_aSecondAdditionOfAMemberCannotSignAsThem() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.file("one")
+        _ = try office.read()  // grace, dora and farah keep checkpoints up to here
+        _ = try office.act("dora") { vault, _ in try vault.cases() }
+        let backup = try office.snapshot()
+        let vault = try office.open("amina")
+        let amina = try vault.unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let rogue = SigningKeyPair()
+        let last = try office.rows("SELECT seq, body FROM events ORDER BY seq DESC LIMIT 1")[0]
+        let previous = try Event(body: Array(last["body"] as Data))
+        let grace = try office.rows("SELECT box_public_key, wrapped_keys_hash FROM staff WHERE id = 'grace'")[0]
+        let readRow = try office.rows("SELECT body FROM events WHERE type = 'content.read' ORDER BY seq DESC LIMIT 1")[0]
+        let read = try Event(body: Array(readRow["body"] as Data))
+        /// Appends `data`, signed by `key` as `actor`, as an admin who can write the folder would,
+        /// keeping the log's tree and the state root consistent.
+        func append(_ data: EventData, as actor: String, key: SigningKeyPair) throws {
+            let seq: Int64 = try office.rows("SELECT MAX(seq) AS n FROM events")[0]["n"] + 1
+            let event = Event(format: previous.format, seq: seq, vault: vault.config.vaultId, at: previous.at, actor: actor,
+                              data: data, stateRoot: previous.stateRoot)
+            let body = try event.body()
+            let signature = key.sign(Event.signedMessage(body: body))
+            try office.sql("INSERT INTO events (seq, type, actor, at, body, signature, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [seq, event.type.rawValue, actor, event.at, Data(body), Data(signature), Data()])
+            try office.rebuildLogNodes()
+        }
+        let again = StaffAdded(id: "grace", name: "Grace Otieno", role: Role.caseManager.rawValue,
+                               boxPublicKey: Array(grace["box_public_key"] as Data).hexString, signingPublicKey: rogue.publicKey.bytes.hexString,
+                               wrappedKeysHash: grace["wrapped_keys_hash"])
+        try append(.staffAdded(again), as: "amina", key: amina.signingKeys)
+        guard case .contentRead(let data) = read.data else { Issue.record("no content.read to copy"); return }
+        try append(.contentRead(data), as: "grace", key: rogue)
+        // Met after the anchor: the second addition itself is refused, whoever opens the vault.
+        for id in ["grace", "dora", "farah"] {
+            expectIntegrity("adds 'grace', who was already added to the staff at event") { _ = try office.open(id).cases() }
+        }
+        // Before the anchor: the staff row points at the second addition, and a checkpoint is
+        // made past it, as if the one who made it had not looked; the event signed with the
+        // rogue key after it is refused all the same, by the walk itself (the admin could sign a
+        // state that agrees with the edited row, so only the walk is asked here).
+        try office.restore(backup)
+        try append(.staffAdded(again), as: "amina", key: amina.signingKeys)
+        let addedAgain: Int64 = try office.rows("SELECT MAX(seq) AS n FROM events")[0]["n"]
+        try office.sql("UPDATE staff SET added_seq = ? WHERE id = 'grace'", [addedAgain])
+        let past = try Vault.open(at: office.path)
+        let checkpoint = try Checkpoint.signed(vaultID: past.config.vaultId, size: addedAgain,
+                                               root: try past.store.read { try CompactRange(LogNodes(reader: $0), size: addedAgain).root },
+                                               by: amina)
+        try append(.contentRead(data), as: "grace", key: rogue)
+        expectIntegrity("with the key of their second addition (event \(addedAgain))") {
+            _ = try office.open("peter", checkpoint: checkpoint).read { _, head in head }
+        }
+        #expect(try office.verify().findings.contains { $0.subject == "event \(addedAgain)" })
+    }
+
+    /// The additions and departures in the trusted prefix are proved included all at once; an
+    /// altered one is still named.
+    @Test func anAlteredAdditionInTheTrustedPrefixIsNamed() throws {
+        let office = try Office()
+        try office.openCase()
+        for id in ["grace", "farah"] { _ = try office.act(id) { vault, _ in try vault.cases() } }
+        let seq: Int64 = try office.rows("""
+            SELECT seq FROM events WHERE type = 'staff.added' AND json_extract(CAST(body AS TEXT), '$.data.id') = 'joseph'
+            """)[0]["seq"]
+        try office.sql("""
+            UPDATE events SET body = CAST(json_set(CAST(body AS TEXT), '$.data.name', 'Joseph M.') AS BLOB) WHERE seq = ?
+            """, [seq])
+        try office.file("one")  // farah's own log has nothing new to check; grace's has her event
+        expectIntegrity("event \(seq) was altered after it was signed") { _ = try office.open("grace").cases() }
+    }
+
     // 2. A forged version: new content encrypted and sealed to the case's real key, inserted by hand.
     @Test func attack2_aForgedVersionIsRefused() throws {
         let office = try Office()

@@ -168,15 +168,47 @@ enum Trust {
     /// included under the range's root. (A staff.left whose type column was
     /// edited escapes this until `verify`, which reads every event.)
     static func departures(range: CompactRange, reader: any CatalogReader) throws -> [String: Int64] {
-        var departed: [String: Int64] = [:]
-        guard range.size > 0 else { return departed }
-        for record in try reader.events(type: EventType.staffLeft.rawValue, actor: nil) where record.seq <= range.size {
-            guard case .staffLeft(let data) = try trustedEvent(record.seq, range: range, reader: reader).data else {
-                throw VaultError.integrityFailure("event \(record.seq) is not the departure the catalog says")
+        try firstOfEach(.staffLeft, range: range, reader: reader)
+    }
+
+    /// Who was added to the staff, and at which event (the first addition of
+    /// each id), in the trusted log `range`, found as `departures` are.
+    static func additions(range: CompactRange, reader: any CatalogReader) throws -> [String: Int64] {
+        try firstOfEach(.staffAdded, range: range, reader: reader)
+    }
+
+    private static func firstOfEach(_ type: EventType, range: CompactRange, reader: any CatalogReader) throws -> [String: Int64] {
+        var first: [String: Int64] = [:]
+        for event in try trustedEvents(type, range: range, reader: reader) {
+            let id: String
+            switch (type, event.data) {
+            case (.staffLeft, .staffLeft(let data)): id = data.id
+            case (.staffAdded, .staffAdded(let data)): id = data.id
+            default: throw VaultError.integrityFailure("event \(event.seq) is not the \(type.rawValue) the catalog says")
             }
-            departed[data.id] = departed[data.id] ?? record.seq
+            first[id] = min(first[id] ?? event.seq, event.seq)
         }
-        return departed
+        return first
+    }
+
+    /// The events of the trusted log `range` whose stored type column is
+    /// `type`, each parsed, its stored columns matched to its body, and all
+    /// proved included under the range's root at once (`LogTree.root(_:size:replacing:)`);
+    /// when they are not, the first altered one is named.
+    static func trustedEvents(_ type: EventType, range: CompactRange, reader: any CatalogReader) throws -> [Event] {
+        guard range.size > 0 else { return [] }
+        var events: [Event] = [], leaves: [Int64: [UInt8]] = [:]
+        for record in try reader.events(type: type.rawValue, actor: nil) where record.seq <= range.size {
+            let event = try Event(body: record.body)
+            guard event.seq == record.seq, record.type == event.type.rawValue, record.actor == event.actor, record.at == event.at else {
+                throw VaultError.integrityFailure("the stored columns of event \(record.seq) differ from its signed body")
+            }
+            events.append(event)
+            leaves[record.seq - 1] = LogTree.leafHash(body: record.body, signature: record.signature)
+        }
+        guard !leaves.isEmpty, try LogTree.root(LogNodes(reader: reader), size: range.size, replacing: leaves) != range.root else { return events }
+        for event in events { _ = try trustedEvent(event.seq, range: range, reader: reader) }  // names the altered one
+        throw VaultError.integrityFailure("the \(type.rawValue) events were altered after they were signed")
     }
 
     /// Events parsed and their signatures checked ahead at a time (catchUp's `batch`).
@@ -211,6 +243,18 @@ enum Trust {
         // these events.
         var departed = try Trust.departures(range: prefix, reader: reader)
         var newestFormat = try head.newestFormat ?? Trust.newestFormat(range: prefix, reader: reader)
+        // A member's key is the one their first staff.added gave: a second
+        // addition of the same id, even signed by an admin, would let its
+        // signer sign as them (SECURITY.md §12b). The first additions in the
+        // trusted prefix are looked for only when needed (found as the
+        // departures are); those among these events, as they are met.
+        var addedBefore: [String: Int64]?
+        func firstAddedBefore(_ id: String) throws -> Int64? {
+            if addedBefore == nil { addedBefore = try Trust.additions(range: prefix, reader: reader) }
+            return addedBefore![id]
+        }
+        var addedHere: [String: Int64] = [:]
+        var signersChecked = Set<String>()
         /// One event, checked in order; `parsed` is its body parsed ahead,
         /// `ahead` a signature check made ahead with the key it names.
         func check(_ record: EventRecord, _ parsed: Result<Event, any Error>, _ ahead: (key: SigningPublicKey, valid: Bool)?) throws {
@@ -251,9 +295,19 @@ enum Trust {
                     throw VaultError.integrityFailure("the vault's first two events are not its first admin creating it")
                 }
                 book[data.id] = SignerBook.Signer(key: key, role: .admin, addedSeq: 2)
+                addedHere[data.id] = 2
             default:
                 guard event.seq > 2 else { throw VaultError.integrityFailure("the log does not start with the vault's creation") }
                 let signer = try book[event.actor] ?? (try Trust.signer(event.actor, range: prefix, reader: reader, book: book))
+                // A signer known from the trusted prefix (by their staff row's added_seq) must
+                // have been added there by that event and no earlier one.
+                if signer.addedSeq <= prefix.size, !signersChecked.contains(event.actor) {
+                    if let first = try firstAddedBefore(event.actor), first != signer.addedSeq {
+                        throw VaultError.integrityFailure(
+                            "event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)' with the key of their second addition (event \(signer.addedSeq)); they were first added at event \(first)")
+                    }
+                    signersChecked.insert(event.actor)
+                }
                 // A check made ahead counts only for the very key required here.
                 let valid = ahead.flatMap { $0.key == signer.key ? $0.valid : nil } ?? signer.key.isValidSignature(record.signature, for: message)
                 guard valid else {
@@ -266,9 +320,15 @@ enum Trust {
                     throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)', who left the staff at event \(left)")
                 }
                 if case .staffLeft(let data) = event.data { departed[data.id] = event.seq }
-                if case .staffAdded(let data) = event.data, let role = Role(rawValue: data.role),
-                   let keyBytes = [UInt8](hexString: data.signingPublicKey), let key = try? SigningPublicKey(bytes: keyBytes) {
-                    book[data.id] = SignerBook.Signer(key: key, role: role, addedSeq: event.seq)
+                if case .staffAdded(let data) = event.data {
+                    if let first = try addedHere[data.id] ?? firstAddedBefore(data.id) {
+                        throw VaultError.integrityFailure("event \(event.seq) adds '\(data.id)', who was already added to the staff at event \(first)")
+                    }
+                    addedHere[data.id] = event.seq
+                    if let role = Role(rawValue: data.role), let keyBytes = [UInt8](hexString: data.signingPublicKey),
+                       let key = try? SigningPublicKey(bytes: keyBytes) {
+                        book[data.id] = SignerBook.Signer(key: key, role: role, addedSeq: event.seq)
+                    }
                 }
             }
             next.range.append(leaf: LogTree.leafHash(body: record.body, signature: record.signature))
