@@ -682,9 +682,13 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         try office.openCase()
         try office.sql("DELETE FROM state_nodes WHERE path IN (SELECT path FROM state_nodes WHERE kind = 1 AND length(path) > 2 LIMIT 3)")
         try office.sql("UPDATE state_nodes SET second = zeroblob(32) WHERE kind = 0")
+        let (total, leaves): (Int, Int) = try (office.rows("SELECT COUNT(*) FROM state_nodes")[0][0] + 3,
+                                               office.rows("SELECT COUNT(*) FROM state_nodes WHERE kind = 0")[0][0])
         expectIntegrity("state") { try office.file("notes") }
         let report = try office.verify()
-        #expect(report.findings.contains { $0.kind == .stateMapDamaged })
+        // Three missing and every leaf altered, of the map's nodes; none extra.
+        #expect(report.findings.filter { $0.kind == .stateMapDamaged }.map(\.detail)
+                == ["\(leaves + 3) of its \(total) nodes differ from the replayed map's or are missing, 0 are extra"])
     }
 
     // A row deleted by hand is not quietly left out of a listing or a decision.

@@ -585,16 +585,19 @@ private final class Verifier: @unchecked Sendable {
     /// these nodes), or decisions would fail, or worse, on it.
     func checkStateMap(_ replayed: any CatalogReader, into report: inout VerifyReport) throws {
         guard let signed = signedRoot, signed.root == root, let scratchNodes = replayed as? MemoryCatalogStore.Transaction else { return }
-        var expected = Dictionary(uniqueKeysWithValues: scratchNodes.allStateNodes().map { (MemoryCatalogStore.NodePath($0.path), $0) })
-        let total = expected.count
-        var damaged = 0, extra = 0
+        // Looked up in the replayed catalog's own table: the stored paths are
+        // unique (the table's key), so those found are as many distinct nodes.
+        let total = try scratchNodes.stateNodeCount()
+        var found: Int64 = 0, damaged: Int64 = 0, extra = 0
         try reader.forEachStateNode { node in
-            switch expected.removeValue(forKey: MemoryCatalogStore.NodePath(node.path)) {
-            case nil: extra += 1
-            case let wanted?: if wanted != node { damaged += 1 }
+            guard let wanted = try scratchNodes.stateNode(path: node.path) else {
+                extra += 1
+                return
             }
+            found += 1
+            if wanted != node { damaged += 1 }
         }
-        damaged += expected.count  // missing
+        damaged += max(0, total - found)  // missing
         if damaged > 0 || extra > 0 {
             report.add(.stateMapDamaged, "state map", "\(damaged) of its \(total) nodes differ from the replayed map's or are missing, \(extra) are extra")
         }
