@@ -221,6 +221,8 @@ private final class Connection: CatalogWriter {
         }
     }
 
+    var readsStateNodesAtOnce: Bool { true }
+
     /// One query for a whole path (StateMap.walk): each node read alone
     /// cost a statement step and a row decode, and a walk reads twenty.
     func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]? {

@@ -87,6 +87,10 @@ public protocol CatalogReader: AnyObject {
     /// The nodes at `paths` that exist, in one read; nil when the store
     /// reads no faster that way than one by one.
     func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]?
+    /// Whether `stateNodes(paths:)` reads faster than one by one: where it
+    /// does not, a walk does not make the paths to ask (a replay in memory
+    /// walks the map hundreds of thousands of times).
+    var readsStateNodesAtOnce: Bool { get }
     func stateNodeCount() throws -> Int64
     /// Every stored state node, in no particular order (for `verify`, and
     /// `SignedState.preloadNodes`).
@@ -249,6 +253,7 @@ struct StateNodes: StateNodeSink {
     let reader: any CatalogReader
     func stateNode(path: [UInt8]) throws -> StateNode? { try reader.stateNode(path: path) }
     func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]? { try reader.stateNodes(paths: paths) }
+    var readsManyAtOnce: Bool { reader.readsStateNodesAtOnce }
     func putStateNode(_ node: StateNode) throws {
         guard let writer = reader as? any CatalogWriter else { preconditionFailure("state map written outside a write transaction") }
         try writer.putStateNode(node)

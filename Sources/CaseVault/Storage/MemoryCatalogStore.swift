@@ -127,6 +127,7 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         func logNode(level: Int, index: Int64) throws -> [UInt8]? { state.logNodes[LogNodeKey(level: level, index: index)] }
         func stateNode(path: [UInt8]) throws -> StateNode? { state.stateNodes[NodePath(path)] }
         func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]? { nil }
+        var readsStateNodesAtOnce: Bool { false }
         func stateNodeCount() throws -> Int64 { Int64(state.stateNodes.count) }
         func logNodeCount() throws -> Int64 { Int64(state.logNodes.count) }
         func forEachStateNode(_ body: (StateNode) throws -> Void) throws { for node in state.stateNodes.values { try body(node) } }

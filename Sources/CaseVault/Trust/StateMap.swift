@@ -27,10 +27,13 @@ protocol StateNodeSource {
     /// do that faster than one read each (SQLite: one query); nil where
     /// it cannot, and the walk reads node by node.
     func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]?
+    /// Whether `stateNodes(paths:)` can answer (else the walk does not make the paths to ask).
+    var readsManyAtOnce: Bool { get }
 }
 
 extension StateNodeSource {
     func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]? { nil }
+    var readsManyAtOnce: Bool { false }
 }
 
 protocol StateNodeSink: StateNodeSource {
@@ -141,7 +144,7 @@ enum StateMap {
         var expected = root
         var prefetched: [[UInt8]: StateNode]?
         var prefetchedFrom = 0
-        var canPrefetch = true
+        var canPrefetch = source.readsManyAtOnce
         while true {
             let depth = walk.depth
             var found = cache?.node(expected)
