@@ -102,6 +102,22 @@ final class Office {
         }
     }
 
+    /// Appends `data`, signed with `key` as `actor`, as one who can write the folder and holds
+    /// that key would: after the last event, in its format, at its time and signing its state,
+    /// with the log's tree rebuilt over it. Returns its sequence number.
+    @discardableResult
+    func appendByHand(_ data: EventData, as actor: String, key: SigningKeyPair) throws -> Int64 {
+        let previous = try Event(body: Array(rows("SELECT body FROM events ORDER BY seq DESC LIMIT 1")[0]["body"] as Data))
+        let event = Event(format: previous.format, seq: previous.seq + 1, vault: previous.vault, at: previous.at, actor: actor,
+                          data: data, stateRoot: previous.stateRoot)
+        let body = try event.body()
+        let signature = key.sign(Event.signedMessage(body: body))
+        try sql("INSERT INTO events (seq, type, actor, at, body, signature, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [event.seq, event.type.rawValue, actor, event.at, Data(body), Data(signature), Data()])
+        try rebuildLogNodes()
+        return event.seq
+    }
+
     /// `verify`, as the CLI runs it: nothing refused at open, findings reported.
     func verify(_ id: String = "auditor", checkpoint: Checkpoint? = nil) throws -> VerifyReport {
         var options = Vault.OpenOptions(checkpoints: checkpoints(id), checkpoint: checkpoint)
@@ -313,32 +329,15 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         _ = try office.read()  // grace, dora and farah keep checkpoints up to here
         _ = try office.act("dora") { vault, _ in try vault.cases() }
         let backup = try office.snapshot()
-        let vault = try office.open("amina")
-        let amina = try vault.unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
         let rogue = SigningKeyPair()
-        let last = try office.rows("SELECT seq, body FROM events ORDER BY seq DESC LIMIT 1")[0]
-        let previous = try Event(body: Array(last["body"] as Data))
         let grace = try office.rows("SELECT box_public_key, wrapped_keys_hash FROM staff WHERE id = 'grace'")[0]
-        let readRow = try office.rows("SELECT body FROM events WHERE type = 'content.read' ORDER BY seq DESC LIMIT 1")[0]
-        let read = try Event(body: Array(readRow["body"] as Data))
-        /// Appends `data`, signed by `key` as `actor`, as an admin who can write the folder would,
-        /// keeping the log's tree and the state root consistent.
-        func append(_ data: EventData, as actor: String, key: SigningKeyPair) throws {
-            let seq: Int64 = try office.rows("SELECT MAX(seq) AS n FROM events")[0]["n"] + 1
-            let event = Event(format: previous.format, seq: seq, vault: vault.config.vaultId, at: previous.at, actor: actor,
-                              data: data, stateRoot: previous.stateRoot)
-            let body = try event.body()
-            let signature = key.sign(Event.signedMessage(body: body))
-            try office.sql("INSERT INTO events (seq, type, actor, at, body, signature, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           [seq, event.type.rawValue, actor, event.at, Data(body), Data(signature), Data()])
-            try office.rebuildLogNodes()
-        }
+        let read = try Event(body: Array(office.rows("SELECT body FROM events WHERE type = 'content.read' ORDER BY seq DESC LIMIT 1")[0]["body"] as Data))
         let again = StaffAdded(id: "grace", name: "Grace Otieno", role: Role.caseManager.rawValue,
                                boxPublicKey: Array(grace["box_public_key"] as Data).hexString, signingPublicKey: rogue.publicKey.bytes.hexString,
                                wrappedKeysHash: grace["wrapped_keys_hash"])
-        try append(.staffAdded(again), as: "amina", key: amina.signingKeys)
-        guard case .contentRead(let data) = read.data else { Issue.record("no content.read to copy"); return }
-        try append(.contentRead(data), as: "grace", key: rogue)
+        try office.appendByHand(.staffAdded(again), as: "amina", key: amina.signingKeys)
+        try office.appendByHand(read.data, as: "grace", key: rogue)
         // Met after the anchor: the second addition itself is refused, whoever opens the vault.
         for id in ["grace", "dora", "farah"] {
             expectIntegrity("adds 'grace', who was already added to the staff at event") { _ = try office.open(id).cases() }
@@ -348,33 +347,90 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         // rogue key after it is refused all the same, by the walk itself (the admin could sign a
         // state that agrees with the edited row, so only the walk is asked here).
         try office.restore(backup)
-        try append(.staffAdded(again), as: "amina", key: amina.signingKeys)
-        let addedAgain: Int64 = try office.rows("SELECT MAX(seq) AS n FROM events")[0]["n"]
+        let addedAgain = try office.appendByHand(.staffAdded(again), as: "amina", key: amina.signingKeys)
         try office.sql("UPDATE staff SET added_seq = ? WHERE id = 'grace'", [addedAgain])
         let past = try Vault.open(at: office.path)
         let checkpoint = try Checkpoint.signed(vaultID: past.config.vaultId, size: addedAgain,
                                                root: try past.store.read { try CompactRange(LogNodes(reader: $0), size: addedAgain).root },
                                                by: amina)
-        try append(.contentRead(data), as: "grace", key: rogue)
-        expectIntegrity("with the key of their second addition (event \(addedAgain))") {
+        try office.appendByHand(read.data, as: "grace", key: rogue)
+        expectIntegrity("the key of event \(addedAgain), a second addition of the same id, is not theirs") {
             _ = try office.open("peter", checkpoint: checkpoint).read { _, head in head }
         }
+        // First use on a new machine, with no anchor: the newest event's signer is looked up the same way.
+        expectIntegrity("the key of event \(addedAgain), a second addition") { _ = try Vault.open(at: office.path).read { _, head in head } }
         #expect(try office.verify().findings.contains { $0.subject == "event \(addedAgain)" })
     }
 
-    /// The additions and departures in the trusted prefix are proved included all at once; an
-    /// altered one is still named.
-    @Test func anAlteredAdditionInTheTrustedPrefixIsNamed() throws {
+    /// Both additions among the events a catch-up meets: the second is refused there.
+    @Test func aSecondAdditionAmongTheNewEventsIsRefused() throws {
+        let office = try Office()
+        _ = try office.act("grace") { vault, _ in try vault.cases() }  // her anchor: before both
+        try office.act("amina") { vault, admin in
+            try vault.addStaff(id: "nadia", name: "Nadia Said", role: .caseManager, passphrase: try office.scratch.passphrase("nadia passphrase!"), by: admin)
+        }
+        let first: Int64 = try office.rows("SELECT added_seq FROM staff WHERE id = 'nadia'")[0][0]
+        let row = try office.rows("SELECT box_public_key, wrapped_keys_hash FROM staff WHERE id = 'nadia'")[0]
+        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let again = StaffAdded(id: "nadia", name: "Nadia Said", role: Role.caseManager.rawValue,
+                               boxPublicKey: Array(row["box_public_key"] as Data).hexString,
+                               signingPublicKey: SigningKeyPair().publicKey.bytes.hexString, wrappedKeysHash: row["wrapped_keys_hash"])
+        let seq = try office.appendByHand(.staffAdded(again), as: "amina", key: amina.signingKeys)
+        expectIntegrity("event \(seq) adds 'nadia', who was already added to the staff at event \(first)") { _ = try office.open("grace").cases() }
+    }
+
+    /// A signer the process already knows (first use looked them up) still signs nothing before
+    /// their addition, when an older anchor brings the events before it to be checked.
+    @Test func anEventSignedBeforeItsSignersAdditionIsRefusedEvenWhenTheSignerIsKnown() throws {
         let office = try Office()
         try office.openCase()
-        for id in ["grace", "farah"] { _ = try office.act(id) { vault, _ in try vault.cases() } }
+        let anchor: Int64 = try office.rows("SELECT MAX(seq) FROM events")[0][0]
+        let root = try Vault.open(at: office.path).store.read { try CompactRange(LogNodes(reader: $0), size: anchor).root }
+        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let key = SigningKeyPair()
+        let object = String(repeating: "ab", count: 32)
+        let read = EventData.contentRead(ContentRead(case: "CP-2024-0042", document: "Notes", version: 1, tier: "team", object: object))
+        let early = try office.appendByHand(read, as: "nadia", key: key)
+        let added = try office.appendByHand(.staffAdded(StaffAdded(id: "nadia", name: "Nadia Said", role: Role.caseManager.rawValue,
+                                                                   boxPublicKey: object, signingPublicKey: key.publicKey.bytes.hexString,
+                                                                   wrappedKeysHash: object)), as: "amina", key: amina.signingKeys)
+        try office.appendByHand(read, as: "nadia", key: key)
+        // Her staff row, as the one who wrote these would leave it.
+        try office.sql("""
+            CREATE TEMP TABLE copy AS SELECT * FROM staff WHERE id = 'grace';
+            UPDATE copy SET id = 'nadia', added_seq = \(added);
+            INSERT INTO staff SELECT * FROM copy;
+            """)
+        let vault = try Vault.open(at: office.path)
+        _ = try vault.read { _, head in head }  // first use: the newest event, signed by nadia after her addition
+        expectIntegrity("event \(early) (content.read) is signed by 'nadia', who was added only at event \(added)") {
+            try vault.adopt(TrustAnchor(size: anchor, root: root, source: "an older anchor"))
+        }
+    }
+
+    /// A prefix event row numbered 0 or below is in no log: the look-ups pass it by (verify
+    /// reports it) rather than stop on it.
+    @Test func aStaffRowNumberedZeroIsInNoLog() throws {
+        let office = try Office()
+        _ = try office.act("grace") { vault, _ in try vault.cases() }
+        try office.sql("INSERT INTO events SELECT 0, type, actor, at, body, signature, leaf_hash FROM events WHERE seq = 2")
+        try office.openCase()
+        _ = try office.act("grace") { vault, _ in try vault.cases() }
+        #expect(try office.verify().findings.map(\.kind) == [.eventOutOfPlace])
+    }
+
+    /// The additions and departures in the trusted prefix are proved included all at once; an
+    /// altered one is still named, by the next command that looks a signer up there (here, the
+    /// signer of the user's own checkpoint), whether the altered body still parses or not.
+    @Test(arguments: ["json_set(CAST(body AS TEXT), '$.data.name', 'Joseph M.')", "CAST(body AS TEXT) || ' '"])
+    func anAlteredAdditionInTheTrustedPrefixIsNamed(edit: String) throws {
+        let office = try Office()
+        try office.openCase()
+        _ = try office.act("grace") { vault, _ in try vault.cases() }
         let seq: Int64 = try office.rows("""
             SELECT seq FROM events WHERE type = 'staff.added' AND json_extract(CAST(body AS TEXT), '$.data.id') = 'joseph'
             """)[0]["seq"]
-        try office.sql("""
-            UPDATE events SET body = CAST(json_set(CAST(body AS TEXT), '$.data.name', 'Joseph M.') AS BLOB) WHERE seq = ?
-            """, [seq])
-        try office.file("one")  // farah's own log has nothing new to check; grace's has her event
+        try office.sql("UPDATE events SET body = CAST(\(edit) AS BLOB) WHERE seq = ?", [seq])
         expectIntegrity("event \(seq) was altered after it was signed") { _ = try office.open("grace").cases() }
     }
 

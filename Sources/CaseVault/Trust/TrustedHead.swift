@@ -66,10 +66,52 @@ final class SignerBook: @unchecked Sendable {
     }
     private let lock = NSLock()
     private var signers: [String: Signer] = [:]
+    /// The first staff.added and staff.left of each id in the trusted range
+    /// last asked about (`Trust.additions`, `Trust.departures`): a command's
+    /// checkpoint check and the catch-up after it ask about the same one.
+    private var firstOfEach: [EventType: (range: CompactRange, ids: [String: Int64])] = [:]
 
     subscript(id: String) -> Signer? {
         get { lock.lock(); defer { lock.unlock() }; return signers[id] }
         set { lock.lock(); signers[id] = newValue; lock.unlock() }
+    }
+
+    func firstOfEach(_ type: EventType, in range: CompactRange, scan: () throws -> [String: Int64]) rethrows -> [String: Int64] {
+        lock.lock()
+        let known = firstOfEach[type]
+        lock.unlock()
+        if let known, known.range == range { return known.ids }
+        let ids = try scan()
+        lock.lock()
+        firstOfEach[type] = (range, ids)
+        lock.unlock()
+        return ids
+    }
+}
+
+/// The first `staff.added` of each id in a trusted range (`Trust.additions`),
+/// found the first time one is asked for, and only then.
+final class FirstAdditions {
+    let range: CompactRange
+    let reader: any CatalogReader
+    let book: SignerBook
+    private var found: [String: Int64]?
+
+    init(range: CompactRange, reader: any CatalogReader, book: SignerBook) {
+        self.range = range
+        self.reader = reader
+        self.book = book
+    }
+
+    func of(_ id: String) throws -> Int64? {
+        if found == nil { found = try Trust.additions(range: range, reader: reader, book: book) }
+        return found![id]
+    }
+}
+
+extension VaultError {
+    static func secondAddition(_ id: String, first: Int64, second: Int64) -> VaultError {
+        .integrityFailure("'\(id)' was first added at event \(first): the key of event \(second), a second addition of the same id, is not theirs")
     }
 }
 
@@ -120,9 +162,11 @@ enum Trust {
 
     /// The signing key and role of `actor`, from their `staff.added` event,
     /// which must lie in the trusted prefix `range` and be validly signed by
-    /// its own signer (recursively, up to the first admin).
+    /// its own signer (recursively, up to the first admin), and be their
+    /// first addition there (`firstAdded`, for `range`): a second addition
+    /// of an id, even signed by an admin, gives no key to sign as them.
     static func signer(_ actor: String, range: CompactRange, reader: any CatalogReader, book: SignerBook,
-                       depth: Int = 0) throws -> SignerBook.Signer {
+                       firstAdded: FirstAdditions?, depth: Int = 0) throws -> SignerBook.Signer {
         if let known = book[actor] { return known }
         guard depth < 64 else { throw VaultError.integrityFailure("the chain of admins who added '\(actor)' does not end") }
         guard let row = try reader.staff(id: actor) else {
@@ -130,6 +174,9 @@ enum Trust {
         }
         guard row.addedSeq >= 2, row.addedSeq <= range.size else {
             throw VaultError.integrityFailure("'\(actor)' was added by no event of the log")
+        }
+        if let firstAdded, let first = try firstAdded.of(actor), first != row.addedSeq {
+            throw VaultError.secondAddition(actor, first: first, second: row.addedSeq)
         }
         let event = try trustedEvent(row.addedSeq, range: range, reader: reader)
         guard case .staffAdded(let data) = event.data, data.id == actor, let role = Role(rawValue: data.role),
@@ -149,7 +196,7 @@ enum Trust {
                 throw VaultError.integrityFailure("the vault's first event is not signed by its first admin")
             }
         } else {
-            let adder = try signer(event.actor, range: range, reader: reader, book: book, depth: depth + 1)
+            let adder = try signer(event.actor, range: range, reader: reader, book: book, firstAdded: firstAdded, depth: depth + 1)
             guard Policy.maySign(.staffAdded, role: adder.role), adder.addedSeq < event.seq else {
                 throw VaultError.integrityFailure("'\(actor)' was added by '\(event.actor)', who may not add staff")
             }
@@ -167,14 +214,14 @@ enum Trust {
     /// the `staff.left` events the stored type column finds, each proved
     /// included under the range's root. (A staff.left whose type column was
     /// edited escapes this until `verify`, which reads every event.)
-    static func departures(range: CompactRange, reader: any CatalogReader) throws -> [String: Int64] {
-        try firstOfEach(.staffLeft, range: range, reader: reader)
+    static func departures(range: CompactRange, reader: any CatalogReader, book: SignerBook) throws -> [String: Int64] {
+        try book.firstOfEach(.staffLeft, in: range) { try firstOfEach(.staffLeft, range: range, reader: reader) }
     }
 
     /// Who was added to the staff, and at which event (the first addition of
     /// each id), in the trusted log `range`, found as `departures` are.
-    static func additions(range: CompactRange, reader: any CatalogReader) throws -> [String: Int64] {
-        try firstOfEach(.staffAdded, range: range, reader: reader)
+    static func additions(range: CompactRange, reader: any CatalogReader, book: SignerBook) throws -> [String: Int64] {
+        try book.firstOfEach(.staffAdded, in: range) { try firstOfEach(.staffAdded, range: range, reader: reader) }
     }
 
     private static func firstOfEach(_ type: EventType, range: CompactRange, reader: any CatalogReader) throws -> [String: Int64] {
@@ -194,14 +241,21 @@ enum Trust {
     /// The events of the trusted log `range` whose stored type column is
     /// `type`, each parsed, its stored columns matched to its body, and all
     /// proved included under the range's root at once (`LogTree.root(_:size:replacing:)`);
-    /// when they are not, the first altered one is named.
+    /// when they are not, the first altered one is named. (Rows numbered
+    /// outside 1…size are in no log: `verify` reports them.)
     static func trustedEvents(_ type: EventType, range: CompactRange, reader: any CatalogReader) throws -> [Event] {
         guard range.size > 0 else { return [] }
         var events: [Event] = [], leaves: [Int64: [UInt8]] = [:]
-        for record in try reader.events(type: type.rawValue, actor: nil) where record.seq <= range.size {
-            let event = try Event(body: record.body)
-            guard event.seq == record.seq, record.type == event.type.rawValue, record.actor == event.actor, record.at == event.at else {
-                throw VaultError.integrityFailure("the stored columns of event \(record.seq) differ from its signed body")
+        for record in try reader.events(type: type.rawValue, actor: nil) where (1...range.size).contains(record.seq) {
+            let event: Event
+            do {
+                event = try Event(body: record.body)
+                guard event.seq == record.seq, record.type == event.type.rawValue, record.actor == event.actor, record.at == event.at else {
+                    throw VaultError.integrityFailure("the stored columns of event \(record.seq) differ from its signed body")
+                }
+            } catch {
+                _ = try trustedEvent(record.seq, range: range, reader: reader)  // an altered body is named as such
+                throw error
             }
             events.append(event)
             leaves[record.seq - 1] = LogTree.leafHash(body: record.body, signature: record.signature)
@@ -215,8 +269,10 @@ enum Trust {
     static let checkedAhead = 4_096
 
     /// Verifies the events after `head` up to the log's end, one by one
-    /// (each signature by its signer's key, each signer allowed to sign its
-    /// kind, sequence numbers gapless), and extends `head` over them. The
+    /// (each signature by its signer's key, the one their first addition
+    /// gave, before the event; each signer allowed to sign its kind and not
+    /// gone; no id added twice; sequence numbers gapless), and extends
+    /// `head` over them. The
     /// stored Merkle nodes over the new events must then agree, by an RFC
     /// 9162 consistency proof, with the leaves recomputed here.
     /// An event of a format newer than the vault signs is refused (a vault
@@ -241,18 +297,14 @@ enum Trust {
         // whose staff.left is in the trusted prefix (found by the stored type
         // column, each proved included) and those whose staff.left comes in
         // these events.
-        var departed = try Trust.departures(range: prefix, reader: reader)
+        var departed = try Trust.departures(range: prefix, reader: reader, book: book)
         var newestFormat = try head.newestFormat ?? Trust.newestFormat(range: prefix, reader: reader)
         // A member's key is the one their first staff.added gave: a second
         // addition of the same id, even signed by an admin, would let its
         // signer sign as them (SECURITY.md §12b). The first additions in the
         // trusted prefix are looked for only when needed (found as the
         // departures are); those among these events, as they are met.
-        var addedBefore: [String: Int64]?
-        func firstAddedBefore(_ id: String) throws -> Int64? {
-            if addedBefore == nil { addedBefore = try Trust.additions(range: prefix, reader: reader) }
-            return addedBefore![id]
-        }
+        let firstAdded = FirstAdditions(range: prefix, reader: reader, book: book)
         var addedHere: [String: Int64] = [:]
         var signersChecked = Set<String>()
         /// One event, checked in order; `parsed` is its body parsed ahead,
@@ -298,13 +350,17 @@ enum Trust {
                 addedHere[data.id] = 2
             default:
                 guard event.seq > 2 else { throw VaultError.integrityFailure("the log does not start with the vault's creation") }
-                let signer = try book[event.actor] ?? (try Trust.signer(event.actor, range: prefix, reader: reader, book: book))
-                // A signer known from the trusted prefix (by their staff row's added_seq) must
-                // have been added there by that event and no earlier one.
+                let signer = try book[event.actor]
+                    ?? (try Trust.signer(event.actor, range: prefix, reader: reader, book: book, firstAdded: firstAdded))
+                // A signer signs nothing before their addition; one known from the trusted prefix
+                // (the book may hold them from another check) was added there by that event and
+                // no earlier one.
+                guard signer.addedSeq < event.seq else {
+                    throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)', who was added only at event \(signer.addedSeq)")
+                }
                 if signer.addedSeq <= prefix.size, !signersChecked.contains(event.actor) {
-                    if let first = try firstAddedBefore(event.actor), first != signer.addedSeq {
-                        throw VaultError.integrityFailure(
-                            "event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)' with the key of their second addition (event \(signer.addedSeq)); they were first added at event \(first)")
+                    if let first = try firstAdded.of(event.actor), first != signer.addedSeq {
+                        throw VaultError.secondAddition(event.actor, first: first, second: signer.addedSeq)
                     }
                     signersChecked.insert(event.actor)
                 }
@@ -321,7 +377,7 @@ enum Trust {
                 }
                 if case .staffLeft(let data) = event.data { departed[data.id] = event.seq }
                 if case .staffAdded(let data) = event.data {
-                    if let first = try addedHere[data.id] ?? firstAddedBefore(data.id) {
+                    if let first = try addedHere[data.id] ?? firstAdded.of(data.id) {
                         throw VaultError.integrityFailure("event \(event.seq) adds '\(data.id)', who was already added to the staff at event \(first)")
                     }
                     addedHere[data.id] = event.seq
@@ -365,7 +421,7 @@ enum Trust {
                 if event.seq > 2 {
                     key = added[event.actor] ?? book[event.actor]?.key
                     if key == nil, !unknown.contains(event.actor) {
-                        key = (try? Trust.signer(event.actor, range: prefix, reader: reader, book: scratch))?.key
+                        key = (try? Trust.signer(event.actor, range: prefix, reader: reader, book: scratch, firstAdded: nil))?.key
                         if key == nil { unknown.insert(event.actor) }
                     }
                 }
@@ -412,19 +468,20 @@ enum Trust {
         let event = try trustedEvent(last, range: range, reader: reader)
         let record = try reader.event(seq: last)!
         let newestFormat = try newestFormat(range: range, reader: reader)
+        let firstAdded = FirstAdditions(range: range, reader: reader, book: book)
         if let why = Event.beyondVault(event.format, newest: newestFormat) {
             throw VaultError.integrityFailure("the newest event \(why)")
         }
         if last > 2 {
-            let signer = try signer(event.actor, range: range, reader: reader, book: book)
+            let signer = try signer(event.actor, range: range, reader: reader, book: book, firstAdded: firstAdded)
             guard signer.key.isValidSignature(record.signature, for: Event.signedMessage(body: record.body)) else {
                 throw VaultError.integrityFailure("the newest event is not validly signed by '\(event.actor)'")
             }
-            if let left = try departures(range: range, reader: reader)[event.actor], left < event.seq {
+            if let left = try departures(range: range, reader: reader, book: book)[event.actor], left < event.seq {
                 throw VaultError.integrityFailure("the newest event is signed by '\(event.actor)', who left the staff at event \(left)")
             }
         } else if last == 2 {
-            _ = try signer(event.actor, range: range, reader: reader, book: book)
+            _ = try signer(event.actor, range: range, reader: reader, book: book, firstAdded: firstAdded)
         }
         return TrustedHead(range: range, stateRoot: event.stateRoot, legacyState: nil, anchored: false, newestFormat: newestFormat)
     }

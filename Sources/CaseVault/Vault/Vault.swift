@@ -251,10 +251,11 @@ public final class Vault: @unchecked Sendable {
             // A signer's key comes from their staff.added event inside the
             // checkpoint's own tree; a name that is not a member by then
             // (none, added later, or left by then) is ignored.
-            let departed = try Trust.departures(range: head.range, reader: reader)
+            let departed = try Trust.departures(range: head.range, reader: reader, book: signers)
+            let firstAdded = FirstAdditions(range: head.range, reader: reader, book: signers)
             let signed = try checkpoint.signers(vaultID: config.vaultId).contains { id in
                 guard departed[id] == nil, let row = try reader.staff(id: id), row.addedSeq <= head.range.size else { return false }
-                let signer = try Trust.signer(id, range: head.range, reader: reader, book: signers)
+                let signer = try Trust.signer(id, range: head.range, reader: reader, book: signers, firstAdded: firstAdded)
                 return checkpoint.isSigned(by: id, key: signer.key, vaultID: config.vaultId)
             }
             guard signed else { throw VaultError.integrityFailure("\(source) is not signed by a member of this vault") }
