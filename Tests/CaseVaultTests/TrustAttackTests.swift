@@ -362,6 +362,112 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         #expect(try office.verify().findings.contains { $0.subject == "event \(addedAgain)" })
     }
 
+    /// A checkpoint counts by any one member's signature, whatever order the signatures come in;
+    /// a signature by a member whose staff row points at a second addition of them is no
+    /// member's, and alone it refuses the checkpoint, naming why.
+    @Test func aCheckpointSignedWithASecondAdditionsKeyCountsForNothing() throws {
+        let office = try Office()
+        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let rogue = SigningKeyPair()
+        let row = try office.rows("SELECT box_public_key, wrapped_keys_hash FROM staff WHERE id = 'grace'")[0]
+        let again = try office.appendByHand(.staffAdded(StaffAdded(id: "grace", name: "Grace Otieno", role: Role.caseManager.rawValue,
+                                                                   boxPublicKey: Array(row["box_public_key"] as Data).hexString,
+                                                                   signingPublicKey: rogue.publicKey.bytes.hexString,
+                                                                   wrappedKeysHash: row["wrapped_keys_hash"])), as: "amina", key: amina.signingKeys)
+        try office.sql("UPDATE staff SET added_seq = ? WHERE id = 'grace'", [again])
+        let vaultID = try Vault.open(at: office.path).config.vaultId
+        let root = try Vault.open(at: office.path).store.read { try CompactRange(LogNodes(reader: $0), size: again).root }
+        let byAmina = try Checkpoint.signed(vaultID: vaultID, size: again, root: root, by: amina)
+        let name = Checkpoint.keyName(vaultID: vaultID, staffID: "grace")
+        let byGrace = Checkpoint.Signature(keyName: name, keyID: Checkpoint.keyID(name: name, key: rogue.publicKey),
+                                           signature: rogue.sign(Array(byAmina.text.utf8)))
+        func checkpoint(_ signatures: [Checkpoint.Signature]) -> Checkpoint {
+            Checkpoint(origin: byAmina.origin, size: again, root: root, signatures: signatures)
+        }
+        expectIntegrity("the key of event \(again), a second addition of the same id, is not theirs") {
+            _ = try office.open("peter", checkpoint: checkpoint([byGrace])).read { _, head in head }
+        }
+        for signatures in [[byGrace] + byAmina.signatures, byAmina.signatures + [byGrace]] {
+            #expect(try office.open("peter", checkpoint: checkpoint(signatures)).read { _, head in head.size } == again)
+        }
+    }
+
+    /// Each admin in the chain that added a signer is held to their first addition too: a
+    /// member added by a second addition's key is no member.
+    @Test func aMemberAddedWithASecondAdditionsKeyIsNoMember() throws {
+        let office = try Office()
+        try office.act("amina") { vault, admin in
+            try vault.addStaff(id: "zed", name: "Zed Admin", role: .admin, passphrase: try office.scratch.passphrase("zed passphrase!!"), by: admin)
+        }
+        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let rogue = SigningKeyPair(), newbie = SigningKeyPair()
+        let row = try office.rows("SELECT box_public_key, wrapped_keys_hash FROM staff WHERE id = 'zed'")[0]
+        let hex = String(repeating: "ab", count: 32)
+        let zedAgain = try office.appendByHand(.staffAdded(StaffAdded(id: "zed", name: "Zed Admin", role: Role.admin.rawValue,
+                                                                      boxPublicKey: Array(row["box_public_key"] as Data).hexString,
+                                                                      signingPublicKey: rogue.publicKey.bytes.hexString,
+                                                                      wrappedKeysHash: row["wrapped_keys_hash"])), as: "amina", key: amina.signingKeys)
+        try office.sql("UPDATE staff SET added_seq = ? WHERE id = 'zed'", [zedAgain])
+        let added = try office.appendByHand(.staffAdded(StaffAdded(id: "nadia", name: "Nadia Said", role: Role.caseManager.rawValue,
+                                                                   boxPublicKey: hex, signingPublicKey: newbie.publicKey.bytes.hexString,
+                                                                   wrappedKeysHash: hex)), as: "zed", key: rogue)
+        try office.sql("""
+            CREATE TEMP TABLE copy AS SELECT * FROM staff WHERE id = 'grace';
+            UPDATE copy SET id = 'nadia', added_seq = \(added);
+            INSERT INTO staff SELECT * FROM copy;
+            """)
+        // First use refuses it already (its newest event is the addition by zed's second key).
+        expectIntegrity("'zed' was first added at event") { _ = try Vault.open(at: office.path).read { _, head in head } }
+        var unchecked = Vault.OpenOptions()
+        unchecked.checksOnOpen = false
+        let past = try Vault.open(at: office.path, options: unchecked)
+        let checkpoint = try Checkpoint.signed(vaultID: past.config.vaultId, size: added,
+                                               root: try past.store.read { try CompactRange(LogNodes(reader: $0), size: added).root }, by: amina)
+        try office.appendByHand(.contentRead(ContentRead(case: "CP-2024-0042", document: "Notes", version: 1, tier: "team", object: hex)),
+                                as: "nadia", key: newbie)
+        expectIntegrity("'zed' was first added at event") { _ = try office.open("peter", checkpoint: checkpoint).read { _, head in head } }
+    }
+
+    /// What first use learns of signers, on a log nothing vouches for yet, is not what the walk
+    /// from the first anchor believes: a log shown to first use with a rogue key at a member's
+    /// real addition, then put back and extended with events signed with that key, is refused.
+    @Test func firstUseLeavesNothingForTheFirstAnchorToBelieve() throws {
+        let office = try Office()
+        try office.openCase()
+        try office.file("one")
+        _ = try office.read()
+        let real = try office.rows("SELECT * FROM events ORDER BY seq")
+        let size = Int64(real.count)
+        let root = try Vault.open(at: office.path).store.read { try CompactRange(LogNodes(reader: $0), size: size).root }
+        let addition: Int64 = try office.rows("SELECT added_seq FROM staff WHERE id = 'grace'")[0][0]
+        let read = try Event(body: Array(office.rows("SELECT body FROM events WHERE type = 'content.read' AND actor = 'grace'")[0]["body"] as Data))
+        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let rogue = SigningKeyPair()
+        // The log first use is shown: the real one up to grace's addition, which has a rogue key.
+        let row = try office.rows("SELECT box_public_key, wrapped_keys_hash FROM staff WHERE id = 'grace'")[0]
+        try office.sql("DELETE FROM events WHERE seq >= ?", [addition])
+        #expect(try office.appendByHand(.staffAdded(StaffAdded(id: "grace", name: "Grace Otieno", role: Role.caseManager.rawValue,
+                                                                boxPublicKey: Array(row["box_public_key"] as Data).hexString,
+                                                                signingPublicKey: rogue.publicKey.bytes.hexString,
+                                                                wrappedKeysHash: row["wrapped_keys_hash"])), as: "amina", key: amina.signingKeys) == addition)
+        try office.appendByHand(read.data, as: "grace", key: rogue)
+        var options = Vault.OpenOptions()
+        options.checksOnOpen = false  // the settings are compared once trust is anchored, not here
+        let vault = try Vault.open(at: office.path, options: options)
+        _ = try vault.read { _, head in head }  // first use: believes the rogue key
+        // Put back the real log, and extend it with an event signed with the rogue key.
+        try office.sql("DELETE FROM events")
+        for event in real {
+            try office.sql("INSERT INTO events (seq, type, actor, at, body, signature, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [event["seq"] as Int64, event["type"] as String, event["actor"] as String, event["at"] as String,
+                            event["body"] as Data, event["signature"] as Data, event["leaf_hash"] as Data])
+        }
+        let forged = try office.appendByHand(read.data, as: "grace", key: rogue)
+        expectIntegrity("event \(forged) (content.read) is not validly signed by 'grace'") {
+            try vault.adopt(TrustAnchor(size: size, root: root, source: "grace's wrapped keys"))
+        }
+    }
+
     /// Both additions among the events a catch-up meets: the second is refused there.
     @Test func aSecondAdditionAmongTheNewEventsIsRefused() throws {
         let office = try Office()
@@ -379,32 +485,37 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         expectIntegrity("event \(seq) adds 'nadia', who was already added to the staff at event \(first)") { _ = try office.open("grace").cases() }
     }
 
-    /// A signer the process already knows (first use looked them up) still signs nothing before
-    /// their addition, when an older anchor brings the events before it to be checked.
+    /// A signer the process already knows (an earlier check of the log met their addition)
+    /// still signs nothing before it, when the log is then rewritten after the anchor and the
+    /// events from the anchor on are checked again.
     @Test func anEventSignedBeforeItsSignersAdditionIsRefusedEvenWhenTheSignerIsKnown() throws {
         let office = try Office()
         try office.openCase()
+        _ = try office.act("grace") { vault, _ in try vault.cases() }  // her checkpoint: the anchor
         let anchor: Int64 = try office.rows("SELECT MAX(seq) FROM events")[0][0]
         let root = try Vault.open(at: office.path).store.read { try CompactRange(LogNodes(reader: $0), size: anchor).root }
         let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
         let key = SigningKeyPair()
-        let object = String(repeating: "ab", count: 32)
-        let read = EventData.contentRead(ContentRead(case: "CP-2024-0042", document: "Notes", version: 1, tier: "team", object: object))
-        let early = try office.appendByHand(read, as: "nadia", key: key)
-        let added = try office.appendByHand(.staffAdded(StaffAdded(id: "nadia", name: "Nadia Said", role: Role.caseManager.rawValue,
-                                                                   boxPublicKey: object, signingPublicKey: key.publicKey.bytes.hexString,
-                                                                   wrappedKeysHash: object)), as: "amina", key: amina.signingKeys)
+        let hex = String(repeating: "ab", count: 32)
+        let addition = EventData.staffAdded(StaffAdded(id: "nadia", name: "Nadia Said", role: Role.caseManager.rawValue,
+                                                       boxPublicKey: hex, signingPublicKey: key.publicKey.bytes.hexString, wrappedKeysHash: hex))
+        let read = EventData.contentRead(ContentRead(case: "CP-2024-0042", document: "Notes", version: 1, tier: "team", object: hex))
+        let added = try office.appendByHand(addition, as: "amina", key: amina.signingKeys)
         try office.appendByHand(read, as: "nadia", key: key)
-        // Her staff row, as the one who wrote these would leave it.
         try office.sql("""
             CREATE TEMP TABLE copy AS SELECT * FROM staff WHERE id = 'grace';
             UPDATE copy SET id = 'nadia', added_seq = \(added);
             INSERT INTO staff SELECT * FROM copy;
             """)
-        let vault = try Vault.open(at: office.path)
-        _ = try vault.read { _, head in head }  // first use: the newest event, signed by nadia after her addition
+        let vault = try office.open("grace")
+        _ = try vault.read { _, head in head }  // checks both events: the process now knows nadia
+        // The events after the anchor rewritten: nadia signs first, her addition comes after.
+        try office.sql("DELETE FROM events WHERE seq > ?", [anchor])
+        let early = try office.appendByHand(read, as: "nadia", key: key)
+        let late = try office.appendByHand(addition, as: "amina", key: amina.signingKeys)
+        try office.sql("UPDATE staff SET added_seq = ? WHERE id = 'nadia'", [late])
         expectIntegrity("event \(early) (content.read) is signed by 'nadia', who was added only at event \(added)") {
-            try vault.adopt(TrustAnchor(size: anchor, root: root, source: "an older anchor"))
+            try vault.adopt(TrustAnchor(size: anchor, root: root, source: "grace's wrapped keys"))
         }
     }
 
@@ -413,7 +524,11 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
     @Test func aStaffRowNumberedZeroIsInNoLog() throws {
         let office = try Office()
         _ = try office.act("grace") { vault, _ in try vault.cases() }
-        try office.sql("INSERT INTO events SELECT 0, type, actor, at, body, signature, leaf_hash FROM events WHERE seq = 2")
+        // Numbered 0 in its body too (as the row says), so that nothing but its number keeps it out.
+        try office.sql("""
+            INSERT INTO events SELECT 0, type, actor, at, CAST(json_set(CAST(body AS TEXT), '$.seq', 0) AS BLOB), signature, leaf_hash
+            FROM events WHERE seq = 2
+            """)
         try office.openCase()
         _ = try office.act("grace") { vault, _ in try vault.cases() }
         #expect(try office.verify().findings.map(\.kind) == [.eventOutOfPlace])

@@ -68,24 +68,28 @@ final class SignerBook: @unchecked Sendable {
     private var signers: [String: Signer] = [:]
     /// The first staff.added and staff.left of each id in the trusted range
     /// last asked about (`Trust.additions`, `Trust.departures`): a command's
-    /// checkpoint check and the catch-up after it ask about the same one.
-    private var firstOfEach: [EventType: (range: CompactRange, ids: [String: Int64])] = [:]
+    /// checkpoint check and the catch-up after it most often ask about the
+    /// same one. (Kept by range: what a range holds is fixed by its root.)
+    private var additions: (range: CompactRange, found: [String: Trust.Addition])?
+    private var departures: (range: CompactRange, found: [String: Int64])?
 
     subscript(id: String) -> Signer? {
         get { lock.lock(); defer { lock.unlock() }; return signers[id] }
         set { lock.lock(); signers[id] = newValue; lock.unlock() }
     }
 
-    func firstOfEach(_ type: EventType, in range: CompactRange, scan: () throws -> [String: Int64]) rethrows -> [String: Int64] {
-        lock.lock()
-        let known = firstOfEach[type]
-        lock.unlock()
-        if let known, known.range == range { return known.ids }
-        let ids = try scan()
-        lock.lock()
-        firstOfEach[type] = (range, ids)
-        lock.unlock()
-        return ids
+    func additions(in range: CompactRange, scan: () throws -> [String: Trust.Addition]) rethrows -> [String: Trust.Addition] {
+        if let known = lock.withLock({ additions }), known.range == range { return known.found }
+        let found = try scan()
+        lock.withLock { additions = (range, found) }
+        return found
+    }
+
+    func departures(in range: CompactRange, scan: () throws -> [String: Int64]) rethrows -> [String: Int64] {
+        if let known = lock.withLock({ departures }), known.range == range { return known.found }
+        let found = try scan()
+        lock.withLock { departures = (range, found) }
+        return found
     }
 }
 
@@ -95,7 +99,7 @@ final class FirstAdditions {
     let range: CompactRange
     let reader: any CatalogReader
     let book: SignerBook
-    private var found: [String: Int64]?
+    private var found: [String: Trust.Addition]?
 
     init(range: CompactRange, reader: any CatalogReader, book: SignerBook) {
         self.range = range
@@ -103,7 +107,7 @@ final class FirstAdditions {
         self.book = book
     }
 
-    func of(_ id: String) throws -> Int64? {
+    func of(_ id: String) throws -> Trust.Addition? {
         if found == nil { found = try Trust.additions(range: range, reader: reader, book: book) }
         return found![id]
     }
@@ -175,13 +179,13 @@ enum Trust {
         guard row.addedSeq >= 2, row.addedSeq <= range.size else {
             throw VaultError.integrityFailure("'\(actor)' was added by no event of the log")
         }
-        if let firstAdded, let first = try firstAdded.of(actor), first != row.addedSeq {
-            throw VaultError.secondAddition(actor, first: first, second: row.addedSeq)
-        }
         let event = try trustedEvent(row.addedSeq, range: range, reader: reader)
         guard case .staffAdded(let data) = event.data, data.id == actor, let role = Role(rawValue: data.role),
               let keyBytes = [UInt8](hexString: data.signingPublicKey), let key = try? SigningPublicKey(bytes: keyBytes) else {
             throw VaultError.integrityFailure("event \(row.addedSeq) is not the addition of '\(actor)'")
+        }
+        if let firstAdded, let first = try firstAdded.of(actor), first.seq != row.addedSeq {
+            throw VaultError.secondAddition(actor, first: first.seq, second: row.addedSeq)
         }
         let added = try reader.event(seq: row.addedSeq)!
         let adderKey: SigningPublicKey
@@ -215,27 +219,38 @@ enum Trust {
     /// included under the range's root. (A staff.left whose type column was
     /// edited escapes this until `verify`, which reads every event.)
     static func departures(range: CompactRange, reader: any CatalogReader, book: SignerBook) throws -> [String: Int64] {
-        try book.firstOfEach(.staffLeft, in: range) { try firstOfEach(.staffLeft, range: range, reader: reader) }
-    }
-
-    /// Who was added to the staff, and at which event (the first addition of
-    /// each id), in the trusted log `range`, found as `departures` are.
-    static func additions(range: CompactRange, reader: any CatalogReader, book: SignerBook) throws -> [String: Int64] {
-        try book.firstOfEach(.staffAdded, in: range) { try firstOfEach(.staffAdded, range: range, reader: reader) }
-    }
-
-    private static func firstOfEach(_ type: EventType, range: CompactRange, reader: any CatalogReader) throws -> [String: Int64] {
-        var first: [String: Int64] = [:]
-        for event in try trustedEvents(type, range: range, reader: reader) {
-            let id: String
-            switch (type, event.data) {
-            case (.staffLeft, .staffLeft(let data)): id = data.id
-            case (.staffAdded, .staffAdded(let data)): id = data.id
-            default: throw VaultError.integrityFailure("event \(event.seq) is not the \(type.rawValue) the catalog says")
+        try book.departures(in: range) {
+            var first: [String: Int64] = [:]
+            for event in try trustedEvents(.staffLeft, range: range, reader: reader) {
+                guard case .staffLeft(let data) = event.data else { throw notThe(.staffLeft, event) }
+                first[data.id] = min(first[data.id] ?? event.seq, event.seq)
             }
-            first[id] = min(first[id] ?? event.seq, event.seq)
+            return first
         }
-        return first
+    }
+
+    /// A member's first addition: where, and the signing key it gave.
+    struct Addition: Equatable {
+        let seq: Int64
+        let signingKey: String
+    }
+
+    /// Who was added to the staff, at which event and with which key (the
+    /// first addition of each id), in the trusted log `range`, found as
+    /// `departures` are.
+    static func additions(range: CompactRange, reader: any CatalogReader, book: SignerBook) throws -> [String: Addition] {
+        try book.additions(in: range) {
+            var first: [String: Addition] = [:]
+            for event in try trustedEvents(.staffAdded, range: range, reader: reader) {
+                guard case .staffAdded(let data) = event.data else { throw notThe(.staffAdded, event) }
+                if first[data.id].map({ event.seq < $0.seq }) ?? true { first[data.id] = Addition(seq: event.seq, signingKey: data.signingPublicKey) }
+            }
+            return first
+        }
+    }
+
+    private static func notThe(_ type: EventType, _ event: Event) -> VaultError {
+        .integrityFailure("event \(event.seq) is not the \(type.rawValue) the catalog says")
     }
 
     /// The events of the trusted log `range` whose stored type column is
@@ -359,8 +374,12 @@ enum Trust {
                     throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)', who was added only at event \(signer.addedSeq)")
                 }
                 if signer.addedSeq <= prefix.size, !signersChecked.contains(event.actor) {
-                    if let first = try firstAdded.of(event.actor), first != signer.addedSeq {
-                        throw VaultError.secondAddition(event.actor, first: first, second: signer.addedSeq)
+                    guard let first = try firstAdded.of(event.actor) else {
+                        throw VaultError.integrityFailure("'\(event.actor)' was added by no staff.added of the trusted log")
+                    }
+                    if first.seq != signer.addedSeq { throw VaultError.secondAddition(event.actor, first: first.seq, second: signer.addedSeq) }
+                    guard first.signingKey == signer.key.bytes.hexString else {
+                        throw VaultError.integrityFailure("the key held for '\(event.actor)' is not the one their addition (event \(first.seq)) gave")
                     }
                     signersChecked.insert(event.actor)
                 }
@@ -377,7 +396,7 @@ enum Trust {
                 }
                 if case .staffLeft(let data) = event.data { departed[data.id] = event.seq }
                 if case .staffAdded(let data) = event.data {
-                    if let first = try addedHere[data.id] ?? firstAdded.of(data.id) {
+                    if let first = try addedHere[data.id] ?? firstAdded.of(data.id)?.seq {
                         throw VaultError.integrityFailure("event \(event.seq) adds '\(data.id)', who was already added to the staff at event \(first)")
                     }
                     addedHere[data.id] = event.seq
@@ -458,7 +477,12 @@ enum Trust {
     /// the vault's creation must all be signed and included consistently
     /// under the log's stored root. This catches edited rows and events; only
     /// an anchor catches a log rewritten whole.
-    static func firstUse(reader: any CatalogReader, book: SignerBook) throws -> TrustedHead {
+    ///
+    /// What it learns of signers goes into a book of its own, not the
+    /// vault's: nothing vouches for this log yet, and the catch-up from the
+    /// first anchor must look every signer up again under that anchor.
+    static func firstUse(reader: any CatalogReader) throws -> TrustedHead {
+        let book = SignerBook()
         let last = try reader.lastEventSeq()
         guard last > 0 else { return .empty }
         let range: CompactRange

@@ -225,7 +225,7 @@ public final class Vault: @unchecked Sendable {
         lock.lock()
         anchors += keyAnchors
         lock.unlock()
-        guard !anchors.isEmpty else { return try Trust.firstUse(reader: reader, book: signers) }
+        guard !anchors.isEmpty else { return try Trust.firstUse(reader: reader) }
         anchors.sort { $0.size < $1.size }
         var heads: [TrustedHead] = []
         for anchor in anchors { heads.append(try Trust.head(at: anchor, reader: reader)) }
@@ -248,17 +248,25 @@ public final class Vault: @unchecked Sendable {
         try checkpointsAtOpen.map { checkpoint, source in
             let anchor = TrustAnchor(size: checkpoint.size, root: checkpoint.root, source: source)
             let head = try Trust.head(at: anchor, reader: reader)
-            // A signer's key comes from their staff.added event inside the
-            // checkpoint's own tree; a name that is not a member by then
-            // (none, added later, or left by then) is ignored.
+            // A signer's key comes from their first staff.added event inside
+            // the checkpoint's own tree; a name that is not a member by then
+            // (none, added later, or left by then) is ignored. One member's
+            // signature is enough, whatever the others': a signer whose key
+            // cannot be found is reported only when no other signature counts.
             let departed = try Trust.departures(range: head.range, reader: reader, book: signers)
             let firstAdded = FirstAdditions(range: head.range, reader: reader, book: signers)
+            var failure: (any Error)?
             let signed = try checkpoint.signers(vaultID: config.vaultId).contains { id in
                 guard departed[id] == nil, let row = try reader.staff(id: id), row.addedSeq <= head.range.size else { return false }
-                let signer = try Trust.signer(id, range: head.range, reader: reader, book: signers, firstAdded: firstAdded)
-                return checkpoint.isSigned(by: id, key: signer.key, vaultID: config.vaultId)
+                do {
+                    let signer = try Trust.signer(id, range: head.range, reader: reader, book: signers, firstAdded: firstAdded)
+                    return checkpoint.isSigned(by: id, key: signer.key, vaultID: config.vaultId)
+                } catch {
+                    failure = failure ?? error
+                    return false
+                }
             }
-            guard signed else { throw VaultError.integrityFailure("\(source) is not signed by a member of this vault") }
+            guard signed else { throw failure ?? VaultError.integrityFailure("\(source) is not signed by a member of this vault") }
             return anchor
         }
     }
