@@ -519,6 +519,49 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         }
     }
 
+    /// What a process learnt of a signer in an earlier check of the log is believed again only
+    /// as the log checked now gives it: a member whose addition the rewritten log no longer
+    /// holds signs nothing, and a member whose addition now gives another role keeps no other.
+    @Test(arguments: [false, true])
+    func aSignerLearntInAnEarlierCheckIsHeldToTheLogCheckedNow(sameAddition: Bool) throws {
+        let office = try Office()
+        try office.openCase()
+        _ = try office.act("grace") { vault, _ in try vault.cases() }  // her checkpoint: the anchor
+        let anchor: Int64 = try office.rows("SELECT MAX(seq) FROM events")[0][0]
+        let anchorRoot = try Vault.open(at: office.path).store.read { try CompactRange(LogNodes(reader: $0), size: anchor).root }
+        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let key = SigningKeyPair()
+        let hex = String(repeating: "ab", count: 32)
+        func addition(_ id: String, _ role: Role, _ signing: String) -> EventData {
+            .staffAdded(StaffAdded(id: id, name: "Nadia Said", role: role.rawValue, boxPublicKey: hex, signingPublicKey: signing, wrappedKeysHash: hex))
+        }
+        // First seen: nadia added as an admin.
+        let added = try office.appendByHand(addition("nadia", .admin, key.publicKey.bytes.hexString), as: "amina", key: amina.signingKeys)
+        try office.sql("""
+            CREATE TEMP TABLE copy AS SELECT * FROM staff WHERE id = 'grace';
+            UPDATE copy SET id = 'nadia', role = 'admin', added_seq = \(added);
+            INSERT INTO staff SELECT * FROM copy;
+            """)
+        let vault = try office.open("grace")
+        _ = try vault.read { _, head in head }  // the process now knows nadia, an admin
+        // The events after the anchor rewritten: nadia's addition gone (another in its place),
+        // or at the same place with the same key but as a case manager; then nadia adds someone,
+        // which only an admin may sign.
+        try office.sql("DELETE FROM events WHERE seq > ?", [anchor])
+        let other = String(repeating: "cd", count: 32)
+        try office.appendByHand(sameAddition ? addition("nadia", .caseManager, key.publicKey.bytes.hexString) : addition("noor", .caseManager, other),
+                                as: "amina", key: amina.signingKeys)
+        let now = try Vault.open(at: office.path).store.read { try CompactRange(LogNodes(reader: $0), size: added).root }
+        try office.appendByHand(addition("zara", .caseManager, other), as: "nadia", key: key)
+        let message = sameAddition ? "the key or role held for 'nadia' is not what their addition (event \(added)) gave"
+                                   : "is signed by 'nadia' with the key of event \(added), which this log does not hold as their addition"
+        expectIntegrity(message) {
+            // Past the rewritten addition, or from the old anchor (the other addition comes in the walk).
+            try vault.adopt(sameAddition ? TrustAnchor(size: added, root: now, source: "an anchor past it")
+                                         : TrustAnchor(size: anchor, root: anchorRoot, source: "an anchor before it"))
+        }
+    }
+
     /// A prefix event row numbered 0 or below is in no log: the look-ups pass it by (verify
     /// reports it) rather than stop on it.
     @Test func aStaffRowNumberedZeroIsInNoLog() throws {

@@ -229,10 +229,11 @@ enum Trust {
         }
     }
 
-    /// A member's first addition: where, and the signing key it gave.
+    /// A member's first addition: where, and the signing key and role it gave.
     struct Addition: Equatable {
         let seq: Int64
         let signingKey: String
+        let role: String
     }
 
     /// Who was added to the staff, at which event and with which key (the
@@ -243,7 +244,7 @@ enum Trust {
             var first: [String: Addition] = [:]
             for event in try trustedEvents(.staffAdded, range: range, reader: reader) {
                 guard case .staffAdded(let data) = event.data else { throw notThe(.staffAdded, event) }
-                if first[data.id].map({ event.seq < $0.seq }) ?? true { first[data.id] = Addition(seq: event.seq, signingKey: data.signingPublicKey) }
+                if first[data.id].map({ event.seq < $0.seq }) ?? true { first[data.id] = Addition(seq: event.seq, signingKey: data.signingPublicKey, role: data.role) }
             }
             return first
         }
@@ -320,7 +321,7 @@ enum Trust {
         // trusted prefix are looked for only when needed (found as the
         // departures are); those among these events, as they are met.
         let firstAdded = FirstAdditions(range: prefix, reader: reader, book: book)
-        var addedHere: [String: Int64] = [:]
+        var addedHere: [String: Trust.Addition] = [:]
         var signersChecked = Set<String>()
         /// One event, checked in order; `parsed` is its body parsed ahead,
         /// `ahead` a signature check made ahead with the key it names.
@@ -362,24 +363,28 @@ enum Trust {
                     throw VaultError.integrityFailure("the vault's first two events are not its first admin creating it")
                 }
                 book[data.id] = SignerBook.Signer(key: key, role: .admin, addedSeq: 2)
-                addedHere[data.id] = 2
+                addedHere[data.id] = Trust.Addition(seq: 2, signingKey: data.signingPublicKey, role: data.role)
             default:
                 guard event.seq > 2 else { throw VaultError.integrityFailure("the log does not start with the vault's creation") }
                 let signer = try book[event.actor]
                     ?? (try Trust.signer(event.actor, range: prefix, reader: reader, book: book, firstAdded: firstAdded))
-                // A signer signs nothing before their addition; one known from the trusted prefix
-                // (the book may hold them from another check) was added there by that event and
-                // no earlier one.
+                // A signer signs nothing before their addition. What the book holds may come
+                // from another check of the log (an earlier walk, another range): it is used
+                // only as this walk's own sources give it, once per signer: their first addition
+                // in the trusted prefix, or their addition met in this walk.
                 guard signer.addedSeq < event.seq else {
                     throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)', who was added only at event \(signer.addedSeq)")
                 }
-                if signer.addedSeq <= prefix.size, !signersChecked.contains(event.actor) {
-                    guard let first = try firstAdded.of(event.actor) else {
-                        throw VaultError.integrityFailure("'\(event.actor)' was added by no staff.added of the trusted log")
+                if !signersChecked.contains(event.actor) {
+                    let inPrefix = signer.addedSeq <= prefix.size
+                    let addition = inPrefix ? try firstAdded.of(event.actor) : addedHere[event.actor]
+                    guard let addition, addition.seq == signer.addedSeq else {
+                        if inPrefix, let first = addition { throw VaultError.secondAddition(event.actor, first: first.seq, second: signer.addedSeq) }
+                        throw VaultError.integrityFailure(
+                            "event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)' with the key of event \(signer.addedSeq), which this log does not hold as their addition")
                     }
-                    if first.seq != signer.addedSeq { throw VaultError.secondAddition(event.actor, first: first.seq, second: signer.addedSeq) }
-                    guard first.signingKey == signer.key.bytes.hexString else {
-                        throw VaultError.integrityFailure("the key held for '\(event.actor)' is not the one their addition (event \(first.seq)) gave")
+                    guard addition.signingKey == signer.key.bytes.hexString, addition.role == signer.role.rawValue else {
+                        throw VaultError.integrityFailure("the key or role held for '\(event.actor)' is not what their addition (event \(addition.seq)) gave")
                     }
                     signersChecked.insert(event.actor)
                 }
@@ -396,10 +401,10 @@ enum Trust {
                 }
                 if case .staffLeft(let data) = event.data { departed[data.id] = event.seq }
                 if case .staffAdded(let data) = event.data {
-                    if let first = try addedHere[data.id] ?? firstAdded.of(data.id)?.seq {
+                    if let first = try addedHere[data.id]?.seq ?? firstAdded.of(data.id)?.seq {
                         throw VaultError.integrityFailure("event \(event.seq) adds '\(data.id)', who was already added to the staff at event \(first)")
                     }
-                    addedHere[data.id] = event.seq
+                    addedHere[data.id] = Trust.Addition(seq: event.seq, signingKey: data.signingPublicKey, role: data.role)
                     if let role = Role(rawValue: data.role), let keyBytes = [UInt8](hexString: data.signingPublicKey),
                        let key = try? SigningPublicKey(bytes: keyBytes) {
                         book[data.id] = SignerBook.Signer(key: key, role: role, addedSeq: event.seq)

@@ -255,11 +255,14 @@ public final class Vault: @unchecked Sendable {
             // cannot be found is reported only when no other signature counts.
             let departed = try Trust.departures(range: head.range, reader: reader, book: signers)
             let firstAdded = FirstAdditions(range: head.range, reader: reader, book: signers)
+            // Signers looked up afresh in the checkpoint's own tree, not taken from what
+            // this process learnt under another (the vault's book keeps only the scans).
+            let lookedUp = SignerBook()
             var failure: (any Error)?
             let signed = try checkpoint.signers(vaultID: config.vaultId).contains { id in
                 guard departed[id] == nil, let row = try reader.staff(id: id), row.addedSeq <= head.range.size else { return false }
                 do {
-                    let signer = try Trust.signer(id, range: head.range, reader: reader, book: signers, firstAdded: firstAdded)
+                    let signer = try Trust.signer(id, range: head.range, reader: reader, book: lookedUp, firstAdded: firstAdded)
                     return checkpoint.isSigned(by: id, key: signer.key, vaultID: config.vaultId)
                 } catch {
                     failure = failure ?? error
@@ -286,7 +289,8 @@ public final class Vault: @unchecked Sendable {
     /// catalog to equal it, and use it until the next event signs its root.
     private func rebuildLegacyState(_ head: TrustedHead, reader: any CatalogReader) throws -> TrustedHead {
         let scratch = MemoryCatalogStore()
-        let root = try Replay.rebuild(from: reader, through: head.size, into: scratch, vaultID: config.vaultId, book: signers)
+        // A book of its own: on first use nothing vouches for this log yet (SECURITY.md §12b).
+        let root = try Replay.rebuild(from: reader, through: head.size, into: scratch, vaultID: config.vaultId, book: SignerBook())
         if let difference = try CatalogComparison.firstDifference(live: reader, replayed: scratch) {
             throw VaultError.integrityFailure("the catalog differs from its signed log: \(difference)")
         }
