@@ -514,16 +514,19 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         let early = try office.appendByHand(read, as: "nadia", key: key)
         let late = try office.appendByHand(addition, as: "amina", key: amina.signingKeys)
         try office.sql("UPDATE staff SET added_seq = ? WHERE id = 'nadia'", [late])
-        expectIntegrity("event \(early) (content.read) is signed by 'nadia', who was added only at event \(added)") {
+        // What the process learnt of her is not taken: looked up again under the anchor, she is no member yet.
+        _ = early
+        expectIntegrity("'nadia' was added by no event of the log") {
             try vault.adopt(TrustAnchor(size: anchor, root: root, source: "grace's wrapped keys"))
         }
     }
 
     /// What a process learnt of a signer in an earlier check of the log is believed again only
     /// as the log checked now gives it: a member whose addition the rewritten log no longer
-    /// holds signs nothing, and a member whose addition now gives another role keeps no other.
-    @Test(arguments: [false, true])
-    func aSignerLearntInAnEarlierCheckIsHeldToTheLogCheckedNow(sameAddition: Bool) throws {
+    /// holds signs nothing; one whose addition now gives another role keeps no other; one whose
+    /// addition, met in the walk, now gives no valid role signs nothing.
+    @Test(arguments: ["gone", "another role", "no valid role"])
+    func aSignerLearntInAnEarlierCheckIsHeldToTheLogCheckedNow(rewrite: String) throws {
         let office = try Office()
         try office.openCase()
         _ = try office.act("grace") { vault, _ in try vault.cases() }  // her checkpoint: the anchor
@@ -532,11 +535,11 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
         let key = SigningKeyPair()
         let hex = String(repeating: "ab", count: 32)
-        func addition(_ id: String, _ role: Role, _ signing: String) -> EventData {
-            .staffAdded(StaffAdded(id: id, name: "Nadia Said", role: role.rawValue, boxPublicKey: hex, signingPublicKey: signing, wrappedKeysHash: hex))
+        func addition(_ id: String, _ role: String, _ signing: String) -> EventData {
+            .staffAdded(StaffAdded(id: id, name: "Nadia Said", role: role, boxPublicKey: hex, signingPublicKey: signing, wrappedKeysHash: hex))
         }
         // First seen: nadia added as an admin.
-        let added = try office.appendByHand(addition("nadia", .admin, key.publicKey.bytes.hexString), as: "amina", key: amina.signingKeys)
+        let added = try office.appendByHand(addition("nadia", Role.admin.rawValue, key.publicKey.bytes.hexString), as: "amina", key: amina.signingKeys)
         try office.sql("""
             CREATE TEMP TABLE copy AS SELECT * FROM staff WHERE id = 'grace';
             UPDATE copy SET id = 'nadia', role = 'admin', added_seq = \(added);
@@ -545,20 +548,68 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         let vault = try office.open("grace")
         _ = try vault.read { _, head in head }  // the process now knows nadia, an admin
         // The events after the anchor rewritten: nadia's addition gone (another in its place),
-        // or at the same place with the same key but as a case manager; then nadia adds someone,
-        // which only an admin may sign.
+        // or at the same place with the same key but as a case manager or as no role at all;
+        // then nadia adds someone, which only an admin may sign.
         try office.sql("DELETE FROM events WHERE seq > ?", [anchor])
         let other = String(repeating: "cd", count: 32)
-        try office.appendByHand(sameAddition ? addition("nadia", .caseManager, key.publicKey.bytes.hexString) : addition("noor", .caseManager, other),
-                                as: "amina", key: amina.signingKeys)
+        let replacement = switch rewrite {
+        case "gone": addition("noor", Role.caseManager.rawValue, other)
+        case "another role": addition("nadia", Role.caseManager.rawValue, key.publicKey.bytes.hexString)
+        default: addition("nadia", "chief", key.publicKey.bytes.hexString)
+        }
+        try office.appendByHand(replacement, as: "amina", key: amina.signingKeys)
         let now = try Vault.open(at: office.path).store.read { try CompactRange(LogNodes(reader: $0), size: added).root }
-        try office.appendByHand(addition("zara", .caseManager, other), as: "nadia", key: key)
-        let message = sameAddition ? "the key or role held for 'nadia' is not what their addition (event \(added)) gave"
-                                   : "is signed by 'nadia' with the key of event \(added), which this log does not hold as their addition"
+        try office.appendByHand(addition("zara", Role.caseManager.rawValue, other), as: "nadia", key: key)
+        // Looked up again: no member at all, a case manager, or a member with no role.
+        let message = switch rewrite {
+        case "gone": "'nadia' was added by no event of the log"
+        case "another role": "a case manager may not sign staff.added"
+        default: "is signed by 'nadia', whose addition (event \(added)) gave no valid key and role"
+        }
         expectIntegrity(message) {
-            // Past the rewritten addition, or from the old anchor (the other addition comes in the walk).
-            try vault.adopt(sameAddition ? TrustAnchor(size: added, root: now, source: "an anchor past it")
-                                         : TrustAnchor(size: anchor, root: anchorRoot, source: "an anchor before it"))
+            // Past the rewritten addition (looked up in the prefix), or from the old anchor (met in the walk).
+            try vault.adopt(rewrite == "another role" ? TrustAnchor(size: added, root: now, source: "an anchor past it")
+                                                      : TrustAnchor(size: anchor, root: anchorRoot, source: "an anchor before it"))
+        }
+    }
+
+    /// The same for the admins in the chain that added a signer: an admin learnt with another
+    /// key in an earlier check does not vouch for a member added with that key.
+    @Test func anAdderLearntInAnEarlierCheckIsHeldToTheLogCheckedNow() throws {
+        let office = try Office()
+        _ = try office.act("grace") { vault, _ in try vault.cases() }  // her checkpoint: the anchor
+        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let rogue = SigningKeyPair(), real = SigningKeyPair(), nadia = SigningKeyPair()
+        let hex = String(repeating: "ab", count: 32)
+        func addition(_ id: String, _ role: Role, _ key: SigningKeyPair) -> EventData {
+            .staffAdded(StaffAdded(id: id, name: id, role: role.rawValue, boxPublicKey: hex, signingPublicKey: key.publicKey.bytes.hexString, wrappedKeysHash: hex))
+        }
+        func row(_ id: String, role: Role, at seq: Int64) throws {
+            try office.sql("""
+                CREATE TEMP TABLE copy AS SELECT * FROM staff WHERE id = 'grace';
+                UPDATE copy SET id = '\(id)', role = '\(role.rawValue)', added_seq = \(seq);
+                INSERT INTO staff SELECT * FROM copy;
+                """)
+        }
+        let anchor: Int64 = try office.rows("SELECT MAX(seq) FROM events")[0][0]
+        // First seen: zed, an admin, with the rogue key.
+        let zed = try office.appendByHand(addition("zed", .admin, rogue), as: "amina", key: amina.signingKeys)
+        try row("zed", role: .admin, at: zed)
+        let vault = try office.open("grace")
+        _ = try vault.read { _, head in head }  // the process now knows zed by the rogue key
+        // Rewritten: zed added with another key; nadia added "by zed" with the rogue key; an
+        // anchor past that, as if its maker had not looked; then nadia signs.
+        try office.sql("DELETE FROM events WHERE seq > ?", [anchor])
+        try office.appendByHand(addition("zed", .admin, real), as: "amina", key: amina.signingKeys)
+        let added = try office.appendByHand(addition("nadia", .caseManager, nadia), as: "zed", key: rogue)
+        try row("nadia", role: .caseManager, at: added)
+        var unchecked = Vault.OpenOptions()
+        unchecked.checksOnOpen = false
+        let root = try Vault.open(at: office.path, options: unchecked).store.read { try CompactRange(LogNodes(reader: $0), size: added).root }
+        try office.appendByHand(.contentRead(ContentRead(case: "CP-2024-0042", document: "Notes", version: 1, tier: "team", object: hex)),
+                                as: "nadia", key: nadia)
+        expectIntegrity("the staff.added event of 'nadia' has a bad signature") {
+            try vault.adopt(TrustAnchor(size: added, root: root, source: "a careless anchor"))
         }
     }
 

@@ -56,8 +56,11 @@ struct TrustedHead {
 }
 
 /// Public keys and roles of the members who sign, learned from their
-/// verified `staff.added` events. Key pairs never change for a staff id (a
-/// passphrase change re-wraps the same keys), so an entry stays true.
+/// verified `staff.added` events: a cache, not a source of trust. An entry
+/// was true of the log it was learned from, which may not be the log
+/// checked now (a log rewritten between two checks in one process): a
+/// check takes an entry only as its own sources give it (`Trust.signer`
+/// with `firstAdded`, `Trust.catchUp`), and else looks the signer up again.
 final class SignerBook: @unchecked Sendable {
     struct Signer {
         let key: SigningPublicKey
@@ -110,6 +113,12 @@ final class FirstAdditions {
     func of(_ id: String) throws -> Trust.Addition? {
         if found == nil { found = try Trust.additions(range: range, reader: reader, book: book) }
         return found![id]
+    }
+
+    /// Whether `signer` is what the range's first addition of `id` gives:
+    /// the same event, key and role.
+    func gives(_ signer: SignerBook.Signer, to id: String) throws -> Bool {
+        try of(id).map { $0.gives(signer) } ?? false
     }
 }
 
@@ -171,7 +180,8 @@ enum Trust {
     /// of an id, even signed by an admin, gives no key to sign as them.
     static func signer(_ actor: String, range: CompactRange, reader: any CatalogReader, book: SignerBook,
                        firstAdded: FirstAdditions?, depth: Int = 0) throws -> SignerBook.Signer {
-        if let known = book[actor] { return known }
+        // What the book holds is taken only as this range's first addition of them gives it.
+        if let known = book[actor], try firstAdded.map({ try $0.gives(known, to: actor) }) ?? true { return known }
         guard depth < 64 else { throw VaultError.integrityFailure("the chain of admins who added '\(actor)' does not end") }
         guard let row = try reader.staff(id: actor) else {
             throw VaultError.integrityFailure("event signer '\(actor)' is not on the staff")
@@ -234,6 +244,10 @@ enum Trust {
         let seq: Int64
         let signingKey: String
         let role: String
+
+        func gives(_ signer: SignerBook.Signer) -> Bool {
+            seq == signer.addedSeq && signingKey == signer.key.bytes.hexString && role == signer.role.rawValue
+        }
     }
 
     /// Who was added to the staff, at which event and with which key (the
@@ -322,7 +336,9 @@ enum Trust {
         // departures are); those among these events, as they are met.
         let firstAdded = FirstAdditions(range: prefix, reader: reader, book: book)
         var addedHere: [String: Trust.Addition] = [:]
-        var signersChecked = Set<String>()
+        // Each signer as this walk has checked them, the first time they sign in it (not
+        // read from the shared book again: another walk may write there meanwhile).
+        var checkedSigners: [String: SignerBook.Signer] = [:]
         /// One event, checked in order; `parsed` is its body parsed ahead,
         /// `ahead` a signature check made ahead with the key it names.
         func check(_ record: EventRecord, _ parsed: Result<Event, any Error>, _ ahead: (key: SigningPublicKey, valid: Bool)?) throws {
@@ -366,28 +382,27 @@ enum Trust {
                 addedHere[data.id] = Trust.Addition(seq: 2, signingKey: data.signingPublicKey, role: data.role)
             default:
                 guard event.seq > 2 else { throw VaultError.integrityFailure("the log does not start with the vault's creation") }
-                let signer = try book[event.actor]
-                    ?? (try Trust.signer(event.actor, range: prefix, reader: reader, book: book, firstAdded: firstAdded))
-                // A signer signs nothing before their addition. What the book holds may come
-                // from another check of the log (an earlier walk, another range): it is used
-                // only as this walk's own sources give it, once per signer: their first addition
-                // in the trusted prefix, or their addition met in this walk.
+                let signer: SignerBook.Signer
+                if let checked = checkedSigners[event.actor] {
+                    signer = checked
+                } else if let met = addedHere[event.actor] {
+                    // Added in this walk: the book holds what that addition gave, unless it held no
+                    // valid key or role (then the member signs nothing).
+                    guard let held = book[event.actor], met.gives(held) else {
+                        throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)', whose addition (event \(met.seq)) gave no valid key and role")
+                    }
+                    signer = held
+                } else {
+                    // Added in the trusted prefix: what the book holds only as the prefix's first
+                    // addition of them gives it, else looked up again (a book entry from another
+                    // check of the log, added later there, finds no addition here).
+                    signer = try Trust.signer(event.actor, range: prefix, reader: reader, book: book, firstAdded: firstAdded)
+                }
+                // A signer signs nothing before their addition.
                 guard signer.addedSeq < event.seq else {
                     throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)', who was added only at event \(signer.addedSeq)")
                 }
-                if !signersChecked.contains(event.actor) {
-                    let inPrefix = signer.addedSeq <= prefix.size
-                    let addition = inPrefix ? try firstAdded.of(event.actor) : addedHere[event.actor]
-                    guard let addition, addition.seq == signer.addedSeq else {
-                        if inPrefix, let first = addition { throw VaultError.secondAddition(event.actor, first: first.seq, second: signer.addedSeq) }
-                        throw VaultError.integrityFailure(
-                            "event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)' with the key of event \(signer.addedSeq), which this log does not hold as their addition")
-                    }
-                    guard addition.signingKey == signer.key.bytes.hexString, addition.role == signer.role.rawValue else {
-                        throw VaultError.integrityFailure("the key or role held for '\(event.actor)' is not what their addition (event \(addition.seq)) gave")
-                    }
-                    signersChecked.insert(event.actor)
-                }
+                checkedSigners[event.actor] = signer
                 // A check made ahead counts only for the very key required here.
                 let valid = ahead.flatMap { $0.key == signer.key ? $0.valid : nil } ?? signer.key.isValidSignature(record.signature, for: message)
                 guard valid else {

@@ -254,15 +254,13 @@ public final class Vault: @unchecked Sendable {
             // signature is enough, whatever the others': a signer whose key
             // cannot be found is reported only when no other signature counts.
             let departed = try Trust.departures(range: head.range, reader: reader, book: signers)
+            // (The book's entries count only as the checkpoint's tree gives them: `firstAdded`.)
             let firstAdded = FirstAdditions(range: head.range, reader: reader, book: signers)
-            // Signers looked up afresh in the checkpoint's own tree, not taken from what
-            // this process learnt under another (the vault's book keeps only the scans).
-            let lookedUp = SignerBook()
             var failure: (any Error)?
-            let signed = try checkpoint.signers(vaultID: config.vaultId).contains { id in
-                guard departed[id] == nil, let row = try reader.staff(id: id), row.addedSeq <= head.range.size else { return false }
+            let signed = checkpoint.signers(vaultID: config.vaultId).contains { id in
                 do {
-                    let signer = try Trust.signer(id, range: head.range, reader: reader, book: lookedUp, firstAdded: firstAdded)
+                    guard departed[id] == nil, let row = try reader.staff(id: id), row.addedSeq <= head.range.size else { return false }
+                    let signer = try Trust.signer(id, range: head.range, reader: reader, book: signers, firstAdded: firstAdded)
                     return checkpoint.isSigned(by: id, key: signer.key, vaultID: config.vaultId)
                 } catch {
                     failure = failure ?? error
