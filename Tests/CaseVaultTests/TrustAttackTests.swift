@@ -514,8 +514,9 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         let early = try office.appendByHand(read, as: "nadia", key: key)
         let late = try office.appendByHand(addition, as: "amina", key: amina.signingKeys)
         try office.sql("UPDATE staff SET added_seq = ? WHERE id = 'nadia'", [late])
-        // What the process learnt of her is not taken: looked up again under the anchor, she is no member yet.
-        _ = early
+        // What the process learnt of her is not taken: looked up again under the anchor, she is
+        // no member yet at her first event, `early`.
+        #expect(early == anchor + 1)
         expectIntegrity("'nadia' was added by no event of the log") {
             try vault.adopt(TrustAnchor(size: anchor, root: root, source: "grace's wrapped keys"))
         }

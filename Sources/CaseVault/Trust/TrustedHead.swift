@@ -178,6 +178,12 @@ enum Trust {
     /// its own signer (recursively, up to the first admin), and be their
     /// first addition there (`firstAdded`, for `range`): a second addition
     /// of an id, even signed by an admin, gives no key to sign as them.
+    /// `book` is a cache: with `firstAdded`, an entry counts only if it is
+    /// what that first addition gave (same event, key and role), else the
+    /// signer is looked up again and the entry replaced. With `firstAdded`
+    /// nil (predictions only: the catch-up's pre-pass, into a book of its
+    /// own) entries are taken as they are and the first-addition rule is not
+    /// applied.
     static func signer(_ actor: String, range: CompactRange, reader: any CatalogReader, book: SignerBook,
                        firstAdded: FirstAdditions?, depth: Int = 0) throws -> SignerBook.Signer {
         // What the book holds is taken only as this range's first addition of them gives it.
@@ -378,31 +384,25 @@ enum Trust {
                       key.isValidSignature(first.signature, for: Event.signedMessage(body: first.body)) else {
                     throw VaultError.integrityFailure("the vault's first two events are not its first admin creating it")
                 }
-                book[data.id] = SignerBook.Signer(key: key, role: .admin, addedSeq: 2)
+                let admin = SignerBook.Signer(key: key, role: .admin, addedSeq: 2)
+                book[data.id] = admin
                 addedHere[data.id] = Trust.Addition(seq: 2, signingKey: data.signingPublicKey, role: data.role)
+                checkedSigners[data.id] = admin
             default:
                 guard event.seq > 2 else { throw VaultError.integrityFailure("the log does not start with the vault's creation") }
+                // Each signer as this walk has them: added in it (from that addition, and never
+                // before it: the walk has not met it yet), or looked up in the trusted prefix,
+                // the book's entry only as the prefix's first addition of them gives it (an entry
+                // from another check of the log, added later there, finds no addition here).
                 let signer: SignerBook.Signer
                 if let checked = checkedSigners[event.actor] {
                     signer = checked
                 } else if let met = addedHere[event.actor] {
-                    // Added in this walk: the book holds what that addition gave, unless it held no
-                    // valid key or role (then the member signs nothing).
-                    guard let held = book[event.actor], met.gives(held) else {
-                        throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)', whose addition (event \(met.seq)) gave no valid key and role")
-                    }
-                    signer = held
+                    throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)', whose addition (event \(met.seq)) gave no valid key and role")
                 } else {
-                    // Added in the trusted prefix: what the book holds only as the prefix's first
-                    // addition of them gives it, else looked up again (a book entry from another
-                    // check of the log, added later there, finds no addition here).
                     signer = try Trust.signer(event.actor, range: prefix, reader: reader, book: book, firstAdded: firstAdded)
+                    checkedSigners[event.actor] = signer
                 }
-                // A signer signs nothing before their addition.
-                guard signer.addedSeq < event.seq else {
-                    throw VaultError.integrityFailure("event \(event.seq) (\(event.type.rawValue)) is signed by '\(event.actor)', who was added only at event \(signer.addedSeq)")
-                }
-                checkedSigners[event.actor] = signer
                 // A check made ahead counts only for the very key required here.
                 let valid = ahead.flatMap { $0.key == signer.key ? $0.valid : nil } ?? signer.key.isValidSignature(record.signature, for: message)
                 guard valid else {
@@ -422,7 +422,9 @@ enum Trust {
                     addedHere[data.id] = Trust.Addition(seq: event.seq, signingKey: data.signingPublicKey, role: data.role)
                     if let role = Role(rawValue: data.role), let keyBytes = [UInt8](hexString: data.signingPublicKey),
                        let key = try? SigningPublicKey(bytes: keyBytes) {
-                        book[data.id] = SignerBook.Signer(key: key, role: role, addedSeq: event.seq)
+                        let added = SignerBook.Signer(key: key, role: role, addedSeq: event.seq)
+                        book[data.id] = added
+                        checkedSigners[data.id] = added
                     }
                 }
             }
@@ -443,10 +445,10 @@ enum Trust {
         func checkBatch() throws {
             guard !batch.isEmpty else { return }
             let events = Parallel.map(batch) { record in Result { try Event(body: record.body) } }
-            // The keys as the batch begins: the book's, read only; a signer from before the
-            // anchor looked up in the trusted prefix as `check` would, but into a book of the
-            // batch's own (the vault's book changes only as `check` goes, so what it decides
-            // depends on nothing learnt here); and those the batch's staff.added events give.
+            // The keys as the batch begins, as predictions only: the book's as it is; a signer
+            // not in it looked up in the trusted prefix into a book of the batch's own (without
+            // the first-addition rule, which `check` applies); and those the batch's staff.added
+            // events give. `check` takes a result made ahead only for the key it decided on.
             let scratch = SignerBook()
             var added: [String: SigningPublicKey] = [:], unknown = Set<String>()
             var keys: [SigningPublicKey?] = []

@@ -183,7 +183,8 @@ public final class Vault: @unchecked Sendable {
             throw VaultError.integrityFailure("the log has \(size) events, fewer than the \(cached.size) this process already checked: events were removed")
         }
         if let cached {
-            head = try Trust.catchUp(cached, reader: reader, vaultID: config.vaultId, book: signers,
+            // Extending a head first use found (no anchor yet): what it learns stays with it.
+            head = try Trust.catchUp(cached, reader: reader, vaultID: config.vaultId, book: cached.anchored ? signers : SignerBook(),
                                      progress: options.progress)
         } else {
             head = try establish(in: reader)
