@@ -118,6 +118,16 @@ final class Office {
         return event.seq
     }
 
+    /// A staff row for `id` beside an addition signed by hand, as one who writes the folder
+    /// would add it: grace's row, with its id, role and `added_seq` changed.
+    func staffRowByHand(_ id: String, role: Role = .caseManager, addedAt seq: Int64) throws {
+        try sql("""
+            CREATE TEMP TABLE copy AS SELECT * FROM staff WHERE id = 'grace';
+            UPDATE copy SET id = ?, role = ?, added_seq = ?;
+            INSERT INTO staff SELECT * FROM copy;
+            """, [id, role.rawValue, seq])
+    }
+
     /// `verify`, as the CLI runs it: nothing refused at open, findings reported.
     func verify(_ id: String = "auditor", checkpoint: Checkpoint? = nil) throws -> VerifyReport {
         var options = Vault.OpenOptions(checkpoints: checkpoints(id), checkpoint: checkpoint)
@@ -411,11 +421,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         let added = try office.appendByHand(.staffAdded(StaffAdded(id: "nadia", name: "Nadia Said", role: Role.caseManager.rawValue,
                                                                    boxPublicKey: hex, signingPublicKey: newbie.publicKey.bytes.hexString,
                                                                    wrappedKeysHash: hex)), as: "zed", key: rogue)
-        try office.sql("""
-            CREATE TEMP TABLE copy AS SELECT * FROM staff WHERE id = 'grace';
-            UPDATE copy SET id = 'nadia', added_seq = \(added);
-            INSERT INTO staff SELECT * FROM copy;
-            """)
+        try office.staffRowByHand("nadia", addedAt: added)
         // First use refuses it already (its newest event is the addition by zed's second key).
         expectIntegrity("'zed' was first added at event") { _ = try Vault.open(at: office.path).read { _, head in head } }
         var unchecked = Vault.OpenOptions()
@@ -502,11 +508,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         let read = EventData.contentRead(ContentRead(case: "CP-2024-0042", document: "Notes", version: 1, tier: "team", object: hex))
         let added = try office.appendByHand(addition, as: "amina", key: amina.signingKeys)
         try office.appendByHand(read, as: "nadia", key: key)
-        try office.sql("""
-            CREATE TEMP TABLE copy AS SELECT * FROM staff WHERE id = 'grace';
-            UPDATE copy SET id = 'nadia', added_seq = \(added);
-            INSERT INTO staff SELECT * FROM copy;
-            """)
+        try office.staffRowByHand("nadia", addedAt: added)
         let vault = try office.open("grace")
         _ = try vault.read { _, head in head }  // checks both events: the process now knows nadia
         // The events after the anchor rewritten: nadia signs first, her addition comes after.
@@ -541,11 +543,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         }
         // First seen: nadia added as an admin.
         let added = try office.appendByHand(addition("nadia", Role.admin.rawValue, key.publicKey.bytes.hexString), as: "amina", key: amina.signingKeys)
-        try office.sql("""
-            CREATE TEMP TABLE copy AS SELECT * FROM staff WHERE id = 'grace';
-            UPDATE copy SET id = 'nadia', role = 'admin', added_seq = \(added);
-            INSERT INTO staff SELECT * FROM copy;
-            """)
+        try office.staffRowByHand("nadia", role: .admin, addedAt: added)
         let vault = try office.open("grace")
         _ = try vault.read { _, head in head }  // the process now knows nadia, an admin
         // The events after the anchor rewritten: nadia's addition gone (another in its place),
@@ -585,17 +583,10 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         func addition(_ id: String, _ role: Role, _ key: SigningKeyPair) -> EventData {
             .staffAdded(StaffAdded(id: id, name: id, role: role.rawValue, boxPublicKey: hex, signingPublicKey: key.publicKey.bytes.hexString, wrappedKeysHash: hex))
         }
-        func row(_ id: String, role: Role, at seq: Int64) throws {
-            try office.sql("""
-                CREATE TEMP TABLE copy AS SELECT * FROM staff WHERE id = 'grace';
-                UPDATE copy SET id = '\(id)', role = '\(role.rawValue)', added_seq = \(seq);
-                INSERT INTO staff SELECT * FROM copy;
-                """)
-        }
         let anchor: Int64 = try office.rows("SELECT MAX(seq) FROM events")[0][0]
         // First seen: zed, an admin, with the rogue key.
         let zed = try office.appendByHand(addition("zed", .admin, rogue), as: "amina", key: amina.signingKeys)
-        try row("zed", role: .admin, at: zed)
+        try office.staffRowByHand("zed", role: .admin, addedAt: zed)
         let vault = try office.open("grace")
         _ = try vault.read { _, head in head }  // the process now knows zed by the rogue key
         // Rewritten: zed added with another key; nadia added "by zed" with the rogue key; an
@@ -603,7 +594,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         try office.sql("DELETE FROM events WHERE seq > ?", [anchor])
         try office.appendByHand(addition("zed", .admin, real), as: "amina", key: amina.signingKeys)
         let added = try office.appendByHand(addition("nadia", .caseManager, nadia), as: "zed", key: rogue)
-        try row("nadia", role: .caseManager, at: added)
+        try office.staffRowByHand("nadia", addedAt: added)
         var unchecked = Vault.OpenOptions()
         unchecked.checksOnOpen = false
         let root = try Vault.open(at: office.path, options: unchecked).store.read { try CompactRange(LogNodes(reader: $0), size: added).root }

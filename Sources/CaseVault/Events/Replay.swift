@@ -15,7 +15,7 @@ public enum Replay {
             guard let first = try reader.event(seq: 1) else { return }
             let vaultID = try Event(body: first.body).vault
             _ = try target.write { writer in
-                try rebuild(from: reader, through: try reader.lastEventSeq(), into: writer, vaultID: vaultID, book: SignerBook())
+                try rebuild(from: reader, through: try reader.lastEventSeq(), into: writer, vaultID: vaultID)
             }
         }
     }
@@ -23,15 +23,16 @@ public enum Replay {
     /// Replays events `1...last` of `reader` into a fresh in-memory catalog
     /// and returns the state map's root after the last one.
     static func rebuild(from reader: any CatalogReader, through last: Int64, into scratch: MemoryCatalogStore,
-                        vaultID: String, book: SignerBook) throws -> [UInt8] {
-        try scratch.write { writer in try rebuild(from: reader, through: last, into: writer, vaultID: vaultID, book: book) }
+                        vaultID: String) throws -> [UInt8] {
+        try scratch.write { writer in try rebuild(from: reader, through: last, into: writer, vaultID: vaultID) }
     }
 
     static func rebuild(from reader: any CatalogReader, through last: Int64, into writer: any CatalogWriter,
-                        vaultID: String, book: SignerBook) throws -> [UInt8] {
+                        vaultID: String) throws -> [UInt8] {
         guard last > 0 else { return StateMap.empty }
-        // Signatures, order and signers' rights first, over the whole log.
-        let verified = try Trust.catchUp(.empty, reader: reader, vaultID: vaultID, book: book, through: last)
+        // Signatures, order and signers' rights first, over the whole log, with a signer book of
+        // its own: the log is not yet trusted (a format-1 vault's first use replays it).
+        let verified = try Trust.catchUp(.empty, reader: reader, vaultID: vaultID, book: SignerBook(), through: last)
         var root = StateMap.empty
         var range = CompactRange()
         // The map this replay builds, by hash: a replay walks each key once

@@ -195,6 +195,20 @@ final class Flag: @unchecked Sendable {
     }
 }
 
+/// The numbers 0, 1, 2, … each handed out once, to whichever thread asks
+/// first: how `Parallel`'s workers take the next piece of work.
+final class Tickets: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+
+    func take() -> Int {
+        lock.withLock {
+            defer { next += 1 }
+            return next
+        }
+    }
+}
+
 /// Work spread over the cores, for `verify`'s bulk steps and others.
 enum Parallel {
     /// `transform` over `items` on every core (or `cores` of them), results in order.
@@ -217,20 +231,14 @@ enum Parallel {
         results.withUnsafeMutableBufferPointer { out in
             // One iteration per worker (so no more threads than that), each
             // taking the next chunk while any is left; each chunk is taken
-            // once (under the lock) and writes only its own indices; the
-            // call returns once every iteration has ended.
+            // once and writes only its own indices; the call returns once
+            // every iteration has ended.
             nonisolated(unsafe) let out = out
             nonisolated(unsafe) let items = items
             nonisolated(unsafe) let transform = transform
-            let lock = NSLock()
-            nonisolated(unsafe) var next = 0
+            let tickets = Tickets()
             DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                while true {
-                    let chunk = lock.withLock {
-                        defer { next += 1 }
-                        return next
-                    }
-                    guard chunk < chunks else { return }
+                while case let chunk = tickets.take(), chunk < chunks {
                     for index in (items.count * chunk / chunks)..<(items.count * (chunk + 1) / chunks) {
                         out[index] = transform(items[index])
                     }
@@ -251,21 +259,14 @@ enum Parallel {
         guard workers > 1 else { return items.map(transform) }
         var results = [R?](repeating: nil, count: items.count)
         results.withUnsafeMutableBufferPointer { out in
-            // Each index is taken once (under the lock) and written by the
-            // thread that took it; the call returns once every thread has
-            // finished with `out`.
+            // Each index is taken once and written by the thread that took
+            // it; the call returns once every thread has finished with `out`.
             nonisolated(unsafe) let out = out
             nonisolated(unsafe) let items = items
             nonisolated(unsafe) let transform = transform
-            let lock = NSLock()
-            nonisolated(unsafe) var next = 0
+            let tickets = Tickets()
             let work: @Sendable () -> Void = {
-                while true {
-                    lock.lock()
-                    let index = next
-                    next += 1
-                    lock.unlock()
-                    guard index < items.count else { return }
+                while case let index = tickets.take(), index < items.count {
                     out[index] = transform(items[index])
                 }
             }

@@ -82,16 +82,18 @@ final class SignerBook: @unchecked Sendable {
     }
 
     func additions(in range: CompactRange, scan: () throws -> [String: Trust.Addition]) rethrows -> [String: Trust.Addition] {
-        if let known = lock.withLock({ additions }), known.range == range { return known.found }
-        let found = try scan()
-        lock.withLock { additions = (range, found) }
-        return found
+        try remembered(\.additions, in: range, scan: scan)
     }
 
     func departures(in range: CompactRange, scan: () throws -> [String: Int64]) rethrows -> [String: Int64] {
-        if let known = lock.withLock({ departures }), known.range == range { return known.found }
+        try remembered(\.departures, in: range, scan: scan)
+    }
+
+    private func remembered<Found>(_ slot: ReferenceWritableKeyPath<SignerBook, (range: CompactRange, found: Found)?>,
+                                   in range: CompactRange, scan: () throws -> Found) rethrows -> Found {
+        if let known = lock.withLock({ self[keyPath: slot] }), known.range == range { return known.found }
         let found = try scan()
-        lock.withLock { departures = (range, found) }
+        lock.withLock { self[keyPath: slot] = (range, found) }
         return found
     }
 }

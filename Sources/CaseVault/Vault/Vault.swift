@@ -288,8 +288,7 @@ public final class Vault: @unchecked Sendable {
     /// catalog to equal it, and use it until the next event signs its root.
     private func rebuildLegacyState(_ head: TrustedHead, reader: any CatalogReader) throws -> TrustedHead {
         let scratch = MemoryCatalogStore()
-        // A book of its own: on first use nothing vouches for this log yet (SECURITY.md §12b).
-        let root = try Replay.rebuild(from: reader, through: head.size, into: scratch, vaultID: config.vaultId, book: SignerBook())
+        let root = try Replay.rebuild(from: reader, through: head.size, into: scratch, vaultID: config.vaultId)
         if let difference = try CatalogComparison.firstDifference(live: reader, replayed: scratch) {
             throw VaultError.integrityFailure("the catalog differs from its signed log: \(difference)")
         }
