@@ -384,3 +384,14 @@ private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = 
         #expect(try p.vault.store.read { try $0.lastEventSeq() } == before)
     }
 }
+
+extension Array where Element == UInt8 {
+    /// A state-map path (two bytes of depth, then the bits) with its last
+    /// bit, bit `depth − 1`, flipped: the sibling's position.
+    func flippingLastBit(atDepth depth: Int) -> [UInt8] {
+        var out = self
+        let bit = depth - 1
+        out[2 + (bit >> 3)] ^= 0x80 >> UInt8(bit & 7)
+        return out
+    }
+}

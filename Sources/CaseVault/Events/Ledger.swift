@@ -80,5 +80,7 @@ enum Ledger {
 }
 
 extension MemoryCatalogStore.Transaction {
-    func allStateNodes() -> [StateNode] { Array(state.stateNodes.values) }
+    func allStateNodes() -> [StateNode] {
+        state.stateNodes.map { $0.value.stateNode(at: $0.key) } + state.oddStateNodes.values
+    }
 }

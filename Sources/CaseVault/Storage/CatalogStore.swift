@@ -1,3 +1,5 @@
+internal import CaseVaultCrypto
+
 /// The catalog port (design §2): the operations the core needs of a store
 /// of events, blobs and their projection, and nothing about SQL. The SQLite
 /// implementation lives in `CaseVaultSQLite` (the only importer of GRDB);
@@ -251,11 +253,28 @@ struct LogNodes: LogNodeSource {
 
 struct StateNodes: StateNodeSink {
     let reader: any CatalogReader
+    /// The in-memory catalog (verify's replay), whose nodes are read and
+    /// written inline, without the arrays of a `StateNode`.
+    private let memory: MemoryCatalogStore.Transaction?
+
+    init(reader: any CatalogReader) {
+        self.reader = reader
+        memory = reader as? MemoryCatalogStore.Transaction
+    }
+
     func stateNode(path: [UInt8]) throws -> StateNode? { try reader.stateNode(path: path) }
     func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]? { try reader.stateNodes(paths: paths) }
     var readsManyAtOnce: Bool { reader.readsStateNodesAtOnce }
+    func node(at path: StatePath) throws -> StateMap.Node? {
+        if let memory { return try memory.node(at: path) }
+        return try reader.stateNode(path: path.bytes).map(StateMap.Node.init(checking:))
+    }
     func putStateNode(_ node: StateNode) throws {
         guard let writer = reader as? any CatalogWriter else { preconditionFailure("state map written outside a write transaction") }
         try writer.putStateNode(node)
+    }
+    func put(_ node: StateMap.Node, hash: Hash32, at path: StatePath) throws {
+        if let memory { return memory.put(node, hash: hash, at: path) }
+        try putStateNode(StateNode(path: path.bytes, kind: node.kind, hash: hash.bytes, first: node.first.bytes, second: node.second.bytes))
     }
 }

@@ -1,4 +1,5 @@
 internal import Foundation
+internal import CaseVaultCrypto
 
 /// A catalog held in memory: the scratch catalog `verify` replays the log
 /// into, and the second implementation of the catalog port that keeps the
@@ -14,7 +15,14 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
     struct State {
         var events: [EventRecord] = []
         var logNodes: [LogNodeKey: [UInt8]] = [:]
-        var stateNodes: [NodePath: StateNode] = [:]
+        /// The state map's nodes inline (verify's replay writes and reads
+        /// some two million), by path.
+        var stateNodes: [StatePath: StoredStateNode] = [:]
+        /// Nodes put at a path or with halves the map never makes (a
+        /// test's, a copy of an edited catalog's), kept as given so that
+        /// they read back and count as in SQLite. A path is in one of the
+        /// two tables at most.
+        var oddStateNodes: [[UInt8]: StateNode] = [:]
         var blobs: [String: [UInt8]] = [:]
         var settings: VaultSettingsRecord?
         var staff: [Name: StaffRecord] = [:]
@@ -68,13 +76,23 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
 
     struct LogNodeKey: Hashable { let level: Int; let index: Int64 }
 
-    /// A state-map node's path as a key, hashed in one call over its bytes
-    /// (an array of bytes hashes each element alone: the replay in verify
-    /// looks nodes up and stores them by the million).
-    struct NodePath: Hashable {
-        let bytes: [UInt8]
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
-        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    /// A state-map node as this catalog keeps it: a `StateNode`'s members,
+    /// inline.
+    struct StoredStateNode {
+        let node: StateMap.Node
+        let hash: Hash32
+
+        init(_ node: StateMap.Node, hash: Hash32) { (self.node, self.hash) = (node, hash) }
+
+        /// Nil for a node of any other shape than the map's.
+        init?(_ node: StateNode) {
+            guard let first = Hash32(node.first), let second = Hash32(node.second), let hash = Hash32(node.hash) else { return nil }
+            self.init(StateMap.Node(kind: node.kind, first: first, second: second), hash: hash)
+        }
+
+        func stateNode(at path: StatePath) -> StateNode {
+            StateNode(path: path.bytes, kind: node.kind, hash: hash.bytes, first: node.first.bytes, second: node.second.bytes)
+        }
     }
     struct GrantKey: Hashable, Comparable {
         let tier: Name
@@ -125,12 +143,23 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
         }
         func eventCount() throws -> Int64 { Int64(state.events.count) }
         func logNode(level: Int, index: Int64) throws -> [UInt8]? { state.logNodes[LogNodeKey(level: level, index: index)] }
-        func stateNode(path: [UInt8]) throws -> StateNode? { state.stateNodes[NodePath(path)] }
+        func stateNode(path: [UInt8]) throws -> StateNode? {
+            if let at = StatePath(bytes: path), let stored = state.stateNodes[at] { return stored.stateNode(at: at) }
+            return state.oddStateNodes[path]
+        }
+        func node(at path: StatePath) throws -> StateMap.Node? {
+            if let stored = state.stateNodes[path] { return stored.node }
+            if state.oddStateNodes.isEmpty { return nil }
+            return try state.oddStateNodes[path.bytes].map(StateMap.Node.init(checking:))
+        }
         func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]? { nil }
         var readsStateNodesAtOnce: Bool { false }
-        func stateNodeCount() throws -> Int64 { Int64(state.stateNodes.count) }
+        func stateNodeCount() throws -> Int64 { Int64(state.stateNodes.count + state.oddStateNodes.count) }
         func logNodeCount() throws -> Int64 { Int64(state.logNodes.count) }
-        func forEachStateNode(_ body: (StateNode) throws -> Void) throws { for node in state.stateNodes.values { try body(node) } }
+        func forEachStateNode(_ body: (StateNode) throws -> Void) throws {
+            for (path, stored) in state.stateNodes { try body(stored.stateNode(at: path)) }
+            for node in state.oddStateNodes.values { try body(node) }
+        }
         func forEachBlob(_ body: (String, [UInt8]) throws -> Void) throws { for (hash, bytes) in state.blobs { try body(hash, bytes) } }
         func blob(hash: String) throws -> [UInt8]? { state.blobs[hash] }
         func blobHashes() throws -> [String] { state.blobs.keys.sorted() }
@@ -269,7 +298,19 @@ public final class MemoryCatalogStore: CatalogStore, @unchecked Sendable {
             state.events.append(event)
         }
         func putLogNode(level: Int, index: Int64, hash: [UInt8]) throws { state.logNodes[LogNodeKey(level: level, index: index)] = hash }
-        func putStateNode(_ node: StateNode) throws { state.stateNodes[NodePath(node.path)] = node }
+        func putStateNode(_ node: StateNode) throws {
+            if let at = StatePath(bytes: node.path), let stored = StoredStateNode(node) {
+                state.stateNodes[at] = stored
+                if !state.oddStateNodes.isEmpty { state.oddStateNodes[node.path] = nil }
+            } else {
+                state.oddStateNodes[node.path] = node
+                if let at = StatePath(bytes: node.path) { state.stateNodes[at] = nil }
+            }
+        }
+        func put(_ node: StateMap.Node, hash: Hash32, at path: StatePath) {
+            state.stateNodes[path] = StoredStateNode(node, hash: hash)
+            if !state.oddStateNodes.isEmpty { state.oddStateNodes[path.bytes] = nil }
+        }
         func putBlob(hash: String, bytes: [UInt8]) throws { if state.blobs[hash] != bytes { state.blobs[hash] = bytes } }
         func deleteBlob(hash: String) throws { state.blobs[hash] = nil }
         func putVaultSettings(_ record: VaultSettingsRecord) throws { state.settings = record }

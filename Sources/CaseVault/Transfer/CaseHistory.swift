@@ -320,7 +320,9 @@ extension CaseHistory {
         }
         // Every node carried is what its members hash to, once per path.
         for node in nodes {
-            guard StateMap.nodeHash(node.kind, node.first, node.second) == node.hash else { throw bad("a state-map node does not hash to what it says") }
+            guard let inline = try? StateMap.Node(checking: node), inline.hash.bytes == node.hash else {
+                throw bad("a state-map node does not hash to what it says")
+            }
         }
         guard Set(nodes.map(\.path)).count == nodes.count else { throw bad("a state-map node is listed twice") }
         let source = HistoryNodes(nodes: Dictionary(nodes.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }))

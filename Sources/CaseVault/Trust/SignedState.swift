@@ -80,11 +80,13 @@ struct SignedState {
         guard checked, nodes == nil, let cache, !cache.preloaded else { return }
         let stored = try reader.stateNodeCount()
         guard stored > 0, stored <= Int64(cache.limit - cache.count) else { return }
-        var batch: [StateNodeCache.Entry] = []
+        var batch: [StateMap.Node] = []
         batch.reserveCapacity(4096)
         do {
             try reader.forEachStateNode { node in
-                batch.append(StateNodeCache.Entry(kind: node.kind, first: node.first, second: node.second))
+                // One whose halves are not 32 bytes is left out: a walk refuses it.
+                guard let node = try? StateMap.Node(checking: node) else { return }
+                batch.append(node)
                 if batch.count == 4096 {
                     cache.insert(contentsOf: batch)
                     batch.removeAll(keepingCapacity: true)

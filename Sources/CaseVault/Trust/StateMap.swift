@@ -29,15 +29,87 @@ protocol StateNodeSource {
     func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]?
     /// Whether `stateNodes(paths:)` can answer (else the walk does not make the paths to ask).
     var readsManyAtOnce: Bool { get }
+    /// The node at `path` as the map's code holds it, its halves inline;
+    /// a stored node whose halves are not 32 bytes each is refused. By
+    /// default from `stateNode(path:)`; the in-memory catalog answers
+    /// without making the arrays of a `StateNode`.
+    func node(at path: StatePath) throws -> StateMap.Node?
 }
 
 extension StateNodeSource {
     func stateNodes(paths: [[UInt8]]) throws -> [[UInt8]: StateNode]? { nil }
     var readsManyAtOnce: Bool { false }
+    func node(at path: StatePath) throws -> StateMap.Node? { try stateNode(path: path.bytes).map(StateMap.Node.init(checking:)) }
 }
 
 protocol StateNodeSink: StateNodeSource {
     func putStateNode(_ node: StateNode) throws
+    /// Stores `node`, whose hash is `hash`, at `path`: by default as a
+    /// `StateNode`; the in-memory catalog keeps it inline.
+    func put(_ node: StateMap.Node, hash: Hash32, at path: StatePath) throws
+}
+
+extension StateNodeSink {
+    func put(_ node: StateMap.Node, hash: Hash32, at path: StatePath) throws {
+        try putStateNode(StateNode(path: path.bytes, kind: node.kind, hash: hash.bytes, first: node.first.bytes, second: node.second.bytes))
+    }
+}
+
+/// A node's path (`StateMap.path`) held inline: its depth, and the first
+/// `depth` bits of the key with every later bit zero. Only paths the map
+/// makes have this form; `init?(bytes:)` refuses any other spelling, so
+/// that two different stored paths are never taken for one.
+struct StatePath: Hashable {
+    let depth: UInt16
+    let bits: Hash32
+
+    init(_ key: Hash32, depth: Int) {
+        precondition(depth >= 0 && depth <= 256, "a path deeper than its key")
+        var bits = key
+        let whole = depth >> 3, partial = depth & 7
+        var from = whole
+        if partial != 0 {
+            bits[byte: whole] &= ~(0xff >> UInt8(partial))
+            from += 1
+        }
+        for index in from..<32 { bits[byte: index] = 0 }
+        self.depth = UInt16(depth)
+        self.bits = bits
+    }
+
+    /// Nil for anything but the map's own spelling: two bytes of depth (at
+    /// most 256), then exactly the bytes that hold `depth` bits, the unused
+    /// low bits of the last one zero.
+    init?(bytes: [UInt8]) {
+        guard bytes.count >= 2 else { return nil }
+        let depth = Int(bytes[0]) << 8 | Int(bytes[1])
+        let used = (depth + 7) >> 3
+        guard depth <= 256, bytes.count == 2 + used else { return nil }
+        var bits = Hash32.zero
+        for index in 0..<used { bits[byte: index] = bytes[2 + index] }
+        self.init(bits, depth: depth)
+        guard self.bits == bits else { return nil }
+    }
+
+    /// As `StateMap.path` spells it.
+    var bytes: [UInt8] {
+        let used = (Int(depth) + 7) >> 3
+        return [UInt8](unsafeUninitializedCapacity: 2 + used) { out, initialized in
+            out[0] = UInt8(depth >> 8)
+            out[1] = UInt8(depth & 0xff)
+            for index in 0..<used { out[2 + index] = bits[byte: index] }
+            initialized = 2 + used
+        }
+    }
+
+    /// The sibling's position: the last bit (bit `depth − 1`) flipped.
+    var sibling: StatePath {
+        precondition(depth > 0, "the root has no sibling")
+        let bit = Int(depth) - 1
+        var flipped = bits
+        flipped[byte: bit >> 3] ^= 0x80 >> UInt8(bit & 7)
+        return StatePath(flipped, depth: Int(depth))
+    }
 }
 
 /// The state map (SECURITY.md §12a): an authenticated dictionary from
@@ -62,12 +134,11 @@ enum StateMap {
     static func keyHash(_ key: String) -> [UInt8] { SHA256.hash(Array(key.utf8)) }
     static func leafHash(key: [UInt8], value: [UInt8]) -> [UInt8] { SHA256.hash(tag: 0x00, key, value) }
     static func innerHash(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] { SHA256.hash(tag: 0x01, left, right) }
-    /// A node's hash from its members, as its kind defines it.
-    static func nodeHash(_ kind: StateNode.Kind, _ first: [UInt8], _ second: [UInt8]) -> [UInt8] {
-        kind == .leaf ? leafHash(key: first, value: second) : innerHash(first, second)
-    }
+    static func leafHash(key: Hash32, value: Hash32) -> Hash32 { SHA256.hash(tag: 0x00, key, value) }
+    static func innerHash(_ left: Hash32, _ right: Hash32) -> Hash32 { SHA256.hash(tag: 0x01, left, right) }
 
     static func bit(_ key: [UInt8], _ index: Int) -> Int { Int(key[index >> 3] >> (7 - UInt8(index & 7))) & 1 }
+    static func bit(_ key: Hash32, _ index: Int) -> Int { Int(key[byte: index >> 3] >> (7 - UInt8(index & 7))) & 1 }
 
     /// Two bytes of depth (big-endian), then the first `depth` bits of the
     /// key, zero-padded to whole bytes.
@@ -75,7 +146,6 @@ enum StateMap {
         let whole = depth >> 3, partial = depth & 7
         let count = 2 + whole + (partial == 0 ? 0 : 1)
         precondition(key.count >= whole + (partial == 0 ? 0 : 1), "a path deeper than its key")
-        // Written in place: the walks build one per level, millions in a replay.
         return [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
             out[0] = UInt8(depth >> 8)
             out[1] = UInt8(depth & 0xff)
@@ -85,13 +155,37 @@ enum StateMap {
         }
     }
 
+    /// A node as the map's code holds it: for a leaf, `first` is the key
+    /// hash and `second` the value hash; for an inner node, the hashes of
+    /// its children (zero for an empty child). Its hash is computed from
+    /// these, never taken from a stored row.
+    struct Node {
+        let kind: StateNode.Kind
+        let first: Hash32
+        let second: Hash32
+
+        init(kind: StateNode.Kind, first: Hash32, second: Hash32) {
+            (self.kind, self.first, self.second) = (kind, first, second)
+        }
+
+        /// A stored node, refused unless both its halves are 32 bytes. (The
+        /// node hash does not frame its halves, so a row whose first half
+        /// is 33 bytes and second 31 would hash like a real node.)
+        init(checking node: StateNode) throws {
+            guard let first = Hash32(node.first), let second = Hash32(node.second) else { throw StateMap.damaged("a node is malformed") }
+            self.init(kind: node.kind, first: first, second: second)
+        }
+
+        var hash: Hash32 { kind == .leaf ? StateMap.leafHash(key: first, value: second) : StateMap.innerHash(first, second) }
+    }
+
     enum Terminal: Equatable {
         case empty
-        case leaf(key: [UInt8], value: [UInt8])
+        case leaf(key: Hash32, value: Hash32)
 
-        var hash: [UInt8] {
+        var hash: Hash32 {
             switch self {
-            case .empty: StateMap.empty
+            case .empty: .zero
             case .leaf(let key, let value): StateMap.leafHash(key: key, value: value)
             }
         }
@@ -100,13 +194,13 @@ enum StateMap {
     /// The path from the root towards `key`: the sibling of each inner node
     /// passed and what was found where the path ends.
     struct Walk {
-        var siblings: [[UInt8]] = []
+        var siblings: [Hash32] = []
         var terminal = Terminal.empty
         var depth: Int { siblings.count }
 
         /// The root recomputed from the bottom up, as SECURITY.md §12a
         /// describes the check: the tests hold the top-down walk to it.
-        func root(for key: [UInt8]) -> [UInt8] {
+        func root(for key: Hash32) -> Hash32 {
             var hash = terminal.hash
             for depth in stride(from: siblings.count - 1, through: 0, by: -1) {
                 hash = bit(key, depth) == 0 ? innerHash(hash, siblings[depth]) : innerHash(siblings[depth], hash)
@@ -115,7 +209,7 @@ enum StateMap {
         }
 
         /// The value stored for `key`, if the path ends at its leaf.
-        func value(for key: [UInt8]) -> [UInt8]? {
+        func value(for key: Hash32) -> Hash32? {
             if case .leaf(let found, let value) = terminal, found == key { return value }
             return nil
         }
@@ -125,10 +219,22 @@ enum StateMap {
         .integrityFailure("the catalog's state map is damaged (\(why)); run 'casevault verify'")
     }
 
+    /// A key, value or root as the map's code holds it: 32 bytes, which
+    /// every hash it is given is (SHA-256).
+    static func inline(_ bytes: [UInt8]) -> Hash32 {
+        guard let hash = Hash32(bytes) else { preconditionFailure("a state-map hash of \(bytes.count) bytes") }
+        return hash
+    }
+
     /// How deep a walk reads in one read of the source (where the source
     /// offers one) from the first node the cache does not hold: a map of a
     /// million keys is about 20 deep; deeper nodes are read one by one.
     static let prefetchDepth = 32
+
+    static func walk(_ key: [UInt8], root: [UInt8], in source: any StateNodeSource, verify: Bool = true,
+                     cache: StateNodeCache? = nil) throws -> Walk {
+        try walk(inline(key), root: inline(root), in: source, verify: verify, cache: cache)
+    }
 
     /// The path from `root` towards `key`, checked from the top down: each
     /// node is taken from `cache` by the hash its parent (or the root)
@@ -137,10 +243,10 @@ enum StateMap {
     /// So a walk that returns has proved its siblings and terminal against
     /// `root`. `verify: false` is for a map this process built itself
     /// (verify's replay): stored nodes are taken as they are.
-    static func walk(_ key: [UInt8], root: [UInt8], in source: any StateNodeSource, verify: Bool = true,
+    static func walk(_ key: Hash32, root: Hash32, in source: any StateNodeSource, verify: Bool = true,
                      cache: StateNodeCache? = nil) throws -> Walk {
         var walk = Walk()
-        if root == empty { return walk }
+        if root.isZero { return walk }
         var expected = root
         var prefetched: [[UInt8]: StateNode]?
         var prefetchedFrom = 0
@@ -149,20 +255,24 @@ enum StateMap {
             let depth = walk.depth
             var found = cache?.node(expected)
             if found == nil {
-                let at = path(key, depth: depth)
+                let at = StatePath(key, depth: depth)
                 if prefetched == nil, canPrefetch {
-                    prefetched = try source.stateNodes(paths: (depth..<Swift.min(depth + prefetchDepth, 257)).map { path(key, depth: $0) })
+                    prefetched = try source.stateNodes(paths: (depth..<Swift.min(depth + prefetchDepth, 257)).map { path(key.bytes, depth: $0) })
                     prefetchedFrom = depth
                     canPrefetch = prefetched != nil
                 }
-                let node = if let prefetched, depth < prefetchedFrom + prefetchDepth { prefetched[at] } else { try source.stateNode(path: at) }
+                let node = if let prefetched, depth < prefetchedFrom + prefetchDepth {
+                    try prefetched[at.bytes].map(Node.init(checking:))
+                } else {
+                    try source.node(at: at)
+                }
                 found = try checked(node, expected: expected, verify: verify, cache: cache)
             }
             let node = found!
             switch node.kind {
             case .leaf:
                 // A leaf is only ever where its own key's path passes.
-                guard path(node.first, depth: depth) == path(key, depth: depth) else { throw damaged("a leaf is out of place") }
+                guard StatePath(node.first, depth: depth) == StatePath(key, depth: depth) else { throw damaged("a leaf is out of place") }
                 walk.terminal = .leaf(key: node.first, value: node.second)
                 return walk
             case .inner:
@@ -170,7 +280,7 @@ enum StateMap {
                 let goRight = bit(key, depth) == 1
                 walk.siblings.append(goRight ? node.first : node.second)
                 let child = goRight ? node.second : node.first
-                if child == empty { return walk }
+                if child.isZero { return walk }
                 expected = child
             }
         }
@@ -190,50 +300,47 @@ enum StateMap {
         var found: [[UInt8]: [UInt8]] = Dictionary(minimumCapacity: keys.count)
         for key in keys { found[key] = [] }
         guard root != empty else { return found }
-        // Each key once (the answer's keys), by bits: the first eight bytes
-        // decide but between keys that share them.
-        func prefix(_ key: [UInt8]) -> UInt64 { key.prefix(8).reduce(0) { $0 << 8 | UInt64($1) } << (8 * UInt64(max(0, 8 - key.count))) }
-        let sorted = found.keys.map { (prefix($0), $0) }.sorted { a, b in a.0 != b.0 ? a.0 < b.0 : a.1.lexicographicallyPrecedes(b.1) }.map(\.1)
-        // Keys sorted by bits: those under one node are a contiguous run,
-        // split at each inner node by the next bit.
-        func descend(_ expected: [UInt8], depth: Int, _ run: ArraySlice<[UInt8]>) throws {
+        // Each key once (the answer's keys), in the order of their bits:
+        // those under one node are a contiguous run, split at each inner
+        // node by the next bit.
+        let sorted = found.keys.map(inline).sorted()
+        func descend(_ expected: Hash32, depth: Int, _ run: ArraySlice<Hash32>) throws {
             let first = run.first!
             let entry = try cache?.node(expected)
-                ?? checked(try source.stateNode(path: path(first, depth: depth)), expected: expected, verify: true, cache: cache)
+                ?? checked(try source.node(at: StatePath(first, depth: depth)), expected: expected, verify: true, cache: cache)
             switch entry.kind {
             case .leaf:
-                guard path(entry.first, depth: depth) == path(first, depth: depth) else { throw damaged("a leaf is out of place") }
-                if let key = run.first(where: { $0 == entry.first }) { found[key] = entry.second }
+                guard StatePath(entry.first, depth: depth) == StatePath(first, depth: depth) else { throw damaged("a leaf is out of place") }
+                if run.contains(entry.first) { found[entry.first.bytes] = entry.second.bytes }
             case .inner:
                 guard depth < 256 else { throw damaged("an inner node is malformed") }
                 let split = run.firstIndex { bit($0, depth) == 1 } ?? run.endIndex
-                if split > run.startIndex, entry.first != empty { try descend(entry.first, depth: depth + 1, run[run.startIndex..<split]) }
-                if split < run.endIndex, entry.second != empty { try descend(entry.second, depth: depth + 1, run[split..<run.endIndex]) }
+                if split > run.startIndex, !entry.first.isZero { try descend(entry.first, depth: depth + 1, run[run.startIndex..<split]) }
+                if split < run.endIndex, !entry.second.isZero { try descend(entry.second, depth: depth + 1, run[split..<run.endIndex]) }
             }
         }
-        if !sorted.isEmpty { try descend(root, depth: 0, sorted[...]) }
+        if !sorted.isEmpty { try descend(inline(root), depth: 0, sorted[...]) }
         return found
     }
 
     /// A node read from the catalog where its parent (or the root) names
-    /// `expected`: well formed, and, when `verify`, hashing to `expected`
-    /// (then kept in `cache`).
-    private static func checked(_ node: StateNode?, expected: [UInt8], verify: Bool, cache: StateNodeCache?) throws -> StateNodeCache.Entry {
+    /// `expected`: present and, when `verify`, hashing to `expected` (then
+    /// kept in `cache`).
+    private static func checked(_ node: Node?, expected: Hash32, verify: Bool, cache: StateNodeCache?) throws -> Node {
         guard let node else { throw damaged("a node is missing") }
-        guard node.first.count == 32, node.second.count == 32 else { throw damaged("a node is malformed") }
-        let entry = StateNodeCache.Entry(kind: node.kind, first: node.first, second: node.second)
         if verify {
-            guard entry.hash == expected else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
-            cache?.insert(entry, hash: expected)
+            guard node.hash == expected else { throw VaultError.integrityFailure("the catalog does not match the signed state") }
+            cache?.insert(node, hash: expected)
         }
-        return entry
+        return node
     }
 
     /// The value hash the map holds for `key` under `root`, or nil when the
     /// map proves it holds none. Throws when the stored path does not lead
     /// to `root`.
     static func value(for key: [UInt8], root: [UInt8], in source: any StateNodeSource, cache: StateNodeCache? = nil) throws -> [UInt8]? {
-        try walk(key, root: root, in: source, cache: cache).value(for: key)
+        let key = inline(key)
+        return try walk(key, root: inline(root), in: source, cache: cache).value(for: key)?.bytes
     }
 
     /// Sets `key` to `value`, checking the path against `root` first, and
@@ -243,34 +350,35 @@ enum StateMap {
     /// the stored nodes without hashing them.
     static func set(_ key: [UInt8], to value: [UInt8], root: [UInt8], in store: any StateNodeSink, checkRoot: Bool = true,
                     cache: StateNodeCache? = nil) throws -> [UInt8] {
-        let walk = try walk(key, root: root, in: store, verify: checkRoot, cache: cache)
+        let key = inline(key), value = inline(value)
+        let walk = try walk(key, root: inline(root), in: store, verify: checkRoot, cache: cache)
         let sink = CachingSink(sink: store, cache: cache)
         let newLeaf = leafHash(key: key, value: value)
         var depth = walk.depth
-        var hash: [UInt8]
+        var hash: Hash32
         switch walk.terminal {
         case .empty:
-            try sink.putStateNode(StateNode(path: path(key, depth: depth), kind: .leaf, hash: newLeaf, first: key, second: value))
+            try sink.put(Node(kind: .leaf, first: key, second: value), hash: newLeaf, at: StatePath(key, depth: depth))
             hash = newLeaf
         case .leaf(let other, _) where other == key:
-            try sink.putStateNode(StateNode(path: path(key, depth: depth), kind: .leaf, hash: newLeaf, first: key, second: value))
+            try sink.put(Node(kind: .leaf, first: key, second: value), hash: newLeaf, at: StatePath(key, depth: depth))
             hash = newLeaf
         case .leaf(let other, let otherValue):
             // Push the other leaf down to where the two keys part.
             var split = depth
             while bit(key, split) == bit(other, split) { split += 1 }
             let otherLeaf = leafHash(key: other, value: otherValue)
-            try sink.putStateNode(StateNode(path: path(other, depth: split + 1), kind: .leaf, hash: otherLeaf, first: other, second: otherValue))
-            try sink.putStateNode(StateNode(path: path(key, depth: split + 1), kind: .leaf, hash: newLeaf, first: key, second: value))
+            try sink.put(Node(kind: .leaf, first: other, second: otherValue), hash: otherLeaf, at: StatePath(other, depth: split + 1))
+            try sink.put(Node(kind: .leaf, first: key, second: value), hash: newLeaf, at: StatePath(key, depth: split + 1))
             let (left, right) = bit(key, split) == 0 ? (newLeaf, otherLeaf) : (otherLeaf, newLeaf)
             hash = innerHash(left, right)
-            try sink.putStateNode(StateNode(path: path(key, depth: split), kind: .inner, hash: hash, first: left, second: right))
+            try sink.put(Node(kind: .inner, first: left, second: right), hash: hash, at: StatePath(key, depth: split))
             var level = split
             while level > depth {
                 level -= 1
-                let (l, r) = bit(key, level) == 0 ? (hash, empty) : (empty, hash)
+                let (l, r) = bit(key, level) == 0 ? (hash, Hash32.zero) : (Hash32.zero, hash)
                 hash = innerHash(l, r)
-                try sink.putStateNode(StateNode(path: path(key, depth: level), kind: .inner, hash: hash, first: l, second: r))
+                try sink.put(Node(kind: .inner, first: l, second: r), hash: hash, at: StatePath(key, depth: level))
             }
         }
         while depth > 0 {
@@ -278,9 +386,9 @@ enum StateMap {
             let sibling = walk.siblings[depth]
             let (left, right) = bit(key, depth) == 0 ? (hash, sibling) : (sibling, hash)
             hash = innerHash(left, right)
-            try sink.putStateNode(StateNode(path: path(key, depth: depth), kind: .inner, hash: hash, first: left, second: right))
+            try sink.put(Node(kind: .inner, first: left, second: right), hash: hash, at: StatePath(key, depth: depth))
         }
-        return hash
+        return hash.bytes
     }
 
     /// Removes `key`, checking the path against `root` first, and returns
@@ -291,55 +399,54 @@ enum StateMap {
     static func remove(_ key: [UInt8], root: [UInt8], in store: any StateNodeSink, checkRoot: Bool = true,
                        cache: StateNodeCache? = nil) throws -> [UInt8] {
         if root == empty { return root }
-        let walk = try walk(key, root: root, in: store, verify: checkRoot, cache: cache)
+        let key = inline(key)
+        let walk = try walk(key, root: inline(root), in: store, verify: checkRoot, cache: cache)
         let sink = CachingSink(sink: store, cache: cache)
         guard walk.value(for: key) != nil else { return root }
         var depth = walk.depth
-        var hash = empty
+        var hash = Hash32.zero
         /// A leaf moving up, alone in the subtree on the key's side.
-        var carried: (key: [UInt8], value: [UInt8])?
+        var carried: (key: Hash32, value: Hash32)?
         while depth > 0 {
             depth -= 1
             let sibling = walk.siblings[depth]
-            if hash == empty {
+            if hash.isZero {
                 // Only the sibling's subtree is left under this node.
-                if sibling == empty { continue }
+                if sibling.isZero { continue }
                 // Whether the sibling is a leaf decides the shape, so its row
                 // must be there and hash to the (root-checked) sibling hash:
                 // a row deleted or swapped by hand would otherwise leave a
                 // map whose root replaying the log does not give.
                 // (Read from the store even when the cache holds the node:
                 // a row missing there must stop the removal, not be signed over.)
-                let siblingPath = path(key, depth: depth + 1).flippingLastBit(atDepth: depth + 1)
-                guard let node = try store.stateNode(path: siblingPath), node.first.count == 32, node.second.count == 32 else {
-                    throw damaged("a node is missing")
-                }
+                let siblingPath = StatePath(key, depth: depth + 1).sibling
+                guard let node = try store.node(at: siblingPath) else { throw damaged("a node is missing") }
                 switch node.kind {
                 case .leaf:
-                    guard leafHash(key: node.first, value: node.second) == sibling,
-                          path(node.first, depth: depth + 1) == siblingPath else { throw damaged("a leaf is out of place") }
+                    guard node.hash == sibling, StatePath(node.first, depth: depth + 1) == siblingPath else {
+                        throw damaged("a leaf is out of place")
+                    }
                     carried = (node.first, node.second)
                     hash = sibling
                     continue
                 case .inner:
-                    guard innerHash(node.first, node.second) == sibling else { throw damaged("an inner node does not match its hash") }
+                    guard node.hash == sibling else { throw damaged("an inner node does not match its hash") }
                 }
-            } else if carried != nil, sibling == empty {
+            } else if carried != nil, sibling.isZero {
                 continue  // still alone: the leaf goes on up
             }
             if let leaf = carried {
-                try sink.putStateNode(StateNode(path: path(leaf.key, depth: depth + 1), kind: .leaf, hash: hash,
-                                                first: leaf.key, second: leaf.value))
+                try sink.put(Node(kind: .leaf, first: leaf.key, second: leaf.value), hash: hash, at: StatePath(leaf.key, depth: depth + 1))
                 carried = nil
             }
             let (left, right) = bit(key, depth) == 0 ? (hash, sibling) : (sibling, hash)
             hash = innerHash(left, right)
-            try sink.putStateNode(StateNode(path: path(key, depth: depth), kind: .inner, hash: hash, first: left, second: right))
+            try sink.put(Node(kind: .inner, first: left, second: right), hash: hash, at: StatePath(key, depth: depth))
         }
         if let leaf = carried {
-            try sink.putStateNode(StateNode(path: path(leaf.key, depth: 0), kind: .leaf, hash: hash, first: leaf.key, second: leaf.value))
+            try sink.put(Node(kind: .leaf, first: leaf.key, second: leaf.value), hash: hash, at: StatePath(leaf.key, depth: 0))
         }
-        return hash
+        return hash.bytes
     }
 }
 
@@ -349,9 +456,9 @@ private struct CachingSink {
     let sink: any StateNodeSink
     let cache: StateNodeCache?
 
-    func putStateNode(_ node: StateNode) throws {
-        try sink.putStateNode(node)
-        cache?.insert(StateNodeCache.Entry(kind: node.kind, first: node.first, second: node.second), hash: node.hash)
+    func put(_ node: StateMap.Node, hash: Hash32, at path: StatePath) throws {
+        try sink.put(node, hash: hash, at: path)
+        cache?.insert(node, hash: hash)
     }
 }
 
@@ -367,70 +474,45 @@ private struct CachingSink {
 /// holds hashes only, nothing secret. When full it is emptied. Each open
 /// `Vault` has its own (`VerifiedCaches`).
 final class StateNodeCache: @unchecked Sendable {
-    struct Entry {
-        let kind: StateNode.Kind
-        let first: [UInt8]
-        let second: [UInt8]
-
-        var hash: [UInt8] { StateMap.nodeHash(kind, first, second) }
-        /// Two 32-byte halves: the only shape a node has, and the only one
-        /// the memory takes. The node hash does not frame its halves, so a
-        /// row whose first half is 33 bytes and second 31 hashes like a
-        /// real node; a walk refuses such a row, and so must the memory.
-        var isWellFormed: Bool { first.count == 32 && second.count == 32 }
-    }
-
     /// How many a vault keeps (SECURITY.md §12a). A command that reads
     /// every case (`report monthly`, `due`) walks most of the map: at
     /// 100,000 cases that is about 600,000 nodes, and a smaller memory,
     /// emptied each time it filled, sent 2.4 times as many walks to SQLite
-    /// (a report took 51 s instead of 21). At about 250 bytes a node, a full
-    /// memory is about 250 MB; commands that act on one case keep a few
-    /// hundred nodes.
+    /// (a report took 51 s instead of 21). A node and its hash take 104
+    /// bytes inline: a full memory, with its table's room, is about 200 MB;
+    /// commands that act on one case keep a few hundred nodes.
     static let defaultLimit = 1 << 20
     /// What a replay (`rebuild`, the format-1 upgrade) keeps: the limit
     /// before the one above.
     static let replayLimit = 1 << 17
 
-    /// A node hash as the memory's key: four words, hashed and compared
-    /// without the array's per-byte hashing and reference counting (a
-    /// 100,000-case report looks nodes up about 8 million times). Nil for
-    /// anything but 32 bytes, which is never a node's hash.
-    struct Key: Hashable {
-        let a, b, c, d: UInt64
-
-        init?(_ hash: [UInt8]) {
-            guard hash.count == 32 else { return nil }
-            (a, b, c, d) = hash.withUnsafeBytes {
-                ($0.loadUnaligned(fromByteOffset: 0, as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
-                 $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self), $0.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
-            }
-        }
-    }
-
+    // Keyed by the node hash as four words (Hash32), hashed and compared
+    // without an array's per-byte hashing and reference counting: a
+    // 100,000-case report looks nodes up about 8 million times.
     private let lock = NSLock()
-    private var nodes: [Key: Entry] = [:]
+    private var nodes: [Hash32: StateMap.Node] = [:]
     let limit: Int
 
     init(limit: Int) { self.limit = limit }
 
-    func node(_ hash: [UInt8]) -> Entry? {
+    func node(_ hash: Hash32) -> StateMap.Node? {
         lock.lock()
         defer { lock.unlock() }
-        guard let key = Key(hash) else { return nil }
-        return nodes[key]
+        return nodes[hash]
     }
 
-    /// `hash` must be `entry.hash`, computed by the caller.
-    func insert(_ entry: Entry, hash: [UInt8]) {
-        guard entry.isWellFormed, let key = Key(hash) else { return }
+    /// Nil for anything but 32 bytes, which is never a node's hash.
+    func node(_ hash: [UInt8]) -> StateMap.Node? { Hash32(hash).flatMap(node) }
+
+    /// `hash` must be `node.hash`, computed by the caller.
+    func insert(_ node: StateMap.Node, hash: Hash32) {
         lock.lock()
         defer { lock.unlock() }
         if nodes.count >= limit {
             nodes.removeAll()  // and its table: a full one is tens of MB
             didPreload = false
         }
-        nodes[key] = entry
+        nodes[hash] = node
     }
 
     func removeAll() {
@@ -448,13 +530,12 @@ final class StateNodeCache: @unchecked Sendable {
     }
 
     /// Many at once, each keyed by the hash of its own content, while there
-    /// is room (`SignedState.preloadNodes`); entries of any other shape
-    /// than a node's are left out.
-    func insert(contentsOf entries: [Entry]) {
-        let keyed = entries.compactMap { entry in entry.isWellFormed ? Key(entry.hash).map { ($0, entry) } : nil }
+    /// is room (`SignedState.preloadNodes`).
+    func insert(contentsOf batch: [StateMap.Node]) {
+        let keyed = batch.map { ($0.hash, $0) }
         lock.lock()
         defer { lock.unlock() }
-        for (key, entry) in keyed where nodes.count < limit { nodes[key] = entry }
+        for (hash, node) in keyed where nodes.count < limit { nodes[hash] = node }
     }
 
     /// Whether `SignedState.preloadNodes` has filled this memory once.
@@ -463,15 +544,4 @@ final class StateNodeCache: @unchecked Sendable {
         set { lock.lock(); defer { lock.unlock() }; didPreload = newValue }
     }
     private var didPreload = false
-}
-
-extension Array where Element == UInt8 {
-    /// A state-map path (two bytes of depth, then the bits) with its last
-    /// bit, bit `depth − 1`, flipped: the sibling's position.
-    func flippingLastBit(atDepth depth: Int) -> [UInt8] {
-        var out = self
-        let bit = depth - 1
-        out[2 + (bit >> 3)] ^= 0x80 >> UInt8(bit & 7)
-        return out
-    }
 }
