@@ -146,7 +146,9 @@ struct StaffLeaveCommand: ParsableCommand {
             filed into it; if the run is interrupted, run it again to finish. An admin holds no tier \
             keys, so the older versions stay sealed to the older keys, which the remaining holders keep, \
             until a holder runs `casevault case rotate --pending`. Cases that still name the member as \
-            manager or supervisor are listed: hand them over.
+            manager or supervisor are listed: hand them over. Refused, with nothing signed, while the member \
+            is the last one on the staff holding a tier of some case (only the recovery key, or no one, would open \
+            it afterwards): have a holder grant it to someone who stays, or hand the case over, first.
             """
     )
 
@@ -158,13 +160,19 @@ struct StaffLeaveCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Why (kept in the signed log).", valueName: "text"))
     var reason: String
 
+    @Flag(help: "Record the departure even where they are the last staff holder of a tier (its documents then open for the recovery key alone, or for no one).")
+    var allowUnheld = false
+
     func run() throws {
         try vaultOptions.withUnlocked { vault, actor in
-            let report = try vault.recordDeparture(of: id, reason: reason, by: actor) { printRotation($0) }
+            let report = try vault.recordDeparture(of: id, reason: reason, allowUnheld: allowUnheld, by: actor) { printRotation($0) }
             print(report.recorded ? "Recorded that '\(id)' left the staff." : "'\(id)' had already left; finished rotating their tiers.")
             print("\(report.rotations.count) tier(s) rotated; \(report.rotations.filter(\.awaitsResealing).count) await re-sealing by a holder.")
             if !report.casesStillNamingThem.isEmpty {
                 Output.warning("these cases still name '\(id)' as manager or supervisor; hand them over: \(report.casesStillNamingThem.joined(separator: ", "))")
+            }
+            for number in report.handoversToThem {
+                Output.warning("\(number) was being handed over to '\(id)': cancel it (casevault handover cancel \(number) --reason …), then start another")
             }
         }
     }

@@ -14,6 +14,8 @@ struct HandoverCommand: ParsableCommand {
             shadows the outgoing one (at least three months); each form is filed, and printed under its stamp.
             4. `handover complete --cases N…`: after the shadowing (or --early --reason), the outgoing member's keys \
             rotate away and the incoming member becomes the case's manager (or supervisor).
+            A handover that will not complete (the incoming member left, or was the wrong one) ends with \
+            `handover cancel NUMBER --reason TEXT`.
             """,
         subcommands: [HandoverCheckCommand.self, HandoverDraftCommand.self, HandoverStartCommand.self, HandoverCompleteCommand.self,
                       HandoverCancelCommand.self]
@@ -114,12 +116,14 @@ struct HandoverAssignment: ParsableArguments {
     @Option(parsing: .upToNextOption, help: ArgumentHelp("Only these cases (default: every open case of --from).", valueName: "number"))
     var cases: [String] = []
 
-    @Option(help: ArgumentHelp("Last day of the shadowing (default and minimum: three months from today).", valueName: "YYYY-MM-DD"))
+    @Option(help: ArgumentHelp("Last day of the shadowing (default and minimum: three months from today; for start, the drafted form's).",
+                               valueName: "YYYY-MM-DD"))
     var shadowUntil: String?
 
-    @Option(help: ArgumentHelp("Why: \(HandoverReason.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "reason"),
+    @Option(help: ArgumentHelp("Why: \(HandoverReason.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(HandoverReason.leavingTheOrganisation.rawValue); for start, the drafted form's).",
+                               valueName: "reason"),
             transform: { try parseEnum(HandoverReason.self, $0, option: "--reason") })
-    var reason: HandoverReason = .leavingTheOrganisation
+    var reason: HandoverReason?
 }
 
 struct HandoverDraftCommand: ParsableCommand {
@@ -144,7 +148,7 @@ struct HandoverDraftCommand: ParsableCommand {
     func run() throws {
         let vault = try vaultOptions.openVault()
         let drafts = try vault.handoverDrafts(from: assignment.from, to: assignment.to, cases: assignment.cases.isEmpty ? nil : assignment.cases,
-                                              shadowUntil: assignment.shadowUntil, reason: assignment.reason)
+                                              shadowUntil: assignment.shadowUntil, reason: assignment.reason ?? .leavingTheOrganisation)
         for path in try Vault.writeHandoverDrafts(drafts, to: out) { print("wrote \(path)") }
         print("Fill in childName, caseSummary, the checklist's briefings and at least two signatures in each, then run `casevault handover start ... --forms \(out)`.")
     }
@@ -194,9 +198,11 @@ struct HandoverCompleteCommand: ParsableCommand {
         commandName: "complete",
         abstract: "Complete handovers: the outgoing member's keys rotate away, the incoming member takes the cases.",
         discussion: """
-            By the cases' supervisor or a project director, once the shadowing is over (or with --early --reason); \
-            a supervisor's own handover by the incoming supervisor, since whoever completes it makes the new keys. \
-            Per case, in one transaction: every tier the outgoing member holds rotates to a new key without them (the \
+            By the cases' supervisor, once the shadowing is over (or with --early --reason); a supervisor's own \
+            handover by the incoming supervisor. Whoever completes it makes the new keys, so a project director, \
+            who holds no confidential tier, completes only a handover whose outgoing member holds none (as after \
+            `staff leave`). Every case is checked first: if one cannot complete, none does. \
+            Then per case, in one transaction: every tier the outgoing member holds rotates to a new key without them (the \
             file keys re-sealed when you hold the tier), and the incoming member becomes the case's manager (or \
             supervisor). What is filed afterwards opens with no key the outgoing member ever had.
             """
@@ -215,7 +221,8 @@ struct HandoverCompleteCommand: ParsableCommand {
 
     func run() throws {
         try vaultOptions.withUnlocked { vault, actor in
-            for result in try vault.completeHandover(cases: cases, early: early, reason: reason, by: actor) {
+            // Each case as it completes, so that an error part-way leaves those done on the screen.
+            _ = try vault.completeHandover(cases: cases, early: early, reason: reason, by: actor) { result in
                 let h = result.handover
                 print("\(h.caseNumber): \(h.to) is now its \(h.role)\(result.early ? " (shadowing ended early)" : ""); \(h.from) holds none of its keys.")
                 result.rotations.forEach(printRotation)

@@ -155,8 +155,10 @@ func readCheckpoint(_ path: String) throws -> Checkpoint {
 /// zone), or now.
 func asOfDay(_ text: String?) throws -> Date {
     guard let text else { return Date() }
-    guard text.count == 10, let date = try? Date(text + "T12:00:00Z", strategy: .iso8601) else {
-        throw ValidationError("--as-of takes a day, YYYY-MM-DD")
+    // The parser rolls a day past the month's end over (2024-02-30 is March 1st): the day must read back as given.
+    guard text.count == 10, let date = try? Date(text + "T12:00:00Z", strategy: .iso8601),
+          date.formatted(.iso8601.year().month().day()) == text else {
+        throw ValidationError("--as-of takes a day of the calendar, YYYY-MM-DD, not '\(text)'")
     }
     return date
 }

@@ -43,9 +43,13 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let plan = try form(p, "care-plan", by: "grace", on: "2026-06-10")
         let visit = try form(p, "home-visit", by: "farah", on: "2026-09-20")
         #expect(try kinds(p) == ["CP-2024-0042 stale-care-plan \(plan)", "CP-2024-0042 unread-filings \(visit)"])
-        // A newer intake version filed by someone else is unread again.
+        // A newer intake version filed by someone else is unread again, and
+        // reading the older one again does not make it read (a review found it did).
         try form(p, "intake", by: "farah", on: "2026-09-21")
         #expect(try kinds(p).contains("CP-2024-0042 unread-filings \(intake)"))
+        _ = try p.read("CP-2024-0042", intake, version: 1, by: "grace")
+        let unread = try p.vault.handoverReadiness(of: "grace", asOf: Self.date("2026-09-30")).first?.blockers.last { $0.document == intake }
+        #expect(unread?.detail.hasPrefix("1 version(s) filed by others (farah) after the newest version grace read (v1, on ") == true)
 
         // Everything dealt with: ready.
         try form(p, "care-plan", by: "grace", on: "2026-09-25")

@@ -114,6 +114,77 @@ import Testing
         #expect(try p.vault.verify().isClean)
     }
 
+    /// A command that names a case with no handover under way completes
+    /// none of the others: every case is checked before the first
+    /// completes (a review found the first case completed, and only the
+    /// error about the second printed). Each case is reported as it completes.
+    @Test func aCompletionRefusedForOneCaseCompletesNone() throws {
+        let p = try Self.scene()
+        let other = try p.openCase(client: 43)
+        _ = try p.vault.startHandover(from: "grace", to: "joseph", cases: [Self.number], drafts: try Self.drafts(p), by: p["halima"], now: Self.start)
+        let before = try p.vault.events().count
+        #expect(throws: VaultError.notFound("no handover of \(other) is under way")) {
+            _ = try p.vault.completeHandover(cases: [Self.number, other], by: p["halima"], now: Self.afterShadowing)
+        }
+        #expect(try p.vault.events().count == before)
+        #expect(try p.vault.caseFile(Self.number).manager.id == "grace")
+        #expect(try p.vault.handover(of: Self.number)?.to == "joseph")
+        // A director holds no confidential tier: refused up front, with who completes it.
+        #expect(throws: VaultError.accessDenied("a project director cannot make the confidential key that replaces grace's: \(Self.number)'s supervisor 'halima' completes the handover")) {
+            _ = try p.vault.completeHandover(cases: [Self.number], by: p["dora"], now: Self.afterShadowing)
+        }
+        var reported: [String] = []
+        let done = try p.vault.completeHandover(cases: [Self.number, Self.number], by: p["halima"], now: Self.afterShadowing) {
+            reported.append($0.handover.caseNumber)
+        }
+        #expect(reported == [Self.number] && done.count == 1)
+        #expect(try p.vault.caseFile(Self.number).manager.id == "joseph")
+    }
+
+    /// The form is filed as its caseworkers drafted and signed it: its
+    /// reason and shadowing end are the draft's when the command gives
+    /// none, and a command that contradicts the draft (its people, its
+    /// reason, its end) is refused with nothing signed. (A review found
+    /// `start` without the draft's options filing the defaults in their place.)
+    @Test func theFormIsFiledAsDraftedOrTheStartIsRefused() throws {
+        let p = try Self.scene()
+        let drafted = try p.vault.handoverDrafts(from: "grace", to: "joseph", cases: [Self.number], shadowUntil: "2027-01-15",
+                                                 reason: .longLeave, now: Self.start)
+        let draft = completedHandoverDraft(drafted[0].form)
+        let before = try p.vault.events().count
+        let contradictions: [(HandoverReason?, String?, String)] = [
+            (.leavingTheOrganisation, nil, "the handover form for \(Self.number) gives the reason 'long-leave', not 'leaving-the-organisation': give --reason long-leave, or change the form, or draft it again (casevault handover draft)"),
+            (nil, "2027-02-01", "the handover form for \(Self.number) ends the shadowing on 2027-01-15, not 2027-02-01: give --shadow-until 2027-01-15, or change the form, or draft it again (casevault handover draft)"),
+        ]
+        for (reason, until, message) in contradictions {
+            #expect(throws: VaultError.invalidInput(message)) {
+                _ = try p.vault.startHandover(from: "grace", to: "joseph", cases: [Self.number], shadowUntil: until, reason: reason,
+                                              drafts: [Self.number: draft], by: p["halima"], now: Self.start)
+            }
+        }
+        guard case .object(var other) = draft else { Issue.record("not a form"); return }
+        other["incomingCaseManager"] = .object(["name": .string("Halima Abdi"), "staffId": .string("halima")])
+        #expect(throws: VaultError.invalidInput("the handover form for \(Self.number) names 'halima' where this handover has 'joseph': change the form, or draft it again (casevault handover draft)")) {
+            _ = try p.vault.startHandover(from: "grace", to: "joseph", cases: [Self.number], drafts: [Self.number: .object(other)], by: p["halima"], now: Self.start)
+        }
+        #expect(throws: VaultError.self) {
+            _ = try p.vault.startHandover(from: "grace", to: "joseph", cases: [Self.number], drafts: [Self.number: .array([])], by: p["halima"], now: Self.start)
+        }
+        #expect(try p.vault.events().count == before)
+
+        let started = try p.vault.startHandover(from: "grace", to: "joseph", cases: [Self.number], drafts: [Self.number: draft],
+                                                by: p["halima"], now: Self.start)
+        #expect(started.first?.handover.shadowUntil == "2027-01-15")
+        let (_, filed) = try p.vault.readForm(caseNumber: Self.number, document: "Case handover", version: nil, by: p["halima"], now: Self.start)
+        guard case .object(let form) = filed, case .object(let period)? = form["shadowingPeriod"] else { Issue.record("not a form"); return }
+        #expect(form["reason"] == .string("long-leave") && period["end"] == .string("2027-01-15"))
+        #expect(form == { () -> [String: JSONValue] in
+            guard case .object(var expected) = draft else { return [:] }
+            expected["pendingActions"] = form["pendingActions"]
+            return expected
+        }())
+    }
+
     /// The incoming member leaves during the shadowing: the handover is
     /// cancelled, their keys rotate away, grace stays, and another starts.
     @Test func aHandoverWhoseIncomingMemberLeavesIsCancelledAndAnotherStarts() throws {
@@ -126,8 +197,13 @@ import Testing
                                   vaultID: p.vault.config.vaultId, head: &head, in: writer)
             }
         }
-        _ = try p.vault.recordDeparture(of: "joseph", reason: "left during the shadowing", by: p["amina"])
-        #expect(throws: VaultError.self) { _ = try p.vault.completeHandover(cases: [Self.number], by: p["halima"], now: Self.afterShadowing) }
+        // The departure says which handover to cancel, and so does a completion tried after it.
+        let departure = try p.vault.recordDeparture(of: "joseph", reason: "left during the shadowing", by: p["amina"])
+        #expect(departure.handoversToThem == [Self.number])
+        let left = try #require(try p.vault.store.read { try $0.staff(id: "joseph")?.left })
+        #expect(throws: VaultError.invalidInput("'joseph' left the staff on \(left.at.prefix(10)): cancel this handover (casevault handover cancel \(Self.number) --reason …), then start another")) {
+            _ = try p.vault.completeHandover(cases: [Self.number], by: p["halima"], now: Self.afterShadowing)
+        }
         #expect(throws: VaultError.self) { _ = try p.vault.cancelHandover(case: Self.number, reason: "joseph left", by: p["grace"]) }
         _ = try p.vault.cancelHandover(case: Self.number, reason: "joseph left", by: p["halima"])
         #expect(try p.vault.handover(of: Self.number) == nil)

@@ -93,6 +93,28 @@ import Testing
         #expect(try p.vault.verify(VerifyOptions(readData: .all)).isClean)
     }
 
+    /// The departure of the last member of the staff who holds a tier is
+    /// refused, with nothing signed: afterwards only the recovery key (or,
+    /// in a vault without one, no one) would open the case's documents. A
+    /// review recorded a supervisor's departure, then the manager's, and
+    /// was left with a case whose tiers no one on the staff held.
+    @Test func theLastStaffHolderOfATierLeavesOnlyWhenTold() throws {
+        let p = try Self.scene()
+        for tier in Tier.allCases { try p.vault.grantAccess(to: "joseph", case: "CP-2024-0042", tier: tier, reason: "cover", by: p["halima"]) }
+        // While another member holds each tier, departures are recorded.
+        #expect(try p.vault.recordDeparture(of: "halima", reason: "left", by: p["amina"]).recorded)
+        #expect(try p.vault.recordDeparture(of: "grace", reason: "left", by: p["amina"]).recorded)
+        #expect(try p.read(by: "joseph") == Array("intake 2".utf8))
+        // joseph is the last to hold the confidential tier (dora holds the team tier).
+        let before = try p.vault.events().count
+        #expect(throws: VaultError.invalidInput("'joseph' is the last member of the staff who holds the confidential tier of CP-2024-0042: after the departure only the recovery key, if this vault has one, would open it. Have a holder grant each to a member who stays first (casevault case grant NUMBER --tier TIER --member ID --reason …), or hand the cases over (casevault handover start); or give --allow-unheld to record the departure anyway")) {
+            _ = try p.vault.recordDeparture(of: "joseph", reason: "left", by: p["amina"])
+        }
+        #expect(try p.vault.events().count == before)
+        #expect(try p.vault.recordDeparture(of: "joseph", reason: "left", allowUnheld: true, by: p["amina"]).recorded)
+        #expect(try p.vault.verify().isClean)
+    }
+
     @Test func aDepartedProjectDirectorsTeamTiersRotateAndTheirOldKeysOpenNothingNew() throws {
         let p = try Self.scene()
         try p.openCase(client: 43)

@@ -26,6 +26,8 @@ public struct DepartureReport: Sendable {
     /// Cases that still name the member as manager or supervisor: they need
     /// a handover.
     public let casesStillNamingThem: [String]
+    /// Cases whose handover under way was to the member: to be cancelled.
+    public var handoversToThem: [String] = []
 }
 
 extension Vault {
@@ -170,7 +172,10 @@ extension Vault {
     /// rotates every tier they hold, one case per transaction. A run that is
     /// interrupted is finished by running it again: the departure stands,
     /// and until a tier rotates nothing more can be filed into it.
-    public func recordDeparture(of memberID: String, reason: String, by actor: StaffIdentity, now: Date = Date(),
+    /// Refused, with nothing signed, while the member is the last one on the
+    /// staff who holds a tier of a case kept here (its documents would open
+    /// for the recovery key alone, or for no one), unless `allowUnheld`.
+    public func recordDeparture(of memberID: String, reason: String, allowUnheld: Bool = false, by actor: StaffIdentity, now: Date = Date(),
                                 progress: ((RotationOutcome) -> Void)? = nil) throws -> DepartureReport {
         guard Policy.staffManagingRoles.contains(actor.role) else {
             throw VaultError.accessDenied("departures are recorded by an admin; '\(actor.id)' is \(actor.role.withArticle)")
@@ -182,6 +187,12 @@ extension Vault {
                 throw try head.signedState(writer).missingStaff(memberID)
             }
             if member.left != nil { return false }
+            if !allowUnheld {
+                let unheld = try tiersHeldOnlyBy(memberID, signed: head.signedState(writer), reader: writer)
+                if !unheld.isEmpty {
+                    throw VaultError.invalidInput("'\(memberID)' is the last member of the staff who holds \(unheld.map { "the \($0.tier.rawValue) tier of \($0.number)" }.joined(separator: ", ")): after the departure only the recovery key, if this vault has one, would open \(unheld.count == 1 ? "it" : "them"). Have a holder grant each to a member who stays first (casevault case grant NUMBER --tier TIER --member ID --reason …), or hand the cases over (casevault handover start); or give --allow-unheld to record the departure anyway")
+                }
+            }
             try Ledger.append([.staffLeft(StaffLeft(id: memberID, reason: reason))], by: actor, at: now, vaultID: config.vaultId,
                               head: &head, in: writer)
             return true
@@ -245,7 +256,31 @@ extension Vault {
             let query = try signed.cases(matching: CaseQuery(manager: memberID)) + signed.cases(matching: CaseQuery(supervisor: memberID))
             return Set(query.filter(\.case.isOpenWorkHere).map(\.case.number)).sorted()
         }
-        return DepartureReport(memberID: memberID, recorded: recorded, rotations: rotations, casesStillNamingThem: naming)
+        var report = DepartureReport(memberID: memberID, recorded: recorded, rotations: rotations, casesStillNamingThem: naming)
+        // Each handover row the catalog lists, held to the signed state.
+        report.handoversToThem = try read { reader, head in
+            let signed = head.signedState(reader)
+            return try reader.handovers(caseNumber: nil).map(\.caseNumber).sorted().filter { try signed.handover($0)?.to == memberID }
+        }
+        return report
+    }
+
+    /// The tiers (current generation) of cases kept here that `memberID`
+    /// holds and no other member of the staff who has not left does.
+    private func tiersHeldOnlyBy(_ memberID: String, signed: SignedState, reader: any CatalogReader) throws -> [(number: String, tier: Tier)] {
+        let holder = GrantHolder.staff(memberID)
+        var unheld: [(number: String, tier: Tier)] = []
+        for number in try reader.cases(heldBy: holder) {
+            guard let state = try signed.caseState(number), try signed.disposal(number) == nil, state.case.transferred == nil else { continue }
+            for tier in Tier.allCases where state.holdsCurrent(tier, holder) {
+                let generation = state.case.generation(of: tier)
+                let others = state.grants.filter {
+                    $0.tier == tier.rawValue && $0.generation == generation && $0.holder != holder && $0.holder != GrantHolder.recovery
+                }
+                if try others.allSatisfy({ try signed.holderLeft($0.holder) }) { unheld.append((number, tier)) }
+            }
+        }
+        return unheld
     }
 
     // MARK: Rotation

@@ -86,11 +86,13 @@ extension Vault {
                             lastVisit = max(lastVisit ?? "", Lifecycle.day(filed))
                         }
                     }
-                    // Versions others filed after the member's last read of the document.
+                    // Versions others filed that the member has not read, nor any later one
+                    // (reading an older version does not show a newer one).
                     let lastRead = lastReads[ReadKey(record.number, document.name)]
-                    let newer = versions.filter { $0.stamp.filedBy != memberID && $0.filedSeq > (lastRead?.seq ?? 0) }
+                    let newer = versions.filter { $0.stamp.filedBy != memberID && $0.version > (lastRead?.version ?? 0) }
                     if !newer.isEmpty {
-                        let since = lastRead.map { "since you last read it on \($0.at.prefix(10))" } ?? "and never read by \(memberID)"
+                        let since = lastRead.map { "after the newest version \(memberID) read (v\($0.version), on \($0.at.prefix(10)))" }
+                            ?? "and never read by \(memberID)"
                         unread.append(.init(kind: .unreadFilings, document: document.name,
                                             detail: "\(newer.count) version(s) filed by others (\(Set(newer.map(\.stamp.filedBy)).sorted().joined(separator: ", "))) \(since)"))
                     }
@@ -126,23 +128,26 @@ extension Vault {
         }
     }
 
-    /// The member's newest `content.read` of each document, each proved in
-    /// the trusted log. (A read row deleted by hand makes a document look
-    /// unread, which the check then lists: it errs towards reading again.)
-    static func lastReads(by memberID: String, reader: any CatalogReader, head: TrustedHead) throws -> [ReadKey: (seq: Int64, at: String)] {
-        var newest: [ReadKey: Int64] = [:]
+    /// The member's read of the newest version they read of each document
+    /// (the first such read), each proved in the trusted log. (A read row
+    /// deleted by hand makes a document look unread, which the check then
+    /// lists: it errs towards reading again.)
+    static func lastReads(by memberID: String, reader: any CatalogReader, head: TrustedHead) throws -> [ReadKey: (version: Int, at: String)] {
+        var newest: [ReadKey: (version: Int, seq: Int64)] = [:]
         for record in try reader.events(type: EventType.contentRead.rawValue, actor: memberID) where record.seq <= head.size {
             guard let event = try? Event(body: record.body), case .contentRead(let data) = event.data else { continue }
             let key = ReadKey(data.case, data.document)
-            newest[key] = max(newest[key] ?? 0, record.seq)
+            if let known = newest[key], known.version >= data.version { continue }
+            newest[key] = (data.version, record.seq)
         }
-        var proved: [ReadKey: (seq: Int64, at: String)] = [:]
-        for (key, seq) in newest {
-            let event = try Trust.trustedEvent(seq, range: head.range, reader: reader)
-            guard event.actor == memberID, case .contentRead(let data) = event.data, ReadKey(data.case, data.document) == key else {
-                throw VaultError.integrityFailure("event \(seq) is not the read by \(memberID) the catalog says")
+        var proved: [ReadKey: (version: Int, at: String)] = [:]
+        for (key, read) in newest {
+            let event = try Trust.trustedEvent(read.seq, range: head.range, reader: reader)
+            guard event.actor == memberID, case .contentRead(let data) = event.data, ReadKey(data.case, data.document) == key,
+                  data.version == read.version else {
+                throw VaultError.integrityFailure("event \(read.seq) is not the read by \(memberID) the catalog says")
             }
-            proved[key] = (seq, event.at)
+            proved[key] = (read.version, event.at)
         }
         return proved
     }
@@ -254,6 +259,57 @@ extension Vault {
         ]
     }
 
+    /// Casevault's part of a drafted form, held to the command that files
+    /// it, so that a form is filed as its caseworkers signed it: the people
+    /// it names must be the command's; its reason and the shadowing's end
+    /// are the draft's where the command gives none, and where it gives
+    /// one, must be the draft's. (A handover under way keeps its signed end.)
+    static func handoverTerms(_ form: [String: JSONValue], of number: String, from: StaffRecord, to: StaffRecord,
+                              reason given: HandoverReason?, shadowUntil: String?, underWay: HandoverRecord?,
+                              now: Date) throws -> (reason: HandoverReason, until: String) {
+        func drafted(_ key: String, _ member: String? = nil) -> String? {
+            var value = form[key]
+            if let member {
+                if case .object(let part)? = value { value = part[member] } else { value = nil }
+            }
+            guard let text = value?.stringValue, !text.isEmpty else { return nil }
+            return text
+        }
+        let again = "change the form, or draft it again (casevault handover draft)"
+        for (key, member) in [("outgoingCaseManager", from), ("incomingCaseManager", to)] {
+            if let id = drafted(key, "staffId"), id != member.id {
+                throw VaultError.invalidInput("the handover form for \(number) names '\(id)' where this handover has '\(member.id)': \(again)")
+            }
+        }
+        var reason = given ?? .leavingTheOrganisation
+        if let text = drafted("reason") {
+            guard let theirs = HandoverReason(rawValue: text) else {
+                throw VaultError.invalidInput("the handover form for \(number) gives the reason '\(text)', which is none of \(HandoverReason.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if let given, given != theirs {
+                throw VaultError.invalidInput("the handover form for \(number) gives the reason '\(text)', not '\(given.rawValue)': give --reason \(text), or \(again)")
+            }
+            reason = theirs
+        }
+        let end = drafted("shadowingPeriod", "end")
+        if let underWay {
+            if let end, end != underWay.shadowUntil {
+                throw VaultError.invalidInput("the handover form for \(number) ends the shadowing on \(end), but the handover under way ends it on \(underWay.shadowUntil): \(again)")
+            }
+            return (reason, underWay.shadowUntil)
+        }
+        if let shadowUntil {
+            if let end, end != shadowUntil {
+                throw VaultError.invalidInput("the handover form for \(number) ends the shadowing on \(end), not \(shadowUntil): give --shadow-until \(end), or \(again)")
+            }
+            return (reason, try shadowEnd(shadowUntil, now: now))
+        }
+        guard let end else { return (reason, try shadowEnd(nil, now: now)) }
+        do { return (reason, try shadowEnd(end, now: now)) } catch let VaultError.invalidInput(why) {
+            throw VaultError.invalidInput("the handover form for \(number) ends the shadowing on \(end): \(why); \(again)")
+        }
+    }
+
     static func wholeMonths(from start: String, to end: String) -> Int {
         guard let a = Lifecycle.parseDay(start), let b = Lifecycle.parseDay(end) else { return 0 }
         return Lifecycle.utc.dateComponents([.month], from: a, to: b).month ?? 0
@@ -294,13 +350,13 @@ extension Vault {
     /// before anything is signed. Run again after an interruption, it goes
     /// on where it stopped.
     public func startHandover(from: String, to: String, cases: [String]? = nil, shadowUntil: String? = nil,
-                              reason: HandoverReason = .leavingTheOrganisation, drafts: [String: JSONValue],
+                              reason: HandoverReason? = nil, drafts: [String: JSONValue],
                               by actor: StaffIdentity, now: Date = Date()) throws -> [HandoverStart] {
         guard actor.role == .caseSupervisor || actor.role == .projectDirector else {
             throw VaultError.accessDenied("a handover is started by the case's supervisor or a project director; '\(actor.id)' is \(actor.role.withArticle)")
         }
         let (readiness, outgoing, incoming) = try handoverCases(from: from, to: to, cases: cases, asOf: now)
-        let until = try Self.shadowEnd(shadowUntil, now: now)
+        if let shadowUntil { _ = try Self.shadowEnd(shadowUntil, now: now) }
         let schema = try formSchema(type: "handover")
         // A handover already under way (an interrupted run) keeps its signed dates.
         var underWay: [String: HandoverRecord] = [:]
@@ -315,16 +371,23 @@ extension Vault {
             underWay[item.caseNumber] = existing
         }
         // Every form first: nothing is signed while one is missing or invalid.
-        var forms: [String: JSONValue] = [:]
+        var forms: [String: JSONValue] = [:], ends: [String: String] = [:]
         for item in readiness {
-            let (start, end) = underWay[item.caseNumber].map { (String($0.at.prefix(10)), $0.shadowUntil) } ?? (Lifecycle.day(now), until)
             if actor.role == .caseSupervisor {
                 let supervisor = try caseFile(item.caseNumber).supervisor.id
                 guard supervisor == actor.id else { throw VaultError.accessDenied("'\(actor.id)' does not supervise \(item.caseNumber)") }
             }
-            guard case .object(var form)? = drafts[item.caseNumber] else {
+            guard let draft = drafts[item.caseNumber] else {
                 throw VaultError.notFound("no handover form for \(item.caseNumber): write the drafts with `casevault handover draft`, complete each, and give their folder")
             }
+            guard case .object(var form) = draft else {
+                throw VaultError.invalidInput("the handover form for \(item.caseNumber) is not a JSON object: write it again with `casevault handover draft`")
+            }
+            let existing = underWay[item.caseNumber]
+            let (reason, end) = try Self.handoverTerms(form, of: item.caseNumber, from: outgoing, to: incoming, reason: reason,
+                                                       shadowUntil: shadowUntil, underWay: existing, now: now)
+            let start = existing.map { String($0.at.prefix(10)) } ?? Lifecycle.day(now)
+            ends[item.caseNumber] = end
             for (key, value) in Self.prefilledHandoverForm(item, from: outgoing, to: incoming, reason: reason, start: start, until: end) {
                 if key == "pendingActions", case .array(let theirs)? = form[key], case .array(let ours) = value {
                     form[key] = .array(theirs + ours.filter { !theirs.contains($0) })
@@ -350,7 +413,7 @@ extension Vault {
                     throw VaultError.alreadyExists("\(number) is already being handed from \(under.from) to \(under.to) (since \(under.at.prefix(10)))")
                 }
                 if try signed.handover(number) == nil {
-                    try Ledger.append([.handoverStarted(HandoverStarted(case: number, role: item.role, from: from, to: to, shadowUntil: until))],
+                    try Ledger.append([.handoverStarted(HandoverStarted(case: number, role: item.role, from: from, to: to, shadowUntil: ends[number]!))],
                                       by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
                     signed = head.signedState(writer)
                 }
@@ -415,8 +478,11 @@ extension Vault {
     /// shadowing ends, only with `early` and a reason. A supervisor's own
     /// handover is completed by the incoming supervisor: whoever signs a
     /// rotation makes its key, so the outgoing one never signs theirs.
+    /// Every case is checked before the first completes, so a command
+    /// refused for one case completes none; each case is then completed in
+    /// its own transaction and handed to `completed` as it is.
     public func completeHandover(cases: [String], early: Bool = false, reason: String? = nil, by actor: StaffIdentity,
-                                 now: Date = Date()) throws -> [HandoverCompletion] {
+                                 now: Date = Date(), completed: (HandoverCompletion) -> Void = { _ in }) throws -> [HandoverCompletion] {
         guard actor.role == .caseSupervisor || actor.role == .projectDirector else {
             throw VaultError.accessDenied("a handover is completed by the case's supervisor or a project director; '\(actor.id)' is \(actor.role.withArticle)")
         }
@@ -427,33 +493,16 @@ extension Vault {
         } else if reason != nil {
             throw VaultError.invalidInput("--reason goes with --early (an end before the shadowing is over)")
         }
-        let numbers = try cases.map { try CaseNumber.parse($0).description }
+        var numbers: [String] = []
+        for number in try cases.map({ try CaseNumber.parse($0).description }) where !numbers.contains(number) { numbers.append(number) }
+        try read { reader, head in
+            let signed = head.signedState(reader)
+            for number in numbers { _ = try handoverToComplete(number, in: signed, early: early, by: actor, now: now) }
+        }
         var results: [HandoverCompletion] = []
         for number in numbers {
             let result: HandoverCompletion = try write { writer, head in
-                let signed = head.signedState(writer)
-                let state = try signed.existingCase(number)
-                guard let handover = try signed.handover(number) else { throw VaultError.notFound("no handover of \(number) is under way") }
-                if handover.role == "supervisor", actor.id == handover.from || actor.role == .projectDirector {
-                    throw VaultError.accessDenied("\(actor.id == handover.from ? "'\(actor.id)' is handing \(number) over and cannot make the keys that replace their own" : "a project director cannot make a confidential key"): '\(handover.to)', the incoming supervisor, completes the handover")
-                }
-                if actor.role == .caseSupervisor, actor.id != state.case.supervisor, !(handover.role == "supervisor" && actor.id == handover.to) {
-                    throw VaultError.accessDenied("'\(actor.id)' does not supervise \(number)")
-                }
-                let isEarly = Lifecycle.day(now) < handover.shadowUntil
-                if isEarly && !early {
-                    throw VaultError.invalidInput("the shadowing of \(number) runs until \(handover.shadowUntil): to end it before, give --early --reason TEXT")
-                }
-                if !isEarly && early {
-                    throw VaultError.invalidInput("the shadowing of \(number) ended on \(handover.shadowUntil): complete it without --early")
-                }
-                for tier in Tier.allCases where !state.holdsCurrent(tier, GrantHolder.staff(handover.to)) {
-                    let supervisorLeft = try signed.staff(state.case.supervisor)?.left != nil
-                    let who = !supervisorLeft ? "its supervisor grants it"
-                        : handover.role == "supervisor" ? "its supervisor left the staff, so its manager '\(state.case.manager)' grants it"
-                        : "its supervisor left the staff: cancel this handover (casevault handover cancel \(number)), hand the supervision over to a new supervisor, who then starts this one again"
-                    throw VaultError.invalidInput("'\(handover.to)' does not hold the \(tier.rawValue) tier of \(number) yet: \(who) (casevault case grant \(number) --tier \(tier.rawValue) --member \(handover.to) --reason …)")
-                }
+                let (state, handover, isEarly) = try handoverToComplete(number, in: head.signedState(writer), early: early, by: actor, now: now)
                 let tiers = Tier.allCases.filter { state.holds($0.rawValue, GrantHolder.staff(handover.from)) }
                 let rotations = try rotate(number, tiers: tiers, removing: [GrantHolder.staff(handover.from)],
                                            reason: "handover from \(handover.from) to \(handover.to) completed", by: actor, now: now,
@@ -462,9 +511,48 @@ extension Vault {
                                   by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
                 return HandoverCompletion(handover: handover.underWay, early: isEarly, rotations: rotations)
             }
+            completed(result)
             results.append(result)
         }
         return results
+    }
+
+    /// Whether `actor` may complete the handover of `number` now, and what
+    /// it completes: the case, its handover, and whether before the
+    /// shadowing's end. Throws what stands in the way.
+    private func handoverToComplete(_ number: String, in signed: SignedState, early: Bool, by actor: StaffIdentity,
+                                    now: Date) throws -> (CaseState, HandoverRecord, Bool) {
+        let state = try signed.existingCase(number)
+        guard let handover = try signed.handover(number) else { throw VaultError.notFound("no handover of \(number) is under way") }
+        if handover.role == "supervisor", actor.id == handover.from || actor.role == .projectDirector {
+            throw VaultError.accessDenied("\(actor.id == handover.from ? "'\(actor.id)' is handing \(number) over and cannot make the keys that replace their own" : "a project director cannot make a confidential key"): '\(handover.to)', the incoming supervisor, completes the handover")
+        }
+        if actor.role == .caseSupervisor, actor.id != state.case.supervisor, !(handover.role == "supervisor" && actor.id == handover.to) {
+            throw VaultError.accessDenied("'\(actor.id)' does not supervise \(number)")
+        }
+        // Whoever completes it makes the keys that replace the outgoing
+        // member's: a confidential one too while they hold that tier.
+        if actor.role == .projectDirector, state.holds(Tier.confidential.rawValue, GrantHolder.staff(handover.from)) {
+            throw VaultError.accessDenied("a project director cannot make the confidential key that replaces \(handover.from)'s: \(number)'s supervisor '\(state.case.supervisor)' completes the handover")
+        }
+        let isEarly = Lifecycle.day(now) < handover.shadowUntil
+        if isEarly && !early {
+            throw VaultError.invalidInput("the shadowing of \(number) runs until \(handover.shadowUntil): to end it before, give --early --reason TEXT")
+        }
+        if !isEarly && early {
+            throw VaultError.invalidInput("the shadowing of \(number) ended on \(handover.shadowUntil): complete it without --early")
+        }
+        if let left = try signed.staff(handover.to)?.left {
+            throw VaultError.invalidInput("'\(handover.to)' left the staff on \(left.at.prefix(10)): cancel this handover (casevault handover cancel \(number) --reason …), then start another")
+        }
+        for tier in Tier.allCases where !state.holdsCurrent(tier, GrantHolder.staff(handover.to)) {
+            let supervisorLeft = try signed.staff(state.case.supervisor)?.left != nil
+            let who = !supervisorLeft ? "its supervisor grants it"
+                : handover.role == "supervisor" ? "its supervisor left the staff, so its manager '\(state.case.manager)' grants it"
+                : "its supervisor left the staff: cancel this handover (casevault handover cancel \(number)), hand the supervision over to a new supervisor, who then starts this one again"
+            throw VaultError.invalidInput("'\(handover.to)' does not hold the \(tier.rawValue) tier of \(number) yet: \(who) (casevault case grant \(number) --tier \(tier.rawValue) --member \(handover.to) --reason …)")
+        }
+        return (state, handover, isEarly)
     }
 }
 

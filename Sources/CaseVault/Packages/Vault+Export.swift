@@ -119,12 +119,12 @@ extension Vault {
                     let withdrawn = try signed.withdrawals(number, document.name)
                     guard let current = SignedState.currentVersion(of: document, withdrawn: withdrawn),
                           let record = try signed.version(number, document.name, current) else { continue }
-                    guard state.holds(record.tier, GrantHolder.staff(recipientID)) else {
-                        left.append((number, document.name, "\(recipientID) does not hold its \(record.tier) tier"))
-                        continue
-                    }
                     guard state.holds(record.tier, GrantHolder.staff(actor.id), generation: record.keyGeneration) else {
                         left.append((number, document.name, "you do not hold its \(record.tier) tier"))
+                        continue
+                    }
+                    guard state.holds(record.tier, GrantHolder.staff(recipientID)) else {
+                        left.append((number, document.name, "\(recipientID) does not hold its \(record.tier) tier"))
                         continue
                     }
                     let info = try VersionInfo(record, withdrawal: nil)
@@ -136,6 +136,10 @@ extension Vault {
             return (recipient, plan)
         }
         guard plan.contains(where: { !$0.versions.isEmpty }) else {
+            // Said of whoever stands in the way: the exporter, who reads each document to package it, comes first.
+            if !left.isEmpty, left.allSatisfy({ $0.2.hasPrefix("you do not hold") }) {
+                throw VaultError.accessDenied("'\(actor.id)' holds none of the tiers these cases' documents are in, so cannot read them to package them")
+            }
             throw VaultError.invalidInput("'\(recipientID)' may read no document of these cases: grant them the case's tiers first")
         }
         let format: PackageFormat = zipPassphrase == nil ? .sealed : .zipAES256
@@ -485,6 +489,8 @@ extension Vault {
         }
     }
 
+    static let openStagingPrefix = ".casevault-open-"
+
     /// `package open` without a vault: what the fuzz target drives
     /// (Fuzz/, scripts/fuzz.sh) with arbitrary bytes.
     /// Its provenance is the caller's to check first (`openPackage` does,
@@ -494,8 +500,13 @@ extension Vault {
         guard !FileSystem.exists(folder) else { throw VaultError.alreadyExists("\(folder) already exists") }
         let parent = AtomicFile.parentFolder(of: folder)
         guard FileSystem.isDirectory(parent) else { throw VaultError.notFound("no folder \(parent)") }
-        let staging = parent + "/.casevault-open-" + UUID().uuidString
-        try FileSystem.makeDirectory(staging)
+        // The files are written into a hidden folder beside `folder`, renamed
+        // into place once every one is checked. A run killed part-way leaves
+        // that folder, plaintext: the next run here removes it.
+        LockedScratch.removeAbandoned(in: parent, prefix: Self.openStagingPrefix)
+        let scratch = try LockedScratch(in: parent, prefix: Self.openStagingPrefix)
+        defer { scratch.release() }
+        let staging = scratch.folder
         do {
             let opener = try SealedPackage.Opener(with: keys, input: input)
             var extracted: [String: (sha256: String, size: Int64)] = [:]

@@ -11,6 +11,8 @@ enum AtomicFile {
         if !replacing && FileSystem.exists(path) {
             throw VaultError.alreadyExists("\(path) already exists")
         }
+        // Said of the folder given, not of the temporary name made in it.
+        guard FileSystem.isDirectory(folder) else { throw VaultError.notFound("no folder \(folder)") }
         // Where the file system allows, a new file is written with no name
         // at all (O_TMPFILE) and linked in only when complete: a kill or a
         // power cut mid-write leaves nothing behind, not even a temp name

@@ -1,4 +1,5 @@
 internal import CaseVaultCrypto
+internal import Foundation
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -438,5 +439,76 @@ final class FileDescriptor {
         guard isOpen else { return }
         isOpen = false
         guard close(raw) == 0 else { throw VaultError.io("cannot close \(path): \(FileSystem.errorText())") }
+    }
+}
+
+/// A hidden working folder (`<parent>/<prefix><UUID>`) guarded by a lock
+/// file beside it (`….lock`, flock'ed) for as long as its run lasts: what a
+/// run killed part-way leaves (a `package open` killed while it extracts
+/// leaves plaintext there) is found and deleted by the next run in the same
+/// place (`removeAbandoned`), and a folder whose run is still going is left
+/// alone. The lock file is created under a name of its own, locked, and only
+/// then renamed to `….lock`, so a lock file seen under that name is one a
+/// live run holds, or one no run will take again.
+final class LockedScratch {
+    let folder: String
+    private let lockPath: String
+    private var fd: Int32
+
+    init(in parent: String, prefix: String) throws {
+        folder = parent + "/" + prefix + UUID().uuidString
+        lockPath = folder + ".lock"
+        let fresh = folder + ".lock-new"
+        fd = open(fresh, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw VaultError.io("cannot create \(fresh): \(FileSystem.errorText())") }
+        do {
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { throw VaultError.io("cannot lock \(fresh): \(FileSystem.errorText())") }
+            guard rename(fresh, lockPath) == 0 else { throw VaultError.io("cannot rename \(fresh): \(FileSystem.errorText())") }
+            try FileSystem.makeDirectory(folder)
+        } catch {
+            unlink(fresh)
+            unlink(lockPath)
+            close(fd)
+            throw error
+        }
+    }
+
+    /// Deletes the lock file and lets it go (the folder is the caller's:
+    /// renamed into place, or removed).
+    func release() {
+        guard fd >= 0 else { return }
+        unlink(lockPath)
+        close(fd)
+        fd = -1
+    }
+
+    deinit { release() }
+
+    /// Every `<prefix><UUID>` folder of `parent` whose lock no process holds
+    /// (or that has none), with its lock file, and every lock file left
+    /// before its rename: removed. Best effort: what cannot be listed or
+    /// locked is left.
+    static func removeAbandoned(in parent: String, prefix: String) {
+        guard let names = try? FileSystem.listDirectory(parent) else { return }
+        func isOurs(_ name: String) -> Bool {
+            name.hasPrefix(prefix) && UUID(uuidString: String(name.dropFirst(prefix.count))) != nil
+        }
+        let present = Set(names)
+        for name in names {
+            let path = parent + "/" + name
+            if isOurs(name) {
+                // A folder without its lock file: its run ended before it took one, or long ago.
+                if !present.contains(name + ".lock") && !present.contains(name + ".lock-new") { FileSystem.removeTree(path) }
+                continue
+            }
+            for suffix in [".lock", ".lock-new"] where name.hasSuffix(suffix) && isOurs(String(name.dropLast(suffix.count))) {
+                let fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
+                guard fd >= 0 else { continue }
+                defer { close(fd) }
+                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }  // its run is still going
+                FileSystem.removeTree(String(path.dropLast(suffix.count)))
+                unlink(path)
+            }
+        }
     }
 }

@@ -48,6 +48,14 @@ extension VaultError {
         }
     }
 
+    /// Whether an integrity failure is a package's or a case transfer's
+    /// (the file given to `package open` or `import case`), as their
+    /// readers word them, not the vault's.
+    static func namesAReceivedFile(_ message: String) -> Bool {
+        ["the package", "from the package", "in the package", "made this package", "the transfer's", "in the transfer", "the transfer lacks"]
+            .contains { message.contains($0) }
+    }
+
     /// What the user can do about it, where there is something to say.
     public var hint: String? {
         switch self {
@@ -58,6 +66,8 @@ extension VaultError {
             "if nobody restored this vault from a backup, it was tampered with: do not write to it, keep a copy, run 'casevault verify'. "
                 + "If it was restored on purpose, everything done since that backup is gone from it; to accept it, run 'casevault verify', "
                 + "then move aside <vault id>.checkpoint in your checkpoint folder ($CASEVAULT_STATE_DIR, else ~/.local/state/casevault)"
+        case .integrityFailure(let message) where Self.namesAReceivedFile(message):
+            "the file was altered, cut or damaged on its way, not this vault: ask whoever sent it to make it again"
         case .integrityFailure: "do not write to this vault; keep a copy of the folder as it is; 'casevault verify' lists everything that differs from the signed log"
         default: nil
         }
