@@ -164,7 +164,10 @@ struct HandoverStartCommand: ParsableCommand {
             case.handover-started, the incoming member granted each tier you hold (a project director holds no \
             confidential tier: the supervisor grants it with `casevault case grant`), and the form filed and printed \
             under its stamp. The outgoing member keeps the case until `handover complete`. Safe to run again after an \
-            interruption.
+            interruption. Each form is filed as drafted: its reason and shadowing end are taken from it unless \
+            --reason or --shadow-until is given, and a command that names other members, another reason or another \
+            end than the form is refused, as is a form whose end is now less than three months away (change the \
+            form and have it signed again, or draft it again).
             """
     )
 

@@ -130,7 +130,7 @@ import Testing
         #expect(try p.vault.caseFile(Self.number).manager.id == "grace")
         #expect(try p.vault.handover(of: Self.number)?.to == "joseph")
         // A director holds no confidential tier: refused up front, with who completes it.
-        #expect(throws: VaultError.accessDenied("a project director cannot make the confidential key that replaces grace's: \(Self.number)'s supervisor 'halima' completes the handover")) {
+        #expect(throws: VaultError.accessDenied("a project director cannot make the confidential key of \(Self.number) that replaces grace's: its supervisor 'halima' completes the handover")) {
             _ = try p.vault.completeHandover(cases: [Self.number], by: p["dora"], now: Self.afterShadowing)
         }
         var reported: [String] = []
@@ -172,6 +172,13 @@ import Testing
         }
         #expect(try p.vault.events().count == before)
 
+        // Drafted with the default end and started days later, the end is too close: the form must change, not the command.
+        let early = try p.vault.handoverDrafts(from: "grace", to: "joseph", cases: [Self.number], now: Self.start.addingTimeInterval(-5 * 86_400))
+        #expect(throws: VaultError.invalidInput("the handover form for \(Self.number) ends the shadowing on 2026-12-16, but it lasts at least 3 months from the day the handover starts (manual §5.2.4): set the form's shadowing end to 2026-12-21 or later and have it signed again, or draft it again (casevault handover draft)")) {
+            _ = try p.vault.startHandover(from: "grace", to: "joseph", cases: [Self.number], drafts: [Self.number: completedHandoverDraft(early[0].form)],
+                                          by: p["halima"], now: Self.start)
+        }
+        #expect(try p.vault.events().count == before)
         let started = try p.vault.startHandover(from: "grace", to: "joseph", cases: [Self.number], drafts: [Self.number: draft],
                                                 by: p["halima"], now: Self.start)
         #expect(started.first?.handover.shadowUntil == "2027-01-15")

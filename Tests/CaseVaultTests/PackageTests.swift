@@ -397,20 +397,34 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         try fm.createDirectory(atPath: killed + "/CP-2024-0042 [O]", withIntermediateDirectories: true)
         fm.createFile(atPath: killed + "/CP-2024-0042 [O]/Intake form.json", contents: Data("intake".utf8))
         fm.createFile(atPath: killed + ".lock", contents: nil)
-        // One killed before it renamed its lock file, and one of an older casevault, which took no lock.
+        // One killed before it renamed its lock file an hour ago, and one of an older casevault, which took no lock.
         let unrenamed = p.scratch.file(prefix + UUID().uuidString + ".lock-new")
         fm.createFile(atPath: unrenamed, contents: nil)
+        try fm.setAttributes([.modificationDate: Date().addingTimeInterval(-3600)], ofItemAtPath: unrenamed)
         let older = p.scratch.file(prefix + UUID().uuidString)
         try fm.createDirectory(atPath: older, withIntermediateDirectories: false)
-        // A run still going, and names that only look alike.
+        // What is not followed: a link inside a leftover, and a leftover's name on a link.
+        let victim = p.scratch.file("victim")
+        try fm.createDirectory(atPath: victim, withIntermediateDirectories: false)
+        fm.createFile(atPath: victim + "/keep", contents: Data("keep".utf8))
+        try fm.createSymbolicLink(atPath: older + "/link", withDestinationPath: victim)
+        let linked = p.scratch.file(prefix + UUID().uuidString)
+        try fm.createSymbolicLink(atPath: linked, withDestinationPath: victim)
+        // A run still going, one that has just made its lock file, and names that only look alike.
         let live = try LockedScratch(in: p.scratch.path, prefix: prefix)
         fm.createFile(atPath: live.folder + "/part", contents: Data("x".utf8))
+        let starting = p.scratch.file(prefix + UUID().uuidString + ".lock-new")
+        fm.createFile(atPath: starting, contents: nil)
         let alike = [p.scratch.file(prefix + "notes"), p.scratch.file(prefix + "notes.lock")]
         for path in alike { fm.createFile(atPath: path, contents: nil) }
 
         _ = try p.vault.openPackage(at: out, into: p.scratch.file("opened"), by: p["joseph"])
         for path in [killed, killed + ".lock", unrenamed, older] { #expect(!fm.fileExists(atPath: path), "\(path) stayed") }
-        for path in [live.folder + "/part", live.folder + ".lock"] + alike { #expect(fm.fileExists(atPath: path), "\(path) went") }
+        for path in [live.folder + "/part", live.folder + ".lock", starting, victim + "/keep", linked] + alike {
+            #expect((try? fm.attributesOfItem(atPath: path)) != nil, "\(path) went")
+        }
+        try fm.removeItem(atPath: starting)
+        try fm.removeItem(atPath: linked)
         live.release()
         #expect(!fm.fileExists(atPath: live.folder + ".lock"))
         try fm.removeItem(atPath: live.folder)

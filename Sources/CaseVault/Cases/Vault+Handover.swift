@@ -305,9 +305,15 @@ extension Vault {
             return (reason, try shadowEnd(shadowUntil, now: now))
         }
         guard let end else { return (reason, try shadowEnd(nil, now: now)) }
-        do { return (reason, try shadowEnd(end, now: now)) } catch let VaultError.invalidInput(why) {
-            throw VaultError.invalidInput("the handover form for \(number) ends the shadowing on \(end): \(why); \(again)")
+        guard Lifecycle.parseDay(end) != nil else {
+            throw VaultError.invalidInput("the handover form for \(number) ends the shadowing on '\(end)', which is not a day (YYYY-MM-DD): \(again)")
         }
+        let earliest = earliestShadowEnd(startingOn: now)
+        guard end >= earliest else {
+            // A draft made some days ago whose end is now too close: the form says so, not the command.
+            throw VaultError.invalidInput("the handover form for \(number) ends the shadowing on \(end), but it lasts at least \(Lifecycle.shadowingMonths) months from the day the handover starts (manual §5.2.4): set the form's shadowing end to \(earliest) or later and have it signed again, or draft it again (casevault handover draft)")
+        }
+        return (reason, end)
     }
 
     static func wholeMonths(from start: String, to end: String) -> Int {
@@ -531,9 +537,11 @@ extension Vault {
             throw VaultError.accessDenied("'\(actor.id)' does not supervise \(number)")
         }
         // Whoever completes it makes the keys that replace the outgoing
-        // member's: a confidential one too while they hold that tier.
-        if actor.role == .projectDirector, state.holds(Tier.confidential.rawValue, GrantHolder.staff(handover.from)) {
-            throw VaultError.accessDenied("a project director cannot make the confidential key that replaces \(handover.from)'s: \(number)'s supervisor '\(state.case.supervisor)' completes the handover")
+        // member's (`rotation`): they hold each such tier's current key.
+        for tier in Tier.allCases where state.holds(tier.rawValue, GrantHolder.staff(handover.from))
+            && !state.holdsCurrent(tier, GrantHolder.staff(actor.id)) {
+            let who = actor.role == .projectDirector && tier == .confidential ? "a project director" : "'\(actor.id)', who does not hold its current key,"
+            throw VaultError.accessDenied("\(who) cannot make the \(tier.rawValue) key of \(number) that replaces \(handover.from)'s: its supervisor '\(state.case.supervisor)' completes the handover")
         }
         let isEarly = Lifecycle.day(now) < handover.shadowUntil
         if isEarly && !early {

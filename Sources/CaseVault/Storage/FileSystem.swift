@@ -448,8 +448,10 @@ final class FileDescriptor {
 /// leaves plaintext there) is found and deleted by the next run in the same
 /// place (`removeAbandoned`), and a folder whose run is still going is left
 /// alone. The lock file is created under a name of its own, locked, and only
-/// then renamed to `….lock`, so a lock file seen under that name is one a
-/// live run holds, or one no run will take again.
+/// then renamed to `….lock`, and the folder is made after that: a lock file
+/// seen under that name is one a live run holds, or one no run will take
+/// again. Where the file system has no `flock` (some network shares), the
+/// run goes on unlocked, and no run there removes anything.
 final class LockedScratch {
     let folder: String
     private let lockPath: String
@@ -459,10 +461,12 @@ final class LockedScratch {
         folder = parent + "/" + prefix + UUID().uuidString
         lockPath = folder + ".lock"
         let fresh = folder + ".lock-new"
-        fd = open(fresh, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        fd = open(fresh, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VaultError.io("cannot create \(fresh): \(FileSystem.errorText())") }
         do {
-            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { throw VaultError.io("cannot lock \(fresh): \(FileSystem.errorText())") }
+            if flock(fd, LOCK_EX | LOCK_NB) != 0, !Self.hasNoLocks(errno) {
+                throw VaultError.io("cannot lock \(fresh): \(FileSystem.errorText())")
+            }
             guard rename(fresh, lockPath) == 0 else { throw VaultError.io("cannot rename \(fresh): \(FileSystem.errorText())") }
             try FileSystem.makeDirectory(folder)
         } catch {
@@ -472,6 +476,8 @@ final class LockedScratch {
             throw error
         }
     }
+
+    private static func hasNoLocks(_ code: Int32) -> Bool { code == ENOLCK || code == EOPNOTSUPP || code == ENOSYS || code == EINVAL }
 
     /// Deletes the lock file and lets it go (the folder is the caller's:
     /// renamed into place, or removed).
@@ -484,31 +490,83 @@ final class LockedScratch {
 
     deinit { release() }
 
-    /// Every `<prefix><UUID>` folder of `parent` whose lock no process holds
-    /// (or that has none), with its lock file, and every lock file left
-    /// before its rename: removed. Best effort: what cannot be listed or
-    /// locked is left.
+    /// How long a lock file may wait for its rename before a later run takes
+    /// it for a crashed one's (its run locks it straight after making it).
+    static let unrenamedGrace: Double = 600
+
+    /// Removes, from `parent`, every `<prefix><UUID>` folder whose lock no
+    /// process holds (or that has no lock file), with that lock file, and
+    /// every lock file left before its rename for longer than
+    /// `unrenamedGrace`. Only what this user owns is touched, and nothing is
+    /// followed: each folder is opened without following a link, held by its
+    /// descriptor, and emptied relative to it (`removeOwnedTree`), so another
+    /// user who can write to `parent` cannot make it delete anything else.
+    /// Best effort: what cannot be listed, opened or locked is left.
     static func removeAbandoned(in parent: String, prefix: String) {
         guard let names = try? FileSystem.listDirectory(parent) else { return }
+        let parentFD = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parentFD >= 0 else { return }
+        defer { close(parentFD) }
         func isOurs(_ name: String) -> Bool {
             name.hasPrefix(prefix) && UUID(uuidString: String(name.dropFirst(prefix.count))) != nil
         }
-        let present = Set(names)
-        for name in names {
-            let path = parent + "/" + name
-            if isOurs(name) {
-                // A folder without its lock file: its run ended before it took one, or long ago.
-                if !present.contains(name + ".lock") && !present.contains(name + ".lock-new") { FileSystem.removeTree(path) }
-                continue
+        func exists(_ name: String) -> Bool {
+            var info = stat()
+            return fstatat(parentFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0
+        }
+        /// Opens one of our lock files and takes its lock: nil when it is
+        /// not a regular file of ours, or a live run holds it.
+        func takeLock(_ name: String) -> Int32? {
+            let fd = openat(parentFD, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            guard fd >= 0 else { return nil }
+            var info = stat()
+            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid(), flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                close(fd)
+                return nil
             }
-            for suffix in [".lock", ".lock-new"] where name.hasSuffix(suffix) && isOurs(String(name.dropLast(suffix.count))) {
-                let fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
-                guard fd >= 0 else { continue }
-                defer { close(fd) }
-                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }  // its run is still going
-                FileSystem.removeTree(String(path.dropLast(suffix.count)))
-                unlink(path)
+            return fd
+        }
+        for name in names {
+            if isOurs(name) {
+                // A folder without a lock file (looked for now, not in the listing:
+                // a run renames its lock in place before it makes its folder).
+                if !exists(name + ".lock") && !exists(name + ".lock-new") { removeOwnedTree(name, in: parentFD) }
+            } else if name.hasSuffix(".lock"), isOurs(String(name.dropLast(5))), let fd = takeLock(name) {
+                removeOwnedTree(String(name.dropLast(5)), in: parentFD)
+                unlinkat(parentFD, name, 0)
+                close(fd)
+            } else if name.hasSuffix(".lock-new"), isOurs(String(name.dropLast(9))) {
+                var info = stat()
+                guard fstatat(parentFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0,
+                      Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec) > unrenamedGrace, let fd = takeLock(name) else { continue }
+                unlinkat(parentFD, name, 0)
+                close(fd)
             }
         }
+    }
+
+    /// Deletes the folder `name` of the folder open as `parentFD` and all
+    /// it holds, when it is a folder this user owns: opened without
+    /// following a link, then emptied through its own descriptor (a link
+    /// inside is unlinked, never followed).
+    static func removeOwnedTree(_ name: String, in parentFD: Int32) {
+        let fd = openat(parentFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_uid == geteuid(), let dir = fdopendir(fd) else {
+            close(fd)
+            return
+        }
+        var entries: [String] = []
+        while let entry = readdir(dir) {
+            let child = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+            if child != "." && child != ".." { entries.append(child) }
+        }
+        let folderFD = dirfd(dir)
+        for child in entries where unlinkat(folderFD, child, 0) != 0 {
+            removeOwnedTree(child, in: folderFD)  // a folder (unlinkat refuses those)
+        }
+        closedir(dir)
+        unlinkat(parentFD, name, AT_REMOVEDIR)
     }
 }
