@@ -3,7 +3,7 @@ import CaseVault
 import Foundation
 
 /// `--tier team|confidential`.
-private func parseTier(_ text: String) throws -> Tier { try parseEnum(Tier.self, text, option: "--tier") }
+private func parseTier(_ text: String) throws -> Tier { try parseEnum(Tier.self, text) }
 
 func printRotation(_ outcome: RotationOutcome) {
     var line = "  \(outcome.caseNumber) \(outcome.tier.rawValue) tier → generation \(outcome.generation)"

@@ -131,7 +131,7 @@ func printHolders(_ holders: [(tier: Tier, holder: String)]) {
 /// The filters `case list` and `find` share.
 struct CaseFilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Only cases with this status: O, IA, AO or C.", valueName: "status"),
-            transform: { try parseEnum(CaseStatus.self, $0, option: "--status") })
+            transform: { try parseEnum(CaseStatus.self, $0) })
     var status: CaseStatus?
 
     @Option(help: ArgumentHelp("Only this category.", valueName: "category"))
@@ -347,7 +347,7 @@ struct CaseStatusCommand: ParsableCommand {
     var number: String
 
     @Argument(help: ArgumentHelp("The new status: O, IA, AO or C.", valueName: "status"),
-              transform: { try parseEnum(CaseStatus.self, $0, option: "status") })
+              transform: { try parseEnum(CaseStatus.self, $0) })
     var status: CaseStatus
 
     @Option(help: ArgumentHelp("Why (kept in the signed history).", valueName: "text"))

@@ -57,9 +57,17 @@ struct CaseVaultCommand: ParsableCommand {
             }
             Glibc.exit(0)
         }
+        var parsed: (any ParsableCommand.Type)?
         do {
             var command = try parseAsRoot()
+            parsed = type(of: command)
             try command.run()
+        } catch let error as ValidationError where parsed != nil {
+            // Thrown by a command's run(), after parsing: its own usage, not the root's.
+            let usage = usageString(for: parsed!)
+            let name = usage.split(separator: " ").prefix { !"[<-".contains($0.first ?? "-") }.joined(separator: " ")
+            Output.writeToStandardError("casevault: error: \(error.message)\nUsage: \(usage)\n  See '\(name) --help' for more information.\n")
+            Glibc.exit(ExitCode.validationFailure.rawValue)
         } catch let error as VaultError {
             Output.error(error.message, hint: error.hint)
             if case .invalidForm(_, let violations) = error {

@@ -122,7 +122,7 @@ struct HandoverAssignment: ParsableArguments {
 
     @Option(help: ArgumentHelp("Why: \(HandoverReason.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(HandoverReason.leavingTheOrganisation.rawValue); for start, the drafted form's).",
                                valueName: "reason"),
-            transform: { try parseEnum(HandoverReason.self, $0, option: "--reason") })
+            transform: { try parseEnum(HandoverReason.self, $0) })
     var reason: HandoverReason?
 }
 

@@ -58,7 +58,7 @@ struct InitCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Cost of passphrase key derivation (Argon2id): interactive, moderate or sensitive.",
                                valueName: "profile"),
-            transform: { try parseEnum(KeyDerivationProfile.self, $0, option: "--kdf") })
+            transform: { try parseEnum(KeyDerivationProfile.self, $0) })
     var kdf: KeyDerivationProfile = .moderate
 
     @Option(help: ArgumentHelp("The vault's format: 3 (the default: objects named by BLAKE3), or 2 (BLAKE2b) for an office that must still send cases to vaults of format 2.",

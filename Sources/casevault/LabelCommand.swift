@@ -26,7 +26,7 @@ struct LabelCommand: ParsableCommand {
     var all = false
 
     @Option(help: ArgumentHelp("A sheet of the cases with this status: O, IA, AO or C.", valueName: "status"),
-            transform: { try parseEnum(CaseStatus.self, $0, option: "--status") })
+            transform: { try parseEnum(CaseStatus.self, $0) })
     var status: CaseStatus?
 
     @Option(help: ArgumentHelp("Where to write the SVG sheet (never over an existing file).", valueName: "file"))

@@ -23,7 +23,7 @@ struct StaffAddCommand: ParsableCommand {
     var name: String
 
     @Option(help: ArgumentHelp("One of: \(Role.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "role"),
-            transform: { try parseEnum(Role.self, $0, option: "--role") })
+            transform: { try parseEnum(Role.self, $0) })
     var role: Role
 
     @Option(help: ArgumentHelp("A file whose first line is the new member's first passphrase.", valueName: "file"))

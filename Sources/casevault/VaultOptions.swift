@@ -132,10 +132,11 @@ func newPassphrase(file: String?, for id: String) throws -> Passphrase {
 /// Parses an option value into one of the core's string enums. (The core's
 /// public types cannot conform to ArgumentParser's protocols without
 /// re-exporting ArgumentParser, so options use a transform instead.)
-func parseEnum<T: RawRepresentable & CaseIterable>(_ type: T.Type, _ text: String, option: String) throws -> T
+func parseEnum<T: RawRepresentable & CaseIterable>(_ type: T.Type, _ text: String) throws -> T
 where T.RawValue == String {
     guard let value = T(rawValue: text) else {
-        throw ValidationError("'\(text)' is not a valid \(option); use one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        // argument-parser says which value of which option; this says what would do.
+        throw ValidationError("use one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
     }
     return value
 }

@@ -141,6 +141,20 @@ import Testing
         #expect(try p.vault.caseFile(Self.number).manager.id == "joseph")
     }
 
+    /// An outgoing member who left shadows no one: the handover completes
+    /// without --early, the shadowing ended for that reason in the signed event.
+    @Test func aHandoverFromAMemberWhoLeftCompletesWithoutWaiting() throws {
+        let p = try Self.scene()
+        _ = try p.vault.startHandover(from: "grace", to: "joseph", cases: [Self.number], drafts: try Self.drafts(p), by: p["halima"], now: Self.start)
+        _ = try p.vault.recordDeparture(of: "grace", reason: "contract ended", by: p["amina"], now: Self.start.addingTimeInterval(86_400))
+        let done = try p.vault.completeHandover(cases: [Self.number], by: p["halima"], now: Self.start.addingTimeInterval(2 * 86_400))
+        #expect(done.first?.early == true)
+        let last = try #require(try p.vault.events().last)
+        #expect(last.type == "case.handover-completed" && last.body.contains("\"early\":true") && last.body.contains("\"reason\":\"grace left the staff on 2026-09-22\""))
+        #expect(try p.vault.caseFile(Self.number).manager.id == "joseph")
+        #expect(try p.vault.verify().isClean)
+    }
+
     /// The form is filed as its caseworkers drafted and signed it: its
     /// reason and shadowing end are the draft's when the command gives
     /// none, and a command that contradicts the draft (its people, its

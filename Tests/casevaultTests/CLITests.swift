@@ -169,7 +169,7 @@ import Testing
         let badRole = try cli.run(["staff", "add", "--as", "amina", "--passphrase-file", "amina.pw", "--id", "ro",
                                    "--name", "R", "--role", "boss", "--new-passphrase-file", "new.pw"])
         #expect(badRole.code == 64)
-        #expect(badRole.stderr.contains("'boss' is not a valid --role; use one of: records-officer, case-manager"))
+        #expect(badRole.stderr.contains("The value 'boss' is invalid for '--role <role>': use one of: records-officer, case-manager"))
 
         #expect(try cli.run(["staff", "list", "--json"]).stdout.components(separatedBy: "\"id\"").count == 3)
     }

@@ -65,6 +65,21 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
 
 /// `withdraw` and `move` as a user runs them.
 @Suite struct CorrectionCLITests {
+    /// A day that is not on the calendar is refused, not rolled over
+    /// (2024-02-30 was read as March 1st), and an error a command finds
+    /// after parsing shows that command's usage, not the root's.
+    @Test func aDayNotOnTheCalendarIsRefusedWithTheCommandsUsage() throws {
+        let p = try CLIProgramme()
+        #expect(try p.openCase().code == 0)
+        for command in [["handover", "check", "--from", "grace"], ["due"]] {
+            let refused = try p.cli.run(command + ["--as-of", "2024-02-30"])
+            #expect(refused.code == 64)
+            #expect(refused.stderr.hasPrefix("casevault: error: --as-of takes a day of the calendar, YYYY-MM-DD, not '2024-02-30'\nUsage: casevault \(command[0])"))
+            #expect(refused.stderr.hasSuffix("  See 'casevault \(command.prefix { !$0.hasPrefix("-") }.joined(separator: " ")) --help' for more information.\n"))
+            #expect(try p.cli.run(command + ["--as-of", "2024-02-29"]).code == 0)
+        }
+    }
+
     @Test func aVersionIsWithdrawnAndADocumentMoved() throws {
         let p = try CLIProgramme()
         #expect(try p.openCase().code == 0)

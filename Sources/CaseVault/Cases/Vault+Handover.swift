@@ -226,7 +226,8 @@ extension Vault {
             return (try signed.staff(from), try signed.staff(to))
         }
         guard let outgoing else { throw VaultError.notFound("no staff member with id '\(from)'") }
-        guard let incoming, incoming.id != from else { throw VaultError.notFound("no other staff member with id '\(to)'") }
+        guard to != from else { throw VaultError.invalidInput("a handover goes from one member to another: --from and --to are both '\(to)'") }
+        guard let incoming else { throw VaultError.notFound("no staff member with id '\(to)'") }
         if let left = incoming.left { throw VaultError.invalidInput("'\(to)' left the staff on \(left.at)") }
         for item in readiness {
             let needed: Role = item.role == "manager" ? .caseManager : .caseSupervisor
@@ -508,12 +509,15 @@ extension Vault {
         var results: [HandoverCompletion] = []
         for number in numbers {
             let result: HandoverCompletion = try write { writer, head in
-                let (state, handover, isEarly) = try handoverToComplete(number, in: head.signedState(writer), early: early, by: actor, now: now)
+                let (state, handover, isEarly, outgoingLeft) = try handoverToComplete(number, in: head.signedState(writer), early: early,
+                                                                                      by: actor, now: now)
                 let tiers = Tier.allCases.filter { state.holds($0.rawValue, GrantHolder.staff(handover.from)) }
                 let rotations = try rotate(number, tiers: tiers, removing: [GrantHolder.staff(handover.from)],
                                            reason: "handover from \(handover.from) to \(handover.to) completed", by: actor, now: now,
                                            head: &head, writer: writer)
-                try Ledger.append([.handoverCompleted(HandoverCompleted(case: number, early: isEarly, reason: isEarly ? reason : nil))],
+                // An outgoing member who left shadows no one: the shadowing ends for that reason.
+                let why = isEarly ? reason ?? outgoingLeft.map { "\(handover.from) left the staff on \($0.prefix(10))" } : nil
+                try Ledger.append([.handoverCompleted(HandoverCompleted(case: number, early: isEarly, reason: why))],
                                   by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
                 return HandoverCompletion(handover: handover.underWay, early: isEarly, rotations: rotations)
             }
@@ -527,7 +531,7 @@ extension Vault {
     /// it completes: the case, its handover, and whether before the
     /// shadowing's end. Throws what stands in the way.
     private func handoverToComplete(_ number: String, in signed: SignedState, early: Bool, by actor: StaffIdentity,
-                                    now: Date) throws -> (CaseState, HandoverRecord, Bool) {
+                                    now: Date) throws -> (CaseState, HandoverRecord, early: Bool, outgoingLeft: String?) {
         let state = try signed.existingCase(number)
         guard let handover = try signed.handover(number) else { throw VaultError.notFound("no handover of \(number) is under way") }
         if handover.role == "supervisor", actor.id == handover.from || actor.role == .projectDirector {
@@ -544,7 +548,9 @@ extension Vault {
             throw VaultError.accessDenied("\(who) cannot make the \(tier.rawValue) key of \(number) that replaces \(handover.from)'s: its supervisor '\(state.case.supervisor)' completes the handover")
         }
         let isEarly = Lifecycle.day(now) < handover.shadowUntil
-        if isEarly && !early {
+        // The outgoing member's departure ends the shadowing: no --early is needed then.
+        let outgoingLeft = try signed.staff(handover.from)?.left?.at
+        if isEarly && !early && outgoingLeft == nil {
             throw VaultError.invalidInput("the shadowing of \(number) runs until \(handover.shadowUntil): to end it before, give --early --reason TEXT")
         }
         if !isEarly && early {
@@ -560,7 +566,7 @@ extension Vault {
                 : "its supervisor left the staff: cancel this handover (casevault handover cancel \(number)), hand the supervision over to a new supervisor, who then starts this one again"
             throw VaultError.invalidInput("'\(handover.to)' does not hold the \(tier.rawValue) tier of \(number) yet: \(who) (casevault case grant \(number) --tier \(tier.rawValue) --member \(handover.to) --reason …)")
         }
-        return (state, handover, isEarly)
+        return (state, handover, isEarly, outgoingLeft)
     }
 }
 
