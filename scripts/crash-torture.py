@@ -69,7 +69,8 @@ class Torture:
         self.acknowledged = []  # (case, document, version, sha256)
         self.totals = dict(iterations=0, killed=0, finished=0, acknowledged=0, lost=0, verify_failures=0,
                            leftover_notes=0, repairs=0, reads=0, batches_resumed=0, rows_already_filed=0, duplicates=0,
-                           imports_acknowledged=0, imports_resumed=0, packages_opened=0, packages_refused=0)
+                           imports_acknowledged=0, imports_resumed=0, packages_opened=0, packages_refused=0,
+                           opens_killed=0)
         self.by_kind = {}
         self.next_client = 100
         self.failures = []
@@ -261,6 +262,20 @@ class Torture:
                 self.failures.append("a killed export of %s was signed but left no package" % number)
             return
         opened = "opened-" + out
+        if not calibration and self.rng.random() < 0.5:
+            # A package open killed part-way leaves the plaintext it had extracted in a hidden
+            # staging folder: the open below must remove it (the leftover check after it).
+            half = "half-" + out
+            process = subprocess.Popen([self.binary, "package", "open", out, "--out", half] + self.args_as("halima"), env=self.env,
+                                       cwd=self.scratch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                process.wait(timeout=self.rng.uniform(0, 1.0) * self.durations["export"])
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                self.totals["opens_killed"] += 1
+            if os.path.exists(self.path(half)):
+                shutil.rmtree(self.path(half))
         done = self.run(["package", "open", out, "--out", opened] + self.args_as("halima"), check=False)
         leftovers = [name for name in os.listdir(self.scratch) if name.startswith((".casevault-open-", ".casevault-scratch-"))]
         if leftovers:
@@ -482,10 +497,10 @@ def main():
     print("crash torture totals: iterations %d, kills %d, finished %d, acknowledged filings %d, lost filings %d, "
           "verify failures %d, leftover notes seen %d, repairs %d, reads %d, killed batches resumed %d "
           "(rows already filed %d, filed twice %d), imported documents %d (killed imports run again %d), packages opened %d, "
-          "packages a killed export left unsigned and refused %d (%s); %.0f s" % (
+          "packages a killed export left unsigned and refused %d, package opens killed %d (%s); %.0f s" % (
               t["iterations"], t["killed"], t["finished"], t["acknowledged"], t["lost"], t["verify_failures"],
               t["leftover_notes"], t["repairs"], t["reads"], t["batches_resumed"], t["rows_already_filed"], t["duplicates"],
-              t["imports_acknowledged"], t["imports_resumed"], t["packages_opened"], t["packages_refused"],
+              t["imports_acknowledged"], t["imports_resumed"], t["packages_opened"], t["packages_refused"], t["opens_killed"],
               ", ".join("%s %d" % kv for kv in sorted(torture.by_kind.items())),
               time.monotonic() - started))
     for failure in torture.failures[:20]:
