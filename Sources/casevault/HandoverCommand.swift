@@ -201,7 +201,8 @@ struct HandoverCompleteCommand: ParsableCommand {
         commandName: "complete",
         abstract: "Complete handovers: the outgoing member's keys rotate away, the incoming member takes the cases.",
         discussion: """
-            By the cases' supervisor, once the shadowing is over (or with --early --reason); a supervisor's own \
+            By the cases' supervisor, once the shadowing is over (or with --early --reason; a handover whose outgoing \
+            member left the staff completes without waiting, its departure signed as the reason); a supervisor's own \
             handover by the incoming supervisor. Whoever completes it makes the new keys, so a project director, \
             who holds no confidential tier, completes only a handover whose outgoing member holds none (as after \
             `staff leave`). Every case is checked first: if one cannot complete, none does. \

@@ -446,6 +446,25 @@ import Testing
         }
     }
 
+    /// A supervisor's handover a project director started: the incoming
+    /// supervisor lacks the confidential tier, and is told who grants it,
+    /// not that the outgoing supervisor completes (a review found the
+    /// completer's key check answering first).
+    @Test func anIncomingSupervisorWithoutTheConfidentialTierIsToldWhoGrantsIt() throws {
+        let office = try Office()
+        let number = try office.openCase()
+        let started = try office.act("dora") { vault, me in
+            let drafts = try vault.handoverDrafts(from: "halima", to: "omar", cases: [number])
+            return try vault.startHandover(from: "halima", to: "omar", cases: [number],
+                                           drafts: Dictionary(uniqueKeysWithValues: drafts.map { ($0.caseNumber, completedHandoverDraft($0.form)) }),
+                                           by: me)
+        }
+        #expect(started.first?.awaitingGrant == [.confidential])
+        #expect(throws: VaultError.invalidInput("'omar' does not hold the confidential tier of \(number) yet: its supervisor grants it (casevault case grant \(number) --tier confidential --member omar --reason …)")) {
+            try office.act("omar") { vault, me in _ = try vault.completeHandover(cases: [number], early: true, reason: "cover", by: me) }
+        }
+    }
+
     /// A supervisor who leaves without handing over: the admin's rotation
     /// drops them, and no one who stays but the case's manager holds the
     /// confidential tier. The manager re-seals it and grants it to the

@@ -540,13 +540,6 @@ extension Vault {
         if actor.role == .caseSupervisor, actor.id != state.case.supervisor, !(handover.role == "supervisor" && actor.id == handover.to) {
             throw VaultError.accessDenied("'\(actor.id)' does not supervise \(number)")
         }
-        // Whoever completes it makes the keys that replace the outgoing
-        // member's (`rotation`): they hold each such tier's current key.
-        for tier in Tier.allCases where state.holds(tier.rawValue, GrantHolder.staff(handover.from))
-            && !state.holdsCurrent(tier, GrantHolder.staff(actor.id)) {
-            let who = actor.role == .projectDirector && tier == .confidential ? "a project director" : "'\(actor.id)', who does not hold its current key,"
-            throw VaultError.accessDenied("\(who) cannot make the \(tier.rawValue) key of \(number) that replaces \(handover.from)'s: its supervisor '\(state.case.supervisor)' completes the handover")
-        }
         let isEarly = Lifecycle.day(now) < handover.shadowUntil
         // The outgoing member's departure ends the shadowing: no --early is needed then.
         let outgoingLeft = try signed.staff(handover.from)?.left?.at
@@ -565,6 +558,17 @@ extension Vault {
                 : handover.role == "supervisor" ? "its supervisor left the staff, so its manager '\(state.case.manager)' grants it"
                 : "its supervisor left the staff: cancel this handover (casevault handover cancel \(number)), hand the supervision over to a new supervisor, who then starts this one again"
             throw VaultError.invalidInput("'\(handover.to)' does not hold the \(tier.rawValue) tier of \(number) yet: \(who) (casevault case grant \(number) --tier \(tier.rawValue) --member \(handover.to) --reason …)")
+        }
+        // Whoever completes it makes the keys that replace the outgoing
+        // member's (`rotation`): they hold each such tier's current key.
+        // (Checked after the incoming member's, whose advice comes first:
+        // the incoming supervisor completes their own handover.)
+        for tier in Tier.allCases where state.holds(tier.rawValue, GrantHolder.staff(handover.from))
+            && !state.holdsCurrent(tier, GrantHolder.staff(actor.id)) {
+            let who = actor.role == .projectDirector && tier == .confidential ? "a project director" : "'\(actor.id)', who does not hold its current key,"
+            let completer = try signed.staff(state.case.supervisor)?.left == nil ? "its supervisor '\(state.case.supervisor)' completes the handover"
+                : "its supervisor left the staff: the supervision is handed over first, and the new supervisor completes it"
+            throw VaultError.accessDenied("\(who) cannot make the \(tier.rawValue) key of \(number) that replaces \(handover.from)'s: \(completer)")
         }
         return (state, handover, isEarly, outgoingLeft)
     }

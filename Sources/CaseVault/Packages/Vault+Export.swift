@@ -638,12 +638,13 @@ extension Vault {
             try FileSystem.renameNoReplace(staging, to: folder)
             do { try FileSystem.syncDirectory(parent) } catch {
                 // Not durable: nothing is left rather than a folder that may not last.
-                FileSystem.removeTree(folder)
+                LockedScratch.removeOwnedTree(folder)
                 throw error
             }
             return OpenedPackage(folder: folder, files: files)
         } catch {
-            FileSystem.removeTree(staging)
+            // Through descriptors, never following a link (another user may write to the folder it is in).
+            LockedScratch.removeOwnedTree(staging)
             throw error
         }
     }

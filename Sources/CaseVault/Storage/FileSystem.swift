@@ -545,6 +545,14 @@ final class LockedScratch {
         }
     }
 
+    /// `removeOwnedTree` of a path: its folder opened, then the last name in it.
+    static func removeOwnedTree(_ path: String) {
+        let parentFD = open(AtomicFile.parentFolder(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parentFD >= 0 else { return }
+        defer { close(parentFD) }
+        removeOwnedTree(String(path.split(separator: "/").last ?? ""), in: parentFD)
+    }
+
     /// Deletes the folder `name` of the folder open as `parentFD` and all
     /// it holds, when it is a folder this user owns: opened without
     /// following a link, then emptied through its own descriptor (a link
