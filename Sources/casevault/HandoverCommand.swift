@@ -228,7 +228,8 @@ struct HandoverCompleteCommand: ParsableCommand {
             // Each case as it completes, so that an error part-way leaves those done on the screen.
             _ = try vault.completeHandover(cases: cases, early: early, reason: reason, by: actor) { result in
                 let h = result.handover
-                print("\(h.caseNumber): \(h.to) is now its \(h.role)\(result.early ? " (shadowing ended early)" : ""); \(h.from) holds none of its keys.")
+                let early = result.reason.map { " (shadowing ended early: \(TerminalText.escape($0)))" } ?? ""
+                print("\(h.caseNumber): \(h.to) is now its \(h.role)\(early); \(h.from) holds none of its keys.")
                 result.rotations.forEach(printRotation)
             }
         }

@@ -447,6 +447,25 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(!FileManager.default.fileExists(atPath: p.scratch.file("p.cvp")))
     }
 
+    /// What an export writes out of the vault does not go into its folder
+    /// (a zip's names are in clear; nothing there is the vault's, and
+    /// `verify` does not account for it): refused, nothing written.
+    @Test func exportsAreNotWrittenInsideTheVault() throws {
+        let p = try Programme()
+        try p.openCase()
+        try p.file(Array("intake".utf8))
+        try p.vault.grantAccess(to: "joseph", case: "CP-2024-0042", tier: .team, reason: "cover", by: p["halima"])
+        let inside = p.vault.path + "/objects/package.cvp"
+        #expect(throws: VaultError.invalidInput("\(inside) is inside the vault folder; write the package somewhere else")) {
+            _ = try p.vault.exportHandover(cases: ["CP-2024-0042"], to: "joseph", out: inside, by: p["grace"])
+        }
+        let bag = p.vault.path + "/../" + (p.vault.path as NSString).lastPathComponent + "/audit.tar"
+        #expect(throws: VaultError.invalidInput("\(bag) is inside the vault folder; write the audit export somewhere else")) {
+            _ = try p.vault.exportAudit(out: bag, by: p["peter"])
+        }
+        #expect(!FileManager.default.fileExists(atPath: inside) && !FileManager.default.fileExists(atPath: p.vault.path + "/audit.tar"))
+    }
+
     /// The opened package's staging folder takes its name without replacing
     /// anything made there since the check: an empty folder (which a plain
     /// rename would silently replace) stays, and so does the staging folder.

@@ -174,7 +174,7 @@ import Testing
         #expect(tooSoon.code == 65 && tooSoon.stderr.contains("to end it before, give --early --reason TEXT"), "\(tooSoon.stderr)")
         let completed = try p.cli.run(["handover", "complete", "--cases", "CP-2024-0001", "--early", "--reason", "Grace left early"] + p.as("halima"))
         #expect(completed.code == 0, "\(completed.stderr)")
-        #expect(completed.stdout.hasPrefix("CP-2024-0001: joseph is now its manager (shadowing ended early); grace holds none of its keys.\n"))
+        #expect(completed.stdout.hasPrefix("CP-2024-0001: joseph is now its manager (shadowing ended early: Grace left early); grace holds none of its keys.\n"))
         #expect(try p.cli.run(["get", "CP-2024-0001", "Intake form"] + p.as("grace")).code == 77)
         #expect(try p.cli.run(["get", "CP-2024-0001", "Intake form", "1"] + p.as("joseph")).stdout == "Intake form v1 of CP-2024-0001")
         #expect(try p.cli.run(["verify"]).code == 0)

@@ -33,6 +33,7 @@ extension Vault {
         guard Self.auditExportingRoles.contains(actor.role) else {
             throw VaultError.accessDenied("an audit export is taken by an auditor, admin or project director; '\(actor.id)' is \(actor.role.withArticle)")
         }
+        try refuseInsideVault(path, "write the audit export somewhere else")
         let format: ArchiveWriter.Format
         switch (path as NSString).pathExtension.lowercased() {
         case "tar": format = .paxTar

@@ -194,6 +194,8 @@ public struct HandoverStart: Sendable {
 public struct HandoverCompletion: Sendable {
     public let handover: HandoverUnderWay
     public let early: Bool
+    /// Why it ended early, as signed (the outgoing member's departure when no reason was given).
+    public let reason: String?
     public let rotations: [RotationOutcome]
 }
 
@@ -519,7 +521,7 @@ extension Vault {
                 let why = isEarly ? reason ?? outgoingLeft.map { "\(handover.from) left the staff on \($0.prefix(10))" } : nil
                 try Ledger.append([.handoverCompleted(HandoverCompleted(case: number, early: isEarly, reason: why))],
                                   by: actor, at: now, vaultID: config.vaultId, head: &head, in: writer)
-                return HandoverCompletion(handover: handover.underWay, early: isEarly, rotations: rotations)
+                return HandoverCompletion(handover: handover.underWay, early: isEarly, reason: why, rotations: rotations)
             }
             completed(result)
             results.append(result)

@@ -95,6 +95,7 @@ extension Vault {
             throw VaultError.accessDenied("\(actor.role.withArticle) cannot read case content, so cannot export it")
         }
         guard !cases.isEmpty else { throw VaultError.invalidInput("name the cases to export with --cases") }
+        try refuseInsideVault(path, "write the package somewhere else")
         if let zipPassphrase, zipPassphrase.bytes.count < Self.minimumZipPassphraseLength {
             throw VaultError.invalidInput("a zip package's passphrase must be at least \(Self.minimumZipPassphraseLength) characters")
         }
@@ -404,12 +405,7 @@ extension Vault {
     func openPackage(at path: String, into folder: String, by actor: StaffIdentity, limits: ArchiveLimits) throws -> OpenedPackage {
         guard FileSystem.isRegularFile(path) else { throw VaultError.notFound("no package \(path)") }
         // Plaintext never lands in the vault's folder.
-        // The folder as the kernel will resolve it (a link followed by ".."
-        // goes where the link points), and as text.
-        if FileSystem.isInside(FileSystem.absolutePathAsGiven(folder), FileSystem.absolutePath(self.path))
-            || FileSystem.isInside(FileSystem.absolutePath(folder), FileSystem.absolutePath(self.path)) {
-            throw VaultError.invalidInput("\(folder) is inside the vault folder; open the package somewhere else")
-        }
+        try refuseInsideVault(folder, "open the package somewhere else")
         // Its header first (what it is, whom it is sealed to; its key is
         // unsealed, no content decrypted), then the whole file's hash against
         // the log, before a byte of content is decrypted or parsed: anyone can
@@ -490,6 +486,19 @@ extension Vault {
     }
 
     static let openStagingPrefix = ".casevault-open-"
+
+    /// Refuses a place inside the vault's folder for what a command writes
+    /// out of it (an opened package's plaintext; a package, a transfer or an
+    /// audit export, whose names and metadata are in clear): not the vault's,
+    /// so nothing `verify` accounts for or a backup of the vault should carry.
+    /// The place as the kernel will resolve it (a link followed by ".."
+    /// goes where the link points), and as text.
+    func refuseInsideVault(_ place: String, _ advice: String) throws {
+        if FileSystem.isInside(FileSystem.absolutePathAsGiven(place), FileSystem.absolutePath(self.path))
+            || FileSystem.isInside(FileSystem.absolutePath(place), FileSystem.absolutePath(self.path)) {
+            throw VaultError.invalidInput("\(place) is inside the vault folder; \(advice)")
+        }
+    }
 
     /// `package open` without a vault: what the fuzz target drives
     /// (Fuzz/, scripts/fuzz.sh) with arbitrary bytes.

@@ -196,6 +196,7 @@ extension Vault {
         guard actor.role == .caseSupervisor else {
             throw VaultError.accessDenied("only the case's supervisor transfers it; '\(actor.id)' is \(actor.role.withArticle)")
         }
+        try refuseInsideVault(path, "write the transfer somewhere else")
         guard identity.vault != config.vaultId else { throw VaultError.invalidInput("that identity is this vault's own: a case moves to another vault") }
         guard identity.role == Role.caseSupervisor.rawValue else {
             throw VaultError.invalidInput("that identity names \(Role(rawValue: identity.role)?.withArticle ?? "a " + identity.role); only a case supervisor there imports a case")
