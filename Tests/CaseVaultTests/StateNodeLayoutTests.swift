@@ -188,6 +188,46 @@ import Testing
 /// `StateMap.values` proves many keys in one pass (the prefetch `due` and
 /// `report monthly` make for every case): the same answers as one walk a
 /// key, and the same refusals.
+/// The in-memory catalog keeps the map's nodes inline, and any node of
+/// another shape (a path the map never spells, halves that are not 32
+/// bytes) as it was given, beside them: each reads back as put, counts once,
+/// and a walk refuses the malformed one as it would from SQLite.
+@Suite struct InlineStateNodeTests {
+    @Test func nodesOfAnyShapeReadBackAsPutAndCountOnce() throws {
+        let store = MemoryCatalogStore()
+        let key = StateMap.keyHash("case/CP-2024-0042")
+        let canonical = StateMap.path(key, depth: 3)
+        let half = [UInt8](repeating: 7, count: 32)
+        let good = StateNode(path: canonical, kind: .inner, hash: StateMap.innerHash(half, half), first: half, second: half)
+        var unspelled = canonical
+        unspelled[2] |= 0x01  // a bit past the depth set: not a path the map makes
+        let odd = StateNode(path: unspelled, kind: .leaf, hash: half, first: half, second: half)
+        let malformed = StateNode(path: canonical, kind: .inner, hash: half, first: half + [0], second: Array(half.dropLast()))
+        try store.write { writer in
+            try writer.putStateNode(odd)
+            try writer.putStateNode(malformed)
+            #expect(try writer.stateNode(path: canonical) == malformed && writer.stateNode(path: unspelled) == odd)
+            #expect(try writer.stateNodeCount() == 2)
+            #expect(throws: VaultError.integrityFailure("the catalog's state map is damaged (a node is malformed); run 'casevault verify'")) {
+                _ = try StateNodes(reader: writer).node(at: StatePath(Hash32(key)!, depth: 3))
+            }
+            // A well-formed node put at the malformed one's path replaces it: one node per path.
+            try writer.putStateNode(good)
+            #expect(try writer.stateNode(path: canonical) == good && writer.stateNodeCount() == 2)
+            #expect(try StateNodes(reader: writer).node(at: StatePath(Hash32(key)!, depth: 3))?.first == Hash32(half))
+            var listed: [StateNode] = []
+            try writer.forEachStateNode { listed.append($0) }
+            #expect(Set(listed.map(\.path)) == [canonical, unspelled] && listed.count == 2)
+            // And the other way: a malformed node put over an inline one.
+            try writer.putStateNode(malformed)
+            #expect(try writer.stateNode(path: canonical) == malformed && writer.stateNodeCount() == 2)
+        }
+        #expect(StatePath(bytes: unspelled) == nil && StatePath(bytes: canonical)?.bytes == canonical)
+        #expect(StatePath(bytes: [1, 1] + [UInt8](repeating: 0, count: 33)) == nil)  // deeper than 256
+        #expect(StatePath(bytes: canonical + [0]) == nil)
+    }
+}
+
 @Suite struct BatchedWalkTests {
     @Test func batchedValuesAreThoseOfOneWalkEach() throws {
         let keys = StateNodeLayoutTests.deepKeys(pairs: 4)
