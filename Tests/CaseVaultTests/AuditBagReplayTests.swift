@@ -72,6 +72,49 @@ import Testing
         #expect(after.passed, "\(Self.failing(after))")
     }
 
+    /// A review took events out of a whole-log bag, faked its controls report
+    /// and remade the manifests, and the bag passed as a partial one. Its
+    /// bag-info says it holds every event: now refused. Relabelled partial,
+    /// it passes only with a warning that nothing in it is verified beyond
+    /// its events.
+    @Test func eventsTakenOutOfAWholeBagAreRefusedAndAPartialBagIsSaidUnverified() throws {
+        let (s, files) = try Self.bag()
+        var fewer = files
+        var lines = String(decoding: try #require(files["data/events.jsonl"]), as: UTF8.self).components(separatedBy: "\n")
+        let total = lines.filter { !$0.isEmpty }.count
+        lines.remove(at: total / 2)
+        fewer["data/events.jsonl"] = Array(lines.joined(separator: "\n").utf8)
+        let result = try AuditBag.verify(at: try Self.remade(fewer, in: s.p.scratch, "fewer"))
+        #expect(Self.failing(result) == ["the bag holds every event of the log, as its bag-info says (all cases, from the beginning)"],
+                "\(Self.failing(result))")
+        #expect(result.checks.first { !$0.passed }?.detail == "it holds \(total - 1) of the \(total) events its checkpoint commits to")
+        var relabelled = fewer
+        relabelled["bag-info.txt"] = Array(String(decoding: try #require(files["bag-info.txt"]), as: UTF8.self)
+            .replacingOccurrences(of: "Casevault-Cases: all", with: "Casevault-Cases: \(s.kept)").utf8)
+        let partial = try AuditBag.verify(at: try Self.remade(relabelled, in: s.p.scratch, "relabelled"))
+        #expect(partial.passed && partial.warnings.contains { $0.hasPrefix("this bag holds part of the log (--case or --since): its controls report and catalog files are NOT verified") })
+        #expect(try AuditBag.verify(at: s.p.scratch.file("audit.tar")).warnings.isEmpty)
+    }
+
+    /// A whole bag exported without --checkpoint holds every leaf: checked
+    /// against the auditor's earlier checkpoint from them, with no proof
+    /// needed (it failed with no reason given); a rewritten log still fails.
+    @Test func aWholeBagIsCheckedAgainstAnEarlierCheckpointFromItsOwnLeaves() throws {
+        let s = try DisposalTests.Scene()
+        let earlier = try s.p.vault.checkpoint(signedBy: s.p["peter"])
+        try s.p.vault.nameClient(of: s.gone, name: "Amina Yusuf", by: s.p["farah"])
+        let same = try s.p.vault.checkpoint(signedBy: s.p["peter"])
+        _ = try s.p.vault.exportAudit(out: s.p.scratch.file("audit.tar"), by: s.p["peter"], now: DisposalTests.due)
+        let consistency = "the log extends the auditor's previous checkpoint (RFC 9162 consistency)"
+        for previous in [earlier, same] {
+            let result = try AuditBag.verify(at: s.p.scratch.file("audit.tar"), previous: previous)
+            #expect(result.passed && result.checks.contains { $0.title == consistency }, "\(Self.failing(result))")
+        }
+        let forged = Checkpoint(origin: earlier.origin, size: earlier.size, root: [UInt8](repeating: 9, count: 32), signatures: [])
+        let rewritten = try AuditBag.verify(at: s.p.scratch.file("audit.tar"), previous: forged)
+        #expect(rewritten.checks.first { $0.title == consistency }.map { !$0.passed && $0.detail == "the log was rewritten since your checkpoint: it does not extend it" } == true)
+    }
+
     /// A bag folder holding a sparse file of 3 GiB: refused by its size,
     /// before a byte of it is read into memory.
     @Test func aBagFolderLargerThanCasevaultReadsIsRefusedBeforeItIsRead() throws {

@@ -147,6 +147,7 @@ public enum AuditBag {
         let bag = try read(path)
         let (bagName, files) = (bag.name, bag.files)
         var checks: [ExportVerification.Check] = []
+        var warnings: [String] = []
         func check(_ title: String, _ passed: Bool, _ detail: String = "") { checks.append(.init(title: title, passed: passed, detail: detail)) }
         func text(_ name: String) -> String? { files[name].map { String(decoding: $0, as: UTF8.self) } }
 
@@ -291,9 +292,17 @@ public enum AuditBag {
         check("the checkpoint is signed by the exporter, '\(exporter)', who has not left",
               departed[exporter] == nil && (keys[exporter].map { checkpoint.isSigned(by: exporter, key: $0, vaultID: vaultID) } ?? false))
 
-        // The auditor's previous checkpoint: the log only grew since.
+        // Only a whole log says who held what: the events replayed through the vault's own rules, then the
+        // controls report and the catalog files recomputed from the replayed state and compared.
+        if mayBeWhole { replayed.wait() }
+        let whole = mayBeWhole && !feed.isCancelled && bad.isEmpty && unsigned.isEmpty && parsed.count == Int(size)
+            && parsed.enumerated().allSatisfy { $0.element.event.seq == Int64($0.offset + 1) }
+
+        // The auditor's previous checkpoint: the log only grew since. From the
+        // bag's consistency proof; or, where the bag holds the whole log, from
+        // its own leaves (the tree of the first `previous.size` of them).
         if let previous {
-            var grew = false
+            var grew = false, why = ""
             if let text = text("data/consistency.json"), let json = try? JSONValue(parsing: Array(text.utf8)), case .object(let o) = json,
                o["fromSize"]?.integerValue == previous.size, o["fromRoot"]?.stringValue == previous.root.hexString,
                o["toSize"]?.integerValue == checkpoint.size, o["toRoot"]?.stringValue == checkpoint.root.hexString,
@@ -302,22 +311,35 @@ public enum AuditBag {
                 grew = previous.origin == checkpoint.origin && proof.count == items.count
                     && (previous.size == checkpoint.size ? previous.root == checkpoint.root
                         : LogTree.verifyConsistency(from: previous.size, to: checkpoint.size, oldRoot: previous.root, newRoot: checkpoint.root, proof: proof))
+            } else if previous.origin == checkpoint.origin, previous.size == checkpoint.size {
+                grew = previous.root == checkpoint.root
+            } else if whole, previous.origin == checkpoint.origin, previous.size >= 1, previous.size < checkpoint.size {
+                let leaves = MemoryLogNodes(leaves: parsed.map { LogTree.leafHash(body: $0.body, signature: $0.signature) })
+                grew = (try? LogTree.root(leaves, size: previous.size)) == previous.root
+            } else {
+                why = previous.origin != checkpoint.origin ? "your checkpoint is of another log"
+                    : previous.size > checkpoint.size ? "your checkpoint (\(previous.size) events) is newer than the bag's (\(checkpoint.size))"
+                    : "the bag holds part of the log and no consistency proof from your checkpoint: export it with --checkpoint FILE"
             }
-            check("the log extends the auditor's previous checkpoint (RFC 9162 consistency)", grew)
+            check("the log extends the auditor's previous checkpoint (RFC 9162 consistency)", grew,
+                  grew || !why.isEmpty ? why : "the log was rewritten since your checkpoint: it does not extend it")
         }
 
-        // Only a whole log says who held what: the events replayed through the vault's own rules, then the
-        // controls report and the catalog files recomputed from the replayed state and compared.
-        if mayBeWhole { replayed.wait() }
-        let whole = mayBeWhole && !feed.isCancelled && bad.isEmpty && unsigned.isEmpty && parsed.count == Int(size)
-            && parsed.enumerated().allSatisfy { $0.element.event.seq == Int64($0.offset + 1) }
+        // A bag whose bag-info says it holds the whole log must hold every event of it.
+        let claimsWhole = info["Casevault-Cases"] == "all" && info["Casevault-Since"] == "the beginning"
+        if claimsWhole && !whole {
+            check("the bag holds every event of the log, as its bag-info says (all cases, from the beginning)", false,
+                  "it holds \(lines.count) of the \(size) events its checkpoint commits to")
+        }
         if whole {
             checks += recomputed.value
-        } else {
-            check("the controls report and the catalog files are not recomputed: the bag holds part of the log (--case or --since), "
-                  + "and only the whole log says who held what", true)
+        } else if !claimsWhole {
+            // Nothing in a partial bag binds its catalog files and controls report, or its scope
+            // (bag-info is the exporter's word, and anyone who rewrites the manifests can change it).
+            warnings.append("this bag holds part of the log (--case or --since): its controls report and catalog files are NOT verified "
+                            + "(only the whole log says who held what), and nothing signed binds them or the bag's scope to the vault")
         }
-        return ExportVerification(bagName: bagName, vaultId: vaultID, events: events.count, checks: checks, warnings: verdict.warnings)
+        return ExportVerification(bagName: bagName, vaultId: vaultID, events: events.count, checks: checks, warnings: verdict.warnings + warnings)
     }
 
     /// The checks that replay a whole log's events (SECURITY.md §12d): the
