@@ -137,8 +137,13 @@ extension Vault {
             Casevault-Since: \(sinceDay ?? "the beginning")
 
             """.utf8)
-        let tags = [("bagit.txt", bagit), ("bag-info.txt", info), ("manifest-sha256.txt", manifest(payload, { SHA256.hash($0) })),
-                    ("manifest-sha512.txt", manifest(payload, { SHA512.hash($0) }))]
+        let sha256Manifest = manifest(payload, { SHA256.hash($0) })
+        // The exporter signs what bag-info says of the bag's scope and every payload file's digest
+        // (SECURITY.md §12d): a file rewritten or a scope relabelled, manifests made again, is caught.
+        let statement = try AuditBag.signedStatement(info: info, sha256Manifest: sha256Manifest)
+        let signature = Array((try actor.keys.sign(statement).hexString + "\n").utf8)
+        let tags = [("bagit.txt", bagit), ("bag-info.txt", info), ("manifest-sha256.txt", sha256Manifest),
+                    ("manifest-sha512.txt", manifest(payload, { SHA512.hash($0) })), (AuditBag.signatureFile, signature)]
         let tagManifest = manifest(tags, { SHA256.hash($0) })
         let entries = tags + [("tagmanifest-sha256.txt", tagManifest)] + payload
 
@@ -176,6 +181,26 @@ extension Vault {
 }
 
 extension AuditBag {
+    /// The tag file holding the exporter's signature (hex Ed25519, a line).
+    static let signatureFile = "casevault-signature.txt"
+    /// The bag-info lines the signature covers, in this order.
+    static let signedInfoLabels = ["Casevault-Vault-Id", "Casevault-Exported-By", "Casevault-Log-Size", "Casevault-Cases", "Casevault-Since"]
+
+    /// What the exporter signs: `casevault-audit-bag-v1`, a line feed, the
+    /// bag-info lines of `signedInfoLabels` as written (each with its line
+    /// feed, in that order), a line feed, then `manifest-sha256.txt` as it
+    /// is. Throws when bag-info lacks one of those lines or holds it twice.
+    static func signedStatement(info: [UInt8], sha256Manifest: [UInt8]) throws -> [UInt8] {
+        let lines = String(decoding: info, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
+        var statement = Array("casevault-audit-bag-v1\n".utf8)
+        for label in signedInfoLabels {
+            let found = lines.filter { $0.hasPrefix(label + ": ") }
+            guard found.count == 1 else { throw VaultError.integrityFailure("bag-info.txt has \(found.count) \(label) lines") }
+            statement += Array((found[0] + "\n").utf8)
+        }
+        return statement + [0x0a] + sha256Manifest
+    }
+
     /// The bag's catalog files (`data/catalog/`), from a signed state: the
     /// live vault's when the bag is made, the replayed one when
     /// `verify-export` checks them. `cases` empty: every case.

@@ -161,7 +161,9 @@ public enum AuditBag {
         // What a casevault audit bag is besides: BagIt 1.0 in UTF-8, both SHA-2 manifests, a tag
         // manifest over every tag file, and no other file.
         check("bagit.txt declares BagIt 1.0 in UTF-8", files["bagit.txt"] == Array("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".utf8))
+        // The signature's tag file where the bag has one (older bags have none).
         let tagFiles = ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-sha512.txt"]
+            + (files[AuditBag.signatureFile] == nil ? [] : [AuditBag.signatureFile])
         let layout = ["manifest-sha256.txt", "manifest-sha512.txt", "tagmanifest-sha256.txt", "bag-info.txt"].filter { files[$0] == nil }
         check("the SHA-256 and SHA-512 manifests, the SHA-256 tag manifest and bag-info.txt are present", layout.isEmpty,
               layout.map { "no \($0)" }.joined(separator: ", "))
@@ -291,6 +293,20 @@ public enum AuditBag {
         let exporter = info["Casevault-Exported-By"] ?? ""
         check("the checkpoint is signed by the exporter, '\(exporter)', who has not left",
               departed[exporter] == nil && (keys[exporter].map { checkpoint.isSigned(by: exporter, key: $0, vaultID: vaultID) } ?? false))
+        // The exporter's signature of the bag's scope and every payload file's digest (bags from
+        // casevault 2026-12-06 on); BagIt has already held each file to manifest-sha256.txt.
+        let scopeSigned: Bool
+        if let signatureText = text(AuditBag.signatureFile) {
+            let statement = try? AuditBag.signedStatement(info: files["bag-info.txt"] ?? [], sha256Manifest: files["manifest-sha256.txt"] ?? [])
+            let signature = [UInt8](hexString: signatureText.trimmingCharacters(in: .newlines))
+            scopeSigned = statement != nil && signature != nil && departed[exporter] == nil
+                && (keys[exporter].map { $0.isValidSignature(signature!, for: statement!) } ?? false)
+            check("the exporter signed the bag's scope (bag-info) and every file's digest", scopeSigned)
+        } else {
+            scopeSigned = false
+            warnings.append("this bag carries no signature of its scope and files (\(AuditBag.signatureFile); an older casevault made it): "
+                            + "its bag-info and any file the events do not prove are only as good as the manifests, which anyone can remake")
+        }
 
         // Only a whole log says who held what: the events replayed through the vault's own rules, then the
         // controls report and the catalog files recomputed from the replayed state and compared.
@@ -334,10 +350,11 @@ public enum AuditBag {
         if whole {
             checks += recomputed.value
         } else if !claimsWhole {
-            // Nothing in a partial bag binds its catalog files and controls report, or its scope
-            // (bag-info is the exporter's word, and anyone who rewrites the manifests can change it).
-            warnings.append("this bag holds part of the log (--case or --since): its controls report and catalog files are NOT verified "
-                            + "(only the whole log says who held what), and nothing signed binds them or the bag's scope to the vault")
+            // Only the whole log says who held what: a partial bag's catalog files and controls
+            // report are the exporter's word, signed (or, in an older bag, not even that).
+            warnings.append("this bag holds part of the log (--case or --since): its controls report and catalog files are NOT recomputed "
+                            + "(only the whole log says who held what); " + (scopeSigned ? "they are as its exporter signed them"
+                                : "and nothing signed binds them or the bag's scope to the vault"))
         }
         return ExportVerification(bagName: bagName, vaultId: vaultID, events: events.count, checks: checks, warnings: verdict.warnings + warnings)
     }
