@@ -370,6 +370,9 @@ struct AuditVerifyExportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Your previous checkpoint of the vault: the bag must extend it.", valueName: "file"))
     var checkpoint: String?
 
+    @Flag(help: "Check a bag that carries no exporter's signature (made before casevault signed bags, 2026-12-06), with a warning, rather than refuse it.")
+    var allowUnsigned = false
+
     @Flag(help: "Only judge whether the bag is valid BagIt 1.0, whoever made it.")
     var bagitOnly = false
 
@@ -381,7 +384,8 @@ struct AuditVerifyExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let result = try AuditBag.verify(at: bag, previous: try checkpoint.map { try readCheckpoint($0) }, bagItOnly: bagitOnly)
+        let result = try AuditBag.verify(at: bag, previous: try checkpoint.map { try readCheckpoint($0) }, bagItOnly: bagitOnly,
+                                         allowUnsigned: allowUnsigned)
         for warning in result.warnings { Output.warning(TerminalText.escape(warning)) }
         if json {
             print(try JSONText.render([

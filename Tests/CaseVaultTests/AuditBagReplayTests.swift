@@ -88,16 +88,30 @@ import Testing
         let total = lines.filter { !$0.isEmpty }.count
         lines.remove(at: total / 2)
         fewer["data/events.jsonl"] = Array(lines.joined(separator: "\n").utf8)
-        let result = try AuditBag.verify(at: try Self.remade(fewer, in: s.p.scratch, "fewer"))
+        let result = try AuditBag.verify(at: try Self.remade(fewer, in: s.p.scratch, "fewer"), allowUnsigned: true)
         #expect(Self.failing(result) == ["the bag holds every event of the log, as its bag-info says (all cases, from the beginning)"],
                 "\(Self.failing(result))")
         #expect(result.checks.first { !$0.passed }?.detail == "it holds \(total - 1) of the \(total) events its checkpoint commits to")
         var relabelled = fewer
         relabelled["bag-info.txt"] = Array(String(decoding: try #require(files["bag-info.txt"]), as: UTF8.self)
             .replacingOccurrences(of: "Casevault-Cases: all", with: "Casevault-Cases: \(s.kept)").utf8)
-        let partial = try AuditBag.verify(at: try Self.remade(relabelled, in: s.p.scratch, "relabelled"))
+        let partial = try AuditBag.verify(at: try Self.remade(relabelled, in: s.p.scratch, "relabelled"), allowUnsigned: true)
         #expect(partial.passed && partial.warnings.contains { $0.hasPrefix("this bag holds part of the log (--case or --since): its controls report and catalog files are NOT recomputed") })
-        #expect(partial.warnings.contains { $0.hasPrefix("this bag carries no signature of its scope and files") })
+        #expect(partial.warnings.contains { $0.hasPrefix("the bag has no casevault-signature.txt: a casevault before 2026-12-06 made it, or its signature was removed") })
+        // Without --allow-unsigned, a bag whose signature was taken out is refused.
+        let unsigned = try AuditBag.verify(at: try Self.remade(relabelled, in: s.p.scratch, "unsigned"))
+        #expect(unsigned.checks.first { !$0.passed }.map { "\($0.title): \($0.detail)" }
+                == "the exporter signed the bag's scope (bag-info) and every file's digest: the bag has no casevault-signature.txt: a casevault before 2026-12-06 made it, or its signature was removed (check an older bag with --allow-unsigned)")
+        // A scope line spelt twice (a second reading BagIt takes first) or a log size not the checkpoint's: refused.
+        let info = String(decoding: try #require(files["bag-info.txt"]), as: UTF8.self)
+        let scopeCheck = "bag-info.txt names the bag's scope once, as signed, and the checkpoint's size"
+        for (name, edited) in [("respelt", "Casevault-Cases:\(s.kept)\n" + info), ("carriage", info.replacingOccurrences(of: "Bagging-Date:", with: "X: y\rBagging-Date:")),
+                               ("size", info.replacingOccurrences(of: "Casevault-Log-Size: ", with: "Casevault-Log-Size: 1"))] {
+            var bag = files
+            bag["bag-info.txt"] = Array(edited.utf8)
+            let result = try AuditBag.verify(at: try Self.remade(bag, in: s.p.scratch, name, keepingSignature: true))
+            #expect(Self.failing(result).contains(scopeCheck), "\(name): \(Self.failing(result))")
+        }
         // The bag as made carries the exporter's signature of its scope and digests: relabelled, or with a
         // file changed, the manifests remade, the signature does not hold.
         let signed = "the exporter signed the bag's scope (bag-info) and every file's digest"
@@ -144,14 +158,14 @@ import Testing
     @Test func controlsOrCatalogRewrittenWithTheManifestsRemadeAreRefused() throws {
         let (s, files) = try Self.bag()
         let scratch = s.p.scratch
-        #expect(try AuditBag.verify(at: try Self.remade(files, in: scratch, "untouched")).passed)
+        #expect(try AuditBag.verify(at: try Self.remade(files, in: scratch, "untouched"), allowUnsigned: true).passed)
         func edited(_ name: String, _ path: String, _ change: (String) -> String) throws -> ExportVerification {
             var copy = files
             let before = String(decoding: try #require(copy[path]), as: UTF8.self)
             let after = change(before)
             #expect(after != before, "\(name): the edit changed nothing")
             copy[path] = Array(after.utf8)
-            return try AuditBag.verify(at: try Self.remade(copy, in: scratch, name))
+            return try AuditBag.verify(at: try Self.remade(copy, in: scratch, name), allowUnsigned: true)
         }
         let controls = "the controls report is what the events say, check by check (all but kdf-below-policy, recomputed)"
         // A case past its retention date hidden from the report.
@@ -228,13 +242,13 @@ import Testing
         _ = try p.vault.recordDeparture(of: "peter", reason: "end of contract", by: p["amina"])
         _ = try p.vault.exportAudit(out: p.scratch.file("partial.tar"), cases: [s.gone], by: p["dora"])
         var files = try AuditBag.read(p.scratch.file("partial.tar")).files
-        #expect(try AuditBag.verify(at: try Self.remade(files, in: p.scratch, "as-made")).passed)
+        #expect(try AuditBag.verify(at: try Self.remade(files, in: p.scratch, "as-made"), allowUnsigned: true).passed)
         let real = try Checkpoint(parsing: String(decoding: try #require(files["data/checkpoint.txt"]), as: UTF8.self))
         let forged = try Checkpoint.signed(vaultID: p.vault.config.vaultId, size: real.size, root: real.root, by: p["peter"])
         files["data/checkpoint.txt"] = Array(forged.note.utf8)
         files["bag-info.txt"] = Array(String(decoding: try #require(files["bag-info.txt"]), as: UTF8.self)
             .replacingOccurrences(of: "Casevault-Exported-By: dora", with: "Casevault-Exported-By: peter").utf8)
-        let result = try AuditBag.verify(at: try Self.remade(files, in: p.scratch, "departed-exporter"))
+        let result = try AuditBag.verify(at: try Self.remade(files, in: p.scratch, "departed-exporter"), allowUnsigned: true)
         #expect(Self.failing(result).contains("the checkpoint is signed by the exporter, 'peter', who has not left"), "\(Self.failing(result))")
         #expect(!result.passed)
     }
@@ -244,7 +258,7 @@ import Testing
         let name = try #require(files.keys.first { $0.hasPrefix("data/blobs/") })
         var missing = files
         missing[name] = nil
-        var result = try AuditBag.verify(at: try Self.remade(missing, in: s.p.scratch, "missing"))
+        var result = try AuditBag.verify(at: try Self.remade(missing, in: s.p.scratch, "missing"), allowUnsigned: true)
         #expect(!result.passed)
         let replay = try #require(result.checks.first { $0.title.hasPrefix("the events replay") })
         #expect(!replay.passed && replay.detail.contains("needs a blob the bag does not carry"), "\(replay.detail)")
@@ -252,7 +266,7 @@ import Testing
         var swapped = files
         swapped[name] = Array(String(decoding: files[name]!, as: UTF8.self).replacingOccurrences(of: "ruth.wambui", with: "someone.else").utf8)
         #expect(swapped[name] != files[name])
-        result = try AuditBag.verify(at: try Self.remade(swapped, in: s.p.scratch, "swapped"))
+        result = try AuditBag.verify(at: try Self.remade(swapped, in: s.p.scratch, "swapped"), allowUnsigned: true)
         #expect(Self.failing(result).contains("every blob the bag carries is named by its BLAKE2b-256"))
         #expect(!result.passed)
     }
@@ -311,7 +325,7 @@ import Testing
         // A bag of re-spaced lines (manifests made again) is read the general way, and verifies.
         var respaced = files
         respaced["data/events.jsonl"] = Array(lines.map { Array(spaced($0)) + [0x0a] }.joined())
-        let result = try AuditBag.verify(at: try Self.remade(respaced, in: s.p.scratch, "respaced"))
+        let result = try AuditBag.verify(at: try Self.remade(respaced, in: s.p.scratch, "respaced"), allowUnsigned: true)
         #expect(result.passed, "\(Self.failing(result))")
     }
 

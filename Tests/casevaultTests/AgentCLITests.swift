@@ -113,6 +113,18 @@ import Glibc
         #expect(read.stdout == "Visit 69: all well.\n", "\(read.stderr)")
     }
 
+    /// An audit export signs its bag's statement through the agent (a
+    /// review found the agent refusing it: every export after `unlock` failed).
+    @Test func anAuditExportThroughTheAgentIsSignedAndVerifies() throws {
+        let p = try programme()
+        defer { _ = try? p.cli.run(["lock", "--all"]) }
+        #expect(try p.cli.run(["unlock"] + p.as("dora")).code == 0)
+        let exported = try p.cli.run(["export", "audit", "--out", p.scratch.file("audit.tar"), "--as", "dora"])
+        #expect(exported.code == 0, "\(exported.stderr)")
+        let verified = try p.cli.run(["audit", "verify-export", p.scratch.file("audit.tar")])
+        #expect(verified.code == 0 && verified.stdout.contains("pass  the exporter signed the bag's scope"), "\(verified.stdout) \(verified.stderr)")
+    }
+
     @Test func theAgentEndsWhenIdleAndLeavesNothingSecretBehind() throws {
         let p = try programme()
         defer { _ = try? p.cli.run(["lock", "--all"]) }

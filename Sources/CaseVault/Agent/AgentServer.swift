@@ -204,10 +204,12 @@ public final class AgentServer {
         return offset == payload.count ? messages : nil
     }
 
-    /// Domain separation: an event's signed message (SECURITY.md §12) or a
-    /// checkpoint note of this vault (§12b), nothing else.
+    /// Domain separation: an event's signed message (SECURITY.md §12), a
+    /// checkpoint note of this vault (§12b), or an audit bag's statement
+    /// (§12d), nothing else.
     static func maySign(_ message: [UInt8], vaultID: String) -> Bool {
         message.starts(with: Event.signingContext) || message.starts(with: Array((Checkpoint.origin(vaultID: vaultID) + "\n").utf8))
+            || message.starts(with: AuditBag.statementContext)
     }
 
     private func reply(_ fd: Int32, _ status: UInt8, _ body: [UInt8]) throws {

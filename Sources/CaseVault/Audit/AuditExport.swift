@@ -183,6 +183,8 @@ extension Vault {
 extension AuditBag {
     /// The tag file holding the exporter's signature (hex Ed25519, a line).
     static let signatureFile = "casevault-signature.txt"
+    /// How the statement begins (domain separation: the agent signs it, and no event or checkpoint begins so).
+    static let statementContext = Array("casevault-audit-bag-v1\n".utf8)
     /// The bag-info lines the signature covers, in this order.
     static let signedInfoLabels = ["Casevault-Vault-Id", "Casevault-Exported-By", "Casevault-Log-Size", "Casevault-Cases", "Casevault-Since"]
 
@@ -192,7 +194,7 @@ extension AuditBag {
     /// is. Throws when bag-info lacks one of those lines or holds it twice.
     static func signedStatement(info: [UInt8], sha256Manifest: [UInt8]) throws -> [UInt8] {
         let lines = String(decoding: info, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
-        var statement = Array("casevault-audit-bag-v1\n".utf8)
+        var statement = statementContext
         for label in signedInfoLabels {
             let found = lines.filter { $0.hasPrefix(label + ": ") }
             guard found.count == 1 else { throw VaultError.integrityFailure("bag-info.txt has \(found.count) \(label) lines") }

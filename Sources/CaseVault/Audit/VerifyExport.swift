@@ -138,12 +138,15 @@ public enum AuditBag {
     ///
     /// With `bagItOnly`, only the first check: whether the bag is valid
     /// BagIt 1.0, whoever made it.
-    public static func verify(at path: String, previous: Checkpoint? = nil, bagItOnly: Bool = false) throws -> ExportVerification {
-        try verify(at: path, previous: previous, bagItOnly: bagItOnly, chunk: 8_192)
+    /// `allowUnsigned`: a bag without the exporter's signature (made before
+    /// casevault signed bags) is checked, with a warning, rather than refused.
+    public static func verify(at path: String, previous: Checkpoint? = nil, bagItOnly: Bool = false,
+                              allowUnsigned: Bool = false) throws -> ExportVerification {
+        try verify(at: path, previous: previous, bagItOnly: bagItOnly, allowUnsigned: allowUnsigned, chunk: 8_192)
     }
 
     /// `chunk`: the lines parsed at a time and handed to the replay.
-    static func verify(at path: String, previous: Checkpoint?, bagItOnly: Bool, chunk: Int) throws -> ExportVerification {
+    static func verify(at path: String, previous: Checkpoint?, bagItOnly: Bool, allowUnsigned: Bool = false, chunk: Int) throws -> ExportVerification {
         let bag = try read(path)
         let (bagName, files) = (bag.name, bag.files)
         var checks: [ExportVerification.Check] = []
@@ -296,17 +299,47 @@ public enum AuditBag {
         // The exporter's signature of the bag's scope and every payload file's digest (bags from
         // casevault 2026-12-06 on); BagIt has already held each file to manifest-sha256.txt.
         let scopeSigned: Bool
+        let signedTitle = "the exporter signed the bag's scope (bag-info) and every file's digest"
         if let signatureText = text(AuditBag.signatureFile) {
+            // Exactly 128 lower-case hex digits and a line feed.
+            let hex = signatureText.hasSuffix("\n") ? String(signatureText.dropLast()) : ""
+            let signature = hex.utf8.count == 128 && hex.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+                ? [UInt8](hexString: hex) : nil
             let statement = try? AuditBag.signedStatement(info: files["bag-info.txt"] ?? [], sha256Manifest: files["manifest-sha256.txt"] ?? [])
-            let signature = [UInt8](hexString: signatureText.trimmingCharacters(in: .newlines))
-            scopeSigned = statement != nil && signature != nil && departed[exporter] == nil
-                && (keys[exporter].map { $0.isValidSignature(signature!, for: statement!) } ?? false)
-            check("the exporter signed the bag's scope (bag-info) and every file's digest", scopeSigned)
+            if let signature, let statement, departed[exporter] == nil, let key = keys[exporter] {
+                scopeSigned = key.isValidSignature(signature, for: statement)
+            } else {
+                scopeSigned = false
+            }
+            check(signedTitle, scopeSigned)
         } else {
             scopeSigned = false
-            warnings.append("this bag carries no signature of its scope and files (\(AuditBag.signatureFile); an older casevault made it): "
-                            + "its bag-info and any file the events do not prove are only as good as the manifests, which anyone can remake")
+            let why = "the bag has no \(AuditBag.signatureFile): a casevault before 2026-12-06 made it, or its signature was removed"
+            if allowUnsigned {
+                warnings.append(why + "; its bag-info and any file the events do not prove are only as good as its manifests, which anyone can remake")
+            } else {
+                check(signedTitle, false, why + " (check an older bag with --allow-unsigned)")
+            }
         }
+        // The scope is read from bag-info as BagIt reads it; the signature covers its Casevault- lines as
+        // written: each must be there once, in one spelling (no CR, no continuation, no other case or spacing
+        // of its label), so the two readings agree; and the log size is the checkpoint's.
+        let rawInfo = String(decoding: files["bag-info.txt"] ?? [], as: UTF8.self)
+        let infoLines = rawInfo.split(separator: "\n", omittingEmptySubsequences: true)
+        var infoProblems: [String] = []
+        if rawInfo.utf8.contains(0x0d) { infoProblems.append("a carriage return") }
+        if infoLines.contains(where: { $0.first == " " || $0.first == "\t" }) { infoProblems.append("a continuation line") }
+        for label in AuditBag.signedInfoLabels {
+            let named = infoLines.filter { line in
+                line.split(separator: ":", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() == label.lowercased() } ?? false
+            }
+            guard named.count == 1, named[0].hasPrefix(label + ": "), info[label] == String(named[0].dropFirst(label.count + 2)) else {
+                infoProblems.append("\(named.count) \(label) line(s)")
+                continue
+            }
+        }
+        if info["Casevault-Log-Size"] != String(checkpoint.size) { infoProblems.append("Casevault-Log-Size is not the checkpoint's size, \(checkpoint.size)") }
+        check("bag-info.txt names the bag's scope once, as signed, and the checkpoint's size", infoProblems.isEmpty, infoProblems.joined(separator: "; "))
 
         // Only a whole log says who held what: the events replayed through the vault's own rules, then the
         // controls report and the catalog files recomputed from the replayed state and compared.
