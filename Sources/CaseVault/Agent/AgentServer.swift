@@ -155,13 +155,13 @@ public final class AgentServer {
                 try reply(fd, Agent.ok, helloBytes)
             case .sign:
                 guard Self.maySign(payload, vaultID: hello.vault) else {
-                    try reply(fd, Agent.refused, Array("the agent signs casevault events and checkpoints of its vault only".utf8))
+                    try reply(fd, Agent.refused, Array("the agent signs casevault events, checkpoints of its vault and audit bag statements only (an agent started by an older casevault signs no bag statement: casevault lock, then unlock)".utf8))
                     return nil
                 }
                 try reply(fd, Agent.ok, try keys.sign(payload))
             case .signMany:
                 guard let messages = Self.messages(payload), messages.allSatisfy({ Self.maySign($0, vaultID: hello.vault) }) else {
-                    try reply(fd, Agent.refused, Array("the agent signs casevault events and checkpoints of its vault only, in a well-formed batch".utf8))
+                    try reply(fd, Agent.refused, Array("the agent signs casevault events, checkpoints of its vault and audit bag statements only, in a well-formed batch".utf8))
                     return nil
                 }
                 var signatures: [UInt8] = []
