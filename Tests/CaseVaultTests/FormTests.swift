@@ -22,6 +22,26 @@ extension Programme {
     }
 }
 
+/// A form saved by Windows Notepad begins with a UTF-8 byte-order mark: it
+/// files, validates and reads back as the same form (it was "not valid
+/// JSON"); a UTF-16 one is named as such.
+@Suite struct FormEncodingTests {
+    @Test func aFormWithAByteOrderMarkFilesAndReadsBackAndUTF16IsNamed() throws {
+        let p = try Programme()
+        try p.openCase()
+        let plain = try example("intake")
+        let filed = try p.fileForm(Data([0xef, 0xbb, 0xbf]) + plain, type: "intake", name: "Intake with a mark")
+        let (_, value) = try p.vault.readForm(caseNumber: "CP-2024-0042", document: filed.document, version: nil, by: p["grace"], now: Date())
+        #expect(value == (try JSONValue(parsing: Array(plain))))
+        for mark in [[0xff, 0xfe], [0xfe, 0xff]] as [[UInt8]] {
+            #expect(throws: VaultError.invalidInput("the form is UTF-16 text: save it as UTF-8, which JSON is")) {
+                try p.fileForm(Data(mark) + plain, type: "intake", name: "UTF-16")
+            }
+        }
+        #expect(throws: VaultError.invalidInput("the form is not valid JSON")) { try p.fileForm(Data([0xef, 0xbb]) + plain, type: "intake", name: "Cut mark") }
+    }
+}
+
 @Suite struct FormSchemaTests {
     static let formTypes = ["assessment", "care-plan", "case-conference", "closure", "complaint", "consent-and-confidentiality",
                             "handover", "home-visit", "intake", "monitoring-reassessment", "referral", "safety-plan",

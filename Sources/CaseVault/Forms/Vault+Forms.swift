@@ -141,8 +141,15 @@ extension Vault {
     /// written is refused, so the form checked and rendered says what its
     /// bytes say (a form filed before this rule still reads).
     static func parseForm(_ bytes: SecureBytes, count: Int, filing: Bool = true) throws -> JSONValue {
+        // A UTF-8 byte-order mark (Windows Notepad writes one) is passed over, here when filed and
+        // when read back (the bytes are kept as given); UTF-16 is named, not "not valid JSON".
+        let (start, utf16) = bytes.withUnsafeBytes { raw -> (Int, Bool) in
+            if count >= 3, raw[0] == 0xef, raw[1] == 0xbb, raw[2] == 0xbf { return (3, false) }
+            return (0, count >= 2 && ((raw[0] == 0xff && raw[1] == 0xfe) || (raw[0] == 0xfe && raw[1] == 0xff)))
+        }
+        if utf16 { throw VaultError.invalidInput("the form is UTF-16 text: save it as UTF-8, which JSON is") }
         do {
-            return try bytes.withUnsafeBytes { try JSONValue(parsing: UnsafeRawBufferPointer(rebasing: $0[0..<count]), exactNumbers: filing) }
+            return try bytes.withUnsafeBytes { try JSONValue(parsing: UnsafeRawBufferPointer(rebasing: $0[start..<count]), exactNumbers: filing) }
         } catch is JSONParser.Imprecise {
             throw VaultError.invalidInput("the form holds a number with more digits than casevault keeps exactly, or too near zero to tell from zero (as 25.000000000000001 or 1e-400): write it as the value it stands for")
         } catch {
