@@ -33,6 +33,17 @@ import Testing
         }
     }
 
+    /// A project director starts handing `number`'s supervision from halima
+    /// to omar, with its form drafted and completed.
+    static func startSupervisorHandover(of number: String, in office: Office) throws -> [HandoverStart] {
+        try office.act("dora") { vault, me in
+            let drafts = try vault.handoverDrafts(from: "halima", to: "omar", cases: [number])
+            return try vault.startHandover(from: "halima", to: "omar", cases: [number],
+                                           drafts: Dictionary(uniqueKeysWithValues: drafts.map { ($0.caseNumber, completedHandoverDraft($0.form)) }),
+                                           by: me)
+        }
+    }
+
     /// The team tier's rotation from generation 1 to 2, signed by hand: a
     /// fresh key sealed to every holder of generation 1 but `removed`.
     static func teamRotationByHand(_ number: String, removing removed: String, in writer: any CatalogWriter, head: TrustedHead) throws -> EventData {
@@ -453,12 +464,7 @@ import Testing
     @Test func anIncomingSupervisorWithoutTheConfidentialTierIsToldWhoGrantsIt() throws {
         let office = try Office()
         let number = try office.openCase()
-        let started = try office.act("dora") { vault, me in
-            let drafts = try vault.handoverDrafts(from: "halima", to: "omar", cases: [number])
-            return try vault.startHandover(from: "halima", to: "omar", cases: [number],
-                                           drafts: Dictionary(uniqueKeysWithValues: drafts.map { ($0.caseNumber, completedHandoverDraft($0.form)) }),
-                                           by: me)
-        }
+        let started = try Self.startSupervisorHandover(of: number, in: office)
         #expect(started.first?.awaitingGrant == [.confidential])
         #expect(throws: VaultError.invalidInput("'omar' does not hold the confidential tier of \(number) yet: its supervisor grants it (casevault case grant \(number) --tier confidential --member omar --reason …)")) {
             try office.act("omar") { vault, me in _ = try vault.completeHandover(cases: [number], early: true, reason: "cover", by: me) }
@@ -480,12 +486,7 @@ import Testing
         }
         #expect(throws: VaultError.self) { try grant("omar", by: "grace") }    // halima is still here
         try office.act("amina") { vault, me in _ = try vault.recordDeparture(of: "halima", reason: "left suddenly", by: me) }
-        let started = try office.act("dora") { vault, me in
-            let drafts = try vault.handoverDrafts(from: "halima", to: "omar", cases: [number])
-            return try vault.startHandover(from: "halima", to: "omar", cases: [number],
-                                           drafts: Dictionary(uniqueKeysWithValues: drafts.map { ($0.caseNumber, completedHandoverDraft($0.form)) }),
-                                           by: me)
-        }
+        let started = try Self.startSupervisorHandover(of: number, in: office)
         #expect(started.first?.awaitingGrant == [.confidential])
         #expect { try office.act("omar") { vault, me in _ = try vault.completeHandover(cases: [number], early: true, reason: "halima left", by: me) } }
             throws: { error in (error as? VaultError)?.message.contains("its manager 'grace' grants it") ?? false }

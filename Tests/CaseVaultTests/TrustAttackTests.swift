@@ -118,6 +118,17 @@ final class Office {
         return event.seq
     }
 
+    /// amina, the first admin, unlocked.
+    func admin() throws -> StaffIdentity {
+        try open("amina").unlock(staffID: "amina", passphrase: try scratch.passphrase(adminPassphrase))
+    }
+
+    /// The log's size as the catalog holds it, and its root at `size` from the stored nodes.
+    func logSize() throws -> Int64 { try rows("SELECT MAX(seq) FROM events")[0][0] }
+    func logRoot(at size: Int64) throws -> [UInt8] {
+        try Vault.open(at: path).store.read { try CompactRange(LogNodes(reader: $0), size: size).root }
+    }
+
     /// A staff row for `id` beside an addition signed by hand, as one who writes the folder
     /// would add it: grace's row, with its id, role and `added_seq` changed.
     func staffRowByHand(_ id: String, role: Role = .caseManager, addedAt seq: Int64) throws {
@@ -339,7 +350,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         _ = try office.read()  // grace, dora and farah keep checkpoints up to here
         _ = try office.act("dora") { vault, _ in try vault.cases() }
         let backup = try office.snapshot()
-        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let amina = try office.admin()
         let rogue = SigningKeyPair()
         let grace = try office.rows("SELECT box_public_key, wrapped_keys_hash FROM staff WHERE id = 'grace'")[0]
         let read = try Event(body: Array(office.rows("SELECT body FROM events WHERE type = 'content.read' ORDER BY seq DESC LIMIT 1")[0]["body"] as Data))
@@ -377,7 +388,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
     /// member's, and alone it refuses the checkpoint, naming why.
     @Test func aCheckpointSignedWithASecondAdditionsKeyCountsForNothing() throws {
         let office = try Office()
-        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let amina = try office.admin()
         let rogue = SigningKeyPair()
         let row = try office.rows("SELECT box_public_key, wrapped_keys_hash FROM staff WHERE id = 'grace'")[0]
         let again = try office.appendByHand(.staffAdded(StaffAdded(id: "grace", name: "Grace Otieno", role: Role.caseManager.rawValue,
@@ -386,7 +397,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
                                                                    wrappedKeysHash: row["wrapped_keys_hash"])), as: "amina", key: amina.signingKeys)
         try office.sql("UPDATE staff SET added_seq = ? WHERE id = 'grace'", [again])
         let vaultID = try Vault.open(at: office.path).config.vaultId
-        let root = try Vault.open(at: office.path).store.read { try CompactRange(LogNodes(reader: $0), size: again).root }
+        let root = try office.logRoot(at: again)
         let byAmina = try Checkpoint.signed(vaultID: vaultID, size: again, root: root, by: amina)
         let name = Checkpoint.keyName(vaultID: vaultID, staffID: "grace")
         let byGrace = Checkpoint.Signature(keyName: name, keyID: Checkpoint.keyID(name: name, key: rogue.publicKey),
@@ -409,7 +420,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         try office.act("amina") { vault, admin in
             try vault.addStaff(id: "zed", name: "Zed Admin", role: .admin, passphrase: try office.scratch.passphrase("zed passphrase!!"), by: admin)
         }
-        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let amina = try office.admin()
         let rogue = SigningKeyPair(), newbie = SigningKeyPair()
         let row = try office.rows("SELECT box_public_key, wrapped_keys_hash FROM staff WHERE id = 'zed'")[0]
         let hex = String(repeating: "ab", count: 32)
@@ -444,10 +455,10 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         _ = try office.read()
         let real = try office.rows("SELECT * FROM events ORDER BY seq")
         let size = Int64(real.count)
-        let root = try Vault.open(at: office.path).store.read { try CompactRange(LogNodes(reader: $0), size: size).root }
+        let root = try office.logRoot(at: size)
         let addition: Int64 = try office.rows("SELECT added_seq FROM staff WHERE id = 'grace'")[0][0]
         let read = try Event(body: Array(office.rows("SELECT body FROM events WHERE type = 'content.read' AND actor = 'grace'")[0]["body"] as Data))
-        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let amina = try office.admin()
         let rogue = SigningKeyPair()
         // The log first use is shown: the real one up to grace's addition, which has a rogue key.
         let row = try office.rows("SELECT box_public_key, wrapped_keys_hash FROM staff WHERE id = 'grace'")[0]
@@ -483,7 +494,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         }
         let first: Int64 = try office.rows("SELECT added_seq FROM staff WHERE id = 'nadia'")[0][0]
         let row = try office.rows("SELECT box_public_key, wrapped_keys_hash FROM staff WHERE id = 'nadia'")[0]
-        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let amina = try office.admin()
         let again = StaffAdded(id: "nadia", name: "Nadia Said", role: Role.caseManager.rawValue,
                                boxPublicKey: Array(row["box_public_key"] as Data).hexString,
                                signingPublicKey: SigningKeyPair().publicKey.bytes.hexString, wrappedKeysHash: row["wrapped_keys_hash"])
@@ -498,9 +509,9 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         let office = try Office()
         try office.openCase()
         _ = try office.act("grace") { vault, _ in try vault.cases() }  // her checkpoint: the anchor
-        let anchor: Int64 = try office.rows("SELECT MAX(seq) FROM events")[0][0]
-        let root = try Vault.open(at: office.path).store.read { try CompactRange(LogNodes(reader: $0), size: anchor).root }
-        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let anchor = try office.logSize()
+        let root = try office.logRoot(at: anchor)
+        let amina = try office.admin()
         let key = SigningKeyPair()
         let hex = String(repeating: "ab", count: 32)
         let addition = EventData.staffAdded(StaffAdded(id: "nadia", name: "Nadia Said", role: Role.caseManager.rawValue,
@@ -533,9 +544,9 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         let office = try Office()
         try office.openCase()
         _ = try office.act("grace") { vault, _ in try vault.cases() }  // her checkpoint: the anchor
-        let anchor: Int64 = try office.rows("SELECT MAX(seq) FROM events")[0][0]
-        let anchorRoot = try Vault.open(at: office.path).store.read { try CompactRange(LogNodes(reader: $0), size: anchor).root }
-        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let anchor = try office.logSize()
+        let anchorRoot = try office.logRoot(at: anchor)
+        let amina = try office.admin()
         let key = SigningKeyPair()
         let hex = String(repeating: "ab", count: 32)
         func addition(_ id: String, _ role: String, _ signing: String) -> EventData {
@@ -557,7 +568,7 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
         default: addition("nadia", "chief", key.publicKey.bytes.hexString)
         }
         try office.appendByHand(replacement, as: "amina", key: amina.signingKeys)
-        let now = try Vault.open(at: office.path).store.read { try CompactRange(LogNodes(reader: $0), size: added).root }
+        let now = try office.logRoot(at: added)
         try office.appendByHand(addition("zara", Role.caseManager.rawValue, other), as: "nadia", key: key)
         // Looked up again: no member at all, a case manager, or a member with no role.
         let message = switch rewrite {
@@ -577,13 +588,13 @@ func expectIntegrity(_ fragment: String, sourceLocation: SourceLocation = #_sour
     @Test func anAdderLearntInAnEarlierCheckIsHeldToTheLogCheckedNow() throws {
         let office = try Office()
         _ = try office.act("grace") { vault, _ in try vault.cases() }  // her checkpoint: the anchor
-        let amina = try office.open("amina").unlock(staffID: "amina", passphrase: try office.scratch.passphrase(adminPassphrase))
+        let amina = try office.admin()
         let rogue = SigningKeyPair(), real = SigningKeyPair(), nadia = SigningKeyPair()
         let hex = String(repeating: "ab", count: 32)
         func addition(_ id: String, _ role: Role, _ key: SigningKeyPair) -> EventData {
             .staffAdded(StaffAdded(id: id, name: id, role: role.rawValue, boxPublicKey: hex, signingPublicKey: key.publicKey.bytes.hexString, wrappedKeysHash: hex))
         }
-        let anchor: Int64 = try office.rows("SELECT MAX(seq) FROM events")[0][0]
+        let anchor = try office.logSize()
         // First seen: zed, an admin, with the rogue key.
         let zed = try office.appendByHand(addition("zed", .admin, rogue), as: "amina", key: amina.signingKeys)
         try office.staffRowByHand("zed", role: .admin, addedAt: zed)

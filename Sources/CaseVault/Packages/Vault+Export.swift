@@ -647,13 +647,12 @@ extension Vault {
             try FileSystem.renameNoReplace(staging, to: folder)
             do { try FileSystem.syncDirectory(parent) } catch {
                 // Not durable: nothing is left rather than a folder that may not last.
-                LockedScratch.removeOwnedTree(folder)
+                FileSystem.removeTree(folder)
                 throw error
             }
             return OpenedPackage(folder: folder, files: files)
         } catch {
-            // Through descriptors, never following a link (another user may write to the folder it is in).
-            LockedScratch.removeOwnedTree(staging)
+            FileSystem.removeTree(staging)
             throw error
         }
     }

@@ -213,19 +213,42 @@ enum FileSystem {
         unlink(path)
     }
 
-    /// Deletes a folder tree we created ourselves (staging folders). Does
-    /// not follow symbolic links.
+    /// Deletes a folder tree this user owns (a staging folder, a killed
+    /// run's leftovers): the folder opened without following a link, then
+    /// emptied through its own descriptor (a link inside is unlinked, never
+    /// followed), so another user who can write to the folder it is in
+    /// cannot turn the deletion onto anything else.
     static func removeTree(_ path: String) {
+        let parentFD = open(AtomicFile.parentFolder(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parentFD >= 0 else { return }
+        defer { close(parentFD) }
+        removeTree(String(path.split(separator: "/").last ?? ""), in: parentFD)
+    }
+
+    /// `removeTree` of the entry `name` of the folder open as `parentFD`.
+    static func removeTree(_ name: String, in parentFD: Int32) {
+        let fd = openat(parentFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return }
         var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            for name in (try? listDirectory(path)) ?? [] {
-                removeTree(path + "/" + name)
-            }
-            rmdir(path)
-        } else {
-            unlink(path)
+        guard fstat(fd, &info) == 0, info.st_uid == geteuid(), let dir = fdopendir(fd) else {
+            close(fd)
+            return
         }
+        var entries: [String] = []
+        while let entry = readdir(dir) {
+            let child = entryName(entry)
+            if child != "." && child != ".." { entries.append(child) }
+        }
+        let folderFD = dirfd(dir)
+        for child in entries where unlinkat(folderFD, child, 0) != 0 {
+            removeTree(child, in: folderFD)  // a folder (unlinkat refuses those)
+        }
+        closedir(dir)
+        unlinkat(parentFD, name, AT_REMOVEDIR)
+    }
+
+    static func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+        withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
     }
 
     static func listDirectory(_ path: String) throws -> [String] {
@@ -235,9 +258,7 @@ enum FileSystem {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
+            let name = entryName(entry)
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted()
@@ -499,7 +520,7 @@ final class LockedScratch {
     /// every lock file left before its rename for longer than
     /// `unrenamedGrace`. Only what this user owns is touched, and nothing is
     /// followed: each folder is opened without following a link, held by its
-    /// descriptor, and emptied relative to it (`removeOwnedTree`), so another
+    /// descriptor, and emptied relative to it (`FileSystem.removeTree`), so another
     /// user who can write to `parent` cannot make it delete anything else.
     /// Best effort: what cannot be listed, opened or locked is left.
     static func removeAbandoned(in parent: String, prefix: String) {
@@ -530,9 +551,9 @@ final class LockedScratch {
             if isOurs(name) {
                 // A folder without a lock file (looked for now, not in the listing:
                 // a run renames its lock in place before it makes its folder).
-                if !exists(name + ".lock") && !exists(name + ".lock-new") { removeOwnedTree(name, in: parentFD) }
+                if !exists(name + ".lock") && !exists(name + ".lock-new") { FileSystem.removeTree(name, in: parentFD) }
             } else if name.hasSuffix(".lock"), isOurs(String(name.dropLast(5))), let fd = takeLock(name) {
-                removeOwnedTree(String(name.dropLast(5)), in: parentFD)
+                FileSystem.removeTree(String(name.dropLast(5)), in: parentFD)
                 unlinkat(parentFD, name, 0)
                 close(fd)
             } else if name.hasSuffix(".lock-new"), isOurs(String(name.dropLast(9))) {
@@ -543,38 +564,5 @@ final class LockedScratch {
                 close(fd)
             }
         }
-    }
-
-    /// `removeOwnedTree` of a path: its folder opened, then the last name in it.
-    static func removeOwnedTree(_ path: String) {
-        let parentFD = open(AtomicFile.parentFolder(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard parentFD >= 0 else { return }
-        defer { close(parentFD) }
-        removeOwnedTree(String(path.split(separator: "/").last ?? ""), in: parentFD)
-    }
-
-    /// Deletes the folder `name` of the folder open as `parentFD` and all
-    /// it holds, when it is a folder this user owns: opened without
-    /// following a link, then emptied through its own descriptor (a link
-    /// inside is unlinked, never followed).
-    static func removeOwnedTree(_ name: String, in parentFD: Int32) {
-        let fd = openat(parentFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_uid == geteuid(), let dir = fdopendir(fd) else {
-            close(fd)
-            return
-        }
-        var entries: [String] = []
-        while let entry = readdir(dir) {
-            let child = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
-            if child != "." && child != ".." { entries.append(child) }
-        }
-        let folderFD = dirfd(dir)
-        for child in entries where unlinkat(folderFD, child, 0) != 0 {
-            removeOwnedTree(child, in: folderFD)  // a folder (unlinkat refuses those)
-        }
-        closedir(dir)
-        unlinkat(parentFD, name, AT_REMOVEDIR)
     }
 }
